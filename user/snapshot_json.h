@@ -137,7 +137,7 @@ int nn_cross_checks(struct nn_build *b);
 int nn_validate_entries(struct nn_build *b);
 /* validate_acl.c: every network's rules, after the cross checks. */
 int nn_validate_acls(struct nn_build *b);
-/* validate.c: drop marked slots, renumber every reference. */
+/* validate_cross.c: drop marked slots, renumber every reference. */
 int nn_compact(struct nn_build *b);
 /* routing.c: served_here and effective routing of every device. */
 void nn_resolve_routing(struct nn_policy *p, struct nn_errlist *errs);

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * validate.c - the entries of a snapshot (nodes, tenants, networks, users,
- * resources, devices), the checks across them, and the final compaction.
+ * resources, devices), each checked on its own; the checks across them and
+ * the compaction are in validate_cross.c, the ACL in validate_acl.c.
  *
  * Safety rule (assignments-v1.md, "Validation"): a bad entry is dropped
  * alone only where dropping it cannot widen access. Dropping a device, node,
@@ -37,7 +38,7 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 
 	nn_ent_init(&e, NULL, "node", NULL, "nodes[%zu]", i);
 	if (!json_is_object(v)) {
-		nn_ent_err(&*b, &e, "nodes[%zu] is not an object", i);
+		nn_ent_err(b, &e, "nodes[%zu] is not an object", i);
 		return -EINVAL;
 	}
 	err = nn_js_id(b, &e, v, "node_id", nd->id);
