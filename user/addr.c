@@ -139,17 +139,32 @@ static bool prefix_bits_equal(const uint8_t *a, const uint8_t *b,
 	return ((a[bytes] ^ b[bytes]) & mask) == 0;
 }
 
+/*
+ * Families stay apart: an IPv6 prefix shorter than /96 (such as "::/0") is
+ * never taken to cover IPv4 addresses, although their IPv4-mapped form lies
+ * inside it bit for bit. The compiler mirrors this in the LPM maps.
+ */
+static bool v6_prefix_over_v4(unsigned int plen, const uint8_t a[NN_ADDR_LEN],
+			      unsigned int alen)
+{
+	return plen < 96 && alen >= 96 && nn_addr_is_v4mapped(a);
+}
+
 bool nn_prefix_contains(const struct nn_prefix *p, const uint8_t a[NN_ADDR_LEN])
 {
+	if (v6_prefix_over_v4(p->len, a, 128))
+		return false;
 	return prefix_bits_equal(p->addr, a, p->len);
 }
 
 bool nn_prefix_overlaps(const struct nn_prefix *a, const struct nn_prefix *b)
 {
 	/* Two prefixes overlap exactly when the shorter contains the other. */
-	unsigned int len = a->len < b->len ? a->len : b->len;
+	const struct nn_prefix *s = a->len < b->len ? a : b, *l = s == a ? b : a;
 
-	return prefix_bits_equal(a->addr, b->addr, len);
+	if (v6_prefix_over_v4(s->len, l->addr, l->len))
+		return false;
+	return prefix_bits_equal(a->addr, b->addr, s->len);
 }
 
 bool nn_prefix_is_default(const struct nn_prefix *p)

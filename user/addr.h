@@ -51,7 +51,7 @@ bool nn_addr_is_v4mapped(const uint8_t a[NN_ADDR_LEN]);
 const char *nn_addr_format(const uint8_t a[NN_ADDR_LEN], char *buf, size_t len);
 const char *nn_prefix_format(const struct nn_prefix *p, char *buf, size_t len);
 
-/* @p covers @a. */
+/* @p covers @a. An IPv6 prefix shorter than /96 never covers IPv4. */
 bool nn_prefix_contains(const struct nn_prefix *p, const uint8_t a[NN_ADDR_LEN]);
 
 /* @a and @b share at least one address (one contains the other). */

@@ -1,0 +1,128 @@
+# SPDX-License-Identifier: GPL-2.0
+# Nanami gateway dataplane. Out-of-tree build into $(O) (default build/).
+#   make            build everything
+#   make test       install missing deps, build, run every selftest
+#   make demo       bring up the demo topology (see README)
+#   make V=1        show full commands
+#   make help       list targets
+
+O ?= build
+ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+V ?= 0
+
+ifeq ($(V),1)
+Q :=
+msg :=
+else
+Q := @
+msg = @printf '  %-8s %s\n' "$(1)" "$(2)";
+endif
+
+CC ?= gcc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+
+CFLAGS ?= -O2 -g
+USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -MMD -MP \
+	-Iheaders -Iuser -I$(O)/skel -Iselftests/lib -D_GNU_SOURCE
+BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
+	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
+LDLIBS := -lbpf -lxdp -ljansson -lelf -lz
+TEST_LDLIBS := $(LDLIBS) -lcmocka
+
+.DELETE_ON_ERROR:
+.SECONDARY:
+.PHONY: all test demo bench clean help deps
+
+# ---- sources ----
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(O)/skel/%.skel.h,$(BPF_SRCS))
+
+LIB_SRCS := $(filter-out %_main.c,$(wildcard user/*.c))
+LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
+LIB := $(O)/libnanami.a
+
+TESTLIB_SRCS := $(wildcard selftests/lib/*.c)
+TESTLIB_OBJS := $(patsubst %.c,$(O)/%.o,$(TESTLIB_SRCS))
+
+TEST_SRCS := $(wildcard selftests/unit/test_*.c selftests/prog_tests/test_*.c)
+TEST_BINS := $(patsubst selftests/%.c,$(O)/selftests/%,$(TEST_SRCS))
+
+TOOL_MAINS := $(wildcard tools/*/*_main.c)
+TOOL_BINS := $(foreach m,$(TOOL_MAINS),$(O)/$(notdir $(patsubst %_main.c,%,$(m))))
+
+BINS := $(O)/nanami-gatewayd $(TOOL_BINS)
+
+all: $(BINS) $(TEST_BINS)
+
+# ---- BPF: object, linked object, skeleton ----
+$(O)/bpf/%.tmp.o: bpf/%.bpf.c
+	$(call msg,CLANG,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+$(O)/bpf/%.bpf.o: $(O)/bpf/%.tmp.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(O)/skel/%.skel.h: $(O)/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# ---- user code ----
+$(O)/%.o: %.c | $(SKELS)
+	$(call msg,CC,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	$(call msg,AR,$@)
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(O)/nanami-gatewayd: $(O)/user/gatewayd_main.o $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
+
+define tool_rule
+$(O)/$(notdir $(patsubst %_main.c,%,$(1))): $(patsubst %.c,$(O)/%.o,$(wildcard $(dir $(1))*.c)) $(LIB)
+	$$(call msg,LINK,$$@)
+	$$(Q)$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS) -lm
+endef
+$(foreach m,$(TOOL_MAINS),$(eval $(call tool_rule,$(m))))
+
+$(O)/selftests/%: $(O)/selftests/%.o $(TESTLIB_OBJS) $(LIB)
+	$(call msg,LINK,$@)
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(TEST_LDLIBS) -lm
+
+# ---- commands ----
+deps:
+	$(Q)tools/install-deps.sh
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) selftests/run.sh
+
+demo: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) tools/demo.sh
+
+bench: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) tools/bench/run.sh
+
+clean:
+	$(call msg,CLEAN,$(O))
+	$(Q)rm -rf $(O)
+
+help:
+	@echo 'make            build BPF objects, skeletons, nanami-gatewayd, nanami-gwctl, tools and tests into $(O)/'
+	@echo 'make test       install missing dependencies, build, run every selftest (needs root)'
+	@echo 'make demo       bring up the demo gateway in network namespaces (needs root)'
+	@echo 'make bench      run the benchmarks'
+	@echo 'make deps       install the Debian packages the project needs'
+	@echo 'make clean      remove $(O)/'
+	@echo 'V=1             show full commands; O=DIR build elsewhere'
+
+-include $(shell find $(O) -name '*.d' 2>/dev/null)

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * ctx.bpf.h - load-time knobs and the context shim that lets one policy
+ * implementation serve TC and XDP entry points.
+ */
+#ifndef NANAMI_CTX_BPF_H
+#define NANAMI_CTX_BPF_H
+
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_endian.h>
+
+#include "nanami_abi.h"
+
+/*
+ * Load-time configuration (rodata), set by the loader between open and load;
+ * the verifier removes the branches they switch off.
+ */
+const volatile __u8 nn_framing = NN_FRAMING_L3;	/* enum nn_framing */
+const volatile __u32 nn_max_rules = NN_DEF_MAX_RULES;	/* nn_rules stride */
+const volatile __u8 nn_record_last = 0;		/* write nn_last (tests, explain) */
+const volatile __u8 nn_dry_run = 0;		/* judge only: no flow, counter or event writes */
+
+/* The packet as both hooks see it. */
+struct nn_ctx {
+	void *data;
+	void *data_end;
+	void *raw;		/* the struct __sk_buff or struct xdp_md */
+	__u32 len;		/* bytes for counters */
+	__u8 dir;		/* enum nn_dir */
+	__u8 is_xdp;		/* constant per entry point: folds at compile time */
+};
+
+#define NN_TC_PASS 0		/* TC_ACT_OK */
+#define NN_TC_DROP 2		/* TC_ACT_SHOT */
+
+/*
+ * TC may hand us a non-linear skb (GSO from the stack, or a frag list). The
+ * parser reads the fixed L2/L3 headers directly, so those must be linear:
+ * pull NN_PULL_LEN bytes when they are not. Everything after them (IPv6
+ * extension headers, L4, ICMP quotes) goes through nn_load(), which copes
+ * with non-linear data by itself.
+ */
+static __always_inline void nn_ctx_from_skb(struct nn_ctx *c, struct __sk_buff *skb, __u8 dir)
+{
+	__u32 len = skb->len;
+	__u32 want = len < NN_PULL_LEN ? len : NN_PULL_LEN;
+	void *data = (void *)(long)skb->data;
+	void *end = (void *)(long)skb->data_end;
+
+	if (data + want > end) {
+		bpf_skb_pull_data(skb, want);
+		/* The pull moves the data: read both pointers again. */
+		data = (void *)(long)skb->data;
+		end = (void *)(long)skb->data_end;
+	}
+	c->data = data;
+	c->data_end = end;
+	c->raw = skb;
+	c->len = len;
+	c->dir = dir;
+	c->is_xdp = 0;
+}
+
+static __always_inline void nn_ctx_from_xdp(struct nn_ctx *c, struct xdp_md *xdp, __u8 dir)
+{
+	c->data = (void *)(long)xdp->data;
+	c->data_end = (void *)(long)xdp->data_end;
+	c->raw = xdp;
+	c->len = c->data_end - c->data;
+	c->dir = dir;
+	c->is_xdp = 1;
+}
+
+/*
+ * Copy @n bytes at offset @off of the packet into @buf. Offsets into the
+ * variable part of a packet stay plain scalars this way, never packet
+ * pointers: the verifier need not track every header-chain length as a
+ * distinct pointer state (which made the IPv6 walk explode past 1M insns).
+ */
+static __always_inline int nn_load(struct nn_ctx *c, __u32 off, void *buf, __u32 n)
+{
+	if (c->is_xdp)
+		return bpf_xdp_load_bytes(c->raw, off, buf, n);
+	return bpf_skb_load_bytes(c->raw, off, buf, n);
+}
+
+#endif /* NANAMI_CTX_BPF_H */

@@ -1,0 +1,184 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * flow.bpf.h - the flow table (replies and later packets of judged flows)
+ * and the fragment table (later fragments follow the first one's verdict).
+ * Semantics: docs/datapath.md "Flows".
+ */
+#ifndef NANAMI_FLOW_BPF_H
+#define NANAMI_FLOW_BPF_H
+
+#include "stats.bpf.h"
+
+#define NN_TCP_FIN 0x01
+#define NN_TCP_RST 0x04
+#define NN_NSEC 1000000000ull
+/* Refresh last_seen at most this often: a write per packet would bounce the
+ * entry's cache line between CPUs for nothing. */
+#define NN_FLOW_REFRESH_NS NN_NSEC
+
+/* memcmp order of two 16-byte addresses, as two big-endian 64-bit words. */
+static __always_inline int nn_addr_cmp(const __u8 *a, const __u8 *b)
+{
+	__u64 a0, a1, b0, b1;
+
+	__builtin_memcpy(&a0, a, 8);
+	__builtin_memcpy(&a1, a + 8, 8);
+	__builtin_memcpy(&b0, b, 8);
+	__builtin_memcpy(&b1, b + 8, 8);
+	a0 = bpf_be64_to_cpu(a0);
+	b0 = bpf_be64_to_cpu(b0);
+	if (a0 != b0)
+		return a0 < b0 ? -1 : 1;
+	a1 = bpf_be64_to_cpu(a1);
+	b1 = bpf_be64_to_cpu(b1);
+	if (a1 != b1)
+		return a1 < b1 ? -1 : 1;
+	return 0;
+}
+
+static __always_inline int nn_addr_eq(const __u8 *a, const __u8 *b)
+{
+	return nn_addr_cmp(a, b) == 0;
+}
+
+/* Canonical key: endpoint a is the lower (address, port). Returns 1 when the
+ * packet travels b -> a. */
+static __always_inline int nn_flow_key_make(struct nn_flow_key *k, const __u8 *src,
+					    __u16 sport, const __u8 *dst, __u16 dport,
+					    __u8 proto)
+{
+	int c = nn_addr_cmp(src, dst);
+	int is_b = c > 0 || (c == 0 && sport > dport);
+
+	if (is_b) {
+		nn_copy16(k->a, dst);
+		nn_copy16(k->b, src);
+		k->aport = dport;
+		k->bport = sport;
+	} else {
+		nn_copy16(k->a, src);
+		nn_copy16(k->b, dst);
+		k->aport = sport;
+		k->bport = dport;
+	}
+	k->proto = proto;
+	k->pad[0] = 0;
+	k->pad[1] = 0;
+	k->pad[2] = 0;
+	return is_b;
+}
+
+/* Only echo and non-ICMP protocols make flows (docs/datapath.md). */
+static __always_inline int nn_pkt_makes_flow(struct nn_pkt *p)
+{
+	if (p->proto == NN_IPPROTO_ICMP || p->proto == NN_IPPROTO_ICMPV6)
+		return p->icmp == NN_ICMP_ECHO_REQ || p->icmp == NN_ICMP_ECHO_REP;
+	return 1;
+}
+
+static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, __u8 proto, __u8 state)
+{
+	__u32 s;
+
+	if (!cfg)
+		return 60 * NN_NSEC;
+	if (proto == NN_IPPROTO_TCP)
+		s = state == NN_FS_EST ? cfg->tcp_est_timeout_s :
+		    state == NN_FS_CLOSING ? cfg->tcp_close_timeout_s : cfg->tcp_syn_timeout_s;
+	else if (proto == NN_IPPROTO_UDP)
+		s = cfg->udp_timeout_s;
+	else if (proto == NN_IPPROTO_ICMP || proto == NN_IPPROTO_ICMPV6)
+		s = cfg->icmp_timeout_s;
+	else
+		s = cfg->other_timeout_s;
+	return (__u64)s * NN_NSEC;
+}
+
+/* Live entry for @k, or NULL; an expired entry is deleted on the way. */
+static __always_inline struct nn_flow *nn_flow_get(struct nn_flow_key *k, __u64 now)
+{
+	struct nn_flow *f = bpf_map_lookup_elem(&nn_flows, k);
+
+	if (!f)
+		return NULL;
+	if (now - f->last_seen_ns > nn_flow_timeout_ns(nn_cfg(), k->proto, f->state)) {
+		if (!nn_dry_run)
+			bpf_map_delete_elem(&nn_flows, k);
+		return NULL;
+	}
+	return f;
+}
+
+/* A packet of a live, current flow: advance TCP state, refresh. */
+static __always_inline void nn_flow_touch(struct nn_flow *f, struct nn_pkt *p, int is_b,
+					  __u64 now)
+{
+	__u8 state = f->state;
+
+	if (nn_dry_run)
+		return;
+	if (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST)))
+		state = NN_FS_CLOSING;
+	else if (state == NN_FS_NEW && is_b != f->opener_is_b)
+		state = NN_FS_EST;
+	if (state != f->state) {
+		f->state = state;
+		f->last_seen_ns = now;
+	} else if (now - f->last_seen_ns > NN_FLOW_REFRESH_NS) {
+		f->last_seen_ns = now;
+	}
+}
+
+static __always_inline void nn_flow_open(struct nn_pkt *p, __u32 epoch, __u8 dir, __u64 now)
+{
+	struct nn_flow_key k;
+	struct nn_flow f = {};
+
+	if (nn_dry_run || !nn_pkt_makes_flow(p))
+		return;
+	f.opener_is_b = nn_flow_key_make(&k, p->src, p->sport, p->dst, p->dport, p->proto);
+	f.last_seen_ns = now;
+	f.epoch = epoch;
+	f.opener_dir = dir;
+	f.state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
+		  NN_FS_CLOSING : NN_FS_NEW;
+	bpf_map_update_elem(&nn_flows, &k, &f, BPF_ANY);
+}
+
+/* Later fragment: the first fragment's verdict, or NN_R_FRAGMENT. */
+static __always_inline __u32 nn_frag_follow(struct nn_pkt *p, __u64 now)
+{
+	struct nn_frag_key k = {};
+	struct nn_frag *fr;
+	struct nn_config *cfg;
+
+	nn_copy16(k.src, p->src);
+	nn_copy16(k.dst, p->dst);
+	k.id = p->frag_id;
+	k.proto = p->proto;
+	fr = bpf_map_lookup_elem(&nn_frags, &k);
+	if (!fr)
+		return NN_R_FRAGMENT;
+	cfg = nn_cfg();
+	if (cfg && now - fr->seen_ns > (__u64)cfg->frag_timeout_s * NN_NSEC)
+		return NN_R_FRAGMENT;
+	return fr->reason;
+}
+
+static __always_inline void nn_frag_record(struct nn_pkt *p, __u32 reason, __u64 now)
+{
+	struct nn_frag_key k = {};
+	struct nn_frag fr = {};
+
+	if (nn_dry_run)
+		return;
+	nn_copy16(k.src, p->src);
+	nn_copy16(k.dst, p->dst);
+	k.id = p->frag_id;
+	k.proto = p->proto;
+	fr.seen_ns = now;
+	fr.reason = reason;
+	bpf_map_update_elem(&nn_frags, &k, &fr, BPF_ANY);
+}
+
+#endif /* NANAMI_FLOW_BPF_H */

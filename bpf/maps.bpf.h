@@ -1,0 +1,172 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * maps.bpf.h - every map of the policy programs. Each object includes this
+ * file; the loader (user/loader.c) creates the maps once and hands the same
+ * fds to every object (bpf_map__reuse_fd), and pins them by these names
+ * under <bpffs>/ (default /sys/fs/bpf/nanami/<iface>/). Sizes here are the
+ * compiled defaults; the loader sets the configured maxima before load.
+ *
+ * Maps keyed by a slot (0/1) hold one policy generation per slot; nn_active
+ * says which slot is live (see the generation switch in nanami_abi.h).
+ */
+#ifndef NANAMI_MAPS_BPF_H
+#define NANAMI_MAPS_BPF_H
+
+/* Live policy epoch; slot = epoch & 1. One 4-byte write flips everything. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nn_active);
+} nn_active SEC(".maps");
+
+/* Exact overlay addresses (devices, nodes, this gateway) per slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * (2 * NN_DEF_MAX_DEVICES + 1024));
+	__type(key, struct nn_addr_key);
+	__type(value, struct nn_addr_info);
+} nn_addrs SEC(".maps");
+
+/* Resource and overlay prefixes (global scope) and ACL dst prefixes
+ * (per-network scope), per slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * NN_DEF_MAX_PREFIXES);
+	__type(key, struct nn_prefix_key);
+	__type(value, struct nn_prefix_info);
+} nn_prefixes SEC(".maps");
+
+/* Compiled ACL: (src class, dst class, proto, slot) -> port ranges. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * NN_DEF_MAX_CELLS);
+	__type(key, struct nn_cell_key);
+	__type(value, struct nn_cell);
+} nn_policy SEC(".maps");
+
+/* Rule index -> counter slot, per slot: nn_rules[slot * max_rules + idx]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 2 * NN_DEF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct nn_rule_info);
+} nn_rules SEC(".maps");
+
+/* Tracked flows, shared by both directions and every generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NN_DEF_MAX_FLOWS);
+	__type(key, struct nn_flow_key);
+	__type(value, struct nn_flow);
+} nn_flows SEC(".maps");
+
+/* First-fragment verdicts that later fragments follow. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, NN_DEF_MAX_FRAGS);
+	__type(key, struct nn_frag_key);
+	__type(value, struct nn_frag);
+} nn_frags SEC(".maps");
+
+/* Runtime knobs the controller may change without reloading. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nn_config);
+} nn_config SEC(".maps");
+
+/* What was applied last, for operators (never read by the programs). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nn_meta);
+} nn_meta SEC(".maps");
+
+/* Drops by reason. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NN_R_MAX);
+	__type(key, __u32);
+	__type(value, struct nn_reason_stats);
+} nn_drops SEC(".maps");
+
+/* Per device/node counters by stable counter slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NN_DEF_MAX_DEVICES + 1024);
+	__type(key, __u32);
+	__type(value, struct nn_dev_stats);
+} nn_dev_stats SEC(".maps");
+
+/* Per rule hits by stable counter slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NN_DEF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct nn_rule_stats);
+} nn_rule_hits SEC(".maps");
+
+/* Counter slot -> name, for operators and controller restarts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NN_DEF_MAX_DEVICES + 1024);
+	__type(key, __u32);
+	__type(value, struct nn_name);
+} nn_dev_names SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NN_DEF_MAX_RULES);
+	__type(key, __u32);
+	__type(value, struct nn_name);
+} nn_rule_names SEC(".maps");
+
+/* Sampled, rate-limited drop events for the live monitor. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} nn_events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nn_ratelimit);
+} nn_evrl SEC(".maps");
+
+/* Verdict of the last packet on this CPU; written only with record_last. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nn_verdict);
+} nn_last SEC(".maps");
+
+/*
+ * Per-CPU scratch for the parser's copy of the L4 header and an ICMP error's
+ * quote: ICMP (8) + quoted IPv4 with options (60) + ports/echo id (8) fit in
+ * NN_L4_BUF. Not on the stack: the 512-byte stack is shared by the whole call
+ * chain and the judge's subprograms need it.
+ */
+#define NN_L4_BUF 128
+
+struct nn_scratch {
+	__u8 l4[NN_L4_BUF];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nn_scratch);
+} nn_scratch SEC(".maps");
+
+#endif /* NANAMI_MAPS_BPF_H */

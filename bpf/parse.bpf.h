@@ -1,0 +1,352 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * parse.bpf.h - packet parsing exactly as docs/datapath.md "Parsing" says.
+ * Every bounds check lives in these helpers; callers get a struct nn_pkt or
+ * NN_R_MALFORMED. Ports are only ever read from a real L4 header.
+ */
+#ifndef NANAMI_PARSE_BPF_H
+#define NANAMI_PARSE_BPF_H
+
+#include "ctx.bpf.h"
+#include "maps.bpf.h"
+
+#define NN_ETH_P_IP 0x0800
+#define NN_ETH_P_IPV6 0x86DD
+#define NN_ETH_P_ARP 0x0806
+#define NN_ETH_P_8021Q 0x8100
+#define NN_ETH_P_8021AD 0x88A8
+
+#define NN_IPPROTO_ICMP 1
+#define NN_IPPROTO_TCP 6
+#define NN_IPPROTO_UDP 17
+#define NN_IPPROTO_ICMPV6 58
+
+enum nn_frag_kind {
+	NN_FRAG_NONE = 0,
+	NN_FRAG_FIRST = 1,
+	NN_FRAG_LATER = 2,
+};
+
+enum nn_icmp_kind {
+	NN_ICMP_NONE = 0,	/* not ICMP, or a type without meaning here */
+	NN_ICMP_ECHO_REQ = 1,
+	NN_ICMP_ECHO_REP = 2,
+	NN_ICMP_ERROR = 3,
+	NN_ICMP_PTB = 4,	/* ICMPv6 Packet Too Big / ICMP frag needed */
+};
+
+struct nn_pkt {
+	__u8 src[NN_ADDR_LEN];
+	__u8 dst[NN_ADDR_LEN];
+	__u16 sport;		/* host order; echo id for ICMP echo */
+	__u16 dport;
+	__u8 proto;
+	__u8 frag;		/* enum nn_frag_kind */
+	__u8 icmp;		/* enum nn_icmp_kind */
+	__u8 tcp_flags;
+	__u8 untouched;		/* ARP / ND: pass without judging */
+	__u8 pad[3];
+	__u32 frag_id;
+	/* the flow an ICMP error quotes */
+	__u8 q_src[NN_ADDR_LEN];
+	__u8 q_dst[NN_ADDR_LEN];
+	__u16 q_sport;
+	__u16 q_dport;
+	__u8 q_proto;
+};
+
+struct nn_vlan_hdr {
+	__be16 tci;
+	__be16 encap_proto;
+};
+
+/* IPv4-mapped IPv6: ::ffff:a.b.c.d */
+static __always_inline void nn_map_v4(__u8 *dst, __be32 v4)
+{
+	__u32 *d = (__u32 *)dst;
+
+	d[0] = 0;
+	d[1] = 0;
+	d[2] = bpf_htonl(0x0000ffff);
+	d[3] = v4;
+}
+
+static __always_inline void nn_copy16(__u8 *dst, const void *src)
+{
+	__builtin_memcpy(dst, src, NN_ADDR_LEN);
+}
+
+/*
+ * L4 headers (and an ICMP error's quote) are parsed from a stack copy of at
+ * most NN_L4_BUF bytes: enough for ICMP (8) + a quoted IPv4 header with
+ * options (60) + quoted ports or echo id (8). Indices are masked so every
+ * read is provably inside the buffer; lengths are checked against @n, the
+ * number of L4 bytes the packet really has (capped at NN_L4_BUF).
+ */
+
+static __always_inline __u8 nn_b(const __u8 *b, __u32 i)
+{
+	return b[i & (NN_L4_BUF - 1)];
+}
+
+static __always_inline __u16 nn_be16(const __u8 *b, __u32 i)
+{
+	return ((__u16)nn_b(b, i) << 8) | nn_b(b, i + 1);
+}
+
+/* The quote of an ICMP error, at b[8..n) (docs/datapath.md). */
+static __always_inline int nn_parse_quote(const __u8 *b, __u32 n, int v6, struct nn_pkt *p)
+{
+	__u32 l4;
+
+	if (!v6) {
+		__u32 ihl;
+
+		if (n < 8 + 20 || (b[8] >> 4) != 4)
+			return NN_R_MALFORMED;
+		ihl = (b[8] & 0xf) * 4;
+		if (ihl < 20 || 8 + ihl > n)
+			return NN_R_MALFORMED;
+		nn_map_v4(p->q_src, *(__be32 *)&b[8 + 12]);
+		nn_map_v4(p->q_dst, *(__be32 *)&b[8 + 16]);
+		p->q_proto = b[8 + 9];
+		l4 = 8 + ihl;
+		/* A quoted later fragment carries no L4 header. */
+		if (nn_be16(b, 8 + 6) & 0x1fff)
+			return 0;
+	} else {
+		if (n < 8 + 40 || (b[8] >> 4) != 6)
+			return NN_R_MALFORMED;
+		nn_copy16(p->q_src, &b[8 + 8]);
+		nn_copy16(p->q_dst, &b[8 + 24]);
+		p->q_proto = b[8 + 6];
+		l4 = 8 + 40;
+	}
+	if (p->q_proto == NN_IPPROTO_TCP || p->q_proto == NN_IPPROTO_UDP) {
+		if (l4 + 4 > n)
+			return NN_R_MALFORMED;
+		p->q_sport = nn_be16(b, l4);
+		p->q_dport = nn_be16(b, l4 + 2);
+	} else if ((!v6 && p->q_proto == NN_IPPROTO_ICMP) ||
+		   (v6 && p->q_proto == NN_IPPROTO_ICMPV6)) {
+		__u8 t, req = v6 ? 128 : 8, rep = v6 ? 129 : 0;
+
+		if (l4 + 8 > n)
+			return NN_R_MALFORMED;
+		t = nn_b(b, l4);
+		if (t == req || t == rep) {
+			p->q_sport = nn_be16(b, l4 + 4);
+			p->q_dport = p->q_sport;
+		}
+	}
+	return 0;
+}
+
+static __always_inline int nn_parse_icmp(const __u8 *b, __u32 n, int v6, __u8 hop_limit,
+					 struct nn_pkt *p)
+{
+	__u8 type = b[0], code = b[1];
+
+	if ((!v6 && (type == 8 || type == 0)) || (v6 && (type == 128 || type == 129))) {
+		p->sport = nn_be16(b, 4);
+		p->dport = p->sport;
+		p->icmp = (type == 8 || type == 128) ? NN_ICMP_ECHO_REQ : NN_ICMP_ECHO_REP;
+		return 0;
+	}
+	if ((!v6 && (type == 3 || type == 11 || type == 12)) || (v6 && type >= 1 && type <= 4)) {
+		p->icmp = ((v6 && type == 2) || (!v6 && type == 3 && code == 4)) ?
+			  NN_ICMP_PTB : NN_ICMP_ERROR;
+		return nn_parse_quote(b, n, v6, p);
+	}
+	if (v6 && type >= 133 && type <= 137 && hop_limit == 255 &&
+	    nn_framing == NN_FRAMING_ETH)
+		p->untouched = 1;
+	return 0;
+}
+
+/* L4 header at packet offset @off, @len bytes of L4 in this packet. */
+static __always_inline int nn_parse_l4(struct nn_ctx *c, __u32 off, __u32 len, int v6,
+				       __u8 hop_limit, struct nn_pkt *p)
+{
+	__u32 n = len < NN_L4_BUF ? len : NN_L4_BUF, zero = 0;
+	int icmp = (!v6 && p->proto == NN_IPPROTO_ICMP) || (v6 && p->proto == NN_IPPROTO_ICMPV6);
+	struct nn_scratch *s;
+	__u8 *b;
+
+	if (p->proto != NN_IPPROTO_TCP && p->proto != NN_IPPROTO_UDP && !icmp)
+		return 0;
+	if (n < 8 || (p->proto == NN_IPPROTO_TCP && n < 20))
+		return NN_R_MALFORMED;
+	s = bpf_map_lookup_elem(&nn_scratch, &zero);
+	if (!s)
+		return NN_R_MALFORMED;
+	b = s->l4;
+	if (nn_load(c, off, b, n))
+		return NN_R_MALFORMED;
+	if (p->proto == NN_IPPROTO_TCP) {
+		__u32 doff = (b[12] >> 4) * 4;
+
+		if (doff < 20 || doff > len)
+			return NN_R_MALFORMED;
+		p->sport = nn_be16(b, 0);
+		p->dport = nn_be16(b, 2);
+		p->tcp_flags = b[13];
+		return 0;
+	}
+	if (p->proto == NN_IPPROTO_UDP) {
+		if (p->frag == NN_FRAG_NONE && nn_be16(b, 4) != len)
+			return NN_R_MALFORMED;
+		p->sport = nn_be16(b, 0);
+		p->dport = nn_be16(b, 2);
+		return 0;
+	}
+	return nn_parse_icmp(b, n, v6, hop_limit, p);
+}
+
+static __always_inline int nn_parse_ipv4(struct nn_ctx *c, void *l3, __u32 l3off,
+					 struct nn_pkt *p)
+{
+	struct iphdr *ip = l3;
+	__u32 avail = c->len - l3off, tot, hl;
+	__u16 frag;
+
+	if ((void *)(ip + 1) > c->data_end)
+		return NN_R_MALFORMED;
+	if (ip->version != 4 || ip->ihl < 5)
+		return NN_R_MALFORMED;
+	hl = ip->ihl * 4;
+	tot = bpf_ntohs(ip->tot_len);
+	if (hl > avail || tot < hl || tot > avail)
+		return NN_R_MALFORMED;
+	if (nn_framing == NN_FRAMING_L3 && tot != avail)
+		return NN_R_MALFORMED;
+	nn_map_v4(p->src, ip->saddr);
+	nn_map_v4(p->dst, ip->daddr);
+	p->proto = ip->protocol;
+	frag = bpf_ntohs(ip->frag_off);
+	p->frag_id = bpf_ntohs(ip->id);
+	if (frag & 0x1fff) {
+		p->frag = NN_FRAG_LATER;
+		return 0;
+	}
+	if (frag & 0x2000)
+		p->frag = NN_FRAG_FIRST;
+	return nn_parse_l4(c, l3off + hl, tot - hl, 0, ip->ttl, p);
+}
+
+static __always_inline int nn_is_ext(__u8 nh)
+{
+	return nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 ||
+	       nh == 140 || nh == 51 || nh == 44;
+}
+
+static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off,
+					 struct nn_pkt *p)
+{
+	struct ipv6hdr *ip6 = l3;
+	__u32 avail = c->len - l3off, plen, off, pend;
+	__u8 nh;
+	int i;
+
+	if ((void *)(ip6 + 1) > c->data_end)
+		return NN_R_MALFORMED;
+	if (ip6->version != 6)
+		return NN_R_MALFORMED;
+	plen = bpf_ntohs(ip6->payload_len);
+	if (plen == 0 || 40 + plen > avail)
+		return NN_R_MALFORMED;
+	if (nn_framing == NN_FRAMING_L3 && 40 + plen != avail)
+		return NN_R_MALFORMED;
+	nn_copy16(p->src, &ip6->saddr);
+	nn_copy16(p->dst, &ip6->daddr);
+	off = l3off + 40;
+	pend = l3off + 40 + plen;
+	nh = ip6->nexthdr;
+
+	/* Bounded walk: NN_MAX_EXT_HDRS headers, then one more look to see
+	 * whether the chain goes on (that is "over the bound"). */
+	for (i = 0; i < NN_MAX_EXT_HDRS + 1; i++) {
+		__u8 h[8];
+		__u32 len;
+
+		if (!nn_is_ext(nh))
+			break;
+		if (i == NN_MAX_EXT_HDRS)
+			return NN_R_MALFORMED;
+		if (off + 8 > pend || nn_load(c, off, h, 8))
+			return NN_R_MALFORMED;
+		if (nh == 44) {
+			__u16 fo = ((__u16)h[2] << 8) | h[3];
+
+			p->frag_id = ((__u32)h[4] << 24) | ((__u32)h[5] << 16) |
+				     ((__u32)h[6] << 8) | h[7];
+			if (fo & 0xfff8) {
+				p->frag = NN_FRAG_LATER;
+				p->proto = h[0];
+				return 0;
+			}
+			if (fo & 1)
+				p->frag = NN_FRAG_FIRST;
+			len = 8;
+		} else if (nh == 51) {
+			len = ((__u32)h[1] + 2) * 4;
+		} else {
+			len = ((__u32)h[1] + 1) * 8;
+		}
+		if (off + len > pend)
+			return NN_R_MALFORMED;
+		nh = h[0];
+		off += len;
+	}
+	p->proto = nh;
+	return nn_parse_l4(c, off, pend - off, 1, ip6->hop_limit, p);
+}
+
+/* Parse the packet in @c into @p: 0, or NN_R_MALFORMED. */
+static __always_inline int nn_parse(struct nn_ctx *c, struct nn_pkt *p)
+{
+	void *data = c->data, *end = c->data_end;
+	void *l3 = data;
+	__u32 l3off = 0;
+	__u16 etype = 0;
+	__u8 ver;
+
+	if (nn_framing == NN_FRAMING_ETH) {
+		struct ethhdr *eth = data;
+
+		if ((void *)(eth + 1) > end)
+			return NN_R_MALFORMED;
+		etype = bpf_ntohs(eth->h_proto);
+		l3 = (void *)(eth + 1);
+		l3off = sizeof(*eth);
+		if (etype == NN_ETH_P_8021Q) {
+			struct nn_vlan_hdr *vh = l3;
+
+			if ((void *)(vh + 1) > end)
+				return NN_R_MALFORMED;
+			etype = bpf_ntohs(vh->encap_proto);
+			l3 = (void *)(vh + 1);
+			l3off += sizeof(*vh);
+			if (etype == NN_ETH_P_8021Q || etype == NN_ETH_P_8021AD)
+				return NN_R_MALFORMED;
+		} else if (etype == NN_ETH_P_8021AD) {
+			return NN_R_MALFORMED;
+		}
+		if (etype == NN_ETH_P_ARP) {
+			p->untouched = 1;
+			return 0;
+		}
+		if (etype != NN_ETH_P_IP && etype != NN_ETH_P_IPV6)
+			return NN_R_MALFORMED;
+	}
+	if (l3 + 1 > end)
+		return NN_R_MALFORMED;
+	ver = *(__u8 *)l3 >> 4;
+	if (ver == 4 && (etype == 0 || etype == NN_ETH_P_IP))
+		return nn_parse_ipv4(c, l3, l3off, p);
+	if (ver == 6 && (etype == 0 || etype == NN_ETH_P_IPV6))
+		return nn_parse_ipv6(c, l3, l3off, p);
+	return NN_R_MALFORMED;
+}
+
+#endif /* NANAMI_PARSE_BPF_H */

@@ -1,0 +1,339 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * policy.bpf.h - who is this address, and what does the ACL say. Every
+ * step is a hash or LPM lookup: nothing here loops over devices, rules or
+ * prefixes (the compiler, user/compile.c, did that work once per snapshot).
+ * Steps and reasons: docs/datapath.md "From the overlay" / "Into the overlay".
+ */
+#ifndef NANAMI_POLICY_BPF_H
+#define NANAMI_POLICY_BPF_H
+
+#include "flow.bpf.h"
+
+/* Destination kinds reported in nn_verdict.dst_kind besides nn_addr_kind. */
+#define NN_DK_PREFIX_BASE 16	/* + enum nn_prefix_kind */
+#define NN_DK_INTERNET 32
+
+static __always_inline struct nn_addr_info *nn_addr_lookup(__u32 slot, const __u8 *addr)
+{
+	struct nn_addr_key k;
+
+	k.slot = slot;
+	nn_copy16(k.addr, addr);
+	return bpf_map_lookup_elem(&nn_addrs, &k);
+}
+
+/* Longest prefix in @scope covering @addr, or NULL. */
+static __always_inline struct nn_prefix_info *nn_prefix_lookup(__u32 scope, const __u8 *addr)
+{
+	struct nn_prefix_key k;
+
+	k.prefixlen = NN_SCOPE_BITS + 128;
+	k.scope = scope;
+	nn_copy16(k.addr, addr);
+	return bpf_map_lookup_elem(&nn_prefixes, &k);
+}
+
+/* First deny and first allow (lowest rule index) over the cells consulted. */
+struct nn_acl {
+	__u32 deny;
+	__u32 allow;
+};
+
+/*
+ * Fold one cell's range covering @port into @acl. Ranges are sorted and
+ * disjoint: a binary search of at most log2(NN_MAX_PORT_RANGES)+1 steps.
+ * A global (non-inlined) function: the verifier checks it once, not once per
+ * call site, which keeps the programs far under the complexity limit.
+ */
+__noinline int nn_cell_eval(struct nn_cell_key *k, __u32 port, struct nn_acl *acl)
+{
+	struct nn_cell *cell;
+	__u32 lo = 0, hi, mid, i;
+
+	if (!k || !acl)
+		return 0;
+	cell = bpf_map_lookup_elem(&nn_policy, k);
+	if (!cell) {
+		k->proto = NN_PROTO_ANY;
+		cell = bpf_map_lookup_elem(&nn_policy, k);
+		if (!cell)
+			return 0;
+	}
+	hi = cell->n;
+	if (hi > NN_MAX_PORT_RANGES)
+		hi = NN_MAX_PORT_RANGES;
+	for (i = 0; i < 6; i++) {
+		struct nn_port_range *r;
+
+		if (lo >= hi)
+			return 0;
+		mid = (lo + hi) / 2;
+		r = &cell->r[mid & (NN_MAX_PORT_RANGES - 1)];
+		if (port < r->lo) {
+			hi = mid;
+		} else if (port > r->hi) {
+			lo = mid + 1;
+		} else {
+			if (r->deny < acl->deny)
+				acl->deny = r->deny;
+			if (r->allow < acl->allow)
+				acl->allow = r->allow;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static __always_inline void nn_cell_try(__u32 slot, __u32 sc, __u32 dc, __u8 proto, __u16 port,
+					struct nn_acl *acl)
+{
+	struct nn_cell_key k = {};
+
+	k.src_class = sc;
+	k.dst_class = dc;
+	k.proto = proto;
+	k.slot = slot;
+	nn_cell_eval(&k, port, acl);
+}
+
+static __always_inline __u16 nn_acl_port(struct nn_pkt *p)
+{
+	return (p->proto == NN_IPPROTO_TCP || p->proto == NN_IPPROTO_UDP) ? p->dport : 0;
+}
+
+/*
+ * The ACL of network @net for source class @sc (flags of the source address)
+ * and destination class @dc (with its flags). @member: the destination is a
+ * device or resource of the network, so '"*"' destinations apply.
+ */
+static __always_inline struct nn_acl nn_acl_eval(__u32 slot, __u32 net, __u32 sc, __u8 sflags,
+						 __u32 dc, __u8 dflags, int member,
+						 struct nn_pkt *p)
+{
+	struct nn_acl acl = { .deny = NN_NONE32, .allow = NN_NONE32 };
+	__u32 star = NN_CLASS_STAR(net);
+	__u16 port = nn_acl_port(p);
+
+	if (sc != NN_CLASS_NONE && dc != NN_CLASS_NONE)
+		nn_cell_try(slot, sc, dc, p->proto, port, &acl);
+	if (sc != NN_CLASS_NONE && member && (sflags & NN_AF_CELL_S_STAR))
+		nn_cell_try(slot, sc, star, p->proto, port, &acl);
+	if (dc != NN_CLASS_NONE && (dflags & NN_AF_CELL_STAR_D))
+		nn_cell_try(slot, star, dc, p->proto, port, &acl);
+	if (member && (sflags & NN_AF_CELL_STAR_STAR))
+		nn_cell_try(slot, star, star, p->proto, port, &acl);
+	return acl;
+}
+
+static __always_inline void nn_acl_verdict(struct nn_acl acl, struct nn_judgement *j)
+{
+	if (acl.deny != NN_NONE32) {
+		j->reason = NN_R_ACL_DENY;
+		j->rule = acl.deny;
+	} else if (acl.allow != NN_NONE32) {
+		j->reason = NN_PASS;
+		j->rule = acl.allow;
+	} else {
+		j->reason = NN_R_ACL_DEFAULT_DENY;
+	}
+}
+
+/* This gateway's address or the internet: only ACL dst prefixes of the
+ * source's network can name it. */
+static __always_inline struct nn_acl nn_acl_outside(__u32 slot, struct nn_addr_info *si,
+						    struct nn_pkt *p)
+{
+	struct nn_prefix_info *pi = nn_prefix_lookup(NN_SCOPE(slot, si->network), p->dst);
+	struct nn_acl none = { .deny = NN_NONE32, .allow = NN_NONE32 };
+
+	if (!pi)
+		return none;
+	return nn_acl_eval(slot, si->network, si->src_class, si->flags, pi->dst_class,
+			   pi->flags, 0, p);
+}
+
+/*
+ * From the overlay, steps 5-7, for a source that passed step 1 (@si: an
+ * active device or node). @p may be a real packet or a flow's opener.
+ * Global, so it is verified once (see nn_cell_eval).
+ */
+__noinline int nn_judge_from(__u32 slot, struct nn_addr_info *si, struct nn_pkt *p,
+			     struct nn_judgement *j)
+{
+	struct nn_addr_info *di;
+	struct nn_prefix_info *pi;
+	struct nn_acl acl;
+
+	if (!si || !p || !j)
+		return 0;
+	j->rule = NN_NONE32;
+	di = nn_addr_lookup(slot, p->dst);
+	if (di)
+		j->dst_kind = di->kind;
+
+	if (si->kind == NN_AK_NODE) {
+		j->reason = (di && di->kind == NN_AK_SELF) ? NN_PASS : NN_R_NO_TRANSIT;
+		return 0;
+	}
+	if (di) {
+		if (di->kind == NN_AK_SELF) {
+			nn_acl_verdict(nn_acl_outside(slot, si, p), j);
+			return 0;
+		}
+		if (di->kind == NN_AK_NODE) {
+			j->reason = NN_R_NO_TRANSIT;
+			return 0;
+		}
+		if (di->tenant != si->tenant) {
+			j->reason = NN_R_CROSS_TENANT;
+			return 0;
+		}
+		if (di->network != si->network) {
+			j->reason = NN_R_CROSS_NETWORK;
+			return 0;
+		}
+		if (di->state != NN_ST_ACTIVE) {
+			j->reason = NN_R_REVOKED;
+			return 0;
+		}
+		acl = nn_acl_eval(slot, si->network, si->src_class, si->flags, di->dst_class,
+				  di->flags, 1, p);
+		nn_acl_verdict(acl, j);
+		return 0;
+	}
+	pi = nn_prefix_lookup(NN_SCOPE(slot, 0), p->dst);
+	if (pi && pi->kind != NN_PK_HOLE) {
+		j->dst_kind = NN_DK_PREFIX_BASE + pi->kind;
+		if (pi->kind == NN_PK_OVERLAY) {
+			j->reason = NN_R_UNKNOWN_DST;
+			return 0;
+		}
+		if (pi->tenant != si->tenant) {
+			j->reason = NN_R_CROSS_TENANT;
+			return 0;
+		}
+		if (pi->network != si->network) {
+			j->reason = NN_R_CROSS_NETWORK;
+			return 0;
+		}
+		acl = nn_acl_eval(slot, si->network, si->src_class, si->flags, pi->dst_class,
+				  pi->flags, 1, p);
+		nn_acl_verdict(acl, j);
+		return 0;
+	}
+	/* Internet-bound: the routing layers decide, then deny rules apply. */
+	j->dst_kind = NN_DK_INTERNET;
+	if (!(si->flags & NN_AF_EGRESS)) {
+		j->reason = NN_R_NO_EGRESS;
+		return 0;
+	}
+	acl = nn_acl_outside(slot, si, p);
+	if (acl.deny != NN_NONE32) {
+		j->reason = NN_R_ACL_DENY;
+		j->rule = acl.deny;
+		return 0;
+	}
+	j->reason = NN_PASS;
+	return 0;
+}
+
+/* From the overlay, step 1: the source. NULL (reason set) when it fails. */
+static __always_inline struct nn_addr_info *nn_check_src(__u32 slot, const __u8 *src,
+							 struct nn_judgement *j)
+{
+	struct nn_addr_info *si = nn_addr_lookup(slot, src);
+
+	if (!si || si->kind == NN_AK_SELF) {
+		j->reason = NN_R_SPOOF;
+		return NULL;
+	}
+	j->src_kind = si->kind;
+	j->dev_slot = si->stat_slot;
+	j->tenant = si->tenant;
+	j->network = si->network;
+	if (si->state != NN_ST_ACTIVE) {
+		j->reason = NN_R_REVOKED;
+		return NULL;
+	}
+	return si;
+}
+
+/* Into the overlay, step 1: the destination. NULL (reason set) when the
+ * packet is decided here; for a node that means pass or no_transit. */
+static __always_inline struct nn_addr_info *nn_check_dst(__u32 slot, struct nn_pkt *p,
+							 struct nn_judgement *j)
+{
+	struct nn_addr_info *di = nn_addr_lookup(slot, p->dst);
+	struct nn_addr_info *si;
+
+	if (!di || di->kind == NN_AK_SELF) {
+		j->reason = NN_R_UNKNOWN_DST;
+		return NULL;
+	}
+	j->dst_kind = di->kind;
+	j->dev_slot = di->stat_slot;
+	j->tenant = di->tenant;
+	j->network = di->network;
+	if (di->state != NN_ST_ACTIVE) {
+		j->reason = NN_R_REVOKED;
+		return NULL;
+	}
+	if (di->kind == NN_AK_NODE) {
+		si = nn_addr_lookup(slot, p->src);
+		j->reason = (si && si->kind == NN_AK_SELF) ? NN_PASS : NN_R_NO_TRANSIT;
+		return NULL;
+	}
+	return di;
+}
+
+/* Into the overlay, steps 3-4, toward an active device @di. Global. */
+__noinline int nn_judge_into(__u32 slot, struct nn_addr_info *di, struct nn_pkt *p,
+			     struct nn_judgement *j)
+{
+	struct nn_addr_info *si;
+	struct nn_prefix_info *pi;
+
+	if (!di || !p || !j)
+		return 0;
+	j->rule = NN_NONE32;
+	si = nn_addr_lookup(slot, p->src);
+	if (si) {
+		j->src_kind = si->kind;
+		if (si->kind != NN_AK_DEVICE) {
+			j->reason = NN_R_ACL_DEFAULT_DENY;
+			return 0;
+		}
+		if (si->tenant != di->tenant) {
+			j->reason = NN_R_CROSS_TENANT;
+			return 0;
+		}
+		if (si->network != di->network) {
+			j->reason = NN_R_CROSS_NETWORK;
+			return 0;
+		}
+		if (si->state != NN_ST_ACTIVE) {
+			j->reason = NN_R_REVOKED;
+			return 0;
+		}
+		nn_acl_verdict(nn_acl_eval(slot, di->network, si->src_class, si->flags,
+					   di->dst_class, di->flags, 1, p), j);
+		return 0;
+	}
+	pi = nn_prefix_lookup(NN_SCOPE(slot, 0), p->src);
+	if (pi && pi->kind == NN_PK_RESOURCE) {
+		if (pi->tenant != di->tenant) {
+			j->reason = NN_R_CROSS_TENANT;
+			return 0;
+		}
+		if (pi->network != di->network) {
+			j->reason = NN_R_CROSS_NETWORK;
+			return 0;
+		}
+	}
+	/* Rules name only devices as sources: nothing else can be allowed. */
+	j->reason = NN_R_ACL_DEFAULT_DENY;
+	return 0;
+}
+
+#endif /* NANAMI_POLICY_BPF_H */

@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * verdict.bpf.h - the two pipelines, one per direction, shared by every
+ * entry point (TC and XDP) through struct nn_ctx. Returns 1 to pass.
+ */
+#ifndef NANAMI_VERDICT_BPF_H
+#define NANAMI_VERDICT_BPF_H
+
+#include "policy.bpf.h"
+
+static __always_inline __u32 nn_epoch(void)
+{
+	__u32 zero = 0;
+	struct nn_active *a = bpf_map_lookup_elem(&nn_active, &zero);
+
+	/* One load: slot and epoch can never be seen half-updated. */
+	return a ? *(volatile __u32 *)&a->epoch : 0;
+}
+
+/*
+ * Judge a flow's opening packet again under the current policy: its own
+ * direction, its own endpoints (docs/datapath.md step 4). 1 when it passes.
+ * Global, verified once.
+ */
+__noinline int nn_rejudge(__u32 slot, struct nn_flow_key *k, struct nn_flow *f)
+{
+	struct nn_judgement j = { .rule = NN_NONE32, .dev_slot = NN_NONE32 };
+	struct nn_addr_info *info;
+	struct nn_pkt op = {};
+
+	if (!k || !f)
+		return 0;
+	if (f->opener_is_b) {
+		nn_copy16(op.src, k->b);
+		nn_copy16(op.dst, k->a);
+		op.sport = k->bport;
+		op.dport = k->aport;
+	} else {
+		nn_copy16(op.src, k->a);
+		nn_copy16(op.dst, k->b);
+		op.sport = k->aport;
+		op.dport = k->bport;
+	}
+	op.proto = k->proto;
+	if (f->opener_dir == NN_DIR_FROM_OVERLAY) {
+		info = nn_check_src(slot, op.src, &j);
+		if (!info)
+			return 0;
+		nn_judge_from(slot, info, &op, &j);
+	} else {
+		info = nn_check_dst(slot, &op, &j);
+		if (!info)
+			return j.reason == NN_PASS;
+		nn_judge_into(slot, info, &op, &j);
+	}
+	return j.reason == NN_PASS;
+}
+
+/*
+ * Step 4: a tracked flow. 1 when the packet passes on it. A flow recorded
+ * under an older epoch is re-judged; if the policy no longer allows it, it is
+ * cut (deleted) and the caller judges the packet as new.
+ */
+static __always_inline int nn_flow_track(struct nn_pkt *p, __u32 epoch, __u64 now)
+{
+	struct nn_flow_key k;
+	struct nn_flow *f;
+	int is_b;
+
+	if (!nn_pkt_makes_flow(p))
+		return 0;
+	is_b = nn_flow_key_make(&k, p->src, p->sport, p->dst, p->dport, p->proto);
+	f = nn_flow_get(&k, now);
+	if (!f)
+		return 0;
+	if (f->epoch != epoch) {
+		if (!nn_rejudge(NN_SLOT(epoch), &k, f)) {
+			if (!nn_dry_run)
+				bpf_map_delete_elem(&nn_flows, &k);
+			return 0;
+		}
+		if (!nn_dry_run)
+			f->epoch = epoch;
+	}
+	nn_flow_touch(f, p, is_b, now);
+	return 1;
+}
+
+/* Step 3: an ICMP error quoting a tracked flow. 1 when it passes. */
+static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 now)
+{
+	struct nn_flow_key k;
+	struct nn_flow *f;
+
+	/* An error goes back to the quoted packet's sender. */
+	if (!nn_addr_eq(p->q_src, p->dst))
+		return 0;
+	nn_flow_key_make(&k, p->q_src, p->q_sport, p->q_dst, p->q_dport, p->q_proto);
+	f = nn_flow_get(&k, now);
+	if (!f)
+		return 0;
+	/* PMTUD must work: Packet Too Big for a tracked flow always passes. */
+	if (p->icmp == NN_ICMP_PTB || f->epoch == epoch)
+		return 1;
+	if (!nn_rejudge(NN_SLOT(epoch), &k, f)) {
+		if (!nn_dry_run)
+			bpf_map_delete_elem(&nn_flows, &k);
+		return 0;
+	}
+	if (!nn_dry_run)
+		f->epoch = epoch;
+	return 1;
+}
+
+static __always_inline int nn_is_icmp_error(struct nn_pkt *p)
+{
+	return p->icmp == NN_ICMP_ERROR || p->icmp == NN_ICMP_PTB;
+}
+
+/*
+ * Steps shared by both directions once the overlay end is known: later
+ * fragments, ICMP errors, tracked flows. Returns 1 when decided (j->reason
+ * set), 0 when the packet must be judged by policy.
+ */
+static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now,
+				       struct nn_judgement *j)
+{
+	if (p->frag == NN_FRAG_LATER) {
+		j->reason = nn_frag_follow(p, now);
+		return 1;
+	}
+	if (nn_is_icmp_error(p)) {
+		if (nn_icmp_tracked(p, epoch, now)) {
+			j->reason = NN_PASS;
+			j->flow_hit = 1;
+			return 1;
+		}
+		return 0;
+	}
+	if (nn_flow_track(p, epoch, now)) {
+		j->reason = NN_PASS;
+		j->flow_hit = 1;
+		return 1;
+	}
+	return 0;
+}
+
+static __always_inline void nn_remember(struct nn_pkt *p, struct nn_judgement *j, __u32 epoch,
+					__u8 dir, __u64 now, int may_open)
+{
+	if (may_open && j->reason == NN_PASS && !j->flow_hit && !nn_is_icmp_error(p))
+		nn_flow_open(p, epoch, dir, now);
+	if (p->frag == NN_FRAG_FIRST)
+		nn_frag_record(p, j->reason, now);
+}
+
+/* A peer sent this packet (wg0 ingress). 1 = pass. */
+static __always_inline int nn_from_overlay(struct nn_ctx *c)
+{
+	struct nn_judgement j = { .rule = NN_NONE32, .dev_slot = NN_NONE32 };
+	struct nn_addr_info *si;
+	struct nn_pkt p = {};
+	__u32 epoch = nn_epoch(), slot = NN_SLOT(epoch);
+	__u64 now;
+
+	j.reason = nn_parse(c, &p);
+	if (j.reason)
+		return nn_finish(c, &p, &j, epoch);
+	if (p.untouched) {
+		nn_record_untouched();
+		return 1;
+	}
+	si = nn_check_src(slot, p.src, &j);
+	if (!si)
+		return nn_finish(c, &p, &j, epoch);
+	now = bpf_ktime_get_ns();
+	if (!nn_stateful(&p, epoch, now, &j)) {
+		nn_judge_from(slot, si, &p, &j);
+	}
+	/* Node traffic to this gateway needs no flow: replies toward a node
+	 * from our own address always pass. */
+	if (p.frag != NN_FRAG_LATER)
+		nn_remember(&p, &j, epoch, NN_DIR_FROM_OVERLAY, now, si->kind == NN_AK_DEVICE);
+	return nn_finish(c, &p, &j, epoch);
+}
+
+/* The host routes this packet to a peer (wg0 egress). 1 = pass. */
+static __always_inline int nn_into_overlay(struct nn_ctx *c)
+{
+	struct nn_judgement j = { .rule = NN_NONE32, .dev_slot = NN_NONE32 };
+	struct nn_addr_info *di;
+	struct nn_pkt p = {};
+	__u32 epoch = nn_epoch(), slot = NN_SLOT(epoch);
+	__u64 now;
+
+	j.reason = nn_parse(c, &p);
+	if (j.reason)
+		return nn_finish(c, &p, &j, epoch);
+	if (p.untouched) {
+		nn_record_untouched();
+		return 1;
+	}
+	di = nn_check_dst(slot, &p, &j);
+	if (!di)
+		return nn_finish(c, &p, &j, epoch);
+	now = bpf_ktime_get_ns();
+	if (!nn_stateful(&p, epoch, now, &j)) {
+		nn_judge_into(slot, di, &p, &j);
+	}
+	if (p.frag != NN_FRAG_LATER)
+		nn_remember(&p, &j, epoch, NN_DIR_INTO_OVERLAY, now, 1);
+	return nn_finish(c, &p, &j, epoch);
+}
+
+#endif /* NANAMI_VERDICT_BPF_H */

@@ -1,0 +1,371 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * nanami_abi.h - the one definition of everything BPF programs and user space
+ * share: map keys and values, limits, enums, map and pin names.
+ *
+ * Rules for this file (it is an ABI: pinned maps outlive the controller):
+ *  - fixed-width types only, explicit padding, no pointers, no bool;
+ *  - every struct's size is pinned by _Static_assert in user/abi_check.c;
+ *  - a field is never reused for another meaning; add new ones at the end.
+ *
+ * Addresses are always 16 bytes: IPv6 as is, IPv4 as an IPv4-mapped IPv6
+ * address (::ffff:a.b.c.d), so one map serves both families and an IPv4
+ * /N prefix is the IPv6 prefix /(96+N).
+ */
+#ifndef NANAMI_ABI_H
+#define NANAMI_ABI_H
+
+#ifdef __BPF__
+/* BPF side: vmlinux.h already defines __u8.. __u64. */
+#else
+#include <linux/types.h>
+#endif
+
+/* ---- Names operators and scripts depend on (interfaces.md) ---- */
+#define NN_PIN_ROOT "/sys/fs/bpf/nanami"
+#define NN_UNDERLAY_SUBDIR "underlay"
+
+/* ---- Limits ---- */
+#define NN_ADDR_LEN 16
+#define NN_NAME_MAX 64		/* ids (device, rule, tenant...) incl. NUL */
+#define NN_MAX_PORT_RANGES 32	/* elementary port ranges per policy cell */
+#define NN_MAX_EXT_HDRS 8	/* IPv6 extension headers walked before "malformed" */
+#define NN_PULL_LEN 64		/* bytes TC makes linear: Ethernet + VLAN + IPv6 */
+
+/* Defaults for the configurable maxima (controller flags override). */
+#define NN_DEF_MAX_DEVICES 131072
+#define NN_DEF_MAX_RULES 131072
+#define NN_DEF_MAX_PREFIXES 262144
+#define NN_DEF_MAX_CELLS 524288
+#define NN_DEF_MAX_FLOWS 1048576
+#define NN_DEF_MAX_FRAGS 65536
+
+/* ---- Drop reasons: stable enum, names in nn_reason_name() (user/names.c) ---- */
+enum nn_reason {
+	NN_PASS = 0,		/* not a drop: the verdict was pass */
+	NN_R_MALFORMED = 1,
+	NN_R_SPOOF = 2,
+	NN_R_REVOKED = 3,
+	NN_R_NO_TRANSIT = 4,
+	NN_R_CROSS_TENANT = 5,
+	NN_R_CROSS_NETWORK = 6,
+	NN_R_UNKNOWN_DST = 7,
+	NN_R_NO_EGRESS = 8,
+	NN_R_ACL_DENY = 9,
+	NN_R_ACL_DEFAULT_DENY = 10,
+	NN_R_FRAGMENT = 11,
+	NN_R_WG_MALFORMED = 12,
+	NN_R_WG_HANDSHAKE_RATE = 13,
+	NN_R_MAX = 14,
+};
+
+/* Direction is the attach point, never a guess. */
+enum nn_dir {
+	NN_DIR_FROM_OVERLAY = 0,	/* a peer sent it (wg0 ingress) */
+	NN_DIR_INTO_OVERLAY = 1,	/* the host routes it to a peer (wg0 egress) */
+	NN_DIR_MAX = 2,
+};
+
+/* Framing, fixed at load time (rodata), never guessed per packet. */
+enum nn_framing {
+	NN_FRAMING_L3 = 0,	/* wg0: packets start at the IP header */
+	NN_FRAMING_ETH = 1,	/* veth: Ethernet header, optional one 802.1Q tag */
+};
+
+/* ---- Generation switch ----
+ * Every policy map key carries a slot (0 or 1). The programs read the epoch
+ * once per packet from nn_active and use slot = epoch & 1 for every lookup,
+ * so one 4-byte write flips the whole policy (identities, prefixes, cells,
+ * rules) at once. Epoch 0 means "nothing applied": slot 0 is empty and every
+ * packet from the overlay is dropped as spoof (deny by default).
+ */
+struct nn_active {
+	__u32 epoch;
+};
+
+#define NN_SLOT(epoch) ((epoch) & 1)
+
+/* ---- Identity of an exact overlay address (nn_addrs) ---- */
+enum nn_addr_kind {
+	NN_AK_DEVICE = 1,
+	NN_AK_NODE = 2,		/* another overlay node (infrastructure) */
+	NN_AK_SELF = 3,		/* this gateway's own overlay address */
+};
+
+enum nn_state {
+	NN_ST_ACTIVE = 1,
+	NN_ST_DISABLED = 2,
+};
+
+/* nn_addr_info.flags */
+#define NN_AF_EGRESS 0x01	/* device may leave to the internet through this gateway */
+#define NN_AF_CELL_S_STAR 0x02	/* policy cell (src_class, STAR(net)) exists */
+#define NN_AF_CELL_STAR_STAR 0x04 /* policy cell (STAR(net), STAR(net)) exists */
+#define NN_AF_CELL_STAR_D 0x08	/* policy cell (STAR(net), dst_class) exists */
+
+/* Class ids: 0 = none. STAR(net) stands for '"*"' of that network (every
+ * device as src; every device and resource as dst) so that "*" rules are not
+ * multiplied into every class. */
+#define NN_CLASS_NONE 0u
+#define NN_CLASS_STAR_BIT 0x80000000u
+#define NN_CLASS_STAR(net) (NN_CLASS_STAR_BIT | (net))
+
+#define NN_NONE32 0xffffffffu	/* "no rule", "no counter slot" */
+
+struct nn_addr_key {
+	__u32 slot;
+	__u8 addr[NN_ADDR_LEN];
+};
+
+struct nn_addr_info {
+	__u8 kind;		/* enum nn_addr_kind */
+	__u8 state;		/* enum nn_state */
+	__u8 flags;		/* NN_AF_* */
+	__u8 pad;
+	__u32 tenant;		/* 1-based within the generation; 0 for nodes/self */
+	__u32 network;		/* 1-based, global; 0 for nodes/self */
+	__u32 src_class;	/* ACL class of the device as a source */
+	__u32 dst_class;	/* ACL class of this address as a destination */
+	__u32 stat_slot;	/* index into nn_dev_stats, stable across generations */
+};
+
+/* ---- Prefixes (nn_prefixes, one LPM trie, two scopes) ----
+ * scope = slot << 31 | net. net 0 is the global scope: resource prefixes
+ * (owner tenant/network) and overlay prefixes (assigned to nobody). net N is
+ * network N's ACL destination prefixes, consulted only for destinations
+ * outside the overlay and its resources (internet, this gateway). prefixlen
+ * counts the 32 scope bits plus the address bits.
+ */
+#define NN_SCOPE(slot, net) (((__u32)(slot) << 31) | (__u32)(net))
+#define NN_SCOPE_BITS 32
+
+struct nn_prefix_key {
+	__u32 prefixlen;
+	__u32 scope;		/* big-endian on the wire of the trie; see NN_SCOPE */
+	__u8 addr[NN_ADDR_LEN];
+};
+
+enum nn_prefix_kind {
+	NN_PK_RESOURCE = 1,	/* a tenant's resource (or an ACL prefix inside one) */
+	NN_PK_OVERLAY = 2,	/* inside overlay_prefixes, assigned to nobody */
+	NN_PK_ACL = 3,		/* an ACL dst prefix of the scope's network */
+	NN_PK_HOLE = 4,		/* ::ffff:0:0/96 under a short IPv6 prefix: not it */
+};
+
+struct nn_prefix_info {
+	__u8 kind;		/* enum nn_prefix_kind */
+	__u8 flags;		/* NN_AF_CELL_STAR_D for resources */
+	__u16 pad;
+	__u32 tenant;
+	__u32 network;
+	__u32 dst_class;
+};
+
+/* ---- Compiled ACL (nn_policy) ----
+ * A cell is (src class, dst class, protocol). Its value lists disjoint,
+ * sorted destination-port ranges, each with the first deny rule and the first
+ * allow rule (in ACL order) that match there. Protocols without ports use one
+ * range 0-65535. proto NN_PROTO_ANY holds rules with proto "any" for
+ * protocols that have no cell of their own; a protocol's own cell already
+ * includes the "any" rules.
+ */
+#define NN_PROTO_ANY 256
+
+struct nn_cell_key {
+	__u32 src_class;
+	__u32 dst_class;
+	__u16 proto;
+	__u8 slot;
+	__u8 pad;
+};
+
+struct nn_port_range {
+	__u16 lo;
+	__u16 hi;
+	__u32 deny;		/* rule index or NN_NONE32 */
+	__u32 allow;		/* rule index or NN_NONE32 */
+};
+
+struct nn_cell {
+	__u32 n;		/* ranges used */
+	__u32 pad;
+	struct nn_port_range r[NN_MAX_PORT_RANGES];
+};
+
+/* Rule index -> counter slot: nn_rules[slot * max_rules + index]. Rule
+ * indices follow ACL order within a network, so "first rule" is "lowest
+ * index"; counter slots are stable across generations. */
+struct nn_rule_info {
+	__u32 stat_slot;
+	__u32 network;
+};
+
+/* ---- Flow table (nn_flows, LRU) ----
+ * Key is canonical: endpoint a is the lower (address, port) of the two, so a
+ * packet and its reply find the same entry with one lookup. ICMP echo uses
+ * the echo id as both ports.
+ */
+struct nn_flow_key {
+	__u8 a[NN_ADDR_LEN];
+	__u8 b[NN_ADDR_LEN];
+	__u16 aport;
+	__u16 bport;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+enum nn_flow_state {
+	NN_FS_NEW = 1,		/* seen one way only */
+	NN_FS_EST = 2,		/* seen both ways */
+	NN_FS_CLOSING = 3,	/* TCP FIN or RST seen */
+};
+
+struct nn_flow {
+	__u64 last_seen_ns;
+	__u32 epoch;		/* policy epoch it was judged under */
+	__u8 opener_is_b;	/* the opening packet went b -> a */
+	__u8 opener_dir;	/* enum nn_dir of the opening packet */
+	__u8 state;		/* enum nn_flow_state */
+	__u8 pad;
+};
+
+/* Later IPv4/IPv6 fragments follow the first fragment's verdict. */
+struct nn_frag_key {
+	__u8 src[NN_ADDR_LEN];
+	__u8 dst[NN_ADDR_LEN];
+	__u32 id;
+	__u8 proto;
+	__u8 pad[3];
+};
+
+struct nn_frag {
+	__u64 seen_ns;
+	__u8 reason;		/* NN_PASS or the first fragment's drop reason */
+	__u8 pad[7];
+};
+
+/* ---- Runtime configuration (nn_config[0]), written by the controller ---- */
+struct nn_config {
+	__u32 event_sample;	/* 0: no events; N: one drop in N sampled */
+	__u32 event_rate;	/* events per second per CPU at most */
+	__u32 tcp_syn_timeout_s;
+	__u32 tcp_est_timeout_s;
+	__u32 tcp_close_timeout_s;
+	__u32 udp_timeout_s;
+	__u32 icmp_timeout_s;
+	__u32 other_timeout_s;
+	__u32 frag_timeout_s;
+	__u32 pad;
+};
+
+#define NN_DEF_EVENT_SAMPLE 1
+#define NN_DEF_EVENT_RATE 1000
+#define NN_DEF_TCP_SYN_TIMEOUT 60
+#define NN_DEF_TCP_EST_TIMEOUT 7200
+#define NN_DEF_TCP_CLOSE_TIMEOUT 10
+#define NN_DEF_UDP_TIMEOUT 60
+#define NN_DEF_ICMP_TIMEOUT 30
+#define NN_DEF_OTHER_TIMEOUT 60
+#define NN_DEF_FRAG_TIMEOUT 30
+
+/* What the controller last applied (nn_meta[0]); for operators, not packets. */
+struct nn_meta {
+	__u64 generation;	/* snapshot generation */
+	__u64 applied_unix_ns;
+	__u32 epoch;
+	__u32 devices;
+	__u32 rules;
+	__u32 cells;
+	__u32 prefixes;
+	__u32 pad;
+};
+
+/* ---- Counters ---- */
+struct nn_reason_stats {
+	__u64 packets;
+	__u64 bytes;
+};
+
+struct nn_dev_stats {
+	__u64 packets[NN_DIR_MAX];
+	__u64 bytes[NN_DIR_MAX];
+	__u64 drops[NN_DIR_MAX];
+};
+
+struct nn_rule_stats {
+	__u64 hits;
+};
+
+/* Counter slot -> name, so operators and a restarted controller can read
+ * counters without the snapshot. in_use 0 marks a free slot. */
+struct nn_name {
+	char id[NN_NAME_MAX];
+	char tenant[NN_NAME_MAX];
+	char network[NN_NAME_MAX];
+	__u32 in_use;
+	__u32 kind;		/* enum nn_addr_kind for devices/nodes; 0 for rules */
+};
+
+/* Drop event in nn_events (ring buffer). */
+struct nn_event {
+	__u64 ts_ns;
+	__u8 src[NN_ADDR_LEN];
+	__u8 dst[NN_ADDR_LEN];
+	__u16 sport;
+	__u16 dport;
+	__u8 proto;
+	__u8 reason;
+	__u8 dir;
+	__u8 pad;
+	__u32 tenant;
+	__u32 network;
+	__u32 dev_slot;		/* NN_NONE32 when no device is involved */
+	__u32 rule_slot;	/* NN_NONE32 when no rule decided */
+	__u32 pkt_len;
+};
+
+/* Per-CPU token bucket for event rate limiting (nn_evrl). */
+struct nn_ratelimit {
+	__u64 last_ns;
+	__u64 tokens;
+};
+
+/* Verdict of the last packet on this CPU (nn_last), written only when the
+ * program is loaded with record_last set: tests and "explain" read it. */
+struct nn_verdict {
+	__u32 reason;		/* enum nn_reason; NN_PASS when passed */
+	__u32 rule;		/* deciding rule index or NN_NONE32 */
+	__u32 src_kind;		/* enum nn_addr_kind of the source, 0 unknown */
+	__u32 dst_kind;		/* nn_addr_kind, or 16 + nn_prefix_kind, or 0 internet */
+	__u32 tenant;
+	__u32 network;
+	__u32 flow_hit;		/* 1 when a tracked flow decided */
+	__u32 passed_untouched;	/* 1 for ARP / neighbour discovery */
+};
+
+/* ---- Underlay WireGuard guard (bpf/underlay.bpf.c) ---- */
+#define NN_WG_INITIATION 1
+#define NN_WG_RESPONSE 2
+#define NN_WG_COOKIE 3
+#define NN_WG_DATA 4
+#define NN_WG_INITIATION_LEN 148
+#define NN_WG_RESPONSE_LEN 92
+#define NN_WG_COOKIE_LEN 64
+#define NN_WG_DATA_MIN_LEN 32
+
+struct nn_wg_config {
+	__u16 listen_port;	/* host order; 0 = guard inactive */
+	__u16 pad;
+	__u32 hs_rate;		/* handshake initiations per second per source */
+	__u32 hs_burst;
+	__u32 pad2;
+};
+
+#define NN_DEF_WG_HS_RATE 20
+#define NN_DEF_WG_HS_BURST 40
+
+struct nn_wg_src_key {
+	__u8 addr[NN_ADDR_LEN];
+};
+
+#endif /* NANAMI_ABI_H */

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Install the Debian packages Nanami needs to build, test, demo and benchmark.
+# Idempotent: installs only what is missing; safe to run again.
+set -euo pipefail
+
+PKGS=(
+	make gcc clang llvm pkg-config		# build: cc for user code, clang for BPF
+	libbpf-dev libxdp-dev bpftool		# BPF loading, skeletons, libxdp dispatcher
+	libelf-dev zlib1g-dev			# libbpf's own link dependencies
+	libjansson-dev				# snapshot JSON parsing (duplicate-key detection)
+	libcurl4-openssl-dev			# control-plane client (HTTPS, mTLS, SSE)
+	libnftables-dev nftables		# exit-gateway NAT table
+	libcmocka-dev				# unit-test assertions
+	libclang-rt-14-dev			# libFuzzer and sanitizer runtimes for clang
+	wireguard-go wireguard-tools		# wg0 on TUN for the end-to-end tests
+	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
+	procps psmisc				# pgrep/pkill/killall in test scripts
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+	exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "install-deps: missing packages: ${missing[*]}" >&2
+	echo "install-deps: run as root: sudo tools/install-deps.sh" >&2
+	exit 1
+fi
+
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
