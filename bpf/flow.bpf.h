@@ -101,7 +101,7 @@ static __always_inline struct nn_flow *nn_flow_get(struct nn_flow_key *k, __u64 
 
 	if (!f)
 		return NULL;
-	if (now - f->last_seen_ns > nn_flow_timeout_ns(nn_cfg(), k->proto, f->state)) {
+	if (now - f->last_seen_ns >= nn_flow_timeout_ns(nn_cfg(), k->proto, f->state)) {
 		if (!nn_dry_run)
 			bpf_map_delete_elem(&nn_flows, k);
 		return NULL;
@@ -160,7 +160,7 @@ static __always_inline __u32 nn_frag_follow(struct nn_pkt *p, __u64 now)
 	if (!fr)
 		return NN_R_FRAGMENT;
 	cfg = nn_cfg();
-	if (cfg && now - fr->seen_ns > (__u64)cfg->frag_timeout_s * NN_NSEC)
+	if (cfg && now - fr->seen_ns >= (__u64)cfg->frag_timeout_s * NN_NSEC)
 		return NN_R_FRAGMENT;
 	return fr->reason;
 }

@@ -45,7 +45,8 @@ struct nn_pkt {
 	__u8 icmp;		/* enum nn_icmp_kind */
 	__u8 tcp_flags;
 	__u8 untouched;		/* ARP / ND: pass without judging */
-	__u8 pad[3];
+	__u8 q_flowable;	/* the quote can name a flow (not a non-echo ICMP) */
+	__u8 pad[2];
 	__u32 frag_id;
 	/* the flow an ICMP error quotes */
 	__u8 q_src[NN_ADDR_LEN];
@@ -74,6 +75,16 @@ static __always_inline void nn_map_v4(__u8 *dst, __be32 v4)
 static __always_inline void nn_copy16(__u8 *dst, const void *src)
 {
 	__builtin_memcpy(dst, src, NN_ADDR_LEN);
+}
+
+/* An IPv4-mapped address inside an IPv6 header would pose as the IPv4
+ * address of a device: such packets are malformed. */
+static __always_inline int nn_is_v4mapped(const __u8 *a)
+{
+	__u32 w[3];
+
+	__builtin_memcpy(w, a, sizeof(w));
+	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
 }
 
 /*
@@ -111,16 +122,20 @@ static __always_inline int nn_parse_quote(const __u8 *b, __u32 n, int v6, struct
 		nn_map_v4(p->q_dst, *(__be32 *)&b[8 + 16]);
 		p->q_proto = b[8 + 9];
 		l4 = 8 + ihl;
+		p->q_flowable = 1;
 		/* A quoted later fragment carries no L4 header. */
 		if (nn_be16(b, 8 + 6) & 0x1fff)
 			return 0;
 	} else {
 		if (n < 8 + 40 || (b[8] >> 4) != 6)
 			return NN_R_MALFORMED;
+		if (nn_is_v4mapped(&b[8 + 8]) || nn_is_v4mapped(&b[8 + 24]))
+			return NN_R_MALFORMED;
 		nn_copy16(p->q_src, &b[8 + 8]);
 		nn_copy16(p->q_dst, &b[8 + 24]);
 		p->q_proto = b[8 + 6];
 		l4 = 8 + 40;
+		p->q_flowable = 1;
 	}
 	if (p->q_proto == NN_IPPROTO_TCP || p->q_proto == NN_IPPROTO_UDP) {
 		if (l4 + 4 > n)
@@ -131,12 +146,18 @@ static __always_inline int nn_parse_quote(const __u8 *b, __u32 n, int v6, struct
 		   (v6 && p->q_proto == NN_IPPROTO_ICMPV6)) {
 		__u8 t, req = v6 ? 128 : 8, rep = v6 ? 129 : 0;
 
-		if (l4 + 8 > n)
+		/* The type byte says whether it is an echo (the only ICMP
+		 * that makes flows); an echo needs its id too. */
+		if (l4 + 1 > n)
 			return NN_R_MALFORMED;
 		t = nn_b(b, l4);
 		if (t == req || t == rep) {
+			if (l4 + 8 > n)
+				return NN_R_MALFORMED;
 			p->q_sport = nn_be16(b, l4 + 4);
 			p->q_dport = p->q_sport;
+		} else {
+			p->q_flowable = 0;
 		}
 	}
 	return 0;
@@ -158,8 +179,9 @@ static __always_inline int nn_parse_icmp(const __u8 *b, __u32 n, int v6, __u8 ho
 			  NN_ICMP_PTB : NN_ICMP_ERROR;
 		return nn_parse_quote(b, n, v6, p);
 	}
+	/* Neighbour discovery is never fragmented (RFC 6980). */
 	if (v6 && type >= 133 && type <= 137 && hop_limit == 255 &&
-	    nn_framing == NN_FRAMING_ETH)
+	    nn_framing == NN_FRAMING_ETH && p->frag == NN_FRAG_NONE)
 		p->untouched = 1;
 	return 0;
 }
@@ -259,6 +281,8 @@ static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off
 		return NN_R_MALFORMED;
 	nn_copy16(p->src, &ip6->saddr);
 	nn_copy16(p->dst, &ip6->daddr);
+	if (nn_is_v4mapped(p->src) || nn_is_v4mapped(p->dst))
+		return NN_R_MALFORMED;
 	off = l3off + 40;
 	pend = l3off + 40 + plen;
 	nh = ip6->nexthdr;

@@ -86,14 +86,20 @@ static __always_inline int nn_flow_track(struct nn_pkt *p, __u32 epoch, __u64 no
 	return 1;
 }
 
-/* Step 3: an ICMP error quoting a tracked flow. 1 when it passes. */
-static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 now)
+/*
+ * Step 3: an ICMP error quoting a tracked flow. 1 when it passes. An error
+ * goes back to the quoted packet's sender; from the overlay it must also
+ * come from the quoted packet's destination (devices do not route), so one
+ * tenant cannot push errors into another's flows.
+ */
+static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 now, __u8 dir)
 {
 	struct nn_flow_key k;
 	struct nn_flow *f;
 
-	/* An error goes back to the quoted packet's sender. */
-	if (!nn_addr_eq(p->q_src, p->dst))
+	if (!p->q_flowable || !nn_addr_eq(p->q_src, p->dst))
+		return 0;
+	if (dir == NN_DIR_FROM_OVERLAY && !nn_addr_eq(p->q_dst, p->src))
 		return 0;
 	nn_flow_key_make(&k, p->q_src, p->q_sport, p->q_dst, p->q_dport, p->q_proto);
 	f = nn_flow_get(&k, now);
@@ -122,7 +128,7 @@ static __always_inline int nn_is_icmp_error(struct nn_pkt *p)
  * fragments, ICMP errors, tracked flows. Returns 1 when decided (j->reason
  * set), 0 when the packet must be judged by policy.
  */
-static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now,
+static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now, __u8 dir,
 				       struct nn_judgement *j)
 {
 	if (p->frag == NN_FRAG_LATER) {
@@ -130,7 +136,7 @@ static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now,
 		return 1;
 	}
 	if (nn_is_icmp_error(p)) {
-		if (nn_icmp_tracked(p, epoch, now)) {
+		if (nn_icmp_tracked(p, epoch, now, dir)) {
 			j->reason = NN_PASS;
 			j->flow_hit = 1;
 			return 1;
@@ -174,7 +180,7 @@ static __always_inline int nn_from_overlay(struct nn_ctx *c)
 	if (!si)
 		return nn_finish(c, &p, &j, epoch);
 	now = bpf_ktime_get_ns();
-	if (!nn_stateful(&p, epoch, now, &j)) {
+	if (!nn_stateful(&p, epoch, now, NN_DIR_FROM_OVERLAY, &j)) {
 		nn_judge_from(slot, si, &p, &j);
 	}
 	/* Node traffic to this gateway needs no flow: replies toward a node
@@ -204,7 +210,7 @@ static __always_inline int nn_into_overlay(struct nn_ctx *c)
 	if (!di)
 		return nn_finish(c, &p, &j, epoch);
 	now = bpf_ktime_get_ns();
-	if (!nn_stateful(&p, epoch, now, &j)) {
+	if (!nn_stateful(&p, epoch, now, NN_DIR_INTO_OVERLAY, &j)) {
 		nn_judge_into(slot, di, &p, &j);
 	}
 	if (p.frag != NN_FRAG_LATER)

@@ -425,16 +425,19 @@ static bool is_pmtu_error(const struct nn_mpkt *pk)
 }
 
 /* Step 3: an ICMP error quoting a tracked flow, sent toward the endpoint
- * that sent the quoted packet. Errors do not refresh the flow: only the
- * flow's own packets keep it alive. */
+ * that sent the quoted packet; from the overlay also sent by the quoted
+ * packet's destination (devices do not route). Errors do not refresh the
+ * flow: only the flow's own packets keep it alive. */
 static bool tracked_error(struct nn_model *m, const struct nn_mpkt *pk,
-			  uint64_t now_ns)
+			  enum nn_dir dir, uint64_t now_ns)
 {
 	struct nn_flow_key k;
 	struct nn_flow *f;
 	bool is_b;
 
 	if (!pk->quote_flowable || !addr_eq(pk->quote.src, pk->t.dst))
+		return false;
+	if (dir == NN_DIR_FROM_OVERLAY && !addr_eq(pk->quote.dst, pk->t.src))
 		return false;
 	nn_mflow_key(&pk->quote, &k, &is_b);
 	f = nn_mflow_find(&m->flows, &k, now_ns);
@@ -454,14 +457,14 @@ static bool has_flow_key(const struct nn_mpkt *pk)
 
 /* Steps 3-4: true when a tracked flow (or tracked error) passes @pk. */
 static bool tracked(struct nn_model *m, const struct nn_mpkt *pk,
-		    uint64_t now_ns)
+		    enum nn_dir dir, uint64_t now_ns)
 {
 	struct nn_flow_key k;
 	struct nn_flow *f;
 	bool is_b;
 
 	if (pk->icmp_err)
-		return tracked_error(m, pk, now_ns);
+		return tracked_error(m, pk, dir, now_ns);
 	if (!has_flow_key(pk))
 		return false;
 	nn_mflow_key(&pk->t, &k, &is_b);
@@ -532,7 +535,7 @@ static void judge_from(struct nn_model *m, const struct nn_mpkt *pk,
 		v->reason = later_fragment(m, pk, now_ns);
 		return;
 	}
-	if (tracked(m, pk, now_ns)) {
+	if (tracked(m, pk, NN_DIR_FROM_OVERLAY, now_ns)) {
 		v->flow_hit = true;
 	} else {
 		v->reason = from_policy(m->p, &src, &pk->t, &v->rule,
@@ -561,7 +564,7 @@ static void judge_into(struct nn_model *m, const struct nn_mpkt *pk,
 		v->reason = later_fragment(m, pk, now_ns);
 		return;
 	}
-	if (tracked(m, pk, now_ns)) {
+	if (tracked(m, pk, NN_DIR_INTO_OVERLAY, now_ns)) {
 		v->flow_hit = true;
 	} else {
 		v->reason = into_policy(m->p, &dst, &pk->t, &v->rule);

@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dptest.h"
+#include "log.h"
+
+/*
+ * BPF_PROG_TEST_RUN for TC builds an skb and pushes the device's link-layer
+ * header length back in front of the data: with ctx->ifindex naming a TUN
+ * device (no link-layer header, like wg0) the program sees the packet start
+ * at the IP header, exactly as on wg0.
+ */
+static int make_tun(struct dpt *t)
+{
+	struct ifreq ifr = {};
+	int fd = open("/dev/net/tun", O_RDWR);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(t->l3_ifname, sizeof(t->l3_ifname), "nnt%d", getpid() % 100000);
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->l3_ifname);
+	if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETPERSIST, 1)) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	t->l3_ifindex = if_nametoindex(t->l3_ifname);
+	return t->l3_ifindex ? 0 : -ENODEV;
+}
+
+static void drop_tun(struct dpt *t)
+{
+	struct ifreq ifr = {};
+	int fd;
+
+	if (!t->l3_ifindex)
+		return;
+	fd = open("/dev/net/tun", O_RDWR);
+	if (fd < 0)
+		return;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->l3_ifname);
+	if (!ioctl(fd, TUNSETIFF, &ifr))
+		ioctl(fd, TUNSETPERSIST, 0);
+	close(fd);
+	t->l3_ifindex = 0;
+}
+
+int dpt_open(struct dpt *t, uint8_t framing)
+{
+	struct nn_load_opts o = {
+		.framing = framing,
+		.record_last = true,
+		.load_xdp_direct = true,
+	};
+	cpu_set_t cpus;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->framing = framing;
+	nn_log_set_level(NN_LOG_WARN);
+	nn_log_libbpf();
+	CPU_ZERO(&cpus);
+	CPU_SET(0, &cpus);
+	if (sched_setaffinity(0, sizeof(cpus), &cpus))
+		return -errno;
+	t->ncpu = libbpf_num_possible_cpus();
+	o.cap.max_devices = 4096;
+	o.cap.max_nodes = 256;
+	o.cap.max_rules = 4096;
+	o.cap.max_prefixes = 8192;
+	o.cap.max_cells = 65536;
+	o.cap.max_flows = 1 << 20;
+	o.cap.max_frags = 65536;
+	if (framing == NN_FRAMING_L3) {
+		err = make_tun(t);
+		if (err)
+			return err;
+	}
+	err = nn_dp_load(&o, &t->dp);
+	if (err)
+		drop_tun(t);
+	return err;
+}
+
+void dpt_close(struct dpt *t)
+{
+	nn_dp_close(t->dp);
+	drop_tun(t);
+	memset(t, 0, sizeof(*t));
+}
+
+int dpt_apply(struct dpt *t, const struct nn_policy *p, struct nn_apply_result *res)
+{
+	struct nn_apply_result local;
+	struct nn_errlist errs = {};
+	size_t i;
+	int err;
+
+	err = nn_apply(t->dp, p, res ? res : &local, &errs);
+	for (i = 0; i < errs.n; i++)
+		fprintf(stderr, "# apply: %s\n", errs.msgs[i]);
+	nn_errlist_free(&errs);
+	return err;
+}
+
+static int read_percpu(int fd, uint32_t key, void *vals)
+{
+	return bpf_map_lookup_elem(fd, &key, vals) ? -errno : 0;
+}
+
+uint64_t dpt_drops(struct dpt *t, uint32_t reason)
+{
+	struct nn_reason_stats *v = calloc(t->ncpu, sizeof(*v));
+	uint64_t sum = 0;
+	int i;
+
+	if (v && !read_percpu(t->dp->map_fd[NN_M_DROPS], reason, v))
+		for (i = 0; i < t->ncpu; i++)
+			sum += v[i].packets;
+	free(v);
+	return sum;
+}
+
+int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
+	    struct dpt_result *r)
+{
+	struct __sk_buff skb = {};
+	uint8_t out[4096];
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
+		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	struct nn_verdict *last;
+	uint64_t before[NN_R_MAX];
+	int fd = nn_dp_prog_fd(t->dp, dir, hook), err, i;
+	bool xdp = dir == NN_DIR_FROM_OVERLAY && hook == NN_HOOK_XDP;
+
+	memset(r, 0, sizeof(*r));
+	if (fd < 0)
+		return -ENOENT;
+	if (!xdp && t->framing == NN_FRAMING_L3) {
+		skb.ifindex = t->l3_ifindex;
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
+	last = calloc(t->ncpu, sizeof(*last));
+	if (!last)
+		return -ENOMEM;
+	/* Poison: a program that forgot to record leaves this behind. */
+	for (i = 0; i < t->ncpu; i++)
+		last[i].reason = 0xdead;
+	bpf_map_update_elem(t->dp->map_fd[NN_M_LAST], &(uint32_t){ 0 }, last, BPF_ANY);
+	for (i = 0; i < NN_R_MAX; i++)
+		before[i] = dpt_drops(t, i);
+	err = bpf_prog_test_run_opts(fd, &o);
+	if (err) {
+		err = -errno;
+		goto out;
+	}
+	r->passed = xdp ? o.retval == 2 /* XDP_PASS */ : o.retval == 0 /* TC_ACT_OK */;
+	err = read_percpu(t->dp->map_fd[NN_M_LAST], 0, last);
+	if (err)
+		goto out;
+	r->reason = last[0].reason;
+	r->rule = last[0].rule == NN_NONE32 ? -1 : (int32_t)last[0].rule;
+	r->untouched = last[0].passed_untouched;
+	r->flow_hit = last[0].flow_hit;
+	for (i = 0; i < NN_R_MAX; i++)
+		r->drops[i] = dpt_drops(t, i) - before[i];
+out:
+	free(last);
+	return err;
+}
+
+int dpt_flush_state(struct dpt *t)
+{
+	int maps[] = { t->dp->map_fd[NN_M_FLOWS], t->dp->map_fd[NN_M_FRAGS] };
+	uint8_t key[64], next[64];
+	size_t i;
+
+	for (i = 0; i < 2; i++) {
+		while (!bpf_map_get_next_key(maps[i], NULL, next)) {
+			memcpy(key, next, sizeof(key));
+			if (bpf_map_delete_elem(maps[i], key))
+				return -errno;
+		}
+	}
+	return 0;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * dptest.h - drive the real programs with BPF_PROG_TEST_RUN: load them
+ * (record_last on, small maps, nothing pinned or attached), apply a policy
+ * through the real compiler and generation switch, run one packet, read the
+ * verdict, the deciding rule and the counters that moved.
+ */
+#ifndef NANAMI_DPTEST_H
+#define NANAMI_DPTEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "apply.h"
+#include "loader.h"
+#include "policy.h"
+
+struct dpt {
+	struct nn_dp *dp;
+	uint8_t framing;
+	int l3_ifindex;			/* a TUN device: TC test runs see L3 packets */
+	char l3_ifname[16];
+	int ncpu;
+};
+
+struct dpt_result {
+	bool passed;
+	uint32_t reason;		/* enum nn_reason (nn_last) */
+	int32_t rule;			/* deciding rule index, -1 none */
+	bool untouched;
+	bool flow_hit;
+	uint64_t drops[NN_R_MAX];	/* per-reason drop counter deltas */
+};
+
+/* Load with @framing; the test process is pinned to CPU 0 so per-CPU
+ * values are read from one place. 0 or -errno. */
+int dpt_open(struct dpt *t, uint8_t framing);
+void dpt_close(struct dpt *t);
+
+/* Validate and apply: 0 or -errno (messages to stderr). */
+int dpt_apply(struct dpt *t, const struct nn_policy *p, struct nn_apply_result *res);
+
+/* Run @pkt (starting at L2 for Ethernet framing, at L3 otherwise) through
+ * the program for @dir / @hook. 0 or -errno. */
+int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
+	    struct dpt_result *r);
+
+/* Sum over CPUs of the drop counter for @reason. */
+uint64_t dpt_drops(struct dpt *t, uint32_t reason);
+
+/* Forget every tracked flow and fragment. */
+int dpt_flush_state(struct dpt *t);
+
+#endif /* NANAMI_DPTEST_H */

@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Run every selftest and print one summary line: "N passed, N failed, N skipped".
+#
+#   selftests/run.sh                 everything
+#   selftests/run.sh test_examples   only tests whose name matches
+#   V=1 selftests/run.sh             show every test's full output
+#
+# C tests are cmocka binaries (TAP output); netns tests are scripts under
+# selftests/netns/ that print TAP lines ("ok - name", "not ok - name",
+# "ok - name # SKIP reason"). A binary or script that dies without
+# reporting counts as one failure. Needs root (CAP_BPF, CAP_NET_ADMIN).
+set -u
+O=${O:-build}
+filter=${1:-}
+cd "$(dirname "$0")/.." || exit 2
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "selftests: need root (CAP_BPF, CAP_NET_ADMIN) for BPF_PROG_TEST_RUN and network namespaces" >&2
+	echo "0 passed, 1 failed"
+	exit 1
+fi
+
+passed=0 failed=0 skipped=0
+failures=()
+export CMOCKA_MESSAGE_OUTPUT=TAP
+export NN_SRCDIR=$PWD O
+
+run_one() {
+	local name=$1; shift
+	local log rc
+	log=$(mktemp)
+	local start=$SECONDS
+	"$@" >"$log" 2>&1
+	rc=$?
+	local p f s
+	p=$(grep -E '^ok ' "$log" | grep -vc '# SKIP')
+	f=$(grep -cE '^not ok ' "$log")
+	s=$(grep -E '^ok ' "$log" | grep -c '# SKIP')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		f=1
+		echo "not ok - $name exited with status $rc without reporting a failure" >>"$log"
+	fi
+	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
+	printf '%-40s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" $((SECONDS - start))
+	if [ "$f" -ne 0 ] || [ "${V:-0}" = 1 ]; then
+		sed 's/^/    /' "$log"
+		[ "$f" -ne 0 ] && failures+=("$name")
+	fi
+	grep -E '# SKIP' "$log" | sed 's/^/    /'
+	rm -f "$log"
+}
+
+for bin in "$O"/selftests/unit/test_* "$O"/selftests/prog_tests/test_*; do
+	[ -x "$bin" ] || continue
+	case "$bin" in *.o|*.d) continue ;; esac
+	name=$(basename "$bin")
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	run_one "$name" "$bin"
+done
+
+for script in selftests/netns/test_*.sh; do
+	[ -x "$script" ] || continue
+	name=$(basename "$script" .sh)
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	run_one "$name" "$script"
+done
+
+if [ ${#failures[@]} -ne 0 ]; then
+	echo "failed: ${failures[*]}"
+fi
+if [ "$skipped" -ne 0 ]; then
+	echo "$passed passed, $failed failed, $skipped skipped"
+else
+	echo "$passed passed, $failed failed"
+fi
+[ "$failed" -eq 0 ]
