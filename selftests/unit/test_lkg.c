@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: GPL-2.0
+/* Last-known-good persistence: round trip, and torn/corrupt files refused. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "lkg.h"
+
+static char dir[] = "/tmp/nn-lkg-XXXXXX";
+
+static int setup(void **state)
+{
+	(void)state;
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char path[512];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	unlink(path);
+	rmdir(dir);
+	return 0;
+}
+
+static const char body[] = "{\"api_version\": \"v1\", \"generation\": 42}";
+
+static void test_round_trip(void **state)
+{
+	char why[256] = "", *json = NULL, path[512];
+	uint64_t gen = 0;
+	struct stat st;
+	size_t len = 0;
+
+	(void)state;
+	assert_int_equal(nn_lkg_save(dir, 42, body, strlen(body)), 0);
+	assert_int_equal(nn_lkg_load(dir, &gen, &json, &len, why, sizeof(why)), 0);
+	assert_int_equal(gen, 42);
+	assert_int_equal(len, strlen(body));
+	assert_string_equal(json, body);
+	free(json);
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* Rewrite the file with @fn applied to its bytes, then expect -EBADMSG. */
+static void expect_bad(void (*fn)(char *buf, size_t *len), const char *want)
+{
+	char path[512], buf[1024], why[256] = "", *json = NULL;
+	uint64_t gen;
+	size_t len, jlen;
+	FILE *f;
+
+	assert_int_equal(nn_lkg_save(dir, 7, body, strlen(body)), 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	len = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	fn(buf, &len);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	assert_int_equal(fwrite(buf, 1, len, f), len);
+	fclose(f);
+	assert_int_equal(nn_lkg_load(dir, &gen, &json, &jlen, why, sizeof(why)), -EBADMSG);
+	assert_null(json);
+	if (!strstr(why, want))
+		fail_msg("reason \"%s\" does not say \"%s\"", why, want);
+}
+
+static void tear_tail(char *buf, size_t *len)
+{
+	(void)buf;
+	*len -= 5;
+}
+
+static void flip_byte(char *buf, size_t *len)
+{
+	buf[*len - 3] ^= 0x20;
+}
+
+static void bad_header(char *buf, size_t *len)
+{
+	(void)len;
+	memcpy(buf, "XANAMI", 6);
+}
+
+static void only_header(char *buf, size_t *len)
+{
+	*len = (size_t)(strchr(buf, '\n') - buf) - 3;
+}
+
+static void test_torn(void **state)
+{
+	(void)state;
+	expect_bad(tear_tail, "torn");
+}
+
+static void test_corrupt(void **state)
+{
+	(void)state;
+	expect_bad(flip_byte, "checksum");
+}
+
+static void test_bad_header(void **state)
+{
+	(void)state;
+	expect_bad(bad_header, "unknown header");
+}
+
+static void test_cut_in_header(void **state)
+{
+	(void)state;
+	expect_bad(only_header, "no header");
+}
+
+static void test_missing(void **state)
+{
+	char why[64], *json = NULL;
+	uint64_t gen;
+	size_t len;
+
+	(void)state;
+	assert_int_equal(nn_lkg_load("/nonexistent-nn-dir", &gen, &json, &len, why, sizeof(why)),
+			 -ENOENT);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_torn),
+		cmocka_unit_test(test_corrupt),     cmocka_unit_test(test_bad_header),
+		cmocka_unit_test(test_cut_in_header), cmocka_unit_test(test_missing),
+	};
+
+	return cmocka_run_group_tests_name("last-known-good", tests, setup, teardown);
+}
