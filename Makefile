@@ -27,12 +27,12 @@ USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -MMD -MP \
 	-Iheaders -Iuser -I$(O)/skel -Iselftests/lib -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
-LDLIBS := -lbpf -lxdp -ljansson -lelf -lz
+LDLIBS := -lbpf -lxdp -ljansson -lelf -lz -lcrypto
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench clean help deps
+.PHONY: all test demo bench clean help deps san san-unit fuzz
 
 # ---- sources ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -96,13 +96,42 @@ $(O)/selftests/%: $(O)/selftests/%.o $(TESTLIB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
 	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(TEST_LDLIBS) -lm
 
+# ---- sanitizers and fuzzing ----
+# make san: the user code and the unit tests again, with ASan and UBSan, in
+# $(O)/san. make fuzz: the snapshot parser/validator/compiler under libFuzzer
+# for FUZZ_SECONDS (make test runs a bounded pass).
+SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+UNIT_BINS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/unit/test_*.c))
+FUZZ_SRCS := selftests/fuzz/fuzz_snapshot.c $(addprefix user/,snapshot.c snapshot_json.c \
+	validate.c validate_cross.c validate_acl.c routing.c addr.c errlist.c compile.c \
+	compile_ports.c table.c)
+FUZZ_SECONDS ?= 20
+
+san:
+	$(Q)$(MAKE) --no-print-directory O=$(O)/san CFLAGS="$(SAN_CFLAGS)" san-unit
+
+san-unit: $(UNIT_BINS)
+
+$(O)/fuzz/fuzz_snapshot: $(FUZZ_SRCS) $(wildcard headers/*.h user/*.h)
+	$(call msg,FUZZ,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
+		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -o $@
+
+fuzz: $(O)/fuzz/fuzz_snapshot
+	@mkdir -p $(O)/fuzz/corpus
+	$(O)/fuzz/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
+		$(O)/fuzz/corpus selftests/fuzz/corpus
+
 # ---- commands ----
 deps:
 	$(Q)tools/install-deps.sh
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
-	$(Q)O=$(O) selftests/run.sh
+	$(Q)$(MAKE) --no-print-directory all $(O)/fuzz/fuzz_snapshot
+	$(Q)$(MAKE) --no-print-directory san
+	$(Q)O=$(O) FUZZ_SECONDS=$(FUZZ_SECONDS) selftests/run.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -121,6 +150,8 @@ help:
 	@echo 'make test       install missing dependencies, build, run every selftest (needs root)'
 	@echo 'make demo       bring up the demo gateway in network namespaces (needs root)'
 	@echo 'make bench      run the benchmarks'
+	@echo 'make san        build user code and unit tests with ASan+UBSan into $(O)/san'
+	@echo 'make fuzz       fuzz the snapshot parser/validator/compiler (FUZZ_SECONDS=20)'
 	@echo 'make deps       install the Debian packages the project needs'
 	@echo 'make clean      remove $(O)/'
 	@echo 'V=1             show full commands; O=DIR build elsewhere'

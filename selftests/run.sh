@@ -59,6 +59,28 @@ for bin in "$O"/selftests/unit/test_* "$O"/selftests/prog_tests/test_*; do
 	run_one "$name" "$bin"
 done
 
+# The unit tests again under ASan and UBSan (make san builds them).
+for bin in "$O"/san/selftests/unit/test_*; do
+	[ -x "$bin" ] || continue
+	case "$bin" in *.o|*.d) continue ;; esac
+	name=san:$(basename "$bin")
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	run_one "$name" env ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 "$bin"
+done
+
+# A bounded fuzzing pass over the snapshot parser, validator and compiler.
+tap_wrap() {
+	local name=$1; shift
+	if "$@"; then echo "ok - $name"; else echo "not ok - $name"; fi
+}
+fuzzer="$O/fuzz/fuzz_snapshot"
+if [ -x "$fuzzer" ] && { [ -z "$filter" ] || [[ fuzz_snapshot == *"$filter"* ]]; }; then
+	mkdir -p "$O/fuzz/corpus"
+	run_one fuzz_snapshot tap_wrap "fuzz_snapshot ${FUZZ_SECONDS:-20}s" \
+		"$fuzzer" -max_total_time="${FUZZ_SECONDS:-20}" -max_len=65536 \
+		"$O/fuzz/corpus" selftests/fuzz/corpus
+fi
+
 for script in selftests/netns/test_*.sh; do
 	[ -x "$script" ] || continue
 	name=$(basename "$script" .sh)
