@@ -14,6 +14,7 @@
 #include "gatewayd.h"
 #include "log.h"
 #include "policy.h"
+#include "underlay.h"
 
 /* A snapshot file larger than this is not read (nn_limits.max_body checks
  * the same bound again inside the parser). */
@@ -90,9 +91,25 @@ static uint64_t applied_generation(struct nn_dp *dp, uint32_t *epoch)
 	return m.generation;
 }
 
+/* The guard follows the applied snapshot's listen port. */
+static int apply_underlay(struct nn_underlay *u, const struct nn_policy *p)
+{
+	bool changed;
+	int err;
+
+	if (!u)
+		return 0;
+	err = nn_underlay_set_port(u, p->gw.listen_port, &changed);
+	if (err)
+		return err;
+	nn_log_info("event=underlay_config listen_port=%u hs_rate=%u hs_burst=%u changed=%d",
+		    p->gw.listen_port, NN_DEF_WG_HS_RATE, NN_DEF_WG_HS_BURST, changed);
+	return 0;
+}
+
 /* One read-validate-apply round. 0 on success, -EINVAL when the snapshot is
  * rejected as a whole, other -errno for apply failures. */
-static int apply_file(struct nn_dp *dp, const struct nn_gw_opts *o)
+static int apply_file(struct nn_dp *dp, struct nn_underlay *u, const struct nn_gw_opts *o)
 {
 	struct nn_errlist errs = {};
 	struct nn_apply_result res;
@@ -144,6 +161,7 @@ static int apply_file(struct nn_dp *dp, const struct nn_gw_opts *o)
 			    o->assignments, (unsigned long long)p->generation, res.epoch,
 			    res.flipped, res.writes, p->n_devices, p->n_rules, res.addrs,
 			    res.prefixes, res.cells);
+		err = apply_underlay(u, p);
 	}
 	nn_errlist_free(&errs);
 	nn_policy_free(p);
@@ -172,6 +190,7 @@ int nn_gw_run(struct nn_gw_opts *o, volatile sig_atomic_t *stop)
 		.cap = o->cap,
 	};
 	struct timespec tick = { 0, 200 * 1000 * 1000 };
+	struct nn_underlay *u = NULL;
 	struct nn_dp *dp = NULL;
 	struct stat last = {};
 	bool attached = false;
@@ -192,12 +211,22 @@ int nn_gw_run(struct nn_gw_opts *o, volatile sig_atomic_t *stop)
 	nn_log_info("event=loaded iface=%s pin_dir=%s framing=%s hook=%s adopted=%d", o->iface,
 		    o->pin_dir, o->framing == NN_FRAMING_L3 ? "l3" : "eth",
 		    o->hook == NN_HOOK_XDP ? "xdp" : "tc", dp->adopted);
+	if (o->underlay) {
+		err = nn_underlay_load(o->pin_dir, &u);
+		if (err) {
+			nn_dp_close(dp);
+			return err;
+		}
+	}
 	file_changed(o->assignments, &last);
-	err = apply_file(dp, o);
+	err = apply_file(dp, u, o);
 	/* --once attaches only what applied; the daemon attaches regardless,
 	 * so that with nothing applied yet everything is denied (epoch 0). */
 	if (!err || !o->once) {
 		int aerr = nn_dp_attach(dp, o->iface);
+
+		if (!aerr && u)
+			aerr = nn_underlay_attach(u, o->underlay);
 
 		attached = !aerr;
 		err = err ?: aerr;
@@ -205,12 +234,37 @@ int nn_gw_run(struct nn_gw_opts *o, volatile sig_atomic_t *stop)
 	while (!o->once && attached && !*stop) {
 		nanosleep(&tick, NULL);
 		if (file_changed(o->assignments, &last))
-			apply_file(dp, o);
+			apply_file(dp, u, o);
 		err = 0;
 	}
 	if (!o->once)
 		nn_log_info("event=stopping iface=%s note=\"dataplane stays attached and "
 			    "enforcing\"", o->iface);
+	nn_underlay_close(u);
 	nn_dp_close(dp);
+	return err;
+}
+
+int nn_gw_detach(const struct nn_gw_opts *o)
+{
+	int err = 0;
+
+	/* The underlay pins live inside the pin directory: they go first so
+	 * that the directory itself can go too. */
+	if (o->underlay) {
+		err = nn_underlay_detach(o->underlay, o->pin_dir);
+		if (err)
+			nn_log_err("event=underlay_detach iface=%s pin_dir=%s error=\"%s\"",
+				   o->underlay, o->pin_dir, strerror(-err));
+	}
+	if (!err) {
+		err = nn_dp_detach(o->iface, o->pin_dir);
+		if (err)
+			nn_log_err("event=detach iface=%s pin_dir=%s error=\"%s\"", o->iface,
+				   o->pin_dir, strerror(-err));
+	}
+	if (!err)
+		nn_log_info("event=detached iface=%s underlay=%s pin_dir=%s", o->iface,
+			    o->underlay ? o->underlay : "-", o->pin_dir);
 	return err;
 }

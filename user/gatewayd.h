@@ -10,6 +10,7 @@
 
 struct nn_gw_opts {
 	const char *iface;
+	const char *underlay;		/* underlay NIC for the WireGuard guard, or NULL */
 	const char *assignments;
 	const char *node_id;
 	const char *pin_dir;
@@ -23,8 +24,13 @@ struct nn_gw_opts {
 /* Framing of @ifname from its device type: L3 for ARPHRD_NONE (TUN, wg). */
 int nn_iface_framing(const char *ifname);
 
-/* Load, apply, attach; with once, return; else re-apply on file changes
+/* Load, apply, attach (and the underlay guard with its listen port when
+ * o->underlay is set); with once, return; else re-apply on file changes
  * until *stop. 0, or -errno (the reason has been logged). */
 int nn_gw_run(struct nn_gw_opts *o, volatile sig_atomic_t *stop);
+
+/* --detach: the underlay guard (when o->underlay is set), then the policy
+ * programs and every pin. 0, or -errno (logged). */
+int nn_gw_detach(const struct nn_gw_opts *o);
 
 #endif /* NANAMI_GATEWAYD_H */

@@ -29,6 +29,7 @@ static void on_signal(int sig)
 
 static const struct option long_opts[] = {
 	{ "iface", required_argument, NULL, 'i' },
+	{ "underlay", required_argument, NULL, 'u' },
 	{ "assignments", required_argument, NULL, 'a' },
 	{ "node-id", required_argument, NULL, 'n' },
 	{ "bpffs", required_argument, NULL, 'b' },
@@ -51,9 +52,11 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: nanami-gatewayd --iface IF --assignments FILE [options]\n"
-		"       nanami-gatewayd --iface IF --detach [--bpffs DIR]\n"
+		"       nanami-gatewayd --iface IF [--underlay NIC] --detach [--bpffs DIR]\n"
 		"\n"
 		"  --iface IF          overlay interface (wg0; veth in tests)\n"
+		"  --underlay NIC      also guard NIC (native XDP): drop malformed and\n"
+		"                      flooding WireGuard packets to the listen port\n"
 		"  --assignments FILE  v1 assignments snapshot (assignments-v1.md); re-applied\n"
 		"                      whenever the file changes\n"
 		"  --node-id ID        this gateway's node id (default: the snapshot's)\n"
@@ -61,7 +64,8 @@ static void usage(FILE *f)
 		"  --hook tc|xdp       from-overlay hook (default tc; into-overlay is TC egress)\n"
 		"  --framing l3|eth    packet framing (default: l3 for wg*/tun, else eth)\n"
 		"  --once              apply once and exit 0, leaving programs attached\n"
-		"  --detach            remove this gateway's programs and pins, and exit\n"
+		"  --detach            remove this gateway's programs and pins (the underlay\n"
+		"                      guard too when --underlay is given), and exit\n"
 		"  --max-devices N     map capacity (default %d); likewise --max-rules (%d),\n"
 		"                      --max-prefixes (%d), --max-cells (%d), --max-flows (%d),\n"
 		"                      --max-nodes (1024)\n"
@@ -98,6 +102,9 @@ static int parse_args(int argc, char **argv, struct nn_gw_opts *o)
 		switch (c) {
 		case 'i':
 			o->iface = optarg;
+			break;
+		case 'u':
+			o->underlay = optarg;
 			break;
 		case 'a':
 			o->assignments = optarg;
@@ -200,16 +207,8 @@ int main(int argc, char **argv)
 		nn_default_pin_dir(o.iface, pin_buf, sizeof(pin_buf));
 		o.pin_dir = pin_buf;
 	}
-	if (o.detach) {
-		err = nn_dp_detach(o.iface, o.pin_dir);
-		if (err) {
-			nn_log_err("event=detach iface=%s pin_dir=%s error=\"%s\"", o.iface,
-				   o.pin_dir, strerror(-err));
-			return 1;
-		}
-		nn_log_info("event=detached iface=%s pin_dir=%s", o.iface, o.pin_dir);
-		return 0;
-	}
+	if (o.detach)
+		return nn_gw_detach(&o) ? 1 : 0;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	err = nn_gw_run(&o, &stop_requested);
