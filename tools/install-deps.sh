@@ -16,6 +16,7 @@ PKGS=(
 	wireguard-go wireguard-tools		# wg0 on TUN for the end-to-end tests
 	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
 	procps psmisc				# pgrep/pkill/killall in test scripts
+	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
 )
 
 missing=()

@@ -1,0 +1,169 @@
+# SPDX-License-Identifier: GPL-2.0
+# selftests/netns/lib.sh - network-namespace topologies for end-to-end tests.
+#
+# Source it from a test script. Every node is a network namespace with its
+# own mount namespace (so each wireguard-go finds its own
+# /var/run/wireguard, and bpffs is mounted for pins), named uniquely per run
+# so two runs never collide. Teardown is registered on EXIT and runs even
+# when a test fails.
+#
+#   nn_node gw                      create node "gw"
+#   nn_link gw eth0 c1 eth0 N       veth pair gw:eth0 <-> c1:eth0, underlay
+#                                   fd00:99:N::1/64 + 10.99.N.1/24 on the left,
+#                                   ::2 / .2 on the right
+#   nn_in gw CMD...                 run CMD inside node gw
+#   nn_bg gw NAME CMD...            run CMD in the background inside gw (log in
+#                                   $NN_TMP/NAME.log, killed at teardown)
+#   nn_ok NAME / nn_not_ok NAME WHY TAP lines, counted
+#   nn_check NAME CMD...            ok when CMD succeeds
+#   nn_wait_for SECONDS CMD...      poll CMD every 100 ms until it succeeds
+#   nn_finish                       exit status from the counts
+#
+# V=1 traces every command; KEEP=1 leaves the topology up after the test
+# and prints how to enter each node (tear down with: KEEP=0 nn_teardown, or
+# `ip netns del` on the names printed).
+
+set -u
+NN_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+O=${O:-build}
+case "$O" in /*) NN_BUILD=$O ;; *) NN_BUILD=$NN_ROOT/$O ;; esac
+NN_RUN=${NN_RUN:-$$}
+NN_TMP=$(mktemp -d "/tmp/nn-e2e-$NN_RUN.XXXXXX")
+NN_NODES=()
+declare -A NN_PID
+NN_PASSED=0
+NN_FAILED=0
+
+[ "${V:-0}" = 1 ] && set -x
+
+nn_ns() { echo "nn$NN_RUN-$1"; }
+
+nn_node() {
+	local name=$1 ns pid
+	ns=$(nn_ns "$name")
+	ip netns add "$ns" || return 1
+	ip -n "$ns" link set lo up
+	mkdir -p /run/wireguard
+	# ip netns exec remounts /sys for the namespace; unshare -m then gives the
+	# node private mounts: a tmpfs over /var/run/wireguard (wireguard-go's
+	# control sockets) and a bpffs for pinned maps.
+	ip netns exec "$ns" unshare --mount --propagation private -- sh -c '
+		mount -t tmpfs tmpfs /run/wireguard &&
+		mount -t bpf bpf /sys/fs/bpf &&
+		exec sleep infinity' &
+	pid=$!
+	NN_PID[$name]=$pid
+	NN_NODES+=("$name")
+	# Wait until the mounts are in place (the holder is sleeping).
+	local i
+	for i in $(seq 1 50); do
+		if [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" != "" ] &&
+		   grep -q ' /sys/fs/bpf bpf ' "/proc/$pid/mounts" 2>/dev/null; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "# node $name: mount namespace not ready" >&2
+	return 1
+}
+
+nn_in() {
+	local name=$1
+	shift
+	nsenter --target "${NN_PID[$name]}" --mount --net -- "$@"
+}
+
+nn_bg() {
+	local name=$1 tag=$2
+	shift 2
+	nsenter --target "${NN_PID[$name]}" --mount --net -- "$@" >"$NN_TMP/$tag.log" 2>&1 &
+	echo $! >"$NN_TMP/$tag.pid"
+}
+
+nn_link() {
+	local a=$1 aif=$2 b=$3 bif=$4 n=$5 tmp_a tmp_b
+	tmp_a="nnv$NN_RUN${n}a"
+	tmp_b="nnv$NN_RUN${n}b"
+	ip link add "${tmp_a:0:15}" type veth peer name "${tmp_b:0:15}" || return 1
+	ip link set "${tmp_a:0:15}" netns "$(nn_ns "$a")" name "$aif"
+	ip link set "${tmp_b:0:15}" netns "$(nn_ns "$b")" name "$bif"
+	nn_in "$a" ip addr add "fd00:99:$n::1/64" dev "$aif" nodad
+	nn_in "$a" ip addr add "10.99.$n.1/24" dev "$aif"
+	nn_in "$b" ip addr add "fd00:99:$n::2/64" dev "$bif" nodad
+	nn_in "$b" ip addr add "10.99.$n.2/24" dev "$bif"
+	nn_in "$a" ip link set "$aif" up
+	nn_in "$b" ip link set "$bif" up
+}
+
+nn_teardown() {
+	local name ns pid
+	if [ "${KEEP:-0}" = 1 ]; then
+		echo "# KEEP=1: topology left up. Enter a node with:"
+		for name in "${NN_NODES[@]}"; do
+			echo "#   nsenter --target ${NN_PID[$name]} --mount --net   # $name ($(nn_ns "$name"))"
+		done
+		echo "# logs and state: $NN_TMP"
+		return
+	fi
+	for pid in "$NN_TMP"/*.pid; do
+		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null
+	done
+	for name in "${NN_NODES[@]}"; do
+		ns=$(nn_ns "$name")
+		# Everything still running in the namespace (wireguard-go, servers).
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill "$pid" 2>/dev/null
+		done
+	done
+	sleep 0.2
+	for name in "${NN_NODES[@]}"; do
+		ns=$(nn_ns "$name")
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -9 "$pid" 2>/dev/null
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$NN_TMP"
+}
+trap nn_teardown EXIT
+
+nn_ok() {
+	NN_PASSED=$((NN_PASSED + 1))
+	echo "ok - $1"
+}
+
+nn_not_ok() {
+	NN_FAILED=$((NN_FAILED + 1))
+	echo "not ok - $1"
+	[ -n "${2:-}" ] && echo "#   $2"
+	return 0
+}
+
+nn_check() {
+	local name=$1
+	shift
+	if "$@" >"$NN_TMP/check.out" 2>&1; then
+		nn_ok "$name"
+	else
+		nn_not_ok "$name" "command failed: $*"
+		sed 's/^/#   /' "$NN_TMP/check.out" | head -20
+	fi
+}
+
+nn_wait_for() {
+	local secs=$1 i
+	shift
+	for i in $(seq 1 $((secs * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Milliseconds since the epoch, for measured bounds.
+nn_now_ms() { date +%s%3N; }
+
+nn_finish() {
+	echo "# $NN_PASSED passed, $NN_FAILED failed"
+	[ "$NN_FAILED" -eq 0 ]
+}
