@@ -27,7 +27,7 @@ USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -MMD -MP \
 	-Iheaders -Iuser -I$(O)/skel -Iselftests/lib -D_GNU_SOURCE
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
-LDLIBS := -lbpf -lxdp -ljansson -lelf -lz -lcrypto
+LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:

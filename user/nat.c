@@ -1,0 +1,127 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nftables/libnftables.h>
+
+#include "addr.h"
+#include "log.h"
+#include "nat.h"
+
+void nn_nat_table(const char *iface, char *buf, size_t len)
+{
+	size_t i;
+
+	snprintf(buf, len, "nanami_%s", iface);
+	/* nft identifiers: keep [A-Za-z0-9_]. */
+	for (i = 0; buf[i]; i++)
+		if (!((buf[i] >= 'a' && buf[i] <= 'z') || (buf[i] >= 'A' && buf[i] <= 'Z') ||
+		      (buf[i] >= '0' && buf[i] <= '9')))
+			buf[i] = '_';
+}
+
+static int nft_run(const char *cmd, const char *what, bool quiet_missing)
+{
+	struct nft_ctx *ctx = nft_ctx_new(NFT_CTX_DEFAULT);
+	int err = 0;
+
+	if (!ctx)
+		return -ENOMEM;
+	nft_ctx_buffer_output(ctx);
+	nft_ctx_buffer_error(ctx);
+	if (nft_run_cmd_from_buffer(ctx, cmd)) {
+		const char *e = nft_ctx_get_error_buffer(ctx);
+
+		err = -EINVAL;
+		if (!(quiet_missing && e && strstr(e, "No such file")))
+			nn_log_err("event=nat what=%s error=\"%.*s\"", what,
+				   (int)strcspn(e ? e : "", "\n"), e ? e : "");
+		else
+			err = 0;
+	}
+	nft_ctx_free(ctx);
+	return err;
+}
+
+static int write_sysctl(const char *path, const char *val)
+{
+	FILE *f = fopen(path, "w");
+	int err = 0;
+
+	if (!f)
+		return -errno;
+	if (fputs(val, f) < 0)
+		err = -EIO;
+	if (fclose(f) && !err)
+		err = -errno;
+	return err;
+}
+
+/* Append "{ p1, p2 }" of the overlay prefixes of one family to @b. */
+static int prefix_set(const struct nn_policy *p, bool v4, char *b, size_t len)
+{
+	size_t i, o = 0;
+	int n = 0;
+
+	for (i = 0; i < p->gw.n_overlay_prefixes; i++) {
+		const struct nn_prefix *x = &p->gw.overlay_prefixes[i];
+		char s[NN_PREFIX_STRLEN];
+
+		if ((x->len >= 96 && nn_addr_is_v4mapped(x->addr)) != v4)
+			continue;
+		nn_prefix_format(x, s, sizeof(s));
+		o += snprintf(b + o, o < len ? len - o : 0, "%s%s", n++ ? ", " : "{ ", s);
+	}
+	if (!n)
+		return 0;
+	snprintf(b + o, o < len ? len - o : 0, " }");
+	return n;
+}
+
+int nn_nat_apply(const char *iface, const struct nn_policy *p)
+{
+	char table[64], set[1024], cmd[4096];
+	size_t o;
+	int err;
+
+	nn_nat_table(iface, table, sizeof(table));
+	if (!(p->gw.roles & NN_ROLE_EXIT))
+		return nn_nat_remove(iface);
+	/* One transaction: (re)create, flush, fill. Nothing ever sees a
+	 * half-built table. */
+	o = snprintf(cmd, sizeof(cmd),
+		     "add table inet %s\n"
+		     "flush table inet %s\n"
+		     "add chain inet %s postrouting { type nat hook postrouting priority srcnat; "
+		     "policy accept; }\n", table, table, table);
+	if (prefix_set(p, true, set, sizeof(set)) && o < sizeof(cmd))
+		o += snprintf(cmd + o, sizeof(cmd) - o,
+			      "add rule inet %s postrouting iifname \"%s\" oifname != \"%s\" "
+			      "ip saddr %s masquerade\n", table, iface, iface, set);
+	if (prefix_set(p, false, set, sizeof(set)) && o < sizeof(cmd))
+		o += snprintf(cmd + o, sizeof(cmd) - o,
+			      "add rule inet %s postrouting iifname \"%s\" oifname != \"%s\" "
+			      "ip6 saddr %s masquerade\n", table, iface, iface, set);
+	if (o >= sizeof(cmd))
+		return -E2BIG;
+	err = nft_run(cmd, "apply", false);
+	if (err)
+		return err;
+	err = write_sysctl("/proc/sys/net/ipv4/ip_forward", "1");
+	if (!err)
+		err = write_sysctl("/proc/sys/net/ipv6/conf/all/forwarding", "1");
+	if (err)
+		nn_log_err("event=nat what=forwarding error=\"%s\"", strerror(-err));
+	return err;
+}
+
+int nn_nat_remove(const char *iface)
+{
+	char table[64], cmd[128];
+
+	nn_nat_table(iface, table, sizeof(table));
+	snprintf(cmd, sizeof(cmd), "delete table inet %s\n", table);
+	return nft_run(cmd, "remove", true);
+}
