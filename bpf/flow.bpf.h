@@ -68,16 +68,22 @@ static __always_inline int nn_flow_key_make(struct nn_flow_key *k, const __u8 *s
 	return is_b;
 }
 
-/* Only echo and non-ICMP protocols make flows (docs/datapath.md). */
+/* Only echo and non-ICMP protocols make flows (docs/datapath.md). ICMP is
+ * the family's own: ICMPv6 (58) carried in IPv4, or ICMP (1) in IPv6, is
+ * "another protocol" with ports 0, and makes flows like GRE does. */
 static __always_inline int nn_pkt_makes_flow(struct nn_pkt *p)
 {
-	if (p->proto == NN_IPPROTO_ICMP || p->proto == NN_IPPROTO_ICMPV6)
+	if (p->proto == (p->v6 ? NN_IPPROTO_ICMPV6 : NN_IPPROTO_ICMP))
 		return p->icmp == NN_ICMP_ECHO_REQ || p->icmp == NN_ICMP_ECHO_REP;
 	return 1;
 }
 
-static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, __u8 proto, __u8 state)
+/* The idle timeout of flow @k; ICMP again means the family's own (IPv6
+ * never carries IPv4-mapped addresses, so the address tells the family). */
+static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, struct nn_flow_key *k,
+						__u8 state)
 {
+	__u8 proto = k->proto;
 	__u32 s;
 
 	if (!cfg)
@@ -87,7 +93,7 @@ static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, __u8 prot
 		    state == NN_FS_CLOSING ? cfg->tcp_close_timeout_s : cfg->tcp_syn_timeout_s;
 	else if (proto == NN_IPPROTO_UDP)
 		s = cfg->udp_timeout_s;
-	else if (proto == NN_IPPROTO_ICMP || proto == NN_IPPROTO_ICMPV6)
+	else if (proto == (nn_is_v4mapped(k->a) ? NN_IPPROTO_ICMP : NN_IPPROTO_ICMPV6))
 		s = cfg->icmp_timeout_s;
 	else
 		s = cfg->other_timeout_s;
@@ -101,7 +107,7 @@ static __always_inline struct nn_flow *nn_flow_get(struct nn_flow_key *k, __u64 
 
 	if (!f)
 		return NULL;
-	if (now - f->last_seen_ns >= nn_flow_timeout_ns(nn_cfg(), k->proto, f->state)) {
+	if (now - f->last_seen_ns >= nn_flow_timeout_ns(nn_cfg(), k, f->state)) {
 		if (!nn_dry_run)
 			bpf_map_delete_elem(&nn_flows, k);
 		return NULL;

@@ -46,7 +46,8 @@ struct nn_pkt {
 	__u8 tcp_flags;
 	__u8 untouched;		/* ARP / ND: pass without judging */
 	__u8 q_flowable;	/* the quote can name a flow (not a non-echo ICMP) */
-	__u8 pad[2];
+	__u8 v6;		/* IPv6: ICMP is 58 here, 1 is "another protocol" */
+	__u8 pad;
 	__u32 frag_id;
 	/* the flow an ICMP error quotes */
 	__u8 q_src[NN_ADDR_LEN];
@@ -279,6 +280,7 @@ static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off
 		return NN_R_MALFORMED;
 	if (nn_framing == NN_FRAMING_L3 && 40 + plen != avail)
 		return NN_R_MALFORMED;
+	p->v6 = 1;
 	nn_copy16(p->src, &ip6->saddr);
 	nn_copy16(p->dst, &ip6->daddr);
 	if (nn_is_v4mapped(p->src) || nn_is_v4mapped(p->dst))
@@ -301,16 +303,22 @@ static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off
 			return NN_R_MALFORMED;
 		if (nh == 44) {
 			__u16 fo = ((__u16)h[2] << 8) | h[3];
+			__u32 id = ((__u32)h[4] << 24) | ((__u32)h[5] << 16) |
+				   ((__u32)h[6] << 8) | h[7];
 
-			p->frag_id = ((__u32)h[4] << 24) | ((__u32)h[5] << 16) |
-				     ((__u32)h[6] << 8) | h[7];
+			/* The id is the one of the header that makes this a
+			 * fragment: an atomic fragment header after it (RFC
+			 * 6946) must not replace it. */
 			if (fo & 0xfff8) {
 				p->frag = NN_FRAG_LATER;
+				p->frag_id = id;
 				p->proto = h[0];
 				return 0;
 			}
-			if (fo & 1)
+			if (fo & 1) {
 				p->frag = NN_FRAG_FIRST;
+				p->frag_id = id;
+			}
 			len = 8;
 		} else if (nh == 51) {
 			len = ((__u32)h[1] + 2) * 4;

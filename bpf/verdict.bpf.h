@@ -42,6 +42,7 @@ __noinline int nn_rejudge(__u32 slot, struct nn_flow_key *k, struct nn_flow *f)
 		op.dport = k->bport;
 	}
 	op.proto = k->proto;
+	op.v6 = !nn_is_v4mapped(k->a);
 	if (f->opener_dir == NN_DIR_FROM_OVERLAY) {
 		info = nn_check_src(slot, op.src, &j);
 		if (!info)

@@ -357,16 +357,24 @@ static int add_region(struct cstate *s, struct nn_table *seen, uint32_t net,
 	return err ?: add_prefix(s, seen, 0, pfx, &info);
 }
 
-/* Does a prefix shorter than /96 in scope @net cover the IPv4 block? */
+/*
+ * Does a prefix shorter than /96 in scope @net cover the IPv4 block bit for
+ * bit, as the LPM trie will see it? Not nn_prefix_contains(): that one
+ * already keeps the families apart (and so always says no here), which is
+ * exactly what the trie does not do by itself.
+ */
 static int scope_covers_v4(const struct nn_compiled *o, size_t upto, uint32_t net)
 {
+	uint8_t m[NN_ADDR_LEN];
 	size_t i;
 
 	for (i = 0; i < upto; i++) {
 		const struct nn_prefix_ent *e = &o->prefixes[i];
 
-		if (e->net == net && e->pfx.len < 96 &&
-		    nn_prefix_contains(&e->pfx, v4_block.addr))
+		if (e->net != net || e->pfx.len >= 96)
+			continue;
+		mask_addr(m, v4_block.addr, e->pfx.len);
+		if (!memcmp(m, e->pfx.addr, NN_ADDR_LEN))
 			return 1;
 	}
 	return 0;

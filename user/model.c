@@ -82,11 +82,24 @@ static void lookup_exact(const struct nn_policy *p, const uint8_t *a,
 	}
 }
 
+static bool is_v4(const uint8_t *a)
+{
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+					 0xff, 0xff };
+
+	return memcmp(a, pfx, sizeof(pfx)) == 0;
+}
+
+/* datapath.md "Prefixes and address families": families stay apart, so an
+ * IPv6 prefix shorter than /96 (::/0, ::/1, ...) never covers an IPv4
+ * address, although its bits would match ::ffff:a.b.c.d. */
 static bool prefix_covers(const struct nn_prefix *pf, const uint8_t *a)
 {
 	size_t full = pf->len / 8, rem = pf->len % 8;
 	uint8_t mask;
 
+	if (pf->len < 96 && is_v4(a))
+		return false;
 	if (memcmp(pf->addr, a, full) != 0)
 		return false;
 	if (!rem)

@@ -135,15 +135,15 @@ uint64_t dpt_drops(struct dpt *t, uint32_t reason)
 	return sum;
 }
 
-int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
-	    struct dpt_result *r)
+static int run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
+	       struct dpt_result *r, bool deltas)
 {
 	struct __sk_buff skb = {};
 	uint8_t out[4096];
 	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
 		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
 	struct nn_verdict *last;
-	uint64_t before[NN_R_MAX];
+	uint64_t before[NN_R_MAX] = { 0 };
 	int fd = nn_dp_prog_fd(t->dp, dir, hook), err, i;
 	bool xdp = dir == NN_DIR_FROM_OVERLAY && hook == NN_HOOK_XDP;
 
@@ -162,7 +162,7 @@ int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pk
 	for (i = 0; i < t->ncpu; i++)
 		last[i].reason = 0xdead;
 	bpf_map_update_elem(t->dp->map_fd[NN_M_LAST], &(uint32_t){ 0 }, last, BPF_ANY);
-	for (i = 0; i < NN_R_MAX; i++)
+	for (i = 0; deltas && i < NN_R_MAX; i++)
 		before[i] = dpt_drops(t, i);
 	err = bpf_prog_test_run_opts(fd, &o);
 	if (err) {
@@ -177,11 +177,23 @@ int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pk
 	r->rule = last[0].rule == NN_NONE32 ? -1 : (int32_t)last[0].rule;
 	r->untouched = last[0].passed_untouched;
 	r->flow_hit = last[0].flow_hit;
-	for (i = 0; i < NN_R_MAX; i++)
+	for (i = 0; deltas && i < NN_R_MAX; i++)
 		r->drops[i] = dpt_drops(t, i) - before[i];
 out:
 	free(last);
 	return err;
+}
+
+int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
+	    struct dpt_result *r)
+{
+	return run(t, dir, hook, pkt, len, r, true);
+}
+
+int dpt_run_fast(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt,
+		 size_t len, struct dpt_result *r)
+{
+	return run(t, dir, hook, pkt, len, r, false);
 }
 
 int dpt_flush_state(struct dpt *t)

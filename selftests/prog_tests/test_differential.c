@@ -1,0 +1,285 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Differential test: random valid policies (randpolicy) applied through the
+ * real compiler and generation switch, random packets (randpkt) through the
+ * real programs with BPF_PROG_TEST_RUN and through the reference model, in
+ * the same order and at the same time; every packet must get the same
+ * verdict, reason, deciding rule, flow hit and untouched flag. The policy
+ * changes a few times during a run, so flows of an older epoch get judged
+ * again.
+ *
+ *   NN_SEED=N          replay a run (the seed is printed first, "# seed=N")
+ *   NN_DIFF_PACKETS=N  packets per framing (default 200000)
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "dptest.h"
+#include "model.h"
+#include "names.h"
+#include "randpkt.h"
+#include "randpolicy.h"
+
+#define DEF_PACKETS 200000
+#define SWITCHES 4
+/* Both sides forget every flow this often: the shortest flow timeout is
+ * 10 s, and the programs refresh last_seen at most once a second where the
+ * model refreshes on every packet (datapath.md "Flows"), so flows never get
+ * old enough for that documented difference to show. */
+#define FLUSH_NS (4ull * 1000000000ull)
+
+static uint64_t seed;
+static size_t n_packets = DEF_PACKETS;
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC: the model gets the same now. */
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static struct nn_policy *random_policy(struct nn_rng *r, uint64_t generation, char **json_out)
+{
+	int tries;
+
+	for (tries = 0; tries < 20; tries++) {
+		struct nn_errlist errs = { 0 };
+		struct nn_policy *p = NULL;
+		char *json = rp_generate(r, generation);
+		size_t i;
+
+		assert_non_null(json);
+		if (!nn_policy_parse(json, strlen(json), RP_NODE_ID, NULL, &p, &errs)) {
+			nn_errlist_free(&errs);
+			free(*json_out);
+			*json_out = json;
+			return p;
+		}
+		/* The generator means to be valid: say why it was not. */
+		for (i = 0; i < errs.n; i++)
+			fprintf(stderr, "# rejected snapshot: %s\n", errs.msgs[i]);
+		nn_errlist_free(&errs);
+		free(json);
+	}
+	fail_msg("no valid random snapshot in 20 tries");
+	return NULL;
+}
+
+static void hexdump(const uint8_t *p, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		fprintf(stderr, "%s%02x%s", i % 16 ? "" : "#   ", p[i],
+			i % 16 == 15 || i + 1 == len ? "\n" : " ");
+}
+
+static const char *rname(unsigned int r)
+{
+	const char *n = r ? nn_reason_name(r) : "pass";
+
+	return n ? n : "?";
+}
+
+struct run {
+	uint8_t framing;
+	struct dpt t;
+	struct nn_model *m;
+	struct nn_policy *p;
+	char *json;		/* the snapshot of p, for failure reports */
+	char *next_json;
+	struct rk_gen *g;
+	struct nn_rng r;
+	uint64_t generation;
+	size_t by_reason[NN_R_MAX + 1];
+	size_t flow_hits, untouched, switches;
+};
+
+/* A new random policy into both: the BPF side through nn_apply, the model
+ * only when the generation switched (same epochs on both sides). */
+static void switch_policy(struct run *ru)
+{
+	struct nn_apply_result res = { 0 };
+	struct nn_policy *np;
+	int tries;
+
+	for (tries = 0; tries < 10; tries++) {
+		np = random_policy(&ru->r, ++ru->generation, &ru->next_json);
+		if (!dpt_apply(&ru->t, np, &res))
+			break;
+		nn_policy_free(np);
+		np = NULL;
+	}
+	assert_non_null(np);
+	if (!ru->m) {
+		ru->m = nn_model_new(np);
+		assert_non_null(ru->m);
+	} else if (res.flipped) {
+		nn_model_set_policy(ru->m, np);
+		ru->switches++;
+	} else {
+		nn_policy_free(np);
+		return;
+	}
+	nn_policy_free(ru->p);
+	ru->p = np;
+	free(ru->json);
+	ru->json = ru->next_json;
+	ru->next_json = NULL;
+	assert_int_equal(rk_set_policy(ru->g, ru->p), 0);
+}
+
+static void report(struct run *ru, size_t i, const struct rk_pkt *pk, const struct dpt_result *r,
+		   const struct nn_model_verdict *mv)
+{
+	char path[96];
+	FILE *f;
+
+	fprintf(stderr, "# MISMATCH seed=%llu framing=%s packet=%zu (%s, %s, hook %s, epoch %u)\n",
+		(unsigned long long)seed, ru->framing == NN_FRAMING_ETH ? "eth" : "l3", i, pk->kind,
+		pk->dir == NN_DIR_FROM_OVERLAY ? "from overlay" : "into overlay",
+		pk->hook == NN_HOOK_XDP ? "xdp" : "tc", nn_model_epoch(ru->m));
+	hexdump(pk->buf, pk->len);
+	fprintf(stderr, "#   bpf:   passed=%d reason=%s rule=%d flow_hit=%d untouched=%d\n",
+		r->passed, rname(r->reason), r->rule, r->flow_hit, r->untouched);
+	fprintf(stderr, "#   model: reason=%s rule=%d flow_hit=%d untouched=%d\n",
+		rname((unsigned int)mv->reason), mv->rule, mv->flow_hit, mv->untouched);
+	if (r->rule >= 0 && (size_t)r->rule < ru->p->n_rules)
+		fprintf(stderr, "#   bpf rule: %s\n", ru->p->rules[r->rule].id);
+	if (mv->rule >= 0 && (size_t)mv->rule < ru->p->n_rules)
+		fprintf(stderr, "#   model rule: %s\n", ru->p->rules[mv->rule].id);
+	snprintf(path, sizeof(path), "/tmp/nn-diff-%llu-%s.json", (unsigned long long)seed,
+		 ru->framing == NN_FRAMING_ETH ? "eth" : "l3");
+	f = fopen(path, "w");
+	if (f) {
+		fputs(ru->json, f);
+		fclose(f);
+		fprintf(stderr, "#   policy in force: %s\n", path);
+	}
+}
+
+/* The run in progress, so that a failed assertion still removes its TUN
+ * device and maps (teardown). */
+static struct run *cur;
+
+static void run_free(struct run *ru)
+{
+	nn_model_free(ru->m);
+	nn_policy_free(ru->p);
+	free(ru->json);
+	free(ru->next_json);
+	rk_free(ru->g);
+	if (ru->t.dp)
+		dpt_close(&ru->t);
+	free(ru);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	if (cur)
+		run_free(cur);
+	cur = NULL;
+	return 0;
+}
+
+static void run_diff(uint8_t framing)
+{
+	struct run *ru = calloc(1, sizeof(*ru));
+	uint64_t last_flush, start = now_ns();
+	size_t i, k;
+	int err;
+
+	assert_non_null(ru);
+	cur = ru;
+	ru->framing = framing;
+	ru->r.s = seed ^ (framing == NN_FRAMING_ETH ? 0xe7e7e7e7e7e7e7e7ull : 0);
+	ru->g = rk_new(rng_next(&ru->r), framing);
+	assert_non_null(ru->g);
+	assert_int_equal(dpt_open(&ru->t, framing), 0);
+	switch_policy(ru);
+	last_flush = now_ns();
+	for (i = 0; i < n_packets; i++) {
+		struct nn_model_verdict mv;
+		struct dpt_result r;
+		struct rk_pkt pk;
+		uint64_t now;
+
+		if (i && i % (n_packets / (SWITCHES + 1) + 1) == 0)
+			switch_policy(ru);
+		if (now_ns() - last_flush > FLUSH_NS) {
+			assert_int_equal(dpt_flush_state(&ru->t), 0);
+			nn_model_flush_flows(ru->m);
+			last_flush = now_ns();
+		}
+		rk_next(ru->g, &pk);
+		now = now_ns();
+		err = dpt_run_fast(&ru->t, pk.dir, pk.hook, pk.buf, pk.len, &r);
+		if (err) {
+			hexdump(pk.buf, pk.len);
+			fail_msg("packet %zu (%s, %zu bytes, hook %d): test run failed: %d", i,
+				 pk.kind, pk.len, pk.hook, err);
+		}
+		nn_model_judge(ru->m, pk.dir, framing, pk.buf, pk.len, now, &mv);
+		if (r.reason != (uint32_t)mv.reason || r.rule != mv.rule ||
+		    r.flow_hit != mv.flow_hit || r.untouched != mv.untouched ||
+		    r.passed != (mv.reason == NN_PASS)) {
+			report(ru, i, &pk, &r, &mv);
+			fail_msg("BPF and model disagree at packet %zu (seed=%llu)", i,
+				 (unsigned long long)seed);
+		}
+		if (mv.reason == NN_PASS)
+			rk_passed(ru->g);
+		ru->by_reason[mv.reason < NN_R_MAX ? mv.reason : NN_R_MAX]++;
+		ru->flow_hits += mv.flow_hit;
+		ru->untouched += mv.untouched;
+	}
+	fprintf(stderr, "# %s: %zu packets in %.1f s, %zu policy switches, %zu flow hits, "
+		"%zu untouched\n", framing == NN_FRAMING_ETH ? "eth" : "l3", n_packets,
+		(double)(now_ns() - start) / 1e9, ru->switches, ru->flow_hits, ru->untouched);
+	for (k = 0; k < NN_R_MAX; k++)
+		if (ru->by_reason[k])
+			fprintf(stderr, "#   %-18s %zu\n", k ? rname((unsigned int)k) : "pass",
+				ru->by_reason[k]);
+	run_free(ru);
+	cur = NULL;
+}
+
+static void test_differential_l3(void **state)
+{
+	(void)state;
+	run_diff(NN_FRAMING_L3);
+}
+
+static void test_differential_eth(void **state)
+{
+	(void)state;
+	run_diff(NN_FRAMING_ETH);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_teardown(test_differential_l3, teardown),
+		cmocka_unit_test_teardown(test_differential_eth, teardown),
+	};
+	const char *s = getenv("NN_SEED"), *n = getenv("NN_DIFF_PACKETS");
+
+	seed = s ? strtoull(s, NULL, 0) : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
+	if (n)
+		n_packets = strtoul(n, NULL, 0);
+	if (!n_packets)
+		n_packets = 1;
+	printf("# seed=%llu\n", (unsigned long long)seed);
+	fflush(stdout);
+	return cmocka_run_group_tests_name("differential: BPF vs model", tests, NULL, NULL);
+}
