@@ -10,6 +10,7 @@ PKGS=(
 	libelf-dev zlib1g-dev			# libbpf's own link dependencies
 	libjansson-dev				# snapshot JSON parsing (duplicate-key detection)
 	libcurl4-openssl-dev			# control-plane client (HTTPS, mTLS, SSE)
+	libssl-dev				# X25519 key generation for wg0
 	libnftables-dev nftables		# exit-gateway NAT table
 	libcmocka-dev				# unit-test assertions
 	libclang-rt-14-dev			# libFuzzer and sanitizer runtimes for clang
