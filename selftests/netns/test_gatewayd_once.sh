@@ -187,15 +187,19 @@ nn_in gw "$GWD" --iface eth2 --bpffs "$PINS2" "${CAPS[@]}" --assignments "$EX" \
 	--underlay br0 --once >"$NN_TMP/br.log" 2>&1
 nn_check "bridge underlay: exits 0" test $? = 0
 nn_check "bridge underlay: guard in SKB mode" test "$(xdp_mode br0)" = generic
-nn_check "bridge underlay: the fallback is logged" grep -q 'event=underlay_attached iface=br0 mode=skb' "$NN_TMP/br.log"
+nn_check "bridge underlay: the fallback is logged" \
+	grep -q 'event=underlay_attached iface=br0 mode=skb' "$NN_TMP/br.log"
 nn_in gw "$GWD" --iface eth2 --underlay br0 --bpffs "$PINS2" --detach >>"$NN_TMP/br.log" 2>&1
 nn_check "bridge underlay: detached" test -z "$(xdp_mode br0)"
+nn_check "bridge underlay: its pins are gone" nn_in gw test ! -e "$PINS2"
+nn_check "bridge underlay: the first gateway is untouched" test "$(prog_ids eth0)" = "$ids_x"
 
 # ---- detach ----
 gwd detach --underlay eth1 --detach
 nn_check "--detach exits 0" test $? = 0
-nn_check "--detach removes the overlay programs" test "$(prog_ids eth0)" = "tc-ingress= tc-egress= xdp="
-nn_check "--detach removes the underlay guard" test "$(prog_ids eth1)" = "tc-ingress= tc-egress= xdp="
+none="tc-ingress= tc-egress= xdp="
+nn_check "--detach removes the overlay programs" test "$(prog_ids eth0)" = "$none"
+nn_check "--detach removes the underlay guard" test "$(prog_ids eth1)" = "$none"
 nn_check "--detach removes every pin" nn_in gw test ! -e "$PINS"
 
 nn_finish
