@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# nanami-gwctl against a real attachment with known traffic: every command's
+# -j output, exact counters, explain on every worked example of verdicts.md,
+# explain changing nothing, monitor catching a spoofed and an ACL-dropped
+# packet, errors and exit codes.
+#
+#   this script's own netns + mount ns            netns gwctl-peer-<pid>
+#   (bpffs and sysfs mounted privately)
+#   +--------------------------------+            +--------------------------+
+#   | lo: 192.0.2.53 ("internet")    |            | vpeer: 100.96.32.2 carol |
+#   | vgw<pid>: 100.96.0.1/12        |<--veth---->|        100.96.16.2 alice |
+#   |   TC ingress: from-overlay     |            |        100.96.16.99 spoof|
+#   |   TC egress:  into-overlay     |            | routes pick the source   |
+#   +--------------------------------+            +--------------------------+
+#
+# Traffic is plain IPv4 sent with bash's /dev/tcp and /dev/udp (IPv6 is off
+# on both ends so that no router solicitation or MLD report lands in a
+# counter): every packet is accounted for.
+#
+# TAP: "ok - name" / "not ok - name"; exits non-zero when a check failed.
+set -u
+
+if [ -z "${NN_GWCTL_INNER:-}" ]; then
+	export NN_GWCTL_INNER=1
+	exec unshare --net --mount --propagation private -- "$0" "$@"
+fi
+
+cd "$(dirname "$0")/../.." || exit 2
+O=${O:-build}
+GWCTL=$O/nanami-gwctl
+GATEWAYD=$O/nanami-gatewayd
+PEER=gwctl-peer-$$
+VGW=vgw$$
+PINS=/sys/fs/bpf/nanami-test/$VGW
+TMP=$(mktemp -d)
+failures=0
+bg_pids=()
+
+cleanup() {
+	local p
+	for p in "${bg_pids[@]}"; do
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	ip netns del "$PEER" 2>/dev/null
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+ok() { echo "ok - $1"; }
+not_ok() {
+	echo "not ok - $1"
+	shift
+	[ $# -gt 0 ] && printf '#   %s\n' "$@"
+	failures=$((failures + 1))
+}
+# check NAME CMD...: ok when CMD succeeds.
+check() {
+	local name=$1
+	shift
+	if "$@"; then ok "$name"; else not_ok "$name" "failed: $*"; fi
+}
+# jcheck NAME JSON FILTER: ok when the jq filter is true on JSON.
+jcheck() {
+	if jq -e "$3" >/dev/null 2>&1 <<<"$2"; then
+		ok "$1"
+	else
+		not_ok "$1" "jq: $3" "got: $2"
+	fi
+}
+
+g() { "$GWCTL" --iface "$VGW" --bpffs "$PINS" "$@"; }
+peer() { ip netns exec "$PEER" "$@"; }
+
+for bin in "$GWCTL" "$GATEWAYD"; do
+	if [ ! -x "$bin" ]; then
+		not_ok "setup: $bin is built" "run make first"
+		exit 1
+	fi
+done
+if ! command -v jq >/dev/null; then
+	not_ok "setup: jq is installed" "tools/install-deps.sh installs it"
+	exit 1
+fi
+
+# ---- topology ----
+setup() {
+	mount -t sysfs sysfs /sys &&	# /sys/class/net of this netns
+	mount -t bpf bpf /sys/fs/bpf &&
+	ip link set lo up &&
+	ip netns add "$PEER" &&
+	ip link add "$VGW" type veth peer name vpeer netns "$PEER" &&
+	sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
+		"net.ipv6.conf.$VGW.disable_ipv6=1" &&
+	peer sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.vpeer.disable_ipv6=1 &&
+	peer ip link set lo up &&
+	ip addr add 100.96.0.1/12 dev "$VGW" &&
+	ip addr add 192.0.2.53/32 dev lo &&
+	ip link set "$VGW" up &&
+	peer ip addr add 100.96.32.2/32 dev vpeer &&
+	peer ip addr add 100.96.16.2/32 dev vpeer &&
+	peer ip addr add 100.96.16.99/32 dev vpeer &&
+	peer ip link set vpeer up &&
+	# The destination picks the source: who sends what is in the route.
+	peer ip route add 100.96.0.1/32 dev vpeer src 100.96.16.2 &&
+	peer ip route add 192.0.2.53/32 via 100.96.0.1 src 100.96.32.2 &&
+	peer ip route add 192.0.2.25/32 via 100.96.0.1 src 100.96.16.2 &&
+	peer ip route add 192.0.2.99/32 via 100.96.0.1 src 100.96.16.99
+}
+if ! setup >"$TMP/setup.log" 2>&1; then
+	not_ok "setup: topology" "$(cat "$TMP/setup.log")"
+	exit 1
+fi
+if ! "$GATEWAYD" --iface "$VGW" --assignments examples/assignments.json --once \
+	--bpffs "$PINS" --max-devices 64 --max-nodes 16 --max-rules 64 --max-prefixes 128 \
+	--max-cells 256 --max-flows 1024 >"$TMP/gwd.log" 2>&1; then
+	not_ok "setup: nanami-gatewayd --once attaches" "$(cat "$TMP/gwd.log")"
+	exit 1
+fi
+ok "setup: topology and nanami-gatewayd --once"
+
+# ---- status, devices, rules before any traffic ----
+out=$(g -j status)
+jcheck "status -j: generation 7, epoch live" "$out" \
+	'.generation == 7 and .epoch >= 1 and .live_slot == (.epoch % 2) and .applied_at != null'
+jcheck "status -j: both TC programs attached, using the pinned maps" "$out" \
+	'[.programs[] | select(.pinned_maps) | .name] | sort ==
+	 ["nn_tc_from_overlay", "nn_tc_into_overlay"]'
+jcheck "status -j: map usage against capacity" "$out" \
+	'.maps.nn_addrs == {"entries": 9, "capacity": 146} and
+	 .maps.nn_policy.capacity == 256 and .maps.nn_flows == {"entries": 0, "capacity": 1024}'
+jcheck "status -j: last_error key present (null)" "$out" 'has("last_error")'
+
+out=$(g -j devices)
+jcheck "devices -j: alice-laptop with both addresses, egress" "$out" \
+	'.devices[] | select(.id == "alice-laptop") | .tenant == "acme" and
+	 .network == "acme-prod" and .state == "active" and .egress == true and
+	 (.addresses | sort) == ["100.96.16.2", "fd7a:6e61:6e61:10::2"]'
+jcheck "devices -j: every device and node of the snapshot" "$out" \
+	'[.devices[].id] | sort == ["alice-laptop", "bob-phone", "carol-desktop",
+	  "carol-old-laptop", "gw-ams-1", "gw-fra-1"]'
+jcheck "devices -j: carol-old-laptop disabled, bob without egress" "$out" \
+	'(.devices[] | select(.id == "carol-old-laptop") | .state == "disabled") and
+	 (.devices[] | select(.id == "bob-phone") | .egress == false)'
+
+out=$(g -j rules)
+jcheck "rules -j: every rule, no hits yet" "$out" \
+	'[.rules[] | .id] | sort == ["all-web", "eng-db", "no-smtp", "ops-files", "ping-peers"]'
+
+# ---- known traffic ----
+# carol -> 192.0.2.53 tcp/9 (closed): SYN passes (internet, full_tunnel), the
+# RST comes back into the overlay on the tracked flow.
+for i in 1 2 3; do
+	peer timeout 5 bash -c 'exec 3<>/dev/tcp/192.0.2.53/9' 2>/dev/null
+done
+# carol -> 192.0.2.53 udp/7 (closed): passes; the port unreachable quotes the
+# tracked flow and passes into the overlay.
+peer bash -c 'echo hi >/dev/udp/192.0.2.53/7'
+# alice -> this gateway udp/53: no rule names it: acl_default_deny, twice.
+peer bash -c 'echo hi >/dev/udp/100.96.0.1/53; echo hi >/dev/udp/100.96.0.1/53'
+# an unassigned source: spoof.
+peer bash -c 'echo hi >/dev/udp/192.0.2.99/53'
+# alice -> internet tcp/25: acl_deny by no-smtp. The SYN is dropped; stop
+# before the kernel retransmits it (1 s).
+peer timeout 0.5 bash -c 'exec 3<>/dev/tcp/192.0.2.25/25' 2>/dev/null
+sleep 0.2
+
+stats=$(g -j stats)
+jcheck "stats -j: drops by reason, exact" "$stats" \
+	'([.drops | to_entries[] | select(.value.packets > 0) | {(.key): .value.packets}] | add) ==
+	 {"spoof": 1, "acl_default_deny": 2, "acl_deny": 1} and .drops_total == 4'
+jcheck "stats -j: every reason name of verdicts.md" "$stats" \
+	'.drops | keys | sort == ["acl_default_deny", "acl_deny", "cross_network",
+	  "cross_tenant", "fragment", "malformed", "no_egress", "no_transit", "revoked",
+	  "spoof", "unknown_dst", "wg_handshake_rate", "wg_malformed"]'
+jcheck "stats -j: drop bytes (UDP 45 B framed, SYN 74 B)" "$stats" \
+	'.drops.spoof.bytes == 45 and .drops.acl_default_deny.bytes == 90 and
+	 .drops.acl_deny.bytes == 74'
+jcheck "stats -j: per-rule hits (no-smtp 1)" "$stats" \
+	'[.rules[] | select(.hits > 0) | {(.id): .hits}] | add == {"no-smtp": 1}'
+
+out=$(g -j devices)
+jcheck "devices -j: carol-desktop 4 packets each way, no drops" "$out" \
+	'.devices[] | select(.id == "carol-desktop") | .counters ==
+	 {"from_overlay": {"packets": 4, "bytes": 267, "drops": 0},
+	  "into_overlay": {"packets": 4, "bytes": 235, "drops": 0}}'
+jcheck "devices -j: alice-laptop 3 drops from the overlay, nothing passed" "$out" \
+	'.devices[] | select(.id == "alice-laptop") | .counters ==
+	 {"from_overlay": {"packets": 0, "bytes": 0, "drops": 3},
+	  "into_overlay": {"packets": 0, "bytes": 0, "drops": 0}}'
+jcheck "devices -j: no other device counted" "$out" \
+	'[.devices[] | select(.id != "carol-desktop" and .id != "alice-laptop") |
+	  .counters[] | .packets + .drops] | add == 0'
+
+flows=$(g -j flows)
+jcheck "flows -j: carol's 4 flows, opened from the overlay" "$flows" \
+	'(.flows | length) == 4 and
+	 all(.flows[]; .src == "100.96.32.2" and .dst == "192.0.2.53" and
+	     .direction == "from-overlay" and .device == "carol-desktop" and .current)'
+jcheck "flows -j: TCP closed by the RST, UDP new" "$flows" \
+	'[.flows[] | select(.proto == "tcp") | .state] == ["closing", "closing", "closing"] and
+	 [.flows[] | select(.proto == "udp") | .dport] == [7]'
+out=$(g -j flows --device carol-desktop --proto tcp --port 9)
+jcheck "flows -j --device --proto --port filter" "$out" '(.flows | length) == 3'
+out=$(g -j flows --device alice-laptop)
+jcheck "flows -j --device alice-laptop: none (all dropped)" "$out" '(.flows | length) == 0'
+out=$(g -j flows --addr 100.96.32.2 --proto udp)
+jcheck "flows -j --addr --proto udp" "$out" '(.flows | length) == 1'
+
+# explain sees the live flow table: the reply to carol's UDP flow passes on it.
+usport=$(jq '.flows[] | select(.proto == "udp") | .sport' <<<"$flows")
+out=$(g -j explain into-overlay 192.0.2.53 100.96.32.2 udp "$usport" --sport 7)
+jcheck "explain -j: a reply on a tracked flow passes (flow_hit)" "$out" \
+	'.verdict == "pass" and .flow_hit == true and .rule == null'
+
+# ---- explain: every worked example of verdicts.md (selftests/lib/examples.c) ----
+# Examples 15 and 18 need example 1's flow, which explain never records.
+A6=fd7a:6e61:6e61:10::2 A4=100.96.16.2 B6=fd7a:6e61:6e61:10::3
+C6=fd7a:6e61:6e61:20::2 C4=100.96.32.2 CO6=fd7a:6e61:6e61:20::3
+N6=fd7a:6e61:6e61:10::99 GW6=fd7a:6e61:6e61::1 AMS6=fd7a:6e61:6e61::2
+DB6=fd00:acc::5 WEB6=fd00:acc:1::9 FILES6=fd00:6b0::1 NET6=2001:db8:ffff::1
+DNS4=192.0.2.53
+# id direction src dst proto dport sport verdict reason rule
+examples="
+1 from-overlay $A6 $DB6 tcp 5432 40000 pass - eng-db
+2 from-overlay $A6 $DB6 tcp 22 40001 drop acl_default_deny -
+3 from-overlay $B6 $DB6 tcp 5432 40002 drop acl_default_deny -
+4 from-overlay $B6 $WEB6 tcp 443 40003 pass - all-web
+5 from-overlay $N6 $DB6 tcp 5432 40004 drop spoof -
+6 from-overlay $A6 $NET6 tcp 443 40005 pass - -
+7 from-overlay $A6 $NET6 tcp 25 40006 drop acl_deny no-smtp
+8 from-overlay $B6 $NET6 tcp 443 40007 drop no_egress -
+9 from-overlay $C6 $DB6 tcp 5432 40008 drop cross_tenant -
+10 from-overlay $C4 $DNS4 udp 53 40009 pass - -
+11 from-overlay $CO6 $FILES6 tcp 445 40010 drop revoked -
+12 from-overlay $C4 $A4 tcp 22 40011 drop cross_tenant -
+13 from-overlay $A6 fd7a:6e61:6e61:ff::1 tcp 80 40012 drop unknown_dst -
+14 from-overlay $A6 $AMS6 tcp 22 40013 drop no_transit -
+14c from-overlay $A6 $GW6 tcp 22 40014 drop acl_default_deny -
+14a from-overlay $AMS6 $GW6 udp 4789 40015 pass - -
+14b from-overlay $AMS6 $A6 tcp 22 40016 drop no_transit -
+16 into-overlay $NET6 $A6 tcp 40017 443 drop acl_default_deny -
+17 into-overlay $FILES6 $A6 tcp 40018 445 drop cross_tenant -
+"
+before_stats=$(g -j stats)
+before_flows=$(g -j flows | jq -S '[.flows[] | del(.age_s, .expired)] | sort_by(.sport)')
+while read -r id dir src dst proto dport sport verdict reason rule; do
+	[ -z "$id" ] && continue
+	want=$(jq -n --arg v "$verdict" --arg r "$reason" --arg u "$rule" \
+		'{verdict: $v, reason: (if $r == "-" then null else $r end),
+		  rule: (if $u == "-" then null else $u end)}')
+	out=$(g -j explain "$dir" "$src" "$dst" "$proto" "$dport" --sport "$sport")
+	rc=$?
+	got=$(jq -c '{verdict, reason, rule}' <<<"$out" 2>/dev/null)
+	if [ "$rc" -eq 0 ] && [ "$(jq -c . <<<"$want")" = "$got" ]; then
+		ok "explain -j: verdicts.md example $id"
+	else
+		not_ok "explain -j: verdicts.md example $id" "want $(jq -c . <<<"$want")" \
+			"got (rc $rc) $out"
+	fi
+done <<<"$examples"
+
+out=$(g -j explain from-overlay $A6 $DB6 tcp 5432)
+jcheck "explain -j: classification of example 1" "$out" \
+	'.src_kind == "device" and .dst_kind == "resource" and .tenant == "acme" and
+	 .network == "acme-prod" and .src.id == "alice-laptop" and .dst.kind == "resource"'
+out=$(g -j explain from-overlay $C4 $DNS4 icmp)
+jcheck "explain -j: icmp echo to the internet from carol passes" "$out" \
+	'.verdict == "pass" and .dst_kind == "internet" and .packet.proto == "icmp"'
+out=$(g -j explain from-overlay $A6 $B6 icmpv6)
+jcheck "explain -j: icmpv6 echo alice -> bob allowed by ping-peers" "$out" \
+	'.verdict == "pass" and .rule == "ping-peers"'
+out=$(g -j explain from-overlay $A6 $DB6 47)
+jcheck "explain -j: raw protocol number (gre) alice -> acme-db" "$out" \
+	'.verdict == "drop" and .reason == "acl_default_deny" and .packet.proto == "gre"'
+check "explain: table output names the rule" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' explain from-overlay $A6 $NET6 tcp 25 |
+		grep -q '^rule *no-smtp$'"
+
+after_stats=$(g -j stats)
+after_flows=$(g -j flows | jq -S '[.flows[] | del(.age_s, .expired)] | sort_by(.sport)')
+if [ "$before_stats" = "$after_stats" ]; then
+	ok "explain changes no counter (stats -j identical)"
+else
+	not_ok "explain changes no counter (stats -j identical)" "before $before_stats" \
+		"after $after_stats"
+fi
+if [ "$before_flows" = "$after_flows" ]; then
+	ok "explain changes no flow (flows -j identical)"
+else
+	not_ok "explain changes no flow (flows -j identical)" "before $before_flows" \
+		"after $after_flows"
+fi
+
+# ---- monitor ----
+# The monitor skips events queued before it started, so keep sending until
+# it reports one (each attempt is one more drop of the same kind).
+monitor_catch() {
+	local file=$1 send=$2 i
+	shift 2
+	g -j monitor --count 1 --timeout 20 "$@" >"$file" 2>&1 &
+	local pid=$!
+	bg_pids+=("$pid")
+	for i in $(seq 1 40); do
+		sleep 0.25
+		kill -0 "$pid" 2>/dev/null || break
+		peer bash -c "$send" 2>/dev/null
+	done
+	wait "$pid"
+}
+monitor_catch "$TMP/mon-spoof" 'echo hi >/dev/udp/192.0.2.99/53'
+rc=$?
+out=$(cat "$TMP/mon-spoof")
+jcheck "monitor -j --count 1: spoofed packet (rc $rc)" "$out" \
+	'.reason == "spoof" and .src == "100.96.16.99" and .dst == "192.0.2.99" and
+	 .dport == 53 and .proto == "udp" and .direction == "from-overlay" and
+	 .device == null and .rule == null'
+monitor_catch "$TMP/mon-acl" 'timeout 0.2 bash -c "exec 3<>/dev/tcp/192.0.2.25/25"' \
+	--reason acl_deny
+rc=$?
+out=$(cat "$TMP/mon-acl")
+jcheck "monitor -j --count 1: ACL-dropped packet with rule (rc $rc)" "$out" \
+	'.reason == "acl_deny" and .rule == "no-smtp" and .device == "alice-laptop" and
+	 .tenant == "acme" and .network == "acme-prod" and .src == "100.96.16.2" and
+	 .dst == "192.0.2.25" and .dport == 25 and .proto == "tcp"'
+g -j monitor --count 1 --timeout 1 >"$TMP/mon-none" 2>&1
+rc=$?
+jcheck "monitor -j --timeout without events: exit 1, JSON error" \
+	"$(cat "$TMP/mon-none")" ".error | test(\"timeout\")"
+[ "$rc" -eq 1 ] || not_ok "monitor --timeout exit code" "rc $rc"
+
+# ---- errors and exit codes ----
+out=$("$GWCTL" --iface "$VGW" --bpffs "$TMP/nothing" -j status)
+rc=$?
+jcheck "missing pins: JSON error names the path and how to attach" "$out" \
+	".error | test(\"$TMP/nothing/nn_active\") and test(\"nanami-gatewayd --iface\")"
+[ "$rc" -eq 1 ] && ok "missing pins: exit 1" || not_ok "missing pins: exit 1" "rc $rc"
+for cmd in devices rules stats flows monitor "explain from-overlay $A6 $DB6 tcp 1"; do
+	# shellcheck disable=SC2086
+	"$GWCTL" --iface "$VGW" --bpffs "$TMP/nothing" -j $cmd >"$TMP/err" 2>&1
+	rc=$?
+	if [ "$rc" -eq 1 ] && jq -e '.error' "$TMP/err" >/dev/null 2>&1; then
+		ok "missing pins: ${cmd%% *} exits 1 with a JSON error"
+	else
+		not_ok "missing pins: ${cmd%% *} exits 1 with a JSON error" "rc $rc: $(cat "$TMP/err")"
+	fi
+done
+usage_case() {
+	local name=$1
+	shift
+	g -j "$@" >"$TMP/usage" 2>&1
+	local rc=$?
+	if [ "$rc" -eq 2 ] && jq -e '.error' "$TMP/usage" >/dev/null 2>&1; then
+		ok "usage error: $name exits 2 with a JSON error"
+	else
+		not_ok "usage error: $name exits 2 with a JSON error" "rc $rc: $(cat "$TMP/usage")"
+	fi
+}
+usage_case "unknown object" bogus
+usage_case "explain without ports for tcp" explain from-overlay "$A6" "$DB6" tcp
+usage_case "explain mixed families" explain from-overlay "$A4" "$DB6" udp 53
+usage_case "explain bad direction" explain sideways "$A6" "$DB6" tcp 1
+usage_case "stats --watch with -j" stats --watch 1
+usage_case "flows bad --proto" flows --proto nope
+usage_case "monitor bad --reason" monitor --reason nope
+for cmd in "" status devices rules stats flows monitor explain; do
+	# shellcheck disable=SC2086
+	if "$GWCTL" $cmd --help >"$TMP/help" 2>&1 && grep -q '^Usage: nanami-gwctl' "$TMP/help"
+	then
+		ok "--help ${cmd:-(global)}: exit 0"
+	else
+		not_ok "--help ${cmd:-(global)}: exit 0" "$(cat "$TMP/help")"
+	fi
+done
+
+# ---- table output for people (smoke) ----
+for cmd in status devices rules stats flows; do
+	if g $cmd >"$TMP/table" 2>&1 && [ -s "$TMP/table" ]; then
+		ok "table output: $cmd"
+	else
+		not_ok "table output: $cmd" "$(cat "$TMP/table")"
+	fi
+done
+
+[ "$failures" -eq 0 ]

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * stats.c - every counter in one place: drops by reason (the names of
+ * verdicts.md), per device and per rule. --watch redraws every N seconds
+ * with per-second rates computed from the difference of two reads.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gwctl.h"
+
+enum { S_WATCH };
+
+static const struct gw_opt stats_opts[] = {
+	[S_WATCH] = { "watch", 'w', optional_argument, "SECONDS",
+		      "redraw every SECONDS (default 1) with rates; not with -j" },
+	{ NULL },
+};
+
+struct stats_state {
+	uint32_t watch;			/* 0: print once */
+};
+
+struct snap {
+	struct nn_reason_stats drops[NN_R_MAX];
+	struct gw_dev_counters *dev;	/* per c.devs[i] */
+	uint64_t *hits;			/* per c.rules[i] */
+};
+
+static volatile sig_atomic_t stop;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+static int stats_opt(struct gw *g, void *state, int idx, const char *arg)
+{
+	struct stats_state *s = state;
+
+	if (idx != S_WATCH)
+		return 0;
+	s->watch = 1;
+	arg = gw_optional_value(g);
+	if (arg && (gw_parse_u32(arg, 86400, &s->watch) || !s->watch))
+		return gw_err(g, GW_USAGE, "--watch needs a number of seconds (1-86400), not '%s'",
+			      arg);
+	return 0;
+}
+
+static int take(struct gw *g, const struct gw_catalog *c, struct snap *s)
+{
+	size_t i;
+
+	memset(s->drops, 0, sizeof(s->drops));
+	for (i = 1; i < NN_R_MAX; i++)
+		gw_percpu_sum(g->fd[NN_M_DROPS], i, 2, (uint64_t *)&s->drops[i]);
+	s->dev = calloc(c->n_devs + 1, sizeof(*s->dev));
+	s->hits = calloc(c->n_rules + 1, sizeof(*s->hits));
+	if (!s->dev || !s->hits)
+		return -1;
+	for (i = 0; i < c->n_devs; i++)
+		gw_dev_counters(g, c->devs[i].slot, &s->dev[i]);
+	for (i = 0; i < c->n_rules; i++)
+		gw_percpu_sum(g->fd[NN_M_RULE_HITS], c->rules[i].slot, 1, &s->hits[i]);
+	return 0;
+}
+
+static void snap_free(struct snap *s)
+{
+	free(s->dev);
+	free(s->hits);
+	s->dev = NULL;
+	s->hits = NULL;
+}
+
+static json_t *stats_json(const struct gw_catalog *c, const struct snap *s)
+{
+	json_t *drops = json_object(), *devs = json_array(), *rules = json_array();
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 1; i < NN_R_MAX; i++) {
+		total += s->drops[i].packets;
+		json_object_set_new(drops, gw_reason_name(i),
+				    json_pack("{s:I,s:I}", "packets",
+					      (json_int_t)s->drops[i].packets, "bytes",
+					      (json_int_t)s->drops[i].bytes));
+	}
+	for (i = 0; i < c->n_devs; i++)
+		json_array_append_new(devs, json_pack("{s:s,s:s?,s:s?,s:o}",
+						      "id", c->devs[i].name.id,
+						      "tenant", c->devs[i].name.tenant[0] ?
+						      c->devs[i].name.tenant : NULL,
+						      "network", c->devs[i].name.network[0] ?
+						      c->devs[i].name.network : NULL,
+						      "counters",
+						      gw_json_dev_counters(&s->dev[i])));
+	for (i = 0; i < c->n_rules; i++)
+		json_array_append_new(rules, json_pack("{s:s,s:s,s:s,s:I}",
+						       "id", c->rules[i].name.id,
+						       "tenant", c->rules[i].name.tenant,
+						       "network", c->rules[i].name.network,
+						       "hits", (json_int_t)s->hits[i]));
+	return json_pack("{s:I,s:o,s:I,s:o,s:o}", "epoch", (json_int_t)c->epoch,
+			 "drops", drops, "drops_total", (json_int_t)total,
+			 "devices", devs, "rules", rules);
+}
+
+/* A counter, and with @prev its rate over @secs. */
+static void cell(char *buf, size_t len, uint64_t now, bool has_prev, uint64_t prev, double secs)
+{
+	char n[24];
+
+	gw_fmt_count(now, n, sizeof(n));
+	if (has_prev)
+		snprintf(buf, len, "%s (%.1f/s)", n, (double)(now - prev) / secs);
+	else
+		snprintf(buf, len, "%s", n);
+}
+
+static void stats_print(const struct gw_catalog *c, const struct snap *s,
+			const struct snap *prev, double secs)
+{
+	static const char *const dh[] = { "REASON", "PACKETS", "BYTES" };
+	static const char *const vh[] = { "DEVICE", "TENANT", "NETWORK", "PKTS FROM",
+					  "PKTS INTO", "DROPS FROM", "DROPS INTO" };
+	static const char *const rh[] = { "RULE", "TENANT", "NETWORK", "HITS" };
+	struct gw_table t;
+	char a[48], b[48], d1[48], d2[48];
+	size_t i;
+
+	gw_table_init(&t, dh, 3);
+	for (i = 1; i < NN_R_MAX; i++) {
+		cell(a, sizeof(a), s->drops[i].packets, prev != NULL,
+		     prev ? prev->drops[i].packets : 0, secs);
+		gw_fmt_count(s->drops[i].bytes, b, sizeof(b));
+		gw_table_row(&t, (const char *[]){ gw_reason_name(i), a, b });
+	}
+	gw_table_print(&t);
+	gw_table_free(&t);
+	putchar('\n');
+	gw_table_init(&t, vh, 7);
+	for (i = 0; i < c->n_devs; i++) {
+		const struct gw_dev_counters *d = &s->dev[i], *p = prev ? &prev->dev[i] : NULL;
+
+		cell(a, sizeof(a), d->packets[0], p != NULL, p ? p->packets[0] : 0, secs);
+		cell(b, sizeof(b), d->packets[1], p != NULL, p ? p->packets[1] : 0, secs);
+		cell(d1, sizeof(d1), d->drops[0], p != NULL, p ? p->drops[0] : 0, secs);
+		cell(d2, sizeof(d2), d->drops[1], p != NULL, p ? p->drops[1] : 0, secs);
+		gw_table_row(&t, (const char *[]){ c->devs[i].name.id, c->devs[i].name.tenant,
+						    c->devs[i].name.network, a, b, d1, d2 });
+	}
+	gw_table_print(&t);
+	gw_table_free(&t);
+	putchar('\n');
+	gw_table_init(&t, rh, 4);
+	for (i = 0; i < c->n_rules; i++) {
+		cell(a, sizeof(a), s->hits[i], prev != NULL, prev ? prev->hits[i] : 0, secs);
+		gw_table_row(&t, (const char *[]){ c->rules[i].name.id, c->rules[i].name.tenant,
+						    c->rules[i].name.network, a });
+	}
+	gw_table_print(&t);
+	gw_table_free(&t);
+}
+
+/*
+ * Redraw until SIGINT. The catalog is read again each round: an apply may
+ * add or remove devices and rules, and rates are only shown for a round
+ * whose catalog has the same rows as the previous one.
+ */
+static int watch(struct gw *g, uint32_t secs)
+{
+	struct gw_catalog c = {}, pc = {};
+	struct snap s = {}, prev = {};
+	bool have_prev = false;
+	int err = 0;
+
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	while (!stop) {
+		err = gw_catalog_load(g, &c);
+		if (err)
+			break;
+		if (take(g, &c, &s)) {
+			err = gw_err(g, GW_ERR, "out of memory");
+			break;
+		}
+		if (have_prev && (pc.n_devs != c.n_devs || pc.n_rules != c.n_rules))
+			have_prev = false;
+		printf("\033[H\033[2J%s  epoch %u  every %us  (Ctrl-C to stop)\n\n", g->pin_dir,
+		       c.epoch, secs);
+		stats_print(&c, &s, have_prev ? &prev : NULL, secs);
+		fflush(stdout);
+		snap_free(&prev);
+		gw_catalog_free(&pc);
+		prev = s;
+		pc = c;
+		memset(&s, 0, sizeof(s));
+		memset(&c, 0, sizeof(c));
+		have_prev = true;
+		sleep(secs);
+	}
+	snap_free(&prev);
+	snap_free(&s);
+	gw_catalog_free(&pc);
+	gw_catalog_free(&c);
+	return err;
+}
+
+static int stats_run(struct gw *g, void *state, int argc, char **argv)
+{
+	struct stats_state *st = state;
+	struct gw_catalog c;
+	struct snap s = {};
+	int err;
+
+	(void)argv;
+	if (argc)
+		return gw_err(g, GW_USAGE, "stats takes no arguments besides --watch [SECONDS]");
+	if (st->watch && g->json)
+		return gw_err(g, GW_USAGE, "--watch is for people; with -j, run stats -j "
+			      "repeatedly and compute rates from the counters");
+	err = gw_pins_open(g);
+	if (err)
+		return err;
+	if (st->watch)
+		return watch(g, st->watch);
+	err = gw_catalog_load(g, &c);
+	if (err)
+		return err;
+	if (take(g, &c, &s)) {
+		err = gw_err(g, GW_ERR, "out of memory");
+	} else if (g->json) {
+		gw_json_print(stats_json(&c, &s));
+	} else {
+		stats_print(&c, &s, NULL, 1);
+	}
+	snap_free(&s);
+	gw_catalog_free(&c);
+	return err;
+}
+
+const struct gw_cmd gw_cmd_stats = {
+	.name = "stats",
+	.args = "[--watch [SECONDS]]",
+	.summary = "drops by reason, per-device and per-rule counters",
+	.opts = stats_opts,
+	.on_opt = stats_opt,
+	.run = stats_run,
+	.state_size = sizeof(struct stats_state),
+};
