@@ -17,6 +17,7 @@ PKGS=(
 	wireguard-go wireguard-tools		# wg0 on TUN for the end-to-end tests
 	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
 	procps psmisc				# pgrep/pkill/killall in test scripts
+	python3					# reference control plane (tools/cp), test-only
 	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
 )
 
