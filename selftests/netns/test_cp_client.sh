@@ -122,7 +122,7 @@ expect "valid routing policy accepted, readable, audited" "$T/o" \
 
 cpt "sse-latency:PUT:$PREF:{\"traffic_mode\":\"full_tunnel\"}" >"$T/o" 2>&1
 lat=$(kv latency_ms <"$T/o")
-echo "# event latency after a PUT: ${lat:-none} ms"
+echo "# event latency after a PUT: ${lat:-none} ms (the PUT itself: $(kv request_ms <"$T/o") ms)"
 expect "event arrives within 1 s of a PUT" "$T/o" test "${lat:-99999}" -lt 1000
 
 cpt stream:3.5 >"$T/o" 2>&1
@@ -203,6 +203,34 @@ expect "malformed, duplicate-key and 100000-deep JSON refused" "$T/o" \
 cpt full "$(fault 500)" delta delta >"$T/o" 2>&1
 expect "a failed delta fetch keeps the held snapshot (next delta works)" "$T/o" \
 	sh -c "grep '^step=' '$T/o' | sed -n 3p | grep -q 'step=delta rc=-71 errno=EPROTO' && grep '^step=' '$T/o' | sed -n 4p | grep -q 'result=unchanged via=delta'"
+cpt --timeout-ms 1000 --low-speed-limit 1 --low-speed-time 60 "$(fault hang)" full >"$T/o" 2>&1
+el=$(kv elapsed_ms <"$T/o")
+expect "total timeout (headers, then nothing) after ${el:-?} ms of 1000" "$T/o" \
+	sh -c "grep -q 'errno=ETIMEDOUT .*timed out after' '$T/o' && [ ${el:-0} -ge 1000 ] && [ ${el:-99999} -lt 2000 ]"
+# A listener that never accepts: TCP connects, TLS never starts.
+nn_bg cp blackhole /usr/bin/python3 -c 'import socket,time
+s=socket.socket(); s.bind(("127.0.0.1", 8446)); s.listen(1); time.sleep(60)'
+nn_wait_for 3 nn_in cp sh -c "ss -ltn | grep -q ':8446 '"
+cpt --url https://127.0.0.1:8446 --connect-timeout-ms 500 full >"$T/o" 2>&1
+el=$(kv elapsed_ms <"$T/o")
+expect "connect timeout (TLS handshake never answered) after ${el:-?} ms of 500" "$T/o" \
+	sh -c "grep -q 'errno=ETIMEDOUT .*https://127.0.0.1:8446/' '$T/o' && [ ${el:-0} -ge 500 ] && [ ${el:-99999} -lt 1500 ]"
+cpt --url http://127.0.0.1:8447 full >"$T/o" 2>&1
+expect "control plane down: connection refused, named" "$T/o" \
+	grep -q "errno=ECONNREFUSED .*control plane http://127.0.0.1:8447/.*" "$T/o"
+# A held last-known-good as the base: the next fetch is a delta from it.
+cpt "req:PUT:$PREF:{\"traffic_mode\":\"vpn_only\"}" >/dev/null 2>&1
+cpt --out "$T/lkg-next.json" "base:$T/full19.json" delta >"$T/o" 2>&1
+cpt --out "$T/full20.json" full >/dev/null 2>&1
+chk() { grep -q 'step=base rc=0 generation=19' "$T/o" && grep '^step=' "$T/o" | tail -1 | grep -q 'via=delta .*generation=20 changes=1' &&
+	json_eq "$T/lkg-next.json" "$T/full20.json"; }
+expect "a held last-known-good snapshot is the base for ?since=" "$T/o" chk
+# Admin replace with an older generation (a control plane restored from a
+# backup): a delta from a newer base is refused (410), the full snapshot
+# carries generation 5 for the gateway to reject.
+cpt "base:$T/full20.json" "req:PUT:/admin/v1/snapshot?force_generation=5:$(cat "$EX")" delta >"$T/o" 2>&1
+expect "admin snapshot replace, older generation: 410 then the full snapshot" "$T/o" \
+	sh -c "grep -q 'event=cp_delta_gone since=20' '$T/o' && grep '^step=' '$T/o' | tail -1 | grep -q 'via=fallback status=200 generation=5'"
 cpt --url http://10.99.0.1:8443 full >"$T/o" 2>&1
 expect "plain http:// to a non-loopback address refused" "$T/o" \
 	grep -q "errno=EPERM .*plain http:// only to a loopback address" "$T/o"
@@ -269,7 +297,7 @@ expect "pinned server public key: mismatch refused" "$T/o" grep -q "errno=EPERM 
 cpt $TLS --cert "$T/cli.crt" --key "$T/cli.key" \
 	"sse-latency:PUT:$PREF:{\"traffic_mode\":\"vpn_only\"}" >"$T/o" 2>&1
 lat=$(kv latency_ms <"$T/o")
-echo "# event latency over mTLS: ${lat:-none} ms"
+echo "# event latency over mTLS: ${lat:-none} ms (the PUT itself: $(kv request_ms <"$T/o") ms)"
 expect "event stream over mTLS within 1 s" "$T/o" test "${lat:-99999}" -lt 1000
 stop_cp cptls
 
