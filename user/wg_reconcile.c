@@ -195,6 +195,8 @@ int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o)
 	}
 	if (o->timeout_ms > 0)
 		w->uapi.timeout_ms = o->timeout_ms;
+	if (o->total_timeout_ms > 0)
+		w->uapi.total_timeout_ms = o->total_timeout_ms;
 	snprintf(w->iface, sizeof(w->iface), "%s", o->iface);
 	if (!o->state_dir || !*o->state_dir)
 		return -EINVAL;

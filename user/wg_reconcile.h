@@ -44,7 +44,8 @@ struct nn_wg_opts {
 	const char *iface;		/* "wg0" */
 	const char *state_dir;		/* holds <iface>.key; created 0700 if missing */
 	const char *sockdir;		/* NULL: NN_WG_SOCK_DIR */
-	int timeout_ms;			/* per UAPI exchange; 0: default */
+	int timeout_ms;			/* UAPI: max wait for progress; 0: default */
+	int total_timeout_ms;		/* UAPI: whole exchange; 0: default */
 };
 
 struct nn_wg {

@@ -10,8 +10,9 @@
  * only what the flags say is written. Keys are 32 raw bytes here; the socket
  * carries them as hex, snapshots and logs as base64.
  *
- * Every call is bounded: one deadline for the whole exchange (connect, write,
- * read), a cap on the reply size and on the number of peers. Errors are
+ * Every call is bounded: in time (the daemon must make progress within
+ * timeout_ms, and the whole exchange, connect to last byte, ends by
+ * total_timeout_ms), in reply size, line length and number of peers. Errors are
  * -errno; an "errno=N" reply from the daemon is returned as -|N| (wireguard-go
  * answers with negative numbers, the spec with positive ones).
  */
@@ -28,9 +29,11 @@
 #define NN_WG_KEY_B64_SIZE 45		/* 44 characters + NUL */
 #define NN_WG_SOCK_DIR "/var/run/wireguard"
 
-#define NN_WG_TIMEOUT_MS_DEFAULT 5000
-#define NN_WG_MAX_BYTES_DEFAULT (64u << 20)
-#define NN_WG_MAX_PEERS_DEFAULT 1000000
+#define NN_WG_TIMEOUT_MS_DEFAULT 5000		/* no progress for this long: give up */
+#define NN_WG_TOTAL_TIMEOUT_MS_DEFAULT 60000	/* whole exchange */
+#define NN_WG_SET_MS_PER_PEER_DEFAULT 10	/* added to a set's deadline per peer */
+#define NN_WG_MAX_BYTES_DEFAULT (128u << 20)	/* ~300k peers as wireguard-go prints them */
+#define NN_WG_MAX_PEERS_DEFAULT 262144	/* 2x the default device cap, room for strays */
 #define NN_WG_LINE_MAX 1024		/* longest key=value line we accept */
 
 struct nn_wg_allowedip {
@@ -92,7 +95,9 @@ struct nn_wg_device {
 /* Where and how to talk to one interface's daemon. */
 struct nn_wg_uapi {
 	char path[108];			/* sizeof(sun_path) */
-	int timeout_ms;			/* whole exchange */
+	int timeout_ms;			/* longest wait for any progress */
+	int total_timeout_ms;		/* whole exchange; a set gets in addition */
+	int set_ms_per_peer;		/* this much per peer section it sends */
 	size_t max_bytes;		/* reply size cap */
 	size_t max_peers;
 };

@@ -4,10 +4,14 @@
  * tests (selftests/netns/test_wg_*.sh) and for poking at a live wg0 by hand.
  *
  *   nn-wgtest --iface wg0 --assignments FILE --state-dir DIR [--node-id ID]
- *             [--sockdir DIR] [--timeout-ms N] [-v]
+ *             [--sockdir DIR] [--timeout-ms N] [--total-timeout-ms N] [-v]
  *       one nn_wg_reconcile(); prints the counters as one JSON object
  *   nn-wgtest --iface wg0 --state-dir DIR --print-public-key
  *       load or create DIR/wg0.key; print its public key (base64)
+ *   nn-wgtest --iface wg0 --show [--sockdir DIR] [--timeout-ms N] [--max-bytes N]
+ *       one UAPI get; prints the device as JSON (no private key)
+ *   nn-wgtest --fake-daemon MODE --sockdir DIR [--iface wg0]
+ *       a misbehaving daemon for one connection (tools/wgtest/fake_uapi.c)
  *   nn-wgtest --ping6 ADDR [--count N] [--wait-ms N] [--interval-ms N] [--stop-after N]
  *       ICMPv6 echo (raw socket), so the tests need no ping binary: up to
  *       N probes, each waiting --wait-ms for its reply, one per --interval-ms,
@@ -28,6 +32,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fake_uapi.h"
 #include "log.h"
 #include "policy.h"
 #include "wg_reconcile.h"
@@ -139,12 +144,63 @@ static int ping6(const char *dst, int count, int wait_ms, int interval_ms, int s
 	return received > 0 ? 0 : 1;
 }
 
+static int show(const char *iface, const char *sockdir, int timeout_ms, int total_ms,
+		size_t max_bytes)
+{
+	char k[NN_WG_KEY_B64_SIZE], txt[INET6_ADDRSTRLEN + 32];
+	struct nn_wg_device dev;
+	struct nn_wg_uapi u;
+	size_t i, j;
+	int err;
+
+	err = nn_wg_uapi_init(&u, iface, sockdir);
+	if (!err && timeout_ms > 0)
+		u.timeout_ms = timeout_ms;
+	if (!err && total_ms > 0)
+		u.total_timeout_ms = total_ms;
+	if (!err && max_bytes)
+		u.max_bytes = max_bytes;
+	if (!err)
+		err = nn_wg_get(&u, &dev);
+	if (err) {
+		nn_log_err("event=wg_get_failed socket=%s error=\"%s\"", u.path, strerror(-err));
+		return 1;
+	}
+	nn_wg_key_to_base64(dev.public_key, k);
+	printf("{\"public_key\":\"%s\",\"listen_port\":%u,\"fwmark\":%u,\"peers\":[",
+	       dev.flags & NN_WG_DEV_HAS_PRIVATE_KEY ? k : "", dev.listen_port, dev.fwmark);
+	for (i = 0; i < dev.n_peers; i++) {
+		const struct nn_wg_peer *p = &dev.peers[i];
+
+		nn_wg_key_to_base64(p->public_key, k);
+		printf("%s{\"public_key\":\"%s\",\"endpoint\":", i ? "," : "", k);
+		if (p->flags & NN_WG_PEER_HAS_ENDPOINT)
+			printf("\"%s\"", nn_wg_endpoint_format(&p->endpoint, txt, sizeof(txt)));
+		else
+			printf("null");
+		printf(",\"keepalive\":%u,\"last_handshake_sec\":%lld,"
+		       "\"last_handshake_nsec\":%lld,\"rx_bytes\":%llu,\"tx_bytes\":%llu,"
+		       "\"allowed_ips\":[", p->keepalive, (long long)p->last_handshake_sec,
+		       (long long)p->last_handshake_nsec, (unsigned long long)p->rx_bytes,
+		       (unsigned long long)p->tx_bytes);
+		for (j = 0; j < p->n_allowed_ips; j++)
+			printf("%s\"%s\"", j ? "," : "",
+			       nn_wg_allowedip_format(&p->allowed_ips[j], txt, sizeof(txt)));
+		printf("]}");
+	}
+	printf("]}\n");
+	nn_wg_device_free(&dev);
+	return 0;
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: nn-wgtest --iface IF --assignments FILE --state-dir DIR [--node-id ID]\n"
-		"                 [--sockdir DIR] [--timeout-ms N] [-v]\n"
+		"                 [--sockdir DIR] [--timeout-ms N] [--total-timeout-ms N] [-v]\n"
 		"       nn-wgtest --iface IF --state-dir DIR --print-public-key\n"
+		"       nn-wgtest --iface IF --show [--sockdir DIR] [--timeout-ms N] [--max-bytes N]\n"
+		"       nn-wgtest --fake-daemon MODE --sockdir DIR [--iface IF]\n"
 		"       nn-wgtest --ping6 ADDR [--count N] [--wait-ms N] [--interval-ms N]\n"
 		"                 [--stop-after N]\n");
 }
@@ -158,26 +214,30 @@ int main(int argc, char **argv)
 		{ "node-id", required_argument, NULL, 'n' },
 		{ "sockdir", required_argument, NULL, 'S' },
 		{ "timeout-ms", required_argument, NULL, 't' },
+		{ "total-timeout-ms", required_argument, NULL, 'T' },
 		{ "print-public-key", no_argument, NULL, 'k' },
 		{ "ping6", required_argument, NULL, 'p' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "wait-ms", required_argument, NULL, 'w' },
 		{ "interval-ms", required_argument, NULL, 'I' },
 		{ "stop-after", required_argument, NULL, 'A' },
+		{ "show", no_argument, NULL, 'D' },
+		{ "max-bytes", required_argument, NULL, 'M' },
+		{ "fake-daemon", required_argument, NULL, 'F' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{}
 	};
-	const char *assignments = NULL, *node_id = NULL, *ping = NULL;
+	const char *assignments = NULL, *node_id = NULL, *ping = NULL, *fake = NULL;
 	struct nn_wg_opts o = { .iface = "wg0" };
 	struct nn_errlist errs = {};
 	struct nn_wg_counters c;
 	struct nn_policy *p = NULL;
 	struct nn_limits lim;
 	int opt, err, count = 3, wait_ms = 1000, interval_ms = 200, stop_after = 0;
-	bool print_key = false;
+	bool print_key = false, do_show = false;
 	struct nn_wg wg;
-	size_t len = 0, i;
+	size_t len = 0, i, max_bytes = 0;
 	char *buf = NULL;
 
 	while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
@@ -188,12 +248,16 @@ int main(int argc, char **argv)
 		case 'n': node_id = optarg; break;
 		case 'S': o.sockdir = optarg; break;
 		case 't': o.timeout_ms = atoi(optarg); break;
+		case 'T': o.total_timeout_ms = atoi(optarg); break;
 		case 'k': print_key = true; break;
 		case 'p': ping = optarg; break;
 		case 'c': count = atoi(optarg); break;
 		case 'w': wait_ms = atoi(optarg); break;
 		case 'I': interval_ms = atoi(optarg); break;
 		case 'A': stop_after = atoi(optarg); break;
+		case 'D': do_show = true; break;
+		case 'M': max_bytes = strtoull(optarg, NULL, 0); break;
+		case 'F': fake = optarg; break;
 		case 'v': nn_log_set_level(NN_LOG_DEBUG); break;
 		default: usage(); return opt == 'h' ? 0 : 2;
 		}
@@ -201,6 +265,18 @@ int main(int argc, char **argv)
 	if (ping)
 		return ping6(ping, count > 0 ? count : 1, wait_ms > 0 ? wait_ms : 1000,
 			     interval_ms >= 0 ? interval_ms : 0, stop_after);
+	if (do_show)
+		return show(o.iface, o.sockdir, o.timeout_ms, o.total_timeout_ms, max_bytes);
+	if (fake) {
+		if (!o.sockdir) {
+			usage();
+			return 2;
+		}
+		err = nn_wgtest_fake_daemon(o.sockdir, o.iface, fake);
+		if (err)
+			nn_log_err("event=fake_uapi error=\"%s\"", strerror(-err));
+		return err ? 1 : 0;
+	}
 	if (!o.state_dir || (!assignments && !print_key)) {
 		usage();
 		return 2;
