@@ -132,6 +132,13 @@ check "ping6 A -> B over wg0" ping6 "$A" fd7a:6e61:6e61::2
 check "ping6 B -> A over wg0" ping6 "$B" fd7a:6e61:6e61::1
 check "handshake recorded on both sides" \
 	eval '[ "$(handshake "$A" "$KB")" -gt 0 ] && [ "$(handshake "$B" "$KA")" -gt 0 ]'
+SHOW=$(wgns "$A" "$WGTEST" --iface wg0 --show 2>/dev/null)
+check "our UAPI get reads the handshake time wg reports" \
+	eq "$(jq -r '.peers[0] | "\(.public_key) \(.last_handshake_sec)"' <<<"$SHOW")" \
+	"$KB $(handshake "$A" "$KB")"
+check "our UAPI get reads non-zero rx/tx bytes and the learned endpoint" \
+	eq "$(jq -r '.peers[0] | "\(.rx_bytes > 0) \(.tx_bytes > 0) \(.endpoint)"' <<<"$SHOW")" \
+	"true true [fd00:99::2]:51821"
 reconcile "$A" "$TMP/a" "$TMP/a.json"
 check "traffic is not drift: A reconciles with zero changes" counters changes=0 set_ops=0
 

@@ -220,6 +220,13 @@ check "node endpoint and keepalive put back" \
 check "endpoint drift logged" \
 	grep -q "event=wg_drift_repaired peer=gw-ams-1 kind=node what=endpoint,keepalive" <<<"$LOG"
 
+# ---- not drift: the endpoint wg0 learned for a roaming device ----
+wgns "$NS" wg set wg0 peer "$K_ALICE" endpoint '[2001:db8:77::5]:40123'
+reconcile
+check "learned endpoint of a device without one in the snapshot is left alone" \
+	eval 'counters changes=0 set_ops=0 &&
+	      eq "$(peer_field "$K_ALICE" 3)" "[2001:db8:77::5]:40123"'
+
 # ---- drift: a key changed by hand (alice's AllowedIPs under another key) ----
 wgns "$NS" wg set wg0 peer "$K_ALICE" remove peer "$K_STRAY" \
 	allowed-ips fd7a:6e61:6e61:10::2/128,100.96.16.2/32
