@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "fsutil.h"
 #include "lkg.h"
 
 #define HDR_MAX 128
@@ -51,8 +52,9 @@ int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t l
 
 	if (len > NN_LKG_MAX)
 		return -EFBIG;
-	if (mkdir(dir, 0700) && errno != EEXIST)
-		return -errno;
+	err = nn_mkdir_p(dir);
+	if (err)
+		return err;
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, NN_LKG_FILE, (int)getpid());
 	n = snprintf(hdr, sizeof(hdr), "NANAMI-LKG v1 generation=%" PRIu64 " length=%zu crc32=%08x\n",

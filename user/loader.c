@@ -26,6 +26,7 @@
 #include <xdp/libxdp.h>
 
 #include "from_overlay_tc.skel.h"
+#include "fsutil.h"
 #include "from_overlay_xdp.skel.h"
 #include "into_overlay_tc.skel.h"
 #include "loader.h"
@@ -72,25 +73,6 @@ void nn_default_pin_dir(const char *ifname, char *buf, size_t len)
 	snprintf(buf, len, "%s/%s", NN_PIN_ROOT, ifname);
 }
 
-static int mkdir_p(const char *path)
-{
-	char tmp[512], *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
-
 /* The pin directory must be on a bpffs; mount one at /sys/fs/bpf if the
  * system has none there yet (fresh namespaces, minimal hosts). */
 static int ensure_bpffs(const char *pin_dir)
@@ -105,7 +87,7 @@ static int ensure_bpffs(const char *pin_dir)
 			return -errno;
 		}
 	}
-	return mkdir_p(pin_dir);
+	return nn_mkdir_p(pin_dir);
 }
 
 static void set_sizes(struct bpf_object *obj, const struct nn_capacity *c)

@@ -59,6 +59,13 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	n = strlen(msg);
 	while (n && msg[n - 1] == '\n')
 		msg[--n] = 0;
+	/* Netlink's extack text for expected outcomes (a clsact qdisc that
+	 * already exists, a filter not there yet) is not a warning to us:
+	 * the caller handles those errors. */
+	if (level == LIBBPF_WARN && strstr(msg, "Kernel error message"))
+		level = LIBBPF_DEBUG;
+	if (level == LIBBPF_DEBUG && cur_level < NN_LOG_DEBUG)
+		return 0;
 	nn_log(level == LIBBPF_WARN ? NN_LOG_WARN : NN_LOG_DEBUG, "src=libbpf msg=\"%s\"", msg);
 	return 0;
 }

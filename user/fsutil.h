@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* fsutil.h - small filesystem helpers. */
+#ifndef NANAMI_FSUTIL_H
+#define NANAMI_FSUTIL_H
+
+/* mkdir -p with mode 0700 for every directory created. 0 or -errno. */
+int nn_mkdir_p(const char *path);
+
+#endif /* NANAMI_FSUTIL_H */
