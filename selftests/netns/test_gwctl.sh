@@ -114,8 +114,9 @@ if ! setup >"$TMP/setup.log" 2>&1; then
 	not_ok "setup: topology" "$(cat "$TMP/setup.log")"
 	exit 1
 fi
+mkdir -p "$TMP/state/$VGW"
 if ! "$GATEWAYD" --iface "$VGW" --assignments examples/assignments.json --once \
-	--bpffs "$PINS" --max-devices 64 --max-nodes 16 --max-rules 64 --max-prefixes 128 \
+	--state-dir "$TMP/state/$VGW" --bpffs "$PINS" --max-devices 64 --max-nodes 16 --max-rules 64 --max-prefixes 128 \
 	--max-cells 256 --max-flows 1024 >"$TMP/gwd.log" 2>&1; then
 	not_ok "setup: nanami-gatewayd --once attaches" "$(cat "$TMP/gwd.log")"
 	exit 1
@@ -245,23 +246,35 @@ examples="
 16 into-overlay $NET6 $A6 tcp 40017 443 drop acl_default_deny -
 17 into-overlay $FILES6 $A6 tcp 40018 445 drop cross_tenant -
 "
+# explain_examples LABEL FRAMING HOOK GWCTL-ARGS...: every example through one
+# attachment; FRAMING and HOOK are what explain must have mirrored.
+explain_examples() {
+	local label=$1 framing=$2 hook=$3 id dir src dst proto dport sport verdict reason rule
+	local want got out rc
+	shift 3
+	while read -r id dir src dst proto dport sport verdict reason rule; do
+		[ -z "$id" ] && continue
+		want=$(jq -cn --arg v "$verdict" --arg r "$reason" --arg u "$rule" \
+			'{verdict: $v, reason: (if $r == "-" then null else $r end),
+			  rule: (if $u == "-" then null else $u end)}')
+		out=$("$GWCTL" "$@" -j explain "$dir" "$src" "$dst" "$proto" "$dport" --sport "$sport")
+		rc=$?
+		got=$(jq -c '{verdict, reason, rule}' <<<"$out" 2>/dev/null)
+		[ "$dir" = into-overlay ] && want_hook=tc || want_hook=$hook
+		if [ "$rc" -eq 0 ] && [ "$want" = "$got" ] &&
+		   jq -e --arg f "$framing" --arg h "$want_hook" \
+			'.framing == $f and .hook == $h' >/dev/null <<<"$out"; then
+			ok "explain -j ($label): verdicts.md example $id"
+		else
+			not_ok "explain -j ($label): verdicts.md example $id" \
+				"want $want framing $framing hook $want_hook" "got (rc $rc) $out"
+		fi
+	done <<<"$examples"
+}
+
 before_stats=$(g -j stats)
 before_flows=$(g -j flows | jq -S '[.flows[] | del(.age_s, .expired)] | sort_by(.sport)')
-while read -r id dir src dst proto dport sport verdict reason rule; do
-	[ -z "$id" ] && continue
-	want=$(jq -n --arg v "$verdict" --arg r "$reason" --arg u "$rule" \
-		'{verdict: $v, reason: (if $r == "-" then null else $r end),
-		  rule: (if $u == "-" then null else $u end)}')
-	out=$(g -j explain "$dir" "$src" "$dst" "$proto" "$dport" --sport "$sport")
-	rc=$?
-	got=$(jq -c '{verdict, reason, rule}' <<<"$out" 2>/dev/null)
-	if [ "$rc" -eq 0 ] && [ "$(jq -c . <<<"$want")" = "$got" ]; then
-		ok "explain -j: verdicts.md example $id"
-	else
-		not_ok "explain -j: verdicts.md example $id" "want $(jq -c . <<<"$want")" \
-			"got (rc $rc) $out"
-	fi
-done <<<"$examples"
+explain_examples "veth, tc" ethernet tc --iface "$VGW" --bpffs "$PINS"
 
 out=$(g -j explain from-overlay $A6 $DB6 tcp 5432)
 jcheck "explain -j: classification of example 1" "$out" \
@@ -293,6 +306,38 @@ if [ "$before_flows" = "$after_flows" ]; then
 else
 	not_ok "explain changes no flow (flows -j identical)" "before $before_flows" \
 		"after $after_flows"
+fi
+
+# ---- the same on L3 interfaces (TUN, framed like wg0), TC and XDP hooks ----
+# A TUN device without a reader carries nothing, which is all explain needs:
+# it must mirror the attached hook and the interface's L3 framing.
+TUN_TC=tnc$$ TUN_XDP=tnx$$
+tun_ok=1
+for t in "$TUN_TC" "$TUN_XDP"; do
+	ip tuntap add dev "$t" mode tun >>"$TMP/setup.log" 2>&1 &&
+		ip link set "$t" up >>"$TMP/setup.log" 2>&1 || tun_ok=0
+done
+attach_tun() {
+	mkdir -p "$TMP/state/$1"
+	"$GATEWAYD" --iface "$1" --assignments examples/assignments.json --once \
+		--state-dir "$TMP/state/$1" \
+		--bpffs "/sys/fs/bpf/nanami-test/$1" --max-devices 32 --max-nodes 8 \
+		--max-rules 16 --max-prefixes 64 --max-cells 64 --max-flows 256 "${@:2}" \
+		>>"$TMP/gwd.log" 2>&1
+}
+if [ "$tun_ok" = 1 ] && attach_tun "$TUN_TC" && attach_tun "$TUN_XDP" --hook xdp; then
+	ok "setup: TUN devices attached (tc, xdp)"
+	out=$("$GWCTL" --iface "$TUN_XDP" --bpffs "/sys/fs/bpf/nanami-test/$TUN_XDP" -j status)
+	jcheck "status -j: XDP from-overlay attachment reported with its mode" "$out" \
+		'[.programs[] | select(.pinned_maps) | [.name, .mode]] | sort ==
+		 [["nn_tc_into_overlay", "tc"], ["nn_xdp_from_overlay", "xdp-generic"]]'
+	jcheck "status -j: capacities of the second attachment" "$out" \
+		'.maps.nn_addrs.capacity == 74 and .maps.nn_flows.capacity == 256'
+	explain_examples "tun, tc" l3 tc --iface "$TUN_TC" --bpffs "/sys/fs/bpf/nanami-test/$TUN_TC"
+	explain_examples "tun, xdp" l3 xdp --iface "$TUN_XDP" \
+		--bpffs "/sys/fs/bpf/nanami-test/$TUN_XDP"
+else
+	not_ok "setup: TUN devices attached (tc, xdp)" "$(cat "$TMP/setup.log" "$TMP/gwd.log")"
 fi
 
 # ---- monitor ----

@@ -40,6 +40,11 @@ struct explain_state {
 #define GW_ARPHRD_NONE 65534	/* wg0, TUN: no link-layer header */
 #define GW_DEF_SPORT 40000
 
+struct judge_info {
+	const char *hook;		/* "tc" or "xdp" */
+	const char *framing;		/* "l3" or "ethernet" */
+};
+
 static int explain_opt(struct gw *g, void *state, int idx, const char *arg)
 {
 	struct explain_state *s = state;
@@ -158,13 +163,15 @@ static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t 
 
 /*
  * Run @pkt (L3) once through a dry-run copy of the programs on the pinned
- * maps and read nn_last. The TC test run pushes the device's link-layer
- * header length back in front of the data: with an L3 device's ifindex
- * (wg0) the program sees the IP header first, as on wg0; otherwise the
- * copy is loaded with Ethernet framing (as on veth) and gets a header.
+ * maps and read nn_last. The copy mirrors what is attached: the XDP program
+ * when the controller attached from-overlay with --hook xdp, else TC, and
+ * the interface's framing. An XDP test run sees the bytes as given. A TC
+ * test run pushes the device's link-layer header back in front of the data:
+ * with an L3 device's ifindex (wg0) the program sees the IP header first, as
+ * on wg0; without one (Ethernet framing, as on veth) it gets a header.
  */
 static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
-		 struct nn_verdict *out, const char **framing)
+		 struct nn_verdict *out, struct judge_info *ji)
 {
 	struct nn_load_opts o = { .pin_dir = g->pin_dir, .hook = NN_HOOK_TC,
 				  .record_last = true, .dry_run = true };
@@ -175,6 +182,7 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 	struct nn_verdict *last = NULL;
 	struct nn_dp *dp = NULL;
 	int ncpu = gw_ncpus(), cpu, ifindex = 0, err, i;
+	bool l3_dev = iface_type(g->iface) == GW_ARPHRD_NONE;
 	size_t len = 0;
 	cpu_set_t set;
 
@@ -182,16 +190,22 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 	if (err)
 		return gw_err(g, GW_ERR, "the pinned maps under %s do not have the sizes this "
 			      "loader makes (another version?): %s", g->pin_dir, strerror(-err));
-	if (iface_type(g->iface) == GW_ARPHRD_NONE)
+	if (dir == NN_DIR_FROM_OVERLAY && gw_xdp_attached(g->iface)) {
+		o.hook = NN_HOOK_XDP;
+		o.load_xdp_direct = true;
+	} else if (l3_dev) {
 		ifindex = (int)if_nametoindex(g->iface);
-	if (ifindex) {
+		l3_dev = ifindex != 0;
+	}
+	ji->hook = o.hook == NN_HOOK_XDP ? "xdp" : "tc";
+	if (l3_dev) {
 		o.framing = NN_FRAMING_L3;
-		*framing = "l3";
+		ji->framing = "l3";
 	} else {
 		static const uint8_t eth[12] = { 0x02, 0, 0, 0, 0, 1, 0x02, 0, 0, 0, 0, 2 };
 
 		o.framing = NN_FRAMING_ETH;
-		*framing = "ethernet";
+		ji->framing = "ethernet";
 		memcpy(pkt, eth, 12);
 		pkt[12] = (l3[0] >> 4) == 4 ? 0x08 : 0x86;
 		pkt[13] = (l3[0] >> 4) == 4 ? 0x00 : 0xdd;
@@ -230,7 +244,7 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 		run.ctx_in = &skb;
 		run.ctx_size_in = sizeof(skb);
 	}
-	if (bpf_prog_test_run_opts(nn_dp_prog_fd(dp, dir, NN_HOOK_TC), &run)) {
+	if (bpf_prog_test_run_opts(nn_dp_prog_fd(dp, dir, o.hook), &run)) {
 		err = gw_err(g, GW_ERR, "BPF_PROG_TEST_RUN failed: %s", strerror(errno));
 		goto out;
 	}
@@ -241,7 +255,8 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 	*out = last[cpu];
 	if (out->reason == 0xdead)
 		err = gw_err(g, GW_ERR, "the program recorded no verdict (ran on another CPU?)");
-	else if ((out->reason == NN_PASS) != (run.retval == 0))
+	else if ((out->reason == NN_PASS) !=
+		 (run.retval == (o.hook == NN_HOOK_XDP ? 2 /* XDP_PASS */ : 0 /* TC_ACT_OK */)))
 		err = gw_err(g, GW_ERR, "verdict %u disagrees with the return code %u",
 			     out->reason, run.retval);
 out:
@@ -275,7 +290,8 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 	struct nn_verdict v = {};
 	struct gw_catalog c;
 	const struct nn_name *rn = NULL;
-	const char *framing = NULL, *reason;
+	struct judge_info ji = {};
+	const char *reason;
 	uint8_t l3[128], dir = 0;
 	size_t l3len;
 	char proto[16];
@@ -294,7 +310,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 	lock = open(g->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock >= 0)
 		flock(lock, LOCK_EX);
-	err = judge(g, dir, l3, l3len, &v, &framing);
+	err = judge(g, dir, l3, l3len, &v, &ji);
 	if (lock >= 0)
 		close(lock);
 	if (err)
@@ -306,7 +322,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 		rn = gw_rule_name(&c, gw_rule_index_slot(g, &c, v.rule));
 	reason = v.reason == NN_PASS ? NULL : gw_reason_name(v.reason);
 	gw_proto_name(spec.proto, proto, sizeof(proto));
-	root = json_pack("{s:s,s:o,s:o,s:s,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:s,"
+	root = json_pack("{s:s,s:o,s:o,s:s,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:s,"
 			 "s:{s:o,s:o,s:s,s:i,s:i,s:i}}",
 			 "verdict", v.reason == NN_PASS ? "pass" : "drop",
 			 "reason", gw_json_str_or_null(reason),
@@ -318,7 +334,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 			 "tenant", gw_json_str_or_null(gw_tenant_name(&c, v.tenant)),
 			 "network", gw_json_str_or_null(gw_network_name(&c, v.network)),
 			 "src", describe(g, &c, spec.src), "dst", describe(g, &c, spec.dst),
-			 "epoch", (json_int_t)c.epoch, "framing", framing,
+			 "epoch", (json_int_t)c.epoch, "framing", ji.framing, "hook", ji.hook,
 			 "packet", "src", gw_json_addr(spec.src), "dst", gw_json_addr(spec.dst),
 			 "proto", proto, "sport", spec.sport, "dport", spec.dport,
 			 "len", (int)l3len);
@@ -348,7 +364,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 							   "dst")));
 	if (spec.proto == 6 || spec.proto == 17)
 		printf(" port %u", spec.dport);
-	printf(" (epoch %u, %s framing, dry run: no state changed)\n", epoch, framing);
+	printf(" (epoch %u, %s %s, dry run: no state changed)\n", epoch, ji.hook, ji.framing);
 	json_decref(root);
 	return GW_OK;
 }

@@ -170,6 +170,9 @@ json_t *gw_json_dev_counters(const struct gw_dev_counters *d);
 /* [{slot, id, tenant, network, hits}] of the live generation's rules. */
 json_t *gw_json_rules(struct gw *g, const struct gw_catalog *c);
 
+/* Is our from-overlay XDP program attached to @iface? (status.c) */
+bool gw_xdp_attached(const char *iface);
+
 /* ---- explain's packet builder (pkt.c) ---- */
 struct gw_pkt_spec {
 	uint8_t src[NN_ADDR_LEN];

@@ -57,6 +57,8 @@ static int prog_info(uint32_t id, int map_fd, struct prog_row *r)
 	for (i = 0; i < sizeof(full_names) / sizeof(full_names[0]); i++)
 		if (!strncmp(full_names[i], info.name, BPF_OBJ_NAME_LEN - 1))
 			snprintf(r->name, sizeof(r->name), "%s", full_names[i]);
+	if (map_fd < 0)
+		return 0;
 	if (bpf_obj_get_info_by_fd(map_fd, &mi, &mlen))
 		return -errno;
 	for (i = 0; i < info.nr_map_ids && i < 64; i++)
@@ -110,6 +112,14 @@ static int query_xdp(int ifindex, int map_fd, struct prog_row *r)
 	}
 	xdp_multiprog__close(mp);
 	return err;
+}
+
+bool gw_xdp_attached(const char *iface)
+{
+	struct prog_row r = {};
+	int ifindex = (int)if_nametoindex(iface);
+
+	return ifindex && !query_xdp(ifindex, -1, &r);
 }
 
 /* Entries of the live slot (slotted maps) or all entries. */
