@@ -59,51 +59,79 @@ static int write_sysctl(const char *path, const char *val)
 	return err;
 }
 
-/* Append "{ p1, p2 }" of the overlay prefixes of one family to @b. */
-static int prefix_set(const struct nn_policy *p, bool v4, char *b, size_t len)
+/* Append "p1, p2" (prefix text) to @b at *@o when it fits. */
+static void add_prefix(const struct nn_prefix *x, char *b, size_t len, size_t *o, int *n)
 {
-	size_t i, o = 0;
-	int n = 0;
+	char s[NN_PREFIX_STRLEN];
+
+	nn_prefix_format(x, s, sizeof(s));
+	if (*o < len)
+		*o += snprintf(b + *o, len - *o, "%s%s", (*n)++ ? ", " : "", s);
+}
+
+static bool is_v4(const struct nn_prefix *x)
+{
+	return x->len >= 96 && nn_addr_is_v4mapped(x->addr);
+}
+
+/*
+ * The overlay prefixes of one family ("{ a, b }" in @src) and every
+ * private destination of that family: overlay and resource prefixes
+ * ("{ ... }" in @priv). Only what leaves for the internet is masqueraded:
+ * resources see the real overlay source and answer through the gateway.
+ * Returns the number of overlay prefixes (0: no rule for this family).
+ */
+static int family_sets(const struct nn_policy *p, bool v4, char *src, char *priv, size_t len)
+{
+	size_t i, k, os = 0, op = 0;
+	int ns = 0, np = 0;
 
 	for (i = 0; i < p->gw.n_overlay_prefixes; i++) {
 		const struct nn_prefix *x = &p->gw.overlay_prefixes[i];
-		char s[NN_PREFIX_STRLEN];
 
-		if ((x->len >= 96 && nn_addr_is_v4mapped(x->addr)) != v4)
+		if (is_v4(x) != v4)
 			continue;
-		nn_prefix_format(x, s, sizeof(s));
-		o += snprintf(b + o, o < len ? len - o : 0, "%s%s", n++ ? ", " : "{ ", s);
+		add_prefix(x, src, len, &os, &ns);
+		add_prefix(x, priv, len, &op, &np);
 	}
-	if (!n)
-		return 0;
-	snprintf(b + o, o < len ? len - o : 0, " }");
-	return n;
+	for (i = 0; i < p->n_resources; i++)
+		for (k = 0; k < p->resources[i].n_prefixes; k++)
+			if (is_v4(&p->resources[i].prefixes[k]) == v4)
+				add_prefix(&p->resources[i].prefixes[k], priv, len, &op, &np);
+	if (os >= len || op >= len)
+		return -E2BIG;
+	return ns;
 }
 
 int nn_nat_apply(const char *iface, const struct nn_policy *p)
 {
-	char table[64], set[1024], cmd[4096];
+	char table[64], src[2048], priv[4096], cmd[8192];
 	size_t o;
-	int err;
+	int err, fam;
 
 	nn_nat_table(iface, table, sizeof(table));
 	if (!(p->gw.roles & NN_ROLE_EXIT))
 		return nn_nat_remove(iface);
 	/* One transaction: (re)create, flush, fill. Nothing ever sees a
-	 * half-built table. */
+	 * half-built table. Sets use interval flags so that nested prefixes
+	 * are merged by nft itself. */
 	o = snprintf(cmd, sizeof(cmd),
 		     "add table inet %s\n"
 		     "flush table inet %s\n"
 		     "add chain inet %s postrouting { type nat hook postrouting priority srcnat; "
 		     "policy accept; }\n", table, table, table);
-	if (prefix_set(p, true, set, sizeof(set)) && o < sizeof(cmd))
+	for (fam = 0; fam < 2; fam++) {
+		int n = family_sets(p, fam == 0, src, priv, sizeof(src));
+
+		if (n < 0)
+			return n;
+		if (!n || o >= sizeof(cmd))
+			continue;
 		o += snprintf(cmd + o, sizeof(cmd) - o,
 			      "add rule inet %s postrouting iifname \"%s\" oifname != \"%s\" "
-			      "ip saddr %s masquerade\n", table, iface, iface, set);
-	if (prefix_set(p, false, set, sizeof(set)) && o < sizeof(cmd))
-		o += snprintf(cmd + o, sizeof(cmd) - o,
-			      "add rule inet %s postrouting iifname \"%s\" oifname != \"%s\" "
-			      "ip6 saddr %s masquerade\n", table, iface, iface, set);
+			      "%s saddr { %s } %s daddr != { %s } masquerade\n", table, iface,
+			      iface, fam == 0 ? "ip" : "ip6", src, fam == 0 ? "ip" : "ip6", priv);
+	}
 	if (o >= sizeof(cmd))
 		return -E2BIG;
 	err = nft_run(cmd, "apply", false);

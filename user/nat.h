@@ -2,9 +2,10 @@
 /*
  * nat.h - the exit gateway's source NAT and forwarding.
  *
- * When this gateway has the exit_gateway role, overlay sources leaving
- * through any interface other than the overlay one are masqueraded, and
- * IPv4/IPv6 forwarding is on. The rules live in one nftables table the
+ * When this gateway has the exit_gateway role, overlay sources leaving for
+ * the internet (any destination outside the overlay and resource prefixes,
+ * through any interface but the overlay one) are masqueraded, and IPv4/IPv6
+ * forwarding is on. Resources keep seeing the real overlay source. The rules live in one nftables table the
  * controller owns ("inet nanami_<iface>"), replaced atomically on every
  * apply and deleted by --detach; no other table is ever touched.
  */
