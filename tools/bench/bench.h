@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bench.h - shared by the pieces of nn-microbench: the synthetic policy
+ * generator (genpolicy.c), the packet constructor (pkt.c) and the timing
+ * driver (nn-microbench_main.c).
+ */
+#ifndef NANAMI_BENCH_H
+#define NANAMI_BENCH_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define BENCH_ADDR_STR 48
+
+/*
+ * Addresses the generator guarantees a verdict for, taken from a network in
+ * the middle of the policy (not the first entries: a lookup of the first
+ * key inserted is not a typical lookup). Every field is a textual address.
+ *  a:    device A (user in group g0, has IPv4, full_tunnel, egress here)
+ *  b:    device B (rule 3 allows A -> B udp 5000-5100)
+ *  c:    device C (no rule names it: A -> C tcp 22 is acl_default_deny)
+ *  res:  a host inside resource r0 (rule 0 allows g0 -> r0 tcp 5432)
+ *  net:  an internet host (A may leave here; only deny rules apply)
+ *  spoof: an unassigned overlay address
+ */
+struct bench_pick {
+	char a[BENCH_ADDR_STR], b[BENCH_ADDR_STR], c[BENCH_ADDR_STR];
+	char res[BENCH_ADDR_STR], net[BENCH_ADDR_STR], spoof[BENCH_ADDR_STR];
+};
+
+struct bench_gen {
+	char *json;			/* NUL-terminated snapshot text */
+	size_t len;
+	size_t n_devices;
+	size_t n_rules;
+	size_t n_networks;
+	size_t n_tenants;
+	size_t n_resources;
+	struct bench_pick v6;
+	struct bench_pick v4;
+};
+
+/* Generate a snapshot with @n devices and @n rules. 0 or -ENOMEM. */
+int bench_genpolicy(size_t n, struct bench_gen *g);
+void bench_gen_free(struct bench_gen *g);
+
+/* ---- packets (pkt.c) ---- */
+#define BENCH_PKT_MAX 128
+
+enum bench_l4 { BENCH_TCP = 6, BENCH_UDP = 17 };
+
+/* An IPv6 or IPv4 (family from the text) TCP SYN or UDP packet with
+ * @payload bytes, starting at L3, or at L2 when @eth. Lengths are right;
+ * checksums are not computed (no program reads them). Returns the length,
+ * 0 on a bad address or mixed families. */
+size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4,
+		 uint16_t sport, uint16_t dport, size_t payload);
+
+#endif /* NANAMI_BENCH_H */

@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * bench_main.h - the timing driver of nn-microbench: cases, per-scale runs
+ * (run.c) and the report (report.c).
+ */
+#ifndef NANAMI_BENCH_MAIN_H
+#define NANAMI_BENCH_MAIN_H
+
+#include <stdio.h>
+
+#include "bench.h"
+#include "loader.h"
+
+#define MAX_SCALES 8
+#define MAX_CASES 32
+#define MAX_ROUNDS 101
+
+enum bench_hook { HK_XDP_EMPTY, HK_TC_EMPTY, HK_TC_FROM, HK_XDP_FROM, HK_TC_INTO };
+
+/* Which packet (bench.h struct bench_pick roles, per family). */
+enum bench_pk {
+	PK_NONE,
+	PK_SPOOF,		/* spoof -> res tcp 5432: unknown source */
+	PK_ACL,			/* A -> C tcp 22: no rule allows it */
+	PK_NEW,			/* A -> res tcp 5432: rule 0 allows it */
+	PK_EST,			/* A -> res tcp 5432 on a recorded flow */
+	PK_EGRESS,		/* A -> internet tcp 443 */
+	PK_INTO_UNKNOWN,	/* internet -> unassigned overlay address */
+	PK_INTO_ACL,		/* internet -> A tcp 22: unsolicited */
+	PK_INTO_NEW,		/* A -> B udp 5000: rule 3 allows it */
+	PK_INTO_EST,		/* res -> A: the reply of PK_EST's flow */
+};
+
+enum bench_run {
+	RUN_NORMAL,		/* the program as deployed */
+	RUN_JUDGE,		/* the judge-only (dry_run) copy: no flow is written */
+	RUN_ESTABLISHED,	/* the flow is recorded first, then the normal program */
+};
+
+struct bench_case {
+	const char *name;
+	enum bench_hook hook;
+	enum bench_pk pk;
+	enum bench_run run;
+	uint32_t expect;	/* NN_PASS or the drop reason */
+};
+
+struct bench_opts {
+	unsigned long repeat;
+	unsigned long rounds;
+	unsigned long insert_samples;
+	int cpu;
+	uint8_t framing;
+	const char *only;
+	bool json;
+	bool no_insert;
+	bool verbose;
+};
+
+extern struct bench_opts bopts;
+
+/* Per scale: what the policy became, and every figure. */
+struct bench_scale_info {
+	size_t devices, rules, networks, tenants, resources;
+	size_t addrs, prefixes, cells;
+	size_t json_bytes;
+	double parse_ms, load_ms, apply_ms;
+};
+
+struct bench_fig {
+	bool done;
+	double med[2];		/* [0] IPv6, [1] IPv4 (floors: both the same run) */
+	double min[2], max[2];
+};
+
+struct bench_insert {
+	bool done;
+	double lru_overwrite;	/* bench_flow_insert, same key, ns/pkt */
+	double lru_fresh;	/* bench_flow_insert, a new key each time, table full */
+	double xdp_floor;
+	double real_new;	/* normal program, repeat 1, distinct new flows */
+	double judge_new;	/* judge-only copy, the same packets */
+};
+
+struct bench_results {
+	size_t scale[MAX_SCALES];
+	size_t n_scales;
+	const struct bench_case *cases;
+	size_t n_cases;
+	struct bench_scale_info info[MAX_SCALES];
+	struct bench_fig fig[MAX_SCALES][MAX_CASES];
+	struct bench_insert ins[MAX_SCALES];
+};
+
+struct bench_empty;
+
+/* What lives across scales: the floors' programs, the L3 device. */
+struct bench_env {
+	struct bench_empty *empty;
+	int tun_ifindex;
+	char tun_name[16];
+};
+
+int bench_env_open(struct bench_env *env);
+void bench_env_close(struct bench_env *env);
+int bench_run(struct bench_env *env, struct bench_results *res);
+
+void bench_report(const struct bench_results *res, FILE *f);
+void bench_report_json(const struct bench_results *res, FILE *f);
+
+#endif /* NANAMI_BENCH_MAIN_H */

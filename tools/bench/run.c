@@ -1,0 +1,597 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * run.c - one scale of nn-microbench: generate, parse, load, apply, check
+ * every case's verdict once, then time it.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+#include <linux/if_tun.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "apply.h"
+#include "bench_empty.skel.h"
+#include "bench_main.h"
+#include "from_overlay_tc.skel.h"
+#include "from_overlay_xdp.skel.h"
+#include "into_overlay_tc.skel.h"
+#include "policy.h"
+
+#define BENCH_MAX_FLOWS 65536
+#define XDP_PASS_RET 2
+#define TC_OK_RET 0
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!bopts.verbose)
+		return;
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- the L3 device ----
+ * A TC test run pushes the device's link-layer header in front of the data:
+ * naming a TUN device (no link layer, like wg0) in ctx->ifindex makes the
+ * program see the packet start at the IP header, as on wg0 (the selftests'
+ * dptest.c does the same). */
+static int tun_set(struct bench_env *env, int persist)
+{
+	struct ifreq ifr = {};
+	int fd = open("/dev/net/tun", O_RDWR), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", env->tun_name);
+	if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETPERSIST, persist))
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+int bench_env_open(struct bench_env *env)
+{
+	int err;
+
+	memset(env, 0, sizeof(*env));
+	if (bopts.framing == NN_FRAMING_L3) {
+		snprintf(env->tun_name, sizeof(env->tun_name), "nnb%d", getpid() % 100000);
+		err = tun_set(env, 1);
+		if (err)
+			return err;
+		env->tun_ifindex = if_nametoindex(env->tun_name);
+		if (!env->tun_ifindex)
+			return -ENODEV;
+	}
+	env->empty = bench_empty__open();
+	if (!env->empty)
+		return -errno;
+	bpf_map__set_max_entries(env->empty->maps.bench_flows, BENCH_MAX_FLOWS);
+	return bench_empty__load(env->empty);
+}
+
+void bench_env_close(struct bench_env *env)
+{
+	bench_empty__destroy(env->empty);
+	if (env->tun_ifindex)
+		tun_set(env, 0);
+	memset(env, 0, sizeof(*env));
+}
+
+/* ---- judge-only copies ----
+ * The same programs loaded with dry_run set, on the maps of @dp: they see
+ * the policy just applied but never write a flow, so a new flow stays new on
+ * every repetition. */
+struct judge {
+	struct from_overlay_tc *tc_from;
+	struct into_overlay_tc *tc_into;
+	struct from_overlay_xdp *xdp_from;
+};
+
+static int share(struct bpf_object *obj, const struct nn_dp *dp)
+{
+	struct bpf_map *m;
+	size_t i;
+	int err;
+
+	bpf_object__for_each_map(m, obj) {
+		if (bpf_map__is_internal(m))
+			continue;
+		for (i = 0; i < NN_M_COUNT; i++)
+			if (!strcmp(bpf_map__name(m), nn_map_names[i]))
+				break;
+		if (i == NN_M_COUNT)
+			return -ENOENT;
+		err = bpf_map__reuse_fd(m, dp->map_fd[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+#define JUDGE_SETUP(skel, dp)                                                  \
+	do {                                                                   \
+		(skel)->rodata->nn_framing = (dp)->opts.framing;              \
+		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;      \
+		(skel)->rodata->nn_record_last = 0;                           \
+		(skel)->rodata->nn_dry_run = 1;                               \
+	} while (0)
+
+static void judge_close(struct judge *j)
+{
+	from_overlay_tc__destroy(j->tc_from);
+	into_overlay_tc__destroy(j->tc_into);
+	from_overlay_xdp__destroy(j->xdp_from);
+	memset(j, 0, sizeof(*j));
+}
+
+static int judge_load(struct judge *j, const struct nn_dp *dp)
+{
+	int err;
+
+	j->tc_from = from_overlay_tc__open();
+	j->tc_into = into_overlay_tc__open();
+	j->xdp_from = from_overlay_xdp__open();
+	if (!j->tc_from || !j->tc_into || !j->xdp_from)
+		return -ENOMEM;
+	JUDGE_SETUP(j->tc_from, dp);
+	JUDGE_SETUP(j->tc_into, dp);
+	JUDGE_SETUP(j->xdp_from, dp);
+	err = share(j->tc_from->obj, dp);
+	if (!err)
+		err = share(j->tc_into->obj, dp);
+	if (!err)
+		err = share(j->xdp_from->obj, dp);
+	if (!err)
+		err = from_overlay_tc__load(j->tc_from);
+	if (!err)
+		err = into_overlay_tc__load(j->tc_into);
+	if (!err)
+		err = from_overlay_xdp__load(j->xdp_from);
+	return err;
+}
+
+/* ---- one test run ---- */
+struct target {
+	int fd;
+	bool tc;
+	int ifindex;		/* TC with L3 framing: the TUN device */
+};
+
+static int test_run(const struct target *t, const void *pkt, size_t len, unsigned long repeat,
+		    uint32_t *duration, uint32_t *retval)
+{
+	struct __sk_buff skb = {};
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
+		    .repeat = repeat);
+
+	if (t->tc && t->ifindex) {
+		skb.ifindex = t->ifindex;
+		o.ctx_in = &skb;
+		o.ctx_size_in = sizeof(skb);
+	}
+	if (bpf_prog_test_run_opts(t->fd, &o))
+		return -errno;
+	if (duration)
+		*duration = o.duration;
+	if (retval)
+		*retval = o.retval;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void stats(uint32_t *d, double *med, double *min, double *max);
+
+/* Median, min and max of @rounds runs of @repeat repetitions. */
+static int time_it(const struct target *t, const void *pkt, size_t len, double *med,
+		   double *min, double *max)
+{
+	uint32_t d[MAX_ROUNDS];
+	unsigned long r;
+	int err;
+
+	for (r = 0; r < bopts.rounds; r++) {
+		err = test_run(t, pkt, len, bopts.repeat, &d[r], NULL);
+		if (err)
+			return err;
+	}
+	stats(d, med, min, max);
+	return 0;
+}
+
+static uint64_t drops(const struct nn_dp *dp, uint32_t reason)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct nn_reason_stats *v = calloc(ncpu, sizeof(*v));
+	uint64_t sum = 0;
+
+	if (v && !bpf_map_lookup_elem(dp->map_fd[NN_M_DROPS], &reason, v))
+		for (i = 0; i < ncpu; i++)
+			sum += v[i].packets;
+	free(v);
+	return sum;
+}
+
+/* ---- packets ---- */
+static size_t make_pkt(enum bench_pk pk, const struct bench_pick *p, uint8_t *buf)
+{
+	bool eth = bopts.framing == NN_FRAMING_ETH;
+
+	switch (pk) {
+	case PK_SPOOF:
+		return bench_pkt(buf, eth, p->spoof, p->res, BENCH_TCP, 40000, 5432, 0);
+	case PK_ACL:
+		return bench_pkt(buf, eth, p->a, p->c, BENCH_TCP, 40000, 22, 0);
+	case PK_NEW:
+		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, 40001, 5432, 0);
+	case PK_EST:
+		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, 40002, 5432, 0);
+	case PK_EGRESS:
+		return bench_pkt(buf, eth, p->a, p->net, BENCH_TCP, 40003, 443, 0);
+	case PK_INTO_UNKNOWN:
+		return bench_pkt(buf, eth, p->net, p->spoof, BENCH_TCP, 443, 40000, 0);
+	case PK_INTO_ACL:
+		return bench_pkt(buf, eth, p->net, p->a, BENCH_TCP, 443, 22, 0);
+	case PK_INTO_NEW:
+		return bench_pkt(buf, eth, p->a, p->b, BENCH_UDP, 40001, 5000, 0);
+	case PK_INTO_EST:
+		return bench_pkt(buf, eth, p->res, p->a, BENCH_TCP, 5432, 40002, 0);
+	default:
+		return 0;
+	}
+}
+
+struct scale_ctx {
+	struct bench_env *env;
+	struct nn_dp *dp;
+	struct judge judge;
+	struct bench_gen gen;
+};
+
+static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judge)
+{
+	struct target t = { .fd = -1, .tc = h != HK_XDP_EMPTY && h != HK_XDP_FROM };
+	struct judge *j = &s->judge;
+
+	if (t.tc && bopts.framing == NN_FRAMING_L3)
+		t.ifindex = s->env->tun_ifindex;
+	switch (h) {
+	case HK_XDP_EMPTY:
+		t.fd = bpf_program__fd(s->env->empty->progs.bench_xdp_empty);
+		break;
+	case HK_TC_EMPTY:
+		t.fd = bpf_program__fd(s->env->empty->progs.bench_tc_empty);
+		break;
+	case HK_TC_FROM:
+		t.fd = judge ? bpf_program__fd(j->tc_from->progs.nn_tc_from_overlay) :
+		       nn_dp_prog_fd(s->dp, NN_DIR_FROM_OVERLAY, NN_HOOK_TC);
+		break;
+	case HK_XDP_FROM:
+		t.fd = judge ? bpf_program__fd(j->xdp_from->progs.nn_xdp_from_overlay) :
+		       nn_dp_prog_fd(s->dp, NN_DIR_FROM_OVERLAY, NN_HOOK_XDP);
+		break;
+	case HK_TC_INTO:
+		t.fd = judge ? bpf_program__fd(j->tc_into->progs.nn_tc_into_overlay) :
+		       nn_dp_prog_fd(s->dp, NN_DIR_INTO_OVERLAY, NN_HOOK_TC);
+		break;
+	}
+	return t;
+}
+
+/* Run the case's packet once and check the verdict (and, on the normal
+ * program, that the expected drop counter moved): a benchmark of the wrong
+ * path is worse than none. */
+static int check_case(struct scale_ctx *s, const struct bench_case *c, const struct target *t,
+		      const uint8_t *pkt, size_t len)
+{
+	bool xdp = !t->tc, pass_expected = c->expect == NN_PASS, passed;
+	uint64_t before = pass_expected ? 0 : drops(s->dp, c->expect);
+	uint32_t ret;
+	int err;
+
+	err = test_run(t, pkt, len, 1, NULL, &ret);
+	if (err)
+		return err;
+	passed = xdp ? ret == XDP_PASS_RET : ret == TC_OK_RET;
+	if (passed != pass_expected ||
+	    (!pass_expected && c->run == RUN_NORMAL && drops(s->dp, c->expect) != before + 1)) {
+		fprintf(stderr, "case %s: expected %s (reason %u), got retval %u\n", c->name,
+			pass_expected ? "pass" : "drop", c->expect, ret);
+		return -EPROTO;
+	}
+	return 0;
+}
+
+/* Record the flow of PK_EST (and so of its reply PK_INTO_EST) through the
+ * normal from-overlay program. */
+static int open_flow(struct scale_ctx *s, const struct bench_pick *p)
+{
+	struct target t = target_of(s, HK_TC_FROM, false);
+	uint8_t pkt[BENCH_PKT_MAX];
+	size_t len = make_pkt(PK_EST, p, pkt);
+	uint32_t ret;
+	int err;
+
+	if (!len)
+		return -EINVAL;
+	err = test_run(&t, pkt, len, 1, NULL, &ret);
+	if (!err && ret != TC_OK_RET)
+		err = -EPROTO;
+	return err;
+}
+
+static bool wanted(const char *name)
+{
+	return !bopts.only || strstr(name, bopts.only);
+}
+
+static void stats(uint32_t *d, double *med, double *min, double *max)
+{
+	qsort(d, bopts.rounds, sizeof(d[0]), cmp_u32);
+	*med = bopts.rounds % 2 ? d[bopts.rounds / 2] :
+	       (d[bopts.rounds / 2 - 1] + d[bopts.rounds / 2]) / 2.0;
+	*min = d[0];
+	*max = d[bopts.rounds - 1];
+}
+
+/*
+ * One case at every scale. The rounds are interleaved across scales (round
+ * r runs N=10, then N=1000, ...): on a shared VM the cost of the same code
+ * drifts by tens of percent over minutes, and the ratio between scales is
+ * what matters, so every scale must see the same drift.
+ */
+static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct bench_results *res)
+{
+	static uint32_t d[MAX_SCALES][MAX_ROUNDS];
+	const struct bench_case *c = &res->cases[ci];
+	uint8_t pkt[MAX_SCALES][BENCH_PKT_MAX];
+	struct target t[MAX_SCALES];
+	size_t len[MAX_SCALES], si;
+	unsigned long r;
+	int fam, err;
+
+	for (fam = 0; fam < (c->pk == PK_NONE ? 1 : 2); fam++) {
+		for (si = 0; si < n_scales; si++) {
+			const struct bench_gen *g = &sc[si].gen;
+			const struct bench_pick *p = fam ? &g->v4 : &g->v6;
+
+			t[si] = target_of(&sc[si], c->hook, c->run == RUN_JUDGE);
+			/* Floors read no packet: any will do. */
+			len[si] = make_pkt(c->pk == PK_NONE ? PK_NEW : c->pk, p, pkt[si]);
+			if (!len[si])
+				return -EINVAL;
+			if (c->pk != PK_NONE) {
+				err = check_case(&sc[si], c, &t[si], pkt[si], len[si]);
+				if (err)
+					return err;
+			}
+		}
+		for (r = 0; r < bopts.rounds; r++) {
+			for (si = 0; si < n_scales; si++) {
+				err = test_run(&t[si], pkt[si], len[si], bopts.repeat, &d[si][r],
+					       NULL);
+				if (err)
+					return err;
+			}
+		}
+		for (si = 0; si < n_scales; si++) {
+			struct bench_fig *f = &res->fig[si][ci];
+
+			stats(d[si], &f->med[fam], &f->min[fam], &f->max[fam]);
+			if (c->pk == PK_NONE) {
+				f->med[1] = f->med[0];
+				f->min[1] = f->min[0];
+				f->max[1] = f->max[0];
+			}
+			f->done = true;
+		}
+	}
+	progress("#   %-24s", c->name);
+	for (si = 0; si < n_scales; si++)
+		progress(" %7.1f/%-7.1f", res->fig[si][ci].med[0], res->fig[si][ci].med[1]);
+	progress(" ns/pkt v6/v4\n");
+	return 0;
+}
+
+/*
+ * The flow-table insert, two ways:
+ *  - alone: bench_flow_insert on an LRU hash like nn_flows, overwriting one
+ *    key, then a new key each repetition with the table full (eviction);
+ *  - in place: the normal program on distinct new flows, one repetition per
+ *    run (so every run inserts), against the judge-only copy on the same
+ *    packets; the difference is the insert plus the counters dry_run skips.
+ */
+static int median_single(struct target *t, const struct bench_pick *p, uint16_t base,
+			 double *med)
+{
+	uint32_t *d = calloc(bopts.insert_samples, sizeof(*d));
+	uint8_t pkt[BENCH_PKT_MAX];
+	unsigned long k;
+	size_t len;
+	int err = 0;
+
+	if (!d)
+		return -ENOMEM;
+	for (k = 0; k < bopts.insert_samples && !err; k++) {
+		len = bench_pkt(pkt, bopts.framing == NN_FRAMING_ETH, p->a, p->res, BENCH_TCP,
+				base + k % 20000, 5432, 0);
+		err = len ? test_run(t, pkt, len, 1, &d[k], NULL) : -EINVAL;
+	}
+	if (!err) {
+		qsort(d, bopts.insert_samples, sizeof(*d), cmp_u32);
+		*med = d[bopts.insert_samples / 2];
+	}
+	free(d);
+	return err;
+}
+
+static int run_insert(struct scale_ctx *s, const struct bench_gen *g, struct bench_insert *in)
+{
+	struct bench_empty *e = s->env->empty;
+	struct target ins = { .fd = bpf_program__fd(e->progs.bench_flow_insert) };
+	struct target floor = { .fd = bpf_program__fd(e->progs.bench_xdp_empty) };
+	struct target real = target_of(s, HK_TC_FROM, false);
+	struct target judge = target_of(s, HK_TC_FROM, true);
+	struct nn_flow_key key = {};
+	double lo, hi;
+	int err;
+
+	memset(key.a, 0xfd, sizeof(key.a));
+	memset(key.b, 0xfe, sizeof(key.b));
+	key.proto = 6;
+	e->bss->bench_fresh_keys = 0;
+	err = time_it(&floor, &key, sizeof(key), &in->xdp_floor, &lo, &hi);
+	if (!err)
+		err = time_it(&ins, &key, sizeof(key), &in->lru_overwrite, &lo, &hi);
+	e->bss->bench_fresh_keys = 1;
+	if (!err)
+		err = time_it(&ins, &key, sizeof(key), &in->lru_fresh, &lo, &hi);
+	/* Each sample a new flow for the real program: the judge runs first,
+	 * on ports no earlier run has used. */
+	if (!err)
+		err = median_single(&judge, &g->v6, 20000, &in->judge_new);
+	if (!err)
+		err = median_single(&real, &g->v6, 20000, &in->real_new);
+	if (err)
+		return err;
+	in->done = true;
+	progress("#   insert: lru overwrite %.1f fresh %.1f floor %.1f; new flow real %.0f "
+		 "judge-only %.0f (repeat 1)\n", in->lru_overwrite, in->lru_fresh, in->xdp_floor,
+		 in->real_new, in->judge_new);
+	return 0;
+}
+
+static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
+		      struct bench_scale_info *info)
+{
+	struct nn_load_opts o = {
+		.framing = bopts.framing,
+		.load_xdp_direct = true,
+	};
+	struct nn_limits lim;
+	struct nn_policy *p = NULL;
+	struct nn_errlist errs = {};
+	struct nn_apply_result ar = {};
+	double t0 = now_ms();
+	size_t i;
+	int err;
+
+	/* Sized for N: the defaults (128k devices, 1M flows) would measure
+	 * the same tables at every scale. */
+	o.cap.max_devices = n + 1024;
+	o.cap.max_nodes = 64;
+	o.cap.max_rules = n + 1024;
+	o.cap.max_prefixes = 2 * n + 4096;
+	o.cap.max_cells = 16 * n + 4096;
+	o.cap.max_flows = BENCH_MAX_FLOWS;
+	o.cap.max_frags = 4096;
+	nn_limits_default(&lim);
+	lim.max_devices = o.cap.max_devices;
+	lim.max_rules = o.cap.max_rules;
+	lim.max_prefixes = o.cap.max_prefixes;
+	lim.max_nodes = o.cap.max_nodes;
+	err = nn_policy_parse(g->json, g->len, "gw-bench", &lim, &p, &errs);
+	for (i = 0; i < errs.n; i++)
+		fprintf(stderr, "# policy: %s\n", errs.msgs[i]);
+	nn_errlist_free(&errs);
+	if (err)
+		return err;
+	info->parse_ms = now_ms() - t0;
+	info->devices = p->n_devices;
+	info->rules = p->n_rules;
+	t0 = now_ms();
+	err = nn_dp_load(&o, &s->dp);
+	if (!err)
+		err = judge_load(&s->judge, s->dp);
+	info->load_ms = now_ms() - t0;
+	t0 = now_ms();
+	if (!err)
+		err = nn_apply(s->dp, p, &ar, &errs);
+	for (i = 0; i < errs.n; i++)
+		fprintf(stderr, "# apply: %s\n", errs.msgs[i]);
+	nn_errlist_free(&errs);
+	info->apply_ms = now_ms() - t0;
+	info->addrs = ar.addrs;
+	info->prefixes = ar.prefixes;
+	info->cells = ar.cells;
+	nn_policy_free(p);
+	return err;
+}
+
+static int setup_scale(struct scale_ctx *s, struct bench_results *res, size_t si)
+{
+	struct bench_scale_info *info = &res->info[si];
+	size_t n = res->scale[si];
+	int err;
+
+	progress("# N=%zu: generating\n", n);
+	err = bench_genpolicy(n, &s->gen);
+	if (err)
+		return err;
+	info->json_bytes = s->gen.len;
+	info->networks = s->gen.n_networks;
+	info->tenants = s->gen.n_tenants;
+	info->resources = s->gen.n_resources;
+	err = load_scale(s, &s->gen, n, info);
+	progress("# N=%zu: %zu devices, %zu rules, %zu networks, %zu cells; parse %.0f ms, "
+		 "load %.0f ms, apply %.0f ms\n", n, info->devices, info->rules, info->networks,
+		 info->cells, info->parse_ms, info->load_ms, info->apply_ms);
+	if (!err)
+		err = open_flow(s, &s->gen.v6);
+	if (!err)
+		err = open_flow(s, &s->gen.v4);
+	return err;
+}
+
+/* Every scale stays loaded at once (about 1 GB at 100k) so that the cases
+ * can interleave their rounds across scales. */
+int bench_run(struct bench_env *env, struct bench_results *res)
+{
+	static struct scale_ctx sc[MAX_SCALES];
+	size_t si, ci;
+	int err = 0;
+
+	for (si = 0; si < res->n_scales && !err; si++) {
+		sc[si].env = env;
+		err = setup_scale(&sc[si], res, si);
+	}
+	for (ci = 0; ci < res->n_cases && !err; ci++)
+		if (res->cases[ci].pk == PK_NONE || wanted(res->cases[ci].name))
+			err = run_case(sc, res->n_scales, ci, res);
+	for (si = 0; si < res->n_scales && !err; si++)
+		if (!bopts.no_insert && wanted("insert"))
+			err = run_insert(&sc[si], &sc[si].gen, &res->ins[si]);
+	for (si = 0; si < res->n_scales; si++) {
+		judge_close(&sc[si].judge);
+		nn_dp_close(sc[si].dp);
+		bench_gen_free(&sc[si].gen);
+	}
+	return err;
+}
