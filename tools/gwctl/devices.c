@@ -38,6 +38,9 @@ static void wg_load(const char *iface, struct wg_dump *d)
 	bool first = true;
 
 	memset(d, 0, sizeof(*d));
+	/* WireGuard devices (kernel or wireguard-go on TUN) are L3. */
+	if (gw_iface_type(iface) != GW_ARPHRD_NONE)
+		return;
 	snprintf(cmd, sizeof(cmd), "wg show '%s' dump 2>/dev/null", iface);
 	f = popen(cmd, "r");
 	if (!f)

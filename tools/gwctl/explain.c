@@ -37,7 +37,6 @@ struct explain_state {
 	bool has_sport;
 };
 
-#define GW_ARPHRD_NONE 65534	/* wg0, TUN: no link-layer header */
 #define GW_DEF_SPORT 40000
 
 struct judge_info {
@@ -55,23 +54,6 @@ static int explain_opt(struct gw *g, void *state, int idx, const char *arg)
 		s->has_sport = true;
 	}
 	return 0;
-}
-
-/* The interface's ARPHRD type, -1 when it is not there. */
-static int iface_type(const char *iface)
-{
-	char path[96];
-	FILE *f;
-	int t = -1;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/type", iface);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &t) != 1)
-		t = -1;
-	fclose(f);
-	return t;
 }
 
 static int parse_args(struct gw *g, struct explain_state *st, int argc, char **argv,
@@ -182,7 +164,7 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 	struct nn_verdict *last = NULL;
 	struct nn_dp *dp = NULL;
 	int ncpu = gw_ncpus(), cpu, ifindex = 0, err, i;
-	bool l3_dev = iface_type(g->iface) == GW_ARPHRD_NONE;
+	bool l3_dev = gw_iface_type(g->iface) == GW_ARPHRD_NONE;
 	size_t len = 0;
 	cpu_set_t set;
 

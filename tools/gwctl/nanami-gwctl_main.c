@@ -96,7 +96,9 @@ static int global_opt(struct gw *g, int idx, const char *arg)
 {
 	switch (idx) {
 	case G_IFACE:
-		if (!*arg || strlen(arg) >= 16)
+		/* The name reaches paths and `wg show`: kernel names only. */
+		if (!*arg || strlen(arg) >= 16 || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@:") != strlen(arg))
 			return gw_err(g, GW_USAGE, "bad interface name '%s'", arg);
 		g->iface = arg;
 		break;
