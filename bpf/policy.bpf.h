@@ -10,10 +10,6 @@
 
 #include "flow.bpf.h"
 
-/* Destination kinds reported in nn_verdict.dst_kind besides nn_addr_kind. */
-#define NN_DK_PREFIX_BASE 16	/* + enum nn_prefix_kind */
-#define NN_DK_INTERNET 32
-
 static __always_inline struct nn_addr_info *nn_addr_lookup(__u32 slot, const __u8 *addr)
 {
 	struct nn_addr_key k;

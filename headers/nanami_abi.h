@@ -330,6 +330,10 @@ struct nn_ratelimit {
 	__u64 tokens;
 };
 
+/* nn_verdict.dst_kind beyond enum nn_addr_kind. */
+#define NN_DK_PREFIX_BASE 16	/* + enum nn_prefix_kind */
+#define NN_DK_INTERNET 32
+
 /* Verdict of the last packet on this CPU (nn_last), written only when the
  * program is loaded with record_last set: tests and "explain" read it. */
 struct nn_verdict {

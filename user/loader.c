@@ -32,10 +32,6 @@
 #include "loader.h"
 #include "log.h"
 
-/* TC filter identity: handle "NN", a priority of its own. */
-#define NN_TC_HANDLE 0x4e4e
-#define NN_TC_PRIO 0x4e
-
 const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_ACTIVE] = "nn_active",
 	[NN_M_ADDRS] = "nn_addrs",
@@ -56,6 +52,11 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_LAST] = "nn_last",
 	[NN_M_SCRATCH] = "nn_scratch",
 };
+
+bool nn_map_is_pinned(enum nn_map_id id)
+{
+	return id != NN_M_LAST && id != NN_M_SCRATCH;
+}
 
 void nn_capacity_default(struct nn_capacity *cap)
 {
@@ -117,6 +118,47 @@ static void set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 	}
 }
 
+static int max_entries(int fd, uint32_t *n)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*n = info.max_entries;
+	return 0;
+}
+
+/* The inverse of set_sizes(): nn_addrs = 2 * (2 * devices + nodes + 2) and
+ * nn_dev_stats = devices + nodes + 1, so devices = nn_addrs / 2 -
+ * nn_dev_stats - 1; the two-slot maps hold twice their capacity. */
+int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *c)
+{
+	uint32_t addrs = 0, dev_stats = 0, rules = 0, rule_hits = 0, prefixes = 0, cells = 0;
+	int err;
+
+	err = max_entries(map_fd[NN_M_ADDRS], &addrs) ?:
+	      max_entries(map_fd[NN_M_DEV_STATS], &dev_stats) ?:
+	      max_entries(map_fd[NN_M_RULES], &rules) ?:
+	      max_entries(map_fd[NN_M_RULE_HITS], &rule_hits) ?:
+	      max_entries(map_fd[NN_M_PREFIXES], &prefixes) ?:
+	      max_entries(map_fd[NN_M_POLICY], &cells) ?:
+	      max_entries(map_fd[NN_M_FLOWS], &c->max_flows) ?:
+	      max_entries(map_fd[NN_M_FRAGS], &c->max_frags);
+	if (err)
+		return err;
+	if (addrs % 2 || addrs / 2 < dev_stats + 2 || rules != 2 * rule_hits)
+		return -EINVAL;
+	c->max_devices = addrs / 2 - dev_stats - 1;
+	if (c->max_devices + 1 > dev_stats)
+		return -EINVAL;
+	c->max_nodes = dev_stats - c->max_devices - 1;
+	c->max_rules = rule_hits;
+	c->max_prefixes = prefixes / 2;
+	c->max_cells = cells / 2;
+	return 0;
+}
+
 static int set_pins(struct bpf_object *obj, const char *pin_dir)
 {
 	struct bpf_map *m;
@@ -124,7 +166,14 @@ static int set_pins(struct bpf_object *obj, const char *pin_dir)
 	int err;
 
 	bpf_object__for_each_map(m, obj) {
+		size_t i;
+
 		if (bpf_map__is_internal(m))
+			continue;
+		for (i = 0; i < NN_M_COUNT; i++)
+			if (!strcmp(bpf_map__name(m), nn_map_names[i]))
+				break;
+		if (i < NN_M_COUNT && !nn_map_is_pinned(i))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, bpf_map__name(m));
 		err = bpf_map__set_pin_path(m, path);

@@ -30,6 +30,11 @@ struct nn_capacity {
 
 void nn_capacity_default(struct nn_capacity *cap);
 
+/* The capacities maps of @map_fd (indexed by enum nn_map_id) were created
+ * with: the inverse of the loader's sizing. -EINVAL when the sizes do not fit
+ * it (maps of another version). */
+int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *cap);
+
 struct nn_load_opts {
 	const char *pin_dir;		/* NULL: nothing pinned (tests) */
 	uint8_t framing;		/* enum nn_framing */
@@ -49,6 +54,14 @@ enum nn_map_id {
 };
 
 extern const char *const nn_map_names[NN_M_COUNT];
+
+/* nn_last and nn_scratch are per-instance scratch (a dry-run "explain"
+ * instance gets its own): every other map is pinned and shared. */
+bool nn_map_is_pinned(enum nn_map_id id);
+
+/* Our TC filters' identity on clsact ingress/egress: handle "NN". */
+#define NN_TC_HANDLE 0x4e4e
+#define NN_TC_PRIO 0x4e
 
 struct nn_dp {
 	struct from_overlay_tc *tc_from;

@@ -19,7 +19,7 @@ static const char *const reason_names[NN_R_MAX] = {
 	[NN_R_WG_HANDSHAKE_RATE] = "wg_handshake_rate",
 };
 
-const char *nn_reason_name(unsigned int reason)
+const char *nn_reason_name(uint32_t reason)
 {
 	return reason < NN_R_MAX ? reason_names[reason] : NULL;
 }
@@ -34,8 +34,65 @@ int nn_reason_from_name(const char *name)
 	return -1;
 }
 
-const char *nn_dir_name(unsigned int dir)
+const char *nn_dir_name(uint32_t dir)
 {
-	return dir == NN_DIR_FROM_OVERLAY ? "from_overlay" :
-	       dir == NN_DIR_INTO_OVERLAY ? "into_overlay" : "unknown";
+	switch (dir) {
+	case NN_DIR_FROM_OVERLAY:
+		return "from-overlay";
+	case NN_DIR_INTO_OVERLAY:
+		return "into-overlay";
+	}
+	return "unknown";
+}
+
+const char *nn_addr_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case NN_AK_DEVICE:
+		return "device";
+	case NN_AK_NODE:
+		return "node";
+	case NN_AK_SELF:
+		return "self";
+	}
+	return NULL;
+}
+
+const char *nn_dst_kind_name(uint32_t kind)
+{
+	switch (kind) {
+	case NN_DK_PREFIX_BASE + NN_PK_RESOURCE:
+		return "resource";
+	case NN_DK_PREFIX_BASE + NN_PK_OVERLAY:
+		return "unassigned_overlay";
+	case NN_DK_PREFIX_BASE + NN_PK_ACL:
+		return "acl_prefix";
+	case NN_DK_INTERNET:
+		return "internet";
+	}
+	return nn_addr_kind_name(kind);
+}
+
+const char *nn_state_name(uint32_t state)
+{
+	switch (state) {
+	case NN_ST_ACTIVE:
+		return "active";
+	case NN_ST_DISABLED:
+		return "disabled";
+	}
+	return NULL;
+}
+
+const char *nn_flow_state_name(uint32_t state)
+{
+	switch (state) {
+	case NN_FS_NEW:
+		return "new";
+	case NN_FS_EST:
+		return "established";
+	case NN_FS_CLOSING:
+		return "closing";
+	}
+	return "unknown";
 }

@@ -61,9 +61,9 @@ static void test_render(void **state)
 	expect_line(page, "nanami_drops_total{reason=\"acl_deny\"} 1\n");
 	expect_line(page, "nanami_drops_total{reason=\"malformed\"} 0\n");
 	expect_line(page, "nanami_device_packets_total{device=\"alice-laptop\",tenant=\"acme\","
-			  "network=\"acme-prod\",direction=\"from_overlay\"} 1\n");
+			  "network=\"acme-prod\",direction=\"from-overlay\"} 1\n");
 	expect_line(page, "nanami_device_drops_total{device=\"alice-laptop\",tenant=\"acme\","
-			  "network=\"acme-prod\",direction=\"from_overlay\"} 1\n");
+			  "network=\"acme-prod\",direction=\"from-overlay\"} 1\n");
 	expect_line(page, "nanami_rule_hits_total{rule=\"eng-db\",tenant=\"acme\","
 			  "network=\"acme-prod\"} 1\n");
 	expect_line(page, "nanami_rule_hits_total{rule=\"no-smtp\",tenant=\"acme\","

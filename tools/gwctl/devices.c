@@ -136,12 +136,12 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 		if (g->json) {
 			json_t *o = json_pack("{s:i,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:o}",
 					      "slot", (int)c.devs[i].slot, "id", nm->id,
-					      "kind", gw_addr_kind_name(nm->kind),
+					      "kind", nn_addr_kind_name(nm->kind),
 					      "tenant", nm->tenant[0] ? nm->tenant : NULL,
 					      "network", nm->network[0] ? nm->network : NULL,
 					      "addresses", ja,
 					      "state", gw_json_str_or_null(info ?
-							gw_state_name(info->state) : NULL),
+							nn_state_name(info->state) : NULL),
 					      "egress", info ? json_boolean(info->flags &
 								NN_AF_EGRESS) : json_null(),
 					      "counters", gw_json_dev_counters(&d));
@@ -168,9 +168,9 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 		gw_fmt_count(d.drops[1], n2, sizeof(n2));
 		snprintf(dr, sizeof(dr), "%s/%s", n1, n2);
 		gw_table_row(&t, (const char *[]){
-			nm->id, gw_addr_kind_name(nm->kind), nm->tenant[0] ? nm->tenant : NULL,
+			nm->id, nn_addr_kind_name(nm->kind), nm->tenant[0] ? nm->tenant : NULL,
 			nm->network[0] ? nm->network : NULL,
-			info ? gw_state_name(info->state) : "gone",
+			info ? nn_state_name(info->state) : "gone",
 			info ? (info->flags & NN_AF_EGRESS ? "yes" : "no") : NULL,
 			addrs[0] ? addrs : NULL, pk, by, dr, hs });
 	}

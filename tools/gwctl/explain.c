@@ -117,13 +117,13 @@ static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t 
 	if (e) {
 		const struct nn_name *n = gw_dev_name(c, e->info.stat_slot);
 
-		json_object_set_new(o, "kind", json_string(gw_addr_kind_name(e->info.kind)));
+		json_object_set_new(o, "kind", json_string(nn_addr_kind_name(e->info.kind)));
 		json_object_set_new(o, "id", gw_json_str_or_null(n ? n->id : NULL));
 		json_object_set_new(o, "tenant", gw_json_str_or_null(n && n->tenant[0] ?
 								     n->tenant : NULL));
 		json_object_set_new(o, "network", gw_json_str_or_null(n && n->network[0] ?
 								      n->network : NULL));
-		json_object_set_new(o, "state", json_string(gw_state_name(e->info.state) ?: "?"));
+		json_object_set_new(o, "state", json_string(nn_state_name(e->info.state) ?: "?"));
 		if (e->info.kind == NN_AK_DEVICE)
 			json_object_set_new(o, "egress_here",
 					    json_boolean(e->info.flags & NN_AF_EGRESS));
@@ -288,7 +288,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 	err = gw_pins_open(g);
 	if (err)
 		return err;
-	/* nn_last is pinned with the rest: one explain at a time per pin dir. */
+	/* One explain at a time per pin dir keeps CPU pinning and output sane. */
 	lock = open(g->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (lock >= 0)
 		flock(lock, LOCK_EX);
@@ -302,17 +302,17 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 		return err;
 	if (v.rule != NN_NONE32)
 		rn = gw_rule_name(&c, gw_rule_index_slot(g, &c, v.rule));
-	reason = v.reason == NN_PASS ? NULL : gw_reason_name(v.reason);
+	reason = v.reason == NN_PASS ? NULL : nn_reason_name(v.reason);
 	gw_proto_name(spec.proto, proto, sizeof(proto));
 	root = json_pack("{s:s,s:o,s:o,s:s,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:s,"
 			 "s:{s:o,s:o,s:s,s:i,s:i,s:i}}",
 			 "verdict", v.reason == NN_PASS ? "pass" : "drop",
 			 "reason", gw_json_str_or_null(reason),
 			 "rule", gw_json_str_or_null(rn ? rn->id : NULL),
-			 "direction", gw_dir_name(dir),
+			 "direction", nn_dir_name(dir),
 			 "flow_hit", v.flow_hit != 0, "untouched", v.passed_untouched != 0,
-			 "src_kind", gw_json_str_or_null(gw_addr_kind_name(v.src_kind)),
-			 "dst_kind", gw_json_str_or_null(gw_dst_kind_name(v.dst_kind)),
+			 "src_kind", gw_json_str_or_null(nn_addr_kind_name(v.src_kind)),
+			 "dst_kind", gw_json_str_or_null(nn_dst_kind_name(v.dst_kind)),
 			 "tenant", gw_json_str_or_null(gw_tenant_name(&c, v.tenant)),
 			 "network", gw_json_str_or_null(gw_network_name(&c, v.network)),
 			 "src", describe(g, &c, spec.src), "dst", describe(g, &c, spec.dst),
@@ -333,12 +333,12 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 	printf("reason     %s\n", reason ? reason : "-");
 	printf("rule       %s\n", json_string_value(json_object_get(root, "rule")) ?: "-");
 	printf("classified src=%s dst=%s tenant=%s network=%s\n",
-	       gw_addr_kind_name(v.src_kind) ?: "-", gw_dst_kind_name(v.dst_kind) ?: "-",
+	       nn_addr_kind_name(v.src_kind) ?: "-", nn_dst_kind_name(v.dst_kind) ?: "-",
 	       json_string_value(json_object_get(root, "tenant")) ?: "-",
 	       json_string_value(json_object_get(root, "network")) ?: "-");
 	print_side("source", json_object_get(root, "src"));
 	print_side("dest", json_object_get(root, "dst"));
-	printf("packet     %s %s %s", gw_dir_name(dir), proto,
+	printf("packet     %s %s %s", nn_dir_name(dir), proto,
 	       json_string_value(json_object_get(json_object_get(root, "packet"), "src")));
 	if (spec.proto == 6 || spec.proto == 17)
 		printf(" port %u", spec.sport);

@@ -173,8 +173,8 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 		o = json_pack("{s:o,s:i,s:o,s:i,s:s,s:i,s:s,s:s,s:f,s:I,s:i,s:b,s:b,s:o}",
 			      "src", gw_json_addr(src), "sport", sport, "dst", gw_json_addr(dst),
 			      "dport", dport, "proto", pname, "proto_num", key.proto,
-			      "direction", gw_dir_name(f.opener_dir),
-			      "state", gw_flow_state_name(f.state),
+			      "direction", nn_dir_name(f.opener_dir),
+			      "state", nn_flow_state_name(f.state),
 			      "age_s", (double)(age / 1000000) / 1e3,	/* ms resolution */
 			      "last_seen_ns", (json_int_t)f.last_seen_ns,
 			      "epoch", (int)f.epoch, "current", f.epoch == c.epoch,

@@ -19,6 +19,7 @@
 
 #include "loader.h"
 #include "nanami_abi.h"
+#include "names.h"
 
 /* Exit codes (interfaces.md): only main turns errors into these. */
 #define GW_OK 0
@@ -94,14 +95,7 @@ int gw_table_row(struct gw_table *t, const char *const *cells);
 void gw_table_print(const struct gw_table *t);
 void gw_table_free(struct gw_table *t);
 
-/* ---- names.c: stable names of enums ---- */
-const char *gw_reason_name(uint32_t reason);	/* NULL for pass/unknown */
-int gw_reason_parse(const char *s);		/* -1 unknown */
-const char *gw_dir_name(uint32_t dir);
-const char *gw_addr_kind_name(uint32_t kind);
-const char *gw_dst_kind_name(uint32_t kind);	/* nn_verdict.dst_kind */
-const char *gw_state_name(uint32_t state);
-const char *gw_flow_state_name(uint32_t state);
+/* ---- names.c: protocols and numbers (enum names: user/names.h) ---- */
 void gw_proto_name(uint32_t proto, char *buf, size_t len);
 int gw_proto_parse(const char *s);		/* -1 unknown */
 int gw_parse_u32(const char *s, uint32_t max, uint32_t *out);

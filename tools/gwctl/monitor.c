@@ -67,7 +67,7 @@ static int monitor_opt(struct gw *g, void *state, int idx, const char *arg)
 		m->tenant = arg;
 		break;
 	case M_REASON:
-		m->reason = gw_reason_parse(arg);
+		m->reason = nn_reason_from_name(arg);
 		if (m->reason < 0)
 			return gw_err(g, GW_USAGE, "--reason: '%s' is not a drop reason of "
 				      "verdicts.md", arg);
@@ -131,7 +131,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	rule = gw_rule_name(&m->cat, e->rule_slot);
 	tenant = gw_tenant_name(&m->cat, e->tenant);
 	network = gw_network_name(&m->cat, e->network);
-	reason = gw_reason_name(e->reason);
+	reason = nn_reason_name(e->reason);
 	if ((m->reason && e->reason != m->reason) ||
 	    (m->device && (!dev || strcmp(dev->id, m->device))) ||
 	    (m->tenant && (!tenant || strcmp(tenant, m->tenant))))
@@ -144,7 +144,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		gw_json_print(json_pack("{s:s,s:I,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:o,s:o,s:o,s:o,s:o,"
 					"s:i}",
 					"time", when, "ts_ns", (json_int_t)e->ts_ns,
-					"direction", gw_dir_name(e->dir), "src", src,
+					"direction", nn_dir_name(e->dir), "src", src,
 					"sport", e->sport, "dst", dst, "dport", e->dport,
 					"proto", proto, "proto_num", e->proto,
 					"device", gw_json_str_or_null(dev ? dev->id : NULL),
@@ -158,7 +158,7 @@ static int on_event(void *ctx, void *data, size_t size)
 		size_t n = 0;
 
 		/* One line per event, key=value after the addresses, so it greps. */
-		n += snprintf(line + n, sizeof(line) - n, "%s %s %s %s", when, gw_dir_name(e->dir),
+		n += snprintf(line + n, sizeof(line) - n, "%s %s %s %s", when, nn_dir_name(e->dir),
 			      proto, src);
 		if (e->sport)
 			n += snprintf(line + n, sizeof(line) - n, " port %u", e->sport);

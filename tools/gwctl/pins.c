@@ -21,6 +21,9 @@ int gw_pins_open(struct gw *g)
 	size_t i;
 
 	for (i = 0; i < NN_M_COUNT; i++) {
+		g->fd[i] = -1;
+		if (!nn_map_is_pinned(i))
+			continue;
 		snprintf(path, sizeof(path), "%s/%s", g->pin_dir, nn_map_names[i]);
 		g->fd[i] = bpf_obj_get(path);
 		if (g->fd[i] >= 0)
@@ -139,38 +142,9 @@ json_t *gw_json_dev_counters(const struct gw_dev_counters *d)
 			 "bytes", (json_int_t)d->bytes[1], "drops", (json_int_t)d->drops[1]);
 }
 
-/*
- * The loader sizes the maps from struct nn_capacity (user/loader.c):
- *   nn_addrs = 2 * (2 * devices + nodes + 2), nn_dev_stats = devices + nodes + 1,
- * so devices = nn_addrs / 2 - nn_dev_stats - 1 and nodes follow. Every other
- * capacity is one map's size (halved for the two-slot maps). A set of sizes
- * that does not fit these formulas came from another loader version.
- */
 int gw_capacity_from_pins(struct gw *g, struct nn_capacity *cap)
 {
-	uint32_t addrs = 0, dev_stats = 0, rules = 0, rule_hits = 0, prefixes = 0, cells = 0;
-	int err;
-
-	err = gw_map_max_entries(g->fd[NN_M_ADDRS], &addrs) ?:
-	      gw_map_max_entries(g->fd[NN_M_DEV_STATS], &dev_stats) ?:
-	      gw_map_max_entries(g->fd[NN_M_RULES], &rules) ?:
-	      gw_map_max_entries(g->fd[NN_M_RULE_HITS], &rule_hits) ?:
-	      gw_map_max_entries(g->fd[NN_M_PREFIXES], &prefixes) ?:
-	      gw_map_max_entries(g->fd[NN_M_POLICY], &cells) ?:
-	      gw_map_max_entries(g->fd[NN_M_FLOWS], &cap->max_flows) ?:
-	      gw_map_max_entries(g->fd[NN_M_FRAGS], &cap->max_frags);
-	if (err)
-		return err;
-	if (addrs % 2 || addrs / 2 < dev_stats + 2 || rules != 2 * rule_hits)
-		return -EINVAL;
-	cap->max_devices = addrs / 2 - dev_stats - 1;
-	if (cap->max_devices + 1 > dev_stats)
-		return -EINVAL;
-	cap->max_nodes = dev_stats - cap->max_devices - 1;
-	cap->max_rules = rule_hits;
-	cap->max_prefixes = prefixes / 2;
-	cap->max_cells = cells / 2;
-	return 0;
+	return nn_capacity_from_maps(g->fd, cap);
 }
 
 /* ---- catalog ---- */

@@ -87,7 +87,7 @@ static json_t *stats_json(const struct gw_catalog *c, const struct snap *s)
 
 	for (i = 1; i < NN_R_MAX; i++) {
 		total += s->drops[i].packets;
-		json_object_set_new(drops, gw_reason_name(i),
+		json_object_set_new(drops, nn_reason_name(i),
 				    json_pack("{s:I,s:I}", "packets",
 					      (json_int_t)s->drops[i].packets, "bytes",
 					      (json_int_t)s->drops[i].bytes));
@@ -140,7 +140,7 @@ static void stats_print(const struct gw_catalog *c, const struct snap *s,
 		cell(a, sizeof(a), s->drops[i].packets, prev != NULL,
 		     prev ? prev->drops[i].packets : 0, secs);
 		gw_fmt_count(s->drops[i].bytes, b, sizeof(b));
-		gw_table_row(&t, (const char *[]){ gw_reason_name(i), a, b });
+		gw_table_row(&t, (const char *[]){ nn_reason_name(i), a, b });
 	}
 	gw_table_print(&t);
 	gw_table_free(&t);

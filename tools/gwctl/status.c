@@ -16,10 +16,6 @@
 
 #include "gwctl.h"
 
-/* The controller's TC filter identity (user/loader.c). */
-#define GW_TC_HANDLE 0x4e4e
-#define GW_TC_PRIO 0x4e
-
 static const char *const full_names[] = {
 	"nn_tc_from_overlay", "nn_tc_into_overlay", "nn_xdp_from_overlay",
 };
@@ -70,7 +66,7 @@ static int prog_info(uint32_t id, int map_fd, struct prog_row *r)
 static int query_tc(int ifindex, enum bpf_tc_attach_point pt, int map_fd, struct prog_row *r)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = pt);
-	LIBBPF_OPTS(bpf_tc_opts, q, .handle = GW_TC_HANDLE, .priority = GW_TC_PRIO);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = NN_TC_HANDLE, .priority = NN_TC_PRIO);
 
 	if (bpf_tc_query(&hook, &q))
 		return -ENOENT;
