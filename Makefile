@@ -32,7 +32,7 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench clean help deps san san-unit fuzz
+.PHONY: all test demo bench clean help deps san san-unit fuzz install man
 
 # ---- sources ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -124,6 +124,35 @@ fuzz: $(O)/fuzz/fuzz_snapshot
 	$(O)/fuzz/fuzz_snapshot -max_total_time=$(FUZZ_SECONDS) -max_len=65536 \
 		$(O)/fuzz/corpus selftests/fuzz/corpus
 
+# ---- install ----
+# make install [PREFIX=/usr/local] [DESTDIR=] [SYSCONFDIR=/etc]
+PREFIX ?= /usr/local
+SYSCONFDIR ?= /etc
+SBINDIR := $(PREFIX)/sbin
+BINDIR := $(PREFIX)/bin
+MANDIR := $(PREFIX)/share/man
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+
+install: $(O)/nanami-gatewayd $(O)/nanami-gwctl
+	$(call msg,INSTALL,$(DESTDIR)$(PREFIX))
+	$(Q)install -D -m 0755 $(O)/nanami-gatewayd $(DESTDIR)$(SBINDIR)/nanami-gatewayd
+	$(Q)install -D -m 0755 $(O)/nanami-gwctl $(DESTDIR)$(BINDIR)/nanami-gwctl
+	$(Q)install -D -m 0644 man/nanami-gatewayd.8 $(DESTDIR)$(MANDIR)/man8/nanami-gatewayd.8
+	$(Q)install -D -m 0644 man/nanami-gwctl.8 $(DESTDIR)$(MANDIR)/man8/nanami-gwctl.8
+	$(Q)install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	$(Q)sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		packaging/nanami-gatewayd@.service > $(DESTDIR)$(UNITDIR)/nanami-gatewayd@.service
+	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/nanami-gatewayd@.service
+	$(Q)install -D -m 0644 packaging/gatewayd.conf.example \
+		$(DESTDIR)$(SYSCONFDIR)/nanami/gatewayd.conf.example
+
+# Regenerate the committed man pages from docs/man/*.md (needs go-md2man).
+man: $(patsubst docs/man/%.md,man/%,$(wildcard docs/man/*.md))
+
+man/%: docs/man/%.md
+	$(call msg,MAN,$@)
+	$(Q)go-md2man -in $< -out $@
+
 # ---- commands ----
 deps:
 	$(Q)tools/install-deps.sh
@@ -153,6 +182,7 @@ help:
 	@echo 'make san        build user code and unit tests with ASan+UBSan into $(O)/san'
 	@echo 'make fuzz       fuzz the snapshot parser/validator/compiler (FUZZ_SECONDS=20)'
 	@echo 'make deps       install the Debian packages the project needs'
+	@echo 'make install    install binaries, man pages, systemd unit (PREFIX, DESTDIR, SYSCONFDIR)'
 	@echo 'make clean      remove $(O)/'
 	@echo 'V=1             show full commands; O=DIR build elsewhere'
 
