@@ -329,6 +329,11 @@ static int check_case(struct scale_ctx *s, const struct bench_case *c, const str
 	return 0;
 }
 
+static bool wanted(const char *name)
+{
+	return !bopts.only || strstr(name, bopts.only);
+}
+
 /* Record the flow of PK_EST (and so of its reply PK_INTO_EST) through the
  * normal from-overlay program. */
 static int open_flow(struct scale_ctx *s, const struct bench_pick *p)
@@ -345,11 +350,6 @@ static int open_flow(struct scale_ctx *s, const struct bench_pick *p)
 	if (!err && ret != TC_OK_RET)
 		err = -EPROTO;
 	return err;
-}
-
-static bool wanted(const char *name)
-{
-	return !bopts.only || strstr(name, bopts.only);
 }
 
 static void stats(uint32_t *d, double *med, double *min, double *max)
@@ -387,6 +387,14 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 			len[si] = make_pkt(c->pk == PK_NONE ? PK_NEW : c->pk, p, pkt[si]);
 			if (!len[si])
 				return -EINVAL;
+			/* (Re)open the flow now: a SYN-only flow expires after
+			 * tcp_syn_timeout (60 s), and the scales were set up
+			 * minutes ago. */
+			if (c->run == RUN_ESTABLISHED) {
+				err = open_flow(&sc[si], p);
+				if (err)
+					return err;
+			}
 			if (c->pk != PK_NONE) {
 				err = check_case(&sc[si], c, &t[si], pkt[si], len[si]);
 				if (err)
@@ -563,10 +571,6 @@ static int setup_scale(struct scale_ctx *s, struct bench_results *res, size_t si
 	progress("# N=%zu: %zu devices, %zu rules, %zu networks, %zu cells; parse %.0f ms, "
 		 "load %.0f ms, apply %.0f ms\n", n, info->devices, info->rules, info->networks,
 		 info->cells, info->parse_ms, info->load_ms, info->apply_ms);
-	if (!err)
-		err = open_flow(s, &s->gen.v6);
-	if (!err)
-		err = open_flow(s, &s->gen.v4);
 	return err;
 }
 
