@@ -71,6 +71,7 @@ struct daemon {
 
 	int64_t next_resync, next_poll, next_retry, next_file_check;
 	struct stat file_st;
+	bool file_in_sync;		/* the file as it is now applied */
 };
 
 static int64_t now_ms(void)
@@ -136,8 +137,11 @@ static void refresh_peer_metrics(struct daemon *d)
 	pthread_mutex_unlock(&d->st.mu);
 }
 
-/* Everything but the maps: wg0, the underlay port, the exit NAT. */
-static int apply_rest(struct daemon *d, const struct nn_policy *p)
+/* Everything but the maps: wg0, the underlay port, the exit NAT. On the
+ * drift timer (@why "drift": the same desired state again) every wg0 change
+ * undoes a change made by hand: a stray peer, a widened AllowedIPs, a key
+ * swapped; all are counted as drift repairs. */
+static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *why)
 {
 	struct nn_wg_counters wc = {};
 	bool changed;
@@ -152,7 +156,8 @@ static int apply_rest(struct daemon *d, const struct nn_policy *p)
 		}
 		pthread_mutex_lock(&d->st.mu);
 		d->st.wg_changes += nn_wg_counters_changes(&wc);
-		d->st.drift_repairs += wc.allowed_ips_repaired;
+		d->st.drift_repairs += strcmp(why, "drift") ? wc.allowed_ips_repaired :
+							      nn_wg_counters_changes(&wc);
 		pthread_mutex_unlock(&d->st.mu);
 		if (nn_wg_counters_changes(&wc))
 			nn_log_info("event=wg_reconciled iface=%s added=%u removed=%u updated=%u "
@@ -194,6 +199,15 @@ static bool enforced(struct daemon *d, uint64_t *generation, uint32_t *devices)
 	*generation = m.generation;
 	*devices = m.devices;
 	return true;
+}
+
+/* Desired state confirmed with the source: fetched (or the file checked)
+ * and either unchanged or applied. Re-applying the copy we hold is not. */
+static void mark_synced(struct daemon *d)
+{
+	pthread_mutex_lock(&d->st.mu);
+	d->st.last_sync_unix = time(NULL);
+	pthread_mutex_unlock(&d->st.mu);
 }
 
 static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
@@ -260,7 +274,7 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 		nn_log_err("event=apply_failed source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
 	nn_errlist_free(&errs);
 	if (!err) {
-		err = apply_rest(d, p);
+		err = apply_rest(d, p, why);
 		/* wg0 or NAT failed: put the previous generation back so the
 		 * maps and wg0 keep agreeing; retried with backoff. */
 		if (err && d->good && nn_apply(d->dp, d->good, &res, &errs) == 0)
@@ -273,7 +287,7 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 		nn_policy_free(p);
 		return err;
 	}
-	nn_log(res.flipped || res.writes || strcmp(why, "resync") ? NN_LOG_INFO : NN_LOG_DEBUG,
+	nn_log(res.flipped || res.writes || strcmp(why, "drift") ? NN_LOG_INFO : NN_LOG_DEBUG,
 	       "event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
 	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu",
 	       source_name(d), why, (unsigned long long)p->generation, res.epoch, res.flipped,
@@ -295,7 +309,6 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 	d->good = p;
 	pthread_mutex_lock(&d->st.mu);
 	d->st.applied_generation = p->generation;
-	d->st.last_sync_unix = time(NULL);
 	d->st.map_writes += res.writes;
 	pthread_mutex_unlock(&d->st.mu);
 	refresh_peer_metrics(d);
@@ -340,6 +353,17 @@ static int cp_sync(struct daemon *d, const char *why)
 	int err;
 
 	err = nn_cp_fetch_delta(d->cp, &f, err_s, sizeof(err_s));
+	if (err == -EBADMSG || err == -EFBIG) {
+		/* An answer that cannot be read as a snapshot (bad, duplicate-key
+		 * or too deep JSON, over the size cap): a snapshot rejected whole. */
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   d->o->cp.url, why, err_s);
+		count_errors(d, 1, 0);
+		if (!atomic_load(&d->stream_up))
+			set_cp_state(d, NN_CP_POLLING);
+		nn_cp_fetch_release(&f);
+		return err;	/* at start: the last-known-good, as when unreachable */
+	}
 	if (err) {
 		nn_log_warn("event=control_plane_unreachable url=%s trigger=%s error=\"%s\"",
 			    d->o->cp.url, why, err_s);
@@ -351,13 +375,13 @@ static int cp_sync(struct daemon *d, const char *why)
 	if (!atomic_load(&d->stream_up))
 		set_cp_state(d, NN_CP_POLLING);
 	if (f.unchanged) {
-		pthread_mutex_lock(&d->st.mu);
-		d->st.last_sync_unix = time(NULL);
-		pthread_mutex_unlock(&d->st.mu);
+		mark_synced(d);
 		nn_cp_fetch_release(&f);
 		return 0;
 	}
 	err = apply_or_retry(d, f.body, f.len, why);
+	if (!err)
+		mark_synced(d);
 	/* A snapshot we refused must not become the base of the next delta. */
 	if (err == -EINVAL)
 		nn_cp_client_reset(d->cp);
@@ -394,6 +418,9 @@ static int file_sync(struct daemon *d, const char *why)
 	fclose(f);
 	err = apply_or_retry(d, buf, n, why);
 	free(buf);
+	d->file_in_sync = !err;
+	if (!err)
+		mark_synced(d);
 	return err;
 }
 
@@ -497,8 +524,13 @@ static int file_changed(struct daemon *d)
 		return 0;
 	if (st.st_mtim.tv_sec == d->file_st.st_mtim.tv_sec &&
 	    st.st_mtim.tv_nsec == d->file_st.st_mtim.tv_nsec &&
-	    st.st_size == d->file_st.st_size && st.st_ino == d->file_st.st_ino)
+	    st.st_size == d->file_st.st_size && st.st_ino == d->file_st.st_ino) {
+		/* Unchanged since it applied: still in sync (not when it
+		 * was rejected or failed to apply). */
+		if (d->file_in_sync)
+			mark_synced(d);
 		return 0;
+	}
 	d->file_st = st;
 	return 1;
 }
@@ -557,7 +589,11 @@ static void loop(struct daemon *d)
 			char *text = d->pending;
 
 			d->pending = NULL;
-			apply_or_retry(d, text, d->pending_len, "retry");
+			/* What the source gave us, now applied: in sync. */
+			if (!apply_or_retry(d, text, d->pending_len, "retry")) {
+				d->file_in_sync = true;
+				mark_synced(d);
+			}
 			free(text);
 		}
 		if (d->next_file_check && now >= d->next_file_check) {
@@ -575,7 +611,7 @@ static void loop(struct daemon *d)
 			if (d->o->cp.url)
 				cp_sync(d, "resync");
 			if (d->good_text && !d->pending)
-				apply_text(d, d->good_text, d->good_len, "resync");
+				apply_text(d, d->good_text, d->good_len, "drift");
 			refresh_peer_metrics(d);
 			schedule_resync(d);
 		}
