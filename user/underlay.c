@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "underlay.h"
 #include "underlay_xdp.skel.h"
@@ -31,25 +32,6 @@ const char *const nn_ul_map_names[NN_UL_COUNT] = {
 	[NN_UL_HS] = "nn_wg_hs",
 	[NN_UL_DROPS] = "nn_wg_drops",
 };
-
-static int mkdir_p(const char *path)
-{
-	char tmp[512], *p;
-
-	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	for (p = tmp + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		if (mkdir(tmp, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(tmp, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
-}
 
 int nn_underlay_load(const char *pin_dir, struct nn_underlay **out)
 {
@@ -72,7 +54,7 @@ int nn_underlay_load(const char *pin_dir, struct nn_underlay **out)
 			err = -ENAMETOOLONG;
 			goto out;
 		}
-		err = mkdir_p(u->pin_dir);
+		err = nn_mkdir_p(u->pin_dir);
 		if (err) {
 			nn_log_err("event=underlay_load pin_dir=%s error=\"couldn't create: %s\"",
 				   u->pin_dir, strerror(-err));

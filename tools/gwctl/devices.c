@@ -39,7 +39,7 @@ static void wg_load(const char *iface, struct wg_dump *d)
 
 	memset(d, 0, sizeof(*d));
 	/* WireGuard devices (kernel or wireguard-go on TUN) are L3. */
-	if (gw_iface_type(iface) != GW_ARPHRD_NONE)
+	if (nn_iface_framing(iface) != NN_FRAMING_L3)
 		return;
 	snprintf(cmd, sizeof(cmd), "wg show '%s' dump 2>/dev/null", iface);
 	f = popen(cmd, "r");

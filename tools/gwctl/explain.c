@@ -164,7 +164,7 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 	struct nn_verdict *last = NULL;
 	struct nn_dp *dp = NULL;
 	int ncpu = gw_ncpus(), cpu, ifindex = 0, err, i;
-	bool l3_dev = gw_iface_type(g->iface) == GW_ARPHRD_NONE;
+	bool l3_dev = nn_iface_framing(g->iface) == NN_FRAMING_L3;
 	size_t len = 0;
 	cpu_set_t set;
 

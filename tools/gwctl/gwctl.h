@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <jansson.h>
 
+#include "gatewayd.h"
 #include "loader.h"
 #include "nanami_abi.h"
 #include "names.h"
@@ -106,10 +107,6 @@ int gw_parse_u32(const char *s, uint32_t max, uint32_t *out);
 int gw_pins_open(struct gw *g);
 void gw_pins_close(struct gw *g);
 int gw_map_max_entries(int fd, uint32_t *max);
-/* The interface's ARPHRD type (/sys/class/net/IF/type), -1 when absent;
- * GW_ARPHRD_NONE for wg0 and TUN devices (no link-layer header). */
-int gw_iface_type(const char *iface);
-#define GW_ARPHRD_NONE 65534
 int gw_live_epoch(struct gw *g, uint32_t *epoch);
 int gw_ncpus(void);
 /* Sum a per-CPU value of @n u64 fields at @key into @sum. */

@@ -54,22 +54,6 @@ void gw_pins_close(struct gw *g)
 	}
 }
 
-int gw_iface_type(const char *iface)
-{
-	char path[96];
-	FILE *f;
-	int t = -1;
-
-	snprintf(path, sizeof(path), "/sys/class/net/%s/type", iface);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%d", &t) != 1)
-		t = -1;
-	fclose(f);
-	return t;
-}
-
 int gw_map_max_entries(int fd, uint32_t *max)
 {
 	struct bpf_map_info info = {};
