@@ -19,6 +19,7 @@ PKGS=(
 	procps psmisc				# pgrep/pkill/killall in test scripts
 	python3					# reference control plane (tools/cp), test-only
 	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
+	curl					# controller e2e tests: admin API, metrics scrapes
 )
 
 missing=()
