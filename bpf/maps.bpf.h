@@ -39,6 +39,24 @@ struct {
 	__type(value, struct nn_prefix_info);
 } nn_prefixes SEC(".maps");
 
+/* The same prefixes as one exact-match hash per length, and the lengths in
+ * use per scope and family (see nanami_abi.h): the fast path. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * NN_DEF_MAX_PREFIXES);
+	__type(key, struct nn_pfx_key);
+	__type(value, struct nn_prefix_info);
+} nn_pfx_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * NN_DEF_MAX_PREFIXES);
+	__type(key, struct nn_pfx_lens_key);
+	__type(value, struct nn_pfx_lens);
+} nn_pfx_lens SEC(".maps");
+
 /* Compiled ACL: (src class, dst class, proto, slot) -> port ranges. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -56,9 +74,11 @@ struct {
 	__type(value, struct nn_rule_info);
 } nn_rules SEC(".maps");
 
-/* Tracked flows, shared by both directions and every generation. */
+/* Tracked flows, shared by both directions and every generation. Per-CPU
+ * LRU lists: eviction under a full table takes no global lock. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
 	__uint(max_entries, NN_DEF_MAX_FLOWS);
 	__type(key, struct nn_flow_key);
 	__type(value, struct nn_flow);

@@ -19,15 +19,78 @@ static __always_inline struct nn_addr_info *nn_addr_lookup(__u32 slot, const __u
 	return bpf_map_lookup_elem(&nn_addrs, &k);
 }
 
-/* Longest prefix in @scope covering @addr, or NULL. */
+/* @addr masked to its first @len bits, into @out. */
+static __always_inline void nn_mask16(__u8 *out, const __u8 *addr, __u32 len)
+{
+	__u64 hi, lo;
+
+	__builtin_memcpy(&hi, addr, 8);
+	__builtin_memcpy(&lo, addr + 8, 8);
+	hi = bpf_be64_to_cpu(hi);
+	lo = bpf_be64_to_cpu(lo);
+	if (len == 0) {
+		hi = 0;
+		lo = 0;
+	} else if (len < 64) {
+		hi &= ~0ull << (64 - len);
+		lo = 0;
+	} else if (len == 64) {
+		lo = 0;
+	} else if (len < 128) {
+		lo &= ~0ull << (128 - len);
+	}
+	hi = bpf_cpu_to_be64(hi);
+	lo = bpf_cpu_to_be64(lo);
+	__builtin_memcpy(out, &hi, 8);
+	__builtin_memcpy(out + 8, &lo, 8);
+}
+
+/*
+ * Longest prefix in @scope covering @addr, or NULL: one exact-match lookup
+ * per prefix length in use (longest first), the LPM trie only for a scope
+ * with more lengths than NN_MAX_PFX_LENS.
+ */
 static __always_inline struct nn_prefix_info *nn_prefix_lookup(__u32 scope, const __u8 *addr)
 {
-	struct nn_prefix_key k;
+	struct nn_pfx_lens_key lk = { .scope = scope };
+	struct nn_prefix_info *pi;
+	struct nn_pfx_lens *ln;
+	struct nn_pfx_key k = {};
+	__u8 *lens;
+	__u32 n, i;
 
-	k.prefixlen = NN_SCOPE_BITS + 128;
+	if (!addr)
+		return NULL;
+	ln = bpf_map_lookup_elem(&nn_pfx_lens, &lk);
+	if (!ln)
+		return NULL;
+	if (ln->use_trie) {
+		struct nn_prefix_key tk;
+
+		tk.prefixlen = NN_SCOPE_BITS + 128;
+		tk.scope = scope;
+		nn_copy16(tk.addr, addr);
+		return bpf_map_lookup_elem(&nn_prefixes, &tk);
+	}
+	/* IPv4 (mapped) addresses only ever match IPv4 prefixes. */
+	if (nn_is_v4mapped(addr)) {
+		n = ln->n4;
+		lens = ln->len4;
+	} else {
+		n = ln->n6;
+		lens = ln->len6;
+	}
 	k.scope = scope;
-	nn_copy16(k.addr, addr);
-	return bpf_map_lookup_elem(&nn_prefixes, &k);
+	for (i = 0; i < NN_MAX_PFX_LENS; i++) {
+		if (i >= n)
+			break;
+		k.len = lens[i];
+		nn_mask16(k.addr, addr, k.len);
+		pi = bpf_map_lookup_elem(&nn_pfx_hash, &k);
+		if (pi)
+			return pi;
+	}
+	return NULL;
 }
 
 /* First deny and first allow (lowest rule index) over the cells consulted. */

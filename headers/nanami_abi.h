@@ -161,6 +161,36 @@ struct nn_prefix_info {
 	__u32 dst_class;
 };
 
+/*
+ * The same prefixes as exact-match hashes, one per prefix length in use
+ * (nn_pfx_hash), with the lengths of each scope and family listed longest
+ * first (nn_pfx_lens). A lookup masks the address to each listed length in
+ * turn: a handful of hash lookups whose cost does not grow with the number of
+ * prefixes, where an LPM trie walks deeper as it fills. A scope with more
+ * than NN_MAX_PFX_LENS lengths in a family falls back to the trie.
+ */
+#define NN_MAX_PFX_LENS 8
+
+struct nn_pfx_key {
+	__u32 scope;		/* NN_SCOPE(slot, net) */
+	__u8 len;		/* 0..128 */
+	__u8 pad[3];
+	__u8 addr[NN_ADDR_LEN];	/* masked to len */
+};
+
+struct nn_pfx_lens_key {
+	__u32 scope;		/* NN_SCOPE(slot, net) */
+};
+
+struct nn_pfx_lens {
+	__u8 n4;		/* IPv4 (IPv4-mapped, >= /96) lengths */
+	__u8 n6;		/* IPv6 lengths */
+	__u8 use_trie;		/* too many lengths: use nn_prefixes */
+	__u8 pad;
+	__u8 len4[NN_MAX_PFX_LENS];	/* longest first */
+	__u8 len6[NN_MAX_PFX_LENS];
+};
+
 /* ---- Compiled ACL (nn_policy) ----
  * A cell is (src class, dst class, protocol). Its value lists disjoint,
  * sorted destination-port ranges, each with the first deny rule and the first

@@ -11,7 +11,7 @@
 #include "log.h"
 #include "table.h"
 
-enum { SET_ADDRS, SET_PREFIXES, SET_CELLS, SET_COUNT };
+enum { SET_ADDRS, SET_PREFIXES, SET_PFX_HASH, SET_PFX_LENS, SET_CELLS, SET_COUNT };
 
 /* One double-buffered map: what is wanted in the standby slot, and what the
  * kernel holds in each slot. */
@@ -30,6 +30,10 @@ static uint32_t key_slot(int set, const void *key)
 		return ((const struct nn_addr_key *)key)->slot;
 	case SET_PREFIXES:
 		return ((const struct nn_prefix_key *)key)->scope >> 31;
+	case SET_PFX_HASH:
+		return ((const struct nn_pfx_key *)key)->scope >> 31;
+	case SET_PFX_LENS:
+		return ((const struct nn_pfx_lens_key *)key)->scope >> 31;
 	default:
 		return ((const struct nn_cell_key *)key)->slot;
 	}
@@ -44,6 +48,18 @@ static void key_reslot(int set, void *key, uint32_t slot)
 		break;
 	case SET_PREFIXES: {
 		struct nn_prefix_key *k = key;
+
+		k->scope = NN_SCOPE(slot, k->scope & 0x7fffffffu);
+		break;
+	}
+	case SET_PFX_HASH: {
+		struct nn_pfx_key *k = key;
+
+		k->scope = NN_SCOPE(slot, k->scope & 0x7fffffffu);
+		break;
+	}
+	case SET_PFX_LENS: {
+		struct nn_pfx_lens_key *k = key;
 
 		k->scope = NN_SCOPE(slot, k->scope & 0x7fffffffu);
 		break;
@@ -96,6 +112,20 @@ static int build_want(struct mapset *sets, const struct nn_compiled *c, uint32_t
 
 		memcpy(k.addr, e->pfx.addr, NN_ADDR_LEN);
 		err = want_put(&sets[SET_PREFIXES], &k, &e->info);
+		if (!err) {
+			struct nn_pfx_key hk = {
+				.scope = NN_SCOPE(slot, e->net),
+				.len = e->pfx.len,
+			};
+
+			memcpy(hk.addr, e->pfx.addr, NN_ADDR_LEN);
+			err = want_put(&sets[SET_PFX_HASH], &hk, &e->info);
+		}
+	}
+	for (i = 0; i < c->n_lens && !err; i++) {
+		struct nn_pfx_lens_key k = { .scope = NN_SCOPE(slot, c->lens[i].net) };
+
+		err = want_put(&sets[SET_PFX_LENS], &k, &c->lens[i].lens);
 	}
 	for (i = 0; i < c->n_cells && !err; i++) {
 		const struct nn_cell_ent *e = &c->cells[i];
@@ -237,6 +267,11 @@ int nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result
 		[SET_PREFIXES] = { .fd = dp->map_fd[NN_M_PREFIXES],
 				   .ksz = sizeof(struct nn_prefix_key),
 				   .vsz = sizeof(struct nn_prefix_info) },
+		[SET_PFX_HASH] = { .fd = dp->map_fd[NN_M_PFX_HASH], .ksz = sizeof(struct nn_pfx_key),
+				   .vsz = sizeof(struct nn_prefix_info) },
+		[SET_PFX_LENS] = { .fd = dp->map_fd[NN_M_PFX_LENS],
+				   .ksz = sizeof(struct nn_pfx_lens_key),
+				   .vsz = sizeof(struct nn_pfx_lens) },
 		[SET_CELLS] = { .fd = dp->map_fd[NN_M_POLICY], .ksz = sizeof(struct nn_cell_key),
 				.vsz = sizeof(struct nn_cell) },
 	};

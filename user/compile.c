@@ -752,6 +752,8 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t m
 		err = emit_addrs(&s, slots);
 	if (!err)
 		prefix_flags(&s);
+	if (!err)
+		err = nn_compile_pfx_lens(out);
 	for (i = 0; i < p->n_rules && !err; i++) {
 		out->rules[i].stat_slot = slots->rule[i];
 		out->rules[i].network = p->rules[i].network + 1;
@@ -770,6 +772,7 @@ void nn_compiled_free(struct nn_compiled *c)
 {
 	free(c->addrs);
 	free(c->prefixes);
+	free(c->lens);
 	free(c->cells);
 	free(c->rules);
 	memset(c, 0, sizeof(*c));

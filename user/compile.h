@@ -31,6 +31,12 @@ struct nn_prefix_ent {
 	struct nn_prefix_info info;
 };
 
+/* Prefix lengths in use per scope (nn_pfx_lens). */
+struct nn_pfxlens_ent {
+	uint32_t net;			/* 0: global scope */
+	struct nn_pfx_lens lens;
+};
+
 struct nn_cell_ent {
 	uint32_t src_class;
 	uint32_t dst_class;
@@ -51,6 +57,8 @@ struct nn_compiled {
 	size_t n_addrs;
 	struct nn_prefix_ent *prefixes;
 	size_t n_prefixes;
+	struct nn_pfxlens_ent *lens;	/* one per scope that has prefixes */
+	size_t n_lens;
 	struct nn_cell_ent *cells;
 	size_t n_cells;
 	struct nn_rule_info *rules;	/* by rule index */
@@ -68,6 +76,10 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t m
 	       struct nn_compiled *out, struct nn_errlist *errs);
 
 void nn_compiled_free(struct nn_compiled *c);
+
+/* The prefix lengths of each scope and family, from out->prefixes
+ * (compile_pfx.c). */
+int nn_compile_pfx_lens(struct nn_compiled *out);
 
 /* Port ranges of one cell protocol from the rules that apply (compile_ports.c). */
 int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rules,

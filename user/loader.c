@@ -36,6 +36,8 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_ACTIVE] = "nn_active",
 	[NN_M_ADDRS] = "nn_addrs",
 	[NN_M_PREFIXES] = "nn_prefixes",
+	[NN_M_PFX_HASH] = "nn_pfx_hash",
+	[NN_M_PFX_LENS] = "nn_pfx_lens",
 	[NN_M_POLICY] = "nn_policy",
 	[NN_M_RULES] = "nn_rules",
 	[NN_M_FLOWS] = "nn_flows",
@@ -99,6 +101,8 @@ static void set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 	} sz[] = {
 		{ "nn_addrs", 2 * (2 * c->max_devices + c->max_nodes + 2) },
 		{ "nn_prefixes", 2 * c->max_prefixes },
+		{ "nn_pfx_hash", 2 * c->max_prefixes },
+		{ "nn_pfx_lens", 2 * c->max_prefixes },
 		{ "nn_policy", 2 * c->max_cells },
 		{ "nn_rules", 2 * c->max_rules },
 		{ "nn_flows", c->max_flows },

@@ -47,7 +47,8 @@ struct nn_load_opts {
 
 /* Every map, by the names in maps.bpf.h (and pinned by these names). */
 enum nn_map_id {
-	NN_M_ACTIVE, NN_M_ADDRS, NN_M_PREFIXES, NN_M_POLICY, NN_M_RULES, NN_M_FLOWS,
+	NN_M_ACTIVE, NN_M_ADDRS, NN_M_PREFIXES, NN_M_PFX_HASH, NN_M_PFX_LENS, NN_M_POLICY,
+	NN_M_RULES, NN_M_FLOWS,
 	NN_M_FRAGS, NN_M_CONFIG, NN_M_META, NN_M_DROPS, NN_M_DEV_STATS, NN_M_RULE_HITS,
 	NN_M_DEV_NAMES, NN_M_RULE_NAMES, NN_M_EVENTS, NN_M_EVRL, NN_M_LAST, NN_M_SCRATCH,
 	NN_M_COUNT,
