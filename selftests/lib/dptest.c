@@ -46,8 +46,10 @@ static void drop_tun(struct dpt *t)
 	struct ifreq ifr = {};
 	int fd;
 
-	if (!t->l3_ifindex)
+	if (!t->l3_ifindex || !t->l3_ifname[0]) {
+		t->l3_ifindex = 0;
 		return;
+	}
 	fd = open("/dev/net/tun", O_RDWR);
 	if (fd < 0)
 		return;
@@ -59,12 +61,15 @@ static void drop_tun(struct dpt *t)
 	t->l3_ifindex = 0;
 }
 
-int dpt_open(struct dpt *t, uint8_t framing)
+static int open_with(struct dpt *t, uint8_t framing, const char *pin_dir, bool dry_run,
+		     const struct dpt *l3_from)
 {
 	struct nn_load_opts o = {
 		.framing = framing,
 		.record_last = true,
 		.load_xdp_direct = true,
+		.pin_dir = pin_dir,
+		.dry_run = dry_run,
 	};
 	cpu_set_t cpus;
 	int err;
@@ -85,7 +90,10 @@ int dpt_open(struct dpt *t, uint8_t framing)
 	o.cap.max_cells = 65536;
 	o.cap.max_flows = 1 << 20;
 	o.cap.max_frags = 65536;
-	if (framing == NN_FRAMING_L3) {
+	if (framing == NN_FRAMING_L3 && l3_from) {
+		/* Borrow the device: the owner drops it. */
+		t->l3_ifindex = l3_from->l3_ifindex;
+	} else if (framing == NN_FRAMING_L3) {
 		err = make_tun(t);
 		if (err)
 			return err;
@@ -94,6 +102,17 @@ int dpt_open(struct dpt *t, uint8_t framing)
 	if (err)
 		drop_tun(t);
 	return err;
+}
+
+int dpt_open(struct dpt *t, uint8_t framing)
+{
+	return open_with(t, framing, NULL, false, NULL);
+}
+
+int dpt_open_pinned(struct dpt *t, uint8_t framing, const char *pin_dir, bool dry_run,
+		    const struct dpt *l3_from)
+{
+	return open_with(t, framing, pin_dir, dry_run, l3_from);
 }
 
 void dpt_close(struct dpt *t)

@@ -36,6 +36,16 @@ struct dpt_result {
 /* Load with @framing; the test process is pinned to CPU 0 so per-CPU
  * values are read from one place. 0 or -errno. */
 int dpt_open(struct dpt *t, uint8_t framing);
+
+/*
+ * Like dpt_open(), but over maps pinned in @pin_dir (created, or adopted
+ * when already there), optionally as a dry-run instance: what
+ * `nanami-gwctl explain` loads. Two instances on the same @pin_dir share
+ * every map but nn_last. An L3 instance reuses @l3_from's TUN device when
+ * given (so both see the same ifindex).
+ */
+int dpt_open_pinned(struct dpt *t, uint8_t framing, const char *pin_dir, bool dry_run,
+		    const struct dpt *l3_from);
 void dpt_close(struct dpt *t);
 
 /* Validate and apply: 0 or -errno (messages to stderr). */
