@@ -22,6 +22,9 @@
 TOPO_CP=http://127.0.0.1:8443
 TOPO_METRICS=127.0.0.1:9100
 TOPO_RESYNC=${TOPO_RESYNC:-5}
+TOPO_POLL=${TOPO_POLL:-2}
+# A jq filter applied to the seeded snapshot (tests add nodes, networks, ...).
+TOPO_SNAPSHOT_FILTER=${TOPO_SNAPSHOT_FILTER:-.}
 TOPO_GWD_ARGS=(--max-devices 1024 --max-rules 1024 --max-prefixes 4096 --max-cells 8192
 	       --max-flows 65536 --max-nodes 64)
 GWCTL=$NN_BUILD/nanami-gwctl
@@ -57,14 +60,14 @@ PY
 }
 
 # drops REASON: the gateway's drop counter for REASON.
-drops() { gwctl stats | jq -r --arg r "$1" '.drops[$r] // 0'; }
+drops() { gwctl stats | jq -r --arg r "$1" '.drops[$r].packets // 0'; }
 
 topo_snapshot() {
 	local out=$1 c filter='.'
 	for c in "${TOPO_CLIENTS[@]}"; do
 		filter+=" | (.tenants[].networks[].devices[] | select(.device_id == \"${TOPO_DEV[$c]}\") | .public_key) = \"${TOPO_PUB[$c]}\""
 	done
-	jq "$filter" "$NN_ROOT/examples/assignments.json" >"$out"
+	jq "$filter | $TOPO_SNAPSHOT_FILTER" "$NN_ROOT/examples/assignments.json" >"$out"
 }
 
 topo_client_up() {
@@ -129,7 +132,7 @@ topo_up() {
 		{ echo "# the control plane did not start"; return 1; }
 	nn_bg gw gatewayd "$NN_BUILD/nanami-gatewayd" --iface wg0 --control-plane "$TOPO_CP" \
 		--node-id gw-fra-1 --state-dir "$NN_TMP/gw-state" --wg uapi \
-		--resync "$TOPO_RESYNC" --poll 2 --metrics-listen "$TOPO_METRICS" \
+		--resync "$TOPO_RESYNC" --poll "$TOPO_POLL" --metrics-listen "$TOPO_METRICS" \
 		"${TOPO_GWD_ARGS[@]}"
 	# The controller sets wg0's key (from its state dir) once it applied.
 	for i in $(seq 1 100); do
@@ -155,4 +158,149 @@ topo_handshaked() {
 	local ts
 	ts=$(nn_in "$1" wg show wg0 latest-handshakes | awk '{print $2}')
 	[ -n "$ts" ] && [ "$ts" -gt 0 ]
+}
+
+# ---- helpers for the end-to-end tests (selftests/netns/test_e2e_*.sh) ----
+
+# topo_try NODE tcp|udp ADDR PORT [nn-connect options...]: one connection or
+# UDP exchange from NODE; prints the server's line, status 0 when it answered.
+topo_try() {
+	local n=$1 proto=$2 addr=$3 port=$4
+	shift 4
+	nn_in "$n" "$CONNECT" -t "${TOPO_TRY_T:-2}" $([ "$proto" = udp ] && echo -u) "$@" \
+		"$addr" "$port" 2>&1
+}
+
+# topo_metric NAME: one sample of the controller's Prometheus metrics
+# (NAME may carry labels exactly as rendered, e.g. 'x{state="stream"}').
+topo_metric() {
+	nn_in gw curl -s --max-time 2 "http://$TOPO_METRICS/metrics" |
+		awk -v m="$1" '$1 == m { print $2; exit }'
+}
+
+# topo_hits RULE: the gateway's hit counter for ACL rule RULE.
+topo_hits() { gwctl rules | jq -r --arg id "$1" '[.rules[] | select(.id == $id) | .hits][0] // 0'; }
+
+# topo_gen: the generation the dataplane enforces; topo_cp_gen: the control plane's.
+topo_gen() { gwctl status | jq -r '.generation'; }
+topo_cp_gen() { cp_api GET /admin/v1/state | sed 's/^[0-9]* //' | jq -r '.generation'; }
+
+# topo_gw_pub: the gateway's WireGuard public key (the controller set it).
+topo_gw_pub() { nn_in gw wg show wg0 public-key; }
+
+# topo_gw_allowed KEY: the gateway's AllowedIPs for peer KEY, sorted, one line
+# (empty when there is no such peer).
+topo_gw_allowed() {
+	nn_in gw wg show wg0 allowed-ips | awk -v k="$1" '$1 == k { $1 = ""; print }' |
+		tr ' ' '\n' | sed '/^$/d' | sort | paste -sd' '
+}
+
+# topo_gw_has_peer KEY: KEY is a peer of the gateway's wg0.
+topo_gw_has_peer() { nn_in gw wg show wg0 peers | grep -qxF "$1"; }
+
+# topo_key NAME: a fresh WireGuard key pair in TOPO_KEY/TOPO_PUB[NAME]
+# (before topo_up, so that TOPO_SNAPSHOT_FILTER can name the public key).
+topo_key() {
+	TOPO_KEY[$1]=$(wg genkey)
+	TOPO_PUB[$1]=$(echo "${TOPO_KEY[$1]}" | wg pubkey)
+}
+
+# topo_extra_client NAME UL V6 [V4]: one more client like alice/bob/carol
+# (wg0 with TOPO_KEY[NAME], AllowedIPs ::/0 toward the gateway), on underlay
+# link ulUL. The key need not be known to the control plane.
+topo_extra_client() {
+	local c=$1
+	TOPO_UL[$c]=$2
+	TOPO_V6[$c]=$3
+	[ -n "${4:-}" ] && TOPO_V4[$c]=$4
+	[ -n "${TOPO_KEY[$c]:-}" ] || topo_key "$c"
+	nn_node "$c" && nn_link gw "ul$2" "$c" ul0 "$2" || return 1
+	topo_client_up "$c" "$(topo_gw_pub)"
+}
+
+# topo_overlay_node NAME UL OV6: another overlay node (a gateway of the full
+# mesh, configured by hand: it is not the system under test) on underlay link
+# ulUL, listening on 51820, with one peer: this gateway, AllowedIPs its
+# overlay address only (as the overlay spec wants), keepalive 1 s. The
+# control plane must list it (public key TOPO_PUB[NAME], endpoint
+# [fd00:99:UL::2]:51820) for the gateway to accept it.
+topo_overlay_node() {
+	local n=$1 ul=$2 ov6=$3
+	nn_node "$n" && nn_link gw "ul$ul" "$n" ul0 "$ul" || return 1
+	nn_in "$n" wireguard-go wg0 >/dev/null 2>&1 || return 1
+	echo "${TOPO_KEY[$n]}" >"$NN_TMP/$n.key"
+	nn_in "$n" wg set wg0 private-key "$NN_TMP/$n.key" listen-port 51820 \
+		peer "$(topo_gw_pub)" endpoint "[fd00:99:$ul::1]:51820" \
+		allowed-ips fd7a:6e61:6e61::1/128 persistent-keepalive 1 || return 1
+	nn_in "$n" ip link set wg0 mtu 1420 up
+	nn_in "$n" ip addr add "$ov6/128" dev wg0 nodad
+	nn_in "$n" ip -6 route add fd7a:6e61:6e61::/48 dev wg0
+}
+
+# topo_cp_stop: stop the reference control plane (SIGTERM, as an operator would).
+topo_cp_stop() {
+	local f pid
+	for f in "$NN_TMP"/cp*.pid; do
+		[ -f "$f" ] || continue
+		pid=$(cat "$f")
+		kill "$pid" 2>/dev/null
+		for _ in $(seq 1 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		rm -f "$f"
+	done
+}
+
+# topo_cp_start [ARGS...]: start it again on the same --state (which wins over
+# --seed-from); waits until it answers.
+TOPO_CP_STARTS=0
+topo_cp_start() {
+	TOPO_CP_STARTS=$((TOPO_CP_STARTS + 1))
+	nn_bg gw "cp$TOPO_CP_STARTS" python3 "$NN_ROOT/tools/cp/nanami-cp" \
+		--listen 127.0.0.1:8443 --state "$NN_TMP/cp-state.json" \
+		--seed-from "$NN_TMP/snapshot.json" --admin --keepalive 2 "$@"
+	nn_wait_for 10 nn_in gw python3 -c \
+		"import urllib.request; urllib.request.urlopen('$TOPO_CP/admin/v1/state', timeout=1)"
+}
+
+# topo_stream_state: the controller's control-plane state (none, down,
+# polling, stream) from its metrics.
+topo_stream_state() {
+	local s
+	for s in stream polling down none; do
+		[ "$(topo_metric "nanami_control_plane_state{state=\"$s\"}")" = 1 ] &&
+			{ echo "$s"; return 0; }
+	done
+	echo unknown
+}
+topo_stream_is() { [ "$(topo_stream_state)" = "$1" ]; }
+
+# topo_stream_down: the control plane refuses event streams (500) from now
+# on and the open stream is cut (ss -K): the controller falls back to polling.
+topo_stream_down() {
+	cp_api POST /admin/v1/fault '{"mode": "500", "target": "events", "count": 0}' >/dev/null ||
+		return 1
+	nn_in gw ss -K dst 127.0.0.1 dport 8443 >/dev/null 2>&1
+	nn_wait_for 5 topo_stream_is polling
+}
+
+# topo_wait_ms SECONDS CMD...: poll CMD every 20 ms; prints the milliseconds
+# it took and succeeds, or prints the timeout and fails.
+topo_wait_ms() {
+	local secs=$1 t0 now
+	shift
+	t0=$(nn_now_ms)
+	while :; do
+		if "$@" >/dev/null 2>&1; then
+			echo $(($(nn_now_ms) - t0))
+			return 0
+		fi
+		now=$(nn_now_ms)
+		if [ $((now - t0)) -ge $((secs * 1000)) ]; then
+			echo $((now - t0))
+			return 1
+		fi
+		sleep 0.02
+	done
 }
