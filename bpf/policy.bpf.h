@@ -162,26 +162,37 @@ static __always_inline __u16 nn_acl_port(struct nn_pkt *p)
 }
 
 /*
- * The ACL of network @net for source class @sc (flags of the source address)
- * and destination class @dc (with its flags). @member: the destination is a
- * device or resource of the network, so '"*"' destinations apply.
+ * The ACL of network @net for the source address @si (its named and group
+ * classes and their flags) and destination class @dc (with its flags).
+ * @member: the destination is a device or resource of the network, so "*"
+ * destinations apply. At most six cells, each one hash lookup (two when the
+ * protocol has no cell of its own).
  */
-static __always_inline struct nn_acl nn_acl_eval(__u32 slot, __u32 net, __u32 sc, __u8 sflags,
+static __always_inline struct nn_acl nn_acl_eval(__u32 slot, __u32 net, struct nn_addr_info *si,
 						 __u32 dc, __u8 dflags, int member,
 						 struct nn_pkt *p)
 {
 	struct nn_acl acl = { .deny = NN_NONE32, .allow = NN_NONE32 };
-	__u32 star = NN_CLASS_STAR(net);
+	__u32 star = NN_CLASS_STAR(net), sc = si->src_class, gc = si->src_gclass;
 	__u16 port = nn_acl_port(p);
+	__u8 sflags = si->flags;
 
-	if (sc != NN_CLASS_NONE && dc != NN_CLASS_NONE)
-		nn_cell_try(slot, sc, dc, p->proto, port, &acl);
-	if (sc != NN_CLASS_NONE && member && (sflags & NN_AF_CELL_S_STAR))
-		nn_cell_try(slot, sc, star, p->proto, port, &acl);
-	if (dc != NN_CLASS_NONE && (dflags & NN_AF_CELL_STAR_D))
-		nn_cell_try(slot, star, dc, p->proto, port, &acl);
-	if (member && (sflags & NN_AF_CELL_STAR_STAR))
-		nn_cell_try(slot, star, star, p->proto, port, &acl);
+	if (dc != NN_CLASS_NONE) {
+		if (sc != NN_CLASS_NONE)
+			nn_cell_try(slot, sc, dc, p->proto, port, &acl);
+		if (gc != NN_CLASS_NONE && gc != sc)
+			nn_cell_try(slot, gc, dc, p->proto, port, &acl);
+		if (dflags & NN_AF_CELL_STAR_D)
+			nn_cell_try(slot, star, dc, p->proto, port, &acl);
+	}
+	if (member) {
+		if (sc != NN_CLASS_NONE && (sflags & NN_AF_CELL_S_STAR))
+			nn_cell_try(slot, sc, star, p->proto, port, &acl);
+		if (gc != NN_CLASS_NONE && gc != sc && (sflags & NN_AF_CELL_G_STAR))
+			nn_cell_try(slot, gc, star, p->proto, port, &acl);
+		if (sflags & NN_AF_CELL_STAR_STAR)
+			nn_cell_try(slot, star, star, p->proto, port, &acl);
+	}
 	return acl;
 }
 
@@ -208,8 +219,7 @@ static __always_inline struct nn_acl nn_acl_outside(__u32 slot, struct nn_addr_i
 
 	if (!pi)
 		return none;
-	return nn_acl_eval(slot, si->network, si->src_class, si->flags, pi->dst_class,
-			   pi->flags, 0, p);
+	return nn_acl_eval(slot, si->network, si, pi->dst_class, pi->flags, 0, p);
 }
 
 /*
@@ -256,8 +266,7 @@ __noinline int nn_judge_from(__u32 slot, struct nn_addr_info *si, struct nn_pkt 
 			j->reason = NN_R_REVOKED;
 			return 0;
 		}
-		acl = nn_acl_eval(slot, si->network, si->src_class, si->flags, di->dst_class,
-				  di->flags, 1, p);
+		acl = nn_acl_eval(slot, si->network, si, di->dst_class, di->flags, 1, p);
 		nn_acl_verdict(acl, j);
 		return 0;
 	}
@@ -276,8 +285,7 @@ __noinline int nn_judge_from(__u32 slot, struct nn_addr_info *si, struct nn_pkt 
 			j->reason = NN_R_CROSS_NETWORK;
 			return 0;
 		}
-		acl = nn_acl_eval(slot, si->network, si->src_class, si->flags, pi->dst_class,
-				  pi->flags, 1, p);
+		acl = nn_acl_eval(slot, si->network, si, pi->dst_class, pi->flags, 1, p);
 		nn_acl_verdict(acl, j);
 		return 0;
 	}
@@ -375,8 +383,8 @@ __noinline int nn_judge_into(__u32 slot, struct nn_addr_info *di, struct nn_pkt 
 			j->reason = NN_R_REVOKED;
 			return 0;
 		}
-		nn_acl_verdict(nn_acl_eval(slot, di->network, si->src_class, si->flags,
-					   di->dst_class, di->flags, 1, p), j);
+		nn_acl_verdict(nn_acl_eval(slot, di->network, si, di->dst_class, di->flags, 1, p),
+			       j);
 		return 0;
 	}
 	pi = nn_prefix_lookup(NN_SCOPE(slot, 0), p->src);

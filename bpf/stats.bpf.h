@@ -127,6 +127,7 @@ static __always_inline void nn_emit_event(struct nn_ctx *c, struct nn_pkt *p,
 	e->dev_slot = j->dev_slot;
 	e->rule_slot = nn_rule_slot(epoch, j->rule);
 	e->pkt_len = c->len;
+	e->pad2 = 0;
 	bpf_ringbuf_submit(e, 0);
 }
 

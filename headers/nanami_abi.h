@@ -102,6 +102,7 @@ enum nn_state {
 #define NN_AF_CELL_S_STAR 0x02	/* policy cell (src_class, STAR(net)) exists */
 #define NN_AF_CELL_STAR_STAR 0x04 /* policy cell (STAR(net), STAR(net)) exists */
 #define NN_AF_CELL_STAR_D 0x08	/* policy cell (STAR(net), dst_class) exists */
+#define NN_AF_CELL_G_STAR 0x10	/* policy cell (src_gclass, STAR(net)) exists */
 
 /* Class ids: 0 = none. STAR(net) stands for '"*"' of that network (every
  * device as src; every device and resource as dst) so that "*" rules are not
@@ -124,9 +125,14 @@ struct nn_addr_info {
 	__u8 pad;
 	__u32 tenant;		/* 1-based within the generation; 0 for nodes/self */
 	__u32 network;		/* 1-based, global; 0 for nodes/self */
-	__u32 src_class;	/* ACL class of the device as a source */
+	__u32 src_class;	/* ACL class of the device as a source named by
+				 * device or user (NN_CLASS_NONE: none) */
 	__u32 dst_class;	/* ACL class of this address as a destination */
 	__u32 stat_slot;	/* index into nn_dev_stats, stable across generations */
+	__u32 src_gclass;	/* ACL class of the device as a source reached
+				 * through its groups. Two source classes keep
+				 * per-device rules from multiplying group rules
+				 * into one cell per device. */
 };
 
 /* ---- Prefixes (nn_prefixes, one LPM trie, two scopes) ----
@@ -352,6 +358,7 @@ struct nn_event {
 	__u32 dev_slot;		/* NN_NONE32 when no device is involved */
 	__u32 rule_slot;	/* NN_NONE32 when no rule decided */
 	__u32 pkt_len;
+	__u32 pad2;
 };
 
 /* Per-CPU token bucket for event rate limiting (nn_evrl). */

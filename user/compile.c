@@ -171,7 +171,8 @@ struct cstate {
 	struct vec *rule_dst;		/* [n_rules]: dst classes holding the rule */
 	struct nn_table src_sigs;	/* (net, rules...) -> class */
 	struct nn_table dst_sigs;
-	uint32_t *dev_src;		/* [n_devices] */
+	uint32_t *dev_src;		/* [n_devices]: named by device or user */
+	uint32_t *dev_gsrc;		/* [n_devices]: reached through groups */
 	uint32_t *dev_dst6;		/* [n_devices] */
 	uint32_t *dev_dst4;		/* [n_devices] */
 	struct nn_table cells;		/* (src, dst) -> struct vec of rules */
@@ -214,29 +215,64 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	return 0;
 }
 
+/* Is device @d in @r's group-reached sources? (sorted list) */
+static bool in_groups(const struct nn_rule *r, uint32_t d)
+{
+	size_t lo = 0, hi = r->n_src_grp_devices;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->src_grp_devices[mid] == d)
+			return true;
+		if (r->src_grp_devices[mid] < d)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Two source classes per device: the rules naming it by device or user, and
+ * the rules reaching it through its groups. Kept apart, a group rule costs
+ * one cell per distinct group membership instead of one per device that some
+ * per-device rule also names.
+ */
 static int src_classes(struct cstate *s)
 {
 	const struct nn_policy *p = s->p;
-	struct vec *sig = calloc(p->n_devices ? p->n_devices : 1, sizeof(*sig));
-	size_t r, i, d;
+	size_t n = p->n_devices ? p->n_devices : 1, r, i, d;
+	struct vec *named = calloc(n, sizeof(*named)), *grp = calloc(n, sizeof(*grp));
 	int err = 0;
 
-	if (!sig)
+	if (!named || !grp) {
+		free(named);
+		free(grp);
 		return -ENOMEM;
+	}
 	for (r = 0; r < p->n_rules && !err; r++) {
 		const struct nn_rule *rule = &p->rules[r];
 
 		if (rule->src_star)
 			continue;
-		for (i = 0; i < rule->n_src_devices && !err; i++)
-			err = vpush(&sig[rule->src_devices[i]], r);
+		for (i = 0; i < rule->n_src_devices && !err; i++) {
+			uint32_t dv = rule->src_devices[i];
+
+			err = vpush(in_groups(rule, dv) ? &grp[dv] : &named[dv], r);
+		}
 	}
 	for (d = 0; d < p->n_devices && !err; d++) {
-		vsort_unique(&sig[d]);
-		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes,
-			     p->devices[d].network + 1, &sig[d], &s->dev_src[d]);
+		uint32_t net = p->devices[d].network + 1;
+
+		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net,
+			     &named[d], &s->dev_src[d]);
+		if (!err)
+			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net,
+				     &grp[d], &s->dev_gsrc[d]);
 	}
-	vfree_all(sig, p->n_devices);
+	vfree_all(named, n);
+	vfree_all(grp, n);
 	return err;
 }
 
@@ -621,13 +657,16 @@ static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_
 	return 0;
 }
 
-static uint8_t cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t dst)
+static uint8_t cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc,
+			  uint32_t dst)
 {
 	uint32_t star = NN_CLASS_STAR(net);
 	uint8_t f = 0;
 
 	if (cell_exists(s, src, star))
 		f |= NN_AF_CELL_S_STAR;
+	if (cell_exists(s, gsrc, star))
+		f |= NN_AF_CELL_G_STAR;
 	if (cell_exists(s, star, star))
 		f |= NN_AF_CELL_STAR_STAR;
 	if (cell_exists(s, star, dst))
@@ -652,14 +691,16 @@ static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
 		info.tenant = p->networks[d->network].tenant + 1;
 		info.network = net;
 		info.src_class = s->dev_src[i];
+		info.src_gclass = s->dev_gsrc[i];
 		info.stat_slot = slots->dev[i];
 		info.dst_class = s->dev_dst6[i];
-		info.flags = cell_flags(s, net, info.src_class, info.dst_class) |
+		info.flags = cell_flags(s, net, info.src_class, info.src_gclass, info.dst_class) |
 			     (d->egress_here ? NN_AF_EGRESS : 0);
 		err = add_addr(s->out, d->addr6, &info);
 		if (!err && d->has_addr4) {
 			info.dst_class = s->dev_dst4[i];
-			info.flags = cell_flags(s, net, info.src_class, info.dst_class) |
+			info.flags = cell_flags(s, net, info.src_class, info.src_gclass,
+						info.dst_class) |
 				     (d->egress_here ? NN_AF_EGRESS : 0);
 			err = add_addr(s->out, d->addr4, &info);
 		}
@@ -714,6 +755,7 @@ static void cstate_free(struct cstate *s)
 			free(((struct vec *)s->cells.e[i].val)->v);
 	nn_table_free(&s->cells);
 	free(s->dev_src);
+	free(s->dev_gsrc);
 	free(s->dev_dst6);
 	free(s->dev_dst4);
 }
@@ -731,10 +773,11 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t m
 	s.rule_src = calloc(nr, sizeof(*s.rule_src));
 	s.rule_dst = calloc(nr, sizeof(*s.rule_dst));
 	s.dev_src = calloc(nd, sizeof(uint32_t));
+	s.dev_gsrc = calloc(nd, sizeof(uint32_t));
 	s.dev_dst6 = calloc(nd, sizeof(uint32_t));
 	s.dev_dst4 = calloc(nd, sizeof(uint32_t));
 	out->rules = calloc(nr, sizeof(*out->rules));
-	err = (!s.rule_src || !s.rule_dst || !s.dev_src || !s.dev_dst6 || !s.dev_dst4 ||
+	err = (!s.rule_src || !s.rule_dst || !s.dev_src || !s.dev_gsrc || !s.dev_dst6 || !s.dev_dst4 ||
 	       !out->rules) ? -ENOMEM : 0;
 	if (!err)
 		err = build_indexes(&s);

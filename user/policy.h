@@ -147,6 +147,10 @@ struct nn_rule {
 	bool src_star;
 	uint32_t *src_devices;
 	size_t n_src_devices;
+	/* The part of src_devices reached through "groups" (the compiler keeps
+	 * group-level and device/user-level sources apart, see compile.h). */
+	uint32_t *src_grp_devices;
+	size_t n_src_grp_devices;
 
 	/* dst: "*" (every device and resource of the network) or any of
 	 * devices, resources, prefixes. */

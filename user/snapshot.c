@@ -392,11 +392,13 @@ out:
 void nn_rule_release(struct nn_rule *r)
 {
 	free(r->src_devices);
+	free(r->src_grp_devices);
 	free(r->dst_devices);
 	free(r->dst_resources);
 	free(r->dst_prefixes);
 	free(r->ports);
 	r->src_devices = NULL;
+	r->src_grp_devices = NULL;
 	r->dst_devices = NULL;
 	r->dst_resources = NULL;
 	r->dst_prefixes = NULL;

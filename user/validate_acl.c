@@ -433,9 +433,10 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e,
 						NULL };
 	static const char *const dst_keys[] = { "devices", "resources",
 						"prefixes", NULL };
-	struct idx_set src = { 0 }, dd = { 0 }, dr = { 0 };
+	struct idx_set src = { 0 }, grp = { 0 }, dd = { 0 }, dr = { 0 };
 	struct nn_build *b = c->b;
 	json_t *so, *dobj;
+	size_t i;
 	int err;
 
 	err = side_obj(b, e, v, "src", src_keys, &r->src_star, &so);
@@ -444,7 +445,10 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e,
 	if (!err && so)
 		err = resolve(c, e, r, so, "src", REF_USERS, &src);
 	if (!err && so)
-		err = resolve(c, e, r, so, "src", REF_GROUPS, &src);
+		err = resolve(c, e, r, so, "src", REF_GROUPS, &grp);
+	/* src_devices is the union; the group part is kept apart too. */
+	for (i = 0; !err && i < grp.n; i++)
+		err = set_add(&src, grp.v[i]);
 	if (!err)
 		err = side_obj(b, e, v, "dst", dst_keys, &r->dst_star, &dobj);
 	if (!err && dobj)
@@ -458,6 +462,7 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e,
 	if (!err)
 		err = parse_ports(b, e, v, r);
 	set_finish(&src, &r->src_devices, &r->n_src_devices);
+	set_finish(&grp, &r->src_grp_devices, &r->n_src_grp_devices);
 	set_finish(&dd, &r->dst_devices, &r->n_dst_devices);
 	set_finish(&dr, &r->dst_resources, &r->n_dst_resources);
 	return err;
