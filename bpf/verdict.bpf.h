@@ -161,11 +161,16 @@ static __always_inline void nn_remember(struct nn_pkt *p, struct nn_judgement *j
 		nn_frag_record(p, j->reason, now);
 }
 
-/* A peer sent this packet (wg0 ingress). 1 = pass. */
-static __always_inline int nn_from_overlay(struct nn_ctx *c)
+/*
+ * The pipeline of one direction: parse; the overlay end (the source from
+ * the overlay, the destination into it); later fragments, ICMP errors and
+ * tracked flows; then policy. @dir is a constant in every entry point, so the
+ * compiler keeps only that direction's branches. 1 = pass.
+ */
+static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 {
 	struct nn_judgement j = { .rule = NN_NONE32, .dev_slot = NN_NONE32 };
-	struct nn_addr_info *si;
+	struct nn_addr_info *end;
 	struct nn_pkt p = {};
 	__u32 epoch = nn_epoch(), slot = NN_SLOT(epoch);
 	__u64 now;
@@ -177,46 +182,37 @@ static __always_inline int nn_from_overlay(struct nn_ctx *c)
 		nn_record_untouched();
 		return 1;
 	}
-	si = nn_check_src(slot, p.src, &j);
-	if (!si)
+	if (dir == NN_DIR_FROM_OVERLAY)
+		end = nn_check_src(slot, p.src, &j);
+	else
+		end = nn_check_dst(slot, &p, &j);
+	if (!end)
 		return nn_finish(c, &p, &j, epoch);
 	now = bpf_ktime_get_ns();
-	if (!nn_stateful(&p, epoch, now, NN_DIR_FROM_OVERLAY, &j)) {
-		nn_judge_from(slot, si, &p, &j);
+	if (!nn_stateful(&p, epoch, now, dir, &j)) {
+		if (dir == NN_DIR_FROM_OVERLAY)
+			nn_judge_from(slot, end, &p, &j);
+		else
+			nn_judge_into(slot, end, &p, &j);
 	}
 	/* Node traffic to this gateway needs no flow: replies toward a node
 	 * from our own address always pass. */
 	if (p.frag != NN_FRAG_LATER)
-		nn_remember(&p, &j, epoch, NN_DIR_FROM_OVERLAY, now, si->kind == NN_AK_DEVICE);
+		nn_remember(&p, &j, epoch, dir, now,
+			    dir == NN_DIR_INTO_OVERLAY || end->kind == NN_AK_DEVICE);
 	return nn_finish(c, &p, &j, epoch);
+}
+
+/* A peer sent this packet (wg0 ingress). 1 = pass. */
+static __always_inline int nn_from_overlay(struct nn_ctx *c)
+{
+	return nn_judge_packet(c, NN_DIR_FROM_OVERLAY);
 }
 
 /* The host routes this packet to a peer (wg0 egress). 1 = pass. */
 static __always_inline int nn_into_overlay(struct nn_ctx *c)
 {
-	struct nn_judgement j = { .rule = NN_NONE32, .dev_slot = NN_NONE32 };
-	struct nn_addr_info *di;
-	struct nn_pkt p = {};
-	__u32 epoch = nn_epoch(), slot = NN_SLOT(epoch);
-	__u64 now;
-
-	j.reason = nn_parse(c, &p);
-	if (j.reason)
-		return nn_finish(c, &p, &j, epoch);
-	if (p.untouched) {
-		nn_record_untouched();
-		return 1;
-	}
-	di = nn_check_dst(slot, &p, &j);
-	if (!di)
-		return nn_finish(c, &p, &j, epoch);
-	now = bpf_ktime_get_ns();
-	if (!nn_stateful(&p, epoch, now, NN_DIR_INTO_OVERLAY, &j)) {
-		nn_judge_into(slot, di, &p, &j);
-	}
-	if (p.frag != NN_FRAG_LATER)
-		nn_remember(&p, &j, epoch, NN_DIR_INTO_OVERLAY, now, 1);
-	return nn_finish(c, &p, &j, epoch);
+	return nn_judge_packet(c, NN_DIR_INTO_OVERLAY);
 }
 
 #endif /* NANAMI_VERDICT_BPF_H */
