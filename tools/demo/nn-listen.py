@@ -31,10 +31,16 @@ def tcp(name, port):
 def udp(name, port):
     s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
     s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_RECVPKTINFO, 1)
     s.bind(("::", port))
     while True:
-        _, peer = s.recvfrom(2048)
-        s.sendto(("hello from %s port %d peer %s\n" % (name, port, peer[0])).encode(), peer)
+        _, anc, _, peer = s.recvmsg(2048, socket.CMSG_SPACE(20))
+        msg = ("hello from %s port %d peer %s\n" % (name, port, peer[0])).encode()
+        # Answer from the address the request went to: a host with several
+        # addresses must not let the kernel pick another source.
+        pktinfo = [(lvl, t, d) for lvl, t, d in anc
+                   if lvl == socket.IPPROTO_IPV6 and t == socket.IPV6_PKTINFO]
+        s.sendmsg([msg], pktinfo, 0, peer)
 
 
 def main():
