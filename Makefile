@@ -32,7 +32,7 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench clean help deps san san-unit fuzz install man
+.PHONY: all test demo bench bench-smoke clean help deps san san-unit fuzz install man
 
 # ---- sources ----
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
@@ -170,6 +170,10 @@ bench: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)O=$(O) tools/bench/run.sh
 
+bench-smoke: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) tools/bench/run.sh --smoke
+
 clean:
 	$(call msg,CLEAN,$(O))
 	$(Q)rm -rf $(O)
@@ -178,7 +182,8 @@ help:
 	@echo 'make            build BPF objects, skeletons, nanami-gatewayd, nanami-gwctl, tools and tests into $(O)/'
 	@echo 'make test       install missing dependencies, build, run every selftest (needs root)'
 	@echo 'make demo       bring up the demo gateway in network namespaces (needs root)'
-	@echo 'make bench      run the benchmarks'
+	@echo 'make bench      run the benchmarks into $(O)/bench/ (minutes; needs root)'
+	@echo 'make bench-smoke  the same harness, short (< 60 s), figures not meaningful'
 	@echo 'make san        build user code and unit tests with ASan+UBSan into $(O)/san'
 	@echo 'make fuzz       fuzz the snapshot parser/validator/compiler (FUZZ_SECONDS=20)'
 	@echo 'make deps       install the Debian packages the project needs'

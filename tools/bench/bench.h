@@ -29,6 +29,11 @@ struct bench_pick {
 	char res[BENCH_ADDR_STR], net[BENCH_ADDR_STR], spoof[BENCH_ADDR_STR];
 };
 
+/* One generated network, for enumerating traffic (bench_pairs). */
+struct bench_net {
+	size_t idx, dev0, d, res0, r;
+};
+
 struct bench_gen {
 	char *json;			/* NUL-terminated snapshot text */
 	size_t len;
@@ -39,10 +44,39 @@ struct bench_gen {
 	size_t n_resources;
 	struct bench_pick v6;
 	struct bench_pick v4;
+	struct bench_net *nets;		/* [n_networks] */
 };
+
+/* Options of the generator beyond N. nested: that many of the pick
+ * network's rules (from rule 5 on) become rules to prefixes one bit longer
+ * than the last, inside its resource r0 around the benchmark's resource
+ * host (global scope) and around its internet host (the network's ACL
+ * scope): the adversarial, deeply nested policy, with far more than
+ * NN_MAX_PFX_LENS lengths in both scopes. */
+struct bench_gen_opts {
+	unsigned int nested;
+};
+
+/* Traffic endpoints drawn from a generated policy, spread evenly over all
+ * active devices (one per device at most). */
+struct bench_pair {
+	uint8_t src[16];		/* IPv4: first 4 bytes */
+	uint8_t dst[16];
+};
+
+enum bench_pair_kind {
+	BP_ALLOW,			/* device -> its network's res1 host, tcp 443 ("*" rule 2) */
+	BP_DENY,			/* device -> another device of its network, tcp 22 (default deny) */
+	BP_SPOOF,			/* unassigned overlay source -> res1 host */
+};
+
+/* Fill up to @max pairs of @kind (@v4: IPv4 addresses). Returns the count. */
+size_t bench_pairs(const struct bench_gen *g, enum bench_pair_kind kind, bool v4,
+		   struct bench_pair *out, size_t max);
 
 /* Generate a snapshot with @n devices and @n rules. 0 or -ENOMEM. */
 int bench_genpolicy(size_t n, struct bench_gen *g);
+int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_gen *g);
 void bench_gen_free(struct bench_gen *g);
 
 /* ---- packets (pkt.c) ---- */

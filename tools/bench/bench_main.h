@@ -15,7 +15,12 @@
 #define MAX_CASES 32
 #define MAX_ROUNDS 101
 
-enum bench_hook { HK_XDP_EMPTY, HK_TC_EMPTY, HK_TC_FROM, HK_XDP_FROM, HK_TC_INTO };
+enum bench_hook {
+	HK_XDP_EMPTY, HK_TC_EMPTY, HK_TC_FROM, HK_XDP_FROM, HK_TC_INTO,
+	HK_XDP_PARSE, HK_TC_PARSE,	/* bench_parse.bpf.c: nn_parse only */
+	HK_XDP_CACHE,			/* bench_cache.bpf.c: random pair + XDP pipeline */
+	HK_XDP_CACHE_FLOOR,		/* the same random pair, then pass */
+};
 
 /* Which packet (bench.h struct bench_pick roles, per family). */
 enum bench_pk {
@@ -29,6 +34,12 @@ enum bench_pk {
 	PK_INTO_ACL,		/* internet -> A tcp 22: unsolicited */
 	PK_INTO_NEW,		/* A -> B udp 5000: rule 3 allows it */
 	PK_INTO_EST,		/* res -> A: the reply of PK_EST's flow */
+	/* Many distinct sources: the pair is chosen at random per packet
+	 * among up to 65536 (bench_pairs), on bench_cache.bpf.c. */
+	PK_RAND_FLOOR,		/* rewrite only (the floor of the PK_RAND_* cases) */
+	PK_RAND_NEW,		/* device -> its network's res1 tcp 443, new flow */
+	PK_RAND_EST,		/* the same, every pair's flow recorded first */
+	PK_RAND_SPOOF,		/* unassigned sources */
 };
 
 enum bench_run {
@@ -55,6 +66,9 @@ struct bench_opts {
 	bool json;
 	bool no_insert;
 	bool verbose;
+	size_t nested_scale;		/* 0: none; else one more scale, adversarial */
+	unsigned int nested;		/* nested rules in it */
+	size_t lookup_entries;		/* bare hash/LPM maps (0: skip) */
 };
 
 extern struct bench_opts bopts;
@@ -82,21 +96,33 @@ struct bench_insert {
 	double judge_new;	/* judge-only copy, the same packets */
 };
 
+/* Bare lookups (bench_lookup.bpf.c), ns/packet, median of rounds. */
+struct bench_lk {
+	bool done;
+	size_t entries;
+	double xdp_floor, rand_floor, hash_hot, lpm_hot, hash_rand, lpm_rand;
+};
+
 struct bench_results {
 	size_t scale[MAX_SCALES];
+	unsigned int nested[MAX_SCALES];	/* nested rules of the scale (adversarial) */
 	size_t n_scales;
 	const struct bench_case *cases;
 	size_t n_cases;
 	struct bench_scale_info info[MAX_SCALES];
 	struct bench_fig fig[MAX_SCALES][MAX_CASES];
 	struct bench_insert ins[MAX_SCALES];
+	struct bench_lk lookup;
+	size_t pairs[MAX_SCALES][2];		/* distinct random pairs per family */
 };
 
 struct bench_empty;
+struct bench_parse;
 
 /* What lives across scales: the floors' programs, the L3 device. */
 struct bench_env {
 	struct bench_empty *empty;
+	struct bench_parse *parse;
 	int tun_ifindex;
 	char tun_name[16];
 };
@@ -107,5 +133,6 @@ int bench_run(struct bench_env *env, struct bench_results *res);
 
 void bench_report(const struct bench_results *res, FILE *f);
 void bench_report_json(const struct bench_results *res, FILE *f);
+int bench_run_lookup(struct bench_env *env, struct bench_lk *lk);
 
 #endif /* NANAMI_BENCH_MAIN_H */

@@ -21,6 +21,7 @@
  *  - the first five rules of every network are fixed so the benchmark has
  *    packets with known verdicts (struct bench_pick).
  */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -127,10 +128,11 @@ static bool dev_has_v4(size_t j)
 }
 
 /* Resource q (global index): fd00:<q>::/64, and 10.<q/256>.<q%256>.0/24 for
- * two in three (always for a network's first resource, r0). */
+ * two in three (always for a network's first two resources, r0 and r1: the
+ * benchmark's IPv4 traffic goes to them). */
 static bool res_has_v4(size_t q, size_t k)
 {
-	return k == 0 || q % 3 != 2;
+	return k <= 1 || q % 3 != 2;
 }
 
 static const char *const tcp_ports[] = {
@@ -218,11 +220,52 @@ static size_t pick_server(const struct netgen *n)
 	return k ? (rnd() % k) * 10 + 9 : n->d - 1;
 }
 
+static unsigned int gen_nested;
+static bool gen_pick_net;
+
+/* The adversarial rules: allow g0 -> a prefix around the pick's internet
+ * hosts, one bit longer each time (IPv6 /24.., IPv4 /9..). */
+static void masked(char *out, bool v4, const char *host, unsigned int len)
+{
+	uint8_t a[16] = {};
+	unsigned int i;
+
+	inet_pton(v4 ? AF_INET : AF_INET6, host, a);
+	for (i = len; i < (v4 ? 32u : 128u); i++)
+		a[i / 8] &= ~(0x80 >> (i % 8));
+	inet_ntop(v4 ? AF_INET : AF_INET6, a, out, BENCH_ADDR_STR);
+}
+
+/* Nested rule k of the pick network (res0 = its first resource): prefixes
+ * one bit longer each time inside res0 around its host ::5 / .5 (the global
+ * scope) and around the internet host (the network's ACL scope). */
+static size_t gen_res0;
+
+static void gen_nested_rule(struct sbuf *b, size_t k)
+{
+	unsigned int l6 = 65 + k % 63, l4 = 25 + k % 8, li = 24 + k % 104;
+	char r6[BENCH_ADDR_STR], r4[BENCH_ADDR_STR], h6[BENCH_ADDR_STR], h4[BENCH_ADDR_STR];
+	char i6[BENCH_ADDR_STR];
+
+	snprintf(h6, sizeof(h6), "fd00:%zx::5", gen_res0);
+	snprintf(h4, sizeof(h4), "10.%zu.%zu.5", gen_res0 >> 8, gen_res0 & 255);
+	masked(r6, false, h6, l6);
+	masked(r4, true, h4, l4);
+	masked(i6, false, "2a00:1450:4001:80e::200e", li);
+	sb_printf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
+		  "\"dst\": {\"prefixes\": [\"%s/%u\", \"%s/%u\", \"%s/%u\"]}, "
+		  "\"proto\": \"tcp\", \"ports\": [\"8000-8999\"]}", r6, l6, r4, l4, i6, li);
+}
+
 static void gen_rule(struct sbuf *b, const struct netgen *n, size_t i)
 {
 	size_t q, x = rnd() % 100;
 
 	sb_printf(b, "%s{\"rule_id\": \"r%zu-%zu\", ", i ? ",\n" : "", n->idx, i);
+	if (gen_pick_net && i >= 5 && i < 5 + gen_nested) {
+		gen_nested_rule(b, i - 5);
+		return;
+	}
 	switch (i) {
 	case 0:	/* the benchmark's allowed flow: A (g0) -> r0 */
 		sb_printf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
@@ -336,6 +379,13 @@ static const size_t net_sizes[] = { 100, 150, 250, 400, 600, 1000 };
 
 int bench_genpolicy(size_t n, struct bench_gen *g)
 {
+	struct bench_gen_opts o = {};
+
+	return bench_genpolicy_opts(n, &o, g);
+}
+
+int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_gen *g)
+{
 	struct sbuf b = {};
 	struct netgen ng = {};
 	size_t left = n, tenant_left = 0, in_tenant = 0;
@@ -345,6 +395,10 @@ int bench_genpolicy(size_t n, struct bench_gen *g)
 	memset(g, 0, sizeof(*g));
 	if (n < 6)
 		return -EINVAL;
+	gen_nested = o ? o->nested : 0;
+	g->nets = calloc(n / 50 + 2, sizeof(*g->nets));
+	if (!g->nets)
+		return -ENOMEM;
 	rng_state = 0x9e3779b97f4a7c15ull ^ n;
 
 	pubkey(key, 2, 0);
@@ -376,7 +430,10 @@ int bench_genpolicy(size_t n, struct bench_gen *g)
 		}
 		if (in_tenant++)
 			sb_printf(&b, ",\n");
+		gen_pick_net = pick;
+		gen_res0 = ng.res0;
 		gen_network(&b, &ng);
+		g->nets[ng.idx] = (struct bench_net){ ng.idx, ng.dev0, ng.d, ng.res0, ng.r };
 		if (pick)
 			fill_pick(g, &ng);
 		tenant_left--;
@@ -392,6 +449,8 @@ int bench_genpolicy(size_t n, struct bench_gen *g)
 	g->n_networks = ng.idx;
 	if (b.err) {
 		free(b.s);
+		free(g->nets);
+		g->nets = NULL;
 		return b.err;
 	}
 	g->json = b.s;
@@ -399,8 +458,68 @@ int bench_genpolicy(size_t n, struct bench_gen *g)
 	return 0;
 }
 
+static void addr_of(uint8_t *out, bool v4, const char *txt)
+{
+	memset(out, 0, 16);
+	inet_pton(v4 ? AF_INET : AF_INET6, txt, out);
+}
+
+size_t bench_pairs(const struct bench_gen *g, enum bench_pair_kind kind, bool v4,
+		   struct bench_pair *out, size_t max)
+{
+	char s[BENCH_ADDR_STR], d[BENCH_ADDR_STR];
+	size_t k, cnt = 0, ni = 0, total = g->n_devices;
+
+	/* Walk devices with a stride so the picks spread over every network. */
+	for (k = 0; k < total && cnt < max; k++) {
+		size_t gidx = (k * 7919) % total, j, q, peer;
+		const struct bench_net *n;
+
+		for (ni = 0; ni + 1 < g->n_networks && g->nets[ni + 1].dev0 <= gidx; ni++)
+			;
+		n = &g->nets[ni];
+		j = gidx - n->dev0;
+		if (j % 97 == 96 || (v4 && !dev_has_v4(j)))
+			continue;
+		q = n->res0 + 1;
+		if (v4) {
+			dev_v4(s, gidx);
+			snprintf(d, sizeof(d), "10.%zu.%zu.5", q >> 8, q & 255);
+		} else {
+			dev_v6(s, n->idx, j);
+			snprintf(d, sizeof(d), "fd00:%zx::5", q);
+		}
+		if (kind == BP_DENY) {
+			/* Another active device of the network with the family. */
+			size_t step;
+
+			for (step = 1, peer = j; step < n->d; step++) {
+				peer = (j + (n->d >= 20 ? 10 * step : step)) % n->d;
+				if (peer != j && peer % 97 != 96 && (!v4 || dev_has_v4(peer)))
+					break;
+			}
+			if (peer == j)
+				continue;
+			if (v4)
+				dev_v4(d, n->dev0 + peer);
+			else
+				dev_v6(d, n->idx, peer);
+		} else if (kind == BP_SPOOF) {
+			if (v4)
+				snprintf(s, sizeof(s), "100.127.%zu.%zu", (cnt >> 8) & 255, cnt & 255);
+			else
+				snprintf(s, sizeof(s), "fd7a:6e61:6e61:ffff::%zx", cnt + 1);
+		}
+		addr_of(out[cnt].src, v4, s);
+		addr_of(out[cnt].dst, v4, d);
+		cnt++;
+	}
+	return cnt;
+}
+
 void bench_gen_free(struct bench_gen *g)
 {
+	free(g->nets);
 	free(g->json);
 	memset(g, 0, sizeof(*g));
 }

@@ -51,14 +51,22 @@ static const struct bench_case cases[] = {
 	{ "tc_into/acl_drop", HK_TC_INTO, PK_INTO_ACL, RUN_NORMAL, NN_R_ACL_DEFAULT_DENY },
 	{ "tc_into/new_flow", HK_TC_INTO, PK_INTO_NEW, RUN_JUDGE, NN_PASS },
 	{ "tc_into/established", HK_TC_INTO, PK_INTO_EST, RUN_ESTABLISHED, NN_PASS },
+	{ "xdp/parse", HK_XDP_PARSE, PK_NEW, RUN_NORMAL, NN_PASS },
+	{ "tc/parse", HK_TC_PARSE, PK_NEW, RUN_NORMAL, NN_PASS },
+	{ "xdp_rand/floor", HK_XDP_CACHE_FLOOR, PK_RAND_FLOOR, RUN_NORMAL, NN_PASS },
+	{ "xdp_rand/spoof_drop", HK_XDP_CACHE, PK_RAND_SPOOF, RUN_NORMAL, NN_R_SPOOF },
+	{ "xdp_rand/new_flow", HK_XDP_CACHE, PK_RAND_NEW, RUN_JUDGE, NN_PASS },
+	{ "xdp_rand/established", HK_XDP_CACHE, PK_RAND_EST, RUN_NORMAL, NN_PASS },
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))
 
 struct bench_opts bopts = {
-	.repeat = 1000000,
+	.repeat = 2000000,
 	.rounds = 7,
 	.insert_samples = 20000,
+	.nested = 64,
+	.lookup_entries = 100000,
 };
 
 static size_t parse_scales(const char *s, size_t *out)
@@ -78,16 +86,19 @@ static size_t parse_scales(const char *s, size_t *out)
 static void usage(const char *argv0)
 {
 	fprintf(stderr,
-		"usage: %s [-j] [-e] [-n N,N,...] [-R repeat] [-r rounds] [-c cpu] [-C case]\n"
+		"usage: %s [-j] [-e] [-n N,N,...] [-N N] [-L N] [-R repeat] [-r rounds] [-c cpu] [-C case]\n"
+		"       %s gen|attach|sum|nft|policy|apply|swap ... (packet rate, controller: run.sh)\n"
 		"  -n  scales: devices = rules = N (default 10,1000,10000,100000)\n"
-		"  -R  repetitions per test run (default 1000000)\n"
+		"  -N  one more scale N, adversarial: 64 rules to deeply nested prefixes\n"
+		"  -L  entries of the bare hash/LPM lookup maps (default 100000, 0: skip)\n"
+		"  -R  repetitions per test run (default 2000000)\n"
 		"  -r  runs per case, the median is reported (default 7)\n"
 		"  -c  CPU to run on (default: the last one)\n"
 		"  -C  only cases whose name contains this (e.g. for perf record)\n"
 		"  -e  Ethernet framing (veth) instead of L3 (wg0)\n"
 		"  -I  skip the flow-insert measurements\n"
 		"  -j  JSON on stdout (the table goes to stderr)\n"
-		"  -v  progress on stderr\n", argv0);
+		"  -v  progress on stderr\n", argv0, argv0);
 }
 
 static int pin_cpu(int cpu)
@@ -99,6 +110,23 @@ static int pin_cpu(int cpu)
 	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
+int gen_main(int argc, char **argv);
+int attach_main(int argc, char **argv);
+int nft_main(int argc, char **argv);
+int apply_main(int argc, char **argv);
+int swap_main(int argc, char **argv);
+int policy_main(int argc, char **argv);
+int sum_main(int argc, char **argv);
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+} subcmds[] = {
+	{ "gen", gen_main }, { "attach", attach_main }, { "nft", nft_main },
+	{ "apply", apply_main }, { "swap", swap_main }, { "policy", policy_main },
+	{ "sum", sum_main },
+};
+
 int main(int argc, char **argv)
 {
 	static struct bench_results res;
@@ -106,9 +134,17 @@ int main(int argc, char **argv)
 	size_t i;
 	int opt, err = 0;
 
+	for (i = 0; argc > 1 && i < sizeof(subcmds) / sizeof(subcmds[0]); i++) {
+		if (!strcmp(argv[1], subcmds[i].name)) {
+			nn_log_set_level(NN_LOG_WARN);
+			nn_log_libbpf();
+			return subcmds[i].fn(argc - 1, argv + 1);
+		}
+	}
+
 	res.n_scales = parse_scales("10,1000,10000,100000", res.scale);
 	bopts.cpu = libbpf_num_possible_cpus() - 1;
-	while ((opt = getopt(argc, argv, "jen:R:r:c:C:Ivh")) != -1) {
+	while ((opt = getopt(argc, argv, "jen:N:L:R:r:c:C:Ivh")) != -1) {
 		switch (opt) {
 		case 'j':
 			bopts.json = true;
@@ -118,6 +154,12 @@ int main(int argc, char **argv)
 			break;
 		case 'n':
 			res.n_scales = parse_scales(optarg, res.scale);
+			break;
+		case 'N':
+			bopts.nested_scale = strtoul(optarg, NULL, 0);
+			break;
+		case 'L':
+			bopts.lookup_entries = strtoul(optarg, NULL, 0);
 			break;
 		case 'R':
 			bopts.repeat = strtoul(optarg, NULL, 0);
@@ -142,6 +184,10 @@ int main(int argc, char **argv)
 			return opt == 'h' ? 0 : 2;
 		}
 	}
+	if (bopts.nested_scale && res.n_scales < MAX_SCALES) {
+		res.scale[res.n_scales] = bopts.nested_scale;
+		res.nested[res.n_scales++] = bopts.nested;
+	}
 	for (i = 0; i < res.n_scales; i++) {
 		if (res.scale[i] < 10) {
 			fprintf(stderr, "scale %zu: at least 10\n", res.scale[i]);
@@ -152,8 +198,8 @@ int main(int argc, char **argv)
 		usage(argv[0]);
 		return 2;
 	}
-	if (bopts.repeat < 1000000 || bopts.rounds < 7)
-		fprintf(stderr, "# note: fewer than 1,000,000 repetitions or 7 rounds: "
+	if (bopts.repeat < 2000000 || bopts.rounds < 7)
+		fprintf(stderr, "# note: fewer than 2,000,000 repetitions or 7 rounds: "
 			"figures are indicative only\n");
 	nn_log_set_level(NN_LOG_WARN);
 	nn_log_libbpf();

@@ -13,10 +13,13 @@
 
 static const char *const fam_name[2] = { "v6", "v4" };
 
-/* The empty program of the same hook: what every test run costs anyway. */
+/* The empty program of the same hook: what every test run costs anyway
+ * (for the random-pair cases: the same random rewrite, then pass). */
 static size_t floor_of(const struct bench_results *res, const struct bench_case *c)
 {
-	enum bench_hook h = c->hook == HK_XDP_FROM ? HK_XDP_EMPTY : HK_TC_EMPTY;
+	enum bench_hook h = c->hook == HK_XDP_FROM || c->hook == HK_XDP_PARSE ? HK_XDP_EMPTY :
+			    c->hook == HK_XDP_CACHE ? HK_XDP_CACHE_FLOOR :
+			    c->hook == HK_XDP_CACHE_FLOOR ? HK_XDP_EMPTY : HK_TC_EMPTY;
 	size_t i;
 
 	for (i = 0; i < res->n_cases; i++)
@@ -29,9 +32,25 @@ static double marginal(const struct bench_results *res, size_t si, size_t ci, in
 {
 	const struct bench_case *c = &res->cases[ci];
 
+	size_t fl = floor_of(res, c);
+
 	if (c->pk == PK_NONE)
 		return res->fig[si][ci].med[fam];
-	return res->fig[si][ci].med[fam] - res->fig[si][floor_of(res, c)].med[0];
+	/* A floor measured per family (the random rewrite) is subtracted per
+	 * family; the empty programs read no packet. */
+	return res->fig[si][ci].med[fam] -
+	       res->fig[si][fl].med[res->cases[fl].pk == PK_NONE ? 0 : fam];
+}
+
+/* The largest plain (not adversarial) scale: flatness is last / first. */
+static size_t last_plain(const struct bench_results *res)
+{
+	size_t si, last = 0;
+
+	for (si = 0; si < res->n_scales; si++)
+		if (!res->nested[si])
+			last = si;
+	return last;
 }
 
 static double ratio(double hi, double lo)
@@ -53,7 +72,7 @@ static const char *run_note(const struct bench_case *c)
 
 void bench_report(const struct bench_results *res, FILE *f)
 {
-	size_t si, ci, last = res->n_scales - 1;
+	size_t si, ci, last = last_plain(res);
 	int fam;
 
 	fprintf(f, "nn-microbench: BPF_PROG_TEST_RUN, %lu repetitions per run, median of %lu "
@@ -65,8 +84,8 @@ void bench_report(const struct bench_results *res, FILE *f)
 	for (si = 0; si < res->n_scales; si++) {
 		const struct bench_scale_info *in = &res->info[si];
 
-		fprintf(f, "N=%-6zu %8zu %8zu %8zu %7zu %9zu %8zu %9zu %8zu %9.1f %9.0f\n",
-			res->scale[si], in->devices, in->rules, in->networks, in->tenants,
+		fprintf(f, "N=%-6zu%s %8zu %8zu %8zu %7zu %9zu %8zu %9zu %8zu %9.1f %9.0f\n",
+			res->scale[si], res->nested[si] ? "n" : "", in->devices, in->rules, in->networks, in->tenants,
 			in->resources, in->addrs, in->prefixes, in->cells, in->json_bytes / 1e6,
 			in->apply_ms);
 	}
@@ -74,10 +93,10 @@ void bench_report(const struct bench_results *res, FILE *f)
 		"at N=", (int)(9 * res->n_scales - 1), "marginal at N=", "ratio", "ratio");
 	fprintf(f, "%-27s", "case");
 	for (si = 0; si < res->n_scales; si++)
-		fprintf(f, " %9zu", res->scale[si]);
+		fprintf(f, " %8zu%s", res->scale[si], res->nested[si] ? "n" : " ");
 	fprintf(f, " |");
 	for (si = 0; si < res->n_scales; si++)
-		fprintf(f, " %8zu", res->scale[si]);
+		fprintf(f, " %7zu%s", res->scale[si], res->nested[si] ? "n" : " ");
 	fprintf(f, " | %6s %6s\n", "total", "marg.");
 	for (ci = 0; ci < res->n_cases; ci++) {
 		const struct bench_case *c = &res->cases[ci];
@@ -99,7 +118,18 @@ void bench_report(const struct bench_results *res, FILE *f)
 		}
 	}
 	fprintf(f, "\nratio = N=%zu / N=%zu (target <= %.2f); marginal = case - empty program "
-		"of the same hook.\n", res->scale[last], res->scale[0], TARGET_RATIO);
+		"of the same hook (xdp_rand: - xdp_rand/floor, the same random rewrite).\n"
+		"A scale marked n is adversarial: %u rules to deeply nested prefixes.\n",
+		res->scale[last], res->scale[0], TARGET_RATIO, bopts.nested);
+	if (res->lookup.done)
+		fprintf(f, "\nbare lookups, %zu entries, ns/packet: xdp floor %.1f, random-key floor "
+			"%.1f;\n  hash hot %.1f (+%.1f), random %.1f (+%.1f); LPM hot %.1f (+%.1f), "
+			"random %.1f (+%.1f)\n", res->lookup.entries, res->lookup.xdp_floor,
+			res->lookup.rand_floor, res->lookup.hash_hot,
+			res->lookup.hash_hot - res->lookup.xdp_floor, res->lookup.hash_rand,
+			res->lookup.hash_rand - res->lookup.rand_floor, res->lookup.lpm_hot,
+			res->lookup.lpm_hot - res->lookup.xdp_floor, res->lookup.lpm_rand,
+			res->lookup.lpm_rand - res->lookup.rand_floor);
 	fprintf(f, "new_flow and egress_pass run on a judge-only (dry_run) copy of the program: "
 		"\"new flow\" EXCLUDES the flow-table insert\n(and the counter updates); "
 		"established: the flow was recorded first, normal program; drops: normal "
@@ -127,7 +157,7 @@ void bench_report(const struct bench_results *res, FILE *f)
 
 void bench_report_json(const struct bench_results *res, FILE *f)
 {
-	size_t si, ci, last = res->n_scales - 1;
+	size_t si, ci, last = last_plain(res);
 	int fam;
 
 	fprintf(f, "{\"tool\": \"nn-microbench\", \"repeat\": %lu, \"rounds\": %lu, \"cpu\": %d, "
@@ -137,10 +167,11 @@ void bench_report_json(const struct bench_results *res, FILE *f)
 	for (si = 0; si < res->n_scales; si++) {
 		const struct bench_scale_info *in = &res->info[si];
 
-		fprintf(f, "%s\n  {\"n\": %zu, \"devices\": %zu, \"rules\": %zu, \"networks\": %zu, "
+		fprintf(f, "%s\n  {\"n\": %zu, \"nested\": %u, \"pairs_v6\": %zu, \"pairs_v4\": %zu, \"devices\": %zu, \"rules\": %zu, \"networks\": %zu, "
 			"\"tenants\": %zu, \"resources\": %zu, \"addrs\": %zu, \"prefixes\": %zu, "
 			"\"cells\": %zu, \"json_bytes\": %zu, \"parse_ms\": %.1f, \"load_ms\": %.1f, "
-			"\"apply_ms\": %.1f}", si ? "," : "", res->scale[si], in->devices,
+			"\"apply_ms\": %.1f}", si ? "," : "", res->scale[si], res->nested[si],
+			res->pairs[si][0], res->pairs[si][1], in->devices,
 			in->rules, in->networks, in->tenants, in->resources, in->addrs,
 			in->prefixes, in->cells, in->json_bytes, in->parse_ms, in->load_ms,
 			in->apply_ms);
@@ -186,5 +217,14 @@ void bench_report_json(const struct bench_results *res, FILE *f)
 			in->lru_fresh, in->lru_fresh - in->xdp_floor, in->real_new, in->judge_new,
 			in->real_new - in->judge_new);
 	}
-	fprintf(f, "]}\n");
+	fprintf(f, "],\n \"lookup\": ");
+	if (res->lookup.done)
+		fprintf(f, "{\"entries\": %zu, \"xdp_floor\": %.1f, \"rand_floor\": %.1f, "
+			"\"hash_hot\": %.1f, \"lpm_hot\": %.1f, \"hash_rand\": %.1f, \"lpm_rand\": %.1f}",
+			res->lookup.entries, res->lookup.xdp_floor, res->lookup.rand_floor,
+			res->lookup.hash_hot, res->lookup.lpm_hot, res->lookup.hash_rand,
+			res->lookup.lpm_rand);
+	else
+		fprintf(f, "null");
+	fprintf(f, "}\n");
 }

@@ -18,14 +18,22 @@
 #include <bpf/libbpf.h>
 
 #include "apply.h"
+#include "bench_cache.skel.h"
 #include "bench_empty.skel.h"
+#include "bench_lookup.skel.h"
 #include "bench_main.h"
+#include "bench_parse.skel.h"
 #include "from_overlay_tc.skel.h"
 #include "from_overlay_xdp.skel.h"
 #include "into_overlay_tc.skel.h"
 #include "policy.h"
 
-#define BENCH_MAX_FLOWS 65536
+/* The policy programs' flow table: room for every random pair's flow on
+ * one CPU (the LRU lists are per CPU). bench_flows (the insert
+ * measurement) keeps 65536. */
+#define BENCH_MAX_FLOWS 262144
+#define BENCH_INSERT_FLOWS 65536
+#define BENCH_MAX_PAIRS 65536
 #define XDP_PASS_RET 2
 #define TC_OK_RET 0
 
@@ -87,13 +95,29 @@ int bench_env_open(struct bench_env *env)
 	env->empty = bench_empty__open();
 	if (!env->empty)
 		return -errno;
-	bpf_map__set_max_entries(env->empty->maps.bench_flows, BENCH_MAX_FLOWS);
-	return bench_empty__load(env->empty);
+	bpf_map__set_max_entries(env->empty->maps.bench_flows, BENCH_INSERT_FLOWS);
+	err = bench_empty__load(env->empty);
+	if (err)
+		return err;
+	/* The parser alone needs only its scratch map: create no other. */
+	env->parse = bench_parse__open();
+	if (!env->parse)
+		return -errno;
+	env->parse->rodata->nn_framing = bopts.framing;
+	{
+		struct bpf_map *m;
+
+		bpf_object__for_each_map(m, env->parse->obj)
+			if (!bpf_map__is_internal(m) && strcmp(bpf_map__name(m), "nn_scratch"))
+				bpf_map__set_autocreate(m, false);
+	}
+	return bench_parse__load(env->parse);
 }
 
 void bench_env_close(struct bench_env *env)
 {
 	bench_empty__destroy(env->empty);
+	bench_parse__destroy(env->parse);
 	if (env->tun_ifindex)
 		tun_set(env, 0);
 	memset(env, 0, sizeof(*env));
@@ -116,7 +140,7 @@ static int share(struct bpf_object *obj, const struct nn_dp *dp)
 	int err;
 
 	bpf_object__for_each_map(m, obj) {
-		if (bpf_map__is_internal(m))
+		if (bpf_map__is_internal(m) || !strncmp(bpf_map__name(m), "bench_", 6))
 			continue;
 		for (i = 0; i < NN_M_COUNT; i++)
 			if (!strcmp(bpf_map__name(m), nn_map_names[i]))
@@ -263,6 +287,12 @@ static size_t make_pkt(enum bench_pk pk, const struct bench_pick *p, uint8_t *bu
 		return bench_pkt(buf, eth, p->a, p->b, BENCH_UDP, 40001, 5000, 0);
 	case PK_INTO_EST:
 		return bench_pkt(buf, eth, p->res, p->a, BENCH_TCP, 5432, 40002, 0);
+	case PK_RAND_FLOOR:
+	case PK_RAND_NEW:
+	case PK_RAND_EST:
+	case PK_RAND_SPOOF:
+		/* The template: addresses are rewritten per packet. */
+		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, 40004, 443, 0);
 	default:
 		return 0;
 	}
@@ -273,11 +303,46 @@ struct scale_ctx {
 	struct nn_dp *dp;
 	struct judge judge;
 	struct bench_gen gen;
+	struct bench_cache *cache_judge;	/* dry_run: new flows stay new */
+	struct bench_cache *cache_real;
 };
+
+/* The random-pair copies of the XDP pipeline, on the scale's maps. */
+static int cache_load(struct scale_ctx *s)
+{
+	struct bench_cache *c[2];
+	int i, err = 0;
+
+	for (i = 0; i < 2 && !err; i++) {
+		c[i] = bench_cache__open();
+		if (!c[i])
+			return -ENOMEM;
+		c[i]->rodata->nn_framing = s->dp->opts.framing;
+		c[i]->rodata->nn_max_rules = s->dp->opts.cap.max_rules;
+		c[i]->rodata->nn_dry_run = i == 0;
+		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
+		err = share(c[i]->obj, s->dp);
+		if (!err)
+			err = bench_cache__load(c[i]);
+	}
+	s->cache_judge = c[0];
+	s->cache_real = c[1];
+	return err;
+}
+
+static void cache_close(struct scale_ctx *s)
+{
+	bench_cache__destroy(s->cache_judge);
+	bench_cache__destroy(s->cache_real);
+	s->cache_judge = s->cache_real = NULL;
+}
 
 static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judge)
 {
 	struct target t = { .fd = -1, .tc = h != HK_XDP_EMPTY && h != HK_XDP_FROM };
+
+	if (h == HK_XDP_PARSE || h == HK_XDP_CACHE || h == HK_XDP_CACHE_FLOOR)
+		t.tc = false;
 	struct judge *j = &s->judge;
 
 	if (t.tc && bopts.framing == NN_FRAMING_L3)
@@ -301,7 +366,25 @@ static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judg
 		t.fd = judge ? bpf_program__fd(j->tc_into->progs.nn_tc_into_overlay) :
 		       nn_dp_prog_fd(s->dp, NN_DIR_INTO_OVERLAY, NN_HOOK_TC);
 		break;
+	case HK_XDP_PARSE:
+		t.fd = bpf_program__fd(s->env->parse->progs.bench_xdp_parse);
+		t.tc = false;
+		break;
+	case HK_TC_PARSE:
+		t.fd = bpf_program__fd(s->env->parse->progs.bench_tc_parse);
+		break;
+	case HK_XDP_CACHE:
+		t.fd = bpf_program__fd(judge ? s->cache_judge->progs.bench_cache :
+				       s->cache_real->progs.bench_cache);
+		t.tc = false;
+		break;
+	case HK_XDP_CACHE_FLOOR:
+		t.fd = bpf_program__fd(s->cache_judge->progs.bench_cache_floor);
+		t.tc = false;
+		break;
 	}
+	if (!t.tc)
+		t.ifindex = 0;
 	return t;
 }
 
@@ -362,6 +445,55 @@ static void stats(uint32_t *d, double *med, double *min, double *max)
 }
 
 /*
+ * Random pairs for a PK_RAND_* case (family @fam) in both copies; for
+ * PK_RAND_EST every pair's flow is recorded first, in order, through the
+ * normal copy.
+ */
+static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fam,
+			 size_t *npairs)
+{
+	static struct bench_pair pairs[BENCH_MAX_PAIRS];
+	struct bench_cache *cc[2] = { s->cache_judge, s->cache_real };
+	enum bench_pair_kind kind = c->pk == PK_RAND_SPOOF ? BP_SPOOF : BP_ALLOW;
+	size_t n = bench_pairs(&s->gen, kind, fam == 1, pairs, BENCH_MAX_PAIRS), i;
+	uint8_t pkt[BENCH_PKT_MAX];
+	size_t len;
+	int k, err = 0;
+
+	if (!n)
+		return -EINVAL;
+	*npairs = n;
+	for (k = 0; k < 2; k++) {
+		for (i = 0; i < n && !err; i++) {
+			uint32_t key = i;
+
+			err = bpf_map_update_elem(bpf_map__fd(cc[k]->maps.bench_pairs), &key,
+						  &pairs[i], 0);
+		}
+		cc[k]->data->bench_n = n;
+		cc[k]->bss->bench_v4 = fam == 1;
+		cc[k]->bss->bench_seq_mode = 0;
+	}
+	if (err || c->pk != PK_RAND_EST)
+		return err;
+	len = make_pkt(PK_RAND_EST, fam ? &s->gen.v4 : &s->gen.v6, pkt);
+	s->cache_real->bss->bench_seq_mode = 1;
+	s->cache_real->bss->bench_seq = 0;
+	{
+		struct target t = { .fd = bpf_program__fd(s->cache_real->progs.bench_cache) };
+
+		err = test_run(&t, pkt, len, n, NULL, NULL);
+	}
+	s->cache_real->bss->bench_seq_mode = 0;
+	return err;
+}
+
+static bool is_rand(enum bench_pk pk)
+{
+	return pk == PK_RAND_FLOOR || pk == PK_RAND_NEW || pk == PK_RAND_EST || pk == PK_RAND_SPOOF;
+}
+
+/*
  * One case at every scale. The rounds are interleaved across scales (round
  * r runs N=10, then N=1000, ...): on a shared VM the cost of the same code
  * drifts by tens of percent over minutes, and the ratio between scales is
@@ -383,6 +515,11 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 			const struct bench_pick *p = fam ? &g->v4 : &g->v6;
 
 			t[si] = target_of(&sc[si], c->hook, c->run == RUN_JUDGE);
+			if (is_rand(c->pk)) {
+				err = cache_prepare(&sc[si], c, fam, &res->pairs[si][fam]);
+				if (err)
+					return err;
+			}
 			/* Floors read no packet: any will do. */
 			len[si] = make_pkt(c->pk == PK_NONE ? PK_NEW : c->pk, p, pkt[si]);
 			if (!len[si])
@@ -538,6 +675,8 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 	err = nn_dp_load(&o, &s->dp);
 	if (!err)
 		err = judge_load(&s->judge, s->dp);
+	if (!err)
+		err = cache_load(s);
 	info->load_ms = now_ms() - t0;
 	t0 = now_ms();
 	if (!err)
@@ -560,7 +699,11 @@ static int setup_scale(struct scale_ctx *s, struct bench_results *res, size_t si
 	int err;
 
 	progress("# N=%zu: generating\n", n);
-	err = bench_genpolicy(n, &s->gen);
+	{
+		struct bench_gen_opts go = { .nested = res->nested[si] };
+
+		err = bench_genpolicy_opts(n, &go, &s->gen);
+	}
 	if (err)
 		return err;
 	info->json_bytes = s->gen.len;
@@ -589,13 +732,84 @@ int bench_run(struct bench_env *env, struct bench_results *res)
 	for (ci = 0; ci < res->n_cases && !err; ci++)
 		if (res->cases[ci].pk == PK_NONE || wanted(res->cases[ci].name))
 			err = run_case(sc, res->n_scales, ci, res);
+	if (!err && bopts.lookup_entries && wanted("lookup")) {
+		res->lookup.entries = bopts.lookup_entries;
+		err = bench_run_lookup(env, &res->lookup);
+	}
 	for (si = 0; si < res->n_scales && !err; si++)
 		if (!bopts.no_insert && wanted("insert"))
 			err = run_insert(&sc[si], &sc[si].gen, &res->ins[si]);
 	for (si = 0; si < res->n_scales; si++) {
 		judge_close(&sc[si].judge);
+		cache_close(&sc[si]);
 		nn_dp_close(sc[si].dp);
 		bench_gen_free(&sc[si].gen);
 	}
+	return err;
+}
+
+/* ---- bare lookups (bench_lookup.bpf.c) ---- */
+static void lookup_key(uint8_t *a, uint32_t i)
+{
+	memset(a, 0, 16);
+	a[0] = 0xfd;
+	a[2] = i >> 24;
+	a[3] = i >> 16;
+	a[4] = i >> 8;
+	a[5] = i;
+	a[15] = 5;
+}
+
+/* Interleaved rounds, like run_case: every program sees the same drift. */
+int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
+{
+	static uint32_t d[6][MAX_ROUNDS];
+	struct bench_lookup *skel = bench_lookup__open();
+	struct nn_addr_key hk = {};
+	struct nn_addr_info hv = { .kind = NN_AK_DEVICE, .state = NN_ST_ACTIVE };
+	struct nn_prefix_key pk = { .prefixlen = NN_SCOPE_BITS + 64 };
+	struct nn_prefix_info pv = { .kind = NN_PK_RESOURCE };
+	struct target t[6] = {};
+	double *out[6] = { &lk->xdp_floor, &lk->rand_floor, &lk->hash_hot, &lk->lpm_hot,
+			   &lk->hash_rand, &lk->lpm_rand };
+	uint8_t hot[16];
+	double lo, hi;
+	uint32_t i, n = lk->entries;
+	unsigned long r;
+	int err, k;
+
+	if (!skel)
+		return -ENOMEM;
+	bpf_map__set_max_entries(skel->maps.bench_hash, n);
+	bpf_map__set_max_entries(skel->maps.bench_lpm, n);
+	skel->data->bench_n = n;
+	err = bench_lookup__load(skel);
+	for (i = 0; i < n && !err; i++) {
+		lookup_key(hk.addr, i);
+		lookup_key(pk.addr, i);
+		memset(pk.addr + 8, 0, 8);	/* fd00:<i>::/64 */
+		err = bpf_map_update_elem(bpf_map__fd(skel->maps.bench_hash), &hk, &hv, 0);
+		if (!err)
+			err = bpf_map_update_elem(bpf_map__fd(skel->maps.bench_lpm), &pk, &pv, 0);
+		if (err)
+			err = -errno;
+	}
+	lookup_key(hot, n / 2);
+	t[0].fd = bpf_program__fd(env->empty->progs.bench_xdp_empty);
+	t[1].fd = bpf_program__fd(skel->progs.bench_rand_floor);
+	t[2].fd = bpf_program__fd(skel->progs.bench_hash_hot);
+	t[3].fd = bpf_program__fd(skel->progs.bench_lpm_hot);
+	t[4].fd = bpf_program__fd(skel->progs.bench_hash_rand);
+	t[5].fd = bpf_program__fd(skel->progs.bench_lpm_rand);
+	for (r = 0; r < bopts.rounds && !err; r++)
+		for (k = 0; k < 6 && !err; k++)
+			err = test_run(&t[k], hot, sizeof(hot), bopts.repeat, &d[k][r], NULL);
+	for (k = 0; k < 6 && !err; k++)
+		stats(d[k], out[k], &lo, &hi);
+	lk->done = !err;
+	progress("#   lookups (%u entries): floor %.1f rand_floor %.1f hash hot %.1f rand %.1f; "
+		 "lpm hot %.1f rand %.1f\n", n, lk->xdp_floor, lk->rand_floor, lk->hash_hot,
+		 lk->hash_rand, lk->lpm_hot, lk->lpm_rand);
+	bench_lookup__destroy(skel);
 	return err;
 }

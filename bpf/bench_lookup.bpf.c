@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * bench_lookup.bpf.c - tools/bench only: one bare hash lookup and one bare
+ * LPM trie lookup on maps the benchmark fills (100k entries by default), of
+ * the key and value types of nn_addrs and nn_prefixes. "hot": the key comes
+ * from the packet, the same every repetition. "rand": a key chosen at random
+ * per repetition among the entries (bpf_get_prandom_u32), so the lookups miss
+ * the CPU caches as they do under many distinct sources; bench_rand_floor
+ * does the same key construction without the lookup.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+
+#include "nanami_abi.h"
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 100000);
+	__type(key, struct nn_addr_key);
+	__type(value, struct nn_addr_info);
+} bench_hash SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 100000);
+	__type(key, struct nn_prefix_key);
+	__type(value, struct nn_prefix_info);
+} bench_lpm SEC(".maps");
+
+/* Entries filled (the random keys are drawn from 0..bench_n-1). */
+__u32 bench_n = 1;
+volatile __u32 bench_sink;
+
+/* Entry i: address fd00:<i>:: (the hash key) / fd00:<i>::/64 (the trie). */
+static __always_inline void key_addr(__u8 *a, __u32 i)
+{
+	__builtin_memset(a, 0, 16);
+	a[0] = 0xfd;
+	a[2] = i >> 24;
+	a[3] = i >> 16;
+	a[4] = i >> 8;
+	a[5] = i;
+	a[15] = 5;
+}
+
+static __always_inline __u32 pick(void)
+{
+	__u32 n = bench_n ? bench_n : 1;
+
+	return bpf_get_prandom_u32() % n;
+}
+
+SEC("xdp")
+int bench_hash_hot(struct xdp_md *xdp)
+{
+	void *data = (void *)(long)xdp->data, *end = (void *)(long)xdp->data_end;
+	struct nn_addr_key k = {};
+
+	if (data + 16 > end)
+		return XDP_ABORTED;
+	__builtin_memcpy(k.addr, data, 16);
+	return bpf_map_lookup_elem(&bench_hash, &k) ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int bench_lpm_hot(struct xdp_md *xdp)
+{
+	void *data = (void *)(long)xdp->data, *end = (void *)(long)xdp->data_end;
+	struct nn_prefix_key k = { .prefixlen = NN_SCOPE_BITS + 128 };
+
+	if (data + 16 > end)
+		return XDP_ABORTED;
+	__builtin_memcpy(k.addr, data, 16);
+	return bpf_map_lookup_elem(&bench_lpm, &k) ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int bench_rand_floor(struct xdp_md *xdp)
+{
+	struct nn_addr_key k = {};
+
+	key_addr(k.addr, pick());
+	bench_sink = k.addr[5];
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_hash_rand(struct xdp_md *xdp)
+{
+	struct nn_addr_key k = {};
+
+	key_addr(k.addr, pick());
+	return bpf_map_lookup_elem(&bench_hash, &k) ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int bench_lpm_rand(struct xdp_md *xdp)
+{
+	struct nn_prefix_key k = { .prefixlen = NN_SCOPE_BITS + 128 };
+
+	key_addr(k.addr, pick());
+	return bpf_map_lookup_elem(&bench_lpm, &k) ? XDP_PASS : XDP_DROP;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,279 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ctl.c - the controller half of nn-microbench, through the controller's
+ * own APIs (nn_policy_parse: parse + validate; nn_apply: routing, compile,
+ * diff, write the standby slot, flip, RCU barrier):
+ *
+ *   nn-microbench apply -n N
+ *       cold (fresh maps), warm (the same snapshot again) and a one-device
+ *       change (one device disabled: the event-to-enforcement path without
+ *       the network), each validate + apply; peak RSS; map memory (memlock
+ *       of every map, as bpftool map show reports it). JSON on stdout.
+ *   nn-microbench swap -n N -P PINDIR [-c COUNT] [-e] [-x]
+ *       COUNT back-to-back generation swaps on the maps a running
+ *       nanami-gatewayd pinned under PINDIR (adopted): two snapshots that
+ *       differ in one device that carries no traffic, alternately. The
+ *       packet loss is counted by run.sh at the receivers meanwhile.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "bench_main.h"
+#include "policy.h"
+
+#include <bpf/bpf.h>
+
+static double now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static void caps(size_t n, struct nn_capacity *cap, struct nn_limits *lim)
+{
+	cap->max_devices = n + 1024;
+	cap->max_nodes = 64;
+	cap->max_rules = n + 1024;
+	cap->max_prefixes = 2 * n + 4096;
+	cap->max_cells = 16 * n + 4096;
+	cap->max_flows = 1 << 20;
+	cap->max_frags = 4096;
+	nn_limits_default(lim);
+	lim->max_devices = cap->max_devices;
+	lim->max_rules = cap->max_rules;
+	lim->max_prefixes = cap->max_prefixes;
+	lim->max_nodes = cap->max_nodes;
+	lim->max_body = 1ul << 31;
+}
+
+/* The snapshot with device d<idx> set to @state and generation @gen. */
+static char *variant(const struct bench_gen *g, size_t idx, const char *state,
+		     unsigned long gen, size_t *len)
+{
+	char needle[64], *out, *p, *st, *gp;
+	size_t cap = g->len + 64;
+
+	snprintf(needle, sizeof(needle), "\"device_id\": \"d%zu\",", idx);
+	p = strstr(g->json, needle);
+	st = p ? strstr(p, "\"state\": \"") : NULL;
+	gp = strstr(g->json, "\"generation\": 1,");
+	if (!st || !gp || gp > st)
+		return NULL;
+	out = malloc(cap);
+	if (!out)
+		return NULL;
+	st += strlen("\"state\": \"");
+	*len = snprintf(out, cap, "%.*s\"generation\": %lu,%.*s%s%s", (int)(gp - g->json),
+			g->json, gen, (int)(st - gp - strlen("\"generation\": 1,")),
+			gp + strlen("\"generation\": 1,"), state, strchr(st, '"'));
+	return out;
+}
+
+static int apply_text(struct nn_dp *dp, const char *json, size_t len, const struct nn_limits *lim,
+		      double *validate_ms, double *apply_ms, struct nn_apply_result *ar)
+{
+	struct nn_errlist errs = {};
+	struct nn_policy *p = NULL;
+	double t0 = now_ms();
+	size_t i;
+	int err;
+
+	err = nn_policy_parse(json, len, "gw-bench", lim, &p, &errs);
+	*validate_ms = now_ms() - t0;
+	t0 = now_ms();
+	if (!err)
+		err = nn_apply(dp, p, ar, &errs);
+	*apply_ms = now_ms() - t0;
+	for (i = 0; i < errs.n && i < 5; i++)
+		fprintf(stderr, "# %s\n", errs.msgs[i]);
+	nn_errlist_free(&errs);
+	nn_policy_free(p);
+	return err;
+}
+
+static size_t map_memlock(const struct nn_dp *dp)
+{
+	char path[64], line[256];
+	size_t sum = 0;
+	int i;
+
+	for (i = 0; i < NN_M_COUNT; i++) {
+		FILE *f;
+
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", dp->map_fd[i]);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			unsigned long long v;
+
+			if (sscanf(line, "memlock: %llu", &v) == 1)
+				sum += v;
+		}
+		fclose(f);
+	}
+	return sum;
+}
+
+int apply_main(int argc, char **argv)
+{
+	struct nn_load_opts o = { .framing = NN_FRAMING_ETH, .load_xdp_direct = true };
+	struct nn_apply_result ar = {};
+	struct nn_limits lim;
+	struct bench_gen g;
+	struct nn_dp *dp = NULL;
+	struct rusage ru;
+	double cv, ca, wv, wa, dv, da, t0, e2e;
+	size_t n = 1000, len = 0;
+	char *chg;
+	int opt, err;
+
+	while ((opt = getopt(argc, argv, "n:")) != -1)
+		if (opt == 'n')
+			n = strtoul(optarg, NULL, 0);
+	caps(n, &o.cap, &lim);
+	if (bench_genpolicy(n, &g))
+		return 1;
+	err = nn_dp_load(&o, &dp);
+	if (err) {
+		fprintf(stderr, "load: %s\n", strerror(-err));
+		return 1;
+	}
+	err = apply_text(dp, g.json, g.len, &lim, &cv, &ca, &ar);
+	if (!err)
+		err = apply_text(dp, g.json, g.len, &lim, &wv, &wa, &ar);
+	/* The event: device d<n/2> revoked. Its new snapshot text is what
+	 * the controller holds once the event arrived. */
+	chg = variant(&g, n / 2, "disabled", 2, &len);
+	if (!chg)
+		err = -EINVAL;
+	t0 = now_ms();
+	if (!err)
+		err = apply_text(dp, chg, len, &lim, &dv, &da, &ar);
+	e2e = now_ms() - t0;
+	if (err) {
+		fprintf(stderr, "apply: %s\n", strerror(-err));
+		return 1;
+	}
+	getrusage(RUSAGE_SELF, &ru);
+	printf("{\"n\": %zu, \"json_bytes\": %zu, \"cold\": {\"validate_ms\": %.1f, \"apply_ms\": %.1f, "
+	       "\"total_ms\": %.1f}, \"warm_same\": {\"validate_ms\": %.1f, \"apply_ms\": %.1f, "
+	       "\"total_ms\": %.1f}, \"one_device\": {\"validate_ms\": %.1f, \"apply_ms\": %.1f, "
+	       "\"total_ms\": %.1f, \"flipped\": %s, \"writes\": %zu}, \"event_to_enforce_ms\": %.1f, "
+	       "\"peak_rss_kb\": %ld, \"map_memlock_bytes\": %zu, \"addrs\": %zu, \"prefixes\": %zu, "
+	       "\"cells\": %zu}\n", n, g.len, cv, ca, cv + ca, wv, wa, wv + wa, dv, da, dv + da,
+	       ar.flipped ? "true" : "false", ar.writes, e2e, ru.ru_maxrss, map_memlock(dp),
+	       ar.addrs, ar.prefixes, ar.cells);
+	free(chg);
+	nn_dp_close(dp);
+	bench_gen_free(&g);
+	return 0;
+}
+
+int swap_main(int argc, char **argv)
+{
+	struct nn_load_opts o = { .framing = NN_FRAMING_ETH, .hook = NN_HOOK_XDP };
+	struct nn_apply_result ar = {};
+	struct nn_limits lim;
+	struct bench_gen g;
+	struct nn_dp *dp = NULL;
+	double v, a, t0, worst = 0;
+	unsigned long count = 1000, i, flips = 0;
+	size_t n = 10, len[2];
+	char *txt[2];
+	int opt, err = 0;
+
+	while ((opt = getopt(argc, argv, "n:P:c:")) != -1) {
+		switch (opt) {
+		case 'n': n = strtoul(optarg, NULL, 0); break;
+		case 'P': o.pin_dir = optarg; break;
+		case 'c': count = strtoul(optarg, NULL, 0); break;
+		default: return 2;
+		}
+	}
+	if (!o.pin_dir)
+		return 2;
+	caps(n, &o.cap, &lim);
+	/* The capacities the running controller created the maps with. */
+	{
+		int fd[NN_M_COUNT], k;
+		char path[512];
+
+		for (k = 0; k < NN_M_COUNT; k++) {
+			snprintf(path, sizeof(path), "%s/%s", o.pin_dir, nn_map_names[k]);
+			fd[k] = bpf_obj_get(path);
+		}
+		err = nn_capacity_from_maps(fd, &o.cap);
+		for (k = 0; k < NN_M_COUNT; k++)
+			if (fd[k] >= 0)
+				close(fd[k]);
+		if (err) {
+			fprintf(stderr, "capacities of %s: %s\n", o.pin_dir, strerror(-err));
+			return 1;
+		}
+		lim.max_devices = o.cap.max_devices;
+		lim.max_rules = o.cap.max_rules;
+		lim.max_prefixes = o.cap.max_prefixes;
+		lim.max_nodes = o.cap.max_nodes;
+	}
+	if (bench_genpolicy(n, &g))
+		return 1;
+	err = nn_dp_load(&o, &dp);
+	if (err) {
+		fprintf(stderr, "adopt %s: %s\n", o.pin_dir, strerror(-err));
+		return 1;
+	}
+	t0 = now_ms();
+	for (i = 0; i < count && !err; i++) {
+		double s = now_ms();
+
+		/* d5 carries no benchmark traffic (the single source is d0). */
+		txt[i & 1] = variant(&g, 5, i & 1 ? "active" : "disabled", 100 + i, &len[i & 1]);
+		if (!txt[i & 1])
+			return 1;
+		err = apply_text(dp, txt[i & 1], len[i & 1], &lim, &v, &a, &ar);
+		flips += ar.flipped;
+		free(txt[i & 1]);
+		if (now_ms() - s > worst)
+			worst = now_ms() - s;
+	}
+	printf("{\"n\": %zu, \"swaps\": %lu, \"flips\": %lu, \"seconds\": %.3f, \"worst_ms\": %.2f, "
+	       "\"error\": %d}\n", n, i, flips, (now_ms() - t0) / 1e3, worst, err);
+	nn_dp_close(dp);
+	bench_gen_free(&g);
+	return err ? 1 : 0;
+}
+
+/* nn-microbench policy -n N -o FILE: the synthetic snapshot as a file. */
+int policy_main(int argc, char **argv)
+{
+	struct bench_gen g;
+	const char *out = NULL;
+	size_t n = 10;
+	FILE *f;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "n:o:")) != -1) {
+		if (opt == 'n')
+			n = strtoul(optarg, NULL, 0);
+		else if (opt == 'o')
+			out = optarg;
+	}
+	if (!out || bench_genpolicy(n, &g))
+		return 2;
+	f = fopen(out, "w");
+	if (!f || fwrite(g.json, 1, g.len, f) != g.len)
+		return 1;
+	fclose(f);
+	bench_gen_free(&g);
+	return 0;
+}

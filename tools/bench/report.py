@@ -1,0 +1,445 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""report.py OUTDIR [--smoke]: results.json, summary.md and the SVG plots of
+`make bench` from OUTDIR/raw (written by tools/bench/run.sh). Standard
+library only. Schema: tools/bench/README.md."""
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+SCHEMA = 1
+OUT = sys.argv[1]
+SMOKE = "--smoke" in sys.argv
+RAW = os.path.join(OUT, "raw")
+
+
+def load_json(name):
+    try:
+        with open(os.path.join(RAW, name)) as f:
+            return json.load(f)
+    except (OSError, ValueError):
+        return None
+
+
+def load_jsonl(name):
+    out = []
+    try:
+        with open(os.path.join(RAW, name)) as f:
+            for line in f:
+                line = line.strip()
+                if line:
+                    try:
+                        out.append(json.loads(line))
+                    except ValueError:
+                        pass
+    except OSError:
+        pass
+    return out
+
+
+def read_text(name):
+    try:
+        with open(os.path.join(RAW, name)) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+micro = load_json("micro.json")
+veth = load_jsonl("veth.jsonl")
+ctl = load_jsonl("ctl.jsonl")
+swap = load_json("swap.json")
+swap_loss = load_json("swap_loss.json")
+profile = load_json("profile.json")
+
+# ---------------------------------------------------------------- micro
+def case(name, fam):
+    if not micro:
+        return None
+    for c in micro["cases"]:
+        if c["case"] == name and c["family"] in (fam, "any"):
+            return c
+    return None
+
+
+def scale_index(n, nested=False):
+    if not micro:
+        return None
+    for i, s in enumerate(micro["scales"]):
+        if s["n"] == n and bool(s.get("nested")) == nested:
+            return i
+    return None
+
+
+def plain_scales():
+    return [s["n"] for s in micro["scales"] if not s.get("nested")] if micro else []
+
+
+def at(name, fam, n, field="ns", nested=False):
+    c, i = case(name, fam), scale_index(n, nested)
+    if c is None or i is None:
+        return None
+    return c[field][i]
+
+
+ratios = {}
+details = {}
+scales = plain_scales()
+lo_n = scales[0] if scales else None
+hi_n = scales[-1] if scales else None
+
+EST = [("tc_from/established", f) for f in ("v6", "v4")] + \
+      [("xdp_from/established", f) for f in ("v6", "v4")] + \
+      [("tc_into/established", f) for f in ("v6", "v4")]
+NEW = [("tc_from/new_flow", f) for f in ("v6", "v4")] + \
+      [("xdp_from/new_flow", f) for f in ("v6", "v4")] + \
+      [("tc_into/new_flow", f) for f in ("v6", "v4")]
+SPOOF = [("tc_from/spoof_drop", f) for f in ("v6", "v4")] + \
+        [("xdp_from/spoof_drop", f) for f in ("v6", "v4")]
+
+
+def mean_at(group, n, field):
+    v = [at(c, f, n, field) for c, f in group]
+    v = [x for x in v if x is not None]
+    return statistics.mean(v) if v else None
+
+
+def flat(group):
+    a = [at(c, f, hi_n) for c, f in group]
+    b = [at(c, f, lo_n) for c, f in group]
+    if None in a or None in b or not b or sum(b) == 0:
+        return None
+    return sum(a) / sum(b)
+
+
+if micro and scales:
+    from_est = EST[:4]
+    ratios["policy_marginal_ns_100k"] = mean_at(from_est, hi_n, "marginal")
+    ratios["flatness_established_100k_vs_10"] = flat(EST)
+    ratios["flatness_new_flow_100k_vs_10"] = flat(NEW)
+    details["micro_scale_low"] = lo_n
+    details["micro_scale_high"] = hi_n
+    details["marginal_new_flow_ns_high"] = mean_at(NEW[:4], hi_n, "marginal")
+    details["marginal_spoof_drop_ns_high"] = mean_at(SPOOF, hi_n, "marginal")
+    details["marginal_established_ns_high_by_case"] = {
+        "%s %s" % cf: at(cf[0], cf[1], hi_n, "marginal") for cf in EST}
+    details["marginal_new_flow_ns_high_by_case"] = {
+        "%s %s" % cf: at(cf[0], cf[1], hi_n, "marginal") for cf in NEW}
+    details["marginal_spoof_drop_ns_high_by_case"] = {
+        "%s %s" % cf: at(cf[0], cf[1], hi_n, "marginal") for cf in SPOOF}
+    ni = [s for s in micro["scales"] if s.get("nested")]
+    if ni:
+        nn = ni[0]["n"]
+        details["adversarial"] = {
+            "scale": nn, "nested_rules": ni[0]["nested"],
+            "new_flow_v6_vs_plain": (at("xdp_from/new_flow", "v6", nn, nested=True) or 0) /
+            (at("xdp_from/new_flow", "v6", nn) or float("nan")) if at("xdp_from/new_flow", "v6", nn) else None,
+            "egress_pass_v6_vs_plain": (at("xdp_from/egress_pass", "v6", nn, nested=True) or 0) /
+            (at("xdp_from/egress_pass", "v6", nn) or float("nan")) if at("xdp_from/egress_pass", "v6", nn) else None,
+        }
+    rnd = {}
+    for nm in ("xdp_rand/established", "xdp_rand/new_flow", "xdp_rand/spoof_drop"):
+        hot = nm.replace("xdp_rand", "xdp_from")
+        for f in ("v6", "v4"):
+            r, h = at(nm, f, hi_n, "marginal"), at(hot, f, hi_n, "marginal")
+            if r is not None and h:
+                rnd["%s %s" % (nm, f)] = {"marginal_ns": r, "vs_hot": r / h}
+    details["random_sources_high"] = rnd
+
+# ---------------------------------------------------------------- veth
+def veth_median(cfg, scale, kind, sources, mode="single"):
+    v = [r["gen"]["pps"] for r in veth
+         if r["config"] == cfg and r["scale"] == scale and r["gen"]["kind"] == kind
+         and r["cpu_mode"] == mode and (r["gen"]["sources"] > 1) == (sources > 1)
+         and not r["gen"].get("error")]
+    return statistics.median(v) if v else None
+
+
+def veth_scales(cfg):
+    return sorted({r["scale"] for r in veth if r["config"] == cfg})
+
+
+def ratio(a, b):
+    return a / b if a is not None and b else None
+
+
+vs = veth_scales("ours_xdp")
+vhi = vs[-1] if vs else None
+if veth:
+    ceiling = veth_median("xdp_drop", 0, "deny", 65536)
+    ratios["xdp_vs_nft_equivalent_pps_100k_sprayed"] = ratio(
+        veth_median("ours_xdp", vhi, "deny", 65536), veth_median("nft_eq", vhi, "deny", 65536))
+    ratios["xdp_vs_nft_forward_pps"] = ratio(
+        veth_median("ours_xdp", vhi, "allow", 65536), veth_median("nft_eq", vhi, "allow", 65536))
+    ratios["xdp_vs_xdp_drop_ceiling_100k_sprayed"] = ratio(
+        veth_median("ours_xdp", vhi, "deny", 65536), ceiling)
+    ratios["tc_vs_nft_equivalent_pps"] = ratio(
+        veth_median("ours_tc", vhi, "deny", 65536), veth_median("nft_eq", vhi, "deny", 65536))
+    details["veth_scale_high"] = vhi
+    # Every configuration relative to the XDP_DROP ceiling of the same
+    # workload, source count and CPU mode.
+    rel = {}
+    for r in veth:
+        g = r["gen"]
+        key = (r["config"], r["scale"], g["kind"], "sprayed" if g["sources"] > 1 else "one",
+               r["cpu_mode"])
+        rel.setdefault(key, []).append(g["pps"])
+    rows = []
+    for key, v in sorted(rel.items(), key=lambda kv: (kv[0][2], kv[0][3], kv[0][4], kv[0][0], kv[0][1])):
+        cfg, n, kind, src, mode = key
+        ceil = veth_median("xdp_drop", 0, kind, 65536 if src == "sprayed" else 1, mode)
+        nof = veth_median("no_filter", 0, kind, 65536 if src == "sprayed" else 1, mode)
+        med = statistics.median(v)
+        rows.append({"config": cfg, "scale": n, "workload": kind, "sources": src,
+                     "cpu_mode": mode, "runs": len(v),
+                     "vs_xdp_drop_ceiling": ratio(med, ceil), "vs_no_filter": ratio(med, nof),
+                     "spread": (max(v) - min(v)) / med if med else None})
+    details["veth_relative"] = rows
+
+# ---------------------------------------------------------------- controller
+def ctl_at(n):
+    for c in ctl:
+        if c["n"] == n:
+            return c
+    return None
+
+
+cn = sorted(c["n"] for c in ctl)
+chi = cn[-1] if cn else None
+if ctl:
+    c = ctl_at(chi)
+    ratios["apply_100k_seconds"] = c["cold"]["total_ms"] / 1e3
+    ratios["event_to_enforce_ms_100k"] = c["event_to_enforce_ms"]
+    details["controller_scale_high"] = chi
+if swap_loss is not None:
+    ratios["swap_loss_packets"] = swap_loss["policy_drops"]
+    details["swap"] = {"swaps": swap, "loss": swap_loss}
+
+KEYS = ["policy_marginal_ns_100k", "flatness_established_100k_vs_10",
+        "flatness_new_flow_100k_vs_10", "xdp_vs_nft_equivalent_pps_100k_sprayed",
+        "xdp_vs_nft_forward_pps", "xdp_vs_xdp_drop_ceiling_100k_sprayed",
+        "tc_vs_nft_equivalent_pps", "apply_100k_seconds", "event_to_enforce_ms_100k",
+        "swap_loss_packets"]
+for k in KEYS:
+    ratios.setdefault(k, None)
+
+# Targets (issue 5, part 5): (key or detail, op, bound).
+TARGETS = [
+    ("policy_marginal_ns_100k", "<=", 60, "established flow marginal at 100k, hot"),
+    ("marginal_new_flow_ns_high", "<=", 200, "new allowed flow marginal at 100k, hot"),
+    ("marginal_spoof_drop_ns_high", "<=", 50, "spoof drop marginal at 100k, hot"),
+    ("flatness_established_100k_vs_10", "<=", 1.15, "flatness 10 -> 100k, established"),
+    ("flatness_new_flow_100k_vs_10", "<=", 1.5, "flatness 10 -> 100k, new flow"),
+    ("xdp_vs_nft_equivalent_pps_100k_sprayed", ">=", 2.5, "XDP vs nft-equivalent"),
+    ("xdp_vs_nft_forward_pps", ">=", 2.0, "XDP vs nft forward"),
+    ("xdp_vs_xdp_drop_ceiling_100k_sprayed", ">=", 0.45, "XDP vs XDP_DROP ceiling"),
+    ("tc_vs_nft_equivalent_pps", ">=", 1.3, "TC vs nft-equivalent"),
+    ("apply_100k_seconds", "<=", 0.5, "apply 100k"),
+    ("event_to_enforce_ms_100k", "<=", 10, "event to enforcement"),
+    ("swap_loss_packets", "<=", 0, "packets lost across swaps"),
+]
+targets = []
+for key, op, bound, what in TARGETS:
+    v = ratios.get(key, details.get(key))
+    met = None if v is None else (v <= bound if op == "<=" else v >= bound)
+    targets.append({"key": key, "what": what, "op": op, "bound": bound, "value": v, "met": met})
+
+results = {
+    "schema": SCHEMA,
+    "smoke": SMOKE,
+    "generated_unix": int(time.time()),
+    "host": {"kernel": os.uname().release, "cpus": os.cpu_count()},
+    "ratios": ratios,
+    "targets": targets,
+    "details": details,
+    "micro": micro,
+    "veth": veth,
+    "controller": {"apply": ctl, "swap": swap, "swap_loss": swap_loss},
+    "profile": profile,
+}
+with open(os.path.join(OUT, "results.json"), "w") as f:
+    json.dump(results, f, indent=1)
+
+# ---------------------------------------------------------------- SVG
+COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2",
+          "#7f7f7f", "#17becf", "#bcbd22"]
+
+
+def svg_plot(path, title, xlabel, ylabel, series, logx=True, hlines=()):
+    """series: [(label, [(x, y), ...])]; hlines: [(label, y)]."""
+    W, H, L, R, T, B = 760, 440, 70, 230, 40, 55
+    pts = [p for _, s in series for p in s if p[1] is not None]
+    ys = [p[1] for p in pts] + [y for _, y in hlines if y is not None]
+    if not pts:
+        return
+    xs = [p[0] for p in pts]
+    fx = (lambda x: math.log10(x)) if logx else (lambda x: x)
+    x0, x1 = fx(min(xs)), fx(max(xs))
+    if x1 == x0:
+        x1 = x0 + 1
+    y0, y1 = 0, max(ys) * 1.1 if ys else 1
+    sx = lambda x: L + (fx(x) - x0) / (x1 - x0) * (W - L - R)
+    sy = lambda y: H - B - (y - y0) / (y1 - y0) * (H - T - B)
+    o = ['<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="12">' % (W, H),
+         '<rect width="100%" height="100%" fill="white"/>',
+         '<text x="%d" y="22" font-size="15">%s</text>' % (L, title),
+         '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (L, H - B, W - R, H - B),
+         '<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="black"/>' % (L, T, L, H - B),
+         '<text x="%d" y="%d" text-anchor="middle">%s</text>' % ((L + W - R) / 2, H - 12, xlabel),
+         '<text x="16" y="%d" transform="rotate(-90 16 %d)" text-anchor="middle">%s</text>' % ((T + H - B) / 2, (T + H - B) / 2, ylabel)]
+    for i in range(6):
+        y = y0 + (y1 - y0) * i / 5
+        o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="#ddd"/>' % (L, sy(y), W - R, sy(y)))
+        o.append('<text x="%d" y="%.1f" text-anchor="end">%s</text>' % (L - 5, sy(y) + 4, ("%.2f" % y) if y1 < 10 else "%.0f" % y))
+    for x in sorted(set(xs)):
+        o.append('<text x="%.1f" y="%d" text-anchor="middle">%s</text>' % (sx(x), H - B + 16, "{:,}".format(x)))
+    li = 0
+    for label, s in series:
+        col = COLORS[li % len(COLORS)]
+        s = [p for p in s if p[1] is not None]
+        if s:
+            o.append('<polyline fill="none" stroke="%s" stroke-width="2" points="%s"/>' % (col, " ".join("%.1f,%.1f" % (sx(x), sy(y)) for x, y in s)))
+            for x, y in s:
+                o.append('<circle cx="%.1f" cy="%.1f" r="3" fill="%s"/>' % (sx(x), sy(y), col))
+        o.append('<rect x="%d" y="%d" width="12" height="3" fill="%s"/><text x="%d" y="%d">%s</text>' % (W - R + 10, T + 14 * li + 5, col, W - R + 27, T + 14 * li + 10, label))
+        li += 1
+    for label, y in hlines:
+        if y is None:
+            continue
+        col = COLORS[li % len(COLORS)]
+        o.append('<line x1="%d" y1="%.1f" x2="%d" y2="%.1f" stroke="%s" stroke-dasharray="6,4"/>' % (L, sy(y), W - R, sy(y), col))
+        o.append('<rect x="%d" y="%d" width="12" height="3" fill="%s"/><text x="%d" y="%d">%s</text>' % (W - R + 10, T + 14 * li + 5, col, W - R + 27, T + 14 * li + 10, label))
+        li += 1
+    o.append("</svg>")
+    with open(path, "w") as f:
+        f.write("\n".join(o))
+
+
+if micro and scales:
+    ser = []
+    for nm, f in [("xdp_from/established", "v6"), ("xdp_from/new_flow", "v6"),
+                  ("xdp_from/spoof_drop", "v6"), ("tc_from/established", "v4"),
+                  ("tc_from/new_flow", "v4"), ("xdp_rand/established", "v6"),
+                  ("xdp_rand/new_flow", "v6"), ("xdp/parse", "v6"), ("xdp/empty", "any")]:
+        c = case(nm, f)
+        if c:
+            ser.append(("%s %s" % (nm, f) if f != "any" else nm,
+                        [(n, c["ns"][scale_index(n)]) for n in scales]))
+    svg_plot(os.path.join(OUT, "ns_per_packet.svg"),
+             "ns/packet vs devices = rules (BPF_PROG_TEST_RUN, median)",
+             "devices = rules (log)", "ns/packet (this VM; compare shapes)", ser)
+
+if veth:
+    ser = []
+    for cfg, label in [("ours_xdp", "ours, XDP"), ("ours_tc", "ours, TC"), ("nft_eq", "nftables (sets)"),
+                       ("nft_linear", "nftables (linear rules)")]:
+        pts = []
+        for n in veth_scales(cfg):
+            pts.append((max(n, 1), ratio(veth_median(cfg, n, "deny", 65536), veth_median("xdp_drop", 0, "deny", 65536))))
+        ser.append((label, pts))
+    hl = [("XDP_DROP ceiling", 1.0),
+          ("TC drop", ratio(veth_median("tc_drop", 0, "deny", 65536), veth_median("xdp_drop", 0, "deny", 65536))),
+          ("no filter (forwarded)", ratio(veth_median("no_filter", 0, "deny", 65536), veth_median("xdp_drop", 0, "deny", 65536)))]
+    svg_plot(os.path.join(OUT, "pps_vs_rules.svg"),
+             "packet rate vs rules, denied sprayed traffic, single CPU",
+             "devices = rules (log)", "pps / XDP_DROP ceiling", ser, hlines=hl)
+    ser = []
+    for cfg, label in [("ours_xdp", "ours, XDP"), ("ours_tc", "ours, TC"), ("nft_eq", "nftables (sets)")]:
+        ser.append((label, [(max(n, 1), ratio(veth_median(cfg, n, "allow", 65536), veth_median("no_filter", 0, "allow", 65536)))
+                            for n in veth_scales(cfg)]))
+    svg_plot(os.path.join(OUT, "pps_forward_vs_rules.svg"),
+             "forwarded (allowed) sprayed traffic, single CPU",
+             "devices = rules (log)", "pps / no filter", ser, hlines=[("no filter", 1.0)])
+
+# ---------------------------------------------------------------- summary.md
+def fmt(v, nd=2):
+    if v is None:
+        return "n/a"
+    if isinstance(v, (int,)) or (isinstance(v, float) and v.is_integer() and abs(v) > 100):
+        return "{:,}".format(int(v))
+    return ("%%.%df" % nd) % v
+
+
+md = ["# make bench%s: summary" % (" (SMOKE: harness check, figures not meaningful)" if SMOKE else ""), "",
+      "Kernel %s, %d CPUs, shared and noisy: every figure below is a ratio or a cost relative to a "
+      "floor measured in the same run. Raw per-run data: `results.json` (schema in "
+      "`tools/bench/README.md`)." % (os.uname().release, os.cpu_count()), "",
+      "## Ratios", "", "| key | value | target | met |", "| --- | --- | --- | --- |"]
+tmap = {t["key"]: t for t in targets}
+for k in KEYS:
+    t = tmap.get(k)
+    md.append("| `%s` | %s | %s | %s |" % (k, fmt(ratios[k]), "%s %s" % (t["op"], t["bound"]) if t else "",
+                                           ("yes" if t["met"] else "**no**") if t and t["met"] is not None else "n/a"))
+for k in ("marginal_new_flow_ns_high", "marginal_spoof_drop_ns_high"):
+    t = tmap[k]
+    md.append("| `%s` (detail) | %s | %s %s | %s |" % (k, fmt(details.get(k)), t["op"], t["bound"],
+                                                     ("yes" if t["met"] else "**no**") if t["met"] is not None else "n/a"))
+md += ["", "Definitions: marginal = program - empty program of the same hook, median of rounds; "
+       "policy_marginal = mean of tc_from/xdp_from established v4+v6 at the top scale; flatness = "
+       "sum of the six established (new-flow) cases at the top scale / at N=10; pps ratios: "
+       "single CPU, 65536 sprayed IPv4 sources, 64-byte frames, counted at the receivers "
+       "(sink XDP counter + the filter's own drop counters), median over alternating rounds; "
+       "`xdp_vs_nft_equivalent`, `xdp_vs_xdp_drop_ceiling`, `tc_vs_nft_equivalent`: denied "
+       "traffic (default-deny device-to-device tcp/22); `xdp_vs_nft_forward`: allowed traffic "
+       "forwarded to the sink; apply = validate + compile + apply, cold; event to enforcement: "
+       "through nn_apply directly (not the control-plane stream); swap loss: allowed packets the "
+       "gateway dropped during the swaps.", ""]
+if micro:
+    md += ["## Micro (ns/packet, BPF_PROG_TEST_RUN, repeat %d, median of %d)" % (micro["repeat"], micro["rounds"]), ""]
+    hdr = ["case", "fam"] + ["%s%s" % ("{:,}".format(s["n"]), " nested" if s.get("nested") else "") for s in micro["scales"]] + ["marginal @top", "ratio top/10"]
+    md.append("| " + " | ".join(hdr) + " |")
+    md.append("|" + " --- |" * len(hdr))
+    for c in micro["cases"]:
+        top = scale_index(hi_n)
+        md.append("| %s | %s | %s | %s | %s |" % (c["case"], c["family"], " | ".join(fmt(x, 0) for x in c["ns"]),
+                                                fmt(c["marginal"][top], 0), fmt(c["ratio"])))
+    if micro.get("lookup"):
+        lk = micro["lookup"]
+        md += ["", "Bare lookups, %d entries (marginal over the floor of the same key construction): "
+               "hash hot +%.0f ns, random +%.0f ns; LPM hot +%.0f ns, random +%.0f ns." % (
+                   lk["entries"], lk["hash_hot"] - lk["xdp_floor"], lk["hash_rand"] - lk["rand_floor"],
+                   lk["lpm_hot"] - lk["xdp_floor"], lk["lpm_rand"] - lk["rand_floor"])]
+    if details.get("random_sources_high"):
+        md += ["", "Many distinct sources (xdp_rand: a random pair of up to 65536 per packet), marginal "
+               "over the same rewrite, vs the hot case at the top scale: " +
+               "; ".join("%s %.0f ns (%.2fx hot)" % (k, v["marginal_ns"], v["vs_hot"]) for k, v in details["random_sources_high"].items()) + "."]
+    if details.get("adversarial"):
+        a = details["adversarial"]
+        md += ["", "Adversarial (%d rules to nested prefixes at N=%s, past NN_MAX_PFX_LENS so the "
+               "trie is used): new flow v6 %sx, egress v6 %sx the plain policy of the same size." % (
+                   a["nested_rules"], "{:,}".format(a["scale"]), fmt(a["new_flow_v6_vs_plain"]), fmt(a["egress_pass_v6_vs_plain"]))]
+    md.append("")
+if veth:
+    md += ["## Packet rate over veth (relative)", "",
+           "| config | scale | workload | sources | CPU | runs | / XDP_DROP ceiling | / no filter | spread |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for r in details["veth_relative"]:
+        md.append("| %s | %s | %s | %s | %s | %d | %s | %s | %s |" % (
+            r["config"], "{:,}".format(r["scale"]) if r["scale"] else "-", r["workload"], r["sources"],
+            r["cpu_mode"], r["runs"], fmt(r["vs_xdp_drop_ceiling"]), fmt(r["vs_no_filter"]), fmt(r["spread"])))
+    md += ["", "Plots: `pps_vs_rules.svg`, `pps_forward_vs_rules.svg`, `ns_per_packet.svg`.", ""]
+if ctl:
+    md += ["## Controller", "", "| devices = rules | cold validate ms | cold apply ms | warm (same) ms | one device ms | peak RSS MB | map memlock MB |",
+           "| --- | --- | --- | --- | --- | --- | --- |"]
+    for c in sorted(ctl, key=lambda c: c["n"]):
+        md.append("| {:,} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |".format(
+            c["n"], c["cold"]["validate_ms"], c["cold"]["apply_ms"], c["warm_same"]["total_ms"],
+            c["one_device"]["total_ms"], c["peak_rss_kb"] / 1024, c["map_memlock_bytes"] / 2**20))
+    md.append("")
+    md.append("(absolute times on this VM, for the targets that are themselves absolute: apply and "
+              "event-to-enforcement.)")
+    md.append("")
+if swap is not None or swap_loss is not None:
+    md += ["Generation swaps under traffic: %s; loss: %s." % (json.dumps(swap), json.dumps(swap_loss)), ""]
+prof = read_text("profile.md")
+if prof:
+    md += ["## Where the time goes (profiles)", "", prof, ""]
+notes = read_text("notes.md")
+if notes:
+    md += [notes, ""]
+with open(os.path.join(OUT, "summary.md"), "w") as f:
+    f.write("\n".join(md) + "\n")
+print(json.dumps(ratios, indent=1))

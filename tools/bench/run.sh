@@ -1,0 +1,366 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# tools/bench/run.sh - `make bench` (the whole suite, minutes) and
+# `make bench-smoke` (--smoke: the same harness, short, under 60 s; it never
+# fails on figures, only when the harness itself breaks).
+#
+#   1. micro: nn-microbench (BPF_PROG_TEST_RUN) at every scale, floors,
+#      parse-only, bare hash/LPM lookups, random sources, nested prefixes
+#   2. veth: generator -> gateway -> sink in network namespaces, our programs
+#      attached by nanami-gatewayd --once, against nftables, no filter and
+#      the XDP_DROP / TC drop ceilings, alternating
+#   3. controller: validate + apply at each scale (cold, warm, one device),
+#      generation swaps under traffic
+#   4. report: build/bench/results.json, summary.md, *.svg (report.py)
+#
+# Root only. Needs: iproute2, nftables, python3. O=build by default.
+# Environment: BENCH_ROUNDS (veth rounds, default 2), BENCH_SECS (seconds per
+# veth measurement, default 3), BENCH_SKIP="micro veth ctl profile" to skip
+# parts, BENCH_VETH_SCALES / BENCH_CTL_SCALES ("10 10000") to override.
+set -u
+ROOT=${NN_BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+O=${O:-build}
+case "$O" in /*) B=$O ;; *) B=$ROOT/$O ;; esac
+BIN=$B/nn-microbench
+GWD=$B/nanami-gatewayd
+OUT=$B/bench
+RAW=$OUT/raw
+SMOKE=0
+[ "${1:-}" = --smoke ] && SMOKE=1
+SKIP=${BENCH_SKIP:-}
+
+if [ "$SMOKE" = 1 ]; then
+	MICRO_ARGS=(-n 10,1000 -N 1000 -R 100000 -r 3 -I -L 10000)
+	VETH_SCALES=(10)
+	LINEAR_SCALE=10
+	ROUNDS=1
+	SECS=${BENCH_SECS:-0.4}
+	WARM=0.3
+	REPEAT=$((1 << 20))
+	CTL_SCALES=(1000)
+	SWAPS=20
+	VARIANTS=(deny:65536:1 allow:65536:1)
+else
+	MICRO_ARGS=(-n 10,1000,10000,100000 -N 100000 -R 2000000 -r 7 -L 100000)
+	VETH_SCALES=(10 10000 100000)
+	LINEAR_SCALE=1000
+	ROUNDS=${BENCH_ROUNDS:-2}
+	SECS=${BENCH_SECS:-3}
+	WARM=1
+	REPEAT=$((1 << 24))
+	CTL_SCALES=(1000 10000 100000)
+	SWAPS=1000
+	# workload:sources:cpu mode (1 single CPU, 2 threaded NAPI)
+	VARIANTS=(deny:65536:1 allow:65536:1 deny:1:1 allow:1:1 deny:65536:2 allow:65536:2)
+fi
+
+[ -n "${BENCH_VETH_SCALES:-}" ] && read -ra VETH_SCALES <<<"$BENCH_VETH_SCALES"
+[ -n "${BENCH_CTL_SCALES:-}" ] && read -ra CTL_SCALES <<<"$BENCH_CTL_SCALES"
+[ "$(id -u)" = 0 ] || { echo "run.sh: needs root (BPF, namespaces)" >&2; exit 1; }
+[ -x "$BIN" ] && [ -x "$GWD" ] || { echo "run.sh: build first (make)" >&2; exit 1; }
+mkdir -p "$RAW"
+rm -f "$RAW"/*.json "$RAW"/*.jsonl "$RAW"/*.txt
+TAG=nnb$$
+TMP=$(mktemp -d "/tmp/nn-bench-$$.XXXXXX")
+PIN=/sys/fs/bpf/$TAG
+say() { printf '# %s %s\n' "$(date +%T)" "$*" >&2; }
+
+# ---- topology: gen (g0) -> (eth0) gw (eth1) -> (eth0) sink ----
+NS_GEN=$TAG-gen
+NS_GW=$TAG-gw
+NS_SINK=$TAG-sink
+in_ns() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" -- "$@"; }
+
+teardown() {
+	local ns
+	for ns in "$NS_GEN" "$NS_GW" "$NS_SINK"; do
+		ip netns del "$ns" 2>/dev/null
+	done
+	rm -rf "$PIN" "$TMP"
+}
+trap teardown EXIT
+
+topo_up() {
+	ip netns add "$NS_GEN" && ip netns add "$NS_GW" && ip netns add "$NS_SINK" || return 1
+	ip link add "${TAG}a" type veth peer name "${TAG}b" || return 1
+	ip link set "${TAG}a" netns "$NS_GEN" name g0
+	ip link set "${TAG}b" netns "$NS_GW" name eth0
+	ip link add "${TAG}c" type veth peer name "${TAG}d" || return 1
+	ip link set "${TAG}c" netns "$NS_GW" name eth1
+	ip link set "${TAG}d" netns "$NS_SINK" name eth0
+	for ns in "$NS_GEN" "$NS_GW" "$NS_SINK"; do
+		ip -n "$ns" link set lo up
+	done
+	ip -n "$NS_GEN" link set g0 up
+	ip -n "$NS_GW" link set eth0 up
+	ip -n "$NS_GW" link set eth1 up
+	ip -n "$NS_SINK" link set eth0 up
+	ip -n "$NS_GW" addr add 192.0.2.1/24 dev eth0
+	ip -n "$NS_GW" addr add 198.51.100.1/24 dev eth1
+	ip -n "$NS_SINK" addr add 198.51.100.2/24 dev eth0
+	# Everything the generator sends goes on to the sink; the overlay's
+	# 100.64/10 sources arrive on eth0, so no reverse-path filter.
+	ip -n "$NS_GW" route add 10.0.0.0/8 via 198.51.100.2
+	ip -n "$NS_GW" route add 100.64.0.0/10 via 198.51.100.2
+	ip -n "$NS_GW" route add default via 198.51.100.2
+	ip -n "$NS_GW" neigh replace 198.51.100.2 lladdr "$(mac "$NS_SINK" eth0)" dev eth1 nud permanent
+	# No IPv6 chatter (router solicitations, MLD) from the generator.
+	in_ns "$NS_GEN" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1
+	in_ns "$NS_GW" sysctl -qw net.ipv4.ip_forward=1 net.ipv4.conf.all.rp_filter=0 \
+		net.ipv4.conf.default.rp_filter=0 net.ipv4.conf.eth0.rp_filter=0
+	mkdir -p "$PIN"
+	# The sink counts everything it receives (native XDP, counted, dropped).
+	in_ns "$NS_SINK" "$BIN" attach count_drop eth0 "$PIN/sink" || return 1
+	GW_MAC=$(mac "$NS_GW" eth0)
+}
+
+mac() { ip -n "$1" -j link show dev "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])'; }
+
+# ---- what sits on the gateway's eth0 ----
+gw_clear() {
+	in_ns "$NS_GW" "$GWD" --iface eth0 --detach --bpffs "$PIN/gw" >/dev/null 2>&1
+	ip -n "$NS_GW" link set dev eth0 xdp off 2>/dev/null
+	ip -n "$NS_GW" link set dev eth0 xdpdrv off 2>/dev/null
+	tc -n "$NS_GW" qdisc del dev eth0 clsact 2>/dev/null
+	in_ns "$NS_GW" nft flush ruleset 2>/dev/null
+	rm -rf "$PIN/gwx" "$PIN/gw"
+}
+
+# gw_policy N: the synthetic snapshot of N devices and rules, once.
+gw_policy() {
+	[ -f "$TMP/policy$1.json" ] || "$BIN" policy -n "$1" -o "$TMP/policy$1.json"
+}
+
+# Start a config; sets COUNT_PINS / COUNT_CMDS (the gateway-side counters of
+# packets the filter dropped; the sink is always counted too).
+COUNT_PINS=()
+COUNT_CMDS=()
+NFT_COUNT="nsenter --net=/run/netns/$NS_GW nft list counters 2>/dev/null | grep -o 'packets [0-9]*' | awk '{s+=\$2} END {print s+0}'"
+gw_config() {
+	local cfg=$1 n=${2:-0} hook
+	gw_clear
+	COUNT_PINS=("$PIN/sink/cnt")
+	COUNT_CMDS=()
+	case "$cfg" in
+	xdp_drop)
+		in_ns "$NS_GW" "$BIN" attach count_drop eth0 "$PIN/gwx" || return 1
+		COUNT_PINS+=("$PIN/gwx/cnt") ;;
+	tc_drop)
+		in_ns "$NS_GW" "$BIN" attach count_pass eth0 "$PIN/gwp" || return 1
+		in_ns "$NS_GW" "$BIN" attach tc_drop eth0 "$PIN/gwx" || return 1
+		COUNT_PINS+=("$PIN/gwx/cnt") ;;
+	no_filter)
+		in_ns "$NS_GW" "$BIN" attach count_pass eth0 "$PIN/gwp" || return 1 ;;
+	ours_xdp|ours_tc)
+		hook=${cfg#ours_}
+		gw_policy "$n" || return 1
+		# As in production: the controller loads, applies and attaches.
+		# TC: an XDP_PASS program gives the veth NAPI (live frames need it).
+		[ "$hook" = tc ] && { in_ns "$NS_GW" "$BIN" attach count_pass eth0 "$PIN/gwp" || return 1; }
+		in_ns "$NS_GW" "$GWD" --iface eth0 --assignments "$TMP/policy$n.json" --once \
+			--framing eth --hook "$hook" --wg none --nat off --bpffs "$PIN/gw" \
+			--state-dir "$TMP/state" --max-devices $((n + 1024)) --max-rules $((n + 1024)) \
+			--max-prefixes $((2 * n + 4096)) --max-cells $((16 * n + 4096)) \
+			>"$TMP/gwd.log" 2>&1 || { cat "$TMP/gwd.log" >&2; return 1; }
+		COUNT_PINS+=("$PIN/gw/nn_drops") ;;
+	nft_eq|nft_linear)
+		in_ns "$NS_GW" "$BIN" attach count_pass eth0 "$PIN/gwp" || return 1
+		[ -f "$TMP/$cfg$n.nft" ] || "$BIN" nft -n "$n" -i eth0 $([ "$cfg" = nft_linear ] && echo -l) \
+			-o "$TMP/$cfg$n.nft" >"$TMP/$cfg$n.nft.json" || return 1
+		in_ns "$NS_GW" nft -f "$TMP/$cfg$n.nft" || return 1
+		COUNT_CMDS+=("$NFT_COUNT") ;;
+	*) return 1 ;;
+	esac
+}
+
+# One measurement: workload (allow|deny), sources, cpu mode (1|2).
+veth_run() {
+	local cfg=$1 n=$2 round=$3 kind=$4 src=$5 mode=$6 args=() p c pn=$2 out
+	# Pairs come from the policy the gateway enforces (ceilings and no
+	# filter: the 100k policy's, or the only scale of the smoke run).
+	[ "$n" = 0 ] && pn=${VETH_SCALES[-1]}
+	for p in "${COUNT_PINS[@]}"; do args+=(-p "$p"); done
+	for c in "${COUNT_CMDS[@]}"; do args+=(-x "$c"); done
+	echo "$mode" | grep -q 2 && threaded=1 || threaded=0
+	ip netns exec "$NS_GW" sh -c "echo $threaded > /sys/class/net/eth0/threaded; echo $threaded > /sys/class/net/eth1/threaded" 2>/dev/null
+	ip netns exec "$NS_SINK" sh -c "echo $threaded > /sys/class/net/eth0/threaded" 2>/dev/null
+	out=$(in_ns "$NS_GEN" "$BIN" gen -i g0 -d "$GW_MAC" -n "$pn" -k "$kind" -S "$src" -c 0 \
+		-t "$SECS" -w "$WARM" -R "$REPEAT" "${args[@]}") || { echo "# gen failed: $cfg $n $kind" >&2; return 1; }
+	printf '{"config": "%s", "scale": %s, "round": %s, "cpu_mode": "%s", "gen": %s}\n' \
+		"$cfg" "$n" "$round" "$([ "$threaded" = 1 ] && echo threaded || echo single)" "$out" \
+		>>"$RAW/veth.jsonl"
+	say "veth $cfg n=$n $kind src=$src mode=$mode: $(echo "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("%.2f Mpps" % (d["pps"]/1e6))')"
+}
+
+veth_configs() {
+	local n
+	echo "xdp_drop:0" "tc_drop:0" "no_filter:0"
+	for n in "${VETH_SCALES[@]}"; do echo "ours_xdp:$n" "ours_tc:$n" "nft_eq:$n"; done
+	echo "nft_linear:$LINEAR_SCALE"
+}
+
+veth_part() {
+	local round cfgn cfg n v
+	say "veth: topology"
+	topo_up || { echo "run.sh: topology failed" >&2; return 1; }
+	for round in $(seq 1 "$ROUNDS"); do
+		for cfgn in $(veth_configs); do
+			cfg=${cfgn%%:*}
+			n=${cfgn#*:}
+			gw_config "$cfg" "$n" || { echo "# config $cfg $n failed" >&2; continue; }
+			for v in "${VARIANTS[@]}"; do
+				IFS=: read -r kind src mode <<<"$v"
+				veth_run "$cfg" "$n" "$round" "$kind" "$src" "$mode"
+			done
+		done
+	done
+	gw_clear
+}
+
+# ---- controller ----
+ctl_part() {
+	local n
+	for n in "${CTL_SCALES[@]}"; do
+		say "controller: apply n=$n"
+		"$BIN" apply -n "$n" >>"$RAW/ctl.jsonl" || echo "# apply $n failed" >&2
+	done
+}
+
+# Generation swaps while allowed traffic flows (XDP hook, 10-device policy,
+# one source: d0; the swaps toggle d5). Loss = allowed packets the gateway
+# dropped meanwhile: the drops column of its per-device counters (every
+# packet of the traffic is a device's), with the receiver's count against
+# what the gateway saw from devices as a cross-check.
+swap_part() {
+	local n=10 before after sink0 sink1 pass0 pass1 gpid
+	say "controller: $SWAPS generation swaps under traffic"
+	[ -e "/run/netns/$NS_GW" ] || topo_up || return 1
+	gw_config ours_xdp "$n" || return 1
+	before=$("$BIN" sum "$PIN/gw/nn_dev_stats" 32)
+	sink0=$("$BIN" sum "$PIN/sink/cnt")
+	pass0=$("$BIN" sum "$PIN/gw/nn_dev_stats")
+	swap_window() {	# $1: swaps (0: the control window, same length)
+		before=$("$BIN" sum "$PIN/gw/nn_dev_stats" 32)
+		sink0=$("$BIN" sum "$PIN/sink/cnt")
+		pass0=$("$BIN" sum "$PIN/gw/nn_dev_stats")
+		in_ns "$NS_GEN" "$BIN" gen -i g0 -d "$GW_MAC" -n "$n" -k allow -S 1 -c 0 -t 3600 -w 0 \
+			-R "$REPEAT" >"$TMP/swapgen.json" 2>&1 &
+		gpid=$!
+		sleep 0.5
+		if [ "$1" -gt 0 ]; then
+			"$BIN" swap -n "$n" -P "$PIN/gw" -c "$1" >"$RAW/swap.json" || echo "# swap failed" >&2
+		else
+			sleep "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seconds"])' "$RAW/swap.json" 2>/dev/null || echo 1)"
+		fi
+		sleep 0.2
+		kill -USR1 "$gpid" 2>/dev/null
+		wait "$gpid" 2>/dev/null
+		sleep 0.3
+		after=$("$BIN" sum "$PIN/gw/nn_dev_stats" 32)
+		sink1=$("$BIN" sum "$PIN/sink/cnt")
+		pass1=$("$BIN" sum "$PIN/gw/nn_dev_stats")
+	}
+	swap_window "$SWAPS"
+	local s_drops=$((after - before)) s_seen=$((pass1 - pass0)) s_sink=$((sink1 - sink0))
+	swap_window 0
+	printf '{"policy_drops": %s, "gateway_seen": %s, "sink_received": %s, "control_no_swaps": {"policy_drops": %s, "gateway_seen": %s, "sink_received": %s}}\n' \
+		"$s_drops" "$s_seen" "$s_sink" $((after - before)) $((pass1 - pass0)) $((sink1 - sink0)) \
+		>"$RAW/swap_loss.json"
+	gw_clear
+}
+
+# ---- profiles: where the time goes (full run only) ----
+# perf (kernel + JITed BPF symbols) of the micro established case and of
+# the denied sprayed traffic through ours (XDP) and nftables at the top
+# scale; kernel.bpf_stats_enabled for the time inside our XDP program per
+# packet under that traffic.
+perf_top() {
+	perf report -i "$1" --stdio --no-children --sort sym 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -"${2:-14}" | sed 's/^ */    /'
+}
+
+profile_part() {
+	local n=${VETH_SCALES[-1]} id rt0 rc0 rt1 rc1 stats_was out
+	command -v perf >/dev/null || { echo "# no perf: no profiles" >&2; return 0; }
+	say "profile: micro xdp_from/established at $n"
+	perf record -q -g -o "$TMP/micro.perf" -- "$BIN" -n "$n" -L 0 -I -R 2000000 -r 5 \
+		-C xdp_from/established >/dev/null 2>&1
+	{
+		echo "### micro: xdp_from/established at N=$n (BPF_PROG_TEST_RUN), perf, self time"
+		echo
+		perf_top "$TMP/micro.perf" 16
+		echo
+	} >>"$RAW/profile.md"
+	[ -e "/run/netns/$NS_GW" ] || topo_up || return 1
+	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+	for cfg in ours_xdp nft_eq; do
+		gw_config "$cfg" "$n" || continue
+		say "profile: veth $cfg n=$n, denied sprayed traffic"
+		id=$(ip -n "$NS_GW" -j link show dev eth0 | python3 -c '
+import json,sys
+d=json.load(sys.stdin)[0]
+x=d.get("xdp",{})
+progs=[p["prog"]["id"] for p in x.get("attached",[]) if "prog" in p] or [x.get("prog",{}).get("id",0)]
+print(progs[0] if progs else 0)')
+		in_ns "$NS_GEN" "$BIN" gen -i g0 -d "$GW_MAC" -n "$n" -k deny -S 65536 -c 0 -t 5 -w 0.5 \
+			-R "$REPEAT" -p "$PIN/sink/cnt" ${COUNT_PINS[1]:+-p "${COUNT_PINS[1]}"} \
+			>"$TMP/prof_gen.json" 2>&1 &
+		sleep 1
+		perf record -q -a -g -o "$TMP/$cfg.perf" -- sleep 1.5 >/dev/null 2>&1
+		# Then (not during perf: the statistics cost two clock reads per
+		# program run) the time inside each BPF program.
+		sysctl -qw kernel.bpf_stats_enabled=1
+		bpftool -j prog show >"$TMP/progs0.json" 2>/dev/null
+		sleep 1
+		bpftool -j prog show >"$TMP/progs1.json" 2>/dev/null
+		sysctl -qw kernel.bpf_stats_enabled=0
+		wait
+		out=$(cat "$TMP/prof_gen.json")
+		{
+			echo "### veth: $cfg at N=$n, denied traffic from 65536 sources, single CPU: perf -a, self time"
+			echo
+			perf_top "$TMP/$cfg.perf" 18
+			echo
+			echo "kernel.bpf_stats_enabled for 1 s after the perf window, BPF programs that ran (ns per run, including the two clock reads the statistics add):"
+			echo
+			python3 - "$TMP/progs0.json" "$TMP/progs1.json" "$cfg" "$RAW/profile.json" <<'PY'
+import json, sys
+a = {p["id"]: p for p in json.load(open(sys.argv[1]))}
+b = json.load(open(sys.argv[2]))
+out = {}
+for p in b:
+    q = a.get(p["id"], {})
+    dc = p.get("run_cnt", 0) - q.get("run_cnt", 0)
+    dt = p.get("run_time_ns", 0) - q.get("run_time_ns", 0)
+    if dc > 1000:
+        print("    %s %s: %d runs, %.1f ns/run" % (p["type"], p.get("name", "?"), dc, dt / dc))
+        out["%s/%s" % (p["type"], p.get("name", "?"))] = {"runs": dc, "ns_per_run": dt / dc}
+try:
+    prev = json.load(open(sys.argv[4]))
+except Exception:
+    prev = {}
+prev[sys.argv[3]] = out
+json.dump(prev, open(sys.argv[4], "w"))
+PY
+			echo
+			echo "    generator: $out"
+			echo
+		} >>"$RAW/profile.md"
+	done
+	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
+	gw_clear
+}
+
+case " $SKIP " in *" micro "*) ;; *)
+	say "micro: nn-microbench ${MICRO_ARGS[*]}"
+	"$BIN" -j -v "${MICRO_ARGS[@]}" >"$RAW/micro.json" 2>"$RAW/micro.txt" ||
+		{ tail -5 "$RAW/micro.txt" >&2; echo "run.sh: micro failed" >&2; exit 1; } ;;
+esac
+case " $SKIP " in *" veth "*) ;; *) veth_part || exit 1 ;; esac
+case " $SKIP " in *" ctl "*) ;; *) ctl_part; swap_part ;; esac
+if [ "$SMOKE" = 0 ]; then
+	case " $SKIP " in *" profile "*) ;; *) profile_part ;; esac
+fi
+say "report"
+python3 "$ROOT/tools/bench/report.py" "$OUT" $([ "$SMOKE" = 1 ] && echo --smoke) || exit 1
+echo "results: $OUT/results.json $OUT/summary.md"
