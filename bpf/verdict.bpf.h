@@ -58,9 +58,27 @@ __noinline int nn_rejudge(__u32 slot, struct nn_flow_key *k, struct nn_flow *f)
 }
 
 /*
- * Step 4: a tracked flow. 1 when the packet passes on it. A flow recorded
- * under an older epoch is re-judged; if the policy no longer allows it, it is
- * cut (deleted) and the caller judges the packet as new.
+ * A flow recorded under an older epoch is judged again; still allowed, it
+ * takes the current epoch (1); no longer allowed, it is cut (deleted, 0).
+ */
+static __always_inline int nn_flow_revalidate(struct nn_flow_key *k, struct nn_flow *f,
+					      __u32 epoch)
+{
+	if (f->epoch == epoch)
+		return 1;
+	if (!nn_rejudge(NN_SLOT(epoch), k, f)) {
+		if (!nn_dry_run)
+			bpf_map_delete_elem(&nn_flows, k);
+		return 0;
+	}
+	if (!nn_dry_run)
+		f->epoch = epoch;
+	return 1;
+}
+
+/*
+ * Step 4: a tracked flow. 1 when the packet passes on it; a flow the policy
+ * no longer allows is cut and the caller judges the packet as new.
  */
 static __always_inline int nn_flow_track(struct nn_pkt *p, __u32 epoch, __u64 now)
 {
@@ -72,17 +90,8 @@ static __always_inline int nn_flow_track(struct nn_pkt *p, __u32 epoch, __u64 no
 		return 0;
 	is_b = nn_flow_key_make(&k, p->src, p->sport, p->dst, p->dport, p->proto);
 	f = nn_flow_get(&k, now);
-	if (!f)
+	if (!f || !nn_flow_revalidate(&k, f, epoch))
 		return 0;
-	if (f->epoch != epoch) {
-		if (!nn_rejudge(NN_SLOT(epoch), &k, f)) {
-			if (!nn_dry_run)
-				bpf_map_delete_elem(&nn_flows, &k);
-			return 0;
-		}
-		if (!nn_dry_run)
-			f->epoch = epoch;
-	}
 	nn_flow_touch(f, p, is_b, now);
 	return 1;
 }
@@ -107,16 +116,9 @@ static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 
 	if (!f)
 		return 0;
 	/* PMTUD must work: Packet Too Big for a tracked flow always passes. */
-	if (p->icmp == NN_ICMP_PTB || f->epoch == epoch)
+	if (p->icmp == NN_ICMP_PTB)
 		return 1;
-	if (!nn_rejudge(NN_SLOT(epoch), &k, f)) {
-		if (!nn_dry_run)
-			bpf_map_delete_elem(&nn_flows, &k);
-		return 0;
-	}
-	if (!nn_dry_run)
-		f->epoch = epoch;
-	return 1;
+	return nn_flow_revalidate(&k, f, epoch);
 }
 
 static __always_inline int nn_is_icmp_error(struct nn_pkt *p)

@@ -222,6 +222,23 @@ static int write_rules(int fd, uint32_t base, const struct nn_compiled *c, size_
 	return 0;
 }
 
+uint64_t nn_map_count(int fd, size_t ksz, uint32_t (*slot_of)(const void *key), uint32_t slot)
+{
+	uint8_t key[64], next[64];
+	void *prev = NULL;
+	uint64_t n = 0;
+
+	if (ksz > sizeof(key))
+		return 0;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksz);
+		prev = key;
+		if (!slot_of || slot_of(key) == slot)
+			n++;
+	}
+	return n;
+}
+
 int nn_live_epoch(struct nn_dp *dp, uint32_t *epoch)
 {
 	struct nn_active a = {};

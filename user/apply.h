@@ -61,6 +61,10 @@ struct nn_apply_result {
 int nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result *res,
 	     struct nn_errlist *errs);
 
+/* Entries of map @fd (keys of @ksz bytes, at most 64); with @slot_of, only
+ * those whose key is in @slot. Walks the whole map: not for hot paths. */
+uint64_t nn_map_count(int fd, size_t ksz, uint32_t (*slot_of)(const void *key), uint32_t slot);
+
 /* Read the live epoch (0: nothing applied yet). */
 int nn_live_epoch(struct nn_dp *dp, uint32_t *epoch);
 

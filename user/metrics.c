@@ -16,47 +16,11 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "apply.h"
 #include "log.h"
 #include "metrics.h"
 #include "names.h"
-
-struct buf {
-	char *s;
-	size_t n;
-	size_t cap;
-	int oom;
-};
-
-static void bprintf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void bprintf(struct buf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int w;
-
-	for (;;) {
-		size_t room = b->cap - b->n;
-
-		va_start(ap, fmt);
-		w = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? room : 0, fmt, ap);
-		va_end(ap);
-		if (w < 0)
-			return;
-		if (b->s && (size_t)w < room) {
-			b->n += (size_t)w;
-			return;
-		}
-		size_t ncap = (b->cap ? b->cap : 4096) * 2 + (size_t)w;
-		char *ns = realloc(b->s, ncap);
-
-		if (!ns) {
-			b->oom = 1;
-			return;
-		}
-		b->s = ns;
-		b->cap = ncap;
-	}
-}
+#include "strbuf.h"
 
 /* Prometheus label values: escape backslash, quote and newline. Our ids are
  * validated printable ASCII, so this is belt and braces. */
@@ -85,7 +49,7 @@ void nn_ctl_state_init(struct nn_ctl_state *st)
 	pthread_mutex_init(&st->mu, NULL);
 }
 
-static void drops(struct buf *b, struct nn_dp *dp, int ncpu)
+static void drops(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 {
 	struct nn_reason_stats *v = calloc(ncpu, sizeof(*v));
 	uint32_t r;
@@ -93,7 +57,7 @@ static void drops(struct buf *b, struct nn_dp *dp, int ncpu)
 
 	if (!v)
 		return;
-	bprintf(b, "# HELP nanami_drops_total Packets dropped, by reason (verdicts.md).\n"
+	nn_sbprintf(b, "# HELP nanami_drops_total Packets dropped, by reason (verdicts.md).\n"
 		   "# TYPE nanami_drops_total counter\n");
 	for (r = 1; r < NN_R_MAX; r++) {
 		uint64_t sum = 0;
@@ -102,13 +66,13 @@ static void drops(struct buf *b, struct nn_dp *dp, int ncpu)
 			continue;
 		for (c = 0; c < ncpu; c++)
 			sum += v[c].packets;
-		bprintf(b, "nanami_drops_total{reason=\"%s\"} %llu\n", nn_reason_name(r),
+		nn_sbprintf(b, "nanami_drops_total{reason=\"%s\"} %llu\n", nn_reason_name(r),
 			(unsigned long long)sum);
 	}
 	free(v);
 }
 
-static void devices(struct buf *b, struct nn_dp *dp, int ncpu)
+static void devices(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 {
 	struct nn_dev_stats *v = calloc(ncpu, sizeof(*v));
 	uint32_t key, next, *prev = NULL;
@@ -118,7 +82,7 @@ static void devices(struct buf *b, struct nn_dp *dp, int ncpu)
 
 	if (!v)
 		return;
-	bprintf(b, "# HELP nanami_device_packets_total Packets passed per device and direction.\n"
+	nn_sbprintf(b, "# HELP nanami_device_packets_total Packets passed per device and direction.\n"
 		   "# TYPE nanami_device_packets_total counter\n"
 		   "# HELP nanami_device_bytes_total Bytes passed per device and direction.\n"
 		   "# TYPE nanami_device_bytes_total counter\n"
@@ -144,13 +108,13 @@ static void devices(struct buf *b, struct nn_dp *dp, int ncpu)
 		for (d = 0; d < NN_DIR_MAX; d++) {
 			const char *dn = nn_dir_name(d);
 
-			bprintf(b, "nanami_device_packets_total{device=\"%s\",tenant=\"%s\","
+			nn_sbprintf(b, "nanami_device_packets_total{device=\"%s\",tenant=\"%s\","
 				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
 				(unsigned long long)sum.packets[d]);
-			bprintf(b, "nanami_device_bytes_total{device=\"%s\",tenant=\"%s\","
+			nn_sbprintf(b, "nanami_device_bytes_total{device=\"%s\",tenant=\"%s\","
 				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
 				(unsigned long long)sum.bytes[d]);
-			bprintf(b, "nanami_device_drops_total{device=\"%s\",tenant=\"%s\","
+			nn_sbprintf(b, "nanami_device_drops_total{device=\"%s\",tenant=\"%s\","
 				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
 				(unsigned long long)sum.drops[d]);
 		}
@@ -158,7 +122,7 @@ static void devices(struct buf *b, struct nn_dp *dp, int ncpu)
 	free(v);
 }
 
-static void rules(struct buf *b, struct nn_dp *dp, int ncpu)
+static void rules(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 {
 	struct nn_rule_stats *v = calloc(ncpu, sizeof(*v));
 	uint32_t key, next, *prev = NULL;
@@ -168,7 +132,7 @@ static void rules(struct buf *b, struct nn_dp *dp, int ncpu)
 
 	if (!v)
 		return;
-	bprintf(b, "# HELP nanami_rule_hits_total ACL decisions made by each rule.\n"
+	nn_sbprintf(b, "# HELP nanami_rule_hits_total ACL decisions made by each rule.\n"
 		   "# TYPE nanami_rule_hits_total counter\n");
 	while (!bpf_map_get_next_key(dp->map_fd[NN_M_RULE_NAMES], prev, &next)) {
 		uint64_t sum = 0;
@@ -180,27 +144,11 @@ static void rules(struct buf *b, struct nn_dp *dp, int ncpu)
 			continue;
 		for (c = 0; c < ncpu; c++)
 			sum += v[c].hits;
-		bprintf(b, "nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
+		nn_sbprintf(b, "nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
 			esc(n.id, e1, sizeof(e1)), esc(n.tenant, e2, sizeof(e2)),
 			esc(n.network, e3, sizeof(e3)), (unsigned long long)sum);
 	}
 	free(v);
-}
-
-/* Entries of @fd, only those whose key has slot @slot when @slot_of is set. */
-static uint64_t count_entries(int fd, size_t ksz, uint32_t (*slot_of)(const void *), uint32_t slot)
-{
-	uint8_t key[64], next[64];
-	void *prev = NULL;
-	uint64_t n = 0;
-
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, ksz);
-		prev = key;
-		if (!slot_of || slot_of(key) == slot)
-			n++;
-	}
-	return n;
 }
 
 static uint32_t addr_slot(const void *k)
@@ -218,7 +166,7 @@ static uint32_t cell_slot(const void *k)
 	return ((const struct nn_cell_key *)k)->slot;
 }
 
-static void maps(struct buf *b, struct nn_dp *dp, uint32_t slot)
+static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 {
 	struct {
 		const char *name;
@@ -235,7 +183,7 @@ static void maps(struct buf *b, struct nn_dp *dp, uint32_t slot)
 	};
 	size_t i;
 
-	bprintf(b, "# HELP nanami_map_fill_ratio Entries in use (live generation) over capacity.\n"
+	nn_sbprintf(b, "# HELP nanami_map_fill_ratio Entries in use (live generation) over capacity.\n"
 		   "# TYPE nanami_map_fill_ratio gauge\n");
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		struct bpf_map_info info = {};
@@ -245,17 +193,17 @@ static void maps(struct buf *b, struct nn_dp *dp, uint32_t slot)
 		if (bpf_obj_get_info_by_fd(dp->map_fd[m[i].id], &info, &ilen))
 			continue;
 		cap = m[i].halves ? info.max_entries / 2 : info.max_entries;
-		n = count_entries(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
-		bprintf(b, "nanami_map_entries{map=\"%s\"} %llu\n", m[i].name,
+		n = nn_map_count(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
+		nn_sbprintf(b, "nanami_map_entries{map=\"%s\"} %llu\n", m[i].name,
 			(unsigned long long)n);
-		bprintf(b, "nanami_map_capacity{map=\"%s\"} %llu\n", m[i].name,
+		nn_sbprintf(b, "nanami_map_capacity{map=\"%s\"} %llu\n", m[i].name,
 			(unsigned long long)cap);
-		bprintf(b, "nanami_map_fill_ratio{map=\"%s\"} %.6f\n", m[i].name,
+		nn_sbprintf(b, "nanami_map_fill_ratio{map=\"%s\"} %.6f\n", m[i].name,
 			cap ? (double)n / (double)cap : 0.0);
 	}
 }
 
-static void controller(struct buf *b, struct nn_ctl_state *st, int64_t now)
+static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now)
 {
 	static const char *const cp_names[] = { "none", "down", "polling", "stream" };
 	char e[160];
@@ -263,28 +211,28 @@ static void controller(struct buf *b, struct nn_ctl_state *st, int64_t now)
 	int s;
 
 	pthread_mutex_lock(&st->mu);
-	bprintf(b, "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
+	nn_sbprintf(b, "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
 		(unsigned long long)st->applied_generation);
-	bprintf(b, "# TYPE nanami_seconds_since_last_sync gauge\n"
+	nn_sbprintf(b, "# TYPE nanami_seconds_since_last_sync gauge\n"
 		   "nanami_seconds_since_last_sync %lld\n",
 		(long long)(st->last_sync_unix ? now - st->last_sync_unix : -1));
-	bprintf(b, "# TYPE nanami_validation_errors_total counter\n"
+	nn_sbprintf(b, "# TYPE nanami_validation_errors_total counter\n"
 		   "nanami_validation_errors_total %llu\n",
 		(unsigned long long)st->validation_errors);
-	bprintf(b, "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
+	nn_sbprintf(b, "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
 		(unsigned long long)st->apply_errors);
-	bprintf(b, "# TYPE nanami_drift_repairs_total counter\nnanami_drift_repairs_total %llu\n",
+	nn_sbprintf(b, "# TYPE nanami_drift_repairs_total counter\nnanami_drift_repairs_total %llu\n",
 		(unsigned long long)st->drift_repairs);
-	bprintf(b, "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
+	nn_sbprintf(b, "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
 		(unsigned long long)st->map_writes);
-	bprintf(b, "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
+	nn_sbprintf(b, "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
 		(unsigned long long)st->wg_changes);
-	bprintf(b, "# TYPE nanami_control_plane_state gauge\n");
+	nn_sbprintf(b, "# TYPE nanami_control_plane_state gauge\n");
 	for (s = 0; s < 4; s++)
-		bprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", cp_names[s],
+		nn_sbprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", cp_names[s],
 			st->cp_state == s);
-	bprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
-	bprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
+	nn_sbprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
+	nn_sbprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
 		   "# TYPE nanami_peer_rx_bytes_total counter\n"
 		   "# TYPE nanami_peer_tx_bytes_total counter\n");
 	for (i = 0; i < st->n_peers; i++) {
@@ -292,11 +240,11 @@ static void controller(struct buf *b, struct nn_ctl_state *st, int64_t now)
 
 		esc(p->id, e, sizeof(e));
 		if (p->last_handshake_unix)
-			bprintf(b, "nanami_peer_handshake_age_seconds{peer=\"%s\"} %lld\n", e,
+			nn_sbprintf(b, "nanami_peer_handshake_age_seconds{peer=\"%s\"} %lld\n", e,
 				(long long)(now - p->last_handshake_unix));
-		bprintf(b, "nanami_peer_rx_bytes_total{peer=\"%s\"} %llu\n", e,
+		nn_sbprintf(b, "nanami_peer_rx_bytes_total{peer=\"%s\"} %llu\n", e,
 			(unsigned long long)p->rx_bytes);
-		bprintf(b, "nanami_peer_tx_bytes_total{peer=\"%s\"} %llu\n", e,
+		nn_sbprintf(b, "nanami_peer_tx_bytes_total{peer=\"%s\"} %llu\n", e,
 			(unsigned long long)p->tx_bytes);
 	}
 	pthread_mutex_unlock(&st->mu);
@@ -305,24 +253,20 @@ static void controller(struct buf *b, struct nn_ctl_state *st, int64_t now)
 char *nn_metrics_render(struct nn_dp *dp, struct nn_ctl_state *st)
 {
 	struct nn_active a = {};
-	struct buf b = {};
+	struct nn_strbuf b = {};
 	uint32_t zero = 0;
 	int ncpu = libbpf_num_possible_cpus();
 
 	if (ncpu <= 0)
 		return NULL;
 	bpf_map_lookup_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a);
-	bprintf(&b, "# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n", a.epoch);
+	nn_sbprintf(&b, "# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n", a.epoch);
 	controller(&b, st, (int64_t)time(NULL));
 	drops(&b, dp, ncpu);
 	devices(&b, dp, ncpu);
 	rules(&b, dp, ncpu);
 	maps(&b, dp, NN_SLOT(a.epoch));
-	if (b.oom) {
-		free(b.s);
-		return NULL;
-	}
-	return b.s;
+	return nn_sbtake(&b);
 }
 
 struct nn_metrics {

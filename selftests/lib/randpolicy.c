@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "randpolicy.h"
+#include "strbuf.h"
 
 #define MAX_NETS 6
 #define MAX_USERS 3
@@ -19,39 +20,6 @@
 #define MAX_RES 3
 #define MAX_RULES 7
 #define N_NODES 3
-
-struct sb {
-	char *s;
-	size_t n;
-	size_t cap;
-	bool oom;
-};
-
-static void sbf(struct sb *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sbf(struct sb *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	if (b->oom)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (n >= 0 && (size_t)n < b->cap - b->n) {
-			b->n += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)n + 256;
-		b->s = realloc(b->s, b->cap);
-		if (!b->s) {
-			b->oom = true;
-			return;
-		}
-	}
-}
 
 struct net {
 	int k;				/* 1-based, global */
@@ -66,7 +34,7 @@ struct net {
 
 struct gen {
 	struct nn_rng *r;
-	struct sb b;
+	struct nn_strbuf b;
 	uint32_t key_ctr;
 	struct net nets[MAX_NETS];
 	int n_nets;
@@ -126,7 +94,7 @@ static void b64key(struct gen *g)
 	}
 	out[43] = '=';
 	out[44] = '\0';
-	sbf(&g->b, "\"%s\"", out);
+	nn_sbprintf(&g->b, "\"%s\"", out);
 }
 
 static const char *gw_id(int i)
@@ -147,25 +115,25 @@ static void layer(struct gen *g, bool may_null)
 	const char *t = tm[pick(g, 5)], *m = rm[pick(g, 4)];
 
 	if (may_null && rng_pct(g->r, 35)) {
-		sbf(&g->b, "null");
+		nn_sbprintf(&g->b, "null");
 		return;
 	}
-	sbf(&g->b, "{");
+	nn_sbprintf(&g->b, "{");
 	if (t) {
-		sbf(&g->b, "\"traffic_mode\": %s", t);
+		nn_sbprintf(&g->b, "\"traffic_mode\": %s", t);
 		sep = ", ";
 	}
 	if (m) {
-		sbf(&g->b, "%s\"routing_mode\": %s", sep, m);
+		nn_sbprintf(&g->b, "%s\"routing_mode\": %s", sep, m);
 		sep = ", ";
 	}
 	if (rng_pct(g->r, 50)) {
-		sbf(&g->b, "%s\"ingress_device\": %s", sep, gws[pick(g, 5)]);
+		nn_sbprintf(&g->b, "%s\"ingress_device\": %s", sep, gws[pick(g, 5)]);
 		sep = ", ";
 	}
 	if (rng_pct(g->r, 60))
-		sbf(&g->b, "%s\"egress_device\": %s", sep, gws[pick(g, 5)]);
-	sbf(&g->b, "}");
+		nn_sbprintf(&g->b, "%s\"egress_device\": %s", sep, gws[pick(g, 5)]);
+	nn_sbprintf(&g->b, "}");
 }
 
 static void gen_nodes(struct gen *g)
@@ -174,28 +142,28 @@ static void gen_nodes(struct gen *g)
 					     "[\"ingress_gateway\", \"exit_gateway\"]", "[]" };
 	int i;
 
-	sbf(&g->b, "\"nodes\": [");
+	nn_sbprintf(&g->b, "\"nodes\": [");
 	for (i = 0; i < N_NODES; i++) {
-		sbf(&g->b, "%s{\"node_id\": \"n%d\", \"public_key\": ", i ? ", " : "", i + 1);
+		nn_sbprintf(&g->b, "%s{\"node_id\": \"n%d\", \"public_key\": ", i ? ", " : "", i + 1);
 		b64key(g);
-		sbf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61::%x\", \"endpoint\": null, "
+		nn_sbprintf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61::%x\", \"endpoint\": null, "
 			   "\"roles\": %s, \"state\": \"%s\", \"key_generation\": 1}",
 		    0x11 + i, roles[pick(g, 4)], rng_pct(g->r, 15) ? "disabled" : "active");
 	}
-	sbf(&g->b, "],\n");
+	nn_sbprintf(&g->b, "],\n");
 }
 
 static void id_list(struct gen *g, const char *key, const char *fmt, int k, int n)
 {
 	int a = (int)pick(g, (uint32_t)n), c = (int)pick(g, (uint32_t)n);
 
-	sbf(&g->b, "\"%s\": [\"", key);
-	sbf(&g->b, fmt, k, a);
+	nn_sbprintf(&g->b, "\"%s\": [\"", key);
+	nn_sbprintf(&g->b, fmt, k, a);
 	if (c != a) {
-		sbf(&g->b, "\", \"");
-		sbf(&g->b, fmt, k, c);
+		nn_sbprintf(&g->b, "\", \"");
+		nn_sbprintf(&g->b, fmt, k, c);
 	}
-	sbf(&g->b, "\"]");
+	nn_sbprintf(&g->b, "\"]");
 }
 
 static void gen_src(struct gen *g, const struct net *n)
@@ -205,12 +173,12 @@ static void gen_src(struct gen *g, const struct net *n)
 	int i;
 
 	if (rng_pct(g->r, 40)) {
-		sbf(&g->b, "\"src\": \"*\"");
+		nn_sbprintf(&g->b, "\"src\": \"*\"");
 		return;
 	}
 	for (i = 0; i < n->n_users; i++)
 		gbits |= n->groups[i];
-	sbf(&g->b, "\"src\": {");
+	nn_sbprintf(&g->b, "\"src\": {");
 	while (!have) {
 		if (rng_pct(g->r, 50))
 			have |= 1;
@@ -224,7 +192,7 @@ static void gen_src(struct gen *g, const struct net *n)
 		sep = ", ";
 	}
 	if (have & 2) {
-		sbf(&g->b, "%s", sep);
+		nn_sbprintf(&g->b, "%s", sep);
 		id_list(g, "users", "u%d_%d", n->k, n->n_users);
 		sep = ", ";
 	}
@@ -234,9 +202,9 @@ static void gen_src(struct gen *g, const struct net *n)
 		do
 			gi = (int)pick(g, 3);
 		while (!(gbits & (1u << gi)));
-		sbf(&g->b, "%s\"groups\": [\"%s\"]", sep, group_names[gi]);
+		nn_sbprintf(&g->b, "%s\"groups\": [\"%s\"]", sep, group_names[gi]);
 	}
-	sbf(&g->b, "}");
+	nn_sbprintf(&g->b, "}");
 }
 
 static void acl_prefix(struct gen *g, const struct net *n)
@@ -247,9 +215,9 @@ static void acl_prefix(struct gen *g, const struct net *n)
 	/* Sometimes name another network's space: it must not reach it. */
 	if (g->n_nets > 1 && rng_pct(g->r, 15))
 		k = (int)pick(g, (uint32_t)g->n_nets) + 1;
-	sbf(&g->b, "\"");
-	sbf(&g->b, f, k);
-	sbf(&g->b, "\"");
+	nn_sbprintf(&g->b, "\"");
+	nn_sbprintf(&g->b, f, k);
+	nn_sbprintf(&g->b, "\"");
 }
 
 static void gen_dst(struct gen *g, const struct net *n)
@@ -259,10 +227,10 @@ static void gen_dst(struct gen *g, const struct net *n)
 	int i, np;
 
 	if (rng_pct(g->r, 25)) {
-		sbf(&g->b, "\"dst\": \"*\"");
+		nn_sbprintf(&g->b, "\"dst\": \"*\"");
 		return;
 	}
-	sbf(&g->b, "\"dst\": {");
+	nn_sbprintf(&g->b, "\"dst\": {");
 	while (!have) {
 		if (rng_pct(g->r, 35))
 			have |= 1;
@@ -276,21 +244,21 @@ static void gen_dst(struct gen *g, const struct net *n)
 		sep = ", ";
 	}
 	if (have & 2) {
-		sbf(&g->b, "%s", sep);
+		nn_sbprintf(&g->b, "%s", sep);
 		id_list(g, "resources", "res%d_%d", n->k, n->n_res);
 		sep = ", ";
 	}
 	if (have & 4) {
-		sbf(&g->b, "%s\"prefixes\": [", sep);
+		nn_sbprintf(&g->b, "%s\"prefixes\": [", sep);
 		np = 1 + (int)pick(g, 2);
 		for (i = 0; i < np; i++) {
 			if (i)
-				sbf(&g->b, ", ");
+				nn_sbprintf(&g->b, ", ");
 			acl_prefix(g, n);
 		}
-		sbf(&g->b, "]");
+		nn_sbprintf(&g->b, "]");
 	}
-	sbf(&g->b, "}");
+	nn_sbprintf(&g->b, "}");
 }
 
 static void gen_rule(struct gen *g, const struct net *n, int i)
@@ -303,21 +271,21 @@ static void gen_rule(struct gen *g, const struct net *n, int i)
 			!strcmp(proto, "6") || !strcmp(proto, "17");
 	int k, np;
 
-	sbf(&g->b, "%s{\"rule_id\": \"r%d_%d\", \"action\": \"%s\", ", i ? ",\n" : "", n->k, i,
+	nn_sbprintf(&g->b, "%s{\"rule_id\": \"r%d_%d\", \"action\": \"%s\", ", i ? ",\n" : "", n->k, i,
 	    rng_pct(g->r, 65) ? "allow" : "deny");
 	gen_src(g, n);
-	sbf(&g->b, ", ");
+	nn_sbprintf(&g->b, ", ");
 	gen_dst(g, n);
-	sbf(&g->b, ", \"proto\": %s", proto);
+	nn_sbprintf(&g->b, ", \"proto\": %s", proto);
 	if (ports_ok && rng_pct(g->r, 65)) {
 		np = 1 + (int)pick(g, 2);
-		sbf(&g->b, ", \"ports\": [");
+		nn_sbprintf(&g->b, ", \"ports\": [");
 		for (k = 0; k < np; k++)
-			sbf(&g->b, "%s\"%s\"", k ? ", " : "",
+			nn_sbprintf(&g->b, "%s\"%s\"", k ? ", " : "",
 			    port_menu[pick(g, sizeof(port_menu) / sizeof(port_menu[0]))]);
-		sbf(&g->b, "]");
+		nn_sbprintf(&g->b, "]");
 	}
-	sbf(&g->b, "}");
+	nn_sbprintf(&g->b, "}");
 }
 
 static void gen_network(struct gen *g, struct net *n, bool short_res)
@@ -327,68 +295,68 @@ static void gen_network(struct gen *g, struct net *n, bool short_res)
 	n->n_users = 1 + (int)pick(g, MAX_USERS);
 	n->n_devs = 1 + (int)pick(g, MAX_DEVS);
 	n->n_res = (int)pick(g, MAX_RES + 1);
-	sbf(&g->b, "{\"network_id\": \"net%d\", \"gateways\": [", n->k);
+	nn_sbprintf(&g->b, "{\"network_id\": \"net%d\", \"gateways\": [", n->k);
 	for (i = 0, j = 0; i < 1 + N_NODES; i++)
 		if (rng_pct(g->r, i ? 40 : 80))
-			sbf(&g->b, "%s\"%s\"", j++ ? ", " : "", gw_id(i));
-	sbf(&g->b, "],\n \"routing_policy\": ");
+			nn_sbprintf(&g->b, "%s\"%s\"", j++ ? ", " : "", gw_id(i));
+	nn_sbprintf(&g->b, "],\n \"routing_policy\": ");
 	layer(g, true);
 
-	sbf(&g->b, ",\n \"resources\": [");
+	nn_sbprintf(&g->b, ",\n \"resources\": [");
 	for (i = 0; i < n->n_res; i++) {
 		int np = 1 + (int)pick(g, 2);
 
-		sbf(&g->b, "%s{\"resource_id\": \"res%d_%d\", \"prefixes\": [", i ? ", " : "",
+		nn_sbprintf(&g->b, "%s{\"resource_id\": \"res%d_%d\", \"prefixes\": [", i ? ", " : "",
 		    n->k, i);
 		for (j = 0; j < np; j++) {
-			sbf(&g->b, "%s\"", j ? ", " : "");
-			sbf(&g->b, res_menu[pick(g, sizeof(res_menu) / sizeof(res_menu[0]))], n->k);
-			sbf(&g->b, "\"");
+			nn_sbprintf(&g->b, "%s\"", j ? ", " : "");
+			nn_sbprintf(&g->b, res_menu[pick(g, sizeof(res_menu) / sizeof(res_menu[0]))], n->k);
+			nn_sbprintf(&g->b, "\"");
 		}
 		if (short_res && i == 0)
-			sbf(&g->b, ", \"::/2\"");
-		sbf(&g->b, "]}");
+			nn_sbprintf(&g->b, ", \"::/2\"");
+		nn_sbprintf(&g->b, "]}");
 	}
 
-	sbf(&g->b, "],\n \"users\": [");
+	nn_sbprintf(&g->b, "],\n \"users\": [");
 	for (i = 0; i < n->n_users; i++) {
 		const char *sep = "";
 
 		n->groups[i] = rng_pct(g->r, 75) ? 1 + pick(g, 7) : 0;
-		sbf(&g->b, "%s{\"user_id\": \"u%d_%d\", \"groups\": [", i ? ", " : "", n->k, i);
+		nn_sbprintf(&g->b, "%s{\"user_id\": \"u%d_%d\", \"groups\": [", i ? ", " : "", n->k, i);
 		for (j = 0; j < 3; j++) {
 			if (n->groups[i] & (1u << j)) {
-				sbf(&g->b, "%s\"%s\"", sep, group_names[j]);
+				nn_sbprintf(&g->b, "%s\"%s\"", sep, group_names[j]);
 				sep = ", ";
 			}
 		}
-		sbf(&g->b, "], \"routing_preference\": ");
+		nn_sbprintf(&g->b, "], \"routing_preference\": ");
 		layer(g, true);
-		sbf(&g->b, "}");
+		nn_sbprintf(&g->b, "}");
 	}
 
-	sbf(&g->b, "],\n \"devices\": [");
+	nn_sbprintf(&g->b, "],\n \"devices\": [");
 	for (i = 0; i < n->n_devs; i++) {
-		sbf(&g->b, "%s{\"device_id\": \"d%d_%d\", \"user_id\": \"u%d_%d\", \"public_key\": ",
+		nn_sbprintf(&g->b, "%s{\"device_id\": \"d%d_%d\", \"user_id\": \"u%d_%d\", \"public_key\": ",
 		    i ? ",\n  " : "", n->k, i, n->k, (int)pick(g, (uint32_t)n->n_users));
 		b64key(g);
-		sbf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61:%x0::%x\"", n->k, i + 2);
+		nn_sbprintf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61:%x0::%x\"", n->k, i + 2);
 		if (rng_pct(g->r, 55))
-			sbf(&g->b, ", \"overlay_ipv4\": \"100.96.%d.%d\"", n->k, i + 2);
+			nn_sbprintf(&g->b, ", \"overlay_ipv4\": \"100.96.%d.%d\"", n->k, i + 2);
 		else
-			sbf(&g->b, ", \"overlay_ipv4\": null");
-		sbf(&g->b, ", \"endpoint\": null, \"persistent_keepalive\": 25, \"state\": \"%s\", "
+			nn_sbprintf(&g->b, ", \"overlay_ipv4\": null");
+		nn_sbprintf(&g->b, ", \"endpoint\": null, \"persistent_keepalive\": 25, \"state\": \"%s\", "
 			   "\"key_generation\": 1, \"routing_preference\": ",
 		    rng_pct(g->r, 15) ? "disabled" : "active");
 		layer(g, true);
-		sbf(&g->b, "}");
+		nn_sbprintf(&g->b, "}");
 	}
 
-	sbf(&g->b, "],\n \"acl\": [");
+	nn_sbprintf(&g->b, "],\n \"acl\": [");
 	j = (int)pick(g, MAX_RULES + 1);
 	for (i = 0; i < j; i++)
 		gen_rule(g, n, i);
-	sbf(&g->b, "]}");
+	nn_sbprintf(&g->b, "]}");
 }
 
 char *rp_generate(struct nn_rng *r, uint64_t generation)
@@ -403,38 +371,34 @@ char *rp_generate(struct nn_rng *r, uint64_t generation)
 
 	if (rng_pct(r, 25))
 		short_net = 1 + (int)rng_below(r, 4);
-	sbf(&g.b, "{\"api_version\": \"v1\", \"node_id\": \"%s\", \"generation\": %llu,\n",
+	nn_sbprintf(&g.b, "{\"api_version\": \"v1\", \"node_id\": \"%s\", \"generation\": %llu,\n",
 	    RP_NODE_ID, (unsigned long long)generation);
-	sbf(&g.b, "\"gateway\": {\"roles\": %s, \"overlay_ipv6\": \"fd7a:6e61:6e61::1\", ",
+	nn_sbprintf(&g.b, "\"gateway\": {\"roles\": %s, \"overlay_ipv6\": \"fd7a:6e61:6e61::1\", ",
 	    roles[rng_below(r, 5)]);
 	if (rng_pct(r, 85))
-		sbf(&g.b, "\"overlay_ipv4\": \"100.96.0.1\", ");
-	sbf(&g.b, "\"overlay_prefixes\": [\"fd7a:6e61:6e61::/48\", \"100.96.0.0/12\"], "
+		nn_sbprintf(&g.b, "\"overlay_ipv4\": \"100.96.0.1\", ");
+	nn_sbprintf(&g.b, "\"overlay_prefixes\": [\"fd7a:6e61:6e61::/48\", \"100.96.0.0/12\"], "
 		  "\"listen_port\": 51820, \"mtu\": 1420},\n");
-	sbf(&g.b, "\"system_defaults\": ");
+	nn_sbprintf(&g.b, "\"system_defaults\": ");
 	layer(&g, false);
-	sbf(&g.b, ",\n");
+	nn_sbprintf(&g.b, ",\n");
 	gen_nodes(&g);
-	sbf(&g.b, "\"tenants\": [");
+	nn_sbprintf(&g.b, "\"tenants\": [");
 	for (t = 0; t < n_tenants; t++) {
 		int nn = 1 + (int)rng_below(r, 2);
 
-		sbf(&g.b, "%s{\"tenant_id\": \"t%d\", \"networks\": [", t ? ",\n" : "", t + 1);
+		nn_sbprintf(&g.b, "%s{\"tenant_id\": \"t%d\", \"networks\": [", t ? ",\n" : "", t + 1);
 		for (i = 0; i < nn && g.n_nets < MAX_NETS; i++) {
 			struct net *n = &g.nets[g.n_nets++];
 
 			n->k = g.n_nets;
 			n->tenant = t;
 			if (i)
-				sbf(&g.b, ",\n");
+				nn_sbprintf(&g.b, ",\n");
 			gen_network(&g, n, n->k == short_net);
 		}
-		sbf(&g.b, "]}");
+		nn_sbprintf(&g.b, "]}");
 	}
-	sbf(&g.b, "]}\n");
-	if (g.b.oom) {
-		free(g.b.s);
-		return NULL;
-	}
-	return g.b.s;
+	nn_sbprintf(&g.b, "]}\n");
+	return nn_sbtake(&g.b);
 }

@@ -50,20 +50,6 @@ static void close_pair(struct pair *p)
 	nn_dp_detach(NULL, p->pin_dir);
 }
 
-static uint64_t count_entries(int fd, size_t ksz)
-{
-	uint8_t key[64], next[64];
-	void *prev = NULL;
-	uint64_t n = 0;
-
-	while (!bpf_map_get_next_key(fd, prev, next)) {
-		memcpy(key, next, ksz);
-		prev = key;
-		n++;
-	}
-	return n;
-}
-
 /* One packet: explain first, then the real thing; both on the same state.
  * Returns whether it passed. */
 static bool judge_both(struct pair *p, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt,
@@ -76,12 +62,12 @@ static bool judge_both(struct pair *p, enum nn_dir dir, enum nn_hook hook, const
 
 	/* Walking the 1M-bucket flow table is slow: callers sample it. */
 	if (count_flows)
-		flows_before = count_entries(flows, sizeof(struct nn_flow_key));
+		flows_before = nn_map_count(flows, sizeof(struct nn_flow_key), NULL, 0);
 	assert_int_equal(dpt_run(&p->dry, dir, hook, pkt, len, &e), 0);
 	for (k = 1; k < NN_R_MAX; k++)
 		if (e.drops[k])
 			fail_msg("%s: explain moved drop counter %d", what, k);
-	if (count_flows && count_entries(flows, sizeof(struct nn_flow_key)) != flows_before)
+	if (count_flows && nn_map_count(flows, sizeof(struct nn_flow_key), NULL, 0) != flows_before)
 		fail_msg("%s: explain changed the flow table", what);
 	assert_int_equal(dpt_run(&p->live, dir, hook, pkt, len, &r), 0);
 	if (e.reason != r.reason || e.rule != r.rule || e.passed != r.passed ||
