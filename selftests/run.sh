@@ -88,6 +88,14 @@ for script in selftests/netns/test_*.sh; do
 	run_one "$name" "$script"
 done
 
+# In CI everything a test needs is installed by tools/install-deps.sh: a test
+# that skips there (missing tool, device or kernel feature) is a failure.
+if [ -n "${CI:-}" ] && [ "$skipped" -ne 0 ]; then
+	echo "CI: $skipped skipped test(s) count as failures (dependencies must be present in CI)"
+	failed=$((failed + skipped))
+	failures+=("skipped-in-CI")
+fi
+
 if [ ${#failures[@]} -ne 0 ]; then
 	echo "failed: ${failures[*]}"
 fi
