@@ -9,7 +9,9 @@
  *    source/destination pair and a fresh IPv4 header checksum. XDP_TX
  *    sends it out of the generator's veth;
  *  - receivers that count: bench_count_drop (the sink, and the XDP_DROP
- *    ceiling), bench_count_pass (NAPI on a veth for TC and nftables runs),
+ *    ceiling), bench_count_pass (NAPI on a veth for TC and nftables runs;
+ *    what it counts is what the gateway's stack then handles, synchronously
+ *    in the same NAPI poll),
  *    bench_tc_drop (the TC drop ceiling).
  */
 #include "vmlinux.h"
@@ -149,6 +151,7 @@ int bench_count_drop(struct xdp_md *xdp)
 SEC("xdp")
 int bench_count_pass(struct xdp_md *xdp)
 {
+	count();
 	return XDP_PASS;
 }
 
