@@ -10,18 +10,19 @@
  *    active device addresses; anything else is dropped before routing);
  *  - table inet, forward chain: conntrack first (a verdict map on ct state:
  *    replies and later packets are accepted there), then the source class
- *    (meta mark, a hash map address -> class) and the network's '"*"' class
- *    (ct mark, same), then concatenated interval sets
- *    class . daddr . l4proto . dport for the deny and the allow ranges
- *    (deny first: a deny anywhere overrides an allow, as in our cells),
- *    then internet egress (source may egress, daddr outside every overlay
- *    and resource prefix: an interval set), else drop.
+ *    (meta mark, a hash map address -> class) and a verdict map address ->
+ *    the source's network chain, which holds that network's concatenated
+ *    interval sets class . daddr . l4proto . dport (and daddr . l4proto .
+ *    dport for its '"*"' cells), deny sets first (a deny anywhere overrides
+ *    an allow, as in our cells), then the allow sets, then internet egress
+ *    (source may egress, daddr outside every overlay and resource prefix: an
+ *    interval set), else drop.
  * Simplifications (documented in README.md): proto "any" cells are expanded
  * to tcp, udp, icmp and icmpv6 only; ACL prefixes of a network apply to
  * every destination (ours: only outside the overlay and its resources).
  *
- * --linear: the same elements as one rule each in a chain (no sets), to
- * show how a rule-per-line ruleset scales.
+ * --linear (-l): the same elements as one rule each in one chain (no sets;
+ * the '"*"' class in ct mark), to show how a rule-per-line ruleset scales.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -222,10 +223,10 @@ static void emit(FILE *f, struct ctx *x, const struct el *e, bool v4, bool want_
 /* Elements (or linear rules) of one family: want_deny picks the set. Nested
  * points with the same class, protocol and ports are one element (nftables
  * refuses overlapping intervals in a set, and the inner one adds nothing). */
-static void elements(FILE *f, struct ctx *x, bool v4, bool want_deny, bool *first)
+static size_t collect(struct ctx *x, bool v4, bool want_deny, struct el **res)
 {
 	const struct nn_compiled *c = x->c;
-	size_t ci, k, pi, n = 0, cap = 0, i, g, j, nk, np_;
+	size_t ci, k, pi, n = 0, cap = 0, i, g, j, nk, np_ = 0, pcap;
 	struct el *v = NULL, **kept = NULL, *pieces;
 
 	for (ci = 0; ci < c->n_cells; ci++) {
@@ -271,7 +272,8 @@ static void elements(FILE *f, struct ctx *x, bool v4, bool want_deny, bool *firs
 	n = merge_ports(v, n);
 	qsort(v, n, sizeof(*v), el_cmp);
 	kept = calloc(n + 1, sizeof(*kept));
-	pieces = calloc(2 * n + 64, sizeof(*pieces));
+	pcap = 4 * n + 64;
+	pieces = calloc(pcap, sizeof(*pieces));
 	for (i = 0; i < n; i = g) {
 		/* A group: same class and protocol; shortest prefixes first.
 		 * Each element keeps only the ports no enclosing element of the
@@ -279,7 +281,6 @@ static void elements(FILE *f, struct ctx *x, bool v4, bool want_deny, bool *firs
 		for (g = i; g < n && v[g].mark == v[i].mark && v[g].proto == v[i].proto; g++)
 			;
 		nk = 0;
-		np_ = 0;
 		for (j = i; j < g; j++) {
 			struct el *e = &v[j];
 			unsigned int off = v4 ? 96 : 0, full = v4 ? 32 : 128;
@@ -304,7 +305,7 @@ static void elements(FILE *f, struct ctx *x, bool v4, bool want_deny, bool *firs
 				if (!moved)
 					break;
 			}
-			while (lo <= hi) {
+			while (lo <= hi && np_ < pcap) {
 				/* Up to the next enclosing range start. */
 				cut = hi;
 				for (m = 0; m < nk; m++) {
@@ -319,7 +320,6 @@ static void elements(FILE *f, struct ctx *x, bool v4, bool want_deny, bool *firs
 				pieces[np_].hi = cut;
 				if (e->len < full)
 					kept[nk++] = &pieces[np_];
-				emit(f, x, &pieces[np_], v4, want_deny, first);
 				np_++;
 				lo = cut + 1;
 				/* Skip what enclosing elements hold from here. */
@@ -343,8 +343,19 @@ static void elements(FILE *f, struct ctx *x, bool v4, bool want_deny, bool *firs
 			}
 		}
 	}
-	free(pieces);
 	free(kept);
+	free(v);
+	*res = pieces;
+	return np_;
+}
+
+static void elements(FILE *f, struct ctx *x, bool v4, bool want_deny, bool *first)
+{
+	struct el *v;
+	size_t n = collect(x, v4, want_deny, &v), i;
+
+	for (i = 0; i < n; i++)
+		emit(f, x, &v[i], v4, want_deny, first);
 	free(v);
 }
 
@@ -525,6 +536,158 @@ static void sets(FILE *f, struct ctx *x, const struct nn_policy *p, bool v4)
 	}
 }
 
+/* ---- the per-network form (nft_eq) ----
+ * A verdict map sends each source to its network's chain (the source check
+ * and the dispatch in one hash lookup); each network's chain holds its own
+ * small concatenated interval sets: class cells keyed by the source's class
+ * (meta mark), '"*"' cells keyed by the destination only. */
+static uint32_t *cls_net;
+static size_t n_cls_net;
+
+static uint32_t net_of(uint32_t mark)
+{
+	if (mark & NN_CLASS_STAR_BIT)
+		return mark & ~NN_CLASS_STAR_BIT;
+	return mark < n_cls_net ? cls_net[mark] : 0;
+}
+
+static int net_cmp(const void *a, const void *b)
+{
+	const struct el *x = a, *y = b;
+	uint32_t nx = net_of(x->mark), ny = net_of(y->mark);
+	int sx = !!(x->mark & NN_CLASS_STAR_BIT), sy = !!(y->mark & NN_CLASS_STAR_BIT);
+
+	if (nx != ny)
+		return nx < ny ? -1 : 1;
+	if (sx != sy)
+		return sx - sy;
+	return el_cmp(a, b);
+}
+
+/* Bit per network and set kind: 1 class deny, 2 star deny, 4 class allow,
+ * 8 star allow. */
+static uint8_t *net_sets;
+
+static void net_sets_of(FILE *f, struct ctx *x, bool v4, bool deny)
+{
+	const char *t = v4 ? "ipv4_addr" : "ipv6_addr";
+	struct el *v;
+	size_t n = collect(x, v4, deny, &v), i, g;
+
+	qsort(v, n, sizeof(*v), net_cmp);
+	for (i = 0; i < n; i = g) {
+		uint32_t net = net_of(v[i].mark);
+		bool star = v[i].mark & NN_CLASS_STAR_BIT;
+
+		for (g = i; g < n && net_of(v[g].mark) == net &&
+		     !!(v[g].mark & NN_CLASS_STAR_BIT) == star; g++)
+			;
+		if (net > x->max_net)
+			continue;
+		net_sets[net] |= (deny ? 1 : 4) << star;
+		fprintf(f, "\tset %c%c%u_%c {\n\t\ttype %s%s . inet_proto . inet_service\n"
+			"\t\tflags interval\n\t\telements = { ", deny ? 'd' : 'a', star ? 's' : 'c', net,
+			v4 ? '4' : '6', star ? "" : "mark . ", t);
+		for (size_t j = i; j < g; j++) {
+			struct point pt;
+
+			memcpy(pt.addr, v[j].addr, 16);
+			pt.len = v[j].len;
+			if (j > i)
+				fputs(",\n\t\t\t", f);
+			if (!star)
+				fprintf(f, "0x%x . ", v[j].mark);
+			ppoint(f, &pt);
+			if (v[j].lo == v[j].hi)
+				fprintf(f, " . %u . %u", v[j].proto, v[j].lo);
+			else
+				fprintf(f, " . %u . %u-%u", v[j].proto, v[j].lo, v[j].hi);
+			x->elems++;
+		}
+		fprintf(f, " }\n\t}\n");
+	}
+	free(v);
+}
+
+static void eq_family(FILE *f, struct ctx *x, const struct nn_policy *p, bool v4)
+{
+	const char *ip = v4 ? "ip" : "ip6", *t = v4 ? "ipv4_addr" : "ipv6_addr";
+	char fam = v4 ? '4' : '6';
+	const struct nn_compiled *c = x->c;
+	bool first = true;
+	uint32_t net;
+	size_t i;
+
+	memset(net_sets, 0, x->max_net + 1);
+	fprintf(f, "\tmap cls%c {\n\t\ttype %s : mark\n\t\telements = { ", fam, t);
+	addr_map(f, c, v4, false);
+	fprintf(f, " }\n\t}\n\tset egress%c {\n\t\ttype %s\n\t\telements = { ", fam, t);
+	addr_set(f, c, v4, true);
+	fprintf(f, " }\n\t}\n\tset inside%c {\n\t\ttype %s\n\t\tflags interval\n\t\tauto-merge\n"
+		"\t\telements = { ", fam, t);
+	inside_set(f, c, p, v4);
+	fprintf(f, " }\n\t}\n");
+	net_sets_of(f, x, v4, true);
+	net_sets_of(f, x, v4, false);
+	fprintf(f, "\tmap net%c {\n\t\ttype %s : verdict\n\t\telements = { ", fam, t);
+	for (i = 0; i < c->n_addrs; i++) {
+		const struct nn_addr_ent *a = &c->addrs[i];
+
+		if (a->info.kind != NN_AK_DEVICE || a->info.state != NN_ST_ACTIVE ||
+		    v4m(a->addr) != v4)
+			continue;
+		fputs(first ? "" : ",\n\t\t\t", f);
+		paddr(f, a->addr);
+		fprintf(f, " : jump n%u_%c", a->info.network, fam);
+		first = false;
+	}
+	if (first)
+		fprintf(f, "%s : drop", v4 ? "255.255.255.255" : "::ffff:ffff:ffff");
+	fprintf(f, " }\n\t}\n");
+	for (net = 0; net <= x->max_net; net++) {
+		bool used = false;
+
+		for (i = 0; i < c->n_addrs && !used; i++)
+			used = c->addrs[i].info.kind == NN_AK_DEVICE && c->addrs[i].info.network == net &&
+			       v4m(c->addrs[i].addr) == v4;
+		if (!used)
+			continue;
+		fprintf(f, "\tchain n%u_%c {\n", net, fam);
+		if (net_sets[net] & 1)
+			fprintf(f, "\t\tmeta mark . %s daddr . meta l4proto . th dport @dc%u_%c counter name drops drop\n", ip, net, fam);
+		if (net_sets[net] & 2)
+			fprintf(f, "\t\t%s daddr . meta l4proto . th dport @ds%u_%c counter name drops drop\n", ip, net, fam);
+		if (net_sets[net] & 4)
+			fprintf(f, "\t\tmeta mark . %s daddr . meta l4proto . th dport @ac%u_%c accept\n", ip, net, fam);
+		if (net_sets[net] & 8)
+			fprintf(f, "\t\t%s daddr . meta l4proto . th dport @as%u_%c accept\n", ip, net, fam);
+		fprintf(f, "\t\t%s saddr @egress%c %s daddr != @inside%c accept\n", ip, fam, ip, fam);
+		fprintf(f, "\t\tcounter name drops drop\n\t}\n");
+	}
+	fprintf(f, "\tchain from%c {\n\t\tmeta mark set %s saddr map @cls%c\n"
+		"\t\t%s saddr vmap @net%c\n\t\tcounter name drops drop\n\t}\n", fam, ip, fam, ip, fam);
+}
+
+static int cls_net_build(struct ctx *x)
+{
+	const struct nn_compiled *c = x->c;
+	size_t i;
+
+	n_cls_net = 1;
+	for (i = 0; i < c->n_addrs; i++)
+		if (!(c->addrs[i].info.src_class & NN_CLASS_STAR_BIT) &&
+		    c->addrs[i].info.src_class + 1 > n_cls_net)
+			n_cls_net = c->addrs[i].info.src_class + 1;
+	cls_net = calloc(n_cls_net, sizeof(*cls_net));
+	net_sets = calloc(x->max_net + 1, 1);
+	if (!cls_net || !net_sets)
+		return -ENOMEM;
+	for (i = 0; i < c->n_addrs; i++)
+		if (!(c->addrs[i].info.src_class & NN_CLASS_STAR_BIT))
+			cls_net[c->addrs[i].info.src_class] = c->addrs[i].info.network;
+	return 0;
+}
+
 int nft_main(int argc, char **argv)
 {
 	struct bench_gen g;
@@ -598,17 +761,27 @@ int nft_main(int argc, char **argv)
 		"\tchain v4 {\n\t\tip saddr != @src4 counter name drops drop\n\t}\n"
 		"\tchain v6 {\n\t\tip6 saddr != @src6 counter name drops drop\n\t}\n}\n", x.iface);
 	fprintf(f, "table inet nnb {\n\tcounter drops { }\n");
-	sets(f, &x, p, true);
-	sets(f, &x, p, false);
+	if (x.linear) {
+		sets(f, &x, p, true);
+		sets(f, &x, p, false);
+	} else {
+		if (cls_net_build(&x))
+			return 1;
+		eq_family(f, &x, p, true);
+		eq_family(f, &x, p, false);
+	}
 	fprintf(f, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n"
 		"\t\tct state vmap { established : accept, related : accept, invalid : drop }\n"
 		"\t\tiifname \"%s\" meta nfproto vmap { ipv4 : jump from4, ipv6 : jump from6 }\n"
 		"\t}\n", x.iface);
-	fprintf(f, "\tchain from4 {\n");
-	family(f, &x, true);
-	fprintf(f, "\t\tcounter name drops drop\n\t}\n\tchain from6 {\n");
-	family(f, &x, false);
-	fprintf(f, "\t\tcounter name drops drop\n\t}\n}\n");
+	if (x.linear) {
+		fprintf(f, "\tchain from4 {\n");
+		family(f, &x, true);
+		fprintf(f, "\t\tcounter name drops drop\n\t}\n\tchain from6 {\n");
+		family(f, &x, false);
+		fprintf(f, "\t\tcounter name drops drop\n\t}\n");
+	}
+	fprintf(f, "}\n");
 	fclose(f);
 	printf("{\"n\": %zu, \"linear\": %s, \"elements\": %zu, \"cells\": %zu}\n", n,
 	       x.linear ? "true" : "false", x.elems, c.n_cells);
