@@ -105,7 +105,7 @@ SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 UNIT_BINS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/unit/test_*.c))
 FUZZ_SRCS := selftests/fuzz/fuzz_snapshot.c $(addprefix user/,snapshot.c snapshot_json.c \
 	validate.c validate_cross.c validate_acl.c routing.c addr.c errlist.c compile.c \
-	compile_ports.c table.c)
+	compile_ports.c compile_pfx.c table.c)
 FUZZ_SECONDS ?= 20
 
 san:
