@@ -215,7 +215,10 @@ if ctl:
     ratios["event_to_enforce_ms_100k"] = c["event_to_enforce_ms"]
     details["controller_scale_high"] = chi
 if swap_loss is not None:
-    ratios["swap_loss_packets"] = swap_loss["policy_drops"]
+    # Allowed packets lost: dropped by the policy, or passed by the gateway
+    # and never counted at the sink (the load is paced below capacity).
+    ratios["swap_loss_packets"] = swap_loss["policy_drops"] + max(
+        0, swap_loss["gateway_seen"] - swap_loss["sink_received"])
     details["swap"] = {"swaps": swap, "loss": swap_loss}
 
 KEYS = ["policy_marginal_ns_100k", "flatness_established_100k_vs_10",
@@ -389,7 +392,8 @@ md += ["", "Definitions: marginal = program - empty program of the same hook, me
        "traffic (default-deny device-to-device tcp/22); `xdp_vs_nft_forward`: allowed traffic "
        "forwarded to the sink; apply = validate + compile + apply, cold; event to enforcement: "
        "through nn_apply directly (not the control-plane stream); swap loss: allowed packets the "
-       "gateway dropped during the swaps.", ""]
+       "gateway dropped during the swaps plus those it passed that never reached the sink "
+       "(paced traffic, so no capacity drops; a control window without swaps is alongside).", ""]
 if micro:
     md += ["## Micro (ns/packet, BPF_PROG_TEST_RUN, repeat %d, median of %d)" % (micro["repeat"], micro["rounds"]), ""]
     hdr = ["case", "fam"] + ["%s%s" % ("{:,}".format(s["n"]), " nested" if s.get("nested") else "") for s in micro["scales"]] + ["marginal @top", "ratio top/10"]

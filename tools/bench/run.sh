@@ -262,8 +262,11 @@ swap_part() {
 		sink0=$("$BIN" sum "$PIN/sink/cnt")
 		pass0=$("$BIN" sum "$PIN/gw/nn_dev_stats")
 		# nsenter execs the generator: $! is its pid, for the signal below.
+		# 16384 frames per call: the fixed cost of each live-frames call
+		# paces the load below what the gateway forwards, so every packet
+		# it passes must reach the sink (no capacity drops to hide a loss).
 		nsenter --net=/run/netns/"$NS_GEN" -- "$BIN" gen -i g0 -d "$GW_MAC" -n "$n" -k allow \
-			-S 1 -c 0 -t 3600 -w 0 -R "$REPEAT" >"$TMP/swapgen.json" 2>&1 &
+			-S 1 -c 0 -t 3600 -w 0 -R 16384 >"$TMP/swapgen.json" 2>&1 &
 		gpid=$!
 		sleep 0.5
 		if [ "$1" -gt 0 ]; then
@@ -301,11 +304,13 @@ perf_top() {
 profile_part() {
 	local n=${VETH_SCALES[-1]} id rt0 rc0 rt1 rc1 stats_was out
 	command -v perf >/dev/null || { echo "# no perf: no profiles" >&2; return 0; }
-	say "profile: micro xdp_from/established at $n"
-	perf record -q -g -o "$TMP/micro.perf" -- "$BIN" -n "$n" -L 0 -I -R 2000000 -r 5 \
+	# The hot path is flat in N: N=10000 keeps the policy set-up (user
+	# space) a small part of the samples next to 10M repetitions per run.
+	say "profile: micro xdp_from/established at 10000"
+	perf record -q -g -o "$TMP/micro.perf" -- "$BIN" -n 10000 -L 0 -I -R 10000000 -r 5 \
 		-C xdp_from/established >/dev/null 2>&1
 	{
-		echo "### micro: xdp_from/established at N=$n (BPF_PROG_TEST_RUN), perf, self time"
+		echo "### micro: xdp_from/established at N=10000 (BPF_PROG_TEST_RUN), perf, self time"
 		echo
 		perf_top "$TMP/micro.perf" 16
 		echo
@@ -322,7 +327,7 @@ x=d.get("xdp",{})
 progs=[p["prog"]["id"] for p in x.get("attached",[]) if "prog" in p] or [x.get("prog",{}).get("id",0)]
 print(progs[0] if progs else 0)')
 		nsenter --net=/run/netns/"$NS_GEN" -- "$BIN" gen -i g0 -d "$GW_MAC" -n "$n" -k deny -S 65536 -c 0 -t 5 -w 0.5 \
-			-R "$REPEAT" -p "$PIN/sink/cnt" ${COUNT_PINS[1]:+-p "${COUNT_PINS[1]}"} \
+			-R "$REPEAT" $(for p in "${COUNT_PINS[@]}"; do printf -- '-p %s ' "$p"; done) \
 			>"$TMP/prof_gen.json" 2>&1 &
 		sleep 1
 		perf record -q -a -g -o "$TMP/$cfg.perf" -- sleep 1.5 >/dev/null 2>&1
