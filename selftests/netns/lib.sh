@@ -160,6 +160,31 @@ nn_wait_for() {
 	return 1
 }
 
+# nn_test_pki DIR: throw-away certificates in DIR for TLS tests: CAs ca and ca2;
+# srv (CN nanami-cp, 127.0.0.1/localhost) and cli (CN gw-fra-1) signed by ca;
+# cli2 (CN gw-fra-1) signed by ca2. Output of openssl in DIR/pki.log.
+nn_test_pki() {
+	local d=$1
+	(
+		cd "$d" || exit 1
+		for c in ca ca2; do
+			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+				-keyout $c.key -out $c.crt -subj "/CN=nanami-test-$c" || exit 1
+		done
+		leaf() {	# NAME CA CN EXT
+			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+				-keyout "$1.key" -out "$1.csr" -subj "/CN=$3" &&
+			printf '%s\n' "$4" >"$1.ext" &&
+			openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial \
+				-days 1 -out "$1.crt" -extfile "$1.ext"
+		}
+		leaf srv ca nanami-cp "subjectAltName=IP:127.0.0.1,DNS:localhost
+extendedKeyUsage=serverAuth" &&
+		leaf cli ca gw-fra-1 "extendedKeyUsage=clientAuth" &&
+		leaf cli2 ca2 gw-fra-1 "extendedKeyUsage=clientAuth"
+	) >"$d/pki.log" 2>&1
+}
+
 # Milliseconds since the epoch, for measured bounds.
 nn_now_ms() { date +%s%3N; }
 

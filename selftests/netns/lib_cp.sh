@@ -90,27 +90,7 @@ cp_fault() {
 
 cp_gen() { cp_req GET /admin/v1/state | jq -e '.generation'; }
 
-cp_pki() {
-	local d=$1 c
-	(
-		cd "$d" || exit 1
-		for c in ca ca2; do
-			openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-				-keyout $c.key -out $c.crt -subj "/CN=nanami-test-$c" || exit 1
-		done
-		leaf() {	# NAME CA CN EXT
-			openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-				-keyout "$1.key" -out "$1.csr" -subj "/CN=$3" &&
-			printf '%s\n' "$4" >"$1.ext" &&
-			openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial \
-				-days 1 -out "$1.crt" -extfile "$1.ext"
-		}
-		leaf srv ca nanami-cp "subjectAltName=IP:127.0.0.1,DNS:localhost
-extendedKeyUsage=serverAuth" &&
-		leaf cli ca gw-fra-1 "extendedKeyUsage=clientAuth" &&
-		leaf cli2 ca2 gw-fra-1 "extendedKeyUsage=clientAuth"
-	) >"$d/pki.log" 2>&1
-}
+cp_pki() { nn_test_pki "$1"; }
 
 gwd_start() {
 	local tag=$1

@@ -241,23 +241,8 @@ stop_cp cp2
 # ---- TLS with client certificates ----
 
 pki() {
+	nn_test_pki "$T" || return 1
 	cd "$T" || return 1
-	local c
-	for c in ca ca2; do
-		openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
-			-keyout $c.key -out $c.crt -subj "/CN=nanami-test-$c" || return 1
-	done
-	leaf() {	# NAME CA CN EXT
-		openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
-			-keyout "$1.key" -out "$1.csr" -subj "/CN=$3" &&
-		printf '%s\n' "$4" >"$1.ext" &&
-		openssl x509 -req -in "$1.csr" -CA "$2.crt" -CAkey "$2.key" -CAcreateserial \
-			-days 1 -out "$1.crt" -extfile "$1.ext"
-	}
-	leaf srv ca nanami-cp "subjectAltName=IP:127.0.0.1,DNS:localhost
-extendedKeyUsage=serverAuth" &&
-	leaf cli ca gw-fra-1 "extendedKeyUsage=clientAuth" &&
-	leaf cli2 ca2 gw-fra-1 "extendedKeyUsage=clientAuth" || return 1
 	openssl x509 -in srv.crt -pubkey -noout | openssl pkey -pubin -outform der |
 		openssl dgst -sha256 -binary | base64 >srv.pin
 }
