@@ -62,13 +62,23 @@ static __always_inline __u16 csum_ip4(__u16 *h)
 	return ~s;
 }
 
+/* The next (source, destination) pair to spray, round robin. */
+static __always_inline struct bench_pair *next_pair(void)
+{
+	__u32 zero = 0, i;
+	__u64 *seq = bpf_map_lookup_elem(&gen_seq, &zero);
+
+	if (!seq)
+		return NULL;
+	i = ((*seq)++ + gen_spread) & (gen_n - 1);
+	return bpf_map_lookup_elem(&gen_pairs, &i);
+}
+
 SEC("xdp")
 int bench_gen(struct xdp_md *xdp)
 {
 	void *data = (void *)(long)xdp->data, *end = (void *)(long)xdp->data_end;
 	struct ethhdr *eth = data;
-	__u32 zero = 0, i;
-	__u64 *seq;
 
 	if ((void *)(eth + 1) > end)
 		return XDP_ABORTED;
@@ -82,13 +92,8 @@ int bench_gen(struct xdp_md *xdp)
 			return XDP_ABORTED;
 		ip->ttl = 64;
 		if (gen_n > 1) {
-			struct bench_pair *bp;
+			struct bench_pair *bp = next_pair();
 
-			seq = bpf_map_lookup_elem(&gen_seq, &zero);
-			if (!seq)
-				return XDP_ABORTED;
-			i = ((*seq)++ + gen_spread) & (gen_n - 1);
-			bp = bpf_map_lookup_elem(&gen_pairs, &i);
 			if (!bp)
 				return XDP_ABORTED;
 			__builtin_memcpy(&ip->saddr, bp->src, 4);
@@ -116,13 +121,8 @@ int bench_gen(struct xdp_md *xdp)
 			return XDP_ABORTED;
 		ip6->hop_limit = 64;
 		if (gen_n > 1) {
-			struct bench_pair *bp;
+			struct bench_pair *bp = next_pair();
 
-			seq = bpf_map_lookup_elem(&gen_seq, &zero);
-			if (!seq)
-				return XDP_ABORTED;
-			i = ((*seq)++ + gen_spread) & (gen_n - 1);
-			bp = bpf_map_lookup_elem(&gen_pairs, &i);
 			if (!bp)
 				return XDP_ABORTED;
 			__builtin_memcpy(&ip6->saddr, bp->src, 16);

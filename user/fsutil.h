@@ -6,4 +6,7 @@
 /* mkdir -p with mode 0700 for every directory created. 0 or -errno. */
 int nn_mkdir_p(const char *path);
 
+/* fsync the directory holding @path (after a rename into it). 0 or -errno. */
+int nn_fsync_dir_of(const char *path);
+
 #endif /* NANAMI_FSUTIL_H */

@@ -32,18 +32,6 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-static int fsync_dir(const char *dir)
-{
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		err = -errno;
-	close(fd);
-	return err;
-}
-
 int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len)
 {
 	char path[4096], tmp[4096], hdr[HDR_MAX];
@@ -75,7 +63,7 @@ int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t l
 		unlink(tmp);
 		return err;
 	}
-	return fsync_dir(dir);
+	return nn_fsync_dir_of(path);
 }
 
 static int read_file(const char *path, char **buf, size_t *len)

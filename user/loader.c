@@ -187,8 +187,7 @@ static int set_pins(struct bpf_object *obj, const char *pin_dir)
 	return 0;
 }
 
-/* Give @obj the maps of the first object (same names). */
-static int share_maps(struct bpf_object *obj, const struct nn_dp *dp)
+int nn_dp_share_maps(struct bpf_object *obj, const struct nn_dp *dp)
 {
 	struct bpf_map *m;
 	size_t i;
@@ -200,8 +199,9 @@ static int share_maps(struct bpf_object *obj, const struct nn_dp *dp)
 		for (i = 0; i < NN_M_COUNT; i++)
 			if (!strcmp(bpf_map__name(m), nn_map_names[i]))
 				break;
+		/* Not one of ours (a benchmark's own map): the object keeps it. */
 		if (i == NN_M_COUNT)
-			return -ENOENT;
+			continue;
 		err = bpf_map__reuse_fd(m, dp->map_fd[i]);
 		if (err)
 			return err;
@@ -266,7 +266,7 @@ static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)
 	x->rodata->nn_max_rules = dp->opts.cap.max_rules;
 	x->rodata->nn_record_last = dp->opts.record_last;
 	x->rodata->nn_dry_run = dp->opts.dry_run;
-	err = share_maps(x->obj, dp);
+	err = nn_dp_share_maps(x->obj, dp);
 	if (err) {
 		from_overlay_xdp__destroy(x);
 		return err;
@@ -334,7 +334,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_into->rodata->nn_max_rules = opts->cap.max_rules;
 	dp->tc_into->rodata->nn_record_last = opts->record_last;
 	dp->tc_into->rodata->nn_dry_run = opts->dry_run;
-	err = share_maps(dp->tc_into->obj, dp);
+	err = nn_dp_share_maps(dp->tc_into->obj, dp);
 	if (!err)
 		err = into_overlay_tc__load(dp->tc_into);
 	if (err) {

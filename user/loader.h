@@ -81,6 +81,12 @@ struct nn_dp {
 int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out);
 void nn_dp_close(struct nn_dp *dp);
 
+/* Give @obj (opened, not loaded) the maps of @dp, by name: another instance
+ * of the programs over the same state (explain, benchmarks). Maps that are
+ * not ours stay the object's own. */
+struct bpf_object;
+int nn_dp_share_maps(struct bpf_object *obj, const struct nn_dp *dp);
+
 /* Program fds for BPF_PROG_TEST_RUN. */
 int nn_dp_prog_fd(const struct nn_dp *dp, enum nn_dir dir, enum nn_hook hook);
 

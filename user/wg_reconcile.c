@@ -19,6 +19,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "wg_reconcile.h"
 
@@ -68,21 +69,6 @@ unsigned int nn_wg_counters_changes(const struct nn_wg_counters *c)
 }
 
 /* ---- private key file ---- */
-
-static int fsync_dir_of(const char *path)
-{
-	char tmp[PATH_MAX];
-	int fd, err = 0;
-
-	snprintf(tmp, sizeof(tmp), "%s", path);
-	fd = open(dirname(tmp), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	if (fsync(fd))
-		err = -errno;
-	close(fd);
-	return err;
-}
 
 static int key_read(const char *path, uint8_t priv[NN_WG_KEY_LEN])
 {
@@ -158,7 +144,7 @@ static int key_create(const char *path, uint8_t priv[NN_WG_KEY_LEN])
 		err = -errno;
 		goto out_unlink;
 	}
-	err = fsync_dir_of(path);
+	err = nn_fsync_dir_of(path);
 out_unlink:
 	unlink(tmp);
 out:

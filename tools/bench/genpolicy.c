@@ -29,48 +29,7 @@
 #include <string.h>
 
 #include "bench.h"
-
-struct sbuf {
-	char *s;
-	size_t n;
-	size_t cap;
-	int err;
-};
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	size_t ncap;
-	char *ns;
-	int k;
-
-	if (b->err)
-		return;
-	for (;;) {
-		va_start(ap, fmt);
-		k = vsnprintf(b->s + b->n, b->cap - b->n, fmt, ap);
-		va_end(ap);
-		if (k < 0) {
-			b->err = -EINVAL;
-			return;
-		}
-		if ((size_t)k < b->cap - b->n) {
-			b->n += k;
-			return;
-		}
-		ncap = (b->cap ? b->cap * 2 : 1 << 16) + k;
-		ns = realloc(b->s, ncap);
-
-		if (!ns) {
-			b->err = -ENOMEM;
-			return;
-		}
-		b->s = ns;
-		b->cap = ncap;
-	}
-}
+#include "strbuf.h"
 
 static uint64_t rng_state;
 
@@ -148,61 +107,61 @@ struct netgen {
 	bool full_tunnel;
 };
 
-static void gen_resources(struct sbuf *b, const struct netgen *n)
+static void gen_resources(struct nn_strbuf *b, const struct netgen *n)
 {
 	size_t k;
 
-	sb_printf(b, "\"resources\": [");
+	nn_sbprintf(b, "\"resources\": [");
 	for (k = 0; k < n->r; k++) {
 		size_t q = n->res0 + k;
 
-		sb_printf(b, "%s{\"resource_id\": \"res%zu-%zu\", \"prefixes\": [\"fd00:%zx::/64\"",
+		nn_sbprintf(b, "%s{\"resource_id\": \"res%zu-%zu\", \"prefixes\": [\"fd00:%zx::/64\"",
 			  k ? ", " : "", n->idx, k, q);
 		if (res_has_v4(q, k))
-			sb_printf(b, ", \"10.%zu.%zu.0/24\"", q >> 8, q & 255);
-		sb_printf(b, "]}");
+			nn_sbprintf(b, ", \"10.%zu.%zu.0/24\"", q >> 8, q & 255);
+		nn_sbprintf(b, "]}");
 	}
-	sb_printf(b, "],\n");
+	nn_sbprintf(b, "],\n");
 }
 
-static void gen_users(struct sbuf *b, const struct netgen *n)
+static void gen_users(struct nn_strbuf *b, const struct netgen *n)
 {
 	size_t u, nu = (n->d + 1) / 2;
 
-	sb_printf(b, "\"users\": [");
+	nn_sbprintf(b, "\"users\": [");
 	for (u = 0; u < nu; u++) {
-		sb_printf(b, "%s{\"user_id\": \"u%zu-%zu\", \"groups\": [\"g%zu\"", u ? ",\n" : "",
+		nn_sbprintf(b, "%s{\"user_id\": \"u%zu-%zu\", \"groups\": [\"g%zu\"", u ? ",\n" : "",
 			  n->idx, u, u % n->g);
 		if (u % 5 == 4)
-			sb_printf(b, ", \"g%zu\"", (u / 5) % n->g);
-		sb_printf(b, "], \"routing_preference\": %s}",
+			nn_sbprintf(b, ", \"g%zu\"", (u / 5) % n->g);
+		nn_sbprintf(b, "], \"routing_preference\": %s}",
 			  u % 4 == 3 ? "{\"traffic_mode\": \"full_tunnel\"}" : "null");
 	}
-	sb_printf(b, "],\n");
+	nn_sbprintf(b, "],\n");
 }
 
-static void gen_devices(struct sbuf *b, const struct netgen *n)
+static void gen_devices(struct nn_strbuf *b, const struct netgen *n)
 {
 	char v6[BENCH_ADDR_STR], v4[BENCH_ADDR_STR], key[48];
 	size_t j;
 
-	sb_printf(b, "\"devices\": [");
+	nn_sbprintf(b, "\"devices\": [");
 	for (j = 0; j < n->d; j++) {
 		dev_v6(v6, n->idx, j);
 		dev_v4(v4, n->dev0 + j);
 		pubkey(key, 1, n->dev0 + j);
-		sb_printf(b, "%s{\"device_id\": \"d%zu\", \"user_id\": \"u%zu-%zu\", "
+		nn_sbprintf(b, "%s{\"device_id\": \"d%zu\", \"user_id\": \"u%zu-%zu\", "
 			  "\"public_key\": \"%s\", \"overlay_ipv6\": \"%s\", ",
 			  j ? ",\n" : "", n->dev0 + j, n->idx, j / 2, key, v6);
 		if (dev_has_v4(j))
-			sb_printf(b, "\"overlay_ipv4\": \"%s\", ", v4);
+			nn_sbprintf(b, "\"overlay_ipv4\": \"%s\", ", v4);
 		else
-			sb_printf(b, "\"overlay_ipv4\": null, ");
-		sb_printf(b, "\"endpoint\": null, \"persistent_keepalive\": 25, "
+			nn_sbprintf(b, "\"overlay_ipv4\": null, ");
+		nn_sbprintf(b, "\"endpoint\": null, \"persistent_keepalive\": 25, "
 			  "\"state\": \"%s\", \"key_generation\": 1, \"routing_preference\": null}",
 			  j % 97 == 96 ? "disabled" : "active");
 	}
-	sb_printf(b, "],\n");
+	nn_sbprintf(b, "],\n");
 }
 
 /* Admins (j % 20 == 5) reach servers (j % 10 == 9) by device rules. */
@@ -241,7 +200,7 @@ static void masked(char *out, bool v4, const char *host, unsigned int len)
  * scope) and around the internet host (the network's ACL scope). */
 static size_t gen_res0;
 
-static void gen_nested_rule(struct sbuf *b, size_t k)
+static void gen_nested_rule(struct nn_strbuf *b, size_t k)
 {
 	unsigned int l6 = 65 + k % 63, l4 = 25 + k % 8, li = 24 + k % 104;
 	char r6[BENCH_ADDR_STR], r4[BENCH_ADDR_STR], h6[BENCH_ADDR_STR], h4[BENCH_ADDR_STR];
@@ -252,109 +211,109 @@ static void gen_nested_rule(struct sbuf *b, size_t k)
 	masked(r6, false, h6, l6);
 	masked(r4, true, h4, l4);
 	masked(i6, false, "2a00:1450:4001:80e::200e", li);
-	sb_printf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
+	nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
 		  "\"dst\": {\"prefixes\": [\"%s/%u\", \"%s/%u\", \"%s/%u\"]}, "
 		  "\"proto\": \"tcp\", \"ports\": [\"8000-8999\"]}", r6, l6, r4, l4, i6, li);
 }
 
-static void gen_rule(struct sbuf *b, const struct netgen *n, size_t i)
+static void gen_rule(struct nn_strbuf *b, const struct netgen *n, size_t i)
 {
 	size_t q, x = rnd() % 100;
 
-	sb_printf(b, "%s{\"rule_id\": \"r%zu-%zu\", ", i ? ",\n" : "", n->idx, i);
+	nn_sbprintf(b, "%s{\"rule_id\": \"r%zu-%zu\", ", i ? ",\n" : "", n->idx, i);
 	if (gen_pick_net && i >= 5 && i < 5 + gen_nested) {
 		gen_nested_rule(b, i - 5);
 		return;
 	}
 	switch (i) {
 	case 0:	/* the benchmark's allowed flow: A (g0) -> r0 */
-		sb_printf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
 			  "\"dst\": {\"resources\": [\"res%zu-0\"]}, \"proto\": \"tcp\", "
 			  "\"ports\": [\"5432\", \"8000-8080\"]}", n->idx);
 		return;
 	case 1:
-		sb_printf(b, "\"action\": \"deny\", \"src\": \"*\", "
+		nn_sbprintf(b, "\"action\": \"deny\", \"src\": \"*\", "
 			  "\"dst\": {\"prefixes\": [\"::/0\", \"0.0.0.0/0\"]}, \"proto\": \"tcp\", "
 			  "\"ports\": [\"25\"]}");
 		return;
 	case 2:
-		sb_printf(b, "\"action\": \"allow\", \"src\": \"*\", "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": \"*\", "
 			  "\"dst\": {\"resources\": [\"res%zu-1\"]}, \"proto\": \"tcp\", "
 			  "\"ports\": [\"443\"]}", n->idx);
 		return;
 	case 3:	/* A -> B, the into-overlay allowed flow */
-		sb_printf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
 			  "\"dst\": {\"devices\": [\"d%zu\"]}, \"proto\": \"udp\", "
 			  "\"ports\": [\"5000-5100\"]}", n->dev0, n->dev0 + 2);
 		return;
 	case 4:
-		sb_printf(b, "\"action\": \"deny\", \"src\": {\"groups\": [\"g1\"]}, "
+		nn_sbprintf(b, "\"action\": \"deny\", \"src\": {\"groups\": [\"g1\"]}, "
 			  "\"dst\": {\"prefixes\": [\"2001:db8:bad::/48\", \"203.0.113.0/24\"]}, "
 			  "\"proto\": \"any\"}");
 		return;
 	}
 	q = n->res0 + rnd() % n->r;
 	if (x < 45) {
-		sb_printf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g%u\"]}, "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g%u\"]}, "
 			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"tcp\", "
 			  "\"ports\": [%s]}", (unsigned int)(rnd() % n->g), n->idx, q - n->res0,
 			  tcp_ports[rnd() % (sizeof(tcp_ports) / sizeof(tcp_ports[0]))]);
 	} else if (x < 65) {
 		unsigned int p = 5000 + rnd() % 900;
 
-		sb_printf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
 			  "\"dst\": {\"devices\": [\"d%zu\"]}, \"proto\": \"udp\", ",
 			  n->dev0 + pick_admin(n), n->dev0 + pick_server(n));
 		if (rnd() & 1)
-			sb_printf(b, "\"ports\": [\"%u\"]}", p);
+			nn_sbprintf(b, "\"ports\": [\"%u\"]}", p);
 		else
-			sb_printf(b, "\"ports\": [\"%u-%u\"]}", p, p + 50);
+			nn_sbprintf(b, "\"ports\": [\"%u-%u\"]}", p, p + 50);
 	} else if (x < 75) {
-		sb_printf(b, "\"action\": \"allow\", \"src\": {\"users\": [\"u%zu-%u\"]}, "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"users\": [\"u%zu-%u\"]}, "
 			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"any\"}",
 			  n->idx, (unsigned int)(rnd() % ((n->d + 1) / 2)), n->idx, q - n->res0);
 	} else if (x < 85) {
 		/* A slice of a resource, or a partner network outside the
 		 * overlay (an ACL-scope prefix). */
-		sb_printf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g%u\"]}, ",
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g%u\"]}, ",
 			  (unsigned int)(rnd() % n->g));
 		if (rnd() & 1)
-			sb_printf(b, "\"dst\": {\"prefixes\": [\"fd00:%zx:0:0:%x::/80\"]}, ", q,
+			nn_sbprintf(b, "\"dst\": {\"prefixes\": [\"fd00:%zx:0:0:%x::/80\"]}, ", q,
 				  rnd() & 0xffff);
 		else
-			sb_printf(b, "\"dst\": {\"prefixes\": [\"2001:db8:%x::/48\", "
+			nn_sbprintf(b, "\"dst\": {\"prefixes\": [\"2001:db8:%x::/48\", "
 				  "\"198.18.%u.0/24\"]}, ", rnd() & 0xffff, rnd() & 255);
-		sb_printf(b, "\"proto\": \"tcp\", \"ports\": [\"8000-8999\"]}");
+		nn_sbprintf(b, "\"proto\": \"tcp\", \"ports\": [\"8000-8999\"]}");
 	} else if (x < 93) {
-		sb_printf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
 			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"icmpv6\"}",
 			  n->dev0 + rnd() % n->d, n->idx, q - n->res0);
 	} else if (x < 98) {
-		sb_printf(b, "\"action\": \"allow\", \"src\": \"*\", "
+		nn_sbprintf(b, "\"action\": \"allow\", \"src\": \"*\", "
 			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"tcp\", "
 			  "\"ports\": [\"443\"]}", n->idx, q - n->res0);
 	} else {
-		sb_printf(b, "\"action\": \"deny\", \"src\": \"*\", "
+		nn_sbprintf(b, "\"action\": \"deny\", \"src\": \"*\", "
 			  "\"dst\": {\"prefixes\": [\"::/0\", \"0.0.0.0/0\"]}, \"proto\": \"udp\", "
 			  "\"ports\": [\"%u\"]}", 1900 + rnd() % 100);
 	}
 }
 
-static void gen_network(struct sbuf *b, const struct netgen *n)
+static void gen_network(struct nn_strbuf *b, const struct netgen *n)
 {
 	size_t i;
 
-	sb_printf(b, "{\"network_id\": \"net%zu\", \"gateways\": [\"gw-bench\"],\n"
+	nn_sbprintf(b, "{\"network_id\": \"net%zu\", \"gateways\": [\"gw-bench\"],\n"
 		  "\"routing_policy\": {\"traffic_mode\": \"%s\", \"routing_mode\": \"auto\", "
 		  "\"ingress_device\": null, \"egress_device\": null},\n",
 		  n->idx, n->full_tunnel ? "full_tunnel" : "vpn_only");
 	gen_resources(b, n);
 	gen_users(b, n);
 	gen_devices(b, n);
-	sb_printf(b, "\"acl\": [");
+	nn_sbprintf(b, "\"acl\": [");
 	for (i = 0; i < n->d; i++)
 		gen_rule(b, n, i);
-	sb_printf(b, "]}");
+	nn_sbprintf(b, "]}");
 }
 
 static void fill_pick(struct bench_gen *g, const struct netgen *n)
@@ -386,7 +345,7 @@ int bench_genpolicy(size_t n, struct bench_gen *g)
 
 int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_gen *g)
 {
-	struct sbuf b = {};
+	struct nn_strbuf b = {};
 	struct netgen ng = {};
 	size_t left = n, tenant_left = 0, in_tenant = 0;
 	bool pick;
@@ -402,7 +361,7 @@ int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_
 	rng_state = 0x9e3779b97f4a7c15ull ^ n;
 
 	pubkey(key, 2, 0);
-	sb_printf(&b, "{\"api_version\": \"v1\", \"node_id\": \"gw-bench\", \"generation\": 1,\n"
+	nn_sbprintf(&b, "{\"api_version\": \"v1\", \"node_id\": \"gw-bench\", \"generation\": 1,\n"
 		  "\"gateway\": {\"roles\": [\"ingress_gateway\", \"exit_gateway\"], "
 		  "\"overlay_ipv6\": \"fd7a:6e61:6e61::1\", \"overlay_ipv4\": \"100.64.0.1\", "
 		  "\"overlay_prefixes\": [\"fd7a:6e61:6e61::/48\", \"100.64.0.0/10\"], "
@@ -423,13 +382,13 @@ int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_
 		ng.full_tunnel = pick || ng.idx % 3 == 0;
 		if (!tenant_left) {
 			if (g->n_tenants)
-				sb_printf(&b, "]},\n");
+				nn_sbprintf(&b, "]},\n");
 			tenant_left = 1 + rnd() % 4;
 			in_tenant = 0;
-			sb_printf(&b, "{\"tenant_id\": \"t%zu\", \"networks\": [\n", g->n_tenants++);
+			nn_sbprintf(&b, "{\"tenant_id\": \"t%zu\", \"networks\": [\n", g->n_tenants++);
 		}
 		if (in_tenant++)
-			sb_printf(&b, ",\n");
+			nn_sbprintf(&b, ",\n");
 		gen_pick_net = pick;
 		gen_res0 = ng.res0;
 		gen_network(&b, &ng);
@@ -445,7 +404,7 @@ int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_
 		ng.res0 += ng.r;
 		ng.idx++;
 	}
-	sb_printf(&b, "]}\n]}\n");
+	nn_sbprintf(&b, "]}\n]}\n");
 	g->n_networks = ng.idx;
 	if (b.err) {
 		free(b.s);

@@ -133,27 +133,6 @@ struct judge {
 	struct from_overlay_xdp *xdp_from;
 };
 
-static int share(struct bpf_object *obj, const struct nn_dp *dp)
-{
-	struct bpf_map *m;
-	size_t i;
-	int err;
-
-	bpf_object__for_each_map(m, obj) {
-		if (bpf_map__is_internal(m) || !strncmp(bpf_map__name(m), "bench_", 6))
-			continue;
-		for (i = 0; i < NN_M_COUNT; i++)
-			if (!strcmp(bpf_map__name(m), nn_map_names[i]))
-				break;
-		if (i == NN_M_COUNT)
-			return -ENOENT;
-		err = bpf_map__reuse_fd(m, dp->map_fd[i]);
-		if (err)
-			return err;
-	}
-	return 0;
-}
-
 #define JUDGE_SETUP(skel, dp)                                                  \
 	do {                                                                   \
 		(skel)->rodata->nn_framing = (dp)->opts.framing;              \
@@ -182,11 +161,11 @@ static int judge_load(struct judge *j, const struct nn_dp *dp)
 	JUDGE_SETUP(j->tc_from, dp);
 	JUDGE_SETUP(j->tc_into, dp);
 	JUDGE_SETUP(j->xdp_from, dp);
-	err = share(j->tc_from->obj, dp);
+	err = nn_dp_share_maps(j->tc_from->obj, dp);
 	if (!err)
-		err = share(j->tc_into->obj, dp);
+		err = nn_dp_share_maps(j->tc_into->obj, dp);
 	if (!err)
-		err = share(j->xdp_from->obj, dp);
+		err = nn_dp_share_maps(j->xdp_from->obj, dp);
 	if (!err)
 		err = from_overlay_tc__load(j->tc_from);
 	if (!err)
@@ -321,7 +300,7 @@ static int cache_load(struct scale_ctx *s)
 		c[i]->rodata->nn_max_rules = s->dp->opts.cap.max_rules;
 		c[i]->rodata->nn_dry_run = i == 0;
 		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
-		err = share(c[i]->obj, s->dp);
+		err = nn_dp_share_maps(c[i]->obj, s->dp);
 		if (!err)
 			err = bench_cache__load(c[i]);
 	}
