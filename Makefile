@@ -23,8 +23,12 @@ CLANG ?= clang
 BPFTOOL ?= bpftool
 
 CFLAGS ?= -O2 -g
+# Includes are folder-qualified ("policy/policy.h", "dp/loader.h"): -Iuser
+# for the product, -Iselftests for the oracle ("model/model.h"); the test
+# library's headers (pktbuild.h, ...) are found only by test objects.
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -MMD -MP \
-	-Iheaders -Iuser -I$(O)/skel -Iselftests/lib -D_GNU_SOURCE
+	-Iheaders -Iuser -I$(O)/skel -D_GNU_SOURCE
+TEST_CFLAGS := -Iselftests -Iselftests/lib
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
 LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl
@@ -32,27 +36,38 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench bench-smoke clean help deps san san-unit fuzz install man
+.PHONY: all test demo bench bench-smoke clean help deps san san-unit fuzz install man check
 
-# ---- sources ----
+# ---- sources (wildcards: a new file joins its room's list by itself) ----
+# The product's BPF programs, one per attach point, and the benchmark's own.
 BPF_SRCS := $(wildcard bpf/*.bpf.c)
 BPF_OBJS := $(patsubst bpf/%.bpf.c,$(O)/bpf/%.bpf.o,$(BPF_SRCS))
 SKELS := $(patsubst bpf/%.bpf.c,$(O)/skel/%.skel.h,$(BPF_SRCS))
+BENCH_BPF_SRCS := $(wildcard tools/bench/bpf/*.bpf.c)
+BENCH_BPF_OBJS := $(patsubst tools/bench/bpf/%.bpf.c,$(O)/bench/bpf/%.bpf.o,$(BENCH_BPF_SRCS))
+BENCH_SKELS := $(patsubst tools/bench/bpf/%.bpf.c,$(O)/bench/skel/%.skel.h,$(BENCH_BPF_SRCS))
 
-LIB_SRCS := $(filter-out %_main.c,$(wildcard user/*.c))
-LIB_OBJS := $(patsubst %.c,$(O)/%.o,$(LIB_SRCS))
+# user/<room>/*.c: everything but the controller's main() is one library.
+GATEWAYD_MAIN := user/gatewayd/main.c
+LIB_SRCS := $(filter-out $(GATEWAYD_MAIN),$(wildcard user/*/*.c))
 LIB := $(O)/libnanami.a
 
-TESTLIB_SRCS := $(wildcard selftests/lib/*.c)
+# The oracle and the test library, linked only into tests and test drivers.
+MODEL_SRCS := $(wildcard selftests/model/*.c)
+TESTLIB_SRCS := $(wildcard selftests/lib/*.c) $(MODEL_SRCS)
 TESTLIB_OBJS := $(patsubst %.c,$(O)/%.o,$(TESTLIB_SRCS))
 
 TEST_SRCS := $(wildcard selftests/unit/test_*.c selftests/prog_tests/test_*.c)
 TEST_BINS := $(patsubst selftests/%.c,$(O)/selftests/%,$(TEST_SRCS))
 
-TOOL_MAINS := $(wildcard tools/*/*_main.c)
-TOOL_BINS := $(foreach m,$(TOOL_MAINS),$(O)/$(notdir $(patsubst %_main.c,%,$(m))))
+# Binaries and their sources, named here rather than by their file names.
+GWCTL_SRCS := $(wildcard tools/gwctl/*.c)
+BENCH_SRCS := $(wildcard tools/bench/*.c)
+CPTEST_SRCS := $(wildcard selftests/drivers/cptest/*.c)
+WGTEST_SRCS := $(wildcard selftests/drivers/wgtest/*.c)
+objs = $(patsubst %.c,$(O)/%.o,$(1))
 
-BINS := $(O)/nanami-gatewayd $(TOOL_BINS)
+BINS := $(O)/nanami-gatewayd $(O)/nanami-gwctl $(O)/nn-microbench $(O)/nn-cptest $(O)/nn-wgtest
 
 all: $(BINS) $(TEST_BINS)
 
@@ -62,7 +77,13 @@ $(O)/bpf/%.tmp.o: bpf/%.bpf.c
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
 
-$(O)/bpf/%.bpf.o: $(O)/bpf/%.tmp.o
+$(O)/bench/bpf/%.tmp.o: tools/bench/bpf/%.bpf.c
+	$(call msg,CLANG,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+# Static pattern rules: the generic "$(O)/%.o: %.c" must never take these.
+$(BPF_OBJS) $(BENCH_BPF_OBJS): $(O)/%.bpf.o: $(O)/%.tmp.o
 	$(call msg,GEN-OBJ,$@)
 	$(Q)$(BPFTOOL) gen object $@ $<
 
@@ -71,26 +92,36 @@ $(O)/skel/%.skel.h: $(O)/bpf/%.bpf.o
 	@mkdir -p $(dir $@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
+$(O)/bench/skel/%.skel.h: $(O)/bench/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
 # ---- user code ----
-$(O)/%.o: %.c | $(SKELS)
+# Only the objects that embed a skeleton wait for one (the depfiles take
+# over from the second build on).
+$(call objs,$(wildcard user/dp/*.c)): | $(SKELS)
+$(call objs,$(BENCH_SRCS)): | $(SKELS) $(BENCH_SKELS)
+$(call objs,$(BENCH_SRCS)): EXTRA_CFLAGS := -I$(O)/bench/skel $(TEST_CFLAGS)
+$(O)/selftests/%.o: EXTRA_CFLAGS := $(TEST_CFLAGS)
+
+$(O)/%.o: %.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(USER_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(USER_CFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
 
-$(LIB): $(LIB_OBJS)
+$(LIB): $(call objs,$(LIB_SRCS))
 	$(call msg,AR,$@)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
-$(O)/nanami-gatewayd: $(O)/user/gatewayd_main.o $(LIB)
+$(O)/nanami-gatewayd: $(call objs,$(GATEWAYD_MAIN)) $(LIB)
+$(O)/nanami-gwctl: $(call objs,$(GWCTL_SRCS)) $(LIB)
+$(O)/nn-microbench: $(call objs,$(BENCH_SRCS)) $(LIB)
+$(O)/nn-cptest: $(call objs,$(CPTEST_SRCS)) $(LIB)
+$(O)/nn-wgtest: $(call objs,$(WGTEST_SRCS)) $(LIB)
+$(BINS):
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS)
-
-define tool_rule
-$(O)/$(notdir $(patsubst %_main.c,%,$(1))): $(patsubst %.c,$(O)/%.o,$(wildcard $(dir $(1))*.c)) $(LIB)
-	$$(call msg,LINK,$$@)
-	$$(Q)$$(CC) $$(CFLAGS) -o $$@ $$^ $$(LDLIBS) -lm
-endef
-$(foreach m,$(TOOL_MAINS),$(eval $(call tool_rule,$(m))))
+	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(O)/selftests/%: $(O)/selftests/%.o $(TESTLIB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
@@ -103,9 +134,8 @@ $(O)/selftests/%: $(O)/selftests/%.o $(TESTLIB_OBJS) $(LIB)
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 UNIT_BINS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/unit/test_*.c))
-FUZZ_SRCS := selftests/fuzz/fuzz_snapshot.c $(addprefix user/,snapshot.c snapshot_json.c \
-	validate.c validate_cross.c validate_acl.c routing.c addr.c errlist.c compile.c \
-	compile_ports.c compile_pfx.c table.c)
+FUZZ_SRCS := selftests/fuzz/fuzz_snapshot.c \
+	$(wildcard user/lib/*.c user/policy/*.c user/compile/*.c)
 FUZZ_SECONDS ?= 20
 
 san:
@@ -113,11 +143,11 @@ san:
 
 san-unit: $(UNIT_BINS)
 
-$(O)/fuzz/fuzz_snapshot: $(FUZZ_SRCS) $(wildcard headers/*.h user/*.h)
+$(O)/fuzz/fuzz_snapshot: $(FUZZ_SRCS) $(wildcard headers/*.h user/*/*.h)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -o $@
+		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -lcrypto -lbpf -o $@
 
 fuzz: $(O)/fuzz/fuzz_snapshot
 	@mkdir -p $(O)/fuzz/corpus
@@ -164,7 +194,7 @@ test: deps
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
-	$(Q)O=$(O) tools/demo.sh
+	$(Q)O=$(O) tools/demo/demo.sh
 
 bench: deps
 	$(Q)$(MAKE) --no-print-directory all

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
  * maps.bpf.h - every map of the policy programs. Each object includes this
- * file; the loader (user/loader.c) creates the maps once and hands the same
+ * file; the loader (user/dp/loader.c) creates the maps once and hands the same
  * fds to every object (bpf_map__reuse_fd), and pins them by these names
  * under <bpffs>/ (default /sys/fs/bpf/nanami/<iface>/). Sizes here are the
  * compiled defaults; the loader sets the configured maxima before load.

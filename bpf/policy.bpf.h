@@ -2,7 +2,7 @@
 /*
  * policy.bpf.h - who is this address, and what does the ACL say. Every
  * step is a hash or LPM lookup: nothing here loops over devices, rules or
- * prefixes (the compiler, user/compile.c, did that work once per snapshot).
+ * prefixes (the compiler, user/compile/compile.c, did that work once per snapshot).
  * Steps and reasons: docs/datapath.md "From the overlay" / "Into the overlay".
  */
 #ifndef NANAMI_POLICY_BPF_H

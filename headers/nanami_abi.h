@@ -5,7 +5,7 @@
  *
  * Rules for this file (it is an ABI: pinned maps outlive the controller):
  *  - fixed-width types only, explicit padding, no pointers, no bool;
- *  - every struct's size is pinned by _Static_assert in user/abi_check.c;
+ *  - every struct's size is pinned by _Static_assert in user/dp/abi_check.c;
  *  - a field is never reused for another meaning; add new ones at the end.
  *
  * Addresses are always 16 bytes: IPv6 as is, IPv4 as an IPv4-mapped IPv6
@@ -40,7 +40,7 @@
 #define NN_DEF_MAX_FLOWS 1048576
 #define NN_DEF_MAX_FRAGS 65536
 
-/* ---- Drop reasons: stable enum, names in nn_reason_name() (user/names.c) ---- */
+/* ---- Drop reasons: stable enum, names in nn_reason_name() (user/lib/names.c) ---- */
 enum nn_reason {
 	NN_PASS = 0,		/* not a drop: the verdict was pass */
 	NN_R_MALFORMED = 1,

@@ -14,7 +14,7 @@
 #include <bpf/libbpf.h>
 
 #include "dptest.h"
-#include "log.h"
+#include "lib/log.h"
 
 /*
  * BPF_PROG_TEST_RUN for TC builds an skb and pushes the device's link-layer

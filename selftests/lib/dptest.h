@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "apply.h"
-#include "loader.h"
-#include "policy.h"
+#include "dp/apply.h"
+#include "dp/loader.h"
+#include "policy/policy.h"
 
 struct dpt {
 	struct nn_dp *dp;

@@ -13,9 +13,9 @@
 
 #include <stdint.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "pktbuild.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 /* Who is who in examples/assignments.json. */
 #define ALICE6 "fd7a:6e61:6e61:10::2"	/* acme-prod, eng, full_tunnel */

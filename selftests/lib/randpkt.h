@@ -18,10 +18,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "loader.h"
+#include "dp/loader.h"
 #include "nanami_abi.h"
 #include "pktbuild.h"
-#include "policy.h"
+#include "policy/policy.h"
 #include "randpolicy.h"
 
 struct rk_pkt {

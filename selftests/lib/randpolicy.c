@@ -11,8 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/base64.h"
+#include "lib/strbuf.h"
 #include "randpolicy.h"
-#include "strbuf.h"
 
 #define MAX_NETS 6
 #define MAX_USERS 3
@@ -72,28 +73,17 @@ static uint32_t pick(struct gen *g, uint32_t n)
 
 static void b64key(struct gen *g)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint8_t k[33] = { 0 };
-	char out[45];
-	int i, o = 0;
+	uint8_t k[NN_KEY_LEN];
+	char out[NN_KEY_B64_SIZE];
+	int i;
 
 	/* Unique by construction: a counter in the first bytes. */
 	g->key_ctr++;
 	k[0] = (uint8_t)(g->key_ctr >> 8);
 	k[1] = (uint8_t)g->key_ctr;
-	for (i = 2; i < 32; i++)
+	for (i = 2; i < NN_KEY_LEN; i++)
 		k[i] = (uint8_t)rng_next(g->r);
-	for (i = 0; i < 33; i += 3) {
-		uint32_t v = (uint32_t)k[i] << 16 | (uint32_t)k[i + 1] << 8 | k[i + 2];
-
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = tab[(v >> 6) & 63];
-		out[o++] = tab[v & 63];
-	}
-	out[43] = '=';
-	out[44] = '\0';
+	nn_key_to_base64(k, out);
 	nn_sbprintf(&g->b, "\"%s\"", out);
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# test_cp_client.sh - the control-plane client (user/cp_client.c, driven by
+# test_cp_client.sh - the control-plane client (user/cp/client.c, driven by
 # build/nn-cptest) against the reference control plane (tools/cp/nanami-cp)
 # on the loopback of a private network namespace: snapshot, ETag 304,
 # deltas and 410, the event stream (latency, keepalives, dead stream,

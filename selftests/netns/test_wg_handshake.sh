@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Real tunnels between two wireguard-go wg0s configured only by nn-wgtest
-# (user/wg_reconcile.c) from two snapshots: overlay spec compliance test 1
+# (user/wg/reconcile.c) from two snapshots: overlay spec compliance test 1
 # (handshake + IPv6 over wg0), test 5 (key rotation: the new key works, the
 # old one is gone) and test 4 (a peer removed from the desired set is removed
 # and traffic stops).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# wg0 reconciliation (user/wg_reconcile.c) against a real wireguard-go wg0:
+# wg0 reconciliation (user/wg/reconcile.c) against a real wireguard-go wg0:
 # desired peer set from a snapshot, drift repair, key rotation, removal,
 # listen port, MTU, private key file.
 #

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# The UAPI client (user/wg_uapi.c) against a misbehaving daemon: every
+# The UAPI client (user/wg/uapi.c) against a misbehaving daemon: every
 # exchange is bounded in time and size and fails with a clear error; a reply
 # from a newer daemon (unknown keys, scoped endpoint, huge counters) parses.
 #

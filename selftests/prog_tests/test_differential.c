@@ -22,8 +22,8 @@
 #include <cmocka.h>
 
 #include "dptest.h"
-#include "model.h"
-#include "names.h"
+#include "lib/names.h"
+#include "model/model.h"
 #include "randpkt.h"
 #include "randpolicy.h"
 

@@ -16,7 +16,7 @@
 
 #include "dptest.h"
 #include "examples.h"
-#include "metrics.h"
+#include "gatewayd/metrics.h"
 #include "model_fixture.h"
 
 static void expect_line(const char *page, const char *line)

@@ -17,9 +17,9 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "log.h"
+#include "dp/underlay.h"
+#include "lib/log.h"
 #include "pktbuild.h"
-#include "underlay.h"
 
 #define PORT 51820
 #define PASS_ 2		/* XDP_PASS */

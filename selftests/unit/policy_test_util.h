@@ -22,8 +22,8 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "addr.h"
-#include "policy.h"
+#include "lib/addr.h"
+#include "policy/policy.h"
 
 #define NET0 "tenants.0.networks.0"
 #define DEV(n) NET0 ".devices." #n

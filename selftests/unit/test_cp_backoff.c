@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_cp_backoff.c - the control-plane client's pure parts (cp_client.h):
+ * test_cp_backoff.c - the control-plane client's pure parts (cp/client.h):
  * reconnect backoff and timer jitter, the size cap, the http:// loopback
  * rule, and delta application against examples/assignments.json (each
  * case builds the expected document by editing a copy by hand and compares
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
-#include "cp_client.h"
+#include "cp/client.h"
 
 /* ---- backoff and jitter ---- */
 

@@ -11,7 +11,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "lkg.h"
+#include "gatewayd/lkg.h"
 
 static char dir[] = "/tmp/nn-lkg-XXXXXX";
 

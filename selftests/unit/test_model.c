@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_model.c - the reference model (user/model.c) against every worked
+ * test_model.c - the reference model (selftests/model/model.c) against every worked
  * example of spec/verdicts.md (#1-#18, 14a-14c), with
  * examples/assignments.json applied on gw-fra-1, asserting the reason and
  * the deciding rule; then ACL and destination cases beyond the examples.

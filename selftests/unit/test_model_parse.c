@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "model.h"
+#include "model/model.h"
 #include "pktbuild.h"
 
 #define A6 "fd7a:6e61:6e61:10::2"

@@ -14,8 +14,8 @@
 
 #include <nftables/libnftables.h>
 
+#include "gatewayd/nat.h"
 #include "model_fixture.h"
-#include "nat.h"
 
 /* Run @cmd; return its output (malloc'd) or NULL on error. */
 static char *nft(const char *cmd)

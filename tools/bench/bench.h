@@ -2,7 +2,7 @@
 /*
  * bench.h - shared by the pieces of nn-microbench: the synthetic policy
  * generator (genpolicy.c), the packet constructor (pkt.c) and the timing
- * driver (nn-microbench_main.c).
+ * driver (main.c).
  */
 #ifndef NANAMI_BENCH_H
 #define NANAMI_BENCH_H

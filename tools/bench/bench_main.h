@@ -9,7 +9,7 @@
 #include <stdio.h>
 
 #include "bench.h"
-#include "loader.h"
+#include "dp/loader.h"
 
 #define MAX_SCALES 8
 #define MAX_CASES 32

@@ -24,9 +24,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "apply.h"
 #include "bench_main.h"
-#include "policy.h"
+#include "dp/apply.h"
+#include "policy/policy.h"
 
 #include <bpf/bpf.h>
 

@@ -29,7 +29,8 @@
 #include <string.h>
 
 #include "bench.h"
-#include "strbuf.h"
+#include "lib/base64.h"
+#include "lib/strbuf.h"
 
 static uint64_t rng_state;
 
@@ -46,24 +47,11 @@ static uint32_t rnd(void)
 
 /* A unique, valid 32-byte key per (kind, index): the validator only checks
  * that it decodes to 32 bytes and is unique. */
-static void pubkey(char *out, uint8_t kind, uint32_t idx)
+static void pubkey(char out[NN_KEY_B64_SIZE], uint8_t kind, uint32_t idx)
 {
-	static const char tab[] =
-		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	uint8_t k[33] = { 0x4e, kind, idx >> 24, idx >> 16, idx >> 8, idx };
-	int i, o = 0;
+	uint8_t k[NN_KEY_LEN] = { 0x4e, kind, idx >> 24, idx >> 16, idx >> 8, idx };
 
-	for (i = 0; i < 33; i += 3) {
-		uint32_t v = (k[i] << 16) | (k[i + 1] << 8) | k[i + 2];
-
-		out[o++] = tab[(v >> 18) & 63];
-		out[o++] = tab[(v >> 12) & 63];
-		out[o++] = tab[(v >> 6) & 63];
-		out[o++] = tab[v & 63];
-	}
-	/* 32 bytes encode to 43 characters and one '=' */
-	out[43] = '=';
-	out[44] = '\0';
+	nn_key_to_base64(k, out);
 }
 
 /* Overlay addresses: v6 fd7a:6e61:6e61:<net+1>::<dev+2>, v4 100.64.0.0/10

@@ -32,8 +32,8 @@
 #include <string.h>
 
 #include "bench_main.h"
-#include "compile.h"
-#include "policy.h"
+#include "compile/compile.h"
+#include "policy/policy.h"
 
 static bool v4m(const uint8_t *a)
 {

@@ -580,7 +580,7 @@ def gap_notes():
                     "incrementally (a revoked device is one `nn_addrs` entry in the standby slot "
                     "plus the catch-up of the previous change), batch map writes "
                     "(`BPF_MAP_UPDATE_BATCH`), and parse without building a full DOM. "
-                    "(user/apply.c and compile*.c are being optimised in parallel; "
+                    "(user/dp/apply.c and compile*.c are being optimised in parallel; "
                     "these figures are that work's baseline.)" % (
                         "{:,}".format(c["n"]), fmt(c["cold"]["validate_ms"], 0), c["json_bytes"] / 1e6,
                         fmt(c["cold"]["apply_ms"], 0), fmt(c["one_device"]["total_ms"], 0)), ""]

@@ -17,16 +17,16 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "apply.h"
 #include "bench_cache.skel.h"
 #include "bench_empty.skel.h"
 #include "bench_lookup.skel.h"
 #include "bench_main.h"
 #include "bench_parse.skel.h"
+#include "dp/apply.h"
 #include "from_overlay_tc.skel.h"
 #include "from_overlay_xdp.skel.h"
 #include "into_overlay_tc.skel.h"
-#include "policy.h"
+#include "policy/policy.h"
 
 /* The policy programs' flow table: room for every random pair's flow on
  * one CPU (the LRU lists are per CPU). bench_flows (the insert

@@ -10,7 +10,7 @@ Deltas: diff two views of one gateway into the contract's "changes" list,
 then apply that list to the old view and compare with the new one; a
 delta that does not reproduce the new view exactly is never sent (the
 caller answers 410 and the gateway takes a full snapshot). The apply here
-has the same rules as user/cp_client.c's nn_cp_delta_apply():
+has the same rules as user/cp/client.c's nn_cp_delta_apply():
   upsert: replace the object with that id in place, or append it;
   delete: remove it (it must exist);
   node: in "nodes"; tenant: in "tenants"; network: in the tenant's

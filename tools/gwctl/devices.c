@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "addr.h"
 #include "gwctl.h"
+#include "lib/addr.h"
 
 struct wg_peer {
 	char endpoint[64];

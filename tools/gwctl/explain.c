@@ -21,8 +21,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
-#include "addr.h"
 #include "gwctl.h"
+#include "lib/addr.h"
 
 enum { E_SPORT };
 

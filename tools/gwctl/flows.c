@@ -14,8 +14,8 @@
 
 #include <bpf/bpf.h>
 
-#include "addr.h"
 #include "gwctl.h"
+#include "lib/addr.h"
 
 enum { F_DEVICE, F_ADDR, F_PROTO, F_PORT };
 

@@ -17,10 +17,10 @@
 #include <getopt.h>
 #include <jansson.h>
 
-#include "gatewayd.h"
-#include "loader.h"
+#include "dp/loader.h"
+#include "lib/iface.h"
+#include "lib/names.h"
 #include "nanami_abi.h"
-#include "names.h"
 
 /* Exit codes (interfaces.md): only main turns errors into these. */
 #define GW_OK 0
@@ -96,7 +96,7 @@ int gw_table_row(struct gw_table *t, const char *const *cells);
 void gw_table_print(const struct gw_table *t);
 void gw_table_free(struct gw_table *t);
 
-/* ---- names.c: protocols and numbers (enum names: user/names.h) ---- */
+/* ---- names.c: protocols and numbers (enum names: user/lib/names.h) ---- */
 void gw_proto_name(uint32_t proto, char *buf, size_t len);
 int gw_proto_parse(const char *s);		/* -1 unknown */
 int gw_parse_u32(const char *s, uint32_t max, uint32_t *out);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * names.c - protocol names and number parsing for the command line (the
- * ABI's enum names live in user/names.c).
+ * ABI's enum names live in user/lib/names.c).
  */
 #include <errno.h>
 #include <stdio.h>

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "addr.h"
 #include "gwctl.h"
+#include "lib/addr.h"
 
 int gw_err(struct gw *g, int code, const char *fmt, ...)
 {

@@ -8,8 +8,8 @@
  */
 #include <string.h>
 
-#include "addr.h"
 #include "gwctl.h"
+#include "lib/addr.h"
 
 #define GW_PAYLOAD 8
 

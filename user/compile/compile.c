@@ -1,0 +1,822 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * compile.c - validated policy -> map entries (see compile.h for the class
+ * scheme). Every step is linear in the policy size times the number of
+ * distinct prefix lengths: covering prefixes are found by masking an address
+ * to each length in use and looking it up, never by scanning all prefixes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/compile.h"
+#include "lib/addr.h"
+#include "lib/table.h"
+
+struct vec {
+	uint32_t *v;
+	size_t n;
+	size_t cap;
+};
+
+static int vpush(struct vec *v, uint32_t x)
+{
+	if (v->n == v->cap) {
+		size_t ncap = v->cap ? v->cap * 2 : 8;
+		uint32_t *nv = realloc(v->v, ncap * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		v->v = nv;
+		v->cap = ncap;
+	}
+	v->v[v->n++] = x;
+	return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void vsort_unique(struct vec *v)
+{
+	size_t i, k;
+
+	if (v->n < 2)
+		return;
+	qsort(v->v, v->n, sizeof(uint32_t), cmp_u32);
+	for (i = 1, k = 1; i < v->n; i++)
+		if (v->v[i] != v->v[k - 1])
+			v->v[k++] = v->v[i];
+	v->n = k;
+}
+
+static void vfree_all(struct vec *v, size_t n)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; i < n; i++)
+		free(v[i].v);
+	free(v);
+}
+
+/* Prefix index: (network, length, masked address) -> list of ids, and the
+ * set of lengths in use per network. */
+struct pfx_index {
+	struct nn_table t;
+	uint8_t (*lens)[129];		/* [network][len] = used */
+};
+
+struct pfx_key {
+	uint32_t net;
+	uint32_t len;
+	uint8_t addr[NN_ADDR_LEN];
+};
+
+static void mask_addr(uint8_t *out, const uint8_t *a, unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < NN_ADDR_LEN; i++) {
+		unsigned int bits = len > i * 8 ? len - i * 8 : 0;
+
+		out[i] = bits >= 8 ? a[i] : (uint8_t)(a[i] & (0xff00 >> bits));
+	}
+}
+
+static int pfx_add(struct pfx_index *ix, uint32_t net, const struct nn_prefix *p, uint32_t id)
+{
+	struct pfx_key k = { .net = net, .len = p->len };
+	struct nn_tentry *e;
+	struct vec v = {};
+	int err;
+
+	mask_addr(k.addr, p->addr, p->len);
+	ix->lens[net][p->len] = 1;
+	e = nn_table_get(&ix->t, &k, sizeof(k));
+	if (e)
+		v = *(struct vec *)e->val;
+	err = vpush(&v, id);
+	if (err)
+		return err;
+	return nn_table_put(&ix->t, &k, sizeof(k), &v, sizeof(v));
+}
+
+/* The IPv4-mapped block ::ffff:0:0/96, i.e. 0.0.0.0/0. */
+static const struct nn_prefix v4_block = {
+	.addr = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },
+	.len = 96,
+};
+
+/*
+ * Append to @out every id whose prefix (of network @net) covers the prefix
+ * (@a, @len); use len 128 for an address. An IPv6 prefix shorter than /96
+ * never covers IPv4 (so "::/0" is every IPv6 address, not IPv4 too), the
+ * same rule as nn_prefix_contains().
+ */
+static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t *a,
+			unsigned int len, struct vec *out)
+{
+	struct pfx_key k = { .net = net };
+	unsigned int l;
+	size_t i;
+	int err;
+
+	l = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0;
+	for (; l <= len; l++) {
+		struct nn_tentry *e;
+		struct vec *v;
+
+		if (!ix->lens[net][l])
+			continue;
+		k.len = l;
+		mask_addr(k.addr, a, l);
+		e = nn_table_get(&ix->t, &k, sizeof(k));
+		if (!e)
+			continue;
+		v = e->val;
+		for (i = 0; i < v->n; i++) {
+			err = vpush(out, v->v[i]);
+			if (err)
+				return err;
+		}
+	}
+	return 0;
+}
+
+static void pfx_free(struct pfx_index *ix)
+{
+	size_t i;
+
+	for (i = 0; i < ix->t.cap; i++)
+		if (ix->t.e[i].used)
+			free(((struct vec *)ix->t.e[i].val)->v);
+	nn_table_free(&ix->t);
+	free(ix->lens);
+}
+
+struct cstate {
+	const struct nn_policy *p;
+	struct nn_compiled *out;
+	struct nn_errlist *errs;
+	struct pfx_index rule_pfx;	/* ACL dst prefixes -> rule ids */
+	struct pfx_index res_pfx;	/* resource prefixes -> resource ids */
+	struct vec *res_rules;		/* [n_resources]: rules naming it as dst */
+	struct vec *rule_src;		/* [n_rules]: src classes holding the rule */
+	struct vec *rule_dst;		/* [n_rules]: dst classes holding the rule */
+	struct nn_table src_sigs;	/* (net, rules...) -> class */
+	struct nn_table dst_sigs;
+	uint32_t *dev_src;		/* [n_devices]: named by device or user */
+	uint32_t *dev_gsrc;		/* [n_devices]: reached through groups */
+	uint32_t *dev_dst6;		/* [n_devices] */
+	uint32_t *dev_dst4;		/* [n_devices] */
+	struct nn_table cells;		/* (src, dst) -> struct vec of rules */
+};
+
+/* Intern a sorted rule list of network @net as a class; 0 for none. */
+static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes,
+		  uint32_t *next, uint32_t net, const struct vec *sig, uint32_t *cls)
+{
+	size_t klen = (sig->n + 1) * sizeof(uint32_t), i;
+	uint32_t *key;
+	struct nn_tentry *e;
+	int err;
+
+	(void)s;
+	*cls = NN_CLASS_NONE;
+	if (!sig->n)
+		return 0;
+	key = malloc(klen);
+	if (!key)
+		return -ENOMEM;
+	key[0] = net;
+	memcpy(key + 1, sig->v, sig->n * sizeof(uint32_t));
+	e = nn_table_get(sigs, key, klen);
+	if (e) {
+		*cls = *(uint32_t *)e->val;
+		free(key);
+		return 0;
+	}
+	*cls = ++*next;
+	err = nn_table_put(sigs, key, klen, cls, sizeof(*cls));
+	free(key);
+	if (err)
+		return err;
+	for (i = 0; i < sig->n; i++) {
+		err = vpush(&rule_classes[sig->v[i]], *cls);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Is device @d in @r's group-reached sources? (sorted list) */
+static bool in_groups(const struct nn_rule *r, uint32_t d)
+{
+	size_t lo = 0, hi = r->n_src_grp_devices;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (r->src_grp_devices[mid] == d)
+			return true;
+		if (r->src_grp_devices[mid] < d)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return false;
+}
+
+/*
+ * Two source classes per device: the rules naming it by device or user, and
+ * the rules reaching it through its groups. Kept apart, a group rule costs
+ * one cell per distinct group membership instead of one per device that some
+ * per-device rule also names.
+ */
+static int src_classes(struct cstate *s)
+{
+	const struct nn_policy *p = s->p;
+	size_t n = p->n_devices ? p->n_devices : 1, r, i, d;
+	struct vec *named = calloc(n, sizeof(*named)), *grp = calloc(n, sizeof(*grp));
+	int err = 0;
+
+	if (!named || !grp) {
+		free(named);
+		free(grp);
+		return -ENOMEM;
+	}
+	for (r = 0; r < p->n_rules && !err; r++) {
+		const struct nn_rule *rule = &p->rules[r];
+
+		if (rule->src_star)
+			continue;
+		for (i = 0; i < rule->n_src_devices && !err; i++) {
+			uint32_t dv = rule->src_devices[i];
+
+			err = vpush(in_groups(rule, dv) ? &grp[dv] : &named[dv], r);
+		}
+	}
+	for (d = 0; d < p->n_devices && !err; d++) {
+		uint32_t net = p->devices[d].network + 1;
+
+		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net,
+			     &named[d], &s->dev_src[d]);
+		if (!err)
+			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net,
+				     &grp[d], &s->dev_gsrc[d]);
+	}
+	vfree_all(named, n);
+	vfree_all(grp, n);
+	return err;
+}
+
+/* Rules of network @net whose non-"*" dst matches every address of the
+ * prefix (@a, @len) inside the network: named resources covering it, and
+ * ACL dst prefixes covering it. */
+static int region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned int len,
+		      struct vec *sig)
+{
+	struct vec res = {};
+	size_t i, k;
+	int err;
+
+	err = pfx_covering(&s->res_pfx, net, a, len, &res);
+	for (i = 0; i < res.n && !err; i++) {
+		struct vec *rr = &s->res_rules[res.v[i]];
+
+		for (k = 0; k < rr->n && !err; k++)
+			err = vpush(sig, rr->v[k]);
+	}
+	free(res.v);
+	if (!err)
+		err = pfx_covering(&s->rule_pfx, net, a, len, sig);
+	vsort_unique(sig);
+	return err;
+}
+
+static int dst_classes_devices(struct cstate *s)
+{
+	const struct nn_policy *p = s->p;
+	size_t n = p->n_devices ? p->n_devices : 1, r, i, d;
+	struct vec *named = calloc(n, sizeof(*named));
+	int err = 0;
+
+	if (!named)
+		return -ENOMEM;
+	for (r = 0; r < p->n_rules && !err; r++) {
+		const struct nn_rule *rule = &p->rules[r];
+
+		if (rule->dst_star)
+			continue;
+		for (i = 0; i < rule->n_dst_devices && !err; i++)
+			err = vpush(&named[rule->dst_devices[i]], r);
+	}
+	for (d = 0; d < p->n_devices && !err; d++) {
+		const struct nn_device *dev = &p->devices[d];
+		uint32_t net = dev->network + 1;
+		struct vec sig = {};
+
+		for (i = 0; i < named[d].n && !err; i++)
+			err = vpush(&sig, named[d].v[i]);
+		if (!err)
+			err = region_sig(s, net, dev->addr6, 128, &sig);
+		if (!err)
+			err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net,
+				     &sig, &s->dev_dst6[d]);
+		sig.n = 0;
+		s->dev_dst4[d] = NN_CLASS_NONE;
+		if (dev->has_addr4 && !err) {
+			for (i = 0; i < named[d].n && !err; i++)
+				err = vpush(&sig, named[d].v[i]);
+			if (!err)
+				err = region_sig(s, net, dev->addr4, 128, &sig);
+			if (!err)
+				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
+					     net, &sig, &s->dev_dst4[d]);
+		}
+		free(sig.v);
+	}
+	vfree_all(named, n);
+	return err;
+}
+
+static int add_prefix(struct cstate *s, struct nn_table *seen, uint32_t net,
+		      const struct nn_prefix *pfx, const struct nn_prefix_info *info)
+{
+	struct nn_compiled *o = s->out;
+	struct pfx_key k = { .net = net, .len = pfx->len };
+	struct nn_prefix_ent *np;
+
+	mask_addr(k.addr, pfx->addr, pfx->len);
+	if (nn_table_get(seen, &k, sizeof(k)))
+		return 0;
+	if (nn_table_put(seen, &k, sizeof(k), "", 0))
+		return -ENOMEM;
+	np = realloc(o->prefixes, (o->n_prefixes + 1) * sizeof(*np));
+	if (!np)
+		return -ENOMEM;
+	o->prefixes = np;
+	np = &o->prefixes[o->n_prefixes++];
+	memset(np, 0, sizeof(*np));
+	np->net = net;
+	np->pfx.len = pfx->len;
+	memcpy(np->pfx.addr, k.addr, NN_ADDR_LEN);
+	np->info = *info;
+	return 0;
+}
+
+/* One region point of network @net: a resource prefix, or an ACL dst prefix
+ * inside one of the network's resources (global scope). */
+static int add_region(struct cstate *s, struct nn_table *seen, uint32_t net,
+		      const struct nn_prefix *pfx)
+{
+	const struct nn_network *nw = &s->p->networks[net - 1];
+	struct nn_prefix_info info = {
+		.kind = NN_PK_RESOURCE,
+		.tenant = nw->tenant + 1,
+		.network = net,
+	};
+	struct vec sig = {};
+	int err;
+
+	err = region_sig(s, net, pfx->addr, pfx->len, &sig);
+	if (!err)
+		err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net, &sig,
+			     &info.dst_class);
+	free(sig.v);
+	return err ?: add_prefix(s, seen, 0, pfx, &info);
+}
+
+/*
+ * Does a prefix shorter than /96 in scope @net cover the IPv4 block bit for
+ * bit, as the LPM trie will see it? Not nn_prefix_contains(): that one
+ * already keeps the families apart (and so always says no here), which is
+ * exactly what the trie does not do by itself.
+ */
+static int scope_covers_v4(const struct nn_compiled *o, size_t upto, uint32_t net)
+{
+	uint8_t m[NN_ADDR_LEN];
+	size_t i;
+
+	for (i = 0; i < upto; i++) {
+		const struct nn_prefix_ent *e = &o->prefixes[i];
+
+		if (e->net != net || e->pfx.len >= 96)
+			continue;
+		mask_addr(m, v4_block.addr, e->pfx.len);
+		if (!memcmp(m, e->pfx.addr, NN_ADDR_LEN))
+			return 1;
+	}
+	return 0;
+}
+
+/*
+ * LPM matches bits, so "::/0" would also match ::ffff:a.b.c.d. Where a
+ * scope holds such a short IPv6 prefix, a ::ffff:0:0/96 entry stops it: in
+ * an ACL scope with the class of the IPv4 prefixes covering it, in the
+ * global scope as a hole (IPv4 is then internet unless a longer IPv4
+ * resource prefix matches).
+ */
+static int v4_holes(struct cstate *s, struct nn_table *seen)
+{
+	const struct nn_policy *p = s->p;
+	size_t upto = s->out->n_prefixes;
+	uint32_t net;
+	int err = 0;
+
+	if (scope_covers_v4(s->out, upto, 0)) {
+		struct nn_prefix_info info = { .kind = NN_PK_HOLE };
+
+		err = add_prefix(s, seen, 0, &v4_block, &info);
+	}
+	for (net = 1; net <= p->n_networks && !err; net++) {
+		struct nn_prefix_info info = { .kind = NN_PK_ACL, .network = net };
+		struct vec sig = {};
+
+		if (!scope_covers_v4(s->out, upto, net))
+			continue;
+		err = pfx_covering(&s->rule_pfx, net, v4_block.addr, 96, &sig);
+		vsort_unique(&sig);
+		if (!err)
+			err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net,
+				     &sig, &info.dst_class);
+		free(sig.v);
+		if (!err)
+			err = add_prefix(s, seen, net, &v4_block, &info);
+	}
+	return err;
+}
+
+static int dst_classes_prefixes(struct cstate *s, struct nn_table *seen)
+{
+	const struct nn_policy *p = s->p;
+	size_t i, k;
+	int err = 0;
+
+	for (i = 0; i < p->n_resources && !err; i++) {
+		const struct nn_resource *res = &p->resources[i];
+
+		for (k = 0; k < res->n_prefixes && !err; k++)
+			err = add_region(s, seen, res->network + 1, &res->prefixes[k]);
+	}
+	for (i = 0; i < p->n_rules && !err; i++) {
+		const struct nn_rule *rule = &p->rules[i];
+		uint32_t net = rule->network + 1;
+
+		for (k = 0; k < rule->n_dst_prefixes && !err; k++) {
+			const struct nn_prefix *q = &rule->dst_prefixes[k];
+			struct nn_prefix_info info = { .kind = NN_PK_ACL, .network = net };
+			struct vec in = {}, sig = {};
+
+			/* Inside one of the network's resources: a region of it. */
+			err = pfx_covering(&s->res_pfx, net, q->addr, q->len, &in);
+			if (!err && in.n)
+				err = add_region(s, seen, net, q);
+			free(in.v);
+			/* Always in the network's ACL scope, for this gateway's
+			 * address and internet destinations. */
+			if (!err)
+				err = pfx_covering(&s->rule_pfx, net, q->addr, q->len, &sig);
+			vsort_unique(&sig);
+			if (!err)
+				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
+					     net, &sig, &info.dst_class);
+			free(sig.v);
+			if (!err)
+				err = add_prefix(s, seen, net, q, &info);
+		}
+	}
+	for (i = 0; i < p->gw.n_overlay_prefixes && !err; i++) {
+		struct nn_prefix_info info = { .kind = NN_PK_OVERLAY };
+
+		err = add_prefix(s, seen, 0, &p->gw.overlay_prefixes[i], &info);
+	}
+	return err ?: v4_holes(s, seen);
+}
+
+static int build_indexes(struct cstate *s)
+{
+	const struct nn_policy *p = s->p;
+	size_t nnet = p->n_networks + 1, i, k;
+	int err = 0;
+
+	s->rule_pfx.lens = calloc(nnet, sizeof(*s->rule_pfx.lens));
+	s->res_pfx.lens = calloc(nnet, sizeof(*s->res_pfx.lens));
+	s->res_rules = calloc(p->n_resources ? p->n_resources : 1, sizeof(*s->res_rules));
+	if (!s->rule_pfx.lens || !s->res_pfx.lens || !s->res_rules)
+		return -ENOMEM;
+	for (i = 0; i < p->n_resources && !err; i++)
+		for (k = 0; k < p->resources[i].n_prefixes && !err; k++)
+			err = pfx_add(&s->res_pfx, p->resources[i].network + 1,
+				      &p->resources[i].prefixes[k], i);
+	for (i = 0; i < p->n_rules && !err; i++) {
+		const struct nn_rule *r = &p->rules[i];
+
+		if (r->dst_star)
+			continue;
+		for (k = 0; k < r->n_dst_prefixes && !err; k++)
+			err = pfx_add(&s->rule_pfx, r->network + 1, &r->dst_prefixes[k], i);
+		for (k = 0; k < r->n_dst_resources && !err; k++)
+			err = vpush(&s->res_rules[r->dst_resources[k]], i);
+	}
+	return err;
+}
+
+struct cell_key {
+	uint32_t src;
+	uint32_t dst;
+};
+
+static int cell_add(struct cstate *s, uint32_t src, uint32_t dst, uint32_t rule)
+{
+	struct cell_key k = { src, dst };
+	struct nn_tentry *e = nn_table_get(&s->cells, &k, sizeof(k));
+	struct vec v = {};
+	int err;
+
+	if (e)
+		v = *(struct vec *)e->val;
+	err = vpush(&v, rule);
+	if (err)
+		return err;
+	return nn_table_put(&s->cells, &k, sizeof(k), &v, sizeof(v));
+}
+
+static int fill_cells(struct cstate *s)
+{
+	const struct nn_policy *p = s->p;
+	size_t r, i, k;
+	int err = 0;
+
+	for (r = 0; r < p->n_rules && !err; r++) {
+		const struct nn_rule *rule = &p->rules[r];
+		uint32_t star = NN_CLASS_STAR(rule->network + 1);
+		struct vec one_s = { .v = &star, .n = 1 }, one_d = { .v = &star, .n = 1 };
+		struct vec *S = rule->src_star ? &one_s : &s->rule_src[r];
+		struct vec *D = rule->dst_star ? &one_d : &s->rule_dst[r];
+
+		for (i = 0; i < S->n && !err; i++)
+			for (k = 0; k < D->n && !err; k++)
+				err = cell_add(s, S->v[i], D->v[k], r);
+	}
+	return err;
+}
+
+static int cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
+{
+	struct cell_key k = { src, dst };
+
+	return src != NN_CLASS_NONE && dst != NN_CLASS_NONE &&
+	       nn_table_get(&s->cells, &k, sizeof(k)) != NULL;
+}
+
+static int emit_cell(struct cstate *s, const struct cell_key *ck, const struct vec *rules,
+		     uint16_t proto, size_t max_cells)
+{
+	struct nn_compiled *o = s->out;
+	struct nn_cell_ent *ce;
+	int err;
+
+	if (o->n_cells >= max_cells)
+		return -E2BIG;
+	ce = realloc(o->cells, (o->n_cells + 1) * sizeof(*ce));
+	if (!ce)
+		return -ENOMEM;
+	o->cells = ce;
+	ce = &o->cells[o->n_cells];
+	memset(ce, 0, sizeof(*ce));
+	ce->src_class = ck->src;
+	ce->dst_class = ck->dst;
+	ce->proto = proto;
+	err = nn_cell_build(s->p, rules->v, rules->n, proto, &ce->cell);
+	if (err)
+		return err;
+	if (ce->cell.n)
+		o->n_cells++;
+	return 0;
+}
+
+static int emit_cells(struct cstate *s, size_t max_cells)
+{
+	size_t i, k;
+	int err = 0;
+
+	for (i = 0; i < s->cells.cap && !err; i++) {
+		struct nn_tentry *e = &s->cells.e[i];
+		const struct vec *rules;
+		uint8_t seen[256] = {};
+		int any = 0;
+
+		if (!e->used)
+			continue;
+		rules = e->val;
+		for (k = 0; k < rules->n && !err; k++) {
+			uint16_t proto = s->p->rules[rules->v[k]].proto;
+
+			if (proto == NN_PROTO_ANY) {
+				any = 1;
+				continue;
+			}
+			if (seen[proto])
+				continue;
+			seen[proto] = 1;
+			err = emit_cell(s, e->key, rules, proto, max_cells);
+		}
+		if (any && !err)
+			err = emit_cell(s, e->key, rules, NN_PROTO_ANY, max_cells);
+		if (err == -E2BIG) {
+			const struct nn_rule *r0 = &s->p->rules[rules->v[0]];
+			const struct nn_network *nw = &s->p->networks[r0->network];
+
+			nn_errlist_add(s->errs,
+				       "tenant=%s network=%s rule=%s: policy too large: more than "
+				       "%zu cells, or more than %d port ranges in one cell",
+				       s->p->tenants[nw->tenant].id, nw->id, r0->id, max_cells,
+				       NN_MAX_PORT_RANGES);
+		}
+	}
+	return err;
+}
+
+static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_addr_info *info)
+{
+	struct nn_addr_ent *na = realloc(o->addrs, (o->n_addrs + 1) * sizeof(*na));
+
+	if (!na)
+		return -ENOMEM;
+	o->addrs = na;
+	na = &o->addrs[o->n_addrs++];
+	memcpy(na->addr, addr, NN_ADDR_LEN);
+	na->info = *info;
+	return 0;
+}
+
+static uint8_t cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc,
+			  uint32_t dst)
+{
+	uint32_t star = NN_CLASS_STAR(net);
+	uint8_t f = 0;
+
+	if (cell_exists(s, src, star))
+		f |= NN_AF_CELL_S_STAR;
+	if (cell_exists(s, gsrc, star))
+		f |= NN_AF_CELL_G_STAR;
+	if (cell_exists(s, star, star))
+		f |= NN_AF_CELL_STAR_STAR;
+	if (cell_exists(s, star, dst))
+		f |= NN_AF_CELL_STAR_D;
+	return f;
+}
+
+static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
+{
+	const struct nn_policy *p = s->p;
+	struct nn_addr_info info;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < p->n_devices && !err; i++) {
+		const struct nn_device *d = &p->devices[i];
+		uint32_t net = d->network + 1;
+
+		memset(&info, 0, sizeof(info));
+		info.kind = NN_AK_DEVICE;
+		info.state = d->state;
+		info.tenant = p->networks[d->network].tenant + 1;
+		info.network = net;
+		info.src_class = s->dev_src[i];
+		info.src_gclass = s->dev_gsrc[i];
+		info.stat_slot = slots->dev[i];
+		info.dst_class = s->dev_dst6[i];
+		info.flags = cell_flags(s, net, info.src_class, info.src_gclass, info.dst_class) |
+			     (d->egress_here ? NN_AF_EGRESS : 0);
+		err = add_addr(s->out, d->addr6, &info);
+		if (!err && d->has_addr4) {
+			info.dst_class = s->dev_dst4[i];
+			info.flags = cell_flags(s, net, info.src_class, info.src_gclass,
+						info.dst_class) |
+				     (d->egress_here ? NN_AF_EGRESS : 0);
+			err = add_addr(s->out, d->addr4, &info);
+		}
+	}
+	for (i = 0; i < p->n_nodes && !err; i++) {
+		memset(&info, 0, sizeof(info));
+		info.kind = NN_AK_NODE;
+		info.state = p->nodes[i].state;
+		info.stat_slot = slots->node[i];
+		err = add_addr(s->out, p->nodes[i].addr6, &info);
+	}
+	memset(&info, 0, sizeof(info));
+	info.kind = NN_AK_SELF;
+	info.state = NN_ST_ACTIVE;
+	info.stat_slot = slots->self;
+	if (!err)
+		err = add_addr(s->out, p->gw.ov6, &info);
+	if (!err && p->gw.has_ov4)
+		err = add_addr(s->out, p->gw.ov4, &info);
+	return err;
+}
+
+/* STAR_D flags of resource regions, once every cell is known. */
+static void prefix_flags(struct cstate *s)
+{
+	size_t i;
+
+	for (i = 0; i < s->out->n_prefixes; i++) {
+		struct nn_prefix_info *pi = &s->out->prefixes[i].info;
+
+		if (pi->kind == NN_PK_OVERLAY)
+			continue;
+		if (cell_exists(s, NN_CLASS_STAR(pi->network), pi->dst_class))
+			pi->flags |= NN_AF_CELL_STAR_D;
+	}
+}
+
+static void cstate_free(struct cstate *s)
+{
+	const struct nn_policy *p = s->p;
+	size_t i;
+
+	pfx_free(&s->rule_pfx);
+	pfx_free(&s->res_pfx);
+	vfree_all(s->res_rules, p->n_resources);
+	vfree_all(s->rule_src, p->n_rules);
+	vfree_all(s->rule_dst, p->n_rules);
+	nn_table_free(&s->src_sigs);
+	nn_table_free(&s->dst_sigs);
+	for (i = 0; i < s->cells.cap; i++)
+		if (s->cells.e[i].used)
+			free(((struct vec *)s->cells.e[i].val)->v);
+	nn_table_free(&s->cells);
+	free(s->dev_src);
+	free(s->dev_gsrc);
+	free(s->dev_dst6);
+	free(s->dev_dst4);
+}
+
+int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t max_cells,
+	       struct nn_compiled *out, struct nn_errlist *errs)
+{
+	struct cstate s = { .p = p, .out = out, .errs = errs };
+	size_t nd = p->n_devices ? p->n_devices : 1, nr = p->n_rules ? p->n_rules : 1, i;
+	struct nn_table seen;
+	int err;
+
+	memset(out, 0, sizeof(*out));
+	nn_table_init(&seen);
+	s.rule_src = calloc(nr, sizeof(*s.rule_src));
+	s.rule_dst = calloc(nr, sizeof(*s.rule_dst));
+	s.dev_src = calloc(nd, sizeof(uint32_t));
+	s.dev_gsrc = calloc(nd, sizeof(uint32_t));
+	s.dev_dst6 = calloc(nd, sizeof(uint32_t));
+	s.dev_dst4 = calloc(nd, sizeof(uint32_t));
+	out->rules = calloc(nr, sizeof(*out->rules));
+	err = (!s.rule_src || !s.rule_dst || !s.dev_src || !s.dev_gsrc || !s.dev_dst6 || !s.dev_dst4 ||
+	       !out->rules) ? -ENOMEM : 0;
+	if (!err)
+		err = build_indexes(&s);
+	if (!err)
+		err = src_classes(&s);
+	if (!err)
+		err = dst_classes_devices(&s);
+	if (!err)
+		err = dst_classes_prefixes(&s, &seen);
+	if (!err)
+		err = fill_cells(&s);
+	if (!err)
+		err = emit_cells(&s, max_cells);
+	if (!err)
+		err = emit_addrs(&s, slots);
+	if (!err)
+		prefix_flags(&s);
+	if (!err)
+		err = nn_compile_pfx_lens(out);
+	for (i = 0; i < p->n_rules && !err; i++) {
+		out->rules[i].stat_slot = slots->rule[i];
+		out->rules[i].network = p->rules[i].network + 1;
+	}
+	out->n_rules = p->n_rules;
+	nn_table_free(&seen);
+	cstate_free(&s);
+	if (err == -ENOMEM)
+		nn_errlist_add(errs, "out of memory compiling the policy");
+	if (err)
+		nn_compiled_free(out);
+	return err;
+}
+
+void nn_compiled_free(struct nn_compiled *c)
+{
+	free(c->addrs);
+	free(c->prefixes);
+	free(c->lens);
+	free(c->cells);
+	free(c->rules);
+	memset(c, 0, sizeof(*c));
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * apply.h - put a validated policy into the maps as one new generation and
+ * switch to it atomically.
+ *
+ * Only the standby slot is written; one 4-byte write to nn_active flips
+ * every map at once; an RCU barrier then guarantees no program still reads
+ * the old slot before the next apply may rewrite it. Writes are the diff
+ * between what the kernel holds and what is wanted, so applying the same
+ * policy again writes nothing, and a failure before the flip leaves the
+ * enforced generation untouched.
+ */
+#ifndef NANAMI_DP_APPLY_H
+#define NANAMI_DP_APPLY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "compile/compile.h"
+#include "dp/loader.h"
+#include "policy/policy.h"
+
+struct nn_slot_new {
+	int fd;				/* name map */
+	int stats_fd;			/* counters to zero */
+	size_t stats_vsz;
+	uint32_t slot;
+	struct nn_name name;
+};
+
+struct nn_slot_old {
+	int fd;
+	uint32_t slot;
+};
+
+/* Counter-slot changes an apply makes: names to write before the flip,
+ * names to delete after it. */
+struct nn_slot_plan {
+	struct nn_slot_new *new_names;
+	size_t n_new;
+	size_t cap_new;
+	struct nn_slot_old *old;
+	size_t n_old;
+	size_t cap_old;
+};
+
+int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *slots,
+		  struct nn_slot_plan *plan, struct nn_errlist *errs);
+int nn_slots_write_new(const struct nn_slot_plan *plan);
+int nn_slots_release_old(const struct nn_slot_plan *plan);
+void nn_slots_free(struct nn_slots *slots, struct nn_slot_plan *plan);
+
+struct nn_apply_result {
+	uint32_t epoch;			/* live epoch afterwards */
+	size_t writes;			/* map updates and deletes made */
+	bool flipped;			/* a new generation went live */
+	size_t addrs, prefixes, cells;	/* entries in the generation */
+};
+
+/* Apply @p. 0, or -errno with the reason in @errs (old generation stays). */
+int nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result *res,
+	     struct nn_errlist *errs);
+
+/* Entries of map @fd (keys of @ksz bytes, at most 64); with @slot_of, only
+ * those whose key is in @slot. Walks the whole map: not for hot paths. */
+uint64_t nn_map_count(int fd, size_t ksz, uint32_t (*slot_of)(const void *key), uint32_t slot);
+
+/* Read the live epoch (0: nothing applied yet). */
+int nn_live_epoch(struct nn_dp *dp, uint32_t *epoch);
+
+#endif /* NANAMI_DP_APPLY_H */

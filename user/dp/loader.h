@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * loader.h - load the policy programs, share one set of maps between them,
+ * pin and adopt the maps, attach to an interface, detach.
+ */
+#ifndef NANAMI_DP_LOADER_H
+#define NANAMI_DP_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nanami_abi.h"
+
+enum nn_hook {
+	NN_HOOK_TC = 0,		/* from-overlay on TC ingress */
+	NN_HOOK_XDP = 1,	/* from-overlay on XDP (generic on L3, native on Ethernet) */
+};
+
+/* Map capacities; the compiled defaults are NN_DEF_* in nanami_abi.h. */
+struct nn_capacity {
+	uint32_t max_devices;
+	uint32_t max_nodes;
+	uint32_t max_rules;
+	uint32_t max_prefixes;
+	uint32_t max_cells;
+	uint32_t max_flows;
+	uint32_t max_frags;
+};
+
+void nn_capacity_default(struct nn_capacity *cap);
+
+/* The capacities maps of @map_fd (indexed by enum nn_map_id) were created
+ * with: the inverse of the loader's sizing. -EINVAL when the sizes do not fit
+ * it (maps of another version). */
+int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *cap);
+
+struct nn_load_opts {
+	const char *pin_dir;		/* NULL: nothing pinned (tests) */
+	uint8_t framing;		/* enum nn_framing */
+	uint8_t hook;			/* enum nn_hook */
+	bool record_last;		/* tests and explain: write nn_last */
+	bool dry_run;			/* judge only: no state, counter or event writes */
+	bool load_xdp_direct;		/* load the XDP program without libxdp (tests) */
+	struct nn_capacity cap;
+};
+
+/* Every map, by the names in maps.bpf.h (and pinned by these names). */
+enum nn_map_id {
+	NN_M_ACTIVE, NN_M_ADDRS, NN_M_PREFIXES, NN_M_PFX_HASH, NN_M_PFX_LENS, NN_M_POLICY,
+	NN_M_RULES, NN_M_FLOWS,
+	NN_M_FRAGS, NN_M_CONFIG, NN_M_META, NN_M_DROPS, NN_M_DEV_STATS, NN_M_RULE_HITS,
+	NN_M_DEV_NAMES, NN_M_RULE_NAMES, NN_M_EVENTS, NN_M_EVRL, NN_M_LAST, NN_M_SCRATCH,
+	NN_M_COUNT,
+};
+
+extern const char *const nn_map_names[NN_M_COUNT];
+
+/* nn_last and nn_scratch are per-instance scratch (a dry-run "explain"
+ * instance gets its own): every other map is pinned and shared. */
+bool nn_map_is_pinned(enum nn_map_id id);
+
+/* Our TC filters' identity on clsact ingress/egress: handle "NN". */
+#define NN_TC_HANDLE 0x4e4e
+#define NN_TC_PRIO 0x4e
+
+struct nn_dp {
+	struct from_overlay_tc *tc_from;
+	struct into_overlay_tc *tc_into;
+	struct from_overlay_xdp *xdp_from;
+	struct xdp_program *xdp_prog;	/* libxdp handle when attached through it */
+	int map_fd[NN_M_COUNT];
+	int barrier_outer;		/* array-of-maps whose update waits for RCU */
+	int barrier_inner;
+	struct nn_load_opts opts;
+	bool adopted;			/* the maps were already pinned */
+};
+
+/* Open, configure and load every program; maps shared, pinned and adopted
+ * when opts->pin_dir is set. */
+int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out);
+void nn_dp_close(struct nn_dp *dp);
+
+/* Give @obj (opened, not loaded) the maps of @dp, by name: another instance
+ * of the programs over the same state (explain, benchmarks). Maps that are
+ * not ours stay the object's own. */
+struct bpf_object;
+int nn_dp_share_maps(struct bpf_object *obj, const struct nn_dp *dp);
+
+/* Program fds for BPF_PROG_TEST_RUN. */
+int nn_dp_prog_fd(const struct nn_dp *dp, enum nn_dir dir, enum nn_hook hook);
+
+/*
+ * Attach to @ifname: TC egress (into the overlay) and TC ingress or XDP
+ * (from the overlay). Programs already attached with the same code stay
+ * (same ids); changed code replaces them atomically.
+ */
+int nn_dp_attach(struct nn_dp *dp, const char *ifname);
+
+/* Remove our programs from @ifname and our pins under @pin_dir. */
+int nn_dp_detach(const char *ifname, const char *pin_dir);
+
+/* Wait until no program can still be running with a value read before now
+ * (one RCU grace period). */
+int nn_dp_barrier(struct nn_dp *dp);
+
+/* Default pin directory for @ifname into @buf. */
+void nn_default_pin_dir(const char *ifname, char *buf, size_t len);
+
+#endif /* NANAMI_DP_LOADER_H */

@@ -1,0 +1,152 @@
+// SPDX-License-Identifier: GPL-2.0
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "gatewayd/lkg.h"
+#include "lib/fsutil.h"
+
+#define HDR_MAX 128
+
+static int write_all(int fd, const void *buf, size_t len)
+{
+	const char *p = buf;
+
+	while (len) {
+		ssize_t w = write(fd, p, len);
+
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	return 0;
+}
+
+int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len)
+{
+	char path[4096], tmp[4096], hdr[HDR_MAX];
+	uint32_t crc = crc32(0L, (const Bytef *)json, (uInt)len);
+	int fd, err, n;
+
+	if (len > NN_LKG_MAX)
+		return -EFBIG;
+	err = nn_mkdir_p(dir);
+	if (err)
+		return err;
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, NN_LKG_FILE, (int)getpid());
+	n = snprintf(hdr, sizeof(hdr), "NANAMI-LKG v1 generation=%" PRIu64 " length=%zu crc32=%08x\n",
+		     generation, len, crc);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	err = write_all(fd, hdr, (size_t)n);
+	if (!err)
+		err = write_all(fd, json, len);
+	if (!err && fsync(fd))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		return err;
+	}
+	return nn_fsync_dir_of(path);
+}
+
+static int read_file(const char *path, char **buf, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	char *b;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > NN_LKG_MAX + HDR_MAX) {
+		err = -EFBIG;
+		goto out;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	b[got] = 0;
+	*buf = b;
+	*len = got;
+out:
+	close(fd);
+	return err;
+}
+
+int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len, char *why,
+		size_t whylen)
+{
+	char path[4096], *buf = NULL, *nl, *body;
+	unsigned int crc_hdr;
+	uint64_t gen;
+	size_t flen = 0, blen;
+	int err, used = 0;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	err = read_file(path, &buf, &flen);
+	if (err)
+		return err;
+	nl = memchr(buf, '\n', flen < HDR_MAX ? flen : HDR_MAX);
+	if (!nl) {
+		snprintf(why, whylen, "%s: no header line (torn or not a last-known-good file)",
+			 path);
+		goto bad;
+	}
+	*nl = 0;
+	if (sscanf(buf, "NANAMI-LKG v1 generation=%" SCNu64 " length=%zu crc32=%8x%n", &gen,
+		   &blen, &crc_hdr, &used) != 3 || buf + used != nl) {
+		snprintf(why, whylen, "%s: unknown header \"%.60s\"", path, buf);
+		goto bad;
+	}
+	body = nl + 1;
+	if ((size_t)(buf + flen - body) != blen) {
+		snprintf(why, whylen, "%s: torn: header says %zu bytes, file has %zu", path, blen,
+			 (size_t)(buf + flen - body));
+		goto bad;
+	}
+	if (crc32(0L, (const Bytef *)body, (uInt)blen) != crc_hdr) {
+		snprintf(why, whylen, "%s: corrupt: checksum mismatch", path);
+		goto bad;
+	}
+	memmove(buf, body, blen);
+	buf[blen] = 0;
+	*json = buf;
+	*len = blen;
+	*generation = gen;
+	return 0;
+bad:
+	free(buf);
+	return -EBADMSG;
+}

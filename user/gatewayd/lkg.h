@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * lkg.h - the last-known-good snapshot: every applied snapshot is persisted
+ * so that a gateway restarted while the control plane is away enforces what
+ * it enforced before.
+ *
+ * File format (<state-dir>/last-good.snapshot), one header line then the
+ * snapshot text exactly as received:
+ *
+ *	NANAMI-LKG v1 generation=<N> length=<bytes> crc32=<8 hex digits>\n
+ *	<length bytes of JSON>
+ *
+ * Written atomically: temporary file, fsync, rename, fsync of the directory.
+ * A torn or corrupt file (short, bad header, wrong length or checksum) is
+ * detected on load and reported, never applied.
+ */
+#ifndef NANAMI_GATEWAYD_LKG_H
+#define NANAMI_GATEWAYD_LKG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define NN_LKG_FILE "last-good.snapshot"
+#define NN_LKG_MAX (128u << 20)
+
+/* 0 or -errno. */
+int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len);
+
+/*
+ * Load the last-known-good snapshot. 0 with *json (malloc'd, NUL-terminated)
+ * and *len; -ENOENT when there is none; -EBADMSG when the file is torn or
+ * corrupt, with the reason in @why; other -errno for I/O errors.
+ */
+int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len, char *why,
+		size_t whylen);
+
+#endif /* NANAMI_GATEWAYD_LKG_H */

@@ -1,0 +1,753 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * loop.c - the controller loop.
+ *
+ * One thread owns every change: it applies desired state (maps, then wg0,
+ * then the exit NAT) when the event stream says something changed, when a
+ * poll finds something new (only while the stream is down), and on the drift
+ * timer whatever happens. The stream runs in its own thread and only wakes
+ * the main one through an eventfd. A failure anywhere keeps the previous
+ * generation enforced and is retried with backoff; the last applied snapshot
+ * is persisted so a restart without the control plane enforces it again.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "dp/apply.h"
+#include "dp/underlay.h"
+#include "gatewayd/lkg.h"
+#include "gatewayd/loop.h"
+#include "gatewayd/metrics.h"
+#include "gatewayd/nat.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+#include "policy/policy.h"
+
+#define FILE_CHECK_MS 200
+#define RETRY_BASE_MS 500
+#define RETRY_MAX_MS 30000
+#define STREAM_BASE_MS 250
+#define STREAM_MAX_MS 30000
+
+struct daemon {
+	const struct nn_daemon_opts *o;
+	volatile sig_atomic_t *stop;
+	struct nn_dp *dp;
+	struct nn_underlay *ul;
+	struct nn_wg wg;
+	bool wg_open;
+	struct nn_ctl_state st;
+	struct nn_metrics *metrics;
+
+	/* control plane */
+	struct nn_cp_client *cp;	/* fetches, main thread */
+	struct nn_cp_client *cp_stream;	/* event stream, stream thread */
+	pthread_t stream_thread;
+	bool stream_started;
+	atomic_int stream_up;
+	atomic_int quit;
+	int evfd;
+
+	/* desired state: the last snapshot that applied */
+	struct nn_policy *good;
+	char *good_text;
+	size_t good_len;
+
+	/* a snapshot that failed to apply, retried with backoff */
+	char *pending;
+	size_t pending_len;
+	unsigned int retry_attempt;
+
+	int64_t next_resync, next_poll, next_retry, next_file_check;
+	struct stat file_st;
+	bool file_in_sync;		/* the file as it is now applied */
+};
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static const char *source_name(const struct daemon *d)
+{
+	return d->o->cp.url ? d->o->cp.url : d->o->assignments;
+}
+
+static void set_cp_state(struct daemon *d, int state)
+{
+	pthread_mutex_lock(&d->st.mu);
+	if (d->st.cp_state != state)
+		nn_log_info("event=control_plane state=%s url=%s",
+			    state == NN_CP_STREAM ? "stream" : state == NN_CP_POLLING ? "polling" :
+									     "unreachable",
+			    d->o->cp.url);
+	d->st.cp_state = state;
+	pthread_mutex_unlock(&d->st.mu);
+}
+
+/* wg0 peers for the metrics page, from the device as it is now. */
+static void refresh_peer_metrics(struct daemon *d)
+{
+	struct nn_wg_device dev = {};
+	struct nn_peer_metrics *pm;
+	size_t i, k, n = 0;
+
+	if (!d->wg_open || nn_wg_get(&d->wg.uapi, &dev))
+		return;
+	pm = calloc(dev.n_peers + 1, sizeof(*pm));
+	if (!pm) {
+		nn_wg_device_free(&dev);
+		return;
+	}
+	for (i = 0; i < dev.n_peers; i++) {
+		const struct nn_wg_peer *p = &dev.peers[i];
+		const char *id = "unknown";
+
+		for (k = 0; d->good && k < d->good->n_devices; k++)
+			if (!memcmp(d->good->devices[k].pubkey, p->public_key, NN_KEY_LEN))
+				id = d->good->devices[k].id;
+		for (k = 0; d->good && k < d->good->n_nodes; k++)
+			if (!memcmp(d->good->nodes[k].pubkey, p->public_key, NN_KEY_LEN))
+				id = d->good->nodes[k].id;
+		snprintf(pm[n].id, sizeof(pm[n].id), "%s", id);
+		pm[n].last_handshake_unix = p->last_handshake_sec;
+		pm[n].rx_bytes = p->rx_bytes;
+		pm[n].tx_bytes = p->tx_bytes;
+		n++;
+	}
+	nn_wg_device_free(&dev);
+	pthread_mutex_lock(&d->st.mu);
+	free(d->st.peers);
+	d->st.peers = pm;
+	d->st.n_peers = n;
+	pthread_mutex_unlock(&d->st.mu);
+}
+
+/* Everything but the maps: wg0, the underlay port, the exit NAT. On the
+ * drift timer (@why "drift": the same desired state again) every wg0 change
+ * undoes a change made by hand: a stray peer, a widened AllowedIPs, a key
+ * swapped; all are counted as drift repairs. */
+static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *why)
+{
+	struct nn_wg_counters wc = {};
+	bool changed;
+	int err;
+
+	if (d->wg_open) {
+		err = nn_wg_reconcile(&d->wg, p, &wc);
+		if (err) {
+			nn_log_err("event=wg_apply_failed iface=%s error=\"%s\"", d->o->iface,
+				   strerror(-err));
+			return err;
+		}
+		pthread_mutex_lock(&d->st.mu);
+		d->st.wg_changes += nn_wg_counters_changes(&wc);
+		d->st.drift_repairs += strcmp(why, "drift") ? wc.allowed_ips_repaired :
+							      nn_wg_counters_changes(&wc);
+		pthread_mutex_unlock(&d->st.mu);
+		if (nn_wg_counters_changes(&wc))
+			nn_log_info("event=wg_reconciled iface=%s added=%u removed=%u updated=%u "
+				    "allowed_ips_repaired=%u keys_rotated=%u peers=%u",
+				    d->o->iface, wc.added, wc.removed, wc.updated,
+				    wc.allowed_ips_repaired, wc.keys_rotated, wc.peers);
+	}
+	if (d->ul) {
+		err = nn_underlay_set_port(d->ul, p->gw.listen_port, &changed);
+		if (err)
+			return err;
+		if (changed)
+			nn_log_info("event=underlay_config listen_port=%u hs_rate=%u hs_burst=%u",
+				    p->gw.listen_port, NN_DEF_WG_HS_RATE, NN_DEF_WG_HS_BURST);
+	}
+	if (d->o->nat) {
+		err = nn_nat_apply(d->o->iface, p);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* What is enforced now: the policy we applied, else what the pinned maps
+ * say (a restarted controller has adopted them). */
+static bool enforced(struct daemon *d, uint64_t *generation, uint32_t *devices)
+{
+	struct nn_meta m = {};
+	uint32_t zero = 0, epoch = 0;
+
+	if (d->good) {
+		*generation = d->good->generation;
+		*devices = d->good->n_devices;
+		return true;
+	}
+	if (nn_live_epoch(d->dp, &epoch) || !epoch ||
+	    bpf_map_lookup_elem(d->dp->map_fd[NN_M_META], &zero, &m))
+		return false;
+	*generation = m.generation;
+	*devices = m.devices;
+	return true;
+}
+
+/* Desired state confirmed with the source: fetched (or the file checked)
+ * and either unchanged or applied. Re-applying the copy we hold is not. */
+static void mark_synced(struct daemon *d)
+{
+	pthread_mutex_lock(&d->st.mu);
+	d->st.last_sync_unix = time(NULL);
+	pthread_mutex_unlock(&d->st.mu);
+}
+
+static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
+{
+	pthread_mutex_lock(&d->st.mu);
+	d->st.validation_errors += validation;
+	d->st.apply_errors += apply;
+	pthread_mutex_unlock(&d->st.mu);
+}
+
+/*
+ * Validate and apply @text. 0 when it is enforced (or identical to what
+ * is); -EINVAL when rejected as a whole (nothing changed); other -errno when
+ * applying failed (previous generation still enforced, retried later).
+ */
+static int apply_text(struct daemon *d, const char *text, size_t len, const char *why)
+{
+	struct nn_errlist errs = {};
+	struct nn_apply_result res;
+	struct nn_policy *p = NULL;
+	struct nn_limits lim;
+	uint64_t cur_gen = 0;
+	uint32_t cur_devices = 0;
+	bool have;
+	size_t i;
+	int err;
+
+	nn_limits_default(&lim);
+	lim.max_devices = d->o->cap.max_devices;
+	lim.max_rules = d->o->cap.max_rules;
+	lim.max_prefixes = d->o->cap.max_prefixes;
+	lim.max_nodes = d->o->cap.max_nodes;
+	err = nn_policy_parse(text, len, d->o->node_id, &lim, &p, &errs);
+	for (i = 0; i < errs.n; i++)
+		nn_log_warn("event=rejected source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
+	count_errors(d, errs.n, 0);
+	if (err) {
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : strerror(-err));
+		nn_errlist_free(&errs);
+		return -EINVAL;
+	}
+	nn_errlist_free(&errs);
+	have = enforced(d, &cur_gen, &cur_devices);
+	if (have && p->generation < cur_gen) {
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"generation %llu "
+			   "is older than the applied generation %llu\"", source_name(d), why,
+			   (unsigned long long)p->generation, (unsigned long long)cur_gen);
+		count_errors(d, 1, 0);
+		nn_policy_free(p);
+		return -EINVAL;
+	}
+	/* An empty snapshot replacing a populated one must at least be a newer
+	 * generation: never the product of a half-failed fetch. */
+	if (have && !p->n_devices && cur_devices && p->generation <= cur_gen) {
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"empty snapshot "
+			   "without a newer generation\"", source_name(d), why);
+		count_errors(d, 1, 0);
+		nn_policy_free(p);
+		return -EINVAL;
+	}
+	err = nn_apply(d->dp, p, &res, &errs);
+	for (i = 0; i < errs.n; i++)
+		nn_log_err("event=apply_failed source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
+	nn_errlist_free(&errs);
+	if (!err) {
+		err = apply_rest(d, p, why);
+		/* wg0 or NAT failed: put the previous generation back so the
+		 * maps and wg0 keep agreeing; retried with backoff. */
+		if (err && d->good && nn_apply(d->dp, d->good, &res, &errs) == 0)
+			nn_log_warn("event=rolled_back generation=%llu",
+				    (unsigned long long)d->good->generation);
+		nn_errlist_free(&errs);
+	}
+	if (err) {
+		count_errors(d, 0, 1);
+		nn_policy_free(p);
+		return err;
+	}
+	nn_log(res.flipped || res.writes || strcmp(why, "drift") ? NN_LOG_INFO : NN_LOG_DEBUG,
+	       "event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
+	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu",
+	       source_name(d), why, (unsigned long long)p->generation, res.epoch, res.flipped,
+	       res.writes, p->n_devices, p->n_rules, res.addrs, res.prefixes, res.cells);
+	if (!d->good_text || d->good_len != len || memcmp(d->good_text, text, len)) {
+		err = nn_lkg_save(d->o->state_dir, p->generation, text, len);
+		if (err)
+			nn_log_warn("event=lkg_save_failed dir=%s error=\"%s\"", d->o->state_dir,
+				    strerror(-err));
+		free(d->good_text);
+		d->good_text = malloc(len + 1);
+		if (d->good_text) {
+			memcpy(d->good_text, text, len);
+			d->good_text[len] = 0;
+		}
+		d->good_len = d->good_text ? len : 0;
+	}
+	nn_policy_free(d->good);
+	d->good = p;
+	pthread_mutex_lock(&d->st.mu);
+	d->st.applied_generation = p->generation;
+	d->st.map_writes += res.writes;
+	pthread_mutex_unlock(&d->st.mu);
+	refresh_peer_metrics(d);
+	return 0;
+}
+
+static void set_pending(struct daemon *d, const char *text, size_t len)
+{
+	free(d->pending);
+	d->pending = malloc(len + 1);
+	d->pending_len = d->pending ? len : 0;
+	if (d->pending)
+		memcpy(d->pending, text, len);
+}
+
+/* Apply, and on an apply failure (not a rejection) schedule a retry. */
+static int apply_or_retry(struct daemon *d, const char *text, size_t len, const char *why)
+{
+	int err = apply_text(d, text, len, why);
+
+	if (err && err != -EINVAL) {
+		unsigned int ms = nn_cp_backoff_ms(d->retry_attempt++, RETRY_BASE_MS, RETRY_MAX_MS,
+						   nn_cp_random());
+
+		set_pending(d, text, len);
+		d->next_retry = now_ms() + ms;
+		nn_log_warn("event=apply_retry in_ms=%u attempt=%u", ms, d->retry_attempt);
+	} else {
+		free(d->pending);
+		d->pending = NULL;
+		d->retry_attempt = 0;
+		d->next_retry = 0;
+	}
+	return err;
+}
+
+/* Fetch from the control plane (delta when possible) and apply. */
+static int cp_sync(struct daemon *d, const char *why)
+{
+	struct nn_cp_fetch f = {};
+	char err_s[256] = "";
+	int err;
+
+	err = nn_cp_fetch_delta(d->cp, &f, err_s, sizeof(err_s));
+	if (err == -EBADMSG || err == -EFBIG) {
+		/* An answer that cannot be read as a snapshot (bad, duplicate-key
+		 * or too deep JSON, over the size cap): a snapshot rejected whole. */
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   d->o->cp.url, why, err_s);
+		count_errors(d, 1, 0);
+		if (!atomic_load(&d->stream_up))
+			set_cp_state(d, NN_CP_POLLING);
+		nn_cp_fetch_release(&f);
+		return err;	/* at start: the last-known-good, as when unreachable */
+	}
+	if (err) {
+		nn_log_warn("event=control_plane_unreachable url=%s trigger=%s error=\"%s\"",
+			    d->o->cp.url, why, err_s);
+		if (!atomic_load(&d->stream_up))
+			set_cp_state(d, NN_CP_DOWN);
+		nn_cp_fetch_release(&f);
+		return err;
+	}
+	if (!atomic_load(&d->stream_up))
+		set_cp_state(d, NN_CP_POLLING);
+	if (f.unchanged) {
+		mark_synced(d);
+		nn_cp_fetch_release(&f);
+		return 0;
+	}
+	err = apply_or_retry(d, f.body, f.len, why);
+	if (!err)
+		mark_synced(d);
+	/* A snapshot we refused must not become the base of the next delta. */
+	if (err == -EINVAL)
+		nn_cp_client_reset(d->cp);
+	nn_cp_fetch_release(&f);
+	return err;
+}
+
+static int file_sync(struct daemon *d, const char *why)
+{
+	FILE *f = fopen(d->o->assignments, "rb");
+	size_t cap = 1 << 16, n = 0;
+	char *buf = NULL;
+	int err;
+
+	if (!f) {
+		err = -errno;
+		nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments, strerror(-err));
+		return err;
+	}
+	for (;;) {
+		char *nb = realloc(buf, cap);
+
+		if (!nb) {
+			free(buf);
+			fclose(f);
+			return -ENOMEM;
+		}
+		buf = nb;
+		n += fread(buf + n, 1, cap - n, f);
+		if (n < cap || cap >= NN_LKG_MAX)
+			break;
+		cap *= 2;
+	}
+	fclose(f);
+	err = apply_or_retry(d, buf, n, why);
+	free(buf);
+	d->file_in_sync = !err;
+	if (!err)
+		mark_synced(d);
+	return err;
+}
+
+static int sync_source(struct daemon *d, const char *why)
+{
+	return d->o->cp.url ? cp_sync(d, why) : file_sync(d, why);
+}
+
+static int on_event(void *ctx, long long generation)
+{
+	struct daemon *d = ctx;
+	uint64_t one = 1;
+
+	nn_log_debug("event=stream_event generation=%lld", generation);
+	if (write(d->evfd, &one, sizeof(one)) < 0)
+		nn_log_warn("event=stream_wakeup error=\"%s\"", strerror(errno));
+	return atomic_load(&d->quit);
+}
+
+/* The event stream, reconnected with exponential backoff and jitter. */
+static void *stream_main(void *arg)
+{
+	struct daemon *d = arg;
+	unsigned int attempt = 0;
+
+	while (!atomic_load(&d->quit)) {
+		struct nn_cp_stream_stats st = {};
+		char err_s[256] = "";
+		unsigned int ms;
+		uint64_t one = 1;
+		int err;
+
+		/* Up until it returns: a stream that cannot connect returns at
+		 * once, so the optimism lasts no longer than a connect attempt. */
+		atomic_store(&d->stream_up, 1);
+		err = nn_cp_stream(d->cp_stream, on_event, d, &st, err_s, sizeof(err_s));
+		if (st.connected) {
+			attempt = 0;
+			/* Changes may have happened while we were away. */
+			if (write(d->evfd, &one, sizeof(one)) < 0)
+				break;
+		}
+		atomic_store(&d->stream_up, 0);
+		if (atomic_load(&d->quit))
+			break;
+		ms = nn_cp_backoff_ms(attempt++, STREAM_BASE_MS, STREAM_MAX_MS, nn_cp_random());
+		nn_log_warn("event=stream_down url=%s error=\"%s\" reconnect_in_ms=%u",
+			    d->o->cp.url, err ? err_s : "closed", ms);
+		/* Sleep in slices so quitting stays prompt. */
+		while (ms && !atomic_load(&d->quit)) {
+			unsigned int slice = ms < 100 ? ms : 100;
+
+			usleep(slice * 1000);
+			ms -= slice;
+		}
+	}
+	return NULL;
+}
+
+/* First desired state: the control plane, else the last-known-good. */
+static void initial_sync(struct daemon *d)
+{
+	char why[256] = "", *text = NULL;
+	uint64_t gen;
+	size_t len;
+	int err;
+
+	err = sync_source(d, "start");
+	if (!err || err == -EINVAL || !d->o->cp.url)
+		return;
+	err = nn_lkg_load(d->o->state_dir, &gen, &text, &len, why, sizeof(why));
+	if (err == -ENOENT) {
+		uint32_t epoch = 0;
+
+		nn_live_epoch(d->dp, &epoch);
+		nn_log_warn("event=no_snapshot note=\"%s\"",
+			    epoch ? "control plane unreachable and no last-known-good: the pinned "
+				    "generation stays enforced" :
+				    "control plane unreachable and no last-known-good: everything "
+				    "from the overlay is denied until a snapshot applies");
+		return;
+	}
+	if (err) {
+		nn_log_err("event=lkg_ignored dir=%s reason=\"%s\"", d->o->state_dir,
+			   err == -EBADMSG ? why : strerror(-err));
+		return;
+	}
+	nn_log_info("event=lkg_apply dir=%s generation=%llu", d->o->state_dir,
+		    (unsigned long long)gen);
+	apply_or_retry(d, text, len, "last-known-good");
+	/* The control plane has never seen us take this as a base. */
+	nn_cp_client_reset(d->cp);
+	free(text);
+}
+
+static int file_changed(struct daemon *d)
+{
+	struct stat st;
+
+	if (stat(d->o->assignments, &st))
+		return 0;
+	if (st.st_mtim.tv_sec == d->file_st.st_mtim.tv_sec &&
+	    st.st_mtim.tv_nsec == d->file_st.st_mtim.tv_nsec &&
+	    st.st_size == d->file_st.st_size && st.st_ino == d->file_st.st_ino) {
+		/* Unchanged since it applied: still in sync (not when it
+		 * was rejected or failed to apply). */
+		if (d->file_in_sync)
+			mark_synced(d);
+		return 0;
+	}
+	d->file_st = st;
+	return 1;
+}
+
+static int64_t min_deadline(int64_t a, int64_t b)
+{
+	if (!a)
+		return b;
+	if (!b)
+		return a;
+	return a < b ? a : b;
+}
+
+static void schedule_resync(struct daemon *d)
+{
+	d->next_resync = now_ms() + nn_cp_jitter_ms(d->o->resync_s * 1000, 10, nn_cp_random());
+}
+
+static void schedule_poll(struct daemon *d)
+{
+	d->next_poll = now_ms() + nn_cp_jitter_ms(d->o->poll_s * 1000, 20, nn_cp_random());
+}
+
+static void loop(struct daemon *d)
+{
+	struct pollfd pfd = { .fd = d->evfd, .events = POLLIN };
+
+	schedule_resync(d);
+	schedule_poll(d);
+	d->next_file_check = d->o->cp.url ? 0 : now_ms() + FILE_CHECK_MS;
+	while (!*d->stop) {
+		int64_t now = now_ms(), deadline = d->next_resync;
+		int timeout;
+
+		if (d->o->cp.url && !atomic_load(&d->stream_up))
+			deadline = min_deadline(deadline, d->next_poll);
+		deadline = min_deadline(deadline, d->next_retry);
+		deadline = min_deadline(deadline, d->next_file_check);
+		timeout = deadline > now ? (int)(deadline - now) : 0;
+		if (timeout > 1000)
+			timeout = 1000;	/* notice SIGTERM and stream state promptly */
+		if (poll(&pfd, 1, timeout) > 0 && (pfd.revents & POLLIN)) {
+			uint64_t n;
+
+			if (read(d->evfd, &n, sizeof(n)) > 0)
+				cp_sync(d, "event");
+			set_cp_state(d, atomic_load(&d->stream_up) ? NN_CP_STREAM :
+								      NN_CP_POLLING);
+			continue;
+		}
+		now = now_ms();
+		if (d->o->cp.url && atomic_load(&d->stream_up) &&
+		    d->st.cp_state != NN_CP_STREAM)
+			set_cp_state(d, NN_CP_STREAM);
+		if (d->next_retry && now >= d->next_retry && d->pending) {
+			char *text = d->pending;
+
+			d->pending = NULL;
+			/* What the source gave us, now applied: in sync. */
+			if (!apply_or_retry(d, text, d->pending_len, "retry")) {
+				d->file_in_sync = true;
+				mark_synced(d);
+			}
+			free(text);
+		}
+		if (d->next_file_check && now >= d->next_file_check) {
+			if (file_changed(d))
+				file_sync(d, "file_changed");
+			d->next_file_check = now + FILE_CHECK_MS;
+		}
+		if (d->o->cp.url && !atomic_load(&d->stream_up) && now >= d->next_poll) {
+			cp_sync(d, "poll");
+			schedule_poll(d);
+		}
+		if (now >= d->next_resync) {
+			/* Drift: fetch (cheap when unchanged), then re-apply what
+			 * is wanted to the maps and wg0 even if nothing changed. */
+			if (d->o->cp.url)
+				cp_sync(d, "resync");
+			if (d->good_text && !d->pending)
+				apply_text(d, d->good_text, d->good_len, "drift");
+			refresh_peer_metrics(d);
+			schedule_resync(d);
+		}
+	}
+}
+
+static int start_cp(struct daemon *d)
+{
+	char err_s[256] = "";
+	int err;
+
+	err = nn_cp_client_new(&d->o->cp, &d->cp, err_s, sizeof(err_s));
+	if (!err)
+		err = nn_cp_client_new(&d->o->cp, &d->cp_stream, err_s, sizeof(err_s));
+	if (err) {
+		nn_log_err("event=control_plane url=%s error=\"%s\"", d->o->cp.url, err_s);
+		return err;
+	}
+	return 0;
+}
+
+static int start(struct daemon *d)
+{
+	const struct nn_daemon_opts *o = d->o;
+	struct nn_load_opts lo = {
+		.pin_dir = o->pin_dir,
+		.framing = o->framing,
+		.hook = o->hook,
+		.cap = o->cap,
+	};
+	int err;
+
+	d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (d->evfd < 0)
+		return -errno;
+	err = nn_mkdir_p(o->state_dir);
+	if (err) {
+		nn_log_err("event=start state_dir=%s error=\"%s\"", o->state_dir, strerror(-err));
+		return err;
+	}
+	err = nn_dp_load(&lo, &d->dp);
+	if (err)
+		return err;
+	nn_log_info("event=loaded iface=%s pin_dir=%s framing=%s hook=%s adopted=%d", o->iface,
+		    o->pin_dir, o->framing == NN_FRAMING_L3 ? "l3" : "eth",
+		    o->hook == NN_HOOK_XDP ? "xdp" : "tc", d->dp->adopted);
+	if (o->underlay) {
+		err = nn_underlay_load(o->pin_dir, &d->ul);
+		if (err)
+			return err;
+	}
+	if (o->wg == NN_WG_MODE_UAPI) {
+		struct nn_wg_opts wo = { .iface = o->iface, .state_dir = o->state_dir };
+
+		err = nn_wg_open(&d->wg, &wo);
+		if (err) {
+			nn_log_err("event=wg_open iface=%s error=\"%s\"", o->iface, strerror(-err));
+			return err;
+		}
+		d->wg_open = true;
+		nn_log_info("event=wg_key iface=%s public_key=%s created=%d", o->iface,
+			    d->wg.public_key_b64, d->wg.key_created);
+	}
+	if (o->metrics_listen) {
+		err = nn_metrics_start(o->metrics_listen, d->dp, &d->st, &d->metrics);
+		if (err)
+			return err;
+	}
+	if (o->cp.url) {
+		err = start_cp(d);
+		if (err)
+			return err;
+		set_cp_state(d, NN_CP_DOWN);
+	} else {
+		stat(o->assignments, &d->file_st);
+	}
+	return 0;
+}
+
+static void shutdown_all(struct daemon *d)
+{
+	atomic_store(&d->quit, 1);
+	if (d->stream_started) {
+		nn_cp_stream_stop(d->cp_stream);
+		pthread_join(d->stream_thread, NULL);
+	}
+	nn_metrics_stop(d->metrics);
+	nn_cp_client_free(d->cp_stream);
+	nn_cp_client_free(d->cp);
+	if (d->wg_open)
+		nn_wg_close(&d->wg);
+	nn_underlay_close(d->ul);
+	nn_dp_close(d->dp);
+	nn_policy_free(d->good);
+	free(d->good_text);
+	free(d->pending);
+	pthread_mutex_lock(&d->st.mu);
+	free(d->st.peers);
+	pthread_mutex_unlock(&d->st.mu);
+	if (d->evfd >= 0)
+		close(d->evfd);
+}
+
+int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
+{
+	struct daemon d = { .o = o, .stop = stop, .evfd = -1 };
+	int err;
+
+	nn_ctl_state_init(&d.st);
+	err = start(&d);
+	if (err)
+		goto out;
+	initial_sync(&d);
+	/* --once attaches only what applied; the daemon attaches regardless:
+	 * with nothing applied (epoch 0) everything from the overlay is denied. */
+	if (!o->once || d.good) {
+		err = nn_dp_attach(d.dp, o->iface);
+		if (!err && d.ul)
+			err = nn_underlay_attach(d.ul, o->underlay);
+		if (err)
+			goto out;
+	}
+	if (o->once) {
+		err = d.good ? 0 : -EINVAL;
+		goto out;
+	}
+	if (o->cp.url) {
+		err = -pthread_create(&d.stream_thread, NULL, stream_main, &d);
+		if (err)
+			goto out;
+		d.stream_started = true;
+	}
+	loop(&d);
+	nn_log_info("event=stopping iface=%s note=\"dataplane stays attached and enforcing\"",
+		    o->iface);
+out:
+	shutdown_all(&d);
+	return err;
+}

@@ -1,0 +1,282 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * nanami-gatewayd - the gateway controller: validates assignments, compiles
+ * them into the BPF maps, switches generations atomically, keeps wg0's peers
+ * exact, and keeps enforcing when its inputs fail. Flags: docs/interfaces.md.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gatewayd/detach.h"
+#include "gatewayd/loop.h"
+#include "lib/iface.h"
+#include "lib/log.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+enum opt_id {
+	O_IFACE = 1000, O_UNDERLAY, O_ASSIGNMENTS, O_CP, O_NODE_ID, O_CERT, O_KEY, O_CA,
+	O_PIN_PUBKEY, O_STATE_DIR, O_BPFFS, O_HOOK, O_FRAMING, O_WG, O_NAT, O_ONCE, O_DETACH,
+	O_METRICS, O_RESYNC, O_POLL, O_MAX_DEVICES, O_MAX_RULES, O_MAX_PREFIXES, O_MAX_CELLS,
+	O_MAX_FLOWS, O_MAX_NODES, O_VERBOSE = 'v', O_HELP = 'h',
+};
+
+/* One table drives getopt and --help. */
+static const struct flag {
+	const char *name;
+	const char *arg;		/* NULL: no argument */
+	int id;
+	const char *help;
+} flags[] = {
+	{ "iface", "IF", O_IFACE, "overlay interface (wg0; veth in tests)" },
+	{ "underlay", "NIC", O_UNDERLAY, "also guard NIC with native XDP: drop malformed and "
+					 "flooding WireGuard packets" },
+	{ "assignments", "FILE", O_ASSIGNMENTS, "v1 snapshot file, re-applied when it changes" },
+	{ "control-plane", "URL", O_CP, "control plane base URL (https://; http:// on loopback)" },
+	{ "node-id", "ID", O_NODE_ID, "this gateway's node id (required with --control-plane)" },
+	{ "cert", "FILE", O_CERT, "client certificate (PEM) for mTLS" },
+	{ "key", "FILE", O_KEY, "its private key (PEM)" },
+	{ "ca", "FILE", O_CA, "CA bundle that signs the control plane's certificate" },
+	{ "pin-pubkey", "PIN", O_PIN_PUBKEY, "pinned server key: sha256//BASE64 or a key file" },
+	{ "state-dir", "DIR", O_STATE_DIR, "last-known-good snapshot and wg key (default "
+					   NN_DEF_STATE_ROOT "/<iface>)" },
+	{ "bpffs", "DIR", O_BPFFS, "pin directory (default " NN_PIN_ROOT "/<iface>)" },
+	{ "hook", "tc|xdp", O_HOOK, "from-overlay hook (default tc; into-overlay is TC egress)" },
+	{ "framing", "l3|eth", O_FRAMING, "packet framing (default: from the interface type)" },
+	{ "wg", "uapi|none|auto", O_WG, "manage wg0's peers over the userspace API (default "
+					"auto: when its control socket exists)" },
+	{ "nat", "auto|off", O_NAT, "exit NAT table when this gateway has exit_gateway "
+				    "(default auto)" },
+	{ "once", NULL, O_ONCE, "apply once and exit 0, leaving programs attached" },
+	{ "detach", NULL, O_DETACH, "remove our programs, pins and NAT table, and exit" },
+	{ "metrics-listen", "ADDR:PORT", O_METRICS, "serve Prometheus metrics at /metrics" },
+	{ "resync", "SECONDS", O_RESYNC, "drift timer: re-apply desired state (default 30)" },
+	{ "poll", "SECONDS", O_POLL, "poll interval while the event stream is down (default 30)" },
+	{ "max-devices", "N", O_MAX_DEVICES, "map capacity for devices (default 131072)" },
+	{ "max-rules", "N", O_MAX_RULES, "map capacity for ACL rules (default 131072)" },
+	{ "max-prefixes", "N", O_MAX_PREFIXES, "map capacity for prefixes (default 262144)" },
+	{ "max-cells", "N", O_MAX_CELLS, "map capacity for compiled ACL cells (default 524288)" },
+	{ "max-flows", "N", O_MAX_FLOWS, "flow table size (default 1048576)" },
+	{ "max-nodes", "N", O_MAX_NODES, "map capacity for overlay nodes (default 1024)" },
+	{ "verbose", NULL, O_VERBOSE, "debug logging (libbpf included)" },
+	{ "help", NULL, O_HELP, "this help" },
+};
+
+#define N_FLAGS (sizeof(flags) / sizeof(flags[0]))
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fprintf(f, "Usage: nanami-gatewayd --iface IF (--assignments FILE | --control-plane URL "
+		   "--node-id ID) [options]\n"
+		   "       nanami-gatewayd --iface IF [--underlay NIC] --detach [--bpffs DIR]\n\n");
+	for (i = 0; i < N_FLAGS; i++) {
+		char left[48];
+
+		snprintf(left, sizeof(left), "--%s%s%s", flags[i].name, flags[i].arg ? " " : "",
+			 flags[i].arg ? flags[i].arg : "");
+		fprintf(f, "  %-30s %s\n", left, flags[i].help);
+	}
+}
+
+static int parse_uint(const char *s, const char *flag, uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || !*s || v == 0 || v > 0x7fffffffUL) {
+		nn_log_err("event=usage flag=--%s value=\"%s\" error=\"not a positive integer\"",
+			   flag, s);
+		return -EINVAL;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
+struct args {
+	struct nn_daemon_opts d;
+	bool detach;
+	int framing;			/* -1: from the interface */
+	const char *wg;
+	char pin_buf[512];
+	char state_buf[512];
+};
+
+static int bad_value(const char *flag, const char *v)
+{
+	nn_log_err("event=usage flag=--%s value=\"%s\" error=\"unknown value\"", flag, v);
+	return -EINVAL;
+}
+
+static int set_flag(struct args *a, int id, const char *name, const char *v)
+{
+	struct nn_daemon_opts *d = &a->d;
+
+	switch (id) {
+	case O_IFACE: d->iface = v; return 0;
+	case O_UNDERLAY: d->underlay = v; return 0;
+	case O_ASSIGNMENTS: d->assignments = v; return 0;
+	case O_CP: d->cp.url = v; return 0;
+	case O_NODE_ID: d->node_id = v; d->cp.node_id = v; return 0;
+	case O_CERT: d->cp.cert = v; return 0;
+	case O_KEY: d->cp.key = v; return 0;
+	case O_CA: d->cp.ca = v; return 0;
+	case O_PIN_PUBKEY: d->cp.pinned_pubkey = v; return 0;
+	case O_STATE_DIR: d->state_dir = v; return 0;
+	case O_BPFFS: d->pin_dir = v; return 0;
+	case O_METRICS: d->metrics_listen = v; return 0;
+	case O_ONCE: d->once = true; return 0;
+	case O_DETACH: a->detach = true; return 0;
+	case O_WG: a->wg = v; return 0;
+	case O_HOOK:
+		if (strcmp(v, "tc") && strcmp(v, "xdp"))
+			return bad_value(name, v);
+		d->hook = strcmp(v, "xdp") ? NN_HOOK_TC : NN_HOOK_XDP;
+		return 0;
+	case O_FRAMING:
+		if (strcmp(v, "l3") && strcmp(v, "eth"))
+			return bad_value(name, v);
+		a->framing = strcmp(v, "l3") ? NN_FRAMING_ETH : NN_FRAMING_L3;
+		return 0;
+	case O_NAT:
+		if (strcmp(v, "auto") && strcmp(v, "off"))
+			return bad_value(name, v);
+		d->nat = !strcmp(v, "auto");
+		return 0;
+	case O_RESYNC: return parse_uint(v, name, &d->resync_s);
+	case O_POLL: return parse_uint(v, name, &d->poll_s);
+	case O_MAX_DEVICES: return parse_uint(v, name, &d->cap.max_devices);
+	case O_MAX_RULES: return parse_uint(v, name, &d->cap.max_rules);
+	case O_MAX_PREFIXES: return parse_uint(v, name, &d->cap.max_prefixes);
+	case O_MAX_CELLS: return parse_uint(v, name, &d->cap.max_cells);
+	case O_MAX_FLOWS: return parse_uint(v, name, &d->cap.max_flows);
+	case O_MAX_NODES: return parse_uint(v, name, &d->cap.max_nodes);
+	case O_VERBOSE: nn_log_set_level(NN_LOG_DEBUG); return 0;
+	}
+	return -EINVAL;
+}
+
+/* --wg auto: manage peers when wg0 has a userspace-API control socket. */
+static int resolve_wg(struct args *a)
+{
+	char sock[512];
+
+	if (!a->wg || !strcmp(a->wg, "auto")) {
+		snprintf(sock, sizeof(sock), "/var/run/wireguard/%s.sock", a->d.iface);
+		a->d.wg = access(sock, F_OK) ? NN_WG_MODE_NONE : NN_WG_MODE_UAPI;
+		if (a->d.wg == NN_WG_MODE_NONE)
+			nn_log_info("event=wg_mode iface=%s mode=none reason=\"no control socket "
+				    "%s (use --wg uapi to require one)\"", a->d.iface, sock);
+		return 0;
+	}
+	if (nn_wg_mode_parse(a->wg, &a->d.wg))
+		return bad_value("wg", a->wg);
+	return 0;
+}
+
+static int check_args(struct args *a)
+{
+	struct nn_daemon_opts *d = &a->d;
+	int fr;
+
+	if (!d->iface) {
+		nn_log_err("event=usage error=\"--iface is required\"");
+		return -EINVAL;
+	}
+	if (!d->pin_dir) {
+		nn_default_pin_dir(d->iface, a->pin_buf, sizeof(a->pin_buf));
+		d->pin_dir = a->pin_buf;
+	}
+	if (!d->state_dir) {
+		snprintf(a->state_buf, sizeof(a->state_buf), "%s/%s", NN_DEF_STATE_ROOT, d->iface);
+		d->state_dir = a->state_buf;
+	}
+	if (a->detach)
+		return 0;
+	if (!d->assignments == !d->cp.url) {
+		nn_log_err("event=usage error=\"give exactly one of --assignments FILE and "
+			   "--control-plane URL\"");
+		return -EINVAL;
+	}
+	if (d->cp.url && !d->node_id) {
+		nn_log_err("event=usage error=\"--control-plane needs --node-id\"");
+		return -EINVAL;
+	}
+	fr = a->framing >= 0 ? a->framing : nn_iface_framing(d->iface);
+	if (fr < 0) {
+		nn_log_err("event=usage iface=%s error=\"no such interface\"", d->iface);
+		return -ENODEV;
+	}
+	d->framing = (uint8_t)fr;
+	return resolve_wg(a);
+}
+
+static int parse_args(int argc, char **argv, struct args *a)
+{
+	struct option lo[N_FLAGS + 1];
+	size_t i;
+	int c, idx;
+
+	memset(a, 0, sizeof(*a));
+	memset(lo, 0, sizeof(lo));
+	a->framing = -1;
+	a->d.nat = true;
+	a->d.resync_s = NN_DEF_RESYNC_S;
+	a->d.poll_s = NN_DEF_POLL_S;
+	nn_capacity_default(&a->d.cap);
+	for (i = 0; i < N_FLAGS; i++) {
+		lo[i].name = flags[i].name;
+		lo[i].has_arg = flags[i].arg ? required_argument : no_argument;
+		lo[i].val = flags[i].id;
+	}
+	while ((c = getopt_long(argc, argv, "vh", lo, &idx)) != -1) {
+		if (c == O_HELP) {
+			usage(stdout);
+			exit(0);
+		}
+		if (c == '?') {
+			usage(stderr);
+			return -EINVAL;
+		}
+		for (i = 0; i < N_FLAGS && flags[i].id != c; i++)
+			;
+		if (i == N_FLAGS || set_flag(a, c, flags[i].name, optarg))
+			return -EINVAL;
+	}
+	if (optind < argc) {
+		nn_log_err("event=usage error=\"unexpected argument '%s'\"", argv[optind]);
+		return -EINVAL;
+	}
+	return check_args(a);
+}
+
+int main(int argc, char **argv)
+{
+	struct args a;
+	int err;
+
+	nn_log_libbpf();
+	if (parse_args(argc, argv, &a))
+		return 2;
+	if (a.detach)
+		return nn_gw_detach(a.d.iface, a.d.underlay, a.d.pin_dir) ? 1 : 0;
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGPIPE, SIG_IGN);
+	err = nn_daemon_run(&a.d, &stop_requested);
+	return err ? 1 : 0;
+}

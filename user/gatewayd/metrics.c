@@ -1,0 +1,436 @@
+// SPDX-License-Identifier: GPL-2.0
+/* metrics.c - Prometheus text exposition of dataplane and controller state. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp/apply.h"
+#include "gatewayd/metrics.h"
+#include "lib/log.h"
+#include "lib/names.h"
+#include "lib/strbuf.h"
+
+/* Prometheus label values: escape backslash, quote and newline. Our ids are
+ * validated printable ASCII, so this is belt and braces. */
+static const char *esc(const char *in, char *out, size_t len)
+{
+	size_t o = 0;
+
+	for (; *in && o + 2 < len; in++) {
+		if (*in == '\\' || *in == '"') {
+			out[o++] = '\\';
+			out[o++] = *in;
+		} else if (*in == '\n') {
+			out[o++] = '\\';
+			out[o++] = 'n';
+		} else {
+			out[o++] = *in;
+		}
+	}
+	out[o] = 0;
+	return out;
+}
+
+void nn_ctl_state_init(struct nn_ctl_state *st)
+{
+	memset(st, 0, sizeof(*st));
+	pthread_mutex_init(&st->mu, NULL);
+}
+
+static void drops(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
+{
+	struct nn_reason_stats *v = calloc(ncpu, sizeof(*v));
+	uint32_t r;
+	int c;
+
+	if (!v)
+		return;
+	nn_sbprintf(b, "# HELP nanami_drops_total Packets dropped, by reason (verdicts.md).\n"
+		   "# TYPE nanami_drops_total counter\n");
+	for (r = 1; r < NN_R_MAX; r++) {
+		uint64_t sum = 0;
+
+		if (bpf_map_lookup_elem(dp->map_fd[NN_M_DROPS], &r, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			sum += v[c].packets;
+		nn_sbprintf(b, "nanami_drops_total{reason=\"%s\"} %llu\n", nn_reason_name(r),
+			(unsigned long long)sum);
+	}
+	free(v);
+}
+
+static void devices(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
+{
+	struct nn_dev_stats *v = calloc(ncpu, sizeof(*v));
+	uint32_t key, next, *prev = NULL;
+	char e1[160], e2[160], e3[160];
+	struct nn_name n;
+	int c, d;
+
+	if (!v)
+		return;
+	nn_sbprintf(b, "# HELP nanami_device_packets_total Packets passed per device and direction.\n"
+		   "# TYPE nanami_device_packets_total counter\n"
+		   "# HELP nanami_device_bytes_total Bytes passed per device and direction.\n"
+		   "# TYPE nanami_device_bytes_total counter\n"
+		   "# HELP nanami_device_drops_total Packets dropped per device and direction.\n"
+		   "# TYPE nanami_device_drops_total counter\n");
+	while (!bpf_map_get_next_key(dp->map_fd[NN_M_DEV_NAMES], prev, &next)) {
+		struct nn_dev_stats sum = {};
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->map_fd[NN_M_DEV_NAMES], &key, &n) ||
+		    bpf_map_lookup_elem(dp->map_fd[NN_M_DEV_STATS], &key, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			for (d = 0; d < NN_DIR_MAX; d++) {
+				sum.packets[d] += v[c].packets[d];
+				sum.bytes[d] += v[c].bytes[d];
+				sum.drops[d] += v[c].drops[d];
+			}
+		esc(n.id, e1, sizeof(e1));
+		esc(n.tenant, e2, sizeof(e2));
+		esc(n.network, e3, sizeof(e3));
+		for (d = 0; d < NN_DIR_MAX; d++) {
+			const char *dn = nn_dir_name(d);
+
+			nn_sbprintf(b, "nanami_device_packets_total{device=\"%s\",tenant=\"%s\","
+				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
+				(unsigned long long)sum.packets[d]);
+			nn_sbprintf(b, "nanami_device_bytes_total{device=\"%s\",tenant=\"%s\","
+				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
+				(unsigned long long)sum.bytes[d]);
+			nn_sbprintf(b, "nanami_device_drops_total{device=\"%s\",tenant=\"%s\","
+				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
+				(unsigned long long)sum.drops[d]);
+		}
+	}
+	free(v);
+}
+
+static void rules(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
+{
+	struct nn_rule_stats *v = calloc(ncpu, sizeof(*v));
+	uint32_t key, next, *prev = NULL;
+	char e1[160], e2[160], e3[160];
+	struct nn_name n;
+	int c;
+
+	if (!v)
+		return;
+	nn_sbprintf(b, "# HELP nanami_rule_hits_total ACL decisions made by each rule.\n"
+		   "# TYPE nanami_rule_hits_total counter\n");
+	while (!bpf_map_get_next_key(dp->map_fd[NN_M_RULE_NAMES], prev, &next)) {
+		uint64_t sum = 0;
+
+		key = next;
+		prev = &key;
+		if (bpf_map_lookup_elem(dp->map_fd[NN_M_RULE_NAMES], &key, &n) ||
+		    bpf_map_lookup_elem(dp->map_fd[NN_M_RULE_HITS], &key, v))
+			continue;
+		for (c = 0; c < ncpu; c++)
+			sum += v[c].hits;
+		nn_sbprintf(b, "nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
+			esc(n.id, e1, sizeof(e1)), esc(n.tenant, e2, sizeof(e2)),
+			esc(n.network, e3, sizeof(e3)), (unsigned long long)sum);
+	}
+	free(v);
+}
+
+static uint32_t addr_slot(const void *k)
+{
+	return ((const struct nn_addr_key *)k)->slot;
+}
+
+static uint32_t prefix_slot(const void *k)
+{
+	return ((const struct nn_prefix_key *)k)->scope >> 31;
+}
+
+static uint32_t cell_slot(const void *k)
+{
+	return ((const struct nn_cell_key *)k)->slot;
+}
+
+static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
+{
+	struct {
+		const char *name;
+		int id;
+		size_t ksz;
+		uint32_t (*slot_of)(const void *);
+		int halves;	/* double-buffered: capacity per generation is half */
+	} m[] = {
+		{ "nn_addrs", NN_M_ADDRS, sizeof(struct nn_addr_key), addr_slot, 1 },
+		{ "nn_prefixes", NN_M_PREFIXES, sizeof(struct nn_prefix_key), prefix_slot, 1 },
+		{ "nn_policy", NN_M_POLICY, sizeof(struct nn_cell_key), cell_slot, 1 },
+		{ "nn_flows", NN_M_FLOWS, sizeof(struct nn_flow_key), NULL, 0 },
+		{ "nn_frags", NN_M_FRAGS, sizeof(struct nn_frag_key), NULL, 0 },
+	};
+	size_t i;
+
+	nn_sbprintf(b, "# HELP nanami_map_fill_ratio Entries in use (live generation) over capacity.\n"
+		   "# TYPE nanami_map_fill_ratio gauge\n");
+	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
+		struct bpf_map_info info = {};
+		uint32_t ilen = sizeof(info);
+		uint64_t n, cap;
+
+		if (bpf_obj_get_info_by_fd(dp->map_fd[m[i].id], &info, &ilen))
+			continue;
+		cap = m[i].halves ? info.max_entries / 2 : info.max_entries;
+		n = nn_map_count(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
+		nn_sbprintf(b, "nanami_map_entries{map=\"%s\"} %llu\n", m[i].name,
+			(unsigned long long)n);
+		nn_sbprintf(b, "nanami_map_capacity{map=\"%s\"} %llu\n", m[i].name,
+			(unsigned long long)cap);
+		nn_sbprintf(b, "nanami_map_fill_ratio{map=\"%s\"} %.6f\n", m[i].name,
+			cap ? (double)n / (double)cap : 0.0);
+	}
+}
+
+static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now)
+{
+	static const char *const cp_names[] = { "none", "down", "polling", "stream" };
+	char e[160];
+	size_t i;
+	int s;
+
+	pthread_mutex_lock(&st->mu);
+	nn_sbprintf(b, "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
+		(unsigned long long)st->applied_generation);
+	nn_sbprintf(b, "# TYPE nanami_seconds_since_last_sync gauge\n"
+		   "nanami_seconds_since_last_sync %lld\n",
+		(long long)(st->last_sync_unix ? now - st->last_sync_unix : -1));
+	nn_sbprintf(b, "# TYPE nanami_validation_errors_total counter\n"
+		   "nanami_validation_errors_total %llu\n",
+		(unsigned long long)st->validation_errors);
+	nn_sbprintf(b, "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
+		(unsigned long long)st->apply_errors);
+	nn_sbprintf(b, "# TYPE nanami_drift_repairs_total counter\nnanami_drift_repairs_total %llu\n",
+		(unsigned long long)st->drift_repairs);
+	nn_sbprintf(b, "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
+		(unsigned long long)st->map_writes);
+	nn_sbprintf(b, "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
+		(unsigned long long)st->wg_changes);
+	nn_sbprintf(b, "# TYPE nanami_control_plane_state gauge\n");
+	for (s = 0; s < 4; s++)
+		nn_sbprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", cp_names[s],
+			st->cp_state == s);
+	nn_sbprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
+	nn_sbprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
+		   "# TYPE nanami_peer_rx_bytes_total counter\n"
+		   "# TYPE nanami_peer_tx_bytes_total counter\n");
+	for (i = 0; i < st->n_peers; i++) {
+		const struct nn_peer_metrics *p = &st->peers[i];
+
+		esc(p->id, e, sizeof(e));
+		if (p->last_handshake_unix)
+			nn_sbprintf(b, "nanami_peer_handshake_age_seconds{peer=\"%s\"} %lld\n", e,
+				(long long)(now - p->last_handshake_unix));
+		nn_sbprintf(b, "nanami_peer_rx_bytes_total{peer=\"%s\"} %llu\n", e,
+			(unsigned long long)p->rx_bytes);
+		nn_sbprintf(b, "nanami_peer_tx_bytes_total{peer=\"%s\"} %llu\n", e,
+			(unsigned long long)p->tx_bytes);
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+char *nn_metrics_render(struct nn_dp *dp, struct nn_ctl_state *st)
+{
+	struct nn_active a = {};
+	struct nn_strbuf b = {};
+	uint32_t zero = 0;
+	int ncpu = libbpf_num_possible_cpus();
+
+	if (ncpu <= 0)
+		return NULL;
+	bpf_map_lookup_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a);
+	nn_sbprintf(&b, "# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n", a.epoch);
+	controller(&b, st, (int64_t)time(NULL));
+	drops(&b, dp, ncpu);
+	devices(&b, dp, ncpu);
+	rules(&b, dp, ncpu);
+	maps(&b, dp, NN_SLOT(a.epoch));
+	return nn_sbtake(&b);
+}
+
+struct nn_metrics {
+	pthread_t thread;
+	int fd;
+	int stop_pipe[2];
+	struct nn_dp *dp;
+	struct nn_ctl_state *st;
+};
+
+static void serve_one(struct nn_metrics *m, int c)
+{
+	char req[2048], hdr[256];
+	struct pollfd pfd = { .fd = c, .events = POLLIN };
+	ssize_t r = 0;
+	size_t got = 0;
+	char *body = NULL;
+	const char *status = "404 Not Found";
+
+	/* Bounded read of the request head; slow clients get 2 s. */
+	while (got < sizeof(req) - 1 && poll(&pfd, 1, 2000) == 1) {
+		r = read(c, req + got, sizeof(req) - 1 - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+		req[got] = 0;
+		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
+			break;
+	}
+	req[got] = 0;
+	if (!strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET /metrics?", 13)) {
+		body = nn_metrics_render(m->dp, m->st);
+		status = body ? "200 OK" : "500 Internal Server Error";
+	}
+	snprintf(hdr, sizeof(hdr),
+		 "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4\r\n"
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status,
+		 body ? strlen(body) : 0);
+	if (write(c, hdr, strlen(hdr)) > 0 && body) {
+		size_t off = 0, len = strlen(body);
+
+		while (off < len) {
+			r = write(c, body + off, len - off);
+			if (r <= 0)
+				break;
+			off += (size_t)r;
+		}
+	}
+	free(body);
+}
+
+static void *serve(void *arg)
+{
+	struct nn_metrics *m = arg;
+	struct pollfd pfd[2] = {
+		{ .fd = m->fd, .events = POLLIN },
+		{ .fd = m->stop_pipe[0], .events = POLLIN },
+	};
+
+	for (;;) {
+		int c;
+
+		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (pfd[1].revents)
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		c = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
+		if (c < 0)
+			continue;
+		serve_one(m, c);
+		close(c);
+	}
+	return NULL;
+}
+
+static int listen_on(const char *spec)
+{
+	char host[256], *port;
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICHOST },
+			*ai = NULL;
+	int fd, one = 1, err;
+
+	if (snprintf(host, sizeof(host), "%s", spec) >= (int)sizeof(host))
+		return -EINVAL;
+	port = strrchr(host, ':');
+	if (!port)
+		return -EINVAL;
+	*port++ = 0;
+	if (host[0] == '[') {
+		size_t l = strlen(host);
+
+		if (l < 2 || host[l - 1] != ']')
+			return -EINVAL;
+		host[l - 1] = 0;
+		memmove(host, host + 1, l - 1);
+	}
+	err = getaddrinfo(host, port, &hints, &ai);
+	if (err)
+		return -EINVAL;
+	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) || listen(fd, 16)) {
+		err = -errno;
+		close(fd);
+		goto out;
+	}
+	err = fd;
+out:
+	freeaddrinfo(ai);
+	return err;
+}
+
+int nn_metrics_start(const char *listen, struct nn_dp *dp, struct nn_ctl_state *st,
+		     struct nn_metrics **out)
+{
+	struct nn_metrics *m = calloc(1, sizeof(*m));
+	int err;
+
+	if (!m)
+		return -ENOMEM;
+	m->dp = dp;
+	m->st = st;
+	m->fd = listen_on(listen);
+	if (m->fd < 0) {
+		err = m->fd;
+		nn_log_err("event=metrics listen=%s error=\"couldn't listen: %s\"", listen,
+			   strerror(-err));
+		free(m);
+		return err;
+	}
+	if (pipe2(m->stop_pipe, O_CLOEXEC)) {
+		err = -errno;
+		close(m->fd);
+		free(m);
+		return err;
+	}
+	err = -pthread_create(&m->thread, NULL, serve, m);
+	if (err) {
+		close(m->fd);
+		close(m->stop_pipe[0]);
+		close(m->stop_pipe[1]);
+		free(m);
+		return err;
+	}
+	nn_log_info("event=metrics listen=%s path=/metrics", listen);
+	*out = m;
+	return 0;
+}
+
+void nn_metrics_stop(struct nn_metrics *m)
+{
+	if (!m)
+		return;
+	if (write(m->stop_pipe[1], "x", 1) < 0)
+		nn_log_warn("event=metrics_stop error=\"%s\"", strerror(errno));
+	pthread_join(m->thread, NULL);
+	close(m->fd);
+	close(m->stop_pipe[0]);
+	close(m->stop_pipe[1]);
+	free(m);
+}

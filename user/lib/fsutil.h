@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/* fsutil.h - small filesystem helpers. */
+#ifndef NANAMI_LIB_FSUTIL_H
+#define NANAMI_LIB_FSUTIL_H
+
+/* mkdir -p with mode 0700 for every directory created. 0 or -errno. */
+int nn_mkdir_p(const char *path);
+
+/* fsync the directory holding @path (after a rename into it). 0 or -errno. */
+int nn_fsync_dir_of(const char *path);
+
+#endif /* NANAMI_LIB_FSUTIL_H */

@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * table.h - a small open-addressing hash table with byte-string keys and
+ * values of any length. The compiler uses it to intern class signatures and
+ * cells; the applier uses it to diff desired map contents against what the
+ * kernel holds.
+ */
+#ifndef NANAMI_LIB_TABLE_H
+#define NANAMI_LIB_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct nn_tentry {
+	uint64_t hash;
+	void *key;
+	size_t klen;
+	void *val;
+	size_t vlen;
+	int used;
+};
+
+struct nn_table {
+	struct nn_tentry *e;
+	size_t cap;		/* power of two */
+	size_t n;
+};
+
+uint64_t nn_hash_bytes(const void *p, size_t n);
+
+void nn_table_init(struct nn_table *t);
+void nn_table_free(struct nn_table *t);
+
+/* The entry for @key, or NULL. */
+struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t klen);
+
+/* Insert or replace; copies key and value. 0 or -ENOMEM. */
+int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val,
+		 size_t vlen);
+
+/* Iterate: for (i = 0; i < t->cap; i++) if (t->e[i].used) ... */
+
+#endif /* NANAMI_LIB_TABLE_H */

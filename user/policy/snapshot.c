@@ -1,0 +1,390 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * snapshot.c - read an assignments snapshot (assignments-v1.md): size and
+ * nesting bounds on the raw bytes, strict JSON, the top-level fields and the
+ * gateway block, then validate*.c and routing.c; and freeing the result.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/addr.h"
+#include "policy/json_int.h"
+
+/* A whole snapshot holds at most one copy of the device list and then some;
+ * 128 MiB leaves room for NN_DEF_MAX_DEVICES devices of ~700 bytes each. */
+#define NN_DEF_MAX_BODY (128u << 20)
+/* The deepest legitimate path is root{tenants[{networks[{acl[{src{devices[
+ * (9 levels); 32 leaves room for additions without inviting abuse. */
+#define NN_DEF_MAX_DEPTH 32
+/* Nodes are full-mesh WireGuard peers of this gateway; a few thousand is
+ * already a very large mesh. */
+#define NN_DEF_MAX_NODES 4096
+
+void nn_limits_default(struct nn_limits *lim)
+{
+	lim->max_body = NN_DEF_MAX_BODY;
+	lim->max_depth = NN_DEF_MAX_DEPTH;
+	lim->max_devices = NN_DEF_MAX_DEVICES;
+	lim->max_rules = NN_DEF_MAX_RULES;
+	lim->max_prefixes = NN_DEF_MAX_PREFIXES;
+	lim->max_nodes = NN_DEF_MAX_NODES;
+}
+
+/* ---- raw bytes, document, counts ---- */
+
+/* Nesting depth of the raw text, counting [ and { outside strings. Done
+ * before the parser so a 100000-deep document costs one linear pass and no
+ * allocation. Returns the offset where @max is exceeded, or -1. */
+static long depth_scan(const char *s, size_t len, size_t max)
+{
+	bool in_str = false, esc = false;
+	size_t i, depth = 0;
+
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (in_str) {
+			if (esc)
+				esc = false;
+			else if (c == '\\')
+				esc = true;
+			else if (c == '"')
+				in_str = false;
+			continue;
+		}
+		if (c == '"') {
+			in_str = true;
+		} else if (c == '[' || c == '{') {
+			if (++depth > max)
+				return (long)i;
+		} else if ((c == ']' || c == '}') && depth) {
+			depth--;
+		}
+	}
+	return -1;
+}
+
+struct counts {
+	size_t tenants, networks, users, devices, nodes, resources, rules;
+	size_t prefixes;
+};
+
+static size_t arr_size(json_t *obj, const char *key)
+{
+	json_t *v = json_object_get(obj, key);
+
+	return json_is_array(v) ? json_array_size(v) : 0;
+}
+
+/* Count what the document holds (wrong types count as nothing; the typed
+ * pass reports them). Limits apply to what was sent, before any entry is
+ * dropped, so the verdict does not depend on validation order. */
+static void count_entries(json_t *root, struct counts *c)
+{
+	json_t *tenants = json_object_get(root, "tenants");
+	json_t *t, *n, *r, *dst, *nets, *list;
+	size_t i, j, k;
+
+	memset(c, 0, sizeof(*c));
+	c->nodes = arr_size(root, "nodes");
+	c->prefixes = arr_size(json_object_get(root, "gateway"),
+			       "overlay_prefixes");
+	if (!json_is_array(tenants))
+		return;
+	c->tenants = json_array_size(tenants);
+	json_array_foreach(tenants, i, t) {
+		nets = json_object_get(t, "networks");
+		if (!json_is_array(nets))
+			continue;
+		c->networks += json_array_size(nets);
+		json_array_foreach(nets, j, n) {
+			c->users += arr_size(n, "users");
+			c->devices += arr_size(n, "devices");
+			list = json_object_get(n, "resources");
+			if (json_is_array(list)) {
+				c->resources += json_array_size(list);
+				json_array_foreach(list, k, r)
+					c->prefixes += arr_size(r, "prefixes");
+			}
+			list = json_object_get(n, "acl");
+			if (json_is_array(list)) {
+				c->rules += json_array_size(list);
+				json_array_foreach(list, k, r) {
+					dst = json_object_get(r, "dst");
+					c->prefixes += arr_size(dst, "prefixes");
+				}
+			}
+		}
+	}
+}
+
+static int check_limits(struct nn_build *b, const struct counts *c)
+{
+	const struct nn_limits *l = b->lim;
+
+	if (c->devices > l->max_devices)
+		return nn_reject(b, "%zu devices exceed the limit of %zu",
+				 c->devices, l->max_devices);
+	if (c->rules > l->max_rules)
+		return nn_reject(b, "%zu ACL rules exceed the limit of %zu",
+				 c->rules, l->max_rules);
+	if (c->prefixes > l->max_prefixes)
+		return nn_reject(b, "%zu prefixes (overlay, resource and ACL) exceed the limit of %zu",
+				 c->prefixes, l->max_prefixes);
+	if (c->nodes > l->max_nodes)
+		return nn_reject(b, "%zu nodes exceed the limit of %zu",
+				 c->nodes, l->max_nodes);
+	return 0;
+}
+
+static void *alloc_n(size_t n, size_t size)
+{
+	/* calloc(0) may return NULL; one spare element keeps NULL = error. */
+	return calloc(n ? n : 1, size);
+}
+
+static int alloc_build(struct nn_build *b, const struct counts *c)
+{
+	struct nn_policy *p = b->p;
+
+	b->cap_tenants = c->tenants;
+	b->cap_networks = c->networks;
+	b->cap_users = c->users;
+	b->cap_devices = c->devices;
+	b->cap_nodes = c->nodes;
+	b->cap_resources = c->resources;
+	b->cap_rules = c->rules;
+	p->tenants = alloc_n(c->tenants, sizeof(*p->tenants));
+	p->networks = alloc_n(c->networks, sizeof(*p->networks));
+	p->users = alloc_n(c->users, sizeof(*p->users));
+	p->devices = alloc_n(c->devices, sizeof(*p->devices));
+	p->nodes = alloc_n(c->nodes, sizeof(*p->nodes));
+	p->resources = alloc_n(c->resources, sizeof(*p->resources));
+	p->rules = alloc_n(c->rules, sizeof(*p->rules));
+	b->ten_drop = alloc_n(c->tenants, sizeof(bool));
+	b->net_drop = alloc_n(c->networks, sizeof(bool));
+	b->user_drop = alloc_n(c->users, sizeof(bool));
+	b->dev_drop = alloc_n(c->devices, sizeof(bool));
+	b->node_drop = alloc_n(c->nodes, sizeof(bool));
+	b->res_drop = alloc_n(c->resources, sizeof(bool));
+	b->rule_drop = alloc_n(c->rules, sizeof(bool));
+	b->nets = alloc_n(c->networks, sizeof(*b->nets));
+	if (!p->tenants || !p->networks || !p->users || !p->devices ||
+	    !p->nodes || !p->resources || !p->rules || !b->ten_drop ||
+	    !b->net_drop || !b->user_drop || !b->dev_drop || !b->node_drop ||
+	    !b->res_drop || !b->rule_drop || !b->nets)
+		return -ENOMEM;
+	return 0;
+}
+
+static void free_build(struct nn_build *b)
+{
+	free(b->ten_drop);
+	free(b->net_drop);
+	free(b->user_drop);
+	free(b->dev_drop);
+	free(b->node_drop);
+	free(b->res_drop);
+	free(b->rule_drop);
+	free(b->nets);
+}
+
+/* ---- top level and gateway: any error here rejects the snapshot ---- */
+
+static int parse_gateway(struct nn_build *b, json_t *root)
+{
+	struct nn_gateway *gw = &b->p->gw;
+	struct nn_ent e;
+	json_t *g, *arr, *v;
+	char q[NN_PREFIX_STRLEN + 8];
+	int64_t x;
+	size_t i;
+	int err;
+
+	nn_ent_init(&e, NULL, "gateway", b->p->node_id, "gateway");
+	err = nn_js_object(b, &e, root, "gateway", NN_JS_REQUIRED, &g);
+	if (err)
+		return err;
+	err = nn_js_roles(b, &e, g, &gw->roles);
+	if (err)
+		return err;
+	err = nn_js_array(b, &e, g, "overlay_prefixes", NN_JS_REQUIRED, &arr);
+	if (err)
+		return err;
+	if (!json_array_size(arr)) {
+		nn_ent_err(b, &e, "overlay_prefixes is empty");
+		return -EINVAL;
+	}
+	gw->overlay_prefixes = calloc(json_array_size(arr),
+				      sizeof(*gw->overlay_prefixes));
+	if (!gw->overlay_prefixes)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		struct nn_prefix *pf = &gw->overlay_prefixes[i];
+		const char *s = json_string_value(v);
+
+		if (!s) {
+			nn_ent_err(b, &e, "gateway.overlay_prefixes[%zu]: expected a string, got %s",
+				   i, nn_json_type(v));
+			return -EINVAL;
+		}
+		err = nn_prefix_parse(s, pf, NULL);
+		if (err == -EDOM) {
+			nn_ent_err(b, &e, "overlay_prefixes[%zu] \"%s\" has host bits set beyond its length",
+				   i, nn_quote(s, q, sizeof(q)));
+			return -EINVAL;
+		}
+		if (err) {
+			nn_ent_err(b, &e, "overlay_prefixes[%zu] \"%s\" is not a prefix",
+				   i, nn_quote(s, q, sizeof(q)));
+			return -EINVAL;
+		}
+		if (nn_prefix_is_default(pf)) {
+			nn_ent_err(b, &e, "overlay_prefixes[%zu] %s would cover everything",
+				   i, nn_quote(s, q, sizeof(q)));
+			return -EINVAL;
+		}
+		gw->n_overlay_prefixes++;
+	}
+	err = nn_js_overlay_addr(b, &e, g, "overlay_ipv6", NN_JS_REQUIRED,
+				 NN_FAM_V6, gw->ov6, NULL);
+	if (err)
+		return err;
+	err = nn_js_overlay_addr(b, &e, g, "overlay_ipv4", NN_JS_OPTIONAL,
+				 NN_FAM_V4, gw->ov4, &gw->has_ov4);
+	if (err)
+		return err;
+	err = nn_js_int(b, &e, g, "listen_port", NN_JS_REQUIRED, 1, 65535, &x,
+			NULL);
+	if (err)
+		return err;
+	gw->listen_port = (uint16_t)x;
+	err = nn_js_int(b, &e, g, "mtu", NN_JS_REQUIRED, 1280, 9000, &x, NULL);
+	if (err)
+		return err;
+	gw->mtu = (uint16_t)x;
+	return 0;
+}
+
+static int parse_top(struct nn_build *b, json_t *root, const char *node_id)
+{
+	struct nn_policy *p = b->p;
+	const char *s;
+	struct nn_ent e;
+	char q[80];
+	int64_t gen;
+	int err;
+
+	nn_ent_init(&e, NULL, "snapshot", "?", "snapshot");
+	snprintf(e.label, sizeof(e.label), "snapshot");
+	e.path[0] = '\0';
+	err = nn_js_string(b, &e, root, "api_version", NN_JS_REQUIRED, &s);
+	if (err)
+		return err;
+	if (strcmp(s, "v1")) {
+		nn_ent_err(b, &e, "api_version \"%s\" is not \"v1\"",
+			   nn_quote(s, q, sizeof(q)));
+		return -EINVAL;
+	}
+	err = nn_js_id(b, &e, root, "node_id", p->node_id);
+	if (err)
+		return err;
+	if (node_id && strcmp(p->node_id, node_id)) {
+		nn_ent_err(b, &e, "node_id \"%s\" is not this gateway (%s)",
+			   p->node_id, nn_quote(node_id, q, sizeof(q)));
+		return -EINVAL;
+	}
+	err = nn_js_int(b, &e, root, "generation", NN_JS_REQUIRED, 0,
+			INT64_MAX, &gen, NULL);
+	if (err)
+		return err;
+	p->generation = (uint64_t)gen;
+	err = parse_gateway(b, root);
+	if (err)
+		return err;
+	nn_ent_init(&e, NULL, "system_defaults", "", "%s", "");
+	snprintf(e.label, sizeof(e.label), "system_defaults");
+	return nn_js_layer(b, &e, root, "system_defaults", &p->defaults);
+}
+
+int nn_policy_parse(const char *json, size_t len, const char *node_id,
+		    const struct nn_limits *lim, struct nn_policy **out,
+		    struct nn_errlist *errs)
+{
+	struct nn_build b = { .errs = errs };
+	struct nn_limits def;
+	struct counts c;
+	json_error_t jerr;
+	size_t since;
+	long at;
+	int err;
+
+	*out = NULL;
+	if (!lim) {
+		nn_limits_default(&def);
+		lim = &def;
+	}
+	b.lim = lim;
+	if (!json)
+		return nn_reject(&b, "no body");
+	if (len > lim->max_body)
+		return nn_reject(&b, "body of %zu bytes exceeds the limit of %zu bytes",
+				 len, lim->max_body);
+	at = depth_scan(json, len, lim->max_depth);
+	if (at >= 0)
+		return nn_reject(&b, "JSON nesting deeper than %zu levels (at byte %ld)",
+				 lim->max_depth, at);
+	b.root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!b.root)
+		return nn_reject(&b, "invalid JSON at line %d column %d: %s",
+				 jerr.line, jerr.column, jerr.text);
+	if (!json_is_object(b.root)) {
+		err = nn_reject(&b, "top level is a JSON %s, not an object",
+				nn_json_type(b.root));
+		goto out;
+	}
+	b.p = calloc(1, sizeof(*b.p));
+	if (!b.p) {
+		err = -ENOMEM;
+		goto out;
+	}
+	since = errs ? errs->n : 0;
+	err = parse_top(&b, b.root, node_id);
+	if (err == -EINVAL)
+		err = nn_reject_last(&b, since);
+	if (err)
+		goto out;
+	count_entries(b.root, &c);
+	err = check_limits(&b, &c);
+	if (err)
+		goto out;
+	err = alloc_build(&b, &c);
+	if (err)
+		goto out;
+	/* These return -EINVAL with the reason already last in @errs. */
+	err = nn_validate_entries(&b);
+	if (err)
+		goto out;
+	err = nn_validate_acls(&b);
+	if (err)
+		goto out;
+	err = nn_compact(&b);
+	if (err)
+		goto out;
+	nn_resolve_routing(b.p, errs);
+	*out = b.p;
+	b.p = NULL;
+out:
+	if (err == -ENOMEM)
+		nn_errlist_add(errs, "snapshot rejected: out of memory");
+	nn_policy_free(b.p);
+	free_build(&b);
+	json_decref(b.root);
+	return err;
+}

@@ -1,0 +1,447 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * validate.c - the entries of a snapshot (nodes, tenants, networks, users,
+ * resources, devices), each checked on its own; the checks across them and
+ * the compaction are in validate_cross.c, the ACL in validate_acl.c.
+ *
+ * Safety rule (assignments-v1.md, "Validation"): a bad entry is dropped
+ * alone only where dropping it cannot widen access. Dropping a device, node,
+ * user or resource removes an identity, so its traffic is refused (spoof,
+ * unknown_dst). What cannot be made safe by dropping one entry (resource
+ * prefixes of two networks overlapping, the gateway block, limits) rejects
+ * the whole snapshot, with the reason as the last message.
+ *
+ * Duplicates are judged among the entries still standing: an entry already
+ * dropped for its own fault does not exist and takes nobody down with it.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/addr.h"
+#include "policy/json_int.h"
+
+/* ---- entries ---- */
+
+static int parse_node(struct nn_build *b, json_t *v, size_t i)
+{
+	uint32_t idx = (uint32_t)b->p->n_nodes++;
+	struct nn_node *nd = &b->p->nodes[idx];
+	struct nn_ent e;
+	int64_t x;
+	bool set;
+	int err;
+
+	nn_ent_init(&e, NULL, "node", NULL, "nodes[%zu]", i);
+	if (!json_is_object(v)) {
+		nn_ent_err(b, &e, "nodes[%zu] is not an object", i);
+		return -EINVAL;
+	}
+	err = nn_js_id(b, &e, v, "node_id", nd->id);
+	if (err)
+		return err;
+	nn_ent_init(&e, NULL, "node", nd->id, "nodes[%zu]", i);
+	if (!strcmp(nd->id, b->p->node_id)) {
+		nn_ent_err(b, &e, "node_id is this gateway's own node_id");
+		return -EINVAL;
+	}
+	err = nn_js_key(b, &e, v, "public_key", nd->pubkey);
+	if (!err)
+		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv6",
+					 NN_JS_REQUIRED, NN_FAM_V6, nd->addr6,
+					 NULL);
+	if (!err)
+		err = nn_js_endpoint(b, &e, v, nd->endpoint);
+	if (!err)
+		err = nn_js_roles(b, &e, v, &nd->roles);
+	if (!err)
+		err = nn_js_state(b, &e, v, &nd->state);
+	if (!err)
+		err = nn_js_int(b, &e, v, "key_generation", NN_JS_OPTIONAL, 0,
+				UINT32_MAX, &x, &set);
+	if (!err && set)
+		nd->key_generation = (uint32_t)x;
+	return err;
+}
+
+static int parse_user(struct nn_build *b, const struct nn_ent *ne,
+		      uint32_t ni, json_t *v, size_t i)
+{
+	uint32_t idx = (uint32_t)b->p->n_users++;
+	struct nn_user *u = &b->p->users[idx];
+	struct nn_ent e;
+	int err;
+
+	u->network = ni;
+	nn_ent_init(&e, ne, "user", NULL, "%s.users[%zu]", ne->path, i);
+	if (!json_is_object(v)) {
+		nn_ent_err(b, &e, "%s is not an object", e.path);
+		return -EINVAL;
+	}
+	err = nn_js_id(b, &e, v, "user_id", u->id);
+	if (err)
+		return err;
+	nn_ent_init(&e, ne, "user", u->id, "%s.users[%zu]", ne->path, i);
+	err = nn_js_id_list(b, &e, v, "groups", NN_JS_OPTIONAL, &u->groups,
+			    &u->n_groups);
+	if (!err)
+		err = nn_js_layer(b, &e, v, "routing_preference", &u->pref);
+	return err;
+}
+
+static int parse_resource(struct nn_build *b, const struct nn_ent *ne,
+			  uint32_t ni, json_t *v, size_t i)
+{
+	const struct nn_gateway *gw = &b->p->gw;
+	uint32_t idx = (uint32_t)b->p->n_resources++;
+	struct nn_resource *r = &b->p->resources[idx];
+	char q[NN_PREFIX_STRLEN + 8];
+	struct nn_prefix *pf;
+	struct nn_ent e;
+	json_t *arr, *pv;
+	size_t j, k;
+	int err;
+
+	r->network = ni;
+	nn_ent_init(&e, ne, "resource", NULL, "%s.resources[%zu]", ne->path, i);
+	if (!json_is_object(v)) {
+		nn_ent_err(b, &e, "%s is not an object", e.path);
+		return -EINVAL;
+	}
+	err = nn_js_id(b, &e, v, "resource_id", r->id);
+	if (err)
+		return err;
+	nn_ent_init(&e, ne, "resource", r->id, "%s.resources[%zu]", ne->path,
+		    i);
+	err = nn_js_array(b, &e, v, "prefixes", NN_JS_REQUIRED, &arr);
+	if (err)
+		return err;
+	r->prefixes = calloc(json_array_size(arr) + 1, sizeof(*r->prefixes));
+	if (!r->prefixes)
+		return -ENOMEM;
+	json_array_foreach(arr, j, pv) {
+		const char *s = json_string_value(pv);
+
+		pf = &r->prefixes[r->n_prefixes];
+		if (!s) {
+			nn_ent_err(b, &e, "%s.prefixes[%zu]: expected a string",
+				   e.path, j);
+			return -EINVAL;
+		}
+		nn_quote(s, q, sizeof(q));
+		err = nn_prefix_parse(s, pf, NULL);
+		if (err == -EDOM) {
+			nn_ent_err(b, &e, "prefix %s has host bits set beyond its length",
+				   q);
+			return -EINVAL;
+		}
+		if (err) {
+			nn_ent_err(b, &e, "prefix \"%s\" is not an address/length prefix",
+				   q);
+			return -EINVAL;
+		}
+		if (nn_prefix_is_default(pf)) {
+			nn_ent_err(b, &e, "prefix %s would cover every address; only an ACL dst may",
+				   q);
+			return -EINVAL;
+		}
+		/* Overlay addresses are identities, never resources: this one
+		 * prefix goes, the rest of the resource is still sound. */
+		for (k = 0; k < gw->n_overlay_prefixes; k++)
+			if (nn_prefix_overlaps(pf, &gw->overlay_prefixes[k]))
+				break;
+		if (k < gw->n_overlay_prefixes) {
+			nn_ent_err(b, &e, "prefix %s overlaps gateway.overlay_prefixes; prefix dropped",
+				   q);
+			continue;
+		}
+		r->n_prefixes++;
+	}
+	return 0;
+}
+
+/* The user of a device: same network, by id; the first slot wins (two slots
+ * with one id were both dropped by the per-network duplicate check). */
+static int device_user(struct nn_build *b, const struct nn_ent *e,
+		       const struct nn_net_stage *ns, const char *uid,
+		       uint32_t *out)
+{
+	uint32_t i;
+
+	for (i = ns->first_user; i < ns->first_user + ns->n_users; i++) {
+		if (strcmp(b->p->users[i].id, uid))
+			continue;
+		if (b->user_drop[i]) {
+			nn_ent_err(b, e, "its user %s was dropped", uid);
+			return -EINVAL;
+		}
+		*out = i;
+		return 0;
+	}
+	nn_ent_err(b, e, "user_id %s is not a user of this network", uid);
+	return -EINVAL;
+}
+
+static int parse_device(struct nn_build *b, const struct nn_ent *ne,
+			uint32_t ni, json_t *v, size_t i)
+{
+	uint32_t idx = (uint32_t)b->p->n_devices++;
+	struct nn_device *d = &b->p->devices[idx];
+	char uid[NN_NAME_MAX];
+	struct nn_ent e;
+	int64_t x;
+	bool set;
+	int err;
+
+	d->network = ni;
+	d->keepalive = -1;
+	nn_ent_init(&e, ne, "device", NULL, "%s.devices[%zu]", ne->path, i);
+	if (!json_is_object(v)) {
+		nn_ent_err(b, &e, "%s is not an object", e.path);
+		return -EINVAL;
+	}
+	err = nn_js_id(b, &e, v, "device_id", d->id);
+	if (err)
+		return err;
+	nn_ent_init(&e, ne, "device", d->id, "%s.devices[%zu]", ne->path, i);
+	err = nn_js_id(b, &e, v, "user_id", uid);
+	if (!err)
+		err = device_user(b, &e, &b->nets[ni], uid, &d->user);
+	if (!err)
+		err = nn_js_key(b, &e, v, "public_key", d->pubkey);
+	if (!err)
+		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv6",
+					 NN_JS_REQUIRED, NN_FAM_V6, d->addr6,
+					 NULL);
+	if (!err)
+		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv4",
+					 NN_JS_OPTIONAL, NN_FAM_V4, d->addr4,
+					 &d->has_addr4);
+	if (!err)
+		err = nn_js_endpoint(b, &e, v, d->endpoint);
+	if (!err)
+		err = nn_js_int(b, &e, v, "persistent_keepalive",
+				NN_JS_OPTIONAL, 0, 65535, &x, &set);
+	if (!err && set)
+		d->keepalive = (int32_t)x;
+	if (!err)
+		err = nn_js_state(b, &e, v, &d->state);
+	if (!err)
+		err = nn_js_int(b, &e, v, "key_generation", NN_JS_OPTIONAL, 0,
+				UINT32_MAX, &x, &set);
+	if (!err && set)
+		d->key_generation = (uint32_t)x;
+	if (!err)
+		err = nn_js_layer(b, &e, v, "routing_preference", &d->pref);
+	return err;
+}
+
+static void drop_dup_user(struct nn_build *b, uint32_t i, size_t n)
+{
+	char l[NN_LABEL_MAX];
+
+	b->user_drop[i] = true;
+	nn_errlist_add(b->errs, "%s: user_id appears %zu times in the network; every copy dropped",
+		       nn_label_of(b, b->p->users[i].network, "user",
+				b->p->users[i].id, l, sizeof(l)), n);
+}
+
+static void drop_dup_res(struct nn_build *b, uint32_t i, size_t n)
+{
+	char l[NN_LABEL_MAX];
+
+	b->res_drop[i] = true;
+	nn_errlist_add(b->errs, "%s: resource_id appears %zu times in the network; every copy dropped",
+		       nn_label_of(b, b->p->resources[i].network, "resource",
+				b->p->resources[i].id, l, sizeof(l)), n);
+}
+
+/* Ids unique per network over the live slots [first, first + n). */
+static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n,
+			bool users)
+{
+	struct nn_skey *k = calloc(n + 1, sizeof(*k));
+	size_t m = 0;
+	uint32_t i;
+
+	if (!k)
+		return -ENOMEM;
+	for (i = first; i < first + n; i++) {
+		if (users ? b->user_drop[i] : b->res_drop[i])
+			continue;
+		k[m].s = users ? b->p->users[i].id : b->p->resources[i].id;
+		k[m++].idx = i;
+	}
+	nn_find_dups(k, m, users ? drop_dup_user : drop_dup_res, b);
+	free(k);
+	return 0;
+}
+
+/* Parse a network's children, in an order that lets devices resolve their
+ * user: users, resources, devices. The ACL waits for the cross checks. */
+static int parse_children(struct nn_build *b, const struct nn_ent *ne,
+			  uint32_t ni, json_t *users, json_t *res, json_t *devs)
+{
+	struct nn_net_stage *ns = &b->nets[ni];
+	size_t i, since;
+	json_t *v;
+	int err;
+
+	ns->first_user = (uint32_t)b->p->n_users;
+	json_array_foreach(users, i, v) {
+		since = nn_nerrs(b);
+		err = parse_user(b, ne, ni, v, i);
+		if (err == -ENOMEM)
+			return err;
+		if (err) {
+			b->user_drop[b->p->n_users - 1] = true;
+			nn_note_drop(b, since, "user and its devices");
+		}
+	}
+	ns->n_users = (uint32_t)(b->p->n_users - ns->first_user);
+	err = dup_in_range(b, ns->first_user, ns->n_users, true);
+	if (err)
+		return err;
+
+	ns->first_res = (uint32_t)b->p->n_resources;
+	json_array_foreach(res, i, v) {
+		since = nn_nerrs(b);
+		err = parse_resource(b, ne, ni, v, i);
+		if (err == -ENOMEM)
+			return err;
+		if (err) {
+			b->res_drop[b->p->n_resources - 1] = true;
+			nn_note_drop(b, since, "resource");
+		}
+	}
+	ns->n_res = (uint32_t)(b->p->n_resources - ns->first_res);
+	err = dup_in_range(b, ns->first_res, ns->n_res, false);
+	if (err)
+		return err;
+
+	ns->first_dev = (uint32_t)b->p->n_devices;
+	json_array_foreach(devs, i, v) {
+		since = nn_nerrs(b);
+		err = parse_device(b, ne, ni, v, i);
+		if (err == -ENOMEM)
+			return err;
+		if (err) {
+			b->dev_drop[b->p->n_devices - 1] = true;
+			nn_note_drop(b, since, "device");
+		}
+	}
+	ns->n_devs = (uint32_t)(b->p->n_devices - ns->first_dev);
+	return 0;
+}
+
+static int parse_network(struct nn_build *b, const struct nn_ent *te,
+			 uint32_t ti, json_t *v, size_t i)
+{
+	uint32_t idx = (uint32_t)b->p->n_networks++;
+	struct nn_network *n = &b->p->networks[idx];
+	json_t *users, *res, *devs;
+	struct nn_ent e;
+	size_t since = nn_nerrs(b);
+	int err;
+
+	n->tenant = ti;
+	nn_ent_init(&e, te, "network", NULL, "%s.networks[%zu]", te->path, i);
+	if (!json_is_object(v)) {
+		nn_ent_err(b, &e, "%s is not an object", e.path);
+		goto drop;
+	}
+	if (nn_js_id(b, &e, v, "network_id", n->id))
+		goto drop;
+	nn_ent_init(&e, te, "network", n->id, "%s.networks[%zu]", te->path, i);
+	err = nn_js_id_list(b, &e, v, "gateways", NN_JS_REQUIRED, &n->gateways,
+			    &n->n_gateways);
+	if (err == -ENOMEM)
+		return err;
+	/* A missing "acl" could be a missing deny rule: never read it as an
+	 * empty list; the network goes instead. */
+	if (err || nn_js_layer(b, &e, v, "routing_policy", &n->policy) ||
+	    nn_js_array(b, &e, v, "acl", NN_JS_REQUIRED, &b->nets[idx].acl) ||
+	    nn_js_array(b, &e, v, "users", NN_JS_REQUIRED, &users) ||
+	    nn_js_array(b, &e, v, "resources", NN_JS_REQUIRED, &res) ||
+	    nn_js_array(b, &e, v, "devices", NN_JS_REQUIRED, &devs))
+		goto drop;
+	b->nets[idx].ent = e;
+	return parse_children(b, &e, idx, users, res, devs);
+drop:
+	b->net_drop[idx] = true;
+	nn_note_drop(b, since, "network with everything in it");
+	return 0;
+}
+
+static int parse_tenant(struct nn_build *b, json_t *v, size_t i)
+{
+	uint32_t idx = (uint32_t)b->p->n_tenants++;
+	struct nn_tenant *t = &b->p->tenants[idx];
+	size_t j, since = nn_nerrs(b);
+	struct nn_ent e;
+	json_t *nets, *nv;
+	int err;
+
+	nn_ent_init(&e, NULL, "tenant", NULL, "tenants[%zu]", i);
+	if (!json_is_object(v)) {
+		nn_ent_err(b, &e, "tenants[%zu] is not an object", i);
+		goto drop;
+	}
+	if (nn_js_id(b, &e, v, "tenant_id", t->id))
+		goto drop;
+	nn_ent_init(&e, NULL, "tenant", t->id, "tenants[%zu]", i);
+	if (nn_js_array(b, &e, v, "networks", NN_JS_REQUIRED, &nets))
+		goto drop;
+	json_array_foreach(nets, j, nv) {
+		err = parse_network(b, &e, idx, nv, j);
+		if (err)
+			return err;
+	}
+	return 0;
+drop:
+	b->ten_drop[idx] = true;
+	nn_note_drop(b, since, "tenant with everything in it");
+	return 0;
+}
+
+int nn_validate_entries(struct nn_build *b)
+{
+	json_t *root = b->root, *arr, *v;
+	struct nn_ent e;
+	size_t i, since = nn_nerrs(b);
+	int err;
+
+	nn_ent_init(&e, NULL, "snapshot", NULL, "%s", "");
+	nn_bprintf(e.label, sizeof(e.label), "snapshot");
+	/* The lists themselves are structure: without them nothing can be
+	 * read as a whole. */
+	err = nn_js_array(b, &e, root, "nodes", NN_JS_REQUIRED, &arr);
+	if (err)
+		return nn_reject_last(b, since);
+	json_array_foreach(arr, i, v) {
+		size_t s = nn_nerrs(b);
+
+		err = parse_node(b, v, i);
+		if (err == -ENOMEM)
+			return err;
+		if (err) {
+			b->node_drop[b->p->n_nodes - 1] = true;
+			nn_note_drop(b, s, "node");
+		}
+	}
+	since = nn_nerrs(b);
+	err = nn_js_array(b, &e, root, "tenants", NN_JS_REQUIRED, &arr);
+	if (err)
+		return nn_reject_last(b, since);
+	json_array_foreach(arr, i, v) {
+		err = parse_tenant(b, v, i);
+		if (err)
+			return err;
+	}
+
+	return nn_cross_checks(b);
+}

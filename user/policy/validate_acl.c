@@ -1,0 +1,595 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * validate_acl.c - every network's ACL, read after the entries and the cross
+ * checks so references resolve against what actually survived.
+ *
+ * An allow rule that is bad in any way is dropped alone: one allow fewer can
+ * only narrow access. A deny rule cannot be dropped (that would widen
+ * access), so a bad deny rule, or a rule whose action cannot be read,
+ * rejects the whole snapshot. A deny rule that names a device or user that
+ * was dropped keeps working without it: a dropped device has no address, so
+ * it can neither send nor be reached as a device. A deny rule naming a
+ * dropped resource is rejected: the resource's prefixes could now be
+ * internet-bound, and the rule would stop covering them.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/addr.h"
+#include "policy/json_int.h"
+
+/* Name lookups over every slot that got an id, dropped or not, so a
+ * reference can say "dropped" rather than "unknown". */
+struct acl_ctx {
+	struct nn_build *b;
+	struct nn_skey *devs, *users, *res, *groups;
+	size_t n_devs, n_users, n_res, n_groups;
+	uint32_t *udev_start;	/* live devices of user u: */
+	uint32_t *udev;		/* udev[udev_start[u] .. udev_start[u + 1]) */
+};
+
+/* Collected indices of one reference list. */
+struct idx_set {
+	uint32_t *v;
+	size_t n, cap;
+};
+
+static int set_add(struct idx_set *s, uint32_t x)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		uint32_t *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		s->v = v;
+		s->cap = cap;
+	}
+	s->v[s->n++] = x;
+	return 0;
+}
+
+static int u32_cmp(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Sort and deduplicate; hand the array over (NULL when empty). */
+static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
+{
+	size_t i, m = 0;
+
+	if (s->n)
+		qsort(s->v, s->n, sizeof(*s->v), u32_cmp);
+	for (i = 0; i < s->n; i++)
+		if (!m || s->v[m - 1] != s->v[i])
+			s->v[m++] = s->v[i];
+	if (!m) {
+		free(s->v);
+		s->v = NULL;
+	}
+	*out = s->v;
+	*n = m;
+	s->v = NULL;
+	s->n = s->cap = 0;
+}
+
+static const struct nn_skey *lookup(const struct nn_skey *k, size_t n,
+				    uint32_t scope, const char *s)
+{
+	struct nn_skey key = { .s = s, .scope = scope, .idx = 0 };
+	size_t lo = 0, hi = n;
+
+	/* Lower bound of (scope, s, 0): the first slot with that name. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (nn_skey_cmp(&k[mid], &key) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < n && k[lo].scope == scope && !strcmp(k[lo].s, s))
+		return &k[lo];
+	return NULL;
+}
+
+static int build_ctx(struct acl_ctx *c, struct nn_build *b)
+{
+	const struct nn_policy *p = b->p;
+	size_t i, j;
+
+	c->b = b;
+	c->devs = calloc(p->n_devices + 1, sizeof(*c->devs));
+	c->users = calloc(p->n_users + 1, sizeof(*c->users));
+	c->res = calloc(p->n_resources + 1, sizeof(*c->res));
+	c->udev_start = calloc(p->n_users + 2, sizeof(*c->udev_start));
+	c->udev = calloc(p->n_devices + 1, sizeof(*c->udev));
+	for (i = 0, j = 0; i < p->n_users; i++)
+		j += p->users[i].n_groups;
+	c->groups = calloc(j + 1, sizeof(*c->groups));
+	if (!c->devs || !c->users || !c->res || !c->groups ||
+	    !c->udev_start || !c->udev)
+		return -ENOMEM;
+	for (i = 0; i < p->n_devices; i++) {
+		if (p->devices[i].id[0])
+			c->devs[c->n_devs++] = (struct nn_skey){
+				p->devices[i].id, 0, (uint32_t)i };
+		if (!b->dev_drop[i])
+			c->udev_start[p->devices[i].user + 1]++;
+	}
+	for (i = 0; i < p->n_users; i++) {
+		c->udev_start[i + 1] += c->udev_start[i];
+		if (p->users[i].id[0])
+			c->users[c->n_users++] = (struct nn_skey){
+				p->users[i].id, p->users[i].network,
+				(uint32_t)i };
+		for (j = 0; j < p->users[i].n_groups; j++)
+			c->groups[c->n_groups++] = (struct nn_skey){
+				p->users[i].groups[j], p->users[i].network,
+				(uint32_t)i };
+	}
+	/* Counting sort: udev_start[u] serves as user u's fill cursor, which
+	 * leaves it at user u's end, then everything shifts back by one. */
+	for (i = 0; i < p->n_devices; i++)
+		if (!b->dev_drop[i])
+			c->udev[c->udev_start[p->devices[i].user]++] = (uint32_t)i;
+	for (i = p->n_users; i > 0; i--)
+		c->udev_start[i] = c->udev_start[i - 1];
+	c->udev_start[0] = 0;
+	for (i = 0; i < p->n_resources; i++)
+		if (p->resources[i].id[0])
+			c->res[c->n_res++] = (struct nn_skey){
+				p->resources[i].id, p->resources[i].network,
+				(uint32_t)i };
+	qsort(c->devs, c->n_devs, sizeof(*c->devs), nn_skey_cmp);
+	qsort(c->users, c->n_users, sizeof(*c->users), nn_skey_cmp);
+	qsort(c->groups, c->n_groups, sizeof(*c->groups), nn_skey_cmp);
+	qsort(c->res, c->n_res, sizeof(*c->res), nn_skey_cmp);
+	return 0;
+}
+
+static void free_ctx(struct acl_ctx *c)
+{
+	free(c->devs);
+	free(c->users);
+	free(c->res);
+	free(c->groups);
+	free(c->udev_start);
+	free(c->udev);
+}
+
+static int add_user_devices(const struct acl_ctx *c, uint32_t u,
+			    struct idx_set *s)
+{
+	uint32_t i;
+	int err;
+
+	for (i = c->udev_start[u]; i < c->udev_start[u + 1]; i++) {
+		err = set_add(s, c->udev[i]);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* What a reference list holds. */
+enum ref_kind { REF_DEVICES, REF_USERS, REF_GROUPS, REF_RESOURCES };
+
+static const char *const ref_names[] = {
+	[REF_DEVICES] = "devices", [REF_USERS] = "users",
+	[REF_GROUPS] = "groups", [REF_RESOURCES] = "resources",
+};
+
+/*
+ * Resolve @side.@what (e.g. src.groups) of rule @r into @out (device
+ * indices, or resource indices for REF_RESOURCES). A name that is not of
+ * the rule's network is an error; so is a dropped entry, except a dropped
+ * device or user in a deny rule (see the top of the file).
+ */
+static int resolve(struct acl_ctx *c, const struct nn_ent *e,
+		   const struct nn_rule *r, json_t *obj, const char *side,
+		   enum ref_kind what, struct idx_set *out)
+{
+	struct nn_build *b = c->b;
+	char (*names)[NN_NAME_MAX] = NULL;
+	const struct nn_skey *k;
+	struct nn_ent fe = *e;
+	size_t i, n;
+	bool dropped;
+	int err;
+
+	nn_bprintf(fe.path, sizeof(fe.path), "%s.%s", e->path, side);
+	err = nn_js_id_list(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL,
+			    &names, &n);
+	if (err)
+		return err;
+	for (i = 0; i < n && !err; i++) {
+		const char *name = names[i];
+
+		switch (what) {
+		case REF_DEVICES:
+			k = lookup(c->devs, c->n_devs, 0, name);
+			if (k && b->p->devices[k->idx].network != r->network)
+				k = NULL;
+			dropped = k && b->dev_drop[k->idx];
+			break;
+		case REF_USERS:
+			k = lookup(c->users, c->n_users, r->network, name);
+			dropped = k && b->user_drop[k->idx];
+			break;
+		case REF_GROUPS:
+			k = lookup(c->groups, c->n_groups, r->network, name);
+			dropped = false;
+			break;
+		default:
+			k = lookup(c->res, c->n_res, r->network, name);
+			dropped = k && b->res_drop[k->idx];
+			break;
+		}
+		if (!k) {
+			nn_ent_err(b, e, "%s.%s names %s, which is not in this network",
+				   side, ref_names[what], name);
+			err = -EINVAL;
+		} else if (dropped && (r->action == NN_ACT_ALLOW ||
+				       what == REF_RESOURCES)) {
+			nn_ent_err(b, e, "%s.%s names %s, which was dropped",
+				   side, ref_names[what], name);
+			err = -EINVAL;
+		} else if (dropped) {
+			nn_ent_err(b, e, "%s.%s names %s, which was dropped; reference ignored (it has no address)",
+				   side, ref_names[what], name);
+		} else if (what == REF_DEVICES || what == REF_RESOURCES) {
+			err = set_add(out, k->idx);
+		} else if (what == REF_USERS) {
+			err = add_user_devices(c, k->idx, out);
+		} else {
+			/* every live member of the group in this network */
+			for (; !err && k < c->groups + c->n_groups &&
+			       k->scope == r->network && !strcmp(k->s, name);
+			     k++)
+				if (!b->user_drop[k->idx])
+					err = add_user_devices(c, k->idx, out);
+		}
+	}
+	free(names);
+	return err;
+}
+
+/* src or dst: "*" or an object with only the keys @allowed. */
+static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule,
+		    const char *side, const char *const *allowed, bool *star,
+		    json_t **obj)
+{
+	const char *key, *const *a;
+	json_t *v, *x;
+
+	*star = false;
+	*obj = NULL;
+	v = json_object_get(rule, side);
+	if (json_is_string(v) && !strcmp(json_string_value(v), "*")) {
+		*star = true;
+		return 0;
+	}
+	if (!json_is_object(v)) {
+		nn_ent_err(b, e, "%s.%s: expected \"*\" or an object", e->path,
+			   side);
+		return -EINVAL;
+	}
+	/* A misspelt key would silently match nothing: for a deny rule that
+	 * widens access, so unknown keys are errors here. */
+	json_object_foreach(v, key, x) {
+		for (a = allowed; *a && strcmp(*a, key); a++)
+			;
+		if (!*a) {
+			nn_ent_err(b, e, "%s.%s: unknown key \"%s\"", e->path,
+				   side, key);
+			return -EINVAL;
+		}
+	}
+	*obj = v;
+	return 0;
+}
+
+static int parse_proto(struct nn_build *b, const struct nn_ent *e,
+		       json_t *rule, uint16_t *out)
+{
+	static const struct { const char *name; uint16_t num; } names[] = {
+		{ "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 },
+		{ "any", NN_PROTO_ANY },
+	};
+	json_t *v = json_object_get(rule, "proto");
+	size_t i;
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) <= 255) {
+		*out = (uint16_t)json_integer_value(v);
+		return 0;
+	}
+	for (i = 0; json_is_string(v) && i < sizeof(names) / sizeof(*names);
+	     i++) {
+		if (!strcmp(json_string_value(v), names[i].name)) {
+			*out = names[i].num;
+			return 0;
+		}
+	}
+	nn_ent_err(b, e, "%s.proto: expected tcp, udp, icmp, icmpv6, any or a number 0-255",
+		   e->path);
+	return -EINVAL;
+}
+
+/* "N" or "N-M", plain decimal, 0 <= N <= M <= 65535. */
+static int parse_span(const char *s, struct nn_port_span *sp)
+{
+	unsigned long v[2] = { 0, 0 };
+	int i = 0, digits = 0;
+
+	for (; *s; s++) {
+		if (*s == '-' && i == 0 && digits) {
+			i = 1;
+			digits = 0;
+			continue;
+		}
+		if (*s < '0' || *s > '9' || ++digits > 5)
+			return -EINVAL;
+		v[i] = v[i] * 10 + (unsigned long)(*s - '0');
+	}
+	if (!digits)
+		return -EINVAL;
+	if (!i)
+		v[1] = v[0];
+	if (v[1] > 65535 || v[0] > v[1])
+		return -EINVAL;
+	sp->lo = (uint16_t)v[0];
+	sp->hi = (uint16_t)v[1];
+	return 0;
+}
+
+static int parse_ports(struct nn_build *b, const struct nn_ent *e,
+		       json_t *rule, struct nn_rule *r)
+{
+	char q[32];
+	json_t *arr, *v;
+	size_t i;
+	int err;
+
+	err = nn_js_array(b, e, rule, "ports", NN_JS_OPTIONAL, &arr);
+	if (err)
+		return err;
+	if (!arr) {
+		r->all_ports = true;
+		return 0;
+	}
+	if (r->proto != 6 && r->proto != 17) {
+		nn_ent_err(b, e, "ports are only meaningful with proto tcp or udp");
+		return -EINVAL;
+	}
+	r->ports = calloc(json_array_size(arr) + 1, sizeof(*r->ports));
+	if (!r->ports)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		if (!json_is_string(v) ||
+		    parse_span(json_string_value(v), &r->ports[i])) {
+			nn_ent_err(b, e, "ports[%zu] \"%s\" is not \"N\" or \"N-M\" with 0 <= N <= M <= 65535",
+				   i, json_is_string(v) ?
+				   nn_quote(json_string_value(v), q, sizeof(q)) :
+				   nn_json_type(v));
+			return -EINVAL;
+		}
+	}
+	r->n_ports = json_array_size(arr);
+	return 0;
+}
+
+static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e,
+			      json_t *dst, struct nn_rule *r)
+{
+	char q[NN_PREFIX_STRLEN + 8];
+	json_t *arr, *v;
+	size_t i;
+	int err;
+
+	if (!dst)
+		return 0;
+	err = nn_js_array(b, e, dst, "prefixes", NN_JS_OPTIONAL, &arr);
+	if (err || !arr)
+		return err;
+	r->dst_prefixes = calloc(json_array_size(arr) + 1,
+				 sizeof(*r->dst_prefixes));
+	if (!r->dst_prefixes)
+		return -ENOMEM;
+	json_array_foreach(arr, i, v) {
+		/* ::/0 and 0.0.0.0/0 are fine here: that is what "all of the
+		 * internet" means in a deny rule. */
+		err = json_is_string(v) ?
+		      nn_prefix_parse(json_string_value(v),
+				      &r->dst_prefixes[i], NULL) : -EINVAL;
+		if (err) {
+			nn_ent_err(b, e, "dst.prefixes[%zu] \"%s\" %s", i,
+				   json_is_string(v) ?
+				   nn_quote(json_string_value(v), q, sizeof(q)) :
+				   nn_json_type(v),
+				   err == -EDOM ? "has host bits set beyond its length" :
+				   "is not an address/length prefix");
+			return -EINVAL;
+		}
+	}
+	r->n_dst_prefixes = json_array_size(arr);
+	return 0;
+}
+
+/* Everything after action and id; -EINVAL leaves a message. */
+static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e,
+			   json_t *v, struct nn_rule *r)
+{
+	static const char *const src_keys[] = { "devices", "users", "groups",
+						NULL };
+	static const char *const dst_keys[] = { "devices", "resources",
+						"prefixes", NULL };
+	struct idx_set src = { 0 }, grp = { 0 }, dd = { 0 }, dr = { 0 };
+	struct nn_build *b = c->b;
+	json_t *so, *dobj;
+	size_t i;
+	int err;
+
+	err = side_obj(b, e, v, "src", src_keys, &r->src_star, &so);
+	if (!err && so)
+		err = resolve(c, e, r, so, "src", REF_DEVICES, &src);
+	if (!err && so)
+		err = resolve(c, e, r, so, "src", REF_USERS, &src);
+	if (!err && so)
+		err = resolve(c, e, r, so, "src", REF_GROUPS, &grp);
+	/* src_devices is the union; the group part is kept apart too. */
+	for (i = 0; !err && i < grp.n; i++)
+		err = set_add(&src, grp.v[i]);
+	if (!err)
+		err = side_obj(b, e, v, "dst", dst_keys, &r->dst_star, &dobj);
+	if (!err && dobj)
+		err = resolve(c, e, r, dobj, "dst", REF_DEVICES, &dd);
+	if (!err && dobj)
+		err = resolve(c, e, r, dobj, "dst", REF_RESOURCES, &dr);
+	if (!err)
+		err = parse_dst_prefixes(b, e, dobj, r);
+	if (!err)
+		err = parse_proto(b, e, v, &r->proto);
+	if (!err)
+		err = parse_ports(b, e, v, r);
+	set_finish(&src, &r->src_devices, &r->n_src_devices);
+	set_finish(&grp, &r->src_grp_devices, &r->n_src_grp_devices);
+	set_finish(&dd, &r->dst_devices, &r->n_dst_devices);
+	set_finish(&dr, &r->dst_resources, &r->n_dst_resources);
+	return err;
+}
+
+/* The last message becomes the rejection: a deny rule cannot go alone. */
+static int reject_deny(struct nn_build *b, size_t since)
+{
+	struct nn_errlist *e = b->errs;
+	char *msg;
+
+	if (e && e->n > since &&
+	    asprintf(&msg, "%s; a deny rule cannot be dropped without widening access",
+		     e->msgs[e->n - 1]) >= 0) {
+		free(e->msgs[e->n - 1]);
+		e->msgs[e->n - 1] = msg;
+	}
+	return nn_reject_last(b, since);
+}
+
+static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
+{
+	struct nn_build *b = c->b;
+	const struct nn_ent *ne = &b->nets[ni].ent;
+	uint32_t idx = (uint32_t)b->p->n_rules++;
+	struct nn_rule *r = &b->p->rules[idx];
+	size_t since = nn_nerrs(b);
+	const char *act = NULL;
+	struct nn_ent e;
+	int err;
+
+	r->network = ni;
+	nn_ent_init(&e, ne, "rule", NULL, "%s.acl[%zu]", ne->path, k);
+	if (!json_is_object(v)) {
+		nn_ent_err(b, &e, "%s is not an object, so it may be a deny rule",
+			   e.path);
+		return nn_reject_last(b, since);
+	}
+	if (nn_js_string(b, &e, v, "action", NN_JS_REQUIRED, &act))
+		return nn_reject_last(b, since);
+	if (!strcmp(act, "allow")) {
+		r->action = NN_ACT_ALLOW;
+	} else if (!strcmp(act, "deny")) {
+		r->action = NN_ACT_DENY;
+	} else {
+		char q[32];
+
+		nn_ent_err(b, &e, "%s.action \"%s\" is neither allow nor deny, so it may be a deny rule",
+			   e.path, nn_quote(act, q, sizeof(q)));
+		return nn_reject_last(b, since);
+	}
+	err = nn_js_id(b, &e, v, "rule_id", r->id);
+	if (!err) {
+		nn_ent_init(&e, ne, "rule", r->id, "%s.acl[%zu]", ne->path, k);
+		err = parse_rule_body(c, &e, v, r);
+	}
+	if (err == -ENOMEM)
+		return err;
+	if (err && r->action == NN_ACT_DENY)
+		return reject_deny(b, since);
+	if (err) {
+		b->rule_drop[idx] = true;
+		nn_note_drop(b, since, "allow rule");
+	}
+	return 0;
+}
+
+static void dup_rule(struct nn_build *b, uint32_t i, size_t n)
+{
+	char l[NN_LABEL_MAX];
+	const struct nn_rule *r = &b->p->rules[i];
+
+	b->rule_drop[i] = true;
+	if (r->action == NN_ACT_DENY)
+		b->deny_dup = (int64_t)i;
+	nn_errlist_add(b->errs, "%s: rule_id appears %zu times in the ACL; %s",
+		       nn_label_of(b, r->network, "rule", r->id, l, sizeof(l)),
+		       n, r->action == NN_ACT_DENY ?
+		       "a deny rule cannot be dropped without widening access" :
+		       "allow rule dropped");
+}
+
+static int network_acl(struct acl_ctx *c, uint32_t ni)
+{
+	struct nn_build *b = c->b;
+	size_t k, first = b->p->n_rules, m = 0;
+	struct nn_skey *keys;
+	json_t *v;
+	int err;
+
+	json_array_foreach(b->nets[ni].acl, k, v) {
+		err = parse_rule(c, ni, v, k);
+		if (err)
+			return err;
+	}
+	keys = calloc(b->p->n_rules - first + 1, sizeof(*keys));
+	if (!keys)
+		return -ENOMEM;
+	for (k = first; k < b->p->n_rules; k++)
+		if (!b->rule_drop[k])
+			keys[m++] = (struct nn_skey){ b->p->rules[k].id, 0,
+						      (uint32_t)k };
+	/* Ids name counters and log lines; two rules with one id would make
+	 * both ambiguous. */
+	b->deny_dup = -1;
+	nn_find_dups(keys, m, dup_rule, b);
+	free(keys);
+	if (b->deny_dup >= 0) {
+		const struct nn_rule *r = &b->p->rules[b->deny_dup];
+		char l[NN_LABEL_MAX];
+
+		return nn_reject(b, "%s: deny rule's rule_id is not unique in the ACL, and a deny rule cannot be dropped without widening access",
+				 nn_label_of(b, ni, "rule", r->id, l, sizeof(l)));
+	}
+	return 0;
+}
+
+int nn_validate_acls(struct nn_build *b)
+{
+	struct acl_ctx c = { 0 };
+	size_t ni;
+	int err;
+
+	err = build_ctx(&c, b);
+	for (ni = 0; !err && ni < b->p->n_networks; ni++)
+		if (!b->net_drop[ni])
+			err = network_acl(&c, (uint32_t)ni);
+	free_ctx(&c);
+	return err;
+}

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * reconcile.h - keep wg0 exactly at the peer set a validated policy wants
+ * (overlay spec "AllowedIPs rules", "Key rotation", "Emergency revocation";
+ * assignments-v1.md field notes).
+ *
+ * Desired state from struct nn_policy:
+ *   - every ACTIVE device: its public key, AllowedIPs exactly
+ *     overlay_ipv6/128 (+ overlay_ipv4/32), endpoint when given, persistent
+ *     keepalive when given (else off);
+ *   - every ACTIVE node: its public key, overlay_ipv6/128, endpoint when
+ *     given, keepalive off;
+ *   - listen_port and MTU from the gateway block; the private key from
+ *     <state_dir>/<iface>.key.
+ * Everything else on the device is removed: peers added by hand, disabled or
+ * absent ones, old keys of rotated ones.
+ *
+ * One reconcile = one get, then at most one set (all peer changes, private
+ * key and listen port together, so a rotation removes the old key and adds
+ * the new one in the same operation), then the MTU ioctl if it differs.
+ * When nothing differs no set is sent at all.
+ *
+ * "--wg none": the caller simply never calls nn_wg_open()/nn_wg_reconcile().
+ */
+#ifndef NANAMI_WG_RECONCILE_H
+#define NANAMI_WG_RECONCILE_H
+
+#include <limits.h>
+#include <net/if.h>
+#include <stdbool.h>
+
+#include "policy/policy.h"
+#include "wg/uapi.h"
+
+enum nn_wg_mode {
+	NN_WG_MODE_NONE = 0,		/* --wg none: leave the interface alone */
+	NN_WG_MODE_UAPI = 1,		/* --wg uapi: cross-platform userspace API */
+};
+
+/* "none" / "uapi" (alias "userspace"). 0 or -EINVAL. */
+int nn_wg_mode_parse(const char *s, enum nn_wg_mode *out);
+
+struct nn_wg_opts {
+	const char *iface;		/* "wg0" */
+	const char *state_dir;		/* holds <iface>.key; created 0700 if missing */
+	const char *sockdir;		/* NULL: NN_WG_SOCK_DIR */
+	int timeout_ms;			/* UAPI: max wait for progress; 0: default */
+	int total_timeout_ms;		/* UAPI: whole exchange; 0: default */
+};
+
+struct nn_wg {
+	struct nn_wg_uapi uapi;
+	char iface[IFNAMSIZ];
+	char key_path[PATH_MAX];
+	uint8_t private_key[NN_KEY_LEN];
+	uint8_t public_key[NN_KEY_LEN];
+	char public_key_b64[NN_KEY_B64_SIZE];	/* for logs and status */
+	bool key_created;		/* the key file was made by nn_wg_open() */
+};
+
+/*
+ * What one reconcile changed. A rotation (a peer whose desired key is new
+ * while an undesired live peer holds its overlay_ipv6/128) counts only in
+ * keys_rotated, not in added/removed. A peer kept but fixed counts in
+ * updated (endpoint or keepalive) and/or allowed_ips_repaired.
+ */
+struct nn_wg_counters {
+	unsigned int added;
+	unsigned int removed;
+	unsigned int updated;
+	unsigned int allowed_ips_repaired;
+	unsigned int keys_rotated;
+	bool private_key_set;
+	bool listen_port_set;
+	bool mtu_set;
+	unsigned int set_ops;		/* UAPI set operations sent: 0 or 1 */
+	unsigned int peers;		/* desired peers = peers on wg0 afterwards */
+};
+
+/* Total of the change counters: 0 means wg0 was already exactly right. */
+unsigned int nn_wg_counters_changes(const struct nn_wg_counters *c);
+
+/*
+ * Prepare to manage @o->iface: the socket path, and the private key from
+ * <state_dir>/<iface>.key (base64, must be a regular file of mode 0600 or
+ * stricter: -EPERM otherwise), created with a fresh X25519 key when missing.
+ * Does not talk to the daemon yet. Logs event=wg_key_loaded|wg_key_created
+ * with the public key.
+ */
+int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o);
+void nn_wg_close(struct nn_wg *w);
+
+/*
+ * Load <path> or create it (0600, written to a temporary file, fsynced,
+ * linked into place so an existing key is never overwritten). *created says
+ * which. Exposed for tests and tools.
+ */
+int nn_wg_key_file_load(const char *path, uint8_t priv[NN_KEY_LEN], bool *created);
+
+/*
+ * Bring wg0 to what @p wants. 0 with @c filled in (logs one line per peer
+ * changed: event=wg_peer_added, wg_peer_removed, wg_key_rotated,
+ * wg_drift_repaired what=allowed_ips,endpoint,keepalive); -errno on failure
+ * with event=wg_apply_failed logged and @c zeroed, except when only the MTU
+ * step failed after the set went in (then @c counts the set). After a failed
+ * set the device may be partly changed; the next reconcile converges it.
+ */
+int nn_wg_reconcile(struct nn_wg *w, const struct nn_policy *p, struct nn_wg_counters *c);
+
+/* Interface MTU through SIOCGIFMTU / SIOCSIFMTU in the caller's netns. */
+int nn_wg_mtu_get(const char *iface, unsigned int *mtu);
+int nn_wg_mtu_set(const char *iface, unsigned int mtu);
+
+#endif /* NANAMI_WG_RECONCILE_H */
