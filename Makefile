@@ -116,7 +116,7 @@ $(LIB): $(call objs,$(LIB_SRCS))
 
 $(O)/nanami-gatewayd: $(call objs,$(GATEWAYD_MAIN)) $(LIB)
 $(O)/nanami-gwctl: $(call objs,$(GWCTL_SRCS)) $(LIB)
-$(O)/nn-microbench: $(call objs,$(BENCH_SRCS)) $(LIB)
+$(O)/nn-microbench: $(call objs,$(BENCH_SRCS)) $(O)/selftests/lib/pktbuild.o $(LIB)
 $(O)/nn-cptest: $(call objs,$(CPTEST_SRCS)) $(LIB)
 $(O)/nn-wgtest: $(call objs,$(WGTEST_SRCS)) $(LIB)
 $(BINS):
@@ -183,6 +183,21 @@ man/%: docs/man/%.md
 	$(call msg,MAN,$@)
 	$(Q)go-md2man -in $< -out $@
 
+# ---- static checks ----
+# make check: the tree is in kernel style (.clang-format, clang-format 14)
+# and the rooms keep their dependency rules (tools/check-includes.py:
+# folder-qualified includes, no include from a lower room to a higher one,
+# no include cycle, no call cycle between rooms in the built objects).
+FORMAT_SRCS := $(wildcard bpf/*.c bpf/*.h headers/*.h user/*/*.c user/*/*.h \
+	tools/*/*.c tools/*/*.h tools/bench/bpf/*.c selftests/*/*.c selftests/*/*.h \
+	selftests/drivers/*/*.c selftests/drivers/*/*.h)
+
+check: all
+	$(call msg,FORMAT,$(words $(FORMAT_SRCS)) files)
+	$(Q)clang-format --dry-run --Werror $(FORMAT_SRCS)
+	$(call msg,INCLUDES,user tools selftests)
+	$(Q)python3 tools/check-includes.py --objects $(O)
+
 # ---- commands ----
 deps:
 	$(Q)tools/install-deps.sh
@@ -210,6 +225,7 @@ clean:
 
 help:
 	@echo 'make            build BPF objects, skeletons, nanami-gatewayd, nanami-gwctl, tools and tests into $(O)/'
+	@echo 'make check      formatting (clang-format) and room dependency rules (tools/check-includes.py)'
 	@echo 'make test       install missing dependencies, build, run every selftest (needs root)'
 	@echo 'make demo       bring up the demo gateway in network namespaces (needs root)'
 	@echo 'make bench      run the benchmarks into $(O)/bench/ (minutes; needs root)'

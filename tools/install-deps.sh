@@ -14,6 +14,7 @@ PKGS=(
 	libnftables-dev nftables		# exit-gateway NAT table
 	libcmocka-dev				# unit-test assertions
 	libclang-rt-14-dev			# libFuzzer and sanitizer runtimes for clang
+	clang-format				# make check: kernel style (.clang-format)
 	wireguard-go wireguard-tools		# wg0 on TUN for the end-to-end tests
 	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
 	procps psmisc				# pgrep/pkill/killall in test scripts

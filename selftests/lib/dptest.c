@@ -124,16 +124,16 @@ void dpt_close(struct dpt *t)
 
 int dpt_apply(struct dpt *t, const struct nn_policy *p, struct nn_apply_result *res)
 {
-	struct nn_apply_result local;
+	struct nn_apply_result local, *r = res ? res : &local;
 	struct nn_errlist errs = {};
+	enum nn_apply_outcome out;
 	size_t i;
-	int err;
 
-	err = nn_apply(t->dp, p, res ? res : &local, &errs);
+	out = nn_apply(t->dp, p, r, &errs);
 	for (i = 0; i < errs.n; i++)
-		fprintf(stderr, "# apply: %s\n", errs.msgs[i]);
+		fprintf(stderr, "# apply %s: %s\n", nn_apply_outcome_name(out), errs.msgs[i]);
 	nn_errlist_free(&errs);
-	return err;
+	return out == NN_APPLY_APPLIED ? 0 : r->error;
 }
 
 static int read_percpu(int fd, uint32_t key, void *vals)

@@ -48,7 +48,8 @@ int dpt_open_pinned(struct dpt *t, uint8_t framing, const char *pin_dir, bool dr
 		    const struct dpt *l3_from);
 void dpt_close(struct dpt *t);
 
-/* Validate and apply: 0 or -errno (messages to stderr). */
+/* Apply through nn_apply(): 0, or the -errno behind a rejection or failure
+ * (messages to stderr, with the outcome). */
 int dpt_apply(struct dpt *t, const struct nn_policy *p, struct nn_apply_result *res);
 
 /* Run @pkt (starting at L2 for Ethernet framing, at L3 otherwise) through

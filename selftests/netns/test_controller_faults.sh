@@ -7,7 +7,8 @@
 # 100000-deep / oversized responses, an older generation, conflicting
 # assignments (an address used twice, overlapping tenant prefixes, a
 # cross-tenant ACL reference), a wrong node_id, a torn or corrupt
-# last-known-good file.
+# last-known-good file, and a full map (an apply failure: retried, not a
+# rejection).
 #
 #   +-----------------------------------------------------------+
 #   | node gw (own netns + mount ns, private bpffs)             |
@@ -211,6 +212,43 @@ nn_check "wrong node_id: rejected (validation error counted)" nn_wait_for 4 verr
 nn_check "wrong node_id: the log names node_id" log_has g7 'event=snapshot_rejected .*node_id'
 nn_check "wrong node_id: previous generation still enforced" test "$(enforced)" = "$ref"
 gwd_kill g7 TERM
+
+# ---- a map that cannot take the new generation: a failure of this host,
+# retried with backoff (not a rejection, although the kernel says E2BIG) ----
+ref=$(enforced)
+live=$(( $(active_epoch) & 1 ))
+info=$(nn_in gw bpftool -j map show pinned "$PINS/nn_addrs")
+ksz=$(jq -r .bytes_key <<<"$info") vsz=$(jq -r .bytes_value <<<"$info")
+max=$(jq -r .max_entries <<<"$info")
+have=$(nn_in gw bpftool -j map dump pinned "$PINS/nn_addrs" | jq length)
+# Keys of the live slot that no policy names (fe80::/16 + a counter), until
+# the map is full: what the standby half of the next generation needs has
+# no room.
+junk_key() {	# N
+	printf '%02x 00 00 00 fe 80' "$live"
+	printf ' 00%.0s' $(seq 1 $((ksz - 4 - 2 - 4)))
+	printf ' %02x %02x %02x %02x\n' $(($1 & 255)) $(($1 >> 8 & 255)) 0 0
+}
+zeros=$(printf ' 00%.0s' $(seq 1 "$vsz"))
+for ((i = 0; i < max - have; i++)); do
+	echo "map update pinned $PINS/nn_addrs key hex $(junk_key $i) value hex$zeros"
+done >"$NN_TMP/fill.batch"
+nn_check "nn_addrs filled to its ${max} entries" nn_in gw bpftool batch file "$NN_TMP/fill.batch"
+G=$((G + 2))
+jq --argjson g $G '.generation = $g | .node_id = "gw-fra-1"' "$EX" |
+	sed 's/"fd7a:6e61:6e61:10::2"/"fd7a:6e61:6e61:10::77"/' >"$NN_TMP/file.json"
+gwd_start g8 --resync 30
+nn_check "full map: apply failed, retry scheduled" nn_wait_for 5 \
+	log_has g8 'event=apply_retry'
+apply_error_only() { [ "$(metric nanami_apply_errors_total)" -ge 1 ] && [ "$(verr)" = 0 ]; }
+nn_check "full map: counted as an apply error, not a validation error" apply_error_only
+nn_check "full map: previous generation still enforced" test "$(enforced)" = "$ref"
+sed 's/^map update/map delete/; s/ value hex.*//' "$NN_TMP/fill.batch" >"$NN_TMP/drain.batch"
+nn_in gw bpftool batch file "$NN_TMP/drain.batch" >/dev/null
+nn_check "room again: the retry applies generation $G" nn_wait_for 8 gen_is $G
+nn_check "room again: alice's new address passes" \
+	test "$(verdict fd7a:6e61:6e61:10::77 fd00:acc::1 tcp 5432)" = pass
+gwd_kill g8 TERM
 cp_stop cp
 
 nn_finish

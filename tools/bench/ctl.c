@@ -90,8 +90,8 @@ static int apply_text(struct nn_dp *dp, const char *json, size_t len, const stru
 	err = nn_policy_parse(json, len, "gw-bench", lim, &p, &errs);
 	*validate_ms = now_ms() - t0;
 	t0 = now_ms();
-	if (!err)
-		err = nn_apply(dp, p, ar, &errs);
+	if (!err && nn_apply(dp, p, ar, &errs) != NN_APPLY_APPLIED)
+		err = ar->error;
 	*apply_ms = now_ms() - t0;
 	for (i = 0; i < errs.n && i < 5; i++)
 		fprintf(stderr, "# %s\n", errs.msgs[i]);

@@ -29,6 +29,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "lib/addr.h"
 #include "lib/base64.h"
 #include "lib/strbuf.h"
 
@@ -175,11 +176,9 @@ static bool gen_pick_net;
 static void masked(char *out, bool v4, const char *host, unsigned int len)
 {
 	uint8_t a[16] = {};
-	unsigned int i;
 
 	inet_pton(v4 ? AF_INET : AF_INET6, host, a);
-	for (i = len; i < (v4 ? 32u : 128u); i++)
-		a[i / 8] &= ~(0x80 >> (i % 8));
+	nn_addr_mask(a, a, v4 ? 4 : 16, len);
 	inet_ntop(v4 ? AF_INET : AF_INET6, a, out, BENCH_ADDR_STR);
 }
 

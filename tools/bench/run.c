@@ -658,8 +658,8 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 		err = cache_load(s);
 	info->load_ms = now_ms() - t0;
 	t0 = now_ms();
-	if (!err)
-		err = nn_apply(s->dp, p, &ar, &errs);
+	if (!err && nn_apply(s->dp, p, &ar, &errs) != NN_APPLY_APPLIED)
+		err = ar.error;
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "# apply: %s\n", errs.msgs[i]);
 	nn_errlist_free(&errs);

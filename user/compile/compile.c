@@ -78,17 +78,6 @@ struct pfx_key {
 	uint8_t addr[NN_ADDR_LEN];
 };
 
-static void mask_addr(uint8_t *out, const uint8_t *a, unsigned int len)
-{
-	unsigned int i;
-
-	for (i = 0; i < NN_ADDR_LEN; i++) {
-		unsigned int bits = len > i * 8 ? len - i * 8 : 0;
-
-		out[i] = bits >= 8 ? a[i] : (uint8_t)(a[i] & (0xff00 >> bits));
-	}
-}
-
 static int pfx_add(struct pfx_index *ix, uint32_t net, const struct nn_prefix *p, uint32_t id)
 {
 	struct pfx_key k = { .net = net, .len = p->len };
@@ -96,7 +85,7 @@ static int pfx_add(struct pfx_index *ix, uint32_t net, const struct nn_prefix *p
 	struct vec v = {};
 	int err;
 
-	mask_addr(k.addr, p->addr, p->len);
+	nn_addr_mask(k.addr, p->addr, NN_ADDR_LEN, p->len);
 	ix->lens[net][p->len] = 1;
 	e = nn_table_get(&ix->t, &k, sizeof(k));
 	if (e)
@@ -135,7 +124,7 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 		if (!ix->lens[net][l])
 			continue;
 		k.len = l;
-		mask_addr(k.addr, a, l);
+		nn_addr_mask(k.addr, a, NN_ADDR_LEN, l);
 		e = nn_table_get(&ix->t, &k, sizeof(k));
 		if (!e)
 			continue;
@@ -353,7 +342,7 @@ static int add_prefix(struct cstate *s, struct nn_table *seen, uint32_t net,
 	struct pfx_key k = { .net = net, .len = pfx->len };
 	struct nn_prefix_ent *np;
 
-	mask_addr(k.addr, pfx->addr, pfx->len);
+	nn_addr_mask(k.addr, pfx->addr, NN_ADDR_LEN, pfx->len);
 	if (nn_table_get(seen, &k, sizeof(k)))
 		return 0;
 	if (nn_table_put(seen, &k, sizeof(k), "", 0))
@@ -409,7 +398,7 @@ static int scope_covers_v4(const struct nn_compiled *o, size_t upto, uint32_t ne
 
 		if (e->net != net || e->pfx.len >= 96)
 			continue;
-		mask_addr(m, v4_block.addr, e->pfx.len);
+		nn_addr_mask(m, v4_block.addr, NN_ADDR_LEN, e->pfx.len);
 		if (!memcmp(m, e->pfx.addr, NN_ADDR_LEN))
 			return 1;
 	}

@@ -275,8 +275,29 @@ static int write_meta(struct nn_dp *dp, const struct nn_policy *p, const struct 
 	return 0;
 }
 
-int nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result *res,
-	     struct nn_errlist *errs)
+const char *nn_apply_outcome_name(enum nn_apply_outcome o)
+{
+	switch (o) {
+	case NN_APPLY_APPLIED:
+		return "applied";
+	case NN_APPLY_REJECTED:
+		return "rejected";
+	case NN_APPLY_FAILED:
+		return "failed";
+	}
+	return "unknown";
+}
+
+static enum nn_apply_outcome outcome(struct nn_apply_result *res, int err, bool rejected)
+{
+	res->error = err;
+	if (!err)
+		return NN_APPLY_APPLIED;
+	return rejected ? NN_APPLY_REJECTED : NN_APPLY_FAILED;
+}
+
+enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
+			       struct nn_apply_result *res, struct nn_errlist *errs)
 {
 	struct mapset sets[SET_COUNT] = {
 		[SET_ADDRS] = { .fd = dp->map_fd[NN_M_ADDRS], .ksz = sizeof(struct nn_addr_key),
@@ -296,22 +317,28 @@ int nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result
 	struct nn_compiled c = {};
 	struct nn_slot_plan plan;
 	struct nn_slots slots;
-	bool same = true;
+	bool same = true, rejected = false;
 	int i, err;
 
 	memset(res, 0, sizeof(*res));
 	err = nn_live_epoch(dp, &epoch);
-	if (err)
-		return err;
+	if (err) {
+		nn_errlist_add(errs, "couldn't read the live epoch: %s", strerror(-err));
+		return outcome(res, err, false);
+	}
 	live = NN_SLOT(epoch);
 	standby = NN_SLOT(epoch + 1);
 
+	/* Capacities the snapshot exceeds (counter slots: -ENOSPC; cells:
+	 * -E2BIG) are its own property: rejected. Anything else is ours. */
 	err = nn_slots_plan(dp, p, &slots, &plan, errs);
 	if (err)
-		return err;
+		return outcome(res, err, err == -ENOSPC);
 	err = nn_compile(p, &slots, dp->opts.cap.max_cells, &c, errs);
-	if (err)
+	if (err) {
+		rejected = err == -E2BIG;
 		goto out_slots;
+	}
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
@@ -378,5 +405,5 @@ out:
 	nn_compiled_free(&c);
 out_slots:
 	nn_slots_free(&slots, &plan);
-	return err;
+	return outcome(res, err, rejected);
 }

@@ -50,15 +50,32 @@ int nn_slots_write_new(const struct nn_slot_plan *plan);
 int nn_slots_release_old(const struct nn_slot_plan *plan);
 void nn_slots_free(struct nn_slots *slots, struct nn_slot_plan *plan);
 
+/*
+ * What an apply came to. The fault policy of the callers hangs on this, not
+ * on errno values: a map write can fail with EINVAL or E2BIG too, and that
+ * is a failure of this host (retry), not a property of the snapshot.
+ */
+enum nn_apply_outcome {
+	NN_APPLY_APPLIED = 0,	/* enforced (or already was) */
+	NN_APPLY_REJECTED,	/* the snapshot exceeds a capacity: retrying cannot help;
+				 * nothing changed */
+	NN_APPLY_FAILED,	/* this host failed (map write, memory): the previous
+				 * generation stays enforced; worth retrying */
+};
+
+const char *nn_apply_outcome_name(enum nn_apply_outcome o);
+
 struct nn_apply_result {
+	int error;			/* -errno behind a rejection or failure */
 	uint32_t epoch;			/* live epoch afterwards */
 	size_t writes;			/* map updates and deletes made */
 	bool flipped;			/* a new generation went live */
 	size_t addrs, prefixes, cells;	/* entries in the generation */
 };
 
-/* Apply @p. 0, or -errno with the reason in @errs (old generation stays). */
-int nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result *res,
+/* Apply @p; anything but NN_APPLY_APPLIED leaves the old generation
+ * enforced, with the reason in @errs and res->error. */
+enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result *res,
 	     struct nn_errlist *errs);
 
 /* Entries of map @fd (keys of @ksz bytes, at most 64); with @slot_of, only

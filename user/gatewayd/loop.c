@@ -219,11 +219,13 @@ static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
 }
 
 /*
- * Validate and apply @text. 0 when it is enforced (or identical to what
- * is); -EINVAL when rejected as a whole (nothing changed); other -errno when
- * applying failed (previous generation still enforced, retried later).
+ * Validate and apply @text: NN_APPLY_APPLIED when it is enforced (or
+ * identical to what is); NN_APPLY_REJECTED when the snapshot itself is
+ * refused (invalid, older, over a capacity: nothing changed, retrying cannot
+ * help); NN_APPLY_FAILED when this host failed to apply it (maps, wg0, NAT:
+ * the previous generation stays enforced, retried with backoff).
  */
-static int apply_text(struct daemon *d, const char *text, size_t len, const char *why)
+static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size_t len, const char *why)
 {
 	struct nn_errlist errs = {};
 	struct nn_apply_result res;
@@ -232,6 +234,7 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 	uint64_t cur_gen = 0;
 	uint32_t cur_devices = 0;
 	bool have;
+	enum nn_apply_outcome out;
 	size_t i;
 	int err;
 
@@ -248,7 +251,7 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
 			   source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : strerror(-err));
 		nn_errlist_free(&errs);
-		return -EINVAL;
+		return NN_APPLY_REJECTED;
 	}
 	nn_errlist_free(&errs);
 	have = enforced(d, &cur_gen, &cur_devices);
@@ -258,7 +261,7 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 			   (unsigned long long)p->generation, (unsigned long long)cur_gen);
 		count_errors(d, 1, 0);
 		nn_policy_free(p);
-		return -EINVAL;
+		return NN_APPLY_REJECTED;
 	}
 	/* An empty snapshot replacing a populated one must at least be a newer
 	 * generation: never the product of a half-failed fetch. */
@@ -267,25 +270,30 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 			   "without a newer generation\"", source_name(d), why);
 		count_errors(d, 1, 0);
 		nn_policy_free(p);
-		return -EINVAL;
+		return NN_APPLY_REJECTED;
 	}
-	err = nn_apply(d->dp, p, &res, &errs);
+	out = nn_apply(d->dp, p, &res, &errs);
 	for (i = 0; i < errs.n; i++)
-		nn_log_err("event=apply_failed source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
+		nn_log_err("event=%s source=%s reason=\"%s\"",
+			   out == NN_APPLY_REJECTED ? "snapshot_rejected" : "apply_failed",
+			   source_name(d), errs.msgs[i]);
 	nn_errlist_free(&errs);
-	if (!err) {
-		err = apply_rest(d, p, why);
+	if (out == NN_APPLY_APPLIED && apply_rest(d, p, why)) {
 		/* wg0 or NAT failed: put the previous generation back so the
 		 * maps and wg0 keep agreeing; retried with backoff. */
-		if (err && d->good && nn_apply(d->dp, d->good, &res, &errs) == 0)
+		out = NN_APPLY_FAILED;
+		if (d->good && nn_apply(d->dp, d->good, &res, &errs) == NN_APPLY_APPLIED)
 			nn_log_warn("event=rolled_back generation=%llu",
 				    (unsigned long long)d->good->generation);
 		nn_errlist_free(&errs);
 	}
-	if (err) {
-		count_errors(d, 0, 1);
+	if (out != NN_APPLY_APPLIED) {
+		if (out == NN_APPLY_REJECTED)
+			count_errors(d, 1, 0);
+		else
+			count_errors(d, 0, 1);
 		nn_policy_free(p);
-		return err;
+		return out;
 	}
 	nn_log(res.flipped || res.writes || strcmp(why, "drift") ? NN_LOG_INFO : NN_LOG_DEBUG,
 	       "event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
@@ -312,7 +320,7 @@ static int apply_text(struct daemon *d, const char *text, size_t len, const char
 	d->st.map_writes += res.writes;
 	pthread_mutex_unlock(&d->st.mu);
 	refresh_peer_metrics(d);
-	return 0;
+	return NN_APPLY_APPLIED;
 }
 
 static void set_pending(struct daemon *d, const char *text, size_t len)
@@ -325,11 +333,12 @@ static void set_pending(struct daemon *d, const char *text, size_t len)
 }
 
 /* Apply, and on an apply failure (not a rejection) schedule a retry. */
-static int apply_or_retry(struct daemon *d, const char *text, size_t len, const char *why)
+static enum nn_apply_outcome apply_or_retry(struct daemon *d, const char *text, size_t len,
+					    const char *why)
 {
-	int err = apply_text(d, text, len, why);
+	enum nn_apply_outcome out = apply_text(d, text, len, why);
 
-	if (err && err != -EINVAL) {
+	if (out == NN_APPLY_FAILED) {
 		unsigned int ms = nn_cp_backoff_ms(d->retry_attempt++, RETRY_BASE_MS, RETRY_MAX_MS,
 						   nn_cp_random());
 
@@ -342,12 +351,35 @@ static int apply_or_retry(struct daemon *d, const char *text, size_t len, const 
 		d->retry_attempt = 0;
 		d->next_retry = 0;
 	}
-	return err;
+	return out;
+}
+
+/* What one look at the source came to. */
+enum sync_outcome {
+	SYNC_APPLIED,		/* enforced, or nothing new */
+	SYNC_REJECTED,		/* a snapshot we refused: the last applied stays */
+	SYNC_FAILED,		/* a snapshot we failed to apply: retry scheduled */
+	SYNC_UNREADABLE,	/* an answer that is not a snapshot at all */
+	SYNC_UNREACHABLE,	/* no answer (control plane away, file unreadable) */
+};
+
+static enum sync_outcome from_apply(enum nn_apply_outcome out)
+{
+	switch (out) {
+	case NN_APPLY_APPLIED:
+		return SYNC_APPLIED;
+	case NN_APPLY_REJECTED:
+		return SYNC_REJECTED;
+	case NN_APPLY_FAILED:
+		break;
+	}
+	return SYNC_FAILED;
 }
 
 /* Fetch from the control plane (delta when possible) and apply. */
-static int cp_sync(struct daemon *d, const char *why)
+static enum sync_outcome cp_sync(struct daemon *d, const char *why)
 {
+	enum nn_apply_outcome out;
 	struct nn_cp_fetch f = {};
 	char err_s[256] = "";
 	int err;
@@ -362,7 +394,7 @@ static int cp_sync(struct daemon *d, const char *why)
 		if (!atomic_load(&d->stream_up))
 			set_cp_state(d, NN_CP_POLLING);
 		nn_cp_fetch_release(&f);
-		return err;	/* at start: the last-known-good, as when unreachable */
+		return SYNC_UNREADABLE;
 	}
 	if (err) {
 		nn_log_warn("event=control_plane_unreachable url=%s trigger=%s error=\"%s\"",
@@ -370,44 +402,45 @@ static int cp_sync(struct daemon *d, const char *why)
 		if (!atomic_load(&d->stream_up))
 			set_cp_state(d, NN_CP_DOWN);
 		nn_cp_fetch_release(&f);
-		return err;
+		return SYNC_UNREACHABLE;
 	}
 	if (!atomic_load(&d->stream_up))
 		set_cp_state(d, NN_CP_POLLING);
 	if (f.unchanged) {
 		mark_synced(d);
 		nn_cp_fetch_release(&f);
-		return 0;
+		return SYNC_APPLIED;
 	}
-	err = apply_or_retry(d, f.body, f.len, why);
-	if (!err)
+	out = apply_or_retry(d, f.body, f.len, why);
+	if (out == NN_APPLY_APPLIED)
 		mark_synced(d);
 	/* A snapshot we refused must not become the base of the next delta. */
-	if (err == -EINVAL)
+	if (out == NN_APPLY_REJECTED)
 		nn_cp_client_reset(d->cp);
 	nn_cp_fetch_release(&f);
-	return err;
+	return from_apply(out);
 }
 
-static int file_sync(struct daemon *d, const char *why)
+static enum sync_outcome file_sync(struct daemon *d, const char *why)
 {
 	FILE *f = fopen(d->o->assignments, "rb");
 	size_t cap = 1 << 16, n = 0;
+	enum nn_apply_outcome out;
 	char *buf = NULL;
-	int err;
 
 	if (!f) {
-		err = -errno;
-		nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments, strerror(-err));
-		return err;
+		nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments, strerror(errno));
+		return SYNC_UNREACHABLE;
 	}
 	for (;;) {
 		char *nb = realloc(buf, cap);
 
 		if (!nb) {
+			nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments,
+				   strerror(ENOMEM));
 			free(buf);
 			fclose(f);
-			return -ENOMEM;
+			return SYNC_UNREACHABLE;
 		}
 		buf = nb;
 		n += fread(buf + n, 1, cap - n, f);
@@ -416,15 +449,15 @@ static int file_sync(struct daemon *d, const char *why)
 		cap *= 2;
 	}
 	fclose(f);
-	err = apply_or_retry(d, buf, n, why);
+	out = apply_or_retry(d, buf, n, why);
 	free(buf);
-	d->file_in_sync = !err;
-	if (!err)
+	d->file_in_sync = out == NN_APPLY_APPLIED;
+	if (d->file_in_sync)
 		mark_synced(d);
-	return err;
+	return from_apply(out);
 }
 
-static int sync_source(struct daemon *d, const char *why)
+static enum sync_outcome sync_source(struct daemon *d, const char *why)
 {
 	return d->o->cp.url ? cp_sync(d, why) : file_sync(d, why);
 }
@@ -484,12 +517,15 @@ static void *stream_main(void *arg)
 static void initial_sync(struct daemon *d)
 {
 	char why[256] = "", *text = NULL;
+	enum sync_outcome so;
 	uint64_t gen;
 	size_t len;
 	int err;
 
-	err = sync_source(d, "start");
-	if (!err || err == -EINVAL || !d->o->cp.url)
+	/* A snapshot the control plane gave us, enforced or refused, is its
+	 * word; only when it gave none does the last-known-good stand in. */
+	so = sync_source(d, "start");
+	if (so == SYNC_APPLIED || so == SYNC_REJECTED || !d->o->cp.url)
 		return;
 	err = nn_lkg_load(d->o->state_dir, &gen, &text, &len, why, sizeof(why));
 	if (err == -ENOENT) {
@@ -590,7 +626,7 @@ static void loop(struct daemon *d)
 
 			d->pending = NULL;
 			/* What the source gave us, now applied: in sync. */
-			if (!apply_or_retry(d, text, d->pending_len, "retry")) {
+			if (apply_or_retry(d, text, d->pending_len, "retry") == NN_APPLY_APPLIED) {
 				d->file_in_sync = true;
 				mark_synced(d);
 			}
@@ -718,6 +754,7 @@ static void shutdown_all(struct daemon *d)
 int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
 {
 	struct daemon d = { .o = o, .stop = stop, .evfd = -1 };
+	bool attached = false, unpin_dp, unpin_ul;
 	int err;
 
 	nn_ctl_state_init(&d.st);
@@ -728,6 +765,7 @@ int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
 	/* --once attaches only what applied; the daemon attaches regardless:
 	 * with nothing applied (epoch 0) everything from the overlay is denied. */
 	if (!o->once || d.good) {
+		attached = true;
 		err = nn_dp_attach(d.dp, o->iface);
 		if (!err && d.ul)
 			err = nn_underlay_attach(d.ul, o->underlay);
@@ -748,6 +786,18 @@ int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
 	nn_log_info("event=stopping iface=%s note=\"dataplane stays attached and enforcing\"",
 		    o->iface);
 out:
+	/* A first start that failed before attaching anything leaves nothing
+	 * behind: pins it created would be adopted by the next start as if
+	 * they held state. Pins it adopted are another run's and stay. */
+	unpin_dp = err && !attached && d.dp && !d.dp->adopted;
+	unpin_ul = err && !attached && d.ul && !d.ul->adopted;
 	shutdown_all(&d);
+	if (unpin_ul)
+		nn_underlay_detach(NULL, o->pin_dir);
+	if (unpin_dp) {
+		nn_dp_detach(NULL, o->pin_dir);
+		nn_log_info("event=unpinned pin_dir=%s note=\"first start failed before "
+			    "attaching: nothing left behind\"", o->pin_dir);
+	}
 	return err;
 }

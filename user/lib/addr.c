@@ -124,6 +124,17 @@ const char *nn_prefix_format(const struct nn_prefix *p, char *buf, size_t len)
 	return buf;
 }
 
+void nn_addr_mask(uint8_t *out, const uint8_t *a, unsigned int nbytes, unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < nbytes; i++) {
+		unsigned int bits = len > i * 8 ? len - i * 8 : 0;
+
+		out[i] = bits >= 8 ? a[i] : (uint8_t)(a[i] & (0xff00 >> bits));
+	}
+}
+
 /* First @len bits of @a and @b are equal. */
 static bool prefix_bits_equal(const uint8_t *a, const uint8_t *b,
 			      unsigned int len)

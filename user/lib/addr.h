@@ -58,6 +58,10 @@ const char *nn_addr_format(const uint8_t a[NN_ADDR_LEN], char *buf, size_t len);
 const char *nn_prefix_format(const struct nn_prefix *p, char *buf, size_t len);
 
 /* @p covers @a. An IPv6 prefix shorter than /96 never covers IPv4. */
+/* @out = the first @len bits of the @nbytes-byte address @a, the rest zero
+ * (@out may be @a). Every mask of a prefix goes through here. */
+void nn_addr_mask(uint8_t *out, const uint8_t *a, unsigned int nbytes, unsigned int len);
+
 bool nn_prefix_contains(const struct nn_prefix *p, const uint8_t a[NN_ADDR_LEN]);
 
 /* @a and @b share at least one address (one contains the other). */

@@ -25,6 +25,7 @@
 
 #include <openssl/evp.h>
 
+#include "lib/addr.h"
 #include "wg/uapi.h"
 
 /* ---- keys ---- */
@@ -115,20 +116,6 @@ int nn_wg_generate_private_key(uint8_t priv[NN_KEY_LEN])
 
 /* ---- addresses ---- */
 
-static void mask_prefix(uint8_t *a, unsigned int nbytes, unsigned int cidr)
-{
-	unsigned int i;
-
-	for (i = 0; i < nbytes; i++) {
-		if (cidr >= 8 * (i + 1))
-			continue;
-		if (cidr <= 8 * i)
-			a[i] = 0;
-		else
-			a[i] &= (uint8_t)(0xff << (8 - (cidr - 8 * i)));
-	}
-}
-
 static int parse_uint(const char *s, unsigned long long max, unsigned long long *out)
 {
 	unsigned long long v = 0;
@@ -171,7 +158,7 @@ int nn_wg_allowedip_parse(const char *s, struct nn_wg_allowedip *out)
 			return -EINVAL;
 	}
 	out->cidr = (uint8_t)cidr;
-	mask_prefix(out->addr, out->family == AF_INET ? 4 : 16, out->cidr);
+	nn_addr_mask(out->addr, out->addr, out->family == AF_INET ? 4 : 16, out->cidr);
 	return 0;
 }
 

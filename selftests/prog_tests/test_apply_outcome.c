@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * What nn_apply() says it came to, through the real compiler, generation
+ * switch and maps: the controller retries a failure and never a rejection,
+ * so the two must not be confused by the errno behind them.
+ *
+ * - A map that cannot take the new generation (full: the kernel answers
+ *   E2BIG) is a failure of this host: NN_APPLY_FAILED, the live generation
+ *   untouched, and the same policy applies once the map has room again.
+ * - A policy over the cell capacity is the snapshot's own property:
+ *   NN_APPLY_REJECTED, nothing written.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+
+#include "dptest.h"
+#include "model_fixture.h"
+
+struct ut {
+	struct dpt t;
+	struct nn_policy *base, *moved;
+};
+
+static struct nn_policy *parse(const char *json)
+{
+	struct nn_errlist errs = { 0 };
+	struct nn_policy *p = NULL;
+
+	assert_int_equal(nn_policy_parse(json, strlen(json), "gw-fra-1", NULL, &p, &errs), 0);
+	nn_errlist_free(&errs);
+	return p;
+}
+
+/* examples/assignments.json, and the same with one device on a new
+ * address: applying the second needs new entries in nn_addrs. */
+static int setup(void **state)
+{
+	struct ut *u = calloc(1, sizeof(*u));
+	const char *from = "\"" ALICE6 "\"", *to = "\"fd7a:6e61:6e61:10::77\"";
+	const char *at;
+	char *json;
+
+	if (!u || mf_group_setup(state))
+		return -1;
+	at = strstr(mf_json, from);
+	if (!at)
+		return -1;
+	json = calloc(1, strlen(mf_json) + strlen(to) + 1);
+	memcpy(json, mf_json, (size_t)(at - mf_json));
+	strcat(json, to);
+	strcat(json, at + strlen(from));
+	u->base = parse(mf_json);
+	u->moved = parse(json);
+	free(json);
+	if (dpt_open(&u->t, NN_FRAMING_L3))
+		return -1;
+	assert_int_equal(dpt_apply(&u->t, u->base, NULL), 0);
+	*state = u;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct ut *u = *state;
+
+	dpt_close(&u->t);
+	nn_policy_free(u->base);
+	nn_policy_free(u->moved);
+	free(u);
+	mf_group_teardown(state);
+	return 0;
+}
+
+static uint32_t live_epoch(struct ut *u)
+{
+	uint32_t e = 0;
+
+	assert_int_equal(nn_live_epoch(u->t.dp, &e), 0);
+	return e;
+}
+
+/* Fill nn_addrs with entries of the live slot that no policy names, until
+ * the kernel refuses one. Returns how many went in. */
+static uint32_t fill_addrs(struct ut *u, uint32_t live)
+{
+	struct nn_addr_key k = { .slot = live };
+	struct nn_addr_info v = { 0 };
+	int fd = u->t.dp->map_fd[NN_M_ADDRS];
+	uint32_t n;
+
+	k.addr[0] = 0xfe;	/* nobody's: fe.. is not in any example prefix */
+	for (n = 0; n < (1u << 24); n++) {
+		memcpy(&k.addr[12], &n, sizeof(n));
+		if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
+			assert_int_equal(errno, E2BIG);
+			return n;
+		}
+	}
+	fail_msg("nn_addrs never filled up");
+	return n;
+}
+
+static void drain_addrs(struct ut *u, uint32_t live, uint32_t n)
+{
+	struct nn_addr_key k = { .slot = live };
+	uint32_t i;
+
+	k.addr[0] = 0xfe;
+	for (i = 0; i < n; i++) {
+		memcpy(&k.addr[12], &i, sizeof(i));
+		assert_int_equal(bpf_map_delete_elem(u->t.dp->map_fd[NN_M_ADDRS], &k), 0);
+	}
+}
+
+static void test_full_map_is_a_failure(void **state)
+{
+	struct ut *u = *state;
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res;
+	uint32_t e0 = live_epoch(u), junk;
+
+	junk = fill_addrs(u, NN_SLOT(e0));
+	assert_true(junk > 0);
+	assert_int_equal(nn_apply(u->t.dp, u->moved, &res, &errs), NN_APPLY_FAILED);
+	assert_int_equal(res.error, -E2BIG);	/* E2BIG, and still not a rejection */
+	assert_true(errs.n > 0);
+	assert_non_null(strstr(errs.msgs[errs.n - 1], "previous one stays enforced"));
+	nn_errlist_free(&errs);
+	assert_int_equal(live_epoch(u), e0);
+	assert_false(res.flipped);
+
+	/* Room again: the same policy, retried, applies. */
+	drain_addrs(u, NN_SLOT(e0), junk);
+	assert_int_equal(nn_apply(u->t.dp, u->moved, &res, &errs), NN_APPLY_APPLIED);
+	nn_errlist_free(&errs);
+	assert_int_equal(res.error, 0);
+	assert_true(res.flipped);
+	assert_int_equal(live_epoch(u), e0 + 1);
+}
+
+static void test_over_cell_capacity_is_a_rejection(void **state)
+{
+	struct ut *u = *state;
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res;
+	uint32_t e0 = live_epoch(u), saved = u->t.dp->opts.cap.max_cells;
+	bool named = false;
+	size_t i;
+
+	u->t.dp->opts.cap.max_cells = 1;
+	assert_int_equal(nn_apply(u->t.dp, u->moved, &res, &errs), NN_APPLY_REJECTED);
+	u->t.dp->opts.cap.max_cells = saved;
+	assert_int_equal(res.error, -E2BIG);
+	for (i = 0; i < errs.n; i++)
+		named |= strstr(errs.msgs[i], "cells") != NULL;
+	assert_true(named);
+	nn_errlist_free(&errs);
+	assert_int_equal(res.writes, 0);
+	assert_int_equal(live_epoch(u), e0);
+}
+
+static void test_outcome_names(void **state)
+{
+	(void)state;
+	assert_string_equal(nn_apply_outcome_name(NN_APPLY_APPLIED), "applied");
+	assert_string_equal(nn_apply_outcome_name(NN_APPLY_REJECTED), "rejected");
+	assert_string_equal(nn_apply_outcome_name(NN_APPLY_FAILED), "failed");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_full_map_is_a_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_over_cell_capacity_is_a_rejection, setup,
+						teardown),
+		cmocka_unit_test(test_outcome_names),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
