@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
 /*
- * stats.bpf.h - the one place verdicts are counted: every drop goes through
- * nn_count_drop() with a reason, so every drop is observable (counter, and a
- * sampled, rate-limited ring-buffer event).
+ * stats.bpf.h - the one place verdicts are counted: every verdict of the
+ * policy programs goes through nn_finish() with a reason, so every drop is
+ * observable (the per-reason counter, and a sampled, rate-limited ring-buffer
+ * event). The underlay guard counts its own drops in nn_wg_drops.
  */
 #ifndef NANAMI_STATS_BPF_H
 #define NANAMI_STATS_BPF_H

@@ -377,14 +377,17 @@ struct nn_verdict {
 	__u32 reason;		/* enum nn_reason; NN_PASS when passed */
 	__u32 rule;		/* deciding rule index or NN_NONE32 */
 	__u32 src_kind;		/* enum nn_addr_kind of the source, 0 unknown */
-	__u32 dst_kind;		/* nn_addr_kind, or 16 + nn_prefix_kind, or 0 internet */
+	__u32 dst_kind;		/* enum nn_addr_kind, NN_DK_PREFIX_BASE + enum
+				 * nn_prefix_kind, NN_DK_INTERNET; 0 when the
+				 * packet was decided before its destination was
+				 * looked up */
 	__u32 tenant;
 	__u32 network;
 	__u32 flow_hit;		/* 1 when a tracked flow decided */
 	__u32 passed_untouched;	/* 1 for ARP / neighbour discovery */
 };
 
-/* ---- Underlay WireGuard guard (bpf/underlay.bpf.c) ---- */
+/* ---- Underlay WireGuard guard (bpf/underlay_xdp.bpf.c) ---- */
 #define NN_WG_INITIATION 1
 #define NN_WG_RESPONSE 2
 #define NN_WG_COOKIE 3

@@ -45,8 +45,21 @@ round() {
 	[ "$(drops acl_default_deny)" -gt "$d0" ] || { ROUND_BAD="tcp/22 not counted"; return 1; }
 }
 
+# The first round right after the topology came up may meet a tunnel or
+# listener still warming up (CI saw one such failure): up to 3 tries, each
+# failure printed, so a real fault still fails the check.
+first_round() {
+	local i
+	for i in 1 2 3; do
+		round && return 0
+		echo "try $i: $ROUND_BAD"
+		sleep 0.5
+	done
+	return 1
+}
+
 nn_bg alice pingloop ping -6 -i 0.2 -W 1 "$BOB"
-nn_check "before: allowed passes, denied dropped" round
+nn_check "before: allowed passes, denied dropped" first_round
 gen0=$(topo_gen)
 epoch0=$(gwctl status | jq '.epoch')
 hits0=$(topo_hits eng-db)

@@ -188,6 +188,15 @@ static void test_resource_overlap_rejects(void **state)
 	run(d, &r);
 	expect_reject(&r, "resource=globex-files: prefix 10.20.5.0/24 overlaps prefix 10.20.0.0/16 of tenant=acme network=acme-prod resource=acme-db");
 
+	/* another tenant, with an IPv4 prefix (acme-db's 10.20.0.0/16, kept
+	 * as ::ffff:10.20.0.0/112) sorting between ::/8 and a prefix inside
+	 * it: families are compared apart (issue 10, class 5) */
+	d = doc();
+	jappend(d, NET0 ".resources.1.prefixes", json_string("::/8"));
+	jappend(d, GLOBEX ".resources.0.prefixes", json_string("ff::/16"));
+	run(d, &r);
+	expect_reject(&r, "prefix ff::/16 overlaps prefix ::/8 of tenant=acme network=acme-prod");
+
 	/* another network of the same tenant */
 	d = doc();
 	net = json_deep_copy(jat(example, GLOBEX));

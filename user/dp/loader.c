@@ -85,9 +85,11 @@ static int ensure_bpffs(const char *pin_dir)
 	if (!statfs("/sys/fs/bpf", &st) && st.f_type != BPF_FS_MAGIC &&
 	    !strncmp(pin_dir, "/sys/fs/bpf/", 12)) {
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
+			int err = -errno;	/* before logging can change it */
+
 			nn_log_err("event=bpffs_mount path=/sys/fs/bpf error=\"%s\"",
-				   strerror(errno));
-			return -errno;
+				   strerror(-err));
+			return err;
 		}
 	}
 	return nn_mkdir_p(pin_dir);

@@ -61,6 +61,9 @@ struct daemon {
 
 	/* desired state: the last snapshot that applied */
 	struct nn_policy *good;
+	/* --assignments without --node-id: the first file's node_id, and
+	 * from then on the only one accepted (assignments-v1.md). */
+	char file_node_id[NN_NAME_MAX];
 	char *good_text;
 	size_t good_len;
 
@@ -218,6 +221,14 @@ static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
 	pthread_mutex_unlock(&d->st.mu);
 }
 
+/* Whose snapshots we take: --node-id, else what the first file named. */
+static const char *our_node_id(const struct daemon *d)
+{
+	if (d->o->node_id)
+		return d->o->node_id;
+	return d->file_node_id[0] ? d->file_node_id : NULL;
+}
+
 /*
  * Validate and apply @text: NN_APPLY_APPLIED when it is enforced (or
  * identical to what is); NN_APPLY_REJECTED when the snapshot itself is
@@ -243,7 +254,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	lim.max_rules = d->o->cap.max_rules;
 	lim.max_prefixes = d->o->cap.max_prefixes;
 	lim.max_nodes = d->o->cap.max_nodes;
-	err = nn_policy_parse(text, len, d->o->node_id, &lim, &p, &errs);
+	err = nn_policy_parse(text, len, our_node_id(d), &lim, &p, &errs);
 	for (i = 0; i < errs.n; i++)
 		nn_log_warn("event=rejected source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
 	count_errors(d, errs.n, 0);
@@ -254,6 +265,12 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		return NN_APPLY_REJECTED;
 	}
 	nn_errlist_free(&errs);
+	if (!our_node_id(d)) {
+		snprintf(d->file_node_id, sizeof(d->file_node_id), "%s", p->node_id);
+		nn_log_info("event=node_id_taken node_id=%s source=%s note=\"no --node-id: the "
+			    "file's node_id is this gateway's; a file naming another node is "
+			    "rejected\"", p->node_id, source_name(d));
+	}
 	have = enforced(d, &cur_gen, &cur_devices);
 	if (have && p->generation < cur_gen) {
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"generation %llu "

@@ -218,7 +218,8 @@ static int check_args(struct args *a)
 	}
 	fr = a->framing >= 0 ? a->framing : nn_iface_framing(d->iface);
 	if (fr < 0) {
-		nn_log_err("event=usage iface=%s error=\"no such interface\"", d->iface);
+		nn_log_err("event=usage iface=%s error=\"no such interface in this network "
+			   "namespace (%s)\"", d->iface, strerror(-fr));
 		return -ENODEV;
 	}
 	d->framing = (uint8_t)fr;

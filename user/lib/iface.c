@@ -1,25 +1,48 @@
 // SPDX-License-Identifier: GPL-2.0
-/* iface.c - facts about a network interface (see iface.h). */
+/*
+ * iface.c - facts about a network interface (see iface.h).
+ *
+ * Asked of the kernel through a socket of the caller's network namespace,
+ * never read from /sys/class/net: /sys shows the namespace that mounted it,
+ * so under `nsenter --net` or systemd's NetworkNamespacePath= it names
+ * another namespace's interfaces (or none).
+ */
 #include <errno.h>
-#include <stdio.h>
+#include <net/if.h>
+#include <net/if_arp.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "lib/iface.h"
 #include "nanami_abi.h"
 
+int nn_iface_type(const char *ifname)
+{
+	struct ifreq ifr;
+	int fd, err = 0;
+
+	if (strlen(ifname) >= sizeof(ifr.ifr_name))
+		return -ENAMETOOLONG;
+	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	strncpy(ifr.ifr_name, ifname, sizeof(ifr.ifr_name) - 1);
+	if (ioctl(fd, SIOCGIFHWADDR, &ifr))
+		err = -errno;
+	close(fd);
+	return err ? err : ifr.ifr_hwaddr.sa_family;
+}
+
 int nn_iface_framing(const char *ifname)
 {
-	char path[256];
-	FILE *f;
-	int type = -1;
+	int type = nn_iface_type(ifname);
 
-	snprintf(path, sizeof(path), "/sys/class/net/%s/type", ifname);
-	f = fopen(path, "r");
-	if (!f)
-		return -errno;
-	if (fscanf(f, "%d", &type) != 1)
-		type = -1;
-	fclose(f);
-	/* 65534 = ARPHRD_NONE: TUN in L3 mode, which is how wireguard-go and
-	 * the kernel's wireguard present wg0. */
-	return type == 65534 ? NN_FRAMING_L3 : NN_FRAMING_ETH;
+	if (type < 0)
+		return type;
+	/* ARPHRD_NONE: TUN in L3 mode, which is how wireguard-go and the
+	 * kernel's wireguard present wg0. */
+	return type == ARPHRD_NONE ? NN_FRAMING_L3 : NN_FRAMING_ETH;
 }

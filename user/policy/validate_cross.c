@@ -320,11 +320,27 @@ struct pref_ref {
 	uint32_t res;
 };
 
+/* IPv4 prefixes are kept IPv4-mapped (::ffff:0:0/96 and below). */
+static bool pref_is_v4(const struct nn_prefix *pf)
+{
+	return pf->len >= 96 && nn_addr_is_v4mapped(pf->addr);
+}
+
+/*
+ * Family first, then address, then length. Families must not interleave:
+ * an IPv6 prefix never contains an IPv4 one (lib/addr.c), so an IPv4 prefix
+ * sorting between ::/8 and a prefix inside it would pop ::/8 off the stack
+ * below and hide the overlap.
+ */
 static int pref_cmp(const void *a, const void *b)
 {
 	const struct pref_ref *x = a, *y = b;
-	int c = memcmp(x->pf.addr, y->pf.addr, NN_ADDR_LEN);
+	bool x4 = pref_is_v4(&x->pf), y4 = pref_is_v4(&y->pf);
+	int c;
 
+	if (x4 != y4)
+		return x4 ? -1 : 1;
+	c = memcmp(x->pf.addr, y->pf.addr, NN_ADDR_LEN);
 	if (c)
 		return c;
 	if (x->pf.len != y->pf.len)
