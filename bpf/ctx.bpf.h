@@ -16,23 +16,23 @@
  * Load-time configuration (rodata), set by the loader between open and load;
  * the verifier removes the branches they switch off.
  */
-const volatile __u8 nn_framing = NN_FRAMING_L3;	/* enum nn_framing */
-const volatile __u32 nn_max_rules = NN_DEF_MAX_RULES;	/* nn_rules stride */
-const volatile __u8 nn_record_last = 0;		/* write nn_last (tests, explain) */
-const volatile __u8 nn_dry_run = 0;		/* judge only: no flow, counter or event writes */
+const volatile __u8 nn_framing = NN_FRAMING_L3;	      /* enum nn_framing */
+const volatile __u32 nn_max_rules = NN_DEF_MAX_RULES; /* nn_rules stride */
+const volatile __u8 nn_record_last = 0;		      /* write nn_last (tests, explain) */
+const volatile __u8 nn_dry_run = 0; /* judge only: no flow, counter or event writes */
 
 /* The packet as both hooks see it. */
 struct nn_ctx {
 	void *data;
 	void *data_end;
-	void *raw;		/* the struct __sk_buff or struct xdp_md */
-	__u32 len;		/* bytes for counters */
-	__u8 dir;		/* enum nn_dir */
-	__u8 is_xdp;		/* constant per entry point: folds at compile time */
+	void *raw;   /* the struct __sk_buff or struct xdp_md */
+	__u32 len;   /* bytes for counters */
+	__u8 dir;    /* enum nn_dir */
+	__u8 is_xdp; /* constant per entry point: folds at compile time */
 };
 
-#define NN_TC_PASS 0		/* TC_ACT_OK */
-#define NN_TC_DROP 2		/* TC_ACT_SHOT */
+#define NN_TC_PASS 0 /* TC_ACT_OK */
+#define NN_TC_DROP 2 /* TC_ACT_SHOT */
 
 /*
  * TC may hand us a non-linear skb (GSO from the stack, or a frag list). The

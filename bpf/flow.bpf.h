@@ -43,9 +43,8 @@ static __always_inline int nn_addr_eq(const __u8 *a, const __u8 *b)
 
 /* Canonical key: endpoint a is the lower (address, port). Returns 1 when the
  * packet travels b -> a. */
-static __always_inline int nn_flow_key_make(struct nn_flow_key *k, const __u8 *src,
-					    __u16 sport, const __u8 *dst, __u16 dport,
-					    __u8 proto)
+static __always_inline int nn_flow_key_make(struct nn_flow_key *k, const __u8 *src, __u16 sport,
+					    const __u8 *dst, __u16 dport, __u8 proto)
 {
 	int c = nn_addr_cmp(src, dst);
 	int is_b = c > 0 || (c == 0 && sport > dport);
@@ -89,8 +88,9 @@ static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, struct nn
 	if (!cfg)
 		return 60 * NN_NSEC;
 	if (proto == NN_IPPROTO_TCP)
-		s = state == NN_FS_EST ? cfg->tcp_est_timeout_s :
-		    state == NN_FS_CLOSING ? cfg->tcp_close_timeout_s : cfg->tcp_syn_timeout_s;
+		s = state == NN_FS_EST	   ? cfg->tcp_est_timeout_s :
+		    state == NN_FS_CLOSING ? cfg->tcp_close_timeout_s :
+					     cfg->tcp_syn_timeout_s;
 	else if (proto == NN_IPPROTO_UDP)
 		s = cfg->udp_timeout_s;
 	else if (proto == (nn_is_v4mapped(k->a) ? NN_IPPROTO_ICMP : NN_IPPROTO_ICMPV6))
@@ -116,8 +116,7 @@ static __always_inline struct nn_flow *nn_flow_get(struct nn_flow_key *k, __u64 
 }
 
 /* A packet of a live, current flow: advance TCP state, refresh. */
-static __always_inline void nn_flow_touch(struct nn_flow *f, struct nn_pkt *p, int is_b,
-					  __u64 now)
+static __always_inline void nn_flow_touch(struct nn_flow *f, struct nn_pkt *p, int is_b, __u64 now)
 {
 	__u8 state = f->state;
 
@@ -147,7 +146,8 @@ static __always_inline void nn_flow_open(struct nn_pkt *p, __u32 epoch, __u8 dir
 	f.epoch = epoch;
 	f.opener_dir = dir;
 	f.state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
-		  NN_FS_CLOSING : NN_FS_NEW;
+			  NN_FS_CLOSING :
+			  NN_FS_NEW;
 	bpf_map_update_elem(&nn_flows, &k, &f, BPF_ANY);
 }
 

@@ -28,25 +28,25 @@ enum nn_frag_kind {
 };
 
 enum nn_icmp_kind {
-	NN_ICMP_NONE = 0,	/* not ICMP, or a type without meaning here */
+	NN_ICMP_NONE = 0, /* not ICMP, or a type without meaning here */
 	NN_ICMP_ECHO_REQ = 1,
 	NN_ICMP_ECHO_REP = 2,
 	NN_ICMP_ERROR = 3,
-	NN_ICMP_PTB = 4,	/* ICMPv6 Packet Too Big / ICMP frag needed */
+	NN_ICMP_PTB = 4, /* ICMPv6 Packet Too Big / ICMP frag needed */
 };
 
 struct nn_pkt {
 	__u8 src[NN_ADDR_LEN];
 	__u8 dst[NN_ADDR_LEN];
-	__u16 sport;		/* host order; echo id for ICMP echo */
+	__u16 sport; /* host order; echo id for ICMP echo */
 	__u16 dport;
 	__u8 proto;
-	__u8 frag;		/* enum nn_frag_kind */
-	__u8 icmp;		/* enum nn_icmp_kind */
+	__u8 frag; /* enum nn_frag_kind */
+	__u8 icmp; /* enum nn_icmp_kind */
 	__u8 tcp_flags;
-	__u8 untouched;		/* ARP / ND: pass without judging */
-	__u8 q_flowable;	/* the quote can name a flow (not a non-echo ICMP) */
-	__u8 v6;		/* IPv6: ICMP is 58 here, 1 is "another protocol" */
+	__u8 untouched;	 /* ARP / ND: pass without judging */
+	__u8 q_flowable; /* the quote can name a flow (not a non-echo ICMP) */
+	__u8 v6;	 /* IPv6: ICMP is 58 here, 1 is "another protocol" */
 	__u8 pad;
 	__u32 frag_id;
 	/* the flow an ICMP error quotes */
@@ -176,13 +176,13 @@ static __always_inline int nn_parse_icmp(const __u8 *b, __u32 n, int v6, __u8 ho
 		return 0;
 	}
 	if ((!v6 && (type == 3 || type == 11 || type == 12)) || (v6 && type >= 1 && type <= 4)) {
-		p->icmp = ((v6 && type == 2) || (!v6 && type == 3 && code == 4)) ?
-			  NN_ICMP_PTB : NN_ICMP_ERROR;
+		p->icmp = ((v6 && type == 2) || (!v6 && type == 3 && code == 4)) ? NN_ICMP_PTB :
+										   NN_ICMP_ERROR;
 		return nn_parse_quote(b, n, v6, p);
 	}
 	/* Neighbour discovery is never fragmented (RFC 6980). */
-	if (v6 && type >= 133 && type <= 137 && hop_limit == 255 &&
-	    nn_framing == NN_FRAMING_ETH && p->frag == NN_FRAG_NONE)
+	if (v6 && type >= 133 && type <= 137 && hop_limit == 255 && nn_framing == NN_FRAMING_ETH &&
+	    p->frag == NN_FRAG_NONE)
 		p->untouched = 1;
 	return 0;
 }
@@ -226,8 +226,7 @@ static __always_inline int nn_parse_l4(struct nn_ctx *c, __u32 off, __u32 len, i
 	return nn_parse_icmp(b, n, v6, hop_limit, p);
 }
 
-static __always_inline int nn_parse_ipv4(struct nn_ctx *c, void *l3, __u32 l3off,
-					 struct nn_pkt *p)
+static __always_inline int nn_parse_ipv4(struct nn_ctx *c, void *l3, __u32 l3off, struct nn_pkt *p)
 {
 	struct iphdr *ip = l3;
 	__u32 avail = c->len - l3off, tot, hl;
@@ -259,12 +258,11 @@ static __always_inline int nn_parse_ipv4(struct nn_ctx *c, void *l3, __u32 l3off
 
 static __always_inline int nn_is_ext(__u8 nh)
 {
-	return nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 ||
-	       nh == 140 || nh == 51 || nh == 44;
+	return nh == 0 || nh == 43 || nh == 60 || nh == 135 || nh == 139 || nh == 140 || nh == 51 ||
+	       nh == 44;
 }
 
-static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off,
-					 struct nn_pkt *p)
+static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off, struct nn_pkt *p)
 {
 	struct ipv6hdr *ip6 = l3;
 	__u32 avail = c->len - l3off, plen, off, pend;
@@ -303,8 +301,8 @@ static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off
 			return NN_R_MALFORMED;
 		if (nh == 44) {
 			__u16 fo = ((__u16)h[2] << 8) | h[3];
-			__u32 id = ((__u32)h[4] << 24) | ((__u32)h[5] << 16) |
-				   ((__u32)h[6] << 8) | h[7];
+			__u32 id = ((__u32)h[4] << 24) | ((__u32)h[5] << 16) | ((__u32)h[6] << 8) |
+				   h[7];
 
 			/* The id is the one of the header that makes this a
 			 * fragment: an atomic fragment header after it (RFC

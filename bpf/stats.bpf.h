@@ -14,9 +14,9 @@
 
 /* What the judge found out about a packet, for counters and events. */
 struct nn_judgement {
-	__u32 reason;		/* enum nn_reason */
-	__u32 rule;		/* deciding rule index, NN_NONE32 */
-	__u32 dev_slot;		/* counter slot of the overlay end, NN_NONE32 */
+	__u32 reason;	/* enum nn_reason */
+	__u32 rule;	/* deciding rule index, NN_NONE32 */
+	__u32 dev_slot; /* counter slot of the overlay end, NN_NONE32 */
 	__u32 tenant;
 	__u32 network;
 	__u8 src_kind;
@@ -151,8 +151,8 @@ static __always_inline void nn_record_verdict(struct nn_judgement *j)
 }
 
 /* Count the final verdict; returns 1 to pass, 0 to drop. */
-static __always_inline int nn_finish(struct nn_ctx *c, struct nn_pkt *p,
-				     struct nn_judgement *j, __u32 epoch)
+static __always_inline int nn_finish(struct nn_ctx *c, struct nn_pkt *p, struct nn_judgement *j,
+				     __u32 epoch)
 {
 	if (nn_record_last)
 		nn_record_verdict(j);

@@ -71,11 +71,11 @@ struct {
 
 /* Where the UDP datagram is and what the IP header says about it. */
 struct nn_wg_pkt {
-	__u32 l4off;		/* offset of the UDP header */
-	__u32 ip_l4len;		/* bytes the IP header leaves for L4 */
-	__u8 ip_bad;		/* IP length overruns the frame or the headers */
-	__u8 first_frag;	/* offset 0, more fragments */
-	struct nn_wg_src_key src;	/* rate-limit key */
+	__u32 l4off;		  /* offset of the UDP header */
+	__u32 ip_l4len;		  /* bytes the IP header leaves for L4 */
+	__u8 ip_bad;		  /* IP length overruns the frame or the headers */
+	__u8 first_frag;	  /* offset 0, more fragments */
+	struct nn_wg_src_key src; /* rate-limit key */
 };
 
 static __always_inline int nn_wg_drop(__u32 reason, __u32 len)
@@ -90,8 +90,7 @@ static __always_inline int nn_wg_drop(__u32 reason, __u32 len)
 }
 
 /* 1 when this source may send one more handshake initiation now. */
-static __always_inline int nn_wg_hs_allowed(struct nn_wg_config *cfg,
-					    struct nn_wg_src_key *k)
+static __always_inline int nn_wg_hs_allowed(struct nn_wg_config *cfg, struct nn_wg_src_key *k)
 {
 	struct nn_ratelimit *rl, fresh;
 	__u64 now = bpf_ktime_get_ns(), elapsed, add;
@@ -106,8 +105,7 @@ static __always_inline int nn_wg_hs_allowed(struct nn_wg_config *cfg,
 		return 1;
 	}
 	elapsed = now - rl->last_ns;
-	add = elapsed >= NN_WG_IDLE_FULL_NS ? cfg->hs_burst :
-	      elapsed * cfg->hs_rate / NN_NSEC;
+	add = elapsed >= NN_WG_IDLE_FULL_NS ? cfg->hs_burst : elapsed * cfg->hs_rate / NN_NSEC;
 	if (add) {
 		rl->tokens += add;
 		if (rl->tokens > cfg->hs_burst)
@@ -135,7 +133,7 @@ static __always_inline int nn_wg_ipv4(struct xdp_md *xdp, __u32 off, __u32 avail
 		return 1;
 	frag = bpf_ntohs(ip.frag_off);
 	if (frag & 0x1fff)
-		return 1;	/* later fragment: no UDP header */
+		return 1; /* later fragment: no UDP header */
 	w->first_frag = !!(frag & 0x2000);
 	tot = bpf_ntohs(ip.tot_len);
 	w->l4off = off + hl;
@@ -170,7 +168,7 @@ static __always_inline int nn_wg_ipv6(struct xdp_md *xdp, __u32 off, __u32 avail
 			return 1;
 		if (nh == 44) {
 			if (bpf_ntohs(*(__u16 *)&h[2]) & 0xfff8)
-				return 1;	/* later fragment */
+				return 1; /* later fragment */
 			w->first_frag = h[3] & 1;
 			len = 8;
 		} else if (nh == 51) {
@@ -236,8 +234,7 @@ int nn_xdp_underlay(struct xdp_md *xdp)
 	if (!w.first_frag && bpf_ntohs(uh.len) != w.ip_l4len)
 		return nn_wg_drop(NN_R_WG_MALFORMED, avail);
 	msglen = w.ip_l4len - sizeof(uh);
-	if (msglen < sizeof(msg) ||
-	    bpf_xdp_load_bytes(xdp, w.l4off + sizeof(uh), msg, sizeof(msg)))
+	if (msglen < sizeof(msg) || bpf_xdp_load_bytes(xdp, w.l4off + sizeof(uh), msg, sizeof(msg)))
 		return nn_wg_drop(NN_R_WG_MALFORMED, avail);
 	/* Bytes 1-3 are reserved zero in every message type. */
 	if (msg[1] || msg[2] || msg[3])
@@ -253,13 +250,13 @@ int nn_xdp_underlay(struct xdp_md *xdp)
 		return XDP_PASS;
 	case NN_WG_RESPONSE:
 		return msglen == NN_WG_RESPONSE_LEN ? XDP_PASS :
-		       nn_wg_drop(NN_R_WG_MALFORMED, avail);
+						      nn_wg_drop(NN_R_WG_MALFORMED, avail);
 	case NN_WG_COOKIE:
-		return msglen == NN_WG_COOKIE_LEN ? XDP_PASS :
-		       nn_wg_drop(NN_R_WG_MALFORMED, avail);
+		return msglen == NN_WG_COOKIE_LEN ? XDP_PASS : nn_wg_drop(NN_R_WG_MALFORMED, avail);
 	case NN_WG_DATA:
-		return (msglen >= NN_WG_DATA_MIN_LEN && msglen % 16 == 0) ? XDP_PASS :
-		       nn_wg_drop(NN_R_WG_MALFORMED, avail);
+		return (msglen >= NN_WG_DATA_MIN_LEN && msglen % 16 == 0) ?
+			       XDP_PASS :
+			       nn_wg_drop(NN_R_WG_MALFORMED, avail);
 	}
 	return nn_wg_drop(NN_R_WG_MALFORMED, avail);
 }

@@ -61,8 +61,7 @@ __noinline int nn_rejudge(__u32 slot, struct nn_flow_key *k, struct nn_flow *f)
  * A flow recorded under an older epoch is judged again; still allowed, it
  * takes the current epoch (1); no longer allowed, it is cut (deleted, 0).
  */
-static __always_inline int nn_flow_revalidate(struct nn_flow_key *k, struct nn_flow *f,
-					      __u32 epoch)
+static __always_inline int nn_flow_revalidate(struct nn_flow_key *k, struct nn_flow *f, __u32 epoch)
 {
 	if (f->epoch == epoch)
 		return 1;

@@ -27,10 +27,10 @@
 
 /* ---- Limits ---- */
 #define NN_ADDR_LEN 16
-#define NN_NAME_MAX 64		/* ids (device, rule, tenant...) incl. NUL */
-#define NN_MAX_PORT_RANGES 32	/* elementary port ranges per policy cell */
-#define NN_MAX_EXT_HDRS 8	/* IPv6 extension headers walked before "malformed" */
-#define NN_PULL_LEN 64		/* bytes TC makes linear: Ethernet + VLAN + IPv6 */
+#define NN_NAME_MAX 64	      /* ids (device, rule, tenant...) incl. NUL */
+#define NN_MAX_PORT_RANGES 32 /* elementary port ranges per policy cell */
+#define NN_MAX_EXT_HDRS 8     /* IPv6 extension headers walked before "malformed" */
+#define NN_PULL_LEN 64	      /* bytes TC makes linear: Ethernet + VLAN + IPv6 */
 
 /* Defaults for the configurable maxima (controller flags override). */
 #define NN_DEF_MAX_DEVICES 131072
@@ -42,7 +42,7 @@
 
 /* ---- Drop reasons: stable enum, names in nn_reason_name() (user/lib/names.c) ---- */
 enum nn_reason {
-	NN_PASS = 0,		/* not a drop: the verdict was pass */
+	NN_PASS = 0, /* not a drop: the verdict was pass */
 	NN_R_MALFORMED = 1,
 	NN_R_SPOOF = 2,
 	NN_R_REVOKED = 3,
@@ -61,15 +61,15 @@ enum nn_reason {
 
 /* Direction is the attach point, never a guess. */
 enum nn_dir {
-	NN_DIR_FROM_OVERLAY = 0,	/* a peer sent it (wg0 ingress) */
-	NN_DIR_INTO_OVERLAY = 1,	/* the host routes it to a peer (wg0 egress) */
+	NN_DIR_FROM_OVERLAY = 0, /* a peer sent it (wg0 ingress) */
+	NN_DIR_INTO_OVERLAY = 1, /* the host routes it to a peer (wg0 egress) */
 	NN_DIR_MAX = 2,
 };
 
 /* Framing, fixed at load time (rodata), never guessed per packet. */
 enum nn_framing {
-	NN_FRAMING_L3 = 0,	/* wg0: packets start at the IP header */
-	NN_FRAMING_ETH = 1,	/* veth: Ethernet header, optional one 802.1Q tag */
+	NN_FRAMING_L3 = 0,  /* wg0: packets start at the IP header */
+	NN_FRAMING_ETH = 1, /* veth: Ethernet header, optional one 802.1Q tag */
 };
 
 /* ---- Generation switch ----
@@ -83,13 +83,13 @@ struct nn_active {
 	__u32 epoch;
 };
 
-#define NN_SLOT(epoch) ((epoch) & 1)
+#define NN_SLOT(epoch) ((epoch)&1)
 
 /* ---- Identity of an exact overlay address (nn_addrs) ---- */
 enum nn_addr_kind {
 	NN_AK_DEVICE = 1,
-	NN_AK_NODE = 2,		/* another overlay node (infrastructure) */
-	NN_AK_SELF = 3,		/* this gateway's own overlay address */
+	NN_AK_NODE = 2, /* another overlay node (infrastructure) */
+	NN_AK_SELF = 3, /* this gateway's own overlay address */
 };
 
 enum nn_state {
@@ -98,11 +98,11 @@ enum nn_state {
 };
 
 /* nn_addr_info.flags */
-#define NN_AF_EGRESS 0x01	/* device may leave to the internet through this gateway */
-#define NN_AF_CELL_S_STAR 0x02	/* policy cell (src_class, STAR(net)) exists */
+#define NN_AF_EGRESS 0x01	  /* device may leave to the internet through this gateway */
+#define NN_AF_CELL_S_STAR 0x02	  /* policy cell (src_class, STAR(net)) exists */
 #define NN_AF_CELL_STAR_STAR 0x04 /* policy cell (STAR(net), STAR(net)) exists */
-#define NN_AF_CELL_STAR_D 0x08	/* policy cell (STAR(net), dst_class) exists */
-#define NN_AF_CELL_G_STAR 0x10	/* policy cell (src_gclass, STAR(net)) exists */
+#define NN_AF_CELL_STAR_D 0x08	  /* policy cell (STAR(net), dst_class) exists */
+#define NN_AF_CELL_G_STAR 0x10	  /* policy cell (src_gclass, STAR(net)) exists */
 
 /* Class ids: 0 = none. STAR(net) stands for '"*"' of that network (every
  * device as src; every device and resource as dst) so that "*" rules are not
@@ -111,7 +111,7 @@ enum nn_state {
 #define NN_CLASS_STAR_BIT 0x80000000u
 #define NN_CLASS_STAR(net) (NN_CLASS_STAR_BIT | (net))
 
-#define NN_NONE32 0xffffffffu	/* "no rule", "no counter slot" */
+#define NN_NONE32 0xffffffffu /* "no rule", "no counter slot" */
 
 struct nn_addr_key {
 	__u32 slot;
@@ -119,17 +119,17 @@ struct nn_addr_key {
 };
 
 struct nn_addr_info {
-	__u8 kind;		/* enum nn_addr_kind */
-	__u8 state;		/* enum nn_state */
-	__u8 flags;		/* NN_AF_* */
+	__u8 kind;  /* enum nn_addr_kind */
+	__u8 state; /* enum nn_state */
+	__u8 flags; /* NN_AF_* */
 	__u8 pad;
-	__u32 tenant;		/* 1-based within the generation; 0 for nodes/self */
-	__u32 network;		/* 1-based, global; 0 for nodes/self */
-	__u32 src_class;	/* ACL class of the device as a source named by
+	__u32 tenant;	  /* 1-based within the generation; 0 for nodes/self */
+	__u32 network;	  /* 1-based, global; 0 for nodes/self */
+	__u32 src_class;  /* ACL class of the device as a source named by
 				 * device or user (NN_CLASS_NONE: none) */
-	__u32 dst_class;	/* ACL class of this address as a destination */
-	__u32 stat_slot;	/* index into nn_dev_stats, stable across generations */
-	__u32 src_gclass;	/* ACL class of the device as a source reached
+	__u32 dst_class;  /* ACL class of this address as a destination */
+	__u32 stat_slot;  /* index into nn_dev_stats, stable across generations */
+	__u32 src_gclass; /* ACL class of the device as a source reached
 				 * through its groups. Two source classes keep
 				 * per-device rules from multiplying group rules
 				 * into one cell per device. */
@@ -147,20 +147,20 @@ struct nn_addr_info {
 
 struct nn_prefix_key {
 	__u32 prefixlen;
-	__u32 scope;		/* big-endian on the wire of the trie; see NN_SCOPE */
+	__u32 scope; /* big-endian on the wire of the trie; see NN_SCOPE */
 	__u8 addr[NN_ADDR_LEN];
 };
 
 enum nn_prefix_kind {
-	NN_PK_RESOURCE = 1,	/* a tenant's resource (or an ACL prefix inside one) */
-	NN_PK_OVERLAY = 2,	/* inside overlay_prefixes, assigned to nobody */
-	NN_PK_ACL = 3,		/* an ACL dst prefix of the scope's network */
-	NN_PK_HOLE = 4,		/* ::ffff:0:0/96 under a short IPv6 prefix: not it */
+	NN_PK_RESOURCE = 1, /* a tenant's resource (or an ACL prefix inside one) */
+	NN_PK_OVERLAY = 2,  /* inside overlay_prefixes, assigned to nobody */
+	NN_PK_ACL = 3,	    /* an ACL dst prefix of the scope's network */
+	NN_PK_HOLE = 4,	    /* ::ffff:0:0/96 under a short IPv6 prefix: not it */
 };
 
 struct nn_prefix_info {
-	__u8 kind;		/* enum nn_prefix_kind */
-	__u8 flags;		/* NN_AF_CELL_STAR_D for resources */
+	__u8 kind;  /* enum nn_prefix_kind */
+	__u8 flags; /* NN_AF_CELL_STAR_D for resources */
 	__u16 pad;
 	__u32 tenant;
 	__u32 network;
@@ -178,22 +178,22 @@ struct nn_prefix_info {
 #define NN_MAX_PFX_LENS 8
 
 struct nn_pfx_key {
-	__u32 scope;		/* NN_SCOPE(slot, net) */
-	__u8 len;		/* 0..128 */
+	__u32 scope; /* NN_SCOPE(slot, net) */
+	__u8 len;    /* 0..128 */
 	__u8 pad[3];
-	__u8 addr[NN_ADDR_LEN];	/* masked to len */
+	__u8 addr[NN_ADDR_LEN]; /* masked to len */
 };
 
 struct nn_pfx_lens_key {
-	__u32 scope;		/* NN_SCOPE(slot, net) */
+	__u32 scope; /* NN_SCOPE(slot, net) */
 };
 
 struct nn_pfx_lens {
-	__u8 n4;		/* IPv4 (IPv4-mapped, >= /96) lengths */
-	__u8 n6;		/* IPv6 lengths */
-	__u8 use_trie;		/* too many lengths: use nn_prefixes */
+	__u8 n4;       /* IPv4 (IPv4-mapped, >= /96) lengths */
+	__u8 n6;       /* IPv6 lengths */
+	__u8 use_trie; /* too many lengths: use nn_prefixes */
 	__u8 pad;
-	__u8 len4[NN_MAX_PFX_LENS];	/* longest first */
+	__u8 len4[NN_MAX_PFX_LENS]; /* longest first */
 	__u8 len6[NN_MAX_PFX_LENS];
 };
 
@@ -218,12 +218,12 @@ struct nn_cell_key {
 struct nn_port_range {
 	__u16 lo;
 	__u16 hi;
-	__u32 deny;		/* rule index or NN_NONE32 */
-	__u32 allow;		/* rule index or NN_NONE32 */
+	__u32 deny;  /* rule index or NN_NONE32 */
+	__u32 allow; /* rule index or NN_NONE32 */
 };
 
 struct nn_cell {
-	__u32 n;		/* ranges used */
+	__u32 n; /* ranges used */
 	__u32 pad;
 	struct nn_port_range r[NN_MAX_PORT_RANGES];
 };
@@ -251,17 +251,17 @@ struct nn_flow_key {
 };
 
 enum nn_flow_state {
-	NN_FS_NEW = 1,		/* seen one way only */
-	NN_FS_EST = 2,		/* seen both ways */
-	NN_FS_CLOSING = 3,	/* TCP FIN or RST seen */
+	NN_FS_NEW = 1,	   /* seen one way only */
+	NN_FS_EST = 2,	   /* seen both ways */
+	NN_FS_CLOSING = 3, /* TCP FIN or RST seen */
 };
 
 struct nn_flow {
 	__u64 last_seen_ns;
-	__u32 epoch;		/* policy epoch it was judged under */
-	__u8 opener_is_b;	/* the opening packet went b -> a */
-	__u8 opener_dir;	/* enum nn_dir of the opening packet */
-	__u8 state;		/* enum nn_flow_state */
+	__u32 epoch;	  /* policy epoch it was judged under */
+	__u8 opener_is_b; /* the opening packet went b -> a */
+	__u8 opener_dir;  /* enum nn_dir of the opening packet */
+	__u8 state;	  /* enum nn_flow_state */
 	__u8 pad;
 };
 
@@ -276,14 +276,14 @@ struct nn_frag_key {
 
 struct nn_frag {
 	__u64 seen_ns;
-	__u8 reason;		/* NN_PASS or the first fragment's drop reason */
+	__u8 reason; /* NN_PASS or the first fragment's drop reason */
 	__u8 pad[7];
 };
 
 /* ---- Runtime configuration (nn_config[0]), written by the controller ---- */
 struct nn_config {
-	__u32 event_sample;	/* 0: no events; N: one drop in N sampled */
-	__u32 event_rate;	/* events per second per CPU at most */
+	__u32 event_sample; /* 0: no events; N: one drop in N sampled */
+	__u32 event_rate;   /* events per second per CPU at most */
 	__u32 tcp_syn_timeout_s;
 	__u32 tcp_est_timeout_s;
 	__u32 tcp_close_timeout_s;
@@ -306,7 +306,7 @@ struct nn_config {
 
 /* What the controller last applied (nn_meta[0]); for operators, not packets. */
 struct nn_meta {
-	__u64 generation;	/* snapshot generation */
+	__u64 generation; /* snapshot generation */
 	__u64 applied_unix_ns;
 	__u32 epoch;
 	__u32 devices;
@@ -339,7 +339,7 @@ struct nn_name {
 	char tenant[NN_NAME_MAX];
 	char network[NN_NAME_MAX];
 	__u32 in_use;
-	__u32 kind;		/* enum nn_addr_kind for devices/nodes; 0 for rules */
+	__u32 kind; /* enum nn_addr_kind for devices/nodes; 0 for rules */
 };
 
 /* Drop event in nn_events (ring buffer). */
@@ -355,8 +355,8 @@ struct nn_event {
 	__u8 pad;
 	__u32 tenant;
 	__u32 network;
-	__u32 dev_slot;		/* NN_NONE32 when no device is involved */
-	__u32 rule_slot;	/* NN_NONE32 when no rule decided */
+	__u32 dev_slot;	 /* NN_NONE32 when no device is involved */
+	__u32 rule_slot; /* NN_NONE32 when no rule decided */
 	__u32 pkt_len;
 	__u32 pad2;
 };
@@ -368,23 +368,23 @@ struct nn_ratelimit {
 };
 
 /* nn_verdict.dst_kind beyond enum nn_addr_kind. */
-#define NN_DK_PREFIX_BASE 16	/* + enum nn_prefix_kind */
+#define NN_DK_PREFIX_BASE 16 /* + enum nn_prefix_kind */
 #define NN_DK_INTERNET 32
 
 /* Verdict of the last packet on this CPU (nn_last), written only when the
  * program is loaded with record_last set: tests and "explain" read it. */
 struct nn_verdict {
-	__u32 reason;		/* enum nn_reason; NN_PASS when passed */
-	__u32 rule;		/* deciding rule index or NN_NONE32 */
-	__u32 src_kind;		/* enum nn_addr_kind of the source, 0 unknown */
-	__u32 dst_kind;		/* enum nn_addr_kind, NN_DK_PREFIX_BASE + enum
+	__u32 reason;	/* enum nn_reason; NN_PASS when passed */
+	__u32 rule;	/* deciding rule index or NN_NONE32 */
+	__u32 src_kind; /* enum nn_addr_kind of the source, 0 unknown */
+	__u32 dst_kind; /* enum nn_addr_kind, NN_DK_PREFIX_BASE + enum
 				 * nn_prefix_kind, NN_DK_INTERNET; 0 when the
 				 * packet was decided before its destination was
 				 * looked up */
 	__u32 tenant;
 	__u32 network;
 	__u32 flow_hit;		/* 1 when a tracked flow decided */
-	__u32 passed_untouched;	/* 1 for ARP / neighbour discovery */
+	__u32 passed_untouched; /* 1 for ARP / neighbour discovery */
 };
 
 /* ---- Underlay WireGuard guard (bpf/underlay_xdp.bpf.c) ---- */
@@ -398,9 +398,9 @@ struct nn_verdict {
 #define NN_WG_DATA_MIN_LEN 32
 
 struct nn_wg_config {
-	__u16 listen_port;	/* host order; 0 = guard inactive */
+	__u16 listen_port; /* host order; 0 = guard inactive */
 	__u16 pad;
-	__u32 hs_rate;		/* handshake initiations per second per source */
+	__u32 hs_rate; /* handshake initiations per second per source */
 	__u32 hs_burst;
 	__u32 pad2;
 };

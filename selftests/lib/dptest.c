@@ -159,8 +159,8 @@ static int run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t 
 {
 	struct __sk_buff skb = {};
 	uint8_t out[4096];
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
-		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
 	struct nn_verdict *last;
 	uint64_t before[NN_R_MAX] = { 0 };
 	int fd = nn_dp_prog_fd(t->dp, dir, hook), err, i;
@@ -209,8 +209,8 @@ int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pk
 	return run(t, dir, hook, pkt, len, r, true);
 }
 
-int dpt_run_fast(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt,
-		 size_t len, struct dpt_result *r)
+int dpt_run_fast(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
+		 struct dpt_result *r)
 {
 	return run(t, dir, hook, pkt, len, r, false);
 }

@@ -19,18 +19,18 @@
 struct dpt {
 	struct nn_dp *dp;
 	uint8_t framing;
-	int l3_ifindex;			/* a TUN device: TC test runs see L3 packets */
+	int l3_ifindex; /* a TUN device: TC test runs see L3 packets */
 	char l3_ifname[16];
 	int ncpu;
 };
 
 struct dpt_result {
 	bool passed;
-	uint32_t reason;		/* enum nn_reason (nn_last) */
-	int32_t rule;			/* deciding rule index, -1 none */
+	uint32_t reason; /* enum nn_reason (nn_last) */
+	int32_t rule;	 /* deciding rule index, -1 none */
 	bool untouched;
 	bool flow_hit;
-	uint64_t drops[NN_R_MAX];	/* per-reason drop counter deltas */
+	uint64_t drops[NN_R_MAX]; /* per-reason drop counter deltas */
 };
 
 /* Load with @framing; the test process is pinned to CPU 0 so per-CPU
@@ -60,8 +60,8 @@ int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pk
 /* As dpt_run() without the drop-counter deltas (r->drops stays zero): three
  * syscalls instead of ~30, for tests that run hundreds of thousands of
  * packets and compare verdicts only. */
-int dpt_run_fast(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt,
-		 size_t len, struct dpt_result *r);
+int dpt_run_fast(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
+		 struct dpt_result *r);
 
 /* Sum over CPUs of the drop counter for @reason. */
 uint64_t dpt_drops(struct dpt *t, uint32_t reason);

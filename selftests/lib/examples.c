@@ -131,8 +131,8 @@ const struct nn_example nn_examples[] = {
 	{ "14a", NN_DIR_FROM_OVERLAY, "gw-ams-1 -> gw-fra-1 udp/4789", ex14a, NN_PASS, NULL },
 	{ "14b", NN_DIR_FROM_OVERLAY, "gw-ams-1 -> alice", ex14b, NN_R_NO_TRANSIT, NULL },
 	{ "15", NN_DIR_INTO_OVERLAY, "acme-db SYN-ACK answering 1", ex15, NN_PASS, NULL },
-	{ "16", NN_DIR_INTO_OVERLAY, "internet -> alice unsolicited", ex16,
-	  NN_R_ACL_DEFAULT_DENY, NULL },
+	{ "16", NN_DIR_INTO_OVERLAY, "internet -> alice unsolicited", ex16, NN_R_ACL_DEFAULT_DENY,
+	  NULL },
 	{ "17", NN_DIR_INTO_OVERLAY, "globex resource -> alice", ex17, NN_R_CROSS_TENANT, NULL },
 	{ "18", NN_DIR_INTO_OVERLAY, "Packet Too Big quoting 1", ex18, NN_PASS, NULL },
 };

@@ -14,10 +14,10 @@
 #include "pktbuild.h"
 
 struct nn_example {
-	const char *id;			/* "1" .. "18", "14a" */
+	const char *id; /* "1" .. "18", "14a" */
 	enum nn_dir dir;
 	const char *what;
-	void (*describe)(struct pb *b);	/* the packet at L3 */
+	void (*describe)(struct pb *b); /* the packet at L3 */
 	int reason;			/* enum nn_reason */
 	const char *rule;		/* deciding rule id, NULL none */
 };

@@ -105,8 +105,7 @@ int mf_teardown(void **state)
 	return 0;
 }
 
-struct nn_policy *mf_variant(struct mf_ctx *c, const char *from,
-			     const char *to)
+struct nn_policy *mf_variant(struct mf_ctx *c, const char *from, const char *to)
 {
 	const char *at = strstr(mf_json, from);
 	size_t n = strlen(mf_json) + strlen(to) + 1;
@@ -137,9 +136,8 @@ int32_t mf_rule(const struct nn_policy *p, const char *id)
 	return -1;
 }
 
-struct nn_model_verdict mf_judge_f(struct nn_model *m, enum nn_dir dir,
-				   enum nn_framing framing, const struct pb *b,
-				   uint64_t now)
+struct nn_model_verdict mf_judge_f(struct nn_model *m, enum nn_dir dir, enum nn_framing framing,
+				   const struct pb *b, uint64_t now)
 {
 	struct nn_model_verdict v;
 	uint8_t buf[PB_BUF_LEN];
@@ -150,37 +148,35 @@ struct nn_model_verdict mf_judge_f(struct nn_model *m, enum nn_dir dir,
 	return v;
 }
 
-struct nn_model_verdict mf_judge(struct nn_model *m, enum nn_dir dir,
-				 const struct pb *b, uint64_t now)
+struct nn_model_verdict mf_judge(struct nn_model *m, enum nn_dir dir, const struct pb *b,
+				 uint64_t now)
 {
 	return mf_judge_f(m, dir, NN_FRAMING_L3, b, now);
 }
 
-void mf_expect_at(int line, const struct nn_model_verdict *v,
-		  const struct nn_policy *p, int reason, const char *rule)
+void mf_expect_at(int line, const struct nn_model_verdict *v, const struct nn_policy *p, int reason,
+		  const char *rule)
 {
 	int32_t want = rule ? mf_rule(p, rule) : -1;
 
 	if (v->reason != reason || v->rule != want || v->untouched)
 		fail_msg("line %d: got reason %d rule %d untouched %d, want "
-			 "reason %d rule %d", line, v->reason, v->rule,
-			 v->untouched, reason, want);
+			 "reason %d rule %d",
+			 line, v->reason, v->rule, v->untouched, reason, want);
 }
 
-struct pb *mf_tcp(struct pb *b, const char *s, const char *d, uint16_t sport,
-		  uint16_t dport, uint8_t flags)
+struct pb *mf_tcp(struct pb *b, const char *s, const char *d, uint16_t sport, uint16_t dport,
+		  uint8_t flags)
 {
 	return pb_tcp(pb_ip(pb_init(b), s, d), sport, dport, flags);
 }
 
-struct pb *mf_udp(struct pb *b, const char *s, const char *d, uint16_t sport,
-		  uint16_t dport)
+struct pb *mf_udp(struct pb *b, const char *s, const char *d, uint16_t sport, uint16_t dport)
 {
 	return pb_udp(pb_ip(pb_init(b), s, d), sport, dport);
 }
 
-struct pb *mf_echo(struct pb *b, const char *s, const char *d, bool request,
-		   uint16_t id)
+struct pb *mf_echo(struct pb *b, const char *s, const char *d, bool request, uint16_t id)
 {
 	return pb_echo(pb_ip(pb_init(b), s, d), request, id);
 }

@@ -106,8 +106,8 @@ struct pb *pb_echo(struct pb *b, bool request, uint16_t id)
 	return pb_icmp(b, type, 0, (uint32_t)id << 16 | 1);
 }
 
-struct pb *pb_icmp_error(struct pb *b, uint8_t type, uint8_t code,
-			 uint32_t rest, const uint8_t *q, size_t qlen)
+struct pb *pb_icmp_error(struct pb *b, uint8_t type, uint8_t code, uint32_t rest, const uint8_t *q,
+			 size_t qlen)
 {
 	pb_icmp(b, type, code, rest);
 	if (qlen > PB_MAX_QUOTE)
@@ -122,14 +122,12 @@ struct pb *pb_ptb(struct pb *b, uint32_t mtu, const uint8_t *q, size_t qlen)
 	return pb_icmp_error(b, 2, 0, mtu, q, qlen);
 }
 
-struct pb *pb_frag_needed(struct pb *b, uint16_t mtu, const uint8_t *q,
-			  size_t qlen)
+struct pb *pb_frag_needed(struct pb *b, uint16_t mtu, const uint8_t *q, size_t qlen)
 {
 	return pb_icmp_error(b, 3, 4, mtu, q, qlen);
 }
 
-struct pb *pb_dest_unreach(struct pb *b, uint8_t code, const uint8_t *q,
-			   size_t qlen)
+struct pb *pb_dest_unreach(struct pb *b, uint8_t code, const uint8_t *q, size_t qlen)
 {
 	return pb_icmp_error(b, b->family == 6 ? 1 : 3, code, 0, q, qlen);
 }
@@ -179,8 +177,7 @@ struct pb *pb_ext(struct pb *b, uint8_t type, unsigned int n)
 	return b;
 }
 
-struct pb *pb_frag(struct pb *b, enum pb_frag kind, uint32_t id,
-		   uint16_t off8)
+struct pb *pb_frag(struct pb *b, enum pb_frag kind, uint32_t id, uint16_t off8)
 {
 	b->frag = kind;
 	b->frag_id = id;
@@ -335,11 +332,11 @@ static bool render_l4(const struct pb *b, uint8_t *p, size_t cap, size_t *len)
 	case PB_L4_TCP:
 		wr16(p, b->sport);
 		wr16(p + 2, b->dport);
-		wr32(p + 4, 1);		/* seq */
+		wr32(p + 4, 1); /* seq */
 		wr32(p + 8, b->tcp_flags & PB_TCP_ACK ? 1 : 0);
 		p[12] = 5 << 4;
 		p[13] = b->tcp_flags;
-		wr16(p + 14, 65535);	/* window */
+		wr16(p + 14, 65535); /* window */
 		has_sum = true;
 		sum_off = 16;
 		break;
@@ -389,13 +386,13 @@ static size_t render_ext(uint8_t type, uint8_t nh, uint8_t *p)
 	if (type == 51) {
 		memset(p, 0, 16);
 		p[0] = nh;
-		p[1] = 2;		/* (2 + 2) * 4 = 16 bytes */
+		p[1] = 2; /* (2 + 2) * 4 = 16 bytes */
 		return 16;
 	}
 	memset(p, 0, 8);
 	p[0] = nh;
 	if (type == 0 || type == 60) {
-		p[2] = 1;		/* PadN over the 6 option bytes */
+		p[2] = 1; /* PadN over the 6 option bytes */
 		p[3] = 4;
 	}
 	return 8;
@@ -465,14 +462,13 @@ static size_t render_v4(const struct pb *b, uint8_t *p, size_t cap)
 		return 0;
 
 	memset(p, 0, hl);
-	memset(p + 20, 1, hl - 20);	/* NOP options */
+	memset(p + 20, 1, hl - 20); /* NOP options */
 	if (b->lie_set[PB_F_IHL])
 		ihl = b->lie[PB_F_IHL] & 0xf;
 	p[0] = (uint8_t)(4 << 4 | ihl);
 	if (b->lie_set[PB_F_VERSION])
 		p[0] = (uint8_t)((b->lie[PB_F_VERSION] & 0xf) << 4 | ihl);
-	wr16(p + 2, (uint16_t)(b->lie_set[PB_F_IP_LEN] ? b->lie[PB_F_IP_LEN] :
-							  hl + l4len));
+	wr16(p + 2, (uint16_t)(b->lie_set[PB_F_IP_LEN] ? b->lie[PB_F_IP_LEN] : hl + l4len));
 	wr16(p + 4, b->frag != PB_FRAG_NONE ? (uint16_t)b->frag_id : b->ip_id);
 	if (b->frag == PB_FRAG_FIRST)
 		frag = 0x2000;
@@ -494,11 +490,11 @@ static size_t render_arp(const struct pb *b, uint8_t *p, size_t cap)
 	if (cap < 28)
 		return 0;
 	memset(p, 0, 28);
-	wr16(p, 1);		/* Ethernet */
+	wr16(p, 1); /* Ethernet */
 	wr16(p + 2, ETH_P_IP);
 	p[4] = 6;
 	p[5] = 4;
-	wr16(p + 6, 1);		/* request */
+	wr16(p + 6, 1); /* request */
 	memcpy(p + 8, sha, 6);
 	if (b->family == 4) {
 		memcpy(p + 14, b->src, 4);

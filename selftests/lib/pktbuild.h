@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 #define PB_BUF_LEN 2048
-#define PB_MAX_EXT 16		/* more than NN_MAX_EXT_HDRS, to test the bound */
+#define PB_MAX_EXT 16 /* more than NN_MAX_EXT_HDRS, to test the bound */
 #define PB_MAX_QUOTE 1400
 
 #define PB_TCP_FIN 0x01
@@ -36,60 +36,60 @@
 #define PB_TCP_ACK 0x10
 
 enum pb_l4 {
-	PB_L4_RAW = 0,		/* protocol number + payload, no L4 header */
+	PB_L4_RAW = 0, /* protocol number + payload, no L4 header */
 	PB_L4_TCP,
 	PB_L4_UDP,
-	PB_L4_ICMP,		/* ICMP (IPv4) or ICMPv6 (IPv6) of any type */
-	PB_L4_ARP,		/* an Ethernet ARP frame instead of IP */
+	PB_L4_ICMP, /* ICMP (IPv4) or ICMPv6 (IPv6) of any type */
+	PB_L4_ARP,  /* an Ethernet ARP frame instead of IP */
 };
 
 enum pb_frag {
 	PB_FRAG_NONE = 0,
-	PB_FRAG_FIRST,		/* offset 0, more fragments */
-	PB_FRAG_LATER,		/* offset > 0: payload only, no L4 header */
-	PB_FRAG_ATOMIC,		/* IPv6 fragment header, offset 0, M clear */
+	PB_FRAG_FIRST,	/* offset 0, more fragments */
+	PB_FRAG_LATER,	/* offset > 0: payload only, no L4 header */
+	PB_FRAG_ATOMIC, /* IPv6 fragment header, offset 0, M clear */
 };
 
 /* Length fields pb_lie() can override. */
 enum pb_field {
-	PB_F_IP_LEN = 0,	/* IPv4 total length / IPv6 payload length */
-	PB_F_IHL,		/* IPv4 header length nibble (words) */
-	PB_F_VERSION,		/* IP version nibble */
-	PB_F_TCP_DOFF,		/* TCP data offset nibble (words) */
+	PB_F_IP_LEN = 0, /* IPv4 total length / IPv6 payload length */
+	PB_F_IHL,	 /* IPv4 header length nibble (words) */
+	PB_F_VERSION,	 /* IP version nibble */
+	PB_F_TCP_DOFF,	 /* TCP data offset nibble (words) */
 	PB_F_UDP_LEN,
-	PB_F_EXT_LEN,		/* length byte of the first extension header */
+	PB_F_EXT_LEN, /* length byte of the first extension header */
 	PB_F_MAX,
 };
 
 struct pb {
-	bool bad;		/* an invalid call was made: build fails */
-	int family;		/* 4 or 6; 0 until pb_ip() */
-	uint8_t src[16];	/* IPv4 in the first 4 bytes */
+	bool bad;	 /* an invalid call was made: build fails */
+	int family;	 /* 4 or 6; 0 until pb_ip() */
+	uint8_t src[16]; /* IPv4 in the first 4 bytes */
 	uint8_t dst[16];
-	uint8_t ttl;		/* TTL / hop limit */
+	uint8_t ttl; /* TTL / hop limit */
 	uint16_t ip_id;
 
 	bool eth;
 	bool vlan;
 	uint16_t vlan_tci;
-	uint16_t ethertype;	/* 0: chosen from the family */
+	uint16_t ethertype; /* 0: chosen from the family */
 
-	unsigned int opt_words;	/* IPv4 options, 4-byte words of NOP */
-	uint8_t ext[PB_MAX_EXT];	/* IPv6 extension header types */
+	unsigned int opt_words;	 /* IPv4 options, 4-byte words of NOP */
+	uint8_t ext[PB_MAX_EXT]; /* IPv6 extension header types */
 	unsigned int n_ext;
 
 	enum pb_frag frag;
 	uint32_t frag_id;
-	uint16_t frag_off;	/* in 8-byte units */
+	uint16_t frag_off; /* in 8-byte units */
 
 	enum pb_l4 l4;
-	uint8_t proto;		/* PB_L4_RAW protocol number */
+	uint8_t proto; /* PB_L4_RAW protocol number */
 	uint16_t sport;
 	uint16_t dport;
 	uint8_t tcp_flags;
 	uint8_t icmp_type;
 	uint8_t icmp_code;
-	uint32_t icmp_rest;	/* bytes 4-7 of the ICMP header */
+	uint32_t icmp_rest; /* bytes 4-7 of the ICMP header */
 	uint8_t quote[PB_MAX_QUOTE];
 	size_t quote_len;
 	size_t payload_len;
@@ -118,16 +118,14 @@ struct pb *pb_echo(struct pb *b, bool request, uint16_t id);
 struct pb *pb_icmp(struct pb *b, uint8_t type, uint8_t code, uint32_t rest);
 /* An ICMP error quoting @q (an L3 packet, e.g. another pb_build() output),
  * at most PB_MAX_QUOTE bytes of it. */
-struct pb *pb_icmp_error(struct pb *b, uint8_t type, uint8_t code,
-			 uint32_t rest, const uint8_t *q, size_t qlen);
+struct pb *pb_icmp_error(struct pb *b, uint8_t type, uint8_t code, uint32_t rest, const uint8_t *q,
+			 size_t qlen);
 /* ICMPv6 Packet Too Big (2/0) with @mtu. */
 struct pb *pb_ptb(struct pb *b, uint32_t mtu, const uint8_t *q, size_t qlen);
 /* ICMP destination unreachable, fragmentation needed (3/4) with @mtu. */
-struct pb *pb_frag_needed(struct pb *b, uint16_t mtu, const uint8_t *q,
-			  size_t qlen);
+struct pb *pb_frag_needed(struct pb *b, uint16_t mtu, const uint8_t *q, size_t qlen);
 /* Destination unreachable of the family (ICMP 3 / ICMPv6 1), @code. */
-struct pb *pb_dest_unreach(struct pb *b, uint8_t code, const uint8_t *q,
-			   size_t qlen);
+struct pb *pb_dest_unreach(struct pb *b, uint8_t code, const uint8_t *q, size_t qlen);
 /* Neighbour discovery message @type (133-137), hop limit 255. */
 struct pb *pb_nd(struct pb *b, uint8_t type);
 /* Any other protocol number: no L4 header, just the payload. */
@@ -143,8 +141,7 @@ struct pb *pb_ip_opts(struct pb *b, unsigned int words);
 struct pb *pb_ext(struct pb *b, uint8_t type, unsigned int n);
 /* Make the packet a fragment; @off8 in 8-byte units (LATER only). IPv6
  * puts the fragment header after the other extension headers. */
-struct pb *pb_frag(struct pb *b, enum pb_frag kind, uint32_t id,
-		   uint16_t off8);
+struct pb *pb_frag(struct pb *b, enum pb_frag kind, uint32_t id, uint16_t off8);
 
 /* ---- L2 ---- */
 struct pb *pb_eth(struct pb *b);

@@ -16,27 +16,27 @@
 #define MAX_POOL 1024
 
 enum cat {
-	C_DEV = 0,	/* device addresses, disabled ones too */
+	C_DEV = 0, /* device addresses, disabled ones too */
 	C_NODE,
 	C_SELF,
-	C_RES,		/* inside resource prefixes */
-	C_ACL,		/* inside ACL dst prefixes */
+	C_RES, /* inside resource prefixes */
+	C_ACL, /* inside ACL dst prefixes */
 	C_INET,
-	C_STRAY,	/* unassigned overlay space, spoofed sources */
+	C_STRAY, /* unassigned overlay space, spoofed sources */
 	C_MAX,
 };
 
 struct addr {
 	uint8_t a[NN_ADDR_LEN];
-	int net;		/* network index of the owner, -1 none */
+	int net; /* network index of the owner, -1 none */
 };
 
 struct hist {
 	enum nn_dir dir;
 	uint8_t src[NN_ADDR_LEN], dst[NN_ADDR_LEN];
 	enum pb_l4 l4;
-	uint8_t proto;		/* PB_L4_RAW */
-	uint16_t sport, dport;	/* echo: the id in both */
+	uint8_t proto;	       /* PB_L4_RAW */
+	uint16_t sport, dport; /* echo: the id in both */
 	bool frag_first;
 	uint32_t frag_id;
 	uint8_t l3[HIST_L3];
@@ -50,19 +50,19 @@ struct rk_gen {
 	size_t n[C_MAX];
 	struct hist h[HIST];
 	size_t nh;		/* packets remembered in total */
-	struct hist good[HIST];	/* openers that passed (rk_passed) */
+	struct hist good[HIST]; /* openers that passed (rk_passed) */
 	size_t ngood;
-	struct hist *last;	/* the opener rk_next() just made, or NULL */
+	struct hist *last; /* the opener rk_next() just made, or NULL */
 };
 
 static const char *const inet_text[] = {
 	"2001:db8:ffff::1", "2001:db8:1::25", "2606:4700::1111", "2a00:1450::5",
-	"192.0.2.53", "198.51.100.7", "8.8.8.8", "203.0.113.9",
+	"192.0.2.53",	    "198.51.100.7",   "8.8.8.8",	 "203.0.113.9",
 };
 
 static const char *const stray_text[] = {
 	"fd7a:6e61:6e61:ff::99", "fd7a:6e61:6e61:10::99", "fd7a:6e61:6e61::99",
-	"100.96.200.7", "100.96.1.99", "fd7a:6e61:6e61:20::ff",
+	"100.96.200.7",		 "100.96.1.99",		  "fd7a:6e61:6e61:20::ff",
 };
 
 static bool is4(const uint8_t *a)
@@ -261,8 +261,8 @@ static void set_ip(struct pb *b, const uint8_t *s, const uint8_t *d)
 
 static uint16_t rand_dport(struct rk_gen *g)
 {
-	static const uint16_t menu[] = { 22, 25, 53, 80, 443, 5432, 8000, 8080, 8081, 0,
-					 65535, 1023, 1024, 40500 };
+	static const uint16_t menu[] = { 22,   25,   53, 80,	443,  5432, 8000,
+					 8080, 8081, 0,	 65535, 1023, 1024, 40500 };
 
 	if (rng_pct(&g->r, 15))
 		return (uint16_t)rng_next(&g->r);
@@ -439,9 +439,11 @@ static size_t gen_reply(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	set_ip(&b, s, d);
 	switch (h->l4) {
 	case PB_L4_TCP:
-		pb_tcp(&b, sp, dp, rng_pct(&g->r, 10) ? PB_TCP_FIN | PB_TCP_ACK :
-				   rng_pct(&g->r, 5) ? PB_TCP_RST :
-				   again ? PB_TCP_ACK : PB_TCP_SYN | PB_TCP_ACK);
+		pb_tcp(&b, sp, dp,
+		       rng_pct(&g->r, 10) ? PB_TCP_FIN | PB_TCP_ACK :
+		       rng_pct(&g->r, 5)  ? PB_TCP_RST :
+		       again		  ? PB_TCP_ACK :
+					    PB_TCP_SYN | PB_TCP_ACK);
 		break;
 	case PB_L4_UDP:
 		pb_udp(&b, sp, dp);
@@ -481,11 +483,11 @@ static size_t gen_error(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	memcpy(d, h->src, NN_ADDR_LEN);
 	x = rng_below(&g->r, 100);
 	if (x < 12)
-		pick_addr(g, C_MAX, fam, s);	/* a third party */
+		pick_addr(g, C_MAX, fam, s); /* a third party */
 	else if (x < 18)
-		pick_addr(g, C_MAX, fam, d);	/* to somebody else */
+		pick_addr(g, C_MAX, fam, d); /* to somebody else */
 	else if (x < 24)
-		o->dir = h->dir;		/* the wrong way */
+		o->dir = h->dir; /* the wrong way */
 	pb_init(&b);
 	set_ip(&b, s, d);
 	qlen = h->l3len;
@@ -546,7 +548,7 @@ static size_t gen_later(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	else
 		b.l4 = h->l4;
 	if (rng_pct(&g->r, 10))
-		pb_proto(&b, 47);	/* another protocol: another fragment */
+		pb_proto(&b, 47); /* another protocol: another fragment */
 	pb_frag(&b, PB_FRAG_LATER, rng_pct(&g->r, 90) ? h->frag_id : h->frag_id + 1,
 		(uint16_t)(1 + rng_below(&g->r, 180)));
 	pb_payload(&b, 8 + rng_below(&g->r, 56));
@@ -564,7 +566,7 @@ static size_t gen_broken(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t
 	if (!len)
 		return 0;
 	h = &g->h[(g->nh - 1) % HIST];
-	h->l3len = 0;		/* not a flow anybody should quote */
+	h->l3len = 0; /* not a flow anybody should quote */
 	h->frag_first = false;
 	if (x < 40) {
 		/* Truncated anywhere: with L3 framing no shorter than the
@@ -684,9 +686,9 @@ static size_t wrap(struct rk_gen *g, uint8_t *out, const uint8_t *l3, size_t len
 			out[off++] = 0;
 			out[off++] = 8;
 		} else if (x == 95) {
-			et = et == 0x0800 ? 0x86dd : 0x0800;	/* mismatch */
+			et = et == 0x0800 ? 0x86dd : 0x0800; /* mismatch */
 		} else if (x == 94) {
-			et = 0x88cc;	/* LLDP: neither IP nor ARP */
+			et = 0x88cc; /* LLDP: neither IP nor ARP */
 		}
 		out[off++] = (uint8_t)(et >> 8);
 		out[off++] = (uint8_t)et;
@@ -700,7 +702,7 @@ static size_t wrap(struct rk_gen *g, uint8_t *out, const uint8_t *l3, size_t len
 		off += pad;
 	}
 	while (off < 14)
-		out[off++] = 0;	/* BPF_PROG_TEST_RUN needs 14 bytes */
+		out[off++] = 0; /* BPF_PROG_TEST_RUN needs 14 bytes */
 	return off;
 }
 

@@ -26,10 +26,10 @@
 
 struct rk_pkt {
 	enum nn_dir dir;
-	enum nn_hook hook;	/* TC or XDP for from-overlay; TC into it */
-	size_t len;		/* always >= 14: BPF_PROG_TEST_RUN's minimum */
+	enum nn_hook hook; /* TC or XDP for from-overlay; TC into it */
+	size_t len;	   /* always >= 14: BPF_PROG_TEST_RUN's minimum */
 	uint8_t buf[PB_BUF_LEN];
-	const char *kind;	/* what the generator meant, for failure reports */
+	const char *kind; /* what the generator meant, for failure reports */
 };
 
 struct rk_gen;

@@ -23,13 +23,13 @@
 #define N_NODES 3
 
 struct net {
-	int k;				/* 1-based, global */
+	int k; /* 1-based, global */
 	int tenant;
 	int n_users;
-	unsigned int groups[MAX_USERS];	/* bit 0 eng, 1 ops, 2 sales */
+	unsigned int groups[MAX_USERS]; /* bit 0 eng, 1 ops, 2 sales */
 	int n_devs;
 	int n_res;
-	const char *res_pfx[MAX_RES][3];	/* printf formats, %x/%d = k */
+	const char *res_pfx[MAX_RES][3]; /* printf formats, %x/%d = k */
 	int n_res_pfx[MAX_RES];
 };
 
@@ -45,25 +45,45 @@ static const char *const group_names[] = { "eng", "ops", "sales" };
 
 /* Resource prefixes of network k; "%x" and "%d" both take k. */
 static const char *const res_menu[] = {
-	"fd00:%x::/32", "fd00:%x:1::/48", "fd00:%x:1:2::/64", "fd00:%x:2::/48",
-	"fd00:%x:1:2:3::/80", "10.%d.0.0/16", "10.%d.1.0/24", "10.%d.2.0/24",
-	"10.%d.1.128/25",
+	"fd00:%x::/32",	  "fd00:%x:1::/48",	"fd00:%x:1:2::/64",
+	"fd00:%x:2::/48", "fd00:%x:1:2:3::/80", "10.%d.0.0/16",
+	"10.%d.1.0/24",	  "10.%d.2.0/24",	"10.%d.1.128/25",
 };
 
 /* ACL dst prefixes; those with a conversion take the rule's network (or,
  * for the "other" ones, another network: "never reaches into it"). */
 static const char *const acl_menu[] = {
-	"::/0", "0.0.0.0/0", "::/0", "0.0.0.0/0", "fd00:%x::/32", "fd00:%x:1::/48",
-	"fd00:%x:1:2::/64", "fd00:%x:1:2:8000::/65", "10.%d.1.0/24", "10.%d.1.7/32",
-	"10.%d.0.0/16", "2001:db8::/32", "2001:db8:1::/48", "2001:db8:1::/64",
-	"192.0.2.0/24", "198.51.100.0/24", "192.0.2.53/32", "fd7a:6e61:6e61::1/128",
-	"100.96.0.1/32", "fd7a:6e61:6e61::/48", "100.96.0.0/12", "fd7a:6e61:6e61:%x0::/64",
-	"::/1", "8.0.0.0/5", "2000::/3", "100.96.%d.0/24",
+	"::/0",
+	"0.0.0.0/0",
+	"::/0",
+	"0.0.0.0/0",
+	"fd00:%x::/32",
+	"fd00:%x:1::/48",
+	"fd00:%x:1:2::/64",
+	"fd00:%x:1:2:8000::/65",
+	"10.%d.1.0/24",
+	"10.%d.1.7/32",
+	"10.%d.0.0/16",
+	"2001:db8::/32",
+	"2001:db8:1::/48",
+	"2001:db8:1::/64",
+	"192.0.2.0/24",
+	"198.51.100.0/24",
+	"192.0.2.53/32",
+	"fd7a:6e61:6e61::1/128",
+	"100.96.0.1/32",
+	"fd7a:6e61:6e61::/48",
+	"100.96.0.0/12",
+	"fd7a:6e61:6e61:%x0::/64",
+	"::/1",
+	"8.0.0.0/5",
+	"2000::/3",
+	"100.96.%d.0/24",
 };
 
 static const char *const port_menu[] = {
-	"22", "25", "53", "80", "443", "5432", "8000-8080", "0-1023", "1024-65535",
-	"65535", "0", "443-443", "1-65535", "40000-40999",
+	"22",	  "25",		"53",	 "80", "443",	  "5432",    "8000-8080",
+	"0-1023", "1024-65535", "65535", "0",  "443-443", "1-65535", "40000-40999",
 };
 
 static uint32_t pick(struct gen *g, uint32_t n)
@@ -134,11 +154,13 @@ static void gen_nodes(struct gen *g)
 
 	nn_sbprintf(&g->b, "\"nodes\": [");
 	for (i = 0; i < N_NODES; i++) {
-		nn_sbprintf(&g->b, "%s{\"node_id\": \"n%d\", \"public_key\": ", i ? ", " : "", i + 1);
+		nn_sbprintf(&g->b, "%s{\"node_id\": \"n%d\", \"public_key\": ", i ? ", " : "",
+			    i + 1);
 		b64key(g);
-		nn_sbprintf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61::%x\", \"endpoint\": null, "
-			   "\"roles\": %s, \"state\": \"%s\", \"key_generation\": 1}",
-		    0x11 + i, roles[pick(g, 4)], rng_pct(g->r, 15) ? "disabled" : "active");
+		nn_sbprintf(&g->b,
+			    ", \"overlay_ipv6\": \"fd7a:6e61:6e61::%x\", \"endpoint\": null, "
+			    "\"roles\": %s, \"state\": \"%s\", \"key_generation\": 1}",
+			    0x11 + i, roles[pick(g, 4)], rng_pct(g->r, 15) ? "disabled" : "active");
 	}
 	nn_sbprintf(&g->b, "],\n");
 }
@@ -253,16 +275,17 @@ static void gen_dst(struct gen *g, const struct net *n)
 
 static void gen_rule(struct gen *g, const struct net *n, int i)
 {
-	static const char *const protos[] = { "\"tcp\"", "\"tcp\"", "\"udp\"", "\"udp\"",
+	static const char *const protos[] = { "\"tcp\"",  "\"tcp\"",	"\"udp\"", "\"udp\"",
 					      "\"icmp\"", "\"icmpv6\"", "\"any\"", "\"any\"",
-					      "47", "50", "132", "1", "58", "6", "17" };
+					      "47",	  "50",		"132",	   "1",
+					      "58",	  "6",		"17" };
 	const char *proto = protos[pick(g, sizeof(protos) / sizeof(protos[0]))];
 	bool ports_ok = !strcmp(proto, "\"tcp\"") || !strcmp(proto, "\"udp\"") ||
 			!strcmp(proto, "6") || !strcmp(proto, "17");
 	int k, np;
 
-	nn_sbprintf(&g->b, "%s{\"rule_id\": \"r%d_%d\", \"action\": \"%s\", ", i ? ",\n" : "", n->k, i,
-	    rng_pct(g->r, 65) ? "allow" : "deny");
+	nn_sbprintf(&g->b, "%s{\"rule_id\": \"r%d_%d\", \"action\": \"%s\", ", i ? ",\n" : "", n->k,
+		    i, rng_pct(g->r, 65) ? "allow" : "deny");
 	gen_src(g, n);
 	nn_sbprintf(&g->b, ", ");
 	gen_dst(g, n);
@@ -272,7 +295,7 @@ static void gen_rule(struct gen *g, const struct net *n, int i)
 		nn_sbprintf(&g->b, ", \"ports\": [");
 		for (k = 0; k < np; k++)
 			nn_sbprintf(&g->b, "%s\"%s\"", k ? ", " : "",
-			    port_menu[pick(g, sizeof(port_menu) / sizeof(port_menu[0]))]);
+				    port_menu[pick(g, sizeof(port_menu) / sizeof(port_menu[0]))]);
 		nn_sbprintf(&g->b, "]");
 	}
 	nn_sbprintf(&g->b, "}");
@@ -296,11 +319,13 @@ static void gen_network(struct gen *g, struct net *n, bool short_res)
 	for (i = 0; i < n->n_res; i++) {
 		int np = 1 + (int)pick(g, 2);
 
-		nn_sbprintf(&g->b, "%s{\"resource_id\": \"res%d_%d\", \"prefixes\": [", i ? ", " : "",
-		    n->k, i);
+		nn_sbprintf(&g->b, "%s{\"resource_id\": \"res%d_%d\", \"prefixes\": [",
+			    i ? ", " : "", n->k, i);
 		for (j = 0; j < np; j++) {
 			nn_sbprintf(&g->b, "%s\"", j ? ", " : "");
-			nn_sbprintf(&g->b, res_menu[pick(g, sizeof(res_menu) / sizeof(res_menu[0]))], n->k);
+			nn_sbprintf(&g->b,
+				    res_menu[pick(g, sizeof(res_menu) / sizeof(res_menu[0]))],
+				    n->k);
 			nn_sbprintf(&g->b, "\"");
 		}
 		if (short_res && i == 0)
@@ -313,7 +338,8 @@ static void gen_network(struct gen *g, struct net *n, bool short_res)
 		const char *sep = "";
 
 		n->groups[i] = rng_pct(g->r, 75) ? 1 + pick(g, 7) : 0;
-		nn_sbprintf(&g->b, "%s{\"user_id\": \"u%d_%d\", \"groups\": [", i ? ", " : "", n->k, i);
+		nn_sbprintf(&g->b, "%s{\"user_id\": \"u%d_%d\", \"groups\": [", i ? ", " : "", n->k,
+			    i);
 		for (j = 0; j < 3; j++) {
 			if (n->groups[i] & (1u << j)) {
 				nn_sbprintf(&g->b, "%s\"%s\"", sep, group_names[j]);
@@ -327,17 +353,21 @@ static void gen_network(struct gen *g, struct net *n, bool short_res)
 
 	nn_sbprintf(&g->b, "],\n \"devices\": [");
 	for (i = 0; i < n->n_devs; i++) {
-		nn_sbprintf(&g->b, "%s{\"device_id\": \"d%d_%d\", \"user_id\": \"u%d_%d\", \"public_key\": ",
-		    i ? ",\n  " : "", n->k, i, n->k, (int)pick(g, (uint32_t)n->n_users));
+		nn_sbprintf(
+			&g->b,
+			"%s{\"device_id\": \"d%d_%d\", \"user_id\": \"u%d_%d\", \"public_key\": ",
+			i ? ",\n  " : "", n->k, i, n->k, (int)pick(g, (uint32_t)n->n_users));
 		b64key(g);
 		nn_sbprintf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61:%x0::%x\"", n->k, i + 2);
 		if (rng_pct(g->r, 55))
 			nn_sbprintf(&g->b, ", \"overlay_ipv4\": \"100.96.%d.%d\"", n->k, i + 2);
 		else
 			nn_sbprintf(&g->b, ", \"overlay_ipv4\": null");
-		nn_sbprintf(&g->b, ", \"endpoint\": null, \"persistent_keepalive\": 25, \"state\": \"%s\", "
-			   "\"key_generation\": 1, \"routing_preference\": ",
-		    rng_pct(g->r, 15) ? "disabled" : "active");
+		nn_sbprintf(
+			&g->b,
+			", \"endpoint\": null, \"persistent_keepalive\": 25, \"state\": \"%s\", "
+			"\"key_generation\": 1, \"routing_preference\": ",
+			rng_pct(g->r, 15) ? "disabled" : "active");
 		layer(g, true);
 		nn_sbprintf(&g->b, "}");
 	}
@@ -352,8 +382,10 @@ static void gen_network(struct gen *g, struct net *n, bool short_res)
 char *rp_generate(struct nn_rng *r, uint64_t generation)
 {
 	static const char *const roles[] = {
-		"[\"ingress_gateway\", \"exit_gateway\"]", "[\"ingress_gateway\", \"exit_gateway\"]",
-		"[\"ingress_gateway\", \"exit_gateway\"]", "[\"ingress_gateway\"]",
+		"[\"ingress_gateway\", \"exit_gateway\"]",
+		"[\"ingress_gateway\", \"exit_gateway\"]",
+		"[\"ingress_gateway\", \"exit_gateway\"]",
+		"[\"ingress_gateway\"]",
 		"[\"exit_gateway\"]",
 	};
 	struct gen g = { .r = r };
@@ -362,13 +394,13 @@ char *rp_generate(struct nn_rng *r, uint64_t generation)
 	if (rng_pct(r, 25))
 		short_net = 1 + (int)rng_below(r, 4);
 	nn_sbprintf(&g.b, "{\"api_version\": \"v1\", \"node_id\": \"%s\", \"generation\": %llu,\n",
-	    RP_NODE_ID, (unsigned long long)generation);
+		    RP_NODE_ID, (unsigned long long)generation);
 	nn_sbprintf(&g.b, "\"gateway\": {\"roles\": %s, \"overlay_ipv6\": \"fd7a:6e61:6e61::1\", ",
-	    roles[rng_below(r, 5)]);
+		    roles[rng_below(r, 5)]);
 	if (rng_pct(r, 85))
 		nn_sbprintf(&g.b, "\"overlay_ipv4\": \"100.96.0.1\", ");
 	nn_sbprintf(&g.b, "\"overlay_prefixes\": [\"fd7a:6e61:6e61::/48\", \"100.96.0.0/12\"], "
-		  "\"listen_port\": 51820, \"mtu\": 1420},\n");
+			  "\"listen_port\": 51820, \"mtu\": 1420},\n");
 	nn_sbprintf(&g.b, "\"system_defaults\": ");
 	layer(&g, false);
 	nn_sbprintf(&g.b, ",\n");
@@ -377,7 +409,8 @@ char *rp_generate(struct nn_rng *r, uint64_t generation)
 	for (t = 0; t < n_tenants; t++) {
 		int nn = 1 + (int)rng_below(r, 2);
 
-		nn_sbprintf(&g.b, "%s{\"tenant_id\": \"t%d\", \"networks\": [", t ? ",\n" : "", t + 1);
+		nn_sbprintf(&g.b, "%s{\"tenant_id\": \"t%d\", \"networks\": [", t ? ",\n" : "",
+			    t + 1);
 		for (i = 0; i < nn && g.n_nets < MAX_NETS; i++) {
 			struct net *n = &g.nets[g.n_nets++];
 

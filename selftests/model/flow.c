@@ -37,7 +37,7 @@ _Static_assert(sizeof(struct nn_flow_key) == sizeof(struct nn_frag_key),
 static uint64_t mkey_hash(const void *key)
 {
 	const uint8_t *p = key;
-	uint64_t h = 14695981039346656037ull;	/* FNV-1a */
+	uint64_t h = 14695981039346656037ull; /* FNV-1a */
 	size_t i;
 
 	for (i = 0; i < MKEY_LEN; i++) {
@@ -162,8 +162,7 @@ static bool idle_expired(uint64_t last_ns, uint64_t now_ns, uint32_t timeout_s)
 	return idle >= (uint64_t)timeout_s * NS_PER_S;
 }
 
-static int addr_port_cmp(const uint8_t *a, uint16_t ap, const uint8_t *b,
-			 uint16_t bp)
+static int addr_port_cmp(const uint8_t *a, uint16_t ap, const uint8_t *b, uint16_t bp)
 {
 	int c = memcmp(a, b, NN_ADDR_LEN);
 
@@ -172,8 +171,7 @@ static int addr_port_cmp(const uint8_t *a, uint16_t ap, const uint8_t *b,
 	return (ap > bp) - (ap < bp);
 }
 
-void nn_mflow_key(const struct nn_mtuple *t, struct nn_flow_key *k,
-		  bool *is_b)
+void nn_mflow_key(const struct nn_mtuple *t, struct nn_flow_key *k, bool *is_b)
 {
 	memset(k, 0, sizeof(*k));
 	/* Equal endpoints (a packet to itself) are "a -> b". */
@@ -194,8 +192,7 @@ void nn_mflow_key(const struct nn_mtuple *t, struct nn_flow_key *k,
 
 static bool key_is_v4(const uint8_t *a)
 {
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-					 0xff, 0xff };
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return memcmp(a, pfx, sizeof(pfx)) == 0;
 }
@@ -203,8 +200,7 @@ static bool key_is_v4(const uint8_t *a)
 /* ICMP means ICMP of the flow's family (1 in IPv4, 58 in IPv6), as in the
  * parser; IPv6 never carries IPv4-mapped addresses (the parser drops it),
  * so the family is the family of the addresses. */
-static uint32_t flow_timeout_s(const struct nn_flow_key *k,
-			       const struct nn_flow *f)
+static uint32_t flow_timeout_s(const struct nn_flow_key *k, const struct nn_flow *f)
 {
 	bool v4 = key_is_v4(k->a);
 
@@ -222,15 +218,13 @@ static uint32_t flow_timeout_s(const struct nn_flow_key *k,
 	return NN_DEF_OTHER_TIMEOUT;
 }
 
-struct nn_flow *nn_mflow_find(struct nn_mtab *t, const struct nn_flow_key *k,
-			      uint64_t now_ns)
+struct nn_flow *nn_mflow_find(struct nn_mtab *t, const struct nn_flow_key *k, uint64_t now_ns)
 {
 	struct nn_mentry *e = mtab_find(t, k);
 
 	if (!e)
 		return NULL;
-	if (idle_expired(e->val.flow.last_seen_ns, now_ns,
-			 flow_timeout_s(k, &e->val.flow))) {
+	if (idle_expired(e->val.flow.last_seen_ns, now_ns, flow_timeout_s(k, &e->val.flow))) {
 		mtab_del(t, k);
 		return NULL;
 	}
@@ -249,8 +243,8 @@ void nn_mflow_del(struct nn_mtab *t, const struct nn_flow_key *k)
 	mtab_del(t, k);
 }
 
-void nn_mflow_update(struct nn_flow *f, const struct nn_mtuple *t,
-		     uint8_t tcp_flags, uint64_t now_ns)
+void nn_mflow_update(struct nn_flow *f, const struct nn_mtuple *t, uint8_t tcp_flags,
+		     uint64_t now_ns)
 {
 	struct nn_flow_key k;
 	bool is_b;
@@ -266,8 +260,7 @@ void nn_mflow_update(struct nn_flow *f, const struct nn_mtuple *t,
 		f->state = NN_FS_EST;
 }
 
-void nn_mflow_opener(const struct nn_flow_key *k, const struct nn_flow *f,
-		     struct nn_mtuple *t)
+void nn_mflow_opener(const struct nn_flow_key *k, const struct nn_flow *f, struct nn_mtuple *t)
 {
 	memset(t, 0, sizeof(*t));
 	if (f->opener_is_b) {
@@ -297,8 +290,7 @@ void nn_mfrag_key(const struct nn_mpkt *pk, struct nn_frag_key *k)
 /* A fragment verdict lives NN_DEF_FRAG_TIMEOUT from the first fragment:
  * later fragments do not extend it, so a trickle of fragments cannot keep
  * a verdict alive forever. */
-struct nn_frag *nn_mfrag_find(struct nn_mtab *t, const struct nn_frag_key *k,
-			      uint64_t now_ns)
+struct nn_frag *nn_mfrag_find(struct nn_mtab *t, const struct nn_frag_key *k, uint64_t now_ns)
 {
 	struct nn_mentry *e = mtab_find(t, k);
 

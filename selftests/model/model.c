@@ -33,8 +33,8 @@ enum ident_kind {
 
 struct ident {
 	enum ident_kind kind;
-	size_t idx;		/* into devices or nodes */
-	uint8_t state;		/* enum nn_state, devices and nodes */
+	size_t idx;    /* into devices or nodes */
+	uint8_t state; /* enum nn_state, devices and nodes */
 };
 
 static bool addr_eq(const uint8_t *a, const uint8_t *b)
@@ -54,8 +54,7 @@ static bool device_has(const struct nn_device *d, const uint8_t *a)
 
 /* Exact /32 or /128 lookup. This gateway's own address is checked first so
  * that it can never be mistaken for a peer. */
-static void lookup_exact(const struct nn_policy *p, const uint8_t *a,
-			 struct ident *id)
+static void lookup_exact(const struct nn_policy *p, const uint8_t *a, struct ident *id)
 {
 	size_t i;
 
@@ -84,8 +83,7 @@ static void lookup_exact(const struct nn_policy *p, const uint8_t *a,
 
 static bool is_v4(const uint8_t *a)
 {
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-					 0xff, 0xff };
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return memcmp(a, pfx, sizeof(pfx)) == 0;
 }
@@ -121,12 +119,11 @@ static bool resource_covers(const struct nn_resource *r, const uint8_t *a)
 enum owner {
 	OWN_NONE = 0,
 	OWN_SAME_NET,
-	OWN_OTHER_NET,		/* same tenant, another network */
+	OWN_OTHER_NET, /* same tenant, another network */
 	OWN_OTHER_TENANT,
 };
 
-static enum owner owner_of(const struct nn_policy *p, uint32_t net,
-			   uint32_t other)
+static enum owner owner_of(const struct nn_policy *p, uint32_t net, uint32_t other)
 {
 	if (p->networks[other].tenant != p->networks[net].tenant)
 		return OWN_OTHER_TENANT;
@@ -139,8 +136,7 @@ static enum owner owner_of(const struct nn_policy *p, uint32_t net,
  * share the longest prefix (validation should never let that through), the
  * owner furthest from @net wins: a tie must not open a tenant boundary.
  */
-static enum owner resource_owner(const struct nn_policy *p, uint32_t net,
-				 const uint8_t *a)
+static enum owner resource_owner(const struct nn_policy *p, uint32_t net, const uint8_t *a)
 {
 	enum owner best = OWN_NONE, o;
 	int best_len = -1;
@@ -176,9 +172,9 @@ static bool in_overlay(const struct nn_policy *p, const uint8_t *a)
 /* ---- The ACL (From step 7, Into step 4) ---- */
 
 enum dst_scope {
-	DST_MEMBER,	/* a device or resource of the rule's network */
-	DST_SELF,	/* this gateway's own address: dst prefixes only */
-	DST_INTERNET,	/* outside the overlay and its resources */
+	DST_MEMBER,   /* a device or resource of the rule's network */
+	DST_SELF,     /* this gateway's own address: dst prefixes only */
+	DST_INTERNET, /* outside the overlay and its resources */
 };
 
 static bool rule_src_matches(const struct nn_rule *r, int64_t src_dev)
@@ -196,8 +192,8 @@ static bool rule_src_matches(const struct nn_rule *r, int64_t src_dev)
 	return false;
 }
 
-static bool rule_dst_matches(const struct nn_policy *p, const struct nn_rule *r,
-			     const uint8_t *dst, enum dst_scope scope)
+static bool rule_dst_matches(const struct nn_policy *p, const struct nn_rule *r, const uint8_t *dst,
+			     enum dst_scope scope)
 {
 	size_t i;
 
@@ -217,8 +213,7 @@ static bool rule_dst_matches(const struct nn_policy *p, const struct nn_rule *r,
 	return false;
 }
 
-static bool rule_l4_matches(const struct nn_rule *r, uint8_t proto,
-			    uint16_t dport)
+static bool rule_l4_matches(const struct nn_rule *r, uint8_t proto, uint16_t dport)
 {
 	size_t i;
 
@@ -239,9 +234,8 @@ static bool rule_l4_matches(const struct nn_rule *r, uint8_t proto,
  * decides, else the first matching allow, else default deny. With
  * @deny_only (internet-bound traffic) no allow is needed: pass, rule -1.
  */
-static int acl(const struct nn_policy *p, uint32_t net, int64_t src_dev,
-	       const struct nn_mtuple *t, enum dst_scope scope, bool deny_only,
-	       int32_t *rule)
+static int acl(const struct nn_policy *p, uint32_t net, int64_t src_dev, const struct nn_mtuple *t,
+	       enum dst_scope scope, bool deny_only, int32_t *rule)
 {
 	int32_t deny = -1, allow = -1;
 	size_t i;
@@ -274,8 +268,7 @@ static int acl(const struct nn_policy *p, uint32_t net, int64_t src_dev,
 /* ---- From the overlay ---- */
 
 /* Step 1: the source must be an active device or node. */
-static int from_source(const struct nn_policy *p, const uint8_t *src,
-		       struct ident *id)
+static int from_source(const struct nn_policy *p, const uint8_t *src, struct ident *id)
 {
 	lookup_exact(p, src, id);
 	if (id->kind == ID_NONE || id->kind == ID_SELF)
@@ -317,8 +310,7 @@ static int from_policy(const struct nn_policy *p, const struct ident *src,
 			return NN_R_CROSS_NETWORK;
 		if (dst.state != NN_ST_ACTIVE)
 			return NN_R_REVOKED;
-		return acl(p, net, (int64_t)src->idx, t, DST_MEMBER, false,
-			   rule);
+		return acl(p, net, (int64_t)src->idx, t, DST_MEMBER, false, rule);
 	}
 	own = resource_owner(p, net, t->dst);
 	if (own == OWN_OTHER_TENANT)
@@ -326,8 +318,7 @@ static int from_policy(const struct nn_policy *p, const struct ident *src,
 	if (own == OWN_OTHER_NET)
 		return NN_R_CROSS_NETWORK;
 	if (own == OWN_SAME_NET)
-		return acl(p, net, (int64_t)src->idx, t, DST_MEMBER, false,
-			   rule);
+		return acl(p, net, (int64_t)src->idx, t, DST_MEMBER, false, rule);
 	if (in_overlay(p, t->dst))
 		return NN_R_UNKNOWN_DST;
 	if (!dev->egress_here)
@@ -339,8 +330,8 @@ static int from_policy(const struct nn_policy *p, const struct ident *src,
 
 /* Step 1: the destination must be an active device, or a node reached from
  * this gateway's own address (*node_pass). */
-static int into_dest(const struct nn_policy *p, const struct nn_mtuple *t,
-		     struct ident *id, bool *node_pass)
+static int into_dest(const struct nn_policy *p, const struct nn_mtuple *t, struct ident *id,
+		     bool *node_pass)
 {
 	*node_pass = false;
 	lookup_exact(p, t->dst, id);
@@ -393,8 +384,7 @@ static int into_policy(const struct nn_policy *p, const struct ident *dst,
  * direction, by the policy steps only (From 1, 5-7; Into 1, 3-4), never by
  * flows, fragments or state.
  */
-static bool rejudge(const struct nn_model *m, const struct nn_flow_key *k,
-		    const struct nn_flow *f)
+static bool rejudge(const struct nn_model *m, const struct nn_flow_key *k, const struct nn_flow *f)
 {
 	struct nn_mtuple t;
 	struct ident id;
@@ -417,8 +407,7 @@ static bool rejudge(const struct nn_model *m, const struct nn_flow_key *k,
 
 /* A flow found for a packet: current, or brought to the current epoch by a
  * passing re-judgement. A failing one is deleted (revocation cuts at once). */
-static bool flow_current(struct nn_model *m, const struct nn_flow_key *k,
-			 struct nn_flow *f)
+static bool flow_current(struct nn_model *m, const struct nn_flow_key *k, struct nn_flow *f)
 {
 	if (f->epoch == m->epoch)
 		return true;
@@ -441,8 +430,8 @@ static bool is_pmtu_error(const struct nn_mpkt *pk)
  * that sent the quoted packet; from the overlay also sent by the quoted
  * packet's destination (devices do not route). Errors do not refresh the
  * flow: only the flow's own packets keep it alive. */
-static bool tracked_error(struct nn_model *m, const struct nn_mpkt *pk,
-			  enum nn_dir dir, uint64_t now_ns)
+static bool tracked_error(struct nn_model *m, const struct nn_mpkt *pk, enum nn_dir dir,
+			  uint64_t now_ns)
 {
 	struct nn_flow_key k;
 	struct nn_flow *f;
@@ -469,8 +458,7 @@ static bool has_flow_key(const struct nn_mpkt *pk)
 }
 
 /* Steps 3-4: true when a tracked flow (or tracked error) passes @pk. */
-static bool tracked(struct nn_model *m, const struct nn_mpkt *pk,
-		    enum nn_dir dir, uint64_t now_ns)
+static bool tracked(struct nn_model *m, const struct nn_mpkt *pk, enum nn_dir dir, uint64_t now_ns)
 {
 	struct nn_flow_key k;
 	struct nn_flow *f;
@@ -489,8 +477,8 @@ static bool tracked(struct nn_model *m, const struct nn_mpkt *pk,
 }
 
 /* Step 8 (Into 5): a passed opener records its flow. */
-static void record_flow(struct nn_model *m, const struct nn_mpkt *pk,
-			enum nn_dir dir, uint64_t now_ns)
+static void record_flow(struct nn_model *m, const struct nn_mpkt *pk, enum nn_dir dir,
+			uint64_t now_ns)
 {
 	struct nn_flow_key k;
 	struct nn_flow *f;
@@ -509,8 +497,7 @@ static void record_flow(struct nn_model *m, const struct nn_mpkt *pk,
 	nn_mflow_update(f, &pk->t, pk->tcp_flags, now_ns);
 }
 
-static void record_frag(struct nn_model *m, const struct nn_mpkt *pk,
-			int reason, uint64_t now_ns)
+static void record_frag(struct nn_model *m, const struct nn_mpkt *pk, int reason, uint64_t now_ns)
 {
 	struct nn_frag_key k;
 	struct nn_frag *fr;
@@ -524,8 +511,7 @@ static void record_frag(struct nn_model *m, const struct nn_mpkt *pk,
 }
 
 /* Step 2: a later fragment follows its first fragment, or is dropped. */
-static int later_fragment(struct nn_model *m, const struct nn_mpkt *pk,
-			  uint64_t now_ns)
+static int later_fragment(struct nn_model *m, const struct nn_mpkt *pk, uint64_t now_ns)
 {
 	struct nn_frag_key k;
 	struct nn_frag *fr;
@@ -535,8 +521,8 @@ static int later_fragment(struct nn_model *m, const struct nn_mpkt *pk,
 	return fr ? fr->reason : NN_R_FRAGMENT;
 }
 
-static void judge_from(struct nn_model *m, const struct nn_mpkt *pk,
-		       uint64_t now_ns, struct nn_model_verdict *v)
+static void judge_from(struct nn_model *m, const struct nn_mpkt *pk, uint64_t now_ns,
+		       struct nn_model_verdict *v)
 {
 	struct ident src;
 	bool no_flow;
@@ -551,8 +537,7 @@ static void judge_from(struct nn_model *m, const struct nn_mpkt *pk,
 	if (tracked(m, pk, NN_DIR_FROM_OVERLAY, now_ns)) {
 		v->flow_hit = true;
 	} else {
-		v->reason = from_policy(m->p, &src, &pk->t, &v->rule,
-					&no_flow);
+		v->reason = from_policy(m->p, &src, &pk->t, &v->rule, &no_flow);
 		if (v->reason == NN_PASS && !no_flow)
 			record_flow(m, pk, NN_DIR_FROM_OVERLAY, now_ns);
 	}
@@ -564,8 +549,8 @@ static void judge_from(struct nn_model *m, const struct nn_mpkt *pk,
  * Verdicts of step 1 (destination) are not recorded for first fragments:
  * a later fragment goes through step 1 itself and gets the same answer.
  */
-static void judge_into(struct nn_model *m, const struct nn_mpkt *pk,
-		       uint64_t now_ns, struct nn_model_verdict *v)
+static void judge_into(struct nn_model *m, const struct nn_mpkt *pk, uint64_t now_ns,
+		       struct nn_model_verdict *v)
 {
 	struct ident dst;
 	bool node_pass;
@@ -588,9 +573,8 @@ static void judge_into(struct nn_model *m, const struct nn_mpkt *pk,
 		record_frag(m, pk, v->reason, now_ns);
 }
 
-void nn_model_judge(struct nn_model *m, enum nn_dir dir,
-		    enum nn_framing framing, const uint8_t *pkt, size_t len,
-		    uint64_t now_ns, struct nn_model_verdict *v)
+void nn_model_judge(struct nn_model *m, enum nn_dir dir, enum nn_framing framing,
+		    const uint8_t *pkt, size_t len, uint64_t now_ns, struct nn_model_verdict *v)
 {
 	struct nn_mpkt pk;
 

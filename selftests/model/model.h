@@ -24,10 +24,10 @@
 struct nn_model;
 
 struct nn_model_verdict {
-	int reason;		/* enum nn_reason, NN_PASS = pass */
-	int32_t rule;		/* index into p->rules of the deciding rule, -1 none */
-	bool untouched;		/* ARP/ND passed untouched */
-	bool flow_hit;		/* a tracked flow (or tracked ICMP error) decided */
+	int reason;	/* enum nn_reason, NN_PASS = pass */
+	int32_t rule;	/* index into p->rules of the deciding rule, -1 none */
+	bool untouched; /* ARP/ND passed untouched */
+	bool flow_hit;	/* a tracked flow (or tracked ICMP error) decided */
 };
 
 /* A model judging under @p, policy epoch 1, empty flow and fragment tables.
@@ -42,9 +42,8 @@ void nn_model_set_policy(struct nn_model *m, const struct nn_policy *p);
 
 uint32_t nn_model_epoch(const struct nn_model *m);
 
-void nn_model_judge(struct nn_model *m, enum nn_dir dir,
-		    enum nn_framing framing, const uint8_t *pkt, size_t len,
-		    uint64_t now_ns, struct nn_model_verdict *v);
+void nn_model_judge(struct nn_model *m, enum nn_dir dir, enum nn_framing framing,
+		    const uint8_t *pkt, size_t len, uint64_t now_ns, struct nn_model_verdict *v);
 
 /* Forget every flow and every fragment verdict. */
 void nn_model_flush_flows(struct nn_model *m);
@@ -69,25 +68,24 @@ struct nn_mtuple {
 };
 
 struct nn_mpkt {
-	bool untouched;		/* ARP, or ND with Ethernet framing */
-	struct nn_mtuple t;	/* ports 0 where datapath.md says so */
+	bool untouched;	    /* ARP, or ND with Ethernet framing */
+	struct nn_mtuple t; /* ports 0 where datapath.md says so */
 	uint8_t tcp_flags;
-	bool frag_first;	/* offset 0, more fragments */
-	bool frag_later;	/* offset > 0: no L4 header was read */
-	uint32_t frag_id;	/* IPv4 16-bit id / IPv6 32-bit id */
-	bool icmp;		/* ICMP in IPv4 or ICMPv6 in IPv6 */
-	bool echo;		/* echo request/reply: ports are the echo id */
-	bool icmp_err;		/* an error with a parsed quote */
+	bool frag_first;  /* offset 0, more fragments */
+	bool frag_later;  /* offset > 0: no L4 header was read */
+	uint32_t frag_id; /* IPv4 16-bit id / IPv6 32-bit id */
+	bool icmp;	  /* ICMP in IPv4 or ICMPv6 in IPv6 */
+	bool echo;	  /* echo request/reply: ports are the echo id */
+	bool icmp_err;	  /* an error with a parsed quote */
 	uint8_t icmp_type;
 	uint8_t icmp_code;
-	struct nn_mtuple quote;	/* the quoted flow, when icmp_err */
+	struct nn_mtuple quote; /* the quoted flow, when icmp_err */
 	bool quote_flowable;	/* the quote can name a flow at all */
 };
 
 /* Parse @pkt as docs/datapath.md "Parsing" says. Returns NN_PASS with @out
  * filled, or NN_R_MALFORMED. */
-int nn_model_parse(enum nn_framing framing, const uint8_t *pkt, size_t len,
-		   struct nn_mpkt *out);
+int nn_model_parse(enum nn_framing framing, const uint8_t *pkt, size_t len, struct nn_mpkt *out);
 
 /* True when the tuple's protocol is ICMP of its family (1 in IPv4, 58 in
  * IPv6); ICMP carried in the other family is "another protocol". */
@@ -113,24 +111,20 @@ void nn_mtab_free(struct nn_mtab *t);
 
 /* Canonical key of @t: the lower (address, port) endpoint is a. *is_b is
  * set when the tuple goes b -> a. */
-void nn_mflow_key(const struct nn_mtuple *t, struct nn_flow_key *k,
-		  bool *is_b);
+void nn_mflow_key(const struct nn_mtuple *t, struct nn_flow_key *k, bool *is_b);
 /* The flow of @k, or NULL; an expired one is deleted and reported absent. */
-struct nn_flow *nn_mflow_find(struct nn_mtab *t, const struct nn_flow_key *k,
-			      uint64_t now_ns);
+struct nn_flow *nn_mflow_find(struct nn_mtab *t, const struct nn_flow_key *k, uint64_t now_ns);
 /* Insert (or overwrite) @k; NULL when out of memory. */
 struct nn_flow *nn_mflow_put(struct nn_mtab *t, const struct nn_flow_key *k);
 void nn_mflow_del(struct nn_mtab *t, const struct nn_flow_key *k);
 /* The packet (@t, @tcp_flags) of flow @f passed: refresh and move state. */
-void nn_mflow_update(struct nn_flow *f, const struct nn_mtuple *t,
-		     uint8_t tcp_flags, uint64_t now_ns);
+void nn_mflow_update(struct nn_flow *f, const struct nn_mtuple *t, uint8_t tcp_flags,
+		     uint64_t now_ns);
 /* The opening packet of flow @f under key @k, as a tuple. */
-void nn_mflow_opener(const struct nn_flow_key *k, const struct nn_flow *f,
-		     struct nn_mtuple *t);
+void nn_mflow_opener(const struct nn_flow_key *k, const struct nn_flow *f, struct nn_mtuple *t);
 
 void nn_mfrag_key(const struct nn_mpkt *pk, struct nn_frag_key *k);
-struct nn_frag *nn_mfrag_find(struct nn_mtab *t, const struct nn_frag_key *k,
-			      uint64_t now_ns);
+struct nn_frag *nn_mfrag_find(struct nn_mtab *t, const struct nn_frag_key *k, uint64_t now_ns);
 struct nn_frag *nn_mfrag_put(struct nn_mtab *t, const struct nn_frag_key *k);
 
 #endif /* NANAMI_MODEL_H */

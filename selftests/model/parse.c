@@ -38,8 +38,7 @@ static uint16_t rd16(const uint8_t *p)
 
 static uint32_t rd32(const uint8_t *p)
 {
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	       (uint32_t)p[2] << 8 | p[3];
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
 }
 
 static void map4(uint8_t out[NN_ADDR_LEN], const uint8_t *a4)
@@ -59,8 +58,7 @@ static void map4(uint8_t out[NN_ADDR_LEN], const uint8_t *a4)
  */
 static bool is_v4mapped(const uint8_t *a)
 {
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-					 0xff, 0xff };
+	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	return memcmp(a, pfx, sizeof(pfx)) == 0;
 }
@@ -192,8 +190,7 @@ static int parse_l4(struct nn_mpkt *pk, const uint8_t *l4, size_t l4len)
 	return NN_PASS;
 }
 
-static int parse_v4(struct nn_mpkt *pk, const uint8_t *ip, size_t avail,
-		    bool exact)
+static int parse_v4(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool exact)
 {
 	size_t hl, tot;
 	uint16_t frag;
@@ -239,8 +236,7 @@ static bool is_ext_hdr(uint8_t nh)
 	}
 }
 
-static int parse_v6(struct nn_mpkt *pk, const uint8_t *ip, size_t avail,
-		    bool exact)
+static int parse_v6(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool exact)
 {
 	size_t plen, pos, end, hl;
 	unsigned int n = 0;
@@ -309,12 +305,11 @@ static int parse_v6(struct nn_mpkt *pk, const uint8_t *ip, size_t avail,
  */
 static bool is_nd(const struct nn_mpkt *pk, const uint8_t *ip)
 {
-	return pk->t.v6 && pk->icmp && !pk->frag_first && !pk->frag_later &&
-	       pk->icmp_type >= 133 && pk->icmp_type <= 137 && ip[7] == 255;
+	return pk->t.v6 && pk->icmp && !pk->frag_first && !pk->frag_later && pk->icmp_type >= 133 &&
+	       pk->icmp_type <= 137 && ip[7] == 255;
 }
 
-int nn_model_parse(enum nn_framing framing, const uint8_t *pkt, size_t len,
-		   struct nn_mpkt *out)
+int nn_model_parse(enum nn_framing framing, const uint8_t *pkt, size_t len, struct nn_mpkt *out)
 {
 	uint16_t etype = 0;
 	size_t off = 0;
@@ -348,16 +343,13 @@ int nn_model_parse(enum nn_framing framing, const uint8_t *pkt, size_t len,
 		return NN_R_MALFORMED;
 	ver = pkt[off] >> 4;
 	if (framing == NN_FRAMING_ETH &&
-	    ((etype == ETH_P_IP && ver != 4) ||
-	     (etype == ETH_P_IPV6 && ver != 6)))
+	    ((etype == ETH_P_IP && ver != 4) || (etype == ETH_P_IPV6 && ver != 6)))
 		return NN_R_MALFORMED;
 
 	if (ver == 4)
-		r = parse_v4(out, pkt + off, len - off,
-			     framing == NN_FRAMING_L3);
+		r = parse_v4(out, pkt + off, len - off, framing == NN_FRAMING_L3);
 	else if (ver == 6)
-		r = parse_v6(out, pkt + off, len - off,
-			     framing == NN_FRAMING_L3);
+		r = parse_v6(out, pkt + off, len - off, framing == NN_FRAMING_L3);
 	else
 		r = NN_R_MALFORMED;
 	if (r != NN_PASS)

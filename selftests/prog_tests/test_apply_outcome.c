@@ -96,7 +96,7 @@ static uint32_t fill_addrs(struct ut *u, uint32_t live)
 	int fd = u->t.dp->map_fd[NN_M_ADDRS];
 	uint32_t n;
 
-	k.addr[0] = 0xfe;	/* nobody's: fe.. is not in any example prefix */
+	k.addr[0] = 0xfe; /* nobody's: fe.. is not in any example prefix */
 	for (n = 0; n < (1u << 24); n++) {
 		memcpy(&k.addr[12], &n, sizeof(n));
 		if (bpf_map_update_elem(fd, &k, &v, BPF_NOEXIST)) {
@@ -130,7 +130,7 @@ static void test_full_map_is_a_failure(void **state)
 	junk = fill_addrs(u, NN_SLOT(e0));
 	assert_true(junk > 0);
 	assert_int_equal(nn_apply(u->t.dp, u->moved, &res, &errs), NN_APPLY_FAILED);
-	assert_int_equal(res.error, -E2BIG);	/* E2BIG, and still not a rejection */
+	assert_int_equal(res.error, -E2BIG); /* E2BIG, and still not a rejection */
 	assert_true(errs.n > 0);
 	assert_non_null(strstr(errs.msgs[errs.n - 1], "previous one stays enforced"));
 	nn_errlist_free(&errs);

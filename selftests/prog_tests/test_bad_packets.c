@@ -34,10 +34,10 @@ struct step {
 	enum nn_dir dir;
 	void (*build)(struct pb *b, int arg);
 	int arg;
-	void (*patch)(uint8_t *l3, size_t len);	/* bytes after building */
-	int reason;		/* with L3 framing (and Ethernet, unless below) */
-	int reason_eth;		/* -1: same as reason */
-	const char *rule;	/* deciding rule id, NULL none */
+	void (*patch)(uint8_t *l3, size_t len); /* bytes after building */
+	int reason;				/* with L3 framing (and Ethernet, unless below) */
+	int reason_eth;				/* -1: same as reason */
+	const char *rule;			/* deciding rule id, NULL none */
 	bool untouched;
 	bool flow_hit;
 };
@@ -95,9 +95,9 @@ static void check(struct env *e, enum nn_dir dir, const uint8_t *pkt, size_t len
 	if (mv.reason != reason || mv.rule != rule || mv.untouched != untouched ||
 	    mv.flow_hit != flow_hit)
 		fail_msg("%s (%d, %zu bytes, %s/%s): model says reason %d rule %d untouched %d "
-			 "flow %d; want %d rule %d untouched %d flow %d", what, arg, len, where,
-			 hname, mv.reason, mv.rule, mv.untouched, mv.flow_hit, reason, rule,
-			 untouched, flow_hit);
+			 "flow %d; want %d rule %d untouched %d flow %d",
+			 what, arg, len, where, hname, mv.reason, mv.rule, mv.untouched,
+			 mv.flow_hit, reason, rule, untouched, flow_hit);
 	if (err == -EINVAL && kernel_refuses(e, dir, pkt, len)) {
 		e->model_only++;
 		return;
@@ -107,8 +107,9 @@ static void check(struct env *e, enum nn_dir dir, const uint8_t *pkt, size_t len
 	if (r.reason != (uint32_t)reason || r.rule != rule || r.untouched != untouched ||
 	    r.flow_hit != flow_hit || r.passed != (reason == NN_PASS))
 		fail_msg("%s (%d, %zu bytes, %s/%s): BPF says reason %u rule %d untouched %d flow "
-			 "%d passed %d; want %d rule %d", what, arg, len, where, hname, r.reason,
-			 r.rule, r.untouched, r.flow_hit, r.passed, reason, rule);
+			 "%d passed %d; want %d rule %d",
+			 what, arg, len, where, hname, r.reason, r.rule, r.untouched, r.flow_hit,
+			 r.passed, reason, rule);
 	for (k = 1; k < NN_R_MAX; k++)
 		if (r.drops[k] != (uint64_t)(k == reason && !untouched))
 			fail_msg("%s (%d, %s/%s): drop counter %d moved by %llu", what, arg, where,
@@ -153,7 +154,7 @@ static void run_case(struct env *e, const struct bcase *c)
 		const struct step *s = &c->s[i];
 		size_t len = render(e, s, pkt, sizeof(pkt));
 		int reason = e->framing == NN_FRAMING_ETH && s->reason_eth >= 0 ? s->reason_eth :
-										 s->reason;
+										  s->reason;
 
 		check(e, s->dir, pkt, len, reason, s->rule, s->untouched, s->flow_hit, c->what,
 		      s->arg);
@@ -499,8 +500,8 @@ static void echo_net(struct pb *b, int arg)
 static void err_echo(struct pb *b, int arg)
 {
 	struct pb q;
-	size_t qlen = pb_build(mf_echo(&q, ALICE6, NET6, true, (uint16_t)arg), quote,
-			       sizeof(quote));
+	size_t qlen =
+		pb_build(mf_echo(&q, ALICE6, NET6, true, (uint16_t)arg), quote, sizeof(quote));
 
 	pb_ip(pb_init(b), NET6, ALICE6);
 	pb_ptb(b, 1280, quote, qlen);
@@ -529,14 +530,28 @@ static void mapped(struct pb *b, int arg)
 
 /* ---- The tables ---- */
 
-#define P(d, fn, a, r, ru) { .dir = d, .build = fn, .arg = a, .reason = r, .reason_eth = -1, \
-			     .rule = ru }
-#define PE(d, fn, a, r, re) { .dir = d, .build = fn, .arg = a, .reason = r, .reason_eth = re }
-#define HIT(d, fn, a) { .dir = d, .build = fn, .arg = a, .reason = NN_PASS, .reason_eth = -1, \
-			.flow_hit = true }
+#define P(d, fn, a, r, ru)                                                                 \
+	{                                                                                  \
+		.dir = d, .build = fn, .arg = a, .reason = r, .reason_eth = -1, .rule = ru \
+	}
+#define PE(d, fn, a, r, re)                                                    \
+	{                                                                      \
+		.dir = d, .build = fn, .arg = a, .reason = r, .reason_eth = re \
+	}
+#define HIT(d, fn, a)                                                                 \
+	{                                                                             \
+		.dir = d, .build = fn, .arg = a, .reason = NN_PASS, .reason_eth = -1, \
+		.flow_hit = true                                                      \
+	}
 #define MAL(d, fn, a) P(d, fn, a, NN_R_MALFORMED, NULL)
 #define PASS_INET(fn, a) P(FROM, fn, a, NN_PASS, NULL)
-#define ONE(what, fr, ...) { what, fr, { __VA_ARGS__ } }
+#define ONE(what, fr, ...)          \
+	{                           \
+		what, fr,           \
+		{                   \
+			__VA_ARGS__ \
+		}                   \
+	}
 
 static const struct bcase cases[] = {
 	/* IPv4 header length */
@@ -551,7 +566,8 @@ static const struct bcase cases[] = {
 	/* Length fields that lie */
 	ONE("IPv4 total length +1", BOTH, MAL(FROM, v4_totlen, 1)),
 	ONE("IPv4 total length < IHL", BOTH, MAL(FROM, v4_totlen, 2)),
-	ONE("IPv4 total length -1 (padding)", BOTH, PE(FROM, v4_totlen, 3, NN_R_MALFORMED, NN_PASS)),
+	ONE("IPv4 total length -1 (padding)", BOTH,
+	    PE(FROM, v4_totlen, 3, NN_R_MALFORMED, NN_PASS)),
 	ONE("IPv6 payload length 0", BOTH, MAL(FROM, v6_plen, 1)),
 	ONE("IPv6 payload length +1", BOTH, MAL(FROM, v6_plen, 2)),
 	ONE("IPv6 payload length -1 (padding)", BOTH,
@@ -582,35 +598,44 @@ static const struct bcase cases[] = {
 	ONE("extension header length 200", BOTH, MAL(FROM, v6_ext_lie, 200)),
 	ONE("extension header eats the TCP header", BOTH, MAL(FROM, v6_ext_lie, 1)),
 	/* Fragments */
-	{ "v6 first fragment passes, later ones follow", BOTH, {
-		P(FROM, frag6_first_ok, 77, NN_PASS, "eng-db"),
-		P(FROM, frag6_later, 77, NN_PASS, NULL),
-		P(FROM, frag6_later, 78, NN_R_FRAGMENT, NULL) } },
-	{ "v6 first fragment denied, later ones follow the drop", BOTH, {
-		P(FROM, frag6_first_denied, 5, NN_R_ACL_DEFAULT_DENY, NULL),
-		P(FROM, frag6_later, 5, NN_R_ACL_DEFAULT_DENY, NULL) } },
-	{ "v6 orphan later fragments", BOTH, {
-		P(FROM, frag6_later, 9, NN_R_FRAGMENT, NULL),
-		P(FROM, frag6_later_spoofed, 9, NN_R_SPOOF, NULL),
-		P(FROM, frag6_later_revoked, 9, NN_R_REVOKED, NULL) } },
-	{ "v4 first fragment denied by no-smtp, later follows", BOTH, {
-		P(FROM, frag4_first_smtp, 9, NN_R_ACL_DENY, "no-smtp"),
-		P(FROM, frag4_later, 9, NN_R_ACL_DENY, NULL),
-		P(FROM, frag4_later, 8, NN_R_FRAGMENT, NULL) } },
-	{ "v4 first fragment passes, later follows, orphan dropped", BOTH, {
-		P(FROM, frag4_first_dns, 10, NN_PASS, NULL),
-		P(FROM, frag4_later, 110, NN_PASS, NULL),
-		P(FROM, frag4_later, 111, NN_R_FRAGMENT, NULL),
-		P(FROM, frag4_later, 10, NN_R_FRAGMENT, NULL) } },
-	{ "v6 into the overlay: first fragment denied, later follows", BOTH, {
-		P(INTO, frag6_into_first, 3, NN_R_ACL_DEFAULT_DENY, NULL),
-		P(INTO, frag6_into_later, 3, NN_R_ACL_DEFAULT_DENY, NULL),
-		P(INTO, frag6_into_later, 4, NN_R_FRAGMENT, NULL) } },
-	{ "v6 atomic fragment header after the real one keeps its id", BOTH, {
-		{ .dir = FROM, .build = frag6_two_headers, .patch = patch_two_headers,
-		  .reason = NN_PASS, .reason_eth = -1, .rule = "eng-db" },
-		P(FROM, frag6_later, 0x1234, NN_PASS, NULL),
-		P(FROM, frag6_later, 0x9999, NN_R_FRAGMENT, NULL) } },
+	{ "v6 first fragment passes, later ones follow",
+	  BOTH,
+	  { P(FROM, frag6_first_ok, 77, NN_PASS, "eng-db"), P(FROM, frag6_later, 77, NN_PASS, NULL),
+	    P(FROM, frag6_later, 78, NN_R_FRAGMENT, NULL) } },
+	{ "v6 first fragment denied, later ones follow the drop",
+	  BOTH,
+	  { P(FROM, frag6_first_denied, 5, NN_R_ACL_DEFAULT_DENY, NULL),
+	    P(FROM, frag6_later, 5, NN_R_ACL_DEFAULT_DENY, NULL) } },
+	{ "v6 orphan later fragments",
+	  BOTH,
+	  { P(FROM, frag6_later, 9, NN_R_FRAGMENT, NULL),
+	    P(FROM, frag6_later_spoofed, 9, NN_R_SPOOF, NULL),
+	    P(FROM, frag6_later_revoked, 9, NN_R_REVOKED, NULL) } },
+	{ "v4 first fragment denied by no-smtp, later follows",
+	  BOTH,
+	  { P(FROM, frag4_first_smtp, 9, NN_R_ACL_DENY, "no-smtp"),
+	    P(FROM, frag4_later, 9, NN_R_ACL_DENY, NULL),
+	    P(FROM, frag4_later, 8, NN_R_FRAGMENT, NULL) } },
+	{ "v4 first fragment passes, later follows, orphan dropped",
+	  BOTH,
+	  { P(FROM, frag4_first_dns, 10, NN_PASS, NULL), P(FROM, frag4_later, 110, NN_PASS, NULL),
+	    P(FROM, frag4_later, 111, NN_R_FRAGMENT, NULL),
+	    P(FROM, frag4_later, 10, NN_R_FRAGMENT, NULL) } },
+	{ "v6 into the overlay: first fragment denied, later follows",
+	  BOTH,
+	  { P(INTO, frag6_into_first, 3, NN_R_ACL_DEFAULT_DENY, NULL),
+	    P(INTO, frag6_into_later, 3, NN_R_ACL_DEFAULT_DENY, NULL),
+	    P(INTO, frag6_into_later, 4, NN_R_FRAGMENT, NULL) } },
+	{ "v6 atomic fragment header after the real one keeps its id",
+	  BOTH,
+	  { { .dir = FROM,
+	      .build = frag6_two_headers,
+	      .patch = patch_two_headers,
+	      .reason = NN_PASS,
+	      .reason_eth = -1,
+	      .rule = "eng-db" },
+	    P(FROM, frag6_later, 0x1234, NN_PASS, NULL),
+	    P(FROM, frag6_later, 0x9999, NN_R_FRAGMENT, NULL) } },
 	/* Ethernet: VLAN, ARP, neighbour discovery */
 	ONE("one 802.1Q tag", ETH, P(FROM, vlan_one, 0, NN_PASS, "eng-db")),
 	ONE("two 802.1Q tags", ETH, MAL(FROM, l2_bad, 0x8100)),
@@ -633,33 +658,39 @@ static const struct bcase cases[] = {
 	ONE("ND with hop limit 254", BOTH, P(FROM, nd, 12, NN_R_SPOOF, NULL)),
 	ONE("fragmented ND", BOTH, P(FROM, nd, 22, NN_R_SPOOF, NULL)),
 	/* ICMP errors */
-	{ "PTB and unreachable for a tracked flow", BOTH, {
-		P(FROM, ex1, 0, NN_PASS, "eng-db"), HIT(INTO, err_ex1, 0),
-		HIT(INTO, err_ex1, 1) } },
-	{ "error from another tenant quoting alice's flow", BOTH, {
-		P(FROM, ex1, 0, NN_PASS, "eng-db"),
-		P(FROM, err_ex1, 2, NN_R_CROSS_TENANT, NULL) } },
-	{ "error from bob quoting alice's flow: only the ACL", BOTH, {
-		P(FROM, ex1, 0, NN_PASS, "eng-db"),
-		P(FROM, err_ex1, 3, NN_PASS, "ping-peers") } },
-	{ "error quoting an unknown flow", BOTH, {
-		P(INTO, err_ex1, 4, NN_R_ACL_DEFAULT_DENY, NULL),
-		P(FROM, ex1, 0, NN_PASS, "eng-db"),
-		P(INTO, err_ex1, 4, NN_R_ACL_DEFAULT_DENY, NULL) } },
-	{ "quotes cut short", BOTH, {
-		P(FROM, ex1, 0, NN_PASS, "eng-db"), MAL(INTO, err_ex1, 5), MAL(INTO, err_ex1, 6),
-		HIT(INTO, err_ex1, 7) } },
-	{ "device reports an error about its flow's reply", BOTH, {
-		P(FROM, ex1, 0, NN_PASS, "eng-db"), HIT(FROM, err_from_alice, 0) } },
-	{ "IPv4 frag needed and time exceeded for a tracked flow", BOTH, {
-		PASS_INET(v4_udp, 0), HIT(INTO, err_v4, 0), HIT(INTO, err_v4, 1) } },
-	{ "IPv4 error quoting another tenant's flow", BOTH, {
-		PASS_INET(carol_dns, 0), P(INTO, err_v4, 2, NN_R_ACL_DEFAULT_DENY, NULL) } },
-	{ "IPv4 quotes that are not an IPv4 header", BOTH, {
-		PASS_INET(v4_udp, 0), MAL(INTO, err_v4, 3), MAL(INTO, err_v4, 4) } },
-	{ "errors quoting echo", BOTH, {
-		PASS_INET(echo_net, 5), HIT(INTO, err_echo, 5),
-		P(INTO, err_echo, 6, NN_R_ACL_DEFAULT_DENY, NULL) } },
+	{ "PTB and unreachable for a tracked flow",
+	  BOTH,
+	  { P(FROM, ex1, 0, NN_PASS, "eng-db"), HIT(INTO, err_ex1, 0), HIT(INTO, err_ex1, 1) } },
+	{ "error from another tenant quoting alice's flow",
+	  BOTH,
+	  { P(FROM, ex1, 0, NN_PASS, "eng-db"), P(FROM, err_ex1, 2, NN_R_CROSS_TENANT, NULL) } },
+	{ "error from bob quoting alice's flow: only the ACL",
+	  BOTH,
+	  { P(FROM, ex1, 0, NN_PASS, "eng-db"), P(FROM, err_ex1, 3, NN_PASS, "ping-peers") } },
+	{ "error quoting an unknown flow",
+	  BOTH,
+	  { P(INTO, err_ex1, 4, NN_R_ACL_DEFAULT_DENY, NULL), P(FROM, ex1, 0, NN_PASS, "eng-db"),
+	    P(INTO, err_ex1, 4, NN_R_ACL_DEFAULT_DENY, NULL) } },
+	{ "quotes cut short",
+	  BOTH,
+	  { P(FROM, ex1, 0, NN_PASS, "eng-db"), MAL(INTO, err_ex1, 5), MAL(INTO, err_ex1, 6),
+	    HIT(INTO, err_ex1, 7) } },
+	{ "device reports an error about its flow's reply",
+	  BOTH,
+	  { P(FROM, ex1, 0, NN_PASS, "eng-db"), HIT(FROM, err_from_alice, 0) } },
+	{ "IPv4 frag needed and time exceeded for a tracked flow",
+	  BOTH,
+	  { PASS_INET(v4_udp, 0), HIT(INTO, err_v4, 0), HIT(INTO, err_v4, 1) } },
+	{ "IPv4 error quoting another tenant's flow",
+	  BOTH,
+	  { PASS_INET(carol_dns, 0), P(INTO, err_v4, 2, NN_R_ACL_DEFAULT_DENY, NULL) } },
+	{ "IPv4 quotes that are not an IPv4 header",
+	  BOTH,
+	  { PASS_INET(v4_udp, 0), MAL(INTO, err_v4, 3), MAL(INTO, err_v4, 4) } },
+	{ "errors quoting echo",
+	  BOTH,
+	  { PASS_INET(echo_net, 5), HIT(INTO, err_echo, 5),
+	    P(INTO, err_echo, 6, NN_R_ACL_DEFAULT_DENY, NULL) } },
 	/* IPv4-mapped addresses inside IPv6 */
 	ONE("IPv4-mapped source", BOTH, MAL(FROM, mapped, 0)),
 	ONE("IPv4-mapped destination", BOTH, MAL(FROM, mapped, 1)),
@@ -719,7 +750,7 @@ static const struct {
 	void (*build)(struct pb *b, int arg);
 	const char *rule;
 } bases[] = {
-	{ v4_tcp, NULL }, { v4_udp, NULL }, { v4_echo, NULL },
+	{ v4_tcp, NULL },     { v4_udp, NULL }, { v4_echo, NULL },
 	{ v6_tcp, "eng-db" }, { v6_udp, NULL }, { v6_echo, "ping-peers" },
 };
 
@@ -766,23 +797,24 @@ static void echo_back(struct pb *b, int arg)
 }
 
 static const struct bcase echo_both[] = {
-	{ "both may ping acme-db with id 7", BOTH, {
-		P(FROM, echo_dev, 7, NN_PASS, "ping-peers"),
-		P(FROM, echo_dev, 1007, NN_PASS, "ping-peers"),
-		HIT(INTO, echo_back, 1007), HIT(INTO, echo_back, 7) } },
-	{ "a reply for bob does not ride alice's flow", BOTH, {
-		P(FROM, echo_dev, 7, NN_PASS, "ping-peers"),
-		P(INTO, echo_back, 1007, NN_R_ACL_DEFAULT_DENY, NULL),
-		HIT(INTO, echo_back, 7) } },
+	{ "both may ping acme-db with id 7",
+	  BOTH,
+	  { P(FROM, echo_dev, 7, NN_PASS, "ping-peers"),
+	    P(FROM, echo_dev, 1007, NN_PASS, "ping-peers"), HIT(INTO, echo_back, 1007),
+	    HIT(INTO, echo_back, 7) } },
+	{ "a reply for bob does not ride alice's flow",
+	  BOTH,
+	  { P(FROM, echo_dev, 7, NN_PASS, "ping-peers"),
+	    P(INTO, echo_back, 1007, NN_R_ACL_DEFAULT_DENY, NULL), HIT(INTO, echo_back, 7) } },
 	{ NULL, 0, { { 0 } } },
 };
 
 static const struct bcase echo_alice_only[] = {
-	{ "bob cannot use alice's echo id", BOTH, {
-		P(FROM, echo_dev, 7, NN_PASS, "ping-peers"),
-		P(FROM, echo_dev, 1007, NN_R_ACL_DEFAULT_DENY, NULL),
-		P(INTO, echo_back, 1007, NN_R_ACL_DEFAULT_DENY, NULL),
-		HIT(INTO, echo_back, 7) } },
+	{ "bob cannot use alice's echo id",
+	  BOTH,
+	  { P(FROM, echo_dev, 7, NN_PASS, "ping-peers"),
+	    P(FROM, echo_dev, 1007, NN_R_ACL_DEFAULT_DENY, NULL),
+	    P(INTO, echo_back, 1007, NN_R_ACL_DEFAULT_DENY, NULL), HIT(INTO, echo_back, 7) } },
 	{ NULL, 0, { { 0 } } },
 };
 
@@ -793,9 +825,10 @@ static void test_echo_collisions(void **state)
 	struct mf_ctx *c = *state;
 	struct nn_policy *both, *alice;
 
-	both = mf_variant(c, PING_PEERS,
-			  "\"src\": \"*\", \"dst\": { \"devices\": [\"alice-laptop\", \"bob-phone\"], "
-			  "\"resources\": [\"acme-db\"] },");
+	both = mf_variant(
+		c, PING_PEERS,
+		"\"src\": \"*\", \"dst\": { \"devices\": [\"alice-laptop\", \"bob-phone\"], "
+		"\"resources\": [\"acme-db\"] },");
 	alice = mf_variant(c, PING_PEERS,
 			   "\"src\": { \"users\": [\"alice\"] }, \"dst\": { \"devices\": "
 			   "[\"alice-laptop\", \"bob-phone\"], \"resources\": [\"acme-db\"] },");

@@ -95,7 +95,7 @@ struct run {
 	struct dpt t;
 	struct nn_model *m;
 	struct nn_policy *p;
-	char *json;		/* the snapshot of p, for failure reports */
+	char *json; /* the snapshot of p, for failure reports */
 	char *next_json;
 	struct rk_gen *g;
 	struct nn_rng r;
@@ -243,8 +243,10 @@ static void run_diff(uint8_t framing)
 		ru->flow_hits += mv.flow_hit;
 		ru->untouched += mv.untouched;
 	}
-	fprintf(stderr, "# %s: %zu packets in %.1f s, %zu policy switches, %zu flow hits, "
-		"%zu untouched\n", framing == NN_FRAMING_ETH ? "eth" : "l3", n_packets,
+	fprintf(stderr,
+		"# %s: %zu packets in %.1f s, %zu policy switches, %zu flow hits, "
+		"%zu untouched\n",
+		framing == NN_FRAMING_ETH ? "eth" : "l3", n_packets,
 		(double)(now_ns() - start) / 1e9, ru->switches, ru->flow_hits, ru->untouched);
 	for (k = 0; k < NN_R_MAX; k++)
 		if (ru->by_reason[k])

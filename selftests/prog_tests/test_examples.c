@@ -41,9 +41,10 @@ static void run_examples(uint8_t framing, enum nn_hook hook)
 		nn_model_judge(m, e->dir, framing, pkt, len, T0, &mv);
 		if (r.reason != (uint32_t)e->reason || r.rule != rule ||
 		    r.passed != (e->reason == NN_PASS))
-			fail_msg("example #%s (%s): got reason %u rule %d passed %d, want reason %d "
-				 "rule %d", e->id, e->what, r.reason, r.rule, r.passed, e->reason,
-				 rule);
+			fail_msg(
+				"example #%s (%s): got reason %u rule %d passed %d, want reason %d "
+				"rule %d",
+				e->id, e->what, r.reason, r.rule, r.passed, e->reason, rule);
 		for (k = 1; k < NN_R_MAX; k++)
 			if (r.drops[k] != (uint64_t)(k == e->reason))
 				fail_msg("example #%s: drop counter %d moved by %llu", e->id, k,

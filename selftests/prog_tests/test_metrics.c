@@ -52,9 +52,9 @@ static void test_render(void **state)
 	st.applied_generation = 7;
 	assert_int_equal(dpt_open(&t, NN_FRAMING_ETH), 0);
 	assert_int_equal(dpt_apply(&t, mf_base, NULL), 0);
-	send_example(&t, "1");	/* alice -> db, eng-db */
-	send_example(&t, "5");	/* spoof */
-	send_example(&t, "7");	/* acl_deny no-smtp */
+	send_example(&t, "1"); /* alice -> db, eng-db */
+	send_example(&t, "5"); /* spoof */
+	send_example(&t, "7"); /* acl_deny no-smtp */
 	page = nn_metrics_render(t.dp, &st);
 	assert_non_null(page);
 	expect_line(page, "nanami_drops_total{reason=\"spoof\"} 1\n");
@@ -79,7 +79,8 @@ static void test_render(void **state)
 
 static void test_http(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	struct nn_metrics *m = NULL;
 	struct nn_ctl_state st;
 	char spec[64], resp[65536];

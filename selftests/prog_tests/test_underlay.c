@@ -22,19 +22,19 @@
 #include "pktbuild.h"
 
 #define PORT 51820
-#define PASS_ 2		/* XDP_PASS */
-#define DROP_ 1		/* XDP_DROP */
+#define PASS_ 2 /* XDP_PASS */
+#define DROP_ 1 /* XDP_DROP */
 
 static struct nn_underlay *u;
 
 /* Optional knobs of one WireGuard packet. */
 struct wg {
-	const char *src;	/* default per family */
-	uint16_t dport;		/* default PORT */
-	uint8_t rsv[3];		/* reserved bytes */
-	int udp_len;		/* > 0: lie in the UDP length */
-	unsigned int ip_opts;	/* IPv4 option words */
-	uint8_t ext;		/* IPv6 extension header type, 0 none */
+	const char *src;      /* default per family */
+	uint16_t dport;	      /* default PORT */
+	uint8_t rsv[3];	      /* reserved bytes */
+	int udp_len;	      /* > 0: lie in the UDP length */
+	unsigned int ip_opts; /* IPv4 option words */
+	uint8_t ext;	      /* IPv6 extension header type, 0 none */
 	bool vlan;
 	enum pb_frag frag;
 };
@@ -58,8 +58,8 @@ static uint64_t wg_drops(uint32_t reason)
 static void run_at(int line, const uint8_t *pkt, size_t len, int want, uint32_t reason)
 {
 	uint8_t out[PB_BUF_LEN + 64];
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
-		    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
 	uint64_t before[NN_R_MAX];
 	int r;
 
@@ -72,14 +72,13 @@ static void run_at(int line, const uint8_t *pkt, size_t len, int want, uint32_t 
 		uint64_t d = wg_drops(r) - before[r];
 
 		if (d != (uint64_t)(r == (int)reason && reason != NN_PASS))
-			fail_msg("line %d: drop counter %d moved by %llu (want reason %u)", line,
-				 r, (unsigned long long)d, reason);
+			fail_msg("line %d: drop counter %d moved by %llu (want reason %u)", line, r,
+				 (unsigned long long)d, reason);
 	}
 }
 
 /* A WireGuard message of @type and @msglen bytes over UDP in family @fam. */
-static size_t build_wg(int fam, uint8_t type, size_t msglen, const struct wg *w,
-		       uint8_t *buf)
+static size_t build_wg(int fam, uint8_t type, size_t msglen, const struct wg *w, uint8_t *buf)
 {
 	const char *src = w && w->src ? w->src : fam == 4 ? "192.0.2.1" : "2001:db8:1::1";
 	const char *dst = fam == 4 ? "198.51.100.1" : "2001:db8:2::1";
@@ -108,11 +107,11 @@ static size_t build_wg(int fam, uint8_t type, size_t msglen, const struct wg *w,
 	return len;
 }
 
-#define expect(fam, type, msglen, w, want, reason)                                  \
-	do {                                                                        \
-		uint8_t pkt_[PB_BUF_LEN];                                           \
-		size_t len_ = build_wg(fam, type, msglen, w, pkt_);                 \
-		run_at(__LINE__, pkt_, len_, want, reason);                         \
+#define expect(fam, type, msglen, w, want, reason)                  \
+	do {                                                        \
+		uint8_t pkt_[PB_BUF_LEN];                           \
+		size_t len_ = build_wg(fam, type, msglen, w, pkt_); \
+		run_at(__LINE__, pkt_, len_, want, reason);         \
 	} while (0)
 #define pass(fam, type, msglen, w) expect(fam, type, msglen, w, PASS_, NN_PASS)
 #define malformed(fam, type, msglen, w) expect(fam, type, msglen, w, DROP_, NN_R_WG_MALFORMED)
@@ -148,8 +147,7 @@ static void test_config_defaults(void **state)
 	/* The same port again writes nothing. */
 	assert_int_equal(nn_underlay_set_port(u, PORT, &changed), 0);
 	assert_false(changed);
-	assert_int_equal(nn_underlay_configure(u, PORT, NN_UL_MAX_HS_RATE + 1, 1, NULL),
-			 -ERANGE);
+	assert_int_equal(nn_underlay_configure(u, PORT, NN_UL_MAX_HS_RATE + 1, 1, NULL), -ERANGE);
 }
 
 static void sizes(int fam)
@@ -224,16 +222,18 @@ static void test_untouched(void **state)
 		pass(fam, 5, 33, &other);
 		pass(fam, NN_WG_INITIATION, 147, &low);
 		len = pb_build(pb_payload(pb_tcp(pb_ip(pb_eth(pb_init(&b)), s, d), 40000, PORT,
-						 PB_TCP_SYN), 33), pkt, sizeof(pkt));
-		run_at(__LINE__, pkt, len, PASS_, NN_PASS);
-		len = pb_build(pb_payload(pb_proto(pb_ip(pb_eth(pb_init(&b)), s, d), 50), 33),
+						 PB_TCP_SYN),
+					  33),
 			       pkt, sizeof(pkt));
+		run_at(__LINE__, pkt, len, PASS_, NN_PASS);
+		len = pb_build(pb_payload(pb_proto(pb_ip(pb_eth(pb_init(&b)), s, d), 50), 33), pkt,
+			       sizeof(pkt));
 		run_at(__LINE__, pkt, len, PASS_, NN_PASS);
 		/* An ICMP error quoting a UDP packet to the port is not UDP. */
-		qlen = pb_build(pb_payload(pb_udp(pb_ip(pb_init(&b), d, s), 40000, PORT), 148),
-				q, sizeof(q));
-		len = pb_build(pb_dest_unreach(pb_ip(pb_eth(pb_init(&b)), s, d), 3, q, qlen),
-			       pkt, sizeof(pkt));
+		qlen = pb_build(pb_payload(pb_udp(pb_ip(pb_init(&b), d, s), 40000, PORT), 148), q,
+				sizeof(q));
+		len = pb_build(pb_dest_unreach(pb_ip(pb_eth(pb_init(&b)), s, d), 3, q, qlen), pkt,
+			       sizeof(pkt));
 		run_at(__LINE__, pkt, len, PASS_, NN_PASS);
 	}
 	len = pb_build(pb_arp(pb_init(&b)), pkt, sizeof(pkt));
@@ -358,16 +358,11 @@ static void test_guard_off(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_config_defaults),
-		cmocka_unit_test(test_sizes_ipv4),
-		cmocka_unit_test(test_sizes_ipv6),
-		cmocka_unit_test(test_reserved),
-		cmocka_unit_test(test_untouched),
-		cmocka_unit_test(test_udp_len_lies),
-		cmocka_unit_test(test_headers_no_bypass),
-		cmocka_unit_test(test_fragments),
-		cmocka_unit_test(test_handshake_rate),
-		cmocka_unit_test(test_guard_off),
+		cmocka_unit_test(test_config_defaults),	  cmocka_unit_test(test_sizes_ipv4),
+		cmocka_unit_test(test_sizes_ipv6),	  cmocka_unit_test(test_reserved),
+		cmocka_unit_test(test_untouched),	  cmocka_unit_test(test_udp_len_lies),
+		cmocka_unit_test(test_headers_no_bypass), cmocka_unit_test(test_fragments),
+		cmocka_unit_test(test_handshake_rate),	  cmocka_unit_test(test_guard_off),
 	};
 
 	return cmocka_run_group_tests_name("underlay WireGuard guard (BPF)", tests, setup,

@@ -159,8 +159,8 @@ static struct dpt_result tcp(struct ut *u, enum nn_dir dir, const char *s, const
 
 /* Fail unless @r is @reason decided by @rule (NULL: none) of @p, and only
  * that drop counter moved, by one. */
-static void expect_at(int line, const struct dpt_result *r, const struct nn_policy *p,
-		      int reason, const char *rule)
+static void expect_at(int line, const struct dpt_result *r, const struct nn_policy *p, int reason,
+		      const char *rule)
 {
 	int32_t want_rule = rule ? mf_rule(p, rule) : -1;
 	int k;
@@ -175,10 +175,10 @@ static void expect_at(int line, const struct dpt_result *r, const struct nn_poli
 				 (unsigned long long)r->drops[k]);
 }
 
-#define expect(r, p, reason, rule)                                                  \
-	do {                                                                        \
-		struct dpt_result r_ = (r);                                         \
-		expect_at(__LINE__, &r_, p, reason, rule);                          \
+#define expect(r, p, reason, rule)                         \
+	do {                                               \
+		struct dpt_result r_ = (r);                \
+		expect_at(__LINE__, &r_, p, reason, rule); \
 	} while (0)
 
 /* ---- Counters by name ---- */
@@ -192,7 +192,7 @@ static uint32_t slot_of(int names_fd, const char *id)
 		key = next;
 		prev = &key;
 		if (!bpf_map_lookup_elem(names_fd, &key, &n) && n.in_use && !strcmp(n.id, id)) {
-			assert_true(found == NN_NONE32);	/* one slot per name */
+			assert_true(found == NN_NONE32); /* one slot per name */
 			found = key;
 		}
 	}
@@ -320,15 +320,12 @@ static void test_change_cuts_flows(void **state)
 		assert_true(res.flipped);
 		/* Flow 1: the opener's next packet first, then the reply. */
 		expect(tcp(u, FROM, ALICE6, DB6, 41000, 5432, ACK), p, acl, rule);
-		expect(tcp(u, INTO, DB6, ALICE6, 5432, 41000, ACK), p,
-		       NN_R_ACL_DEFAULT_DENY, NULL);
+		expect(tcp(u, INTO, DB6, ALICE6, 5432, 41000, ACK), p, NN_R_ACL_DEFAULT_DENY, NULL);
 		/* Flow 2: the reply first (the opener is judged again, fails). */
-		expect(tcp(u, INTO, DB6, ALICE6, 5432, 41001, ACK), p,
-		       NN_R_ACL_DEFAULT_DENY, NULL);
+		expect(tcp(u, INTO, DB6, ALICE6, 5432, 41001, ACK), p, NN_R_ACL_DEFAULT_DENY, NULL);
 		expect(tcp(u, FROM, ALICE6, DB6, 41001, 5432, ACK), p, acl, rule);
 		/* And they stay cut. */
-		expect(tcp(u, INTO, DB6, ALICE6, 5432, 41000, ACK), p,
-		       NN_R_ACL_DEFAULT_DENY, NULL);
+		expect(tcp(u, INTO, DB6, ALICE6, 5432, 41000, ACK), p, NN_R_ACL_DEFAULT_DENY, NULL);
 		/* Port 8000 is still eng-db's (unless eng-db itself went). */
 		if (p == no5432)
 			expect(tcp(u, FROM, ALICE6, DB6, 41002, 8000, SYN), p, NN_PASS, "eng-db");
@@ -424,14 +421,16 @@ static void test_one_device_small_writes(void **state)
 	struct nn_policy *bob_off, *both_off;
 	char *j;
 
-	j = edit(mf_json, "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
-			  "\"persistent_keepalive\": 25,\n              \"state\": \"active\"",
+	j = edit(mf_json,
+		 "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
+		 "\"persistent_keepalive\": 25,\n              \"state\": \"active\"",
 		 "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
 		 "\"persistent_keepalive\": 25,\n              \"state\": \"disabled\"");
 	bob_off = policy(u, strdup(j));
-	both_off = policy(u, edit(j, "\"overlay_ipv4\": \"100.96.32.2\",\n              "
-				     "\"endpoint\": null, \"persistent_keepalive\": 25,\n"
-				     "              \"state\": \"active\"",
+	both_off = policy(u, edit(j,
+				  "\"overlay_ipv4\": \"100.96.32.2\",\n              "
+				  "\"endpoint\": null, \"persistent_keepalive\": 25,\n"
+				  "              \"state\": \"active\"",
 				  "\"overlay_ipv4\": \"100.96.32.2\",\n              "
 				  "\"endpoint\": null, \"persistent_keepalive\": 25,\n"
 				  "              \"state\": \"disabled\""));
@@ -517,7 +516,7 @@ static void test_rejected_keeps_previous(void **state)
 	assert_int_equal(bpf_map_lookup_elem(u->t.dp->map_fd[NN_M_META], &zero, &m0), 0);
 
 	bad = strdup(mf_json);
-	bad[strlen(bad) / 2] = 0;	/* truncated JSON */
+	bad[strlen(bad) / 2] = 0; /* truncated JSON */
 	parse_fails(bad, "JSON");
 	free(bad);
 	bad = edit(mf_json, "\"api_version\": \"v1\"", "\"api_version\": \"v2\"");
@@ -558,7 +557,7 @@ static void test_counters_exact(void **state)
 	a = dev_stats(u, alice);
 	b = dev_stats(u, bob);
 	assert_int_equal(a.packets[FROM] - a0.packets[FROM], 2);
-	assert_int_equal(a.bytes[FROM] - a0.bytes[FROM], 2 * l_syn);	/* SYN, ACK: same size */
+	assert_int_equal(a.bytes[FROM] - a0.bytes[FROM], 2 * l_syn); /* SYN, ACK: same size */
 	assert_int_equal(a.packets[INTO] - a0.packets[INTO], 1);
 	assert_int_equal(a.bytes[INTO] - a0.bytes[INTO], l_synack);
 	assert_int_equal(a.drops[FROM] - a0.drops[FROM], 2);
@@ -579,17 +578,19 @@ static void test_counters_exact(void **state)
 	assert_int_equal(rule_hits(u, "all-web") - h_web, 1);
 }
 
-#define DAVE "{ \"device_id\": \"dave-tablet\", \"user_id\": \"bob\",\n" \
-	"              \"public_key\": \"SX+4+Nx7TkWYOhExHpxis6jxFTV8kDabaUqtMMlTQuc=\",\n" \
+#define DAVE                                                                                  \
+	"{ \"device_id\": \"dave-tablet\", \"user_id\": \"bob\",\n"                           \
+	"              \"public_key\": \"SX+4+Nx7TkWYOhExHpxis6jxFTV8kDabaUqtMMlTQuc=\",\n"   \
 	"              \"overlay_ipv6\": \"fd7a:6e61:6e61:10::4\", \"overlay_ipv4\": null,\n" \
-	"              \"endpoint\": null, \"persistent_keepalive\": 25,\n" \
-	"              \"state\": \"active\", \"key_generation\": 1,\n" \
+	"              \"endpoint\": null, \"persistent_keepalive\": 25,\n"                   \
+	"              \"state\": \"active\", \"key_generation\": 1,\n"                       \
 	"              \"routing_preference\": null },\n            "
-#define DAN "{ \"device_id\": \"dan-desktop\", \"user_id\": \"carol\",\n" \
-	"              \"public_key\": \"xE7knc+4MTEOBhMySn9d7AVQcWPBuu5nnOvoLJLTY+w=\",\n" \
+#define DAN                                                                                   \
+	"{ \"device_id\": \"dan-desktop\", \"user_id\": \"carol\",\n"                         \
+	"              \"public_key\": \"xE7knc+4MTEOBhMySn9d7AVQcWPBuu5nnOvoLJLTY+w=\",\n"   \
 	"              \"overlay_ipv6\": \"fd7a:6e61:6e61:20::9\", \"overlay_ipv4\": null,\n" \
-	"              \"endpoint\": null, \"persistent_keepalive\": 25,\n" \
-	"              \"state\": \"active\", \"key_generation\": 1,\n" \
+	"              \"endpoint\": null, \"persistent_keepalive\": 25,\n"                   \
+	"              \"state\": \"active\", \"key_generation\": 1,\n"                       \
 	"              \"routing_preference\": null },\n            "
 #define CAROL_START "{ \"device_id\": \"carol-desktop\""
 #define DEV_END "\"routing_preference\": null }"
@@ -609,8 +610,8 @@ static void test_stable_slots(void **state)
 	size_t len;
 
 	/* dave-tablet comes first in acme-prod's list: indices shift. */
-	plus_dave = variant(u, "{ \"device_id\": \"alice-laptop\"", DAVE
-			    "{ \"device_id\": \"alice-laptop\"");
+	plus_dave = variant(u, "{ \"device_id\": \"alice-laptop\"",
+			    DAVE "{ \"device_id\": \"alice-laptop\"");
 	no_carol = policy(u, cut(mf_json, CAROL_START, DEV_END));
 	j = cut(mf_json, CAROL_START, DEV_END);
 	dan = policy(u, edit(j, "{ \"device_id\": \"carol-old-laptop\"",
@@ -686,9 +687,9 @@ static void addr16(const char *s, uint8_t out[16])
 	}
 }
 
-static void expect_event(const struct nn_event *e, const char *s, const char *d,
-			 uint16_t sp, uint16_t dp, int reason, uint32_t dev, uint32_t rule,
-			 uint32_t tenant, uint32_t network, size_t len)
+static void expect_event(const struct nn_event *e, const char *s, const char *d, uint16_t sp,
+			 uint16_t dp, int reason, uint32_t dev, uint32_t rule, uint32_t tenant,
+			 uint32_t network, size_t len)
 {
 	uint8_t a[16];
 
@@ -733,15 +734,15 @@ static void test_drop_events(void **state)
 	expect(run_pkt(u, FROM, pkt, len), mf_base, NN_R_SPOOF, NULL);
 	assert_int_equal(ring_buffer__consume(rb), 1);
 	assert_int_equal(eb.n, 1);
-	expect_event(&eb.ev[0], NOBODY6, DB6, 47000, 5432, NN_R_SPOOF, NN_NONE32, NN_NONE32, 0,
-		     0, len);
+	expect_event(&eb.ev[0], NOBODY6, DB6, 47000, 5432, NN_R_SPOOF, NN_NONE32, NN_NONE32, 0, 0,
+		     len);
 
 	len = tcp_pkt(pkt, ALICE6, DB6, 47001, 22, SYN);
 	expect(run_pkt(u, FROM, pkt, len), mf_base, NN_R_ACL_DEFAULT_DENY, NULL);
 	assert_int_equal(ring_buffer__consume(rb), 1);
 	assert_int_equal(eb.n, 2);
-	expect_event(&eb.ev[1], ALICE6, DB6, 47001, 22, NN_R_ACL_DEFAULT_DENY, alice, NN_NONE32,
-		     1, 1, len);
+	expect_event(&eb.ev[1], ALICE6, DB6, 47001, 22, NN_R_ACL_DEFAULT_DENY, alice, NN_NONE32, 1,
+		     1, len);
 
 	len = tcp_pkt(pkt, ALICE6, NET6, 47002, 25, SYN);
 	expect(run_pkt(u, FROM, pkt, len), mf_base, NN_R_ACL_DENY, "no-smtp");

@@ -35,8 +35,7 @@ static json_t *example;
 
 static inline json_t *load_example(void)
 {
-	const char *cands[] = { "examples/assignments.json",
-				"../examples/assignments.json",
+	const char *cands[] = { "examples/assignments.json", "../examples/assignments.json",
 				"../../examples/assignments.json",
 				"../../../examples/assignments.json" };
 	char path[4096];
@@ -78,8 +77,7 @@ static inline json_t *jat(json_t *j, const char *path)
 	char buf[256], *tok, *save = NULL;
 
 	snprintf(buf, sizeof(buf), "%s", path);
-	for (tok = strtok_r(buf, ".", &save); tok && j;
-	     tok = strtok_r(NULL, ".", &save)) {
+	for (tok = strtok_r(buf, ".", &save); tok && j; tok = strtok_r(NULL, ".", &save)) {
 		if (json_is_array(j))
 			j = json_array_get(j, strtoul(tok, NULL, 10));
 		else
@@ -138,8 +136,7 @@ struct res {
 	struct nn_errlist e;
 };
 
-static inline void run_lim(json_t *d, const char *node, const struct nn_limits *l,
-		    struct res *r)
+static inline void run_lim(json_t *d, const char *node, const struct nn_limits *l, struct res *r)
 {
 	char *s = json_dumps(d, 0);
 
@@ -159,8 +156,7 @@ static inline void run(json_t *d, struct res *r)
 	run_lim(d, "gw-fra-1", NULL, r);
 }
 
-static inline void run_raw(const char *s, size_t len, const struct nn_limits *l,
-		    struct res *r)
+static inline void run_raw(const char *s, size_t len, const struct nn_limits *l, struct res *r)
 {
 	memset(r, 0, sizeof(*r));
 	r->err = nn_policy_parse(s, len, "gw-fra-1", l, &r->p, &r->e);

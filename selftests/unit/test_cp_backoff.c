@@ -236,7 +236,8 @@ static void test_delta_device(void **state)
 	w = json_deep_copy(example);
 	json_array_set_new(at(w, "tenants.0.networks.0.devices"), 1, json_loads(BOB, 0, NULL));
 	check("[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"bob-phone\",\"tenant_id\":\"acme\","
-	      "\"network_id\":\"acme-prod\",\"value\":" BOB "}]", 8, w);
+	      "\"network_id\":\"acme-prod\",\"value\":" BOB "}]",
+	      8, w);
 	/* A new one is appended; a delete removes; both in one delta. */
 	w = json_deep_copy(example);
 	json_array_append_new(at(w, "tenants.0.networks.0.devices"), json_loads(DAVE, 0, NULL));
@@ -244,7 +245,8 @@ static void test_delta_device(void **state)
 	check("[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"dave-pc\",\"tenant_id\":\"acme\","
 	      "\"network_id\":\"acme-prod\",\"value\":" DAVE "},"
 	      "{\"op\":\"delete\",\"kind\":\"device\",\"id\":\"alice-laptop\",\"tenant_id\":\"acme\","
-	      "\"network_id\":\"acme-prod\"}]", 12, w);
+	      "\"network_id\":\"acme-prod\"}]",
+	      12, w);
 }
 
 static void test_delta_kinds(void **state)
@@ -265,7 +267,8 @@ static void test_delta_kinds(void **state)
 	      "\"fd7a:6e61:6e61::2\",\"endpoint\":\"[2001:db8:2::1]:51820\",\"roles\":"
 	      "[\"exit_gateway\"],\"state\":\"disabled\",\"key_generation\":1}},"
 	      "{\"op\":\"upsert\",\"kind\":\"node\",\"id\":\"gw-par-1\",\"value\":"
-	      "{\"node_id\":\"gw-par-1\"}}]", 9, w);
+	      "{\"node_id\":\"gw-par-1\"}}]",
+	      9, w);
 
 	/* Tenants and networks: whole objects, in place or appended. */
 	w = json_deep_copy(example);
@@ -278,7 +281,8 @@ static void test_delta_kinds(void **state)
 	      "{\"op\":\"upsert\",\"kind\":\"network\",\"id\":\"globex-lab\",\"tenant_id\":\"globex\","
 	      "\"value\":{\"network_id\":\"globex-lab\",\"devices\":[]}},"
 	      "{\"op\":\"upsert\",\"kind\":\"tenant\",\"id\":\"initech\",\"value\":"
-	      "{\"tenant_id\":\"initech\",\"networks\":[]}}]", 10, w);
+	      "{\"tenant_id\":\"initech\",\"networks\":[]}}]",
+	      10, w);
 
 	/* No changes: same document, new generation. */
 	check("[]", 7, json_deep_copy(example));
@@ -305,23 +309,36 @@ static void test_delta_refused(void **state)
 	(void)state;
 	bad(6, 8, "[]", "does not apply to base generation 7");
 	bad(7, 6, "[]", "does not apply");
-	bad(7, 8, "[{\"op\":\"delete\",\"kind\":\"device\",\"id\":\"ghost\",\"tenant_id\":\"acme\","
-	    "\"network_id\":\"acme-prod\"}]", "delete of device ghost, which is not in");
-	bad(7, 8, "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"bob-phone\",\"tenant_id\":\"acme\","
-	    "\"network_id\":\"acme-prod\",\"value\":" DAVE "}]", "value must be an object with device_id");
-	bad(7, 8, "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"dave-pc\",\"tenant_id\":\"nope\","
-	    "\"network_id\":\"acme-prod\",\"value\":" DAVE "}]", "tenant nope not in");
-	bad(7, 8, "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"dave-pc\",\"tenant_id\":\"globex\","
-	    "\"network_id\":\"acme-prod\",\"value\":" DAVE "}]", "network globex/acme-prod not in");
-	bad(7, 8, "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"dave-pc\",\"tenant_id\":\"acme\","
-	    "\"value\":" DAVE "}]", "network acme/(none)");
-	bad(7, 8, "[{\"op\":\"upsert\",\"kind\":\"gateway\",\"id\":\"x\",\"value\":{}}]", "known kind");
+	bad(7, 8,
+	    "[{\"op\":\"delete\",\"kind\":\"device\",\"id\":\"ghost\",\"tenant_id\":\"acme\","
+	    "\"network_id\":\"acme-prod\"}]",
+	    "delete of device ghost, which is not in");
+	bad(7, 8,
+	    "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"bob-phone\",\"tenant_id\":\"acme\","
+	    "\"network_id\":\"acme-prod\",\"value\":" DAVE "}]",
+	    "value must be an object with device_id");
+	bad(7, 8,
+	    "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"dave-pc\",\"tenant_id\":\"nope\","
+	    "\"network_id\":\"acme-prod\",\"value\":" DAVE "}]",
+	    "tenant nope not in");
+	bad(7, 8,
+	    "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"dave-pc\",\"tenant_id\":\"globex\","
+	    "\"network_id\":\"acme-prod\",\"value\":" DAVE "}]",
+	    "network globex/acme-prod not in");
+	bad(7, 8,
+	    "[{\"op\":\"upsert\",\"kind\":\"device\",\"id\":\"dave-pc\",\"tenant_id\":\"acme\","
+	    "\"value\":" DAVE "}]",
+	    "network acme/(none)");
+	bad(7, 8, "[{\"op\":\"upsert\",\"kind\":\"gateway\",\"id\":\"x\",\"value\":{}}]",
+	    "known kind");
 	bad(7, 8, "[{\"op\":\"replace\",\"kind\":\"node\",\"id\":\"x\"}]", "upsert|delete");
 	bad(7, 8, "[{\"op\":\"delete\",\"kind\":\"node\",\"id\":\"\"}]", "an id");
 	bad(7, 8, "[42]", "delta change 0");
 	/* A later change failing names its index. */
-	bad(7, 8, "[{\"op\":\"delete\",\"kind\":\"node\",\"id\":\"gw-ams-1\"},"
-	    "{\"op\":\"delete\",\"kind\":\"node\",\"id\":\"gw-ams-1\"}]", "delta change 1");
+	bad(7, 8,
+	    "[{\"op\":\"delete\",\"kind\":\"node\",\"id\":\"gw-ams-1\"},"
+	    "{\"op\":\"delete\",\"kind\":\"node\",\"id\":\"gw-ams-1\"}]",
+	    "delta change 1");
 
 	/* Shape of the delta document itself. */
 	d = json_pack("{s:I,s:I,s:b,s:[]}", "generation", 8, "since", 7, "full", 1, "changes");

@@ -138,8 +138,8 @@ static void test_missing(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_torn),
-		cmocka_unit_test(test_corrupt),     cmocka_unit_test(test_bad_header),
+		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_torn),
+		cmocka_unit_test(test_corrupt),	      cmocka_unit_test(test_bad_header),
 		cmocka_unit_test(test_cut_in_header), cmocka_unit_test(test_missing),
 	};
 

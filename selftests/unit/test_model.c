@@ -48,8 +48,7 @@ static const struct example from_examples[] = {
 	{ "#11 net", CAROL_OLD6, NET6, EX_UDP, 53, NN_R_REVOKED, NULL },
 	{ "#11 gw", CAROL_OLD6, GW6, EX_ECHO6, 0, NN_R_REVOKED, NULL },
 	{ "#12", CAROL4, ALICE4, EX_TCP, 22, NN_R_CROSS_TENANT, NULL },
-	{ "#13", ALICE6, "fd7a:6e61:6e61:ff::1", EX_TCP, 22,
-	  NN_R_UNKNOWN_DST, NULL },
+	{ "#13", ALICE6, "fd7a:6e61:6e61:ff::1", EX_TCP, 22, NN_R_UNKNOWN_DST, NULL },
 	{ "#14", ALICE6, AMS6, EX_TCP, 22, NN_R_NO_TRANSIT, NULL },
 	{ "#14c", ALICE6, GW6, EX_TCP, 22, NN_R_ACL_DEFAULT_DENY, NULL },
 	{ "#14a", AMS6, GW6, EX_UDP, 4789, NN_PASS, NULL },
@@ -61,8 +60,7 @@ static void test_examples_from_overlay(void **state)
 	struct mf_ctx *c = *state;
 	size_t i;
 
-	for (i = 0; i < sizeof(from_examples) / sizeof(from_examples[0]);
-	     i++) {
+	for (i = 0; i < sizeof(from_examples) / sizeof(from_examples[0]); i++) {
 		const struct example *e = &from_examples[i];
 		struct nn_model_verdict v;
 		struct pb b;
@@ -78,8 +76,7 @@ static void test_examples_from_overlay(void **state)
 		v = mf_judge(c->m, FROM, &b, T0);
 		if (v.reason != e->reason || v.flow_hit ||
 		    v.rule != (e->rule ? mf_rule(mf_base, e->rule) : -1))
-			fail_msg("example %s: got reason %d rule %d",
-				 e->name, v.reason, v.rule);
+			fail_msg("example %s: got reason %d rule %d", e->name, v.reason, v.rule);
 	}
 }
 
@@ -92,9 +89,8 @@ static void test_example_15(void **state)
 
 	v = mf_judge(c->m, FROM, mf_ex1(&b), T0);
 	mf_expect(&v, NN_PASS, "eng-db");
-	v = mf_judge(c->m, INTO,
-		  mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_SYN | PB_TCP_ACK),
-		  T0 + SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_SYN | PB_TCP_ACK),
+		     T0 + SEC);
 	mf_expect(&v, NN_PASS, NULL);
 	assert_true(v.flow_hit);
 	assert_int_equal(nn_model_flow_count(c->m), 1);
@@ -106,8 +102,7 @@ static void test_example_16(void **state)
 	struct nn_model_verdict v;
 	struct pb b;
 
-	v = mf_judge(c->m, INTO, mf_tcp(&b, NET6, ALICE6, 443, 40000, PB_TCP_SYN),
-		  T0);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, NET6, ALICE6, 443, 40000, PB_TCP_SYN), T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 }
 
@@ -117,11 +112,9 @@ static void test_example_17(void **state)
 	struct nn_model_verdict v;
 	struct pb b;
 
-	v = mf_judge(c->m, INTO, mf_tcp(&b, FILES6, ALICE6, 445, 40000, PB_TCP_SYN),
-		  T0);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, FILES6, ALICE6, 445, 40000, PB_TCP_SYN), T0);
 	mf_expect(&v, NN_R_CROSS_TENANT, NULL);
-	v = mf_judge(c->m, INTO, pb_echo(pb_ip(pb_init(&b), FILES6, ALICE6),
-				      true, 1), T0);
+	v = mf_judge(c->m, INTO, pb_echo(pb_ip(pb_init(&b), FILES6, ALICE6), true, 1), T0);
 	mf_expect(&v, NN_R_CROSS_TENANT, NULL);
 }
 
@@ -137,14 +130,12 @@ static void test_example_18(void **state)
 	qlen = pb_build(mf_ex1(&b), q, sizeof(q));
 	v = mf_judge(c->m, FROM, &b, T0);
 	mf_expect(&v, NN_PASS, "eng-db");
-	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q,
-				     qlen), T0 + SEC);
+	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q, qlen), T0 + SEC);
 	mf_expect(&v, NN_PASS, NULL);
 	assert_true(v.flow_hit);
 	/* Errors never create flows. */
 	assert_int_equal(nn_model_flow_count(c->m), 1);
 }
-
 
 /* ---- ACL and destinations beyond the examples ---- */
 
@@ -157,13 +148,13 @@ static void test_acl_deny_wins(void **state)
 	struct pb b;
 
 	p = mf_variant(c, "{ \"rule_id\": \"no-smtp\"",
-		    "{ \"rule_id\": \"ssh-ok\", \"action\": \"allow\", "
-		    "\"src\": \"*\", \"dst\": { \"resources\": [\"acme-db\"] }, "
-		    "\"proto\": \"tcp\", \"ports\": [\"22\"] },"
-		    "{ \"rule_id\": \"bob-no\", \"action\": \"deny\", "
-		    "\"src\": { \"devices\": [\"bob-phone\"] }, \"dst\": \"*\", "
-		    "\"proto\": \"any\" },"
-		    "{ \"rule_id\": \"no-smtp\"");
+		       "{ \"rule_id\": \"ssh-ok\", \"action\": \"allow\", "
+		       "\"src\": \"*\", \"dst\": { \"resources\": [\"acme-db\"] }, "
+		       "\"proto\": \"tcp\", \"ports\": [\"22\"] },"
+		       "{ \"rule_id\": \"bob-no\", \"action\": \"deny\", "
+		       "\"src\": { \"devices\": [\"bob-phone\"] }, \"dst\": \"*\", "
+		       "\"proto\": \"any\" },"
+		       "{ \"rule_id\": \"no-smtp\"");
 	nn_model_set_policy(c->m, p);
 	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, DB6, 1, 22, PB_TCP_SYN), T0);
 	mf_expect_p(&v, p, NN_PASS, "ssh-ok");
@@ -199,8 +190,8 @@ static void test_acl_ipv4_and_self(void **state)
 	/* ICMPv6 echo is no tcp rule; ICMP carried in IPv6 is protocol 1. */
 	v = mf_judge(c->m, FROM, mf_echo(&b, ALICE6, DB6, true, 1), T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
-	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), CAROL6,
-						       FILES6), 1), 8), T0);
+	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), CAROL6, FILES6), 1), 8),
+		     T0);
 	mf_expect(&v, NN_PASS, "ops-files");
 }
 
@@ -211,14 +202,13 @@ static void test_other_protocols(void **state)
 	struct nn_model_verdict v;
 	struct pb b;
 
-	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), CAROL6,
-						       FILES6), 47), 24), T0);
+	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), CAROL6, FILES6), 47), 24),
+		     T0);
 	mf_expect(&v, NN_PASS, "ops-files");
-	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), CAROL6,
-						       FILES6), 50), 24), T0);
+	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), CAROL6, FILES6), 50), 24),
+		     T0);
 	mf_expect(&v, NN_PASS, "ops-files");
-	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), ALICE6,
-						       DB6), 47), 24), T0);
+	v = mf_judge(c->m, FROM, pb_payload(pb_proto(pb_ip(pb_init(&b), ALICE6, DB6), 47), 24), T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 	/* Eight extension headers are walked; the ninth is too many. */
 	v = mf_judge(c->m, FROM, pb_ext(mf_ex1(&b), 60, 8), T0);
@@ -264,28 +254,25 @@ static void test_ethernet_framing(void **state)
 	v = mf_judge_f(c->m, FROM, NN_FRAMING_ETH, pb_eth(mf_ex1(&b)), T0);
 	mf_expect(&v, NN_PASS, "eng-db");
 	v = mf_judge_f(c->m, INTO, NN_FRAMING_ETH,
-		       pb_vlan(mf_tcp(&b, DB6, ALICE6, 5432, 40000,
-				      PB_TCP_SYN | PB_TCP_ACK), 100), T0);
+		       pb_vlan(mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_SYN | PB_TCP_ACK), 100),
+		       T0);
 	mf_expect(&v, NN_PASS, NULL);
 	assert_true(v.flow_hit);
-	v = mf_judge_f(c->m, FROM, NN_FRAMING_ETH,
-		       pb_vlan(mf_tcp(&b, ALICE6, DB6, 1, 22, 0), 100), T0);
+	v = mf_judge_f(c->m, FROM, NN_FRAMING_ETH, pb_vlan(mf_tcp(&b, ALICE6, DB6, 1, 22, 0), 100),
+		       T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 	v = mf_judge_f(c->m, FROM, NN_FRAMING_L3, pb_vlan(mf_ex1(&b), 1), T0);
 	mf_expect(&v, NN_R_MALFORMED, NULL);
 
 	nn_model_flush_flows(c->m);
-	v = mf_judge_f(c->m, FROM, NN_FRAMING_ETH,
-		       pb_arp(pb_ip(pb_init(&b), ALICE4, GW4)), T0);
+	v = mf_judge_f(c->m, FROM, NN_FRAMING_ETH, pb_arp(pb_ip(pb_init(&b), ALICE4, GW4)), T0);
 	assert_true(v.untouched);
 	assert_int_equal(v.reason, NN_PASS);
 	v = mf_judge_f(c->m, INTO, NN_FRAMING_ETH,
-		       pb_nd(pb_vlan(pb_ip(pb_init(&b), "fe80::1", "fe80::2"),
-				     100), 135), T0);
+		       pb_nd(pb_vlan(pb_ip(pb_init(&b), "fe80::1", "fe80::2"), 100), 135), T0);
 	assert_true(v.untouched);
 	v = mf_judge_f(c->m, FROM, NN_FRAMING_L3,
-		       pb_nd(pb_ip(pb_init(&b), "fe80::1", "fe80::2"), 135),
-		       T0);
+		       pb_nd(pb_ip(pb_init(&b), "fe80::1", "fe80::2"), 135), T0);
 	mf_expect(&v, NN_R_SPOOF, NULL);
 	assert_int_equal(nn_model_flow_count(c->m), 0);
 }
@@ -308,6 +295,5 @@ int main(void)
 		MODEL_TEST(test_ethernet_framing),
 	};
 
-	return cmocka_run_group_tests_name("model", tests, mf_group_setup,
-					   mf_group_teardown);
+	return cmocka_run_group_tests_name("model", tests, mf_group_setup, mf_group_teardown);
 }

@@ -25,16 +25,13 @@ static void test_flow_internet_reply(void **state)
 	struct nn_model_verdict v;
 	struct pb b;
 
-	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, NET6, 40000, 443, PB_TCP_SYN),
-		  T0);
+	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, NET6, 40000, 443, PB_TCP_SYN), T0);
 	mf_expect(&v, NN_PASS, NULL);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, NET6, ALICE6, 443, 40000,
-				  PB_TCP_SYN | PB_TCP_ACK), T0);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, NET6, ALICE6, 443, 40000, PB_TCP_SYN | PB_TCP_ACK), T0);
 	mf_expect(&v, NN_PASS, NULL);
 	assert_true(v.flow_hit);
 	/* Another port pair is not the flow. */
-	v = mf_judge(c->m, INTO, mf_tcp(&b, NET6, ALICE6, 443, 40001, PB_TCP_ACK),
-		  T0);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, NET6, ALICE6, 443, 40001, PB_TCP_ACK), T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 }
 
@@ -64,25 +61,22 @@ static void test_flow_tcp_states(void **state)
 	struct pb b;
 
 	mf_judge(c->m, FROM, mf_ex1(&b), T0);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK),
-		  T0 + 60 * SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK), T0 + 60 * SEC);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 
 	mf_judge(c->m, FROM, mf_ex1(&b), T0);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000,
-				  PB_TCP_SYN | PB_TCP_ACK), T0 + SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_SYN | PB_TCP_ACK),
+		     T0 + SEC);
 	assert_true(v.flow_hit);
-	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, DB6, 40000, 5432, PB_TCP_ACK),
-		  T0 + 3000 * SEC);
+	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, DB6, 40000, 5432, PB_TCP_ACK), T0 + 3000 * SEC);
 	assert_true(v.flow_hit);
-	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, DB6, 40000, 5432,
-				  PB_TCP_FIN | PB_TCP_ACK), T0 + 3001 * SEC);
+	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, DB6, 40000, 5432, PB_TCP_FIN | PB_TCP_ACK),
+		     T0 + 3001 * SEC);
 	assert_true(v.flow_hit);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000,
-				  PB_TCP_FIN | PB_TCP_ACK), T0 + 3010 * SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_FIN | PB_TCP_ACK),
+		     T0 + 3010 * SEC);
 	assert_true(v.flow_hit);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK),
-		  T0 + 3020 * SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK), T0 + 3020 * SEC);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 	assert_false(v.flow_hit);
 }
@@ -118,11 +112,10 @@ static void test_flow_stale_kept(void **state)
 	struct pb b;
 
 	mf_judge(c->m, FROM, mf_ex1(&b), T0);
-	nn_model_set_policy(c->m, mf_variant(c, "\"generation\": 7",
-					  "\"generation\": 8"));
+	nn_model_set_policy(c->m, mf_variant(c, "\"generation\": 7", "\"generation\": 8"));
 	assert_int_equal(nn_model_epoch(c->m), 2);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000,
-				  PB_TCP_SYN | PB_TCP_ACK), T0 + SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_SYN | PB_TCP_ACK),
+		     T0 + SEC);
 	mf_expect(&v, NN_PASS, NULL);
 	assert_true(v.flow_hit);
 	assert_int_equal(nn_model_flow_count(c->m), 1);
@@ -141,7 +134,7 @@ static void test_flow_stale_opener_direction(void **state)
 	v = mf_judge(c->m, INTO, mf_echo(&b, BOB6, ALICE6, true, 5), T0);
 	mf_expect(&v, NN_PASS, "ping-peers");
 	p = mf_variant(c, "\"devices\": [\"alice-laptop\", \"bob-phone\"]",
-		    "\"devices\": [\"alice-laptop\"]");
+		       "\"devices\": [\"alice-laptop\"]");
 	nn_model_set_policy(c->m, p);
 	v = mf_judge(c->m, FROM, mf_echo(&b, ALICE6, BOB6, false, 5), T0 + SEC);
 	mf_expect_p(&v, p, NN_PASS, NULL);
@@ -159,11 +152,10 @@ static void test_flow_stale_rule_revoked(void **state)
 	struct pb b;
 
 	mf_judge(c->m, FROM, mf_ex1(&b), T0);
-	p = mf_variant(c, "\"ports\": [\"5432\", \"8000-8080\"]",
-		    "\"ports\": [\"8000-8080\"]");
+	p = mf_variant(c, "\"ports\": [\"5432\", \"8000-8080\"]", "\"ports\": [\"8000-8080\"]");
 	nn_model_set_policy(c->m, p);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000,
-				  PB_TCP_SYN | PB_TCP_ACK), T0 + SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_SYN | PB_TCP_ACK),
+		     T0 + SEC);
 	mf_expect_p(&v, p, NN_R_ACL_DEFAULT_DENY, NULL);
 	assert_false(v.flow_hit);
 	assert_int_equal(nn_model_flow_count(c->m), 0);
@@ -181,13 +173,11 @@ static void test_flow_device_revoked(void **state)
 
 	mf_judge(c->m, FROM, mf_ex1(&b), T0);
 	p = mf_variant(c, "\"state\": \"active\", \"key_generation\": 3",
-		    "\"state\": \"disabled\", \"key_generation\": 3");
+		       "\"state\": \"disabled\", \"key_generation\": 3");
 	nn_model_set_policy(c->m, p);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK),
-		  T0 + SEC);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK), T0 + SEC);
 	mf_expect_p(&v, p, NN_R_REVOKED, NULL);
-	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, DB6, 40000, 5432, PB_TCP_ACK),
-		  T0 + SEC);
+	v = mf_judge(c->m, FROM, mf_tcp(&b, ALICE6, DB6, 40000, 5432, PB_TCP_ACK), T0 + SEC);
 	mf_expect_p(&v, p, NN_R_REVOKED, NULL);
 }
 
@@ -200,8 +190,7 @@ static void test_flow_flush(void **state)
 	mf_judge(c->m, FROM, mf_ex1(&b), T0);
 	nn_model_flush_flows(c->m);
 	assert_int_equal(nn_model_flow_count(c->m), 0);
-	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK),
-		  T0);
+	v = mf_judge(c->m, INTO, mf_tcp(&b, DB6, ALICE6, 5432, 40000, PB_TCP_ACK), T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 }
 
@@ -220,20 +209,17 @@ static void test_frag_v6(void **state)
 	v = mf_judge(c->m, FROM, &b, T0 + SEC);
 	mf_expect(&v, NN_PASS, NULL);
 	/* Step 1 still comes first. */
-	pb_payload(pb_frag(mf_tcp(&b, NOBODY6, DB6, 1, 1, 0), PB_FRAG_LATER, 77,
-			   10), 64);
+	pb_payload(pb_frag(mf_tcp(&b, NOBODY6, DB6, 1, 1, 0), PB_FRAG_LATER, 77, 10), 64);
 	v = mf_judge(c->m, FROM, &b, T0 + SEC);
 	mf_expect(&v, NN_R_SPOOF, NULL);
 	/* An orphan, and an expired verdict. */
 	v = mf_judge(c->m, FROM, pb_frag(mf_ex1(&b), PB_FRAG_LATER, 78, 10), T0);
 	mf_expect(&v, NN_R_FRAGMENT, NULL);
-	v = mf_judge(c->m, FROM, pb_frag(mf_ex1(&b), PB_FRAG_LATER, 77, 20),
-		  T0 + 30 * SEC);
+	v = mf_judge(c->m, FROM, pb_frag(mf_ex1(&b), PB_FRAG_LATER, 77, 20), T0 + 30 * SEC);
 	mf_expect(&v, NN_R_FRAGMENT, NULL);
 
 	/* A dropped first fragment's reason follows. */
-	pb_frag(mf_tcp(&b, ALICE6, DB6, 40000, 22, PB_TCP_SYN), PB_FRAG_FIRST,
-		80, 0);
+	pb_frag(mf_tcp(&b, ALICE6, DB6, 40000, 22, PB_TCP_SYN), PB_FRAG_FIRST, 80, 0);
 	v = mf_judge(c->m, FROM, &b, T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 	v = mf_judge(c->m, FROM, pb_frag(&b, PB_FRAG_LATER, 80, 3), T0);
@@ -248,19 +234,18 @@ static void test_frag_v4(void **state)
 
 	/* A first fragment's UDP length covers the whole datagram. */
 	mf_udp(&b, CAROL4, DNS4, 5353, 53);
-	pb_lie(pb_payload(pb_frag(&b, PB_FRAG_FIRST, 5, 0), 32), PB_F_UDP_LEN,
-	       3000);
+	pb_lie(pb_payload(pb_frag(&b, PB_FRAG_FIRST, 5, 0), 32), PB_F_UDP_LEN, 3000);
 	v = mf_judge(c->m, FROM, &b, T0);
 	mf_expect(&v, NN_PASS, NULL);
-	v = mf_judge(c->m, FROM, pb_frag(mf_udp(&b, CAROL4, DNS4, 0, 0),
-				      PB_FRAG_LATER, 5, 100), T0);
+	v = mf_judge(c->m, FROM, pb_frag(mf_udp(&b, CAROL4, DNS4, 0, 0), PB_FRAG_LATER, 5, 100),
+		     T0);
 	mf_expect(&v, NN_PASS, NULL);
 	/* The first fragment opened a flow; a later fragment of the reply
 	 * has its own (absent) first-fragment verdict. */
 	v = mf_judge(c->m, INTO, mf_udp(&b, DNS4, CAROL4, 53, 5353), T0);
 	assert_true(v.flow_hit);
-	v = mf_judge(c->m, INTO, pb_frag(mf_udp(&b, DNS4, CAROL4, 0, 0),
-				      PB_FRAG_LATER, 9, 100), T0);
+	v = mf_judge(c->m, INTO, pb_frag(mf_udp(&b, DNS4, CAROL4, 0, 0), PB_FRAG_LATER, 9, 100),
+		     T0);
 	mf_expect(&v, NN_R_FRAGMENT, NULL);
 }
 
@@ -280,19 +265,16 @@ static void test_icmp_error_untracked(void **state)
 	struct pb b;
 
 	qlen = build(mf_ex1(&b), q);
-	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q,
-				     qlen), T0);
+	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q, qlen), T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 	assert_false(v.flow_hit);
 
 	/* #4's flow is bob's: an error about it toward alice is not tracked. */
 	qlen = build(mf_tcp(&b, BOB6, WEB6, 40000, 443, PB_TCP_SYN), q);
 	mf_expect((v = mf_judge(c->m, FROM, &b, T0), &v), NN_PASS, "all-web");
-	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), WEB6, ALICE6), 1280, q,
-				     qlen), T0);
+	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), WEB6, ALICE6), 1280, q, qlen), T0);
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
-	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), WEB6, BOB6), 1280, q,
-				     qlen), T0);
+	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), WEB6, BOB6), 1280, q, qlen), T0);
 	mf_expect(&v, NN_PASS, NULL);
 	assert_true(v.flow_hit);
 }
@@ -331,20 +313,16 @@ static void test_icmp_error_stale(void **state)
 
 	qlen = build(mf_ex1(&b), q);
 	mf_judge(c->m, FROM, &b, T0);
-	p = mf_variant(c, "\"ports\": [\"5432\", \"8000-8080\"]",
-		    "\"ports\": [\"8000-8080\"]");
+	p = mf_variant(c, "\"ports\": [\"5432\", \"8000-8080\"]", "\"ports\": [\"8000-8080\"]");
 	nn_model_set_policy(c->m, p);
-	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q,
-				     qlen), T0);
+	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q, qlen), T0);
 	mf_expect_p(&v, p, NN_PASS, NULL);
 	assert_true(v.flow_hit);
 	assert_int_equal(nn_model_flow_count(c->m), 1);
-	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DB6, ALICE6),
-					      4, q, qlen), T0);
+	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DB6, ALICE6), 4, q, qlen), T0);
 	mf_expect_p(&v, p, NN_R_ACL_DEFAULT_DENY, NULL);
 	assert_int_equal(nn_model_flow_count(c->m), 0);
-	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q,
-				     qlen), T0);
+	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q, qlen), T0);
 	mf_expect_p(&v, p, NN_R_ACL_DEFAULT_DENY, NULL);
 }
 
@@ -358,16 +336,14 @@ static void test_icmp_error_v4(void **state)
 
 	qlen = build(mf_udp(&b, CAROL4, DNS4, 5353, 53), q);
 	mf_judge(c->m, FROM, &b, T0);
-	v = mf_judge(c->m, INTO, pb_frag_needed(pb_ip(pb_init(&b), "192.0.2.1",
-						   CAROL4), 1400, q, qlen), T0);
+	v = mf_judge(c->m, INTO,
+		     pb_frag_needed(pb_ip(pb_init(&b), "192.0.2.1", CAROL4), 1400, q, qlen), T0);
 	mf_expect(&v, NN_PASS, NULL);
 	assert_true(v.flow_hit);
-	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DNS4, CAROL4),
-					      3, q, qlen), T0);
+	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DNS4, CAROL4), 3, q, qlen), T0);
 	assert_true(v.flow_hit);
 	/* A quote cut inside the ports is malformed. */
-	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DNS4, CAROL4),
-					      3, q, 22), T0);
+	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DNS4, CAROL4), 3, q, 22), T0);
 	mf_expect(&v, NN_R_MALFORMED, NULL);
 	assert_int_equal(nn_model_flow_count(c->m), 1);
 }
@@ -395,6 +371,5 @@ int main(void)
 		MODEL_TEST(test_icmp_error_v4),
 	};
 
-	return cmocka_run_group_tests_name("model_flow", tests, mf_group_setup,
-					   mf_group_teardown);
+	return cmocka_run_group_tests_name("model_flow", tests, mf_group_setup, mf_group_teardown);
 }

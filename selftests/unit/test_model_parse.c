@@ -38,8 +38,7 @@ static size_t build(const struct pb *b)
 }
 
 /* Build @b and parse it with @framing. */
-static int parse(const struct pb *b, enum nn_framing framing,
-		 struct nn_mpkt *pk)
+static int parse(const struct pb *b, enum nn_framing framing, struct nn_mpkt *pk)
 {
 	build(b);
 	return nn_model_parse(framing, buf, len, pk);
@@ -146,8 +145,8 @@ static void test_builder_lies_and_cuts(void **state)
 
 static void test_parse_fields(void **state)
 {
-	static const uint8_t a4mapped[16] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-					      0xff, 0xff, 100, 96, 16, 2 };
+	static const uint8_t a4mapped[16] = { 0, 0, 0,	  0,	0,   0,	 0,  0,
+					      0, 0, 0xff, 0xff, 100, 96, 16, 2 };
 	struct nn_mpkt pk;
 	struct pb b;
 
@@ -165,23 +164,21 @@ static void test_parse_fields(void **state)
 	assert_memory_equal(pk.t.src, a4mapped, 16);
 	assert_int_equal(pk.t.dport, 53);
 
-	assert_int_equal(parse(pb_echo(pb_ip(pb_init(&b), A6, B6), true, 99),
-			       L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_echo(pb_ip(pb_init(&b), A6, B6), true, 99), L3, &pk), NN_PASS);
 	assert_true(pk.icmp && pk.echo);
 	assert_int_equal(pk.t.sport, 99);
 	assert_int_equal(pk.t.dport, 99);
 
 	/* Non-echo, non-error ICMP has ports 0; so has ICMP inside IPv6. */
-	assert_int_equal(parse(pb_icmp(pb_ip(pb_init(&b), A4, B4), 13, 0, 5),
-			       L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_icmp(pb_ip(pb_init(&b), A4, B4), 13, 0, 5), L3, &pk), NN_PASS);
 	assert_true(pk.icmp && !pk.echo && !pk.icmp_err);
 	assert_int_equal(pk.t.sport, 0);
-	assert_int_equal(parse(pb_payload(pb_proto(pb_ip(pb_init(&b), A6, B6),
-						   1), 3), L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_payload(pb_proto(pb_ip(pb_init(&b), A6, B6), 1), 3), L3, &pk),
+			 NN_PASS);
 	assert_false(pk.icmp);
 	assert_int_equal(pk.t.proto, 1);
-	assert_int_equal(parse(pb_payload(pb_proto(pb_ip(pb_init(&b), A4, B4),
-						   58), 3), L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_payload(pb_proto(pb_ip(pb_init(&b), A4, B4), 58), 3), L3, &pk),
+			 NN_PASS);
 	assert_false(pk.icmp);
 
 	/* IPv4 options are skipped; ports come after them. */
@@ -195,28 +192,25 @@ static void test_parse_fragments(void **state)
 	struct pb b;
 
 	(void)state;
-	assert_int_equal(parse(pb_frag(tcp6(&b), PB_FRAG_FIRST, 0xabcdef01,
-				       0), L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_frag(tcp6(&b), PB_FRAG_FIRST, 0xabcdef01, 0), L3, &pk), NN_PASS);
 	assert_true(pk.frag_first);
 	assert_int_equal(pk.frag_id, 0xabcdef01);
 	assert_int_equal(pk.t.dport, 5432);
 
 	/* A later fragment: protocol from the fragment header, no ports,
 	 * whatever its bytes look like. */
-	assert_int_equal(parse(pb_payload(pb_frag(tcp6(&b), PB_FRAG_LATER, 9,
-						  3), 2), L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_payload(pb_frag(tcp6(&b), PB_FRAG_LATER, 9, 3), 2), L3, &pk),
+			 NN_PASS);
 	assert_true(pk.frag_later && !pk.frag_first);
 	assert_int_equal(pk.t.proto, 6);
 	assert_int_equal(pk.t.dport, 0);
-	assert_int_equal(parse(pb_frag(udp4(&b), PB_FRAG_LATER, 0x1234, 1),
-			       L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_frag(udp4(&b), PB_FRAG_LATER, 0x1234, 1), L3, &pk), NN_PASS);
 	assert_true(pk.frag_later);
 	assert_int_equal(pk.frag_id, 0x1234);
 	assert_int_equal(pk.t.proto, 17);
 
 	/* An atomic fragment is no fragment; its walk goes on. */
-	assert_int_equal(parse(pb_frag(tcp6(&b), PB_FRAG_ATOMIC, 9, 0), L3,
-			       &pk), NN_PASS);
+	assert_int_equal(parse(pb_frag(tcp6(&b), PB_FRAG_ATOMIC, 9, 0), L3, &pk), NN_PASS);
 	assert_false(pk.frag_first || pk.frag_later);
 	assert_int_equal(pk.t.dport, 5432);
 	assert_int_equal(parse(pb_ext(tcp6(&b), 44, 8), L3, &pk), NN_PASS);
@@ -240,8 +234,7 @@ static void test_malformed_ipv4(void **state)
 	(void)state;
 	full = build(udp4(&b));
 	for (n = 0; n < full; n++)
-		assert_int_equal(nn_model_parse(L3, buf, n, &(struct nn_mpkt){ 0 }),
-				 MAL);
+		assert_int_equal(nn_model_parse(L3, buf, n, &(struct nn_mpkt){ 0 }), MAL);
 	for (ihl = 0; ihl < 5; ihl++)
 		assert_int_equal(parse_l3(pb_lie(udp4(&b), PB_F_IHL, ihl)), MAL);
 	assert_int_equal(parse_l3(pb_lie(udp4(&b), PB_F_IHL, 15)), MAL);
@@ -261,35 +254,27 @@ static void test_malformed_ipv6(void **state)
 	(void)state;
 	full = build(tcp6(&b));
 	for (n = 0; n < full; n++)
-		assert_int_equal(nn_model_parse(L3, buf, n, &(struct nn_mpkt){ 0 }),
-				 MAL);
+		assert_int_equal(nn_model_parse(L3, buf, n, &(struct nn_mpkt){ 0 }), MAL);
 	assert_int_equal(parse_l3(pb_lie(tcp6(&b), PB_F_IP_LEN, 0)), MAL);
 	assert_int_equal(parse_l3(pb_lie(tcp6(&b), PB_F_IP_LEN, 21)), MAL);
 	assert_int_equal(parse_l3(pb_lie(tcp6(&b), PB_F_IP_LEN, 19)), MAL);
 	/* An extension header running past the payload. */
-	assert_int_equal(parse_l3(pb_lie(pb_ext(tcp6(&b), 43, 1), PB_F_EXT_LEN,
-					 3)), MAL);
-	assert_int_equal(parse_l3(pb_lie(pb_ext(tcp6(&b), 51, 1), PB_F_EXT_LEN,
-					 9)), MAL);
-	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A6,
-							   B6), 60), 1)), MAL);
+	assert_int_equal(parse_l3(pb_lie(pb_ext(tcp6(&b), 43, 1), PB_F_EXT_LEN, 3)), MAL);
+	assert_int_equal(parse_l3(pb_lie(pb_ext(tcp6(&b), 51, 1), PB_F_EXT_LEN, 9)), MAL);
+	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A6, B6), 60), 1)), MAL);
 	/* 8 of every kind walked; 9 too many. */
-	assert_int_equal(parse_l3(pb_ext(pb_ext(pb_ext(pb_ext(tcp6(&b), 0, 1),
-						       43, 2), 51, 2), 135, 3)),
-			 NN_PASS);
-	assert_int_equal(parse_l3(pb_ext(pb_ext(tcp6(&b), 139, 4), 140, 4)),
-			 NN_PASS);
-	assert_int_equal(parse_l3(pb_ext(pb_ext(tcp6(&b), 139, 4), 140, 5)),
-			 MAL);
+	assert_int_equal(
+		parse_l3(pb_ext(pb_ext(pb_ext(pb_ext(tcp6(&b), 0, 1), 43, 2), 51, 2), 135, 3)),
+		NN_PASS);
+	assert_int_equal(parse_l3(pb_ext(pb_ext(tcp6(&b), 139, 4), 140, 4)), NN_PASS);
+	assert_int_equal(parse_l3(pb_ext(pb_ext(tcp6(&b), 139, 4), 140, 5)), MAL);
 	/* IPv4-mapped addresses must not alias IPv4 identities. */
-	assert_int_equal(parse_l3(pb_tcp(pb_ip(pb_init(&b), "::ffff:100.96.16.2",
-					       B6), 1, 2, 0)), MAL);
-	assert_int_equal(parse_l3(pb_tcp(pb_ip(pb_init(&b), A6,
-					       "::ffff:10.20.0.5"), 1, 2, 0)),
+	assert_int_equal(parse_l3(pb_tcp(pb_ip(pb_init(&b), "::ffff:100.96.16.2", B6), 1, 2, 0)),
+			 MAL);
+	assert_int_equal(parse_l3(pb_tcp(pb_ip(pb_init(&b), A6, "::ffff:10.20.0.5"), 1, 2, 0)),
 			 MAL);
 	assert_int_equal(parse_l3(pb_lie(tcp6(&b), PB_F_VERSION, 4)), MAL);
-	assert_int_equal(nn_model_parse(L3, buf, 0, &(struct nn_mpkt){ 0 }),
-			 MAL);
+	assert_int_equal(nn_model_parse(L3, buf, 0, &(struct nn_mpkt){ 0 }), MAL);
 }
 
 static void test_malformed_l4(void **state)
@@ -299,22 +284,17 @@ static void test_malformed_l4(void **state)
 	(void)state;
 	assert_int_equal(parse_l3(pb_lie(tcp6(&b), PB_F_TCP_DOFF, 4)), MAL);
 	assert_int_equal(parse_l3(pb_lie(tcp6(&b), PB_F_TCP_DOFF, 6)), MAL);
-	assert_int_equal(parse_l3(pb_lie(pb_payload(tcp6(&b), 4),
-					 PB_F_TCP_DOFF, 6)), NN_PASS);
-	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A6,
-							   B6), 6), 19)), MAL);
-	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A4,
-							   B4), 17), 7)), MAL);
+	assert_int_equal(parse_l3(pb_lie(pb_payload(tcp6(&b), 4), PB_F_TCP_DOFF, 6)), NN_PASS);
+	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A6, B6), 6), 19)), MAL);
+	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A4, B4), 17), 7)), MAL);
 	assert_int_equal(parse_l3(pb_lie(udp4(&b), PB_F_UDP_LEN, 9)), MAL);
 	assert_int_equal(parse_l3(pb_lie(udp4(&b), PB_F_UDP_LEN, 7)), MAL);
-	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A4,
-							   B4), 1), 7)), MAL);
-	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A6,
-							   B6), 58), 7)), MAL);
+	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A4, B4), 1), 7)), MAL);
+	assert_int_equal(parse_l3(pb_payload(pb_proto(pb_ip(pb_init(&b), A6, B6), 58), 7)), MAL);
 	/* A first fragment carries only part of the L4 bytes. */
-	assert_int_equal(parse_l3(pb_frag(pb_payload(pb_proto(pb_ip(pb_init(&b),
-							A6, B6), 6), 12),
-					  PB_FRAG_FIRST, 1, 0)), MAL);
+	assert_int_equal(parse_l3(pb_frag(pb_payload(pb_proto(pb_ip(pb_init(&b), A6, B6), 6), 12),
+					  PB_FRAG_FIRST, 1, 0)),
+			 MAL);
 }
 
 static void test_quotes(void **state)
@@ -326,57 +306,47 @@ static void test_quotes(void **state)
 
 	(void)state;
 	qlen = pb_build(tcp6(&b), q, sizeof(q));
-	assert_int_equal(parse(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, qlen),
-			       L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, qlen), L3, &pk),
+			 NN_PASS);
 	assert_true(pk.icmp_err && pk.quote_flowable);
 	assert_int_equal(pk.quote.dport, 5432);
 	assert_int_equal(pk.t.sport, 0);
-	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q,
-					 44)), NN_PASS);
-	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q,
-					 43)), MAL);
-	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q,
-					 39)), MAL);
-	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q,
-					 0)), MAL);
+	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, 44)), NN_PASS);
+	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, 43)), MAL);
+	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, 39)), MAL);
+	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, 0)), MAL);
 
 	/* The quote must be of the outer family. */
 	qlen = pb_build(udp4(&b), q, sizeof(q));
-	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q,
-					 qlen)), MAL);
-	assert_int_equal(parse(pb_frag_needed(pb_ip(pb_init(&b), B4, A4), 1400,
-					      q, 24), L3, &pk), NN_PASS);
+	assert_int_equal(parse_l3(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, qlen)), MAL);
+	assert_int_equal(parse(pb_frag_needed(pb_ip(pb_init(&b), B4, A4), 1400, q, 24), L3, &pk),
+			 NN_PASS);
 	assert_int_equal(pk.quote.sport, 5353);
-	q[0] = 0x44;		/* IHL 4 */
-	assert_int_equal(parse_l3(pb_frag_needed(pb_ip(pb_init(&b), B4, A4),
-						 1400, q, qlen)), MAL);
+	q[0] = 0x44; /* IHL 4 */
+	assert_int_equal(parse_l3(pb_frag_needed(pb_ip(pb_init(&b), B4, A4), 1400, q, qlen)), MAL);
 
 	/* Quoted echo needs its id; quoted non-echo ICMP names no flow. */
-	qlen = pb_build(pb_echo(pb_ip(pb_init(&b), A4, B4), true, 77), q,
-			sizeof(q));
-	assert_int_equal(parse(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1,
-					       q, qlen), L3, &pk), NN_PASS);
+	qlen = pb_build(pb_echo(pb_ip(pb_init(&b), A4, B4), true, 77), q, sizeof(q));
+	assert_int_equal(parse(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1, q, qlen), L3, &pk),
+			 NN_PASS);
 	assert_int_equal(pk.quote.sport, 77);
 	assert_true(pk.quote_flowable);
-	assert_int_equal(parse_l3(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1,
-						  q, 27)), MAL);
-	assert_int_equal(parse_l3(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1,
-						  q, 20)), MAL);
-	qlen = pb_build(pb_icmp(pb_ip(pb_init(&b), A4, B4), 13, 0, 0), q,
-			sizeof(q));
-	assert_int_equal(parse(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1,
-					       q, 21), L3, &pk), NN_PASS);
+	assert_int_equal(parse_l3(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1, q, 27)), MAL);
+	assert_int_equal(parse_l3(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1, q, 20)), MAL);
+	qlen = pb_build(pb_icmp(pb_ip(pb_init(&b), A4, B4), 13, 0, 0), q, sizeof(q));
+	assert_int_equal(parse(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 1, q, 21), L3, &pk),
+			 NN_PASS);
 	assert_false(pk.quote_flowable);
 
 	/* A quoted later fragment has ports 0; quoted IPv6 extension
 	 * headers are not walked. */
 	qlen = pb_build(pb_frag(udp4(&b), PB_FRAG_LATER, 3, 2), q, sizeof(q));
-	assert_int_equal(parse(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 3,
-					       q, qlen), L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_dest_unreach(pb_ip(pb_init(&b), B4, A4), 3, q, qlen), L3, &pk),
+			 NN_PASS);
 	assert_int_equal(pk.quote.sport, 0);
 	qlen = pb_build(pb_ext(tcp6(&b), 60, 1), q, sizeof(q));
-	assert_int_equal(parse(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, qlen),
-			       L3, &pk), NN_PASS);
+	assert_int_equal(parse(pb_ptb(pb_ip(pb_init(&b), B6, A6), 1280, q, qlen), L3, &pk),
+			 NN_PASS);
 	assert_int_equal(pk.quote.proto, 60);
 	assert_int_equal(pk.quote.dport, 0);
 }
@@ -400,19 +370,14 @@ static void test_ethernet(void **state)
 	build(pb_vlan(tcp6(&b), 7));
 	assert_int_equal(nn_model_parse(ETH, buf, 17, &pk), MAL);
 	assert_int_equal(nn_model_parse(ETH, buf, 13, &pk), MAL);
-	buf[12] = 0x88;		/* outer 802.1ad */
+	buf[12] = 0x88; /* outer 802.1ad */
 	buf[13] = 0xa8;
 	assert_int_equal(nn_model_parse(ETH, buf, len, &pk), MAL);
-	assert_int_equal(parse(pb_ethertype(pb_vlan(tcp6(&b), 7), 0x8100), ETH,
-			       &pk), MAL);
-	assert_int_equal(parse(pb_ethertype(pb_vlan(tcp6(&b), 7), 0x88a8), ETH,
-			       &pk), MAL);
-	assert_int_equal(parse(pb_ethertype(pb_eth(tcp6(&b)), 0x0800), ETH,
-			       &pk), MAL);
-	assert_int_equal(parse(pb_ethertype(pb_eth(udp4(&b)), 0x86dd), ETH,
-			       &pk), MAL);
-	assert_int_equal(parse(pb_ethertype(pb_eth(udp4(&b)), 0x88cc), ETH,
-			       &pk), MAL);
+	assert_int_equal(parse(pb_ethertype(pb_vlan(tcp6(&b), 7), 0x8100), ETH, &pk), MAL);
+	assert_int_equal(parse(pb_ethertype(pb_vlan(tcp6(&b), 7), 0x88a8), ETH, &pk), MAL);
+	assert_int_equal(parse(pb_ethertype(pb_eth(tcp6(&b)), 0x0800), ETH, &pk), MAL);
+	assert_int_equal(parse(pb_ethertype(pb_eth(udp4(&b)), 0x86dd), ETH, &pk), MAL);
+	assert_int_equal(parse(pb_ethertype(pb_eth(udp4(&b)), 0x88cc), ETH, &pk), MAL);
 	/* Only Ethernet allows trailing padding. */
 	build(pb_eth(udp4(&b)));
 	assert_int_equal(nn_model_parse(ETH, buf, 60, &pk), NN_PASS);
@@ -423,8 +388,7 @@ static void test_ethernet(void **state)
 }
 
 /* Judge @b over the empty policy: untouched, or dropped as spoof. */
-static void judge_empty(const struct pb *b, enum nn_framing framing,
-			bool untouched)
+static void judge_empty(const struct pb *b, enum nn_framing framing, bool untouched)
 {
 	static const struct nn_policy empty;
 	struct nn_model *m = nn_model_new(&empty);
@@ -454,23 +418,20 @@ static void test_arp_nd_untouched(void **state)
 	judge_empty(pb_arp(pb_ip(pb_init(&b), A4, B4)), ETH, true);
 	judge_empty(pb_arp(pb_vlan(pb_init(&b), 3)), ETH, true);
 	for (type = 133; type <= 137; type++) {
-		judge_empty(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1",
-					       "ff02::1")), type), ETH, true);
-		judge_empty(pb_nd(pb_vlan(pb_ip(pb_init(&b), "fe80::1",
-						"ff02::1"), 3), type), ETH,
+		judge_empty(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1", "ff02::1")), type), ETH,
+			    true);
+		judge_empty(pb_nd(pb_vlan(pb_ip(pb_init(&b), "fe80::1", "ff02::1"), 3), type), ETH,
 			    true);
 		/* Not ND: L3 framing, a routed hop limit, a fragment. */
-		judge_empty(pb_nd(pb_ip(pb_init(&b), "fe80::1", "ff02::1"),
-				  type), L3, false);
-		judge_empty(pb_ttl(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1",
-						      "ff02::1")), type), 64),
+		judge_empty(pb_nd(pb_ip(pb_init(&b), "fe80::1", "ff02::1"), type), L3, false);
+		judge_empty(pb_ttl(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1", "ff02::1")), type),
+				   64),
 			    ETH, false);
-		judge_empty(pb_frag(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1",
-						       "ff02::1")), type),
-				    PB_FRAG_FIRST, 1, 0), ETH, false);
+		judge_empty(pb_frag(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1", "ff02::1")), type),
+				    PB_FRAG_FIRST, 1, 0),
+			    ETH, false);
 	}
-	judge_empty(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1", "ff02::1")),
-			  138), ETH, false);
+	judge_empty(pb_nd(pb_eth(pb_ip(pb_init(&b), "fe80::1", "ff02::1")), 138), ETH, false);
 	judge_empty(pb_eth(tcp6(&b)), ETH, false);
 }
 

@@ -198,7 +198,8 @@ static void test_limits_default(void **state)
 
 static void test_reject_duplicate_keys(void **state)
 {
-	const char *s = "{\"api_version\": \"v1\", \"node_id\": \"gw-fra-1\", \"generation\": 1, \"generation\": 2}";
+	const char *s =
+		"{\"api_version\": \"v1\", \"node_id\": \"gw-fra-1\", \"generation\": 1, \"generation\": 2}";
 	struct res r;
 
 	(void)state;
@@ -301,18 +302,25 @@ static void test_reject_generation(void **state)
 
 static void test_reject_gateway(void **state)
 {
-	static const struct { const char *path; const char *val; const char *msg; } c[] = {
+	static const struct {
+		const char *path;
+		const char *val;
+		const char *msg;
+	} c[] = {
 		{ "gateway.listen_port", "0", "listen_port: 0 is out of range 1..65535" },
 		{ "gateway.listen_port", "65536", "out of range 1..65535" },
 		{ "gateway.mtu", "1279", "mtu: 1279 is out of range 1280..9000" },
 		{ "gateway.mtu", "9001", "out of range 1280..9000" },
 		{ "gateway.mtu", "\"1420\"", "gateway.mtu: expected an integer" },
-		{ "gateway.roles", "[\"exit_gateway\", \"router\"]", "\"router\" is not a known role" },
+		{ "gateway.roles", "[\"exit_gateway\", \"router\"]",
+		  "\"router\" is not a known role" },
 		{ "gateway.overlay_prefixes", "[\"::/0\"]", "would cover everything" },
 		{ "gateway.overlay_prefixes", "[\"fd7a:6e61:6e61::1/48\"]", "host bits set" },
 		{ "gateway.overlay_prefixes", "[]", "overlay_prefixes is empty" },
-		{ "gateway.overlay_ipv6", "\"fd00::1\"", "overlay_ipv6 fd00::1 is outside gateway.overlay_prefixes" },
-		{ "system_defaults", "{\"traffic_mode\": \"all\"}", "traffic_mode \"all\" is neither" },
+		{ "gateway.overlay_ipv6", "\"fd00::1\"",
+		  "overlay_ipv6 fd00::1 is outside gateway.overlay_prefixes" },
+		{ "system_defaults", "{\"traffic_mode\": \"all\"}",
+		  "traffic_mode \"all\" is neither" },
 		{ "tenants", "{}", "tenants: expected an array" },
 		{ "nodes", "null", "nodes: missing" },
 	};
@@ -344,7 +352,7 @@ static void test_reject_limits(void **state)
 	run_lim(doc(), "gw-fra-1", &l, &r);
 	expect_reject(&r, "5 ACL rules exceed the limit of 4");
 	nn_limits_default(&l);
-	l.max_prefixes = 7;	/* 2 overlay + 4 resource + 2 ACL = 8 */
+	l.max_prefixes = 7; /* 2 overlay + 4 resource + 2 ACL = 8 */
 	run_lim(doc(), "gw-fra-1", &l, &r);
 	expect_reject(&r, "8 prefixes");
 	nn_limits_default(&l);
@@ -365,8 +373,7 @@ static void test_reject_limits(void **state)
 
 /* Apply one change, expect success with @gone dropped and @n_devices left,
  * and a message containing @m1 and @m2. */
-static void expect_dev_drop(const char *path, const char *val,
-			    const char *gone, size_t n_devices,
+static void expect_dev_drop(const char *path, const char *val, const char *gone, size_t n_devices,
 			    const char *m1, const char *m2)
 {
 	json_t *d = doc();
@@ -385,9 +392,10 @@ static void expect_dev_drop(const char *path, const char *val,
 static void test_device_address_outside_overlay(void **state)
 {
 	(void)state;
-	expect_dev_drop(DEV(0) ".overlay_ipv4", "\"100.200.0.1\"", "alice-laptop", 3,
-			"tenant=acme network=acme-prod device=alice-laptop: overlay_ipv4 100.200.0.1 is outside gateway.overlay_prefixes",
-			"device dropped");
+	expect_dev_drop(
+		DEV(0) ".overlay_ipv4", "\"100.200.0.1\"", "alice-laptop", 3,
+		"tenant=acme network=acme-prod device=alice-laptop: overlay_ipv4 100.200.0.1 is outside gateway.overlay_prefixes",
+		"device dropped");
 	expect_dev_drop(DEV(1) ".overlay_ipv6", "\"2001:db8::1\"", "bob-phone", 3,
 			"device=bob-phone: overlay_ipv6 2001:db8::1 is outside", "");
 }
@@ -395,8 +403,8 @@ static void test_device_address_outside_overlay(void **state)
 static void test_device_address_not_single(void **state)
 {
 	(void)state;
-	expect_dev_drop(DEV(0) ".overlay_ipv6", "\"fd7a:6e61:6e61:10::/64\"",
-			"alice-laptop", 3, "device=alice-laptop: overlay_ipv6",
+	expect_dev_drop(DEV(0) ".overlay_ipv6", "\"fd7a:6e61:6e61:10::/64\"", "alice-laptop", 3,
+			"device=alice-laptop: overlay_ipv6",
 			"must be a single address, not a prefix");
 	expect_dev_drop(DEV(0) ".overlay_ipv6", "\"100.96.16.9\"", "alice-laptop", 3,
 			"device=alice-laptop: overlay_ipv6", "is not an IPv6 address");
@@ -404,16 +412,18 @@ static void test_device_address_not_single(void **state)
 			"device=alice-laptop: overlay_ipv4", "is not an IPv4 address");
 	expect_dev_drop(DEV(0) ".overlay_ipv6", "\"::ffff:100.96.16.9\"", "alice-laptop", 3,
 			"device=alice-laptop: overlay_ipv6", "is not an IPv6 address");
-	expect_dev_drop(DEV(0) ".overlay_ipv6", NULL, "alice-laptop", 3,
-			"device=alice-laptop: tenants[0].networks[0].devices[0].overlay_ipv6: missing", "");
+	expect_dev_drop(
+		DEV(0) ".overlay_ipv6", NULL, "alice-laptop", 3,
+		"device=alice-laptop: tenants[0].networks[0].devices[0].overlay_ipv6: missing", "");
 }
 
 static void test_device_strict_types(void **state)
 {
 	(void)state;
-	expect_dev_drop(DEV(1) ".overlay_ipv6", "42", "bob-phone", 3,
-			"tenant=acme network=acme-prod device=bob-phone: tenants[0].networks[0].devices[1].overlay_ipv6: expected a string, got integer",
-			"");
+	expect_dev_drop(
+		DEV(1) ".overlay_ipv6", "42", "bob-phone", 3,
+		"tenant=acme network=acme-prod device=bob-phone: tenants[0].networks[0].devices[1].overlay_ipv6: expected a string, got integer",
+		"");
 	expect_dev_drop(DEV(1) ".persistent_keepalive", "\"25\"", "bob-phone", 3,
 			"devices[1].persistent_keepalive: expected an integer, got string", "");
 	expect_dev_drop(DEV(1) ".persistent_keepalive", "70000", "bob-phone", 3,
@@ -424,8 +434,8 @@ static void test_device_strict_types(void **state)
 			"device=bob-phone: endpoint", "is not");
 	expect_dev_drop(DEV(1) ".endpoint", "\"[2001:db8::1]:0\"", "bob-phone", 3,
 			"device=bob-phone: endpoint", "is not");
-	expect_dev_drop(DEV(1) ".routing_preference", "{\"routing_mode\": \"fast\"}", "bob-phone", 3,
-			"routing_preference.routing_mode \"fast\" is neither", "");
+	expect_dev_drop(DEV(1) ".routing_preference", "{\"routing_mode\": \"fast\"}", "bob-phone",
+			3, "routing_preference.routing_mode \"fast\" is neither", "");
 	expect_dev_drop(DEV(1) ".user_id", "\"zed\"", "bob-phone", 3,
 			"device=bob-phone: user_id zed is not a user of this network", "");
 	/* a valid endpoint is kept as given */
@@ -449,18 +459,19 @@ static void test_device_state(void **state)
 			"device=alice-laptop: state \"paused\" is neither", "");
 	/* a missing state must never mean "active" */
 	expect_dev_drop(DEV(0) ".state", NULL, "alice-laptop", 3,
-			"device=alice-laptop: tenants[0].networks[0].devices[0].state: missing", "");
+			"device=alice-laptop: tenants[0].networks[0].devices[0].state: missing",
+			"");
 }
 
 static void test_device_bad_key(void **state)
 {
 	static const char *bad[] = {
-		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0Q\"",	/* no padding */
-		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0R=\"",	/* stray bits */
-		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0-=\"",	/* alphabet */
-		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"",	/* zero key */
-		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0Q=AA\"",	/* too long */
-		"\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\"",	/* 31 bytes */
+		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0Q\"",    /* no padding */
+		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0R=\"",   /* stray bits */
+		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0-=\"",   /* alphabet */
+		"\"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=\"",   /* zero key */
+		"\"jwx5oERvgWFmXLoUhBqhOyGp7v4PHr3xrzovm7NhZ0Q=AA\"", /* too long */
+		"\"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHg==\"",   /* 31 bytes */
 	};
 	size_t i;
 
@@ -474,16 +485,17 @@ static void test_device_bad_key(void **state)
 static void test_device_bad_id(void **state)
 {
 	(void)state;
-	expect_dev_drop(DEV(1) ".device_id", "\"bob phone\"", "bob phone", 3,
-			"tenants[0].networks[0].devices[1].device_id: \"bob phone\" is not a valid id",
-			"device dropped");
+	expect_dev_drop(
+		DEV(1) ".device_id", "\"bob phone\"", "bob phone", 3,
+		"tenants[0].networks[0].devices[1].device_id: \"bob phone\" is not a valid id",
+		"device dropped");
 	expect_dev_drop(DEV(1) ".device_id",
 			"\"a123456789012345678901234567890123456789012345678901234567890123\"",
 			"bob-phone", 3, "device=?", "is not a valid id");
 	expect_dev_drop(DEV(1) ".device_id", "\"\"", "bob-phone", 3,
 			"devices[1].device_id: \"\" is not a valid id", "");
-	expect_dev_drop(DEV(1) ".device_id", "\"bob\\\"x\"", "bob-phone", 3,
-			"is not a valid id", "");
+	expect_dev_drop(DEV(1) ".device_id", "\"bob\\\"x\"", "bob-phone", 3, "is not a valid id",
+			"");
 }
 
 static void test_device_duplicate_id(void **state)
@@ -498,11 +510,17 @@ static void test_device_duplicate_id(void **state)
 	assert_int_equal(r.err, 0);
 	assert_int_equal(dev(r.p, "alice-laptop"), -1);
 	assert_int_equal(r.p->n_devices, 2);
-	assert_true(has_msg(&r, "tenant=globex network=globex-main device=alice-laptop: device_id appears 2 times", NULL));
-	assert_true(has_msg(&r, "tenant=acme network=acme-prod device=alice-laptop: device_id appears 2 times", NULL));
+	assert_true(has_msg(
+		&r,
+		"tenant=globex network=globex-main device=alice-laptop: device_id appears 2 times",
+		NULL));
+	assert_true(has_msg(
+		&r, "tenant=acme network=acme-prod device=alice-laptop: device_id appears 2 times",
+		NULL));
 	/* the rules naming it... ping-peers is an allow rule: dropped */
 	assert_int_equal(rule(r.p, "ping-peers"), -1);
-	assert_true(has_msg(&r, "rule=ping-peers: dst.devices names alice-laptop, which was dropped", NULL));
+	assert_true(has_msg(
+		&r, "rule=ping-peers: dst.devices names alice-laptop, which was dropped", NULL));
 	done(&r);
 }
 
@@ -519,8 +537,12 @@ static void test_duplicate_address(void **state)
 	assert_int_equal(dev(r.p, "alice-laptop"), -1);
 	assert_int_equal(dev(r.p, "carol-desktop"), -1);
 	assert_int_equal(r.p->n_devices, 2);
-	assert_true(has_msg(&r, "device=carol-desktop: overlay_ipv4 100.96.16.2 is also used by tenant=acme network=acme-prod device=alice-laptop", NULL));
-	assert_true(has_msg(&r, "device=alice-laptop: overlay_ipv4 100.96.16.2 is also used by", "carol-desktop", NULL));
+	assert_true(has_msg(
+		&r,
+		"device=carol-desktop: overlay_ipv4 100.96.16.2 is also used by tenant=acme network=acme-prod device=alice-laptop",
+		NULL));
+	assert_true(has_msg(&r, "device=alice-laptop: overlay_ipv4 100.96.16.2 is also used by",
+			    "carol-desktop", NULL));
 	done(&r);
 
 	/* a device and a node: both go */
@@ -530,7 +552,8 @@ static void test_duplicate_address(void **state)
 	assert_int_equal(r.err, 0);
 	assert_int_equal(dev(r.p, "bob-phone"), -1);
 	assert_int_equal(r.p->n_nodes, 0);
-	assert_true(has_msg(&r, "node=gw-ams-1: overlay_ipv6 fd7a:6e61:6e61::2 is also used by", "bob-phone", NULL));
+	assert_true(has_msg(&r, "node=gw-ams-1: overlay_ipv6 fd7a:6e61:6e61::2 is also used by",
+			    "bob-phone", NULL));
 	done(&r);
 
 	/* this gateway's own address: the device goes, the gateway stays */
@@ -540,7 +563,10 @@ static void test_duplicate_address(void **state)
 	assert_int_equal(r.err, 0);
 	assert_int_equal(dev(r.p, "bob-phone"), -1);
 	assert_int_equal(r.p->n_devices, 3);
-	assert_true(has_msg(&r, "device=bob-phone: overlay_ipv6 fd7a:6e61:6e61::1 is also used by this gateway (gw-fra-1)", NULL));
+	assert_true(has_msg(
+		&r,
+		"device=bob-phone: overlay_ipv6 fd7a:6e61:6e61::1 is also used by this gateway (gw-fra-1)",
+		NULL));
 	done(&r);
 }
 
@@ -555,20 +581,29 @@ static void test_duplicate_key(void **state)
 	assert_int_equal(r.err, 0);
 	assert_int_equal(dev(r.p, "bob-phone"), -1);
 	assert_int_equal(r.p->n_nodes, 0);
-	assert_true(has_msg(&r, "device=bob-phone: public_key is also held by node=gw-ams-1", NULL));
+	assert_true(
+		has_msg(&r, "device=bob-phone: public_key is also held by node=gw-ams-1", NULL));
 	assert_true(has_msg(&r, "node=gw-ams-1: public_key is also held by", "bob-phone", NULL));
 	done(&r);
 }
 
 static void test_node_rules(void **state)
 {
-	static const struct { const char *path; const char *val; const char *msg; } c[] = {
-		{ "nodes.0.node_id", "\"gw-fra-1\"", "node=gw-fra-1: node_id is this gateway's own node_id; node dropped" },
-		{ "nodes.0.roles", "[\"exit\"]", "node=gw-ams-1: roles[0] \"exit\" is not a known role" },
+	static const struct {
+		const char *path;
+		const char *val;
+		const char *msg;
+	} c[] = {
+		{ "nodes.0.node_id", "\"gw-fra-1\"",
+		  "node=gw-fra-1: node_id is this gateway's own node_id; node dropped" },
+		{ "nodes.0.roles", "[\"exit\"]",
+		  "node=gw-ams-1: roles[0] \"exit\" is not a known role" },
 		{ "nodes.0.state", "\"gone\"", "node=gw-ams-1: state \"gone\"" },
-		{ "nodes.0.overlay_ipv6", "\"fd7a:6e62::2\"", "node=gw-ams-1: overlay_ipv6 fd7a:6e62::2 is outside" },
+		{ "nodes.0.overlay_ipv6", "\"fd7a:6e62::2\"",
+		  "node=gw-ams-1: overlay_ipv6 fd7a:6e62::2 is outside" },
 		{ "nodes.0.endpoint", "\"2001:db8:2::1:51820\"", "node=gw-ams-1: endpoint" },
-		{ "nodes.0.public_key", "\"abc\"", "node=gw-ams-1: public_key \"abc\" is not a valid" },
+		{ "nodes.0.public_key", "\"abc\"",
+		  "node=gw-ams-1: public_key \"abc\" is not a valid" },
 		{ "nodes.0", "\"gw-ams-1\"", "nodes[0] is not an object" },
 	};
 	struct res r;

@@ -22,7 +22,10 @@ static void test_tenant_rules(void **state)
 	assert_int_equal(r.p->n_networks, 0);
 	assert_int_equal(r.p->n_devices, 0);
 	assert_int_equal(r.p->n_rules, 0);
-	assert_true(has_msg(&r, "tenant=acme: tenant_id appears 2 times; every copy dropped with everything in it", NULL));
+	assert_true(has_msg(
+		&r,
+		"tenant=acme: tenant_id appears 2 times; every copy dropped with everything in it",
+		NULL));
 	done(&r);
 
 	d = doc();
@@ -34,7 +37,8 @@ static void test_tenant_rules(void **state)
 	assert_int_equal(r.p->n_devices, 2);
 	assert_int_equal(r.p->n_resources, 2);
 	assert_int_equal(r.p->n_rules, 4);
-	assert_true(has_msg(&r, "tenants[1].tenant_id: \"glo bex\" is not a valid id", "tenant with everything in it dropped", NULL));
+	assert_true(has_msg(&r, "tenants[1].tenant_id: \"glo bex\" is not a valid id",
+			    "tenant with everything in it dropped", NULL));
 	done(&r);
 }
 
@@ -51,7 +55,8 @@ static void test_network_rules(void **state)
 	assert_int_equal(r.p->n_networks, 0);
 	assert_int_equal(r.p->n_tenants, 2);
 	assert_int_equal(r.p->n_devices, 0);
-	assert_true(has_msg(&r, "tenant=globex network=acme-prod: network_id appears 2 times", NULL));
+	assert_true(
+		has_msg(&r, "tenant=globex network=acme-prod: network_id appears 2 times", NULL));
 	done(&r);
 
 	/* a missing acl could hide a deny rule: the network goes */
@@ -66,7 +71,10 @@ static void test_network_rules(void **state)
 	assert_int_equal(r.p->n_rules, 1);
 	assert_int_equal(r.p->networks[0].first_rule, 0);
 	assert_int_equal(r.p->rules[0].network, 0);
-	assert_true(has_msg(&r, "tenant=acme network=acme-prod: tenants[0].networks[0].acl: missing; network with everything in it dropped", NULL));
+	assert_true(has_msg(
+		&r,
+		"tenant=acme network=acme-prod: tenants[0].networks[0].acl: missing; network with everything in it dropped",
+		NULL));
 	done(&r);
 
 	d = doc();
@@ -74,7 +82,9 @@ static void test_network_rules(void **state)
 	run(d, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.p->n_networks, 1);
-	assert_true(has_msg(&r, "network=acme-prod: tenants[0].networks[0].gateways[1]: expected a string", NULL));
+	assert_true(has_msg(
+		&r, "network=acme-prod: tenants[0].networks[0].gateways[1]: expected a string",
+		NULL));
 	done(&r);
 }
 
@@ -91,7 +101,10 @@ static void test_user_rules(void **state)
 	assert_int_equal(r.p->n_users, 1);
 	assert_int_equal(dev(r.p, "alice-laptop"), -1);
 	assert_int_equal(dev(r.p, "bob-phone"), -1);
-	assert_true(has_msg(&r, "tenant=acme network=acme-prod user=alice: user_id appears 2 times in the network", NULL));
+	assert_true(has_msg(
+		&r,
+		"tenant=acme network=acme-prod user=alice: user_id appears 2 times in the network",
+		NULL));
 	assert_true(has_msg(&r, "device=alice-laptop: its user alice was dropped", NULL));
 	/* eng-db's group now has no live member: the allow rule stays, empty */
 	assert_int_equal(r.p->rules[rule(r.p, "eng-db")].n_src_devices, 0);
@@ -102,7 +115,9 @@ static void test_user_rules(void **state)
 	run(d, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(dev(r.p, "alice-laptop"), -1);
-	assert_true(has_msg(&r, "user=alice: tenants[0].networks[0].users[0].groups[1]: \"\" is not a valid id", "user and its devices dropped", NULL));
+	assert_true(has_msg(
+		&r, "user=alice: tenants[0].networks[0].users[0].groups[1]: \"\" is not a valid id",
+		"user and its devices dropped", NULL));
 	/* the group is gone with its only member: eng-db names an unknown group */
 	assert_int_equal(rule(r.p, "eng-db"), -1);
 	done(&r);
@@ -129,10 +144,14 @@ static void test_resource_rules(void **state)
 	run(d, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.p->n_resources, 2);
-	assert_true(has_msg(&r, "tenant=acme network=acme-prod resource=acme-db: prefix 10.20.0.1/16 has host bits set", "resource dropped", NULL));
+	assert_true(has_msg(
+		&r,
+		"tenant=acme network=acme-prod resource=acme-db: prefix 10.20.0.1/16 has host bits set",
+		"resource dropped", NULL));
 	/* eng-db allowed into acme-db: an allow naming a dropped resource goes */
 	assert_int_equal(rule(r.p, "eng-db"), -1);
-	assert_true(has_msg(&r, "rule=eng-db: dst.resources names acme-db, which was dropped", "allow rule dropped", NULL));
+	assert_true(has_msg(&r, "rule=eng-db: dst.resources names acme-db, which was dropped",
+			    "allow rule dropped", NULL));
 	done(&r);
 
 	d = doc();
@@ -147,7 +166,8 @@ static void test_resource_rules(void **state)
 	jset(d, NET0 ".resources.1.prefixes.0", json_string("0.0.0.0/0"));
 	run(d, &r);
 	assert_int_equal(r.p->n_resources, 2);
-	assert_true(has_msg(&r, "resource=acme-web: prefix 0.0.0.0/0 would cover every address", NULL));
+	assert_true(
+		has_msg(&r, "resource=acme-web: prefix 0.0.0.0/0 would cover every address", NULL));
 	done(&r);
 
 	/* overlapping the overlay: that one prefix goes, the resource stays */
@@ -157,7 +177,10 @@ static void test_resource_rules(void **state)
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.p->n_resources, 3);
 	assert_int_equal(r.p->resources[0].n_prefixes, 2);
-	assert_true(has_msg(&r, "resource=acme-db: prefix 100.96.16.0/24 overlaps gateway.overlay_prefixes; prefix dropped", NULL));
+	assert_true(has_msg(
+		&r,
+		"resource=acme-db: prefix 100.96.16.0/24 overlaps gateway.overlay_prefixes; prefix dropped",
+		NULL));
 	done(&r);
 
 	d = doc();
@@ -186,7 +209,9 @@ static void test_resource_overlap_rejects(void **state)
 	/* another tenant */
 	jappend(d, GLOBEX ".resources.0.prefixes", json_string("10.20.5.0/24"));
 	run(d, &r);
-	expect_reject(&r, "resource=globex-files: prefix 10.20.5.0/24 overlaps prefix 10.20.0.0/16 of tenant=acme network=acme-prod resource=acme-db");
+	expect_reject(
+		&r,
+		"resource=globex-files: prefix 10.20.5.0/24 overlaps prefix 10.20.0.0/16 of tenant=acme network=acme-prod resource=acme-db");
 
 	/* another tenant, with an IPv4 prefix (acme-db's 10.20.0.0/16, kept
 	 * as ::ffff:10.20.0.0/112) sorting between ::/8 and a prefix inside
@@ -203,16 +228,19 @@ static void test_resource_overlap_rejects(void **state)
 	json_object_set_new(net, "network_id", json_string("acme-dev"));
 	json_object_set_new(net, "devices", json_array());
 	json_object_set_new(net, "acl", json_array());
-	json_object_set_new(net, "resources", jparse("[{\"resource_id\": \"dev-db\", \"prefixes\": [\"fd00:acc::/48\"]}]"));
+	json_object_set_new(
+		net, "resources",
+		jparse("[{\"resource_id\": \"dev-db\", \"prefixes\": [\"fd00:acc::/48\"]}]"));
 	jappend(d, "tenants.0.networks", net);
 	run(d, &r);
-	expect_reject(&r, "overlaps prefix fd00:acc::/48 of tenant=acme network=acme-dev resource=dev-db");
+	expect_reject(
+		&r,
+		"overlaps prefix fd00:acc::/48 of tenant=acme network=acme-dev resource=dev-db");
 }
 
 /* ---- ACL ---- */
 
-static void expect_rule_drop(const char *path, const char *val,
-			     const char *gone, const char *m1)
+static void expect_rule_drop(const char *path, const char *val, const char *gone, const char *m1)
 {
 	json_t *d = doc();
 	struct res r;
@@ -228,8 +256,7 @@ static void expect_rule_drop(const char *path, const char *val,
 	done(&r);
 }
 
-static void expect_deny_reject(const char *path, const char *val,
-			       const char *m1)
+static void expect_deny_reject(const char *path, const char *val, const char *m1)
 {
 	json_t *d = doc();
 	struct res r;
@@ -242,22 +269,26 @@ static void expect_deny_reject(const char *path, const char *val,
 static void test_acl_references(void **state)
 {
 	(void)state;
-	expect_rule_drop(ACL(2) ".dst.devices.1", "\"carol-desktop\"", "ping-peers",
-			 "tenant=acme network=acme-prod rule=ping-peers: dst.devices names carol-desktop, which is not in this network");
+	expect_rule_drop(
+		ACL(2) ".dst.devices.1", "\"carol-desktop\"", "ping-peers",
+		"tenant=acme network=acme-prod rule=ping-peers: dst.devices names carol-desktop, which is not in this network");
 	expect_rule_drop(ACL(0) ".src.groups.0", "\"ops\"", "eng-db",
 			 "rule=eng-db: src.groups names ops, which is not in this network");
 	expect_rule_drop(ACL(0) ".src.users", "[\"carol\"]", "eng-db",
 			 "rule=eng-db: src.users names carol");
-	expect_rule_drop(ACL(0) ".dst.resources.0", "\"globex-files\"", "eng-db",
-			 "rule=eng-db: dst.resources names globex-files, which is not in this network");
+	expect_rule_drop(
+		ACL(0) ".dst.resources.0", "\"globex-files\"", "eng-db",
+		"rule=eng-db: dst.resources names globex-files, which is not in this network");
 	expect_rule_drop(ACL(0) ".src.device", "[\"alice-laptop\"]", "eng-db",
 			 "rule=eng-db: tenants[0].networks[0].acl[0].src: unknown key \"device\"");
 	expect_rule_drop(ACL(1) ".src", "\"all\"", "all-web",
 			 "acl[1].src: expected \"*\" or an object");
-	expect_deny_reject(ACL(3) ".src", "{\"devices\": [\"carol-desktop\"]}",
-			   "rule=no-smtp: src.devices names carol-desktop, which is not in this network; a deny rule cannot be dropped without widening access");
-	expect_deny_reject(ACL(3) ".dst", "{\"prefixes\": [\"::/0\"], \"resource\": []}",
-			   "rule=no-smtp: tenants[0].networks[0].acl[3].dst: unknown key \"resource\"");
+	expect_deny_reject(
+		ACL(3) ".src", "{\"devices\": [\"carol-desktop\"]}",
+		"rule=no-smtp: src.devices names carol-desktop, which is not in this network; a deny rule cannot be dropped without widening access");
+	expect_deny_reject(
+		ACL(3) ".dst", "{\"prefixes\": [\"::/0\"], \"resource\": []}",
+		"rule=no-smtp: tenants[0].networks[0].acl[3].dst: unknown key \"resource\"");
 }
 
 static void test_acl_ports_proto(void **state)
@@ -275,12 +306,14 @@ static void test_acl_ports_proto(void **state)
 	expect_rule_drop(ACL(0) ".ports.1", "\"80-\"", "eng-db", "ports[1] \"80-\"");
 	expect_rule_drop(ACL(0) ".ports.1", "\" 80\"", "eng-db", "ports[1] \" 80\"");
 	expect_rule_drop(ACL(0) ".ports.1", "443", "eng-db", "ports[1] \"integer\"");
-	expect_rule_drop(ACL(0) ".proto", "\"sctp\"", "eng-db",
-			 "rule=eng-db: tenants[0].networks[0].acl[0].proto: expected tcp, udp, icmp, icmpv6, any or a number 0-255");
+	expect_rule_drop(
+		ACL(0) ".proto", "\"sctp\"", "eng-db",
+		"rule=eng-db: tenants[0].networks[0].acl[0].proto: expected tcp, udp, icmp, icmpv6, any or a number 0-255");
 	expect_rule_drop(ACL(0) ".proto", "256", "eng-db", "acl[0].proto");
 	expect_rule_drop(ACL(0) ".proto", NULL, "eng-db", "acl[0].proto");
-	expect_deny_reject(ACL(3) ".ports.0", "\"99999\"",
-			   "rule=no-smtp: ports[0] \"99999\" is not \"N\" or \"N-M\" with 0 <= N <= M <= 65535; a deny rule cannot be dropped");
+	expect_deny_reject(
+		ACL(3) ".ports.0", "\"99999\"",
+		"rule=no-smtp: ports[0] \"99999\" is not \"N\" or \"N-M\" with 0 <= N <= M <= 65535; a deny rule cannot be dropped");
 	expect_deny_reject(ACL(3) ".proto", "\"smtp\"", "rule=no-smtp");
 	expect_deny_reject(ACL(3) ".dst.prefixes.0", "\"10.0.0.1/8\"",
 			   "rule=no-smtp: dst.prefixes[0] \"10.0.0.1/8\" has host bits set");
@@ -310,10 +343,12 @@ static void test_acl_action_and_ids(void **state)
 	struct res r;
 
 	(void)state;
-	expect_deny_reject(ACL(1) ".action", "\"permit\"",
-			   "rule=?: tenants[0].networks[0].acl[1].action \"permit\" is neither allow nor deny");
+	expect_deny_reject(
+		ACL(1) ".action", "\"permit\"",
+		"rule=?: tenants[0].networks[0].acl[1].action \"permit\" is neither allow nor deny");
 	expect_deny_reject(ACL(1), "[]", "acl[1] is not an object");
-	expect_rule_drop(ACL(1) ".rule_id", "\"all web\"", "all-web", "acl[1].rule_id: \"all web\" is not a valid id");
+	expect_rule_drop(ACL(1) ".rule_id", "\"all web\"", "all-web",
+			 "acl[1].rule_id: \"all web\" is not a valid id");
 	expect_deny_reject(ACL(3) ".rule_id", "\"\"", "acl[3].rule_id");
 
 	/* duplicate allow ids: both go */
@@ -324,7 +359,8 @@ static void test_acl_action_and_ids(void **state)
 	assert_int_equal(r.p->n_rules, 3);
 	assert_int_equal(r.p->networks[0].n_rules, 2);
 	assert_int_equal(r.p->networks[1].first_rule, 2);
-	assert_true(has_msg(&r, "rule=eng-db: rule_id appears 2 times in the ACL; allow rule dropped", NULL));
+	assert_true(has_msg(
+		&r, "rule=eng-db: rule_id appears 2 times in the ACL; allow rule dropped", NULL));
 	done(&r);
 	/* a deny among them: reject */
 	expect_deny_reject(ACL(1) ".rule_id", "\"no-smtp\"",
@@ -353,9 +389,11 @@ static void test_acl_src_resolution(void **state)
 	json_object_set_new(dv, "overlay_ipv6", json_string("fd7a:6e61:6e61:10::4"));
 	jappend(d, NET0 ".devices", dv);
 	/* devices, users and groups overlap: one sorted set */
-	jset(d, ACL(0) ".src", jparse("{\"devices\": [\"dave-pc\", \"bob-phone\"], \"users\": [\"alice\", \"dave\"], \"groups\": [\"eng\", \"sales\"]}"));
+	jset(d, ACL(0) ".src",
+	     jparse("{\"devices\": [\"dave-pc\", \"bob-phone\"], \"users\": [\"alice\", \"dave\"], \"groups\": [\"eng\", \"sales\"]}"));
 	jset(d, ACL(1) ".src", jparse("{\"devices\": []}"));
-	jset(d, ACL(2) ".dst", jparse("{\"devices\": [\"bob-phone\", \"alice-laptop\", \"bob-phone\"]}"));
+	jset(d, ACL(2) ".dst",
+	     jparse("{\"devices\": [\"bob-phone\", \"alice-laptop\", \"bob-phone\"]}"));
 	run(d, &r);
 	assert_int_equal(r.err, 0);
 	assert_int_equal(r.e.n, 0);
@@ -389,7 +427,10 @@ static void test_deny_with_dropped_entries(void **state)
 	assert_true(i >= 0);
 	assert_int_equal(r.p->rules[i].n_src_devices, 1);
 	assert_int_equal(r.p->rules[i].src_devices[0], dev(r.p, "bob-phone"));
-	assert_true(has_msg(&r, "rule=no-smtp: src.devices names alice-laptop, which was dropped; reference ignored", NULL));
+	assert_true(has_msg(
+		&r,
+		"rule=no-smtp: src.devices names alice-laptop, which was dropped; reference ignored",
+		NULL));
 	done(&r);
 
 	/* a dropped resource in a deny rule: its prefixes could turn
@@ -398,7 +439,9 @@ static void test_deny_with_dropped_entries(void **state)
 	jset(d, ACL(3) ".dst", jparse("{\"resources\": [\"acme-web\"]}"));
 	jset(d, NET0 ".resources.1.prefixes.0", json_string("fd00:acc:1::1/64"));
 	run(d, &r);
-	expect_reject(&r, "rule=no-smtp: dst.resources names acme-web, which was dropped; a deny rule cannot be dropped");
+	expect_reject(
+		&r,
+		"rule=no-smtp: dst.resources names acme-web, which was dropped; a deny rule cannot be dropped");
 }
 
 /* ---- effective routing ---- */
@@ -437,7 +480,10 @@ static void test_routing(void **state)
 	dv = route(d, &r, "alice-laptop");
 	assert_string_equal(dv->egress, "");
 	assert_false(dv->egress_here);
-	assert_true(has_msg(&r, "tenant=acme network=acme-prod device=alice-laptop: egress_device gw-ams-1 lacks the role exit_gateway; no internet egress (fail closed)", NULL));
+	assert_true(has_msg(
+		&r,
+		"tenant=acme network=acme-prod device=alice-laptop: egress_device gw-ams-1 lacks the role exit_gateway; no internet egress (fail closed)",
+		NULL));
 	done(&r);
 
 	/* ... not among the network's gateways */
@@ -446,7 +492,10 @@ static void test_routing(void **state)
 	jset(d, DEV(0) ".routing_preference.egress_device", json_string("gw-ams-1"));
 	dv = route(d, &r, "alice-laptop");
 	assert_string_equal(dv->egress, "");
-	assert_true(has_msg(&r, "device=alice-laptop: egress_device gw-ams-1 is not one of the network's gateways", NULL));
+	assert_true(has_msg(
+		&r,
+		"device=alice-laptop: egress_device gw-ams-1 is not one of the network's gateways",
+		NULL));
 	done(&r);
 
 	/* this gateway without the exit role: manual egress here fails,
@@ -456,7 +505,9 @@ static void test_routing(void **state)
 	dv = route(d, &r, "alice-laptop");
 	assert_string_equal(dv->egress, "");
 	assert_false(dv->egress_here);
-	assert_true(has_msg(&r, "device=alice-laptop: egress_device gw-fra-1 lacks the role exit_gateway", NULL));
+	assert_true(has_msg(
+		&r, "device=alice-laptop: egress_device gw-fra-1 lacks the role exit_gateway",
+		NULL));
 	dv = &r.p->devices[dev(r.p, "carol-desktop")];
 	assert_string_equal(dv->egress, "");
 	assert_false(dv->egress_here);
@@ -474,7 +525,8 @@ static void test_routing(void **state)
 	/* layers: device beats user beats network beats defaults */
 	d = doc();
 	jset(d, DEV(0) ".routing_preference", jparse("{\"traffic_mode\": \"vpn_only\"}"));
-	jset(d, NET0 ".routing_policy", jparse("{\"routing_mode\": \"manual\", \"egress_device\": \"gw-ams-1\"}"));
+	jset(d, NET0 ".routing_policy",
+	     jparse("{\"routing_mode\": \"manual\", \"egress_device\": \"gw-ams-1\"}"));
 	dv = route(d, &r, "alice-laptop");
 	assert_int_equal(dv->traffic_mode, NN_TM_VPN_ONLY);
 	assert_int_equal(dv->routing_mode, NN_RM_MANUAL);
@@ -490,7 +542,8 @@ static void test_routing(void **state)
 	dv = route(d, &r, "alice-laptop");
 	assert_string_equal(dv->egress, "");
 	assert_false(dv->egress_here);
-	assert_true(has_msg(&r, "device=alice-laptop: routing_mode manual but no egress_device", NULL));
+	assert_true(
+		has_msg(&r, "device=alice-laptop: routing_mode manual but no egress_device", NULL));
 	done(&r);
 
 	/* an ingress selection without the role: a message, no effect */
@@ -498,7 +551,9 @@ static void test_routing(void **state)
 	jset(d, DEV(0) ".routing_preference.ingress_device", json_string("gw-ams-1"));
 	dv = route(d, &r, "alice-laptop");
 	assert_true(dv->egress_here);
-	assert_true(has_msg(&r, "device=alice-laptop: ingress_device gw-ams-1 lacks the role ingress_gateway", NULL));
+	assert_true(has_msg(
+		&r, "device=alice-laptop: ingress_device gw-ams-1 lacks the role ingress_gateway",
+		NULL));
 	done(&r);
 
 	/* a disabled or unknown node is no choice */

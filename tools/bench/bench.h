@@ -35,7 +35,7 @@ struct bench_net {
 };
 
 struct bench_gen {
-	char *json;			/* NUL-terminated snapshot text */
+	char *json; /* NUL-terminated snapshot text */
 	size_t len;
 	size_t n_devices;
 	size_t n_rules;
@@ -44,7 +44,7 @@ struct bench_gen {
 	size_t n_resources;
 	struct bench_pick v6;
 	struct bench_pick v4;
-	struct bench_net *nets;		/* [n_networks] */
+	struct bench_net *nets; /* [n_networks] */
 };
 
 /* Options of the generator beyond N. nested: that many of the pick
@@ -60,14 +60,14 @@ struct bench_gen_opts {
 /* Traffic endpoints drawn from a generated policy, spread evenly over all
  * active devices (one per device at most). */
 struct bench_pair {
-	uint8_t src[16];		/* IPv4: first 4 bytes */
+	uint8_t src[16]; /* IPv4: first 4 bytes */
 	uint8_t dst[16];
 };
 
 enum bench_pair_kind {
-	BP_ALLOW,			/* device -> its network's res1 host, tcp 443 ("*" rule 2) */
-	BP_DENY,			/* device -> another device of its network, tcp 22 (default deny) */
-	BP_SPOOF,			/* unassigned overlay source -> res1 host */
+	BP_ALLOW, /* device -> its network's res1 host, tcp 443 ("*" rule 2) */
+	BP_DENY,  /* device -> another device of its network, tcp 22 (default deny) */
+	BP_SPOOF, /* unassigned overlay source -> res1 host */
 };
 
 /* Fill up to @max pairs of @kind (@v4: IPv4 addresses). Returns the count. */
@@ -88,7 +88,7 @@ enum bench_l4 { BENCH_TCP = 6, BENCH_UDP = 17 };
  * @payload bytes, starting at L3, or at L2 when @eth. Lengths are right;
  * checksums are not computed (no program reads them). Returns the length,
  * 0 on a bad address or mixed families. */
-size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4,
-		 uint16_t sport, uint16_t dport, size_t payload);
+size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4, uint16_t sport,
+		 uint16_t dport, size_t payload);
 
 #endif /* NANAMI_BENCH_H */

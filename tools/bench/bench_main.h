@@ -16,36 +16,41 @@
 #define MAX_ROUNDS 101
 
 enum bench_hook {
-	HK_XDP_EMPTY, HK_TC_EMPTY, HK_TC_FROM, HK_XDP_FROM, HK_TC_INTO,
-	HK_XDP_PARSE, HK_TC_PARSE,	/* bench_parse.bpf.c: nn_parse only */
-	HK_XDP_CACHE,			/* bench_cache.bpf.c: random pair + XDP pipeline */
-	HK_XDP_CACHE_FLOOR,		/* the same random pair, then pass */
+	HK_XDP_EMPTY,
+	HK_TC_EMPTY,
+	HK_TC_FROM,
+	HK_XDP_FROM,
+	HK_TC_INTO,
+	HK_XDP_PARSE,
+	HK_TC_PARSE,	    /* bench_parse.bpf.c: nn_parse only */
+	HK_XDP_CACHE,	    /* bench_cache.bpf.c: random pair + XDP pipeline */
+	HK_XDP_CACHE_FLOOR, /* the same random pair, then pass */
 };
 
 /* Which packet (bench.h struct bench_pick roles, per family). */
 enum bench_pk {
 	PK_NONE,
-	PK_SPOOF,		/* spoof -> res tcp 5432: unknown source */
-	PK_ACL,			/* A -> C tcp 22: no rule allows it */
-	PK_NEW,			/* A -> res tcp 5432: rule 0 allows it */
-	PK_EST,			/* A -> res tcp 5432 on a recorded flow */
-	PK_EGRESS,		/* A -> internet tcp 443 */
-	PK_INTO_UNKNOWN,	/* internet -> unassigned overlay address */
-	PK_INTO_ACL,		/* internet -> A tcp 22: unsolicited */
-	PK_INTO_NEW,		/* A -> B udp 5000: rule 3 allows it */
-	PK_INTO_EST,		/* res -> A: the reply of PK_EST's flow */
+	PK_SPOOF,	 /* spoof -> res tcp 5432: unknown source */
+	PK_ACL,		 /* A -> C tcp 22: no rule allows it */
+	PK_NEW,		 /* A -> res tcp 5432: rule 0 allows it */
+	PK_EST,		 /* A -> res tcp 5432 on a recorded flow */
+	PK_EGRESS,	 /* A -> internet tcp 443 */
+	PK_INTO_UNKNOWN, /* internet -> unassigned overlay address */
+	PK_INTO_ACL,	 /* internet -> A tcp 22: unsolicited */
+	PK_INTO_NEW,	 /* A -> B udp 5000: rule 3 allows it */
+	PK_INTO_EST,	 /* res -> A: the reply of PK_EST's flow */
 	/* Many distinct sources: the pair is chosen at random per packet
 	 * among up to 65536 (bench_pairs), on bench_cache.bpf.c. */
-	PK_RAND_FLOOR,		/* rewrite only (the floor of the PK_RAND_* cases) */
-	PK_RAND_NEW,		/* device -> its network's res1 tcp 443, new flow */
-	PK_RAND_EST,		/* the same, every pair's flow recorded first */
-	PK_RAND_SPOOF,		/* unassigned sources */
+	PK_RAND_FLOOR, /* rewrite only (the floor of the PK_RAND_* cases) */
+	PK_RAND_NEW,   /* device -> its network's res1 tcp 443, new flow */
+	PK_RAND_EST,   /* the same, every pair's flow recorded first */
+	PK_RAND_SPOOF, /* unassigned sources */
 };
 
 enum bench_run {
-	RUN_NORMAL,		/* the program as deployed */
-	RUN_JUDGE,		/* the judge-only (dry_run) copy: no flow is written */
-	RUN_ESTABLISHED,	/* the flow is recorded first, then the normal program */
+	RUN_NORMAL,	 /* the program as deployed */
+	RUN_JUDGE,	 /* the judge-only (dry_run) copy: no flow is written */
+	RUN_ESTABLISHED, /* the flow is recorded first, then the normal program */
 };
 
 struct bench_case {
@@ -53,7 +58,7 @@ struct bench_case {
 	enum bench_hook hook;
 	enum bench_pk pk;
 	enum bench_run run;
-	uint32_t expect;	/* NN_PASS or the drop reason */
+	uint32_t expect; /* NN_PASS or the drop reason */
 };
 
 struct bench_opts {
@@ -66,9 +71,9 @@ struct bench_opts {
 	bool json;
 	bool no_insert;
 	bool verbose;
-	size_t nested_scale;		/* 0: none; else one more scale, adversarial */
-	unsigned int nested;		/* nested rules in it */
-	size_t lookup_entries;		/* bare hash/LPM maps (0: skip) */
+	size_t nested_scale;   /* 0: none; else one more scale, adversarial */
+	unsigned int nested;   /* nested rules in it */
+	size_t lookup_entries; /* bare hash/LPM maps (0: skip) */
 };
 
 extern struct bench_opts bopts;
@@ -83,17 +88,17 @@ struct bench_scale_info {
 
 struct bench_fig {
 	bool done;
-	double med[2];		/* [0] IPv6, [1] IPv4 (floors: both the same run) */
+	double med[2]; /* [0] IPv6, [1] IPv4 (floors: both the same run) */
 	double min[2], max[2];
 };
 
 struct bench_insert {
 	bool done;
-	double lru_overwrite;	/* bench_flow_insert, same key, ns/pkt */
-	double lru_fresh;	/* bench_flow_insert, a new key each time, table full */
+	double lru_overwrite; /* bench_flow_insert, same key, ns/pkt */
+	double lru_fresh;     /* bench_flow_insert, a new key each time, table full */
 	double xdp_floor;
-	double real_new;	/* normal program, repeat 1, distinct new flows */
-	double judge_new;	/* judge-only copy, the same packets */
+	double real_new;  /* normal program, repeat 1, distinct new flows */
+	double judge_new; /* judge-only copy, the same packets */
 };
 
 /* Bare lookups (bench_lookup.bpf.c), ns/packet, median of rounds. */
@@ -105,7 +110,7 @@ struct bench_lk {
 
 struct bench_results {
 	size_t scale[MAX_SCALES];
-	unsigned int nested[MAX_SCALES];	/* nested rules of the scale (adversarial) */
+	unsigned int nested[MAX_SCALES]; /* nested rules of the scale (adversarial) */
 	size_t n_scales;
 	const struct bench_case *cases;
 	size_t n_cases;
@@ -113,7 +118,7 @@ struct bench_results {
 	struct bench_fig fig[MAX_SCALES][MAX_CASES];
 	struct bench_insert ins[MAX_SCALES];
 	struct bench_lk lookup;
-	size_t pairs[MAX_SCALES][2];		/* distinct random pairs per family */
+	size_t pairs[MAX_SCALES][2]; /* distinct random pairs per family */
 };
 
 struct bench_empty;

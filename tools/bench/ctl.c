@@ -56,8 +56,8 @@ static void caps(size_t n, struct nn_capacity *cap, struct nn_limits *lim)
 }
 
 /* The snapshot with device d<idx> set to @state and generation @gen. */
-static char *variant(const struct bench_gen *g, size_t idx, const char *state,
-		     unsigned long gen, size_t *len)
+static char *variant(const struct bench_gen *g, size_t idx, const char *state, unsigned long gen,
+		     size_t *len)
 {
 	char needle[64], *out, *p, *st, *gp;
 	size_t cap = g->len + 64;
@@ -72,8 +72,8 @@ static char *variant(const struct bench_gen *g, size_t idx, const char *state,
 	if (!out)
 		return NULL;
 	st += strlen("\"state\": \"");
-	*len = snprintf(out, cap, "%.*s\"generation\": %lu,%.*s%s%s", (int)(gp - g->json),
-			g->json, gen, (int)(st - gp - strlen("\"generation\": 1,")),
+	*len = snprintf(out, cap, "%.*s\"generation\": %lu,%.*s%s%s", (int)(gp - g->json), g->json,
+			gen, (int)(st - gp - strlen("\"generation\": 1,")),
 			gp + strlen("\"generation\": 1,"), state, strchr(st, '"'));
 	return out;
 }
@@ -170,7 +170,8 @@ int apply_main(int argc, char **argv)
 	       "\"total_ms\": %.1f}, \"one_device\": {\"validate_ms\": %.1f, \"apply_ms\": %.1f, "
 	       "\"total_ms\": %.1f, \"flipped\": %s, \"writes\": %zu}, \"event_to_enforce_ms\": %.1f, "
 	       "\"peak_rss_kb\": %ld, \"map_memlock_bytes\": %zu, \"addrs\": %zu, \"prefixes\": %zu, "
-	       "\"cells\": %zu}\n", n, g.len, cv, ca, cv + ca, wv, wa, wv + wa, dv, da, dv + da,
+	       "\"cells\": %zu}\n",
+	       n, g.len, cv, ca, cv + ca, wv, wa, wv + wa, dv, da, dv + da,
 	       ar.flipped ? "true" : "false", ar.writes, e2e, ru.ru_maxrss, map_memlock(dp),
 	       ar.addrs, ar.prefixes, ar.cells);
 	free(chg);
@@ -194,10 +195,17 @@ int swap_main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "n:P:c:")) != -1) {
 		switch (opt) {
-		case 'n': n = strtoul(optarg, NULL, 0); break;
-		case 'P': o.pin_dir = optarg; break;
-		case 'c': count = strtoul(optarg, NULL, 0); break;
-		default: return 2;
+		case 'n':
+			n = strtoul(optarg, NULL, 0);
+			break;
+		case 'P':
+			o.pin_dir = optarg;
+			break;
+		case 'c':
+			count = strtoul(optarg, NULL, 0);
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!o.pin_dir)
@@ -247,7 +255,8 @@ int swap_main(int argc, char **argv)
 			worst = now_ms() - s;
 	}
 	printf("{\"n\": %zu, \"swaps\": %lu, \"flips\": %lu, \"seconds\": %.3f, \"worst_ms\": %.2f, "
-	       "\"error\": %d}\n", n, i, flips, (now_ms() - t0) / 1e3, worst, err);
+	       "\"error\": %d}\n",
+	       n, i, flips, (now_ms() - t0) / 1e3, worst, err);
 	nn_dp_close(dp);
 	bench_gen_free(&g);
 	return err ? 1 : 0;

@@ -84,15 +84,16 @@ static bool res_has_v4(size_t q, size_t k)
 }
 
 static const char *const tcp_ports[] = {
-	"\"22\"", "\"80\"", "\"443\"", "\"3306\"", "\"5432\"", "\"6379\"", "\"8080\"",
-	"\"9000-9100\"", "\"3000-3999\"", "\"27017\"", "\"80\", \"443\"", "\"8443\", \"9443\"",
+	"\"22\"",	 "\"80\"",    "\"443\"",	 "\"3306\"",
+	"\"5432\"",	 "\"6379\"",  "\"8080\"",	 "\"9000-9100\"",
+	"\"3000-3999\"", "\"27017\"", "\"80\", \"443\"", "\"8443\", \"9443\"",
 };
 
 struct netgen {
-	size_t idx;		/* global network index */
-	size_t dev0;		/* global index of its first device */
-	size_t res0;		/* global index of its first resource */
-	size_t d, g, r;		/* devices, groups, resources */
+	size_t idx;	/* global network index */
+	size_t dev0;	/* global index of its first device */
+	size_t res0;	/* global index of its first resource */
+	size_t d, g, r; /* devices, groups, resources */
 	bool full_tunnel;
 };
 
@@ -104,8 +105,9 @@ static void gen_resources(struct nn_strbuf *b, const struct netgen *n)
 	for (k = 0; k < n->r; k++) {
 		size_t q = n->res0 + k;
 
-		nn_sbprintf(b, "%s{\"resource_id\": \"res%zu-%zu\", \"prefixes\": [\"fd00:%zx::/64\"",
-			  k ? ", " : "", n->idx, k, q);
+		nn_sbprintf(b,
+			    "%s{\"resource_id\": \"res%zu-%zu\", \"prefixes\": [\"fd00:%zx::/64\"",
+			    k ? ", " : "", n->idx, k, q);
 		if (res_has_v4(q, k))
 			nn_sbprintf(b, ", \"10.%zu.%zu.0/24\"", q >> 8, q & 255);
 		nn_sbprintf(b, "]}");
@@ -119,12 +121,12 @@ static void gen_users(struct nn_strbuf *b, const struct netgen *n)
 
 	nn_sbprintf(b, "\"users\": [");
 	for (u = 0; u < nu; u++) {
-		nn_sbprintf(b, "%s{\"user_id\": \"u%zu-%zu\", \"groups\": [\"g%zu\"", u ? ",\n" : "",
-			  n->idx, u, u % n->g);
+		nn_sbprintf(b, "%s{\"user_id\": \"u%zu-%zu\", \"groups\": [\"g%zu\"",
+			    u ? ",\n" : "", n->idx, u, u % n->g);
 		if (u % 5 == 4)
 			nn_sbprintf(b, ", \"g%zu\"", (u / 5) % n->g);
 		nn_sbprintf(b, "], \"routing_preference\": %s}",
-			  u % 4 == 3 ? "{\"traffic_mode\": \"full_tunnel\"}" : "null");
+			    u % 4 == 3 ? "{\"traffic_mode\": \"full_tunnel\"}" : "null");
 	}
 	nn_sbprintf(b, "],\n");
 }
@@ -139,16 +141,19 @@ static void gen_devices(struct nn_strbuf *b, const struct netgen *n)
 		dev_v6(v6, n->idx, j);
 		dev_v4(v4, n->dev0 + j);
 		pubkey(key, 1, n->dev0 + j);
-		nn_sbprintf(b, "%s{\"device_id\": \"d%zu\", \"user_id\": \"u%zu-%zu\", "
-			  "\"public_key\": \"%s\", \"overlay_ipv6\": \"%s\", ",
-			  j ? ",\n" : "", n->dev0 + j, n->idx, j / 2, key, v6);
+		nn_sbprintf(b,
+			    "%s{\"device_id\": \"d%zu\", \"user_id\": \"u%zu-%zu\", "
+			    "\"public_key\": \"%s\", \"overlay_ipv6\": \"%s\", ",
+			    j ? ",\n" : "", n->dev0 + j, n->idx, j / 2, key, v6);
 		if (dev_has_v4(j))
 			nn_sbprintf(b, "\"overlay_ipv4\": \"%s\", ", v4);
 		else
 			nn_sbprintf(b, "\"overlay_ipv4\": null, ");
-		nn_sbprintf(b, "\"endpoint\": null, \"persistent_keepalive\": 25, "
-			  "\"state\": \"%s\", \"key_generation\": 1, \"routing_preference\": null}",
-			  j % 97 == 96 ? "disabled" : "active");
+		nn_sbprintf(
+			b,
+			"\"endpoint\": null, \"persistent_keepalive\": 25, "
+			"\"state\": \"%s\", \"key_generation\": 1, \"routing_preference\": null}",
+			j % 97 == 96 ? "disabled" : "active");
 	}
 	nn_sbprintf(b, "],\n");
 }
@@ -198,9 +203,11 @@ static void gen_nested_rule(struct nn_strbuf *b, size_t k)
 	masked(r6, false, h6, l6);
 	masked(r4, true, h4, l4);
 	masked(i6, false, "2a00:1450:4001:80e::200e", li);
-	nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
-		  "\"dst\": {\"prefixes\": [\"%s/%u\", \"%s/%u\", \"%s/%u\"]}, "
-		  "\"proto\": \"tcp\", \"ports\": [\"8000-8999\"]}", r6, l6, r4, l4, i6, li);
+	nn_sbprintf(b,
+		    "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
+		    "\"dst\": {\"prefixes\": [\"%s/%u\", \"%s/%u\", \"%s/%u\"]}, "
+		    "\"proto\": \"tcp\", \"ports\": [\"8000-8999\"]}",
+		    r6, l6, r4, l4, i6, li);
 }
 
 static void gen_rule(struct nn_strbuf *b, const struct netgen *n, size_t i)
@@ -213,76 +220,97 @@ static void gen_rule(struct nn_strbuf *b, const struct netgen *n, size_t i)
 		return;
 	}
 	switch (i) {
-	case 0:	/* the benchmark's allowed flow: A (g0) -> r0 */
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
-			  "\"dst\": {\"resources\": [\"res%zu-0\"]}, \"proto\": \"tcp\", "
-			  "\"ports\": [\"5432\", \"8000-8080\"]}", n->idx);
+	case 0: /* the benchmark's allowed flow: A (g0) -> r0 */
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": {\"groups\": [\"g0\"]}, "
+			    "\"dst\": {\"resources\": [\"res%zu-0\"]}, \"proto\": \"tcp\", "
+			    "\"ports\": [\"5432\", \"8000-8080\"]}",
+			    n->idx);
 		return;
 	case 1:
-		nn_sbprintf(b, "\"action\": \"deny\", \"src\": \"*\", "
-			  "\"dst\": {\"prefixes\": [\"::/0\", \"0.0.0.0/0\"]}, \"proto\": \"tcp\", "
-			  "\"ports\": [\"25\"]}");
+		nn_sbprintf(
+			b,
+			"\"action\": \"deny\", \"src\": \"*\", "
+			"\"dst\": {\"prefixes\": [\"::/0\", \"0.0.0.0/0\"]}, \"proto\": \"tcp\", "
+			"\"ports\": [\"25\"]}");
 		return;
 	case 2:
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": \"*\", "
-			  "\"dst\": {\"resources\": [\"res%zu-1\"]}, \"proto\": \"tcp\", "
-			  "\"ports\": [\"443\"]}", n->idx);
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": \"*\", "
+			    "\"dst\": {\"resources\": [\"res%zu-1\"]}, \"proto\": \"tcp\", "
+			    "\"ports\": [\"443\"]}",
+			    n->idx);
 		return;
-	case 3:	/* A -> B, the into-overlay allowed flow */
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
-			  "\"dst\": {\"devices\": [\"d%zu\"]}, \"proto\": \"udp\", "
-			  "\"ports\": [\"5000-5100\"]}", n->dev0, n->dev0 + 2);
+	case 3: /* A -> B, the into-overlay allowed flow */
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
+			    "\"dst\": {\"devices\": [\"d%zu\"]}, \"proto\": \"udp\", "
+			    "\"ports\": [\"5000-5100\"]}",
+			    n->dev0, n->dev0 + 2);
 		return;
 	case 4:
-		nn_sbprintf(b, "\"action\": \"deny\", \"src\": {\"groups\": [\"g1\"]}, "
-			  "\"dst\": {\"prefixes\": [\"2001:db8:bad::/48\", \"203.0.113.0/24\"]}, "
-			  "\"proto\": \"any\"}");
+		nn_sbprintf(b,
+			    "\"action\": \"deny\", \"src\": {\"groups\": [\"g1\"]}, "
+			    "\"dst\": {\"prefixes\": [\"2001:db8:bad::/48\", \"203.0.113.0/24\"]}, "
+			    "\"proto\": \"any\"}");
 		return;
 	}
 	q = n->res0 + rnd() % n->r;
 	if (x < 45) {
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g%u\"]}, "
-			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"tcp\", "
-			  "\"ports\": [%s]}", (unsigned int)(rnd() % n->g), n->idx, q - n->res0,
-			  tcp_ports[rnd() % (sizeof(tcp_ports) / sizeof(tcp_ports[0]))]);
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": {\"groups\": [\"g%u\"]}, "
+			    "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"tcp\", "
+			    "\"ports\": [%s]}",
+			    (unsigned int)(rnd() % n->g), n->idx, q - n->res0,
+			    tcp_ports[rnd() % (sizeof(tcp_ports) / sizeof(tcp_ports[0]))]);
 	} else if (x < 65) {
 		unsigned int p = 5000 + rnd() % 900;
 
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
-			  "\"dst\": {\"devices\": [\"d%zu\"]}, \"proto\": \"udp\", ",
-			  n->dev0 + pick_admin(n), n->dev0 + pick_server(n));
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
+			    "\"dst\": {\"devices\": [\"d%zu\"]}, \"proto\": \"udp\", ",
+			    n->dev0 + pick_admin(n), n->dev0 + pick_server(n));
 		if (rnd() & 1)
 			nn_sbprintf(b, "\"ports\": [\"%u\"]}", p);
 		else
 			nn_sbprintf(b, "\"ports\": [\"%u-%u\"]}", p, p + 50);
 	} else if (x < 75) {
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"users\": [\"u%zu-%u\"]}, "
-			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"any\"}",
-			  n->idx, (unsigned int)(rnd() % ((n->d + 1) / 2)), n->idx, q - n->res0);
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": {\"users\": [\"u%zu-%u\"]}, "
+			    "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"any\"}",
+			    n->idx, (unsigned int)(rnd() % ((n->d + 1) / 2)), n->idx, q - n->res0);
 	} else if (x < 85) {
 		/* A slice of a resource, or a partner network outside the
 		 * overlay (an ACL-scope prefix). */
 		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"groups\": [\"g%u\"]}, ",
-			  (unsigned int)(rnd() % n->g));
+			    (unsigned int)(rnd() % n->g));
 		if (rnd() & 1)
 			nn_sbprintf(b, "\"dst\": {\"prefixes\": [\"fd00:%zx:0:0:%x::/80\"]}, ", q,
-				  rnd() & 0xffff);
+				    rnd() & 0xffff);
 		else
-			nn_sbprintf(b, "\"dst\": {\"prefixes\": [\"2001:db8:%x::/48\", "
-				  "\"198.18.%u.0/24\"]}, ", rnd() & 0xffff, rnd() & 255);
+			nn_sbprintf(b,
+				    "\"dst\": {\"prefixes\": [\"2001:db8:%x::/48\", "
+				    "\"198.18.%u.0/24\"]}, ",
+				    rnd() & 0xffff, rnd() & 255);
 		nn_sbprintf(b, "\"proto\": \"tcp\", \"ports\": [\"8000-8999\"]}");
 	} else if (x < 93) {
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
-			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"icmpv6\"}",
-			  n->dev0 + rnd() % n->d, n->idx, q - n->res0);
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": {\"devices\": [\"d%zu\"]}, "
+			    "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"icmpv6\"}",
+			    n->dev0 + rnd() % n->d, n->idx, q - n->res0);
 	} else if (x < 98) {
-		nn_sbprintf(b, "\"action\": \"allow\", \"src\": \"*\", "
-			  "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"tcp\", "
-			  "\"ports\": [\"443\"]}", n->idx, q - n->res0);
+		nn_sbprintf(b,
+			    "\"action\": \"allow\", \"src\": \"*\", "
+			    "\"dst\": {\"resources\": [\"res%zu-%zu\"]}, \"proto\": \"tcp\", "
+			    "\"ports\": [\"443\"]}",
+			    n->idx, q - n->res0);
 	} else {
-		nn_sbprintf(b, "\"action\": \"deny\", \"src\": \"*\", "
-			  "\"dst\": {\"prefixes\": [\"::/0\", \"0.0.0.0/0\"]}, \"proto\": \"udp\", "
-			  "\"ports\": [\"%u\"]}", 1900 + rnd() % 100);
+		nn_sbprintf(
+			b,
+			"\"action\": \"deny\", \"src\": \"*\", "
+			"\"dst\": {\"prefixes\": [\"::/0\", \"0.0.0.0/0\"]}, \"proto\": \"udp\", "
+			"\"ports\": [\"%u\"]}",
+			1900 + rnd() % 100);
 	}
 }
 
@@ -290,10 +318,11 @@ static void gen_network(struct nn_strbuf *b, const struct netgen *n)
 {
 	size_t i;
 
-	nn_sbprintf(b, "{\"network_id\": \"net%zu\", \"gateways\": [\"gw-bench\"],\n"
-		  "\"routing_policy\": {\"traffic_mode\": \"%s\", \"routing_mode\": \"auto\", "
-		  "\"ingress_device\": null, \"egress_device\": null},\n",
-		  n->idx, n->full_tunnel ? "full_tunnel" : "vpn_only");
+	nn_sbprintf(b,
+		    "{\"network_id\": \"net%zu\", \"gateways\": [\"gw-bench\"],\n"
+		    "\"routing_policy\": {\"traffic_mode\": \"%s\", \"routing_mode\": \"auto\", "
+		    "\"ingress_device\": null, \"egress_device\": null},\n",
+		    n->idx, n->full_tunnel ? "full_tunnel" : "vpn_only");
 	gen_resources(b, n);
 	gen_users(b, n);
 	gen_devices(b, n);
@@ -348,16 +377,19 @@ int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_
 	rng_state = 0x9e3779b97f4a7c15ull ^ n;
 
 	pubkey(key, 2, 0);
-	nn_sbprintf(&b, "{\"api_version\": \"v1\", \"node_id\": \"gw-bench\", \"generation\": 1,\n"
-		  "\"gateway\": {\"roles\": [\"ingress_gateway\", \"exit_gateway\"], "
-		  "\"overlay_ipv6\": \"fd7a:6e61:6e61::1\", \"overlay_ipv4\": \"100.64.0.1\", "
-		  "\"overlay_prefixes\": [\"fd7a:6e61:6e61::/48\", \"100.64.0.0/10\"], "
-		  "\"listen_port\": 51820, \"mtu\": 1420},\n"
-		  "\"system_defaults\": {\"traffic_mode\": \"vpn_only\", \"routing_mode\": \"auto\"},\n"
-		  "\"nodes\": [{\"node_id\": \"gw-peer\", \"public_key\": \"%s\", "
-		  "\"overlay_ipv6\": \"fd7a:6e61:6e61::2\", \"endpoint\": \"[2001:db8:2::1]:51820\", "
-		  "\"roles\": [\"exit_gateway\"], \"state\": \"active\", \"key_generation\": 1}],\n"
-		  "\"tenants\": [", key);
+	nn_sbprintf(
+		&b,
+		"{\"api_version\": \"v1\", \"node_id\": \"gw-bench\", \"generation\": 1,\n"
+		"\"gateway\": {\"roles\": [\"ingress_gateway\", \"exit_gateway\"], "
+		"\"overlay_ipv6\": \"fd7a:6e61:6e61::1\", \"overlay_ipv4\": \"100.64.0.1\", "
+		"\"overlay_prefixes\": [\"fd7a:6e61:6e61::/48\", \"100.64.0.0/10\"], "
+		"\"listen_port\": 51820, \"mtu\": 1420},\n"
+		"\"system_defaults\": {\"traffic_mode\": \"vpn_only\", \"routing_mode\": \"auto\"},\n"
+		"\"nodes\": [{\"node_id\": \"gw-peer\", \"public_key\": \"%s\", "
+		"\"overlay_ipv6\": \"fd7a:6e61:6e61::2\", \"endpoint\": \"[2001:db8:2::1]:51820\", "
+		"\"roles\": [\"exit_gateway\"], \"state\": \"active\", \"key_generation\": 1}],\n"
+		"\"tenants\": [",
+		key);
 	while (left) {
 		ng.d = n <= 100 ? n : net_sizes[rnd() % 6];
 		if (ng.d > left || left - ng.d < 50)
@@ -372,7 +404,8 @@ int bench_genpolicy_opts(size_t n, const struct bench_gen_opts *o, struct bench_
 				nn_sbprintf(&b, "]},\n");
 			tenant_left = 1 + rnd() % 4;
 			in_tenant = 0;
-			nn_sbprintf(&b, "{\"tenant_id\": \"t%zu\", \"networks\": [\n", g->n_tenants++);
+			nn_sbprintf(&b, "{\"tenant_id\": \"t%zu\", \"networks\": [\n",
+				    g->n_tenants++);
 		}
 		if (in_tenant++)
 			nn_sbprintf(&b, ",\n");
@@ -452,7 +485,8 @@ size_t bench_pairs(const struct bench_gen *g, enum bench_pair_kind kind, bool v4
 				dev_v6(d, n->idx, peer);
 		} else if (kind == BP_SPOOF) {
 			if (v4)
-				snprintf(s, sizeof(s), "100.127.%zu.%zu", (cnt >> 8) & 255, cnt & 255);
+				snprintf(s, sizeof(s), "100.127.%zu.%zu", (cnt >> 8) & 255,
+					 cnt & 255);
 			else
 				snprintf(s, sizeof(s), "fd7a:6e61:6e61:ffff::%zx", cnt + 1);
 		}

@@ -98,7 +98,8 @@ static void usage(const char *argv0)
 		"  -e  Ethernet framing (veth) instead of L3 (wg0)\n"
 		"  -I  skip the flow-insert measurements\n"
 		"  -j  JSON on stdout (the table goes to stderr)\n"
-		"  -v  progress on stderr\n", argv0, argv0);
+		"  -v  progress on stderr\n",
+		argv0, argv0);
 }
 
 static int pin_cpu(int cpu)
@@ -122,8 +123,8 @@ static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } subcmds[] = {
-	{ "gen", gen_main }, { "attach", attach_main }, { "nft", nft_main },
-	{ "apply", apply_main }, { "swap", swap_main }, { "policy", policy_main },
+	{ "gen", gen_main },	 { "attach", attach_main }, { "nft", nft_main },
+	{ "apply", apply_main }, { "swap", swap_main },	    { "policy", policy_main },
 	{ "sum", sum_main },
 };
 
@@ -200,7 +201,7 @@ int main(int argc, char **argv)
 	}
 	if (bopts.repeat < 2000000 || bopts.rounds < 7)
 		fprintf(stderr, "# note: fewer than 2,000,000 repetitions or 7 rounds: "
-			"figures are indicative only\n");
+				"figures are indicative only\n");
 	nn_log_set_level(NN_LOG_WARN);
 	nn_log_libbpf();
 	err = pin_cpu(bopts.cpu);

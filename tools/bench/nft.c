@@ -56,7 +56,7 @@ static void paddr(FILE *f, const uint8_t *a)
 /* A point of a destination class: an exact address or a prefix. */
 struct point {
 	uint8_t addr[16];
-	uint8_t len;		/* in the address's own family */
+	uint8_t len; /* in the address's own family */
 	uint32_t net;
 };
 
@@ -106,8 +106,8 @@ static const char *protos_of(uint16_t proto, bool v4, int *n, uint16_t *out)
 
 struct ctx {
 	const struct nn_compiled *c;
-	struct pts *by_dc;	/* indexed by dst class (non-star) */
-	struct pts *members;	/* indexed by network: STAR(net) as dst */
+	struct pts *by_dc;   /* indexed by dst class (non-star) */
+	struct pts *members; /* indexed by network: STAR(net) as dst */
 	uint32_t max_dc, max_net;
 	size_t elems;
 	const char *iface;
@@ -195,16 +195,15 @@ static bool covers(const uint8_t *p, unsigned int plen, const uint8_t *in)
 	return true;
 }
 
-static void emit(FILE *f, struct ctx *x, const struct el *e, bool v4, bool want_deny,
-		 bool *first)
+static void emit(FILE *f, struct ctx *x, const struct el *e, bool v4, bool want_deny, bool *first)
 {
 	struct point pt;
 
 	memcpy(pt.addr, e->addr, 16);
 	pt.len = e->len;
 	if (x->linear) {
-		fprintf(f, "\t\t%s mark 0x%x %s daddr ", e->mark & NN_CLASS_STAR_BIT ? "ct" : "meta",
-			e->mark, v4 ? "ip" : "ip6");
+		fprintf(f, "\t\t%s mark 0x%x %s daddr ",
+			e->mark & NN_CLASS_STAR_BIT ? "ct" : "meta", e->mark, v4 ? "ip" : "ip6");
 		ppoint(f, &pt);
 		fprintf(f, " meta l4proto %u th dport %u-%u %s\n", e->proto, e->lo, e->hi,
 			want_deny ? "counter name drops drop" : "accept");
@@ -294,8 +293,8 @@ static size_t collect(struct ctx *x, bool v4, bool want_deny, struct el **res)
 				for (m = 0; m < nk; m++) {
 					struct el *o = kept[m];
 
-					if (!covers(o->addr, off + o->len, e->addr) || o->len > e->len ||
-					    (o->len == e->len && o == e))
+					if (!covers(o->addr, off + o->len, e->addr) ||
+					    o->len > e->len || (o->len == e->len && o == e))
 						continue;
 					if (o->lo <= lo && lo <= o->hi) {
 						lo = (uint32_t)o->hi + 1;
@@ -463,7 +462,8 @@ static int build_points(struct ctx *x, const struct nn_compiled *c)
 		if (a->info.kind != NN_AK_DEVICE || a->info.state != NN_ST_ACTIVE)
 			continue;
 		if (a->info.dst_class && !(a->info.dst_class & NN_CLASS_STAR_BIT))
-			err = add_point(&x->by_dc[a->info.dst_class], a->addr, len, a->info.network);
+			err = add_point(&x->by_dc[a->info.dst_class], a->addr, len,
+					a->info.network);
 		if (!err && a->info.network <= x->max_net)
 			err = add_point(&x->members[a->info.network], a->addr, len,
 					a->info.network);
@@ -498,10 +498,16 @@ static void family(FILE *f, struct ctx *x, bool v4)
 	} else {
 		fprintf(f, "\t\tmeta mark set %s saddr map @cls%s\n", ip, sfx);
 		fprintf(f, "\t\tct mark set %s saddr map @star%s\n", ip, sfx);
-		fprintf(f, "\t\tmeta mark . %s daddr . meta l4proto . th dport @deny%s counter name drops drop\n", ip, sfx);
-		fprintf(f, "\t\tct mark . %s daddr . meta l4proto . th dport @deny%s counter name drops drop\n", ip, sfx);
-		fprintf(f, "\t\tmeta mark . %s daddr . meta l4proto . th dport @allow%s accept\n", ip, sfx);
-		fprintf(f, "\t\tct mark . %s daddr . meta l4proto . th dport @allow%s accept\n", ip, sfx);
+		fprintf(f,
+			"\t\tmeta mark . %s daddr . meta l4proto . th dport @deny%s counter name drops drop\n",
+			ip, sfx);
+		fprintf(f,
+			"\t\tct mark . %s daddr . meta l4proto . th dport @deny%s counter name drops drop\n",
+			ip, sfx);
+		fprintf(f, "\t\tmeta mark . %s daddr . meta l4proto . th dport @allow%s accept\n",
+			ip, sfx);
+		fprintf(f, "\t\tct mark . %s daddr . meta l4proto . th dport @allow%s accept\n", ip,
+			sfx);
 	}
 	fprintf(f, "\t\t%s saddr @egress%s %s daddr != @inside%s accept\n", ip, sfx, ip, sfx);
 }
@@ -517,21 +523,25 @@ static void sets(FILE *f, struct ctx *x, const struct nn_policy *p, bool v4)
 	addr_map(f, x->c, v4, true);
 	fprintf(f, " }\n\t}\n\tset egress%s {\n\t\ttype %s\n\t\telements = { ", sfx, t);
 	addr_set(f, x->c, v4, true);
-	fprintf(f, " }\n\t}\n\tset inside%s {\n\t\ttype %s\n\t\tflags interval\n\t\tauto-merge\n"
-		"\t\telements = { ", sfx, t);
+	fprintf(f,
+		" }\n\t}\n\tset inside%s {\n\t\ttype %s\n\t\tflags interval\n\t\tauto-merge\n"
+		"\t\telements = { ",
+		sfx, t);
 	inside_set(f, x->c, p, v4);
 	fprintf(f, " }\n\t}\n");
 	if (x->linear)
 		return;
 	for (int d = 1; d >= 0; d--) {
-		fprintf(f, "\tset %s%s {\n\t\ttype mark . %s . inet_proto . inet_service\n"
-			"\t\tflags interval\n", d ? "deny" : "allow", sfx, t);
+		fprintf(f,
+			"\tset %s%s {\n\t\ttype mark . %s . inet_proto . inet_service\n"
+			"\t\tflags interval\n",
+			d ? "deny" : "allow", sfx, t);
 		first = true;
 		fprintf(f, "\t\telements = { ");
 		elements(f, x, v4, d, &first);
-		if (first)	/* an empty set still needs a valid declaration */
-			fprintf(f, "0xffffffff . %s . 255 . 0", v4 ? "255.255.255.255" :
-				"::ffff:ffff:ffff");
+		if (first) /* an empty set still needs a valid declaration */
+			fprintf(f, "0xffffffff . %s . 255 . 0",
+				v4 ? "255.255.255.255" : "::ffff:ffff:ffff");
 		fprintf(f, " }\n\t}\n");
 	}
 }
@@ -579,15 +589,18 @@ static void net_sets_of(FILE *f, struct ctx *x, bool v4, bool deny)
 		uint32_t net = net_of(v[i].mark);
 		bool star = v[i].mark & NN_CLASS_STAR_BIT;
 
-		for (g = i; g < n && net_of(v[g].mark) == net &&
-		     !!(v[g].mark & NN_CLASS_STAR_BIT) == star; g++)
+		for (g = i;
+		     g < n && net_of(v[g].mark) == net && !!(v[g].mark & NN_CLASS_STAR_BIT) == star;
+		     g++)
 			;
 		if (net > x->max_net)
 			continue;
 		net_sets[net] |= (deny ? 1 : 4) << star;
-		fprintf(f, "\tset %c%c%u_%c {\n\t\ttype %s%s . inet_proto . inet_service\n"
-			"\t\tflags interval\n\t\telements = { ", deny ? 'd' : 'a', star ? 's' : 'c', net,
-			v4 ? '4' : '6', star ? "" : "mark . ", t);
+		fprintf(f,
+			"\tset %c%c%u_%c {\n\t\ttype %s%s . inet_proto . inet_service\n"
+			"\t\tflags interval\n\t\telements = { ",
+			deny ? 'd' : 'a', star ? 's' : 'c', net, v4 ? '4' : '6',
+			star ? "" : "mark . ", t);
 		for (size_t j = i; j < g; j++) {
 			struct point pt;
 
@@ -623,8 +636,10 @@ static void eq_family(FILE *f, struct ctx *x, const struct nn_policy *p, bool v4
 	addr_map(f, c, v4, false);
 	fprintf(f, " }\n\t}\n\tset egress%c {\n\t\ttype %s\n\t\telements = { ", fam, t);
 	addr_set(f, c, v4, true);
-	fprintf(f, " }\n\t}\n\tset inside%c {\n\t\ttype %s\n\t\tflags interval\n\t\tauto-merge\n"
-		"\t\telements = { ", fam, t);
+	fprintf(f,
+		" }\n\t}\n\tset inside%c {\n\t\ttype %s\n\t\tflags interval\n\t\tauto-merge\n"
+		"\t\telements = { ",
+		fam, t);
 	inside_set(f, c, p, v4);
 	fprintf(f, " }\n\t}\n");
 	net_sets_of(f, x, v4, true);
@@ -648,24 +663,34 @@ static void eq_family(FILE *f, struct ctx *x, const struct nn_policy *p, bool v4
 		bool used = false;
 
 		for (i = 0; i < c->n_addrs && !used; i++)
-			used = c->addrs[i].info.kind == NN_AK_DEVICE && c->addrs[i].info.network == net &&
-			       v4m(c->addrs[i].addr) == v4;
+			used = c->addrs[i].info.kind == NN_AK_DEVICE &&
+			       c->addrs[i].info.network == net && v4m(c->addrs[i].addr) == v4;
 		if (!used)
 			continue;
 		fprintf(f, "\tchain n%u_%c {\n", net, fam);
 		if (net_sets[net] & 1)
-			fprintf(f, "\t\tmeta mark . %s daddr . meta l4proto . th dport @dc%u_%c counter name drops drop\n", ip, net, fam);
+			fprintf(f,
+				"\t\tmeta mark . %s daddr . meta l4proto . th dport @dc%u_%c counter name drops drop\n",
+				ip, net, fam);
 		if (net_sets[net] & 2)
-			fprintf(f, "\t\t%s daddr . meta l4proto . th dport @ds%u_%c counter name drops drop\n", ip, net, fam);
+			fprintf(f,
+				"\t\t%s daddr . meta l4proto . th dport @ds%u_%c counter name drops drop\n",
+				ip, net, fam);
 		if (net_sets[net] & 4)
-			fprintf(f, "\t\tmeta mark . %s daddr . meta l4proto . th dport @ac%u_%c accept\n", ip, net, fam);
+			fprintf(f,
+				"\t\tmeta mark . %s daddr . meta l4proto . th dport @ac%u_%c accept\n",
+				ip, net, fam);
 		if (net_sets[net] & 8)
-			fprintf(f, "\t\t%s daddr . meta l4proto . th dport @as%u_%c accept\n", ip, net, fam);
-		fprintf(f, "\t\t%s saddr @egress%c %s daddr != @inside%c accept\n", ip, fam, ip, fam);
+			fprintf(f, "\t\t%s daddr . meta l4proto . th dport @as%u_%c accept\n", ip,
+				net, fam);
+		fprintf(f, "\t\t%s saddr @egress%c %s daddr != @inside%c accept\n", ip, fam, ip,
+			fam);
 		fprintf(f, "\t\tcounter name drops drop\n\t}\n");
 	}
-	fprintf(f, "\tchain from%c {\n\t\tmeta mark set %s saddr map @cls%c\n"
-		"\t\t%s saddr vmap @net%c\n\t\tcounter name drops drop\n\t}\n", fam, ip, fam, ip, fam);
+	fprintf(f,
+		"\tchain from%c {\n\t\tmeta mark set %s saddr map @cls%c\n"
+		"\t\t%s saddr vmap @net%c\n\t\tcounter name drops drop\n\t}\n",
+		fam, ip, fam, ip, fam);
 }
 
 static int cls_net_build(struct ctx *x)
@@ -704,10 +729,18 @@ int nft_main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "n:i:o:l")) != -1) {
 		switch (opt) {
-		case 'n': n = strtoul(optarg, NULL, 0); break;
-		case 'i': x.iface = optarg; break;
-		case 'o': out = optarg; break;
-		case 'l': x.linear = true; break;
+		case 'n':
+			n = strtoul(optarg, NULL, 0);
+			break;
+		case 'i':
+			x.iface = optarg;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		case 'l':
+			x.linear = true;
+			break;
 		default:
 			fprintf(stderr, "usage: nn-microbench nft -n N [-i IFACE] [-l] -o FILE\n");
 			return 2;
@@ -749,17 +782,21 @@ int nft_main(int argc, char **argv)
 	f = fopen(out, "w");
 	if (!f)
 		return 1;
-	fprintf(f, "# generated by nn-microbench nft -n %zu%s: %zu devices, %zu rules, "
-		"%zu cells\n", n, x.linear ? " -l" : "", p->n_devices, p->n_rules, c.n_cells);
+	fprintf(f,
+		"# generated by nn-microbench nft -n %zu%s: %zu devices, %zu rules, "
+		"%zu cells\n",
+		n, x.linear ? " -l" : "", p->n_devices, p->n_rules, c.n_cells);
 	fprintf(f, "table netdev nnb {\n\tset src4 {\n\t\ttype ipv4_addr\n\t\telements = { ");
 	addr_set(f, &c, true, false);
 	fprintf(f, " }\n\t}\n\tset src6 {\n\t\ttype ipv6_addr\n\t\telements = { ");
 	addr_set(f, &c, false, false);
-	fprintf(f, " }\n\t}\n\tcounter drops { }\n"
+	fprintf(f,
+		" }\n\t}\n\tcounter drops { }\n"
 		"\tchain ingress {\n\t\ttype filter hook ingress device \"%s\" priority 0; policy accept;\n"
 		"\t\tmeta protocol vmap { ip : jump v4, ip6 : jump v6 }\n\t}\n"
 		"\tchain v4 {\n\t\tip saddr != @src4 counter name drops drop\n\t}\n"
-		"\tchain v6 {\n\t\tip6 saddr != @src6 counter name drops drop\n\t}\n}\n", x.iface);
+		"\tchain v6 {\n\t\tip6 saddr != @src6 counter name drops drop\n\t}\n}\n",
+		x.iface);
 	fprintf(f, "table inet nnb {\n\tcounter drops { }\n");
 	if (x.linear) {
 		sets(f, &x, p, true);
@@ -770,10 +807,12 @@ int nft_main(int argc, char **argv)
 		eq_family(f, &x, p, true);
 		eq_family(f, &x, p, false);
 	}
-	fprintf(f, "\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n"
+	fprintf(f,
+		"\tchain forward {\n\t\ttype filter hook forward priority 0; policy accept;\n"
 		"\t\tct state vmap { established : accept, related : accept, invalid : drop }\n"
 		"\t\tiifname \"%s\" meta nfproto vmap { ipv4 : jump from4, ipv6 : jump from6 }\n"
-		"\t}\n", x.iface);
+		"\t}\n",
+		x.iface);
 	if (x.linear) {
 		fprintf(f, "\tchain from4 {\n");
 		family(f, &x, true);

@@ -9,8 +9,8 @@
 #include "bench.h"
 #include "pktbuild.h"
 
-size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4,
-		 uint16_t sport, uint16_t dport, size_t payload)
+size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4, uint16_t sport,
+		 uint16_t dport, size_t payload)
 {
 	struct pb b;
 
@@ -18,7 +18,7 @@ size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l
 	if (eth)
 		pb_eth(&b);
 	if (l4 == BENCH_TCP)
-		pb_tcp(&b, sport, dport, PB_TCP_SYN);	/* the opening packet of a flow */
+		pb_tcp(&b, sport, dport, PB_TCP_SYN); /* the opening packet of a flow */
 	else
 		pb_udp(&b, sport, dport);
 	pb_payload(&b, payload);

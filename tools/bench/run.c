@@ -107,9 +107,10 @@ int bench_env_open(struct bench_env *env)
 	{
 		struct bpf_map *m;
 
-		bpf_object__for_each_map(m, env->parse->obj)
-			if (!bpf_map__is_internal(m) && strcmp(bpf_map__name(m), "nn_scratch"))
-				bpf_map__set_autocreate(m, false);
+		bpf_object__for_each_map(m, env->parse->obj) if (!bpf_map__is_internal(m) &&
+								 strcmp(bpf_map__name(m),
+									"nn_scratch"))
+			bpf_map__set_autocreate(m, false);
 	}
 	return bench_parse__load(env->parse);
 }
@@ -133,12 +134,12 @@ struct judge {
 	struct from_overlay_xdp *xdp_from;
 };
 
-#define JUDGE_SETUP(skel, dp)                                                  \
-	do {                                                                   \
-		(skel)->rodata->nn_framing = (dp)->opts.framing;              \
-		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;      \
-		(skel)->rodata->nn_record_last = 0;                           \
-		(skel)->rodata->nn_dry_run = 1;                               \
+#define JUDGE_SETUP(skel, dp)                                            \
+	do {                                                             \
+		(skel)->rodata->nn_framing = (dp)->opts.framing;         \
+		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules; \
+		(skel)->rodata->nn_record_last = 0;                      \
+		(skel)->rodata->nn_dry_run = 1;                          \
 	} while (0)
 
 static void judge_close(struct judge *j)
@@ -179,15 +180,14 @@ static int judge_load(struct judge *j, const struct nn_dp *dp)
 struct target {
 	int fd;
 	bool tc;
-	int ifindex;		/* TC with L3 framing: the TUN device */
+	int ifindex; /* TC with L3 framing: the TUN device */
 };
 
 static int test_run(const struct target *t, const void *pkt, size_t len, unsigned long repeat,
 		    uint32_t *duration, uint32_t *retval)
 {
 	struct __sk_buff skb = {};
-	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len,
-		    .repeat = repeat);
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .repeat = repeat);
 
 	if (t->tc && t->ifindex) {
 		skb.ifindex = t->ifindex;
@@ -213,8 +213,8 @@ static int cmp_u32(const void *a, const void *b)
 static void stats(uint32_t *d, double *med, double *min, double *max);
 
 /* Median, min and max of @rounds runs of @repeat repetitions. */
-static int time_it(const struct target *t, const void *pkt, size_t len, double *med,
-		   double *min, double *max)
+static int time_it(const struct target *t, const void *pkt, size_t len, double *med, double *min,
+		   double *max)
 {
 	uint32_t d[MAX_ROUNDS];
 	unsigned long r;
@@ -282,7 +282,7 @@ struct scale_ctx {
 	struct nn_dp *dp;
 	struct judge judge;
 	struct bench_gen gen;
-	struct bench_cache *cache_judge;	/* dry_run: new flows stay new */
+	struct bench_cache *cache_judge; /* dry_run: new flows stay new */
 	struct bench_cache *cache_real;
 };
 
@@ -335,15 +335,15 @@ static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judg
 		break;
 	case HK_TC_FROM:
 		t.fd = judge ? bpf_program__fd(j->tc_from->progs.nn_tc_from_overlay) :
-		       nn_dp_prog_fd(s->dp, NN_DIR_FROM_OVERLAY, NN_HOOK_TC);
+			       nn_dp_prog_fd(s->dp, NN_DIR_FROM_OVERLAY, NN_HOOK_TC);
 		break;
 	case HK_XDP_FROM:
 		t.fd = judge ? bpf_program__fd(j->xdp_from->progs.nn_xdp_from_overlay) :
-		       nn_dp_prog_fd(s->dp, NN_DIR_FROM_OVERLAY, NN_HOOK_XDP);
+			       nn_dp_prog_fd(s->dp, NN_DIR_FROM_OVERLAY, NN_HOOK_XDP);
 		break;
 	case HK_TC_INTO:
 		t.fd = judge ? bpf_program__fd(j->tc_into->progs.nn_tc_into_overlay) :
-		       nn_dp_prog_fd(s->dp, NN_DIR_INTO_OVERLAY, NN_HOOK_TC);
+			       nn_dp_prog_fd(s->dp, NN_DIR_INTO_OVERLAY, NN_HOOK_TC);
 		break;
 	case HK_XDP_PARSE:
 		t.fd = bpf_program__fd(s->env->parse->progs.bench_xdp_parse);
@@ -354,7 +354,7 @@ static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judg
 		break;
 	case HK_XDP_CACHE:
 		t.fd = bpf_program__fd(judge ? s->cache_judge->progs.bench_cache :
-				       s->cache_real->progs.bench_cache);
+					       s->cache_real->progs.bench_cache);
 		t.tc = false;
 		break;
 	case HK_XDP_CACHE_FLOOR:
@@ -418,7 +418,7 @@ static void stats(uint32_t *d, double *med, double *min, double *max)
 {
 	qsort(d, bopts.rounds, sizeof(d[0]), cmp_u32);
 	*med = bopts.rounds % 2 ? d[bopts.rounds / 2] :
-	       (d[bopts.rounds / 2 - 1] + d[bopts.rounds / 2]) / 2.0;
+				  (d[bopts.rounds / 2 - 1] + d[bopts.rounds / 2]) / 2.0;
 	*min = d[0];
 	*max = d[bopts.rounds - 1];
 }
@@ -428,8 +428,7 @@ static void stats(uint32_t *d, double *med, double *min, double *max)
  * PK_RAND_EST every pair's flow is recorded first, in order, through the
  * normal copy.
  */
-static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fam,
-			 size_t *npairs)
+static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fam, size_t *npairs)
 {
 	static struct bench_pair pairs[BENCH_MAX_PAIRS];
 	struct bench_cache *cc[2] = { s->cache_judge, s->cache_real };
@@ -552,8 +551,7 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
  *    run (so every run inserts), against the judge-only copy on the same
  *    packets; the difference is the insert plus the counters dry_run skips.
  */
-static int median_single(struct target *t, const struct bench_pick *p, uint16_t base,
-			 double *med)
+static int median_single(struct target *t, const struct bench_pick *p, uint16_t base, double *med)
 {
 	uint32_t *d = calloc(bopts.insert_samples, sizeof(*d));
 	uint8_t pkt[BENCH_PKT_MAX];
@@ -607,8 +605,8 @@ static int run_insert(struct scale_ctx *s, const struct bench_gen *g, struct ben
 		return err;
 	in->done = true;
 	progress("#   insert: lru overwrite %.1f fresh %.1f floor %.1f; new flow real %.0f "
-		 "judge-only %.0f (repeat 1)\n", in->lru_overwrite, in->lru_fresh, in->xdp_floor,
-		 in->real_new, in->judge_new);
+		 "judge-only %.0f (repeat 1)\n",
+		 in->lru_overwrite, in->lru_fresh, in->xdp_floor, in->real_new, in->judge_new);
 	return 0;
 }
 
@@ -691,8 +689,9 @@ static int setup_scale(struct scale_ctx *s, struct bench_results *res, size_t si
 	info->resources = s->gen.n_resources;
 	err = load_scale(s, &s->gen, n, info);
 	progress("# N=%zu: %zu devices, %zu rules, %zu networks, %zu cells; parse %.0f ms, "
-		 "load %.0f ms, apply %.0f ms\n", n, info->devices, info->rules, info->networks,
-		 info->cells, info->parse_ms, info->load_ms, info->apply_ms);
+		 "load %.0f ms, apply %.0f ms\n",
+		 n, info->devices, info->rules, info->networks, info->cells, info->parse_ms,
+		 info->load_ms, info->apply_ms);
 	return err;
 }
 
@@ -749,8 +748,8 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 	struct nn_prefix_key pk = { .prefixlen = NN_SCOPE_BITS + 64 };
 	struct nn_prefix_info pv = { .kind = NN_PK_RESOURCE };
 	struct target t[6] = {};
-	double *out[6] = { &lk->xdp_floor, &lk->rand_floor, &lk->hash_hot, &lk->lpm_hot,
-			   &lk->hash_rand, &lk->lpm_rand };
+	double *out[6] = { &lk->xdp_floor, &lk->rand_floor, &lk->hash_hot,
+			   &lk->lpm_hot,   &lk->hash_rand,  &lk->lpm_rand };
 	uint8_t hot[16];
 	double lo, hi;
 	uint32_t i, n = lk->entries;
@@ -766,7 +765,7 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 	for (i = 0; i < n && !err; i++) {
 		lookup_key(hk.addr, i);
 		lookup_key(pk.addr, i);
-		memset(pk.addr + 8, 0, 8);	/* fd00:<i>::/64 */
+		memset(pk.addr + 8, 0, 8); /* fd00:<i>::/64 */
 		err = bpf_map_update_elem(bpf_map__fd(skel->maps.bench_hash), &hk, &hv, 0);
 		if (!err)
 			err = bpf_map_update_elem(bpf_map__fd(skel->maps.bench_lpm), &pk, &pv, 0);
@@ -787,8 +786,9 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 		stats(d[k], out[k], &lo, &hi);
 	lk->done = !err;
 	progress("#   lookups (%u entries): floor %.1f rand_floor %.1f hash hot %.1f rand %.1f; "
-		 "lpm hot %.1f rand %.1f\n", n, lk->xdp_floor, lk->rand_floor, lk->hash_hot,
-		 lk->hash_rand, lk->lpm_hot, lk->lpm_rand);
+		 "lpm hot %.1f rand %.1f\n",
+		 n, lk->xdp_floor, lk->rand_floor, lk->hash_hot, lk->hash_rand, lk->lpm_hot,
+		 lk->lpm_rand);
 	bench_lookup__destroy(skel);
 	return err;
 }

@@ -132,7 +132,8 @@ int attach_main(int argc, char **argv)
 	int ifindex, err;
 
 	if (argc != 4) {
-		fprintf(stderr, "usage: nn-microbench attach count_drop|count_pass|tc_drop IFACE PINDIR\n");
+		fprintf(stderr,
+			"usage: nn-microbench attach count_drop|count_pass|tc_drop IFACE PINDIR\n");
 		return 2;
 	}
 	ifindex = if_nametoindex(argv[2]);
@@ -150,7 +151,7 @@ int attach_main(int argc, char **argv)
 		err = bpf_tc_attach(&hook, &o);
 	} else {
 		prog = !strcmp(argv[1], "count_drop") ? skel->progs.bench_count_drop :
-		       skel->progs.bench_count_pass;
+							skel->progs.bench_count_pass;
 		err = bpf_xdp_attach(ifindex, bpf_program__fd(prog), XDP_FLAGS_DRV_MODE, NULL);
 	}
 	if (err) {
@@ -161,7 +162,7 @@ int attach_main(int argc, char **argv)
 	snprintf(path, sizeof(path), "%s/cnt", argv[3]);
 	unlink(path);
 	err = bpf_map__pin(skel->maps.bench_cnt, path);
-	bench_veth__destroy(skel);	/* the attachment and the pin stay */
+	bench_veth__destroy(skel); /* the attachment and the pin stay */
 	return err ? 1 : 0;
 }
 
@@ -210,7 +211,9 @@ static void *gen_thread(void *arg)
 static int parse_mac(const char *s, uint8_t *m)
 {
 	return sscanf(s, "%hhx:%hhx:%hhx:%hhx:%hhx:%hhx", &m[0], &m[1], &m[2], &m[3], &m[4],
-		      &m[5]) == 6 ? 0 : -EINVAL;
+		      &m[5]) == 6 ?
+		       0 :
+		       -EINVAL;
 }
 
 int gen_main(int argc, char **argv)
@@ -232,19 +235,46 @@ int gen_main(int argc, char **argv)
 
 	while ((opt = getopt(argc, argv, "i:d:n:k:S:T:c:t:w:R:p:x:")) != -1) {
 		switch (opt) {
-		case 'i': iface = optarg; break;
-		case 'd': dmac = optarg; break;
-		case 'n': n = strtoul(optarg, NULL, 0); break;
-		case 'k': kname = optarg; break;
-		case 'S': sources = strtoul(optarg, NULL, 0); break;
-		case 'T': threads = atoi(optarg); break;
-		case 'c': cpu = atoi(optarg); break;
-		case 't': secs = atof(optarg); break;
-		case 'w': warm = atof(optarg); break;
-		case 'R': repeat = strtoul(optarg, NULL, 0); break;
-		case 'p': if (smp.n_pin < MAX_SRC) smp.pin[smp.n_pin++] = optarg; break;
-		case 'x': if (smp.n_cmd < MAX_SRC) smp.cmd[smp.n_cmd++] = optarg; break;
-		default: return 2;
+		case 'i':
+			iface = optarg;
+			break;
+		case 'd':
+			dmac = optarg;
+			break;
+		case 'n':
+			n = strtoul(optarg, NULL, 0);
+			break;
+		case 'k':
+			kname = optarg;
+			break;
+		case 'S':
+			sources = strtoul(optarg, NULL, 0);
+			break;
+		case 'T':
+			threads = atoi(optarg);
+			break;
+		case 'c':
+			cpu = atoi(optarg);
+			break;
+		case 't':
+			secs = atof(optarg);
+			break;
+		case 'w':
+			warm = atof(optarg);
+			break;
+		case 'R':
+			repeat = strtoul(optarg, NULL, 0);
+			break;
+		case 'p':
+			if (smp.n_pin < MAX_SRC)
+				smp.pin[smp.n_pin++] = optarg;
+			break;
+		case 'x':
+			if (smp.n_cmd < MAX_SRC)
+				smp.cmd[smp.n_cmd++] = optarg;
+			break;
+		default:
+			return 2;
 		}
 	}
 	if (!iface || !dmac || parse_mac(dmac, mac) || threads < 1 || threads > 16) {
@@ -263,7 +293,7 @@ int gen_main(int argc, char **argv)
 		fprintf(stderr, "gen: no pairs\n");
 		return 1;
 	}
-	while (np & (np - 1))		/* a power of two: the program masks */
+	while (np & (np - 1)) /* a power of two: the program masks */
 		np &= np - 1;
 	/* Ethernet + IPv4 + TCP SYN to port 443 (22 for deny), padded to 64. */
 	memcpy(frame, mac, 6);
@@ -339,8 +369,9 @@ int gen_main(int argc, char **argv)
 	}
 	printf("{\"kind\": \"%s\", \"n\": %zu, \"sources\": %zu, \"threads\": %d, \"cpu\": %d, "
 	       "\"repeat\": %lu, \"seconds\": %.3f, \"received\": %llu, \"pps\": %.0f, "
-	       "\"error\": %d}\n", kname, n, np, threads, cpu, repeat, t1 - t0,
-	       (unsigned long long)(c1 - c0), (c1 - c0) / (t1 - t0), err);
+	       "\"error\": %d}\n",
+	       kname, n, np, threads, cpu, repeat, t1 - t0, (unsigned long long)(c1 - c0),
+	       (c1 - c0) / (t1 - t0), err);
 	bench_veth__destroy(skel);
 	bench_gen_free(&g);
 	free(pairs);
@@ -353,7 +384,8 @@ int sum_main(int argc, char **argv)
 {
 	uint64_t v;
 
-	if (argc < 2 || argc > 3 || pin_sum_at(argv[1], argc == 3 ? strtoul(argv[2], NULL, 0) : 0, &v))
+	if (argc < 2 || argc > 3 ||
+	    pin_sum_at(argv[1], argc == 3 ? strtoul(argv[2], NULL, 0) : 0, &v))
 		return 1;
 	printf("%llu\n", (unsigned long long)v);
 	return 0;

@@ -16,7 +16,7 @@
 
 struct wg_peer {
 	char endpoint[64];
-	uint64_t handshake;		/* unix seconds, 0 never */
+	uint64_t handshake; /* unix seconds, 0 never */
 	struct nn_prefix allowed[16];
 	size_t n_allowed;
 };
@@ -54,7 +54,8 @@ static void wg_load(const char *iface, struct wg_dump *d)
 			first = false;
 			continue;
 		}
-		for (s = strtok_r(line, "\t\n", &save); s && n < 8; s = strtok_r(NULL, "\t\n", &save))
+		for (s = strtok_r(line, "\t\n", &save); s && n < 8;
+		     s = strtok_r(NULL, "\t\n", &save))
 			fld[n++] = s;
 		if (n < 5)
 			continue;
@@ -87,8 +88,9 @@ static const struct wg_peer *wg_find(const struct wg_dump *d, const uint8_t a[NN
 
 static int devices_run(struct gw *g, void *state, int argc, char **argv)
 {
-	static const char *const head[] = { "DEVICE", "KIND", "TENANT", "NETWORK", "STATE",
-					    "EGRESS", "ADDRESSES", "PKTS FROM/INTO", "BYTES FROM/INTO",
+	static const char *const head[] = { "DEVICE",	       "KIND",		 "TENANT",
+					    "NETWORK",	       "STATE",		 "EGRESS",
+					    "ADDRESSES",       "PKTS FROM/INTO", "BYTES FROM/INTO",
 					    "DROPS FROM/INTO", "HANDSHAKE" };
 	struct gw_catalog c;
 	struct wg_dump wg;
@@ -134,26 +136,30 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 			snprintf(hs, sizeof(hs), "%llds ago",
 				 (long long)(time(NULL) - (time_t)peer->handshake));
 		if (g->json) {
-			json_t *o = json_pack("{s:i,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:o}",
-					      "slot", (int)c.devs[i].slot, "id", nm->id,
-					      "kind", nn_addr_kind_name(nm->kind),
-					      "tenant", nm->tenant[0] ? nm->tenant : NULL,
-					      "network", nm->network[0] ? nm->network : NULL,
-					      "addresses", ja,
-					      "state", gw_json_str_or_null(info ?
-							nn_state_name(info->state) : NULL),
-					      "egress", info ? json_boolean(info->flags &
-								NN_AF_EGRESS) : json_null(),
-					      "counters", gw_json_dev_counters(&d));
+			json_t *o = json_pack(
+				"{s:i,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:o}", "slot",
+				(int)c.devs[i].slot, "id", nm->id, "kind",
+				nn_addr_kind_name(nm->kind), "tenant",
+				nm->tenant[0] ? nm->tenant : NULL, "network",
+				nm->network[0] ? nm->network : NULL, "addresses", ja, "state",
+				gw_json_str_or_null(info ? nn_state_name(info->state) : NULL),
+				"egress",
+				info ? json_boolean(info->flags & NN_AF_EGRESS) : json_null(),
+				"counters", gw_json_dev_counters(&d));
 
 			/* Only when `wg` answered: absent, not null, otherwise. */
 			if (peer)
-				json_object_set_new(o, "wireguard", json_pack(
-					"{s:s,s:o}", "endpoint", peer->endpoint,
-					"latest_handshake_age_s", peer->handshake ?
-					json_integer((json_int_t)(time(NULL) -
-								  (time_t)peer->handshake)) :
-					json_null()));
+				json_object_set_new(
+					o, "wireguard",
+					json_pack(
+						"{s:s,s:o}", "endpoint", peer->endpoint,
+						"latest_handshake_age_s",
+						peer->handshake ?
+							json_integer(
+								(json_int_t)(time(NULL) -
+									     (time_t)peer
+										     ->handshake)) :
+							json_null()));
 			json_array_append_new(arr, o);
 			continue;
 		}
@@ -168,15 +174,15 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 		gw_fmt_count(d.drops[1], n2, sizeof(n2));
 		snprintf(dr, sizeof(dr), "%s/%s", n1, n2);
 		gw_table_row(&t, (const char *[]){
-			nm->id, nn_addr_kind_name(nm->kind), nm->tenant[0] ? nm->tenant : NULL,
-			nm->network[0] ? nm->network : NULL,
-			info ? nn_state_name(info->state) : "gone",
-			info ? (info->flags & NN_AF_EGRESS ? "yes" : "no") : NULL,
-			addrs[0] ? addrs : NULL, pk, by, dr, hs });
+					 nm->id, nn_addr_kind_name(nm->kind),
+					 nm->tenant[0] ? nm->tenant : NULL,
+					 nm->network[0] ? nm->network : NULL,
+					 info ? nn_state_name(info->state) : "gone",
+					 info ? (info->flags & NN_AF_EGRESS ? "yes" : "no") : NULL,
+					 addrs[0] ? addrs : NULL, pk, by, dr, hs });
 	}
 	if (g->json) {
-		gw_json_print(json_pack("{s:I,s:o}", "epoch", (json_int_t)c.epoch,
-					"devices", arr));
+		gw_json_print(json_pack("{s:I,s:o}", "epoch", (json_int_t)c.epoch, "devices", arr));
 	} else {
 		gw_table_print(&t);
 		gw_table_free(&t);

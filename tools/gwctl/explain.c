@@ -40,8 +40,8 @@ struct explain_state {
 #define GW_DEF_SPORT 40000
 
 struct judge_info {
-	const char *hook;		/* "tc" or "xdp" */
-	const char *framing;		/* "l3" or "ethernet" */
+	const char *hook;    /* "tc" or "xdp" */
+	const char *framing; /* "l3" or "ethernet" */
 };
 
 static int explain_opt(struct gw *g, void *state, int idx, const char *arg)
@@ -56,22 +56,23 @@ static int explain_opt(struct gw *g, void *state, int idx, const char *arg)
 	return 0;
 }
 
-static int parse_args(struct gw *g, struct explain_state *st, int argc, char **argv,
-		      uint8_t *dir, struct gw_pkt_spec *s)
+static int parse_args(struct gw *g, struct explain_state *st, int argc, char **argv, uint8_t *dir,
+		      struct gw_pkt_spec *s)
 {
 	int fs, fd, proto;
 	uint32_t v;
 
 	if (argc < 4 || argc > 5)
-		return gw_err(g, GW_USAGE, "explain needs from-overlay|into-overlay SRC DST PROTO "
+		return gw_err(g, GW_USAGE,
+			      "explain needs from-overlay|into-overlay SRC DST PROTO "
 			      "[DPORT] (see 'nanami-gwctl explain --help')");
 	if (!strcmp(argv[0], "from-overlay"))
 		*dir = NN_DIR_FROM_OVERLAY;
 	else if (!strcmp(argv[0], "into-overlay"))
 		*dir = NN_DIR_INTO_OVERLAY;
 	else
-		return gw_err(g, GW_USAGE, "direction must be from-overlay or into-overlay, not '%s'",
-			      argv[0]);
+		return gw_err(g, GW_USAGE,
+			      "direction must be from-overlay or into-overlay, not '%s'", argv[0]);
 	memset(s, 0, sizeof(*s));
 	if (nn_addr_parse(argv[1], s->src, &fs))
 		return gw_err(g, GW_USAGE, "SRC '%s' is not an IPv4 or IPv6 address", argv[1]);
@@ -83,11 +84,15 @@ static int parse_args(struct gw *g, struct explain_state *st, int argc, char **a
 	s->family = fs;
 	proto = gw_proto_parse(argv[3]);
 	if (proto < 0)
-		return gw_err(g, GW_USAGE, "unknown protocol '%s' (tcp, udp, icmp, icmpv6 or a "
-			      "number)", argv[3]);
+		return gw_err(g, GW_USAGE,
+			      "unknown protocol '%s' (tcp, udp, icmp, icmpv6 or a "
+			      "number)",
+			      argv[3]);
 	if ((proto == 1 && fs == NN_FAM_V6) || (proto == 58 && fs == NN_FAM_V4))
-		return gw_err(g, GW_USAGE, "%s does not go with %s addresses (icmp is IPv4's, "
-			      "icmpv6 is IPv6's)", argv[3], fs == NN_FAM_V6 ? "IPv6" : "IPv4");
+		return gw_err(g, GW_USAGE,
+			      "%s does not go with %s addresses (icmp is IPv4's, "
+			      "icmpv6 is IPv6's)",
+			      argv[3], fs == NN_FAM_V6 ? "IPv6" : "IPv4");
 	s->proto = (uint8_t)proto;
 	if (proto == 6 || proto == 17) {
 		if (argc < 5)
@@ -100,7 +105,7 @@ static int parse_args(struct gw *g, struct explain_state *st, int argc, char **a
 	}
 	s->sport = st->has_sport ? (uint16_t)st->sport : GW_DEF_SPORT;
 	if (proto == 1 || proto == 58)
-		s->dport = s->sport;	/* the dataplane reads the echo id as both ports */
+		s->dport = s->sport; /* the dataplane reads the echo id as both ports */
 	return 0;
 }
 
@@ -119,10 +124,10 @@ static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t 
 
 		json_object_set_new(o, "kind", json_string(nn_addr_kind_name(e->info.kind)));
 		json_object_set_new(o, "id", gw_json_str_or_null(n ? n->id : NULL));
-		json_object_set_new(o, "tenant", gw_json_str_or_null(n && n->tenant[0] ?
-								     n->tenant : NULL));
-		json_object_set_new(o, "network", gw_json_str_or_null(n && n->network[0] ?
-								      n->network : NULL));
+		json_object_set_new(o, "tenant",
+				    gw_json_str_or_null(n && n->tenant[0] ? n->tenant : NULL));
+		json_object_set_new(o, "network",
+				    gw_json_str_or_null(n && n->network[0] ? n->network : NULL));
 		json_object_set_new(o, "state", json_string(nn_state_name(e->info.state) ?: "?"));
 		if (e->info.kind == NN_AK_DEVICE)
 			json_object_set_new(o, "egress_here",
@@ -131,12 +136,12 @@ static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t 
 	}
 	memcpy(k.addr, a, NN_ADDR_LEN);
 	if (!bpf_map_lookup_elem(g->fd[NN_M_PREFIXES], &k, &pi) && pi.kind != NN_PK_HOLE) {
-		json_object_set_new(o, "kind", json_string(pi.kind == NN_PK_OVERLAY ?
-							   "unassigned_overlay" : "resource"));
-		json_object_set_new(o, "tenant", gw_json_str_or_null(gw_tenant_name(c,
-									pi.tenant)));
-		json_object_set_new(o, "network", gw_json_str_or_null(gw_network_name(c,
-									 pi.network)));
+		json_object_set_new(o, "kind",
+				    json_string(pi.kind == NN_PK_OVERLAY ? "unassigned_overlay" :
+									   "resource"));
+		json_object_set_new(o, "tenant", gw_json_str_or_null(gw_tenant_name(c, pi.tenant)));
+		json_object_set_new(o, "network",
+				    gw_json_str_or_null(gw_network_name(c, pi.network)));
 		return o;
 	}
 	json_object_set_new(o, "kind", json_string("internet"));
@@ -152,15 +157,16 @@ static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t 
  * with an L3 device's ifindex (wg0) the program sees the IP header first, as
  * on wg0; without one (Ethernet framing, as on veth) it gets a header.
  */
-static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
-		 struct nn_verdict *out, struct judge_info *ji)
+static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len, struct nn_verdict *out,
+		 struct judge_info *ji)
 {
-	struct nn_load_opts o = { .pin_dir = g->pin_dir, .hook = NN_HOOK_TC,
-				  .record_last = true, .dry_run = true };
+	struct nn_load_opts o = {
+		.pin_dir = g->pin_dir, .hook = NN_HOOK_TC, .record_last = true, .dry_run = true
+	};
 	uint8_t pkt[256], outbuf[512];
 	struct __sk_buff skb = {};
-	LIBBPF_OPTS(bpf_test_run_opts, run, .data_out = outbuf,
-		    .data_size_out = sizeof(outbuf), .repeat = 1);
+	LIBBPF_OPTS(bpf_test_run_opts, run, .data_out = outbuf, .data_size_out = sizeof(outbuf),
+		    .repeat = 1);
 	struct nn_verdict *last = NULL;
 	struct nn_dp *dp = NULL;
 	int ncpu = gw_ncpus(), cpu, ifindex = 0, err, i;
@@ -170,8 +176,10 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 
 	err = gw_capacity_from_pins(g, &o.cap);
 	if (err)
-		return gw_err(g, GW_ERR, "the pinned maps under %s do not have the sizes this "
-			      "loader makes (another version?): %s", g->pin_dir, strerror(-err));
+		return gw_err(g, GW_ERR,
+			      "the pinned maps under %s do not have the sizes this "
+			      "loader makes (another version?): %s",
+			      g->pin_dir, strerror(-err));
 	if (dir == NN_DIR_FROM_OVERLAY && gw_xdp_attached(g->iface)) {
 		o.hook = NN_HOOK_XDP;
 		o.load_xdp_direct = true;
@@ -200,9 +208,10 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 
 	err = nn_dp_load(&o, &dp);
 	if (err)
-		return gw_err(g, GW_ERR, "couldn't load a dry-run copy of the programs over the "
-			      "pinned maps in %s: %s (run with -v for libbpf's reason)", g->pin_dir,
-			      strerror(-err));
+		return gw_err(g, GW_ERR,
+			      "couldn't load a dry-run copy of the programs over the "
+			      "pinned maps in %s: %s (run with -v for libbpf's reason)",
+			      g->pin_dir, strerror(-err));
 	/* nn_last is per CPU: stay on one CPU so the value read is ours. */
 	cpu = sched_getcpu();
 	CPU_ZERO(&set);
@@ -217,7 +226,7 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 		goto out;
 	}
 	for (i = 0; i < ncpu; i++)
-		last[i].reason = 0xdead;	/* a program that did not record leaves this */
+		last[i].reason = 0xdead; /* a program that did not record leaves this */
 	bpf_map_update_elem(dp->map_fd[NN_M_LAST], &(uint32_t){ 0 }, last, BPF_ANY);
 	run.data_in = pkt;
 	run.data_size_in = (uint32_t)len;
@@ -239,8 +248,8 @@ static int judge(struct gw *g, uint8_t dir, const uint8_t *l3, size_t l3len,
 		err = gw_err(g, GW_ERR, "the program recorded no verdict (ran on another CPU?)");
 	else if ((out->reason == NN_PASS) !=
 		 (run.retval == (o.hook == NN_HOOK_XDP ? 2 /* XDP_PASS */ : 0 /* TC_ACT_OK */)))
-		err = gw_err(g, GW_ERR, "verdict %u disagrees with the return code %u",
-			     out->reason, run.retval);
+		err = gw_err(g, GW_ERR, "verdict %u disagrees with the return code %u", out->reason,
+			     run.retval);
 out:
 	free(last);
 	nn_dp_close(dp);
@@ -306,20 +315,18 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 	gw_proto_name(spec.proto, proto, sizeof(proto));
 	root = json_pack("{s:s,s:o,s:o,s:s,s:b,s:b,s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:s,s:s,"
 			 "s:{s:o,s:o,s:s,s:i,s:i,s:i}}",
-			 "verdict", v.reason == NN_PASS ? "pass" : "drop",
-			 "reason", gw_json_str_or_null(reason),
-			 "rule", gw_json_str_or_null(rn ? rn->id : NULL),
-			 "direction", nn_dir_name(dir),
+			 "verdict", v.reason == NN_PASS ? "pass" : "drop", "reason",
+			 gw_json_str_or_null(reason), "rule",
+			 gw_json_str_or_null(rn ? rn->id : NULL), "direction", nn_dir_name(dir),
 			 "flow_hit", v.flow_hit != 0, "untouched", v.passed_untouched != 0,
-			 "src_kind", gw_json_str_or_null(nn_addr_kind_name(v.src_kind)),
-			 "dst_kind", gw_json_str_or_null(nn_dst_kind_name(v.dst_kind)),
-			 "tenant", gw_json_str_or_null(gw_tenant_name(&c, v.tenant)),
-			 "network", gw_json_str_or_null(gw_network_name(&c, v.network)),
-			 "src", describe(g, &c, spec.src), "dst", describe(g, &c, spec.dst),
-			 "epoch", (json_int_t)c.epoch, "framing", ji.framing, "hook", ji.hook,
-			 "packet", "src", gw_json_addr(spec.src), "dst", gw_json_addr(spec.dst),
-			 "proto", proto, "sport", spec.sport, "dport", spec.dport,
-			 "len", (int)l3len);
+			 "src_kind", gw_json_str_or_null(nn_addr_kind_name(v.src_kind)), "dst_kind",
+			 gw_json_str_or_null(nn_dst_kind_name(v.dst_kind)), "tenant",
+			 gw_json_str_or_null(gw_tenant_name(&c, v.tenant)), "network",
+			 gw_json_str_or_null(gw_network_name(&c, v.network)), "src",
+			 describe(g, &c, spec.src), "dst", describe(g, &c, spec.dst), "epoch",
+			 (json_int_t)c.epoch, "framing", ji.framing, "hook", ji.hook, "packet",
+			 "src", gw_json_addr(spec.src), "dst", gw_json_addr(spec.dst), "proto",
+			 proto, "sport", spec.sport, "dport", spec.dport, "len", (int)l3len);
 	if (v.rule != NN_NONE32 && !rn)
 		json_object_set_new(root, "rule_index", json_integer(v.rule));
 	epoch = c.epoch;
@@ -342,8 +349,8 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 	       json_string_value(json_object_get(json_object_get(root, "packet"), "src")));
 	if (spec.proto == 6 || spec.proto == 17)
 		printf(" port %u", spec.sport);
-	printf(" -> %s", json_string_value(json_object_get(json_object_get(root, "packet"),
-							   "dst")));
+	printf(" -> %s",
+	       json_string_value(json_object_get(json_object_get(root, "packet"), "dst")));
 	if (spec.proto == 6 || spec.proto == 17)
 		printf(" port %u", spec.dport);
 	printf(" (epoch %u, %s %s, dry run: no state changed)\n", epoch, ji.hook, ji.framing);

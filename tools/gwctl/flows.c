@@ -33,8 +33,8 @@ struct flows_state {
 	const char *device;
 	bool has_addr;
 	uint8_t addr[NN_ADDR_LEN];
-	int proto;			/* -1 any */
-	int port;			/* -1 any */
+	int proto; /* -1 any */
+	int port;  /* -1 any */
 };
 
 static int flows_opt(struct gw *g, void *state, int idx, const char *arg)
@@ -48,14 +48,15 @@ static int flows_opt(struct gw *g, void *state, int idx, const char *arg)
 		break;
 	case F_ADDR:
 		if (nn_addr_parse(arg, s->addr, NULL))
-			return gw_err(g, GW_USAGE, "--addr: '%s' is not an IPv4 or IPv6 address", arg);
+			return gw_err(g, GW_USAGE, "--addr: '%s' is not an IPv4 or IPv6 address",
+				      arg);
 		s->has_addr = true;
 		break;
 	case F_PROTO:
 		s->proto = gw_proto_parse(arg);
 		if (s->proto < 0)
 			return gw_err(g, GW_USAGE, "--proto: unknown protocol '%s'", arg);
-		s->proto += 1000;	/* 0 is "unset" in the zeroed state */
+		s->proto += 1000; /* 0 is "unset" in the zeroed state */
 		break;
 	case F_PORT:
 		if (gw_parse_u32(arg, 65535, &v))
@@ -78,8 +79,9 @@ static uint64_t mono_ns(void)
 static uint64_t timeout_s(const struct nn_config *cfg, const struct nn_flow_key *k, uint8_t st)
 {
 	if (k->proto == 6)
-		return st == NN_FS_EST ? cfg->tcp_est_timeout_s :
-		       st == NN_FS_CLOSING ? cfg->tcp_close_timeout_s : cfg->tcp_syn_timeout_s;
+		return st == NN_FS_EST	   ? cfg->tcp_est_timeout_s :
+		       st == NN_FS_CLOSING ? cfg->tcp_close_timeout_s :
+					     cfg->tcp_syn_timeout_s;
 	if (k->proto == 17)
 		return cfg->udp_timeout_s;
 	if (k->proto == (nn_addr_is_v4mapped(k->a) ? 1 : 58))
@@ -88,8 +90,7 @@ static uint64_t timeout_s(const struct nn_config *cfg, const struct nn_flow_key 
 }
 
 /* The device or node at either end, opener first. */
-static const char *flow_device(const struct gw_catalog *c, const uint8_t *src,
-			       const uint8_t *dst)
+static const char *flow_device(const struct gw_catalog *c, const uint8_t *src, const uint8_t *dst)
 {
 	const struct gw_addr *e = gw_addr_find(c, src);
 	const struct nn_name *n = NULL;
@@ -113,8 +114,8 @@ static bool dev_has(const struct gw_catalog *c, uint32_t slot, const uint8_t *a)
 
 static int flows_run(struct gw *g, void *state, int argc, char **argv)
 {
-	static const char *const head[] = { "PROTO", "SRC", "SPORT", "DST", "DPORT", "DIR",
-					    "STATE", "AGE", "EPOCH", "DEVICE" };
+	static const char *const head[] = { "PROTO", "SRC",   "SPORT", "DST",	"DPORT",
+					    "DIR",   "STATE", "AGE",   "EPOCH", "DEVICE" };
 	struct flows_state *fs = state;
 	struct nn_flow_key key, next, *prev = NULL;
 	struct nn_config cfg = {};
@@ -170,16 +171,15 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 		dport = f.opener_is_b ? key.aport : key.bport;
 		age = now > f.last_seen_ns ? now - f.last_seen_ns : 0;
 		gw_proto_name(key.proto, pname, sizeof(pname));
-		o = json_pack("{s:o,s:i,s:o,s:i,s:s,s:i,s:s,s:s,s:f,s:I,s:i,s:b,s:b,s:o}",
-			      "src", gw_json_addr(src), "sport", sport, "dst", gw_json_addr(dst),
-			      "dport", dport, "proto", pname, "proto_num", key.proto,
-			      "direction", nn_dir_name(f.opener_dir),
-			      "state", nn_flow_state_name(f.state),
-			      "age_s", (double)(age / 1000000) / 1e3,	/* ms resolution */
-			      "last_seen_ns", (json_int_t)f.last_seen_ns,
-			      "epoch", (int)f.epoch, "current", f.epoch == c.epoch,
-			      "expired", age >= timeout_s(&cfg, &key, f.state) * 1000000000ull,
-			      "device", gw_json_str_or_null(flow_device(&c, src, dst)));
+		o = json_pack("{s:o,s:i,s:o,s:i,s:s,s:i,s:s,s:s,s:f,s:I,s:i,s:b,s:b,s:o}", "src",
+			      gw_json_addr(src), "sport", sport, "dst", gw_json_addr(dst), "dport",
+			      dport, "proto", pname, "proto_num", key.proto, "direction",
+			      nn_dir_name(f.opener_dir), "state", nn_flow_state_name(f.state),
+			      "age_s", (double)(age / 1000000) / 1e3, /* ms resolution */
+			      "last_seen_ns", (json_int_t)f.last_seen_ns, "epoch", (int)f.epoch,
+			      "current", f.epoch == c.epoch, "expired",
+			      age >= timeout_s(&cfg, &key, f.state) * 1000000000ull, "device",
+			      gw_json_str_or_null(flow_device(&c, src, dst)));
 		json_array_append_new(arr, o);
 	}
 	if (g->json) {
@@ -191,7 +191,8 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 	{
 		json_t *o;
 
-		json_array_foreach(arr, i, o) {
+		json_array_foreach(arr, i, o)
+		{
 			const char *proto = json_string_value(json_object_get(o, "proto"));
 			char sp[8], dp[8], age[32], ep[32];
 
@@ -205,12 +206,13 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 			snprintf(ep, sizeof(ep), "%lld%s",
 				 (long long)json_integer_value(json_object_get(o, "epoch")),
 				 json_is_true(json_object_get(o, "current")) ? "" : " (stale)");
-			gw_table_row(&t, (const char *[]){
-				proto, json_string_value(json_object_get(o, "src")), sp,
-				json_string_value(json_object_get(o, "dst")), dp,
-				json_string_value(json_object_get(o, "direction")),
-				json_string_value(json_object_get(o, "state")), age, ep,
-				json_string_value(json_object_get(o, "device")) });
+			gw_table_row(&t,
+				     (const char *[]){
+					     proto, json_string_value(json_object_get(o, "src")),
+					     sp, json_string_value(json_object_get(o, "dst")), dp,
+					     json_string_value(json_object_get(o, "direction")),
+					     json_string_value(json_object_get(o, "state")), age,
+					     ep, json_string_value(json_object_get(o, "device")) });
 		}
 	}
 	gw_table_print(&t);

@@ -30,31 +30,31 @@
 #define GW_PATH_MAX 512
 
 struct gw {
-	const char *prog;		/* argv[0] for messages */
+	const char *prog; /* argv[0] for messages */
 	const char *iface;
 	char pin_dir[GW_PATH_MAX];
 	bool json;
 	bool verbose;
-	int fd[NN_M_COUNT];		/* pinned maps, -1 until opened */
+	int fd[NN_M_COUNT]; /* pinned maps, -1 until opened */
 	bool error_printed;
-	int cmd_argc;			/* the command's argv, for gw_optional_value */
+	int cmd_argc; /* the command's argv, for gw_optional_value */
 	char **cmd_argv;
 };
 
 /* ---- options (table-driven: the same table builds getopt and --help) ---- */
 struct gw_opt {
-	const char *name;		/* long name; NULL ends the table */
-	char short_name;		/* 0: none */
-	int has_arg;			/* no_argument, required_argument, optional_argument */
-	const char *arg;		/* metavariable in --help */
+	const char *name; /* long name; NULL ends the table */
+	char short_name;  /* 0: none */
+	int has_arg;	  /* no_argument, required_argument, optional_argument */
+	const char *arg;  /* metavariable in --help */
 	const char *help;
 };
 
 struct gw_cmd {
 	const char *name;
-	const char *args;		/* positional synopsis for --help */
+	const char *args; /* positional synopsis for --help */
 	const char *summary;
-	const struct gw_opt *opts;	/* the command's own options, or NULL */
+	const struct gw_opt *opts; /* the command's own options, or NULL */
 	/* @argv holds only the positional arguments (options already parsed
 	 * through @on_opt, which gets the option's index in @opts). */
 	int (*run)(struct gw *g, void *state, int argc, char **argv);
@@ -62,8 +62,8 @@ struct gw_cmd {
 	size_t state_size;
 };
 
-extern const struct gw_cmd gw_cmd_status, gw_cmd_devices, gw_cmd_rules, gw_cmd_stats,
-	gw_cmd_flows, gw_cmd_monitor, gw_cmd_explain;
+extern const struct gw_cmd gw_cmd_status, gw_cmd_devices, gw_cmd_rules, gw_cmd_stats, gw_cmd_flows,
+	gw_cmd_monitor, gw_cmd_explain;
 
 /* The next argv word when it is a number (for options with an optional
  * value given as a separate word, "--watch 2"); NULL otherwise. */
@@ -85,7 +85,7 @@ void gw_fmt_time(uint64_t unix_ns, char *buf, size_t len);
 struct gw_table {
 	size_t ncols;
 	const char *const *head;
-	char **cells;			/* rows * ncols strings */
+	char **cells; /* rows * ncols strings */
 	size_t rows;
 	size_t cap;
 };
@@ -98,7 +98,7 @@ void gw_table_free(struct gw_table *t);
 
 /* ---- names.c: protocols and numbers (enum names: user/lib/names.h) ---- */
 void gw_proto_name(uint32_t proto, char *buf, size_t len);
-int gw_proto_parse(const char *s);		/* -1 unknown */
+int gw_proto_parse(const char *s); /* -1 unknown */
 int gw_parse_u32(const char *s, uint32_t max, uint32_t *out);
 
 /* ---- pins.c: the pinned maps ---- */
@@ -128,13 +128,13 @@ struct gw_addr {
 
 struct gw_catalog {
 	uint32_t epoch;
-	uint32_t slot;			/* live slot: epoch & 1 */
-	uint32_t max_rules;		/* nn_rules stride */
-	struct gw_named *devs;		/* sorted by slot */
+	uint32_t slot;	       /* live slot: epoch & 1 */
+	uint32_t max_rules;    /* nn_rules stride */
+	struct gw_named *devs; /* sorted by slot */
 	size_t n_devs;
-	struct gw_named *rules;		/* sorted by slot */
+	struct gw_named *rules; /* sorted by slot */
 	size_t n_rules;
-	struct gw_addr *addrs;		/* live slot only */
+	struct gw_addr *addrs; /* live slot only */
 	size_t n_addrs;
 	/* index -> name, from devices and rules of the live generation */
 	char (*tenants)[NN_NAME_MAX];
@@ -172,7 +172,7 @@ bool gw_xdp_attached(const char *iface);
 struct gw_pkt_spec {
 	uint8_t src[NN_ADDR_LEN];
 	uint8_t dst[NN_ADDR_LEN];
-	int family;			/* enum nn_family */
+	int family; /* enum nn_family */
 	uint8_t proto;
 	uint16_t sport;
 	uint16_t dport;

@@ -21,8 +21,8 @@
 #include "lib/log.h"
 
 static const struct gw_cmd *const cmds[] = {
-	&gw_cmd_status, &gw_cmd_devices, &gw_cmd_rules, &gw_cmd_stats,
-	&gw_cmd_flows, &gw_cmd_monitor, &gw_cmd_explain,
+	&gw_cmd_status, &gw_cmd_devices, &gw_cmd_rules,	  &gw_cmd_stats,
+	&gw_cmd_flows,	&gw_cmd_monitor, &gw_cmd_explain,
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
@@ -55,13 +55,13 @@ static void print_opts(FILE *f, const struct gw_opt *o)
 	char lhs[64];
 
 	for (; o && o->name; o++) {
-		int n = o->short_name ? snprintf(lhs, sizeof(lhs), "-%c, --%s", o->short_name,
-						 o->name) :
-					snprintf(lhs, sizeof(lhs), "    --%s", o->name);
+		int n = o->short_name ?
+				snprintf(lhs, sizeof(lhs), "-%c, --%s", o->short_name, o->name) :
+				snprintf(lhs, sizeof(lhs), "    --%s", o->name);
 
 		if (o->arg)
-			snprintf(lhs + n, sizeof(lhs) - n, o->has_arg == optional_argument ?
-				 " [%s]" : " %s", o->arg);
+			snprintf(lhs + n, sizeof(lhs) - n,
+				 o->has_arg == optional_argument ? " [%s]" : " %s", o->arg);
 		fprintf(f, "  %-26s %s\n", lhs, o->help);
 	}
 }
@@ -97,8 +97,9 @@ static int global_opt(struct gw *g, int idx, const char *arg)
 	switch (idx) {
 	case G_IFACE:
 		/* The name reaches paths and `wg show`: kernel names only. */
-		if (!*arg || strlen(arg) >= 16 || strspn(arg, "abcdefghijklmnopqrstuvwxyz"
-			"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@:") != strlen(arg))
+		if (!*arg || strlen(arg) >= 16 ||
+		    strspn(arg, "abcdefghijklmnopqrstuvwxyz"
+				"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-@:") != strlen(arg))
 			return gw_err(g, GW_USAGE, "bad interface name '%s'", arg);
 		g->iface = arg;
 		break;
@@ -119,8 +120,8 @@ static int global_opt(struct gw *g, int idx, const char *arg)
 
 /* Build getopt_long's arrays from @a then @b; the index of an option in the
  * concatenation is its .val + 256 so that short options stay distinct. */
-static int build_getopt(const struct gw_opt *a, const struct gw_opt *b, struct option *lo,
-			char *so, size_t so_len)
+static int build_getopt(const struct gw_opt *a, const struct gw_opt *b, struct option *lo, char *so,
+			size_t so_len)
 {
 	const struct gw_opt *tabs[2] = { a, b };
 	size_t n = 0, s = 0, t, i;
@@ -184,7 +185,7 @@ static int run_cmd(struct gw *g, const struct gw_cmd *c, int argc, char **argv)
 	int opt, err = 0;
 
 	build_getopt(global_opts, c->opts, lo, so, sizeof(so));
-	memmove(so, so + 1, strlen(so));	/* permute: no leading '+' here */
+	memmove(so, so + 1, strlen(so)); /* permute: no leading '+' here */
 	if (c->state_size) {
 		state = calloc(1, c->state_size);
 		if (!state)
@@ -200,9 +201,10 @@ static int run_cmd(struct gw *g, const struct gw_cmd *c, int argc, char **argv)
 		int idx;
 
 		if (opt == '?') {
-			err = gw_err(g, GW_USAGE, "%s: unknown option or missing value: %s (see "
-				     "'nanami-gwctl %s --help')", c->name, argv[optind - 1],
-				     c->name);
+			err = gw_err(g, GW_USAGE,
+				     "%s: unknown option or missing value: %s (see "
+				     "'nanami-gwctl %s --help')",
+				     c->name, argv[optind - 1], c->name);
 			goto out;
 		}
 		if (opt < 256)
@@ -254,8 +256,10 @@ int main(int argc, char **argv)
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, so, lo, NULL)) != -1) {
 		if (opt == '?')
-			return gw_err(&g, GW_USAGE, "unknown option or missing value: %s (see "
-				      "'nanami-gwctl --help')", argv[optind - 1]);
+			return gw_err(&g, GW_USAGE,
+				      "unknown option or missing value: %s (see "
+				      "'nanami-gwctl --help')",
+				      argv[optind - 1]);
 		if (opt < 256)
 			opt = short_to_val(global_opts, NULL, opt);
 		if (opt - 256 == G_HELP) {
@@ -278,8 +282,8 @@ int main(int argc, char **argv)
 		if (strcmp(argv[optind], cmds[k]->name))
 			continue;
 		/* bpftool style "devices show" / "flows list" means the same. */
-		if (optind + 1 < argc && (!strcmp(argv[optind + 1], "show") ||
-					  !strcmp(argv[optind + 1], "list")))
+		if (optind + 1 < argc &&
+		    (!strcmp(argv[optind + 1], "show") || !strcmp(argv[optind + 1], "list")))
 			optind++;
 		err = run_cmd(&g, cmds[k], argc - optind, argv + optind);
 		gw_pins_close(&g);

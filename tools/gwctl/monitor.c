@@ -38,11 +38,11 @@ struct mon {
 	struct gw *g;
 	const char *device;
 	const char *tenant;
-	int reason;			/* 0: any */
-	uint32_t count;			/* 0: unlimited */
-	uint32_t timeout;		/* 0: none */
+	int reason;	  /* 0: any */
+	uint32_t count;	  /* 0: unlimited */
+	uint32_t timeout; /* 0: none */
 	bool backlog;
-	bool draining;			/* skipping the backlog */
+	bool draining; /* skipping the backlog */
 	uint32_t seen;
 	struct gw_catalog cat;
 };
@@ -69,8 +69,10 @@ static int monitor_opt(struct gw *g, void *state, int idx, const char *arg)
 	case M_REASON:
 		m->reason = nn_reason_from_name(arg);
 		if (m->reason < 0)
-			return gw_err(g, GW_USAGE, "--reason: '%s' is not a drop reason of "
-				      "verdicts.md", arg);
+			return gw_err(g, GW_USAGE,
+				      "--reason: '%s' is not a drop reason of "
+				      "verdicts.md",
+				      arg);
 		break;
 	case M_COUNT:
 		if (gw_parse_u32(arg, UINT32_MAX, &m->count) || !m->count)
@@ -78,8 +80,10 @@ static int monitor_opt(struct gw *g, void *state, int idx, const char *arg)
 		break;
 	case M_TIMEOUT:
 		if (gw_parse_u32(arg, 86400 * 365, &m->timeout) || !m->timeout)
-			return gw_err(g, GW_USAGE, "--timeout: '%s' is not a positive number of "
-				      "seconds", arg);
+			return gw_err(g, GW_USAGE,
+				      "--timeout: '%s' is not a positive number of "
+				      "seconds",
+				      arg);
 		break;
 	case M_BACKLOG:
 		m->backlog = true;
@@ -141,18 +145,16 @@ static int on_event(void *ctx, void *data, size_t size)
 	gw_fmt_addr(e->dst, dst, sizeof(dst));
 	gw_proto_name(e->proto, proto, sizeof(proto));
 	if (m->g->json) {
-		gw_json_print(json_pack("{s:s,s:I,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:o,s:o,s:o,s:o,s:o,"
-					"s:i}",
-					"time", when, "ts_ns", (json_int_t)e->ts_ns,
-					"direction", nn_dir_name(e->dir), "src", src,
-					"sport", e->sport, "dst", dst, "dport", e->dport,
-					"proto", proto, "proto_num", e->proto,
-					"device", gw_json_str_or_null(dev ? dev->id : NULL),
-					"tenant", gw_json_str_or_null(tenant),
-					"network", gw_json_str_or_null(network),
-					"rule", gw_json_str_or_null(rule ? rule->id : NULL),
-					"reason", gw_json_str_or_null(reason),
-					"len", (int)e->pkt_len));
+		gw_json_print(json_pack(
+			"{s:s,s:I,s:s,s:s,s:i,s:s,s:i,s:s,s:i,s:o,s:o,s:o,s:o,s:o,"
+			"s:i}",
+			"time", when, "ts_ns", (json_int_t)e->ts_ns, "direction",
+			nn_dir_name(e->dir), "src", src, "sport", e->sport, "dst", dst, "dport",
+			e->dport, "proto", proto, "proto_num", e->proto, "device",
+			gw_json_str_or_null(dev ? dev->id : NULL), "tenant",
+			gw_json_str_or_null(tenant), "network", gw_json_str_or_null(network),
+			"rule", gw_json_str_or_null(rule ? rule->id : NULL), "reason",
+			gw_json_str_or_null(reason), "len", (int)e->pkt_len));
 	} else {
 		char line[512];
 		size_t n = 0;

@@ -15,8 +15,8 @@ static const struct {
 	const char *name;
 	uint8_t num;
 } protos[] = {
-	{ "icmp", 1 }, { "tcp", 6 }, { "udp", 17 }, { "gre", 47 }, { "esp", 50 },
-	{ "icmpv6", 58 }, { "sctp", 132 },
+	{ "icmp", 1 }, { "tcp", 6 },	 { "udp", 17 },	  { "gre", 47 },
+	{ "esp", 50 }, { "icmpv6", 58 }, { "sctp", 132 },
 };
 
 void gw_proto_name(uint32_t proto, char *buf, size_t len)

@@ -29,14 +29,17 @@ int gw_pins_open(struct gw *g)
 		if (g->fd[i] >= 0)
 			continue;
 		if (errno == ENOENT && i == 0)
-			return gw_err(g, GW_ERR, "no pinned maps at %s: the dataplane is not attached "
+			return gw_err(g, GW_ERR,
+				      "no pinned maps at %s: the dataplane is not attached "
 				      "to %s with this pin directory (attach it with: "
 				      "nanami-gatewayd --iface %s --assignments FILE --bpffs %s)",
 				      path, g->iface, g->iface, g->pin_dir);
 		if (errno == ENOENT)
-			return gw_err(g, GW_ERR, "%s is missing (pins of another version? re-attach "
-				      "with: nanami-gatewayd --iface %s --assignments FILE --bpffs %s)",
-				      path, g->iface, g->pin_dir);
+			return gw_err(
+				g, GW_ERR,
+				"%s is missing (pins of another version? re-attach "
+				"with: nanami-gatewayd --iface %s --assignments FILE --bpffs %s)",
+				path, g->iface, g->pin_dir);
 		return gw_err(g, GW_ERR, "couldn't open %s: %s%s", path, strerror(errno),
 			      errno == EPERM || errno == EACCES ? " (needs root or CAP_BPF)" : "");
 	}
@@ -119,11 +122,11 @@ int gw_dev_counters(struct gw *g, uint32_t slot, struct gw_dev_counters *out)
 
 json_t *gw_json_dev_counters(const struct gw_dev_counters *d)
 {
-	return json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}}",
-			 "from_overlay", "packets", (json_int_t)d->packets[0],
-			 "bytes", (json_int_t)d->bytes[0], "drops", (json_int_t)d->drops[0],
-			 "into_overlay", "packets", (json_int_t)d->packets[1],
-			 "bytes", (json_int_t)d->bytes[1], "drops", (json_int_t)d->drops[1]);
+	return json_pack("{s:{s:I,s:I,s:I},s:{s:I,s:I,s:I}}", "from_overlay", "packets",
+			 (json_int_t)d->packets[0], "bytes", (json_int_t)d->bytes[0], "drops",
+			 (json_int_t)d->drops[0], "into_overlay", "packets",
+			 (json_int_t)d->packets[1], "bytes", (json_int_t)d->bytes[1], "drops",
+			 (json_int_t)d->drops[1]);
 }
 
 int gw_capacity_from_pins(struct gw *g, struct nn_capacity *cap)
@@ -160,7 +163,7 @@ static int load_names(int fd, struct gw_named **out, size_t *n)
 			v = nv;
 		}
 		if (bpf_map_lookup_elem(fd, &key, &v[*n].name) || !v[*n].name.in_use)
-			continue;	/* deleted meanwhile, or a free slot */
+			continue; /* deleted meanwhile, or a free slot */
 		v[*n].name.id[NN_NAME_MAX - 1] = 0;
 		v[*n].name.tenant[NN_NAME_MAX - 1] = 0;
 		v[*n].name.network[NN_NAME_MAX - 1] = 0;
@@ -209,7 +212,7 @@ static int index_name(char (**arr)[NN_NAME_MAX], size_t *n, uint32_t idx, const 
 	if (!idx || idx > (1u << 24))
 		return 0;
 	if (idx >= *n) {
-		char (*na)[NN_NAME_MAX] = realloc(*arr, (idx + 1) * sizeof(**arr));
+		char(*na)[NN_NAME_MAX] = realloc(*arr, (idx + 1) * sizeof(**arr));
 
 		if (!na)
 			return -ENOMEM;
@@ -247,7 +250,7 @@ int gw_catalog_load(struct gw *g, struct gw_catalog *c)
 		if (!nm || ai->kind != NN_AK_DEVICE)
 			continue;
 		err = index_name(&c->tenants, &c->n_tenants, ai->tenant, nm->tenant) ?:
-		      index_name(&c->networks, &c->n_networks, ai->network, nm->network);
+			      index_name(&c->networks, &c->n_networks, ai->network, nm->network);
 	}
 	/* Networks with rules but no device get their name from the rules. */
 	bpf_map_lookup_elem(g->fd[NN_M_META], &zero, &meta);

@@ -41,12 +41,12 @@ static void put16(uint8_t *p, uint16_t v)
 static size_t build_l4(const struct gw_pkt_spec *s, uint8_t *l4)
 {
 	switch (s->proto) {
-	case 6:			/* TCP SYN, no options */
+	case 6: /* TCP SYN, no options */
 		put16(l4, s->sport);
 		put16(l4 + 2, s->dport);
-		l4[7] = 1;		/* seq 1 */
-		l4[12] = 5 << 4;	/* data offset */
-		l4[13] = 0x02;		/* SYN */
+		l4[7] = 1;	 /* seq 1 */
+		l4[12] = 5 << 4; /* data offset */
+		l4[13] = 0x02;	 /* SYN */
 		put16(l4 + 14, 65535);
 		return 20;
 	case 17:
@@ -55,7 +55,7 @@ static size_t build_l4(const struct gw_pkt_spec *s, uint8_t *l4)
 		put16(l4 + 4, 8 + GW_PAYLOAD);
 		return 8 + GW_PAYLOAD;
 	case 1:
-	case 58:		/* echo request, id = sport, seq 1 */
+	case 58: /* echo request, id = sport, seq 1 */
 		l4[0] = s->proto == 1 ? 8 : 128;
 		put16(l4 + 4, s->sport);
 		put16(l4 + 6, 1);
@@ -79,7 +79,7 @@ size_t gw_pkt_build(const struct gw_pkt_spec *s, uint8_t *buf, size_t cap)
 	if (s->family == NN_FAM_V4) {
 		buf[0] = 0x45;
 		put16(buf + 2, (uint16_t)(hl + l4len));
-		put16(buf + 6, 0x4000);		/* DF: not a fragment */
+		put16(buf + 6, 0x4000); /* DF: not a fragment */
 		buf[8] = 64;
 		buf[9] = s->proto;
 		memcpy(buf + 12, s->src + 12, 4);
@@ -90,7 +90,7 @@ size_t gw_pkt_build(const struct gw_pkt_spec *s, uint8_t *buf, size_t cap)
 		buf[0] = 0x60;
 		put16(buf + 4, (uint16_t)l4len);
 		buf[6] = s->proto;
-		buf[7] = 64;			/* not 255: never neighbour discovery */
+		buf[7] = 64; /* not 255: never neighbour discovery */
 		memcpy(buf + 8, s->src, NN_ADDR_LEN);
 		memcpy(buf + 24, s->dst, NN_ADDR_LEN);
 		ps = sum16(buf + 8, 32, 0);
@@ -99,7 +99,7 @@ size_t gw_pkt_build(const struct gw_pkt_spec *s, uint8_t *buf, size_t cap)
 	ps += s->proto + (uint32_t)l4len;
 	csum_off = s->proto == 6 ? 16 : s->proto == 17 ? 6 : -1;
 	if (s->proto == 1)
-		put16(l4 + 2, fold(sum16(l4, l4len, 0)));	/* ICMPv4: no pseudo-header */
+		put16(l4 + 2, fold(sum16(l4, l4len, 0))); /* ICMPv4: no pseudo-header */
 	else if (s->proto == 58)
 		csum_off = 2;
 	if (csum_off >= 0)

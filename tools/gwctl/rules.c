@@ -20,12 +20,11 @@ json_t *gw_json_rules(struct gw *g, const struct gw_catalog *c)
 		uint64_t hits = 0;
 
 		gw_percpu_sum(g->fd[NN_M_RULE_HITS], c->rules[i].slot, 1, &hits);
-		json_array_append_new(arr, json_pack("{s:i,s:s,s:s,s:s,s:I}",
-						     "slot", (int)c->rules[i].slot,
-						     "id", c->rules[i].name.id,
-						     "tenant", c->rules[i].name.tenant,
-						     "network", c->rules[i].name.network,
-						     "hits", (json_int_t)hits));
+		json_array_append_new(
+			arr,
+			json_pack("{s:i,s:s,s:s,s:s,s:I}", "slot", (int)c->rules[i].slot, "id",
+				  c->rules[i].name.id, "tenant", c->rules[i].name.tenant, "network",
+				  c->rules[i].name.network, "hits", (json_int_t)hits));
 	}
 	return arr;
 }
@@ -53,15 +52,16 @@ static int rules_run(struct gw *g, void *state, int argc, char **argv)
 		return GW_OK;
 	}
 	gw_table_init(&t, head, 4);
-	json_array_foreach(arr, i, r) {
+	json_array_foreach(arr, i, r)
+	{
 		char hits[24];
 
 		snprintf(hits, sizeof(hits), "%lld",
 			 (long long)json_integer_value(json_object_get(r, "hits")));
 		gw_table_row(&t, (const char *[]){ json_string_value(json_object_get(r, "id")),
-						    json_string_value(json_object_get(r, "tenant")),
-						    json_string_value(json_object_get(r, "network")),
-						    hits });
+						   json_string_value(json_object_get(r, "tenant")),
+						   json_string_value(json_object_get(r, "network")),
+						   hits });
 	}
 	gw_table_print(&t);
 	gw_table_free(&t);

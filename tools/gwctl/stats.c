@@ -22,13 +22,13 @@ static const struct gw_opt stats_opts[] = {
 };
 
 struct stats_state {
-	uint32_t watch;			/* 0: print once */
+	uint32_t watch; /* 0: print once */
 };
 
 struct snap {
 	struct nn_reason_stats drops[NN_R_MAX];
-	struct gw_dev_counters *dev;	/* per c.devs[i] */
-	uint64_t *hits;			/* per c.rules[i] */
+	struct gw_dev_counters *dev; /* per c.devs[i] */
+	uint64_t *hits;		     /* per c.rules[i] */
 };
 
 static volatile sig_atomic_t stop;
@@ -93,23 +93,19 @@ static json_t *stats_json(const struct gw_catalog *c, const struct snap *s)
 					      (json_int_t)s->drops[i].bytes));
 	}
 	for (i = 0; i < c->n_devs; i++)
-		json_array_append_new(devs, json_pack("{s:s,s:s?,s:s?,s:o}",
-						      "id", c->devs[i].name.id,
-						      "tenant", c->devs[i].name.tenant[0] ?
-						      c->devs[i].name.tenant : NULL,
-						      "network", c->devs[i].name.network[0] ?
-						      c->devs[i].name.network : NULL,
-						      "counters",
-						      gw_json_dev_counters(&s->dev[i])));
+		json_array_append_new(
+			devs, json_pack("{s:s,s:s?,s:s?,s:o}", "id", c->devs[i].name.id, "tenant",
+					c->devs[i].name.tenant[0] ? c->devs[i].name.tenant : NULL,
+					"network",
+					c->devs[i].name.network[0] ? c->devs[i].name.network : NULL,
+					"counters", gw_json_dev_counters(&s->dev[i])));
 	for (i = 0; i < c->n_rules; i++)
-		json_array_append_new(rules, json_pack("{s:s,s:s,s:s,s:I}",
-						       "id", c->rules[i].name.id,
-						       "tenant", c->rules[i].name.tenant,
-						       "network", c->rules[i].name.network,
-						       "hits", (json_int_t)s->hits[i]));
-	return json_pack("{s:I,s:o,s:I,s:o,s:o}", "epoch", (json_int_t)c->epoch,
-			 "drops", drops, "drops_total", (json_int_t)total,
-			 "devices", devs, "rules", rules);
+		json_array_append_new(
+			rules, json_pack("{s:s,s:s,s:s,s:I}", "id", c->rules[i].name.id, "tenant",
+					 c->rules[i].name.tenant, "network",
+					 c->rules[i].name.network, "hits", (json_int_t)s->hits[i]));
+	return json_pack("{s:I,s:o,s:I,s:o,s:o}", "epoch", (json_int_t)c->epoch, "drops", drops,
+			 "drops_total", (json_int_t)total, "devices", devs, "rules", rules);
 }
 
 /* A counter, and with @prev its rate over @secs. */
@@ -124,11 +120,11 @@ static void cell(char *buf, size_t len, uint64_t now, bool has_prev, uint64_t pr
 		snprintf(buf, len, "%s", n);
 }
 
-static void stats_print(const struct gw_catalog *c, const struct snap *s,
-			const struct snap *prev, double secs)
+static void stats_print(const struct gw_catalog *c, const struct snap *s, const struct snap *prev,
+			double secs)
 {
 	static const char *const dh[] = { "REASON", "PACKETS", "BYTES" };
-	static const char *const vh[] = { "DEVICE", "TENANT", "NETWORK", "PKTS FROM",
+	static const char *const vh[] = { "DEVICE",    "TENANT",     "NETWORK",	  "PKTS FROM",
 					  "PKTS INTO", "DROPS FROM", "DROPS INTO" };
 	static const char *const rh[] = { "RULE", "TENANT", "NETWORK", "HITS" };
 	struct gw_table t;
@@ -154,7 +150,7 @@ static void stats_print(const struct gw_catalog *c, const struct snap *s,
 		cell(d1, sizeof(d1), d->drops[0], p != NULL, p ? p->drops[0] : 0, secs);
 		cell(d2, sizeof(d2), d->drops[1], p != NULL, p ? p->drops[1] : 0, secs);
 		gw_table_row(&t, (const char *[]){ c->devs[i].name.id, c->devs[i].name.tenant,
-						    c->devs[i].name.network, a, b, d1, d2 });
+						   c->devs[i].name.network, a, b, d1, d2 });
 	}
 	gw_table_print(&t);
 	gw_table_free(&t);
@@ -163,7 +159,7 @@ static void stats_print(const struct gw_catalog *c, const struct snap *s,
 	for (i = 0; i < c->n_rules; i++) {
 		cell(a, sizeof(a), s->hits[i], prev != NULL, prev ? prev->hits[i] : 0, secs);
 		gw_table_row(&t, (const char *[]){ c->rules[i].name.id, c->rules[i].name.tenant,
-						    c->rules[i].name.network, a });
+						   c->rules[i].name.network, a });
 	}
 	gw_table_print(&t);
 	gw_table_free(&t);
@@ -224,7 +220,8 @@ static int stats_run(struct gw *g, void *state, int argc, char **argv)
 	if (argc)
 		return gw_err(g, GW_USAGE, "stats takes no arguments besides --watch [SECONDS]");
 	if (st->watch && g->json)
-		return gw_err(g, GW_USAGE, "--watch is for people; with -j, run stats -j "
+		return gw_err(g, GW_USAGE,
+			      "--watch is for people; with -j, run stats -j "
 			      "repeatedly and compute rates from the counters");
 	err = gw_pins_open(g);
 	if (err)

@@ -17,7 +17,9 @@
 #include "gwctl.h"
 
 static const char *const full_names[] = {
-	"nn_tc_from_overlay", "nn_tc_into_overlay", "nn_xdp_from_overlay",
+	"nn_tc_from_overlay",
+	"nn_tc_into_overlay",
+	"nn_xdp_from_overlay",
 };
 
 struct prog_row {
@@ -26,7 +28,7 @@ struct prog_row {
 	const char *mode;
 	uint32_t id;
 	char name[32];
-	bool pinned_maps;		/* the program uses our pinned nn_active */
+	bool pinned_maps; /* the program uses our pinned nn_active */
 };
 
 /* Does program @id use the map behind @map_fd? */
@@ -167,8 +169,8 @@ static const struct {
 static int status_run(struct gw *g, void *state, int argc, char **argv)
 {
 	static const char *const map_head[] = { "MAP", "ENTRIES", "CAPACITY", "USE" };
-	static const char *const prog_head[] = { "IFACE", "HOOK", "DIRECTION", "PROGRAM", "ID",
-						 "MAPS" };
+	static const char *const prog_head[] = { "IFACE",   "HOOK", "DIRECTION",
+						 "PROGRAM", "ID",   "MAPS" };
 	struct prog_row rows[3] = {
 		{ .hook = "tc-ingress", .dir = "from-overlay", .mode = "tc" },
 		{ .hook = "xdp", .dir = "from-overlay", .mode = "xdp" },
@@ -189,8 +191,7 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 	err = gw_pins_open(g);
 	if (err)
 		return err;
-	if (gw_live_epoch(g, &epoch) ||
-	    bpf_map_lookup_elem(g->fd[NN_M_META], &zero, &meta))
+	if (gw_live_epoch(g, &epoch) || bpf_map_lookup_elem(g->fd[NN_M_META], &zero, &meta))
 		return gw_err(g, GW_ERR, "couldn't read %s/nn_active or nn_meta: %s", g->pin_dir,
 			      strerror(errno));
 	ifindex = (int)if_nametoindex(g->iface);
@@ -217,11 +218,13 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 		progs = json_array();
 		for (i = 0; i < 3; i++)
 			if (found[i])
-				json_array_append_new(progs, json_pack(
-					"{s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "iface", g->iface,
-					"hook", rows[i].hook, "mode", rows[i].mode,
-					"direction", rows[i].dir, "name", rows[i].name,
-					"id", (int)rows[i].id, "pinned_maps", rows[i].pinned_maps));
+				json_array_append_new(
+					progs,
+					json_pack("{s:s,s:s,s:s,s:s,s:s,s:i,s:b}", "iface",
+						  g->iface, "hook", rows[i].hook, "mode",
+						  rows[i].mode, "direction", rows[i].dir, "name",
+						  rows[i].name, "id", (int)rows[i].id,
+						  "pinned_maps", rows[i].pinned_maps));
 		maps = json_object();
 		for (i = 0; i < (int)N_USAGE; i++)
 			json_object_set_new(maps, nn_map_names[usage_maps[i].id],
@@ -229,15 +232,14 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 						      "capacity", (json_int_t)cap[i]));
 		root = json_pack("{s:s,s:s,s:I,s:o,s:I,s:i,s:i,s:{s:i,s:i,s:i,s:i},s:o,s:o,s:b,"
 				 "s:n,s:n}",
-				 "iface", g->iface, "pin_dir", g->pin_dir,
-				 "generation", (json_int_t)meta.generation,
-				 "applied_at", meta.applied_unix_ns ? json_string(when) : json_null(),
-				 "applied_unix_ns", (json_int_t)meta.applied_unix_ns,
-				 "epoch", (int)epoch, "live_slot", (int)NN_SLOT(epoch),
-				 "applied", "devices", (int)meta.devices, "rules", (int)meta.rules,
-				 "cells", (int)meta.cells, "prefixes", (int)meta.prefixes,
-				 "programs", progs, "maps", maps,
-				 "interface_present", ifindex != 0,
+				 "iface", g->iface, "pin_dir", g->pin_dir, "generation",
+				 (json_int_t)meta.generation, "applied_at",
+				 meta.applied_unix_ns ? json_string(when) : json_null(),
+				 "applied_unix_ns", (json_int_t)meta.applied_unix_ns, "epoch",
+				 (int)epoch, "live_slot", (int)NN_SLOT(epoch), "applied", "devices",
+				 (int)meta.devices, "rules", (int)meta.rules, "cells",
+				 (int)meta.cells, "prefixes", (int)meta.prefixes, "programs", progs,
+				 "maps", maps, "interface_present", ifindex != 0,
 				 /* Neither is in the pinned maps yet (no last-error or
 				  * source map): null, so scripts can rely on the keys. */
 				 "source", "last_error");
@@ -250,8 +252,8 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 	printf("generation    %llu (applied %s)\n", (unsigned long long)meta.generation, when);
 	printf("epoch         %u (live slot %u)%s\n", epoch, NN_SLOT(epoch),
 	       epoch ? "" : ": nothing applied, everything from the overlay drops as spoof");
-	printf("applied       %u devices/nodes, %u rules, %u cells, %u prefixes\n",
-	       meta.devices, meta.rules, meta.cells, meta.prefixes);
+	printf("applied       %u devices/nodes, %u rules, %u cells, %u prefixes\n", meta.devices,
+	       meta.rules, meta.cells, meta.prefixes);
 	printf("last error    unknown (not recorded in the pinned maps)\n\n");
 	{
 		struct gw_table t;
@@ -263,12 +265,10 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 			if (!found[i])
 				continue;
 			snprintf(id, sizeof(id), "%u", rows[i].id);
-			gw_table_row(&t, (const char *[]){ g->iface,
-							    i == 1 ? rows[i].mode : rows[i].hook,
-							    rows[i].dir,
-							    rows[i].name, id,
-							    rows[i].pinned_maps ? "pinned" :
-							    "OTHER" });
+			gw_table_row(&t, (const char *[]){
+						 g->iface, i == 1 ? rows[i].mode : rows[i].hook,
+						 rows[i].dir, rows[i].name, id,
+						 rows[i].pinned_maps ? "pinned" : "OTHER" });
 		}
 		if (t.rows)
 			gw_table_print(&t);
@@ -281,9 +281,11 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 			char e[24], c[24], u[16];
 
 			snprintf(e, sizeof(e), "%ld", used[i]);
-			snprintf(c, sizeof(c), "%u%s", cap[i], usage_maps[i].slotted ? "/slot" : "");
+			snprintf(c, sizeof(c), "%u%s", cap[i],
+				 usage_maps[i].slotted ? "/slot" : "");
 			snprintf(u, sizeof(u), "%.1f%%", cap[i] ? 100.0 * used[i] / cap[i] : 0.0);
-			gw_table_row(&t, (const char *[]){ nn_map_names[usage_maps[i].id], e, c, u });
+			gw_table_row(&t,
+				     (const char *[]){ nn_map_names[usage_maps[i].id], e, c, u });
 		}
 		gw_table_print(&t);
 		gw_table_free(&t);

@@ -69,7 +69,7 @@ static void vfree_all(struct vec *v, size_t n)
  * set of lengths in use per network. */
 struct pfx_index {
 	struct nn_table t;
-	uint8_t (*lens)[129];		/* [network][len] = used */
+	uint8_t (*lens)[129]; /* [network][len] = used */
 };
 
 struct pfx_key {
@@ -153,23 +153,23 @@ struct cstate {
 	const struct nn_policy *p;
 	struct nn_compiled *out;
 	struct nn_errlist *errs;
-	struct pfx_index rule_pfx;	/* ACL dst prefixes -> rule ids */
-	struct pfx_index res_pfx;	/* resource prefixes -> resource ids */
-	struct vec *res_rules;		/* [n_resources]: rules naming it as dst */
-	struct vec *rule_src;		/* [n_rules]: src classes holding the rule */
-	struct vec *rule_dst;		/* [n_rules]: dst classes holding the rule */
-	struct nn_table src_sigs;	/* (net, rules...) -> class */
+	struct pfx_index rule_pfx; /* ACL dst prefixes -> rule ids */
+	struct pfx_index res_pfx;  /* resource prefixes -> resource ids */
+	struct vec *res_rules;	   /* [n_resources]: rules naming it as dst */
+	struct vec *rule_src;	   /* [n_rules]: src classes holding the rule */
+	struct vec *rule_dst;	   /* [n_rules]: dst classes holding the rule */
+	struct nn_table src_sigs;  /* (net, rules...) -> class */
 	struct nn_table dst_sigs;
-	uint32_t *dev_src;		/* [n_devices]: named by device or user */
-	uint32_t *dev_gsrc;		/* [n_devices]: reached through groups */
-	uint32_t *dev_dst6;		/* [n_devices] */
-	uint32_t *dev_dst4;		/* [n_devices] */
-	struct nn_table cells;		/* (src, dst) -> struct vec of rules */
+	uint32_t *dev_src;     /* [n_devices]: named by device or user */
+	uint32_t *dev_gsrc;    /* [n_devices]: reached through groups */
+	uint32_t *dev_dst6;    /* [n_devices] */
+	uint32_t *dev_dst4;    /* [n_devices] */
+	struct nn_table cells; /* (src, dst) -> struct vec of rules */
 };
 
 /* Intern a sorted rule list of network @net as a class; 0 for none. */
-static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes,
-		  uint32_t *next, uint32_t net, const struct vec *sig, uint32_t *cls)
+static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes, uint32_t *next,
+		  uint32_t net, const struct vec *sig, uint32_t *cls)
 {
 	size_t klen = (sig->n + 1) * sizeof(uint32_t), i;
 	uint32_t *key;
@@ -254,8 +254,8 @@ static int src_classes(struct cstate *s)
 	for (d = 0; d < p->n_devices && !err; d++) {
 		uint32_t net = p->devices[d].network + 1;
 
-		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net,
-			     &named[d], &s->dev_src[d]);
+		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &named[d],
+			     &s->dev_src[d]);
 		if (!err)
 			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net,
 				     &grp[d], &s->dev_gsrc[d]);
@@ -646,8 +646,7 @@ static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_
 	return 0;
 }
 
-static uint8_t cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc,
-			  uint32_t dst)
+static uint8_t cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst)
 {
 	uint32_t star = NN_CLASS_STAR(net);
 	uint8_t f = 0;
@@ -766,8 +765,10 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t m
 	s.dev_dst6 = calloc(nd, sizeof(uint32_t));
 	s.dev_dst4 = calloc(nd, sizeof(uint32_t));
 	out->rules = calloc(nr, sizeof(*out->rules));
-	err = (!s.rule_src || !s.rule_dst || !s.dev_src || !s.dev_gsrc || !s.dev_dst6 || !s.dev_dst4 ||
-	       !out->rules) ? -ENOMEM : 0;
+	err = (!s.rule_src || !s.rule_dst || !s.dev_src || !s.dev_gsrc || !s.dev_dst6 ||
+	       !s.dev_dst4 || !out->rules) ?
+		      -ENOMEM :
+		      0;
 	if (!err)
 		err = build_indexes(&s);
 	if (!err)

@@ -26,14 +26,14 @@ struct nn_addr_ent {
 };
 
 struct nn_prefix_ent {
-	uint32_t net;			/* 0: global scope; else the ACL scope */
+	uint32_t net; /* 0: global scope; else the ACL scope */
 	struct nn_prefix pfx;
 	struct nn_prefix_info info;
 };
 
 /* Prefix lengths in use per scope (nn_pfx_lens). */
 struct nn_pfxlens_ent {
-	uint32_t net;			/* 0: global scope */
+	uint32_t net; /* 0: global scope */
 	struct nn_pfx_lens lens;
 };
 
@@ -46,10 +46,10 @@ struct nn_cell_ent {
 
 /* Stable counter slots chosen by the caller (slots.c), per entity index. */
 struct nn_slots {
-	uint32_t *dev;			/* [n_devices] */
-	uint32_t *node;			/* [n_nodes] */
-	uint32_t self;			/* this gateway's own counters */
-	uint32_t *rule;			/* [n_rules] */
+	uint32_t *dev;	/* [n_devices] */
+	uint32_t *node; /* [n_nodes] */
+	uint32_t self;	/* this gateway's own counters */
+	uint32_t *rule; /* [n_rules] */
 };
 
 struct nn_compiled {
@@ -57,11 +57,11 @@ struct nn_compiled {
 	size_t n_addrs;
 	struct nn_prefix_ent *prefixes;
 	size_t n_prefixes;
-	struct nn_pfxlens_ent *lens;	/* one per scope that has prefixes */
+	struct nn_pfxlens_ent *lens; /* one per scope that has prefixes */
 	size_t n_lens;
 	struct nn_cell_ent *cells;
 	size_t n_cells;
-	struct nn_rule_info *rules;	/* by rule index */
+	struct nn_rule_info *rules; /* by rule index */
 	size_t n_rules;
 	uint32_t n_src_classes;
 	uint32_t n_dst_classes;
@@ -82,7 +82,7 @@ void nn_compiled_free(struct nn_compiled *c);
 int nn_compile_pfx_lens(struct nn_compiled *out);
 
 /* Port ranges of one cell protocol from the rules that apply (ports.c). */
-int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rules,
-		  uint16_t proto, struct nn_cell *cell);
+int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
+		  struct nn_cell *cell);
 
 #endif /* NANAMI_COMPILE_H */

@@ -61,8 +61,8 @@ static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, s
 	return k;
 }
 
-int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rules,
-		  uint16_t proto, struct nn_cell *cell)
+int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
+		  struct nn_cell *cell)
 {
 	size_t nports = 1, i, s, nb;
 	uint32_t *b;

@@ -70,7 +70,8 @@ int nn_compile_pfx_lens(struct nn_compiled *out)
 		l = &cur->lens;
 		if (l->use_trie)
 			continue;
-		if (!(v4 ? add_len(l->len4, &l->n4, e->pfx.len) : add_len(l->len6, &l->n6, e->pfx.len)))
+		if (!(v4 ? add_len(l->len4, &l->n4, e->pfx.len) :
+			   add_len(l->len6, &l->n6, e->pfx.len)))
 			l->use_trie = 1;
 	}
 	free(sorted);

@@ -65,7 +65,7 @@ static size_t header_cb(char *d, size_t sz, size_t nm, void *ud)
 	size_t n = sz * nm;
 
 	if (n >= 5 && !strncmp(d, "HTTP/", 5)) {
-		etag[0] = 0;	/* a new response (after 100-continue, ...) */
+		etag[0] = 0; /* a new response (after 100-continue, ...) */
 	} else if (n > 5 && !strncasecmp(d, "ETag:", 5)) {
 		size_t s = 5, e = n;
 
@@ -116,18 +116,24 @@ void nn_cp_curl_fail(const char *url, CURLcode rc, const char *ebuf, char *err, 
 {
 	bool tls = !strncmp(url, "https:", 6) && nn_cp_curl_errno(rc) == -ECONNRESET;
 
-	nn_cp_seterr(err, errlen, "control plane %s: %s%s", url, ebuf[0] ? ebuf : curl_easy_strerror(rc),
-	       tls ? " (TLS: the server refused the connection; is our client certificate "
-		     "missing or not signed by a CA it trusts?)" : "");
+	nn_cp_seterr(err, errlen, "control plane %s: %s%s", url,
+		     ebuf[0] ? ebuf : curl_easy_strerror(rc),
+		     tls ? " (TLS: the server refused the connection; is our client certificate "
+			   "missing or not signed by a CA it trusts?)" :
+			   "");
 }
 
 /* Options every request gets. Verification is never turned off. */
 int nn_cp_setup(struct nn_cp_client *c, CURL *h, const char *url, char *ebuf,
-		 struct curl_slist *hdrs)
+		struct curl_slist *hdrs)
 {
 	CURLcode rc = CURLE_OK;
 
-#define SET(opt, val) do { if (!rc) rc = curl_easy_setopt(h, opt, val); } while (0)
+#define SET(opt, val)                                       \
+	do {                                                \
+		if (!rc)                                    \
+			rc = curl_easy_setopt(h, opt, val); \
+	} while (0)
 	SET(CURLOPT_URL, url);
 	SET(CURLOPT_PROTOCOLS_STR, "http,https");
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
@@ -151,9 +157,9 @@ int nn_cp_setup(struct nn_cp_client *c, CURL *h, const char *url, char *ebuf,
 }
 
 /* One request on the fetch handle. 0 with *status on any HTTP answer. */
-static int perform(struct nn_cp_client *c, const char *method, const char *url,
-		   const char *body, struct curl_slist *hdrs, struct buf *b,
-		   char *etag, long *status, char *err, size_t errlen)
+static int perform(struct nn_cp_client *c, const char *method, const char *url, const char *body,
+		   struct curl_slist *hdrs, struct buf *b, char *etag, long *status, char *err,
+		   size_t errlen)
 {
 	char ebuf[CURL_ERROR_SIZE] = "";
 	CURLcode rc;
@@ -179,8 +185,10 @@ static int perform(struct nn_cp_client *c, const char *method, const char *url,
 	}
 	rc = curl_easy_perform(c->h);
 	if (b->over) {
-		nn_cp_seterr(err, errlen, "control plane %s: response larger than %zu bytes, cut "
-		       "(size cap)", url, c->max_response);
+		nn_cp_seterr(err, errlen,
+			     "control plane %s: response larger than %zu bytes, cut "
+			     "(size cap)",
+			     url, c->max_response);
 		return -EFBIG;
 	}
 	if (rc != CURLE_OK) {
@@ -202,7 +210,8 @@ static void http_err(const char *url, long status, const struct buf *b, char *er
 	while (n && peek[n - 1] == ' ')
 		n--;
 	peek[n] = 0;
-	nn_cp_seterr(err, errlen, "control plane %s: HTTP %ld%s%s", url, status, n ? ": " : "", peek);
+	nn_cp_seterr(err, errlen, "control plane %s: HTTP %ld%s%s", url, status, n ? ": " : "",
+		     peek);
 }
 
 /* ---- client ---- */
@@ -219,8 +228,8 @@ static char *dup_opt(const char *s, bool *fail)
 	return d;
 }
 
-int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out,
-		     char *err, size_t errlen)
+int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out, char *err,
+		     size_t errlen)
 {
 	struct nn_cp_client *c;
 	bool fail = false;
@@ -246,7 +255,8 @@ int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out,
 	}
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc) {
-		nn_cp_seterr(err, errlen, "control plane: libcurl init: %s", curl_easy_strerror(curl_init_rc));
+		nn_cp_seterr(err, errlen, "control plane: libcurl init: %s",
+			     curl_easy_strerror(curl_init_rc));
 		return -EIO;
 	}
 	c = calloc(1, sizeof(*c));
@@ -267,10 +277,10 @@ int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out,
 	while (n && c->base[n - 1] == '/')
 		c->base[--n] = 0;
 	c->connect_timeout_ms = o->connect_timeout_ms > 0 ? o->connect_timeout_ms :
-				NN_CP_DEF_CONNECT_TIMEOUT_MS;
+							    NN_CP_DEF_CONNECT_TIMEOUT_MS;
 	c->timeout_ms = o->timeout_ms > 0 ? o->timeout_ms : NN_CP_DEF_TIMEOUT_MS;
 	c->low_speed_limit = o->low_speed_limit > 0 ? o->low_speed_limit :
-			     NN_CP_DEF_LOW_SPEED_LIMIT;
+						      NN_CP_DEF_LOW_SPEED_LIMIT;
 	c->low_speed_time = o->low_speed_time > 0 ? o->low_speed_time : NN_CP_DEF_LOW_SPEED_TIME;
 	c->max_response = o->max_response ? o->max_response : NN_CP_DEF_MAX_RESPONSE;
 	c->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : NN_CP_DEF_KEEPALIVE_S;
@@ -320,8 +330,9 @@ static int hold(struct nn_cp_client *c, const char *text, size_t len, const char
 		if (j)
 			nn_cp_seterr(err, errlen, "control plane %s: not a JSON object", what);
 		else
-			nn_cp_seterr(err, errlen, "control plane %s: invalid JSON at line %d column %d: %s",
-			       what, je.line, je.column, je.text);
+			nn_cp_seterr(err, errlen,
+				     "control plane %s: invalid JSON at line %d column %d: %s",
+				     what, je.line, je.column, je.text);
 		json_decref(j);
 		return -EBADMSG;
 	}
@@ -333,8 +344,8 @@ static int hold(struct nn_cp_client *c, const char *text, size_t len, const char
 	return 0;
 }
 
-int nn_cp_client_set_base(struct nn_cp_client *c, const char *text, size_t len,
-			  const char *etag, char *err, size_t errlen)
+int nn_cp_client_set_base(struct nn_cp_client *c, const char *text, size_t len, const char *etag,
+			  char *err, size_t errlen)
 {
 	return hold(c, text, len, etag, "base snapshot", err, errlen);
 }
@@ -351,15 +362,15 @@ char *nn_cp_url_of(struct nn_cp_client *c, const char *what, long long since)
 	int n;
 
 	if (since >= 0)
-		n = asprintf(&u, "%s/api/v1/gateways/%s/%s?since=%lld", c->base, c->node_id,
-			     what, since);
+		n = asprintf(&u, "%s/api/v1/gateways/%s/%s?since=%lld", c->base, c->node_id, what,
+			     since);
 	else
 		n = asprintf(&u, "%s/api/v1/gateways/%s/%s", c->base, c->node_id, what);
 	return n < 0 ? NULL : u;
 }
 
-static int fetch_full(struct nn_cp_client *c, struct nn_cp_fetch *f, bool conditional,
-		      char *err, size_t errlen)
+static int fetch_full(struct nn_cp_client *c, struct nn_cp_fetch *f, bool conditional, char *err,
+		      size_t errlen)
 {
 	struct curl_slist *hdrs = NULL, *t;
 	struct buf b = { 0 };
@@ -402,15 +413,13 @@ out:
 	return ret;
 }
 
-int nn_cp_fetch_snapshot(struct nn_cp_client *c, struct nn_cp_fetch *f,
-			 char *err, size_t errlen)
+int nn_cp_fetch_snapshot(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
 {
 	memset(f, 0, sizeof(*f));
 	return fetch_full(c, f, true, err, errlen);
 }
 
-int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f,
-		      char *err, size_t errlen)
+int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
 {
 	struct buf b = { 0 };
 	char etag[128] = "", why[256];
@@ -445,8 +454,8 @@ int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f,
 	d = json_loadb(b.p ? b.p : "", b.len, JSON_REJECT_DUPLICATES, &je);
 	next = d ? json_deep_copy(c->snap) : NULL;
 	if (!d) {
-		snprintf(why, sizeof(why), "invalid JSON at line %d column %d: %s",
-			 je.line, je.column, je.text);
+		snprintf(why, sizeof(why), "invalid JSON at line %d column %d: %s", je.line,
+			 je.column, je.text);
 		ret = -EBADMSG;
 	} else if (!next) {
 		ret = -ENOMEM;
@@ -493,8 +502,8 @@ out:
 	return ret;
 }
 
-int nn_cp_request(struct nn_cp_client *c, const char *method, const char *path,
-		  const char *body, long *status, char **resp, char *err, size_t errlen)
+int nn_cp_request(struct nn_cp_client *c, const char *method, const char *path, const char *body,
+		  long *status, char **resp, char *err, size_t errlen)
 {
 	struct curl_slist *hdrs = NULL;
 	struct buf b = { 0 };

@@ -36,31 +36,31 @@
 
 #define NN_CP_DEF_CONNECT_TIMEOUT_MS 5000
 #define NN_CP_DEF_TIMEOUT_MS 30000
-#define NN_CP_DEF_LOW_SPEED_LIMIT 64		/* bytes/s ... */
-#define NN_CP_DEF_LOW_SPEED_TIME 10		/* ... for this many seconds */
-#define NN_CP_DEF_MAX_RESPONSE (16u << 20)	/* bytes */
-#define NN_CP_DEF_KEEPALIVE_S 15		/* the contract's maximum */
+#define NN_CP_DEF_LOW_SPEED_LIMIT 64	   /* bytes/s ... */
+#define NN_CP_DEF_LOW_SPEED_TIME 10	   /* ... for this many seconds */
+#define NN_CP_DEF_MAX_RESPONSE (16u << 20) /* bytes */
+#define NN_CP_DEF_KEEPALIVE_S 15	   /* the contract's maximum */
 
 struct nn_cp_opts {
-	const char *url;		/* base URL, e.g. https://cp.example:8443 */
-	const char *node_id;		/* [A-Za-z0-9._-]+ */
-	const char *cert;		/* client certificate (PEM), NULL = none */
-	const char *key;		/* its private key (PEM) */
-	const char *ca;			/* CA bundle for the server, NULL = system */
-	const char *pinned_pubkey;	/* "sha256//BASE64[;sha256//...]" or a
+	const char *url;	   /* base URL, e.g. https://cp.example:8443 */
+	const char *node_id;	   /* [A-Za-z0-9._-]+ */
+	const char *cert;	   /* client certificate (PEM), NULL = none */
+	const char *key;	   /* its private key (PEM) */
+	const char *ca;		   /* CA bundle for the server, NULL = system */
+	const char *pinned_pubkey; /* "sha256//BASE64[;sha256//...]" or a
 					 * PEM/DER public key file, NULL = none */
-	long connect_timeout_ms;	/* 0 = default, for all fields below */
-	long timeout_ms;		/* whole fetch, not the stream */
-	long low_speed_limit;		/* bytes/s; slower than this ... */
-	long low_speed_time;		/* ... for this many s aborts a fetch */
-	size_t max_response;		/* bytes, enforced while receiving */
-	long keepalive_s;		/* stream: dead after 2x this without bytes */
+	long connect_timeout_ms;   /* 0 = default, for all fields below */
+	long timeout_ms;	   /* whole fetch, not the stream */
+	long low_speed_limit;	   /* bytes/s; slower than this ... */
+	long low_speed_time;	   /* ... for this many s aborts a fetch */
+	size_t max_response;	   /* bytes, enforced while receiving */
+	long keepalive_s;	   /* stream: dead after 2x this without bytes */
 };
 
 struct nn_cp_client;
 
-int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out,
-		     char *err, size_t errlen);
+int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out, char *err,
+		     size_t errlen);
 void nn_cp_client_free(struct nn_cp_client *c);
 
 /* Forget the held snapshot and ETag: the next fetch is a full, unconditional
@@ -69,8 +69,8 @@ void nn_cp_client_reset(struct nn_cp_client *c);
 
 /* Hold text (e.g. the last-known-good snapshot) as the base for the next
  * ?since= fetch, with its ETag if known (NULL = none). */
-int nn_cp_client_set_base(struct nn_cp_client *c, const char *text, size_t len,
-			  const char *etag, char *err, size_t errlen);
+int nn_cp_client_set_base(struct nn_cp_client *c, const char *text, size_t len, const char *etag,
+			  char *err, size_t errlen);
 
 /* Generation of the held snapshot, -1 when none. */
 long long nn_cp_client_generation(const struct nn_cp_client *c);
@@ -78,33 +78,30 @@ long long nn_cp_client_generation(const struct nn_cp_client *c);
 /* The result of one fetch. body is malloc'ed, NUL-terminated full snapshot
  * JSON text, NULL when unchanged; release with nn_cp_fetch_release(). */
 struct nn_cp_fetch {
-	bool unchanged;			/* 304, or an empty delta */
-	bool from_delta;		/* body built by applying ?since= changes */
-	bool fell_back;			/* delta refused (410) or unusable: full */
-	long http_status;		/* of the last request */
-	long long generation;		/* of body (or of the held snapshot) */
-	size_t n_changes;		/* delta entries applied */
+	bool unchanged;	      /* 304, or an empty delta */
+	bool from_delta;      /* body built by applying ?since= changes */
+	bool fell_back;	      /* delta refused (410) or unusable: full */
+	long http_status;     /* of the last request */
+	long long generation; /* of body (or of the held snapshot) */
+	size_t n_changes;     /* delta entries applied */
 	char *body;
 	size_t len;
 	char etag[128];
 };
 
 /* GET .../assignments with If-None-Match when an ETag is held. */
-int nn_cp_fetch_snapshot(struct nn_cp_client *c, struct nn_cp_fetch *f,
-			 char *err, size_t errlen);
+int nn_cp_fetch_snapshot(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen);
 
 /* GET ...?since=<held generation> and apply it; a full snapshot when
  * nothing is held, on 410, or when the delta does not apply. */
-int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f,
-		      char *err, size_t errlen);
+int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen);
 
 void nn_cp_fetch_release(struct nn_cp_fetch *f);
 
 /* Raw request for tools and tests (operator/admin API): method, path under
  * the base URL, optional JSON body. *resp (malloc'ed) holds the body. */
-int nn_cp_request(struct nn_cp_client *c, const char *method, const char *path,
-		  const char *body, long *status, char **resp,
-		  char *err, size_t errlen);
+int nn_cp_request(struct nn_cp_client *c, const char *method, const char *path, const char *body,
+		  long *status, char **resp, char *err, size_t errlen);
 
 /* ---- event stream ---- */
 
@@ -112,10 +109,10 @@ int nn_cp_request(struct nn_cp_client *c, const char *method, const char *path,
 typedef int (*nn_cp_event_cb)(void *ctx, long long generation);
 
 struct nn_cp_stream_stats {
-	unsigned int events;		/* "assignments" events */
-	unsigned int keepalives;	/* comment lines */
-	unsigned int other;		/* unknown events, ignored */
-	bool connected;			/* got 200 text/event-stream */
+	unsigned int events;	 /* "assignments" events */
+	unsigned int keepalives; /* comment lines */
+	unsigned int other;	 /* unknown events, ignored */
+	bool connected;		 /* got 200 text/event-stream */
 };
 
 /* Connect to .../events and call cb per event until: cb returns non-zero
@@ -134,8 +131,8 @@ int nn_cp_check_url(const char *url, char *err, size_t errlen);
 /* Reconnect delay for the attempt-th consecutive failure (0-based):
  * exponential from base_ms, capped at max_ms, "equal jitter": uniformly in
  * [d/2, d] with d = min(max_ms, base_ms << attempt), using rnd. */
-unsigned int nn_cp_backoff_ms(unsigned int attempt, unsigned int base_ms,
-			      unsigned int max_ms, uint32_t rnd);
+unsigned int nn_cp_backoff_ms(unsigned int attempt, unsigned int base_ms, unsigned int max_ms,
+			      uint32_t rnd);
 
 /* interval_ms +/- pct percent, uniformly, using rnd (poll and resync timers,
  * so gateways do not hit the control plane in step). */
@@ -149,8 +146,8 @@ uint32_t nn_cp_random(void);
  * (upsert replaces the object with that id in place or appends it; delete
  * removes it and it must exist). On error snap may be half-changed: apply
  * to a copy. *n_changes (may be NULL) gets the number applied. */
-int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes,
-		      char *err, size_t errlen);
+int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char *err,
+		      size_t errlen);
 
 /* The size cap as the write callback applies it: may have + n bytes more be
  * accepted under cap? (false also on overflow). */

@@ -14,17 +14,17 @@
 #include "cp/client.h"
 
 struct nn_cp_client {
-	char *base;			/* URL without trailing '/' */
+	char *base; /* URL without trailing '/' */
 	char *node_id;
 	char *cert, *key, *ca, *pin;
 	long connect_timeout_ms, timeout_ms, low_speed_limit, low_speed_time;
 	long keepalive_s;
 	size_t max_response;
-	CURL *h;			/* fetches: reused, keeps the connection */
-	json_t *snap;			/* last full snapshot, the delta base */
-	long long gen;			/* its generation, -1 = none */
-	char etag[128];			/* its ETag, "" = unknown */
-	atomic_int stop;		/* nn_cp_stream_stop() */
+	CURL *h;	 /* fetches: reused, keeps the connection */
+	json_t *snap;	 /* last full snapshot, the delta base */
+	long long gen;	 /* its generation, -1 = none */
+	char etag[128];	 /* its ETag, "" = unknown */
+	atomic_int stop; /* nn_cp_stream_stop() */
 };
 
 void nn_cp_seterr(char *err, size_t errlen, const char *fmt, ...)

@@ -22,10 +22,10 @@ struct sse {
 	nn_cp_event_cb cb;
 	void *ctx;
 	struct nn_cp_stream_stats *st;
-	struct timespec last;		/* last byte received */
+	struct timespec last; /* last byte received */
 	char line[SSE_LINE_MAX];
 	size_t llen;
-	bool cr;			/* last byte was CR (CRLF = one break) */
+	bool cr; /* last byte was CR (CRLF = one break) */
 	char event[SSE_EVENT_MAX];
 	char data[SSE_LINE_MAX];
 	size_t dlen;
@@ -68,7 +68,7 @@ static bool sse_line(struct sse *s)
 	char *l = s->line, *v;
 	size_t n;
 
-	if (s->llen == 0) {		/* blank line: dispatch */
+	if (s->llen == 0) { /* blank line: dispatch */
 		if (!strcmp(s->event, "assignments")) {
 			json_t *j = json_loadb(s->data, s->dlen, JSON_REJECT_DUPLICATES, NULL);
 			json_t *g = json_object_get(j, "generation");
@@ -115,7 +115,7 @@ static bool sse_line(struct sse *s)
 		memcpy(s->data + s->dlen, v, n);
 		s->dlen += n;
 	}
-	return true;			/* id:, retry: and unknown fields: ignored */
+	return true; /* id:, retry: and unknown fields: ignored */
 }
 
 static size_t sse_write(char *d, size_t sz, size_t nm, void *ud)
@@ -209,20 +209,25 @@ int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 	if (s->stopped) {
 		ret = 0;
 	} else if (s->dead) {
-		nn_cp_seterr(err, errlen, "control plane %s: event stream dead: no bytes for %lds "
-		       "(2x keepalive)", url, 2 * c->keepalive_s);
+		nn_cp_seterr(err, errlen,
+			     "control plane %s: event stream dead: no bytes for %lds "
+			     "(2x keepalive)",
+			     url, 2 * c->keepalive_s);
 		ret = -ETIMEDOUT;
 	} else if (s->bad_status) {
-		nn_cp_seterr(err, errlen, "control plane %s: event stream answered HTTP %ld, "
-		       "not 200 text/event-stream", url, s->status);
+		nn_cp_seterr(err, errlen,
+			     "control plane %s: event stream answered HTTP %ld, "
+			     "not 200 text/event-stream",
+			     url, s->status);
 		ret = -EPROTO;
 	} else if (s->too_long) {
-		nn_cp_seterr(err, errlen, "control plane %s: event stream line or data over %d bytes",
-		       url, SSE_LINE_MAX);
+		nn_cp_seterr(err, errlen,
+			     "control plane %s: event stream line or data over %d bytes", url,
+			     SSE_LINE_MAX);
 		ret = -EFBIG;
 	} else if (rc == CURLE_OK) {
-		nn_cp_seterr(err, errlen, "control plane %s: event stream closed by the control plane",
-		       url);
+		nn_cp_seterr(err, errlen,
+			     "control plane %s: event stream closed by the control plane", url);
 		ret = -ECONNRESET;
 	} else {
 		nn_cp_curl_fail(url, rc, ebuf, err, errlen);

@@ -34,8 +34,8 @@ bool nn_cp_cap_ok(size_t have, size_t n, size_t cap)
 	return n <= cap && have <= cap - n;
 }
 
-unsigned int nn_cp_backoff_ms(unsigned int attempt, unsigned int base_ms,
-			      unsigned int max_ms, uint32_t rnd)
+unsigned int nn_cp_backoff_ms(unsigned int attempt, unsigned int base_ms, unsigned int max_ms,
+			      uint32_t rnd)
 {
 	uint64_t d, half;
 
@@ -108,7 +108,8 @@ int nn_cp_check_url(const char *url, char *err, size_t errlen)
 	}
 	if (!curl_url_get(u, CURLUPART_QUERY, &q, 0) ||
 	    !curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0)) {
-		nn_cp_seterr(err, errlen, "control plane URL %s: a base URL has no query or fragment", url);
+		nn_cp_seterr(err, errlen,
+			     "control plane URL %s: a base URL has no query or fragment", url);
 		goto out;
 	}
 	if (!strcmp(scheme, "https")) {
@@ -116,11 +117,14 @@ int nn_cp_check_url(const char *url, char *err, size_t errlen)
 	} else if (!strcmp(scheme, "http")) {
 		ret = host_is_loopback(host) ? 0 : -EPERM;
 		if (ret)
-			nn_cp_seterr(err, errlen, "control plane URL %s: plain http:// only to a "
-			       "loopback address (127.0.0.0/8, ::1, localhost); use https://", url);
+			nn_cp_seterr(err, errlen,
+				     "control plane URL %s: plain http:// only to a "
+				     "loopback address (127.0.0.0/8, ::1, localhost); use https://",
+				     url);
 	} else {
-		nn_cp_seterr(err, errlen, "control plane URL %s: scheme must be https (or http to loopback)",
-		       url);
+		nn_cp_seterr(err, errlen,
+			     "control plane URL %s: scheme must be https (or http to loopback)",
+			     url);
 	}
 out:
 	curl_free(scheme);
@@ -135,14 +139,12 @@ out:
 
 struct kind_desc {
 	const char *kind, *key, *list;
-	int depth;			/* 0 top level, 1 in a tenant, 2 in a network */
+	int depth; /* 0 top level, 1 in a tenant, 2 in a network */
 };
 
 static const struct kind_desc kinds[] = {
-	{ "node", "node_id", "nodes", 0 },
-	{ "tenant", "tenant_id", "tenants", 0 },
-	{ "network", "network_id", "networks", 1 },
-	{ "user", "user_id", "users", 2 },
+	{ "node", "node_id", "nodes", 0 },	    { "tenant", "tenant_id", "tenants", 0 },
+	{ "network", "network_id", "networks", 1 }, { "user", "user_id", "users", 2 },
 	{ "device", "device_id", "devices", 2 },
 };
 
@@ -152,7 +154,8 @@ static long find_by(const json_t *a, const char *key, const char *id)
 	size_t i;
 	json_t *v;
 
-	json_array_foreach(a, i, v) {
+	json_array_foreach(a, i, v)
+	{
 		const char *s = json_string_value(json_object_get(v, key));
 
 		if (s && !strcmp(s, id))
@@ -190,26 +193,32 @@ static int apply_one(json_t *snap, const json_t *c, size_t idx, char *err, size_
 	for (n = 0; kind && n < sizeof(kinds) / sizeof(*kinds); n++)
 		if (!strcmp(kinds[n].kind, kind))
 			k = &kinds[n];
-	if (!json_is_object(c) || !op || (strcmp(op, "upsert") && strcmp(op, "delete")) ||
-	    !k || !id || !*id) {
-		nn_cp_seterr(err, errlen, "delta change %zu: needs op upsert|delete, a known kind "
-		       "and an id", idx);
+	if (!json_is_object(c) || !op || (strcmp(op, "upsert") && strcmp(op, "delete")) || !k ||
+	    !id || !*id) {
+		nn_cp_seterr(err, errlen,
+			     "delta change %zu: needs op upsert|delete, a known kind "
+			     "and an id",
+			     idx);
 		return -EBADMSG;
 	}
 	upsert = !strcmp(op, "upsert");
-	if (upsert && (!json_is_object(value) ||
-		       !json_string_value(json_object_get(value, k->key)) ||
-		       strcmp(json_string_value(json_object_get(value, k->key)), id))) {
-		nn_cp_seterr(err, errlen, "delta change %zu (%s %s): value must be an object "
-		       "with %s \"%s\"", idx, kind, id, k->key, id);
+	if (upsert &&
+	    (!json_is_object(value) || !json_string_value(json_object_get(value, k->key)) ||
+	     strcmp(json_string_value(json_object_get(value, k->key)), id))) {
+		nn_cp_seterr(err, errlen,
+			     "delta change %zu (%s %s): value must be an object "
+			     "with %s \"%s\"",
+			     idx, kind, id, k->key, id);
 		return -EBADMSG;
 	}
 	if (k->depth >= 1) {
 		list = tid ? list_of(snap, "tenants", false) : NULL;
 		i = list ? find_by(list, "tenant_id", tid) : -1;
 		if (i < 0) {
-			nn_cp_seterr(err, errlen, "delta change %zu (%s %s): tenant %s not in the base "
-			       "snapshot", idx, kind, id, tid ? tid : "(none)");
+			nn_cp_seterr(err, errlen,
+				     "delta change %zu (%s %s): tenant %s not in the base "
+				     "snapshot",
+				     idx, kind, id, tid ? tid : "(none)");
 			return -EBADMSG;
 		}
 		cont = json_array_get(list, i);
@@ -218,8 +227,10 @@ static int apply_one(json_t *snap, const json_t *c, size_t idx, char *err, size_
 		list = nid ? list_of(cont, "networks", false) : NULL;
 		i = list ? find_by(list, "network_id", nid) : -1;
 		if (i < 0) {
-			nn_cp_seterr(err, errlen, "delta change %zu (%s %s): network %s/%s not in the "
-			       "base snapshot", idx, kind, id, tid, nid ? nid : "(none)");
+			nn_cp_seterr(err, errlen,
+				     "delta change %zu (%s %s): network %s/%s not in the "
+				     "base snapshot",
+				     idx, kind, id, tid, nid ? nid : "(none)");
 			return -EBADMSG;
 		}
 		cont = json_array_get(list, i);
@@ -228,15 +239,17 @@ static int apply_one(json_t *snap, const json_t *c, size_t idx, char *err, size_
 	i = list ? find_by(list, k->key, id) : -1;
 	if (!list && upsert) {
 		nn_cp_seterr(err, errlen, "delta change %zu (%s %s): \"%s\" is not a list", idx,
-		       kind, id, k->list);
+			     kind, id, k->list);
 		return -EBADMSG;
 	}
 	if (!upsert) {
 		/* Deleting what is not there: our base is not the control
 		 * plane's snapshot M, so nothing built on it can be trusted. */
 		if (i < 0 || json_array_remove(list, i)) {
-			nn_cp_seterr(err, errlen, "delta change %zu: delete of %s %s, which is not in "
-			       "the base snapshot", idx, kind, id);
+			nn_cp_seterr(err, errlen,
+				     "delta change %zu: delete of %s %s, which is not in "
+				     "the base snapshot",
+				     idx, kind, id);
 			return -EBADMSG;
 		}
 		return 0;
@@ -249,8 +262,8 @@ static int apply_one(json_t *snap, const json_t *c, size_t idx, char *err, size_
 	return 0;
 }
 
-int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes,
-		      char *err, size_t errlen)
+int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char *err,
+		      size_t errlen)
 {
 	json_t *gen = json_object_get(delta, "generation");
 	json_t *since = json_object_get(delta, "since");
@@ -268,18 +281,23 @@ int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes,
 	}
 	if (!json_is_object(delta) || !json_is_integer(gen) || !json_is_integer(since) ||
 	    !json_is_array(changes) || (full && !json_is_false(full))) {
-		nn_cp_seterr(err, errlen, "delta: needs integer generation and since, "
-		       "\"full\": false and a changes list");
+		nn_cp_seterr(err, errlen,
+			     "delta: needs integer generation and since, "
+			     "\"full\": false and a changes list");
 		return -EBADMSG;
 	}
 	if (json_integer_value(since) != json_integer_value(base) ||
 	    json_integer_value(gen) < json_integer_value(since)) {
-		nn_cp_seterr(err, errlen, "delta: from generation %lld to %lld does not apply to "
-		       "base generation %lld", (long long)json_integer_value(since),
-		       (long long)json_integer_value(gen), (long long)json_integer_value(base));
+		nn_cp_seterr(err, errlen,
+			     "delta: from generation %lld to %lld does not apply to "
+			     "base generation %lld",
+			     (long long)json_integer_value(since),
+			     (long long)json_integer_value(gen),
+			     (long long)json_integer_value(base));
 		return -EBADMSG;
 	}
-	json_array_foreach(changes, i, c) {
+	json_array_foreach(changes, i, c)
+	{
 		ret = apply_one(snap, c, i, err, errlen);
 		if (ret)
 			return ret;

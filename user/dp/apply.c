@@ -79,7 +79,7 @@ static int dump_map(struct mapset *ms, int set)
 		memcpy(key, next, ms->ksz);
 		prev = key;
 		if (bpf_map_lookup_elem(ms->fd, key, val))
-			continue;	/* deleted meanwhile */
+			continue; /* deleted meanwhile */
 		err = nn_table_put(&ms->have[key_slot(set, key) & 1], key, ms->ksz, val, ms->vsz);
 		if (err)
 			return err;
@@ -300,17 +300,20 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       struct nn_apply_result *res, struct nn_errlist *errs)
 {
 	struct mapset sets[SET_COUNT] = {
-		[SET_ADDRS] = { .fd = dp->map_fd[NN_M_ADDRS], .ksz = sizeof(struct nn_addr_key),
+		[SET_ADDRS] = { .fd = dp->map_fd[NN_M_ADDRS],
+				.ksz = sizeof(struct nn_addr_key),
 				.vsz = sizeof(struct nn_addr_info) },
 		[SET_PREFIXES] = { .fd = dp->map_fd[NN_M_PREFIXES],
 				   .ksz = sizeof(struct nn_prefix_key),
 				   .vsz = sizeof(struct nn_prefix_info) },
-		[SET_PFX_HASH] = { .fd = dp->map_fd[NN_M_PFX_HASH], .ksz = sizeof(struct nn_pfx_key),
+		[SET_PFX_HASH] = { .fd = dp->map_fd[NN_M_PFX_HASH],
+				   .ksz = sizeof(struct nn_pfx_key),
 				   .vsz = sizeof(struct nn_prefix_info) },
 		[SET_PFX_LENS] = { .fd = dp->map_fd[NN_M_PFX_LENS],
 				   .ksz = sizeof(struct nn_pfx_lens_key),
 				   .vsz = sizeof(struct nn_pfx_lens) },
-		[SET_CELLS] = { .fd = dp->map_fd[NN_M_POLICY], .ksz = sizeof(struct nn_cell_key),
+		[SET_CELLS] = { .fd = dp->map_fd[NN_M_POLICY],
+				.ksz = sizeof(struct nn_cell_key),
 				.vsz = sizeof(struct nn_cell) },
 	};
 	uint32_t epoch, live, standby, max_rules = dp->opts.cap.max_rules, zero = 0;
@@ -373,8 +376,10 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	if (!err)
 		err = nn_slots_write_new(&plan);
 	if (err) {
-		nn_errlist_add(errs, "couldn't write the new generation (%s): the previous one "
-				     "stays enforced", strerror(-err));
+		nn_errlist_add(errs,
+			       "couldn't write the new generation (%s): the previous one "
+			       "stays enforced",
+			       strerror(-err));
 		goto out;
 	}
 

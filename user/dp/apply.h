@@ -21,8 +21,8 @@
 #include "policy/policy.h"
 
 struct nn_slot_new {
-	int fd;				/* name map */
-	int stats_fd;			/* counters to zero */
+	int fd;	      /* name map */
+	int stats_fd; /* counters to zero */
 	size_t stats_vsz;
 	uint32_t slot;
 	struct nn_name name;
@@ -56,27 +56,27 @@ void nn_slots_free(struct nn_slots *slots, struct nn_slot_plan *plan);
  * is a failure of this host (retry), not a property of the snapshot.
  */
 enum nn_apply_outcome {
-	NN_APPLY_APPLIED = 0,	/* enforced (or already was) */
-	NN_APPLY_REJECTED,	/* the snapshot exceeds a capacity: retrying cannot help;
+	NN_APPLY_APPLIED = 0, /* enforced (or already was) */
+	NN_APPLY_REJECTED,    /* the snapshot exceeds a capacity: retrying cannot help;
 				 * nothing changed */
-	NN_APPLY_FAILED,	/* this host failed (map write, memory): the previous
+	NN_APPLY_FAILED,      /* this host failed (map write, memory): the previous
 				 * generation stays enforced; worth retrying */
 };
 
 const char *nn_apply_outcome_name(enum nn_apply_outcome o);
 
 struct nn_apply_result {
-	int error;			/* -errno behind a rejection or failure */
-	uint32_t epoch;			/* live epoch afterwards */
-	size_t writes;			/* map updates and deletes made */
-	bool flipped;			/* a new generation went live */
-	size_t addrs, prefixes, cells;	/* entries in the generation */
+	int error;		       /* -errno behind a rejection or failure */
+	uint32_t epoch;		       /* live epoch afterwards */
+	size_t writes;		       /* map updates and deletes made */
+	bool flipped;		       /* a new generation went live */
+	size_t addrs, prefixes, cells; /* entries in the generation */
 };
 
 /* Apply @p; anything but NN_APPLY_APPLIED leaves the old generation
  * enforced, with the reason in @errs and res->error. */
-enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p, struct nn_apply_result *res,
-	     struct nn_errlist *errs);
+enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
+			       struct nn_apply_result *res, struct nn_errlist *errs);
 
 /* Entries of map @fd (keys of @ksz bytes, at most 64); with @slot_of, only
  * those whose key is in @slot. Walks the whole map: not for hot paths. */

@@ -33,26 +33,16 @@
 #include "lib/log.h"
 
 const char *const nn_map_names[NN_M_COUNT] = {
-	[NN_M_ACTIVE] = "nn_active",
-	[NN_M_ADDRS] = "nn_addrs",
-	[NN_M_PREFIXES] = "nn_prefixes",
-	[NN_M_PFX_HASH] = "nn_pfx_hash",
-	[NN_M_PFX_LENS] = "nn_pfx_lens",
-	[NN_M_POLICY] = "nn_policy",
-	[NN_M_RULES] = "nn_rules",
-	[NN_M_FLOWS] = "nn_flows",
-	[NN_M_FRAGS] = "nn_frags",
-	[NN_M_CONFIG] = "nn_config",
-	[NN_M_META] = "nn_meta",
-	[NN_M_DROPS] = "nn_drops",
-	[NN_M_DEV_STATS] = "nn_dev_stats",
-	[NN_M_RULE_HITS] = "nn_rule_hits",
-	[NN_M_DEV_NAMES] = "nn_dev_names",
-	[NN_M_RULE_NAMES] = "nn_rule_names",
-	[NN_M_EVENTS] = "nn_events",
-	[NN_M_EVRL] = "nn_evrl",
-	[NN_M_LAST] = "nn_last",
-	[NN_M_SCRATCH] = "nn_scratch",
+	[NN_M_ACTIVE] = "nn_active",	   [NN_M_ADDRS] = "nn_addrs",
+	[NN_M_PREFIXES] = "nn_prefixes",   [NN_M_PFX_HASH] = "nn_pfx_hash",
+	[NN_M_PFX_LENS] = "nn_pfx_lens",   [NN_M_POLICY] = "nn_policy",
+	[NN_M_RULES] = "nn_rules",	   [NN_M_FLOWS] = "nn_flows",
+	[NN_M_FRAGS] = "nn_frags",	   [NN_M_CONFIG] = "nn_config",
+	[NN_M_META] = "nn_meta",	   [NN_M_DROPS] = "nn_drops",
+	[NN_M_DEV_STATS] = "nn_dev_stats", [NN_M_RULE_HITS] = "nn_rule_hits",
+	[NN_M_DEV_NAMES] = "nn_dev_names", [NN_M_RULE_NAMES] = "nn_rule_names",
+	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
+	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
@@ -85,7 +75,7 @@ static int ensure_bpffs(const char *pin_dir)
 	if (!statfs("/sys/fs/bpf", &st) && st.f_type != BPF_FS_MAGIC &&
 	    !strncmp(pin_dir, "/sys/fs/bpf/", 12)) {
 		if (mount("bpf", "/sys/fs/bpf", "bpf", 0, "mode=0700")) {
-			int err = -errno;	/* before logging can change it */
+			int err = -errno; /* before logging can change it */
 
 			nn_log_err("event=bpffs_mount path=/sys/fs/bpf error=\"%s\"",
 				   strerror(-err));
@@ -143,14 +133,14 @@ int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *c)
 	uint32_t addrs = 0, dev_stats = 0, rules = 0, rule_hits = 0, prefixes = 0, cells = 0;
 	int err;
 
-	err = max_entries(map_fd[NN_M_ADDRS], &addrs) ?:
-	      max_entries(map_fd[NN_M_DEV_STATS], &dev_stats) ?:
-	      max_entries(map_fd[NN_M_RULES], &rules) ?:
-	      max_entries(map_fd[NN_M_RULE_HITS], &rule_hits) ?:
-	      max_entries(map_fd[NN_M_PREFIXES], &prefixes) ?:
-	      max_entries(map_fd[NN_M_POLICY], &cells) ?:
-	      max_entries(map_fd[NN_M_FLOWS], &c->max_flows) ?:
-	      max_entries(map_fd[NN_M_FRAGS], &c->max_frags);
+	err = max_entries(map_fd[NN_M_ADDRS], &addrs)		      ?:
+		      max_entries(map_fd[NN_M_DEV_STATS], &dev_stats) ?:
+		      max_entries(map_fd[NN_M_RULES], &rules)	      ?:
+		      max_entries(map_fd[NN_M_RULE_HITS], &rule_hits) ?:
+		      max_entries(map_fd[NN_M_PREFIXES], &prefixes)   ?:
+		      max_entries(map_fd[NN_M_POLICY], &cells)	      ?:
+		      max_entries(map_fd[NN_M_FLOWS], &c->max_flows)  ?:
+		      max_entries(map_fd[NN_M_FRAGS], &c->max_frags);
 	if (err)
 		return err;
 	if (addrs % 2 || addrs / 2 < dev_stats + 2 || rules != 2 * rule_hits)
@@ -171,7 +161,8 @@ static int set_pins(struct bpf_object *obj, const char *pin_dir)
 	char path[512];
 	int err;
 
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		size_t i;
 
 		if (bpf_map__is_internal(m))
@@ -195,7 +186,8 @@ int nn_dp_share_maps(struct bpf_object *obj, const struct nn_dp *dp)
 	size_t i;
 	int err;
 
-	bpf_object__for_each_map(m, obj) {
+	bpf_object__for_each_map(m, obj)
+	{
 		if (bpf_map__is_internal(m))
 			continue;
 		for (i = 0; i < NN_M_COUNT; i++)
@@ -321,8 +313,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 		goto out;
 	}
 	for (i = 0; i < NN_M_COUNT; i++) {
-		struct bpf_map *m = bpf_object__find_map_by_name(dp->tc_from->obj,
-								  nn_map_names[i]);
+		struct bpf_map *m = bpf_object__find_map_by_name(dp->tc_from->obj, nn_map_names[i]);
 
 		dp->map_fd[i] = m ? bpf_map__fd(m) : -1;
 	}
@@ -438,8 +429,8 @@ static bool prog_equivalent(uint32_t id, int fd)
 	if (efd < 0)
 		return false;
 	same = !prog_identity(efd, t1, &a1, r1, sizeof(r1)) &&
-	       !prog_identity(fd, t2, &a2, r2, sizeof(r2)) &&
-	       !memcmp(t1, t2, 8) && a1 == a2 && !memcmp(r1, r2, sizeof(r1));
+	       !prog_identity(fd, t2, &a2, r2, sizeof(r2)) && !memcmp(t1, t2, 8) && a1 == a2 &&
+	       !memcmp(r1, r2, sizeof(r1));
 	close(efd);
 	return same;
 }
@@ -492,7 +483,7 @@ static struct xdp_program *xdp_find_ours(struct xdp_multiprog *mp)
 static int xdp_ensure(struct nn_dp *dp, int ifindex, bool *kept)
 {
 	enum xdp_attach_mode mode = dp->opts.framing == NN_FRAMING_L3 ? XDP_MODE_SKB :
-									 XDP_MODE_NATIVE;
+									XDP_MODE_NATIVE;
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 	struct xdp_program *old = xdp_find_ours(mp);
 	struct from_overlay_xdp *x = NULL;
@@ -576,8 +567,9 @@ int nn_dp_attach(struct nn_dp *dp, const char *ifname)
 		return err;
 	}
 	nn_log_info("event=attached iface=%s from_overlay=%s into_overlay=tc-egress "
-		    "kept_from=%d kept_into=%d", ifname,
-		    dp->opts.hook == NN_HOOK_XDP ? "xdp" : "tc-ingress", kept_from, kept_into);
+		    "kept_from=%d kept_into=%d",
+		    ifname, dp->opts.hook == NN_HOOK_XDP ? "xdp" : "tc-ingress", kept_from,
+		    kept_into);
 	return 0;
 }
 

@@ -13,8 +13,8 @@
 #include "nanami_abi.h"
 
 enum nn_hook {
-	NN_HOOK_TC = 0,		/* from-overlay on TC ingress */
-	NN_HOOK_XDP = 1,	/* from-overlay on XDP (generic on L3, native on Ethernet) */
+	NN_HOOK_TC = 0,	 /* from-overlay on TC ingress */
+	NN_HOOK_XDP = 1, /* from-overlay on XDP (generic on L3, native on Ethernet) */
 };
 
 /* Map capacities; the compiled defaults are NN_DEF_* in nanami_abi.h. */
@@ -36,21 +36,37 @@ void nn_capacity_default(struct nn_capacity *cap);
 int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *cap);
 
 struct nn_load_opts {
-	const char *pin_dir;		/* NULL: nothing pinned (tests) */
-	uint8_t framing;		/* enum nn_framing */
-	uint8_t hook;			/* enum nn_hook */
-	bool record_last;		/* tests and explain: write nn_last */
-	bool dry_run;			/* judge only: no state, counter or event writes */
-	bool load_xdp_direct;		/* load the XDP program without libxdp (tests) */
+	const char *pin_dir;  /* NULL: nothing pinned (tests) */
+	uint8_t framing;      /* enum nn_framing */
+	uint8_t hook;	      /* enum nn_hook */
+	bool record_last;     /* tests and explain: write nn_last */
+	bool dry_run;	      /* judge only: no state, counter or event writes */
+	bool load_xdp_direct; /* load the XDP program without libxdp (tests) */
 	struct nn_capacity cap;
 };
 
 /* Every map, by the names in maps.bpf.h (and pinned by these names). */
 enum nn_map_id {
-	NN_M_ACTIVE, NN_M_ADDRS, NN_M_PREFIXES, NN_M_PFX_HASH, NN_M_PFX_LENS, NN_M_POLICY,
-	NN_M_RULES, NN_M_FLOWS,
-	NN_M_FRAGS, NN_M_CONFIG, NN_M_META, NN_M_DROPS, NN_M_DEV_STATS, NN_M_RULE_HITS,
-	NN_M_DEV_NAMES, NN_M_RULE_NAMES, NN_M_EVENTS, NN_M_EVRL, NN_M_LAST, NN_M_SCRATCH,
+	NN_M_ACTIVE,
+	NN_M_ADDRS,
+	NN_M_PREFIXES,
+	NN_M_PFX_HASH,
+	NN_M_PFX_LENS,
+	NN_M_POLICY,
+	NN_M_RULES,
+	NN_M_FLOWS,
+	NN_M_FRAGS,
+	NN_M_CONFIG,
+	NN_M_META,
+	NN_M_DROPS,
+	NN_M_DEV_STATS,
+	NN_M_RULE_HITS,
+	NN_M_DEV_NAMES,
+	NN_M_RULE_NAMES,
+	NN_M_EVENTS,
+	NN_M_EVRL,
+	NN_M_LAST,
+	NN_M_SCRATCH,
 	NN_M_COUNT,
 };
 
@@ -68,12 +84,12 @@ struct nn_dp {
 	struct from_overlay_tc *tc_from;
 	struct into_overlay_tc *tc_into;
 	struct from_overlay_xdp *xdp_from;
-	struct xdp_program *xdp_prog;	/* libxdp handle when attached through it */
+	struct xdp_program *xdp_prog; /* libxdp handle when attached through it */
 	int map_fd[NN_M_COUNT];
-	int barrier_outer;		/* array-of-maps whose update waits for RCU */
+	int barrier_outer; /* array-of-maps whose update waits for RCU */
 	int barrier_inner;
 	struct nn_load_opts opts;
-	bool adopted;			/* the maps were already pinned */
+	bool adopted; /* the maps were already pinned */
 };
 
 /* Open, configure and load every program; maps shared, pinned and adopted

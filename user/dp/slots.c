@@ -26,8 +26,8 @@ static size_t name_key(const struct nn_name *n, char *buf, size_t len)
 	return w < 0 ? 0 : (size_t)w;
 }
 
-static void fill_name(struct nn_name *n, uint32_t kind, const char *tenant,
-		      const char *network, const char *id)
+static void fill_name(struct nn_name *n, uint32_t kind, const char *tenant, const char *network,
+		      const char *id)
 {
 	memset(n, 0, sizeof(*n));
 	snprintf(n->tenant, sizeof(n->tenant), "%s", tenant);
@@ -60,8 +60,8 @@ struct slot_space {
 	int stats_fd;
 	size_t stats_vsz;
 	uint32_t cap;
-	struct nn_table by_key;		/* key -> slot, as found in the map */
-	uint8_t *taken;			/* [cap] */
+	struct nn_table by_key; /* key -> slot, as found in the map */
+	uint8_t *taken;		/* [cap] */
 	uint32_t next_free;
 	struct nn_slot_plan *plan;
 	size_t n_wanted;
@@ -164,13 +164,18 @@ int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *
 {
 	const struct nn_capacity *cap = &dp->opts.cap;
 	struct slot_space dev = {
-		.names_fd = dp->map_fd[NN_M_DEV_NAMES], .stats_fd = dp->map_fd[NN_M_DEV_STATS],
+		.names_fd = dp->map_fd[NN_M_DEV_NAMES],
+		.stats_fd = dp->map_fd[NN_M_DEV_STATS],
 		.stats_vsz = sizeof(struct nn_dev_stats),
-		.cap = cap->max_devices + cap->max_nodes + 1, .plan = plan,
+		.cap = cap->max_devices + cap->max_nodes + 1,
+		.plan = plan,
 	};
 	struct slot_space rule = {
-		.names_fd = dp->map_fd[NN_M_RULE_NAMES], .stats_fd = dp->map_fd[NN_M_RULE_HITS],
-		.stats_vsz = sizeof(struct nn_rule_stats), .cap = cap->max_rules, .plan = plan,
+		.names_fd = dp->map_fd[NN_M_RULE_NAMES],
+		.stats_fd = dp->map_fd[NN_M_RULE_HITS],
+		.stats_vsz = sizeof(struct nn_rule_stats),
+		.cap = cap->max_rules,
+		.plan = plan,
 	};
 	struct nn_name n;
 	size_t i;

@@ -63,8 +63,8 @@ int nn_underlay_load(const char *pin_dir, struct nn_underlay **out)
 		snprintf(path, sizeof(path), "%s/%s", u->pin_dir, nn_ul_map_names[NN_UL_CONFIG]);
 		u->adopted = access(path, F_OK) == 0;
 		for (i = 0; i < NN_UL_COUNT; i++) {
-			struct bpf_map *m = bpf_object__find_map_by_name(u->skel->obj,
-									  nn_ul_map_names[i]);
+			struct bpf_map *m =
+				bpf_object__find_map_by_name(u->skel->obj, nn_ul_map_names[i]);
 
 			snprintf(path, sizeof(path), "%s/%s", u->pin_dir, nn_ul_map_names[i]);
 			err = m ? bpf_map__set_pin_path(m, path) : -ENOENT;
@@ -176,8 +176,8 @@ static bool prog_equivalent(uint32_t id, int fd)
 
 	if (efd < 0)
 		return false;
-	same = !prog_identity(efd, t1, m1) && !prog_identity(fd, t2, m2) &&
-	       !memcmp(t1, t2, 8) && !memcmp(m1, m2, sizeof(m1));
+	same = !prog_identity(efd, t1, m1) && !prog_identity(fd, t2, m2) && !memcmp(t1, t2, 8) &&
+	       !memcmp(m1, m2, sizeof(m1));
 	close(efd);
 	return same;
 }
@@ -240,7 +240,8 @@ static int attach_new(struct nn_underlay *u, int ifindex, const char *ifname,
 	err = xdp_program__attach(prog, ifindex, XDP_MODE_NATIVE, 0);
 	if (err == -EOPNOTSUPP) {
 		nn_log_warn("event=underlay_native_unsupported iface=%s fallback=skb "
-			    "note=\"the guard runs after the skb is built\"", ifname);
+			    "note=\"the guard runs after the skb is built\"",
+			    ifname);
 		*mode = XDP_MODE_SKB;
 		err = xdp_program__attach(prog, ifindex, XDP_MODE_SKB, 0);
 	}

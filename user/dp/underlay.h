@@ -15,9 +15,9 @@
 #include "nanami_abi.h"
 
 enum nn_ul_map_id {
-	NN_UL_CONFIG,		/* nn_wg_config */
-	NN_UL_HS,		/* nn_wg_hs */
-	NN_UL_DROPS,		/* nn_wg_drops */
+	NN_UL_CONFIG, /* nn_wg_config */
+	NN_UL_HS,     /* nn_wg_hs */
+	NN_UL_DROPS,  /* nn_wg_drops */
 	NN_UL_COUNT,
 };
 
@@ -29,8 +29,8 @@ extern const char *const nn_ul_map_names[NN_UL_COUNT];
 struct nn_underlay {
 	struct underlay_xdp *skel;
 	int map_fd[NN_UL_COUNT];
-	char pin_dir[512];		/* "" when nothing is pinned */
-	bool adopted;			/* the maps were already pinned */
+	char pin_dir[512]; /* "" when nothing is pinned */
+	bool adopted;	   /* the maps were already pinned */
 };
 
 /* Load the guard; @pin_dir is the overlay's pin directory (the maps go in

@@ -45,8 +45,9 @@ int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t l
 		return err;
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
 	snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, NN_LKG_FILE, (int)getpid());
-	n = snprintf(hdr, sizeof(hdr), "NANAMI-LKG v1 generation=%" PRIu64 " length=%zu crc32=%08x\n",
-		     generation, len, crc);
+	n = snprintf(hdr, sizeof(hdr),
+		     "NANAMI-LKG v1 generation=%" PRIu64 " length=%zu crc32=%08x\n", generation,
+		     len, crc);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (fd < 0)
 		return -errno;
@@ -125,8 +126,9 @@ int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len,
 		goto bad;
 	}
 	*nl = 0;
-	if (sscanf(buf, "NANAMI-LKG v1 generation=%" SCNu64 " length=%zu crc32=%8x%n", &gen,
-		   &blen, &crc_hdr, &used) != 3 || buf + used != nl) {
+	if (sscanf(buf, "NANAMI-LKG v1 generation=%" SCNu64 " length=%zu crc32=%8x%n", &gen, &blen,
+		   &crc_hdr, &used) != 3 ||
+	    buf + used != nl) {
 		snprintf(why, whylen, "%s: unknown header \"%.60s\"", path, buf);
 		goto bad;
 	}

@@ -52,7 +52,7 @@ struct daemon {
 
 	/* control plane */
 	struct nn_cp_client *cp;	/* fetches, main thread */
-	struct nn_cp_client *cp_stream;	/* event stream, stream thread */
+	struct nn_cp_client *cp_stream; /* event stream, stream thread */
 	pthread_t stream_thread;
 	bool stream_started;
 	atomic_int stream_up;
@@ -74,7 +74,7 @@ struct daemon {
 
 	int64_t next_resync, next_poll, next_retry, next_file_check;
 	struct stat file_st;
-	bool file_in_sync;		/* the file as it is now applied */
+	bool file_in_sync; /* the file as it is now applied */
 };
 
 static int64_t now_ms(void)
@@ -95,8 +95,9 @@ static void set_cp_state(struct daemon *d, int state)
 	pthread_mutex_lock(&d->st.mu);
 	if (d->st.cp_state != state)
 		nn_log_info("event=control_plane state=%s url=%s",
-			    state == NN_CP_STREAM ? "stream" : state == NN_CP_POLLING ? "polling" :
-									     "unreachable",
+			    state == NN_CP_STREAM  ? "stream" :
+			    state == NN_CP_POLLING ? "polling" :
+						     "unreachable",
 			    d->o->cp.url);
 	d->st.cp_state = state;
 	pthread_mutex_unlock(&d->st.mu);
@@ -236,7 +237,8 @@ static const char *our_node_id(const struct daemon *d)
  * help); NN_APPLY_FAILED when this host failed to apply it (maps, wg0, NAT:
  * the previous generation stays enforced, retried with backoff).
  */
-static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size_t len, const char *why)
+static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size_t len,
+					const char *why)
 {
 	struct nn_errlist errs = {};
 	struct nn_apply_result res;
@@ -269,13 +271,15 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		snprintf(d->file_node_id, sizeof(d->file_node_id), "%s", p->node_id);
 		nn_log_info("event=node_id_taken node_id=%s source=%s note=\"no --node-id: the "
 			    "file's node_id is this gateway's; a file naming another node is "
-			    "rejected\"", p->node_id, source_name(d));
+			    "rejected\"",
+			    p->node_id, source_name(d));
 	}
 	have = enforced(d, &cur_gen, &cur_devices);
 	if (have && p->generation < cur_gen) {
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"generation %llu "
-			   "is older than the applied generation %llu\"", source_name(d), why,
-			   (unsigned long long)p->generation, (unsigned long long)cur_gen);
+			   "is older than the applied generation %llu\"",
+			   source_name(d), why, (unsigned long long)p->generation,
+			   (unsigned long long)cur_gen);
 		count_errors(d, 1, 0);
 		nn_policy_free(p);
 		return NN_APPLY_REJECTED;
@@ -284,7 +288,8 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	 * generation: never the product of a half-failed fetch. */
 	if (have && !p->n_devices && cur_devices && p->generation <= cur_gen) {
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"empty snapshot "
-			   "without a newer generation\"", source_name(d), why);
+			   "without a newer generation\"",
+			   source_name(d), why);
 		count_errors(d, 1, 0);
 		nn_policy_free(p);
 		return NN_APPLY_REJECTED;
@@ -373,11 +378,11 @@ static enum nn_apply_outcome apply_or_retry(struct daemon *d, const char *text, 
 
 /* What one look at the source came to. */
 enum sync_outcome {
-	SYNC_APPLIED,		/* enforced, or nothing new */
-	SYNC_REJECTED,		/* a snapshot we refused: the last applied stays */
-	SYNC_FAILED,		/* a snapshot we failed to apply: retry scheduled */
-	SYNC_UNREADABLE,	/* an answer that is not a snapshot at all */
-	SYNC_UNREACHABLE,	/* no answer (control plane away, file unreadable) */
+	SYNC_APPLIED,	  /* enforced, or nothing new */
+	SYNC_REJECTED,	  /* a snapshot we refused: the last applied stays */
+	SYNC_FAILED,	  /* a snapshot we failed to apply: retry scheduled */
+	SYNC_UNREADABLE,  /* an answer that is not a snapshot at all */
+	SYNC_UNREACHABLE, /* no answer (control plane away, file unreadable) */
 };
 
 static enum sync_outcome from_apply(enum nn_apply_outcome out)
@@ -576,8 +581,8 @@ static int file_changed(struct daemon *d)
 	if (stat(d->o->assignments, &st))
 		return 0;
 	if (st.st_mtim.tv_sec == d->file_st.st_mtim.tv_sec &&
-	    st.st_mtim.tv_nsec == d->file_st.st_mtim.tv_nsec &&
-	    st.st_size == d->file_st.st_size && st.st_ino == d->file_st.st_ino) {
+	    st.st_mtim.tv_nsec == d->file_st.st_mtim.tv_nsec && st.st_size == d->file_st.st_size &&
+	    st.st_ino == d->file_st.st_ino) {
 		/* Unchanged since it applied: still in sync (not when it
 		 * was rejected or failed to apply). */
 		if (d->file_in_sync)
@@ -624,19 +629,17 @@ static void loop(struct daemon *d)
 		deadline = min_deadline(deadline, d->next_file_check);
 		timeout = deadline > now ? (int)(deadline - now) : 0;
 		if (timeout > 1000)
-			timeout = 1000;	/* notice SIGTERM and stream state promptly */
+			timeout = 1000; /* notice SIGTERM and stream state promptly */
 		if (poll(&pfd, 1, timeout) > 0 && (pfd.revents & POLLIN)) {
 			uint64_t n;
 
 			if (read(d->evfd, &n, sizeof(n)) > 0)
 				cp_sync(d, "event");
-			set_cp_state(d, atomic_load(&d->stream_up) ? NN_CP_STREAM :
-								      NN_CP_POLLING);
+			set_cp_state(d, atomic_load(&d->stream_up) ? NN_CP_STREAM : NN_CP_POLLING);
 			continue;
 		}
 		now = now_ms();
-		if (d->o->cp.url && atomic_load(&d->stream_up) &&
-		    d->st.cp_state != NN_CP_STREAM)
+		if (d->o->cp.url && atomic_load(&d->stream_up) && d->st.cp_state != NN_CP_STREAM)
 			set_cp_state(d, NN_CP_STREAM);
 		if (d->next_retry && now >= d->next_retry && d->pending) {
 			char *text = d->pending;
@@ -814,7 +817,8 @@ out:
 	if (unpin_dp) {
 		nn_dp_detach(NULL, o->pin_dir);
 		nn_log_info("event=unpinned pin_dir=%s note=\"first start failed before "
-			    "attaching: nothing left behind\"", o->pin_dir);
+			    "attaching: nothing left behind\"",
+			    o->pin_dir);
 	}
 	return err;
 }

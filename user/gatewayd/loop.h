@@ -20,17 +20,17 @@
 
 struct nn_daemon_opts {
 	const char *iface;
-	const char *underlay;		/* NULL: no underlay guard */
-	const char *assignments;	/* file mode */
-	struct nn_cp_opts cp;		/* control-plane mode when cp.url is set */
-	const char *node_id;		/* must match the snapshot's */
+	const char *underlay;	 /* NULL: no underlay guard */
+	const char *assignments; /* file mode */
+	struct nn_cp_opts cp;	 /* control-plane mode when cp.url is set */
+	const char *node_id;	 /* must match the snapshot's */
 	const char *pin_dir;
 	const char *state_dir;
-	const char *metrics_listen;	/* NULL: no endpoint */
+	const char *metrics_listen; /* NULL: no endpoint */
 	uint8_t framing;
 	uint8_t hook;
 	enum nn_wg_mode wg;
-	bool nat;			/* manage the exit NAT table */
+	bool nat; /* manage the exit NAT table */
 	bool once;
 	unsigned int resync_s;
 	unsigned int poll_s;

@@ -26,22 +26,47 @@ static void on_signal(int sig)
 }
 
 enum opt_id {
-	O_IFACE = 1000, O_UNDERLAY, O_ASSIGNMENTS, O_CP, O_NODE_ID, O_CERT, O_KEY, O_CA,
-	O_PIN_PUBKEY, O_STATE_DIR, O_BPFFS, O_HOOK, O_FRAMING, O_WG, O_NAT, O_ONCE, O_DETACH,
-	O_METRICS, O_RESYNC, O_POLL, O_MAX_DEVICES, O_MAX_RULES, O_MAX_PREFIXES, O_MAX_CELLS,
-	O_MAX_FLOWS, O_MAX_NODES, O_VERBOSE = 'v', O_HELP = 'h',
+	O_IFACE = 1000,
+	O_UNDERLAY,
+	O_ASSIGNMENTS,
+	O_CP,
+	O_NODE_ID,
+	O_CERT,
+	O_KEY,
+	O_CA,
+	O_PIN_PUBKEY,
+	O_STATE_DIR,
+	O_BPFFS,
+	O_HOOK,
+	O_FRAMING,
+	O_WG,
+	O_NAT,
+	O_ONCE,
+	O_DETACH,
+	O_METRICS,
+	O_RESYNC,
+	O_POLL,
+	O_MAX_DEVICES,
+	O_MAX_RULES,
+	O_MAX_PREFIXES,
+	O_MAX_CELLS,
+	O_MAX_FLOWS,
+	O_MAX_NODES,
+	O_VERBOSE = 'v',
+	O_HELP = 'h',
 };
 
 /* One table drives getopt and --help. */
 static const struct flag {
 	const char *name;
-	const char *arg;		/* NULL: no argument */
+	const char *arg; /* NULL: no argument */
 	int id;
 	const char *help;
 } flags[] = {
 	{ "iface", "IF", O_IFACE, "overlay interface (wg0; veth in tests)" },
-	{ "underlay", "NIC", O_UNDERLAY, "also guard NIC with native XDP: drop malformed and "
-					 "flooding WireGuard packets" },
+	{ "underlay", "NIC", O_UNDERLAY,
+	  "also guard NIC with native XDP: drop malformed and "
+	  "flooding WireGuard packets" },
 	{ "assignments", "FILE", O_ASSIGNMENTS, "v1 snapshot file, re-applied when it changes" },
 	{ "control-plane", "URL", O_CP, "control plane base URL (https://; http:// on loopback)" },
 	{ "node-id", "ID", O_NODE_ID, "this gateway's node id (required with --control-plane)" },
@@ -49,15 +74,17 @@ static const struct flag {
 	{ "key", "FILE", O_KEY, "its private key (PEM)" },
 	{ "ca", "FILE", O_CA, "CA bundle that signs the control plane's certificate" },
 	{ "pin-pubkey", "PIN", O_PIN_PUBKEY, "pinned server key: sha256//BASE64 or a key file" },
-	{ "state-dir", "DIR", O_STATE_DIR, "last-known-good snapshot and wg key (default "
-					   NN_DEF_STATE_ROOT "/<iface>)" },
+	{ "state-dir", "DIR", O_STATE_DIR,
+	  "last-known-good snapshot and wg key (default " NN_DEF_STATE_ROOT "/<iface>)" },
 	{ "bpffs", "DIR", O_BPFFS, "pin directory (default " NN_PIN_ROOT "/<iface>)" },
 	{ "hook", "tc|xdp", O_HOOK, "from-overlay hook (default tc; into-overlay is TC egress)" },
 	{ "framing", "l3|eth", O_FRAMING, "packet framing (default: from the interface type)" },
-	{ "wg", "uapi|none|auto", O_WG, "manage wg0's peers over the userspace API (default "
-					"auto: when its control socket exists)" },
-	{ "nat", "auto|off", O_NAT, "exit NAT table when this gateway has exit_gateway "
-				    "(default auto)" },
+	{ "wg", "uapi|none|auto", O_WG,
+	  "manage wg0's peers over the userspace API (default "
+	  "auto: when its control socket exists)" },
+	{ "nat", "auto|off", O_NAT,
+	  "exit NAT table when this gateway has exit_gateway "
+	  "(default auto)" },
 	{ "once", NULL, O_ONCE, "apply once and exit 0, leaving programs attached" },
 	{ "detach", NULL, O_DETACH, "remove our programs, pins and NAT table, and exit" },
 	{ "metrics-listen", "ADDR:PORT", O_METRICS, "serve Prometheus metrics at /metrics" },
@@ -110,7 +137,7 @@ static int parse_uint(const char *s, const char *flag, uint32_t *out)
 struct args {
 	struct nn_daemon_opts d;
 	bool detach;
-	int framing;			/* -1: from the interface */
+	int framing; /* -1: from the interface */
 	const char *wg;
 	char pin_buf[512];
 	char state_buf[512];
@@ -127,21 +154,52 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 	struct nn_daemon_opts *d = &a->d;
 
 	switch (id) {
-	case O_IFACE: d->iface = v; return 0;
-	case O_UNDERLAY: d->underlay = v; return 0;
-	case O_ASSIGNMENTS: d->assignments = v; return 0;
-	case O_CP: d->cp.url = v; return 0;
-	case O_NODE_ID: d->node_id = v; d->cp.node_id = v; return 0;
-	case O_CERT: d->cp.cert = v; return 0;
-	case O_KEY: d->cp.key = v; return 0;
-	case O_CA: d->cp.ca = v; return 0;
-	case O_PIN_PUBKEY: d->cp.pinned_pubkey = v; return 0;
-	case O_STATE_DIR: d->state_dir = v; return 0;
-	case O_BPFFS: d->pin_dir = v; return 0;
-	case O_METRICS: d->metrics_listen = v; return 0;
-	case O_ONCE: d->once = true; return 0;
-	case O_DETACH: a->detach = true; return 0;
-	case O_WG: a->wg = v; return 0;
+	case O_IFACE:
+		d->iface = v;
+		return 0;
+	case O_UNDERLAY:
+		d->underlay = v;
+		return 0;
+	case O_ASSIGNMENTS:
+		d->assignments = v;
+		return 0;
+	case O_CP:
+		d->cp.url = v;
+		return 0;
+	case O_NODE_ID:
+		d->node_id = v;
+		d->cp.node_id = v;
+		return 0;
+	case O_CERT:
+		d->cp.cert = v;
+		return 0;
+	case O_KEY:
+		d->cp.key = v;
+		return 0;
+	case O_CA:
+		d->cp.ca = v;
+		return 0;
+	case O_PIN_PUBKEY:
+		d->cp.pinned_pubkey = v;
+		return 0;
+	case O_STATE_DIR:
+		d->state_dir = v;
+		return 0;
+	case O_BPFFS:
+		d->pin_dir = v;
+		return 0;
+	case O_METRICS:
+		d->metrics_listen = v;
+		return 0;
+	case O_ONCE:
+		d->once = true;
+		return 0;
+	case O_DETACH:
+		a->detach = true;
+		return 0;
+	case O_WG:
+		a->wg = v;
+		return 0;
 	case O_HOOK:
 		if (strcmp(v, "tc") && strcmp(v, "xdp"))
 			return bad_value(name, v);
@@ -157,15 +215,25 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 			return bad_value(name, v);
 		d->nat = !strcmp(v, "auto");
 		return 0;
-	case O_RESYNC: return parse_uint(v, name, &d->resync_s);
-	case O_POLL: return parse_uint(v, name, &d->poll_s);
-	case O_MAX_DEVICES: return parse_uint(v, name, &d->cap.max_devices);
-	case O_MAX_RULES: return parse_uint(v, name, &d->cap.max_rules);
-	case O_MAX_PREFIXES: return parse_uint(v, name, &d->cap.max_prefixes);
-	case O_MAX_CELLS: return parse_uint(v, name, &d->cap.max_cells);
-	case O_MAX_FLOWS: return parse_uint(v, name, &d->cap.max_flows);
-	case O_MAX_NODES: return parse_uint(v, name, &d->cap.max_nodes);
-	case O_VERBOSE: nn_log_set_level(NN_LOG_DEBUG); return 0;
+	case O_RESYNC:
+		return parse_uint(v, name, &d->resync_s);
+	case O_POLL:
+		return parse_uint(v, name, &d->poll_s);
+	case O_MAX_DEVICES:
+		return parse_uint(v, name, &d->cap.max_devices);
+	case O_MAX_RULES:
+		return parse_uint(v, name, &d->cap.max_rules);
+	case O_MAX_PREFIXES:
+		return parse_uint(v, name, &d->cap.max_prefixes);
+	case O_MAX_CELLS:
+		return parse_uint(v, name, &d->cap.max_cells);
+	case O_MAX_FLOWS:
+		return parse_uint(v, name, &d->cap.max_flows);
+	case O_MAX_NODES:
+		return parse_uint(v, name, &d->cap.max_nodes);
+	case O_VERBOSE:
+		nn_log_set_level(NN_LOG_DEBUG);
+		return 0;
 	}
 	return -EINVAL;
 }
@@ -180,7 +248,8 @@ static int resolve_wg(struct args *a)
 		a->d.wg = access(sock, F_OK) ? NN_WG_MODE_NONE : NN_WG_MODE_UAPI;
 		if (a->d.wg == NN_WG_MODE_NONE)
 			nn_log_info("event=wg_mode iface=%s mode=none reason=\"no control socket "
-				    "%s (use --wg uapi to require one)\"", a->d.iface, sock);
+				    "%s (use --wg uapi to require one)\"",
+				    a->d.iface, sock);
 		return 0;
 	}
 	if (nn_wg_mode_parse(a->wg, &a->d.wg))
@@ -219,7 +288,8 @@ static int check_args(struct args *a)
 	fr = a->framing >= 0 ? a->framing : nn_iface_framing(d->iface);
 	if (fr < 0) {
 		nn_log_err("event=usage iface=%s error=\"no such interface in this network "
-			   "namespace (%s)\"", d->iface, strerror(-fr));
+			   "namespace (%s)\"",
+			   d->iface, strerror(-fr));
 		return -ENODEV;
 	}
 	d->framing = (uint8_t)fr;

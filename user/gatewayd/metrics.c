@@ -58,7 +58,7 @@ static void drops(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 	if (!v)
 		return;
 	nn_sbprintf(b, "# HELP nanami_drops_total Packets dropped, by reason (verdicts.md).\n"
-		   "# TYPE nanami_drops_total counter\n");
+		       "# TYPE nanami_drops_total counter\n");
 	for (r = 1; r < NN_R_MAX; r++) {
 		uint64_t sum = 0;
 
@@ -67,7 +67,7 @@ static void drops(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 		for (c = 0; c < ncpu; c++)
 			sum += v[c].packets;
 		nn_sbprintf(b, "nanami_drops_total{reason=\"%s\"} %llu\n", nn_reason_name(r),
-			(unsigned long long)sum);
+			    (unsigned long long)sum);
 	}
 	free(v);
 }
@@ -82,12 +82,13 @@ static void devices(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 
 	if (!v)
 		return;
-	nn_sbprintf(b, "# HELP nanami_device_packets_total Packets passed per device and direction.\n"
-		   "# TYPE nanami_device_packets_total counter\n"
-		   "# HELP nanami_device_bytes_total Bytes passed per device and direction.\n"
-		   "# TYPE nanami_device_bytes_total counter\n"
-		   "# HELP nanami_device_drops_total Packets dropped per device and direction.\n"
-		   "# TYPE nanami_device_drops_total counter\n");
+	nn_sbprintf(b,
+		    "# HELP nanami_device_packets_total Packets passed per device and direction.\n"
+		    "# TYPE nanami_device_packets_total counter\n"
+		    "# HELP nanami_device_bytes_total Bytes passed per device and direction.\n"
+		    "# TYPE nanami_device_bytes_total counter\n"
+		    "# HELP nanami_device_drops_total Packets dropped per device and direction.\n"
+		    "# TYPE nanami_device_drops_total counter\n");
 	while (!bpf_map_get_next_key(dp->map_fd[NN_M_DEV_NAMES], prev, &next)) {
 		struct nn_dev_stats sum = {};
 
@@ -108,15 +109,18 @@ static void devices(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 		for (d = 0; d < NN_DIR_MAX; d++) {
 			const char *dn = nn_dir_name(d);
 
-			nn_sbprintf(b, "nanami_device_packets_total{device=\"%s\",tenant=\"%s\","
-				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
-				(unsigned long long)sum.packets[d]);
-			nn_sbprintf(b, "nanami_device_bytes_total{device=\"%s\",tenant=\"%s\","
-				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
-				(unsigned long long)sum.bytes[d]);
-			nn_sbprintf(b, "nanami_device_drops_total{device=\"%s\",tenant=\"%s\","
-				   "network=\"%s\",direction=\"%s\"} %llu\n", e1, e2, e3, dn,
-				(unsigned long long)sum.drops[d]);
+			nn_sbprintf(b,
+				    "nanami_device_packets_total{device=\"%s\",tenant=\"%s\","
+				    "network=\"%s\",direction=\"%s\"} %llu\n",
+				    e1, e2, e3, dn, (unsigned long long)sum.packets[d]);
+			nn_sbprintf(b,
+				    "nanami_device_bytes_total{device=\"%s\",tenant=\"%s\","
+				    "network=\"%s\",direction=\"%s\"} %llu\n",
+				    e1, e2, e3, dn, (unsigned long long)sum.bytes[d]);
+			nn_sbprintf(b,
+				    "nanami_device_drops_total{device=\"%s\",tenant=\"%s\","
+				    "network=\"%s\",direction=\"%s\"} %llu\n",
+				    e1, e2, e3, dn, (unsigned long long)sum.drops[d]);
 		}
 	}
 	free(v);
@@ -133,7 +137,7 @@ static void rules(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 	if (!v)
 		return;
 	nn_sbprintf(b, "# HELP nanami_rule_hits_total ACL decisions made by each rule.\n"
-		   "# TYPE nanami_rule_hits_total counter\n");
+		       "# TYPE nanami_rule_hits_total counter\n");
 	while (!bpf_map_get_next_key(dp->map_fd[NN_M_RULE_NAMES], prev, &next)) {
 		uint64_t sum = 0;
 
@@ -144,7 +148,9 @@ static void rules(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 			continue;
 		for (c = 0; c < ncpu; c++)
 			sum += v[c].hits;
-		nn_sbprintf(b, "nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
+		nn_sbprintf(
+			b,
+			"nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
 			esc(n.id, e1, sizeof(e1)), esc(n.tenant, e2, sizeof(e2)),
 			esc(n.network, e3, sizeof(e3)), (unsigned long long)sum);
 	}
@@ -173,7 +179,7 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		int id;
 		size_t ksz;
 		uint32_t (*slot_of)(const void *);
-		int halves;	/* double-buffered: capacity per generation is half */
+		int halves; /* double-buffered: capacity per generation is half */
 	} m[] = {
 		{ "nn_addrs", NN_M_ADDRS, sizeof(struct nn_addr_key), addr_slot, 1 },
 		{ "nn_prefixes", NN_M_PREFIXES, sizeof(struct nn_prefix_key), prefix_slot, 1 },
@@ -183,8 +189,9 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 	};
 	size_t i;
 
-	nn_sbprintf(b, "# HELP nanami_map_fill_ratio Entries in use (live generation) over capacity.\n"
-		   "# TYPE nanami_map_fill_ratio gauge\n");
+	nn_sbprintf(b,
+		    "# HELP nanami_map_fill_ratio Entries in use (live generation) over capacity.\n"
+		    "# TYPE nanami_map_fill_ratio gauge\n");
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
 		struct bpf_map_info info = {};
 		uint32_t ilen = sizeof(info);
@@ -195,11 +202,11 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		cap = m[i].halves ? info.max_entries / 2 : info.max_entries;
 		n = nn_map_count(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
 		nn_sbprintf(b, "nanami_map_entries{map=\"%s\"} %llu\n", m[i].name,
-			(unsigned long long)n);
+			    (unsigned long long)n);
 		nn_sbprintf(b, "nanami_map_capacity{map=\"%s\"} %llu\n", m[i].name,
-			(unsigned long long)cap);
+			    (unsigned long long)cap);
 		nn_sbprintf(b, "nanami_map_fill_ratio{map=\"%s\"} %.6f\n", m[i].name,
-			cap ? (double)n / (double)cap : 0.0);
+			    cap ? (double)n / (double)cap : 0.0);
 	}
 }
 
@@ -212,40 +219,43 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 
 	pthread_mutex_lock(&st->mu);
 	nn_sbprintf(b, "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
-		(unsigned long long)st->applied_generation);
-	nn_sbprintf(b, "# TYPE nanami_seconds_since_last_sync gauge\n"
-		   "nanami_seconds_since_last_sync %lld\n",
-		(long long)(st->last_sync_unix ? now - st->last_sync_unix : -1));
-	nn_sbprintf(b, "# TYPE nanami_validation_errors_total counter\n"
-		   "nanami_validation_errors_total %llu\n",
-		(unsigned long long)st->validation_errors);
+		    (unsigned long long)st->applied_generation);
+	nn_sbprintf(b,
+		    "# TYPE nanami_seconds_since_last_sync gauge\n"
+		    "nanami_seconds_since_last_sync %lld\n",
+		    (long long)(st->last_sync_unix ? now - st->last_sync_unix : -1));
+	nn_sbprintf(b,
+		    "# TYPE nanami_validation_errors_total counter\n"
+		    "nanami_validation_errors_total %llu\n",
+		    (unsigned long long)st->validation_errors);
 	nn_sbprintf(b, "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
-		(unsigned long long)st->apply_errors);
-	nn_sbprintf(b, "# TYPE nanami_drift_repairs_total counter\nnanami_drift_repairs_total %llu\n",
-		(unsigned long long)st->drift_repairs);
+		    (unsigned long long)st->apply_errors);
+	nn_sbprintf(b,
+		    "# TYPE nanami_drift_repairs_total counter\nnanami_drift_repairs_total %llu\n",
+		    (unsigned long long)st->drift_repairs);
 	nn_sbprintf(b, "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
-		(unsigned long long)st->map_writes);
+		    (unsigned long long)st->map_writes);
 	nn_sbprintf(b, "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
-		(unsigned long long)st->wg_changes);
+		    (unsigned long long)st->wg_changes);
 	nn_sbprintf(b, "# TYPE nanami_control_plane_state gauge\n");
 	for (s = 0; s < 4; s++)
 		nn_sbprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", cp_names[s],
-			st->cp_state == s);
+			    st->cp_state == s);
 	nn_sbprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
 	nn_sbprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
-		   "# TYPE nanami_peer_rx_bytes_total counter\n"
-		   "# TYPE nanami_peer_tx_bytes_total counter\n");
+		       "# TYPE nanami_peer_rx_bytes_total counter\n"
+		       "# TYPE nanami_peer_tx_bytes_total counter\n");
 	for (i = 0; i < st->n_peers; i++) {
 		const struct nn_peer_metrics *p = &st->peers[i];
 
 		esc(p->id, e, sizeof(e));
 		if (p->last_handshake_unix)
 			nn_sbprintf(b, "nanami_peer_handshake_age_seconds{peer=\"%s\"} %lld\n", e,
-				(long long)(now - p->last_handshake_unix));
+				    (long long)(now - p->last_handshake_unix));
 		nn_sbprintf(b, "nanami_peer_rx_bytes_total{peer=\"%s\"} %llu\n", e,
-			(unsigned long long)p->rx_bytes);
+			    (unsigned long long)p->rx_bytes);
 		nn_sbprintf(b, "nanami_peer_tx_bytes_total{peer=\"%s\"} %llu\n", e,
-			(unsigned long long)p->tx_bytes);
+			    (unsigned long long)p->tx_bytes);
 	}
 	pthread_mutex_unlock(&st->mu);
 }
@@ -303,8 +313,8 @@ static void serve_one(struct nn_metrics *m, int c)
 	}
 	snprintf(hdr, sizeof(hdr),
 		 "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4\r\n"
-		 "Content-Length: %zu\r\nConnection: close\r\n\r\n", status,
-		 body ? strlen(body) : 0);
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		 status, body ? strlen(body) : 0);
 	if (write(c, hdr, strlen(hdr)) > 0 && body) {
 		size_t off = 0, len = strlen(body);
 

@@ -119,7 +119,8 @@ int nn_nat_apply(const char *iface, const struct nn_policy *p)
 		     "add table inet %s\n"
 		     "flush table inet %s\n"
 		     "add chain inet %s postrouting { type nat hook postrouting priority srcnat; "
-		     "policy accept; }\n", table, table, table);
+		     "policy accept; }\n",
+		     table, table, table);
 	for (fam = 0; fam < 2; fam++) {
 		int n = family_sets(p, fam == 0, src, priv, sizeof(src));
 
@@ -129,8 +130,9 @@ int nn_nat_apply(const char *iface, const struct nn_policy *p)
 			continue;
 		o += snprintf(cmd + o, sizeof(cmd) - o,
 			      "add rule inet %s postrouting iifname \"%s\" oifname != \"%s\" "
-			      "%s saddr { %s } %s daddr != { %s } masquerade\n", table, iface,
-			      iface, fam == 0 ? "ip" : "ip6", src, fam == 0 ? "ip" : "ip6", priv);
+			      "%s saddr { %s } %s daddr != { %s } masquerade\n",
+			      table, iface, iface, fam == 0 ? "ip" : "ip6", src,
+			      fam == 0 ? "ip" : "ip6", priv);
 	}
 	if (o >= sizeof(cmd))
 		return -E2BIG;

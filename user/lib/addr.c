@@ -136,8 +136,7 @@ void nn_addr_mask(uint8_t *out, const uint8_t *a, unsigned int nbytes, unsigned 
 }
 
 /* First @len bits of @a and @b are equal. */
-static bool prefix_bits_equal(const uint8_t *a, const uint8_t *b,
-			      unsigned int len)
+static bool prefix_bits_equal(const uint8_t *a, const uint8_t *b, unsigned int len)
 {
 	unsigned int bytes = len / 8, rem = len % 8;
 	uint8_t mask;
@@ -155,8 +154,7 @@ static bool prefix_bits_equal(const uint8_t *a, const uint8_t *b,
  * never taken to cover IPv4 addresses, although their IPv4-mapped form lies
  * inside it bit for bit. The compiler mirrors this in the LPM maps.
  */
-static bool v6_prefix_over_v4(unsigned int plen, const uint8_t a[NN_ADDR_LEN],
-			      unsigned int alen)
+static bool v6_prefix_over_v4(unsigned int plen, const uint8_t a[NN_ADDR_LEN], unsigned int alen)
 {
 	return plen < 96 && alen >= 96 && nn_addr_is_v4mapped(a);
 }

@@ -22,8 +22,8 @@
 
 /* A prefix of 16-byte addresses (IPv4 as ::ffff:a.b.c.d/(96+N)). */
 struct nn_prefix {
-	uint8_t addr[NN_ADDR_LEN];	/* host bits are zero */
-	uint8_t len;			/* 0..128 */
+	uint8_t addr[NN_ADDR_LEN]; /* host bits are zero */
+	uint8_t len;		   /* 0..128 */
 };
 
 enum nn_family {

@@ -6,10 +6,10 @@
 #include <stddef.h>
 
 struct nn_strbuf {
-	char *s;		/* NUL-terminated once anything was written */
+	char *s; /* NUL-terminated once anything was written */
 	size_t n;
 	size_t cap;
-	int err;		/* -ENOMEM/-EINVAL: later appends do nothing */
+	int err; /* -ENOMEM/-EINVAL: later appends do nothing */
 };
 
 /* Append printf-style; on failure sets b->err and keeps what was there. */

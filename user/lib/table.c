@@ -10,7 +10,7 @@
 uint64_t nn_hash_bytes(const void *p, size_t n)
 {
 	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a 64 */
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
 	size_t i;
 
 	for (i = 0; i < n; i++) {
@@ -87,8 +87,7 @@ static int grow(struct nn_table *t)
 	return 0;
 }
 
-int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val,
-		 size_t vlen)
+int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val, size_t vlen)
 {
 	struct nn_tentry *e;
 	uint64_t h;

@@ -22,7 +22,7 @@ struct nn_tentry {
 
 struct nn_table {
 	struct nn_tentry *e;
-	size_t cap;		/* power of two */
+	size_t cap; /* power of two */
 	size_t n;
 };
 
@@ -35,8 +35,7 @@ void nn_table_free(struct nn_table *t);
 struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t klen);
 
 /* Insert or replace; copies key and value. 0 or -ENOMEM. */
-int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val,
-		 size_t vlen);
+int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val, size_t vlen);
 
 /* Iterate: for (i = 0; i < t->cap; i++) if (t->e[i].used) ... */
 

@@ -34,17 +34,16 @@ void nn_bprintf(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent,
-		 const char *kind, const char *id, const char *path_fmt, ...)
+void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
+		 const char *path_fmt, ...)
 {
 	va_list ap;
 
 	if (parent && parent->label[0])
-		nn_bprintf(e->label, sizeof(e->label), "%s %s=%s",
-			   parent->label, kind, id ? id : "?");
+		nn_bprintf(e->label, sizeof(e->label), "%s %s=%s", parent->label, kind,
+			   id ? id : "?");
 	else
-		snprintf(e->label, sizeof(e->label), "%s=%s", kind,
-			 id ? id : "?");
+		snprintf(e->label, sizeof(e->label), "%s=%s", kind, id ? id : "?");
 	va_start(ap, path_fmt);
 	vsnprintf(e->path, sizeof(e->path), path_fmt, ap);
 	va_end(ap);
@@ -127,8 +126,7 @@ bool nn_id_valid(const char *s)
 
 		/* Ids appear in key=value logs, shell commands and pin
 		 * names: no spaces, quotes, backslashes or control chars. */
-		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' ||
-		    c == '`' || c == '\\')
+		if (c <= 0x20 || c >= 0x7f || c == '"' || c == '\'' || c == '`' || c == '\\')
 			return false;
 	}
 	return true;
@@ -139,22 +137,29 @@ bool nn_id_valid(const char *s)
 const char *nn_json_type(const json_t *v)
 {
 	switch (json_typeof(v)) {
-	case JSON_OBJECT: return "object";
-	case JSON_ARRAY: return "array";
-	case JSON_STRING: return "string";
-	case JSON_INTEGER: return "integer";
-	case JSON_REAL: return "real";
+	case JSON_OBJECT:
+		return "object";
+	case JSON_ARRAY:
+		return "array";
+	case JSON_STRING:
+		return "string";
+	case JSON_INTEGER:
+		return "integer";
+	case JSON_REAL:
+		return "real";
 	case JSON_TRUE:
-	case JSON_FALSE: return "boolean";
-	case JSON_NULL: return "null";
+	case JSON_FALSE:
+		return "boolean";
+	case JSON_NULL:
+		return "null";
 	}
 	return "?";
 }
 
 /* Look @key up; 1 = present and not null, 0 = not set (no error unless
  * required), -EINVAL = required but missing. */
-static int js_get(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		  const char *key, int flags, json_t **v)
+static int js_get(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		  int flags, json_t **v)
 {
 	*v = json_object_get(obj, key);
 	if (*v && !json_is_null(*v))
@@ -167,16 +172,15 @@ static int js_get(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return 0;
 }
 
-static int js_type_err(struct nn_build *b, const struct nn_ent *e,
-		       const char *key, const char *want, const json_t *v)
+static int js_type_err(struct nn_build *b, const struct nn_ent *e, const char *key,
+		       const char *want, const json_t *v)
 {
-	nn_ent_err(b, e, "%s.%s: expected %s, got %s", e->path, key, want,
-		   nn_json_type(v));
+	nn_ent_err(b, e, "%s.%s: expected %s, got %s", e->path, key, want, nn_json_type(v));
 	return -EINVAL;
 }
 
-int nn_js_object(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		 const char *key, int flags, json_t **out)
+int nn_js_object(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		 int flags, json_t **out)
 {
 	int r = js_get(b, e, obj, key, flags, out);
 
@@ -187,8 +191,8 @@ int nn_js_object(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return 0;
 }
 
-int nn_js_array(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		const char *key, int flags, json_t **out)
+int nn_js_array(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
+		json_t **out)
 {
 	int r = js_get(b, e, obj, key, flags, out);
 
@@ -199,8 +203,8 @@ int nn_js_array(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return 0;
 }
 
-int nn_js_string(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		 const char *key, int flags, const char **out)
+int nn_js_string(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		 int flags, const char **out)
 {
 	json_t *v;
 	int r = js_get(b, e, obj, key, flags, &v);
@@ -214,9 +218,8 @@ int nn_js_string(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return 0;
 }
 
-int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-	      const char *key, int flags, int64_t min, int64_t max,
-	      int64_t *out, bool *set)
+int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
+	      int64_t min, int64_t max, int64_t *out, bool *set)
 {
 	json_t *v;
 	int r = js_get(b, e, obj, key, flags, &v);
@@ -230,9 +233,8 @@ int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 		return js_type_err(b, e, key, "an integer", v);
 	x = json_integer_value(v);
 	if (x < min || x > max) {
-		nn_ent_err(b, e, "%s.%s: %lld is out of range %lld..%lld",
-			   e->path, key, (long long)x, (long long)min,
-			   (long long)max);
+		nn_ent_err(b, e, "%s.%s: %lld is out of range %lld..%lld", e->path, key,
+			   (long long)x, (long long)min, (long long)max);
 		return -EINVAL;
 	}
 	*out = x;
@@ -241,20 +243,21 @@ int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return 0;
 }
 
-static int check_id(struct nn_build *b, const struct nn_ent *e,
-		    const char *where, const char *s)
+static int check_id(struct nn_build *b, const struct nn_ent *e, const char *where, const char *s)
 {
 	char q[80];
 
 	if (nn_id_valid(s))
 		return 0;
-	nn_ent_err(b, e, "%s: \"%s\" is not a valid id (1-%d printable ASCII characters, no spaces, quotes or backslashes)",
-		   where, nn_quote(s, q, sizeof(q)), NN_NAME_MAX - 1);
+	nn_ent_err(
+		b, e,
+		"%s: \"%s\" is not a valid id (1-%d printable ASCII characters, no spaces, quotes or backslashes)",
+		where, nn_quote(s, q, sizeof(q)), NN_NAME_MAX - 1);
 	return -EINVAL;
 }
 
-int nn_js_id(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-	     const char *key, char out[NN_NAME_MAX])
+int nn_js_id(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+	     char out[NN_NAME_MAX])
 {
 	char where[NN_PATH_MAX + 32];
 	const char *s;
@@ -271,9 +274,8 @@ int nn_js_id(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return 0;
 }
 
-int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		  const char *key, int flags, char (**out)[NN_NAME_MAX],
-		  size_t *n)
+int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		  int flags, char (**out)[NN_NAME_MAX], size_t *n)
 {
 	char where[NN_PATH_MAX + 48];
 	json_t *arr, *v;
@@ -288,11 +290,11 @@ int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	*out = calloc(json_array_size(arr), sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		snprintf(where, sizeof(where), "%s.%s[%zu]", e->path, key, i);
 		if (!json_is_string(v)) {
-			nn_ent_err(b, e, "%s: expected a string, got %s",
-				   where, nn_json_type(v));
+			nn_ent_err(b, e, "%s: expected a string, got %s", where, nn_json_type(v));
 			err = -EINVAL;
 			goto fail;
 		}
@@ -309,8 +311,8 @@ fail:
 	return err;
 }
 
-int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-	      const char *key, uint8_t out[32])
+int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+	      uint8_t out[32])
 {
 	const char *s;
 	char q[64];
@@ -320,15 +322,14 @@ int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	if (err)
 		return err;
 	if (nn_key_from_base64(s, out)) {
-		nn_ent_err(b, e, "%s \"%s\" is not a valid 32-byte base64 key",
-			   key, nn_quote(s, q, sizeof(q)));
+		nn_ent_err(b, e, "%s \"%s\" is not a valid 32-byte base64 key", key,
+			   nn_quote(s, q, sizeof(q)));
 		return -EINVAL;
 	}
 	return 0;
 }
 
-int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		uint8_t *out)
+int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint8_t *out)
 {
 	const char *s;
 	char q[64];
@@ -350,8 +351,7 @@ int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return 0;
 }
 
-int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		uint32_t *out)
+int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint32_t *out)
 {
 	json_t *arr, *v;
 	char q[64];
@@ -362,12 +362,13 @@ int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	err = nn_js_array(b, e, obj, "roles", NN_JS_REQUIRED, &arr);
 	if (err)
 		return err;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		const char *s = json_string_value(v);
 
 		if (!s) {
-			nn_ent_err(b, e, "%s.roles[%zu]: expected a string, got %s",
-				   e->path, i, nn_json_type(v));
+			nn_ent_err(b, e, "%s.roles[%zu]: expected a string, got %s", e->path, i,
+				   nn_json_type(v));
 			return -EINVAL;
 		}
 		if (!strcmp(s, "ingress_gateway")) {
@@ -375,16 +376,18 @@ int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 		} else if (!strcmp(s, "exit_gateway")) {
 			*out |= NN_ROLE_EXIT;
 		} else {
-			nn_ent_err(b, e, "roles[%zu] \"%s\" is not a known role (ingress_gateway, exit_gateway)",
-				   i, nn_quote(s, q, sizeof(q)));
+			nn_ent_err(
+				b, e,
+				"roles[%zu] \"%s\" is not a known role (ingress_gateway, exit_gateway)",
+				i, nn_quote(s, q, sizeof(q)));
 			return -EINVAL;
 		}
 	}
 	return 0;
 }
 
-static int js_enum(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		   const char *key, const char *a, const char *c, uint8_t *out)
+static int js_enum(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		   const char *a, const char *c, uint8_t *out)
 {
 	const char *s;
 	char q[64];
@@ -399,15 +402,15 @@ static int js_enum(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	} else if (!strcmp(s, c)) {
 		*out = 2;
 	} else {
-		nn_ent_err(b, e, "%s.%s \"%s\" is neither \"%s\" nor \"%s\"",
-			   e->path, key, nn_quote(s, q, sizeof(q)), a, c);
+		nn_ent_err(b, e, "%s.%s \"%s\" is neither \"%s\" nor \"%s\"", e->path, key,
+			   nn_quote(s, q, sizeof(q)), a, c);
 		return -EINVAL;
 	}
 	return 0;
 }
 
-static int js_opt_id(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		     const char *key, char out[NN_NAME_MAX])
+static int js_opt_id(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		     char out[NN_NAME_MAX])
 {
 	json_t *v = json_object_get(obj, key);
 
@@ -417,8 +420,8 @@ static int js_opt_id(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return nn_js_id(b, e, obj, key, out);
 }
 
-int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		const char *key, struct nn_routing_layer *out)
+int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		struct nn_routing_layer *out)
 {
 	struct nn_ent sub = *e;
 	json_t *l;
@@ -430,11 +433,9 @@ int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 		return err;
 	nn_bprintf(sub.path, sizeof(sub.path), "%s.%s", e->path, key);
 	/* enum values: 1 and 2 in the order given, as in policy.h */
-	err = js_enum(b, &sub, l, "traffic_mode", "vpn_only", "full_tunnel",
-		      &out->traffic_mode);
+	err = js_enum(b, &sub, l, "traffic_mode", "vpn_only", "full_tunnel", &out->traffic_mode);
 	if (!err)
-		err = js_enum(b, &sub, l, "routing_mode", "auto", "manual",
-			      &out->routing_mode);
+		err = js_enum(b, &sub, l, "routing_mode", "auto", "manual", &out->routing_mode);
 	if (!err)
 		err = js_opt_id(b, &sub, l, "ingress_device", out->ingress);
 	if (!err)
@@ -442,9 +443,8 @@ int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	return err;
 }
 
-int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		       const char *key, int flags, int family,
-		       uint8_t out[NN_ADDR_LEN], bool *set)
+int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		       int flags, int family, uint8_t out[NN_ADDR_LEN], bool *set)
 {
 	const struct nn_gateway *gw = &b->p->gw;
 	char q[NN_ADDR_STRLEN + 8], a[NN_ADDR_STRLEN];
@@ -458,15 +458,14 @@ int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 	if (err || !s)
 		return err;
 	if (strchr(s, '/')) {
-		nn_ent_err(b, e, "%s \"%s\" must be a single address, not a prefix",
-			   key, nn_quote(s, q, sizeof(q)));
+		nn_ent_err(b, e, "%s \"%s\" must be a single address, not a prefix", key,
+			   nn_quote(s, q, sizeof(q)));
 		return -EINVAL;
 	}
 	/* An IPv4-mapped IPv6 text would alias an IPv4 address: refuse it. */
 	if (nn_addr_parse(s, out, &fam) || fam != family ||
 	    (family == NN_FAM_V6 && nn_addr_is_v4mapped(out))) {
-		nn_ent_err(b, e, "%s \"%s\" is not an %s address", key,
-			   nn_quote(s, q, sizeof(q)),
+		nn_ent_err(b, e, "%s \"%s\" is not an %s address", key, nn_quote(s, q, sizeof(q)),
 			   family == NN_FAM_V6 ? "IPv6" : "IPv4");
 		return -EINVAL;
 	}
@@ -474,8 +473,8 @@ int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 		if (nn_prefix_contains(&gw->overlay_prefixes[i], out))
 			break;
 	if (i == gw->n_overlay_prefixes) {
-		nn_ent_err(b, e, "%s %s is outside gateway.overlay_prefixes",
-			   key, nn_addr_format(out, a, sizeof(a)));
+		nn_ent_err(b, e, "%s %s is outside gateway.overlay_prefixes", key,
+			   nn_addr_format(out, a, sizeof(a)));
 		return -EINVAL;
 	}
 	if (set)

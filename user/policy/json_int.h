@@ -27,11 +27,11 @@ struct nn_ent {
 
 /* Per-network staging, indexed like p->networks before compaction. */
 struct nn_net_stage {
-	json_t *acl;			/* borrowed from the document */
-	uint32_t first_user, n_users;	/* ranges in p->users */
-	uint32_t first_dev, n_devs;	/* ranges in p->devices */
-	uint32_t first_res, n_res;	/* ranges in p->resources */
-	struct nn_ent ent;		/* label and path of the network */
+	json_t *acl;		      /* borrowed from the document */
+	uint32_t first_user, n_users; /* ranges in p->users */
+	uint32_t first_dev, n_devs;   /* ranges in p->devices */
+	uint32_t first_res, n_res;    /* ranges in p->resources */
+	struct nn_ent ent;	      /* label and path of the network */
 };
 
 /*
@@ -52,26 +52,23 @@ struct nn_build {
 	bool *ten_drop, *net_drop, *user_drop, *dev_drop;
 	bool *node_drop, *res_drop, *rule_drop;
 	struct nn_net_stage *nets;
-	int64_t deny_dup;		/* a deny rule with a duplicate id, -1 */
+	int64_t deny_dup; /* a deny rule with a duplicate id, -1 */
 };
 
 /* Flags of the getters. */
-#define NN_JS_OPTIONAL 0	/* absent or null: not set, no error */
-#define NN_JS_REQUIRED 1	/* absent or null: error */
+#define NN_JS_OPTIONAL 0 /* absent or null: not set, no error */
+#define NN_JS_REQUIRED 1 /* absent or null: error */
 
 /* snprintf without truncation warnings, for labels and paths. */
-void nn_bprintf(char *buf, size_t len, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent,
-		 const char *kind, const char *id, const char *path_fmt, ...)
-	__attribute__((format(printf, 5, 6)));
+void nn_bprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
+		 const char *path_fmt, ...) __attribute__((format(printf, 5, 6)));
 void nn_ent_err(struct nn_build *b, const struct nn_ent *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Turn the last message into the whole-snapshot rejection reason and
  * return -EINVAL; @since is errs->n before the failing step. */
 int nn_reject_last(struct nn_build *b, size_t since);
-int nn_reject(struct nn_build *b, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
+int nn_reject(struct nn_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 const char *nn_json_type(const json_t *v);
 /* A printable excerpt of untrusted text for messages (no control chars,
@@ -79,57 +76,49 @@ const char *nn_json_type(const json_t *v);
 const char *nn_quote(const char *s, char *buf, size_t len);
 bool nn_id_valid(const char *s);
 
-int nn_js_object(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		 const char *key, int flags, json_t **out);
-int nn_js_array(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		const char *key, int flags, json_t **out);
-int nn_js_string(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		 const char *key, int flags, const char **out);
-int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-	      const char *key, int flags, int64_t min, int64_t max,
-	      int64_t *out, bool *set);
-int nn_js_id(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-	     const char *key, char out[NN_NAME_MAX]);
+int nn_js_object(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		 int flags, json_t **out);
+int nn_js_array(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
+		json_t **out);
+int nn_js_string(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		 int flags, const char **out);
+int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
+	      int64_t min, int64_t max, int64_t *out, bool *set);
+int nn_js_id(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+	     char out[NN_NAME_MAX]);
 /* Array of ids: *out malloc'd (NULL when empty). */
-int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		  const char *key, int flags, char (**out)[NN_NAME_MAX],
-		  size_t *n);
-int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-	      const char *key, uint8_t out[32]);
-int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		uint8_t *out);
-int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		uint32_t *out);
-int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		const char *key, struct nn_routing_layer *out);
+int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		  int flags, char (**out)[NN_NAME_MAX], size_t *n);
+int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+	      uint8_t out[32]);
+int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint8_t *out);
+int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint32_t *out);
+int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		struct nn_routing_layer *out);
 /* A single address of @family inside gateway.overlay_prefixes (which must
  * be parsed already). */
-int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj,
-		       const char *key, int flags, int family,
-		       uint8_t out[NN_ADDR_LEN], bool *set);
+int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+		       int flags, int family, uint8_t out[NN_ADDR_LEN], bool *set);
 int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, json_t *obj,
 		   char out[NN_NAME_MAX * 2]);
 
 /* validate_cross.c: helpers shared by the validators. */
 struct nn_skey {
 	const char *s;
-	uint32_t scope;		/* e.g. network for ids unique per network */
+	uint32_t scope; /* e.g. network for ids unique per network */
 	uint32_t idx;
 };
 
 int nn_skey_cmp(const void *a, const void *b);
 /* Sort @k and call @dup for every key whose (scope, s) occurs twice. */
-void nn_find_dups(struct nn_skey *k, size_t n,
-		  void (*dup)(struct nn_build *, uint32_t, size_t),
+void nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
 		  struct nn_build *b);
 /* Append "; @what dropped" to the last message if added since @since. */
 void nn_note_drop(struct nn_build *b, size_t since, const char *what);
 size_t nn_nerrs(const struct nn_build *b);
-const char *nn_label_net(const struct nn_build *b, uint32_t ni, char *buf,
-			 size_t len);
-const char *nn_label_of(const struct nn_build *b, uint32_t ni,
-			const char *kind, const char *id, char *buf,
-			size_t len);
+const char *nn_label_net(const struct nn_build *b, uint32_t ni, char *buf, size_t len);
+const char *nn_label_of(const struct nn_build *b, uint32_t ni, const char *kind, const char *id,
+			char *buf, size_t len);
 int nn_cross_checks(struct nn_build *b);
 
 /* validate.c: nodes and tenants with everything in them, cross checks. */

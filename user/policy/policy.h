@@ -36,8 +36,8 @@ enum nn_routing_mode {
 	NN_RM_MANUAL = 2,
 };
 
-#define NN_ROLE_INGRESS 0x1	/* "ingress_gateway" */
-#define NN_ROLE_EXIT 0x2	/* "exit_gateway" */
+#define NN_ROLE_INGRESS 0x1 /* "ingress_gateway" */
+#define NN_ROLE_EXIT 0x2    /* "exit_gateway" */
 
 enum nn_action {
 	NN_ACT_ALLOW = 1,
@@ -46,17 +46,17 @@ enum nn_action {
 
 /* One routing layer; a field that is NN_*_UNSET / empty is "not set here". */
 struct nn_routing_layer {
-	uint8_t traffic_mode;		/* enum nn_traffic_mode */
-	uint8_t routing_mode;		/* enum nn_routing_mode */
-	char ingress[NN_NAME_MAX];	/* "" = not set */
-	char egress[NN_NAME_MAX];	/* "" = not set */
+	uint8_t traffic_mode;	   /* enum nn_traffic_mode */
+	uint8_t routing_mode;	   /* enum nn_routing_mode */
+	char ingress[NN_NAME_MAX]; /* "" = not set */
+	char egress[NN_NAME_MAX];  /* "" = not set */
 };
 
 struct nn_gateway {
-	uint32_t roles;			/* NN_ROLE_* */
+	uint32_t roles; /* NN_ROLE_* */
 	uint8_t ov6[NN_ADDR_LEN];
 	bool has_ov4;
-	uint8_t ov4[NN_ADDR_LEN];	/* IPv4-mapped */
+	uint8_t ov4[NN_ADDR_LEN]; /* IPv4-mapped */
 	struct nn_prefix *overlay_prefixes;
 	size_t n_overlay_prefixes;
 	uint16_t listen_port;
@@ -68,9 +68,9 @@ struct nn_node {
 	char id[NN_NAME_MAX];
 	uint8_t pubkey[32];
 	uint8_t addr6[NN_ADDR_LEN];
-	char endpoint[NN_NAME_MAX * 2];	/* "" = none */
+	char endpoint[NN_NAME_MAX * 2]; /* "" = none */
 	uint32_t roles;
-	uint8_t state;			/* enum nn_state */
+	uint8_t state; /* enum nn_state */
 	uint32_t key_generation;
 };
 
@@ -80,18 +80,18 @@ struct nn_tenant {
 
 struct nn_network {
 	char id[NN_NAME_MAX];
-	uint32_t tenant;		/* index into tenants */
-	char (*gateways)[NN_NAME_MAX];	/* node ids serving this network */
+	uint32_t tenant;	       /* index into tenants */
+	char (*gateways)[NN_NAME_MAX]; /* node ids serving this network */
 	size_t n_gateways;
-	bool served_here;		/* this gateway's node_id is in gateways */
+	bool served_here; /* this gateway's node_id is in gateways */
 	struct nn_routing_layer policy;
-	uint32_t first_rule;		/* this network's rules: rules[first_rule ..] */
+	uint32_t first_rule; /* this network's rules: rules[first_rule ..] */
 	uint32_t n_rules;
 };
 
 struct nn_user {
 	char id[NN_NAME_MAX];
-	uint32_t network;		/* index into networks */
+	uint32_t network; /* index into networks */
 	char (*groups)[NN_NAME_MAX];
 	size_t n_groups;
 	struct nn_routing_layer pref;
@@ -99,13 +99,13 @@ struct nn_user {
 
 struct nn_device {
 	char id[NN_NAME_MAX];
-	uint32_t user;			/* index into users */
-	uint32_t network;		/* index into networks */
+	uint32_t user;	  /* index into users */
+	uint32_t network; /* index into networks */
 	uint8_t pubkey[32];
 	uint8_t addr6[NN_ADDR_LEN];
 	bool has_addr4;
 	uint8_t addr4[NN_ADDR_LEN];	/* IPv4-mapped */
-	char endpoint[NN_NAME_MAX * 2];	/* "" = none */
+	char endpoint[NN_NAME_MAX * 2]; /* "" = none */
 	int32_t keepalive;		/* seconds, -1 = none */
 	uint8_t state;			/* enum nn_state */
 	uint32_t key_generation;
@@ -113,17 +113,17 @@ struct nn_device {
 
 	/* Effective routing (routing.c), each field from the highest layer
 	 * that sets it: device, user, network, system defaults. */
-	uint8_t traffic_mode;		/* enum nn_traffic_mode, never UNSET */
-	uint8_t routing_mode;		/* enum nn_routing_mode, never UNSET */
-	char egress[NN_NAME_MAX];	/* effective egress node id, "" = none */
-	bool egress_here;		/* internet-bound traffic may leave here:
+	uint8_t traffic_mode;	  /* enum nn_traffic_mode, never UNSET */
+	uint8_t routing_mode;	  /* enum nn_routing_mode, never UNSET */
+	char egress[NN_NAME_MAX]; /* effective egress node id, "" = none */
+	bool egress_here;	  /* internet-bound traffic may leave here:
 					 * full_tunnel, egress is this gateway,
 					 * and this gateway has the exit role */
 };
 
 struct nn_resource {
 	char id[NN_NAME_MAX];
-	uint32_t network;		/* index into networks */
+	uint32_t network; /* index into networks */
 	struct nn_prefix *prefixes;
 	size_t n_prefixes;
 };
@@ -135,8 +135,8 @@ struct nn_port_span {
 
 struct nn_rule {
 	char id[NN_NAME_MAX];
-	uint32_t network;		/* index into networks */
-	uint8_t action;			/* enum nn_action */
+	uint32_t network; /* index into networks */
+	uint8_t action;	  /* enum nn_action */
 
 	/* src: "*" or the union of devices, users' devices and groups'
 	 * devices, all of this network; resolved to device indices. */
@@ -158,9 +158,9 @@ struct nn_rule {
 	struct nn_prefix *dst_prefixes;
 	size_t n_dst_prefixes;
 
-	uint16_t proto;			/* 0..255, or NN_PROTO_ANY */
-	bool all_ports;			/* "ports" absent (or proto without ports) */
-	struct nn_port_span *ports;	/* tcp/udp only; empty list matches nothing */
+	uint16_t proto;		    /* 0..255, or NN_PROTO_ANY */
+	bool all_ports;		    /* "ports" absent (or proto without ports) */
+	struct nn_port_span *ports; /* tcp/udp only; empty list matches nothing */
 	size_t n_ports;
 };
 
@@ -168,7 +168,7 @@ struct nn_policy {
 	uint64_t generation;
 	char node_id[NN_NAME_MAX];
 	struct nn_gateway gw;
-	struct nn_routing_layer defaults;	/* system_defaults */
+	struct nn_routing_layer defaults; /* system_defaults */
 
 	struct nn_tenant *tenants;
 	size_t n_tenants;
@@ -182,17 +182,17 @@ struct nn_policy {
 	size_t n_nodes;
 	struct nn_resource *resources;
 	size_t n_resources;
-	struct nn_rule *rules;			/* grouped by network, ACL order */
+	struct nn_rule *rules; /* grouped by network, ACL order */
 	size_t n_rules;
 };
 
 /* Configurable maxima; a snapshot over any of them is rejected whole. */
 struct nn_limits {
-	size_t max_body;		/* bytes of JSON */
-	size_t max_depth;		/* JSON nesting */
+	size_t max_body;  /* bytes of JSON */
+	size_t max_depth; /* JSON nesting */
 	size_t max_devices;
 	size_t max_rules;
-	size_t max_prefixes;		/* resource + ACL dst + overlay prefixes */
+	size_t max_prefixes; /* resource + ACL dst + overlay prefixes */
 	size_t max_nodes;
 };
 
@@ -218,9 +218,8 @@ void nn_errlist_free(struct nn_errlist *e);
  * as the last message in @errs. @node_id, when not NULL, must equal the
  * snapshot's node_id.
  */
-int nn_policy_parse(const char *json, size_t len, const char *node_id,
-		    const struct nn_limits *lim, struct nn_policy **out,
-		    struct nn_errlist *errs);
+int nn_policy_parse(const char *json, size_t len, const char *node_id, const struct nn_limits *lim,
+		    struct nn_policy **out, struct nn_errlist *errs);
 
 void nn_policy_free(struct nn_policy *p);
 

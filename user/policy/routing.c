@@ -25,9 +25,8 @@ static bool in_gateways(const struct nn_network *n, const char *id)
 }
 
 /* NULL when @id may serve @n in @role, else why not. */
-static const char *check_gateway(const struct nn_policy *p,
-				 const struct nn_network *n, const char *id,
-				 uint32_t role)
+static const char *check_gateway(const struct nn_policy *p, const struct nn_network *n,
+				 const char *id, uint32_t role)
 {
 	size_t i;
 
@@ -47,12 +46,14 @@ static const char *check_gateway(const struct nn_policy *p,
 	return "is not a known node";
 }
 
-static void resolve_device(struct nn_policy *p, struct nn_device *d,
-			   struct nn_errlist *errs)
+static void resolve_device(struct nn_policy *p, struct nn_device *d, struct nn_errlist *errs)
 {
 	const struct nn_network *n = &p->networks[d->network];
 	const struct nn_routing_layer *l[4] = {
-		&d->pref, &p->users[d->user].pref, &n->policy, &p->defaults,
+		&d->pref,
+		&p->users[d->user].pref,
+		&n->policy,
+		&p->defaults,
 	};
 	const char *ingress = "", *egress = "", *why;
 	bool exit_here = p->gw.roles & NN_ROLE_EXIT;
@@ -82,27 +83,26 @@ static void resolve_device(struct nn_policy *p, struct nn_device *d,
 			strcpy(d->egress, p->node_id);
 	} else {
 		if (!egress[0] && d->traffic_mode == NN_TM_FULL_TUNNEL)
-			nn_errlist_add(errs, "tenant=%s network=%s device=%s: routing_mode manual but no egress_device is set at any layer; no internet egress",
-				       p->tenants[n->tenant].id, n->id, d->id);
-		why = egress[0] ? check_gateway(p, n, egress, NN_ROLE_EXIT) :
-		      NULL;
+			nn_errlist_add(
+				errs,
+				"tenant=%s network=%s device=%s: routing_mode manual but no egress_device is set at any layer; no internet egress",
+				p->tenants[n->tenant].id, n->id, d->id);
+		why = egress[0] ? check_gateway(p, n, egress, NN_ROLE_EXIT) : NULL;
 		if (why)
-			nn_errlist_add(errs, "tenant=%s network=%s device=%s: egress_device %s %s%s; no internet egress (fail closed)",
-				       p->tenants[n->tenant].id, n->id, d->id,
-				       egress, why,
-				       strcmp(why, "lacks the role") ? "" :
-				       " exit_gateway");
+			nn_errlist_add(
+				errs,
+				"tenant=%s network=%s device=%s: egress_device %s %s%s; no internet egress (fail closed)",
+				p->tenants[n->tenant].id, n->id, d->id, egress, why,
+				strcmp(why, "lacks the role") ? "" : " exit_gateway");
 		else
 			strcpy(d->egress, egress);
 		/* Ingress has no dataplane effect yet; report only. */
-		why = ingress[0] ? check_gateway(p, n, ingress,
-						 NN_ROLE_INGRESS) : NULL;
+		why = ingress[0] ? check_gateway(p, n, ingress, NN_ROLE_INGRESS) : NULL;
 		if (why)
-			nn_errlist_add(errs, "tenant=%s network=%s device=%s: ingress_device %s %s%s",
-				       p->tenants[n->tenant].id, n->id, d->id,
-				       ingress, why,
-				       strcmp(why, "lacks the role") ? "" :
-				       " ingress_gateway");
+			nn_errlist_add(errs,
+				       "tenant=%s network=%s device=%s: ingress_device %s %s%s",
+				       p->tenants[n->tenant].id, n->id, d->id, ingress, why,
+				       strcmp(why, "lacks the role") ? "" : " ingress_gateway");
 	}
 	d->egress_here = d->traffic_mode == NN_TM_FULL_TUNNEL && exit_here &&
 			 !strcmp(d->egress, p->node_id);
@@ -113,8 +113,7 @@ void nn_resolve_routing(struct nn_policy *p, struct nn_errlist *errs)
 	size_t i;
 
 	for (i = 0; i < p->n_networks; i++)
-		p->networks[i].served_here = in_gateways(&p->networks[i],
-							 p->node_id);
+		p->networks[i].served_here = in_gateways(&p->networks[i], p->node_id);
 	for (i = 0; i < p->n_devices; i++)
 		resolve_device(p, &p->devices[i], errs);
 }

@@ -93,17 +93,18 @@ static void count_entries(json_t *root, struct counts *c)
 
 	memset(c, 0, sizeof(*c));
 	c->nodes = arr_size(root, "nodes");
-	c->prefixes = arr_size(json_object_get(root, "gateway"),
-			       "overlay_prefixes");
+	c->prefixes = arr_size(json_object_get(root, "gateway"), "overlay_prefixes");
 	if (!json_is_array(tenants))
 		return;
 	c->tenants = json_array_size(tenants);
-	json_array_foreach(tenants, i, t) {
+	json_array_foreach(tenants, i, t)
+	{
 		nets = json_object_get(t, "networks");
 		if (!json_is_array(nets))
 			continue;
 		c->networks += json_array_size(nets);
-		json_array_foreach(nets, j, n) {
+		json_array_foreach(nets, j, n)
+		{
 			c->users += arr_size(n, "users");
 			c->devices += arr_size(n, "devices");
 			list = json_object_get(n, "resources");
@@ -115,7 +116,8 @@ static void count_entries(json_t *root, struct counts *c)
 			list = json_object_get(n, "acl");
 			if (json_is_array(list)) {
 				c->rules += json_array_size(list);
-				json_array_foreach(list, k, r) {
+				json_array_foreach(list, k, r)
+				{
 					dst = json_object_get(r, "dst");
 					c->prefixes += arr_size(dst, "prefixes");
 				}
@@ -129,17 +131,17 @@ static int check_limits(struct nn_build *b, const struct counts *c)
 	const struct nn_limits *l = b->lim;
 
 	if (c->devices > l->max_devices)
-		return nn_reject(b, "%zu devices exceed the limit of %zu",
-				 c->devices, l->max_devices);
+		return nn_reject(b, "%zu devices exceed the limit of %zu", c->devices,
+				 l->max_devices);
 	if (c->rules > l->max_rules)
-		return nn_reject(b, "%zu ACL rules exceed the limit of %zu",
-				 c->rules, l->max_rules);
+		return nn_reject(b, "%zu ACL rules exceed the limit of %zu", c->rules,
+				 l->max_rules);
 	if (c->prefixes > l->max_prefixes)
-		return nn_reject(b, "%zu prefixes (overlay, resource and ACL) exceed the limit of %zu",
+		return nn_reject(b,
+				 "%zu prefixes (overlay, resource and ACL) exceed the limit of %zu",
 				 c->prefixes, l->max_prefixes);
 	if (c->nodes > l->max_nodes)
-		return nn_reject(b, "%zu nodes exceed the limit of %zu",
-				 c->nodes, l->max_nodes);
+		return nn_reject(b, "%zu nodes exceed the limit of %zu", c->nodes, l->max_nodes);
 	return 0;
 }
 
@@ -175,10 +177,9 @@ static int alloc_build(struct nn_build *b, const struct counts *c)
 	b->res_drop = alloc_n(c->resources, sizeof(bool));
 	b->rule_drop = alloc_n(c->rules, sizeof(bool));
 	b->nets = alloc_n(c->networks, sizeof(*b->nets));
-	if (!p->tenants || !p->networks || !p->users || !p->devices ||
-	    !p->nodes || !p->resources || !p->rules || !b->ten_drop ||
-	    !b->net_drop || !b->user_drop || !b->dev_drop || !b->node_drop ||
-	    !b->res_drop || !b->rule_drop || !b->nets)
+	if (!p->tenants || !p->networks || !p->users || !p->devices || !p->nodes || !p->resources ||
+	    !p->rules || !b->ten_drop || !b->net_drop || !b->user_drop || !b->dev_drop ||
+	    !b->node_drop || !b->res_drop || !b->rule_drop || !b->nets)
 		return -ENOMEM;
 	return 0;
 }
@@ -221,47 +222,49 @@ static int parse_gateway(struct nn_build *b, json_t *root)
 		nn_ent_err(b, &e, "overlay_prefixes is empty");
 		return -EINVAL;
 	}
-	gw->overlay_prefixes = calloc(json_array_size(arr),
-				      sizeof(*gw->overlay_prefixes));
+	gw->overlay_prefixes = calloc(json_array_size(arr), sizeof(*gw->overlay_prefixes));
 	if (!gw->overlay_prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		struct nn_prefix *pf = &gw->overlay_prefixes[i];
 		const char *s = json_string_value(v);
 
 		if (!s) {
-			nn_ent_err(b, &e, "gateway.overlay_prefixes[%zu]: expected a string, got %s",
-				   i, nn_json_type(v));
+			nn_ent_err(b, &e,
+				   "gateway.overlay_prefixes[%zu]: expected a string, got %s", i,
+				   nn_json_type(v));
 			return -EINVAL;
 		}
 		err = nn_prefix_parse(s, pf, NULL);
 		if (err == -EDOM) {
-			nn_ent_err(b, &e, "overlay_prefixes[%zu] \"%s\" has host bits set beyond its length",
-				   i, nn_quote(s, q, sizeof(q)));
+			nn_ent_err(
+				b, &e,
+				"overlay_prefixes[%zu] \"%s\" has host bits set beyond its length",
+				i, nn_quote(s, q, sizeof(q)));
 			return -EINVAL;
 		}
 		if (err) {
-			nn_ent_err(b, &e, "overlay_prefixes[%zu] \"%s\" is not a prefix",
-				   i, nn_quote(s, q, sizeof(q)));
+			nn_ent_err(b, &e, "overlay_prefixes[%zu] \"%s\" is not a prefix", i,
+				   nn_quote(s, q, sizeof(q)));
 			return -EINVAL;
 		}
 		if (nn_prefix_is_default(pf)) {
-			nn_ent_err(b, &e, "overlay_prefixes[%zu] %s would cover everything",
-				   i, nn_quote(s, q, sizeof(q)));
+			nn_ent_err(b, &e, "overlay_prefixes[%zu] %s would cover everything", i,
+				   nn_quote(s, q, sizeof(q)));
 			return -EINVAL;
 		}
 		gw->n_overlay_prefixes++;
 	}
-	err = nn_js_overlay_addr(b, &e, g, "overlay_ipv6", NN_JS_REQUIRED,
-				 NN_FAM_V6, gw->ov6, NULL);
+	err = nn_js_overlay_addr(b, &e, g, "overlay_ipv6", NN_JS_REQUIRED, NN_FAM_V6, gw->ov6,
+				 NULL);
 	if (err)
 		return err;
-	err = nn_js_overlay_addr(b, &e, g, "overlay_ipv4", NN_JS_OPTIONAL,
-				 NN_FAM_V4, gw->ov4, &gw->has_ov4);
+	err = nn_js_overlay_addr(b, &e, g, "overlay_ipv4", NN_JS_OPTIONAL, NN_FAM_V4, gw->ov4,
+				 &gw->has_ov4);
 	if (err)
 		return err;
-	err = nn_js_int(b, &e, g, "listen_port", NN_JS_REQUIRED, 1, 65535, &x,
-			NULL);
+	err = nn_js_int(b, &e, g, "listen_port", NN_JS_REQUIRED, 1, 65535, &x, NULL);
 	if (err)
 		return err;
 	gw->listen_port = (uint16_t)x;
@@ -288,20 +291,18 @@ static int parse_top(struct nn_build *b, json_t *root, const char *node_id)
 	if (err)
 		return err;
 	if (strcmp(s, "v1")) {
-		nn_ent_err(b, &e, "api_version \"%s\" is not \"v1\"",
-			   nn_quote(s, q, sizeof(q)));
+		nn_ent_err(b, &e, "api_version \"%s\" is not \"v1\"", nn_quote(s, q, sizeof(q)));
 		return -EINVAL;
 	}
 	err = nn_js_id(b, &e, root, "node_id", p->node_id);
 	if (err)
 		return err;
 	if (node_id && strcmp(p->node_id, node_id)) {
-		nn_ent_err(b, &e, "node_id \"%s\" is not this gateway (%s)",
-			   p->node_id, nn_quote(node_id, q, sizeof(q)));
+		nn_ent_err(b, &e, "node_id \"%s\" is not this gateway (%s)", p->node_id,
+			   nn_quote(node_id, q, sizeof(q)));
 		return -EINVAL;
 	}
-	err = nn_js_int(b, &e, root, "generation", NN_JS_REQUIRED, 0,
-			INT64_MAX, &gen, NULL);
+	err = nn_js_int(b, &e, root, "generation", NN_JS_REQUIRED, 0, INT64_MAX, &gen, NULL);
 	if (err)
 		return err;
 	p->generation = (uint64_t)gen;
@@ -313,9 +314,8 @@ static int parse_top(struct nn_build *b, json_t *root, const char *node_id)
 	return nn_js_layer(b, &e, root, "system_defaults", &p->defaults);
 }
 
-int nn_policy_parse(const char *json, size_t len, const char *node_id,
-		    const struct nn_limits *lim, struct nn_policy **out,
-		    struct nn_errlist *errs)
+int nn_policy_parse(const char *json, size_t len, const char *node_id, const struct nn_limits *lim,
+		    struct nn_policy **out, struct nn_errlist *errs)
 {
 	struct nn_build b = { .errs = errs };
 	struct nn_limits def;
@@ -334,19 +334,18 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id,
 	if (!json)
 		return nn_reject(&b, "no body");
 	if (len > lim->max_body)
-		return nn_reject(&b, "body of %zu bytes exceeds the limit of %zu bytes",
-				 len, lim->max_body);
+		return nn_reject(&b, "body of %zu bytes exceeds the limit of %zu bytes", len,
+				 lim->max_body);
 	at = depth_scan(json, len, lim->max_depth);
 	if (at >= 0)
 		return nn_reject(&b, "JSON nesting deeper than %zu levels (at byte %ld)",
 				 lim->max_depth, at);
 	b.root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!b.root)
-		return nn_reject(&b, "invalid JSON at line %d column %d: %s",
-				 jerr.line, jerr.column, jerr.text);
+		return nn_reject(&b, "invalid JSON at line %d column %d: %s", jerr.line,
+				 jerr.column, jerr.text);
 	if (!json_is_object(b.root)) {
-		err = nn_reject(&b, "top level is a JSON %s, not an object",
-				nn_json_type(b.root));
+		err = nn_reject(&b, "top level is a JSON %s, not an object", nn_json_type(b.root));
 		goto out;
 	}
 	b.p = calloc(1, sizeof(*b.p));

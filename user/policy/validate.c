@@ -51,9 +51,8 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 	}
 	err = nn_js_key(b, &e, v, "public_key", nd->pubkey);
 	if (!err)
-		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv6",
-					 NN_JS_REQUIRED, NN_FAM_V6, nd->addr6,
-					 NULL);
+		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv6", NN_JS_REQUIRED, NN_FAM_V6,
+					 nd->addr6, NULL);
 	if (!err)
 		err = nn_js_endpoint(b, &e, v, nd->endpoint);
 	if (!err)
@@ -61,15 +60,14 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 	if (!err)
 		err = nn_js_state(b, &e, v, &nd->state);
 	if (!err)
-		err = nn_js_int(b, &e, v, "key_generation", NN_JS_OPTIONAL, 0,
-				UINT32_MAX, &x, &set);
+		err = nn_js_int(b, &e, v, "key_generation", NN_JS_OPTIONAL, 0, UINT32_MAX, &x,
+				&set);
 	if (!err && set)
 		nd->key_generation = (uint32_t)x;
 	return err;
 }
 
-static int parse_user(struct nn_build *b, const struct nn_ent *ne,
-		      uint32_t ni, json_t *v, size_t i)
+static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v, size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_users++;
 	struct nn_user *u = &b->p->users[idx];
@@ -86,15 +84,14 @@ static int parse_user(struct nn_build *b, const struct nn_ent *ne,
 	if (err)
 		return err;
 	nn_ent_init(&e, ne, "user", u->id, "%s.users[%zu]", ne->path, i);
-	err = nn_js_id_list(b, &e, v, "groups", NN_JS_OPTIONAL, &u->groups,
-			    &u->n_groups);
+	err = nn_js_id_list(b, &e, v, "groups", NN_JS_OPTIONAL, &u->groups, &u->n_groups);
 	if (!err)
 		err = nn_js_layer(b, &e, v, "routing_preference", &u->pref);
 	return err;
 }
 
-static int parse_resource(struct nn_build *b, const struct nn_ent *ne,
-			  uint32_t ni, json_t *v, size_t i)
+static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v,
+			  size_t i)
 {
 	const struct nn_gateway *gw = &b->p->gw;
 	uint32_t idx = (uint32_t)b->p->n_resources++;
@@ -115,38 +112,35 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne,
 	err = nn_js_id(b, &e, v, "resource_id", r->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, ne, "resource", r->id, "%s.resources[%zu]", ne->path,
-		    i);
+	nn_ent_init(&e, ne, "resource", r->id, "%s.resources[%zu]", ne->path, i);
 	err = nn_js_array(b, &e, v, "prefixes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return err;
 	r->prefixes = calloc(json_array_size(arr) + 1, sizeof(*r->prefixes));
 	if (!r->prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, j, pv) {
+	json_array_foreach(arr, j, pv)
+	{
 		const char *s = json_string_value(pv);
 
 		pf = &r->prefixes[r->n_prefixes];
 		if (!s) {
-			nn_ent_err(b, &e, "%s.prefixes[%zu]: expected a string",
-				   e.path, j);
+			nn_ent_err(b, &e, "%s.prefixes[%zu]: expected a string", e.path, j);
 			return -EINVAL;
 		}
 		nn_quote(s, q, sizeof(q));
 		err = nn_prefix_parse(s, pf, NULL);
 		if (err == -EDOM) {
-			nn_ent_err(b, &e, "prefix %s has host bits set beyond its length",
-				   q);
+			nn_ent_err(b, &e, "prefix %s has host bits set beyond its length", q);
 			return -EINVAL;
 		}
 		if (err) {
-			nn_ent_err(b, &e, "prefix \"%s\" is not an address/length prefix",
-				   q);
+			nn_ent_err(b, &e, "prefix \"%s\" is not an address/length prefix", q);
 			return -EINVAL;
 		}
 		if (nn_prefix_is_default(pf)) {
-			nn_ent_err(b, &e, "prefix %s would cover every address; only an ACL dst may",
-				   q);
+			nn_ent_err(b, &e,
+				   "prefix %s would cover every address; only an ACL dst may", q);
 			return -EINVAL;
 		}
 		/* Overlay addresses are identities, never resources: this one
@@ -155,7 +149,8 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne,
 			if (nn_prefix_overlaps(pf, &gw->overlay_prefixes[k]))
 				break;
 		if (k < gw->n_overlay_prefixes) {
-			nn_ent_err(b, &e, "prefix %s overlaps gateway.overlay_prefixes; prefix dropped",
+			nn_ent_err(b, &e,
+				   "prefix %s overlaps gateway.overlay_prefixes; prefix dropped",
 				   q);
 			continue;
 		}
@@ -166,9 +161,8 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne,
 
 /* The user of a device: same network, by id; the first slot wins (two slots
  * with one id were both dropped by the per-network duplicate check). */
-static int device_user(struct nn_build *b, const struct nn_ent *e,
-		       const struct nn_net_stage *ns, const char *uid,
-		       uint32_t *out)
+static int device_user(struct nn_build *b, const struct nn_ent *e, const struct nn_net_stage *ns,
+		       const char *uid, uint32_t *out)
 {
 	uint32_t i;
 
@@ -186,8 +180,8 @@ static int device_user(struct nn_build *b, const struct nn_ent *e,
 	return -EINVAL;
 }
 
-static int parse_device(struct nn_build *b, const struct nn_ent *ne,
-			uint32_t ni, json_t *v, size_t i)
+static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v,
+			size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_devices++;
 	struct nn_device *d = &b->p->devices[idx];
@@ -214,25 +208,23 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne,
 	if (!err)
 		err = nn_js_key(b, &e, v, "public_key", d->pubkey);
 	if (!err)
-		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv6",
-					 NN_JS_REQUIRED, NN_FAM_V6, d->addr6,
-					 NULL);
+		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv6", NN_JS_REQUIRED, NN_FAM_V6,
+					 d->addr6, NULL);
 	if (!err)
-		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv4",
-					 NN_JS_OPTIONAL, NN_FAM_V4, d->addr4,
-					 &d->has_addr4);
+		err = nn_js_overlay_addr(b, &e, v, "overlay_ipv4", NN_JS_OPTIONAL, NN_FAM_V4,
+					 d->addr4, &d->has_addr4);
 	if (!err)
 		err = nn_js_endpoint(b, &e, v, d->endpoint);
 	if (!err)
-		err = nn_js_int(b, &e, v, "persistent_keepalive",
-				NN_JS_OPTIONAL, 0, 65535, &x, &set);
+		err = nn_js_int(b, &e, v, "persistent_keepalive", NN_JS_OPTIONAL, 0, 65535, &x,
+				&set);
 	if (!err && set)
 		d->keepalive = (int32_t)x;
 	if (!err)
 		err = nn_js_state(b, &e, v, &d->state);
 	if (!err)
-		err = nn_js_int(b, &e, v, "key_generation", NN_JS_OPTIONAL, 0,
-				UINT32_MAX, &x, &set);
+		err = nn_js_int(b, &e, v, "key_generation", NN_JS_OPTIONAL, 0, UINT32_MAX, &x,
+				&set);
 	if (!err && set)
 		d->key_generation = (uint32_t)x;
 	if (!err)
@@ -245,9 +237,9 @@ static void drop_dup_user(struct nn_build *b, uint32_t i, size_t n)
 	char l[NN_LABEL_MAX];
 
 	b->user_drop[i] = true;
-	nn_errlist_add(b->errs, "%s: user_id appears %zu times in the network; every copy dropped",
-		       nn_label_of(b, b->p->users[i].network, "user",
-				b->p->users[i].id, l, sizeof(l)), n);
+	nn_errlist_add(
+		b->errs, "%s: user_id appears %zu times in the network; every copy dropped",
+		nn_label_of(b, b->p->users[i].network, "user", b->p->users[i].id, l, sizeof(l)), n);
 }
 
 static void drop_dup_res(struct nn_build *b, uint32_t i, size_t n)
@@ -255,14 +247,15 @@ static void drop_dup_res(struct nn_build *b, uint32_t i, size_t n)
 	char l[NN_LABEL_MAX];
 
 	b->res_drop[i] = true;
-	nn_errlist_add(b->errs, "%s: resource_id appears %zu times in the network; every copy dropped",
-		       nn_label_of(b, b->p->resources[i].network, "resource",
-				b->p->resources[i].id, l, sizeof(l)), n);
+	nn_errlist_add(b->errs,
+		       "%s: resource_id appears %zu times in the network; every copy dropped",
+		       nn_label_of(b, b->p->resources[i].network, "resource", b->p->resources[i].id,
+				   l, sizeof(l)),
+		       n);
 }
 
 /* Ids unique per network over the live slots [first, first + n). */
-static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n,
-			bool users)
+static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n, bool users)
 {
 	struct nn_skey *k = calloc(n + 1, sizeof(*k));
 	size_t m = 0;
@@ -283,8 +276,8 @@ static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n,
 
 /* Parse a network's children, in an order that lets devices resolve their
  * user: users, resources, devices. The ACL waits for the cross checks. */
-static int parse_children(struct nn_build *b, const struct nn_ent *ne,
-			  uint32_t ni, json_t *users, json_t *res, json_t *devs)
+static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *users,
+			  json_t *res, json_t *devs)
 {
 	struct nn_net_stage *ns = &b->nets[ni];
 	size_t i, since;
@@ -292,7 +285,8 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne,
 	int err;
 
 	ns->first_user = (uint32_t)b->p->n_users;
-	json_array_foreach(users, i, v) {
+	json_array_foreach(users, i, v)
+	{
 		since = nn_nerrs(b);
 		err = parse_user(b, ne, ni, v, i);
 		if (err == -ENOMEM)
@@ -308,7 +302,8 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne,
 		return err;
 
 	ns->first_res = (uint32_t)b->p->n_resources;
-	json_array_foreach(res, i, v) {
+	json_array_foreach(res, i, v)
+	{
 		since = nn_nerrs(b);
 		err = parse_resource(b, ne, ni, v, i);
 		if (err == -ENOMEM)
@@ -324,7 +319,8 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne,
 		return err;
 
 	ns->first_dev = (uint32_t)b->p->n_devices;
-	json_array_foreach(devs, i, v) {
+	json_array_foreach(devs, i, v)
+	{
 		since = nn_nerrs(b);
 		err = parse_device(b, ne, ni, v, i);
 		if (err == -ENOMEM)
@@ -338,8 +334,8 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne,
 	return 0;
 }
 
-static int parse_network(struct nn_build *b, const struct nn_ent *te,
-			 uint32_t ti, json_t *v, size_t i)
+static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t ti, json_t *v,
+			 size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_networks++;
 	struct nn_network *n = &b->p->networks[idx];
@@ -357,8 +353,7 @@ static int parse_network(struct nn_build *b, const struct nn_ent *te,
 	if (nn_js_id(b, &e, v, "network_id", n->id))
 		goto drop;
 	nn_ent_init(&e, te, "network", n->id, "%s.networks[%zu]", te->path, i);
-	err = nn_js_id_list(b, &e, v, "gateways", NN_JS_REQUIRED, &n->gateways,
-			    &n->n_gateways);
+	err = nn_js_id_list(b, &e, v, "gateways", NN_JS_REQUIRED, &n->gateways, &n->n_gateways);
 	if (err == -ENOMEM)
 		return err;
 	/* A missing "acl" could be a missing deny rule: never read it as an
@@ -396,7 +391,8 @@ static int parse_tenant(struct nn_build *b, json_t *v, size_t i)
 	nn_ent_init(&e, NULL, "tenant", t->id, "tenants[%zu]", i);
 	if (nn_js_array(b, &e, v, "networks", NN_JS_REQUIRED, &nets))
 		goto drop;
-	json_array_foreach(nets, j, nv) {
+	json_array_foreach(nets, j, nv)
+	{
 		err = parse_network(b, &e, idx, nv, j);
 		if (err)
 			return err;
@@ -422,7 +418,8 @@ int nn_validate_entries(struct nn_build *b)
 	err = nn_js_array(b, &e, root, "nodes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return nn_reject_last(b, since);
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		size_t s = nn_nerrs(b);
 
 		err = parse_node(b, v, i);
@@ -437,7 +434,8 @@ int nn_validate_entries(struct nn_build *b)
 	err = nn_js_array(b, &e, root, "tenants", NN_JS_REQUIRED, &arr);
 	if (err)
 		return nn_reject_last(b, since);
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		err = parse_tenant(b, v, i);
 		if (err)
 			return err;

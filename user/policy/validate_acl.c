@@ -29,8 +29,8 @@ struct acl_ctx {
 	struct nn_build *b;
 	struct nn_skey *devs, *users, *res, *groups;
 	size_t n_devs, n_users, n_res, n_groups;
-	uint32_t *udev_start;	/* live devices of user u: */
-	uint32_t *udev;		/* udev[udev_start[u] .. udev_start[u + 1]) */
+	uint32_t *udev_start; /* live devices of user u: */
+	uint32_t *udev;	      /* udev[udev_start[u] .. udev_start[u + 1]) */
 };
 
 /* Collected indices of one reference list. */
@@ -81,8 +81,8 @@ static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
 	s->n = s->cap = 0;
 }
 
-static const struct nn_skey *lookup(const struct nn_skey *k, size_t n,
-				    uint32_t scope, const char *s)
+static const struct nn_skey *lookup(const struct nn_skey *k, size_t n, uint32_t scope,
+				    const char *s)
 {
 	struct nn_skey key = { .s = s, .scope = scope, .idx = 0 };
 	size_t lo = 0, hi = n;
@@ -115,26 +115,24 @@ static int build_ctx(struct acl_ctx *c, struct nn_build *b)
 	for (i = 0, j = 0; i < p->n_users; i++)
 		j += p->users[i].n_groups;
 	c->groups = calloc(j + 1, sizeof(*c->groups));
-	if (!c->devs || !c->users || !c->res || !c->groups ||
-	    !c->udev_start || !c->udev)
+	if (!c->devs || !c->users || !c->res || !c->groups || !c->udev_start || !c->udev)
 		return -ENOMEM;
 	for (i = 0; i < p->n_devices; i++) {
 		if (p->devices[i].id[0])
-			c->devs[c->n_devs++] = (struct nn_skey){
-				p->devices[i].id, 0, (uint32_t)i };
+			c->devs[c->n_devs++] = (struct nn_skey){ p->devices[i].id, 0, (uint32_t)i };
 		if (!b->dev_drop[i])
 			c->udev_start[p->devices[i].user + 1]++;
 	}
 	for (i = 0; i < p->n_users; i++) {
 		c->udev_start[i + 1] += c->udev_start[i];
 		if (p->users[i].id[0])
-			c->users[c->n_users++] = (struct nn_skey){
-				p->users[i].id, p->users[i].network,
-				(uint32_t)i };
+			c->users[c->n_users++] = (struct nn_skey){ p->users[i].id,
+								   p->users[i].network,
+								   (uint32_t)i };
 		for (j = 0; j < p->users[i].n_groups; j++)
-			c->groups[c->n_groups++] = (struct nn_skey){
-				p->users[i].groups[j], p->users[i].network,
-				(uint32_t)i };
+			c->groups[c->n_groups++] = (struct nn_skey){ p->users[i].groups[j],
+								     p->users[i].network,
+								     (uint32_t)i };
 	}
 	/* Counting sort: udev_start[u] serves as user u's fill cursor, which
 	 * leaves it at user u's end, then everything shifts back by one. */
@@ -146,9 +144,9 @@ static int build_ctx(struct acl_ctx *c, struct nn_build *b)
 	c->udev_start[0] = 0;
 	for (i = 0; i < p->n_resources; i++)
 		if (p->resources[i].id[0])
-			c->res[c->n_res++] = (struct nn_skey){
-				p->resources[i].id, p->resources[i].network,
-				(uint32_t)i };
+			c->res[c->n_res++] = (struct nn_skey){ p->resources[i].id,
+							       p->resources[i].network,
+							       (uint32_t)i };
 	qsort(c->devs, c->n_devs, sizeof(*c->devs), nn_skey_cmp);
 	qsort(c->users, c->n_users, sizeof(*c->users), nn_skey_cmp);
 	qsort(c->groups, c->n_groups, sizeof(*c->groups), nn_skey_cmp);
@@ -166,8 +164,7 @@ static void free_ctx(struct acl_ctx *c)
 	free(c->udev);
 }
 
-static int add_user_devices(const struct acl_ctx *c, uint32_t u,
-			    struct idx_set *s)
+static int add_user_devices(const struct acl_ctx *c, uint32_t u, struct idx_set *s)
 {
 	uint32_t i;
 	int err;
@@ -184,8 +181,10 @@ static int add_user_devices(const struct acl_ctx *c, uint32_t u,
 enum ref_kind { REF_DEVICES, REF_USERS, REF_GROUPS, REF_RESOURCES };
 
 static const char *const ref_names[] = {
-	[REF_DEVICES] = "devices", [REF_USERS] = "users",
-	[REF_GROUPS] = "groups", [REF_RESOURCES] = "resources",
+	[REF_DEVICES] = "devices",
+	[REF_USERS] = "users",
+	[REF_GROUPS] = "groups",
+	[REF_RESOURCES] = "resources",
 };
 
 /*
@@ -194,12 +193,11 @@ static const char *const ref_names[] = {
  * the rule's network is an error; so is a dropped entry, except a dropped
  * device or user in a deny rule (see the top of the file).
  */
-static int resolve(struct acl_ctx *c, const struct nn_ent *e,
-		   const struct nn_rule *r, json_t *obj, const char *side,
-		   enum ref_kind what, struct idx_set *out)
+static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_rule *r, json_t *obj,
+		   const char *side, enum ref_kind what, struct idx_set *out)
 {
 	struct nn_build *b = c->b;
-	char (*names)[NN_NAME_MAX] = NULL;
+	char(*names)[NN_NAME_MAX] = NULL;
 	const struct nn_skey *k;
 	struct nn_ent fe = *e;
 	size_t i, n;
@@ -207,8 +205,7 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e,
 	int err;
 
 	nn_bprintf(fe.path, sizeof(fe.path), "%s.%s", e->path, side);
-	err = nn_js_id_list(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL,
-			    &names, &n);
+	err = nn_js_id_list(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL, &names, &n);
 	if (err)
 		return err;
 	for (i = 0; i < n && !err; i++) {
@@ -235,25 +232,26 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e,
 			break;
 		}
 		if (!k) {
-			nn_ent_err(b, e, "%s.%s names %s, which is not in this network",
-				   side, ref_names[what], name);
+			nn_ent_err(b, e, "%s.%s names %s, which is not in this network", side,
+				   ref_names[what], name);
 			err = -EINVAL;
-		} else if (dropped && (r->action == NN_ACT_ALLOW ||
-				       what == REF_RESOURCES)) {
-			nn_ent_err(b, e, "%s.%s names %s, which was dropped",
-				   side, ref_names[what], name);
+		} else if (dropped && (r->action == NN_ACT_ALLOW || what == REF_RESOURCES)) {
+			nn_ent_err(b, e, "%s.%s names %s, which was dropped", side, ref_names[what],
+				   name);
 			err = -EINVAL;
 		} else if (dropped) {
-			nn_ent_err(b, e, "%s.%s names %s, which was dropped; reference ignored (it has no address)",
-				   side, ref_names[what], name);
+			nn_ent_err(
+				b, e,
+				"%s.%s names %s, which was dropped; reference ignored (it has no address)",
+				side, ref_names[what], name);
 		} else if (what == REF_DEVICES || what == REF_RESOURCES) {
 			err = set_add(out, k->idx);
 		} else if (what == REF_USERS) {
 			err = add_user_devices(c, k->idx, out);
 		} else {
 			/* every live member of the group in this network */
-			for (; !err && k < c->groups + c->n_groups &&
-			       k->scope == r->network && !strcmp(k->s, name);
+			for (; !err && k < c->groups + c->n_groups && k->scope == r->network &&
+			       !strcmp(k->s, name);
 			     k++)
 				if (!b->user_drop[k->idx])
 					err = add_user_devices(c, k->idx, out);
@@ -264,9 +262,8 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e,
 }
 
 /* src or dst: "*" or an object with only the keys @allowed. */
-static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule,
-		    const char *side, const char *const *allowed, bool *star,
-		    json_t **obj)
+static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule, const char *side,
+		    const char *const *allowed, bool *star, json_t **obj)
 {
 	const char *key, *const *a;
 	json_t *v, *x;
@@ -279,18 +276,17 @@ static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule,
 		return 0;
 	}
 	if (!json_is_object(v)) {
-		nn_ent_err(b, e, "%s.%s: expected \"*\" or an object", e->path,
-			   side);
+		nn_ent_err(b, e, "%s.%s: expected \"*\" or an object", e->path, side);
 		return -EINVAL;
 	}
 	/* A misspelt key would silently match nothing: for a deny rule that
 	 * widens access, so unknown keys are errors here. */
-	json_object_foreach(v, key, x) {
+	json_object_foreach(v, key, x)
+	{
 		for (a = allowed; *a && strcmp(*a, key); a++)
 			;
 		if (!*a) {
-			nn_ent_err(b, e, "%s.%s: unknown key \"%s\"", e->path,
-				   side, key);
+			nn_ent_err(b, e, "%s.%s: unknown key \"%s\"", e->path, side, key);
 			return -EINVAL;
 		}
 	}
@@ -298,23 +294,23 @@ static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule,
 	return 0;
 }
 
-static int parse_proto(struct nn_build *b, const struct nn_ent *e,
-		       json_t *rule, uint16_t *out)
+static int parse_proto(struct nn_build *b, const struct nn_ent *e, json_t *rule, uint16_t *out)
 {
-	static const struct { const char *name; uint16_t num; } names[] = {
-		{ "tcp", 6 }, { "udp", 17 }, { "icmp", 1 }, { "icmpv6", 58 },
-		{ "any", NN_PROTO_ANY },
+	static const struct {
+		const char *name;
+		uint16_t num;
+	} names[] = {
+		{ "tcp", 6 },	  { "udp", 17 },	   { "icmp", 1 },
+		{ "icmpv6", 58 }, { "any", NN_PROTO_ANY },
 	};
 	json_t *v = json_object_get(rule, "proto");
 	size_t i;
 
-	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-	    json_integer_value(v) <= 255) {
+	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 255) {
 		*out = (uint16_t)json_integer_value(v);
 		return 0;
 	}
-	for (i = 0; json_is_string(v) && i < sizeof(names) / sizeof(*names);
-	     i++) {
+	for (i = 0; json_is_string(v) && i < sizeof(names) / sizeof(*names); i++) {
 		if (!strcmp(json_string_value(v), names[i].name)) {
 			*out = names[i].num;
 			return 0;
@@ -352,8 +348,7 @@ static int parse_span(const char *s, struct nn_port_span *sp)
 	return 0;
 }
 
-static int parse_ports(struct nn_build *b, const struct nn_ent *e,
-		       json_t *rule, struct nn_rule *r)
+static int parse_ports(struct nn_build *b, const struct nn_ent *e, json_t *rule, struct nn_rule *r)
 {
 	char q[32];
 	json_t *arr, *v;
@@ -374,13 +369,15 @@ static int parse_ports(struct nn_build *b, const struct nn_ent *e,
 	r->ports = calloc(json_array_size(arr) + 1, sizeof(*r->ports));
 	if (!r->ports)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
-		if (!json_is_string(v) ||
-		    parse_span(json_string_value(v), &r->ports[i])) {
-			nn_ent_err(b, e, "ports[%zu] \"%s\" is not \"N\" or \"N-M\" with 0 <= N <= M <= 65535",
-				   i, json_is_string(v) ?
-				   nn_quote(json_string_value(v), q, sizeof(q)) :
-				   nn_json_type(v));
+	json_array_foreach(arr, i, v)
+	{
+		if (!json_is_string(v) || parse_span(json_string_value(v), &r->ports[i])) {
+			nn_ent_err(
+				b, e,
+				"ports[%zu] \"%s\" is not \"N\" or \"N-M\" with 0 <= N <= M <= 65535",
+				i,
+				json_is_string(v) ? nn_quote(json_string_value(v), q, sizeof(q)) :
+						    nn_json_type(v));
 			return -EINVAL;
 		}
 	}
@@ -388,8 +385,8 @@ static int parse_ports(struct nn_build *b, const struct nn_ent *e,
 	return 0;
 }
 
-static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e,
-			      json_t *dst, struct nn_rule *r)
+static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e, json_t *dst,
+			      struct nn_rule *r)
 {
 	char q[NN_PREFIX_STRLEN + 8];
 	json_t *arr, *v;
@@ -401,23 +398,23 @@ static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e,
 	err = nn_js_array(b, e, dst, "prefixes", NN_JS_OPTIONAL, &arr);
 	if (err || !arr)
 		return err;
-	r->dst_prefixes = calloc(json_array_size(arr) + 1,
-				 sizeof(*r->dst_prefixes));
+	r->dst_prefixes = calloc(json_array_size(arr) + 1, sizeof(*r->dst_prefixes));
 	if (!r->dst_prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v) {
+	json_array_foreach(arr, i, v)
+	{
 		/* ::/0 and 0.0.0.0/0 are fine here: that is what "all of the
 		 * internet" means in a deny rule. */
 		err = json_is_string(v) ?
-		      nn_prefix_parse(json_string_value(v),
-				      &r->dst_prefixes[i], NULL) : -EINVAL;
+			      nn_prefix_parse(json_string_value(v), &r->dst_prefixes[i], NULL) :
+			      -EINVAL;
 		if (err) {
 			nn_ent_err(b, e, "dst.prefixes[%zu] \"%s\" %s", i,
 				   json_is_string(v) ?
-				   nn_quote(json_string_value(v), q, sizeof(q)) :
-				   nn_json_type(v),
+					   nn_quote(json_string_value(v), q, sizeof(q)) :
+					   nn_json_type(v),
 				   err == -EDOM ? "has host bits set beyond its length" :
-				   "is not an address/length prefix");
+						  "is not an address/length prefix");
 			return -EINVAL;
 		}
 	}
@@ -426,13 +423,10 @@ static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e,
 }
 
 /* Everything after action and id; -EINVAL leaves a message. */
-static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e,
-			   json_t *v, struct nn_rule *r)
+static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, json_t *v, struct nn_rule *r)
 {
-	static const char *const src_keys[] = { "devices", "users", "groups",
-						NULL };
-	static const char *const dst_keys[] = { "devices", "resources",
-						"prefixes", NULL };
+	static const char *const src_keys[] = { "devices", "users", "groups", NULL };
+	static const char *const dst_keys[] = { "devices", "resources", "prefixes", NULL };
 	struct idx_set src = { 0 }, grp = { 0 }, dd = { 0 }, dr = { 0 };
 	struct nn_build *b = c->b;
 	json_t *so, *dobj;
@@ -497,8 +491,7 @@ static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
 	r->network = ni;
 	nn_ent_init(&e, ne, "rule", NULL, "%s.acl[%zu]", ne->path, k);
 	if (!json_is_object(v)) {
-		nn_ent_err(b, &e, "%s is not an object, so it may be a deny rule",
-			   e.path);
+		nn_ent_err(b, &e, "%s is not an object, so it may be a deny rule", e.path);
 		return nn_reject_last(b, since);
 	}
 	if (nn_js_string(b, &e, v, "action", NN_JS_REQUIRED, &act))
@@ -510,7 +503,8 @@ static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
 	} else {
 		char q[32];
 
-		nn_ent_err(b, &e, "%s.action \"%s\" is neither allow nor deny, so it may be a deny rule",
+		nn_ent_err(b, &e,
+			   "%s.action \"%s\" is neither allow nor deny, so it may be a deny rule",
 			   e.path, nn_quote(act, q, sizeof(q)));
 		return nn_reject_last(b, since);
 	}
@@ -539,10 +533,10 @@ static void dup_rule(struct nn_build *b, uint32_t i, size_t n)
 	if (r->action == NN_ACT_DENY)
 		b->deny_dup = (int64_t)i;
 	nn_errlist_add(b->errs, "%s: rule_id appears %zu times in the ACL; %s",
-		       nn_label_of(b, r->network, "rule", r->id, l, sizeof(l)),
-		       n, r->action == NN_ACT_DENY ?
-		       "a deny rule cannot be dropped without widening access" :
-		       "allow rule dropped");
+		       nn_label_of(b, r->network, "rule", r->id, l, sizeof(l)), n,
+		       r->action == NN_ACT_DENY ?
+			       "a deny rule cannot be dropped without widening access" :
+			       "allow rule dropped");
 }
 
 static int network_acl(struct acl_ctx *c, uint32_t ni)
@@ -553,7 +547,8 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 	json_t *v;
 	int err;
 
-	json_array_foreach(b->nets[ni].acl, k, v) {
+	json_array_foreach(b->nets[ni].acl, k, v)
+	{
 		err = parse_rule(c, ni, v, k);
 		if (err)
 			return err;
@@ -563,8 +558,7 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 		return -ENOMEM;
 	for (k = first; k < b->p->n_rules; k++)
 		if (!b->rule_drop[k])
-			keys[m++] = (struct nn_skey){ b->p->rules[k].id, 0,
-						      (uint32_t)k };
+			keys[m++] = (struct nn_skey){ b->p->rules[k].id, 0, (uint32_t)k };
 	/* Ids name counters and log lines; two rules with one id would make
 	 * both ambiguous. */
 	b->deny_dup = -1;
@@ -574,8 +568,10 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 		const struct nn_rule *r = &b->p->rules[b->deny_dup];
 		char l[NN_LABEL_MAX];
 
-		return nn_reject(b, "%s: deny rule's rule_id is not unique in the ACL, and a deny rule cannot be dropped without widening access",
-				 nn_label_of(b, ni, "rule", r->id, l, sizeof(l)));
+		return nn_reject(
+			b,
+			"%s: deny rule's rule_id is not unique in the ACL, and a deny rule cannot be dropped without widening access",
+			nn_label_of(b, ni, "rule", r->id, l, sizeof(l)));
 	}
 	return 0;
 }

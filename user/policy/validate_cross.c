@@ -35,29 +35,24 @@ size_t nn_nerrs(const struct nn_build *b)
 	return b->errs ? b->errs->n : 0;
 }
 
-const char *nn_label_net(const struct nn_build *b, uint32_t ni, char *buf,
-			 size_t len)
+const char *nn_label_net(const struct nn_build *b, uint32_t ni, char *buf, size_t len)
 {
 	const struct nn_network *n = &b->p->networks[ni];
 
-	nn_bprintf(buf, len, "tenant=%s network=%s",
-		   b->p->tenants[n->tenant].id, n->id);
+	nn_bprintf(buf, len, "tenant=%s network=%s", b->p->tenants[n->tenant].id, n->id);
 	return buf;
 }
 
-const char *nn_label_of(const struct nn_build *b, uint32_t ni,
-			    const char *kind, const char *id, char *buf,
-			    size_t len)
+const char *nn_label_of(const struct nn_build *b, uint32_t ni, const char *kind, const char *id,
+			char *buf, size_t len)
 {
 	char net[NN_LABEL_MAX];
 
-	nn_bprintf(buf, len, "%s %s=%s", nn_label_net(b, ni, net, sizeof(net)),
-		   kind, id);
+	nn_bprintf(buf, len, "%s %s=%s", nn_label_net(b, ni, net, sizeof(net)), kind, id);
 	return buf;
 }
 
 /* ---- sorted keys, for duplicate detection and lookups ---- */
-
 
 int nn_skey_cmp(const void *a, const void *b)
 {
@@ -73,16 +68,14 @@ int nn_skey_cmp(const void *a, const void *b)
 }
 
 /* Call @dup for every key whose (scope, string) occurs more than once. */
-void nn_find_dups(struct nn_skey *k, size_t n,
-		      void (*dup)(struct nn_build *, uint32_t, size_t),
-		      struct nn_build *b)
+void nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
+		  struct nn_build *b)
 {
 	size_t i, j, m;
 
 	qsort(k, n, sizeof(*k), nn_skey_cmp);
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && k[j].scope == k[i].scope &&
-		     !strcmp(k[j].s, k[i].s); j++)
+		for (j = i + 1; j < n && k[j].scope == k[i].scope && !strcmp(k[j].s, k[i].s); j++)
 			;
 		if (j - i < 2)
 			continue;
@@ -96,8 +89,10 @@ void nn_find_dups(struct nn_skey *k, size_t n,
 static void drop_dup_tenant(struct nn_build *b, uint32_t i, size_t n)
 {
 	b->ten_drop[i] = true;
-	nn_errlist_add(b->errs, "tenant=%s: tenant_id appears %zu times; every copy dropped with everything in it",
-		       b->p->tenants[i].id, n);
+	nn_errlist_add(
+		b->errs,
+		"tenant=%s: tenant_id appears %zu times; every copy dropped with everything in it",
+		b->p->tenants[i].id, n);
 }
 
 static void drop_dup_network(struct nn_build *b, uint32_t i, size_t n)
@@ -105,7 +100,8 @@ static void drop_dup_network(struct nn_build *b, uint32_t i, size_t n)
 	char l[NN_LABEL_MAX];
 
 	b->net_drop[i] = true;
-	nn_errlist_add(b->errs, "%s: network_id appears %zu times; every copy dropped with everything in it",
+	nn_errlist_add(b->errs,
+		       "%s: network_id appears %zu times; every copy dropped with everything in it",
 		       nn_label_net(b, i, l, sizeof(l)), n);
 }
 
@@ -122,8 +118,9 @@ static void drop_dup_device(struct nn_build *b, uint32_t i, size_t n)
 
 	b->dev_drop[i] = true;
 	nn_errlist_add(b->errs, "%s: device_id appears %zu times; every copy dropped",
-		       nn_label_of(b, b->p->devices[i].network, "device",
-				b->p->devices[i].id, l, sizeof(l)), n);
+		       nn_label_of(b, b->p->devices[i].network, "device", b->p->devices[i].id, l,
+				   sizeof(l)),
+		       n);
 }
 
 /* Drop children of dropped parents (no message: the parent's said it). */
@@ -142,8 +139,7 @@ static void cascade(struct nn_build *b)
 		if (b->net_drop[p->resources[i].network])
 			b->res_drop[i] = true;
 	for (i = 0; i < p->n_devices; i++)
-		if (b->net_drop[p->devices[i].network] ||
-		    b->user_drop[p->devices[i].user])
+		if (b->net_drop[p->devices[i].network] || b->user_drop[p->devices[i].user])
 			b->dev_drop[i] = true;
 }
 
@@ -151,8 +147,7 @@ typedef void (*dup_fn)(struct nn_build *, uint32_t, size_t);
 
 /* Live ids of one kind, globally unique. */
 static int unique_ids(struct nn_build *b, size_t n, const bool *drop,
-		      const char *(*id)(const struct nn_policy *, size_t),
-		      dup_fn dup)
+		      const char *(*id)(const struct nn_policy *, size_t), dup_fn dup)
 {
 	struct nn_skey *k = calloc(n + 1, sizeof(*k));
 	size_t i, m = 0;
@@ -194,7 +189,7 @@ static const char *device_id(const struct nn_policy *p, size_t i)
 enum { OWN_GW, OWN_NODE, OWN_DEV };
 
 struct owned {
-	uint8_t v[32];		/* address (16 bytes used) or public key */
+	uint8_t v[32]; /* address (16 bytes used) or public key */
 	uint8_t kind;
 	uint32_t idx;
 	const char *field;
@@ -212,16 +207,16 @@ static int owned_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-static const char *owner_label(const struct nn_build *b, const struct owned *o,
-			       char *buf, size_t len)
+static const char *owner_label(const struct nn_build *b, const struct owned *o, char *buf,
+			       size_t len)
 {
 	if (o->kind == OWN_GW)
 		nn_bprintf(buf, len, "this gateway (%s)", b->p->node_id);
 	else if (o->kind == OWN_NODE)
 		nn_bprintf(buf, len, "node=%s", b->p->nodes[o->idx].id);
 	else
-		nn_label_of(b, b->p->devices[o->idx].network, "device",
-			 b->p->devices[o->idx].id, buf, len);
+		nn_label_of(b, b->p->devices[o->idx].network, "device", b->p->devices[o->idx].id,
+			    buf, len);
 	return buf;
 }
 
@@ -230,16 +225,14 @@ static const char *owner_label(const struct nn_build *b, const struct owned *o,
  * be dropped), since the dataplane could not tell them apart and either
  * could receive the other's traffic. @keys says what is compared.
  */
-static void drop_shared(struct nn_build *b, struct owned *o, size_t n,
-			bool keys)
+static void drop_shared(struct nn_build *b, struct owned *o, size_t n, bool keys)
 {
 	char me[NN_LABEL_MAX], other[NN_LABEL_MAX], a[NN_ADDR_STRLEN];
 	size_t i, j, m;
 
 	qsort(o, n, sizeof(*o), owned_cmp);
 	for (i = 0; i < n; i = j) {
-		for (j = i + 1; j < n && !memcmp(o[j].v, o[i].v, sizeof(o->v));
-		     j++)
+		for (j = i + 1; j < n && !memcmp(o[j].v, o[i].v, sizeof(o->v)); j++)
 			;
 		for (m = i; j - i > 1 && m < j; m++) {
 			const struct owned *x = &o[m], *y = &o[m == i ? i + 1 : i];
@@ -253,19 +246,18 @@ static void drop_shared(struct nn_build *b, struct owned *o, size_t n,
 			owner_label(b, x, me, sizeof(me));
 			owner_label(b, y, other, sizeof(other));
 			if (keys)
-				nn_errlist_add(b->errs, "%s: public_key is also held by %s; dropped",
-					       me, other);
-			else
-				nn_errlist_add(b->errs, "%s: %s %s is also used by %s; dropped",
-					       me, x->field,
-					       nn_addr_format(x->v, a, sizeof(a)),
+				nn_errlist_add(b->errs,
+					       "%s: public_key is also held by %s; dropped", me,
 					       other);
+			else
+				nn_errlist_add(b->errs, "%s: %s %s is also used by %s; dropped", me,
+					       x->field, nn_addr_format(x->v, a, sizeof(a)), other);
 		}
 	}
 }
 
-static void own(struct owned *o, size_t *n, const uint8_t *v, size_t len,
-		int kind, size_t idx, const char *field)
+static void own(struct owned *o, size_t *n, const uint8_t *v, size_t len, int kind, size_t idx,
+		const char *field)
 {
 	memset(&o[*n], 0, sizeof(o[*n]));
 	memcpy(o[*n].v, v, len);
@@ -288,16 +280,13 @@ static int unique_addrs_keys(struct nn_build *b)
 		own(o, &n, p->gw.ov4, NN_ADDR_LEN, OWN_GW, 0, "overlay_ipv4");
 	for (i = 0; i < p->n_nodes; i++)
 		if (!b->node_drop[i])
-			own(o, &n, p->nodes[i].addr6, NN_ADDR_LEN, OWN_NODE, i,
-			    "overlay_ipv6");
+			own(o, &n, p->nodes[i].addr6, NN_ADDR_LEN, OWN_NODE, i, "overlay_ipv6");
 	for (i = 0; i < p->n_devices; i++) {
 		if (b->dev_drop[i])
 			continue;
-		own(o, &n, p->devices[i].addr6, NN_ADDR_LEN, OWN_DEV, i,
-		    "overlay_ipv6");
+		own(o, &n, p->devices[i].addr6, NN_ADDR_LEN, OWN_DEV, i, "overlay_ipv6");
 		if (p->devices[i].has_addr4)
-			own(o, &n, p->devices[i].addr4, NN_ADDR_LEN, OWN_DEV,
-			    i, "overlay_ipv4");
+			own(o, &n, p->devices[i].addr4, NN_ADDR_LEN, OWN_DEV, i, "overlay_ipv4");
 	}
 	drop_shared(b, o, n, false);
 
@@ -377,8 +366,7 @@ static int resource_overlaps(struct nn_build *b)
 	}
 	n = 0;
 	for (i = 0; i < p->n_resources; i++) {
-		for (j = 0; !b->res_drop[i] && j < p->resources[i].n_prefixes;
-		     j++) {
+		for (j = 0; !b->res_drop[i] && j < p->resources[i].n_prefixes; j++) {
 			r[n].pf = p->resources[i].prefixes[j];
 			r[n++].res = (uint32_t)i;
 		}
@@ -393,11 +381,15 @@ static int resource_overlaps(struct nn_build *b)
 			x = &p->resources[st[0]->res];
 			y = &p->resources[r[i].res];
 			if (x->network != y->network) {
-				err = nn_reject(b, "%s: prefix %s overlaps prefix %s of %s; one tenant's or network's traffic would reach the other",
-						nn_label_of(b, y->network, "resource", y->id, la, sizeof(la)),
-						nn_prefix_format(&r[i].pf, pa, sizeof(pa)),
-						nn_prefix_format(&st[0]->pf, pb, sizeof(pb)),
-						nn_label_of(b, x->network, "resource", x->id, lb, sizeof(lb)));
+				err = nn_reject(
+					b,
+					"%s: prefix %s overlaps prefix %s of %s; one tenant's or network's traffic would reach the other",
+					nn_label_of(b, y->network, "resource", y->id, la,
+						    sizeof(la)),
+					nn_prefix_format(&r[i].pf, pa, sizeof(pa)),
+					nn_prefix_format(&st[0]->pf, pb, sizeof(pb)),
+					nn_label_of(b, x->network, "resource", x->id, lb,
+						    sizeof(lb)));
 				goto out;
 			}
 		}
@@ -415,19 +407,15 @@ int nn_cross_checks(struct nn_build *b)
 
 	/* Outermost first, so a dropped parent's children do not count as
 	 * duplicates of anybody. */
-	err = unique_ids(b, b->p->n_tenants, b->ten_drop, tenant_id,
-			 drop_dup_tenant);
+	err = unique_ids(b, b->p->n_tenants, b->ten_drop, tenant_id, drop_dup_tenant);
 	cascade(b);
 	if (!err)
-		err = unique_ids(b, b->p->n_networks, b->net_drop, network_id,
-				 drop_dup_network);
+		err = unique_ids(b, b->p->n_networks, b->net_drop, network_id, drop_dup_network);
 	cascade(b);
 	if (!err)
-		err = unique_ids(b, b->p->n_nodes, b->node_drop, node_id,
-				 drop_dup_node);
+		err = unique_ids(b, b->p->n_nodes, b->node_drop, node_id, drop_dup_node);
 	if (!err)
-		err = unique_ids(b, b->p->n_devices, b->dev_drop, device_id,
-				 drop_dup_device);
+		err = unique_ids(b, b->p->n_devices, b->dev_drop, device_id, drop_dup_device);
 	if (!err)
 		err = unique_addrs_keys(b);
 	if (!err)

@@ -27,8 +27,8 @@
 
 /* One desired peer. */
 struct want {
-	const char *id;			/* device or node id, for logs */
-	const char *kind;		/* "device" / "node" */
+	const char *id;	  /* device or node id, for logs */
+	const char *kind; /* "device" / "node" */
 	uint8_t key[NN_KEY_LEN];
 	struct nn_wg_allowedip aips[MAX_WANT_AIPS];
 	size_t n_aips;
@@ -42,9 +42,9 @@ enum act_kind { ACT_ADD, ACT_REMOVE, ACT_ROTATE, ACT_FIX };
 
 struct act {
 	enum act_kind kind;
-	const struct want *w;		/* ADD, ROTATE, FIX */
-	const struct nn_wg_peer *live;	/* REMOVE, ROTATE (old), FIX */
-	unsigned int what;		/* FIX: WHAT_* */
+	const struct want *w;	       /* ADD, ROTATE, FIX */
+	const struct nn_wg_peer *live; /* REMOVE, ROTATE (old), FIX */
+	unsigned int what;	       /* FIX: WHAT_* */
 };
 
 #define WHAT_AIPS 1u
@@ -88,7 +88,8 @@ static int key_read(const char *path, uint8_t priv[NN_KEY_LEN])
 	 * rather than use it, as ssh does. */
 	if (!S_ISREG(st.st_mode) || (st.st_mode & 077)) {
 		nn_log_err("event=wg_key_rejected path=%s reason=\"not a regular file of mode "
-			   "0600 (mode %04o)\"", path, (unsigned int)(st.st_mode & 07777));
+			   "0600 (mode %04o)\"",
+			   path, (unsigned int)(st.st_mode & 07777));
 		err = -EPERM;
 		goto out;
 	}
@@ -342,7 +343,8 @@ static int build_want(const struct nn_wg *wg, const struct nn_policy *p, struct 
 		if ((i > 0 && !key_cmp(v[i].key, v[i - 1].key)) ||
 		    !key_cmp(v[i].key, wg->public_key)) {
 			nn_log_warn("event=wg_peer_skipped peer=%s reason=\"duplicate or own "
-				    "public key\"", v[i].id);
+				    "public key\"",
+				    v[i].id);
 			memmove(&v[i], &v[i + 1], (n - i - 1) * sizeof(*v));
 			n--;
 			continue;
@@ -467,12 +469,12 @@ static void log_act(const struct nn_policy *p, const struct act *a)
 		nn_key_to_base64(a->live->public_key, k1);
 		nn_key_to_base64(a->w->key, k2);
 		nn_log_info("event=wg_key_rotated peer=%s kind=%s old_public_key=%s "
-			    "new_public_key=%s", a->w->id, a->w->kind, k1, k2);
+			    "new_public_key=%s",
+			    a->w->id, a->w->kind, k1, k2);
 		break;
 	case ACT_FIX:
 		nn_log_info("event=wg_drift_repaired peer=%s kind=%s what=%s%s%s%s%s", a->w->id,
-			    a->w->kind,
-			    a->what & WHAT_AIPS ? "allowed_ips" : "",
+			    a->w->kind, a->what & WHAT_AIPS ? "allowed_ips" : "",
 			    (a->what & WHAT_AIPS) && (a->what & ~WHAT_AIPS) ? "," : "",
 			    a->what & WHAT_ENDPOINT ? "endpoint" : "",
 			    (a->what & WHAT_ENDPOINT) && (a->what & WHAT_KEEPALIVE) ? "," : "",

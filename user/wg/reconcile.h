@@ -33,19 +33,19 @@
 #include "wg/uapi.h"
 
 enum nn_wg_mode {
-	NN_WG_MODE_NONE = 0,		/* --wg none: leave the interface alone */
-	NN_WG_MODE_UAPI = 1,		/* --wg uapi: cross-platform userspace API */
+	NN_WG_MODE_NONE = 0, /* --wg none: leave the interface alone */
+	NN_WG_MODE_UAPI = 1, /* --wg uapi: cross-platform userspace API */
 };
 
 /* "none" / "uapi" (alias "userspace"). 0 or -EINVAL. */
 int nn_wg_mode_parse(const char *s, enum nn_wg_mode *out);
 
 struct nn_wg_opts {
-	const char *iface;		/* "wg0" */
-	const char *state_dir;		/* holds <iface>.key; created 0700 if missing */
-	const char *sockdir;		/* NULL: NN_WG_SOCK_DIR */
-	int timeout_ms;			/* UAPI: max wait for progress; 0: default */
-	int total_timeout_ms;		/* UAPI: whole exchange; 0: default */
+	const char *iface;     /* "wg0" */
+	const char *state_dir; /* holds <iface>.key; created 0700 if missing */
+	const char *sockdir;   /* NULL: NN_WG_SOCK_DIR */
+	int timeout_ms;	       /* UAPI: max wait for progress; 0: default */
+	int total_timeout_ms;  /* UAPI: whole exchange; 0: default */
 };
 
 struct nn_wg {
@@ -54,8 +54,8 @@ struct nn_wg {
 	char key_path[PATH_MAX];
 	uint8_t private_key[NN_KEY_LEN];
 	uint8_t public_key[NN_KEY_LEN];
-	char public_key_b64[NN_KEY_B64_SIZE];	/* for logs and status */
-	bool key_created;		/* the key file was made by nn_wg_open() */
+	char public_key_b64[NN_KEY_B64_SIZE]; /* for logs and status */
+	bool key_created;		      /* the key file was made by nn_wg_open() */
 };
 
 /*
@@ -73,8 +73,8 @@ struct nn_wg_counters {
 	bool private_key_set;
 	bool listen_port_set;
 	bool mtu_set;
-	unsigned int set_ops;		/* UAPI set operations sent: 0 or 1 */
-	unsigned int peers;		/* desired peers = peers on wg0 afterwards */
+	unsigned int set_ops; /* UAPI set operations sent: 0 or 1 */
+	unsigned int peers;   /* desired peers = peers on wg0 afterwards */
 };
 
 /* Total of the change counters: 0 means wg0 was already exactly right. */

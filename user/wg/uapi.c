@@ -266,8 +266,7 @@ void nn_wg_device_free(struct nn_wg_device *dev)
 	explicit_bzero(dev, sizeof(*dev));
 }
 
-struct nn_wg_peer *nn_wg_device_add_peer(struct nn_wg_device *dev,
-					 const uint8_t key[NN_KEY_LEN])
+struct nn_wg_peer *nn_wg_device_add_peer(struct nn_wg_device *dev, const uint8_t key[NN_KEY_LEN])
 {
 	struct nn_wg_peer *p;
 
@@ -305,8 +304,8 @@ int nn_wg_peer_add_allowedip(struct nn_wg_peer *p, const struct nn_wg_allowedip 
 
 struct conn {
 	int fd;
-	int64_t deadline_ms;		/* CLOCK_MONOTONIC, whole exchange */
-	int64_t idle_ms;		/* longest wait for any progress */
+	int64_t deadline_ms; /* CLOCK_MONOTONIC, whole exchange */
+	int64_t idle_ms;     /* longest wait for any progress */
 	size_t total, max_bytes;
 	char buf[4096];
 	size_t start, end;
@@ -350,8 +349,9 @@ static int conn_open(struct conn *c, const struct nn_wg_uapi *u, int64_t extra_m
 
 	memset(c, 0, sizeof(*c));
 	c->idle_ms = u->timeout_ms > 0 ? u->timeout_ms : NN_WG_TIMEOUT_MS_DEFAULT;
-	c->deadline_ms = now_ms() + extra_ms + (u->total_timeout_ms > 0 ? u->total_timeout_ms :
-						NN_WG_TOTAL_TIMEOUT_MS_DEFAULT);
+	c->deadline_ms =
+		now_ms() + extra_ms +
+		(u->total_timeout_ms > 0 ? u->total_timeout_ms : NN_WG_TOTAL_TIMEOUT_MS_DEFAULT);
 	c->max_bytes = u->max_bytes ? u->max_bytes : NN_WG_MAX_BYTES_DEFAULT;
 	memcpy(sun.sun_path, u->path, sizeof(sun.sun_path));
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -440,7 +440,7 @@ static int conn_line(struct conn *c, char *line, size_t cap)
 			continue;
 		}
 		if (r == 0)
-			return -EPROTO;	/* closed before the blank line */
+			return -EPROTO; /* closed before the blank line */
 		c->total += (size_t)r;
 		if (c->total > c->max_bytes)
 			return -EMSGSIZE;
@@ -506,8 +506,8 @@ int nn_wg_uapi_init(struct nn_wg_uapi *u, const char *iface, const char *sockdir
 
 /* ---- get ---- */
 
-static int get_line(const struct nn_wg_uapi *u, struct nn_wg_device *dev,
-		    struct nn_wg_peer **peer, const char *k, const char *v)
+static int get_line(const struct nn_wg_uapi *u, struct nn_wg_device *dev, struct nn_wg_peer **peer,
+		    const char *k, const char *v)
 {
 	struct nn_wg_allowedip a;
 	uint8_t key[NN_KEY_LEN];
@@ -545,7 +545,7 @@ static int get_line(const struct nn_wg_uapi *u, struct nn_wg_device *dev,
 		return 0;
 	}
 	if (!p)
-		return 0;	/* unknown device key: newer daemon, skip */
+		return 0; /* unknown device key: newer daemon, skip */
 	if (!strcmp(k, "endpoint")) {
 		if (nn_wg_endpoint_parse(v, &p->endpoint))
 			return -EPROTO;
@@ -727,8 +727,10 @@ int nn_wg_set(const struct nn_wg_uapi *u, const struct nn_wg_device *dev)
 	/* wireguard-go applies a set before it answers, and adding peers is
 	 * slow and superlinear there (5000 new peers: ~3 s, 20000: ~40 s), so
 	 * the deadline grows with the peer sections sent. */
-	err = conn_open(&c, u, (int64_t)dev->n_peers * (u->set_ms_per_peer >= 0 ?
-				u->set_ms_per_peer : NN_WG_SET_MS_PER_PEER_DEFAULT));
+	err = conn_open(&c, u,
+			(int64_t)dev->n_peers * (u->set_ms_per_peer >= 0 ?
+							 u->set_ms_per_peer :
+							 NN_WG_SET_MS_PER_PEER_DEFAULT));
 	if (err)
 		goto out;
 	err = conn_write(&c, b.p, b.n);

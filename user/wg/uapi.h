@@ -29,17 +29,17 @@
 
 #define NN_WG_SOCK_DIR "/var/run/wireguard"
 
-#define NN_WG_TIMEOUT_MS_DEFAULT 5000		/* no progress for this long: give up */
-#define NN_WG_TOTAL_TIMEOUT_MS_DEFAULT 60000	/* whole exchange */
-#define NN_WG_SET_MS_PER_PEER_DEFAULT 10	/* added to a set's deadline per peer */
-#define NN_WG_MAX_BYTES_DEFAULT (128u << 20)	/* ~300k peers as wireguard-go prints them */
-#define NN_WG_MAX_PEERS_DEFAULT 262144	/* 2x the default device cap, room for strays */
-#define NN_WG_LINE_MAX 1024		/* longest key=value line we accept */
+#define NN_WG_TIMEOUT_MS_DEFAULT 5000	     /* no progress for this long: give up */
+#define NN_WG_TOTAL_TIMEOUT_MS_DEFAULT 60000 /* whole exchange */
+#define NN_WG_SET_MS_PER_PEER_DEFAULT 10     /* added to a set's deadline per peer */
+#define NN_WG_MAX_BYTES_DEFAULT (128u << 20) /* ~300k peers as wireguard-go prints them */
+#define NN_WG_MAX_PEERS_DEFAULT 262144	     /* 2x the default device cap, room for strays */
+#define NN_WG_LINE_MAX 1024		     /* longest key=value line we accept */
 
 struct nn_wg_allowedip {
-	uint8_t family;			/* AF_INET or AF_INET6 */
-	uint8_t cidr;			/* in the family's own bits: /32 is IPv4 */
-	uint8_t addr[16];		/* IPv4 in the first 4 bytes, rest zero */
+	uint8_t family;	  /* AF_INET or AF_INET6 */
+	uint8_t cidr;	  /* in the family's own bits: /32 is IPv4 */
+	uint8_t addr[16]; /* IPv4 in the first 4 bytes, rest zero */
 };
 
 /* sa.sa_family == AF_UNSPEC: no endpoint. */
@@ -50,20 +50,20 @@ union nn_wg_endpoint {
 };
 
 /* Peer flags: what a set writes for this peer. */
-#define NN_WG_PEER_REMOVE		(1u << 0)	/* remove=true, nothing else */
-#define NN_WG_PEER_REPLACE_ALLOWEDIPS	(1u << 1)	/* replace_allowed_ips=true */
-#define NN_WG_PEER_UPDATE_ONLY		(1u << 2)	/* update_only=true */
-#define NN_WG_PEER_HAS_ENDPOINT		(1u << 3)	/* endpoint= */
-#define NN_WG_PEER_HAS_KEEPALIVE	(1u << 4)	/* persistent_keepalive_interval= */
+#define NN_WG_PEER_REMOVE (1u << 0)		/* remove=true, nothing else */
+#define NN_WG_PEER_REPLACE_ALLOWEDIPS (1u << 1) /* replace_allowed_ips=true */
+#define NN_WG_PEER_UPDATE_ONLY (1u << 2)	/* update_only=true */
+#define NN_WG_PEER_HAS_ENDPOINT (1u << 3)	/* endpoint= */
+#define NN_WG_PEER_HAS_KEEPALIVE (1u << 4)	/* persistent_keepalive_interval= */
 
 struct nn_wg_peer {
 	uint8_t public_key[NN_KEY_LEN];
-	uint32_t flags;			/* NN_WG_PEER_*; a get sets HAS_ENDPOINT
+	uint32_t flags; /* NN_WG_PEER_*; a get sets HAS_ENDPOINT
 					 * when the daemon reported one */
 	union nn_wg_endpoint endpoint;
-	uint16_t keepalive;		/* seconds, 0 = off */
+	uint16_t keepalive; /* seconds, 0 = off */
 	/* get only */
-	int64_t last_handshake_sec;	/* 0 = never */
+	int64_t last_handshake_sec; /* 0 = never */
 	int64_t last_handshake_nsec;
 	uint64_t rx_bytes;
 	uint64_t tx_bytes;
@@ -74,18 +74,18 @@ struct nn_wg_peer {
 };
 
 /* Device flags: what a set writes for the device. */
-#define NN_WG_DEV_HAS_PRIVATE_KEY	(1u << 0)
-#define NN_WG_DEV_HAS_LISTEN_PORT	(1u << 1)
-#define NN_WG_DEV_REPLACE_PEERS		(1u << 2)
+#define NN_WG_DEV_HAS_PRIVATE_KEY (1u << 0)
+#define NN_WG_DEV_HAS_LISTEN_PORT (1u << 1)
+#define NN_WG_DEV_REPLACE_PEERS (1u << 2)
 
 struct nn_wg_device {
-	uint32_t flags;			/* a get sets HAS_PRIVATE_KEY when the
+	uint32_t flags; /* a get sets HAS_PRIVATE_KEY when the
 					 * device has one, and HAS_LISTEN_PORT */
 	uint8_t private_key[NN_KEY_LEN];
-	uint8_t public_key[NN_KEY_LEN];	/* get only: derived from the
+	uint8_t public_key[NN_KEY_LEN]; /* get only: derived from the
 						 * private key (all zero without) */
 	uint16_t listen_port;
-	uint32_t fwmark;		/* get only */
+	uint32_t fwmark; /* get only */
 
 	struct nn_wg_peer *peers;
 	size_t n_peers;
@@ -94,11 +94,11 @@ struct nn_wg_device {
 
 /* Where and how to talk to one interface's daemon. */
 struct nn_wg_uapi {
-	char path[108];			/* sizeof(sun_path) */
-	int timeout_ms;			/* longest wait for any progress */
-	int total_timeout_ms;		/* whole exchange; a set gets in addition */
-	int set_ms_per_peer;		/* this much per peer section it sends */
-	size_t max_bytes;		/* reply size cap */
+	char path[108];	      /* sizeof(sun_path) */
+	int timeout_ms;	      /* longest wait for any progress */
+	int total_timeout_ms; /* whole exchange; a set gets in addition */
+	int set_ms_per_peer;  /* this much per peer section it sends */
+	size_t max_bytes;     /* reply size cap */
 	size_t max_peers;
 };
 
@@ -127,8 +127,7 @@ int nn_wg_set(const struct nn_wg_uapi *u, const struct nn_wg_device *dev);
 void nn_wg_device_free(struct nn_wg_device *dev);
 
 /* Append a zeroed peer with @key / an allowed IP; NULL / -ENOMEM. */
-struct nn_wg_peer *nn_wg_device_add_peer(struct nn_wg_device *dev,
-					 const uint8_t key[NN_KEY_LEN]);
+struct nn_wg_peer *nn_wg_device_add_peer(struct nn_wg_device *dev, const uint8_t key[NN_KEY_LEN]);
 int nn_wg_peer_add_allowedip(struct nn_wg_peer *p, const struct nn_wg_allowedip *a);
 
 /* "fd00::1/128", "10.0.0.1/32"; host bits beyond the length are cleared

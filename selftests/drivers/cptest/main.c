@@ -92,9 +92,11 @@ static int do_fetch(const char *step, bool delta, const char *via_ok)
 		return rc;
 	}
 	printf("step=%s rc=0 result=%s via=%s%s status=%ld generation=%lld changes=%zu "
-	       "bytes=%zu etag=%s elapsed_ms=%lld\n", step,
-	       f.unchanged ? "unchanged" : "new",
-	       f.fell_back ? "fallback" : f.from_delta ? "delta" : "full",
+	       "bytes=%zu etag=%s elapsed_ms=%lld\n",
+	       step, f.unchanged ? "unchanged" : "new",
+	       f.fell_back  ? "fallback" :
+	       f.from_delta ? "delta" :
+			      "full",
 	       via_ok ? via_ok : "", f.http_status, f.generation, f.n_changes, f.len,
 	       f.etag[0] ? f.etag : "-", now_ms() - t0);
 	save(&f);
@@ -172,8 +174,8 @@ static int do_req(const char *spec)
 struct stream_ctx {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	long long first, latest;	/* generations seen (-2 = none yet) */
-	long long t_latest;		/* ms when latest arrived */
+	long long first, latest; /* generations seen (-2 = none yet) */
+	long long t_latest;	 /* ms when latest arrived */
 	bool print;
 };
 
@@ -214,8 +216,9 @@ static void *stream_thread(void *ud)
 
 static int do_stream(const char *secs, const char *latency_spec)
 {
-	struct stream_ctx x = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER,
-				-2, -2, 0, !latency_spec };
+	struct stream_ctx x = {
+		PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, -2, -2, 0, !latency_spec
+	};
 	struct stream_run r = { .x = &x, .rc = 0 };
 	long long t0 = now_ms(), deadline, t_put = 0, t_done = 0, g0 = -2;
 	struct timespec ts;
@@ -272,7 +275,8 @@ joined:
 			/* From the start of the request: includes its TLS
 			 * handshake, the control plane's fsync and the push. */
 			printf("step=sse-latency rc=0 generation=%lld latency_ms=%lld "
-			       "request_ms=%lld\n", x.latest, x.t_latest - t_put, t_done - t_put);
+			       "request_ms=%lld\n",
+			       x.latest, x.t_latest - t_put, t_done - t_put);
 			return 0;
 		}
 		print_err("sse-latency", -ETIMEDOUT, t0, r.err[0] ? r.err : "no event after PUT");
@@ -336,7 +340,8 @@ static int do_watch(const char *secs)
 		if (st.connected)
 			attempt = 0;
 		until = now_ms() + nn_cp_backoff_ms(attempt++, 200, 5000, nn_cp_random());
-		printf("step=watch stream_down rc=%d retry_in_ms=%lld error=", rc, until - now_ms());
+		printf("step=watch stream_down rc=%d retry_in_ms=%lld error=", rc,
+		       until - now_ms());
 		quote(err);
 		putchar('\n');
 		/* Poll while the stream is down: the backoff wait is cut into
@@ -350,8 +355,9 @@ static int do_watch(const char *secs)
 	}
 	nn_cp_stream_stop(cl);
 	pthread_join(th, NULL);
-	printf("step=watch done rc=%d generation=%lld elapsed_ms=%lld\n", reached() || until_gen < 0 ?
-	       0 : -ETIMEDOUT, nn_cp_client_generation(cl), now_ms() - t0);
+	printf("step=watch done rc=%d generation=%lld elapsed_ms=%lld\n",
+	       reached() || until_gen < 0 ? 0 : -ETIMEDOUT, nn_cp_client_generation(cl),
+	       now_ms() - t0);
 	return reached() || until_gen < 0 ? 0 : -ETIMEDOUT;
 }
 
@@ -369,14 +375,23 @@ static void usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option lo[] = {
-		{ "url", 1, NULL, 'u' }, { "node-id", 1, NULL, 'n' },
-		{ "cert", 1, NULL, 'c' }, { "key", 1, NULL, 'k' }, { "ca", 1, NULL, 'a' },
-		{ "pin", 1, NULL, 'p' }, { "connect-timeout-ms", 1, NULL, 'C' },
-		{ "timeout-ms", 1, NULL, 'T' }, { "low-speed-limit", 1, NULL, 'L' },
-		{ "low-speed-time", 1, NULL, 'S' }, { "max-bytes", 1, NULL, 'M' },
-		{ "keepalive", 1, NULL, 'K' }, { "poll-ms", 1, NULL, 'P' },
-		{ "until-gen", 1, NULL, 'G' }, { "out", 1, NULL, 'o' },
-		{ "verbose", 0, NULL, 'v' }, { NULL, 0, NULL, 0 },
+		{ "url", 1, NULL, 'u' },
+		{ "node-id", 1, NULL, 'n' },
+		{ "cert", 1, NULL, 'c' },
+		{ "key", 1, NULL, 'k' },
+		{ "ca", 1, NULL, 'a' },
+		{ "pin", 1, NULL, 'p' },
+		{ "connect-timeout-ms", 1, NULL, 'C' },
+		{ "timeout-ms", 1, NULL, 'T' },
+		{ "low-speed-limit", 1, NULL, 'L' },
+		{ "low-speed-time", 1, NULL, 'S' },
+		{ "max-bytes", 1, NULL, 'M' },
+		{ "keepalive", 1, NULL, 'K' },
+		{ "poll-ms", 1, NULL, 'P' },
+		{ "until-gen", 1, NULL, 'G' },
+		{ "out", 1, NULL, 'o' },
+		{ "verbose", 0, NULL, 'v' },
+		{ NULL, 0, NULL, 0 },
 	};
 	struct nn_cp_opts o = { .node_id = "gw-fra-1" };
 	char err[512] = "";
@@ -385,23 +400,56 @@ int main(int argc, char **argv)
 	nn_log_set_level(NN_LOG_INFO);
 	while ((opt = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'u': o.url = optarg; break;
-		case 'n': o.node_id = optarg; break;
-		case 'c': o.cert = optarg; break;
-		case 'k': o.key = optarg; break;
-		case 'a': o.ca = optarg; break;
-		case 'p': o.pinned_pubkey = optarg; break;
-		case 'C': o.connect_timeout_ms = atol(optarg); break;
-		case 'T': o.timeout_ms = atol(optarg); break;
-		case 'L': o.low_speed_limit = atol(optarg); break;
-		case 'S': o.low_speed_time = atol(optarg); break;
-		case 'M': o.max_response = strtoul(optarg, NULL, 0); break;
-		case 'K': o.keepalive_s = atol(optarg); break;
-		case 'P': poll_ms = atol(optarg); break;
-		case 'G': until_gen = atoll(optarg); break;
-		case 'o': out_path = optarg; break;
-		case 'v': nn_log_set_level(NN_LOG_DEBUG); break;
-		default: usage();
+		case 'u':
+			o.url = optarg;
+			break;
+		case 'n':
+			o.node_id = optarg;
+			break;
+		case 'c':
+			o.cert = optarg;
+			break;
+		case 'k':
+			o.key = optarg;
+			break;
+		case 'a':
+			o.ca = optarg;
+			break;
+		case 'p':
+			o.pinned_pubkey = optarg;
+			break;
+		case 'C':
+			o.connect_timeout_ms = atol(optarg);
+			break;
+		case 'T':
+			o.timeout_ms = atol(optarg);
+			break;
+		case 'L':
+			o.low_speed_limit = atol(optarg);
+			break;
+		case 'S':
+			o.low_speed_time = atol(optarg);
+			break;
+		case 'M':
+			o.max_response = strtoul(optarg, NULL, 0);
+			break;
+		case 'K':
+			o.keepalive_s = atol(optarg);
+			break;
+		case 'P':
+			poll_ms = atol(optarg);
+			break;
+		case 'G':
+			until_gen = atoll(optarg);
+			break;
+		case 'o':
+			out_path = optarg;
+			break;
+		case 'v':
+			nn_log_set_level(NN_LOG_DEBUG);
+			break;
+		default:
+			usage();
 		}
 	}
 	if (optind >= argc)

@@ -68,14 +68,15 @@ static void serve(int fd, const char *mode)
 	} else if (!strcmp(mode, "eio")) {
 		put(fd, "errno=5\n\n");
 	} else if (!strcmp(mode, "future")) {
-		put(fd, "listen_port=51820\nfwmark=0\nshiny_new_device_key=1\n"
-			"public_key=0101010101010101010101010101010101010101010101010101010101010101\n"
-			"preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
-			"protocol_version=1\nendpoint=[fe80::1%1]:51820\n"
-			"last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=5\n"
-			"tx_bytes=18446744073709551615\nrx_bytes=7\n"
-			"persistent_keepalive_interval=25\nshiny_new_peer_key=x\n"
-			"allowed_ip=fd00::1/128\nallowed_ip=10.0.0.1/32\nerrno=0\n\n");
+		put(fd,
+		    "listen_port=51820\nfwmark=0\nshiny_new_device_key=1\n"
+		    "public_key=0101010101010101010101010101010101010101010101010101010101010101\n"
+		    "preshared_key=0000000000000000000000000000000000000000000000000000000000000000\n"
+		    "protocol_version=1\nendpoint=[fe80::1%1]:51820\n"
+		    "last_handshake_time_sec=1700000000\nlast_handshake_time_nsec=5\n"
+		    "tx_bytes=18446744073709551615\nrx_bytes=7\n"
+		    "persistent_keepalive_interval=25\nshiny_new_peer_key=x\n"
+		    "allowed_ip=fd00::1/128\nallowed_ip=10.0.0.1/32\nerrno=0\n\n");
 	}
 	/* "close" and everything else: just close. */
 }

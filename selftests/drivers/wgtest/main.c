@@ -180,7 +180,8 @@ static int show(const char *iface, const char *sockdir, int timeout_ms, int tota
 			printf("null");
 		printf(",\"keepalive\":%u,\"last_handshake_sec\":%lld,"
 		       "\"last_handshake_nsec\":%lld,\"rx_bytes\":%llu,\"tx_bytes\":%llu,"
-		       "\"allowed_ips\":[", p->keepalive, (long long)p->last_handshake_sec,
+		       "\"allowed_ips\":[",
+		       p->keepalive, (long long)p->last_handshake_sec,
 		       (long long)p->last_handshake_nsec, (unsigned long long)p->rx_bytes,
 		       (unsigned long long)p->tx_bytes);
 		for (j = 0; j < p->n_allowed_ips; j++)
@@ -207,27 +208,25 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	static const struct option lo[] = {
-		{ "iface", required_argument, NULL, 'i' },
-		{ "assignments", required_argument, NULL, 'a' },
-		{ "state-dir", required_argument, NULL, 's' },
-		{ "node-id", required_argument, NULL, 'n' },
-		{ "sockdir", required_argument, NULL, 'S' },
-		{ "timeout-ms", required_argument, NULL, 't' },
-		{ "total-timeout-ms", required_argument, NULL, 'T' },
-		{ "print-public-key", no_argument, NULL, 'k' },
-		{ "ping6", required_argument, NULL, 'p' },
-		{ "count", required_argument, NULL, 'c' },
-		{ "wait-ms", required_argument, NULL, 'w' },
-		{ "interval-ms", required_argument, NULL, 'I' },
-		{ "stop-after", required_argument, NULL, 'A' },
-		{ "show", no_argument, NULL, 'D' },
-		{ "max-bytes", required_argument, NULL, 'M' },
-		{ "fake-daemon", required_argument, NULL, 'F' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "help", no_argument, NULL, 'h' },
-		{}
-	};
+	static const struct option lo[] = { { "iface", required_argument, NULL, 'i' },
+					    { "assignments", required_argument, NULL, 'a' },
+					    { "state-dir", required_argument, NULL, 's' },
+					    { "node-id", required_argument, NULL, 'n' },
+					    { "sockdir", required_argument, NULL, 'S' },
+					    { "timeout-ms", required_argument, NULL, 't' },
+					    { "total-timeout-ms", required_argument, NULL, 'T' },
+					    { "print-public-key", no_argument, NULL, 'k' },
+					    { "ping6", required_argument, NULL, 'p' },
+					    { "count", required_argument, NULL, 'c' },
+					    { "wait-ms", required_argument, NULL, 'w' },
+					    { "interval-ms", required_argument, NULL, 'I' },
+					    { "stop-after", required_argument, NULL, 'A' },
+					    { "show", no_argument, NULL, 'D' },
+					    { "max-bytes", required_argument, NULL, 'M' },
+					    { "fake-daemon", required_argument, NULL, 'F' },
+					    { "verbose", no_argument, NULL, 'v' },
+					    { "help", no_argument, NULL, 'h' },
+					    {} };
 	const char *assignments = NULL, *node_id = NULL, *ping = NULL, *fake = NULL;
 	struct nn_wg_opts o = { .iface = "wg0" };
 	struct nn_errlist errs = {};
@@ -242,24 +241,60 @@ int main(int argc, char **argv)
 
 	while ((opt = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
 		switch (opt) {
-		case 'i': o.iface = optarg; break;
-		case 'a': assignments = optarg; break;
-		case 's': o.state_dir = optarg; break;
-		case 'n': node_id = optarg; break;
-		case 'S': o.sockdir = optarg; break;
-		case 't': o.timeout_ms = atoi(optarg); break;
-		case 'T': o.total_timeout_ms = atoi(optarg); break;
-		case 'k': print_key = true; break;
-		case 'p': ping = optarg; break;
-		case 'c': count = atoi(optarg); break;
-		case 'w': wait_ms = atoi(optarg); break;
-		case 'I': interval_ms = atoi(optarg); break;
-		case 'A': stop_after = atoi(optarg); break;
-		case 'D': do_show = true; break;
-		case 'M': max_bytes = strtoull(optarg, NULL, 0); break;
-		case 'F': fake = optarg; break;
-		case 'v': nn_log_set_level(NN_LOG_DEBUG); break;
-		default: usage(); return opt == 'h' ? 0 : 2;
+		case 'i':
+			o.iface = optarg;
+			break;
+		case 'a':
+			assignments = optarg;
+			break;
+		case 's':
+			o.state_dir = optarg;
+			break;
+		case 'n':
+			node_id = optarg;
+			break;
+		case 'S':
+			o.sockdir = optarg;
+			break;
+		case 't':
+			o.timeout_ms = atoi(optarg);
+			break;
+		case 'T':
+			o.total_timeout_ms = atoi(optarg);
+			break;
+		case 'k':
+			print_key = true;
+			break;
+		case 'p':
+			ping = optarg;
+			break;
+		case 'c':
+			count = atoi(optarg);
+			break;
+		case 'w':
+			wait_ms = atoi(optarg);
+			break;
+		case 'I':
+			interval_ms = atoi(optarg);
+			break;
+		case 'A':
+			stop_after = atoi(optarg);
+			break;
+		case 'D':
+			do_show = true;
+			break;
+		case 'M':
+			max_bytes = strtoull(optarg, NULL, 0);
+			break;
+		case 'F':
+			fake = optarg;
+			break;
+		case 'v':
+			nn_log_set_level(NN_LOG_DEBUG);
+			break;
+		default:
+			usage();
+			return opt == 'h' ? 0 : 2;
 		}
 	}
 	if (ping)

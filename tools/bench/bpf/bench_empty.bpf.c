@@ -18,13 +18,13 @@
 SEC("xdp")
 int bench_xdp_empty(struct xdp_md *xdp)
 {
-	return 2;	/* XDP_PASS */
+	return 2; /* XDP_PASS */
 }
 
 SEC("tc")
 int bench_tc_empty(struct __sk_buff *skb)
 {
-	return 0;	/* TC_ACT_OK */
+	return 0; /* TC_ACT_OK */
 }
 
 /* Same type, key, value and default size as nn_flows (maps.bpf.h); the
@@ -51,7 +51,7 @@ int bench_flow_insert(struct xdp_md *xdp)
 	struct nn_flow f = {};
 
 	if (data + sizeof(k) > end)
-		return 0;	/* XDP_ABORTED */
+		return 0; /* XDP_ABORTED */
 	__builtin_memcpy(&k, data, sizeof(k));
 	if (bench_fresh_keys) {
 		__u32 s = bench_seq++;

@@ -45,10 +45,10 @@ struct {
 	__type(value, __u64);
 } bench_cnt SEC(".maps");
 
-__u32 gen_n = 1;		/* pairs; a power of two */
-__u32 gen_spread;		/* per-thread offset so threads spray different pairs */
-__u8 gen_eth[12];		/* destination and source MAC */
-__u32 gen_tcp_base;		/* TCP checksum sum without the addresses */
+__u32 gen_n = 1;    /* pairs; a power of two */
+__u32 gen_spread;   /* per-thread offset so threads spray different pairs */
+__u8 gen_eth[12];   /* destination and source MAC */
+__u32 gen_tcp_base; /* TCP checksum sum without the addresses */
 
 static __always_inline __u16 csum_ip4(__u16 *h)
 {
@@ -159,7 +159,7 @@ SEC("tc")
 int bench_tc_drop(struct __sk_buff *skb)
 {
 	count();
-	return 2;	/* TC_ACT_SHOT */
+	return 2; /* TC_ACT_SHOT */
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
