@@ -102,7 +102,10 @@ $(O)/bench/skel/%.skel.h: $(O)/bench/bpf/%.bpf.o
 # over from the second build on).
 $(call objs,$(wildcard user/dp/*.c)): | $(SKELS)
 $(call objs,$(BENCH_SRCS)): | $(SKELS) $(BENCH_SKELS)
-$(call objs,$(BENCH_SRCS)): EXTRA_CFLAGS := -I$(O)/bench/skel $(TEST_CFLAGS)
+$(call objs,$(BENCH_SRCS)): EXTRA_CFLAGS := -I$(O)/bench/skel
+# The bench builds its packets with the tests' builder (linked below); only
+# that file sees the test library's headers.
+$(O)/tools/bench/pkt.o: EXTRA_CFLAGS := -I$(O)/bench/skel -Iselftests/lib
 $(O)/selftests/%.o: EXTRA_CFLAGS := $(TEST_CFLAGS)
 
 $(O)/%.o: %.c

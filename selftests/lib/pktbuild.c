@@ -216,7 +216,7 @@ struct pb *pb_arp(struct pb *b)
 
 struct pb *pb_lie(struct pb *b, enum pb_field f, uint32_t value)
 {
-	if (f >= PB_F_MAX) {
+	if (f == PB_F_NONE || f >= PB_F_MAX) {
 		b->bad = true;
 		return b;
 	}

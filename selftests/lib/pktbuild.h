@@ -50,12 +50,14 @@ enum pb_frag {
 	PB_FRAG_ATOMIC, /* IPv6 fragment header, offset 0, M clear */
 };
 
-/* Length fields pb_lie() can override. */
+/* Length fields pb_lie() can override (PB_F_NONE: none, so a zeroed
+ * description lies about nothing). */
 enum pb_field {
-	PB_F_IP_LEN = 0, /* IPv4 total length / IPv6 payload length */
-	PB_F_IHL,	 /* IPv4 header length nibble (words) */
-	PB_F_VERSION,	 /* IP version nibble */
-	PB_F_TCP_DOFF,	 /* TCP data offset nibble (words) */
+	PB_F_NONE = 0,
+	PB_F_IP_LEN,   /* IPv4 total length / IPv6 payload length */
+	PB_F_IHL,      /* IPv4 header length nibble (words) */
+	PB_F_VERSION,  /* IP version nibble */
+	PB_F_TCP_DOFF, /* TCP data offset nibble (words) */
 	PB_F_UDP_LEN,
 	PB_F_EXT_LEN, /* length byte of the first extension header */
 	PB_F_MAX,

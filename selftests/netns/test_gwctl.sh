@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # nanami-gwctl against a real attachment with known traffic: every command's
-# -j output, exact counters, explain on every worked example of verdicts.md,
-# explain changing nothing, monitor catching a spoofed and an ACL-dropped
-# packet, errors and exit codes.
+# -j output, exact counters (the underlay guard's drops among them),
+# explain on every worked example of verdicts.md, explain changing nothing,
+# monitor catching a spoofed and an ACL-dropped packet, errors and exit codes.
 #
 #   this script's own netns + mount ns            netns gwctl-peer-<pid>
 #   (bpffs and sysfs mounted privately)
@@ -13,6 +13,9 @@
 #   | vgw<pid>: 100.96.0.1/12        |<--veth---->|        100.96.16.2 alice |
 #   |   TC ingress: from-overlay     |            |        100.96.16.99 spoof|
 #   |   TC egress:  into-overlay     |            | routes pick the source   |
+#   |                                |            |                          |
+#   | vul<pid>: 10.99.9.1/24         |<--veth---->| vulp: 10.99.9.2/24       |
+#   |   XDP: the underlay guard      |            | sends UDP to :51820      |
 #   +--------------------------------+            +--------------------------+
 #
 # Traffic is plain IPv4 sent with bash's /dev/tcp and /dev/udp (IPv6 is off
@@ -33,6 +36,7 @@ GWCTL=$O/nanami-gwctl
 GATEWAYD=$O/nanami-gatewayd
 PEER=gwctl-peer-$$
 VGW=vgw$$
+VUL=vul$$
 PINS=/sys/fs/bpf/nanami-test/$VGW
 TMP=$(mktemp -d)
 failures=0
@@ -108,14 +112,21 @@ setup() {
 	peer ip route add 100.96.0.1/32 dev vpeer src 100.96.16.2 &&
 	peer ip route add 192.0.2.53/32 via 100.96.0.1 src 100.96.32.2 &&
 	peer ip route add 192.0.2.25/32 via 100.96.0.1 src 100.96.16.2 &&
-	peer ip route add 192.0.2.99/32 via 100.96.0.1 src 100.96.16.99
+	peer ip route add 192.0.2.99/32 via 100.96.0.1 src 100.96.16.99 &&
+	ip link add "$VUL" type veth peer name vulp netns "$PEER" &&
+	sysctl -qw "net.ipv6.conf.$VUL.disable_ipv6=1" &&
+	peer sysctl -qw net.ipv6.conf.vulp.disable_ipv6=1 &&
+	ip addr add 10.99.9.1/24 dev "$VUL" &&
+	ip link set "$VUL" up &&
+	peer ip addr add 10.99.9.2/24 dev vulp &&
+	peer ip link set vulp up
 }
 if ! setup >"$TMP/setup.log" 2>&1; then
 	not_ok "setup: topology" "$(cat "$TMP/setup.log")"
 	exit 1
 fi
 mkdir -p "$TMP/state/$VGW"
-if ! "$GATEWAYD" --iface "$VGW" --assignments examples/assignments.json --once \
+if ! "$GATEWAYD" --iface "$VGW" --underlay "$VUL" --assignments examples/assignments.json --once \
 	--state-dir "$TMP/state/$VGW" --bpffs "$PINS" --max-devices 64 --max-nodes 16 --max-rules 64 --max-prefixes 128 \
 	--max-cells 256 --max-flows 1024 >"$TMP/gwd.log" 2>&1; then
 	not_ok "setup: nanami-gatewayd --once attaches" "$(cat "$TMP/gwd.log")"
@@ -182,6 +193,9 @@ jcheck "stats -j: drop bytes (UDP 45 B framed, SYN 74 B)" "$stats" \
 	 .drops.acl_deny.bytes == 74'
 jcheck "stats -j: per-rule hits (no-smtp 1)" "$stats" \
 	'[.rules[] | select(.hits > 0) | {(.id): .hits}] | add == {"no-smtp": 1}'
+jcheck "stats -j: the underlay guard is loaded, no wg_* drops yet" "$stats" \
+	'.underlay_guard == true and .drops.wg_malformed.packets == 0 and
+	 .drops.wg_handshake_rate.packets == 0'
 
 out=$(g -j devices)
 jcheck "devices -j: carol-desktop 4 packets each way, no drops" "$out" \
@@ -216,6 +230,49 @@ usport=$(jq '.flows[] | select(.proto == "udp") | .sport' <<<"$flows")
 out=$(g -j explain into-overlay 192.0.2.53 100.96.32.2 udp "$usport" --sport 7)
 jcheck "explain -j: a reply on a tracked flow passes (flow_hit)" "$out" \
 	'.verdict == "pass" and .flow_hit == true and .rule == null'
+
+# ---- the underlay guard's drops (real packets on vul<pid>) ----
+# A handshake bucket of 2 that never refills (rate 0) makes the count exact
+# whatever the machine's speed: of 5 initiations, 3 are over the rate.
+# nn_wg_config is {u16 listen_port, u16 pad, u32 hs_rate, u32 hs_burst, u32
+# pad2} in host order (little-endian here); the port bytes are kept.
+cfg=$PINS/underlay/nn_wg_config
+port_bytes=$(bpftool -j map lookup pinned "$cfg" key 0 0 0 0 | jq -r '.value[0:4] | join(" ")')
+# shellcheck disable=SC2086
+check "underlay: handshake rate 0, burst 2" \
+	bpftool map update pinned "$cfg" key 0 0 0 0 value $port_bytes 0 0 0 0 2 0 0 0 0 0 0 0
+# 3 bytes (shorter than a message header) and a 33-byte data message: both
+# wg_malformed (45 and 75 bytes framed); then 5 initiations of 148 bytes
+# (190 framed) from one source.
+peer bash -c 'printf abc >/dev/udp/10.99.9.1/51820
+	printf "\x04\x00\x00\x00%029d" 0 >/dev/udp/10.99.9.1/51820
+	for i in 1 2 3 4 5; do
+		printf "\x01\x00\x00\x00%0144d" 0 >/dev/udp/10.99.9.1/51820
+	done' 2>/dev/null
+for _ in $(seq 40); do
+	stats=$(g -j stats)
+	jq -e '.drops.wg_handshake_rate.packets >= 3' >/dev/null <<<"$stats" && break
+	sleep 0.05
+done
+jcheck "stats -j: underlay drops by reason, exact (wg_malformed 2, wg_handshake_rate 3)" \
+	"$stats" '.drops.wg_malformed == {"packets": 2, "bytes": 120} and
+	 .drops.wg_handshake_rate == {"packets": 3, "bytes": 570}'
+jcheck "stats -j: drops_total counts the guard's drops too (4 + 5)" "$stats" \
+	'.drops_total == 9 and .drops.spoof.packets == 1'
+check "stats table: wg_malformed 2 packets, 120 bytes" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' stats |
+		awk '\$1 == \"wg_malformed\" { ok = \$2 == 2 && \$3 == 120 } END { exit !ok }'"
+check "stats table: wg_handshake_rate 3 packets" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' stats |
+		awk '\$1 == \"wg_handshake_rate\" { ok = \$2 == 3 } END { exit !ok }'"
+# Without the guard's pins (moved aside) the wg_* figures are zero and say so.
+mv "$PINS/underlay" "$PINS/../underlay-aside-$$"
+out=$(g -j stats)
+jcheck "stats -j without an underlay guard: underlay_guard false, wg_* zero" "$out" \
+	'.underlay_guard == false and .drops.wg_malformed.packets == 0 and .drops_total == 4'
+check "stats table without an underlay guard says so" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' stats | grep -q '^(no underlay guard'"
+mv "$PINS/../underlay-aside-$$" "$PINS/underlay"
 
 # ---- explain: every worked example of verdicts.md (selftests/lib/examples.c) ----
 # Examples 15 and 18 need example 1's flow, which explain never records.

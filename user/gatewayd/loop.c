@@ -732,7 +732,7 @@ static int start(struct daemon *d)
 			    d->wg.public_key_b64, d->wg.key_created);
 	}
 	if (o->metrics_listen) {
-		err = nn_metrics_start(o->metrics_listen, d->dp, &d->st, &d->metrics);
+		err = nn_metrics_start(o->metrics_listen, d->dp, d->ul, &d->st, &d->metrics);
 		if (err)
 			return err;
 	}
