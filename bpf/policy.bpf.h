@@ -220,8 +220,7 @@ static __always_inline int nn_is_martian(const __u8 *a)
 	__u64 hi, lo;
 
 	if (nn_is_v4mapped(a))
-		return a[12] == 0 || a[12] == 127 || (a[12] == 169 && a[13] == 254) ||
-		       a[12] >= 224;
+		return a[12] == 0 || a[12] == 127 || (a[12] == 169 && a[13] == 254) || a[12] >= 224;
 	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
 		return 1;
 	__builtin_memcpy(&hi, a, 8);

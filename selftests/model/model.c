@@ -337,8 +337,8 @@ static int from_source(const struct nn_policy *p, const uint8_t *src, struct ide
 
 /* Steps 5-7 for a packet whose source passed step 1. *no_flow is set when
  * the pass is a node's (step 5 records no flow). */
-static int from_policy(const struct nn_model *m, const struct ident *src,
-		       const struct nn_mtuple *t, int32_t *rule, bool *no_flow)
+static int from_policy(const struct nn_model *m, const struct ident *src, const struct nn_mtuple *t,
+		       int32_t *rule, bool *no_flow)
 {
 	const struct nn_policy *p = m->p;
 	const struct nn_device *dev;

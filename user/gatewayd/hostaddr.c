@@ -98,8 +98,7 @@ static bool martian(const uint8_t *a)
 	static const uint8_t zero[15];
 
 	if (!memcmp(a, v4pfx, sizeof(v4pfx)))
-		return a[12] == 0 || a[12] == 127 || (a[12] == 169 && a[13] == 254) ||
-		       a[12] >= 224;
+		return a[12] == 0 || a[12] == 127 || (a[12] == 169 && a[13] == 254) || a[12] >= 224;
 	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
 		return true;
 	return !memcmp(a, zero, sizeof(zero)) && a[15] <= 1;
