@@ -6,14 +6,19 @@
 # explain changing nothing, monitor catching a spoofed and an ACL-dropped
 # packet, errors and exit codes.
 #
-#   this script's own netns + mount ns            netns gwctl-peer-<pid>
-#   (bpffs and sysfs mounted privately)
-#   +--------------------------------+            +--------------------------+
-#   | lo: 192.0.2.53 ("internet")    |            | vpeer: 100.96.32.2 carol |
-#   | vgw<pid>: 100.96.0.1/12        |<--veth---->|        100.96.16.2 alice |
-#   |   TC ingress: from-overlay     |            |        100.96.16.99 spoof|
-#   |   TC egress:  into-overlay     |            | routes pick the source   |
-#   +--------------------------------+            +--------------------------+
+#   netns gwctl-inet-<pid>     this script's own netns + mount ns      netns gwctl-peer-<pid>
+#   ("the internet")           (bpffs and sysfs mounted privately)
+#   +------------------+       +--------------------------------+       +--------------------------+
+#   | lo: 192.0.2.53   |       | vgi<pid>: 198.51.100.1/24      |       | vpeer: 100.96.32.2 carol |
+#   | vinet:           |<veth->|   (a host address: gateway_host)|       |        100.96.16.2 alice |
+#   |  198.51.100.2/24 |       | vgw<pid>: 100.96.0.1/12        |<veth->|        100.96.16.99 spoof|
+#   +------------------+       |   TC ingress: from-overlay     |       | routes pick the source   |
+#                              |   TC egress:  into-overlay     |       +--------------------------+
+#                              +--------------------------------+
+#
+# "The internet" is a namespace of its own, reached by forwarding: an
+# address of the gateway's own interfaces is the gateway host's, which a
+# device reaches only when a rule names it (verdicts.md).
 #
 # Traffic is plain IPv4 sent with bash's /dev/tcp and /dev/udp (IPv6 is off
 # on both ends so that no router solicitation or MLD report lands in a
@@ -32,7 +37,9 @@ O=${O:-build}
 GWCTL=$O/nanami-gwctl
 GATEWAYD=$O/nanami-gatewayd
 PEER=gwctl-peer-$$
+INET=gwctl-inet-$$
 VGW=vgw$$
+VGI=vgi$$
 PINS=/sys/fs/bpf/nanami-test/$VGW
 TMP=$(mktemp -d)
 failures=0
@@ -45,6 +52,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	ip netns del "$PEER" 2>/dev/null
+	ip netns del "$INET" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -98,8 +106,20 @@ setup() {
 		net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.vpeer.disable_ipv6=1 &&
 	peer ip link set lo up &&
 	ip addr add 100.96.0.1/12 dev "$VGW" &&
-	ip addr add 192.0.2.53/32 dev lo &&
 	ip link set "$VGW" up &&
+	ip netns add "$INET" &&
+	ip link add "$VGI" type veth peer name vinet netns "$INET" &&
+	sysctl -qw "net.ipv6.conf.$VGI.disable_ipv6=1" net.ipv4.ip_forward=1 &&
+	ip netns exec "$INET" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.vinet.disable_ipv6=1 &&
+	ip addr add 198.51.100.1/24 dev "$VGI" &&
+	ip link set "$VGI" up &&
+	ip route add 192.0.2.0/24 via 198.51.100.2 &&
+	ip -n "$INET" link set lo up &&
+	ip -n "$INET" addr add 192.0.2.53/32 dev lo &&
+	ip -n "$INET" addr add 198.51.100.2/24 dev vinet &&
+	ip -n "$INET" link set vinet up &&
+	ip -n "$INET" route add default via 198.51.100.1 &&
 	peer ip addr add 100.96.32.2/32 dev vpeer &&
 	peer ip addr add 100.96.16.2/32 dev vpeer &&
 	peer ip addr add 100.96.16.99/32 dev vpeer &&
@@ -108,7 +128,8 @@ setup() {
 	peer ip route add 100.96.0.1/32 dev vpeer src 100.96.16.2 &&
 	peer ip route add 192.0.2.53/32 via 100.96.0.1 src 100.96.32.2 &&
 	peer ip route add 192.0.2.25/32 via 100.96.0.1 src 100.96.16.2 &&
-	peer ip route add 192.0.2.99/32 via 100.96.0.1 src 100.96.16.99
+	peer ip route add 192.0.2.99/32 via 100.96.0.1 src 100.96.16.99 &&
+	peer ip route add 239.1.2.3/32 dev vpeer src 100.96.16.2
 }
 if ! setup >"$TMP/setup.log" 2>&1; then
 	not_ok "setup: topology" "$(cat "$TMP/setup.log")"
@@ -167,19 +188,21 @@ peer bash -c 'echo hi >/dev/udp/192.0.2.99/53'
 # alice -> internet tcp/25: acl_deny by no-smtp. The SYN is dropped; stop
 # before the kernel retransmits it (1 s).
 peer timeout 0.5 bash -c 'exec 3<>/dev/tcp/192.0.2.25/25' 2>/dev/null
+# alice -> 239.1.2.3 udp (multicast): never valid from the overlay: martian.
+peer bash -c 'echo hi >/dev/udp/239.1.2.3/5000'
 sleep 0.2
 
 stats=$(g -j stats)
 jcheck "stats -j: drops by reason, exact" "$stats" \
 	'([.drops | to_entries[] | select(.value.packets > 0) | {(.key): .value.packets}] | add) ==
-	 {"spoof": 1, "acl_default_deny": 2, "acl_deny": 1} and .drops_total == 4'
+	 {"spoof": 1, "acl_default_deny": 2, "acl_deny": 1, "martian": 1} and .drops_total == 5'
 jcheck "stats -j: every reason name of verdicts.md" "$stats" \
 	'.drops | keys | sort == ["acl_default_deny", "acl_deny", "cross_network",
-	  "cross_tenant", "fragment", "malformed", "no_egress", "no_transit", "revoked",
-	  "spoof", "unknown_dst", "wg_handshake_rate", "wg_malformed"]'
+	  "cross_tenant", "fragment", "malformed", "martian", "no_egress", "no_transit",
+	  "revoked", "spoof", "unknown_dst", "wg_handshake_rate", "wg_malformed"]'
 jcheck "stats -j: drop bytes (UDP 45 B framed, SYN 74 B)" "$stats" \
 	'.drops.spoof.bytes == 45 and .drops.acl_default_deny.bytes == 90 and
-	 .drops.acl_deny.bytes == 74'
+	 .drops.acl_deny.bytes == 74 and .drops.martian.bytes == 45'
 jcheck "stats -j: per-rule hits (no-smtp 1)" "$stats" \
 	'[.rules[] | select(.hits > 0) | {(.id): .hits}] | add == {"no-smtp": 1}'
 
@@ -188,9 +211,9 @@ jcheck "devices -j: carol-desktop 4 packets each way, no drops" "$out" \
 	'.devices[] | select(.id == "carol-desktop") | .counters ==
 	 {"from_overlay": {"packets": 4, "bytes": 267, "drops": 0},
 	  "into_overlay": {"packets": 4, "bytes": 235, "drops": 0}}'
-jcheck "devices -j: alice-laptop 3 drops from the overlay, nothing passed" "$out" \
+jcheck "devices -j: alice-laptop 4 drops from the overlay, nothing passed" "$out" \
 	'.devices[] | select(.id == "alice-laptop") | .counters ==
-	 {"from_overlay": {"packets": 0, "bytes": 0, "drops": 3},
+	 {"from_overlay": {"packets": 0, "bytes": 0, "drops": 4},
 	  "into_overlay": {"packets": 0, "bytes": 0, "drops": 0}}'
 jcheck "devices -j: no other device counted" "$out" \
 	'[.devices[] | select(.id != "carol-desktop" and .id != "alice-laptop") |
@@ -289,6 +312,21 @@ jcheck "explain -j: icmpv6 echo alice -> bob allowed by ping-peers" "$out" \
 out=$(g -j explain from-overlay $A6 $DB6 47)
 jcheck "explain -j: raw protocol number (gre) alice -> acme-db" "$out" \
 	'.verdict == "drop" and .reason == "acl_default_deny" and .packet.proto == "gre"'
+# Destinations that are not the internet although outside the overlay.
+out=$(g -j explain from-overlay $C4 198.51.100.1 tcp 22)
+jcheck "explain -j: the gateway host's own address: acl_default_deny, gateway_host" "$out" \
+	'.verdict == "drop" and .reason == "acl_default_deny" and .dst_kind == "gateway_host" and
+	 .dst.kind == "gateway_host"'
+out=$(g -j explain from-overlay $C4 127.0.0.1 udp 53)
+jcheck "explain -j: loopback from the overlay: martian" "$out" \
+	'.verdict == "drop" and .reason == "martian" and .dst_kind == "martian" and
+	 .dst.kind == "martian"'
+out=$(g -j explain from-overlay $A6 ff02::1 icmpv6)
+jcheck "explain -j: IPv6 multicast from the overlay: martian" "$out" \
+	'.verdict == "drop" and .reason == "martian"'
+check "explain: table output names martian" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' explain from-overlay $C4 169.254.1.1 udp 53 |
+		grep -q '^reason *martian'"
 check "explain: table output names the rule" \
 	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' explain from-overlay $A6 $NET6 tcp 25 |
 		grep -q '^rule *no-smtp$'"
