@@ -12,6 +12,7 @@ PKGS=(
 	libcurl4-openssl-dev			# control-plane client (HTTPS, mTLS, SSE)
 	libssl-dev				# X25519 key generation for wg0
 	libnftables-dev nftables		# exit-gateway NAT table
+	libmnl-dev				# rtnetlink: the host's own addresses
 	libcmocka-dev				# unit-test assertions
 	libclang-rt-14-dev			# libFuzzer and sanitizer runtimes for clang
 	clang-format				# make check: kernel style (.clang-format)

@@ -42,6 +42,15 @@ void nn_model_set_policy(struct nn_model *m, const struct nn_policy *p);
 
 uint32_t nn_model_epoch(const struct nn_model *m);
 
+/*
+ * This gateway host's own non-overlay addresses (verdicts.md "Destination":
+ * any address of a local interface), @n of them, IPv4 as IPv4-mapped; the
+ * model keeps a copy. Like a policy change, a new set advances the epoch:
+ * open flows are judged again (docs/datapath.md "The gateway host's own
+ * addresses"). 0, or -1 (errno ENOMEM; the old set stays).
+ */
+int nn_model_set_host_addrs(struct nn_model *m, const uint8_t (*addrs)[NN_ADDR_LEN], size_t n);
+
 void nn_model_judge(struct nn_model *m, enum nn_dir dir, enum nn_framing framing,
 		    const uint8_t *pkt, size_t len, uint64_t now_ns, struct nn_model_verdict *v);
 

@@ -70,6 +70,20 @@ static uint32_t wg_send(struct nn_underlay *u, uint8_t type, size_t msglen)
 	return o.retval;
 }
 
+/* alice -> 127.0.0.1: never valid from the overlay. */
+static void send_martian(struct dpt *t)
+{
+	uint8_t pkt[PB_BUF_LEN];
+	struct dpt_result r;
+	struct pb b;
+	size_t len;
+
+	len = pb_build(pb_eth(mf_udp(&b, ALICE4, "127.0.0.1", 5353, 53)), pkt, sizeof(pkt));
+	assert_true(len > 0);
+	assert_int_equal(dpt_run(t, NN_DIR_FROM_OVERLAY, NN_HOOK_TC, pkt, len, &r), 0);
+	assert_int_equal(r.reason, NN_R_MARTIAN);
+}
+
 static void test_render(void **state)
 {
 	struct nn_ctl_state st;
@@ -84,6 +98,7 @@ static void test_render(void **state)
 	send_example(&t, "1"); /* alice -> db, eng-db */
 	send_example(&t, "5"); /* spoof */
 	send_example(&t, "7"); /* acl_deny no-smtp */
+	send_martian(&t);
 	page = nn_metrics_render(t.dp, NULL, &st);
 	assert_non_null(page);
 	expect_line(page, "nanami_drops_total{reason=\"spoof\"} 1\n");
@@ -91,10 +106,12 @@ static void test_render(void **state)
 	expect_line(page, "nanami_underlay_guard 0\n");
 	expect_line(page, "nanami_drops_total{reason=\"acl_deny\"} 1\n");
 	expect_line(page, "nanami_drops_total{reason=\"malformed\"} 0\n");
+	expect_line(page, "nanami_drops_total{reason=\"martian\"} 1\n");
+	expect_line(page, "nanami_map_entries{map=\"nn_local\"} 0\n");
 	expect_line(page, "nanami_device_packets_total{device=\"alice-laptop\",tenant=\"acme\","
 			  "network=\"acme-prod\",direction=\"from-overlay\"} 1\n");
 	expect_line(page, "nanami_device_drops_total{device=\"alice-laptop\",tenant=\"acme\","
-			  "network=\"acme-prod\",direction=\"from-overlay\"} 1\n");
+			  "network=\"acme-prod\",direction=\"from-overlay\"} 2\n");
 	expect_line(page, "nanami_rule_hits_total{rule=\"eng-db\",tenant=\"acme\","
 			  "network=\"acme-prod\"} 1\n");
 	expect_line(page, "nanami_rule_hits_total{rule=\"no-smtp\",tenant=\"acme\","
