@@ -215,7 +215,8 @@ static __always_inline int nn_parse_icmp(const __u8 *b, __u32 n, int v6, __u8 ho
 	/* Only what looks like ND is ND: hop limit 255, never a Fragment
 	 * header (RFC 6980), to a link-local or multicast address (RFC 4861). */
 	if (v6 && type >= 133 && type <= 137 && hop_limit == 255 && nn_framing == NN_FRAMING_ETH &&
-	    !p->frag_hdr && (p->dst[0] == 0xff || (p->dst[0] == 0xfe && (p->dst[1] & 0xc0) == 0x80)))
+	    !p->frag_hdr &&
+	    (p->dst[0] == 0xff || (p->dst[0] == 0xfe && (p->dst[1] & 0xc0) == 0x80)))
 		p->untouched = 1;
 	return 0;
 }

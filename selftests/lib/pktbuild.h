@@ -75,7 +75,7 @@ struct pb {
 	uint16_t vlan_tci;
 	uint16_t ethertype; /* 0: chosen from the family */
 
-	unsigned int opt_words;	 /* IPv4 options, 4-byte words of NOP */
+	unsigned int opt_words;	   /* IPv4 options, 4-byte words of NOP */
 	uint8_t opts[PB_MAX_OPTS]; /* or these option bytes, EOL-padded */
 	size_t opt_len;
 	uint8_t ext[PB_MAX_EXT]; /* IPv6 extension header types */

@@ -116,22 +116,24 @@ static void check(struct env *e, const struct hcase *c, const struct step *s, co
 	nn_model_judge(e->m, s->dir, e->framing, pkt, len, now_ns(), &mv);
 	if (mv.reason != s->reason || mv.rule != rule || mv.untouched != s->untouched ||
 	    mv.flow_hit != s->flow_hit)
-		report(e, "%s (arg %d, %s/%s): model says reason %d rule %d untouched %d flow %d; "
-			 "want %d rule %d untouched %d flow %d",
-			 c->what, s->arg, where, hname, mv.reason, mv.rule, mv.untouched,
-			 mv.flow_hit, s->reason, rule, s->untouched, s->flow_hit);
+		report(e,
+		       "%s (arg %d, %s/%s): model says reason %d rule %d untouched %d flow %d; "
+		       "want %d rule %d untouched %d flow %d",
+		       c->what, s->arg, where, hname, mv.reason, mv.rule, mv.untouched, mv.flow_hit,
+		       s->reason, rule, s->untouched, s->flow_hit);
 	assert_int_equal(dpt_run(&e->t, s->dir, hook, pkt, len, &r), 0);
 	e->runs++;
 	if (r.reason != (uint32_t)s->reason || r.rule != rule || r.untouched != s->untouched ||
 	    r.flow_hit != s->flow_hit || r.passed != (s->reason == NN_PASS))
-		report(e, "%s (arg %d, %s/%s): BPF says reason %u rule %d untouched %d flow %d "
-			 "passed %d; want %d rule %d untouched %d flow %d",
-			 c->what, s->arg, where, hname, r.reason, r.rule, r.untouched, r.flow_hit,
-			 r.passed, s->reason, rule, s->untouched, s->flow_hit);
+		report(e,
+		       "%s (arg %d, %s/%s): BPF says reason %u rule %d untouched %d flow %d "
+		       "passed %d; want %d rule %d untouched %d flow %d",
+		       c->what, s->arg, where, hname, r.reason, r.rule, r.untouched, r.flow_hit,
+		       r.passed, s->reason, rule, s->untouched, s->flow_hit);
 	for (k = 1; k < NN_R_MAX; k++)
 		if (r.drops[k] != (uint64_t)(k == s->reason))
 			report(e, "%s (arg %d, %s/%s): drop counter %d moved by %llu", c->what,
-				 s->arg, where, hname, k, (unsigned long long)r.drops[k]);
+			       s->arg, where, hname, k, (unsigned long long)r.drops[k]);
 }
 
 static void run_case(struct env *e, const struct hcase *c)
@@ -156,7 +158,7 @@ static void run_case(struct env *e, const struct hcase *c)
 static void v6_embeds(struct pb *b, int arg)
 {
 	static const char *const src[] = { "::" ALICE4, ALICE6, "::" DNS4, "::ffff:" DNS4,
-					   "::",	 "::1",	 "::2" };
+					   "::",	"::1",	"::2" };
 	static const char *const dst[] = { DB6, "::" DNS4, ALICE6, ALICE6, DB6, DB6, DB6 };
 
 	mf_tcp(b, src[arg], dst[arg], 40000, 5432, PB_TCP_SYN);
@@ -169,8 +171,8 @@ static uint8_t quote[PB_BUF_LEN];
 static void quote_compat(struct pb *b, int arg)
 {
 	struct pb q;
-	size_t qlen = pb_build(mf_tcp(&q, arg ? ALICE6 : "::" ALICE4, arg ? "::" DNS4 : DB6,
-				      40000, 5432, PB_TCP_SYN),
+	size_t qlen = pb_build(mf_tcp(&q, arg ? ALICE6 : "::" ALICE4, arg ? "::" DNS4 : DB6, 40000,
+				      5432, PB_TCP_SYN),
 			       quote, sizeof(quote));
 
 	pb_ptb(pb_ip(pb_init(b), DB6, ALICE6), 1280, quote, qlen);
@@ -401,17 +403,17 @@ static void f4_later(struct pb *b, int arg)
 
 /* ---- The table ---- */
 
-#define S(d, fn, a, r, ru)                                             \
-	{                                                              \
+#define S(d, fn, a, r, ru)                                               \
+	{                                                                \
 		.dir = d, .build = fn, .arg = a, .reason = r, .rule = ru \
 	}
 #define M(d, fn, a) S(d, fn, a, MAL, NULL)
-#define UNTOUCHED(d, fn, a)                                          \
-	{                                                            \
+#define UNTOUCHED(d, fn, a)                                        \
+	{                                                          \
 		.dir = d, .build = fn, .arg = a, .untouched = true \
 	}
-#define HIT(d, fn, a)                                                                  \
-	{                                                                              \
+#define HIT(d, fn, a)                                                                \
+	{                                                                            \
 		.dir = d, .build = fn, .arg = a, .reason = NN_PASS, .flow_hit = true \
 	}
 #define ONE(what, fr, ...)          \
@@ -550,6 +552,6 @@ int main(void)
 		cmocka_unit_test(test_parse_hardening_table),
 	};
 
-	return cmocka_run_group_tests_name("parse hardening (BPF and model)", tests,
-					   mf_group_setup, mf_group_teardown);
+	return cmocka_run_group_tests_name("parse hardening (BPF and model)", tests, mf_group_setup,
+					   mf_group_teardown);
 }

@@ -326,8 +326,8 @@ static void test_ext_chain_bound(void **state)
 	malformed(6, NN_WG_DATA, 32, &nine_other);
 	malformed(6, 5, 33, &later9);
 	/* Not UDP behind the long chain either. */
-	pb_payload(pb_tcp(pb_ip(pb_eth(pb_init(&b)), "2001:db8:1::1", "2001:db8:2::1"), 40000,
-			  PORT, PB_TCP_SYN),
+	pb_payload(pb_tcp(pb_ip(pb_eth(pb_init(&b)), "2001:db8:1::1", "2001:db8:2::1"), 40000, PORT,
+			  PB_TCP_SYN),
 		   33);
 	len = pb_build(pb_ext(&b, 60, NN_MAX_EXT_HDRS), pkt, sizeof(pkt));
 	run_at(__LINE__, pkt, len, PASS_, NN_PASS);
