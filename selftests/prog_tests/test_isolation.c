@@ -488,8 +488,8 @@ static const char *const martians[] = {
 };
 /* Their closest neighbours, which are plain internet destinations. */
 static const char *const not_martians[] = {
-	"126.255.255.255", "1.0.0.0", "169.253.255.255", "169.255.0.1", "223.255.255.255", "::2",
-	"fec0::1",	   "fe7f::1", "2001:db8::1",
+	"126.255.255.255", "1.0.0.0", "169.253.255.255", "169.255.0.1", "223.255.255.255",
+	"::1:0:0:2",	   "fec0::1", "fe7f::1",	 "2001:db8::1",
 };
 
 static bool is_v4(const char *a)
