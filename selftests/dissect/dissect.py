@@ -64,6 +64,11 @@ def v4_in_v6(packed):
 def ext_header(nh, b):
     """(next header, length, fields) of extension header @nh at b[0:]."""
     need(len(b) >= 8, "extension header %d past the payload" % nh)
+    # Scapy reads a routing header's addresses by its length field, 16
+    # bytes at a time: zeros after the header keep it from running out
+    # (the header's own bytes are what it reads; the caller checks that
+    # the header lies inside the payload).
+    b = bytes(b) + bytes(2064)
     if nh == 44:
         h = IPv6ExtHdrFragment(b[:8])
         return h.nh, 8, {"offset": h.offset, "m": h.m, "id": h.id}
@@ -71,7 +76,13 @@ def ext_header(nh, b):
         h = AH(b)
         return h.nh, (h.payloadlen + 2) * 4, {}
     if nh == 43:
-        h = IPv6ExtHdrRouting(b)
+        try:
+            h = IPv6ExtHdrRouting(b)
+        except ValueError:
+            # Scapy reads the addresses 16 bytes at a time and fails on
+            # a length that is no whole number of them (legal for types
+            # it does not know): RFC 8200 4.4's first four bytes then.
+            return b[0], (b[1] + 1) * 8, {"rtype": b[2]}
         return h.nh, (h.len + 1) * 8, {"rtype": h.type}
     if nh == 135:
         h = MIP6MH_BRR(b)
