@@ -161,7 +161,7 @@ static __always_inline __u32 nn_frag_follow(struct nn_pkt *p, __u64 now)
 	nn_copy16(k.src, p->src);
 	nn_copy16(k.dst, p->dst);
 	k.id = p->frag_id;
-	k.proto = p->proto;
+	k.proto = p->v6 ? 0 : p->proto; /* IPv6: RFC 8200 4.5, no protocol */
 	fr = bpf_map_lookup_elem(&nn_frags, &k);
 	if (!fr)
 		return NN_R_FRAGMENT;
@@ -181,7 +181,7 @@ static __always_inline void nn_frag_record(struct nn_pkt *p, __u32 reason, __u64
 	nn_copy16(k.src, p->src);
 	nn_copy16(k.dst, p->dst);
 	k.id = p->frag_id;
-	k.proto = p->proto;
+	k.proto = p->v6 ? 0 : p->proto; /* IPv6: RFC 8200 4.5, no protocol */
 	fr.seen_ns = now;
 	fr.reason = reason;
 	bpf_map_update_elem(&nn_frags, &k, &fr, BPF_ANY);

@@ -72,8 +72,11 @@ struct nn_mpkt {
 	struct nn_mtuple t; /* ports 0 where datapath.md says so */
 	uint8_t tcp_flags;
 	bool frag_first;  /* offset 0, more fragments */
-	bool frag_later;  /* offset > 0: no L4 header was read */
+	bool frag_later;  /* offset > 0: no L4 header was read; IPv6: proto 0 */
 	uint32_t frag_id; /* IPv4 16-bit id / IPv6 32-bit id */
+	uint16_t frag_off; /* fragment offset, 8-byte units */
+	bool frag_mf;	   /* more fragments */
+	bool frag_hdr;	   /* IPv6: a Fragment header, even an atomic one */
 	bool icmp;	  /* ICMP in IPv4 or ICMPv6 in IPv6 */
 	bool echo;	  /* echo request/reply: ports are the echo id */
 	bool icmp_err;	  /* an error with a parsed quote */

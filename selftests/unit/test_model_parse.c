@@ -197,17 +197,25 @@ static void test_parse_fragments(void **state)
 	assert_int_equal(pk.frag_id, 0xabcdef01);
 	assert_int_equal(pk.t.dport, 5432);
 
-	/* A later fragment: protocol from the fragment header, no ports,
-	 * whatever its bytes look like. */
+	assert_int_equal(pk.frag_off, 0);
+	assert_true(pk.frag_mf);
+
+	/* A later IPv6 fragment: no protocol (its Fragment header's next
+	 * header need not be L4), no ports, whatever its bytes look like. */
 	assert_int_equal(parse(pb_payload(pb_frag(tcp6(&b), PB_FRAG_LATER, 9, 3), 2), L3, &pk),
 			 NN_PASS);
 	assert_true(pk.frag_later && !pk.frag_first);
-	assert_int_equal(pk.t.proto, 6);
+	assert_int_equal(pk.t.proto, 0);
 	assert_int_equal(pk.t.dport, 0);
+	assert_int_equal(pk.frag_off, 3);
+	assert_false(pk.frag_mf); /* the builder's later fragments are the last */
+	/* IPv4 has no extension headers: a later fragment's protocol is L4. */
 	assert_int_equal(parse(pb_frag(udp4(&b), PB_FRAG_LATER, 0x1234, 1), L3, &pk), NN_PASS);
 	assert_true(pk.frag_later);
 	assert_int_equal(pk.frag_id, 0x1234);
 	assert_int_equal(pk.t.proto, 17);
+	assert_int_equal(pk.frag_off, 1);
+	assert_false(pk.frag_mf);
 
 	/* An atomic fragment is no fragment; its walk goes on. */
 	assert_int_equal(parse(pb_frag(tcp6(&b), PB_FRAG_ATOMIC, 9, 0), L3, &pk), NN_PASS);
