@@ -148,7 +148,7 @@ def parse_quote(v6, q, out):
     out["quote"] = o
 
 
-def parse_l4(v6, proto, l4, frag, hlim, eth, dst, out):
+def parse_l4(v6, proto, l4, frag, hlim, eth, dst, out, frag_hdr=False):
     if proto == 6:
         need(len(l4) >= 20, "TCP shorter than 20")
         t = TCP(l4)
@@ -168,7 +168,7 @@ def parse_l4(v6, proto, l4, frag, hlim, eth, dst, out):
         elif icmp_error(v6, m.type):
             parse_quote(v6, l4[8:], out)
         elif (v6 and eth and 133 <= m.type <= 137 and hlim == 255 and
-              frag == 0 and (dst.is_link_local or dst.is_multicast)):
+              not frag_hdr and (dst.is_link_local or dst.is_multicast)):
             out["untouched"] = True
 
 
@@ -210,19 +210,22 @@ def parse_v6(b, exact, eth, out):
         nxt, ln, f = ext_header(nh, pay[pos:])
         need(pos + ln <= len(pay), "extension header %d past the payload" % nh)
         need(f.get("rtype", 1) != 0, "routing header type 0")
-        if nh == 44 and f["offset"]:
-            frag, nh = 2, nxt
+        if nh == 44 and (f["offset"] or f["m"]):
+            # A second header that makes a fragment: nested fragmentation.
+            need(not frag, "a second Fragment header")
             out["frag_id"] = f["id"]
-            break
-        if nh == 44 and f["m"] and not frag:
+            if f["offset"]:
+                frag, nh = 2, nxt
+                break
             frag = 1
-            out["frag_id"] = f["id"]
         nh, pos = nxt, pos + ln
     out.update(proto=nh, frag=frag, ext=walk)
     if frag == 2:
         return
+    # ND is never fragmented (RFC 6980): not even an atomic Fragment
+    # header may be in its chain.
     parse_l4(True, nh, pay[pos:], frag, ip.hlim, eth,
-             ipaddress.ip_address(ip.dst), out)
+             ipaddress.ip_address(ip.dst), out, 44 in walk)
 
 
 def dissect(framing, b):
