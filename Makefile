@@ -29,6 +29,8 @@ CFLAGS ?= -O2 -g
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -MMD -MP \
 	-Iheaders -Iuser -I$(O)/skel -D_GNU_SOURCE
 TEST_CFLAGS := -Iselftests -Iselftests/lib
+# Test-only BPF programs (selftests/bpf/) have their skeletons here.
+TEST_CFLAGS += -I$(O)/selftests/skel
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
 LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl -lmnl
@@ -96,6 +98,28 @@ $(O)/bench/skel/%.skel.h: $(O)/bench/bpf/%.bpf.o
 	$(call msg,GEN-SKEL,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+# Test-only BPF programs: selftests/bpf/<name>.bpf.c, built like the product's
+# (the product's bpf/ headers are on the include path), skeletons for tests.
+TEST_BPF_SRCS := $(wildcard selftests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(O)/selftests/bpf/%.bpf.o,$(TEST_BPF_SRCS))
+TEST_SKELS := $(patsubst selftests/bpf/%.bpf.c,$(O)/selftests/skel/%.skel.h,$(TEST_BPF_SRCS))
+
+$(O)/selftests/bpf/%.tmp.o: selftests/bpf/%.bpf.c
+	$(call msg,CLANG,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+$(TEST_BPF_OBJS): $(O)/selftests/bpf/%.bpf.o: $(O)/selftests/bpf/%.tmp.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(O)/selftests/skel/%.skel.h: $(O)/selftests/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(call objs,$(wildcard selftests/prog_tests/*.c)): | $(TEST_SKELS)
 
 # ---- user code ----
 # Only the objects that embed a skeleton wait for one (the depfiles take
