@@ -46,6 +46,9 @@ int parse_probe(struct xdp_md *xdp)
 	o->q_flowable = p.q_flowable;
 	o->v6 = p.v6;
 	o->q_proto = p.q_proto;
+	o->frag_hdr = p.frag_hdr;
+	o->frag_off = p.frag_off;
+	o->frag_mf = p.frag_mf;
 	return XDP_PASS;
 }
 

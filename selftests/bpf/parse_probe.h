@@ -33,6 +33,9 @@ struct parse_probe_out {
 	__u8 q_flowable;
 	__u8 v6;
 	__u8 q_proto;
+	__u8 frag_hdr;	/* an IPv6 Fragment header was walked, even an atomic one */
+	__u16 frag_off; /* of the header that made a fragment, 8-byte units */
+	__u8 frag_mf;
 	__u8 pad;
 };
 

@@ -186,7 +186,7 @@ def parse_v4(b, exact, out):
     out.update(v6=False, src=addr16(ip.src), dst=addr16(ip.dst),
                proto=ip.proto)
     frag = 2 if ip.frag else (1 if ip.flags.MF else 0)
-    out["frag"] = frag
+    out.update(frag=frag, frag_off=ip.frag, frag_mf=bool(ip.flags.MF))
     if frag:
         out["frag_id"] = ip.id
     if frag == 2:
@@ -213,13 +213,13 @@ def parse_v6(b, exact, eth, out):
         if nh == 44 and (f["offset"] or f["m"]):
             # A second header that makes a fragment: nested fragmentation.
             need(not frag, "a second Fragment header")
-            out["frag_id"] = f["id"]
+            out.update(frag_id=f["id"], frag_off=f["offset"], frag_mf=bool(f["m"]))
             if f["offset"]:
                 frag, nh = 2, nxt
                 break
             frag = 1
         nh, pos = nxt, pos + ln
-    out.update(proto=nh, frag=frag, ext=walk)
+    out.update(proto=nh, frag=frag, ext=walk, frag_hdr=44 in walk)
     if frag == 2:
         return
     # ND is never fragmented (RFC 6980): not even an atomic Fragment

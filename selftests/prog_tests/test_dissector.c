@@ -13,7 +13,8 @@
  * (the reason for this test: issue 10) shows up here.
  *
  * Compared: malformed or not, untouched (ARP/ND), family, addresses,
- * protocol after the extension-header walk, fragment kind and id, ports
+ * protocol after the extension-header walk, fragment kind, id, offset and
+ * M flag, whether the walk met a Fragment header (even an atomic one), ports
  * (echo id), ICMP kind (and type/code for the model), and an error's quoted
  * flow. A disagreement is a bug, unless it is one of the documented choices
  * of docs/datapath.md "Parser vs dissector" (the exceptions table below).
@@ -55,6 +56,13 @@ struct view {
 	uint8_t src[16], dst[16];
 	int proto, frag; /* frag: 0 none, 1 first, 2 later */
 	uint32_t frag_id;
+	int frag_off;  /* of the header that made a fragment, 8-byte units */
+	bool frag_mf;  /* its M flag */
+	bool frag_hdr; /* IPv6: the walk met a Fragment header, even atomic */
+	/* The extension headers the dissector walked, in order (the parsers
+	 * keep no list: what the walk decides is compared instead). */
+	uint8_t ext[16];
+	size_t n_ext;
 	int sport, dport;
 	int icmp;		  /* enum icmp_kind */
 	int icmp_type, icmp_code; /* -1: this parser does not say */
@@ -140,6 +148,9 @@ static void bpf_view(struct parse_probe *sk, const struct rk_pkt *pk, struct vie
 	v->proto = r.proto;
 	v->frag = r.frag;
 	v->frag_id = r.frag_id;
+	v->frag_off = r.frag_off;
+	v->frag_mf = r.frag_mf;
+	v->frag_hdr = r.frag_hdr;
 	v->sport = r.sport;
 	v->dport = r.dport;
 	v->icmp = r.icmp;
@@ -169,6 +180,9 @@ static void model_view(uint8_t framing, const struct rk_pkt *pk, struct view *v)
 	v->proto = m.t.proto;
 	v->frag = m.frag_later ? 2 : m.frag_first ? 1 : 0;
 	v->frag_id = m.frag_id;
+	v->frag_off = m.frag_off;
+	v->frag_mf = m.frag_mf;
+	v->frag_hdr = m.frag_hdr;
 	v->sport = m.t.sport;
 	v->dport = m.t.dport;
 	v->icmp_type = m.icmp ? m.icmp_type : -1;
@@ -238,6 +252,8 @@ static int jint(json_t *o, const char *k)
 static void dis_view(json_t *o, struct view *v)
 {
 	json_t *icmp = json_object_get(o, "icmp"), *q = json_object_get(o, "quote");
+	json_t *ext = json_object_get(o, "ext"), *h;
+	size_t k;
 
 	memset(v, 0, sizeof(*v));
 	v->ok = json_is_true(json_object_get(o, "ok"));
@@ -255,6 +271,15 @@ static void dis_view(json_t *o, struct view *v)
 	v->proto = jint(o, "proto");
 	v->frag = jint(o, "frag");
 	v->frag_id = (uint32_t)json_integer_value(json_object_get(o, "frag_id"));
+	v->frag_off = jint(o, "frag_off");
+	v->frag_mf = json_is_true(json_object_get(o, "frag_mf"));
+	v->frag_hdr = json_is_true(json_object_get(o, "frag_hdr"));
+	json_array_foreach(ext, k, h)
+	{
+		assert_true(k < sizeof(v->ext));
+		v->ext[k] = (uint8_t)json_integer_value(h);
+		v->n_ext = k + 1;
+	}
 	v->sport = jint(o, "sport");
 	v->dport = jint(o, "dport");
 	v->icmp_type = v->icmp_code = -1;
@@ -407,6 +432,14 @@ static const char *differ(const struct view *p, const struct view *d, char *buf,
 	if (p->frag && p->frag_id != d->frag_id)
 		return say(buf, cap, "fragment id: parser %u, dissector %u", p->frag_id,
 			   d->frag_id);
+	if (p->frag_off != d->frag_off || p->frag_mf != d->frag_mf)
+		return say(buf, cap, "fragment offset/M: parser %d/%d, dissector %d/%d",
+			   p->frag_off, p->frag_mf, d->frag_off, d->frag_mf);
+	/* The walk: its end (protocol above, ports below: the L4 offset), its
+	 * bound (malformed above) and whether a Fragment header was in it. */
+	if (p->frag_hdr != d->frag_hdr)
+		return say(buf, cap, "Fragment header in the walk: parser %d, dissector %d",
+			   p->frag_hdr, d->frag_hdr);
 	if (p->sport != d->sport || p->dport != d->dport)
 		return say(buf, cap, "ports: parser %d>%d, dissector %d>%d", p->sport, p->dport,
 			   d->sport, d->dport);
@@ -475,6 +508,19 @@ static void hexdump(const uint8_t *p, size_t len)
 	fprintf(stderr, "\n");
 }
 
+/* The dissector's extension-header walk, for the report. */
+static void walk(const struct view *d)
+{
+	size_t i;
+
+	if (!d->ok || !d->v6)
+		return;
+	fprintf(stderr, "#   dissector's walk:");
+	for (i = 0; i < d->n_ext; i++)
+		fprintf(stderr, " %u", d->ext[i]);
+	fprintf(stderr, " -> %d\n", d->proto);
+}
+
 /* Distinct disagreement classes, with a count and the first example. */
 struct klass {
 	char what[160];
@@ -508,6 +554,7 @@ static void compare(struct framing_run *fr, bool bpf)
 			fprintf(stderr, "# %s/%s packet %zu (%s, seed=%llu): %s\n", who, fr->name,
 				i, s->pk.kind, (unsigned long long)seed, d);
 			hexdump(s->pk.buf, s->pk.len);
+			walk(&s->dis);
 		}
 		/* Classes by their text: "malformed: ...: why" groups by
 		 * the dissector's reason. */
