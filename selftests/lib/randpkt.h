@@ -48,4 +48,14 @@ void rk_next(struct rk_gen *g, struct rk_pkt *out);
  * later packets and ICMP errors will mostly refer to it. */
 void rk_passed(struct rk_gen *g);
 
+/*
+ * A random Ethernet frame for the underlay guard into @buf (PB_BUF_LEN):
+ * mostly UDP to @port, IPv6 chains around NN_MAX_EXT_HDRS, fragments, WG
+ * messages on and off their sizes, lying lengths (randpkt_underlay.c). The
+ * source is unique per @serial. Its length (0: a generator bug); @kind says
+ * what it meant.
+ */
+size_t rk_underlay_frame(struct nn_rng *r, uint16_t port, uint32_t serial, uint8_t *buf,
+			 const char **kind);
+
 #endif /* NANAMI_RANDPKT_H */

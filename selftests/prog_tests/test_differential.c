@@ -11,8 +11,12 @@
  * fragments of an older epoch get judged again (randpkt makes those on
  * purpose after every switch).
  *
+ * The underlay guard (bpf/underlay_xdp) gets random frames of its own
+ * (randpkt_underlay.c), each judged from docs/datapath.md "Underlay" by
+ * ul_expect() below: the guard must never stop looking early.
+ *
  *   NN_SEED=N          replay a run (the seed is printed first, "# seed=N")
- *   NN_DIFF_PACKETS=N  packets per framing (default 200000)
+ *   NN_DIFF_PACKETS=N  packets per framing (default 250000; underlay: 1/5)
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,7 +28,12 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp/underlay.h"
 #include "dptest.h"
+#include "lib/log.h"
 #include "lib/names.h"
 #include "model/model.h"
 #include "randpkt.h"
@@ -277,11 +286,205 @@ static void test_differential_eth(void **state)
 	run_diff(NN_FRAMING_ETH);
 }
 
+/* ---- the underlay guard against docs/datapath.md "Underlay" ---- */
+
+#define UL_PORT 51820
+#define UL_PASS 2 /* XDP_PASS */
+#define UL_DROP 1 /* XDP_DROP */
+
+static uint32_t ul_rd16(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 8 | p[1];
+}
+
+static bool ul_is_ext(uint8_t nh)
+{
+	return nh == 0 || nh == 43 || nh == 44 || nh == 51 || nh == 60 || nh == 135 || nh == 139 ||
+	       nh == 140;
+}
+
+/*
+ * What the guard must do with frame @f (@len bytes), from datapath.md
+ * "Underlay" and verdicts.md: NN_PASS, or the wg_* drop reason. Written
+ * from the text, as the kernel would find the UDP header: one 802.1Q tag,
+ * IPv4 options skipped, IPv6 extension headers walked to the end, not to
+ * a bound. A chain longer than NN_MAX_EXT_HDRS is [wg_malformed] whatever
+ * it carries (the guard cannot see whether the kernel would deliver it to
+ * WireGuard, so it fails closed); a frame whose UDP header cannot be found
+ * is not the guard's. Every frame has its own source, so the handshake
+ * rate never decides here.
+ */
+static uint32_t ul_expect(const uint8_t *f, size_t len, const char **why)
+{
+	size_t off = 14, l4, ext = 0, n_ext = 0, l4len, msglen;
+	bool first = false, bad;
+	uint32_t etype, tot;
+	uint8_t nh;
+
+	*why = "not UDP to the port";
+	if (len < 14)
+		return NN_PASS;
+	etype = ul_rd16(f + 12);
+	if (etype == 0x8100) {
+		if (len < 18)
+			return NN_PASS;
+		etype = ul_rd16(f + 16);
+		off = 18;
+	}
+	if (etype == 0x0800) {
+		size_t hl;
+
+		if (len < off + 20 || f[off] >> 4 != 4 || (f[off] & 0xf) < 5 || f[off + 9] != 17)
+			return NN_PASS;
+		if (ul_rd16(f + off + 6) & 0x1fff)
+			return NN_PASS; /* a later fragment: nothing to judge */
+		first = ul_rd16(f + off + 6) & 0x2000;
+		hl = (size_t)(f[off] & 0xf) * 4;
+		tot = ul_rd16(f + off + 2);
+		l4 = off + hl;
+		bad = tot < hl || tot > len - off;
+		l4len = bad ? 0 : tot - hl;
+	} else if (etype == 0x86dd) {
+		if (len < off + 40 || f[off] >> 4 != 6)
+			return NN_PASS;
+		nh = f[off + 6];
+		l4 = off + 40;
+		while (ul_is_ext(nh)) {
+			size_t hlen;
+
+			if (l4 + 8 > len)
+				break; /* the kernel drops it: not the guard's */
+			if (++n_ext > NN_MAX_EXT_HDRS) {
+				*why = "extension headers over the bound";
+				return NN_R_WG_MALFORMED;
+			}
+			if (nh == 44) {
+				if (ul_rd16(f + l4 + 2) & 0xfff8)
+					return NN_PASS; /* later fragment */
+				first |= f[l4 + 3] & 1;
+				hlen = 8;
+			} else if (nh == 51) {
+				hlen = ((size_t)f[l4 + 1] + 2) * 4;
+			} else {
+				hlen = ((size_t)f[l4 + 1] + 1) * 8;
+			}
+			nh = f[l4];
+			l4 += hlen;
+			ext += hlen;
+		}
+		if (ul_is_ext(nh) || nh != 17)
+			return NN_PASS;
+		tot = ul_rd16(f + off + 4);
+		bad = tot > len - off - 40 || tot < ext;
+		l4len = bad ? 0 : tot - ext;
+	} else {
+		return NN_PASS;
+	}
+	if (l4 + 8 > len || ul_rd16(f + l4 + 2) != UL_PORT)
+		return NN_PASS;
+	*why = "IP or UDP length";
+	if (bad || l4len < 8 || (!first && ul_rd16(f + l4 + 4) != l4len))
+		return NN_R_WG_MALFORMED;
+	msglen = l4len - 8;
+	*why = "message header";
+	if (msglen < 4 || l4 + 12 > len || f[l4 + 9] || f[l4 + 10] || f[l4 + 11])
+		return NN_R_WG_MALFORMED;
+	*why = "message type or size";
+	if (first)
+		return f[l4 + 8] == NN_WG_DATA ? NN_PASS : NN_R_WG_MALFORMED;
+	switch (f[l4 + 8]) {
+	case NN_WG_INITIATION:
+		return msglen == NN_WG_INITIATION_LEN ? NN_PASS : NN_R_WG_MALFORMED;
+	case NN_WG_RESPONSE:
+		return msglen == NN_WG_RESPONSE_LEN ? NN_PASS : NN_R_WG_MALFORMED;
+	case NN_WG_COOKIE:
+		return msglen == NN_WG_COOKIE_LEN ? NN_PASS : NN_R_WG_MALFORMED;
+	case NN_WG_DATA:
+		return msglen >= NN_WG_DATA_MIN_LEN && msglen % 16 == 0 ? NN_PASS :
+									  NN_R_WG_MALFORMED;
+	}
+	return NN_R_WG_MALFORMED;
+}
+
+static struct nn_underlay *ul;
+
+static int ul_teardown(void **state)
+{
+	(void)state;
+	nn_underlay_close(ul);
+	ul = NULL;
+	return 0;
+}
+
+static uint64_t ul_drops(uint32_t reason)
+{
+	int ncpu = libbpf_num_possible_cpus(), i;
+	struct nn_reason_stats *v = calloc((size_t)ncpu, sizeof(*v));
+	uint64_t sum = 0;
+
+	assert_non_null(v);
+	assert_int_equal(bpf_map_lookup_elem(ul->map_fd[NN_UL_DROPS], &reason, v), 0);
+	for (i = 0; i < ncpu; i++)
+		sum += v[i].packets;
+	free(v);
+	return sum;
+}
+
+static void test_differential_underlay(void **state)
+{
+	struct nn_rng r = { seed ^ 0x0de71a70de71a7ull };
+	size_t i, n = n_packets / 5 + 1, by[NN_R_MAX] = { 0 }, kinds = 0;
+	uint64_t start = now_ns(), before = 0, after = 0;
+	uint8_t buf[PB_BUF_LEN], out[PB_BUF_LEN + 64];
+
+	(void)state;
+	nn_log_set_level(NN_LOG_WARN);
+	assert_int_equal(nn_underlay_load(NULL, &ul), 0);
+	assert_int_equal(nn_underlay_set_port(ul, UL_PORT, NULL), 0);
+	before = ul_drops(NN_R_WG_MALFORMED) + ul_drops(NN_R_WG_HANDSHAKE_RATE);
+	for (i = 0; i < n; i++) {
+		const char *kind, *why;
+		size_t len = rk_underlay_frame(&r, UL_PORT, (uint32_t)i, buf, &kind);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = buf, .data_size_in = (uint32_t)len,
+			    .data_out = out, .data_size_out = sizeof(out), .repeat = 1);
+		uint32_t want, got;
+
+		if (!len)
+			fail_msg("frame %zu (%s): the generator made none", i, kind);
+		want = ul_expect(buf, len, &why);
+		assert_int_equal(bpf_prog_test_run_opts(nn_underlay_prog_fd(ul), &o), 0);
+		got = o.retval == UL_PASS ? NN_PASS : NN_R_WG_MALFORMED;
+		if (o.retval != UL_PASS && o.retval != UL_DROP)
+			fail_msg("frame %zu: XDP action %u", i, o.retval);
+		if (got != want) {
+			fprintf(stderr,
+				"# MISMATCH seed=%llu underlay frame=%zu (%s): guard %s, want %s "
+				"(%s)\n",
+				(unsigned long long)seed, i, kind, rname(got), rname(want), why);
+			hexdump(buf, len);
+			fail_msg(
+				"the underlay guard and datapath.md disagree at frame %zu (seed=%llu)",
+				i, (unsigned long long)seed);
+		}
+		by[want]++;
+		kinds += !strcmp(kind, "underlay-v6-long-chain");
+	}
+	/* Every drop was a wg_malformed one (no handshake-rate drops). */
+	after = ul_drops(NN_R_WG_MALFORMED) + ul_drops(NN_R_WG_HANDSHAKE_RATE);
+	assert_int_equal(after - before, by[NN_R_WG_MALFORMED]);
+	assert_int_equal(ul_drops(NN_R_WG_HANDSHAKE_RATE), 0);
+	fprintf(stderr,
+		"# underlay: %zu frames in %.1f s, %zu pass, %zu wg_malformed, %zu over-bound "
+		"chains\n",
+		n, (double)(now_ns() - start) / 1e9, by[NN_PASS], by[NN_R_WG_MALFORMED], kinds);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_teardown(test_differential_l3, teardown),
 		cmocka_unit_test_teardown(test_differential_eth, teardown),
+		cmocka_unit_test_teardown(test_differential_underlay, ul_teardown),
 	};
 	const char *s = getenv("NN_SEED"), *n = getenv("NN_DIFF_PACKETS");
 
