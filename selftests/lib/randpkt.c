@@ -118,6 +118,15 @@ int rk_set_policy(struct rk_gen *g, const struct nn_policy *p)
 	return g->n[C_DEV] ? 0 : -EINVAL;
 }
 
+size_t rk_host_addrs(struct rk_gen *g, uint8_t (*out)[NN_ADDR_LEN], size_t max)
+{
+	size_t n = rng_below(&g->r, (uint32_t)max + 1), i;
+
+	for (i = 0; i < n; i++)
+		rk_pick_addr(g, rng_pct(&g->r, 70) ? C_INET : C_ACL, 0, out[i]);
+	return n;
+}
+
 struct rk_gen *rk_new(uint64_t seed, uint8_t framing)
 {
 	struct rk_gen *g = calloc(1, sizeof(*g));

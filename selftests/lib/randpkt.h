@@ -55,6 +55,13 @@ void rk_passed(struct rk_gen *g);
  * source is unique per @serial. Its length (0: a generator bug); @kind says
  * what it meant.
  */
+/*
+ * Up to @max addresses for the gateway host's own interfaces (nn_local),
+ * drawn from what the generator sends to: internet and ACL destinations,
+ * so packets meet them. Returns how many (0 is a valid set).
+ */
+size_t rk_host_addrs(struct rk_gen *g, uint8_t (*out)[NN_ADDR_LEN], size_t max);
+
 size_t rk_underlay_frame(struct nn_rng *r, uint16_t port, uint32_t serial, uint8_t *buf,
 			 const char **kind);
 

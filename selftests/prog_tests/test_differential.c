@@ -31,6 +31,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dp/local.h"
 #include "dp/underlay.h"
 #include "dptest.h"
 #include "lib/log.h"
@@ -118,8 +119,26 @@ struct run {
 	struct nn_rng r;
 	uint64_t generation;
 	size_t by_reason[NN_R_MAX + 1];
-	size_t flow_hits, untouched, switches;
+	size_t flow_hits, untouched, switches, host_sets;
 };
+
+/* A new set of the gateway host's own addresses into both (verdicts.md
+ * "Destination"): like a policy change, a new generation for open flows. */
+static void switch_host_addrs(struct run *ru)
+{
+	struct nn_host_addr h[4] = { 0 };
+	uint8_t a[4][NN_ADDR_LEN];
+	struct nn_local_change chg;
+	size_t i, n = rk_host_addrs(ru->g, a, 4);
+
+	for (i = 0; i < n; i++) {
+		memcpy(h[i].addr, a[i], NN_ADDR_LEN);
+		h[i].ifindex = 1 + (uint32_t)i;
+	}
+	assert_int_equal(nn_local_set(ru->t.dp, h, n, &chg), 0);
+	assert_int_equal(nn_model_set_host_addrs(ru->m, (const uint8_t(*)[NN_ADDR_LEN])a, n), 0);
+	ru->host_sets++;
+}
 
 /* A new random policy into both: the BPF side through nn_apply, the model
  * only when the generation switched (same epochs on both sides). */
@@ -153,6 +172,9 @@ static void switch_policy(struct run *ru)
 	ru->json = ru->next_json;
 	ru->next_json = NULL;
 	assert_int_equal(rk_set_policy(ru->g, ru->p), 0);
+	/* Half the generations also move the host's own addresses. */
+	if (rng_pct(&ru->r, 50))
+		switch_host_addrs(ru);
 }
 
 static void report(struct run *ru, size_t i, const struct rk_pkt *pk, const struct dpt_result *r,
@@ -263,9 +285,10 @@ static void run_diff(uint8_t framing)
 	}
 	fprintf(stderr,
 		"# %s: %zu packets in %.1f s, %zu policy switches, %zu flow hits, "
-		"%zu untouched\n",
+		"%zu untouched, %zu host address sets\n",
 		framing == NN_FRAMING_ETH ? "eth" : "l3", n_packets,
-		(double)(now_ns() - start) / 1e9, ru->switches, ru->flow_hits, ru->untouched);
+		(double)(now_ns() - start) / 1e9, ru->switches, ru->flow_hits, ru->untouched,
+		ru->host_sets);
 	for (k = 0; k < NN_R_MAX; k++)
 		if (ru->by_reason[k])
 			fprintf(stderr, "#   %-18s %zu\n", k ? rname((unsigned int)k) : "pass",
