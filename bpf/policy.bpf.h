@@ -388,6 +388,11 @@ __noinline int nn_judge_into(__u32 slot, struct nn_addr_info *di, struct nn_pkt 
 		return 0;
 	}
 	pi = nn_prefix_lookup(NN_SCOPE(slot, 0), p->src);
+	/* The space of a dropped entry sends nothing (closed space). */
+	if (pi && (pi->flags & NN_PF_CLOSED)) {
+		j->reason = NN_R_SPOOF;
+		return 0;
+	}
 	if (pi && pi->kind == NN_PK_RESOURCE) {
 		if (pi->tenant != di->tenant) {
 			j->reason = NN_R_CROSS_TENANT;

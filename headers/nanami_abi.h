@@ -158,9 +158,14 @@ enum nn_prefix_kind {
 	NN_PK_HOLE = 4,	    /* ::ffff:0:0/96 under a short IPv6 prefix: not it */
 };
 
+/* nn_prefix_info.flags beyond NN_AF_CELL_STAR_D: an NN_PK_OVERLAY entry
+ * that is the space of an entry validation dropped (closed: unknown_dst
+ * toward it, spoof from it, in both directions). */
+#define NN_PF_CLOSED 0x80
+
 struct nn_prefix_info {
 	__u8 kind;  /* enum nn_prefix_kind */
-	__u8 flags; /* NN_AF_CELL_STAR_D for resources */
+	__u8 flags; /* NN_AF_CELL_STAR_D for resources, NN_PF_CLOSED */
 	__u16 pad;
 	__u32 tenant;
 	__u32 network;

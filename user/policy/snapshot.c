@@ -177,9 +177,15 @@ static int alloc_build(struct nn_build *b, const struct counts *c)
 	b->res_drop = alloc_n(c->resources, sizeof(bool));
 	b->rule_drop = alloc_n(c->rules, sizeof(bool));
 	b->nets = alloc_n(c->networks, sizeof(*b->nets));
+	b->ten_js = alloc_n(c->tenants, sizeof(json_t *));
+	b->net_js = alloc_n(c->networks, sizeof(json_t *));
+	b->res_js = alloc_n(c->resources, sizeof(json_t *));
+	b->dev_js = alloc_n(c->devices, sizeof(json_t *));
+	b->node_js = alloc_n(c->nodes, sizeof(json_t *));
 	if (!p->tenants || !p->networks || !p->users || !p->devices || !p->nodes || !p->resources ||
 	    !p->rules || !b->ten_drop || !b->net_drop || !b->user_drop || !b->dev_drop ||
-	    !b->node_drop || !b->res_drop || !b->rule_drop || !b->nets)
+	    !b->node_drop || !b->res_drop || !b->rule_drop || !b->nets || !b->ten_js ||
+	    !b->net_js || !b->res_js || !b->dev_js || !b->node_js)
 		return -ENOMEM;
 	return 0;
 }
@@ -194,6 +200,12 @@ static void free_build(struct nn_build *b)
 	free(b->res_drop);
 	free(b->rule_drop);
 	free(b->nets);
+	free(b->ten_js);
+	free(b->net_js);
+	free(b->res_js);
+	free(b->dev_js);
+	free(b->node_js);
+	free(b->closed);
 }
 
 /* ---- top level and gateway: any error here rejects the snapshot ---- */
@@ -371,6 +383,9 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 	if (err)
 		goto out;
 	err = nn_validate_acls(&b);
+	if (err)
+		goto out;
+	err = nn_collect_closed(&b);
 	if (err)
 		goto out;
 	err = nn_compact(&b);
