@@ -28,7 +28,8 @@
 /* ---- Limits ---- */
 #define NN_ADDR_LEN 16
 #define NN_NAME_MAX 64	      /* ids (device, rule, tenant...) incl. NUL */
-#define NN_MAX_PORT_RANGES 32 /* elementary port ranges per policy cell */
+#define NN_MAX_PORT_RANGES 32 /* port ranges per policy map entry (a cell's tree node) */
+#define NN_CELL_DEPTH 4	      /* tree levels: 32^4 > the 65536 ranges a cell can have */
 #define NN_MAX_EXT_HDRS 8     /* IPv6 extension headers walked before "malformed" */
 #define NN_PULL_LEN 64	      /* bytes TC makes linear: Ethernet + VLAN + IPv6 */
 
@@ -203,12 +204,19 @@ struct nn_pfx_lens {
 };
 
 /* ---- Compiled ACL (nn_policy) ----
- * A cell is (src class, dst class, protocol). Its value lists disjoint,
- * sorted destination-port ranges, each with the first deny rule and the first
+ * A cell is (src class, dst class, protocol). It holds disjoint, sorted
+ * destination-port ranges, each with the first deny rule and the first
  * allow rule (in ACL order) that match there. Protocols without ports use one
  * range 0-65535. proto NN_PROTO_ANY holds rules with proto "any" for
  * protocols that have no cell of their own; a protocol's own cell already
  * includes the "any" rules.
+ *
+ * A cell of up to NN_MAX_PORT_RANGES ranges is one entry (part 0, a leaf).
+ * A larger one is a tree in the same map: part 0 is the root, every entry
+ * holds up to NN_MAX_PORT_RANGES ranges and an index entry's range i spans
+ * the ports of its child part r[i].deny; leaves hold the ranges. At most
+ * NN_CELL_DEPTH levels, so any rule set compiles, and a packet's cell costs
+ * at most NN_CELL_DEPTH lookups (plus one for the "any" fallback).
  */
 #define NN_PROTO_ANY 256
 
@@ -218,6 +226,7 @@ struct nn_cell_key {
 	__u16 proto;
 	__u8 slot;
 	__u8 pad;
+	__u32 part; /* 0: the cell (the tree's root); else a node of its tree */
 };
 
 struct nn_port_range {
@@ -228,8 +237,8 @@ struct nn_port_range {
 };
 
 struct nn_cell {
-	__u32 n; /* ranges used */
-	__u32 pad;
+	__u32 n;     /* ranges used */
+	__u32 index; /* 0: a leaf; 1: r[i] spans the ports of part r[i].deny */
 	struct nn_port_range r[NN_MAX_PORT_RANGES];
 };
 

@@ -611,27 +611,16 @@ static int cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
 static int emit_cell(struct cstate *s, const struct cell_key *ck, const struct vec *rules,
 		     uint16_t proto, size_t max_cells)
 {
-	struct nn_compiled *o = s->out;
-	struct nn_cell_ent *ce;
+	struct nn_cell_ent key = { .src_class = ck->src, .dst_class = ck->dst, .proto = proto };
+	struct nn_port_range *r;
+	size_t n;
 	int err;
 
-	if (o->n_cells >= max_cells)
-		return -E2BIG;
-	ce = realloc(o->cells, (o->n_cells + 1) * sizeof(*ce));
-	if (!ce)
-		return -ENOMEM;
-	o->cells = ce;
-	ce = &o->cells[o->n_cells];
-	memset(ce, 0, sizeof(*ce));
-	ce->src_class = ck->src;
-	ce->dst_class = ck->dst;
-	ce->proto = proto;
-	err = nn_cell_build(s->p, rules->v, rules->n, proto, &ce->cell);
-	if (err)
-		return err;
-	if (ce->cell.n)
-		o->n_cells++;
-	return 0;
+	err = nn_cell_ranges(s->p, rules->v, rules->n, proto, &r, &n);
+	if (!err)
+		err = nn_cell_emit(s->out, &key, r, n, max_cells);
+	free(r);
+	return err;
 }
 
 static int emit_cells(struct cstate *s, size_t max_cells)
@@ -662,17 +651,14 @@ static int emit_cells(struct cstate *s, size_t max_cells)
 		}
 		if (any && !err)
 			err = emit_cell(s, e->key, rules, NN_PROTO_ANY, max_cells);
-		if (err == -E2BIG) {
-			const struct nn_rule *r0 = &s->p->rules[rules->v[0]];
-			const struct nn_network *nw = &s->p->networks[r0->network];
-
-			nn_errlist_add(s->errs,
-				       "tenant=%s network=%s rule=%s: policy too large: more than "
-				       "%zu cells, or more than %d port ranges in one cell",
-				       s->p->tenants[nw->tenant].id, nw->id, r0->id, max_cells,
-				       NN_MAX_PORT_RANGES);
-		}
 	}
+	/* A capacity of the whole generation: no one rule is to blame. */
+	if (err == -E2BIG)
+		nn_errlist_add(s->errs,
+			       "policy too large: the compiled ACL needs more than %zu policy "
+			       "map entries (cells and their port-range trees); raise "
+			       "--max-cells",
+			       max_cells);
 	return err;
 }
 
@@ -792,8 +778,8 @@ static void cstate_free(struct cstate *s)
 	free(s->dev_dst4);
 }
 
-int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t max_cells,
-	       struct nn_compiled *out, struct nn_errlist *errs)
+int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
+	       const struct nn_compile_caps *caps, struct nn_compiled *out, struct nn_errlist *errs)
 {
 	struct cstate s = { .p = p, .out = out, .errs = errs };
 	size_t nd = p->n_devices ? p->n_devices : 1, nr = p->n_rules ? p->n_rules : 1, i;
@@ -824,11 +810,19 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t m
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)
-		err = emit_cells(&s, max_cells);
+		err = emit_cells(&s, caps ? caps->max_cells : 0);
 	if (!err)
 		err = emit_addrs(&s, slots);
 	if (!err)
 		prefix_flags(&s);
+	if (!err && caps && caps->max_prefixes && out->n_prefixes > caps->max_prefixes) {
+		nn_errlist_add(
+			errs,
+			"policy too large: %zu prefix entries (resource, overlay, ACL, closed "
+			"space) exceed the capacity of %zu; raise --max-prefixes",
+			out->n_prefixes, caps->max_prefixes);
+		err = -E2BIG;
+	}
 	if (!err)
 		err = nn_compile_pfx_lens(out);
 	for (i = 0; i < p->n_rules && !err; i++) {

@@ -17,7 +17,7 @@ _Static_assert(sizeof(struct nn_prefix_info) == 16, "nn_prefix_info");
 _Static_assert(sizeof(struct nn_pfx_key) == 24, "nn_pfx_key");
 _Static_assert(sizeof(struct nn_pfx_lens_key) == 4, "nn_pfx_lens_key");
 _Static_assert(sizeof(struct nn_pfx_lens) == 4 + 2 * NN_MAX_PFX_LENS, "nn_pfx_lens");
-_Static_assert(sizeof(struct nn_cell_key) == 12, "nn_cell_key");
+_Static_assert(sizeof(struct nn_cell_key) == 16, "nn_cell_key");
 _Static_assert(sizeof(struct nn_port_range) == 12, "nn_port_range");
 _Static_assert(sizeof(struct nn_cell) == 8 + 12 * NN_MAX_PORT_RANGES, "nn_cell");
 _Static_assert(sizeof(struct nn_rule_info) == 8, "nn_rule_info");
