@@ -130,18 +130,21 @@ static int check_limits(struct nn_build *b, const struct counts *c)
 {
 	const struct nn_limits *l = b->lim;
 
+	/* Each names the flag that raises it (assignments-v1.md). */
 	if (c->devices > l->max_devices)
-		return nn_reject(b, "%zu devices exceed the limit of %zu", c->devices,
-				 l->max_devices);
+		return nn_reject(b, "%zu devices exceed the capacity of %zu; raise --max-devices",
+				 c->devices, l->max_devices);
 	if (c->rules > l->max_rules)
-		return nn_reject(b, "%zu ACL rules exceed the limit of %zu", c->rules,
-				 l->max_rules);
+		return nn_reject(b, "%zu ACL rules exceed the capacity of %zu; raise --max-rules",
+				 c->rules, l->max_rules);
 	if (c->prefixes > l->max_prefixes)
 		return nn_reject(b,
-				 "%zu prefixes (overlay, resource and ACL) exceed the limit of %zu",
+				 "%zu prefixes (overlay, resource and ACL) exceed the capacity of "
+				 "%zu; raise --max-prefixes",
 				 c->prefixes, l->max_prefixes);
 	if (c->nodes > l->max_nodes)
-		return nn_reject(b, "%zu nodes exceed the limit of %zu", c->nodes, l->max_nodes);
+		return nn_reject(b, "%zu nodes exceed the capacity of %zu; raise --max-nodes",
+				 c->nodes, l->max_nodes);
 	return 0;
 }
 
