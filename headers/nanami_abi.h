@@ -60,6 +60,11 @@ enum nn_reason {
 	NN_R_MAX = 15,	   /* reasons are only ever appended: never renumber */
 };
 
+/* Capacity of the per-reason counter maps (nn_drops, nn_wg_drops): room for
+ * reasons added later, so that an upgrade adding one still adopts the maps
+ * pinned by the previous build (a pinned map's size cannot change). */
+#define NN_R_SLOTS 64
+
 /* Direction is the attach point, never a guess. */
 enum nn_dir {
 	NN_DIR_FROM_OVERLAY = 0, /* a peer sent it (wg0 ingress) */

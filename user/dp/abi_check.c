@@ -31,6 +31,7 @@ _Static_assert(offsetof(struct nn_frag, epoch) == 12, "nn_frag: epoch in the old
 _Static_assert(sizeof(struct nn_config) == 40, "nn_config");
 _Static_assert(sizeof(struct nn_meta) == 40, "nn_meta");
 _Static_assert(sizeof(struct nn_reason_stats) == 16, "nn_reason_stats");
+_Static_assert(NN_R_MAX <= NN_R_SLOTS, "nn_drops: a new reason needs a counter slot");
 _Static_assert(sizeof(struct nn_dev_stats) == 48, "nn_dev_stats");
 _Static_assert(sizeof(struct nn_rule_stats) == 8, "nn_rule_stats");
 _Static_assert(sizeof(struct nn_name) == 3 * NN_NAME_MAX + 8, "nn_name");
