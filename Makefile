@@ -29,9 +29,11 @@ CFLAGS ?= -O2 -g
 USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -MMD -MP \
 	-Iheaders -Iuser -I$(O)/skel -D_GNU_SOURCE
 TEST_CFLAGS := -Iselftests -Iselftests/lib
+# Test-only BPF programs (selftests/bpf/) have their skeletons here.
+TEST_CFLAGS += -I$(O)/selftests/skel
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
-LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl
+LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl -lmnl
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
@@ -97,12 +99,37 @@ $(O)/bench/skel/%.skel.h: $(O)/bench/bpf/%.bpf.o
 	@mkdir -p $(dir $@)
 	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
 
+# Test-only BPF programs: selftests/bpf/<name>.bpf.c, built like the product's
+# (the product's bpf/ headers are on the include path), skeletons for tests.
+TEST_BPF_SRCS := $(wildcard selftests/bpf/*.bpf.c)
+TEST_BPF_OBJS := $(patsubst selftests/bpf/%.bpf.c,$(O)/selftests/bpf/%.bpf.o,$(TEST_BPF_SRCS))
+TEST_SKELS := $(patsubst selftests/bpf/%.bpf.c,$(O)/selftests/skel/%.skel.h,$(TEST_BPF_SRCS))
+
+$(O)/selftests/bpf/%.tmp.o: selftests/bpf/%.bpf.c
+	$(call msg,CLANG,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(CLANG) $(BPF_CFLAGS) -MF $(@:.o=.d) -c $< -o $@
+
+$(TEST_BPF_OBJS): $(O)/selftests/bpf/%.bpf.o: $(O)/selftests/bpf/%.tmp.o
+	$(call msg,GEN-OBJ,$@)
+	$(Q)$(BPFTOOL) gen object $@ $<
+
+$(O)/selftests/skel/%.skel.h: $(O)/selftests/bpf/%.bpf.o
+	$(call msg,GEN-SKEL,$@)
+	@mkdir -p $(dir $@)
+	$(Q)$(BPFTOOL) gen skeleton $< name $(subst -,_,$*) > $@
+
+$(call objs,$(wildcard selftests/prog_tests/*.c)): | $(TEST_SKELS)
+
 # ---- user code ----
 # Only the objects that embed a skeleton wait for one (the depfiles take
 # over from the second build on).
 $(call objs,$(wildcard user/dp/*.c)): | $(SKELS)
 $(call objs,$(BENCH_SRCS)): | $(SKELS) $(BENCH_SKELS)
-$(call objs,$(BENCH_SRCS)): EXTRA_CFLAGS := -I$(O)/bench/skel $(TEST_CFLAGS)
+$(call objs,$(BENCH_SRCS)): EXTRA_CFLAGS := -I$(O)/bench/skel
+# The bench builds its packets with the tests' builder (linked below); only
+# that file sees the test library's headers.
+$(O)/tools/bench/pkt.o: EXTRA_CFLAGS := -I$(O)/bench/skel -Iselftests/lib
 $(O)/selftests/%.o: EXTRA_CFLAGS := $(TEST_CFLAGS)
 
 $(O)/%.o: %.c

@@ -151,19 +151,35 @@ static __always_inline void nn_flow_open(struct nn_pkt *p, __u32 epoch, __u8 dir
 	bpf_map_update_elem(&nn_flows, &k, &f, BPF_ANY);
 }
 
-/* Later fragment: the first fragment's verdict, or NN_R_FRAGMENT. */
-static __always_inline __u32 nn_frag_follow(struct nn_pkt *p, __u64 now)
+/* The datagram's reassembly key (nanami_abi.h): IPv4 by protocol too,
+ * IPv6 by source, destination and id alone, whatever extension headers
+ * follow its Fragment header (RFC 8200 4.5). */
+static __always_inline void nn_frag_key_make(struct nn_frag_key *k, struct nn_pkt *p)
 {
-	struct nn_frag_key k = {};
+	nn_copy16(k->src, p->src);
+	nn_copy16(k->dst, p->dst);
+	k->id = p->frag_id;
+	k->proto = p->v6 ? 0 : p->proto;
+	k->pad[0] = 0;
+	k->pad[1] = 0;
+	k->pad[2] = 0;
+}
+
+/*
+ * Later fragment: the first fragment's verdict, or NN_R_FRAGMENT. The
+ * verdict holds only within the generation it was reached in: after a
+ * policy change a later fragment is dropped, and the sender's
+ * retransmission (a new first fragment) is judged again.
+ */
+static __always_inline __u32 nn_frag_follow(struct nn_pkt *p, __u32 epoch, __u64 now)
+{
+	struct nn_frag_key k;
 	struct nn_frag *fr;
 	struct nn_config *cfg;
 
-	nn_copy16(k.src, p->src);
-	nn_copy16(k.dst, p->dst);
-	k.id = p->frag_id;
-	k.proto = p->proto;
+	nn_frag_key_make(&k, p);
 	fr = bpf_map_lookup_elem(&nn_frags, &k);
-	if (!fr)
+	if (!fr || fr->epoch != epoch)
 		return NN_R_FRAGMENT;
 	cfg = nn_cfg();
 	if (cfg && now - fr->seen_ns >= (__u64)cfg->frag_timeout_s * NN_NSEC)
@@ -171,19 +187,17 @@ static __always_inline __u32 nn_frag_follow(struct nn_pkt *p, __u64 now)
 	return fr->reason;
 }
 
-static __always_inline void nn_frag_record(struct nn_pkt *p, __u32 reason, __u64 now)
+static __always_inline void nn_frag_record(struct nn_pkt *p, __u32 reason, __u32 epoch, __u64 now)
 {
-	struct nn_frag_key k = {};
+	struct nn_frag_key k;
 	struct nn_frag fr = {};
 
 	if (nn_dry_run)
 		return;
-	nn_copy16(k.src, p->src);
-	nn_copy16(k.dst, p->dst);
-	k.id = p->frag_id;
-	k.proto = p->proto;
+	nn_frag_key_make(&k, p);
 	fr.seen_ns = now;
 	fr.reason = reason;
+	fr.epoch = epoch;
 	bpf_map_update_elem(&nn_frags, &k, &fr, BPF_ANY);
 }
 

@@ -92,6 +92,16 @@ struct {
 	__type(value, struct nn_frag);
 } nn_frags SEC(".maps");
 
+/* This gateway host's own non-overlay addresses (see nanami_abi.h): kept
+ * by the controller from rtnetlink, judged like the overlay address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, NN_MAX_LOCAL_ADDRS);
+	__type(key, struct nn_local_key);
+	__type(value, struct nn_local_info);
+} nn_local SEC(".maps");
+
 /* Runtime knobs the controller may change without reloading. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -111,7 +121,7 @@ struct {
 /* Drops by reason. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NN_R_MAX);
+	__uint(max_entries, NN_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct nn_reason_stats);
 } nn_drops SEC(".maps");

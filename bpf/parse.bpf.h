@@ -47,14 +47,18 @@ struct nn_pkt {
 	__u8 untouched;	 /* ARP / ND: pass without judging */
 	__u8 q_flowable; /* the quote can name a flow (not a non-echo ICMP) */
 	__u8 v6;	 /* IPv6: ICMP is 58 here, 1 is "another protocol" */
-	__u8 pad;
+	__u8 frag_hdr;	 /* an IPv6 Fragment header was seen, even an atomic one */
+	/* Of the header that made the packet a fragment (the fragment table's
+	 * inputs): id (IPv4 16 bits, IPv6 32), offset in 8-byte units, M. */
 	__u32 frag_id;
+	__u16 frag_off;
+	__u8 frag_mf;
 	/* the flow an ICMP error quotes */
+	__u8 q_proto;
 	__u8 q_src[NN_ADDR_LEN];
 	__u8 q_dst[NN_ADDR_LEN];
 	__u16 q_sport;
 	__u16 q_dport;
-	__u8 q_proto;
 };
 
 struct nn_vlan_hdr {
@@ -78,14 +82,42 @@ static __always_inline void nn_copy16(__u8 *dst, const void *src)
 	__builtin_memcpy(dst, src, NN_ADDR_LEN);
 }
 
-/* An IPv4-mapped address inside an IPv6 header would pose as the IPv4
- * address of a device: such packets are malformed. */
+/* An IPv4-mapped address: how the maps store IPv4. */
 static __always_inline int nn_is_v4mapped(const __u8 *a)
 {
 	__u32 w[3];
 
 	__builtin_memcpy(w, a, sizeof(w));
 	return w[0] == 0 && w[1] == 0 && w[2] == bpf_htonl(0x0000ffff);
+}
+
+/*
+ * An IPv4-mapped (::ffff:a.b.c.d) or IPv4-compatible (::a.b.c.d) address
+ * inside an IPv6 header would pose as the IPv4 address of a device (the maps
+ * store IPv4 mapped): such packets are malformed. :: and ::1 are addresses
+ * of their own (unspecified, loopback), not IPv4-compatible ones.
+ */
+static __always_inline int nn_v6_embeds_v4(const __u8 *a)
+{
+	__u32 w[4];
+
+	__builtin_memcpy(w, a, sizeof(w));
+	if (w[0] || w[1])
+		return 0;
+	if (w[2] == bpf_htonl(0x0000ffff))
+		return 1;
+	return w[2] == 0 && bpf_ntohl(w[3]) > 1;
+}
+
+/*
+ * Make an upper bound the verifier can see whatever the compiler did to
+ * the checks before (older verifiers lose bounds across 32-bit compares and
+ * min()): @n & @mask, in an asm the compiler cannot fold away.
+ */
+static __always_inline __u32 nn_bound(__u32 n, const __u32 mask)
+{
+	asm volatile("%0 &= %1" : "+r"(n) : "i"(mask));
+	return n;
 }
 
 /*
@@ -130,7 +162,7 @@ static __always_inline int nn_parse_quote(const __u8 *b, __u32 n, int v6, struct
 	} else {
 		if (n < 8 + 40 || (b[8] >> 4) != 6)
 			return NN_R_MALFORMED;
-		if (nn_is_v4mapped(&b[8 + 8]) || nn_is_v4mapped(&b[8 + 24]))
+		if (nn_v6_embeds_v4(&b[8 + 8]) || nn_v6_embeds_v4(&b[8 + 24]))
 			return NN_R_MALFORMED;
 		nn_copy16(p->q_src, &b[8 + 8]);
 		nn_copy16(p->q_dst, &b[8 + 24]);
@@ -180,9 +212,11 @@ static __always_inline int nn_parse_icmp(const __u8 *b, __u32 n, int v6, __u8 ho
 										   NN_ICMP_ERROR;
 		return nn_parse_quote(b, n, v6, p);
 	}
-	/* Neighbour discovery is never fragmented (RFC 6980). */
+	/* Only what looks like ND is ND: hop limit 255, never a Fragment
+	 * header (RFC 6980), to a link-local or multicast address (RFC 4861). */
 	if (v6 && type >= 133 && type <= 137 && hop_limit == 255 && nn_framing == NN_FRAMING_ETH &&
-	    p->frag == NN_FRAG_NONE)
+	    !p->frag_hdr &&
+	    (p->dst[0] == 0xff || (p->dst[0] == 0xfe && (p->dst[1] & 0xc0) == 0x80)))
 		p->untouched = 1;
 	return 0;
 }
@@ -204,7 +238,8 @@ static __always_inline int nn_parse_l4(struct nn_ctx *c, __u32 off, __u32 len, i
 	if (!s)
 		return NN_R_MALFORMED;
 	b = s->l4;
-	if (nn_load(c, off, b, n))
+	/* n is 8..NN_L4_BUF: say so in a form every verifier follows. */
+	if (nn_load(c, off, b, nn_bound(n - 1, NN_L4_BUF - 1) + 1))
 		return NN_R_MALFORMED;
 	if (p->proto == NN_IPPROTO_TCP) {
 		__u32 doff = (b[12] >> 4) * 4;
@@ -226,6 +261,60 @@ static __always_inline int nn_parse_l4(struct nn_ctx *c, __u32 off, __u32 len, i
 	return nn_parse_icmp(b, n, v6, hop_limit, p);
 }
 
+#define NN_V4_OPT_MAX 40 /* IHL 15: 60 - 20 bytes of options */
+#define NN_IPOPT_EOL 0
+#define NN_IPOPT_NOP 1
+#define NN_IPOPT_LSRR 131
+#define NN_IPOPT_SSRR 137
+
+/*
+ * Walk the @n (1..40) option bytes at @off (docs/datapath.md "IPv4"): a
+ * source route, or options that do not add up, are malformed. The walk is
+ * unrolled over every byte position with constant indices; @next says where
+ * the next option starts, so each position is either an option's first byte
+ * or skipped. No back-edge, no variable stack offset: every verifier since
+ * bounded loops follows it.
+ */
+static __always_inline int nn_ipv4_opts(struct nn_ctx *c, __u32 off, __u32 n)
+{
+	__u32 zero = 0, next = 0;
+	struct nn_scratch *s;
+	__u8 *o;
+	int i;
+
+	s = bpf_map_lookup_elem(&nn_scratch, &zero);
+	if (!s || n > NN_V4_OPT_MAX)
+		return NN_R_MALFORMED;
+	o = s->l4;
+	if (nn_load(c, off, o, nn_bound(n - 1, 63) + 1))
+		return NN_R_MALFORMED;
+#pragma unroll
+	for (i = 0; i < NN_V4_OPT_MAX; i++) {
+		__u8 t, l;
+
+		if (i != next)
+			continue;
+		if (i >= n)
+			return 0;
+		t = o[i];
+		if (t == NN_IPOPT_EOL)
+			return 0; /* the rest is padding */
+		if (t == NN_IPOPT_NOP) {
+			next = i + 1;
+			continue;
+		}
+		if (t == NN_IPOPT_LSRR || t == NN_IPOPT_SSRR)
+			return NN_R_MALFORMED;
+		if (i + 1 >= NN_V4_OPT_MAX || i + 2 > n)
+			return NN_R_MALFORMED;
+		l = o[i + 1];
+		if (l < 2 || i + l > n)
+			return NN_R_MALFORMED;
+		next = i + l;
+	}
+	return 0;
+}
+
 static __always_inline int nn_parse_ipv4(struct nn_ctx *c, void *l3, __u32 l3off, struct nn_pkt *p)
 {
 	struct iphdr *ip = l3;
@@ -242,11 +331,19 @@ static __always_inline int nn_parse_ipv4(struct nn_ctx *c, void *l3, __u32 l3off
 		return NN_R_MALFORMED;
 	if (nn_framing == NN_FRAMING_L3 && tot != avail)
 		return NN_R_MALFORMED;
+	if (hl > 20) {
+		int r = nn_ipv4_opts(c, l3off + 20, hl - 20);
+
+		if (r)
+			return r;
+	}
 	nn_map_v4(p->src, ip->saddr);
 	nn_map_v4(p->dst, ip->daddr);
 	p->proto = ip->protocol;
 	frag = bpf_ntohs(ip->frag_off);
 	p->frag_id = bpf_ntohs(ip->id);
+	p->frag_off = frag & 0x1fff;
+	p->frag_mf = !!(frag & 0x2000);
 	if (frag & 0x1fff) {
 		p->frag = NN_FRAG_LATER;
 		return 0;
@@ -281,14 +378,19 @@ static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off
 	p->v6 = 1;
 	nn_copy16(p->src, &ip6->saddr);
 	nn_copy16(p->dst, &ip6->daddr);
-	if (nn_is_v4mapped(p->src) || nn_is_v4mapped(p->dst))
+	if (nn_v6_embeds_v4(p->src) || nn_v6_embeds_v4(p->dst))
 		return NN_R_MALFORMED;
 	off = l3off + 40;
 	pend = l3off + 40 + plen;
 	nh = ip6->nexthdr;
 
-	/* Bounded walk: NN_MAX_EXT_HDRS headers, then one more look to see
-	 * whether the chain goes on (that is "over the bound"). */
+	/*
+	 * Bounded walk: NN_MAX_EXT_HDRS headers, then one more look to see
+	 * whether the chain goes on (that is "over the bound"). Fully
+	 * unrolled: a loop's back-edge is laid out by clang in forms some
+	 * verifiers refuse (6.1: "back-edge from insn N to N+1", issue 11).
+	 */
+#pragma unroll
 	for (i = 0; i < NN_MAX_EXT_HDRS + 1; i++) {
 		__u8 h[8];
 		__u32 len;
@@ -301,26 +403,35 @@ static __always_inline int nn_parse_ipv6(struct nn_ctx *c, void *l3, __u32 l3off
 			return NN_R_MALFORMED;
 		if (nh == 44) {
 			__u16 fo = ((__u16)h[2] << 8) | h[3];
-			__u32 id = ((__u32)h[4] << 24) | ((__u32)h[5] << 16) | ((__u32)h[6] << 8) |
-				   h[7];
 
-			/* The id is the one of the header that makes this a
-			 * fragment: an atomic fragment header after it (RFC
-			 * 6946) must not replace it. */
-			if (fo & 0xfff8) {
-				p->frag = NN_FRAG_LATER;
-				p->frag_id = id;
-				p->proto = h[0];
-				return 0;
-			}
-			if (fo & 1) {
+			p->frag_hdr = 1;
+			/* An atomic header (RFC 6946) makes no fragment and
+			 * changes nothing; a second one that does would be
+			 * nested fragmentation. */
+			if (fo & 0xfff9) {
+				if (p->frag != NN_FRAG_NONE)
+					return NN_R_MALFORMED;
+				p->frag_id = ((__u32)h[4] << 24) | ((__u32)h[5] << 16) |
+					     ((__u32)h[6] << 8) | h[7];
+				p->frag_off = fo >> 3;
+				p->frag_mf = fo & 1;
 				p->frag = NN_FRAG_FIRST;
-				p->frag_id = id;
+				if (fo >> 3) {
+					/* Nothing after it is here: its next
+					 * header may be another extension
+					 * header, so no L4 protocol is known. */
+					p->frag = NN_FRAG_LATER;
+					p->proto = 0;
+					return 0;
+				}
 			}
 			len = 8;
 		} else if (nh == 51) {
 			len = ((__u32)h[1] + 2) * 4;
 		} else {
+			/* A type 0 routing header is a source route (RFC 5095). */
+			if (nh == 43 && h[2] == 0)
+				return NN_R_MALFORMED;
 			len = ((__u32)h[1] + 1) * 8;
 		}
 		if (off + len > pend)

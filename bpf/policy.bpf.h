@@ -253,6 +253,34 @@ static __always_inline void nn_acl_verdict(struct nn_acl acl, struct nn_judgemen
 	}
 }
 
+/*
+ * A destination never valid from the overlay (verdicts.md): loopback,
+ * unspecified, link-local unicast, multicast, IPv4 limited broadcast,
+ * 0.0.0.0/8 and 240.0.0.0/4. IPv4 arrives IPv4-mapped: 224.0.0.0/4,
+ * 240.0.0.0/4 and 255.255.255.255 are one test, first byte >= 224.
+ */
+static __always_inline int nn_is_martian(const __u8 *a)
+{
+	__u64 hi, lo;
+
+	if (nn_is_v4mapped(a))
+		return a[12] == 0 || a[12] == 127 || (a[12] == 169 && a[13] == 254) || a[12] >= 224;
+	if (a[0] == 0xff || (a[0] == 0xfe && (a[1] & 0xc0) == 0x80))
+		return 1;
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	return hi == 0 && bpf_be64_to_cpu(lo) <= 1; /* :: and ::1 */
+}
+
+/* One of this gateway host's own non-overlay addresses (nn_local)? */
+static __always_inline int nn_is_host_addr(const __u8 *a)
+{
+	struct nn_local_key k;
+
+	nn_copy16(k.addr, a);
+	return bpf_map_lookup_elem(&nn_local, &k) != NULL;
+}
+
 /* This gateway's address or the internet: only ACL dst prefixes of the
  * source's network can name it. */
 static __always_inline struct nn_acl nn_acl_outside(__u32 slot, struct nn_addr_info *si,
@@ -331,6 +359,18 @@ __noinline int nn_judge_from(__u32 slot, struct nn_addr_info *si, struct nn_pkt 
 		}
 		acl = nn_acl_eval(slot, si->network, si, pi->dst_class, pi->flags, 1, p);
 		nn_acl_verdict(acl, j);
+		return 0;
+	}
+	/* The gateway host's own addresses, like its overlay address: a device
+	 * never reaches the host's services by accident. */
+	if (nn_is_host_addr(p->dst)) {
+		j->dst_kind = NN_DK_HOST;
+		nn_acl_verdict(nn_acl_outside(slot, si, p), j);
+		return 0;
+	}
+	if (nn_is_martian(p->dst)) {
+		j->dst_kind = NN_DK_MARTIAN;
+		j->reason = NN_R_MARTIAN;
 		return 0;
 	}
 	/* Internet-bound: the routing layers decide, then deny rules apply. */

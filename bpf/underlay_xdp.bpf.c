@@ -7,9 +7,11 @@
  *
  * Made exact (the choices verdicts.md leaves open):
  *  - "UDP to the listen port" is found the way the kernel finds it: IPv4
- *    options are skipped, IPv6 extension headers are walked (at most
- *    NN_MAX_EXT_HDRS), one 802.1Q tag is understood. Options or extension
- *    headers are not a way around the guard.
+ *    options are skipped, IPv6 extension headers are walked, one 802.1Q tag
+ *    is understood. Options or extension headers are not a way around the
+ *    guard: a chain longer than NN_MAX_EXT_HDRS, which the kernel would walk
+ *    to the end and deliver, is [wg_malformed] whatever it carries (the
+ *    guard cannot tell whether it is ours, so it fails closed).
  *  - A packet whose IP header cannot even be located, or that does not
  *    carry a whole UDP header, is not ours: the kernel drops it anyway.
  *  - Once the UDP header names the listen port: an IP length that overruns
@@ -17,10 +19,16 @@
  *    leaves for L4, is [wg_malformed]; the message is the UDP payload.
  *  - Every message starts with type (1 byte) and 3 reserved zero bytes;
  *    nonzero reserved bytes are [wg_malformed] (wireguard ignores them).
- *  - Fragments: a later fragment has no header to judge and passes. A first
- *    fragment may only be a data message: handshake messages (<= 148 bytes)
- *    never need fragmenting at any legal MTU, so a fragmented one is
- *    [wg_malformed]; its size is checked after reassembly by wireguard.
+ *  - Fragments: a later fragment has no header to judge and passes. That
+ *    lets nothing unchecked reach wireguard: the kernel builds a datagram's
+ *    headers from its offset-0 fragment, which is judged here, and discards
+ *    a datagram with overlapping fragments (IPv4 since 4.19, IPv6 RFC 5722),
+ *    so no later fragment can rewrite the UDP header or the message type.
+ *    A first fragment may only be a data message: handshake messages (<= 148
+ *    bytes) never need fragmenting at any legal MTU, so a fragmented one is
+ *    [wg_malformed]; its size is checked after reassembly by wireguard. An
+ *    IPv6 atomic Fragment header (RFC 6946) does not make a fragment, even
+ *    when it follows a real one.
  *  - The handshake rate is per source: an IPv4 address, or an IPv6 /64 (the
  *    smallest block a host is given; keying on /128 would let one host
  *    rotate addresses around the limit). The bucket is refilled lazily and
@@ -59,7 +67,7 @@ struct {
 /* Drops by reason (only the wg_* reasons move here). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NN_R_MAX);
+	__uint(max_entries, NN_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct nn_reason_stats);
 } nn_wg_drops SEC(".maps");
@@ -146,7 +154,8 @@ static __always_inline int nn_wg_ipv4(struct xdp_md *xdp, __u32 off, __u32 avail
 	return 0;
 }
 
-/* IPv6 at @off, extension headers walked. 0: judge it; 1: pass. */
+/* IPv6 at @off, extension headers walked. 0: judge it; 1: pass; 2: the
+ * chain is longer than the guard walks (drop). */
 static __always_inline int nn_wg_ipv6(struct xdp_md *xdp, __u32 off, __u32 avail,
 				      struct nn_wg_pkt *w)
 {
@@ -158,18 +167,24 @@ static __always_inline int nn_wg_ipv6(struct xdp_md *xdp, __u32 off, __u32 avail
 		return 1;
 	nh = ip6.nexthdr;
 	w->l4off = off + sizeof(ip6);
-	for (i = 0; i < NN_MAX_EXT_HDRS; i++) {
+	/* One look past the bound: a chain still going on there is over it.
+	 * Unrolled, like the policy parser's walk (no back-edge for old
+	 * verifiers to refuse). */
+#pragma unroll
+	for (i = 0; i < NN_MAX_EXT_HDRS + 1; i++) {
 		__u32 len;
 
 		if (nh != 0 && nh != 43 && nh != 44 && nh != 51 && nh != 60 && nh != 135 &&
 		    nh != 139 && nh != 140)
 			break;
+		if (i == NN_MAX_EXT_HDRS)
+			return 2;
 		if (bpf_xdp_load_bytes(xdp, w->l4off, h, sizeof(h)))
 			return 1;
 		if (nh == 44) {
 			if (bpf_ntohs(*(__u16 *)&h[2]) & 0xfff8)
 				return 1; /* later fragment */
-			w->first_frag = h[3] & 1;
+			w->first_frag |= h[3] & 1;
 			len = 8;
 		} else if (nh == 51) {
 			len = (h[1] + 2) * 4;
@@ -180,7 +195,7 @@ static __always_inline int nn_wg_ipv6(struct xdp_md *xdp, __u32 off, __u32 avail
 		w->l4off += len;
 		ext += len;
 	}
-	/* Not UDP, or more extension headers than we walk: not ours. */
+	/* Not UDP: not ours. */
 	if (nh != NN_IPPROTO_UDP)
 		return 1;
 	plen = bpf_ntohs(ip6.payload_len);
@@ -219,7 +234,11 @@ int nn_xdp_underlay(struct xdp_md *xdp)
 		if (nn_wg_ipv4(xdp, off, avail, &w))
 			return XDP_PASS;
 	} else if (etype == NN_ETH_P_IPV6) {
-		if (nn_wg_ipv6(xdp, off, avail, &w))
+		int r = nn_wg_ipv6(xdp, off, avail, &w);
+
+		if (r == 2)
+			return nn_wg_drop(NN_R_WG_MALFORMED, avail);
+		if (r)
 			return XDP_PASS;
 	} else {
 		return XDP_PASS;

@@ -99,7 +99,10 @@ static __always_inline int nn_flow_track(struct nn_pkt *p, __u32 epoch, __u64 no
  * Step 3: an ICMP error quoting a tracked flow. 1 when it passes. An error
  * goes back to the quoted packet's sender; from the overlay it must also
  * come from the quoted packet's destination (devices do not route), so one
- * tenant cannot push errors into another's flows.
+ * tenant cannot push errors into another's flows. Like every packet of its
+ * flow, an error quoting a flow of an older generation first has that flow
+ * judged again: a flow the policy now cuts carries no errors, Packet Too
+ * Big included (PMTUD keeps working for every flow still allowed).
  */
 static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 now, __u8 dir)
 {
@@ -114,9 +117,6 @@ static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 
 	f = nn_flow_get(&k, now);
 	if (!f)
 		return 0;
-	/* PMTUD must work: Packet Too Big for a tracked flow always passes. */
-	if (p->icmp == NN_ICMP_PTB)
-		return 1;
 	return nn_flow_revalidate(&k, f, epoch);
 }
 
@@ -134,7 +134,7 @@ static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now,
 				       struct nn_judgement *j)
 {
 	if (p->frag == NN_FRAG_LATER) {
-		j->reason = nn_frag_follow(p, now);
+		j->reason = nn_frag_follow(p, epoch, now);
 		return 1;
 	}
 	if (nn_is_icmp_error(p)) {
@@ -159,7 +159,7 @@ static __always_inline void nn_remember(struct nn_pkt *p, struct nn_judgement *j
 	if (may_open && j->reason == NN_PASS && !j->flow_hit && !nn_is_icmp_error(p))
 		nn_flow_open(p, epoch, dir, now);
 	if (p->frag == NN_FRAG_FIRST)
-		nn_frag_record(p, j->reason, now);
+		nn_frag_record(p, j->reason, epoch, now);
 }
 
 /*

@@ -57,8 +57,14 @@ enum nn_reason {
 	NN_R_FRAGMENT = 11,
 	NN_R_WG_MALFORMED = 12,
 	NN_R_WG_HANDSHAKE_RATE = 13,
-	NN_R_MAX = 14,
+	NN_R_MARTIAN = 14, /* a destination never valid from the overlay */
+	NN_R_MAX = 15,	   /* reasons are only ever appended: never renumber */
 };
+
+/* Capacity of the per-reason counter maps (nn_drops, nn_wg_drops): room for
+ * reasons added later, so that an upgrade adding one still adopts the maps
+ * pinned by the previous build (a pinned map's size cannot change). */
+#define NN_R_SLOTS 64
 
 /* Direction is the attach point, never a guess. */
 enum nn_dir {
@@ -279,19 +285,43 @@ struct nn_flow {
 	__u8 pad;
 };
 
-/* Later IPv4/IPv6 fragments follow the first fragment's verdict. */
+/* Later IPv4/IPv6 fragments follow the first fragment's verdict. The key
+ * is the datagram's reassembly key: source, destination, id, and for IPv4
+ * the protocol. IPv6 has no protocol in it (RFC 8200 4.5: extension headers
+ * may follow the Fragment header, so the first fragment's upper layer and a
+ * later fragment's Fragment-header next header differ): proto is 0. */
 struct nn_frag_key {
 	__u8 src[NN_ADDR_LEN];
 	__u8 dst[NN_ADDR_LEN];
 	__u32 id;
-	__u8 proto;
+	__u8 proto; /* IPv4 protocol; 0 for IPv6 */
 	__u8 pad[3];
 };
 
 struct nn_frag {
 	__u64 seen_ns;
 	__u8 reason; /* NN_PASS or the first fragment's drop reason */
-	__u8 pad[7];
+	__u8 pad[3];
+	__u32 epoch; /* policy epoch the verdict was reached in: it holds only
+		      * within that generation */
+};
+
+/* ---- This gateway host's own addresses (nn_local) ----
+ * Every address of a local interface that is not a martian, kept current by
+ * the controller from an rtnetlink subscription. From the overlay they are
+ * treated like this gateway's overlay address (the ACL decides). Not keyed
+ * by slot: a change of the set bumps the live epoch by two (same slot), so
+ * flows and fragment verdicts are judged again as after a policy change.
+ */
+#define NN_MAX_LOCAL_ADDRS 16384
+
+struct nn_local_key {
+	__u8 addr[NN_ADDR_LEN];
+};
+
+struct nn_local_info {
+	__u32 ifindex; /* interface that holds the address, for operators */
+	__u32 pad;
 };
 
 /* ---- Runtime configuration (nn_config[0]), written by the controller ---- */
@@ -384,6 +414,8 @@ struct nn_ratelimit {
 /* nn_verdict.dst_kind beyond enum nn_addr_kind. */
 #define NN_DK_PREFIX_BASE 16 /* + enum nn_prefix_kind */
 #define NN_DK_INTERNET 32
+#define NN_DK_HOST 33	 /* this gateway host's own non-overlay address (nn_local) */
+#define NN_DK_MARTIAN 34 /* never valid from the overlay (loopback, multicast, ...) */
 
 /* Verdict of the last packet on this CPU (nn_last), written only when the
  * program is loaded with record_last set: tests and "explain" read it. */

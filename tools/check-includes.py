@@ -43,6 +43,7 @@ ALLOWED = {
                   "model"},
     "bpf": set(),
     "tools/bench/bpf": set(),
+    "selftests/bpf": set(),  # test-only BPF programs (include bpf/*.bpf.h)
 }
 
 
@@ -159,7 +160,7 @@ def main(top, build=None):
                 errors.append('%s: "%s" is private to %s/' %
                               (where, inc, os.path.dirname(target)))
             if target.startswith(("bpf/", "tools/bench/bpf/")) and \
-                    part not in ("bpf", "tools/bench/bpf"):
+                    part not in ("bpf", "tools/bench/bpf", "selftests/bpf"):
                 errors.append('%s: "%s" is BPF code; user space shares only headers/'
                               % (where, inc))
             if part is None or room is None:

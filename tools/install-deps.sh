@@ -12,6 +12,7 @@ PKGS=(
 	libcurl4-openssl-dev			# control-plane client (HTTPS, mTLS, SSE)
 	libssl-dev				# X25519 key generation for wg0
 	libnftables-dev nftables		# exit-gateway NAT table
+	libmnl-dev				# rtnetlink: the host's own addresses
 	libcmocka-dev				# unit-test assertions
 	libclang-rt-14-dev			# libFuzzer and sanitizer runtimes for clang
 	clang-format				# make check: kernel style (.clang-format)
@@ -19,6 +20,7 @@ PKGS=(
 	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
 	procps psmisc				# pgrep/pkill/killall in test scripts
 	python3					# reference control plane (tools/cp), test-only
+	python3-scapy				# third-party dissector for test_dissector
 	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
 	curl					# controller e2e tests: admin API, metrics scrapes
 )

@@ -2,149 +2,191 @@
 #include "examples.h"
 #include "model_fixture.h"
 
-static void ex1(struct pb *b)
-{
-	mf_ex1(b);
-}
+#define SYN PB_TCP_SYN
 
-static void ex2(struct pb *b)
-{
-	mf_tcp(b, ALICE6, DB6, 40001, 22, PB_TCP_SYN);
-}
-
-static void ex3(struct pb *b)
-{
-	mf_tcp(b, BOB6, DB6, 40002, 5432, PB_TCP_SYN);
-}
-
-static void ex4(struct pb *b)
-{
-	mf_tcp(b, BOB6, WEB6, 40003, 443, PB_TCP_SYN);
-}
-
-static void ex5(struct pb *b)
-{
-	mf_tcp(b, NOBODY6, DB6, 40004, 5432, PB_TCP_SYN);
-}
-
-static void ex6(struct pb *b)
-{
-	mf_tcp(b, ALICE6, NET6, 40005, 443, PB_TCP_SYN);
-}
-
-static void ex7(struct pb *b)
-{
-	mf_tcp(b, ALICE6, NET6, 40006, 25, PB_TCP_SYN);
-}
-
-static void ex8(struct pb *b)
-{
-	mf_tcp(b, BOB6, NET6, 40007, 443, PB_TCP_SYN);
-}
-
-static void ex9(struct pb *b)
-{
-	mf_tcp(b, CAROL6, DB6, 40008, 5432, PB_TCP_SYN);
-}
-
-static void ex10(struct pb *b)
-{
-	mf_udp(b, CAROL4, DNS4, 40009, 53);
-}
-
-static void ex11(struct pb *b)
-{
-	mf_tcp(b, CAROL_OLD6, FILES6, 40010, 445, PB_TCP_SYN);
-}
-
-static void ex12(struct pb *b)
-{
-	mf_tcp(b, CAROL4, ALICE4, 40011, 22, PB_TCP_SYN);
-}
-
-static void ex13(struct pb *b)
-{
-	mf_tcp(b, ALICE6, "fd7a:6e61:6e61:ff::1", 40012, 80, PB_TCP_SYN);
-}
-
-static void ex14(struct pb *b)
-{
-	mf_tcp(b, ALICE6, AMS6, 40013, 22, PB_TCP_SYN);
-}
-
-static void ex14c(struct pb *b)
-{
-	mf_tcp(b, ALICE6, GW6, 40014, 22, PB_TCP_SYN);
-}
-
-static void ex14a(struct pb *b)
-{
-	mf_udp(b, AMS6, GW6, 40015, 4789);
-}
-
-static void ex14b(struct pb *b)
-{
-	mf_tcp(b, AMS6, ALICE6, 40016, 22, PB_TCP_SYN);
-}
-
-static void ex15(struct pb *b)
-{
-	mf_tcp(b, DB6, ALICE6, 5432, 40000, PB_TCP_SYN | PB_TCP_ACK);
-}
-
-static void ex16(struct pb *b)
-{
-	mf_tcp(b, NET6, ALICE6, 443, 40017, PB_TCP_SYN);
-}
-
-static void ex17(struct pb *b)
-{
-	mf_tcp(b, FILES6, ALICE6, 445, 40018, PB_TCP_SYN);
-}
-
-static void ex18(struct pb *b)
-{
-	uint8_t q[PB_BUF_LEN];
-	struct pb inner;
-	size_t qlen = pb_build(mf_ex1(&inner), q, sizeof(q));
-
-	pb_ptb(pb_ip(pb_init(b), DB6, ALICE6), 1280, q, qlen);
-}
-
+/* In the order they run: 15 answers 1 and 18 quotes it (nn_examples[0]). */
 const struct nn_example nn_examples[] = {
-	{ "1", NN_DIR_FROM_OVERLAY, "alice -> acme-db tcp/5432", ex1, NN_PASS, "eng-db" },
-	{ "2", NN_DIR_FROM_OVERLAY, "alice -> acme-db tcp/22", ex2, NN_R_ACL_DEFAULT_DENY, NULL },
-	{ "3", NN_DIR_FROM_OVERLAY, "bob -> acme-db tcp/5432", ex3, NN_R_ACL_DEFAULT_DENY, NULL },
-	{ "4", NN_DIR_FROM_OVERLAY, "bob -> acme-web tcp/443", ex4, NN_PASS, "all-web" },
-	{ "5", NN_DIR_FROM_OVERLAY, "unassigned source", ex5, NN_R_SPOOF, NULL },
-	{ "6", NN_DIR_FROM_OVERLAY, "alice -> internet tcp/443", ex6, NN_PASS, NULL },
-	{ "7", NN_DIR_FROM_OVERLAY, "alice -> internet tcp/25", ex7, NN_R_ACL_DENY, "no-smtp" },
-	{ "8", NN_DIR_FROM_OVERLAY, "bob -> internet tcp/443", ex8, NN_R_NO_EGRESS, NULL },
-	{ "9", NN_DIR_FROM_OVERLAY, "carol -> acme-db", ex9, NN_R_CROSS_TENANT, NULL },
-	{ "10", NN_DIR_FROM_OVERLAY, "carol v4 -> internet udp/53", ex10, NN_PASS, NULL },
-	{ "11", NN_DIR_FROM_OVERLAY, "carol-old-laptop (disabled)", ex11, NN_R_REVOKED, NULL },
-	{ "12", NN_DIR_FROM_OVERLAY, "carol v4 -> alice v4", ex12, NN_R_CROSS_TENANT, NULL },
-	{ "13", NN_DIR_FROM_OVERLAY, "alice -> unassigned overlay", ex13, NN_R_UNKNOWN_DST, NULL },
-	{ "14", NN_DIR_FROM_OVERLAY, "alice -> gw-ams-1 tcp/22", ex14, NN_R_NO_TRANSIT, NULL },
-	{ "14c", NN_DIR_FROM_OVERLAY, "alice -> gw-fra-1 tcp/22", ex14c, NN_R_ACL_DEFAULT_DENY,
-	  NULL },
-	{ "14a", NN_DIR_FROM_OVERLAY, "gw-ams-1 -> gw-fra-1 udp/4789", ex14a, NN_PASS, NULL },
-	{ "14b", NN_DIR_FROM_OVERLAY, "gw-ams-1 -> alice", ex14b, NN_R_NO_TRANSIT, NULL },
-	{ "15", NN_DIR_INTO_OVERLAY, "acme-db SYN-ACK answering 1", ex15, NN_PASS, NULL },
-	{ "16", NN_DIR_INTO_OVERLAY, "internet -> alice unsolicited", ex16, NN_R_ACL_DEFAULT_DENY,
-	  NULL },
-	{ "17", NN_DIR_INTO_OVERLAY, "globex resource -> alice", ex17, NN_R_CROSS_TENANT, NULL },
-	{ "18", NN_DIR_INTO_OVERLAY, "Packet Too Big quoting 1", ex18, NN_PASS, NULL },
+	{ "1",
+	  FROM,
+	  "alice -> acme-db tcp/5432",
+	  NN_PASS,
+	  "eng-db",
+	  { .kind = PD_TCP,
+	    .src = ALICE6,
+	    .dst = DB6,
+	    .sport = 40000,
+	    .dport = 5432,
+	    .flags = SYN } },
+	{ "2",
+	  FROM,
+	  "alice -> acme-db tcp/22",
+	  NN_R_ACL_DEFAULT_DENY,
+	  NULL,
+	  { .kind = PD_TCP, .src = ALICE6, .dst = DB6, .sport = 40001, .dport = 22, .flags = SYN } },
+	{ "3",
+	  FROM,
+	  "bob -> acme-db tcp/5432",
+	  NN_R_ACL_DEFAULT_DENY,
+	  NULL,
+	  { .kind = PD_TCP, .src = BOB6, .dst = DB6, .sport = 40002, .dport = 5432, .flags = SYN } },
+	{ "4",
+	  FROM,
+	  "bob -> acme-web tcp/443",
+	  NN_PASS,
+	  "all-web",
+	  { .kind = PD_TCP, .src = BOB6, .dst = WEB6, .sport = 40003, .dport = 443, .flags = SYN } },
+	{ "5",
+	  FROM,
+	  "unassigned source",
+	  NN_R_SPOOF,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = NOBODY6,
+	    .dst = DB6,
+	    .sport = 40004,
+	    .dport = 5432,
+	    .flags = SYN } },
+	{ "6",
+	  FROM,
+	  "alice -> internet tcp/443",
+	  NN_PASS,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = ALICE6,
+	    .dst = NET6,
+	    .sport = 40005,
+	    .dport = 443,
+	    .flags = SYN } },
+	{ "7",
+	  FROM,
+	  "alice -> internet tcp/25",
+	  NN_R_ACL_DENY,
+	  "no-smtp",
+	  { .kind = PD_TCP, .src = ALICE6, .dst = NET6, .sport = 40006, .dport = 25, .flags = SYN } },
+	{ "8",
+	  FROM,
+	  "bob -> internet tcp/443",
+	  NN_R_NO_EGRESS,
+	  NULL,
+	  { .kind = PD_TCP, .src = BOB6, .dst = NET6, .sport = 40007, .dport = 443, .flags = SYN } },
+	{ "9",
+	  FROM,
+	  "carol -> acme-db",
+	  NN_R_CROSS_TENANT,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = CAROL6,
+	    .dst = DB6,
+	    .sport = 40008,
+	    .dport = 5432,
+	    .flags = SYN } },
+	{ "10",
+	  FROM,
+	  "carol v4 -> internet udp/53",
+	  NN_PASS,
+	  NULL,
+	  { .kind = PD_UDP, .src = CAROL4, .dst = DNS4, .sport = 40009, .dport = 53 } },
+	{ "11",
+	  FROM,
+	  "carol-old-laptop (disabled)",
+	  NN_R_REVOKED,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = CAROL_OLD6,
+	    .dst = FILES6,
+	    .sport = 40010,
+	    .dport = 445,
+	    .flags = SYN } },
+	{ "12",
+	  FROM,
+	  "carol v4 -> alice v4",
+	  NN_R_CROSS_TENANT,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = CAROL4,
+	    .dst = ALICE4,
+	    .sport = 40011,
+	    .dport = 22,
+	    .flags = SYN } },
+	{ "13",
+	  FROM,
+	  "alice -> unassigned overlay",
+	  NN_R_UNKNOWN_DST,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = ALICE6,
+	    .dst = "fd7a:6e61:6e61:ff::1",
+	    .sport = 40012,
+	    .dport = 80,
+	    .flags = SYN } },
+	{ "14",
+	  FROM,
+	  "alice -> gw-ams-1 tcp/22",
+	  NN_R_NO_TRANSIT,
+	  NULL,
+	  { .kind = PD_TCP, .src = ALICE6, .dst = AMS6, .sport = 40013, .dport = 22, .flags = SYN } },
+	{ "14c",
+	  FROM,
+	  "alice -> gw-fra-1 tcp/22",
+	  NN_R_ACL_DEFAULT_DENY,
+	  NULL,
+	  { .kind = PD_TCP, .src = ALICE6, .dst = GW6, .sport = 40014, .dport = 22, .flags = SYN } },
+	{ "14a",
+	  FROM,
+	  "gw-ams-1 -> gw-fra-1 udp/4789",
+	  NN_PASS,
+	  NULL,
+	  { .kind = PD_UDP, .src = AMS6, .dst = GW6, .sport = 40015, .dport = 4789 } },
+	{ "14b",
+	  FROM,
+	  "gw-ams-1 -> alice",
+	  NN_R_NO_TRANSIT,
+	  NULL,
+	  { .kind = PD_TCP, .src = AMS6, .dst = ALICE6, .sport = 40016, .dport = 22, .flags = SYN } },
+	{ "15",
+	  INTO,
+	  "acme-db SYN-ACK answering 1",
+	  NN_PASS,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = DB6,
+	    .dst = ALICE6,
+	    .sport = 5432,
+	    .dport = 40000,
+	    .flags = SYN | PB_TCP_ACK } },
+	{ "16",
+	  INTO,
+	  "internet -> alice unsolicited",
+	  NN_R_ACL_DEFAULT_DENY,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = NET6,
+	    .dst = ALICE6,
+	    .sport = 443,
+	    .dport = 40017,
+	    .flags = SYN } },
+	{ "17",
+	  INTO,
+	  "globex resource -> alice",
+	  NN_R_CROSS_TENANT,
+	  NULL,
+	  { .kind = PD_TCP,
+	    .src = FILES6,
+	    .dst = ALICE6,
+	    .sport = 445,
+	    .dport = 40018,
+	    .flags = SYN } },
+	{ "18",
+	  INTO,
+	  "Packet Too Big quoting 1",
+	  NN_PASS,
+	  NULL,
+	  { .kind = PD_PTB, .src = DB6, .dst = ALICE6, .mtu = 1280, .quote = &nn_examples[0].pkt } },
 };
 
 const size_t nn_n_examples = sizeof(nn_examples) / sizeof(nn_examples[0]);
 
 size_t nn_example_build(const struct nn_example *e, uint8_t framing, uint8_t *buf, size_t cap)
 {
-	struct pb b;
-
-	e->describe(&b);
-	if (framing == NN_FRAMING_ETH)
-		pb_eth(&b);
-	return pb_build(&b, buf, cap);
+	return pd_build(&e->pkt, framing == NN_FRAMING_ETH, buf, cap);
 }

@@ -2,7 +2,8 @@
 /*
  * examples.h - the worked examples of verdicts.md as one fixture table, run
  * in order (15 and 18 rely on 1's flow) against examples/assignments.json by
- * the BPF tests, the model tests and explain.
+ * the BPF tests, the model tests and explain. Each row carries its packet
+ * as a description (pktdesc.h), at L3.
  */
 #ifndef NANAMI_EXAMPLES_H
 #define NANAMI_EXAMPLES_H
@@ -11,15 +12,15 @@
 #include <stdint.h>
 
 #include "nanami_abi.h"
-#include "pktbuild.h"
+#include "pktdesc.h"
 
 struct nn_example {
 	const char *id; /* "1" .. "18", "14a" */
 	enum nn_dir dir;
 	const char *what;
-	void (*describe)(struct pb *b); /* the packet at L3 */
-	int reason;			/* enum nn_reason */
-	const char *rule;		/* deciding rule id, NULL none */
+	int reason;	     /* enum nn_reason */
+	const char *rule;    /* deciding rule id, NULL none */
+	struct pkt_desc pkt; /* at L3 */
 };
 
 extern const struct nn_example nn_examples[];

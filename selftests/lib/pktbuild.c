@@ -34,6 +34,7 @@ struct pb *pb_init(struct pb *b)
 	b->ip_id = 1;
 	b->l4 = PB_L4_RAW;
 	b->proto = 59;
+	b->rh_type = 253;
 	return b;
 }
 
@@ -160,20 +161,52 @@ struct pb *pb_ip_opts(struct pb *b, unsigned int words)
 	if (words > 10)
 		b->bad = true;
 	b->opt_words = words;
+	b->opt_len = 0;
 	return b;
 }
 
-struct pb *pb_ext(struct pb *b, uint8_t type, unsigned int n)
+struct pb *pb_ip_opt_bytes(struct pb *b, const uint8_t *opts, size_t n)
+{
+	if (n > PB_MAX_OPTS) {
+		b->bad = true;
+		return b;
+	}
+	memcpy(b->opts, opts, n);
+	b->opt_len = n;
+	b->opt_words = 0;
+	return b;
+}
+
+/* Both lists together must fit the renderer's PB_MAX_EXT + 1 slots. */
+static void add_ext(struct pb *b, uint8_t *list, unsigned int *cnt, uint8_t type, unsigned int n)
 {
 	unsigned int i;
 
 	for (i = 0; i < n; i++) {
-		if (b->n_ext == PB_MAX_EXT) {
+		if (b->n_ext + b->n_ext_after == PB_MAX_EXT) {
 			b->bad = true;
 			break;
 		}
-		b->ext[b->n_ext++] = type;
+		list[(*cnt)++] = type;
 	}
+}
+
+struct pb *pb_ext(struct pb *b, uint8_t type, unsigned int n)
+{
+	add_ext(b, b->ext, &b->n_ext, type, n);
+	return b;
+}
+
+struct pb *pb_ext_after_frag(struct pb *b, uint8_t type, unsigned int n)
+{
+	add_ext(b, b->ext_after, &b->n_ext_after, type, n);
+	return b;
+}
+
+struct pb *pb_rh(struct pb *b, uint8_t type, uint8_t segleft)
+{
+	b->rh_type = type;
+	b->rh_segleft = segleft;
 	return b;
 }
 
@@ -216,7 +249,7 @@ struct pb *pb_arp(struct pb *b)
 
 struct pb *pb_lie(struct pb *b, enum pb_field f, uint32_t value)
 {
-	if (f >= PB_F_MAX) {
+	if (f == PB_F_NONE || f >= PB_F_MAX) {
 		b->bad = true;
 		return b;
 	}
@@ -381,7 +414,7 @@ static bool render_l4(const struct pb *b, uint8_t *p, size_t cap, size_t *len)
 }
 
 /* One IPv6 extension header of @type whose next header is @nh. */
-static size_t render_ext(uint8_t type, uint8_t nh, uint8_t *p)
+static size_t render_ext(const struct pb *b, uint8_t type, uint8_t nh, uint8_t *p)
 {
 	if (type == 51) {
 		memset(p, 0, 16);
@@ -395,18 +428,31 @@ static size_t render_ext(uint8_t type, uint8_t nh, uint8_t *p)
 		p[2] = 1; /* PadN over the 6 option bytes */
 		p[3] = 4;
 	}
+	if (type == 43) {
+		p[2] = b->rh_type;
+		p[3] = b->rh_segleft;
+	}
 	return 8;
 }
 
 static size_t render_v6(const struct pb *b, uint8_t *p, size_t cap)
 {
 	size_t hl = 40, l4len, i;
-	uint8_t types[PB_MAX_EXT + 1];
-	unsigned int n = b->n_ext;
+	uint8_t types[2 * PB_MAX_EXT + 1];
+	unsigned int n = b->n_ext, own = PB_MAX_EXT + 1, after = 0;
 
 	memcpy(types, b->ext, n);
-	if (b->frag != PB_FRAG_NONE)
+	if (b->frag != PB_FRAG_NONE) {
+		own = n;
 		types[n++] = 44;
+	}
+	/* A later fragment carries none of the fragmentable part. */
+	if (b->frag != PB_FRAG_LATER) {
+		memcpy(types + n, b->ext_after, b->n_ext_after);
+		n += b->n_ext_after;
+	} else if (b->n_ext_after) {
+		after = b->ext_after[0];
+	}
 	for (i = 0; i < n; i++)
 		hl += types[i] == 51 ? 16 : 8;
 	if (hl > cap)
@@ -423,21 +469,22 @@ static size_t render_v6(const struct pb *b, uint8_t *p, size_t cap)
 	memcpy(p + 24, b->dst, 16);
 	hl = 40;
 	for (i = 0; i < n; i++) {
-		uint8_t nh = i + 1 < n ? types[i + 1] : l4_proto(b);
-		size_t len = render_ext(types[i], nh, p + hl);
+		uint8_t nh = i + 1 < n ? types[i + 1] : after ? after : l4_proto(b);
+		size_t len = render_ext(b, types[i], nh, p + hl);
 
 		if (types[i] == 44) {
-			/* The builder's own fragment header is the last
-			 * one; those from pb_ext() are atomic. */
-			bool own = b->frag != PB_FRAG_NONE && i + 1 == n;
+			/* The builder's own fragment header is the one
+			 * between ext and ext_after; those from pb_ext()
+			 * are atomic. */
+			bool is_own = i == own;
 			uint16_t fo = 0;
 
-			if (own && b->frag == PB_FRAG_LATER)
+			if (is_own && b->frag == PB_FRAG_LATER)
 				fo = (uint16_t)(b->frag_off << 3);
-			if (own && b->frag == PB_FRAG_FIRST)
+			if (is_own && b->frag == PB_FRAG_FIRST)
 				fo = 1;
 			wr16(p + hl + 2, fo);
-			wr32(p + hl + 4, own ? b->frag_id : 0);
+			wr32(p + hl + 4, is_own ? b->frag_id : 0);
 		}
 		if (i == 0 && b->lie_set[PB_F_EXT_LEN])
 			p[hl + 1] = (uint8_t)b->lie[PB_F_EXT_LEN];
@@ -452,9 +499,10 @@ static size_t render_v6(const struct pb *b, uint8_t *p, size_t cap)
 
 static size_t render_v4(const struct pb *b, uint8_t *p, size_t cap)
 {
-	size_t hl = 20 + b->opt_words * 4, l4len;
+	size_t optlen = b->opt_len ? (b->opt_len + 3) / 4 * 4 : b->opt_words * 4;
+	size_t hl = 20 + optlen, l4len;
 	uint16_t frag = 0;
-	unsigned int ihl = 5 + b->opt_words;
+	unsigned int ihl = (unsigned int)(hl / 4);
 
 	if (hl > cap)
 		return 0;
@@ -462,7 +510,10 @@ static size_t render_v4(const struct pb *b, uint8_t *p, size_t cap)
 		return 0;
 
 	memset(p, 0, hl);
-	memset(p + 20, 1, hl - 20); /* NOP options */
+	if (b->opt_len)
+		memcpy(p + 20, b->opts, b->opt_len); /* EOL (0) pads the rest */
+	else
+		memset(p + 20, 1, hl - 20); /* NOP options */
 	if (b->lie_set[PB_F_IHL])
 		ihl = b->lie[PB_F_IHL] & 0xf;
 	p[0] = (uint8_t)(4 << 4 | ihl);
@@ -511,7 +562,9 @@ size_t pb_build(const struct pb *b, uint8_t *buf, size_t cap)
 
 	if (b->bad || (b->l4 != PB_L4_ARP && !b->family))
 		return 0;
-	if (b->family == 4 && b->n_ext)
+	if (b->family == 4 && (b->n_ext || b->n_ext_after))
+		return 0;
+	if (b->family == 6 && b->opt_len)
 		return 0;
 	if (b->family == 4 && b->frag == PB_FRAG_ATOMIC)
 		return 0;

@@ -28,6 +28,7 @@
 #define PB_BUF_LEN 2048
 #define PB_MAX_EXT 16 /* more than NN_MAX_EXT_HDRS, to test the bound */
 #define PB_MAX_QUOTE 1400
+#define PB_MAX_OPTS 40 /* IPv4 option bytes (IHL 15) */
 
 #define PB_TCP_FIN 0x01
 #define PB_TCP_SYN 0x02
@@ -50,12 +51,14 @@ enum pb_frag {
 	PB_FRAG_ATOMIC, /* IPv6 fragment header, offset 0, M clear */
 };
 
-/* Length fields pb_lie() can override. */
+/* Length fields pb_lie() can override (PB_F_NONE: none, so a zeroed
+ * description lies about nothing). */
 enum pb_field {
-	PB_F_IP_LEN = 0, /* IPv4 total length / IPv6 payload length */
-	PB_F_IHL,	 /* IPv4 header length nibble (words) */
-	PB_F_VERSION,	 /* IP version nibble */
-	PB_F_TCP_DOFF,	 /* TCP data offset nibble (words) */
+	PB_F_NONE = 0,
+	PB_F_IP_LEN,   /* IPv4 total length / IPv6 payload length */
+	PB_F_IHL,      /* IPv4 header length nibble (words) */
+	PB_F_VERSION,  /* IP version nibble */
+	PB_F_TCP_DOFF, /* TCP data offset nibble (words) */
 	PB_F_UDP_LEN,
 	PB_F_EXT_LEN, /* length byte of the first extension header */
 	PB_F_MAX,
@@ -74,9 +77,15 @@ struct pb {
 	uint16_t vlan_tci;
 	uint16_t ethertype; /* 0: chosen from the family */
 
-	unsigned int opt_words;	 /* IPv4 options, 4-byte words of NOP */
+	unsigned int opt_words;	   /* IPv4 options, 4-byte words of NOP */
+	uint8_t opts[PB_MAX_OPTS]; /* or these option bytes, EOL-padded */
+	size_t opt_len;
 	uint8_t ext[PB_MAX_EXT]; /* IPv6 extension header types */
 	unsigned int n_ext;
+	uint8_t ext_after[PB_MAX_EXT]; /* ... and those after the Fragment header */
+	unsigned int n_ext_after;
+	uint8_t rh_type; /* routing headers: type (default 253, RFC 4727) */
+	uint8_t rh_segleft;
 
 	enum pb_frag frag;
 	uint32_t frag_id;
@@ -136,9 +145,20 @@ struct pb *pb_payload(struct pb *b, size_t n);
 /* ---- IP extras ---- */
 /* IPv4 options: @words 4-byte words of NOP (IHL = 5 + words). */
 struct pb *pb_ip_opts(struct pb *b, unsigned int words);
+/* IPv4 options: these @n (<= 40) bytes, padded with End of Option List
+ * (0) to a multiple of 4; instead of pb_ip_opts(). */
+struct pb *pb_ip_opt_bytes(struct pb *b, const uint8_t *opts, size_t n);
 /* Append @n IPv6 extension headers of @type (0, 43, 44 atomic, 51, 60,
  * 135, 139, 140 or any number: each is 8 bytes, AH 16). */
 struct pb *pb_ext(struct pb *b, uint8_t type, unsigned int n);
+/* Append @n extension headers of @type after the Fragment header of
+ * pb_frag() (before it when there is none). They belong to the
+ * fragmentable part: a later fragment does not carry them, its Fragment
+ * header names the first of them as next header. */
+struct pb *pb_ext_after_frag(struct pb *b, uint8_t type, unsigned int n);
+/* Routing headers (type 43) get this routing type and segments left
+ * (default 253, experimental, and 0: skipped by every stack). */
+struct pb *pb_rh(struct pb *b, uint8_t type, uint8_t segleft);
 /* Make the packet a fragment; @off8 in 8-byte units (LATER only). IPv6
  * puts the fragment header after the other extension headers. */
 struct pb *pb_frag(struct pb *b, enum pb_frag kind, uint32_t id, uint16_t off8);

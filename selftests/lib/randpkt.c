@@ -9,51 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "randpkt.h"
-
-#define HIST 512
-#define HIST_L3 160
-#define MAX_POOL 1024
-
-enum cat {
-	C_DEV = 0, /* device addresses, disabled ones too */
-	C_NODE,
-	C_SELF,
-	C_RES, /* inside resource prefixes */
-	C_ACL, /* inside ACL dst prefixes */
-	C_INET,
-	C_STRAY, /* unassigned overlay space, spoofed sources */
-	C_MAX,
-};
-
-struct addr {
-	uint8_t a[NN_ADDR_LEN];
-	int net; /* network index of the owner, -1 none */
-};
-
-struct hist {
-	enum nn_dir dir;
-	uint8_t src[NN_ADDR_LEN], dst[NN_ADDR_LEN];
-	enum pb_l4 l4;
-	uint8_t proto;	       /* PB_L4_RAW */
-	uint16_t sport, dport; /* echo: the id in both */
-	bool frag_first;
-	uint32_t frag_id;
-	uint8_t l3[HIST_L3];
-	size_t l3len;
-};
-
-struct rk_gen {
-	struct nn_rng r;
-	uint8_t framing;
-	struct addr pool[C_MAX][MAX_POOL];
-	size_t n[C_MAX];
-	struct hist h[HIST];
-	size_t nh;		/* packets remembered in total */
-	struct hist good[HIST]; /* openers that passed (rk_passed) */
-	size_t ngood;
-	struct hist *last; /* the opener rk_next() just made, or NULL */
-};
+#include "randpkt_int.h"
 
 static const char *const inet_text[] = {
 	"2001:db8:ffff::1", "2001:db8:1::25", "2606:4700::1111", "2a00:1450::5",
@@ -65,7 +21,7 @@ static const char *const stray_text[] = {
 	"100.96.200.7",		 "100.96.1.99",		  "fd7a:6e61:6e61:20::ff",
 };
 
-static bool is4(const uint8_t *a)
+bool rk_is4(const uint8_t *a)
 {
 	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
@@ -85,7 +41,7 @@ static void add(struct rk_gen *g, enum cat c, const uint8_t *a)
 	add_net(g, c, a, -1);
 }
 
-static void add_text(struct rk_gen *g, enum cat c, const char *s)
+void rk_add_text(struct rk_gen *g, enum cat c, const char *s)
 {
 	struct pb b;
 	uint8_t a[NN_ADDR_LEN] = { 0 };
@@ -120,6 +76,14 @@ int rk_set_policy(struct rk_gen *g, const struct nn_policy *p)
 	uint8_t a[NN_ADDR_LEN];
 	size_t i, k, j;
 
+	/* What passed so far passed under the policy being replaced: keep
+	 * the most recent openers and first fragments for errors and later
+	 * fragments that arrive after the change. */
+	for (i = 0; g->ngood && i < STALE; i++)
+		g->stale[i] =
+			g->good[(g->ngood - 1 - i % (g->ngood < HIST ? g->ngood : HIST)) % HIST];
+	if (g->ngood)
+		g->nstale = STALE;
 	memset(g->n, 0, sizeof(g->n));
 	for (i = 0; i < p->n_devices; i++) {
 		add_net(g, C_DEV, p->devices[i].addr6, (int)p->devices[i].network);
@@ -148,9 +112,9 @@ int rk_set_policy(struct rk_gen *g, const struct nn_policy *p)
 		}
 	}
 	for (i = 0; i < sizeof(inet_text) / sizeof(inet_text[0]); i++)
-		add_text(g, C_INET, inet_text[i]);
+		rk_add_text(g, C_INET, inet_text[i]);
 	for (i = 0; i < sizeof(stray_text) / sizeof(stray_text[0]); i++)
-		add_text(g, C_STRAY, stray_text[i]);
+		rk_add_text(g, C_STRAY, stray_text[i]);
 	return g->n[C_DEV] ? 0 : -EINVAL;
 }
 
@@ -172,7 +136,7 @@ void rk_free(struct rk_gen *g)
 
 /* An address of category @c (by weights when @c is C_MAX) of family @fam
  * (0: any). Falls back to an internet address of the family. */
-static void pick_addr(struct rk_gen *g, enum cat c, int fam, uint8_t *out)
+void rk_pick_addr(struct rk_gen *g, enum cat c, int fam, uint8_t *out)
 {
 	static const uint8_t w[C_MAX] = { 40, 6, 6, 18, 14, 10, 6 };
 	int tries;
@@ -193,12 +157,12 @@ static void pick_addr(struct rk_gen *g, enum cat c, int fam, uint8_t *out)
 		if (!g->n[cc])
 			continue;
 		a = g->pool[cc][rng_below(&g->r, (uint32_t)g->n[cc])].a;
-		if (fam && (fam == 4) != is4(a))
+		if (fam && (fam == 4) != rk_is4(a))
 			continue;
 		memcpy(out, a, NN_ADDR_LEN);
 		return;
 	}
-	add_text(g, C_INET, fam == 4 ? "192.0.2.1" : "2001:db8::1");
+	rk_add_text(g, C_INET, fam == 4 ? "192.0.2.1" : "2001:db8::1");
 	memcpy(out, g->pool[C_INET][g->n[C_INET] - 1].a, NN_ADDR_LEN);
 	g->n[C_INET]--;
 }
@@ -228,7 +192,7 @@ static bool pick_same_net(struct rk_gen *g, int net, int fam, uint8_t *out)
 		if (!g->n[c])
 			continue;
 		a = &g->pool[c][rng_below(&g->r, (uint32_t)g->n[c])];
-		if (a->net != net || (fam == 4) != is4(a->a))
+		if (a->net != net || (fam == 4) != rk_is4(a->a))
 			continue;
 		memcpy(out, a->a, NN_ADDR_LEN);
 		return true;
@@ -238,16 +202,16 @@ static bool pick_same_net(struct rk_gen *g, int net, int fam, uint8_t *out)
 
 /* The overlay end of a packet: mostly devices, sometimes nodes, this
  * gateway or stray addresses. */
-static void pick_overlay_end(struct rk_gen *g, int fam, uint8_t *out)
+void rk_pick_overlay_end(struct rk_gen *g, int fam, uint8_t *out)
 {
 	uint32_t x = rng_below(&g->r, 100);
 
-	pick_addr(g, x < 80 ? C_DEV : x < 88 ? C_NODE : x < 93 ? C_SELF : C_STRAY, fam, out);
+	rk_pick_addr(g, x < 80 ? C_DEV : x < 88 ? C_NODE : x < 93 ? C_SELF : C_STRAY, fam, out);
 }
 
-static void set_ip(struct pb *b, const uint8_t *s, const uint8_t *d)
+void rk_set_ip(struct pb *b, const uint8_t *s, const uint8_t *d)
 {
-	b->family = is4(s) ? 4 : 6;
+	b->family = rk_is4(s) ? 4 : 6;
 	memset(b->src, 0, sizeof(b->src));
 	memset(b->dst, 0, sizeof(b->dst));
 	if (b->family == 4) {
@@ -269,7 +233,7 @@ static uint16_t rand_dport(struct rk_gen *g)
 	return menu[rng_below(&g->r, sizeof(menu) / sizeof(menu[0]))];
 }
 
-static uint16_t echo_id(struct rk_gen *g)
+uint16_t rk_echo_id(struct rk_gen *g)
 {
 	static const uint16_t ids[] = { 0, 1, 7, 0xbeef };
 
@@ -297,7 +261,7 @@ static void rand_l4(struct rk_gen *g, struct pb *b, struct hist *h)
 	} else if (x < 66) {
 		pb_udp(b, (uint16_t)(40000 + rng_below(&g->r, 1000)), rand_dport(g));
 	} else if (x < 86) {
-		pb_echo(b, rng_pct(&g->r, 80), echo_id(g));
+		pb_echo(b, rng_pct(&g->r, 80), rk_echo_id(g));
 	} else if (x < 92) {
 		/* Informational ICMP that is neither echo nor error. */
 		pb_icmp(b, b->family == 6 ? (uint8_t)(130 + rng_below(&g->r, 8)) : 13, 0, 0);
@@ -343,7 +307,7 @@ void rk_passed(struct rk_gen *g)
 		g->good[g->ngood++ % HIST] = *g->last;
 }
 
-static struct hist *recall(struct rk_gen *g)
+struct hist *rk_recall(struct rk_gen *g)
 {
 	size_t have = g->nh < HIST ? g->nh : HIST;
 
@@ -371,7 +335,7 @@ static size_t render_l3(const struct pb *b, uint8_t *buf, size_t cap)
 }
 
 /* A new packet (an opener): both ends, L4, decorations. */
-static size_t gen_new(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap, bool frag)
+size_t rk_gen_new(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap, bool frag)
 {
 	struct hist h = { 0 };
 	struct pb b;
@@ -380,19 +344,19 @@ static size_t gen_new(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t ca
 
 	o->dir = rng_pct(&g->r, 60) ? NN_DIR_FROM_OVERLAY : NN_DIR_INTO_OVERLAY;
 	if (o->dir == NN_DIR_FROM_OVERLAY) {
-		pick_overlay_end(g, fam, h.src);
-		fam = is4(h.src) ? 4 : 6;
+		rk_pick_overlay_end(g, fam, h.src);
+		fam = rk_is4(h.src) ? 4 : 6;
 		if (!rng_pct(&g->r, 50) || !pick_same_net(g, net_of(g, h.src), fam, h.dst))
-			pick_addr(g, C_MAX, fam, h.dst);
+			rk_pick_addr(g, C_MAX, fam, h.dst);
 	} else {
-		pick_overlay_end(g, fam, h.dst);
-		fam = is4(h.dst) ? 4 : 6;
+		rk_pick_overlay_end(g, fam, h.dst);
+		fam = rk_is4(h.dst) ? 4 : 6;
 		if (!rng_pct(&g->r, 45) || !pick_same_net(g, net_of(g, h.dst), fam, h.src))
-			pick_addr(g, C_MAX, fam, h.src);
+			rk_pick_addr(g, C_MAX, fam, h.src);
 	}
 	h.dir = o->dir;
 	pb_init(&b);
-	set_ip(&b, h.src, h.dst);
+	rk_set_ip(&b, h.src, h.dst);
 	rand_l4(g, &b, &h);
 	decorate(g, &b);
 	if (frag) {
@@ -401,6 +365,10 @@ static size_t gen_new(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t ca
 		pb_frag(&b, PB_FRAG_FIRST, h.frag_id, 0);
 	}
 	len = render_l3(&b, l3, cap);
+	/* Destination options, AH, ... after the Fragment header: the first
+	 * and later fragments must still meet (issue 10, class 3). */
+	if (len && frag && fam == 6 && rng_pct(&g->r, 40))
+		len = rk_ext_after_frag(&g->r, l3, len, cap, &h.frag_nh);
 	h.l3len = len < HIST_L3 ? len : HIST_L3;
 	memcpy(h.l3, l3, h.l3len);
 	if (len)
@@ -408,7 +376,7 @@ static size_t gen_new(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t ca
 	return len;
 }
 
-static enum nn_dir flip(enum nn_dir d)
+enum nn_dir rk_flip(enum nn_dir d)
 {
 	return d == NN_DIR_FROM_OVERLAY ? NN_DIR_INTO_OVERLAY : NN_DIR_FROM_OVERLAY;
 }
@@ -416,15 +384,15 @@ static enum nn_dir flip(enum nn_dir d)
 /* A reply to (or, @again, a later packet of) a remembered packet. */
 static size_t gen_reply(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap, bool again)
 {
-	struct hist *h = recall(g);
+	struct hist *h = rk_recall(g);
 	const uint8_t *s, *d;
 	uint8_t other[NN_ADDR_LEN];
 	struct pb b;
 	uint16_t sp, dp;
 
 	if (!h)
-		return gen_new(g, o, l3, cap, false);
-	o->dir = again ? h->dir : flip(h->dir);
+		return rk_gen_new(g, o, l3, cap, false);
+	o->dir = again ? h->dir : rk_flip(h->dir);
 	s = again ? h->src : h->dst;
 	d = again ? h->dst : h->src;
 	sp = again ? h->sport : h->dport;
@@ -432,11 +400,11 @@ static size_t gen_reply(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	/* Echo id collisions: another device answering or asking with the
 	 * same id must not ride on this flow. */
 	if (h->l4 == PB_L4_ICMP && rng_pct(&g->r, 25)) {
-		pick_addr(g, C_DEV, is4(d) ? 4 : 6, other);
+		rk_pick_addr(g, C_DEV, rk_is4(d) ? 4 : 6, other);
 		d = other;
 	}
 	pb_init(&b);
-	set_ip(&b, s, d);
+	rk_set_ip(&b, s, d);
 	switch (h->l4) {
 	case PB_L4_TCP:
 		pb_tcp(&b, sp, dp,
@@ -466,9 +434,10 @@ static size_t gen_reply(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 /* An ICMP error quoting a remembered packet, normally sent back by the
  * quoted packet's destination; sometimes by a third party, to the wrong
  * place, or with a quote cut short. */
-static size_t gen_error(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap)
+size_t rk_gen_error(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap, struct hist *h)
 {
-	struct hist *h = recall(g);
+	if (!h)
+		h = rk_recall(g);
 	uint8_t s[NN_ADDR_LEN], d[NN_ADDR_LEN];
 	struct pb b;
 	size_t qlen;
@@ -476,20 +445,20 @@ static size_t gen_error(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	int fam;
 
 	if (!h || !h->l3len)
-		return gen_new(g, o, l3, cap, false);
-	fam = is4(h->src) ? 4 : 6;
-	o->dir = flip(h->dir);
+		return rk_gen_new(g, o, l3, cap, false);
+	fam = rk_is4(h->src) ? 4 : 6;
+	o->dir = rk_flip(h->dir);
 	memcpy(s, h->dst, NN_ADDR_LEN);
 	memcpy(d, h->src, NN_ADDR_LEN);
 	x = rng_below(&g->r, 100);
 	if (x < 12)
-		pick_addr(g, C_MAX, fam, s); /* a third party */
+		rk_pick_addr(g, C_MAX, fam, s); /* a third party */
 	else if (x < 18)
-		pick_addr(g, C_MAX, fam, d); /* to somebody else */
+		rk_pick_addr(g, C_MAX, fam, d); /* to somebody else */
 	else if (x < 24)
 		o->dir = h->dir; /* the wrong way */
 	pb_init(&b);
-	set_ip(&b, s, d);
+	rk_set_ip(&b, s, d);
 	qlen = h->l3len;
 	x = rng_below(&g->r, 100);
 	if (x < 15)
@@ -514,14 +483,14 @@ static size_t gen_error(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	return render_l3(&b, l3, cap);
 }
 
-/* A later fragment of a remembered first fragment, or an orphan. */
-static size_t gen_later(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap)
+/* A later fragment of first fragment @h, of a recent first fragment when
+ * @h is NULL, or an orphan. */
+size_t rk_gen_later(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap, struct hist *h)
 {
-	struct hist *h = NULL;
 	struct pb b;
-	size_t i;
+	size_t i, len;
 
-	for (i = 0; i < 24 && g->nh; i++) {
+	for (i = 0; !h && i < 24 && g->nh; i++) {
 		struct hist *c = &g->h[(g->nh - 1 - i) % HIST];
 
 		if (i < g->nh && c->frag_first) {
@@ -531,7 +500,7 @@ static size_t gen_later(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	}
 	if (!h || rng_pct(&g->r, 20)) {
 		/* An orphan: a fresh description, then made a later one. */
-		size_t len = gen_new(g, o, l3, cap, false);
+		size_t len = rk_gen_new(g, o, l3, cap, false);
 
 		h = &g->h[(g->nh - 1) % HIST];
 		h->frag_first = false;
@@ -540,7 +509,7 @@ static size_t gen_later(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	}
 	o->dir = h->dir;
 	pb_init(&b);
-	set_ip(&b, h->src, h->dst);
+	rk_set_ip(&b, h->src, h->dst);
 	if (h->l4 == PB_L4_ICMP)
 		pb_icmp(&b, 0, 0, 0);
 	else if (h->l4 == PB_L4_RAW)
@@ -552,112 +521,12 @@ static size_t gen_later(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t 
 	pb_frag(&b, PB_FRAG_LATER, rng_pct(&g->r, 90) ? h->frag_id : h->frag_id + 1,
 		(uint16_t)(1 + rng_below(&g->r, 180)));
 	pb_payload(&b, 8 + rng_below(&g->r, 56));
-	return render_l3(&b, l3, cap);
-}
-
-/* A packet broken on purpose. */
-static size_t gen_broken(struct rk_gen *g, struct rk_pkt *o, uint8_t *l3, size_t cap)
-{
-	struct hist *h;
-	struct pb b;
-	uint32_t x = rng_below(&g->r, 100);
-	size_t len = gen_new(g, o, l3, cap, rng_pct(&g->r, 10));
-
-	if (!len)
-		return 0;
-	h = &g->h[(g->nh - 1) % HIST];
-	h->l3len = 0; /* not a flow anybody should quote */
-	h->frag_first = false;
-	if (x < 40) {
-		/* Truncated anywhere: with L3 framing no shorter than the
-		 * 14 bytes BPF_PROG_TEST_RUN needs (test_bad_packets covers
-		 * shorter ones). */
-		if (g->framing == NN_FRAMING_ETH)
-			return 1 + rng_below(&g->r, (uint32_t)(len - 1));
-		return len > 15 ? 14 + rng_below(&g->r, (uint32_t)(len - 14)) : len;
-	}
-	pb_init(&b);
-	set_ip(&b, h->src, h->dst);
-	switch (rng_below(&g->r, 7)) {
-	case 0:
-		pb_tcp(&b, 40000, 443, PB_TCP_SYN);
-		pb_lie(&b, PB_F_TCP_DOFF, rng_below(&g->r, 16));
-		break;
-	case 1:
-		pb_udp(&b, 40000, 53);
-		pb_lie(&b, PB_F_UDP_LEN, rng_below(&g->r, 64));
-		break;
-	case 2:
-		pb_udp(&b, 40000, 53);
-		pb_lie(&b, PB_F_IP_LEN, rng_below(&g->r, 100));
-		break;
-	case 3:
-		pb_tcp(&b, 40000, 443, PB_TCP_SYN);
-		if (b.family == 4)
-			pb_lie(&b, PB_F_IHL, rng_below(&g->r, 16));
-		else
-			pb_ext(&b, rng_pct(&g->r, 50) ? 60 : 0, 7 + rng_below(&g->r, 4));
-		break;
-	case 4:
-		pb_echo(&b, true, echo_id(g));
-		pb_lie(&b, PB_F_VERSION, rng_below(&g->r, 16));
-		break;
-	case 5:
-		pb_udp(&b, 40000, 53);
-		if (b.family == 6) {
-			pb_ext(&b, 60, 1);
-			pb_lie(&b, PB_F_EXT_LEN, rng_below(&g->r, 256));
-		} else {
-			pb_payload(&b, 3);
-		}
-		break;
-	default:
-		/* An IPv4-mapped address inside an IPv6 header. */
-		pb_tcp(&b, 40000, 443, PB_TCP_SYN);
-		if (b.family == 4) {
-			uint8_t m[NN_ADDR_LEN] = { [10] = 0xff, [11] = 0xff };
-
-			memcpy(m + 12, rng_pct(&g->r, 50) ? b.src : b.dst, 4);
-			b.family = 6;
-			if (rng_pct(&g->r, 50)) {
-				memcpy(b.src, m, NN_ADDR_LEN);
-				memcpy(b.dst, h->dst, NN_ADDR_LEN);
-				if (is4(h->dst))
-					memcpy(b.dst, m, NN_ADDR_LEN);
-			} else {
-				memcpy(b.dst, m, NN_ADDR_LEN);
-				memcpy(b.src, m, NN_ADDR_LEN);
-			}
-		}
-		break;
-	}
-	return render_l3(&b, l3, cap);
-}
-
-/* Ethernet framing only: ARP and neighbour discovery pass untouched. */
-static size_t gen_l2(struct rk_gen *g, struct rk_pkt *o, uint8_t *buf, size_t cap)
-{
-	uint8_t s[NN_ADDR_LEN], d[NN_ADDR_LEN];
-	struct pb b;
-
-	o->dir = rng_pct(&g->r, 50) ? NN_DIR_FROM_OVERLAY : NN_DIR_INTO_OVERLAY;
-	pb_init(&b);
-	if (rng_pct(&g->r, 30)) {
-		pb_arp(&b);
-		if (rng_pct(&g->r, 30))
-			pb_vlan(&b, 5);
-		return pb_build(&b, buf, cap);
-	}
-	pick_overlay_end(g, 6, s);
-	pick_addr(g, C_MAX, 6, d);
-	set_ip(&b, s, d);
-	pb_nd(&b, (uint8_t)(133 + rng_below(&g->r, 6)));
-	if (rng_pct(&g->r, 20))
-		pb_ttl(&b, 254);
-	if (rng_pct(&g->r, 10))
-		pb_frag(&b, PB_FRAG_FIRST, 5, 0);
-	pb_eth(&b);
-	return pb_build(&b, buf, cap);
+	len = render_l3(&b, l3, cap);
+	/* IPv6: every fragment's Fragment header names the same next header,
+	 * the first header after it in the first fragment (RFC 8200 4.5). */
+	if (len && h->frag_nh && rng_pct(&g->r, 90))
+		rk_set_frag_nh(l3, len, h->frag_nh);
+	return len;
 }
 
 /* Wrap an L3 packet for the framing; sometimes with Ethernet padding (a
@@ -734,7 +603,7 @@ void rk_next(struct rk_gen *g, struct rk_pkt *o)
 		g->last = NULL;
 		if (x < 28) {
 			o->kind = "new";
-			len = gen_new(g, o, l3, sizeof(l3) - 64, false);
+			len = rk_gen_new(g, o, l3, sizeof(l3) - 64, false);
 		} else if (x < 48) {
 			o->kind = "reply";
 			len = gen_reply(g, o, l3, sizeof(l3) - 64, false);
@@ -745,22 +614,26 @@ void rk_next(struct rk_gen *g, struct rk_pkt *o)
 			g->last = NULL;
 		} else if (x < 68) {
 			o->kind = "icmp-error";
-			len = gen_error(g, o, l3, sizeof(l3) - 64);
+			len = rk_gen_error(g, o, l3, sizeof(l3) - 64, NULL);
 			g->last = NULL;
-		} else if (x < 75) {
+		} else if (x < 74) {
 			o->kind = "first-fragment";
-			len = gen_new(g, o, l3, sizeof(l3) - 64, true);
-		} else if (x < 83) {
+			len = rk_gen_new(g, o, l3, sizeof(l3) - 64, true);
+		} else if (x < 80) {
 			o->kind = "later-fragment";
-			len = gen_later(g, o, l3, sizeof(l3) - 64);
+			len = rk_gen_later(g, o, l3, sizeof(l3) - 64, NULL);
 			g->last = NULL;
-		} else if (x < 96 || g->framing != NN_FRAMING_ETH) {
+		} else if (x < 90) {
+			/* kind set by the generator */
+			len = rk_gen_attack(g, o, l3, sizeof(l3) - 64);
+			g->last = NULL;
+		} else if (x < 97 || g->framing != NN_FRAMING_ETH) {
 			o->kind = "broken";
-			len = gen_broken(g, o, l3, sizeof(l3) - 64);
+			len = rk_gen_broken(g, o, l3, sizeof(l3) - 64);
 			g->last = NULL;
 		} else {
 			o->kind = "l2";
-			o->len = gen_l2(g, o, o->buf, sizeof(o->buf));
+			o->len = rk_gen_l2(g, o, o->buf, sizeof(o->buf));
 			if (o->len < 14)
 				o->len = 0;
 			len = o->len;

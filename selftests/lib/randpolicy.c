@@ -34,12 +34,41 @@ struct net {
 };
 
 struct gen {
-	struct nn_rng *r;
+	struct nn_rng *r; /* the world's structure */
+	struct nn_rng *m; /* this generation's changes to it, or NULL */
 	struct nn_strbuf b;
 	uint32_t key_ctr;
 	struct net nets[MAX_NETS];
 	int n_nets;
+	/* Address space of network k: its devices' overlay addresses
+	 * (dev_k[k]) and its resource prefixes (res_k[k]), permutations of
+	 * 1..MAX_NETS so that a later generation can hand a network's
+	 * addresses or prefixes to another network (of another tenant). */
+	int dev_k[MAX_NETS + 1];
+	int res_k[MAX_NETS + 1];
 };
+
+/* True with @pct percent when this generation changes the world. */
+static bool mut(struct gen *g, uint32_t pct)
+{
+	return g->m && rng_pct(g->m, pct);
+}
+
+static void permute(struct gen *g, int *k)
+{
+	int i;
+
+	for (i = 1; i <= MAX_NETS; i++)
+		k[i] = i;
+	if (!mut(g, 40))
+		return;
+	for (i = MAX_NETS; i > 1; i--) {
+		int j = 1 + (int)rng_below(g->m, (uint32_t)i), t = k[i];
+
+		k[i] = k[j];
+		k[j] = t;
+	}
+}
 
 static const char *const group_names[] = { "eng", "ops", "sales" };
 
@@ -227,6 +256,9 @@ static void acl_prefix(struct gen *g, const struct net *n)
 	/* Sometimes name another network's space: it must not reach it. */
 	if (g->n_nets > 1 && rng_pct(g->r, 15))
 		k = (int)pick(g, (uint32_t)g->n_nets) + 1;
+	/* Overlay formats take the devices' space, the others the
+	 * resources'. */
+	k = strstr(f, "fd7a") || strstr(f, "100.96") ? g->dev_k[k] : g->res_k[k];
 	nn_sbprintf(&g->b, "\"");
 	nn_sbprintf(&g->b, f, k);
 	nn_sbprintf(&g->b, "\"");
@@ -273,7 +305,7 @@ static void gen_dst(struct gen *g, const struct net *n)
 	nn_sbprintf(&g->b, "}");
 }
 
-static void gen_rule(struct gen *g, const struct net *n, int i)
+static void gen_rule(struct gen *g, const struct net *n, int i, bool first)
 {
 	static const char *const protos[] = { "\"tcp\"",  "\"tcp\"",	"\"udp\"", "\"udp\"",
 					      "\"icmp\"", "\"icmpv6\"", "\"any\"", "\"any\"",
@@ -284,8 +316,8 @@ static void gen_rule(struct gen *g, const struct net *n, int i)
 			!strcmp(proto, "6") || !strcmp(proto, "17");
 	int k, np;
 
-	nn_sbprintf(&g->b, "%s{\"rule_id\": \"r%d_%d\", \"action\": \"%s\", ", i ? ",\n" : "", n->k,
-		    i, rng_pct(g->r, 65) ? "allow" : "deny");
+	nn_sbprintf(&g->b, "%s{\"rule_id\": \"r%d_%d\", \"action\": \"%s\", ", first ? "" : ",\n",
+		    n->k, i, rng_pct(g->r, 65) ? "allow" : "deny");
 	gen_src(g, n);
 	nn_sbprintf(&g->b, ", ");
 	gen_dst(g, n);
@@ -303,7 +335,7 @@ static void gen_rule(struct gen *g, const struct net *n, int i)
 
 static void gen_network(struct gen *g, struct net *n, bool short_res)
 {
-	int i, j;
+	int i, j, k;
 
 	n->n_users = 1 + (int)pick(g, MAX_USERS);
 	n->n_devs = 1 + (int)pick(g, MAX_DEVS);
@@ -325,7 +357,7 @@ static void gen_network(struct gen *g, struct net *n, bool short_res)
 			nn_sbprintf(&g->b, "%s\"", j ? ", " : "");
 			nn_sbprintf(&g->b,
 				    res_menu[pick(g, sizeof(res_menu) / sizeof(res_menu[0]))],
-				    n->k);
+				    g->res_k[n->k]);
 			nn_sbprintf(&g->b, "\"");
 		}
 		if (short_res && i == 0)
@@ -358,28 +390,42 @@ static void gen_network(struct gen *g, struct net *n, bool short_res)
 			"%s{\"device_id\": \"d%d_%d\", \"user_id\": \"u%d_%d\", \"public_key\": ",
 			i ? ",\n  " : "", n->k, i, n->k, (int)pick(g, (uint32_t)n->n_users));
 		b64key(g);
-		nn_sbprintf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61:%x0::%x\"", n->k, i + 2);
+		nn_sbprintf(&g->b, ", \"overlay_ipv6\": \"fd7a:6e61:6e61:%x0::%x\"", g->dev_k[n->k],
+			    i + 2);
 		if (rng_pct(g->r, 55))
-			nn_sbprintf(&g->b, ", \"overlay_ipv4\": \"100.96.%d.%d\"", n->k, i + 2);
+			nn_sbprintf(&g->b, ", \"overlay_ipv4\": \"100.96.%d.%d\"", g->dev_k[n->k],
+				    i + 2);
 		else
 			nn_sbprintf(&g->b, ", \"overlay_ipv4\": null");
 		nn_sbprintf(
 			&g->b,
 			", \"endpoint\": null, \"persistent_keepalive\": 25, \"state\": \"%s\", "
 			"\"key_generation\": 1, \"routing_preference\": ",
-			rng_pct(g->r, 15) ? "disabled" : "active");
+			rng_pct(g->r, 15) != mut(g, 8) ? "disabled" : "active");
 		layer(g, true);
 		nn_sbprintf(&g->b, "}");
 	}
 
 	nn_sbprintf(&g->b, "],\n \"acl\": [");
 	j = (int)pick(g, MAX_RULES + 1);
-	for (i = 0; i < j; i++)
-		gen_rule(g, n, i);
+	for (i = 0, k = 0; i < j; i++) {
+		size_t at = g->b.n;
+
+		/* Drawn in full either way, so that the rest of the world
+		 * stays the same; a later generation may then drop it (a
+		 * rule removed under the flows it allowed). */
+		gen_rule(g, n, i, k == 0);
+		if (mut(g, 20) && !g->b.err) {
+			g->b.n = at;
+			g->b.s[at] = '\0';
+		} else {
+			k++;
+		}
+	}
 	nn_sbprintf(&g->b, "]}");
 }
 
-char *rp_generate(struct nn_rng *r, uint64_t generation)
+static char *generate(struct nn_rng *r, struct nn_rng *m, uint64_t generation)
 {
 	static const char *const roles[] = {
 		"[\"ingress_gateway\", \"exit_gateway\"]",
@@ -388,9 +434,11 @@ char *rp_generate(struct nn_rng *r, uint64_t generation)
 		"[\"ingress_gateway\"]",
 		"[\"exit_gateway\"]",
 	};
-	struct gen g = { .r = r };
+	struct gen g = { .r = r, .m = m };
 	int n_tenants = 2 + (int)rng_below(r, 2), t, i, short_net = -1;
 
+	permute(&g, g.dev_k);
+	permute(&g, g.res_k);
 	if (rng_pct(r, 25))
 		short_net = 1 + (int)rng_below(r, 4);
 	nn_sbprintf(&g.b, "{\"api_version\": \"v1\", \"node_id\": \"%s\", \"generation\": %llu,\n",
@@ -424,4 +472,26 @@ char *rp_generate(struct nn_rng *r, uint64_t generation)
 	}
 	nn_sbprintf(&g.b, "]}\n");
 	return nn_sbtake(&g.b);
+}
+
+char *rp_generate(struct nn_rng *r, uint64_t generation)
+{
+	return generate(r, NULL, generation);
+}
+
+char *rp_evolve(struct nn_rng *r, struct rp_series *s, uint64_t generation)
+{
+	struct nn_rng base, m;
+	char *json;
+
+	if (!s->have || rng_pct(r, 20)) {
+		s->base = rng_next(r);
+		s->have = true;
+	}
+	base.s = s->base;
+	m.s = rng_next(r);
+	json = generate(&base, &m, generation);
+	if (json && s->fault && rng_pct(r, s->fault_pct))
+		json = s->fault(r, json);
+	return json;
 }

@@ -55,4 +55,23 @@ static inline bool rng_pct(struct nn_rng *r, uint32_t pct)
  * allocation failure. */
 char *rp_generate(struct nn_rng *r, uint64_t generation);
 
+/*
+ * A series of snapshots where each generation is an edit of the world the
+ * previous ones came from (and now and then a new world): device addresses
+ * and resource prefixes move to other networks (and so other tenants),
+ * rules disappear under the flows they allowed, devices get disabled or
+ * enabled. @fault, when set, gets @fault_pct percent of the snapshots and
+ * returns the text with one validation fault injected (it takes @json and
+ * returns malloc'd text, NULL when out of memory); selftests/lib/faults.c
+ * provides those.
+ */
+struct rp_series {
+	uint64_t base; /* seed of the current world */
+	bool have;
+	char *(*fault)(struct nn_rng *r, char *json);
+	uint32_t fault_pct;
+};
+
+char *rp_evolve(struct nn_rng *r, struct rp_series *s, uint64_t generation);
+
 #endif /* NANAMI_RANDPOLICY_H */

@@ -284,7 +284,10 @@ void nn_mfrag_key(const struct nn_mpkt *pk, struct nn_frag_key *k)
 	memcpy(k->src, pk->t.src, NN_ADDR_LEN);
 	memcpy(k->dst, pk->t.dst, NN_ADDR_LEN);
 	k->id = pk->frag_id;
-	k->proto = pk->t.proto;
+	/* verdicts.md "Fragments": IPv4 is tracked by protocol too; IPv6 by
+	 * source, destination and id alone, whatever extension headers follow
+	 * the Fragment header (RFC 8200 4.5). */
+	k->proto = pk->t.v6 ? 0 : pk->t.proto;
 }
 
 /* A fragment verdict lives NN_DEF_FRAG_TIMEOUT from the first fragment:

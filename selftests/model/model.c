@@ -17,6 +17,8 @@
 
 struct nn_model {
 	const struct nn_policy *p;
+	uint8_t (*host)[NN_ADDR_LEN]; /* the gateway host's own addresses */
+	size_t n_host;
 	uint32_t epoch;
 	struct nn_mtab flows;
 	struct nn_mtab frags;
@@ -177,6 +179,61 @@ static bool in_overlay(const struct nn_policy *p, const uint8_t *a)
 	return false;
 }
 
+/* verdicts.md "Destination": any address of a local interface of the
+ * gateway host. */
+static bool is_host(const struct nn_model *m, const uint8_t *a)
+{
+	size_t i;
+
+	for (i = 0; i < m->n_host; i++)
+		if (addr_eq(m->host[i], a))
+			return true;
+	return false;
+}
+
+/* verdicts.md "Destination": never valid from the overlay. */
+static bool is_martian(const uint8_t *a)
+{
+	static const struct {
+		uint8_t addr[NN_ADDR_LEN];
+		uint8_t len;
+	} never[] = {
+		/* loopback 127.0.0.0/8 */
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127 }, 96 + 8 },
+		/* 0.0.0.0/8, the unspecified 0.0.0.0 with it */
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0 }, 96 + 8 },
+		/* link-local 169.254.0.0/16 */
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 169, 254 }, 96 + 16 },
+		/* multicast 224.0.0.0/4 */
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 224 }, 96 + 4 },
+		/* 240.0.0.0/4 */
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 240 }, 96 + 4 },
+		/* limited broadcast 255.255.255.255 (inside 240/4; listed as the
+		 * spec lists it) */
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 255, 255, 255, 255 }, 128 },
+		/* IPv6 unspecified :: and loopback ::1 */
+		{ { 0 }, 128 },
+		{ { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1 }, 128 },
+		/* link-local unicast fe80::/10 */
+		{ { 0xfe, 0x80 }, 10 },
+		/* multicast ff00::/8 */
+		{ { 0xff }, 8 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(never) / sizeof(never[0]); i++) {
+		struct nn_prefix pf = { .len = never[i].len };
+
+		memcpy(pf.addr, never[i].addr, NN_ADDR_LEN);
+		/* The IPv6 entries are /8../128 over IPv6 addresses only:
+		 * prefix_covers() keeps families apart below /96, and :: or
+		 * ::1 /128 never equal an IPv4-mapped address. */
+		if (prefix_covers(&pf, a))
+			return true;
+	}
+	return false;
+}
+
 /* ---- The ACL (From step 7, Into step 4) ---- */
 
 enum dst_scope {
@@ -288,9 +345,10 @@ static int from_source(const struct nn_policy *p, const uint8_t *src, struct ide
 
 /* Steps 5-7 for a packet whose source passed step 1. *no_flow is set when
  * the pass is a node's (step 5 records no flow). */
-static int from_policy(const struct nn_policy *p, const struct ident *src,
-		       const struct nn_mtuple *t, int32_t *rule, bool *no_flow)
+static int from_policy(const struct nn_model *m, const struct ident *src, const struct nn_mtuple *t,
+		       int32_t *rule, bool *no_flow)
 {
+	const struct nn_policy *p = m->p;
 	const struct nn_device *dev;
 	struct ident dst;
 	enum owner own;
@@ -331,6 +389,12 @@ static int from_policy(const struct nn_policy *p, const struct ident *src,
 		return acl(p, net, (int64_t)src->idx, t, DST_MEMBER, false, rule);
 	if (in_overlay(p, t->dst))
 		return NN_R_UNKNOWN_DST;
+	/* The host's own addresses: like its overlay address, the ACL decides
+	 * through dst prefixes. */
+	if (is_host(m, t->dst))
+		return acl(p, net, (int64_t)src->idx, t, DST_SELF, false, rule);
+	if (is_martian(t->dst))
+		return NN_R_MARTIAN;
 	if (!dev->egress_here)
 		return NN_R_NO_EGRESS;
 	return acl(p, net, (int64_t)src->idx, t, DST_INTERNET, true, rule);
@@ -409,7 +473,7 @@ static bool rejudge(const struct nn_model *m, const struct nn_flow_key *k, const
 	if (f->opener_dir == NN_DIR_FROM_OVERLAY) {
 		r = from_source(m->p, t.src, &id);
 		if (r == NN_PASS)
-			r = from_policy(m->p, &id, &t, &rule, &flag);
+			r = from_policy(m, &id, &t, &rule, &flag);
 	} else {
 		r = into_dest(m->p, &t, &id, &flag);
 		if (r == NN_PASS && !flag)
@@ -432,17 +496,13 @@ static bool flow_current(struct nn_model *m, const struct nn_flow_key *k, struct
 	return true;
 }
 
-static bool is_pmtu_error(const struct nn_mpkt *pk)
-{
-	if (pk->t.v6)
-		return pk->icmp_type == 2;
-	return pk->icmp_type == 3 && pk->icmp_code == 4;
-}
-
 /* Step 3: an ICMP error quoting a tracked flow, sent toward the endpoint
  * that sent the quoted packet; from the overlay also sent by the quoted
  * packet's destination (devices do not route). Errors do not refresh the
- * flow: only the flow's own packets keep it alive. */
+ * flow: only the flow's own packets keep it alive. verdicts.md "ICMP
+ * errors": like every packet of its flow, an error (Packet Too Big and
+ * "fragmentation needed" included) quoting a flow of an older generation
+ * first has the flow judged again; a cut flow carries no errors. */
 static bool tracked_error(struct nn_model *m, const struct nn_mpkt *pk, enum nn_dir dir,
 			  uint64_t now_ns)
 {
@@ -458,9 +518,6 @@ static bool tracked_error(struct nn_model *m, const struct nn_mpkt *pk, enum nn_
 	f = nn_mflow_find(&m->flows, &k, now_ns);
 	if (!f)
 		return false;
-	/* PMTUD must work: Packet Too Big / frag needed of any epoch. */
-	if (is_pmtu_error(pk))
-		return true;
 	return flow_current(m, &k, f);
 }
 
@@ -521,9 +578,12 @@ static void record_frag(struct nn_model *m, const struct nn_mpkt *pk, int reason
 		return;
 	fr->seen_ns = now_ns;
 	fr->reason = (uint8_t)reason;
+	fr->epoch = m->epoch;
 }
 
-/* Step 2: a later fragment follows its first fragment, or is dropped. */
+/* Step 2: a later fragment follows its first fragment, or is dropped; the
+ * first fragment's verdict holds only within the generation it was reached
+ * in (verdicts.md "Fragments"). */
 static int later_fragment(struct nn_model *m, const struct nn_mpkt *pk, uint64_t now_ns)
 {
 	struct nn_frag_key k;
@@ -531,7 +591,7 @@ static int later_fragment(struct nn_model *m, const struct nn_mpkt *pk, uint64_t
 
 	nn_mfrag_key(pk, &k);
 	fr = nn_mfrag_find(&m->frags, &k, now_ns);
-	return fr ? fr->reason : NN_R_FRAGMENT;
+	return fr && fr->epoch == m->epoch ? fr->reason : NN_R_FRAGMENT;
 }
 
 static void judge_from(struct nn_model *m, const struct nn_mpkt *pk, uint64_t now_ns,
@@ -550,7 +610,7 @@ static void judge_from(struct nn_model *m, const struct nn_mpkt *pk, uint64_t no
 	if (tracked(m, pk, NN_DIR_FROM_OVERLAY, now_ns)) {
 		v->flow_hit = true;
 	} else {
-		v->reason = from_policy(m->p, &src, &pk->t, &v->rule, &no_flow);
+		v->reason = from_policy(m, &src, &pk->t, &v->rule, &no_flow);
 		if (v->reason == NN_PASS && !no_flow)
 			record_flow(m, pk, NN_DIR_FROM_OVERLAY, now_ns);
 	}
@@ -637,7 +697,47 @@ void nn_model_free(struct nn_model *m)
 		return;
 	nn_mtab_free(&m->flows);
 	nn_mtab_free(&m->frags);
+	free(m->host);
 	free(m);
+}
+
+static bool addr_in(const uint8_t (*v)[NN_ADDR_LEN], size_t n, const uint8_t *a)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (addr_eq(v[i], a))
+			return true;
+	return false;
+}
+
+int nn_model_set_host_addrs(struct nn_model *m, const uint8_t (*addrs)[NN_ADDR_LEN], size_t n)
+{
+	uint8_t(*copy)[NN_ADDR_LEN] = NULL;
+	bool same = true;
+	size_t i;
+
+	/* The same set again changes nothing: no new generation. */
+	for (i = 0; i < n && same; i++)
+		same = addr_in((const uint8_t(*)[NN_ADDR_LEN])m->host, m->n_host, addrs[i]);
+	for (i = 0; i < m->n_host && same; i++)
+		same = addr_in(addrs, n, m->host[i]);
+	if (same)
+		return 0;
+
+	if (n) {
+		copy = malloc(n * NN_ADDR_LEN);
+		if (!copy) {
+			errno = ENOMEM;
+			return -1;
+		}
+		memcpy(copy, addrs, n * NN_ADDR_LEN);
+	}
+	free(m->host);
+	m->host = copy;
+	m->n_host = n;
+	m->epoch++;
+	return 0;
 }
 
 void nn_model_set_policy(struct nn_model *m, const struct nn_policy *p)

@@ -42,6 +42,15 @@ void nn_model_set_policy(struct nn_model *m, const struct nn_policy *p);
 
 uint32_t nn_model_epoch(const struct nn_model *m);
 
+/*
+ * This gateway host's own non-overlay addresses (verdicts.md "Destination":
+ * any address of a local interface), @n of them, IPv4 as IPv4-mapped; the
+ * model keeps a copy. Like a policy change, a new set advances the epoch:
+ * open flows are judged again (docs/datapath.md "The gateway host's own
+ * addresses"). 0, or -1 (errno ENOMEM; the old set stays).
+ */
+int nn_model_set_host_addrs(struct nn_model *m, const uint8_t (*addrs)[NN_ADDR_LEN], size_t n);
+
 void nn_model_judge(struct nn_model *m, enum nn_dir dir, enum nn_framing framing,
 		    const uint8_t *pkt, size_t len, uint64_t now_ns, struct nn_model_verdict *v);
 
@@ -71,12 +80,15 @@ struct nn_mpkt {
 	bool untouched;	    /* ARP, or ND with Ethernet framing */
 	struct nn_mtuple t; /* ports 0 where datapath.md says so */
 	uint8_t tcp_flags;
-	bool frag_first;  /* offset 0, more fragments */
-	bool frag_later;  /* offset > 0: no L4 header was read */
-	uint32_t frag_id; /* IPv4 16-bit id / IPv6 32-bit id */
-	bool icmp;	  /* ICMP in IPv4 or ICMPv6 in IPv6 */
-	bool echo;	  /* echo request/reply: ports are the echo id */
-	bool icmp_err;	  /* an error with a parsed quote */
+	bool frag_first;   /* offset 0, more fragments */
+	bool frag_later;   /* offset > 0: no L4 header was read; IPv6: proto 0 */
+	uint32_t frag_id;  /* IPv4 16-bit id / IPv6 32-bit id */
+	uint16_t frag_off; /* fragment offset, 8-byte units */
+	bool frag_mf;	   /* more fragments */
+	bool frag_hdr;	   /* IPv6: a Fragment header, even an atomic one */
+	bool icmp;	   /* ICMP in IPv4 or ICMPv6 in IPv6 */
+	bool echo;	   /* echo request/reply: ports are the echo id */
+	bool icmp_err;	   /* an error with a parsed quote */
 	uint8_t icmp_type;
 	uint8_t icmp_code;
 	struct nn_mtuple quote; /* the quoted flow, when icmp_err */

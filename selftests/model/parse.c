@@ -54,13 +54,17 @@ static void map4(uint8_t out[NN_ADDR_LEN], const uint8_t *a4)
  * wire (RFC 4291 2.5.5.2). Because the model (like the maps) stores IPv4 as
  * IPv4-mapped, such a packet would otherwise alias an IPv4 identity: an
  * IPv6 packet from ::ffff:100.96.16.2 would be judged as alice-laptop's IPv4
- * address. The careful reading treats it as malformed.
+ * address. The deprecated IPv4-compatible form ::a.b.c.d (RFC 4291 2.5.5.1)
+ * is refused with it; :: and ::1 are not of that form (datapath.md).
  */
-static bool is_v4mapped(const uint8_t *a)
+static bool embeds_v4(const uint8_t *a)
 {
-	static const uint8_t pfx[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	static const uint8_t zero[12];
 
-	return memcmp(a, pfx, sizeof(pfx)) == 0;
+	if (memcmp(a, mapped, sizeof(mapped)) == 0)
+		return true;
+	return memcmp(a, zero, sizeof(zero)) == 0 && rd32(a + 12) > 1;
 }
 
 bool nn_mtuple_is_icmp(const struct nn_mtuple *t)
@@ -91,7 +95,7 @@ static int parse_quote(struct nn_mpkt *pk, const uint8_t *q, size_t qlen)
 	if (t->v6) {
 		if (qlen < 40 || q[0] >> 4 != 6)
 			return NN_R_MALFORMED;
-		if (is_v4mapped(q + 8) || is_v4mapped(q + 24))
+		if (embeds_v4(q + 8) || embeds_v4(q + 24))
 			return NN_R_MALFORMED;
 		memcpy(t->src, q + 8, NN_ADDR_LEN);
 		memcpy(t->dst, q + 24, NN_ADDR_LEN);
@@ -190,6 +194,33 @@ static int parse_l4(struct nn_mpkt *pk, const uint8_t *l4, size_t l4len)
 	return NN_PASS;
 }
 
+/*
+ * The IPv4 options of RFC 791, @n bytes: single-byte End of Option List
+ * and No Operation, every other option (type, length >= 2, data) inside the
+ * header. A source route (RFC 7126: LSRR 131, SSRR 137) is malformed.
+ */
+static int check_v4_options(const uint8_t *o, size_t n)
+{
+	size_t pos = 0;
+
+	while (pos < n) {
+		uint8_t type = o[pos];
+
+		if (type == 0)
+			break;
+		if (type == 1) {
+			pos++;
+			continue;
+		}
+		if (type == 131 || type == 137)
+			return NN_R_MALFORMED;
+		if (n - pos < 2 || o[pos + 1] < 2 || o[pos + 1] > n - pos)
+			return NN_R_MALFORMED;
+		pos += o[pos + 1];
+	}
+	return NN_PASS;
+}
+
 static int parse_v4(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool exact)
 {
 	size_t hl, tot;
@@ -203,6 +234,8 @@ static int parse_v4(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool ex
 	tot = rd16(ip + 2);
 	if (tot < hl || tot > avail || (exact && tot != avail))
 		return NN_R_MALFORMED;
+	if (check_v4_options(ip + 20, hl - 20) != NN_PASS)
+		return NN_R_MALFORMED;
 
 	pk->t.v6 = false;
 	pk->t.proto = ip[9];
@@ -210,6 +243,8 @@ static int parse_v4(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool ex
 	map4(pk->t.dst, ip + 16);
 	frag = rd16(ip + 6);
 	pk->frag_id = rd16(ip + 4);
+	pk->frag_off = frag & 0x1fff;
+	pk->frag_mf = (frag & 0x2000) != 0;
 	if (frag & 0x1fff)
 		pk->frag_later = true;
 	else if (frag & 0x2000)
@@ -247,7 +282,7 @@ static int parse_v6(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool ex
 	plen = rd16(ip + 4);
 	if (plen == 0 || 40 + plen > avail || (exact && 40 + plen != avail))
 		return NN_R_MALFORMED;
-	if (is_v4mapped(ip + 8) || is_v4mapped(ip + 24))
+	if (embeds_v4(ip + 8) || embeds_v4(ip + 24))
 		return NN_R_MALFORMED;
 
 	pk->t.v6 = true;
@@ -262,27 +297,37 @@ static int parse_v6(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool ex
 		if (++n > NN_MAX_EXT_HDRS)
 			return NN_R_MALFORMED;
 		if (nh == NH_FRAGMENT) {
-			uint16_t fo;
+			uint16_t fo, off8;
+			bool mf;
 
 			if (end - pos < 8)
 				return NN_R_MALFORMED;
+			pk->frag_hdr = true;
 			fo = rd16(h + 2);
+			off8 = fo >> 3;
+			mf = fo & 1;
 			nh = h[0];
 			pos += 8;
-			if (fo >> 3) {
-				/* Later fragment: nothing after it is read. */
+			if (!off8 && !mf)
+				continue; /* atomic (RFC 6946): no fragment */
+			if (pk->frag_first)
+				return NN_R_MALFORMED; /* nested fragmentation */
+			pk->frag_id = rd32(h + 4);
+			pk->frag_off = off8;
+			pk->frag_mf = mf;
+			if (off8) {
+				/* Later fragment: nothing after it is here, and
+				 * its next header may name another extension
+				 * header, so no L4 protocol is known. */
 				pk->frag_later = true;
-				pk->frag_first = false;
-				pk->frag_id = rd32(h + 4);
-				pk->t.proto = nh;
+				pk->t.proto = 0;
 				return NN_PASS;
 			}
-			if (fo & 1) {
-				pk->frag_first = true;
-				pk->frag_id = rd32(h + 4);
-			}
+			pk->frag_first = true;
 			continue;
 		}
+		if (nh == NH_ROUTING && end - pos >= 3 && h[2] == 0)
+			return NN_R_MALFORMED; /* type 0: a source route, RFC 5095 */
 		if (end - pos < 2)
 			return NN_R_MALFORMED;
 		if (nh == NH_AH)
@@ -299,14 +344,18 @@ static int parse_v6(struct nn_mpkt *pk, const uint8_t *ip, size_t avail, bool ex
 }
 
 /*
- * Neighbour discovery passes untouched with Ethernet framing. A fragmented
- * ND message is not ND (RFC 6980 forbids fragmenting it), so it is judged
- * like any packet: a fragment header must not smuggle a packet past policy.
+ * Neighbour discovery passes untouched with Ethernet framing, when it looks
+ * like ND (datapath.md): hop limit 255, no Fragment header at all (RFC 6980
+ * forbids it, atomic or not), a link-local or multicast destination. Else it
+ * is judged like any packet: ND types must not smuggle a packet past policy.
  */
 static bool is_nd(const struct nn_mpkt *pk, const uint8_t *ip)
 {
-	return pk->t.v6 && pk->icmp && !pk->frag_first && !pk->frag_later && pk->icmp_type >= 133 &&
-	       pk->icmp_type <= 137 && ip[7] == 255;
+	const uint8_t *dst = pk->t.dst;
+	bool link_local = dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80;
+
+	return pk->t.v6 && pk->icmp && !pk->frag_hdr && pk->icmp_type >= 133 &&
+	       pk->icmp_type <= 137 && ip[7] == 255 && (link_local || dst[0] == 0xff);
 }
 
 int nn_model_parse(enum nn_framing framing, const uint8_t *pkt, size_t len, struct nn_mpkt *out)

@@ -2,18 +2,25 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # nanami-gwctl against a real attachment with known traffic: every command's
-# -j output, exact counters, explain on every worked example of verdicts.md,
-# explain changing nothing, monitor catching a spoofed and an ACL-dropped
-# packet, errors and exit codes.
+# -j output, exact counters (the underlay guard's drops among them),
+# explain on every worked example of verdicts.md, explain changing nothing,
+# monitor catching a spoofed and an ACL-dropped packet, errors and exit codes.
 #
-#   this script's own netns + mount ns            netns gwctl-peer-<pid>
-#   (bpffs and sysfs mounted privately)
-#   +--------------------------------+            +--------------------------+
-#   | lo: 192.0.2.53 ("internet")    |            | vpeer: 100.96.32.2 carol |
-#   | vgw<pid>: 100.96.0.1/12        |<--veth---->|        100.96.16.2 alice |
-#   |   TC ingress: from-overlay     |            |        100.96.16.99 spoof|
-#   |   TC egress:  into-overlay     |            | routes pick the source   |
-#   +--------------------------------+            +--------------------------+
+#   netns gwctl-inet-<pid>     this script's own netns + mount ns      netns gwctl-peer-<pid>
+#   ("the internet")           (bpffs and sysfs mounted privately)
+#   +------------------+       +---------------------------------+       +--------------------------+
+#   | lo: 192.0.2.53   |       | vgi<pid>: 198.51.100.1/24       |       | vpeer: 100.96.32.2 carol |
+#   | vinet:           |<veth->|   (a host address: gateway_host)|       |        100.96.16.2 alice |
+#   |  198.51.100.2/24 |       | vgw<pid>: 100.96.0.1/12         |<veth->|        100.96.16.99 spoof|
+#   +------------------+       |   TC ingress: from-overlay      |       | routes pick the source   |
+#                              |   TC egress:  into-overlay      |       |                          |
+#                              | vul<pid>: 10.99.9.1/24          |<veth->| vulp: 10.99.9.2/24       |
+#                              |   XDP: the underlay guard       |       | sends UDP to :51820      |
+#                              +---------------------------------+       +--------------------------+
+#
+# "The internet" is a namespace of its own, reached by forwarding: an
+# address of the gateway's own interfaces is the gateway host's, which a
+# device reaches only when a rule names it (verdicts.md).
 #
 # Traffic is plain IPv4 sent with bash's /dev/tcp and /dev/udp (IPv6 is off
 # on both ends so that no router solicitation or MLD report lands in a
@@ -32,7 +39,10 @@ O=${O:-build}
 GWCTL=$O/nanami-gwctl
 GATEWAYD=$O/nanami-gatewayd
 PEER=gwctl-peer-$$
+INET=gwctl-inet-$$
 VGW=vgw$$
+VUL=vul$$
+VGI=vgi$$
 PINS=/sys/fs/bpf/nanami-test/$VGW
 TMP=$(mktemp -d)
 failures=0
@@ -45,6 +55,7 @@ cleanup() {
 		wait "$p" 2>/dev/null
 	done
 	ip netns del "$PEER" 2>/dev/null
+	ip netns del "$INET" 2>/dev/null
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -98,8 +109,20 @@ setup() {
 		net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.vpeer.disable_ipv6=1 &&
 	peer ip link set lo up &&
 	ip addr add 100.96.0.1/12 dev "$VGW" &&
-	ip addr add 192.0.2.53/32 dev lo &&
 	ip link set "$VGW" up &&
+	ip netns add "$INET" &&
+	ip link add "$VGI" type veth peer name vinet netns "$INET" &&
+	sysctl -qw "net.ipv6.conf.$VGI.disable_ipv6=1" net.ipv4.ip_forward=1 &&
+	ip netns exec "$INET" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
+		net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.vinet.disable_ipv6=1 &&
+	ip addr add 198.51.100.1/24 dev "$VGI" &&
+	ip link set "$VGI" up &&
+	ip route add 192.0.2.0/24 via 198.51.100.2 &&
+	ip -n "$INET" link set lo up &&
+	ip -n "$INET" addr add 192.0.2.53/32 dev lo &&
+	ip -n "$INET" addr add 198.51.100.2/24 dev vinet &&
+	ip -n "$INET" link set vinet up &&
+	ip -n "$INET" route add default via 198.51.100.1 &&
 	peer ip addr add 100.96.32.2/32 dev vpeer &&
 	peer ip addr add 100.96.16.2/32 dev vpeer &&
 	peer ip addr add 100.96.16.99/32 dev vpeer &&
@@ -108,14 +131,22 @@ setup() {
 	peer ip route add 100.96.0.1/32 dev vpeer src 100.96.16.2 &&
 	peer ip route add 192.0.2.53/32 via 100.96.0.1 src 100.96.32.2 &&
 	peer ip route add 192.0.2.25/32 via 100.96.0.1 src 100.96.16.2 &&
-	peer ip route add 192.0.2.99/32 via 100.96.0.1 src 100.96.16.99
+	peer ip route add 192.0.2.99/32 via 100.96.0.1 src 100.96.16.99 &&
+	peer ip route add 239.1.2.3/32 dev vpeer src 100.96.16.2 &&
+	ip link add "$VUL" type veth peer name vulp netns "$PEER" &&
+	sysctl -qw "net.ipv6.conf.$VUL.disable_ipv6=1" &&
+	peer sysctl -qw net.ipv6.conf.vulp.disable_ipv6=1 &&
+	ip addr add 10.99.9.1/24 dev "$VUL" &&
+	ip link set "$VUL" up &&
+	peer ip addr add 10.99.9.2/24 dev vulp &&
+	peer ip link set vulp up
 }
 if ! setup >"$TMP/setup.log" 2>&1; then
 	not_ok "setup: topology" "$(cat "$TMP/setup.log")"
 	exit 1
 fi
 mkdir -p "$TMP/state/$VGW"
-if ! "$GATEWAYD" --iface "$VGW" --assignments examples/assignments.json --once \
+if ! "$GATEWAYD" --iface "$VGW" --underlay "$VUL" --assignments examples/assignments.json --once \
 	--state-dir "$TMP/state/$VGW" --bpffs "$PINS" --max-devices 64 --max-nodes 16 --max-rules 64 --max-prefixes 128 \
 	--max-cells 256 --max-flows 1024 >"$TMP/gwd.log" 2>&1; then
 	not_ok "setup: nanami-gatewayd --once attaches" "$(cat "$TMP/gwd.log")"
@@ -167,30 +198,35 @@ peer bash -c 'echo hi >/dev/udp/192.0.2.99/53'
 # alice -> internet tcp/25: acl_deny by no-smtp. The SYN is dropped; stop
 # before the kernel retransmits it (1 s).
 peer timeout 0.5 bash -c 'exec 3<>/dev/tcp/192.0.2.25/25' 2>/dev/null
+# alice -> 239.1.2.3 udp (multicast): never valid from the overlay: martian.
+peer bash -c 'echo hi >/dev/udp/239.1.2.3/5000'
 sleep 0.2
 
 stats=$(g -j stats)
 jcheck "stats -j: drops by reason, exact" "$stats" \
 	'([.drops | to_entries[] | select(.value.packets > 0) | {(.key): .value.packets}] | add) ==
-	 {"spoof": 1, "acl_default_deny": 2, "acl_deny": 1} and .drops_total == 4'
+	 {"spoof": 1, "acl_default_deny": 2, "acl_deny": 1, "martian": 1} and .drops_total == 5'
 jcheck "stats -j: every reason name of verdicts.md" "$stats" \
 	'.drops | keys | sort == ["acl_default_deny", "acl_deny", "cross_network",
-	  "cross_tenant", "fragment", "malformed", "no_egress", "no_transit", "revoked",
-	  "spoof", "unknown_dst", "wg_handshake_rate", "wg_malformed"]'
+	  "cross_tenant", "fragment", "malformed", "martian", "no_egress", "no_transit",
+	  "revoked", "spoof", "unknown_dst", "wg_handshake_rate", "wg_malformed"]'
 jcheck "stats -j: drop bytes (UDP 45 B framed, SYN 74 B)" "$stats" \
 	'.drops.spoof.bytes == 45 and .drops.acl_default_deny.bytes == 90 and
-	 .drops.acl_deny.bytes == 74'
+	 .drops.acl_deny.bytes == 74 and .drops.martian.bytes == 45'
 jcheck "stats -j: per-rule hits (no-smtp 1)" "$stats" \
 	'[.rules[] | select(.hits > 0) | {(.id): .hits}] | add == {"no-smtp": 1}'
+jcheck "stats -j: the underlay guard is loaded, no wg_* drops yet" "$stats" \
+	'.underlay_guard == true and .drops.wg_malformed.packets == 0 and
+	 .drops.wg_handshake_rate.packets == 0'
 
 out=$(g -j devices)
 jcheck "devices -j: carol-desktop 4 packets each way, no drops" "$out" \
 	'.devices[] | select(.id == "carol-desktop") | .counters ==
 	 {"from_overlay": {"packets": 4, "bytes": 267, "drops": 0},
 	  "into_overlay": {"packets": 4, "bytes": 235, "drops": 0}}'
-jcheck "devices -j: alice-laptop 3 drops from the overlay, nothing passed" "$out" \
+jcheck "devices -j: alice-laptop 4 drops from the overlay, nothing passed" "$out" \
 	'.devices[] | select(.id == "alice-laptop") | .counters ==
-	 {"from_overlay": {"packets": 0, "bytes": 0, "drops": 3},
+	 {"from_overlay": {"packets": 0, "bytes": 0, "drops": 4},
 	  "into_overlay": {"packets": 0, "bytes": 0, "drops": 0}}'
 jcheck "devices -j: no other device counted" "$out" \
 	'[.devices[] | select(.id != "carol-desktop" and .id != "alice-laptop") |
@@ -216,6 +252,49 @@ usport=$(jq '.flows[] | select(.proto == "udp") | .sport' <<<"$flows")
 out=$(g -j explain into-overlay 192.0.2.53 100.96.32.2 udp "$usport" --sport 7)
 jcheck "explain -j: a reply on a tracked flow passes (flow_hit)" "$out" \
 	'.verdict == "pass" and .flow_hit == true and .rule == null'
+
+# ---- the underlay guard's drops (real packets on vul<pid>) ----
+# A handshake bucket of 2 that never refills (rate 0) makes the count exact
+# whatever the machine's speed: of 5 initiations, 3 are over the rate.
+# nn_wg_config is {u16 listen_port, u16 pad, u32 hs_rate, u32 hs_burst, u32
+# pad2} in host order (little-endian here); the port bytes are kept.
+cfg=$PINS/underlay/nn_wg_config
+port_bytes=$(bpftool -j map lookup pinned "$cfg" key 0 0 0 0 | jq -r '.value[0:4] | join(" ")')
+# shellcheck disable=SC2086
+check "underlay: handshake rate 0, burst 2" \
+	bpftool map update pinned "$cfg" key 0 0 0 0 value $port_bytes 0 0 0 0 2 0 0 0 0 0 0 0
+# 3 bytes (shorter than a message header) and a 33-byte data message: both
+# wg_malformed (45 and 75 bytes framed); then 5 initiations of 148 bytes
+# (190 framed) from one source.
+peer bash -c 'printf abc >/dev/udp/10.99.9.1/51820
+	printf "\x04\x00\x00\x00%029d" 0 >/dev/udp/10.99.9.1/51820
+	for i in 1 2 3 4 5; do
+		printf "\x01\x00\x00\x00%0144d" 0 >/dev/udp/10.99.9.1/51820
+	done' 2>/dev/null
+for _ in $(seq 40); do
+	stats=$(g -j stats)
+	jq -e '.drops.wg_handshake_rate.packets >= 3' >/dev/null <<<"$stats" && break
+	sleep 0.05
+done
+jcheck "stats -j: underlay drops by reason, exact (wg_malformed 2, wg_handshake_rate 3)" \
+	"$stats" '.drops.wg_malformed == {"packets": 2, "bytes": 120} and
+	 .drops.wg_handshake_rate == {"packets": 3, "bytes": 570}'
+jcheck "stats -j: drops_total counts the guard's drops too (5 + 5)" "$stats" \
+	'.drops_total == 10 and .drops.spoof.packets == 1'
+check "stats table: wg_malformed 2 packets, 120 bytes" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' stats |
+		awk '\$1 == \"wg_malformed\" { ok = \$2 == 2 && \$3 == 120 } END { exit !ok }'"
+check "stats table: wg_handshake_rate 3 packets" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' stats |
+		awk '\$1 == \"wg_handshake_rate\" { ok = \$2 == 3 } END { exit !ok }'"
+# Without the guard's pins (moved aside) the wg_* figures are zero and say so.
+mv "$PINS/underlay" "$PINS/../underlay-aside-$$"
+out=$(g -j stats)
+jcheck "stats -j without an underlay guard: underlay_guard false, wg_* zero" "$out" \
+	'.underlay_guard == false and .drops.wg_malformed.packets == 0 and .drops_total == 5'
+check "stats table without an underlay guard says so" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' stats | grep -q '^(no underlay guard'"
+mv "$PINS/../underlay-aside-$$" "$PINS/underlay"
 
 # ---- explain: every worked example of verdicts.md (selftests/lib/examples.c) ----
 # Examples 15 and 18 need example 1's flow, which explain never records.
@@ -289,6 +368,21 @@ jcheck "explain -j: icmpv6 echo alice -> bob allowed by ping-peers" "$out" \
 out=$(g -j explain from-overlay $A6 $DB6 47)
 jcheck "explain -j: raw protocol number (gre) alice -> acme-db" "$out" \
 	'.verdict == "drop" and .reason == "acl_default_deny" and .packet.proto == "gre"'
+# Destinations that are not the internet although outside the overlay.
+out=$(g -j explain from-overlay $C4 198.51.100.1 tcp 22)
+jcheck "explain -j: the gateway host's own address: acl_default_deny, gateway_host" "$out" \
+	'.verdict == "drop" and .reason == "acl_default_deny" and .dst_kind == "gateway_host" and
+	 .dst.kind == "gateway_host"'
+out=$(g -j explain from-overlay $C4 127.0.0.1 udp 53)
+jcheck "explain -j: loopback from the overlay: martian" "$out" \
+	'.verdict == "drop" and .reason == "martian" and .dst_kind == "martian" and
+	 .dst.kind == "martian"'
+out=$(g -j explain from-overlay $A6 ff02::1 icmpv6)
+jcheck "explain -j: IPv6 multicast from the overlay: martian" "$out" \
+	'.verdict == "drop" and .reason == "martian"'
+check "explain: table output names martian" \
+	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' explain from-overlay $C4 169.254.1.1 udp 53 |
+		grep -q '^reason *martian'"
 check "explain: table output names the rule" \
 	bash -c "'$GWCTL' --iface '$VGW' --bpffs '$PINS' explain from-overlay $A6 $NET6 tcp 25 |
 		grep -q '^rule *no-smtp$'"

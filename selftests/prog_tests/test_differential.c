@@ -5,8 +5,11 @@
  * real programs with BPF_PROG_TEST_RUN and through the reference model, in
  * the same order and at the same time; every packet must get the same
  * verdict, reason, deciding rule, flow hit and untouched flag. The policy
- * changes a few times during a run, so flows of an older epoch get judged
- * again.
+ * changes many times during a run, each generation an edit of the last
+ * (rp_evolve: addresses and prefixes move between networks and tenants,
+ * rules disappear under open flows), so flows, ICMP errors and later
+ * fragments of an older epoch get judged again (randpkt makes those on
+ * purpose after every switch).
  *
  *   NN_SEED=N          replay a run (the seed is printed first, "# seed=N")
  *   NN_DIFF_PACKETS=N  packets per framing (default 200000)
@@ -27,8 +30,8 @@
 #include "randpkt.h"
 #include "randpolicy.h"
 
-#define DEF_PACKETS 200000
-#define SWITCHES 4
+#define DEF_PACKETS 250000 /* per framing: 500k per run */
+#define SWITCHES 16
 /* Both sides forget every flow this often: the shortest flow timeout is
  * 10 s, and the programs refresh last_seen at most once a second where the
  * model refreshes on every packet (datapath.md "Flows"), so flows never get
@@ -47,6 +50,11 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The series of snapshots. Validation faults (b-validate's
+ * selftests/lib/faults.c) plug in through series.fault once they exist;
+ * until then every snapshot is valid by construction. */
+static struct rp_series series;
+
 static struct nn_policy *random_policy(struct nn_rng *r, uint64_t generation, char **json_out)
 {
 	int tries;
@@ -54,7 +62,7 @@ static struct nn_policy *random_policy(struct nn_rng *r, uint64_t generation, ch
 	for (tries = 0; tries < 20; tries++) {
 		struct nn_errlist errs = { 0 };
 		struct nn_policy *p = NULL;
-		char *json = rp_generate(r, generation);
+		char *json = rp_evolve(r, &series, generation);
 		size_t i;
 
 		assert_non_null(json);
@@ -203,6 +211,7 @@ static void run_diff(uint8_t framing)
 	cur = ru;
 	ru->framing = framing;
 	ru->r.s = seed ^ (framing == NN_FRAMING_ETH ? 0xe7e7e7e7e7e7e7e7ull : 0);
+	series.have = false;
 	ru->g = rk_new(rng_next(&ru->r), framing);
 	assert_non_null(ru->g);
 	assert_int_equal(dpt_open(&ru->t, framing), 0);

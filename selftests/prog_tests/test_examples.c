@@ -53,6 +53,7 @@ static void run_examples(uint8_t framing, enum nn_hook hook)
 			fail_msg("example #%s: model says reason %d rule %d", e->id, mv.reason,
 				 mv.rule);
 	}
+	printf("# %zu worked examples through BPF and the model\n", nn_n_examples);
 	nn_model_free(m);
 	dpt_close(&t);
 }

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The Prometheus page: counters read from the real maps after real packets
- * went through the real programs, and the HTTP endpoint serving it.
+ * went through the real programs (the policy programs and the underlay
+ * guard), and the HTTP endpoint serving it.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,10 +15,16 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp/underlay.h"
 #include "dptest.h"
 #include "examples.h"
 #include "gatewayd/metrics.h"
 #include "model_fixture.h"
+
+#define WG_PORT 51820
 
 static void expect_line(const char *page, const char *line)
 {
@@ -41,6 +48,42 @@ static void send_example(struct dpt *t, const char *id)
 	fail_msg("no example %s", id);
 }
 
+/* A WireGuard message of @type and @msglen bytes (reserved bytes zero) in
+ * an Ethernet frame to the guard's port; run through the guard, returns
+ * the XDP action. */
+static uint32_t wg_send(struct nn_underlay *u, uint8_t type, size_t msglen)
+{
+	uint8_t pkt[PB_BUF_LEN], out[PB_BUF_LEN + 64];
+	struct pb b;
+	size_t len;
+
+	pb_payload(pb_udp(pb_ip(pb_eth(pb_init(&b)), "192.0.2.1", "198.51.100.1"), 40000, WG_PORT),
+		   msglen);
+	len = pb_build(&b, pkt, sizeof(pkt));
+	assert_true(len > msglen);
+	memset(&pkt[len - msglen], 0, msglen < 4 ? msglen : 4);
+	pkt[len - msglen] = type;
+
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = pkt, .data_size_in = len, .data_out = out,
+		    .data_size_out = sizeof(out), .repeat = 1);
+	assert_int_equal(bpf_prog_test_run_opts(nn_underlay_prog_fd(u), &o), 0);
+	return o.retval;
+}
+
+/* alice -> 127.0.0.1: never valid from the overlay. */
+static void send_martian(struct dpt *t)
+{
+	uint8_t pkt[PB_BUF_LEN];
+	struct dpt_result r;
+	struct pb b;
+	size_t len;
+
+	len = pb_build(pb_eth(mf_udp(&b, ALICE4, "127.0.0.1", 5353, 53)), pkt, sizeof(pkt));
+	assert_true(len > 0);
+	assert_int_equal(dpt_run(t, NN_DIR_FROM_OVERLAY, NN_HOOK_TC, pkt, len, &r), 0);
+	assert_int_equal(r.reason, NN_R_MARTIAN);
+}
+
 static void test_render(void **state)
 {
 	struct nn_ctl_state st;
@@ -55,15 +98,20 @@ static void test_render(void **state)
 	send_example(&t, "1"); /* alice -> db, eng-db */
 	send_example(&t, "5"); /* spoof */
 	send_example(&t, "7"); /* acl_deny no-smtp */
-	page = nn_metrics_render(t.dp, &st);
+	send_martian(&t);
+	page = nn_metrics_render(t.dp, NULL, &st);
 	assert_non_null(page);
 	expect_line(page, "nanami_drops_total{reason=\"spoof\"} 1\n");
+	expect_line(page, "nanami_drops_total{reason=\"wg_malformed\"} 0\n");
+	expect_line(page, "nanami_underlay_guard 0\n");
 	expect_line(page, "nanami_drops_total{reason=\"acl_deny\"} 1\n");
 	expect_line(page, "nanami_drops_total{reason=\"malformed\"} 0\n");
+	expect_line(page, "nanami_drops_total{reason=\"martian\"} 1\n");
+	expect_line(page, "nanami_map_entries{map=\"nn_local\"} 0\n");
 	expect_line(page, "nanami_device_packets_total{device=\"alice-laptop\",tenant=\"acme\","
 			  "network=\"acme-prod\",direction=\"from-overlay\"} 1\n");
 	expect_line(page, "nanami_device_drops_total{device=\"alice-laptop\",tenant=\"acme\","
-			  "network=\"acme-prod\",direction=\"from-overlay\"} 1\n");
+			  "network=\"acme-prod\",direction=\"from-overlay\"} 2\n");
 	expect_line(page, "nanami_rule_hits_total{rule=\"eng-db\",tenant=\"acme\","
 			  "network=\"acme-prod\"} 1\n");
 	expect_line(page, "nanami_rule_hits_total{rule=\"no-smtp\",tenant=\"acme\","
@@ -74,6 +122,45 @@ static void test_render(void **state)
 	expect_line(page, "nanami_applied_generation 7\n");
 	expect_line(page, "nanami_policy_epoch 1\n");
 	free(page);
+	dpt_close(&t);
+}
+
+/*
+ * The underlay guard's drops on the same page, by reason, next to the
+ * policy programs' own: 2 malformed messages and, with a bucket of 2 that
+ * never refills (rate 0), 3 of 5 handshake initiations from one source.
+ */
+static void test_render_underlay(void **state)
+{
+	struct nn_underlay *u = NULL;
+	struct nn_ctl_state st;
+	struct dpt t;
+	char *page;
+	int i, passed = 0;
+
+	(void)state;
+	nn_ctl_state_init(&st);
+	assert_int_equal(dpt_open(&t, NN_FRAMING_ETH), 0);
+	assert_int_equal(dpt_apply(&t, mf_base, NULL), 0);
+	assert_int_equal(nn_underlay_load(NULL, &u), 0);
+	assert_int_equal(nn_underlay_configure(u, WG_PORT, 0, 2, NULL), 0);
+	send_example(&t, "5"); /* spoof, counted by the policy program */
+	assert_int_equal(wg_send(u, NN_WG_DATA, 3), XDP_DROP);	/* shorter than a header */
+	assert_int_equal(wg_send(u, NN_WG_DATA, 33), XDP_DROP); /* not a multiple of 16 */
+	assert_int_equal(wg_send(u, NN_WG_DATA, 48), XDP_PASS);
+	for (i = 0; i < 5; i++)
+		passed += wg_send(u, NN_WG_INITIATION, NN_WG_INITIATION_LEN) == XDP_PASS;
+	assert_int_equal(passed, 2);
+
+	page = nn_metrics_render(t.dp, u, &st);
+	assert_non_null(page);
+	expect_line(page, "nanami_drops_total{reason=\"wg_malformed\"} 2\n");
+	expect_line(page, "nanami_drops_total{reason=\"wg_handshake_rate\"} 3\n");
+	expect_line(page, "nanami_drops_total{reason=\"spoof\"} 1\n");
+	expect_line(page, "nanami_drops_total{reason=\"malformed\"} 0\n");
+	expect_line(page, "nanami_underlay_guard 1\n");
+	free(page);
+	nn_underlay_close(u);
 	dpt_close(&t);
 }
 
@@ -99,7 +186,7 @@ static void test_http(void **state)
 	port = ntohs(sa.sin_port);
 	close(fd);
 	snprintf(spec, sizeof(spec), "127.0.0.1:%d", port);
-	assert_int_equal(nn_metrics_start(spec, t.dp, &st, &m), 0);
+	assert_int_equal(nn_metrics_start(spec, t.dp, NULL, &st, &m), 0);
 
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
@@ -127,6 +214,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
+		cmocka_unit_test(test_render_underlay),
 		cmocka_unit_test(test_http),
 	};
 

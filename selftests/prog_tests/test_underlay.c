@@ -35,6 +35,8 @@ struct wg {
 	int udp_len;	      /* > 0: lie in the UDP length */
 	unsigned int ip_opts; /* IPv4 option words */
 	uint8_t ext;	      /* IPv6 extension header type, 0 none */
+	unsigned int n_ext;   /* > 0: that many of type ext (0 is hop-by-hop) */
+	uint8_t ext_after;    /* one header of this type after the Fragment header */
 	bool vlan;
 	enum pb_frag frag;
 };
@@ -91,8 +93,12 @@ static size_t build_wg(int fam, uint8_t type, size_t msglen, const struct wg *w,
 		pb_vlan(&b, 7);
 	if (w && w->ip_opts)
 		pb_ip_opts(&b, w->ip_opts);
-	if (w && w->ext)
+	if (w && w->n_ext)
+		pb_ext(&b, w->ext, w->n_ext);
+	else if (w && w->ext)
 		pb_ext(&b, w->ext, 1);
+	if (w && w->ext_after)
+		pb_ext_after_frag(&b, w->ext_after, 1);
 	if (w && w->frag)
 		pb_frag(&b, w->frag, 99, w->frag == PB_FRAG_LATER ? 10 : 0);
 	if (w && w->udp_len > 0)
@@ -291,6 +297,66 @@ static void test_fragments(void **state)
 	}
 }
 
+/*
+ * The guard never stops looking early (verdicts.md "Underlay"): a chain
+ * longer than NN_MAX_EXT_HDRS is dropped whatever it carries, since the
+ * kernel would walk it and deliver the datagram.
+ */
+static void test_ext_chain_bound(void **state)
+{
+	struct wg eight = { .ext = 60, .n_ext = NN_MAX_EXT_HDRS };
+	struct wg nine = { .ext = 60, .n_ext = NN_MAX_EXT_HDRS + 1 };
+	struct wg hbh9 = { .ext = 0, .n_ext = NN_MAX_EXT_HDRS + 1 };
+	struct wg many = { .ext = 60, .n_ext = PB_MAX_EXT };
+	struct wg nine_other = { .ext = 60, .n_ext = NN_MAX_EXT_HDRS + 1, .dport = 53 };
+	struct wg later9 = { .ext = 60, .n_ext = NN_MAX_EXT_HDRS, .frag = PB_FRAG_LATER };
+	uint8_t pkt[PB_BUF_LEN];
+	struct pb b;
+	size_t len;
+
+	(void)state;
+	pass(6, NN_WG_DATA, 32, &eight);
+	malformed(6, NN_WG_DATA, 33, &eight);
+	pass(6, NN_WG_INITIATION, 148, &eight);
+	/* One more: a valid message, another port, a later fragment (whose
+	 * Fragment header is the ninth): all dropped. */
+	malformed(6, NN_WG_DATA, 32, &nine);
+	malformed(6, NN_WG_INITIATION, 148, &hbh9);
+	malformed(6, NN_WG_DATA, 64, &many);
+	malformed(6, NN_WG_DATA, 32, &nine_other);
+	malformed(6, 5, 33, &later9);
+	/* Not UDP behind the long chain either. */
+	pb_payload(pb_tcp(pb_ip(pb_eth(pb_init(&b)), "2001:db8:1::1", "2001:db8:2::1"), 40000, PORT,
+			  PB_TCP_SYN),
+		   33);
+	len = pb_build(pb_ext(&b, 60, NN_MAX_EXT_HDRS), pkt, sizeof(pkt));
+	run_at(__LINE__, pkt, len, PASS_, NN_PASS);
+	len = pb_build(pb_ext(&b, 60, 1), pkt, sizeof(pkt));
+	run_at(__LINE__, pkt, len, DROP_, NN_R_WG_MALFORMED);
+}
+
+/* Headers after the Fragment header are walked in a first fragment; an
+ * atomic Fragment header after the real one leaves it a first fragment. */
+static void test_fragment_chains(void **state)
+{
+	struct wg dst = { .frag = PB_FRAG_FIRST, .ext_after = 60 };
+	struct wg ah = { .frag = PB_FRAG_FIRST, .ext_after = 51 };
+	struct wg atomic = { .frag = PB_FRAG_FIRST, .ext_after = 44, .udp_len = 8 + 1440 };
+	struct wg later = { .frag = PB_FRAG_LATER, .ext_after = 60 };
+
+	(void)state;
+	pass(6, NN_WG_DATA, 1000, &dst);
+	malformed(6, NN_WG_INITIATION, 148, &dst);
+	pass(6, NN_WG_DATA, 1000, &ah);
+	malformed(6, NN_WG_COOKIE, 64, &ah);
+	/* The UDP length is the whole datagram's, as in any first fragment. */
+	pass(6, NN_WG_DATA, 1000, &atomic);
+	malformed(6, NN_WG_RESPONSE, 92, &atomic);
+	/* Later fragments pass: their datagram's offset-0 fragment is the one
+	 * judged (docs/datapath.md "Underlay"). */
+	pass(6, NN_WG_INITIATION, 148, &later);
+}
+
 /* Send @n initiations from @src; how many passed. */
 static int initiations(int fam, const char *src, int n)
 {
@@ -362,6 +428,7 @@ int main(void)
 		cmocka_unit_test(test_sizes_ipv6),	  cmocka_unit_test(test_reserved),
 		cmocka_unit_test(test_untouched),	  cmocka_unit_test(test_udp_len_lies),
 		cmocka_unit_test(test_headers_no_bypass), cmocka_unit_test(test_fragments),
+		cmocka_unit_test(test_ext_chain_bound),	  cmocka_unit_test(test_fragment_chains),
 		cmocka_unit_test(test_handshake_rate),	  cmocka_unit_test(test_guard_off),
 	};
 

@@ -300,29 +300,36 @@ static void test_icmp_error_from_overlay(void **state)
 	mf_expect(&v, NN_R_ACL_DEFAULT_DENY, NULL);
 }
 
-/* PMTUD errors pass for a flow of any epoch; other errors need the flow to
- * survive re-judgement, and a failed one deletes it. */
+/* An error quoting a flow of an older epoch first has the flow judged
+ * again, Packet Too Big included: a cut flow carries no errors (and is
+ * deleted), a flow still allowed keeps PMTUD working. */
 static void test_icmp_error_stale(void **state)
 {
 	struct mf_ctx *c = *state;
 	struct nn_model_verdict v;
 	uint8_t q[PB_BUF_LEN];
-	struct nn_policy *p;
+	struct nn_policy *p, *same;
 	size_t qlen;
 	struct pb b;
 
 	qlen = build(mf_ex1(&b), q);
 	mf_judge(c->m, FROM, &b, T0);
+	/* A new generation that still allows the flow: PTB passes on it. */
+	same = mf_variant(c, "\"ports\": [\"5432\", \"8000-8080\"]",
+			  "\"ports\": [\"5432\", \"8000-8081\"]");
+	nn_model_set_policy(c->m, same);
+	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q, qlen), T0);
+	mf_expect_p(&v, same, NN_PASS, NULL);
+	assert_true(v.flow_hit);
+	assert_int_equal(nn_model_flow_count(c->m), 1);
+	/* The rule is gone: the PTB is judged as a packet of its own. */
 	p = mf_variant(c, "\"ports\": [\"5432\", \"8000-8080\"]", "\"ports\": [\"8000-8080\"]");
 	nn_model_set_policy(c->m, p);
 	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q, qlen), T0);
-	mf_expect_p(&v, p, NN_PASS, NULL);
-	assert_true(v.flow_hit);
-	assert_int_equal(nn_model_flow_count(c->m), 1);
-	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DB6, ALICE6), 4, q, qlen), T0);
 	mf_expect_p(&v, p, NN_R_ACL_DEFAULT_DENY, NULL);
+	assert_false(v.flow_hit);
 	assert_int_equal(nn_model_flow_count(c->m), 0);
-	v = mf_judge(c->m, INTO, pb_ptb(pb_ip(pb_init(&b), DB6, ALICE6), 1280, q, qlen), T0);
+	v = mf_judge(c->m, INTO, pb_dest_unreach(pb_ip(pb_init(&b), DB6, ALICE6), 4, q, qlen), T0);
 	mf_expect_p(&v, p, NN_R_ACL_DEFAULT_DENY, NULL);
 }
 

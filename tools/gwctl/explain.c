@@ -111,9 +111,11 @@ static int parse_args(struct gw *g, struct explain_state *st, int argc, char **a
 
 /* Who @a is in the live generation: exact address, then the global prefix
  * scope, else internet. */
-static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t *a)
+static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t *a, bool martian)
 {
 	const struct gw_addr *e = gw_addr_find(c, a);
+	struct nn_local_key lk;
+	struct nn_local_info li;
 	struct nn_prefix_key k = { .prefixlen = NN_SCOPE_BITS + 128,
 				   .scope = NN_SCOPE(c->slot, 0) };
 	struct nn_prefix_info pi;
@@ -144,7 +146,16 @@ static json_t *describe(struct gw *g, const struct gw_catalog *c, const uint8_t 
 				    gw_json_str_or_null(gw_network_name(c, pi.network)));
 		return o;
 	}
-	json_object_set_new(o, "kind", json_string("internet"));
+	/* The verdict names the same kinds (nn_verdict.dst_kind): the host's
+	 * own addresses are in nn_local; martians need no map. */
+	memcpy(lk.addr, a, NN_ADDR_LEN);
+	if (!bpf_map_lookup_elem(g->fd[NN_M_LOCAL], &lk, &li)) {
+		json_object_set_new(o, "kind", json_string(nn_dst_kind_name(NN_DK_HOST)));
+		json_object_set_new(o, "ifindex", json_integer(li.ifindex));
+		return o;
+	}
+	json_object_set_new(o, "kind",
+			    json_string(martian ? nn_dst_kind_name(NN_DK_MARTIAN) : "internet"));
 	return o;
 }
 
@@ -323,7 +334,8 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 			 gw_json_str_or_null(nn_dst_kind_name(v.dst_kind)), "tenant",
 			 gw_json_str_or_null(gw_tenant_name(&c, v.tenant)), "network",
 			 gw_json_str_or_null(gw_network_name(&c, v.network)), "src",
-			 describe(g, &c, spec.src), "dst", describe(g, &c, spec.dst), "epoch",
+			 describe(g, &c, spec.src, false), "dst",
+			 describe(g, &c, spec.dst, v.dst_kind == NN_DK_MARTIAN), "epoch",
 			 (json_int_t)c.epoch, "framing", ji.framing, "hook", ji.hook, "packet",
 			 "src", gw_json_addr(spec.src), "dst", gw_json_addr(spec.dst), "proto",
 			 proto, "sport", spec.sport, "dport", spec.dport, "len", (int)l3len);

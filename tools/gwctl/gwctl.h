@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <jansson.h>
 
+#include "dp/counters.h"
 #include "dp/loader.h"
 #include "lib/iface.h"
 #include "lib/names.h"
@@ -109,8 +110,6 @@ void gw_pins_close(struct gw *g);
 int gw_map_max_entries(int fd, uint32_t *max);
 int gw_live_epoch(struct gw *g, uint32_t *epoch);
 int gw_ncpus(void);
-/* Sum a per-CPU value of @n u64 fields at @key into @sum. */
-int gw_percpu_sum(int fd, uint32_t key, size_t n, uint64_t *sum);
 /* The capacities the controller loaded with, derived from the pinned maps'
  * max_entries (libbpf only reuses a pinned map of exactly that size). */
 int gw_capacity_from_pins(struct gw *g, struct nn_capacity *cap);

@@ -88,36 +88,11 @@ int gw_ncpus(void)
 	return n;
 }
 
-int gw_percpu_sum(int fd, uint32_t key, size_t n, uint64_t *sum)
-{
-	int ncpu = gw_ncpus(), c;
-	uint64_t *v;
-	size_t i;
-
-	if (ncpu <= 0)
-		return -EINVAL;
-	/* Per-CPU values are laid out rounded up to 8 bytes per CPU; every
-	 * counter struct here is a multiple of 8 already. */
-	v = calloc((size_t)ncpu, n * sizeof(*v));
-	if (!v)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, v)) {
-		free(v);
-		return -errno;
-	}
-	memset(sum, 0, n * sizeof(*sum));
-	for (c = 0; c < ncpu; c++)
-		for (i = 0; i < n; i++)
-			sum[i] += v[(size_t)c * n + i];
-	free(v);
-	return 0;
-}
-
 int gw_dev_counters(struct gw *g, uint32_t slot, struct gw_dev_counters *out)
 {
 	_Static_assert(sizeof(struct nn_dev_stats) == sizeof(struct gw_dev_counters),
 		       "gw_dev_counters mirrors nn_dev_stats");
-	return gw_percpu_sum(g->fd[NN_M_DEV_STATS], slot, sizeof(*out) / 8, (uint64_t *)out);
+	return nn_percpu_sum(g->fd[NN_M_DEV_STATS], slot, sizeof(*out) / 8, (uint64_t *)out);
 }
 
 json_t *gw_json_dev_counters(const struct gw_dev_counters *d)

@@ -19,7 +19,7 @@ json_t *gw_json_rules(struct gw *g, const struct gw_catalog *c)
 	for (i = 0; i < c->n_rules; i++) {
 		uint64_t hits = 0;
 
-		gw_percpu_sum(g->fd[NN_M_RULE_HITS], c->rules[i].slot, 1, &hits);
+		nn_percpu_sum(g->fd[NN_M_RULE_HITS], c->rules[i].slot, 1, &hits);
 		json_array_append_new(
 			arr,
 			json_pack("{s:i,s:s,s:s,s:s,s:I}", "slot", (int)c->rules[i].slot, "id",

@@ -1,9 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * stats.c - every counter in one place: drops by reason (the names of
- * verdicts.md), per device and per rule. --watch redraws every N seconds
- * with per-second rates computed from the difference of two reads.
+ * verdicts.md), per device and per rule. Each reason is counted by one map:
+ * the policy programs' nn_drops, or for wg_* the underlay guard's
+ * nn_wg_drops (pinned under <pin_dir>/underlay when the controller runs with
+ * --underlay); a reason's figure is the sum of both. --watch redraws every
+ * N seconds with per-second rates computed from the difference of two reads.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dp/underlay.h"
 #include "gwctl.h"
 
 enum { S_WATCH };
@@ -23,6 +28,7 @@ static const struct gw_opt stats_opts[] = {
 
 struct stats_state {
 	uint32_t watch; /* 0: print once */
+	int wg_fd;	/* the underlay guard's nn_wg_drops, -1: no guard */
 };
 
 struct snap {
@@ -53,21 +59,57 @@ static int stats_opt(struct gw *g, void *state, int idx, const char *arg)
 	return 0;
 }
 
-static int take(struct gw *g, const struct gw_catalog *c, struct snap *s)
+/* Open the underlay guard's drop counters when it was loaded with this pin
+ * directory; its absence is not an error (the controller may run without
+ * --underlay). */
+static int open_underlay(struct gw *g, struct stats_state *st)
+{
+	int fd = nn_underlay_open_drops(g->pin_dir);
+
+	st->wg_fd = -1;
+	if (fd == -ENOENT)
+		return 0;
+	if (fd < 0)
+		return gw_err(g, GW_ERR, "couldn't open %s/%s/nn_wg_drops: %s", g->pin_dir,
+			      NN_UNDERLAY_SUBDIR, strerror(-fd));
+	st->wg_fd = fd;
+	return 0;
+}
+
+/* Both maps count by enum nn_reason, each reason in one of them. */
+static int read_drops(const struct stats_state *st, struct gw *g, struct snap *s)
+{
+	struct nn_reason_stats wg[NN_R_MAX] = {};
+	size_t i;
+	int err;
+
+	err = nn_read_drops(g->fd[NN_M_DROPS], s->drops);
+	if (!err && st->wg_fd >= 0)
+		err = nn_read_drops(st->wg_fd, wg);
+	if (err)
+		return gw_err(g, GW_ERR, "couldn't read the drop counters: %s", strerror(-err));
+	for (i = 1; i < NN_R_MAX; i++) {
+		s->drops[i].packets += wg[i].packets;
+		s->drops[i].bytes += wg[i].bytes;
+	}
+	return 0;
+}
+
+static int take(struct gw *g, const struct stats_state *st, const struct gw_catalog *c,
+		struct snap *s)
 {
 	size_t i;
 
-	memset(s->drops, 0, sizeof(s->drops));
-	for (i = 1; i < NN_R_MAX; i++)
-		gw_percpu_sum(g->fd[NN_M_DROPS], i, 2, (uint64_t *)&s->drops[i]);
+	if (read_drops(st, g, s))
+		return GW_ERR;
 	s->dev = calloc(c->n_devs + 1, sizeof(*s->dev));
 	s->hits = calloc(c->n_rules + 1, sizeof(*s->hits));
 	if (!s->dev || !s->hits)
-		return -1;
+		return gw_err(g, GW_ERR, "out of memory");
 	for (i = 0; i < c->n_devs; i++)
 		gw_dev_counters(g, c->devs[i].slot, &s->dev[i]);
 	for (i = 0; i < c->n_rules; i++)
-		gw_percpu_sum(g->fd[NN_M_RULE_HITS], c->rules[i].slot, 1, &s->hits[i]);
+		nn_percpu_sum(g->fd[NN_M_RULE_HITS], c->rules[i].slot, 1, &s->hits[i]);
 	return 0;
 }
 
@@ -79,7 +121,7 @@ static void snap_free(struct snap *s)
 	s->hits = NULL;
 }
 
-static json_t *stats_json(const struct gw_catalog *c, const struct snap *s)
+static json_t *stats_json(const struct gw_catalog *c, const struct snap *s, bool guard)
 {
 	json_t *drops = json_object(), *devs = json_array(), *rules = json_array();
 	uint64_t total = 0;
@@ -104,8 +146,9 @@ static json_t *stats_json(const struct gw_catalog *c, const struct snap *s)
 			rules, json_pack("{s:s,s:s,s:s,s:I}", "id", c->rules[i].name.id, "tenant",
 					 c->rules[i].name.tenant, "network",
 					 c->rules[i].name.network, "hits", (json_int_t)s->hits[i]));
-	return json_pack("{s:I,s:o,s:I,s:o,s:o}", "epoch", (json_int_t)c->epoch, "drops", drops,
-			 "drops_total", (json_int_t)total, "devices", devs, "rules", rules);
+	return json_pack("{s:I,s:o,s:I,s:b,s:o,s:o}", "epoch", (json_int_t)c->epoch, "drops", drops,
+			 "drops_total", (json_int_t)total, "underlay_guard", guard, "devices", devs,
+			 "rules", rules);
 }
 
 /* A counter, and with @prev its rate over @secs. */
@@ -121,7 +164,7 @@ static void cell(char *buf, size_t len, uint64_t now, bool has_prev, uint64_t pr
 }
 
 static void stats_print(const struct gw_catalog *c, const struct snap *s, const struct snap *prev,
-			double secs)
+			double secs, bool guard)
 {
 	static const char *const dh[] = { "REASON", "PACKETS", "BYTES" };
 	static const char *const vh[] = { "DEVICE",    "TENANT",     "NETWORK",	  "PKTS FROM",
@@ -140,6 +183,9 @@ static void stats_print(const struct gw_catalog *c, const struct snap *s, const 
 	}
 	gw_table_print(&t);
 	gw_table_free(&t);
+	if (!guard)
+		printf("(no underlay guard under this pin directory: wg_* drops are counted "
+		       "only with nanami-gatewayd --underlay)\n");
 	putchar('\n');
 	gw_table_init(&t, vh, 7);
 	for (i = 0; i < c->n_devs; i++) {
@@ -170,7 +216,7 @@ static void stats_print(const struct gw_catalog *c, const struct snap *s, const 
  * add or remove devices and rules, and rates are only shown for a round
  * whose catalog has the same rows as the previous one.
  */
-static int watch(struct gw *g, uint32_t secs)
+static int watch(struct gw *g, const struct stats_state *st)
 {
 	struct gw_catalog c = {}, pc = {};
 	struct snap s = {}, prev = {};
@@ -183,15 +229,14 @@ static int watch(struct gw *g, uint32_t secs)
 		err = gw_catalog_load(g, &c);
 		if (err)
 			break;
-		if (take(g, &c, &s)) {
-			err = gw_err(g, GW_ERR, "out of memory");
+		err = take(g, st, &c, &s);
+		if (err)
 			break;
-		}
 		if (have_prev && (pc.n_devs != c.n_devs || pc.n_rules != c.n_rules))
 			have_prev = false;
 		printf("\033[H\033[2J%s  epoch %u  every %us  (Ctrl-C to stop)\n\n", g->pin_dir,
-		       c.epoch, secs);
-		stats_print(&c, &s, have_prev ? &prev : NULL, secs);
+		       c.epoch, st->watch);
+		stats_print(&c, &s, have_prev ? &prev : NULL, st->watch, st->wg_fd >= 0);
 		fflush(stdout);
 		snap_free(&prev);
 		gw_catalog_free(&pc);
@@ -200,7 +245,7 @@ static int watch(struct gw *g, uint32_t secs)
 		memset(&s, 0, sizeof(s));
 		memset(&c, 0, sizeof(c));
 		have_prev = true;
-		sleep(secs);
+		sleep(st->watch);
 	}
 	snap_free(&prev);
 	snap_free(&s);
@@ -224,22 +269,27 @@ static int stats_run(struct gw *g, void *state, int argc, char **argv)
 			      "--watch is for people; with -j, run stats -j "
 			      "repeatedly and compute rates from the counters");
 	err = gw_pins_open(g);
+	if (!err)
+		err = open_underlay(g, st);
 	if (err)
 		return err;
-	if (st->watch)
-		return watch(g, st->watch);
+	if (st->watch) {
+		err = watch(g, st);
+		goto out;
+	}
 	err = gw_catalog_load(g, &c);
 	if (err)
-		return err;
-	if (take(g, &c, &s)) {
-		err = gw_err(g, GW_ERR, "out of memory");
-	} else if (g->json) {
-		gw_json_print(stats_json(&c, &s));
-	} else {
-		stats_print(&c, &s, NULL, 1);
-	}
+		goto out;
+	err = take(g, st, &c, &s);
+	if (!err && g->json)
+		gw_json_print(stats_json(&c, &s, st->wg_fd >= 0));
+	else if (!err)
+		stats_print(&c, &s, NULL, 1, st->wg_fd >= 0);
 	snap_free(&s);
 	gw_catalog_free(&c);
+out:
+	if (st->wg_fd >= 0)
+		close(st->wg_fd);
 	return err;
 }
 

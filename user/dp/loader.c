@@ -43,6 +43,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_DEV_NAMES] = "nn_dev_names", [NN_M_RULE_NAMES] = "nn_rule_names",
 	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
 	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
+	[NN_M_LOCAL] = "nn_local",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)

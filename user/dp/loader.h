@@ -67,6 +67,7 @@ enum nn_map_id {
 	NN_M_EVRL,
 	NN_M_LAST,
 	NN_M_SCRATCH,
+	NN_M_LOCAL,
 	NN_M_COUNT,
 };
 

@@ -97,6 +97,18 @@ void nn_underlay_close(struct nn_underlay *u)
 	free(u);
 }
 
+int nn_underlay_open_drops(const char *pin_dir)
+{
+	char path[600];
+	int fd;
+
+	if (snprintf(path, sizeof(path), "%s/%s/%s", pin_dir, NN_UNDERLAY_SUBDIR,
+		     nn_ul_map_names[NN_UL_DROPS]) >= (int)sizeof(path))
+		return -ENAMETOOLONG;
+	fd = bpf_obj_get(path);
+	return fd < 0 ? -errno : fd;
+}
+
 int nn_underlay_prog_fd(const struct nn_underlay *u)
 {
 	return bpf_program__fd(u->skel->progs.nn_xdp_underlay);

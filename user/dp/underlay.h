@@ -54,6 +54,11 @@ int nn_underlay_set_port(struct nn_underlay *u, uint16_t listen_port, bool *chan
  * maps) stays, so its id does not change; another version is replaced. */
 int nn_underlay_attach(struct nn_underlay *u, const char *ifname);
 
+/* Open the guard's pinned drop counters (nn_wg_drops, read them with
+ * nn_read_drops()) under <@pin_dir>/underlay: an fd, or -ENOENT when no
+ * guard was loaded with this pin directory, or another -errno. */
+int nn_underlay_open_drops(const char *pin_dir);
+
 /* Remove the guard from @ifname (NULL: none) and its pins under
  * <pin_dir>/underlay (NULL: none). */
 int nn_underlay_detach(const char *ifname, const char *pin_dir);

@@ -26,6 +26,7 @@
 
 #include "dp/apply.h"
 #include "dp/underlay.h"
+#include "gatewayd/hostaddr.h"
 #include "gatewayd/lkg.h"
 #include "gatewayd/loop.h"
 #include "gatewayd/metrics.h"
@@ -45,6 +46,7 @@ struct daemon {
 	volatile sig_atomic_t *stop;
 	struct nn_dp *dp;
 	struct nn_underlay *ul;
+	struct nn_hostaddr *ha; /* the host's addresses, from rtnetlink */
 	struct nn_wg wg;
 	bool wg_open;
 	struct nn_ctl_state st;
@@ -536,6 +538,39 @@ static void *stream_main(void *arg)
 }
 
 /* First desired state: the control plane, else the last-known-good. */
+/*
+ * Make nn_local the host's own addresses as they are now (a full dump: the
+ * notification only says that something moved). A change bumps the epoch,
+ * so flows toward an address that became the host's, or stopped being it,
+ * are judged again on their next packet.
+ */
+static void host_sync(struct daemon *d, const char *why)
+{
+	struct nn_local_change chg;
+	struct nn_host_addr *v = NULL;
+	size_t n = 0;
+	int err;
+
+	err = nn_hostaddr_dump(&v, &n);
+	if (err) {
+		nn_log_err("event=host_addrs why=%s error=\"couldn't list the host's addresses: "
+			   "%s\"",
+			   why, strerror(-err));
+		return;
+	}
+	err = nn_local_set(d->dp, v, n, &chg);
+	free(v);
+	if (err) {
+		nn_log_err("event=host_addrs why=%s addrs=%zu error=\"couldn't update nn_local: "
+			   "%s\"",
+			   why, n, strerror(-err));
+		return;
+	}
+	if (chg.added || chg.removed)
+		nn_log_info("event=host_addrs why=%s addrs=%zu added=%zu removed=%zu epoch=%u", why,
+			    n, chg.added, chg.removed, chg.epoch);
+}
+
 static void initial_sync(struct daemon *d)
 {
 	char why[256] = "", *text = NULL;
@@ -614,7 +649,10 @@ static void schedule_poll(struct daemon *d)
 
 static void loop(struct daemon *d)
 {
-	struct pollfd pfd = { .fd = d->evfd, .events = POLLIN };
+	struct pollfd pfd[2] = {
+		{ .fd = d->evfd, .events = POLLIN },
+		{ .fd = nn_hostaddr_fd(d->ha), .events = POLLIN },
+	};
 
 	schedule_resync(d);
 	schedule_poll(d);
@@ -630,13 +668,21 @@ static void loop(struct daemon *d)
 		timeout = deadline > now ? (int)(deadline - now) : 0;
 		if (timeout > 1000)
 			timeout = 1000; /* notice SIGTERM and stream state promptly */
-		if (poll(&pfd, 1, timeout) > 0 && (pfd.revents & POLLIN)) {
+		if (poll(pfd, 2, timeout) > 0) {
 			uint64_t n;
 
-			if (read(d->evfd, &n, sizeof(n)) > 0)
-				cp_sync(d, "event");
-			set_cp_state(d, atomic_load(&d->stream_up) ? NN_CP_STREAM : NN_CP_POLLING);
-			continue;
+			/* Host addresses first: protecting a new one is the
+			 * cheapest thing this loop does, and must not wait for a
+			 * snapshot download. */
+			if ((pfd[1].revents & (POLLIN | POLLERR)) && nn_hostaddr_drain(d->ha))
+				host_sync(d, "netlink");
+			if (pfd[0].revents & POLLIN) {
+				if (read(d->evfd, &n, sizeof(n)) > 0)
+					cp_sync(d, "event");
+				set_cp_state(d, atomic_load(&d->stream_up) ? NN_CP_STREAM :
+									     NN_CP_POLLING);
+				continue;
+			}
 		}
 		now = now_ms();
 		if (d->o->cp.url && atomic_load(&d->stream_up) && d->st.cp_state != NN_CP_STREAM)
@@ -668,6 +714,7 @@ static void loop(struct daemon *d)
 				cp_sync(d, "resync");
 			if (d->good_text && !d->pending)
 				apply_text(d, d->good_text, d->good_len, "drift");
+			host_sync(d, "drift");
 			refresh_peer_metrics(d);
 			schedule_resync(d);
 		}
@@ -714,6 +761,14 @@ static int start(struct daemon *d)
 	nn_log_info("event=loaded iface=%s pin_dir=%s framing=%s hook=%s adopted=%d", o->iface,
 		    o->pin_dir, o->framing == NN_FRAMING_L3 ? "l3" : "eth",
 		    o->hook == NN_HOOK_XDP ? "xdp" : "tc", d->dp->adopted);
+	/* Subscribe before the first dump: no change falls in between. */
+	err = nn_hostaddr_open(&d->ha);
+	if (err) {
+		nn_log_err("event=start error=\"couldn't subscribe to address changes: %s\"",
+			   strerror(-err));
+		return err;
+	}
+	host_sync(d, "start");
 	if (o->underlay) {
 		err = nn_underlay_load(o->pin_dir, &d->ul);
 		if (err)
@@ -732,7 +787,7 @@ static int start(struct daemon *d)
 			    d->wg.public_key_b64, d->wg.key_created);
 	}
 	if (o->metrics_listen) {
-		err = nn_metrics_start(o->metrics_listen, d->dp, &d->st, &d->metrics);
+		err = nn_metrics_start(o->metrics_listen, d->dp, d->ul, &d->st, &d->metrics);
 		if (err)
 			return err;
 	}
@@ -760,6 +815,7 @@ static void shutdown_all(struct daemon *d)
 	if (d->wg_open)
 		nn_wg_close(&d->wg);
 	nn_underlay_close(d->ul);
+	nn_hostaddr_close(d->ha);
 	nn_dp_close(d->dp);
 	nn_policy_free(d->good);
 	free(d->good_text);

@@ -17,6 +17,8 @@
 #include <bpf/libbpf.h>
 
 #include "dp/apply.h"
+#include "dp/counters.h"
+#include "dp/underlay.h"
 #include "gatewayd/metrics.h"
 #include "lib/log.h"
 #include "lib/names.h"
@@ -49,39 +51,36 @@ void nn_ctl_state_init(struct nn_ctl_state *st)
 	pthread_mutex_init(&st->mu, NULL);
 }
 
-static void drops(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
+/* Drops by reason: each reason is counted by one map, nn_drops (the policy
+ * programs) or nn_wg_drops (the underlay guard, @ul NULL when not loaded):
+ * the sum is that map's count. A map that can't be read shows no series. */
+static void drops(struct nn_strbuf *b, struct nn_dp *dp, const struct nn_underlay *ul)
 {
-	struct nn_reason_stats *v = calloc(ncpu, sizeof(*v));
+	struct nn_reason_stats pol[NN_R_MAX], wg[NN_R_MAX] = {};
 	uint32_t r;
-	int c;
 
-	if (!v)
+	if (nn_read_drops(dp->map_fd[NN_M_DROPS], pol) ||
+	    (ul && nn_read_drops(ul->map_fd[NN_UL_DROPS], wg)))
 		return;
-	nn_sbprintf(b, "# HELP nanami_drops_total Packets dropped, by reason (verdicts.md).\n"
+	nn_sbprintf(b, "# HELP nanami_drops_total Packets dropped, by reason (verdicts.md); "
+		       "wg_* by the underlay guard.\n"
 		       "# TYPE nanami_drops_total counter\n");
-	for (r = 1; r < NN_R_MAX; r++) {
-		uint64_t sum = 0;
-
-		if (bpf_map_lookup_elem(dp->map_fd[NN_M_DROPS], &r, v))
-			continue;
-		for (c = 0; c < ncpu; c++)
-			sum += v[c].packets;
+	for (r = 1; r < NN_R_MAX; r++)
 		nn_sbprintf(b, "nanami_drops_total{reason=\"%s\"} %llu\n", nn_reason_name(r),
-			    (unsigned long long)sum);
-	}
-	free(v);
+			    (unsigned long long)(pol[r].packets + wg[r].packets));
+	nn_sbprintf(b,
+		    "# HELP nanami_underlay_guard 1 when the underlay WireGuard guard is loaded.\n"
+		    "# TYPE nanami_underlay_guard gauge\nnanami_underlay_guard %d\n",
+		    ul != NULL);
 }
 
-static void devices(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
+static void devices(struct nn_strbuf *b, struct nn_dp *dp)
 {
-	struct nn_dev_stats *v = calloc(ncpu, sizeof(*v));
 	uint32_t key, next, *prev = NULL;
 	char e1[160], e2[160], e3[160];
 	struct nn_name n;
-	int c, d;
+	int d;
 
-	if (!v)
-		return;
 	nn_sbprintf(b,
 		    "# HELP nanami_device_packets_total Packets passed per device and direction.\n"
 		    "# TYPE nanami_device_packets_total counter\n"
@@ -90,19 +89,14 @@ static void devices(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 		    "# HELP nanami_device_drops_total Packets dropped per device and direction.\n"
 		    "# TYPE nanami_device_drops_total counter\n");
 	while (!bpf_map_get_next_key(dp->map_fd[NN_M_DEV_NAMES], prev, &next)) {
-		struct nn_dev_stats sum = {};
+		struct nn_dev_stats sum;
 
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(dp->map_fd[NN_M_DEV_NAMES], &key, &n) ||
-		    bpf_map_lookup_elem(dp->map_fd[NN_M_DEV_STATS], &key, v))
+		    nn_percpu_sum(dp->map_fd[NN_M_DEV_STATS], key, sizeof(sum) / 8,
+				  (uint64_t *)&sum))
 			continue;
-		for (c = 0; c < ncpu; c++)
-			for (d = 0; d < NN_DIR_MAX; d++) {
-				sum.packets[d] += v[c].packets[d];
-				sum.bytes[d] += v[c].bytes[d];
-				sum.drops[d] += v[c].drops[d];
-			}
 		esc(n.id, e1, sizeof(e1));
 		esc(n.tenant, e2, sizeof(e2));
 		esc(n.network, e3, sizeof(e3));
@@ -123,38 +117,30 @@ static void devices(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
 				    e1, e2, e3, dn, (unsigned long long)sum.drops[d]);
 		}
 	}
-	free(v);
 }
 
-static void rules(struct nn_strbuf *b, struct nn_dp *dp, int ncpu)
+static void rules(struct nn_strbuf *b, struct nn_dp *dp)
 {
-	struct nn_rule_stats *v = calloc(ncpu, sizeof(*v));
 	uint32_t key, next, *prev = NULL;
 	char e1[160], e2[160], e3[160];
 	struct nn_name n;
-	int c;
 
-	if (!v)
-		return;
 	nn_sbprintf(b, "# HELP nanami_rule_hits_total ACL decisions made by each rule.\n"
 		       "# TYPE nanami_rule_hits_total counter\n");
 	while (!bpf_map_get_next_key(dp->map_fd[NN_M_RULE_NAMES], prev, &next)) {
-		uint64_t sum = 0;
+		uint64_t hits;
 
 		key = next;
 		prev = &key;
 		if (bpf_map_lookup_elem(dp->map_fd[NN_M_RULE_NAMES], &key, &n) ||
-		    bpf_map_lookup_elem(dp->map_fd[NN_M_RULE_HITS], &key, v))
+		    nn_percpu_sum(dp->map_fd[NN_M_RULE_HITS], key, 1, &hits))
 			continue;
-		for (c = 0; c < ncpu; c++)
-			sum += v[c].hits;
 		nn_sbprintf(
 			b,
 			"nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
 			esc(n.id, e1, sizeof(e1)), esc(n.tenant, e2, sizeof(e2)),
-			esc(n.network, e3, sizeof(e3)), (unsigned long long)sum);
+			esc(n.network, e3, sizeof(e3)), (unsigned long long)hits);
 	}
-	free(v);
 }
 
 static uint32_t addr_slot(const void *k)
@@ -186,6 +172,8 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		{ "nn_policy", NN_M_POLICY, sizeof(struct nn_cell_key), cell_slot, 1 },
 		{ "nn_flows", NN_M_FLOWS, sizeof(struct nn_flow_key), NULL, 0 },
 		{ "nn_frags", NN_M_FRAGS, sizeof(struct nn_frag_key), NULL, 0 },
+		/* the gateway host's own addresses, protected like its overlay one */
+		{ "nn_local", NN_M_LOCAL, sizeof(struct nn_local_key), NULL, 0 },
 	};
 	size_t i;
 
@@ -260,21 +248,18 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 	pthread_mutex_unlock(&st->mu);
 }
 
-char *nn_metrics_render(struct nn_dp *dp, struct nn_ctl_state *st)
+char *nn_metrics_render(struct nn_dp *dp, const struct nn_underlay *ul, struct nn_ctl_state *st)
 {
 	struct nn_active a = {};
 	struct nn_strbuf b = {};
 	uint32_t zero = 0;
-	int ncpu = libbpf_num_possible_cpus();
 
-	if (ncpu <= 0)
-		return NULL;
 	bpf_map_lookup_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a);
 	nn_sbprintf(&b, "# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n", a.epoch);
 	controller(&b, st, (int64_t)time(NULL));
-	drops(&b, dp, ncpu);
-	devices(&b, dp, ncpu);
-	rules(&b, dp, ncpu);
+	drops(&b, dp, ul);
+	devices(&b, dp);
+	rules(&b, dp);
 	maps(&b, dp, NN_SLOT(a.epoch));
 	return nn_sbtake(&b);
 }
@@ -284,6 +269,7 @@ struct nn_metrics {
 	int fd;
 	int stop_pipe[2];
 	struct nn_dp *dp;
+	const struct nn_underlay *ul;
 	struct nn_ctl_state *st;
 };
 
@@ -308,7 +294,7 @@ static void serve_one(struct nn_metrics *m, int c)
 	}
 	req[got] = 0;
 	if (!strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET /metrics?", 13)) {
-		body = nn_metrics_render(m->dp, m->st);
+		body = nn_metrics_render(m->dp, m->ul, m->st);
 		status = body ? "200 OK" : "500 Internal Server Error";
 	}
 	snprintf(hdr, sizeof(hdr),
@@ -395,8 +381,8 @@ out:
 	return err;
 }
 
-int nn_metrics_start(const char *listen, struct nn_dp *dp, struct nn_ctl_state *st,
-		     struct nn_metrics **out)
+int nn_metrics_start(const char *listen, struct nn_dp *dp, const struct nn_underlay *ul,
+		     struct nn_ctl_state *st, struct nn_metrics **out)
 {
 	struct nn_metrics *m = calloc(1, sizeof(*m));
 	int err;
@@ -404,6 +390,7 @@ int nn_metrics_start(const char *listen, struct nn_dp *dp, struct nn_ctl_state *
 	if (!m)
 		return -ENOMEM;
 	m->dp = dp;
+	m->ul = ul;
 	m->st = st;
 	m->fd = listen_on(listen);
 	if (m->fd < 0) {

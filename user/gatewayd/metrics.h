@@ -47,13 +47,16 @@ struct nn_ctl_state {
 void nn_ctl_state_init(struct nn_ctl_state *st);
 
 struct nn_metrics;
+struct nn_underlay;
 
-/* Serve http://@listen/metrics ("ADDR:PORT", "[v6]:PORT") from a thread. */
-int nn_metrics_start(const char *listen, struct nn_dp *dp, struct nn_ctl_state *st,
-		     struct nn_metrics **out);
+/* Serve http://@listen/metrics ("ADDR:PORT", "[v6]:PORT") from a thread.
+ * @ul is the underlay guard whose drops (wg_*) are shown, NULL when the
+ * controller runs without one; it must outlive the server. */
+int nn_metrics_start(const char *listen, struct nn_dp *dp, const struct nn_underlay *ul,
+		     struct nn_ctl_state *st, struct nn_metrics **out);
 void nn_metrics_stop(struct nn_metrics *m);
 
 /* Render the whole page into a malloc'd string (also used by tests). */
-char *nn_metrics_render(struct nn_dp *dp, struct nn_ctl_state *st);
+char *nn_metrics_render(struct nn_dp *dp, const struct nn_underlay *ul, struct nn_ctl_state *st);
 
 #endif /* NANAMI_GATEWAYD_METRICS_H */

@@ -17,6 +17,7 @@ static const char *const reason_names[NN_R_MAX] = {
 	[NN_R_FRAGMENT] = "fragment",
 	[NN_R_WG_MALFORMED] = "wg_malformed",
 	[NN_R_WG_HANDSHAKE_RATE] = "wg_handshake_rate",
+	[NN_R_MARTIAN] = "martian",
 };
 
 const char *nn_reason_name(uint32_t reason)
@@ -69,6 +70,10 @@ const char *nn_dst_kind_name(uint32_t kind)
 		return "acl_prefix";
 	case NN_DK_INTERNET:
 		return "internet";
+	case NN_DK_HOST:
+		return "gateway_host";
+	case NN_DK_MARTIAN:
+		return "martian";
 	}
 	return nn_addr_kind_name(kind);
 }
