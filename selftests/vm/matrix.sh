@@ -15,12 +15,13 @@
 #
 # The tests: the BPF_PROG_TEST_RUN selftests that exercise the verifier and
 # the datapath on the guest's kernel (worked examples, bad packets, the
-# differential test at a reduced packet count, updates) and every
+# differential test at a reduced packet count, updates), how a refused
+# load is reported (load errors), and every
 # selftests/vm/guest/test_*.sh (end-to-end tests on kernel WireGuard).
-# NN_VM_TIMEOUT bounds one boot (default 600 s).
+# NN_VM_TIMEOUT bounds one boot (default 480 s).
 set -u
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PROG_TESTS=(test_examples test_bad_packets test_differential test_updates)
+PROG_TESTS=(test_examples test_bad_packets test_differential test_updates test_load_errors)
 
 tests() {
 	local t s
@@ -36,7 +37,7 @@ boot() {
 	shift 2
 	rm -rf "$outdir" && mkdir -p "$outdir" || return 1
 	log=$outdir/vmrun.log
-	"$VM_DIR/vmrun.sh" --timeout "${NN_VM_TIMEOUT:-600}" --rwdir "$outdir" \
+	"$VM_DIR/vmrun.sh" --timeout "${NN_VM_TIMEOUT:-480}" --rwdir "$outdir" \
 		--console "$outdir/console.log" "$kernel" -- \
 		"$VM_DIR/guest/run.sh" "$outdir" "$@" >"$log" 2>&1
 	rc=$?
@@ -45,7 +46,10 @@ boot() {
 		echo "ok - boot $kernel: $(grep -o 'command started at uptime [0-9.]*s' "$log" |
 			sed 's/command started at uptime/tests started/') after boot"
 	else
-		echo "not ok - boot $kernel: $(grep -E '^(vmrun|kernels)\.sh:' "$log" | tail -n 1)"
+		# the reason: the kernel cache's own words first, else the runner's
+		reason=$(grep -E '^kernels\.sh: [^ ]' "$log" | tail -n 1)
+		[ -n "$reason" ] || reason=$(grep -E '^vmrun\.sh:' "$log" | tail -n 1)
+		echo "not ok - boot $kernel: ${reason:-vmrun.sh exit $rc}"
 	fi
 	return $rc
 }

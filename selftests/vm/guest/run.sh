@@ -45,9 +45,11 @@ for name in "$@"; do
 	rc=$?
 	[ $rc = 124 ] && echo "not ok - $name: ended after ${TEST_TIMEOUT}s in the guest" \
 		>>"$OUTDIR/$name.log"
+	secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
+	echo "# $name: ${secs}s in the guest ($(uname -r))" >>"$OUTDIR/$name.log"
 	echo "$rc" >"$OUTDIR/$name.rc"
-	printf '%s: exit %d, %d ok, %d not ok, %.1fs\n' "$name" "$rc" \
+	printf '%s: exit %d, %d ok, %d not ok, %ss\n' "$name" "$rc" \
 		"$(grep -c '^ok ' "$OUTDIR/$name.log")" "$(grep -c '^not ok ' "$OUTDIR/$name.log")" \
-		"$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')"
+		"$secs"
 done
 exit 0
