@@ -248,12 +248,15 @@ static int capture_print(enum libbpf_print_level level, const char *fmt, va_list
 }
 
 /* The last @nlines non-empty lines of @log on one line, " | " between them,
- * double quotes turned into single ones (the log line quotes the error). */
+ * runs of spaces squeezed, double quotes turned into single ones (the log
+ * line quotes the error). What does not fit in @len goes from the front:
+ * the verdict is at the end. */
 static void log_tail(const char *log, int nlines, char *out, size_t len)
 {
-	const char *end = log + strlen(log), *p = end, *start;
-	size_t n = 0;
+	const char *end = log + strlen(log), *p = end;
+	size_t n = 0, cap;
 	int seen = 0;
+	char *t;
 
 	while (p > log && seen < nlines) {
 		const char *e = p;
@@ -267,22 +270,34 @@ static void log_tail(const char *log, int nlines, char *out, size_t len)
 			p--;
 		seen++;
 	}
-	start = p;
-	for (p = start; p < end && n + 4 < len; p++) {
+	cap = 3 * (size_t)(end - p) + 1;
+	t = malloc(cap);
+	if (!t) {
+		snprintf(out, len, "%s", p);
+		return;
+	}
+	for (; p < end; p++) {
 		if (*p == '\n') {
 			while (p + 1 < end && p[1] == '\n')
 				p++;
 			if (p + 1 < end) {
-				memcpy(out + n, " | ", 3);
+				memcpy(t + n, " | ", 3);
 				n += 3;
 			}
-		} else if (*p == ' ' && n && out[n - 1] == ' ') {
-			continue; /* the log aligns its columns with runs of spaces */
+		} else if (*p == ' ' && n && t[n - 1] == ' ') {
+			continue; /* the log aligns its columns with spaces */
 		} else {
-			out[n++] = *p == '"' ? '\'' : *p;
+			t[n++] = *p == '"' ? '\'' : *p;
 		}
 	}
-	out[n] = 0;
+	t[n] = 0;
+	if (n < len)
+		snprintf(out, len, "%s", t);
+	else if (len > 4)
+		snprintf(out, len, "...%s", t + n - (len - 4));
+	else if (len)
+		out[0] = 0;
+	free(t);
 }
 
 /* Run @load(@arg) with libbpf's messages going through capture_print too. */
