@@ -96,12 +96,24 @@ done
 
 # The kernel matrix: one VM boot per pinned kernel runs every selected test
 # against that kernel's verifier and datapath (vmK:boot carries the boot, or
-# the reason the kernel could not be fetched or booted, as a failure).
+# the reason the kernel could not be fetched or booted, as a failure). The
+# guests boot side by side, NN_VM_JOBS at once (default 2): the BPF tests in
+# a guest run on one CPU (they pin themselves), so one guest leaves the
+# other core idle.
+vm_boot_wait() { # PID TAPFILE: the boot's exit status and TAP output
+	local rc=0
+	wait "$1" || rc=$?
+	cat "$2"
+	return $rc
+}
 if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 	case $O in /*) vm_out=$O/vm ;; *) vm_out=$PWD/$O/vm ;; esac
+	mkdir -p "$vm_out"
 	vm_kernels=$(selftests/vm/kernels.sh names) || vm_kernels=""
 	[ -n "$vm_kernels" ] ||
-		run_one vm:kernels sh -c 'echo "not ok - no kernel in selftests/vm/kernels.txt"; exit 1' 
+		run_one vm:kernels sh -c 'echo "not ok - no kernel in selftests/vm/kernels.txt"; exit 1'
+	declare -A vm_pid=() vm_tests=()
+	vm_order=()
 	for k in $vm_kernels; do
 		want=()
 		for t in $(selftests/vm/matrix.sh tests); do
@@ -109,8 +121,16 @@ if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 			want+=("$t")
 		done
 		[ ${#want[@]} -eq 0 ] && continue
-		run_one "vm$k:boot" selftests/vm/matrix.sh boot "$k" "$vm_out/run-$k" "${want[@]}"
-		for t in "${want[@]}"; do
+		while [ "$(jobs -rp | wc -l)" -ge "${NN_VM_JOBS:-2}" ]; do wait -n; done
+		selftests/vm/matrix.sh boot "$k" "$vm_out/run-$k" "${want[@]}" \
+			>"$vm_out/boot-$k.tap" 2>&1 &
+		vm_pid[$k]=$!
+		vm_tests[$k]="${want[*]}"
+		vm_order+=("$k")
+	done
+	for k in "${vm_order[@]}"; do
+		run_one "vm$k:boot" vm_boot_wait "${vm_pid[$k]}" "$vm_out/boot-$k.tap"
+		for t in ${vm_tests[$k]}; do
 			run_one "vm$k:$t" selftests/vm/matrix.sh result "$vm_out/run-$k" "$t"
 		done
 	done
