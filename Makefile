@@ -227,7 +227,7 @@ check: all
 
 # ---- commands ----
 deps:
-	$(Q)tools/install-deps.sh
+	$(Q)O=$(O) tools/install-deps.sh
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(O)/fuzz/fuzz_snapshot

@@ -73,13 +73,37 @@ static __always_inline void nn_ctx_from_xdp(struct nn_ctx *c, struct xdp_md *xdp
 }
 
 /*
- * Copy @n bytes at offset @off of the packet into @buf. Offsets into the
+ * The longest read through nn_load(): the L4 buffer (NN_L4_BUF in
+ * maps.bpf.h must not exceed it). A power of two: nn_load() bounds lengths
+ * with a mask of NN_LOAD_MAX - 1.
+ */
+#define NN_LOAD_MAX 128
+
+/*
+ * Copy @n bytes at offset @off of the packet into @buf: 0, or negative (a
+ * length of 0 or over NN_LOAD_MAX is refused here). Offsets into the
  * variable part of a packet stay plain scalars this way, never packet
  * pointers: the verifier need not track every header-chain length as a
  * distinct pointer state (which made the IPv6 walk explode past 1M insns).
  */
 static __always_inline int nn_load(struct nn_ctx *c, __u32 off, void *buf, __u32 n)
 {
+	if (n == 0 || n > NN_LOAD_MAX)
+		return -1;
+	/*
+	 * The helper's length must be bounded in the verifier's eyes, on the
+	 * register it is passed in. A caller's min() does not do that on 6.1:
+	 * clang compares one register and passes a 32-bit copy of it, and
+	 * 6.1 does not carry the bound over to the copy ("R4 unbounded memory
+	 * access"); clang also drops checks it deems redundant, and turns
+	 * "n < 1" into "n == 0", from which 6.1 learns nothing. A mask in asm
+	 * is kept as written and bounds the register on every kernel: n - 1
+	 * is in [0, NN_LOAD_MAX - 1] after the check above, so the mask
+	 * changes no length.
+	 */
+	n -= 1;
+	asm volatile("%0 &= %1" : "+r"(n) : "i"(NN_LOAD_MAX - 1));
+	n += 1;
 	if (c->is_xdp)
 		return bpf_xdp_load_bytes(c->raw, off, buf, n);
 	return bpf_skb_load_bytes(c->raw, off, buf, n);

@@ -121,7 +121,7 @@ struct {
 /* Drops by reason. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NN_R_MAX);
+	__uint(max_entries, NN_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct nn_reason_stats);
 } nn_drops SEC(".maps");
@@ -189,8 +189,18 @@ struct {
 #define NN_L4_BUF 128
 
 struct nn_scratch {
+	/* nn_cell_eval()'s map key and port, written by its caller: a key
+	 * must not be a pointer argument (6.1's verifier), and a copy on the
+	 * stack would pass the 512 bytes the deepest call chain may use.
+	 * First, so that the key's address is the entry's: nothing to spill. */
+	struct nn_cell_key cell_key;
+	__u32 cell_port;
+	__u64 cell_result; /* deny << 32 | allow */
 	__u8 l4[NN_L4_BUF];
 };
+
+/* The key of nn_scratch's one entry, in .rodata: no stack needed. */
+static const __u32 nn_scratch_key = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

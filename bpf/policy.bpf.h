@@ -99,61 +99,105 @@ struct nn_acl {
 	__u32 allow;
 };
 
-/*
- * Fold one cell's range covering @port into @acl. Ranges are sorted and
- * disjoint: a binary search of at most log2(NN_MAX_PORT_RANGES)+1 steps.
- * A global (non-inlined) function: the verifier checks it once, not once per
- * call site, which keeps the programs far under the complexity limit.
- */
-__noinline int nn_cell_eval(struct nn_cell_key *k, __u32 port, struct nn_acl *acl)
+/* The range of @cell covering @port, or NULL. Ranges are sorted and
+ * disjoint: a binary search of at most log2(NN_MAX_PORT_RANGES)+1 steps. */
+static __always_inline struct nn_port_range *nn_cell_find(struct nn_cell *cell, __u32 port)
 {
-	struct nn_cell *cell;
-	__u32 lo = 0, hi, mid, i;
+	__u32 lo = 0, hi = cell->n, mid, i;
 
-	if (!k || !acl)
-		return 0;
-	cell = bpf_map_lookup_elem(&nn_policy, k);
-	if (!cell) {
-		k->proto = NN_PROTO_ANY;
-		cell = bpf_map_lookup_elem(&nn_policy, k);
-		if (!cell)
-			return 0;
-	}
-	hi = cell->n;
 	if (hi > NN_MAX_PORT_RANGES)
 		hi = NN_MAX_PORT_RANGES;
 	for (i = 0; i < 6; i++) {
 		struct nn_port_range *r;
 
 		if (lo >= hi)
-			return 0;
+			return NULL;
 		mid = (lo + hi) / 2;
 		r = &cell->r[mid & (NN_MAX_PORT_RANGES - 1)];
-		if (port < r->lo) {
+		if (port < r->lo)
 			hi = mid;
-		} else if (port > r->hi) {
+		else if (port > r->hi)
 			lo = mid + 1;
-		} else {
-			if (r->deny < acl->deny)
-				acl->deny = r->deny;
-			if (r->allow < acl->allow)
-				acl->allow = r->allow;
-			return 1;
-		}
+		else
+			return r;
 	}
-	return 0;
+	return NULL;
+}
+
+/*
+ * The deny and allow rule (deny << 32 | allow, NN_NONE32 each when none) of
+ * the range covering cell_port in the cell of cell_key, both in nn_scratch
+ * (nn_cell_try() writes them). A cell with more ranges than one entry holds
+ * is a tree (nanami_abi.h): at most NN_CELL_DEPTH lookups down to the leaf,
+ * each followed by one binary search, plus one lookup when the protocol
+ * falls back to NN_PROTO_ANY. No arguments and no stack: older verifiers
+ * (6.1) refuse a pointer argument (PTR_TO_MEM) as a map key, and a frame of
+ * its own here would pass the 512 bytes the deepest call chain may use
+ * (main, nn_rejudge, nn_judge_from, this one).
+ * A global (non-inlined) function: the verifier checks it once, not once per
+ * call site, which keeps the programs far under the complexity limit.
+ */
+/* One level of the descent: the next node, or NULL when done (a leaf's
+ * match, if any, is in s->cell_result). */
+static __always_inline struct nn_cell *nn_cell_step(struct nn_scratch *s, struct nn_cell *cell)
+{
+	struct nn_port_range *r;
+
+	if (!cell)
+		return NULL;
+	r = nn_cell_find(cell, s->cell_port);
+	if (!r)
+		return NULL;
+	if (!cell->index) {
+		s->cell_result = (__u64)r->deny << 32 | r->allow;
+		return NULL;
+	}
+	s->cell_key.part = r->deny;
+	return bpf_map_lookup_elem(&nn_policy, &s->cell_key);
+}
+
+__noinline __u64 nn_cell_eval(void)
+{
+	struct nn_scratch *s;
+	struct nn_cell *cell;
+
+	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (!s)
+		return ~0ull;
+	s->cell_result = ~0ull;
+	cell = bpf_map_lookup_elem(&nn_policy, &s->cell_key);
+	if (!cell) {
+		s->cell_key.proto = NN_PROTO_ANY;
+		cell = bpf_map_lookup_elem(&nn_policy, &s->cell_key);
+	}
+	/* NN_CELL_DEPTH (4) levels, spelt out: no loop counter to keep. */
+	cell = nn_cell_step(s, cell);
+	cell = nn_cell_step(s, cell);
+	cell = nn_cell_step(s, cell);
+	nn_cell_step(s, cell);
+	return s->cell_result;
 }
 
 static __always_inline void nn_cell_try(__u32 slot, __u32 sc, __u32 dc, __u8 proto, __u16 port,
 					struct nn_acl *acl)
 {
-	struct nn_cell_key k = {};
+	struct nn_scratch *s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	__u64 v;
 
-	k.src_class = sc;
-	k.dst_class = dc;
-	k.proto = proto;
-	k.slot = slot;
-	nn_cell_eval(&k, port, acl);
+	if (!s)
+		return;
+	s->cell_key.src_class = sc;
+	s->cell_key.dst_class = dc;
+	s->cell_key.proto = proto;
+	s->cell_key.slot = (__u8)slot;
+	s->cell_key.pad = 0;
+	s->cell_key.part = 0;
+	s->cell_port = port;
+	v = nn_cell_eval();
+	if ((__u32)(v >> 32) < acl->deny)
+		acl->deny = (__u32)(v >> 32);
+	if ((__u32)v < acl->allow)
+		acl->allow = (__u32)v;
 }
 
 static __always_inline __u16 nn_acl_port(struct nn_pkt *p)
@@ -428,6 +472,11 @@ __noinline int nn_judge_into(__u32 slot, struct nn_addr_info *di, struct nn_pkt 
 		return 0;
 	}
 	pi = nn_prefix_lookup(NN_SCOPE(slot, 0), p->src);
+	/* The space of a dropped entry sends nothing (closed space). */
+	if (pi && (pi->flags & NN_PF_CLOSED)) {
+		j->reason = NN_R_SPOOF;
+		return 0;
+	}
 	if (pi && pi->kind == NN_PK_RESOURCE) {
 		if (pi->tenant != di->tenant) {
 			j->reason = NN_R_CROSS_TENANT;

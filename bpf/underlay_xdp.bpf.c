@@ -67,7 +67,7 @@ struct {
 /* Drops by reason (only the wg_* reasons move here). */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, NN_R_MAX);
+	__uint(max_entries, NN_R_SLOTS);
 	__type(key, __u32);
 	__type(value, struct nn_reason_stats);
 } nn_wg_drops SEC(".maps");

@@ -28,7 +28,8 @@
 /* ---- Limits ---- */
 #define NN_ADDR_LEN 16
 #define NN_NAME_MAX 64	      /* ids (device, rule, tenant...) incl. NUL */
-#define NN_MAX_PORT_RANGES 32 /* elementary port ranges per policy cell */
+#define NN_MAX_PORT_RANGES 32 /* port ranges per policy map entry (a cell's tree node) */
+#define NN_CELL_DEPTH 4	      /* tree levels: 32^4 > the 65536 ranges a cell can have */
 #define NN_MAX_EXT_HDRS 8     /* IPv6 extension headers walked before "malformed" */
 #define NN_PULL_LEN 64	      /* bytes TC makes linear: Ethernet + VLAN + IPv6 */
 
@@ -59,6 +60,11 @@ enum nn_reason {
 	NN_R_MARTIAN = 14, /* a destination never valid from the overlay */
 	NN_R_MAX = 15,	   /* reasons are only ever appended: never renumber */
 };
+
+/* Capacity of the per-reason counter maps (nn_drops, nn_wg_drops): room for
+ * reasons added later, so that an upgrade adding one still adopts the maps
+ * pinned by the previous build (a pinned map's size cannot change). */
+#define NN_R_SLOTS 64
 
 /* Direction is the attach point, never a guess. */
 enum nn_dir {
@@ -159,9 +165,14 @@ enum nn_prefix_kind {
 	NN_PK_HOLE = 4,	    /* ::ffff:0:0/96 under a short IPv6 prefix: not it */
 };
 
+/* nn_prefix_info.flags beyond NN_AF_CELL_STAR_D: an NN_PK_OVERLAY entry
+ * that is the space of an entry validation dropped (closed: unknown_dst
+ * toward it, spoof from it, in both directions). */
+#define NN_PF_CLOSED 0x80
+
 struct nn_prefix_info {
 	__u8 kind;  /* enum nn_prefix_kind */
-	__u8 flags; /* NN_AF_CELL_STAR_D for resources */
+	__u8 flags; /* NN_AF_CELL_STAR_D for resources, NN_PF_CLOSED */
 	__u16 pad;
 	__u32 tenant;
 	__u32 network;
@@ -199,12 +210,19 @@ struct nn_pfx_lens {
 };
 
 /* ---- Compiled ACL (nn_policy) ----
- * A cell is (src class, dst class, protocol). Its value lists disjoint,
- * sorted destination-port ranges, each with the first deny rule and the first
+ * A cell is (src class, dst class, protocol). It holds disjoint, sorted
+ * destination-port ranges, each with the first deny rule and the first
  * allow rule (in ACL order) that match there. Protocols without ports use one
  * range 0-65535. proto NN_PROTO_ANY holds rules with proto "any" for
  * protocols that have no cell of their own; a protocol's own cell already
  * includes the "any" rules.
+ *
+ * A cell of up to NN_MAX_PORT_RANGES ranges is one entry (part 0, a leaf).
+ * A larger one is a tree in the same map: part 0 is the root, every entry
+ * holds up to NN_MAX_PORT_RANGES ranges and an index entry's range i spans
+ * the ports of its child part r[i].deny; leaves hold the ranges. At most
+ * NN_CELL_DEPTH levels, so any rule set compiles, and a packet's cell costs
+ * at most NN_CELL_DEPTH lookups (plus one for the "any" fallback).
  */
 #define NN_PROTO_ANY 256
 
@@ -214,6 +232,7 @@ struct nn_cell_key {
 	__u16 proto;
 	__u8 slot;
 	__u8 pad;
+	__u32 part; /* 0: the cell (the tree's root); else a node of its tree */
 };
 
 struct nn_port_range {
@@ -224,8 +243,8 @@ struct nn_port_range {
 };
 
 struct nn_cell {
-	__u32 n; /* ranges used */
-	__u32 pad;
+	__u32 n;     /* ranges used */
+	__u32 index; /* 0: a leaf; 1: r[i] spans the ports of part r[i].deny */
 	struct nn_port_range r[NN_MAX_PORT_RANGES];
 };
 

@@ -5,6 +5,12 @@
 #   selftests/run.sh                 everything
 #   selftests/run.sh test_examples   only tests whose name matches
 #   V=1 selftests/run.sh             show every test's full output
+#   selftests/run.sh vm6.12          only the kernel matrix's 6.12 guest
+#
+# The kernel matrix (selftests/vm/README.md) boots each Debian kernel pinned
+# in selftests/vm/kernels.txt once in a VM and counts each test run there
+# as vmKERNEL:NAME. With a filter it runs only when the filter names it
+# ("vm", "vm6.1", "vm6.12:test_updates"), so focused runs stay fast.
 #
 # C tests are cmocka binaries (TAP output); netns tests are scripts under
 # selftests/netns/ that print TAP lines ("ok - name", "not ok - name",
@@ -87,6 +93,48 @@ for script in selftests/netns/test_*.sh; do
 	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
 	run_one "$name" "$script"
 done
+
+# The kernel matrix: one VM boot per pinned kernel runs every selected test
+# against that kernel's verifier and datapath (vmK:boot carries the boot, or
+# the reason the kernel could not be fetched or booted, as a failure). The
+# guests boot side by side, NN_VM_JOBS at once (default 2): the BPF tests in
+# a guest run on one CPU (they pin themselves), so one guest leaves the
+# other core idle.
+vm_boot_wait() { # PID TAPFILE: the boot's exit status and TAP output
+	local rc=0
+	wait "$1" || rc=$?
+	cat "$2"
+	return $rc
+}
+if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
+	case $O in /*) vm_out=$O/vm ;; *) vm_out=$PWD/$O/vm ;; esac
+	mkdir -p "$vm_out"
+	vm_kernels=$(selftests/vm/kernels.sh names) || vm_kernels=""
+	[ -n "$vm_kernels" ] ||
+		run_one vm:kernels sh -c 'echo "not ok - no kernel in selftests/vm/kernels.txt"; exit 1'
+	declare -A vm_pid=() vm_tests=()
+	vm_order=()
+	for k in $vm_kernels; do
+		want=()
+		for t in $(selftests/vm/matrix.sh tests); do
+			[ -n "$filter" ] && [[ "vm$k:$t" != *"$filter"* ]] && continue
+			want+=("$t")
+		done
+		[ ${#want[@]} -eq 0 ] && continue
+		while [ "$(jobs -rp | wc -l)" -ge "${NN_VM_JOBS:-2}" ]; do wait -n; done
+		selftests/vm/matrix.sh boot "$k" "$vm_out/run-$k" "${want[@]}" \
+			>"$vm_out/boot-$k.tap" 2>&1 &
+		vm_pid[$k]=$!
+		vm_tests[$k]="${want[*]}"
+		vm_order+=("$k")
+	done
+	for k in "${vm_order[@]}"; do
+		run_one "vm$k:boot" vm_boot_wait "${vm_pid[$k]}" "$vm_out/boot-$k.tap"
+		for t in ${vm_tests[$k]}; do
+			run_one "vm$k:$t" selftests/vm/matrix.sh result "$vm_out/run-$k" "$t"
+		done
+	done
+fi
 
 # In CI everything a test needs is installed by tools/install-deps.sh: a test
 # that skips there (missing tool, device or kernel feature) is a failure.

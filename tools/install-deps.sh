@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian packages Nanami needs to build, test, demo and benchmark.
-# Idempotent: installs only what is missing; safe to run again.
+# Idempotent: installs only what is missing; safe to run again. Packages
+# go in with --no-install-recommends; kernels are only downloaded (below).
 set -euo pipefail
 
 PKGS=(
@@ -23,7 +24,26 @@ PKGS=(
 	python3-scapy				# third-party dissector for test_dissector
 	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
 	curl					# controller e2e tests: admin API, metrics scrapes
+	qemu-system-x86 busybox-static kmod	# the kernel matrix: VMs on Debian kernels
+	zstd xz-utils				# unpacking those kernels and their modules
 )
+
+# The Debian kernels the VM matrix boots, pinned in selftests/vm/kernels.txt:
+# downloaded with `apt-get download` into $O/vm/debs, never installed. A
+# kernel that cannot be fetched is reported here and fails the matrix in
+# `make test` with the reason (not the rest of the suite).
+fetch_kernels() {
+	local here
+	here=$(cd "$(dirname "$0")/.." && pwd)
+	"$here/selftests/vm/kernels.sh" fetch all && return 0
+	if [ "$(id -u)" -eq 0 ]; then
+		echo "install-deps: updating the package lists and trying the kernels again" >&2
+		apt-get update -qq && "$here/selftests/vm/kernels.sh" fetch all && return 0
+	fi
+	echo "install-deps: a kernel of the VM matrix could not be fetched (above);" \
+		"make test will fail it" >&2
+	return 0
+}
 
 missing=()
 for p in "${PKGS[@]}"; do
@@ -31,6 +51,7 @@ for p in "${PKGS[@]}"; do
 done
 
 if [ ${#missing[@]} -eq 0 ]; then
+	fetch_kernels
 	exit 0
 fi
 
@@ -44,3 +65,4 @@ echo "install-deps: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+fetch_kernels

@@ -42,7 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				slots.node[i] = p->n_devices + i;
 			for (i = 0; i < p->n_rules; i++)
 				slots.rule[i] = i;
-			if (!nn_compile(p, &slots, 65536, &c, &errs))
+			if (!nn_compile(p, &slots, &(struct nn_compile_caps){ .max_cells = 65536 },
+					&c, &errs))
 				nn_compiled_free(&c);
 		}
 		free(slots.dev);

@@ -115,6 +115,18 @@ int rk_set_policy(struct rk_gen *g, const struct nn_policy *p)
 		rk_add_text(g, C_INET, inet_text[i]);
 	for (i = 0; i < sizeof(stray_text) / sizeof(stray_text[0]); i++)
 		rk_add_text(g, C_STRAY, stray_text[i]);
+	/* What dropped entries claimed (closed space): as destinations and
+	 * as would-be sources, so a snapshot with a validation fault gets
+	 * packets aimed at what must stay closed. */
+	for (i = 0; i < p->n_closed; i++) {
+		for (j = 0; j < 3; j++) {
+			addr_in(g, &p->closed[i], a);
+			add(g, j ? C_RES : C_STRAY, a);
+		}
+	}
+	/* Every device dropped for a fault: the sources are strays (spoof). */
+	for (i = 0; !g->n[C_DEV] && i < g->n[C_STRAY]; i++)
+		add(g, C_DEV, g->pool[C_STRAY][i].a);
 	return g->n[C_DEV] ? 0 : -EINVAL;
 }
 
@@ -585,16 +597,19 @@ static size_t wrap(struct rk_gen *g, uint8_t *out, const uint8_t *l3, size_t len
 }
 
 /*
- * BPF_PROG_TEST_RUN for TC on an Ethernet device refuses (EINVAL) a frame
- * whose EtherType is IPv4 or IPv6 but that is too short for the IP header:
- * those can only run through XDP (test_bad_packets judges them on every
- * hook where the kernel lets it, and on the model everywhere).
+ * BPF_PROG_TEST_RUN for TC reads every buffer as an Ethernet frame
+ * (eth_type_trans), also on L3 framing where bytes 12-13 are really part of
+ * the IP header, and refuses (EINVAL) one whose "EtherType" is IPv4 or IPv6
+ * but that is too short for that header after those 14 bytes: those can
+ * only run through XDP (test_bad_packets judges them on every hook where
+ * the kernel lets it, and on the model everywhere).
  */
 static bool short_for_tc(const struct rk_gen *g, const struct rk_pkt *o)
 {
 	uint16_t et;
 
-	if (g->framing != NN_FRAMING_ETH || o->len < 14)
+	(void)g;
+	if (o->len < 14)
 		return false;
 	et = (uint16_t)(o->buf[12] << 8 | o->buf[13]);
 	return (et == 0x0800 && o->len < 14 + 20) || (et == 0x86dd && o->len < 14 + 40);

@@ -123,6 +123,7 @@ enum owner {
 	OWN_SAME_NET,
 	OWN_OTHER_NET, /* same tenant, another network */
 	OWN_OTHER_TENANT,
+	OWN_CLOSED, /* the space of a dropped entry: nobody's, never reachable */
 };
 
 static enum owner owner_of(const struct nn_policy *p, uint32_t net, uint32_t other)
@@ -134,9 +135,10 @@ static enum owner owner_of(const struct nn_policy *p, uint32_t net, uint32_t oth
 
 /*
  * The owner of @a by the longest matching resource prefix over all
- * resources of all tenants, relative to network @net. Should two resources
- * share the longest prefix (validation should never let that through), the
- * owner furthest from @net wins: a tie must not open a tenant boundary.
+ * resources of all tenants and the closed space (assignments-v1.md: what a
+ * dropped entry claimed stays closed), relative to network @net. Should two
+ * share the longest prefix, the owner furthest from @net wins, closed
+ * furthest of all: a tie must not open a tenant boundary or closed space.
  */
 static enum owner resource_owner(const struct nn_policy *p, uint32_t net, const uint8_t *a)
 {
@@ -157,6 +159,12 @@ static enum owner resource_owner(const struct nn_policy *p, uint32_t net, const 
 				best = o;
 			best_len = pf->len;
 		}
+	}
+	for (i = 0; i < p->n_closed; i++) {
+		if (!prefix_covers(&p->closed[i], a) || p->closed[i].len < best_len)
+			continue;
+		best = OWN_CLOSED;
+		best_len = p->closed[i].len;
 	}
 	return best;
 }
@@ -371,6 +379,8 @@ static int from_policy(const struct nn_model *m, const struct ident *src, const 
 		return acl(p, net, (int64_t)src->idx, t, DST_MEMBER, false, rule);
 	}
 	own = resource_owner(p, net, t->dst);
+	if (own == OWN_CLOSED)
+		return NN_R_UNKNOWN_DST;
 	if (own == OWN_OTHER_TENANT)
 		return NN_R_CROSS_TENANT;
 	if (own == OWN_OTHER_NET)
@@ -431,8 +441,11 @@ static int into_policy(const struct nn_policy *p, const struct ident *dst,
 		if (src.state != NN_ST_ACTIVE)
 			return NN_R_REVOKED;
 		src_dev = (int64_t)src.idx;
-	} else {
+	} else if (src.kind == ID_NONE) {
+		/* Only an address that is no identity is looked up by prefix. */
 		own = resource_owner(p, net, t->src);
+		if (own == OWN_CLOSED)
+			return NN_R_SPOOF;
 		if (own == OWN_OTHER_TENANT)
 			return NN_R_CROSS_TENANT;
 		if (own == OWN_OTHER_NET)

@@ -34,6 +34,7 @@
 #include "dp/local.h"
 #include "dp/underlay.h"
 #include "dptest.h"
+#include "faults.h"
 #include "lib/log.h"
 #include "lib/names.h"
 #include "model/model.h"
@@ -60,10 +61,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-/* The series of snapshots. Validation faults (b-validate's
- * selftests/lib/faults.c) plug in through series.fault once they exist;
- * until then every snapshot is valid by construction. */
+/* The series of snapshots; a quarter of them carry one validation fault
+ * (selftests/lib/faults.c): entries dropped for their fault (their space
+ * closed) and whole snapshots rejected, between the switches. */
 static struct rp_series series;
+
+#define FAULT_PCT 25
+static unsigned int faults_injected[FLT_COUNT], snapshots_rejected;
+
+static char *inject_fault(struct nn_rng *r, char *json)
+{
+	enum flt_kind k = (enum flt_kind)rng_below(r, FLT_COUNT);
+	struct flt_result f;
+
+	if (flt_inject(json, k, r, &f))
+		return json; /* nothing to break that way in this snapshot */
+	free(json);
+	json = f.json;
+	f.json = NULL;
+	flt_result_free(&f);
+	faults_injected[k]++;
+	return json;
+}
 
 static struct nn_policy *random_policy(struct nn_rng *r, uint64_t generation, char **json_out)
 {
@@ -82,14 +101,31 @@ static struct nn_policy *random_policy(struct nn_rng *r, uint64_t generation, ch
 			*json_out = json;
 			return p;
 		}
-		/* The generator means to be valid: say why it was not. */
-		for (i = 0; i < errs.n; i++)
-			fprintf(stderr, "# rejected snapshot: %s\n", errs.msgs[i]);
+		/* Rejected whole (an injected fault that cannot be dropped
+		 * alone): the gateway keeps the last state; draw another. */
+		snapshots_rejected++;
+		if (tries == 19)
+			for (i = 0; i < errs.n; i++)
+				fprintf(stderr, "# rejected snapshot: %s\n", errs.msgs[i]);
 		nn_errlist_free(&errs);
 		free(json);
 	}
-	fail_msg("no valid random snapshot in 20 tries");
+	fail_msg("no acceptable random snapshot in 20 tries");
 	return NULL;
+}
+
+static void print_faults(void)
+{
+	unsigned int k, n = 0;
+
+	for (k = 0; k < FLT_COUNT; k++)
+		n += faults_injected[k];
+	printf("# %u validation faults injected (%u snapshots rejected whole):", n,
+	       snapshots_rejected);
+	for (k = 0; k < FLT_COUNT; k++)
+		if (faults_injected[k])
+			printf(" %s=%u", flt_name((enum flt_kind)k), faults_injected[k]);
+	printf("\n");
 }
 
 static void hexdump(const uint8_t *p, size_t len)
@@ -243,6 +279,8 @@ static void run_diff(uint8_t framing)
 	ru->framing = framing;
 	ru->r.s = seed ^ (framing == NN_FRAMING_ETH ? 0xe7e7e7e7e7e7e7e7ull : 0);
 	series.have = false;
+	series.fault = inject_fault;
+	series.fault_pct = FAULT_PCT;
 	ru->g = rk_new(rng_next(&ru->r), framing);
 	assert_non_null(ru->g);
 	assert_int_equal(dpt_open(&ru->t, framing), 0);
@@ -510,6 +548,7 @@ int main(void)
 		cmocka_unit_test_teardown(test_differential_underlay, ul_teardown),
 	};
 	const char *s = getenv("NN_SEED"), *n = getenv("NN_DIFF_PACKETS");
+	int err;
 
 	seed = s ? strtoull(s, NULL, 0) : ((uint64_t)time(NULL) << 16) ^ (uint64_t)getpid();
 	if (n)
@@ -518,5 +557,7 @@ int main(void)
 		n_packets = 1;
 	printf("# seed=%llu\n", (unsigned long long)seed);
 	fflush(stdout);
-	return cmocka_run_group_tests_name("differential: BPF vs model", tests, NULL, NULL);
+	err = cmocka_run_group_tests_name("differential: BPF vs model", tests, NULL, NULL);
+	print_faults();
+	return err;
 }

@@ -346,19 +346,19 @@ static void test_reject_limits(void **state)
 	nn_limits_default(&l);
 	l.max_devices = 3;
 	run_lim(doc(), "gw-fra-1", &l, &r);
-	expect_reject(&r, "4 devices exceed the limit of 3");
+	expect_reject(&r, "4 devices exceed the capacity of 3; raise --max-devices");
 	nn_limits_default(&l);
 	l.max_rules = 4;
 	run_lim(doc(), "gw-fra-1", &l, &r);
-	expect_reject(&r, "5 ACL rules exceed the limit of 4");
+	expect_reject(&r, "5 ACL rules exceed the capacity of 4; raise --max-rules");
 	nn_limits_default(&l);
 	l.max_prefixes = 7; /* 2 overlay + 4 resource + 2 ACL = 8 */
 	run_lim(doc(), "gw-fra-1", &l, &r);
-	expect_reject(&r, "8 prefixes");
+	expect_reject(&r, "raise --max-prefixes");
 	nn_limits_default(&l);
 	l.max_nodes = 0;
 	run_lim(doc(), "gw-fra-1", &l, &r);
-	expect_reject(&r, "1 nodes exceed the limit of 0");
+	expect_reject(&r, "1 nodes exceed the capacity of 0; raise --max-nodes");
 	nn_limits_default(&l);
 	l.max_devices = 4;
 	l.max_rules = 5;

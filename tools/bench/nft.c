@@ -234,7 +234,8 @@ static size_t collect(struct ctx *x, bool v4, bool want_deny, struct el **res)
 		uint16_t protos[3];
 		int np, q;
 
-		if (!pts)
+		/* Index entries of a large cell's tree hold no rules. */
+		if (!pts || e->cell.index)
 			continue;
 		protos_of(e->proto, v4, &np, protos);
 		for (k = 0; k < e->cell.n && k < NN_MAX_PORT_RANGES; k++) {
@@ -770,7 +771,8 @@ int nft_main(int argc, char **argv)
 	for (i = 0; i < p->n_rules; i++)
 		slots.rule[i] = i;
 	slots.self = p->n_devices + p->n_nodes;
-	err = nn_compile(p, &slots, 64 * n + 100000, &c, &errs);
+	err = nn_compile(p, &slots, &(struct nn_compile_caps){ .max_cells = 64 * n + 100000 }, &c,
+			 &errs);
 	if (!err)
 		err = build_points(&x, &c);
 	if (err) {

@@ -155,6 +155,7 @@ struct cstate {
 	struct nn_errlist *errs;
 	struct pfx_index rule_pfx; /* ACL dst prefixes -> rule ids */
 	struct pfx_index res_pfx;  /* resource prefixes -> resource ids */
+	struct pfx_index closed;   /* closed space (net 0) -> index */
 	struct vec *res_rules;	   /* [n_resources]: rules naming it as dst */
 	struct vec *rule_src;	   /* [n_rules]: src classes holding the rule */
 	struct vec *rule_dst;	   /* [n_rules]: dst classes holding the rule */
@@ -360,8 +361,31 @@ static int add_prefix(struct cstate *s, struct nn_table *seen, uint32_t net,
 	return 0;
 }
 
+/* Length of the longest prefix of @ix (scope @net) covering the prefix
+ * (@a, @len), -1 when none; families apart as in pfx_covering(). */
+static int longest_covering(const struct pfx_index *ix, uint32_t net, const uint8_t *a,
+			    unsigned int len)
+{
+	unsigned int lo = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0, l;
+	struct pfx_key k = { .net = net };
+
+	for (l = len + 1; l-- > lo;) {
+		if (!ix->lens[net][l])
+			continue;
+		k.len = l;
+		nn_addr_mask(k.addr, a, NN_ADDR_LEN, l);
+		if (nn_table_get(&ix->t, &k, sizeof(k)))
+			return (int)l;
+	}
+	return -1;
+}
+
 /* One region point of network @net: a resource prefix, or an ACL dst prefix
- * inside one of the network's resources (global scope). */
+ * inside one of the network's resources (global scope). An ACL region
+ * inside closed space that is longer than the resource around it would
+ * punch a hole into the closed space by longest match: it is left out, so
+ * its addresses find the closed prefix (closed wins a tie, as in the
+ * model). */
 static int add_region(struct cstate *s, struct nn_table *seen, uint32_t net,
 		      const struct nn_prefix *pfx)
 {
@@ -372,8 +396,12 @@ static int add_region(struct cstate *s, struct nn_table *seen, uint32_t net,
 		.network = net,
 	};
 	struct vec sig = {};
-	int err;
+	int lc, lr, err;
 
+	lc = longest_covering(&s->closed, 0, pfx->addr, pfx->len);
+	lr = longest_covering(&s->res_pfx, net, pfx->addr, pfx->len);
+	if (lc >= 0 && lc >= lr)
+		return 0;
 	err = region_sig(s, net, pfx->addr, pfx->len, &sig);
 	if (!err)
 		err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net, &sig,
@@ -448,6 +476,13 @@ static int dst_classes_prefixes(struct cstate *s, struct nn_table *seen)
 	size_t i, k;
 	int err = 0;
 
+	/* Closed space first: where a standing resource prefix is equally
+	 * long, closed wins (the "seen" check keeps the first). */
+	for (i = 0; i < p->n_closed && !err; i++) {
+		struct nn_prefix_info info = { .kind = NN_PK_OVERLAY, .flags = NN_PF_CLOSED };
+
+		err = add_prefix(s, seen, 0, &p->closed[i], &info);
+	}
 	for (i = 0; i < p->n_resources && !err; i++) {
 		const struct nn_resource *res = &p->resources[i];
 
@@ -482,9 +517,14 @@ static int dst_classes_prefixes(struct cstate *s, struct nn_table *seen)
 		}
 	}
 	for (i = 0; i < p->gw.n_overlay_prefixes && !err; i++) {
+		const struct nn_prefix *o = &p->gw.overlay_prefixes[i];
 		struct nn_prefix_info info = { .kind = NN_PK_OVERLAY };
 
-		err = add_prefix(s, seen, 0, &p->gw.overlay_prefixes[i], &info);
+		/* Inside closed space, unassigned overlay addresses are closed
+		 * too (longest match would otherwise find this entry). */
+		if (longest_covering(&s->closed, 0, o->addr, o->len) >= 0)
+			info.flags = NN_PF_CLOSED;
+		err = add_prefix(s, seen, 0, o, &info);
 	}
 	return err ?: v4_holes(s, seen);
 }
@@ -497,9 +537,12 @@ static int build_indexes(struct cstate *s)
 
 	s->rule_pfx.lens = calloc(nnet, sizeof(*s->rule_pfx.lens));
 	s->res_pfx.lens = calloc(nnet, sizeof(*s->res_pfx.lens));
+	s->closed.lens = calloc(1, sizeof(*s->closed.lens));
 	s->res_rules = calloc(p->n_resources ? p->n_resources : 1, sizeof(*s->res_rules));
-	if (!s->rule_pfx.lens || !s->res_pfx.lens || !s->res_rules)
+	if (!s->rule_pfx.lens || !s->res_pfx.lens || !s->closed.lens || !s->res_rules)
 		return -ENOMEM;
+	for (i = 0; i < p->n_closed && !err; i++)
+		err = pfx_add(&s->closed, 0, &p->closed[i], i);
 	for (i = 0; i < p->n_resources && !err; i++)
 		for (k = 0; k < p->resources[i].n_prefixes && !err; k++)
 			err = pfx_add(&s->res_pfx, p->resources[i].network + 1,
@@ -568,27 +611,16 @@ static int cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
 static int emit_cell(struct cstate *s, const struct cell_key *ck, const struct vec *rules,
 		     uint16_t proto, size_t max_cells)
 {
-	struct nn_compiled *o = s->out;
-	struct nn_cell_ent *ce;
+	struct nn_cell_ent key = { .src_class = ck->src, .dst_class = ck->dst, .proto = proto };
+	struct nn_port_range *r;
+	size_t n;
 	int err;
 
-	if (o->n_cells >= max_cells)
-		return -E2BIG;
-	ce = realloc(o->cells, (o->n_cells + 1) * sizeof(*ce));
-	if (!ce)
-		return -ENOMEM;
-	o->cells = ce;
-	ce = &o->cells[o->n_cells];
-	memset(ce, 0, sizeof(*ce));
-	ce->src_class = ck->src;
-	ce->dst_class = ck->dst;
-	ce->proto = proto;
-	err = nn_cell_build(s->p, rules->v, rules->n, proto, &ce->cell);
-	if (err)
-		return err;
-	if (ce->cell.n)
-		o->n_cells++;
-	return 0;
+	err = nn_cell_ranges(s->p, rules->v, rules->n, proto, &r, &n);
+	if (!err)
+		err = nn_cell_emit(s->out, &key, r, n, max_cells);
+	free(r);
+	return err;
 }
 
 static int emit_cells(struct cstate *s, size_t max_cells)
@@ -619,17 +651,14 @@ static int emit_cells(struct cstate *s, size_t max_cells)
 		}
 		if (any && !err)
 			err = emit_cell(s, e->key, rules, NN_PROTO_ANY, max_cells);
-		if (err == -E2BIG) {
-			const struct nn_rule *r0 = &s->p->rules[rules->v[0]];
-			const struct nn_network *nw = &s->p->networks[r0->network];
-
-			nn_errlist_add(s->errs,
-				       "tenant=%s network=%s rule=%s: policy too large: more than "
-				       "%zu cells, or more than %d port ranges in one cell",
-				       s->p->tenants[nw->tenant].id, nw->id, r0->id, max_cells,
-				       NN_MAX_PORT_RANGES);
-		}
 	}
+	/* A capacity of the whole generation: no one rule is to blame. */
+	if (err == -E2BIG)
+		nn_errlist_add(s->errs,
+			       "policy too large: the compiled ACL needs more than %zu policy "
+			       "map entries (cells and their port-range trees); raise "
+			       "--max-cells",
+			       max_cells);
 	return err;
 }
 
@@ -733,6 +762,7 @@ static void cstate_free(struct cstate *s)
 
 	pfx_free(&s->rule_pfx);
 	pfx_free(&s->res_pfx);
+	pfx_free(&s->closed);
 	vfree_all(s->res_rules, p->n_resources);
 	vfree_all(s->rule_src, p->n_rules);
 	vfree_all(s->rule_dst, p->n_rules);
@@ -748,8 +778,8 @@ static void cstate_free(struct cstate *s)
 	free(s->dev_dst4);
 }
 
-int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t max_cells,
-	       struct nn_compiled *out, struct nn_errlist *errs)
+int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
+	       const struct nn_compile_caps *caps, struct nn_compiled *out, struct nn_errlist *errs)
 {
 	struct cstate s = { .p = p, .out = out, .errs = errs };
 	size_t nd = p->n_devices ? p->n_devices : 1, nr = p->n_rules ? p->n_rules : 1, i;
@@ -780,11 +810,19 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t m
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)
-		err = emit_cells(&s, max_cells);
+		err = emit_cells(&s, caps ? caps->max_cells : 0);
 	if (!err)
 		err = emit_addrs(&s, slots);
 	if (!err)
 		prefix_flags(&s);
+	if (!err && caps && caps->max_prefixes && out->n_prefixes > caps->max_prefixes) {
+		nn_errlist_add(
+			errs,
+			"policy too large: %zu prefix entries (resource, overlay, ACL, closed "
+			"space) exceed the capacity of %zu; raise --max-prefixes",
+			out->n_prefixes, caps->max_prefixes);
+		err = -E2BIG;
+	}
 	if (!err)
 		err = nn_compile_pfx_lens(out);
 	for (i = 0; i < p->n_rules && !err; i++) {

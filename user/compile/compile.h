@@ -37,10 +37,12 @@ struct nn_pfxlens_ent {
 	struct nn_pfx_lens lens;
 };
 
+/* One entry of a cell: the cell itself (part 0) or a node of its tree. */
 struct nn_cell_ent {
 	uint32_t src_class;
 	uint32_t dst_class;
 	uint16_t proto;
+	uint32_t part;
 	struct nn_cell cell;
 };
 
@@ -67,13 +69,21 @@ struct nn_compiled {
 	uint32_t n_dst_classes;
 };
 
+/* The map capacities a compiled policy must fit in; 0 = unlimited. */
+struct nn_compile_caps {
+	size_t max_cells;    /* nn_policy entries per generation (--max-cells) */
+	size_t max_prefixes; /* prefix entries per generation (--max-prefixes) */
+};
+
 /*
- * Compile @p. Fails with -E2BIG (and a message naming the network) when the
- * policy needs more than @max_cells cells, or a cell more than
- * NN_MAX_PORT_RANGES port ranges; -ENOMEM on allocation failure.
+ * Compile @p. Fails with -E2BIG, and a message naming the capacity and the
+ * flag that raises it, when the policy needs more entries than @caps
+ * allows; -ENOMEM on allocation failure. No limit of the compiled form
+ * itself refuses a valid policy (any number of ports compiles).
  */
-int nn_compile(const struct nn_policy *p, const struct nn_slots *slots, size_t max_cells,
-	       struct nn_compiled *out, struct nn_errlist *errs);
+int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
+	       const struct nn_compile_caps *caps, struct nn_compiled *out,
+	       struct nn_errlist *errs);
 
 void nn_compiled_free(struct nn_compiled *c);
 
@@ -81,8 +91,16 @@ void nn_compiled_free(struct nn_compiled *c);
  * (prefixes.c). */
 int nn_compile_pfx_lens(struct nn_compiled *out);
 
-/* Port ranges of one cell protocol from the rules that apply (ports.c). */
-int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
-		  struct nn_cell *cell);
+/* Port ranges of one cell protocol from the rules that apply (ports.c):
+ * *out (malloc'd, NULL when none) gets every disjoint range some rule
+ * covers, sorted, with its first deny and allow rule. */
+int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
+		   struct nn_port_range **out, size_t *n);
+
+/* Lay @n sorted ranges out as the entries of the cell @key (src, dst,
+ * proto), appended to @o->cells: one leaf, or a tree (nanami_abi.h).
+ * -E2BIG when @o would pass @max entries. */
+int nn_cell_emit(struct nn_compiled *o, const struct nn_cell_ent *key,
+		 const struct nn_port_range *r, size_t n, size_t max);
 
 #endif /* NANAMI_COMPILE_H */

@@ -2,7 +2,10 @@
 /*
  * ports.c - one cell protocol's port ranges: split 0-65535 at every
  * rule boundary, give each piece the first (lowest-index) deny and allow
- * rule covering it, merge equal neighbours, keep the pieces some rule covers.
+ * rule covering it, merge equal neighbours, keep the pieces some rule covers;
+ * then lay them out as map entries: one, or a tree of them for a cell with
+ * more than NN_MAX_PORT_RANGES ranges (nanami_abi.h), so that no number of
+ * ports or rules is too many.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -61,19 +64,25 @@ static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, s
 	return k;
 }
 
-int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
-		  struct nn_cell *cell)
+int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
+		   struct nn_port_range **out, size_t *n_out)
 {
-	size_t nports = 1, i, s, nb;
+	size_t nports = 1, i, s, nb, n = 0;
+	struct nn_port_range *v = NULL;
 	uint32_t *b;
-	int err = 0;
 
+	*out = NULL;
+	*n_out = 0;
 	for (i = 0; i < n_rules; i++)
 		nports += 2 * p->rules[rules[i]].n_ports;
 	b = malloc(nports * sizeof(*b));
-	if (!b)
+	/* At most one range per boundary. */
+	v = malloc(nports * sizeof(*v));
+	if (!b || !v) {
+		free(b);
+		free(v);
 		return -ENOMEM;
-	memset(cell, 0, sizeof(*cell));
+	}
 	nb = collect_bounds(p, rules, n_rules, proto, b);
 
 	for (s = 0; s < nb; s++) {
@@ -94,21 +103,112 @@ int nn_cell_build(const struct nn_policy *p, const uint32_t *rules, size_t n_rul
 		}
 		if (deny == NN_NONE32 && allow == NN_NONE32)
 			continue;
-		last = cell->n ? &cell->r[cell->n - 1] : NULL;
+		last = n ? &v[n - 1] : NULL;
 		if (last && last->hi + 1u == lo && last->deny == deny && last->allow == allow) {
-			last->hi = hi;
+			last->hi = (uint16_t)hi;
 			continue;
 		}
-		if (cell->n == NN_MAX_PORT_RANGES) {
-			err = -E2BIG;
-			break;
-		}
-		cell->r[cell->n].lo = lo;
-		cell->r[cell->n].hi = hi;
-		cell->r[cell->n].deny = deny;
-		cell->r[cell->n].allow = allow;
-		cell->n++;
+		v[n].lo = (uint16_t)lo;
+		v[n].hi = (uint16_t)hi;
+		v[n].deny = deny;
+		v[n].allow = allow;
+		n++;
 	}
 	free(b);
-	return err;
+	if (!n) {
+		free(v);
+		v = NULL;
+	}
+	*out = v;
+	*n_out = n;
+	return 0;
+}
+
+static struct nn_cell_ent *new_ent(struct nn_compiled *o, const struct nn_cell_ent *key,
+				   uint32_t part, size_t max)
+{
+	struct nn_cell_ent *ce;
+
+	if (max && o->n_cells >= max)
+		return NULL;
+	ce = realloc(o->cells, (o->n_cells + 1) * sizeof(*ce));
+	if (!ce)
+		return NULL;
+	o->cells = ce;
+	ce = &o->cells[o->n_cells++];
+	memset(ce, 0, sizeof(*ce));
+	ce->src_class = key->src_class;
+	ce->dst_class = key->dst_class;
+	ce->proto = key->proto;
+	ce->part = part;
+	return ce;
+}
+
+/*
+ * Bottom up: the ranges in leaves of NN_MAX_PORT_RANGES, then index levels
+ * of NN_MAX_PORT_RANGES children each, until one entry (the root, part 0)
+ * remains. Each level's entries are kept as (lo, hi, part) spans in @lvl;
+ * parts are numbered in the order they are made, the root last gets 0.
+ */
+int nn_cell_emit(struct nn_compiled *o, const struct nn_cell_ent *key,
+		 const struct nn_port_range *r, size_t n, size_t max)
+{
+	const size_t F = NN_MAX_PORT_RANGES;
+	struct nn_port_range *lvl = NULL, *up;
+	struct nn_cell_ent *ce;
+	uint32_t next = 1;
+	size_t i, k, m, depth = 1;
+	int index = 0;
+
+	if (!n)
+		return 0;
+	/* One entry: the cell is its own root (the common case). */
+	while (n > F) {
+		m = (n + F - 1) / F;
+		up = malloc(m * sizeof(*up));
+		if (!up) {
+			free(lvl);
+			return -ENOMEM;
+		}
+		for (i = 0; i < m; i++) {
+			size_t cnt = n - i * F < F ? n - i * F : F;
+
+			ce = new_ent(o, key, next, max);
+			if (!ce) {
+				free(up);
+				free(lvl);
+				return max && o->n_cells >= max ? -E2BIG : -ENOMEM;
+			}
+			ce->cell.n = (uint32_t)cnt;
+			ce->cell.index = (uint32_t)index;
+			for (k = 0; k < cnt; k++)
+				ce->cell.r[k] = (lvl ? lvl : r)[i * F + k];
+			up[i].lo = ce->cell.r[0].lo;
+			up[i].hi = ce->cell.r[cnt - 1].hi;
+			up[i].deny = next++; /* the child's part */
+			up[i].allow = NN_NONE32;
+		}
+		free(lvl);
+		lvl = up;
+		n = m;
+		index = 1;
+		depth++;
+	}
+	/* NN_CELL_DEPTH levels of NN_MAX_PORT_RANGES hold more than the
+	 * 65536 ranges any cell can have. */
+	if (depth > NN_CELL_DEPTH) {
+		free(lvl);
+		return -EOVERFLOW;
+	}
+	ce = new_ent(o, key, 0, max);
+	if (!ce) {
+		free(lvl);
+		return max && o->n_cells >= max ? -E2BIG : -ENOMEM;
+	}
+	ce->cell.n = (uint32_t)n;
+	ce->cell.index = (uint32_t)index;
+	for (k = 0; k < n; k++)
+		ce->cell.r[k] = (lvl ? lvl : r)[k];
+	free(lvl);
+	return 0;
 }

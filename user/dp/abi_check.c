@@ -17,7 +17,7 @@ _Static_assert(sizeof(struct nn_prefix_info) == 16, "nn_prefix_info");
 _Static_assert(sizeof(struct nn_pfx_key) == 24, "nn_pfx_key");
 _Static_assert(sizeof(struct nn_pfx_lens_key) == 4, "nn_pfx_lens_key");
 _Static_assert(sizeof(struct nn_pfx_lens) == 4 + 2 * NN_MAX_PFX_LENS, "nn_pfx_lens");
-_Static_assert(sizeof(struct nn_cell_key) == 12, "nn_cell_key");
+_Static_assert(sizeof(struct nn_cell_key) == 16, "nn_cell_key");
 _Static_assert(sizeof(struct nn_port_range) == 12, "nn_port_range");
 _Static_assert(sizeof(struct nn_cell) == 8 + 12 * NN_MAX_PORT_RANGES, "nn_cell");
 _Static_assert(sizeof(struct nn_rule_info) == 8, "nn_rule_info");
@@ -31,6 +31,7 @@ _Static_assert(offsetof(struct nn_frag, epoch) == 12, "nn_frag: epoch in the old
 _Static_assert(sizeof(struct nn_config) == 40, "nn_config");
 _Static_assert(sizeof(struct nn_meta) == 40, "nn_meta");
 _Static_assert(sizeof(struct nn_reason_stats) == 16, "nn_reason_stats");
+_Static_assert(NN_R_MAX <= NN_R_SLOTS, "nn_drops: a new reason needs a counter slot");
 _Static_assert(sizeof(struct nn_dev_stats) == 48, "nn_dev_stats");
 _Static_assert(sizeof(struct nn_rule_stats) == 8, "nn_rule_stats");
 _Static_assert(sizeof(struct nn_name) == 3 * NN_NAME_MAX + 8, "nn_name");

@@ -134,6 +134,7 @@ static int build_want(struct mapset *sets, const struct nn_compiled *c, uint32_t
 			.dst_class = e->dst_class,
 			.proto = e->proto,
 			.slot = slot,
+			.part = e->part,
 		};
 
 		err = want_put(&sets[SET_CELLS], &k, &e->cell);
@@ -337,7 +338,10 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	err = nn_slots_plan(dp, p, &slots, &plan, errs);
 	if (err)
 		return outcome(res, err, err == -ENOSPC);
-	err = nn_compile(p, &slots, dp->opts.cap.max_cells, &c, errs);
+	err = nn_compile(p, &slots,
+			 &(struct nn_compile_caps){ .max_cells = dp->opts.cap.max_cells,
+						    .max_prefixes = dp->opts.cap.max_prefixes },
+			 &c, errs);
 	if (err) {
 		rejected = err == -E2BIG;
 		goto out_slots;

@@ -12,12 +12,14 @@
  */
 #include <errno.h>
 #include <net/if.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/mount.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/magic.h>
 
@@ -204,6 +206,174 @@ int nn_dp_share_maps(struct bpf_object *obj, const struct nn_dp *dp)
 	return 0;
 }
 
+/*
+ * What libbpf said while one object loaded. When the kernel refuses a
+ * program, libbpf loads it again with a verifier log it grows until the
+ * whole log fits, and prints that log as one warning: we keep it (the last
+ * one, from the program that failed) and note a pinned map that did not fit.
+ */
+struct load_capture {
+	char prog[64];
+	char *vlog; /* the refused program's verifier log */
+	char pin[256];
+};
+
+static struct load_capture *capture;
+static libbpf_print_fn_t capture_prev;
+
+static int capture_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (capture && level == LIBBPF_WARN && strstr(fmt, "BEGIN PROG LOAD LOG")) {
+		va_list aq;
+		const char *prog, *log;
+
+		va_copy(aq, ap);
+		prog = va_arg(aq, const char *);
+		log = va_arg(aq, const char *);
+		va_end(aq);
+		snprintf(capture->prog, sizeof(capture->prog), "%s", prog ? prog : "?");
+		free(capture->vlog);
+		capture->vlog = log ? strdup(log) : NULL;
+		/* The whole log only with --verbose: the error names its end. */
+		level = LIBBPF_DEBUG;
+	} else if (capture && level == LIBBPF_WARN && strstr(fmt, "couldn't reuse pinned map")) {
+		va_list aq;
+		const char *path;
+
+		va_copy(aq, ap);
+		path = va_arg(aq, const char *);
+		va_end(aq);
+		snprintf(capture->pin, sizeof(capture->pin), "%s", path ? path : "?");
+	}
+	return capture_prev ? capture_prev(level, fmt, ap) : 0;
+}
+
+/* The last @nlines non-empty lines of @log on one line, " | " between them,
+ * runs of spaces squeezed, double quotes turned into single ones (the log
+ * line quotes the error). What does not fit in @len goes from the front:
+ * the verdict is at the end. */
+static void log_tail(const char *log, int nlines, char *out, size_t len)
+{
+	const char *end = log + strlen(log), *p = end;
+	size_t n = 0, cap;
+	int seen = 0;
+	char *t;
+
+	while (p > log && seen < nlines) {
+		const char *e = p;
+
+		while (e > log && e[-1] == '\n')
+			e--;
+		if (e == log)
+			break;
+		p = e;
+		while (p > log && p[-1] != '\n')
+			p--;
+		seen++;
+	}
+	cap = 3 * (size_t)(end - p) + 1;
+	t = malloc(cap);
+	if (!t) {
+		snprintf(out, len, "%s", p);
+		return;
+	}
+	for (; p < end; p++) {
+		if (*p == '\n') {
+			while (p + 1 < end && p[1] == '\n')
+				p++;
+			if (p + 1 < end) {
+				memcpy(t + n, " | ", 3);
+				n += 3;
+			}
+		} else if (*p == ' ' && n && t[n - 1] == ' ') {
+			continue; /* the log aligns its columns with spaces */
+		} else {
+			t[n++] = *p == '"' ? '\'' : *p;
+		}
+	}
+	t[n] = 0;
+	if (n < len)
+		snprintf(out, len, "%s", t);
+	else if (len > 4)
+		snprintf(out, len, "...%s", t + n - (len - 4));
+	else if (len)
+		out[0] = 0;
+	free(t);
+}
+
+/* Run @load(@arg) with libbpf's messages going through capture_print too. */
+static int load_captured(int (*load)(void *), void *arg, struct load_capture *cap)
+{
+	int err;
+
+	capture = cap;
+	capture_prev = libbpf_set_print(capture_print);
+	err = load(arg);
+	libbpf_set_print(capture_prev);
+	capture = NULL;
+	return err;
+}
+
+static void report_load_error(const struct load_capture *cap, const char *what, const char *pin_dir,
+			      int err, char *msg, size_t msglen)
+{
+	struct utsname u = {};
+	char tail[1024], buf[1400];
+
+	uname(&u);
+	if (cap->vlog && cap->vlog[0]) {
+		/* The verifier's verdict is at the end of its log, before
+		 * the statistics ("processed N insns ..."). */
+		log_tail(cap->vlog, 6, tail, sizeof(tail));
+		snprintf(
+			buf, sizeof(buf),
+			"event=load prog=%s kernel=%s error=\"the kernel's verifier refused the %s "
+			"program (%s); the end of its log: %s\"",
+			cap->prog, u.release, what, strerror(-err), tail);
+	} else if (cap->pin[0]) {
+		snprintf(buf, sizeof(buf),
+			 "event=load pin_dir=%s map=%s error=\"couldn't load the %s program: the "
+			 "pinned map does not fit (another size or version of the maps: run "
+			 "--detach first)\"",
+			 pin_dir ? pin_dir : "-", cap->pin, what);
+	} else {
+		snprintf(buf, sizeof(buf),
+			 "event=load pin_dir=%s kernel=%s error=\"couldn't load the %s program: %s "
+			 "(libbpf's warnings above say more)\"",
+			 pin_dir ? pin_dir : "-", u.release, what, strerror(-err));
+	}
+	nn_log_err("%s", buf);
+	if (msg && msglen)
+		snprintf(msg, msglen, "%s", buf);
+}
+
+int nn_bpf_load_reported(const char *what, const char *pin_dir, int (*load)(void *), void *arg,
+			 char *msg, size_t msglen)
+{
+	struct load_capture cap = {};
+	int err = load_captured(load, arg, &cap);
+
+	if (err)
+		report_load_error(&cap, what, pin_dir, err, msg, msglen);
+	free(cap.vlog);
+	return err;
+}
+
+static int load_from_tc(void *skel)
+{
+	return from_overlay_tc__load(skel);
+}
+
+static int load_into_tc(void *skel)
+{
+	return into_overlay_tc__load(skel);
+}
+
+static int load_from_xdp(void *skel)
+{
+	return from_overlay_xdp__load(skel);
+}
+
 static int make_barrier(struct nn_dp *dp)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, o);
@@ -306,13 +476,10 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 		if (err)
 			goto out;
 	}
-	err = from_overlay_tc__load(dp->tc_from);
-	if (err) {
-		nn_log_err("event=load pin_dir=%s error=\"couldn't load the from-overlay program "
-			   "(pinned maps of another size or version? run --detach first): %s\"",
-			   opts->pin_dir ? opts->pin_dir : "-", strerror(-err));
+	err = nn_bpf_load_reported("from-overlay", opts->pin_dir, load_from_tc, dp->tc_from, NULL,
+				   0);
+	if (err)
 		goto out;
-	}
 	for (i = 0; i < NN_M_COUNT; i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(dp->tc_from->obj, nn_map_names[i]);
 
@@ -329,26 +496,31 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_into->rodata->nn_record_last = opts->record_last;
 	dp->tc_into->rodata->nn_dry_run = opts->dry_run;
 	err = nn_dp_share_maps(dp->tc_into->obj, dp);
-	if (!err)
-		err = into_overlay_tc__load(dp->tc_into);
 	if (err) {
-		nn_log_err("event=load error=\"couldn't load the into-overlay program: %s\"",
+		nn_log_err("event=load error=\"couldn't share the maps with the into-overlay "
+			   "program: %s\"",
 			   strerror(-err));
 		goto out;
 	}
+	err = nn_bpf_load_reported("into-overlay", opts->pin_dir, load_into_tc, dp->tc_into, NULL,
+				   0);
+	if (err)
+		goto out;
 
 	/* The XDP program is loaded here for tests and as the reference for
 	 * "is the attached one equivalent"; libxdp loads its own copy to
 	 * attach it (as an extension of its dispatcher). */
 	if (opts->load_xdp_direct || opts->hook == NN_HOOK_XDP) {
 		err = open_xdp(dp, &dp->xdp_from);
-		if (!err)
-			err = from_overlay_xdp__load(dp->xdp_from);
 		if (err) {
-			nn_log_err("event=load error=\"couldn't load the XDP program: %s\"",
+			nn_log_err("event=load error=\"couldn't open the XDP program: %s\"",
 				   strerror(-err));
 			goto out;
 		}
+		err = nn_bpf_load_reported("from-overlay XDP", opts->pin_dir, load_from_xdp,
+					   dp->xdp_from, NULL, 0);
+		if (err)
+			goto out;
 	}
 	err = make_barrier(dp);
 	if (err)
@@ -481,6 +653,19 @@ static struct xdp_program *xdp_find_ours(struct xdp_multiprog *mp)
 	return NULL;
 }
 
+struct xdp_attach_args {
+	struct xdp_program *prog;
+	int ifindex;
+	enum xdp_attach_mode mode;
+};
+
+static int xdp_attach_one(void *arg)
+{
+	struct xdp_attach_args *a = arg;
+
+	return xdp_program__attach(a->prog, a->ifindex, a->mode, 0);
+}
+
 static int xdp_ensure(struct nn_dp *dp, int ifindex, bool *kept)
 {
 	enum xdp_attach_mode mode = dp->opts.framing == NN_FRAMING_L3 ? XDP_MODE_SKB :
@@ -488,6 +673,8 @@ static int xdp_ensure(struct nn_dp *dp, int ifindex, bool *kept)
 	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
 	struct xdp_program *old = xdp_find_ours(mp);
 	struct from_overlay_xdp *x = NULL;
+	struct xdp_attach_args a = { .ifindex = ifindex, .mode = mode };
+	struct load_capture cap = {};
 	int err;
 
 	*kept = false;
@@ -506,7 +693,13 @@ static int xdp_ensure(struct nn_dp *dp, int ifindex, bool *kept)
 		dp->xdp_prog = NULL;
 		goto out;
 	}
-	err = xdp_program__attach(dp->xdp_prog, ifindex, mode, 0);
+	/* libxdp loads the program again (as an extension of its
+	 * dispatcher): a verifier refusal there is named as one too. */
+	a.prog = dp->xdp_prog;
+	err = load_captured(xdp_attach_one, &a, &cap);
+	if (err && cap.vlog && cap.vlog[0])
+		report_load_error(&cap, "from-overlay XDP", dp->opts.pin_dir, err, NULL, 0);
+	free(cap.vlog);
 	if (!err && old)
 		err = xdp_program__detach(old, ifindex, xdp_multiprog__attach_mode(mp), 0);
 out:

@@ -98,6 +98,16 @@ struct nn_dp {
 int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out);
 void nn_dp_close(struct nn_dp *dp);
 
+/*
+ * Run @load(@arg), a libbpf object load (a skeleton's __load), and when it
+ * fails log the reason as what it is: the kernel's verifier refusing a
+ * program, with the last lines of its log; a map pinned under @pin_dir that
+ * does not fit (maps of another size or version); or libbpf's error. The
+ * logged line is also copied to @msg when given. Returns load's result.
+ */
+int nn_bpf_load_reported(const char *what, const char *pin_dir, int (*load)(void *), void *arg,
+			 char *msg, size_t msglen);
+
 /* Give @obj (opened, not loaded) the maps of @dp, by name: another instance
  * of the programs over the same state (explain, benchmarks). Maps that are
  * not ours stay the object's own. */

@@ -53,6 +53,12 @@ struct nn_build {
 	bool *node_drop, *res_drop, *rule_drop;
 	struct nn_net_stage *nets;
 	int64_t deny_dup; /* a deny rule with a duplicate id, -1 */
+
+	/* Each slot's object in the document (borrowed), so that what a
+	 * dropped entry claimed can be read back from it (closed.c). */
+	json_t **ten_js, **net_js, **res_js, **dev_js, **node_js;
+	struct nn_prefix *closed; /* becomes p->closed */
+	size_t n_closed, cap_closed;
 };
 
 /* Flags of the getters. */
@@ -127,6 +133,10 @@ int nn_validate_entries(struct nn_build *b);
 int nn_validate_acls(struct nn_build *b);
 /* validate_cross.c: drop marked slots, renumber every reference. */
 int nn_compact(struct nn_build *b);
+/* closed.c: remember @pf as closed space; the address space of every
+ * dropped entry, once validation is done. */
+int nn_close_prefix(struct nn_build *b, const struct nn_prefix *pf);
+int nn_collect_closed(struct nn_build *b);
 /* routing.c: served_here and effective routing of every device. */
 void nn_resolve_routing(struct nn_policy *p, struct nn_errlist *errs);
 

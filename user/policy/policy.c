@@ -48,6 +48,7 @@ void nn_policy_free(struct nn_policy *p)
 	free(p->nodes);
 	free(p->resources);
 	free(p->rules);
+	free(p->closed);
 	free(p);
 }
 

@@ -184,6 +184,17 @@ struct nn_policy {
 	size_t n_resources;
 	struct nn_rule *rules; /* grouped by network, ACL order */
 	size_t n_rules;
+
+	/* The address space of what validation dropped (assignments-v1.md:
+	 * "Dropping an entry must never open what it covered"): the prefixes
+	 * of dropped resources (and resource prefixes dropped alone), the
+	 * addresses (/128) of dropped devices and nodes, every claim inside a
+	 * dropped network or tenant, read as leniently as the text allows.
+	 * Nothing may reach it or come from it; a standing identity at one of
+	 * these addresses and a longer standing resource prefix keep theirs.
+	 * Sorted, unique. */
+	struct nn_prefix *closed;
+	size_t n_closed;
 };
 
 /* Configurable maxima; a snapshot over any of them is rejected whole. */

@@ -130,18 +130,21 @@ static int check_limits(struct nn_build *b, const struct counts *c)
 {
 	const struct nn_limits *l = b->lim;
 
+	/* Each names the flag that raises it (assignments-v1.md). */
 	if (c->devices > l->max_devices)
-		return nn_reject(b, "%zu devices exceed the limit of %zu", c->devices,
-				 l->max_devices);
+		return nn_reject(b, "%zu devices exceed the capacity of %zu; raise --max-devices",
+				 c->devices, l->max_devices);
 	if (c->rules > l->max_rules)
-		return nn_reject(b, "%zu ACL rules exceed the limit of %zu", c->rules,
-				 l->max_rules);
+		return nn_reject(b, "%zu ACL rules exceed the capacity of %zu; raise --max-rules",
+				 c->rules, l->max_rules);
 	if (c->prefixes > l->max_prefixes)
 		return nn_reject(b,
-				 "%zu prefixes (overlay, resource and ACL) exceed the limit of %zu",
+				 "%zu prefixes (overlay, resource and ACL) exceed the capacity of "
+				 "%zu; raise --max-prefixes",
 				 c->prefixes, l->max_prefixes);
 	if (c->nodes > l->max_nodes)
-		return nn_reject(b, "%zu nodes exceed the limit of %zu", c->nodes, l->max_nodes);
+		return nn_reject(b, "%zu nodes exceed the capacity of %zu; raise --max-nodes",
+				 c->nodes, l->max_nodes);
 	return 0;
 }
 
@@ -177,9 +180,15 @@ static int alloc_build(struct nn_build *b, const struct counts *c)
 	b->res_drop = alloc_n(c->resources, sizeof(bool));
 	b->rule_drop = alloc_n(c->rules, sizeof(bool));
 	b->nets = alloc_n(c->networks, sizeof(*b->nets));
+	b->ten_js = alloc_n(c->tenants, sizeof(json_t *));
+	b->net_js = alloc_n(c->networks, sizeof(json_t *));
+	b->res_js = alloc_n(c->resources, sizeof(json_t *));
+	b->dev_js = alloc_n(c->devices, sizeof(json_t *));
+	b->node_js = alloc_n(c->nodes, sizeof(json_t *));
 	if (!p->tenants || !p->networks || !p->users || !p->devices || !p->nodes || !p->resources ||
 	    !p->rules || !b->ten_drop || !b->net_drop || !b->user_drop || !b->dev_drop ||
-	    !b->node_drop || !b->res_drop || !b->rule_drop || !b->nets)
+	    !b->node_drop || !b->res_drop || !b->rule_drop || !b->nets || !b->ten_js ||
+	    !b->net_js || !b->res_js || !b->dev_js || !b->node_js)
 		return -ENOMEM;
 	return 0;
 }
@@ -194,6 +203,12 @@ static void free_build(struct nn_build *b)
 	free(b->res_drop);
 	free(b->rule_drop);
 	free(b->nets);
+	free(b->ten_js);
+	free(b->net_js);
+	free(b->res_js);
+	free(b->dev_js);
+	free(b->node_js);
+	free(b->closed);
 }
 
 /* ---- top level and gateway: any error here rejects the snapshot ---- */
@@ -371,6 +386,9 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 	if (err)
 		goto out;
 	err = nn_validate_acls(&b);
+	if (err)
+		goto out;
+	err = nn_collect_closed(&b);
 	if (err)
 		goto out;
 	err = nn_compact(&b);

@@ -36,6 +36,7 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 	bool set;
 	int err;
 
+	b->node_js[idx] = v;
 	nn_ent_init(&e, NULL, "node", NULL, "nodes[%zu]", i);
 	if (!json_is_object(v)) {
 		nn_ent_err(b, &e, "nodes[%zu] is not an object", i);
@@ -103,6 +104,7 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	size_t j, k;
 	int err;
 
+	b->res_js[idx] = v;
 	r->network = ni;
 	nn_ent_init(&e, ne, "resource", NULL, "%s.resources[%zu]", ne->path, i);
 	if (!json_is_object(v)) {
@@ -150,8 +152,12 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 				break;
 		if (k < gw->n_overlay_prefixes) {
 			nn_ent_err(b, &e,
-				   "prefix %s overlaps gateway.overlay_prefixes; prefix dropped",
+				   "prefix %s overlaps gateway.overlay_prefixes; prefix dropped, "
+				   "its space stays closed",
 				   q);
+			err = nn_close_prefix(b, pf);
+			if (err)
+				return err;
 			continue;
 		}
 		r->n_prefixes++;
@@ -191,6 +197,7 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni
 	bool set;
 	int err;
 
+	b->dev_js[idx] = v;
 	d->network = ni;
 	d->keepalive = -1;
 	nn_ent_init(&e, ne, "device", NULL, "%s.devices[%zu]", ne->path, i);
@@ -344,6 +351,7 @@ static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t t
 	size_t since = nn_nerrs(b);
 	int err;
 
+	b->net_js[idx] = v;
 	n->tenant = ti;
 	nn_ent_init(&e, te, "network", NULL, "%s.networks[%zu]", te->path, i);
 	if (!json_is_object(v)) {
@@ -381,6 +389,7 @@ static int parse_tenant(struct nn_build *b, json_t *v, size_t i)
 	json_t *nets, *nv;
 	int err;
 
+	b->ten_js[idx] = v;
 	nn_ent_init(&e, NULL, "tenant", NULL, "tenants[%zu]", i);
 	if (!json_is_object(v)) {
 		nn_ent_err(b, &e, "tenants[%zu] is not an object", i);

@@ -6,11 +6,12 @@
  * An allow rule that is bad in any way is dropped alone: one allow fewer can
  * only narrow access. A deny rule cannot be dropped (that would widen
  * access), so a bad deny rule, or a rule whose action cannot be read,
- * rejects the whole snapshot. A deny rule that names a device or user that
- * was dropped keeps working without it: a dropped device has no address, so
- * it can neither send nor be reached as a device. A deny rule naming a
- * dropped resource is rejected: the resource's prefixes could now be
- * internet-bound, and the rule would stop covering them.
+ * rejects the whole snapshot. A deny rule that names a device, user or
+ * resource that was dropped keeps working without it: what a dropped entry
+ * claimed is closed space (closed.c), where every packet is dropped before
+ * any rule is read, so the rule goes on covering it, only the reason reads
+ * unknown_dst or spoof instead of acl_deny (docs/datapath.md "Closed
+ * space").
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -235,14 +236,14 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 			nn_ent_err(b, e, "%s.%s names %s, which is not in this network", side,
 				   ref_names[what], name);
 			err = -EINVAL;
-		} else if (dropped && (r->action == NN_ACT_ALLOW || what == REF_RESOURCES)) {
+		} else if (dropped && r->action == NN_ACT_ALLOW) {
 			nn_ent_err(b, e, "%s.%s names %s, which was dropped", side, ref_names[what],
 				   name);
 			err = -EINVAL;
 		} else if (dropped) {
 			nn_ent_err(
 				b, e,
-				"%s.%s names %s, which was dropped; reference ignored (it has no address)",
+				"%s.%s names %s, which was dropped; reference ignored (its space is closed)",
 				side, ref_names[what], name);
 		} else if (what == REF_DEVICES || what == REF_RESOURCES) {
 			err = set_add(out, k->idx);

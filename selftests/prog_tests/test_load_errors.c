@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * How a failed load is reported (user/dp/loader.c): a program the kernel's
+ * verifier refuses is named as such, with the end of the verifier's own log,
+ * and never as pinned maps of another size; pinned maps that do not fit are
+ * named as that, with the map, and never as the verifier.
+ *
+ * The refusal is a real one: the real from-overlay object loaded as a socket
+ * filter, a program type that may not touch skb->data nor pull or load
+ * packet bytes the way TC programs do. The oracle is the kernel itself: the
+ * test loads the same program again with a log buffer of its own and checks
+ * that the report carries the log's verdict line.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp/loader.h"
+#include "lib/log.h"
+
+#define PROG "nn_tc_from_overlay"
+#define VLOG_LEN (16u << 20)
+
+static char obj_path[512];
+
+static struct bpf_object *open_refused(void)
+{
+	struct bpf_object *obj = bpf_object__open_file(obj_path, NULL);
+	struct bpf_program *p;
+
+	assert_non_null(obj);
+	assert_int_equal(libbpf_get_error(obj), 0);
+	p = bpf_object__find_program_by_name(obj, PROG);
+	assert_non_null(p);
+	assert_int_equal(bpf_program__set_type(p, BPF_PROG_TYPE_SOCKET_FILTER), 0);
+	return obj;
+}
+
+static int load_obj(void *obj)
+{
+	return bpf_object__load(obj);
+}
+
+static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+/* The verifier's verdict, by the kernel itself: the last line of the log
+ * that is not one of its closing statistics. */
+static void verdict_line(char *out, size_t len)
+{
+	struct bpf_object *obj = open_refused();
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, PROG);
+	char *vlog = calloc(1, VLOG_LEN), *line, *save = NULL, *last = NULL;
+
+	assert_non_null(vlog);
+	assert_int_equal(bpf_program__set_log_buf(p, vlog, VLOG_LEN), 0);
+	assert_int_equal(bpf_program__set_log_level(p, 1), 0);
+	assert_true(bpf_object__load(obj) < 0);
+	for (line = strtok_r(vlog, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "processed ", 10) && strncmp(line, "verification time", 17) &&
+		    strncmp(line, "stack depth", 11))
+			last = line;
+	assert_non_null(last);
+	snprintf(out, len, "%s", last);
+	for (; *out; out++)
+		if (*out == '"')
+			*out = '\'';
+	bpf_object__close(obj);
+	free(vlog);
+}
+
+static void test_verifier_refusal_named(void **state)
+{
+	struct bpf_object *obj = open_refused();
+	char msg[2048], want[512];
+	int err;
+
+	(void)state;
+	libbpf_set_print(quiet);
+	verdict_line(want, sizeof(want));
+	err = nn_bpf_load_reported("from-overlay", "/sys/fs/bpf/unused", load_obj, obj, msg,
+				   sizeof(msg));
+	print_message("# %s\n", msg);
+	print_message("# the verifier's verdict: %s\n", want);
+	assert_true(err < 0);
+	assert_non_null(strstr(msg, "the kernel's verifier refused the from-overlay program"));
+	assert_non_null(strstr(msg, "prog=" PROG));
+	assert_non_null(strstr(msg, want));
+	assert_null(strstr(msg, "pinned"));
+	/* The caller's libbpf printer is back in place. */
+	assert_ptr_equal(libbpf_set_print(NULL), quiet);
+	bpf_object__close(obj);
+}
+
+/* Run nn_dp_load with stderr captured into @out. */
+static int load_capturing_stderr(const struct nn_load_opts *o, char *out, size_t len)
+{
+	FILE *f = tmpfile();
+	struct nn_dp *dp = NULL;
+	int saved = dup(2), err;
+	size_t n;
+
+	assert_non_null(f);
+	assert_true(saved >= 0);
+	fflush(stderr);
+	assert_true(dup2(fileno(f), 2) >= 0);
+	err = nn_dp_load(o, &dp);
+	fflush(stderr);
+	assert_true(dup2(saved, 2) >= 0);
+	close(saved);
+	rewind(f);
+	n = fread(out, 1, len - 1, f);
+	out[n] = 0;
+	fclose(f);
+	nn_dp_close(dp);
+	return err;
+}
+
+static void test_pinned_mismatch_named(void **state)
+{
+	struct nn_load_opts o = { .framing = NN_FRAMING_L3 };
+	char dir[128], path[192], out[16384], *line, *save = NULL;
+	bool named = false, verifier = false;
+	int fd, err;
+
+	(void)state;
+	nn_log_set_level(NN_LOG_WARN);
+	nn_log_libbpf();
+	nn_capacity_default(&o.cap);
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/nn-test-load-errors-%d", (int)getpid());
+	o.pin_dir = dir;
+	nn_dp_detach(NULL, dir);
+	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+	/* nn_config as an older layout would have it: a value of 4 bytes */
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nn_config", 4, 4, 1, NULL);
+	assert_true(fd >= 0);
+	snprintf(path, sizeof(path), "%s/nn_config", dir);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+
+	err = load_capturing_stderr(&o, out, sizeof(out));
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		print_message("# %s\n", line);
+		if (strstr(line, "the pinned map does not fit") && strstr(line, path))
+			named = true;
+		if (strstr(line, "verifier"))
+			verifier = true;
+	}
+	nn_dp_detach(NULL, dir);
+	assert_true(err < 0);
+	assert_true(named);
+	assert_false(verifier);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_verifier_refusal_named),
+		cmocka_unit_test(test_pinned_mismatch_named),
+	};
+	const char *src = getenv("NN_SRCDIR"), *o = getenv("O");
+
+	if (!o)
+		o = "build";
+	if (o[0] == '/')
+		snprintf(obj_path, sizeof(obj_path), "%s/bpf/from_overlay_tc.bpf.o", o);
+	else
+		snprintf(obj_path, sizeof(obj_path), "%s/%s/bpf/from_overlay_tc.bpf.o",
+			 src ? src : ".", o);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
