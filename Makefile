@@ -31,7 +31,7 @@ USER_CFLAGS := $(CFLAGS) -std=gnu11 -Wall -Wextra -Werror -MMD -MP \
 TEST_CFLAGS := -Iselftests -Iselftests/lib
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
-LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl
+LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl -lmnl
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
@@ -147,7 +147,7 @@ $(O)/fuzz/fuzz_snapshot: $(FUZZ_SRCS) $(wildcard headers/*.h user/*/*.h)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -lcrypto -lbpf -o $@
+		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -lcrypto -lbpf -lmnl -o $@
 
 fuzz: $(O)/fuzz/fuzz_snapshot
 	@mkdir -p $(O)/fuzz/corpus
