@@ -31,8 +31,7 @@ static void wg_load(struct gw *g, struct nn_wg_device *dev, const char **backend
 
 	memset(dev, 0, sizeof(*dev));
 	*backend = NULL;
-	if (nn_wg_mode_resolve(g->iface, NULL, &mode, why, sizeof(why)) ||
-	    mode == NN_WG_MODE_NONE)
+	if (nn_wg_mode_resolve(g->iface, NULL, &mode, why, sizeof(why)) || mode == NN_WG_MODE_NONE)
 		return;
 	err = nn_wg_backend_init(&b, mode, g->iface, NULL);
 	if (!err)
@@ -59,8 +58,7 @@ static void aip_prefix(const struct nn_wg_allowedip *a, struct nn_prefix *p)
 	}
 }
 
-static const struct nn_wg_peer *wg_find(const struct nn_wg_device *d,
-					const uint8_t a[NN_ADDR_LEN])
+static const struct nn_wg_peer *wg_find(const struct nn_wg_device *d, const uint8_t a[NN_ADDR_LEN])
 {
 	struct nn_prefix p;
 	size_t i, k;
@@ -79,18 +77,16 @@ static json_t *wg_json(const struct nn_wg_peer *peer, const char *backend, time_
 	char ep[INET6_ADDRSTRLEN + 16], key[NN_KEY_B64_SIZE];
 
 	nn_key_to_base64(peer->public_key, key);
-	return json_pack("{s:s,s:s,s:o,s:o,s:I,s:I}", "backend", backend, "public_key", key,
-			 "endpoint",
-			 peer->flags & NN_WG_PEER_HAS_ENDPOINT ?
-				 json_string(nn_wg_endpoint_format(&peer->endpoint, ep,
-								   sizeof(ep))) :
-				 json_null(),
-			 "latest_handshake_age_s",
-			 peer->last_handshake_sec ?
-				 json_integer((json_int_t)(now - (time_t)peer->last_handshake_sec)) :
-				 json_null(),
-			 "rx_bytes", (json_int_t)peer->rx_bytes, "tx_bytes",
-			 (json_int_t)peer->tx_bytes);
+	return json_pack(
+		"{s:s,s:s,s:o,s:o,s:I,s:I}", "backend", backend, "public_key", key, "endpoint",
+		peer->flags & NN_WG_PEER_HAS_ENDPOINT ?
+			json_string(nn_wg_endpoint_format(&peer->endpoint, ep, sizeof(ep))) :
+			json_null(),
+		"latest_handshake_age_s",
+		peer->last_handshake_sec ?
+			json_integer((json_int_t)(now - (time_t)peer->last_handshake_sec)) :
+			json_null(),
+		"rx_bytes", (json_int_t)peer->rx_bytes, "tx_bytes", (json_int_t)peer->tx_bytes);
 }
 
 static int devices_run(struct gw *g, void *state, int argc, char **argv)
@@ -98,8 +94,7 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 	static const char *const head[] = { "DEVICE",	       "KIND",		 "TENANT",
 					    "NETWORK",	       "STATE",		 "EGRESS",
 					    "ADDRESSES",       "PKTS FROM/INTO", "BYTES FROM/INTO",
-					    "DROPS FROM/INTO", "HANDSHAKE",
-					    "WG RX/TX" };
+					    "DROPS FROM/INTO", "HANDSHAKE",	 "WG RX/TX" };
 	const char *backend;
 	struct nn_wg_device wg;
 	time_t now = time(NULL);

@@ -56,7 +56,7 @@ struct nn_wg_ops {
 
 struct nn_wg_backend {
 	const struct nn_wg_ops *ops;
-	char where[128]; /* for logs: the socket path, or the interface */
+	char where[128];	/* for logs: the socket path, or the interface */
 	struct nn_wg_uapi uapi; /* mode uapi */
 	struct nn_wg_genl genl; /* mode genl */
 };

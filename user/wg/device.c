@@ -100,11 +100,13 @@ int nn_wg_allowedip_parse(const char *s, struct nn_wg_allowedip *out)
 	host[hl] = '\0';
 	if (strchr(host, ':')) {
 		out->family = AF_INET6;
-		if (inet_pton(AF_INET6, host, out->addr) != 1 || nn_wg_parse_uint(slash + 1, 128, &cidr))
+		if (inet_pton(AF_INET6, host, out->addr) != 1 ||
+		    nn_wg_parse_uint(slash + 1, 128, &cidr))
 			return -EINVAL;
 	} else {
 		out->family = AF_INET;
-		if (inet_pton(AF_INET, host, out->addr) != 1 || nn_wg_parse_uint(slash + 1, 32, &cidr))
+		if (inet_pton(AF_INET, host, out->addr) != 1 ||
+		    nn_wg_parse_uint(slash + 1, 32, &cidr))
 			return -EINVAL;
 	}
 	out->cidr = (uint8_t)cidr;
@@ -249,4 +251,3 @@ int nn_wg_peer_add_allowedip(struct nn_wg_peer *p, const struct nn_wg_allowedip 
 	p->allowed_ips[p->n_allowed_ips++] = *a;
 	return 0;
 }
-

@@ -169,8 +169,7 @@ static enum part put_peer(struct nlmsghdr *nlh, size_t max, const struct nn_wg_p
 			goto cancel;
 	}
 	if (first && (p->flags & NN_WG_PEER_HAS_KEEPALIVE) &&
-	    !mnl_attr_put_u16_check(nlh, max, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL,
-				    p->keepalive))
+	    !mnl_attr_put_u16_check(nlh, max, WGPEER_A_PERSISTENT_KEEPALIVE_INTERVAL, p->keepalive))
 		goto cancel;
 	if (j < p->n_allowed_ips) {
 		an = mnl_attr_nest_start_check(nlh, max, WGPEER_A_ALLOWEDIPS);
@@ -284,8 +283,7 @@ static int send_one(struct nlmsghdr *nlh, void *ctx)
 	return err;
 }
 
-int nn_wg_genl_set(const struct nn_wg_genl *g, const struct nn_wg_device *dev,
-		   unsigned int *n_msgs)
+int nn_wg_genl_set(const struct nn_wg_genl *g, const struct nn_wg_device *dev, unsigned int *n_msgs)
 {
 	size_t max = g->msg_max ? g->msg_max : NN_WG_GENL_MSG_MAX_DEFAULT;
 	struct send_ctx s = { NULL, 0 };
@@ -453,7 +451,8 @@ static int peer_take(struct dev_parse *dp, struct peer_parse *pp)
 	size_t j;
 	int err;
 
-	if (last && dp->peers_in_msg == 1 && !memcmp(last->public_key, pp->p.public_key, NN_KEY_LEN)) {
+	if (last && dp->peers_in_msg == 1 &&
+	    !memcmp(last->public_key, pp->p.public_key, NN_KEY_LEN)) {
 		for (j = 0; j < pp->p.n_allowed_ips; j++) {
 			err = nn_wg_peer_add_allowedip(last, &pp->p.allowed_ips[j]);
 			if (err)

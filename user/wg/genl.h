@@ -38,7 +38,7 @@
 
 struct nn_wg_genl {
 	char iface[IFNAMSIZ];
-	size_t msg_max; /* bytes per SET message; 0: default */
+	size_t msg_max;	  /* bytes per SET message; 0: default */
 	size_t max_peers; /* a get refuses more (-EMSGSIZE); 0: NN_WG_MAX_PEERS_DEFAULT */
 };
 

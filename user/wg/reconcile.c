@@ -210,8 +210,8 @@ int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o)
 	}
 	nn_key_to_base64(w->public_key, w->public_key_b64);
 	nn_log_info("event=%s iface=%s backend=%s path=%s public_key=%s",
-		    w->key_created ? "wg_key_created" : "wg_key_loaded", w->iface,
-		    w->be.ops->name, w->key_path, w->public_key_b64);
+		    w->key_created ? "wg_key_created" : "wg_key_loaded", w->iface, w->be.ops->name,
+		    w->key_path, w->public_key_b64);
 	return 0;
 }
 

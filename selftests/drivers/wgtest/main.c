@@ -319,7 +319,8 @@ int main(int argc, char **argv)
 		return ping6(ping, count > 0 ? count : 1, wait_ms > 0 ? wait_ms : 1000,
 			     interval_ms >= 0 ? interval_ms : 0, stop_after);
 	if (do_show)
-		return show(o.mode, o.iface, o.sockdir, o.timeout_ms, o.total_timeout_ms, max_bytes);
+		return show(o.mode, o.iface, o.sockdir, o.timeout_ms, o.total_timeout_ms,
+			    max_bytes);
 	if (fake) {
 		if (!o.sockdir) {
 			usage();
