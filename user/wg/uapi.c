@@ -9,7 +9,6 @@
  * reply are capped, every number is range-checked, and the exchange has one
  * deadline, so a stuck or babbling daemon costs a bounded time and memory.
  */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <net/if.h>
@@ -23,12 +22,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
-#include "lib/addr.h"
 #include "wg/uapi.h"
 
-/* ---- keys ---- */
+/* ---- keys as the socket writes them (hex) ---- */
 
 static void key_to_hex(const uint8_t key[NN_KEY_LEN], char out[2 * NN_KEY_LEN + 1])
 {

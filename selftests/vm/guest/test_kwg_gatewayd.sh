@@ -104,6 +104,26 @@ poke() {	# a few probes from alice through the tunnel; replies do not matter
 	nn_in alice "$WGTEST" --ping6 fd7a:6e61:6e61::1 --count 3 --wait-ms 300 >/dev/null 2>&1
 	return 0
 }
+# wait_s SECONDS CMD...: poll CMD until it succeeds, for SECONDS of wall
+# time (lib.sh's nn_wait_for counts polls, which emulation makes slow).
+wait_s() {
+	local end=$(($(nn_now_ms) + $1 * 1000))
+	shift
+	while ! "$@" >/dev/null 2>&1; do
+		[ "$(nn_now_ms)" -lt "$end" ] || return 1
+		sleep 0.1
+	done
+}
+# The controller gone (a program the kernel refused, say): nothing after
+# this can pass, so stop with its last words rather than time out check
+# by check.
+gwd_alive() {
+	local pid
+	pid=$(gwd_pid "$1") && kill -0 "$pid" 2>/dev/null && return 0
+	nn_not_ok "nanami-gatewayd ($1) still running" "$(tail -5 "$NN_TMP/$1.log" | cut -c1-400)"
+	nn_finish
+	exit 1
+}
 # ms_until BOUND_S CMD...: milliseconds until CMD succeeds (polled every
 # 20 ms), or 999999 after BOUND_S seconds.
 ms_until() {
@@ -120,11 +140,12 @@ ms_until() {
 
 # ---- start: --wg auto on a kernel wg0 ----
 gwd_start gwd
-nn_check "generation 7 applied" nn_wait_for "$(scaled 5)" gen_is 7
+nn_check "generation 7 applied" wait_s "$(scaled 5)" gen_is 7
+gwd_alive gwd
 nn_check "--wg auto chose the kernel backend" \
 	grep -q 'event=wg_mode iface=wg0 mode=genl' "$NN_TMP/gwd.log"
 nn_check "peers exact after start: 4 peers, AllowedIPs /128 and /32 only" \
-	nn_wait_for "$(scaled 3)" peers_are "$K_A1"
+	wait_s "$(scaled 3)" peers_are "$K_A1"
 nn_check "wg0 runs the key from the state dir" test "$(nn_in gw wg show wg0 public-key)" = "$K_GW"
 nn_check "listen port from the snapshot (51820)" test "$(nn_in gw wg show wg0 listen-port)" = 51820
 nn_check "MTU from the snapshot (1420)" \
@@ -132,8 +153,8 @@ nn_check "MTU from the snapshot (1420)" \
 
 # ---- a client's handshake in /metrics and gwctl devices ----
 poke
-nn_check "alice completes a handshake with the gateway" nn_wait_for "$(scaled 5)" hs_set gw "$K_A1"
-nn_check "metrics: alice-laptop's handshake age and bytes" nn_wait_for "$(scaled 6)" eval \
+nn_check "alice completes a handshake with the gateway" wait_s "$(scaled 5)" hs_set gw "$K_A1"
+nn_check "metrics: alice-laptop's handshake age and bytes" wait_s "$(scaled 6)" eval \
 	'metric "nanami_peer_handshake_age_seconds{peer=\"alice-laptop\"}" >/dev/null &&
 	 [ "$(metric "nanami_peer_rx_bytes_total{peer=\"alice-laptop\"}")" -gt 0 ]'
 dev=$(gwctl devices | jq -c '.devices[] | select(.id == "alice-laptop") | .wireguard')
@@ -169,7 +190,7 @@ nn_check "old key after cutover: not a peer on the gateway, new key has no hands
 	test "$(hs gw "$K_A1")|$(hs gw "$K_A2")" = "|0"
 nn_in alice wg set wg0 private-key "$NN_TMP/alice2.key"
 poke
-nn_check "new key: handshake completes" nn_wait_for "$(scaled 5)" hs_set gw "$K_A2"
+nn_check "new key: handshake completes" wait_s "$(scaled 5)" hs_set gw "$K_A2"
 nn_check "new key: alice sees the handshake too" hs_set alice "$K_GW"
 
 # ---- kill -9, restart: programs and wg0 adopted as they are ----
@@ -178,9 +199,10 @@ hs_keep=$(hs gw "$K_A2")
 gwd_kill gwd KILL
 nn_check "SIGKILL: programs still attached" test "$(prog_ids wg0)" = "$ids"
 gwd_start gwd2
-nn_check "restart: generation 9 re-read from the control plane" nn_wait_for "$(scaled 5)" gen_is 9
+nn_check "restart: generation 9 re-read from the control plane" wait_s "$(scaled 5)" gen_is 9
+gwd_alive gwd2
 nn_check "restart adopts the pinned programs: same ids ($ids)" test "$(prog_ids wg0)" = "$ids"
-nn_check "restart: wg0 already exact, no change made" nn_wait_for "$(scaled 5)" eval \
+nn_check "restart: wg0 already exact, no change made" wait_s "$(scaled 5)" eval \
 	'[ "$(metric nanami_wg_changes_total)" = 0 ] && peers_are "$K_A2" nobob'
 nn_check "restart: alice's peer not re-created (handshake time kept: $hs_keep)" \
 	test "$(hs gw "$K_A2")" = "$hs_keep"
