@@ -174,7 +174,7 @@ $(O)/fuzz/fuzz_snapshot: $(FUZZ_SRCS) $(wildcard headers/*.h user/*/*.h)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -lcrypto -lbpf -o $@
+		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -lcrypto -lbpf -lmnl -o $@
 
 fuzz: $(O)/fuzz/fuzz_snapshot
 	@mkdir -p $(O)/fuzz/corpus

@@ -12,6 +12,7 @@ PKGS=(
 	libjansson-dev				# snapshot JSON parsing (duplicate-key detection)
 	libcurl4-openssl-dev			# control-plane client (HTTPS, mTLS, SSE)
 	libssl-dev				# X25519 key generation for wg0
+	libmnl-dev				# netlink: kernel WireGuard (genl), interface facts (rtnl)
 	libnftables-dev nftables		# exit-gateway NAT table
 	libmnl-dev				# rtnetlink: the host's own addresses
 	libcmocka-dev				# unit-test assertions

@@ -413,8 +413,9 @@ for t in "$TUN_TC" "$TUN_XDP"; do
 done
 attach_tun() {
 	mkdir -p "$TMP/state/$1"
+	# --wg none: a bare TUN is L3 but no WireGuard, which --wg auto refuses.
 	"$GATEWAYD" --iface "$1" --assignments examples/assignments.json --once \
-		--state-dir "$TMP/state/$1" \
+		--state-dir "$TMP/state/$1" --wg none \
 		--bpffs "/sys/fs/bpf/nanami-test/$1" --max-devices 32 --max-nodes 8 \
 		--max-rules 16 --max-prefixes 64 --max-cells 64 --max-flows 256 "${@:2}" \
 		>>"$TMP/gwd.log" 2>&1

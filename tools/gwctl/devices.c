@@ -3,8 +3,9 @@
  * devices.c - "who is talking through this gateway?": one row per device
  * and node of the live generation (nn_dev_names), with its addresses and
  * state (nn_addrs, live slot), its counters (nn_dev_stats, summed over CPUs)
- * and, when the interface is a WireGuard device and `wg` is installed, the
- * peer's endpoint and handshake age.
+ * and, when the interface is a WireGuard device (kernel or wireguard-go,
+ * read through the controller's own backend code, wg/backend.h), the peer
+ * holding its address: endpoint, handshake age and bytes.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,77 +14,79 @@
 
 #include "gwctl.h"
 #include "lib/addr.h"
-
-struct wg_peer {
-	char endpoint[64];
-	uint64_t handshake; /* unix seconds, 0 never */
-	struct nn_prefix allowed[16];
-	size_t n_allowed;
-};
-
-struct wg_dump {
-	struct wg_peer *p;
-	size_t n;
-};
+#include "wg/backend.h"
 
 /*
- * `wg show IF dump`: the interface line, then per peer (tab-separated):
- * public-key preshared-key endpoint allowed-ips latest-handshake rx tx
- * keepalive. Anything unexpected simply yields no WireGuard columns.
+ * wg0 as the kernel or wireguard-go reports it, chosen as --wg auto
+ * chooses. An interface that is not WireGuard yields no WireGuard columns;
+ * one that is but cannot be read (no privilege, a daemon that does not
+ * answer) says so on stderr and yields none either.
  */
-static void wg_load(const char *iface, struct wg_dump *d)
+static void wg_load(struct gw *g, struct nn_wg_device *dev, const char **backend)
 {
-	char cmd[96], line[4096];
-	FILE *f;
-	bool first = true;
+	struct nn_wg_backend b;
+	enum nn_wg_mode mode;
+	char why[512];
+	int err;
 
-	memset(d, 0, sizeof(*d));
-	/* WireGuard devices (kernel or wireguard-go on TUN) are L3. */
-	if (nn_iface_framing(iface) != NN_FRAMING_L3)
+	memset(dev, 0, sizeof(*dev));
+	*backend = NULL;
+	if (nn_wg_mode_resolve(g->iface, NULL, &mode, why, sizeof(why)) || mode == NN_WG_MODE_NONE)
 		return;
-	snprintf(cmd, sizeof(cmd), "wg show '%s' dump 2>/dev/null", iface);
-	f = popen(cmd, "r");
-	if (!f)
+	err = nn_wg_backend_init(&b, mode, g->iface, NULL);
+	if (!err)
+		err = nn_wg_backend_get(&b, dev);
+	if (err) {
+		fprintf(stderr, "nanami-gwctl: couldn't read WireGuard peers of %s (%s): %s\n",
+			g->iface, nn_wg_mode_name(mode), strerror(-err));
 		return;
-	while (fgets(line, sizeof(line), f)) {
-		char *fld[8], *save = NULL, *s, *ip;
-		struct wg_peer *np, *p;
-		int n = 0;
-
-		if (first) {
-			first = false;
-			continue;
-		}
-		for (s = strtok_r(line, "\t\n", &save); s && n < 8;
-		     s = strtok_r(NULL, "\t\n", &save))
-			fld[n++] = s;
-		if (n < 5)
-			continue;
-		np = realloc(d->p, (d->n + 1) * sizeof(*np));
-		if (!np)
-			break;
-		d->p = np;
-		p = &d->p[d->n++];
-		memset(p, 0, sizeof(*p));
-		snprintf(p->endpoint, sizeof(p->endpoint), "%s", fld[2]);
-		p->handshake = strtoull(fld[4], NULL, 10);
-		for (ip = strtok_r(fld[3], ",", &save); ip && p->n_allowed < 16;
-		     ip = strtok_r(NULL, ",", &save))
-			if (!nn_prefix_parse(ip, &p->allowed[p->n_allowed], NULL))
-				p->n_allowed++;
 	}
-	pclose(f);
+	*backend = b.ops->name;
 }
 
-static const struct wg_peer *wg_find(const struct wg_dump *d, const uint8_t a[NN_ADDR_LEN])
+/* The AllowedIP as a prefix of 16-byte addresses (IPv4 mapped). */
+static void aip_prefix(const struct nn_wg_allowedip *a, struct nn_prefix *p)
 {
+	memset(p, 0, sizeof(*p));
+	if (a->family == AF_INET) {
+		p->addr[10] = p->addr[11] = 0xff;
+		memcpy(p->addr + 12, a->addr, 4);
+		p->len = (uint8_t)(96 + a->cidr);
+	} else {
+		memcpy(p->addr, a->addr, 16);
+		p->len = a->cidr;
+	}
+}
+
+static const struct nn_wg_peer *wg_find(const struct nn_wg_device *d, const uint8_t a[NN_ADDR_LEN])
+{
+	struct nn_prefix p;
 	size_t i, k;
 
-	for (i = 0; i < d->n; i++)
-		for (k = 0; k < d->p[i].n_allowed; k++)
-			if (nn_prefix_contains(&d->p[i].allowed[k], a))
-				return &d->p[i];
+	for (i = 0; i < d->n_peers; i++)
+		for (k = 0; k < d->peers[i].n_allowed_ips; k++) {
+			aip_prefix(&d->peers[i].allowed_ips[k], &p);
+			if (nn_prefix_contains(&p, a))
+				return &d->peers[i];
+		}
 	return NULL;
+}
+
+static json_t *wg_json(const struct nn_wg_peer *peer, const char *backend, time_t now)
+{
+	char ep[INET6_ADDRSTRLEN + 16], key[NN_KEY_B64_SIZE];
+
+	nn_key_to_base64(peer->public_key, key);
+	return json_pack(
+		"{s:s,s:s,s:o,s:o,s:I,s:I}", "backend", backend, "public_key", key, "endpoint",
+		peer->flags & NN_WG_PEER_HAS_ENDPOINT ?
+			json_string(nn_wg_endpoint_format(&peer->endpoint, ep, sizeof(ep))) :
+			json_null(),
+		"latest_handshake_age_s",
+		peer->last_handshake_sec ?
+			json_integer((json_int_t)(now - (time_t)peer->last_handshake_sec)) :
+			json_null(),
+		"rx_bytes", (json_int_t)peer->rx_bytes, "tx_bytes", (json_int_t)peer->tx_bytes);
 }
 
 static int devices_run(struct gw *g, void *state, int argc, char **argv)
@@ -91,9 +94,11 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 	static const char *const head[] = { "DEVICE",	       "KIND",		 "TENANT",
 					    "NETWORK",	       "STATE",		 "EGRESS",
 					    "ADDRESSES",       "PKTS FROM/INTO", "BYTES FROM/INTO",
-					    "DROPS FROM/INTO", "HANDSHAKE" };
+					    "DROPS FROM/INTO", "HANDSHAKE",	 "WG RX/TX" };
+	const char *backend;
+	struct nn_wg_device wg;
+	time_t now = time(NULL);
 	struct gw_catalog c;
-	struct wg_dump wg;
 	struct gw_table t;
 	json_t *arr = NULL;
 	size_t i, k;
@@ -106,18 +111,18 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 	err = gw_pins_open(g) ?: gw_catalog_load(g, &c);
 	if (err)
 		return err;
-	wg_load(g->iface, &wg);
+	wg_load(g, &wg, &backend);
 	if (g->json)
 		arr = json_array();
 	else
-		gw_table_init(&t, head, wg.n ? 11 : 10);
+		gw_table_init(&t, head, backend ? 12 : 10);
 	for (i = 0; i < c.n_devs; i++) {
 		const struct nn_name *nm = &c.devs[i].name;
 		const struct nn_addr_info *info = NULL;
-		const struct wg_peer *peer = NULL;
+		const struct nn_wg_peer *peer = NULL;
 		struct gw_dev_counters d = {};
 		char addrs[512] = "", a[NN_ADDR_STRLEN], pk[48], by[48], dr[48], hs[48] = "-";
-		char n1[24], n2[24];
+		char n1[24], n2[24], wb[48] = "-";
 		json_t *ja = json_array();
 
 		gw_dev_counters(g, c.devs[i].slot, &d);
@@ -132,9 +137,14 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 			if (!peer)
 				peer = wg_find(&wg, c.addrs[k].addr);
 		}
-		if (peer && peer->handshake)
+		if (peer && peer->last_handshake_sec)
 			snprintf(hs, sizeof(hs), "%llds ago",
-				 (long long)(time(NULL) - (time_t)peer->handshake));
+				 (long long)(now - (time_t)peer->last_handshake_sec));
+		if (peer) {
+			gw_fmt_count(peer->rx_bytes, n1, sizeof(n1));
+			gw_fmt_count(peer->tx_bytes, n2, sizeof(n2));
+			snprintf(wb, sizeof(wb), "%s/%s", n1, n2);
+		}
 		if (g->json) {
 			json_t *o = json_pack(
 				"{s:i,s:s,s:s?,s:s?,s:s?,s:o,s:o,s:o,s:o}", "slot",
@@ -147,19 +157,10 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 				info ? json_boolean(info->flags & NN_AF_EGRESS) : json_null(),
 				"counters", gw_json_dev_counters(&d));
 
-			/* Only when `wg` answered: absent, not null, otherwise. */
+			/* Only when wg0's backend answered: absent, not null,
+			 * otherwise. */
 			if (peer)
-				json_object_set_new(
-					o, "wireguard",
-					json_pack(
-						"{s:s,s:o}", "endpoint", peer->endpoint,
-						"latest_handshake_age_s",
-						peer->handshake ?
-							json_integer(
-								(json_int_t)(time(NULL) -
-									     (time_t)peer
-										     ->handshake)) :
-							json_null()));
+				json_object_set_new(o, "wireguard", wg_json(peer, backend, now));
 			json_array_append_new(arr, o);
 			continue;
 		}
@@ -179,7 +180,7 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 					 nm->network[0] ? nm->network : NULL,
 					 info ? nn_state_name(info->state) : "gone",
 					 info ? (info->flags & NN_AF_EGRESS ? "yes" : "no") : NULL,
-					 addrs[0] ? addrs : NULL, pk, by, dr, hs });
+					 addrs[0] ? addrs : NULL, pk, by, dr, hs, wb });
 	}
 	if (g->json) {
 		gw_json_print(json_pack("{s:I,s:o}", "epoch", (json_int_t)c.epoch, "devices", arr));
@@ -187,7 +188,7 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 		gw_table_print(&t);
 		gw_table_free(&t);
 	}
-	free(wg.p);
+	nn_wg_device_free(&wg);
 	gw_catalog_free(&c);
 	return GW_OK;
 }

@@ -112,7 +112,7 @@ static void refresh_peer_metrics(struct daemon *d)
 	struct nn_peer_metrics *pm;
 	size_t i, k, n = 0;
 
-	if (!d->wg_open || nn_wg_get(&d->wg.uapi, &dev))
+	if (!d->wg_open || nn_wg_read(&d->wg, &dev))
 		return;
 	pm = calloc(dev.n_peers + 1, sizeof(*pm));
 	if (!pm) {
@@ -774,8 +774,10 @@ static int start(struct daemon *d)
 		if (err)
 			return err;
 	}
-	if (o->wg == NN_WG_MODE_UAPI) {
-		struct nn_wg_opts wo = { .iface = o->iface, .state_dir = o->state_dir };
+	if (o->wg == NN_WG_MODE_UAPI || o->wg == NN_WG_MODE_GENL) {
+		struct nn_wg_opts wo = { .iface = o->iface,
+					 .mode = o->wg,
+					 .state_dir = o->state_dir };
 
 		err = nn_wg_open(&d->wg, &wo);
 		if (err) {

@@ -79,9 +79,10 @@ static const struct flag {
 	{ "bpffs", "DIR", O_BPFFS, "pin directory (default " NN_PIN_ROOT "/<iface>)" },
 	{ "hook", "tc|xdp", O_HOOK, "from-overlay hook (default tc; into-overlay is TC egress)" },
 	{ "framing", "l3|eth", O_FRAMING, "packet framing (default: from the interface type)" },
-	{ "wg", "uapi|none|auto", O_WG,
-	  "manage wg0's peers over the userspace API (default "
-	  "auto: when its control socket exists)" },
+	{ "wg", "auto|genl|uapi|none", O_WG,
+	  "who manages wg0's peers: genl (kernel WireGuard), uapi "
+	  "(wireguard-go's socket), none; auto (default) picks from the "
+	  "link kind and the socket, and refuses an L3 interface with neither" },
 	{ "nat", "auto|off", O_NAT,
 	  "exit NAT table when this gateway has exit_gateway "
 	  "(default auto)" },
@@ -238,22 +239,39 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 	return -EINVAL;
 }
 
-/* --wg auto: manage peers when wg0 has a userspace-API control socket. */
+/*
+ * --wg: which backend manages wg0's peers. auto asks the kernel: link kind
+ * wireguard is the kernel module (genl), else a control socket is
+ * wireguard-go (uapi); an L3 interface with neither is refused rather than
+ * run unmanaged (a revoked peer would stay on it), an Ethernet one (veth in
+ * tests) is left alone. An explicit genl is checked the same way.
+ */
 static int resolve_wg(struct args *a)
 {
-	char sock[512];
+	enum nn_wg_mode want = NN_WG_MODE_AUTO, got;
+	char why[512];
+	int err;
 
-	if (!a->wg || !strcmp(a->wg, "auto")) {
-		snprintf(sock, sizeof(sock), "/var/run/wireguard/%s.sock", a->d.iface);
-		a->d.wg = access(sock, F_OK) ? NN_WG_MODE_NONE : NN_WG_MODE_UAPI;
-		if (a->d.wg == NN_WG_MODE_NONE)
-			nn_log_info("event=wg_mode iface=%s mode=none reason=\"no control socket "
-				    "%s (use --wg uapi to require one)\"",
-				    a->d.iface, sock);
+	if (a->wg && nn_wg_mode_parse(a->wg, &want))
+		return bad_value("wg", a->wg);
+	if (want == NN_WG_MODE_NONE || want == NN_WG_MODE_UAPI) {
+		a->d.wg = want;
 		return 0;
 	}
-	if (nn_wg_mode_parse(a->wg, &a->d.wg))
-		return bad_value("wg", a->wg);
+	err = nn_wg_mode_resolve(a->d.iface, NULL, &got, why, sizeof(why));
+	if (err) {
+		nn_log_err("event=wg_mode iface=%s error=\"%s\"", a->d.iface, why);
+		return err;
+	}
+	if (want == NN_WG_MODE_GENL && got != NN_WG_MODE_GENL) {
+		nn_log_err("event=wg_mode iface=%s error=\"--wg genl needs a kernel WireGuard "
+			   "interface: %s\"",
+			   a->d.iface, why);
+		return -EOPNOTSUPP;
+	}
+	a->d.wg = got;
+	nn_log_info("event=wg_mode iface=%s mode=%s reason=\"%s\"", a->d.iface,
+		    nn_wg_mode_name(got), why);
 	return 0;
 }
 

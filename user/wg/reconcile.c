@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * reconcile.c - diff the desired peer set (from struct nn_policy) against
- * what wg0 reports and apply the difference in one UAPI set operation.
+ * what wg0 reports and apply the difference in one set operation (through
+ * either backend, backend.h).
  *
  * The comparison is exact on what we configure (keys, AllowedIPs as a set,
  * keepalive, endpoint when the snapshot gives one) and ignores what the
@@ -15,11 +16,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/fsutil.h"
+#include "lib/iface.h"
 #include "lib/log.h"
 #include "wg/reconcile.h"
 
@@ -50,17 +51,6 @@ struct act {
 #define WHAT_AIPS 1u
 #define WHAT_ENDPOINT 2u
 #define WHAT_KEEPALIVE 4u
-
-int nn_wg_mode_parse(const char *s, enum nn_wg_mode *out)
-{
-	if (!strcmp(s, "none"))
-		*out = NN_WG_MODE_NONE;
-	else if (!strcmp(s, "uapi") || !strcmp(s, "userspace"))
-		*out = NN_WG_MODE_UAPI;
-	else
-		return -EINVAL;
-	return 0;
-}
 
 unsigned int nn_wg_counters_changes(const struct nn_wg_counters *c)
 {
@@ -173,17 +163,31 @@ int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o)
 {
 	int err, r;
 
+	enum nn_wg_mode mode = o->mode;
+	char why[512] = "";
+
 	memset(w, 0, sizeof(*w));
-	err = nn_wg_uapi_init(&w->uapi, o->iface, o->sockdir);
+	if (mode == NN_WG_MODE_AUTO) {
+		err = nn_wg_mode_resolve(o->iface ? o->iface : "", o->sockdir, &mode, why,
+					 sizeof(why));
+		if (!err && mode == NN_WG_MODE_NONE)
+			err = -EOPNOTSUPP;
+		if (err) {
+			nn_log_err("event=wg_open_failed iface=%s error=\"%s\"",
+				   o->iface ? o->iface : "", why);
+			return err;
+		}
+	}
+	err = nn_wg_backend_init(&w->be, mode, o->iface, o->sockdir);
 	if (err) {
-		nn_log_err("event=wg_open_failed iface=%s error=\"%s\"", o->iface ? o->iface : "",
-			   strerror(-err));
+		nn_log_err("event=wg_open_failed iface=%s mode=%s error=\"%s\"",
+			   o->iface ? o->iface : "", nn_wg_mode_name(mode), strerror(-err));
 		return err;
 	}
 	if (o->timeout_ms > 0)
-		w->uapi.timeout_ms = o->timeout_ms;
+		w->be.uapi.timeout_ms = o->timeout_ms;
 	if (o->total_timeout_ms > 0)
-		w->uapi.total_timeout_ms = o->total_timeout_ms;
+		w->be.uapi.total_timeout_ms = o->total_timeout_ms;
 	snprintf(w->iface, sizeof(w->iface), "%s", o->iface);
 	if (!o->state_dir || !*o->state_dir)
 		return -EINVAL;
@@ -205,9 +209,9 @@ int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o)
 		return err;
 	}
 	nn_key_to_base64(w->public_key, w->public_key_b64);
-	nn_log_info("event=%s iface=%s path=%s public_key=%s",
-		    w->key_created ? "wg_key_created" : "wg_key_loaded", w->iface, w->key_path,
-		    w->public_key_b64);
+	nn_log_info("event=%s iface=%s backend=%s path=%s public_key=%s",
+		    w->key_created ? "wg_key_created" : "wg_key_loaded", w->iface, w->be.ops->name,
+		    w->key_path, w->public_key_b64);
 	return 0;
 }
 
@@ -216,37 +220,9 @@ void nn_wg_close(struct nn_wg *w)
 	explicit_bzero(w, sizeof(*w));
 }
 
-/* ---- MTU ---- */
-
-static int mtu_ioctl(const char *iface, unsigned long req, unsigned int *mtu)
+int nn_wg_read(const struct nn_wg *w, struct nn_wg_device *dev)
 {
-	struct ifreq ifr = {};
-	int fd, err = 0;
-
-	if (strlen(iface) >= IFNAMSIZ)
-		return -EINVAL;
-	strcpy(ifr.ifr_name, iface);
-	ifr.ifr_mtu = (int)*mtu;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (ioctl(fd, req, &ifr))
-		err = -errno;
-	else
-		*mtu = (unsigned int)ifr.ifr_mtu;
-	close(fd);
-	return err;
-}
-
-int nn_wg_mtu_get(const char *iface, unsigned int *mtu)
-{
-	*mtu = 0;
-	return mtu_ioctl(iface, SIOCGIFMTU, mtu);
-}
-
-int nn_wg_mtu_set(const char *iface, unsigned int mtu)
-{
-	return mtu_ioctl(iface, SIOCSIFMTU, &mtu);
+	return nn_wg_backend_get(&w->be, dev);
 }
 
 /* ---- desired state ---- */
@@ -578,6 +554,7 @@ out:
 int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_counters *c)
 {
 	struct nn_wg_device live, chg = {};
+	struct nn_iface_info info;
 	struct want *v = NULL;
 	struct act *acts = NULL;
 	unsigned int mtu = 0;
@@ -586,7 +563,7 @@ int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_co
 	int err;
 
 	memset(c, 0, sizeof(*c));
-	err = nn_wg_get(&wg->uapi, &live);
+	err = nn_wg_backend_get(&wg->be, &live);
 	if (err)
 		goto fail;
 	stage = "plan";
@@ -616,11 +593,13 @@ int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_co
 		goto out_live;
 
 	if (chg.flags || chg.n_peers) {
+		unsigned int n_ops = 0;
+
 		stage = "set";
-		err = nn_wg_set(&wg->uapi, &chg);
+		err = nn_wg_backend_set(&wg->be, &chg, &n_ops);
 		if (err)
 			goto out_live;
-		c->set_ops = 1;
+		c->set_ops = n_ops;
 		if (c->private_key_set)
 			nn_log_info("event=wg_private_key_set iface=%s public_key=%s", wg->iface,
 				    wg->public_key_b64);
@@ -632,9 +611,10 @@ int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_co
 	}
 
 	stage = "mtu";
-	err = nn_wg_mtu_get(wg->iface, &mtu);
+	err = nn_iface_get(wg->iface, &info);
+	mtu = info.mtu;
 	if (!err && mtu != p->gw.mtu) {
-		err = nn_wg_mtu_set(wg->iface, p->gw.mtu);
+		err = nn_iface_set_mtu(wg->iface, p->gw.mtu);
 		if (!err) {
 			c->mtu_set = true;
 			nn_log_info("event=wg_mtu_set iface=%s old=%u new=%u", wg->iface, mtu,
@@ -649,8 +629,9 @@ out_live:
 	free(acts);
 fail:
 	if (err) {
-		nn_log_err("event=wg_apply_failed iface=%s stage=%s socket=%s error=\"%s\"",
-			   wg->iface, stage, wg->uapi.path, strerror(-err));
+		nn_log_err("event=wg_apply_failed iface=%s stage=%s %s=%s error=\"%s\" backend=%s",
+			   wg->iface, stage, wg->be.ops->where, wg->be.where, strerror(-err),
+			   wg->be.ops->name);
 		/* Past the set, the peer changes are in place: keep counting
 		 * them; before it, nothing was changed. */
 		if (!c->set_ops)

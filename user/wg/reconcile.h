@@ -17,8 +17,11 @@
  *
  * One reconcile = one get, then at most one set (all peer changes, private
  * key and listen port together, so a rotation removes the old key and adds
- * the new one in the same operation), then the MTU ioctl if it differs.
- * When nothing differs no set is sent at all.
+ * the new one in the same operation; the kernel backend splits a large set
+ * over several messages, removals still first), then the MTU over rtnetlink
+ * if it differs. When nothing differs no set is sent at all. The device is
+ * reached through a backend (backend.h): wireguard-go's socket or the
+ * kernel's generic netlink, with the same desired state and counters.
  *
  * "--wg none": the caller simply never calls nn_wg_open()/nn_wg_reconcile().
  */
@@ -30,18 +33,11 @@
 #include <stdbool.h>
 
 #include "policy/policy.h"
-#include "wg/uapi.h"
-
-enum nn_wg_mode {
-	NN_WG_MODE_NONE = 0, /* --wg none: leave the interface alone */
-	NN_WG_MODE_UAPI = 1, /* --wg uapi: cross-platform userspace API */
-};
-
-/* "none" / "uapi" (alias "userspace"). 0 or -EINVAL. */
-int nn_wg_mode_parse(const char *s, enum nn_wg_mode *out);
+#include "wg/backend.h"
 
 struct nn_wg_opts {
 	const char *iface;     /* "wg0" */
+	enum nn_wg_mode mode;  /* UAPI, GENL, or AUTO (resolved here) */
 	const char *state_dir; /* holds <iface>.key; created 0700 if missing */
 	const char *sockdir;   /* NULL: NN_WG_SOCK_DIR */
 	int timeout_ms;	       /* UAPI: max wait for progress; 0: default */
@@ -49,7 +45,7 @@ struct nn_wg_opts {
 };
 
 struct nn_wg {
-	struct nn_wg_uapi uapi;
+	struct nn_wg_backend be;
 	char iface[IFNAMSIZ];
 	char key_path[PATH_MAX];
 	uint8_t private_key[NN_KEY_LEN];
@@ -73,7 +69,8 @@ struct nn_wg_counters {
 	bool private_key_set;
 	bool listen_port_set;
 	bool mtu_set;
-	unsigned int set_ops; /* UAPI set operations sent: 0 or 1 */
+	unsigned int set_ops; /* set operations sent: UAPI 0 or 1, genl one
+			       * per message (0 when nothing differed) */
 	unsigned int peers;   /* desired peers = peers on wg0 afterwards */
 };
 
@@ -81,10 +78,12 @@ struct nn_wg_counters {
 unsigned int nn_wg_counters_changes(const struct nn_wg_counters *c);
 
 /*
- * Prepare to manage @o->iface: the socket path, and the private key from
+ * Prepare to manage @o->iface: the backend (AUTO resolved as
+ * nn_wg_mode_resolve() says; NONE, or AUTO that resolves to none or fails,
+ * is -EINVAL / its error, logged), and the private key from
  * <state_dir>/<iface>.key (base64, must be a regular file of mode 0600 or
  * stricter: -EPERM otherwise), created with a fresh X25519 key when missing.
- * Does not talk to the daemon yet. Logs event=wg_key_loaded|wg_key_created
+ * Does not talk to the device yet. Logs event=wg_key_loaded|wg_key_created
  * with the public key.
  */
 int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o);
@@ -107,8 +106,8 @@ int nn_wg_key_file_load(const char *path, uint8_t priv[NN_KEY_LEN], bool *create
  */
 int nn_wg_reconcile(struct nn_wg *w, const struct nn_policy *p, struct nn_wg_counters *c);
 
-/* Interface MTU through SIOCGIFMTU / SIOCSIFMTU in the caller's netns. */
-int nn_wg_mtu_get(const char *iface, unsigned int *mtu);
-int nn_wg_mtu_set(const char *iface, unsigned int mtu);
+/* The device as it is now, through the backend (for metrics and tools);
+ * free with nn_wg_device_free(). */
+int nn_wg_read(const struct nn_wg *w, struct nn_wg_device *dev);
 
 #endif /* NANAMI_WG_RECONCILE_H */

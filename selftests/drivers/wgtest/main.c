@@ -9,7 +9,9 @@
  *   nn-wgtest --iface wg0 --state-dir DIR --print-public-key
  *       load or create DIR/wg0.key; print its public key (base64)
  *   nn-wgtest --iface wg0 --show [--sockdir DIR] [--timeout-ms N] [--max-bytes N]
- *       one UAPI get; prints the device as JSON (no private key)
+ *       one get; prints the device as JSON (no private key)
+ *   --wg uapi|genl|auto with any of the above: the backend (default uapi,
+ *       the wireguard-go socket; genl is the kernel's wireguard)
  *   nn-wgtest --fake-daemon MODE --sockdir DIR [--iface wg0]
  *       a misbehaving daemon for one connection (tools/wgtest/fake_uapi.c)
  *   nn-wgtest --ping6 ADDR [--count N] [--wait-ms N] [--interval-ms N] [--stop-after N]
@@ -144,26 +146,34 @@ static int ping6(const char *dst, int count, int wait_ms, int interval_ms, int s
 	return received > 0 ? 0 : 1;
 }
 
-static int show(const char *iface, const char *sockdir, int timeout_ms, int total_ms,
-		size_t max_bytes)
+static int show(enum nn_wg_mode mode, const char *iface, const char *sockdir, int timeout_ms,
+		int total_ms, size_t max_bytes)
 {
-	char k[NN_KEY_B64_SIZE], txt[INET6_ADDRSTRLEN + 32];
+	char k[NN_KEY_B64_SIZE], txt[INET6_ADDRSTRLEN + 32], why[512];
+	struct nn_wg_backend b;
 	struct nn_wg_device dev;
-	struct nn_wg_uapi u;
 	size_t i, j;
-	int err;
+	int err = 0;
 
-	err = nn_wg_uapi_init(&u, iface, sockdir);
+	if (mode == NN_WG_MODE_AUTO) {
+		err = nn_wg_mode_resolve(iface, sockdir, &mode, why, sizeof(why));
+		if (err || mode == NN_WG_MODE_NONE) {
+			nn_log_err("event=wg_get_failed iface=%s error=\"%s\"", iface, why);
+			return 1;
+		}
+	}
+	err = nn_wg_backend_init(&b, mode, iface, sockdir);
 	if (!err && timeout_ms > 0)
-		u.timeout_ms = timeout_ms;
+		b.uapi.timeout_ms = timeout_ms;
 	if (!err && total_ms > 0)
-		u.total_timeout_ms = total_ms;
+		b.uapi.total_timeout_ms = total_ms;
 	if (!err && max_bytes)
-		u.max_bytes = max_bytes;
+		b.uapi.max_bytes = max_bytes;
 	if (!err)
-		err = nn_wg_get(&u, &dev);
+		err = nn_wg_backend_get(&b, &dev);
 	if (err) {
-		nn_log_err("event=wg_get_failed socket=%s error=\"%s\"", u.path, strerror(-err));
+		nn_log_err("event=wg_get_failed %s=%s error=\"%s\"", b.ops ? b.ops->where : "iface",
+			   b.ops ? b.where : iface, strerror(-err));
 		return 1;
 	}
 	nn_key_to_base64(dev.public_key, k);
@@ -199,6 +209,7 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: nn-wgtest --iface IF --assignments FILE --state-dir DIR [--node-id ID]\n"
 		"                 [--sockdir DIR] [--timeout-ms N] [--total-timeout-ms N] [-v]\n"
+		"                 [--wg uapi|genl|auto] (every form with --iface; default uapi)\n"
 		"       nn-wgtest --iface IF --state-dir DIR --print-public-key\n"
 		"       nn-wgtest --iface IF --show [--sockdir DIR] [--timeout-ms N] [--max-bytes N]\n"
 		"       nn-wgtest --fake-daemon MODE --sockdir DIR [--iface IF]\n"
@@ -222,13 +233,14 @@ int main(int argc, char **argv)
 					    { "interval-ms", required_argument, NULL, 'I' },
 					    { "stop-after", required_argument, NULL, 'A' },
 					    { "show", no_argument, NULL, 'D' },
+					    { "wg", required_argument, NULL, 'W' },
 					    { "max-bytes", required_argument, NULL, 'M' },
 					    { "fake-daemon", required_argument, NULL, 'F' },
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    {} };
 	const char *assignments = NULL, *node_id = NULL, *ping = NULL, *fake = NULL;
-	struct nn_wg_opts o = { .iface = "wg0" };
+	struct nn_wg_opts o = { .iface = "wg0", .mode = NN_WG_MODE_UAPI };
 	struct nn_errlist errs = {};
 	struct nn_wg_counters c;
 	struct nn_policy *p = NULL;
@@ -289,6 +301,12 @@ int main(int argc, char **argv)
 		case 'F':
 			fake = optarg;
 			break;
+		case 'W':
+			if (nn_wg_mode_parse(optarg, &o.mode) || o.mode == NN_WG_MODE_NONE) {
+				usage();
+				return 2;
+			}
+			break;
 		case 'v':
 			nn_log_set_level(NN_LOG_DEBUG);
 			break;
@@ -301,7 +319,8 @@ int main(int argc, char **argv)
 		return ping6(ping, count > 0 ? count : 1, wait_ms > 0 ? wait_ms : 1000,
 			     interval_ms >= 0 ? interval_ms : 0, stop_after);
 	if (do_show)
-		return show(o.iface, o.sockdir, o.timeout_ms, o.total_timeout_ms, max_bytes);
+		return show(o.mode, o.iface, o.sockdir, o.timeout_ms, o.total_timeout_ms,
+			    max_bytes);
 	if (fake) {
 		if (!o.sockdir) {
 			usage();
