@@ -16,9 +16,17 @@
 #                                   $NN_TMP/NAME.log, killed at teardown)
 #   nn_ok NAME / nn_not_ok NAME WHY TAP lines, counted
 #   nn_check NAME CMD...            ok when CMD succeeds
-#   nn_wait_for SECONDS CMD...      poll CMD every 100 ms until it succeeds
+#   nn_wait_for SECONDS CMD...      poll CMD every 100 ms until it succeeds,
+#                                   for SECONDS x NN_TIME_SCALE of wall time
+#   nn_scale_ms MS                  MS x NN_TIME_SCALE (a latency bound)
 #   nn_finish                       exit status from the counts
 #
+# NN_TIME_SCALE (an integer, default 1) is how much slower than real hardware
+# the machine runs: selftests/vm/vmrun.sh exports 4 under TCG emulation. Waits
+# and latency bounds that emulation stretches are multiplied by it; on the
+# host it is 1, so no bound is loosened there.
+#
+# NN_LOGDIR=DIR copies the nodes' logs ($NN_TMP/*.log) to DIR at teardown.
 # V=1 traces every command; KEEP=1 leaves the topology up after the test
 # and prints how to enter each node (tear down with: KEEP=0 nn_teardown, or
 # `ip netns del` on the names printed).
@@ -33,6 +41,11 @@ NN_NODES=()
 declare -A NN_PID
 NN_PASSED=0
 NN_FAILED=0
+NN_TIME_SCALE=${NN_TIME_SCALE:-1}
+if ! [[ $NN_TIME_SCALE =~ ^[1-9][0-9]?$ ]]; then
+	echo "not ok - NN_TIME_SCALE=$NN_TIME_SCALE: want an integer from 1 to 99"
+	exit 1
+fi
 
 [ "${V:-0}" = 1 ] && set -x
 
@@ -105,6 +118,10 @@ nn_teardown() {
 		echo "# logs and state: $NN_TMP"
 		return
 	fi
+	# NN_LOGDIR: keep the daemons' logs (the VM guests' only way out)
+	if [ -n "${NN_LOGDIR:-}" ] && mkdir -p "$NN_LOGDIR"; then
+		cp "$NN_TMP"/*.log "$NN_LOGDIR/" 2>/dev/null
+	fi
 	for pid in "$NN_TMP"/*.pid; do
 		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null
 	done
@@ -150,15 +167,19 @@ nn_check() {
 	fi
 }
 
+# Wall time, not a count of polls: under emulation each poll's command takes
+# long enough that a count would stretch the wait several times over.
 nn_wait_for() {
-	local secs=$1 i
+	local end=$(($(nn_now_ms) + $1 * 1000 * NN_TIME_SCALE))
 	shift
-	for i in $(seq 1 $((secs * 10))); do
+	while :; do
 		"$@" >/dev/null 2>&1 && return 0
+		[ "$(nn_now_ms)" -lt "$end" ] || return 1
 		sleep 0.1
 	done
-	return 1
 }
+
+nn_scale_ms() { echo $(($1 * NN_TIME_SCALE)); }
 
 # nn_test_pki DIR: throw-away certificates in DIR for TLS tests: CAs ca and ca2;
 # srv (CN nanami-cp, 127.0.0.1/localhost) and cli (CN gw-fra-1) signed by ca;
@@ -186,7 +207,7 @@ extendedKeyUsage=serverAuth" &&
 }
 
 # Milliseconds since the epoch, for measured bounds.
-nn_now_ms() { date +%s%3N; }
+nn_now_ms() { local t=${EPOCHREALTIME//[.,]/}; echo $((t / 1000)); }
 
 nn_finish() {
 	echo "# $NN_PASSED passed, $NN_FAILED failed"

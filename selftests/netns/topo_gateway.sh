@@ -7,7 +7,7 @@
 #   carol  (wg0 fd7a:6e61:6e61:20::2, 100.96.32.2) ──ul3──┤
 #                                                          gw ──lan0── res
 #     gw: wg0 fd7a:6e61:6e61::1/48 100.96.0.1/12              fd00:acc::5 (acme-db)
-#         wireguard-go, nanami-gatewayd (--control-plane)     fd00:acc:1::9 (acme-web)
+#         WireGuard, nanami-gatewayd (--control-plane)        fd00:acc:1::9 (acme-web)
 #         nanami-cp on 127.0.0.1:8443                         fd00:6b0::1 (globex-files)
 #                                                             10.20.0.5 (acme-db v4)
 #                                                   └──wan0── inet (the internet)
@@ -18,6 +18,14 @@
 # three devices that exist here (the example's keys have no private half).
 # Clients route everything through wg0 (AllowedIPs ::/0, 0.0.0.0/0): the
 # gateway, not the client, decides what passes.
+#
+# TOPO_WG chooses the WireGuard implementation of every node: "go" (the
+# default) runs wireguard-go on a TUN wg0 and the controller drives it with
+# --wg uapi; "kernel" creates kernel wg0 links (`ip link add wg0 type
+# wireguard`, configured with `wg set`) and the controller runs with --wg
+# auto, which picks the generic-netlink backend on a link of kind wireguard.
+# The tests are the same for both; selftests/vm/guest/test_e2e_kernel.sh runs
+# them on kernel WireGuard in the VM guests.
 
 TOPO_CP=http://127.0.0.1:8443
 TOPO_METRICS=127.0.0.1:9100
@@ -27,6 +35,20 @@ TOPO_POLL=${TOPO_POLL:-2}
 TOPO_SNAPSHOT_FILTER=${TOPO_SNAPSHOT_FILTER:-.}
 TOPO_GWD_ARGS=(--max-devices 1024 --max-rules 1024 --max-prefixes 4096 --max-cells 8192
 	       --max-flows 65536 --max-nodes 64)
+TOPO_WG=${TOPO_WG:-go}
+case $TOPO_WG in
+go) TOPO_WG_TOOL=wireguard-go TOPO_WG_BACKEND=uapi ;;
+kernel) TOPO_WG_TOOL=wg TOPO_WG_BACKEND=auto ;;
+*)
+	echo "not ok - TOPO_WG=$TOPO_WG: want go or kernel"
+	exit 1
+	;;
+esac
+# The tests' "within 1 s" bounds: TOPO_1S_MS milliseconds, named TOPO_1S in
+# their messages (1 s on the host, 1 s x NN_TIME_SCALE under emulation).
+TOPO_1S_MS=$(nn_scale_ms 1000)
+TOPO_1S="1 s"
+[ "$NN_TIME_SCALE" = 1 ] || TOPO_1S="1 s x NN_TIME_SCALE $NN_TIME_SCALE"
 GWCTL=$NN_BUILD/nanami-gwctl
 LISTEN=$NN_ROOT/tools/demo/nn-listen.py
 CONNECT=$NN_ROOT/tools/demo/nn-connect.py
@@ -70,9 +92,18 @@ topo_snapshot() {
 	jq "$filter | $TOPO_SNAPSHOT_FILTER" "$NN_ROOT/examples/assignments.json" >"$out"
 }
 
+# topo_wg_link NODE: an unconfigured wg0 in NODE, of the TOPO_WG kind.
+topo_wg_link() {
+	if [ "$TOPO_WG" = kernel ]; then
+		nn_in "$1" ip link add wg0 type wireguard
+	else
+		nn_in "$1" wireguard-go wg0 >/dev/null 2>&1
+	fi
+}
+
 topo_client_up() {
 	local c=$1 n=${TOPO_UL[$1]} gwpub=$2
-	nn_in "$c" wireguard-go wg0 >/dev/null 2>&1 || return 1
+	topo_wg_link "$c" || return 1
 	echo "${TOPO_KEY[$c]}" >"$NN_TMP/$c.key"
 	nn_in "$c" wg set wg0 private-key "$NN_TMP/$c.key" peer "$gwpub" \
 		endpoint "[fd00:99:$n::1]:51820" allowed-ips ::/0,0.0.0.0/0 \
@@ -120,7 +151,11 @@ topo_up() {
 	topo_services || return 1
 	topo_snapshot "$NN_TMP/snapshot.json"
 
-	nn_in gw wireguard-go wg0 >/dev/null 2>&1 || { echo "# wireguard-go failed"; return 1; }
+	if [ "$TOPO_WG" = kernel ] && ! modprobe wireguard 2>"$NN_TMP/modprobe.log"; then
+		echo "# modprobe wireguard failed (kernel $(uname -r)): $(cat "$NN_TMP/modprobe.log")"
+		return 1
+	fi
+	topo_wg_link gw || { echo "# wg0 ($TOPO_WG) failed"; return 1; }
 	nn_in gw ip addr add fd7a:6e61:6e61::1/48 dev wg0 nodad
 	nn_in gw ip addr add 100.96.0.1/12 dev wg0
 	nn_in gw ip link set wg0 up
@@ -131,13 +166,15 @@ topo_up() {
 		"import urllib.request; urllib.request.urlopen('$TOPO_CP/admin/v1/state', timeout=1)" ||
 		{ echo "# the control plane did not start"; return 1; }
 	nn_bg gw gatewayd "$NN_BUILD/nanami-gatewayd" --iface wg0 --control-plane "$TOPO_CP" \
-		--node-id gw-fra-1 --state-dir "$NN_TMP/gw-state" --wg uapi \
+		--node-id gw-fra-1 --state-dir "$NN_TMP/gw-state" --wg "$TOPO_WG_BACKEND" \
 		--resync "$TOPO_RESYNC" --poll "$TOPO_POLL" --metrics-listen "$TOPO_METRICS" \
 		"${TOPO_GWD_ARGS[@]}"
 	# The controller sets wg0's key (from its state dir) once it applied.
-	for i in $(seq 1 100); do
+	i=$(($(nn_now_ms) + 10000 * NN_TIME_SCALE))
+	while :; do
 		gwpub=$(nn_in gw wg show wg0 public-key 2>/dev/null)
 		[ -n "$gwpub" ] && [ "$gwpub" != "(none)" ] && break
+		[ "$(nn_now_ms)" -lt "$i" ] || break
 		sleep 0.1
 	done
 	[ -n "$gwpub" ] && [ "$gwpub" != "(none)" ] ||
@@ -227,7 +264,7 @@ topo_extra_client() {
 topo_overlay_node() {
 	local n=$1 ul=$2 ov6=$3
 	nn_node "$n" && nn_link gw "ul$ul" "$n" ul0 "$ul" || return 1
-	nn_in "$n" wireguard-go wg0 >/dev/null 2>&1 || return 1
+	topo_wg_link "$n" || return 1
 	echo "${TOPO_KEY[$n]}" >"$NN_TMP/$n.key"
 	nn_in "$n" wg set wg0 private-key "$NN_TMP/$n.key" listen-port 51820 \
 		peer "$(topo_gw_pub)" endpoint "[fd00:99:$ul::1]:51820" \
@@ -285,10 +322,11 @@ topo_stream_down() {
 	nn_wait_for 5 topo_stream_is polling
 }
 
-# topo_wait_ms SECONDS CMD...: poll CMD every 20 ms; prints the milliseconds
-# it took and succeeds, or prints the timeout and fails.
+# topo_wait_ms SECONDS CMD...: poll CMD every 20 ms for up to SECONDS x
+# NN_TIME_SCALE; prints the milliseconds it took and succeeds, or prints the
+# timeout and fails.
 topo_wait_ms() {
-	local secs=$1 t0 now
+	local secs=$(($1 * NN_TIME_SCALE)) t0 now
 	shift
 	t0=$(nn_now_ms)
 	while :; do

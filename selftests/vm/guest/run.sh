@@ -5,9 +5,12 @@
 #
 #   run.sh OUTDIR NAME...
 #
-# NAME is a BPF_PROG_TEST_RUN binary ($O/selftests/prog_tests/NAME) or a
+# NAME is a BPF_PROG_TEST_RUN binary ($O/selftests/prog_tests/NAME), a
 # guest script (selftests/vm/guest/NAME.sh, which may use kernel WireGuard and
-# selftests/netns/lib.sh). Each one's output goes to OUTDIR/NAME.log and its
+# selftests/netns/lib.sh), or a host end-to-end test on the demo topology
+# (selftests/netns/NAME.sh), run unchanged with TOPO_WG=kernel: every node's
+# wg0 is a kernel WireGuard link and the controller drives it over generic
+# netlink (selftests/netns/topo_gateway.sh). Each one's output goes to OUTDIR/NAME.log and its
 # exit status to OUTDIR/NAME.rc (OUTDIR is shared read-write with the host,
 # which reads them: selftests/vm/matrix.sh). OUTDIR/kernel.log holds what the
 # kernel offers (BTF, bpffs, the wireguard module). One line per test on
@@ -37,6 +40,8 @@ umask 022
 for name in "$@"; do
 	if [ -e "selftests/vm/guest/$name.sh" ]; then
 		cmd=(bash "selftests/vm/guest/$name.sh")
+	elif [ -e "selftests/netns/$name.sh" ]; then
+		cmd=(env TOPO_WG=kernel NN_LOGDIR="$OUTDIR/$name.logs" bash "selftests/netns/$name.sh")
 	else
 		cmd=("$O/selftests/prog_tests/$name")
 	fi
