@@ -116,7 +116,7 @@ if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 	vm_order=()
 	for k in $vm_kernels; do
 		want=()
-		for t in $(selftests/vm/matrix.sh tests); do
+		for t in $(selftests/vm/matrix.sh tests "$k"); do
 			[ -n "$filter" ] && [[ "vm$k:$t" != *"$filter"* ]] && continue
 			want+=("$t")
 		done

@@ -64,21 +64,17 @@ declare -A TOPO_UL=([alice]=1 [bob]=2 [carol]=3)
 # gwctl ARGS...: nanami-gwctl -j on the gateway.
 gwctl() { nn_in gw "$GWCTL" --iface wg0 -j "$@"; }
 
-# cp METHOD PATH [JSON]: the reference control plane's API, from the gateway.
+# cp METHOD PATH [JSON]: the reference control plane's API, from the gateway;
+# prints "STATUS BODY", fails on an HTTP error. curl, not a Python client: a
+# Python start costs a second or more under emulation, inside timed windows.
 cp_api() {
-	local m=$1 path=$2 body=${3:-}
-	nn_in gw python3 - "$m" "$TOPO_CP$path" "$body" <<'PY'
-import sys, urllib.request, urllib.error
-m, url, body = sys.argv[1], sys.argv[2], sys.argv[3]
-req = urllib.request.Request(url, method=m, data=body.encode() if body else None,
-                             headers={"Content-Type": "application/json"})
-try:
-    with urllib.request.urlopen(req, timeout=5) as r:
-        print(r.status, r.read().decode())
-except urllib.error.HTTPError as e:
-    print(e.code, e.read().decode())
-    sys.exit(1)
-PY
+	local m=$1 path=$2 body=${3:-} out code
+	local args=(-sS --max-time 5 -X "$m" -w '\n%{http_code}')
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	out=$(nn_in gw curl "${args[@]}" "$TOPO_CP$path") || { echo "000 $out"; return 1; }
+	code=${out##*$'\n'}
+	echo "$code ${out%$'\n'*}"
+	[ "$code" -lt 400 ]
 }
 
 # drops REASON: the gateway's drop counter for REASON.
@@ -162,8 +158,7 @@ topo_up() {
 	nn_bg gw cp python3 "$NN_ROOT/tools/cp/nanami-cp" --listen 127.0.0.1:8443 \
 		--state "$NN_TMP/cp-state.json" --seed-from "$NN_TMP/snapshot.json" --admin \
 		--keepalive 2
-	nn_wait_for 10 nn_in gw python3 -c \
-		"import urllib.request; urllib.request.urlopen('$TOPO_CP/admin/v1/state', timeout=1)" ||
+	nn_wait_for 10 nn_in gw curl -sf --max-time 1 -o /dev/null "$TOPO_CP/admin/v1/state" ||
 		{ echo "# the control plane did not start"; return 1; }
 	nn_bg gw gatewayd "$NN_BUILD/nanami-gatewayd" --iface wg0 --control-plane "$TOPO_CP" \
 		--node-id gw-fra-1 --state-dir "$NN_TMP/gw-state" --wg "$TOPO_WG_BACKEND" \
@@ -297,8 +292,7 @@ topo_cp_start() {
 	nn_bg gw "cp$TOPO_CP_STARTS" python3 "$NN_ROOT/tools/cp/nanami-cp" \
 		--listen 127.0.0.1:8443 --state "$NN_TMP/cp-state.json" \
 		--seed-from "$NN_TMP/snapshot.json" --admin --keepalive 2 "$@"
-	nn_wait_for 10 nn_in gw python3 -c \
-		"import urllib.request; urllib.request.urlopen('$TOPO_CP/admin/v1/state', timeout=1)"
+	nn_wait_for 10 nn_in gw curl -sf --max-time 1 -o /dev/null "$TOPO_CP/admin/v1/state"
 }
 
 # topo_stream_state: the controller's control-plane state (none, down,

@@ -4,7 +4,8 @@
 # one VM boot per kernel runs every test of the matrix, then each test's
 # result is reported under its own name (vm6.1:test_examples, ...).
 #
-#   matrix.sh tests                      the tests a guest runs, one a line
+#   matrix.sh tests [KERNEL]             the tests KERNEL's guest runs, one a
+#                                        line (without KERNEL: every test)
 #   matrix.sh boot KERNEL OUTDIR NAME... boot KERNEL, run NAME... in it
 #                                        (guest/run.sh); a TAP line for the
 #                                        boot itself, with the reason when the
@@ -13,22 +14,38 @@
 #                                        its exit status (a failure when the
 #                                        guest left no result)
 #
-# The tests: the BPF_PROG_TEST_RUN selftests that exercise the verifier and
-# the datapath on the guest's kernel (worked examples, bad packets, the
-# differential test at a reduced packet count, updates), how a refused
-# load is reported (load errors), and every
-# selftests/vm/guest/test_*.sh (end-to-end tests on kernel WireGuard).
-# NN_VM_TIMEOUT bounds one boot (default 480 s).
+# The tests (README.md says why each runs where): on every kernel, the
+# BPF_PROG_TEST_RUN selftests that exercise the verifier and the datapath on
+# the guest's kernel (worked examples, bad packets, the differential test at
+# a reduced packet count, updates, how a refused load is reported) and the
+# kernel WireGuard backend against the kernel's genetlink family
+# (guest/test_kwg_backend.sh); on one kernel each, the long end-to-end tests
+# on kernel WireGuard: the overlay spec's compliance tests and the live
+# enforcement tests (selftests/netns/test_e2e_*.sh with TOPO_WG=kernel), and
+# nanami-gatewayd's restart and --detach (guest/test_kwg_gatewayd.sh).
+# NN_VM_TIMEOUT bounds one boot (default 900 s).
 set -u
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-PROG_TESTS=(test_examples test_bad_packets test_differential test_updates test_load_errors)
+EVERY_KERNEL=(test_examples test_bad_packets test_differential test_updates test_load_errors
+	test_kwg_backend)
+declare -A ONE_KERNEL=([6.1]="test_e2e_enforce"
+		       [6.12]="test_e2e_compliance test_kwg_gatewayd")
 
 tests() {
-	local t s
-	for t in "${PROG_TESTS[@]}"; do echo "$t"; done
+	local t k s
+	for t in "${EVERY_KERNEL[@]}"; do echo "$t"; done
+	# a guest script named in neither list runs on every kernel
 	for s in "$VM_DIR"/guest/test_*.sh; do
-		[ -e "$s" ] && basename "$s" .sh
+		t=$(basename "$s" .sh)
+		[[ " ${EVERY_KERNEL[*]} ${ONE_KERNEL[*]} " == *" $t "* ]] || echo "$t"
 	done
+	if [ -n "${1:-}" ]; then
+		for t in ${ONE_KERNEL[$1]:-}; do echo "$t"; done
+	else
+		for k in "${!ONE_KERNEL[@]}"; do
+			for t in ${ONE_KERNEL[$k]}; do echo "$t"; done
+		done | sort -u
+	fi
 	return 0
 }
 
@@ -37,7 +54,7 @@ boot() {
 	shift 2
 	rm -rf "$outdir" && mkdir -p "$outdir" || return 1
 	log=$outdir/vmrun.log
-	"$VM_DIR/vmrun.sh" --timeout "${NN_VM_TIMEOUT:-480}" --rwdir "$outdir" \
+	"$VM_DIR/vmrun.sh" --timeout "${NN_VM_TIMEOUT:-900}" --rwdir "$outdir" \
 		--console "$outdir/console.log" "$kernel" -- \
 		"$VM_DIR/guest/run.sh" "$outdir" "$@" >"$log" 2>&1
 	rc=$?
@@ -67,11 +84,11 @@ result() {
 }
 
 case ${1:-} in
-tests) tests ;;
+tests) tests "${2:-}" ;;
 boot) [ $# -ge 3 ] && shift && boot "$@" ;;
 result) [ $# = 3 ] && result "$2" "$3" ;;
 *)
-	echo "usage: matrix.sh tests | boot KERNEL OUTDIR NAME... | result OUTDIR NAME" >&2
+	echo "usage: matrix.sh tests [KERNEL] | boot KERNEL OUTDIR NAME... | result OUTDIR NAME" >&2
 	exit 2
 	;;
 esac

@@ -5,12 +5,87 @@
 # step, with the counters that prove each verdict. Topology: see
 # selftests/netns/topo_gateway.sh. Exits 0 only if every step behaved as
 # narrated. DEMO_KEEP=1 leaves everything up (Ctrl-C tears it down).
+#
+# WireGuard: the kernel's when it can, as on a real gateway. DEMO_WG=auto
+# (the default) uses a kernel wg0 on this host if its kernel can create a
+# `wireguard` link; otherwise, when qemu and the kernel cache are there
+# (tools/install-deps.sh fetches it), it runs this same demo inside a Debian
+# 6.12 VM on kernel WireGuard (selftests/vm/vmrun.sh); otherwise, or when the
+# VM cannot boot, wireguard-go on this host. DEMO_WG=go forces wireguard-go
+# on this host, DEMO_WG=kernel a kernel wg0 here. The narration says which
+# and why.
 set -u
-cd "$(dirname "$0")/.." || exit 2
+cd "$(dirname "$0")/../.." || exit 2
 if [ "$(id -u)" -ne 0 ]; then
 	echo "make demo needs root (network namespaces, BPF)" >&2
 	exit 1
 fi
+DEMO_VM_KERNEL=${DEMO_VM_KERNEL:-6.12}
+
+# demo_in_vm WHY: run this demo in a DEMO_VM_KERNEL guest on kernel
+# WireGuard; returns the demo's status, or 125 (reason on stderr) when the
+# VM could not be set up, booted or finished.
+demo_in_vm() {
+	local why=$1 err rc
+	err=$(mktemp)
+	echo "WireGuard: running the demo in a Debian $DEMO_VM_KERNEL VM on kernel WireGuard ($why)."
+	echo "Booting it with selftests/vm/vmrun.sh (emulated: slower, and time bounds scaled by NN_TIME_SCALE)..."
+	selftests/vm/vmrun.sh --timeout "${DEMO_VM_TIMEOUT:-900}" "$DEMO_VM_KERNEL" -- \
+		env O="${O:-build}" DEMO_WG=kernel \
+		DEMO_WHY="in a Debian $DEMO_VM_KERNEL VM, because $why" tools/demo/demo.sh 2>"$err"
+	rc=$?
+	if [ $rc = 124 ] || [ $rc = 125 ]; then
+		tail -n 5 "$err" >&2
+		rc=125
+	else
+		grep '^vmrun.sh: ' "$err" >&2
+	fi
+	rm -f "$err"
+	return $rc
+}
+
+DEMO_WG=${DEMO_WG:-auto}
+case $DEMO_WG in
+go)
+	TOPO_WG=go
+	DEMO_WHY="DEMO_WG=go asks for it"
+	;;
+kernel)
+	TOPO_WG=kernel
+	DEMO_WHY=${DEMO_WHY:-DEMO_WG=kernel asks for it}
+	;;
+auto)
+	if probe=$(unshare --net ip link add nnwgprobe type wireguard 2>&1); then
+		TOPO_WG=kernel
+		DEMO_WHY="this host's kernel $(uname -r) has WireGuard"
+	else
+		TOPO_WG=go
+		host="this host's kernel $(uname -r) cannot create a wireguard link (${probe:-no reason given})"
+		if [ "${DEMO_KEEP:-0}" = 1 ]; then
+			DEMO_WHY="$host, and DEMO_KEEP=1 wants the topology on this host"
+		elif ! command -v qemu-system-x86_64 >/dev/null; then
+			DEMO_WHY="$host, and qemu-system-x86_64 is not installed for a VM (tools/install-deps.sh)"
+		elif ! kerr=$(selftests/vm/kernels.sh prepare "$DEMO_VM_KERNEL" 2>&1 >/dev/null); then
+			DEMO_WHY="$host, and the Debian $DEMO_VM_KERNEL kernel for a VM is not available: $(tail -n 1 <<<"$kerr")"
+		else
+			demo_in_vm "$host"
+			rc=$?
+			[ $rc != 125 ] && exit $rc
+			DEMO_WHY="$host, and the Debian $DEMO_VM_KERNEL VM could not run it (above)"
+		fi
+	fi
+	;;
+*)
+	echo "DEMO_WG=$DEMO_WG: want auto, kernel or go" >&2
+	exit 2
+	;;
+esac
+if [ "$TOPO_WG" = kernel ]; then
+	DEMO_WG_SAYS="kernel WireGuard ($DEMO_WHY)"
+else
+	DEMO_WG_SAYS="wireguard-go on TUN ($DEMO_WHY)"
+fi
+echo "WireGuard: $DEMO_WG_SAYS."
 TOPO_RESYNC=3
 . selftests/netns/lib.sh
 . selftests/netns/topo_gateway.sh
@@ -73,13 +148,14 @@ expect_drop() {
 	fi
 }
 
-say "Bringing up: gateway gw-fra-1 (wg0 by wireguard-go, nanami-gatewayd, reference control plane), alice and bob (acme), carol (globex), a resource host and an internet host"
+say "Bringing up: gateway gw-fra-1 (wg0: $DEMO_WG_SAYS; nanami-gatewayd --wg $TOPO_WG_BACKEND; the reference control plane), alice and bob (acme), carol (globex), a resource host and an internet host"
 start=$SECONDS
 if ! topo_up; then
 	echo "topology failed; logs in $NN_TMP" >&2
 	exit 1
 fi
-printf '   up in %ds; the controller configured wg0 from the control plane:\n' $((SECONDS - start))
+printf '   up in %ds; the controller configured wg0 (%s) from the control plane:\n' \
+	$((SECONDS - start)) "link kind $(nn_in gw ip -d -j link show wg0 | jq -r '.[0].linkinfo.info_kind')"
 nn_in gw wg show wg0 | sed -n 's/^peer: /     peer /p;s/^  allowed ips: /       allowed ips: /p'
 
 say "1. alice (eng) opens the acme database, tcp/5432: rule eng-db allows it"

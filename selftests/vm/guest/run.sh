@@ -18,7 +18,7 @@
 #
 # The differential test runs NN_DIFF_PACKETS packets per framing (default
 # here 20000, a tenth of the host's: the BPF side runs 3-8x slower under
-# TCG). Each test is ended after NN_VM_TEST_TIMEOUT seconds (default 300).
+# TCG). Each test is ended after NN_VM_TEST_TIMEOUT seconds (default 420).
 set -u
 OUTDIR=$1
 shift
@@ -26,7 +26,7 @@ cd "$(dirname "$0")/../../.." || exit 125
 O=${O:-build}
 export O NN_SRCDIR=$PWD CMOCKA_MESSAGE_OUTPUT=TAP
 export NN_DIFF_PACKETS=${NN_DIFF_PACKETS:-20000}
-TEST_TIMEOUT=${NN_VM_TEST_TIMEOUT:-300}
+TEST_TIMEOUT=${NN_VM_TEST_TIMEOUT:-420}
 umask 022
 
 {
@@ -46,8 +46,15 @@ for name in "$@"; do
 		cmd=("$O/selftests/prog_tests/$name")
 	fi
 	start=$EPOCHREALTIME
-	timeout -k 5 "$TEST_TIMEOUT" "${cmd[@]}" >"$OUTDIR/$name.log" 2>&1 </dev/null
-	rc=$?
+	# NAME.times: each output line with the seconds since the test started,
+	# to see what costs what under emulation
+	timeout -k 5 "$TEST_TIMEOUT" "${cmd[@]}" 2>&1 </dev/null |
+		tee "$OUTDIR/$name.log" |
+		while IFS= read -r line; do
+			printf '%6.1f %s\n' "$(awk -v a="$start" -v b="$EPOCHREALTIME" \
+				'BEGIN { print b - a }')" "$line"
+		done >"$OUTDIR/$name.times"
+	rc=${PIPESTATUS[0]}
 	[ $rc = 124 ] && echo "not ok - $name: ended after ${TEST_TIMEOUT}s in the guest" \
 		>>"$OUTDIR/$name.log"
 	secs=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
