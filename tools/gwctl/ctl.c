@@ -62,8 +62,7 @@ int gw_ctl_call(struct gw *g, const char *method, const char *path, json_t *req,
 	*status = 0;
 	/* No socket file: no controller (or another --control-socket). */
 	if (stat(g->ctl_sock, &st)) {
-		snprintf(why, whylen, "no control socket at %s (%s)", g->ctl_sock,
-			 strerror(errno));
+		snprintf(why, whylen, "no control socket at %s (%s)", g->ctl_sock, strerror(errno));
 		return -ENOTCONN;
 	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT))
@@ -103,7 +102,7 @@ int gw_ctl_call(struct gw *g, const char *method, const char *path, json_t *req,
 	}
 	if (rc != CURLE_OK) {
 		snprintf(why, whylen, "control socket %s: %s", g->ctl_sock,
-			 b.over	   ? "answer too large" :
+			 b.over	 ? "answer too large" :
 			 ebuf[0] ? ebuf :
 				   curl_easy_strerror(rc));
 		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
@@ -114,7 +113,8 @@ int gw_ctl_call(struct gw *g, const char *method, const char *path, json_t *req,
 	if (!json_is_object(*resp)) {
 		json_decref(*resp);
 		*resp = NULL;
-		snprintf(why, whylen, "control socket %s: HTTP %ld with a body that is not a JSON "
+		snprintf(why, whylen,
+			 "control socket %s: HTTP %ld with a body that is not a JSON "
 			 "object",
 			 g->ctl_sock, *status);
 		ret = -EBADMSG;

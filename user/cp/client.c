@@ -418,8 +418,8 @@ out:
 /* Remember what kind of failure @ret (a public function's result) was. */
 static int noted(struct nn_cp_client *c, int ret)
 {
-	c->last_kind = nn_cp_err_kind_of(ret, ret ? c->last_curl : 0,
-					 !strncmp(c->base, "https:", 6));
+	c->last_kind =
+		nn_cp_err_kind_of(ret, ret ? c->last_curl : 0, !strncmp(c->base, "https:", 6));
 	return ret;
 }
 

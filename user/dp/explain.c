@@ -31,7 +31,7 @@ struct nn_explainer {
 	pthread_mutex_t mu; /* one judgement at a time: nn_last is per CPU */
 	char pin_dir[512];
 	char iface[64];
-	struct nn_dp *dp; /* the dry-run instance; its map_fd are the pins */
+	struct nn_dp *dp;   /* the dry-run instance; its map_fd are the pins */
 	uint32_t active_id; /* the pinned nn_active it was loaded over */
 	int ifindex;	    /* 0: the interface is not there */
 	uint8_t framing;
@@ -88,10 +88,10 @@ int nn_proto_parse(const char *s)
 	return -1;
 }
 
-#define FAIL(...)                                     \
-	do {                                          \
-		snprintf(err, errlen, __VA_ARGS__);   \
-		return -EINVAL;                       \
+#define FAIL(...)                                   \
+	do {                                        \
+		snprintf(err, errlen, __VA_ARGS__); \
+		return -EINVAL;                     \
 	} while (0)
 
 int nn_explain_parse(const struct nn_explain_args *a, struct nn_explain_req *r, char *err,
@@ -400,10 +400,11 @@ static int judge(struct nn_explainer *x, uint8_t dir, bool xdp, const uint8_t *l
 		*out = last[cpu];
 		if (out->reason == NO_VERDICT) {
 			e = -EIO;
-			snprintf(err, errlen, "the program recorded no verdict (ran on another CPU?)");
+			snprintf(err, errlen,
+				 "the program recorded no verdict (ran on another CPU?)");
 		} else if ((out->reason == NN_PASS) !=
-			   (run.retval == (hook == NN_HOOK_XDP ? 2 /* XDP_PASS */ :
-								 0 /* TC_ACT_OK */))) {
+			   (run.retval ==
+			    (hook == NN_HOOK_XDP ? 2 /* XDP_PASS */ : 0 /* TC_ACT_OK */))) {
 			e = -EIO;
 			snprintf(err, errlen, "verdict %u disagrees with the return code %u",
 				 out->reason, run.retval);
@@ -455,8 +456,8 @@ int nn_explain(struct nn_explainer *x, const struct nn_explain_req *r, bool xdp,
 	nn_proto_name(s->proto, proto, sizeof(proto));
 	root = json_pack("{s:s,s:s?,s:s?,s:s,s:b,s:b,s:s?,s:s?,s:s?,s:s?,s:o,s:o,s:I,s:s,s:s,"
 			 "s:{s:s,s:s,s:s,s:i,s:i,s:i}}",
-			 "verdict", v.reason == NN_PASS ? "pass" : "drop", "reason", reason,
-			 "rule", rn ? rn->id : NULL, "direction", nn_dir_name(r->dir), "flow_hit",
+			 "verdict", v.reason == NN_PASS ? "pass" : "drop", "reason", reason, "rule",
+			 rn ? rn->id : NULL, "direction", nn_dir_name(r->dir), "flow_hit",
 			 v.flow_hit != 0, "untouched", v.passed_untouched != 0, "src_kind",
 			 nn_addr_kind_name(v.src_kind), "dst_kind", nn_dst_kind_name(v.dst_kind),
 			 "tenant", tenant, "network", network, "src",
