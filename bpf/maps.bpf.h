@@ -12,6 +12,8 @@
 #ifndef NANAMI_MAPS_BPF_H
 #define NANAMI_MAPS_BPF_H
 
+#include "pkt.bpf.h"
+
 /* Live policy epoch; slot = epoch & 1. One 4-byte write flips everything. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -197,6 +199,12 @@ struct nn_scratch {
 	__u32 cell_port;
 	__u64 cell_result; /* deny << 32 | allow */
 	__u8 l4[NN_L4_BUF];
+	/* nn_rejudge()'s flow opener and its judgement: a third frame of
+	 * that size on the stack (main, nn_rejudge, a judge) passed 6.1's
+	 * 512 bytes. The parser's l4 copy is dead by then, the cell fields
+	 * are the judge's own: nothing here is shared by two live users. */
+	struct nn_pkt op;
+	struct nn_judgement oj;
 };
 
 /* The key of nn_scratch's one entry, in .rodata: no stack needed. */

@@ -35,32 +35,6 @@ enum nn_icmp_kind {
 	NN_ICMP_PTB = 4, /* ICMPv6 Packet Too Big / ICMP frag needed */
 };
 
-struct nn_pkt {
-	__u8 src[NN_ADDR_LEN];
-	__u8 dst[NN_ADDR_LEN];
-	__u16 sport; /* host order; echo id for ICMP echo */
-	__u16 dport;
-	__u8 proto;
-	__u8 frag; /* enum nn_frag_kind */
-	__u8 icmp; /* enum nn_icmp_kind */
-	__u8 tcp_flags;
-	__u8 untouched;	 /* ARP / ND: pass without judging */
-	__u8 q_flowable; /* the quote can name a flow (not a non-echo ICMP) */
-	__u8 v6;	 /* IPv6: ICMP is 58 here, 1 is "another protocol" */
-	__u8 frag_hdr;	 /* an IPv6 Fragment header was seen, even an atomic one */
-	/* Of the header that made the packet a fragment (the fragment table's
-	 * inputs): id (IPv4 16 bits, IPv6 32), offset in 8-byte units, M. */
-	__u32 frag_id;
-	__u16 frag_off;
-	__u8 frag_mf;
-	/* the flow an ICMP error quotes */
-	__u8 q_proto;
-	__u8 q_src[NN_ADDR_LEN];
-	__u8 q_dst[NN_ADDR_LEN];
-	__u16 q_sport;
-	__u16 q_dport;
-};
-
 struct nn_vlan_hdr {
 	__be16 tci;
 	__be16 encap_proto;

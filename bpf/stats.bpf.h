@@ -12,19 +12,6 @@
 #include "maps.bpf.h"
 #include "parse.bpf.h"
 
-/* What the judge found out about a packet, for counters and events. */
-struct nn_judgement {
-	__u32 reason;	/* enum nn_reason */
-	__u32 rule;	/* deciding rule index, NN_NONE32 */
-	__u32 dev_slot; /* counter slot of the overlay end, NN_NONE32 */
-	__u32 tenant;
-	__u32 network;
-	__u8 src_kind;
-	__u8 dst_kind;
-	__u8 flow_hit;
-	__u8 pad;
-};
-
 static __always_inline struct nn_config *nn_cfg(void)
 {
 	__u32 zero = 0;

@@ -20,41 +20,52 @@ static __always_inline __u32 nn_epoch(void)
 /*
  * Judge a flow's opening packet again under the current policy: its own
  * direction, its own endpoints (docs/datapath.md step 4). 1 when it passes.
- * Global, verified once.
+ * Global, verified once. The opener and its judgement live in the per-CPU
+ * scratch map, not on the stack: this frame sits between the program's and
+ * a judge's, on the deepest call chain (docs/datapath.md "Verifier budget").
+ * Only a flow of an older generation comes here: the lookup is off the
+ * established path.
  */
 __noinline int nn_rejudge(__u32 slot, struct nn_flow_key *k, struct nn_flow *f)
 {
-	struct nn_judgement j = { .rule = NN_NONE32, .dev_slot = NN_NONE32 };
+	struct nn_scratch *s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
 	struct nn_addr_info *info;
-	struct nn_pkt op = {};
+	struct nn_judgement *j;
+	struct nn_pkt *op;
 
-	if (!k || !f)
+	if (!k || !f || !s)
 		return 0;
+	op = &s->op;
+	j = &s->oj;
+	__builtin_memset(op, 0, sizeof(*op));
+	__builtin_memset(j, 0, sizeof(*j));
+	j->rule = NN_NONE32;
+	j->dev_slot = NN_NONE32;
 	if (f->opener_is_b) {
-		nn_copy16(op.src, k->b);
-		nn_copy16(op.dst, k->a);
-		op.sport = k->bport;
-		op.dport = k->aport;
+		nn_copy16(op->src, k->b);
+		nn_copy16(op->dst, k->a);
+		op->sport = k->bport;
+		op->dport = k->aport;
 	} else {
-		nn_copy16(op.src, k->a);
-		nn_copy16(op.dst, k->b);
-		op.sport = k->aport;
-		op.dport = k->bport;
+		nn_copy16(op->src, k->a);
+		nn_copy16(op->dst, k->b);
+		op->sport = k->aport;
+		op->dport = k->bport;
 	}
-	op.proto = k->proto;
-	op.v6 = !nn_is_v4mapped(k->a);
+	op->proto = k->proto;
+	op->v6 = !nn_is_v4mapped(k->a);
 	if (f->opener_dir == NN_DIR_FROM_OVERLAY) {
-		info = nn_check_src(slot, op.src, &j);
+		info = nn_check_src(slot, op->src, j);
 		if (!info)
 			return 0;
-		nn_judge_from(slot, info, &op, &j);
+		nn_judge_from(slot, info, op, j);
 	} else {
-		info = nn_check_dst(slot, &op, &j);
+		info = nn_check_dst(slot, op, j);
 		if (!info)
-			return j.reason == NN_PASS;
-		nn_judge_into(slot, info, &op, &j);
+			return j->reason == NN_PASS;
+		nn_judge_into(slot, info, op, j);
 	}
-	return j.reason == NN_PASS;
+	return j->reason == NN_PASS;
 }
 
 /*

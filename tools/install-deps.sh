@@ -11,6 +11,7 @@ PKGS=(
 	libelf-dev zlib1g-dev			# libbpf's own link dependencies
 	libjansson-dev				# snapshot JSON parsing (duplicate-key detection)
 	libcurl4-openssl-dev			# control-plane client (HTTPS, mTLS, SSE)
+	libmicrohttpd-dev			# control socket and /metrics (HTTP server)
 	libssl-dev				# X25519 key generation for wg0
 	libmnl-dev				# netlink: kernel WireGuard (genl), interface facts (rtnl)
 	libnftables-dev nftables		# exit-gateway NAT table

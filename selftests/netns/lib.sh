@@ -56,12 +56,15 @@ nn_node() {
 	ns=$(nn_ns "$name")
 	ip netns add "$ns" || return 1
 	ip -n "$ns" link set lo up
-	mkdir -p /run/wireguard
+	mkdir -p /run/wireguard /run/nanami
 	# ip netns exec remounts /sys for the namespace; unshare -m then gives the
 	# node private mounts: a tmpfs over /var/run/wireguard (wireguard-go's
-	# control sockets) and a bpffs for pinned maps.
+	# control sockets), one over /run/nanami (nanami-gatewayd's control
+	# socket, so that controllers of parallel runs never meet there) and a
+	# bpffs for pinned maps.
 	ip netns exec "$ns" unshare --mount --propagation private -- sh -c '
 		mount -t tmpfs tmpfs /run/wireguard &&
+		mount -t tmpfs -o mode=0700 tmpfs /run/nanami &&
 		mount -t bpf bpf /sys/fs/bpf &&
 		exec sleep infinity' &
 	pid=$!

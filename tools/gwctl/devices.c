@@ -98,7 +98,7 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 	const char *backend;
 	struct nn_wg_device wg;
 	time_t now = time(NULL);
-	struct gw_catalog c;
+	struct nn_catalog c;
 	struct gw_table t;
 	json_t *arr = NULL;
 	size_t i, k;
@@ -189,7 +189,7 @@ static int devices_run(struct gw *g, void *state, int argc, char **argv)
 		gw_table_free(&t);
 	}
 	nn_wg_device_free(&wg);
-	gw_catalog_free(&c);
+	nn_catalog_free(&c);
 	return GW_OK;
 }
 

@@ -90,24 +90,24 @@ static uint64_t timeout_s(const struct nn_config *cfg, const struct nn_flow_key 
 }
 
 /* The device or node at either end, opener first. */
-static const char *flow_device(const struct gw_catalog *c, const uint8_t *src, const uint8_t *dst)
+static const char *flow_device(const struct nn_catalog *c, const uint8_t *src, const uint8_t *dst)
 {
-	const struct gw_addr *e = gw_addr_find(c, src);
+	const struct nn_cat_addr *e = nn_cat_addr_find(c, src);
 	const struct nn_name *n = NULL;
 
 	if (e && e->info.kind != NN_AK_SELF)
-		n = gw_dev_name(c, e->info.stat_slot);
+		n = nn_cat_dev_name(c, e->info.stat_slot);
 	if (!n) {
-		e = gw_addr_find(c, dst);
+		e = nn_cat_addr_find(c, dst);
 		if (e && e->info.kind != NN_AK_SELF)
-			n = gw_dev_name(c, e->info.stat_slot);
+			n = nn_cat_dev_name(c, e->info.stat_slot);
 	}
 	return n ? n->id : NULL;
 }
 
-static bool dev_has(const struct gw_catalog *c, uint32_t slot, const uint8_t *a)
+static bool dev_has(const struct nn_catalog *c, uint32_t slot, const uint8_t *a)
 {
-	const struct gw_addr *e = gw_addr_find(c, a);
+	const struct nn_cat_addr *e = nn_cat_addr_find(c, a);
 
 	return e && e->info.stat_slot == slot;
 }
@@ -119,7 +119,7 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 	struct flows_state *fs = state;
 	struct nn_flow_key key, next, *prev = NULL;
 	struct nn_config cfg = {};
-	struct gw_catalog c;
+	struct nn_catalog c;
 	struct gw_table t;
 	uint32_t dev_slot = NN_NONE32, zero = 0;
 	uint64_t now;
@@ -139,7 +139,7 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 			if (!strcmp(c.devs[i].name.id, fs->device))
 				dev_slot = c.devs[i].slot;
 		if (dev_slot == NN_NONE32) {
-			gw_catalog_free(&c);
+			nn_catalog_free(&c);
 			json_decref(arr);
 			return gw_err(g, GW_ERR, "no device or node '%s' in the live generation",
 				      fs->device);
@@ -184,7 +184,7 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 	}
 	if (g->json) {
 		gw_json_print(json_pack("{s:I,s:o}", "epoch", (json_int_t)c.epoch, "flows", arr));
-		gw_catalog_free(&c);
+		nn_catalog_free(&c);
 		return GW_OK;
 	}
 	gw_table_init(&t, head, 10);
@@ -219,7 +219,7 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 	printf("%zu flows\n", t.rows);
 	gw_table_free(&t);
 	json_decref(arr);
-	gw_catalog_free(&c);
+	nn_catalog_free(&c);
 	return GW_OK;
 }
 

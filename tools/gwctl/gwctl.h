@@ -17,6 +17,7 @@
 #include <getopt.h>
 #include <jansson.h>
 
+#include "dp/catalog.h"
 #include "dp/counters.h"
 #include "dp/loader.h"
 #include "lib/iface.h"
@@ -34,6 +35,7 @@ struct gw {
 	const char *prog; /* argv[0] for messages */
 	const char *iface;
 	char pin_dir[GW_PATH_MAX];
+	char ctl_sock[GW_PATH_MAX]; /* the controller's control socket */
 	bool json;
 	bool verbose;
 	int fd[NN_M_COUNT]; /* pinned maps, -1 until opened */
@@ -114,43 +116,9 @@ int gw_ncpus(void);
  * max_entries (libbpf only reuses a pinned map of exactly that size). */
 int gw_capacity_from_pins(struct gw *g, struct nn_capacity *cap);
 
-/* ---- names of the live generation (pins.c) ---- */
-struct gw_named {
-	uint32_t slot;
-	struct nn_name name;
-};
-
-struct gw_addr {
-	uint8_t addr[NN_ADDR_LEN];
-	struct nn_addr_info info;
-};
-
-struct gw_catalog {
-	uint32_t epoch;
-	uint32_t slot;	       /* live slot: epoch & 1 */
-	uint32_t max_rules;    /* nn_rules stride */
-	struct gw_named *devs; /* sorted by slot */
-	size_t n_devs;
-	struct gw_named *rules; /* sorted by slot */
-	size_t n_rules;
-	struct gw_addr *addrs; /* live slot only */
-	size_t n_addrs;
-	/* index -> name, from devices and rules of the live generation */
-	char (*tenants)[NN_NAME_MAX];
-	size_t n_tenants;
-	char (*networks)[NN_NAME_MAX];
-	size_t n_networks;
-};
-
-int gw_catalog_load(struct gw *g, struct gw_catalog *c);
-void gw_catalog_free(struct gw_catalog *c);
-const struct nn_name *gw_dev_name(const struct gw_catalog *c, uint32_t slot);
-const struct nn_name *gw_rule_name(const struct gw_catalog *c, uint32_t slot);
-const struct gw_addr *gw_addr_find(const struct gw_catalog *c, const uint8_t a[NN_ADDR_LEN]);
-const char *gw_tenant_name(const struct gw_catalog *c, uint32_t idx);
-const char *gw_network_name(const struct gw_catalog *c, uint32_t idx);
-/* Rule index of the live generation -> counter slot (NN_NONE32 if none). */
-uint32_t gw_rule_index_slot(struct gw *g, const struct gw_catalog *c, uint32_t idx);
+/* ---- names of the live generation: dp/catalog.h ---- */
+/* nn_catalog_load() with its failure reported (0 or GW_ERR). */
+int gw_catalog_load(struct gw *g, struct nn_catalog *c);
 
 /* ---- counters shared by devices and stats ---- */
 struct gw_dev_counters {
@@ -162,24 +130,19 @@ struct gw_dev_counters {
 int gw_dev_counters(struct gw *g, uint32_t slot, struct gw_dev_counters *out);
 json_t *gw_json_dev_counters(const struct gw_dev_counters *d);
 /* [{slot, id, tenant, network, hits}] of the live generation's rules. */
-json_t *gw_json_rules(struct gw *g, const struct gw_catalog *c);
+json_t *gw_json_rules(struct gw *g, const struct nn_catalog *c);
 
 /* Is our from-overlay XDP program attached to @iface? (status.c) */
 bool gw_xdp_attached(const char *iface);
 
-/* ---- explain's packet builder (pkt.c) ---- */
-struct gw_pkt_spec {
-	uint8_t src[NN_ADDR_LEN];
-	uint8_t dst[NN_ADDR_LEN];
-	int family; /* enum nn_family */
-	uint8_t proto;
-	uint16_t sport;
-	uint16_t dport;
-};
-
-/* Build the packet at L3 (IP header first) into @buf: TCP SYN, UDP with 4
- * payload bytes, ICMP/ICMPv6 echo request (id = sport), or 8 payload bytes
- * for any other protocol. Returns the length, 0 if it does not fit. */
-size_t gw_pkt_build(const struct gw_pkt_spec *s, uint8_t *buf, size_t cap);
+/* ---- ctl.c: the controller's control socket ---- */
+/*
+ * @method @path on g->ctl_sock with @req (JSON, NULL: no body). 0 with the
+ * HTTP status and the JSON object answered; -ENOTCONN when no controller
+ * listens there (fall back to the maps, @why says why); other -errno with
+ * the reason in @why.
+ */
+int gw_ctl_call(struct gw *g, const char *method, const char *path, json_t *req, long *status,
+		json_t **resp, char *why, size_t whylen);
 
 #endif /* NANAMI_GWCTL_H */

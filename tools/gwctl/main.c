@@ -18,6 +18,7 @@
 #include <xdp/libxdp.h>
 
 #include "gwctl.h"
+#include "lib/ctlpath.h"
 #include "lib/log.h"
 
 static const struct gw_cmd *const cmds[] = {
@@ -28,13 +29,15 @@ static const struct gw_cmd *const cmds[] = {
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))
 
 /* Accepted before the object and after it, so "gwctl status -j" works. */
-enum { G_IFACE, G_BPFFS, G_JSON, G_VERBOSE, G_HELP, G_COUNT };
+enum { G_IFACE, G_BPFFS, G_CTL_SOCK, G_JSON, G_VERBOSE, G_HELP, G_COUNT };
 
 static const struct gw_opt global_opts[] = {
 	[G_IFACE] = { "iface", 'i', required_argument, "IF",
 		      "the overlay interface (default wg0)" },
 	[G_BPFFS] = { "bpffs", 0, required_argument, "DIR",
 		      "pin directory (default " NN_PIN_ROOT "/<iface>)" },
+	[G_CTL_SOCK] = { "control-socket", 0, required_argument, "PATH",
+			 "the controller's socket (default " NN_CTL_SOCK_DIR "/<iface>.sock)" },
 	[G_JSON] = { "json", 'j', no_argument, NULL, "JSON output (errors too)" },
 	[G_VERBOSE] = { "verbose", 'v', no_argument, NULL, "libbpf debug messages" },
 	[G_HELP] = { "help", 'h', no_argument, NULL, "this help" },
@@ -107,6 +110,12 @@ static int global_opt(struct gw *g, int idx, const char *arg)
 		if (strlen(arg) >= GW_PATH_MAX - 32)
 			return gw_err(g, GW_USAGE, "--bpffs path too long");
 		snprintf(g->pin_dir, sizeof(g->pin_dir), "%s", arg);
+		break;
+	case G_CTL_SOCK:
+		if (!*arg || strlen(arg) >= 108) /* sun_path */
+			return gw_err(g, GW_USAGE, "--control-socket: '%s' is not a socket path",
+				      arg);
+		snprintf(g->ctl_sock, sizeof(g->ctl_sock), "%s", arg);
 		break;
 	case G_JSON:
 		g->json = true;
@@ -223,6 +232,8 @@ static int run_cmd(struct gw *g, const struct gw_cmd *c, int argc, char **argv)
 	}
 	if (!g->pin_dir[0])
 		nn_default_pin_dir(g->iface, g->pin_dir, sizeof(g->pin_dir));
+	if (!g->ctl_sock[0])
+		nn_default_ctl_sock(g->iface, g->ctl_sock, sizeof(g->ctl_sock));
 	err = c->run(g, state, argc - optind, argv + optind);
 out:
 	free(state);

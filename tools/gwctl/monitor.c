@@ -44,7 +44,7 @@ struct mon {
 	bool backlog;
 	bool draining; /* skipping the backlog */
 	uint32_t seen;
-	struct gw_catalog cat;
+	struct nn_catalog cat;
 };
 
 static volatile sig_atomic_t stop;
@@ -116,7 +116,7 @@ static void refresh_catalog(struct mon *m)
 
 	if (gw_live_epoch(m->g, &epoch) || (m->cat.devs && epoch == m->cat.epoch))
 		return;
-	gw_catalog_free(&m->cat);
+	nn_catalog_free(&m->cat);
 	gw_catalog_load(m->g, &m->cat);
 }
 
@@ -131,10 +131,10 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (m->draining || size < sizeof(*e) || stop)
 		return 0;
 	refresh_catalog(m);
-	dev = gw_dev_name(&m->cat, e->dev_slot);
-	rule = gw_rule_name(&m->cat, e->rule_slot);
-	tenant = gw_tenant_name(&m->cat, e->tenant);
-	network = gw_network_name(&m->cat, e->network);
+	dev = nn_cat_dev_name(&m->cat, e->dev_slot);
+	rule = nn_cat_rule_name(&m->cat, e->rule_slot);
+	tenant = nn_cat_tenant_name(&m->cat, e->tenant);
+	network = nn_cat_network_name(&m->cat, e->network);
 	reason = nn_reason_name(e->reason);
 	if ((m->reason && e->reason != m->reason) ||
 	    (m->device && (!dev || strcmp(dev->id, m->device))) ||
@@ -201,7 +201,7 @@ static int monitor_run(struct gw *g, void *state, int argc, char **argv)
 	rb = ring_buffer__new(g->fd[NN_M_EVENTS], on_event, m, NULL);
 	if (!rb) {
 		err = -errno;
-		gw_catalog_free(&m->cat);
+		nn_catalog_free(&m->cat);
 		return gw_err(g, GW_ERR, "couldn't open the ring buffer %s/nn_events: %s",
 			      g->pin_dir, strerror(-err));
 	}
@@ -232,7 +232,7 @@ static int monitor_run(struct gw *g, void *state, int argc, char **argv)
 		}
 	}
 	ring_buffer__free(rb);
-	gw_catalog_free(&m->cat);
+	nn_catalog_free(&m->cat);
 	return err;
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * names.c - protocol names and number parsing for the command line (the
- * ABI's enum names live in user/lib/names.c).
+ * names.c - protocol names (dp/explain.c holds the table) and number
+ * parsing for the command line (the ABI's enum names: user/lib/names.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -9,41 +9,17 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dp/explain.h"
 #include "gwctl.h"
-
-static const struct {
-	const char *name;
-	uint8_t num;
-} protos[] = {
-	{ "icmp", 1 }, { "tcp", 6 },	 { "udp", 17 },	  { "gre", 47 },
-	{ "esp", 50 }, { "icmpv6", 58 }, { "sctp", 132 },
-};
 
 void gw_proto_name(uint32_t proto, char *buf, size_t len)
 {
-	size_t i;
-
-	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-		if (protos[i].num == proto) {
-			snprintf(buf, len, "%s", protos[i].name);
-			return;
-		}
-	snprintf(buf, len, "%u", proto);
+	nn_proto_name(proto, buf, len);
 }
 
 int gw_proto_parse(const char *s)
 {
-	uint32_t v;
-	size_t i;
-
-	for (i = 0; i < sizeof(protos) / sizeof(protos[0]); i++)
-		if (!strcasecmp(s, protos[i].name))
-			return protos[i].num;
-	if (!strcasecmp(s, "ipv6-icmp"))
-		return 58;
-	if (!gw_parse_u32(s, 255, &v))
-		return (int)v;
-	return -1;
+	return nn_proto_parse(s);
 }
 
 int gw_parse_u32(const char *s, uint32_t max, uint32_t *out)

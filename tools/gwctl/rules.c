@@ -11,7 +11,7 @@
 
 #include "gwctl.h"
 
-json_t *gw_json_rules(struct gw *g, const struct gw_catalog *c)
+json_t *gw_json_rules(struct gw *g, const struct nn_catalog *c)
 {
 	json_t *arr = json_array();
 	size_t i;
@@ -32,7 +32,7 @@ json_t *gw_json_rules(struct gw *g, const struct gw_catalog *c)
 static int rules_run(struct gw *g, void *state, int argc, char **argv)
 {
 	static const char *const head[] = { "RULE", "TENANT", "NETWORK", "HITS" };
-	struct gw_catalog c;
+	struct nn_catalog c;
 	struct gw_table t;
 	json_t *arr, *r;
 	size_t i;
@@ -48,7 +48,7 @@ static int rules_run(struct gw *g, void *state, int argc, char **argv)
 	arr = gw_json_rules(g, &c);
 	if (g->json) {
 		gw_json_print(json_pack("{s:I,s:o}", "epoch", (json_int_t)c.epoch, "rules", arr));
-		gw_catalog_free(&c);
+		nn_catalog_free(&c);
 		return GW_OK;
 	}
 	gw_table_init(&t, head, 4);
@@ -66,7 +66,7 @@ static int rules_run(struct gw *g, void *state, int argc, char **argv)
 	gw_table_print(&t);
 	gw_table_free(&t);
 	json_decref(arr);
-	gw_catalog_free(&c);
+	nn_catalog_free(&c);
 	return GW_OK;
 }
 

@@ -95,7 +95,7 @@ static int read_drops(const struct stats_state *st, struct gw *g, struct snap *s
 	return 0;
 }
 
-static int take(struct gw *g, const struct stats_state *st, const struct gw_catalog *c,
+static int take(struct gw *g, const struct stats_state *st, const struct nn_catalog *c,
 		struct snap *s)
 {
 	size_t i;
@@ -121,7 +121,7 @@ static void snap_free(struct snap *s)
 	s->hits = NULL;
 }
 
-static json_t *stats_json(const struct gw_catalog *c, const struct snap *s, bool guard)
+static json_t *stats_json(const struct nn_catalog *c, const struct snap *s, bool guard)
 {
 	json_t *drops = json_object(), *devs = json_array(), *rules = json_array();
 	uint64_t total = 0;
@@ -163,7 +163,7 @@ static void cell(char *buf, size_t len, uint64_t now, bool has_prev, uint64_t pr
 		snprintf(buf, len, "%s", n);
 }
 
-static void stats_print(const struct gw_catalog *c, const struct snap *s, const struct snap *prev,
+static void stats_print(const struct nn_catalog *c, const struct snap *s, const struct snap *prev,
 			double secs, bool guard)
 {
 	static const char *const dh[] = { "REASON", "PACKETS", "BYTES" };
@@ -218,7 +218,7 @@ static void stats_print(const struct gw_catalog *c, const struct snap *s, const 
  */
 static int watch(struct gw *g, const struct stats_state *st)
 {
-	struct gw_catalog c = {}, pc = {};
+	struct nn_catalog c = {}, pc = {};
 	struct snap s = {}, prev = {};
 	bool have_prev = false;
 	int err = 0;
@@ -239,7 +239,7 @@ static int watch(struct gw *g, const struct stats_state *st)
 		stats_print(&c, &s, have_prev ? &prev : NULL, st->watch, st->wg_fd >= 0);
 		fflush(stdout);
 		snap_free(&prev);
-		gw_catalog_free(&pc);
+		nn_catalog_free(&pc);
 		prev = s;
 		pc = c;
 		memset(&s, 0, sizeof(s));
@@ -249,15 +249,15 @@ static int watch(struct gw *g, const struct stats_state *st)
 	}
 	snap_free(&prev);
 	snap_free(&s);
-	gw_catalog_free(&pc);
-	gw_catalog_free(&c);
+	nn_catalog_free(&pc);
+	nn_catalog_free(&c);
 	return err;
 }
 
 static int stats_run(struct gw *g, void *state, int argc, char **argv)
 {
 	struct stats_state *st = state;
-	struct gw_catalog c;
+	struct nn_catalog c;
 	struct snap s = {};
 	int err;
 
@@ -286,7 +286,7 @@ static int stats_run(struct gw *g, void *state, int argc, char **argv)
 	else if (!err)
 		stats_print(&c, &s, NULL, 1, st->wg_fd >= 0);
 	snap_free(&s);
-	gw_catalog_free(&c);
+	nn_catalog_free(&c);
 out:
 	if (st->wg_fd >= 0)
 		close(st->wg_fd);

@@ -166,6 +166,113 @@ static const struct {
 
 #define N_USAGE (sizeof(usage_maps) / sizeof(usage_maps[0]))
 
+#define JS(o, k) json_string_value(json_object_get((o), (k)))
+#define JI(o, k) ((long long)json_integer_value(json_object_get((o), (k))))
+
+/* The controller's last error: the newer of its last rejection and its
+ * last failed apply, as the first reason given; NULL when none. */
+static const char *last_error(json_t *ctl)
+{
+	json_t *r = json_object_get(ctl, "last_rejection"),
+	       *a = json_object_get(ctl, "last_apply_error"), *e;
+
+	if (!json_is_object(a))
+		e = r;
+	else if (!json_is_object(r))
+		e = a;
+	else
+		e = JI(a, "at_unix") >= JI(r, "at_unix") ? a : r;
+	return json_string_value(json_array_get(json_object_get(e, "reasons"), 0));
+}
+
+static void print_event(const char *label, json_t *e)
+{
+	json_t *rs = json_object_get(e, "reasons");
+	long long n = (long long)json_array_size(rs) + JI(e, "reasons_not_kept");
+
+	if (!json_is_object(e)) {
+		printf("%-13s none\n", label);
+		return;
+	}
+	printf("%-13s ", label);
+	if (json_is_integer(json_object_get(e, "generation")))
+		printf("generation %lld ", JI(e, "generation"));
+	printf("at %s (%s, %s): %s", JS(e, "at") ?: "?", JS(e, "trigger") ?: "?",
+	       json_is_true(json_object_get(e, "current")) ? "nothing applied since" :
+							     "applied since",
+	       json_string_value(json_array_get(rs, 0)) ?: "-");
+	if (n > 1)
+		printf(" (and %lld more)", n - 1);
+	putchar('\n');
+}
+
+static void print_wg(json_t *wg)
+{
+	json_t *lr = json_object_get(wg, "last_reconcile");
+	const char *b = JS(wg, "backend") ?: "none", *i = JS(wg, "iface") ?: "?";
+
+	if (!strcmp(b, "none"))
+		printf("wireguard     not managed (--wg none)\n");
+	else if (json_is_true(json_object_get(wg, "in_sync")))
+		printf("wireguard     %s on %s: in sync at the last reconcile (%s), %lld peers\n",
+		       b, i, JS(wg, "checked_at"), JI(wg, "peers"));
+	else if (json_is_object(lr))
+		printf("wireguard     %s on %s: the last reconcile (%s) %s: peers +%lld -%lld ~%lld, "
+		       "allowed_ips repaired %lld, keys rotated %lld\n",
+		       b, i, JS(wg, "checked_at"),
+		       JS(wg, "error") ? "failed" : "found differences and repaired them",
+		       JI(lr, "peers_added"), JI(lr, "peers_removed"), JI(lr, "peers_updated"),
+		       JI(lr, "allowed_ips_repaired"), JI(lr, "keys_rotated"));
+	else
+		printf("wireguard     %s on %s: not reconciled yet%s%s\n", b, i,
+		       JS(wg, "error") ? ": " : "", JS(wg, "error") ?: "");
+}
+
+/* What only the controller knows, from GET /v1/status. */
+static void print_controller(struct gw *g, json_t *ctl, const char *why)
+{
+	json_t *cp = json_object_get(ctl, "control_plane"), *sync = json_object_get(ctl, "sync"),
+	       *id = json_object_get(ctl, "identity"), *errs = json_object_get(cp, "errors_total"),
+	       *le = json_object_get(cp, "last_error"), *v;
+	const char *k;
+	bool any = false;
+
+	if (!ctl) {
+		printf("controller    not reachable (%s): showing the pinned maps alone\n", why);
+		printf("last error    unknown (not recorded in the pinned maps)\n\n");
+		return;
+	}
+	printf("controller    running (pid %lld, control socket %s)\n", JI(ctl, "pid"),
+	       g->ctl_sock);
+	if (JS(cp, "url"))
+		printf("control plane %s %s\n", JS(cp, "state") ?: "?", JS(cp, "url"));
+	else
+		printf("source        file %s\n", JS(cp, "file") ?: "?");
+	if (json_is_integer(json_object_get(sync, "seconds_since_last_sync")))
+		printf("last sync     %s (%llds ago), generation %lld\n", JS(sync, "last_sync_at"),
+		       JI(sync, "seconds_since_last_sync"), JI(sync, "applied_generation"));
+	else
+		printf("last sync     never, generation %lld\n", JI(sync, "applied_generation"));
+	print_event("last rejected", json_object_get(ctl, "last_rejection"));
+	print_event("apply error", json_object_get(ctl, "last_apply_error"));
+	print_wg(json_object_get(ctl, "wg"));
+	printf("identity      node %s, wg public key %s (enrollment, rotation: not built yet)\n",
+	       JS(id, "node_id") ?: "-", JS(id, "wg_public_key") ?: "-");
+	printf("cp errors    ");
+	json_object_foreach(errs, k, v)
+	{
+		if (!json_integer_value(v))
+			continue;
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+		any = true;
+	}
+	if (json_is_object(le))
+		printf(" (last: %s at %s)", JS(le, "message") ?: "?", JS(le, "at") ?: "?");
+	if (!any)
+		printf(" none");
+	printf("\n\n");
+}
+
 static int status_run(struct gw *g, void *state, int argc, char **argv)
 {
 	static const char *const map_head[] = { "MAP", "ENTRIES", "CAPACITY", "USE" };
@@ -182,15 +289,31 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 	struct nn_meta meta = {};
 	int ifindex, i, err;
 	char when[48];
-	json_t *root, *progs, *maps;
+	json_t *root, *progs, *maps, *ctl = NULL, *cp;
+	char why[1024] = "";
+	long status = 0;
 
 	(void)state;
 	(void)argv;
 	if (argc)
 		return gw_err(g, GW_USAGE, "status takes no arguments");
+	/* The controller first: what it knows is not in the maps. Any failure
+	 * to ask it leaves the maps, which are enough to answer the rest. */
+	err = gw_ctl_call(g, "GET", "/v1/status", NULL, &status, &ctl, why, sizeof(why));
+	if (!err && status != 200) {
+		snprintf(why, sizeof(why), "control socket %.500s: HTTP %ld: %.300s", g->ctl_sock,
+			 status, JS(ctl, "error") ?: "?");
+		err = -EPROTO;
+	}
+	if (err) {
+		json_decref(ctl);
+		ctl = NULL;
+	}
 	err = gw_pins_open(g);
-	if (err)
+	if (err) {
+		json_decref(ctl);
 		return err;
+	}
 	if (gw_live_epoch(g, &epoch) || bpf_map_lookup_elem(g->fd[NN_M_META], &zero, &meta))
 		return gw_err(g, GW_ERR, "couldn't read %s/nn_active or nn_meta: %s", g->pin_dir,
 			      strerror(errno));
@@ -230,8 +353,9 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 			json_object_set_new(maps, nn_map_names[usage_maps[i].id],
 					    json_pack("{s:I,s:I}", "entries", (json_int_t)used[i],
 						      "capacity", (json_int_t)cap[i]));
+		cp = json_object_get(ctl, "control_plane");
 		root = json_pack("{s:s,s:s,s:I,s:o,s:I,s:i,s:i,s:{s:i,s:i,s:i,s:i},s:o,s:o,s:b,"
-				 "s:n,s:n}",
+				 "s:o,s:o,s:s,s:s,s:o}",
 				 "iface", g->iface, "pin_dir", g->pin_dir, "generation",
 				 (json_int_t)meta.generation, "applied_at",
 				 meta.applied_unix_ns ? json_string(when) : json_null(),
@@ -240,9 +364,15 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 				 (int)meta.devices, "rules", (int)meta.rules, "cells",
 				 (int)meta.cells, "prefixes", (int)meta.prefixes, "programs", progs,
 				 "maps", maps, "interface_present", ifindex != 0,
-				 /* Neither is in the pinned maps yet (no last-error or
-				  * source map): null, so scripts can rely on the keys. */
-				 "source", "last_error");
+				 /* Only the controller knows these: null without it,
+				  * so that scripts can rely on the keys. */
+				 "source", gw_json_str_or_null(JS(cp, "url") ?: JS(cp, "file")),
+				 "last_error", gw_json_str_or_null(ctl ? last_error(ctl) : NULL),
+				 "via", ctl ? "control_socket" : "pinned_maps", "control_socket",
+				 g->ctl_sock, "controller", ctl ? json_incref(ctl) : json_null());
+		if (root && !ctl)
+			json_object_set_new(root, "fallback_reason", json_string(why));
+		json_decref(ctl);
 		gw_json_print(root);
 		return GW_OK;
 	}
@@ -254,7 +384,8 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 	       epoch ? "" : ": nothing applied, everything from the overlay drops as spoof");
 	printf("applied       %u devices/nodes, %u rules, %u cells, %u prefixes\n", meta.devices,
 	       meta.rules, meta.cells, meta.prefixes);
-	printf("last error    unknown (not recorded in the pinned maps)\n\n");
+	print_controller(g, ctl, why);
+	json_decref(ctl);
 	{
 		struct gw_table t;
 

@@ -166,6 +166,7 @@ static int perform(struct nn_cp_client *c, const char *method, const char *url, 
 	int ret;
 
 	curl_easy_reset(c->h);
+	c->last_curl = 0;
 	*status = 0;
 	b->max = c->max_response;
 	ret = nn_cp_setup(c, c->h, url, ebuf, hdrs);
@@ -192,6 +193,7 @@ static int perform(struct nn_cp_client *c, const char *method, const char *url, 
 		return -EFBIG;
 	}
 	if (rc != CURLE_OK) {
+		c->last_curl = rc;
 		nn_cp_curl_fail(url, rc, ebuf, err, errlen);
 		return nn_cp_curl_errno(rc);
 	}
@@ -413,13 +415,35 @@ out:
 	return ret;
 }
 
+/* Remember what kind of failure @ret (a public function's result) was. */
+static int noted(struct nn_cp_client *c, int ret)
+{
+	c->last_kind =
+		nn_cp_err_kind_of(ret, ret ? c->last_curl : 0, !strncmp(c->base, "https:", 6));
+	return ret;
+}
+
+enum nn_cp_err_kind nn_cp_client_last_error(const struct nn_cp_client *c)
+{
+	return c->last_kind;
+}
+
 int nn_cp_fetch_snapshot(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
 {
 	memset(f, 0, sizeof(*f));
-	return fetch_full(c, f, true, err, errlen);
+	c->last_curl = 0;
+	return noted(c, fetch_full(c, f, true, err, errlen));
 }
 
+static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen);
+
 int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
+{
+	c->last_curl = 0;
+	return noted(c, fetch_delta(c, f, err, errlen));
+}
+
+static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
 {
 	struct buf b = { 0 };
 	char etag[128] = "", why[256];
@@ -511,6 +535,7 @@ int nn_cp_request(struct nn_cp_client *c, const char *method, const char *path, 
 	int ret;
 
 	*resp = NULL;
+	c->last_curl = 0;
 	if (asprintf(&url, "%s%s", c->base, path) < 0)
 		return -ENOMEM;
 	if (body) {
@@ -520,7 +545,7 @@ int nn_cp_request(struct nn_cp_client *c, const char *method, const char *path, 
 			return -ENOMEM;
 		}
 	}
-	ret = perform(c, method, url, body, hdrs, &b, etag, status, err, errlen);
+	ret = noted(c, perform(c, method, url, body, hdrs, &b, etag, status, err, errlen));
 	curl_slist_free_all(hdrs);
 	free(url);
 	if (ret) {

@@ -59,6 +59,29 @@ struct nn_cp_opts {
 
 struct nn_cp_client;
 
+/* What kind of failure a request ended in, as far as the client can tell
+ * (the controller counts them: nanami_control_plane_errors_total{kind}). */
+enum nn_cp_err_kind {
+	NN_CP_ERR_NONE = 0,
+	NN_CP_ERR_CONNECT,	  /* refused, unreachable, name not resolved */
+	NN_CP_ERR_TLS,		  /* handshake, verification, pin, our certificate */
+	NN_CP_ERR_TIMEOUT,	  /* connect/total/low-speed, a dead event stream */
+	NN_CP_ERR_HTTP_STATUS,	  /* an answer with an unexpected status */
+	NN_CP_ERR_BODY_TOO_LARGE, /* over the size cap (response or SSE line) */
+	NN_CP_ERR_PARSE,	  /* not one JSON object, duplicate keys, ... */
+	NN_CP_ERR_RESET,	  /* closed or reset mid-request (plain http) */
+	NN_CP_ERR_OTHER,	  /* anything else libcurl reports */
+	NN_CP_ERR_MAX,
+};
+
+/* "connect", "tls", ...; "none" for NN_CP_ERR_NONE. */
+const char *nn_cp_err_kind_name(enum nn_cp_err_kind k);
+
+/* The kind of the last failed request of @c (the fetch handle's, or the
+ * stream's when called from the stream's thread after nn_cp_stream());
+ * NN_CP_ERR_NONE after a success. */
+enum nn_cp_err_kind nn_cp_client_last_error(const struct nn_cp_client *c);
+
 int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out, char *err,
 		     size_t errlen);
 void nn_cp_client_free(struct nn_cp_client *c);
@@ -152,5 +175,9 @@ int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char
 /* The size cap as the write callback applies it: may have + n bytes more be
  * accepted under cap? (false also on overflow). */
 bool nn_cp_cap_ok(size_t have, size_t n, size_t cap);
+
+/* The kind of a failure from the -errno it returned and, for libcurl
+ * failures, its CURLcode (0 when none) and whether the URL is https. */
+enum nn_cp_err_kind nn_cp_err_kind_of(int err, int curl_code, bool https);
 
 #endif /* NANAMI_CP_CLIENT_H */

@@ -25,6 +25,10 @@ struct nn_cp_client {
 	long long gen;	 /* its generation, -1 = none */
 	char etag[128];	 /* its ETag, "" = unknown */
 	atomic_int stop; /* nn_cp_stream_stop() */
+	/* The last request's failure (each client is used by one thread):
+	 * its kind, and libcurl's code when libcurl failed it (else 0). */
+	enum nn_cp_err_kind last_kind;
+	int last_curl;
 };
 
 void nn_cp_seterr(char *err, size_t errlen, const char *fmt, ...)

@@ -167,6 +167,7 @@ int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 	struct sse *s;
 	char *url = nn_cp_url_of(c, "events", -1);
 	CURLcode rc;
+	int curl_rc = 0;
 	int ret = -ENOMEM;
 
 	if (!st)
@@ -232,8 +233,10 @@ int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 	} else {
 		nn_cp_curl_fail(url, rc, ebuf, err, errlen);
 		ret = nn_cp_curl_errno(rc);
+		curl_rc = rc;
 	}
 out:
+	c->last_kind = nn_cp_err_kind_of(ret, curl_rc, !strncmp(c->base, "https:", 6));
 	atomic_store(&c->stop, 0);
 	if (s && s->h)
 		curl_easy_cleanup(s->h);

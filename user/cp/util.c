@@ -29,6 +29,82 @@ void nn_cp_seterr(char *err, size_t errlen, const char *fmt, ...)
 
 /* ---- pure helpers ---- */
 
+static const char *const err_kind_names[NN_CP_ERR_MAX] = {
+	[NN_CP_ERR_NONE] = "none",
+	[NN_CP_ERR_CONNECT] = "connect",
+	[NN_CP_ERR_TLS] = "tls",
+	[NN_CP_ERR_TIMEOUT] = "timeout",
+	[NN_CP_ERR_HTTP_STATUS] = "http_status",
+	[NN_CP_ERR_BODY_TOO_LARGE] = "body_too_large",
+	[NN_CP_ERR_PARSE] = "parse",
+	[NN_CP_ERR_RESET] = "reset",
+	[NN_CP_ERR_OTHER] = "other",
+};
+
+const char *nn_cp_err_kind_name(enum nn_cp_err_kind k)
+{
+	return (unsigned int)k < NN_CP_ERR_MAX ? err_kind_names[k] : "other";
+}
+
+/* libcurl's codes first: they say more than the -errno we folded them
+ * into (a refused connection and an unresolved name are both -ECONNREFUSED,
+ * a TLS alert and a reset both -ECONNRESET). */
+enum nn_cp_err_kind nn_cp_err_kind_of(int err, int curl_code, bool https)
+{
+	if (!err)
+		return NN_CP_ERR_NONE;
+	switch ((CURLcode)curl_code) {
+	case CURLE_OK:
+		break;
+	case CURLE_OPERATION_TIMEDOUT:
+		return NN_CP_ERR_TIMEOUT;
+	case CURLE_COULDNT_CONNECT:
+	case CURLE_COULDNT_RESOLVE_HOST:
+	case CURLE_COULDNT_RESOLVE_PROXY:
+		return NN_CP_ERR_CONNECT;
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+	case CURLE_SSL_CACERT_BADFILE:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_INVALIDCERTSTATUS:
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_SSL_CIPHER:
+	case CURLE_SSL_ENGINE_NOTFOUND:
+	case CURLE_SSL_ENGINE_SETFAILED:
+	case CURLE_SSL_CRL_BADFILE:
+	case CURLE_SSL_ISSUER_ERROR:
+	case CURLE_SSL_SHUTDOWN_FAILED:
+	case CURLE_USE_SSL_FAILED:
+		return NN_CP_ERR_TLS;
+	case CURLE_RECV_ERROR:
+	case CURLE_SEND_ERROR:
+		/* With TLS 1.3 a server refusing our certificate says so
+		 * after the handshake: libcurl sees a failed read. */
+		return https ? NN_CP_ERR_TLS : NN_CP_ERR_RESET;
+	case CURLE_GOT_NOTHING:
+		return NN_CP_ERR_RESET;
+	default:
+		return NN_CP_ERR_OTHER;
+	}
+	switch (err) {
+	case -ECONNREFUSED:
+		return NN_CP_ERR_CONNECT;
+	case -EPERM:
+		return NN_CP_ERR_TLS;
+	case -ETIMEDOUT:
+		return NN_CP_ERR_TIMEOUT;
+	case -EPROTO:
+		return NN_CP_ERR_HTTP_STATUS;
+	case -EFBIG:
+		return NN_CP_ERR_BODY_TOO_LARGE;
+	case -EBADMSG:
+		return NN_CP_ERR_PARSE;
+	case -ECONNRESET:
+		return NN_CP_ERR_RESET;
+	}
+	return NN_CP_ERR_OTHER;
+}
+
 bool nn_cp_cap_ok(size_t have, size_t n, size_t cap)
 {
 	return n <= cap && have <= cap - n;

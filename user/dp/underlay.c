@@ -20,6 +20,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "dp/loader.h"
 #include "dp/underlay.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
@@ -32,6 +33,11 @@ const char *const nn_ul_map_names[NN_UL_COUNT] = {
 	[NN_UL_HS] = "nn_wg_hs",
 	[NN_UL_DROPS] = "nn_wg_drops",
 };
+
+static int load_underlay(void *skel)
+{
+	return underlay_xdp__load(skel);
+}
 
 int nn_underlay_load(const char *pin_dir, struct nn_underlay **out)
 {
@@ -72,13 +78,12 @@ int nn_underlay_load(const char *pin_dir, struct nn_underlay **out)
 				goto out;
 		}
 	}
-	err = underlay_xdp__load(u->skel);
-	if (err) {
-		nn_log_err("event=underlay_load pin_dir=%s error=\"couldn't load the underlay "
-			   "program (pinned maps of another version? run --detach first): %s\"",
-			   u->pin_dir[0] ? u->pin_dir : "-", strerror(-err));
+	/* A refusal is reported as what it is (the verifier's, or a pinned
+	 * map that does not fit), like the policy programs'. */
+	err = nn_bpf_load_reported("underlay", u->pin_dir[0] ? u->pin_dir : NULL, load_underlay,
+				   u->skel, NULL, 0);
+	if (err)
 		goto out;
-	}
 	u->map_fd[NN_UL_CONFIG] = bpf_map__fd(u->skel->maps.nn_wg_config);
 	u->map_fd[NN_UL_HS] = bpf_map__fd(u->skel->maps.nn_wg_hs);
 	u->map_fd[NN_UL_DROPS] = bpf_map__fd(u->skel->maps.nn_wg_drops);

@@ -26,6 +26,7 @@
 
 #include "dp/apply.h"
 #include "dp/underlay.h"
+#include "gatewayd/ctlsock.h"
 #include "gatewayd/hostaddr.h"
 #include "gatewayd/lkg.h"
 #include "gatewayd/loop.h"
@@ -51,6 +52,7 @@ struct daemon {
 	bool wg_open;
 	struct nn_ctl_state st;
 	struct nn_metrics *metrics;
+	struct nn_ctlsock *ctlsock;
 
 	/* control plane */
 	struct nn_cp_client *cp;	/* fetches, main thread */
@@ -147,7 +149,8 @@ static void refresh_peer_metrics(struct daemon *d)
  * drift timer (@why "drift": the same desired state again) every wg0 change
  * undoes a change made by hand: a stray peer, a widened AllowedIPs, a key
  * swapped; all are counted as drift repairs. */
-static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *why)
+static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *why, char *msg,
+		      size_t msglen)
 {
 	struct nn_wg_counters wc = {};
 	bool changed;
@@ -155,9 +158,12 @@ static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *w
 
 	if (d->wg_open) {
 		err = nn_wg_reconcile(&d->wg, p, &wc);
+		nn_ctl_note_wg(&d->st, err ? NULL : &wc, err);
 		if (err) {
 			nn_log_err("event=wg_apply_failed iface=%s error=\"%s\"", d->o->iface,
 				   strerror(-err));
+			snprintf(msg, msglen, "%s: couldn't reconcile the WireGuard peers: %s",
+				 d->o->iface, strerror(-err));
 			return err;
 		}
 		pthread_mutex_lock(&d->st.mu);
@@ -173,16 +179,21 @@ static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *w
 	}
 	if (d->ul) {
 		err = nn_underlay_set_port(d->ul, p->gw.listen_port, &changed);
-		if (err)
+		if (err) {
+			snprintf(msg, msglen, "underlay guard: couldn't set the listen port: %s",
+				 strerror(-err));
 			return err;
+		}
 		if (changed)
 			nn_log_info("event=underlay_config listen_port=%u hs_rate=%u hs_burst=%u",
 				    p->gw.listen_port, NN_DEF_WG_HS_RATE, NN_DEF_WG_HS_BURST);
 	}
 	if (d->o->nat) {
 		err = nn_nat_apply(d->o->iface, p);
-		if (err)
+		if (err) {
+			snprintf(msg, msglen, "exit NAT table: %s", strerror(-err));
 			return err;
+		}
 	}
 	return 0;
 }
@@ -224,6 +235,25 @@ static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
 	pthread_mutex_unlock(&d->st.mu);
 }
 
+/* A snapshot refused: counted, and kept with its reasons for the status. */
+static void rejected(struct daemon *d, const char *why, int64_t generation, const char *const *msgs,
+		     size_t n)
+{
+	count_errors(d, 1, 0);
+	nn_ctl_note_rejection(&d->st, why, generation, msgs, n);
+}
+
+/* The generation a refused snapshot claims, for the status: -1 when it
+ * names none (it is not even JSON). */
+static int64_t peek_generation(const char *text, size_t len)
+{
+	json_t *j = json_loadb(text, len, 0, NULL), *g = json_object_get(j, "generation");
+	int64_t gen = json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : -1;
+
+	json_decref(j);
+	return gen;
+}
+
 /* Whose snapshots we take: --node-id, else what the first file named. */
 static const char *our_node_id(const struct daemon *d)
 {
@@ -263,14 +293,20 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		nn_log_warn("event=rejected source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
 	count_errors(d, errs.n, 0);
 	if (err) {
+		const char *one = strerror(-err);
+
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : strerror(-err));
+			   source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : one);
+		nn_ctl_note_rejection(&d->st, why, peek_generation(text, len),
+				      errs.n ? (const char *const *)errs.msgs : &one,
+				      errs.n ? errs.n : 1);
 		nn_errlist_free(&errs);
 		return NN_APPLY_REJECTED;
 	}
 	nn_errlist_free(&errs);
 	if (!our_node_id(d)) {
 		snprintf(d->file_node_id, sizeof(d->file_node_id), "%s", p->node_id);
+		nn_ctl_set_node_id(&d->st, p->node_id);
 		nn_log_info("event=node_id_taken node_id=%s source=%s note=\"no --node-id: the "
 			    "file's node_id is this gateway's; a file naming another node is "
 			    "rejected\"",
@@ -278,21 +314,25 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	}
 	have = enforced(d, &cur_gen, &cur_devices);
 	if (have && p->generation < cur_gen) {
-		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"generation %llu "
-			   "is older than the applied generation %llu\"",
-			   source_name(d), why, (unsigned long long)p->generation,
-			   (unsigned long long)cur_gen);
-		count_errors(d, 1, 0);
+		char m[160];
+		const char *mp = m;
+
+		snprintf(m, sizeof(m), "generation %llu is older than the applied generation %llu",
+			 (unsigned long long)p->generation, (unsigned long long)cur_gen);
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   source_name(d), why, m);
+		rejected(d, why, (int64_t)p->generation, &mp, 1);
 		nn_policy_free(p);
 		return NN_APPLY_REJECTED;
 	}
 	/* An empty snapshot replacing a populated one must at least be a newer
 	 * generation: never the product of a half-failed fetch. */
 	if (have && !p->n_devices && cur_devices && p->generation <= cur_gen) {
-		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"empty snapshot "
-			   "without a newer generation\"",
-			   source_name(d), why);
-		count_errors(d, 1, 0);
+		const char *m = "empty snapshot without a newer generation";
+
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   source_name(d), why, m);
+		rejected(d, why, (int64_t)p->generation, &m, 1);
 		nn_policy_free(p);
 		return NN_APPLY_REJECTED;
 	}
@@ -301,21 +341,31 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		nn_log_err("event=%s source=%s reason=\"%s\"",
 			   out == NN_APPLY_REJECTED ? "snapshot_rejected" : "apply_failed",
 			   source_name(d), errs.msgs[i]);
+	if (out == NN_APPLY_REJECTED) {
+		rejected(d, why, (int64_t)p->generation, (const char *const *)errs.msgs, errs.n);
+	} else if (out == NN_APPLY_FAILED) {
+		count_errors(d, 0, 1);
+		nn_ctl_note_apply_error(&d->st, why, (int64_t)p->generation,
+					(const char *const *)errs.msgs, errs.n);
+	}
 	nn_errlist_free(&errs);
-	if (out == NN_APPLY_APPLIED && apply_rest(d, p, why)) {
-		/* wg0 or NAT failed: put the previous generation back so the
-		 * maps and wg0 keep agreeing; retried with backoff. */
-		out = NN_APPLY_FAILED;
-		if (d->good && nn_apply(d->dp, d->good, &res, &errs) == NN_APPLY_APPLIED)
-			nn_log_warn("event=rolled_back generation=%llu",
-				    (unsigned long long)d->good->generation);
-		nn_errlist_free(&errs);
+	if (out == NN_APPLY_APPLIED) {
+		char m[NN_CTL_MSG_MAX] = "";
+		const char *mp = m;
+
+		if (apply_rest(d, p, why, m, sizeof(m))) {
+			/* wg0 or NAT failed: put the previous generation back so
+			 * the maps and wg0 keep agreeing; retried with backoff. */
+			out = NN_APPLY_FAILED;
+			count_errors(d, 0, 1);
+			nn_ctl_note_apply_error(&d->st, why, (int64_t)p->generation, &mp, 1);
+			if (d->good && nn_apply(d->dp, d->good, &res, &errs) == NN_APPLY_APPLIED)
+				nn_log_warn("event=rolled_back generation=%llu",
+					    (unsigned long long)d->good->generation);
+			nn_errlist_free(&errs);
+		}
 	}
 	if (out != NN_APPLY_APPLIED) {
-		if (out == NN_APPLY_REJECTED)
-			count_errors(d, 1, 0);
-		else
-			count_errors(d, 0, 1);
 		nn_policy_free(p);
 		return out;
 	}
@@ -339,10 +389,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	}
 	nn_policy_free(d->good);
 	d->good = p;
-	pthread_mutex_lock(&d->st.mu);
-	d->st.applied_generation = p->generation;
-	d->st.map_writes += res.writes;
-	pthread_mutex_unlock(&d->st.mu);
+	nn_ctl_note_applied(&d->st, p->generation, res.writes);
 	refresh_peer_metrics(d);
 	return NN_APPLY_APPLIED;
 }
@@ -412,9 +459,12 @@ static enum sync_outcome cp_sync(struct daemon *d, const char *why)
 	if (err == -EBADMSG || err == -EFBIG) {
 		/* An answer that cannot be read as a snapshot (bad, duplicate-key
 		 * or too deep JSON, over the size cap): a snapshot rejected whole. */
+		const char *m = err_s;
+
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
 			   d->o->cp.url, why, err_s);
-		count_errors(d, 1, 0);
+		rejected(d, why, -1, &m, 1);
+		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
 		if (!atomic_load(&d->stream_up))
 			set_cp_state(d, NN_CP_POLLING);
 		nn_cp_fetch_release(&f);
@@ -423,6 +473,7 @@ static enum sync_outcome cp_sync(struct daemon *d, const char *why)
 	if (err) {
 		nn_log_warn("event=control_plane_unreachable url=%s trigger=%s error=\"%s\"",
 			    d->o->cp.url, why, err_s);
+		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
 		if (!atomic_load(&d->stream_up))
 			set_cp_state(d, NN_CP_DOWN);
 		nn_cp_fetch_release(&f);
@@ -523,6 +574,8 @@ static void *stream_main(void *arg)
 		atomic_store(&d->stream_up, 0);
 		if (atomic_load(&d->quit))
 			break;
+		if (err)
+			nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp_stream), err_s);
 		ms = nn_cp_backoff_ms(attempt++, STREAM_BASE_MS, STREAM_MAX_MS, nn_cp_random());
 		nn_log_warn("event=stream_down url=%s error=\"%s\" reconnect_in_ms=%u",
 			    d->o->cp.url, err ? err_s : "closed", ms);
@@ -736,6 +789,27 @@ static int start_cp(struct daemon *d)
 	return 0;
 }
 
+/* What the status tells about this controller, fixed from now on. */
+static void describe_self(struct daemon *d)
+{
+	struct nn_ctl_info *i = &d->st.info;
+
+	pthread_mutex_lock(&d->st.mu);
+	i->iface = d->o->iface;
+	i->pin_dir = d->o->pin_dir;
+	i->state_dir = d->o->state_dir;
+	i->cp_url = d->o->cp.url;
+	i->assignments = d->o->assignments;
+	i->wg_backend = d->wg_open ? nn_wg_mode_name(d->o->wg) : "none";
+	i->hook = d->o->hook == NN_HOOK_XDP ? "xdp" : "tc";
+	if (d->wg_open)
+		snprintf(i->wg_public_key, sizeof(i->wg_public_key), "%s", d->wg.public_key_b64);
+	i->started_unix = time(NULL);
+	if (d->o->node_id)
+		snprintf(d->st.node_id, sizeof(d->st.node_id), "%s", d->o->node_id);
+	pthread_mutex_unlock(&d->st.mu);
+}
+
 static int start(struct daemon *d)
 {
 	const struct nn_daemon_opts *o = d->o;
@@ -788,10 +862,25 @@ static int start(struct daemon *d)
 		nn_log_info("event=wg_key iface=%s public_key=%s created=%d", o->iface,
 			    d->wg.public_key_b64, d->wg.key_created);
 	}
+	describe_self(d);
 	if (o->metrics_listen) {
 		err = nn_metrics_start(o->metrics_listen, d->dp, d->ul, &d->st, &d->metrics);
 		if (err)
 			return err;
+	}
+	if (!o->once) {
+		struct nn_ctlsock_opts co = { .path = o->ctl_socket,
+					      .pin_dir = o->pin_dir,
+					      .iface = o->iface,
+					      .xdp = o->hook == NN_HOOK_XDP,
+					      .st = &d->st };
+
+		/* Enforcing matters more than being asked about it: without
+		 * the socket, nanami-gwctl reads the pinned maps alone. */
+		if (nn_ctlsock_start(&co, &d->ctlsock))
+			nn_log_err("event=control_socket path=%s note=\"running without the "
+				   "control socket\"",
+				   o->ctl_socket);
 	}
 	if (o->cp.url) {
 		err = start_cp(d);
@@ -811,6 +900,7 @@ static void shutdown_all(struct daemon *d)
 		nn_cp_stream_stop(d->cp_stream);
 		pthread_join(d->stream_thread, NULL);
 	}
+	nn_ctlsock_stop(d->ctlsock);
 	nn_metrics_stop(d->metrics);
 	nn_cp_client_free(d->cp_stream);
 	nn_cp_client_free(d->cp);
@@ -822,9 +912,7 @@ static void shutdown_all(struct daemon *d)
 	nn_policy_free(d->good);
 	free(d->good_text);
 	free(d->pending);
-	pthread_mutex_lock(&d->st.mu);
-	free(d->st.peers);
-	pthread_mutex_unlock(&d->st.mu);
+	nn_ctl_state_destroy(&d->st);
 	if (d->evfd >= 0)
 		close(d->evfd);
 }

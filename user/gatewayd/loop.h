@@ -27,6 +27,7 @@ struct nn_daemon_opts {
 	const char *pin_dir;
 	const char *state_dir;
 	const char *metrics_listen; /* NULL: no endpoint */
+	const char *ctl_socket;	    /* control socket path (not with once) */
 	uint8_t framing;
 	uint8_t hook;
 	enum nn_wg_mode wg;

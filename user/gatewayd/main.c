@@ -14,6 +14,7 @@
 
 #include "gatewayd/detach.h"
 #include "gatewayd/loop.h"
+#include "lib/ctlpath.h"
 #include "lib/iface.h"
 #include "lib/log.h"
 
@@ -44,6 +45,7 @@ enum opt_id {
 	O_ONCE,
 	O_DETACH,
 	O_METRICS,
+	O_CTL_SOCKET,
 	O_RESYNC,
 	O_POLL,
 	O_MAX_DEVICES,
@@ -89,6 +91,8 @@ static const struct flag {
 	{ "once", NULL, O_ONCE, "apply once and exit 0, leaving programs attached" },
 	{ "detach", NULL, O_DETACH, "remove our programs, pins and NAT table, and exit" },
 	{ "metrics-listen", "ADDR:PORT", O_METRICS, "serve Prometheus metrics at /metrics" },
+	{ "control-socket", "PATH", O_CTL_SOCKET,
+	  "local API for nanami-gwctl (default " NN_CTL_SOCK_DIR "/<iface>.sock)" },
 	{ "resync", "SECONDS", O_RESYNC, "drift timer: re-apply desired state (default 30)" },
 	{ "poll", "SECONDS", O_POLL, "poll interval while the event stream is down (default 30)" },
 	{ "max-devices", "N", O_MAX_DEVICES, "map capacity for devices (default 131072)" },
@@ -142,6 +146,7 @@ struct args {
 	const char *wg;
 	char pin_buf[512];
 	char state_buf[512];
+	char ctl_buf[108]; /* sun_path */
 };
 
 static int bad_value(const char *flag, const char *v)
@@ -191,6 +196,9 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 		return 0;
 	case O_METRICS:
 		d->metrics_listen = v;
+		return 0;
+	case O_CTL_SOCKET:
+		d->ctl_socket = v;
 		return 0;
 	case O_ONCE:
 		d->once = true;
@@ -291,6 +299,10 @@ static int check_args(struct args *a)
 	if (!d->state_dir) {
 		snprintf(a->state_buf, sizeof(a->state_buf), "%s/%s", NN_DEF_STATE_ROOT, d->iface);
 		d->state_dir = a->state_buf;
+	}
+	if (!d->ctl_socket) {
+		nn_default_ctl_sock(d->iface, a->ctl_buf, sizeof(a->ctl_buf));
+		d->ctl_socket = a->ctl_buf;
 	}
 	if (a->detach)
 		return 0;

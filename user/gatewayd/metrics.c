@@ -2,9 +2,7 @@
 /* metrics.c - Prometheus text exposition of dataplane and controller state. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +17,7 @@
 #include "dp/apply.h"
 #include "dp/counters.h"
 #include "dp/underlay.h"
+#include "gatewayd/http.h"
 #include "gatewayd/metrics.h"
 #include "lib/log.h"
 #include "lib/names.h"
@@ -43,12 +42,6 @@ static const char *esc(const char *in, char *out, size_t len)
 	}
 	out[o] = 0;
 	return out;
-}
-
-void nn_ctl_state_init(struct nn_ctl_state *st)
-{
-	memset(st, 0, sizeof(*st));
-	pthread_mutex_init(&st->mu, NULL);
 }
 
 /* Drops by reason: each reason is counted by one map, nn_drops (the policy
@@ -200,7 +193,6 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 
 static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now)
 {
-	static const char *const cp_names[] = { "none", "down", "polling", "stream" };
 	char e[160];
 	size_t i;
 	int s;
@@ -227,8 +219,13 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 		    (unsigned long long)st->wg_changes);
 	nn_sbprintf(b, "# TYPE nanami_control_plane_state gauge\n");
 	for (s = 0; s < 4; s++)
-		nn_sbprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", cp_names[s],
+		nn_sbprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", nn_cp_state_name(s),
 			    st->cp_state == s);
+	nn_sbprintf(b, "# HELP nanami_control_plane_errors_total Failed requests to the control "
+		       "plane, by kind.\n# TYPE nanami_control_plane_errors_total counter\n");
+	for (s = 1; s < NN_CP_ERR_MAX; s++)
+		nn_sbprintf(b, "nanami_control_plane_errors_total{kind=\"%s\"} %llu\n",
+			    nn_cp_err_kind_name(s), (unsigned long long)st->cp_errors[s]);
 	nn_sbprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
 	nn_sbprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
 		       "# TYPE nanami_peer_rx_bytes_total counter\n"
@@ -265,79 +262,38 @@ char *nn_metrics_render(struct nn_dp *dp, const struct nn_underlay *ul, struct n
 }
 
 struct nn_metrics {
-	pthread_t thread;
-	int fd;
-	int stop_pipe[2];
+	struct MHD_Daemon *http;
 	struct nn_dp *dp;
 	const struct nn_underlay *ul;
 	struct nn_ctl_state *st;
 };
 
-static void serve_one(struct nn_metrics *m, int c)
+/* GET /metrics (a query string is ignored); anything else is 404. */
+static nn_mhd_result on_request(void *cls, struct MHD_Connection *c, const char *url,
+				const char *method, const char *version, const char *upload,
+				size_t *upload_size, void **con_cls)
 {
-	char req[2048], hdr[256];
-	struct pollfd pfd = { .fd = c, .events = POLLIN };
-	ssize_t r = 0;
-	size_t got = 0;
-	char *body = NULL;
-	const char *status = "404 Not Found";
+	struct nn_metrics *m = cls;
+	nn_mhd_result ret;
+	char *body;
 
-	/* Bounded read of the request head; slow clients get 2 s. */
-	while (got < sizeof(req) - 1 && poll(&pfd, 1, 2000) == 1) {
-		r = read(c, req + got, sizeof(req) - 1 - got);
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-		req[got] = 0;
-		if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-			break;
+	(void)version;
+	(void)upload;
+	(void)con_cls;
+	if (*upload_size) {
+		*upload_size = 0; /* a body we do not want: consumed, then 404 */
+		return MHD_YES;
 	}
-	req[got] = 0;
-	if (!strncmp(req, "GET /metrics ", 13) || !strncmp(req, "GET /metrics?", 13)) {
-		body = nn_metrics_render(m->dp, m->ul, m->st);
-		status = body ? "200 OK" : "500 Internal Server Error";
-	}
-	snprintf(hdr, sizeof(hdr),
-		 "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4\r\n"
-		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
-		 status, body ? strlen(body) : 0);
-	if (write(c, hdr, strlen(hdr)) > 0 && body) {
-		size_t off = 0, len = strlen(body);
-
-		while (off < len) {
-			r = write(c, body + off, len - off);
-			if (r <= 0)
-				break;
-			off += (size_t)r;
-		}
-	}
+	if (strcmp(method, "GET") || strcmp(url, "/metrics"))
+		return nn_http_reply(c, MHD_HTTP_NOT_FOUND, "text/plain; version=0.0.4", "", 0,
+				     true);
+	body = nn_metrics_render(m->dp, m->ul, m->st);
+	if (!body)
+		return nn_http_reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "text/plain; version=0.0.4",
+				     "", 0, true);
+	ret = nn_http_reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4", body, strlen(body), true);
 	free(body);
-}
-
-static void *serve(void *arg)
-{
-	struct nn_metrics *m = arg;
-	struct pollfd pfd[2] = {
-		{ .fd = m->fd, .events = POLLIN },
-		{ .fd = m->stop_pipe[0], .events = POLLIN },
-	};
-
-	for (;;) {
-		int c;
-
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
-			break;
-		if (pfd[1].revents)
-			break;
-		if (!(pfd[0].revents & POLLIN))
-			continue;
-		c = accept4(m->fd, NULL, NULL, SOCK_CLOEXEC);
-		if (c < 0)
-			continue;
-		serve_one(m, c);
-		close(c);
-	}
-	return NULL;
+	return ret;
 }
 
 static int listen_on(const char *spec)
@@ -385,32 +341,22 @@ int nn_metrics_start(const char *listen, struct nn_dp *dp, const struct nn_under
 		     struct nn_ctl_state *st, struct nn_metrics **out)
 {
 	struct nn_metrics *m = calloc(1, sizeof(*m));
-	int err;
+	int fd, err;
 
 	if (!m)
 		return -ENOMEM;
 	m->dp = dp;
 	m->ul = ul;
 	m->st = st;
-	m->fd = listen_on(listen);
-	if (m->fd < 0) {
-		err = m->fd;
+	fd = listen_on(listen);
+	if (fd < 0) {
 		nn_log_err("event=metrics listen=%s error=\"couldn't listen: %s\"", listen,
-			   strerror(-err));
+			   strerror(-fd));
 		free(m);
-		return err;
+		return fd;
 	}
-	if (pipe2(m->stop_pipe, O_CLOEXEC)) {
-		err = -errno;
-		close(m->fd);
-		free(m);
-		return err;
-	}
-	err = -pthread_create(&m->thread, NULL, serve, m);
+	err = nn_http_start(fd, "metrics", on_request, NULL, m, &m->http);
 	if (err) {
-		close(m->fd);
-		close(m->stop_pipe[0]);
-		close(m->stop_pipe[1]);
 		free(m);
 		return err;
 	}
@@ -423,11 +369,6 @@ void nn_metrics_stop(struct nn_metrics *m)
 {
 	if (!m)
 		return;
-	if (write(m->stop_pipe[1], "x", 1) < 0)
-		nn_log_warn("event=metrics_stop error=\"%s\"", strerror(errno));
-	pthread_join(m->thread, NULL);
-	close(m->fd);
-	close(m->stop_pipe[0]);
-	close(m->stop_pipe[1]);
+	nn_http_stop(m->http);
 	free(m);
 }

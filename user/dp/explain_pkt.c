@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * pkt.c - the one packet explain judges, built at L3 exactly as a peer's
+ * explain_pkt.c - the one packet explain judges, built at L3 exactly as a peer's
  * packet arrives on wg0: a well-formed IPv4 or IPv6 header (lengths that
  * the parser checks against the packet), then a TCP SYN, a UDP datagram,
  * an ICMP/ICMPv6 echo request, or a few bytes of any other protocol.
@@ -8,10 +8,10 @@
  */
 #include <string.h>
 
-#include "gwctl.h"
+#include "dp/explain.h"
 #include "lib/addr.h"
 
-#define GW_PAYLOAD 8
+#define NN_XPKT_PAYLOAD 8
 
 static uint32_t sum16(const uint8_t *p, size_t n, uint32_t s)
 {
@@ -38,7 +38,7 @@ static void put16(uint8_t *p, uint16_t v)
 }
 
 /* L4 header and payload for @s at @l4; returns its length. */
-static size_t build_l4(const struct gw_pkt_spec *s, uint8_t *l4)
+static size_t build_l4(const struct nn_pkt_spec *s, uint8_t *l4)
 {
 	switch (s->proto) {
 	case 6: /* TCP SYN, no options */
@@ -52,29 +52,29 @@ static size_t build_l4(const struct gw_pkt_spec *s, uint8_t *l4)
 	case 17:
 		put16(l4, s->sport);
 		put16(l4 + 2, s->dport);
-		put16(l4 + 4, 8 + GW_PAYLOAD);
-		return 8 + GW_PAYLOAD;
+		put16(l4 + 4, 8 + NN_XPKT_PAYLOAD);
+		return 8 + NN_XPKT_PAYLOAD;
 	case 1:
 	case 58: /* echo request, id = sport, seq 1 */
 		l4[0] = s->proto == 1 ? 8 : 128;
 		put16(l4 + 4, s->sport);
 		put16(l4 + 6, 1);
-		return 8 + GW_PAYLOAD;
+		return 8 + NN_XPKT_PAYLOAD;
 	default:
-		return GW_PAYLOAD;
+		return NN_XPKT_PAYLOAD;
 	}
 }
 
-size_t gw_pkt_build(const struct gw_pkt_spec *s, uint8_t *buf, size_t cap)
+size_t nn_pkt_build(const struct nn_pkt_spec *s, uint8_t *buf, size_t cap)
 {
 	size_t hl = s->family == NN_FAM_V4 ? 20 : 40, l4len;
 	uint8_t *l4 = buf + hl;
 	uint32_t ps;
 	int csum_off;
 
-	if (cap < hl + 20 + GW_PAYLOAD)
+	if (cap < hl + 20 + NN_XPKT_PAYLOAD)
 		return 0;
-	memset(buf, 0, hl + 20 + GW_PAYLOAD);
+	memset(buf, 0, hl + 20 + NN_XPKT_PAYLOAD);
 	l4len = build_l4(s, l4);
 	if (s->family == NN_FAM_V4) {
 		buf[0] = 0x45;

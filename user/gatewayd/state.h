@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * state.h - what the controller knows about itself, shared by the control
+ * loop (writes), the metrics page and the control socket (read).
+ *
+ * One mutex guards everything; readers copy or render under it and never
+ * hold it longer than that. The loop records here what the pinned maps
+ * cannot hold: where desired state comes from and whether that source is
+ * reachable, the last snapshot refused and why, the last failed apply, what
+ * the last wg0 reconcile found, control-plane errors by kind.
+ */
+#ifndef NANAMI_GATEWAYD_STATE_H
+#define NANAMI_GATEWAYD_STATE_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "cp/client.h"
+#include "lib/names.h"
+#include "wg/reconcile.h"
+
+enum nn_cp_state {
+	NN_CP_NONE = 0,	   /* file mode: no control plane */
+	NN_CP_DOWN = 1,	   /* unreachable */
+	NN_CP_POLLING = 2, /* reachable, event stream down */
+	NN_CP_STREAM = 3,  /* event stream up */
+};
+
+const char *nn_cp_state_name(int state);
+
+#define NN_METRICS_MAX_PEERS 4096
+
+struct nn_peer_metrics {
+	char id[NN_NAME_MAX];	     /* device or node id */
+	int64_t last_handshake_unix; /* 0: never */
+	uint64_t rx_bytes;
+	uint64_t tx_bytes;
+};
+
+#define NN_CTL_MAX_REASONS 16
+#define NN_CTL_MSG_MAX 384
+
+/* A snapshot refused, or one that failed to apply. at_unix 0: none yet. */
+struct nn_ctl_event {
+	int64_t at_unix;
+	uint64_t seq;	    /* nn_ctl_state.seq when recorded */
+	char trigger[24];   /* start, event, poll, resync, file_changed, ... */
+	int64_t generation; /* -1: not known (unreadable snapshot) */
+	size_t n_reasons;
+	size_t more; /* reasons beyond NN_CTL_MAX_REASONS, not kept */
+	char reasons[NN_CTL_MAX_REASONS][NN_CTL_MSG_MAX];
+};
+
+/* Set once before the server threads start; read-only afterwards. */
+struct nn_ctl_info {
+	const char *iface;
+	const char *pin_dir;
+	const char *state_dir;
+	const char *cp_url;	 /* NULL: file mode */
+	const char *assignments; /* file mode */
+	const char *wg_backend;	 /* "genl", "uapi", "none" */
+	const char *hook;	 /* "tc", "xdp" */
+	char wg_public_key[64];	 /* base64, "" when wg0 is not managed */
+	int64_t started_unix;
+};
+
+struct nn_ctl_state {
+	pthread_mutex_t mu;
+	struct nn_ctl_info info;
+	char node_id[NN_NAME_MAX]; /* "" until known (file mode: the first file) */
+	uint64_t applied_generation;
+	int64_t last_sync_unix;	   /* last successful sync with desired state */
+	int64_t last_applied_unix; /* the applied generation's apply */
+	uint64_t seq;		   /* orders the events below and the applies */
+	uint64_t last_applied_seq;
+	uint64_t validation_errors; /* entries rejected, snapshots rejected */
+	uint64_t apply_errors;
+	uint64_t drift_repairs;
+	uint64_t map_writes;
+	uint64_t wg_changes;
+	int cp_state; /* enum nn_cp_state */
+	uint64_t cp_errors[NN_CP_ERR_MAX];
+	int64_t cp_last_error_unix;
+	int cp_last_error_kind;
+	char cp_last_error[NN_CTL_MSG_MAX];
+	struct nn_ctl_event last_rejection;
+	struct nn_ctl_event last_apply_error;
+	/* the last wg0 reconcile: what it found differing (and changed) */
+	int64_t wg_checked_unix; /* 0: never */
+	int wg_err;		 /* -errno of a failed reconcile, 0 */
+	struct nn_wg_counters wg_last;
+	struct nn_peer_metrics *peers; /* owned; replaced after each wg reconcile */
+	size_t n_peers;
+};
+
+void nn_ctl_state_init(struct nn_ctl_state *st);
+void nn_ctl_state_destroy(struct nn_ctl_state *st);
+
+/* Recorders for the control loop (each takes the mutex). @msgs may hold
+ * more than NN_CTL_MAX_REASONS: the first ones are kept, the rest counted. */
+void nn_ctl_note_rejection(struct nn_ctl_state *st, const char *trigger, int64_t generation,
+			   const char *const *msgs, size_t n);
+void nn_ctl_note_apply_error(struct nn_ctl_state *st, const char *trigger, int64_t generation,
+			     const char *const *msgs, size_t n);
+void nn_ctl_note_cp_error(struct nn_ctl_state *st, enum nn_cp_err_kind kind, const char *msg);
+void nn_ctl_note_wg(struct nn_ctl_state *st, const struct nn_wg_counters *c, int err);
+void nn_ctl_note_applied(struct nn_ctl_state *st, uint64_t generation, uint64_t writes);
+void nn_ctl_set_node_id(struct nn_ctl_state *st, const char *node_id);
+
+/* GET /v1/status's body (docs/interfaces.md), at @now. */
+json_t *nn_ctl_status_json(struct nn_ctl_state *st, int64_t now);
+
+#endif /* NANAMI_GATEWAYD_STATE_H */
