@@ -86,7 +86,9 @@ else
 	DEMO_WG_SAYS="wireguard-go on TUN ($DEMO_WHY)"
 fi
 echo "WireGuard: $DEMO_WG_SAYS."
-TOPO_RESYNC=3
+# the resync that repairs step 6's drift; under emulation (NN_TIME_SCALE > 1)
+# the steps between the drift and the spoofed packet take longer than 3 s
+TOPO_RESYNC=$((3 * ${NN_TIME_SCALE:-1}))
 . selftests/netns/lib.sh
 . selftests/netns/topo_gateway.sh
 
@@ -192,17 +194,27 @@ expect_drop "carol -> fd00:acc::5 tcp/5432" carol tcp fd00:acc::5 5432 cross_ten
 
 say "6. a spoofed source: the gateway's wg0 AllowedIPs for alice widened by hand (drift)"
 alice_pub=${TOPO_PUB[alice]}
-nn_in gw wg set wg0 peer "$alice_pub" allowed-ips fd7a:6e61:6e61:10::2/128,100.96.16.2/32,fd7a:6e61:6e61:10::99/128
+lax() {
+	nn_in gw wg set wg0 peer "$alice_pub" \
+		allowed-ips fd7a:6e61:6e61:10::2/128,100.96.16.2/32,fd7a:6e61:6e61:10::99/128
+}
 nn_in alice ip addr add fd7a:6e61:6e61:10::99/128 dev wg0 nodad
-before=$(drop_count spoof)
 printf '   try: alice sends from fd7a:6e61:6e61:10::99 (nobody'"'"'s address) to fd00:acc:1::9 tcp/443\n'
-if nn_in alice "$CONNECT" -t 1 -s fd7a:6e61:6e61:10::99 fd00:acc:1::9 443 >/dev/null 2>&1; then
-	bad "the spoofed packet passed"
-elif [ "$(drop_count spoof)" -gt "$before" ]; then
-	good "dropped by the dataplane: spoof $before -> $(drop_count spoof)"
-else
-	bad "not counted as spoof"
-fi
+# The drift is made again before a second try: if the resync repaired it
+# first, wg0 itself drops the packet and the dataplane never sees it.
+for i in 1 2; do
+	lax
+	before=$(drop_count spoof)
+	if nn_in alice "$CONNECT" -t 1 -s fd7a:6e61:6e61:10::99 fd00:acc:1::9 443 >/dev/null 2>&1; then
+		bad "the spoofed packet passed"
+		break
+	elif [ "$(drop_count spoof)" -gt "$before" ]; then
+		good "dropped by the dataplane: spoof $before -> $(drop_count spoof)"
+		break
+	elif [ $i = 2 ]; then
+		bad "not counted as spoof"
+	fi
+done
 if nn_wait_for $((TOPO_RESYNC + 2)) sh -c "! nsenter --target ${NN_PID[gw]} --mount --net wg show wg0 allowed-ips | grep -q '10::99'"; then
 	good "the controller put alice's AllowedIPs back at the next resync: $(nn_in gw wg show wg0 allowed-ips | grep "$alice_pub" | cut -f2)"
 else
