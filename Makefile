@@ -254,7 +254,7 @@ help:
 	@echo 'make            build BPF objects, skeletons, nanami-gatewayd, nanami-gwctl, tools and tests into $(O)/'
 	@echo 'make check      formatting (clang-format) and room dependency rules (tools/check-includes.py)'
 	@echo 'make test       install missing dependencies, build, run every selftest (needs root)'
-	@echo 'make demo       bring up the demo gateway in network namespaces (needs root)'
+	@echo 'make demo       bring up the demo gateway in network namespaces (needs root; kernel WireGuard, in a VM if need be; DEMO_WG=go for wireguard-go)'
 	@echo 'make bench      run the benchmarks into $(O)/bench/ (minutes; needs root)'
 	@echo 'make bench-smoke  the same harness, short (< 60 s), figures not meaningful'
 	@echo 'make san        build user code and unit tests with ASan+UBSan into $(O)/san'
