@@ -53,9 +53,11 @@ $bb mount -t tmpfs -o mode=0755 tmpfs /rw && $bb mkdir /rw/upper /rw/work
 $bb mount -t overlay -o lowerdir=/lower,upperdir=/rw/upper,workdir=/rw/work overlay /newroot ||
 	die "cannot mount the overlay"
 R=/newroot
-# fresh /run and /tmp first: the run share and --rwdir paths may lie under them
+# a fresh /run first: the run share and --rwdir paths may lie under it. /tmp
+# stays the host's, seen through the overlay (writable, writes stay in the
+# guest): the checkout and its build/ may live there (a CI clone in /tmp),
+# and the module tree bound below is under build/.
 $bb mount -t tmpfs -o mode=0755 tmpfs $R/run
-$bb mount -t tmpfs -o mode=1777 tmpfs $R/tmp
 # the package's module tree, before anything hides the host path it lives under
 $bb mkdir -p "$R/lib/modules/$KVER" && $bb mount --bind "$R$MODDIR" "$R/lib/modules/$KVER" ||
 	die "cannot bind $MODDIR"
