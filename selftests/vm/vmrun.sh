@@ -88,7 +88,7 @@ if [ "$ACCEL" = kvm ]; then
 	scale=1
 else
 	accel=(-accel tcg,thread=multi -cpu max)
-	scale=${NN_VM_TCG_SCALE:-4}
+	scale=${NN_VM_TCG_SCALE:-8}
 fi
 
 RUNDIR=$(mktemp -d /tmp/nn-vmrun.XXXXXX)
