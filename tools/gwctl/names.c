@@ -11,6 +11,7 @@
 
 #include "dp/explain.h"
 #include "gwctl.h"
+#include "lib/names.h"
 
 void gw_proto_name(uint32_t proto, char *buf, size_t len)
 {
@@ -24,15 +25,5 @@ int gw_proto_parse(const char *s)
 
 int gw_parse_u32(const char *s, uint32_t max, uint32_t *out)
 {
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
+	return nn_parse_u32(s, max, out);
 }

@@ -58,21 +58,6 @@ void nn_proto_name(uint32_t proto, char *buf, size_t len)
 	snprintf(buf, len, "%u", proto);
 }
 
-static int parse_port(const char *s, uint32_t max, uint32_t *out)
-{
-	unsigned long long v;
-	char *end;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return -EINVAL;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end || v > max)
-		return -EINVAL;
-	*out = (uint32_t)v;
-	return 0;
-}
-
 int nn_proto_parse(const char *s)
 {
 	uint32_t v;
@@ -83,7 +68,7 @@ int nn_proto_parse(const char *s)
 			return protos[i].num;
 	if (!strcasecmp(s, "ipv6-icmp"))
 		return 58;
-	if (!parse_port(s, 255, &v))
+	if (!nn_parse_u32(s, 255, &v))
 		return (int)v;
 	return -1;
 }
@@ -127,7 +112,7 @@ int nn_explain_parse(const struct nn_explain_args *a, struct nn_explain_req *r, 
 	if (proto == 6 || proto == 17) {
 		if (!a->dport)
 			FAIL("%s needs a destination port", a->proto);
-		if (parse_port(a->dport, 65535, &v))
+		if (nn_parse_u32(a->dport, 65535, &v))
 			FAIL("DPORT '%s' is not a port number", a->dport);
 		s->dport = (uint16_t)v;
 	} else if (a->dport) {

@@ -32,4 +32,8 @@ const char *nn_state_name(uint32_t state);
 /* "new", "established", "closing". */
 const char *nn_flow_state_name(uint32_t state);
 
+/* A decimal number typed by an operator (a port, a count): digits only, no
+ * sign, at most @max. 0, or -EINVAL. */
+int nn_parse_u32(const char *s, uint32_t max, uint32_t *out);
+
 #endif /* NANAMI_LIB_NAMES_H */
