@@ -105,19 +105,27 @@ int mf_teardown(void **state)
 	return 0;
 }
 
+char *mf_edit(const char *json, const char *from, const char *to)
+{
+	const char *at = strstr(json, from);
+	char *out;
+
+	if (!at)
+		fail_msg("edit: \"%s\" not in the snapshot", from);
+	out = calloc(1, strlen(json) + strlen(to) + 1);
+	assert_non_null(out);
+	memcpy(out, json, (size_t)(at - json));
+	strcat(out, to);
+	strcat(out, at + strlen(from));
+	return out;
+}
+
 struct nn_policy *mf_variant(struct mf_ctx *c, const char *from, const char *to)
 {
-	const char *at = strstr(mf_json, from);
-	size_t n = strlen(mf_json) + strlen(to) + 1;
-	char *json = calloc(1, n);
+	char *json = mf_edit(mf_json, from, to);
 	struct nn_policy *p;
 
-	assert_non_null(at);
-	assert_non_null(json);
 	assert_true(c->n_var < MF_MAX_VARIANTS);
-	memcpy(json, mf_json, (size_t)(at - mf_json));
-	strcat(json, to);
-	strcat(json, at + strlen(from));
 	p = parse_json(json);
 	free(json);
 	assert_non_null(p);

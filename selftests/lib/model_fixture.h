@@ -58,6 +58,8 @@ int mf_teardown(void **state);
 
 /* The example snapshot with @from replaced by @to (which must occur),
  * parsed; freed by mf_teardown(). */
+/* @json with the first @from replaced by @to (which must occur), malloc'd. */
+char *mf_edit(const char *json, const char *from, const char *to);
 struct nn_policy *mf_variant(struct mf_ctx *c, const char *from, const char *to);
 
 /* Index of rule @id in @p (fails the test when absent). */

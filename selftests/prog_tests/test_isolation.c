@@ -66,20 +66,11 @@ static const char *cfg_name;
 
 /* ---- Policies from edited JSON ---- */
 
-/* @json with the first @from replaced by @to (which must occur); @json is
- * freed. */
+/* @json with the first @from replaced by @to; @json is freed. */
 static char *edit(char *json, const char *from, const char *to)
 {
-	const char *at = strstr(json, from);
-	char *out;
+	char *out = mf_edit(json, from, to);
 
-	if (!at)
-		fail_msg("edit: \"%s\" not in the snapshot", from);
-	out = calloc(1, strlen(json) + strlen(to) + 1);
-	assert_non_null(out);
-	memcpy(out, json, (size_t)(at - json));
-	strcat(out, to);
-	strcat(out, at + strlen(from));
 	free(json);
 	return out;
 }

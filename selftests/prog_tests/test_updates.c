@@ -40,22 +40,6 @@ struct ut {
 
 /* ---- Policies from edited JSON ---- */
 
-/* @json with the first @from replaced by @to (which must occur). */
-static char *edit(const char *json, const char *from, const char *to)
-{
-	const char *at = strstr(json, from);
-	char *out;
-
-	if (!at)
-		fail_msg("edit: \"%s\" not in the snapshot", from);
-	out = calloc(1, strlen(json) + strlen(to) + 1);
-	assert_non_null(out);
-	memcpy(out, json, (size_t)(at - json));
-	strcat(out, to);
-	strcat(out, at + strlen(from));
-	return out;
-}
-
 /* @json without the array element that starts at @start and ends with the
  * first @end after it, and without the comma that separated it. */
 static char *cut(const char *json, const char *start, const char *end)
@@ -105,7 +89,7 @@ static struct nn_policy *policy(struct ut *u, char *json)
 
 static struct nn_policy *variant(struct ut *u, const char *from, const char *to)
 {
-	return policy(u, edit(mf_json, from, to));
+	return policy(u, mf_edit(mf_json, from, to));
 }
 
 static struct nn_apply_result apply(struct ut *u, const struct nn_policy *p)
@@ -421,19 +405,19 @@ static void test_one_device_small_writes(void **state)
 	struct nn_policy *bob_off, *both_off;
 	char *j;
 
-	j = edit(mf_json,
-		 "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
-		 "\"persistent_keepalive\": 25,\n              \"state\": \"active\"",
-		 "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
-		 "\"persistent_keepalive\": 25,\n              \"state\": \"disabled\"");
+	j = mf_edit(mf_json,
+		    "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
+		    "\"persistent_keepalive\": 25,\n              \"state\": \"active\"",
+		    "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
+		    "\"persistent_keepalive\": 25,\n              \"state\": \"disabled\"");
 	bob_off = policy(u, strdup(j));
-	both_off = policy(u, edit(j,
-				  "\"overlay_ipv4\": \"100.96.32.2\",\n              "
-				  "\"endpoint\": null, \"persistent_keepalive\": 25,\n"
-				  "              \"state\": \"active\"",
-				  "\"overlay_ipv4\": \"100.96.32.2\",\n              "
-				  "\"endpoint\": null, \"persistent_keepalive\": 25,\n"
-				  "              \"state\": \"disabled\""));
+	both_off = policy(u, mf_edit(j,
+				     "\"overlay_ipv4\": \"100.96.32.2\",\n              "
+				     "\"endpoint\": null, \"persistent_keepalive\": 25,\n"
+				     "              \"state\": \"active\"",
+				     "\"overlay_ipv4\": \"100.96.32.2\",\n              "
+				     "\"endpoint\": null, \"persistent_keepalive\": 25,\n"
+				     "              \"state\": \"disabled\""));
 	free(j);
 
 	/* The standby slot is empty at first: a full write. */
@@ -519,7 +503,7 @@ static void test_rejected_keeps_previous(void **state)
 	bad[strlen(bad) / 2] = 0; /* truncated JSON */
 	parse_fails(bad, "JSON");
 	free(bad);
-	bad = edit(mf_json, "\"api_version\": \"v1\"", "\"api_version\": \"v2\"");
+	bad = mf_edit(mf_json, "\"api_version\": \"v1\"", "\"api_version\": \"v2\"");
 	parse_fails(bad, "api_version");
 	free(bad);
 
@@ -614,8 +598,8 @@ static void test_stable_slots(void **state)
 			    DAVE "{ \"device_id\": \"alice-laptop\"");
 	no_carol = policy(u, cut(mf_json, CAROL_START, DEV_END));
 	j = cut(mf_json, CAROL_START, DEV_END);
-	dan = policy(u, edit(j, "{ \"device_id\": \"carol-old-laptop\"",
-			     DAN "{ \"device_id\": \"carol-old-laptop\""));
+	dan = policy(u, mf_edit(j, "{ \"device_id\": \"carol-old-laptop\"",
+				DAN "{ \"device_id\": \"carol-old-laptop\""));
 	free(j);
 	assert_int_equal(plus_dave->n_devices, mf_base->n_devices + 1);
 	assert_int_equal(no_carol->n_devices, mf_base->n_devices - 1);
