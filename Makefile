@@ -33,7 +33,7 @@ TEST_CFLAGS := -Iselftests -Iselftests/lib
 TEST_CFLAGS += -I$(O)/selftests/skel
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
-LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl -lmnl -lmicrohttpd
+LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl -lmnl -lmicrohttpd -lsystemd
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:

@@ -12,6 +12,7 @@ PKGS=(
 	libjansson-dev				# snapshot JSON parsing (duplicate-key detection)
 	libcurl4-openssl-dev			# control-plane client (HTTPS, mTLS, SSE)
 	libmicrohttpd-dev			# control socket and /metrics (HTTP server)
+	libsystemd-dev				# sd_notify: Type=notify readiness, watchdog
 	libssl-dev				# X25519 key generation for wg0
 	libmnl-dev				# netlink: kernel WireGuard (genl), interface facts (rtnl)
 	libnftables-dev nftables		# exit-gateway NAT table
@@ -28,6 +29,8 @@ PKGS=(
 	curl					# controller e2e tests: admin API, metrics scrapes
 	qemu-system-x86 busybox-static kmod	# the kernel matrix: VMs on Debian kernels
 	zstd xz-utils				# unpacking those kernels and their modules
+	debhelper lintian fakeroot		# make deb: dpkg-buildpackage with dh, policy check
+	debootstrap				# make deb-test: a fresh bookworm root to install into
 )
 
 # The Debian kernels the VM matrix boots, pinned in selftests/vm/kernels.txt:

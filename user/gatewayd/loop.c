@@ -32,6 +32,7 @@
 #include "gatewayd/loop.h"
 #include "gatewayd/metrics.h"
 #include "gatewayd/nat.h"
+#include "gatewayd/notify.h"
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "policy/policy.h"
@@ -53,6 +54,8 @@ struct daemon {
 	struct nn_ctl_state st;
 	struct nn_metrics *metrics;
 	struct nn_ctlsock *ctlsock;
+	struct nn_notify notify; /* systemd: READY, STATUS, WATCHDOG */
+	bool lkg_only;		 /* enforcing the last-known-good, unconfirmed */
 
 	/* control plane */
 	struct nn_cp_client *cp;	/* fetches, main thread */
@@ -225,6 +228,7 @@ static void mark_synced(struct daemon *d)
 	pthread_mutex_lock(&d->st.mu);
 	d->st.last_sync_unix = time(NULL);
 	pthread_mutex_unlock(&d->st.mu);
+	d->lkg_only = false;
 }
 
 static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
@@ -656,7 +660,7 @@ static void initial_sync(struct daemon *d)
 	}
 	nn_log_info("event=lkg_apply dir=%s generation=%llu", d->o->state_dir,
 		    (unsigned long long)gen);
-	apply_or_retry(d, text, len, "last-known-good");
+	d->lkg_only = apply_or_retry(d, text, len, "last-known-good") == NN_APPLY_APPLIED;
 	/* The control plane has never seen us take this as a base. */
 	nn_cp_client_reset(d->cp);
 	free(text);
@@ -700,6 +704,24 @@ static void schedule_poll(struct daemon *d)
 	d->next_poll = now_ms() + nn_cp_jitter_ms(d->o->poll_s * 1000, 20, nn_cp_random());
 }
 
+/* Tell systemd what we do; READY=1 once a snapshot is enforced. */
+static void tell_systemd(struct daemon *d)
+{
+	struct nn_notify_facts f = {
+		.enforcing = d->good != NULL,
+		.from_lkg = d->lkg_only,
+		.generation = d->good ? d->good->generation : 0,
+		.devices = d->good ? d->good->n_devices : 0,
+		.cp_url = d->o->cp.url,
+		.assignments = d->o->assignments,
+		.cp_state = d->st.cp_state,
+		.retrying = d->pending != NULL,
+	};
+
+	if (!d->o->once)
+		nn_notify_update(&d->notify, &f);
+}
+
 static void loop(struct daemon *d)
 {
 	struct pollfd pfd[2] = {
@@ -714,6 +736,8 @@ static void loop(struct daemon *d)
 		int64_t now = now_ms(), deadline = d->next_resync;
 		int timeout;
 
+		tell_systemd(d);
+		deadline = min_deadline(deadline, nn_notify_watchdog(&d->notify, now));
 		if (d->o->cp.url && !atomic_load(&d->stream_up))
 			deadline = min_deadline(deadline, d->next_poll);
 		deadline = min_deadline(deadline, d->next_retry);
@@ -924,9 +948,14 @@ int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
 	int err;
 
 	nn_ctl_state_init(&d.st);
+	nn_notify_init(&d.notify);
+	nn_notify_status(&d.notify, "loading the dataplane");
 	err = start(&d);
 	if (err)
 		goto out;
+	nn_notify_status(&d.notify, o->cp.url ?
+					    "fetching the first snapshot from the control plane" :
+					    "reading the first snapshot");
 	initial_sync(&d);
 	/* --once attaches only what applied; the daemon attaches regardless:
 	 * with nothing applied (epoch 0) everything from the overlay is denied. */
@@ -937,6 +966,7 @@ int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
 			err = nn_underlay_attach(d.ul, o->underlay);
 		if (err)
 			goto out;
+		tell_systemd(&d);
 	}
 	if (o->once) {
 		err = d.good ? 0 : -EINVAL;
@@ -949,6 +979,7 @@ int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
 		d.stream_started = true;
 	}
 	loop(&d);
+	nn_notify_stopping(&d.notify, "stopping: the dataplane stays attached and enforcing");
 	nn_log_info("event=stopping iface=%s note=\"dataplane stays attached and enforcing\"",
 		    o->iface);
 out:
