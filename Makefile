@@ -38,7 +38,8 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench bench-smoke clean help deps san san-unit fuzz install man check
+.PHONY: all test demo bench bench-smoke clean help deps san san-unit fuzz install man check \
+	deb deb-test
 
 # ---- sources (wildcards: a new file joins its room's list by itself) ----
 # The product's BPF programs, one per attach point, and the benchmark's own.
@@ -135,7 +136,7 @@ $(O)/selftests/%.o: EXTRA_CFLAGS := $(TEST_CFLAGS)
 $(O)/%.o: %.c
 	$(call msg,CC,$@)
 	@mkdir -p $(dir $@)
-	$(Q)$(CC) $(USER_CFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
+	$(Q)$(CC) $(CPPFLAGS) $(USER_CFLAGS) $(EXTRA_CFLAGS) -c $< -o $@
 
 $(LIB): $(call objs,$(LIB_SRCS))
 	$(call msg,AR,$@)
@@ -148,7 +149,7 @@ $(O)/nn-cptest: $(call objs,$(CPTEST_SRCS)) $(LIB)
 $(O)/nn-wgtest: $(call objs,$(WGTEST_SRCS)) $(LIB)
 $(BINS):
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) -o $@ $^ $(LDLIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
 $(O)/selftests/%: $(O)/selftests/%.o $(TESTLIB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
@@ -202,6 +203,35 @@ install: $(O)/nanami-gatewayd $(O)/nanami-gwctl
 	$(Q)chmod 0644 $(DESTDIR)$(UNITDIR)/nanami-gatewayd@.service
 	$(Q)install -D -m 0644 packaging/gatewayd.conf.example \
 		$(DESTDIR)$(SYSCONFDIR)/nanami/gatewayd.conf.example
+
+# ---- Debian package ----
+# make deb: nanami-gateway_<version>_<arch>.deb in $(O)/deb, built by
+# dpkg-buildpackage (debian/) from a copy of the tree (the files git knows,
+# committed or not), so nothing is written outside $(O); then lintian.
+# The version has one source: debian/changelog.
+DEB_VERSION = $(shell sed -n '1s/^[^(]*(\([^)]*\)).*/\1/p' debian/changelog)
+DEB_ARCH = $(shell dpkg --print-architecture)
+DEB_SRC = $(O)/deb/src/nanami-gateway-$(DEB_VERSION)
+DEB = $(O)/deb/nanami-gateway_$(DEB_VERSION)_$(DEB_ARCH).deb
+
+deb:
+	$(call msg,DEB,$(DEB))
+	$(Q)rm -rf $(O)/deb/src && mkdir -p $(DEB_SRC)
+	$(Q)git ls-files -z --cached --others --exclude-standard | \
+		tar --null -T - -cf - | tar -xf - -C $(DEB_SRC)
+	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
+		{ tail -30 ../build.log; exit 1; }
+	$(Q)mv $(O)/deb/src/*.deb $(O)/deb/src/*.changes $(O)/deb/src/*.buildinfo $(O)/deb/
+	$(Q)rm -f $(O)/deb/src/*.ddeb
+	$(call msg,LINTIAN,$(DEB))
+	$(Q)lintian --fail-on error,warning --info $(DEB)
+	@echo "$(DEB)"
+
+# make deb-test: install the package into a fresh debootstrapped bookworm
+# root with apt (its Depends resolved from the archive), check it, purge it
+# (selftests/deb/deb_root_test.sh; needs root and the Debian archive).
+deb-test: deb
+	$(Q)O=$(O) selftests/deb/deb_root_test.sh $(DEB)
 
 # Regenerate the committed man pages from docs/man/*.md (needs go-md2man).
 man: $(patsubst docs/man/%.md,man/%,$(wildcard docs/man/*.md))
@@ -261,6 +291,8 @@ help:
 	@echo 'make fuzz       fuzz the snapshot parser/validator/compiler (FUZZ_SECONDS=20)'
 	@echo 'make deps       install the Debian packages the project needs'
 	@echo 'make install    install binaries, man pages, systemd unit (PREFIX, DESTDIR, SYSCONFDIR)'
+	@echo 'make deb        the Debian package into $(O)/deb (dpkg-buildpackage, then lintian)'
+	@echo 'make deb-test   install it into a fresh debootstrapped bookworm root, check, purge'
 	@echo 'make clean      remove $(O)/'
 	@echo 'V=1             show full commands; O=DIR build elsewhere'
 
