@@ -222,16 +222,17 @@ deb:
 	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
 		{ tail -30 ../build.log; exit 1; }
 	$(Q)mv $(O)/deb/src/*.deb $(O)/deb/src/*.changes $(O)/deb/src/*.buildinfo $(O)/deb/
-	$(Q)rm -f $(O)/deb/src/*.ddeb
 	$(call msg,LINTIAN,$(DEB))
 	$(Q)lintian --fail-on error,warning --info $(DEB)
 	@echo "$(DEB)"
 
-# make deb-test: install the package into a fresh debootstrapped bookworm
-# root with apt (its Depends resolved from the archive), check it, purge it
-# (selftests/deb/deb_root_test.sh; needs root and the Debian archive).
+# make deb-test: install the package into a throw-away root, check it,
+# remove and purge it (selftests/deb/test_deb_install.sh). DEB_ROOT=overlay (default): the host
+# under a throw-away overlay, offline, seconds; DEB_ROOT=debootstrap: a fresh
+# bookworm root, apt resolving Depends from the archive (network, minutes).
+DEB_ROOT ?= overlay
 deb-test: deb
-	$(Q)O=$(O) selftests/deb/deb_root_test.sh $(DEB)
+	$(Q)O=$(O) selftests/deb/test_deb_install.sh --root $(DEB_ROOT) $(DEB)
 
 # Regenerate the committed man pages from docs/man/*.md (needs go-md2man).
 man: $(patsubst docs/man/%.md,man/%,$(wildcard docs/man/*.md))
@@ -292,7 +293,7 @@ help:
 	@echo 'make deps       install the Debian packages the project needs'
 	@echo 'make install    install binaries, man pages, systemd unit (PREFIX, DESTDIR, SYSCONFDIR)'
 	@echo 'make deb        the Debian package into $(O)/deb (dpkg-buildpackage, then lintian)'
-	@echo 'make deb-test   install it into a fresh debootstrapped bookworm root, check, purge'
+	@echo 'make deb-test   install it into a throw-away root, check, purge (DEB_ROOT=overlay|debootstrap)'
 	@echo 'make clean      remove $(O)/'
 	@echo 'V=1             show full commands; O=DIR build elsewhere'
 
