@@ -28,6 +28,8 @@ nn_check "unit runs the installed binary" grep -qx \
 nn_check "unit reads /etc/nanami/gatewayd-%i.conf" grep -qx \
 	'EnvironmentFile=/etc/nanami/gatewayd-%i.conf' "$UNIT"
 nn_check "unit restarts on failure" grep -qx 'Restart=on-failure' "$UNIT"
+nn_check "unit is Type=notify with a watchdog (sd_notify from the main loop)" sh -c \
+	"grep -qx 'Type=notify' '$UNIT' && grep -q '^WatchdogSec=[1-9]' '$UNIT'"
 nn_check "no @PLACEHOLDER@ left" sh -c "! grep -q '@[A-Z]*@' '$UNIT'"
 nn_check "man pages are roff" sh -c "head -3 '$DEST/usr/share/man/man8/nanami-gwctl.8' | grep -q '^.TH nanami-gwctl 8'"
 nn_check "the installed binary answers --help" "$DEST/usr/sbin/nanami-gatewayd" --help
