@@ -297,4 +297,6 @@ help:
 	@echo 'make clean      remove $(O)/'
 	@echo 'V=1             show full commands; O=DIR build elsewhere'
 
--include $(shell find $(O) -name '*.d' 2>/dev/null)
+# Depfiles: ours, not the package build's copy or a debootstrapped root's
+# /etc/*.d directories under $(O)/deb.
+-include $(shell find $(O) -path $(O)/deb -prune -o -name '*.d' -type f -print 2>/dev/null)

@@ -68,11 +68,11 @@ prepare_debootstrap() {
 	local cache=$O/deb/bookworm-minbase.tar
 	if [ ! -s "$cache" ]; then
 		echo "# debootstrap bookworm minbase into $cache (once)"
-		mkdir -p "$O/deb" && rm -rf "$O/deb/dbs-root" &&
-		debootstrap --variant=minbase --include=systemd bookworm "$O/deb/dbs-root" \
+		mkdir -p "$O/deb" &&
+		debootstrap --variant=minbase --include=systemd bookworm "$T/dbs-root" \
 			http://deb.debian.org/debian >"$O/deb/debootstrap.log" 2>&1 &&
-		tar -C "$O/deb/dbs-root" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache" &&
-		rm -rf "$O/deb/dbs-root" || { tail -5 "$O/deb/debootstrap.log"; return 1; }
+		tar -C "$T/dbs-root" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache" &&
+		rm -rf "$T/dbs-root" || { tail -5 "$O/deb/debootstrap.log"; return 1; }
 	fi
 	mkdir -p "$R" && tar -C "$R" -xf "$cache" || return 1
 	cp /etc/resolv.conf "$R/etc/resolv.conf"
