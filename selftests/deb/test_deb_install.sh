@@ -49,8 +49,21 @@ if [ -z "${NN_DEB_NS:-}" ]; then
 fi
 DEB=$(readlink -f "$DEB")
 T=$(mktemp -d /tmp/nn-deb.XXXXXX)
-trap 'umount -R "$R" 2>/dev/null; umount -R "$T" 2>/dev/null; rm -rf "$T"' EXIT
 R=$T/root
+# Unmount everything under $T (deepest first), and remove $T only when no
+# mount is left there: rm must never walk into a mounted file system.
+cleanup() {
+	local m
+	for m in $(awk -v t="$T" '$5 == t || index($5, t "/") == 1 { print $5 }' /proc/self/mountinfo | sort -r); do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	if awk -v t="$T" '$5 == t || index($5, t "/") == 1 { f = 1 } END { exit !f }' /proc/self/mountinfo; then
+		echo "# $T still has mounts: left in place" >&2
+		return
+	fi
+	rm -rf --one-file-system "$T"
+}
+trap cleanup EXIT
 START=$SECONDS
 echo "# package $DEB, root: $ROOT_MODE"
 
@@ -72,7 +85,7 @@ prepare_debootstrap() {
 		debootstrap --variant=minbase --include=systemd bookworm "$T/dbs-root" \
 			http://deb.debian.org/debian >"$O/deb/debootstrap.log" 2>&1 &&
 		tar -C "$T/dbs-root" -cf "$cache.tmp" . && mv "$cache.tmp" "$cache" &&
-		rm -rf "$T/dbs-root" || { tail -5 "$O/deb/debootstrap.log"; return 1; }
+		rm -rf --one-file-system "$T/dbs-root" || { tail -5 "$O/deb/debootstrap.log"; return 1; }
 	fi
 	mkdir -p "$R" && tar -C "$R" -xf "$cache" || return 1
 	cp /etc/resolv.conf "$R/etc/resolv.conf"
@@ -83,7 +96,18 @@ prepare_debootstrap() {
 
 if "prepare_$ROOT_MODE"; then ok "fresh root ($ROOT_MODE) ready in $((SECONDS - START)) s"; else
 	not_ok "fresh root ($ROOT_MODE)"; finish; exit 1; fi
-mount --rbind /dev "$R/dev" && mount -t proc proc "$R/proc" || { not_ok "mount /dev, /proc in the root"; finish; exit 1; }
+# A /dev of its own (a tmpfs with the few nodes package scripts use), never
+# the host's: nothing done in the root can touch the host's devices.
+mkdev() {
+	mount -t tmpfs -o mode=0755,nosuid tmpfs "$R/dev" || return 1
+	mknod -m 666 "$R/dev/null" c 1 3 && mknod -m 666 "$R/dev/zero" c 1 5 &&
+	mknod -m 666 "$R/dev/full" c 1 7 && mknod -m 666 "$R/dev/random" c 1 8 &&
+	mknod -m 666 "$R/dev/urandom" c 1 9 && mknod -m 666 "$R/dev/tty" c 5 0 &&
+	ln -s /proc/self/fd "$R/dev/fd" && ln -s /proc/self/fd/0 "$R/dev/stdin" &&
+	ln -s /proc/self/fd/1 "$R/dev/stdout" && ln -s /proc/self/fd/2 "$R/dev/stderr"
+}
+mkdir -p "$R/dev" "$R/proc"
+mkdev && mount -t proc proc "$R/proc" || { not_ok "mount /dev, /proc in the root"; finish; exit 1; }
 mkdir -p "$R/tmp" && cp "$DEB" "$R/tmp/nn.deb"
 
 # ---- install ----
@@ -199,16 +223,19 @@ if [ "$ROOT_MODE" = overlay ]; then
 		done"
 else
 	# Against the root as debootstrap made it: what is new after the purge
-	# is apt's and dpkg's, and the Depends apt pulled in (they stay, as
-	# after any purge).
+	# is apt's and dpkg's, man-db's index, systemd-analyze's run-time
+	# marker, and the Depends apt pulled in (they stay, as after any purge).
 	find "$R" -xdev -path "$R/proc" -prune -o -path "$R/dev" -prune -o -print | sed "s|^$R||" |
 		sort >"$T/after.list"
 	check "purge: what is new in the root belongs to a package still installed, or apt/dpkg" sh -c "
 		comm -13 '$T/before.list' '$T/after.list' |
-		grep -Ev '^/(var/lib/(dpkg|apt)/|var/log/|var/cache/(apt|debconf|ldconfig)/|tmp(/|\$)|etc/ld\.so\.cache\$)' >'$T/new.list'
+		grep -Ev '^/(var/lib/(dpkg|apt)/|var/log/|var/cache/(apt|debconf|ldconfig|man)/|run/systemd/|tmp(/|\$)|etc/ld\.so\.cache\$)' >'$T/new.list'
 		while read -r f; do
 			[ -d \"$R\$f\" ] && continue
-			chroot '$R' dpkg -S \"\$f\" >/dev/null 2>&1 || { echo \"left: \$f\"; exit 1; }
+			# usrmerge: dpkg may know it as /lib/... (or /usr/lib/...)
+			chroot '$R' dpkg -S \"\$f\" >/dev/null 2>&1 ||
+				chroot '$R' dpkg -S \"\${f#/usr}\" >/dev/null 2>&1 ||
+				chroot '$R' dpkg -S \"/usr\$f\" >/dev/null 2>&1 || { echo \"left: \$f\"; exit 1; }
 		done <'$T/new.list'"
 fi
 echo "# test_deb_install ($ROOT_MODE): $((SECONDS - START)) s"
