@@ -218,7 +218,7 @@ deb:
 	$(call msg,DEB,$(DEB))
 	$(Q)rm -rf $(O)/deb/src && mkdir -p $(DEB_SRC)
 	$(Q)git ls-files -z --cached --others --exclude-standard | \
-		tar --null -T - -cf - | tar -xf - -C $(DEB_SRC)
+		tar --null --ignore-failed-read -T - -cf - 2>/dev/null | tar -xf - -C $(DEB_SRC)
 	$(Q)cd $(DEB_SRC) && dpkg-buildpackage -b -us -uc >../build.log 2>&1 || \
 		{ tail -30 ../build.log; exit 1; }
 	$(Q)mv $(O)/deb/src/*.deb $(O)/deb/src/*.changes $(O)/deb/src/*.buildinfo $(O)/deb/
