@@ -29,7 +29,7 @@ PKGS=(
 	curl					# controller e2e tests: admin API, metrics scrapes
 	qemu-system-x86 busybox-static kmod	# the kernel matrix: VMs on Debian kernels
 	zstd xz-utils				# unpacking those kernels and their modules
-	debhelper lintian fakeroot		# make deb: dpkg-buildpackage with dh, policy check
+	debhelper lintian			# make deb: dpkg-buildpackage with dh, policy check
 	debootstrap				# make deb-test: a fresh bookworm root to install into
 )
 
