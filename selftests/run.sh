@@ -106,6 +106,15 @@ vm_boot_wait() { # PID TAPFILE: the boot's exit status and TAP output
 	cat "$2"
 	return $rc
 }
+# The matrix's filter names a kernel exactly ("vm6.1" is not "vm6.12"):
+# "vm" every guest, "vmK" kernel K, "vmK:X" K's tests whose name holds X.
+vm_match() { # KERNEL TEST
+	case $filter in
+	"" | vm) return 0 ;;
+	vm*:*) [[ "vm$1" == "${filter%%:*}" && "$2" == *"${filter#*:}"* ]] ;;
+	*) [[ "vm$1" == "$filter" ]] ;;
+	esac
+}
 if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 	case $O in /*) vm_out=$O/vm ;; *) vm_out=$PWD/$O/vm ;; esac
 	mkdir -p "$vm_out"
@@ -117,7 +126,7 @@ if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 	for k in $vm_kernels; do
 		want=()
 		for t in $(selftests/vm/matrix.sh tests "$k"); do
-			[ -n "$filter" ] && [[ "vm$k:$t" != *"$filter"* ]] && continue
+			vm_match "$k" "$t" || continue
 			want+=("$t")
 		done
 		[ ${#want[@]} -eq 0 ] && continue
