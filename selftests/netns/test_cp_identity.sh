@@ -80,7 +80,7 @@ admin() { # METHOD PATH [JSON]: as the operator (its own certificate from pki/ca
 	local f=
 	[ -n "${3-}" ] && { printf '%s' "$3" >"$T/admin.json"; f=$T/admin.json; }
 	local code
-	code=$(call op "$1" "$2" $f)
+	code=$(call op "$1" "$2" ${f:+"$f"})
 	[[ $code == 2?? ]] && cat "$T/body"
 }
 fault() { admin POST /admin/v1/fault "$1" >/dev/null; }
@@ -332,6 +332,11 @@ expect "rotation allowed again: 200" "$(call fra POST /api/v1/nodes/gw-fra-1/rot
 want_rotated gw-fra-1 "$WG_FRA2" "$WG_FRA3" 3
 
 # ---- renew ----
+
+openssl req -new -key "$P/fra.key" -out "$P/fra-same.csr" -subj /CN=x 2>/dev/null
+jq -n --rawfile c "$P/fra-same.csr" '{csr: $c}' >"$T/n.json"
+expect "renew with the key of the certificate in use: 400" \
+	"$(call fra POST /api/v1/nodes/gw-fra-1/renew-certificate "$T/n.json")" 400 csr
 
 csr fra2
 jq -n --rawfile c "$P/fra2.csr" '{csr: $c}' >"$T/n.json"
