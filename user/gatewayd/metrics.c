@@ -191,6 +191,95 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 	}
 }
 
+/* What the alert rules (packaging/prometheus/nanami.rules.yml) and the
+ * dashboard need beyond the counters above: timestamps rather than ages, so
+ * that a rule can compare them with time() and with the resync interval,
+ * config errors by kind, and the apply durations as a histogram. Called
+ * with st->mu held. */
+static void controller_times(struct nn_strbuf *b, struct nn_ctl_state *st)
+{
+	static const char *const kinds[NN_APPLY_KIND_MAX] = { "change", "drift" };
+	int64_t newest = 0;
+	char e[160];
+	size_t i;
+	int k, j;
+
+	nn_sbprintf(b,
+		    "# HELP nanami_controller_start_time_seconds When this controller started "
+		    "(Unix time).\n# TYPE nanami_controller_start_time_seconds gauge\n"
+		    "nanami_controller_start_time_seconds %lld\n",
+		    (long long)st->info.started_unix);
+	nn_sbprintf(b,
+		    "# HELP nanami_resync_interval_seconds The drift timer (--resync): desired "
+		    "state is confirmed at least this often.\n"
+		    "# TYPE nanami_resync_interval_seconds gauge\n"
+		    "nanami_resync_interval_seconds %u\n",
+		    st->info.resync_s);
+	nn_sbprintf(b,
+		    "# HELP nanami_last_sync_timestamp_seconds Last successful sync with the "
+		    "desired state's source (Unix time, 0: never).\n"
+		    "# TYPE nanami_last_sync_timestamp_seconds gauge\n"
+		    "nanami_last_sync_timestamp_seconds %lld\n",
+		    (long long)st->last_sync_unix);
+	nn_sbprintf(b,
+		    "# HELP nanami_last_apply_timestamp_seconds When the applied generation "
+		    "was applied (Unix time, 0: never).\n"
+		    "# TYPE nanami_last_apply_timestamp_seconds gauge\n"
+		    "nanami_last_apply_timestamp_seconds %lld\n",
+		    (long long)st->last_applied_unix);
+	nn_sbprintf(b,
+		    "# HELP nanami_config_errors_total Desired state that did not become "
+		    "enforced: a snapshot refused as a whole (snapshot_rejected) or a valid "
+		    "one this host failed to apply (apply_failed).\n"
+		    "# TYPE nanami_config_errors_total counter\n"
+		    "nanami_config_errors_total{kind=\"snapshot_rejected\"} %llu\n"
+		    "nanami_config_errors_total{kind=\"apply_failed\"} %llu\n",
+		    (unsigned long long)st->snapshots_rejected,
+		    (unsigned long long)st->apply_failures);
+	nn_sbprintf(b,
+		    "# HELP nanami_wg_reconcile_errors_total wg0 reconciles that failed (each "
+		    "also an apply_failed).\n# TYPE nanami_wg_reconcile_errors_total counter\n"
+		    "nanami_wg_reconcile_errors_total %llu\n",
+		    (unsigned long long)st->wg_errors);
+	nn_sbprintf(b, "# HELP nanami_peer_last_handshake_timestamp_seconds Last completed "
+		       "handshake per wg0 peer (Unix time; absent: never).\n"
+		       "# TYPE nanami_peer_last_handshake_timestamp_seconds gauge\n");
+	for (i = 0; i < st->n_peers; i++) {
+		const struct nn_peer_metrics *p = &st->peers[i];
+
+		if (!p->last_handshake_unix)
+			continue;
+		if (p->last_handshake_unix > newest)
+			newest = p->last_handshake_unix;
+		nn_sbprintf(b, "nanami_peer_last_handshake_timestamp_seconds{peer=\"%s\"} %lld\n",
+			    esc(p->id, e, sizeof(e)), (long long)p->last_handshake_unix);
+	}
+	nn_sbprintf(b,
+		    "# HELP nanami_last_handshake_timestamp_seconds The newest handshake with "
+		    "any wg0 peer (Unix time, 0: none).\n"
+		    "# TYPE nanami_last_handshake_timestamp_seconds gauge\n"
+		    "nanami_last_handshake_timestamp_seconds %lld\n",
+		    (long long)newest);
+	nn_sbprintf(b, "# HELP nanami_apply_duration_seconds Snapshot in hand to enforced "
+		       "(validate, compile, maps, wg0); kind drift: the resync's re-apply.\n"
+		       "# TYPE nanami_apply_duration_seconds histogram\n");
+	for (k = 0; k < NN_APPLY_KIND_MAX; k++) {
+		const struct nn_apply_hist *h = &st->apply_time[k];
+
+		for (j = 0; j < NN_APPLY_BUCKETS; j++)
+			nn_sbprintf(b,
+				    "nanami_apply_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} "
+				    "%llu\n",
+				    kinds[k], nn_apply_bucket_s[j], (unsigned long long)h->le[j]);
+		nn_sbprintf(b,
+			    "nanami_apply_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n"
+			    "nanami_apply_duration_seconds_sum{kind=\"%s\"} %.6f\n"
+			    "nanami_apply_duration_seconds_count{kind=\"%s\"} %llu\n",
+			    kinds[k], (unsigned long long)h->count, kinds[k], h->sum_s, kinds[k],
+			    (unsigned long long)h->count);
+	}
+}
+
 static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now)
 {
 	char e[160];
@@ -242,6 +331,7 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 		nn_sbprintf(b, "nanami_peer_tx_bytes_total{peer=\"%s\"} %llu\n", e,
 			    (unsigned long long)p->tx_bytes);
 	}
+	controller_times(b, st);
 	pthread_mutex_unlock(&st->mu);
 }
 
