@@ -171,6 +171,11 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 	size_t i;
 
 	nn_sbprintf(b,
+		    "# HELP nanami_map_entries Entries in use (the live generation's, in a "
+		    "double-buffered map).\n"
+		    "# TYPE nanami_map_entries gauge\n"
+		    "# HELP nanami_map_capacity Entries a map (a generation) can hold.\n"
+		    "# TYPE nanami_map_capacity gauge\n"
 		    "# HELP nanami_map_fill_ratio Entries in use (live generation) over capacity.\n"
 		    "# TYPE nanami_map_fill_ratio gauge\n");
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
@@ -287,26 +292,43 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 	int s;
 
 	pthread_mutex_lock(&st->mu);
-	nn_sbprintf(b, "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_applied_generation The desired-state generation enforced.\n"
+		    "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
 		    (unsigned long long)st->applied_generation);
 	nn_sbprintf(b,
+		    "# HELP nanami_seconds_since_last_sync Seconds since the last successful sync "
+		    "(-1: never).\n"
 		    "# TYPE nanami_seconds_since_last_sync gauge\n"
 		    "nanami_seconds_since_last_sync %lld\n",
 		    (long long)(st->last_sync_unix ? now - st->last_sync_unix : -1));
 	nn_sbprintf(b,
+		    "# HELP nanami_validation_errors_total Snapshot entries dropped and snapshots "
+		    "refused by validation.\n"
 		    "# TYPE nanami_validation_errors_total counter\n"
 		    "nanami_validation_errors_total %llu\n",
 		    (unsigned long long)st->validation_errors);
-	nn_sbprintf(b, "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_apply_errors_total Applies that failed (maps, wg0, underlay "
+		    "port, NAT).\n"
+		    "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
 		    (unsigned long long)st->apply_errors);
 	nn_sbprintf(b,
+		    "# HELP nanami_drift_repairs_total Changes to wg0 made outside the controller, "
+		    "undone.\n"
 		    "# TYPE nanami_drift_repairs_total counter\nnanami_drift_repairs_total %llu\n",
 		    (unsigned long long)st->drift_repairs);
-	nn_sbprintf(b, "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_map_writes_total BPF map updates and deletes made by applies.\n"
+		    "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
 		    (unsigned long long)st->map_writes);
-	nn_sbprintf(b, "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_wg_changes_total Changes made to wg0 by reconciles.\n"
+		    "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
 		    (unsigned long long)st->wg_changes);
-	nn_sbprintf(b, "# TYPE nanami_control_plane_state gauge\n");
+	nn_sbprintf(
+		b, "# HELP nanami_control_plane_state 1 for the control-plane connection's state.\n"
+		   "# TYPE nanami_control_plane_state gauge\n");
 	for (s = 0; s < 4; s++)
 		nn_sbprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", nn_cp_state_name(s),
 			    st->cp_state == s);
@@ -315,9 +337,16 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 	for (s = 1; s < NN_CP_ERR_MAX; s++)
 		nn_sbprintf(b, "nanami_control_plane_errors_total{kind=\"%s\"} %llu\n",
 			    nn_cp_err_kind_name(s), (unsigned long long)st->cp_errors[s]);
-	nn_sbprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
-	nn_sbprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
+	nn_sbprintf(b,
+		    "# HELP nanami_peers Peers on wg0 (devices and overlay nodes).\n"
+		    "# TYPE nanami_peers gauge\nnanami_peers %zu\n",
+		    st->n_peers);
+	nn_sbprintf(b, "# HELP nanami_peer_handshake_age_seconds Seconds since each wg0 peer's "
+		       "last handshake (absent: never).\n"
+		       "# TYPE nanami_peer_handshake_age_seconds gauge\n"
+		       "# HELP nanami_peer_rx_bytes_total Bytes received from each wg0 peer.\n"
 		       "# TYPE nanami_peer_rx_bytes_total counter\n"
+		       "# HELP nanami_peer_tx_bytes_total Bytes sent to each wg0 peer.\n"
 		       "# TYPE nanami_peer_tx_bytes_total counter\n");
 	for (i = 0; i < st->n_peers; i++) {
 		const struct nn_peer_metrics *p = &st->peers[i];
@@ -342,7 +371,11 @@ char *nn_metrics_render(struct nn_dp *dp, const struct nn_underlay *ul, struct n
 	uint32_t zero = 0;
 
 	bpf_map_lookup_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a);
-	nn_sbprintf(&b, "# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n", a.epoch);
+	nn_sbprintf(
+		&b,
+		"# HELP nanami_policy_epoch The live policy epoch (advances at each generation switch).\n"
+		"# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n",
+		a.epoch);
 	controller(&b, st, (int64_t)time(NULL));
 	drops(&b, dp, ul);
 	devices(&b, dp);
