@@ -12,7 +12,8 @@
 #      that does not, for every alert: nanami.rules.test.yml)
 #   2. promtool check metrics: the real page is valid exposition (lint clean)
 #   3. every metric the rules and the dashboard query is one the real page
-#      exports (selftests/obs/check_names.py: names from the scrape itself)
+#      exports (selftests/obs/check_names.py: names from the scrape itself),
+#      and the check refuses a rule and a panel with a misspelt name
 #   4. the dashboard's panels drawn from the recorded scrapes
 #      (tools/dashboard/render.py), and the data in them is what the
 #      scenario made: both tenants' traffic, the drops it provoked by reason,
@@ -25,7 +26,7 @@ TOPO_RESYNC=3
 RULES=$NN_ROOT/packaging/prometheus/nanami.rules.yml
 RULES_TEST=$NN_ROOT/packaging/prometheus/nanami.rules.test.yml
 DASH=$NN_ROOT/packaging/grafana/nanami-gateway.json
-OBS_SECONDS=${OBS_SECONDS:-24}
+OBS_SECONDS=${OBS_SECONDS:-20}
 # Low bitrates: wireguard-go encrypts in user space on a loaded test machine,
 # and the other clients' attempts must still get through.
 OBS_ALICE_BPS=1M
@@ -72,6 +73,21 @@ NN_PASSED=$((NN_PASSED + $(grep -c '^ok ' "$NN_TMP/names.out")))
 NN_FAILED=$((NN_FAILED + $(grep -c '^not ok ' "$NN_TMP/names.out")))
 grep -qE '^(ok|not ok) ' "$NN_TMP/names.out" ||
 	nn_not_ok "check_names.py reported nothing"
+
+# The check can fail: a dashboard and a rule naming a metric the page lacks.
+jq '.panels[0].targets[0].expr |= sub("nanami_drops_total"; "nanami_drop_total")' "$DASH" \
+	>"$NN_TMP/bad-dash.json"
+sed 's/nanami_map_fill_ratio > 0.8/nanami_map_fill > 0.8/' "$RULES" >"$NN_TMP/bad-rules.yml"
+/usr/bin/python3 "$NN_ROOT/selftests/obs/check_names.py" "$last" "$NN_TMP/bad-rules.yml" \
+	"$NN_TMP/bad-dash.json" >"$NN_TMP/names-bad.out" 2>&1
+if grep -q 'NanamiMapFull: nanami_map_fill is not exported' "$NN_TMP/names-bad.out" &&
+	grep -q "nanami_drop_total is not exported" "$NN_TMP/names-bad.out" &&
+	[ "$(grep -c '^not ok ' "$NN_TMP/names-bad.out")" = 2 ]; then
+	nn_ok "the name check refuses a rule and a panel naming metrics the page lacks"
+else
+	nn_not_ok "the name check refuses a rule and a panel naming metrics the page lacks"
+	sed 's/^/#   /' "$NN_TMP/names-bad.out"
+fi
 
 png=$NN_BUILD/dashboard/test-dashboard.png
 summary=$NN_TMP/summary.json

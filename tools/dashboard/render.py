@@ -10,8 +10,9 @@ packages no Grafana, so this draws the same panels itself with matplotlib:
 each panel of packaging/grafana/nanami-gateway.json, at its grid position,
 has a function here computing what its queries compute (rate() and
 increase() over a window of 4 scrapes, as Grafana's $__rate_interval is 4
-scrape intervals; histogram_quantile() interpolating inside a bucket, as
-Prometheus does). A dashboard panel with no function here is an error, so
+scrape intervals, and at least a resync interval for the per-peer figures
+the controller reads at each resync; histogram_quantile() interpolating
+inside a bucket, as Prometheus does). A dashboard panel with no function here is an error, so
 the two cannot drift apart. --summary writes, per panel, each series' peak
 (the test asserts on it).
 """
@@ -73,10 +74,10 @@ class Data:
                     out[lab][i] = v
         return out
 
-    def increase(self, vals, i):
+    def increase(self, vals, i, window=WINDOW):
         """Counter increase over the window ending at scrape @i (resets
         handled as Prometheus does: a drop restarts from 0)."""
-        j = i - WINDOW
+        j = i - window
         if j < 0 or vals[j] is None or vals[i] is None:
             return None
         inc = 0.0
@@ -87,11 +88,20 @@ class Data:
             inc += b - a if b >= a else b
         return inc
 
-    def rate(self, vals, i):
-        inc = self.increase(vals, i)
+    def rate(self, vals, i, window=WINDOW):
+        inc = self.increase(vals, i, window)
         if inc is None:
             return None
-        return inc / (self.s[i][0] - self.s[i - WINDOW][0])
+        return inc / (self.s[i][0] - self.s[i - window][0])
+
+    def peer_window(self):
+        """Scrapes spanning a resync interval: the controller reads wg0's
+        per-peer figures at each resync, so a shorter window sees steps
+        (in Grafana, $__rate_interval at a 15 s scrape is a minute)."""
+        resync = max((v for v in self.sum_by("nanami_resync_interval_seconds", (), None)[()]
+                      if v is not None), default=0)
+        step = (self.s[-1][0] - self.s[0][0]) / max(len(self.s) - 1, 1)
+        return max(WINDOW, int(math.ceil(resync / step)) + 1 if step > 0 else WINDOW)
 
     def sum_by(self, name, by, fn, match=None):
         """sum by (@by) (fn(name)) per scrape: fn is rate, increase or None (gauge)."""
@@ -132,14 +142,18 @@ def drops_by_reason(d):
             if any(x for x in v if x)}
 
 
+def tenant(lab):
+    return lab.get("tenant", "") != ""  # overlay nodes (this gateway too) have none
+
+
 def traffic_per_tenant(d):
-    return {"%s %s" % (k[0] or "(no tenant)", k[1]): v for k, v in
-            d.sum_by("nanami_device_bytes_total", ("tenant", "direction"), d.rate).items()}
+    return {"%s %s" % k: v for k, v in
+            d.sum_by("nanami_device_bytes_total", ("tenant", "direction"), d.rate, tenant).items()}
 
 
 def drops_per_tenant(d):
-    return {k[0] or "(no tenant)": v
-            for k, v in d.sum_by("nanami_device_drops_total", ("tenant",), d.rate).items()}
+    return {k[0]: v
+            for k, v in d.sum_by("nanami_device_drops_total", ("tenant",), d.rate, tenant).items()}
 
 
 def peers(d):
@@ -188,10 +202,12 @@ def config_errors(d):
 
 
 def peer_traffic(d):
+    w = d.peer_window()
+    rate = lambda vals, i: d.rate(vals, i, w)  # noqa: E731
     out = {}
-    for k, v in d.sum_by("nanami_peer_rx_bytes_total", ("peer",), d.rate).items():
+    for k, v in d.sum_by("nanami_peer_rx_bytes_total", ("peer",), rate).items():
         out["rx " + k[0]] = v
-    for k, v in d.sum_by("nanami_peer_tx_bytes_total", ("peer",), d.rate).items():
+    for k, v in d.sum_by("nanami_peer_tx_bytes_total", ("peer",), rate).items():
         out["tx " + k[0]] = v
     return out
 

@@ -15,14 +15,14 @@
 #              (passes) and acme-db tcp/5432 (acl_default_deny), carol tries
 #              acme-db (cross_tenant), alice tries SMTP on the internet
 #              (acl_deny, rule no-smtp)
-#   0.50       the control plane disables bob-phone: a change applied, one
+#   0.45       the control plane disables bob-phone: a change applied, one
 #              peer fewer, bob's attempts stop reaching the dataplane
-#   0.65       an operator loads a snapshot in which globex claims acme's
+#   0.55       an operator loads a snapshot in which globex claims acme's
 #              prefix: refused as a whole at every fetch (nanami_config_
 #              errors_total{kind="snapshot_rejected"}), the previous
 #              generation stays enforced
-#   0.75       the operator loads the corrected snapshot: applied
-#   0.80       alice's AllowedIPs on wg0 widened by hand: the next resync
+#   0.65       the operator loads the corrected snapshot: applied
+#   0.70       alice's AllowedIPs on wg0 widened by hand: the next resync
 #              repairs it (nanami_drift_repairs_total)
 
 OBS_ALICE_BPS=${OBS_ALICE_BPS:-4M}
@@ -69,19 +69,19 @@ obs_run() {
 	obs_loop carol tr-carol-x "$secs" tcp fd00:acc::5 5432
 	obs_loop alice tr-alice-smtp "$secs" tcp 2001:db8:ffff::1 25
 
-	obs_at 0.50 "$t0" "$secs"
+	obs_at 0.45 "$t0" "$secs"
 	cp_api PUT /admin/v1/devices/bob-phone/state '{"state": "disabled"}' >/dev/null
-	obs_at 0.65 "$t0" "$secs"
+	obs_at 0.55 "$t0" "$secs"
 	gen=$(topo_cp_gen)
 	jq "$bob_off"' | (.tenants[1].networks[0].resources[0].prefixes) = ["fd00:acc::/64"]' \
 		"$NN_TMP/snapshot.json" >"$NN_TMP/obs-bad.json"
 	cp_api PUT "/admin/v1/snapshot?force_generation=$((gen + 10))" "$(cat "$NN_TMP/obs-bad.json")" \
 		>/dev/null
-	obs_at 0.75 "$t0" "$secs"
+	obs_at 0.65 "$t0" "$secs"
 	jq "$bob_off" "$NN_TMP/snapshot.json" >"$NN_TMP/obs-good.json"
 	cp_api PUT "/admin/v1/snapshot?force_generation=$((gen + 20))" \
 		"$(cat "$NN_TMP/obs-good.json")" >/dev/null
-	obs_at 0.80 "$t0" "$secs"
+	obs_at 0.70 "$t0" "$secs"
 	nn_in gw wg set wg0 peer "${TOPO_PUB[alice]}" \
 		allowed-ips fd7a:6e61:6e61:10::2/128,100.96.16.2/32,fd7a:6e61:6e61:10::99/128
 	wait "$scraper"
