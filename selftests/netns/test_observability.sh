@@ -13,7 +13,8 @@
 #   2. promtool check metrics: the real page is valid exposition (lint clean)
 #   3. every metric the rules and the dashboard query is one the real page
 #      exports (selftests/obs/check_names.py: names from the scrape itself),
-#      and the check refuses a rule and a panel with a misspelt name
+#      and the check refuses a rule and a panel with a misspelt name; the
+#      dashboard's layout (unique ids, $datasource, no overlapping panels)
 #   4. the dashboard's panels drawn from the recorded scrapes
 #      (tools/dashboard/render.py), and the data in them is what the
 #      scenario made: both tenants' traffic, the drops it provoked by reason,

@@ -128,6 +128,43 @@ def check(what, exprs, have):
     return ok
 
 
+def check_layout(path):
+    """The dashboard as Grafana needs it: unique panel ids, unique refIds in
+    a panel, every query on the $datasource variable, panels inside the
+    24-column grid and not overlapping."""
+    with open(path) as f:
+        doc = json.load(f)
+    bad, cells, ids = [], {}, set()
+    for p in doc["panels"]:
+        t = p.get("title")
+        if p.get("id") in ids:
+            bad.append("panel %r: id %s used twice" % (t, p.get("id")))
+        ids.add(p.get("id"))
+        refs = [q.get("refId") for q in p.get("targets", [])]
+        if len(refs) != len(set(refs)):
+            bad.append("panel %r: refIds %s not unique" % (t, refs))
+        for q in [p] + p.get("targets", []):
+            if q.get("datasource", {}).get("uid") != "${datasource}":
+                bad.append("panel %r: a query not on the ${datasource} variable" % t)
+        g = p["gridPos"]
+        if g["x"] < 0 or g["w"] <= 0 or g["h"] <= 0 or g["x"] + g["w"] > 24:
+            bad.append("panel %r: gridPos %s outside the 24-column grid" % (t, g))
+        for x in range(g["x"], g["x"] + g["w"]):
+            for y in range(g["y"], g["y"] + g["h"]):
+                if (x, y) in cells:
+                    bad.append("panel %r overlaps panel %r" % (t, cells[(x, y)]))
+                    break
+                cells[(x, y)] = t
+            else:
+                continue
+            break
+    for b in bad:
+        print("#   " + b)
+    print("%s - dashboard layout: %d panels, unique ids and refIds, on $datasource, "
+          "no overlap" % ("ok" if not bad else "not ok", len(doc["panels"])))
+    return not bad
+
+
 def main():
     if len(sys.argv) != 4:
         sys.exit(__doc__)
@@ -138,6 +175,7 @@ def main():
         return 1
     ok = check("alert rules", rule_exprs(sys.argv[2]), have)
     ok &= check("dashboard", dashboard_exprs(sys.argv[3]), have)
+    ok &= check_layout(sys.argv[3])
     return 0 if ok else 1
 
 
