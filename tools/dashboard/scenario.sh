@@ -62,6 +62,7 @@ obs_run() {
 	t0=$(nn_now_ms)
 	obs_scrape_loop "$secs" "$ivl" "$dir" &
 	scraper=$!
+	echo "$scraper" >"$NN_TMP/obs-scraper.pid" # nn_teardown stops it if we are stopped
 	nn_bg alice tr-alice iperf3 -c fd00:acc::5 -p 8000 -b "$OBS_ALICE_BPS" -t "$secs" -i 0
 	nn_bg carol tr-carol iperf3 -c fd00:6b0::1 -p 8001 -b "$OBS_CAROL_BPS" -t "$secs" -i 0
 	obs_loop bob tr-bob-web "$secs" tcp fd00:acc:1::9 443
@@ -85,4 +86,5 @@ obs_run() {
 	nn_in gw wg set wg0 peer "${TOPO_PUB[alice]}" \
 		allowed-ips fd7a:6e61:6e61:10::2/128,100.96.16.2/32,fd7a:6e61:6e61:10::99/128
 	wait "$scraper"
+	rm -f "$NN_TMP/obs-scraper.pid"
 }
