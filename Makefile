@@ -38,7 +38,7 @@ TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
 .SECONDARY:
-.PHONY: all test demo bench bench-smoke clean help deps san san-unit fuzz install man check \
+.PHONY: all test demo bench bench-smoke soak clean help deps san san-unit fuzz install man check \
 	deb deb-test
 
 # ---- sources (wildcards: a new file joins its room's list by itself) ----
@@ -277,6 +277,11 @@ bench-smoke: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)O=$(O) tools/bench/run.sh --smoke
 
+# Not in `make test`: an hour by default (SOAK_MINUTES, SOAK_DEVICES).
+soak: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)O=$(O) tools/soak/soak.sh
+
 clean:
 	$(call msg,CLEAN,$(O))
 	$(Q)rm -rf $(O)
@@ -288,6 +293,7 @@ help:
 	@echo 'make demo       bring up the demo gateway in network namespaces (needs root; kernel WireGuard, in a VM if need be; DEMO_WG=go for wireguard-go)'
 	@echo 'make bench      run the benchmarks into $(O)/bench/ (minutes; needs root)'
 	@echo 'make bench-smoke  the same harness, short (< 60 s), figures not meaningful'
+	@echo 'make soak       the gateway at 10k devices under change, faults and traffic for SOAK_MINUTES (60); report in $(O)/soak/report.md'
 	@echo 'make san        build user code and unit tests with ASan+UBSan into $(O)/san'
 	@echo 'make fuzz       fuzz the snapshot parser/validator/compiler (FUZZ_SECONDS=20)'
 	@echo 'make deps       install the Debian packages the project needs'

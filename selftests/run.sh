@@ -57,6 +57,51 @@ run_one() {
 	rm -f "$log"
 }
 
+# The kernel matrix, started first: one VM boot per pinned kernel runs every selected test
+# against that kernel's verifier and datapath (vmK:boot carries the boot, or
+# the reason the kernel could not be fetched or booted, as a failure). The
+# guests boot side by side, NN_VM_JOBS at once (default 2): the BPF tests in
+# a guest run on one CPU (they pin themselves), so one guest leaves the
+# other core idle.
+vm_boot_wait() { # PID TAPFILE: the boot's exit status and TAP output
+	local rc=0
+	wait "$1" || rc=$?
+	cat "$2"
+	return $rc
+}
+# The matrix's filter names a kernel exactly ("vm6.1" is not "vm6.12"):
+# "vm" every guest, "vmK" kernel K, "vmK:X" K's tests whose name holds X.
+vm_match() { # KERNEL TEST
+	case $filter in
+	"" | vm) return 0 ;;
+	vm*:*) [[ "vm$1" == "${filter%%:*}" && "$2" == *"${filter#*:}"* ]] ;;
+	*) [[ "vm$1" == "$filter" ]] ;;
+	esac
+}
+declare -A vm_pid=() vm_tests=()
+vm_order=()
+if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
+	case $O in /*) vm_out=$O/vm ;; *) vm_out=$PWD/$O/vm ;; esac
+	mkdir -p "$vm_out"
+	vm_kernels=$(selftests/vm/kernels.sh names) || vm_kernels=""
+	[ -n "$vm_kernels" ] ||
+		run_one vm:kernels sh -c 'echo "not ok - no kernel in selftests/vm/kernels.txt"; exit 1'
+	for k in $vm_kernels; do
+		want=()
+		for t in $(selftests/vm/matrix.sh tests "$k"); do
+			vm_match "$k" "$t" || continue
+			want+=("$t")
+		done
+		[ ${#want[@]} -eq 0 ] && continue
+		while [ "$(jobs -rp | wc -l)" -ge "${NN_VM_JOBS:-2}" ]; do wait -n; done
+		selftests/vm/matrix.sh boot "$k" "$vm_out/run-$k" "${want[@]}" \
+			>"$vm_out/boot-$k.tap" 2>&1 &
+		vm_pid[$k]=$!
+		vm_tests[$k]="${want[*]}"
+		vm_order+=("$k")
+	done
+fi
+
 for bin in "$O"/selftests/unit/test_* "$O"/selftests/prog_tests/test_*; do
 	[ -x "$bin" ] || continue
 	case "$bin" in *.o|*.d) continue ;; esac
@@ -87,47 +132,10 @@ if [ -x "$fuzzer" ] && { [ -z "$filter" ] || [[ fuzz_snapshot == *"$filter"* ]];
 		"$O/fuzz/corpus" selftests/fuzz/corpus
 fi
 
-for script in selftests/netns/test_*.sh; do
-	[ -x "$script" ] || continue
-	name=$(basename "$script" .sh)
-	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-	run_one "$name" "$script"
-done
-
-# The kernel matrix: one VM boot per pinned kernel runs every selected test
-# against that kernel's verifier and datapath (vmK:boot carries the boot, or
-# the reason the kernel could not be fetched or booted, as a failure). The
-# guests boot side by side, NN_VM_JOBS at once (default 2): the BPF tests in
-# a guest run on one CPU (they pin themselves), so one guest leaves the
-# other core idle.
-vm_boot_wait() { # PID TAPFILE: the boot's exit status and TAP output
-	local rc=0
-	wait "$1" || rc=$?
-	cat "$2"
-	return $rc
-}
-if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
-	case $O in /*) vm_out=$O/vm ;; *) vm_out=$PWD/$O/vm ;; esac
-	mkdir -p "$vm_out"
-	vm_kernels=$(selftests/vm/kernels.sh names) || vm_kernels=""
-	[ -n "$vm_kernels" ] ||
-		run_one vm:kernels sh -c 'echo "not ok - no kernel in selftests/vm/kernels.txt"; exit 1'
-	declare -A vm_pid=() vm_tests=()
-	vm_order=()
-	for k in $vm_kernels; do
-		want=()
-		for t in $(selftests/vm/matrix.sh tests "$k"); do
-			[ -n "$filter" ] && [[ "vm$k:$t" != *"$filter"* ]] && continue
-			want+=("$t")
-		done
-		[ ${#want[@]} -eq 0 ] && continue
-		while [ "$(jobs -rp | wc -l)" -ge "${NN_VM_JOBS:-2}" ]; do wait -n; done
-		selftests/vm/matrix.sh boot "$k" "$vm_out/run-$k" "${want[@]}" \
-			>"$vm_out/boot-$k.tap" 2>&1 &
-		vm_pid[$k]=$!
-		vm_tests[$k]="${want[*]}"
-		vm_order+=("$k")
-	done
+# The matrix's results, once its guests are done (they ran while the host's
+# unit, BPF and fuzz tests did: those have no time bounds to stretch; the
+# netns tests, which do, run after).
+if [ ${#vm_order[@]} -gt 0 ]; then
 	for k in "${vm_order[@]}"; do
 		run_one "vm$k:boot" vm_boot_wait "${vm_pid[$k]}" "$vm_out/boot-$k.tap"
 		for t in ${vm_tests[$k]}; do
@@ -135,6 +143,14 @@ if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 		done
 	done
 fi
+
+
+for script in selftests/netns/test_*.sh; do
+	[ -x "$script" ] || continue
+	name=$(basename "$script" .sh)
+	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+	run_one "$name" "$script"
+done
 
 # In CI everything a test needs is installed by tools/install-deps.sh: a test
 # that skips there (missing tool, device or kernel feature) is a failure.

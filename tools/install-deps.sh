@@ -24,9 +24,12 @@ PKGS=(
 	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
 	procps psmisc				# pgrep/pkill/killall in test scripts
 	python3					# reference control plane (tools/cp), test-only
+	python3-cryptography			# the reference control plane's CA (tools/cp --ca-dir)
 	python3-scapy				# third-party dissector for test_dissector
 	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
 	curl					# controller e2e tests: admin API, metrics scrapes
+	prometheus				# promtool: check and test the alert rules (packaging/prometheus)
+	python3-yaml python3-matplotlib		# the rules/dashboard name check; the dashboard PNG (tools/dashboard)
 	qemu-system-x86 busybox-static kmod	# the kernel matrix: VMs on Debian kernels
 	zstd xz-utils				# unpacking those kernels and their modules
 	debhelper lintian			# make deb: dpkg-buildpackage with dh, policy check

@@ -88,7 +88,7 @@ cp_fault() {
 	cp_req POST /admin/v1/fault "{\"mode\":\"$1\",\"target\":\"${2:-assignments}\",\"count\":${3:-0}}" >/dev/null
 }
 
-cp_gen() { cp_req GET /admin/v1/state | jq -e '.generation'; }
+cp_gen() { cp_req GET /admin/v1/state | jq -en 'input | .generation'; }
 
 cp_pki() { nn_test_pki "$1"; }
 

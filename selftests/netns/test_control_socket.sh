@@ -55,13 +55,13 @@ status() {
 # st_is JQ: the status satisfies JQ (printed when it does not).
 st_is() {
 	local st
-	st=$(status) && [ -n "$st" ] && jq -e "$1" >/dev/null 2>&1 <<<"$st" && return 0
+	st=$(status) && [ -n "$st" ] && jq -en "input | $1" >/dev/null 2>&1 <<<"$st" && return 0
 	echo "status: $st"
 	return 1
 }
 wait_st() { nn_wait_for "$1" st_is "$2" || st_is "$2"; }
 # jqin JSON JQ: like st_is for any document.
-jqin() { [ -n "$1" ] && jq -e "$2" >/dev/null 2>&1 <<<"$1" && return 0; echo "got: $1"; return 1; }
+jqin() { [ -n "$1" ] && jq -en "input | $2" >/dev/null 2>&1 <<<"$1" && return 0; echo "got: $1"; return 1; }
 gen_is() { st_is ".sync.applied_generation == $1"; }
 
 cp_start cp --listen 127.0.0.1:$CP_PORT --state "$NN_TMP/cp.json" --seed-from "$EX" ||
@@ -82,7 +82,7 @@ nn_check "nobody (uid 65534) cannot connect" sh -c "! nsenter --target ${NN_PID[
 
 # ---- status after an apply ----
 st=$(status)
-jqt() { jq -e "$1" >/dev/null <<<"$st"; }
+jqt() { jq -en "input | $1" >/dev/null <<<"$st"; }
 nn_check "status: control plane url and state" jqt ".control_plane.url == \"$CP_URL\" and
 	(.control_plane.state == \"stream\" or .control_plane.state == \"polling\")"
 nn_check "status: last sync time and generation" jqt '.sync.applied_generation == 7 and
@@ -156,8 +156,8 @@ while read -r id dir src dst proto dport sport verdict reason; do
 		'{verdict: $v, reason: (if $r == "-" then null else $r end)}')
 	if [ "$(jq -cS "$strip" <<<"$s")" = "$(jq -cS "$strip" <<<"$m")" ] &&
 	   [ "$(jq -cS "$strip" <<<"$s")" = "$(jq -cS . <<<"${r#200 }")" ] &&
-	   jq -e '.via == "control_socket"' >/dev/null <<<"$s" &&
-	   jq -e '.via == "pinned_maps" and (.fallback_reason | length > 0)' >/dev/null <<<"$m" &&
+	   jq -en 'input | .via == "control_socket"' >/dev/null <<<"$s" &&
+	   jq -en 'input | .via == "pinned_maps" and (.fallback_reason | length > 0)' >/dev/null <<<"$m" &&
 	   [ "$(jq -c '{verdict, reason}' <<<"$s")" = "$want" ]; then
 		nn_ok "explain example $id: socket = maps = POST /v1/explain ($verdict $reason)"
 	else
@@ -186,7 +186,7 @@ nn_check "explain through the socket is faster than loading from the maps ($ms_s
 code_err() {	# WANT-CODE METHOD PATH [BODY]
 	local out
 	out=$(req "$2" "$3" "${4-}")
-	[ "${out%% *}" = "$1" ] && jq -e '.error | length > 0' >/dev/null <<<"${out#* }" ||
+	[ "${out%% *}" = "$1" ] && jq -en 'input | .error | length > 0' >/dev/null <<<"${out#* }" ||
 		{ echo "got: $out"; return 1; }
 }
 nn_check "error: unknown endpoint is 404 JSON" code_err 404 GET /v1/nothing
@@ -199,7 +199,7 @@ nn_check "error: unknown field is 400" code_err 400 POST /v1/explain '{"directio
 out=$(gwsock explain from-overlay 1.2.3 10.0.0.1 udp 53)
 rc=$?
 nn_check "gwctl -j explain usage error: JSON error naming SRC, exit 2 (got $rc)" \
-	sh -c "test $rc = 2 && echo '$out' | jq -e '.error | test(\"SRC\")'"
+	sh -c "test $rc = 2 && echo '$out' | jq -en 'input | .error | test(\"SRC\")'"
 
 # ---- control-plane errors by kind: a refused connection ----
 cp_stop cp

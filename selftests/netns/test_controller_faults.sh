@@ -62,7 +62,7 @@ base_args "$PINS" "$SA"
 gwd_start g1 --resync 2 --poll 1
 nn_check "CP down, no LKG: programs attached anyway" nn_wait_for 5 sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- bpftool -j net show dev eth0 |
-	 jq -e '[.[0].tc[] | .kind] | index(\"clsact/ingress\") != null'"
+	 jq -en 'input | [.[0].tc[] | .kind] | index(\"clsact/ingress\") != null'"
 nn_check "CP down, no LKG: nn_active epoch 0" test "$(active_epoch)" = 0
 nn_check "CP down, no LKG: a device's packet dropped as spoof (epoch 0)" \
 	test "$(reason $BOB fd00:acc:1::1 tcp 443)" = spoof

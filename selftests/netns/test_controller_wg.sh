@@ -77,7 +77,7 @@ drift_above() { [ "$(drift)" -gt "$1" ]; }
 gwd_start gwd --resync $RESYNC --poll 30
 nn_check "generation 7 applied" nn_wait_for 5 sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- '$GWCTL' --iface wg0 --bpffs $PINS -j status |
-	 jq -e '.generation == 7'"
+	 jq -en 'input | .generation == 7'"
 nn_check "peers exact after start: 4 peers, AllowedIPs /128 and /32 only" peers_are "$K_ALICE"
 nn_check "no AllowedIPs wider than /128 or /32 on wg0" sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- wg show wg0 allowed-ips |

@@ -300,7 +300,7 @@ else
 	nn_not_ok "4: without the stream, carol-desktop left wg0" "still there after $ms ms"
 fi
 nn_check "3: the same resync put wg0's MTU back to 1420" \
-	nn_wait_for 2 sh -c "nsenter --target ${NN_PID[gw]} --mount --net ip -j link show wg0 | jq -e '.[0].mtu == 1420'"
+	nn_wait_for 2 sh -c "nsenter --target ${NN_PID[gw]} --mount --net ip -j link show wg0 | jq -en 'input | .[0].mtu == 1420'"
 nn_check "4: the other peers stayed" \
 	test "$(nn_in gw wg show wg0 peers | sort | paste -sd,)" = \
 	"$(for k in "$NEW_PUB" "${TOPO_PUB[ams]}" "${TOPO_PUB[par]}"; do echo "$k"; done | sort | paste -sd,)"

@@ -114,7 +114,7 @@ nn_check "tcp: replies passed into the overlay toward alice" \
 	test "$(dev_counter alice-laptop into_overlay.packets)" -gt "$in0"
 nn_check "tcp: gwctl flows holds alice's flow, opened from the overlay" \
 	sh -c "nsenter --target ${NN_PID[gw]} --mount --net $GWCTL --iface wg0 -j flows |
-		jq -e '[.flows[] | select(.src == \"$ALICE\" and .dst == \"$DB\" and .dport == 5432
+		jq -en 'input | [.flows[] | select(.src == \"$ALICE\" and .dst == \"$DB\" and .dport == 5432
 			and .direction == \"from-overlay\" and .current)] | length >= 1'"
 
 h0=$(topo_hits ops-files)
@@ -245,7 +245,7 @@ nn_in alice ip addr del fd7a:6e61:6e61:20::3/128 dev wg0
 nat=$(nn_in gw nft -j list table inet nanami_wg0 2>/dev/null)
 nn_check "the controller owns nft table inet nanami_wg0" test -n "$nat"
 nn_check "... masquerading overlay sources leaving wg0, IPv6 and IPv4" \
-	jq -e '[.nftables[] | select(.rule) | .rule.expr | select(any(.[]; has("masquerade")))
+	jq -en 'input | [.nftables[] | select(.rule) | .rule.expr | select(any(.[]; has("masquerade")))
 		| .[] | .match? | select(.left.payload.field == "saddr") | .right.prefix
 		| "\(.addr)/\(.len)"] | sort == ["100.96.0.0/12", "fd7a:6e61:6e61::/48"]' <<<"$nat"
 nn_check "... with forwarding on (IPv6 and IPv4)" \
@@ -295,7 +295,7 @@ g0=$(topo_cp_gen)
 out=$(cp_api PUT /api/v1/devices/bob-phone/routing-preference \
 	'{"traffic_mode": "full_tunnel", "routing_mode": "manual", "egress_device": "gw-nope"}')
 nn_check "an invalid manual egress is refused by the control plane: 422 on egress_device" \
-	eval '[ "${out%% *}" = 422 ] && jq -e ".field == \"egress_device\"" <<<"${out#* }" >/dev/null'
+	eval '[ "${out%% *}" = 422 ] && jq -en "input | .field == \"egress_device\"" <<<"${out#* }" >/dev/null'
 nn_check "... and nothing changed (generation $g0)" test "$(topo_cp_gen)" = "$g0"
 # It reaches the gateway anyway: the admin API replaces the world unchecked.
 snap=$(nn_in gw curl -s "$TOPO_CP/api/v1/gateways/gw-fra-1/assignments" |

@@ -96,11 +96,11 @@ esac
 nn_check "underlay guard attached in native XDP" test "$(xdp_mode eth1)" = driver
 nn_check "maps pinned with BTF (named fields in nn_addrs)" sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- bpftool -j map dump pinned $PINS/nn_addrs |
-	 jq -e 'length > 0 and (.[0].formatted.key | has(\"slot\") and has(\"addr\")) and
+	 jq -en 'input | length > 0 and (.[0].formatted.key | has(\"slot\") and has(\"addr\")) and
 	        (.[0].formatted.value | has(\"kind\") and has(\"stat_slot\"))'"
 nn_check "underlay listen port from the snapshot" sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- bpftool -j map dump pinned \
-	 $PINS/underlay/nn_wg_config | jq -e '.[0].formatted.value | .listen_port == 51820 and
+	 $PINS/underlay/nn_wg_config | jq -en 'input | .[0].formatted.value | .listen_port == 51820 and
 	 .hs_rate == 20 and .hs_burst == 40'"
 e1=$(epoch)
 nn_check "epoch 1 after the first apply" test "$e1" = 1
@@ -141,7 +141,7 @@ nn_check "changed snapshot flips the epoch ($e1 -> $e2)" test "$e2" = $((e1 + 1)
 nn_check "changed snapshot keeps the program ids" test "$(prog_ids eth0)" = "$ids1"
 nn_check "nn_meta holds generation 8" sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- bpftool -j map dump pinned \
-	 $PINS/nn_meta | jq -e '.[0].formatted.value | .generation == 8 and .epoch == $e2'"
+	 $PINS/nn_meta | jq -en 'input | .[0].formatted.value | .generation == 8 and .epoch == $e2'"
 
 # ---- rejected snapshots change nothing ----
 before=$(state)
@@ -173,7 +173,7 @@ nn_check "--hook xdp attaches the XDP program natively on the veth ($ids_x)" \
 	test "$(xdp_mode eth0)" = driver
 nn_check "--hook xdp: the XDP program is nn_xdp_from_overlay" sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- bpftool -j prog show id ${ids_x##*xdp=} |
-	 jq -e '.name == \"nn_xdp_from_overlay\"'"
+	 jq -en 'input | .name == \"nn_xdp_from_overlay\"'"
 nn_check "--hook xdp: XDP program is ours (xdp-loader status)" sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- xdp-loader status eth0 |
 	 grep -q nn_xdp_from_overlay"

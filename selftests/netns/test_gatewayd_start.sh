@@ -55,7 +55,7 @@ nn_check "nsenter --net: its framing is its own (TUN: l3)" \
 	grep -q "event=loaded iface=$DEV .*framing=l3" "$NN_TMP/ns1.log"
 nn_check "nsenter --net: the programs are on the namespace's $DEV" sh -c \
 	"nsenter --net=/run/netns/$NS bpftool -j net show dev $DEV |
-	 jq -e '[.[0].tc[] | .kind] | index(\"clsact/ingress\") != null'"
+	 jq -en 'input | [.[0].tc[] | .kind] | index(\"clsact/ingress\") != null'"
 nsenter --net="/run/netns/$NS" "$GWD" --iface "$DEV" --bpffs "$HOSTPINS/a" --detach \
 	>/dev/null 2>&1
 
@@ -82,7 +82,7 @@ nn_check "unreadable snapshot: nothing left under /sys/fs/bpf/nanami/$DEV" \
 	nn_in gw test ! -e "/sys/fs/bpf/nanami/$DEV"
 nn_check "unreadable snapshot: nothing attached" sh -c \
 	"nsenter --net=/run/netns/$NS bpftool -j net show dev $DEV |
-	 jq -e '(.[0].tc // []) | length == 0'"
+	 jq -en 'input | (.[0].tc // []) | length == 0'"
 
 # ---- ... but a failed start over another run's pins keeps them ----
 nn_in gw "$GWD" --iface "$DEV" "${CAPS[@]}" --assignments "$EX" --state-dir "$NN_TMP/sc" \
@@ -94,7 +94,7 @@ nn_check "a failed restart keeps the adopted pins (the previous generation's sta
 	nn_in gw test -e "/sys/fs/bpf/nanami/$DEV/nn_active"
 nn_check "a failed restart leaves the programs attached" sh -c \
 	"nsenter --net=/run/netns/$NS bpftool -j net show dev $DEV |
-	 jq -e '[.[0].tc[] | .kind] | index(\"clsact/ingress\") != null'"
+	 jq -en 'input | [.[0].tc[] | .kind] | index(\"clsact/ingress\") != null'"
 
 # ---- --assignments without --node-id: the file's node_id is taken, and a
 # later file naming another node is rejected whole ----

@@ -75,7 +75,7 @@ check() {
 }
 # jcheck NAME JSON FILTER: ok when the jq filter is true on JSON.
 jcheck() {
-	if jq -e "$3" >/dev/null 2>&1 <<<"$2"; then
+	if jq -en "input | $3" >/dev/null 2>&1 <<<"$2"; then
 		ok "$1"
 	else
 		not_ok "$1" "jq: $3" "got: $2"
@@ -273,7 +273,7 @@ peer bash -c 'printf abc >/dev/udp/10.99.9.1/51820
 	done' 2>/dev/null
 for _ in $(seq 40); do
 	stats=$(g -j stats)
-	jq -e '.drops.wg_handshake_rate.packets >= 3' >/dev/null <<<"$stats" && break
+	jq -en 'input | .drops.wg_handshake_rate.packets >= 3' >/dev/null <<<"$stats" && break
 	sleep 0.05
 done
 jcheck "stats -j: underlay drops by reason, exact (wg_malformed 2, wg_handshake_rate 3)" \
@@ -341,8 +341,8 @@ explain_examples() {
 		got=$(jq -c '{verdict, reason, rule}' <<<"$out" 2>/dev/null)
 		[ "$dir" = into-overlay ] && want_hook=tc || want_hook=$hook
 		if [ "$rc" -eq 0 ] && [ "$want" = "$got" ] &&
-		   jq -e --arg f "$framing" --arg h "$want_hook" \
-			'.framing == $f and .hook == $h' >/dev/null <<<"$out"; then
+		   jq -en --arg f "$framing" --arg h "$want_hook" \
+			'input | .framing == $f and .hook == $h' >/dev/null <<<"$out"; then
 			ok "explain -j ($label): verdicts.md example $id"
 		else
 			not_ok "explain -j ($label): verdicts.md example $id" \
@@ -482,7 +482,7 @@ for cmd in devices rules stats flows monitor "explain from-overlay $A6 $DB6 tcp 
 	# shellcheck disable=SC2086
 	"$GWCTL" --iface "$VGW" --bpffs "$TMP/nothing" -j $cmd >"$TMP/err" 2>&1
 	rc=$?
-	if [ "$rc" -eq 1 ] && jq -e '.error' "$TMP/err" >/dev/null 2>&1; then
+	if [ "$rc" -eq 1 ] && jq -en 'input | .error' "$TMP/err" >/dev/null 2>&1; then
 		ok "missing pins: ${cmd%% *} exits 1 with a JSON error"
 	else
 		not_ok "missing pins: ${cmd%% *} exits 1 with a JSON error" "rc $rc: $(cat "$TMP/err")"
@@ -493,7 +493,7 @@ usage_case() {
 	shift
 	g -j "$@" >"$TMP/usage" 2>&1
 	local rc=$?
-	if [ "$rc" -eq 2 ] && jq -e '.error' "$TMP/usage" >/dev/null 2>&1; then
+	if [ "$rc" -eq 2 ] && jq -en 'input | .error' "$TMP/usage" >/dev/null 2>&1; then
 		ok "usage error: $name exits 2 with a JSON error"
 	else
 		not_ok "usage error: $name exits 2 with a JSON error" "rc $rc: $(cat "$TMP/usage")"

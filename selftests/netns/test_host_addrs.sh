@@ -55,7 +55,7 @@ epoch() { g -j status | jq -r '.epoch'; }
 explain_is() {
 	local out
 	out=$(g -j explain from-overlay "$1" "$2" "$3" $4 2>&1)
-	jq -e "$5" >/dev/null 2>&1 <<<"$out" && return 0
+	jq -en "input | $5" >/dev/null 2>&1 <<<"$out" && return 0
 	echo "explain $1 -> $2: $out"
 	return 1
 }
@@ -71,7 +71,7 @@ nn_bg gw gwd "$GWD" --iface "$DEV" --bpffs "$PINS" --assignments "$EX" \
 	--state-dir "$NN_TMP/state" --wg none --nat off --max-devices 64 --max-nodes 16 \
 	--max-rules 64 --max-prefixes 128 --max-cells 256 --max-flows 1024
 if ! nn_wait_for 20 bash -c "nsenter --target ${NN_PID[gw]} --mount --net -- \
-	'$GWCTL' --iface '$DEV' --bpffs '$PINS' -j status | jq -e '.generation == 7'"; then
+	'$GWCTL' --iface '$DEV' --bpffs '$PINS' -j status | jq -en 'input | .generation == 7'"; then
 	nn_not_ok "nanami-gatewayd applies the example" "$(cat "$NN_TMP/gwd.log")"
 	nn_finish
 	exit 1
@@ -171,6 +171,6 @@ nn_in gw ip link del "$DUM"
 nn_check "deleting the interface releases its addresses" \
 	nn_wait_for 2 bash -c "nsenter --target ${NN_PID[gw]} --mount --net -- \
 		'$GWCTL' --iface '$DEV' --bpffs '$PINS' -j explain from-overlay $CAROL4 \
-		198.51.100.77 udp 53 | jq -e '.dst_kind == \"internet\"'"
+		198.51.100.77 udp 53 | jq -en 'input | .dst_kind == \"internet\"'"
 nn_check "nanami-gatewayd still running" kill -0 "$(cat "$NN_TMP/gwd.pid")"
 nn_finish

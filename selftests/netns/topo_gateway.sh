@@ -104,33 +104,41 @@ topo_client_up() {
 	nn_in "$c" wg set wg0 private-key "$NN_TMP/$c.key" peer "$gwpub" \
 		endpoint "[fd00:99:$n::1]:51820" allowed-ips ::/0,0.0.0.0/0 \
 		persistent-keepalive 1 || return 1
-	nn_in "$c" ip link set wg0 mtu 1420 up
-	nn_in "$c" ip addr add "${TOPO_V6[$c]}/128" dev wg0 nodad
-	[ -n "${TOPO_V4[$c]:-}" ] && nn_in "$c" ip addr add "${TOPO_V4[$c]}/32" dev wg0
-	nn_in "$c" ip -6 route add default dev wg0
-	nn_in "$c" ip -4 route add default dev wg0
+	nn_ip "$c" <<-EOF
+		link set wg0 mtu 1420 up
+		addr add ${TOPO_V6[$c]}/128 dev wg0 nodad
+		$([ -n "${TOPO_V4[$c]:-}" ] && echo "addr add ${TOPO_V4[$c]}/32 dev wg0")
+		route add ::/0 dev wg0
+		route add 0.0.0.0/0 dev wg0
+	EOF
 	return 0
 }
 
 topo_services() {
 	nn_node res && nn_node inet || return 1
 	nn_link gw lan0 res lan0 10 && nn_link gw wan0 inet wan0 11 || return 1
-	nn_in gw ip addr add fd00:acc::1/64 dev lan0 nodad
-	nn_in gw ip addr add fd00:acc:1::1/64 dev lan0 nodad
-	nn_in gw ip addr add fd00:6b0::fe/64 dev lan0 nodad
-	nn_in gw ip addr add 10.20.0.1/16 dev lan0
-	nn_in res ip addr add fd00:acc::5/64 dev lan0 nodad
-	nn_in res ip addr add fd00:acc:1::9/64 dev lan0 nodad
-	nn_in res ip addr add fd00:6b0::1/64 dev lan0 nodad
-	nn_in res ip addr add 10.20.0.5/16 dev lan0
-	nn_in res ip -6 route add default via fd00:acc::1
-	nn_in res ip -4 route add default via 10.20.0.1
-	nn_in gw ip addr add 2001:db8:ffff::fe/64 dev wan0 nodad
-	nn_in gw ip addr add 192.0.2.254/24 dev wan0
-	nn_in inet ip addr add 2001:db8:ffff::1/64 dev wan0 nodad
-	nn_in inet ip addr add 192.0.2.53/24 dev wan0
-	nn_in gw ip -6 route add default via 2001:db8:ffff::1
-	nn_in gw ip -4 route add default via 192.0.2.53
+	nn_ip gw <<-EOF
+		addr add fd00:acc::1/64 dev lan0 nodad
+		addr add fd00:acc:1::1/64 dev lan0 nodad
+		addr add fd00:6b0::fe/64 dev lan0 nodad
+		addr add 10.20.0.1/16 dev lan0
+		addr add 2001:db8:ffff::fe/64 dev wan0 nodad
+		addr add 192.0.2.254/24 dev wan0
+		route add ::/0 via 2001:db8:ffff::1
+		route add 0.0.0.0/0 via 192.0.2.53
+	EOF
+	nn_ip res <<-EOF
+		addr add fd00:acc::5/64 dev lan0 nodad
+		addr add fd00:acc:1::9/64 dev lan0 nodad
+		addr add fd00:6b0::1/64 dev lan0 nodad
+		addr add 10.20.0.5/16 dev lan0
+		route add ::/0 via fd00:acc::1
+		route add 0.0.0.0/0 via 10.20.0.1
+	EOF
+	nn_ip inet <<-EOF
+		addr add 2001:db8:ffff::1/64 dev wan0 nodad
+		addr add 192.0.2.53/24 dev wan0
+	EOF
 	nn_bg res listen-res "$LISTEN" acme-db 5432 22 443 445
 	nn_bg inet listen-inet "$LISTEN" internet 80 443 25 53/udp
 }
@@ -152,9 +160,11 @@ topo_up() {
 		return 1
 	fi
 	topo_wg_link gw || { echo "# wg0 ($TOPO_WG) failed"; return 1; }
-	nn_in gw ip addr add fd7a:6e61:6e61::1/48 dev wg0 nodad
-	nn_in gw ip addr add 100.96.0.1/12 dev wg0
-	nn_in gw ip link set wg0 up
+	nn_ip gw <<-EOF
+		addr add fd7a:6e61:6e61::1/48 dev wg0 nodad
+		addr add 100.96.0.1/12 dev wg0
+		link set wg0 up
+	EOF
 	nn_bg gw cp python3 "$NN_ROOT/tools/cp/nanami-cp" --listen 127.0.0.1:8443 \
 		--state "$NN_TMP/cp-state.json" --seed-from "$NN_TMP/snapshot.json" --admin \
 		--keepalive 2
@@ -264,9 +274,11 @@ topo_overlay_node() {
 	nn_in "$n" wg set wg0 private-key "$NN_TMP/$n.key" listen-port 51820 \
 		peer "$(topo_gw_pub)" endpoint "[fd00:99:$ul::1]:51820" \
 		allowed-ips fd7a:6e61:6e61::1/128 persistent-keepalive 1 || return 1
-	nn_in "$n" ip link set wg0 mtu 1420 up
-	nn_in "$n" ip addr add "$ov6/128" dev wg0 nodad
-	nn_in "$n" ip -6 route add fd7a:6e61:6e61::/48 dev wg0
+	nn_ip "$n" <<-EOF
+		link set wg0 mtu 1420 up
+		addr add $ov6/128 dev wg0 nodad
+		route add fd7a:6e61:6e61::/48 dev wg0
+	EOF
 }
 
 # topo_cp_stop: stop the reference control plane (SIGTERM, as an operator would).

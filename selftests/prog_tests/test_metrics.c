@@ -4,6 +4,7 @@
  * went through the real programs (the policy programs and the underlay
  * guard), and the HTTP endpoint serving it.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -164,6 +165,79 @@ static void test_render_underlay(void **state)
 	dpt_close(&t);
 }
 
+/*
+ * What the alert rules and the dashboard read from the controller's state:
+ * timestamps, config errors by kind, the newest handshake, apply durations
+ * as a cumulative histogram. The state is driven through the recorders the
+ * control loop calls.
+ */
+static void test_render_controller(void **state)
+{
+	struct nn_peer_metrics *peers = calloc(3, sizeof(*peers));
+	const char *why[] = { "bad prefix" };
+	struct nn_ctl_state st;
+	struct dpt t;
+	char *page;
+
+	(void)state;
+	assert_non_null(peers);
+	nn_ctl_state_init(&st);
+	st.info.resync_s = 30;
+	st.info.started_unix = 1700000000;
+	st.last_sync_unix = 1700000090;
+	st.last_applied_unix = 1700000060;
+	snprintf(peers[0].id, sizeof(peers[0].id), "alice-laptop");
+	peers[0].last_handshake_unix = 1700000050;
+	snprintf(peers[1].id, sizeof(peers[1].id), "bob-phone");
+	peers[1].last_handshake_unix = 1700000080;
+	snprintf(peers[2].id, sizeof(peers[2].id), "carol-desktop"); /* never */
+	st.peers = peers;
+	st.n_peers = 3;
+	nn_ctl_note_rejection(&st, "event", 4, why, 1);
+	nn_ctl_note_apply_error(&st, "event", 5, why, 1);
+	nn_ctl_note_apply_error(&st, "retry", 5, why, 1);
+	nn_ctl_note_wg(&st, NULL, -EIO);
+	nn_ctl_note_wg(&st, NULL, 0);
+	nn_ctl_note_apply_time(&st, NN_APPLY_KIND_CHANGE, 0.003);
+	nn_ctl_note_apply_time(&st, NN_APPLY_KIND_CHANGE, 0.3);
+	nn_ctl_note_apply_time(&st, NN_APPLY_KIND_CHANGE, 42.0); /* past every bound */
+	nn_ctl_note_apply_time(&st, NN_APPLY_KIND_DRIFT, 0.01);	 /* exactly a bound: le */
+	assert_int_equal(dpt_open(&t, NN_FRAMING_ETH), 0);
+	page = nn_metrics_render(t.dp, NULL, &st);
+	assert_non_null(page);
+	expect_line(page, "\nnanami_resync_interval_seconds 30\n");
+	expect_line(page, "\nnanami_controller_start_time_seconds 1700000000\n");
+	expect_line(page, "\nnanami_last_sync_timestamp_seconds 1700000090\n");
+	expect_line(page, "\nnanami_last_apply_timestamp_seconds 1700000060\n");
+	expect_line(page, "\nnanami_config_errors_total{kind=\"snapshot_rejected\"} 1\n");
+	expect_line(page, "\nnanami_config_errors_total{kind=\"apply_failed\"} 2\n");
+	expect_line(page, "\nnanami_wg_reconcile_errors_total 1\n");
+	expect_line(page, "\nnanami_peer_last_handshake_timestamp_seconds{peer=\"alice-laptop\"} "
+			  "1700000050\n");
+	if (strstr(page, "nanami_peer_last_handshake_timestamp_seconds{peer=\"carol-desktop\"}"))
+		fail_msg("a peer that never handshook has a handshake timestamp");
+	expect_line(page, "\nnanami_last_handshake_timestamp_seconds 1700000080\n");
+	expect_line(page,
+		    "\nnanami_apply_duration_seconds_bucket{kind=\"change\",le=\"0.001\"} 0\n");
+	expect_line(page,
+		    "\nnanami_apply_duration_seconds_bucket{kind=\"change\",le=\"0.005\"} 1\n");
+	expect_line(page,
+		    "\nnanami_apply_duration_seconds_bucket{kind=\"change\",le=\"0.25\"} 1\n");
+	expect_line(page, "\nnanami_apply_duration_seconds_bucket{kind=\"change\",le=\"0.5\"} 2\n");
+	expect_line(page, "\nnanami_apply_duration_seconds_bucket{kind=\"change\",le=\"10\"} 2\n");
+	expect_line(page,
+		    "\nnanami_apply_duration_seconds_bucket{kind=\"change\",le=\"+Inf\"} 3\n");
+	expect_line(page, "\nnanami_apply_duration_seconds_count{kind=\"change\"} 3\n");
+	expect_line(page, "\nnanami_apply_duration_seconds_sum{kind=\"change\"} 42.303000\n");
+	expect_line(page,
+		    "\nnanami_apply_duration_seconds_bucket{kind=\"drift\",le=\"0.005\"} 0\n");
+	expect_line(page, "\nnanami_apply_duration_seconds_bucket{kind=\"drift\",le=\"0.01\"} 1\n");
+	expect_line(page, "\nnanami_apply_duration_seconds_count{kind=\"drift\"} 1\n");
+	free(page);
+	nn_ctl_state_destroy(&st);
+	dpt_close(&t);
+}
+
 static void test_http(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
@@ -215,6 +289,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_render),
 		cmocka_unit_test(test_render_underlay),
+		cmocka_unit_test(test_render_controller),
 		cmocka_unit_test(test_http),
 	};
 

@@ -284,9 +284,11 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	uint32_t cur_devices = 0;
 	bool have;
 	enum nn_apply_outcome out;
+	struct timespec t0, t1;
 	size_t i;
 	int err;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	nn_limits_default(&lim);
 	lim.max_devices = d->o->cap.max_devices;
 	lim.max_rules = d->o->cap.max_rules;
@@ -373,6 +375,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		nn_policy_free(p);
 		return out;
 	}
+	clock_gettime(CLOCK_MONOTONIC, &t1); /* enforced; the LKG write is not timed */
 	nn_log(res.flipped || res.writes || strcmp(why, "drift") ? NN_LOG_INFO : NN_LOG_DEBUG,
 	       "event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
 	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu",
@@ -393,6 +396,9 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	}
 	nn_policy_free(d->good);
 	d->good = p;
+	nn_ctl_note_apply_time(
+		&d->st, strcmp(why, "drift") ? NN_APPLY_KIND_CHANGE : NN_APPLY_KIND_DRIFT,
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	nn_ctl_note_applied(&d->st, p->generation, res.writes);
 	refresh_peer_metrics(d);
 	return NN_APPLY_APPLIED;
@@ -829,6 +835,7 @@ static void describe_self(struct daemon *d)
 	if (d->wg_open)
 		snprintf(i->wg_public_key, sizeof(i->wg_public_key), "%s", d->wg.public_key_b64);
 	i->started_unix = time(NULL);
+	i->resync_s = d->o->resync_s;
 	if (d->o->node_id)
 		snprintf(d->st.node_id, sizeof(d->st.node_id), "%s", d->o->node_id);
 	pthread_mutex_unlock(&d->st.mu);

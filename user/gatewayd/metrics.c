@@ -171,6 +171,11 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 	size_t i;
 
 	nn_sbprintf(b,
+		    "# HELP nanami_map_entries Entries in use (the live generation's, in a "
+		    "double-buffered map).\n"
+		    "# TYPE nanami_map_entries gauge\n"
+		    "# HELP nanami_map_capacity Entries a map (a generation) can hold.\n"
+		    "# TYPE nanami_map_capacity gauge\n"
 		    "# HELP nanami_map_fill_ratio Entries in use (live generation) over capacity.\n"
 		    "# TYPE nanami_map_fill_ratio gauge\n");
 	for (i = 0; i < sizeof(m) / sizeof(m[0]); i++) {
@@ -191,6 +196,95 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 	}
 }
 
+/* What the alert rules (packaging/prometheus/nanami.rules.yml) and the
+ * dashboard need beyond the counters above: timestamps rather than ages, so
+ * that a rule can compare them with time() and with the resync interval,
+ * config errors by kind, and the apply durations as a histogram. Called
+ * with st->mu held. */
+static void controller_times(struct nn_strbuf *b, struct nn_ctl_state *st)
+{
+	static const char *const kinds[NN_APPLY_KIND_MAX] = { "change", "drift" };
+	int64_t newest = 0;
+	char e[160];
+	size_t i;
+	int k, j;
+
+	nn_sbprintf(b,
+		    "# HELP nanami_controller_start_time_seconds When this controller started "
+		    "(Unix time).\n# TYPE nanami_controller_start_time_seconds gauge\n"
+		    "nanami_controller_start_time_seconds %lld\n",
+		    (long long)st->info.started_unix);
+	nn_sbprintf(b,
+		    "# HELP nanami_resync_interval_seconds The drift timer (--resync): desired "
+		    "state is confirmed at least this often.\n"
+		    "# TYPE nanami_resync_interval_seconds gauge\n"
+		    "nanami_resync_interval_seconds %u\n",
+		    st->info.resync_s);
+	nn_sbprintf(b,
+		    "# HELP nanami_last_sync_timestamp_seconds Last successful sync with the "
+		    "desired state's source (Unix time, 0: never).\n"
+		    "# TYPE nanami_last_sync_timestamp_seconds gauge\n"
+		    "nanami_last_sync_timestamp_seconds %lld\n",
+		    (long long)st->last_sync_unix);
+	nn_sbprintf(b,
+		    "# HELP nanami_last_apply_timestamp_seconds When the applied generation "
+		    "was applied (Unix time, 0: never).\n"
+		    "# TYPE nanami_last_apply_timestamp_seconds gauge\n"
+		    "nanami_last_apply_timestamp_seconds %lld\n",
+		    (long long)st->last_applied_unix);
+	nn_sbprintf(b,
+		    "# HELP nanami_config_errors_total Desired state that did not become "
+		    "enforced: a snapshot refused as a whole (snapshot_rejected) or a valid "
+		    "one this host failed to apply (apply_failed).\n"
+		    "# TYPE nanami_config_errors_total counter\n"
+		    "nanami_config_errors_total{kind=\"snapshot_rejected\"} %llu\n"
+		    "nanami_config_errors_total{kind=\"apply_failed\"} %llu\n",
+		    (unsigned long long)st->snapshots_rejected,
+		    (unsigned long long)st->apply_failures);
+	nn_sbprintf(b,
+		    "# HELP nanami_wg_reconcile_errors_total wg0 reconciles that failed (each "
+		    "also an apply_failed).\n# TYPE nanami_wg_reconcile_errors_total counter\n"
+		    "nanami_wg_reconcile_errors_total %llu\n",
+		    (unsigned long long)st->wg_errors);
+	nn_sbprintf(b, "# HELP nanami_peer_last_handshake_timestamp_seconds Last completed "
+		       "handshake per wg0 peer (Unix time; absent: never).\n"
+		       "# TYPE nanami_peer_last_handshake_timestamp_seconds gauge\n");
+	for (i = 0; i < st->n_peers; i++) {
+		const struct nn_peer_metrics *p = &st->peers[i];
+
+		if (!p->last_handshake_unix)
+			continue;
+		if (p->last_handshake_unix > newest)
+			newest = p->last_handshake_unix;
+		nn_sbprintf(b, "nanami_peer_last_handshake_timestamp_seconds{peer=\"%s\"} %lld\n",
+			    esc(p->id, e, sizeof(e)), (long long)p->last_handshake_unix);
+	}
+	nn_sbprintf(b,
+		    "# HELP nanami_last_handshake_timestamp_seconds The newest handshake with "
+		    "any wg0 peer (Unix time, 0: none).\n"
+		    "# TYPE nanami_last_handshake_timestamp_seconds gauge\n"
+		    "nanami_last_handshake_timestamp_seconds %lld\n",
+		    (long long)newest);
+	nn_sbprintf(b, "# HELP nanami_apply_duration_seconds Snapshot in hand to enforced "
+		       "(validate, compile, maps, wg0); kind drift: the resync's re-apply.\n"
+		       "# TYPE nanami_apply_duration_seconds histogram\n");
+	for (k = 0; k < NN_APPLY_KIND_MAX; k++) {
+		const struct nn_apply_hist *h = &st->apply_time[k];
+
+		for (j = 0; j < NN_APPLY_BUCKETS; j++)
+			nn_sbprintf(b,
+				    "nanami_apply_duration_seconds_bucket{kind=\"%s\",le=\"%g\"} "
+				    "%llu\n",
+				    kinds[k], nn_apply_bucket_s[j], (unsigned long long)h->le[j]);
+		nn_sbprintf(b,
+			    "nanami_apply_duration_seconds_bucket{kind=\"%s\",le=\"+Inf\"} %llu\n"
+			    "nanami_apply_duration_seconds_sum{kind=\"%s\"} %.6f\n"
+			    "nanami_apply_duration_seconds_count{kind=\"%s\"} %llu\n",
+			    kinds[k], (unsigned long long)h->count, kinds[k], h->sum_s, kinds[k],
+			    (unsigned long long)h->count);
+	}
+}
+
 static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now)
 {
 	char e[160];
@@ -198,26 +292,43 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 	int s;
 
 	pthread_mutex_lock(&st->mu);
-	nn_sbprintf(b, "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_applied_generation The desired-state generation enforced.\n"
+		    "# TYPE nanami_applied_generation gauge\nnanami_applied_generation %llu\n",
 		    (unsigned long long)st->applied_generation);
 	nn_sbprintf(b,
+		    "# HELP nanami_seconds_since_last_sync Seconds since the last successful sync "
+		    "(-1: never).\n"
 		    "# TYPE nanami_seconds_since_last_sync gauge\n"
 		    "nanami_seconds_since_last_sync %lld\n",
 		    (long long)(st->last_sync_unix ? now - st->last_sync_unix : -1));
 	nn_sbprintf(b,
+		    "# HELP nanami_validation_errors_total Snapshot entries dropped and snapshots "
+		    "refused by validation.\n"
 		    "# TYPE nanami_validation_errors_total counter\n"
 		    "nanami_validation_errors_total %llu\n",
 		    (unsigned long long)st->validation_errors);
-	nn_sbprintf(b, "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_apply_errors_total Applies that failed (maps, wg0, underlay "
+		    "port, NAT).\n"
+		    "# TYPE nanami_apply_errors_total counter\nnanami_apply_errors_total %llu\n",
 		    (unsigned long long)st->apply_errors);
 	nn_sbprintf(b,
+		    "# HELP nanami_drift_repairs_total Changes to wg0 made outside the controller, "
+		    "undone.\n"
 		    "# TYPE nanami_drift_repairs_total counter\nnanami_drift_repairs_total %llu\n",
 		    (unsigned long long)st->drift_repairs);
-	nn_sbprintf(b, "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_map_writes_total BPF map updates and deletes made by applies.\n"
+		    "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
 		    (unsigned long long)st->map_writes);
-	nn_sbprintf(b, "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
+	nn_sbprintf(b,
+		    "# HELP nanami_wg_changes_total Changes made to wg0 by reconciles.\n"
+		    "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
 		    (unsigned long long)st->wg_changes);
-	nn_sbprintf(b, "# TYPE nanami_control_plane_state gauge\n");
+	nn_sbprintf(
+		b, "# HELP nanami_control_plane_state 1 for the control-plane connection's state.\n"
+		   "# TYPE nanami_control_plane_state gauge\n");
 	for (s = 0; s < 4; s++)
 		nn_sbprintf(b, "nanami_control_plane_state{state=\"%s\"} %d\n", nn_cp_state_name(s),
 			    st->cp_state == s);
@@ -226,9 +337,16 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 	for (s = 1; s < NN_CP_ERR_MAX; s++)
 		nn_sbprintf(b, "nanami_control_plane_errors_total{kind=\"%s\"} %llu\n",
 			    nn_cp_err_kind_name(s), (unsigned long long)st->cp_errors[s]);
-	nn_sbprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
-	nn_sbprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
+	nn_sbprintf(b,
+		    "# HELP nanami_peers Peers on wg0 (devices and overlay nodes).\n"
+		    "# TYPE nanami_peers gauge\nnanami_peers %zu\n",
+		    st->n_peers);
+	nn_sbprintf(b, "# HELP nanami_peer_handshake_age_seconds Seconds since each wg0 peer's "
+		       "last handshake (absent: never).\n"
+		       "# TYPE nanami_peer_handshake_age_seconds gauge\n"
+		       "# HELP nanami_peer_rx_bytes_total Bytes received from each wg0 peer.\n"
 		       "# TYPE nanami_peer_rx_bytes_total counter\n"
+		       "# HELP nanami_peer_tx_bytes_total Bytes sent to each wg0 peer.\n"
 		       "# TYPE nanami_peer_tx_bytes_total counter\n");
 	for (i = 0; i < st->n_peers; i++) {
 		const struct nn_peer_metrics *p = &st->peers[i];
@@ -242,6 +360,7 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 		nn_sbprintf(b, "nanami_peer_tx_bytes_total{peer=\"%s\"} %llu\n", e,
 			    (unsigned long long)p->tx_bytes);
 	}
+	controller_times(b, st);
 	pthread_mutex_unlock(&st->mu);
 }
 
@@ -252,7 +371,11 @@ char *nn_metrics_render(struct nn_dp *dp, const struct nn_underlay *ul, struct n
 	uint32_t zero = 0;
 
 	bpf_map_lookup_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a);
-	nn_sbprintf(&b, "# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n", a.epoch);
+	nn_sbprintf(
+		&b,
+		"# HELP nanami_policy_epoch The live policy epoch (advances at each generation switch).\n"
+		"# TYPE nanami_policy_epoch gauge\nnanami_policy_epoch %u\n",
+		a.epoch);
 	controller(&b, st, (int64_t)time(NULL));
 	drops(&b, dp, ul);
 	devices(&b, dp);

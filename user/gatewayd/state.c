@@ -56,12 +56,41 @@ void nn_ctl_note_rejection(struct nn_ctl_state *st, const char *trigger, int64_t
 			   const char *const *msgs, size_t n)
 {
 	note(st, &st->last_rejection, trigger, generation, msgs, n);
+	pthread_mutex_lock(&st->mu);
+	st->snapshots_rejected++;
+	pthread_mutex_unlock(&st->mu);
 }
 
 void nn_ctl_note_apply_error(struct nn_ctl_state *st, const char *trigger, int64_t generation,
 			     const char *const *msgs, size_t n)
 {
 	note(st, &st->last_apply_error, trigger, generation, msgs, n);
+	pthread_mutex_lock(&st->mu);
+	st->apply_failures++;
+	pthread_mutex_unlock(&st->mu);
+}
+
+/* From a few ms (a one-device change) to tens of seconds (a cold 100k
+ * apply under load): the range an operator needs to tell them apart. */
+const double nn_apply_bucket_s[NN_APPLY_BUCKETS] = { 0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+						     0.25,  0.5,   1,	 2.5,	5,    10 };
+
+void nn_ctl_note_apply_time(struct nn_ctl_state *st, enum nn_apply_kind kind, double seconds)
+{
+	struct nn_apply_hist *h;
+	int i;
+
+	if ((unsigned int)kind >= NN_APPLY_KIND_MAX || seconds < 0)
+		return;
+	pthread_mutex_lock(&st->mu);
+	h = &st->apply_time[kind];
+	for (i = 0; i < NN_APPLY_BUCKETS; i++)
+		if (seconds <= nn_apply_bucket_s[i])
+			h->le[i]++;
+	h->count++;
+	h->sum_s += seconds;
+	h->last_s = seconds;
+	pthread_mutex_unlock(&st->mu);
 }
 
 void nn_ctl_note_applied(struct nn_ctl_state *st, uint64_t generation, uint64_t writes)
@@ -91,6 +120,8 @@ void nn_ctl_note_wg(struct nn_ctl_state *st, const struct nn_wg_counters *c, int
 	pthread_mutex_lock(&st->mu);
 	st->wg_checked_unix = time(NULL);
 	st->wg_err = err;
+	if (err)
+		st->wg_errors++;
 	if (c)
 		st->wg_last = *c;
 	pthread_mutex_unlock(&st->mu);

@@ -65,6 +65,27 @@ struct nn_ctl_info {
 	const char *hook;	 /* "tc", "xdp" */
 	char wg_public_key[64];	 /* base64, "" when wg0 is not managed */
 	int64_t started_unix;
+	uint32_t resync_s; /* the drift timer: staleness is judged against it */
+};
+
+/* Apply durations (validate, compile, maps, wg0: snapshot text in hand to
+ * enforced), a Prometheus histogram with these upper bounds in seconds.
+ * Drift re-applies are kept apart: they run every resync and would drown
+ * the applies that carry a change. */
+#define NN_APPLY_BUCKETS 12
+extern const double nn_apply_bucket_s[NN_APPLY_BUCKETS];
+
+enum nn_apply_kind {
+	NN_APPLY_KIND_CHANGE = 0, /* a snapshot from the source, or a retry */
+	NN_APPLY_KIND_DRIFT = 1,  /* the resync re-applying the held copy */
+	NN_APPLY_KIND_MAX,
+};
+
+struct nn_apply_hist {
+	uint64_t le[NN_APPLY_BUCKETS]; /* cumulative, as Prometheus wants */
+	uint64_t count;
+	double sum_s;
+	double last_s;
 };
 
 struct nn_ctl_state {
@@ -78,6 +99,10 @@ struct nn_ctl_state {
 	uint64_t last_applied_seq;
 	uint64_t validation_errors; /* entries rejected, snapshots rejected */
 	uint64_t apply_errors;
+	uint64_t snapshots_rejected; /* whole snapshots refused (nn_ctl_note_rejection) */
+	uint64_t apply_failures;     /* applies that failed (nn_ctl_note_apply_error) */
+	uint64_t wg_errors;	     /* wg0 reconciles that failed (nn_ctl_note_wg) */
+	struct nn_apply_hist apply_time[NN_APPLY_KIND_MAX];
 	uint64_t drift_repairs;
 	uint64_t map_writes;
 	uint64_t wg_changes;
@@ -108,6 +133,7 @@ void nn_ctl_note_apply_error(struct nn_ctl_state *st, const char *trigger, int64
 void nn_ctl_note_cp_error(struct nn_ctl_state *st, enum nn_cp_err_kind kind, const char *msg);
 void nn_ctl_note_wg(struct nn_ctl_state *st, const struct nn_wg_counters *c, int err);
 void nn_ctl_note_applied(struct nn_ctl_state *st, uint64_t generation, uint64_t writes);
+void nn_ctl_note_apply_time(struct nn_ctl_state *st, enum nn_apply_kind kind, double seconds);
 void nn_ctl_set_node_id(struct nn_ctl_state *st, const char *node_id);
 
 /* GET /v1/status's body (docs/interfaces.md), at @now. */

@@ -159,7 +159,7 @@ nn_check "metrics: alice-laptop's handshake age and bytes" wait_s "$(scaled 6)" 
 	 [ "$(metric "nanami_peer_rx_bytes_total{peer=\"alice-laptop\"}")" -gt 0 ]'
 dev=$(gwctl devices | jq -c '.devices[] | select(.id == "alice-laptop") | .wireguard')
 nn_check "gwctl devices: alice's peer read through genl, handshake age and bytes ($dev)" \
-	jq -e '.backend == "genl" and .latest_handshake_age_s >= 0 and .rx_bytes > 0 and
+	jq -en 'input | .backend == "genl" and .latest_handshake_age_s >= 0 and .rx_bytes > 0 and
 	       (.endpoint | startswith("[fd00:99:1::2]:"))' <<<"$dev"
 
 # ---- revocation ----
