@@ -26,6 +26,7 @@ PKGS=(
 	python3-scapy				# third-party dissector for test_dissector
 	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
 	curl					# controller e2e tests: admin API, metrics scrapes
+	faketime				# test_controller_clock: a wall-clock step under one process
 	qemu-system-x86 busybox-static kmod	# the kernel matrix: VMs on Debian kernels
 	zstd xz-utils				# unpacking those kernels and their modules
 )
