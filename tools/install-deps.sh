@@ -30,6 +30,7 @@ PKGS=(
 	curl					# controller e2e tests: admin API, metrics scrapes
 	prometheus				# promtool: check and test the alert rules (packaging/prometheus)
 	python3-yaml python3-matplotlib		# the rules/dashboard name check; the dashboard PNG (tools/dashboard)
+	faketime				# test_controller_clock: a wall-clock step under one process
 	qemu-system-x86 busybox-static kmod	# the kernel matrix: VMs on Debian kernels
 	zstd xz-utils				# unpacking those kernels and their modules
 	debhelper lintian			# make deb: dpkg-buildpackage with dh, policy check

@@ -268,12 +268,64 @@ static void test_explain_parse(void **state)
 	parse_fails(Q(NULL, NULL, NULL, NULL, NULL), "explain needs");
 }
 
+/* The last-known-good as docs/interfaces.md describes it: unknown at
+ * first, a write error shown (and counted) until a write succeeds. And the
+ * time since the last sync, counted on the monotonic clock: a wall clock
+ * an hour away (the @now given) does not move it. */
+static void test_status_lkg_and_since(void **state)
+{
+	struct nn_ctl_state st;
+	json_t *s;
+
+	(void)state;
+	fresh(&st);
+	s = nn_ctl_status_json(&st, time(NULL));
+	assert_true(json_is_null(get(s, "last_known_good.generation")));
+	assert_int_equal(json_integer_value(get(s, "last_known_good.write_errors")), 0);
+	assert_true(json_is_null(get(s, "last_known_good.error")));
+	json_decref(s);
+	nn_ctl_note_lkg_write(&st, 7, NULL);
+	nn_ctl_note_lkg_write(&st, 0, "/var/lib/nanami/wg0/last-good.snapshot: No space left");
+	s = nn_ctl_status_json(&st, time(NULL));
+	assert_int_equal(json_integer_value(get(s, "last_known_good.generation")), 7);
+	assert_int_equal(json_integer_value(get(s, "last_known_good.write_errors")), 1);
+	assert_string_equal(json_string_value(get(s, "last_known_good.error")),
+			    "/var/lib/nanami/wg0/last-good.snapshot: No space left");
+	assert_true(json_is_string(get(s, "last_known_good.error_at")));
+	json_decref(s);
+	nn_ctl_note_lkg_write(&st, 9, NULL);
+	s = nn_ctl_status_json(&st, time(NULL));
+	assert_int_equal(json_integer_value(get(s, "last_known_good.generation")), 9);
+	assert_int_equal(json_integer_value(get(s, "last_known_good.write_errors")), 1);
+	assert_true(json_is_null(get(s, "last_known_good.error")));
+	json_decref(s);
+	/* Refused at start: no generation, the reason kept. */
+	nn_ctl_note_lkg_read(&st, 0, "/x/last-good.snapshot: torn");
+	s = nn_ctl_status_json(&st, time(NULL));
+	assert_true(json_is_null(get(s, "last_known_good.generation")));
+	assert_string_equal(json_string_value(get(s, "last_known_good.error")),
+			    "/x/last-good.snapshot: torn");
+	json_decref(s);
+	nn_ctl_note_synced(&st);
+	assert_int_equal(nn_ctl_since_sync_s(&st), 0);
+	s = nn_ctl_status_json(&st, time(NULL) + 3600);
+	assert_int_equal(json_integer_value(get(s, "sync.seconds_since_last_sync")), 0);
+	json_decref(s);
+	s = nn_ctl_status_json(&st, time(NULL) - 3600);
+	assert_int_equal(json_integer_value(get(s, "sync.seconds_since_last_sync")), 0);
+	json_decref(s);
+	nn_ctl_state_destroy(&st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_status_fresh),	 cmocka_unit_test(test_status_rejection),
-		cmocka_unit_test(test_status_wg_and_cp), cmocka_unit_test(test_cp_err_kinds),
+		cmocka_unit_test(test_status_fresh),
+		cmocka_unit_test(test_status_rejection),
+		cmocka_unit_test(test_status_wg_and_cp),
+		cmocka_unit_test(test_cp_err_kinds),
 		cmocka_unit_test(test_explain_parse),
+		cmocka_unit_test(test_status_lkg_and_since),
 	};
 
 	return cmocka_run_group_tests_name("ctl_state", tests, NULL, NULL);

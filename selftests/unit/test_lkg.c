@@ -42,7 +42,7 @@ static void test_round_trip(void **state)
 	size_t len = 0;
 
 	(void)state;
-	assert_int_equal(nn_lkg_save(dir, 42, body, strlen(body)), 0);
+	assert_int_equal(nn_lkg_save(dir, 42, body, strlen(body), why, sizeof(why)), 0);
 	assert_int_equal(nn_lkg_load(dir, &gen, &json, &len, why, sizeof(why)), 0);
 	assert_int_equal(gen, 42);
 	assert_int_equal(len, strlen(body));
@@ -61,7 +61,7 @@ static void expect_bad(void (*fn)(char *buf, size_t *len), const char *want)
 	size_t len, jlen;
 	FILE *f;
 
-	assert_int_equal(nn_lkg_save(dir, 7, body, strlen(body)), 0);
+	assert_int_equal(nn_lkg_save(dir, 7, body, strlen(body), why, sizeof(why)), 0);
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
 	f = fopen(path, "rb");
 	assert_non_null(f);
@@ -135,12 +135,70 @@ static void test_missing(void **state)
 			 -ENOENT);
 }
 
+/* A file over the size cap (sparse: nothing is read) is refused by name. */
+static void test_too_large(void **state)
+{
+	char path[512], why[600] = "", *json = NULL;
+	uint64_t gen;
+	size_t len;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_equal(truncate(path, (off_t)NN_LKG_MAX + 4096), 0);
+	assert_int_equal(nn_lkg_load(dir, &gen, &json, &len, why, sizeof(why)), -EFBIG);
+	assert_null(json);
+	if (!strstr(why, path) || !strstr(why, "larger than"))
+		fail_msg("reason \"%s\" does not name %s and the size", why, path);
+	unlink(path);
+}
+
+/* A save that cannot happen names the file and the step, and leaves the
+ * previous file as it was. */
+static void test_save_fails(void **state)
+{
+	char sub[800], path[700], why[1200] = "", *json = NULL;
+	uint64_t gen = 0;
+	size_t len = 0;
+	FILE *f;
+
+	(void)state;
+	/* A state directory under a regular file: it cannot be created. */
+	snprintf(sub, sizeof(sub), "%s/%s/sub", dir, NN_LKG_FILE);
+	assert_int_equal(nn_lkg_save(dir, 5, body, strlen(body), why, sizeof(why)), 0);
+	assert_int_not_equal(nn_lkg_save(sub, 6, body, strlen(body), why, sizeof(why)), 0);
+	if (!strstr(why, sub) || !strstr(why, "state directory"))
+		fail_msg("reason \"%s\" does not name %s", why, sub);
+	/* The file itself is a directory: the rename fails, the temporary
+	 * file is removed. */
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	unlink(path);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(sub, sizeof(sub), "%s/x", path);
+	f = fopen(sub, "w");
+	assert_non_null(f);
+	fclose(f);
+	assert_int_not_equal(nn_lkg_save(dir, 6, body, strlen(body), why, sizeof(why)), 0);
+	if (!strstr(why, "rename") || !strstr(why, path))
+		fail_msg("reason \"%s\" does not name the rename of %s", why, path);
+	snprintf(sub, sizeof(sub), "%s/.%s.%d.tmp", dir, NN_LKG_FILE, (int)getpid());
+	assert_int_equal(access(sub, F_OK), -1);
+	snprintf(sub, sizeof(sub), "%s/x", path);
+	unlink(sub);
+	rmdir(path);
+	assert_int_equal(nn_lkg_load(dir, &gen, &json, &len, why, sizeof(why)), -ENOENT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_torn),
 		cmocka_unit_test(test_corrupt),	      cmocka_unit_test(test_bad_header),
 		cmocka_unit_test(test_cut_in_header), cmocka_unit_test(test_missing),
+		cmocka_unit_test(test_too_large),     cmocka_unit_test(test_save_fails),
 	};
 
 	return cmocka_run_group_tests_name("last-known-good", tests, setup, teardown);

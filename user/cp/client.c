@@ -286,6 +286,7 @@ int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out, char
 	c->low_speed_time = o->low_speed_time > 0 ? o->low_speed_time : NN_CP_DEF_LOW_SPEED_TIME;
 	c->max_response = o->max_response ? o->max_response : NN_CP_DEF_MAX_RESPONSE;
 	c->keepalive_s = o->keepalive_s > 0 ? o->keepalive_s : NN_CP_DEF_KEEPALIVE_S;
+	c->stream_idle_ms = o->stream_idle_ms > 0 ? o->stream_idle_ms : 2000 * c->keepalive_s;
 	c->gen = -1;
 	*out = c;
 	return 0;

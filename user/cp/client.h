@@ -54,7 +54,8 @@ struct nn_cp_opts {
 	long low_speed_limit;	   /* bytes/s; slower than this ... */
 	long low_speed_time;	   /* ... for this many s aborts a fetch */
 	size_t max_response;	   /* bytes, enforced while receiving */
-	long keepalive_s;	   /* stream: dead after 2x this without bytes */
+	long keepalive_s;	   /* stream: dead after 2x this without bytes ... */
+	long stream_idle_ms;	   /* ... or after this many ms, when set */
 };
 
 struct nn_cp_client;
@@ -140,10 +141,22 @@ struct nn_cp_stream_stats {
 
 /* Connect to .../events and call cb per event until: cb returns non-zero
  * or nn_cp_stream_stop() (0), the server closes the stream (-ECONNRESET),
- * no byte for 2x keepalive_s (-ETIMEDOUT), or an error. st may be NULL. */
+ * no byte for the idle bound (stream_idle_ms, default 2x keepalive_s;
+ * counted from the start while nothing came yet) (-ETIMEDOUT), or an
+ * error. st may be NULL. */
 int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 		 struct nn_cp_stream_stats *st, char *err, size_t errlen);
 void nn_cp_stream_stop(struct nn_cp_client *c);
+
+/* True from the first byte of a 200 text/event-stream body until
+ * nn_cp_stream() returns; false while connecting, while a control plane
+ * that accepted has said nothing yet (headers alone do not count), and
+ * between streams. Any thread may ask: a caller that relies on the stream
+ * for changes polls while this is false. */
+bool nn_cp_stream_live(struct nn_cp_client *c);
+
+/* The idle bound of the stream in ms (from the last byte received). */
+long nn_cp_stream_idle_ms(const struct nn_cp_client *c);
 
 /* ---- pure helpers (unit-tested) ---- */
 

@@ -2,7 +2,9 @@
 /*
  * stream.c - the control-plane event stream (text/event-stream):
  * one callback per "assignments" event, keepalive comments counted, a
- * stream silent for 2x the keepalive interval declared dead.
+ * stream silent for its idle bound (2x the keepalive interval unless set)
+ * declared dead. "Live" only once bytes arrive: a control plane that
+ * accepts and then says nothing must not hold its client off polling.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -55,7 +57,7 @@ static int sse_progress(void *ud, curl_off_t dt, curl_off_t dn, curl_off_t ut, c
 		s->stopped = true;
 		return 1;
 	}
-	if (since_s(&s->last) > 2.0 * s->c->keepalive_s) {
+	if (since_s(&s->last) * 1000.0 > (double)s->c->stream_idle_ms) {
 		s->dead = true;
 		return 1;
 	}
@@ -134,6 +136,7 @@ static size_t sse_write(char *d, size_t sz, size_t nm, void *ud)
 		}
 		s->checked = true;
 		s->st->connected = true;
+		atomic_store(&s->c->live, 1);
 	}
 	for (i = 0; i < n; i++) {
 		char ch = d[i];
@@ -211,9 +214,9 @@ int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 		ret = 0;
 	} else if (s->dead) {
 		nn_cp_seterr(err, errlen,
-			     "control plane %s: event stream dead: no bytes for %lds "
-			     "(2x keepalive)",
-			     url, 2 * c->keepalive_s);
+			     "control plane %s: event stream dead: %s for %.1fs (idle bound)", url,
+			     s->checked ? "no bytes" : "no answer",
+			     (double)c->stream_idle_ms / 1000.0);
 		ret = -ETIMEDOUT;
 	} else if (s->bad_status) {
 		nn_cp_seterr(err, errlen,
@@ -236,6 +239,7 @@ int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 		curl_rc = rc;
 	}
 out:
+	atomic_store(&c->live, 0);
 	c->last_kind = nn_cp_err_kind_of(ret, curl_rc, !strncmp(c->base, "https:", 6));
 	atomic_store(&c->stop, 0);
 	if (s && s->h)
@@ -249,4 +253,14 @@ out:
 void nn_cp_stream_stop(struct nn_cp_client *c)
 {
 	atomic_store(&c->stop, 1);
+}
+
+bool nn_cp_stream_live(struct nn_cp_client *c)
+{
+	return c && atomic_load(&c->live);
+}
+
+long nn_cp_stream_idle_ms(const struct nn_cp_client *c)
+{
+	return c->stream_idle_ms;
 }

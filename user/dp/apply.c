@@ -12,6 +12,9 @@
 #include "lib/table.h"
 
 enum { SET_ADDRS, SET_PREFIXES, SET_PFX_HASH, SET_PFX_LENS, SET_CELLS, SET_COUNT };
+/* The pinned names, for errors: an operator must know which map is full. */
+static const char *const set_name[SET_COUNT] = { "nn_addrs", "nn_prefixes", "nn_pfx_hash",
+						 "nn_pfx_lens", "nn_policy" };
 
 /* One double-buffered map: what is wanted in the standby slot, and what the
  * kernel holds in each slot. */
@@ -322,6 +325,7 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	struct nn_slot_plan plan;
 	struct nn_slots slots;
 	bool same = true, rejected = false;
+	const char *what = "the counter slots";
 	int i, err;
 
 	memset(res, 0, sizeof(*res));
@@ -373,17 +377,24 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 		goto out;
 	}
 
-	for (i = 0; i < SET_COUNT && !err; i++)
+	for (i = 0; i < SET_COUNT && !err; i++) {
 		err = write_standby(&sets[i], standby, &res->writes);
-	if (!err)
+		what = set_name[i];
+	}
+	if (!err) {
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * max_rules, &c, &res->writes);
-	if (!err)
+		what = "nn_rules";
+	}
+	if (!err) {
 		err = nn_slots_write_new(&plan);
+		what = "the counter slots";
+	}
 	if (err) {
 		nn_errlist_add(errs,
-			       "couldn't write the new generation (%s): the previous one "
-			       "stays enforced",
-			       strerror(-err));
+			       "couldn't write the new generation into %s (%s%s): the previous "
+			       "one stays enforced",
+			       what, strerror(-err),
+			       err == -E2BIG || err == -ENOSPC ? ", the map is full" : "");
 		goto out;
 	}
 

@@ -32,39 +32,64 @@ static int write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len)
+int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len, char *why,
+		size_t whylen)
 {
 	char path[4096], tmp[4096], hdr[HDR_MAX];
 	uint32_t crc = crc32(0L, (const Bytef *)json, (uInt)len);
+	const char *step = "create";
 	int fd, err, n;
 
-	if (len > NN_LKG_MAX)
-		return -EFBIG;
-	err = nn_mkdir_p(dir);
-	if (err)
-		return err;
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	if (len > NN_LKG_MAX) {
+		snprintf(why, whylen, "%s: not written: the snapshot (%zu bytes) is over %u bytes",
+			 path, len, NN_LKG_MAX);
+		return -EFBIG;
+	}
+	err = nn_mkdir_p(dir);
+	if (err) {
+		snprintf(why, whylen, "%s: couldn't create the state directory: %s", path,
+			 strerror(-err));
+		return err;
+	}
 	snprintf(tmp, sizeof(tmp), "%s/.%s.%d.tmp", dir, NN_LKG_FILE, (int)getpid());
 	n = snprintf(hdr, sizeof(hdr),
 		     "NANAMI-LKG v1 generation=%" PRIu64 " length=%zu crc32=%08x\n", generation,
 		     len, crc);
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "%s: couldn't create %s: %s", path, tmp, strerror(-err));
+		return err;
+	}
+	step = "write";
 	err = write_all(fd, hdr, (size_t)n);
 	if (!err)
 		err = write_all(fd, json, len);
-	if (!err && fsync(fd))
+	if (!err && fsync(fd)) {
+		step = "fsync";
 		err = -errno;
-	if (close(fd) && !err)
+	}
+	if (close(fd) && !err) {
+		step = "close";
 		err = -errno;
-	if (!err && rename(tmp, path))
+	}
+	if (!err && rename(tmp, path)) {
+		step = "rename";
 		err = -errno;
+	}
 	if (err) {
+		/* The old file, if any, is intact: only the temporary one goes. */
 		unlink(tmp);
+		snprintf(why, whylen, "%s: couldn't %s %s (the previous file is kept): %s", path,
+			 step, step[0] == 'r' ? "into place" : tmp, strerror(-err));
 		return err;
 	}
-	return nn_fsync_dir_of(path);
+	err = nn_fsync_dir_of(path);
+	if (err)
+		snprintf(why, whylen, "%s: written, but couldn't fsync its directory: %s", path,
+			 strerror(-err));
+	return err;
 }
 
 static int read_file(const char *path, char **buf, size_t *len)
@@ -117,6 +142,11 @@ int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len,
 
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
 	err = read_file(path, &buf, &flen);
+	if (err == -EFBIG)
+		snprintf(why, whylen, "%s: larger than %u bytes: not a last-known-good file", path,
+			 NN_LKG_MAX + HDR_MAX);
+	else if (err)
+		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
 	if (err)
 		return err;
 	nl = memchr(buf, '\n', flen < HDR_MAX ? flen : HDR_MAX);

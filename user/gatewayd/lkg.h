@@ -23,13 +23,16 @@
 #define NN_LKG_FILE "last-good.snapshot"
 #define NN_LKG_MAX (128u << 20)
 
-/* 0 or -errno. */
-int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len);
+/* 0 or -errno with @why naming the file, the step that failed and the
+ * error; on failure the previous file (if any) is left as it was. */
+int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len, char *why,
+		size_t whylen);
 
 /*
  * Load the last-known-good snapshot. 0 with *json (malloc'd, NUL-terminated)
  * and *len; -ENOENT when there is none; -EBADMSG when the file is torn or
- * corrupt, with the reason in @why; other -errno for I/O errors.
+ * corrupt; other -errno for I/O errors and a file too large. Every error
+ * but -ENOENT leaves in @why a message naming the file and what is wrong.
  */
 int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len, char *why,
 		size_t whylen);

@@ -62,7 +62,6 @@ struct daemon {
 	struct nn_cp_client *cp_stream; /* event stream, stream thread */
 	pthread_t stream_thread;
 	bool stream_started;
-	atomic_int stream_up;
 	atomic_int quit;
 	int evfd;
 
@@ -73,6 +72,7 @@ struct daemon {
 	char file_node_id[NN_NAME_MAX];
 	char *good_text;
 	size_t good_len;
+	bool lkg_stale; /* good_text is not on disk: retried on the drift timer */
 
 	/* a snapshot that failed to apply, retried with backoff */
 	char *pending;
@@ -90,6 +90,13 @@ static int64_t now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The event stream is what we rely on for changes only while it delivers
+ * bytes: connecting, or accepted and silent, we keep polling. */
+static bool stream_up(struct daemon *d)
+{
+	return nn_cp_stream_live(d->cp_stream);
 }
 
 static const char *source_name(const struct daemon *d)
@@ -225,10 +232,34 @@ static bool enforced(struct daemon *d, uint64_t *generation, uint32_t *devices)
  * and either unchanged or applied. Re-applying the copy we hold is not. */
 static void mark_synced(struct daemon *d)
 {
-	pthread_mutex_lock(&d->st.mu);
-	d->st.last_sync_unix = time(NULL);
-	pthread_mutex_unlock(&d->st.mu);
+	nn_ctl_note_synced(&d->st);
 	d->lkg_only = false;
+}
+
+/* Persist the applied snapshot. A failure (state directory full, read-only)
+ * changes nothing enforced: it is logged, counted and shown, and retried on
+ * the drift timer until it succeeds. */
+static void save_lkg(struct daemon *d)
+{
+	char why[NN_CTL_MSG_MAX] = "";
+	int err;
+
+	if (!d->good_text || !d->good)
+		return;
+	err = nn_lkg_save(d->o->state_dir, d->good->generation, d->good_text, d->good_len, why,
+			  sizeof(why));
+	if (err) {
+		nn_log_err("event=lkg_save_failed generation=%llu error=\"%s\" note=\"the "
+			   "dataplane keeps enforcing it; retried on the drift timer\"",
+			   (unsigned long long)d->good->generation, why);
+		nn_ctl_note_lkg_write(&d->st, 0, why);
+	} else {
+		if (d->lkg_stale)
+			nn_log_info("event=lkg_saved generation=%llu dir=%s",
+				    (unsigned long long)d->good->generation, d->o->state_dir);
+		nn_ctl_note_lkg_write(&d->st, d->good->generation, NULL);
+	}
+	d->lkg_stale = err != 0;
 }
 
 static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
@@ -381,11 +412,9 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu",
 	       source_name(d), why, (unsigned long long)p->generation, res.epoch, res.flipped,
 	       res.writes, p->n_devices, p->n_rules, res.addrs, res.prefixes, res.cells);
+	nn_policy_free(d->good);
+	d->good = p;
 	if (!d->good_text || d->good_len != len || memcmp(d->good_text, text, len)) {
-		err = nn_lkg_save(d->o->state_dir, p->generation, text, len);
-		if (err)
-			nn_log_warn("event=lkg_save_failed dir=%s error=\"%s\"", d->o->state_dir,
-				    strerror(-err));
 		free(d->good_text);
 		d->good_text = malloc(len + 1);
 		if (d->good_text) {
@@ -393,9 +422,8 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 			d->good_text[len] = 0;
 		}
 		d->good_len = d->good_text ? len : 0;
+		save_lkg(d);
 	}
-	nn_policy_free(d->good);
-	d->good = p;
 	nn_ctl_note_apply_time(
 		&d->st, strcmp(why, "drift") ? NN_APPLY_KIND_CHANGE : NN_APPLY_KIND_DRIFT,
 		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -475,7 +503,7 @@ static enum sync_outcome cp_sync(struct daemon *d, const char *why)
 			   d->o->cp.url, why, err_s);
 		rejected(d, why, -1, &m, 1);
 		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
-		if (!atomic_load(&d->stream_up))
+		if (!stream_up(d))
 			set_cp_state(d, NN_CP_POLLING);
 		nn_cp_fetch_release(&f);
 		return SYNC_UNREADABLE;
@@ -484,12 +512,12 @@ static enum sync_outcome cp_sync(struct daemon *d, const char *why)
 		nn_log_warn("event=control_plane_unreachable url=%s trigger=%s error=\"%s\"",
 			    d->o->cp.url, why, err_s);
 		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
-		if (!atomic_load(&d->stream_up))
+		if (!stream_up(d))
 			set_cp_state(d, NN_CP_DOWN);
 		nn_cp_fetch_release(&f);
 		return SYNC_UNREACHABLE;
 	}
-	if (!atomic_load(&d->stream_up))
+	if (!stream_up(d))
 		set_cp_state(d, NN_CP_POLLING);
 	if (f.unchanged) {
 		mark_synced(d);
@@ -571,9 +599,6 @@ static void *stream_main(void *arg)
 		uint64_t one = 1;
 		int err;
 
-		/* Up until it returns: a stream that cannot connect returns at
-		 * once, so the optimism lasts no longer than a connect attempt. */
-		atomic_store(&d->stream_up, 1);
 		err = nn_cp_stream(d->cp_stream, on_event, d, &st, err_s, sizeof(err_s));
 		if (st.connected) {
 			attempt = 0;
@@ -581,7 +606,6 @@ static void *stream_main(void *arg)
 			if (write(d->evfd, &one, sizeof(one)) < 0)
 				break;
 		}
-		atomic_store(&d->stream_up, 0);
 		if (atomic_load(&d->quit))
 			break;
 		if (err)
@@ -648,22 +672,22 @@ static void initial_sync(struct daemon *d)
 	if (so == SYNC_APPLIED || so == SYNC_REJECTED || !d->o->cp.url)
 		return;
 	err = nn_lkg_load(d->o->state_dir, &gen, &text, &len, why, sizeof(why));
-	if (err == -ENOENT) {
+	if (err) {
 		uint32_t epoch = 0;
 
+		if (err != -ENOENT) {
+			nn_log_err("event=lkg_ignored dir=%s reason=\"%s\"", d->o->state_dir, why);
+			nn_ctl_note_lkg_read(&d->st, 0, why);
+		}
 		nn_live_epoch(d->dp, &epoch);
-		nn_log_warn("event=no_snapshot note=\"%s\"",
-			    epoch ? "control plane unreachable and no last-known-good: the pinned "
-				    "generation stays enforced" :
-				    "control plane unreachable and no last-known-good: everything "
-				    "from the overlay is denied until a snapshot applies");
+		nn_log_warn("event=no_snapshot note=\"control plane unreachable and %s: %s\"",
+			    err == -ENOENT ? "no last-known-good" : "the last-known-good refused",
+			    epoch ? "the pinned generation stays enforced" :
+				    "everything from the overlay is denied until a snapshot "
+				    "applies");
 		return;
 	}
-	if (err) {
-		nn_log_err("event=lkg_ignored dir=%s reason=\"%s\"", d->o->state_dir,
-			   err == -EBADMSG ? why : strerror(-err));
-		return;
-	}
+	nn_ctl_note_lkg_read(&d->st, gen, NULL);
 	nn_log_info("event=lkg_apply dir=%s generation=%llu", d->o->state_dir,
 		    (unsigned long long)gen);
 	d->lkg_only = apply_or_retry(d, text, len, "last-known-good") == NN_APPLY_APPLIED;
@@ -744,7 +768,7 @@ static void loop(struct daemon *d)
 
 		tell_systemd(d);
 		deadline = min_deadline(deadline, nn_notify_watchdog(&d->notify, now));
-		if (d->o->cp.url && !atomic_load(&d->stream_up))
+		if (d->o->cp.url && !stream_up(d))
 			deadline = min_deadline(deadline, d->next_poll);
 		deadline = min_deadline(deadline, d->next_retry);
 		deadline = min_deadline(deadline, d->next_file_check);
@@ -762,14 +786,17 @@ static void loop(struct daemon *d)
 			if (pfd[0].revents & POLLIN) {
 				if (read(d->evfd, &n, sizeof(n)) > 0)
 					cp_sync(d, "event");
-				set_cp_state(d, atomic_load(&d->stream_up) ? NN_CP_STREAM :
-									     NN_CP_POLLING);
+				set_cp_state(d, stream_up(d) ? NN_CP_STREAM : NN_CP_POLLING);
 				continue;
 			}
 		}
 		now = now_ms();
-		if (d->o->cp.url && atomic_load(&d->stream_up) && d->st.cp_state != NN_CP_STREAM)
+		if (d->o->cp.url && stream_up(d) && d->st.cp_state != NN_CP_STREAM) {
 			set_cp_state(d, NN_CP_STREAM);
+			/* Polling stops now: catch up with what changed between
+			 * the last poll and the stream's subscription. */
+			cp_sync(d, "stream_up");
+		}
 		if (d->next_retry && now >= d->next_retry && d->pending) {
 			char *text = d->pending;
 
@@ -786,7 +813,7 @@ static void loop(struct daemon *d)
 				file_sync(d, "file_changed");
 			d->next_file_check = now + FILE_CHECK_MS;
 		}
-		if (d->o->cp.url && !atomic_load(&d->stream_up) && now >= d->next_poll) {
+		if (d->o->cp.url && !stream_up(d) && now >= d->next_poll) {
 			cp_sync(d, "poll");
 			schedule_poll(d);
 		}
@@ -797,6 +824,8 @@ static void loop(struct daemon *d)
 				cp_sync(d, "resync");
 			if (d->good_text && !d->pending)
 				apply_text(d, d->good_text, d->good_len, "drift");
+			if (d->lkg_stale)
+				save_lkg(d);
 			host_sync(d, "drift");
 			refresh_peer_metrics(d);
 			schedule_resync(d);

@@ -48,6 +48,7 @@ enum opt_id {
 	O_CTL_SOCKET,
 	O_RESYNC,
 	O_POLL,
+	O_STREAM_IDLE,
 	O_MAX_DEVICES,
 	O_MAX_RULES,
 	O_MAX_PREFIXES,
@@ -95,6 +96,9 @@ static const struct flag {
 	  "local API for nanami-gwctl (default " NN_CTL_SOCK_DIR "/<iface>.sock)" },
 	{ "resync", "SECONDS", O_RESYNC, "drift timer: re-apply desired state (default 30)" },
 	{ "poll", "SECONDS", O_POLL, "poll interval while the event stream is down (default 30)" },
+	{ "stream-idle", "SECONDS", O_STREAM_IDLE,
+	  "event stream dead (polling resumes) after this long without a byte "
+	  "(default 30: twice the contract's 15 s keepalive)" },
 	{ "max-devices", "N", O_MAX_DEVICES, "map capacity for devices (default 131072)" },
 	{ "max-rules", "N", O_MAX_RULES, "map capacity for ACL rules (default 131072)" },
 	{ "max-prefixes", "N", O_MAX_PREFIXES, "map capacity for prefixes (default 262144)" },
@@ -228,6 +232,13 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 		return parse_uint(v, name, &d->resync_s);
 	case O_POLL:
 		return parse_uint(v, name, &d->poll_s);
+	case O_STREAM_IDLE: {
+		uint32_t sec;
+		int err = parse_uint(v, name, &sec);
+
+		d->cp.stream_idle_ms = (long)sec * 1000;
+		return err;
+	}
 	case O_MAX_DEVICES:
 		return parse_uint(v, name, &d->cap.max_devices);
 	case O_MAX_RULES:

@@ -301,7 +301,7 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 		    "(-1: never).\n"
 		    "# TYPE nanami_seconds_since_last_sync gauge\n"
 		    "nanami_seconds_since_last_sync %lld\n",
-		    (long long)(st->last_sync_unix ? now - st->last_sync_unix : -1));
+		    (long long)nn_ctl_since_sync_s(st));
 	nn_sbprintf(b,
 		    "# HELP nanami_validation_errors_total Snapshot entries dropped and snapshots "
 		    "refused by validation.\n"
@@ -337,6 +337,17 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 	for (s = 1; s < NN_CP_ERR_MAX; s++)
 		nn_sbprintf(b, "nanami_control_plane_errors_total{kind=\"%s\"} %llu\n",
 			    nn_cp_err_kind_name(s), (unsigned long long)st->cp_errors[s]);
+	nn_sbprintf(b,
+		    "# HELP nanami_lkg_write_errors_total Failed writes of the last-known-good "
+		    "file (state directory full, read-only, ...).\n"
+		    "# TYPE nanami_lkg_write_errors_total counter\n"
+		    "nanami_lkg_write_errors_total %llu\n",
+		    (unsigned long long)st->lkg.write_errors);
+	nn_sbprintf(b,
+		    "# HELP nanami_lkg_generation Generation the last-known-good file holds "
+		    "(0: none); behind nanami_applied_generation while writes fail.\n"
+		    "# TYPE nanami_lkg_generation gauge\nnanami_lkg_generation %llu\n",
+		    (unsigned long long)st->lkg.generation);
 	nn_sbprintf(b,
 		    "# HELP nanami_peers Peers on wg0 (devices and overlay nodes).\n"
 		    "# TYPE nanami_peers gauge\nnanami_peers %zu\n",

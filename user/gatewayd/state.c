@@ -134,6 +134,65 @@ void nn_ctl_set_node_id(struct nn_ctl_state *st, const char *node_id)
 	pthread_mutex_unlock(&st->mu);
 }
 
+static json_t *when(int64_t t);
+
+int64_t nn_ctl_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void nn_ctl_note_synced(struct nn_ctl_state *st)
+{
+	pthread_mutex_lock(&st->mu);
+	st->last_sync_unix = time(NULL);
+	st->last_sync_mono_ms = nn_ctl_mono_ms();
+	pthread_mutex_unlock(&st->mu);
+}
+
+int64_t nn_ctl_since_sync_s(const struct nn_ctl_state *st)
+{
+	if (!st->last_sync_unix)
+		return -1;
+	return (nn_ctl_mono_ms() - st->last_sync_mono_ms) / 1000;
+}
+
+void nn_ctl_note_lkg_write(struct nn_ctl_state *st, uint64_t generation, const char *err)
+{
+	pthread_mutex_lock(&st->mu);
+	if (err) {
+		st->lkg.write_errors++;
+		st->lkg.error_unix = time(NULL);
+		snprintf(st->lkg.error, sizeof(st->lkg.error), "%s", err);
+	} else {
+		st->lkg.generation = generation;
+		st->lkg.error_unix = 0;
+		st->lkg.error[0] = 0;
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+void nn_ctl_note_lkg_read(struct nn_ctl_state *st, uint64_t generation, const char *err)
+{
+	pthread_mutex_lock(&st->mu);
+	st->lkg.generation = generation;
+	st->lkg.error_unix = err ? time(NULL) : 0;
+	snprintf(st->lkg.error, sizeof(st->lkg.error), "%s", err ? err : "");
+	pthread_mutex_unlock(&st->mu);
+}
+
+static json_t *lkg_json(const struct nn_ctl_state *st)
+{
+	return json_pack("{s:o,s:I,s:o,s:o}", "generation",
+			 st->lkg.generation ? json_integer((json_int_t)st->lkg.generation) :
+					      json_null(),
+			 "write_errors", (json_int_t)st->lkg.write_errors, "error",
+			 st->lkg.error_unix ? json_string(st->lkg.error) : json_null(), "error_at",
+			 when(st->lkg.error_unix));
+}
+
 /* RFC 3339 in UTC, or null for 0 (never). */
 static json_t *when(int64_t t)
 {
@@ -243,7 +302,7 @@ json_t *nn_ctl_status_json(struct nn_ctl_state *st, int64_t now)
 			 when(st->last_sync_unix), "last_sync_unix",
 			 st->last_sync_unix ? json_integer(st->last_sync_unix) : json_null(),
 			 "seconds_since_last_sync",
-			 st->last_sync_unix ? json_integer(now - st->last_sync_unix) : json_null(),
+			 st->last_sync_unix ? json_integer(nn_ctl_since_sync_s(st)) : json_null(),
 			 "last_rejection", event_json(&st->last_rejection, st->last_applied_seq),
 			 "last_apply_error",
 			 event_json(&st->last_apply_error, st->last_applied_seq), "wg", wg_json(st),
@@ -252,6 +311,7 @@ json_t *nn_ctl_status_json(struct nn_ctl_state *st, int64_t now)
 			 (json_int_t)st->apply_errors, "drift_repairs",
 			 (json_int_t)st->drift_repairs, "map_writes", (json_int_t)st->map_writes,
 			 "wg_changes", (json_int_t)st->wg_changes);
+	json_object_set_new(root, "last_known_good", lkg_json(st));
 	pthread_mutex_unlock(&st->mu);
 	return root;
 }

@@ -93,7 +93,10 @@ struct nn_ctl_state {
 	struct nn_ctl_info info;
 	char node_id[NN_NAME_MAX]; /* "" until known (file mode: the first file) */
 	uint64_t applied_generation;
-	int64_t last_sync_unix;	   /* last successful sync with desired state */
+	int64_t last_sync_unix; /* last successful sync with desired state */
+	/* ... on CLOCK_MONOTONIC (ms): "seconds since" must not move with a
+	 * wall-clock step (NTP, an operator's date -s) */
+	int64_t last_sync_mono_ms;
 	int64_t last_applied_unix; /* the applied generation's apply */
 	uint64_t seq;		   /* orders the events below and the applies */
 	uint64_t last_applied_seq;
@@ -119,6 +122,14 @@ struct nn_ctl_state {
 	struct nn_wg_counters wg_last;
 	struct nn_peer_metrics *peers; /* owned; replaced after each wg reconcile */
 	size_t n_peers;
+	/* the last-known-good file: what it holds, and why the last write (or
+	 * the read at start) failed; the dataplane never waits for it */
+	struct {
+		uint64_t generation; /* on disk, 0: none known */
+		uint64_t write_errors;
+		int64_t error_unix; /* 0: the last write succeeded */
+		char error[NN_CTL_MSG_MAX];
+	} lkg;
 };
 
 void nn_ctl_state_init(struct nn_ctl_state *st);
@@ -135,6 +146,18 @@ void nn_ctl_note_wg(struct nn_ctl_state *st, const struct nn_wg_counters *c, int
 void nn_ctl_note_applied(struct nn_ctl_state *st, uint64_t generation, uint64_t writes);
 void nn_ctl_note_apply_time(struct nn_ctl_state *st, enum nn_apply_kind kind, double seconds);
 void nn_ctl_set_node_id(struct nn_ctl_state *st, const char *node_id);
+/* Desired state confirmed with the source now (wall and monotonic clocks). */
+void nn_ctl_note_synced(struct nn_ctl_state *st);
+/* A last-known-good write: @err NULL when it succeeded (@generation is then
+ * on disk), else its message, counted as a write error. */
+void nn_ctl_note_lkg_write(struct nn_ctl_state *st, uint64_t generation, const char *err);
+/* The last-known-good read at start: @generation on disk (0 when there is
+ * none or it was refused), @err why it was refused (NULL: it was not). */
+void nn_ctl_note_lkg_read(struct nn_ctl_state *st, uint64_t generation, const char *err);
+/* CLOCK_MONOTONIC in ms. */
+int64_t nn_ctl_mono_ms(void);
+/* Whole seconds since the last sync, -1 before the first (monotonic). */
+int64_t nn_ctl_since_sync_s(const struct nn_ctl_state *st);
 
 /* GET /v1/status's body (docs/interfaces.md), at @now. */
 json_t *nn_ctl_status_json(struct nn_ctl_state *st, int64_t now);
