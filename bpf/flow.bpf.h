@@ -16,6 +16,17 @@
  * entry's cache line between CPUs for nothing. */
 #define NN_FLOW_REFRESH_NS NN_NSEC
 
+/*
+ * The clock of flow and fragment timestamps: CLOCK_MONOTONIC_COARSE (6.1
+ * has the helper). It lags CLOCK_MONOTONIC by at most a tick, nothing
+ * against timeouts counted in seconds, and reads a cached value where
+ * bpf_ktime_get_ns() reads the clocksource on every packet.
+ */
+static __always_inline __u64 nn_now(void)
+{
+	return bpf_ktime_get_coarse_ns();
+}
+
 /* memcmp order of two 16-byte addresses, as two big-endian 64-bit words. */
 static __always_inline int nn_addr_cmp(const __u8 *a, const __u8 *b)
 {
@@ -41,6 +52,21 @@ static __always_inline int nn_addr_eq(const __u8 *a, const __u8 *b)
 	return nn_addr_cmp(a, b) == 0;
 }
 
+/* A 16-byte address by 4-byte words: both ends are 4-byte aligned (struct
+ * nn_pkt's fields, the scratch entry's key). nn_copy16() copies bytes
+ * (it cannot assume alignment), and into a map value clang then spills
+ * most of the bytes on the stack. */
+static __always_inline void nn_copy16_w(__u8 *dst, const __u8 *src)
+{
+	const __u32 *s = (const __u32 *)(const void *)src;
+	__u32 *d = (__u32 *)(void *)dst;
+
+	d[0] = s[0];
+	d[1] = s[1];
+	d[2] = s[2];
+	d[3] = s[3];
+}
+
 /* Canonical key: endpoint a is the lower (address, port). Returns 1 when the
  * packet travels b -> a. */
 static __always_inline int nn_flow_key_make(struct nn_flow_key *k, const __u8 *src, __u16 sport,
@@ -50,13 +76,13 @@ static __always_inline int nn_flow_key_make(struct nn_flow_key *k, const __u8 *s
 	int is_b = c > 0 || (c == 0 && sport > dport);
 
 	if (is_b) {
-		nn_copy16(k->a, dst);
-		nn_copy16(k->b, src);
+		nn_copy16_w(k->a, dst);
+		nn_copy16_w(k->b, src);
 		k->aport = dport;
 		k->bport = sport;
 	} else {
-		nn_copy16(k->a, src);
-		nn_copy16(k->b, dst);
+		nn_copy16_w(k->a, src);
+		nn_copy16_w(k->b, dst);
 		k->aport = sport;
 		k->bport = dport;
 	}
@@ -134,21 +160,22 @@ static __always_inline void nn_flow_touch(struct nn_flow *f, struct nn_pkt *p, i
 	}
 }
 
-static __always_inline void nn_flow_open(struct nn_pkt *p, __u32 epoch, __u8 dir, __u64 now)
+/* Record the flow of @p under key @k (nn_flow_key_make() of @p: @is_b).
+ * @f: room for the value (the per-CPU scratch entry: not on the stack). */
+static __always_inline void nn_flow_open(struct nn_flow_key *k, struct nn_flow *f, int is_b,
+					 struct nn_pkt *p, __u32 epoch, __u8 dir, __u64 now)
 {
-	struct nn_flow_key k;
-	struct nn_flow f = {};
-
 	if (nn_dry_run || !nn_pkt_makes_flow(p))
 		return;
-	f.opener_is_b = nn_flow_key_make(&k, p->src, p->sport, p->dst, p->dport, p->proto);
-	f.last_seen_ns = now;
-	f.epoch = epoch;
-	f.opener_dir = dir;
-	f.state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
-			  NN_FS_CLOSING :
-			  NN_FS_NEW;
-	bpf_map_update_elem(&nn_flows, &k, &f, BPF_ANY);
+	__builtin_memset(f, 0, sizeof(*f));
+	f->opener_is_b = is_b;
+	f->last_seen_ns = now;
+	f->epoch = epoch;
+	f->opener_dir = dir;
+	f->state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
+			   NN_FS_CLOSING :
+			   NN_FS_NEW;
+	bpf_map_update_elem(&nn_flows, k, f, BPF_ANY);
 }
 
 /* The datagram's reassembly key (nanami_abi.h): IPv4 by protocol too,

@@ -205,6 +205,11 @@ struct nn_scratch {
 	 * are the judge's own: nothing here is shared by two live users. */
 	struct nn_pkt op;
 	struct nn_judgement oj;
+	/* The packet's flow key (nn_judge_packet, from the flow lookup first
+	 * to the flow's opening) and a new flow's value: 72 bytes the
+	 * program's own frame, on the deepest chain, cannot spare. */
+	struct nn_flow_key fk;
+	struct nn_flow fv;
 };
 
 /* The key of nn_scratch's one entry, in .rodata: no stack needed. */

@@ -87,20 +87,14 @@ static __always_inline int nn_flow_revalidate(struct nn_flow_key *k, struct nn_f
 }
 
 /*
- * Step 4: a tracked flow. 1 when the packet passes on it; a flow the policy
- * no longer allows is cut and the caller judges the packet as new.
+ * Step 4: a tracked flow (@f: the live entry of the packet's key, looked up
+ * first by nn_judge_packet, or NULL). 1 when the packet passes on it; a flow
+ * the policy no longer allows is cut and the caller judges the packet as new.
  */
-static __always_inline int nn_flow_track(struct nn_pkt *p, __u32 epoch, __u64 now)
+static __always_inline int nn_flow_track(struct nn_flow_key *k, struct nn_flow *f, int is_b,
+					 struct nn_pkt *p, __u32 epoch, __u64 now)
 {
-	struct nn_flow_key k;
-	struct nn_flow *f;
-	int is_b;
-
-	if (!nn_pkt_makes_flow(p))
-		return 0;
-	is_b = nn_flow_key_make(&k, p->src, p->sport, p->dst, p->dport, p->proto);
-	f = nn_flow_get(&k, now);
-	if (!f || !nn_flow_revalidate(&k, f, epoch))
+	if (!f || !nn_flow_revalidate(k, f, epoch))
 		return 0;
 	nn_flow_touch(f, p, is_b, now);
 	return 1;
@@ -117,18 +111,23 @@ static __always_inline int nn_flow_track(struct nn_pkt *p, __u32 epoch, __u64 no
  */
 static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 now, __u8 dir)
 {
-	struct nn_flow_key k;
+	struct nn_scratch *s;
 	struct nn_flow *f;
 
 	if (!p->q_flowable || !nn_addr_eq(p->q_src, p->dst))
 		return 0;
 	if (dir == NN_DIR_FROM_OVERLAY && !nn_addr_eq(p->q_dst, p->src))
 		return 0;
-	nn_flow_key_make(&k, p->q_src, p->q_sport, p->q_dst, p->q_dport, p->q_proto);
-	f = nn_flow_get(&k, now);
+	/* The quoted flow's key in the scratch entry's fk (an error is not
+	 * its own flow's packet: nothing else holds fk now), off the stack. */
+	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (!s)
+		return 0;
+	nn_flow_key_make(&s->fk, p->q_src, p->q_sport, p->q_dst, p->q_dport, p->q_proto);
+	f = nn_flow_get(&s->fk, now);
 	if (!f)
 		return 0;
-	return nn_flow_revalidate(&k, f, epoch);
+	return nn_flow_revalidate(&s->fk, f, epoch);
 }
 
 static __always_inline int nn_is_icmp_error(struct nn_pkt *p)
@@ -142,7 +141,8 @@ static __always_inline int nn_is_icmp_error(struct nn_pkt *p)
  * set), 0 when the packet must be judged by policy.
  */
 static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now, __u8 dir,
-				       struct nn_judgement *j)
+				       struct nn_judgement *j, struct nn_flow_key *k,
+				       struct nn_flow *f, int is_b)
 {
 	if (p->frag == NN_FRAG_LATER) {
 		j->reason = nn_frag_follow(p, epoch, now);
@@ -156,7 +156,7 @@ static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now,
 		}
 		return 0;
 	}
-	if (nn_flow_track(p, epoch, now)) {
+	if (nn_flow_track(k, f, is_b, p, epoch, now)) {
 		j->reason = NN_PASS;
 		j->flow_hit = 1;
 		return 1;
@@ -165,26 +165,106 @@ static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now,
 }
 
 static __always_inline void nn_remember(struct nn_pkt *p, struct nn_judgement *j, __u32 epoch,
-					__u8 dir, __u64 now, int may_open)
+					__u8 dir, __u64 now, int may_open, struct nn_scratch *s,
+					int is_b)
 {
-	if (may_open && j->reason == NN_PASS && !j->flow_hit && !nn_is_icmp_error(p))
-		nn_flow_open(p, epoch, dir, now);
+	/* s: the scratch entry whose fk is the packet's flow key (set for
+	 * every packet that can make a flow, see nn_judge_packet). */
+	if (s && may_open && j->reason == NN_PASS && !j->flow_hit && !nn_is_icmp_error(p))
+		nn_flow_open(&s->fk, &s->fv, is_b, p, epoch, dir, now);
 	if (p->frag == NN_FRAG_FIRST)
 		nn_frag_record(p, j->reason, epoch, now);
 }
 
 /*
- * The pipeline of one direction: parse; the overlay end (the source from
- * the overlay, the destination into it); later fragments, ICMP errors and
- * tracked flows; then policy. @dir is a constant in every entry point, so the
- * compiler keeps only that direction's branches. 1 = pass.
+ * Which end of flow key @k is the overlay end of a packet in direction @dir
+ * (the source from the overlay, the destination into it): 0 for a, 1 for b.
+ * @is_b: the packet travels b -> a.
+ */
+static __always_inline int nn_flow_side(int is_b, const __u8 dir)
+{
+	return dir == NN_DIR_FROM_OVERLAY ? is_b : !is_b;
+}
+
+/*
+ * The fast path: a packet of a flow judged under the live epoch, whose
+ * overlay end passed its check (nn_check_src / nn_check_dst) under the live
+ * epoch too, is passed without looking the address up again: the policy is
+ * the same generation, so the lookup would give what the tag recorded. The
+ * tag carries its epoch, so a flip (revocation, policy change, a host
+ * address change) makes it stale at once. 1 when the packet was decided.
+ */
+static __always_inline int nn_flow_fast(struct nn_flow *f, struct nn_pkt *p, __u32 epoch,
+					const __u8 dir, int is_b, __u64 now, struct nn_judgement *j)
+{
+	__u64 t;
+
+	if (!f || f->epoch != epoch)
+		return 0;
+	t = *(volatile __u64 *)&f->end[nn_flow_side(is_b, dir) & 1];
+	if (NN_FLOW_END_EPOCH(t) != epoch || !(NN_FLOW_END_DIRS(t) & (1u << dir)))
+		return 0;
+	j->dev_slot = NN_FLOW_END_SLOT(t);
+	if (dir == NN_DIR_FROM_OVERLAY)
+		j->src_kind = NN_FLOW_END_KIND(t);
+	else
+		j->dst_kind = NN_FLOW_END_KIND(t);
+	if (nn_record_last) {
+		/* Tests and explain read tenant and network: only then. */
+		struct nn_addr_info *ai = nn_addr_lookup(
+			NN_SLOT(epoch), dir == NN_DIR_FROM_OVERLAY ? p->src : p->dst);
+
+		if (ai) {
+			j->tenant = ai->tenant;
+			j->network = ai->network;
+		}
+	}
+	j->reason = NN_PASS;
+	j->flow_hit = 1;
+	nn_flow_touch(f, p, is_b, now);
+	return 1;
+}
+
+/* Record the overlay end's check for nn_flow_fast(): one 8-byte store. A
+ * tag of another epoch is replaced, never merged, so directions validated
+ * under different generations are never combined. */
+static __always_inline void nn_flow_end_set(struct nn_flow *f, int is_b, const __u8 dir,
+					    __u32 epoch, struct nn_addr_info *end)
+{
+	__u64 *slotp, t, old;
+	__u32 dirs = 1u << dir;
+
+	if (nn_dry_run || !f || f->epoch != epoch)
+		return;
+	if (end->stat_slot != NN_NONE32 && end->stat_slot >= NN_FLOW_END_SLOT_MASK)
+		return; /* not representable: stay on the slow path */
+	slotp = &f->end[nn_flow_side(is_b, dir) & 1];
+	old = *(volatile __u64 *)slotp;
+	if (NN_FLOW_END_EPOCH(old) == epoch) {
+		if (NN_FLOW_END_DIRS(old) & dirs)
+			return; /* already there: keep the line clean */
+		dirs |= NN_FLOW_END_DIRS(old);
+	}
+	t = NN_FLOW_END(epoch, dirs, end->kind, end->stat_slot);
+	*(volatile __u64 *)slotp = t;
+}
+
+/*
+ * The pipeline of one direction: parse; the flow table first (a current
+ * flow whose overlay end is known passes at once); else the overlay end (the
+ * source from the overlay, the destination into it); later fragments, ICMP
+ * errors and tracked flows; then policy. @dir is a constant in every entry
+ * point, so the compiler keeps only that direction's branches. 1 = pass.
  */
 static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 {
 	struct nn_judgement j = { .rule = NN_NONE32, .dev_slot = NN_NONE32 };
 	struct nn_addr_info *end;
+	struct nn_scratch *s = NULL;
+	struct nn_flow *f = NULL;
 	struct nn_pkt p = {};
 	__u32 epoch = nn_epoch(), slot = NN_SLOT(epoch);
+	int is_b = 0, may_open = 0;
 	__u64 now;
 
 	j.reason = nn_parse(c, &p);
@@ -194,24 +274,40 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		nn_record_untouched();
 		return 1;
 	}
+	now = nn_now();
+	/* Later fragments and ICMP errors are not their own flow's packets:
+	 * they take the slow path, where the overlay end is checked first. */
+	if (p.frag != NN_FRAG_LATER && !nn_is_icmp_error(&p) && nn_pkt_makes_flow(&p))
+		s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (s) {
+		is_b = nn_flow_key_make(&s->fk, p.src, p.sport, p.dst, p.dport, p.proto);
+		f = nn_flow_get(&s->fk, now);
+		/* One nn_remember/nn_finish below for both paths: every
+		 * inlined copy of them costs stack (docs/datapath.md
+		 * "Verifier budget"). A flow hit opens nothing. */
+		if (nn_flow_fast(f, &p, epoch, dir, is_b, now, &j))
+			goto done;
+	}
 	if (dir == NN_DIR_FROM_OVERLAY)
 		end = nn_check_src(slot, p.src, &j);
 	else
 		end = nn_check_dst(slot, &p, &j);
 	if (!end)
 		return nn_finish(c, &p, &j, epoch);
-	now = bpf_ktime_get_ns();
-	if (!nn_stateful(&p, epoch, now, dir, &j)) {
+	/* Node traffic to this gateway needs no flow: replies toward a node
+	 * from our own address always pass. */
+	may_open = dir == NN_DIR_INTO_OVERLAY || end->kind == NN_AK_DEVICE;
+	if (!nn_stateful(&p, epoch, now, dir, &j, s ? &s->fk : NULL, f, is_b)) {
 		if (dir == NN_DIR_FROM_OVERLAY)
 			nn_judge_from(slot, end, &p, &j);
 		else
 			nn_judge_into(slot, end, &p, &j);
+	} else if (f && j.flow_hit) {
+		nn_flow_end_set(f, is_b, dir, epoch, end);
 	}
-	/* Node traffic to this gateway needs no flow: replies toward a node
-	 * from our own address always pass. */
+done:
 	if (p.frag != NN_FRAG_LATER)
-		nn_remember(&p, &j, epoch, dir, now,
-			    dir == NN_DIR_INTO_OVERLAY || end->kind == NN_AK_DEVICE);
+		nn_remember(&p, &j, epoch, dir, now, may_open, s, is_b);
 	return nn_finish(c, &p, &j, epoch);
 }
 

@@ -283,7 +283,29 @@ struct nn_flow {
 	__u8 opener_dir;  /* enum nn_dir of the opening packet */
 	__u8 state;	  /* enum nn_flow_state */
 	__u8 pad;
+	/* What the overlay-end check (the source from the overlay, the
+	 * destination into it) found for the address at a (end[0]) and at b
+	 * (end[1]), so that a packet of a current flow needs no address
+	 * lookup (docs/datapath.md "Flow lookup first"). One 64-bit word
+	 * each, written and read in one access, so that a tag is never seen
+	 * half-updated: NN_FLOW_END(epoch, dirs, kind, counter slot). Valid
+	 * only while its epoch is the live one, for the directions in dirs. */
+	__u64 end[2];
 };
+
+/* nn_flow.end: epoch << 32 | dirs (1 << enum nn_dir) << 30 | kind (enum
+ * nn_addr_kind, 2 bits) << 28 | counter slot (28 bits; all ones: none). */
+#define NN_FLOW_END_SLOT_MASK 0x0fffffffu
+#define NN_FLOW_END(epoch, dirs, kind, slot)                                              \
+	(((__u64)(epoch) << 32) | ((__u64)((dirs)&3) << 30) | ((__u64)((kind)&3) << 28) | \
+	 ((__u64)(slot)&NN_FLOW_END_SLOT_MASK))
+#define NN_FLOW_END_EPOCH(t) ((__u32)((t) >> 32))
+#define NN_FLOW_END_DIRS(t) ((__u32)((t) >> 30) & 3)
+#define NN_FLOW_END_KIND(t) ((__u8)(((t) >> 28) & 3))
+#define NN_FLOW_END_SLOT(t)                                            \
+	(((__u32)(t)&NN_FLOW_END_SLOT_MASK) == NN_FLOW_END_SLOT_MASK ? \
+		 NN_NONE32 :                                           \
+		 ((__u32)(t)&NN_FLOW_END_SLOT_MASK))
 
 /* Later IPv4/IPv6 fragments follow the first fragment's verdict. The key
  * is the datagram's reassembly key: source, destination, id, and for IPv4

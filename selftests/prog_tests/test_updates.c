@@ -397,6 +397,60 @@ static void test_same_snapshot_twice(void **state)
 	assert_int_equal(live_epoch(u), e0);
 }
 
+/*
+ * The fast path (docs/datapath.md "Flow lookup first") holds, per flow end,
+ * what the end's address check found, tagged with its epoch. Here alice and
+ * bob swap IPv6 addresses: bob's echo flow to alice is judged again and
+ * kept (ping-peers allows both ways), by a packet from the flow's other
+ * end; the next packet from the first end comes from another device now
+ * and must count on that device, not on the one the older tag names.
+ */
+static void test_fast_path_after_swap(void **state)
+{
+	struct ut *u = *state;
+	uint32_t alice = dev_slot(u, "alice-laptop"), bob = dev_slot(u, "bob-phone");
+	struct nn_dev_stats a0, b0, a, b;
+	uint8_t req[PB_BUF_LEN], rep[PB_BUF_LEN];
+	size_t lreq, lrep;
+	struct nn_policy *p;
+	struct pb pb;
+	char *j, *k;
+
+	j = mf_edit(mf_json, "\"overlay_ipv6\": \"" ALICE6 "\"",
+		    "\"overlay_ipv6\": \"fd7a:6e61:6e61:10::99\"");
+	k = mf_edit(j, "\"overlay_ipv6\": \"" BOB6 "\"", "\"overlay_ipv6\": \"" ALICE6 "\"");
+	free(j);
+	p = policy(u, mf_edit(k, "\"overlay_ipv6\": \"fd7a:6e61:6e61:10::99\"",
+			      "\"overlay_ipv6\": \"" BOB6 "\""));
+	free(k);
+	lreq = pb_build(mf_echo(&pb, BOB6, ALICE6, true, 9), req, sizeof(req));
+	lrep = pb_build(mf_echo(&pb, ALICE6, BOB6, false, 9), rep, sizeof(rep));
+	assert_true(lreq && lrep);
+
+	/* bob pings alice; alice's replies: the second one takes the fast
+	 * path with the tag the first one wrote. */
+	expect(run_pkt(u, FROM, req, lreq), mf_base, NN_PASS, "ping-peers");
+	expect(run_pkt(u, FROM, rep, lrep), mf_base, NN_PASS, NULL);
+	a0 = dev_stats(u, alice);
+	expect(run_pkt(u, FROM, rep, lrep), mf_base, NN_PASS, NULL);
+	a = dev_stats(u, alice);
+	assert_int_equal(a.packets[FROM] - a0.packets[FROM], 1);
+
+	apply(u, p);
+	/* From BOB6, alice's now: the flow is judged again and kept. */
+	expect(run_pkt(u, FROM, req, lreq), p, NN_PASS, NULL);
+	/* From ALICE6, bob's now: the tag of the older epoch must not count
+	 * it on alice. */
+	a0 = dev_stats(u, alice);
+	b0 = dev_stats(u, bob);
+	expect(run_pkt(u, FROM, rep, lrep), p, NN_PASS, NULL);
+	expect(run_pkt(u, FROM, rep, lrep), p, NN_PASS, NULL);
+	a = dev_stats(u, alice);
+	b = dev_stats(u, bob);
+	assert_int_equal(b.packets[FROM] - b0.packets[FROM], 2);
+	assert_int_equal(a.packets[FROM] - a0.packets[FROM], 0);
+}
+
 /* Changing one device writes a handful of entries, not the generation. */
 static void test_one_device_small_writes(void **state)
 {
@@ -753,6 +807,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_unrelated_change_keeps_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_revoked_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_same_snapshot_twice, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fast_path_after_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_device_small_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_keeps_previous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_exact, setup, teardown),

@@ -25,6 +25,12 @@ enum bench_hook {
 	HK_TC_PARSE,	    /* bench_parse.bpf.c: nn_parse only */
 	HK_XDP_CACHE,	    /* bench_cache.bpf.c: random pair + XDP pipeline */
 	HK_XDP_CACHE_FLOOR, /* the same random pair, then pass */
+	/* bench_cache.bpf.c with a random source port per packet: a new
+	 * flow (and its insert) every packet. _ONE: one pair (hot source). */
+	HK_XDP_CACHE_P,
+	HK_XDP_CACHE_P_FLOOR,
+	HK_XDP_ONE_P,
+	HK_XDP_ONE_P_FLOOR,
 };
 
 /* Which packet (bench.h struct bench_pick roles, per family). */
@@ -45,6 +51,8 @@ enum bench_pk {
 	PK_RAND_NEW,   /* device -> its network's res1 tcp 443, new flow */
 	PK_RAND_EST,   /* the same, every pair's flow recorded first */
 	PK_RAND_SPOOF, /* unassigned sources */
+	PK_RAND_ACL,   /* device -> another device of its network tcp 22 */
+	PK_RAND_INS,   /* PK_RAND_NEW with a random source port: always new */
 };
 
 enum bench_run {

@@ -57,6 +57,11 @@ static const struct bench_case cases[] = {
 	{ "xdp_rand/spoof_drop", HK_XDP_CACHE, PK_RAND_SPOOF, RUN_NORMAL, NN_R_SPOOF },
 	{ "xdp_rand/new_flow", HK_XDP_CACHE, PK_RAND_NEW, RUN_JUDGE, NN_PASS },
 	{ "xdp_rand/established", HK_XDP_CACHE, PK_RAND_EST, RUN_NORMAL, NN_PASS },
+	{ "xdp_rand/acl_drop", HK_XDP_CACHE, PK_RAND_ACL, RUN_NORMAL, NN_R_ACL_DEFAULT_DENY },
+	{ "xdp_rand/floor_port", HK_XDP_CACHE_P_FLOOR, PK_RAND_FLOOR, RUN_NORMAL, NN_PASS },
+	{ "xdp_rand/new_insert", HK_XDP_CACHE_P, PK_RAND_INS, RUN_NORMAL, NN_PASS },
+	{ "xdp_one/floor_port", HK_XDP_ONE_P_FLOOR, PK_RAND_FLOOR, RUN_NORMAL, NN_PASS },
+	{ "xdp_one/new_insert", HK_XDP_ONE_P, PK_RAND_INS, RUN_NORMAL, NN_PASS },
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))

@@ -20,7 +20,11 @@ static size_t floor_of(const struct bench_results *res, const struct bench_case 
 	enum bench_hook h = c->hook == HK_XDP_FROM || c->hook == HK_XDP_PARSE ? HK_XDP_EMPTY :
 			    c->hook == HK_XDP_CACHE			      ? HK_XDP_CACHE_FLOOR :
 			    c->hook == HK_XDP_CACHE_FLOOR		      ? HK_XDP_EMPTY :
-										HK_TC_EMPTY;
+			    c->hook == HK_XDP_CACHE_P ? HK_XDP_CACHE_P_FLOOR :
+			    c->hook == HK_XDP_ONE_P   ? HK_XDP_ONE_P_FLOOR :
+			    c->hook == HK_XDP_CACHE_P_FLOOR || c->hook == HK_XDP_ONE_P_FLOOR ?
+						      HK_XDP_EMPTY :
+						      HK_TC_EMPTY;
 	size_t i;
 
 	for (i = 0; i < res->n_cases; i++)

@@ -141,12 +141,19 @@ if micro and scales:
             (at("xdp_from/egress_pass", "v6", nn) or float("nan")) if at("xdp_from/egress_pass", "v6", nn) else None,
         }
     rnd = {}
-    for nm in ("xdp_rand/established", "xdp_rand/new_flow", "xdp_rand/spoof_drop"):
-        hot = nm.replace("xdp_rand", "xdp_from")
+    # Each cold case against its hot counterpart (one pair: every line in
+    # cache) at the top scale, and against itself at the lowest scale (the
+    # cold flatness). new_insert's hot one is xdp_one/new_insert: the same
+    # random source port (a new flow and its insert) for one pair.
+    for nm in ("xdp_rand/established", "xdp_rand/new_flow", "xdp_rand/spoof_drop",
+               "xdp_rand/acl_drop", "xdp_rand/new_insert"):
+        hot = "xdp_one/new_insert" if nm.endswith("new_insert") else nm.replace("xdp_rand", "xdp_from")
         for f in ("v6", "v4"):
             r, h = at(nm, f, hi_n, "marginal"), at(hot, f, hi_n, "marginal")
+            lo = at(nm, f, lo_n, "marginal")
             if r is not None and h:
-                rnd["%s %s" % (nm, f)] = {"marginal_ns": r, "vs_hot": r / h}
+                rnd["%s %s" % (nm, f)] = {"marginal_ns": r, "vs_hot": r / h,
+                                          "vs_lowest_scale": r / lo if lo else None}
     details["random_sources_high"] = rnd
 
 # ---------------------------------------------------------------- veth
@@ -412,7 +419,8 @@ if micro:
     if details.get("random_sources_high"):
         md += ["", "Many distinct sources (xdp_rand: a random pair of up to 65536 per packet), marginal "
                "over the same rewrite, vs the hot case at the top scale: " +
-               "; ".join("%s %.0f ns (%.2fx hot)" % (k, v["marginal_ns"], v["vs_hot"]) for k, v in details["random_sources_high"].items()) + "."]
+               "; ".join("%s %.0f ns (%.2fx hot, %sx N=%s)" % (k, v["marginal_ns"], v["vs_hot"], fmt(v["vs_lowest_scale"]), lo_n)
+                         for k, v in details["random_sources_high"].items()) + "."]
     if details.get("adversarial"):
         a = details["adversarial"]
         md += ["", "Adversarial (%d rules to nested prefixes at N=%s, past NN_MAX_PFX_LENS so the "

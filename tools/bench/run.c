@@ -270,8 +270,11 @@ static size_t make_pkt(enum bench_pk pk, const struct bench_pick *p, uint8_t *bu
 	case PK_RAND_NEW:
 	case PK_RAND_EST:
 	case PK_RAND_SPOOF:
+	case PK_RAND_INS:
 		/* The template: addresses are rewritten per packet. */
 		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, 40004, 443, 0);
+	case PK_RAND_ACL:
+		return bench_pkt(buf, eth, p->a, p->c, BENCH_TCP, 40005, 22, 0);
 	default:
 		return 0;
 	}
@@ -320,7 +323,7 @@ static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judg
 {
 	struct target t = { .fd = -1, .tc = h != HK_XDP_EMPTY && h != HK_XDP_FROM };
 
-	if (h == HK_XDP_PARSE || h == HK_XDP_CACHE || h == HK_XDP_CACHE_FLOOR)
+	if (h == HK_XDP_PARSE || h >= HK_XDP_CACHE)
 		t.tc = false;
 	struct judge *j = &s->judge;
 
@@ -353,11 +356,15 @@ static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judg
 		t.fd = bpf_program__fd(s->env->parse->progs.bench_tc_parse);
 		break;
 	case HK_XDP_CACHE:
+	case HK_XDP_CACHE_P:
+	case HK_XDP_ONE_P:
 		t.fd = bpf_program__fd(judge ? s->cache_judge->progs.bench_cache :
 					       s->cache_real->progs.bench_cache);
 		t.tc = false;
 		break;
 	case HK_XDP_CACHE_FLOOR:
+	case HK_XDP_CACHE_P_FLOOR:
+	case HK_XDP_ONE_P_FLOOR:
 		t.fd = bpf_program__fd(s->cache_judge->progs.bench_cache_floor);
 		t.tc = false;
 		break;
@@ -432,8 +439,11 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 {
 	static struct bench_pair pairs[BENCH_MAX_PAIRS];
 	struct bench_cache *cc[2] = { s->cache_judge, s->cache_real };
-	enum bench_pair_kind kind = c->pk == PK_RAND_SPOOF ? BP_SPOOF : BP_ALLOW;
-	size_t n = bench_pairs(&s->gen, kind, fam == 1, pairs, BENCH_MAX_PAIRS), i;
+	enum bench_pair_kind kind = c->pk == PK_RAND_SPOOF ? BP_SPOOF :
+				    c->pk == PK_RAND_ACL   ? BP_DENY :
+							     BP_ALLOW;
+	bool one = c->hook == HK_XDP_ONE_P || c->hook == HK_XDP_ONE_P_FLOOR;
+	size_t n = bench_pairs(&s->gen, kind, fam == 1, pairs, one ? 1 : BENCH_MAX_PAIRS), i;
 	uint8_t pkt[BENCH_PKT_MAX];
 	size_t len;
 	int k, err = 0;
@@ -451,6 +461,7 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 		cc[k]->data->bench_n = n;
 		cc[k]->bss->bench_v4 = fam == 1;
 		cc[k]->bss->bench_seq_mode = 0;
+		cc[k]->bss->bench_port_mode = c->hook >= HK_XDP_CACHE_P;
 	}
 	if (err || c->pk != PK_RAND_EST)
 		return err;
@@ -468,7 +479,7 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 
 static bool is_rand(enum bench_pk pk)
 {
-	return pk == PK_RAND_FLOOR || pk == PK_RAND_NEW || pk == PK_RAND_EST || pk == PK_RAND_SPOOF;
+	return pk >= PK_RAND_FLOOR;
 }
 
 /*
