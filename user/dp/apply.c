@@ -571,3 +571,52 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	dp->apply_cache = c;
 	return 0;
 }
+
+/* Entries of @a missing from @b or different there. */
+static size_t count_diff(const struct nn_ftab *a, const struct nn_ftab *b)
+{
+	size_t i, d = 0;
+
+	for (i = 0; i < a->n; i++) {
+		long j = nn_ftab_find(b, nn_ftab_key(a, i));
+
+		d += j < 0 || !nn_ftab_same_val(a, i, b, (size_t)j);
+	}
+	return d;
+}
+
+int nn_apply_check(struct nn_dp *dp, size_t *differ)
+{
+	struct mapset sets[SET_COUNT];
+	struct nn_apply_cache *rec = dp->apply_cache, *now = NULL;
+	uint32_t epoch = 0, mr = dp->opts.cap.max_rules, s, i;
+	int set, err;
+
+	*differ = 0;
+	init_sets(dp, sets);
+	err = nn_live_epoch(dp, &epoch);
+	if (err)
+		return err;
+	if (!rec || rec->epoch != epoch || rec->max_rules != mr)
+		return 0; /* no record of this generation: the next apply reads */
+	err = cache_read(dp, sets, epoch, &now);
+	if (err)
+		return err;
+	for (set = 0; set < SET_COUNT; set++)
+		for (s = 0; s < 2; s++)
+			*differ += count_diff(&rec->have[set][s], &now->have[set][s]) +
+				   count_diff(&now->have[set][s], &rec->have[set][s]);
+	for (s = 0; s < 2; s++)
+		for (i = 0; i < mr; i++)
+			*differ += !!memcmp(&rec->rules[s][i], &now->rules[s][i],
+					    sizeof(struct nn_rule_info));
+	/* What the kernel holds is the truth: the next apply diffs against it
+	 * and so repairs whatever changed behind the controller's back. */
+	if (*differ) {
+		nn_apply_cache_free(rec);
+		dp->apply_cache = now;
+	} else {
+		nn_apply_cache_free(now);
+	}
+	return 0;
+}
