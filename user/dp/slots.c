@@ -18,21 +18,36 @@
 #include "lib/log.h"
 #include "lib/table.h"
 
-/* Identity of a counted entity: kind + tenant + network + id. */
+static size_t put_field(char *buf, size_t at, const char *f)
+{
+	size_t l = strnlen(f, NN_NAME_MAX);
+
+	memcpy(buf + at, f, l);
+	buf[at + l] = '/';
+	return at + l + 1;
+}
+
+/* Identity of a counted entity: kind + tenant + network + id, as bytes
+ * (built by hand: an snprintf per entity and apply was measurable at 100k).
+ * @buf holds at least sizeof(kind) + 3 * (NN_NAME_MAX + 1) bytes. */
 static size_t name_key(const struct nn_name *n, char *buf, size_t len)
 {
-	int w = snprintf(buf, len, "%u/%s/%s/%s", n->kind, n->tenant, n->network, n->id);
+	size_t at = sizeof(n->kind);
 
-	return w < 0 ? 0 : (size_t)w;
+	(void)len;
+	memcpy(buf, &n->kind, sizeof(n->kind));
+	at = put_field(buf, at, n->tenant);
+	at = put_field(buf, at, n->network);
+	return put_field(buf, at, n->id);
 }
 
 static void fill_name(struct nn_name *n, uint32_t kind, const char *tenant, const char *network,
 		      const char *id)
 {
 	memset(n, 0, sizeof(*n));
-	snprintf(n->tenant, sizeof(n->tenant), "%s", tenant);
-	snprintf(n->network, sizeof(n->network), "%s", network);
-	snprintf(n->id, sizeof(n->id), "%s", id);
+	memcpy(n->tenant, tenant, strnlen(tenant, sizeof(n->tenant) - 1));
+	memcpy(n->network, network, strnlen(network, sizeof(n->network) - 1));
+	memcpy(n->id, id, strnlen(id, sizeof(n->id) - 1));
 	n->kind = kind;
 	n->in_use = 1;
 }
