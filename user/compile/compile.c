@@ -839,21 +839,6 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
 	return err;
 }
 
-int nn_grow(void **arr, size_t n, size_t size)
-{
-	size_t cap;
-	void *v;
-
-	if (n && (n < 16 || (n & (n - 1))))
-		return 0; /* room left below the implied capacity */
-	cap = n < 16 ? 16 : 2 * n;
-	v = realloc(*arr, cap * size);
-	if (!v)
-		return -ENOMEM;
-	*arr = v;
-	return 0;
-}
-
 void nn_compiled_free(struct nn_compiled *c)
 {
 	free(c->addrs);
