@@ -152,8 +152,8 @@ int apply_main(int argc, char **argv)
 	struct bench_gen g;
 	struct nn_dp *dp = NULL;
 	struct rusage ru;
-	double cv, ca, wv, wa, dv, da, t0, e2e, sync_ms;
-	size_t sync_writes = 0;
+	double cv, ca, wv, wa, dv, da, t0, e2e, sync_ms, check_ms, check_cpu, c0;
+	size_t sync_writes = 0, differ = 0;
 	size_t n = 1000, len = 0;
 	char *chg;
 	int opt, err;
@@ -187,6 +187,13 @@ int apply_main(int argc, char **argv)
 	if (!err)
 		err = apply_text(dp, chg, len, &lim, &dv, &da, &ar);
 	e2e = now_ms() - t0;
+	/* The daemon's drift check of the record against the maps. */
+	t0 = now_ms();
+	c0 = cpu_ms();
+	if (!err)
+		err = nn_apply_check(dp, &differ);
+	check_cpu = cpu_ms() - c0;
+	check_ms = now_ms() - t0;
 	if (err) {
 		fprintf(stderr, "apply: %s\n", strerror(-err));
 		return 1;
@@ -198,11 +205,12 @@ int apply_main(int argc, char **argv)
 	       "\"total_ms\": %.1f, \"flipped\": %s, \"writes\": %zu}, \"event_to_enforce_ms\": %.1f, "
 	       "\"peak_rss_kb\": %ld, \"map_memlock_bytes\": %zu, \"addrs\": %zu, \"prefixes\": %zu, "
 	       "\"cells\": %zu, \"cpu_ms\": {\"cold\": [%.1f, %.1f], \"warm_same\": [%.1f, %.1f], "
-	       "\"one_device\": [%.1f, %.1f]}}\n",
+	       "\"one_device\": [%.1f, %.1f]}, \"record_check\": {\"ms\": %.1f, \"cpu_ms\": %.1f, "
+	       "\"differ\": %zu}}\n",
 	       n, g.len, cv, ca, cv + ca, wv, wa, wv + wa, sync_ms, sync_writes, dv, da, dv + da,
 	       ar.flipped ? "true" : "false", ar.writes, e2e, ru.ru_maxrss, map_memlock(dp),
 	       ar.addrs, ar.prefixes, ar.cells, cpu_v[0], cpu_a[0], cpu_v[1], cpu_a[1], cpu_v[2],
-	       cpu_a[2]);
+	       cpu_a[2], check_ms, check_cpu, differ);
 	free(chg);
 	nn_dp_close(dp);
 	bench_gen_free(&g);
