@@ -572,25 +572,55 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	return 0;
 }
 
-/* Entries of @a missing from @b or different there. */
-static size_t count_diff(const struct nn_ftab *a, const struct nn_ftab *b)
+struct check_arg {
+	const struct nn_apply_cache *rec;
+	int set;
+	size_t ksz;
+	size_t found[2]; /* entries of each slot that the record has too */
+	size_t differ;
+};
+
+static int check_one(const void *key, const void *val, void *arg)
 {
-	size_t i, d = 0;
+	struct check_arg *a = arg;
+	uint32_t slot = key_slot(a->set, key) & 1;
+	const struct nn_ftab *t = &a->rec->have[a->set][slot];
+	uint8_t k[64];
+	long j;
 
-	for (i = 0; i < a->n; i++) {
-		long j = nn_ftab_find(b, nn_ftab_key(a, i));
+	memcpy(k, key, a->ksz);
+	key_reslot(a->set, k, 0);
+	j = nn_ftab_find(t, k);
+	if (j >= 0)
+		a->found[slot]++; /* the rest of the record is missing from the map */
+	if (j < 0 || !nn_ftab_val_eq(t, (size_t)j, val))
+		a->differ++;
+	return 0;
+}
 
-		d += j < 0 || !nn_ftab_same_val(a, i, b, (size_t)j);
-	}
-	return d;
+struct check_rules {
+	const struct nn_apply_cache *rec;
+	size_t differ;
+};
+
+static int check_rule(const void *key, const void *val, void *arg)
+{
+	struct check_rules *a = arg;
+	uint32_t k = *(const uint32_t *)key, mr = a->rec->max_rules;
+
+	if (k < 2 * mr)
+		a->differ +=
+			!!memcmp(&a->rec->rules[k / mr][k % mr], val, sizeof(struct nn_rule_info));
+	return 0;
 }
 
 int nn_apply_check(struct nn_dp *dp, size_t *differ)
 {
 	struct mapset sets[SET_COUNT];
 	struct nn_apply_cache *rec = dp->apply_cache, *now = NULL;
-	uint32_t epoch = 0, mr = dp->opts.cap.max_rules, s, i;
-	int set, err;
+	struct check_rules cr = { .rec = rec };
+	uint32_t epoch = 0, mr = dp->opts.cap.max_rules;
+	int set, err = 0;
 
 	*differ = 0;
 	init_sets(dp, sets);
@@ -599,24 +629,27 @@ int nn_apply_check(struct nn_dp *dp, size_t *differ)
 		return err;
 	if (!rec || rec->epoch != epoch || rec->max_rules != mr)
 		return 0; /* no record of this generation: the next apply reads */
+	/* Streamed: each entry read is looked up in the record, nothing is
+	 * built unless something differs. */
+	for (set = 0; set < SET_COUNT && !err; set++) {
+		struct check_arg a = { .rec = rec, .set = set, .ksz = sets[set].ksz };
+
+		err = nn_map_dump(sets[set].fd, sets[set].ksz, sets[set].vsz, check_one, &a);
+		*differ += a.differ + (rec->have[set][0].n - a.found[0]) +
+			   (rec->have[set][1].n - a.found[1]);
+	}
+	if (!err)
+		err = nn_map_dump(dp->map_fd[NN_M_RULES], sizeof(uint32_t),
+				  sizeof(struct nn_rule_info), check_rule, &cr);
+	*differ += cr.differ;
+	if (err || !*differ)
+		return err;
+	/* What the kernel holds is the truth: the next apply diffs against it
+	 * and so repairs whatever changed behind the controller's back. */
 	err = cache_read(dp, sets, epoch, &now);
 	if (err)
 		return err;
-	for (set = 0; set < SET_COUNT; set++)
-		for (s = 0; s < 2; s++)
-			*differ += count_diff(&rec->have[set][s], &now->have[set][s]) +
-				   count_diff(&now->have[set][s], &rec->have[set][s]);
-	for (s = 0; s < 2; s++)
-		for (i = 0; i < mr; i++)
-			*differ += !!memcmp(&rec->rules[s][i], &now->rules[s][i],
-					    sizeof(struct nn_rule_info));
-	/* What the kernel holds is the truth: the next apply diffs against it
-	 * and so repairs whatever changed behind the controller's back. */
-	if (*differ) {
-		nn_apply_cache_free(rec);
-		dp->apply_cache = now;
-	} else {
-		nn_apply_cache_free(now);
-	}
+	nn_apply_cache_free(rec);
+	dp->apply_cache = now;
 	return 0;
 }
