@@ -24,7 +24,7 @@ lib_cp_need
 PINS=/sys/fs/bpf/nanami-test/pr
 SA=$NN_TMP/state
 # alice-laptop's overlay address, fd7a:6e61:6e61:10::2, as the 16 key bytes.
-ALICE_HEX="fd 7a 6e 61 6e 61 00 10 00 00 00 00 00 00 00 02"
+ALICE_HEX=(fd 7a 6e 61 6e 61 00 10 00 00 00 00 00 00 00 02)
 ALICE_JQ='[253,122,110,97,110,97,0,16,0,0,0,0,0,0,0,2]'
 
 { nn_node gw && nn_node c && nn_link gw eth0 c eth0 1; } || { nn_not_ok "topology"; exit 1; }
@@ -61,7 +61,7 @@ nn_check "... logged as event=standby_sync with the entries it wrote" \
 live=$(($(active_epoch) & 1))
 nn_check "alice-laptop deleted from the live slot ($live) with bpftool" \
 	nn_in gw bpftool map delete pinned "$PINS/nn_addrs" key hex \
-	"0$live" 00 00 00 $ALICE_HEX
+	"0$live" 00 00 00 "${ALICE_HEX[@]}"
 nn_check "the drift check sees it (event=policy_maps_drift)" \
 	nn_wait_for 10 grep -q 'event=policy_maps_drift entries=1 ' "$NN_TMP/g1.log"
 nn_check "the re-apply repairs it: alice-laptop back in both slots" nn_wait_for 10 alice_in 2
