@@ -48,6 +48,21 @@ static size_t label_cat(char *buf, size_t at, const char *s)
 	return at + l;
 }
 
+void nn_path_join(char *dst, const char *base, const char *key)
+{
+	size_t at = strnlen(base, NN_PATH_MAX - 1), l;
+
+	if (dst != base)
+		memcpy(dst, base, at);
+	if (at + 1 < NN_PATH_MAX)
+		dst[at++] = '.';
+	l = strlen(key);
+	if (l > NN_PATH_MAX - 1 - at)
+		l = NN_PATH_MAX - 1 - at;
+	memcpy(dst + at, key, l);
+	dst[at + l] = 0;
+}
+
 void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
 		 const char *path_fmt, ...)
 {
@@ -452,7 +467,7 @@ int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj, const c
 	err = nn_js_object(b, e, obj, key, NN_JS_OPTIONAL, &l);
 	if (err || !l)
 		return err;
-	nn_bprintf(sub.path, sizeof(sub.path), "%s.%s", e->path, key);
+	nn_path_join(sub.path, e->path, key);
 	/* enum values: 1 and 2 in the order given, as in policy.h */
 	err = js_enum(b, &sub, l, "traffic_mode", "vpn_only", "full_tunnel", &out->traffic_mode);
 	if (!err)
