@@ -88,7 +88,7 @@ static int dump_rule(const void *key, const void *val, void *arg)
 	struct nn_apply_cache *c = arg;
 	uint32_t k = *(const uint32_t *)key;
 
-	if (k < 2 * c->max_rules)
+	if (c->max_rules && k < 2 * c->max_rules)
 		c->rules[k / c->max_rules][k % c->max_rules] = *(const struct nn_rule_info *)val;
 	return 0;
 }
@@ -229,8 +229,9 @@ static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot
 }
 
 /* Make slot @slot of one map hold @want, knowing it holds @have: what
- * @have has and @want lacks is deleted first (room for the rest), then
- * what differs is written. */
+ * differs is written, then what @have has and @want lacks is deleted (the
+ * order of the applier before the record: a map too full for the new
+ * generation fails the apply, the previous one stays enforced). */
 static int write_slot(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
 		      const struct nn_ftab *have, size_t *writes)
 {
@@ -247,10 +248,10 @@ static int write_slot(const struct mapset *ms, int set, uint32_t slot, const str
 		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
 			err = kv_push(&upd, ms, set, slot, nn_ftab_key(want, i), want, i);
 	}
-	if (!err && del.n)
-		err = nn_map_delete_many(ms->fd, del.k, ms->ksz, del.n);
 	if (!err && upd.n)
 		err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
+	if (!err && del.n)
+		err = nn_map_delete_many(ms->fd, del.k, ms->ksz, del.n);
 	if (!err)
 		*writes += del.n + upd.n;
 	free(del.k);
@@ -608,7 +609,7 @@ static int check_rule(const void *key, const void *val, void *arg)
 	struct check_rules *a = arg;
 	uint32_t k = *(const uint32_t *)key, mr = a->rec->max_rules;
 
-	if (k < 2 * mr)
+	if (mr && k < 2 * mr)
 		a->differ +=
 			!!memcmp(&a->rec->rules[k / mr][k % mr], val, sizeof(struct nn_rule_info));
 	return 0;
