@@ -31,6 +31,8 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dp/apply.h"
+#include "dp/cache.h"
 #include "dp/local.h"
 #include "dp/underlay.h"
 #include "dptest.h"
@@ -155,7 +157,7 @@ struct run {
 	struct nn_rng r;
 	uint64_t generation;
 	size_t by_reason[NN_R_MAX + 1];
-	size_t flow_hits, untouched, switches, host_sets;
+	size_t flow_hits, untouched, switches, host_sets, record_checks;
 };
 
 /* A new set of the gateway host's own addresses into both (verdicts.md
@@ -176,6 +178,31 @@ static void switch_host_addrs(struct run *ru)
 	ru->host_sets++;
 }
 
+/* The applier's record of the maps (dp/cache.h) after every apply: equal
+ * to what the maps hold; half the time the daemon's idle standby sync runs
+ * (so the next switch writes N -> N+1 rather than N-1 -> N+1); a fifth of
+ * the time the record is dropped, as after a restart, and the same policy
+ * applied from what the maps hold must find nothing to write: the state
+ * kept across generations equals a from-scratch apply. */
+static void record_checks(struct run *ru, const struct nn_policy *np)
+{
+	struct nn_apply_result again;
+	size_t differ = 1, w;
+
+	assert_int_equal(nn_apply_check(ru->t.dp, &differ), 0);
+	assert_int_equal(differ, 0);
+	if (rng_pct(&ru->r, 50))
+		assert_int_equal(nn_apply_sync_standby(ru->t.dp, &w), 0);
+	if (rng_pct(&ru->r, 20)) {
+		nn_apply_cache_free(ru->t.dp->apply_cache);
+		ru->t.dp->apply_cache = NULL;
+		assert_int_equal(dpt_apply(&ru->t, np, &again), 0);
+		assert_false(again.flipped);
+		assert_true(again.writes <= 1); /* nn_meta's apply time at most */
+	}
+	ru->record_checks++;
+}
+
 /* A new random policy into both: the BPF side through nn_apply, the model
  * only when the generation switched (same epochs on both sides). */
 static void switch_policy(struct run *ru)
@@ -192,6 +219,7 @@ static void switch_policy(struct run *ru)
 		np = NULL;
 	}
 	assert_non_null(np);
+	record_checks(ru, np);
 	if (!ru->m) {
 		ru->m = nn_model_new(np);
 		assert_non_null(ru->m);
@@ -323,10 +351,10 @@ static void run_diff(uint8_t framing)
 	}
 	fprintf(stderr,
 		"# %s: %zu packets in %.1f s, %zu policy switches, %zu flow hits, "
-		"%zu untouched, %zu host address sets\n",
+		"%zu untouched, %zu host address sets, %zu record checks\n",
 		framing == NN_FRAMING_ETH ? "eth" : "l3", n_packets,
 		(double)(now_ns() - start) / 1e9, ru->switches, ru->flow_hits, ru->untouched,
-		ru->host_sets);
+		ru->host_sets, ru->record_checks);
 	for (k = 0; k < NN_R_MAX; k++)
 		if (ru->by_reason[k])
 			fprintf(stderr, "#   %-18s %zu\n", k ? rname((unsigned int)k) : "pass",

@@ -498,6 +498,70 @@ static void test_one_device_small_writes(void **state)
 	expect(tcp(u, FROM, CAROL6, FILES6, 44003, 80, SYN), bob_off, NN_PASS, "ops-files");
 }
 
+/* The applier's record of the maps (dp/cache.h) equals what they hold. */
+static void record_matches(struct ut *u)
+{
+	size_t differ = 99;
+
+	assert_int_equal(nn_apply_check(u->t.dp, &differ), 0);
+	assert_int_equal(differ, 0);
+}
+
+/* After the idle sync of the standby half, a one-device change writes only
+ * that device's address, the flip and nn_meta; the record stays exact. */
+static void test_standby_sync_then_one_device(void **state)
+{
+	struct ut *u = *state;
+	struct nn_apply_result res;
+	struct nn_policy *bob_off;
+	size_t w = 0;
+
+	bob_off = variant(u,
+			  "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
+			  "\"persistent_keepalive\": 25,\n              \"state\": \"active\"",
+			  "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
+			  "\"persistent_keepalive\": 25,\n              \"state\": \"disabled\"");
+	record_matches(u);
+	/* The standby half is empty after the first apply: filled now. */
+	assert_int_equal(nn_apply_sync_standby(u->t.dp, &w), 0);
+	assert_true(w > 10);
+	record_matches(u);
+	assert_int_equal(nn_apply_sync_standby(u->t.dp, &w), 0);
+	assert_int_equal(w, 0);
+	res = apply(u, bob_off);
+	fprintf(stderr, "# writes after the sync: %zu\n", res.writes);
+	assert_true(res.flipped);
+	assert_true(res.writes >= 2 && res.writes <= 3);
+	record_matches(u);
+	expect(tcp(u, FROM, BOB6, WEB6, 44000, 443, SYN), bob_off, NN_R_REVOKED, NULL);
+	expect(tcp(u, FROM, ALICE6, DB6, 44002, 5432, SYN), bob_off, NN_PASS, "eng-db");
+	/* Back: the standby half holds mf_base already. */
+	res = apply(u, mf_base);
+	assert_true(res.flipped);
+	assert_true(res.writes <= 2);
+	record_matches(u);
+	expect(tcp(u, FROM, BOB6, WEB6, 44003, 443, SYN), mf_base, NN_PASS, "all-web");
+}
+
+/* An entry deleted behind the controller's back: the drift check sees it,
+ * and re-applying the same policy repairs it. */
+static void test_record_repairs_tampering(void **state)
+{
+	struct ut *u = *state;
+	struct nn_addr_key k = { .slot = NN_SLOT(live_epoch(u)) };
+	struct nn_apply_result res;
+	size_t differ = 0;
+
+	assert_int_equal(nn_addr_parse(ALICE6, k.addr, NULL), 0);
+	assert_int_equal(bpf_map_delete_elem(u->t.dp->map_fd[NN_M_ADDRS], &k), 0);
+	assert_int_equal(nn_apply_check(u->t.dp, &differ), 0);
+	assert_int_equal(differ, 1);
+	res = apply(u, mf_base);
+	assert_true(res.writes > 0);
+	record_matches(u);
+	expect(tcp(u, FROM, ALICE6, DB6, 44010, 5432, SYN), mf_base, NN_PASS, "eng-db");
+}
+
 /* Verdict of every worked example, state flushed first. */
 struct ex_verdict {
 	bool passed;
@@ -809,6 +873,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_snapshot_twice, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fast_path_after_swap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_one_device_small_writes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_standby_sync_then_one_device, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_record_repairs_tampering, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_keeps_previous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stable_slots, setup, teardown),

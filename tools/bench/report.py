@@ -221,6 +221,9 @@ if ctl:
     ratios["apply_100k_seconds"] = c["cold"]["total_ms"] / 1e3
     ratios["event_to_enforce_ms_100k"] = c["event_to_enforce_ms"]
     details["controller_scale_high"] = chi
+    # Map writes of the one-device change, after the idle standby sync
+    # (the daemon's drift timer; nn_apply_sync_standby).
+    details["one_device_writes_high"] = c["one_device"].get("writes")
 if swap_loss is not None:
     # Allowed packets lost: dropped by the policy, or passed by the gateway
     # and never counted at the sink (the load is paced below capacity).
@@ -249,6 +252,7 @@ TARGETS = [
     ("tc_vs_nft_equivalent_pps", ">=", 1.3, "TC vs nft-equivalent"),
     ("apply_100k_seconds", "<=", 0.5, "apply 100k"),
     ("event_to_enforce_ms_100k", "<=", 10, "event to enforcement"),
+    ("one_device_writes_high", "<=", 100, "map writes of a one-device change at 100k"),
     ("swap_loss_packets", "<=", 0, "packets lost across swaps"),
 ]
 targets = []
@@ -437,12 +441,14 @@ if veth:
             r["cpu_mode"], r["runs"], fmt(r["vs_xdp_drop_ceiling"]), fmt(r["vs_no_filter"]), fmt(r["spread"])))
     md += ["", "Plots: `pps_vs_rules.svg`, `pps_forward_vs_rules.svg`, `ns_per_packet.svg`.", ""]
 if ctl:
-    md += ["## Controller", "", "| devices = rules | cold validate ms | cold apply ms | warm (same) ms | one device ms | peak RSS MB | map memlock MB |",
-           "| --- | --- | --- | --- | --- | --- | --- |"]
+    md += ["## Controller", "", "| devices = rules | cold validate ms | cold apply ms | warm (same) ms | standby sync ms | one device ms | one device writes | peak RSS MB | map memlock MB |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
     for c in sorted(ctl, key=lambda c: c["n"]):
-        md.append("| {:,} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} | {:.0f} |".format(
+        sync = c.get("standby_sync", {})
+        md.append("| {:,} | {:.0f} | {:.0f} | {:.0f} | {} | {:.0f} | {} | {:.0f} | {:.0f} |".format(
             c["n"], c["cold"]["validate_ms"], c["cold"]["apply_ms"], c["warm_same"]["total_ms"],
-            c["one_device"]["total_ms"], c["peak_rss_kb"] / 1024, c["map_memlock_bytes"] / 2**20))
+            fmt(sync.get("ms"), 0), c["one_device"]["total_ms"], c["one_device"].get("writes", "-"),
+            c["peak_rss_kb"] / 1024, c["map_memlock_bytes"] / 2**20))
     md.append("")
     md.append("(absolute times on this VM, for the targets that are themselves absolute: apply and "
               "event-to-enforcement.)")

@@ -173,15 +173,16 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 		  uint32_t net, const struct vec *sig, uint32_t *cls)
 {
 	size_t klen = (sig->n + 1) * sizeof(uint32_t), i;
-	uint32_t *key;
+	uint32_t small[64], *key;
 	struct nn_tentry *e;
-	int err;
+	int err = 0;
 
 	(void)s;
 	*cls = NN_CLASS_NONE;
 	if (!sig->n)
 		return 0;
-	key = malloc(klen);
+	/* Most signatures are a few rules long: no allocation for those. */
+	key = klen <= sizeof(small) ? small : malloc(klen);
 	if (!key)
 		return -ENOMEM;
 	key[0] = net;
@@ -189,12 +190,14 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	e = nn_table_get(sigs, key, klen);
 	if (e) {
 		*cls = *(uint32_t *)e->val;
-		free(key);
-		return 0;
+	} else {
+		*cls = ++*next;
+		err = nn_table_put(sigs, key, klen, cls, sizeof(*cls));
 	}
-	*cls = ++*next;
-	err = nn_table_put(sigs, key, klen, cls, sizeof(*cls));
-	free(key);
+	if (key != small)
+		free(key);
+	if (e)
+		return 0;
 	if (err)
 		return err;
 	for (i = 0; i < sig->n; i++) {
@@ -348,10 +351,8 @@ static int add_prefix(struct cstate *s, struct nn_table *seen, uint32_t net,
 		return 0;
 	if (nn_table_put(seen, &k, sizeof(k), "", 0))
 		return -ENOMEM;
-	np = realloc(o->prefixes, (o->n_prefixes + 1) * sizeof(*np));
-	if (!np)
+	if (nn_grow((void **)&o->prefixes, o->n_prefixes, sizeof(*np)))
 		return -ENOMEM;
-	o->prefixes = np;
 	np = &o->prefixes[o->n_prefixes++];
 	memset(np, 0, sizeof(*np));
 	np->net = net;
@@ -664,11 +665,10 @@ static int emit_cells(struct cstate *s, size_t max_cells)
 
 static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_addr_info *info)
 {
-	struct nn_addr_ent *na = realloc(o->addrs, (o->n_addrs + 1) * sizeof(*na));
+	struct nn_addr_ent *na;
 
-	if (!na)
+	if (nn_grow((void **)&o->addrs, o->n_addrs, sizeof(*na)))
 		return -ENOMEM;
-	o->addrs = na;
 	na = &o->addrs[o->n_addrs++];
 	memcpy(na->addr, addr, NN_ADDR_LEN);
 	na->info = *info;

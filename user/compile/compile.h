@@ -87,6 +87,11 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
 
 void nn_compiled_free(struct nn_compiled *c);
 
+/* Room for one more element in *@arr of @n elements of @size bytes, grown
+ * geometrically (the capacity is implied by @n: 16, then powers of two), so
+ * appending N entries copies O(N) bytes, not O(N^2). 0 or -ENOMEM. */
+int nn_grow(void **arr, size_t n, size_t size);
+
 /* The prefix lengths of each scope and family, from out->prefixes
  * (prefixes.c). */
 int nn_compile_pfx_lens(struct nn_compiled *out);

@@ -131,10 +131,8 @@ static struct nn_cell_ent *new_ent(struct nn_compiled *o, const struct nn_cell_e
 
 	if (max && o->n_cells >= max)
 		return NULL;
-	ce = realloc(o->cells, (o->n_cells + 1) * sizeof(*ce));
-	if (!ce)
+	if (nn_grow((void **)&o->cells, o->n_cells, sizeof(*ce)))
 		return NULL;
-	o->cells = ce;
 	ce = &o->cells[o->n_cells++];
 	memset(ce, 0, sizeof(*ce));
 	ce->src_class = key->src_class;

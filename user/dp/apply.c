@@ -8,22 +8,16 @@
 #include <bpf/bpf.h>
 
 #include "dp/apply.h"
+#include "dp/batch.h"
+#include "dp/cache.h"
+#include "dp/ftab.h"
 #include "lib/log.h"
-#include "lib/table.h"
 
-enum { SET_ADDRS, SET_PREFIXES, SET_PFX_HASH, SET_PFX_LENS, SET_CELLS, SET_COUNT };
-/* The pinned names, for errors: an operator must know which map is full. */
-static const char *const set_name[SET_COUNT] = { "nn_addrs", "nn_prefixes", "nn_pfx_hash",
-						 "nn_pfx_lens", "nn_policy" };
-
-/* One double-buffered map: what is wanted in the standby slot, and what the
- * kernel holds in each slot. */
+/* One double-buffered map. */
 struct mapset {
 	int fd;
 	size_t ksz;
 	size_t vsz;
-	struct nn_table want;
-	struct nn_table have[2];
 };
 
 static uint32_t key_slot(int set, const void *key)
@@ -72,63 +66,107 @@ static void key_reslot(int set, void *key, uint32_t slot)
 	}
 }
 
-static int dump_map(struct mapset *ms, int set)
-{
-	uint8_t key[64], next[64], val[sizeof(struct nn_cell)];
-	void *prev = NULL;
-	int err;
+struct dump_arg {
+	struct nn_apply_cache *c;
+	int set;
+	size_t ksz;
+};
 
-	while (!bpf_map_get_next_key(ms->fd, prev, next)) {
-		memcpy(key, next, ms->ksz);
-		prev = key;
-		if (bpf_map_lookup_elem(ms->fd, key, val))
-			continue; /* deleted meanwhile */
-		err = nn_table_put(&ms->have[key_slot(set, key) & 1], key, ms->ksz, val, ms->vsz);
-		if (err)
-			return err;
-	}
+static int dump_one(const void *key, const void *val, void *arg)
+{
+	struct dump_arg *a = arg;
+	uint8_t k[64];
+	uint32_t slot = key_slot(a->set, key) & 1;
+
+	memcpy(k, key, a->ksz);
+	key_reslot(a->set, k, 0);
+	return nn_ftab_put(&a->c->have[a->set][slot], k, val);
+}
+
+static int dump_rule(const void *key, const void *val, void *arg)
+{
+	struct nn_apply_cache *c = arg;
+	uint32_t k = *(const uint32_t *)key;
+
+	if (c->max_rules && k < 2 * c->max_rules)
+		c->rules[k / c->max_rules][k % c->max_rules] = *(const struct nn_rule_info *)val;
 	return 0;
 }
 
-static int want_put(struct mapset *ms, const void *key, const void *val)
+/* Read what the kernel holds: the start, or after any doubt. */
+static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
+		      struct nn_apply_cache **out)
 {
-	return nn_table_put(&ms->want, key, ms->ksz, val, ms->vsz);
+	struct nn_apply_cache *c = calloc(1, sizeof(*c));
+	uint32_t mr = dp->opts.cap.max_rules;
+	int i, err = 0;
+
+	if (!c)
+		return -ENOMEM;
+	c->epoch = epoch;
+	c->max_rules = mr;
+	for (i = 0; i < SET_COUNT; i++) {
+		nn_ftab_init(&c->have[i][0], sets[i].ksz, sets[i].vsz);
+		nn_ftab_init(&c->have[i][1], sets[i].ksz, sets[i].vsz);
+	}
+	c->rules[0] = calloc(mr ? mr : 1, sizeof(struct nn_rule_info));
+	c->rules[1] = calloc(mr ? mr : 1, sizeof(struct nn_rule_info));
+	if (!c->rules[0] || !c->rules[1])
+		err = -ENOMEM;
+	for (i = 0; i < SET_COUNT && !err; i++) {
+		struct dump_arg a = { .c = c, .set = i, .ksz = sets[i].ksz };
+
+		err = nn_map_dump(sets[i].fd, sets[i].ksz, sets[i].vsz, dump_one, &a);
+	}
+	if (!err)
+		err = nn_map_dump(dp->map_fd[NN_M_RULES], sizeof(uint32_t),
+				  sizeof(struct nn_rule_info), dump_rule, c);
+	if (err) {
+		nn_apply_cache_free(c);
+		return err;
+	}
+	*out = c;
+	return 0;
 }
 
-static int build_want(struct mapset *sets, const struct nn_compiled *c, uint32_t slot)
+static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
+{
+	key_reslot(set, key, 0);
+	return nn_ftab_put(t, key, val);
+}
+
+static int build_want(struct nn_ftab *want, const struct nn_compiled *c)
 {
 	size_t i;
 	int err = 0;
 
 	for (i = 0; i < c->n_addrs && !err; i++) {
-		struct nn_addr_key k = { .slot = slot };
+		struct nn_addr_key k = { .slot = 0 };
 
 		memcpy(k.addr, c->addrs[i].addr, NN_ADDR_LEN);
-		err = want_put(&sets[SET_ADDRS], &k, &c->addrs[i].info);
+		err = want_put(&want[SET_ADDRS], SET_ADDRS, &k, &c->addrs[i].info);
 	}
 	for (i = 0; i < c->n_prefixes && !err; i++) {
 		const struct nn_prefix_ent *e = &c->prefixes[i];
 		struct nn_prefix_key k = {
 			.prefixlen = NN_SCOPE_BITS + e->pfx.len,
-			.scope = NN_SCOPE(slot, e->net),
+			.scope = NN_SCOPE(0, e->net),
+		};
+		struct nn_pfx_key hk = {
+			.scope = NN_SCOPE(0, e->net),
+			.len = e->pfx.len,
 		};
 
 		memcpy(k.addr, e->pfx.addr, NN_ADDR_LEN);
-		err = want_put(&sets[SET_PREFIXES], &k, &e->info);
-		if (!err) {
-			struct nn_pfx_key hk = {
-				.scope = NN_SCOPE(slot, e->net),
-				.len = e->pfx.len,
-			};
-
-			memcpy(hk.addr, e->pfx.addr, NN_ADDR_LEN);
-			err = want_put(&sets[SET_PFX_HASH], &hk, &e->info);
-		}
+		memcpy(hk.addr, e->pfx.addr, NN_ADDR_LEN);
+		err = want_put(&want[SET_PREFIXES], SET_PREFIXES, &k, &e->info);
+		if (!err)
+			err = want_put(&want[SET_PFX_HASH], SET_PFX_HASH, &hk, &e->info);
 	}
 	for (i = 0; i < c->n_lens && !err; i++) {
-		struct nn_pfx_lens_key k = { .scope = NN_SCOPE(slot, c->lens[i].net) };
+		struct nn_pfx_lens_key k = { .scope = NN_SCOPE(0, c->lens[i].net) };
 
-		err = want_put(&sets[SET_PFX_LENS], &k, &c->lens[i].lens);
+		err = want_put(&want[SET_PFX_LENS], SET_PFX_LENS, &k, &c->lens[i].lens);
 	}
 	for (i = 0; i < c->n_cells && !err; i++) {
 		const struct nn_cell_ent *e = &c->cells[i];
@@ -136,94 +174,119 @@ static int build_want(struct mapset *sets, const struct nn_compiled *c, uint32_t
 			.src_class = e->src_class,
 			.dst_class = e->dst_class,
 			.proto = e->proto,
-			.slot = slot,
 			.part = e->part,
 		};
 
-		err = want_put(&sets[SET_CELLS], &k, &e->cell);
+		err = want_put(&want[SET_CELLS], SET_CELLS, &k, &e->cell);
 	}
 	return err;
 }
 
-/* Does the live slot already hold exactly what is wanted? */
-static bool live_matches(struct mapset *ms, int set, uint32_t live, uint32_t standby)
+/* Do two records of one map hold the same entries? */
+static bool same_entries(const struct nn_ftab *a, const struct nn_ftab *b)
 {
-	const struct nn_table *h = &ms->have[live];
-	uint8_t key[64];
 	size_t i;
 
-	if (h->n != ms->want.n)
+	if (a->n != b->n)
 		return false;
-	for (i = 0; i < h->cap; i++) {
-		struct nn_tentry *e;
+	for (i = 0; i < a->n; i++) {
+		long j = nn_ftab_find(b, nn_ftab_key(a, i));
 
-		if (!h->e[i].used)
-			continue;
-		memcpy(key, h->e[i].key, ms->ksz);
-		key_reslot(set, key, standby);
-		e = nn_table_get(&ms->want, key, ms->ksz);
-		if (!e || memcmp(e->val, h->e[i].val, ms->vsz))
+		if (j < 0 || !nn_ftab_same_val(a, i, b, (size_t)j))
 			return false;
 	}
 	return true;
 }
 
-/* Make the standby slot hold exactly what is wanted. */
-static int write_standby(struct mapset *ms, uint32_t standby, size_t *writes)
+/* Growable pair of key and value arrays, for one batch of writes. */
+struct kv {
+	uint8_t *k, *v;
+	size_t n, cap;
+};
+
+static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot, const void *key,
+		   const struct nn_ftab *t, size_t i)
 {
-	const struct nn_table *h = &ms->have[standby];
+	if (b->n == b->cap) {
+		size_t nc = b->cap ? b->cap * 2 : 256;
+		uint8_t *k = realloc(b->k, nc * ms->ksz), *v;
+
+		if (!k)
+			return -ENOMEM;
+		b->k = k;
+		v = realloc(b->v, nc * (ms->vsz ? ms->vsz : 1));
+		if (!v)
+			return -ENOMEM;
+		b->v = v;
+		b->cap = nc;
+	}
+	memcpy(b->k + b->n * ms->ksz, key, ms->ksz);
+	key_reslot(set, b->k + b->n * ms->ksz, slot);
+	if (t)
+		nn_ftab_val(t, i, b->v + b->n * ms->vsz);
+	b->n++;
+	return 0;
+}
+
+/* Make slot @slot of one map hold @want, knowing it holds @have: what
+ * differs is written, then what @have has and @want lacks is deleted (the
+ * order of the applier before the record: a map too full for the new
+ * generation fails the apply, the previous one stays enforced). */
+static int write_slot(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
+		      const struct nn_ftab *have, size_t *writes)
+{
+	struct kv del = {}, upd = {};
 	size_t i;
+	int err = 0;
 
-	for (i = 0; i < ms->want.cap; i++) {
-		const struct nn_tentry *w = &ms->want.e[i];
-		struct nn_tentry *e;
+	for (i = 0; i < have->n && !err; i++)
+		if (nn_ftab_find(want, nn_ftab_key(have, i)) < 0)
+			err = kv_push(&del, ms, set, slot, nn_ftab_key(have, i), NULL, 0);
+	for (i = 0; i < want->n && !err; i++) {
+		long j = nn_ftab_find(have, nn_ftab_key(want, i));
 
-		if (!w->used)
-			continue;
-		e = nn_table_get(h, w->key, ms->ksz);
-		if (e && !memcmp(e->val, w->val, ms->vsz))
-			continue;
-		if (bpf_map_update_elem(ms->fd, w->key, w->val, BPF_ANY))
-			return -errno;
-		(*writes)++;
+		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
+			err = kv_push(&upd, ms, set, slot, nn_ftab_key(want, i), want, i);
 	}
-	for (i = 0; i < h->cap; i++) {
-		if (!h->e[i].used || nn_table_get(&ms->want, h->e[i].key, ms->ksz))
-			continue;
-		if (bpf_map_delete_elem(ms->fd, h->e[i].key) && errno != ENOENT)
-			return -errno;
-		(*writes)++;
-	}
-	return 0;
+	if (!err && upd.n)
+		err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
+	if (!err && del.n)
+		err = nn_map_delete_many(ms->fd, del.k, ms->ksz, del.n);
+	if (!err)
+		*writes += del.n + upd.n;
+	free(del.k);
+	free(del.v);
+	free(upd.k);
+	free(upd.v);
+	return err;
 }
 
-static bool rules_match(int fd, uint32_t base, const struct nn_compiled *c)
+/* The rule slots of one half: @want[0..n) where they differ from @have. */
+static int write_rules(int fd, uint32_t base, const struct nn_rule_info *want, size_t n,
+		       const struct nn_rule_info *have, size_t *writes)
 {
-	struct nn_rule_info ri;
-	uint32_t i, k;
+	uint32_t *keys = malloc((n ? n : 1) * sizeof(*keys));
+	struct nn_rule_info *vals = malloc((n ? n : 1) * sizeof(*vals));
+	size_t i, m = 0;
+	int err = 0;
 
-	for (i = 0; i < c->n_rules; i++) {
-		k = base + i;
-		if (bpf_map_lookup_elem(fd, &k, &ri) || memcmp(&ri, &c->rules[i], sizeof(ri)))
-			return false;
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
 	}
-	return true;
-}
-
-static int write_rules(int fd, uint32_t base, const struct nn_compiled *c, size_t *writes)
-{
-	struct nn_rule_info ri;
-	uint32_t i, k;
-
-	for (i = 0; i < c->n_rules; i++) {
-		k = base + i;
-		if (!bpf_map_lookup_elem(fd, &k, &ri) && !memcmp(&ri, &c->rules[i], sizeof(ri)))
+	for (i = 0; i < n; i++) {
+		if (!memcmp(&want[i], &have[i], sizeof(*want)))
 			continue;
-		if (bpf_map_update_elem(fd, &k, &c->rules[i], BPF_ANY))
-			return -errno;
-		(*writes)++;
+		keys[m] = base + (uint32_t)i;
+		vals[m++] = want[i];
 	}
-	return 0;
+	err = nn_map_update_many(fd, keys, sizeof(*keys), vals, sizeof(*vals), m);
+	if (!err)
+		*writes += m;
+out:
+	free(keys);
+	free(vals);
+	return err;
 }
 
 uint64_t nn_map_count(int fd, size_t ksz, uint32_t (*slot_of)(const void *key), uint32_t slot)
@@ -300,27 +363,60 @@ static enum nn_apply_outcome outcome(struct nn_apply_result *res, int err, bool 
 	return rejected ? NN_APPLY_REJECTED : NN_APPLY_FAILED;
 }
 
+static void init_sets(const struct nn_dp *dp, struct mapset *sets)
+{
+	static const struct {
+		int map;
+		size_t ksz, vsz;
+	} def[SET_COUNT] = {
+		[SET_ADDRS] = { NN_M_ADDRS, sizeof(struct nn_addr_key),
+				sizeof(struct nn_addr_info) },
+		[SET_PREFIXES] = { NN_M_PREFIXES, sizeof(struct nn_prefix_key),
+				   sizeof(struct nn_prefix_info) },
+		[SET_PFX_HASH] = { NN_M_PFX_HASH, sizeof(struct nn_pfx_key),
+				   sizeof(struct nn_prefix_info) },
+		[SET_PFX_LENS] = { NN_M_PFX_LENS, sizeof(struct nn_pfx_lens_key),
+				   sizeof(struct nn_pfx_lens) },
+		[SET_CELLS] = { NN_M_POLICY, sizeof(struct nn_cell_key), sizeof(struct nn_cell) },
+	};
+	int i;
+
+	for (i = 0; i < SET_COUNT; i++) {
+		sets[i].fd = dp->map_fd[def[i].map];
+		sets[i].ksz = def[i].ksz;
+		sets[i].vsz = def[i].vsz;
+	}
+}
+
+/* The record of what the maps hold at live epoch @epoch: the one kept from
+ * the last apply, or read from the kernel. Owned by the caller until
+ * handed back with cache_keep(). */
+static int cache_take(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
+		      struct nn_apply_cache **c)
+{
+	*c = dp->apply_cache;
+	dp->apply_cache = NULL;
+	if (*c && (*c)->epoch == epoch && (*c)->max_rules == dp->opts.cap.max_rules)
+		return 0;
+	nn_apply_cache_free(*c);
+	*c = NULL;
+	return cache_read(dp, sets, epoch, c);
+}
+
+static void cache_keep(struct nn_dp *dp, struct nn_apply_cache *c, uint32_t epoch)
+{
+	c->epoch = epoch;
+	nn_apply_cache_free(dp->apply_cache);
+	dp->apply_cache = c;
+}
+
 enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       struct nn_apply_result *res, struct nn_errlist *errs)
 {
-	struct mapset sets[SET_COUNT] = {
-		[SET_ADDRS] = { .fd = dp->map_fd[NN_M_ADDRS],
-				.ksz = sizeof(struct nn_addr_key),
-				.vsz = sizeof(struct nn_addr_info) },
-		[SET_PREFIXES] = { .fd = dp->map_fd[NN_M_PREFIXES],
-				   .ksz = sizeof(struct nn_prefix_key),
-				   .vsz = sizeof(struct nn_prefix_info) },
-		[SET_PFX_HASH] = { .fd = dp->map_fd[NN_M_PFX_HASH],
-				   .ksz = sizeof(struct nn_pfx_key),
-				   .vsz = sizeof(struct nn_prefix_info) },
-		[SET_PFX_LENS] = { .fd = dp->map_fd[NN_M_PFX_LENS],
-				   .ksz = sizeof(struct nn_pfx_lens_key),
-				   .vsz = sizeof(struct nn_pfx_lens) },
-		[SET_CELLS] = { .fd = dp->map_fd[NN_M_POLICY],
-				.ksz = sizeof(struct nn_cell_key),
-				.vsz = sizeof(struct nn_cell) },
-	};
+	struct mapset sets[SET_COUNT];
+	struct nn_ftab want[SET_COUNT];
 	uint32_t epoch, live, standby, max_rules = dp->opts.cap.max_rules, zero = 0;
+	struct nn_apply_cache *cache = NULL;
 	struct nn_compiled c = {};
 	struct nn_slot_plan plan;
 	struct nn_slots slots;
@@ -329,6 +425,9 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	int i, err;
 
 	memset(res, 0, sizeof(*res));
+	init_sets(dp, sets);
+	for (i = 0; i < SET_COUNT; i++)
+		nn_ftab_init(&want[i], sets[i].ksz, sets[i].vsz);
 	err = nn_live_epoch(dp, &epoch);
 	if (err) {
 		nn_errlist_add(errs, "couldn't read the live epoch: %s", strerror(-err));
@@ -353,14 +452,9 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
-	for (i = 0; i < SET_COUNT; i++) {
-		nn_table_init(&sets[i].want);
-		nn_table_init(&sets[i].have[0]);
-		nn_table_init(&sets[i].have[1]);
-	}
-	err = build_want(sets, &c, standby);
-	for (i = 0; i < SET_COUNT && !err; i++)
-		err = dump_map(&sets[i], i);
+	err = build_want(want, &c);
+	if (!err)
+		err = cache_take(dp, sets, epoch, &cache);
 	if (err) {
 		nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
 		goto out;
@@ -368,21 +462,27 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 
 	/* Nothing to do when the live generation is already this policy. */
 	same = epoch != 0 && !plan.n_new && !plan.n_old &&
-	       rules_match(dp->map_fd[NN_M_RULES], live * max_rules, &c);
+	       !memcmp(cache->rules[live], c.rules, c.n_rules * sizeof(*c.rules));
 	for (i = 0; i < SET_COUNT && same; i++)
-		same = live_matches(&sets[i], i, live, standby);
+		same = same_entries(&want[i], &cache->have[i][live]);
 	if (same) {
 		err = write_meta(dp, p, &c, epoch, &res->writes);
 		res->epoch = epoch;
+		cache_keep(dp, cache, epoch);
+		cache = NULL;
 		goto out;
 	}
 
+	/* The standby half holds an older generation (the one before the
+	 * live one, as recorded): only what differs from it is written. */
 	for (i = 0; i < SET_COUNT && !err; i++) {
-		err = write_standby(&sets[i], standby, &res->writes);
+		err = write_slot(&sets[i], i, standby, &want[i], &cache->have[i][standby],
+				 &res->writes);
 		what = set_name[i];
 	}
 	if (!err) {
-		err = write_rules(dp->map_fd[NN_M_RULES], standby * max_rules, &c, &res->writes);
+		err = write_rules(dp->map_fd[NN_M_RULES], standby * max_rules, c.rules, c.n_rules,
+				  cache->rules[standby], &res->writes);
 		what = "nn_rules";
 	}
 	if (!err) {
@@ -397,6 +497,13 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       err == -E2BIG || err == -ENOSPC ? ", the map is full" : "");
 		goto out;
 	}
+	/* The standby half now holds what is wanted. */
+	for (i = 0; i < SET_COUNT; i++) {
+		nn_ftab_free(&cache->have[i][standby]);
+		cache->have[i][standby] = want[i];
+		nn_ftab_init(&want[i], sets[i].ksz, sets[i].vsz);
+	}
+	memcpy(cache->rules[standby], c.rules, c.n_rules * sizeof(*c.rules));
 
 	/* The switch: one 4-byte write; then wait out readers of the old slot. */
 	epoch++;
@@ -409,21 +516,149 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	res->flipped = true;
 	res->epoch = epoch;
 	err = nn_dp_barrier(dp);
-	if (!err)
+	/* Without the barrier, programs may still read the old half: the
+	 * record is dropped so that nothing writes it on its strength. */
+	if (!err) {
+		cache_keep(dp, cache, epoch);
+		cache = NULL;
 		err = nn_slots_release_old(&plan);
+	}
 	if (!err)
 		err = write_meta(dp, p, &c, epoch, &res->writes);
 	if (err)
 		nn_errlist_add(errs, "generation %u is live but cleanup failed: %s", epoch,
 			       strerror(-err));
 out:
-	for (i = 0; i < SET_COUNT; i++) {
-		nn_table_free(&sets[i].want);
-		nn_table_free(&sets[i].have[0]);
-		nn_table_free(&sets[i].have[1]);
-	}
 	nn_compiled_free(&c);
 out_slots:
+	for (i = 0; i < SET_COUNT; i++)
+		nn_ftab_free(&want[i]);
+	nn_apply_cache_free(cache);
 	nn_slots_free(&slots, &plan);
 	return outcome(res, err, rejected);
+}
+
+int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
+{
+	struct mapset sets[SET_COUNT];
+	struct nn_apply_cache *c = dp->apply_cache;
+	uint32_t epoch = 0, live, standby, mr = dp->opts.cap.max_rules;
+	int i, err;
+
+	*writes = 0;
+	init_sets(dp, sets);
+	err = nn_live_epoch(dp, &epoch);
+	if (err)
+		return err;
+	/* Only on the strength of a record of this very generation: anything
+	 * else (nothing applied yet, another writer) is left alone. */
+	if (!epoch || !c || c->epoch != epoch || c->max_rules != mr)
+		return 0;
+	live = NN_SLOT(epoch);
+	standby = NN_SLOT(epoch + 1);
+	dp->apply_cache = NULL;
+	for (i = 0; i < SET_COUNT && !err; i++)
+		err = write_slot(&sets[i], i, standby, &c->have[i][live], &c->have[i][standby],
+				 writes);
+	if (!err)
+		err = write_rules(dp->map_fd[NN_M_RULES], standby * mr, c->rules[live], mr,
+				  c->rules[standby], writes);
+	for (i = 0; i < SET_COUNT && !err; i++) {
+		struct nn_ftab copy;
+
+		err = nn_ftab_copy(&copy, &c->have[i][live]);
+		if (!err) {
+			nn_ftab_free(&c->have[i][standby]);
+			c->have[i][standby] = copy;
+		}
+	}
+	if (err) {
+		nn_apply_cache_free(c);
+		return err;
+	}
+	memcpy(c->rules[standby], c->rules[live], mr * sizeof(*c->rules[live]));
+	dp->apply_cache = c;
+	return 0;
+}
+
+struct check_arg {
+	const struct nn_apply_cache *rec;
+	int set;
+	size_t ksz;
+	size_t found[2]; /* entries of each slot that the record has too */
+	size_t differ;
+};
+
+static int check_one(const void *key, const void *val, void *arg)
+{
+	struct check_arg *a = arg;
+	uint32_t slot = key_slot(a->set, key) & 1;
+	const struct nn_ftab *t = &a->rec->have[a->set][slot];
+	uint8_t k[64];
+	long j;
+
+	memcpy(k, key, a->ksz);
+	key_reslot(a->set, k, 0);
+	j = nn_ftab_find(t, k);
+	if (j >= 0)
+		a->found[slot]++; /* the rest of the record is missing from the map */
+	if (j < 0 || !nn_ftab_val_eq(t, (size_t)j, val))
+		a->differ++;
+	return 0;
+}
+
+struct check_rules {
+	const struct nn_apply_cache *rec;
+	size_t differ;
+};
+
+static int check_rule(const void *key, const void *val, void *arg)
+{
+	struct check_rules *a = arg;
+	uint32_t k = *(const uint32_t *)key, mr = a->rec->max_rules;
+
+	if (mr && k < 2 * mr)
+		a->differ +=
+			!!memcmp(&a->rec->rules[k / mr][k % mr], val, sizeof(struct nn_rule_info));
+	return 0;
+}
+
+int nn_apply_check(struct nn_dp *dp, size_t *differ)
+{
+	struct mapset sets[SET_COUNT];
+	struct nn_apply_cache *rec = dp->apply_cache, *now = NULL;
+	struct check_rules cr = { .rec = rec };
+	uint32_t epoch = 0, mr = dp->opts.cap.max_rules;
+	int set, err = 0;
+
+	*differ = 0;
+	init_sets(dp, sets);
+	err = nn_live_epoch(dp, &epoch);
+	if (err)
+		return err;
+	if (!rec || rec->epoch != epoch || rec->max_rules != mr)
+		return 0; /* no record of this generation: the next apply reads */
+	/* Streamed: each entry read is looked up in the record, nothing is
+	 * built unless something differs. */
+	for (set = 0; set < SET_COUNT && !err; set++) {
+		struct check_arg a = { .rec = rec, .set = set, .ksz = sets[set].ksz };
+
+		err = nn_map_dump(sets[set].fd, sets[set].ksz, sets[set].vsz, check_one, &a);
+		*differ += a.differ + (rec->have[set][0].n - a.found[0]) +
+			   (rec->have[set][1].n - a.found[1]);
+	}
+	if (!err)
+		err = nn_map_dump(dp->map_fd[NN_M_RULES], sizeof(uint32_t),
+				  sizeof(struct nn_rule_info), check_rule, &cr);
+	*differ += cr.differ;
+	if (err || !*differ)
+		return err;
+	/* What the kernel holds is the truth: the next apply diffs against it
+	 * and so repairs whatever changed behind the controller's back. */
+	err = cache_read(dp, sets, epoch, &now);
+	if (err)
+		return err;
+	nn_apply_cache_free(rec);
+	dp->apply_cache = now;
+	return 0;
 }

@@ -78,6 +78,27 @@ struct nn_apply_result {
 enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       struct nn_apply_result *res, struct nn_errlist *errs);
 
+/*
+ * Bring the standby half up to date with the live one, from the record the
+ * last apply kept (no map is read): afterwards the next apply writes only
+ * what its own change touches. Meant for idle moments (the daemon's drift
+ * timer): the first change after a start would otherwise fill the empty
+ * half. Does nothing without a record of the live generation. Standby is
+ * not read by the programs (the last flip waited them out). *writes gets
+ * the entries written; 0 or -errno (the record is then dropped).
+ */
+int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes);
+
+/*
+ * Compare the record the applier keeps with what the policy maps hold (one
+ * batched read of every map: ~0.1-0.3 s at 100k devices and rules, so the
+ * daemon runs it on its drift timer, before re-applying). On a difference
+ * (something wrote the maps behind the controller's back) the record is
+ * replaced by what was read, so the next apply repairs it. *differ gets the
+ * entries that differ; 0 or -errno.
+ */
+int nn_apply_check(struct nn_dp *dp, size_t *differ);
+
 /* Entries of map @fd (keys of @ksz bytes, at most 64); with @slot_of, only
  * those whose key is in @slot. Walks the whole map: not for hot paths. */
 uint64_t nn_map_count(int fd, size_t ksz, uint32_t (*slot_of)(const void *key), uint32_t slot);

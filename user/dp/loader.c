@@ -27,6 +27,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "dp/cache.h"
 #include "dp/loader.h"
 #include "from_overlay_tc.skel.h"
 #include "from_overlay_xdp.skel.h"
@@ -546,6 +547,7 @@ void nn_dp_close(struct nn_dp *dp)
 		close(dp->barrier_outer);
 	if (dp->barrier_inner >= 0)
 		close(dp->barrier_inner);
+	nn_apply_cache_free(dp->apply_cache);
 	free(dp);
 }
 

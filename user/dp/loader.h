@@ -90,7 +90,8 @@ struct nn_dp {
 	int barrier_outer; /* array-of-maps whose update waits for RCU */
 	int barrier_inner;
 	struct nn_load_opts opts;
-	bool adopted; /* the maps were already pinned */
+	bool adopted;			    /* the maps were already pinned */
+	struct nn_apply_cache *apply_cache; /* apply.c: what the policy maps hold */
 };
 
 /* Open, configure and load every program; maps shared, pinned and adopted

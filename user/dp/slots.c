@@ -15,24 +15,40 @@
 #include <bpf/libbpf.h>
 
 #include "dp/apply.h"
+#include "dp/batch.h"
 #include "lib/log.h"
 #include "lib/table.h"
 
-/* Identity of a counted entity: kind + tenant + network + id. */
+static size_t put_field(char *buf, size_t at, const char *f)
+{
+	size_t l = strnlen(f, NN_NAME_MAX);
+
+	memcpy(buf + at, f, l);
+	buf[at + l] = '/';
+	return at + l + 1;
+}
+
+/* Identity of a counted entity: kind + tenant + network + id, as bytes
+ * (built by hand: an snprintf per entity and apply was measurable at 100k).
+ * @buf holds at least sizeof(kind) + 3 * (NN_NAME_MAX + 1) bytes. */
 static size_t name_key(const struct nn_name *n, char *buf, size_t len)
 {
-	int w = snprintf(buf, len, "%u/%s/%s/%s", n->kind, n->tenant, n->network, n->id);
+	size_t at = sizeof(n->kind);
 
-	return w < 0 ? 0 : (size_t)w;
+	(void)len;
+	memcpy(buf, &n->kind, sizeof(n->kind));
+	at = put_field(buf, at, n->tenant);
+	at = put_field(buf, at, n->network);
+	return put_field(buf, at, n->id);
 }
 
 static void fill_name(struct nn_name *n, uint32_t kind, const char *tenant, const char *network,
 		      const char *id)
 {
 	memset(n, 0, sizeof(*n));
-	snprintf(n->tenant, sizeof(n->tenant), "%s", tenant);
-	snprintf(n->network, sizeof(n->network), "%s", network);
-	snprintf(n->id, sizeof(n->id), "%s", id);
+	memcpy(n->tenant, tenant, strnlen(tenant, sizeof(n->tenant) - 1));
+	memcpy(n->network, network, strnlen(network, sizeof(n->network) - 1));
+	memcpy(n->id, id, strnlen(id, sizeof(n->id) - 1));
 	n->kind = kind;
 	n->in_use = 1;
 }
@@ -67,28 +83,28 @@ struct slot_space {
 	size_t n_wanted;
 };
 
+static int space_add(const void *key, const void *val, void *arg)
+{
+	struct slot_space *sp = arg;
+	const struct nn_name *n = val;
+	uint32_t slot = *(const uint32_t *)key;
+	char k[NN_NAME_MAX * 3 + 16];
+
+	if (!n->in_use || slot >= sp->cap)
+		return 0;
+	sp->taken[slot] = 1;
+	return nn_table_put(&sp->by_key, k, name_key(n, k, sizeof(k)), &slot, sizeof(slot));
+}
+
+/* The slot -> name map as it is (batched: one call per few thousand
+ * names, where a lookup per name was 200k calls at 100k devices and rules). */
 static int space_read(struct slot_space *sp)
 {
-	uint32_t key, next, *prev = NULL;
-	struct nn_name n;
-	char k[NN_NAME_MAX * 3 + 16];
-	int err;
-
 	nn_table_init(&sp->by_key);
 	sp->taken = calloc(sp->cap ? sp->cap : 1, 1);
 	if (!sp->taken)
 		return -ENOMEM;
-	while (!bpf_map_get_next_key(sp->names_fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(sp->names_fd, &key, &n) || !n.in_use || key >= sp->cap)
-			continue;
-		sp->taken[key] = 1;
-		err = nn_table_put(&sp->by_key, k, name_key(&n, k, sizeof(k)), &key, sizeof(key));
-		if (err)
-			return err;
-	}
-	return 0;
+	return nn_map_dump(sp->names_fd, sizeof(uint32_t), sizeof(struct nn_name), space_add, sp);
 }
 
 /* Slot for @n: the one it had, or a fresh zeroed one. */

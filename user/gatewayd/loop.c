@@ -441,6 +441,34 @@ static void set_pending(struct daemon *d, const char *text, size_t len)
 		memcpy(d->pending, text, len);
 }
 
+/* Drift timer, before re-applying: the applier's record of the policy maps
+ * against what they hold; a difference (a write behind our back) makes the
+ * re-apply repair it. */
+static void policy_record_check(struct daemon *d)
+{
+	size_t differ = 0;
+	int err = nn_apply_check(d->dp, &differ);
+
+	if (err)
+		nn_log_warn("event=policy_record_check error=\"%s\"", strerror(-err));
+	else if (differ)
+		nn_log_warn("event=policy_maps_drift entries=%zu note=\"repaired by the re-apply\"",
+			    differ);
+}
+
+/* Drift timer, after re-applying: bring the standby half up to date while
+ * idle, so that the next change writes only what it touches. */
+static void standby_sync(struct daemon *d)
+{
+	size_t writes = 0;
+	int err = nn_apply_sync_standby(d->dp, &writes);
+
+	if (err)
+		nn_log_warn("event=standby_sync error=\"%s\"", strerror(-err));
+	else if (writes)
+		nn_log_debug("event=standby_sync writes=%zu", writes);
+}
+
 /* Apply, and on an apply failure (not a rejection) schedule a retry. */
 static enum nn_apply_outcome apply_or_retry(struct daemon *d, const char *text, size_t len,
 					    const char *why)
@@ -822,8 +850,11 @@ static void loop(struct daemon *d)
 			 * is wanted to the maps and wg0 even if nothing changed. */
 			if (d->o->cp.url)
 				cp_sync(d, "resync");
-			if (d->good_text && !d->pending)
+			if (d->good_text && !d->pending) {
+				policy_record_check(d);
 				apply_text(d, d->good_text, d->good_len, "drift");
+				standby_sync(d);
+			}
 			if (d->lkg_stale)
 				save_lkg(d);
 			host_sync(d, "drift");

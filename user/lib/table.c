@@ -1,7 +1,11 @@
 // SPDX-License-Identifier: GPL-2.0
 /* table.c - see table.h. Linear probing, grown at 50% load, no deletion
- * (every user builds a table once and throws it away). */
+ * (every user builds a table once and throws it away). Keys and values are
+ * carved from large chunks freed with the table: a compile at 100k devices
+ * puts millions of entries, and a malloc and free for each key and value
+ * was a tenth of its time. */
 #include <errno.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,15 +33,46 @@ void nn_table_init(struct nn_table *t)
 	memset(t, 0, sizeof(*t));
 }
 
+struct nn_tchunk {
+	struct nn_tchunk *next;
+	size_t used, cap;
+	max_align_t data[];
+};
+
+/* @n bytes from the table's chunks, aligned for any value. */
+static void *chunk_alloc(struct nn_table *t, size_t n)
+{
+	struct nn_tchunk *c = t->chunks;
+	size_t a = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	void *p;
+
+	if (!c || c->cap - c->used < a) {
+		size_t cap = c ? c->cap * 2 : 4096;
+
+		if (cap > (1u << 24))
+			cap = 1u << 24;
+		if (cap < a)
+			cap = a;
+		c = malloc(sizeof(*c) + cap);
+		if (!c)
+			return NULL;
+		c->next = t->chunks;
+		c->used = 0;
+		c->cap = cap;
+		t->chunks = c;
+	}
+	p = (char *)c->data + c->used;
+	c->used += a;
+	return p;
+}
+
 void nn_table_free(struct nn_table *t)
 {
-	size_t i;
+	struct nn_tchunk *c = t->chunks, *n;
 
-	for (i = 0; i < t->cap; i++) {
-		if (t->e[i].used) {
-			free(t->e[i].key);
-			free(t->e[i].val);
-		}
+	for (; c; c = n) {
+		n = c->next;
+		free(c);
 	}
 	free(t->e);
 	memset(t, 0, sizeof(*t));
@@ -97,21 +132,22 @@ int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *v
 		return -ENOMEM;
 	h = nn_hash_bytes(key, klen);
 	e = slot_for(t, h, key, klen);
-	v = malloc(vlen ? vlen : 1);
+	if (e->used && e->vlen == vlen) {
+		memcpy(e->val, val, vlen);
+		return 0;
+	}
+	v = chunk_alloc(t, vlen ? vlen : 1);
 	if (!v)
 		return -ENOMEM;
 	memcpy(v, val, vlen);
 	if (e->used) {
-		free(e->val);
 		e->val = v;
 		e->vlen = vlen;
 		return 0;
 	}
-	e->key = malloc(klen ? klen : 1);
-	if (!e->key) {
-		free(v);
+	e->key = chunk_alloc(t, klen ? klen : 1);
+	if (!e->key)
 		return -ENOMEM;
-	}
 	memcpy(e->key, key, klen);
 	e->klen = klen;
 	e->hash = h;

@@ -24,6 +24,7 @@ struct nn_table {
 	struct nn_tentry *e;
 	size_t cap; /* power of two */
 	size_t n;
+	struct nn_tchunk *chunks; /* keys and values live here, not one malloc each */
 };
 
 uint64_t nn_hash_bytes(const void *p, size_t n);
@@ -34,7 +35,8 @@ void nn_table_free(struct nn_table *t);
 /* The entry for @key, or NULL. */
 struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t klen);
 
-/* Insert or replace; copies key and value. 0 or -ENOMEM. */
+/* Insert or replace; copies key and value (a replacement of the same
+ * length is written in place). 0 or -ENOMEM. */
 int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val, size_t vlen);
 
 /* Iterate: for (i = 0; i < t->cap; i++) if (t->e[i].used) ... */

@@ -34,16 +34,52 @@ void nn_bprintf(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
+/* Append @s to the label being built in @buf (NN_LABEL_MAX bytes) at @at. */
+static size_t label_cat(char *buf, size_t at, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (at + 1 >= NN_LABEL_MAX)
+		return at;
+	if (l > NN_LABEL_MAX - 1 - at)
+		l = NN_LABEL_MAX - 1 - at;
+	memcpy(buf + at, s, l);
+	buf[at + l] = 0;
+	return at + l;
+}
+
+void nn_path_join(char *dst, const char *base, const char *key)
+{
+	size_t at = strnlen(base, NN_PATH_MAX - 1), l;
+
+	if (dst != base)
+		memcpy(dst, base, at);
+	if (at + 1 < NN_PATH_MAX)
+		dst[at++] = '.';
+	l = strlen(key);
+	if (l > NN_PATH_MAX - 1 - at)
+		l = NN_PATH_MAX - 1 - at;
+	memcpy(dst + at, key, l);
+	dst[at + l] = 0;
+}
+
 void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
 		 const char *path_fmt, ...)
 {
+	size_t at = 0;
 	va_list ap;
 
-	if (parent && parent->label[0])
-		nn_bprintf(e->label, sizeof(e->label), "%s %s=%s", parent->label, kind,
-			   id ? id : "?");
-	else
-		snprintf(e->label, sizeof(e->label), "%s=%s", kind, id ? id : "?");
+	/* By hand, not snprintf: every entry of a snapshot gets a label, and
+	 * formatting them was a tenth of validation at 100k devices. The same
+	 * bounded, truncated result. */
+	e->label[0] = 0;
+	if (parent && parent->label[0]) {
+		at = label_cat(e->label, at, parent->label);
+		at = label_cat(e->label, at, " ");
+	}
+	at = label_cat(e->label, at, kind);
+	at = label_cat(e->label, at, "=");
+	label_cat(e->label, at, id ? id : "?");
 	va_start(ap, path_fmt);
 	vsnprintf(e->path, sizeof(e->path), path_fmt, ap);
 	va_end(ap);
@@ -431,7 +467,7 @@ int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj, const c
 	err = nn_js_object(b, e, obj, key, NN_JS_OPTIONAL, &l);
 	if (err || !l)
 		return err;
-	nn_bprintf(sub.path, sizeof(sub.path), "%s.%s", e->path, key);
+	nn_path_join(sub.path, e->path, key);
 	/* enum values: 1 and 2 in the order given, as in policy.h */
 	err = js_enum(b, &sub, l, "traffic_mode", "vpn_only", "full_tunnel", &out->traffic_mode);
 	if (!err)

@@ -67,6 +67,9 @@ struct nn_build {
 
 /* snprintf without truncation warnings, for labels and paths. */
 void nn_bprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* @dst (NN_PATH_MAX bytes) = "@base.@key", truncated like snprintf; by hand
+ * (it runs for every reference list of every rule). @dst may be @base. */
+void nn_path_join(char *dst, const char *base, const char *key);
 void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
 		 const char *path_fmt, ...) __attribute__((format(printf, 5, 6)));
 void nn_ent_err(struct nn_build *b, const struct nn_ent *e, const char *fmt, ...)

@@ -205,7 +205,7 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 	bool dropped;
 	int err;
 
-	nn_bprintf(fe.path, sizeof(fe.path), "%s.%s", e->path, side);
+	nn_path_join(fe.path, e->path, side);
 	err = nn_js_id_list(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL, &names, &n);
 	if (err)
 		return err;

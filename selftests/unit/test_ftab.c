@@ -1,0 +1,119 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * dp/ftab.c, the applier's flat record table, against a plain array model:
+ * random keys (many colliding in their low bytes), values with and without
+ * trailing zeros (stored trimmed, compared exactly), replacements, copies,
+ * lookups of absent keys. Seeded, so a failure replays.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "dp/ftab.h"
+
+#define KSZ 20
+#define VSZ 40
+#define NKEYS 3000
+
+struct model {
+	uint8_t key[NKEYS][KSZ];
+	uint8_t val[NKEYS][VSZ];
+	int present[NKEYS];
+};
+
+static uint32_t rng = 12345;
+
+static uint32_t rnd(void)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 17;
+	rng ^= rng << 5;
+	return rng;
+}
+
+static void random_val(uint8_t *v)
+{
+	size_t used = rnd() % (VSZ + 1), i;
+
+	memset(v, 0, VSZ);
+	for (i = 0; i < used; i++)
+		v[i] = (uint8_t)(rnd() % 3); /* zeros inside, too */
+}
+
+static void check_all(const struct nn_ftab *t, const struct model *m)
+{
+	uint8_t out[VSZ], other[VSZ];
+	size_t n = 0, i;
+
+	for (i = 0; i < NKEYS; i++) {
+		long e = nn_ftab_find(t, m->key[i]);
+
+		if (!m->present[i]) {
+			assert_true(e < 0);
+			continue;
+		}
+		n++;
+		assert_true(e >= 0);
+		assert_true(nn_ftab_val_eq(t, (size_t)e, m->val[i]));
+		nn_ftab_val(t, (size_t)e, out);
+		assert_memory_equal(out, m->val[i], VSZ);
+		memcpy(other, m->val[i], VSZ);
+		other[VSZ - 1] ^= 1; /* differs in the trimmed tail */
+		assert_false(nn_ftab_val_eq(t, (size_t)e, other));
+	}
+	assert_int_equal(t->n, n);
+}
+
+static void test_against_model(void **state)
+{
+	static struct model m;
+	struct nn_ftab t, c;
+	size_t i, round;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < NKEYS; i++) {
+		size_t k;
+
+		/* Keys differ only in a few bytes: probing gets exercised. */
+		for (k = 0; k < KSZ; k++)
+			m.key[i][k] = (uint8_t)(k < 16 ? 0 : rnd());
+		memcpy(m.key[i], &i, sizeof(i) < 4 ? sizeof(i) : 4);
+	}
+	nn_ftab_init(&t, KSZ, VSZ);
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < NKEYS; i++) {
+			size_t k = rnd() % NKEYS;
+
+			random_val(m.val[k]);
+			m.present[k] = 1;
+			assert_int_equal(nn_ftab_put(&t, m.key[k], m.val[k]), 0);
+		}
+		check_all(&t, &m);
+		assert_int_equal(nn_ftab_copy(&c, &t), 0);
+		check_all(&c, &m);
+		for (i = 0; i < t.n; i++) {
+			long j = nn_ftab_find(&c, nn_ftab_key(&t, i));
+
+			assert_true(j >= 0);
+			assert_true(nn_ftab_same_val(&t, i, &c, (size_t)j));
+		}
+		nn_ftab_free(&c);
+	}
+	nn_ftab_free(&t);
+	assert_true(nn_ftab_find(&t, m.key[0]) < 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_against_model),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

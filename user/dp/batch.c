@@ -1,0 +1,138 @@
+// SPDX-License-Identifier: GPL-2.0
+/* batch.c - see batch.h. */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bpf/bpf.h>
+
+#include "dp/batch.h"
+
+/* Entries per batch call: large enough to amortise the call, small enough
+ * that the kernel's copy loops stay short between reschedule points. */
+#define NN_BATCH 4096
+
+/* The kernel's internal ENOTSUPP, which the bpf syscall can leak. */
+#define NN_ENOTSUPP 524
+
+/* A batch operation this map type does not have. */
+static int unsupported(int err)
+{
+	return err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == NN_ENOTSUPP;
+}
+
+static int dump_each(int fd, size_t ksz, size_t vsz,
+		     int (*cb)(const void *key, const void *val, void *arg), void *arg)
+{
+	uint8_t key[64], next[64], val[4096];
+	void *prev = NULL;
+	int err;
+
+	if (ksz > sizeof(key) || vsz > sizeof(val))
+		return -EINVAL;
+	while (!bpf_map_get_next_key(fd, prev, next)) {
+		memcpy(key, next, ksz);
+		prev = key;
+		if (bpf_map_lookup_elem(fd, key, val))
+			continue; /* deleted meanwhile */
+		err = cb(key, val, arg);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+int nn_map_dump(int fd, size_t ksz, size_t vsz,
+		int (*cb)(const void *key, const void *val, void *arg), void *arg)
+{
+	uint64_t in[8], out[8]; /* batch position: a bucket or a key */
+	uint32_t cap = NN_BATCH, count, i;
+	uint8_t *keys = NULL, *vals = NULL;
+	bool first = true, done = false;
+	int err = 0;
+
+	if (ksz > 64 || vsz > 4096)
+		return -EINVAL;
+	while (!done && !err) {
+		if (!keys) {
+			keys = malloc((size_t)cap * ksz);
+			vals = malloc((size_t)cap * vsz);
+			if (!keys || !vals) {
+				err = -ENOMEM;
+				break;
+			}
+		}
+		count = cap;
+		if (bpf_map_lookup_batch(fd, first ? NULL : in, out, keys, vals, &count, NULL)) {
+			if (errno == ENOENT) {
+				done = true; /* the last (possibly partial) batch */
+			} else if (errno == ENOSPC && !count && cap < (1u << 20)) {
+				/* One bucket holds more than fits: larger buffers. */
+				free(keys);
+				free(vals);
+				keys = vals = NULL;
+				cap *= 4;
+				continue;
+			} else if (first && unsupported(errno)) {
+				free(keys);
+				free(vals);
+				return dump_each(fd, ksz, vsz, cb, arg);
+			} else {
+				err = -errno;
+				break;
+			}
+		}
+		first = false;
+		memcpy(in, out, sizeof(in));
+		for (i = 0; i < count && !err; i++)
+			err = cb(keys + (size_t)i * ksz, vals + (size_t)i * vsz, arg);
+	}
+	free(keys);
+	free(vals);
+	return err;
+}
+
+int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n)
+{
+	const uint8_t *k = keys, *v = vals;
+	size_t done = 0;
+
+	while (done < n) {
+		uint32_t count = n - done > NN_BATCH ? NN_BATCH : (uint32_t)(n - done);
+
+		if (bpf_map_update_batch(fd, k + done * ksz, v + done * vsz, &count, NULL)) {
+			if (!unsupported(errno) || count)
+				return -errno;
+			break; /* no batch updates for this map: one by one */
+		}
+		done += count;
+	}
+	for (; done < n; done++)
+		if (bpf_map_update_elem(fd, k + done * ksz, v + done * vsz, BPF_ANY))
+			return -errno;
+	return 0;
+}
+
+int nn_map_delete_many(int fd, const void *keys, size_t ksz, size_t n)
+{
+	const uint8_t *k = keys;
+	size_t done = 0;
+
+	while (done < n) {
+		uint32_t count = n - done > NN_BATCH ? NN_BATCH : (uint32_t)(n - done);
+
+		/* The batch stops at the first key that is absent: the rest
+		 * are then deleted one by one, absent ones skipped. */
+		if (bpf_map_delete_batch(fd, k + done * ksz, &count, NULL)) {
+			done += count;
+			break;
+		}
+		done += count;
+	}
+	for (; done < n; done++)
+		if (bpf_map_delete_elem(fd, k + done * ksz) && errno != ENOENT)
+			return -errno;
+	return 0;
+}

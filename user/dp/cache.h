@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * cache.h - what the applier knows each slot of the policy maps holds
+ * (apply.c), kept in struct nn_dp between applies so that an apply neither
+ * reads the maps back nor rewrites what a slot already holds. Keys are
+ * stored with slot 0 (the slot is the table's index). Valid while the live
+ * epoch is still the one it was recorded at: any other writer of the maps
+ * flips, and an apply that fails midway drops the record, so the next apply
+ * reads the maps again.
+ */
+#ifndef NANAMI_DP_CACHE_H
+#define NANAMI_DP_CACHE_H
+
+#include "dp/ftab.h"
+#include "nanami_abi.h"
+
+/* The double-buffered policy maps, in the order they are written. */
+enum { SET_ADDRS, SET_PREFIXES, SET_PFX_HASH, SET_PFX_LENS, SET_CELLS, SET_COUNT };
+
+struct nn_apply_cache {
+	uint32_t epoch;
+	struct nn_ftab have[SET_COUNT][2];
+	struct nn_rule_info *rules[2]; /* [max_rules]: the rule slots of each half */
+	uint32_t max_rules;
+};
+
+void nn_apply_cache_free(struct nn_apply_cache *c);
+
+#endif /* NANAMI_DP_CACHE_H */

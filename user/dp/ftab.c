@@ -1,0 +1,235 @@
+// SPDX-License-Identifier: GPL-2.0
+/* ftab.c - see ftab.h. Linear probing over an index of entry numbers, grown
+ * at 50% load; keys hashed eight bytes at a time (they are short and of
+ * fixed size, so no byte loop is needed). */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp/ftab.h"
+
+static uint64_t mix(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdull;
+	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
+	return h;
+}
+
+static uint64_t hash_key(const void *key, size_t ksz)
+{
+	const uint8_t *b = key;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ ksz, w;
+	size_t i;
+
+	for (i = 0; i + 8 <= ksz; i += 8) {
+		memcpy(&w, b + i, 8);
+		h = mix(h ^ w);
+	}
+	if (i < ksz) {
+		w = 0;
+		memcpy(&w, b + i, ksz - i);
+		h = mix(h ^ w);
+	}
+	return h;
+}
+
+void nn_ftab_init(struct nn_ftab *t, size_t ksz, size_t vsz)
+{
+	memset(t, 0, sizeof(*t));
+	t->ksz = ksz;
+	t->vsz = vsz;
+}
+
+void nn_ftab_free(struct nn_ftab *t)
+{
+	free(t->index);
+	free(t->keys);
+	free(t->voff);
+	free(t->vlen);
+	free(t->vals);
+	nn_ftab_init(t, t->ksz, t->vsz);
+}
+
+/* The index slot of @key: its entry's, or the empty one it would take. */
+static size_t slot_of(const struct nn_ftab *t, const void *key)
+{
+	size_t i = hash_key(key, t->ksz) & (t->icap - 1);
+
+	while (t->index[i] && memcmp(t->keys + (t->index[i] - 1) * t->ksz, key, t->ksz))
+		i = (i + 1) & (t->icap - 1);
+	return i;
+}
+
+long nn_ftab_find(const struct nn_ftab *t, const void *key)
+{
+	size_t s;
+
+	if (!t->icap)
+		return -1;
+	s = slot_of(t, key);
+	return t->index[s] ? (long)t->index[s] - 1 : -1;
+}
+
+static int grow_index(struct nn_ftab *t)
+{
+	size_t ncap = t->icap ? t->icap * 2 : 1024, i;
+	uint32_t *old = t->index;
+
+	t->index = calloc(ncap, sizeof(*t->index));
+	if (!t->index) {
+		t->index = old;
+		return -ENOMEM;
+	}
+	t->icap = ncap;
+	for (i = 0; i < t->n; i++)
+		t->index[slot_of(t, t->keys + i * t->ksz)] = (uint32_t)i + 1;
+	free(old);
+	return 0;
+}
+
+static int grow_entries(struct nn_ftab *t)
+{
+	size_t nc = t->ecap ? t->ecap * 2 : 512;
+	uint8_t *k = realloc(t->keys, nc * t->ksz);
+	uint64_t *o;
+	uint32_t *l;
+
+	if (!k)
+		return -ENOMEM;
+	t->keys = k;
+	o = realloc(t->voff, nc * sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	t->voff = o;
+	l = realloc(t->vlen, nc * sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	t->vlen = l;
+	t->ecap = nc;
+	return 0;
+}
+
+/* Length of @val without its trailing zero bytes: eight at a time first (a
+ * cell is 392 bytes, mostly zero). */
+static size_t trimmed(const void *val, size_t vsz)
+{
+	const uint8_t *b = val;
+	uint64_t w;
+
+	while (vsz >= 8) {
+		memcpy(&w, b + vsz - 8, 8);
+		if (w)
+			break;
+		vsz -= 8;
+	}
+	while (vsz && !b[vsz - 1])
+		vsz--;
+	return vsz;
+}
+
+/* Append @len bytes of @val to the arena; its offset in *off. */
+static int store_val(struct nn_ftab *t, const void *val, size_t len, uint64_t *off)
+{
+	if (t->vbytes + len > t->vcap) {
+		size_t nc = t->vcap ? t->vcap * 2 : 16384;
+		uint8_t *v;
+
+		while (nc < t->vbytes + len)
+			nc *= 2;
+		v = realloc(t->vals, nc);
+		if (!v)
+			return -ENOMEM;
+		t->vals = v;
+		t->vcap = nc;
+	}
+	memcpy(t->vals + t->vbytes, val, len);
+	*off = t->vbytes;
+	t->vbytes += len;
+	return 0;
+}
+
+int nn_ftab_put(struct nn_ftab *t, const void *key, const void *val)
+{
+	size_t len = trimmed(val, t->vsz), s, e;
+	int err;
+
+	if ((t->n + 1) * 2 > t->icap) {
+		err = grow_index(t);
+		if (err)
+			return err;
+	}
+	s = slot_of(t, key);
+	if (t->index[s]) {
+		e = t->index[s] - 1;
+	} else {
+		if (t->n == t->ecap) {
+			err = grow_entries(t);
+			if (err)
+				return err;
+		}
+		if (t->n >= UINT32_MAX - 1)
+			return -ENOMEM;
+		e = t->n;
+		memcpy(t->keys + e * t->ksz, key, t->ksz);
+	}
+	err = store_val(t, val, len, &t->voff[e]);
+	if (err)
+		return err;
+	t->vlen[e] = (uint32_t)len;
+	if (!t->index[s]) {
+		t->index[s] = (uint32_t)e + 1;
+		t->n++;
+	}
+	return 0;
+}
+
+bool nn_ftab_val_eq(const struct nn_ftab *t, size_t i, const void *val)
+{
+	size_t len = trimmed(val, t->vsz);
+
+	return t->vlen[i] == len && !memcmp(t->vals + t->voff[i], val, len);
+}
+
+bool nn_ftab_same_val(const struct nn_ftab *a, size_t i, const struct nn_ftab *b, size_t j)
+{
+	return a->vlen[i] == b->vlen[j] &&
+	       !memcmp(a->vals + a->voff[i], b->vals + b->voff[j], a->vlen[i]);
+}
+
+void nn_ftab_val(const struct nn_ftab *t, size_t i, void *out)
+{
+	memcpy(out, t->vals + t->voff[i], t->vlen[i]);
+	memset((uint8_t *)out + t->vlen[i], 0, t->vsz - t->vlen[i]);
+}
+
+static void *dup_bytes(const void *p, size_t n)
+{
+	void *d = malloc(n ? n : 1);
+
+	if (d && n)
+		memcpy(d, p, n);
+	return d;
+}
+
+int nn_ftab_copy(struct nn_ftab *dst, const struct nn_ftab *src)
+{
+	nn_ftab_init(dst, src->ksz, src->vsz);
+	if (!src->icap)
+		return 0;
+	dst->index = dup_bytes(src->index, src->icap * sizeof(*src->index));
+	dst->keys = dup_bytes(src->keys, src->n * src->ksz);
+	dst->voff = dup_bytes(src->voff, src->n * sizeof(*src->voff));
+	dst->vlen = dup_bytes(src->vlen, src->n * sizeof(*src->vlen));
+	dst->vals = dup_bytes(src->vals, src->vbytes);
+	if (!dst->index || !dst->keys || !dst->voff || !dst->vlen || !dst->vals) {
+		nn_ftab_free(dst);
+		return -ENOMEM;
+	}
+	dst->n = dst->ecap = src->n;
+	dst->icap = src->icap;
+	dst->vbytes = dst->vcap = src->vbytes;
+	return 0;
+}

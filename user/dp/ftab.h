@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ftab.h - a flat hash table of fixed-size keys and values, for the
+ * applier's record of what each slot of a policy map holds (apply.c).
+ *
+ * Entries are kept densely in insertion order (keys in one array, values in
+ * one byte arena), indexed by an open-addressing table of entry numbers:
+ * no allocation per entry, and walking the entries is walking an array. A
+ * value is stored without its trailing zero bytes (a cell is 392 bytes of
+ * which most are unused ranges), and compared the same way, so equality is
+ * exact. No deletion: a table is built once per generation and kept or
+ * thrown away whole.
+ */
+#ifndef NANAMI_DP_FTAB_H
+#define NANAMI_DP_FTAB_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nn_ftab {
+	size_t ksz;	 /* key bytes */
+	size_t vsz;	 /* value bytes, before trimming */
+	size_t n;	 /* entries */
+	size_t ecap;	 /* entries allocated */
+	size_t icap;	 /* index slots, a power of two, at least 2n */
+	uint32_t *index; /* [icap]: entry + 1, 0 = empty */
+	uint8_t *keys;	 /* [ecap * ksz] */
+	uint64_t *voff;	 /* [ecap]: offset into vals */
+	uint32_t *vlen;	 /* [ecap]: trimmed length */
+	uint8_t *vals;
+	size_t vbytes, vcap;
+};
+
+void nn_ftab_init(struct nn_ftab *t, size_t ksz, size_t vsz);
+void nn_ftab_free(struct nn_ftab *t);
+
+/* *dst = a copy of @src. 0 or -ENOMEM (then *dst is empty). */
+int nn_ftab_copy(struct nn_ftab *dst, const struct nn_ftab *src);
+
+/* Entry number of @key, or -1. */
+long nn_ftab_find(const struct nn_ftab *t, const void *key);
+
+/* Insert, or replace the value of an existing key. 0 or -ENOMEM. */
+int nn_ftab_put(struct nn_ftab *t, const void *key, const void *val);
+
+static inline const void *nn_ftab_key(const struct nn_ftab *t, size_t i)
+{
+	return t->keys + i * t->ksz;
+}
+
+/* Does entry @i hold exactly @val (vsz bytes)? */
+bool nn_ftab_val_eq(const struct nn_ftab *t, size_t i, const void *val);
+
+/* Do entry @i of @a and entry @j of @b hold the same value? */
+bool nn_ftab_same_val(const struct nn_ftab *a, size_t i, const struct nn_ftab *b, size_t j);
+
+/* The value of entry @i, vsz bytes, into @out. */
+void nn_ftab_val(const struct nn_ftab *t, size_t i, void *out);
+
+#endif /* NANAMI_DP_FTAB_H */
