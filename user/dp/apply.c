@@ -13,6 +13,10 @@
 #include "dp/ftab.h"
 #include "lib/log.h"
 
+/* The pinned names, for errors: an operator must know which map is full. */
+static const char *const set_name[SET_COUNT] = { "nn_addrs", "nn_prefixes", "nn_pfx_hash",
+						 "nn_pfx_lens", "nn_policy" };
+
 /* One double-buffered map. */
 struct mapset {
 	int fd;
