@@ -41,8 +41,78 @@ def no_dup_keys(pairs):
     return d
 
 
+class Devs:
+    """A network's "devices" inside the control plane: an ordered map
+    device_id -> device, so finding, replacing in place, deleting and
+    appending one device cost O(1) at any size. Insertion order is list
+    order, and the contract's upsert / delete (replace in place or append;
+    remove) are exactly a dict's item assignment and deletion. It is
+    serialised as the list it stands for (enc()).
+
+    An entry that is not an object with a string device_id, or whose id
+    repeats (admin replaces feed bad content on purpose), gets a private
+    key: it is kept and served as it came, in its place, and dirty is set
+    (the world then serves no deltas, cpworld)."""
+
+    __slots__ = ("d", "dirty", "_n")
+
+    def __init__(self, items=()):
+        self.rebuild(list(items))
+
+    def rebuild(self, items):
+        self.d, self.dirty, self._n = {}, False, 0
+        for x in items:
+            did = x.get("device_id") if isinstance(x, dict) else None
+            if not isinstance(did, str) or did in self.d:
+                self._n += 1
+                self.d[("#", self._n)] = x
+                self.dirty = True
+            else:
+                self.d[did] = x
+
+    def __iter__(self):
+        return iter(self.d.values())
+
+    def __len__(self):
+        return len(self.d)
+
+    def __eq__(self, other):
+        return list(self) == list(other) if isinstance(other, (Devs, list)) else NotImplemented
+
+    def get(self, did):
+        return self.d.get(did)
+
+    def put(self, dev):
+        """Upsert by device_id: "mod" (replaced in place) or "new" (appended)."""
+        did = dev["device_id"]
+        how = "mod" if did in self.d else "new"
+        self.d[did] = dev
+        return how
+
+    def delete(self, did):
+        del self.d[did]
+        if self.dirty:      # a repeated id behind it becomes reachable by id
+            self.rebuild(list(self.d.values()))
+
+    def tail(self, k):
+        """The ids of the last k entries, last first."""
+        out = []
+        for key in reversed(self.d):
+            if len(out) == k:
+                break
+            out.append(key)
+        return out
+
+
+def enc(o):
+    """json default= hook: a Devs is the list it stands for."""
+    if isinstance(o, Devs):
+        return list(o.d.values())
+    raise TypeError("%s is not JSON serialisable" % type(o).__name__)
+
+
 def dumps(obj):
-    return (json.dumps(obj, separators=(", ", ": ")) + "\n").encode()
+    return (json.dumps(obj, separators=(", ", ": "), default=enc) + "\n").encode()
 
 
 def empty_world():
