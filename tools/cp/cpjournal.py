@@ -137,8 +137,8 @@ class Journal:
         self.bytes += len(line)
 
     def write_base(self, data):
-        """The base written here and now (first start, clean stop): the older
-        segments go."""
+        """The base written here and now (first start, clean stop,
+        --mint-token): the older segments go."""
         old = self.segments()
         write_atomic(self.path, data)
         self.base_bytes = len(data)

@@ -6,11 +6,9 @@ The world: {"system_defaults", "gateways": {node_id: gateway block},
 (docs/assignments-v1.md) is a view of it: its own gateway block, every
 other node, and the networks that list it in "gateways".
 
-Deltas: diff two views of one gateway into the contract's "changes" list,
-then apply that list to the old view and compare with the new one; a
-delta that does not reproduce the new view exactly is never sent (the
-caller answers 410 and the gateway takes a full snapshot). The apply here
-has the same rules as user/cp/client.c's nn_cp_delta_apply():
+Deltas are built by cpworld from the log of what each change touched;
+apply() here is the exact check of one (--check-deltas, tests), with the
+same rules as user/cp/client.c's nn_cp_delta_apply():
   upsert: replace the object with that id in place, or append it;
   delete: remove it (it must exist);
   node: in "nodes"; tenant: in "tenants"; network: in the tenant's
@@ -230,57 +228,6 @@ def _change(op, kind, oid, tenant=None, network=None, value=None):
     if op == "upsert":
         c["value"] = value
     return c
-
-
-def _diff_list(old, new, kind, tenant=None, network=None):
-    key = ID_KEY[kind]
-    oldm = {o.get(key): o for o in old or []}
-    newm = {o.get(key): o for o in new or []}
-    out = [_change("delete", kind, k, tenant, network) for k in oldm if k not in newm]
-    for k, v in newm.items():
-        if oldm.get(k) != v:
-            out.append(_change("upsert", kind, k, tenant, network, v))
-    return out
-
-
-def _without(obj, keys):
-    return {k: v for k, v in obj.items() if k not in keys}
-
-
-def delta(old, new):
-    """The contract's delta from view old to view new, or None (-> 410)."""
-    if _without(old, ("nodes", "tenants", "generation")) != \
-            _without(new, ("nodes", "tenants", "generation")):
-        return None     # gateway block / system_defaults: no change kind for it
-    changes = _diff_list(old["nodes"], new["nodes"], "node")
-    oldt = {t["tenant_id"]: t for t in old["tenants"]}
-    newt = {t["tenant_id"]: t for t in new["tenants"]}
-    changes += [_change("delete", "tenant", k) for k in oldt if k not in newt]
-    for tid, t in newt.items():
-        o = oldt.get(tid)
-        if o is None or _without(o, ("networks",)) != _without(t, ("networks",)):
-            if o != t:
-                changes.append(_change("upsert", "tenant", tid, value=t))
-            continue
-        on = {n["network_id"]: n for n in o["networks"]}
-        nn = {n["network_id"]: n for n in t["networks"]}
-        changes += [_change("delete", "network", k, tid) for k in on if k not in nn]
-        for nid, n in nn.items():
-            p = on.get(nid)
-            if p is None or _without(p, ("users", "devices")) != _without(n, ("users", "devices")):
-                if p != n:
-                    changes.append(_change("upsert", "network", nid, tid, value=n))
-                continue
-            changes += _diff_list(p.get("users"), n.get("users"), "user", tid, nid)
-            changes += _diff_list(p.get("devices"), n.get("devices"), "device", tid, nid)
-    d = {"generation": new["generation"], "since": old["generation"], "full": False,
-         "changes": copy.deepcopy(changes)}
-    try:
-        if apply(old, d) != new:
-            return None
-    except (KeyError, ValueError):
-        return None
-    return d
 
 
 def _container(snap, c):
