@@ -91,6 +91,10 @@ class Journal:
         floor = int((base or {}).get("seq", 0))
         recs = []
         segs = self.segments()
+        if base is None and segs:
+            # The base is written before the first record: it was removed.
+            raise SystemExit("nanami-cp: %s is missing but its journal %s is there: restore "
+                             "the base or remove the journal" % (self.path, segs[0]))
         for i, p in enumerate(segs):
             with open(p, "rb") as f:
                 data = f.read()
