@@ -292,6 +292,7 @@ def main():
                 count("gone410")
 
     fetch_all()
+    forced = None
     removed = []        # (network, device) deleted, may come back under the same id
     for step in range(a.steps):
         devs = model_devices(world)
@@ -382,8 +383,17 @@ def main():
         else:
             # The world replaced by gw-fra-1's current snapshot (no delta
             # crosses it; gw-ams-1's block stays, the world's nodes merge).
-            body = served["gw-fra-1"][gen]
+            body = copy.deepcopy(served["gw-fra-1"][gen])
+            # Not quite the current view: one network's ACL differs.
+            nw = rng.choice([n for t in body["tenants"] for n in t["networks"]])
+            nw["acl"] = [{"rule_id": "replaced-%d" % step, "action": "allow", "src": "*",
+                          "dst": "*", "proto": "udp", "ports": ["53"]}]
             op = ("PUT", "/admin/v1/snapshot", body)
+            if rng.random() < 0.5:
+                # A control plane restored from a backup: the generation
+                # goes back, and numbers already served come again.
+                forced = max(1, gen - rng.choice([0, 0, 1, 5]))
+                op = ("PUT", "/admin/v1/snapshot?force_generation=%d" % forced, body)
             world = {"system_defaults": body["system_defaults"],
                      "gateways": {"gw-fra-1": body["gateway"]},
                      "nodes": copy.deepcopy(body["nodes"]),
@@ -399,14 +409,17 @@ def main():
                 fail("%s %s with the current value made generation %d" % (op[0], op[1],
                                                                             ans["generation"]))
             continue
-        gen += 1
+        gen = gen + 1 if forced is None else forced
         if ans["generation"] != gen:
             fail("%s %s: generation %d, not %d" % (op[0], op[1], ans["generation"], gen))
             gen = ans["generation"]
         count("changes_made")
-        if op[1] == "/admin/v1/snapshot":
+        if op[1].startswith("/admin/v1/snapshot"):
+            count("replaced_forced" if forced is not None else "replaced")
             floor = gen
             gws = ["gw-fra-1"]  # gw-ams-1's block went with the old world
+            served = {gw: {} for gw in GWS}
+            forced = None
         fetch_all()
         check_deltas()
     cp.stop(signal.SIGTERM)
