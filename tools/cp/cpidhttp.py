@@ -47,7 +47,10 @@ class IdentityAPI:
         if mode != "none" and not apply:
             return self.ident_fault(mode, ok_status)
         with cp.lock:
-            w, ident = copy.deepcopy(cp.world), copy.deepcopy(cp.ident)
+            # The live world: cpident changes it only after every check
+            # passed (a refusal leaves it as it was); the identity state is
+            # small and copied.
+            w, ident = cp.world, copy.deepcopy(cp.ident)
             try:
                 if what == "enroll":
                     ans, audit = cpident.enroll(w, ident, body, cp.ca, cp.cert_lifetime)
@@ -63,10 +66,12 @@ class IdentityAPI:
                 if mode != "none":
                     return self.ident_fault(mode, ok_status)
                 raise
-            if w != cp.world:
+            if audit is not None:
+                # enroll / rotate: the key was set in the world (cpident._set_key).
                 cp.ident = ident
-                cp.commit(w, self.actor(), "node/" + node_id,
-                          "%s key_generation=%s" % (audit["event"], ans["key_generation"]))
+                cp.commit_key(node_id, body["wireguard_public_key"], ans["key_generation"],
+                              self.actor(), "%s key_generation=%s" %
+                              (audit["event"], ans["key_generation"]))
             elif ident != cp.ident:
                 cp.ident = ident
                 cp.persist()

@@ -6,11 +6,9 @@ The world: {"system_defaults", "gateways": {node_id: gateway block},
 (docs/assignments-v1.md) is a view of it: its own gateway block, every
 other node, and the networks that list it in "gateways".
 
-Deltas: diff two views of one gateway into the contract's "changes" list,
-then apply that list to the old view and compare with the new one; a
-delta that does not reproduce the new view exactly is never sent (the
-caller answers 410 and the gateway takes a full snapshot). The apply here
-has the same rules as user/cp/client.c's nn_cp_delta_apply():
+Deltas are built by cpworld from the log of what each change touched;
+apply() here is the exact check of one (--check-deltas, tests), with the
+same rules as user/cp/client.c's nn_cp_delta_apply():
   upsert: replace the object with that id in place, or append it;
   delete: remove it (it must exist);
   node: in "nodes"; tenant: in "tenants"; network: in the tenant's
@@ -41,8 +39,78 @@ def no_dup_keys(pairs):
     return d
 
 
+class Devs:
+    """A network's "devices" inside the control plane: an ordered map
+    device_id -> device, so finding, replacing in place, deleting and
+    appending one device cost O(1) at any size. Insertion order is list
+    order, and the contract's upsert / delete (replace in place or append;
+    remove) are exactly a dict's item assignment and deletion. It is
+    serialised as the list it stands for (enc()).
+
+    An entry that is not an object with a string device_id, or whose id
+    repeats (admin replaces feed bad content on purpose), gets a private
+    key: it is kept and served as it came, in its place, and dirty is set
+    (the world then serves no deltas, cpworld)."""
+
+    __slots__ = ("d", "dirty", "_n")
+
+    def __init__(self, items=()):
+        self.rebuild(list(items))
+
+    def rebuild(self, items):
+        self.d, self.dirty, self._n = {}, False, 0
+        for x in items:
+            did = x.get("device_id") if isinstance(x, dict) else None
+            if not isinstance(did, str) or did in self.d:
+                self._n += 1
+                self.d[("#", self._n)] = x
+                self.dirty = True
+            else:
+                self.d[did] = x
+
+    def __iter__(self):
+        return iter(self.d.values())
+
+    def __len__(self):
+        return len(self.d)
+
+    def __eq__(self, other):
+        return list(self) == list(other) if isinstance(other, (Devs, list)) else NotImplemented
+
+    def get(self, did):
+        return self.d.get(did)
+
+    def put(self, dev):
+        """Upsert by device_id: "mod" (replaced in place) or "new" (appended)."""
+        did = dev["device_id"]
+        how = "mod" if did in self.d else "new"
+        self.d[did] = dev
+        return how
+
+    def delete(self, did):
+        del self.d[did]
+        if self.dirty:      # a repeated id behind it becomes reachable by id
+            self.rebuild(list(self.d.values()))
+
+    def tail(self, k):
+        """The ids of the last k entries, last first."""
+        out = []
+        for key in reversed(self.d):
+            if len(out) == k:
+                break
+            out.append(key)
+        return out
+
+
+def enc(o):
+    """json default= hook: a Devs is the list it stands for."""
+    if isinstance(o, Devs):
+        return list(o.d.values())
+    raise TypeError("%s is not JSON serialisable" % type(o).__name__)
+
+
 def dumps(obj):
-    return (json.dumps(obj, separators=(", ", ": ")) + "\n").encode()
+    return (json.dumps(obj, separators=(", ", ": "), default=enc) + "\n").encode()
 
 
 def empty_world():
@@ -160,57 +228,6 @@ def _change(op, kind, oid, tenant=None, network=None, value=None):
     if op == "upsert":
         c["value"] = value
     return c
-
-
-def _diff_list(old, new, kind, tenant=None, network=None):
-    key = ID_KEY[kind]
-    oldm = {o.get(key): o for o in old or []}
-    newm = {o.get(key): o for o in new or []}
-    out = [_change("delete", kind, k, tenant, network) for k in oldm if k not in newm]
-    for k, v in newm.items():
-        if oldm.get(k) != v:
-            out.append(_change("upsert", kind, k, tenant, network, v))
-    return out
-
-
-def _without(obj, keys):
-    return {k: v for k, v in obj.items() if k not in keys}
-
-
-def delta(old, new):
-    """The contract's delta from view old to view new, or None (-> 410)."""
-    if _without(old, ("nodes", "tenants", "generation")) != \
-            _without(new, ("nodes", "tenants", "generation")):
-        return None     # gateway block / system_defaults: no change kind for it
-    changes = _diff_list(old["nodes"], new["nodes"], "node")
-    oldt = {t["tenant_id"]: t for t in old["tenants"]}
-    newt = {t["tenant_id"]: t for t in new["tenants"]}
-    changes += [_change("delete", "tenant", k) for k in oldt if k not in newt]
-    for tid, t in newt.items():
-        o = oldt.get(tid)
-        if o is None or _without(o, ("networks",)) != _without(t, ("networks",)):
-            if o != t:
-                changes.append(_change("upsert", "tenant", tid, value=t))
-            continue
-        on = {n["network_id"]: n for n in o["networks"]}
-        nn = {n["network_id"]: n for n in t["networks"]}
-        changes += [_change("delete", "network", k, tid) for k in on if k not in nn]
-        for nid, n in nn.items():
-            p = on.get(nid)
-            if p is None or _without(p, ("users", "devices")) != _without(n, ("users", "devices")):
-                if p != n:
-                    changes.append(_change("upsert", "network", nid, tid, value=n))
-                continue
-            changes += _diff_list(p.get("users"), n.get("users"), "user", tid, nid)
-            changes += _diff_list(p.get("devices"), n.get("devices"), "device", tid, nid)
-    d = {"generation": new["generation"], "since": old["generation"], "full": False,
-         "changes": copy.deepcopy(changes)}
-    try:
-        if apply(old, d) != new:
-            return None
-    except (KeyError, ValueError):
-        return None
-    return d
 
 
 def _container(snap, c):
