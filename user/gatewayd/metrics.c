@@ -226,6 +226,27 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 	for (s = 1; s < NN_CP_ERR_MAX; s++)
 		nn_sbprintf(b, "nanami_control_plane_errors_total{kind=\"%s\"} %llu\n",
 			    nn_cp_err_kind_name(s), (unsigned long long)st->cp_errors[s]);
+	nn_sbprintf(b,
+		    "# HELP nanami_key_rotation_failures_total WireGuard key rotations that "
+		    "failed (refused, error answer, no answer).\n"
+		    "# TYPE nanami_key_rotation_failures_total counter\n"
+		    "nanami_key_rotation_failures_total %llu\n",
+		    (unsigned long long)st->ident.rotation_failures);
+	if (st->ident.key_generation >= 0)
+		nn_sbprintf(b, "# TYPE nanami_key_generation gauge\nnanami_key_generation %lld\n",
+			    (long long)st->ident.key_generation);
+	if (st->ident.cert_expires_unix)
+		nn_sbprintf(b,
+			    "# HELP nanami_certificate_expiry_timestamp_seconds notAfter of the "
+			    "mTLS client certificate.\n"
+			    "# TYPE nanami_certificate_expiry_timestamp_seconds gauge\n"
+			    "nanami_certificate_expiry_timestamp_seconds %lld\n",
+			    (long long)st->ident.cert_expires_unix);
+	nn_sbprintf(b, "# HELP nanami_identity_errors_total Identity errors by kind.\n"
+		       "# TYPE nanami_identity_errors_total counter\n");
+	for (s = 0; s < NN_IDERR_MAX; s++)
+		nn_sbprintf(b, "nanami_identity_errors_total{kind=\"%s\"} %llu\n",
+			    nn_ident_err_name(s), (unsigned long long)st->ident.errors[s]);
 	nn_sbprintf(b, "# TYPE nanami_peers gauge\nnanami_peers %zu\n", st->n_peers);
 	nn_sbprintf(b, "# TYPE nanami_peer_handshake_age_seconds gauge\n"
 		       "# TYPE nanami_peer_rx_bytes_total counter\n"
