@@ -23,6 +23,7 @@ PKGS=(
 	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
 	procps psmisc				# pgrep/pkill/killall in test scripts
 	python3					# reference control plane (tools/cp), test-only
+	python3-cryptography			# the reference control plane's CA (tools/cp --ca-dir)
 	python3-scapy				# third-party dissector for test_dissector
 	iputils-ping jq				# e2e traffic, JSON assertions on gwctl -j
 	curl					# controller e2e tests: admin API, metrics scrapes
