@@ -54,6 +54,8 @@ static void note_result(struct nn_gw_ident *gi, const char *trigger, uint64_t re
 {
 	struct nn_ctl_ident *id = &gi->st->ident;
 
+	if (!request)
+		request = gi->cur_request;
 	pthread_mutex_lock(&gi->st->mu);
 	id->last_rotation.at_unix = wall();
 	id->last_rotation.request = request;
@@ -271,6 +273,8 @@ static bool rotate(struct nn_gw_ident *gi, const char *trigger, uint64_t request
 	unsigned int ms;
 	int e;
 
+	if (request)
+		gi->cur_request = request;
 	if (!gi->has_next) {
 		e = nn_ident_rotation_begin(gi->state_dir, gi->next);
 		if (!e)
