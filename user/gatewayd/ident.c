@@ -127,8 +127,10 @@ static int finish(struct nn_gw_ident *gi, uint64_t gen, const char *trigger, uin
 		 (unsigned long long)gen);
 	nn_log_info("event=key_rotated public_key=%s key_generation=%llu trigger=%s", b64,
 		    (unsigned long long)gen, trigger);
-	note_result(gi, trigger, request, strcmp(trigger, "restart") ? "approved" : "finished",
-		    http_status, m, false);
+	/* approved: the answer said so; finished: the snapshot did. */
+	note_result(gi, trigger, request, http_status ? "approved" : "finished", http_status, m,
+		    false);
+	gi->cur_request = 0;
 	return 0;
 }
 
@@ -208,7 +210,7 @@ int nn_gw_ident_check(struct nn_gw_ident *gi, const char *text, size_t len, char
 		nn_log_info("event=key_rotation state=confirmed note=\"the control plane holds "
 			    "the new key\"");
 		finish(gi, has_gen ? gen : gi->id.key_generation + 1,
-		       gi->retry || !gi->decide ? "request" : "restart", 0, 0);
+		       gi->cur_request ? "request" : "restart", 0, 0);
 		return 0;
 	case NN_KEY_CURRENT:
 		if (!gi->enrolled && has_gen) {
@@ -223,9 +225,10 @@ int nn_gw_ident_check(struct nn_gw_ident *gi, const char *text, size_t len, char
 			nn_log_info("event=key_rotation result=abandoned reason=\"the control "
 				    "plane holds the current key\"");
 			abandon(gi);
-			note_result(gi, "restart", 0, "abandoned", 0,
+			note_result(gi, gi->cur_request ? "request" : "restart", 0, "abandoned", 0,
 				    "the control plane holds the current key: wg.key.next deleted",
 				    false);
+			gi->cur_request = 0;
 		}
 		return 0;
 	case NN_KEY_UNNAMED:
@@ -329,6 +332,7 @@ static bool rotate(struct nn_gw_ident *gi, const char *trigger, uint64_t request
 		nn_log_warn("event=key_rotation result=refused http_status=%ld reason=\"%s\"",
 			    status, m);
 		note_result(gi, trigger, request, "refused", status, m, true);
+		gi->cur_request = 0;
 		return false;
 	}
 	/* A 5xx or an answer we cannot read: the control plane may or may not
