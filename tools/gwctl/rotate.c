@@ -50,7 +50,8 @@ static int64_t mono_ms(void)
 /* The request's outcome once the status has one: NULL while pending. */
 static json_t *outcome(json_t *status, uint64_t request)
 {
-	json_t *id = json_object_get(status, "identity"), *last = json_object_get(id, "last_rotation");
+	json_t *id = json_object_get(status, "identity"),
+	       *last = json_object_get(id, "last_rotation");
 	json_int_t req = json_integer_value(json_object_get(last, "request"));
 	const char *res = json_string_value(json_object_get(last, "result"));
 
@@ -96,8 +97,9 @@ static int rotate_run(struct gw *g, void *state, int argc, char **argv)
 		return gw_err(g, GW_USAGE, "rotate-key takes no arguments");
 	err = gw_ctl_call(g, "POST", "/v1/rotate-key", NULL, &status, &resp, why, sizeof(why));
 	if (err == -ENOTCONN)
-		return gw_err(g, GW_ERR, "no controller: %s (only the running controller can "
-				     "rotate wg0's key)",
+		return gw_err(g, GW_ERR,
+			      "no controller: %s (only the running controller can "
+			      "rotate wg0's key)",
 			      why);
 	if (err)
 		return gw_err(g, GW_ERR, "%s", why);

@@ -48,7 +48,7 @@ struct nn_gw_ident {
 	unsigned int attempt;
 	int64_t retry_at_ms;
 	uint64_t served;	/* last socket request taken */
-	uint64_t cur_request; /* the request the pending rotation answers (0: none) */
+	uint64_t cur_request;	/* the request the pending rotation answers (0: none) */
 	int64_t key_since_unix; /* wg.key's mtime: its age for --key-lifetime */
 	int64_t sched_not_before_ms;
 	int64_t cert_nb, cert_na; /* 0: unknown */
