@@ -243,12 +243,12 @@ static void print_identity(json_t *id)
 		printf("certificate   expires %s\n", JS(id, "certificate_expires_at"));
 	if (json_is_true(json_object_get(id, "pending_rotation")))
 		printf("key rotation  pending (wg.key.next on disk)\n");
-	if (lr)
+	if (json_is_object(lr))
 		printf("key rotation  last %s (%s, %s): %s\n", JS(lr, "result") ?: "?",
 		       JS(lr, "trigger") ?: "?", JS(lr, "at") ?: "?", JS(lr, "message") ?: "");
 	if (JI(id, "rotation_failures"))
 		printf("key rotation  %lld failed\n", JI(id, "rotation_failures"));
-	if (le)
+	if (json_is_object(le))
 		printf("identity err  %s at %s: %s\n", JS(le, "kind") ?: "?", JS(le, "at") ?: "?",
 		       JS(le, "message") ?: "");
 }
