@@ -147,10 +147,15 @@ static void abandon(struct nn_gw_ident *gi)
 
 void nn_gw_ident_init(struct nn_gw_ident *gi)
 {
-	char m[256];
+	char m[256], p[4096];
 	int e;
 
 	key_age_reset(gi);
+	/* Only the state directory's own pair is ours to renew: a --cert
+	 * given by hand is the operator's. */
+	gi->renewable = gi->enrolled && gi->cert_path &&
+			!nn_ident_path(gi->state_dir, NN_IDENT_TLS_CRT, p, sizeof(p)) &&
+			!strcmp(p, gi->cert_path);
 	if (gi->cert_path &&
 	    nn_tls_cert_times(gi->cert_path, &gi->cert_nb, &gi->cert_na, m, sizeof(m))) {
 		nn_log_warn("event=certificate error=\"%s\"", m);
@@ -432,7 +437,7 @@ static void maybe_renew(struct nn_gw_ident *gi, int64_t now_ms)
 	char err[512];
 	unsigned int ms;
 
-	if (!gi->enrolled || !gi->cp || !gi->cert_na || life <= 0)
+	if (!gi->enrolled || !gi->cp || !gi->cert_na || life <= 0 || !gi->renewable)
 		return;
 	if (gi->renew_at_ms ? now_ms < gi->renew_at_ms : now < gi->cert_na - life / 3)
 		return;

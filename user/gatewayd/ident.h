@@ -52,6 +52,7 @@ struct nn_gw_ident {
 	int64_t key_since_unix; /* wg.key's mtime: its age for --key-lifetime */
 	int64_t sched_not_before_ms;
 	int64_t cert_nb, cert_na; /* 0: unknown */
+	bool renewable;		  /* cert_path is the state directory's tls.crt */
 	int64_t renew_at_ms;	  /* next renewal attempt (0: by the lifetime) */
 	unsigned int renew_attempt;
 	bool expired_noted;
