@@ -59,8 +59,9 @@ def _serial():
     return x509.random_serial_number()
 
 
-def fingerprint(cert):
-    return cert.fingerprint(hashes.SHA256()).hex()
+def _spki(pub):
+    return pub.public_bytes(serialization.Encoding.DER,
+                            serialization.PublicFormat.SubjectPublicKeyInfo)
 
 
 class CA:
@@ -124,8 +125,11 @@ class CA:
             b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         return b.sign(self.key, hashes.SHA256())
 
-    def sign_csr(self, pem, node_id, lifetime_s):
-        """A client certificate for node_id from the PEM CSR, or BadCSR."""
+    def sign_csr(self, pem, node_id, lifetime_s, old_cert_der=None):
+        """A client certificate for node_id from the PEM CSR, or BadCSR.
+
+        old_cert_der: the certificate in use (renewal), whose key the CSR
+        must not reuse: identity-v1.md renews with a new key each time."""
         if not isinstance(pem, str) or not pem.strip():
             raise BadCSR("csr must be a non-empty PEM string")
         if len(pem) > MAX_CSR:
@@ -149,6 +153,9 @@ class CA:
         elif not isinstance(pub, ed25519.Ed25519PublicKey):
             raise BadCSR("csr key type %s not allowed (EC P-256/P-384, RSA, Ed25519)"
                          % type(pub).__name__)
+        if old_cert_der is not None and _spki(pub) == _spki(
+                x509.load_der_x509_certificate(old_cert_der).public_key()):
+            raise BadCSR("csr reuses the key of the certificate in use (renew with a new key)")
         sans = [x509.DNSName(node_id)] if DNS_NAME.match(node_id) else []
         cert = self._leaf(node_id, pub, lifetime_s, sans, ExtendedKeyUsageOID.CLIENT_AUTH)
         return cert.public_bytes(serialization.Encoding.PEM).decode()

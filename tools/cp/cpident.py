@@ -248,12 +248,12 @@ def rotate(world, ident, node_id, body, now=None):
     return {"approved": True, "key_generation": kg}, audit
 
 
-def renew(world, node_id, body, ca, lifetime_s):
+def renew(world, node_id, body, ca, lifetime_s, old_cert_der):
     if node_id not in world["gateways"]:
         raise Invalid("unknown gateway %s" % node_id, "node_id", 404)
     check_fields(body, RENEW_FIELDS)
     try:
-        return {"certificate": ca.sign_csr(body["csr"], node_id, lifetime_s)}
+        return {"certificate": ca.sign_csr(body["csr"], node_id, lifetime_s, old_cert_der)}
     except cpca.BadCSR as e:
         raise Invalid(str(e), "csr", 400)
 

@@ -55,7 +55,9 @@ class IdentityAPI:
                 elif what == "rotate":
                     ans, audit = cpident.rotate(w, ident, node_id, body)
                 else:
-                    ans, audit = cpident.renew(w, node_id, body, cp.ca, cp.cert_lifetime), None
+                    ans = cpident.renew(w, node_id, body, cp.ca, cp.cert_lifetime,
+                                        self.connection.getpeercert(binary_form=True))
+                    audit = None
             except Invalid as e:
                 self.ident_log("info", what, node_id, "refused", e.msg, e.status)
                 if mode != "none":
