@@ -91,10 +91,10 @@ nn_check "status: no rejection, no apply error yet" \
 	jqt '.last_rejection == null and .last_apply_error == null'
 nn_check "status: backend in use and wg state (none: not managed)" \
 	jqt '.wg.backend == "none" and .wg.in_sync == null and .wg.iface == "eth0"'
-nn_check "status: identity has node id, and null for what is not built" \
+nn_check "status: identity of a gateway not enrolled (node id; generation, expiry null)" \
 	jqt '.identity.node_id == "gw-fra-1" and (.identity | has("key_generation") and
-	.key_generation == null and .certificate_expires_at == null and
-	.pending_rotation == null) and (.identity.not_implemented | index("key_rotation") != null)'
+	.key_generation == null and .certificate_expires_at == null and .enrolled == false and
+	.pending_rotation == false and .last_rotation == null and (has("not_implemented") | not))'
 nn_check "status: control-plane errors by kind present" \
 	jqt '.control_plane.errors_total | has("connect") and has("tls") and has("timeout")'
 out=$(gwsock status)
@@ -190,6 +190,9 @@ code_err() {	# WANT-CODE METHOD PATH [BODY]
 		{ echo "got: $out"; return 1; }
 }
 nn_check "error: unknown endpoint is 404 JSON" code_err 404 GET /v1/nothing
+nn_check "rotate-key without wg0 managed (--wg none) is 409 JSON, saying why" \
+	code_err 409 POST /v1/rotate-key
+nn_check "rotate-key takes POST only (405)" code_err 405 GET /v1/rotate-key
 nn_check "error: GET /v1/explain is 405 JSON" code_err 405 GET /v1/explain
 nn_check "error: body not JSON is 400 JSON" code_err 400 POST /v1/explain 'nope'
 out=$(req POST /v1/explain '{"direction":"from-overlay","src":"1.2.3","dst":"10.0.0.1","proto":"udp","dport":53}')

@@ -28,6 +28,14 @@
 # them on kernel WireGuard in the VM guests.
 
 TOPO_CP=http://127.0.0.1:8443
+# TOPO_ENROLL=1: the gateway has no keys handed to it: the control plane runs
+# its own CA (--ca-dir, https), the operator mints a token, and
+# `nanami-gatewayd enroll` makes the gateway's identity (identity-v1.md)
+# before the daemon starts on it with --control-plane alone. The operator's
+# requests (cp_api) then carry a client certificate from that CA.
+TOPO_ENROLL=${TOPO_ENROLL:-0}
+TOPO_CURL_TLS=()
+[ "$TOPO_ENROLL" = 1 ] && TOPO_CP=https://127.0.0.1:8443
 TOPO_METRICS=127.0.0.1:9100
 TOPO_RESYNC=${TOPO_RESYNC:-5}
 TOPO_POLL=${TOPO_POLL:-2}
@@ -71,7 +79,8 @@ cp_api() {
 	local m=$1 path=$2 body=${3:-} out code
 	local args=(-sS --max-time 5 -X "$m" -w '\n%{http_code}')
 	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
-	out=$(nn_in gw curl "${args[@]}" "$TOPO_CP$path") || { echo "000 $out"; return 1; }
+	out=$(nn_in gw curl "${args[@]}" "${TOPO_CURL_TLS[@]}" "$TOPO_CP$path") ||
+		{ echo "000 $out"; return 1; }
 	code=${out##*$'\n'}
 	echo "$code ${out%$'\n'*}"
 	[ "$code" -lt 400 ]
@@ -167,11 +176,16 @@ topo_up() {
 	EOF
 	nn_bg gw cp python3 "$NN_ROOT/tools/cp/nanami-cp" --listen 127.0.0.1:8443 \
 		--state "$NN_TMP/cp-state.json" --seed-from "$NN_TMP/snapshot.json" --admin \
-		--keepalive 2
-	nn_wait_for 10 nn_in gw curl -sf --max-time 1 -o /dev/null "$TOPO_CP/admin/v1/state" ||
-		{ echo "# the control plane did not start"; return 1; }
+		--keepalive 2 $(topo_cp_ident_args)
+	if [ "$TOPO_ENROLL" = 1 ]; then
+		topo_enroll || return 1
+	else
+		nn_wait_for 10 nn_in gw curl -sf --max-time 1 -o /dev/null "$TOPO_CP/admin/v1/state" ||
+			{ echo "# the control plane did not start"; return 1; }
+		TOPO_GWD_ARGS+=(--node-id gw-fra-1)
+	fi
 	nn_bg gw gatewayd "$NN_BUILD/nanami-gatewayd" --iface wg0 --control-plane "$TOPO_CP" \
-		--node-id gw-fra-1 --state-dir "$NN_TMP/gw-state" --wg "$TOPO_WG_BACKEND" \
+		--state-dir "$NN_TMP/gw-state" --wg "$TOPO_WG_BACKEND" \
 		--resync "$TOPO_RESYNC" --poll "$TOPO_POLL" --metrics-listen "$TOPO_METRICS" \
 		"${TOPO_GWD_ARGS[@]}"
 	# The controller sets wg0's key (from its state dir) once it applied.
@@ -193,6 +207,33 @@ topo_up() {
 			{ echo "# client $c: no handshake with the gateway"; return 1; }
 	done
 	return 0
+}
+
+# The control plane's identity flags (TOPO_ENROLL=1): its CA and audit log.
+topo_cp_ident_args() {
+	[ "$TOPO_ENROLL" = 1 ] && echo --ca-dir "$NN_TMP/cp-ca" --audit-log "$NN_TMP/audit.jsonl"
+}
+
+# topo_enroll: an operator certificate from the control plane's new CA, a
+# token for gw-fra-1, and `nanami-gatewayd enroll` into the state directory.
+topo_enroll() {
+	local ca=$NN_TMP/cp-ca op=$NN_TMP/operator
+	nn_wait_for 10 test -s "$ca/ca.crt" || { echo "# the control plane made no CA"; return 1; }
+	(openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$op.key" \
+		-out "$op.csr" -subj /CN=demo-operator &&
+		printf 'extendedKeyUsage=clientAuth\n' >"$op.ext" &&
+		openssl x509 -req -in "$op.csr" -CA "$ca/ca.crt" -CAkey "$ca/ca.key" -CAcreateserial \
+			-days 1 -out "$op.crt" -extfile "$op.ext") >"$NN_TMP/operator.log" 2>&1 ||
+		{ echo "# operator certificate: $(tail -1 "$NN_TMP/operator.log")"; return 1; }
+	TOPO_CURL_TLS=(--cacert "$ca/ca.crt" --cert "$op.crt" --key "$op.key")
+	nn_wait_for 10 cp_api GET /admin/v1/state || { echo "# the control plane did not start"; return 1; }
+	cp_api POST /admin/v1/tokens '{"node_id": "gw-fra-1", "operator": "demo-operator", "ttl": 600}' |
+		sed 's/^[0-9]* //' | jq -r .token >"$NN_TMP/enroll.token"
+	[ -s "$NN_TMP/enroll.token" ] || { echo "# no enrollment token"; return 1; }
+	nn_in gw "$NN_BUILD/nanami-gatewayd" enroll --control-plane "$TOPO_CP" \
+		--token-file "$NN_TMP/enroll.token" --ca "$ca/ca.crt" --state-dir "$NN_TMP/gw-state" \
+		--endpoint "[fd00:99:1::1]:51820" >"$NN_TMP/enroll.log" 2>&1 ||
+		{ echo "# enrollment failed: $(tail -1 "$NN_TMP/enroll.log")"; return 1; }
 }
 
 # The client's tunnel to the gateway has completed a handshake.
@@ -303,8 +344,8 @@ topo_cp_start() {
 	TOPO_CP_STARTS=$((TOPO_CP_STARTS + 1))
 	nn_bg gw "cp$TOPO_CP_STARTS" python3 "$NN_ROOT/tools/cp/nanami-cp" \
 		--listen 127.0.0.1:8443 --state "$NN_TMP/cp-state.json" \
-		--seed-from "$NN_TMP/snapshot.json" --admin --keepalive 2 "$@"
-	nn_wait_for 10 nn_in gw curl -sf --max-time 1 -o /dev/null "$TOPO_CP/admin/v1/state"
+		--seed-from "$NN_TMP/snapshot.json" --admin --keepalive 2 $(topo_cp_ident_args) "$@"
+	nn_wait_for 10 cp_api GET /admin/v1/state
 }
 
 # topo_stream_state: the controller's control-plane state (none, down,

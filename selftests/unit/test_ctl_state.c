@@ -83,14 +83,25 @@ static void test_status_fresh(void **state)
 	/* Never reconciled: in sync is not known. */
 	assert_true(json_is_null(get(s, "wg.in_sync")));
 	assert_string_equal(json_string_value(get(s, "wg.backend")), "genl");
-	/* Identity: what exists, and null (present) for what is not built. */
+	/* Identity: not enrolled, nothing known yet: false, or null (present). */
 	assert_string_equal(json_string_value(get(s, "identity.node_id")), "gw-fra-1");
 	assert_string_equal(json_string_value(get(s, "identity.wg_public_key")),
 			    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
 	assert_true(json_is_null(get(s, "identity.key_generation")));
 	assert_true(json_is_null(get(s, "identity.certificate_expires_at")));
-	assert_true(json_is_null(get(s, "identity.pending_rotation")));
-	assert_true(json_is_null(get(s, "identity.enrolled")));
+	assert_true(json_is_false(get(s, "identity.pending_rotation")));
+	assert_true(json_is_false(get(s, "identity.enrolled")));
+	assert_true(json_is_null(get(s, "identity.last_rotation")));
+	assert_null(get(s, "identity.not_implemented"));
+	assert_int_equal(json_integer_value(get(s, "identity.errors_total.key_mismatch")), 0);
+	/* An identity error is counted by kind and kept with its message. */
+	nn_ctl_note_ident_error(&st, NN_IDERR_KEY_MISMATCH, "gateway.public_key X is not ours");
+	json_decref(s);
+	s = nn_ctl_status_json(&st, 1000);
+	assert_int_equal(json_integer_value(get(s, "identity.errors_total.key_mismatch")), 1);
+	assert_string_equal(json_string_value(get(s, "identity.last_error.kind")), "key_mismatch");
+	assert_string_equal(json_string_value(get(s, "identity.last_error.message")),
+			    "gateway.public_key X is not ours");
 	json_decref(s);
 	nn_ctl_state_destroy(&st);
 }

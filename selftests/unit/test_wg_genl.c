@@ -366,6 +366,25 @@ static void test_device_only(void **state)
 	nn_wg_device_free(&d);
 }
 
+/* A key rotation's set (nn_wg_set_private_key): the private key alone. No
+ * REPLACE_PEERS (it would remove every peer), no port, no peer. */
+static void test_private_key_only(void **state)
+{
+	struct nn_wg_device d = { .flags = NN_WG_DEV_HAS_PRIVATE_KEY };
+	struct seen s = {};
+
+	(void)state;
+	memset(d.private_key, 0x17, 32);
+	assert_int_equal(build(&d, NN_WG_GENL_MSG_MAX_DEFAULT, &s), 0);
+	assert_int_equal(s.msgs, 1);
+	assert_true(s.has_private_key);
+	assert_memory_equal(s.private_key, d.private_key, 32);
+	assert_false(s.has_port || s.has_dev_flags);
+	assert_int_equal(s.n_parts, 0);
+	free(s.parts);
+	nn_wg_device_free(&d);
+}
+
 /* Without flags: no device attribute at all (a listen port of 0 would
  * otherwise be written and pick a random port). */
 static void test_no_device_attrs(void **state)
@@ -782,11 +801,12 @@ static void test_get_request(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_device_only),    cmocka_unit_test(test_no_device_attrs),
-		cmocka_unit_test(test_large_peer_set), cmocka_unit_test(test_split_allowedips),
-		cmocka_unit_test(test_build_errors),   cmocka_unit_test(test_parse_joined),
-		cmocka_unit_test(test_parse_no_key),   cmocka_unit_test(test_parse_malformed),
-		cmocka_unit_test(test_parse_peer_cap), cmocka_unit_test(test_get_request),
+		cmocka_unit_test(test_device_only),	 cmocka_unit_test(test_private_key_only),
+		cmocka_unit_test(test_no_device_attrs),	 cmocka_unit_test(test_large_peer_set),
+		cmocka_unit_test(test_split_allowedips), cmocka_unit_test(test_build_errors),
+		cmocka_unit_test(test_parse_joined),	 cmocka_unit_test(test_parse_no_key),
+		cmocka_unit_test(test_parse_malformed),	 cmocka_unit_test(test_parse_peer_cap),
+		cmocka_unit_test(test_get_request),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

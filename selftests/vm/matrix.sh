@@ -22,7 +22,8 @@
 # (guest/test_kwg_backend.sh); on one kernel each, the long end-to-end tests
 # on kernel WireGuard: the overlay spec's compliance tests and the live
 # enforcement tests (selftests/netns/test_e2e_*.sh with TOPO_WG=kernel), and
-# nanami-gatewayd's restart and --detach (guest/test_kwg_gatewayd.sh).
+# nanami-gatewayd's own key rotation, restart and --detach
+# (guest/test_kwg_gatewayd.sh).
 # NN_VM_TIMEOUT bounds one boot (default 900 s).
 set -u
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)

@@ -92,6 +92,8 @@ echo "WireGuard: $DEMO_WG_SAYS."
 scale=${NN_TIME_SCALE:-1}
 TOPO_RESYNC=$((3 * (scale < 4 ? scale : 4)))
 . selftests/netns/lib.sh
+# The gateway enrolls from a single-use token (no keys handed to it).
+TOPO_ENROLL=1
 . selftests/netns/topo_gateway.sh
 
 if [ -t 1 ]; then B=$'\e[1m' G=$'\e[32m' R=$'\e[31m' N=$'\e[0m'; else B= G= R= N=; fi
@@ -161,6 +163,9 @@ fi
 printf '   up in %ds; the controller configured wg0 (%s) from the control plane:\n' \
 	$((SECONDS - start)) "link kind $(nn_in gw ip -d -j link show wg0 | jq -r '.[0].linkinfo.info_kind')"
 nn_in gw wg show wg0 | sed -n 's/^peer: /     peer /p;s/^  allowed ips: /       allowed ips: /p'
+printf '   enrolled from a single-use token (nanami-gatewayd enroll): %s\n' \
+	"$(jq -c '{node_id, overlay_ipv6, key_generation}' "$NN_TMP/gw-state/node.json")"
+printf '   the control plane audited it: %s\n' "$(grep -m1 node.enrolled "$NN_TMP/audit.jsonl")"
 
 say "1. alice (eng) opens the acme database, tcp/5432: rule eng-db allows it"
 expect_pass "alice -> fd00:acc::5 tcp/5432" alice tcp fd00:acc::5 5432 eng-db
@@ -254,6 +259,34 @@ say "8. alice is full_tunnel with manual egress gw-fra-1: she browses the intern
 expect_pass "alice -> 2001:db8:ffff::1 tcp/80" alice tcp 2001:db8:ffff::1 80
 expect_pass "alice (IPv4) -> 192.0.2.53 udp/53" alice udp 192.0.2.53 53
 expect_drop "alice -> 2001:db8:ffff::1 tcp/25 (deny rule no-smtp)" alice tcp 2001:db8:ffff::1 25 acl_deny
+
+say "9. the gateway rotates its own WireGuard key: nanami-gwctl rotate-key"
+old=$(topo_gw_pub)
+t0=$(nn_now_ms)
+if out=$(gwctl rotate-key); then
+	t1=$(nn_now_ms)
+	new=$(topo_gw_pub)
+	if [ "$new" != "$old" ] && [ "$new" = "$(jq -r .wg_public_key <<<"$out")" ]; then
+		good "approved by the control plane in $((t1 - t0)) ms; wg0 now runs $new (key generation $(jq -r .key_generation <<<"$out"))"
+	else
+		bad "rotate-key said $out but wg0 runs $new (was $old)"
+	fi
+	printf '   the control plane audited it: %s\n' "$(grep -m1 node.key_rotated "$NN_TMP/audit.jsonl")"
+	echo "   the clients take the gateway's new key (here by wg set; the control plane hands it out)"
+	for c in alice carol; do
+		nn_in "$c" wg set wg0 peer "$old" remove peer "$new" \
+			endpoint "[fd00:99:${TOPO_UL[$c]}::1]:51820" allowed-ips ::/0,0.0.0.0/0 \
+			persistent-keepalive 1
+	done
+	if nn_wait_for 5 topo_handshaked alice; then
+		good "alice handshakes with the new key $(($(nn_now_ms) - t0)) ms after rotate-key"
+	else
+		bad "no handshake with the new key"
+	fi
+	expect_pass "alice -> fd00:acc::5 tcp/5432 over the new key" alice tcp fd00:acc::5 5432 eng-db
+else
+	bad "rotate-key failed: $out"
+fi
 
 say "The gateway's view (nanami-gwctl)"
 nn_in gw "$GWCTL" --iface wg0 status

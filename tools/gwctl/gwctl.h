@@ -66,7 +66,7 @@ struct gw_cmd {
 };
 
 extern const struct gw_cmd gw_cmd_status, gw_cmd_devices, gw_cmd_rules, gw_cmd_stats, gw_cmd_flows,
-	gw_cmd_monitor, gw_cmd_explain;
+	gw_cmd_monitor, gw_cmd_explain, gw_cmd_rotate_key;
 
 /* The next argv word when it is a number (for options with an optional
  * value given as a separate word, "--watch 2"); NULL otherwise. */

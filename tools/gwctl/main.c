@@ -23,7 +23,7 @@
 
 static const struct gw_cmd *const cmds[] = {
 	&gw_cmd_status, &gw_cmd_devices, &gw_cmd_rules,	  &gw_cmd_stats,
-	&gw_cmd_flows,	&gw_cmd_monitor, &gw_cmd_explain,
+	&gw_cmd_flows,	&gw_cmd_monitor, &gw_cmd_explain, &gw_cmd_rotate_key,
 };
 
 #define N_CMDS (sizeof(cmds) / sizeof(cmds[0]))

@@ -228,6 +228,31 @@ static void print_wg(json_t *wg)
 		       JS(wg, "error") ? ": " : "", JS(wg, "error") ?: "");
 }
 
+/* The gateway's own identity (identity-v1.md), from the status. */
+static void print_identity(json_t *id)
+{
+	json_t *lr = json_object_get(id, "last_rotation"), *le = json_object_get(id, "last_error");
+
+	printf("identity      node %s, %s, wg public key %s", JS(id, "node_id") ?: "-",
+	       json_is_true(json_object_get(id, "enrolled")) ? "enrolled" : "not enrolled",
+	       JS(id, "wg_public_key") ?: "-");
+	if (json_is_integer(json_object_get(id, "key_generation")))
+		printf(" (generation %lld)", JI(id, "key_generation"));
+	printf("\n");
+	if (JS(id, "certificate_expires_at"))
+		printf("certificate   expires %s\n", JS(id, "certificate_expires_at"));
+	if (json_is_true(json_object_get(id, "pending_rotation")))
+		printf("key rotation  pending (wg.key.next on disk)\n");
+	if (json_is_object(lr))
+		printf("key rotation  last %s (%s, %s): %s\n", JS(lr, "result") ?: "?",
+		       JS(lr, "trigger") ?: "?", JS(lr, "at") ?: "?", JS(lr, "message") ?: "");
+	if (JI(id, "rotation_failures"))
+		printf("key rotation  %lld failed\n", JI(id, "rotation_failures"));
+	if (json_is_object(le))
+		printf("identity err  %s at %s: %s\n", JS(le, "kind") ?: "?", JS(le, "at") ?: "?",
+		       JS(le, "message") ?: "");
+}
+
 /* What only the controller knows, from GET /v1/status. */
 static void print_controller(struct gw *g, json_t *ctl, const char *why)
 {
@@ -256,8 +281,7 @@ static void print_controller(struct gw *g, json_t *ctl, const char *why)
 	print_event("last rejected", json_object_get(ctl, "last_rejection"));
 	print_event("apply error", json_object_get(ctl, "last_apply_error"));
 	print_wg(json_object_get(ctl, "wg"));
-	printf("identity      node %s, wg public key %s (enrollment, rotation: not built yet)\n",
-	       JS(id, "node_id") ?: "-", JS(id, "wg_public_key") ?: "-");
+	print_identity(id);
 	printf("cp errors    ");
 	json_object_foreach(errs, k, v)
 	{

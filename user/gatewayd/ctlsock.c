@@ -172,6 +172,27 @@ static nn_mhd_result explain(struct nn_ctlsock *s, struct MHD_Connection *c, str
 	return nn_http_json(c, MHD_HTTP_OK, ans);
 }
 
+/*
+ * POST /v1/rotate-key: ask the loop to rotate wg0's key. The rotation talks
+ * to the control plane, so it is not done on this thread: the answer (202)
+ * carries the request's number, and identity.last_rotation in the status
+ * says how it ended once last_rotation.request reaches it.
+ */
+static nn_mhd_result rotate_key(struct nn_ctlsock *s, struct MHD_Connection *c)
+{
+	const char *no = s->o.st->info.no_rotation;
+	uint64_t n;
+
+	if (no)
+		return nn_http_error(c, MHD_HTTP_CONFLICT, "cannot rotate the key: %s", no);
+	n = nn_ctl_request_rotation(s->o.st);
+	nn_log_info("event=rotate_key_requested request=%llu via=control_socket",
+		    (unsigned long long)n);
+	return nn_http_json(c, MHD_HTTP_ACCEPTED,
+			    json_pack("{s:I,s:s}", "request", (json_int_t)n, "status",
+				      "GET /v1/status: identity.last_rotation"));
+}
+
 static nn_mhd_result method_not_allowed(struct MHD_Connection *c, const char *method,
 					const char *url, const char *allow)
 {
@@ -232,9 +253,15 @@ static nn_mhd_result on_request(void *cls, struct MHD_Connection *c, const char 
 			return method_not_allowed(c, method, url, "POST");
 		return explain(s, c, u);
 	}
+	if (!strcmp(url, "/v1/rotate-key")) {
+		if (strcmp(method, "POST"))
+			return method_not_allowed(c, method, url, "POST");
+		return rotate_key(s, c);
+	}
 	return nn_http_error(c, MHD_HTTP_NOT_FOUND,
-			     "no such endpoint: %s %s (GET /v1/status, POST /v1/explain)", method,
-			     url);
+			     "no such endpoint: %s %s (GET /v1/status, POST /v1/explain, "
+			     "POST /v1/rotate-key)",
+			     method, url);
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -369,8 +396,9 @@ int nn_ctlsock_start(const struct nn_ctlsock_opts *o, struct nn_ctlsock **out)
 	}
 	/* Loading takes about half a second: not on the start path. */
 	s->warm_started = !pthread_create(&s->warm, NULL, warm_up, s);
-	nn_log_info("event=control_socket path=%s endpoints=\"GET /v1/status, POST /v1/explain\"",
-		    s->path);
+	nn_log_info(
+		"event=control_socket path=%s endpoints=\"GET /v1/status, POST /v1/explain, POST /v1/rotate-key\"",
+		s->path);
 	*out = s;
 	return 0;
 }

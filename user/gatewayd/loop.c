@@ -28,6 +28,7 @@
 #include "dp/underlay.h"
 #include "gatewayd/ctlsock.h"
 #include "gatewayd/hostaddr.h"
+#include "gatewayd/ident.h"
 #include "gatewayd/lkg.h"
 #include "gatewayd/loop.h"
 #include "gatewayd/metrics.h"
@@ -56,6 +57,7 @@ struct daemon {
 	struct nn_ctlsock *ctlsock;
 	struct nn_notify notify; /* systemd: READY, STATUS, WATCHDOG */
 	bool lkg_only;		 /* enforcing the last-known-good, unconfirmed */
+	struct nn_gw_ident ident;
 
 	/* control plane */
 	struct nn_cp_client *cp;	/* fetches, main thread */
@@ -341,6 +343,20 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		return NN_APPLY_REJECTED;
 	}
 	nn_errlist_free(&errs);
+	{
+		char m[NN_CTL_MSG_MAX];
+		const char *mp = m;
+
+		/* Our own key as the control plane holds it: a snapshot for a
+		 * key we do not hold is refused whole (identity-v1.md). */
+		if (nn_gw_ident_check(&d->ident, text, len, m, sizeof(m))) {
+			nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+				   source_name(d), why, m);
+			rejected(d, why, (int64_t)p->generation, &mp, 1);
+			nn_policy_free(p);
+			return NN_APPLY_REJECTED;
+		}
+	}
 	if (!our_node_id(d)) {
 		snprintf(d->file_node_id, sizeof(d->file_node_id), "%s", p->node_id);
 		nn_ctl_set_node_id(&d->st, p->node_id);
@@ -794,6 +810,14 @@ static void loop(struct daemon *d)
 		int64_t now = now_ms(), deadline = d->next_resync;
 		int timeout;
 
+		/* Key rotation, certificate renewal; an outcome the control
+		 * plane's snapshot must settle is settled now. */
+		if (nn_gw_ident_tick(&d->ident, now) && d->o->cp.url) {
+			cp_sync(d, "identity");
+			nn_gw_ident_decide(&d->ident, d->good_text, d->good_len);
+			now = now_ms();
+		}
+
 		tell_systemd(d);
 		deadline = min_deadline(deadline, nn_notify_watchdog(&d->notify, now));
 		if (d->o->cp.url && !stream_up(d))
@@ -898,6 +922,12 @@ static void describe_self(struct daemon *d)
 	i->resync_s = d->o->resync_s;
 	if (d->o->node_id)
 		snprintf(d->st.node_id, sizeof(d->st.node_id), "%s", d->o->node_id);
+	i->wake_fd = d->evfd;
+	i->no_rotation = !d->o->cp.url	 ? "no control plane (--assignments mode)" :
+			 !d->wg_open	 ? "wg0 is not managed by this controller (--wg none)" :
+			 !d->o->enrolled ? "not enrolled: the state directory has no node.json "
+					   "(nanami-gatewayd enroll)" :
+					   NULL;
 	pthread_mutex_unlock(&d->st.mu);
 }
 
@@ -942,7 +972,8 @@ static int start(struct daemon *d)
 	if (o->wg == NN_WG_MODE_UAPI || o->wg == NN_WG_MODE_GENL) {
 		struct nn_wg_opts wo = { .iface = o->iface,
 					 .mode = o->wg,
-					 .state_dir = o->state_dir };
+					 .state_dir = o->state_dir,
+					 .key_path = o->wg_key_path };
 
 		err = nn_wg_open(&d->wg, &wo);
 		if (err) {
@@ -981,6 +1012,16 @@ static int start(struct daemon *d)
 	} else {
 		stat(o->assignments, &d->file_st);
 	}
+	d->ident = (struct nn_gw_ident){ .state_dir = o->state_dir,
+					 .st = &d->st,
+					 .wg = d->wg_open ? &d->wg : NULL,
+					 .cp = d->cp,
+					 .enrolled = o->enrolled,
+					 .id = o->ident,
+					 .key_lifetime_s = o->key_lifetime_s,
+					 .cert_path = o->cp.cert,
+					 .renew_base_ms = o->renew_base_ms };
+	nn_gw_ident_init(&d->ident);
 	return 0;
 }
 

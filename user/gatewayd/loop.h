@@ -11,6 +11,7 @@
 #include <stdbool.h>
 
 #include "cp/client.h"
+#include "identity/identity.h"
 #include "dp/loader.h"
 #include "wg/reconcile.h"
 
@@ -36,6 +37,12 @@ struct nn_daemon_opts {
 	unsigned int resync_s;
 	unsigned int poll_s;
 	struct nn_capacity cap;
+	/* identity (identity-v1.md): node.json found in state_dir */
+	bool enrolled;
+	struct nn_ident ident;
+	const char *wg_key_path; /* NULL: <state_dir>/<iface>.key (not enrolled) */
+	uint32_t key_lifetime_s; /* --key-lifetime; 0: off */
+	uint32_t renew_base_ms;	 /* first retry of a failed renewal (0: 1 s) */
 };
 
 /* Run until *stop (or once). 0, or -errno with the reason logged. */

@@ -14,6 +14,7 @@
 
 #include "gatewayd/detach.h"
 #include "gatewayd/loop.h"
+#include "identity/identity.h"
 #include "lib/ctlpath.h"
 #include "lib/iface.h"
 #include "lib/log.h"
@@ -55,6 +56,7 @@ enum opt_id {
 	O_MAX_CELLS,
 	O_MAX_FLOWS,
 	O_MAX_NODES,
+	O_KEY_LIFETIME,
 	O_VERBOSE = 'v',
 	O_HELP = 'h',
 };
@@ -105,6 +107,8 @@ static const struct flag {
 	{ "max-cells", "N", O_MAX_CELLS, "map capacity for compiled ACL cells (default 524288)" },
 	{ "max-flows", "N", O_MAX_FLOWS, "flow table size (default 1048576)" },
 	{ "max-nodes", "N", O_MAX_NODES, "map capacity for overlay nodes (default 1024)" },
+	{ "key-lifetime", "DAYS", O_KEY_LIFETIME,
+	  "rotate wg0's key when it is this old (enrolled gateways; default off)" },
 	{ "verbose", NULL, O_VERBOSE, "debug logging (libbpf included)" },
 	{ "help", NULL, O_HELP, "this help" },
 };
@@ -115,9 +119,13 @@ static void usage(FILE *f)
 {
 	size_t i;
 
-	fprintf(f, "Usage: nanami-gatewayd --iface IF (--assignments FILE | --control-plane URL "
-		   "--node-id ID) [options]\n"
-		   "       nanami-gatewayd --iface IF [--underlay NIC] --detach [--bpffs DIR]\n\n");
+	fprintf(f,
+		"Usage: nanami-gatewayd --iface IF (--assignments FILE | --control-plane URL "
+		"[--node-id ID]) [options]\n"
+		"       nanami-gatewayd --iface IF [--underlay NIC] --detach [--bpffs DIR]\n"
+		"       nanami-gatewayd enroll --control-plane URL --token-file FILE --ca FILE\n"
+		"                       [--endpoint HOST:PORT ...] [--state-dir DIR | --iface IF] "
+		"[--force]\n\n");
 	for (i = 0; i < N_FLAGS; i++) {
 		char left[48];
 
@@ -150,7 +158,8 @@ struct args {
 	const char *wg;
 	char pin_buf[512];
 	char state_buf[512];
-	char ctl_buf[108]; /* sun_path */
+	char ctl_buf[108];	/* sun_path */
+	char id_paths[4][4096]; /* enrolled: tls.crt, tls.key, ca.crt, wg.key */
 };
 
 static int bad_value(const char *flag, const char *v)
@@ -251,6 +260,11 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 		return parse_uint(v, name, &d->cap.max_flows);
 	case O_MAX_NODES:
 		return parse_uint(v, name, &d->cap.max_nodes);
+	case O_KEY_LIFETIME:
+		if (parse_uint(v, name, &d->key_lifetime_s) || d->key_lifetime_s > 36500)
+			return bad_value(name, v);
+		d->key_lifetime_s *= 86400;
+		return 0;
 	case O_VERBOSE:
 		nn_log_set_level(NN_LOG_DEBUG);
 		return 0;
@@ -294,6 +308,42 @@ static int resolve_wg(struct args *a)
 	return 0;
 }
 
+/*
+ * An enrolled state directory (node.json) supplies what --node-id, --cert,
+ * --key and --ca would, and wg0's key is its wg.key; flags still override.
+ */
+static int load_identity(struct args *a)
+{
+	struct nn_daemon_opts *d = &a->d;
+	const char *names[4] = { NN_IDENT_TLS_CRT, NN_IDENT_TLS_KEY, NN_IDENT_CA, NN_IDENT_WG_KEY };
+	char err[512] = "";
+	int e, i;
+
+	e = nn_ident_load(d->state_dir, &d->ident, err, sizeof(err));
+	if (e == -ENOENT)
+		return 0;
+	if (e) {
+		nn_log_err("event=identity_error kind=files error=\"%s\"", err);
+		return e;
+	}
+	for (i = 0; i < 4; i++)
+		if (nn_ident_path(d->state_dir, names[i], a->id_paths[i], sizeof(a->id_paths[i])))
+			return -ENAMETOOLONG;
+	d->enrolled = true;
+	d->wg_key_path = a->id_paths[3];
+	if (!d->node_id)
+		d->node_id = d->cp.node_id = d->ident.node_id;
+	if (!d->cp.cert && !d->cp.key) {
+		d->cp.cert = a->id_paths[0];
+		d->cp.key = a->id_paths[1];
+	}
+	if (!d->cp.ca)
+		d->cp.ca = a->id_paths[2];
+	nn_log_info("event=identity node_id=%s key_generation=%llu state_dir=%s", d->ident.node_id,
+		    (unsigned long long)d->ident.key_generation, d->state_dir);
+	return 0;
+}
+
 static int check_args(struct args *a)
 {
 	struct nn_daemon_opts *d = &a->d;
@@ -317,6 +367,8 @@ static int check_args(struct args *a)
 	}
 	if (a->detach)
 		return 0;
+	if (load_identity(a))
+		return -EINVAL;
 	if (!d->assignments == !d->cp.url) {
 		nn_log_err("event=usage error=\"give exactly one of --assignments FILE and "
 			   "--control-plane URL\"");
@@ -376,12 +428,90 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return check_args(a);
 }
 
+/* nanami-gatewayd enroll ...: exit 0 enrolled, 1 refused or failed, 2 usage. */
+static int enroll_main(int argc, char **argv)
+{
+	enum { E_CP = 1, E_TOKEN, E_CA, E_ENDPOINT, E_STATE, E_IFACE, E_FORCE };
+	static const struct option lo[] = {
+		{ "control-plane", required_argument, NULL, E_CP },
+		{ "token-file", required_argument, NULL, E_TOKEN },
+		{ "ca", required_argument, NULL, E_CA },
+		{ "endpoint", required_argument, NULL, E_ENDPOINT },
+		{ "state-dir", required_argument, NULL, E_STATE },
+		{ "iface", required_argument, NULL, E_IFACE },
+		{ "force", no_argument, NULL, E_FORCE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, 'h' },
+		{},
+	};
+	const char *eps[16], *iface = "wg0";
+	struct nn_enroll_opts o = { .endpoints = eps };
+	char state[512], err[1024] = "";
+	int c;
+
+	while ((c = getopt_long(argc, argv, "vh", lo, NULL)) != -1) {
+		switch (c) {
+		case E_CP:
+			o.cp_url = optarg;
+			break;
+		case E_TOKEN:
+			o.token_file = optarg;
+			break;
+		case E_CA:
+			o.ca = optarg;
+			break;
+		case E_ENDPOINT:
+			if (o.n_endpoints == 16) {
+				nn_log_err("event=usage error=\"at most 16 --endpoint\"");
+				return 2;
+			}
+			eps[o.n_endpoints++] = optarg;
+			break;
+		case E_STATE:
+			o.state_dir = optarg;
+			break;
+		case E_IFACE:
+			iface = optarg;
+			break;
+		case E_FORCE:
+			o.force = true;
+			break;
+		case 'v':
+			nn_log_set_level(NN_LOG_DEBUG);
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !o.cp_url || !o.token_file || !o.ca) {
+		nn_log_err(
+			"event=usage error=\"enroll needs --control-plane URL, --token-file FILE "
+			"and --ca FILE\"");
+		return 2;
+	}
+	if (!o.state_dir) {
+		snprintf(state, sizeof(state), "%s/%s", NN_DEF_STATE_ROOT, iface);
+		o.state_dir = state;
+	}
+	if (nn_ident_enroll(&o, NULL, err, sizeof(err))) {
+		nn_log_err("event=enroll_failed state_dir=%s error=\"%s\"", o.state_dir, err);
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct args a;
 	int err;
 
 	nn_log_libbpf();
+	if (argc > 1 && !strcmp(argv[1], "enroll"))
+		return enroll_main(argc - 1, argv + 1);
 	if (parse_args(argc, argv, &a))
 		return 2;
 	if (a.detach)

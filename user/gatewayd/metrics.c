@@ -349,6 +349,29 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 		    "# TYPE nanami_lkg_generation gauge\nnanami_lkg_generation %llu\n",
 		    (unsigned long long)st->lkg.generation);
 	nn_sbprintf(b,
+		    "# HELP nanami_key_rotation_failures_total WireGuard key rotations that "
+		    "failed (refused, error answer, no answer).\n"
+		    "# TYPE nanami_key_rotation_failures_total counter\n"
+		    "nanami_key_rotation_failures_total %llu\n",
+		    (unsigned long long)st->ident.rotation_failures);
+	if (st->ident.key_generation >= 0)
+		nn_sbprintf(b,
+			    "# HELP nanami_key_generation Generation of the WireGuard key in use.\n"
+			    "# TYPE nanami_key_generation gauge\nnanami_key_generation %lld\n",
+			    (long long)st->ident.key_generation);
+	if (st->ident.cert_expires_unix)
+		nn_sbprintf(b,
+			    "# HELP nanami_certificate_expiry_timestamp_seconds notAfter of the "
+			    "mTLS client certificate.\n"
+			    "# TYPE nanami_certificate_expiry_timestamp_seconds gauge\n"
+			    "nanami_certificate_expiry_timestamp_seconds %lld\n",
+			    (long long)st->ident.cert_expires_unix);
+	nn_sbprintf(b, "# HELP nanami_identity_errors_total Identity errors by kind.\n"
+		       "# TYPE nanami_identity_errors_total counter\n");
+	for (s = 0; s < NN_IDERR_MAX; s++)
+		nn_sbprintf(b, "nanami_identity_errors_total{kind=\"%s\"} %llu\n",
+			    nn_ident_err_name(s), (unsigned long long)st->ident.errors[s]);
+	nn_sbprintf(b,
 		    "# HELP nanami_peers Peers on wg0 (devices and overlay nodes).\n"
 		    "# TYPE nanami_peers gauge\nnanami_peers %zu\n",
 		    st->n_peers);

@@ -24,6 +24,41 @@ void nn_ctl_state_init(struct nn_ctl_state *st)
 	pthread_mutex_init(&st->mu, NULL);
 	st->last_rejection.generation = -1;
 	st->last_apply_error.generation = -1;
+	st->ident.key_generation = -1;
+	st->info.wake_fd = -1;
+}
+
+const char *nn_ident_err_name(int kind)
+{
+	static const char *const names[] = { "key_mismatch", "bad_key", "certificate_expired",
+					     "renewal_failed", "files" };
+
+	return kind >= 0 && kind < NN_IDERR_MAX ? names[kind] : "unknown";
+}
+
+void nn_ctl_note_ident_error(struct nn_ctl_state *st, enum nn_ident_err_kind kind, const char *msg)
+{
+	if ((unsigned int)kind >= NN_IDERR_MAX)
+		kind = NN_IDERR_FILES;
+	pthread_mutex_lock(&st->mu);
+	st->ident.errors[kind]++;
+	st->ident.last_error_unix = time(NULL);
+	st->ident.last_error_kind = kind;
+	snprintf(st->ident.last_error, sizeof(st->ident.last_error), "%s", msg);
+	pthread_mutex_unlock(&st->mu);
+}
+
+uint64_t nn_ctl_request_rotation(struct nn_ctl_state *st)
+{
+	uint64_t one = 1, n;
+
+	pthread_mutex_lock(&st->mu);
+	n = ++st->ident.rotate_requested;
+	pthread_mutex_unlock(&st->mu);
+	/* A failed wake-up only delays: the loop looks once a second. */
+	if (st->info.wake_fd >= 0 && write(st->info.wake_fd, &one, sizeof(one)) < 0)
+		n += 0;
+	return n;
 }
 
 void nn_ctl_state_destroy(struct nn_ctl_state *st)
@@ -272,18 +307,42 @@ static json_t *wg_json(const struct nn_ctl_state *st)
 			 (json_int_t)st->n_peers);
 }
 
-/*
- * The gateway's identity as far as it exists today: its node id and wg0's
- * key. Enrollment, key rotation and certificate renewal (identity-v1.md)
- * are not built yet: their fields are present and null so that clients can
- * rely on the keys.
- */
+/* The gateway's own identity (identity-v1.md): enrollment, key rotation,
+ * the client certificate, identity errors. Caller holds mu. */
 static json_t *identity_json(const struct nn_ctl_state *st)
 {
-	return json_pack("{s:o,s:o,s:n,s:n,s:n,s:n,s:[sss]}", "node_id", str_or_null(st->node_id),
-			 "wg_public_key", str_or_null(st->info.wg_public_key), "key_generation",
-			 "enrolled", "certificate_expires_at", "pending_rotation",
-			 "not_implemented", "enrollment", "key_rotation", "certificate_renewal");
+	const struct nn_ctl_ident *id = &st->ident;
+	json_t *rot = json_null(), *last = json_null(), *errs = json_object();
+	int k;
+
+	if (id->last_rotation.at_unix)
+		rot = json_pack("{s:s,s:s,s:o,s:I,s:o,s:I,s:s}", "result", id->last_rotation.result,
+				"trigger", id->last_rotation.trigger, "at",
+				when(id->last_rotation.at_unix), "request",
+				(json_int_t)id->last_rotation.request, "http_status",
+				id->last_rotation.http_status ?
+					json_integer(id->last_rotation.http_status) :
+					json_null(),
+				"key_generation", (json_int_t)id->last_rotation.key_generation,
+				"message", id->last_rotation.message);
+	if (id->last_error_unix)
+		last = json_pack("{s:s,s:s,s:o}", "kind", nn_ident_err_name(id->last_error_kind),
+				 "message", id->last_error, "at", when(id->last_error_unix));
+	for (k = 0; k < NN_IDERR_MAX; k++)
+		json_object_set_new(errs, nn_ident_err_name(k),
+				    json_integer((json_int_t)id->errors[k]));
+	return json_pack("{s:o,s:o,s:o,s:b,s:o,s:o,s:b,s:I,s:I,s:o,s:o,s:o,s:o}", "node_id",
+			 str_or_null(st->node_id), "wg_public_key",
+			 str_or_null(st->info.wg_public_key), "key_generation",
+			 id->key_generation >= 0 ? json_integer(id->key_generation) : json_null(),
+			 "enrolled", id->enrolled, "certificate_expires_at",
+			 when(id->cert_expires_unix), "certificate_expires_unix",
+			 id->cert_expires_unix ? json_integer(id->cert_expires_unix) : json_null(),
+			 "pending_rotation", id->pending_rotation, "rotate_requests",
+			 (json_int_t)id->rotate_requested, "rotation_failures",
+			 (json_int_t)id->rotation_failures, "last_rotation", rot, "errors_total",
+			 errs, "last_error", last, "certificate_renewed_at",
+			 when(id->cert_renewed_unix));
 }
 
 json_t *nn_ctl_status_json(struct nn_ctl_state *st, int64_t now)

@@ -54,6 +54,43 @@ struct nn_ctl_event {
 	char reasons[NN_CTL_MAX_REASONS][NN_CTL_MSG_MAX];
 };
 
+/* Identity errors by kind (nanami_identity_errors_total{kind}). */
+enum nn_ident_err_kind {
+	NN_IDERR_KEY_MISMATCH = 0, /* the snapshot names a key we do not hold */
+	NN_IDERR_BAD_KEY,	   /* gateway.public_key unreadable */
+	NN_IDERR_CERT_EXPIRED,	   /* our client certificate is past notAfter */
+	NN_IDERR_RENEWAL,	   /* a certificate renewal failed */
+	NN_IDERR_FILES,		   /* an identity file could not be read or written */
+	NN_IDERR_MAX,
+};
+
+const char *nn_ident_err_name(int kind);
+
+/* The gateway's own identity (identity-v1.md), for the status and metrics. */
+struct nn_ctl_ident {
+	bool enrolled;		   /* node.json in the state directory */
+	int64_t key_generation;	   /* -1: not known */
+	int64_t cert_expires_unix; /* 0: no certificate of ours known */
+	bool pending_rotation;	   /* wg.key.next on disk */
+	uint64_t rotate_requested; /* requests through the socket, numbered */
+	uint64_t rotation_failures;
+	struct {
+		uint64_t request; /* rotate_requested it answers, 0: scheduled/restart */
+		int64_t at_unix;  /* 0: none yet */
+		char trigger[16]; /* request, schedule, restart */
+		char result[24];  /* approved, finished, abandoned, refused, error,
+				   * transport_error, pending */
+		long http_status;
+		uint64_t key_generation;
+		char message[NN_CTL_MSG_MAX];
+	} last_rotation;
+	uint64_t errors[NN_IDERR_MAX];
+	int64_t last_error_unix;
+	int last_error_kind;
+	char last_error[NN_CTL_MSG_MAX];
+	int64_t cert_renewed_unix;
+};
+
 /* Set once before the server threads start; read-only afterwards. */
 struct nn_ctl_info {
 	const char *iface;
@@ -63,7 +100,11 @@ struct nn_ctl_info {
 	const char *assignments; /* file mode */
 	const char *wg_backend;	 /* "genl", "uapi", "none" */
 	const char *hook;	 /* "tc", "xdp" */
-	char wg_public_key[64];	 /* base64, "" when wg0 is not managed */
+	char wg_public_key[64];	 /* base64, "" when wg0 is not managed;
+				  * rewritten (under mu) by a key rotation */
+	int wake_fd;		 /* eventfd of the loop: a rotate request */
+	const char *no_rotation; /* why this controller cannot rotate its
+				  * key (NULL: it can) */
 	int64_t started_unix;
 	uint32_t resync_s; /* the drift timer: staleness is judged against it */
 };
@@ -121,6 +162,7 @@ struct nn_ctl_state {
 	int wg_err;		 /* -errno of a failed reconcile, 0 */
 	struct nn_wg_counters wg_last;
 	struct nn_peer_metrics *peers; /* owned; replaced after each wg reconcile */
+	struct nn_ctl_ident ident;
 	size_t n_peers;
 	/* the last-known-good file: what it holds, and why the last write (or
 	 * the read at start) failed; the dataplane never waits for it */
@@ -158,6 +200,10 @@ void nn_ctl_note_lkg_read(struct nn_ctl_state *st, uint64_t generation, const ch
 int64_t nn_ctl_mono_ms(void);
 /* Whole seconds since the last sync, -1 before the first (monotonic). */
 int64_t nn_ctl_since_sync_s(const struct nn_ctl_state *st);
+
+void nn_ctl_note_ident_error(struct nn_ctl_state *st, enum nn_ident_err_kind kind, const char *msg);
+/* A rotate request from the socket: its number (the loop is woken). */
+uint64_t nn_ctl_request_rotation(struct nn_ctl_state *st);
 
 /* GET /v1/status's body (docs/interfaces.md), at @now. */
 json_t *nn_ctl_status_json(struct nn_ctl_state *st, int64_t now);

@@ -191,7 +191,10 @@ int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o)
 	snprintf(w->iface, sizeof(w->iface), "%s", o->iface);
 	if (!o->state_dir || !*o->state_dir)
 		return -EINVAL;
-	r = snprintf(w->key_path, sizeof(w->key_path), "%s/%s.key", o->state_dir, o->iface);
+	if (o->key_path)
+		r = snprintf(w->key_path, sizeof(w->key_path), "%s", o->key_path);
+	else
+		r = snprintf(w->key_path, sizeof(w->key_path), "%s/%s.key", o->state_dir, o->iface);
 	if (r < 0 || (size_t)r >= sizeof(w->key_path))
 		return -ENAMETOOLONG;
 	if (mkdir(o->state_dir, 0700) && errno != EEXIST) {
@@ -218,6 +221,30 @@ int nn_wg_open(struct nn_wg *w, const struct nn_wg_opts *o)
 void nn_wg_close(struct nn_wg *w)
 {
 	explicit_bzero(w, sizeof(*w));
+}
+
+int nn_wg_set_private_key(struct nn_wg *w, const uint8_t priv[NN_KEY_LEN])
+{
+	struct nn_wg_device dev = { .flags = NN_WG_DEV_HAS_PRIVATE_KEY };
+	uint8_t pub[NN_KEY_LEN];
+	unsigned int ops = 0;
+	int err;
+
+	err = nn_wg_public_key(priv, pub);
+	if (err)
+		return err;
+	memcpy(dev.private_key, priv, NN_KEY_LEN);
+	err = nn_wg_backend_set(&w->be, &dev, &ops);
+	explicit_bzero(dev.private_key, sizeof(dev.private_key));
+	if (err) {
+		nn_log_err("event=wg_apply_failed iface=%s what=private_key error=\"%s\"", w->iface,
+			   strerror(-err));
+		return err;
+	}
+	memcpy(w->private_key, priv, NN_KEY_LEN);
+	memcpy(w->public_key, pub, NN_KEY_LEN);
+	nn_key_to_base64(w->public_key, w->public_key_b64);
+	return 0;
 }
 
 int nn_wg_read(const struct nn_wg *w, struct nn_wg_device *dev)

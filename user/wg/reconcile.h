@@ -39,6 +39,8 @@ struct nn_wg_opts {
 	const char *iface;     /* "wg0" */
 	enum nn_wg_mode mode;  /* UAPI, GENL, or AUTO (resolved here) */
 	const char *state_dir; /* holds <iface>.key; created 0700 if missing */
+	const char *key_path;  /* the key file instead of <state_dir>/<iface>.key
+				* (an enrolled gateway's wg.key); NULL: that */
 	const char *sockdir;   /* NULL: NN_WG_SOCK_DIR */
 	int timeout_ms;	       /* UAPI: max wait for progress; 0: default */
 	int total_timeout_ms;  /* UAPI: whole exchange; 0: default */
@@ -105,6 +107,15 @@ int nn_wg_key_file_load(const char *path, uint8_t priv[NN_KEY_LEN], bool *create
  * set the device may be partly changed; the next reconcile converges it.
  */
 int nn_wg_reconcile(struct nn_wg *w, const struct nn_policy *p, struct nn_wg_counters *c);
+
+/*
+ * Switch wg0 to the private key @priv now (one set carrying only the key:
+ * peers stay; both WireGuard implementations drop the sessions of the old
+ * key) and make it the key later reconciles keep. The key file is the
+ * caller's business (identity rotation). 0 or -errno; on error w keeps the
+ * old key.
+ */
+int nn_wg_set_private_key(struct nn_wg *w, const uint8_t priv[NN_KEY_LEN]);
 
 /* The device as it is now, through the backend (for metrics and tools);
  * free with nn_wg_device_free(). */

@@ -4,19 +4,21 @@
 # nanami-gatewayd on a kernel wg0, driven by the reference control plane:
 # --wg auto (the default) picks the kernel backend; the peer set is exact;
 # a client's handshake shows in /metrics and `nanami-gwctl devices`; a
-# revoked device leaves wg0 within the bound; a key rotated on the control
-# plane cuts over with no handshake possible on the old key afterwards; a
-# kill -9 and restart adopts the programs and wg0 as they are (no peer
-# re-created: the handshake time survives); --detach removes the programs
-# and leaves wg0's peers alone.
+# revoked device leaves wg0 within the bound; the gateway, enrolled from a
+# token (identity-v1.md), rotates its own key through genl (`nanami-gwctl
+# rotate-key`) and alice handshakes with the new key and never with the old
+# (a device's key rotated by the control plane is test_e2e_compliance's, on
+# this same kernel); a kill -9 and restart adopts the programs and wg0 as
+# they are (no peer re-created: the handshake time survives); --detach
+# removes the programs and leaves wg0's peers alone.
 #
 #   node gw (netns + mount ns)                      node alice (netns + mount ns)
 #   +--------------------------------------------+  +------------------------------+
-#   | nanami-cp http://127.0.0.1:8443 --admin    |  |                              |
+#   | nanami-cp https://127.0.0.1:8443 --ca-dir  |  |                              |
 #   | nanami-gatewayd --iface wg0 (--wg auto)    |  |                              |
 #   |   --resync 2, metrics 127.0.0.1:9108       |  |                              |
 #   | wg0 (kernel) fd7a:6e61:6e61::1/48          |  | wg0 (kernel) alice's key     |
-#   |   key: provisioned in the state dir        |~~|   fd7a:6e61:6e61:10::2/128   |
+#   |   key: enrolled (nanami-gatewayd enroll)   |~~|   fd7a:6e61:6e61:10::2/128   |
 #   | eth0 fd00:99:1::1/64                       |--| eth0 fd00:99:1::2/64         |
 #   +--------------------------------------------+  +------------------------------+
 #
@@ -28,6 +30,8 @@
 source "$(dirname "$0")/../../netns/lib.sh"
 # shellcheck source=selftests/netns/lib_cp.sh
 source "$(dirname "$0")/../../netns/lib_cp.sh"
+# shellcheck source=selftests/netns/lib_ident.sh
+source "$(dirname "$0")/../../netns/lib_ident.sh"
 lib_cp_need
 WGTEST=$NN_BUILD/nn-wgtest
 command -v wg >/dev/null || { nn_not_ok "wg installed"; nn_finish; exit 1; }
@@ -48,12 +52,8 @@ K_AMS=65jPZjmK+lpqIAaX1n0FJEDBvSlkNnO4bsacj1Z50AU=
 
 nn_node gw && nn_node alice && nn_link gw eth0 alice eth0 1 ||
 	{ nn_not_ok "topology"; nn_finish; exit 1; }
-mkdir -p "$STATE"
-(umask 077 && wg genkey >"$STATE/wg0.key" && wg genkey >"$NN_TMP/alice1.key" &&
-	wg genkey >"$NN_TMP/alice2.key")
-K_GW=$(wg pubkey <"$STATE/wg0.key")
+(umask 077 && wg genkey >"$NN_TMP/alice1.key")
 K_A1=$(wg pubkey <"$NN_TMP/alice1.key")
-K_A2=$(wg pubkey <"$NN_TMP/alice2.key")
 
 nn_in gw ip link add wg0 type wireguard &&
 	nn_in gw ip addr add fd7a:6e61:6e61::1/48 dev wg0 nodad &&
@@ -64,23 +64,32 @@ nn_in gw ip link add wg0 type wireguard &&
 	nn_in alice ip route add fd7a:6e61:6e61::/48 dev wg0 &&
 	nn_in alice wg set wg0 private-key "$NN_TMP/alice1.key" ||
 	{ nn_not_ok "kernel wg0 in gw and alice"; nn_finish; exit 1; }
-# alice's side of the tunnel: a fresh peer entry (no session) each time.
+# alice's side of the tunnel: the gateway on key $1 (default K_GW), as a
+# fresh peer entry (no session); every other peer removed.
 alice_peer() {
-	nn_in alice wg set wg0 peer "$K_GW" remove &&
-		nn_in alice wg set wg0 peer "$K_GW" endpoint '[fd00:99:1::1]:51820' \
-			allowed-ips fd7a:6e61:6e61::/48
+	local k
+	for k in $(nn_in alice wg show wg0 peers); do nn_in alice wg set wg0 peer "$k" remove; done
+	nn_in alice wg set wg0 peer "${1:-$K_GW}" endpoint '[fd00:99:1::1]:51820' \
+		allowed-ips fd7a:6e61:6e61::/48
 }
-alice_peer
 
-# The example, with alice-laptop on the key alice's wg0 runs.
+# The example, with alice-laptop on the key alice's wg0 runs; the control
+# plane with its own CA; the gateway enrolled from a token (generation 8).
 jq --arg k "$K_A1" \
 		'(.tenants[].networks[].devices[] | select(.device_id == "alice-laptop") | .public_key) = $k' \
 		"$EX" >"$NN_TMP/seed.json"
-cp_start cp --listen 127.0.0.1:$CP_PORT --state "$NN_TMP/cp.json" --seed-from "$NN_TMP/seed.json" ||
+id_cp_start cp --state "$NN_TMP/cp.json" --seed-from "$NN_TMP/seed.json" ||
 	{ nn_not_ok "control plane started" "$(tail -3 "$NN_TMP/cp.log")"; nn_finish; exit 1; }
-GWD_ARGS=(--iface wg0 --control-plane "$CP_URL" --node-id gw-fra-1 --bpffs "$PINS"
-	  --state-dir "$STATE" --nat off --metrics-listen "$METRICS" --resync 2 --poll 30
-	  "${CAPS[@]}")
+if ! { id_token >"$NN_TMP/t.tok" &&
+	id_enroll "$STATE" "$NN_TMP/t.tok" >"$NN_TMP/enroll.out" 2>&1; }; then
+	nn_not_ok "gateway enrolled from a token" "$(tail -3 "$NN_TMP/enroll.out")"
+	nn_finish
+	exit 1
+fi
+K_GW=$(id_wg_pub "$STATE")
+alice_peer
+GWD_ARGS=(--iface wg0 --control-plane "$CP_URL" --bpffs "$PINS" --state-dir "$STATE" --nat off
+	  --metrics-listen "$METRICS" --resync 2 --poll 30 "${CAPS[@]}")
 
 gen_is() { [ "$(gwctl status | jq -r .generation)" = "$1" ]; }
 peers() {	# "KEY AIP,AIP" per peer, sorted, one line
@@ -140,13 +149,13 @@ ms_until() {
 
 # ---- start: --wg auto on a kernel wg0 ----
 gwd_start gwd
-nn_check "generation 7 applied" wait_s "$(scaled 5)" gen_is 7
+nn_check "generation 8 (the enrollment's) applied" wait_s "$(scaled 5)" gen_is 8
 gwd_alive gwd
 nn_check "--wg auto chose the kernel backend" \
 	grep -q 'event=wg_mode iface=wg0 mode=genl' "$NN_TMP/gwd.log"
 nn_check "peers exact after start: 4 peers, AllowedIPs /128 and /32 only" \
 	wait_s "$(scaled 3)" peers_are "$K_A1"
-nn_check "wg0 runs the key from the state dir" test "$(nn_in gw wg show wg0 public-key)" = "$K_GW"
+nn_check "wg0 runs the enrolled key (wg.key)" test "$(nn_in gw wg show wg0 public-key)" = "$K_GW"
 nn_check "listen port from the snapshot (51820)" test "$(nn_in gw wg show wg0 listen-port)" = 51820
 nn_check "MTU from the snapshot (1420)" \
 	test "$(nn_in gw ip -j link show wg0 | jq -r '.[0].mtu')" = 1420
@@ -171,47 +180,46 @@ nn_check "revoked bob-phone removed from the kernel wg0 within ${bound} ms (${ms
 	test "$ms" -le "$bound"
 nn_check "and nothing else changed on wg0" peers_are "$K_A1" nobob
 
-# ---- key rotation: cut over, then no handshake on the old key ----
-hs_before=$(hs gw "$K_A1")
-d=$(cp_req GET /admin/v1/state | jq -c --arg k "$K_A2" \
-	'.world.tenants[] | .networks[] | .devices[] | select(.device_id == "alice-laptop") |
-	 .public_key = $k | .key_generation += 1')
-cp_req PUT /admin/v1/networks/acme-prod/devices/alice-laptop "$d" >/dev/null
-ms=$(ms_until "$(scaled 10)" peers_are "$K_A2" nobob)
-echo "# key_rotation_kernel_wg_ms=$ms"
-nn_check "rotation: new key with alice's addresses, old key gone (${ms} ms, handshake was $hs_before)" \
-	peers_are "$K_A2" nobob
+# ---- the gateway's own key rotation: cut over, no handshake on the old key ----
+t0=$(nn_now_ms)
+gwctl rotate-key --timeout "$(scaled 10)" >"$NN_TMP/rot.json" 2>&1
+K_R=$(nn_in gw wg show wg0 public-key)
+ms=$(($(nn_now_ms) - t0))
+echo "# gateway_key_rotation_kernel_wg_ms=$ms (rotate-key)"
+nn_check "rotate-key: approved; wg0 (genl) runs the new key the control plane holds (${ms} ms)" \
+	sh -c "jq -e '.result.result == \"approved\"' '$NN_TMP/rot.json' && [ '$K_R' != '$K_GW' ] &&
+	 [ '$K_R' = \"\$(jq -r .wg_public_key '$NN_TMP/rot.json')\" ] &&
+	 [ '$K_R' = '$(id_cp_identity | jq -r .public_key)' ]"
+nn_check "rotate-key: the peers stay (one set with the private key alone)" peers_are "$K_A1" nobob
 alice_peer
 poke
 sleep "$(scaled 2)"
 nn_check "old key after cutover: no handshake completes (alice's side)" \
 	test "$(hs alice "$K_GW")" = 0
-nn_check "old key after cutover: not a peer on the gateway, new key has no handshake yet" \
-	test "$(hs gw "$K_A1")|$(hs gw "$K_A2")" = "|0"
-nn_in alice wg set wg0 private-key "$NN_TMP/alice2.key"
+alice_peer "$K_R"
 poke
-nn_check "new key: handshake completes" wait_s "$(scaled 5)" hs_set gw "$K_A2"
-nn_check "new key: alice sees the handshake too" hs_set alice "$K_GW"
+nn_check "new key: handshake completes" wait_s "$(scaled 5)" hs_set alice "$K_R"
+nn_check "new key: the gateway sees the handshake too" hs_set gw "$K_A1"
 
 # ---- kill -9, restart: programs and wg0 adopted as they are ----
 ids=$(prog_ids wg0)
-hs_keep=$(hs gw "$K_A2")
+hs_keep=$(hs gw "$K_A1")
 gwd_kill gwd KILL
 nn_check "SIGKILL: programs still attached" test "$(prog_ids wg0)" = "$ids"
 gwd_start gwd2
-nn_check "restart: generation 9 re-read from the control plane" wait_s "$(scaled 5)" gen_is 9
+nn_check "restart: generation 10 re-read from the control plane" wait_s "$(scaled 5)" gen_is 10
 gwd_alive gwd2
 nn_check "restart adopts the pinned programs: same ids ($ids)" test "$(prog_ids wg0)" = "$ids"
 nn_check "restart: wg0 already exact, no change made" wait_s "$(scaled 5)" eval \
-	'[ "$(metric nanami_wg_changes_total)" = 0 ] && peers_are "$K_A2" nobob'
+	'[ "$(metric nanami_wg_changes_total)" = 0 ] && peers_are "$K_A1" nobob'
 nn_check "restart: alice's peer not re-created (handshake time kept: $hs_keep)" \
-	test "$(hs gw "$K_A2")" = "$hs_keep"
+	test "$(hs gw "$K_A1")" = "$hs_keep"
 
 # ---- --detach ----
 gwd_kill gwd2 TERM
 nn_check "--detach exits 0" nn_in gw "$GWD" --iface wg0 --bpffs "$PINS" --detach
 nn_check "--detach: no program left on wg0" test "$(prog_ids wg0)" = "tc-ingress= tc-egress= xdp="
 nn_check "--detach: pins removed" nn_in gw test ! -e "$PINS/nn_active"
-nn_check "--detach: wg0's peers left alone" peers_are "$K_A2" nobob
+nn_check "--detach: wg0's peers left alone" peers_are "$K_A1" nobob
 
 nn_finish

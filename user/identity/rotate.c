@@ -1,0 +1,99 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rotate.c - the files of a WireGuard key rotation (identity-v1.md steps 1
+ * and 3-4) and which key a snapshot names. The order is what makes a crash
+ * harmless: the new key is on disk before the control plane hears of it, and
+ * wg.key is replaced only after wg0 runs the new key.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "identity/identity.h"
+#include "lib/fsutil.h"
+#include "wg/device.h"
+
+int nn_ident_rotation_begin(const char *dir, uint8_t next[NN_KEY_LEN])
+{
+	int e = nn_wg_generate_private_key(next);
+
+	return e ? e : nn_ident_write_wg_key(dir, NN_IDENT_WG_NEXT, next, false);
+}
+
+int nn_ident_rotation_commit(const char *dir)
+{
+	char from[4096], to[4096];
+
+	if (nn_ident_path(dir, NN_IDENT_WG_NEXT, from, sizeof(from)) ||
+	    nn_ident_path(dir, NN_IDENT_WG_KEY, to, sizeof(to)))
+		return -ENAMETOOLONG;
+	if (rename(from, to))
+		return -errno;
+	return nn_fsync_dir_of(to);
+}
+
+int nn_ident_rotation_abandon(const char *dir)
+{
+	char p[4096];
+
+	if (nn_ident_path(dir, NN_IDENT_WG_NEXT, p, sizeof(p)))
+		return -ENAMETOOLONG;
+	if (unlink(p) && errno != ENOENT)
+		return -errno;
+	return nn_fsync_dir_of(p);
+}
+
+const char *nn_key_match_name(enum nn_key_match m)
+{
+	switch (m) {
+	case NN_KEY_UNNAMED:
+		return "unnamed";
+	case NN_KEY_CURRENT:
+		return "current";
+	case NN_KEY_NEXT:
+		return "next";
+	case NN_KEY_NEITHER:
+		break;
+	}
+	return "neither";
+}
+
+int nn_ident_snapshot_key(const char *text, size_t len, uint8_t pub[NN_KEY_LEN], bool *has_key,
+			  uint64_t *gen, bool *has_gen)
+{
+	json_t *root = json_loadb(text, len, 0, NULL);
+	json_t *gw = json_object_get(root, "gateway");
+	json_t *k = json_object_get(gw, "public_key"), *g = json_object_get(gw, "key_generation");
+	int e = 0;
+
+	*has_key = *has_gen = false;
+	if (k && !json_is_null(k)) {
+		if (!json_is_string(k) || nn_key_from_base64(json_string_value(k), pub))
+			e = -EBADMSG;
+		else
+			*has_key = true;
+	}
+	if (!e && g && !json_is_null(g)) {
+		if (!json_is_integer(g) || json_integer_value(g) < 0)
+			e = -EBADMSG;
+		else {
+			*gen = (uint64_t)json_integer_value(g);
+			*has_gen = true;
+		}
+	}
+	json_decref(root);
+	return e;
+}
+
+enum nn_key_match nn_ident_key_match(const uint8_t cur[NN_KEY_LEN], const uint8_t *next,
+				     const uint8_t snap[NN_KEY_LEN], bool has_key)
+{
+	if (!has_key)
+		return NN_KEY_UNNAMED;
+	if (!memcmp(snap, cur, NN_KEY_LEN))
+		return NN_KEY_CURRENT;
+	if (next && !memcmp(snap, next, NN_KEY_LEN))
+		return NN_KEY_NEXT;
+	return NN_KEY_NEITHER;
+}
