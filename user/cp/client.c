@@ -13,6 +13,7 @@
 
 #include "cp/client_int.h"
 #include "lib/log.h"
+#include "lib/strbuf.h"
 
 /* ---- libcurl plumbing ---- */
 
@@ -116,11 +117,11 @@ void nn_cp_curl_fail(const char *url, CURLcode rc, const char *ebuf, char *err, 
 {
 	bool tls = !strncmp(url, "https:", 6) && nn_cp_curl_errno(rc) == -ECONNRESET;
 
-	nn_cp_seterr(err, errlen, "control plane %s: %s%s", url,
-		     ebuf[0] ? ebuf : curl_easy_strerror(rc),
-		     tls ? " (TLS: the server refused the connection; is our client certificate "
-			   "missing or not signed by a CA it trusts?)" :
-			   "");
+	nn_seterr(err, errlen, "control plane %s: %s%s", url,
+		  ebuf[0] ? ebuf : curl_easy_strerror(rc),
+		  tls ? " (TLS: the server refused the connection; is our client certificate "
+			"missing or not signed by a CA it trusts?)" :
+			"");
 }
 
 /* Options every request gets. Verification is never turned off. */
@@ -181,15 +182,15 @@ static int perform(struct nn_cp_client *c, const char *method, const char *url, 
 		     (body && curl_easy_setopt(c->h, CURLOPT_POSTFIELDS, body))))
 		ret = -EINVAL;
 	if (ret) {
-		nn_cp_seterr(err, errlen, "control plane %s: cannot set up the request", url);
+		nn_seterr(err, errlen, "control plane %s: cannot set up the request", url);
 		return ret;
 	}
 	rc = curl_easy_perform(c->h);
 	if (b->over) {
-		nn_cp_seterr(err, errlen,
-			     "control plane %s: response larger than %zu bytes, cut "
-			     "(size cap)",
-			     url, c->max_response);
+		nn_seterr(err, errlen,
+			  "control plane %s: response larger than %zu bytes, cut "
+			  "(size cap)",
+			  url, c->max_response);
 		return -EFBIG;
 	}
 	if (rc != CURLE_OK) {
@@ -212,8 +213,7 @@ static void http_err(const char *url, long status, const struct buf *b, char *er
 	while (n && peek[n - 1] == ' ')
 		n--;
 	peek[n] = 0;
-	nn_cp_seterr(err, errlen, "control plane %s: HTTP %ld%s%s", url, status, n ? ": " : "",
-		     peek);
+	nn_seterr(err, errlen, "control plane %s: HTTP %ld%s%s", url, status, n ? ": " : "", peek);
 }
 
 /* ---- client ---- */
@@ -248,17 +248,17 @@ int nn_cp_client_new(const struct nn_cp_opts *o, struct nn_cp_client **out, char
 		      (*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
 			break;
 	if (!o->node_id || !*o->node_id || *s || strlen(o->node_id) > 255) {
-		nn_cp_seterr(err, errlen, "control plane: node id must be 1-255 of [A-Za-z0-9._-]");
+		nn_seterr(err, errlen, "control plane: node id must be 1-255 of [A-Za-z0-9._-]");
 		return -EINVAL;
 	}
 	if (!o->cert != !o->key) {
-		nn_cp_seterr(err, errlen, "control plane: --cert and --key go together");
+		nn_seterr(err, errlen, "control plane: --cert and --key go together");
 		return -EINVAL;
 	}
 	pthread_once(&curl_once, curl_init);
 	if (curl_init_rc) {
-		nn_cp_seterr(err, errlen, "control plane: libcurl init: %s",
-			     curl_easy_strerror(curl_init_rc));
+		nn_seterr(err, errlen, "control plane: libcurl init: %s",
+			  curl_easy_strerror(curl_init_rc));
 		return -EIO;
 	}
 	c = calloc(1, sizeof(*c));
@@ -331,11 +331,11 @@ static int hold(struct nn_cp_client *c, const char *text, size_t len, const char
 
 	if (!json_is_object(j)) {
 		if (j)
-			nn_cp_seterr(err, errlen, "control plane %s: not a JSON object", what);
+			nn_seterr(err, errlen, "control plane %s: not a JSON object", what);
 		else
-			nn_cp_seterr(err, errlen,
-				     "control plane %s: invalid JSON at line %d column %d: %s",
-				     what, je.line, je.column, je.text);
+			nn_seterr(err, errlen,
+				  "control plane %s: invalid JSON at line %d column %d: %s", what,
+				  je.line, je.column, je.text);
 		json_decref(j);
 		return -EBADMSG;
 	}

@@ -33,9 +33,6 @@ struct nn_cp_client {
 	int last_curl;
 };
 
-void nn_cp_seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
 /* Options every request gets (TLS verification is never turned off). */
 int nn_cp_setup(struct nn_cp_client *c, CURL *h, const char *url, char *ebuf,
 		struct curl_slist *hdrs);

@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "cp/client_int.h"
+#include "lib/strbuf.h"
 
 #define SSE_LINE_MAX 4096
 #define SSE_EVENT_MAX 64
@@ -201,7 +202,7 @@ int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 		     curl_easy_setopt(s->h, CURLOPT_XFERINFODATA, s)))
 		ret = -EINVAL;
 	if (ret) {
-		nn_cp_seterr(err, errlen, "control plane %s: cannot set up the event stream", url);
+		nn_seterr(err, errlen, "control plane %s: cannot set up the event stream", url);
 		goto out;
 	}
 	rc = curl_easy_perform(s->h);
@@ -213,25 +214,24 @@ int nn_cp_stream(struct nn_cp_client *c, nn_cp_event_cb cb, void *ctx,
 	if (s->stopped) {
 		ret = 0;
 	} else if (s->dead) {
-		nn_cp_seterr(err, errlen,
-			     "control plane %s: event stream dead: %s for %.1fs (idle bound)", url,
-			     s->checked ? "no bytes" : "no answer",
-			     (double)c->stream_idle_ms / 1000.0);
+		nn_seterr(err, errlen,
+			  "control plane %s: event stream dead: %s for %.1fs (idle bound)", url,
+			  s->checked ? "no bytes" : "no answer",
+			  (double)c->stream_idle_ms / 1000.0);
 		ret = -ETIMEDOUT;
 	} else if (s->bad_status) {
-		nn_cp_seterr(err, errlen,
-			     "control plane %s: event stream answered HTTP %ld, "
-			     "not 200 text/event-stream",
-			     url, s->status);
+		nn_seterr(err, errlen,
+			  "control plane %s: event stream answered HTTP %ld, "
+			  "not 200 text/event-stream",
+			  url, s->status);
 		ret = -EPROTO;
 	} else if (s->too_long) {
-		nn_cp_seterr(err, errlen,
-			     "control plane %s: event stream line or data over %d bytes", url,
-			     SSE_LINE_MAX);
+		nn_seterr(err, errlen, "control plane %s: event stream line or data over %d bytes",
+			  url, SSE_LINE_MAX);
 		ret = -EFBIG;
 	} else if (rc == CURLE_OK) {
-		nn_cp_seterr(err, errlen,
-			     "control plane %s: event stream closed by the control plane", url);
+		nn_seterr(err, errlen, "control plane %s: event stream closed by the control plane",
+			  url);
 		ret = -ECONNRESET;
 	} else {
 		nn_cp_curl_fail(url, rc, ebuf, err, errlen);

@@ -15,17 +15,7 @@
 #include <time.h>
 
 #include "cp/client_int.h"
-
-void nn_cp_seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "lib/strbuf.h"
 
 /* ---- pure helpers ---- */
 
@@ -170,7 +160,7 @@ int nn_cp_check_url(const char *url, char *err, size_t errlen)
 	int ret = -EINVAL;
 
 	if (!url || !*url) {
-		nn_cp_seterr(err, errlen, "control plane URL is empty");
+		nn_seterr(err, errlen, "control plane URL is empty");
 		return -EINVAL;
 	}
 	u = curl_url();
@@ -179,13 +169,13 @@ int nn_cp_check_url(const char *url, char *err, size_t errlen)
 	if (curl_url_set(u, CURLUPART_URL, url, 0) ||
 	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
 	    curl_url_get(u, CURLUPART_HOST, &host, 0)) {
-		nn_cp_seterr(err, errlen, "control plane URL %s: cannot parse", url);
+		nn_seterr(err, errlen, "control plane URL %s: cannot parse", url);
 		goto out;
 	}
 	if (!curl_url_get(u, CURLUPART_QUERY, &q, 0) ||
 	    !curl_url_get(u, CURLUPART_FRAGMENT, &frag, 0)) {
-		nn_cp_seterr(err, errlen,
-			     "control plane URL %s: a base URL has no query or fragment", url);
+		nn_seterr(err, errlen, "control plane URL %s: a base URL has no query or fragment",
+			  url);
 		goto out;
 	}
 	if (!strcmp(scheme, "https")) {
@@ -193,14 +183,13 @@ int nn_cp_check_url(const char *url, char *err, size_t errlen)
 	} else if (!strcmp(scheme, "http")) {
 		ret = host_is_loopback(host) ? 0 : -EPERM;
 		if (ret)
-			nn_cp_seterr(err, errlen,
-				     "control plane URL %s: plain http:// only to a "
-				     "loopback address (127.0.0.0/8, ::1, localhost); use https://",
-				     url);
+			nn_seterr(err, errlen,
+				  "control plane URL %s: plain http:// only to a "
+				  "loopback address (127.0.0.0/8, ::1, localhost); use https://",
+				  url);
 	} else {
-		nn_cp_seterr(err, errlen,
-			     "control plane URL %s: scheme must be https (or http to loopback)",
-			     url);
+		nn_seterr(err, errlen,
+			  "control plane URL %s: scheme must be https (or http to loopback)", url);
 	}
 out:
 	curl_free(scheme);
@@ -271,30 +260,30 @@ static int apply_one(json_t *snap, const json_t *c, size_t idx, char *err, size_
 			k = &kinds[n];
 	if (!json_is_object(c) || !op || (strcmp(op, "upsert") && strcmp(op, "delete")) || !k ||
 	    !id || !*id) {
-		nn_cp_seterr(err, errlen,
-			     "delta change %zu: needs op upsert|delete, a known kind "
-			     "and an id",
-			     idx);
+		nn_seterr(err, errlen,
+			  "delta change %zu: needs op upsert|delete, a known kind "
+			  "and an id",
+			  idx);
 		return -EBADMSG;
 	}
 	upsert = !strcmp(op, "upsert");
 	if (upsert &&
 	    (!json_is_object(value) || !json_string_value(json_object_get(value, k->key)) ||
 	     strcmp(json_string_value(json_object_get(value, k->key)), id))) {
-		nn_cp_seterr(err, errlen,
-			     "delta change %zu (%s %s): value must be an object "
-			     "with %s \"%s\"",
-			     idx, kind, id, k->key, id);
+		nn_seterr(err, errlen,
+			  "delta change %zu (%s %s): value must be an object "
+			  "with %s \"%s\"",
+			  idx, kind, id, k->key, id);
 		return -EBADMSG;
 	}
 	if (k->depth >= 1) {
 		list = tid ? list_of(snap, "tenants", false) : NULL;
 		i = list ? find_by(list, "tenant_id", tid) : -1;
 		if (i < 0) {
-			nn_cp_seterr(err, errlen,
-				     "delta change %zu (%s %s): tenant %s not in the base "
-				     "snapshot",
-				     idx, kind, id, tid ? tid : "(none)");
+			nn_seterr(err, errlen,
+				  "delta change %zu (%s %s): tenant %s not in the base "
+				  "snapshot",
+				  idx, kind, id, tid ? tid : "(none)");
 			return -EBADMSG;
 		}
 		cont = json_array_get(list, i);
@@ -303,10 +292,10 @@ static int apply_one(json_t *snap, const json_t *c, size_t idx, char *err, size_
 		list = nid ? list_of(cont, "networks", false) : NULL;
 		i = list ? find_by(list, "network_id", nid) : -1;
 		if (i < 0) {
-			nn_cp_seterr(err, errlen,
-				     "delta change %zu (%s %s): network %s/%s not in the "
-				     "base snapshot",
-				     idx, kind, id, tid, nid ? nid : "(none)");
+			nn_seterr(err, errlen,
+				  "delta change %zu (%s %s): network %s/%s not in the "
+				  "base snapshot",
+				  idx, kind, id, tid, nid ? nid : "(none)");
 			return -EBADMSG;
 		}
 		cont = json_array_get(list, i);
@@ -314,18 +303,18 @@ static int apply_one(json_t *snap, const json_t *c, size_t idx, char *err, size_
 	list = list_of(cont, k->list, upsert);
 	i = list ? find_by(list, k->key, id) : -1;
 	if (!list && upsert) {
-		nn_cp_seterr(err, errlen, "delta change %zu (%s %s): \"%s\" is not a list", idx,
-			     kind, id, k->list);
+		nn_seterr(err, errlen, "delta change %zu (%s %s): \"%s\" is not a list", idx, kind,
+			  id, k->list);
 		return -EBADMSG;
 	}
 	if (!upsert) {
 		/* Deleting what is not there: our base is not the control
 		 * plane's snapshot M, so nothing built on it can be trusted. */
 		if (i < 0 || json_array_remove(list, i)) {
-			nn_cp_seterr(err, errlen,
-				     "delta change %zu: delete of %s %s, which is not in "
-				     "the base snapshot",
-				     idx, kind, id);
+			nn_seterr(err, errlen,
+				  "delta change %zu: delete of %s %s, which is not in "
+				  "the base snapshot",
+				  idx, kind, id);
 			return -EBADMSG;
 		}
 		return 0;
@@ -352,24 +341,23 @@ int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char
 	if (n_changes)
 		*n_changes = 0;
 	if (!json_is_object(snap) || !json_is_integer(base)) {
-		nn_cp_seterr(err, errlen, "delta: the base snapshot has no generation");
+		nn_seterr(err, errlen, "delta: the base snapshot has no generation");
 		return -EINVAL;
 	}
 	if (!json_is_object(delta) || !json_is_integer(gen) || !json_is_integer(since) ||
 	    !json_is_array(changes) || (full && !json_is_false(full))) {
-		nn_cp_seterr(err, errlen,
-			     "delta: needs integer generation and since, "
-			     "\"full\": false and a changes list");
+		nn_seterr(err, errlen,
+			  "delta: needs integer generation and since, "
+			  "\"full\": false and a changes list");
 		return -EBADMSG;
 	}
 	if (json_integer_value(since) != json_integer_value(base) ||
 	    json_integer_value(gen) < json_integer_value(since)) {
-		nn_cp_seterr(err, errlen,
-			     "delta: from generation %lld to %lld does not apply to "
-			     "base generation %lld",
-			     (long long)json_integer_value(since),
-			     (long long)json_integer_value(gen),
-			     (long long)json_integer_value(base));
+		nn_seterr(err, errlen,
+			  "delta: from generation %lld to %lld does not apply to "
+			  "base generation %lld",
+			  (long long)json_integer_value(since), (long long)json_integer_value(gen),
+			  (long long)json_integer_value(base));
 		return -EBADMSG;
 	}
 	json_array_foreach(changes, i, c)

@@ -20,20 +20,9 @@
 #include "lib/fsutil.h"
 #include "lib/log.h"
 #include "wg/device.h"
+#include "lib/strbuf.h"
 
 #define TOKEN_MAX 4096
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
 
 static const char *const files[] = { NN_IDENT_WG_KEY, NN_IDENT_TLS_KEY, NN_IDENT_TLS_CRT,
 				     NN_IDENT_CA, NN_IDENT_NODE };
@@ -69,8 +58,8 @@ static int read_token(const char *path, char **out, char *err, size_t errlen)
 	int e = nn_ident_read_file(path, TOKEN_MAX, &t, &len);
 
 	if (e) {
-		seterr(err, errlen, "token file %s: %s", path,
-		       e == -EFBIG ? "larger than 4096 bytes" : strerror(-e));
+		nn_seterr(err, errlen, "token file %s: %s", path,
+			  e == -EFBIG ? "larger than 4096 bytes" : strerror(-e));
 		return e;
 	}
 	while (len && (t[len - 1] == '\n' || t[len - 1] == '\r' || t[len - 1] == ' '))
@@ -79,8 +68,8 @@ static int read_token(const char *path, char **out, char *err, size_t errlen)
 		if (t[i] < 0x21 || t[i] > 0x7e)
 			break;
 	if (!len || i < len) {
-		seterr(err, errlen, "token file %s: %s", path,
-		       !len ? "empty" : "the token must be printable ASCII on one line");
+		nn_seterr(err, errlen, "token file %s: %s", path,
+			  !len ? "empty" : "the token must be printable ASCII on one line");
 		free(t);
 		return -EINVAL;
 	}
@@ -97,8 +86,8 @@ static int refused(long status, const json_t *resp, char *err, size_t errlen)
 			   status == 400 ? "the control plane calls the request malformed" :
 					   "unexpected answer";
 
-	seterr(err, errlen, "enrollment refused: HTTP %ld: %s%s%s%s", status, what, why ? " (" : "",
-	       why ? why : "", why ? ")" : "");
+	nn_seterr(err, errlen, "enrollment refused: HTTP %ld: %s%s%s%s", status, what,
+		  why ? " (" : "", why ? why : "", why ? ")" : "");
 	return status == 401 ? -EACCES : status == 409 ? -EEXIST : -EPROTO;
 }
 
@@ -115,7 +104,7 @@ static int check_answer(const json_t *resp, const char *key_pem, const char *ca_
 		return e;
 	*cert = json_string_value(json_object_get(resp, "certificate"));
 	if (!*cert || strlen(*cert) > NN_IDENT_PEM_MAX) {
-		seterr(err, errlen, "enroll answer: certificate missing or too long");
+		nn_seterr(err, errlen, "enroll answer: certificate missing or too long");
 		return -EINVAL;
 	}
 	/* The certificate must chain to a CA we were told to trust (--ca) or
@@ -125,7 +114,7 @@ static int check_answer(const json_t *resp, const char *key_pem, const char *ca_
 	if (e && ans_ca && strlen(ans_ca) <= NN_IDENT_PEM_MAX)
 		e = nn_tls_check_cert(*cert, key_pem, ans_ca, NULL, NULL, why, sizeof(why));
 	if (e) {
-		seterr(err, errlen, "enroll answer: %s", why);
+		nn_seterr(err, errlen, "enroll answer: %s", why);
 		return e;
 	}
 	return 0;
@@ -153,8 +142,8 @@ static int write_all(const struct nn_enroll_opts *o, const uint8_t priv[NN_KEY_L
 	if (!e)
 		e = nn_ident_store(o->state_dir, id, true, err, errlen);
 	if (e) {
-		seterr(err, errlen, "state directory %s: couldn't write the identity: %s",
-		       o->state_dir, strerror(-e));
+		nn_seterr(err, errlen, "state directory %s: couldn't write the identity: %s",
+			  o->state_dir, strerror(-e));
 		drop_new(o->state_dir);
 		return e;
 	}
@@ -168,8 +157,8 @@ static int write_all(const struct nn_enroll_opts *o, const uint8_t priv[NN_KEY_L
 	for (i = 0; i < N_FILES && !e; i++)
 		e = nn_ident_commit_file(o->state_dir, files[i]);
 	if (e) {
-		seterr(err, errlen, "state directory %s: couldn't put %s in place: %s",
-		       o->state_dir, files[i - 1], strerror(-e));
+		nn_seterr(err, errlen, "state directory %s: couldn't put %s in place: %s",
+			  o->state_dir, files[i - 1], strerror(-e));
 		drop_new(o->state_dir);
 	}
 	return e;
@@ -190,9 +179,9 @@ int nn_ident_enroll(const struct nn_enroll_opts *o, struct nn_ident *out, char *
 
 	have = existing(o->state_dir);
 	if (have && !o->force) {
-		seterr(err, errlen,
-		       "state directory %s already holds an identity (%s); --force replaces it",
-		       o->state_dir, have);
+		nn_seterr(err, errlen,
+			  "state directory %s already holds an identity (%s); --force replaces it",
+			  o->state_dir, have);
 		return -EEXIST;
 	}
 	e = read_token(o->token_file, &token, err, errlen);
@@ -200,14 +189,14 @@ int nn_ident_enroll(const struct nn_enroll_opts *o, struct nn_ident *out, char *
 		return e;
 	e = nn_ident_read_file(o->ca, NN_IDENT_PEM_MAX, &ca_pem, NULL);
 	if (e) {
-		seterr(err, errlen, "--ca %s: %s", o->ca, strerror(-e));
+		nn_seterr(err, errlen, "--ca %s: %s", o->ca, strerror(-e));
 		goto out;
 	}
 	e = nn_wg_generate_private_key(priv);
 	if (!e)
 		e = nn_wg_public_key(priv, pub);
 	if (e) {
-		seterr(err, errlen, "couldn't generate the WireGuard key: %s", strerror(-e));
+		nn_seterr(err, errlen, "couldn't generate the WireGuard key: %s", strerror(-e));
 		goto out;
 	}
 	nn_key_to_base64(pub, b64);
@@ -236,7 +225,7 @@ int nn_ident_enroll(const struct nn_enroll_opts *o, struct nn_ident *out, char *
 		goto out;
 	}
 	if (!resp) {
-		seterr(err, errlen, "enroll answer: HTTP 201 but not a JSON object");
+		nn_seterr(err, errlen, "enroll answer: HTTP 201 but not a JSON object");
 		e = -EBADMSG;
 		goto out;
 	}

@@ -17,20 +17,7 @@
 
 #include "identity/identity.h"
 #include "lib/fsutil.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "lib/strbuf.h"
 
 bool nn_ident_name_ok(const char *s)
 {
@@ -144,8 +131,8 @@ static int single_addr(const json_t *j, const char *what, const char *field, int
 	s = json_string_value(v);
 	/* inet_pton takes a single address only: no prefix length, no zone. */
 	if (!s || strlen(s) >= outlen || inet_pton(af, s, buf) != 1) {
-		seterr(err, errlen, "%s: %s is not a single %s address", what, field,
-		       af == AF_INET6 ? "IPv6" : "IPv4");
+		nn_seterr(err, errlen, "%s: %s is not a single %s address", what, field,
+			  af == AF_INET6 ? "IPv6" : "IPv4");
 		return -EINVAL;
 	}
 	snprintf(out, outlen, "%s", s);
@@ -158,7 +145,8 @@ static int int_in(const json_t *j, const char *what, const char *field, long lon
 	const json_t *v = json_object_get(j, field);
 
 	if (!json_is_integer(v) || json_integer_value(v) < lo || json_integer_value(v) > hi) {
-		seterr(err, errlen, "%s: %s must be an integer in %lld-%lld", what, field, lo, hi);
+		nn_seterr(err, errlen, "%s: %s must be an integer in %lld-%lld", what, field, lo,
+			  hi);
 		return -EINVAL;
 	}
 	*out = json_integer_value(v);
@@ -174,11 +162,11 @@ int nn_ident_from_json(const json_t *j, const char *what, struct nn_ident *id, c
 
 	memset(id, 0, sizeof(*id));
 	if (!json_is_object(j)) {
-		seterr(err, errlen, "%s: not a JSON object", what);
+		nn_seterr(err, errlen, "%s: not a JSON object", what);
 		return -EINVAL;
 	}
 	if (!nn_ident_name_ok(node)) {
-		seterr(err, errlen, "%s: node_id is not 1-63 of [A-Za-z0-9._-]", what);
+		nn_seterr(err, errlen, "%s: node_id is not 1-63 of [A-Za-z0-9._-]", what);
 		return -EINVAL;
 	}
 	snprintf(id->node_id, sizeof(id->node_id), "%s", node);
@@ -212,13 +200,13 @@ int nn_ident_load(const char *dir, struct nn_ident *id, char *err, size_t errlen
 	if (e == -ENOENT)
 		return e;
 	if (e) {
-		seterr(err, errlen, "%s: %s", path, strerror(-e));
+		nn_seterr(err, errlen, "%s: %s", path, strerror(-e));
 		return e;
 	}
 	j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
 	free(text);
 	if (!j) {
-		seterr(err, errlen, "%s: line %d: %s", path, je.line, je.text);
+		nn_seterr(err, errlen, "%s: line %d: %s", path, je.line, je.text);
 		return -EBADMSG;
 	}
 	snprintf(what, sizeof(what), "%s", path);
@@ -226,7 +214,7 @@ int nn_ident_load(const char *dir, struct nn_ident *id, char *err, size_t errlen
 	url = json_string_value(json_object_get(j, "control_plane"));
 	if (!e && url) {
 		if (strlen(url) >= sizeof(id->cp_url)) {
-			seterr(err, errlen, "%s: control_plane is too long", path);
+			nn_seterr(err, errlen, "%s: control_plane is too long", path);
 			e = -EINVAL;
 		} else {
 			snprintf(id->cp_url, sizeof(id->cp_url), "%s", url);
@@ -257,7 +245,8 @@ int nn_ident_store(const char *dir, const struct nn_ident *id, bool tmp_only, ch
 	e = nn_ident_write_file(dir, NN_IDENT_NODE, text, strlen(text), 0644, tmp_only);
 	free(text);
 	if (e)
-		seterr(err, errlen, "%s/%s: couldn't write: %s", dir, NN_IDENT_NODE, strerror(-e));
+		nn_seterr(err, errlen, "%s/%s: couldn't write: %s", dir, NN_IDENT_NODE,
+			  strerror(-e));
 	return e;
 }
 

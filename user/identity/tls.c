@@ -21,20 +21,7 @@
 #include <openssl/x509v3.h>
 
 #include "identity/identity.h"
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void seterr(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || !errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-}
+#include "lib/strbuf.h"
 
 /* The BIO's contents as a malloc'ed string. */
 static char *bio_string(BIO *b)
@@ -74,8 +61,8 @@ int nn_tls_new_key_csr(const char *cn, char **key_pem, char **csr_pem, char *err
 		ok = *key_pem && *csr_pem;
 	}
 	if (!ok) {
-		seterr(err, errlen, "couldn't generate the mTLS key and CSR: %s",
-		       ERR_reason_error_string(ERR_get_error()) ?: "out of memory");
+		nn_seterr(err, errlen, "couldn't generate the mTLS key and CSR: %s",
+			  ERR_reason_error_string(ERR_get_error()) ?: "out of memory");
 		free(*key_pem);
 		free(*csr_pem);
 		*key_pem = *csr_pem = NULL;
@@ -147,30 +134,30 @@ int nn_tls_check_cert(const char *cert_pem, const char *key_pem, const char *ca_
 	int ret = -EINVAL;
 
 	if (!x) {
-		seterr(err, errlen, "the certificate is not a PEM X.509 certificate");
+		nn_seterr(err, errlen, "the certificate is not a PEM X.509 certificate");
 		goto out;
 	}
 	if (!k) {
-		seterr(err, errlen, "the mTLS private key cannot be read");
+		nn_seterr(err, errlen, "the mTLS private key cannot be read");
 		goto out;
 	}
 	if (X509_check_private_key(x, k) != 1) {
-		seterr(err, errlen, "the certificate does not carry our mTLS public key");
+		nn_seterr(err, errlen, "the certificate does not carry our mTLS public key");
 		goto out;
 	}
 	if (!s) {
-		seterr(err, errlen, "the CA bundle holds no PEM certificate");
+		nn_seterr(err, errlen, "the CA bundle holds no PEM certificate");
 		goto out;
 	}
 	if (!ctx || X509_STORE_CTX_init(ctx, s, x, NULL) != 1 ||
 	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) != 1) {
-		seterr(err, errlen, "couldn't set up certificate verification");
+		nn_seterr(err, errlen, "couldn't set up certificate verification");
 		ret = -ENOMEM;
 		goto out;
 	}
 	if (X509_verify_cert(ctx) != 1) {
-		seterr(err, errlen, "the certificate does not verify against the CA: %s",
-		       X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+		nn_seterr(err, errlen, "the certificate does not verify against the CA: %s",
+			  X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
 		goto out;
 	}
 	if (not_before)
@@ -196,13 +183,13 @@ int nn_tls_cert_times(const char *path, int64_t *not_before, int64_t *not_after,
 	int e = nn_ident_read_file(path, NN_IDENT_PEM_MAX, &pem, NULL);
 
 	if (e) {
-		seterr(err, errlen, "%s: %s", path, strerror(-e));
+		nn_seterr(err, errlen, "%s: %s", path, strerror(-e));
 		return e;
 	}
 	x = cert_from_pem(pem);
 	free(pem);
 	if (!x) {
-		seterr(err, errlen, "%s: not a PEM X.509 certificate", path);
+		nn_seterr(err, errlen, "%s: not a PEM X.509 certificate", path);
 		return -EBADMSG;
 	}
 	*not_before = asn1_unix(X509_get0_notBefore(x));

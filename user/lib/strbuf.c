@@ -51,3 +51,14 @@ char *nn_sbtake(struct nn_strbuf *b)
 	b->n = b->cap = 0;
 	return s;
 }
+
+void nn_seterr(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || !errlen)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}

@@ -18,4 +18,9 @@ void nn_sbprintf(struct nn_strbuf *b, const char *fmt, ...) __attribute__((forma
 /* The string (NULL after a failure; then it is freed), ownership to the caller. */
 char *nn_sbtake(struct nn_strbuf *b);
 
+/* An error message buffer: ERR (when given, ERRLEN > 0) set to the formatted
+ * message, so that callers say what was wrong and where. */
+void nn_seterr(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif /* NANAMI_LIB_STRBUF_H */
