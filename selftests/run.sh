@@ -132,9 +132,27 @@ if [ -x "$fuzzer" ] && { [ -z "$filter" ] || [[ fuzz_snapshot == *"$filter"* ]];
 		"$O/fuzz/corpus" selftests/fuzz/corpus
 fi
 
+# netns tests: those marked "# nn-test: no time bounds" run now, beside the
+# guests; the others, whose bounds a loaded machine would stretch, after them.
+netns_tests() { # bounded|unbounded
+	local script name
+	for script in selftests/netns/test_*.sh; do
+		[ -x "$script" ] || continue
+		name=$(basename "$script" .sh)
+		[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+		if grep -q '^# nn-test: no time bounds' "$script"; then
+			[ "$1" = unbounded ] || continue
+		else
+			[ "$1" = bounded ] || continue
+		fi
+		run_one "$name" "$script"
+	done
+}
+netns_tests unbounded
+
 # The matrix's results, once its guests are done (they ran while the host's
-# unit, BPF and fuzz tests did: those have no time bounds to stretch; the
-# netns tests, which do, run after).
+# unit, BPF, fuzz and unbounded netns tests did; the netns tests with time
+# bounds run after).
 if [ ${#vm_order[@]} -gt 0 ]; then
 	for k in "${vm_order[@]}"; do
 		run_one "vm$k:boot" vm_boot_wait "${vm_pid[$k]}" "$vm_out/boot-$k.tap"
@@ -145,12 +163,7 @@ if [ ${#vm_order[@]} -gt 0 ]; then
 fi
 
 
-for script in selftests/netns/test_*.sh; do
-	[ -x "$script" ] || continue
-	name=$(basename "$script" .sh)
-	[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-	run_one "$name" "$script"
-done
+netns_tests bounded
 
 # In CI everything a test needs is installed by tools/install-deps.sh: a test
 # that skips there (missing tool, device or kernel feature) is a failure.

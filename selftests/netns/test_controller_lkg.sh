@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
 #
 # Faults of the state directory (issue 15 part 6): the last-known-good
 # write fails because the directory is full (a 256 KiB tmpfs filled by

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
 # test_cp_random.sh - the reference control plane (tools/cp/nanami-cp) under
 # a seeded random sequence of changes, restarts (SIGTERM, SIGKILL, a torn
 # journal line) and journal compactions, judged by a model written from

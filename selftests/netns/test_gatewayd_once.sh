@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
 #
 # nanami-gatewayd --once on a real interface, end to end: attach (TC, then
 # XDP through libxdp), pins with BTF, re-applying keeps the program ids and

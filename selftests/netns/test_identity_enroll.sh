@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
 #
 # `nanami-gatewayd enroll` against the reference control plane (its own CA,
 # TLS, single-use tokens): the identity written with its modes and checked

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
 # make install DESTDIR=... lays out the expected tree, and the systemd unit's
 # capability set is exactly what the controller needs: it runs (--once, on a
 # veth in a private namespace) under that bounding set, and fails without

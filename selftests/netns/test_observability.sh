@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
 # The operator's monitoring kit (packaging/prometheus, packaging/grafana,
 # tools/dashboard) against the real daemon: the demo gateway (topology in
 # selftests/netns/topo_gateway.sh) runs OBS_SECONDS of traffic and events

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
 #
 # The applier's record of the policy maps (docs/controller.md), through the
 # real daemon and its drift timer (--resync 1):
