@@ -178,6 +178,49 @@ static __always_inline void nn_flow_open(struct nn_flow_key *k, struct nn_flow *
 	bpf_map_update_elem(&nn_flows, k, f, BPF_ANY);
 }
 
+/*
+ * One token of the new-state budget of the device at counter slot @slot
+ * (every device has one: the compiler gives each its slot). 1 when the
+ * packet may create a flow entry or a fragment verdict. Called only on the
+ * path that creates state: established packets never come here. The bucket
+ * is shared by every CPU and updated without a lock: two CPUs refilling at
+ * once may each add the same tokens, so the bound can be exceeded by at most
+ * one refill per CPU, never by a flood's size (docs/datapath.md).
+ */
+static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
+{
+	__u32 zero = 0;
+	struct nn_flowlim *lim = bpf_map_lookup_elem(&nn_flowlim, &zero);
+	struct nn_ratelimit *b;
+	__u64 elapsed, add, burst;
+
+	if (!lim || !lim->rate)
+		return 1;
+	/* Sized like nn_dev_stats: no bucket only for NN_NONE32, which no
+	 * device has. */
+	b = bpf_map_lookup_elem(&nn_flowrl, &slot);
+	if (!b)
+		return 1;
+	burst = lim->burst;
+	if (!b->last_ns) {
+		/* Never used: a full bucket. */
+		b->last_ns = now;
+		b->tokens = burst;
+	}
+	elapsed = now - b->last_ns;
+	add = elapsed >= NN_NSEC * (burst / lim->rate + 1) ? burst : elapsed * lim->rate / NN_NSEC;
+	if (add) {
+		b->tokens += add;
+		if (b->tokens > burst)
+			b->tokens = burst;
+		b->last_ns = now;
+	}
+	if (!b->tokens)
+		return 0;
+	b->tokens--;
+	return 1;
+}
+
 /* The datagram's reassembly key (nanami_abi.h): IPv4 by protocol too,
  * IPv6 by source, destination and id alone, whatever extension headers
  * follow its Fragment header (RFC 8200 4.5). */
