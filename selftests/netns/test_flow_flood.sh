@@ -15,8 +15,8 @@
 # TAP: "ok - name" / "not ok - name"; exits non-zero when a check failed.
 set -u
 
-if [ -z "${NN_FL_INNER:-}" ]; then
-	export NN_FL_INNER=1
+if [ -z "${NN_FLOOD_INNER:-}" ]; then
+	export NN_FLOOD_INNER=1
 	exec unshare --net --mount --propagation private -- "$0" "$@"
 fi
 
