@@ -192,7 +192,7 @@ static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
 	__u32 zero = 0;
 	struct nn_flowlim *lim = bpf_map_lookup_elem(&nn_flowlim, &zero);
 	struct nn_ratelimit *b;
-	__u64 elapsed, add, burst;
+	__u64 elapsed, add, burst, tokens, last;
 
 	if (!lim || !lim->rate)
 		return 1;
@@ -202,22 +202,23 @@ static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
 	if (!b)
 		return 1;
 	burst = lim->burst;
-	if (!b->last_ns) {
-		/* Never used: a full bucket. */
-		b->last_ns = now;
-		b->tokens = burst;
-	}
-	elapsed = now - b->last_ns;
+	/* One read of each field and every store computed from it: another
+	 * CPU's store in between can only be overwritten by a value this CPU
+	 * computed (at most one refill or token too many), never make the
+	 * count wrap below zero. */
+	tokens = *(volatile __u64 *)&b->tokens;
+	last = *(volatile __u64 *)&b->last_ns;
+	elapsed = last ? now - last : ~0ull; /* never used: a full bucket */
 	add = elapsed >= NN_NSEC * (burst / lim->rate + 1) ? burst : elapsed * lim->rate / NN_NSEC;
 	if (add) {
-		b->tokens += add;
-		if (b->tokens > burst)
-			b->tokens = burst;
+		tokens += add;
+		if (tokens > burst)
+			tokens = burst;
 		b->last_ns = now;
 	}
-	if (!b->tokens)
-		return 0;
-	b->tokens--;
+	if (!tokens)
+		return 0; /* no store: a refused flood leaves the line alone */
+	b->tokens = tokens - 1;
 	return 1;
 }
 

@@ -96,7 +96,7 @@ struct {
 
 /* The per-device bound on new flows and fragment verdicts (nanami_abi.h
  * "Per-device bound on new state"): its rate and burst, and one token
- * bucket per device counter slot (the last index: devices without one).
+ * bucket per device counter slot (sized like nn_dev_stats).
  * Shared, not per-CPU: one device's packets spread over every CPU, and a
  * per-CPU bucket would multiply the bound by the CPU count. */
 struct {
