@@ -178,6 +178,50 @@ static __always_inline void nn_flow_open(struct nn_flow_key *k, struct nn_flow *
 	bpf_map_update_elem(&nn_flows, k, f, BPF_ANY);
 }
 
+/*
+ * One token of the new-state budget of the device at counter slot @slot
+ * (every device has one: the compiler gives each its slot). 1 when the
+ * packet may create a flow entry or a fragment verdict. Called only on the
+ * path that creates state: established packets never come here. The bucket
+ * is shared by every CPU and updated without a lock: two CPUs refilling at
+ * once may each add the same tokens, so the bound can be exceeded by at most
+ * one refill per CPU, never by a flood's size (docs/datapath.md).
+ */
+static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
+{
+	__u32 zero = 0;
+	struct nn_flowlim *lim = bpf_map_lookup_elem(&nn_flowlim, &zero);
+	struct nn_ratelimit *b;
+	__u64 elapsed, add, burst, tokens, last;
+
+	if (!lim || !lim->rate)
+		return 1;
+	/* Sized like nn_dev_stats: no bucket only for NN_NONE32, which no
+	 * device has. */
+	b = bpf_map_lookup_elem(&nn_flowrl, &slot);
+	if (!b)
+		return 1;
+	burst = lim->burst;
+	/* One read of each field and every store computed from it: another
+	 * CPU's store in between can only be overwritten by a value this CPU
+	 * computed (at most one refill or token too many), never make the
+	 * count wrap below zero. */
+	tokens = *(volatile __u64 *)&b->tokens;
+	last = *(volatile __u64 *)&b->last_ns;
+	elapsed = last ? now - last : ~0ull; /* never used: a full bucket */
+	add = elapsed >= NN_NSEC * (burst / lim->rate + 1) ? burst : elapsed * lim->rate / NN_NSEC;
+	if (add) {
+		tokens += add;
+		if (tokens > burst)
+			tokens = burst;
+		b->last_ns = now;
+	}
+	if (!tokens)
+		return 0; /* no store: a refused flood leaves the line alone */
+	b->tokens = tokens - 1;
+	return 1;
+}
+
 /* The datagram's reassembly key (nanami_abi.h): IPv4 by protocol too,
  * IPv6 by source, destination and id alone, whatever extension headers
  * follow its Fragment header (RFC 8200 4.5). */

@@ -94,6 +94,25 @@ struct {
 	__type(value, struct nn_frag);
 } nn_frags SEC(".maps");
 
+/* The per-device bound on new flows and fragment verdicts (nanami_abi.h
+ * "Per-device bound on new state"): its rate and burst, and one token
+ * bucket per device counter slot (sized like nn_dev_stats).
+ * Shared, not per-CPU: one device's packets spread over every CPU, and a
+ * per-CPU bucket would multiply the bound by the CPU count. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct nn_flowlim);
+} nn_flowlim SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NN_DEF_MAX_DEVICES + 1024 + 1);
+	__type(key, __u32);
+	__type(value, struct nn_ratelimit);
+} nn_flowrl SEC(".maps");
+
 /* This gateway host's own non-overlay addresses (see nanami_abi.h): kept
  * by the controller from rtnetlink, judged like the overlay address. */
 struct {

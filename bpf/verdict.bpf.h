@@ -170,7 +170,20 @@ static __always_inline void nn_remember(struct nn_pkt *p, struct nn_judgement *j
 {
 	/* s: the scratch entry whose fk is the packet's flow key (set for
 	 * every packet that can make a flow, see nn_judge_packet). */
-	if (s && may_open && j->reason == NN_PASS && !j->flow_hit && !nn_is_icmp_error(p))
+	int opens = s && may_open && j->reason == NN_PASS && !j->flow_hit && !nn_is_icmp_error(p);
+
+	if (nn_dry_run || (!opens && p->frag != NN_FRAG_FIRST))
+		return;
+	/* New state costs the overlay-end device one token (one for a first
+	 * fragment that opens a flow too); none left: nothing is recorded and
+	 * a packet that would pass is dropped (docs/datapath.md "New-state
+	 * bound"). Its later fragments then find no verdict: [fragment]. */
+	if (!nn_newstate_take(j->dev_slot, now)) {
+		if (j->reason == NN_PASS)
+			j->reason = NN_R_FLOW_LIMIT;
+		return;
+	}
+	if (opens)
 		nn_flow_open(&s->fk, &s->fv, is_b, p, epoch, dir, now);
 	if (p->frag == NN_FRAG_FIRST)
 		nn_frag_record(p, j->reason, epoch, now);

@@ -57,8 +57,9 @@ enum nn_reason {
 	NN_R_FRAGMENT = 11,
 	NN_R_WG_MALFORMED = 12,
 	NN_R_WG_HANDSHAKE_RATE = 13,
-	NN_R_MARTIAN = 14, /* a destination never valid from the overlay */
-	NN_R_MAX = 15,	   /* reasons are only ever appended: never renumber */
+	NN_R_MARTIAN = 14,    /* a destination never valid from the overlay */
+	NN_R_FLOW_LIMIT = 15, /* the device's new-state budget is spent (nn_flowlim) */
+	NN_R_MAX = 16,	      /* reasons are only ever appended: never renumber */
 };
 
 /* Capacity of the per-reason counter maps (nn_drops, nn_wg_drops): room for
@@ -369,6 +370,25 @@ struct nn_config {
 #define NN_DEF_ICMP_TIMEOUT 30
 #define NN_DEF_OTHER_TIMEOUT 60
 #define NN_DEF_FRAG_TIMEOUT 30
+
+/* ---- Per-device bound on new state (nn_flowlim[0], nn_flowrl) ----
+ * Every flow entry and fragment verdict a packet would create is charged
+ * to its overlay-end device (the source from the overlay, the destination
+ * into it): one token of that device's bucket, nn_flowrl[counter slot],
+ * refilled at rate per second up to burst. No token: the state is not
+ * created and a packet that would pass is dropped [flow_limit]
+ * (docs/datapath.md "New-state bound"). rate 0: no bound. Its own map,
+ * not nn_config: a pinned map's value size cannot change on upgrade. */
+struct nn_flowlim {
+	__u32 rate;  /* new flows and fragment verdicts per second per device */
+	__u32 burst; /* bucket size */
+};
+
+#define NN_DEF_NEW_FLOW_RATE 1000
+#define NN_DEF_NEW_FLOW_BURST 4000
+/* Largest rate accepted: keeps elapsed * rate within 64 bits for a
+ * bucket idle up to the point where it refills to burst anyway. */
+#define NN_MAX_NEW_FLOW_RATE 10000000
 
 /* What the controller last applied (nn_meta[0]); for operators, not packets. */
 struct nn_meta {

@@ -209,7 +209,7 @@ jcheck "stats -j: drops by reason, exact" "$stats" \
 	 {"spoof": 1, "acl_default_deny": 2, "acl_deny": 1, "martian": 1} and .drops_total == 5'
 jcheck "stats -j: every reason name of verdicts.md" "$stats" \
 	'.drops | keys | sort == ["acl_default_deny", "acl_deny", "cross_network",
-	  "cross_tenant", "fragment", "malformed", "martian", "no_egress", "no_transit",
+	  "cross_tenant", "flow_limit", "fragment", "malformed", "martian", "no_egress", "no_transit",
 	  "revoked", "spoof", "unknown_dst", "wg_handshake_rate", "wg_malformed"]'
 jcheck "stats -j: drop bytes (UDP 45 B framed, SYN 74 B)" "$stats" \
 	'.drops.spoof.bytes == 45 and .drops.acl_default_deny.bytes == 90 and

@@ -312,6 +312,11 @@ static void run_diff(uint8_t framing)
 	ru->g = rk_new(rng_next(&ru->r), framing);
 	assert_non_null(ru->g);
 	assert_int_equal(dpt_open(&ru->t, framing), 0);
+	/* The model has no new-flow bucket (docs/datapath.md "New-state
+	 * bound"): the bound stays on, so every new flow and fragment verdict
+	 * pays its token as in production, but at a rate no generator reaches
+	 * on any machine. test_flow_limit tests the bound itself. */
+	assert_int_equal(nn_dp_set_flow_limit(ru->t.dp, NN_MAX_NEW_FLOW_RATE, 0x7fffffffu), 0);
 	switch_policy(ru);
 	last_flush = now_ns();
 	for (i = 0; i < n_packets; i++) {

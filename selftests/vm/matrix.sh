@@ -27,7 +27,7 @@
 # NN_VM_TIMEOUT bounds one boot (default 900 s).
 set -u
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-EVERY_KERNEL=(test_examples test_bad_packets test_differential test_updates test_load_errors
+EVERY_KERNEL=(test_examples test_bad_packets test_differential test_updates test_load_errors test_flow_limit
 	test_kwg_backend)
 declare -A ONE_KERNEL=([6.1]="test_e2e_enforce"
 		       [6.12]="test_e2e_compliance test_kwg_gatewayd")

@@ -37,6 +37,7 @@ _Static_assert(sizeof(struct nn_rule_stats) == 8, "nn_rule_stats");
 _Static_assert(sizeof(struct nn_name) == 3 * NN_NAME_MAX + 8, "nn_name");
 _Static_assert(sizeof(struct nn_event) == 72, "nn_event");
 _Static_assert(sizeof(struct nn_ratelimit) == 16, "nn_ratelimit");
+_Static_assert(sizeof(struct nn_flowlim) == 8, "nn_flowlim");
 _Static_assert(sizeof(struct nn_verdict) == 32, "nn_verdict");
 _Static_assert(sizeof(struct nn_wg_config) == 16, "nn_wg_config");
 _Static_assert(sizeof(struct nn_wg_src_key) == 16, "nn_wg_src_key");

@@ -46,7 +46,8 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_DEV_NAMES] = "nn_dev_names", [NN_M_RULE_NAMES] = "nn_rule_names",
 	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
 	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
-	[NN_M_LOCAL] = "nn_local",
+	[NN_M_LOCAL] = "nn_local",	   [NN_M_FLOWLIM] = "nn_flowlim",
+	[NN_M_FLOWRL] = "nn_flowrl",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
@@ -104,6 +105,7 @@ static void set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_flows", c->max_flows },
 		{ "nn_frags", c->max_frags },
 		{ "nn_dev_stats", c->max_devices + c->max_nodes + 1 },
+		{ "nn_flowrl", c->max_devices + c->max_nodes + 1 },
 		{ "nn_rule_hits", c->max_rules },
 		{ "nn_dev_names", c->max_devices + c->max_nodes + 1 },
 		{ "nn_rule_names", c->max_rules },
@@ -419,6 +421,7 @@ static void init_config(struct nn_dp *dp)
 	cfg.other_timeout_s = NN_DEF_OTHER_TIMEOUT;
 	cfg.frag_timeout_s = NN_DEF_FRAG_TIMEOUT;
 	bpf_map_update_elem(dp->map_fd[NN_M_CONFIG], &zero, &cfg, BPF_ANY);
+	nn_dp_set_flow_limit(dp, NN_DEF_NEW_FLOW_RATE, NN_DEF_NEW_FLOW_BURST);
 }
 
 static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)

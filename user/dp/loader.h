@@ -68,6 +68,8 @@ enum nn_map_id {
 	NN_M_LAST,
 	NN_M_SCRATCH,
 	NN_M_LOCAL,
+	NN_M_FLOWLIM,
+	NN_M_FLOWRL,
 	NN_M_COUNT,
 };
 
@@ -114,6 +116,12 @@ int nn_bpf_load_reported(const char *what, const char *pin_dir, int (*load)(void
  * not ours stay the object's own. */
 struct bpf_object;
 int nn_dp_share_maps(struct bpf_object *obj, const struct nn_dp *dp);
+
+/* The per-device bound on new flows and fragment verdicts (nn_flowlim):
+ * @rate per second (0: no bound), @burst at once. -EINVAL when @rate
+ * exceeds NN_MAX_NEW_FLOW_RATE or a bound has a zero @burst. Written at
+ * every start (it is the controller's configuration, not state). */
+int nn_dp_set_flow_limit(struct nn_dp *dp, uint32_t rate, uint32_t burst);
 
 /* Program fds for BPF_PROG_TEST_RUN. */
 int nn_dp_prog_fd(const struct nn_dp *dp, enum nn_dir dir, enum nn_hook hook);

@@ -956,6 +956,13 @@ static int start(struct daemon *d)
 	nn_log_info("event=loaded iface=%s pin_dir=%s framing=%s hook=%s adopted=%d", o->iface,
 		    o->pin_dir, o->framing == NN_FRAMING_L3 ? "l3" : "eth",
 		    o->hook == NN_HOOK_XDP ? "xdp" : "tc", d->dp->adopted);
+	err = nn_dp_set_flow_limit(d->dp, o->new_flow_rate, o->new_flow_burst);
+	if (err) {
+		nn_log_err("event=start error=\"couldn't set the new-flow bound: %s\"",
+			   strerror(-err));
+		return err;
+	}
+	nn_log_info("event=flow_limit rate=%u burst=%u", o->new_flow_rate, o->new_flow_burst);
 	/* Subscribe before the first dump: no change falls in between. */
 	err = nn_hostaddr_open(&d->ha);
 	if (err) {

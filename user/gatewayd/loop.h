@@ -37,6 +37,8 @@ struct nn_daemon_opts {
 	unsigned int resync_s;
 	unsigned int poll_s;
 	struct nn_capacity cap;
+	uint32_t new_flow_rate; /* --max-new-flows-per-device; 0: no bound */
+	uint32_t new_flow_burst;
 	/* identity (identity-v1.md): node.json found in state_dir */
 	bool enrolled;
 	struct nn_ident ident;

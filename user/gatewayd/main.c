@@ -56,6 +56,7 @@ enum opt_id {
 	O_MAX_CELLS,
 	O_MAX_FLOWS,
 	O_MAX_NODES,
+	O_MAX_NEW_FLOWS,
 	O_KEY_LIFETIME,
 	O_VERBOSE = 'v',
 	O_HELP = 'h',
@@ -107,6 +108,8 @@ static const struct flag {
 	{ "max-cells", "N", O_MAX_CELLS, "map capacity for compiled ACL cells (default 524288)" },
 	{ "max-flows", "N", O_MAX_FLOWS, "flow table size (default 1048576)" },
 	{ "max-nodes", "N", O_MAX_NODES, "map capacity for overlay nodes (default 1024)" },
+	{ "max-new-flows-per-device", "RATE[/BURST]", O_MAX_NEW_FLOWS,
+	  "new flows and fragment verdicts per second per device (default 1000/4000; 0: off)" },
 	{ "key-lifetime", "DAYS", O_KEY_LIFETIME,
 	  "rotate wg0's key when it is this old (enrolled gateways; default off)" },
 	{ "verbose", NULL, O_VERBOSE, "debug logging (libbpf included)" },
@@ -166,6 +169,30 @@ static int bad_value(const char *flag, const char *v)
 {
 	nn_log_err("event=usage flag=--%s value=\"%s\" error=\"unknown value\"", flag, v);
 	return -EINVAL;
+}
+
+/* RATE[/BURST] of --max-new-flows-per-device: RATE 0 turns the bound off;
+ * BURST defaults to four seconds of RATE. */
+static int parse_rate_burst(const char *s, const char *flag, uint32_t *rate, uint32_t *burst)
+{
+	unsigned long r, b;
+	char *end;
+
+	errno = 0;
+	r = strtoul(s, &end, 10);
+	if (errno || end == s || (*end && *end != '/') || r > NN_MAX_NEW_FLOW_RATE)
+		return bad_value(flag, s);
+	b = r * 4;
+	if (*end == '/') {
+		const char *bs = end + 1;
+
+		b = strtoul(bs, &end, 10);
+		if (errno || end == bs || *end || !b || b > 0x7fffffffUL || !r)
+			return bad_value(flag, s);
+	}
+	*rate = (uint32_t)r;
+	*burst = (uint32_t)(b > 0x7fffffffUL ? 0x7fffffffUL : b);
+	return 0;
 }
 
 static int set_flag(struct args *a, int id, const char *name, const char *v)
@@ -260,6 +287,8 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 		return parse_uint(v, name, &d->cap.max_flows);
 	case O_MAX_NODES:
 		return parse_uint(v, name, &d->cap.max_nodes);
+	case O_MAX_NEW_FLOWS:
+		return parse_rate_burst(v, name, &d->new_flow_rate, &d->new_flow_burst);
 	case O_KEY_LIFETIME:
 		if (parse_uint(v, name, &d->key_lifetime_s) || d->key_lifetime_s > 36500)
 			return bad_value(name, v);
@@ -402,6 +431,8 @@ static int parse_args(int argc, char **argv, struct args *a)
 	a->d.resync_s = NN_DEF_RESYNC_S;
 	a->d.poll_s = NN_DEF_POLL_S;
 	nn_capacity_default(&a->d.cap);
+	a->d.new_flow_rate = NN_DEF_NEW_FLOW_RATE;
+	a->d.new_flow_burst = NN_DEF_NEW_FLOW_BURST;
 	for (i = 0; i < N_FLAGS; i++) {
 		lo[i].name = flags[i].name;
 		lo[i].has_arg = flags[i].arg ? required_argument : no_argument;

@@ -20,6 +20,7 @@ static const char *const reason_names[NN_R_MAX] = {
 	[NN_R_WG_MALFORMED] = "wg_malformed",
 	[NN_R_WG_HANDSHAKE_RATE] = "wg_handshake_rate",
 	[NN_R_MARTIAN] = "martian",
+	[NN_R_FLOW_LIMIT] = "flow_limit",
 };
 
 const char *nn_reason_name(uint32_t reason)
