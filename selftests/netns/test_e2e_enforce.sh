@@ -131,19 +131,34 @@ nn_check "icmpv6: ping-peers counted the first echo only (the rest and the repli
 	test "$(topo_hits ping-peers)" -eq $((h0 + 1))
 pass "icmpv6 allowed the other way: bob pings alice" png bob "$ALICE" 3
 
+# host_only WHAT: true in a VM guest (NN_VM=1), which leaves WHAT to the host's
+# run: its outcome is the same code on every kernel (the verdict logic, which
+# the guests' BPF tests judge against the model on each kernel; the control
+# plane's API), and the kernel matrix has a time budget. The guest keeps one
+# check of each reason and direction, and everything kernel WireGuard, TC on
+# a kernel wg0 and nftables decide.
+host_only() {
+	[ "${NN_VM:-0}" = 1 ] || return 1
+	echo "# in the guest: $1 left to the host's run (kernel-independent)"
+}
+
 # ---- denied flows -----------------------------------------------------------
 
 drop "tcp denied: alice -> acme-db tcp/22 (no rule)" acl_default_deny T1 try alice tcp "$DB" 22
-drop "udp denied: alice -> acme-db udp/5432 (eng-db is tcp only)" acl_default_deny \
-	T1 try alice udp "$DB" 5432
-drop "icmpv6 denied: alice pings acme-db (no icmpv6 rule to it)" acl_default_deny png alice "$DB"
-drop "tcp denied: bob -> acme-db tcp/5432 (bob is not in eng)" acl_default_deny \
-	T1 try bob tcp "$DB" 5432
+if ! host_only "udp, icmpv6 and other users' default denials"; then
+	drop "udp denied: alice -> acme-db udp/5432 (eng-db is tcp only)" acl_default_deny \
+		T1 try alice udp "$DB" 5432
+	drop "icmpv6 denied: alice pings acme-db (no icmpv6 rule to it)" acl_default_deny \
+		png alice "$DB"
+	drop "tcp denied: bob -> acme-db tcp/5432 (bob is not in eng)" acl_default_deny \
+		T1 try bob tcp "$DB" 5432
+fi
 h0=$(topo_hits no-smtp)
 drop "deny rule: alice -> internet tcp/25 (no-smtp)" acl_deny T1 try alice tcp "$INET6" 25
 nn_check "no-smtp counted the denial" test "$(topo_hits no-smtp)" -gt "$h0"
-drop "unassigned overlay address: alice -> fd7a:6e61:6e61:ff::1" unknown_dst \
-	T1 try alice tcp fd7a:6e61:6e61:ff::1 443
+host_only "unknown_dst" ||
+	drop "unassigned overlay address: alice -> fd7a:6e61:6e61:ff::1" unknown_dst \
+		T1 try alice tcp fd7a:6e61:6e61:ff::1 443
 d0=$(dev_counter alice-laptop into_overlay.drops)
 drop "into the overlay, unsolicited: res (acme-db) -> alice tcp/22" acl_default_deny \
 	T1 try res tcp "$ALICE" 22 -s "$DB"
@@ -153,15 +168,21 @@ nn_check "counted on alice's drops into the overlay" \
 # ---- cross-tenant and cross-network -------------------------------------------
 
 drop "cross-tenant: carol -> acme-db tcp/5432" cross_tenant T1 try carol tcp "$DB" 5432
-drop "cross-tenant: carol (IPv4) pings alice 100.96.16.2" cross_tenant png carol 100.96.16.2
-drop "cross-tenant: alice -> globex-files tcp/445" cross_tenant T1 try alice tcp "$FILES" 445
+if ! host_only "more cross-tenant pairs"; then
+	drop "cross-tenant: carol (IPv4) pings alice 100.96.16.2" cross_tenant \
+		png carol 100.96.16.2
+	drop "cross-tenant: alice -> globex-files tcp/445" cross_tenant \
+		T1 try alice tcp "$FILES" 445
+fi
 drop "cross-tenant into the overlay: globex-files -> alice" cross_tenant \
 	T1 try res tcp "$ALICE" 22 -s "$FILES"
 drop "cross-network: alice -> acme-lab-db tcp/443 (same tenant, other network)" cross_network \
 	T1 try alice tcp "$LABDB" 443
-drop "cross-network: alice pings dave-tablet (acme-lab)" cross_network png alice "$DAVE"
-drop "cross-network into the overlay: acme-lab-db -> alice" cross_network \
-	T1 try res tcp "$ALICE" 22 -s "$LABDB"
+if ! host_only "more cross-network pairs"; then
+	drop "cross-network: alice pings dave-tablet (acme-lab)" cross_network png alice "$DAVE"
+	drop "cross-network into the overlay: acme-lab-db -> alice" cross_network \
+		T1 try res tcp "$ALICE" 22 -s "$LABDB"
+fi
 
 # ---- clients' wide AllowedIPs change nothing at the gateway -----------------
 
@@ -291,25 +312,27 @@ drop "... and bob's next connection to the internet is dropped" no_egress T1 try
 
 # ---- invalid manual egress -------------------------------------------------------
 
-g0=$(topo_cp_gen)
-out=$(cp_api PUT /api/v1/devices/bob-phone/routing-preference \
-	'{"traffic_mode": "full_tunnel", "routing_mode": "manual", "egress_device": "gw-nope"}')
-nn_check "an invalid manual egress is refused by the control plane: 422 on egress_device" \
-	eval '[ "${out%% *}" = 422 ] && jq -en "input | .field == \"egress_device\"" <<<"${out#* }" >/dev/null'
-nn_check "... and nothing changed (generation $g0)" test "$(topo_cp_gen)" = "$g0"
-# It reaches the gateway anyway: the admin API replaces the world unchecked.
-snap=$(nn_in gw curl -s "$TOPO_CP/api/v1/gateways/gw-fra-1/assignments" |
-	jq -c '(.tenants[].networks[].devices[] | select(.device_id == "bob-phone") | .routing_preference) =
-		{"traffic_mode": "full_tunnel", "routing_mode": "manual", "egress_device": "gw-nope"}')
-nn_check "admin snapshot replace with bob-phone egress_device gw-nope" \
-	cp_api PUT /admin/v1/snapshot "$snap"
-g1=$(topo_cp_gen)
-nn_check "the gateway applies it (generation $g1)" nn_wait_for 3 sh -c \
-	"[ \"\$(nsenter --target ${NN_PID[gw]} --mount --net $GWCTL --iface wg0 -j status | jq .generation)\" = $g1 ]"
-nn_check "bob-phone has no egress (gwctl devices)" \
-	test "$(gwctl devices | jq -r '.devices[] | select(.id == "bob-phone") | .egress')" = false
-drop "full_tunnel with an invalid egress fails closed" no_egress T1 try bob tcp "$INET6" 443
-pass "the rest of the snapshot applied: bob still reaches acme-web" try bob tcp "$WEB" 443
+if ! host_only "an invalid manual egress (the control plane and the controller)"; then
+	g0=$(topo_cp_gen)
+	out=$(cp_api PUT /api/v1/devices/bob-phone/routing-preference \
+		'{"traffic_mode": "full_tunnel", "routing_mode": "manual", "egress_device": "gw-nope"}')
+	nn_check "an invalid manual egress is refused by the control plane: 422 on egress_device" \
+		eval '[ "${out%% *}" = 422 ] && jq -en "input | .field == \"egress_device\"" <<<"${out#* }" >/dev/null'
+	nn_check "... and nothing changed (generation $g0)" test "$(topo_cp_gen)" = "$g0"
+	# It reaches the gateway anyway: the admin API replaces the world unchecked.
+	snap=$(nn_in gw curl -s "$TOPO_CP/api/v1/gateways/gw-fra-1/assignments" |
+		jq -c '(.tenants[].networks[].devices[] | select(.device_id == "bob-phone") | .routing_preference) =
+			{"traffic_mode": "full_tunnel", "routing_mode": "manual", "egress_device": "gw-nope"}')
+	nn_check "admin snapshot replace with bob-phone egress_device gw-nope" \
+		cp_api PUT /admin/v1/snapshot "$snap"
+	g1=$(topo_cp_gen)
+	nn_check "the gateway applies it (generation $g1)" nn_wait_for 3 sh -c \
+		"[ \"\$(nsenter --target ${NN_PID[gw]} --mount --net $GWCTL --iface wg0 -j status | jq .generation)\" = $g1 ]"
+	nn_check "bob-phone has no egress (gwctl devices)" \
+		test "$(gwctl devices | jq -r '.devices[] | select(.id == "bob-phone") | .egress')" = false
+	drop "full_tunnel with an invalid egress fails closed" no_egress T1 try bob tcp "$INET6" 443
+	pass "the rest of the snapshot applied: bob still reaches acme-web" try bob tcp "$WEB" 443
+fi
 
 # ---- revocation ------------------------------------------------------------------
 
