@@ -36,6 +36,9 @@ struct dpt_result {
 /* Load with @framing; the test process is pinned to CPU 0 so per-CPU
  * values are read from one place. 0 or -errno. */
 int dpt_open(struct dpt *t, uint8_t framing);
+/* dpt_open() with what the loader writes left as it is (the new-state bound
+ * at its defaults; dpt_open() puts it out of reach). */
+int dpt_open_loader_defaults(struct dpt *t, uint8_t framing);
 
 /*
  * Like dpt_open(), but over maps pinned in @pin_dir (created, or adopted

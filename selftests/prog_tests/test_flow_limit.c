@@ -128,7 +128,7 @@ static void test_defaults(void **state)
 	struct dpt fresh;
 
 	(void)t;
-	assert_int_equal(dpt_open(&fresh, NN_FRAMING_L3), 0);
+	assert_int_equal(dpt_open_loader_defaults(&fresh, NN_FRAMING_L3), 0);
 	assert_int_equal(
 		bpf_map_lookup_elem(fresh.dp->map_fd[NN_M_FLOWLIM], &(uint32_t){ 0 }, &lim), 0);
 	assert_int_equal(lim.rate, NN_DEF_NEW_FLOW_RATE);
