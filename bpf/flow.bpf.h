@@ -208,7 +208,14 @@ static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
 	 * count wrap below zero. */
 	tokens = *(volatile __u64 *)&b->tokens;
 	last = *(volatile __u64 *)&b->last_ns;
-	elapsed = last ? now - last : ~0ull; /* never used: a full bucket */
+	/* A bucket never used is full. A last refill later than this CPU's
+	 * clock (another CPU stored it between our clock read and this load)
+	 * adds nothing: now - last would wrap and refill the whole burst, a
+	 * flood spread over CPUs would meet that race on every tick. */
+	if (!last)
+		elapsed = ~0ull;
+	else
+		elapsed = now > last ? now - last : 0;
 	add = elapsed >= NN_NSEC * (burst / lim->rate + 1) ? burst : elapsed * lim->rate / NN_NSEC;
 	if (add) {
 		tokens += add;
