@@ -12,8 +12,10 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <linux/bpf.h>
 
 #include "dptest.h"
+#include "dp/cache.h"
 #include "lib/log.h"
 
 /*
@@ -24,12 +26,13 @@
  */
 static int make_tun(struct dpt *t)
 {
+	static unsigned int seq; /* two instances in one process: two devices */
 	struct ifreq ifr = {};
 	int fd = open("/dev/net/tun", O_RDWR);
 
 	if (fd < 0)
 		return -errno;
-	snprintf(t->l3_ifname, sizeof(t->l3_ifname), "nnt%d", getpid() % 100000);
+	snprintf(t->l3_ifname, sizeof(t->l3_ifname), "nnt%d.%u", getpid() % 10000000, seq++ % 1000);
 	ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
 	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", t->l3_ifname);
 	if (ioctl(fd, TUNSETIFF, &ifr) || ioctl(fd, TUNSETPERSIST, 1)) {
@@ -132,6 +135,10 @@ int dpt_open_pinned(struct dpt *t, uint8_t framing, const char *pin_dir, bool dr
 
 void dpt_close(struct dpt *t)
 {
+	if (t->shared) {
+		memset(t, 0, sizeof(*t));
+		return;
+	}
 	nn_dp_close(t->dp);
 	drop_tun(t);
 	memset(t, 0, sizeof(*t));
@@ -279,4 +286,117 @@ int dpt_flush_state(struct dpt *t)
 
 	err = flush_map(t->dp->map_fd[NN_M_FLOWS]);
 	return err ?: flush_map(t->dp->map_fd[NN_M_FRAGS]);
+}
+
+/* Zero every element of an array (per-CPU or not) in one batch update. */
+static int zero_array(int fd, const struct bpf_map_info *info, int ncpu)
+{
+	size_t vsize = info->type == BPF_MAP_TYPE_PERCPU_ARRAY ?
+			       (size_t)((info->value_size + 7) & ~7u) * ncpu :
+			       info->value_size;
+	uint32_t n = info->max_entries, i;
+	uint32_t *keys = calloc(n, sizeof(*keys));
+	void *vals = calloc(n, vsize);
+	int err = 0;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		keys[i] = i;
+	if (bpf_map_update_batch(fd, keys, vals, &n, NULL))
+		err = -errno;
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int discard_event(void *ctx, void *data, size_t size)
+{
+	(void)ctx;
+	(void)data;
+	(void)size;
+	return 0;
+}
+
+static int drain_ring(int fd)
+{
+	struct ring_buffer *rb = ring_buffer__new(fd, discard_event, NULL, NULL);
+	int n;
+
+	if (!rb)
+		return -errno;
+	n = ring_buffer__consume(rb);
+	ring_buffer__free(rb);
+	return n < 0 ? n : 0;
+}
+
+int dpt_reset(struct dpt *t)
+{
+	int i, err = 0;
+
+	for (i = 0; !err && i < NN_M_COUNT; i++) {
+		struct bpf_map_info info = { 0 };
+		uint32_t len = sizeof(info);
+		int fd = t->dp->map_fd[i];
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		switch (info.type) {
+		case BPF_MAP_TYPE_ARRAY:
+		case BPF_MAP_TYPE_PERCPU_ARRAY:
+			err = zero_array(fd, &info, t->ncpu);
+			break;
+		case BPF_MAP_TYPE_RINGBUF:
+			err = drain_ring(fd);
+			break;
+		default:
+			err = flush_map(fd);
+			break;
+		}
+	}
+	if (err)
+		return err;
+	nn_apply_cache_free(t->dp->apply_cache);
+	t->dp->apply_cache = NULL;
+	nn_dp_write_defaults(t->dp);
+	return nn_dp_set_flow_limit(t->dp, NN_MAX_NEW_FLOW_RATE, 0x7fffffffu);
+}
+
+static struct dpt shared_dpt[2]; /* by framing: NN_FRAMING_L3, NN_FRAMING_ETH */
+
+static void close_shared(void)
+{
+	size_t i;
+
+	for (i = 0; i < 2; i++)
+		if (shared_dpt[i].dp)
+			dpt_close(&shared_dpt[i]);
+}
+
+int dpt_open_shared(struct dpt *t, uint8_t framing)
+{
+	struct dpt *s = &shared_dpt[framing == NN_FRAMING_ETH];
+	static bool registered;
+	int err;
+
+	if (!s->dp) {
+		err = dpt_open(s, framing);
+		if (err)
+			return err;
+		if (!registered)
+			atexit(close_shared);
+		registered = true;
+	} else {
+		err = dpt_reset(s);
+		if (err)
+			return err;
+	}
+	*t = *s;
+	t->shared = true;
+	return 0;
 }

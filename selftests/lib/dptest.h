@@ -22,6 +22,7 @@ struct dpt {
 	int l3_ifindex; /* a TUN device: TC test runs see L3 packets */
 	char l3_ifname[16];
 	int ncpu;
+	bool shared; /* dpt_open_shared()'s copy: dpt_close() leaves it */
 };
 
 struct dpt_result {
@@ -71,5 +72,20 @@ uint64_t dpt_drops(struct dpt *t, uint32_t reason);
 
 /* Forget every tracked flow and fragment. */
 int dpt_flush_state(struct dpt *t);
+
+/*
+ * The test binary's one loaded instance for @framing, handed back as
+ * dpt_open() leaves a new one: every map emptied or zeroed, the loader's
+ * defaults written again, the applier's record dropped, the event ring
+ * drained, the new-state bound out of reach. Loading costs the verifier
+ * ~3 s a program in a TCG guest (8.5 s for the three on 6.1), paid once a
+ * binary instead of once a subtest. @t is a borrowed copy: dpt_close() on it
+ * does nothing; the instance is closed at exit. test_dpt_reset checks that
+ * a reset instance holds exactly what a fresh one does. 0 or -errno.
+ */
+int dpt_open_shared(struct dpt *t, uint8_t framing);
+
+/* Bring @t back to as loaded (what dpt_open_shared() does). 0 or -errno. */
+int dpt_reset(struct dpt *t);
 
 #endif /* NANAMI_DPTEST_H */

@@ -113,7 +113,7 @@ void vt_for_each_env(const struct nn_policy *p, void (*fn)(struct vt_env *e, con
 		memset(&e, 0, sizeof(e));
 		e.framing = framings[i];
 		e.p = p;
-		assert_int_equal(dpt_open(&e.t, e.framing), 0);
+		assert_int_equal(dpt_open_shared(&e.t, e.framing), 0);
 		assert_int_equal(dpt_apply(&e.t, p, NULL), 0);
 		for (h = NN_HOOK_TC; h <= NN_HOOK_XDP; h++) {
 			e.hook = (enum nn_hook)h;

@@ -24,7 +24,7 @@ static void run_examples(uint8_t framing, enum nn_hook hook)
 	size_t i;
 	int err;
 
-	err = dpt_open(&t, framing);
+	err = dpt_open_shared(&t, framing);
 	assert_int_equal(err, 0);
 	assert_int_equal(dpt_apply(&t, mf_base, NULL), 0);
 	for (i = 0; i < nn_n_examples; i++) {

@@ -113,7 +113,7 @@ static int setup(void **state)
 	struct dpt *t = calloc(1, sizeof(*t));
 	struct nn_apply_result res;
 
-	if (!t || dpt_open(t, NN_FRAMING_L3) || dpt_apply(t, mf_base, &res))
+	if (!t || dpt_open_shared(t, NN_FRAMING_L3) || dpt_apply(t, mf_base, &res))
 		return -1;
 	if (nn_dp_set_flow_limit(t->dp, RATE, BURST))
 		return -1;

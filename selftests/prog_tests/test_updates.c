@@ -249,7 +249,7 @@ static int setup(void **state)
 	struct ut *u = calloc(1, sizeof(*u));
 	struct nn_apply_result res;
 
-	if (!u || dpt_open(&u->t, NN_FRAMING_L3) || dpt_apply(&u->t, mf_base, &res))
+	if (!u || dpt_open_shared(&u->t, NN_FRAMING_L3) || dpt_apply(&u->t, mf_base, &res))
 		return -1;
 	*state = u;
 	return 0;

@@ -403,7 +403,7 @@ int nn_dp_barrier(struct nn_dp *dp)
 	return 0;
 }
 
-static void init_config(struct nn_dp *dp)
+void nn_dp_write_defaults(struct nn_dp *dp)
 {
 	struct nn_config cfg = {}, zero_cfg = {};
 	uint32_t zero = 0;
@@ -529,7 +529,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	err = make_barrier(dp);
 	if (err)
 		goto out;
-	init_config(dp);
+	nn_dp_write_defaults(dp);
 	*out = dp;
 	return 0;
 out:

@@ -123,6 +123,11 @@ int nn_dp_share_maps(struct bpf_object *obj, const struct nn_dp *dp);
  * every start (it is the controller's configuration, not state). */
 int nn_dp_set_flow_limit(struct nn_dp *dp, uint32_t rate, uint32_t burst);
 
+/* Write the defaults (timeouts, event sampling, the new-state bound) into
+ * an nn_config that is all zero: what a first load does; maps adopted with a
+ * configuration keep it. */
+void nn_dp_write_defaults(struct nn_dp *dp);
+
 /* Program fds for BPF_PROG_TEST_RUN. */
 int nn_dp_prog_fd(const struct nn_dp *dp, enum nn_dir dir, enum nn_hook hook);
 
