@@ -33,12 +33,26 @@ export CMOCKA_MESSAGE_OUTPUT=TAP
 export NN_SRCDIR=$PWD O
 
 run_one() {
-	local name=$1; shift
-	local log rc
-	log=$(mktemp)
-	local start=$SECONDS
-	"$@" >"$log" 2>&1
-	rc=$?
+	local name=$1 out
+	shift
+	out=$(mktemp -d)
+	run_capture "$out" "$@"
+	report_one "$name" "$out"
+}
+
+# run_capture DIR CMD...: run CMD, its output to DIR/log, its status to
+# DIR/rc, its wall seconds to DIR/secs (report_one counts them).
+run_capture() {
+	local out=$1 start=$SECONDS
+	shift
+	"$@" >"$out/log" 2>&1
+	echo $? >"$out/rc"
+	echo $((SECONDS - start)) >"$out/secs"
+}
+
+report_one() {
+	local name=$1 out=$2 log=$2/log rc
+	rc=$(cat "$out/rc")
 	local p f s
 	p=$(grep -E '^ok ' "$log" | grep -vc '# SKIP')
 	f=$(grep -cE '^not ok ' "$log")
@@ -48,13 +62,13 @@ run_one() {
 		echo "not ok - $name exited with status $rc without reporting a failure" >>"$log"
 	fi
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-	printf '%-40s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" $((SECONDS - start))
+	printf '%-40s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" "$(cat "$out/secs")"
 	if [ "$f" -ne 0 ] || [ "${V:-0}" = 1 ]; then
 		sed 's/^/    /' "$log"
 		[ "$f" -ne 0 ] && failures+=("$name")
 	fi
 	grep -E '# SKIP' "$log" | sed 's/^/    /'
-	rm -f "$log"
+	rm -rf "$out"
 }
 
 # The kernel matrix, started first: one VM boot per pinned kernel runs every selected test
@@ -134,7 +148,7 @@ fi
 
 # netns tests: those marked "# nn-test: no time bounds" run now, beside the
 # guests; the others, whose bounds a loaded machine would stretch, after them.
-netns_tests() { # bounded|unbounded
+netns_tests() { # bounded|unbounded: their names
 	local script name
 	for script in selftests/netns/test_*.sh; do
 		[ -x "$script" ] || continue
@@ -145,10 +159,43 @@ netns_tests() { # bounded|unbounded
 		else
 			[ "$1" = bounded ] || continue
 		fi
-		run_one "$name" "$script"
+		echo "$name"
 	done
 }
-netns_tests unbounded
+for name in $(netns_tests unbounded); do
+	run_one "$name" "selftests/netns/$name.sh"
+done
+
+# The bounded netns tests in NN_LANES lanes (default 2), each lane taking the
+# next test when its last one ends; reported in the list's order.
+# A test keeps about one core busy at most (a controller, a control plane,
+# wireguard-go, the traffic), and many wait on timers far below that, so two
+# lanes on two cores stretch no bound the way the guests would.
+run_lanes() { # NAME...
+	local q i lane names=("$@") pids=()
+	q=$(mktemp -d)
+	# Taken from the end of the list: the long tests sort late
+	# (test_wg_reconcile), and a long one taken last idles the other lane.
+	echo $(($# - 1)) >"$q/next"
+	for ((lane = 0; lane < ${NN_LANES:-2}; lane++)); do
+		(
+			while :; do
+				i=$(flock "$q/next" sh -c 'read -r n <"$1"; echo $((n - 1)) >"$1"; echo "$n"' _ "$q/next")
+				[ "$i" -ge 0 ] || exit 0
+				mkdir "$q/$i"
+				run_capture "$q/$i" "selftests/netns/${names[$i]}.sh"
+			done
+		) &
+		pids+=($!)
+	done
+	wait "${pids[@]}"
+	i=0
+	for name in "$@"; do
+		report_one "$name" "$q/$i"
+		i=$((i + 1))
+	done
+	rm -rf "$q"
+}
 
 # The matrix's results, once its guests are done (they ran while the host's
 # unit, BPF, fuzz and unbounded netns tests did; the netns tests with time
@@ -162,8 +209,7 @@ if [ ${#vm_order[@]} -gt 0 ]; then
 	done
 fi
 
-
-netns_tests bounded
+run_lanes $(netns_tests bounded)
 
 # In CI everything a test needs is installed by tools/install-deps.sh: a test
 # that skips there (missing tool, device or kernel feature) is a failure.

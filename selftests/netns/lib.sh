@@ -51,12 +51,31 @@ fi
 
 nn_ns() { echo "nn$NN_RUN-$1"; }
 
+# A sleep without a process: a read with a timeout on a FIFO nobody writes.
+# Every exec costs ~0.3 s in an emulated guest, where a 50 ms poll by
+# `sleep` took 250 ms.
+mkfifo "$NN_TMP/.nap" && exec {NN_NAP_FD}<>"$NN_TMP/.nap"
+nn_nap() { read -r -t "$1" -u "$NN_NAP_FD" _ 2>/dev/null; return 0; }
+
+# nn_node NAME...: start every node's holder first, then wait for them all:
+# in a guest a holder takes ~2 s to come up (five execs), and nodes started
+# one after another paid that in series.
 nn_node() {
+	local name
+	mkdir -p /run/wireguard /run/nanami
+	for name in "$@"; do
+		nn_node_start "$name" || return 1
+	done
+	for name in "$@"; do
+		nn_node_wait "$name" || return 1
+	done
+}
+
+nn_node_start() {
 	local name=$1 ns pid
 	ns=$(nn_ns "$name")
 	ip netns add "$ns" || return 1
 	ip -n "$ns" link set lo up
-	mkdir -p /run/wireguard /run/nanami
 	# ip netns exec remounts /sys for the namespace; unshare -m then gives the
 	# node private mounts: a tmpfs over /var/run/wireguard (wireguard-go's
 	# control sockets), one over /run/nanami (nanami-gatewayd's control
@@ -70,16 +89,21 @@ nn_node() {
 	pid=$!
 	NN_PID[$name]=$pid
 	NN_NODES+=("$name")
-	# Wait until the mounts are in place: the holder execs sleep only after
-	# all three succeeded (its mount table alone could still be the host's,
-	# which has a bpffs too). Shell builtins only: an exec costs ~0.3 s in
-	# an emulated guest.
-	local i comm
-	for ((i = 0; i < 100; i++)); do
+}
+
+# Wait until the mounts are in place: the holder execs sleep only after all
+# three succeeded (its mount table alone could still be the host's, which has
+# a bpffs too). Shell builtins only. Up to 100 polls of 50 ms, or a 10 s wall
+# time scaled as nn_wait_for's.
+nn_node_wait() {
+	local name=$1 pid=${NN_PID[$1]} end i comm
+	end=$(($(nn_now_ms) + 10000 * NN_TIME_SCALE))
+	for ((i = 0; ; i++)); do
 		comm=$(<"/proc/$pid/comm") 2>/dev/null
 		[ "$comm" = sleep ] && return 0
 		kill -0 "$pid" 2>/dev/null || break
-		sleep 0.05
+		[ "$i" -lt 100 ] || [ "$(nn_now_ms)" -lt "$end" ] || break
+		nn_nap 0.05
 	done
 	echo "# node $name: mount namespace not ready" >&2
 	return 1
@@ -138,8 +162,18 @@ nn_teardown() {
 	if [ -n "${NN_LOGDIR:-}" ] && mkdir -p "$NN_LOGDIR"; then
 		cp "$NN_TMP"/*.log "$NN_LOGDIR/" 2>/dev/null
 	fi
+	# SIGTERM first to what nn_bg started, but only to a process still in one
+	# of our namespaces: a pid file can name a process that died long ago,
+	# and pids wrap (pid_max is 32768 here, a suite execs far more): a bare
+	# kill hit another test's process when the netns tests ran side by side.
+	local ours=" " p
+	for name in "${NN_NODES[@]}"; do
+		ours+="$(ip netns pids "$(nn_ns "$name")" 2>/dev/null | tr '\n' ' ')"
+	done
 	for pid in "$NN_TMP"/*.pid; do
-		[ -f "$pid" ] && kill "$(cat "$pid")" 2>/dev/null
+		[ -f "$pid" ] || continue
+		p=$(<"$pid")
+		[[ "$ours" == *" $p "* ]] && kill "$p" 2>/dev/null
 	done
 	for name in "${NN_NODES[@]}"; do
 		ns=$(nn_ns "$name")
@@ -191,7 +225,7 @@ nn_wait_for() {
 	while :; do
 		"$@" >/dev/null 2>&1 && return 0
 		[ "$(nn_now_ms)" -lt "$end" ] || return 1
-		sleep 0.1
+		nn_nap 0.1
 	done
 }
 

@@ -50,8 +50,12 @@ failures=0
 bg_pids=()
 
 cleanup() {
-	local p
+	local p running
+	# Only children still running: a reaped one's pid may be another
+	# process's by now (pids wrap at 32768).
+	running=" $(jobs -pr | tr '\n' ' ') "
 	for p in "${bg_pids[@]}"; do
+		[[ "$running" == *" $p "* ]] || continue
 		kill "$p" 2>/dev/null
 		wait "$p" 2>/dev/null
 	done

@@ -124,7 +124,7 @@ topo_client_up() {
 }
 
 topo_services() {
-	nn_node res && nn_node inet || return 1
+	[ -n "${NN_PID[res]:-}" ] || nn_node res inet || return 1
 	nn_link gw lan0 res lan0 10 && nn_link gw wan0 inet wan0 11 || return 1
 	nn_ip gw <<-EOF
 		addr add fd00:acc::1/64 dev lan0 nodad
@@ -155,9 +155,10 @@ topo_services() {
 # Bring everything up; returns non-zero (with a message) on failure.
 topo_up() {
 	local c gwpub i
-	nn_node gw || return 1
+	# Every node at once (topo_services' too): their holders start in parallel.
+	nn_node gw "${TOPO_CLIENTS[@]}" res inet || return 1
 	for c in "${TOPO_CLIENTS[@]}"; do
-		nn_node "$c" && nn_link gw "ul${TOPO_UL[$c]}" "$c" ul0 "${TOPO_UL[$c]}" || return 1
+		nn_link gw "ul${TOPO_UL[$c]}" "$c" ul0 "${TOPO_UL[$c]}" || return 1
 		TOPO_KEY[$c]=$(wg genkey)
 		TOPO_PUB[$c]=$(echo "${TOPO_KEY[$c]}" | wg pubkey)
 	done
@@ -194,7 +195,7 @@ topo_up() {
 		gwpub=$(nn_in gw wg show wg0 public-key 2>/dev/null)
 		[ -n "$gwpub" ] && [ "$gwpub" != "(none)" ] && break
 		[ "$(nn_now_ms)" -lt "$i" ] || break
-		sleep 0.1
+		nn_nap 0.1
 	done
 	[ -n "$gwpub" ] && [ "$gwpub" != "(none)" ] ||
 		{ echo "# the controller did not configure wg0"; return 1; }

@@ -192,6 +192,8 @@ class Soak:
         self.pids = dict(kv.split("=") for kv in os.environ["SOAK_PIDS"].split())
         self.python = os.environ.get("SOAK_PYTHON", "python3")
         self.connect = os.environ["SOAK_CONNECT"]
+        self.gwctl = os.environ["SOAK_GWCTL"]
+        self.last_drops = None
         self.gwd = Proc("gatewayd", tmp + "/gatewayd.pid", tmp + "/gatewayd.log")
         self.cp = Proc("cp", tmp + "/cp.pid", tmp + "/cp.log")
         self.lock = threading.Lock()
@@ -417,7 +419,7 @@ class Soak:
 import socket, sys, time
 s = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
 f = s.makefile("rb"); f.readline(); print("up", flush=True)
-s.settimeout(2)
+s.settimeout(5)
 n = 0
 while True:
     n += 1
@@ -458,11 +460,19 @@ while True:
                     with self.lock:
                         want = self.expect(cond)
                         enforced_at = self.transition_until
+                        gwd_up, cp_up = self.gwd_up, self.cp_up
                     expected = (not want) or self.in_transition(last_tick)
+                    # What tells a cut from a stall: the client's error (a
+                    # reset or close is a cut; a timeout is either), the
+                    # gateway's drops that moved since the last sample, and
+                    # the faults in progress.
                     self.rec.put("flows", flow=name, event="cut", expected=expected,
                                  lived_s=round(t - opened, 1),
                                  after_enforced_s=None if enforced_at == float("inf")
-                                 else round(t - enforced_at, 2))
+                                 else round(t - enforced_at, 2),
+                                 error=line[4:].strip() if line else "client exited",
+                                 drops_moved=self.drops_moved(), gatewayd_up=gwd_up,
+                                 cp_up=cp_up)
                     break
                 last_tick = t
                 with self.lock:
@@ -534,8 +544,25 @@ while True:
 
     # ---- samples ----
 
+    def drops(self):
+        """Drops by reason from the pinned maps (nanami-gwctl stats), or None."""
+        try:
+            out = subprocess.run([self.gwctl, "-j", "stats"], capture_output=True,
+                                 timeout=10, check=True).stdout
+            return {r: v["packets"] for r, v in json.loads(out)["drops"].items()}
+        except (OSError, subprocess.SubprocessError, ValueError, KeyError, TypeError):
+            return None
+
+    def drops_moved(self):
+        """The reasons whose drop count moved since the last sample."""
+        cur, last = self.drops(), self.last_drops
+        if cur is None or last is None:
+            return None
+        return {r: n - last.get(r, 0) for r, n in cur.items() if n != last.get(r, 0)}
+
     def sample_loop(self):
         while not self.stop.is_set():
+            self.last_drops = self.drops() or self.last_drops
             rss = cp_rss = maps = None
             try:
                 for line in open("/proc/%d/status" % self.gwd.pid):

@@ -154,6 +154,7 @@ def main():
            "| survived a cutting change | cut after enforcement, max s |",
            "| --- | --- | --- | --- | --- | --- |"]
     byf = collections.defaultdict(list)
+    cuts = []
     for f in flows:
         byf[f["flow"]].append(f)
     for name, fs in byf.items():
@@ -169,9 +170,22 @@ def main():
             fmt(max(after) if after else None)))
         if unexp:
             fails.append("%s: cut %d times with nothing to cut it" % (name, len(unexp)))
+            for f in unexp[:10]:
+                cuts.append("| %s | %.0f | %s | %s | %s | %s |" % (
+                    name, f["t"], f.get("error", "?"),
+                    ", ".join("%s +%d" % kv for kv in sorted((f.get("drops_moved") or {}).items()))
+                    or "none", "up" if f.get("gatewayd_up", True) else "**down**",
+                    "up" if f.get("cp_up", True) else "**down**"))
         if surv:
             fails.append("%s: survived %d changes that must cut it" % (name, len(surv)))
     md.append("")
+    if cuts:
+        md += ["Unexpected cuts (the first ten of each flow): the client's error, the "
+               "gateway's drops that moved since the last 10 s sample (none: the packets "
+               "were not dropped by the dataplane, a stall or a loss elsewhere), the "
+               "controller and the control plane at that moment.", "",
+               "| flow | t, s | error | drops moved | controller | control plane |",
+               "| --- | --- | --- | --- | --- | --- |"] + cuts + [""]
 
     md += ["## Faults", "", "| fault | times | took, s (max) |", "| --- | --- | --- |"]
     for kind in sorted({f["kind"] for f in faults}):

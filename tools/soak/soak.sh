@@ -50,7 +50,7 @@ pids=""
 for n in "${NN_NODES[@]}"; do pids+="$n=${NN_PID[$n]} "; done
 nn_in gw env SOAK_SECONDS="$(awk -v m="$SOAK_MINUTES" 'BEGIN { print m * 60 }')" \
 	SOAK_OUT="$OUT" SOAK_SEED="$SOAK_SEED" SOAK_PIDS="$pids" SOAK_TMP="$NN_TMP" \
-	SOAK_PYTHON="$PY" SOAK_CONNECT="$CONNECT" "$PY" "$SOAK/driver.py" run
+	SOAK_PYTHON="$PY" SOAK_CONNECT="$CONNECT" SOAK_GWCTL="$GWCTL" "$PY" "$SOAK/driver.py" run
 rc=$?
 cp "$NN_TMP"/gatewayd.log "$NN_TMP"/cp.log "$OUT/" 2>/dev/null
 [ $rc = 0 ] || echo "soak: driver.py exited $rc"
