@@ -15,96 +15,18 @@
 # TAP: "ok - name" / "not ok - name"; exits non-zero when a check failed.
 set -u
 
-if [ -z "${NN_FLOOD_INNER:-}" ]; then
-	export NN_FLOOD_INNER=1
-	exec unshare --net --mount --propagation private -- "$0" "$@"
-fi
-
-cd "$(dirname "$0")/../.." || exit 2
-O=${O:-build}
-GWCTL=$O/nanami-gwctl
-GATEWAYD=$O/nanami-gatewayd
-PEER=fl-peer-$$
-INET=fl-inet-$$
-VGW=vgw$$
-VGI=vgi$$
-PINS=/sys/fs/bpf/nanami-test/$VGW
-TMP=$(mktemp -d)
+VETH_TAG=fl
+# shellcheck source=selftests/netns/lib_veth.sh
+source "$(dirname "$0")/lib_veth.sh"
 RATE=10
 BURST=20
 FLOOD=1800
-failures=0
-
-cleanup() {
-	ip netns del "$PEER" 2>/dev/null
-	ip netns del "$INET" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-ok() { echo "ok - $1"; }
-not_ok() {
-	echo "not ok - $1"
-	shift
-	[ $# -gt 0 ] && printf '#   %s\n' "$@"
-	failures=$((failures + 1))
-}
-jcheck() {
-	if jq -en "input | $3" >/dev/null 2>&1 <<<"$2"; then
-		ok "$1"
-	else
-		not_ok "$1" "jq: $3" "got: $2"
-	fi
-}
-g() { "$GWCTL" --iface "$VGW" --bpffs "$PINS" "$@"; }
-peer() { ip netns exec "$PEER" "$@"; }
-
-for bin in "$GWCTL" "$GATEWAYD"; do
-	if [ ! -x "$bin" ]; then
-		not_ok "setup: $bin is built" "run make first"
-		exit 1
-	fi
-done
-for tool in jq python3; do
-	if ! command -v "$tool" >/dev/null; then
-		not_ok "setup: $tool is installed" "tools/install-deps.sh installs it"
-		exit 1
-	fi
-done
+veth_need jq python3
 
 setup() {
-	mount -t sysfs sysfs /sys &&
-	mount -t bpf bpf /sys/fs/bpf &&
-	ip link set lo up &&
-	ip netns add "$PEER" &&
-	ip link add "$VGW" type veth peer name vpeer netns "$PEER" &&
-	sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1 \
-		"net.ipv6.conf.$VGW.disable_ipv6=1" &&
-	peer sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.vpeer.disable_ipv6=1 &&
-	peer ip link set lo up &&
-	ip addr add 100.96.0.1/12 dev "$VGW" &&
-	ip link set "$VGW" up &&
-	ip netns add "$INET" &&
-	ip link add "$VGI" type veth peer name vinet netns "$INET" &&
-	sysctl -qw "net.ipv6.conf.$VGI.disable_ipv6=1" net.ipv4.ip_forward=1 &&
-	ip netns exec "$INET" sysctl -qw net.ipv6.conf.all.disable_ipv6=1 \
-		net.ipv6.conf.default.disable_ipv6=1 net.ipv6.conf.vinet.disable_ipv6=1 &&
-	ip addr add 198.51.100.1/24 dev "$VGI" &&
-	ip link set "$VGI" up &&
-	ip route add 192.0.2.0/24 via 198.51.100.2 &&
-	ip -n "$INET" link set lo up &&
-	ip -n "$INET" addr add 192.0.2.53/32 dev lo &&
+	veth_setup &&
 	ip -n "$INET" addr add 192.0.2.54/32 dev lo &&
-	ip -n "$INET" addr add 198.51.100.2/24 dev vinet &&
-	ip -n "$INET" link set vinet up &&
-	ip -n "$INET" route add default via 198.51.100.1 &&
-	peer ip addr add 100.96.32.2/32 dev vpeer &&
-	peer ip addr add 100.96.16.2/32 dev vpeer &&
-	peer ip link set vpeer up &&
-	# The destination picks the source: carol to .53, alice to .54.
-	peer ip route add 100.96.0.1/32 dev vpeer src 100.96.16.2 &&
-	peer ip route add 192.0.2.53/32 via 100.96.0.1 src 100.96.32.2 &&
+	# carol to .53 (veth_setup), alice to .54.
 	peer ip route add 192.0.2.54/32 via 100.96.0.1 src 100.96.16.2
 }
 if ! setup >"$TMP/setup.log" 2>&1; then
@@ -213,4 +135,4 @@ jcheck "explain (the policy, no bucket) still says pass for alice's flow" "$out"
 
 
 "$GATEWAYD" --iface "$VGW" --bpffs "$PINS" --detach >/dev/null 2>&1
-[ "$failures" -eq 0 ]
+veth_finish
