@@ -337,6 +337,51 @@ static void test_reject_gateway(void **state)
 	}
 }
 
+/* gateway.public_key and key_generation: read for the identity check (which
+ * judges them), never a reason to reject the policy here. */
+static void test_gateway_key(void **state)
+{
+	static const char key[] = "\"yAnz5TF+lXXJte14tji3zlMNq+hd2rYUIgJBgB3fBmk=\"";
+	static const uint8_t key0 = 0xc8; /* first byte of that key */
+	static const struct {
+		const char *key, *gen;
+		bool unreadable, has_key, has_gen;
+	} c[] = {
+		{ NULL, NULL, false, false, false },
+		{ "null", "null", false, false, false },
+		{ key, "3", false, true, true },
+		{ key, NULL, false, true, false },
+		{ "\"not base64\"", "3", true, false, false },
+		{ "\"c2hvcnQ=\"", NULL, true, false, false }, /* 5 bytes */
+		{ "42", NULL, true, false, false },
+		{ key, "-1", true, false, false },
+		{ key, "\"3\"", true, false, false },
+	};
+	struct res r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(c) / sizeof(*c); i++) {
+		json_t *d = doc();
+
+		if (c[i].key)
+			jset(d, "gateway.public_key", jparse(c[i].key));
+		if (c[i].gen)
+			jset(d, "gateway.key_generation", jparse(c[i].gen));
+		run(d, &r);
+		assert_int_equal(r.err, 0);
+		if (r.p->gw.key.unreadable != c[i].unreadable ||
+		    r.p->gw.key.has_key != c[i].has_key || r.p->gw.key.has_gen != c[i].has_gen)
+			fail_msg("case %zu: unreadable %d has_key %d has_gen %d", i,
+				 r.p->gw.key.unreadable, r.p->gw.key.has_key, r.p->gw.key.has_gen);
+		if (c[i].has_key)
+			assert_int_equal(r.p->gw.key.public_key[0], key0);
+		if (c[i].has_gen)
+			assert_int_equal(r.p->gw.key.gen, 3);
+		done(&r);
+	}
+}
+
 static void test_reject_limits(void **state)
 {
 	struct nn_limits l;
@@ -655,6 +700,7 @@ int main(void)
 		cmocka_unit_test(test_reject_node_id),
 		cmocka_unit_test(test_reject_generation),
 		cmocka_unit_test(test_reject_gateway),
+		cmocka_unit_test(test_gateway_key),
 		cmocka_unit_test(test_reject_limits),
 		cmocka_unit_test(test_device_address_outside_overlay),
 		cmocka_unit_test(test_device_address_not_single),

@@ -28,6 +28,7 @@
 #include "cp/client.h"
 #include "gatewayd/state.h"
 #include "identity/identity.h"
+#include "policy/policy.h"
 #include "wg/reconcile.h"
 
 struct nn_gw_ident {
@@ -62,12 +63,12 @@ struct nn_gw_ident {
 void nn_gw_ident_init(struct nn_gw_ident *gi);
 
 /*
- * A snapshot about to be applied: 0 to go on (a pending rotation may have
+ * A snapshot about to be applied, by its gateway key as the parser read it
+ * (struct nn_policy's gw.key): 0 to go on (a pending rotation may have
  * been finished or abandoned on its word); -EPERM on an identity error,
  * with @msg saying what (the snapshot is then refused).
  */
-int nn_gw_ident_check(struct nn_gw_ident *gi, const char *text, size_t len, char *msg,
-		      size_t msglen);
+int nn_gw_ident_check(struct nn_gw_ident *gi, const struct nn_gw_key *k, char *msg, size_t msglen);
 
 /*
  * One turn of the loop: socket requests, the schedule, retries, the

@@ -349,7 +349,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 
 		/* Our own key as the control plane holds it: a snapshot for a
 		 * key we do not hold is refused whole (identity-v1.md). */
-		if (nn_gw_ident_check(&d->ident, text, len, m, sizeof(m))) {
+		if (nn_gw_ident_check(&d->ident, &p->gw.key, m, sizeof(m))) {
 			nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
 				   source_name(d), why, m);
 			rejected(d, why, (int64_t)p->generation, &mp, 1);

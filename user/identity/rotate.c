@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "identity/identity.h"
+#include "policy/policy.h"
 #include "lib/fsutil.h"
 #include "wg/device.h"
 
@@ -63,26 +64,16 @@ int nn_ident_snapshot_key(const char *text, size_t len, uint8_t pub[NN_KEY_LEN],
 			  uint64_t *gen, bool *has_gen)
 {
 	json_t *root = json_loadb(text, len, 0, NULL);
-	json_t *gw = json_object_get(root, "gateway");
-	json_t *k = json_object_get(gw, "public_key"), *g = json_object_get(gw, "key_generation");
-	int e = 0;
+	struct nn_gw_key k;
+	int e = nn_gw_key_read(json_object_get(root, "gateway"), &k);
 
-	*has_key = *has_gen = false;
-	if (k && !json_is_null(k)) {
-		if (!json_is_string(k) || nn_key_from_base64(json_string_value(k), pub))
-			e = -EBADMSG;
-		else
-			*has_key = true;
-	}
-	if (!e && g && !json_is_null(g)) {
-		if (!json_is_integer(g) || json_integer_value(g) < 0)
-			e = -EBADMSG;
-		else {
-			*gen = (uint64_t)json_integer_value(g);
-			*has_gen = true;
-		}
-	}
 	json_decref(root);
+	*has_key = k.has_key;
+	*has_gen = k.has_gen;
+	if (k.has_key)
+		memcpy(pub, k.public_key, NN_KEY_LEN);
+	if (k.has_gen)
+		*gen = k.gen;
 	return e;
 }
 

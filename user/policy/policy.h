@@ -52,6 +52,28 @@ struct nn_routing_layer {
 	char egress[NN_NAME_MAX];  /* "" = not set */
 };
 
+/*
+ * The gateway's own key as the snapshot gives it (gateway.public_key and
+ * gateway.key_generation, identity-v1.md), read by the snapshot parser so
+ * that the controller's identity check needs no second parse of the
+ * document (at 10k devices that parse cost as much as the rest of an
+ * apply). Not judged here: the identity check refuses a snapshot whose key
+ * or generation is unreadable, and says so.
+ */
+struct nn_gw_key {
+	bool unreadable; /* public_key not a base64 32-byte key, or key_generation
+			  * not an integer >= 0 */
+	bool has_key;	 /* present and not null */
+	uint8_t public_key[32];
+	bool has_gen;
+	uint64_t gen;
+};
+
+/* Fill @k from the "gateway" object @gateway (NULL: nothing there).
+ * -EBADMSG when unreadable (k->unreadable set), else 0. */
+struct json_t;
+int nn_gw_key_read(const struct json_t *gateway, struct nn_gw_key *k);
+
 struct nn_gateway {
 	uint32_t roles; /* NN_ROLE_* */
 	uint8_t ov6[NN_ADDR_LEN];
@@ -61,6 +83,7 @@ struct nn_gateway {
 	size_t n_overlay_prefixes;
 	uint16_t listen_port;
 	uint16_t mtu;
+	struct nn_gw_key key;
 };
 
 /* Another overlay node (entry of "nodes"). */

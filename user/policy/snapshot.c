@@ -287,6 +287,7 @@ static int parse_gateway(struct nn_build *b, json_t *root)
 	if (err)
 		return err;
 	gw->mtu = (uint16_t)x;
+	nn_gw_key_read(g, &gw->key);
 	return 0;
 }
 
