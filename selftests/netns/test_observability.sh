@@ -140,4 +140,8 @@ if [ -n "$p0" ] && [ "$p1" = $((p0 - 1)) ]; then
 else
 	nn_not_ok "wg0 peers: one fewer after bob-phone is disabled" "first $p0, last $p1"
 fi
+# Every peer of wg0 is labelled with the device or node holding its key.
+nn_check "per-peer metrics: alice-laptop's peer by name, no peer unknown" sh -c \
+	"grep -q '^nanami_peer_rx_bytes_total{peer=\"alice-laptop\"}' '$last' &&
+	 ! grep -q 'peer=\"unknown\"' '$last'"
 nn_finish

@@ -382,6 +382,37 @@ static void test_gateway_key(void **state)
 	}
 }
 
+/* The key index names the device or node holding each key, nothing else. */
+static void test_key_index(void **state)
+{
+	struct nn_key_index *ix;
+	struct res r;
+	uint8_t k[32];
+	size_t i;
+
+	(void)state;
+	run(doc(), &r);
+	assert_int_equal(r.err, 0);
+	assert_true(r.p->n_devices > 1 && r.p->n_nodes > 0);
+	ix = nn_key_index_new(r.p);
+	assert_non_null(ix);
+	for (i = 0; i < r.p->n_devices; i++)
+		assert_string_equal(nn_key_index_id(ix, r.p->devices[i].pubkey),
+				    r.p->devices[i].id);
+	for (i = 0; i < r.p->n_nodes; i++)
+		assert_string_equal(nn_key_index_id(ix, r.p->nodes[i].pubkey), r.p->nodes[i].id);
+	memcpy(k, r.p->devices[0].pubkey, sizeof(k));
+	k[31] ^= 1;
+	assert_null(nn_key_index_id(ix, k));
+	memset(k, 0, sizeof(k));
+	assert_null(nn_key_index_id(ix, k));
+	memset(k, 0xff, sizeof(k));
+	assert_null(nn_key_index_id(ix, k));
+	assert_null(nn_key_index_id(NULL, k));
+	nn_key_index_free(ix);
+	done(&r);
+}
+
 static void test_reject_limits(void **state)
 {
 	struct nn_limits l;
@@ -701,6 +732,7 @@ int main(void)
 		cmocka_unit_test(test_reject_generation),
 		cmocka_unit_test(test_reject_gateway),
 		cmocka_unit_test(test_gateway_key),
+		cmocka_unit_test(test_key_index),
 		cmocka_unit_test(test_reject_limits),
 		cmocka_unit_test(test_device_address_outside_overlay),
 		cmocka_unit_test(test_device_address_not_single),

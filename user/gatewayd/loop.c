@@ -123,32 +123,31 @@ static void set_cp_state(struct daemon *d, int state)
 static void refresh_peer_metrics(struct daemon *d)
 {
 	struct nn_wg_device dev = {};
+	struct nn_key_index *ix = NULL;
 	struct nn_peer_metrics *pm;
-	size_t i, k, n = 0;
+	size_t i, n = 0;
 
 	if (!d->wg_open || nn_wg_read(&d->wg, &dev))
 		return;
 	pm = calloc(dev.n_peers + 1, sizeof(*pm));
-	if (!pm) {
+	if (d->good)
+		ix = nn_key_index_new(d->good);
+	if (!pm || (d->good && !ix)) {
+		free(pm);
 		nn_wg_device_free(&dev);
 		return;
 	}
 	for (i = 0; i < dev.n_peers; i++) {
 		const struct nn_wg_peer *p = &dev.peers[i];
-		const char *id = "unknown";
+		const char *id = nn_key_index_id(ix, p->public_key);
 
-		for (k = 0; d->good && k < d->good->n_devices; k++)
-			if (!memcmp(d->good->devices[k].pubkey, p->public_key, NN_KEY_LEN))
-				id = d->good->devices[k].id;
-		for (k = 0; d->good && k < d->good->n_nodes; k++)
-			if (!memcmp(d->good->nodes[k].pubkey, p->public_key, NN_KEY_LEN))
-				id = d->good->nodes[k].id;
-		snprintf(pm[n].id, sizeof(pm[n].id), "%s", id);
+		snprintf(pm[n].id, sizeof(pm[n].id), "%s", id ? id : "unknown");
 		pm[n].last_handshake_unix = p->last_handshake_sec;
 		pm[n].rx_bytes = p->rx_bytes;
 		pm[n].tx_bytes = p->tx_bytes;
 		n++;
 	}
+	nn_key_index_free(ix);
 	nn_wg_device_free(&dev);
 	pthread_mutex_lock(&d->st.mu);
 	free(d->st.peers);

@@ -264,4 +264,12 @@ void nn_rule_release(struct nn_rule *r);
 /* Lookups used by the compiler and the model (linear; not for packet paths). */
 int nn_policy_find_network(const struct nn_policy *p, const char *id);
 
+/* Which device or node of @p holds a WireGuard public key (keyindex.c):
+ * the index borrows @p's ids (free it before @p). NULL: out of memory. */
+struct nn_key_index;
+struct nn_key_index *nn_key_index_new(const struct nn_policy *p);
+/* The id, or NULL when no device or node holds @key. */
+const char *nn_key_index_id(const struct nn_key_index *ix, const uint8_t key[32]);
+void nn_key_index_free(struct nn_key_index *ix);
+
 #endif /* NANAMI_POLICY_H */
