@@ -9,6 +9,8 @@
  *       change (one device disabled: the event-to-enforcement path without
  *       the network), each validate + apply; peak RSS; map memory (memlock
  *       of every map, as bpftool map show reports it). JSON on stdout.
+ *       -c: the cold apply only, then exit (for callgrind: the instruction
+ *       count of parse + validate + compile + apply, nothing else).
  *   nn-microbench swap -n N -P PINDIR [-c COUNT] [-e] [-x]
  *       COUNT back-to-back generation swaps on the maps a running
  *       nanami-gatewayd pinned under PINDIR (adopted): two snapshots that
@@ -156,11 +158,15 @@ int apply_main(int argc, char **argv)
 	size_t sync_writes = 0, differ = 0;
 	size_t n = 1000, len = 0;
 	char *chg;
+	bool cold_only = false;
 	int opt, err;
 
-	while ((opt = getopt(argc, argv, "n:")) != -1)
+	while ((opt = getopt(argc, argv, "n:c")) != -1) {
 		if (opt == 'n')
 			n = strtoul(optarg, NULL, 0);
+		else if (opt == 'c')
+			cold_only = true;
+	}
 	caps(n, &o.cap, &lim);
 	if (bench_genpolicy(n, &g))
 		return 1;
@@ -170,6 +176,14 @@ int apply_main(int argc, char **argv)
 		return 1;
 	}
 	err = apply_text(dp, g.json, g.len, &lim, &cv, &ca, &ar);
+	if (cold_only) {
+		printf("{\"n\": %zu, \"json_bytes\": %zu, \"cold\": {\"validate_ms\": %.1f, "
+		       "\"apply_ms\": %.1f}, \"cpu_ms\": {\"cold\": [%.1f, %.1f]}, \"error\": %d}\n",
+		       n, g.len, cv, ca, cpu_v[0], cpu_a[0], err);
+		nn_dp_close(dp);
+		bench_gen_free(&g);
+		return err ? 1 : 0;
+	}
 	if (!err)
 		err = apply_text(dp, g.json, g.len, &lim, &wv, &wa, &ar);
 	/* The daemon's drift timer brings the standby half up to date while
