@@ -27,7 +27,7 @@
 
 /* ---- entries ---- */
 
-static int parse_node(struct nn_build *b, json_t *v, size_t i)
+static int parse_node(struct nn_build *b, struct nn_jv *v, size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_nodes++;
 	struct nn_node *nd = &b->p->nodes[idx];
@@ -38,7 +38,7 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 
 	b->node_js[idx] = v;
 	nn_ent_init(&e, NULL, "node", NULL, "nodes[%zu]", i);
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "nodes[%zu] is not an object", i);
 		return -EINVAL;
 	}
@@ -68,7 +68,8 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 	return err;
 }
 
-static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v, size_t i)
+static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
+		      size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_users++;
 	struct nn_user *u = &b->p->users[idx];
@@ -77,7 +78,7 @@ static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, 
 
 	u->network = ni;
 	nn_ent_init(&e, ne, "user", NULL, "%s.users[%zu]", ne->path, i);
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
 	}
@@ -91,7 +92,7 @@ static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, 
 	return err;
 }
 
-static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v,
+static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
 			  size_t i)
 {
 	const struct nn_gateway *gw = &b->p->gw;
@@ -100,14 +101,14 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	char q[NN_PREFIX_STRLEN + 8];
 	struct nn_prefix *pf;
 	struct nn_ent e;
-	json_t *arr, *pv;
+	struct nn_jv *arr, *pv;
 	size_t j, k;
 	int err;
 
 	b->res_js[idx] = v;
 	r->network = ni;
 	nn_ent_init(&e, ne, "resource", NULL, "%s.resources[%zu]", ne->path, i);
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
 	}
@@ -118,12 +119,12 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	err = nn_js_array(b, &e, v, "prefixes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return err;
-	r->prefixes = calloc(json_array_size(arr) + 1, sizeof(*r->prefixes));
+	r->prefixes = calloc(nn_jv_size(arr) + 1, sizeof(*r->prefixes));
 	if (!r->prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, j, pv)
+	nn_jv_foreach(arr, j, pv)
 	{
-		const char *s = json_string_value(pv);
+		const char *s = nn_jv_str(pv);
 
 		pf = &r->prefixes[r->n_prefixes];
 		if (!s) {
@@ -186,7 +187,7 @@ static int device_user(struct nn_build *b, const struct nn_ent *e, const struct 
 	return -EINVAL;
 }
 
-static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v,
+static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
 			size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_devices++;
@@ -201,7 +202,7 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni
 	d->network = ni;
 	d->keepalive = -1;
 	nn_ent_init(&e, ne, "device", NULL, "%s.devices[%zu]", ne->path, i);
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
 	}
@@ -283,16 +284,16 @@ static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n, bool use
 
 /* Parse a network's children, in an order that lets devices resolve their
  * user: users, resources, devices. The ACL waits for the cross checks. */
-static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *users,
-			  json_t *res, json_t *devs)
+static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t ni,
+			  struct nn_jv *users, struct nn_jv *res, struct nn_jv *devs)
 {
 	struct nn_net_stage *ns = &b->nets[ni];
 	size_t i, since;
-	json_t *v;
+	struct nn_jv *v;
 	int err;
 
 	ns->first_user = (uint32_t)b->p->n_users;
-	json_array_foreach(users, i, v)
+	nn_jv_foreach(users, i, v)
 	{
 		since = nn_nerrs(b);
 		err = parse_user(b, ne, ni, v, i);
@@ -309,7 +310,7 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 		return err;
 
 	ns->first_res = (uint32_t)b->p->n_resources;
-	json_array_foreach(res, i, v)
+	nn_jv_foreach(res, i, v)
 	{
 		since = nn_nerrs(b);
 		err = parse_resource(b, ne, ni, v, i);
@@ -326,7 +327,7 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 		return err;
 
 	ns->first_dev = (uint32_t)b->p->n_devices;
-	json_array_foreach(devs, i, v)
+	nn_jv_foreach(devs, i, v)
 	{
 		since = nn_nerrs(b);
 		err = parse_device(b, ne, ni, v, i);
@@ -341,12 +342,12 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	return 0;
 }
 
-static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t ti, json_t *v,
+static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t ti, struct nn_jv *v,
 			 size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_networks++;
 	struct nn_network *n = &b->p->networks[idx];
-	json_t *users, *res, *devs;
+	struct nn_jv *users, *res, *devs;
 	struct nn_ent e;
 	size_t since = nn_nerrs(b);
 	int err;
@@ -354,7 +355,7 @@ static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t t
 	b->net_js[idx] = v;
 	n->tenant = ti;
 	nn_ent_init(&e, te, "network", NULL, "%s.networks[%zu]", te->path, i);
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		goto drop;
 	}
@@ -380,18 +381,18 @@ drop:
 	return 0;
 }
 
-static int parse_tenant(struct nn_build *b, json_t *v, size_t i)
+static int parse_tenant(struct nn_build *b, struct nn_jv *v, size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_tenants++;
 	struct nn_tenant *t = &b->p->tenants[idx];
 	size_t j, since = nn_nerrs(b);
 	struct nn_ent e;
-	json_t *nets, *nv;
+	struct nn_jv *nets, *nv;
 	int err;
 
 	b->ten_js[idx] = v;
 	nn_ent_init(&e, NULL, "tenant", NULL, "tenants[%zu]", i);
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "tenants[%zu] is not an object", i);
 		goto drop;
 	}
@@ -400,7 +401,7 @@ static int parse_tenant(struct nn_build *b, json_t *v, size_t i)
 	nn_ent_init(&e, NULL, "tenant", t->id, "tenants[%zu]", i);
 	if (nn_js_array(b, &e, v, "networks", NN_JS_REQUIRED, &nets))
 		goto drop;
-	json_array_foreach(nets, j, nv)
+	nn_jv_foreach(nets, j, nv)
 	{
 		err = parse_network(b, &e, idx, nv, j);
 		if (err)
@@ -415,7 +416,7 @@ drop:
 
 int nn_validate_entries(struct nn_build *b)
 {
-	json_t *root = b->root, *arr, *v;
+	struct nn_jv *root = b->root, *arr, *v;
 	struct nn_ent e;
 	size_t i, since = nn_nerrs(b);
 	int err;
@@ -427,7 +428,7 @@ int nn_validate_entries(struct nn_build *b)
 	err = nn_js_array(b, &e, root, "nodes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return nn_reject_last(b, since);
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
 		size_t s = nn_nerrs(b);
 
@@ -443,7 +444,7 @@ int nn_validate_entries(struct nn_build *b)
 	err = nn_js_array(b, &e, root, "tenants", NN_JS_REQUIRED, &arr);
 	if (err)
 		return nn_reject_last(b, since);
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
 		err = parse_tenant(b, v, i);
 		if (err)

@@ -194,8 +194,8 @@ static const char *const ref_names[] = {
  * the rule's network is an error; so is a dropped entry, except a dropped
  * device or user in a deny rule (see the top of the file).
  */
-static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_rule *r, json_t *obj,
-		   const char *side, enum ref_kind what, struct idx_set *out)
+static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_rule *r,
+		   struct nn_jv *obj, const char *side, enum ref_kind what, struct idx_set *out)
 {
 	struct nn_build *b = c->b;
 	char(*names)[NN_NAME_MAX] = NULL;
@@ -263,26 +263,27 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 }
 
 /* src or dst: "*" or an object with only the keys @allowed. */
-static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule, const char *side,
-		    const char *const *allowed, bool *star, json_t **obj)
+static int side_obj(struct nn_build *b, const struct nn_ent *e, struct nn_jv *rule,
+		    const char *side, const char *const *allowed, bool *star, struct nn_jv **obj)
 {
 	const char *key, *const *a;
-	json_t *v, *x;
+	struct nn_jv *v;
+	uint32_t ki;
 
 	*star = false;
 	*obj = NULL;
-	v = json_object_get(rule, side);
-	if (json_is_string(v) && !strcmp(json_string_value(v), "*")) {
+	v = nn_jv_get(rule, side);
+	if (nn_jv_is_string(v) && !strcmp(nn_jv_str(v), "*")) {
 		*star = true;
 		return 0;
 	}
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, e, "%s.%s: expected \"*\" or an object", e->path, side);
 		return -EINVAL;
 	}
 	/* A misspelt key would silently match nothing: for a deny rule that
 	 * widens access, so unknown keys are errors here. */
-	json_object_foreach(v, key, x)
+	nn_jv_keys_foreach(v, ki, key)
 	{
 		for (a = allowed; *a && strcmp(*a, key); a++)
 			;
@@ -295,7 +296,8 @@ static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule, co
 	return 0;
 }
 
-static int parse_proto(struct nn_build *b, const struct nn_ent *e, json_t *rule, uint16_t *out)
+static int parse_proto(struct nn_build *b, const struct nn_ent *e, struct nn_jv *rule,
+		       uint16_t *out)
 {
 	static const struct {
 		const char *name;
@@ -304,15 +306,15 @@ static int parse_proto(struct nn_build *b, const struct nn_ent *e, json_t *rule,
 		{ "tcp", 6 },	  { "udp", 17 },	   { "icmp", 1 },
 		{ "icmpv6", 58 }, { "any", NN_PROTO_ANY },
 	};
-	json_t *v = json_object_get(rule, "proto");
+	struct nn_jv *v = nn_jv_get(rule, "proto");
 	size_t i;
 
-	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 255) {
-		*out = (uint16_t)json_integer_value(v);
+	if (nn_jv_is_integer(v) && nn_jv_int(v) >= 0 && nn_jv_int(v) <= 255) {
+		*out = (uint16_t)nn_jv_int(v);
 		return 0;
 	}
-	for (i = 0; json_is_string(v) && i < sizeof(names) / sizeof(*names); i++) {
-		if (!strcmp(json_string_value(v), names[i].name)) {
+	for (i = 0; nn_jv_is_string(v) && i < sizeof(names) / sizeof(*names); i++) {
+		if (!strcmp(nn_jv_str(v), names[i].name)) {
 			*out = names[i].num;
 			return 0;
 		}
@@ -349,10 +351,11 @@ static int parse_span(const char *s, struct nn_port_span *sp)
 	return 0;
 }
 
-static int parse_ports(struct nn_build *b, const struct nn_ent *e, json_t *rule, struct nn_rule *r)
+static int parse_ports(struct nn_build *b, const struct nn_ent *e, struct nn_jv *rule,
+		       struct nn_rule *r)
 {
 	char q[32];
-	json_t *arr, *v;
+	struct nn_jv *arr, *v;
 	size_t i;
 	int err;
 
@@ -367,30 +370,30 @@ static int parse_ports(struct nn_build *b, const struct nn_ent *e, json_t *rule,
 		nn_ent_err(b, e, "ports are only meaningful with proto tcp or udp");
 		return -EINVAL;
 	}
-	r->ports = calloc(json_array_size(arr) + 1, sizeof(*r->ports));
+	r->ports = calloc(nn_jv_size(arr) + 1, sizeof(*r->ports));
 	if (!r->ports)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
-		if (!json_is_string(v) || parse_span(json_string_value(v), &r->ports[i])) {
+		if (!nn_jv_is_string(v) || parse_span(nn_jv_str(v), &r->ports[i])) {
 			nn_ent_err(
 				b, e,
 				"ports[%zu] \"%s\" is not \"N\" or \"N-M\" with 0 <= N <= M <= 65535",
 				i,
-				json_is_string(v) ? nn_quote(json_string_value(v), q, sizeof(q)) :
-						    nn_json_type(v));
+				nn_jv_is_string(v) ? nn_quote(nn_jv_str(v), q, sizeof(q)) :
+						     nn_json_type(v));
 			return -EINVAL;
 		}
 	}
-	r->n_ports = json_array_size(arr);
+	r->n_ports = nn_jv_size(arr);
 	return 0;
 }
 
-static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e, json_t *dst,
+static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e, struct nn_jv *dst,
 			      struct nn_rule *r)
 {
 	char q[NN_PREFIX_STRLEN + 8];
-	json_t *arr, *v;
+	struct nn_jv *arr, *v;
 	size_t i;
 	int err;
 
@@ -399,38 +402,38 @@ static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e, json_t
 	err = nn_js_array(b, e, dst, "prefixes", NN_JS_OPTIONAL, &arr);
 	if (err || !arr)
 		return err;
-	r->dst_prefixes = calloc(json_array_size(arr) + 1, sizeof(*r->dst_prefixes));
+	r->dst_prefixes = calloc(nn_jv_size(arr) + 1, sizeof(*r->dst_prefixes));
 	if (!r->dst_prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
 		/* ::/0 and 0.0.0.0/0 are fine here: that is what "all of the
 		 * internet" means in a deny rule. */
-		err = json_is_string(v) ?
-			      nn_prefix_parse(json_string_value(v), &r->dst_prefixes[i], NULL) :
+		err = nn_jv_is_string(v) ?
+			      nn_prefix_parse(nn_jv_str(v), &r->dst_prefixes[i], NULL) :
 			      -EINVAL;
 		if (err) {
 			nn_ent_err(b, e, "dst.prefixes[%zu] \"%s\" %s", i,
-				   json_is_string(v) ?
-					   nn_quote(json_string_value(v), q, sizeof(q)) :
-					   nn_json_type(v),
+				   nn_jv_is_string(v) ? nn_quote(nn_jv_str(v), q, sizeof(q)) :
+							nn_json_type(v),
 				   err == -EDOM ? "has host bits set beyond its length" :
 						  "is not an address/length prefix");
 			return -EINVAL;
 		}
 	}
-	r->n_dst_prefixes = json_array_size(arr);
+	r->n_dst_prefixes = nn_jv_size(arr);
 	return 0;
 }
 
 /* Everything after action and id; -EINVAL leaves a message. */
-static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, json_t *v, struct nn_rule *r)
+static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_jv *v,
+			   struct nn_rule *r)
 {
 	static const char *const src_keys[] = { "devices", "users", "groups", NULL };
 	static const char *const dst_keys[] = { "devices", "resources", "prefixes", NULL };
 	struct idx_set src = { 0 }, grp = { 0 }, dd = { 0 }, dr = { 0 };
 	struct nn_build *b = c->b;
-	json_t *so, *dobj;
+	struct nn_jv *so, *dobj;
 	size_t i;
 	int err;
 
@@ -478,7 +481,7 @@ static int reject_deny(struct nn_build *b, size_t since)
 	return nn_reject_last(b, since);
 }
 
-static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
+static int parse_rule(struct acl_ctx *c, uint32_t ni, struct nn_jv *v, size_t k)
 {
 	struct nn_build *b = c->b;
 	const struct nn_ent *ne = &b->nets[ni].ent;
@@ -491,7 +494,7 @@ static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
 
 	r->network = ni;
 	nn_ent_init(&e, ne, "rule", NULL, "%s.acl[%zu]", ne->path, k);
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object, so it may be a deny rule", e.path);
 		return nn_reject_last(b, since);
 	}
@@ -545,10 +548,10 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 	struct nn_build *b = c->b;
 	size_t k, first = b->p->n_rules, m = 0;
 	struct nn_skey *keys;
-	json_t *v;
+	struct nn_jv *v;
 	int err;
 
-	json_array_foreach(b->nets[ni].acl, k, v)
+	nn_jv_foreach(b->nets[ni].acl, k, v)
 	{
 		err = parse_rule(c, ni, v, k);
 		if (err)
