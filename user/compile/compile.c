@@ -12,6 +12,7 @@
 #include "compile/compile.h"
 #include "lib/addr.h"
 #include "lib/table.h"
+#include "lib/u32sort.h"
 
 struct vec {
 	uint32_t *v;
@@ -34,24 +35,9 @@ static int vpush(struct vec *v, uint32_t x)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void vsort_unique(struct vec *v)
 {
-	size_t i, k;
-
-	if (v->n < 2)
-		return;
-	qsort(v->v, v->n, sizeof(uint32_t), cmp_u32);
-	for (i = 1, k = 1; i < v->n; i++)
-		if (v->v[i] != v->v[k - 1])
-			v->v[k++] = v->v[i];
-	v->n = k;
+	v->n = nn_u32_sort_unique(v->v, v->n);
 }
 
 static void vfree_all(struct vec *v, size_t n)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "compile/compile.h"
+#include "lib/u32sort.h"
 
 static int rule_applies(const struct nn_rule *r, uint16_t proto)
 {
@@ -33,13 +34,6 @@ static int rule_covers(const struct nn_rule *r, uint32_t port)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, size_t n,
 			     uint16_t proto, uint32_t *b)
 {
@@ -57,11 +51,7 @@ static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, s
 				b[nb++] = r->ports[k].hi + 1u;
 		}
 	}
-	qsort(b, nb, sizeof(*b), cmp_u32);
-	for (i = 1, k = 1; i < nb; i++)
-		if (b[i] != b[k - 1])
-			b[k++] = b[i];
-	return k;
+	return nn_u32_sort_unique(b, nb);
 }
 
 int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "lib/addr.h"
+#include "lib/u32sort.h"
 #include "policy/json_int.h"
 
 /* Name lookups over every slot that got an id, dropped or not, so a
@@ -55,23 +56,11 @@ static int set_add(struct idx_set *s, uint32_t x)
 	return 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Sort and deduplicate; hand the array over (NULL when empty). */
 static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
 {
-	size_t i, m = 0;
+	size_t m = nn_u32_sort_unique(s->v, s->n);
 
-	if (s->n)
-		qsort(s->v, s->n, sizeof(*s->v), u32_cmp);
-	for (i = 0; i < s->n; i++)
-		if (!m || s->v[m - 1] != s->v[i])
-			s->v[m++] = s->v[i];
 	if (!m) {
 		free(s->v);
 		s->v = NULL;
