@@ -72,6 +72,10 @@ void nn_bprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((form
 void nn_path_join(char *dst, const char *base, const char *key);
 void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
 		 const char *path_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* nn_ent_init with the path "@parent's path.@field[@idx]" ("@field[@idx]"
+ * without a parent), formatted by hand: it runs for every entry. */
+void nn_ent_init_at(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
+		    const char *field, size_t idx);
 void nn_ent_err(struct nn_build *b, const struct nn_ent *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Turn the last message into the whole-snapshot rejection reason and

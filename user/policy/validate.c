@@ -37,7 +37,7 @@ static int parse_node(struct nn_build *b, struct nn_jv *v, size_t i)
 	int err;
 
 	b->node_js[idx] = v;
-	nn_ent_init(&e, NULL, "node", NULL, "nodes[%zu]", i);
+	nn_ent_init_at(&e, NULL, "node", NULL, "nodes", i);
 	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "nodes[%zu] is not an object", i);
 		return -EINVAL;
@@ -45,7 +45,7 @@ static int parse_node(struct nn_build *b, struct nn_jv *v, size_t i)
 	err = nn_js_id(b, &e, v, "node_id", nd->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, NULL, "node", nd->id, "nodes[%zu]", i);
+	nn_ent_init_at(&e, NULL, "node", nd->id, "nodes", i);
 	if (!strcmp(nd->id, b->p->node_id)) {
 		nn_ent_err(b, &e, "node_id is this gateway's own node_id");
 		return -EINVAL;
@@ -77,7 +77,7 @@ static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, 
 	int err;
 
 	u->network = ni;
-	nn_ent_init(&e, ne, "user", NULL, "%s.users[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "user", NULL, "users", i);
 	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
@@ -85,7 +85,7 @@ static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, 
 	err = nn_js_id(b, &e, v, "user_id", u->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, ne, "user", u->id, "%s.users[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "user", u->id, "users", i);
 	err = nn_js_id_list(b, &e, v, "groups", NN_JS_OPTIONAL, &u->groups, &u->n_groups);
 	if (!err)
 		err = nn_js_layer(b, &e, v, "routing_preference", &u->pref);
@@ -107,7 +107,7 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 
 	b->res_js[idx] = v;
 	r->network = ni;
-	nn_ent_init(&e, ne, "resource", NULL, "%s.resources[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "resource", NULL, "resources", i);
 	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
@@ -115,7 +115,7 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	err = nn_js_id(b, &e, v, "resource_id", r->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, ne, "resource", r->id, "%s.resources[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "resource", r->id, "resources", i);
 	err = nn_js_array(b, &e, v, "prefixes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return err;
@@ -201,7 +201,7 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni
 	b->dev_js[idx] = v;
 	d->network = ni;
 	d->keepalive = -1;
-	nn_ent_init(&e, ne, "device", NULL, "%s.devices[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "device", NULL, "devices", i);
 	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
@@ -209,7 +209,7 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni
 	err = nn_js_id(b, &e, v, "device_id", d->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, ne, "device", d->id, "%s.devices[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "device", d->id, "devices", i);
 	err = nn_js_id(b, &e, v, "user_id", uid);
 	if (!err)
 		err = device_user(b, &e, &b->nets[ni], uid, &d->user);
@@ -354,14 +354,14 @@ static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t t
 
 	b->net_js[idx] = v;
 	n->tenant = ti;
-	nn_ent_init(&e, te, "network", NULL, "%s.networks[%zu]", te->path, i);
+	nn_ent_init_at(&e, te, "network", NULL, "networks", i);
 	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		goto drop;
 	}
 	if (nn_js_id(b, &e, v, "network_id", n->id))
 		goto drop;
-	nn_ent_init(&e, te, "network", n->id, "%s.networks[%zu]", te->path, i);
+	nn_ent_init_at(&e, te, "network", n->id, "networks", i);
 	err = nn_js_id_list(b, &e, v, "gateways", NN_JS_REQUIRED, &n->gateways, &n->n_gateways);
 	if (err == -ENOMEM)
 		return err;
@@ -391,14 +391,14 @@ static int parse_tenant(struct nn_build *b, struct nn_jv *v, size_t i)
 	int err;
 
 	b->ten_js[idx] = v;
-	nn_ent_init(&e, NULL, "tenant", NULL, "tenants[%zu]", i);
+	nn_ent_init_at(&e, NULL, "tenant", NULL, "tenants", i);
 	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "tenants[%zu] is not an object", i);
 		goto drop;
 	}
 	if (nn_js_id(b, &e, v, "tenant_id", t->id))
 		goto drop;
-	nn_ent_init(&e, NULL, "tenant", t->id, "tenants[%zu]", i);
+	nn_ent_init_at(&e, NULL, "tenant", t->id, "tenants", i);
 	if (nn_js_array(b, &e, v, "networks", NN_JS_REQUIRED, &nets))
 		goto drop;
 	nn_jv_foreach(nets, j, nv)

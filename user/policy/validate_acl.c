@@ -482,7 +482,7 @@ static int parse_rule(struct acl_ctx *c, uint32_t ni, struct nn_jv *v, size_t k)
 	int err;
 
 	r->network = ni;
-	nn_ent_init(&e, ne, "rule", NULL, "%s.acl[%zu]", ne->path, k);
+	nn_ent_init_at(&e, ne, "rule", NULL, "acl", k);
 	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object, so it may be a deny rule", e.path);
 		return nn_reject_last(b, since);
@@ -503,7 +503,7 @@ static int parse_rule(struct acl_ctx *c, uint32_t ni, struct nn_jv *v, size_t k)
 	}
 	err = nn_js_id(b, &e, v, "rule_id", r->id);
 	if (!err) {
-		nn_ent_init(&e, ne, "rule", r->id, "%s.acl[%zu]", ne->path, k);
+		nn_ent_init_at(&e, ne, "rule", r->id, "acl", k);
 		err = parse_rule_body(c, &e, v, r);
 	}
 	if (err == -ENOMEM)
