@@ -12,6 +12,7 @@
 
 #include "policy/jdoc.h"
 #include "policy/policy.h"
+#include "policy/strset.h"
 
 /* Entry labels are "tenant=<id> network=<id> device=<id>" (three ids and
  * keys); paths are "tenants[N].networks[N].devices[N]". */
@@ -58,6 +59,8 @@ struct nn_build {
 	 * dropped entry claimed can be read back from it (closed.c). */
 	struct nn_jv **ten_js, **net_js, **res_js, **dev_js, **node_js;
 	struct nn_prefix *closed; /* becomes p->closed */
+	/* While a network's devices are parsed: its user ids -> first slot. */
+	const struct nn_strset *net_users;
 	size_t n_closed, cap_closed;
 };
 
@@ -123,9 +126,10 @@ struct nn_skey {
 };
 
 int nn_skey_cmp(const void *a, const void *b);
-/* Sort @k and call @dup for every key whose (scope, s) occurs twice. */
-void nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
-		  struct nn_build *b);
+/* Call @dup for every key whose (scope, s) occurs twice, in the order of
+ * (scope, s, idx); @k is reordered. -ENOMEM or 0. */
+int nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
+		 struct nn_build *b);
 /* Append "; @what dropped" to the last message if added since @since. */
 void nn_note_drop(struct nn_build *b, size_t since, const char *what);
 size_t nn_nerrs(const struct nn_build *b);

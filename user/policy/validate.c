@@ -167,24 +167,38 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 }
 
 /* The user of a device: same network, by id; the first slot wins (two slots
- * with one id were both dropped by the per-network duplicate check). */
-static int device_user(struct nn_build *b, const struct nn_ent *e, const struct nn_net_stage *ns,
+ * with one id were both dropped by the per-network duplicate check).
+ * @users maps the network's user ids to their first slot. */
+static int device_user(struct nn_build *b, const struct nn_ent *e, const struct nn_strset *users,
 		       const char *uid, uint32_t *out)
 {
-	uint32_t i;
+	const uint32_t *i = nn_strset_get(users, 0, uid);
 
-	for (i = ns->first_user; i < ns->first_user + ns->n_users; i++) {
-		if (strcmp(b->p->users[i].id, uid))
-			continue;
-		if (b->user_drop[i]) {
-			nn_ent_err(b, e, "its user %s was dropped", uid);
-			return -EINVAL;
-		}
-		*out = i;
-		return 0;
+	if (!i) {
+		nn_ent_err(b, e, "user_id %s is not a user of this network", uid);
+		return -EINVAL;
 	}
-	nn_ent_err(b, e, "user_id %s is not a user of this network", uid);
-	return -EINVAL;
+	if (b->user_drop[*i]) {
+		nn_ent_err(b, e, "its user %s was dropped", uid);
+		return -EINVAL;
+	}
+	*out = *i;
+	return 0;
+}
+
+/* The network's user ids -> first slot (empty ids, of users whose id did
+ * not parse, never match a device's valid user_id). */
+static int index_users(struct nn_build *b, const struct nn_net_stage *ns, struct nn_strset *set)
+{
+	uint32_t i;
+	bool found;
+
+	if (nn_strset_init(set, ns->n_users))
+		return -ENOMEM;
+	for (i = ns->first_user; i < ns->first_user + ns->n_users; i++)
+		if (b->p->users[i].id[0] && !nn_strset_put(set, 0, b->p->users[i].id, i, &found))
+			return -ENOMEM;
+	return 0;
 }
 
 static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
@@ -212,7 +226,7 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni
 	nn_ent_init_at(&e, ne, "device", d->id, "devices", i);
 	err = nn_js_id(b, &e, v, "user_id", uid);
 	if (!err)
-		err = device_user(b, &e, &b->nets[ni], uid, &d->user);
+		err = device_user(b, &e, b->net_users, uid, &d->user);
 	if (!err)
 		err = nn_js_key(b, &e, v, "public_key", d->pubkey);
 	if (!err)
@@ -268,6 +282,7 @@ static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n, bool use
 	struct nn_skey *k = calloc(n + 1, sizeof(*k));
 	size_t m = 0;
 	uint32_t i;
+	int err;
 
 	if (!k)
 		return -ENOMEM;
@@ -277,9 +292,9 @@ static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n, bool use
 		k[m].s = users ? b->p->users[i].id : b->p->resources[i].id;
 		k[m++].idx = i;
 	}
-	nn_find_dups(k, m, users ? drop_dup_user : drop_dup_res, b);
+	err = nn_find_dups(k, m, users ? drop_dup_user : drop_dup_res, b);
 	free(k);
-	return 0;
+	return err;
 }
 
 /* Parse a network's children, in an order that lets devices resolve their
@@ -288,6 +303,7 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 			  struct nn_jv *users, struct nn_jv *res, struct nn_jv *devs)
 {
 	struct nn_net_stage *ns = &b->nets[ni];
+	struct nn_strset users_set = { 0 };
 	size_t i, since;
 	struct nn_jv *v;
 	int err;
@@ -326,18 +342,29 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	if (err)
 		return err;
 
+	err = index_users(b, ns, &users_set);
+	if (err) {
+		nn_strset_free(&users_set);
+		return err;
+	}
+	b->net_users = &users_set;
 	ns->first_dev = (uint32_t)b->p->n_devices;
 	nn_jv_foreach(devs, i, v)
 	{
 		since = nn_nerrs(b);
 		err = parse_device(b, ne, ni, v, i);
 		if (err == -ENOMEM)
-			return err;
+			break;
 		if (err) {
 			b->dev_drop[b->p->n_devices - 1] = true;
 			nn_note_drop(b, since, "device");
+			err = 0;
 		}
 	}
+	b->net_users = NULL;
+	nn_strset_free(&users_set);
+	if (err)
+		return err;
 	ns->n_devs = (uint32_t)(b->p->n_devices - ns->first_dev);
 	return 0;
 }

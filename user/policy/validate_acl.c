@@ -555,8 +555,10 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 	/* Ids name counters and log lines; two rules with one id would make
 	 * both ambiguous. */
 	b->deny_dup = -1;
-	nn_find_dups(keys, m, dup_rule, b);
+	err = nn_find_dups(keys, m, dup_rule, b);
 	free(keys);
+	if (err)
+		return err;
 	if (b->deny_dup >= 0) {
 		const struct nn_rule *r = &b->p->rules[b->deny_dup];
 		char l[NN_LABEL_MAX];
