@@ -193,6 +193,9 @@ static void test_fixed(void **state)
 	expect("[\"\xf4\x90\x80\x80\"]", 0); /* above U+10FFFF */
 	expect("[\"\xff\"]", 0);
 	expect("[\"\xc3\"]", 0); /* truncated sequence */
+	expect("[\"abcdefghijklmnop\xc3\xa9qrstuvwxyz0123456789\"]", 1);
+	expect("[\"abcdefghijklmnop\xc0\x80qrstuvwxyz0123456789\"]", 0);
+	expect("[\"abcdefghijklmnopqrstuvwxyz012345678\xed\xa0\x80\"]", 0);
 	expect("{\"\xc0\x80\": 1}", 0);
 	expect("[\"a\x01\"]", 0);
 	expect("[\"a\tb\"]", 0);
@@ -214,10 +217,15 @@ static void test_embedded_nul(void **state)
 {
 	static const char a[] = "{\"a\": 1}\0";
 	static const char b[] = "[\"a\0b\"]";
+	/* inside the eight-bytes-at-a-time check of long strings */
+	static const char c[] = "[\"abcdefghijklm\0nopqrstuvwxyz\"]";
+	static const char d[] = "[\"abcdefghijklmnopqrstuvwxy\0\"]";
 
 	(void)state;
 	assert_int_equal(both(a, sizeof(a) - 1, NULL, 0), 0);
 	assert_int_equal(both(b, sizeof(b) - 1, NULL, 0), 0);
+	assert_int_equal(both(c, sizeof(c) - 1, NULL, 0), 0);
+	assert_int_equal(both(d, sizeof(d) - 1, NULL, 0), 0);
 }
 
 /* Objects above the pairwise-scan size check their keys by sorting. */
