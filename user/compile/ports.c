@@ -57,15 +57,17 @@ static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, s
 int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
 		   struct nn_port_range **out, size_t *n_out)
 {
-	size_t nports = 1, i, s, nb, n = 0;
+	size_t nports = 1, i, s, nb, n = 0, n_app = 0;
 	struct nn_port_range *v = NULL;
-	uint32_t *b;
+	uint32_t *b, *app;
 
 	*out = NULL;
 	*n_out = 0;
 	for (i = 0; i < n_rules; i++)
 		nports += 2 * p->rules[rules[i]].n_ports;
-	b = malloc(nports * sizeof(*b));
+	/* The boundaries, then the rules that apply to @proto (in order):
+	 * the loop below runs over them once per boundary. */
+	b = malloc((nports + n_rules) * sizeof(*b));
 	/* At most one range per boundary. */
 	v = malloc(nports * sizeof(*v));
 	if (!b || !v) {
@@ -74,22 +76,27 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 		return -ENOMEM;
 	}
 	nb = collect_bounds(p, rules, n_rules, proto, b);
+	app = b + nports;
+	for (i = 0; i < n_rules; i++)
+		if (rule_applies(&p->rules[rules[i]], proto))
+			app[n_app++] = rules[i];
 
 	for (s = 0; s < nb; s++) {
 		uint32_t lo = b[s], hi = s + 1 < nb ? b[s + 1] - 1 : 65535;
 		uint32_t deny = NN_NONE32, allow = NN_NONE32;
 		struct nn_port_range *last;
 
-		/* rules[] is in ACL order: the first match is the lowest index. */
-		for (i = 0; i < n_rules; i++) {
-			const struct nn_rule *r = &p->rules[rules[i]];
+		/* rules[] is in ACL order: the first match is the lowest
+		 * index, so once both are found the rest cannot change them. */
+		for (i = 0; i < n_app && (deny == NN_NONE32 || allow == NN_NONE32); i++) {
+			const struct nn_rule *r = &p->rules[app[i]];
 
-			if (!rule_applies(r, proto) || !rule_covers(r, lo))
+			if (!rule_covers(r, lo))
 				continue;
 			if (r->action == NN_ACT_DENY && deny == NN_NONE32)
-				deny = rules[i];
+				deny = app[i];
 			if (r->action == NN_ACT_ALLOW && allow == NN_NONE32)
-				allow = rules[i];
+				allow = app[i];
 		}
 		if (deny == NN_NONE32 && allow == NN_NONE32)
 			continue;
