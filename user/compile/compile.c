@@ -82,6 +82,24 @@ static int pfx_add(struct pfx_index *ix, uint32_t net, const struct nn_prefix *p
 	return nn_table_put(&ix->t, &k, sizeof(k), &v, sizeof(v));
 }
 
+/* The first length >= @l and <= @len in use in @lens (@len + 1 if none).
+ * Eight lengths at a time: a network uses a handful of the 129, and this
+ * runs for every device address and region. */
+static unsigned int next_len(const uint8_t *lens, unsigned int l, unsigned int len)
+{
+	uint64_t w;
+
+	while (l + 8 <= len + 1) {
+		memcpy(&w, lens + l, sizeof(w));
+		if (w)
+			break;
+		l += 8;
+	}
+	while (l <= len && !lens[l])
+		l++;
+	return l;
+}
+
 /* The IPv4-mapped block ::ffff:0:0/96, i.e. 0.0.0.0/0. */
 static const struct nn_prefix v4_block = {
 	.addr = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },
@@ -103,12 +121,11 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 	int err;
 
 	l = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0;
-	for (; l <= len; l++) {
+	for (l = next_len(ix->lens[net], l, len); l <= len;
+	     l = next_len(ix->lens[net], l + 1, len)) {
 		struct nn_tentry *e;
 		struct vec *v;
 
-		if (!ix->lens[net][l])
-			continue;
 		k.len = l;
 		nn_addr_mask(k.addr, a, NN_ADDR_LEN, l);
 		e = nn_table_get(&ix->t, &k, sizeof(k));
