@@ -395,7 +395,7 @@ static int on_key(void *p, const unsigned char *s, size_t len)
 		return 0;
 	if (c->n - o->start < DUP_SCAN_MAX)
 		for (i = o->start; i < c->n; i++)
-			if (!strcmp(c->stk[i].key, c->key))
+			if (c->stk[i].key[0] == c->key[0] && !strcmp(c->stk[i].key, c->key))
 				return fail(c, "duplicate object key");
 	return 1;
 }
@@ -584,7 +584,7 @@ struct nn_jv *nn_jv_get(const struct nn_jv *obj, const char *key)
 	 * looked up a bounded number of times, so even a crafted object of
 	 * a million members costs its size times that bound. */
 	for (i = 0; i < obj->n; i++)
-		if (!strcmp(obj->u.m[i].key, key))
+		if (obj->u.m[i].key[0] == key[0] && !strcmp(obj->u.m[i].key, key))
 			return &obj->u.m[i].v;
 	return NULL;
 }
