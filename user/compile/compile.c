@@ -169,6 +169,7 @@ struct cstate {
 	uint32_t *dev_dst6;    /* [n_devices] */
 	uint32_t *dev_dst4;    /* [n_devices] */
 	struct nn_table cells; /* (src, dst) -> struct vec of rules */
+	struct vec scratch;    /* region_sig's resources, reused */
 };
 
 /* Intern a sorted rule list of network @net as a class; 0 for none. */
@@ -278,18 +279,20 @@ static int src_classes(struct cstate *s)
 static int region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned int len,
 		      struct vec *sig)
 {
-	struct vec res = {};
+	struct vec *res = &s->scratch;
 	size_t i, k;
 	int err;
 
-	err = pfx_covering(&s->res_pfx, net, a, len, &res);
-	for (i = 0; i < res.n && !err; i++) {
-		struct vec *rr = &s->res_rules[res.v[i]];
+	/* One buffer for every call (a malloc and free per device address
+	 * and region before). */
+	res->n = 0;
+	err = pfx_covering(&s->res_pfx, net, a, len, res);
+	for (i = 0; i < res->n && !err; i++) {
+		struct vec *rr = &s->res_rules[res->v[i]];
 
 		for (k = 0; k < rr->n && !err; k++)
 			err = vpush(sig, rr->v[k]);
 	}
-	free(res.v);
 	if (!err)
 		err = pfx_covering(&s->rule_pfx, net, a, len, sig);
 	vsort_unique(sig);
@@ -300,7 +303,7 @@ static int dst_classes_devices(struct cstate *s)
 {
 	const struct nn_policy *p = s->p;
 	size_t n = p->n_devices ? p->n_devices : 1, r, i, d;
-	struct vec *named = calloc(n, sizeof(*named));
+	struct vec *named = calloc(n, sizeof(*named)), sig = {};
 	int err = 0;
 
 	if (!named)
@@ -316,8 +319,9 @@ static int dst_classes_devices(struct cstate *s)
 	for (d = 0; d < p->n_devices && !err; d++) {
 		const struct nn_device *dev = &p->devices[d];
 		uint32_t net = dev->network + 1;
-		struct vec sig = {};
 
+		/* @sig's buffer serves every device */
+		sig.n = 0;
 		for (i = 0; i < named[d].n && !err; i++)
 			err = vpush(&sig, named[d].v[i]);
 		if (!err)
@@ -336,8 +340,8 @@ static int dst_classes_devices(struct cstate *s)
 				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
 					     net, &sig, &s->dev_dst4[d]);
 		}
-		free(sig.v);
 	}
+	free(sig.v);
 	vfree_all(named, n);
 	return err;
 }
@@ -576,12 +580,17 @@ static int cell_add(struct cstate *s, uint32_t src, uint32_t dst, uint32_t rule)
 	struct vec v = {};
 	int err;
 
+	/* A known cell grows its rule list in place (the table owns the
+	 * struct vec): no second hash and probe to store it again. */
 	if (e)
-		v = *(struct vec *)e->val;
+		return vpush(e->val, rule);
 	err = vpush(&v, rule);
 	if (err)
 		return err;
-	return nn_table_put(&s->cells, &k, sizeof(k), &v, sizeof(v));
+	err = nn_table_put(&s->cells, &k, sizeof(k), &v, sizeof(v));
+	if (err)
+		free(v.v);
+	return err;
 }
 
 static int fill_cells(struct cstate *s)
@@ -779,6 +788,7 @@ static void cstate_free(struct cstate *s)
 	free(s->dev_gsrc);
 	free(s->dev_dst6);
 	free(s->dev_dst4);
+	free(s->scratch.v);
 }
 
 int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
