@@ -26,13 +26,17 @@
 #include "policy/json_int.h"
 
 /* Name lookups over every slot that got an id, dropped or not, so a
- * reference can say "dropped" rather than "unknown". */
+ * reference can say "dropped" rather than "unknown": (scope, id) -> the
+ * first slot with it, by hash (sorted arrays and binary searches before:
+ * a string compare per step, cache misses at 100k). */
 struct acl_ctx {
 	struct nn_build *b;
-	struct nn_skey *devs, *users, *res, *groups;
-	size_t n_devs, n_users, n_res, n_groups;
-	uint32_t *udev_start; /* live devices of user u: */
-	uint32_t *udev;	      /* udev[udev_start[u] .. udev_start[u + 1]) */
+	struct nn_strset devs, users, res; /* first slot of an id */
+	struct nn_strset groups;	   /* (network, group) -> group number */
+	uint32_t *grp_start;		   /* users of group g, ascending: */
+	uint32_t *grp_users;		   /* grp_users[grp_start[g] .. grp_start[g + 1]) */
+	uint32_t *udev_start;		   /* live devices of user u: */
+	uint32_t *udev;			   /* udev[udev_start[u] .. udev_start[u + 1]) */
 };
 
 /* Collected indices of one reference list. */
@@ -71,59 +75,110 @@ static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
 	s->n = s->cap = 0;
 }
 
-static const struct nn_skey *lookup(const struct nn_skey *k, size_t n, uint32_t scope,
-				    const char *s)
+/* Every slot's id into @set under @scope_of (first slot wins). */
+static int index_ids(struct nn_strset *set, size_t n,
+		     const char *(*id)(const struct nn_policy *, size_t, uint32_t *),
+		     const struct nn_policy *p)
 {
-	struct nn_skey key = { .s = s, .scope = scope, .idx = 0 };
-	size_t lo = 0, hi = n;
+	uint32_t scope;
+	size_t i;
+	bool found;
 
-	/* Lower bound of (scope, s, 0): the first slot with that name. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	if (nn_strset_init(set, n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const char *s = id(p, i, &scope);
 
-		if (nn_skey_cmp(&k[mid], &key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		if (s[0] && !nn_strset_put(set, scope, s, (uint32_t)i, &found))
+			return -ENOMEM;
 	}
-	if (lo < n && k[lo].scope == scope && !strcmp(k[lo].s, s))
-		return &k[lo];
-	return NULL;
+	return 0;
+}
+
+/* Devices are looked up globally, then checked for the rule's network. */
+static const char *dev_id(const struct nn_policy *p, size_t i, uint32_t *scope)
+{
+	*scope = 0;
+	return p->devices[i].id;
+}
+
+static const char *user_id(const struct nn_policy *p, size_t i, uint32_t *scope)
+{
+	*scope = p->users[i].network;
+	return p->users[i].id;
+}
+
+static const char *res_id(const struct nn_policy *p, size_t i, uint32_t *scope)
+{
+	*scope = p->resources[i].network;
+	return p->resources[i].id;
+}
+
+/* Groups: number each (network, group) as first seen, then bucket the
+ * users by group in user order (a counting sort, so ascending). */
+static int index_groups(struct acl_ctx *c, const struct nn_policy *p)
+{
+	size_t i, j, m = 0, ng = 0;
+	uint32_t *g;
+	bool found;
+
+	for (i = 0; i < p->n_users; i++)
+		m += p->users[i].n_groups;
+	if (nn_strset_init(&c->groups, m))
+		return -ENOMEM;
+	c->grp_start = calloc(m + 2, sizeof(*c->grp_start));
+	c->grp_users = calloc(m + 1, sizeof(*c->grp_users));
+	if (!c->grp_start || !c->grp_users)
+		return -ENOMEM;
+	for (i = 0; i < p->n_users; i++)
+		for (j = 0; j < p->users[i].n_groups; j++) {
+			g = nn_strset_put(&c->groups, p->users[i].network, p->users[i].groups[j],
+					  (uint32_t)ng, &found);
+			if (!g)
+				return -ENOMEM;
+			if (!found)
+				ng++;
+			c->grp_start[*g + 1]++;
+		}
+	for (i = 0; i < ng; i++)
+		c->grp_start[i + 1] += c->grp_start[i];
+	/* grp_start[g] serves as group g's fill cursor, then shifts back. */
+	for (i = 0; i < p->n_users; i++)
+		for (j = 0; j < p->users[i].n_groups; j++) {
+			g = nn_strset_get(&c->groups, p->users[i].network, p->users[i].groups[j]);
+			c->grp_users[c->grp_start[*g]++] = (uint32_t)i;
+		}
+	for (i = ng; i > 0; i--)
+		c->grp_start[i] = c->grp_start[i - 1];
+	c->grp_start[0] = 0;
+	return 0;
 }
 
 static int build_ctx(struct acl_ctx *c, struct nn_build *b)
 {
 	const struct nn_policy *p = b->p;
-	size_t i, j;
+	size_t i;
+	int err;
 
 	c->b = b;
-	c->devs = calloc(p->n_devices + 1, sizeof(*c->devs));
-	c->users = calloc(p->n_users + 1, sizeof(*c->users));
-	c->res = calloc(p->n_resources + 1, sizeof(*c->res));
 	c->udev_start = calloc(p->n_users + 2, sizeof(*c->udev_start));
 	c->udev = calloc(p->n_devices + 1, sizeof(*c->udev));
-	for (i = 0, j = 0; i < p->n_users; i++)
-		j += p->users[i].n_groups;
-	c->groups = calloc(j + 1, sizeof(*c->groups));
-	if (!c->devs || !c->users || !c->res || !c->groups || !c->udev_start || !c->udev)
+	if (!c->udev_start || !c->udev)
 		return -ENOMEM;
-	for (i = 0; i < p->n_devices; i++) {
-		if (p->devices[i].id[0])
-			c->devs[c->n_devs++] = (struct nn_skey){ p->devices[i].id, 0, (uint32_t)i };
+	err = index_ids(&c->devs, p->n_devices, dev_id, p);
+	if (!err)
+		err = index_ids(&c->users, p->n_users, user_id, p);
+	if (!err)
+		err = index_ids(&c->res, p->n_resources, res_id, p);
+	if (!err)
+		err = index_groups(c, p);
+	if (err)
+		return err;
+	for (i = 0; i < p->n_devices; i++)
 		if (!b->dev_drop[i])
 			c->udev_start[p->devices[i].user + 1]++;
-	}
-	for (i = 0; i < p->n_users; i++) {
+	for (i = 0; i < p->n_users; i++)
 		c->udev_start[i + 1] += c->udev_start[i];
-		if (p->users[i].id[0])
-			c->users[c->n_users++] = (struct nn_skey){ p->users[i].id,
-								   p->users[i].network,
-								   (uint32_t)i };
-		for (j = 0; j < p->users[i].n_groups; j++)
-			c->groups[c->n_groups++] = (struct nn_skey){ p->users[i].groups[j],
-								     p->users[i].network,
-								     (uint32_t)i };
-	}
 	/* Counting sort: udev_start[u] serves as user u's fill cursor, which
 	 * leaves it at user u's end, then everything shifts back by one. */
 	for (i = 0; i < p->n_devices; i++)
@@ -132,24 +187,17 @@ static int build_ctx(struct acl_ctx *c, struct nn_build *b)
 	for (i = p->n_users; i > 0; i--)
 		c->udev_start[i] = c->udev_start[i - 1];
 	c->udev_start[0] = 0;
-	for (i = 0; i < p->n_resources; i++)
-		if (p->resources[i].id[0])
-			c->res[c->n_res++] = (struct nn_skey){ p->resources[i].id,
-							       p->resources[i].network,
-							       (uint32_t)i };
-	qsort(c->devs, c->n_devs, sizeof(*c->devs), nn_skey_cmp);
-	qsort(c->users, c->n_users, sizeof(*c->users), nn_skey_cmp);
-	qsort(c->groups, c->n_groups, sizeof(*c->groups), nn_skey_cmp);
-	qsort(c->res, c->n_res, sizeof(*c->res), nn_skey_cmp);
 	return 0;
 }
 
 static void free_ctx(struct acl_ctx *c)
 {
-	free(c->devs);
-	free(c->users);
-	free(c->res);
-	free(c->groups);
+	nn_strset_free(&c->devs);
+	nn_strset_free(&c->users);
+	nn_strset_free(&c->res);
+	nn_strset_free(&c->groups);
+	free(c->grp_start);
+	free(c->grp_users);
 	free(c->udev_start);
 	free(c->udev);
 }
@@ -188,7 +236,7 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 {
 	struct nn_build *b = c->b;
 	char(*names)[NN_NAME_MAX] = NULL;
-	const struct nn_skey *k;
+	const uint32_t *k;
 	struct nn_ent fe = *e;
 	size_t i, n;
 	bool dropped;
@@ -203,22 +251,22 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 
 		switch (what) {
 		case REF_DEVICES:
-			k = lookup(c->devs, c->n_devs, 0, name);
-			if (k && b->p->devices[k->idx].network != r->network)
+			k = nn_strset_get(&c->devs, 0, name);
+			if (k && b->p->devices[*k].network != r->network)
 				k = NULL;
-			dropped = k && b->dev_drop[k->idx];
+			dropped = k && b->dev_drop[*k];
 			break;
 		case REF_USERS:
-			k = lookup(c->users, c->n_users, r->network, name);
-			dropped = k && b->user_drop[k->idx];
+			k = nn_strset_get(&c->users, r->network, name);
+			dropped = k && b->user_drop[*k];
 			break;
 		case REF_GROUPS:
-			k = lookup(c->groups, c->n_groups, r->network, name);
+			k = nn_strset_get(&c->groups, r->network, name);
 			dropped = false;
 			break;
 		default:
-			k = lookup(c->res, c->n_res, r->network, name);
-			dropped = k && b->res_drop[k->idx];
+			k = nn_strset_get(&c->res, r->network, name);
+			dropped = k && b->res_drop[*k];
 			break;
 		}
 		if (!k) {
@@ -235,16 +283,16 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 				"%s.%s names %s, which was dropped; reference ignored (its space is closed)",
 				side, ref_names[what], name);
 		} else if (what == REF_DEVICES || what == REF_RESOURCES) {
-			err = set_add(out, k->idx);
+			err = set_add(out, *k);
 		} else if (what == REF_USERS) {
-			err = add_user_devices(c, k->idx, out);
+			err = add_user_devices(c, *k, out);
 		} else {
 			/* every live member of the group in this network */
-			for (; !err && k < c->groups + c->n_groups && k->scope == r->network &&
-			       !strcmp(k->s, name);
-			     k++)
-				if (!b->user_drop[k->idx])
-					err = add_user_devices(c, k->idx, out);
+			uint32_t m;
+
+			for (m = c->grp_start[*k]; !err && m < c->grp_start[*k + 1]; m++)
+				if (!b->user_drop[c->grp_users[m]])
+					err = add_user_devices(c, c->grp_users[m], out);
 		}
 	}
 	free(names);
