@@ -212,24 +212,6 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	return 0;
 }
 
-/* Is device @d in @r's group-reached sources? (sorted list) */
-static bool in_groups(const struct nn_rule *r, uint32_t d)
-{
-	size_t lo = 0, hi = r->n_src_grp_devices;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (r->src_grp_devices[mid] == d)
-			return true;
-		if (r->src_grp_devices[mid] < d)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /*
  * Two source classes per device: the rules naming it by device or user, and
  * the rules reaching it through its groups. Kept apart, a group rule costs
@@ -251,12 +233,25 @@ static int src_classes(struct cstate *s)
 	for (r = 0; r < p->n_rules && !err; r++) {
 		const struct nn_rule *rule = &p->rules[r];
 
+		size_t g = 0;
+
 		if (rule->src_star)
 			continue;
+		/* Both lists are sorted (validation builds them so): one
+		 * merge instead of a binary search per device. A descent
+		 * in src_devices restarts it, so the answer never depends
+		 * on that order. */
 		for (i = 0; i < rule->n_src_devices && !err; i++) {
 			uint32_t dv = rule->src_devices[i];
 
-			err = vpush(in_groups(rule, dv) ? &grp[dv] : &named[dv], r);
+			if (i && dv < rule->src_devices[i - 1])
+				g = 0;
+			while (g < rule->n_src_grp_devices && rule->src_grp_devices[g] < dv)
+				g++;
+			err = vpush(g < rule->n_src_grp_devices && rule->src_grp_devices[g] == dv ?
+					    &grp[dv] :
+					    &named[dv],
+				    r);
 		}
 	}
 	for (d = 0; d < p->n_devices && !err; d++) {
