@@ -33,7 +33,7 @@ TEST_CFLAGS := -Iselftests -Iselftests/lib
 TEST_CFLAGS += -I$(O)/selftests/skel
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
-LDLIBS := -lbpf -lxdp -ljansson -lnftables -lelf -lz -lcrypto -lcurl -lmnl -lmicrohttpd -lsystemd
+LDLIBS := -lbpf -lxdp -ljansson -lyajl -lnftables -lelf -lz -lcrypto -lcurl -lmnl -lmicrohttpd -lsystemd
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
 .DELETE_ON_ERROR:
@@ -175,7 +175,7 @@ $(O)/fuzz/fuzz_snapshot: $(FUZZ_SRCS) $(wildcard headers/*.h user/*/*.h)
 	$(call msg,FUZZ,$@)
 	@mkdir -p $(dir $@)
 	$(Q)$(CLANG) -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE \
-		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -lcrypto -lbpf -lmnl -o $@
+		-Iheaders -Iuser $(FUZZ_SRCS) -ljansson -lyajl -lcrypto -lbpf -lmnl -o $@
 
 fuzz: $(O)/fuzz/fuzz_snapshot
 	@mkdir -p $(O)/fuzz/corpus

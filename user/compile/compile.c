@@ -12,6 +12,7 @@
 #include "compile/compile.h"
 #include "lib/addr.h"
 #include "lib/table.h"
+#include "lib/u32sort.h"
 
 struct vec {
 	uint32_t *v;
@@ -34,24 +35,9 @@ static int vpush(struct vec *v, uint32_t x)
 	return 0;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 static void vsort_unique(struct vec *v)
 {
-	size_t i, k;
-
-	if (v->n < 2)
-		return;
-	qsort(v->v, v->n, sizeof(uint32_t), cmp_u32);
-	for (i = 1, k = 1; i < v->n; i++)
-		if (v->v[i] != v->v[k - 1])
-			v->v[k++] = v->v[i];
-	v->n = k;
+	v->n = nn_u32_sort_unique(v->v, v->n);
 }
 
 static void vfree_all(struct vec *v, size_t n)
@@ -96,6 +82,24 @@ static int pfx_add(struct pfx_index *ix, uint32_t net, const struct nn_prefix *p
 	return nn_table_put(&ix->t, &k, sizeof(k), &v, sizeof(v));
 }
 
+/* The first length >= @l and <= @len in use in @lens (@len + 1 if none).
+ * Eight lengths at a time: a network uses a handful of the 129, and this
+ * runs for every device address and region. */
+static unsigned int next_len(const uint8_t *lens, unsigned int l, unsigned int len)
+{
+	uint64_t w;
+
+	while (l + 8 <= len + 1) {
+		memcpy(&w, lens + l, sizeof(w));
+		if (w)
+			break;
+		l += 8;
+	}
+	while (l <= len && !lens[l])
+		l++;
+	return l;
+}
+
 /* The IPv4-mapped block ::ffff:0:0/96, i.e. 0.0.0.0/0. */
 static const struct nn_prefix v4_block = {
 	.addr = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff },
@@ -117,12 +121,11 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 	int err;
 
 	l = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0;
-	for (; l <= len; l++) {
+	for (l = next_len(ix->lens[net], l, len); l <= len;
+	     l = next_len(ix->lens[net], l + 1, len)) {
 		struct nn_tentry *e;
 		struct vec *v;
 
-		if (!ix->lens[net][l])
-			continue;
 		k.len = l;
 		nn_addr_mask(k.addr, a, NN_ADDR_LEN, l);
 		e = nn_table_get(&ix->t, &k, sizeof(k));
@@ -166,6 +169,7 @@ struct cstate {
 	uint32_t *dev_dst6;    /* [n_devices] */
 	uint32_t *dev_dst4;    /* [n_devices] */
 	struct nn_table cells; /* (src, dst) -> struct vec of rules */
+	struct vec scratch;    /* region_sig's resources, reused */
 };
 
 /* Intern a sorted rule list of network @net as a class; 0 for none. */
@@ -208,24 +212,6 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	return 0;
 }
 
-/* Is device @d in @r's group-reached sources? (sorted list) */
-static bool in_groups(const struct nn_rule *r, uint32_t d)
-{
-	size_t lo = 0, hi = r->n_src_grp_devices;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (r->src_grp_devices[mid] == d)
-			return true;
-		if (r->src_grp_devices[mid] < d)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return false;
-}
-
 /*
  * Two source classes per device: the rules naming it by device or user, and
  * the rules reaching it through its groups. Kept apart, a group rule costs
@@ -247,12 +233,25 @@ static int src_classes(struct cstate *s)
 	for (r = 0; r < p->n_rules && !err; r++) {
 		const struct nn_rule *rule = &p->rules[r];
 
+		size_t g = 0;
+
 		if (rule->src_star)
 			continue;
+		/* Both lists are sorted (validation builds them so): one
+		 * merge instead of a binary search per device. A descent
+		 * in src_devices restarts it, so the answer never depends
+		 * on that order. */
 		for (i = 0; i < rule->n_src_devices && !err; i++) {
 			uint32_t dv = rule->src_devices[i];
 
-			err = vpush(in_groups(rule, dv) ? &grp[dv] : &named[dv], r);
+			if (i && dv < rule->src_devices[i - 1])
+				g = 0;
+			while (g < rule->n_src_grp_devices && rule->src_grp_devices[g] < dv)
+				g++;
+			err = vpush(g < rule->n_src_grp_devices && rule->src_grp_devices[g] == dv ?
+					    &grp[dv] :
+					    &named[dv],
+				    r);
 		}
 	}
 	for (d = 0; d < p->n_devices && !err; d++) {
@@ -275,18 +274,20 @@ static int src_classes(struct cstate *s)
 static int region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned int len,
 		      struct vec *sig)
 {
-	struct vec res = {};
+	struct vec *res = &s->scratch;
 	size_t i, k;
 	int err;
 
-	err = pfx_covering(&s->res_pfx, net, a, len, &res);
-	for (i = 0; i < res.n && !err; i++) {
-		struct vec *rr = &s->res_rules[res.v[i]];
+	/* One buffer for every call (a malloc and free per device address
+	 * and region before). */
+	res->n = 0;
+	err = pfx_covering(&s->res_pfx, net, a, len, res);
+	for (i = 0; i < res->n && !err; i++) {
+		struct vec *rr = &s->res_rules[res->v[i]];
 
 		for (k = 0; k < rr->n && !err; k++)
 			err = vpush(sig, rr->v[k]);
 	}
-	free(res.v);
 	if (!err)
 		err = pfx_covering(&s->rule_pfx, net, a, len, sig);
 	vsort_unique(sig);
@@ -297,7 +298,7 @@ static int dst_classes_devices(struct cstate *s)
 {
 	const struct nn_policy *p = s->p;
 	size_t n = p->n_devices ? p->n_devices : 1, r, i, d;
-	struct vec *named = calloc(n, sizeof(*named));
+	struct vec *named = calloc(n, sizeof(*named)), sig = {};
 	int err = 0;
 
 	if (!named)
@@ -313,8 +314,9 @@ static int dst_classes_devices(struct cstate *s)
 	for (d = 0; d < p->n_devices && !err; d++) {
 		const struct nn_device *dev = &p->devices[d];
 		uint32_t net = dev->network + 1;
-		struct vec sig = {};
 
+		/* @sig's buffer serves every device */
+		sig.n = 0;
 		for (i = 0; i < named[d].n && !err; i++)
 			err = vpush(&sig, named[d].v[i]);
 		if (!err)
@@ -333,8 +335,8 @@ static int dst_classes_devices(struct cstate *s)
 				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
 					     net, &sig, &s->dev_dst4[d]);
 		}
-		free(sig.v);
 	}
+	free(sig.v);
 	vfree_all(named, n);
 	return err;
 }
@@ -573,12 +575,17 @@ static int cell_add(struct cstate *s, uint32_t src, uint32_t dst, uint32_t rule)
 	struct vec v = {};
 	int err;
 
+	/* A known cell grows its rule list in place (the table owns the
+	 * struct vec): no second hash and probe to store it again. */
 	if (e)
-		v = *(struct vec *)e->val;
+		return vpush(e->val, rule);
 	err = vpush(&v, rule);
 	if (err)
 		return err;
-	return nn_table_put(&s->cells, &k, sizeof(k), &v, sizeof(v));
+	err = nn_table_put(&s->cells, &k, sizeof(k), &v, sizeof(v));
+	if (err)
+		free(v.v);
+	return err;
 }
 
 static int fill_cells(struct cstate *s)
@@ -776,6 +783,7 @@ static void cstate_free(struct cstate *s)
 	free(s->dev_gsrc);
 	free(s->dev_dst6);
 	free(s->dev_dst4);
+	free(s->scratch.v);
 }
 
 int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,

@@ -12,32 +12,13 @@
 #include <string.h>
 
 #include "compile/compile.h"
+#include "lib/u32sort.h"
 
 static int rule_applies(const struct nn_rule *r, uint16_t proto)
 {
 	if (proto == NN_PROTO_ANY)
 		return r->proto == NN_PROTO_ANY;
 	return r->proto == proto || r->proto == NN_PROTO_ANY;
-}
-
-/* Ports only constrain TCP/UDP rules; every other rule covers 0-65535. */
-static int rule_covers(const struct nn_rule *r, uint32_t port)
-{
-	size_t i;
-
-	if (r->all_ports || (r->proto != 6 && r->proto != 17))
-		return 1;
-	for (i = 0; i < r->n_ports; i++)
-		if (r->ports[i].lo <= port && port <= r->ports[i].hi)
-			return 1;
-	return 0;
-}
-
-static int cmp_u32(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
 }
 
 static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, size_t n,
@@ -57,25 +38,55 @@ static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, s
 				b[nb++] = r->ports[k].hi + 1u;
 		}
 	}
-	qsort(b, nb, sizeof(*b), cmp_u32);
-	for (i = 1, k = 1; i < nb; i++)
-		if (b[i] != b[k - 1])
-			b[k++] = b[i];
-	return k;
+	return nn_u32_sort_unique(b, nb);
+}
+
+/* Index of boundary @x in the sorted @b (every range end is one). */
+static size_t bound_index(const uint32_t *b, size_t nb, uint32_t x)
+{
+	size_t lo = 0, hi = nb;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (b[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+/* Give the pieces [@from, @to) that have no rule in @slot yet rule @rule;
+ * count in *@full the pieces that now have both a deny and an allow. */
+static void fill(uint32_t *slot, const uint32_t *other, size_t from, size_t to, uint32_t rule,
+		 size_t *full)
+{
+	size_t s;
+
+	for (s = from; s < to; s++) {
+		if (slot[s] != NN_NONE32)
+			continue;
+		slot[s] = rule;
+		if (other[s] != NN_NONE32)
+			(*full)++;
+	}
 }
 
 int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
 		   struct nn_port_range **out, size_t *n_out)
 {
-	size_t nports = 1, i, s, nb, n = 0;
+	size_t nports = 1, i, k, s, nb, n = 0, full = 0;
 	struct nn_port_range *v = NULL;
-	uint32_t *b;
+	uint32_t *b, *deny, *allow;
 
 	*out = NULL;
 	*n_out = 0;
 	for (i = 0; i < n_rules; i++)
 		nports += 2 * p->rules[rules[i]].n_ports;
-	b = malloc(nports * sizeof(*b));
+	/* The boundaries, then per piece between two boundaries its first
+	 * deny and first allow rule. */
+	b = malloc(3 * nports * sizeof(*b));
 	/* At most one range per boundary. */
 	v = malloc(nports * sizeof(*v));
 	if (!b || !v) {
@@ -84,34 +95,62 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 		return -ENOMEM;
 	}
 	nb = collect_bounds(p, rules, n_rules, proto, b);
+	deny = b + nports;
+	allow = deny + nports;
+	memset(deny, 0xff, nb * sizeof(*deny));
+	memset(allow, 0xff, nb * sizeof(*allow));
+	/* rules[] is in ACL order: the first match is the lowest index, so
+	 * each rule fills only the pieces of its ranges still without one,
+	 * and once every piece has both, later rules change nothing. Every
+	 * range end is a boundary, so a range is a run of whole pieces. */
+	for (i = 0; i < n_rules && full < nb; i++) {
+		const struct nn_rule *r = &p->rules[rules[i]];
+		uint32_t *slot, *other;
+
+		if (!rule_applies(r, proto))
+			continue;
+		if (r->action == NN_ACT_DENY) {
+			slot = deny;
+			other = allow;
+		} else if (r->action == NN_ACT_ALLOW) {
+			slot = allow;
+			other = deny;
+		} else {
+			continue;
+		}
+		/* Ports only constrain TCP/UDP rules; every other rule
+		 * covers 0-65535. */
+		if (r->all_ports || (r->proto != 6 && r->proto != 17)) {
+			fill(slot, other, 0, nb, rules[i], &full);
+			continue;
+		}
+		for (k = 0; k < r->n_ports; k++) {
+			const struct nn_port_span *ps = &r->ports[k];
+
+			if (ps->lo > ps->hi)
+				continue;
+			fill(slot, other, bound_index(b, nb, ps->lo),
+			     ps->hi >= 65535 ? nb : bound_index(b, nb, ps->hi + 1u), rules[i],
+			     &full);
+		}
+	}
 
 	for (s = 0; s < nb; s++) {
 		uint32_t lo = b[s], hi = s + 1 < nb ? b[s + 1] - 1 : 65535;
-		uint32_t deny = NN_NONE32, allow = NN_NONE32;
 		struct nn_port_range *last;
 
-		/* rules[] is in ACL order: the first match is the lowest index. */
-		for (i = 0; i < n_rules; i++) {
-			const struct nn_rule *r = &p->rules[rules[i]];
-
-			if (!rule_applies(r, proto) || !rule_covers(r, lo))
-				continue;
-			if (r->action == NN_ACT_DENY && deny == NN_NONE32)
-				deny = rules[i];
-			if (r->action == NN_ACT_ALLOW && allow == NN_NONE32)
-				allow = rules[i];
-		}
-		if (deny == NN_NONE32 && allow == NN_NONE32)
+		if (deny[s] == NN_NONE32 && allow[s] == NN_NONE32)
 			continue;
 		last = n ? &v[n - 1] : NULL;
-		if (last && last->hi + 1u == lo && last->deny == deny && last->allow == allow) {
+		if (last && last->hi + 1u == lo && last->deny == deny[s] &&
+		    last->allow == allow[s]) {
 			last->hi = (uint16_t)hi;
 			continue;
 		}
 		v[n].lo = (uint16_t)lo;
 		v[n].hi = (uint16_t)hi;
-		v[n].deny = deny;
-		v[n].allow = allow;
+		v[n].deny = deny[s];
+		v[n].allow = allow[s];
 		n++;
 	}
 	free(b);

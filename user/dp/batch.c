@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include "dp/batch.h"
 
@@ -113,6 +114,38 @@ int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, s
 		if (bpf_map_update_elem(fd, k + done * ksz, v + done * vsz, BPF_ANY))
 			return -errno;
 	return 0;
+}
+
+/* The zero buffer of nn_map_zero_percpu: at most this many bytes, however
+ * many CPUs (a per-CPU value is one copy per possible CPU). */
+#define NN_ZERO_BUF (4u << 20)
+
+int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	size_t elem, per, done, chunk;
+	void *zero;
+	int err = 0;
+
+	if (ncpu < 0)
+		return ncpu;
+	if (!n)
+		return 0;
+	/* User space sees a per-CPU value as one 8-byte-aligned copy per
+	 * possible CPU, in batches too. */
+	elem = (size_t)ncpu * ((vsz + 7) & ~(size_t)7);
+	per = n < NN_BATCH ? n : NN_BATCH;
+	if (per * elem > NN_ZERO_BUF)
+		per = NN_ZERO_BUF / elem ? NN_ZERO_BUF / elem : 1;
+	zero = calloc(per, elem);
+	if (!zero)
+		return -ENOMEM;
+	for (done = 0; done < n && !err; done += chunk) {
+		chunk = n - done < per ? n - done : per;
+		err = nn_map_update_many(fd, keys + done, sizeof(*keys), zero, elem, chunk);
+	}
+	free(zero);
+	return err;
 }
 
 int nn_map_delete_many(int fd, const void *keys, size_t ksz, size_t n)

@@ -9,6 +9,7 @@
 #define NANAMI_DP_BATCH_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 /* Call @cb for every entry of map @fd (keys of @ksz, values of @vsz bytes,
  * at most 64 and 4096). Stops at @cb's first non-zero result. */
@@ -18,6 +19,10 @@ int nn_map_dump(int fd, size_t ksz, size_t vsz,
 /* Write @n entries: @keys and @vals are contiguous arrays. 0 or -errno. */
 int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
 		       size_t n);
+
+/* Zero every CPU's copy of @n elements (u32 @keys) of the per-CPU array
+ * @fd, values of @vsz bytes: batched, a bounded zero buffer. */
+int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz);
 
 /* Delete @n keys (contiguous); a key already absent is not an error. */
 int nn_map_delete_many(int fd, const void *keys, size_t ksz, size_t n);

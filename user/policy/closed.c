@@ -42,15 +42,15 @@ int nn_close_prefix(struct nn_build *b, const struct nn_prefix *pf)
 }
 
 /* A string or an array of strings: each an address or a prefix. */
-static int claim(struct nn_build *b, json_t *v)
+static int claim(struct nn_build *b, struct nn_jv *v)
 {
 	struct nn_prefix pf;
-	json_t *x;
+	struct nn_jv *x;
 	size_t i;
 	int err;
 
-	if (json_is_array(v)) {
-		json_array_foreach(v, i, x)
+	if (nn_jv_is_array(v)) {
+		nn_jv_foreach(v, i, x)
 		{
 			err = claim(b, x);
 			if (err)
@@ -58,49 +58,49 @@ static int claim(struct nn_build *b, json_t *v)
 		}
 		return 0;
 	}
-	if (!json_is_string(v))
+	if (!nn_jv_is_string(v))
 		return 0;
-	err = nn_prefix_parse(json_string_value(v), &pf, NULL);
+	err = nn_prefix_parse(nn_jv_str(v), &pf, NULL);
 	if (err == -EDOM)
 		err = 0; /* nn_close_prefix() masks it */
 	if (err) {
-		if (nn_addr_parse(json_string_value(v), pf.addr, NULL))
+		if (nn_addr_parse(nn_jv_str(v), pf.addr, NULL))
 			return 0;
 		pf.len = 128;
 	}
 	return nn_close_prefix(b, &pf);
 }
 
-static int claim_resource(struct nn_build *b, json_t *res)
+static int claim_resource(struct nn_build *b, struct nn_jv *res)
 {
-	return json_is_object(res) ? claim(b, json_object_get(res, "prefixes")) : 0;
+	return nn_jv_is_object(res) ? claim(b, nn_jv_get(res, "prefixes")) : 0;
 }
 
-static int claim_address_holder(struct nn_build *b, json_t *v)
+static int claim_address_holder(struct nn_build *b, struct nn_jv *v)
 {
 	int err;
 
-	if (!json_is_object(v))
+	if (!nn_jv_is_object(v))
 		return 0;
-	err = claim(b, json_object_get(v, "overlay_ipv6"));
-	return err ?: claim(b, json_object_get(v, "overlay_ipv4"));
+	err = claim(b, nn_jv_get(v, "overlay_ipv6"));
+	return err ?: claim(b, nn_jv_get(v, "overlay_ipv4"));
 }
 
-static int claim_network(struct nn_build *b, json_t *net)
+static int claim_network(struct nn_build *b, struct nn_jv *net)
 {
-	json_t *x;
+	struct nn_jv *x;
 	size_t i;
 	int err = 0;
 
-	if (!json_is_object(net))
+	if (!nn_jv_is_object(net))
 		return 0;
-	json_array_foreach(json_object_get(net, "resources"), i, x)
+	nn_jv_foreach(nn_jv_get(net, "resources"), i, x)
 	{
 		err = claim_resource(b, x);
 		if (err)
 			return err;
 	}
-	json_array_foreach(json_object_get(net, "devices"), i, x)
+	nn_jv_foreach(nn_jv_get(net, "devices"), i, x)
 	{
 		err = claim_address_holder(b, x);
 		if (err)
@@ -109,15 +109,15 @@ static int claim_network(struct nn_build *b, json_t *net)
 	return 0;
 }
 
-static int claim_tenant(struct nn_build *b, json_t *ten)
+static int claim_tenant(struct nn_build *b, struct nn_jv *ten)
 {
-	json_t *x;
+	struct nn_jv *x;
 	size_t i;
 	int err;
 
-	if (!json_is_object(ten))
+	if (!nn_jv_is_object(ten))
 		return 0;
-	json_array_foreach(json_object_get(ten, "networks"), i, x)
+	nn_jv_foreach(nn_jv_get(ten, "networks"), i, x)
 	{
 		err = claim_network(b, x);
 		if (err)

@@ -63,15 +63,14 @@ void nn_path_join(char *dst, const char *base, const char *key)
 	dst[at + l] = 0;
 }
 
-void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
-		 const char *path_fmt, ...)
+/* The label "parent's label kind=id", by hand, not snprintf: every entry
+ * of a snapshot gets one, and formatting them was a tenth of validation at
+ * 100k devices. The same bounded, truncated result. */
+static void ent_label(struct nn_ent *e, const struct nn_ent *parent, const char *kind,
+		      const char *id)
 {
 	size_t at = 0;
-	va_list ap;
 
-	/* By hand, not snprintf: every entry of a snapshot gets a label, and
-	 * formatting them was a tenth of validation at 100k devices. The same
-	 * bounded, truncated result. */
 	e->label[0] = 0;
 	if (parent && parent->label[0]) {
 		at = label_cat(e->label, at, parent->label);
@@ -80,9 +79,56 @@ void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind
 	at = label_cat(e->label, at, kind);
 	at = label_cat(e->label, at, "=");
 	label_cat(e->label, at, id ? id : "?");
+}
+
+void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
+		 const char *path_fmt, ...)
+{
+	va_list ap;
+
+	ent_label(e, parent, kind, id);
 	va_start(ap, path_fmt);
 	vsnprintf(e->path, sizeof(e->path), path_fmt, ap);
 	va_end(ap);
+}
+
+/* Append @s to the path being built in @buf (NN_PATH_MAX bytes) at @at,
+ * truncated as snprintf would. */
+static size_t path_cat(char *buf, size_t at, const char *s)
+{
+	size_t l = strlen(s);
+
+	if (at + 1 >= NN_PATH_MAX)
+		return at;
+	if (l > NN_PATH_MAX - 1 - at)
+		l = NN_PATH_MAX - 1 - at;
+	memcpy(buf + at, s, l);
+	buf[at + l] = 0;
+	return at + l;
+}
+
+void nn_ent_init_at(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
+		    const char *field, size_t idx)
+{
+	char num[24], *d = num + sizeof(num);
+	size_t at = 0;
+
+	/* vsnprintf for every entry (twice: before and after its id is
+	 * known) was 4 % of a cold apply. */
+	*--d = 0;
+	*--d = ']';
+	do
+		*--d = (char)('0' + idx % 10);
+	while (idx /= 10);
+	*--d = '[';
+	ent_label(e, parent, kind, id);
+	e->path[0] = 0;
+	if (parent) {
+		at = path_cat(e->path, at, parent->path);
+		at = path_cat(e->path, at, ".");
+	}
+	at = path_cat(e->path, at, field);
+	path_cat(e->path, at, d);
 }
 
 void nn_ent_err(struct nn_build *b, const struct nn_ent *e, const char *fmt, ...)
@@ -170,23 +216,23 @@ bool nn_id_valid(const char *s)
 
 /* ---- strict getters ---- */
 
-const char *nn_json_type(const json_t *v)
+const char *nn_json_type(const struct nn_jv *v)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
+	switch ((enum nn_jtype)v->type) {
+	case NN_JV_OBJECT:
 		return "object";
-	case JSON_ARRAY:
+	case NN_JV_ARRAY:
 		return "array";
-	case JSON_STRING:
+	case NN_JV_STRING:
 		return "string";
-	case JSON_INTEGER:
+	case NN_JV_INTEGER:
 		return "integer";
-	case JSON_REAL:
+	case NN_JV_REAL:
 		return "real";
-	case JSON_TRUE:
-	case JSON_FALSE:
+	case NN_JV_TRUE:
+	case NN_JV_FALSE:
 		return "boolean";
-	case JSON_NULL:
+	case NN_JV_NULL:
 		return "null";
 	}
 	return "?";
@@ -194,11 +240,11 @@ const char *nn_json_type(const json_t *v)
 
 /* Look @key up; 1 = present and not null, 0 = not set (no error unless
  * required), -EINVAL = required but missing. */
-static int js_get(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
-		  int flags, json_t **v)
+static int js_get(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+		  int flags, struct nn_jv **v)
 {
-	*v = json_object_get(obj, key);
-	if (*v && !json_is_null(*v))
+	*v = nn_jv_get(obj, key);
+	if (*v && !nn_jv_is_null(*v))
 		return 1;
 	*v = NULL;
 	if (flags & NN_JS_REQUIRED) {
@@ -209,65 +255,65 @@ static int js_get(struct nn_build *b, const struct nn_ent *e, json_t *obj, const
 }
 
 static int js_type_err(struct nn_build *b, const struct nn_ent *e, const char *key,
-		       const char *want, const json_t *v)
+		       const char *want, const struct nn_jv *v)
 {
 	nn_ent_err(b, e, "%s.%s: expected %s, got %s", e->path, key, want, nn_json_type(v));
 	return -EINVAL;
 }
 
-int nn_js_object(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
-		 int flags, json_t **out)
+int nn_js_object(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+		 int flags, struct nn_jv **out)
 {
 	int r = js_get(b, e, obj, key, flags, out);
 
 	if (r <= 0)
 		return r;
-	if (!json_is_object(*out))
+	if (!nn_jv_is_object(*out))
 		return js_type_err(b, e, key, "an object", *out);
 	return 0;
 }
 
-int nn_js_array(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
-		json_t **out)
+int nn_js_array(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+		int flags, struct nn_jv **out)
 {
 	int r = js_get(b, e, obj, key, flags, out);
 
 	if (r <= 0)
 		return r;
-	if (!json_is_array(*out))
+	if (!nn_jv_is_array(*out))
 		return js_type_err(b, e, key, "an array", *out);
 	return 0;
 }
 
-int nn_js_string(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_string(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		 int flags, const char **out)
 {
-	json_t *v;
+	struct nn_jv *v;
 	int r = js_get(b, e, obj, key, flags, &v);
 
 	*out = NULL;
 	if (r <= 0)
 		return r;
-	if (!json_is_string(v))
+	if (!nn_jv_is_string(v))
 		return js_type_err(b, e, key, "a string", v);
-	*out = json_string_value(v);
+	*out = nn_jv_str(v);
 	return 0;
 }
 
-int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
-	      int64_t min, int64_t max, int64_t *out, bool *set)
+int nn_js_int(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+	      int flags, int64_t min, int64_t max, int64_t *out, bool *set)
 {
-	json_t *v;
+	struct nn_jv *v;
 	int r = js_get(b, e, obj, key, flags, &v);
-	json_int_t x;
+	int64_t x;
 
 	if (set)
 		*set = false;
 	if (r <= 0)
 		return r;
-	if (!json_is_integer(v))
+	if (!nn_jv_is_integer(v))
 		return js_type_err(b, e, key, "an integer", v);
-	x = json_integer_value(v);
+	x = nn_jv_int(v);
 	if (x < min || x > max) {
 		nn_ent_err(b, e, "%s.%s: %lld is out of range %lld..%lld", e->path, key,
 			   (long long)x, (long long)min, (long long)max);
@@ -279,12 +325,20 @@ int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj, const cha
 	return 0;
 }
 
-static int check_id(struct nn_build *b, const struct nn_ent *e, const char *where, const char *s)
+/* @s is a valid id, or an error naming "@e->path.@key" (with "[@idx]" when
+ * @idx >= 0). The path is formatted only on error: this runs for every id
+ * and every reference of a snapshot. */
+static int check_id(struct nn_build *b, const struct nn_ent *e, const char *key, long idx,
+		    const char *s)
 {
-	char q[80];
+	char where[NN_PATH_MAX + 48], q[80];
 
 	if (nn_id_valid(s))
 		return 0;
+	if (idx < 0)
+		snprintf(where, sizeof(where), "%s.%s", e->path, key);
+	else
+		snprintf(where, sizeof(where), "%s.%s[%ld]", e->path, key, idx);
 	nn_ent_err(
 		b, e,
 		"%s: \"%s\" is not a valid id (1-%d printable ASCII characters, no spaces, quotes or backslashes)",
@@ -292,54 +346,51 @@ static int check_id(struct nn_build *b, const struct nn_ent *e, const char *wher
 	return -EINVAL;
 }
 
-int nn_js_id(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_id(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 	     char out[NN_NAME_MAX])
 {
-	char where[NN_PATH_MAX + 32];
 	const char *s;
 	int err;
 
 	err = nn_js_string(b, e, obj, key, NN_JS_REQUIRED, &s);
 	if (err)
 		return err;
-	snprintf(where, sizeof(where), "%s.%s", e->path, key);
-	err = check_id(b, e, where, s);
+	err = check_id(b, e, key, -1, s);
 	if (err)
 		return err;
 	strcpy(out, s);
 	return 0;
 }
 
-int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		  int flags, char (**out)[NN_NAME_MAX], size_t *n)
 {
-	char where[NN_PATH_MAX + 48];
-	json_t *arr, *v;
+	struct nn_jv *arr, *v;
 	size_t i;
 	int err;
 
 	*out = NULL;
 	*n = 0;
 	err = nn_js_array(b, e, obj, key, flags, &arr);
-	if (err || !arr || !json_array_size(arr))
+	if (err || !arr || !nn_jv_size(arr))
 		return err;
-	*out = calloc(json_array_size(arr), sizeof(**out));
+	*out = calloc(nn_jv_size(arr), sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
-		snprintf(where, sizeof(where), "%s.%s[%zu]", e->path, key, i);
-		if (!json_is_string(v)) {
-			nn_ent_err(b, e, "%s: expected a string, got %s", where, nn_json_type(v));
+		if (!nn_jv_is_string(v)) {
+			nn_ent_err(b, e, "%s.%s[%zu]: expected a string, got %s", e->path, key, i,
+				   nn_json_type(v));
 			err = -EINVAL;
 			goto fail;
 		}
-		err = check_id(b, e, where, json_string_value(v));
+		err = check_id(b, e, key, (long)i, nn_jv_str(v));
 		if (err)
 			goto fail;
-		strcpy((*out)[i], json_string_value(v));
+		strcpy((*out)[i], nn_jv_str(v));
 	}
-	*n = json_array_size(arr);
+	*n = nn_jv_size(arr);
 	return 0;
 fail:
 	free(*out);
@@ -347,7 +398,7 @@ fail:
 	return err;
 }
 
-int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_key(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 	      uint8_t out[32])
 {
 	const char *s;
@@ -365,7 +416,7 @@ int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj, const cha
 	return 0;
 }
 
-int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint8_t *out)
+int nn_js_state(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, uint8_t *out)
 {
 	const char *s;
 	char q[64];
@@ -387,9 +438,9 @@ int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint8_t
 	return 0;
 }
 
-int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint32_t *out)
+int nn_js_roles(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, uint32_t *out)
 {
-	json_t *arr, *v;
+	struct nn_jv *arr, *v;
 	char q[64];
 	size_t i;
 	int err;
@@ -398,9 +449,9 @@ int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint32_
 	err = nn_js_array(b, e, obj, "roles", NN_JS_REQUIRED, &arr);
 	if (err)
 		return err;
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
-		const char *s = json_string_value(v);
+		const char *s = nn_jv_str(v);
 
 		if (!s) {
 			nn_ent_err(b, e, "%s.roles[%zu]: expected a string, got %s", e->path, i,
@@ -422,7 +473,7 @@ int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint32_
 	return 0;
 }
 
-static int js_enum(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+static int js_enum(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		   const char *a, const char *c, uint8_t *out)
 {
 	const char *s;
@@ -445,22 +496,22 @@ static int js_enum(struct nn_build *b, const struct nn_ent *e, json_t *obj, cons
 	return 0;
 }
 
-static int js_opt_id(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+static int js_opt_id(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		     char out[NN_NAME_MAX])
 {
-	json_t *v = json_object_get(obj, key);
+	struct nn_jv *v = nn_jv_get(obj, key);
 
 	out[0] = '\0';
-	if (!v || json_is_null(v))
+	if (!v || nn_jv_is_null(v))
 		return 0;
 	return nn_js_id(b, e, obj, key, out);
 }
 
-int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_layer(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		struct nn_routing_layer *out)
 {
 	struct nn_ent sub = *e;
-	json_t *l;
+	struct nn_jv *l;
 	int err;
 
 	memset(out, 0, sizeof(*out));
@@ -479,8 +530,8 @@ int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj, const c
 	return err;
 }
 
-int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
-		       int flags, int family, uint8_t out[NN_ADDR_LEN], bool *set)
+int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
+		       const char *key, int flags, int family, uint8_t out[NN_ADDR_LEN], bool *set)
 {
 	const struct nn_gateway *gw = &b->p->gw;
 	char q[NN_ADDR_STRLEN + 8], a[NN_ADDR_STRLEN];
@@ -518,7 +569,7 @@ int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj, 
 	return 0;
 }
 
-int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, json_t *obj,
+int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
 		   char out[NN_NAME_MAX * 2])
 {
 	char host[NN_NAME_MAX * 2], q[NN_NAME_MAX * 2];

@@ -7,11 +7,12 @@
 #ifndef NANAMI_POLICY_JSON_INT_H
 #define NANAMI_POLICY_JSON_INT_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "policy/jdoc.h"
 #include "policy/policy.h"
+#include "policy/strset.h"
 
 /* Entry labels are "tenant=<id> network=<id> device=<id>" (three ids and
  * keys); paths are "tenants[N].networks[N].devices[N]". */
@@ -27,7 +28,7 @@ struct nn_ent {
 
 /* Per-network staging, indexed like p->networks before compaction. */
 struct nn_net_stage {
-	json_t *acl;		      /* borrowed from the document */
+	struct nn_jv *acl;	      /* borrowed from the document */
 	uint32_t first_user, n_users; /* ranges in p->users */
 	uint32_t first_dev, n_devs;   /* ranges in p->devices */
 	uint32_t first_res, n_res;    /* ranges in p->resources */
@@ -44,7 +45,7 @@ struct nn_build {
 	struct nn_policy *p;
 	const struct nn_limits *lim;
 	struct nn_errlist *errs;
-	json_t *root;
+	struct nn_jv *root;
 
 	size_t cap_tenants, cap_networks, cap_users, cap_devices;
 	size_t cap_nodes, cap_resources, cap_rules;
@@ -56,8 +57,10 @@ struct nn_build {
 
 	/* Each slot's object in the document (borrowed), so that what a
 	 * dropped entry claimed can be read back from it (closed.c). */
-	json_t **ten_js, **net_js, **res_js, **dev_js, **node_js;
+	struct nn_jv **ten_js, **net_js, **res_js, **dev_js, **node_js;
 	struct nn_prefix *closed; /* becomes p->closed */
+	/* While a network's devices are parsed: its user ids -> first slot. */
+	const struct nn_strset *net_users;
 	size_t n_closed, cap_closed;
 };
 
@@ -72,6 +75,10 @@ void nn_bprintf(char *buf, size_t len, const char *fmt, ...) __attribute__((form
 void nn_path_join(char *dst, const char *base, const char *key);
 void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
 		 const char *path_fmt, ...) __attribute__((format(printf, 5, 6)));
+/* nn_ent_init with the path "@parent's path.@field[@idx]" ("@field[@idx]"
+ * without a parent), formatted by hand: it runs for every entry. */
+void nn_ent_init_at(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
+		    const char *field, size_t idx);
 void nn_ent_err(struct nn_build *b, const struct nn_ent *e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 /* Turn the last message into the whole-snapshot rejection reason and
@@ -79,36 +86,36 @@ void nn_ent_err(struct nn_build *b, const struct nn_ent *e, const char *fmt, ...
 int nn_reject_last(struct nn_build *b, size_t since);
 int nn_reject(struct nn_build *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-const char *nn_json_type(const json_t *v);
+const char *nn_json_type(const struct nn_jv *v);
 /* A printable excerpt of untrusted text for messages (no control chars,
  * bounded). */
 const char *nn_quote(const char *s, char *buf, size_t len);
 bool nn_id_valid(const char *s);
 
-int nn_js_object(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
-		 int flags, json_t **out);
-int nn_js_array(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
-		json_t **out);
-int nn_js_string(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_object(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+		 int flags, struct nn_jv **out);
+int nn_js_array(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+		int flags, struct nn_jv **out);
+int nn_js_string(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		 int flags, const char **out);
-int nn_js_int(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key, int flags,
-	      int64_t min, int64_t max, int64_t *out, bool *set);
-int nn_js_id(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_int(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+	      int flags, int64_t min, int64_t max, int64_t *out, bool *set);
+int nn_js_id(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 	     char out[NN_NAME_MAX]);
 /* Array of ids: *out malloc'd (NULL when empty). */
-int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		  int flags, char (**out)[NN_NAME_MAX], size_t *n);
-int nn_js_key(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_key(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 	      uint8_t out[32]);
-int nn_js_state(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint8_t *out);
-int nn_js_roles(struct nn_build *b, const struct nn_ent *e, json_t *obj, uint32_t *out);
-int nn_js_layer(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
+int nn_js_state(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, uint8_t *out);
+int nn_js_roles(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, uint32_t *out);
+int nn_js_layer(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		struct nn_routing_layer *out);
 /* A single address of @family inside gateway.overlay_prefixes (which must
  * be parsed already). */
-int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, json_t *obj, const char *key,
-		       int flags, int family, uint8_t out[NN_ADDR_LEN], bool *set);
-int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, json_t *obj,
+int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
+		       const char *key, int flags, int family, uint8_t out[NN_ADDR_LEN], bool *set);
+int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
 		   char out[NN_NAME_MAX * 2]);
 
 /* validate_cross.c: helpers shared by the validators. */
@@ -119,9 +126,10 @@ struct nn_skey {
 };
 
 int nn_skey_cmp(const void *a, const void *b);
-/* Sort @k and call @dup for every key whose (scope, s) occurs twice. */
-void nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
-		  struct nn_build *b);
+/* Call @dup for every key whose (scope, s) occurs twice, in the order of
+ * (scope, s, idx); @k is reordered. -ENOMEM or 0. */
+int nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
+		 struct nn_build *b);
 /* Append "; @what dropped" to the last message if added since @since. */
 void nn_note_drop(struct nn_build *b, size_t since, const char *what);
 size_t nn_nerrs(const struct nn_build *b);

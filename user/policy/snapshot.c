@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * snapshot.c - read an assignments snapshot (assignments-v1.md): size and
- * nesting bounds on the raw bytes, strict JSON, the top-level fields and the
+ * nesting bounds on the raw bytes, strict JSON (jdoc.c), the top-level fields and the
  * gateway block, then validate*.c and routing.c; and freeing the result.
  */
 #ifndef _GNU_SOURCE
@@ -38,87 +38,54 @@ void nn_limits_default(struct nn_limits *lim)
 
 /* ---- raw bytes, document, counts ---- */
 
-/* Nesting depth of the raw text, counting [ and { outside strings. Done
- * before the parser so a 100000-deep document costs one linear pass and no
- * allocation. Returns the offset where @max is exceeded, or -1. */
-static long depth_scan(const char *s, size_t len, size_t max)
-{
-	bool in_str = false, esc = false;
-	size_t i, depth = 0;
-
-	for (i = 0; i < len; i++) {
-		char c = s[i];
-
-		if (in_str) {
-			if (esc)
-				esc = false;
-			else if (c == '\\')
-				esc = true;
-			else if (c == '"')
-				in_str = false;
-			continue;
-		}
-		if (c == '"') {
-			in_str = true;
-		} else if (c == '[' || c == '{') {
-			if (++depth > max)
-				return (long)i;
-		} else if ((c == ']' || c == '}') && depth) {
-			depth--;
-		}
-	}
-	return -1;
-}
-
 struct counts {
 	size_t tenants, networks, users, devices, nodes, resources, rules;
 	size_t prefixes;
 };
 
-static size_t arr_size(json_t *obj, const char *key)
+static size_t arr_size(struct nn_jv *obj, const char *key)
 {
-	json_t *v = json_object_get(obj, key);
+	struct nn_jv *v = nn_jv_get(obj, key);
 
-	return json_is_array(v) ? json_array_size(v) : 0;
+	return nn_jv_is_array(v) ? nn_jv_size(v) : 0;
 }
 
 /* Count what the document holds (wrong types count as nothing; the typed
  * pass reports them). Limits apply to what was sent, before any entry is
  * dropped, so the verdict does not depend on validation order. */
-static void count_entries(json_t *root, struct counts *c)
+static void count_entries(struct nn_jv *root, struct counts *c)
 {
-	json_t *tenants = json_object_get(root, "tenants");
-	json_t *t, *n, *r, *dst, *nets, *list;
+	struct nn_jv *tenants = nn_jv_get(root, "tenants");
+	struct nn_jv *t, *n, *r, *dst, *nets, *list;
 	size_t i, j, k;
 
 	memset(c, 0, sizeof(*c));
 	c->nodes = arr_size(root, "nodes");
-	c->prefixes = arr_size(json_object_get(root, "gateway"), "overlay_prefixes");
-	if (!json_is_array(tenants))
+	c->prefixes = arr_size(nn_jv_get(root, "gateway"), "overlay_prefixes");
+	if (!nn_jv_is_array(tenants))
 		return;
-	c->tenants = json_array_size(tenants);
-	json_array_foreach(tenants, i, t)
+	c->tenants = nn_jv_size(tenants);
+	nn_jv_foreach(tenants, i, t)
 	{
-		nets = json_object_get(t, "networks");
-		if (!json_is_array(nets))
+		nets = nn_jv_get(t, "networks");
+		if (!nn_jv_is_array(nets))
 			continue;
-		c->networks += json_array_size(nets);
-		json_array_foreach(nets, j, n)
+		c->networks += nn_jv_size(nets);
+		nn_jv_foreach(nets, j, n)
 		{
 			c->users += arr_size(n, "users");
 			c->devices += arr_size(n, "devices");
-			list = json_object_get(n, "resources");
-			if (json_is_array(list)) {
-				c->resources += json_array_size(list);
-				json_array_foreach(list, k, r)
-					c->prefixes += arr_size(r, "prefixes");
+			list = nn_jv_get(n, "resources");
+			if (nn_jv_is_array(list)) {
+				c->resources += nn_jv_size(list);
+				nn_jv_foreach(list, k, r) c->prefixes += arr_size(r, "prefixes");
 			}
-			list = json_object_get(n, "acl");
-			if (json_is_array(list)) {
-				c->rules += json_array_size(list);
-				json_array_foreach(list, k, r)
+			list = nn_jv_get(n, "acl");
+			if (nn_jv_is_array(list)) {
+				c->rules += nn_jv_size(list);
+				nn_jv_foreach(list, k, r)
 				{
-					dst = json_object_get(r, "dst");
+					dst = nn_jv_get(r, "dst");
 					c->prefixes += arr_size(dst, "prefixes");
 				}
 			}
@@ -180,11 +147,11 @@ static int alloc_build(struct nn_build *b, const struct counts *c)
 	b->res_drop = alloc_n(c->resources, sizeof(bool));
 	b->rule_drop = alloc_n(c->rules, sizeof(bool));
 	b->nets = alloc_n(c->networks, sizeof(*b->nets));
-	b->ten_js = alloc_n(c->tenants, sizeof(json_t *));
-	b->net_js = alloc_n(c->networks, sizeof(json_t *));
-	b->res_js = alloc_n(c->resources, sizeof(json_t *));
-	b->dev_js = alloc_n(c->devices, sizeof(json_t *));
-	b->node_js = alloc_n(c->nodes, sizeof(json_t *));
+	b->ten_js = alloc_n(c->tenants, sizeof(struct nn_jv *));
+	b->net_js = alloc_n(c->networks, sizeof(struct nn_jv *));
+	b->res_js = alloc_n(c->resources, sizeof(struct nn_jv *));
+	b->dev_js = alloc_n(c->devices, sizeof(struct nn_jv *));
+	b->node_js = alloc_n(c->nodes, sizeof(struct nn_jv *));
 	if (!p->tenants || !p->networks || !p->users || !p->devices || !p->nodes || !p->resources ||
 	    !p->rules || !b->ten_drop || !b->net_drop || !b->user_drop || !b->dev_drop ||
 	    !b->node_drop || !b->res_drop || !b->rule_drop || !b->nets || !b->ten_js ||
@@ -213,11 +180,11 @@ static void free_build(struct nn_build *b)
 
 /* ---- top level and gateway: any error here rejects the snapshot ---- */
 
-static int parse_gateway(struct nn_build *b, json_t *root)
+static int parse_gateway(struct nn_build *b, struct nn_jv *root)
 {
 	struct nn_gateway *gw = &b->p->gw;
 	struct nn_ent e;
-	json_t *g, *arr, *v;
+	struct nn_jv *g, *arr, *v;
 	char q[NN_PREFIX_STRLEN + 8];
 	int64_t x;
 	size_t i;
@@ -233,17 +200,17 @@ static int parse_gateway(struct nn_build *b, json_t *root)
 	err = nn_js_array(b, &e, g, "overlay_prefixes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return err;
-	if (!json_array_size(arr)) {
+	if (!nn_jv_size(arr)) {
 		nn_ent_err(b, &e, "overlay_prefixes is empty");
 		return -EINVAL;
 	}
-	gw->overlay_prefixes = calloc(json_array_size(arr), sizeof(*gw->overlay_prefixes));
+	gw->overlay_prefixes = calloc(nn_jv_size(arr), sizeof(*gw->overlay_prefixes));
 	if (!gw->overlay_prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
 		struct nn_prefix *pf = &gw->overlay_prefixes[i];
-		const char *s = json_string_value(v);
+		const char *s = nn_jv_str(v);
 
 		if (!s) {
 			nn_ent_err(b, &e,
@@ -291,7 +258,7 @@ static int parse_gateway(struct nn_build *b, json_t *root)
 	return 0;
 }
 
-static int parse_top(struct nn_build *b, json_t *root, const char *node_id)
+static int parse_top(struct nn_build *b, struct nn_jv *root, const char *node_id)
 {
 	struct nn_policy *p = b->p;
 	const char *s;
@@ -335,10 +302,10 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 {
 	struct nn_build b = { .errs = errs };
 	struct nn_limits def;
+	struct nn_jdoc doc = { 0 };
 	struct counts c;
-	json_error_t jerr;
-	size_t since;
-	long at;
+	char jerr[160];
+	size_t since, at;
 	int err;
 
 	*out = NULL;
@@ -352,15 +319,21 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 	if (len > lim->max_body)
 		return nn_reject(&b, "body of %zu bytes exceeds the limit of %zu bytes", len,
 				 lim->max_body);
-	at = depth_scan(json, len, lim->max_depth);
-	if (at >= 0)
-		return nn_reject(&b, "JSON nesting deeper than %zu levels (at byte %ld)",
+	/* Depth is checked on the raw bytes before any tree is built. */
+	switch (nn_jdoc_parse(json, len, lim->max_depth, &doc, jerr, sizeof(jerr), &at)) {
+	case NN_JDOC_OK:
+		break;
+	case NN_JDOC_DEPTH:
+		return nn_reject(&b, "JSON nesting deeper than %zu levels (at byte %zu)",
 				 lim->max_depth, at);
-	b.root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!b.root)
-		return nn_reject(&b, "invalid JSON at line %d column %d: %s", jerr.line,
-				 jerr.column, jerr.text);
-	if (!json_is_object(b.root)) {
+	case NN_JDOC_SYNTAX:
+		return nn_reject(&b, "invalid JSON at %s", jerr);
+	default:
+		nn_errlist_add(errs, "snapshot rejected: out of memory");
+		return -ENOMEM;
+	}
+	b.root = doc.root;
+	if (!nn_jv_is_object(b.root)) {
 		err = nn_reject(&b, "top level is a JSON %s, not an object", nn_json_type(b.root));
 		goto out;
 	}
@@ -403,6 +376,6 @@ out:
 		nn_errlist_add(errs, "snapshot rejected: out of memory");
 	nn_policy_free(b.p);
 	free_build(&b);
-	json_decref(b.root);
+	nn_jdoc_free(&doc);
 	return err;
 }

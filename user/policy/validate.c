@@ -27,7 +27,7 @@
 
 /* ---- entries ---- */
 
-static int parse_node(struct nn_build *b, json_t *v, size_t i)
+static int parse_node(struct nn_build *b, struct nn_jv *v, size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_nodes++;
 	struct nn_node *nd = &b->p->nodes[idx];
@@ -37,15 +37,15 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 	int err;
 
 	b->node_js[idx] = v;
-	nn_ent_init(&e, NULL, "node", NULL, "nodes[%zu]", i);
-	if (!json_is_object(v)) {
+	nn_ent_init_at(&e, NULL, "node", NULL, "nodes", i);
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "nodes[%zu] is not an object", i);
 		return -EINVAL;
 	}
 	err = nn_js_id(b, &e, v, "node_id", nd->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, NULL, "node", nd->id, "nodes[%zu]", i);
+	nn_ent_init_at(&e, NULL, "node", nd->id, "nodes", i);
 	if (!strcmp(nd->id, b->p->node_id)) {
 		nn_ent_err(b, &e, "node_id is this gateway's own node_id");
 		return -EINVAL;
@@ -68,7 +68,8 @@ static int parse_node(struct nn_build *b, json_t *v, size_t i)
 	return err;
 }
 
-static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v, size_t i)
+static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
+		      size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_users++;
 	struct nn_user *u = &b->p->users[idx];
@@ -76,22 +77,22 @@ static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, 
 	int err;
 
 	u->network = ni;
-	nn_ent_init(&e, ne, "user", NULL, "%s.users[%zu]", ne->path, i);
-	if (!json_is_object(v)) {
+	nn_ent_init_at(&e, ne, "user", NULL, "users", i);
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
 	}
 	err = nn_js_id(b, &e, v, "user_id", u->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, ne, "user", u->id, "%s.users[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "user", u->id, "users", i);
 	err = nn_js_id_list(b, &e, v, "groups", NN_JS_OPTIONAL, &u->groups, &u->n_groups);
 	if (!err)
 		err = nn_js_layer(b, &e, v, "routing_preference", &u->pref);
 	return err;
 }
 
-static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v,
+static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
 			  size_t i)
 {
 	const struct nn_gateway *gw = &b->p->gw;
@@ -100,30 +101,30 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	char q[NN_PREFIX_STRLEN + 8];
 	struct nn_prefix *pf;
 	struct nn_ent e;
-	json_t *arr, *pv;
+	struct nn_jv *arr, *pv;
 	size_t j, k;
 	int err;
 
 	b->res_js[idx] = v;
 	r->network = ni;
-	nn_ent_init(&e, ne, "resource", NULL, "%s.resources[%zu]", ne->path, i);
-	if (!json_is_object(v)) {
+	nn_ent_init_at(&e, ne, "resource", NULL, "resources", i);
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
 	}
 	err = nn_js_id(b, &e, v, "resource_id", r->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, ne, "resource", r->id, "%s.resources[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "resource", r->id, "resources", i);
 	err = nn_js_array(b, &e, v, "prefixes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return err;
-	r->prefixes = calloc(json_array_size(arr) + 1, sizeof(*r->prefixes));
+	r->prefixes = calloc(nn_jv_size(arr) + 1, sizeof(*r->prefixes));
 	if (!r->prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, j, pv)
+	nn_jv_foreach(arr, j, pv)
 	{
-		const char *s = json_string_value(pv);
+		const char *s = nn_jv_str(pv);
 
 		pf = &r->prefixes[r->n_prefixes];
 		if (!s) {
@@ -166,27 +167,41 @@ static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 }
 
 /* The user of a device: same network, by id; the first slot wins (two slots
- * with one id were both dropped by the per-network duplicate check). */
-static int device_user(struct nn_build *b, const struct nn_ent *e, const struct nn_net_stage *ns,
+ * with one id were both dropped by the per-network duplicate check).
+ * @users maps the network's user ids to their first slot. */
+static int device_user(struct nn_build *b, const struct nn_ent *e, const struct nn_strset *users,
 		       const char *uid, uint32_t *out)
 {
-	uint32_t i;
+	const uint32_t *i = nn_strset_get(users, 0, uid);
 
-	for (i = ns->first_user; i < ns->first_user + ns->n_users; i++) {
-		if (strcmp(b->p->users[i].id, uid))
-			continue;
-		if (b->user_drop[i]) {
-			nn_ent_err(b, e, "its user %s was dropped", uid);
-			return -EINVAL;
-		}
-		*out = i;
-		return 0;
+	if (!i) {
+		nn_ent_err(b, e, "user_id %s is not a user of this network", uid);
+		return -EINVAL;
 	}
-	nn_ent_err(b, e, "user_id %s is not a user of this network", uid);
-	return -EINVAL;
+	if (b->user_drop[*i]) {
+		nn_ent_err(b, e, "its user %s was dropped", uid);
+		return -EINVAL;
+	}
+	*out = *i;
+	return 0;
 }
 
-static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *v,
+/* The network's user ids -> first slot (empty ids, of users whose id did
+ * not parse, never match a device's valid user_id). */
+static int index_users(struct nn_build *b, const struct nn_net_stage *ns, struct nn_strset *set)
+{
+	uint32_t i;
+	bool found;
+
+	if (nn_strset_init(set, ns->n_users))
+		return -ENOMEM;
+	for (i = ns->first_user; i < ns->first_user + ns->n_users; i++)
+		if (b->p->users[i].id[0] && !nn_strset_put(set, 0, b->p->users[i].id, i, &found))
+			return -ENOMEM;
+	return 0;
+}
+
+static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
 			size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_devices++;
@@ -200,18 +215,18 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni
 	b->dev_js[idx] = v;
 	d->network = ni;
 	d->keepalive = -1;
-	nn_ent_init(&e, ne, "device", NULL, "%s.devices[%zu]", ne->path, i);
-	if (!json_is_object(v)) {
+	nn_ent_init_at(&e, ne, "device", NULL, "devices", i);
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		return -EINVAL;
 	}
 	err = nn_js_id(b, &e, v, "device_id", d->id);
 	if (err)
 		return err;
-	nn_ent_init(&e, ne, "device", d->id, "%s.devices[%zu]", ne->path, i);
+	nn_ent_init_at(&e, ne, "device", d->id, "devices", i);
 	err = nn_js_id(b, &e, v, "user_id", uid);
 	if (!err)
-		err = device_user(b, &e, &b->nets[ni], uid, &d->user);
+		err = device_user(b, &e, b->net_users, uid, &d->user);
 	if (!err)
 		err = nn_js_key(b, &e, v, "public_key", d->pubkey);
 	if (!err)
@@ -267,6 +282,7 @@ static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n, bool use
 	struct nn_skey *k = calloc(n + 1, sizeof(*k));
 	size_t m = 0;
 	uint32_t i;
+	int err;
 
 	if (!k)
 		return -ENOMEM;
@@ -276,23 +292,24 @@ static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n, bool use
 		k[m].s = users ? b->p->users[i].id : b->p->resources[i].id;
 		k[m++].idx = i;
 	}
-	nn_find_dups(k, m, users ? drop_dup_user : drop_dup_res, b);
+	err = nn_find_dups(k, m, users ? drop_dup_user : drop_dup_res, b);
 	free(k);
-	return 0;
+	return err;
 }
 
 /* Parse a network's children, in an order that lets devices resolve their
  * user: users, resources, devices. The ACL waits for the cross checks. */
-static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, json_t *users,
-			  json_t *res, json_t *devs)
+static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t ni,
+			  struct nn_jv *users, struct nn_jv *res, struct nn_jv *devs)
 {
 	struct nn_net_stage *ns = &b->nets[ni];
+	struct nn_strset users_set = { 0 };
 	size_t i, since;
-	json_t *v;
+	struct nn_jv *v;
 	int err;
 
 	ns->first_user = (uint32_t)b->p->n_users;
-	json_array_foreach(users, i, v)
+	nn_jv_foreach(users, i, v)
 	{
 		since = nn_nerrs(b);
 		err = parse_user(b, ne, ni, v, i);
@@ -309,7 +326,7 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 		return err;
 
 	ns->first_res = (uint32_t)b->p->n_resources;
-	json_array_foreach(res, i, v)
+	nn_jv_foreach(res, i, v)
 	{
 		since = nn_nerrs(b);
 		err = parse_resource(b, ne, ni, v, i);
@@ -325,42 +342,53 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 	if (err)
 		return err;
 
+	err = index_users(b, ns, &users_set);
+	if (err) {
+		nn_strset_free(&users_set);
+		return err;
+	}
+	b->net_users = &users_set;
 	ns->first_dev = (uint32_t)b->p->n_devices;
-	json_array_foreach(devs, i, v)
+	nn_jv_foreach(devs, i, v)
 	{
 		since = nn_nerrs(b);
 		err = parse_device(b, ne, ni, v, i);
 		if (err == -ENOMEM)
-			return err;
+			break;
 		if (err) {
 			b->dev_drop[b->p->n_devices - 1] = true;
 			nn_note_drop(b, since, "device");
+			err = 0;
 		}
 	}
+	b->net_users = NULL;
+	nn_strset_free(&users_set);
+	if (err)
+		return err;
 	ns->n_devs = (uint32_t)(b->p->n_devices - ns->first_dev);
 	return 0;
 }
 
-static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t ti, json_t *v,
+static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t ti, struct nn_jv *v,
 			 size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_networks++;
 	struct nn_network *n = &b->p->networks[idx];
-	json_t *users, *res, *devs;
+	struct nn_jv *users, *res, *devs;
 	struct nn_ent e;
 	size_t since = nn_nerrs(b);
 	int err;
 
 	b->net_js[idx] = v;
 	n->tenant = ti;
-	nn_ent_init(&e, te, "network", NULL, "%s.networks[%zu]", te->path, i);
-	if (!json_is_object(v)) {
+	nn_ent_init_at(&e, te, "network", NULL, "networks", i);
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object", e.path);
 		goto drop;
 	}
 	if (nn_js_id(b, &e, v, "network_id", n->id))
 		goto drop;
-	nn_ent_init(&e, te, "network", n->id, "%s.networks[%zu]", te->path, i);
+	nn_ent_init_at(&e, te, "network", n->id, "networks", i);
 	err = nn_js_id_list(b, &e, v, "gateways", NN_JS_REQUIRED, &n->gateways, &n->n_gateways);
 	if (err == -ENOMEM)
 		return err;
@@ -380,27 +408,27 @@ drop:
 	return 0;
 }
 
-static int parse_tenant(struct nn_build *b, json_t *v, size_t i)
+static int parse_tenant(struct nn_build *b, struct nn_jv *v, size_t i)
 {
 	uint32_t idx = (uint32_t)b->p->n_tenants++;
 	struct nn_tenant *t = &b->p->tenants[idx];
 	size_t j, since = nn_nerrs(b);
 	struct nn_ent e;
-	json_t *nets, *nv;
+	struct nn_jv *nets, *nv;
 	int err;
 
 	b->ten_js[idx] = v;
-	nn_ent_init(&e, NULL, "tenant", NULL, "tenants[%zu]", i);
-	if (!json_is_object(v)) {
+	nn_ent_init_at(&e, NULL, "tenant", NULL, "tenants", i);
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "tenants[%zu] is not an object", i);
 		goto drop;
 	}
 	if (nn_js_id(b, &e, v, "tenant_id", t->id))
 		goto drop;
-	nn_ent_init(&e, NULL, "tenant", t->id, "tenants[%zu]", i);
+	nn_ent_init_at(&e, NULL, "tenant", t->id, "tenants", i);
 	if (nn_js_array(b, &e, v, "networks", NN_JS_REQUIRED, &nets))
 		goto drop;
-	json_array_foreach(nets, j, nv)
+	nn_jv_foreach(nets, j, nv)
 	{
 		err = parse_network(b, &e, idx, nv, j);
 		if (err)
@@ -415,7 +443,7 @@ drop:
 
 int nn_validate_entries(struct nn_build *b)
 {
-	json_t *root = b->root, *arr, *v;
+	struct nn_jv *root = b->root, *arr, *v;
 	struct nn_ent e;
 	size_t i, since = nn_nerrs(b);
 	int err;
@@ -427,7 +455,7 @@ int nn_validate_entries(struct nn_build *b)
 	err = nn_js_array(b, &e, root, "nodes", NN_JS_REQUIRED, &arr);
 	if (err)
 		return nn_reject_last(b, since);
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
 		size_t s = nn_nerrs(b);
 
@@ -443,7 +471,7 @@ int nn_validate_entries(struct nn_build *b)
 	err = nn_js_array(b, &e, root, "tenants", NN_JS_REQUIRED, &arr);
 	if (err)
 		return nn_reject_last(b, since);
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
 		err = parse_tenant(b, v, i);
 		if (err)

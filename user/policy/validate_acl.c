@@ -22,16 +22,21 @@
 #include <string.h>
 
 #include "lib/addr.h"
+#include "lib/u32sort.h"
 #include "policy/json_int.h"
 
 /* Name lookups over every slot that got an id, dropped or not, so a
- * reference can say "dropped" rather than "unknown". */
+ * reference can say "dropped" rather than "unknown": (scope, id) -> the
+ * first slot with it, by hash (sorted arrays and binary searches before:
+ * a string compare per step, cache misses at 100k). */
 struct acl_ctx {
 	struct nn_build *b;
-	struct nn_skey *devs, *users, *res, *groups;
-	size_t n_devs, n_users, n_res, n_groups;
-	uint32_t *udev_start; /* live devices of user u: */
-	uint32_t *udev;	      /* udev[udev_start[u] .. udev_start[u + 1]) */
+	struct nn_strset devs, users, res; /* first slot of an id */
+	struct nn_strset groups;	   /* (network, group) -> group number */
+	uint32_t *grp_start;		   /* users of group g, ascending: */
+	uint32_t *grp_users;		   /* grp_users[grp_start[g] .. grp_start[g + 1]) */
+	uint32_t *udev_start;		   /* live devices of user u: */
+	uint32_t *udev;			   /* udev[udev_start[u] .. udev_start[u + 1]) */
 };
 
 /* Collected indices of one reference list. */
@@ -55,23 +60,11 @@ static int set_add(struct idx_set *s, uint32_t x)
 	return 0;
 }
 
-static int u32_cmp(const void *a, const void *b)
-{
-	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Sort and deduplicate; hand the array over (NULL when empty). */
 static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
 {
-	size_t i, m = 0;
+	size_t m = nn_u32_sort_unique(s->v, s->n);
 
-	if (s->n)
-		qsort(s->v, s->n, sizeof(*s->v), u32_cmp);
-	for (i = 0; i < s->n; i++)
-		if (!m || s->v[m - 1] != s->v[i])
-			s->v[m++] = s->v[i];
 	if (!m) {
 		free(s->v);
 		s->v = NULL;
@@ -82,59 +75,110 @@ static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
 	s->n = s->cap = 0;
 }
 
-static const struct nn_skey *lookup(const struct nn_skey *k, size_t n, uint32_t scope,
-				    const char *s)
+/* Every slot's id into @set under @scope_of (first slot wins). */
+static int index_ids(struct nn_strset *set, size_t n,
+		     const char *(*id)(const struct nn_policy *, size_t, uint32_t *),
+		     const struct nn_policy *p)
 {
-	struct nn_skey key = { .s = s, .scope = scope, .idx = 0 };
-	size_t lo = 0, hi = n;
+	uint32_t scope;
+	size_t i;
+	bool found;
 
-	/* Lower bound of (scope, s, 0): the first slot with that name. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
+	if (nn_strset_init(set, n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const char *s = id(p, i, &scope);
 
-		if (nn_skey_cmp(&k[mid], &key) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
+		if (s[0] && !nn_strset_put(set, scope, s, (uint32_t)i, &found))
+			return -ENOMEM;
 	}
-	if (lo < n && k[lo].scope == scope && !strcmp(k[lo].s, s))
-		return &k[lo];
-	return NULL;
+	return 0;
+}
+
+/* Devices are looked up globally, then checked for the rule's network. */
+static const char *dev_id(const struct nn_policy *p, size_t i, uint32_t *scope)
+{
+	*scope = 0;
+	return p->devices[i].id;
+}
+
+static const char *user_id(const struct nn_policy *p, size_t i, uint32_t *scope)
+{
+	*scope = p->users[i].network;
+	return p->users[i].id;
+}
+
+static const char *res_id(const struct nn_policy *p, size_t i, uint32_t *scope)
+{
+	*scope = p->resources[i].network;
+	return p->resources[i].id;
+}
+
+/* Groups: number each (network, group) as first seen, then bucket the
+ * users by group in user order (a counting sort, so ascending). */
+static int index_groups(struct acl_ctx *c, const struct nn_policy *p)
+{
+	size_t i, j, m = 0, ng = 0;
+	uint32_t *g;
+	bool found;
+
+	for (i = 0; i < p->n_users; i++)
+		m += p->users[i].n_groups;
+	if (nn_strset_init(&c->groups, m))
+		return -ENOMEM;
+	c->grp_start = calloc(m + 2, sizeof(*c->grp_start));
+	c->grp_users = calloc(m + 1, sizeof(*c->grp_users));
+	if (!c->grp_start || !c->grp_users)
+		return -ENOMEM;
+	for (i = 0; i < p->n_users; i++)
+		for (j = 0; j < p->users[i].n_groups; j++) {
+			g = nn_strset_put(&c->groups, p->users[i].network, p->users[i].groups[j],
+					  (uint32_t)ng, &found);
+			if (!g)
+				return -ENOMEM;
+			if (!found)
+				ng++;
+			c->grp_start[*g + 1]++;
+		}
+	for (i = 0; i < ng; i++)
+		c->grp_start[i + 1] += c->grp_start[i];
+	/* grp_start[g] serves as group g's fill cursor, then shifts back. */
+	for (i = 0; i < p->n_users; i++)
+		for (j = 0; j < p->users[i].n_groups; j++) {
+			g = nn_strset_get(&c->groups, p->users[i].network, p->users[i].groups[j]);
+			c->grp_users[c->grp_start[*g]++] = (uint32_t)i;
+		}
+	for (i = ng; i > 0; i--)
+		c->grp_start[i] = c->grp_start[i - 1];
+	c->grp_start[0] = 0;
+	return 0;
 }
 
 static int build_ctx(struct acl_ctx *c, struct nn_build *b)
 {
 	const struct nn_policy *p = b->p;
-	size_t i, j;
+	size_t i;
+	int err;
 
 	c->b = b;
-	c->devs = calloc(p->n_devices + 1, sizeof(*c->devs));
-	c->users = calloc(p->n_users + 1, sizeof(*c->users));
-	c->res = calloc(p->n_resources + 1, sizeof(*c->res));
 	c->udev_start = calloc(p->n_users + 2, sizeof(*c->udev_start));
 	c->udev = calloc(p->n_devices + 1, sizeof(*c->udev));
-	for (i = 0, j = 0; i < p->n_users; i++)
-		j += p->users[i].n_groups;
-	c->groups = calloc(j + 1, sizeof(*c->groups));
-	if (!c->devs || !c->users || !c->res || !c->groups || !c->udev_start || !c->udev)
+	if (!c->udev_start || !c->udev)
 		return -ENOMEM;
-	for (i = 0; i < p->n_devices; i++) {
-		if (p->devices[i].id[0])
-			c->devs[c->n_devs++] = (struct nn_skey){ p->devices[i].id, 0, (uint32_t)i };
+	err = index_ids(&c->devs, p->n_devices, dev_id, p);
+	if (!err)
+		err = index_ids(&c->users, p->n_users, user_id, p);
+	if (!err)
+		err = index_ids(&c->res, p->n_resources, res_id, p);
+	if (!err)
+		err = index_groups(c, p);
+	if (err)
+		return err;
+	for (i = 0; i < p->n_devices; i++)
 		if (!b->dev_drop[i])
 			c->udev_start[p->devices[i].user + 1]++;
-	}
-	for (i = 0; i < p->n_users; i++) {
+	for (i = 0; i < p->n_users; i++)
 		c->udev_start[i + 1] += c->udev_start[i];
-		if (p->users[i].id[0])
-			c->users[c->n_users++] = (struct nn_skey){ p->users[i].id,
-								   p->users[i].network,
-								   (uint32_t)i };
-		for (j = 0; j < p->users[i].n_groups; j++)
-			c->groups[c->n_groups++] = (struct nn_skey){ p->users[i].groups[j],
-								     p->users[i].network,
-								     (uint32_t)i };
-	}
 	/* Counting sort: udev_start[u] serves as user u's fill cursor, which
 	 * leaves it at user u's end, then everything shifts back by one. */
 	for (i = 0; i < p->n_devices; i++)
@@ -143,24 +187,17 @@ static int build_ctx(struct acl_ctx *c, struct nn_build *b)
 	for (i = p->n_users; i > 0; i--)
 		c->udev_start[i] = c->udev_start[i - 1];
 	c->udev_start[0] = 0;
-	for (i = 0; i < p->n_resources; i++)
-		if (p->resources[i].id[0])
-			c->res[c->n_res++] = (struct nn_skey){ p->resources[i].id,
-							       p->resources[i].network,
-							       (uint32_t)i };
-	qsort(c->devs, c->n_devs, sizeof(*c->devs), nn_skey_cmp);
-	qsort(c->users, c->n_users, sizeof(*c->users), nn_skey_cmp);
-	qsort(c->groups, c->n_groups, sizeof(*c->groups), nn_skey_cmp);
-	qsort(c->res, c->n_res, sizeof(*c->res), nn_skey_cmp);
 	return 0;
 }
 
 static void free_ctx(struct acl_ctx *c)
 {
-	free(c->devs);
-	free(c->users);
-	free(c->res);
-	free(c->groups);
+	nn_strset_free(&c->devs);
+	nn_strset_free(&c->users);
+	nn_strset_free(&c->res);
+	nn_strset_free(&c->groups);
+	free(c->grp_start);
+	free(c->grp_users);
 	free(c->udev_start);
 	free(c->udev);
 }
@@ -194,12 +231,12 @@ static const char *const ref_names[] = {
  * the rule's network is an error; so is a dropped entry, except a dropped
  * device or user in a deny rule (see the top of the file).
  */
-static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_rule *r, json_t *obj,
-		   const char *side, enum ref_kind what, struct idx_set *out)
+static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_rule *r,
+		   struct nn_jv *obj, const char *side, enum ref_kind what, struct idx_set *out)
 {
 	struct nn_build *b = c->b;
 	char(*names)[NN_NAME_MAX] = NULL;
-	const struct nn_skey *k;
+	const uint32_t *k;
 	struct nn_ent fe = *e;
 	size_t i, n;
 	bool dropped;
@@ -214,22 +251,22 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 
 		switch (what) {
 		case REF_DEVICES:
-			k = lookup(c->devs, c->n_devs, 0, name);
-			if (k && b->p->devices[k->idx].network != r->network)
+			k = nn_strset_get(&c->devs, 0, name);
+			if (k && b->p->devices[*k].network != r->network)
 				k = NULL;
-			dropped = k && b->dev_drop[k->idx];
+			dropped = k && b->dev_drop[*k];
 			break;
 		case REF_USERS:
-			k = lookup(c->users, c->n_users, r->network, name);
-			dropped = k && b->user_drop[k->idx];
+			k = nn_strset_get(&c->users, r->network, name);
+			dropped = k && b->user_drop[*k];
 			break;
 		case REF_GROUPS:
-			k = lookup(c->groups, c->n_groups, r->network, name);
+			k = nn_strset_get(&c->groups, r->network, name);
 			dropped = false;
 			break;
 		default:
-			k = lookup(c->res, c->n_res, r->network, name);
-			dropped = k && b->res_drop[k->idx];
+			k = nn_strset_get(&c->res, r->network, name);
+			dropped = k && b->res_drop[*k];
 			break;
 		}
 		if (!k) {
@@ -246,16 +283,16 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 				"%s.%s names %s, which was dropped; reference ignored (its space is closed)",
 				side, ref_names[what], name);
 		} else if (what == REF_DEVICES || what == REF_RESOURCES) {
-			err = set_add(out, k->idx);
+			err = set_add(out, *k);
 		} else if (what == REF_USERS) {
-			err = add_user_devices(c, k->idx, out);
+			err = add_user_devices(c, *k, out);
 		} else {
 			/* every live member of the group in this network */
-			for (; !err && k < c->groups + c->n_groups && k->scope == r->network &&
-			       !strcmp(k->s, name);
-			     k++)
-				if (!b->user_drop[k->idx])
-					err = add_user_devices(c, k->idx, out);
+			uint32_t m;
+
+			for (m = c->grp_start[*k]; !err && m < c->grp_start[*k + 1]; m++)
+				if (!b->user_drop[c->grp_users[m]])
+					err = add_user_devices(c, c->grp_users[m], out);
 		}
 	}
 	free(names);
@@ -263,26 +300,27 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 }
 
 /* src or dst: "*" or an object with only the keys @allowed. */
-static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule, const char *side,
-		    const char *const *allowed, bool *star, json_t **obj)
+static int side_obj(struct nn_build *b, const struct nn_ent *e, struct nn_jv *rule,
+		    const char *side, const char *const *allowed, bool *star, struct nn_jv **obj)
 {
 	const char *key, *const *a;
-	json_t *v, *x;
+	struct nn_jv *v;
+	uint32_t ki;
 
 	*star = false;
 	*obj = NULL;
-	v = json_object_get(rule, side);
-	if (json_is_string(v) && !strcmp(json_string_value(v), "*")) {
+	v = nn_jv_get(rule, side);
+	if (nn_jv_is_string(v) && !strcmp(nn_jv_str(v), "*")) {
 		*star = true;
 		return 0;
 	}
-	if (!json_is_object(v)) {
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, e, "%s.%s: expected \"*\" or an object", e->path, side);
 		return -EINVAL;
 	}
 	/* A misspelt key would silently match nothing: for a deny rule that
 	 * widens access, so unknown keys are errors here. */
-	json_object_foreach(v, key, x)
+	nn_jv_keys_foreach(v, ki, key)
 	{
 		for (a = allowed; *a && strcmp(*a, key); a++)
 			;
@@ -295,7 +333,8 @@ static int side_obj(struct nn_build *b, const struct nn_ent *e, json_t *rule, co
 	return 0;
 }
 
-static int parse_proto(struct nn_build *b, const struct nn_ent *e, json_t *rule, uint16_t *out)
+static int parse_proto(struct nn_build *b, const struct nn_ent *e, struct nn_jv *rule,
+		       uint16_t *out)
 {
 	static const struct {
 		const char *name;
@@ -304,15 +343,15 @@ static int parse_proto(struct nn_build *b, const struct nn_ent *e, json_t *rule,
 		{ "tcp", 6 },	  { "udp", 17 },	   { "icmp", 1 },
 		{ "icmpv6", 58 }, { "any", NN_PROTO_ANY },
 	};
-	json_t *v = json_object_get(rule, "proto");
+	struct nn_jv *v = nn_jv_get(rule, "proto");
 	size_t i;
 
-	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 255) {
-		*out = (uint16_t)json_integer_value(v);
+	if (nn_jv_is_integer(v) && nn_jv_int(v) >= 0 && nn_jv_int(v) <= 255) {
+		*out = (uint16_t)nn_jv_int(v);
 		return 0;
 	}
-	for (i = 0; json_is_string(v) && i < sizeof(names) / sizeof(*names); i++) {
-		if (!strcmp(json_string_value(v), names[i].name)) {
+	for (i = 0; nn_jv_is_string(v) && i < sizeof(names) / sizeof(*names); i++) {
+		if (!strcmp(nn_jv_str(v), names[i].name)) {
 			*out = names[i].num;
 			return 0;
 		}
@@ -349,10 +388,11 @@ static int parse_span(const char *s, struct nn_port_span *sp)
 	return 0;
 }
 
-static int parse_ports(struct nn_build *b, const struct nn_ent *e, json_t *rule, struct nn_rule *r)
+static int parse_ports(struct nn_build *b, const struct nn_ent *e, struct nn_jv *rule,
+		       struct nn_rule *r)
 {
 	char q[32];
-	json_t *arr, *v;
+	struct nn_jv *arr, *v;
 	size_t i;
 	int err;
 
@@ -367,30 +407,30 @@ static int parse_ports(struct nn_build *b, const struct nn_ent *e, json_t *rule,
 		nn_ent_err(b, e, "ports are only meaningful with proto tcp or udp");
 		return -EINVAL;
 	}
-	r->ports = calloc(json_array_size(arr) + 1, sizeof(*r->ports));
+	r->ports = calloc(nn_jv_size(arr) + 1, sizeof(*r->ports));
 	if (!r->ports)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
-		if (!json_is_string(v) || parse_span(json_string_value(v), &r->ports[i])) {
+		if (!nn_jv_is_string(v) || parse_span(nn_jv_str(v), &r->ports[i])) {
 			nn_ent_err(
 				b, e,
 				"ports[%zu] \"%s\" is not \"N\" or \"N-M\" with 0 <= N <= M <= 65535",
 				i,
-				json_is_string(v) ? nn_quote(json_string_value(v), q, sizeof(q)) :
-						    nn_json_type(v));
+				nn_jv_is_string(v) ? nn_quote(nn_jv_str(v), q, sizeof(q)) :
+						     nn_json_type(v));
 			return -EINVAL;
 		}
 	}
-	r->n_ports = json_array_size(arr);
+	r->n_ports = nn_jv_size(arr);
 	return 0;
 }
 
-static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e, json_t *dst,
+static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e, struct nn_jv *dst,
 			      struct nn_rule *r)
 {
 	char q[NN_PREFIX_STRLEN + 8];
-	json_t *arr, *v;
+	struct nn_jv *arr, *v;
 	size_t i;
 	int err;
 
@@ -399,38 +439,38 @@ static int parse_dst_prefixes(struct nn_build *b, const struct nn_ent *e, json_t
 	err = nn_js_array(b, e, dst, "prefixes", NN_JS_OPTIONAL, &arr);
 	if (err || !arr)
 		return err;
-	r->dst_prefixes = calloc(json_array_size(arr) + 1, sizeof(*r->dst_prefixes));
+	r->dst_prefixes = calloc(nn_jv_size(arr) + 1, sizeof(*r->dst_prefixes));
 	if (!r->dst_prefixes)
 		return -ENOMEM;
-	json_array_foreach(arr, i, v)
+	nn_jv_foreach(arr, i, v)
 	{
 		/* ::/0 and 0.0.0.0/0 are fine here: that is what "all of the
 		 * internet" means in a deny rule. */
-		err = json_is_string(v) ?
-			      nn_prefix_parse(json_string_value(v), &r->dst_prefixes[i], NULL) :
+		err = nn_jv_is_string(v) ?
+			      nn_prefix_parse(nn_jv_str(v), &r->dst_prefixes[i], NULL) :
 			      -EINVAL;
 		if (err) {
 			nn_ent_err(b, e, "dst.prefixes[%zu] \"%s\" %s", i,
-				   json_is_string(v) ?
-					   nn_quote(json_string_value(v), q, sizeof(q)) :
-					   nn_json_type(v),
+				   nn_jv_is_string(v) ? nn_quote(nn_jv_str(v), q, sizeof(q)) :
+							nn_json_type(v),
 				   err == -EDOM ? "has host bits set beyond its length" :
 						  "is not an address/length prefix");
 			return -EINVAL;
 		}
 	}
-	r->n_dst_prefixes = json_array_size(arr);
+	r->n_dst_prefixes = nn_jv_size(arr);
 	return 0;
 }
 
 /* Everything after action and id; -EINVAL leaves a message. */
-static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, json_t *v, struct nn_rule *r)
+static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_jv *v,
+			   struct nn_rule *r)
 {
 	static const char *const src_keys[] = { "devices", "users", "groups", NULL };
 	static const char *const dst_keys[] = { "devices", "resources", "prefixes", NULL };
 	struct idx_set src = { 0 }, grp = { 0 }, dd = { 0 }, dr = { 0 };
 	struct nn_build *b = c->b;
-	json_t *so, *dobj;
+	struct nn_jv *so, *dobj;
 	size_t i;
 	int err;
 
@@ -478,7 +518,7 @@ static int reject_deny(struct nn_build *b, size_t since)
 	return nn_reject_last(b, since);
 }
 
-static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
+static int parse_rule(struct acl_ctx *c, uint32_t ni, struct nn_jv *v, size_t k)
 {
 	struct nn_build *b = c->b;
 	const struct nn_ent *ne = &b->nets[ni].ent;
@@ -490,8 +530,8 @@ static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
 	int err;
 
 	r->network = ni;
-	nn_ent_init(&e, ne, "rule", NULL, "%s.acl[%zu]", ne->path, k);
-	if (!json_is_object(v)) {
+	nn_ent_init_at(&e, ne, "rule", NULL, "acl", k);
+	if (!nn_jv_is_object(v)) {
 		nn_ent_err(b, &e, "%s is not an object, so it may be a deny rule", e.path);
 		return nn_reject_last(b, since);
 	}
@@ -511,7 +551,7 @@ static int parse_rule(struct acl_ctx *c, uint32_t ni, json_t *v, size_t k)
 	}
 	err = nn_js_id(b, &e, v, "rule_id", r->id);
 	if (!err) {
-		nn_ent_init(&e, ne, "rule", r->id, "%s.acl[%zu]", ne->path, k);
+		nn_ent_init_at(&e, ne, "rule", r->id, "acl", k);
 		err = parse_rule_body(c, &e, v, r);
 	}
 	if (err == -ENOMEM)
@@ -545,10 +585,10 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 	struct nn_build *b = c->b;
 	size_t k, first = b->p->n_rules, m = 0;
 	struct nn_skey *keys;
-	json_t *v;
+	struct nn_jv *v;
 	int err;
 
-	json_array_foreach(b->nets[ni].acl, k, v)
+	nn_jv_foreach(b->nets[ni].acl, k, v)
 	{
 		err = parse_rule(c, ni, v, k);
 		if (err)
@@ -563,8 +603,10 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 	/* Ids name counters and log lines; two rules with one id would make
 	 * both ambiguous. */
 	b->deny_dup = -1;
-	nn_find_dups(keys, m, dup_rule, b);
+	err = nn_find_dups(keys, m, dup_rule, b);
 	free(keys);
+	if (err)
+		return err;
 	if (b->deny_dup >= 0) {
 		const struct nn_rule *r = &b->p->rules[b->deny_dup];
 		char l[NN_LABEL_MAX];

@@ -14,6 +14,7 @@
 
 #include "lib/addr.h"
 #include "policy/json_int.h"
+#include "policy/strset.h"
 
 /* Append @what to the last message when one was added since @since, so a
  * reason reads "...; device dropped" and says what happened because of it. */
@@ -68,11 +69,33 @@ int nn_skey_cmp(const void *a, const void *b)
 }
 
 /* Call @dup for every key whose (scope, string) occurs more than once. */
-void nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
-		  struct nn_build *b)
+int nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
+		 struct nn_build *b)
 {
+	struct nn_strset set;
 	size_t i, j, m;
+	uint32_t *cnt;
+	bool found;
 
+	/* Count each (scope, s) in a hash map, keep the keys that occur more
+	 * than once, and sort only those: linear when there are no
+	 * duplicates (the normal case), and the callbacks run in the order
+	 * the sort of all keys gave before (scope, s, idx). */
+	if (nn_strset_init(&set, n))
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		cnt = nn_strset_put(&set, k[i].scope, k[i].s, 0, &found);
+		if (!cnt) {
+			nn_strset_free(&set);
+			return -ENOMEM;
+		}
+		(*cnt)++;
+	}
+	for (i = 0, m = 0; i < n; i++)
+		if (*nn_strset_get(&set, k[i].scope, k[i].s) > 1)
+			k[m++] = k[i];
+	nn_strset_free(&set);
+	n = m;
 	qsort(k, n, sizeof(*k), nn_skey_cmp);
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && k[j].scope == k[i].scope && !strcmp(k[j].s, k[i].s); j++)
@@ -82,6 +105,7 @@ void nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, ui
 		for (m = i; m < j; m++)
 			dup(b, k[m].idx, j - i);
 	}
+	return 0;
 }
 
 /* ---- checks across entries ---- */
@@ -151,6 +175,7 @@ static int unique_ids(struct nn_build *b, size_t n, const bool *drop,
 {
 	struct nn_skey *k = calloc(n + 1, sizeof(*k));
 	size_t i, m = 0;
+	int err;
 
 	if (!k)
 		return -ENOMEM;
@@ -160,9 +185,9 @@ static int unique_ids(struct nn_build *b, size_t n, const bool *drop,
 		k[m].s = id(b->p, i);
 		k[m++].idx = (uint32_t)i;
 	}
-	nn_find_dups(k, m, dup, b);
+	err = nn_find_dups(k, m, dup, b);
 	free(k);
-	return 0;
+	return err;
 }
 
 static const char *tenant_id(const struct nn_policy *p, size_t i)

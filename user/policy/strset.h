@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * strset.h - a fixed-size hash map from (scope, string) to a uint32_t, for
+ * the validator's name checks: duplicate ids, addresses and keys, and a
+ * device's user by id. Linear where the sorted checks it replaces were
+ * n log n string compares (and a device's user a scan of its network's
+ * users: quadratic in a network's size). Keys are borrowed: the strings
+ * must outlive the map. Sized once for the number of keys to come.
+ */
+#ifndef NANAMI_POLICY_STRSET_H
+#define NANAMI_POLICY_STRSET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct nn_strset_e {
+	const char *s; /* NULL: free */
+	uint32_t scope;
+	uint32_t val;
+	uint64_t hash;
+};
+
+struct nn_strset {
+	struct nn_strset_e *e;
+	size_t mask; /* capacity - 1, capacity a power of two */
+	size_t n;
+	uint64_t seed;
+};
+
+/* Room for @n keys (the table is kept at most half full). -ENOMEM or 0. */
+int nn_strset_init(struct nn_strset *h, size_t n);
+void nn_strset_free(struct nn_strset *h);
+/* The value of (@scope, @s): inserted as @val when absent (*@found false),
+ * else the existing one (*@found true). NULL when the map is full (more
+ * keys than it was sized for). */
+uint32_t *nn_strset_put(struct nn_strset *h, uint32_t scope, const char *s, uint32_t val,
+			bool *found);
+/* The value of (@scope, @s) or NULL. */
+uint32_t *nn_strset_get(const struct nn_strset *h, uint32_t scope, const char *s);
+
+#endif /* NANAMI_POLICY_STRSET_H */
