@@ -433,17 +433,29 @@ static void test_deny_with_dropped_entries(void **state)
 		NULL));
 	done(&r);
 
-	/* a dropped resource in a deny rule: its prefixes are closed space
-	 * (nothing reaches them at all), so the rule holds without it */
+	/* a dropped resource in a deny rule: its prefixes are closed space,
+	 * and the rule keeps denying them (masked) as dst prefixes: a standing
+	 * resource with a longer prefix inside keeps its part of closed
+	 * space, and the rule must still cover it */
 	d = doc();
 	jset(d, ACL(3) ".dst", jparse("{\"resources\": [\"acme-web\"]}"));
 	jset(d, NET0 ".resources.1.prefixes.0", json_string("fd00:acc:1::1/64"));
 	run(d, &r);
 	assert_int_equal(r.err, 0);
-	assert_true(rule(r.p, "no-smtp") >= 0);
+	i = rule(r.p, "no-smtp");
+	assert_true(i >= 0);
 	assert_int_equal(r.p->n_closed, 1);
+	assert_int_equal(r.p->rules[i].n_dst_resources, 0);
+	assert_int_equal(r.p->rules[i].n_dst_prefixes, 1);
+	{
+		struct nn_prefix want;
+
+		assert_int_equal(nn_prefix_parse("fd00:acc:1::/64", &want, NULL), 0);
+		assert_int_equal(r.p->rules[i].dst_prefixes[0].len, want.len);
+		assert_memory_equal(r.p->rules[i].dst_prefixes[0].addr, want.addr, NN_ADDR_LEN);
+	}
 	assert_true(has_msg(&r, "rule=no-smtp: dst.resources names acme-web, which was dropped",
-			    "reference ignored (its space is closed)", NULL));
+			    "the rule keeps denying its prefixes", NULL));
 	done(&r);
 }
 

@@ -65,8 +65,10 @@ static void test_resource_dropped(void **state)
 	i = rule(r.p, "no-smtp");
 	assert_true(i >= 0);
 	assert_int_equal(r.p->rules[i].n_dst_resources, 0);
+	/* both copies named acme-db: the rule keeps denying what each claimed */
+	assert_int_equal(r.p->rules[i].n_dst_prefixes, 3);
 	assert_true(has_msg(&r, "rule=no-smtp: dst.resources names acme-db, which was dropped",
-			    "its space is closed", NULL));
+			    "the rule keeps denying its prefixes", NULL));
 	done(&r);
 
 	/* host bits: the claim counts masked */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "identity/identity.h"
+#include "policy/jdoc.h"
 #include "policy/policy.h"
 #include "lib/fsutil.h"
 #include "wg/device.h"
@@ -63,11 +64,17 @@ const char *nn_key_match_name(enum nn_key_match m)
 int nn_ident_snapshot_key(const char *text, size_t len, uint8_t pub[NN_KEY_LEN], bool *has_key,
 			  uint64_t *gen, bool *has_gen)
 {
-	json_t *root = json_loadb(text, len, 0, NULL);
+	struct nn_jdoc doc = {};
 	struct nn_gw_key k;
-	int e = nn_gw_key_read(json_object_get(root, "gateway"), &k);
+	char jerr[128];
+	size_t at;
+	int e;
 
-	json_decref(root);
+	/* Unparsable text has no key (absent), as before. */
+	if (nn_jdoc_parse(text, len, 64, &doc, jerr, sizeof(jerr), &at) != NN_JDOC_OK)
+		doc.root = NULL;
+	e = nn_gw_key_read(doc.root ? nn_jv_get(doc.root, "gateway") : NULL, &k);
+	nn_jdoc_free(&doc);
 	*has_key = k.has_key;
 	*has_gen = k.has_gen;
 	if (k.has_key)

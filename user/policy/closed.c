@@ -41,8 +41,7 @@ int nn_close_prefix(struct nn_build *b, const struct nn_prefix *pf)
 	return 0;
 }
 
-/* A string or an array of strings: each an address or a prefix. */
-static int claim(struct nn_build *b, struct nn_jv *v)
+int nn_claims(const struct nn_jv *v, int (*fn)(void *arg, const struct nn_prefix *pf), void *arg)
 {
 	struct nn_prefix pf;
 	struct nn_jv *x;
@@ -52,7 +51,7 @@ static int claim(struct nn_build *b, struct nn_jv *v)
 	if (nn_jv_is_array(v)) {
 		nn_jv_foreach(v, i, x)
 		{
-			err = claim(b, x);
+			err = nn_claims(x, fn, arg);
 			if (err)
 				return err;
 		}
@@ -62,13 +61,25 @@ static int claim(struct nn_build *b, struct nn_jv *v)
 		return 0;
 	err = nn_prefix_parse(nn_jv_str(v), &pf, NULL);
 	if (err == -EDOM)
-		err = 0; /* nn_close_prefix() masks it */
+		err = 0;
 	if (err) {
 		if (nn_addr_parse(nn_jv_str(v), pf.addr, NULL))
 			return 0;
 		pf.len = 128;
 	}
-	return nn_close_prefix(b, &pf);
+	nn_addr_mask(pf.addr, pf.addr, NN_ADDR_LEN, pf.len);
+	return fn(arg, &pf);
+}
+
+static int close_one(void *b, const struct nn_prefix *pf)
+{
+	return nn_close_prefix(b, pf);
+}
+
+/* A string or an array of strings: each an address or a prefix. */
+static int claim(struct nn_build *b, struct nn_jv *v)
+{
+	return nn_claims(v, close_one, b);
 }
 
 static int claim_resource(struct nn_build *b, struct nn_jv *res)

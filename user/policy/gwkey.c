@@ -3,29 +3,26 @@
 #include <errno.h>
 #include <string.h>
 
-#include <jansson.h>
-
 #include "lib/base64.h"
+#include "policy/jdoc.h"
 #include "policy/policy.h"
 
-int nn_gw_key_read(const struct json_t *gateway, struct nn_gw_key *k)
+int nn_gw_key_read(const struct nn_jv *g, struct nn_gw_key *k)
 {
-	const json_t *g = gateway;
-	json_t *key = json_object_get(g, "public_key"), *gen = json_object_get(g, "key_generation");
+	const struct nn_jv *key = nn_jv_get(g, "public_key"), *gen = nn_jv_get(g, "key_generation");
 
 	memset(k, 0, sizeof(*k));
-	if (key && !json_is_null(key)) {
-		if (!json_is_string(key) ||
-		    nn_key_from_base64(json_string_value(key), k->public_key))
+	if (key && !nn_jv_is_null(key)) {
+		if (!nn_jv_is_string(key) || nn_key_from_base64(nn_jv_str(key), k->public_key))
 			k->unreadable = true;
 		else
 			k->has_key = true;
 	}
-	if (!k->unreadable && gen && !json_is_null(gen)) {
-		if (!json_is_integer(gen) || json_integer_value(gen) < 0) {
+	if (!k->unreadable && gen && !nn_jv_is_null(gen)) {
+		if (!nn_jv_is_integer(gen) || nn_jv_int(gen) < 0) {
 			k->unreadable = true;
 		} else {
-			k->gen = (uint64_t)json_integer_value(gen);
+			k->gen = (uint64_t)nn_jv_int(gen);
 			k->has_gen = true;
 		}
 	}

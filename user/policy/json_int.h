@@ -147,6 +147,11 @@ int nn_compact(struct nn_build *b);
 /* closed.c: remember @pf as closed space; the address space of every
  * dropped entry, once validation is done. */
 int nn_close_prefix(struct nn_build *b, const struct nn_prefix *pf);
+/* Every address or prefix a dropped entry's text claims (@v a string or an
+ * array of them), read as leniently as closed space reads it (closed.c:
+ * host bits masked, an address as /128, what is no address skipped), each
+ * passed masked to @fn; stops at @fn's first error. */
+int nn_claims(const struct nn_jv *v, int (*fn)(void *arg, const struct nn_prefix *pf), void *arg);
 int nn_collect_closed(struct nn_build *b);
 /* routing.c: served_here and effective routing of every device. */
 void nn_resolve_routing(struct nn_policy *p, struct nn_errlist *errs);

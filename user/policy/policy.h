@@ -69,10 +69,11 @@ struct nn_gw_key {
 	uint64_t gen;
 };
 
-/* Fill @k from the "gateway" object @gateway (NULL: nothing there).
- * -EBADMSG when unreadable (k->unreadable set), else 0. */
-struct json_t;
-int nn_gw_key_read(const struct json_t *gateway, struct nn_gw_key *k);
+/* Fill @k from the "gateway" object @gateway of a parsed document
+ * (policy/jdoc.h; NULL: nothing there). -EBADMSG when unreadable
+ * (k->unreadable set), else 0. */
+struct nn_jv;
+int nn_gw_key_read(const struct nn_jv *gateway, struct nn_gw_key *k);
 
 struct nn_gateway {
 	uint32_t roles; /* NN_ROLE_* */

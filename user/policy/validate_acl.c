@@ -6,12 +6,14 @@
  * An allow rule that is bad in any way is dropped alone: one allow fewer can
  * only narrow access. A deny rule cannot be dropped (that would widen
  * access), so a bad deny rule, or a rule whose action cannot be read,
- * rejects the whole snapshot. A deny rule that names a device, user or
- * resource that was dropped keeps working without it: what a dropped entry
- * claimed is closed space (closed.c), where every packet is dropped before
- * any rule is read, so the rule goes on covering it, only the reason reads
- * unknown_dst or spoof instead of acl_deny (docs/datapath.md "Closed
- * space").
+ * rejects the whole snapshot. A deny rule that names a device or user
+ * that was dropped keeps working without it: what a dropped entry claimed
+ * is closed space (closed.c), where every packet is dropped before any
+ * rule is read, so the rule goes on covering it, only the reason reads
+ * unknown_dst or spoof instead of acl_deny. A dropped resource in its dst
+ * becomes the dst prefixes it claimed (keep_dead_dst): a standing resource
+ * with a longer prefix keeps its part of closed space (docs/datapath.md
+ * "Closed space").
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -37,6 +39,8 @@ struct acl_ctx {
 	uint32_t *grp_users;		   /* grp_users[grp_start[g] .. grp_start[g + 1]) */
 	uint32_t *udev_start;		   /* live devices of user u: */
 	uint32_t *udev;			   /* udev[udev_start[u] .. udev_start[u + 1]) */
+	uint32_t *dead_dst;		   /* dropped resources the rule's dst names */
+	size_t n_dead_dst, cap_dead_dst;
 };
 
 /* Collected indices of one reference list. */
@@ -200,6 +204,7 @@ static void free_ctx(struct acl_ctx *c)
 	free(c->grp_users);
 	free(c->udev_start);
 	free(c->udev);
+	free(c->dead_dst);
 }
 
 static int add_user_devices(const struct acl_ctx *c, uint32_t u, struct idx_set *s)
@@ -231,6 +236,69 @@ static const char *const ref_names[] = {
  * the rule's network is an error; so is a dropped entry, except a dropped
  * device or user in a deny rule (see the top of the file).
  */
+static int dead_dst_add(struct acl_ctx *c, uint32_t res)
+{
+	if (c->n_dead_dst == c->cap_dead_dst) {
+		size_t cap = c->cap_dead_dst ? 2 * c->cap_dead_dst : 4;
+		uint32_t *v = realloc(c->dead_dst, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		c->dead_dst = v;
+		c->cap_dead_dst = cap;
+	}
+	c->dead_dst[c->n_dead_dst++] = res;
+	return 0;
+}
+
+/* Every dropped slot of @network whose id is @name: a duplicate id drops
+ * all its copies, and the rule named what each of them claimed. */
+static int dead_dst_named(struct acl_ctx *c, uint32_t network, const char *name)
+{
+	const struct nn_policy *p = c->b->p;
+	size_t j;
+	int err = 0;
+
+	for (j = 0; !err && j < p->n_resources; j++)
+		if (c->b->res_drop[j] && p->resources[j].network == network &&
+		    !strcmp(p->resources[j].id, name))
+			err = dead_dst_add(c, (uint32_t)j);
+	return err;
+}
+
+static int add_dst_prefix(void *arg, const struct nn_prefix *pf)
+{
+	struct nn_rule *r = arg;
+	struct nn_prefix *v = realloc(r->dst_prefixes, (r->n_dst_prefixes + 1) * sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	v[r->n_dst_prefixes++] = *pf;
+	r->dst_prefixes = v;
+	return 0;
+}
+
+/*
+ * A deny rule naming a resource that was dropped keeps denying what that
+ * resource claimed (assignments-v1.md: "a deny rule keeps covering whatever
+ * it named"): its prefixes, read as closed space reads them, become dst
+ * prefixes of the rule. Closed space alone is not enough: a standing
+ * resource with a longer prefix inside the dropped one keeps its part, and
+ * without this the rule would stop matching there (test_fail_closed found
+ * an allow taking over).
+ */
+static int keep_dead_dst(struct acl_ctx *c, struct nn_rule *r)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; !err && i < c->n_dead_dst; i++)
+		err = nn_claims(nn_jv_get(c->b->res_js[c->dead_dst[i]], "prefixes"), add_dst_prefix,
+				r);
+	c->n_dead_dst = 0;
+	return err;
+}
+
 static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_rule *r,
 		   struct nn_jv *obj, const char *side, enum ref_kind what, struct idx_set *out)
 {
@@ -277,6 +345,12 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 			nn_ent_err(b, e, "%s.%s names %s, which was dropped", side, ref_names[what],
 				   name);
 			err = -EINVAL;
+		} else if (dropped && what == REF_RESOURCES && !strcmp(side, "dst")) {
+			nn_ent_err(b, e,
+				   "%s.%s names %s, which was dropped; the rule keeps denying its "
+				   "prefixes",
+				   side, ref_names[what], name);
+			err = dead_dst_named(c, r->network, name);
 		} else if (dropped) {
 			nn_ent_err(
 				b, e,
@@ -492,6 +566,9 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 		err = resolve(c, e, r, dobj, "dst", REF_RESOURCES, &dr);
 	if (!err)
 		err = parse_dst_prefixes(b, e, dobj, r);
+	if (!err)
+		err = keep_dead_dst(c, r);
+	c->n_dead_dst = 0;
 	if (!err)
 		err = parse_proto(b, e, v, &r->proto);
 	if (!err)
