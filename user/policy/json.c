@@ -34,18 +34,30 @@ void nn_bprintf(char *buf, size_t len, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Append @s to the label being built in @buf (NN_LABEL_MAX bytes) at @at. */
-static size_t label_cat(char *buf, size_t at, const char *s)
+/* Append @s to the string being built in @buf (@size bytes) at @at,
+ * truncated as snprintf would; the new end. */
+static size_t bounded_cat(char *buf, size_t size, size_t at, const char *s)
 {
 	size_t l = strlen(s);
 
-	if (at + 1 >= NN_LABEL_MAX)
+	if (at + 1 >= size)
 		return at;
-	if (l > NN_LABEL_MAX - 1 - at)
-		l = NN_LABEL_MAX - 1 - at;
+	if (l > size - 1 - at)
+		l = size - 1 - at;
 	memcpy(buf + at, s, l);
 	buf[at + l] = 0;
 	return at + l;
+}
+
+/* Labels (NN_LABEL_MAX bytes) and paths (NN_PATH_MAX bytes). */
+static size_t label_cat(char *buf, size_t at, const char *s)
+{
+	return bounded_cat(buf, NN_LABEL_MAX, at, s);
+}
+
+static size_t path_cat(char *buf, size_t at, const char *s)
+{
+	return bounded_cat(buf, NN_PATH_MAX, at, s);
 }
 
 void nn_path_join(char *dst, const char *base, const char *key)
@@ -90,21 +102,6 @@ void nn_ent_init(struct nn_ent *e, const struct nn_ent *parent, const char *kind
 	va_start(ap, path_fmt);
 	vsnprintf(e->path, sizeof(e->path), path_fmt, ap);
 	va_end(ap);
-}
-
-/* Append @s to the path being built in @buf (NN_PATH_MAX bytes) at @at,
- * truncated as snprintf would. */
-static size_t path_cat(char *buf, size_t at, const char *s)
-{
-	size_t l = strlen(s);
-
-	if (at + 1 >= NN_PATH_MAX)
-		return at;
-	if (l > NN_PATH_MAX - 1 - at)
-		l = NN_PATH_MAX - 1 - at;
-	memcpy(buf + at, s, l);
-	buf[at + l] = 0;
-	return at + l;
 }
 
 void nn_ent_init_at(struct nn_ent *e, const struct nn_ent *parent, const char *kind, const char *id,
