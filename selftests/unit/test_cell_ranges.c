@@ -19,6 +19,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include "compile/compile.h"
 
 #define NRULES 40
@@ -27,10 +29,7 @@ static uint32_t rng = 1234567u;
 
 static uint32_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return nn_xorshift32(&rng);
 }
 
 static uint32_t m_deny[65536], m_allow[65536];

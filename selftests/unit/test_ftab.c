@@ -14,6 +14,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include "dp/ftab.h"
 
 #define KSZ 20
@@ -30,10 +32,7 @@ static uint32_t rng = 12345;
 
 static uint32_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return nn_xorshift32(&rng);
 }
 
 static void random_val(uint8_t *v)

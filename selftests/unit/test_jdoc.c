@@ -22,6 +22,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+
+#include "xorshift.h"
 #include <jansson.h>
 
 #include "policy/jdoc.h"
@@ -272,10 +274,7 @@ static uint32_t rng = 2463534242u;
 
 static uint32_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return nn_xorshift32(&rng);
 }
 
 static const char *const pieces[] = {

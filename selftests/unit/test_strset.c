@@ -16,6 +16,8 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include "policy/strset.h"
 
 #define NKEYS 5000
@@ -24,10 +26,7 @@ static uint32_t rng = 2654435761u;
 
 static uint32_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return nn_xorshift32(&rng);
 }
 
 struct mkey {

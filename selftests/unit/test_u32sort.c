@@ -14,16 +14,15 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "xorshift.h"
+
 #include "lib/u32sort.h"
 
 static uint32_t rng = 88172645u;
 
 static uint32_t rnd(void)
 {
-	rng ^= rng << 13;
-	rng ^= rng >> 17;
-	rng ^= rng << 5;
-	return rng;
+	return nn_xorshift32(&rng);
 }
 
 static int cmp(const void *a, const void *b)
