@@ -27,6 +27,12 @@
 #include "lib/u32sort.h"
 #include "policy/json_int.h"
 
+/* Collected indices of one reference list. */
+struct idx_set {
+	uint32_t *v;
+	size_t n, cap;
+};
+
 /* Name lookups over every slot that got an id, dropped or not, so a
  * reference can say "dropped" rather than "unknown": (scope, id) -> the
  * first slot with it, by hash (sorted arrays and binary searches before:
@@ -39,14 +45,7 @@ struct acl_ctx {
 	uint32_t *grp_users;		   /* grp_users[grp_start[g] .. grp_start[g + 1]) */
 	uint32_t *udev_start;		   /* live devices of user u: */
 	uint32_t *udev;			   /* udev[udev_start[u] .. udev_start[u + 1]) */
-	uint32_t *dead_dst;		   /* dropped resources the rule's dst names */
-	size_t n_dead_dst, cap_dead_dst;
-};
-
-/* Collected indices of one reference list. */
-struct idx_set {
-	uint32_t *v;
-	size_t n, cap;
+	struct idx_set dead_dst;	   /* dropped resources the rule's dst names */
 };
 
 static int set_add(struct idx_set *s, uint32_t x)
@@ -204,7 +203,7 @@ static void free_ctx(struct acl_ctx *c)
 	free(c->grp_users);
 	free(c->udev_start);
 	free(c->udev);
-	free(c->dead_dst);
+	free(c->dead_dst.v);
 }
 
 static int add_user_devices(const struct acl_ctx *c, uint32_t u, struct idx_set *s)
@@ -236,21 +235,6 @@ static const char *const ref_names[] = {
  * the rule's network is an error; so is a dropped entry, except a dropped
  * device or user in a deny rule (see the top of the file).
  */
-static int dead_dst_add(struct acl_ctx *c, uint32_t res)
-{
-	if (c->n_dead_dst == c->cap_dead_dst) {
-		size_t cap = c->cap_dead_dst ? 2 * c->cap_dead_dst : 4;
-		uint32_t *v = realloc(c->dead_dst, cap * sizeof(*v));
-
-		if (!v)
-			return -ENOMEM;
-		c->dead_dst = v;
-		c->cap_dead_dst = cap;
-	}
-	c->dead_dst[c->n_dead_dst++] = res;
-	return 0;
-}
-
 /* Every dropped slot of @network whose id is @name: a duplicate id drops
  * all its copies, and the rule named what each of them claimed. */
 static int dead_dst_named(struct acl_ctx *c, uint32_t network, const char *name)
@@ -262,7 +246,7 @@ static int dead_dst_named(struct acl_ctx *c, uint32_t network, const char *name)
 	for (j = 0; !err && j < p->n_resources; j++)
 		if (c->b->res_drop[j] && p->resources[j].network == network &&
 		    !strcmp(p->resources[j].id, name))
-			err = dead_dst_add(c, (uint32_t)j);
+			err = set_add(&c->dead_dst, (uint32_t)j);
 	return err;
 }
 
@@ -292,10 +276,9 @@ static int keep_dead_dst(struct acl_ctx *c, struct nn_rule *r)
 	size_t i;
 	int err = 0;
 
-	for (i = 0; !err && i < c->n_dead_dst; i++)
-		err = nn_claims(nn_jv_get(c->b->res_js[c->dead_dst[i]], "prefixes"), add_dst_prefix,
-				r);
-	c->n_dead_dst = 0;
+	for (i = 0; !err && i < c->dead_dst.n; i++)
+		err = nn_claims(nn_jv_get(c->b->res_js[c->dead_dst.v[i]], "prefixes"),
+				add_dst_prefix, r);
 	return err;
 }
 
@@ -568,7 +551,7 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 		err = parse_dst_prefixes(b, e, dobj, r);
 	if (!err)
 		err = keep_dead_dst(c, r);
-	c->n_dead_dst = 0;
+	c->dead_dst.n = 0;
 	if (!err)
 		err = parse_proto(b, e, v, &r->proto);
 	if (!err)
