@@ -233,7 +233,7 @@ nn_scale_ms() { echo $(($1 * NN_TIME_SCALE)); }
 
 # nn_test_pki DIR: throw-away certificates in DIR for TLS tests: CAs ca and ca2;
 # srv (CN nanami-cp, 127.0.0.1/localhost) and cli (CN gw-fra-1) signed by ca;
-# cli2 (CN gw-fra-1) signed by ca2. Output of openssl in DIR/pki.log.
+# cli2 (CN gw-fra-1) signed by ca2; cli3 (CN gw-ams-1: another gateway) by ca. Output of openssl in DIR/pki.log.
 nn_test_pki() {
 	local d=$1
 	(
@@ -252,7 +252,8 @@ nn_test_pki() {
 		leaf srv ca nanami-cp "subjectAltName=IP:127.0.0.1,DNS:localhost
 extendedKeyUsage=serverAuth" &&
 		leaf cli ca gw-fra-1 "extendedKeyUsage=clientAuth" &&
-		leaf cli2 ca2 gw-fra-1 "extendedKeyUsage=clientAuth"
+		leaf cli2 ca2 gw-fra-1 "extendedKeyUsage=clientAuth" &&
+		leaf cli3 ca gw-ams-1 "extendedKeyUsage=clientAuth"
 	) >"$d/pki.log" 2>&1
 }
 

@@ -25,7 +25,7 @@ id_cp_start() {
 	rm -f "$NN_TMP/$tag.pidfile"
 	nn_bg "$CP_NODE" "$tag" /usr/bin/python3 "$CPBIN" --pidfile "$NN_TMP/$tag.pidfile" \
 		--admin --keepalive 1 --listen "127.0.0.1:$CP_PORT" --ca-dir "$ID_CA_DIR" \
-		--audit-log "$ID_AUDIT" "$@"
+		--audit-log "$ID_AUDIT" --operator-cn test-operator "$@"
 	nn_wait_for 10 test -s "$ID_CA_DIR/ca.crt" || return 1
 	if [ ! -s "$ID_OP.crt" ]; then
 		(openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$ID_OP.key" \

@@ -271,6 +271,14 @@ cpt $TLS --cert "$T/cli2.crt" --key "$T/cli2.key" full >"$T/o" 2>&1
 expect "mTLS: client certificate from another CA refused" "$T/o" \
 	sh -c "grep -q 'step=full rc=-.*control plane https://127.0.0.1:8444/.*client certificate' '$T/o' &&
 	       [ \$(grep -c 'event=tls_refused' '$T/cptls.log') = 2 ]"
+cpt $TLS --cert "$T/cli3.crt" --key "$T/cli3.key" full >"$T/o" 2>&1
+expect "mTLS: another gateway's certificate cannot read gw-fra-1's snapshot (403, named)" "$T/o" \
+	sh -c "grep -q 'HTTP 403: .*client certificate names gw-ams-1, not gateway gw-fra-1' '$T/o' &&
+	       grep -q 'event=tls_refused .*node_id=gw-fra-1' '$T/cptls.log'"
+nn_in cp curl -sS -o "$T/ev" -w '%{http_code}' --max-time 3 --cacert "$T/ca.crt" \
+	--cert "$T/cli3.crt" --key "$T/cli3.key" \
+	https://127.0.0.1:8444/api/v1/gateways/gw-fra-1/events >"$T/code" 2>"$T/o"
+expect "mTLS: nor its event stream (403)" "$T/code" grep -qx 403 "$T/code"
 cpt $TLS --ca "$T/ca2.crt" --cert "$T/cli.crt" --key "$T/cli.key" full >"$T/o" 2>&1
 expect "wrong CA: server certificate not trusted, clear error" "$T/o" \
 	grep -q "errno=EPERM .*control plane https://127.0.0.1:8444/.*SSL certificate problem" "$T/o"

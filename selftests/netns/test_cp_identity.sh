@@ -150,7 +150,7 @@ nn_check "the state keeps the token's sha256, never the token" sh -c "
 nn_check "--mint-token for a gateway the world lacks: refused, named" grep -q "gw-nowhere" "$T/o"
 
 cp_run cp --state "$T/cp.json" --ca-dir "$T/ca" --client-ca "$P/ca.crt" --cert-lifetime-s 3600 \
-	--audit-log "$T/audit.jsonl" ||
+	--audit-log "$T/audit.jsonl" --operator-cn test-operator ||
 	{ nn_not_ok "control plane with --ca-dir started" "$(tail -5 "$T/cp.log")"; exit 1; }
 nn_ok "control plane with --ca-dir started (TLS from its own CA)"
 nn_check "CA made on first use: dir 0700, ca.key 0600, a CA certificate" sh -c "
@@ -199,6 +199,11 @@ nn_check "enrolled certificate works for mTLS; snapshot: public_key, key_generat
 	test "$(jq -r '[.gateway.public_key, .gateway.key_generation, .generation] | join(" ")' <<<"$S")" = \
 	"$WG_FRA 1 $((G0 + 1))"
 peer_key() { snap op "$1" | jq -r --arg n "$2" '.nodes[] | select(.node_id == $n) | .public_key'; }
+not_theirs() { # a gateway's certificate reads only its own snapshot
+	[ "$(call fra GET /api/v1/gateways/gw-ams-1/assignments)" = 403 ] &&
+		grep -q 'client certificate names gw-fra-1, not gateway gw-ams-1' "$T/body"
+}
+nn_check "gw-fra-1's certificate cannot read another gateway's snapshot (403, named)" not_theirs
 nn_check "gw-ams-1's snapshot: its peer gw-fra-1 has the enrolled key" \
 	test "$(peer_key gw-ams-1 gw-fra-1)" = "$WG_FRA"
 # The audit lines the spec asks for, written down here as each change happens.
@@ -411,7 +416,7 @@ nn_check "control plane stops on SIGTERM" cp_term cp
 	>"$T/tok.r" 2>>"$T/mint.log"
 nn_check "--mint-token with the control plane stopped" grep -qxE 'nnt1_[A-Za-z0-9_-]{43}' "$T/tok.r"
 cp_run cp2 --state "$T/cp.json" --ca-dir "$T/ca" --client-ca "$P/ca.crt" --cert-lifetime-s 3600 \
-	--audit-log "$T/audit.jsonl" ||
+	--audit-log "$T/audit.jsonl" --operator-cn test-operator ||
 	{ nn_not_ok "control plane restarted" "$(tail -5 "$T/cp2.log")"; exit 1; }
 nn_check "restart: same CA" cmp -s "$CA" "$T/ca.before"
 nn_check "restart: certificates issued before still work, key and generation kept" \

@@ -212,7 +212,7 @@ topo_up() {
 
 # The control plane's identity flags (TOPO_ENROLL=1): its CA and audit log.
 topo_cp_ident_args() {
-	[ "$TOPO_ENROLL" = 1 ] && echo --ca-dir "$NN_TMP/cp-ca" --audit-log "$NN_TMP/audit.jsonl"
+	[ "$TOPO_ENROLL" = 1 ] && echo --ca-dir "$NN_TMP/cp-ca" --audit-log "$NN_TMP/audit.jsonl" --operator-cn demo-operator
 }
 
 # topo_enroll: an operator certificate from the control plane's new CA, a
