@@ -59,7 +59,7 @@ log_has() { grep -q -- "$2" "$NN_TMP/$1.log"; }
 
 # ---- control plane down at start, no last-known-good: deny everything ----
 base_args "$PINS" "$SA"
-gwd_start g1 --resync 2 --poll 1
+gwd_start g1 --resync 2 --poll 1 --max-snapshot-mb 16
 nn_check "CP down, no LKG: programs attached anyway" nn_wait_for 5 sh -c \
 	"nsenter --target ${NN_PID[gw]} --mount --net -- bpftool -j net show dev eth0 |
 	 jq -en 'input | [.[0].tc[] | .kind] | index(\"clsact/ingress\") != null'"
@@ -80,7 +80,7 @@ gwd_kill g1 TERM
 cp_stop cp
 PINS=/sys/fs/bpf/nanami-test/b
 base_args "$PINS" "$SA"
-gwd_start g2 --resync 2 --poll 1
+gwd_start g2 --resync 2 --poll 1 --max-snapshot-mb 16
 nn_check "CP down, LKG: gwctl status shows the LKG's generation 7" nn_wait_for 5 gen_is 7
 nn_check "CP down, LKG: bob-phone passes, carol-desktop passes" \
 	test "$(verdict $BOB fd00:acc:1::1 tcp 443) $(verdict $CAROL fd00:6b0::1 tcp 443)" = "pass pass"
@@ -91,14 +91,14 @@ gwd_kill g2 TERM
 before=$(echo "gen=$(gen) epoch=$(active_epoch)")
 cp "$SA/last-good.snapshot" "$NN_TMP/lkg.good"
 head -c 300 "$NN_TMP/lkg.good" >"$SA/last-good.snapshot"
-gwd_start g3 --resync 2 --poll 1
+gwd_start g3 --resync 2 --poll 1 --max-snapshot-mb 16
 nn_check "torn LKG: clear message at start" nn_wait_for 3 \
 	log_has g3 'event=lkg_ignored .*reason=.*torn'
 nn_check "torn LKG: the pinned generation stays enforced ($before)" \
 	test "$(echo "gen=$(gen) epoch=$(active_epoch)")" = "$before"
 gwd_kill g3 TERM
 sed 's/"acme-prod"/"acme-prox"/' "$NN_TMP/lkg.good" >"$SA/last-good.snapshot"
-gwd_start g4 --resync 2 --poll 1
+gwd_start g4 --resync 2 --poll 1 --max-snapshot-mb 16
 nn_check "corrupt LKG (same length, other bytes): checksum mismatch reported" nn_wait_for 3 \
 	log_has g4 'event=lkg_ignored .*reason=.*checksum'
 nn_check "corrupt LKG: the pinned generation stays enforced ($before)" \
@@ -108,7 +108,7 @@ cp "$NN_TMP/lkg.good" "$SA/last-good.snapshot"
 
 # ---- killed mid-stream ----
 cp_start cp --listen 127.0.0.1:$CP_PORT --state "$NN_TMP/cp.json" --oversize-mb 20
-gwd_start g5 --resync 2 --poll 1
+gwd_start g5 --resync 2 --poll 1 --max-snapshot-mb 16
 nn_check "stream up" nn_wait_for 5 cp_state_is stream
 ref=$(enforced)
 cp_kill cp
@@ -120,7 +120,7 @@ nn_check "CP back: stream again" nn_wait_for 5 cp_state_is stream
 gwd_kill g5 TERM
 
 # ---- faulty responses, stream up: every fetch gets the fault ----
-gwd_start g6 --resync 2 --poll 1
+gwd_start g6 --resync 2 --poll 1 --max-snapshot-mb 16
 nn_wait_for 5 cp_state_is stream
 ref=$(enforced)
 flip=disabled

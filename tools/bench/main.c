@@ -123,6 +123,7 @@ int apply_main(int argc, char **argv);
 int swap_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
 int sum_main(int argc, char **argv);
+int e2e_main(int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -131,6 +132,7 @@ static const struct {
 	{ "gen", gen_main },	 { "attach", attach_main }, { "nft", nft_main },
 	{ "apply", apply_main }, { "swap", swap_main },	    { "policy", policy_main },
 	{ "sum", sum_main },
+	{ "e2e", e2e_main },
 };
 
 int main(int argc, char **argv)

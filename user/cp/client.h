@@ -38,7 +38,8 @@
 #define NN_CP_DEF_TIMEOUT_MS 30000
 #define NN_CP_DEF_LOW_SPEED_LIMIT 64	   /* bytes/s ... */
 #define NN_CP_DEF_LOW_SPEED_TIME 10	   /* ... for this many seconds */
-#define NN_CP_DEF_MAX_RESPONSE (16u << 20) /* bytes */
+/* bytes: the snapshot parser's own limit (policy.h, --max-snapshot-mb) */
+#define NN_CP_DEF_MAX_RESPONSE (128u << 20)
 #define NN_CP_DEF_KEEPALIVE_S 15	   /* the contract's maximum */
 
 struct nn_cp_opts {

@@ -42,7 +42,7 @@ int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t l
 
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
 	if (len > NN_LKG_MAX) {
-		snprintf(why, whylen, "%s: not written: the snapshot (%zu bytes) is over %u bytes",
+		snprintf(why, whylen, "%s: not written: the snapshot (%zu bytes) is over %zu bytes",
 			 path, len, NN_LKG_MAX);
 		return -EFBIG;
 	}
@@ -143,7 +143,7 @@ int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len,
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
 	err = read_file(path, &buf, &flen);
 	if (err == -EFBIG)
-		snprintf(why, whylen, "%s: larger than %u bytes: not a last-known-good file", path,
+		snprintf(why, whylen, "%s: larger than %zu bytes: not a last-known-good file", path,
 			 NN_LKG_MAX + HDR_MAX);
 	else if (err)
 		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));

@@ -21,7 +21,8 @@
 #include <stdint.h>
 
 #define NN_LKG_FILE "last-good.snapshot"
-#define NN_LKG_MAX (128u << 20)
+/* The largest --max-snapshot-mb: what was applied always fits. */
+#define NN_LKG_MAX ((size_t)4095 << 20)
 
 /* 0 or -errno with @why naming the file, the step that failed and the
  * error; on failure the previous file (if any) is left as it was. */

@@ -326,6 +326,8 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	lim.max_rules = d->o->cap.max_rules;
 	lim.max_prefixes = d->o->cap.max_prefixes;
 	lim.max_nodes = d->o->cap.max_nodes;
+	if (d->o->max_snapshot)
+		lim.max_body = d->o->max_snapshot;
 	err = nn_policy_parse(text, len, our_node_id(d), &lim, &p, &errs);
 	for (i = 0; i < errs.n; i++)
 		nn_log_warn("event=rejected source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
@@ -600,7 +602,8 @@ static enum sync_outcome file_sync(struct daemon *d, const char *why)
 		}
 		buf = nb;
 		n += fread(buf + n, 1, cap - n, f);
-		if (n < cap || cap >= NN_LKG_MAX)
+		/* one byte over the limit is enough for the parser to refuse it */
+		if (n < cap || cap > (d->o->max_snapshot ? d->o->max_snapshot : 128u << 20))
 			break;
 		cap *= 2;
 	}

@@ -39,6 +39,7 @@ struct nn_daemon_opts {
 	struct nn_capacity cap;
 	uint32_t new_flow_rate; /* --max-new-flows-per-device; 0: no bound */
 	uint32_t new_flow_burst;
+	size_t max_snapshot; /* --max-snapshot-mb in bytes; 0: the parser's 128 MB */
 	/* identity (identity-v1.md): node.json found in state_dir */
 	bool enrolled;
 	struct nn_ident ident;

@@ -57,6 +57,7 @@ enum opt_id {
 	O_MAX_FLOWS,
 	O_MAX_NODES,
 	O_MAX_NEW_FLOWS,
+	O_MAX_SNAPSHOT,
 	O_KEY_LIFETIME,
 	O_VERBOSE = 'v',
 	O_HELP = 'h',
@@ -110,6 +111,9 @@ static const struct flag {
 	{ "max-nodes", "N", O_MAX_NODES, "map capacity for overlay nodes (default 1024)" },
 	{ "max-new-flows-per-device", "RATE[/BURST]", O_MAX_NEW_FLOWS,
 	  "new flows and fragment verdicts per second per device (default 1000/4000; 0: off)" },
+	{ "max-snapshot-mb", "N", O_MAX_SNAPSHOT,
+	  "largest snapshot taken from the control plane, a file or the last-known-good "
+	  "(default 128)" },
 	{ "key-lifetime", "DAYS", O_KEY_LIFETIME,
 	  "rotate wg0's key when it is this old (enrolled gateways; default off)" },
 	{ "verbose", NULL, O_VERBOSE, "debug logging (libbpf included)" },
@@ -289,6 +293,15 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 		return parse_uint(v, name, &d->cap.max_nodes);
 	case O_MAX_NEW_FLOWS:
 		return parse_rate_burst(v, name, &d->new_flow_rate, &d->new_flow_burst);
+	case O_MAX_SNAPSHOT: {
+		uint32_t mb;
+
+		if (parse_uint(v, name, &mb) || !mb || mb > 4095)
+			return bad_value(name, v);
+		d->max_snapshot = (size_t)mb << 20;
+		d->cp.max_response = d->max_snapshot;
+		return 0;
+	}
 	case O_KEY_LIFETIME:
 		if (parse_uint(v, name, &d->key_lifetime_s) || d->key_lifetime_s > 36500)
 			return bad_value(name, v);
