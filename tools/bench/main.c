@@ -131,8 +131,7 @@ static const struct {
 } subcmds[] = {
 	{ "gen", gen_main },	 { "attach", attach_main }, { "nft", nft_main },
 	{ "apply", apply_main }, { "swap", swap_main },	    { "policy", policy_main },
-	{ "sum", sum_main },
-	{ "e2e", e2e_main },
+	{ "sum", sum_main },	 { "e2e", e2e_main },
 };
 
 int main(int argc, char **argv)

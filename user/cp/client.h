@@ -36,11 +36,11 @@
 
 #define NN_CP_DEF_CONNECT_TIMEOUT_MS 5000
 #define NN_CP_DEF_TIMEOUT_MS 30000
-#define NN_CP_DEF_LOW_SPEED_LIMIT 64	   /* bytes/s ... */
-#define NN_CP_DEF_LOW_SPEED_TIME 10	   /* ... for this many seconds */
+#define NN_CP_DEF_LOW_SPEED_LIMIT 64 /* bytes/s ... */
+#define NN_CP_DEF_LOW_SPEED_TIME 10  /* ... for this many seconds */
 /* bytes: the snapshot parser's own limit (policy.h, --max-snapshot-mb) */
 #define NN_CP_DEF_MAX_RESPONSE (128u << 20)
-#define NN_CP_DEF_KEEPALIVE_S 15	   /* the contract's maximum */
+#define NN_CP_DEF_KEEPALIVE_S 15 /* the contract's maximum */
 
 struct nn_cp_opts {
 	const char *url;	   /* base URL, e.g. https://cp.example:8443 */
