@@ -448,7 +448,7 @@ static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err,
 {
 	struct buf b = { 0 };
 	char etag[128] = "", why[256];
-	json_t *d = NULL, *next = NULL;
+	json_t *d = NULL;
 	json_error_t je;
 	char *url;
 	int ret;
@@ -477,16 +477,16 @@ static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err,
 		goto out;
 	}
 	d = json_loadb(b.p ? b.p : "", b.len, JSON_REJECT_DUPLICATES, &je);
-	next = d ? json_deep_copy(c->snap) : NULL;
 	if (!d) {
 		snprintf(why, sizeof(why), "invalid JSON at line %d column %d: %s", je.line,
 			 je.column, je.text);
 		ret = -EBADMSG;
-	} else if (!next) {
-		ret = -ENOMEM;
-		goto out;
 	} else {
-		ret = nn_cp_delta_apply(next, d, &f->n_changes, why, sizeof(why));
+		/* In place: a copy of the held snapshot per delta was most of
+		 * the controller's work for a one-device change at 100k
+		 * devices. A delta that fails half-applied leaves the held
+		 * snapshot unusable, and it is dropped just below. */
+		ret = nn_cp_delta_apply(c->snap, d, &f->n_changes, why, sizeof(why));
 	}
 	if (ret) {
 		/* A delta we cannot apply exactly is worth nothing: the base
@@ -504,24 +504,22 @@ static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err,
 		f->generation = c->gen;
 		goto out;
 	}
-	f->body = json_dumps(next, JSON_COMPACT);
+	c->gen = json_integer_value(json_object_get(c->snap, "generation"));
+	f->body = json_dumps(c->snap, JSON_COMPACT);
 	if (!f->body) {
+		/* the held snapshot is at the new generation already */
+		nn_cp_client_reset(c);
 		ret = -ENOMEM;
 		goto out;
 	}
 	f->len = strlen(f->body);
 	f->from_delta = true;
-	json_decref(c->snap);
-	c->snap = next;
-	next = NULL;
-	c->gen = json_integer_value(json_object_get(c->snap, "generation"));
 	f->generation = c->gen;
 	/* The ETag names the control plane's serialisation, which we did not
 	 * receive: the next full fetch is unconditional. */
 	c->etag[0] = 0;
 out:
 	json_decref(d);
-	json_decref(next);
 	free(b.p);
 	free(url);
 	return ret;
