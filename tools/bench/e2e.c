@@ -301,8 +301,32 @@ static long rss_kb(int pid)
 	return kb;
 }
 
-static int serial(struct e2e *e, unsigned int per_kind, json_t *out)
+/* CPU ms (user + system) the process @pid has used: per change, steadier
+ * than wall time on a loaded machine. -1 when unreadable. */
+static double proc_cpu_ms(int pid)
 {
+	unsigned long long ut, st;
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = 0;
+	p = strrchr(buf, ')'); /* comm may hold spaces */
+	if (!p ||
+	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
+		return -1;
+	return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
+}
+
+static int serial(struct e2e *e, unsigned int per_kind, int pid, json_t *out)
+{
+	double cpu0 = pid > 0 ? proc_cpu_ms(pid) : -1;
 	double *v[K_N], *all = calloc((size_t)per_kind * K_N + 1, sizeof(double));
 	size_t n[K_N] = {}, failed[K_N] = {}, n_all = 0, failed_all = 0;
 	json_t *kinds = json_object();
@@ -341,6 +365,11 @@ static int serial(struct e2e *e, unsigned int per_kind, json_t *out)
 	json_object_set_new(out, "serial", kinds);
 	if (all)
 		json_object_set_new(out, "serial_all", summary(all, n_all, failed_all));
+	/* the controller's CPU per change, its idle work between changes
+	 * (standby sync, the pauses) included */
+	if (cpu0 >= 0 && n_all && proc_cpu_ms(pid) >= 0)
+		json_object_set_new(out, "controller_cpu_ms_per_change",
+				    json_real((proc_cpu_ms(pid) - cpu0) / (double)n_all));
 	free(all);
 	return err ? err : all ? 0 : -ENOMEM;
 }
@@ -506,7 +535,7 @@ int e2e_main(int argc, char **argv)
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	e.curl = curl_easy_init();
 	out = json_pack("{s:I}", "devices", (json_int_t)e.n_devs);
-	err = rate > 0 ? churn(&e, rate, seconds, pid, out) : serial(&e, per_kind, out);
+	err = rate > 0 ? churn(&e, rate, seconds, pid, out) : serial(&e, per_kind, pid, out);
 	if (!err) {
 		char *s = json_dumps(out, JSON_INDENT(1));
 

@@ -24,7 +24,8 @@ mkdir -p "$OUT" || exit 1
 PINS=/sys/fs/bpf/nanami-e2e/eth0
 PORT=8443
 MB=$NN_TMP/nn-microbench
-cp "$NN_BUILD/nn-microbench" "$MB" && cp "$NN_BUILD/nanami-gatewayd" "$NN_TMP/gwd" || exit 1
+# E2E_GWD: another build of the controller (a before/after in the same period)
+cp "$NN_BUILD/nn-microbench" "$MB" && cp "${E2E_GWD:-$NN_BUILD/nanami-gatewayd}" "$NN_TMP/gwd" || exit 1
 
 say() { echo "e2e: $*" >&2; }
 meta_gen() {
@@ -63,5 +64,5 @@ if [ -n "$E2E_CHURN" ]; then
 		>"$OUT/$E2E_N-churn.json" || { say "churn failed"; exit 1; }
 fi
 cp "$NN_TMP/gatewayd.log" "$OUT/$E2E_N-gatewayd.log"
-jq -c '{devices, serial_all, serial: (.serial | map_values({p50_ms, p99_ms, failed}))}' "$OUT/$E2E_N.json"
+jq -c '{devices, serial_all, controller_cpu_ms_per_change, serial: (.serial | map_values({p50_ms, p99_ms, failed}))}' "$OUT/$E2E_N.json"
 [ -z "$E2E_CHURN" ] || jq -c '{churn, rss_first: .churn_rss_kb[0], rss_last: .churn_rss_kb[-1]}' "$OUT/$E2E_N-churn.json"
