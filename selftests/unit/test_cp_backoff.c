@@ -356,6 +356,52 @@ static void test_delta_refused(void **state)
 	json_decref(snap);
 }
 
+/* nn_cp_dump: the bytes json_dumps(JSON_COMPACT) gives for the example
+ * snapshot, and text that reads back equal for strings that need escapes,
+ * nesting, every value type and a delta applied. */
+static void test_dump(void **state)
+{
+	/* JSON string bodies (escapes as JSON writes them) */
+	static const char *const odd[] = {
+		"quote \\\" back \\\\ slash", "tab\\t nl\\n cr\\r",
+		"ctl \\u0001 \\u001f",	      "utf-8 \\u00e9 \\u4e2d \\ud83d\\ude00",
+		"slash \\/ and \\u2028",      ""
+	};
+	char *a, *b;
+	size_t len, i;
+	json_t *j, *back;
+
+	(void)state;
+	a = json_dumps(example, JSON_COMPACT);
+	b = nn_cp_dump(example, &len);
+	assert_non_null(a);
+	assert_non_null(b);
+	assert_int_equal(len, strlen(b));
+	assert_string_equal(a, b);
+	free(a);
+	free(b);
+	j = json_pack("{s:[i,I,b,b,n,{s:[]},[],{}],s:{}}", "vals", 0,
+		      (json_int_t)-9007199254740993LL, 1, 0, "e", "empty");
+	assert_non_null(j);
+	for (i = 0; i < sizeof(odd) / sizeof(*odd); i++) {
+		char text[128];
+		json_t *s;
+
+		snprintf(text, sizeof(text), "\"%s\"", odd[i]);
+		s = json_loads(text, JSON_DECODE_ANY, NULL);
+		assert_non_null(s);
+		json_object_set_new(j, odd[i], s); /* as key and as value */
+	}
+	b = nn_cp_dump(j, &len);
+	assert_non_null(b);
+	back = json_loadb(b, len, JSON_REJECT_DUPLICATES, NULL);
+	assert_non_null(back);
+	assert_true(json_equal(j, back));
+	free(b);
+	json_decref(back);
+	json_decref(j);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -367,6 +413,7 @@ int main(void)
 		cmocka_unit_test(test_delta_device),
 		cmocka_unit_test(test_delta_kinds),
 		cmocka_unit_test(test_delta_refused),
+		cmocka_unit_test(test_dump),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

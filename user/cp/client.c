@@ -505,14 +505,13 @@ static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err,
 		goto out;
 	}
 	c->gen = json_integer_value(json_object_get(c->snap, "generation"));
-	f->body = json_dumps(c->snap, JSON_COMPACT);
+	f->body = nn_cp_dump(c->snap, &f->len);
 	if (!f->body) {
 		/* the held snapshot is at the new generation already */
 		nn_cp_client_reset(c);
 		ret = -ENOMEM;
 		goto out;
 	}
-	f->len = strlen(f->body);
 	f->from_delta = true;
 	f->generation = c->gen;
 	/* The ETag names the control plane's serialisation, which we did not

@@ -186,6 +186,11 @@ uint32_t nn_cp_random(void);
 int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char *err,
 		      size_t errlen);
 
+/* @j as compact JSON text, keys in insertion order: the bytes json_dumps
+ * with JSON_COMPACT gives, about three times faster (dump.c). malloc'd,
+ * NUL-terminated, its length in *@len; NULL with errno on failure. */
+char *nn_cp_dump(const json_t *j, size_t *len);
+
 /* The size cap as the write callback applies it: may have + n bytes more be
  * accepted under cap? (false also on overflow). */
 bool nn_cp_cap_ok(size_t have, size_t n, size_t cap);
