@@ -134,12 +134,13 @@ struct judge {
 	struct from_overlay_xdp *xdp_from;
 };
 
-#define JUDGE_SETUP(skel, dp)                                            \
-	do {                                                             \
-		(skel)->rodata->nn_framing = (dp)->opts.framing;         \
-		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules; \
-		(skel)->rodata->nn_record_last = 0;                      \
-		(skel)->rodata->nn_dry_run = 1;                          \
+#define JUDGE_SETUP(skel, dp)                                                  \
+	do {                                                                   \
+		(skel)->rodata->nn_framing = (dp)->opts.framing;               \
+		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;       \
+		(skel)->rodata->nn_dev_stride = nn_dev_slots(&(dp)->opts.cap); \
+		(skel)->rodata->nn_record_last = 0;                            \
+		(skel)->rodata->nn_dry_run = 1;                                \
 	} while (0)
 
 static void judge_close(struct judge *j)
@@ -301,6 +302,7 @@ static int cache_load(struct scale_ctx *s)
 			return -ENOMEM;
 		c[i]->rodata->nn_framing = s->dp->opts.framing;
 		c[i]->rodata->nn_max_rules = s->dp->opts.cap.max_rules;
+		c[i]->rodata->nn_dev_stride = nn_dev_slots(&s->dp->opts.cap);
 		c[i]->rodata->nn_dry_run = i == 0;
 		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
 		err = nn_dp_share_maps(c[i]->obj, s->dp);
@@ -488,8 +490,23 @@ static bool is_rand(enum bench_pk pk)
  * drifts by tens of percent over minutes, and the ratio between scales is
  * what matters, so every scale must see the same drift.
  */
+/* The kernel's own accounting of program @fd (kernel.bpf_stats_enabled):
+ * time inside it and runs since load; zeros while the statistics are off. */
+static void prog_stats(int fd, uint64_t *ns, uint64_t *cnt)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	*ns = *cnt = 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		*ns = info.run_time_ns;
+		*cnt = info.run_cnt;
+	}
+}
+
 static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct bench_results *res)
 {
+	uint64_t st_ns[MAX_SCALES], st_cnt[MAX_SCALES], ns, cnt;
 	static uint32_t d[MAX_SCALES][MAX_ROUNDS];
 	const struct bench_case *c = &res->cases[ci];
 	uint8_t pkt[MAX_SCALES][BENCH_PKT_MAX];
@@ -527,6 +544,8 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 					return err;
 			}
 		}
+		for (si = 0; si < n_scales; si++)
+			prog_stats(t[si].fd, &st_ns[si], &st_cnt[si]);
 		for (r = 0; r < bopts.rounds; r++) {
 			for (si = 0; si < n_scales; si++) {
 				err = test_run(&t[si], pkt[si], len[si], bopts.repeat, &d[si][r],
@@ -534,6 +553,17 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 				if (err)
 					return err;
 			}
+		}
+		/* With kernel.bpf_stats_enabled (run.sh's profiles): the
+		 * kernel's ns per run beside the test-run timer's, for
+		 * summary.md. Nothing while the statistics are off. */
+		for (si = 0; si < n_scales; si++) {
+			prog_stats(t[si].fd, &ns, &cnt);
+			if (cnt > st_cnt[si])
+				fprintf(stderr, "# bpf_stats %s %s N=%zu %.1f ns/run %llu runs\n",
+					c->name, fam ? "v4" : "v6", sc[si].gen.n_devices,
+					(double)(ns - st_ns[si]) / (double)(cnt - st_cnt[si]),
+					(unsigned long long)(cnt - st_cnt[si]));
 		}
 		for (si = 0; si < n_scales; si++) {
 			struct bench_fig *f = &res->fig[si][ci];

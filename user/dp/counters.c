@@ -2,8 +2,9 @@
 /*
  * counters.c - per-CPU counters summed over the possible CPUs (see
  * counters.h). A lookup of a per-CPU map returns one value per possible
- * CPU, each rounded up to 8 bytes; our counter structs are u64 only, so
- * the values lie back to back.
+ * CPU, each rounded up to 8 bytes; a counter array cut in per-CPU regions
+ * (nanami_abi.h "Counter layout") holds a slot's CPUs at cpu * stride +
+ * slot. Our counter structs are u64 only.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,28 +18,75 @@
 _Static_assert(sizeof(struct nn_reason_stats) == 2 * sizeof(uint64_t),
 	       "nn_reason_stats is two u64 counters");
 
+/* What a reader needs of counter map @fd: its type, the slot count of one
+ * CPU (@stride) and the value size. */
+static int ctr_layout(int fd, uint32_t *type, uint32_t *stride, uint32_t *vsz, int *ncpu)
+{
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info);
+
+	*ncpu = libbpf_num_possible_cpus();
+	if (*ncpu <= 0)
+		return *ncpu < 0 ? *ncpu : -EINVAL;
+	if (bpf_obj_get_info_by_fd(fd, &info, &len))
+		return -errno;
+	*type = info.type;
+	*vsz = info.value_size;
+	*stride = info.max_entries;
+	if (info.type == BPF_MAP_TYPE_ARRAY) {
+		/* One region per possible CPU (nanami_abi.h "Counter
+		 * layout"): anything else is not a counter array of ours. */
+		if (info.max_entries % (uint32_t)*ncpu)
+			return -EINVAL;
+		*stride = info.max_entries / (uint32_t)*ncpu;
+	} else if (info.type != BPF_MAP_TYPE_PERCPU_ARRAY) {
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int nn_ctr_slots(int fd, uint32_t *slots)
+{
+	uint32_t type = 0, vsz = 0;
+	int ncpu;
+
+	return ctr_layout(fd, &type, slots, &vsz, &ncpu);
+}
+
 int nn_percpu_sum(int fd, uint32_t key, size_t n, uint64_t *sum)
 {
-	int ncpu = libbpf_num_possible_cpus(), c, err;
+	uint32_t type = 0, stride = 0, vsz = 0, k;
+	int ncpu, c, err;
 	uint64_t *v;
-	size_t i;
+	size_t i, each;
 
-	if (ncpu <= 0)
-		return ncpu < 0 ? ncpu : -EINVAL;
-	v = calloc((size_t)ncpu, n * sizeof(*v));
+	err = ctr_layout(fd, &type, &stride, &vsz, &ncpu);
+	if (err)
+		return err;
+	if (n * sizeof(*v) > vsz)
+		return -EINVAL;
+	if (key >= stride)
+		return -ENOENT;
+	each = (vsz + 7) / 8; /* u64 per CPU's value */
+	v = calloc((size_t)ncpu, each * sizeof(*v));
 	if (!v)
 		return -ENOMEM;
-	if (bpf_map_lookup_elem(fd, &key, v)) {
-		err = -errno;
-		free(v);
-		return err;
+	if (type == BPF_MAP_TYPE_PERCPU_ARRAY) {
+		if (bpf_map_lookup_elem(fd, &key, v))
+			err = -errno;
+	} else {
+		for (c = 0; c < ncpu && !err; c++) {
+			k = (uint32_t)c * stride + key;
+			if (bpf_map_lookup_elem(fd, &k, v + (size_t)c * each))
+				err = -errno;
+		}
 	}
 	memset(sum, 0, n * sizeof(*sum));
-	for (c = 0; c < ncpu; c++)
+	for (c = 0; c < ncpu && !err; c++)
 		for (i = 0; i < n; i++)
-			sum[i] += v[(size_t)c * n + i];
+			sum[i] += v[(size_t)c * each + i];
 	free(v);
-	return 0;
+	return err;
 }
 
 int nn_read_drops(int fd, struct nn_reason_stats out[NN_R_MAX])
