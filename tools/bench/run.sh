@@ -308,6 +308,14 @@ perf_top() {
 # with their floor (the same random rewrite, then pass) under the same
 # statistics, so the prologue's share can be subtracted. perf samples the
 # whole process: the policy set-up (user space) is a separate group.
+# Self time of the samples under BPF_PROG_TEST_RUN only (the process's
+# policy set-up and the verifier are left out), relative to them.
+perf_top_run() {
+	perf report -i "$1" --stdio --no-children --sort sym --parent 'bpf_prog_test_run' -x \
+		--percentage relative 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -"${2:-14}" | awk '{ print "    " $1 "  " $2 " " $3 }'
+}
+
 micro_profile_part() {
 	local n=${MICRO_TOP} c tag stats_was
 	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
@@ -323,9 +331,13 @@ micro_profile_part() {
 		"$BIN" -n "$n" -L 0 -I -R 2000000 -r 3 -C xdp_rand/floor >/dev/null 2>>"$TMP/$tag.stats"
 		sysctl -qw kernel.bpf_stats_enabled=0
 		{
-			echo "### micro: $c at N=$n (BPF_PROG_TEST_RUN, random pair per packet): perf, self time"
+			echo "### micro: $c at N=$n (BPF_PROG_TEST_RUN, random pair per packet): perf, self time under the test run"
 			echo
-			perf_top "$TMP/$tag.perf" 18
+			perf_top_run "$TMP/$tag.perf" 18
+			echo
+			echo "(\`bench_cache\` is the JITed program: the random rewrite, then the inlined pipeline;"
+			echo "map lookups the JIT inlines, arrays, count as its own time. Debian's perf cannot"
+			echo "annotate JITed BPF instructions: it is built without libopcodes.)"
 			echo
 			echo "kernel.bpf_stats_enabled, ns per run of the program (the case, then its floor; the"
 			echo "statistics add two clock reads per run, the same in both):"
