@@ -54,6 +54,7 @@ ctl = load_jsonl("ctl.jsonl")
 swap = load_json("swap.json")
 swap_loss = load_json("swap_loss.json")
 profile = load_json("profile.json")
+tunnel = load_json("tunnel.json")
 
 # ---------------------------------------------------------------- micro
 def case(name, fam):
@@ -262,11 +263,20 @@ if swap_loss is not None:
         0, swap_loss["gateway_seen"] - swap_loss["sink_received"])
     details["swap"] = {"swaps": swap, "loss": swap_loss}
 
+if tunnel:
+    # Issue 14: a real tunnel, with our programs / without, median of the
+    # alternating round pairs (tunnel.sh).
+    ratios["tunnel_tcp_throughput_with_vs_without"] = tunnel.get("tcp_ratio_median")
+    ratios["tunnel_udp64_pps_with_vs_without"] = tunnel.get("udp64_ratio_median")
+    details["tunnel"] = {k: tunnel.get(k) for k in ("n", "secs", "wg", "hook", "tcp_ratios",
+                                                    "udp64_ratios")}
+
 KEYS = ["policy_marginal_ns_100k", "flatness_established_100k_vs_10",
         "flatness_new_flow_100k_vs_10", "xdp_vs_nft_equivalent_pps_100k_sprayed",
         "xdp_vs_nft_forward_pps", "xdp_vs_xdp_drop_ceiling_100k_sprayed",
         "tc_vs_nft_equivalent_pps", "apply_100k_seconds", "event_to_enforce_ms_100k",
-        "swap_loss_packets"]
+        "swap_loss_packets", "tunnel_tcp_throughput_with_vs_without",
+        "tunnel_udp64_pps_with_vs_without"]
 for k in KEYS:
     ratios.setdefault(k, None)
 
@@ -293,6 +303,8 @@ TARGETS = [
     ("cold_new_insert_ns_high", "<=", 500, "new flow with insert, cold"),
     ("cold_flatness_100k_vs_10", "<=", 1.5, "cold flatness 10 -> 100k"),
     ("cold_flatness_1m_vs_100k", "<=", 1.3, "cold flatness 100k -> 1M (run with -n ...,1000000)"),
+    ("tunnel_tcp_throughput_with_vs_without", ">=", 0.95, "iperf3 TCP through wg0, programs on/off"),
+    ("tunnel_udp64_pps_with_vs_without", ">=", 0.9, "64-byte packets through wg0, programs on/off"),
 ]
 targets = []
 for key, op, bound, what in TARGETS:

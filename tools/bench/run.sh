@@ -11,11 +11,13 @@
 #      the XDP_DROP / TC drop ceilings, alternating
 #   3. controller: validate + apply at each scale (cold, warm, one device),
 #      generation swaps under traffic
-#   4. report: build/bench/results.json, summary.md, *.svg (report.py)
+#   4. tunnel (full run): iperf3 through a wireguard-go wg0, our programs
+#      attached or not, alternating (tunnel.sh)
+#   5. report: build/bench/results.json, summary.md, *.svg (report.py)
 #
 # Root only. Needs: iproute2, nftables, python3. O=build by default.
 # Environment: BENCH_ROUNDS (veth rounds, default 2), BENCH_SECS (seconds per
-# veth measurement, default 3), BENCH_SKIP="micro veth ctl profile" to skip
+# veth measurement, default 3), BENCH_SKIP="micro veth ctl tunnel profile" to skip
 # parts, BENCH_VETH_SCALES / BENCH_CTL_SCALES ("10 10000") to override.
 set -u
 ROOT=${NN_BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -430,6 +432,14 @@ case " $SKIP " in *" micro "*) ;; *)
 esac
 case " $SKIP " in *" veth "*) ;; *) veth_part || exit 1 ;; esac
 case " $SKIP " in *" ctl "*) ;; *) ctl_part; swap_part ;; esac
+# ---- a real tunnel (wireguard-go wg0), with and without our programs ----
+if [ "$SMOKE" = 0 ]; then
+	case " $SKIP " in *" tunnel "*) ;; *)
+		say "tunnel: iperf3 through wg0 at ${VETH_SCALES[-1]}, $ROUNDS+1 rounds each way"
+		"$ROOT/tools/bench/tunnel.sh" "$B" "$RAW/tunnel.json" "${VETH_SCALES[-1]}" \
+			$((ROUNDS + 1)) "$SECS" || echo "# tunnel failed" >&2 ;;
+	esac
+fi
 if [ "$SMOKE" = 0 ]; then
 	case " $SKIP " in *" profile "*) ;; *)
 		if command -v perf >/dev/null; then micro_profile_part; fi
