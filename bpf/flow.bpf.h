@@ -196,7 +196,7 @@ static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
 
 	if (!lim || !lim->rate)
 		return 1;
-	/* Sized like nn_dev_stats: no bucket only for NN_NONE32, which no
+	/* One per device counter slot: no bucket only for NN_NONE32, which no
 	 * device has. */
 	b = bpf_map_lookup_elem(&nn_flowrl, &slot);
 	if (!b)

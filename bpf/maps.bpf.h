@@ -96,7 +96,7 @@ struct {
 
 /* The per-device bound on new flows and fragment verdicts (nanami_abi.h
  * "Per-device bound on new state"): its rate and burst, and one token
- * bucket per device counter slot (sized like nn_dev_stats).
+ * bucket per device counter slot (one per slot of nn_dev_ctr's stride).
  * Shared, not per-CPU: one device's packets spread over every CPU, and a
  * per-CPU bucket would multiply the bound by the CPU count. */
 struct {
@@ -147,21 +147,26 @@ struct {
 	__type(value, struct nn_reason_stats);
 } nn_drops SEC(".maps");
 
-/* Per device/node counters by stable counter slot. */
+/* Per device/node counters by stable counter slot, one line per (CPU,
+ * slot): nn_dev_ctr[cpu * nn_dev_stride + slot] (nanami_abi.h "Counter
+ * layout"; the loader sizes it: possible CPUs * nn_dev_stride). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NN_DEF_MAX_DEVICES + 1024);
 	__type(key, __u32);
-	__type(value, struct nn_dev_stats);
-} nn_dev_stats SEC(".maps");
+	__type(value, struct nn_dev_line);
+} nn_dev_ctr SEC(".maps");
 
-/* Per rule hits by stable counter slot. */
+/* Per rule hits by stable counter slot: nn_rule_ctr[cpu * nn_max_rules +
+ * slot], each CPU's region its own lines. */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, NN_DEF_MAX_RULES);
 	__type(key, __u32);
 	__type(value, struct nn_rule_stats);
-} nn_rule_hits SEC(".maps");
+} nn_rule_ctr SEC(".maps");
 
 /* Counter slot -> name, for operators and controller restarts. */
 struct {

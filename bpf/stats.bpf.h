@@ -31,34 +31,42 @@ static __always_inline __u32 nn_rule_slot(__u32 epoch, __u32 rule)
 	return ri ? ri->stat_slot : NN_NONE32;
 }
 
+/* This CPU's entry of counter slot @slot in a counter array of stride
+ * @stride (nanami_abi.h "Counter layout"); NN_NONE32 when out of range. */
+static __always_inline __u32 nn_ctr_idx(__u32 stride, __u32 slot)
+{
+	if (slot >= stride)
+		return NN_NONE32;
+	return bpf_get_smp_processor_id() * stride + slot;
+}
+
 static __always_inline void nn_count_rule(__u32 epoch, __u32 rule)
 {
 	struct nn_rule_stats *rs;
-	__u32 slot = nn_rule_slot(epoch, rule);
+	__u32 idx = nn_ctr_idx(nn_max_rules, nn_rule_slot(epoch, rule));
 
-	if (slot == NN_NONE32)
+	if (idx == NN_NONE32)
 		return;
-	rs = bpf_map_lookup_elem(&nn_rule_hits, &slot);
+	rs = bpf_map_lookup_elem(&nn_rule_ctr, &idx);
 	if (rs)
 		rs->hits++;
 }
 
 static __always_inline void nn_count_dev(struct nn_ctx *c, __u32 slot, int dropped)
 {
-	struct nn_dev_stats *ds;
+	struct nn_dev_line *dl;
+	__u32 idx = nn_ctr_idx(nn_dev_stride, slot);
 
-	if (slot == NN_NONE32)
+	if (idx == NN_NONE32 || c->dir >= NN_DIR_MAX)
 		return;
-	ds = bpf_map_lookup_elem(&nn_dev_stats, &slot);
-	if (!ds)
-		return;
-	if (c->dir >= NN_DIR_MAX)
+	dl = bpf_map_lookup_elem(&nn_dev_ctr, &idx);
+	if (!dl)
 		return;
 	if (dropped) {
-		ds->drops[c->dir]++;
+		dl->s.drops[c->dir]++;
 	} else {
-		ds->packets[c->dir]++;
-		ds->bytes[c->dir] += c->len;
+		dl->s.packets[c->dir]++;
+		dl->s.bytes[c->dir] += c->len;
 	}
 }
 

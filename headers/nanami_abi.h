@@ -136,7 +136,7 @@ struct nn_addr_info {
 	__u32 src_class;  /* ACL class of the device as a source named by
 				 * device or user (NN_CLASS_NONE: none) */
 	__u32 dst_class;  /* ACL class of this address as a destination */
-	__u32 stat_slot;  /* index into nn_dev_stats, stable across generations */
+	__u32 stat_slot;  /* counter slot (nn_dev_ctr), stable across generations */
 	__u32 src_gclass; /* ACL class of the device as a source reached
 				 * through its groups. Two source classes keep
 				 * per-device rules from multiplying group rules
@@ -417,6 +417,22 @@ struct nn_dev_stats {
 struct nn_rule_stats {
 	__u64 hits;
 };
+
+/*
+ * Counter layout (nn_dev_ctr, nn_rule_ctr): plain arrays, not per-CPU ones,
+ * cut into one region per possible CPU: entry cpu * stride + counter slot,
+ * stride = max_entries / possible CPUs (the programs get it as rodata:
+ * nn_dev_stride, nn_max_rules). A packet touches one line: the array's
+ * lookup is an address computation (a per-CPU array first loads the slot's
+ * per-CPU pointer, a second cold line), each device's line is its own
+ * (mmapable arrays start on a page, the value is one 64-byte line), and a
+ * CPU writes only its own region. Readers sum the CPUs' entries of a slot
+ * (user/dp/counters.c), so the counters stay exact when read.
+ */
+struct nn_dev_line {
+	struct nn_dev_stats s;
+	__u64 pad[2];
+} __attribute__((aligned(64)));
 
 /* Counter slot -> name, so operators and a restarted controller can read
  * counters without the snapshot. in_use 0 marks a free slot. */

@@ -23,6 +23,7 @@ PKGS=(
 	clang-format				# make check: kernel style (.clang-format)
 	wireguard-go wireguard-tools		# wg0 on TUN for the end-to-end tests
 	iproute2 xdp-tools iperf3 openssl	# netns topologies, attach inspection, traffic
+	linux-perf				# make bench: profiles (perf record of the micro cases and veth)
 	procps psmisc				# pgrep/pkill/killall in test scripts
 	python3					# reference control plane (tools/cp), test-only
 	python3-cryptography			# the reference control plane's CA (tools/cp --ca-dir)

@@ -114,6 +114,10 @@ struct bench_lk {
 	bool done;
 	size_t entries;
 	double xdp_floor, rand_floor, hash_hot, lpm_hot, hash_rand, lpm_rand;
+	/* A device counter at a random slot of @entries, counted: per-CPU
+	 * array (the layout before issue 14) vs nanami_abi.h "Counter
+	 * layout" (one line, no pointer load). */
+	double ctr_percpu_rand, ctr_line_rand;
 };
 
 struct bench_results {

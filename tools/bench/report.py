@@ -54,6 +54,7 @@ ctl = load_jsonl("ctl.jsonl")
 swap = load_json("swap.json")
 swap_loss = load_json("swap_loss.json")
 profile = load_json("profile.json")
+tunnel = load_json("tunnel.json")
 
 # ---------------------------------------------------------------- micro
 def case(name, fam):
@@ -156,6 +157,37 @@ if micro and scales:
                                           "vs_lowest_scale": r / lo if lo else None}
     details["random_sources_high"] = rnd
 
+    # Issue 14's targets: every case hot and cold (mean of IPv6 and IPv4,
+    # marginal over the same run's floor), and the cold flatness.
+    def fam_mean(nm, n):
+        v = [at(nm, f, n, "marginal") for f in ("v6", "v4")]
+        v = [x for x in v if x is not None]
+        return statistics.mean(v) if v else None
+
+    COLD = ["xdp_rand/established", "xdp_rand/spoof_drop", "xdp_rand/acl_drop",
+            "xdp_rand/new_insert"]
+
+    def cold_flat(hi, lo):
+        if hi not in scales or lo not in scales:
+            return None
+        a = [fam_mean(nm, hi) for nm in COLD]
+        b = [fam_mean(nm, lo) for nm in COLD]
+        if None in a or None in b or not sum(b):
+            return None
+        return sum(a) / sum(b)
+
+    details["marginal_acl_drop_ns_high"] = mean_at(
+        [(c, f) for c in ("tc_from/acl_drop", "xdp_from/acl_drop") for f in ("v6", "v4")],
+        hi_n, "marginal")
+    details["marginal_new_insert_ns_high"] = fam_mean("xdp_one/new_insert", hi_n)
+    details["cold_established_ns_high"] = fam_mean("xdp_rand/established", hi_n)
+    details["cold_spoof_drop_ns_high"] = fam_mean("xdp_rand/spoof_drop", hi_n)
+    details["cold_acl_drop_ns_high"] = fam_mean("xdp_rand/acl_drop", hi_n)
+    details["cold_new_insert_ns_high"] = fam_mean("xdp_rand/new_insert", hi_n)
+    mid = 100000 if 100000 in scales else hi_n
+    details["cold_flatness_100k_vs_10"] = cold_flat(mid, lo_n)
+    details["cold_flatness_1m_vs_100k"] = cold_flat(1000000, 100000)
+
 # ---------------------------------------------------------------- veth
 def veth_median(cfg, scale, kind, sources, mode="single"):
     v = [r["gen"]["pps"] for r in veth
@@ -231,11 +263,20 @@ if swap_loss is not None:
         0, swap_loss["gateway_seen"] - swap_loss["sink_received"])
     details["swap"] = {"swaps": swap, "loss": swap_loss}
 
+if tunnel:
+    # Issue 14: a real tunnel, with our programs / without, median of the
+    # alternating round pairs (tunnel.sh).
+    ratios["tunnel_tcp_throughput_with_vs_without"] = tunnel.get("tcp_ratio_median")
+    ratios["tunnel_udp64_pps_with_vs_without"] = tunnel.get("udp64_ratio_median")
+    details["tunnel"] = {k: tunnel.get(k) for k in ("n", "secs", "wg", "hook", "tcp_ratios",
+                                                    "udp64_ratios")}
+
 KEYS = ["policy_marginal_ns_100k", "flatness_established_100k_vs_10",
         "flatness_new_flow_100k_vs_10", "xdp_vs_nft_equivalent_pps_100k_sprayed",
         "xdp_vs_nft_forward_pps", "xdp_vs_xdp_drop_ceiling_100k_sprayed",
         "tc_vs_nft_equivalent_pps", "apply_100k_seconds", "event_to_enforce_ms_100k",
-        "swap_loss_packets"]
+        "swap_loss_packets", "tunnel_tcp_throughput_with_vs_without",
+        "tunnel_udp64_pps_with_vs_without"]
 for k in KEYS:
     ratios.setdefault(k, None)
 
@@ -254,6 +295,16 @@ TARGETS = [
     ("event_to_enforce_ms_100k", "<=", 10, "event to enforcement"),
     ("one_device_writes_high", "<=", 100, "map writes of a one-device change at 100k"),
     ("swap_loss_packets", "<=", 0, "packets lost across swaps"),
+    # Issue 14 (the cold cases: xdp_rand, a random pair of 65,536 per packet).
+    ("marginal_acl_drop_ns_high", "<=", 100, "ACL drop marginal at the top scale, hot"),
+    ("marginal_new_insert_ns_high", "<=", 250, "new flow with insert and counters, hot"),
+    ("cold_established_ns_high", "<=", 200, "established flow, cold"),
+    ("cold_spoof_drop_ns_high", "<=", 120, "spoof drop, cold"),
+    ("cold_new_insert_ns_high", "<=", 500, "new flow with insert, cold"),
+    ("cold_flatness_100k_vs_10", "<=", 1.5, "cold flatness 10 -> 100k"),
+    ("cold_flatness_1m_vs_100k", "<=", 1.3, "cold flatness 100k -> 1M (run with -n ...,1000000)"),
+    ("tunnel_tcp_throughput_with_vs_without", ">=", 0.95, "iperf3 TCP through wg0, programs on/off"),
+    ("tunnel_udp64_pps_with_vs_without", ">=", 0.9, "64-byte packets through wg0, programs on/off"),
 ]
 targets = []
 for key, op, bound, what in TARGETS:
@@ -346,6 +397,26 @@ if micro and scales:
              "ns/packet vs devices = rules (BPF_PROG_TEST_RUN, median)",
              "devices = rules (log)", "ns/packet (this VM; compare shapes)", ser)
 
+if micro and scales:
+    # Issue 14: each case hot (one key) and cold (a random pair per packet),
+    # marginal over its own floor, mean of IPv6 and IPv4, against scale.
+    ser = []
+    for hot, cold, label in [("xdp_from/established", "xdp_rand/established", "established"),
+                             ("xdp_from/spoof_drop", "xdp_rand/spoof_drop", "spoof drop"),
+                             ("xdp_from/acl_drop", "xdp_rand/acl_drop", "ACL drop"),
+                             ("xdp_one/new_insert", "xdp_rand/new_insert", "new flow + insert")]:
+        for nm, kind in ((hot, "hot"), (cold, "cold")):
+            pts = []
+            for n in scales:
+                v = [at(nm, f, n, "marginal") for f in ("v6", "v4")]
+                v = [x for x in v if x is not None]
+                pts.append((n, statistics.mean(v) if v else None))
+            if any(y is not None for _, y in pts):
+                ser.append(("%s, %s" % (label, kind), pts))
+    svg_plot(os.path.join(OUT, "marginal_hot_cold_vs_scale.svg"),
+             "XDP marginal cost, hot (one key) and cold (random pairs) vs scale",
+             "devices = rules (log)", "ns/packet over the same run's floor", ser)
+
 if veth:
     ser = []
     for cfg, label in [("ours_xdp", "ours, XDP"), ("ours_tc", "ours, TC"), ("nft_eq", "nftables (sets)"),
@@ -387,7 +458,9 @@ for k in KEYS:
     t = tmap.get(k)
     md.append("| `%s` | %s | %s | %s |" % (k, fmt(ratios[k]), "%s %s" % (t["op"], t["bound"]) if t else "",
                                            ("yes" if t["met"] else "**no**") if t and t["met"] is not None else "n/a"))
-for k in ("marginal_new_flow_ns_high", "marginal_spoof_drop_ns_high"):
+for k in ("marginal_new_flow_ns_high", "marginal_spoof_drop_ns_high", "marginal_acl_drop_ns_high",
+          "marginal_new_insert_ns_high", "cold_established_ns_high", "cold_spoof_drop_ns_high",
+          "cold_new_insert_ns_high", "cold_flatness_100k_vs_10", "cold_flatness_1m_vs_100k"):
     t = tmap[k]
     md.append("| `%s` (detail) | %s | %s %s | %s |" % (k, fmt(details.get(k)), t["op"], t["bound"],
                                                      ("yes" if t["met"] else "**no**") if t["met"] is not None else "n/a"))
@@ -439,7 +512,8 @@ if veth:
         md.append("| %s | %s | %s | %s | %s | %d | %s | %s | %s |" % (
             r["config"], "{:,}".format(r["scale"]) if r["scale"] else "-", r["workload"], r["sources"],
             r["cpu_mode"], r["runs"], fmt(r["vs_xdp_drop_ceiling"]), fmt(r["vs_no_filter"]), fmt(r["spread"])))
-    md += ["", "Plots: `pps_vs_rules.svg`, `pps_forward_vs_rules.svg`, `ns_per_packet.svg`.", ""]
+    md += ["", "Plots: `pps_vs_rules.svg`, `pps_forward_vs_rules.svg`, `ns_per_packet.svg`, "
+           "`marginal_hot_cold_vs_scale.svg`.", ""]
 if ctl:
     md += ["## Controller", "", "| devices = rules | cold validate ms | cold apply ms | warm (same) ms | standby sync ms | one device ms | one device writes | peak RSS MB | map memlock MB |",
            "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]

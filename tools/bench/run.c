@@ -134,12 +134,13 @@ struct judge {
 	struct from_overlay_xdp *xdp_from;
 };
 
-#define JUDGE_SETUP(skel, dp)                                            \
-	do {                                                             \
-		(skel)->rodata->nn_framing = (dp)->opts.framing;         \
-		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules; \
-		(skel)->rodata->nn_record_last = 0;                      \
-		(skel)->rodata->nn_dry_run = 1;                          \
+#define JUDGE_SETUP(skel, dp)                                                  \
+	do {                                                                   \
+		(skel)->rodata->nn_framing = (dp)->opts.framing;               \
+		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;       \
+		(skel)->rodata->nn_dev_stride = nn_dev_slots(&(dp)->opts.cap); \
+		(skel)->rodata->nn_record_last = 0;                            \
+		(skel)->rodata->nn_dry_run = 1;                                \
 	} while (0)
 
 static void judge_close(struct judge *j)
@@ -301,6 +302,7 @@ static int cache_load(struct scale_ctx *s)
 			return -ENOMEM;
 		c[i]->rodata->nn_framing = s->dp->opts.framing;
 		c[i]->rodata->nn_max_rules = s->dp->opts.cap.max_rules;
+		c[i]->rodata->nn_dev_stride = nn_dev_slots(&s->dp->opts.cap);
 		c[i]->rodata->nn_dry_run = i == 0;
 		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
 		err = nn_dp_share_maps(c[i]->obj, s->dp);
@@ -488,8 +490,23 @@ static bool is_rand(enum bench_pk pk)
  * drifts by tens of percent over minutes, and the ratio between scales is
  * what matters, so every scale must see the same drift.
  */
+/* The kernel's own accounting of program @fd (kernel.bpf_stats_enabled):
+ * time inside it and runs since load; zeros while the statistics are off. */
+static void prog_stats(int fd, uint64_t *ns, uint64_t *cnt)
+{
+	struct bpf_prog_info info = {};
+	uint32_t len = sizeof(info);
+
+	*ns = *cnt = 0;
+	if (!bpf_obj_get_info_by_fd(fd, &info, &len)) {
+		*ns = info.run_time_ns;
+		*cnt = info.run_cnt;
+	}
+}
+
 static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct bench_results *res)
 {
+	uint64_t st_ns[MAX_SCALES], st_cnt[MAX_SCALES], ns, cnt;
 	static uint32_t d[MAX_SCALES][MAX_ROUNDS];
 	const struct bench_case *c = &res->cases[ci];
 	uint8_t pkt[MAX_SCALES][BENCH_PKT_MAX];
@@ -527,6 +544,8 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 					return err;
 			}
 		}
+		for (si = 0; si < n_scales; si++)
+			prog_stats(t[si].fd, &st_ns[si], &st_cnt[si]);
 		for (r = 0; r < bopts.rounds; r++) {
 			for (si = 0; si < n_scales; si++) {
 				err = test_run(&t[si], pkt[si], len[si], bopts.repeat, &d[si][r],
@@ -534,6 +553,17 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 				if (err)
 					return err;
 			}
+		}
+		/* With kernel.bpf_stats_enabled (run.sh's profiles): the
+		 * kernel's ns per run beside the test-run timer's, for
+		 * summary.md. Nothing while the statistics are off. */
+		for (si = 0; si < n_scales; si++) {
+			prog_stats(t[si].fd, &ns, &cnt);
+			if (cnt > st_cnt[si])
+				fprintf(stderr, "# bpf_stats %s %s N=%zu %.1f ns/run %llu runs\n",
+					c->name, fam ? "v4" : "v6", sc[si].gen.n_devices,
+					(double)(ns - st_ns[si]) / (double)(cnt - st_cnt[si]),
+					(unsigned long long)(cnt - st_cnt[si]));
 		}
 		for (si = 0; si < n_scales; si++) {
 			struct bench_fig *f = &res->fig[si][ci];
@@ -764,15 +794,18 @@ static void lookup_key(uint8_t *a, uint32_t i)
 /* Interleaved rounds, like run_case: every program sees the same drift. */
 int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 {
-	static uint32_t d[6][MAX_ROUNDS];
+	static uint32_t d[8][MAX_ROUNDS];
 	struct bench_lookup *skel = bench_lookup__open();
 	struct nn_addr_key hk = {};
 	struct nn_addr_info hv = { .kind = NN_AK_DEVICE, .state = NN_ST_ACTIVE };
 	struct nn_prefix_key pk = { .prefixlen = NN_SCOPE_BITS + 64 };
 	struct nn_prefix_info pv = { .kind = NN_PK_RESOURCE };
-	struct target t[6] = {};
-	double *out[6] = { &lk->xdp_floor, &lk->rand_floor, &lk->hash_hot,
-			   &lk->lpm_hot,   &lk->hash_rand,  &lk->lpm_rand };
+	struct target t[8] = {};
+	double *out[8] = {
+		&lk->xdp_floor, &lk->rand_floor, &lk->hash_hot,	       &lk->lpm_hot,
+		&lk->hash_rand, &lk->lpm_rand,	 &lk->ctr_percpu_rand, &lk->ctr_line_rand
+	};
+	int ncpu = libbpf_num_possible_cpus();
 	uint8_t hot[16];
 	double lo, hi;
 	uint32_t i, n = lk->entries;
@@ -783,6 +816,8 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 		return -ENOMEM;
 	bpf_map__set_max_entries(skel->maps.bench_hash, n);
 	bpf_map__set_max_entries(skel->maps.bench_lpm, n);
+	bpf_map__set_max_entries(skel->maps.bench_ctr_percpu, n);
+	bpf_map__set_max_entries(skel->maps.bench_ctr_line, n * (uint32_t)(ncpu > 0 ? ncpu : 1));
 	skel->data->bench_n = n;
 	err = bench_lookup__load(skel);
 	for (i = 0; i < n && !err; i++) {
@@ -802,16 +837,20 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 	t[3].fd = bpf_program__fd(skel->progs.bench_lpm_hot);
 	t[4].fd = bpf_program__fd(skel->progs.bench_hash_rand);
 	t[5].fd = bpf_program__fd(skel->progs.bench_lpm_rand);
+	t[6].fd = bpf_program__fd(skel->progs.bench_ctr_percpu_rand);
+	t[7].fd = bpf_program__fd(skel->progs.bench_ctr_line_rand);
 	for (r = 0; r < bopts.rounds && !err; r++)
-		for (k = 0; k < 6 && !err; k++)
+		for (k = 0; k < 8 && !err; k++)
 			err = test_run(&t[k], hot, sizeof(hot), bopts.repeat, &d[k][r], NULL);
-	for (k = 0; k < 6 && !err; k++)
+	for (k = 0; k < 8 && !err; k++)
 		stats(d[k], out[k], &lo, &hi);
 	lk->done = !err;
 	progress("#   lookups (%u entries): floor %.1f rand_floor %.1f hash hot %.1f rand %.1f; "
 		 "lpm hot %.1f rand %.1f\n",
 		 n, lk->xdp_floor, lk->rand_floor, lk->hash_hot, lk->hash_rand, lk->lpm_hot,
 		 lk->lpm_rand);
+	progress("#   device counter at a random slot: per-CPU array %.1f, one line %.1f\n",
+		 lk->ctr_percpu_rand, lk->ctr_line_rand);
 	bench_lookup__destroy(skel);
 	return err;
 }

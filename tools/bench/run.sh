@@ -11,11 +11,13 @@
 #      the XDP_DROP / TC drop ceilings, alternating
 #   3. controller: validate + apply at each scale (cold, warm, one device),
 #      generation swaps under traffic
-#   4. report: build/bench/results.json, summary.md, *.svg (report.py)
+#   4. tunnel (full run): iperf3 through a wireguard-go wg0, our programs
+#      attached or not, alternating (tunnel.sh)
+#   5. report: build/bench/results.json, summary.md, *.svg (report.py)
 #
 # Root only. Needs: iproute2, nftables, python3. O=build by default.
 # Environment: BENCH_ROUNDS (veth rounds, default 2), BENCH_SECS (seconds per
-# veth measurement, default 3), BENCH_SKIP="micro veth ctl profile" to skip
+# veth measurement, default 3), BENCH_SKIP="micro veth ctl tunnel profile" to skip
 # parts, BENCH_VETH_SCALES / BENCH_CTL_SCALES ("10 10000") to override.
 set -u
 ROOT=${NN_BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -31,6 +33,7 @@ SKIP=${BENCH_SKIP:-}
 
 if [ "$SMOKE" = 1 ]; then
 	MICRO_ARGS=(-n 10,1000 -N 1000 -R 100000 -r 3 -I -L 10000)
+	MICRO_TOP=1000
 	VETH_SCALES=(10)
 	LINEAR_SCALE=10
 	ROUNDS=1
@@ -42,6 +45,7 @@ if [ "$SMOKE" = 1 ]; then
 	VARIANTS=(deny:65536:1 allow:65536:1)
 else
 	MICRO_ARGS=(-n 10,1000,10000,100000 -N 100000 -R 2000000 -r 7 -L 100000)
+	MICRO_TOP=100000
 	VETH_SCALES=(10 10000 100000)
 	LINEAR_SCALE=1000
 	ROUNDS=${BENCH_ROUNDS:-2}
@@ -254,13 +258,13 @@ swap_part() {
 	say "controller: $SWAPS generation swaps under traffic"
 	[ -e "/run/netns/$NS_GW" ] || topo_up || return 1
 	gw_config ours_xdp "$n" || return 1
-	before=$("$BIN" sum "$PIN/gw/nn_dev_stats" 32)
+	before=$("$BIN" sum "$PIN/gw/nn_dev_ctr" 32)
 	sink0=$("$BIN" sum "$PIN/sink/cnt")
-	pass0=$("$BIN" sum "$PIN/gw/nn_dev_stats")
+	pass0=$("$BIN" sum "$PIN/gw/nn_dev_ctr")
 	swap_window() {	# $1: swaps (0: the control window, same length)
-		before=$("$BIN" sum "$PIN/gw/nn_dev_stats" 32)
+		before=$("$BIN" sum "$PIN/gw/nn_dev_ctr" 32)
 		sink0=$("$BIN" sum "$PIN/sink/cnt")
-		pass0=$("$BIN" sum "$PIN/gw/nn_dev_stats")
+		pass0=$("$BIN" sum "$PIN/gw/nn_dev_ctr")
 		# nsenter execs the generator: $! is its pid, for the signal below.
 		# 16384 frames per call: the fixed cost of each live-frames call
 		# paces the load below what the gateway forwards, so every packet
@@ -278,9 +282,9 @@ swap_part() {
 		kill -USR1 "$gpid" 2>/dev/null
 		wait "$gpid" 2>/dev/null || kill -KILL "$gpid" 2>/dev/null
 		sleep 0.3
-		after=$("$BIN" sum "$PIN/gw/nn_dev_stats" 32)
+		after=$("$BIN" sum "$PIN/gw/nn_dev_ctr" 32)
 		sink1=$("$BIN" sum "$PIN/sink/cnt")
-		pass1=$("$BIN" sum "$PIN/gw/nn_dev_stats")
+		pass1=$("$BIN" sum "$PIN/gw/nn_dev_ctr")
 	}
 	swap_window "$SWAPS"
 	local s_drops=$((after - before)) s_seen=$((pass1 - pass0)) s_sink=$((sink1 - sink0))
@@ -299,6 +303,52 @@ swap_part() {
 perf_top() {
 	perf report -i "$1" --stdio --no-children --sort sym 2>/dev/null |
 		grep -E '^ +[0-9.]+%' | head -"${2:-14}" | sed 's/^ */    /'
+}
+
+# The cold cases (issue 14): perf and kernel.bpf_stats_enabled of the
+# micro xdp_rand/established and xdp_rand/acl_drop at the top micro scale,
+# with their floor (the same random rewrite, then pass) under the same
+# statistics, so the prologue's share can be subtracted. perf samples the
+# whole process: the policy set-up (user space) is a separate group.
+# Self time of the samples under BPF_PROG_TEST_RUN only (the process's
+# policy set-up and the verifier are left out), relative to them.
+perf_top_run() {
+	perf report -i "$1" --stdio --no-children --sort sym --parent 'bpf_prog_test_run' -x \
+		--percentage relative 2>/dev/null |
+		grep -E '^ +[0-9.]+%' | head -"${2:-14}" | awk '{ print "    " $1 "  " $2 " " $3 }'
+}
+
+micro_profile_part() {
+	local n=${MICRO_TOP} c tag stats_was
+	stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+	for c in xdp_rand/established xdp_rand/acl_drop; do
+		tag=${c//\//_}
+		say "profile: micro $c at $n"
+		sysctl -qw kernel.bpf_stats_enabled=0
+		perf record -q -g -o "$TMP/$tag.perf" -- "$BIN" -n "$n" -L 0 -I -R 2000000 -r 3 \
+			-C "$c" >/dev/null 2>&1
+		sysctl -qw kernel.bpf_stats_enabled=1
+		# The floor's name is a prefix-free match of its own: run both.
+		"$BIN" -n "$n" -L 0 -I -R 2000000 -r 3 -C "$c" >/dev/null 2>"$TMP/$tag.stats"
+		"$BIN" -n "$n" -L 0 -I -R 2000000 -r 3 -C xdp_rand/floor >/dev/null 2>>"$TMP/$tag.stats"
+		sysctl -qw kernel.bpf_stats_enabled=0
+		{
+			echo "### micro: $c at N=$n (BPF_PROG_TEST_RUN, random pair per packet): perf, self time under the test run"
+			echo
+			perf_top_run "$TMP/$tag.perf" 18
+			echo
+			echo "(\`bench_cache\` is the JITed program: the random rewrite, then the inlined pipeline;"
+			echo "map lookups the JIT inlines, arrays, count as its own time. Debian's perf cannot"
+			echo "annotate JITed BPF instructions: it is built without libopcodes.)"
+			echo
+			echo "kernel.bpf_stats_enabled, ns per run of the program (the case, then its floor; the"
+			echo "statistics add two clock reads per run, the same in both):"
+			echo
+			grep '^# bpf_stats' "$TMP/$tag.stats" | grep -v floor_port | sed 's/^# bpf_stats /    /'
+			echo
+		} >>"$RAW/profile.md"
+	done
+	sysctl -qw kernel.bpf_stats_enabled="$stats_was"
 }
 
 profile_part() {
@@ -382,8 +432,19 @@ case " $SKIP " in *" micro "*) ;; *)
 esac
 case " $SKIP " in *" veth "*) ;; *) veth_part || exit 1 ;; esac
 case " $SKIP " in *" ctl "*) ;; *) ctl_part; swap_part ;; esac
+# ---- a real tunnel (wireguard-go wg0), with and without our programs ----
 if [ "$SMOKE" = 0 ]; then
-	case " $SKIP " in *" profile "*) ;; *) profile_part ;; esac
+	case " $SKIP " in *" tunnel "*) ;; *)
+		say "tunnel: iperf3 through wg0 at ${VETH_SCALES[-1]}, $ROUNDS+1 rounds each way"
+		"$ROOT/tools/bench/tunnel.sh" "$B" "$RAW/tunnel.json" "${VETH_SCALES[-1]}" \
+			$((ROUNDS + 1)) "$SECS" || echo "# tunnel failed" >&2 ;;
+	esac
+fi
+if [ "$SMOKE" = 0 ]; then
+	case " $SKIP " in *" profile "*) ;; *)
+		if command -v perf >/dev/null; then micro_profile_part; fi
+		profile_part ;;
+	esac
 fi
 say "report"
 python3 "$ROOT/tools/bench/report.py" "$OUT" $([ "$SMOKE" = 1 ] && echo --smoke) || exit 1

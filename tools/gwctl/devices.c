@@ -2,7 +2,7 @@
 /*
  * devices.c - "who is talking through this gateway?": one row per device
  * and node of the live generation (nn_dev_names), with its addresses and
- * state (nn_addrs, live slot), its counters (nn_dev_stats, summed over CPUs)
+ * state (nn_addrs, live slot), its counters (nn_dev_ctr, summed over CPUs)
  * and, when the interface is a WireGuard device (kernel or wireguard-go,
  * read through the controller's own backend code, wg/backend.h), the peer
  * holding its address: endpoint, handshake age and bytes.

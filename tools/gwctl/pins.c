@@ -91,7 +91,7 @@ int gw_ncpus(void)
 int gw_dev_counters(struct gw *g, uint32_t slot, struct gw_dev_counters *out)
 {
 	_Static_assert(sizeof(struct nn_dev_stats) == sizeof(struct gw_dev_counters),
-		       "gw_dev_counters mirrors nn_dev_stats");
+		       "gw_dev_counters mirrors nn_dev_stats (nn_dev_ctr)");
 	return nn_percpu_sum(g->fd[NN_M_DEV_STATS], slot, sizeof(*out) / 8, (uint64_t *)out);
 }
 

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * rules.c - every ACL rule of the live generation with its hit count
- * (nn_rule_names joined with nn_rule_hits, summed over CPUs). A hit is a
+ * (nn_rule_names joined with nn_rule_ctr, summed over CPUs). A hit is a
  * decision by that rule: a pass by an allow rule or an acl_deny drop.
  *
  * A rule's action and match are not in the pinned maps (the compiler folds

@@ -120,17 +120,59 @@ int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, s
  * many CPUs (a per-CPU value is one copy per possible CPU). */
 #define NN_ZERO_BUF (4u << 20)
 
+/* nn_map_zero_percpu() of a counter array cut in per-CPU regions: every
+ * CPU's entry cpu * stride + key, in batches of NN_BATCH entries. */
+static int zero_regions(int fd, const uint32_t *keys, size_t n, uint32_t stride, uint32_t vsz,
+			int ncpu)
+{
+	size_t per = NN_BATCH, k = 0, i;
+	uint32_t *ek = calloc(per, sizeof(*ek));
+	void *zero = calloc(per, vsz);
+	int err = 0, c;
+
+	if (!ek || !zero)
+		err = -ENOMEM;
+	for (i = 0; i < n && !err; i++) {
+		if (keys[i] >= stride) {
+			err = -ENOENT;
+			break;
+		}
+		for (c = 0; c < ncpu && !err; c++) {
+			ek[k++] = (uint32_t)c * stride + keys[i];
+			if (k == per) {
+				err = nn_map_update_many(fd, ek, sizeof(*ek), zero, vsz, k);
+				k = 0;
+			}
+		}
+	}
+	if (!err && k)
+		err = nn_map_update_many(fd, ek, sizeof(*ek), zero, vsz, k);
+	free(ek);
+	free(zero);
+	return err;
+}
+
 int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz)
 {
 	int ncpu = libbpf_num_possible_cpus();
+	struct bpf_map_info info = {};
+	uint32_t ilen = sizeof(info);
 	size_t elem, per, done, chunk;
 	void *zero;
 	int err = 0;
 
-	if (ncpu < 0)
-		return ncpu;
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
 	if (!n)
 		return 0;
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -errno;
+	if (info.type == BPF_MAP_TYPE_ARRAY) {
+		if (info.max_entries % (uint32_t)ncpu)
+			return -EINVAL;
+		return zero_regions(fd, keys, n, info.max_entries / (uint32_t)ncpu, info.value_size,
+				    ncpu);
+	}
 	/* User space sees a per-CPU value as one 8-byte-aligned copy per
 	 * possible CPU, in batches too. */
 	elem = (size_t)ncpu * ((vsz + 7) & ~(size_t)7);

@@ -21,7 +21,9 @@ int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, s
 		       size_t n);
 
 /* Zero every CPU's copy of @n elements (u32 @keys) of the per-CPU array
- * @fd, values of @vsz bytes: batched, a bounded zero buffer. */
+ * @fd, values of @vsz bytes: batched, a bounded zero buffer. A plain array
+ * is a counter array cut in per-CPU regions (nanami_abi.h "Counter
+ * layout"): @keys are its slots, every CPU's entry of each is zeroed. */
 int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz);
 
 /* Delete @n keys (contiguous); a key already absent is not an error. */

@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 
 #include "dp/catalog.h"
+#include "dp/counters.h"
 #include "dp/loader.h"
 
 static int cmp_named(const void *a, const void *b)
@@ -106,19 +107,19 @@ static int index_name(char (**arr)[NN_NAME_MAX], size_t *n, uint32_t idx, const 
 
 int nn_catalog_load(const int *map_fd, struct nn_catalog *c)
 {
-	struct bpf_map_info info = {};
-	uint32_t zero = 0, i, ilen = sizeof(info);
+	uint32_t zero = 0, i, rule_slots = 0;
 	struct nn_active a = {};
 	struct nn_meta meta = {};
 	size_t k;
 	int err = 0;
 
 	memset(c, 0, sizeof(*c));
-	if (bpf_map_lookup_elem(map_fd[NN_M_ACTIVE], &zero, &a) ||
-	    bpf_obj_get_info_by_fd(map_fd[NN_M_RULE_HITS], &info, &ilen))
+	if (bpf_map_lookup_elem(map_fd[NN_M_ACTIVE], &zero, &a))
 		err = -errno;
+	else
+		err = nn_ctr_slots(map_fd[NN_M_RULE_HITS], &rule_slots);
 	c->epoch = a.epoch;
-	c->max_rules = info.max_entries;
+	c->max_rules = rule_slots;
 	if (!err)
 		err = load_names(map_fd[NN_M_DEV_NAMES], &c->devs, &c->n_devs);
 	if (!err)

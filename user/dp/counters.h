@@ -12,9 +12,15 @@
 
 #include "nanami_abi.h"
 
-/* Sum the per-CPU value at @key of map @fd, @n u64 fields (every counter
- * struct of nanami_abi.h is made of u64), into @sum. 0 or -errno. */
+/* Sum every CPU's value of counter slot @key of map @fd, its first @n u64
+ * fields (every counter struct of nanami_abi.h is made of u64), into @sum:
+ * a per-CPU array, or a counter array cut in per-CPU regions (nanami_abi.h
+ * "Counter layout": nn_dev_ctr, nn_rule_ctr). 0 or -errno. */
 int nn_percpu_sum(int fd, uint32_t key, size_t n, uint64_t *sum);
+
+/* Counter slots of counter map @fd (either layout): max_entries of a
+ * per-CPU array, max_entries / possible CPUs of a cut one. 0 or -errno. */
+int nn_ctr_slots(int fd, uint32_t *slots);
 
 /* Drops by reason from a per-CPU array of struct nn_reason_stats indexed
  * by enum nn_reason (nn_drops, or the underlay guard's nn_wg_drops):

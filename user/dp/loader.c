@@ -28,6 +28,7 @@
 #include <xdp/libxdp.h>
 
 #include "dp/cache.h"
+#include "dp/counters.h"
 #include "dp/loader.h"
 #include "from_overlay_tc.skel.h"
 #include "from_overlay_xdp.skel.h"
@@ -42,7 +43,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_RULES] = "nn_rules",	   [NN_M_FLOWS] = "nn_flows",
 	[NN_M_FRAGS] = "nn_frags",	   [NN_M_CONFIG] = "nn_config",
 	[NN_M_META] = "nn_meta",	   [NN_M_DROPS] = "nn_drops",
-	[NN_M_DEV_STATS] = "nn_dev_stats", [NN_M_RULE_HITS] = "nn_rule_hits",
+	[NN_M_DEV_STATS] = "nn_dev_ctr",   [NN_M_RULE_HITS] = "nn_rule_ctr",
 	[NN_M_DEV_NAMES] = "nn_dev_names", [NN_M_RULE_NAMES] = "nn_rule_names",
 	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
 	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
@@ -90,8 +91,21 @@ static int ensure_bpffs(const char *pin_dir)
 	return nn_mkdir_p(pin_dir);
 }
 
-static void set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
+/* Sizes every map for @c; the counter arrays hold one region per possible
+ * CPU (nanami_abi.h "Counter layout"). -E2BIG when they would not fit. */
+static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 {
+	int ncpu = libbpf_num_possible_cpus();
+	uint64_t dev_ctr, rule_ctr;
+	size_t i;
+
+	if (ncpu <= 0)
+		return ncpu < 0 ? ncpu : -EINVAL;
+	dev_ctr = (uint64_t)ncpu * nn_dev_slots(c);
+	rule_ctr = (uint64_t)ncpu * c->max_rules;
+	if (dev_ctr > UINT32_MAX || rule_ctr > UINT32_MAX)
+		return -E2BIG;
+
 	struct {
 		const char *name;
 		uint32_t n;
@@ -104,13 +118,12 @@ static void set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_rules", 2 * c->max_rules },
 		{ "nn_flows", c->max_flows },
 		{ "nn_frags", c->max_frags },
-		{ "nn_dev_stats", c->max_devices + c->max_nodes + 1 },
-		{ "nn_flowrl", c->max_devices + c->max_nodes + 1 },
-		{ "nn_rule_hits", c->max_rules },
-		{ "nn_dev_names", c->max_devices + c->max_nodes + 1 },
+		{ "nn_dev_ctr", (uint32_t)dev_ctr },
+		{ "nn_flowrl", nn_dev_slots(c) },
+		{ "nn_rule_ctr", (uint32_t)rule_ctr },
+		{ "nn_dev_names", nn_dev_slots(c) },
 		{ "nn_rule_names", c->max_rules },
 	};
-	size_t i;
 
 	for (i = 0; i < sizeof(sz) / sizeof(sz[0]); i++) {
 		struct bpf_map *m = bpf_object__find_map_by_name(obj, sz[i].name);
@@ -118,6 +131,7 @@ static void set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		if (m)
 			bpf_map__set_max_entries(m, sz[i].n);
 	}
+	return 0;
 }
 
 static int max_entries(int fd, uint32_t *n)
@@ -132,20 +146,20 @@ static int max_entries(int fd, uint32_t *n)
 }
 
 /* The inverse of set_sizes(): nn_addrs = 2 * (2 * devices + nodes + 2) and
- * nn_dev_stats = devices + nodes + 1, so devices = nn_addrs / 2 -
- * nn_dev_stats - 1; the two-slot maps hold twice their capacity. */
+ * nn_dev_ctr's stride = devices + nodes + 1, so devices = nn_addrs / 2 -
+ * stride - 1; the two-slot maps hold twice their capacity. */
 int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *c)
 {
 	uint32_t addrs = 0, dev_stats = 0, rules = 0, rule_hits = 0, prefixes = 0, cells = 0;
 	int err;
 
-	err = max_entries(map_fd[NN_M_ADDRS], &addrs)		      ?:
-		      max_entries(map_fd[NN_M_DEV_STATS], &dev_stats) ?:
-		      max_entries(map_fd[NN_M_RULES], &rules)	      ?:
-		      max_entries(map_fd[NN_M_RULE_HITS], &rule_hits) ?:
-		      max_entries(map_fd[NN_M_PREFIXES], &prefixes)   ?:
-		      max_entries(map_fd[NN_M_POLICY], &cells)	      ?:
-		      max_entries(map_fd[NN_M_FLOWS], &c->max_flows)  ?:
+	err = max_entries(map_fd[NN_M_ADDRS], &addrs)		       ?:
+		      nn_ctr_slots(map_fd[NN_M_DEV_STATS], &dev_stats) ?:
+		      max_entries(map_fd[NN_M_RULES], &rules)	       ?:
+		      nn_ctr_slots(map_fd[NN_M_RULE_HITS], &rule_hits) ?:
+		      max_entries(map_fd[NN_M_PREFIXES], &prefixes)    ?:
+		      max_entries(map_fd[NN_M_POLICY], &cells)	       ?:
+		      max_entries(map_fd[NN_M_FLOWS], &c->max_flows)   ?:
 		      max_entries(map_fd[NN_M_FRAGS], &c->max_frags);
 	if (err)
 		return err;
@@ -433,6 +447,7 @@ static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)
 		return -errno;
 	x->rodata->nn_framing = dp->opts.framing;
 	x->rodata->nn_max_rules = dp->opts.cap.max_rules;
+	x->rodata->nn_dev_stride = nn_dev_slots(&dp->opts.cap);
 	x->rodata->nn_record_last = dp->opts.record_last;
 	x->rodata->nn_dry_run = dp->opts.dry_run;
 	err = nn_dp_share_maps(x->obj, dp);
@@ -464,9 +479,16 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	}
 	dp->tc_from->rodata->nn_framing = opts->framing;
 	dp->tc_from->rodata->nn_max_rules = opts->cap.max_rules;
+	dp->tc_from->rodata->nn_dev_stride = nn_dev_slots(&opts->cap);
 	dp->tc_from->rodata->nn_record_last = opts->record_last;
 	dp->tc_from->rodata->nn_dry_run = opts->dry_run;
-	set_sizes(dp->tc_from->obj, &opts->cap);
+	err = set_sizes(dp->tc_from->obj, &opts->cap);
+	if (err) {
+		nn_log_err("event=load error=\"the counter arrays of %u device and %u rule slots "
+			   "times the possible CPUs pass 2^32 entries\"",
+			   nn_dev_slots(&opts->cap), opts->cap.max_rules);
+		goto out;
+	}
 	if (opts->pin_dir) {
 		err = ensure_bpffs(opts->pin_dir);
 		if (err) {
@@ -497,6 +519,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	}
 	dp->tc_into->rodata->nn_framing = opts->framing;
 	dp->tc_into->rodata->nn_max_rules = opts->cap.max_rules;
+	dp->tc_into->rodata->nn_dev_stride = nn_dev_slots(&opts->cap);
 	dp->tc_into->rodata->nn_record_last = opts->record_last;
 	dp->tc_into->rodata->nn_dry_run = opts->dry_run;
 	err = nn_dp_share_maps(dp->tc_into->obj, dp);
@@ -774,6 +797,8 @@ int nn_dp_attach(struct nn_dp *dp, const char *ifname)
 
 int nn_dp_detach(const char *ifname, const char *pin_dir)
 {
+	/* The per-CPU counter arrays before nanami_abi.h "Counter layout". */
+	static const char *const retired[] = { "nn_dev_stats", "nn_rule_hits" };
 	int ifindex = ifname ? (int)if_nametoindex(ifname) : 0, err = 0, e;
 	char path[512];
 	size_t i;
@@ -788,6 +813,12 @@ int nn_dp_detach(const char *ifname, const char *pin_dir)
 	}
 	for (i = 0; pin_dir && i < NN_M_COUNT; i++) {
 		snprintf(path, sizeof(path), "%s/%s", pin_dir, nn_map_names[i]);
+		if (unlink(path) && errno != ENOENT && !err)
+			err = -errno;
+	}
+	/* Pins of maps an older release used and this one does not. */
+	for (i = 0; pin_dir && i < sizeof(retired) / sizeof(retired[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", pin_dir, retired[i]);
 		if (unlink(path) && errno != ENOENT && !err)
 			err = -errno;
 	}

@@ -30,6 +30,13 @@ struct nn_capacity {
 
 void nn_capacity_default(struct nn_capacity *cap);
 
+/* Device and node counter slots of @c: nn_dev_ctr's per-CPU stride (and the
+ * programs' nn_dev_stride). */
+static inline uint32_t nn_dev_slots(const struct nn_capacity *c)
+{
+	return c->max_devices + c->max_nodes + 1;
+}
+
 /* The capacities maps of @map_fd (indexed by enum nn_map_id) were created
  * with: the inverse of the loader's sizing. -EINVAL when the sizes do not fit
  * it (maps of another version). */

@@ -7,6 +7,13 @@
  * per repetition among the entries (bpf_get_prandom_u32), so the lookups miss
  * the CPU caches as they do under many distinct sources; bench_rand_floor
  * does the same key construction without the lookup.
+ *
+ * bench_ctr_*_rand: a device counter at a random slot, counted as the
+ * pipeline counts a pass (packets and bytes of one direction), in the
+ * per-CPU array the counters were before (pointer table, then the value)
+ * and in nanami_abi.h's "Counter layout" (one 64-byte line of this CPU's
+ * region, the lookup an address computation): the same random slot draw as
+ * bench_rand_floor, so the difference is the counters' own.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -28,6 +35,22 @@ struct {
 	__type(key, struct nn_prefix_key);
 	__type(value, struct nn_prefix_info);
 } bench_lpm SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 100000);
+	__type(key, __u32);
+	__type(value, struct nn_dev_stats);
+} bench_ctr_percpu SEC(".maps");
+
+/* Sized by the harness: possible CPUs * bench_n. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 100000);
+	__type(key, __u32);
+	__type(value, struct nn_dev_line);
+} bench_ctr_line SEC(".maps");
 
 /* Entries filled (the random keys are drawn from 0..bench_n-1). */
 __u32 bench_n = 1;
@@ -102,6 +125,33 @@ int bench_lpm_rand(struct xdp_md *xdp)
 
 	key_addr(k.addr, pick());
 	return bpf_map_lookup_elem(&bench_lpm, &k) ? XDP_PASS : XDP_DROP;
+}
+
+SEC("xdp")
+int bench_ctr_percpu_rand(struct xdp_md *xdp)
+{
+	__u32 slot = pick();
+	struct nn_dev_stats *ds = bpf_map_lookup_elem(&bench_ctr_percpu, &slot);
+
+	if (!ds)
+		return XDP_DROP;
+	ds->packets[0]++;
+	ds->bytes[0] += 64;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_ctr_line_rand(struct xdp_md *xdp)
+{
+	__u32 n = bench_n ? bench_n : 1;
+	__u32 idx = bpf_get_smp_processor_id() * n + pick();
+	struct nn_dev_line *dl = bpf_map_lookup_elem(&bench_ctr_line, &idx);
+
+	if (!dl)
+		return XDP_DROP;
+	dl->s.packets[0]++;
+	dl->s.bytes[0] += 64;
+	return XDP_PASS;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
