@@ -109,13 +109,21 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* Capacities as an operator would size them for this policy (the flags
+ * --max-cells, --max-prefixes...): its need with headroom, not a flag's
+ * maximum. The synthetic policy compiles to ~2.63 cells, ~0.29 prefixes
+ * and ~1.7 addresses per device at every scale from 10k to 1M, so 4 cells
+ * and 0.5 prefixes per device leave 1.5x. A hash map allocates its
+ * elements as they come (BPF_F_NO_PREALLOC) but its buckets at creation,
+ * 16 bytes per max entry rounded up to a power of two: 16n cells per slot
+ * was 512 MB of empty buckets at 1M. */
 static void caps(size_t n, struct nn_capacity *cap, struct nn_limits *lim)
 {
 	cap->max_devices = n + 1024;
 	cap->max_nodes = 64;
 	cap->max_rules = n + 1024;
-	cap->max_prefixes = 2 * n + 4096;
-	cap->max_cells = 16 * n + 4096;
+	cap->max_prefixes = n / 2 + 4096;
+	cap->max_cells = 4 * n + 4096;
 	cap->max_flows = 1 << 20;
 	cap->max_frags = 4096;
 	nn_limits_default(lim);
