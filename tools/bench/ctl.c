@@ -94,6 +94,10 @@ static void phase_end(int ph)
 
 	if (kb > phase_kb[ph])
 		phase_kb[ph] = kb;
+	/* Progress on stderr: a long run stopped midway (1M, memory) still
+	 * says how far it got. */
+	fprintf(stderr, "# %s: peak RSS %ld kB, CPU %.0f ms so far\n", phase_name[ph], kb,
+		cpu_ms());
 	f = fopen("/proc/self/clear_refs", "w");
 	if (f) {
 		fputs("5", f);
