@@ -2,8 +2,8 @@
 /*
  * dp/ftab.c, the applier's flat record table, against a plain array model:
  * random keys (many colliding in their low bytes), values with and without
- * trailing zeros (stored trimmed, compared exactly), replacements, copies,
- * lookups of absent keys. Seeded, so a failure replays.
+ * trailing zeros (stored trimmed, compared exactly), replacements, copies
+ * (sharing their arrays until written), lookups of absent keys. Seeded, so a failure replays.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -108,10 +108,58 @@ static void test_against_model(void **state)
 	assert_true(nn_ftab_find(&t, m.key[0]) < 0);
 }
 
+/* A copy shares the arrays until one side is written: writes to either
+ * leave the other as it was, whichever is written and freed first. */
+static void test_shared_copies(void **state)
+{
+	static struct model m, before;
+	struct nn_ftab t, c, d;
+	size_t i, k, round;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < NKEYS; i++)
+		for (k = 0; k < KSZ; k++)
+			m.key[i][k] = (uint8_t)rnd();
+	nn_ftab_init(&t, KSZ, VSZ);
+	for (i = 0; i < NKEYS / 2; i++) {
+		random_val(m.val[i]);
+		m.present[i] = 1;
+		assert_int_equal(nn_ftab_put(&t, m.key[i], m.val[i]), 0);
+	}
+	for (round = 0; round < 4; round++) {
+		struct nn_ftab *w = round & 1 ? &c : &t, *r = round & 1 ? &t : &c;
+
+		before = m;
+		assert_int_equal(nn_ftab_copy(&c, &t), 0);
+		assert_int_equal(nn_ftab_copy(&d, &c), 0); /* a third holder */
+		check_all(&c, &m);
+		for (i = 0; i < NKEYS / 4; i++) {
+			k = rnd() % NKEYS;
+			random_val(m.val[k]);
+			m.present[k] = 1;
+			assert_int_equal(nn_ftab_put(w, m.key[k], m.val[k]), 0);
+		}
+		check_all(w, &m);
+		check_all(r, &before);
+		check_all(&d, &before);
+		nn_ftab_free(round & 2 ? &d : r);
+		check_all(round & 2 ? r : &d, &before);
+		nn_ftab_free(round & 2 ? r : &d);
+		check_all(w, &m);
+		if (w != &t) { /* the written copy is the table from now on */
+			t = c;
+			nn_ftab_init(&c, KSZ, VSZ);
+		}
+	}
+	nn_ftab_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_model),
+		cmocka_unit_test(test_shared_copies),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

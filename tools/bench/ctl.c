@@ -11,6 +11,9 @@
  *       of every map, as bpftool map show reports it). JSON on stdout.
  *       -c: the cold apply only, then exit (for callgrind: the instruction
  *       count of parse + validate + compile + apply, nothing else).
+ *       Memory: the peak RSS of each phase (the kernel's high-water mark,
+ *       reset between phases through /proc/self/clear_refs) and the memlock
+ *       of each map, so that a figure at 1M says where the memory goes.
  *   nn-microbench swap -n N -P PINDIR [-c COUNT] [-e] [-x]
  *       COUNT back-to-back generation swaps on the maps a running
  *       nanami-gatewayd pinned under PINDIR (adopted): two snapshots that
@@ -58,6 +61,50 @@ static double sys_ms(void)
 }
 static int cpu_n;
 
+/* Peak RSS (kB) of the phases of apply_main, in the order of phase_name. */
+enum { PH_GEN, PH_COLD_V, PH_COLD_A, PH_WARM, PH_SYNC, PH_ONE_V, PH_ONE_A, PH_CHECK, PH_COUNT };
+static const char *const phase_name[PH_COUNT] = { "generate",	      "cold_validate",
+						  "cold_apply",	      "warm_same",
+						  "standby_sync",     "one_device_validate",
+						  "one_device_apply", "record_check" };
+static long phase_kb[PH_COUNT];
+
+static long status_kb(const char *field)
+{
+	char line[256];
+	size_t fl = strlen(field);
+	long v = -1;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, fl) && line[fl] == ':')
+			v = strtol(line + fl + 1, NULL, 10);
+	fclose(f);
+	return v;
+}
+
+/* Close phase @ph: its peak RSS, then the high-water mark back to the
+ * current RSS for the next one ("5" to clear_refs, Linux >= 4.0). */
+static void phase_end(int ph)
+{
+	FILE *f;
+	long kb = status_kb("VmHWM");
+
+	if (kb > phase_kb[ph])
+		phase_kb[ph] = kb;
+	/* Progress on stderr: a long run stopped midway (1M, memory) still
+	 * says how far it got. */
+	fprintf(stderr, "# %s: peak RSS %ld kB, CPU %.0f ms so far\n", phase_name[ph], kb,
+		cpu_ms());
+	f = fopen("/proc/self/clear_refs", "w");
+	if (f) {
+		fputs("5", f);
+		fclose(f);
+	}
+}
+
 static double now_ms(void)
 {
 	struct timespec ts;
@@ -66,13 +113,21 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* Capacities as an operator would size them for this policy (the flags
+ * --max-cells, --max-prefixes...): its need with headroom, not a flag's
+ * maximum. The synthetic policy compiles to ~2.63 cells, ~0.29 prefixes
+ * and ~1.7 addresses per device at every scale from 10k to 1M, so 4 cells
+ * and 0.5 prefixes per device leave 1.5x. A hash map allocates its
+ * elements as they come (BPF_F_NO_PREALLOC) but its buckets at creation,
+ * 16 bytes per max entry rounded up to a power of two: 16n cells per slot
+ * was 512 MB of empty buckets at 1M. */
 static void caps(size_t n, struct nn_capacity *cap, struct nn_limits *lim)
 {
 	cap->max_devices = n + 1024;
 	cap->max_nodes = 64;
 	cap->max_rules = n + 1024;
-	cap->max_prefixes = 2 * n + 4096;
-	cap->max_cells = 16 * n + 4096;
+	cap->max_prefixes = n / 2 + 4096;
+	cap->max_cells = 4 * n + 4096;
 	cap->max_flows = 1 << 20;
 	cap->max_frags = 4096;
 	nn_limits_default(lim);
@@ -106,6 +161,10 @@ static char *variant(const struct bench_gen *g, size_t idx, const char *state, u
 	return out;
 }
 
+/* The phases of the validate and the apply of the next apply_text call;
+ * -1: none. */
+static int ph_v = -1, ph_a = -1;
+
 static int apply_text(struct nn_dp *dp, const char *json, size_t len, const struct nn_limits *lim,
 		      double *validate_ms, double *apply_ms, struct nn_apply_result *ar)
 {
@@ -123,6 +182,8 @@ static int apply_text(struct nn_dp *dp, const char *json, size_t len, const stru
 		cpu_v[cpu_n] = c1 - c0;
 	if (!cpu_n)
 		sys_v = s1 - s0;
+	if (ph_v >= 0)
+		phase_end(ph_v);
 	t0 = now_ms();
 	if (!err && nn_apply(dp, p, ar, &errs) != NN_APPLY_APPLIED)
 		err = ar->error;
@@ -135,31 +196,53 @@ static int apply_text(struct nn_dp *dp, const char *json, size_t len, const stru
 		fprintf(stderr, "# %s\n", errs.msgs[i]);
 	nn_errlist_free(&errs);
 	nn_policy_free(p);
+	if (ph_a >= 0)
+		phase_end(ph_a);
+	ph_v = ph_a = -1;
 	return err;
+}
+
+/* The memlock of one map, as bpftool map show reports it (the kernel's
+ * map_mem_usage: buckets, and elements as allocated). */
+static size_t memlock_of(int fd)
+{
+	char path[64], line[256];
+	unsigned long long v, sum = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "memlock: %llu", &v) == 1)
+			sum += v;
+	fclose(f);
+	return sum;
 }
 
 static size_t map_memlock(const struct nn_dp *dp)
 {
-	char path[64], line[256];
 	size_t sum = 0;
 	int i;
 
-	for (i = 0; i < NN_M_COUNT; i++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", dp->map_fd[i]);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		while (fgets(line, sizeof(line), f)) {
-			unsigned long long v;
-
-			if (sscanf(line, "memlock: %llu", &v) == 1)
-				sum += v;
-		}
-		fclose(f);
-	}
+	for (i = 0; i < NN_M_COUNT; i++)
+		sum += memlock_of(dp->map_fd[i]);
 	return sum;
+}
+
+/* ", \"maps_memlock\": {name: bytes, ...}, \"rss_peak_kb\": {phase: kB, ...}" */
+static void print_memory(const struct nn_dp *dp)
+{
+	int i;
+
+	printf(", \"maps_memlock\": {");
+	for (i = 0; i < NN_M_COUNT; i++)
+		printf("%s\"%s\": %zu", i ? ", " : "", nn_map_names[i], memlock_of(dp->map_fd[i]));
+	printf("}, \"rss_peak_kb\": {");
+	for (i = 0; i < PH_COUNT; i++)
+		printf("%s\"%s\": %ld", i ? ", " : "", phase_name[i], phase_kb[i]);
+	printf("}");
 }
 
 int apply_main(int argc, char **argv)
@@ -169,9 +252,10 @@ int apply_main(int argc, char **argv)
 	struct nn_limits lim;
 	struct bench_gen g;
 	struct nn_dp *dp = NULL;
-	struct rusage ru;
 	double cv, ca, wv, wa, dv, da, t0, e2e, sync_ms, check_ms, check_cpu, c0;
-	size_t sync_writes = 0, differ = 0;
+	size_t sync_writes = 0, differ = 0, json_bytes;
+	long peak_kb = 0;
+	int i;
 	size_t n = 1000, len = 0;
 	char *chg;
 	bool cold_only = false;
@@ -191,16 +275,23 @@ int apply_main(int argc, char **argv)
 		fprintf(stderr, "load: %s\n", strerror(-err));
 		return 1;
 	}
+	json_bytes = g.len;
+	phase_end(PH_GEN);
+	ph_v = PH_COLD_V;
+	ph_a = PH_COLD_A;
 	err = apply_text(dp, g.json, g.len, &lim, &cv, &ca, &ar);
 	if (cold_only) {
 		printf("{\"n\": %zu, \"json_bytes\": %zu, \"cold\": {\"validate_ms\": %.1f, "
 		       "\"apply_ms\": %.1f}, \"cpu_ms\": {\"cold\": [%.1f, %.1f]}, "
-		       "\"sys_ms\": {\"cold\": [%.1f, %.1f]}, \"error\": %d}\n",
+		       "\"sys_ms\": {\"cold\": [%.1f, %.1f]}, \"error\": %d",
 		       n, g.len, cv, ca, cpu_v[0], cpu_a[0], sys_v, sys_a, err);
+		print_memory(dp);
+		printf("}\n");
 		nn_dp_close(dp);
 		bench_gen_free(&g);
 		return err ? 1 : 0;
 	}
+	ph_v = ph_a = PH_WARM;
 	if (!err)
 		err = apply_text(dp, g.json, g.len, &lim, &wv, &wa, &ar);
 	/* The daemon's drift timer brings the standby half up to date while
@@ -209,11 +300,17 @@ int apply_main(int argc, char **argv)
 	if (!err)
 		err = nn_apply_sync_standby(dp, &sync_writes);
 	sync_ms = now_ms() - t0;
+	phase_end(PH_SYNC);
 	/* The event: device d<n/2> revoked. Its new snapshot text is what
-	 * the controller holds once the event arrived. */
+	 * the controller holds once the event arrived, in place of the old
+	 * one (one snapshot text held, as in the daemon). */
 	chg = variant(&g, n / 2, "disabled", 2, &len);
 	if (!chg)
 		err = -EINVAL;
+	free(g.json);
+	g.json = NULL;
+	ph_v = PH_ONE_V;
+	ph_a = PH_ONE_A;
 	t0 = now_ms();
 	if (!err)
 		err = apply_text(dp, chg, len, &lim, &dv, &da, &ar);
@@ -225,11 +322,13 @@ int apply_main(int argc, char **argv)
 		err = nn_apply_check(dp, &differ);
 	check_cpu = cpu_ms() - c0;
 	check_ms = now_ms() - t0;
+	phase_end(PH_CHECK);
 	if (err) {
 		fprintf(stderr, "apply: %s\n", strerror(-err));
 		return 1;
 	}
-	getrusage(RUSAGE_SELF, &ru);
+	for (i = 0; i < PH_COUNT; i++)
+		peak_kb = phase_kb[i] > peak_kb ? phase_kb[i] : peak_kb;
 	printf("{\"n\": %zu, \"json_bytes\": %zu, \"cold\": {\"validate_ms\": %.1f, \"apply_ms\": %.1f, "
 	       "\"total_ms\": %.1f}, \"warm_same\": {\"validate_ms\": %.1f, \"apply_ms\": %.1f, "
 	       "\"total_ms\": %.1f}, \"standby_sync\": {\"ms\": %.1f, \"writes\": %zu}, \"one_device\": {\"validate_ms\": %.1f, \"apply_ms\": %.1f, "
@@ -237,11 +336,13 @@ int apply_main(int argc, char **argv)
 	       "\"peak_rss_kb\": %ld, \"map_memlock_bytes\": %zu, \"addrs\": %zu, \"prefixes\": %zu, "
 	       "\"cells\": %zu, \"cpu_ms\": {\"cold\": [%.1f, %.1f], \"warm_same\": [%.1f, %.1f], "
 	       "\"one_device\": [%.1f, %.1f]}, \"record_check\": {\"ms\": %.1f, \"cpu_ms\": %.1f, "
-	       "\"differ\": %zu}}\n",
-	       n, g.len, cv, ca, cv + ca, wv, wa, wv + wa, sync_ms, sync_writes, dv, da, dv + da,
-	       ar.flipped ? "true" : "false", ar.writes, e2e, ru.ru_maxrss, map_memlock(dp),
+	       "\"differ\": %zu}",
+	       n, json_bytes, cv, ca, cv + ca, wv, wa, wv + wa, sync_ms, sync_writes, dv, da,
+	       dv + da, ar.flipped ? "true" : "false", ar.writes, e2e, peak_kb, map_memlock(dp),
 	       ar.addrs, ar.prefixes, ar.cells, cpu_v[0], cpu_a[0], cpu_v[1], cpu_a[1], cpu_v[2],
 	       cpu_a[2], check_ms, check_cpu, differ);
+	print_memory(dp);
+	printf("}\n");
 	free(chg);
 	nn_dp_close(dp);
 	bench_gen_free(&g);

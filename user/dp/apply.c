@@ -186,6 +186,20 @@ static int build_want(struct nn_ftab *want, const struct nn_compiled *c)
 	return err;
 }
 
+/* Free the compiled map entries once build_want has them; the counts and
+ * the rule slots stay. */
+static void drop_entries(struct nn_compiled *c)
+{
+	free(c->addrs);
+	free(c->prefixes);
+	free(c->lens);
+	free(c->cells);
+	c->addrs = NULL;
+	c->prefixes = NULL;
+	c->lens = NULL;
+	c->cells = NULL;
+}
+
 /* Do two records of one map hold the same entries? */
 static bool same_entries(const struct nn_ftab *a, const struct nn_ftab *b)
 {
@@ -201,6 +215,10 @@ static bool same_entries(const struct nn_ftab *a, const struct nn_ftab *b)
 	}
 	return true;
 }
+
+/* Entries written per nn_map_update_many call by write_slot: the buffer's
+ * bound (65536 cells: 26 MB). */
+#define WRITE_CHUNK 65536
 
 /* Growable pair of key and value arrays, for one batch of writes. */
 struct kv {
@@ -240,7 +258,7 @@ static int write_slot(const struct mapset *ms, int set, uint32_t slot, const str
 		      const struct nn_ftab *have, size_t *writes)
 {
 	struct kv del = {}, upd = {};
-	size_t i;
+	size_t i, flushed = 0;
 	int err = 0;
 
 	for (i = 0; i < have->n && !err; i++)
@@ -251,13 +269,20 @@ static int write_slot(const struct mapset *ms, int set, uint32_t slot, const str
 
 		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
 			err = kv_push(&upd, ms, set, slot, nn_ftab_key(want, i), want, i);
+		/* Written a chunk at a time: a cold apply at 1M devices
+		 * buffered every cell at full size (1.6 GB) before writing. */
+		if (!err && upd.n == WRITE_CHUNK) {
+			err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
+			flushed += upd.n;
+			upd.n = 0;
+		}
 	}
 	if (!err && upd.n)
 		err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
 	if (!err && del.n)
 		err = nn_map_delete_many(ms->fd, del.k, ms->ksz, del.n);
 	if (!err)
-		*writes += del.n + upd.n;
+		*writes += del.n + upd.n + flushed;
 	free(del.k);
 	free(del.v);
 	free(upd.k);
@@ -457,6 +482,11 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
 	err = build_want(want, &c);
+	/* want[] holds the entries now (values trimmed); the compiled arrays
+	 * are dead, and their cells at full size (408 bytes each) were the
+	 * largest thing alive during the writes at 1M devices (1 GB). Their
+	 * counts stay for the result and nn_meta. */
+	drop_entries(&c);
 	if (!err)
 		err = cache_take(dp, sets, epoch, &cache);
 	if (err) {

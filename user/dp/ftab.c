@@ -18,6 +18,9 @@ static uint64_t mix(uint64_t h)
 	return h;
 }
 
+/* One multiply per word, the finaliser once: the keys are 4 to 40 bytes,
+ * and every entry of a cold apply at 1M is hashed several times (put,
+ * then a find in the other record per set). */
 static uint64_t hash_key(const void *key, size_t ksz)
 {
 	const uint8_t *b = key;
@@ -26,14 +29,16 @@ static uint64_t hash_key(const void *key, size_t ksz)
 
 	for (i = 0; i + 8 <= ksz; i += 8) {
 		memcpy(&w, b + i, 8);
-		h = mix(h ^ w);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
 	}
 	if (i < ksz) {
 		w = 0;
 		memcpy(&w, b + i, ksz - i);
-		h = mix(h ^ w);
+		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
 	}
-	return h;
+	return mix(h);
 }
 
 void nn_ftab_init(struct nn_ftab *t, size_t ksz, size_t vsz)
@@ -45,6 +50,11 @@ void nn_ftab_init(struct nn_ftab *t, size_t ksz, size_t vsz)
 
 void nn_ftab_free(struct nn_ftab *t)
 {
+	if (t->holders && --*t->holders) {
+		nn_ftab_init(t, t->ksz, t->vsz); /* another table still holds them */
+		return;
+	}
+	free(t->holders);
 	free(t->index);
 	free(t->keys);
 	free(t->voff);
@@ -151,10 +161,59 @@ static int store_val(struct nn_ftab *t, const void *val, size_t len, uint64_t *o
 	return 0;
 }
 
+static void *dup_bytes(const void *p, size_t n)
+{
+	void *d = malloc(n ? n : 1);
+
+	if (d && n)
+		memcpy(d, p, n);
+	return d;
+}
+
+/* Give @t arrays of its own (it shared them with a copy): exactly sized,
+ * the next put grows them. */
+static int unshare(struct nn_ftab *t)
+{
+	struct nn_ftab o = *t;
+
+	t->holders = malloc(sizeof(*t->holders));
+	t->index = dup_bytes(o.index, o.icap * sizeof(*o.index));
+	t->keys = dup_bytes(o.keys, o.n * o.ksz);
+	t->voff = dup_bytes(o.voff, o.n * sizeof(*o.voff));
+	t->vlen = dup_bytes(o.vlen, o.n * sizeof(*o.vlen));
+	t->vals = dup_bytes(o.vals, o.vbytes);
+	if (!t->holders || !t->index || !t->keys || !t->voff || !t->vlen || !t->vals) {
+		free(t->holders);
+		free(t->index);
+		free(t->keys);
+		free(t->voff);
+		free(t->vlen);
+		free(t->vals);
+		*t = o;
+		return -ENOMEM;
+	}
+	*t->holders = 1;
+	t->ecap = o.n;
+	t->vcap = o.vbytes;
+	--*o.holders;
+	return 0;
+}
+
 int nn_ftab_put(struct nn_ftab *t, const void *key, const void *val)
 {
 	size_t len = trimmed(val, t->vsz), s, e;
 	int err;
+
+	if (!t->holders) {
+		t->holders = malloc(sizeof(*t->holders));
+		if (!t->holders)
+			return -ENOMEM;
+		*t->holders = 1;
+	} else if (*t->holders > 1) {
+		err = unshare(t);
+		if (err)
+			return err;
+	}
 
 	if ((t->n + 1) * 2 > t->icap) {
 		err = grow_index(t);
@@ -205,31 +264,10 @@ void nn_ftab_val(const struct nn_ftab *t, size_t i, void *out)
 	memset((uint8_t *)out + t->vlen[i], 0, t->vsz - t->vlen[i]);
 }
 
-static void *dup_bytes(const void *p, size_t n)
-{
-	void *d = malloc(n ? n : 1);
-
-	if (d && n)
-		memcpy(d, p, n);
-	return d;
-}
-
 int nn_ftab_copy(struct nn_ftab *dst, const struct nn_ftab *src)
 {
-	nn_ftab_init(dst, src->ksz, src->vsz);
-	if (!src->icap)
-		return 0;
-	dst->index = dup_bytes(src->index, src->icap * sizeof(*src->index));
-	dst->keys = dup_bytes(src->keys, src->n * src->ksz);
-	dst->voff = dup_bytes(src->voff, src->n * sizeof(*src->voff));
-	dst->vlen = dup_bytes(src->vlen, src->n * sizeof(*src->vlen));
-	dst->vals = dup_bytes(src->vals, src->vbytes);
-	if (!dst->index || !dst->keys || !dst->voff || !dst->vlen || !dst->vals) {
-		nn_ftab_free(dst);
-		return -ENOMEM;
-	}
-	dst->n = dst->ecap = src->n;
-	dst->icap = src->icap;
-	dst->vbytes = dst->vcap = src->vbytes;
+	*dst = *src;
+	if (src->holders)
+		++*src->holders;
 	return 0;
 }

@@ -30,12 +30,18 @@ struct nn_ftab {
 	uint32_t *vlen;	 /* [ecap]: trimmed length */
 	uint8_t *vals;
 	size_t vbytes, vcap;
+	/* Tables holding these arrays (nn_ftab_copy shares them; the first
+	 * put into a shared table gives it its own); NULL while empty. */
+	size_t *holders;
 };
 
 void nn_ftab_init(struct nn_ftab *t, size_t ksz, size_t vsz);
 void nn_ftab_free(struct nn_ftab *t);
 
-/* *dst = a copy of @src. 0 or -ENOMEM (then *dst is empty). */
+/* *dst = a copy of @src, sharing its arrays until either is written (the
+ * applier's record of the standby slot is mostly a copy of the live one:
+ * at 1M devices a full copy was hundreds of MB). 0 or -ENOMEM (then *dst
+ * is empty). */
 int nn_ftab_copy(struct nn_ftab *dst, const struct nn_ftab *src);
 
 /* Entry number of @key, or -1. */

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: GPL-2.0
-/* table.c - see table.h. Linear probing, grown at 50% load, no deletion
+/* table.c - see table.h. Linear probing, grown at 2/3 load, no deletion
  * (every user builds a table once and throws it away). Keys and values are
  * carved from large chunks freed with the table: a compile at 100k devices
  * puts millions of entries, and a malloc and free for each key and value
@@ -11,21 +11,40 @@
 
 #include "lib/table.h"
 
-uint64_t nn_hash_bytes(const void *p, size_t n)
+static uint64_t fmix64(uint64_t h)
 {
-	const unsigned char *b = p;
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a 64 */
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		h ^= b[i];
-		h *= 0x100000001b3ull;
-	}
-	/* Final mix: FNV's low bits are weak for short keys. */
 	h ^= h >> 33;
 	h *= 0xff51afd7ed558ccdull;
 	h ^= h >> 33;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	h ^= h >> 33;
 	return h;
+}
+
+/* Eight bytes at a time (the keys are class signatures, arrays of u32, and
+ * fixed-size map keys: a byte loop was a sixth of a compile), each word
+ * multiplied in and folded, then murmur3's finaliser: linear probing needs
+ * every bit of the key in the low bits. */
+uint64_t nn_hash_bytes(const void *p, size_t n)
+{
+	const unsigned char *b = p;
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ (n * 0xff51afd7ed558ccdull), w;
+	size_t i;
+
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&w, b + i, 8);
+		h ^= w;
+		h *= 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	if (i < n) {
+		w = 0;
+		memcpy(&w, b + i, n - i);
+		h ^= w;
+		h *= 0x9e3779b97f4a7c15ull;
+		h ^= h >> 29;
+	}
+	return fmix64(h);
 }
 
 void nn_table_init(struct nn_table *t)
@@ -39,11 +58,13 @@ struct nn_tchunk {
 	max_align_t data[];
 };
 
-/* @n bytes from the table's chunks, aligned for any value. */
+/* @n bytes from the table's chunks, 8-byte aligned: keys and values are
+ * integers, pointers and structs of them (see table.h), and a 4-byte class
+ * number or 8-byte cell key padded to 16 was a third of the chunks. */
 static void *chunk_alloc(struct nn_table *t, size_t n)
 {
 	struct nn_tchunk *c = t->chunks;
-	size_t a = (n + sizeof(max_align_t) - 1) & ~(sizeof(max_align_t) - 1);
+	size_t a = (n + 7) & ~(size_t)7;
 	void *p;
 
 	if (!c || c->cap - c->used < a) {
@@ -79,7 +100,7 @@ void nn_table_free(struct nn_table *t)
 }
 
 static struct nn_tentry *slot_for(const struct nn_table *t, uint64_t h, const void *key,
-				  size_t klen)
+				  uint32_t klen)
 {
 	size_t i = h & (t->cap - 1);
 
@@ -100,7 +121,9 @@ struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t
 
 	if (!t->cap)
 		return NULL;
-	e = slot_for(t, nn_hash_bytes(key, klen), key, klen);
+	if (klen >= UINT32_MAX)
+		return NULL;
+	e = slot_for(t, nn_hash_bytes(key, klen), key, (uint32_t)klen);
 	return e->used ? e : NULL;
 }
 
@@ -128,10 +151,12 @@ int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *v
 	uint64_t h;
 	void *v;
 
-	if ((t->n + 1) * 2 > t->cap && grow(t))
+	if (klen >= UINT32_MAX || vlen >= (1u << 31))
+		return -ENOMEM;
+	if ((t->n + 1) * 3 > t->cap * 2 && grow(t))
 		return -ENOMEM;
 	h = nn_hash_bytes(key, klen);
-	e = slot_for(t, h, key, klen);
+	e = slot_for(t, h, key, (uint32_t)klen);
 	if (e->used && e->vlen == vlen) {
 		memcpy(e->val, val, vlen);
 		return 0;
@@ -142,17 +167,17 @@ int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *v
 	memcpy(v, val, vlen);
 	if (e->used) {
 		e->val = v;
-		e->vlen = vlen;
+		e->vlen = (uint32_t)vlen;
 		return 0;
 	}
 	e->key = chunk_alloc(t, klen ? klen : 1);
 	if (!e->key)
 		return -ENOMEM;
 	memcpy(e->key, key, klen);
-	e->klen = klen;
+	e->klen = (uint32_t)klen;
 	e->hash = h;
 	e->val = v;
-	e->vlen = vlen;
+	e->vlen = (uint32_t)vlen;
 	e->used = 1;
 	t->n++;
 	return 0;

@@ -12,8 +12,9 @@
 
 void nn_rule_release(struct nn_rule *r)
 {
+	if (r->src_grp_devices != r->src_devices)
+		free(r->src_grp_devices);
 	free(r->src_devices);
-	free(r->src_grp_devices);
 	free(r->dst_devices);
 	free(r->dst_resources);
 	free(r->dst_prefixes);

@@ -168,7 +168,9 @@ struct nn_rule {
 	uint32_t *src_devices;
 	size_t n_src_devices;
 	/* The part of src_devices reached through "groups" (the compiler keeps
-	 * group-level and device/user-level sources apart, see compile.h). */
+	 * group-level and device/user-level sources apart, see compile.h).
+	 * The same array as src_devices when they are equal (sources by
+	 * groups only): read-only, freed by nn_rule_release() alone. */
 	uint32_t *src_grp_devices;
 	size_t n_src_grp_devices;
 

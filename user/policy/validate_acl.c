@@ -71,6 +71,13 @@ static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
 	if (!m) {
 		free(s->v);
 		s->v = NULL;
+	} else if (m < s->cap) {
+		/* Kept for the policy's life: the growth slack (a quarter of
+		 * these lists, which reach ~7 per device) goes back. */
+		uint32_t *v = realloc(s->v, m * sizeof(*v));
+
+		if (v)
+			s->v = v;
 	}
 	*out = s->v;
 	*n = m;
@@ -558,6 +565,14 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 		err = parse_ports(b, e, v, r);
 	set_finish(&src, &r->src_devices, &r->n_src_devices);
 	set_finish(&grp, &r->src_grp_devices, &r->n_src_grp_devices);
+	/* A rule whose sources are groups only (most are) has the group part
+	 * equal to the union: one array for both (policy.h). */
+	if (r->n_src_grp_devices && r->n_src_grp_devices == r->n_src_devices &&
+	    !memcmp(r->src_grp_devices, r->src_devices,
+		    r->n_src_devices * sizeof(*r->src_devices))) {
+		free(r->src_grp_devices);
+		r->src_grp_devices = r->src_devices;
+	}
 	set_finish(&dd, &r->dst_devices, &r->n_dst_devices);
 	set_finish(&dr, &r->dst_resources, &r->n_dst_resources);
 	return err;

@@ -547,7 +547,8 @@ int nn_compact(struct nn_build *b)
 		}
 		r->network = nm[r->network];
 		remap(r->src_devices, r->n_src_devices, dm);
-		remap(r->src_grp_devices, r->n_src_grp_devices, dm);
+		if (r->src_grp_devices != r->src_devices) /* one array for both */
+			remap(r->src_grp_devices, r->n_src_grp_devices, dm);
 		remap(r->dst_devices, r->n_dst_devices, dm);
 		remap(r->dst_resources, r->n_dst_resources, rm);
 		p->rules[j++] = *r;
