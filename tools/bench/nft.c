@@ -755,6 +755,7 @@ int nft_main(int argc, char **argv)
 	nn_limits_default(&lim);
 	lim.max_devices = lim.max_rules = n + 1024;
 	lim.max_prefixes = 2 * n + 4096;
+	lim.max_body = g.len; /* our own synthetic snapshot: 485 MB at 1M */
 	err = nn_policy_parse(g.json, g.len, "gw-bench", &lim, &p, &errs);
 	if (err) {
 		for (i = 0; i < errs.n; i++)

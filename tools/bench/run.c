@@ -680,6 +680,7 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 	lim.max_rules = o.cap.max_rules;
 	lim.max_prefixes = o.cap.max_prefixes;
 	lim.max_nodes = o.cap.max_nodes;
+	lim.max_body = g->len; /* our own synthetic snapshot: 485 MB at 1M */
 	err = nn_policy_parse(g->json, g->len, "gw-bench", &lim, &p, &errs);
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "# policy: %s\n", errs.msgs[i]);
