@@ -93,7 +93,7 @@ static bool full_apply(struct run *r, json_t *doc)
 	}
 	assert_int_equal(nn_apply_keep(r->t.dp, p, &res, &errs, &kept), NN_APPLY_APPLIED);
 	nn_inc_free(r->inc);
-	r->inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, doc, NULL);
+	r->inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, doc, NULL);
 	assert_non_null(r->inc);
 	nn_slots_free(&kept.slots, &none);
 	nn_errlist_free(&r->held);
@@ -654,6 +654,14 @@ static json_t *gen_delta(struct run *r)
 		if (!rnd(r, 10) && (v = other_field(r, "overlay_ipv6")))
 			json_object_set(d, "overlay_ipv6", v);
 		json_array_append_new(ch, change(&w, "upsert", id, d));
+		if (!rnd(r, 6)) {
+			/* A twin in the same delta: the same new address. */
+			v = json_object_get(d, "overlay_ipv6");
+			snprintf(id, sizeof(id), "tw-%u-%u", seed % 1000, ++r->fresh);
+			d = new_device(r, &w, id);
+			json_object_set(d, "overlay_ipv6", v);
+			json_array_append_new(ch, change(&w, "upsert", id, d));
+		}
 	} else if (op < 77) { /* delete */
 		json_array_append_new(ch, change(&w, "delete", did, NULL));
 	} else if (op < 84) { /* address moves to a new device */
@@ -688,6 +696,42 @@ static json_t *gen_delta(struct run *r)
 	return ch;
 }
 
+/* A full apply of @next without keeping its state (the daemon's drift
+ * re-apply, say) between the kept state and a patch: a flip renumbers
+ * classes, so the patch must be refused, and the full path then rebuilds.
+ * true when that happened (false: no flip, nothing checked). */
+static bool stale_patch(struct run *r, json_t *next, const json_t *changes, uint64_t gen)
+{
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res, pres;
+	struct nn_dev_patch pt;
+	struct nn_policy *p;
+	char *text = json_dumps(next, JSON_COMPACT), why[256];
+	int err;
+
+	assert_non_null(text);
+	p = parse(text, &errs, &err);
+	free(text);
+	if (err) {
+		nn_errlist_free(&errs);
+		return false;
+	}
+	assert_int_equal(nn_apply(r->t.dp, p, &res, &errs), NN_APPLY_APPLIED);
+	nn_policy_free(p);
+	if (!res.flipped) {
+		nn_errlist_free(&errs);
+		return false;
+	}
+	if (!nn_inc_delta(r->inc, changes, gen, &pt, why, sizeof(why))) {
+		assert_int_equal(nn_apply_patch(r->t.dp, &pt, &pres, &errs), NN_APPLY_FAILED);
+		assert_int_equal(pres.error, -EAGAIN);
+		nn_dev_patch_free(&pt);
+	}
+	nn_errlist_free(&errs);
+	assert_true(full_apply(r, next));
+	return true;
+}
+
 static void step(struct run *r)
 {
 	json_t *changes = gen_delta(r), *delta, *next;
@@ -706,6 +750,13 @@ static void step(struct run *r)
 	if (nn_cp_delta_apply(next, delta, NULL, why, sizeof(why))) {
 		/* e.g. a delete of what a move just deleted: not a delta the
 		 * control plane sends. */
+		goto out;
+	}
+	if (!rnd(r, 25) && stale_patch(r, next, changes, (uint64_t)gen + 1)) {
+		/* Another full apply came first: the patch was refused. */
+		r->small_journal = false;
+		r->full++;
+		check_step(r);
 		goto out;
 	}
 	err = nn_inc_delta(r->inc, changes, (uint64_t)gen + 1, &pt, why, sizeof(why));

@@ -294,8 +294,8 @@ static int walk_doc(struct nn_inc *s)
 }
 
 struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
-			  const struct nn_slots *slots, uint32_t slot_cap, json_t *doc,
-			  const struct nn_limits *lim)
+			  const struct nn_slots *slots, uint32_t slot_cap, uint64_t seq,
+			  json_t *doc, const struct nn_limits *lim)
 {
 	struct nn_inc *s = calloc(1, sizeof(*s));
 	size_t nd = p->n_devices ? p->n_devices : 1, i;
@@ -307,6 +307,7 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 	}
 	s->p = p;
 	s->cs = cs;
+	s->seq = seq;
 	s->doc = json_incref(doc);
 	if (lim)
 		s->lim = *lim;

@@ -45,6 +45,7 @@ struct nn_dev_patch {
 	size_t n_old;
 	uint64_t generation; /* of the policy afterwards */
 	size_t n_devices;
+	uint64_t seq; /* nn_inc_new()'s @seq: which full apply it builds on */
 };
 
 void nn_dev_patch_free(struct nn_dev_patch *pt);
@@ -57,12 +58,15 @@ struct nn_inc;
  * copied; @slot_cap the size of the device slot space) and @doc (the
  * snapshot document @p was parsed from; a reference is taken, it is only
  * read: gateway block, networks, users, nodes, ACL names). @lim: the limits
- * of the full path (NULL: defaults). NULL on allocation failure (then @p
- * and @cs are freed).
+ * of the full path (NULL: defaults). @seq names the full apply (struct
+ * nn_apply_kept's seq): every patch carries it, and the switch refuses a
+ * patch after another full apply renumbered the classes. The state is only
+ * valid on the maps of that apply and the patches after it. NULL on
+ * allocation failure (then @p and @cs are freed).
  */
 struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
-			  const struct nn_slots *slots, uint32_t slot_cap, json_t *doc,
-			  const struct nn_limits *lim);
+			  const struct nn_slots *slots, uint32_t slot_cap, uint64_t seq,
+			  json_t *doc, const struct nn_limits *lim);
 void nn_inc_free(struct nn_inc *s);
 
 /* The kept policy, patched by every successful nn_inc_delta(). Devices may

@@ -669,5 +669,6 @@ int nn_inc_delta(struct nn_inc *s, const json_t *changes, uint64_t generation,
 	s->p->generation = generation;
 	pt->generation = generation;
 	pt->n_devices = s->p->n_devices;
+	pt->seq = s->seq;
 	return 0;
 }

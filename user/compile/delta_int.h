@@ -50,6 +50,7 @@ struct nn_inc {
 	struct nn_table group_rules; /* inc_key (net, group) -> struct vec */
 	struct vec *user_rules;	     /* [n_users]: rules naming the user in src */
 	size_t doc_devices;	     /* device entries in the document */
+	uint64_t seq;		     /* the full apply it builds on */
 };
 
 uint32_t nn_inc_get(const struct nn_table *t, const void *k, size_t klen);

@@ -523,6 +523,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	res->writes++;
 	res->flipped = true;
 	res->epoch = epoch;
+	dp->full_seq++; /* new class numbers: older device patches are void */
 	err = nn_dp_barrier(dp);
 	/* Without the barrier, programs may still read the old half: the
 	 * record is dropped so that nothing writes it on its strength. */
@@ -543,6 +544,7 @@ out:
 		keep->cs = cs;
 		keep->slots = slots;
 		keep->slot_cap = dp->opts.cap.max_devices + dp->opts.cap.max_nodes + 1;
+		keep->seq = dp->full_seq;
 		cs = NULL;
 		memset(&slots, 0, sizeof(slots));
 	}

@@ -84,6 +84,7 @@ struct nn_apply_kept {
 	struct nn_slots slots;	     /* the counter slots it chose (free with
 				      * nn_slots_free(&slots, &empty_plan)) */
 	uint32_t slot_cap;	     /* size of the device/node slot space */
+	uint64_t seq;		     /* which full apply (nn_inc_new's @seq) */
 };
 
 /* nn_apply() that, when applied, also hands over its compile state and
@@ -100,7 +101,9 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
  * flips, the RCU barrier is waited, freed slots are released, nn_meta is
  * updated. -EAGAIN without a valid record (the full path then applies);
  * other failures drop the record and leave the previous generation
- * enforced, as nn_apply() does. The first patch after a full apply pays one
+ * enforced, as nn_apply() does. A patch built on the state of an older full
+ * apply than the last one (pt->seq) is refused with -EAGAIN: its class
+ * numbers may be stale. The first patch after a full apply pays one
  * comparison of the record's halves (no map read) to build the journal.
  */
 struct nn_dev_patch;

@@ -273,6 +273,10 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 	err = nn_live_epoch(dp, &epoch);
 	if (!err && (!epoch || !c || c->epoch != epoch || c->max_rules != dp->opts.cap.max_rules))
 		err = -EAGAIN; /* no record of the live generation: full path */
+	/* Class numbers come from one full compile: another one since (the
+	 * drift re-apply) renumbers them. */
+	if (!err && pt->seq != dp->full_seq)
+		err = -EAGAIN;
 	if (err) {
 		res->error = err;
 		return NN_APPLY_FAILED;
