@@ -3,7 +3,8 @@
  * dp/ftab.c, the applier's flat record table, against a plain array model:
  * random keys (many colliding in their low bytes), values with and without
  * trailing zeros (stored trimmed, compared exactly), replacements, copies
- * (sharing their arrays until written), lookups of absent keys. Seeded, so a failure replays.
+ * (sharing their arrays until written), lookups of absent keys, deletions
+ * (the incremental path's) mixed with puts. Seeded, so a failure replays.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -136,6 +137,11 @@ static void test_shared_copies(void **state)
 		check_all(&c, &m);
 		for (i = 0; i < NKEYS / 4; i++) {
 			k = rnd() % NKEYS;
+			if (rnd() % 3 == 0) { /* deletion must unshare too */
+				m.present[k] = 0;
+				assert_int_equal(nn_ftab_del(w, m.key[k]), 0);
+				continue;
+			}
 			random_val(m.val[k]);
 			m.present[k] = 1;
 			assert_int_equal(nn_ftab_put(w, m.key[k], m.val[k]), 0);
@@ -155,11 +161,53 @@ static void test_shared_copies(void **state)
 	nn_ftab_free(&t);
 }
 
+/* Deletion: backward shift in the index, the last entry renumbered into
+ * the hole. Every entry number must still name a present key, and every
+ * present key must still be found through its probe run. */
+static void test_delete(void **state)
+{
+	static struct model m;
+	struct nn_ftab t;
+	size_t i, round, live = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < NKEYS; i++) {
+		memset(m.key[i], 0, KSZ);
+		memcpy(m.key[i], &i, 4);
+		m.key[i][19] = (uint8_t)rnd();
+	}
+	nn_ftab_init(&t, KSZ, VSZ);
+	for (round = 0; round < 40; round++) {
+		for (i = 0; i < NKEYS / 4; i++) {
+			/* Few keys live at a time: long probe runs, many holes. */
+			size_t k = rnd() % (NKEYS / 8);
+
+			if (rnd() % 2) {
+				random_val(m.val[k]);
+				live += !m.present[k];
+				m.present[k] = 1;
+				assert_int_equal(nn_ftab_put(&t, m.key[k], m.val[k]), 0);
+			} else {
+				live -= m.present[k];
+				m.present[k] = 0;
+				assert_int_equal(nn_ftab_del(&t, m.key[k]), 0);
+			}
+		}
+		check_all(&t, &m);
+		assert_int_equal(t.n, live);
+		for (i = 0; i < t.n; i++)
+			assert_int_equal(nn_ftab_find(&t, nn_ftab_key(&t, i)), (long)i);
+	}
+	nn_ftab_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_shared_copies),
+		cmocka_unit_test(test_delete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

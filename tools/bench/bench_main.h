@@ -11,6 +11,12 @@
 #include "bench.h"
 #include "dp/loader.h"
 
+/* The incremental path's figures (ctl_inc.c): a JSON member
+ * "incremental": {...} written to @out. 0 or -errno. */
+struct nn_limits;
+int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const struct nn_limits *lim,
+		      FILE *out);
+
 #define MAX_SCALES 8
 #define MAX_CASES 32
 #define MAX_ROUNDS 101

@@ -10,17 +10,12 @@
 #include <string.h>
 
 #include "compile/compile.h"
+#include "compile/compile_int.h"
 #include "lib/addr.h"
 #include "lib/table.h"
 #include "lib/u32sort.h"
 
-struct vec {
-	uint32_t *v;
-	size_t n;
-	size_t cap;
-};
-
-static int vpush(struct vec *v, uint32_t x)
+int nn_c_vpush(struct vec *v, uint32_t x)
 {
 	if (v->n == v->cap) {
 		size_t ncap = v->cap ? v->cap * 2 : 8;
@@ -35,7 +30,7 @@ static int vpush(struct vec *v, uint32_t x)
 	return 0;
 }
 
-static void vsort_unique(struct vec *v)
+void nn_c_vsort_unique(struct vec *v)
 {
 	v->n = nn_u32_sort_unique(v->v, v->n);
 }
@@ -51,19 +46,6 @@ static void vfree_all(struct vec *v, size_t n)
 	free(v);
 }
 
-/* Prefix index: (network, length, masked address) -> list of ids, and the
- * set of lengths in use per network. */
-struct pfx_index {
-	struct nn_table t;
-	uint8_t (*lens)[129]; /* [network][len] = used */
-};
-
-struct pfx_key {
-	uint32_t net;
-	uint32_t len;
-	uint8_t addr[NN_ADDR_LEN];
-};
-
 static int pfx_add(struct pfx_index *ix, uint32_t net, const struct nn_prefix *p, uint32_t id)
 {
 	struct pfx_key k = { .net = net, .len = p->len };
@@ -76,7 +58,7 @@ static int pfx_add(struct pfx_index *ix, uint32_t net, const struct nn_prefix *p
 	e = nn_table_get(&ix->t, &k, sizeof(k));
 	if (e)
 		v = *(struct vec *)e->val;
-	err = vpush(&v, id);
+	err = nn_c_vpush(&v, id);
 	if (err)
 		return err;
 	return nn_table_put(&ix->t, &k, sizeof(k), &v, sizeof(v));
@@ -133,7 +115,7 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 			continue;
 		v = e->val;
 		for (i = 0; i < v->n; i++) {
-			err = vpush(out, v->v[i]);
+			err = nn_c_vpush(out, v->v[i]);
 			if (err)
 				return err;
 		}
@@ -152,25 +134,18 @@ static void pfx_free(struct pfx_index *ix)
 	free(ix->lens);
 }
 
-struct cstate {
-	const struct nn_policy *p;
-	struct nn_compiled *out;
-	struct nn_errlist *errs;
-	struct pfx_index rule_pfx; /* ACL dst prefixes -> rule ids */
-	struct pfx_index res_pfx;  /* resource prefixes -> resource ids */
-	struct pfx_index closed;   /* closed space (net 0) -> index */
-	struct vec *res_rules;	   /* [n_resources]: rules naming it as dst */
-	struct vec *rule_src;	   /* [n_rules]: src classes holding the rule */
-	struct vec *rule_dst;	   /* [n_rules]: dst classes holding the rule */
-	struct nn_table src_sigs;  /* (net, rules...) -> class */
-	struct nn_table dst_sigs;
-	uint32_t *dev_src;     /* [n_devices]: named by device or user */
-	uint32_t *dev_gsrc;    /* [n_devices]: reached through groups */
-	uint32_t *dev_dst6;    /* [n_devices] */
-	uint32_t *dev_dst4;    /* [n_devices] */
-	struct nn_table cells; /* (src, dst) -> struct vec of rules */
-	struct vec scratch;    /* region_sig's resources, reused */
-};
+/* Count one more member of class @cls in @refs (grown as classes come). */
+static int ref_class(struct vec *refs, uint32_t cls)
+{
+	while (refs->n <= cls) {
+		int err = nn_c_vpush(refs, 0);
+
+		if (err)
+			return err;
+	}
+	refs->v[cls]++;
+	return 0;
+}
 
 /* Intern a sorted rule list of network @net as a class; 0 for none. */
 static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes, uint32_t *next,
@@ -181,7 +156,6 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	struct nn_tentry *e;
 	int err = 0;
 
-	(void)s;
 	*cls = NN_CLASS_NONE;
 	if (!sig->n)
 		return 0;
@@ -200,12 +174,14 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	}
 	if (key != small)
 		free(key);
-	if (e)
-		return 0;
+	if (!err)
+		err = ref_class(sigs == &s->src_sigs ? &s->src_refs : &s->dst_refs, *cls);
+	if (e || err)
+		return err;
 	if (err)
 		return err;
 	for (i = 0; i < sig->n; i++) {
-		err = vpush(&rule_classes[sig->v[i]], *cls);
+		err = nn_c_vpush(&rule_classes[sig->v[i]], *cls);
 		if (err)
 			return err;
 	}
@@ -248,10 +224,11 @@ static int src_classes(struct cstate *s)
 				g = 0;
 			while (g < rule->n_src_grp_devices && rule->src_grp_devices[g] < dv)
 				g++;
-			err = vpush(g < rule->n_src_grp_devices && rule->src_grp_devices[g] == dv ?
-					    &grp[dv] :
-					    &named[dv],
-				    r);
+			err = nn_c_vpush(g < rule->n_src_grp_devices &&
+							 rule->src_grp_devices[g] == dv ?
+						 &grp[dv] :
+						 &named[dv],
+					 r);
 		}
 	}
 	for (d = 0; d < p->n_devices && !err; d++) {
@@ -271,8 +248,8 @@ static int src_classes(struct cstate *s)
 /* Rules of network @net whose non-"*" dst matches every address of the
  * prefix (@a, @len) inside the network: named resources covering it, and
  * ACL dst prefixes covering it. */
-static int region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned int len,
-		      struct vec *sig)
+int nn_c_region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned int len,
+		    struct vec *sig)
 {
 	struct vec *res = &s->scratch;
 	size_t i, k;
@@ -286,11 +263,11 @@ static int region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned
 		struct vec *rr = &s->res_rules[res->v[i]];
 
 		for (k = 0; k < rr->n && !err; k++)
-			err = vpush(sig, rr->v[k]);
+			err = nn_c_vpush(sig, rr->v[k]);
 	}
 	if (!err)
 		err = pfx_covering(&s->rule_pfx, net, a, len, sig);
-	vsort_unique(sig);
+	nn_c_vsort_unique(sig);
 	return err;
 }
 
@@ -309,7 +286,7 @@ static int dst_classes_devices(struct cstate *s)
 		if (rule->dst_star)
 			continue;
 		for (i = 0; i < rule->n_dst_devices && !err; i++)
-			err = vpush(&named[rule->dst_devices[i]], r);
+			err = nn_c_vpush(&named[rule->dst_devices[i]], r);
 	}
 	for (d = 0; d < p->n_devices && !err; d++) {
 		const struct nn_device *dev = &p->devices[d];
@@ -318,9 +295,9 @@ static int dst_classes_devices(struct cstate *s)
 		/* @sig's buffer serves every device */
 		sig.n = 0;
 		for (i = 0; i < named[d].n && !err; i++)
-			err = vpush(&sig, named[d].v[i]);
+			err = nn_c_vpush(&sig, named[d].v[i]);
 		if (!err)
-			err = region_sig(s, net, dev->addr6, 128, &sig);
+			err = nn_c_region_sig(s, net, dev->addr6, 128, &sig);
 		if (!err)
 			err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net,
 				     &sig, &s->dev_dst6[d]);
@@ -328,9 +305,9 @@ static int dst_classes_devices(struct cstate *s)
 		s->dev_dst4[d] = NN_CLASS_NONE;
 		if (dev->has_addr4 && !err) {
 			for (i = 0; i < named[d].n && !err; i++)
-				err = vpush(&sig, named[d].v[i]);
+				err = nn_c_vpush(&sig, named[d].v[i]);
 			if (!err)
-				err = region_sig(s, net, dev->addr4, 128, &sig);
+				err = nn_c_region_sig(s, net, dev->addr4, 128, &sig);
 			if (!err)
 				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
 					     net, &sig, &s->dev_dst4[d]);
@@ -366,8 +343,8 @@ static int add_prefix(struct cstate *s, struct nn_table *seen, uint32_t net,
 
 /* Length of the longest prefix of @ix (scope @net) covering the prefix
  * (@a, @len), -1 when none; families apart as in pfx_covering(). */
-static int longest_covering(const struct pfx_index *ix, uint32_t net, const uint8_t *a,
-			    unsigned int len)
+int nn_c_longest_covering(const struct pfx_index *ix, uint32_t net, const uint8_t *a,
+			  unsigned int len)
 {
 	unsigned int lo = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0, l;
 	struct pfx_key k = { .net = net };
@@ -401,11 +378,11 @@ static int add_region(struct cstate *s, struct nn_table *seen, uint32_t net,
 	struct vec sig = {};
 	int lc, lr, err;
 
-	lc = longest_covering(&s->closed, 0, pfx->addr, pfx->len);
-	lr = longest_covering(&s->res_pfx, net, pfx->addr, pfx->len);
+	lc = nn_c_longest_covering(&s->closed, 0, pfx->addr, pfx->len);
+	lr = nn_c_longest_covering(&s->res_pfx, net, pfx->addr, pfx->len);
 	if (lc >= 0 && lc >= lr)
 		return 0;
-	err = region_sig(s, net, pfx->addr, pfx->len, &sig);
+	err = nn_c_region_sig(s, net, pfx->addr, pfx->len, &sig);
 	if (!err)
 		err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net, &sig,
 			     &info.dst_class);
@@ -462,7 +439,7 @@ static int v4_holes(struct cstate *s, struct nn_table *seen)
 		if (!scope_covers_v4(s->out, upto, net))
 			continue;
 		err = pfx_covering(&s->rule_pfx, net, v4_block.addr, 96, &sig);
-		vsort_unique(&sig);
+		nn_c_vsort_unique(&sig);
 		if (!err)
 			err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net,
 				     &sig, &info.dst_class);
@@ -510,7 +487,7 @@ static int dst_classes_prefixes(struct cstate *s, struct nn_table *seen)
 			 * address and internet destinations. */
 			if (!err)
 				err = pfx_covering(&s->rule_pfx, net, q->addr, q->len, &sig);
-			vsort_unique(&sig);
+			nn_c_vsort_unique(&sig);
 			if (!err)
 				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
 					     net, &sig, &info.dst_class);
@@ -525,7 +502,7 @@ static int dst_classes_prefixes(struct cstate *s, struct nn_table *seen)
 
 		/* Inside closed space, unassigned overlay addresses are closed
 		 * too (longest match would otherwise find this entry). */
-		if (longest_covering(&s->closed, 0, o->addr, o->len) >= 0)
+		if (nn_c_longest_covering(&s->closed, 0, o->addr, o->len) >= 0)
 			info.flags = NN_PF_CLOSED;
 		err = add_prefix(s, seen, 0, o, &info);
 	}
@@ -558,7 +535,7 @@ static int build_indexes(struct cstate *s)
 		for (k = 0; k < r->n_dst_prefixes && !err; k++)
 			err = pfx_add(&s->rule_pfx, r->network + 1, &r->dst_prefixes[k], i);
 		for (k = 0; k < r->n_dst_resources && !err; k++)
-			err = vpush(&s->res_rules[r->dst_resources[k]], i);
+			err = nn_c_vpush(&s->res_rules[r->dst_resources[k]], i);
 	}
 	return err;
 }
@@ -578,8 +555,8 @@ static int cell_add(struct cstate *s, uint32_t src, uint32_t dst, uint32_t rule)
 	/* A known cell grows its rule list in place (the table owns the
 	 * struct vec): no second hash and probe to store it again. */
 	if (e)
-		return vpush(e->val, rule);
-	err = vpush(&v, rule);
+		return nn_c_vpush(e->val, rule);
+	err = nn_c_vpush(&v, rule);
 	if (err)
 		return err;
 	err = nn_table_put(&s->cells, &k, sizeof(k), &v, sizeof(v));
@@ -608,7 +585,7 @@ static int fill_cells(struct cstate *s)
 	return err;
 }
 
-static int cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
+int nn_c_cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
 {
 	struct cell_key k = { src, dst };
 
@@ -682,18 +659,18 @@ static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_
 	return 0;
 }
 
-static uint8_t cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst)
+uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst)
 {
 	uint32_t star = NN_CLASS_STAR(net);
 	uint8_t f = 0;
 
-	if (cell_exists(s, src, star))
+	if (nn_c_cell_exists(s, src, star))
 		f |= NN_AF_CELL_S_STAR;
-	if (cell_exists(s, gsrc, star))
+	if (nn_c_cell_exists(s, gsrc, star))
 		f |= NN_AF_CELL_G_STAR;
-	if (cell_exists(s, star, star))
+	if (nn_c_cell_exists(s, star, star))
 		f |= NN_AF_CELL_STAR_STAR;
-	if (cell_exists(s, star, dst))
+	if (nn_c_cell_exists(s, star, dst))
 		f |= NN_AF_CELL_STAR_D;
 	return f;
 }
@@ -718,13 +695,14 @@ static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
 		info.src_gclass = s->dev_gsrc[i];
 		info.stat_slot = slots->dev[i];
 		info.dst_class = s->dev_dst6[i];
-		info.flags = cell_flags(s, net, info.src_class, info.src_gclass, info.dst_class) |
-			     (d->egress_here ? NN_AF_EGRESS : 0);
+		info.flags =
+			nn_c_cell_flags(s, net, info.src_class, info.src_gclass, info.dst_class) |
+			(d->egress_here ? NN_AF_EGRESS : 0);
 		err = add_addr(s->out, d->addr6, &info);
 		if (!err && d->has_addr4) {
 			info.dst_class = s->dev_dst4[i];
-			info.flags = cell_flags(s, net, info.src_class, info.src_gclass,
-						info.dst_class) |
+			info.flags = nn_c_cell_flags(s, net, info.src_class, info.src_gclass,
+						     info.dst_class) |
 				     (d->egress_here ? NN_AF_EGRESS : 0);
 			err = add_addr(s->out, d->addr4, &info);
 		}
@@ -757,22 +735,23 @@ static void prefix_flags(struct cstate *s)
 
 		if (pi->kind == NN_PK_OVERLAY)
 			continue;
-		if (cell_exists(s, NN_CLASS_STAR(pi->network), pi->dst_class))
+		if (nn_c_cell_exists(s, NN_CLASS_STAR(pi->network), pi->dst_class))
 			pi->flags |= NN_AF_CELL_STAR_D;
 	}
 }
 
-static void cstate_free(struct cstate *s)
+void nn_c_cstate_free(struct cstate *s)
 {
-	const struct nn_policy *p = s->p;
 	size_t i;
 
 	pfx_free(&s->rule_pfx);
 	pfx_free(&s->res_pfx);
 	pfx_free(&s->closed);
-	vfree_all(s->res_rules, p->n_resources);
-	vfree_all(s->rule_src, p->n_rules);
-	vfree_all(s->rule_dst, p->n_rules);
+	vfree_all(s->res_rules, s->n_resources);
+	vfree_all(s->rule_src, s->n_rules);
+	vfree_all(s->rule_dst, s->n_rules);
+	free(s->src_refs.v);
+	free(s->dst_refs.v);
 	nn_table_free(&s->src_sigs);
 	nn_table_free(&s->dst_sigs);
 	for (i = 0; i < s->cells.cap; i++)
@@ -789,7 +768,18 @@ static void cstate_free(struct cstate *s)
 int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
 	       const struct nn_compile_caps *caps, struct nn_compiled *out, struct nn_errlist *errs)
 {
-	struct cstate s = { .p = p, .out = out, .errs = errs };
+	return nn_compile_keep(p, slots, caps, out, errs, NULL);
+}
+
+int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
+		    const struct nn_compile_caps *caps, struct nn_compiled *out,
+		    struct nn_errlist *errs, struct nn_compile_state **keep)
+{
+	struct cstate s = { .p = p,
+			    .out = out,
+			    .errs = errs,
+			    .n_resources = p->n_resources,
+			    .n_rules = p->n_rules };
 	size_t nd = p->n_devices ? p->n_devices : 1, nr = p->n_rules ? p->n_rules : 1, i;
 	struct nn_table seen;
 	int err;
@@ -839,7 +829,19 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
 	}
 	out->n_rules = p->n_rules;
 	nn_table_free(&seen);
-	cstate_free(&s);
+	if (!err && keep) {
+		*keep = calloc(1, sizeof(**keep));
+		if (*keep) {
+			(*keep)->s = s;
+			(*keep)->s.out = NULL;
+			(*keep)->s.errs = NULL;
+			(*keep)->s.p = NULL; /* the queries need only the indexes */
+			memset(&s, 0, sizeof(s));
+		} else {
+			err = -ENOMEM;
+		}
+	}
+	nn_c_cstate_free(&s);
 	if (err == -ENOMEM)
 		nn_errlist_add(errs, "out of memory compiling the policy");
 	if (err)

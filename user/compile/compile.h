@@ -87,6 +87,51 @@ int nn_compile(const struct nn_policy *p, const struct nn_slots *slots,
 
 void nn_compiled_free(struct nn_compiled *c);
 
+/*
+ * The incremental path (compile/delta.h) keeps the compiler's state of the
+ * last full compile: signatures -> classes, cells, prefix indexes, how many
+ * members each class has. nn_compile_keep() is nn_compile() handing that
+ * state to *@keep (NULL: not kept) on success.
+ */
+struct nn_compile_state;
+int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
+		    const struct nn_compile_caps *caps, struct nn_compiled *out,
+		    struct nn_errlist *errs, struct nn_compile_state **keep);
+void nn_compile_state_free(struct nn_compile_state *k);
+
+/* Class indexes of one device: source named (by device or user), source
+ * through groups, destination of addr6, destination of addr4. */
+enum { NN_DC_SRC, NN_DC_GSRC, NN_DC_DST6, NN_DC_DST4, NN_DC_COUNT };
+
+/* The classes the kept compile gave device @d of its policy. */
+void nn_compile_state_dev(const struct nn_compile_state *k, size_t d, uint32_t cls[NN_DC_COUNT]);
+
+/* The classes @dev would get with the source signatures @named and @grp
+ * (sorted rule indices of its network) and no rule naming it as dst: only
+ * classes that exist already. -ENOENT when a signature has no class (it
+ * would create one: not a per-device change), -ENOMEM. */
+int nn_compile_dev_classes(struct nn_compile_state *k, const struct nn_device *dev,
+			   const uint32_t *named, size_t n_named, const uint32_t *grp, size_t n_grp,
+			   uint32_t cls[NN_DC_COUNT]);
+
+/* Members of a source (@dst false) or destination class; ±1 by hand as a
+ * device joins or leaves. NN_CLASS_NONE has no count (0). */
+uint32_t nn_compile_class_refs(const struct nn_compile_state *k, bool dst, uint32_t cls);
+void nn_compile_class_ref(struct nn_compile_state *k, bool dst, uint32_t cls, int delta);
+
+/* Is @addr (16 bytes) inside the closed space of the kept compile? */
+bool nn_compile_in_closed(const struct nn_compile_state *k, const uint8_t *addr);
+
+/* The nn_addrs entries of @dev (one, or two with an IPv4 address) exactly
+ * as the compile emits them; returns how many. */
+size_t nn_compile_dev_addrs(struct nn_compile_state *k, const struct nn_policy *p,
+			    const struct nn_device *dev, uint32_t slot,
+			    const uint32_t cls[NN_DC_COUNT], struct nn_addr_ent out[2]);
+
+/* What a class is, whatever its number: (network, sorted rule indices),
+ * *@n words; NULL for an unknown class. For comparing two compiles. */
+const uint32_t *nn_compile_class_sig(struct nn_compile_state *k, bool dst, uint32_t cls, size_t *n);
+
 /* Room for one more element in *@arr of @n elements of @size bytes, grown
  * geometrically (the capacity is implied by @n: 16, then powers of two), so
  * appending N entries copies O(N) bytes, not O(N^2). 0 or -ENOMEM. */

@@ -11,18 +11,12 @@
 #include "dp/batch.h"
 #include "dp/cache.h"
 #include "dp/ftab.h"
+#include "dp/apply_int.h"
 #include "lib/log.h"
 
 /* The pinned names, for errors: an operator must know which map is full. */
 static const char *const set_name[SET_COUNT] = { "nn_addrs", "nn_prefixes", "nn_pfx_hash",
 						 "nn_pfx_lens", "nn_policy" };
-
-/* One double-buffered map. */
-struct mapset {
-	int fd;
-	size_t ksz;
-	size_t vsz;
-};
 
 static uint32_t key_slot(int set, const void *key)
 {
@@ -41,7 +35,7 @@ static uint32_t key_slot(int set, const void *key)
 }
 
 /* The same key in the other slot. */
-static void key_reslot(int set, void *key, uint32_t slot)
+void nn_ap_key_reslot(int set, void *key, uint32_t slot)
 {
 	switch (set) {
 	case SET_ADDRS:
@@ -83,7 +77,7 @@ static int dump_one(const void *key, const void *val, void *arg)
 	uint32_t slot = key_slot(a->set, key) & 1;
 
 	memcpy(k, key, a->ksz);
-	key_reslot(a->set, k, 0);
+	nn_ap_key_reslot(a->set, k, 0);
 	return nn_ftab_put(&a->c->have[a->set][slot], k, val);
 }
 
@@ -135,7 +129,7 @@ static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoc
 
 static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
 {
-	key_reslot(set, key, 0);
+	nn_ap_key_reslot(set, key, 0);
 	return nn_ftab_put(t, key, val);
 }
 
@@ -243,7 +237,7 @@ static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot
 		b->cap = nc;
 	}
 	memcpy(b->k + b->n * ms->ksz, key, ms->ksz);
-	key_reslot(set, b->k + b->n * ms->ksz, slot);
+	nn_ap_key_reslot(set, b->k + b->n * ms->ksz, slot);
 	if (t)
 		nn_ftab_val(t, i, b->v + b->n * ms->vsz);
 	b->n++;
@@ -392,7 +386,7 @@ static enum nn_apply_outcome outcome(struct nn_apply_result *res, int err, bool 
 	return rejected ? NN_APPLY_REJECTED : NN_APPLY_FAILED;
 }
 
-static void init_sets(const struct nn_dp *dp, struct mapset *sets)
+void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets)
 {
 	static const struct {
 		int map;
@@ -442,6 +436,14 @@ static void cache_keep(struct nn_dp *dp, struct nn_apply_cache *c, uint32_t epoc
 enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       struct nn_apply_result *res, struct nn_errlist *errs)
 {
+	return nn_apply_keep(dp, p, res, errs, NULL);
+}
+
+enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
+				    struct nn_apply_result *res, struct nn_errlist *errs,
+				    struct nn_apply_kept *keep)
+{
+	struct nn_compile_state *cs = NULL;
 	struct mapset sets[SET_COUNT];
 	struct nn_ftab want[SET_COUNT];
 	uint32_t epoch, live, standby, max_rules = dp->opts.cap.max_rules, zero = 0;
@@ -454,7 +456,7 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	int i, err;
 
 	memset(res, 0, sizeof(*res));
-	init_sets(dp, sets);
+	nn_ap_init_sets(dp, sets);
 	for (i = 0; i < SET_COUNT; i++)
 		nn_ftab_init(&want[i], sets[i].ksz, sets[i].vsz);
 	err = nn_live_epoch(dp, &epoch);
@@ -470,10 +472,11 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	err = nn_slots_plan(dp, p, &slots, &plan, errs);
 	if (err)
 		return outcome(res, err, err == -ENOSPC);
-	err = nn_compile(p, &slots,
-			 &(struct nn_compile_caps){ .max_cells = dp->opts.cap.max_cells,
-						    .max_prefixes = dp->opts.cap.max_prefixes },
-			 &c, errs);
+	err = nn_compile_keep(p, &slots,
+			      &(struct nn_compile_caps){ .max_cells = dp->opts.cap.max_cells,
+							 .max_prefixes =
+								 dp->opts.cap.max_prefixes },
+			      &c, errs, keep ? &cs : NULL);
 	if (err) {
 		rejected = err == -E2BIG;
 		goto out_slots;
@@ -538,6 +541,7 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 		nn_ftab_init(&want[i], sets[i].ksz, sets[i].vsz);
 	}
 	memcpy(cache->rules[standby], c.rules, c.n_rules * sizeof(*c.rules));
+	cache->journal_ok = false; /* the halves now differ by a whole diff */
 
 	/* The switch: one 4-byte write; then wait out readers of the old slot. */
 	epoch++;
@@ -549,6 +553,7 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 	res->writes++;
 	res->flipped = true;
 	res->epoch = epoch;
+	dp->full_seq++; /* new class numbers: older device patches are void */
 	err = nn_dp_barrier(dp);
 	/* Without the barrier, programs may still read the old half: the
 	 * record is dropped so that nothing writes it on its strength. */
@@ -564,6 +569,16 @@ enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       strerror(-err));
 out:
 	nn_compiled_free(&c);
+	if (!err && keep) {
+		/* The incremental path goes on from here (compile/delta.h). */
+		keep->cs = cs;
+		keep->slots = slots;
+		keep->slot_cap = dp->opts.cap.max_devices + dp->opts.cap.max_nodes + 1;
+		keep->seq = dp->full_seq;
+		cs = NULL;
+		memset(&slots, 0, sizeof(slots));
+	}
+	nn_compile_state_free(cs);
 out_slots:
 	for (i = 0; i < SET_COUNT; i++)
 		nn_ftab_free(&want[i]);
@@ -580,7 +595,7 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	int i, err;
 
 	*writes = 0;
-	init_sets(dp, sets);
+	nn_ap_init_sets(dp, sets);
 	err = nn_live_epoch(dp, &epoch);
 	if (err)
 		return err;
@@ -611,6 +626,17 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 		return err;
 	}
 	memcpy(c->rules[standby], c->rules[live], mr * sizeof(*c->rules[live]));
+	/* The halves are equal: an empty journal. */
+	for (i = 0; i < SET_COUNT; i++) {
+		if (c->journal[i].ksz != sets[i].ksz) {
+			free(c->journal[i].k);
+			memset(&c->journal[i], 0, sizeof(c->journal[i]));
+			c->journal[i].ksz = sets[i].ksz;
+		}
+		c->journal[i].n = 0;
+	}
+	c->n_jrules = 0;
+	c->journal_ok = true;
 	dp->apply_cache = c;
 	return 0;
 }
@@ -632,7 +658,7 @@ static int check_one(const void *key, const void *val, void *arg)
 	long j;
 
 	memcpy(k, key, a->ksz);
-	key_reslot(a->set, k, 0);
+	nn_ap_key_reslot(a->set, k, 0);
 	j = nn_ftab_find(t, k);
 	if (j >= 0)
 		a->found[slot]++; /* the rest of the record is missing from the map */
@@ -666,7 +692,7 @@ int nn_apply_check(struct nn_dp *dp, size_t *differ)
 	int set, err = 0;
 
 	*differ = 0;
-	init_sets(dp, sets);
+	nn_ap_init_sets(dp, sets);
 	err = nn_live_epoch(dp, &epoch);
 	if (err)
 		return err;

@@ -78,6 +78,38 @@ struct nn_apply_result {
 enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       struct nn_apply_result *res, struct nn_errlist *errs);
 
+/* What a full apply hands to the incremental path (compile/delta.h). */
+struct nn_apply_kept {
+	struct nn_compile_state *cs; /* the compile state of the generation */
+	struct nn_slots slots;	     /* the counter slots it chose (free with
+				      * nn_slots_free(&slots, &empty_plan)) */
+	uint32_t slot_cap;	     /* size of the device/node slot space */
+	uint64_t seq;		     /* which full apply (nn_inc_new's @seq) */
+};
+
+/* nn_apply() that, when applied, also hands over its compile state and
+ * counter slots in *@keep (zeroed otherwise). */
+enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
+				    struct nn_apply_result *res, struct nn_errlist *errs,
+				    struct nn_apply_kept *keep);
+
+/*
+ * The switch for a device patch (compile/delta.h) in O(change): with a
+ * record of the live generation, the standby half gets only the keys of
+ * the journal (where it differs from live) and of @pt, set to what live
+ * holds overridden by @pt; new counter slots are claimed, the generation
+ * flips, the RCU barrier is waited, freed slots are released, nn_meta is
+ * updated. -EAGAIN without a valid record (the full path then applies);
+ * other failures drop the record and leave the previous generation
+ * enforced, as nn_apply() does. A patch built on the state of an older full
+ * apply than the last one (pt->seq) is refused with -EAGAIN: its class
+ * numbers may be stale. The first patch after a full apply pays one
+ * comparison of the record's halves (no map read) to build the journal.
+ */
+struct nn_dev_patch;
+enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch *pt,
+				     struct nn_apply_result *res, struct nn_errlist *errs);
+
 /*
  * Bring the standby half up to date with the live one, from the record the
  * last apply kept (no map is read): afterwards the next apply writes only

@@ -11,14 +11,29 @@
 #ifndef NANAMI_DP_CACHE_H
 #define NANAMI_DP_CACHE_H
 
+#include <stdbool.h>
+
 #include "dp/ftab.h"
 #include "nanami_abi.h"
 
 /* The double-buffered policy maps, in the order they are written. */
 enum { SET_ADDRS, SET_PREFIXES, SET_PFX_HASH, SET_PFX_LENS, SET_CELLS, SET_COUNT };
 
+/* Keys (slot 0) of one map where the two halves differ. */
+struct nn_keylist {
+	uint8_t *k;
+	size_t n, cap, ksz;
+};
+
 struct nn_apply_cache {
 	uint32_t epoch;
+	/* The journal: where the standby half differs from the live one
+	 * (valid when journal_ok; nn_apply_patch() computes it once from the
+	 * record otherwise), so a patch writes O(change), not a diff. */
+	bool journal_ok;
+	struct nn_keylist journal[SET_COUNT];
+	uint32_t *jrules; /* rule slots where the halves differ */
+	size_t n_jrules;
 	struct nn_ftab have[SET_COUNT][2];
 	struct nn_rule_info *rules[2]; /* [max_rules]: the rule slots of each half */
 	uint32_t max_rules;

@@ -245,6 +245,47 @@ int nn_ftab_put(struct nn_ftab *t, const void *key, const void *val)
 	return 0;
 }
 
+int nn_ftab_del(struct nn_ftab *t, const void *key)
+{
+	size_t mask = t->icap - 1, s, e, last, i, j, h;
+	int err;
+
+	if (!t->icap)
+		return 0;
+	s = slot_of(t, key);
+	if (!t->index[s])
+		return 0;
+	if (t->holders && *t->holders > 1) {
+		/* shared with a copy (the standby record after a sync): ours
+		 * first; the slot is the same in our copy of the index */
+		err = unshare(t);
+		if (err)
+			return err;
+	}
+	e = t->index[s] - 1;
+	last = t->n - 1;
+	/* Backward-shift deletion: every later entry of the probe run that
+	 * could live at the hole moves into it, so no search stops early. */
+	t->index[s] = 0;
+	for (i = s, j = (s + 1) & mask; t->index[j]; j = (j + 1) & mask) {
+		h = hash_key(t->keys + (t->index[j] - 1) * t->ksz, t->ksz) & mask;
+		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
+			continue;
+		t->index[i] = t->index[j];
+		t->index[j] = 0;
+		i = j;
+	}
+	if (e != last) {
+		/* The last entry moves into the freed number. */
+		memcpy(t->keys + e * t->ksz, t->keys + last * t->ksz, t->ksz);
+		t->voff[e] = t->voff[last];
+		t->vlen[e] = t->vlen[last];
+		t->index[slot_of(t, t->keys + e * t->ksz)] = (uint32_t)e + 1;
+	}
+	t->n--;
+	return 0;
+}
+
 bool nn_ftab_val_eq(const struct nn_ftab *t, size_t i, const void *val)
 {
 	size_t len = trimmed(val, t->vsz);

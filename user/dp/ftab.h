@@ -8,8 +8,8 @@
  * no allocation per entry, and walking the entries is walking an array. A
  * value is stored without its trailing zero bytes (a cell is 392 bytes of
  * which most are unused ranges), and compared the same way, so equality is
- * exact. No deletion: a table is built once per generation and kept or
- * thrown away whole.
+ * exact. Deletion (nn_ftab_del) is for the incremental path's few keys
+ * per change; a table is otherwise built once per generation.
  */
 #ifndef NANAMI_DP_FTAB_H
 #define NANAMI_DP_FTAB_H
@@ -54,6 +54,12 @@ static inline const void *nn_ftab_key(const struct nn_ftab *t, size_t i)
 {
 	return t->keys + i * t->ksz;
 }
+
+/* Remove @key if present (the last entry takes its number; the value's
+ * bytes stay in the arena until the table is rebuilt). A table that shares
+ * its arrays with a copy gets its own first (as nn_ftab_put does), so the
+ * copy is untouched: 0 or -ENOMEM (then nothing changed). */
+int nn_ftab_del(struct nn_ftab *t, const void *key);
 
 /* Does entry @i hold exactly @val (vsz bytes)? */
 bool nn_ftab_val_eq(const struct nn_ftab *t, size_t i, const void *val);

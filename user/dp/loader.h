@@ -101,6 +101,9 @@ struct nn_dp {
 	struct nn_load_opts opts;
 	bool adopted;			    /* the maps were already pinned */
 	struct nn_apply_cache *apply_cache; /* apply.c: what the policy maps hold */
+	/* Full applies that flipped (apply.c): a device patch is built on the
+	 * class numbers of one of them and refused after another. */
+	uint64_t full_seq;
 };
 
 /* Open, configure and load every program; maps shared, pinned and adopted

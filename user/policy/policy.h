@@ -260,6 +260,11 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 
 void nn_policy_free(struct nn_policy *p);
 
+/* Effective routing of one device @d of @p (d->network and d->user set), as
+ * the snapshot parser resolves every device's, with the same messages into
+ * @errs: for the incremental path, which judges one device alone. */
+void nn_resolve_device_routing(struct nn_policy *p, struct nn_device *d, struct nn_errlist *errs);
+
 /* Free what one rule owns (not the rule itself); the rule stays safe to free
  * again. */
 void nn_rule_release(struct nn_rule *r);

@@ -117,3 +117,8 @@ void nn_resolve_routing(struct nn_policy *p, struct nn_errlist *errs)
 	for (i = 0; i < p->n_devices; i++)
 		resolve_device(p, &p->devices[i], errs);
 }
+
+void nn_resolve_device_routing(struct nn_policy *p, struct nn_device *d, struct nn_errlist *errs)
+{
+	resolve_device(p, d, errs);
+}

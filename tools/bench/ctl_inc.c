@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ctl_inc.c - the incremental path's figures for nn-microbench apply
+ * (compile/delta.h, nn_apply_patch): once the snapshot is live, the kept
+ * state is built (what a full apply leaves for the fast path), then
+ * one-device changes go through nn_inc_delta + nn_apply_patch: revoke,
+ * restore, key rotation, routing preference, add, delete. Each: CPU ms of
+ * the process (user + system), wall ms, map writes. The device is the
+ * first from the middle of the snapshot that no rule names by id (a device
+ * a rule names is the full path's).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "bench_main.h"
+#include "compile/delta.h"
+#include "dp/apply.h"
+#include "lib/base64.h"
+
+static double cpu_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static double wall_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+struct inc_run {
+	struct nn_dp *dp;
+	struct nn_inc *inc;
+	uint64_t gen;
+	const char *tid, *nid;
+};
+
+struct inc_fig {
+	double cpu, ms;
+	size_t writes;
+	bool fast;
+	char why[160];
+};
+
+/* One change through the fast path; fig->fast false when it fell back. */
+static int one(struct inc_run *r, const char *op, const char *id, json_t *value,
+	       struct inc_fig *fig)
+{
+	json_t *ch = json_pack("[{s:s, s:s, s:s, s:s, s:s}]", "op", op, "kind", "device", "id", id,
+			       "tenant_id", r->tid, "network_id", r->nid);
+	struct nn_errlist errs = {};
+	struct nn_apply_result res = {};
+	struct nn_dev_patch pt;
+	double c0, t0;
+	int err;
+
+	if (!ch)
+		return -ENOMEM;
+	if (value)
+		json_object_set_new(json_array_get(ch, 0), "value", value);
+	memset(fig, 0, sizeof(*fig));
+	c0 = cpu_now();
+	t0 = wall_now();
+	err = nn_inc_delta(r->inc, ch, r->gen + 1, &pt, fig->why, sizeof(fig->why));
+	if (!err) {
+		if (nn_apply_patch(r->dp, &pt, &res, &errs) != NN_APPLY_APPLIED)
+			err = res.error ? res.error : -EIO;
+		nn_dev_patch_free(&pt);
+		fig->fast = !err;
+		r->gen++;
+	}
+	fig->ms = wall_now() - t0;
+	fig->cpu = cpu_now() - c0;
+	fig->writes = res.writes;
+	json_decref(ch);
+	nn_errlist_free(&errs);
+	return err == -EAGAIN ? 0 : err;
+}
+
+static void print_fig(FILE *out, const char *name, const struct inc_fig *f, bool last)
+{
+	fprintf(out,
+		"\"%s\": {\"cpu_ms\": %.2f, \"ms\": %.2f, \"writes\": %zu, \"fast\": %s%s%s%s}%s",
+		name, f->cpu, f->ms, f->writes, f->fast ? "true" : "false",
+		f->fast ? "" : ", \"why\": \"", f->fast ? "" : f->why, f->fast ? "" : "\"",
+		last ? "" : ", ");
+}
+
+/* A device of the middle network on that no rule names: the revocation
+ * goes through the fast path. */
+static json_t *pick_device(struct inc_run *r, json_t *doc, size_t *tried, struct inc_fig *rev)
+{
+	json_t *ts = json_object_get(doc, "tenants"), *t, *n, *d;
+	size_t i, j, k, nt = json_array_size(ts);
+
+	for (i = nt / 2; i < nt + nt / 2; i++) {
+		t = json_array_get(ts, i % nt);
+		json_array_foreach(json_object_get(t, "networks"), j, n)
+		{
+			json_array_foreach(json_object_get(n, "devices"), k, d)
+			{
+				json_t *v = json_deep_copy(d);
+				const char *id = json_string_value(json_object_get(d, "device_id"));
+
+				if (!v || !id || *tried > 5000)
+					return NULL;
+				(*tried)++;
+				r->tid = json_string_value(json_object_get(t, "tenant_id"));
+				r->nid = json_string_value(json_object_get(n, "network_id"));
+				json_object_set_new(v, "state", json_string("disabled"));
+				if (one(r, "upsert", id, v, rev))
+					return NULL;
+				if (rev->fast)
+					return d;
+			}
+		}
+	}
+	return NULL;
+}
+
+int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const struct nn_limits *lim,
+		      FILE *out)
+{
+	struct nn_errlist errs = {};
+	struct nn_apply_kept kept = {};
+	struct nn_apply_result ar = {};
+	struct nn_slot_plan none = {};
+	struct inc_run r = { .dp = dp };
+	struct inc_fig rev, res, key, rt, add, del;
+	struct nn_policy *p = NULL;
+	json_error_t je;
+	json_t *doc, *d, *v;
+	double c0, t0, build_ms, build_cpu;
+	size_t tried = 0, w = 0;
+	uint8_t kb[32] = { 0xbe, 0x4c };
+	char b64[NN_KEY_B64_SIZE], addr[64], *colon;
+	int err;
+
+	doc = json_loadb(json, len, 0, &je);
+	if (!doc)
+		return -EINVAL;
+	r.gen = (uint64_t)json_integer_value(json_object_get(doc, "generation"));
+	/* The live generation again (no write): what the full apply keeps. */
+	err = nn_policy_parse(json, len, "gw-bench", lim, &p, &errs);
+	if (!err && nn_apply_keep(dp, p, &ar, &errs, &kept) != NN_APPLY_APPLIED)
+		err = ar.error ? ar.error : -EIO;
+	if (!err)
+		err = nn_apply_sync_standby(dp, &w);
+	if (err) {
+		nn_policy_free(p);
+		goto out;
+	}
+	c0 = cpu_now();
+	t0 = wall_now();
+	r.inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, doc, lim);
+	build_ms = wall_now() - t0;
+	build_cpu = cpu_now() - c0;
+	nn_slots_free(&kept.slots, &none);
+	if (!r.inc) {
+		err = -ENOMEM;
+		goto out;
+	}
+	d = pick_device(&r, doc, &tried, &rev);
+	if (!d) {
+		err = -ENOENT;
+		goto out;
+	}
+	v = json_deep_copy(d);
+	err = one(&r, "upsert", json_string_value(json_object_get(d, "device_id")), v, &res);
+	nn_key_to_base64(kb, b64);
+	v = json_deep_copy(d);
+	json_object_set_new(v, "public_key", json_string(b64));
+	if (!err)
+		err = one(&r, "upsert", json_string_value(json_object_get(d, "device_id")), v,
+			  &key);
+	v = json_deep_copy(d);
+	json_object_set_new(v, "routing_preference",
+			    json_pack("{s:s}", "traffic_mode", "full_tunnel"));
+	if (!err)
+		err = one(&r, "upsert", json_string_value(json_object_get(d, "device_id")), v, &rt);
+	/* A new device of the same user, in the same /64, no IPv4. */
+	v = json_deep_copy(d);
+	snprintf(addr, sizeof(addr), "%s", json_string_value(json_object_get(d, "overlay_ipv6")));
+	colon = strrchr(addr, ':');
+	if (colon)
+		snprintf(colon + 1, sizeof(addr) - (size_t)(colon + 1 - addr), "beef:1");
+	kb[2] = 1;
+	nn_key_to_base64(kb, b64);
+	json_object_set_new(v, "device_id", json_string("bench-new"));
+	json_object_set_new(v, "overlay_ipv6", json_string(addr));
+	json_object_del(v, "overlay_ipv4");
+	json_object_set_new(v, "public_key", json_string(b64));
+	if (!err)
+		err = one(&r, "upsert", "bench-new", v, &add);
+	if (!err)
+		err = one(&r, "delete", "bench-new", NULL, &del);
+	if (err)
+		goto out;
+	fprintf(out,
+		"\"incremental\": {\"state_build_ms\": %.1f, \"state_build_cpu_ms\": %.1f, "
+		"\"devices_tried\": %zu, ",
+		build_ms, build_cpu, tried);
+	print_fig(out, "revoke", &rev, false);
+	print_fig(out, "restore", &res, false);
+	print_fig(out, "key_rotation", &key, false);
+	print_fig(out, "routing_pref", &rt, false);
+	print_fig(out, "add", &add, false);
+	print_fig(out, "delete", &del, true);
+	fprintf(out, "}");
+out:
+	for (size_t i = 0; i < errs.n && i < 3; i++)
+		fprintf(stderr, "# %s\n", errs.msgs[i]);
+	nn_errlist_free(&errs);
+	nn_inc_free(r.inc);
+	json_decref(doc);
+	return err;
+}

@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * delta.c - the kept state of the incremental path (see delta.h): the
+ * policy and compile state of the last full apply, and the indexes that let
+ * one device be judged alone: ids, addresses and keys -> owner, the rules
+ * naming each user and group in src, the device ids any rule names (read
+ * from the document: a dropped rule is not in the policy, and naming a
+ * device changes whether it is dropped), the document's standing networks,
+ * users and nodes for the one-device snapshot.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/delta.h"
+#include "compile/delta_int.h"
+#include "lib/u32sort.h"
+
+uint32_t nn_inc_get(const struct nn_table *t, const void *k, size_t klen)
+{
+	struct nn_tentry *e = nn_table_get(t, k, klen);
+
+	return e ? *(uint32_t *)e->val : INC_NONE;
+}
+
+int nn_inc_put(struct nn_table *t, const void *k, size_t klen, uint32_t v)
+{
+	return nn_table_put(t, k, klen, &v, sizeof(v));
+}
+
+size_t nn_inc_key(struct inc_key *k, uint32_t net, const char *name)
+{
+	size_t l = strnlen(name, NN_NAME_MAX - 1);
+
+	memset(k, 0, sizeof(*k));
+	k->net = net;
+	memcpy(k->name, name, l);
+	return sizeof(k->net) + l;
+}
+
+size_t nn_inc_owner_key(uint8_t *k, char kind, const uint8_t *v, size_t len)
+{
+	k[0] = (uint8_t)kind;
+	memcpy(k + 1, v, len);
+	return len + 1;
+}
+
+void nn_dev_patch_free(struct nn_dev_patch *pt)
+{
+	free(pt->set);
+	free(pt->del);
+	free(pt->new_names);
+	free(pt->new_slots);
+	free(pt->old_slots);
+	memset(pt, 0, sizeof(*pt));
+}
+
+const struct nn_policy *nn_inc_policy(const struct nn_inc *s)
+{
+	return s->p;
+}
+
+struct nn_compile_state *nn_inc_compile_state(struct nn_inc *s)
+{
+	return s->cs;
+}
+
+static size_t net_key(char *k, const char *tid, const char *nid)
+{
+	size_t a = strlen(tid), b = strlen(nid);
+
+	if (a >= NN_NAME_MAX || b >= NN_NAME_MAX)
+		return 0;
+	memcpy(k, tid, a + 1);
+	memcpy(k + a + 1, nid, b);
+	return a + 1 + b;
+}
+
+static int own(struct nn_inc *s, char kind, const uint8_t *v, size_t len, uint32_t who)
+{
+	uint8_t k[40];
+
+	return nn_inc_put(&s->owners, k, nn_inc_owner_key(k, kind, v, len), who);
+}
+
+static int index_policy(struct nn_inc *s)
+{
+	const struct nn_policy *p = s->p;
+	struct inc_key k;
+	char nk[2 * NN_NAME_MAX];
+	size_t i, l;
+	int err = 0;
+
+	err = own(s, 'a', p->gw.ov6, NN_ADDR_LEN, INC_OTHER);
+	if (!err && p->gw.has_ov4)
+		err = own(s, 'a', p->gw.ov4, NN_ADDR_LEN, INC_OTHER);
+	for (i = 0; i < p->n_nodes && !err; i++) {
+		err = own(s, 'a', p->nodes[i].addr6, NN_ADDR_LEN, INC_OTHER);
+		if (!err)
+			err = own(s, 'k', p->nodes[i].pubkey, 32, INC_OTHER);
+	}
+	for (i = 0; i < p->n_devices && !err; i++) {
+		const struct nn_device *d = &p->devices[i];
+
+		err = nn_inc_put(&s->dev_ids, d->id, strlen(d->id), (uint32_t)i);
+		if (!err)
+			err = own(s, 'a', d->addr6, NN_ADDR_LEN, (uint32_t)i);
+		if (!err && d->has_addr4)
+			err = own(s, 'a', d->addr4, NN_ADDR_LEN, (uint32_t)i);
+		if (!err)
+			err = own(s, 'k', d->pubkey, 32, (uint32_t)i);
+	}
+	for (i = 0; i < p->n_users && !err; i++) {
+		struct inc_user u = { .idx = (uint32_t)i };
+
+		l = nn_inc_key(&k, p->users[i].network, p->users[i].id);
+		err = nn_table_put(&s->users, &k, l, &u, sizeof(u));
+	}
+	for (i = 0; i < p->n_networks && !err; i++) {
+		struct inc_net n = { .idx = (uint32_t)i };
+
+		l = net_key(nk, p->tenants[p->networks[i].tenant].id, p->networks[i].id);
+		err = l ? nn_table_put(&s->nets, nk, l, &n, sizeof(n)) : -EINVAL;
+	}
+	return err;
+}
+
+static const char *str_of(const json_t *o, const char *key)
+{
+	return json_string_value(json_object_get(o, key));
+}
+
+/* Every device id the rule names in src.devices or dst.devices. */
+static int rule_device_names(struct nn_inc *s, const json_t *rule)
+{
+	static const char *const sides[] = { "src", "dst" };
+	size_t i, j;
+	json_t *v;
+	int err = 0;
+
+	for (i = 0; i < 2 && !err; i++) {
+		const json_t *list = json_object_get(json_object_get(rule, sides[i]), "devices");
+
+		json_array_foreach(list, j, v)
+		{
+			const char *n = json_string_value(v);
+
+			if (n && !err)
+				err = nn_table_put(&s->rule_names, n, strlen(n), "", 0);
+		}
+	}
+	return err;
+}
+
+/* Rule @r (standing) of network @ni names these users and groups in src. */
+static int rule_src_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const json_t *rule)
+{
+	const json_t *src = json_object_get(rule, "src");
+	struct inc_key k;
+	size_t j, l;
+	json_t *v;
+	int err = 0;
+
+	json_array_foreach(json_object_get(src, "users"), j, v)
+	{
+		const char *n = json_string_value(v);
+		struct nn_tentry *e;
+
+		if (!n || err)
+			continue;
+		l = nn_inc_key(&k, ni, n);
+		e = nn_table_get(&s->users, &k, l);
+		/* A dropped user has no devices: nothing to index. */
+		if (e)
+			err = nn_c_vpush(&s->user_rules[((struct inc_user *)e->val)->idx], r);
+	}
+	json_array_foreach(json_object_get(src, "groups"), j, v)
+	{
+		const char *n = json_string_value(v);
+		struct nn_tentry *e;
+		struct vec one = {};
+
+		if (!n || err)
+			continue;
+		l = nn_inc_key(&k, ni, n);
+		e = nn_table_get(&s->group_rules, &k, l);
+		if (e) {
+			err = nn_c_vpush(e->val, r);
+		} else {
+			err = nn_c_vpush(&one, r);
+			if (!err)
+				err = nn_table_put(&s->group_rules, &k, l, &one, sizeof(one));
+			if (err)
+				free(one.v);
+		}
+	}
+	return err;
+}
+
+/* The standing rule of network @ni with id @rid, INC_NONE if dropped. */
+static uint32_t standing_rule(const struct nn_policy *p, uint32_t ni, const char *rid)
+{
+	const struct nn_network *n = &p->networks[ni];
+	uint32_t r;
+
+	for (r = n->first_rule; rid && r < n->first_rule + n->n_rules; r++)
+		if (!strcmp(p->rules[r].id, rid))
+			return r;
+	return INC_NONE;
+}
+
+static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
+{
+	const char *tid = str_of(tenant, "tenant_id"), *nid = str_of(net, "network_id");
+	struct nn_tentry *e = NULL;
+	struct inc_key k;
+	char nk[2 * NN_NAME_MAX];
+	size_t j, l;
+	json_t *v;
+	int err = 0;
+
+	json_array_foreach(json_object_get(net, "devices"), j, v)
+	{
+		const char *id = str_of(v, "device_id");
+		uint32_t c;
+
+		s->doc_devices++;
+		if (!id || err)
+			continue;
+		c = nn_inc_get(&s->doc_ids, id, strlen(id));
+		err = nn_inc_put(&s->doc_ids, id, strlen(id), c == INC_NONE ? 1 : c + 1);
+	}
+	json_array_foreach(json_object_get(net, "acl"), j, v) if (!err)
+		err = rule_device_names(s, v);
+	l = tid && nid ? net_key(nk, tid, nid) : 0;
+	if (l)
+		e = nn_table_get(&s->nets, nk, l);
+	if (err || !e)
+		return err; /* a dropped network: nothing in it stands */
+	((struct inc_net *)e->val)->tenant = tenant;
+	((struct inc_net *)e->val)->net = net;
+	json_array_foreach(json_object_get(net, "users"), j, v)
+	{
+		const char *uid = str_of(v, "user_id");
+		struct nn_tentry *ue;
+
+		if (!uid)
+			continue;
+		l = nn_inc_key(&k, ((struct inc_net *)e->val)->idx, uid);
+		ue = nn_table_get(&s->users, &k, l);
+		if (ue)
+			((struct inc_user *)ue->val)->js = v;
+	}
+	json_array_foreach(json_object_get(net, "acl"), j, v)
+	{
+		uint32_t ni = ((struct inc_net *)e->val)->idx;
+		uint32_t r = standing_rule(s->p, ni, str_of(v, "rule_id"));
+
+		if (r != INC_NONE && !err)
+			err = rule_src_refs(s, ni, r, v);
+	}
+	return err;
+}
+
+static int walk_doc(struct nn_inc *s)
+{
+	json_t *t, *n;
+	size_t i, j;
+	int err = 0;
+
+	json_array_foreach(json_object_get(s->doc, "nodes"), i, n)
+	{
+		const char *id = str_of(n, "node_id");
+		size_t m;
+
+		for (m = 0; id && m < s->p->n_nodes; m++)
+			if (!strcmp(s->p->nodes[m].id, id))
+				break;
+		if (id && m < s->p->n_nodes && !err)
+			err = nn_table_put(&s->nodes, id, strlen(id), &n, sizeof(n));
+	}
+	json_array_foreach(json_object_get(s->doc, "tenants"), i, t)
+	{
+		json_array_foreach(json_object_get(t, "networks"), j, n) if (!err)
+			err = walk_network(s, t, n);
+	}
+	/* Sorted, unique: signatures are sorted rule lists. */
+	for (i = 0; i < s->p->n_users; i++)
+		nn_c_vsort_unique(&s->user_rules[i]);
+	for (i = 0; i < s->group_rules.cap; i++)
+		if (s->group_rules.e[i].used)
+			nn_c_vsort_unique(s->group_rules.e[i].val);
+	return err;
+}
+
+struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
+			  const struct nn_slots *slots, uint32_t slot_cap, uint64_t seq,
+			  json_t *doc, const struct nn_limits *lim)
+{
+	struct nn_inc *s = calloc(1, sizeof(*s));
+	/* Room for new devices reserved now: growing the device array on an
+	 * add would copy it whole (60 MB at 100k) inside a change. */
+	size_t nd = p->n_devices + p->n_devices / 16 + 64, i;
+	struct nn_device *dv;
+
+	if (!s) {
+		nn_policy_free(p);
+		nn_compile_state_free(cs);
+		return NULL;
+	}
+	s->p = p;
+	s->cs = cs;
+	s->seq = seq;
+	s->doc = json_incref(doc);
+	if (lim)
+		s->lim = *lim;
+	else
+		nn_limits_default(&s->lim);
+	nn_table_init(&s->dev_ids);
+	nn_table_init(&s->doc_ids);
+	nn_table_init(&s->rule_names);
+	nn_table_init(&s->owners);
+	nn_table_init(&s->users);
+	nn_table_init(&s->nets);
+	nn_table_init(&s->nodes);
+	nn_table_init(&s->group_rules);
+	dv = realloc(p->devices, nd * sizeof(*dv));
+	if (!dv)
+		goto fail;
+	p->devices = dv;
+	s->dev_cap = nd;
+	s->cls = calloc(nd, sizeof(*s->cls));
+	s->slot = calloc(nd, sizeof(*s->slot));
+	s->slot_cap = slot_cap;
+	s->taken = calloc(slot_cap ? slot_cap : 1, 1);
+	s->user_rules = calloc(p->n_users ? p->n_users : 1, sizeof(*s->user_rules));
+	if (!s->cls || !s->slot || !s->taken || !s->user_rules)
+		goto fail;
+	for (i = 0; i < p->n_devices; i++) {
+		nn_compile_state_dev(cs, i, s->cls[i]);
+		s->slot[i] = slots->dev[i];
+		if (slots->dev[i] < slot_cap)
+			s->taken[slots->dev[i]] = 1;
+	}
+	for (i = 0; i < p->n_nodes; i++)
+		if (slots->node[i] < slot_cap)
+			s->taken[slots->node[i]] = 1;
+	if (slots->self < slot_cap)
+		s->taken[slots->self] = 1;
+	if (index_policy(s) || walk_doc(s))
+		goto fail;
+	return s;
+fail:
+	nn_inc_free(s);
+	return NULL;
+}
+
+void nn_inc_free(struct nn_inc *s)
+{
+	size_t i;
+
+	if (!s)
+		return;
+	for (i = 0; s->user_rules && i < s->p->n_users; i++)
+		free(s->user_rules[i].v);
+	free(s->user_rules);
+	for (i = 0; i < s->group_rules.cap; i++)
+		if (s->group_rules.e[i].used)
+			free(((struct vec *)s->group_rules.e[i].val)->v);
+	nn_table_free(&s->group_rules);
+	nn_table_free(&s->dev_ids);
+	nn_table_free(&s->doc_ids);
+	nn_table_free(&s->rule_names);
+	nn_table_free(&s->owners);
+	nn_table_free(&s->users);
+	nn_table_free(&s->nets);
+	nn_table_free(&s->nodes);
+	free(s->cls);
+	free(s->slot);
+	free(s->taken);
+	json_decref(s->doc);
+	nn_compile_state_free(s->cs);
+	nn_policy_free(s->p);
+	free(s);
+}

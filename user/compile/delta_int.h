@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * delta_int.h - the kept state of the incremental path (delta.c builds it,
+ * delta_apply.c judges and applies changes). Private to user/compile.
+ */
+#ifndef NANAMI_COMPILE_DELTA_INT_H
+#define NANAMI_COMPILE_DELTA_INT_H
+
+#include "compile/compile_int.h"
+#include "compile/delta.h"
+#include "lib/table.h"
+
+#define INC_NONE UINT32_MAX  /* no owner / no such device (a table tombstone) */
+#define INC_OTHER 0xfffffffe /* owned by a node or this gateway */
+
+/* (network index, name) as a table key. */
+struct inc_key {
+	uint32_t net;
+	char name[NN_NAME_MAX];
+};
+
+struct inc_net {
+	uint32_t idx;	/* index into p->networks */
+	json_t *tenant; /* borrowed from the document */
+	json_t *net;
+};
+
+struct inc_user {
+	uint32_t idx; /* index into p->users */
+	json_t *js;   /* borrowed from the document */
+};
+
+struct nn_inc {
+	struct nn_policy *p;
+	size_t dev_cap; /* p->devices allocated */
+	struct nn_compile_state *cs;
+	json_t *doc;
+	struct nn_limits lim;
+	uint32_t (*cls)[NN_DC_COUNT]; /* [dev_cap]: the device's classes */
+	uint32_t *slot;		      /* [dev_cap]: its counter slot */
+	uint8_t *taken;		      /* [slot_cap]: device slot space in use */
+	uint32_t slot_cap;
+	struct nn_table dev_ids;     /* device id -> index (INC_NONE: gone) */
+	struct nn_table doc_ids;     /* device id -> copies in the document */
+	struct nn_table rule_names;  /* device ids any rule names */
+	struct nn_table owners;	     /* 'a' addr / 'k' key -> device, INC_OTHER */
+	struct nn_table users;	     /* inc_key (net, user id) -> struct inc_user */
+	struct nn_table nets;	     /* "tenant\0network" -> struct inc_net */
+	struct nn_table nodes;	     /* node id -> json_t * (standing nodes) */
+	struct nn_table group_rules; /* inc_key (net, group) -> struct vec */
+	struct vec *user_rules;	     /* [n_users]: rules naming the user in src */
+	size_t doc_devices;	     /* device entries in the document */
+	uint64_t seq;		     /* the full apply it builds on */
+};
+
+uint32_t nn_inc_get(const struct nn_table *t, const void *k, size_t klen);
+int nn_inc_put(struct nn_table *t, const void *k, size_t klen, uint32_t v);
+size_t nn_inc_key(struct inc_key *k, uint32_t net, const char *name);
+size_t nn_inc_owner_key(uint8_t *k, char kind, const uint8_t *v, size_t len);
+
+#endif /* NANAMI_COMPILE_DELTA_INT_H */
