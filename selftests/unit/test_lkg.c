@@ -43,7 +43,8 @@ static void test_round_trip(void **state)
 
 	(void)state;
 	assert_int_equal(nn_lkg_save(dir, 42, body, strlen(body), why, sizeof(why)), 0);
-	assert_int_equal(nn_lkg_load(dir, &gen, &json, &len, why, sizeof(why)), 0);
+	assert_int_equal(nn_lkg_load(dir, NN_LKG_DEFAULT_MAX, &gen, &json, &len, why, sizeof(why)),
+			 0);
 	assert_int_equal(gen, 42);
 	assert_int_equal(len, strlen(body));
 	assert_string_equal(json, body);
@@ -72,7 +73,8 @@ static void expect_bad(void (*fn)(char *buf, size_t *len), const char *want)
 	assert_non_null(f);
 	assert_int_equal(fwrite(buf, 1, len, f), len);
 	fclose(f);
-	assert_int_equal(nn_lkg_load(dir, &gen, &json, &jlen, why, sizeof(why)), -EBADMSG);
+	assert_int_equal(nn_lkg_load(dir, NN_LKG_DEFAULT_MAX, &gen, &json, &jlen, why, sizeof(why)),
+			 -EBADMSG);
 	assert_null(json);
 	if (!strstr(why, want))
 		fail_msg("reason \"%s\" does not say \"%s\"", why, want);
@@ -131,7 +133,8 @@ static void test_missing(void **state)
 	size_t len;
 
 	(void)state;
-	assert_int_equal(nn_lkg_load("/nonexistent-nn-dir", &gen, &json, &len, why, sizeof(why)),
+	assert_int_equal(nn_lkg_load("/nonexistent-nn-dir", NN_LKG_DEFAULT_MAX, &gen, &json, &len,
+				     why, sizeof(why)),
 			 -ENOENT);
 }
 
@@ -148,8 +151,9 @@ static void test_too_large(void **state)
 	f = fopen(path, "w");
 	assert_non_null(f);
 	fclose(f);
-	assert_int_equal(truncate(path, (off_t)NN_LKG_MAX + 4096), 0);
-	assert_int_equal(nn_lkg_load(dir, &gen, &json, &len, why, sizeof(why)), -EFBIG);
+	assert_int_equal(truncate(path, (off_t)NN_LKG_DEFAULT_MAX + 4096), 0);
+	assert_int_equal(nn_lkg_load(dir, NN_LKG_DEFAULT_MAX, &gen, &json, &len, why, sizeof(why)),
+			 -EFBIG);
 	assert_null(json);
 	if (!strstr(why, path) || !strstr(why, "larger than"))
 		fail_msg("reason \"%s\" does not name %s and the size", why, path);
@@ -189,7 +193,8 @@ static void test_save_fails(void **state)
 	snprintf(sub, sizeof(sub), "%s/x", path);
 	unlink(sub);
 	rmdir(path);
-	assert_int_equal(nn_lkg_load(dir, &gen, &json, &len, why, sizeof(why)), -ENOENT);
+	assert_int_equal(nn_lkg_load(dir, NN_LKG_DEFAULT_MAX, &gen, &json, &len, why, sizeof(why)),
+			 -ENOENT);
 }
 
 int main(void)

@@ -92,7 +92,7 @@ int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t l
 	return err;
 }
 
-static int read_file(const char *path, char **buf, size_t *len)
+static int read_file(const char *path, size_t max, char **buf, size_t *len)
 {
 	struct stat st;
 	size_t got = 0;
@@ -105,7 +105,7 @@ static int read_file(const char *path, char **buf, size_t *len)
 		err = -errno;
 		goto out;
 	}
-	if ((uint64_t)st.st_size > NN_LKG_MAX + HDR_MAX) {
+	if ((uint64_t)st.st_size > max + HDR_MAX) {
 		err = -EFBIG;
 		goto out;
 	}
@@ -131,8 +131,8 @@ out:
 	return err;
 }
 
-int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len, char *why,
-		size_t whylen)
+int nn_lkg_load(const char *dir, size_t max, uint64_t *generation, char **json, size_t *len,
+		char *why, size_t whylen)
 {
 	char path[4096], *buf = NULL, *nl, *body;
 	unsigned int crc_hdr;
@@ -141,10 +141,12 @@ int nn_lkg_load(const char *dir, uint64_t *generation, char **json, size_t *len,
 	int err, used = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
-	err = read_file(path, &buf, &flen);
+	err = read_file(path, max, &buf, &flen);
 	if (err == -EFBIG)
-		snprintf(why, whylen, "%s: larger than %zu bytes: not a last-known-good file", path,
-			 NN_LKG_MAX + HDR_MAX);
+		snprintf(why, whylen,
+			 "%s: larger than %zu bytes (--max-snapshot-mb): not a last-known-good "
+			 "file to take",
+			 path, max + HDR_MAX);
 	else if (err)
 		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
 	if (err)

@@ -717,7 +717,9 @@ static void initial_sync(struct daemon *d)
 	so = sync_source(d, "start");
 	if (so == SYNC_APPLIED || so == SYNC_REJECTED || !d->o->cp.url)
 		return;
-	err = nn_lkg_load(d->o->state_dir, &gen, &text, &len, why, sizeof(why));
+	err = nn_lkg_load(d->o->state_dir,
+			  d->o->max_snapshot ? d->o->max_snapshot : NN_LKG_DEFAULT_MAX, &gen, &text,
+			  &len, why, sizeof(why));
 	if (err) {
 		uint32_t epoch = 0;
 
