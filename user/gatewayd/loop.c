@@ -43,7 +43,11 @@
 #define RETRY_MAX_MS 30000
 #define STREAM_BASE_MS 250
 #define STREAM_MAX_MS 30000
-#define PEER_METRICS_FRESH_MS 1000
+/* The metrics page's wg0 peers are refreshed on applies and on the drift
+ * timer only (every --resync, 30 s by default): a read this young is as
+ * good as a new one, and at 100k peers a read is the drift check's largest
+ * cost (docs/controller.md "wg0 at 100k peers"). */
+#define PEER_METRICS_FRESH_MS 10000
 
 struct daemon {
 	const struct nn_daemon_opts *o;

@@ -678,7 +678,8 @@ int nn_wg_reconcile_dev(struct nn_wg *wg, const struct nn_policy *p, struct nn_w
 		err = -ENOMEM;
 		goto out_live;
 	}
-	qsort(live.peers, live.n_peers, sizeof(*live.peers), peer_cmp);
+	if (live.n_peers) /* an empty device has no array: qsort(NULL) is UB */
+		qsort(live.peers, live.n_peers, sizeof(*live.peers), peer_cmp);
 
 	if (!(live.flags & NN_WG_DEV_HAS_PRIVATE_KEY) ||
 	    memcmp(live.private_key, wg->private_key, NN_KEY_LEN)) {
