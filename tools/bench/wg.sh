@@ -24,8 +24,12 @@ uapi)
 	NS=nnwgb-$$
 	trap 'wgns_teardown; rm -rf "$STATE"' EXIT
 	wgns_add "$NS" || exit 1
-	# Up, as on a gateway: wireguard-go then starts each peer's routines.
-	wgns "$NS" ip link set wg0 up || exit 1
+	# Up, as on a gateway: wireguard-go then starts each peer's routines
+	# (WG_UP=0 leaves it down: a read or a set costs the same, but adding
+	# 100k peers to an up wireguard-go takes its CPU for many minutes).
+	if [ "${WG_UP:-1}" = 1 ]; then
+		wgns "$NS" ip link set wg0 up || exit 1
+	fi
 	wgns "$NS" "$BENCH" wg --wg uapi --state-dir "$STATE" \
 		--daemon-pid "${WGNS_PID[$NS]}" "$@"
 	;;
