@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_wg_reconcile.c - nn_wg_reconcile_dev() (wg/reconcile.h) against a
+ * test_wg_fakedev.c - nn_wg_reconcile_dev() (wg/reconcile.h) against a
  * fake WireGuard backend, over 400 seeded random one-step changes at 300
  * peers: revocations, re-enables, key rotations, devices dropped from the
  * snapshot, and changes made by hand on the device (a stray peer,
