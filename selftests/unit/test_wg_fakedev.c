@@ -21,6 +21,7 @@
  *   - the device is exactly the desired state;
  *   - the view handed over equals the device after the set, counters of
  *     untouched peers included (the metrics page reads nothing else).
+ * And a set over "uapi" that fails past wireguard-go's 65,536 peers says so.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -30,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -481,10 +483,79 @@ static void test_one_peer_changes(void **state)
 	nn_wg_device_free(&fake);
 }
 
+/* A "uapi" daemon that drops the set, as wireguard-go does past its
+ * MaxPeers: the error names the limit and the way out, only when more
+ * peers than that were wanted. */
+static int drop_set(const struct nn_wg_backend *b, const struct nn_wg_device *dev,
+		    unsigned int *n_ops)
+{
+	(void)b;
+	(void)dev;
+	*n_ops = 0;
+	return -EPIPE;
+}
+
+static const struct nn_wg_ops drop_ops = { "uapi", "socket", fake_get, drop_set };
+
+/* stderr of one reconcile of @n devices (and the policy's other node:
+ * n + 1 peers wanted), in @buf. */
+static int reconcile_stderr(size_t n, char *buf, size_t len)
+{
+	struct nn_device *many = calloc(n, sizeof(*many));
+	struct nn_wg_counters c;
+	FILE *tmp = tmpfile();
+	int saved = dup(2), err;
+	size_t i, got;
+
+	assert_non_null(many);
+	assert_non_null(tmp);
+	for (i = 0; i < n; i++) {
+		many[i].pubkey[0] = 0x77;
+		memcpy(many[i].pubkey + 1, &i, sizeof(i));
+		addr6(many[i].addr6, 2, (unsigned int)i);
+		many[i].addr6[13] = (uint8_t)(i >> 16);
+		many[i].keepalive = -1;
+		many[i].state = NN_ST_ACTIVE;
+	}
+	pol.devices = many;
+	pol.n_devices = n;
+	fflush(stderr);
+	dup2(fileno(tmp), 2);
+	err = nn_wg_reconcile(&wg, &pol, &c);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	rewind(tmp);
+	got = fread(buf, 1, len - 1, tmp);
+	buf[got] = 0;
+	fclose(tmp);
+	free(many);
+	pol.devices = devs;
+	pol.n_devices = N_DEV;
+	return err;
+}
+
+static void test_uapi_peer_limit_named(void **state)
+{
+	static char out[4096];
+
+	(void)state;
+	nn_wg_device_free(&fake);
+	wg.be.ops = &drop_ops;
+	assert_int_equal(reconcile_stderr(NN_WG_GO_MAX_PEERS + 1, out, sizeof(out)), -EPIPE);
+	assert_non_null(strstr(out, "error=\"Broken pipe\""));
+	assert_non_null(strstr(out, "peers=65538 reason=\"wireguard-go holds at most 65536 peers"));
+	assert_int_equal(reconcile_stderr(100, out, sizeof(out)), -EPIPE);
+	assert_non_null(strstr(out, "error=\"Broken pipe\""));
+	assert_null(strstr(out, "holds at most"));
+	wg.be.ops = &fake_ops;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_one_peer_changes),
+		cmocka_unit_test(test_uapi_peer_limit_named),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -749,6 +749,13 @@ fail:
 		nn_log_err("event=wg_apply_failed iface=%s stage=%s %s=%s error=\"%s\" backend=%s",
 			   wg->iface, stage, wg->be.ops->where, wg->be.where, strerror(-err),
 			   wg->be.ops->name);
+		/* wireguard-go refuses a peer past MaxPeers and drops the
+		 * connection: say why, since "Broken pipe" does not. */
+		if (!strcmp(stage, "set") && !strcmp(wg->be.ops->name, "uapi") &&
+		    nv > NN_WG_GO_MAX_PEERS)
+			nn_log_err("event=wg_apply_failed iface=%s peers=%zu reason=\"wireguard-go "
+				   "holds at most %u peers: use the kernel backend (--wg genl)\"",
+				   wg->iface, nv, NN_WG_GO_MAX_PEERS);
 		/* Past the set, the peer changes are in place: keep counting
 		 * them; before it, nothing was changed. */
 		if (!c->set_ops)
