@@ -93,6 +93,8 @@ static void usage(const char *argv0)
 	fprintf(stderr,
 		"usage: %s [-j] [-e] [-n N,N,...] [-N N] [-L N] [-R repeat] [-r rounds] [-c cpu] [-C case]\n"
 		"       %s gen|attach|sum|nft|policy|apply|swap ... (packet rate, controller: run.sh)\n"
+		"       %s wg ... (wg0 at N peers, either backend: tools/bench/README.md)\n"
+		"       %s e2e ... (event to enforcement through the controller: e2e.sh)\n"
 		"  -n  scales: devices = rules = N (default 10,1000,10000,100000)\n"
 		"  -N  one more scale N, adversarial: 64 rules to deeply nested prefixes\n"
 		"  -L  entries of the bare hash/LPM lookup maps (default 100000, 0: skip)\n"
@@ -104,7 +106,7 @@ static void usage(const char *argv0)
 		"  -I  skip the flow-insert measurements\n"
 		"  -j  JSON on stdout (the table goes to stderr)\n"
 		"  -v  progress on stderr\n",
-		argv0, argv0);
+		argv0, argv0, argv0, argv0);
 }
 
 static int pin_cpu(int cpu)
@@ -124,6 +126,7 @@ int swap_main(int argc, char **argv);
 int policy_main(int argc, char **argv);
 int sum_main(int argc, char **argv);
 int e2e_main(int argc, char **argv);
+int wg_main(int argc, char **argv);
 
 static const struct {
 	const char *name;
@@ -131,7 +134,7 @@ static const struct {
 } subcmds[] = {
 	{ "gen", gen_main },	 { "attach", attach_main }, { "nft", nft_main },
 	{ "apply", apply_main }, { "swap", swap_main },	    { "policy", policy_main },
-	{ "sum", sum_main },	 { "e2e", e2e_main },
+	{ "sum", sum_main },	 { "e2e", e2e_main },	    { "wg", wg_main },
 };
 
 int main(int argc, char **argv)

@@ -43,6 +43,11 @@
 #define RETRY_MAX_MS 30000
 #define STREAM_BASE_MS 250
 #define STREAM_MAX_MS 30000
+/* The metrics page's wg0 peers are refreshed on applies and on the drift
+ * timer only (every --resync, 30 s by default): a read this young is as
+ * good as a new one, and at 100k peers a read is the drift check's largest
+ * cost (docs/controller.md "wg0 at 100k peers"). */
+#define PEER_METRICS_FRESH_MS 10000
 
 struct daemon {
 	const struct nn_daemon_opts *o;
@@ -52,6 +57,7 @@ struct daemon {
 	struct nn_hostaddr *ha; /* the host's addresses, from rtnetlink */
 	struct nn_wg wg;
 	bool wg_open;
+	int64_t peers_read_ms; /* when the metrics' wg0 peers were read */
 	struct nn_ctl_state st;
 	struct nn_metrics *metrics;
 	struct nn_ctlsock *ctlsock;
@@ -119,41 +125,60 @@ static void set_cp_state(struct daemon *d, int state)
 	pthread_mutex_unlock(&d->st.mu);
 }
 
-/* wg0 peers for the metrics page, from the device as it is now. */
-static void refresh_peer_metrics(struct daemon *d)
+/* wg0 peers for the metrics page from @dev, named by @p's keys ("unknown"
+ * for a key @p does not hold; @p NULL: all unknown). */
+static void set_peer_metrics(struct daemon *d, const struct nn_policy *p,
+			     const struct nn_wg_device *dev)
 {
-	struct nn_wg_device dev = {};
 	struct nn_key_index *ix = NULL;
 	struct nn_peer_metrics *pm;
 	size_t i, n = 0;
 
-	if (!d->wg_open || nn_wg_read(&d->wg, &dev))
-		return;
-	pm = calloc(dev.n_peers + 1, sizeof(*pm));
-	if (d->good)
-		ix = nn_key_index_new(d->good);
-	if (!pm || (d->good && !ix)) {
+	pm = calloc(dev->n_peers + 1, sizeof(*pm));
+	if (p)
+		ix = nn_key_index_new(p);
+	if (!pm || (p && !ix)) {
 		free(pm);
-		nn_wg_device_free(&dev);
 		return;
 	}
-	for (i = 0; i < dev.n_peers; i++) {
-		const struct nn_wg_peer *p = &dev.peers[i];
-		const char *id = nn_key_index_id(ix, p->public_key);
+	for (i = 0; i < dev->n_peers; i++) {
+		const struct nn_wg_peer *wp = &dev->peers[i];
+		const char *id = nn_key_index_id(ix, wp->public_key);
 
 		snprintf(pm[n].id, sizeof(pm[n].id), "%s", id ? id : "unknown");
-		pm[n].last_handshake_unix = p->last_handshake_sec;
-		pm[n].rx_bytes = p->rx_bytes;
-		pm[n].tx_bytes = p->tx_bytes;
+		pm[n].last_handshake_unix = wp->last_handshake_sec;
+		pm[n].rx_bytes = wp->rx_bytes;
+		pm[n].tx_bytes = wp->tx_bytes;
 		n++;
 	}
 	nn_key_index_free(ix);
-	nn_wg_device_free(&dev);
 	pthread_mutex_lock(&d->st.mu);
 	free(d->st.peers);
 	d->st.peers = pm;
 	d->st.n_peers = n;
 	pthread_mutex_unlock(&d->st.mu);
+	d->peers_read_ms = now_ms();
+}
+
+/*
+ * wg0 peers for the metrics page. A full read of wg0 is the costly part at
+ * scale (100k peers: docs/controller.md "wg0 at 100k peers"), and every
+ * apply's reconcile has just made one (apply_rest hands its device here
+ * through set_peer_metrics): a page filled from a read less than
+ * PEER_METRICS_FRESH_MS ago is not read again. Without wg0 nothing.
+ */
+static void refresh_peer_metrics(struct daemon *d)
+{
+	struct nn_wg_device dev = {};
+
+	if (!d->wg_open)
+		return;
+	if (d->peers_read_ms && now_ms() - d->peers_read_ms < PEER_METRICS_FRESH_MS)
+		return;
+	if (nn_wg_read(&d->wg, &dev))
+		return;
+	set_peer_metrics(d, d->good, &dev);
+	nn_wg_device_free(&dev);
 }
 
 /* Everything but the maps: wg0, the underlay port, the exit NAT. On the
@@ -164,11 +189,18 @@ static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *w
 		      size_t msglen)
 {
 	struct nn_wg_counters wc = {};
+	struct nn_wg_device view = {};
 	bool changed;
 	int err;
 
 	if (d->wg_open) {
-		err = nn_wg_reconcile(&d->wg, p, &wc);
+		/* One full read of wg0 per apply: the reconcile's, handed on
+		 * to the metrics page (its peers as they are after the set,
+		 * counters and handshakes as read just before it). */
+		err = nn_wg_reconcile_dev(&d->wg, p, &wc, &view);
+		if (!err)
+			set_peer_metrics(d, p, &view);
+		nn_wg_device_free(&view);
 		nn_ctl_note_wg(&d->st, err ? NULL : &wc, err);
 		if (err) {
 			nn_log_err("event=wg_apply_failed iface=%s error=\"%s\"", d->o->iface,

@@ -578,9 +578,83 @@ out:
 	return err;
 }
 
+/* Set @lp's configuration to what @w wants (its counters stay). */
+static int peer_take_want(struct nn_wg_peer *lp, const struct want *w)
+{
+	size_t i;
+	int err;
+
+	lp->n_allowed_ips = 0;
+	for (i = 0; i < w->n_aips; i++) {
+		err = nn_wg_peer_add_allowedip(lp, &w->aips[i]);
+		if (err)
+			return err;
+	}
+	lp->keepalive = w->keepalive;
+	if (w->has_endpoint) {
+		lp->flags |= NN_WG_PEER_HAS_ENDPOINT;
+		lp->endpoint = w->endpoint;
+	}
+	return 0;
+}
+
+/*
+ * Turn @live (as read) into wg0 after the set went in, in place, and move it
+ * to @after: peers removed or rotated away dropped, fixed ones given their
+ * desired configuration, added and rotated-in ones appended without
+ * counters. The private key is not carried over (nobody needs it there).
+ */
+static int build_after(struct nn_wg_device *live, const struct act *acts, size_t na,
+		       struct nn_wg_device *after)
+{
+	bool *drop = calloc(live->n_peers + 1, sizeof(*drop));
+	size_t i, j, k;
+	int err = 0;
+
+	if (!drop)
+		return -ENOMEM;
+	for (k = 0; k < na && !err; k++) {
+		size_t at = acts[k].live ? (size_t)(acts[k].live - live->peers) : 0;
+
+		if (acts[k].kind == ACT_REMOVE || acts[k].kind == ACT_ROTATE)
+			drop[at] = true;
+		else if (acts[k].kind == ACT_FIX)
+			err = peer_take_want(&live->peers[at], acts[k].w);
+	}
+	for (i = 0, j = 0; i < live->n_peers; i++) {
+		if (drop[i]) {
+			free(live->peers[i].allowed_ips);
+			continue;
+		}
+		live->peers[j++] = live->peers[i];
+	}
+	live->n_peers = j;
+	free(drop);
+	explicit_bzero(live->private_key, sizeof(live->private_key));
+	*after = *live;
+	memset(live, 0, sizeof(*live));
+	for (k = 0; k < na && !err; k++) {
+		struct nn_wg_peer *np;
+
+		if (acts[k].kind != ACT_ADD && acts[k].kind != ACT_ROTATE)
+			continue;
+		np = nn_wg_device_add_peer(after, acts[k].w->key);
+		err = np ? peer_take_want(np, acts[k].w) : -ENOMEM;
+	}
+	if (err)
+		nn_wg_device_free(after);
+	return err;
+}
+
 int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_counters *c)
 {
-	struct nn_wg_device live, chg = {};
+	return nn_wg_reconcile_dev(wg, p, c, NULL);
+}
+
+int nn_wg_reconcile_dev(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_counters *c,
+			struct nn_wg_device *after)
+{
+	struct nn_wg_device live = {}, chg = {};
 	struct nn_iface_info info;
 	struct want *v = NULL;
 	struct act *acts = NULL;
@@ -590,6 +664,8 @@ int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_co
 	int err;
 
 	memset(c, 0, sizeof(*c));
+	if (after)
+		memset(after, 0, sizeof(*after));
 	err = nn_wg_backend_get(&wg->be, &live);
 	if (err)
 		goto fail;
@@ -602,7 +678,8 @@ int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_co
 		err = -ENOMEM;
 		goto out_live;
 	}
-	qsort(live.peers, live.n_peers, sizeof(*live.peers), peer_cmp);
+	if (live.n_peers) /* an empty device has no array: qsort(NULL) is UB */
+		qsort(live.peers, live.n_peers, sizeof(*live.peers), peer_cmp);
 
 	if (!(live.flags & NN_WG_DEV_HAS_PRIVATE_KEY) ||
 	    memcmp(live.private_key, wg->private_key, NN_KEY_LEN)) {
@@ -627,6 +704,7 @@ int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_co
 		if (err)
 			goto out_live;
 		c->set_ops = n_ops;
+		c->set_peers = (unsigned int)chg.n_peers;
 		if (c->private_key_set)
 			nn_log_info("event=wg_private_key_set iface=%s public_key=%s", wg->iface,
 				    wg->public_key_b64);
@@ -649,6 +727,18 @@ int nn_wg_reconcile(struct nn_wg *wg, const struct nn_policy *p, struct nn_wg_co
 		}
 	}
 	c->peers = (unsigned int)nv;
+	if (after) {
+		/* The MTU step's error is not the device's: the view stands. */
+		int e2 = build_after(&live, acts, na, after);
+
+		if (e2)
+			nn_log_warn("event=wg_view_failed iface=%s error=\"%s\"", wg->iface,
+				    strerror(-e2));
+		if (!e2 && err)
+			nn_wg_device_free(after);
+		else if (!e2)
+			after->listen_port = p->gw.listen_port;
+	}
 out_live:
 	nn_wg_device_free(&live);
 	nn_wg_device_free(&chg);
@@ -659,6 +749,13 @@ fail:
 		nn_log_err("event=wg_apply_failed iface=%s stage=%s %s=%s error=\"%s\" backend=%s",
 			   wg->iface, stage, wg->be.ops->where, wg->be.where, strerror(-err),
 			   wg->be.ops->name);
+		/* wireguard-go refuses a peer past MaxPeers and drops the
+		 * connection: say why, since "Broken pipe" does not. */
+		if (!strcmp(stage, "set") && !strcmp(wg->be.ops->name, "uapi") &&
+		    nv > NN_WG_GO_MAX_PEERS)
+			nn_log_err("event=wg_apply_failed iface=%s peers=%zu reason=\"wireguard-go "
+				   "holds at most %u peers: use the kernel backend (--wg genl)\"",
+				   wg->iface, nv, NN_WG_GO_MAX_PEERS);
 		/* Past the set, the peer changes are in place: keep counting
 		 * them; before it, nothing was changed. */
 		if (!c->set_ops)

@@ -71,9 +71,12 @@ struct nn_wg_counters {
 	bool private_key_set;
 	bool listen_port_set;
 	bool mtu_set;
-	unsigned int set_ops; /* set operations sent: UAPI 0 or 1, genl one
-			       * per message (0 when nothing differed) */
-	unsigned int peers;   /* desired peers = peers on wg0 afterwards */
+	unsigned int set_ops;	/* set operations sent: UAPI 0 or 1, genl one
+				 * per message (0 when nothing differed) */
+	unsigned int set_peers; /* peer sections those carried: a removal, an
+				 * addition or a fix is one, a rotation two
+				 * (old key removed, new one added) */
+	unsigned int peers;	/* desired peers = peers on wg0 afterwards */
 };
 
 /* Total of the change counters: 0 means wg0 was already exactly right. */
@@ -107,6 +110,18 @@ int nn_wg_key_file_load(const char *path, uint8_t priv[NN_KEY_LEN], bool *create
  * set the device may be partly changed; the next reconcile converges it.
  */
 int nn_wg_reconcile(struct nn_wg *w, const struct nn_policy *p, struct nn_wg_counters *c);
+
+/*
+ * nn_wg_reconcile(), and on success hands over the device it read, so the
+ * caller (the metrics page) needs no second full read: @after is wg0 as read
+ * with this reconcile's peer changes applied to it (removed and rotated-away
+ * keys gone, added and rotated-in keys present with zero counters and no
+ * handshake; fixed peers keep the counters read). Counters and handshakes
+ * are those of the read, before the set. Free with nn_wg_device_free();
+ * zeroed on error.
+ */
+int nn_wg_reconcile_dev(struct nn_wg *w, const struct nn_policy *p, struct nn_wg_counters *c,
+			struct nn_wg_device *after);
 
 /*
  * Switch wg0 to the private key @priv now (one set carrying only the key:

@@ -25,6 +25,10 @@
 #define NN_WG_SET_MS_PER_PEER_DEFAULT 10     /* added to a set's deadline per peer */
 #define NN_WG_MAX_BYTES_DEFAULT (128u << 20) /* ~300k peers as wireguard-go prints them */
 #define NN_WG_LINE_MAX 1024		     /* longest key=value line we accept */
+/* wireguard-go's MaxPeers (device/constants.go): a set adding more fails
+ * with the connection dropped. Only named in the error, never enforced here:
+ * another UAPI daemon may hold more. */
+#define NN_WG_GO_MAX_PEERS 65536u
 
 /* Where and how to talk to one interface's daemon. */
 struct nn_wg_uapi {

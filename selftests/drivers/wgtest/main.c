@@ -5,7 +5,8 @@
  *
  *   nn-wgtest --iface wg0 --assignments FILE --state-dir DIR [--node-id ID]
  *             [--sockdir DIR] [--timeout-ms N] [--total-timeout-ms N] [-v]
- *       one nn_wg_reconcile(); prints the counters as one JSON object
+ *       one nn_wg_reconcile_dev(); prints the counters as one JSON object
+ *       (--print-after: and the device view it handed over, "after")
  *   nn-wgtest --iface wg0 --state-dir DIR --print-public-key
  *       load or create DIR/wg0.key; print its public key (base64)
  *   nn-wgtest --iface wg0 --show [--sockdir DIR] [--timeout-ms N] [--max-bytes N]
@@ -204,12 +205,53 @@ static int show(enum nn_wg_mode mode, const char *iface, const char *sockdir, in
 	return 0;
 }
 
+static int view_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* ,"after":[...]: the view nn_wg_reconcile_dev() handed over, one
+ * "key allowed_ips,... keepalive" string per peer, sorted, so a test can
+ * compare it with `wg show wg0 dump`. */
+static void print_view(const struct nn_wg_device *dev)
+{
+	char(*row)[512] = calloc(dev->n_peers + 1, sizeof(*row));
+	char k[NN_KEY_B64_SIZE], txt[8][64];
+	size_t i, j, n, off;
+
+	if (!row)
+		return;
+	for (i = 0; i < dev->n_peers; i++) {
+		const struct nn_wg_peer *p = &dev->peers[i];
+
+		nn_key_to_base64(p->public_key, k);
+		off = (size_t)snprintf(row[i], sizeof(row[i]), "%s ", k);
+		/* Sorted by their text, as the test sorts wg(8)'s. */
+		n = p->n_allowed_ips < 8 ? p->n_allowed_ips : 8;
+		for (j = 0; j < n; j++)
+			nn_wg_allowedip_format(&p->allowed_ips[j], txt[j], sizeof(txt[j]));
+		qsort(txt, n, sizeof(txt[0]), view_cmp);
+		for (j = 0; j < n && off < sizeof(row[i]); j++)
+			off += (size_t)snprintf(row[i] + off, sizeof(row[i]) - off, "%s%s",
+						j ? "," : "", txt[j]);
+		if (off < sizeof(row[i]))
+			snprintf(row[i] + off, sizeof(row[i]) - off, " %u", p->keepalive);
+	}
+	qsort(row, dev->n_peers, sizeof(*row), view_cmp);
+	printf(",\"after\":[");
+	for (i = 0; i < dev->n_peers; i++)
+		printf("%s\"%s\"", i ? "," : "", row[i]);
+	printf("]");
+	free(row);
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
 		"usage: nn-wgtest --iface IF --assignments FILE --state-dir DIR [--node-id ID]\n"
 		"                 [--sockdir DIR] [--timeout-ms N] [--total-timeout-ms N] [-v]\n"
-		"                 [--wg uapi|genl|auto] (every form with --iface; default uapi)\n"
+		"                 [--print-after] [--wg uapi|genl|auto] (every form with --iface;\n"
+		"                 default uapi)\n"
 		"       nn-wgtest --iface IF --state-dir DIR --print-public-key\n"
 		"       nn-wgtest --iface IF --show [--sockdir DIR] [--timeout-ms N] [--max-bytes N]\n"
 		"       nn-wgtest --fake-daemon MODE --sockdir DIR [--iface IF]\n"
@@ -236,6 +278,7 @@ int main(int argc, char **argv)
 					    { "wg", required_argument, NULL, 'W' },
 					    { "max-bytes", required_argument, NULL, 'M' },
 					    { "fake-daemon", required_argument, NULL, 'F' },
+					    { "print-after", no_argument, NULL, 'P' },
 					    { "verbose", no_argument, NULL, 'v' },
 					    { "help", no_argument, NULL, 'h' },
 					    {} };
@@ -243,10 +286,11 @@ int main(int argc, char **argv)
 	struct nn_wg_opts o = { .iface = "wg0", .mode = NN_WG_MODE_UAPI };
 	struct nn_errlist errs = {};
 	struct nn_wg_counters c;
+	struct nn_wg_device after = {};
 	struct nn_policy *p = NULL;
 	struct nn_limits lim;
 	int opt, err, count = 3, wait_ms = 1000, interval_ms = 200, stop_after = 0;
-	bool print_key = false, do_show = false;
+	bool print_key = false, do_show = false, print_after = false;
 	struct nn_wg wg;
 	size_t len = 0, i, max_bytes = 0;
 	char *buf = NULL;
@@ -294,6 +338,9 @@ int main(int argc, char **argv)
 			break;
 		case 'D':
 			do_show = true;
+			break;
+		case 'P':
+			print_after = true;
 			break;
 		case 'M':
 			max_bytes = strtoull(optarg, NULL, 0);
@@ -359,15 +406,20 @@ int main(int argc, char **argv)
 		nn_wg_close(&wg);
 		return 1;
 	}
-	err = nn_wg_reconcile(&wg, p, &c);
-	if (!err || c.set_ops)
+	err = nn_wg_reconcile_dev(&wg, p, &c, &after);
+	if (!err || c.set_ops) {
 		printf("{\"added\":%u,\"removed\":%u,\"updated\":%u,\"allowed_ips_repaired\":%u,"
 		       "\"keys_rotated\":%u,\"private_key_set\":%u,\"listen_port_set\":%u,"
-		       "\"mtu_set\":%u,\"set_ops\":%u,\"peers\":%u,\"changes\":%u,"
-		       "\"public_key\":\"%s\"}\n",
+		       "\"mtu_set\":%u,\"set_ops\":%u,\"set_peers\":%u,\"peers\":%u,"
+		       "\"changes\":%u,\"public_key\":\"%s\"",
 		       c.added, c.removed, c.updated, c.allowed_ips_repaired, c.keys_rotated,
-		       c.private_key_set, c.listen_port_set, c.mtu_set, c.set_ops, c.peers,
-		       nn_wg_counters_changes(&c), wg.public_key_b64);
+		       c.private_key_set, c.listen_port_set, c.mtu_set, c.set_ops, c.set_peers,
+		       c.peers, nn_wg_counters_changes(&c), wg.public_key_b64);
+		if (print_after)
+			print_view(&after);
+		printf("}\n");
+	}
+	nn_wg_device_free(&after);
 	nn_policy_free(p);
 	nn_wg_close(&wg);
 	return err ? 1 : 0;

@@ -237,6 +237,39 @@ nn_check "and then nothing to do" counters changes=0 set_ops=0 peers=$N
 nn_in a wg set wg0 peer "$(head -1 "$NN_TMP/big.want" | cut -d' ' -f1)" allowed-ips ::/0
 reconcile a "$NN_TMP/a" "$NN_TMP/big.json"
 nn_check "one widened peer among $N repaired" counters allowed_ips_repaired=1 changes=1
+# One-peer changes among N (issue 13): the set carries that peer only (a
+# rotation: the old key removed, the new one added), every other peer stays
+# as it was, and the view handed to the metrics page equals wg(8)'s.
+DEVS=.tenants[0].networks[0].devices
+I=$((N / 2))
+KI=$(jq -r "$DEVS[$I].public_key" "$NN_TMP/big.json")
+KNEW=$(wg genkey | wg pubkey)
+big_got() {
+	nn_in a wg show wg0 allowed-ips |
+		awk '{ if ($2 ~ /:/) print $1, $2, $3; else print $1, $3, $2 }' | sort
+}
+jq -c "$DEVS[$I].state = \"disabled\" | .generation += 1" "$NN_TMP/big.json" >"$NN_TMP/big1.json"
+reconcile a "$NN_TMP/a" "$NN_TMP/big1.json"
+nn_check "revoke one of $N: one removal in one peer section" \
+	counters removed=1 added=0 set_ops=1 set_peers=1 peers=$((N - 1))
+nn_check "revoke: that peer gone, the other $((N - 1)) exactly as before" \
+	eval 'big_got >"$NN_TMP/big.got1" && grep -v "^$KI " "$NN_TMP/big.want" | cmp - "$NN_TMP/big.got1"'
+jq -c ".generation += 2" "$NN_TMP/big.json" >"$NN_TMP/big2.json"
+reconcile a "$NN_TMP/a" "$NN_TMP/big2.json"
+nn_check "re-enable: one addition in one peer section" \
+	counters added=1 removed=0 set_ops=1 set_peers=1 peers=$N
+nn_check "re-enable: wg0 as after the cold add" eval 'big_got | cmp - "$NN_TMP/big.want"'
+jq -c "$DEVS[$I].public_key = \"$KNEW\" | .generation += 3" "$NN_TMP/big.json" >"$NN_TMP/big3.json"
+OUT=$(nn_in a "$WGTEST" --wg genl --iface wg0 --state-dir "$NN_TMP/a" \
+	--assignments "$NN_TMP/big3.json" --print-after 2>"$NN_TMP/rec.log")
+RC=$?
+nn_check "rotate one of $N: one rotation in two peer sections (old out, new in)" \
+	counters keys_rotated=1 added=0 removed=0 set_ops=1 set_peers=2 peers=$N
+nn_check "rotate: the new key holds the old one's AllowedIPs, the others as before" \
+	eval 'big_got | cmp - <(sed "s|^$KI |$KNEW |" "$NN_TMP/big.want" | sort)'
+nn_check "rotate: the view handed to the metrics equals wg show (all $N)" \
+	eval 'jq -r ".after[]" <<<"$OUT" | awk "{ split(\$2, a, \",\"); print \$1, a[2], a[1] }" |
+	      sort | cmp - <(big_got)'
 reconcile a "$NN_TMP/a" "$NN_TMP/a.json"
 nn_check "$N peers removed" eval 'counters removed=$N peers=0 && eq "$(peers a)" ""'
 echo "# large part done at ${SECONDS}s"
