@@ -32,13 +32,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; fails=$((fails + 1)); }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else nok "$name"; fi
-}
+# shellcheck source=selftests/netns/lib_tap.sh
+. selftests/netns/lib_tap.sh
 skip_all() { echo "ok - $1 # SKIP $2"; exit 0; }
 eq() {
 	[ "$1" = "$2" ] || { echo "#   got '$1', want '$2'"; return 1; }

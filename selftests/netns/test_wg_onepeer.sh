@@ -39,13 +39,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; fails=$((fails + 1)); }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else nok "$name"; fi
-}
+# shellcheck source=selftests/netns/lib_tap.sh
+. selftests/netns/lib_tap.sh
 eq() { [ "$1" = "$2" ] || { echo "#   got '$1', want '$2'"; return 1; }; }
 
 for t in wireguard-go wg nsenter unshare jq python3; do

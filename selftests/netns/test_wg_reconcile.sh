@@ -34,13 +34,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; fails=$((fails + 1)); }
-check() {	# check NAME CMD...: ok if CMD succeeds
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else nok "$name"; fi
-}
+# shellcheck source=selftests/netns/lib_tap.sh
+. selftests/netns/lib_tap.sh
 skip_all() { echo "ok - $1 # SKIP $2"; exit 0; }
 
 for t in wireguard-go wg nsenter unshare; do

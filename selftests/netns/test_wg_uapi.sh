@@ -27,13 +27,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-ok() { echo "ok - $1"; }
-nok() { echo "not ok - $1"; fails=$((fails + 1)); }
-check() {
-	local name=$1
-	shift
-	if "$@"; then ok "$name"; else nok "$name"; fi
-}
+# shellcheck source=selftests/netns/lib_tap.sh
+. selftests/netns/lib_tap.sh
 [ -x "$WGTEST" ] || { nok "nn-wgtest built ($WGTEST)"; exit 1; }
 
 fake() {	# fake MODE: start the daemon, wait for its socket

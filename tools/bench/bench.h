@@ -13,6 +13,12 @@
 
 #define BENCH_ADDR_STR 48
 
+/* clock.c: monotonic wall ms, this process's CPU ms (user + system), and
+ * process @pid's CPU ms from /proc (-1 when there is no such process). */
+double bench_wall_ms(void);
+double bench_cpu_ms(void);
+double bench_pid_cpu_ms(int pid);
+
 /*
  * Addresses the generator guarantees a verdict for, taken from a network in
  * the middle of the policy (not the first entries: a lookup of the first

@@ -35,16 +35,6 @@
 
 #include <bpf/bpf.h>
 
-/* CPU time of the process (user + system, the kernel's map work
- * included): steadier than wall time on a shared, loaded machine. */
-static double cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 /* Validate and apply CPU ms of the first three apply_text calls (cold,
  * warm, one device) of apply_main. */
 static double cpu_v[3], cpu_a[3];
@@ -97,20 +87,12 @@ static void phase_end(int ph)
 	/* Progress on stderr: a long run stopped midway (1M, memory) still
 	 * says how far it got. */
 	fprintf(stderr, "# %s: peak RSS %ld kB, CPU %.0f ms so far\n", phase_name[ph], kb,
-		cpu_ms());
+		bench_cpu_ms());
 	f = fopen("/proc/self/clear_refs", "w");
 	if (f) {
 		fputs("5", f);
 		fclose(f);
 	}
-}
-
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
 /* Capacities as an operator would size them for this policy (the flags
@@ -170,13 +152,13 @@ static int apply_text(struct nn_dp *dp, const char *json, size_t len, const stru
 {
 	struct nn_errlist errs = {};
 	struct nn_policy *p = NULL;
-	double t0 = now_ms(), c0 = cpu_ms(), c1, s0 = sys_ms(), s1;
+	double t0 = bench_wall_ms(), c0 = bench_cpu_ms(), c1, s0 = sys_ms(), s1;
 	size_t i;
 	int err;
 
 	err = nn_policy_parse(json, len, "gw-bench", lim, &p, &errs);
-	*validate_ms = now_ms() - t0;
-	c1 = cpu_ms();
+	*validate_ms = bench_wall_ms() - t0;
+	c1 = bench_cpu_ms();
 	s1 = sys_ms();
 	if (cpu_n < 3)
 		cpu_v[cpu_n] = c1 - c0;
@@ -184,14 +166,14 @@ static int apply_text(struct nn_dp *dp, const char *json, size_t len, const stru
 		sys_v = s1 - s0;
 	if (ph_v >= 0)
 		phase_end(ph_v);
-	t0 = now_ms();
+	t0 = bench_wall_ms();
 	if (!err && nn_apply(dp, p, ar, &errs) != NN_APPLY_APPLIED)
 		err = ar->error;
-	*apply_ms = now_ms() - t0;
+	*apply_ms = bench_wall_ms() - t0;
 	if (!cpu_n)
 		sys_a = sys_ms() - s1;
 	if (cpu_n < 3)
-		cpu_a[cpu_n++] = cpu_ms() - c1;
+		cpu_a[cpu_n++] = bench_cpu_ms() - c1;
 	for (i = 0; i < errs.n && i < 5; i++)
 		fprintf(stderr, "# %s\n", errs.msgs[i]);
 	nn_errlist_free(&errs);
@@ -298,10 +280,10 @@ int apply_main(int argc, char **argv)
 		err = apply_text(dp, g.json, g.len, &lim, &wv, &wa, &ar);
 	/* The daemon's drift timer brings the standby half up to date while
 	 * idle; the change below then writes only what it touches. */
-	t0 = now_ms();
+	t0 = bench_wall_ms();
 	if (!err)
 		err = nn_apply_sync_standby(dp, &sync_writes);
-	sync_ms = now_ms() - t0;
+	sync_ms = bench_wall_ms() - t0;
 	phase_end(PH_SYNC);
 	/* The event: device d<n/2> revoked. Its new snapshot text is what
 	 * the controller holds once the event arrived, in place of the old
@@ -313,17 +295,17 @@ int apply_main(int argc, char **argv)
 	g.json = NULL;
 	ph_v = PH_ONE_V;
 	ph_a = PH_ONE_A;
-	t0 = now_ms();
+	t0 = bench_wall_ms();
 	if (!err)
 		err = apply_text(dp, chg, len, &lim, &dv, &da, &ar);
-	e2e = now_ms() - t0;
+	e2e = bench_wall_ms() - t0;
 	/* The daemon's drift check of the record against the maps. */
-	t0 = now_ms();
-	c0 = cpu_ms();
+	t0 = bench_wall_ms();
+	c0 = bench_cpu_ms();
 	if (!err)
 		err = nn_apply_check(dp, &differ);
-	check_cpu = cpu_ms() - c0;
-	check_ms = now_ms() - t0;
+	check_cpu = bench_cpu_ms() - c0;
+	check_ms = bench_wall_ms() - t0;
 	phase_end(PH_CHECK);
 	if (err) {
 		fprintf(stderr, "apply: %s\n", strerror(-err));
@@ -421,9 +403,9 @@ int swap_main(int argc, char **argv)
 		fprintf(stderr, "adopt %s: %s\n", o.pin_dir, strerror(-err));
 		return 1;
 	}
-	t0 = now_ms();
+	t0 = bench_wall_ms();
 	for (i = 0; i < count && !err; i++) {
-		double s = now_ms();
+		double s = bench_wall_ms();
 
 		/* d5 carries no benchmark traffic (the single source is d0). */
 		txt[i & 1] = variant(&g, 5, i & 1 ? "active" : "disabled", 100 + i, &len[i & 1]);
@@ -432,12 +414,12 @@ int swap_main(int argc, char **argv)
 		err = apply_text(dp, txt[i & 1], len[i & 1], &lim, &v, &a, &ar);
 		flips += ar.flipped;
 		free(txt[i & 1]);
-		if (now_ms() - s > worst)
-			worst = now_ms() - s;
+		if (bench_wall_ms() - s > worst)
+			worst = bench_wall_ms() - s;
 	}
 	printf("{\"n\": %zu, \"swaps\": %lu, \"flips\": %lu, \"seconds\": %.3f, \"worst_ms\": %.2f, "
 	       "\"error\": %d}\n",
-	       n, i, flips, (now_ms() - t0) / 1e3, worst, err);
+	       n, i, flips, (bench_wall_ms() - t0) / 1e3, worst, err);
 	nn_dp_close(dp);
 	bench_gen_free(&g);
 	return err ? 1 : 0;

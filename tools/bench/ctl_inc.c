@@ -22,22 +22,6 @@
 #include "dp/apply.h"
 #include "lib/base64.h"
 
-static double cpu_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double wall_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 struct inc_run {
 	struct nn_dp *dp;
 	struct nn_inc *inc;
@@ -69,8 +53,8 @@ static int one(struct inc_run *r, const char *op, const char *id, json_t *value,
 	if (value)
 		json_object_set_new(json_array_get(ch, 0), "value", value);
 	memset(fig, 0, sizeof(*fig));
-	c0 = cpu_now();
-	t0 = wall_now();
+	c0 = bench_cpu_ms();
+	t0 = bench_wall_ms();
 	err = nn_inc_delta(r->inc, ch, r->gen + 1, &pt, fig->why, sizeof(fig->why));
 	if (!err) {
 		if (nn_apply_patch(r->dp, &pt, &res, &errs) != NN_APPLY_APPLIED)
@@ -79,8 +63,8 @@ static int one(struct inc_run *r, const char *op, const char *id, json_t *value,
 		fig->fast = !err;
 		r->gen++;
 	}
-	fig->ms = wall_now() - t0;
-	fig->cpu = cpu_now() - c0;
+	fig->ms = bench_wall_ms() - t0;
+	fig->cpu = bench_cpu_ms() - c0;
 	fig->writes = res.writes;
 	json_decref(ch);
 	nn_errlist_free(&errs);
@@ -160,11 +144,11 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 		nn_policy_free(p);
 		goto out;
 	}
-	c0 = cpu_now();
-	t0 = wall_now();
+	c0 = bench_cpu_ms();
+	t0 = bench_wall_ms();
 	r.inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, doc, lim);
-	build_ms = wall_now() - t0;
-	build_cpu = cpu_now() - c0;
+	build_ms = bench_wall_ms() - t0;
+	build_cpu = bench_cpu_ms() - c0;
 	nn_slots_free(&kept.slots, &none);
 	if (!r.inc) {
 		err = -ENOMEM;

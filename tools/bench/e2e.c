@@ -61,14 +61,6 @@ struct e2e {
 	struct dev *preferred;
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static uint64_t rnd(struct e2e *e)
 {
 	e->rng ^= e->rng << 13;
@@ -251,7 +243,7 @@ static double wait_enforced(const struct e2e *e, uint64_t gen, double t0, double
 	uint64_t g = 0;
 
 	for (;;) {
-		double t = now_ms();
+		double t = bench_wall_ms();
 
 		if (!enforced_gen(e, &g) && g >= gen)
 			return t - t0;
@@ -301,32 +293,9 @@ static long rss_kb(int pid)
 	return kb;
 }
 
-/* CPU ms (user + system) the process @pid has used: per change, steadier
- * than wall time on a loaded machine. -1 when unreadable. */
-static double proc_cpu_ms(int pid)
-{
-	unsigned long long ut, st;
-	char path[64], buf[1024], *p;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	p = strrchr(buf, ')'); /* comm may hold spaces */
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1e3 / (double)sysconf(_SC_CLK_TCK);
-}
-
 static int serial(struct e2e *e, unsigned int per_kind, int pid, json_t *out)
 {
-	double cpu0 = pid > 0 ? proc_cpu_ms(pid) : -1;
+	double cpu0 = pid > 0 ? bench_pid_cpu_ms(pid) : -1;
 	double *v[K_N], *all = calloc((size_t)per_kind * K_N + 1, sizeof(double));
 	size_t n[K_N] = {}, failed[K_N] = {}, n_all = 0, failed_all = 0;
 	json_t *kinds = json_object();
@@ -341,7 +310,7 @@ static int serial(struct e2e *e, unsigned int per_kind, int pid, json_t *out)
 	 * where it began. */
 	for (i = 0; !err && all && i < per_kind; i++) {
 		for (k = 0; k < K_N; k++) {
-			double t0 = now_ms(), ms;
+			double t0 = bench_wall_ms(), ms;
 			long long g = change(e, (enum kind)k);
 
 			ms = g < 0 ? -1 : wait_enforced(e, (uint64_t)g, t0, 30000);
@@ -367,9 +336,9 @@ static int serial(struct e2e *e, unsigned int per_kind, int pid, json_t *out)
 		json_object_set_new(out, "serial_all", summary(all, n_all, failed_all));
 	/* the controller's CPU per change, its idle work between changes
 	 * (standby sync, the pauses) included */
-	if (cpu0 >= 0 && n_all && proc_cpu_ms(pid) >= 0)
+	if (cpu0 >= 0 && n_all && bench_pid_cpu_ms(pid) >= 0)
 		json_object_set_new(out, "controller_cpu_ms_per_change",
-				    json_real((proc_cpu_ms(pid) - cpu0) / (double)n_all));
+				    json_real((bench_pid_cpu_ms(pid) - cpu0) / (double)n_all));
 	free(all);
 	return err ? err : all ? 0 : -ENOMEM;
 }
@@ -383,7 +352,7 @@ static int churn(struct e2e *e, double rate, double seconds, int pid, json_t *ou
 {
 	size_t cap = (size_t)(rate * seconds) + 16, n = 0, done = 0, failed = 0, i;
 	struct pending *p = calloc(cap, sizeof(*p));
-	double *lat = calloc(cap, sizeof(double)), t_start = now_ms(), next = t_start,
+	double *lat = calloc(cap, sizeof(double)), t_start = bench_wall_ms(), next = t_start,
 	       next_rss = t_start;
 	json_t *rss = json_array();
 	static const enum kind cycle[] = { K_REVOKE, K_RESTORE, K_PREF, K_UNPREF, K_KEY };
@@ -394,8 +363,8 @@ static int churn(struct e2e *e, double rate, double seconds, int pid, json_t *ou
 		free(lat);
 		return -ENOMEM;
 	}
-	while (now_ms() - t_start < seconds * 1e3 || done < n) {
-		double t = now_ms();
+	while (bench_wall_ms() - t_start < seconds * 1e3 || done < n) {
+		double t = bench_wall_ms();
 		uint64_t g = 0;
 
 		if (t - t_start < seconds * 1e3 && t >= next && n < cap) {
@@ -409,8 +378,8 @@ static int churn(struct e2e *e, double rate, double seconds, int pid, json_t *ou
 		}
 		if (!enforced_gen(e, &g))
 			for (i = done; i < n && p[i].gen <= g; i++)
-				lat[done++] = now_ms() - p[i].t0;
-		if (done < n && now_ms() - p[done].t0 > 30000) {
+				lat[done++] = bench_wall_ms() - p[i].t0;
+		if (done < n && bench_wall_ms() - p[done].t0 > 30000) {
 			failed += n - done; /* never enforced within 30 s */
 			n = done;
 		}

@@ -37,14 +37,6 @@
 #define XDP_PASS_RET 2
 #define TC_OK_RET 0
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 static void progress(const char *fmt, ...)
@@ -662,7 +654,7 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 	struct nn_policy *p = NULL;
 	struct nn_errlist errs = {};
 	struct nn_apply_result ar = {};
-	double t0 = now_ms();
+	double t0 = bench_wall_ms();
 	size_t i;
 	int err;
 
@@ -687,10 +679,10 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 	nn_errlist_free(&errs);
 	if (err)
 		return err;
-	info->parse_ms = now_ms() - t0;
+	info->parse_ms = bench_wall_ms() - t0;
 	info->devices = p->n_devices;
 	info->rules = p->n_rules;
-	t0 = now_ms();
+	t0 = bench_wall_ms();
 	err = nn_dp_load(&o, &s->dp);
 	/* The per-device new-flow bound (docs/datapath.md "New-state
 	 * bound") would refuse all but the first burst of the millions of
@@ -708,14 +700,14 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 		err = judge_load(&s->judge, s->dp);
 	if (!err)
 		err = cache_load(s);
-	info->load_ms = now_ms() - t0;
-	t0 = now_ms();
+	info->load_ms = bench_wall_ms() - t0;
+	t0 = bench_wall_ms();
 	if (!err && nn_apply(s->dp, p, &ar, &errs) != NN_APPLY_APPLIED)
 		err = ar.error;
 	for (i = 0; i < errs.n; i++)
 		fprintf(stderr, "# apply: %s\n", errs.msgs[i]);
 	nn_errlist_free(&errs);
-	info->apply_ms = now_ms() - t0;
+	info->apply_ms = bench_wall_ms() - t0;
 	info->addrs = ar.addrs;
 	info->prefixes = ar.prefixes;
 	info->cells = ar.cells;

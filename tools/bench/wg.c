@@ -42,49 +42,6 @@
 #define WG_MAX_SCALES 8
 #define WG_MAX_ROUNDS 64
 
-static double wg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static double wg_cpu_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-/* utime + stime of @pid in ms (fields 14 and 15 of /proc/PID/stat); -1
- * when there is no such process. */
-static double pid_cpu_ms(int pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	long hz = sysconf(_SC_CLK_TCK);
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = 0;
-	/* The command name may hold spaces: fields count from its ')'. */
-	p = strrchr(buf, ')');
-	if (!p ||
-	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
-		return -1;
-	return (double)(ut + st) * 1e3 / (double)(hz > 0 ? hz : 100);
-}
-
 struct sample {
 	double wall, cpu, daemon;
 };
@@ -112,17 +69,17 @@ struct wgb {
 
 static void begin(const struct wgb *b, struct sample *s)
 {
-	s->wall = wg_now_ms();
-	s->cpu = wg_cpu_ms();
-	s->daemon = pid_cpu_ms(b->daemon_pid);
+	s->wall = bench_wall_ms();
+	s->cpu = bench_cpu_ms();
+	s->daemon = bench_pid_cpu_ms(b->daemon_pid);
 }
 
 static void end(const struct wgb *b, struct sample *s)
 {
-	double d = pid_cpu_ms(b->daemon_pid);
+	double d = bench_pid_cpu_ms(b->daemon_pid);
 
-	s->wall = wg_now_ms() - s->wall;
-	s->cpu = wg_cpu_ms() - s->cpu;
+	s->wall = bench_wall_ms() - s->wall;
+	s->cpu = bench_cpu_ms() - s->cpu;
 	s->daemon = d >= 0 && s->daemon >= 0 ? d - s->daemon : -1;
 }
 
