@@ -18,6 +18,9 @@
 double bench_wall_ms(void);
 double bench_cpu_ms(void);
 double bench_pid_cpu_ms(int pid);
+/* A kB field of /proc/@pid/status ("VmRSS", "VmHWM"; @pid 0: this
+ * process); -1 when unreadable. */
+long bench_status_kb(int pid, const char *field);
 
 /*
  * Addresses the generator guarantees a verdict for, taken from a network in

@@ -2,10 +2,11 @@
 /*
  * clock.c - the clocks every part of nn-microbench reads: wall (monotonic),
  * this process's CPU, and another process's CPU (a daemon measured from
- * outside). CPU time is what the controller and wg0 figures report: steady
+ * outside), and a process's memory figures. CPU time is what the controller and wg0 figures report: steady
  * on this shared, loaded machine, where wall time swings 2-3x.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -51,4 +52,27 @@ double bench_pid_cpu_ms(int pid)
 	    sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
 		return -1;
 	return (double)(ut + st) * 1e3 / (double)(hz > 0 ? hz : 100);
+}
+
+long bench_status_kb(int pid, const char *field)
+{
+	char path[64], line[256];
+	size_t fl = strlen(field);
+	long v = -1;
+	FILE *f;
+
+	if (pid > 0)
+		snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/status");
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, field, fl) && line[fl] == ':') {
+			v = strtol(line + fl + 1, NULL, 10);
+			break;
+		}
+	fclose(f);
+	return v;
 }

@@ -59,28 +59,12 @@ static const char *const phase_name[PH_COUNT] = { "generate",	      "cold_valida
 						  "one_device_apply", "record_check" };
 static long phase_kb[PH_COUNT];
 
-static long status_kb(const char *field)
-{
-	char line[256];
-	size_t fl = strlen(field);
-	long v = -1;
-	FILE *f = fopen("/proc/self/status", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, field, fl) && line[fl] == ':')
-			v = strtol(line + fl + 1, NULL, 10);
-	fclose(f);
-	return v;
-}
-
 /* Close phase @ph: its peak RSS, then the high-water mark back to the
  * current RSS for the next one ("5" to clear_refs, Linux >= 4.0). */
 static void phase_end(int ph)
 {
 	FILE *f;
-	long kb = status_kb("VmHWM");
+	long kb = bench_status_kb(0, "VmHWM");
 
 	if (kb > phase_kb[ph])
 		phase_kb[ph] = kb;

@@ -276,23 +276,6 @@ static json_t *summary(double *v, size_t n, size_t failed)
 	return o;
 }
 
-static long rss_kb(int pid)
-{
-	char path[64], line[256];
-	long kb = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "VmRSS: %ld kB", &kb) == 1)
-			break;
-	fclose(f);
-	return kb;
-}
-
 static int serial(struct e2e *e, unsigned int per_kind, int pid, json_t *out)
 {
 	double cpu0 = pid > 0 ? bench_pid_cpu_ms(pid) : -1;
@@ -384,7 +367,7 @@ static int churn(struct e2e *e, double rate, double seconds, int pid, json_t *ou
 			n = done;
 		}
 		if (pid > 0 && t >= next_rss) {
-			json_array_append_new(rss, json_integer(rss_kb(pid)));
+			json_array_append_new(rss, json_integer(bench_status_kb(pid, "VmRSS")));
 			next_rss += 1000;
 		}
 		usleep(100);

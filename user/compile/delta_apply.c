@@ -512,6 +512,26 @@ static int take_slot(struct nn_inc *s, struct nn_dev_patch *pt, const struct nn_
 	return 0;
 }
 
+/* Device @d leaves what it was in: the src lists of the rules naming it
+ * (its user's and groups' rules, in its own network: a fast-path change
+ * never moves a device between networks), the owner indexes of its
+ * addresses and key, and its nn_addrs entries (deleted by @pt). */
+static int withdraw(struct nn_inc *s, uint32_t d, struct nn_dev_patch *pt)
+{
+	const struct nn_device *od = &s->p->devices[d];
+	struct vec on = {}, og = {};
+	int err;
+
+	err = src_sigs(s, od->network, od->user, &on, &og);
+	if (!err)
+		err = rule_lists(s, d, &on, &og, false);
+	free(on.v);
+	free(og.v);
+	if (!err)
+		err = own_dev(s, od, INC_NONE);
+	return err ?: patch_del(pt, od);
+}
+
 static int apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt)
 {
 	uint32_t d = c->old, slot;
@@ -519,18 +539,7 @@ static int apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt
 
 	if (d != INC_NONE) {
 		/* The same device, changed: same slot, other lists. */
-		struct vec on = {}, og = {};
-		const struct nn_device *od = &s->p->devices[d];
-
-		err = src_sigs(s, c->ni, od->user, &on, &og);
-		if (!err)
-			err = rule_lists(s, d, &on, &og, false);
-		free(on.v);
-		free(og.v);
-		if (!err)
-			err = own_dev(s, od, INC_NONE);
-		if (!err)
-			err = patch_del(pt, od);
+		err = withdraw(s, d, pt);
 		slot = s->slot[d];
 	} else {
 		if (s->p->n_devices == s->dev_cap) {
@@ -575,21 +584,11 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 {
 	uint32_t d = nn_inc_get(&s->dev_ids, c->id, strlen(c->id));
 	uint32_t last = (uint32_t)s->p->n_devices - 1;
-	const struct nn_device *od = &s->p->devices[d];
 	const struct nn_network *nw;
-	struct vec on = {}, og = {};
 	size_t r;
 	int err;
 
-	err = src_sigs(s, od->network, od->user, &on, &og);
-	if (!err)
-		err = rule_lists(s, d, &on, &og, false);
-	free(on.v);
-	free(og.v);
-	if (!err)
-		err = own_dev(s, od, INC_NONE);
-	if (!err)
-		err = patch_del(pt, od);
+	err = withdraw(s, d, pt);
 	if (!err)
 		err = nn_inc_put(&s->dev_ids, c->id, strlen(c->id), INC_NONE);
 	if (!err)

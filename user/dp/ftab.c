@@ -7,39 +7,7 @@
 #include <string.h>
 
 #include "dp/ftab.h"
-
-static uint64_t mix(uint64_t h)
-{
-	h ^= h >> 33;
-	h *= 0xff51afd7ed558ccdull;
-	h ^= h >> 33;
-	h *= 0xc4ceb9fe1a85ec53ull;
-	h ^= h >> 33;
-	return h;
-}
-
-/* One multiply per word, the finaliser once: the keys are 4 to 40 bytes,
- * and every entry of a cold apply at 1M is hashed several times (put,
- * then a find in the other record per set). */
-static uint64_t hash_key(const void *key, size_t ksz)
-{
-	const uint8_t *b = key;
-	uint64_t h = 0x9e3779b97f4a7c15ull ^ ksz, w;
-	size_t i;
-
-	for (i = 0; i + 8 <= ksz; i += 8) {
-		memcpy(&w, b + i, 8);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
-	}
-	if (i < ksz) {
-		w = 0;
-		memcpy(&w, b + i, ksz - i);
-		h = (h ^ w) * 0x9e3779b97f4a7c15ull;
-		h ^= h >> 29;
-	}
-	return mix(h);
-}
+#include "lib/table.h"
 
 void nn_ftab_init(struct nn_ftab *t, size_t ksz, size_t vsz)
 {
@@ -66,7 +34,7 @@ void nn_ftab_free(struct nn_ftab *t)
 /* The index slot of @key: its entry's, or the empty one it would take. */
 static size_t slot_of(const struct nn_ftab *t, const void *key)
 {
-	size_t i = hash_key(key, t->ksz) & (t->icap - 1);
+	size_t i = nn_hash_bytes(key, t->ksz) & (t->icap - 1);
 
 	while (t->index[i] && memcmp(t->keys + (t->index[i] - 1) * t->ksz, key, t->ksz))
 		i = (i + 1) & (t->icap - 1);
@@ -268,7 +236,7 @@ int nn_ftab_del(struct nn_ftab *t, const void *key)
 	 * could live at the hole moves into it, so no search stops early. */
 	t->index[s] = 0;
 	for (i = s, j = (s + 1) & mask; t->index[j]; j = (j + 1) & mask) {
-		h = hash_key(t->keys + (t->index[j] - 1) * t->ksz, t->ksz) & mask;
+		h = nn_hash_bytes(t->keys + (t->index[j] - 1) * t->ksz, t->ksz) & mask;
 		if (i <= j ? (i < h && h <= j) : (i < h || h <= j))
 			continue;
 		t->index[i] = t->index[j];
