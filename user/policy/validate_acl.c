@@ -293,19 +293,22 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 		   struct nn_jv *obj, const char *side, enum ref_kind what, struct idx_set *out)
 {
 	struct nn_build *b = c->b;
-	char(*names)[NN_NAME_MAX] = NULL;
+	struct nn_jv *names;
 	const uint32_t *k;
 	struct nn_ent fe = *e;
 	size_t i, n;
 	bool dropped;
 	int err;
 
+	/* The names are read in place (checked first, all of them, as
+	 * nn_js_id_list does): a copy of every list was 7 % of a cold apply. */
 	nn_path_join(fe.path, e->path, side);
-	err = nn_js_id_list(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL, &names, &n);
-	if (err)
+	err = nn_js_id_array(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL, &names);
+	if (err || !names)
 		return err;
+	n = nn_jv_size(names);
 	for (i = 0; i < n && !err; i++) {
-		const char *name = names[i];
+		const char *name = nn_jv_str(nn_jv_at(names, i));
 
 		switch (what) {
 		case REF_DEVICES:
@@ -359,7 +362,6 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 					err = add_user_devices(c, c->grp_users[m], out);
 		}
 	}
-	free(names);
 	return err;
 }
 
@@ -535,6 +537,7 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 	struct idx_set src = { 0 }, grp = { 0 }, dd = { 0 }, dr = { 0 };
 	struct nn_build *b = c->b;
 	struct nn_jv *so, *dobj;
+	bool groups_only = false;
 	size_t i;
 	int err;
 
@@ -545,8 +548,11 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 		err = resolve(c, e, r, so, "src", REF_USERS, &src);
 	if (!err && so)
 		err = resolve(c, e, r, so, "src", REF_GROUPS, &grp);
-	/* src_devices is the union; the group part is kept apart too. */
-	for (i = 0; !err && i < grp.n; i++)
+	/* src_devices is the union; the group part is kept apart too. With
+	 * sources by groups only (most rules) the union is the group part:
+	 * sorted once, one array for both (below). */
+	groups_only = !src.n;
+	for (i = 0; !err && !groups_only && i < grp.n; i++)
 		err = set_add(&src, grp.v[i]);
 	if (!err)
 		err = side_obj(b, e, v, "dst", dst_keys, &r->dst_star, &dobj);
@@ -565,11 +571,15 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 		err = parse_ports(b, e, v, r);
 	set_finish(&src, &r->src_devices, &r->n_src_devices);
 	set_finish(&grp, &r->src_grp_devices, &r->n_src_grp_devices);
-	/* A rule whose sources are groups only (most are) has the group part
-	 * equal to the union: one array for both (policy.h). */
-	if (r->n_src_grp_devices && r->n_src_grp_devices == r->n_src_devices &&
-	    !memcmp(r->src_grp_devices, r->src_devices,
-		    r->n_src_devices * sizeof(*r->src_devices))) {
+	/* A rule whose group part equals the union (sources by groups only,
+	 * most rules) keeps one array for both (policy.h). */
+	if (groups_only) {
+		free(r->src_devices);
+		r->src_devices = r->src_grp_devices;
+		r->n_src_devices = r->n_src_grp_devices;
+	} else if (r->n_src_grp_devices && r->n_src_grp_devices == r->n_src_devices &&
+		   !memcmp(r->src_grp_devices, r->src_devices,
+			   r->n_src_devices * sizeof(*r->src_devices))) {
 		free(r->src_grp_devices);
 		r->src_grp_devices = r->src_devices;
 	}
