@@ -13,48 +13,7 @@
 #include "compile/compile_int.h"
 #include "lib/addr.h"
 #include "lib/table.h"
-#include "lib/u32sort.h"
-
-int nn_c_vpush(struct vec *v, uint32_t x)
-{
-	if (v->n == v->cap) {
-		size_t ncap = v->cap ? v->cap * 2 : 8;
-		uint32_t *nv = realloc(v->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		v->v = nv;
-		v->cap = ncap;
-	}
-	v->v[v->n++] = x;
-	return 0;
-}
-
-/* Append @n ids to @v: one growth check for the lot (pfx_covering appends
- * a prefix's whole id list per match). */
-static int vappend(struct vec *v, const uint32_t *x, size_t n)
-{
-	if (v->n + n > v->cap) {
-		size_t ncap = v->cap ? v->cap : 8;
-		uint32_t *nv;
-
-		while (ncap < v->n + n)
-			ncap *= 2;
-		nv = realloc(v->v, ncap * sizeof(*nv));
-		if (!nv)
-			return -ENOMEM;
-		v->v = nv;
-		v->cap = ncap;
-	}
-	memcpy(v->v + v->n, x, n * sizeof(*x));
-	v->n += n;
-	return 0;
-}
-
-void nn_c_vsort_unique(struct vec *v)
-{
-	v->n = nn_u32_sort_unique(v->v, v->n);
-}
+#include "lib/thread.h"
 
 static void vfree_all(struct vec *v, size_t n)
 {
@@ -134,7 +93,7 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 		if (!e)
 			continue;
 		v = e->val;
-		err = vappend(out, v->v, v->n);
+		err = nn_c_vappend(out, v->v, v->n);
 		if (err)
 			return err;
 	}
@@ -206,50 +165,10 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	return 0;
 }
 
-/*
- * Per-device rule lists in one array (compressed rows): the rules of device
- * d are v[start[d] .. start[d + 1]), ascending. Filled in two passes over
- * the rules (count, then place): a growable vector per device was a
- * malloc and a chain of reallocs each, ~4 % of a cold apply.
- */
-struct rows {
-	uint32_t *start; /* [n_devices + 1] */
-	uint32_t *v;
-	uint32_t *fill; /* [n_devices]: next free index while placing */
-};
-
-static void rows_free(struct rows *w)
-{
-	free(w->start);
-	free(w->v);
-	free(w->fill);
-}
-
-/* @w->start holds each device's count in [d + 1]: turn the counts into
- * offsets and allocate the rows. */
-static int rows_alloc(struct rows *w, size_t n)
-{
-	size_t d;
-
-	for (d = 0; d < n; d++)
-		w->start[d + 1] += w->start[d];
-	w->v = malloc((w->start[n] ? w->start[n] : 1) * sizeof(*w->v));
-	w->fill = malloc((n ? n : 1) * sizeof(*w->fill));
-	if (!w->v || !w->fill)
-		return -ENOMEM;
-	memcpy(w->fill, w->start, n * sizeof(*w->fill));
-	return 0;
-}
-
-static struct vec rows_of(const struct rows *w, size_t d)
-{
-	return (struct vec){ .v = w->v + w->start[d], .n = w->start[d + 1] - w->start[d] };
-}
-
 /* Each device of rule @rule's src_devices into @named or @grp, as
  * classify() says; @place: count (start[d + 1]++) or place (v[fill[d]++]). */
-static void src_rows(const struct nn_rule *rule, uint32_t r, struct rows *named, struct rows *grp,
-		     bool place)
+static void src_rows(const struct nn_rule *rule, uint32_t r, struct nn_c_rows *named,
+		     struct nn_c_rows *grp, bool place)
 {
 	size_t i, g = 0;
 
@@ -258,7 +177,7 @@ static void src_rows(const struct nn_rule *rule, uint32_t r, struct rows *named,
 	 * restarts it, so the answer never depends on that order. */
 	for (i = 0; i < rule->n_src_devices; i++) {
 		uint32_t dv = rule->src_devices[i];
-		struct rows *w;
+		struct nn_c_rows *w;
 
 		if (i && dv < rule->src_devices[i - 1])
 			g = 0;
@@ -282,22 +201,22 @@ static int src_classes(struct cstate *s)
 {
 	const struct nn_policy *p = s->p;
 	size_t n = p->n_devices, r, d;
-	struct rows named = { .start = calloc(n + 1, sizeof(uint32_t)) },
-		    grp = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) },
+			 grp = { .start = calloc(n + 1, sizeof(uint32_t)) };
 	int err = 0, pass;
 
 	if (!named.start || !grp.start)
 		err = -ENOMEM;
 	for (pass = 0; pass < 2 && !err; pass++) {
 		if (pass)
-			err = rows_alloc(&named, n) ?: rows_alloc(&grp, n);
+			err = nn_c_rows_alloc(&named, n) ?: nn_c_rows_alloc(&grp, n);
 		for (r = 0; r < p->n_rules && !err; r++)
 			if (!p->rules[r].src_star)
 				src_rows(&p->rules[r], (uint32_t)r, &named, &grp, pass);
 	}
 	for (d = 0; d < n && !err; d++) {
 		uint32_t net = p->devices[d].network + 1;
-		struct vec vn = rows_of(&named, d), vg = rows_of(&grp, d);
+		struct vec vn = nn_c_rows_of(&named, d), vg = nn_c_rows_of(&grp, d);
 
 		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vn,
 			     &s->dev_src[d]);
@@ -305,8 +224,8 @@ static int src_classes(struct cstate *s)
 			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vg,
 				     &s->dev_gsrc[d]);
 	}
-	rows_free(&named);
-	rows_free(&grp);
+	nn_c_rows_free(&named);
+	nn_c_rows_free(&grp);
 	return err;
 }
 
@@ -327,7 +246,7 @@ int nn_c_region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned i
 	for (i = 0; i < res->n && !err; i++) {
 		struct vec *rr = &s->res_rules[res->v[i]];
 
-		err = vappend(sig, rr->v, rr->n);
+		err = nn_c_vappend(sig, rr->v, rr->n);
 	}
 	if (!err)
 		err = pfx_covering(&s->rule_pfx, net, a, len, sig);
@@ -339,7 +258,7 @@ static int dst_classes_devices(struct cstate *s)
 {
 	const struct nn_policy *p = s->p;
 	size_t n = p->n_devices, r, i, d;
-	struct rows named = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) };
 	struct vec sig = {};
 	int err = 0, pass;
 
@@ -348,7 +267,7 @@ static int dst_classes_devices(struct cstate *s)
 	/* The rules naming each device as dst, ascending (compressed rows). */
 	for (pass = 0; pass < 2 && !err; pass++) {
 		if (pass)
-			err = rows_alloc(&named, n);
+			err = nn_c_rows_alloc(&named, n);
 		for (r = 0; r < p->n_rules && !err; r++) {
 			const struct nn_rule *rule = &p->rules[r];
 
@@ -367,11 +286,11 @@ static int dst_classes_devices(struct cstate *s)
 	for (d = 0; d < n && !err; d++) {
 		const struct nn_device *dev = &p->devices[d];
 		uint32_t net = dev->network + 1;
-		struct vec vn = rows_of(&named, d);
+		struct vec vn = nn_c_rows_of(&named, d);
 
 		/* @sig's buffer serves every device */
 		sig.n = 0;
-		err = vappend(&sig, vn.v, vn.n);
+		err = nn_c_vappend(&sig, vn.v, vn.n);
 		if (!err)
 			err = nn_c_region_sig(s, net, dev->addr6, 128, &sig);
 		if (!err)
@@ -380,7 +299,7 @@ static int dst_classes_devices(struct cstate *s)
 		sig.n = 0;
 		s->dev_dst4[d] = NN_CLASS_NONE;
 		if (dev->has_addr4 && !err) {
-			err = vappend(&sig, vn.v, vn.n);
+			err = nn_c_vappend(&sig, vn.v, vn.n);
 			if (!err)
 				err = nn_c_region_sig(s, net, dev->addr4, 128, &sig);
 			if (!err)
@@ -389,7 +308,7 @@ static int dst_classes_devices(struct cstate *s)
 		}
 	}
 	free(sig.v);
-	rows_free(&named);
+	nn_c_rows_free(&named);
 	return err;
 }
 
@@ -582,6 +501,50 @@ static int dst_classes_prefixes(struct cstate *s, struct nn_table *seen)
 		err = add_prefix(s, seen, 0, o, &info);
 	}
 	return err ?: v4_holes(s, seen);
+}
+
+/* From this many devices, classes() interns the sources on a second CPU
+ * (a thread costs tens of microseconds; at 100k devices the sources are
+ * ~4 % of a cold apply). */
+#define CLASSES_PAR_MIN 4096
+
+struct src_job {
+	struct cstate *s;
+	int err;
+};
+
+static void *src_job_run(void *arg)
+{
+	struct src_job *j = arg;
+
+	j->err = src_classes(j->s);
+	return NULL;
+}
+
+/*
+ * Source and destination classes. The two are independent: each side has
+ * its own signature table, class counter, reference counts and rule ->
+ * class vectors, and neither reports anything but -ENOMEM; so with many
+ * devices the sources go to a helper thread while this one does the
+ * destinations. Each side numbers its classes in the same order as alone.
+ */
+static int classes(struct cstate *s, struct nn_table *seen)
+{
+	struct src_job j = { .s = s };
+	bool par = false;
+	pthread_t t;
+	int err;
+
+	if (s->p->n_devices >= CLASSES_PAR_MIN)
+		par = nn_thread_start(&t, src_job_run, &j);
+	if (par) {
+		err = dst_classes_devices(s) ?: dst_classes_prefixes(s, seen);
+		pthread_join(t, NULL);
+	} else {
+		j.err = src_classes(s);
+		err = j.err ?: dst_classes_devices(s) ?: dst_classes_prefixes(s, seen);
+	}
+	return j.err ?: err;
 }
 
 static int build_indexes(struct cstate *s)
@@ -875,11 +838,7 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 	if (!err)
 		err = build_indexes(&s);
 	if (!err)
-		err = src_classes(&s);
-	if (!err)
-		err = dst_classes_devices(&s);
-	if (!err)
-		err = dst_classes_prefixes(&s, &seen);
+		err = classes(&s, &seen);
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)

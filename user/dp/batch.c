@@ -1,18 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /* batch.c - see batch.h. */
 #include <errno.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include "dp/batch.h"
+#include "lib/thread.h"
 
 /* Entries per batch call: large enough to amortise the call, small enough
  * that the kernel's copy loops stay short between reschedule points. */
@@ -141,25 +139,8 @@ static void *update_half(void *arg)
 	return NULL;
 }
 
-/* More than one CPU online, asked once: a single-CPU gateway gains nothing
- * by a thread. */
-static pthread_once_t cpus_once = PTHREAD_ONCE_INIT;
-static bool cpus_many;
-
-static void cpus_ask(void)
-{
-	cpus_many = sysconf(_SC_NPROCESSORS_ONLN) > 1;
-}
-
-static bool two_cpus(void)
-{
-	pthread_once(&cpus_once, cpus_ask);
-	return cpus_many;
-}
-
-/* The second half of @n entries written by a helper thread, the first here.
- * The helper blocks every signal (the daemon's handlers belong to its own
- * threads). Without a thread (-EAGAIN...), all of it here. */
+/* The second half of @n entries written by a helper thread, the first
+ * here; without a helper, all of it here. */
 static int update_par(int fd, const uint8_t *k, size_t ksz, const uint8_t *v, size_t vsz, size_t n)
 {
 	size_t first = n / 2;
@@ -171,15 +152,10 @@ static int update_par(int fd, const uint8_t *k, size_t ksz, const uint8_t *v, si
 		.vsz = vsz,
 		.n = n - first,
 	};
-	sigset_t all, old;
 	pthread_t t;
 	int err;
 
-	sigfillset(&all);
-	pthread_sigmask(SIG_SETMASK, &all, &old);
-	err = pthread_create(&t, NULL, update_half, &h);
-	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (err)
+	if (!nn_thread_start(&t, update_half, &h))
 		return update_seq(fd, k, ksz, v, vsz, n);
 	err = update_seq(fd, k, ksz, v, vsz, first);
 	pthread_join(t, NULL);
@@ -188,7 +164,7 @@ static int update_par(int fd, const uint8_t *k, size_t ksz, const uint8_t *v, si
 
 int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n)
 {
-	if (n >= NN_PAR_MIN && two_cpus())
+	if (n >= NN_PAR_MIN)
 		return update_par(fd, keys, ksz, vals, vsz, n);
 	return update_seq(fd, keys, ksz, vals, vsz, n);
 }
