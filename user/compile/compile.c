@@ -385,12 +385,15 @@ static int add_region(struct cstate *s, struct nn_table *seen, uint32_t net,
 }
 
 /*
- * Does a prefix shorter than /96 in scope @net cover the IPv4 block bit for
- * bit, as the LPM trie will see it? Not nn_prefix_contains(): that one
- * already keeps the families apart (and so always says no here), which is
- * exactly what the trie does not do by itself.
+ * Which scopes (0 .. @nnet) hold a prefix shorter than /96 that covers the
+ * IPv4 block bit for bit, as the LPM trie will see it? Not
+ * nn_prefix_contains(): that one already keeps the families apart (and so
+ * always says no here), which is exactly what the trie does not do by
+ * itself. One pass over the first @upto prefixes (a pass per network
+ * before: 3 % of a cold apply at 1M devices). @covers: [nnet + 1].
  */
-static int scope_covers_v4(const struct nn_compiled *o, size_t upto, uint32_t net)
+static void scopes_covering_v4(const struct nn_compiled *o, size_t upto, uint8_t *covers,
+			       uint32_t nnet)
 {
 	uint8_t m[NN_ADDR_LEN];
 	size_t i;
@@ -398,13 +401,12 @@ static int scope_covers_v4(const struct nn_compiled *o, size_t upto, uint32_t ne
 	for (i = 0; i < upto; i++) {
 		const struct nn_prefix_ent *e = &o->prefixes[i];
 
-		if (e->net != net || e->pfx.len >= 96)
+		if (e->pfx.len >= 96 || e->net > nnet || covers[e->net])
 			continue;
 		nn_addr_mask(m, v4_block.addr, NN_ADDR_LEN, e->pfx.len);
 		if (!memcmp(m, e->pfx.addr, NN_ADDR_LEN))
-			return 1;
+			covers[e->net] = 1;
 	}
-	return 0;
 }
 
 /*
@@ -418,10 +420,14 @@ static int v4_holes(struct cstate *s, struct nn_table *seen)
 {
 	const struct nn_policy *p = s->p;
 	size_t upto = s->out->n_prefixes;
+	uint8_t *covers = calloc((size_t)p->n_networks + 1, 1);
 	uint32_t net;
 	int err = 0;
 
-	if (scope_covers_v4(s->out, upto, 0)) {
+	if (!covers)
+		return -ENOMEM;
+	scopes_covering_v4(s->out, upto, covers, (uint32_t)p->n_networks);
+	if (covers[0]) {
 		struct nn_prefix_info info = { .kind = NN_PK_HOLE };
 
 		err = add_prefix(s, seen, 0, &v4_block, &info);
@@ -430,7 +436,7 @@ static int v4_holes(struct cstate *s, struct nn_table *seen)
 		struct nn_prefix_info info = { .kind = NN_PK_ACL, .network = net };
 		struct vec sig = {};
 
-		if (!scope_covers_v4(s->out, upto, net))
+		if (!covers[net])
 			continue;
 		err = pfx_covering(&s->rule_pfx, net, v4_block.addr, 96, &sig);
 		nn_c_vsort_unique(&sig);
@@ -441,6 +447,7 @@ static int v4_holes(struct cstate *s, struct nn_table *seen)
 		if (!err)
 			err = add_prefix(s, seen, net, &v4_block, &info);
 	}
+	free(covers);
 	return err;
 }
 
