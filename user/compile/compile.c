@@ -165,8 +165,9 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	return 0;
 }
 
-/* Each device of rule @rule's src_devices into @named or @grp, as
- * classify() says; @place: count (start[d + 1]++) or place (v[fill[d]++]). */
+/* Each device of rule @rule's src_devices into @grp when the rule reaches
+ * it through a group, else into @named; @place: count (start[d + 1]++) or
+ * place (v[fill[d]++]). */
 static void src_rows(const struct nn_rule *rule, uint32_t r, struct nn_c_rows *named,
 		     struct nn_c_rows *grp, bool place)
 {
