@@ -270,6 +270,62 @@ static void test_depth(void **state)
 	assert_non_null(strstr(err, "line 2 column 5"));
 }
 
+/* A document of at least 1 MB (the raw-bytes pass then runs beside yajl,
+ * jdoc.c SCAN_PAR_MIN): "[" + @n arrays of 300 strings + @tail (nested so
+ * that both()'s walk stays within its stack). */
+static char *big_doc(size_t n, const char *tail, size_t *len)
+{
+	size_t cap = n * 300 * 13 + n * 4 + strlen(tail) + 16, i, k;
+	char *s = malloc(cap), *p = s;
+
+	assert_non_null(s);
+	p += sprintf(p, "[");
+	for (i = 0; i < n; i++) {
+		p += sprintf(p, "[");
+		for (k = 0; k < 300; k++)
+			p += sprintf(p, "%s\"s%09zu\"", k ? "," : "", i * 300 + k);
+		p += sprintf(p, "],");
+	}
+	p += sprintf(p, "%s", tail);
+	*len = (size_t)(p - s);
+	assert_true(*len >= (1u << 20));
+	return s;
+}
+
+/* The pass's verdicts stand on a large document as on a small one, ahead
+ * of whatever yajl says about the same text, with the same offsets. */
+static void test_big_two_passes(void **state)
+{
+	struct nn_jdoc d;
+	char err[160];
+	size_t len, at, n = 300;
+	char *s;
+
+	(void)state;
+	/* accepted, and equal to jansson's tree */
+	s = big_doc(n, "1]", &len);
+	assert_int_equal(both(s, len, NULL, 0), 1);
+	free(s);
+	/* too deep at the end: the offset of the fourth '[' */
+	s = big_doc(n, "[[[1]]]]", &len);
+	assert_int_equal(nn_jdoc_parse(s, len, 3, &d, err, sizeof(err), &at), NN_JDOC_DEPTH);
+	assert_int_equal(at, len - 8 + 2);
+	free(s);
+	/* a lone surrogate (the pass's) before trailing garbage (yajl's):
+	 * the pass's message and place */
+	s = big_doc(n, "\n\"\\ud800\"] x", &len);
+	assert_int_equal(nn_jdoc_parse(s, len, 32, &d, err, sizeof(err), &at), NN_JDOC_SYNTAX);
+	if (!strstr(err, "line 2 column 2"))
+		fail_msg("want the surrogate's place, got: %s", err);
+	assert_int_equal(at, len - 12 + 2);
+	free(s);
+	/* yajl's own rejection still stands when the pass accepts */
+	s = big_doc(n, "1] x", &len);
+	assert_int_equal(nn_jdoc_parse(s, len, 32, &d, err, sizeof(err), &at), NN_JDOC_SYNTAX);
+	assert_int_equal(both(s, len, NULL, 0), 0);
+	free(s);
+}
+
 static uint32_t rng = 2463534242u;
 
 static uint32_t rnd(void)
@@ -375,7 +431,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_fixed),	   cmocka_unit_test(test_embedded_nul),
 		cmocka_unit_test(test_big_object), cmocka_unit_test(test_depth),
-		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_random),	   cmocka_unit_test(test_big_two_passes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

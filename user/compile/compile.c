@@ -13,27 +13,7 @@
 #include "compile/compile_int.h"
 #include "lib/addr.h"
 #include "lib/table.h"
-#include "lib/u32sort.h"
-
-int nn_c_vpush(struct vec *v, uint32_t x)
-{
-	if (v->n == v->cap) {
-		size_t ncap = v->cap ? v->cap * 2 : 8;
-		uint32_t *nv = realloc(v->v, ncap * sizeof(*nv));
-
-		if (!nv)
-			return -ENOMEM;
-		v->v = nv;
-		v->cap = ncap;
-	}
-	v->v[v->n++] = x;
-	return 0;
-}
-
-void nn_c_vsort_unique(struct vec *v)
-{
-	v->n = nn_u32_sort_unique(v->v, v->n);
-}
+#include "lib/thread.h"
 
 static void vfree_all(struct vec *v, size_t n)
 {
@@ -99,7 +79,6 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 {
 	struct pfx_key k = { .net = net };
 	unsigned int l;
-	size_t i;
 	int err;
 
 	l = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0;
@@ -114,11 +93,9 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 		if (!e)
 			continue;
 		v = e->val;
-		for (i = 0; i < v->n; i++) {
-			err = nn_c_vpush(out, v->v[i]);
-			if (err)
-				return err;
-		}
+		err = nn_c_vappend(out, v->v, v->n);
+		if (err)
+			return err;
 	}
 	return 0;
 }
@@ -188,6 +165,33 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 	return 0;
 }
 
+/* Each device of rule @rule's src_devices into @grp when the rule reaches
+ * it through a group, else into @named; @place: count (start[d + 1]++) or
+ * place (v[fill[d]++]). */
+static void src_rows(const struct nn_rule *rule, uint32_t r, struct nn_c_rows *named,
+		     struct nn_c_rows *grp, bool place)
+{
+	size_t i, g = 0;
+
+	/* Both lists are sorted (validation builds them so): one merge
+	 * instead of a binary search per device. A descent in src_devices
+	 * restarts it, so the answer never depends on that order. */
+	for (i = 0; i < rule->n_src_devices; i++) {
+		uint32_t dv = rule->src_devices[i];
+		struct nn_c_rows *w;
+
+		if (i && dv < rule->src_devices[i - 1])
+			g = 0;
+		while (g < rule->n_src_grp_devices && rule->src_grp_devices[g] < dv)
+			g++;
+		w = g < rule->n_src_grp_devices && rule->src_grp_devices[g] == dv ? grp : named;
+		if (place)
+			w->v[w->fill[dv]++] = r;
+		else
+			w->start[dv + 1]++;
+	}
+}
+
 /*
  * Two source classes per device: the rules naming it by device or user, and
  * the rules reaching it through its groups. Kept apart, a group rule costs
@@ -197,51 +201,32 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 static int src_classes(struct cstate *s)
 {
 	const struct nn_policy *p = s->p;
-	size_t n = p->n_devices ? p->n_devices : 1, r, i, d;
-	struct vec *named = calloc(n, sizeof(*named)), *grp = calloc(n, sizeof(*grp));
-	int err = 0;
+	size_t n = p->n_devices, r, d;
+	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) },
+			 grp = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	int err = 0, pass;
 
-	if (!named || !grp) {
-		free(named);
-		free(grp);
-		return -ENOMEM;
+	if (!named.start || !grp.start)
+		err = -ENOMEM;
+	for (pass = 0; pass < 2 && !err; pass++) {
+		if (pass)
+			err = nn_c_rows_alloc(&named, n) ?: nn_c_rows_alloc(&grp, n);
+		for (r = 0; r < p->n_rules && !err; r++)
+			if (!p->rules[r].src_star)
+				src_rows(&p->rules[r], (uint32_t)r, &named, &grp, pass);
 	}
-	for (r = 0; r < p->n_rules && !err; r++) {
-		const struct nn_rule *rule = &p->rules[r];
-
-		size_t g = 0;
-
-		if (rule->src_star)
-			continue;
-		/* Both lists are sorted (validation builds them so): one
-		 * merge instead of a binary search per device. A descent
-		 * in src_devices restarts it, so the answer never depends
-		 * on that order. */
-		for (i = 0; i < rule->n_src_devices && !err; i++) {
-			uint32_t dv = rule->src_devices[i];
-
-			if (i && dv < rule->src_devices[i - 1])
-				g = 0;
-			while (g < rule->n_src_grp_devices && rule->src_grp_devices[g] < dv)
-				g++;
-			err = nn_c_vpush(g < rule->n_src_grp_devices &&
-							 rule->src_grp_devices[g] == dv ?
-						 &grp[dv] :
-						 &named[dv],
-					 r);
-		}
-	}
-	for (d = 0; d < p->n_devices && !err; d++) {
+	for (d = 0; d < n && !err; d++) {
 		uint32_t net = p->devices[d].network + 1;
+		struct vec vn = nn_c_rows_of(&named, d), vg = nn_c_rows_of(&grp, d);
 
-		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &named[d],
+		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vn,
 			     &s->dev_src[d]);
 		if (!err)
-			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net,
-				     &grp[d], &s->dev_gsrc[d]);
+			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vg,
+				     &s->dev_gsrc[d]);
 	}
-	vfree_all(named, n);
-	vfree_all(grp, n);
+	nn_c_rows_free(&named);
+	nn_c_rows_free(&grp);
 	return err;
 }
 
@@ -252,7 +237,7 @@ int nn_c_region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned i
 		    struct vec *sig)
 {
 	struct vec *res = &s->scratch;
-	size_t i, k;
+	size_t i;
 	int err;
 
 	/* One buffer for every call (a malloc and free per device address
@@ -262,8 +247,7 @@ int nn_c_region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned i
 	for (i = 0; i < res->n && !err; i++) {
 		struct vec *rr = &s->res_rules[res->v[i]];
 
-		for (k = 0; k < rr->n && !err; k++)
-			err = nn_c_vpush(sig, rr->v[k]);
+		err = nn_c_vappend(sig, rr->v, rr->n);
 	}
 	if (!err)
 		err = pfx_covering(&s->rule_pfx, net, a, len, sig);
@@ -274,28 +258,40 @@ int nn_c_region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned i
 static int dst_classes_devices(struct cstate *s)
 {
 	const struct nn_policy *p = s->p;
-	size_t n = p->n_devices ? p->n_devices : 1, r, i, d;
-	struct vec *named = calloc(n, sizeof(*named)), sig = {};
-	int err = 0;
+	size_t n = p->n_devices, r, i, d;
+	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	struct vec sig = {};
+	int err = 0, pass;
 
-	if (!named)
-		return -ENOMEM;
-	for (r = 0; r < p->n_rules && !err; r++) {
-		const struct nn_rule *rule = &p->rules[r];
+	if (!named.start)
+		err = -ENOMEM;
+	/* The rules naming each device as dst, ascending (compressed rows). */
+	for (pass = 0; pass < 2 && !err; pass++) {
+		if (pass)
+			err = nn_c_rows_alloc(&named, n);
+		for (r = 0; r < p->n_rules && !err; r++) {
+			const struct nn_rule *rule = &p->rules[r];
 
-		if (rule->dst_star)
-			continue;
-		for (i = 0; i < rule->n_dst_devices && !err; i++)
-			err = nn_c_vpush(&named[rule->dst_devices[i]], r);
+			if (rule->dst_star)
+				continue;
+			for (i = 0; i < rule->n_dst_devices; i++) {
+				uint32_t dv = rule->dst_devices[i];
+
+				if (pass)
+					named.v[named.fill[dv]++] = (uint32_t)r;
+				else
+					named.start[dv + 1]++;
+			}
+		}
 	}
-	for (d = 0; d < p->n_devices && !err; d++) {
+	for (d = 0; d < n && !err; d++) {
 		const struct nn_device *dev = &p->devices[d];
 		uint32_t net = dev->network + 1;
+		struct vec vn = nn_c_rows_of(&named, d);
 
 		/* @sig's buffer serves every device */
 		sig.n = 0;
-		for (i = 0; i < named[d].n && !err; i++)
-			err = nn_c_vpush(&sig, named[d].v[i]);
+		err = nn_c_vappend(&sig, vn.v, vn.n);
 		if (!err)
 			err = nn_c_region_sig(s, net, dev->addr6, 128, &sig);
 		if (!err)
@@ -304,8 +300,7 @@ static int dst_classes_devices(struct cstate *s)
 		sig.n = 0;
 		s->dev_dst4[d] = NN_CLASS_NONE;
 		if (dev->has_addr4 && !err) {
-			for (i = 0; i < named[d].n && !err; i++)
-				err = nn_c_vpush(&sig, named[d].v[i]);
+			err = nn_c_vappend(&sig, vn.v, vn.n);
 			if (!err)
 				err = nn_c_region_sig(s, net, dev->addr4, 128, &sig);
 			if (!err)
@@ -314,7 +309,7 @@ static int dst_classes_devices(struct cstate *s)
 		}
 	}
 	free(sig.v);
-	vfree_all(named, n);
+	nn_c_rows_free(&named);
 	return err;
 }
 
@@ -391,12 +386,15 @@ static int add_region(struct cstate *s, struct nn_table *seen, uint32_t net,
 }
 
 /*
- * Does a prefix shorter than /96 in scope @net cover the IPv4 block bit for
- * bit, as the LPM trie will see it? Not nn_prefix_contains(): that one
- * already keeps the families apart (and so always says no here), which is
- * exactly what the trie does not do by itself.
+ * Which scopes (0 .. @nnet) hold a prefix shorter than /96 that covers the
+ * IPv4 block bit for bit, as the LPM trie will see it? Not
+ * nn_prefix_contains(): that one already keeps the families apart (and so
+ * always says no here), which is exactly what the trie does not do by
+ * itself. One pass over the first @upto prefixes (a pass per network
+ * before: 3 % of a cold apply at 1M devices). @covers: [nnet + 1].
  */
-static int scope_covers_v4(const struct nn_compiled *o, size_t upto, uint32_t net)
+static void scopes_covering_v4(const struct nn_compiled *o, size_t upto, uint8_t *covers,
+			       uint32_t nnet)
 {
 	uint8_t m[NN_ADDR_LEN];
 	size_t i;
@@ -404,13 +402,12 @@ static int scope_covers_v4(const struct nn_compiled *o, size_t upto, uint32_t ne
 	for (i = 0; i < upto; i++) {
 		const struct nn_prefix_ent *e = &o->prefixes[i];
 
-		if (e->net != net || e->pfx.len >= 96)
+		if (e->pfx.len >= 96 || e->net > nnet || covers[e->net])
 			continue;
 		nn_addr_mask(m, v4_block.addr, NN_ADDR_LEN, e->pfx.len);
 		if (!memcmp(m, e->pfx.addr, NN_ADDR_LEN))
-			return 1;
+			covers[e->net] = 1;
 	}
-	return 0;
 }
 
 /*
@@ -424,10 +421,14 @@ static int v4_holes(struct cstate *s, struct nn_table *seen)
 {
 	const struct nn_policy *p = s->p;
 	size_t upto = s->out->n_prefixes;
+	uint8_t *covers = calloc((size_t)p->n_networks + 1, 1);
 	uint32_t net;
 	int err = 0;
 
-	if (scope_covers_v4(s->out, upto, 0)) {
+	if (!covers)
+		return -ENOMEM;
+	scopes_covering_v4(s->out, upto, covers, (uint32_t)p->n_networks);
+	if (covers[0]) {
 		struct nn_prefix_info info = { .kind = NN_PK_HOLE };
 
 		err = add_prefix(s, seen, 0, &v4_block, &info);
@@ -436,7 +437,7 @@ static int v4_holes(struct cstate *s, struct nn_table *seen)
 		struct nn_prefix_info info = { .kind = NN_PK_ACL, .network = net };
 		struct vec sig = {};
 
-		if (!scope_covers_v4(s->out, upto, net))
+		if (!covers[net])
 			continue;
 		err = pfx_covering(&s->rule_pfx, net, v4_block.addr, 96, &sig);
 		nn_c_vsort_unique(&sig);
@@ -447,6 +448,7 @@ static int v4_holes(struct cstate *s, struct nn_table *seen)
 		if (!err)
 			err = add_prefix(s, seen, net, &v4_block, &info);
 	}
+	free(covers);
 	return err;
 }
 
@@ -507,6 +509,50 @@ static int dst_classes_prefixes(struct cstate *s, struct nn_table *seen)
 		err = add_prefix(s, seen, 0, o, &info);
 	}
 	return err ?: v4_holes(s, seen);
+}
+
+/* From this many devices, classes() interns the sources on a second CPU
+ * (a thread costs tens of microseconds; at 100k devices the sources are
+ * ~4 % of a cold apply). */
+#define CLASSES_PAR_MIN 4096
+
+struct src_job {
+	struct cstate *s;
+	int err;
+};
+
+static void *src_job_run(void *arg)
+{
+	struct src_job *j = arg;
+
+	j->err = src_classes(j->s);
+	return NULL;
+}
+
+/*
+ * Source and destination classes. The two are independent: each side has
+ * its own signature table, class counter, reference counts and rule ->
+ * class vectors, and neither reports anything but -ENOMEM; so with many
+ * devices the sources go to a helper thread while this one does the
+ * destinations. Each side numbers its classes in the same order as alone.
+ */
+static int classes(struct cstate *s, struct nn_table *seen)
+{
+	struct src_job j = { .s = s };
+	bool par = false;
+	pthread_t t;
+	int err;
+
+	if (s->p->n_devices >= CLASSES_PAR_MIN)
+		par = nn_thread_start(&t, src_job_run, &j);
+	if (par) {
+		err = dst_classes_devices(s) ?: dst_classes_prefixes(s, seen);
+		pthread_join(t, NULL);
+	} else {
+		j.err = src_classes(s);
+		err = j.err ?: dst_classes_devices(s) ?: dst_classes_prefixes(s, seen);
+	}
+	return j.err ?: err;
 }
 
 static int build_indexes(struct cstate *s)
@@ -800,11 +846,7 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 	if (!err)
 		err = build_indexes(&s);
 	if (!err)
-		err = src_classes(&s);
-	if (!err)
-		err = dst_classes_devices(&s);
-	if (!err)
-		err = dst_classes_prefixes(&s, &seen);
+		err = classes(&s, &seen);
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)

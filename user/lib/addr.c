@@ -126,12 +126,15 @@ const char *nn_prefix_format(const struct nn_prefix *p, char *buf, size_t len)
 
 void nn_addr_mask(uint8_t *out, const uint8_t *a, unsigned int nbytes, unsigned int len)
 {
-	unsigned int i;
+	/* Whole bytes copied, one byte masked, the rest zeroed: the compiler
+	 * masks an address to every prefix length in use, per device address
+	 * (a byte-at-a-time loop was 2.6 % of a cold apply's instructions). */
+	unsigned int whole = len / 8 < nbytes ? len / 8 : nbytes, rem = len % 8;
 
-	for (i = 0; i < nbytes; i++) {
-		unsigned int bits = len > i * 8 ? len - i * 8 : 0;
-
-		out[i] = bits >= 8 ? a[i] : (uint8_t)(a[i] & (0xff00 >> bits));
+	memmove(out, a, whole);
+	if (whole < nbytes) {
+		out[whole] = rem ? (uint8_t)(a[whole] & (0xff00 >> rem)) : 0;
+		memset(out + whole + 1, 0, nbytes - whole - 1);
 	}
 }
 

@@ -29,6 +29,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include "lib/thread.h"
 #include "policy/jdoc.h"
 
 /* ---- arena ---- */
@@ -546,12 +547,40 @@ static void where(const char *text, size_t len, size_t at, const char *why, char
 	snprintf(err, errlen, "line %zu column %zu: %s", line, at - col_start + 1, why);
 }
 
+/*
+ * From this size on, the raw-bytes pass runs on a helper thread while yajl
+ * builds the tree here (the pass is ~15 % of the parse). Both only read
+ * the text, and the tree is kept only when the pass accepts it: yajl
+ * takes any bytes safely (its stack is on the heap, a \u0000 becomes a
+ * NUL inside a counted string), so seeing what the pass would have
+ * stopped costs at most one parse of a body within the size limit.
+ */
+#define SCAN_PAR_MIN (1u << 20)
+
+struct scan_job {
+	const char *s;
+	size_t len, max, at;
+	const char *why;
+	int r;
+};
+
+static void *scan_run(void *arg)
+{
+	struct scan_job *j = arg;
+
+	j->r = raw_scan(j->s, j->len, j->max, &j->at, &j->why);
+	return NULL;
+}
+
 int nn_jdoc_parse(const char *text, size_t len, size_t max_depth, struct nn_jdoc *doc, char *err,
 		  size_t errlen, size_t *at)
 {
+	struct scan_job sj = { .s = text, .len = len, .max = max_depth };
 	struct ctx c = { .d = doc };
 	const char *why = NULL;
+	bool par = false;
 	yajl_handle h;
+	pthread_t t;
 	yajl_status st;
 	int r;
 
@@ -559,14 +588,21 @@ int nn_jdoc_parse(const char *text, size_t len, size_t max_depth, struct nn_jdoc
 	doc->chunks = NULL;
 	err[0] = '\0';
 	*at = 0;
-	r = raw_scan(text, len, max_depth, at, &why);
-	if (r == NN_JDOC_SYNTAX)
-		where(text, len, *at, why, err, errlen);
-	if (r)
-		return r;
+	if (len >= SCAN_PAR_MIN)
+		par = nn_thread_start(&t, scan_run, &sj);
+	if (!par) {
+		r = raw_scan(text, len, max_depth, at, &why);
+		if (r == NN_JDOC_SYNTAX)
+			where(text, len, *at, why, err, errlen);
+		if (r)
+			return r;
+	}
 	h = yajl_alloc(&callbacks, NULL, &c);
-	if (!h)
+	if (!h) {
+		if (par)
+			pthread_join(t, NULL);
 		return NN_JDOC_NOMEM;
+	}
 	st = yajl_parse(h, (const unsigned char *)text, len);
 	*at = yajl_get_bytes_consumed(h);
 	if (st == yajl_status_ok) {
@@ -607,6 +643,17 @@ int nn_jdoc_parse(const char *text, size_t len, size_t max_depth, struct nn_jdoc
 	yajl_free(h);
 	free(c.stk);
 	free(c.open);
+	if (par) {
+		pthread_join(t, NULL);
+		if (sj.r) {
+			/* The scan's verdict first, as when it ran alone. */
+			r = sj.r;
+			*at = sj.at;
+			err[0] = '\0';
+			if (r == NN_JDOC_SYNTAX)
+				where(text, len, *at, sj.why, err, errlen);
+		}
+	}
 	if (r)
 		nn_jdoc_free(doc);
 	return r;

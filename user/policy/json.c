@@ -359,6 +359,32 @@ int nn_js_id(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, cons
 	return 0;
 }
 
+int nn_js_id_array(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+		   int flags, struct nn_jv **out)
+{
+	struct nn_jv *arr, *v;
+	size_t i;
+	int err;
+
+	*out = NULL;
+	err = nn_js_array(b, e, obj, key, flags, &arr);
+	if (err || !arr || !nn_jv_size(arr))
+		return err;
+	nn_jv_foreach(arr, i, v)
+	{
+		if (!nn_jv_is_string(v)) {
+			nn_ent_err(b, e, "%s.%s[%zu]: expected a string, got %s", e->path, key, i,
+				   nn_json_type(v));
+			return -EINVAL;
+		}
+		err = check_id(b, e, key, (long)i, nn_jv_str(v));
+		if (err)
+			return err;
+	}
+	*out = arr;
+	return 0;
+}
+
 int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		  int flags, char (**out)[NN_NAME_MAX], size_t *n)
 {
@@ -368,31 +394,18 @@ int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
 
 	*out = NULL;
 	*n = 0;
-	err = nn_js_array(b, e, obj, key, flags, &arr);
-	if (err || !arr || !nn_jv_size(arr))
+	err = nn_js_id_array(b, e, obj, key, flags, &arr);
+	if (err || !arr)
 		return err;
 	*out = calloc(nn_jv_size(arr), sizeof(**out));
 	if (!*out)
 		return -ENOMEM;
 	nn_jv_foreach(arr, i, v)
 	{
-		if (!nn_jv_is_string(v)) {
-			nn_ent_err(b, e, "%s.%s[%zu]: expected a string, got %s", e->path, key, i,
-				   nn_json_type(v));
-			err = -EINVAL;
-			goto fail;
-		}
-		err = check_id(b, e, key, (long)i, nn_jv_str(v));
-		if (err)
-			goto fail;
 		strcpy((*out)[i], nn_jv_str(v));
 	}
 	*n = nn_jv_size(arr);
 	return 0;
-fail:
-	free(*out);
-	*out = NULL;
-	return err;
 }
 
 int nn_js_key(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,

@@ -102,6 +102,11 @@ int nn_js_int(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, con
 	      int flags, int64_t min, int64_t max, int64_t *out, bool *set);
 int nn_js_id(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 	     char out[NN_NAME_MAX]);
+/* @obj.@key: an optional/required array of valid ids (as nn_js_id_list
+ * checks them), *@out the array itself (NULL when absent or empty): read
+ * in place, without a copy of the names. */
+int nn_js_id_array(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
+		   int flags, struct nn_jv **out);
 /* Array of ids: *out malloc'd (NULL when empty). */
 int nn_js_id_list(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, const char *key,
 		  int flags, char (**out)[NN_NAME_MAX], size_t *n);

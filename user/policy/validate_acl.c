@@ -46,6 +46,9 @@ struct acl_ctx {
 	uint32_t *udev_start;		   /* live devices of user u: */
 	uint32_t *udev;			   /* udev[udev_start[u] .. udev_start[u + 1]) */
 	struct idx_set dead_dst;	   /* dropped resources the rule's dst names */
+	/* A rule's working sets, reused: src (the union), grp, dst devices,
+	 * dst resources. */
+	struct idx_set src, grp, dd, dr;
 };
 
 static int set_add(struct idx_set *s, uint32_t x)
@@ -63,26 +66,25 @@ static int set_add(struct idx_set *s, uint32_t x)
 	return 0;
 }
 
-/* Sort and deduplicate; hand the array over (NULL when empty). */
-static void set_finish(struct idx_set *s, uint32_t **out, size_t *n)
+/* Sort and deduplicate into an array of its own, exactly sized (NULL when
+ * empty: kept for the policy's life); @s stays, emptied, for the next rule:
+ * the working sets are reused across rules (a growing array per list and
+ * rule was a chain of reallocs each). -ENOMEM leaves the list empty. */
+static int set_finish(struct idx_set *s, uint32_t **out, size_t *n)
 {
 	size_t m = nn_u32_sort_unique(s->v, s->n);
 
-	if (!m) {
-		free(s->v);
-		s->v = NULL;
-	} else if (m < s->cap) {
-		/* Kept for the policy's life: the growth slack (a quarter of
-		 * these lists, which reach ~7 per device) goes back. */
-		uint32_t *v = realloc(s->v, m * sizeof(*v));
-
-		if (v)
-			s->v = v;
-	}
-	*out = s->v;
+	*out = NULL;
+	*n = 0;
+	s->n = 0;
+	if (!m)
+		return 0;
+	*out = malloc(m * sizeof(**out));
+	if (!*out)
+		return -ENOMEM;
+	memcpy(*out, s->v, m * sizeof(**out));
 	*n = m;
-	s->v = NULL;
-	s->n = s->cap = 0;
+	return 0;
 }
 
 /* Every slot's id into @set under @scope_of (first slot wins). */
@@ -211,6 +213,10 @@ static void free_ctx(struct acl_ctx *c)
 	free(c->udev_start);
 	free(c->udev);
 	free(c->dead_dst.v);
+	free(c->src.v);
+	free(c->grp.v);
+	free(c->dd.v);
+	free(c->dr.v);
 }
 
 static int add_user_devices(const struct acl_ctx *c, uint32_t u, struct idx_set *s)
@@ -293,19 +299,22 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 		   struct nn_jv *obj, const char *side, enum ref_kind what, struct idx_set *out)
 {
 	struct nn_build *b = c->b;
-	char(*names)[NN_NAME_MAX] = NULL;
+	struct nn_jv *names;
 	const uint32_t *k;
 	struct nn_ent fe = *e;
 	size_t i, n;
 	bool dropped;
 	int err;
 
+	/* The names are read in place (checked first, all of them, as
+	 * nn_js_id_list does): a copy of every list was 7 % of a cold apply. */
 	nn_path_join(fe.path, e->path, side);
-	err = nn_js_id_list(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL, &names, &n);
-	if (err)
+	err = nn_js_id_array(b, &fe, obj, ref_names[what], NN_JS_OPTIONAL, &names);
+	if (err || !names)
 		return err;
+	n = nn_jv_size(names);
 	for (i = 0; i < n && !err; i++) {
-		const char *name = names[i];
+		const char *name = nn_jv_str(nn_jv_at(names, i));
 
 		switch (what) {
 		case REF_DEVICES:
@@ -359,7 +368,6 @@ static int resolve(struct acl_ctx *c, const struct nn_ent *e, const struct nn_ru
 					err = add_user_devices(c, c->grp_users[m], out);
 		}
 	}
-	free(names);
 	return err;
 }
 
@@ -532,28 +540,32 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 {
 	static const char *const src_keys[] = { "devices", "users", "groups", NULL };
 	static const char *const dst_keys[] = { "devices", "resources", "prefixes", NULL };
-	struct idx_set src = { 0 }, grp = { 0 }, dd = { 0 }, dr = { 0 };
+	struct idx_set *src = &c->src, *grp = &c->grp, *dd = &c->dd, *dr = &c->dr;
 	struct nn_build *b = c->b;
 	struct nn_jv *so, *dobj;
+	bool groups_only = false;
+	int err, ferr;
 	size_t i;
-	int err;
 
 	err = side_obj(b, e, v, "src", src_keys, &r->src_star, &so);
 	if (!err && so)
-		err = resolve(c, e, r, so, "src", REF_DEVICES, &src);
+		err = resolve(c, e, r, so, "src", REF_DEVICES, src);
 	if (!err && so)
-		err = resolve(c, e, r, so, "src", REF_USERS, &src);
+		err = resolve(c, e, r, so, "src", REF_USERS, src);
 	if (!err && so)
-		err = resolve(c, e, r, so, "src", REF_GROUPS, &grp);
-	/* src_devices is the union; the group part is kept apart too. */
-	for (i = 0; !err && i < grp.n; i++)
-		err = set_add(&src, grp.v[i]);
+		err = resolve(c, e, r, so, "src", REF_GROUPS, grp);
+	/* src_devices is the union; the group part is kept apart too. With
+	 * sources by groups only (most rules) the union is the group part:
+	 * sorted once, one array for both (below). */
+	groups_only = !src->n;
+	for (i = 0; !err && !groups_only && i < grp->n; i++)
+		err = set_add(src, grp->v[i]);
 	if (!err)
 		err = side_obj(b, e, v, "dst", dst_keys, &r->dst_star, &dobj);
 	if (!err && dobj)
-		err = resolve(c, e, r, dobj, "dst", REF_DEVICES, &dd);
+		err = resolve(c, e, r, dobj, "dst", REF_DEVICES, dd);
 	if (!err && dobj)
-		err = resolve(c, e, r, dobj, "dst", REF_RESOURCES, &dr);
+		err = resolve(c, e, r, dobj, "dst", REF_RESOURCES, dr);
 	if (!err)
 		err = parse_dst_prefixes(b, e, dobj, r);
 	if (!err)
@@ -563,19 +575,23 @@ static int parse_rule_body(struct acl_ctx *c, const struct nn_ent *e, struct nn_
 		err = parse_proto(b, e, v, &r->proto);
 	if (!err)
 		err = parse_ports(b, e, v, r);
-	set_finish(&src, &r->src_devices, &r->n_src_devices);
-	set_finish(&grp, &r->src_grp_devices, &r->n_src_grp_devices);
-	/* A rule whose sources are groups only (most are) has the group part
-	 * equal to the union: one array for both (policy.h). */
-	if (r->n_src_grp_devices && r->n_src_grp_devices == r->n_src_devices &&
-	    !memcmp(r->src_grp_devices, r->src_devices,
-		    r->n_src_devices * sizeof(*r->src_devices))) {
+	ferr = set_finish(src, &r->src_devices, &r->n_src_devices);
+	ferr = set_finish(grp, &r->src_grp_devices, &r->n_src_grp_devices) ?: ferr;
+	/* A rule whose group part equals the union (sources by groups only,
+	 * most rules) keeps one array for both (policy.h). */
+	if (groups_only) {
+		free(r->src_devices);
+		r->src_devices = r->src_grp_devices;
+		r->n_src_devices = r->n_src_grp_devices;
+	} else if (r->n_src_grp_devices && r->n_src_grp_devices == r->n_src_devices &&
+		   !memcmp(r->src_grp_devices, r->src_devices,
+			   r->n_src_devices * sizeof(*r->src_devices))) {
 		free(r->src_grp_devices);
 		r->src_grp_devices = r->src_devices;
 	}
-	set_finish(&dd, &r->dst_devices, &r->n_dst_devices);
-	set_finish(&dr, &r->dst_resources, &r->n_dst_resources);
-	return err;
+	ferr = set_finish(dd, &r->dst_devices, &r->n_dst_devices) ?: ferr;
+	ferr = set_finish(dr, &r->dst_resources, &r->n_dst_resources) ?: ferr;
+	return err ?: ferr;
 }
 
 /* The last message becomes the rejection: a deny rule cannot go alone. */
