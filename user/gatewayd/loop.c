@@ -27,6 +27,7 @@
 #include "dp/apply.h"
 #include "dp/underlay.h"
 #include "gatewayd/ctlsock.h"
+#include "gatewayd/daemon.h"
 #include "gatewayd/hostaddr.h"
 #include "gatewayd/ident.h"
 #include "gatewayd/lkg.h"
@@ -49,67 +50,11 @@
  * cost (docs/controller.md "wg0 at 100k peers"). */
 #define PEER_METRICS_FRESH_MS 10000
 
-struct daemon {
-	const struct nn_daemon_opts *o;
-	volatile sig_atomic_t *stop;
-	struct nn_dp *dp;
-	struct nn_underlay *ul;
-	struct nn_hostaddr *ha; /* the host's addresses, from rtnetlink */
-	struct nn_wg wg;
-	bool wg_open;
-	int64_t peers_read_ms; /* when the metrics' wg0 peers were read */
-	struct nn_ctl_state st;
-	struct nn_metrics *metrics;
-	struct nn_ctlsock *ctlsock;
-	struct nn_notify notify; /* systemd: READY, STATUS, WATCHDOG */
-	bool lkg_only;		 /* enforcing the last-known-good, unconfirmed */
-	struct nn_gw_ident ident;
-
-	/* control plane */
-	struct nn_cp_client *cp;	/* fetches, main thread */
-	struct nn_cp_client *cp_stream; /* event stream, stream thread */
-	pthread_t stream_thread;
-	bool stream_started;
-	atomic_int quit;
-	int evfd;
-
-	/* desired state: the last snapshot that applied */
-	struct nn_policy *good;
-	/* --assignments without --node-id: the first file's node_id, and
-	 * from then on the only one accepted (assignments-v1.md). */
-	char file_node_id[NN_NAME_MAX];
-	char *good_text;
-	size_t good_len;
-	bool lkg_stale; /* good_text is not on disk: retried on the drift timer */
-
-	/* a snapshot that failed to apply, retried with backoff */
-	char *pending;
-	size_t pending_len;
-	unsigned int retry_attempt;
-
-	int64_t next_resync, next_poll, next_retry, next_file_check;
-	struct stat file_st;
-	bool file_in_sync; /* the file as it is now applied */
-};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* The event stream is what we rely on for changes only while it delivers
  * bytes: connecting, or accepted and silent, we keep polling. */
 static bool stream_up(struct daemon *d)
 {
 	return nn_cp_stream_live(d->cp_stream);
-}
-
-static const char *source_name(const struct daemon *d)
-{
-	return d->o->cp.url ? d->o->cp.url : d->o->assignments;
 }
 
 static void set_cp_state(struct daemon *d, int state)
@@ -125,41 +70,6 @@ static void set_cp_state(struct daemon *d, int state)
 	pthread_mutex_unlock(&d->st.mu);
 }
 
-/* wg0 peers for the metrics page from @dev, named by @p's keys ("unknown"
- * for a key @p does not hold; @p NULL: all unknown). */
-static void set_peer_metrics(struct daemon *d, const struct nn_policy *p,
-			     const struct nn_wg_device *dev)
-{
-	struct nn_key_index *ix = NULL;
-	struct nn_peer_metrics *pm;
-	size_t i, n = 0;
-
-	pm = calloc(dev->n_peers + 1, sizeof(*pm));
-	if (p)
-		ix = nn_key_index_new(p);
-	if (!pm || (p && !ix)) {
-		free(pm);
-		return;
-	}
-	for (i = 0; i < dev->n_peers; i++) {
-		const struct nn_wg_peer *wp = &dev->peers[i];
-		const char *id = nn_key_index_id(ix, wp->public_key);
-
-		snprintf(pm[n].id, sizeof(pm[n].id), "%s", id ? id : "unknown");
-		pm[n].last_handshake_unix = wp->last_handshake_sec;
-		pm[n].rx_bytes = wp->rx_bytes;
-		pm[n].tx_bytes = wp->tx_bytes;
-		n++;
-	}
-	nn_key_index_free(ix);
-	pthread_mutex_lock(&d->st.mu);
-	free(d->st.peers);
-	d->st.peers = pm;
-	d->st.n_peers = n;
-	pthread_mutex_unlock(&d->st.mu);
-	d->peers_read_ms = now_ms();
-}
-
 /*
  * wg0 peers for the metrics page. A full read of wg0 is the costly part at
  * scale (100k peers: docs/controller.md "wg0 at 100k peers"), and every
@@ -173,72 +83,12 @@ static void refresh_peer_metrics(struct daemon *d)
 
 	if (!d->wg_open)
 		return;
-	if (d->peers_read_ms && now_ms() - d->peers_read_ms < PEER_METRICS_FRESH_MS)
+	if (d->peers_read_ms && nn_gwd_now_ms() - d->peers_read_ms < PEER_METRICS_FRESH_MS)
 		return;
 	if (nn_wg_read(&d->wg, &dev))
 		return;
-	set_peer_metrics(d, d->good, &dev);
+	nn_gwd_set_peer_metrics(d, d->good, &dev);
 	nn_wg_device_free(&dev);
-}
-
-/* Everything but the maps: wg0, the underlay port, the exit NAT. On the
- * drift timer (@why "drift": the same desired state again) every wg0 change
- * undoes a change made by hand: a stray peer, a widened AllowedIPs, a key
- * swapped; all are counted as drift repairs. */
-static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *why, char *msg,
-		      size_t msglen)
-{
-	struct nn_wg_counters wc = {};
-	struct nn_wg_device view = {};
-	bool changed;
-	int err;
-
-	if (d->wg_open) {
-		/* One full read of wg0 per apply: the reconcile's, handed on
-		 * to the metrics page (its peers as they are after the set,
-		 * counters and handshakes as read just before it). */
-		err = nn_wg_reconcile_dev(&d->wg, p, &wc, &view);
-		if (!err)
-			set_peer_metrics(d, p, &view);
-		nn_wg_device_free(&view);
-		nn_ctl_note_wg(&d->st, err ? NULL : &wc, err);
-		if (err) {
-			nn_log_err("event=wg_apply_failed iface=%s error=\"%s\"", d->o->iface,
-				   strerror(-err));
-			snprintf(msg, msglen, "%s: couldn't reconcile the WireGuard peers: %s",
-				 d->o->iface, strerror(-err));
-			return err;
-		}
-		pthread_mutex_lock(&d->st.mu);
-		d->st.wg_changes += nn_wg_counters_changes(&wc);
-		d->st.drift_repairs += strcmp(why, "drift") ? wc.allowed_ips_repaired :
-							      nn_wg_counters_changes(&wc);
-		pthread_mutex_unlock(&d->st.mu);
-		if (nn_wg_counters_changes(&wc))
-			nn_log_info("event=wg_reconciled iface=%s added=%u removed=%u updated=%u "
-				    "allowed_ips_repaired=%u keys_rotated=%u peers=%u",
-				    d->o->iface, wc.added, wc.removed, wc.updated,
-				    wc.allowed_ips_repaired, wc.keys_rotated, wc.peers);
-	}
-	if (d->ul) {
-		err = nn_underlay_set_port(d->ul, p->gw.listen_port, &changed);
-		if (err) {
-			snprintf(msg, msglen, "underlay guard: couldn't set the listen port: %s",
-				 strerror(-err));
-			return err;
-		}
-		if (changed)
-			nn_log_info("event=underlay_config listen_port=%u hs_rate=%u hs_burst=%u",
-				    p->gw.listen_port, NN_DEF_WG_HS_RATE, NN_DEF_WG_HS_BURST);
-	}
-	if (d->o->nat) {
-		err = nn_nat_apply(d->o->iface, p);
-		if (err) {
-			snprintf(msg, msglen, "exit NAT table: %s", strerror(-err));
-			return err;
-		}
-	}
-	return 0;
 }
 
 /* What is enforced now: the policy we applied, else what the pinned maps
@@ -267,32 +117,6 @@ static void mark_synced(struct daemon *d)
 {
 	nn_ctl_note_synced(&d->st);
 	d->lkg_only = false;
-}
-
-/* Persist the applied snapshot. A failure (state directory full, read-only)
- * changes nothing enforced: it is logged, counted and shown, and retried on
- * the drift timer until it succeeds. */
-static void save_lkg(struct daemon *d)
-{
-	char why[NN_CTL_MSG_MAX] = "";
-	int err;
-
-	if (!d->good_text || !d->good)
-		return;
-	err = nn_lkg_save(d->o->state_dir, d->good->generation, d->good_text, d->good_len, why,
-			  sizeof(why));
-	if (err) {
-		nn_log_err("event=lkg_save_failed generation=%llu error=\"%s\" note=\"the "
-			   "dataplane keeps enforcing it; retried on the drift timer\"",
-			   (unsigned long long)d->good->generation, why);
-		nn_ctl_note_lkg_write(&d->st, 0, why);
-	} else {
-		if (d->lkg_stale)
-			nn_log_info("event=lkg_saved generation=%llu dir=%s",
-				    (unsigned long long)d->good->generation, d->o->state_dir);
-		nn_ctl_note_lkg_write(&d->st, d->good->generation, NULL);
-	}
-	d->lkg_stale = err != 0;
 }
 
 static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
@@ -343,16 +167,20 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 	struct nn_errlist errs = {};
 	struct nn_apply_result res;
 	struct nn_policy *p = NULL;
+	struct nn_apply_kept kept = {};
+	struct nn_slot_plan no_plan = {};
 	struct nn_limits lim;
 	uint64_t cur_gen = 0;
 	uint32_t cur_devices = 0;
 	bool have;
 	enum nn_apply_outcome out;
 	struct timespec t0, t1;
+	bool changed;
 	size_t i;
 	int err;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	nn_gwd_barrier_wait(&d->barrier);
 	nn_limits_default(&lim);
 	lim.max_devices = d->o->cap.max_devices;
 	lim.max_rules = d->o->cap.max_rules;
@@ -362,13 +190,14 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		lim.max_body = d->o->max_snapshot;
 	err = nn_policy_parse(text, len, our_node_id(d), &lim, &p, &errs);
 	for (i = 0; i < errs.n; i++)
-		nn_log_warn("event=rejected source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
+		nn_log_warn("event=rejected source=%s reason=\"%s\"", nn_gwd_source_name(d),
+			    errs.msgs[i]);
 	count_errors(d, errs.n, 0);
 	if (err) {
 		const char *one = strerror(-err);
 
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : one);
+			   nn_gwd_source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : one);
 		nn_ctl_note_rejection(&d->st, why, peek_generation(text, len),
 				      errs.n ? (const char *const *)errs.msgs : &one,
 				      errs.n ? errs.n : 1);
@@ -384,7 +213,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		 * key we do not hold is refused whole (identity-v1.md). */
 		if (nn_gw_ident_check(&d->ident, &p->gw.key, m, sizeof(m))) {
 			nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-				   source_name(d), why, m);
+				   nn_gwd_source_name(d), why, m);
 			rejected(d, why, (int64_t)p->generation, &mp, 1);
 			nn_policy_free(p);
 			return NN_APPLY_REJECTED;
@@ -396,7 +225,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		nn_log_info("event=node_id_taken node_id=%s source=%s note=\"no --node-id: the "
 			    "file's node_id is this gateway's; a file naming another node is "
 			    "rejected\"",
-			    p->node_id, source_name(d));
+			    p->node_id, nn_gwd_source_name(d));
 	}
 	have = enforced(d, &cur_gen, &cur_devices);
 	if (have && p->generation < cur_gen) {
@@ -406,7 +235,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		snprintf(m, sizeof(m), "generation %llu is older than the applied generation %llu",
 			 (unsigned long long)p->generation, (unsigned long long)cur_gen);
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   source_name(d), why, m);
+			   nn_gwd_source_name(d), why, m);
 		rejected(d, why, (int64_t)p->generation, &mp, 1);
 		nn_policy_free(p);
 		return NN_APPLY_REJECTED;
@@ -417,16 +246,18 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		const char *m = "empty snapshot without a newer generation";
 
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   source_name(d), why, m);
+			   nn_gwd_source_name(d), why, m);
 		rejected(d, why, (int64_t)p->generation, &m, 1);
 		nn_policy_free(p);
 		return NN_APPLY_REJECTED;
 	}
-	out = nn_apply(d->dp, p, &res, &errs);
+	/* The compile state is kept for the fast path (control-plane mode:
+	 * the deltas come from there), at no extra cost. */
+	out = nn_apply_keep(d->dp, p, &res, &errs, d->o->cp.url && !d->o->once ? &kept : NULL);
 	for (i = 0; i < errs.n; i++)
 		nn_log_err("event=%s source=%s reason=\"%s\"",
 			   out == NN_APPLY_REJECTED ? "snapshot_rejected" : "apply_failed",
-			   source_name(d), errs.msgs[i]);
+			   nn_gwd_source_name(d), errs.msgs[i]);
 	if (out == NN_APPLY_REJECTED) {
 		rejected(d, why, (int64_t)p->generation, (const char *const *)errs.msgs, errs.n);
 	} else if (out == NN_APPLY_FAILED) {
@@ -439,7 +270,7 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		char m[NN_CTL_MSG_MAX] = "";
 		const char *mp = m;
 
-		if (apply_rest(d, p, why, m, sizeof(m))) {
+		if (nn_gwd_apply_rest(d, p, why, m, sizeof(m))) {
 			/* wg0 or NAT failed: put the previous generation back so
 			 * the maps and wg0 keep agreeing; retried with backoff. */
 			out = NN_APPLY_FAILED;
@@ -452,18 +283,30 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 		}
 	}
 	if (out != NN_APPLY_APPLIED) {
+		nn_compile_state_free(kept.cs);
+		nn_slots_free(&kept.slots, &no_plan);
 		nn_policy_free(p);
 		return out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1); /* enforced; the LKG write is not timed */
 	nn_log(res.flipped || res.writes || strcmp(why, "drift") ? NN_LOG_INFO : NN_LOG_DEBUG,
 	       "event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
-	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu",
-	       source_name(d), why, (unsigned long long)p->generation, res.epoch, res.flipped,
-	       res.writes, p->n_devices, p->n_rules, res.addrs, res.prefixes, res.cells);
-	nn_policy_free(d->good);
-	d->good = p;
-	if (!d->good_text || d->good_len != len || memcmp(d->good_text, text, len)) {
+	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu path=full",
+	       nn_gwd_source_name(d), why, (unsigned long long)p->generation, res.epoch,
+	       res.flipped, res.writes, p->n_devices, p->n_rules, res.addrs, res.prefixes,
+	       res.cells);
+	pthread_mutex_lock(&d->st.mu);
+	d->st.applies_full++;
+	pthread_mutex_unlock(&d->st.mu);
+	nn_ctl_note_apply_time(
+		&d->st, strcmp(why, "drift") ? NN_APPLY_KIND_CHANGE : NN_APPLY_KIND_DRIFT,
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	nn_ctl_note_applied(&d->st, p->generation, res.writes);
+	/* The text describes what is enforced again (a stale one is
+	 * replaced: fast-path changes since are in this one). */
+	changed = d->text_stale || !d->good_text || d->good_len != len ||
+		  memcmp(d->good_text, text, len);
+	if (changed && text != d->good_text) {
 		free(d->good_text);
 		d->good_text = malloc(len + 1);
 		if (d->good_text) {
@@ -471,12 +314,12 @@ static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size
 			d->good_text[len] = 0;
 		}
 		d->good_len = d->good_text ? len : 0;
-		save_lkg(d);
 	}
-	nn_ctl_note_apply_time(
-		&d->st, strcmp(why, "drift") ? NN_APPLY_KIND_CHANGE : NN_APPLY_KIND_DRIFT,
-		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	nn_ctl_note_applied(&d->st, p->generation, res.writes);
+	d->text_stale = false;
+	nn_gwd_take_full(d, p, &kept, res.flipped, why);
+	p = NULL;
+	if (changed)
+		nn_gwd_save_lkg(d);
 	refresh_peer_metrics(d);
 	return NN_APPLY_APPLIED;
 }
@@ -510,7 +353,10 @@ static void policy_record_check(struct daemon *d)
 static void standby_sync(struct daemon *d)
 {
 	size_t writes = 0;
-	int err = nn_apply_sync_standby(d->dp, &writes);
+	int err;
+
+	nn_gwd_barrier_wait(&d->barrier);
+	err = nn_apply_sync_standby(d->dp, &writes);
 
 	if (err)
 		nn_log_warn("event=standby_sync error=\"%s\"", strerror(-err));
@@ -529,7 +375,7 @@ static enum nn_apply_outcome apply_or_retry(struct daemon *d, const char *text, 
 						   nn_cp_random());
 
 		set_pending(d, text, len);
-		d->next_retry = now_ms() + ms;
+		d->next_retry = nn_gwd_now_ms() + ms;
 		nn_log_warn("event=apply_retry in_ms=%u attempt=%u", ms, d->retry_attempt);
 	} else {
 		free(d->pending);
@@ -567,10 +413,12 @@ static enum sync_outcome cp_sync(struct daemon *d, const char *why)
 {
 	enum nn_apply_outcome out;
 	struct nn_cp_fetch f = {};
+	long long base = nn_cp_client_generation(d->cp);
 	char err_s[256] = "";
 	int err;
 
-	err = nn_cp_fetch_delta(d->cp, &f, err_s, sizeof(err_s));
+	/* Lazy: a delta the fast path enforces never needs the text. */
+	err = nn_cp_fetch_delta_lazy(d->cp, &f, err_s, sizeof(err_s));
 	if (err == -EBADMSG || err == -EFBIG) {
 		/* An answer that cannot be read as a snapshot (bad, duplicate-key
 		 * or too deep JSON, over the size cap): a snapshot rejected whole. */
@@ -600,6 +448,19 @@ static enum sync_outcome cp_sync(struct daemon *d, const char *why)
 		mark_synced(d);
 		nn_cp_fetch_release(&f);
 		return SYNC_APPLIED;
+	}
+	if (nn_gwd_fast_apply(d, &f, base, why)) {
+		mark_synced(d);
+		nn_cp_fetch_release(&f);
+		return SYNC_APPLIED;
+	}
+	err = nn_cp_fetch_body(d->cp, &f);
+	if (err) {
+		nn_log_err("event=apply_failed source=%s trigger=%s reason=\"no snapshot text: "
+			   "%s\"",
+			   d->o->cp.url, why, strerror(-err));
+		nn_cp_fetch_release(&f);
+		return SYNC_FAILED;
 	}
 	out = apply_or_retry(d, f.body, f.len, why);
 	if (out == NN_APPLY_APPLIED)
@@ -767,6 +628,22 @@ static void initial_sync(struct daemon *d)
 				    "applies");
 		return;
 	}
+	{
+		size_t replayed = 0;
+		uint64_t g0 = gen;
+
+		/* Fast-path changes since the file was written. */
+		err = nn_lkg_journal_replay(d->o->state_dir,
+					    d->o->max_snapshot ? d->o->max_snapshot :
+								 NN_LKG_DEFAULT_MAX,
+					    &gen, &text, &len, &replayed, why, sizeof(why));
+		if (err || why[0])
+			nn_log_warn("event=lkg_journal generation=%llu replayed=%zu error=\"%s\"",
+				    (unsigned long long)gen, replayed, why);
+		else if (replayed)
+			nn_log_info("event=lkg_journal from=%llu generation=%llu replayed=%zu",
+				    (unsigned long long)g0, (unsigned long long)gen, replayed);
+	}
 	nn_ctl_note_lkg_read(&d->st, gen, NULL);
 	nn_log_info("event=lkg_apply dir=%s generation=%llu", d->o->state_dir,
 		    (unsigned long long)gen);
@@ -806,12 +683,76 @@ static int64_t min_deadline(int64_t a, int64_t b)
 
 static void schedule_resync(struct daemon *d)
 {
-	d->next_resync = now_ms() + nn_cp_jitter_ms(d->o->resync_s * 1000, 10, nn_cp_random());
+	int64_t iv = d->drift_interval_ms ? d->drift_interval_ms : d->o->resync_s * 1000;
+
+	d->next_resync = nn_gwd_now_ms() + nn_cp_jitter_ms((unsigned int)iv, 10, nn_cp_random());
+}
+
+static double thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Drift: fetch (cheap when unchanged), then re-apply what is wanted to the
+ * maps and wg0 even if nothing changed. The re-apply is of the text, made
+ * to describe the enforced policy first (fast-path changes since the last
+ * full apply: re-applying the old text would undo them, a revocation
+ * among them); when it cannot be (the client holds no document of that
+ * generation), the enforced policy itself is re-applied. Its interval
+ * grows with its cost (nn_gwd_drift_interval_ms).
+ */
+static void drift_check(struct daemon *d)
+{
+	double c0 = thread_cpu_ms();
+
+	if (d->o->cp.url)
+		cp_sync(d, "resync");
+	if (d->good && !d->pending) {
+		policy_record_check(d);
+		if (!nn_gwd_fresh_text(d) && d->good_text) {
+			apply_text(d, d->good_text, d->good_len, "drift");
+		} else {
+			struct nn_errlist errs = {};
+			struct nn_apply_result res;
+			char m[NN_CTL_MSG_MAX] = "";
+
+			nn_gwd_barrier_wait(&d->barrier);
+			nn_log_info("event=drift_reapply from=policy generation=%llu note=\"the "
+				    "text of the enforced generation is not held\"",
+				    (unsigned long long)d->good->generation);
+			if (nn_apply(d->dp, d->good, &res, &errs) != NN_APPLY_APPLIED ||
+			    nn_gwd_apply_rest(d, d->good, "drift", m, sizeof(m)))
+				nn_log_err("event=apply_failed trigger=drift reason=\"%s\"",
+					   errs.n ? errs.msgs[0] : m);
+			nn_errlist_free(&errs);
+		}
+		standby_sync(d);
+	}
+	if (d->lkg_stale || d->journal_n)
+		nn_gwd_save_lkg(d);
+	host_sync(d, "drift");
+	refresh_peer_metrics(d);
+	d->drift_cpu_ms = thread_cpu_ms() - c0;
+	d->drift_interval_ms = nn_gwd_drift_interval_ms(d->o->resync_s, d->drift_cpu_ms);
+	pthread_mutex_lock(&d->st.mu);
+	d->st.drift_cpu_s = d->drift_cpu_ms / 1e3;
+	d->st.drift_interval_s = (double)d->drift_interval_ms / 1e3;
+	pthread_mutex_unlock(&d->st.mu);
+	if (d->drift_interval_ms > (int64_t)d->o->resync_s * 1000)
+		nn_log_info("event=drift_check cpu_ms=%.0f next_in_s=%.0f resync_s=%u note=\"the "
+			    "interval grows with the check's cost (%dx its CPU)\"",
+			    d->drift_cpu_ms, (double)d->drift_interval_ms / 1e3, d->o->resync_s,
+			    NN_DRIFT_CPU_FACTOR);
+	schedule_resync(d);
 }
 
 static void schedule_poll(struct daemon *d)
 {
-	d->next_poll = now_ms() + nn_cp_jitter_ms(d->o->poll_s * 1000, 20, nn_cp_random());
+	d->next_poll = nn_gwd_now_ms() + nn_cp_jitter_ms(d->o->poll_s * 1000, 20, nn_cp_random());
 }
 
 /* Tell systemd what we do; READY=1 once a snapshot is enforced. */
@@ -841,17 +782,20 @@ static void loop(struct daemon *d)
 
 	schedule_resync(d);
 	schedule_poll(d);
-	d->next_file_check = d->o->cp.url ? 0 : now_ms() + FILE_CHECK_MS;
+	d->next_file_check = d->o->cp.url ? 0 : nn_gwd_now_ms() + FILE_CHECK_MS;
 	while (!*d->stop) {
-		int64_t now = now_ms(), deadline = d->next_resync;
+		int64_t now = nn_gwd_now_ms(), deadline = d->next_resync;
 		int timeout;
 
 		/* Key rotation, certificate renewal; an outcome the control
 		 * plane's snapshot must settle is settled now. */
 		if (nn_gw_ident_tick(&d->ident, now) && d->o->cp.url) {
 			cp_sync(d, "identity");
+			/* (a stale text still holds the gateway block: fast-path
+			 * changes are device changes) */
+			nn_gwd_fresh_text(d);
 			nn_gw_ident_decide(&d->ident, d->good_text, d->good_len);
-			now = now_ms();
+			now = nn_gwd_now_ms();
 		}
 
 		tell_systemd(d);
@@ -878,7 +822,7 @@ static void loop(struct daemon *d)
 				continue;
 			}
 		}
-		now = now_ms();
+		now = nn_gwd_now_ms();
 		if (d->o->cp.url && stream_up(d) && d->st.cp_state != NN_CP_STREAM) {
 			set_cp_state(d, NN_CP_STREAM);
 			/* Polling stops now: catch up with what changed between
@@ -905,22 +849,8 @@ static void loop(struct daemon *d)
 			cp_sync(d, "poll");
 			schedule_poll(d);
 		}
-		if (now >= d->next_resync) {
-			/* Drift: fetch (cheap when unchanged), then re-apply what
-			 * is wanted to the maps and wg0 even if nothing changed. */
-			if (d->o->cp.url)
-				cp_sync(d, "resync");
-			if (d->good_text && !d->pending) {
-				policy_record_check(d);
-				apply_text(d, d->good_text, d->good_len, "drift");
-				standby_sync(d);
-			}
-			if (d->lkg_stale)
-				save_lkg(d);
-			host_sync(d, "drift");
-			refresh_peer_metrics(d);
-			schedule_resync(d);
-		}
+		if (now >= d->next_resync)
+			drift_check(d);
 	}
 }
 
@@ -989,6 +919,10 @@ static int start(struct daemon *d)
 	err = nn_dp_load(&lo, &d->dp);
 	if (err)
 		return err;
+	/* The fast path's flips leave their barrier to this thread. */
+	if (o->cp.url && !o->once && nn_gwd_barrier_start(&d->barrier, d->dp))
+		nn_log_warn("event=rcu_barrier_thread error=\"couldn't start it\" note=\"each "
+			    "fast-path change waits for its barrier inline\"");
 	nn_log_info("event=loaded iface=%s pin_dir=%s framing=%s hook=%s adopted=%d", o->iface,
 		    o->pin_dir, o->framing == NN_FRAMING_L3 ? "l3" : "eth",
 		    o->hook == NN_HOOK_XDP ? "xdp" : "tc", d->dp->adopted);
@@ -1083,8 +1017,13 @@ static void shutdown_all(struct daemon *d)
 		nn_wg_close(&d->wg);
 	nn_underlay_close(d->ul);
 	nn_hostaddr_close(d->ha);
+	/* A patch's barrier left due: waited, so that nothing started after
+	 * us writes a half a program may still read. */
+	nn_gwd_barrier_stop(&d->barrier);
+	if (d->dp)
+		nn_dp_barrier_settle(d->dp);
 	nn_dp_close(d->dp);
-	nn_policy_free(d->good);
+	nn_gwd_good_free(d);
 	free(d->good_text);
 	free(d->pending);
 	nn_ctl_state_destroy(&d->st);
