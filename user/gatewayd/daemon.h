@@ -88,6 +88,7 @@ struct daemon {
 	/* the drift check's CPU (main thread) and the interval it sets */
 	double drift_cpu_ms;
 	int64_t drift_interval_ms;
+	int64_t next_drift; /* the re-apply's next turn (monotonic ms) */
 	/* --assignments without --node-id: the first file's node_id, and
 	 * from then on the only one accepted (assignments-v1.md). */
 	char file_node_id[NN_NAME_MAX];
@@ -121,6 +122,34 @@ void nn_gwd_save_lkg(struct daemon *d);
  * (the text stays stale: nothing may re-apply it). */
 int nn_gwd_fresh_text(struct daemon *d);
 
+/* sync.c */
+/* What one look at the source came to. */
+enum sync_outcome {
+	SYNC_APPLIED,	  /* enforced, or nothing new */
+	SYNC_REJECTED,	  /* a snapshot we refused: the last applied stays */
+	SYNC_FAILED,	  /* a snapshot we failed to apply: retry scheduled */
+	SYNC_UNREADABLE,  /* an answer that is not a snapshot at all */
+	SYNC_UNREACHABLE, /* no answer (control plane away, file unreadable) */
+};
+bool nn_gwd_stream_up(struct daemon *d);
+void nn_gwd_set_cp_state(struct daemon *d, int state);
+void nn_gwd_refresh_peer_metrics(struct daemon *d);
+/* Desired state confirmed with the source (fetched or the file checked,
+ * and unchanged or applied). */
+void nn_gwd_mark_synced(struct daemon *d);
+/* The full path: validate and apply @text (NN_APPLY_APPLIED, _REJECTED:
+ * the snapshot is refused, _FAILED: this host failed, retried). */
+enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size_t len,
+					const char *why);
+/* ... and on a failure (not a rejection) schedule its retry. */
+enum nn_apply_outcome nn_gwd_apply_or_retry(struct daemon *d, const char *text, size_t len,
+					    const char *why);
+void nn_gwd_policy_record_check(struct daemon *d);
+void nn_gwd_standby_sync(struct daemon *d);
+enum sync_outcome nn_gwd_cp_sync(struct daemon *d, const char *why);
+enum sync_outcome nn_gwd_file_sync(struct daemon *d, const char *why);
+enum sync_outcome nn_gwd_sync_source(struct daemon *d, const char *why);
+
 /* incremental.c */
 /* Enforce a fetched delta through the kept state (nn_inc_delta, the LKG
  * journal, nn_apply_patch). True: enforced. False: not taken -- the kept
@@ -143,8 +172,10 @@ void nn_gwd_good_free(struct daemon *d);
  * takes more than ~2 % of one core however large the policy is. */
 #define NN_DRIFT_CPU_FACTOR 50
 int64_t nn_gwd_drift_interval_ms(unsigned int resync_s, double last_cpu_ms);
-/* Compact the LKG journal into a full LKG once it holds this many deltas
- * (replaying each at a start costs a lookup in the held document). */
-#define NN_LKG_JOURNAL_MAX 1024
+/* Compact the LKG journal into a full LKG once it holds this many deltas:
+ * a compaction is a serialisation of the held document and a rewrite of
+ * the file (~0.5-1 s at 100k devices, on the loop), a replayed entry at a
+ * start a lookup in the document; the drift re-apply compacts too. */
+#define NN_LKG_JOURNAL_MAX 4096
 
 #endif /* NANAMI_GATEWAYD_DAEMON_H */
