@@ -144,6 +144,29 @@ static void tear(size_t cut)
 	assert_int_equal(truncate(path, st.st_size - (off_t)cut), 0);
 }
 
+/* A delta taken in chunks: the chunks before the last land on the base. */
+static void test_chunks(void **state)
+{
+	(void)state;
+	static const char at6[] = SNAP(6, DEV("a", "disabled"));
+
+	append(5, 5, revoke_a);
+	append(5, 6, del_b);
+	expect(at6, 6, 2, NULL);
+}
+
+/* A torn last chunk: the chunks before it stand, at the base generation. */
+static void test_chunk_torn(void **state)
+{
+	static const char at5[] = SNAP(5, DEV("a", "disabled") ", " DEV("b", "active"));
+
+	(void)state;
+	append(5, 5, revoke_a);
+	append(5, 6, del_b);
+	tear(3);
+	expect(at5, 5, 1, "torn");
+}
+
 static void test_torn_tail(void **state)
 {
 	(void)state;
@@ -220,6 +243,8 @@ int main(void)
 		cmocka_unit_test_setup(test_in_order, reset),
 		cmocka_unit_test_setup(test_older_skipped, reset),
 		cmocka_unit_test_setup(test_torn_tail, reset),
+		cmocka_unit_test_setup(test_chunks, reset),
+		cmocka_unit_test_setup(test_chunk_torn, reset),
 		cmocka_unit_test_setup(test_torn_header, reset),
 		cmocka_unit_test_setup(test_gap, reset),
 		cmocka_unit_test_setup(test_does_not_apply, reset),

@@ -151,11 +151,12 @@ void nn_gwd_take_full(struct daemon *d, struct nn_policy *p, struct nn_apply_kep
 		    cpu_ms() - c0);
 }
 
-/* The delta as the control plane sent it, for the journal. */
-static char *delta_text(const struct nn_cp_fetch *f, long long base, size_t *len)
+/* One chunk of a delta as a delta document of its own, for the journal:
+ * since @base, landing on @gen (the base again for all but the last). */
+static char *delta_text(const json_t *chunk, long long base, long long gen, size_t *len)
 {
-	json_t *j = json_pack("{s:I, s:I, s:b, s:O}", "generation", (json_int_t)f->generation,
-			      "since", (json_int_t)base, "full", 0, "changes", f->changes);
+	json_t *j = json_pack("{s:I, s:I, s:b, s:O}", "generation", (json_int_t)gen, "since",
+			      (json_int_t)base, "full", 0, "changes", chunk);
 	char *t = j ? nn_cp_dump(j, len) : NULL;
 
 	json_decref(j);
@@ -173,15 +174,94 @@ static void abandon(struct daemon *d, const char *what, const char *why)
 	d->text_stale = true;
 }
 
-bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, const char *why)
+/*
+ * The end (exclusive) of the chunk of @changes starting at @from: at most
+ * NN_INC_CHUNK changes, no device id twice (nn_inc_delta takes a set of
+ * independent changes). A delta that coalesces many generations -- the
+ * controller was busy, or came back -- goes through in several patches
+ * instead of falling back to the full path, whose seconds at 100k would
+ * let the next delta grow further.
+ */
+#define NN_INC_CHUNK 64
+static size_t chunk_end(const json_t *changes, size_t from)
+{
+	size_t n = json_array_size(changes), i, j;
+
+	for (i = from; i < n && i - from < NN_INC_CHUNK; i++) {
+		const char *id =
+			json_string_value(json_object_get(json_array_get(changes, i), "id"));
+
+		for (j = from; id && j < i; j++) {
+			const char *o = json_string_value(
+				json_object_get(json_array_get(changes, j), "id"));
+
+			if (o && !strcmp(id, o))
+				return i;
+		}
+	}
+	return i;
+}
+
+/* One chunk through the kept state, the journal and the switch. 0: enforced;
+ * 1: refused by nn_inc_delta (nothing changed, reason in @r); -1: failed
+ * after the proof (the kept state is dropped). */
+static int one_chunk(struct daemon *d, const json_t *chunk, long long base, long long gen,
+		     struct nn_apply_result *res, char *r, size_t rlen, double *t_inc,
+		     double *t_journal)
 {
 	struct nn_dev_patch pt = {};
 	struct nn_errlist errs = {};
-	struct nn_apply_result res;
-	char r[NN_CTL_MSG_MAX] = "", *jt;
-	double t0, c0, t_inc, t_journal;
+	double t0 = wall_ms();
 	size_t jlen = 0;
+	char *jt;
 	int err;
+
+	err = nn_inc_delta(d->inc, chunk, (uint64_t)gen, &pt, r, rlen);
+	if (err) {
+		if (err != -EAGAIN) {
+			abandon(d, "kept_state", strerror(-err));
+			return -1;
+		}
+		return 1;
+	}
+	*t_inc += wall_ms() - t0;
+	t0 = wall_ms();
+	/* Journal before the flip: once enforced, a crash cannot lose it. */
+	jt = delta_text(chunk, base, gen, &jlen);
+	err = jt ? nn_lkg_journal_append(d->o->state_dir, (uint64_t)base, (uint64_t)gen, jt, jlen,
+					 r, rlen) :
+		   -ENOMEM;
+	free(jt);
+	if (err) {
+		nn_dev_patch_free(&pt);
+		abandon(d, "journal", r);
+		return -1;
+	}
+	d->journal_n++;
+	*t_journal += wall_ms() - t0;
+	nn_gwd_barrier_wait(&d->barrier);
+	if (nn_apply_patch(d->dp, &pt, res, &errs) != NN_APPLY_APPLIED) {
+		snprintf(r, rlen, "%s",
+			 errs.n ? errs.msgs[0] : strerror(res->error ? -res->error : EIO));
+		nn_errlist_free(&errs);
+		nn_dev_patch_free(&pt);
+		abandon(d, "switch", r);
+		return -1;
+	}
+	nn_errlist_free(&errs);
+	nn_dev_patch_free(&pt);
+	nn_gwd_barrier_request(&d->barrier);
+	d->text_stale = true;
+	return 0;
+}
+
+bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, const char *why)
+{
+	struct nn_apply_result res = {};
+	char r[NN_CTL_MSG_MAX] = "";
+	double t0, c0, t_inc = 0, t_journal = 0;
+	size_t n, from = 0, to, chunks = 0, writes = 0;
+	int rc;
 
 	if (!d->inc)
 		return false;
@@ -205,50 +285,46 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
 	}
 	t0 = wall_ms();
 	c0 = cpu_ms();
-	err = nn_inc_delta(d->inc, f->changes, (uint64_t)f->generation, &pt, r, sizeof(r));
-	if (err) {
-		/* Not a per-device change, or one it cannot prove equal to the
-		 * full path: the full path judges it (same messages). The
-		 * client changed the document in place: any kind of delta
-		 * leaves the kept state unusable. */
-		nn_log_info("event=fast_path_refused generation=%lld reason=\"%s\" "
-			    "action=full_path",
-			    f->generation, err == -EAGAIN ? r : strerror(-err));
-		count(d, &d->st.fast_fallbacks);
-		if (err == -EAGAIN) {
-			nn_gwd_inc_drop(d, "a delta the fast path does not take");
-		} else {
-			abandon(d, "kept_state", strerror(-err));
+	n = json_array_size(f->changes);
+	do {
+		json_t *chunk;
+		size_t i;
+
+		to = chunk_end(f->changes, from);
+		chunk = json_array();
+		for (i = from; chunk && i < to; i++)
+			if (json_array_append(chunk, json_array_get(f->changes, i)))
+				break;
+		if (!chunk || i < to) {
+			json_decref(chunk);
+			abandon(d, "kept_state", strerror(ENOMEM));
+			return false;
 		}
-		return false;
-	}
-	t_inc = wall_ms();
-	/* Journal before the flip: once enforced, a crash cannot lose it. */
-	jt = delta_text(f, base, &jlen);
-	err = jt ? nn_lkg_journal_append(d->o->state_dir, (uint64_t)base, (uint64_t)f->generation,
-					 jt, jlen, r, sizeof(r)) :
-		   -ENOMEM;
-	free(jt);
-	if (err) {
-		nn_dev_patch_free(&pt);
-		abandon(d, "journal", jt ? r : strerror(ENOMEM));
-		return false;
-	}
-	d->journal_n++;
-	t_journal = wall_ms();
-	nn_gwd_barrier_wait(&d->barrier);
-	if (nn_apply_patch(d->dp, &pt, &res, &errs) != NN_APPLY_APPLIED) {
-		snprintf(r, sizeof(r), "%s",
-			 errs.n ? errs.msgs[0] : strerror(res.error ? -res.error : EIO));
-		nn_errlist_free(&errs);
-		nn_dev_patch_free(&pt);
-		abandon(d, "switch", r);
-		return false;
-	}
-	nn_errlist_free(&errs);
-	nn_dev_patch_free(&pt);
-	nn_gwd_barrier_request(&d->barrier);
-	d->text_stale = true;
+		/* Every chunk but the last lands on the base generation: nn_meta
+		 * names the new one only once all of it is enforced. */
+		rc = one_chunk(d, chunk, base, to == n ? f->generation : base, &res, r, sizeof(r),
+			       &t_inc, &t_journal);
+		json_decref(chunk);
+		if (rc) {
+			if (rc > 0) {
+				/* Not a per-device change, or one it cannot prove
+				 * equal to the full path: the full path judges it
+				 * (same messages). The client changed the document in
+				 * place: the kept state goes whatever the delta. */
+				nn_log_info("event=fast_path_refused generation=%lld chunk=%zu "
+					    "reason=\"%s\" action=full_path",
+					    f->generation, chunks, r);
+				count(d, &d->st.fast_fallbacks);
+				nn_gwd_inc_drop(d, "a delta the fast path does not take");
+				/* earlier chunks are enforced: the text is stale */
+				d->text_stale = d->text_stale || chunks;
+			}
+			return false;
+		}
+		writes += res.writes;
+		chunks++;
+		from = to;
+	} while (from < n);
 	/* Enforced. wg0, the underlay port, the NAT: the full reconcile
 	 * (wg0: one read of the device; not yet per peer). */
 	if (nn_gwd_apply_rest(d, d->good, why, r, sizeof(r))) {
@@ -256,13 +332,13 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
 		return false;
 	}
 	nn_log_info("event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
-		    "writes=%zu devices=%zu changes=%zu path=fast inc_ms=%.2f journal_ms=%.2f "
-		    "switch_ms=%.2f cpu_ms=%.2f",
+		    "writes=%zu devices=%zu changes=%zu chunks=%zu path=fast inc_ms=%.2f "
+		    "journal_ms=%.2f switch_ms=%.2f cpu_ms=%.2f",
 		    nn_gwd_source_name(d), why, (unsigned long long)d->good->generation, res.epoch,
-		    res.flipped, res.writes, d->good->n_devices, f->n_changes, t_inc - t0,
-		    t_journal - t_inc, wall_ms() - t_journal, cpu_ms() - c0);
+		    res.flipped, writes, d->good->n_devices, f->n_changes, chunks, t_inc, t_journal,
+		    wall_ms() - t0 - t_inc - t_journal, cpu_ms() - c0);
 	nn_ctl_note_apply_time(&d->st, NN_APPLY_KIND_CHANGE, (wall_ms() - t0) / 1e3);
-	nn_ctl_note_applied(&d->st, d->good->generation, res.writes);
+	nn_ctl_note_applied(&d->st, d->good->generation, writes);
 	count(d, &d->st.applies_fast);
 	if (d->journal_n >= NN_LKG_JOURNAL_MAX)
 		nn_gwd_save_lkg(d); /* compaction, after the change is enforced */

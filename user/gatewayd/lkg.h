@@ -50,6 +50,10 @@ int nn_lkg_load(const char *dir, size_t max, uint64_t *generation, char **json, 
  *	NANAMI-LKGJ v1 since=<S> generation=<G> length=<bytes> crc32=<hex>\n
  *	<length bytes of JSON>\n
  *
+ * A delta the fast path took in chunks is journaled per chunk: every chunk
+ * but the last lands on its base (since == generation), the last on the
+ * delta's generation.
+ *
  * Rewriting the file (nn_lkg_save) folds the journal in; the caller then
  * removes it (nn_lkg_journal_reset). A crash between the two leaves
  * entries that are not newer than the file: the replay skips them.

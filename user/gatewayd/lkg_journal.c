@@ -191,8 +191,12 @@ int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, cha
 				 path, gen);
 			break;
 		}
-		if (gen <= *generation) {
-			p += l + 1; /* folded into the snapshot already */
+		/* Folded into the snapshot already: older, or a whole delta that
+		 * lands on it. A chunk of a delta (since == generation == the
+		 * snapshot's) is not: the chunks of one delta land on its base
+		 * but the last. */
+		if (gen < *generation || (gen == *generation && since != *generation)) {
+			p += l + 1;
 			continue;
 		}
 		if (since != *generation) {
