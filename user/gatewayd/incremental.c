@@ -219,7 +219,15 @@ static int one_chunk(struct daemon *d, const json_t *chunk, long long base, long
 	err = nn_inc_delta(d->inc, chunk, (uint64_t)gen, &pt, r, rlen);
 	if (err) {
 		if (err != -EAGAIN) {
-			abandon(d, "kept_state", strerror(-err));
+			/* Midway (no memory): the kept policy may be half
+			 * patched; nothing keeps it. What is enforced is read
+			 * from the maps until the full path applies. */
+			nn_log_warn("event=fast_path_failed step=kept_state reason=\"%s\" "
+				    "action=full_path",
+				    strerror(-err));
+			count(d, &d->st.fast_fallbacks);
+			nn_gwd_good_free(d);
+			d->text_stale = true;
 			return -1;
 		}
 		return 1;
