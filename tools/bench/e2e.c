@@ -5,6 +5,7 @@
  *
  *   nn-microbench e2e --cp URL --pins DIR --snapshot FILE [--changes K]
  *                     [--churn RATE --seconds S] [--pid PID] [--seed N]
+ *                     [--unnamed]
  *
  * A change is one request to the reference control plane's admin or
  * operator API (which answers with the generation it committed); it is
@@ -21,11 +22,14 @@
  * those kinds on random devices, not waited for; a poller resolves each
  * when its generation is enforced; the controller's RSS (--pid) sampled
  * each second. JSON on stdout; p50/p99/max per kind and overall.
+ * --unnamed: changes only to devices no rule names by id (the controller's
+ * fast path takes those; "devices" in the output counts the candidates).
  */
 #include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -381,7 +385,9 @@ static int churn(struct e2e *e, double rate, double seconds, int pid, json_t *ou
 	return 0;
 }
 
-static int load_devices(struct e2e *e, const char *file)
+/* @unnamed: only devices no rule of their network names by id (what the
+ * controller's fast path takes; a rule-named device goes the full path). */
+static int load_devices(struct e2e *e, const char *file, bool unnamed)
 {
 	json_error_t jerr;
 	json_t *s = json_load_file(file, 0, &jerr), *t, *nw, *d;
@@ -396,12 +402,22 @@ static int load_devices(struct e2e *e, const char *file)
 		json_array_foreach(json_object_get(t, "networks"), j, nw)
 		{
 			const char *nid = json_string_value(json_object_get(nw, "network_id"));
+			char *acl = unnamed ? json_dumps(json_object_get(nw, "acl"), JSON_COMPACT) :
+					      NULL;
 
 			json_array_foreach(json_object_get(nw, "devices"), k, d)
 			{
-				struct dev *nd = realloc(e->devs, (e->n_devs + 1) * sizeof(*nd));
+				const char *id = json_string_value(json_object_get(d, "device_id"));
+				char q[160];
+				struct dev *nd;
+
+				snprintf(q, sizeof(q), "\"%s\"", id ? id : "");
+				if (!id || (acl && strstr(acl, q)))
+					continue;
+				nd = realloc(e->devs, (e->n_devs + 1) * sizeof(*nd));
 
 				if (!nd) {
+					free(acl);
 					json_decref(s);
 					return -ENOMEM;
 				}
@@ -411,6 +427,7 @@ static int load_devices(struct e2e *e, const char *file)
 				nd->net = strdup(nid);
 				nd->obj = json_incref(d);
 			}
+			free(acl);
 		}
 	}
 	json_decref(s);
@@ -432,6 +449,7 @@ int e2e_main(int argc, char **argv)
 		{ "seconds", required_argument, NULL, 'S' },
 		{ "pid", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'x' },
+		{ "unnamed", no_argument, NULL, 'n' },
 		{},
 	};
 	struct e2e e = { .rng = 0x9e3779b97f4a7c15ULL };
@@ -440,6 +458,7 @@ int e2e_main(int argc, char **argv)
 	unsigned int per_kind = 20;
 	char path[512];
 	int opt, pid = 0, err;
+	bool unnamed = false;
 	size_t i;
 	json_t *out;
 
@@ -469,6 +488,9 @@ int e2e_main(int argc, char **argv)
 		case 'x':
 			e.rng = strtoull(optarg, NULL, 0) | 1;
 			break;
+		case 'n':
+			unnamed = true;
+			break;
 		default:
 			goto usage;
 		}
@@ -481,12 +503,12 @@ int e2e_main(int argc, char **argv)
 		fprintf(stderr, "e2e: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	err = load_devices(&e, snap);
+	err = load_devices(&e, snap, unnamed);
 	if (err)
 		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	e.curl = curl_easy_init();
-	out = json_pack("{s:I}", "devices", (json_int_t)e.n_devs);
+	out = json_pack("{s:I, s:b}", "devices", (json_int_t)e.n_devs, "unnamed_only", unnamed);
 	err = rate > 0 ? churn(&e, rate, seconds, pid, out) : serial(&e, per_kind, pid, out);
 	if (!err) {
 		char *s = json_dumps(out, JSON_INDENT(1));
@@ -505,6 +527,7 @@ int e2e_main(int argc, char **argv)
 	return err ? 1 : 0;
 usage:
 	fprintf(stderr, "usage: nn-microbench e2e --cp URL --pins DIR --snapshot FILE "
-			"[--changes K] [--churn RATE --seconds S] [--pid PID] [--seed N]\n");
+			"[--changes K] [--churn RATE --seconds S] [--pid PID] [--seed N] "
+			"[--unnamed]\n");
 	return 2;
 }

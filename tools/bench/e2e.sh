@@ -12,6 +12,8 @@
 #
 #   E2E_N=100000 tools/bench/e2e.sh
 #   E2E_N=100000 E2E_CHURN=100 E2E_SECONDS=300 tools/bench/e2e.sh
+#   E2E_UNNAMED=1: change only devices no rule names (the fast path's kind;
+#   a rule-named device goes the full path: docs/controller.md)
 set -u
 E2E_N=${E2E_N:-100000}
 E2E_CHANGES=${E2E_CHANGES:-20}
@@ -40,7 +42,11 @@ say "$E2E_N devices: making the snapshot"
 "$MB" policy -n "$E2E_N" -o "$NN_TMP/snap.json" || exit 1
 gen0=$(jq -r .generation "$NN_TMP/snap.json")
 say "control plane starting (seed $(du -h "$NN_TMP/snap.json" | cut -f1))"
+# --history: ?since= answered for E2E_HISTORY generations (the reference
+# CP's default, 64, is 0.64 s of churn at 100/s: any pause of the
+# controller longer than that meant a 410 and a full snapshot)
 nn_bg gw cp /usr/bin/python3 "$NN_ROOT/tools/cp/nanami-cp" --admin --keepalive 1 \
+	--history "${E2E_HISTORY:-10000}" \
 	--listen "127.0.0.1:$PORT" --state "$NN_TMP/cp.json" --seed-from "$NN_TMP/snap.json"
 nn_wait_for 120 cp_up || { say "the control plane did not start: $(tail -3 "$NN_TMP/cp.log")"; exit 1; }
 say "controller starting"
@@ -56,6 +62,7 @@ nn_nap 5
 gwd_pid=$(cat "$NN_TMP/gatewayd.pid")
 args=(--cp "http://127.0.0.1:$PORT" --pins "$PINS" --snapshot "$NN_TMP/snap.json"
       --changes "$E2E_CHANGES" --pid "$gwd_pid")
+[ "${E2E_UNNAMED:-0}" = 1 ] && args+=(--unnamed)
 say "serial: $E2E_CHANGES changes of each kind"
 nn_in gw "$MB" e2e "${args[@]}" >"$OUT/$E2E_N.json" || { say "e2e failed"; exit 1; }
 if [ -n "$E2E_CHURN" ]; then

@@ -355,6 +355,24 @@ fail:
 	return NULL;
 }
 
+struct nn_policy *nn_inc_take_policy(struct nn_inc *s)
+{
+	struct nn_policy *p;
+
+	if (!s)
+		return NULL;
+	p = s->p;
+	/* nn_inc_free() walks p's users for the per-user rule lists: free
+	 * those first, then let it free the rest without the policy. */
+	for (size_t i = 0; s->user_rules && i < p->n_users; i++)
+		free(s->user_rules[i].v);
+	free(s->user_rules);
+	s->user_rules = NULL;
+	s->p = NULL;
+	nn_inc_free(s);
+	return p;
+}
+
 void nn_inc_free(struct nn_inc *s)
 {
 	size_t i;

@@ -68,6 +68,10 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 			  const struct nn_slots *slots, uint32_t slot_cap, uint64_t seq,
 			  json_t *doc, const struct nn_limits *lim);
 void nn_inc_free(struct nn_inc *s);
+/* Free the state but hand back its policy (as patched by the deltas so
+ * far): for an owner that keeps using the policy once the kept state is
+ * dropped. NULL for @s NULL. */
+struct nn_policy *nn_inc_take_policy(struct nn_inc *s);
 
 /* The kept policy, patched by every successful nn_inc_delta(). Devices may
  * be in another order than a full parse puts them (new ones last, a deleted

@@ -353,9 +353,15 @@ int nn_cp_client_set_base(struct nn_cp_client *c, const char *text, size_t len, 
 	return hold(c, text, len, etag, "base snapshot", err, errlen);
 }
 
+json_t *nn_cp_client_doc(const struct nn_cp_client *c)
+{
+	return c->snap;
+}
+
 void nn_cp_fetch_release(struct nn_cp_fetch *f)
 {
 	free(f->body);
+	json_decref(f->changes);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -438,10 +444,37 @@ int nn_cp_fetch_snapshot(struct nn_cp_client *c, struct nn_cp_fetch *f, char *er
 
 static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen);
 
-int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
+int nn_cp_fetch_body(struct nn_cp_client *c, struct nn_cp_fetch *f)
+{
+	if (f->body || f->unchanged || !f->from_delta)
+		return 0;
+	if (!c->snap || c->gen != f->generation)
+		return -ESTALE; /* another fetch since: the body is gone */
+	f->body = nn_cp_dump(c->snap, &f->len);
+	if (!f->body) {
+		/* the held snapshot is at the new generation already */
+		nn_cp_client_reset(c);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+int nn_cp_fetch_delta_lazy(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
 {
 	c->last_curl = 0;
 	return noted(c, fetch_delta(c, f, err, errlen));
+}
+
+int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
+{
+	int ret = nn_cp_fetch_delta_lazy(c, f, err, errlen);
+
+	if (!ret && nn_cp_fetch_body(c, f)) {
+		nn_seterr(err, errlen, "control plane: no memory for the snapshot text");
+		nn_cp_fetch_release(f);
+		ret = noted(c, -ENOMEM);
+	}
+	return ret;
 }
 
 static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen)
@@ -505,13 +538,7 @@ static int fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err,
 		goto out;
 	}
 	c->gen = json_integer_value(json_object_get(c->snap, "generation"));
-	f->body = nn_cp_dump(c->snap, &f->len);
-	if (!f->body) {
-		/* the held snapshot is at the new generation already */
-		nn_cp_client_reset(c);
-		ret = -ENOMEM;
-		goto out;
-	}
+	f->changes = json_incref(json_object_get(d, "changes"));
 	f->from_delta = true;
 	f->generation = c->gen;
 	/* The ETag names the control plane's serialisation, which we did not

@@ -109,9 +109,14 @@ struct nn_cp_fetch {
 	long http_status;     /* of the last request */
 	long long generation; /* of body (or of the held snapshot) */
 	size_t n_changes;     /* delta entries applied */
-	char *body;
+	char *body;	      /* NULL after a lazy delta fetch until
+			       * nn_cp_fetch_body() */
 	size_t len;
 	char etag[128];
+	/* from_delta: the delta's "changes" array as received and applied
+	 * (a reference, released with the fetch); NULL otherwise. The
+	 * incremental path reads it instead of re-parsing the body. */
+	json_t *changes;
 };
 
 /* GET .../assignments with If-None-Match when an ETag is held. */
@@ -121,7 +126,24 @@ int nn_cp_fetch_snapshot(struct nn_cp_client *c, struct nn_cp_fetch *f, char *er
  * nothing is held, on 410, or when the delta does not apply. */
 int nn_cp_fetch_delta(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen);
 
+/* nn_cp_fetch_delta() without the body of a delta: serialising the held
+ * document is 0.3 s at 100k devices, and a caller that can enforce the
+ * delta from f->changes alone never needs it. f->body stays NULL after a
+ * delta (a full snapshot's body is the received text, as before); ask for
+ * it with nn_cp_fetch_body() before the next fetch. */
+int nn_cp_fetch_delta_lazy(struct nn_cp_client *c, struct nn_cp_fetch *f, char *err, size_t errlen);
+
+/* Fill f->body from the held document if it is not there yet (a lazy
+ * delta fetch). 0, or -ENOMEM (the held document is then dropped: the
+ * next fetch is a full one). */
+int nn_cp_fetch_body(struct nn_cp_client *c, struct nn_cp_fetch *f);
+
 void nn_cp_fetch_release(struct nn_cp_fetch *f);
+
+/* The held snapshot document (the delta base), NULL when none. Owned by
+ * the client; deltas change it in place and a full fetch replaces it:
+ * take a reference to keep it, and read it only. */
+json_t *nn_cp_client_doc(const struct nn_cp_client *c);
 
 /* Raw request for tools and tests (operator/admin API): method, path under
  * the base URL, optional JSON body. *resp (malloc'ed) holds the body. */

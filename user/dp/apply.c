@@ -433,6 +433,18 @@ static void cache_keep(struct nn_dp *dp, struct nn_apply_cache *c, uint32_t epoc
 	dp->apply_cache = c;
 }
 
+int nn_dp_barrier_settle(struct nn_dp *dp)
+{
+	int err;
+
+	if (!dp->barrier_due)
+		return 0;
+	err = nn_dp_barrier(dp);
+	if (!err)
+		dp->barrier_due = false;
+	return err;
+}
+
 enum nn_apply_outcome nn_apply(struct nn_dp *dp, const struct nn_policy *p,
 			       struct nn_apply_result *res, struct nn_errlist *errs)
 {
@@ -466,6 +478,12 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	}
 	live = NN_SLOT(epoch);
 	standby = NN_SLOT(epoch + 1);
+	err = nn_dp_barrier_settle(dp); /* a patch's flip: before any write */
+	if (err) {
+		nn_errlist_add(errs, "couldn't wait for the programs to leave the standby half: %s",
+			       strerror(-err));
+		return outcome(res, err, false);
+	}
 
 	/* Capacities the snapshot exceeds (counter slots: -ENOSPC; cells:
 	 * -E2BIG) are its own property: rejected. Anything else is ours. */
@@ -603,6 +621,9 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	 * else (nothing applied yet, another writer) is left alone. */
 	if (!epoch || !c || c->epoch != epoch || c->max_rules != mr)
 		return 0;
+	err = nn_dp_barrier_settle(dp);
+	if (err)
+		return err;
 	live = NN_SLOT(epoch);
 	standby = NN_SLOT(epoch + 1);
 	dp->apply_cache = NULL;

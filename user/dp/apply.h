@@ -107,6 +107,9 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
  * comparison of the record's halves (no map read) to build the journal.
  */
 struct nn_dev_patch;
+/* (The barrier of a patch is not waited after its flip, where it would
+ * delay nothing but the caller -- enforcement starts at the flip -- but
+ * before the next write of either half: nn_dp_barrier_settle().) */
 enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch *pt,
 				     struct nn_apply_result *res, struct nn_errlist *errs);
 
@@ -134,6 +137,12 @@ int nn_apply_check(struct nn_dp *dp, size_t *differ);
 /* Entries of map @fd (keys of @ksz bytes, at most 64); with @slot_of, only
  * those whose key is in @slot. Walks the whole map: not for hot paths. */
 uint64_t nn_map_count(int fd, size_t ksz, uint32_t (*slot_of)(const void *key), uint32_t slot);
+
+/* Wait for the RCU barrier a device patch's flip left due, if any: after
+ * this no program reads the half that was live before that flip. Every
+ * writer of a policy map half calls it first; the daemon also calls it
+ * before it exits. 0 or -errno (still due). */
+int nn_dp_barrier_settle(struct nn_dp *dp);
 
 /* Read the live epoch (0: nothing applied yet). */
 int nn_live_epoch(struct nn_dp *dp, uint32_t *epoch);

@@ -104,6 +104,9 @@ struct nn_dp {
 	/* Full applies that flipped (apply.c): a device patch is built on the
 	 * class numbers of one of them and refused after another. */
 	uint64_t full_seq;
+	/* A device patch flipped without waiting for the RCU barrier
+	 * (patch.c): it is waited before the next write of any half. */
+	bool barrier_due;
 };
 
 /* Open, configure and load every program; maps shared, pinned and adopted

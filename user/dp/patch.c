@@ -276,7 +276,16 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 	 * drift re-apply) renumbers them. */
 	if (!err && pt->seq != dp->full_seq)
 		err = -EAGAIN;
+	/* The previous patch's readers of what is now standby are gone
+	 * before it is written (the barrier moved here from its flip). */
+	if (!err)
+		err = nn_dp_barrier_settle(dp);
 	if (err) {
+		if (err != -EAGAIN)
+			nn_errlist_add(errs,
+				       "couldn't wait for the programs to leave the standby "
+				       "half: %s",
+				       strerror(-err));
 		res->error = err;
 		return NN_APPLY_FAILED;
 	}
@@ -317,19 +326,19 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 	res->writes++;
 	res->flipped = true;
 	res->epoch = epoch;
-	err = nn_dp_barrier(dp);
-	if (!err) {
-		c->epoch = epoch;
-		err = journal_next(c, pt, NN_SLOT(epoch));
-		if (err)
-			c->journal_ok = false;
-		dp->apply_cache = c;
-		c = NULL;
-		err = release_slots(dp, pt);
-	}
+	/* Enforced from here. The RCU barrier (8-20 ms) is left due: the
+	 * old half is written again only after nn_dp_barrier_settle(). A
+	 * released slot's name goes now; a program still in the old half may
+	 * count into the nameless slot, and a later claim zeroes it after
+	 * the settle. */
+	dp->barrier_due = true;
+	c->epoch = epoch;
+	err = meta(dp, pt, epoch, &res->writes);
+	if (journal_next(c, pt, NN_SLOT(epoch)))
+		c->journal_ok = false;
+	dp->apply_cache = c;
 	if (!err)
-		err = meta(dp, pt, epoch, &res->writes);
-	nn_apply_cache_free(c);
+		err = release_slots(dp, pt);
 	if (err)
 		nn_errlist_add(errs, "generation %u is live but cleanup failed: %s", epoch,
 			       strerror(-err));

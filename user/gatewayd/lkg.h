@@ -41,4 +41,41 @@ int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t l
 int nn_lkg_load(const char *dir, size_t max, uint64_t *generation, char **json, size_t *len,
 		char *why, size_t whylen);
 
+/*
+ * The journal (<state-dir>/last-good.journal): fast-path changes since the
+ * file was written, each appended and fdatasync'd before it is enforced,
+ * as the delta document the control plane sent ({generation, since, full:
+ * false, changes}):
+ *
+ *	NANAMI-LKGJ v1 since=<S> generation=<G> length=<bytes> crc32=<hex>\n
+ *	<length bytes of JSON>\n
+ *
+ * A delta the fast path took in chunks is journaled per chunk: every chunk
+ * but the last lands on its base (since == generation), the last on the
+ * delta's generation.
+ *
+ * Rewriting the file (nn_lkg_save) folds the journal in; the caller then
+ * removes it (nn_lkg_journal_reset). A crash between the two leaves
+ * entries that are not newer than the file: the replay skips them.
+ */
+#define NN_LKG_JOURNAL "last-good.journal"
+
+/* 0 or -errno with @why. */
+int nn_lkg_journal_append(const char *dir, uint64_t since, uint64_t generation, const char *delta,
+			  size_t len, char *why, size_t whylen);
+int nn_lkg_journal_reset(const char *dir, char *why, size_t whylen);
+
+/*
+ * Replay the journal over the loaded snapshot (*@json of generation
+ * *@generation): every entry newer than it, in order, each following the
+ * one before. A torn last entry (a crash during its append: never
+ * enforced), a gap or an entry that does not apply ends the replay there,
+ * with the reason in @why ("" when it ended cleanly); what was replayed
+ * before stands. *@applied entries; *@json, *@len and *@generation then
+ * describe the result. 0, or -errno for an unreadable journal or no memory
+ * (the snapshot is then as loaded).
+ */
+int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, char **json,
+			  size_t *len, size_t *applied, char *why, size_t whylen);
+
 #endif /* NANAMI_GATEWAYD_LKG_H */

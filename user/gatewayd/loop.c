@@ -27,6 +27,7 @@
 #include "dp/apply.h"
 #include "dp/underlay.h"
 #include "gatewayd/ctlsock.h"
+#include "gatewayd/daemon.h"
 #include "gatewayd/hostaddr.h"
 #include "gatewayd/ident.h"
 #include "gatewayd/lkg.h"
@@ -39,619 +40,8 @@
 #include "policy/policy.h"
 
 #define FILE_CHECK_MS 200
-#define RETRY_BASE_MS 500
-#define RETRY_MAX_MS 30000
 #define STREAM_BASE_MS 250
 #define STREAM_MAX_MS 30000
-/* The metrics page's wg0 peers are refreshed on applies and on the drift
- * timer only (every --resync, 30 s by default): a read this young is as
- * good as a new one, and at 100k peers a read is the drift check's largest
- * cost (docs/controller.md "wg0 at 100k peers"). */
-#define PEER_METRICS_FRESH_MS 10000
-
-struct daemon {
-	const struct nn_daemon_opts *o;
-	volatile sig_atomic_t *stop;
-	struct nn_dp *dp;
-	struct nn_underlay *ul;
-	struct nn_hostaddr *ha; /* the host's addresses, from rtnetlink */
-	struct nn_wg wg;
-	bool wg_open;
-	int64_t peers_read_ms; /* when the metrics' wg0 peers were read */
-	struct nn_ctl_state st;
-	struct nn_metrics *metrics;
-	struct nn_ctlsock *ctlsock;
-	struct nn_notify notify; /* systemd: READY, STATUS, WATCHDOG */
-	bool lkg_only;		 /* enforcing the last-known-good, unconfirmed */
-	struct nn_gw_ident ident;
-
-	/* control plane */
-	struct nn_cp_client *cp;	/* fetches, main thread */
-	struct nn_cp_client *cp_stream; /* event stream, stream thread */
-	pthread_t stream_thread;
-	bool stream_started;
-	atomic_int quit;
-	int evfd;
-
-	/* desired state: the last snapshot that applied */
-	struct nn_policy *good;
-	/* --assignments without --node-id: the first file's node_id, and
-	 * from then on the only one accepted (assignments-v1.md). */
-	char file_node_id[NN_NAME_MAX];
-	char *good_text;
-	size_t good_len;
-	bool lkg_stale; /* good_text is not on disk: retried on the drift timer */
-
-	/* a snapshot that failed to apply, retried with backoff */
-	char *pending;
-	size_t pending_len;
-	unsigned int retry_attempt;
-
-	int64_t next_resync, next_poll, next_retry, next_file_check;
-	struct stat file_st;
-	bool file_in_sync; /* the file as it is now applied */
-};
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* The event stream is what we rely on for changes only while it delivers
- * bytes: connecting, or accepted and silent, we keep polling. */
-static bool stream_up(struct daemon *d)
-{
-	return nn_cp_stream_live(d->cp_stream);
-}
-
-static const char *source_name(const struct daemon *d)
-{
-	return d->o->cp.url ? d->o->cp.url : d->o->assignments;
-}
-
-static void set_cp_state(struct daemon *d, int state)
-{
-	pthread_mutex_lock(&d->st.mu);
-	if (d->st.cp_state != state)
-		nn_log_info("event=control_plane state=%s url=%s",
-			    state == NN_CP_STREAM  ? "stream" :
-			    state == NN_CP_POLLING ? "polling" :
-						     "unreachable",
-			    d->o->cp.url);
-	d->st.cp_state = state;
-	pthread_mutex_unlock(&d->st.mu);
-}
-
-/* wg0 peers for the metrics page from @dev, named by @p's keys ("unknown"
- * for a key @p does not hold; @p NULL: all unknown). */
-static void set_peer_metrics(struct daemon *d, const struct nn_policy *p,
-			     const struct nn_wg_device *dev)
-{
-	struct nn_key_index *ix = NULL;
-	struct nn_peer_metrics *pm;
-	size_t i, n = 0;
-
-	pm = calloc(dev->n_peers + 1, sizeof(*pm));
-	if (p)
-		ix = nn_key_index_new(p);
-	if (!pm || (p && !ix)) {
-		free(pm);
-		return;
-	}
-	for (i = 0; i < dev->n_peers; i++) {
-		const struct nn_wg_peer *wp = &dev->peers[i];
-		const char *id = nn_key_index_id(ix, wp->public_key);
-
-		snprintf(pm[n].id, sizeof(pm[n].id), "%s", id ? id : "unknown");
-		pm[n].last_handshake_unix = wp->last_handshake_sec;
-		pm[n].rx_bytes = wp->rx_bytes;
-		pm[n].tx_bytes = wp->tx_bytes;
-		n++;
-	}
-	nn_key_index_free(ix);
-	pthread_mutex_lock(&d->st.mu);
-	free(d->st.peers);
-	d->st.peers = pm;
-	d->st.n_peers = n;
-	pthread_mutex_unlock(&d->st.mu);
-	d->peers_read_ms = now_ms();
-}
-
-/*
- * wg0 peers for the metrics page. A full read of wg0 is the costly part at
- * scale (100k peers: docs/controller.md "wg0 at 100k peers"), and every
- * apply's reconcile has just made one (apply_rest hands its device here
- * through set_peer_metrics): a page filled from a read less than
- * PEER_METRICS_FRESH_MS ago is not read again. Without wg0 nothing.
- */
-static void refresh_peer_metrics(struct daemon *d)
-{
-	struct nn_wg_device dev = {};
-
-	if (!d->wg_open)
-		return;
-	if (d->peers_read_ms && now_ms() - d->peers_read_ms < PEER_METRICS_FRESH_MS)
-		return;
-	if (nn_wg_read(&d->wg, &dev))
-		return;
-	set_peer_metrics(d, d->good, &dev);
-	nn_wg_device_free(&dev);
-}
-
-/* Everything but the maps: wg0, the underlay port, the exit NAT. On the
- * drift timer (@why "drift": the same desired state again) every wg0 change
- * undoes a change made by hand: a stray peer, a widened AllowedIPs, a key
- * swapped; all are counted as drift repairs. */
-static int apply_rest(struct daemon *d, const struct nn_policy *p, const char *why, char *msg,
-		      size_t msglen)
-{
-	struct nn_wg_counters wc = {};
-	struct nn_wg_device view = {};
-	bool changed;
-	int err;
-
-	if (d->wg_open) {
-		/* One full read of wg0 per apply: the reconcile's, handed on
-		 * to the metrics page (its peers as they are after the set,
-		 * counters and handshakes as read just before it). */
-		err = nn_wg_reconcile_dev(&d->wg, p, &wc, &view);
-		if (!err)
-			set_peer_metrics(d, p, &view);
-		nn_wg_device_free(&view);
-		nn_ctl_note_wg(&d->st, err ? NULL : &wc, err);
-		if (err) {
-			nn_log_err("event=wg_apply_failed iface=%s error=\"%s\"", d->o->iface,
-				   strerror(-err));
-			snprintf(msg, msglen, "%s: couldn't reconcile the WireGuard peers: %s",
-				 d->o->iface, strerror(-err));
-			return err;
-		}
-		pthread_mutex_lock(&d->st.mu);
-		d->st.wg_changes += nn_wg_counters_changes(&wc);
-		d->st.drift_repairs += strcmp(why, "drift") ? wc.allowed_ips_repaired :
-							      nn_wg_counters_changes(&wc);
-		pthread_mutex_unlock(&d->st.mu);
-		if (nn_wg_counters_changes(&wc))
-			nn_log_info("event=wg_reconciled iface=%s added=%u removed=%u updated=%u "
-				    "allowed_ips_repaired=%u keys_rotated=%u peers=%u",
-				    d->o->iface, wc.added, wc.removed, wc.updated,
-				    wc.allowed_ips_repaired, wc.keys_rotated, wc.peers);
-	}
-	if (d->ul) {
-		err = nn_underlay_set_port(d->ul, p->gw.listen_port, &changed);
-		if (err) {
-			snprintf(msg, msglen, "underlay guard: couldn't set the listen port: %s",
-				 strerror(-err));
-			return err;
-		}
-		if (changed)
-			nn_log_info("event=underlay_config listen_port=%u hs_rate=%u hs_burst=%u",
-				    p->gw.listen_port, NN_DEF_WG_HS_RATE, NN_DEF_WG_HS_BURST);
-	}
-	if (d->o->nat) {
-		err = nn_nat_apply(d->o->iface, p);
-		if (err) {
-			snprintf(msg, msglen, "exit NAT table: %s", strerror(-err));
-			return err;
-		}
-	}
-	return 0;
-}
-
-/* What is enforced now: the policy we applied, else what the pinned maps
- * say (a restarted controller has adopted them). */
-static bool enforced(struct daemon *d, uint64_t *generation, uint32_t *devices)
-{
-	struct nn_meta m = {};
-	uint32_t zero = 0, epoch = 0;
-
-	if (d->good) {
-		*generation = d->good->generation;
-		*devices = d->good->n_devices;
-		return true;
-	}
-	if (nn_live_epoch(d->dp, &epoch) || !epoch ||
-	    bpf_map_lookup_elem(d->dp->map_fd[NN_M_META], &zero, &m))
-		return false;
-	*generation = m.generation;
-	*devices = m.devices;
-	return true;
-}
-
-/* Desired state confirmed with the source: fetched (or the file checked)
- * and either unchanged or applied. Re-applying the copy we hold is not. */
-static void mark_synced(struct daemon *d)
-{
-	nn_ctl_note_synced(&d->st);
-	d->lkg_only = false;
-}
-
-/* Persist the applied snapshot. A failure (state directory full, read-only)
- * changes nothing enforced: it is logged, counted and shown, and retried on
- * the drift timer until it succeeds. */
-static void save_lkg(struct daemon *d)
-{
-	char why[NN_CTL_MSG_MAX] = "";
-	int err;
-
-	if (!d->good_text || !d->good)
-		return;
-	err = nn_lkg_save(d->o->state_dir, d->good->generation, d->good_text, d->good_len, why,
-			  sizeof(why));
-	if (err) {
-		nn_log_err("event=lkg_save_failed generation=%llu error=\"%s\" note=\"the "
-			   "dataplane keeps enforcing it; retried on the drift timer\"",
-			   (unsigned long long)d->good->generation, why);
-		nn_ctl_note_lkg_write(&d->st, 0, why);
-	} else {
-		if (d->lkg_stale)
-			nn_log_info("event=lkg_saved generation=%llu dir=%s",
-				    (unsigned long long)d->good->generation, d->o->state_dir);
-		nn_ctl_note_lkg_write(&d->st, d->good->generation, NULL);
-	}
-	d->lkg_stale = err != 0;
-}
-
-static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
-{
-	pthread_mutex_lock(&d->st.mu);
-	d->st.validation_errors += validation;
-	d->st.apply_errors += apply;
-	pthread_mutex_unlock(&d->st.mu);
-}
-
-/* A snapshot refused: counted, and kept with its reasons for the status. */
-static void rejected(struct daemon *d, const char *why, int64_t generation, const char *const *msgs,
-		     size_t n)
-{
-	count_errors(d, 1, 0);
-	nn_ctl_note_rejection(&d->st, why, generation, msgs, n);
-}
-
-/* The generation a refused snapshot claims, for the status: -1 when it
- * names none (it is not even JSON). */
-static int64_t peek_generation(const char *text, size_t len)
-{
-	json_t *j = json_loadb(text, len, 0, NULL), *g = json_object_get(j, "generation");
-	int64_t gen = json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : -1;
-
-	json_decref(j);
-	return gen;
-}
-
-/* Whose snapshots we take: --node-id, else what the first file named. */
-static const char *our_node_id(const struct daemon *d)
-{
-	if (d->o->node_id)
-		return d->o->node_id;
-	return d->file_node_id[0] ? d->file_node_id : NULL;
-}
-
-/*
- * Validate and apply @text: NN_APPLY_APPLIED when it is enforced (or
- * identical to what is); NN_APPLY_REJECTED when the snapshot itself is
- * refused (invalid, older, over a capacity: nothing changed, retrying cannot
- * help); NN_APPLY_FAILED when this host failed to apply it (maps, wg0, NAT:
- * the previous generation stays enforced, retried with backoff).
- */
-static enum nn_apply_outcome apply_text(struct daemon *d, const char *text, size_t len,
-					const char *why)
-{
-	struct nn_errlist errs = {};
-	struct nn_apply_result res;
-	struct nn_policy *p = NULL;
-	struct nn_limits lim;
-	uint64_t cur_gen = 0;
-	uint32_t cur_devices = 0;
-	bool have;
-	enum nn_apply_outcome out;
-	struct timespec t0, t1;
-	size_t i;
-	int err;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	nn_limits_default(&lim);
-	lim.max_devices = d->o->cap.max_devices;
-	lim.max_rules = d->o->cap.max_rules;
-	lim.max_prefixes = d->o->cap.max_prefixes;
-	lim.max_nodes = d->o->cap.max_nodes;
-	if (d->o->max_snapshot)
-		lim.max_body = d->o->max_snapshot;
-	err = nn_policy_parse(text, len, our_node_id(d), &lim, &p, &errs);
-	for (i = 0; i < errs.n; i++)
-		nn_log_warn("event=rejected source=%s reason=\"%s\"", source_name(d), errs.msgs[i]);
-	count_errors(d, errs.n, 0);
-	if (err) {
-		const char *one = strerror(-err);
-
-		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : one);
-		nn_ctl_note_rejection(&d->st, why, peek_generation(text, len),
-				      errs.n ? (const char *const *)errs.msgs : &one,
-				      errs.n ? errs.n : 1);
-		nn_errlist_free(&errs);
-		return NN_APPLY_REJECTED;
-	}
-	nn_errlist_free(&errs);
-	{
-		char m[NN_CTL_MSG_MAX];
-		const char *mp = m;
-
-		/* Our own key as the control plane holds it: a snapshot for a
-		 * key we do not hold is refused whole (identity-v1.md). */
-		if (nn_gw_ident_check(&d->ident, &p->gw.key, m, sizeof(m))) {
-			nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-				   source_name(d), why, m);
-			rejected(d, why, (int64_t)p->generation, &mp, 1);
-			nn_policy_free(p);
-			return NN_APPLY_REJECTED;
-		}
-	}
-	if (!our_node_id(d)) {
-		snprintf(d->file_node_id, sizeof(d->file_node_id), "%s", p->node_id);
-		nn_ctl_set_node_id(&d->st, p->node_id);
-		nn_log_info("event=node_id_taken node_id=%s source=%s note=\"no --node-id: the "
-			    "file's node_id is this gateway's; a file naming another node is "
-			    "rejected\"",
-			    p->node_id, source_name(d));
-	}
-	have = enforced(d, &cur_gen, &cur_devices);
-	if (have && p->generation < cur_gen) {
-		char m[160];
-		const char *mp = m;
-
-		snprintf(m, sizeof(m), "generation %llu is older than the applied generation %llu",
-			 (unsigned long long)p->generation, (unsigned long long)cur_gen);
-		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   source_name(d), why, m);
-		rejected(d, why, (int64_t)p->generation, &mp, 1);
-		nn_policy_free(p);
-		return NN_APPLY_REJECTED;
-	}
-	/* An empty snapshot replacing a populated one must at least be a newer
-	 * generation: never the product of a half-failed fetch. */
-	if (have && !p->n_devices && cur_devices && p->generation <= cur_gen) {
-		const char *m = "empty snapshot without a newer generation";
-
-		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   source_name(d), why, m);
-		rejected(d, why, (int64_t)p->generation, &m, 1);
-		nn_policy_free(p);
-		return NN_APPLY_REJECTED;
-	}
-	out = nn_apply(d->dp, p, &res, &errs);
-	for (i = 0; i < errs.n; i++)
-		nn_log_err("event=%s source=%s reason=\"%s\"",
-			   out == NN_APPLY_REJECTED ? "snapshot_rejected" : "apply_failed",
-			   source_name(d), errs.msgs[i]);
-	if (out == NN_APPLY_REJECTED) {
-		rejected(d, why, (int64_t)p->generation, (const char *const *)errs.msgs, errs.n);
-	} else if (out == NN_APPLY_FAILED) {
-		count_errors(d, 0, 1);
-		nn_ctl_note_apply_error(&d->st, why, (int64_t)p->generation,
-					(const char *const *)errs.msgs, errs.n);
-	}
-	nn_errlist_free(&errs);
-	if (out == NN_APPLY_APPLIED) {
-		char m[NN_CTL_MSG_MAX] = "";
-		const char *mp = m;
-
-		if (apply_rest(d, p, why, m, sizeof(m))) {
-			/* wg0 or NAT failed: put the previous generation back so
-			 * the maps and wg0 keep agreeing; retried with backoff. */
-			out = NN_APPLY_FAILED;
-			count_errors(d, 0, 1);
-			nn_ctl_note_apply_error(&d->st, why, (int64_t)p->generation, &mp, 1);
-			if (d->good && nn_apply(d->dp, d->good, &res, &errs) == NN_APPLY_APPLIED)
-				nn_log_warn("event=rolled_back generation=%llu",
-					    (unsigned long long)d->good->generation);
-			nn_errlist_free(&errs);
-		}
-	}
-	if (out != NN_APPLY_APPLIED) {
-		nn_policy_free(p);
-		return out;
-	}
-	clock_gettime(CLOCK_MONOTONIC, &t1); /* enforced; the LKG write is not timed */
-	nn_log(res.flipped || res.writes || strcmp(why, "drift") ? NN_LOG_INFO : NN_LOG_DEBUG,
-	       "event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
-	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu",
-	       source_name(d), why, (unsigned long long)p->generation, res.epoch, res.flipped,
-	       res.writes, p->n_devices, p->n_rules, res.addrs, res.prefixes, res.cells);
-	nn_policy_free(d->good);
-	d->good = p;
-	if (!d->good_text || d->good_len != len || memcmp(d->good_text, text, len)) {
-		free(d->good_text);
-		d->good_text = malloc(len + 1);
-		if (d->good_text) {
-			memcpy(d->good_text, text, len);
-			d->good_text[len] = 0;
-		}
-		d->good_len = d->good_text ? len : 0;
-		save_lkg(d);
-	}
-	nn_ctl_note_apply_time(
-		&d->st, strcmp(why, "drift") ? NN_APPLY_KIND_CHANGE : NN_APPLY_KIND_DRIFT,
-		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
-	nn_ctl_note_applied(&d->st, p->generation, res.writes);
-	refresh_peer_metrics(d);
-	return NN_APPLY_APPLIED;
-}
-
-static void set_pending(struct daemon *d, const char *text, size_t len)
-{
-	free(d->pending);
-	d->pending = malloc(len + 1);
-	d->pending_len = d->pending ? len : 0;
-	if (d->pending)
-		memcpy(d->pending, text, len);
-}
-
-/* Drift timer, before re-applying: the applier's record of the policy maps
- * against what they hold; a difference (a write behind our back) makes the
- * re-apply repair it. */
-static void policy_record_check(struct daemon *d)
-{
-	size_t differ = 0;
-	int err = nn_apply_check(d->dp, &differ);
-
-	if (err)
-		nn_log_warn("event=policy_record_check error=\"%s\"", strerror(-err));
-	else if (differ)
-		nn_log_warn("event=policy_maps_drift entries=%zu note=\"repaired by the re-apply\"",
-			    differ);
-}
-
-/* Drift timer, after re-applying: bring the standby half up to date while
- * idle, so that the next change writes only what it touches. */
-static void standby_sync(struct daemon *d)
-{
-	size_t writes = 0;
-	int err = nn_apply_sync_standby(d->dp, &writes);
-
-	if (err)
-		nn_log_warn("event=standby_sync error=\"%s\"", strerror(-err));
-	else if (writes)
-		nn_log_debug("event=standby_sync writes=%zu", writes);
-}
-
-/* Apply, and on an apply failure (not a rejection) schedule a retry. */
-static enum nn_apply_outcome apply_or_retry(struct daemon *d, const char *text, size_t len,
-					    const char *why)
-{
-	enum nn_apply_outcome out = apply_text(d, text, len, why);
-
-	if (out == NN_APPLY_FAILED) {
-		unsigned int ms = nn_cp_backoff_ms(d->retry_attempt++, RETRY_BASE_MS, RETRY_MAX_MS,
-						   nn_cp_random());
-
-		set_pending(d, text, len);
-		d->next_retry = now_ms() + ms;
-		nn_log_warn("event=apply_retry in_ms=%u attempt=%u", ms, d->retry_attempt);
-	} else {
-		free(d->pending);
-		d->pending = NULL;
-		d->retry_attempt = 0;
-		d->next_retry = 0;
-	}
-	return out;
-}
-
-/* What one look at the source came to. */
-enum sync_outcome {
-	SYNC_APPLIED,	  /* enforced, or nothing new */
-	SYNC_REJECTED,	  /* a snapshot we refused: the last applied stays */
-	SYNC_FAILED,	  /* a snapshot we failed to apply: retry scheduled */
-	SYNC_UNREADABLE,  /* an answer that is not a snapshot at all */
-	SYNC_UNREACHABLE, /* no answer (control plane away, file unreadable) */
-};
-
-static enum sync_outcome from_apply(enum nn_apply_outcome out)
-{
-	switch (out) {
-	case NN_APPLY_APPLIED:
-		return SYNC_APPLIED;
-	case NN_APPLY_REJECTED:
-		return SYNC_REJECTED;
-	case NN_APPLY_FAILED:
-		break;
-	}
-	return SYNC_FAILED;
-}
-
-/* Fetch from the control plane (delta when possible) and apply. */
-static enum sync_outcome cp_sync(struct daemon *d, const char *why)
-{
-	enum nn_apply_outcome out;
-	struct nn_cp_fetch f = {};
-	char err_s[256] = "";
-	int err;
-
-	err = nn_cp_fetch_delta(d->cp, &f, err_s, sizeof(err_s));
-	if (err == -EBADMSG || err == -EFBIG) {
-		/* An answer that cannot be read as a snapshot (bad, duplicate-key
-		 * or too deep JSON, over the size cap): a snapshot rejected whole. */
-		const char *m = err_s;
-
-		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
-			   d->o->cp.url, why, err_s);
-		rejected(d, why, -1, &m, 1);
-		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
-		if (!stream_up(d))
-			set_cp_state(d, NN_CP_POLLING);
-		nn_cp_fetch_release(&f);
-		return SYNC_UNREADABLE;
-	}
-	if (err) {
-		nn_log_warn("event=control_plane_unreachable url=%s trigger=%s error=\"%s\"",
-			    d->o->cp.url, why, err_s);
-		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
-		if (!stream_up(d))
-			set_cp_state(d, NN_CP_DOWN);
-		nn_cp_fetch_release(&f);
-		return SYNC_UNREACHABLE;
-	}
-	if (!stream_up(d))
-		set_cp_state(d, NN_CP_POLLING);
-	if (f.unchanged) {
-		mark_synced(d);
-		nn_cp_fetch_release(&f);
-		return SYNC_APPLIED;
-	}
-	out = apply_or_retry(d, f.body, f.len, why);
-	if (out == NN_APPLY_APPLIED)
-		mark_synced(d);
-	/* A snapshot we refused must not become the base of the next delta. */
-	if (out == NN_APPLY_REJECTED)
-		nn_cp_client_reset(d->cp);
-	nn_cp_fetch_release(&f);
-	return from_apply(out);
-}
-
-static enum sync_outcome file_sync(struct daemon *d, const char *why)
-{
-	FILE *f = fopen(d->o->assignments, "rb");
-	size_t cap = 1 << 16, n = 0;
-	enum nn_apply_outcome out;
-	char *buf = NULL;
-
-	if (!f) {
-		nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments, strerror(errno));
-		return SYNC_UNREACHABLE;
-	}
-	for (;;) {
-		char *nb = realloc(buf, cap);
-
-		if (!nb) {
-			nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments,
-				   strerror(ENOMEM));
-			free(buf);
-			fclose(f);
-			return SYNC_UNREACHABLE;
-		}
-		buf = nb;
-		n += fread(buf + n, 1, cap - n, f);
-		/* one byte over the limit is enough for the parser to refuse it */
-		if (n < cap || cap > (d->o->max_snapshot ? d->o->max_snapshot : 128u << 20))
-			break;
-		cap *= 2;
-	}
-	fclose(f);
-	out = apply_or_retry(d, buf, n, why);
-	free(buf);
-	d->file_in_sync = out == NN_APPLY_APPLIED;
-	if (d->file_in_sync)
-		mark_synced(d);
-	return from_apply(out);
-}
-
-static enum sync_outcome sync_source(struct daemon *d, const char *why)
-{
-	return d->o->cp.url ? cp_sync(d, why) : file_sync(d, why);
-}
 
 static int on_event(void *ctx, long long generation)
 {
@@ -746,7 +136,7 @@ static void initial_sync(struct daemon *d)
 
 	/* A snapshot the control plane gave us, enforced or refused, is its
 	 * word; only when it gave none does the last-known-good stand in. */
-	so = sync_source(d, "start");
+	so = nn_gwd_sync_source(d, "start");
 	if (so == SYNC_APPLIED || so == SYNC_REJECTED || !d->o->cp.url)
 		return;
 	err = nn_lkg_load(d->o->state_dir,
@@ -767,10 +157,26 @@ static void initial_sync(struct daemon *d)
 				    "applies");
 		return;
 	}
+	{
+		size_t replayed = 0;
+		uint64_t g0 = gen;
+
+		/* Fast-path changes since the file was written. */
+		err = nn_lkg_journal_replay(d->o->state_dir,
+					    d->o->max_snapshot ? d->o->max_snapshot :
+								 NN_LKG_DEFAULT_MAX,
+					    &gen, &text, &len, &replayed, why, sizeof(why));
+		if (err || why[0])
+			nn_log_warn("event=lkg_journal generation=%llu replayed=%zu error=\"%s\"",
+				    (unsigned long long)gen, replayed, why);
+		else if (replayed)
+			nn_log_info("event=lkg_journal from=%llu generation=%llu replayed=%zu",
+				    (unsigned long long)g0, (unsigned long long)gen, replayed);
+	}
 	nn_ctl_note_lkg_read(&d->st, gen, NULL);
 	nn_log_info("event=lkg_apply dir=%s generation=%llu", d->o->state_dir,
 		    (unsigned long long)gen);
-	d->lkg_only = apply_or_retry(d, text, len, "last-known-good") == NN_APPLY_APPLIED;
+	d->lkg_only = nn_gwd_apply_or_retry(d, text, len, "last-known-good") == NN_APPLY_APPLIED;
 	/* The control plane has never seen us take this as a base. */
 	nn_cp_client_reset(d->cp);
 	free(text);
@@ -788,7 +194,7 @@ static int file_changed(struct daemon *d)
 		/* Unchanged since it applied: still in sync (not when it
 		 * was rejected or failed to apply). */
 		if (d->file_in_sync)
-			mark_synced(d);
+			nn_gwd_mark_synced(d);
 		return 0;
 	}
 	d->file_st = st;
@@ -806,12 +212,92 @@ static int64_t min_deadline(int64_t a, int64_t b)
 
 static void schedule_resync(struct daemon *d)
 {
-	d->next_resync = now_ms() + nn_cp_jitter_ms(d->o->resync_s * 1000, 10, nn_cp_random());
+	d->next_resync =
+		nn_gwd_now_ms() + nn_cp_jitter_ms(d->o->resync_s * 1000, 10, nn_cp_random());
+}
+
+static double thread_cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/*
+ * Drift: fetch (cheap when unchanged), then re-apply what is wanted to the
+ * maps and wg0 even if nothing changed. The re-apply is of the text, made
+ * to describe the enforced policy first (fast-path changes since the last
+ * full apply: re-applying the old text would undo them, a revocation
+ * among them); when it cannot be (the client holds no document of that
+ * generation), the enforced policy itself is re-applied. That part runs
+ * at most every nn_gwd_drift_interval_ms() (50x its own CPU when that is
+ * longer than --resync: 11-14 s of CPU per run at 1M devices); the fetch
+ * stays on --resync.
+ */
+static void drift_check(struct daemon *d)
+{
+	double c0;
+
+	/* The cheap part on every --resync: desired state confirmed (the
+	 * staleness alert counts on it), the LKG retried, the host's
+	 * addresses. */
+	if (d->o->cp.url)
+		nn_gwd_cp_sync(d, "resync");
+	if (nn_gwd_now_ms() < d->next_drift) {
+		if (d->lkg_stale)
+			nn_gwd_save_lkg(d);
+		host_sync(d, "drift");
+		schedule_resync(d);
+		return;
+	}
+	c0 = thread_cpu_ms();
+	if (d->good && !d->pending) {
+		nn_gwd_policy_record_check(d);
+		if (!nn_gwd_fresh_text(d) && d->good_text) {
+			nn_gwd_apply_text(d, d->good_text, d->good_len, "drift");
+		} else {
+			struct nn_errlist errs = {};
+			struct nn_apply_result res;
+			char m[NN_CTL_MSG_MAX] = "";
+
+			nn_gwd_barrier_wait(&d->barrier);
+			nn_log_info("event=drift_reapply from=policy generation=%llu note=\"the "
+				    "text of the enforced generation is not held\"",
+				    (unsigned long long)d->good->generation);
+			if (nn_apply(d->dp, d->good, &res, &errs) != NN_APPLY_APPLIED ||
+			    nn_gwd_apply_rest(d, d->good, "drift", m, sizeof(m)))
+				nn_log_err("event=apply_failed trigger=drift reason=\"%s\"",
+					   errs.n ? errs.msgs[0] : m);
+			nn_errlist_free(&errs);
+		}
+		nn_gwd_standby_sync(d);
+	}
+	if (d->lkg_stale || d->journal_n)
+		nn_gwd_save_lkg(d);
+	host_sync(d, "drift");
+	nn_gwd_refresh_peer_metrics(d);
+	d->drift_cpu_ms = thread_cpu_ms() - c0;
+	d->drift_interval_ms = nn_gwd_drift_interval_ms(d->o->resync_s, d->drift_cpu_ms);
+	/* Every tick while it is cheap; else its own turn. */
+	d->next_drift = d->drift_interval_ms > (int64_t)d->o->resync_s * 1000 ?
+				nn_gwd_now_ms() + d->drift_interval_ms :
+				0;
+	pthread_mutex_lock(&d->st.mu);
+	d->st.drift_cpu_s = d->drift_cpu_ms / 1e3;
+	d->st.drift_interval_s = (double)d->drift_interval_ms / 1e3;
+	pthread_mutex_unlock(&d->st.mu);
+	if (d->drift_interval_ms > (int64_t)d->o->resync_s * 1000)
+		nn_log_info("event=drift_check cpu_ms=%.0f next_in_s=%.0f resync_s=%u note=\"the "
+			    "re-apply's interval grows with its cost (%dx its CPU)\"",
+			    d->drift_cpu_ms, (double)d->drift_interval_ms / 1e3, d->o->resync_s,
+			    NN_DRIFT_CPU_FACTOR);
+	schedule_resync(d);
 }
 
 static void schedule_poll(struct daemon *d)
 {
-	d->next_poll = now_ms() + nn_cp_jitter_ms(d->o->poll_s * 1000, 20, nn_cp_random());
+	d->next_poll = nn_gwd_now_ms() + nn_cp_jitter_ms(d->o->poll_s * 1000, 20, nn_cp_random());
 }
 
 /* Tell systemd what we do; READY=1 once a snapshot is enforced. */
@@ -841,22 +327,25 @@ static void loop(struct daemon *d)
 
 	schedule_resync(d);
 	schedule_poll(d);
-	d->next_file_check = d->o->cp.url ? 0 : now_ms() + FILE_CHECK_MS;
+	d->next_file_check = d->o->cp.url ? 0 : nn_gwd_now_ms() + FILE_CHECK_MS;
 	while (!*d->stop) {
-		int64_t now = now_ms(), deadline = d->next_resync;
+		int64_t now = nn_gwd_now_ms(), deadline = d->next_resync;
 		int timeout;
 
 		/* Key rotation, certificate renewal; an outcome the control
 		 * plane's snapshot must settle is settled now. */
 		if (nn_gw_ident_tick(&d->ident, now) && d->o->cp.url) {
-			cp_sync(d, "identity");
+			nn_gwd_cp_sync(d, "identity");
+			/* (a stale text still holds the gateway block: fast-path
+			 * changes are device changes) */
+			nn_gwd_fresh_text(d);
 			nn_gw_ident_decide(&d->ident, d->good_text, d->good_len);
-			now = now_ms();
+			now = nn_gwd_now_ms();
 		}
 
 		tell_systemd(d);
 		deadline = min_deadline(deadline, nn_notify_watchdog(&d->notify, now));
-		if (d->o->cp.url && !stream_up(d))
+		if (d->o->cp.url && !nn_gwd_stream_up(d))
 			deadline = min_deadline(deadline, d->next_poll);
 		deadline = min_deadline(deadline, d->next_retry);
 		deadline = min_deadline(deadline, d->next_file_check);
@@ -873,54 +362,42 @@ static void loop(struct daemon *d)
 				host_sync(d, "netlink");
 			if (pfd[0].revents & POLLIN) {
 				if (read(d->evfd, &n, sizeof(n)) > 0)
-					cp_sync(d, "event");
-				set_cp_state(d, stream_up(d) ? NN_CP_STREAM : NN_CP_POLLING);
+					nn_gwd_cp_sync(d, "event");
+				nn_gwd_set_cp_state(d, nn_gwd_stream_up(d) ? NN_CP_STREAM :
+									     NN_CP_POLLING);
 				continue;
 			}
 		}
-		now = now_ms();
-		if (d->o->cp.url && stream_up(d) && d->st.cp_state != NN_CP_STREAM) {
-			set_cp_state(d, NN_CP_STREAM);
+		now = nn_gwd_now_ms();
+		if (d->o->cp.url && nn_gwd_stream_up(d) && d->st.cp_state != NN_CP_STREAM) {
+			nn_gwd_set_cp_state(d, NN_CP_STREAM);
 			/* Polling stops now: catch up with what changed between
 			 * the last poll and the stream's subscription. */
-			cp_sync(d, "stream_up");
+			nn_gwd_cp_sync(d, "stream_up");
 		}
 		if (d->next_retry && now >= d->next_retry && d->pending) {
 			char *text = d->pending;
 
 			d->pending = NULL;
 			/* What the source gave us, now applied: in sync. */
-			if (apply_or_retry(d, text, d->pending_len, "retry") == NN_APPLY_APPLIED) {
+			if (nn_gwd_apply_or_retry(d, text, d->pending_len, "retry") ==
+			    NN_APPLY_APPLIED) {
 				d->file_in_sync = true;
-				mark_synced(d);
+				nn_gwd_mark_synced(d);
 			}
 			free(text);
 		}
 		if (d->next_file_check && now >= d->next_file_check) {
 			if (file_changed(d))
-				file_sync(d, "file_changed");
+				nn_gwd_file_sync(d, "file_changed");
 			d->next_file_check = now + FILE_CHECK_MS;
 		}
-		if (d->o->cp.url && !stream_up(d) && now >= d->next_poll) {
-			cp_sync(d, "poll");
+		if (d->o->cp.url && !nn_gwd_stream_up(d) && now >= d->next_poll) {
+			nn_gwd_cp_sync(d, "poll");
 			schedule_poll(d);
 		}
-		if (now >= d->next_resync) {
-			/* Drift: fetch (cheap when unchanged), then re-apply what
-			 * is wanted to the maps and wg0 even if nothing changed. */
-			if (d->o->cp.url)
-				cp_sync(d, "resync");
-			if (d->good_text && !d->pending) {
-				policy_record_check(d);
-				apply_text(d, d->good_text, d->good_len, "drift");
-				standby_sync(d);
-			}
-			if (d->lkg_stale)
-				save_lkg(d);
-			host_sync(d, "drift");
-			refresh_peer_metrics(d);
-			schedule_resync(d);
-		}
+		if (now >= d->next_resync)
+			drift_check(d);
 	}
 }
 
@@ -989,6 +466,10 @@ static int start(struct daemon *d)
 	err = nn_dp_load(&lo, &d->dp);
 	if (err)
 		return err;
+	/* The fast path's flips leave their barrier to this thread. */
+	if (o->cp.url && !o->once && nn_gwd_barrier_start(&d->barrier, d->dp))
+		nn_log_warn("event=rcu_barrier_thread error=\"couldn't start it\" note=\"each "
+			    "fast-path change waits for its barrier inline\"");
 	nn_log_info("event=loaded iface=%s pin_dir=%s framing=%s hook=%s adopted=%d", o->iface,
 		    o->pin_dir, o->framing == NN_FRAMING_L3 ? "l3" : "eth",
 		    o->hook == NN_HOOK_XDP ? "xdp" : "tc", d->dp->adopted);
@@ -1051,7 +532,7 @@ static int start(struct daemon *d)
 		err = start_cp(d);
 		if (err)
 			return err;
-		set_cp_state(d, NN_CP_DOWN);
+		nn_gwd_set_cp_state(d, NN_CP_DOWN);
 	} else {
 		stat(o->assignments, &d->file_st);
 	}
@@ -1083,8 +564,13 @@ static void shutdown_all(struct daemon *d)
 		nn_wg_close(&d->wg);
 	nn_underlay_close(d->ul);
 	nn_hostaddr_close(d->ha);
+	/* A patch's barrier left due: waited, so that nothing started after
+	 * us writes a half a program may still read. */
+	nn_gwd_barrier_stop(&d->barrier);
+	if (d->dp)
+		nn_dp_barrier_settle(d->dp);
 	nn_dp_close(d->dp);
-	nn_policy_free(d->good);
+	nn_gwd_good_free(d);
 	free(d->good_text);
 	free(d->pending);
 	nn_ctl_state_destroy(&d->st);

@@ -323,6 +323,28 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 		    "# TYPE nanami_map_writes_total counter\nnanami_map_writes_total %llu\n",
 		    (unsigned long long)st->map_writes);
 	nn_sbprintf(b,
+		    "# HELP nanami_applies_total Generations enforced, by path: fast (a device "
+		    "delta patched in), full (parse, validate, compile; drift re-applies too).\n"
+		    "# TYPE nanami_applies_total counter\n"
+		    "nanami_applies_total{path=\"fast\"} %llu\n"
+		    "nanami_applies_total{path=\"full\"} %llu\n",
+		    (unsigned long long)st->applies_fast, (unsigned long long)st->applies_full);
+	nn_sbprintf(b,
+		    "# HELP nanami_fast_path_fallbacks_total Deltas the fast path handed to the "
+		    "full path (refused or failed).\n"
+		    "# TYPE nanami_fast_path_fallbacks_total counter\n"
+		    "nanami_fast_path_fallbacks_total %llu\n",
+		    (unsigned long long)st->fast_fallbacks);
+	nn_sbprintf(b,
+		    "# HELP nanami_drift_check_cpu_seconds CPU of the last drift check.\n"
+		    "# TYPE nanami_drift_check_cpu_seconds gauge\n"
+		    "nanami_drift_check_cpu_seconds %.3f\n"
+		    "# HELP nanami_drift_interval_seconds Interval to the next drift check: "
+		    "--resync, or 50 times the last check's CPU when that is longer.\n"
+		    "# TYPE nanami_drift_interval_seconds gauge\n"
+		    "nanami_drift_interval_seconds %.3f\n",
+		    st->drift_cpu_s, st->drift_interval_s);
+	nn_sbprintf(b,
 		    "# HELP nanami_wg_changes_total Changes made to wg0 by reconciles.\n"
 		    "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
 		    (unsigned long long)st->wg_changes);

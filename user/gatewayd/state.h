@@ -149,6 +149,15 @@ struct nn_ctl_state {
 	struct nn_apply_hist apply_time[NN_APPLY_KIND_MAX];
 	uint64_t drift_repairs;
 	uint64_t map_writes;
+	/* applies by path (docs/controller.md "The incremental path in the
+	 * daemon"): a delta enforced by a patch, a full apply (change, retry
+	 * or drift), a delta the fast path handed to the full path */
+	uint64_t applies_fast;
+	uint64_t applies_full;
+	uint64_t fast_fallbacks;
+	/* the drift check: its last CPU and the interval that sets */
+	double drift_cpu_s;
+	double drift_interval_s;
 	uint64_t wg_changes;
 	int cp_state; /* enum nn_cp_state */
 	uint64_t cp_errors[NN_CP_ERR_MAX];

@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * lkg_journal.c - the last-known-good's journal (lkg.h): a fast-path
+ * change is one small fsync'd append here instead of a rewrite of the
+ * whole snapshot (48 MB at 100k devices), made before the change is
+ * enforced, so that a crash never loses an enforced revocation.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <jansson.h>
+
+#include "cp/client.h"
+#include "gatewayd/lkg.h"
+#include "lib/fsutil.h"
+
+#define JHDR_MAX 160
+
+static void jpath(char *buf, size_t n, const char *dir)
+{
+	snprintf(buf, n, "%s/%s", dir, NN_LKG_JOURNAL);
+}
+
+int nn_lkg_journal_append(const char *dir, uint64_t since, uint64_t generation, const char *delta,
+			  size_t len, char *why, size_t whylen)
+{
+	char path[4096], hdr[JHDR_MAX];
+	uint32_t crc = crc32(0L, (const Bytef *)delta, (uInt)len);
+	struct stat st;
+	bool created;
+	size_t hl, tot, off = 0;
+	char *buf;
+	int fd, n, err = 0;
+
+	jpath(path, sizeof(path), dir);
+	created = stat(path, &st) != 0;
+	n = snprintf(hdr, sizeof(hdr),
+		     "NANAMI-LKGJ v1 since=%" PRIu64 " generation=%" PRIu64
+		     " length=%zu crc32=%08x\n",
+		     since, generation, len, crc);
+	hl = (size_t)n;
+	tot = hl + len + 1;
+	buf = malloc(tot);
+	if (!buf) {
+		snprintf(why, whylen, "%s: no memory for the entry", path);
+		return -ENOMEM;
+	}
+	/* One write per entry: a crash tears at most the last one, which the
+	 * replay then drops (it was never enforced: the append comes first). */
+	memcpy(buf, hdr, hl);
+	memcpy(buf + hl, delta, len);
+	buf[tot - 1] = '\n';
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		err = -errno;
+		snprintf(why, whylen, "%s: couldn't open: %s", path, strerror(-err));
+		free(buf);
+		return err;
+	}
+	while (off < tot) {
+		ssize_t w = write(fd, buf + off, tot - off);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0) {
+			err = -errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (!err && fdatasync(fd))
+		err = -errno;
+	close(fd);
+	free(buf);
+	if (!err && created)
+		err = nn_fsync_dir_of(path);
+	if (err)
+		snprintf(why, whylen, "%s: couldn't append generation %" PRIu64 ": %s", path,
+			 generation, strerror(-err));
+	return err;
+}
+
+int nn_lkg_journal_reset(const char *dir, char *why, size_t whylen)
+{
+	char path[4096];
+	int err;
+
+	jpath(path, sizeof(path), dir);
+	if (unlink(path)) {
+		if (errno == ENOENT)
+			return 0;
+		err = -errno;
+		snprintf(why, whylen, "%s: couldn't remove: %s", path, strerror(-err));
+		return err;
+	}
+	err = nn_fsync_dir_of(path);
+	if (err)
+		snprintf(why, whylen, "%s: removed, but couldn't fsync its directory: %s", path,
+			 strerror(-err));
+	return err;
+}
+
+static int slurp(const char *path, size_t max, char **out, size_t *len)
+{
+	FILE *f = fopen(path, "rb");
+	size_t cap = 1 << 12, n = 0;
+	char *b = NULL, *nb;
+
+	if (!f)
+		return -errno;
+	for (;;) {
+		nb = realloc(b, cap + 1);
+		if (!nb) {
+			free(b);
+			fclose(f);
+			return -ENOMEM;
+		}
+		b = nb;
+		n += fread(b + n, 1, cap - n, f);
+		if (n < cap)
+			break;
+		if (cap > max) {
+			free(b);
+			fclose(f);
+			return -EFBIG;
+		}
+		cap *= 2;
+	}
+	fclose(f);
+	b[n] = 0;
+	*out = b;
+	*len = n;
+	return 0;
+}
+
+int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, char **json,
+			  size_t *len, size_t *applied, char *why, size_t whylen)
+{
+	char path[4096], *buf = NULL, *p, *end, err_s[256];
+	json_t *snap = NULL;
+	size_t blen = 0;
+	int err;
+
+	*applied = 0;
+	why[0] = 0;
+	jpath(path, sizeof(path), dir);
+	err = slurp(path, max, &buf, &blen);
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
+		return err;
+	}
+	p = buf;
+	end = buf + blen;
+	while (p < end) {
+		uint64_t since, gen;
+		unsigned int crc;
+		size_t l;
+		int used = 0;
+		char *nl = memchr(p, '\n',
+				  (size_t)(end - p) < JHDR_MAX ? (size_t)(end - p) : JHDR_MAX);
+		json_t *d;
+
+		if (!nl)
+			break; /* a torn header: the last append, never enforced */
+		*nl = 0;
+		if (sscanf(p,
+			   "NANAMI-LKGJ v1 since=%" SCNu64 " generation=%" SCNu64
+			   " length=%zu crc32=%8x%n",
+			   &since, &gen, &l, &crc, &used) != 4 ||
+		    p + used != nl) {
+			snprintf(why, whylen, "%s: unknown entry header \"%.60s\": replay stops",
+				 path, p);
+			break;
+		}
+		p = nl + 1;
+		if ((size_t)(end - p) < l + 1 || p[l] != '\n' ||
+		    crc32(0L, (const Bytef *)p, (uInt)l) != crc) {
+			snprintf(why, whylen,
+				 "%s: torn or corrupt entry for generation %" PRIu64
+				 ": replay stops there",
+				 path, gen);
+			break;
+		}
+		/* Folded into the snapshot already: older, or a whole delta that
+		 * lands on it. A chunk of a delta (since == generation == the
+		 * snapshot's) is not: the chunks of one delta land on its base
+		 * but the last. */
+		if (gen < *generation || (gen == *generation && since != *generation)) {
+			p += l + 1;
+			continue;
+		}
+		if (since != *generation) {
+			snprintf(why, whylen,
+				 "%s: entry from generation %" PRIu64 " does not follow "
+				 "%" PRIu64 ": replay stops",
+				 path, since, *generation);
+			break;
+		}
+		if (!snap) {
+			snap = json_loadb(*json, *len, JSON_REJECT_DUPLICATES, NULL);
+			if (!snap) {
+				snprintf(why, whylen, "%s: the snapshot it follows is not JSON",
+					 path);
+				break;
+			}
+		}
+		d = json_loadb(p, l, JSON_REJECT_DUPLICATES, NULL);
+		err = d ? nn_cp_delta_apply(snap, d, NULL, err_s, sizeof(err_s)) : -EBADMSG;
+		json_decref(d);
+		if (err) {
+			/* half-applied: what came before it stands, not it */
+			snprintf(why, whylen,
+				 "%s: entry for generation %" PRIu64 " does not apply (%s): "
+				 "replay stops",
+				 path, gen, d ? err_s : "not JSON");
+			json_decref(snap);
+			snap = NULL;
+			*applied = 0;
+			break;
+		}
+		*generation = gen;
+		(*applied)++;
+		p += l + 1;
+	}
+	free(buf);
+	err = 0;
+	if (snap && *applied) {
+		size_t nlen;
+		char *t = nn_cp_dump(snap, &nlen);
+
+		if (t) {
+			free(*json);
+			*json = t;
+			*len = nlen;
+		} else {
+			err = -ENOMEM;
+			snprintf(why, whylen, "%s: no memory to replay it", path);
+		}
+	}
+	json_decref(snap);
+	return err;
+}

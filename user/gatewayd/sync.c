@@ -1,0 +1,482 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * sync.c - desired state from its source into the dataplane: the fetch
+ * (control plane, delta when possible) or the file read, the full path
+ * (parse, validate, compile, apply; apply_text) with its retries, and the
+ * hand-over to the fast path (incremental.c) for device deltas.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+
+#include "dp/apply.h"
+#include "gatewayd/daemon.h"
+#include "lib/log.h"
+#include "policy/policy.h"
+
+#define RETRY_BASE_MS 500
+#define RETRY_MAX_MS 30000
+/* The metrics page's wg0 peers are refreshed on applies and on the drift
+ * timer only (every --resync, 30 s by default): a read this young is as
+ * good as a new one, and at 100k peers a read is the drift check's largest
+ * cost (docs/controller.md "wg0 at 100k peers"). */
+#define PEER_METRICS_FRESH_MS 10000
+
+/* The event stream is what we rely on for changes only while it delivers
+ * bytes: connecting, or accepted and silent, we keep polling. */
+bool nn_gwd_stream_up(struct daemon *d)
+{
+	return nn_cp_stream_live(d->cp_stream);
+}
+
+void nn_gwd_set_cp_state(struct daemon *d, int state)
+{
+	pthread_mutex_lock(&d->st.mu);
+	if (d->st.cp_state != state)
+		nn_log_info("event=control_plane state=%s url=%s",
+			    state == NN_CP_STREAM  ? "stream" :
+			    state == NN_CP_POLLING ? "polling" :
+						     "unreachable",
+			    d->o->cp.url);
+	d->st.cp_state = state;
+	pthread_mutex_unlock(&d->st.mu);
+}
+
+/*
+ * wg0 peers for the metrics page. A full read of wg0 is the costly part at
+ * scale (100k peers: docs/controller.md "wg0 at 100k peers"), and every
+ * apply's reconcile has just made one (apply_rest hands its device here
+ * through set_peer_metrics): a page filled from a read less than
+ * PEER_METRICS_FRESH_MS ago is not read again. Without wg0 nothing.
+ */
+void nn_gwd_refresh_peer_metrics(struct daemon *d)
+{
+	struct nn_wg_device dev = {};
+
+	if (!d->wg_open)
+		return;
+	if (d->peers_read_ms && nn_gwd_now_ms() - d->peers_read_ms < PEER_METRICS_FRESH_MS)
+		return;
+	if (nn_wg_read(&d->wg, &dev))
+		return;
+	nn_gwd_set_peer_metrics(d, d->good, &dev);
+	nn_wg_device_free(&dev);
+}
+
+/* What is enforced now: the policy we applied, else what the pinned maps
+ * say (a restarted controller has adopted them). */
+static bool enforced(struct daemon *d, uint64_t *generation, uint32_t *devices)
+{
+	struct nn_meta m = {};
+	uint32_t zero = 0, epoch = 0;
+
+	if (d->good) {
+		*generation = d->good->generation;
+		*devices = d->good->n_devices;
+		return true;
+	}
+	if (nn_live_epoch(d->dp, &epoch) || !epoch ||
+	    bpf_map_lookup_elem(d->dp->map_fd[NN_M_META], &zero, &m))
+		return false;
+	*generation = m.generation;
+	*devices = m.devices;
+	return true;
+}
+
+/* Desired state confirmed with the source: fetched (or the file checked)
+ * and either unchanged or applied. Re-applying the copy we hold is not. */
+void nn_gwd_mark_synced(struct daemon *d)
+{
+	nn_ctl_note_synced(&d->st);
+	d->lkg_only = false;
+}
+
+static void count_errors(struct daemon *d, uint64_t validation, uint64_t apply)
+{
+	pthread_mutex_lock(&d->st.mu);
+	d->st.validation_errors += validation;
+	d->st.apply_errors += apply;
+	pthread_mutex_unlock(&d->st.mu);
+}
+
+/* A snapshot refused: counted, and kept with its reasons for the status. */
+static void rejected(struct daemon *d, const char *why, int64_t generation, const char *const *msgs,
+		     size_t n)
+{
+	count_errors(d, 1, 0);
+	nn_ctl_note_rejection(&d->st, why, generation, msgs, n);
+}
+
+/* The generation a refused snapshot claims, for the status: -1 when it
+ * names none (it is not even JSON). */
+static int64_t peek_generation(const char *text, size_t len)
+{
+	json_t *j = json_loadb(text, len, 0, NULL), *g = json_object_get(j, "generation");
+	int64_t gen = json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : -1;
+
+	json_decref(j);
+	return gen;
+}
+
+/* Whose snapshots we take: --node-id, else what the first file named. */
+static const char *our_node_id(const struct daemon *d)
+{
+	if (d->o->node_id)
+		return d->o->node_id;
+	return d->file_node_id[0] ? d->file_node_id : NULL;
+}
+
+/*
+ * Validate and apply @text: NN_APPLY_APPLIED when it is enforced (or
+ * identical to what is); NN_APPLY_REJECTED when the snapshot itself is
+ * refused (invalid, older, over a capacity: nothing changed, retrying cannot
+ * help); NN_APPLY_FAILED when this host failed to apply it (maps, wg0, NAT:
+ * the previous generation stays enforced, retried with backoff).
+ */
+enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size_t len,
+					const char *why)
+{
+	struct nn_errlist errs = {};
+	struct nn_apply_result res;
+	struct nn_policy *p = NULL;
+	struct nn_apply_kept kept = {};
+	struct nn_slot_plan no_plan = {};
+	struct nn_limits lim;
+	uint64_t cur_gen = 0;
+	uint32_t cur_devices = 0;
+	bool have;
+	enum nn_apply_outcome out;
+	struct timespec t0, t1;
+	bool changed;
+	size_t i;
+	int err;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	nn_gwd_barrier_wait(&d->barrier);
+	nn_limits_default(&lim);
+	lim.max_devices = d->o->cap.max_devices;
+	lim.max_rules = d->o->cap.max_rules;
+	lim.max_prefixes = d->o->cap.max_prefixes;
+	lim.max_nodes = d->o->cap.max_nodes;
+	if (d->o->max_snapshot)
+		lim.max_body = d->o->max_snapshot;
+	err = nn_policy_parse(text, len, our_node_id(d), &lim, &p, &errs);
+	for (i = 0; i < errs.n; i++)
+		nn_log_warn("event=rejected source=%s reason=\"%s\"", nn_gwd_source_name(d),
+			    errs.msgs[i]);
+	count_errors(d, errs.n, 0);
+	if (err) {
+		const char *one = strerror(-err);
+
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   nn_gwd_source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : one);
+		nn_ctl_note_rejection(&d->st, why, peek_generation(text, len),
+				      errs.n ? (const char *const *)errs.msgs : &one,
+				      errs.n ? errs.n : 1);
+		nn_errlist_free(&errs);
+		return NN_APPLY_REJECTED;
+	}
+	nn_errlist_free(&errs);
+	{
+		char m[NN_CTL_MSG_MAX];
+		const char *mp = m;
+
+		/* Our own key as the control plane holds it: a snapshot for a
+		 * key we do not hold is refused whole (identity-v1.md). */
+		if (nn_gw_ident_check(&d->ident, &p->gw.key, m, sizeof(m))) {
+			nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+				   nn_gwd_source_name(d), why, m);
+			rejected(d, why, (int64_t)p->generation, &mp, 1);
+			nn_policy_free(p);
+			return NN_APPLY_REJECTED;
+		}
+	}
+	if (!our_node_id(d)) {
+		snprintf(d->file_node_id, sizeof(d->file_node_id), "%s", p->node_id);
+		nn_ctl_set_node_id(&d->st, p->node_id);
+		nn_log_info("event=node_id_taken node_id=%s source=%s note=\"no --node-id: the "
+			    "file's node_id is this gateway's; a file naming another node is "
+			    "rejected\"",
+			    p->node_id, nn_gwd_source_name(d));
+	}
+	have = enforced(d, &cur_gen, &cur_devices);
+	if (have && p->generation < cur_gen) {
+		char m[160];
+		const char *mp = m;
+
+		snprintf(m, sizeof(m), "generation %llu is older than the applied generation %llu",
+			 (unsigned long long)p->generation, (unsigned long long)cur_gen);
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   nn_gwd_source_name(d), why, m);
+		rejected(d, why, (int64_t)p->generation, &mp, 1);
+		nn_policy_free(p);
+		return NN_APPLY_REJECTED;
+	}
+	/* An empty snapshot replacing a populated one must at least be a newer
+	 * generation: never the product of a half-failed fetch. */
+	if (have && !p->n_devices && cur_devices && p->generation <= cur_gen) {
+		const char *m = "empty snapshot without a newer generation";
+
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   nn_gwd_source_name(d), why, m);
+		rejected(d, why, (int64_t)p->generation, &m, 1);
+		nn_policy_free(p);
+		return NN_APPLY_REJECTED;
+	}
+	/* The compile state is kept for the fast path (control-plane mode:
+	 * the deltas come from there), at no extra cost. */
+	out = nn_apply_keep(d->dp, p, &res, &errs, d->o->cp.url && !d->o->once ? &kept : NULL);
+	for (i = 0; i < errs.n; i++)
+		nn_log_err("event=%s source=%s reason=\"%s\"",
+			   out == NN_APPLY_REJECTED ? "snapshot_rejected" : "apply_failed",
+			   nn_gwd_source_name(d), errs.msgs[i]);
+	if (out == NN_APPLY_REJECTED) {
+		rejected(d, why, (int64_t)p->generation, (const char *const *)errs.msgs, errs.n);
+	} else if (out == NN_APPLY_FAILED) {
+		count_errors(d, 0, 1);
+		nn_ctl_note_apply_error(&d->st, why, (int64_t)p->generation,
+					(const char *const *)errs.msgs, errs.n);
+	}
+	nn_errlist_free(&errs);
+	if (out == NN_APPLY_APPLIED) {
+		char m[NN_CTL_MSG_MAX] = "";
+		const char *mp = m;
+
+		if (nn_gwd_apply_rest(d, p, why, m, sizeof(m))) {
+			/* wg0 or NAT failed: put the previous generation back so
+			 * the maps and wg0 keep agreeing; retried with backoff. */
+			out = NN_APPLY_FAILED;
+			count_errors(d, 0, 1);
+			nn_ctl_note_apply_error(&d->st, why, (int64_t)p->generation, &mp, 1);
+			if (d->good && nn_apply(d->dp, d->good, &res, &errs) == NN_APPLY_APPLIED)
+				nn_log_warn("event=rolled_back generation=%llu",
+					    (unsigned long long)d->good->generation);
+			nn_errlist_free(&errs);
+		}
+	}
+	if (out != NN_APPLY_APPLIED) {
+		nn_compile_state_free(kept.cs);
+		nn_slots_free(&kept.slots, &no_plan);
+		nn_policy_free(p);
+		return out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1); /* enforced; the LKG write is not timed */
+	nn_log(res.flipped || res.writes || strcmp(why, "drift") ? NN_LOG_INFO : NN_LOG_DEBUG,
+	       "event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
+	       "writes=%zu devices=%zu rules=%zu addrs=%zu prefixes=%zu cells=%zu path=full",
+	       nn_gwd_source_name(d), why, (unsigned long long)p->generation, res.epoch,
+	       res.flipped, res.writes, p->n_devices, p->n_rules, res.addrs, res.prefixes,
+	       res.cells);
+	pthread_mutex_lock(&d->st.mu);
+	d->st.applies_full++;
+	pthread_mutex_unlock(&d->st.mu);
+	nn_ctl_note_apply_time(
+		&d->st, strcmp(why, "drift") ? NN_APPLY_KIND_CHANGE : NN_APPLY_KIND_DRIFT,
+		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	nn_ctl_note_applied(&d->st, p->generation, res.writes);
+	/* The text describes what is enforced again (a stale one is
+	 * replaced: fast-path changes since are in this one). */
+	changed = d->text_stale || !d->good_text || d->good_len != len ||
+		  memcmp(d->good_text, text, len);
+	if (changed && text != d->good_text) {
+		free(d->good_text);
+		d->good_text = malloc(len + 1);
+		if (d->good_text) {
+			memcpy(d->good_text, text, len);
+			d->good_text[len] = 0;
+		}
+		d->good_len = d->good_text ? len : 0;
+	}
+	d->text_stale = false;
+	nn_gwd_take_full(d, p, &kept, res.flipped, why);
+	p = NULL;
+	if (changed)
+		nn_gwd_save_lkg(d);
+	nn_gwd_refresh_peer_metrics(d);
+	return NN_APPLY_APPLIED;
+}
+
+static void set_pending(struct daemon *d, const char *text, size_t len)
+{
+	free(d->pending);
+	d->pending = malloc(len + 1);
+	d->pending_len = d->pending ? len : 0;
+	if (d->pending)
+		memcpy(d->pending, text, len);
+}
+
+/* Drift timer, before re-applying: the applier's record of the policy maps
+ * against what they hold; a difference (a write behind our back) makes the
+ * re-apply repair it. */
+void nn_gwd_policy_record_check(struct daemon *d)
+{
+	size_t differ = 0;
+	int err = nn_apply_check(d->dp, &differ);
+
+	if (err)
+		nn_log_warn("event=policy_record_check error=\"%s\"", strerror(-err));
+	else if (differ)
+		nn_log_warn("event=policy_maps_drift entries=%zu note=\"repaired by the re-apply\"",
+			    differ);
+}
+
+/* Drift timer, after re-applying: bring the standby half up to date while
+ * idle, so that the next change writes only what it touches. */
+void nn_gwd_standby_sync(struct daemon *d)
+{
+	size_t writes = 0;
+	int err;
+
+	nn_gwd_barrier_wait(&d->barrier);
+	err = nn_apply_sync_standby(d->dp, &writes);
+
+	if (err)
+		nn_log_warn("event=standby_sync error=\"%s\"", strerror(-err));
+	else if (writes)
+		nn_log_debug("event=standby_sync writes=%zu", writes);
+}
+
+/* Apply, and on an apply failure (not a rejection) schedule a retry. */
+enum nn_apply_outcome nn_gwd_apply_or_retry(struct daemon *d, const char *text, size_t len,
+					    const char *why)
+{
+	enum nn_apply_outcome out = nn_gwd_apply_text(d, text, len, why);
+
+	if (out == NN_APPLY_FAILED) {
+		unsigned int ms = nn_cp_backoff_ms(d->retry_attempt++, RETRY_BASE_MS, RETRY_MAX_MS,
+						   nn_cp_random());
+
+		set_pending(d, text, len);
+		d->next_retry = nn_gwd_now_ms() + ms;
+		nn_log_warn("event=apply_retry in_ms=%u attempt=%u", ms, d->retry_attempt);
+	} else {
+		free(d->pending);
+		d->pending = NULL;
+		d->retry_attempt = 0;
+		d->next_retry = 0;
+	}
+	return out;
+}
+
+static enum sync_outcome from_apply(enum nn_apply_outcome out)
+{
+	switch (out) {
+	case NN_APPLY_APPLIED:
+		return SYNC_APPLIED;
+	case NN_APPLY_REJECTED:
+		return SYNC_REJECTED;
+	case NN_APPLY_FAILED:
+		break;
+	}
+	return SYNC_FAILED;
+}
+
+/* Fetch from the control plane (delta when possible) and apply. */
+enum sync_outcome nn_gwd_cp_sync(struct daemon *d, const char *why)
+{
+	enum nn_apply_outcome out;
+	struct nn_cp_fetch f = {};
+	long long base = nn_cp_client_generation(d->cp);
+	char err_s[256] = "";
+	int err;
+
+	/* Lazy: a delta the fast path enforces never needs the text. */
+	err = nn_cp_fetch_delta_lazy(d->cp, &f, err_s, sizeof(err_s));
+	if (err == -EBADMSG || err == -EFBIG) {
+		/* An answer that cannot be read as a snapshot (bad, duplicate-key
+		 * or too deep JSON, over the size cap): a snapshot rejected whole. */
+		const char *m = err_s;
+
+		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
+			   d->o->cp.url, why, err_s);
+		rejected(d, why, -1, &m, 1);
+		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
+		if (!nn_gwd_stream_up(d))
+			nn_gwd_set_cp_state(d, NN_CP_POLLING);
+		nn_cp_fetch_release(&f);
+		return SYNC_UNREADABLE;
+	}
+	if (err) {
+		nn_log_warn("event=control_plane_unreachable url=%s trigger=%s error=\"%s\"",
+			    d->o->cp.url, why, err_s);
+		nn_ctl_note_cp_error(&d->st, nn_cp_client_last_error(d->cp), err_s);
+		if (!nn_gwd_stream_up(d))
+			nn_gwd_set_cp_state(d, NN_CP_DOWN);
+		nn_cp_fetch_release(&f);
+		return SYNC_UNREACHABLE;
+	}
+	if (!nn_gwd_stream_up(d))
+		nn_gwd_set_cp_state(d, NN_CP_POLLING);
+	if (f.unchanged) {
+		nn_gwd_mark_synced(d);
+		nn_cp_fetch_release(&f);
+		return SYNC_APPLIED;
+	}
+	if (nn_gwd_fast_apply(d, &f, base, why)) {
+		nn_gwd_mark_synced(d);
+		nn_cp_fetch_release(&f);
+		return SYNC_APPLIED;
+	}
+	err = nn_cp_fetch_body(d->cp, &f);
+	if (err) {
+		nn_log_err("event=apply_failed source=%s trigger=%s reason=\"no snapshot text: "
+			   "%s\"",
+			   d->o->cp.url, why, strerror(-err));
+		nn_cp_fetch_release(&f);
+		return SYNC_FAILED;
+	}
+	out = nn_gwd_apply_or_retry(d, f.body, f.len, why);
+	if (out == NN_APPLY_APPLIED)
+		nn_gwd_mark_synced(d);
+	/* A snapshot we refused must not become the base of the next delta. */
+	if (out == NN_APPLY_REJECTED)
+		nn_cp_client_reset(d->cp);
+	nn_cp_fetch_release(&f);
+	return from_apply(out);
+}
+
+enum sync_outcome nn_gwd_file_sync(struct daemon *d, const char *why)
+{
+	FILE *f = fopen(d->o->assignments, "rb");
+	size_t cap = 1 << 16, n = 0;
+	enum nn_apply_outcome out;
+	char *buf = NULL;
+
+	if (!f) {
+		nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments, strerror(errno));
+		return SYNC_UNREACHABLE;
+	}
+	for (;;) {
+		char *nb = realloc(buf, cap);
+
+		if (!nb) {
+			nn_log_err("event=read source=%s error=\"%s\"", d->o->assignments,
+				   strerror(ENOMEM));
+			free(buf);
+			fclose(f);
+			return SYNC_UNREACHABLE;
+		}
+		buf = nb;
+		n += fread(buf + n, 1, cap - n, f);
+		/* one byte over the limit is enough for the parser to refuse it */
+		if (n < cap || cap > (d->o->max_snapshot ? d->o->max_snapshot : 128u << 20))
+			break;
+		cap *= 2;
+	}
+	fclose(f);
+	out = nn_gwd_apply_or_retry(d, buf, n, why);
+	free(buf);
+	d->file_in_sync = out == NN_APPLY_APPLIED;
+	if (d->file_in_sync)
+		nn_gwd_mark_synced(d);
+	return from_apply(out);
+}
+
+enum sync_outcome nn_gwd_sync_source(struct daemon *d, const char *why)
+{
+	return d->o->cp.url ? nn_gwd_cp_sync(d, why) : nn_gwd_file_sync(d, why);
+}
