@@ -129,6 +129,47 @@ echo "# key_rotation_ms=$ms (stream up)"
 nn_check "key rotation: new key with alice's addresses, old key gone (${ms} ms)" peers_are "$K_ALICE2"
 nn_check "key rotation: the dataplane still knows alice-laptop" test "$(gwctl devices |
 	jq -r '.devices[] | select(.id == "alice-laptop") | .state')" = active
+# ---- the fast path: a device no rule names, restored then disabled again ----
+# carol-old-laptop joins a class carol-desktop keeps standing, so both
+# changes are device deltas the incremental path takes; it sets only the
+# peers its delta touched. A peer added by hand just before stays until the
+# drift timer's full reconcile: the change did not go through a diff of wg0.
+cp_device() {	# device $1 of globex-main with jq filter $2 applied, PUT back
+	local v
+	v=$(cp_req GET /admin/v1/state | jq -c --arg id "$1" \
+		".world.tenants[] | .networks[] | .devices[] | select(.device_id == \$id) | $2")
+	cp_req PUT "/admin/v1/networks/globex-main/devices/$1" "$v" >/dev/null
+}
+fast() { metric 'nanami_applies_total{path="fast"}'; }
+on_wg() { nsenter --target "${NN_PID[gw]}" --mount --net -- wg show wg0 allowed-ips | grep -q "$1"; }
+# The stray may also go by a drift reconcile that happens to run meanwhile
+# (every $RESYNC s): then its removal is logged after the fast apply's line.
+no_diff() {
+	tail -n +$((n0 + 1)) "$NN_TMP/gwd.log" | awk -v k="public_key=$K_STRAY" '
+		/event=applied/ && /path=fast/ { fast = NR }
+		/event=wg_peer_removed/ && index($0, k) { rm = NR }
+		END { exit !(fast && (!rm || rm > fast)) }'
+}
+f0=$(fast) n0=$(wc -l <"$NN_TMP/gwd.log")
+nn_in gw wg set wg0 peer "$K_STRAY" allowed-ips fd7a:6e61:6e61:99::1/128
+cp_device carol-old-laptop '.state = "active"'
+nn_check "restore: carol-old-laptop's peer on wg0 with its /128" nn_wait_for 3 on_wg \
+	"$K_CAROL_OLD	fd7a:6e61:6e61:20::3/128"
+nn_check "restore: by the fast path ($(fast) > $f0)" test "$(fast)" -gt "$f0"
+nn_check "restore: a per-peer set (event=wg_peer_set), no full reconcile" grep -q \
+	"event=wg_peer_set peer=carol-old-laptop kind=device public_key=$K_CAROL_OLD" "$NN_TMP/gwd.log"
+nn_check "restore: the stray peer added by hand just before was not removed by it (no diff of wg0)" \
+	no_diff
+f0=$(fast)
+cp_device carol-old-laptop '.state = "disabled"'
+nn_check "revocation: carol-old-laptop's peer gone from wg0" nn_wait_for 3 sh -c \
+	"! nsenter --target ${NN_PID[gw]} --mount --net -- wg show wg0 peers | grep -q '$K_CAROL_OLD'"
+nn_check "revocation: by the fast path" test "$(fast)" -gt "$f0"
+nn_check "revocation: logged as a removal of that key" grep -q \
+	"event=wg_peer_removed public_key=$K_CAROL_OLD reason=change" "$NN_TMP/gwd.log"
+nn_check "the stray peer goes at the next drift reconcile" \
+	nn_wait_for $((RESYNC * 3 + 3)) peers_are "$K_ALICE2"
+
 gwd_kill gwd TERM
 nn_check "SIGTERM: wg0 peers left as they are" peers_are "$K_ALICE2"
 

@@ -52,6 +52,7 @@ void nn_dev_patch_free(struct nn_dev_patch *pt)
 	free(pt->new_names);
 	free(pt->new_slots);
 	free(pt->old_slots);
+	free(pt->peers);
 	memset(pt, 0, sizeof(*pt));
 }
 

@@ -32,7 +32,16 @@
 #include "compile/compile.h"
 #include "policy/policy.h"
 
-/* What one fast-path delta changes in the maps and counter slots. */
+/* A WireGuard peer a fast-path delta touches: the device now holding @key
+ * (@want: active, so wg0 should carry it as @dev says), or a key no device
+ * wants any more (removed, revoked, or rotated away from). */
+struct nn_dev_peer {
+	uint8_t key[32];
+	bool want;
+	struct nn_device dev; /* valid when @want */
+};
+
+/* What one fast-path delta changes in the maps, counter slots and wg0. */
 struct nn_dev_patch {
 	struct nn_addr_ent *set; /* nn_addrs entries to write */
 	size_t n_set;
@@ -43,6 +52,8 @@ struct nn_dev_patch {
 	size_t n_new;
 	uint32_t *old_slots; /* counter slots to free after the switch */
 	size_t n_old;
+	struct nn_dev_peer *peers; /* wg0 peers to set or remove, keys distinct */
+	size_t n_peers;
 	uint64_t generation; /* of the policy afterwards */
 	size_t n_devices;
 	uint64_t seq; /* nn_inc_new()'s @seq: which full apply it builds on */

@@ -26,6 +26,7 @@ struct chg {
 	const char *id;
 	uint32_t ni;		    /* network index */
 	uint32_t old;		    /* device index before, INC_NONE: new */
+	uint8_t okey[32];	    /* its key before (when old is a device) */
 	struct nn_device nd;	    /* the device after (upsert) */
 	uint32_t ocls[NN_DC_COUNT]; /* classes before (old) */
 	uint32_t ncls[NN_DC_COUNT]; /* classes after (upsert) */
@@ -242,6 +243,7 @@ static int judge(struct nn_inc *s, const json_t *ch, struct chg *c, char *why, s
 		if (routing_msg(s, &s->p->devices[c->old]))
 			return why_(why, wl, "device %s: its routing had a message", c->id);
 		memcpy(c->ocls, s->cls[c->old], sizeof(c->ocls));
+		memcpy(c->okey, s->p->devices[c->old].pubkey, sizeof(c->okey));
 	} else if (!c->upsert) {
 		return why_(why, wl, "device %s: delete of a device not standing", c->id);
 	}
@@ -645,6 +647,36 @@ static void collapse(struct nn_dev_patch *pt)
 	pt->n_del = m;
 }
 
+/* wg0's side of the changes: the key each device holds afterwards (wanted
+ * when active) and a key it let go of (rotated away, or the device gone).
+ * Keys are distinct across the changes (independent()), so the list is a
+ * set and its order does not matter. */
+static int patch_peers(const struct chg *c, size_t n, struct nn_dev_patch *pt)
+{
+	size_t i;
+
+	pt->peers = calloc(2 * n + 1, sizeof(*pt->peers));
+	if (!pt->peers)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		struct nn_dev_peer *e;
+
+		if (c[i].old != INC_NONE &&
+		    (!c[i].upsert || memcmp(c[i].okey, c[i].nd.pubkey, sizeof(c[i].okey)))) {
+			e = &pt->peers[pt->n_peers++];
+			memcpy(e->key, c[i].okey, sizeof(e->key));
+		}
+		if (c[i].upsert) {
+			e = &pt->peers[pt->n_peers++];
+			memcpy(e->key, c[i].nd.pubkey, sizeof(e->key));
+			e->want = c[i].nd.state == NN_ST_ACTIVE;
+			if (e->want)
+				e->dev = c[i].nd;
+		}
+	}
+	return 0;
+}
+
 int nn_inc_delta(struct nn_inc *s, const json_t *changes, uint64_t generation,
 		 struct nn_dev_patch *pt, char *why, size_t whylen)
 {
@@ -674,6 +706,9 @@ int nn_inc_delta(struct nn_inc *s, const json_t *changes, uint64_t generation,
 		err = why_(why, whylen, "%s: no free counter slot", "delta");
 	if (!err && !classes_stay(s, c, n))
 		err = why_(why, whylen, "%s: a class would lose its last member", "delta");
+	/* Before the state changes: a failure here leaves it as it was. */
+	if (!err)
+		err = patch_peers(c, n, pt);
 	/* From here on the state changes: a failure (memory) spoils it. */
 	for (i = 0; i < n && !err; i++)
 		if (c[i].upsert)

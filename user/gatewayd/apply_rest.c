@@ -136,6 +136,36 @@ int nn_gwd_apply_rest(struct daemon *d, const struct nn_policy *p, const char *w
 	return 0;
 }
 
+int nn_gwd_apply_peers(struct daemon *d, const struct nn_dev_patch *pt, char *msg, size_t msglen)
+{
+	struct nn_wg_peer_change *v;
+	struct nn_wg_counters wc = {};
+	size_t i;
+	int err;
+
+	if (!d->wg_open || !pt->n_peers)
+		return 0;
+	v = calloc(pt->n_peers, sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	for (i = 0; i < pt->n_peers; i++) {
+		v[i].key = pt->peers[i].key;
+		v[i].dev = pt->peers[i].want ? &pt->peers[i].dev : NULL;
+	}
+	err = nn_wg_set_peers(&d->wg, v, pt->n_peers, &wc);
+	free(v);
+	nn_ctl_note_wg(&d->st, err ? NULL : &wc, err);
+	if (err) {
+		snprintf(msg, msglen, "%s: couldn't set the changed WireGuard peers: %s",
+			 d->o->iface, strerror(-err));
+		return err;
+	}
+	pthread_mutex_lock(&d->st.mu);
+	d->st.wg_changes += nn_wg_counters_changes(&wc);
+	pthread_mutex_unlock(&d->st.mu);
+	return 0;
+}
+
 /* Persist the applied snapshot. A failure (state directory full, read-only)
  * changes nothing enforced: it is logged, counted and shown, and retried on
  * the drift timer until it succeeds. */

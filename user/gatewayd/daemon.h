@@ -113,6 +113,10 @@ void nn_gwd_set_peer_metrics(struct daemon *d, const struct nn_policy *p,
 			     const struct nn_wg_device *dev);
 const char *nn_gwd_source_name(const struct daemon *d);
 /* wg0, the underlay port, the exit NAT for @p (0, or -errno with @msg). */
+/* The fast path's share of nn_gwd_apply_rest(): only the wg0 peers patch
+ * @pt touches, set without reading wg0 (a device delta changes neither the
+ * listen port nor the exit NAT's prefixes). 0 or -errno, @msg filled. */
+int nn_gwd_apply_peers(struct daemon *d, const struct nn_dev_patch *pt, char *msg, size_t msglen);
 int nn_gwd_apply_rest(struct daemon *d, const struct nn_policy *p, const char *why, char *msg,
 		      size_t msglen);
 /* Persist good_text as the last-known-good (and empty the journal). */

@@ -257,9 +257,16 @@ static int one_chunk(struct daemon *d, const json_t *chunk, long long base, long
 		return -1;
 	}
 	nn_errlist_free(&errs);
-	nn_dev_patch_free(&pt);
 	nn_gwd_barrier_request(&d->barrier);
 	d->text_stale = true;
+	/* Enforced in the maps. wg0: only the peers this chunk touched, no
+	 * read of the device (the drift timer's reconcile reads it). */
+	err = nn_gwd_apply_peers(d, &pt, r, rlen);
+	nn_dev_patch_free(&pt);
+	if (err) {
+		abandon(d, "wg0", r);
+		return -1;
+	}
 	return 0;
 }
 
@@ -333,12 +340,6 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
 		chunks++;
 		from = to;
 	} while (from < n);
-	/* Enforced. wg0, the underlay port, the NAT: the full reconcile
-	 * (wg0: one read of the device; not yet per peer). */
-	if (nn_gwd_apply_rest(d, d->good, why, r, sizeof(r))) {
-		abandon(d, "wg0_or_nat", r);
-		return false;
-	}
 	nn_log_info("event=applied source=%s trigger=%s generation=%llu epoch=%u flipped=%d "
 		    "writes=%zu devices=%zu changes=%zu chunks=%zu path=fast inc_ms=%.2f "
 		    "journal_ms=%.2f switch_ms=%.2f cpu_ms=%.2f",

@@ -23,20 +23,7 @@
 #include "lib/iface.h"
 #include "lib/log.h"
 #include "wg/reconcile.h"
-
-#define MAX_WANT_AIPS 2
-
-/* One desired peer. */
-struct want {
-	const char *id;	  /* device or node id, for logs */
-	const char *kind; /* "device" / "node" */
-	uint8_t key[NN_KEY_LEN];
-	struct nn_wg_allowedip aips[MAX_WANT_AIPS];
-	size_t n_aips;
-	bool has_endpoint;
-	union nn_wg_endpoint endpoint;
-	uint16_t keepalive;
-};
+#include "wg/reconcile_int.h"
 
 /* What to do with one peer, kept so logs are written only once applied. */
 enum act_kind { ACT_ADD, ACT_REMOVE, ACT_ROTATE, ACT_FIX };
@@ -299,6 +286,20 @@ static int want_endpoint(struct want *w, const char *ep)
 	return 0;
 }
 
+void nn_wg_want_device(struct want *w, const struct nn_device *d)
+{
+	memset(w, 0, sizeof(*w));
+	w->id = d->id;
+	w->kind = "device";
+	memcpy(w->key, d->pubkey, NN_KEY_LEN);
+	aip_from_addr(&w->aips[w->n_aips++], d->addr6, false);
+	if (d->has_addr4)
+		aip_from_addr(&w->aips[w->n_aips++], d->addr4, true);
+	if (d->keepalive > 0)
+		w->keepalive = d->keepalive > 65535 ? 65535 : (uint16_t)d->keepalive;
+	want_endpoint(w, d->endpoint);
+}
+
 /* Build and sort the desired peers; *out is NULL for none. */
 static int build_want(const struct nn_wg *wg, const struct nn_policy *p, struct want **out,
 		      size_t *n_out)
@@ -314,15 +315,7 @@ static int build_want(const struct nn_wg *wg, const struct nn_policy *p, struct 
 
 		if (d->state != NN_ST_ACTIVE)
 			continue;
-		w->id = d->id;
-		w->kind = "device";
-		memcpy(w->key, d->pubkey, NN_KEY_LEN);
-		aip_from_addr(&w->aips[w->n_aips++], d->addr6, false);
-		if (d->has_addr4)
-			aip_from_addr(&w->aips[w->n_aips++], d->addr4, true);
-		if (d->keepalive > 0)
-			w->keepalive = d->keepalive > 65535 ? 65535 : (uint16_t)d->keepalive;
-		want_endpoint(w, d->endpoint);
+		nn_wg_want_device(w, d);
 		n++;
 	}
 	for (i = 0; i < p->n_nodes; i++) {
@@ -400,7 +393,7 @@ static unsigned int peer_diff(const struct nn_wg_peer *lp, const struct want *w)
 }
 
 /* The full desired configuration of @w as one peer section. */
-static int put_want(struct nn_wg_device *chg, const struct want *w)
+int nn_wg_put_want(struct nn_wg_device *chg, const struct want *w)
 {
 	struct nn_wg_peer *cp = nn_wg_device_add_peer(chg, w->key);
 	size_t i;
@@ -422,7 +415,7 @@ static int put_want(struct nn_wg_device *chg, const struct want *w)
 	return 0;
 }
 
-static int put_remove(struct nn_wg_device *chg, const uint8_t key[NN_KEY_LEN])
+int nn_wg_put_remove(struct nn_wg_device *chg, const uint8_t key[NN_KEY_LEN])
 {
 	struct nn_wg_peer *cp = nn_wg_device_add_peer(chg, key);
 
@@ -543,7 +536,7 @@ static int plan(const struct want *v, size_t nv, const struct nn_wg_device *live
 	 * same /128 must find it released. */
 	for (k = 0; k < na; k++) {
 		if (acts[k].kind == ACT_REMOVE || acts[k].kind == ACT_ROTATE) {
-			err = put_remove(chg, acts[k].live->public_key);
+			err = nn_wg_put_remove(chg, acts[k].live->public_key);
 			if (err)
 				goto out;
 		}
@@ -566,7 +559,7 @@ static int plan(const struct want *v, size_t nv, const struct nn_wg_device *live
 				c->updated++;
 			break;
 		}
-		err = put_want(chg, acts[k].w);
+		err = nn_wg_put_want(chg, acts[k].w);
 		if (err)
 			goto out;
 	}

@@ -124,6 +124,21 @@ int nn_wg_reconcile_dev(struct nn_wg *w, const struct nn_policy *p, struct nn_wg
 			struct nn_wg_device *after);
 
 /*
+ * A fast-path change's peers, without reading wg0: each @v[i] with a device
+ * is set in full (AllowedIPs replaced, keepalive, the snapshot's endpoint),
+ * each without one is removed (removing a key wg0 does not hold is a no-op
+ * on both backends). One set operation; our own key is skipped. @c counts
+ * wanted peers as updated (whether wg0 held them is not read) and removals
+ * as removed. The drift timer's full reconcile checks the rest.
+ */
+struct nn_wg_peer_change {
+	const uint8_t *key;
+	const struct nn_device *dev; /* active device holding @key; NULL: remove */
+};
+int nn_wg_set_peers(struct nn_wg *w, const struct nn_wg_peer_change *v, size_t n,
+		    struct nn_wg_counters *c);
+
+/*
  * Switch wg0 to the private key @priv now (one set carrying only the key:
  * peers stay; both WireGuard implementations drop the sessions of the old
  * key) and make it the key later reconciles keep. The key file is the
