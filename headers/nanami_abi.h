@@ -296,7 +296,7 @@ struct nn_flow {
 	 * element header, this key's 40, this value's 40): elements of a
 	 * preallocated table then start every 128 bytes, so each is one
 	 * aligned pair of cache lines (one miss with the adjacent-line
-	 * prefetch, never a page boundary) where 120 bytes put two in three
+	 * prefetch, never a page boundary) where 120 bytes put three in four
 	 * across three lines. docs/datapath.md "Flow lookup first". */
 	__u64 pad2;
 };
