@@ -204,39 +204,38 @@ static __always_inline int nn_parse_icmp(const __u8 *b, __u32 n, int v6, __u8 ho
 
 /*
  * TCP and UDP headers read in place when they lie in the linear data (XDP
- * always; TC once pulled): 1 when @p was filled or found malformed (*@r),
- * 0 when the caller must copy the header (nn_load). The same checks as the
- * copy's path below. On the packet path of every TCP/UDP packet this
+ * always; TC once pulled): 0 or NN_R_MALFORMED when @p was filled or found
+ * malformed, -1 when the caller must copy the header (nn_load). The same
+ * checks as the copy's path below. On the path of every TCP/UDP packet this
  * replaces a helper call and a copy of up to NN_L4_BUF bytes by a bounds
  * check: the offset becomes a packet pointer only here, at the end of the
  * walk, so the header chain's states stay plain scalars (see nn_load).
  */
 static __always_inline int nn_parse_l4_direct(struct nn_ctx *c, __u32 off, __u32 len,
-					      struct nn_pkt *p, int *r)
+					      struct nn_pkt *p)
 {
+	__u32 w;
 	__u8 *h;
 
 	if (off >= NN_L4_DIRECT_MAX)
-		return 0;
+		return -1;
 	h = c->data + nn_bound(off, NN_L4_DIRECT_MAX - 1);
-	if (p->proto == NN_IPPROTO_TCP) {
-		__u32 doff;
-
-		if ((void *)(h + 20) > c->data_end)
-			return 0;
-		doff = (h[12] >> 4) * 4;
-		*r = (doff < 20 || doff > len) ? NN_R_MALFORMED : 0;
-		p->sport = ((__u16)h[0] << 8) | h[1];
-		p->dport = ((__u16)h[2] << 8) | h[3];
-		p->tcp_flags = h[13];
-		return 1;
-	}
 	if ((void *)(h + 8) > c->data_end)
-		return 0;
-	*r = (p->frag == NN_FRAG_NONE && (((__u32)h[4] << 8) | h[5]) != len) ? NN_R_MALFORMED : 0;
-	p->sport = ((__u16)h[0] << 8) | h[1];
-	p->dport = ((__u16)h[2] << 8) | h[3];
-	return 1;
+		return -1;
+	w = bpf_ntohl(*(__u32 *)(void *)h);
+	if (p->proto == NN_IPPROTO_UDP) {
+		if (p->frag == NN_FRAG_NONE && (((__u32)h[4] << 8) | h[5]) != len)
+			return NN_R_MALFORMED;
+	} else {
+		if ((void *)(h + 20) > c->data_end)
+			return -1;
+		if ((h[12] >> 4) * 4 < 20 || (h[12] >> 4) * 4 > len)
+			return NN_R_MALFORMED;
+		p->tcp_flags = h[13];
+	}
+	p->sport = w >> 16;
+	p->dport = w & 0xffff;
+	return 0;
 }
 
 /* L4 header at packet offset @off, @len bytes of L4 in this packet. */
@@ -246,15 +245,18 @@ static __always_inline int nn_parse_l4(struct nn_ctx *c, __u32 off, __u32 len, i
 	__u32 n = len < NN_L4_BUF ? len : NN_L4_BUF, zero = 0;
 	int icmp = (!v6 && p->proto == NN_IPPROTO_ICMP) || (v6 && p->proto == NN_IPPROTO_ICMPV6);
 	struct nn_scratch *s;
-	int r = 0;
 	__u8 *b;
 
 	if (p->proto != NN_IPPROTO_TCP && p->proto != NN_IPPROTO_UDP && !icmp)
 		return 0;
 	if (n < 8 || (p->proto == NN_IPPROTO_TCP && n < 20))
 		return NN_R_MALFORMED;
-	if (!icmp && nn_parse_l4_direct(c, off, len, p, &r))
-		return r;
+	if (!icmp) {
+		int r = nn_parse_l4_direct(c, off, len, p);
+
+		if (r >= 0)
+			return r;
+	}
 	s = bpf_map_lookup_elem(&nn_scratch, &zero);
 	if (!s)
 		return NN_R_MALFORMED;
