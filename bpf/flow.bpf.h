@@ -216,7 +216,14 @@ static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
 		elapsed = ~0ull;
 	else
 		elapsed = now > last ? now - last : 0;
-	add = elapsed >= NN_NSEC * (burst / lim->rate + 1) ? burst : elapsed * lim->rate / NN_NSEC;
+	/* Within a second of the last refill (a flood's every packet) the
+	 * refill needs no division: elapsed * rate < 1 s adds nothing, and
+	 * below 1 s the product cannot overflow (rate < 2^32). */
+	if (elapsed < NN_NSEC && elapsed * lim->rate < NN_NSEC)
+		add = 0;
+	else
+		add = elapsed >= NN_NSEC * (burst / lim->rate + 1) ? burst :
+								     elapsed * lim->rate / NN_NSEC;
 	if (add) {
 		tokens += add;
 		if (tokens > burst)

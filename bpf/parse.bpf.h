@@ -195,6 +195,49 @@ static __always_inline int nn_parse_icmp(const __u8 *b, __u32 n, int v6, __u8 ho
 	return 0;
 }
 
+/*
+ * The furthest L4 offset read in place (NN_L4_DIRECT_MAX - 1 + 20 bytes):
+ * far beyond any real header chain, and small enough that the verifier
+ * keeps data + offset a bounded packet pointer.
+ */
+#define NN_L4_DIRECT_MAX 4096
+
+/*
+ * TCP and UDP headers read in place when they lie in the linear data (XDP
+ * always; TC once pulled): 0 or NN_R_MALFORMED when @p was filled or found
+ * malformed, -1 when the caller must copy the header (nn_load). The same
+ * checks as the copy's path below. On the path of every TCP/UDP packet this
+ * replaces a helper call and a copy of up to NN_L4_BUF bytes by a bounds
+ * check: the offset becomes a packet pointer only here, at the end of the
+ * walk, so the header chain's states stay plain scalars (see nn_load).
+ */
+static __always_inline int nn_parse_l4_direct(struct nn_ctx *c, __u32 off, __u32 len,
+					      struct nn_pkt *p)
+{
+	__u32 w;
+	__u8 *h;
+
+	if (off >= NN_L4_DIRECT_MAX)
+		return -1;
+	h = c->data + nn_bound(off, NN_L4_DIRECT_MAX - 1);
+	if ((void *)(h + 8) > c->data_end)
+		return -1;
+	w = bpf_ntohl(*(__u32 *)(void *)h);
+	if (p->proto == NN_IPPROTO_UDP) {
+		if (p->frag == NN_FRAG_NONE && (((__u32)h[4] << 8) | h[5]) != len)
+			return NN_R_MALFORMED;
+	} else {
+		if ((void *)(h + 20) > c->data_end)
+			return -1;
+		if ((h[12] >> 4) * 4 < 20 || (h[12] >> 4) * 4 > len)
+			return NN_R_MALFORMED;
+		p->tcp_flags = h[13];
+	}
+	p->sport = w >> 16;
+	p->dport = w & 0xffff;
+	return 0;
+}
+
 /* L4 header at packet offset @off, @len bytes of L4 in this packet. */
 static __always_inline int nn_parse_l4(struct nn_ctx *c, __u32 off, __u32 len, int v6,
 				       __u8 hop_limit, struct nn_pkt *p)
@@ -208,6 +251,12 @@ static __always_inline int nn_parse_l4(struct nn_ctx *c, __u32 off, __u32 len, i
 		return 0;
 	if (n < 8 || (p->proto == NN_IPPROTO_TCP && n < 20))
 		return NN_R_MALFORMED;
+	if (!icmp) {
+		int r = nn_parse_l4_direct(c, off, len, p);
+
+		if (r >= 0)
+			return r;
+	}
 	s = bpf_map_lookup_elem(&nn_scratch, &zero);
 	if (!s)
 		return NN_R_MALFORMED;

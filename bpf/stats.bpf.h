@@ -87,7 +87,10 @@ static __always_inline int nn_event_allowed(struct nn_config *cfg)
 	/* The coarse clock: a refill needs no finer time, and the drop path
 	 * reads no clocksource for a drop that gets no event. */
 	now = bpf_ktime_get_coarse_ns();
-	add = (now - rl->last_ns) * cfg->event_rate / 1000000000ull;
+	/* x / 1 s is 0 exactly when x < 1 s: the division (tens of cycles
+	 * on every drop) only when a whole token is due. */
+	add = (now - rl->last_ns) * cfg->event_rate;
+	add = add < 1000000000ull ? 0 : add / 1000000000ull;
 	if (add) {
 		rl->tokens += add;
 		if (rl->tokens > cfg->event_rate)

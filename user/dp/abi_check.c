@@ -22,7 +22,7 @@ _Static_assert(sizeof(struct nn_port_range) == 12, "nn_port_range");
 _Static_assert(sizeof(struct nn_cell) == 8 + 12 * NN_MAX_PORT_RANGES, "nn_cell");
 _Static_assert(sizeof(struct nn_rule_info) == 8, "nn_rule_info");
 _Static_assert(sizeof(struct nn_flow_key) == 40, "nn_flow_key");
-_Static_assert(sizeof(struct nn_flow) == 32, "nn_flow");
+_Static_assert(sizeof(struct nn_flow) == 40, "nn_flow: a 128-byte LRU element");
 _Static_assert(sizeof(struct nn_frag_key) == 40, "nn_frag_key");
 _Static_assert(sizeof(struct nn_frag) == 16, "nn_frag");
 _Static_assert(sizeof(struct nn_local_key) == 16, "nn_local_key");
