@@ -48,7 +48,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
 	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
 	[NN_M_LOCAL] = "nn_local",	   [NN_M_FLOWLIM] = "nn_flowlim",
-	[NN_M_FLOWRL] = "nn_flowrl",
+	[NN_M_FLOWRL] = "nn_flowrl",	   [NN_M_CELLS4] = "nn_cells4",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
@@ -114,6 +114,7 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_prefixes", 2 * c->max_prefixes },
 		{ "nn_pfx_hash", 2 * c->max_prefixes },
 		{ "nn_pfx_lens", 2 * c->max_prefixes },
+		{ "nn_cells4", 2 * c->max_cells },
 		{ "nn_policy", 2 * c->max_cells },
 		{ "nn_rules", 2 * c->max_rules },
 		{ "nn_flows", c->max_flows },

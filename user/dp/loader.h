@@ -77,6 +77,7 @@ enum nn_map_id {
 	NN_M_LOCAL,
 	NN_M_FLOWLIM,
 	NN_M_FLOWRL,
+	NN_M_CELLS4, /* small cells and markers (nanami_abi.h "Small cells") */
 	NN_M_COUNT,
 };
 
