@@ -11,6 +11,7 @@
  * cell, a marker without its cell) and never an older one (the standby
  * half's leftovers).
  */
+#include <errno.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -20,8 +21,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
+#include <bpf/bpf.h>
 
+#include "dp/batch.h"
 #include "dptest.h"
 #include "lib/names.h"
 #include "lib/strbuf.h"
@@ -239,10 +243,141 @@ static void test_form_changes(void **state)
 	free(f);
 }
 
+/* Every probed port through the programs of @t against the model of @p. */
+static void check_verdicts(struct dpt *t, const struct nn_policy *p)
+{
+	static uint16_t sport = 30000;
+	struct nn_model *m = nn_model_new(p);
+	uint8_t buf[PB_BUF_LEN];
+	size_t i;
+
+	assert_non_null(m);
+	for (i = 0; i < N_PORTS; i++) {
+		struct nn_model_verdict v;
+		struct dpt_result r;
+		size_t len = syn(buf, sport++, ports[i]);
+
+		nn_model_flush_flows(m);
+		nn_model_judge(m, FROM, NN_FRAMING_L3, buf, len, T0, &v);
+		assert_int_equal(dpt_run_fast(t, FROM, NN_HOOK_TC, buf, len, &r), 0);
+		if (!same(&r, &v))
+			fail_msg("port %u: programs %s rule %d, model %s rule %d", ports[i],
+				 nn_reason_name(r.reason) ?: "pass", r.rule,
+				 nn_reason_name((unsigned int)v.reason) ?: "pass", v.rule);
+	}
+	nn_model_free(m);
+}
+
+struct cell_dump {
+	uint32_t slot;
+	size_t small, big; /* part-0 entries of the slot, by form */
+	int fd;		   /* nn_policy, written by widen() */
+};
+
+static int count_roots(const void *key, const void *val, void *arg)
+{
+	const struct nn_cell_key *k = key;
+	const struct nn_cell *c = val;
+	struct cell_dump *d = arg;
+
+	if (k->slot == d->slot && !k->part) {
+		if (!c->index && c->n <= NN_CELL4_RANGES)
+			d->small++;
+		else
+			d->big++;
+	}
+	return 0;
+}
+
+/* What an older build wrote: every small cell of nn_cells4 in nn_policy
+ * too, at full size. */
+static int widen(const void *key, const void *val, void *arg)
+{
+	const struct nn_cell4 *c4 = val;
+	struct cell_dump *d = arg;
+	struct nn_cell c = { 0 };
+
+	if (c4->index == NN_CELL4_BIG)
+		return 0;
+	c.n = c4->n;
+	memcpy(c.r, c4->r, sizeof(c4->r));
+	d->small++;
+	return bpf_map_update_elem(d->fd, key, &c, BPF_ANY) ? -errno : 0;
+}
+
+static struct cell_dump roots(struct dpt *t)
+{
+	struct cell_dump d = { 0 };
+	uint32_t epoch = 0;
+
+	assert_int_equal(nn_live_epoch(t->dp, &epoch), 0);
+	d.slot = NN_SLOT(epoch);
+	assert_int_equal(nn_map_dump(t->dp->map_fd[NN_M_POLICY], sizeof(struct nn_cell_key),
+				     sizeof(struct nn_cell), count_roots, &d),
+			 0);
+	return d;
+}
+
+/*
+ * An upgrade from a build before nn_cells4: its pins (nn_policy holding
+ * every cell, no nn_cells4) are adopted while its programs, which read only
+ * nn_policy, are still attached. Until nn_dp_attach() replaces them the
+ * applier keeps every cell in nn_policy; the apply after the attach leaves
+ * the small ones out again.
+ */
+static void test_upgrade_keeps_old_programs_whole(void **state)
+{
+	struct nn_policy *p = form("tcp", 5, 1); /* one big cell among small ones */
+	struct cell_dump d = { 0 }, now;
+	struct nn_apply_result res;
+	char dir[128], path[160];
+	struct dpt t;
+
+	(void)state;
+	snprintf(dir, sizeof(dir), "/sys/fs/bpf/nn-cellforms-test-%d", getpid());
+	assert_int_equal(dpt_open_pinned(&t, NN_FRAMING_L3, dir, false, NULL), 0);
+	assert_false(t.dp->cells_compat);
+	assert_int_equal(dpt_apply(&t, mf_base, &res), 0);
+	/* Make it the older build's: small cells in nn_policy, in both
+	 * halves (the applier's own record is dropped with the instance). */
+	d.fd = t.dp->map_fd[NN_M_POLICY];
+	assert_int_equal(nn_map_dump(t.dp->map_fd[NN_M_CELLS4], sizeof(struct nn_cell_key),
+				     sizeof(struct nn_cell4), widen, &d),
+			 0);
+	assert_true(d.small > 0);
+	dpt_close(&t);
+	snprintf(path, sizeof(path), "%s/nn_cells4", dir);
+	assert_int_equal(unlink(path), 0);
+
+	assert_int_equal(dpt_open_pinned(&t, NN_FRAMING_L3, dir, false, NULL), 0);
+	assert_true(t.dp->adopted);
+	assert_true(t.dp->cells_compat);
+	assert_int_equal(dpt_apply(&t, p, &res), 0);
+	assert_true(res.flipped);
+	now = roots(&t);
+	/* every cell of the new generation is whole in nn_policy */
+	assert_int_equal(now.small + now.big, res.cells); /* no trees here */
+	assert_int_equal(now.big, 1);
+	check_verdicts(&t, p);
+
+	/* The attach clears it (what nn_dp_attach() does once ours run). */
+	t.dp->cells_compat = false;
+	assert_int_equal(dpt_apply(&t, mf_base, &res), 0);
+	assert_int_equal(dpt_apply(&t, p, &res), 0);
+	now = roots(&t);
+	assert_int_equal(now.small, 0);
+	assert_int_equal(now.big, 1);
+	check_verdicts(&t, p);
+	dpt_close(&t);
+	nn_dp_detach(NULL, dir);
+	nn_policy_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_form_changes),
+		cmocka_unit_test(test_upgrade_keeps_old_programs_whole),
 	};
 
 	return cmocka_run_group_tests_name("cell forms across switches (BPF)", tests,

@@ -135,8 +135,9 @@ static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
 
 /* The cells, split between the two maps (nanami_abi.h "Small cells"):
  * every root in nn_cells4, whole when small, else as a marker; the big
- * cells and their trees in nn_policy. */
-static int want_cells(struct nn_ftab *want, const struct nn_compiled *c)
+ * cells and their trees in nn_policy, and with @compat the small ones too
+ * (programs of an older build still attached read only nn_policy). */
+static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
 {
 	struct nn_cell big;
 	size_t i;
@@ -156,7 +157,7 @@ static int want_cells(struct nn_ftab *want, const struct nn_compiled *c)
 
 			nn_cell_ent_value4(c, e, &small);
 			err = want_put(&want[SET_CELLS4], SET_CELLS4, &k, &small);
-			if (err || nn_cell_ent_small(e))
+			if (err || (nn_cell_ent_small(e) && !compat))
 				continue;
 		}
 		nn_cell_ent_value(c, e, &big);
@@ -165,7 +166,7 @@ static int want_cells(struct nn_ftab *want, const struct nn_compiled *c)
 	return err;
 }
 
-static int build_want(struct nn_ftab *want, const struct nn_compiled *c)
+static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
 {
 	size_t i;
 	int err = 0;
@@ -198,7 +199,7 @@ static int build_want(struct nn_ftab *want, const struct nn_compiled *c)
 
 		err = want_put(&want[SET_PFX_LENS], SET_PFX_LENS, &k, &c->lens[i].lens);
 	}
-	return err ?: want_cells(want, c);
+	return err ?: want_cells(want, c, compat);
 }
 
 /* Free the compiled map entries once build_want has them; the counts and
@@ -508,7 +509,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
-	err = build_want(want, &c);
+	err = build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
 	 * are dead (their cells were once the largest thing alive during the
 	 * writes at 1M devices, 1 GB at 408 bytes each). Their counts stay

@@ -499,6 +499,8 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 		}
 		snprintf(path, sizeof(path), "%s/nn_active", opts->pin_dir);
 		dp->adopted = access(path, F_OK) == 0;
+		snprintf(path, sizeof(path), "%s/nn_cells4", opts->pin_dir);
+		dp->cells_compat = dp->adopted && access(path, F_OK) != 0;
 		err = set_pins(dp->tc_from->obj, opts->pin_dir);
 		if (err)
 			goto out;
@@ -789,6 +791,9 @@ int nn_dp_attach(struct nn_dp *dp, const char *ifname)
 			   dp->opts.hook == NN_HOOK_XDP ? "xdp" : "tc-ingress", strerror(-err));
 		return err;
 	}
+	/* Our programs are the ones attached now: the next apply may leave
+	 * small cells out of nn_policy. */
+	dp->cells_compat = false;
 	nn_log_info("event=attached iface=%s from_overlay=%s into_overlay=tc-egress "
 		    "kept_from=%d kept_into=%d",
 		    ifname, dp->opts.hook == NN_HOOK_XDP ? "xdp" : "tc-ingress", kept_from,
