@@ -325,7 +325,19 @@ static struct cell_dump roots(struct dpt *t)
  * applier keeps every cell in nn_policy; the apply after the attach leaves
  * the small ones out again.
  */
-static void test_upgrade_keeps_old_programs_whole(void **state)
+/* Delete every entry of the map pinned at @path. */
+static void empty_map(const char *path)
+{
+	struct nn_cell_key k;
+	int fd = bpf_obj_get(path);
+
+	assert_true(fd >= 0);
+	while (!bpf_map_get_next_key(fd, NULL, &k))
+		assert_int_equal(bpf_map_delete_elem(fd, &k), 0);
+	close(fd);
+}
+
+static void upgrade(bool empty_pin)
 {
 	struct nn_policy *p = form("tcp", 5, 1); /* one big cell among small ones */
 	struct cell_dump d = { 0 }, now;
@@ -333,7 +345,6 @@ static void test_upgrade_keeps_old_programs_whole(void **state)
 	char dir[128], path[160];
 	struct dpt t;
 
-	(void)state;
 	snprintf(dir, sizeof(dir), "/sys/fs/bpf/nn-cellforms-test-%d", getpid());
 	assert_int_equal(dpt_open_pinned(&t, NN_FRAMING_L3, dir, false, NULL), 0);
 	assert_false(t.dp->cells_compat);
@@ -346,8 +357,13 @@ static void test_upgrade_keeps_old_programs_whole(void **state)
 			 0);
 	assert_true(d.small > 0);
 	dpt_close(&t);
+	/* Its pins: no nn_cells4, or an empty one (a newer nanami-gwctl
+	 * explain, run first, pins what it misses). */
 	snprintf(path, sizeof(path), "%s/nn_cells4", dir);
-	assert_int_equal(unlink(path), 0);
+	if (empty_pin)
+		empty_map(path);
+	else
+		assert_int_equal(unlink(path), 0);
 
 	assert_int_equal(dpt_open_pinned(&t, NN_FRAMING_L3, dir, false, NULL), 0);
 	assert_true(t.dp->adopted);
@@ -368,9 +384,20 @@ static void test_upgrade_keeps_old_programs_whole(void **state)
 	assert_int_equal(now.small, 0);
 	assert_int_equal(now.big, 1);
 	check_verdicts(&t, p);
+	/* A restart over this build's own pins is no upgrade. */
+	dpt_close(&t);
+	assert_int_equal(dpt_open_pinned(&t, NN_FRAMING_L3, dir, false, NULL), 0);
+	assert_false(t.dp->cells_compat);
 	dpt_close(&t);
 	nn_dp_detach(NULL, dir);
 	nn_policy_free(p);
+}
+
+static void test_upgrade_keeps_old_programs_whole(void **state)
+{
+	(void)state;
+	upgrade(false);
+	upgrade(true);
 }
 
 int main(void)

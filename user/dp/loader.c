@@ -460,6 +460,21 @@ static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)
 	return 0;
 }
 
+/* Adopted maps whose generation was written by a build before nn_cells4:
+ * one applied (epoch > 0) and not a cell in nn_cells4. Not the pin's
+ * absence: a newer nanami-gwctl explain may have pinned an empty one. A
+ * policy without cells looks the same, and costs nothing in compat. */
+static bool cells_predate(const struct nn_dp *dp)
+{
+	struct nn_cell_key k;
+	struct nn_active a = {};
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a) || !a.epoch)
+		return false;
+	return bpf_map_get_next_key(dp->map_fd[NN_M_CELLS4], NULL, &k) != 0;
+}
+
 int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 {
 	struct nn_dp *dp = calloc(1, sizeof(*dp));
@@ -499,8 +514,6 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 		}
 		snprintf(path, sizeof(path), "%s/nn_active", opts->pin_dir);
 		dp->adopted = access(path, F_OK) == 0;
-		snprintf(path, sizeof(path), "%s/nn_cells4", opts->pin_dir);
-		dp->cells_compat = dp->adopted && access(path, F_OK) != 0;
 		err = set_pins(dp->tc_from->obj, opts->pin_dir);
 		if (err)
 			goto out;
@@ -514,6 +527,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 
 		dp->map_fd[i] = m ? bpf_map__fd(m) : -1;
 	}
+	dp->cells_compat = dp->adopted && cells_predate(dp);
 
 	dp->tc_into = into_overlay_tc__open();
 	if (!dp->tc_into) {

@@ -101,10 +101,11 @@ struct nn_dp {
 	int barrier_inner;
 	struct nn_load_opts opts;
 	bool adopted; /* the maps were already pinned */
-	/* Adopted from a build before nn_cells4, whose programs may still be
-	 * attached and look every cell up in nn_policy: until nn_dp_attach()
-	 * replaces them, nn_apply() keeps every cell in nn_policy too
-	 * (nanami_abi.h "Small cells"). */
+	/* Adopted from a build before nn_cells4 (a generation applied, no
+	 * cell in nn_cells4), whose programs may still be attached and look
+	 * every cell up in nn_policy: until nn_dp_attach() replaces them,
+	 * nn_apply() keeps every cell in nn_policy too (nanami_abi.h "Small
+	 * cells"). */
 	bool cells_compat;
 	struct nn_apply_cache *apply_cache; /* apply.c: what the policy maps hold */
 	/* Full applies that flipped (apply.c): a device patch is built on the
