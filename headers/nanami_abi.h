@@ -232,8 +232,9 @@ struct nn_pfx_lens {
  * first: a cell of at most NN_CELL4_RANGES ranges that is a leaf is there
  * in full (56 bytes, a 128-byte object); any other cell is there as a
  * marker (index NN_CELL4_BIG, n 0) and in nn_policy (root and tree) as
- * above. So an absent cell costs one lookup (a miss), a small one one, a
- * big one one more than before; nn_policy holds only big cells.
+ * above. So an absent or small cell costs the lookups it cost before (one
+ * per protocol tried: its own, then NN_PROTO_ANY), a big one one more;
+ * nn_policy holds only big cells.
  */
 #define NN_PROTO_ANY 256
 
