@@ -59,7 +59,17 @@ struct {
 	__type(value, struct nn_pfx_lens);
 } nn_pfx_lens SEC(".maps");
 
-/* Compiled ACL: (src class, dst class, proto, slot) -> port ranges. */
+/* Compiled ACL: (src class, dst class, proto, slot) -> port ranges. Every
+ * cell's root is in nn_cells4, whole when small, else as a marker whose cell
+ * (with its tree) is in nn_policy (nanami_abi.h "Small cells"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 2 * NN_DEF_MAX_CELLS);
+	__type(key, struct nn_cell_key);
+	__type(value, struct nn_cell4);
+} nn_cells4 SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(map_flags, BPF_F_NO_PREALLOC);

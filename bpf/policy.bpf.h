@@ -156,20 +156,59 @@ static __always_inline struct nn_cell *nn_cell_step(struct nn_scratch *s, struct
 	return bpf_map_lookup_elem(&nn_policy, &s->cell_key);
 }
 
+/* The range of small cell @c covering @port, or NULL: as nn_cell_find(),
+ * over at most NN_CELL4_RANGES ranges (three steps). */
+static __always_inline struct nn_port_range *nn_cell4_find(struct nn_cell4 *c, __u32 port)
+{
+	__u32 lo = 0, hi = c->n, mid, i;
+
+	if (hi > NN_CELL4_RANGES)
+		hi = NN_CELL4_RANGES;
+	for (i = 0; i < 3; i++) {
+		struct nn_port_range *r;
+
+		if (lo >= hi)
+			return NULL;
+		mid = (lo + hi) / 2;
+		r = &c->r[mid & (NN_CELL4_RANGES - 1)];
+		if (port < r->lo)
+			hi = mid;
+		else if (port > r->hi)
+			lo = mid + 1;
+		else
+			return r;
+	}
+	return NULL;
+}
+
+/* The cell's root in nn_cells4 decides where it is: absent (no cell, the
+ * same misses as before), whole (the common case: one lookup, as before),
+ * or a marker for nn_policy (one lookup more, big cells only). */
 __noinline __u64 nn_cell_eval(void)
 {
+	struct nn_port_range *r;
 	struct nn_scratch *s;
+	struct nn_cell4 *small;
 	struct nn_cell *cell;
 
 	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
 	if (!s)
 		return ~0ull;
 	s->cell_result = ~0ull;
-	cell = bpf_map_lookup_elem(&nn_policy, &s->cell_key);
-	if (!cell) {
+	small = bpf_map_lookup_elem(&nn_cells4, &s->cell_key);
+	if (!small) {
 		s->cell_key.proto = NN_PROTO_ANY;
-		cell = bpf_map_lookup_elem(&nn_policy, &s->cell_key);
+		small = bpf_map_lookup_elem(&nn_cells4, &s->cell_key);
 	}
+	if (!small)
+		return s->cell_result;
+	if (small->index != NN_CELL4_BIG) {
+		r = nn_cell4_find(small, s->cell_port);
+		if (r)
+			s->cell_result = (__u64)r->deny << 32 | r->allow;
+		return s->cell_result;
+	}
+	cell = bpf_map_lookup_elem(&nn_policy, &s->cell_key);
 	/* NN_CELL_DEPTH (4) levels, spelt out: no loop counter to keep. */
 	cell = nn_cell_step(s, cell);
 	cell = nn_cell_step(s, cell);

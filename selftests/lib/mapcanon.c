@@ -63,7 +63,12 @@ static int ent_cmp(const void *a, const void *b)
 	return memcmp(x->b, y->b, x->len);
 }
 
-enum { E_ADDR, E_PFX, E_PHASH, E_LENS, E_CELL };
+/* E_CELL: every cell entry as an nn_policy value, whichever map holds it
+ * (a small cell read from nn_cells4 is widened); E_MARK: nn_cells4's
+ * markers, which a compile owes each big root (nanami_abi.h "Small
+ * cells"). So the maps must hold exactly the compiled cells, each in the
+ * map its size says. */
+enum { E_ADDR, E_PFX, E_PHASH, E_LENS, E_CELL, E_CELL4, E_MARK = E_CELL4 };
 
 static void add_addr(struct ents *es, struct canon *cn, struct nn_compile_state *cs,
 		     const uint8_t *addr, struct nn_addr_info in)
@@ -137,11 +142,38 @@ static int dump_cb(const void *key, const void *val, void *arg)
 		ent_add(d->es, E_LENS, &k, sizeof(k), val, sizeof(struct nn_pfx_lens));
 		break;
 	}
-	default: {
+	case E_CELL: {
 		const struct nn_cell_key *k = key;
+		const struct nn_cell *c = val;
 
-		if (k->slot == d->live)
-			add_cell(d->es, d->cn, d->cs, *k, val);
+		if (k->slot != d->live)
+			break;
+		if (!k->part && !c->index && c->n <= NN_CELL4_RANGES)
+			fail_msg("a small cell (%u ranges) in nn_policy", c->n);
+		add_cell(d->es, d->cn, d->cs, *k, c);
+		break;
+	}
+	default: {
+		struct nn_cell_key k = *(const struct nn_cell_key *)key;
+		const struct nn_cell4 *c4 = val;
+		struct nn_cell c = {};
+
+		if (k.slot != d->live)
+			break;
+		if (k.part)
+			fail_msg("part %u of a cell in nn_cells4", k.part);
+		if (c4->index == NN_CELL4_BIG) {
+			k.slot = 0;
+			k.src_class = canon_class(d->cn, d->cs, false, k.src_class);
+			k.dst_class = canon_class(d->cn, d->cs, true, k.dst_class);
+			ent_add(d->es, E_MARK, &k, sizeof(k), c4, sizeof(*c4));
+			break;
+		}
+		if (c4->index || c4->n > NN_CELL4_RANGES)
+			fail_msg("nn_cells4 entry of index %u, %u ranges", c4->index, c4->n);
+		c.n = c4->n;
+		memcpy(c.r, c4->r, sizeof(c4->r));
+		add_cell(d->es, d->cn, d->cs, k, &c);
 	}
 	}
 	return 0;
@@ -161,6 +193,7 @@ void mapcanon_live(struct nn_dp *dp, struct nn_compile_state *cs, struct canon *
 		[E_LENS] = { NN_M_PFX_LENS, sizeof(struct nn_pfx_lens_key),
 			     sizeof(struct nn_pfx_lens) },
 		[E_CELL] = { NN_M_POLICY, sizeof(struct nn_cell_key), sizeof(struct nn_cell) },
+		[E_CELL4] = { NN_M_CELLS4, sizeof(struct nn_cell_key), sizeof(struct nn_cell4) },
 	};
 	struct dump d = { .es = es, .cn = cn, .cs = cs };
 	uint32_t epoch = 0;
@@ -168,7 +201,7 @@ void mapcanon_live(struct nn_dp *dp, struct nn_compile_state *cs, struct canon *
 
 	assert_int_equal(nn_live_epoch(dp, &epoch), 0);
 	d.live = NN_SLOT(epoch);
-	for (i = E_ADDR; i <= E_CELL; i++) {
+	for (i = E_ADDR; i <= E_CELL4; i++) {
 		d.set = i;
 		assert_int_equal(nn_map_dump(dp->map_fd[m[i].map], m[i].ksz, m[i].vsz, dump_cb, &d),
 				 0);
@@ -208,7 +241,17 @@ void mapcanon_compiled(const struct nn_compiled *c, struct nn_compile_state *cs,
 					 .proto = e->proto,
 					 .part = e->part };
 
-		add_cell(es, cn, cs, k, &e->cell);
+		struct nn_cell v;
+
+		nn_cell_ent_value(c, e, &v);
+		add_cell(es, cn, cs, k, &v);
+		if (!e->part && !nn_cell_ent_small(e)) {
+			struct nn_cell4 mark = { .index = NN_CELL4_BIG };
+
+			k.src_class = canon_class(cn, cs, false, k.src_class);
+			k.dst_class = canon_class(cn, cs, true, k.dst_class);
+			ent_add(es, E_MARK, &k, sizeof(k), &mark, sizeof(mark));
+		}
 	}
 }
 

@@ -11,8 +11,8 @@
 # status's last_apply_error, the log) and not taken for a bad snapshot (no
 # validation error), it is retried with backoff, and once the junk is
 # removed the retry applies the change. Done for nn_addrs (device
-# addresses, per slot; a device revoked) and nn_policy (compiled ACL cells,
-# per slot; a rule added).
+# addresses, per slot; a device revoked) and nn_cells4 (compiled ACL cells,
+# per slot, where every new cell is written; a rule added).
 #
 #   +-----------------------------------------------------------+
 #   | node gw (own netns + mount ns, private bpffs)             |
@@ -85,7 +85,7 @@ gwd_start g1 --resync 30 --poll 1
 nn_check "generation 7 applied" nn_wait_for 5 gen_is 7
 nn_check "stream up" nn_wait_for 5 cp_state_is stream
 
-for map in nn_addrs nn_policy; do
+for map in nn_addrs nn_cells4; do
 	ref=$(enforced)
 	a0=$(aerr) v0=$(metric nanami_validation_errors_total)
 	n=$(fill $map) || { nn_not_ok "$map: filled by hand"; continue; }

@@ -235,11 +235,11 @@ static size_t collect(struct ctx *x, bool v4, bool want_deny, struct el **res)
 		int np, q;
 
 		/* Index entries of a large cell's tree hold no rules. */
-		if (!pts || e->cell.index)
+		if (!pts || e->index)
 			continue;
 		protos_of(e->proto, v4, &np, protos);
-		for (k = 0; k < e->cell.n && k < NN_MAX_PORT_RANGES; k++) {
-			const struct nn_port_range *r = &e->cell.r[k];
+		for (k = 0; k < e->n; k++) {
+			const struct nn_port_range *r = &c->ranges[e->first + k];
 			bool deny = r->deny != NN_NONE32;
 
 			if (deny != want_deny || (!deny && r->allow == NN_NONE32))

@@ -140,6 +140,7 @@ static long count_entries(int fd, size_t ksz, int slot_kind, uint32_t slot)
 			s = ((struct nn_prefix_key *)key)->scope >> 31;
 			break;
 		case NN_M_POLICY:
+		case NN_M_CELLS4:
 			s = ((struct nn_cell_key *)key)->slot;
 			break;
 		default:
@@ -158,6 +159,7 @@ static const struct {
 	{ NN_M_ADDRS, sizeof(struct nn_addr_key), true },
 	{ NN_M_PREFIXES, sizeof(struct nn_prefix_key), true },
 	{ NN_M_POLICY, sizeof(struct nn_cell_key), true },
+	{ NN_M_CELLS4, sizeof(struct nn_cell_key), true },
 	{ NN_M_FLOWS, sizeof(struct nn_flow_key), false },
 	{ NN_M_FRAGS, sizeof(struct nn_frag_key), false },
 	{ NN_M_DEV_NAMES, sizeof(uint32_t), false },

@@ -897,6 +897,7 @@ void nn_compiled_free(struct nn_compiled *c)
 	free(c->prefixes);
 	free(c->lens);
 	free(c->cells);
+	free(c->ranges);
 	free(c->rules);
 	memset(c, 0, sizeof(*c));
 }

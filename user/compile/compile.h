@@ -37,13 +37,19 @@ struct nn_pfxlens_ent {
 	struct nn_pfx_lens lens;
 };
 
-/* One entry of a cell: the cell itself (part 0) or a node of its tree. */
+/* One entry of a cell: the cell itself (part 0) or a node of its tree.
+ * Its ranges are the compile's ranges[first .. first + n): the compiled
+ * form holds no unused range (a whole struct nn_cell per entry was 408
+ * bytes, 1 GB for the 2.63M cells of 1M devices). nn_cell_ent_value()
+ * makes the map value. */
 struct nn_cell_ent {
 	uint32_t src_class;
 	uint32_t dst_class;
 	uint16_t proto;
-	uint32_t part;
-	struct nn_cell cell;
+	uint16_t n;	/* ranges, at most NN_MAX_PORT_RANGES */
+	uint32_t part;	/* nn_cell_key.part */
+	uint32_t index; /* nn_cell.index: 0 a leaf, 1 an index node */
+	size_t first;	/* into nn_compiled.ranges */
 };
 
 /* Stable counter slots chosen by the caller (slots.c), per entity index. */
@@ -63,6 +69,8 @@ struct nn_compiled {
 	size_t n_lens;
 	struct nn_cell_ent *cells;
 	size_t n_cells;
+	struct nn_port_range *ranges; /* of every cell entry, back to back */
+	size_t n_ranges, cap_ranges;
 	struct nn_rule_info *rules; /* by rule index */
 	size_t n_rules;
 	uint32_t n_src_classes;
@@ -152,5 +160,20 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
  * -E2BIG when @o would pass @max entries. */
 int nn_cell_emit(struct nn_compiled *o, const struct nn_cell_ent *key,
 		 const struct nn_port_range *r, size_t n, size_t max);
+
+/* Entry @e of @c as an nn_policy value (unused ranges zero). */
+void nn_cell_ent_value(const struct nn_compiled *c, const struct nn_cell_ent *e,
+		       struct nn_cell *out);
+
+/* Is @e a small cell, held whole by nn_cells4 (nanami_abi.h "Small
+ * cells"): a root that is a leaf of at most NN_CELL4_RANGES ranges? */
+static inline bool nn_cell_ent_small(const struct nn_cell_ent *e)
+{
+	return !e->part && !e->index && e->n <= NN_CELL4_RANGES;
+}
+
+/* The nn_cells4 value of the root @e: the cell when small, else a marker. */
+void nn_cell_ent_value4(const struct nn_compiled *c, const struct nn_cell_ent *e,
+			struct nn_cell4 *out);
 
 #endif /* NANAMI_COMPILE_H */

@@ -163,8 +163,11 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 	return 0;
 }
 
+/* A new entry of the cell @key holding the @n ranges @r, or NULL (full:
+ * @max entries, or out of memory). */
 static struct nn_cell_ent *new_ent(struct nn_compiled *o, const struct nn_cell_ent *key,
-				   uint32_t part, size_t max)
+				   uint32_t part, uint32_t index, const struct nn_port_range *r,
+				   size_t n, size_t max)
 {
 	struct nn_cell_ent *ce;
 
@@ -172,13 +175,51 @@ static struct nn_cell_ent *new_ent(struct nn_compiled *o, const struct nn_cell_e
 		return NULL;
 	if (nn_grow((void **)&o->cells, o->n_cells, sizeof(*ce)))
 		return NULL;
+	if (o->n_ranges + n > o->cap_ranges) {
+		size_t cap = o->cap_ranges ? 2 * o->cap_ranges : 1024;
+		struct nn_port_range *v;
+
+		while (cap < o->n_ranges + n)
+			cap *= 2;
+		v = realloc(o->ranges, cap * sizeof(*v));
+		if (!v)
+			return NULL;
+		o->ranges = v;
+		o->cap_ranges = cap;
+	}
 	ce = &o->cells[o->n_cells++];
 	memset(ce, 0, sizeof(*ce));
 	ce->src_class = key->src_class;
 	ce->dst_class = key->dst_class;
 	ce->proto = key->proto;
 	ce->part = part;
+	ce->index = index;
+	ce->n = (uint16_t)n;
+	ce->first = o->n_ranges;
+	memcpy(&o->ranges[o->n_ranges], r, n * sizeof(*r));
+	o->n_ranges += n;
 	return ce;
+}
+
+void nn_cell_ent_value(const struct nn_compiled *c, const struct nn_cell_ent *e,
+		       struct nn_cell *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->n = e->n;
+	out->index = e->index;
+	memcpy(out->r, &c->ranges[e->first], e->n * sizeof(out->r[0]));
+}
+
+void nn_cell_ent_value4(const struct nn_compiled *c, const struct nn_cell_ent *e,
+			struct nn_cell4 *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!nn_cell_ent_small(e)) {
+		out->index = NN_CELL4_BIG;
+		return;
+	}
+	out->n = e->n;
+	memcpy(out->r, &c->ranges[e->first], e->n * sizeof(out->r[0]));
 }
 
 /*
@@ -194,7 +235,7 @@ int nn_cell_emit(struct nn_compiled *o, const struct nn_cell_ent *key,
 	struct nn_port_range *lvl = NULL, *up;
 	struct nn_cell_ent *ce;
 	uint32_t next = 1;
-	size_t i, k, m, depth = 1;
+	size_t i, m, depth = 1;
 	int index = 0;
 
 	if (!n)
@@ -210,18 +251,16 @@ int nn_cell_emit(struct nn_compiled *o, const struct nn_cell_ent *key,
 		for (i = 0; i < m; i++) {
 			size_t cnt = n - i * F < F ? n - i * F : F;
 
-			ce = new_ent(o, key, next, max);
+			const struct nn_port_range *src = (lvl ? lvl : r) + i * F;
+
+			ce = new_ent(o, key, next, (uint32_t)index, src, cnt, max);
 			if (!ce) {
 				free(up);
 				free(lvl);
 				return max && o->n_cells >= max ? -E2BIG : -ENOMEM;
 			}
-			ce->cell.n = (uint32_t)cnt;
-			ce->cell.index = (uint32_t)index;
-			for (k = 0; k < cnt; k++)
-				ce->cell.r[k] = (lvl ? lvl : r)[i * F + k];
-			up[i].lo = ce->cell.r[0].lo;
-			up[i].hi = ce->cell.r[cnt - 1].hi;
+			up[i].lo = src[0].lo;
+			up[i].hi = src[cnt - 1].hi;
 			up[i].deny = next++; /* the child's part */
 			up[i].allow = NN_NONE32;
 		}
@@ -237,15 +276,9 @@ int nn_cell_emit(struct nn_compiled *o, const struct nn_cell_ent *key,
 		free(lvl);
 		return -EOVERFLOW;
 	}
-	ce = new_ent(o, key, 0, max);
-	if (!ce) {
-		free(lvl);
-		return max && o->n_cells >= max ? -E2BIG : -ENOMEM;
-	}
-	ce->cell.n = (uint32_t)n;
-	ce->cell.index = (uint32_t)index;
-	for (k = 0; k < n; k++)
-		ce->cell.r[k] = (lvl ? lvl : r)[k];
+	ce = new_ent(o, key, 0, (uint32_t)index, lvl ? lvl : r, n, max);
 	free(lvl);
+	if (!ce)
+		return max && o->n_cells >= max ? -E2BIG : -ENOMEM;
 	return 0;
 }

@@ -20,6 +20,8 @@ _Static_assert(sizeof(struct nn_pfx_lens) == 4 + 2 * NN_MAX_PFX_LENS, "nn_pfx_le
 _Static_assert(sizeof(struct nn_cell_key) == 16, "nn_cell_key");
 _Static_assert(sizeof(struct nn_port_range) == 12, "nn_port_range");
 _Static_assert(sizeof(struct nn_cell) == 8 + 12 * NN_MAX_PORT_RANGES, "nn_cell");
+_Static_assert(sizeof(struct nn_cell4) == 8 + 12 * NN_CELL4_RANGES, "nn_cell4");
+_Static_assert(NN_CELL4_RANGES <= NN_MAX_PORT_RANGES, "a small cell fits an nn_cell");
 _Static_assert(sizeof(struct nn_rule_info) == 8, "nn_rule_info");
 _Static_assert(sizeof(struct nn_flow_key) == 40, "nn_flow_key");
 _Static_assert(sizeof(struct nn_flow) == 40, "nn_flow: a 128-byte LRU element");

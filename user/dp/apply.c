@@ -15,8 +15,8 @@
 #include "lib/log.h"
 
 /* The pinned names, for errors: an operator must know which map is full. */
-static const char *const set_name[SET_COUNT] = { "nn_addrs", "nn_prefixes", "nn_pfx_hash",
-						 "nn_pfx_lens", "nn_policy" };
+static const char *const set_name[SET_COUNT] = { "nn_addrs",	"nn_prefixes", "nn_pfx_hash",
+						 "nn_pfx_lens", "nn_policy",   "nn_cells4" };
 
 static uint32_t key_slot(int set, const void *key)
 {
@@ -133,7 +133,40 @@ static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
 	return nn_ftab_put(t, key, val);
 }
 
-static int build_want(struct nn_ftab *want, const struct nn_compiled *c)
+/* The cells, split between the two maps (nanami_abi.h "Small cells"):
+ * every root in nn_cells4, whole when small, else as a marker; the big
+ * cells and their trees in nn_policy, and with @compat the small ones too
+ * (programs of an older build still attached read only nn_policy). */
+static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
+{
+	struct nn_cell big;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < c->n_cells && !err; i++) {
+		const struct nn_cell_ent *e = &c->cells[i];
+		struct nn_cell_key k = {
+			.src_class = e->src_class,
+			.dst_class = e->dst_class,
+			.proto = e->proto,
+			.part = e->part,
+		};
+
+		if (!e->part) {
+			struct nn_cell4 small;
+
+			nn_cell_ent_value4(c, e, &small);
+			err = want_put(&want[SET_CELLS4], SET_CELLS4, &k, &small);
+			if (err || (nn_cell_ent_small(e) && !compat))
+				continue;
+		}
+		nn_cell_ent_value(c, e, &big);
+		err = want_put(&want[SET_CELLS], SET_CELLS, &k, &big);
+	}
+	return err;
+}
+
+static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
 {
 	size_t i;
 	int err = 0;
@@ -166,18 +199,7 @@ static int build_want(struct nn_ftab *want, const struct nn_compiled *c)
 
 		err = want_put(&want[SET_PFX_LENS], SET_PFX_LENS, &k, &c->lens[i].lens);
 	}
-	for (i = 0; i < c->n_cells && !err; i++) {
-		const struct nn_cell_ent *e = &c->cells[i];
-		struct nn_cell_key k = {
-			.src_class = e->src_class,
-			.dst_class = e->dst_class,
-			.proto = e->proto,
-			.part = e->part,
-		};
-
-		err = want_put(&want[SET_CELLS], SET_CELLS, &k, &e->cell);
-	}
-	return err;
+	return err ?: want_cells(want, c, compat);
 }
 
 /* Free the compiled map entries once build_want has them; the counts and
@@ -188,10 +210,12 @@ static void drop_entries(struct nn_compiled *c)
 	free(c->prefixes);
 	free(c->lens);
 	free(c->cells);
+	free(c->ranges);
 	c->addrs = NULL;
 	c->prefixes = NULL;
 	c->lens = NULL;
 	c->cells = NULL;
+	c->ranges = NULL;
 }
 
 /* Do two records of one map hold the same entries? */
@@ -401,6 +425,7 @@ void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets)
 		[SET_PFX_LENS] = { NN_M_PFX_LENS, sizeof(struct nn_pfx_lens_key),
 				   sizeof(struct nn_pfx_lens) },
 		[SET_CELLS] = { NN_M_POLICY, sizeof(struct nn_cell_key), sizeof(struct nn_cell) },
+		[SET_CELLS4] = { NN_M_CELLS4, sizeof(struct nn_cell_key), sizeof(struct nn_cell4) },
 	};
 	int i;
 
@@ -502,11 +527,11 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
-	err = build_want(want, &c);
+	err = build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
-	 * are dead, and their cells at full size (408 bytes each) were the
-	 * largest thing alive during the writes at 1M devices (1 GB). Their
-	 * counts stay for the result and nn_meta. */
+	 * are dead (their cells were once the largest thing alive during the
+	 * writes at 1M devices, 1 GB at 408 bytes each). Their counts stay
+	 * for the result and nn_meta. */
 	drop_entries(&c);
 	if (!err)
 		err = cache_take(dp, sets, epoch, &cache);

@@ -17,7 +17,15 @@
 #include "nanami_abi.h"
 
 /* The double-buffered policy maps, in the order they are written. */
-enum { SET_ADDRS, SET_PREFIXES, SET_PFX_HASH, SET_PFX_LENS, SET_CELLS, SET_COUNT };
+enum {
+	SET_ADDRS,
+	SET_PREFIXES,
+	SET_PFX_HASH,
+	SET_PFX_LENS,
+	SET_CELLS,  /* nn_policy: big cells and their trees */
+	SET_CELLS4, /* nn_cells4: every cell's root, whole or a marker */
+	SET_COUNT
+};
 
 /* Keys (slot 0) of one map where the two halves differ. */
 struct nn_keylist {

@@ -48,7 +48,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
 	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
 	[NN_M_LOCAL] = "nn_local",	   [NN_M_FLOWLIM] = "nn_flowlim",
-	[NN_M_FLOWRL] = "nn_flowrl",
+	[NN_M_FLOWRL] = "nn_flowrl",	   [NN_M_CELLS4] = "nn_cells4",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
@@ -114,6 +114,7 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_prefixes", 2 * c->max_prefixes },
 		{ "nn_pfx_hash", 2 * c->max_prefixes },
 		{ "nn_pfx_lens", 2 * c->max_prefixes },
+		{ "nn_cells4", 2 * c->max_cells },
 		{ "nn_policy", 2 * c->max_cells },
 		{ "nn_rules", 2 * c->max_rules },
 		{ "nn_flows", c->max_flows },
@@ -459,6 +460,21 @@ static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)
 	return 0;
 }
 
+/* Adopted maps whose generation was written by a build before nn_cells4:
+ * one applied (epoch > 0) and not a cell in nn_cells4. Not the pin's
+ * absence: a newer nanami-gwctl explain may have pinned an empty one. A
+ * policy without cells looks the same, and costs nothing in compat. */
+static bool cells_predate(const struct nn_dp *dp)
+{
+	struct nn_cell_key k;
+	struct nn_active a = {};
+	uint32_t zero = 0;
+
+	if (bpf_map_lookup_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a) || !a.epoch)
+		return false;
+	return bpf_map_get_next_key(dp->map_fd[NN_M_CELLS4], NULL, &k) != 0;
+}
+
 int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 {
 	struct nn_dp *dp = calloc(1, sizeof(*dp));
@@ -511,6 +527,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 
 		dp->map_fd[i] = m ? bpf_map__fd(m) : -1;
 	}
+	dp->cells_compat = dp->adopted && cells_predate(dp);
 
 	dp->tc_into = into_overlay_tc__open();
 	if (!dp->tc_into) {
@@ -788,6 +805,9 @@ int nn_dp_attach(struct nn_dp *dp, const char *ifname)
 			   dp->opts.hook == NN_HOOK_XDP ? "xdp" : "tc-ingress", strerror(-err));
 		return err;
 	}
+	/* Our programs are the ones attached now: the next apply may leave
+	 * small cells out of nn_policy. */
+	dp->cells_compat = false;
 	nn_log_info("event=attached iface=%s from_overlay=%s into_overlay=tc-egress "
 		    "kept_from=%d kept_into=%d",
 		    ifname, dp->opts.hook == NN_HOOK_XDP ? "xdp" : "tc-ingress", kept_from,

@@ -77,6 +77,7 @@ enum nn_map_id {
 	NN_M_LOCAL,
 	NN_M_FLOWLIM,
 	NN_M_FLOWRL,
+	NN_M_CELLS4, /* small cells and markers (nanami_abi.h "Small cells") */
 	NN_M_COUNT,
 };
 
@@ -99,7 +100,13 @@ struct nn_dp {
 	int barrier_outer; /* array-of-maps whose update waits for RCU */
 	int barrier_inner;
 	struct nn_load_opts opts;
-	bool adopted;			    /* the maps were already pinned */
+	bool adopted; /* the maps were already pinned */
+	/* Adopted from a build before nn_cells4 (a generation applied, no
+	 * cell in nn_cells4), whose programs may still be attached and look
+	 * every cell up in nn_policy: until nn_dp_attach() replaces them,
+	 * nn_apply() keeps every cell in nn_policy too (nanami_abi.h "Small
+	 * cells"). */
+	bool cells_compat;
 	struct nn_apply_cache *apply_cache; /* apply.c: what the policy maps hold */
 	/* Full applies that flipped (apply.c): a device patch is built on the
 	 * class numbers of one of them and refused after another. */

@@ -163,6 +163,7 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		{ "nn_addrs", NN_M_ADDRS, sizeof(struct nn_addr_key), addr_slot, 1 },
 		{ "nn_prefixes", NN_M_PREFIXES, sizeof(struct nn_prefix_key), prefix_slot, 1 },
 		{ "nn_policy", NN_M_POLICY, sizeof(struct nn_cell_key), cell_slot, 1 },
+		{ "nn_cells4", NN_M_CELLS4, sizeof(struct nn_cell_key), cell_slot, 1 },
 		{ "nn_flows", NN_M_FLOWS, sizeof(struct nn_flow_key), NULL, 0 },
 		{ "nn_frags", NN_M_FRAGS, sizeof(struct nn_frag_key), NULL, 0 },
 		/* the gateway host's own addresses, protected like its overlay one */
