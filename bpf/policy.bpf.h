@@ -99,21 +99,24 @@ struct nn_acl {
 	__u32 allow;
 };
 
-/* The range of @cell covering @port, or NULL. Ranges are sorted and
- * disjoint: a binary search of at most log2(NN_MAX_PORT_RANGES)+1 steps. */
-static __always_inline struct nn_port_range *nn_cell_find(struct nn_cell *cell, __u32 port)
+/* The range of @rs (@n used of @cap, a power of two) covering @port, or
+ * NULL. Ranges are sorted and disjoint: a binary search of at most @steps
+ * (log2(@cap)+1) steps. Inlined with constant @cap and @steps, so the
+ * verifier sees a bounded index and a loop it can unroll. */
+static __always_inline struct nn_port_range *
+nn_ranges_find(struct nn_port_range *rs, __u32 n, const __u32 cap, const __u32 steps, __u32 port)
 {
-	__u32 lo = 0, hi = cell->n, mid, i;
+	__u32 lo = 0, hi = n, mid, i;
 
-	if (hi > NN_MAX_PORT_RANGES)
-		hi = NN_MAX_PORT_RANGES;
-	for (i = 0; i < 6; i++) {
+	if (hi > cap)
+		hi = cap;
+	for (i = 0; i < steps; i++) {
 		struct nn_port_range *r;
 
 		if (lo >= hi)
 			return NULL;
 		mid = (lo + hi) / 2;
-		r = &cell->r[mid & (NN_MAX_PORT_RANGES - 1)];
+		r = &rs[mid & (cap - 1)];
 		if (port < r->lo)
 			hi = mid;
 		else if (port > r->hi)
@@ -122,6 +125,11 @@ static __always_inline struct nn_port_range *nn_cell_find(struct nn_cell *cell, 
 			return r;
 	}
 	return NULL;
+}
+
+static __always_inline struct nn_port_range *nn_cell_find(struct nn_cell *cell, __u32 port)
+{
+	return nn_ranges_find(cell->r, cell->n, NN_MAX_PORT_RANGES, 6, port);
 }
 
 /*
@@ -156,29 +164,10 @@ static __always_inline struct nn_cell *nn_cell_step(struct nn_scratch *s, struct
 	return bpf_map_lookup_elem(&nn_policy, &s->cell_key);
 }
 
-/* The range of small cell @c covering @port, or NULL: as nn_cell_find(),
- * over at most NN_CELL4_RANGES ranges (three steps). */
+/* The range of small cell @c covering @port, or NULL (three steps). */
 static __always_inline struct nn_port_range *nn_cell4_find(struct nn_cell4 *c, __u32 port)
 {
-	__u32 lo = 0, hi = c->n, mid, i;
-
-	if (hi > NN_CELL4_RANGES)
-		hi = NN_CELL4_RANGES;
-	for (i = 0; i < 3; i++) {
-		struct nn_port_range *r;
-
-		if (lo >= hi)
-			return NULL;
-		mid = (lo + hi) / 2;
-		r = &c->r[mid & (NN_CELL4_RANGES - 1)];
-		if (port < r->lo)
-			hi = mid;
-		else if (port > r->hi)
-			lo = mid + 1;
-		else
-			return r;
-	}
-	return NULL;
+	return nn_ranges_find(c->r, c->n, NN_CELL4_RANGES, 3, port);
 }
 
 /* The cell's root in nn_cells4 decides where it is: absent (no cell, the
