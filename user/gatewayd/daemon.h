@@ -88,7 +88,9 @@ struct daemon {
 	/* the drift check's CPU (main thread) and the interval it sets */
 	double drift_cpu_ms;
 	int64_t drift_interval_ms;
-	int64_t next_drift; /* the re-apply's next turn (monotonic ms) */
+	int64_t next_drift;   /* the re-apply's next turn (monotonic ms) */
+	int64_t next_standby; /* after a full apply that flipped: sync the
+			       * standby half once idle (0: nothing due) */
 	/* --assignments without --node-id: the first file's node_id, and
 	 * from then on the only one accepted (assignments-v1.md). */
 	char file_node_id[NN_NAME_MAX];
@@ -175,6 +177,9 @@ void nn_gwd_good_free(struct daemon *d);
  * NN_DRIFT_CPU_FACTOR times the last check's CPU, so that the check never
  * takes more than ~2 % of one core however large the policy is. */
 #define NN_DRIFT_CPU_FACTOR 50
+/* Quiet time after a full apply before the standby half is synced (a burst
+ * of changes is served first; the sync then runs between them). */
+#define NN_STANDBY_IDLE_MS 300
 int64_t nn_gwd_drift_interval_ms(unsigned int resync_s, double last_cpu_ms);
 /* Compact the LKG journal into a full LKG once it holds this many deltas:
  * a compaction is a serialisation of the held document and a rewrite of

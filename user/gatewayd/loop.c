@@ -349,6 +349,7 @@ static void loop(struct daemon *d)
 			deadline = min_deadline(deadline, d->next_poll);
 		deadline = min_deadline(deadline, d->next_retry);
 		deadline = min_deadline(deadline, d->next_file_check);
+		deadline = min_deadline(deadline, d->next_standby);
 		timeout = deadline > now ? (int)(deadline - now) : 0;
 		if (timeout > 1000)
 			timeout = 1000; /* notice SIGTERM and stream state promptly */
@@ -396,6 +397,8 @@ static void loop(struct daemon *d)
 			nn_gwd_cp_sync(d, "poll");
 			schedule_poll(d);
 		}
+		if (d->next_standby && now >= d->next_standby)
+			nn_gwd_standby_sync(d);
 		if (now >= d->next_resync)
 			drift_check(d);
 	}
