@@ -11,7 +11,7 @@
 # status's last_apply_error, the log) and not taken for a bad snapshot (no
 # validation error), it is retried with backoff, and once the junk is
 # removed the retry applies the change. Done for nn_addrs (device
-# addresses, per slot; a device revoked) and nn_cells4 (compiled ACL cells,
+# addresses, per slot; a device added) and nn_cells4 (compiled ACL cells,
 # per slot, where every new cell is written; a rule added).
 #
 #   +-----------------------------------------------------------+
@@ -90,14 +90,20 @@ for map in nn_addrs nn_cells4; do
 	a0=$(aerr) v0=$(metric nanami_validation_errors_total)
 	n=$(fill $map) || { nn_not_ok "$map: filled by hand"; continue; }
 	nn_check "$map: filled by hand ($n junk keys in the live slot)" full $map
-	# A change the standby slot has no room for: a device revoked (a new
-	# nn_addrs value; the standby is empty before the second flip), a new
-	# rule (new cells: the standby holds the cells of an older generation).
+	# A change the standby slot has no room for: a device added (new
+	# nn_addrs keys; a revocation would only rewrite values the standby
+	# holds since the controller synced it once idle), a new rule (new
+	# cells: the standby holds the cells of an older generation).
 	if [ $map = nn_addrs ]; then
-		cp_req PUT /admin/v1/devices/carol-desktop/state '{"state":"disabled"}' >/dev/null
+		dev=$(cp_req GET /admin/v1/state | jq -c --arg k "$(head -c32 /dev/urandom | base64)" \
+			'.world.tenants[] | .networks[] | .devices[] |
+			 select(.device_id == "carol-desktop") | .device_id = "carol-tablet" |
+			 .public_key = $k | .overlay_ipv6 = "fd7a:6e61:6e61:20::9" |
+			 .overlay_ipv4 = "100.96.32.9"')
+		cp_req PUT /admin/v1/networks/globex-main/devices/carol-tablet "$dev" >/dev/null
 		G=$(cp_gen)
-		check() { test "$(verdict $CAROL fd00:6b0::1 tcp 443)" = drop; }
-		what="carol-desktop revoked"
+		check() { test "$(verdict fd7a:6e61:6e61:20::9 fd00:6b0::1 tcp 443)" = pass; }
+		what="carol-tablet added, reaches globex-files"
 	else
 		G=$(($(cp_gen) + 1))
 		jq '.tenants[0].networks[0].acl += [{"rule_id": "web-2222", "action": "allow",
