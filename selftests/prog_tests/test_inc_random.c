@@ -65,11 +65,15 @@ static uint32_t rnd(struct run *r, uint32_t n)
 
 /* ---- the full path ---- */
 
-static struct nn_policy *parse(const char *text, struct nn_errlist *errs, int *err)
+/* @doc as the daemon would read it: written out, then parsed. */
+static struct nn_policy *parse(const json_t *doc, struct nn_errlist *errs, int *err)
 {
+	char *text = json_dumps(doc, JSON_COMPACT);
 	struct nn_policy *p = NULL;
 
+	assert_non_null(text);
 	*err = nn_policy_parse(text, strlen(text), "gw-fra-1", NULL, &p, errs);
+	free(text);
 	return p;
 }
 
@@ -82,12 +86,9 @@ static bool full_apply(struct run *r, json_t *doc)
 	struct nn_apply_result res;
 	struct nn_slot_plan none = {};
 	struct nn_policy *p;
-	char *text = json_dumps(doc, JSON_COMPACT);
 	int err;
 
-	assert_non_null(text);
-	p = parse(text, &errs, &err);
-	free(text);
+	p = parse(doc, &errs, &err);
 	if (err) {
 		nn_errlist_free(&errs);
 		return false;
@@ -113,13 +114,10 @@ static void check_step(struct run *r)
 	struct canon cn = {};
 	struct ents got = {}, want = {};
 	struct nn_policy *p;
-	char *text = json_dumps(r->doc, JSON_COMPACT);
 	size_t i, differ = 99;
 	int err;
 
-	assert_non_null(text);
-	p = parse(text, &errs, &err);
-	free(text);
+	p = parse(r->doc, &errs, &err);
 	assert_int_equal(err, 0);
 	/* The messages: the fast path keeps those of the last full apply. */
 	if (errs.n != r->held.n)
@@ -369,12 +367,10 @@ static bool stale_patch(struct run *r, json_t *next, const json_t *changes, uint
 	struct nn_apply_result res, pres;
 	struct nn_dev_patch pt;
 	struct nn_policy *p;
-	char *text = json_dumps(next, JSON_COMPACT), why[256];
+	char why[256];
 	int err;
 
-	assert_non_null(text);
-	p = parse(text, &errs, &err);
-	free(text);
+	p = parse(next, &errs, &err);
 	if (err) {
 		nn_errlist_free(&errs);
 		return false;

@@ -16,18 +16,24 @@ void nn_ftab_init(struct nn_ftab *t, size_t ksz, size_t vsz)
 	t->vsz = vsz;
 }
 
-void nn_ftab_free(struct nn_ftab *t)
+/* The arrays a table owns (or shares with its copies: callers decide). */
+static void free_arrays(struct nn_ftab *t)
 {
-	if (t->holders && --*t->holders) {
-		nn_ftab_init(t, t->ksz, t->vsz); /* another table still holds them */
-		return;
-	}
 	free(t->holders);
 	free(t->index);
 	free(t->keys);
 	free(t->voff);
 	free(t->vlen);
 	free(t->vals);
+}
+
+void nn_ftab_free(struct nn_ftab *t)
+{
+	if (t->holders && --*t->holders) {
+		nn_ftab_init(t, t->ksz, t->vsz); /* another table still holds them */
+		return;
+	}
+	free_arrays(t);
 	nn_ftab_init(t, t->ksz, t->vsz);
 }
 
@@ -151,12 +157,7 @@ static int unshare(struct nn_ftab *t)
 	t->vlen = dup_bytes(o.vlen, o.n * sizeof(*o.vlen));
 	t->vals = dup_bytes(o.vals, o.vbytes);
 	if (!t->holders || !t->index || !t->keys || !t->voff || !t->vlen || !t->vals) {
-		free(t->holders);
-		free(t->index);
-		free(t->keys);
-		free(t->voff);
-		free(t->vlen);
-		free(t->vals);
+		free_arrays(t);
 		*t = o;
 		return -ENOMEM;
 	}
