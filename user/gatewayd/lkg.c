@@ -92,45 +92,6 @@ int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t l
 	return err;
 }
 
-static int read_file(const char *path, size_t max, char **buf, size_t *len)
-{
-	struct stat st;
-	size_t got = 0;
-	char *b;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max + HDR_MAX) {
-		err = -EFBIG;
-		goto out;
-	}
-	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		err = -ENOMEM;
-		goto out;
-	}
-	while (got < (size_t)st.st_size) {
-		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			break;
-		got += (size_t)r;
-	}
-	b[got] = 0;
-	*buf = b;
-	*len = got;
-out:
-	close(fd);
-	return err;
-}
-
 int nn_lkg_load(const char *dir, size_t max, uint64_t *generation, char **json, size_t *len,
 		char *why, size_t whylen)
 {
@@ -141,7 +102,7 @@ int nn_lkg_load(const char *dir, size_t max, uint64_t *generation, char **json, 
 	int err, used = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
-	err = read_file(path, max, &buf, &flen);
+	err = nn_read_file(path, max + HDR_MAX, &buf, &flen);
 	if (err == -EFBIG)
 		snprintf(why, whylen,
 			 "%s: larger than %zu bytes (--max-snapshot-mb): not a last-known-good "

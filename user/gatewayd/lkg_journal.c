@@ -108,39 +108,6 @@ int nn_lkg_journal_reset(const char *dir, char *why, size_t whylen)
 	return err;
 }
 
-static int slurp(const char *path, size_t max, char **out, size_t *len)
-{
-	FILE *f = fopen(path, "rb");
-	size_t cap = 1 << 12, n = 0;
-	char *b = NULL, *nb;
-
-	if (!f)
-		return -errno;
-	for (;;) {
-		nb = realloc(b, cap + 1);
-		if (!nb) {
-			free(b);
-			fclose(f);
-			return -ENOMEM;
-		}
-		b = nb;
-		n += fread(b + n, 1, cap - n, f);
-		if (n < cap)
-			break;
-		if (cap > max) {
-			free(b);
-			fclose(f);
-			return -EFBIG;
-		}
-		cap *= 2;
-	}
-	fclose(f);
-	b[n] = 0;
-	*out = b;
-	*len = n;
-	return 0;
-}
-
 int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, char **json,
 			  size_t *len, size_t *applied, char *why, size_t whylen)
 {
@@ -152,7 +119,7 @@ int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, cha
 	*applied = 0;
 	why[0] = 0;
 	jpath(path, sizeof(path), dir);
-	err = slurp(path, max, &buf, &blen);
+	err = nn_read_file(path, max, &buf, &blen);
 	if (err == -ENOENT)
 		return 0;
 	if (err) {

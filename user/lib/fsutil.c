@@ -4,6 +4,8 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,6 +42,45 @@ int nn_fsync_dir_of(const char *path)
 		return -errno;
 	if (fsync(fd))
 		err = -errno;
+	close(fd);
+	return err;
+}
+
+int nn_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+	struct stat st;
+	size_t got = 0;
+	char *b;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st)) {
+		err = -errno;
+		goto out;
+	}
+	if ((uint64_t)st.st_size > max) {
+		err = -EFBIG;
+		goto out;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		err = -ENOMEM;
+		goto out;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	b[got] = 0;
+	*buf = b;
+	*len = got;
+out:
 	close(fd);
 	return err;
 }

@@ -9,4 +9,10 @@ int nn_mkdir_p(const char *path);
 /* fsync the directory holding @path (after a rename into it). 0 or -errno. */
 int nn_fsync_dir_of(const char *path);
 
+#include <stddef.h>
+
+/* The whole of @path into *@buf (malloc'ed, NUL-terminated, *@len bytes):
+ * 0, -EFBIG when it is larger than @max bytes, or -errno. */
+int nn_read_file(const char *path, size_t max, char **buf, size_t *len);
+
 #endif /* NANAMI_LIB_FSUTIL_H */
