@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,29 @@ static void test_too_large(void **state)
 	unlink(path);
 }
 
+/* A FIFO in the file's place (a mistake, or a trap for a reader that would
+ * block forever) is refused at once, by name, and nothing is read. */
+static void test_not_a_file(void **state)
+{
+	char path[512], why[600] = "", *json = NULL;
+	uint64_t gen;
+	size_t len;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	/* O_RDONLY on a FIFO without a writer would block in open(): keep one. */
+	int w = open(path, O_RDWR | O_NONBLOCK);
+	assert_true(w >= 0);
+	assert_int_equal(nn_lkg_load(dir, NN_LKG_DEFAULT_MAX, &gen, &json, &len, why, sizeof(why)),
+			 -EINVAL);
+	assert_null(json);
+	if (!strstr(why, path) || !strstr(why, "not a regular file"))
+		fail_msg("reason \"%s\" does not name %s and what it is not", why, path);
+	close(w);
+	unlink(path);
+}
+
 /* A save that cannot happen names the file and the step, and leaves the
  * previous file as it was. */
 static void test_save_fails(void **state)
@@ -204,6 +228,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt),	      cmocka_unit_test(test_bad_header),
 		cmocka_unit_test(test_cut_in_header), cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_too_large),     cmocka_unit_test(test_save_fails),
+		cmocka_unit_test(test_not_a_file),
 	};
 
 	return cmocka_run_group_tests_name("last-known-good", tests, setup, teardown);

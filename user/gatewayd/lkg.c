@@ -108,6 +108,9 @@ int nn_lkg_load(const char *dir, size_t max, uint64_t *generation, char **json, 
 			 "%s: larger than %zu bytes (--max-snapshot-mb): not a last-known-good "
 			 "file to take",
 			 path, max + HDR_MAX);
+	else if (err == -EINVAL)
+		snprintf(why, whylen, "%s: not a regular file: not a last-known-good file to take",
+			 path);
 	else if (err)
 		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
 	if (err)

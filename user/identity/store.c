@@ -83,39 +83,15 @@ int nn_ident_commit_file(const char *dir, const char *name)
 
 int nn_ident_read_file(const char *path, size_t max, char **out, size_t *len)
 {
-	struct stat st;
-	char *buf;
-	ssize_t r;
-	int fd;
+	/* Secrets and certificates are never read through a symlink. */
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), e;
 
 	*out = NULL;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (fd < 0)
 		return -errno;
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return -EINVAL;
-	}
-	if ((size_t)st.st_size > max) {
-		close(fd);
-		return -EFBIG;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		close(fd);
-		return -ENOMEM;
-	}
-	r = read(fd, buf, (size_t)st.st_size);
+	e = nn_read_fd(fd, max, out, len);
 	close(fd);
-	if (r != st.st_size) {
-		free(buf);
-		return r < 0 ? -errno : -EIO;
-	}
-	buf[r] = 0;
-	*out = buf;
-	if (len)
-		*len = (size_t)r;
-	return 0;
+	return e;
 }
 
 static int single_addr(const json_t *j, const char *what, const char *field, int af, bool optional,

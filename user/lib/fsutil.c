@@ -46,41 +46,58 @@ int nn_fsync_dir_of(const char *path)
 	return err;
 }
 
-int nn_read_file(const char *path, size_t max, char **buf, size_t *len)
+int nn_read_fd(int fd, size_t max, char **buf, size_t *len)
 {
 	struct stat st;
 	size_t got = 0;
 	char *b;
-	int fd = open(path, O_RDONLY | O_CLOEXEC), err = 0;
 
-	if (fd < 0)
+	*buf = NULL;
+	if (fstat(fd, &st))
 		return -errno;
-	if (fstat(fd, &st)) {
-		err = -errno;
-		goto out;
-	}
-	if ((uint64_t)st.st_size > max) {
-		err = -EFBIG;
-		goto out;
-	}
+	/* A FIFO or device would block or never end; only files are read. */
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
 	b = malloc((size_t)st.st_size + 1);
-	if (!b) {
-		err = -ENOMEM;
-		goto out;
-	}
+	if (!b)
+		return -ENOMEM;
 	while (got < (size_t)st.st_size) {
 		ssize_t r = read(fd, b + got, (size_t)st.st_size - got);
 
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r <= 0)
+		if (r < 0) {
+			int err = -errno;
+
+			free(b);
+			return err;
+		}
+		if (r == 0)
 			break;
 		got += (size_t)r;
 	}
+	/* Shorter than fstat said: truncated while read, not a whole file. */
+	if (got != (size_t)st.st_size) {
+		free(b);
+		return -EIO;
+	}
 	b[got] = 0;
 	*buf = b;
-	*len = got;
-out:
+	if (len)
+		*len = got;
+	return 0;
+}
+
+int nn_read_file(const char *path, size_t max, char **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), err;
+
+	*buf = NULL;
+	if (fd < 0)
+		return -errno;
+	err = nn_read_fd(fd, max, buf, len);
 	close(fd);
 	return err;
 }
