@@ -213,8 +213,9 @@ static struct nn_policy *with_rules(struct ut *u, const char *json, size_t n)
 }
 
 /* A failed apply with enough new entities that their names are written
- * beside the map writes (dp/apply.c NAMES_PAR_MIN, 8192) leaves the name
- * maps as they were: the names written meanwhile are deleted again. On
+ * beside the compile and the map writes (dp/apply.c NAMES_PAR_MIN, 8192),
+ * and a rejected one, leave the name maps as they were: the names written
+ * meanwhile are deleted again. On
  * maps of its own: dpt_open()'s hold 4096 rules. */
 static void test_failed_large_apply_leaves_names(void **state)
 {
@@ -237,6 +238,12 @@ static void test_failed_large_apply_leaves_names(void **state)
 	before = names_count(fd);
 	e0 = 0;
 	assert_int_equal(nn_live_epoch(own.dp, &e0), 0);
+	/* Rejected by the compile (over the cell capacity): the same. */
+	own.dp->opts.cap.max_cells = 1;
+	assert_int_equal(nn_apply(own.dp, big, &res, &errs), NN_APPLY_REJECTED);
+	own.dp->opts.cap.max_cells = o.cap.max_cells;
+	nn_errlist_free(&errs);
+	assert_int_equal(names_count(fd), before);
 	{
 		struct ut v = { .t = own };
 

@@ -393,12 +393,12 @@ static int write_meta(struct nn_dp *dp, const struct nn_policy *p, const struct 
 /*
  * The names of new counter slots (nn_slots_write_new: their counters
  * zeroed, then slot -> name) written by a helper thread while this one
- * builds the wanted contents and writes the policy maps: a cold apply at
- * 100k names 200k entities, ~0.1 s of the kernel's hash inserts. Only
- * from NAMES_PAR_MIN new names (a device change stays in one thread), and
- * joined before the flip. An apply that fails after they were written
- * deletes them again (they were free slots), so that a failed apply
- * leaves the name maps as the serial order did: untouched.
+ * compiles and writes the policy maps: a cold apply at 100k names 200k
+ * entities, ~0.1 s of the kernel's hash inserts. Only from NAMES_PAR_MIN
+ * new names (a device change stays in one thread), and joined before the
+ * flip. An apply rejected or failed meanwhile deletes them again (they
+ * were free slots), so that it leaves the name maps as the serial order
+ * did: untouched.
  */
 #define NAMES_PAR_MIN 8192
 
@@ -561,6 +561,8 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	err = nn_slots_plan(dp, p, &slots, &plan, errs);
 	if (err)
 		return outcome(res, err, err == -ENOSPC);
+	if (plan.n_new >= NAMES_PAR_MIN)
+		names_par = nn_thread_start(&names_t, names_run, &nj);
 	err = nn_compile_keep(p, &slots,
 			      &(struct nn_compile_caps){ .max_cells = dp->opts.cap.max_cells,
 							 .max_prefixes =
@@ -573,8 +575,6 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
-	if (plan.n_new >= NAMES_PAR_MIN)
-		names_par = nn_thread_start(&names_t, names_run, &nj);
 	err = build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
 	 * are dead (their cells were once the largest thing alive during the
@@ -665,11 +665,6 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		nn_errlist_add(errs, "generation %u is live but cleanup failed: %s", epoch,
 			       strerror(-err));
 out:
-	if (names_par) {
-		/* Failed before the flip, while the names were written. */
-		pthread_join(names_t, NULL);
-		names_undo(&plan);
-	}
 	nn_compiled_free(&c);
 	if (!err && keep) {
 		/* The incremental path goes on from here (compile/delta.h). */
@@ -682,6 +677,12 @@ out:
 	}
 	nn_compile_state_free(cs);
 out_slots:
+	if (names_par) {
+		/* Rejected or failed before the flip, while the names were
+		 * written. */
+		pthread_join(names_t, NULL);
+		names_undo(&plan);
+	}
 	for (i = 0; i < SET_COUNT; i++)
 		nn_ftab_free(&want[i]);
 	nn_apply_cache_free(cache);
