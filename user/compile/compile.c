@@ -586,11 +586,6 @@ static int build_indexes(struct cstate *s)
 	return err;
 }
 
-struct cell_key {
-	uint32_t src;
-	uint32_t dst;
-};
-
 static int cell_add(struct cstate *s, uint32_t src, uint32_t dst, uint32_t rule)
 {
 	struct cell_key k = { src, dst };
@@ -637,97 +632,6 @@ int nn_c_cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
 
 	return src != NN_CLASS_NONE && dst != NN_CLASS_NONE &&
 	       nn_table_get(&s->cells, &k, sizeof(k)) != NULL;
-}
-
-static int emit_cell(struct cstate *s, const struct cell_key *ck, const struct vec *rules,
-		     uint16_t proto, size_t max_cells)
-{
-	struct nn_cell_ent key = { .src_class = ck->src, .dst_class = ck->dst, .proto = proto };
-	struct nn_port_range *r;
-	size_t n;
-	int err;
-
-	err = nn_cell_ranges(s->p, rules->v, rules->n, proto, &r, &n);
-	if (!err)
-		err = nn_cell_emit(s->out, &key, r, n, max_cells);
-	free(r);
-	return err;
-}
-
-/* The parts of a cell's rules nn_cell_ranges() reads (action, protocol,
- * ports: two lines of each 200-byte struct nn_rule), fetched ahead. */
-static void prefetch_rules(const struct nn_policy *p, const struct vec *rules)
-{
-	size_t k;
-
-	for (k = 0; k < rules->n && k < 8; k++) {
-		const struct nn_rule *r = &p->rules[rules->v[k]];
-
-		__builtin_prefetch(&r->action);
-		__builtin_prefetch(&r->n_ports);
-	}
-}
-
-static int emit_cells(struct cstate *s, size_t max_cells)
-{
-	/* Each rule's protocol, packed: the scan below reads one per rule of
-	 * every cell, and from the 200-byte struct nn_rule that was a cache
-	 * miss each at 100k rules (most of this function's time). */
-	uint16_t *proto = malloc((s->p->n_rules ? s->p->n_rules : 1) * sizeof(*proto));
-	uint8_t seen[256] = {}, done[256];
-	size_t i, k, j, n_done;
-	int err = 0;
-
-	if (!proto)
-		return -ENOMEM;
-	for (i = 0; i < s->p->n_rules; i++)
-		proto[i] = s->p->rules[i].proto;
-	for (i = 0; i < s->cells.cap && !err; i++) {
-		struct nn_tentry *e = &s->cells.e[i];
-		const struct vec *rules;
-		int any = 0;
-
-		/* The cells are visited in hash order, each a jump to its
-		 * rule list (the table's value, then the vector it holds): two
-		 * cache misses per cell at 100k rules, fetched ahead here. */
-		if (i + 16 < s->cells.cap && s->cells.e[i + 16].used)
-			__builtin_prefetch(s->cells.e[i + 16].val);
-		if (i + 8 < s->cells.cap && s->cells.e[i + 8].used)
-			__builtin_prefetch(((const struct vec *)s->cells.e[i + 8].val)->v);
-		if (i + 4 < s->cells.cap && s->cells.e[i + 4].used)
-			prefetch_rules(s->p, s->cells.e[i + 4].val);
-		if (!e->used)
-			continue;
-		rules = e->val;
-		n_done = 0;
-		for (k = 0; k < rules->n && !err; k++) {
-			uint16_t pr = proto[rules->v[k]];
-
-			if (pr == NN_PROTO_ANY) {
-				any = 1;
-				continue;
-			}
-			if (seen[pr])
-				continue;
-			seen[pr] = 1;
-			done[n_done++] = (uint8_t)pr;
-			err = emit_cell(s, e->key, rules, pr, max_cells);
-		}
-		/* Only the marks this cell set are cleared (not 256 bytes). */
-		for (j = 0; j < n_done; j++)
-			seen[done[j]] = 0;
-		if (any && !err)
-			err = emit_cell(s, e->key, rules, NN_PROTO_ANY, max_cells);
-	}
-	free(proto);
-	/* A capacity of the whole generation: no one rule is to blame. */
-	if (err == -E2BIG)
-		nn_errlist_add(s->errs,
-			       "policy too large: the compiled ACL needs more than %zu policy "
-			       "map entries (cells and their port-range trees); raise "
-			       "--max-cells",
-			       max_cells);
-	return err;
 }
 
 static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_addr_info *info)
@@ -887,7 +791,7 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)
-		err = emit_cells(&s, caps ? caps->max_cells : 0);
+		err = nn_c_emit_cells(&s, caps ? caps->max_cells : 0);
 	if (!err)
 		err = emit_addrs(&s, slots);
 	if (!err)
