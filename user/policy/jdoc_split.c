@@ -26,11 +26,13 @@
  * When both parse, part 1 ends inside that array after a value and part 2
  * starts inside it with a value, so the text joined at the ',' is one
  * valid document, and its tree is part 1's root with the array's two
- * pieces joined and part 2's other members appended. Anything else (no
- * cut point, any rejection, an empty piece, a key in both parts, the ""
- * key taken) discards both and parses serially: every verdict, message
- * and offset is then the serial parser's by construction; the split only
- * ever produces an accepted tree, equal to the serial one.
+ * pieces joined and part 2's other members appended. Without a cut point
+ * this thread parses the whole text (fed to yajl in two chunks: the same
+ * events). Anything else (any rejection, an empty piece, a key in both
+ * parts, the "" key taken) discards both and parses serially: every
+ * verdict, message and offset is then the serial parser's by
+ * construction; the split only ever produces an accepted tree, equal to
+ * the serial one.
  */
 size_t nn_jdoc_split_min = 1u << 20;
 unsigned long nn_jdoc_splits;
