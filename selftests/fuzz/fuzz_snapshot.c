@@ -9,9 +9,54 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "compile/compile.h"
+#include "policy/jdoc.h"
 #include "policy/policy.h"
+
+/* The JSON tree parsed in two halves (jdoc.c) and serially: the same
+ * verdict, message, offset and tree, or abort (a finding). */
+static bool jv_same(const struct nn_jv *a, const struct nn_jv *b)
+{
+	uint32_t i;
+
+	if (a->type != b->type || a->n != b->n)
+		return false;
+	if (a->type == NN_JV_OBJECT || a->type == NN_JV_ARRAY) {
+		for (i = 0; i < a->n; i++)
+			if (!a->u.m[i].key != !b->u.m[i].key ||
+			    (a->u.m[i].key && strcmp(a->u.m[i].key, b->u.m[i].key)) ||
+			    !jv_same(&a->u.m[i].v, &b->u.m[i].v))
+				return false;
+		return true;
+	}
+	if (a->type == NN_JV_STRING)
+		return !memcmp(a->u.s, b->u.s, a->n + 1);
+	if (a->type == NN_JV_INTEGER)
+		return a->u.i == b->u.i;
+	if (a->type == NN_JV_REAL)
+		return !memcmp(&a->u.r, &b->u.r, sizeof(a->u.r));
+	return true;
+}
+
+static void split_check(const char *s, size_t len)
+{
+	struct nn_jdoc d1, d2;
+	char e1[160], e2[160];
+	size_t at1, at2;
+	int r1, r2;
+
+	nn_jdoc_split_min = 16;
+	r1 = nn_jdoc_parse(s, len, 32, &d1, e1, sizeof(e1), &at1);
+	nn_jdoc_split_min = SIZE_MAX;
+	r2 = nn_jdoc_parse(s, len, 32, &d2, e2, sizeof(e2), &at2);
+	if (r1 != r2 || (r1 && (strcmp(e1, e2) || at1 != at2)) ||
+	    (!r1 && !jv_same(d1.root, d2.root)))
+		abort();
+	nn_jdoc_free(&d1);
+	nn_jdoc_free(&d2);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -24,6 +69,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct nn_slots slots = {};
 	size_t i;
 
+	split_check((const char *)data, size);
 	nn_limits_default(&lim);
 	/* Small maxima keep each input fast; the bounds themselves are part
 	 * of what is being tested. */

@@ -29,6 +29,9 @@ struct ut {
 	struct nn_policy *base, *moved;
 };
 
+/* The text of ut.moved (with_rules() extends it). */
+static char *mf_json_moved;
+
 static struct nn_policy *parse(const char *json)
 {
 	struct nn_errlist errs = { 0 };
@@ -59,7 +62,8 @@ static int setup(void **state)
 	strcat(json, at + strlen(from));
 	u->base = parse(mf_json);
 	u->moved = parse(json);
-	free(json);
+	free(mf_json_moved);
+	mf_json_moved = json;
 	if (dpt_open(&u->t, NN_FRAMING_L3))
 		return -1;
 	assert_int_equal(dpt_apply(&u->t, u->base, NULL), 0);
@@ -167,6 +171,98 @@ static void test_over_cell_capacity_is_a_rejection(void **state)
 	assert_int_equal(live_epoch(u), e0);
 }
 
+/* Entries of map @fd (a counter slot -> name map). */
+static size_t names_count(int fd)
+{
+	uint32_t key, next;
+	size_t n = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+/* The moved policy with @n more rules ("bulk-<i>", src and dst "*"). */
+static struct nn_policy *with_rules(struct ut *u, const char *json, size_t n)
+{
+	const char *at = strstr(json, "\"acl\": [");
+	size_t cap = strlen(json) + n * 160 + 1, i;
+	struct nn_policy *p;
+	char *out, *w;
+
+	(void)u;
+	assert_non_null(at);
+	at += strlen("\"acl\": [");
+	out = malloc(cap);
+	assert_non_null(out);
+	memcpy(out, json, (size_t)(at - json));
+	w = out + (at - json);
+	for (i = 0; i < n; i++)
+		w += sprintf(w,
+			     "{\"rule_id\": \"bulk-%zu\", \"action\": \"allow\", \"src\": \"*\", "
+			     "\"dst\": \"*\", \"proto\": \"udp\", \"ports\": [\"9\"]},",
+			     i);
+	strcpy(w, at);
+	p = parse(out);
+	free(out);
+	return p;
+}
+
+/* A failed apply with enough new entities that their names are written
+ * beside the compile and the map writes (dp/apply.c NAMES_PAR_MIN, 8192),
+ * and a rejected one, leave the name maps as they were: the names written
+ * meanwhile are deleted again. On
+ * maps of its own: dpt_open()'s hold 4096 rules. */
+static void test_failed_large_apply_leaves_names(void **state)
+{
+	struct ut *u = *state;
+	struct nn_load_opts o = { .framing = NN_FRAMING_L3, .load_xdp_direct = true };
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res;
+	struct nn_policy *big = with_rules(u, mf_json_moved, 9000);
+	struct dpt own = { 0 };
+	uint32_t e0, junk;
+	size_t before;
+	int fd;
+
+	o.cap = u->t.dp->opts.cap;
+	o.cap.max_rules = 16384;
+	o.cap.max_cells = 1 << 17;
+	assert_int_equal(nn_dp_load(&o, &own.dp), 0);
+	assert_int_equal(nn_apply(own.dp, u->base, &res, &errs), NN_APPLY_APPLIED);
+	fd = own.dp->map_fd[NN_M_RULE_NAMES];
+	before = names_count(fd);
+	e0 = 0;
+	assert_int_equal(nn_live_epoch(own.dp, &e0), 0);
+	/* Rejected by the compile (over the cell capacity): the same. */
+	own.dp->opts.cap.max_cells = 1;
+	assert_int_equal(nn_apply(own.dp, big, &res, &errs), NN_APPLY_REJECTED);
+	own.dp->opts.cap.max_cells = o.cap.max_cells;
+	nn_errlist_free(&errs);
+	assert_int_equal(names_count(fd), before);
+	{
+		struct ut v = { .t = own };
+
+		junk = fill_addrs(&v, NN_SLOT(e0));
+		assert_int_equal(nn_apply(own.dp, big, &res, &errs), NN_APPLY_FAILED);
+		nn_errlist_free(&errs);
+		assert_int_equal(res.error, -E2BIG);
+		assert_int_equal(names_count(fd), before);
+
+		/* Room again: it applies, and every new rule has its name. */
+		drain_addrs(&v, NN_SLOT(e0), junk);
+	}
+	assert_int_equal(nn_apply(own.dp, big, &res, &errs), NN_APPLY_APPLIED);
+	nn_errlist_free(&errs);
+	assert_int_equal(names_count(fd), before + 9000);
+	nn_policy_free(big);
+	nn_dp_close(own.dp);
+}
+
 static void test_outcome_names(void **state)
 {
 	(void)state;
@@ -180,6 +276,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_map_is_a_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_over_cell_capacity_is_a_rejection, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_failed_large_apply_leaves_names, setup,
 						teardown),
 		cmocka_unit_test(test_outcome_names),
 	};

@@ -426,12 +426,172 @@ static void test_random(void **state)
 	assert_true(accepted > 1000 && agree - accepted > 1000);
 }
 
+/* ---- the split parse (jdoc.c "a large document parsed in two halves") ----
+ * Lowered to a few bytes, the split runs on small documents, where random
+ * edits reach its edges: a cut next to an empty piece, a trailing comma, a
+ * key in both halves, the "" key, a cut in a string. Its verdict, message,
+ * offset and tree must be the serial parser's on every input. */
+
+static bool same_tree(const struct nn_jv *a, const struct nn_jv *b)
+{
+	uint32_t i;
+
+	if (a->type != b->type || a->n != b->n)
+		return false;
+	switch (a->type) {
+	case NN_JV_OBJECT:
+	case NN_JV_ARRAY:
+		for (i = 0; i < a->n; i++) {
+			if (!a->u.m[i].key != !b->u.m[i].key)
+				return false;
+			if (a->u.m[i].key && strcmp(a->u.m[i].key, b->u.m[i].key))
+				return false;
+			if (!same_tree(&a->u.m[i].v, &b->u.m[i].v))
+				return false;
+		}
+		return true;
+	case NN_JV_STRING:
+		return !memcmp(a->u.s, b->u.s, a->n + 1);
+	case NN_JV_INTEGER:
+		return a->u.i == b->u.i;
+	case NN_JV_REAL:
+		return a->u.r == b->u.r;
+	default:
+		return true;
+	}
+}
+
+/* @s parsed split (when it can be) and serially: the same verdict,
+ * message, offset and tree, or the test fails. 1: accepted. */
+static int split_vs_serial(const char *s, size_t len, unsigned long *splits)
+{
+	struct nn_jdoc d1, d2;
+	char e1[160], e2[160];
+	size_t at1, at2;
+	unsigned long before = nn_jdoc_splits;
+	int r1, r2;
+
+	nn_jdoc_split_min = 16;
+	r1 = nn_jdoc_parse(s, len, 32, &d1, e1, sizeof(e1), &at1);
+	*splits += nn_jdoc_splits - before;
+	nn_jdoc_split_min = SIZE_MAX;
+	r2 = nn_jdoc_parse(s, len, 32, &d2, e2, sizeof(e2), &at2);
+	if (r1 != r2 || (r1 && (strcmp(e1, e2) || at1 != at2)) ||
+	    (!r1 && !same_tree(d1.root, d2.root)))
+		fail_msg("split: %d \"%s\" at %zu, serial: %d \"%s\" at %zu, on: %.*s", r1, e1, at1,
+			 r2, e2, at2, (int)len, s);
+	nn_jdoc_free(&d1);
+	nn_jdoc_free(&d2);
+	return !r1;
+}
+
+static void test_split_fixed(void **state)
+{
+	static const char *const accepted[] = {
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8]}",
+		"{\"a\": 0, \"b\": [{\"x\": [1, 2]}, {\"y\": 2}, {\"z\": 3}, 4], \"c\": {}}",
+		"{\"\": 0, \"a\": [1, 2, 3, 4, 5, 6, 7, 8]}",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8], \"\": 0}", /* "" in part 2: serial */
+		"{\"a\": [\"1,\", \"2,\", \"3,\", \"4,\", \"5,\"]}",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8], \"b\": [9, 10]}",
+		/* no cut point: parsed whole, in two chunks */
+		"[{\"a\": [1, 2, 3, 4, 5, 6, 7, 8]}, 9]",
+		"{\"a\": {\"b\": [1, 2, 3, 4, 5, 6, 7, 8]}}",
+	};
+	static const char *const rejected[] = {
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8, ]}",
+		"{\"a\": [1, 2, 3, 4, ,5, 6, 7, 8]}",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8], \"a\": 0}",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8]} x",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8]",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8]}]",
+		"[{\"a\": [1, 2, 3, 4, 5, 6, 7, 8]}]x",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, \"\\ud800\"]}",
+		"{\"a\": [1, 2, 3, 4, 5, 6, 7, 8]} {\"b\": [1, 2, 3, 4, 5, 6, 7, 8]}",
+	};
+	unsigned long splits = 0;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(accepted) / sizeof(accepted[0]); i++) {
+		assert_int_equal(split_vs_serial(accepted[i], strlen(accepted[i]), &splits), 1);
+		assert_int_equal(both(accepted[i], strlen(accepted[i]), NULL, 0), 1);
+	}
+	for (i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++)
+		assert_int_equal(split_vs_serial(rejected[i], strlen(rejected[i]), &splits), 0);
+	/* Every accepted one but the "" in part 2 was joined from halves. */
+	assert_int_equal(splits, 5);
+	nn_jdoc_split_min = 16; /* and jansson agrees on the split path */
+	for (i = 0; i < sizeof(rejected) / sizeof(rejected[0]); i++)
+		assert_int_equal(both(rejected[i], strlen(rejected[i]), NULL, 0), 0);
+	nn_jdoc_split_min = SIZE_MAX;
+}
+
+static void test_split_random(void **state)
+{
+	static const char seed[] =
+		"{\"api_version\": \"v1\", \"generation\": 7, \"tenants\": [{\"t\": 1}],\n"
+		" \"devices\": [{\"device_id\": \"d1\", \"addrs\": [\"fd00::1\", \"10.0.0.1\"]},\n"
+		"  {\"device_id\": \"d2,[\", \"state\": \"active\"}, 3, -4.5e1, \"s\\\"]\",\n"
+		"  [5, {\"k\": \"v\"}], null, true, false, {\"device_id\": \"d3\", \"w\": \"\\u00e9\"},\n"
+		"  {\"device_id\": \"d4\"}, {\"device_id\": \"d5\"}, {\"device_id\": \"d6\"}],\n"
+		" \"rules\": [{\"rule_id\": \"r1\", \"ports\": [22, 80]}, {\"rule_id\": \"r2\"}],\n"
+		" \"z\": {\"q\": [1, 2, 3]}}";
+	char buf[2048];
+	size_t len, i, accepted = 0;
+	unsigned long splits = 0;
+	int edits;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		len = sizeof(seed) - 1;
+		memcpy(buf, seed, len);
+		for (edits = rnd() % 3; edits; edits--) {
+			size_t at = rnd() % (len + 1);
+			const char *pc = pieces[rnd() % (sizeof(pieces) / sizeof(pieces[0]))];
+			size_t pl = strlen(pc);
+
+			switch (rnd() % 4) {
+			case 0:
+				if (at < len)
+					buf[at] = (char)rnd();
+				break;
+			case 1:
+				if (at < len) {
+					memmove(buf + at, buf + at + 1, len - at - 1);
+					len--;
+				}
+				break;
+			default:
+				if (len + pl < sizeof(buf)) {
+					memmove(buf + at + pl, buf + at, len - at);
+					memcpy(buf + at, pc, pl);
+					len += pl;
+				}
+			}
+		}
+		accepted += split_vs_serial(buf, len, &splits);
+		/* jansson's verdict and tree, on the split path, every tenth */
+		if (!(i % 10)) {
+			nn_jdoc_split_min = 16;
+			if (both(buf, len, NULL, 0) < 0)
+				fail_msg("iteration %zu: jansson disagrees on: %.*s", i, (int)len,
+					 buf);
+			nn_jdoc_split_min = SIZE_MAX;
+		}
+	}
+	printf("# %zu inputs, %zu accepted, %lu of them joined from two halves\n", i, accepted,
+	       splits);
+	assert_true(splits > 2000 && i - accepted > 2000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed),	   cmocka_unit_test(test_embedded_nul),
-		cmocka_unit_test(test_big_object), cmocka_unit_test(test_depth),
-		cmocka_unit_test(test_random),	   cmocka_unit_test(test_big_two_passes),
+		cmocka_unit_test(test_fixed),	    cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_big_object),  cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_random),	    cmocka_unit_test(test_big_two_passes),
+		cmocka_unit_test(test_split_fixed), cmocka_unit_test(test_split_random),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -586,11 +586,6 @@ static int build_indexes(struct cstate *s)
 	return err;
 }
 
-struct cell_key {
-	uint32_t src;
-	uint32_t dst;
-};
-
 static int cell_add(struct cstate *s, uint32_t src, uint32_t dst, uint32_t rule)
 {
 	struct cell_key k = { src, dst };
@@ -637,60 +632,6 @@ int nn_c_cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
 
 	return src != NN_CLASS_NONE && dst != NN_CLASS_NONE &&
 	       nn_table_get(&s->cells, &k, sizeof(k)) != NULL;
-}
-
-static int emit_cell(struct cstate *s, const struct cell_key *ck, const struct vec *rules,
-		     uint16_t proto, size_t max_cells)
-{
-	struct nn_cell_ent key = { .src_class = ck->src, .dst_class = ck->dst, .proto = proto };
-	struct nn_port_range *r;
-	size_t n;
-	int err;
-
-	err = nn_cell_ranges(s->p, rules->v, rules->n, proto, &r, &n);
-	if (!err)
-		err = nn_cell_emit(s->out, &key, r, n, max_cells);
-	free(r);
-	return err;
-}
-
-static int emit_cells(struct cstate *s, size_t max_cells)
-{
-	size_t i, k;
-	int err = 0;
-
-	for (i = 0; i < s->cells.cap && !err; i++) {
-		struct nn_tentry *e = &s->cells.e[i];
-		const struct vec *rules;
-		uint8_t seen[256] = {};
-		int any = 0;
-
-		if (!e->used)
-			continue;
-		rules = e->val;
-		for (k = 0; k < rules->n && !err; k++) {
-			uint16_t proto = s->p->rules[rules->v[k]].proto;
-
-			if (proto == NN_PROTO_ANY) {
-				any = 1;
-				continue;
-			}
-			if (seen[proto])
-				continue;
-			seen[proto] = 1;
-			err = emit_cell(s, e->key, rules, proto, max_cells);
-		}
-		if (any && !err)
-			err = emit_cell(s, e->key, rules, NN_PROTO_ANY, max_cells);
-	}
-	/* A capacity of the whole generation: no one rule is to blame. */
-	if (err == -E2BIG)
-		nn_errlist_add(s->errs,
-			       "policy too large: the compiled ACL needs more than %zu policy "
-			       "map entries (cells and their port-range trees); raise "
-			       "--max-cells",
-			       max_cells);
-	return err;
 }
 
 static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_addr_info *info)
@@ -850,7 +791,7 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)
-		err = emit_cells(&s, caps ? caps->max_cells : 0);
+		err = nn_c_emit_cells(&s, caps ? caps->max_cells : 0);
 	if (!err)
 		err = emit_addrs(&s, slots);
 	if (!err)

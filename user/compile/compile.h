@@ -83,6 +83,11 @@ struct nn_compile_caps {
 	size_t max_prefixes; /* prefix entries per generation (--max-prefixes) */
 };
 
+/* Cells from which the compile emits the second half of its cell table on
+ * a helper thread (compile/emit.c; the same output in the same order).
+ * Tests lower it. */
+extern size_t nn_compile_emit_par_min;
+
 /*
  * Compile @p. Fails with -E2BIG, and a message naming the capacity and the
  * flag that raises it, when the policy needs more entries than @caps

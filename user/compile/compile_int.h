@@ -78,6 +78,15 @@ struct nn_compile_state {
 	size_t rsig_cnt[2];	  /* classes + 1 */
 };
 
+struct cell_key {
+	uint32_t src;
+	uint32_t dst;
+};
+
+/* The cells of s->cells into s->out (emit.c); 0 or -errno, -E2BIG with the
+ * message when over @max_cells. */
+int nn_c_emit_cells(struct cstate *s, size_t max_cells);
+
 int nn_c_vpush(struct vec *v, uint32_t x);
 int nn_c_vappend(struct vec *v, const uint32_t *x, size_t n);
 void nn_c_vsort_unique(struct vec *v);

@@ -29,6 +29,8 @@ int nn_c_vpush(struct vec *v, uint32_t x)
  * a prefix's whole id list per match). */
 int nn_c_vappend(struct vec *v, const uint32_t *x, size_t n)
 {
+	if (!n)
+		return 0; /* nothing to copy, and v->v may still be NULL */
 	if (v->n + n > v->cap) {
 		size_t ncap = v->cap ? v->cap : 8;
 		uint32_t *nv;

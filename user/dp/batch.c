@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -205,6 +206,35 @@ static int zero_regions(int fd, const uint32_t *keys, size_t n, uint32_t stride,
 	return err;
 }
 
+/* zero_regions() through a shared writable mapping of the array (it is
+ * BPF_F_MMAPABLE): a store per line instead of a system call's copy per
+ * entry. A cold apply at 100k devices zeroes 200k slots on each CPU: ~0.15 s
+ * of kernel time by batched updates, a few ms by stores. Only slots no
+ * generation references are zeroed (slots.c, patch.c), so no program
+ * writes them meanwhile; the batched update was no more atomic. 1: not
+ * mappable (frozen, read-only to user space), the caller goes on by
+ * system calls. */
+static int zero_mapped(int fd, const uint32_t *keys, size_t n, uint32_t stride,
+		       const struct bpf_map_info *info, int ncpu)
+{
+	size_t elem = ((size_t)info->value_size + 7) & ~(size_t)7;
+	size_t len = (size_t)info->max_entries * elem, i;
+	uint8_t *base;
+	int c;
+
+	for (i = 0; i < n; i++)
+		if (keys[i] >= stride)
+			return -ENOENT;
+	base = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (base == MAP_FAILED)
+		return 1;
+	for (i = 0; i < n; i++)
+		for (c = 0; c < ncpu; c++)
+			memset(base + ((size_t)c * stride + keys[i]) * elem, 0, info->value_size);
+	munmap(base, len);
+	return 0;
+}
+
 int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -223,6 +253,12 @@ int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz)
 	if (info.type == BPF_MAP_TYPE_ARRAY) {
 		if (info.max_entries % (uint32_t)ncpu)
 			return -EINVAL;
+		if (info.map_flags & BPF_F_MMAPABLE) {
+			err = zero_mapped(fd, keys, n, info.max_entries / (uint32_t)ncpu, &info,
+					  ncpu);
+			if (err <= 0)
+				return err;
+		}
 		return zero_regions(fd, keys, n, info.max_entries / (uint32_t)ncpu, info.value_size,
 				    ncpu);
 	}

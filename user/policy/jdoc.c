@@ -31,19 +31,13 @@
 
 #include "lib/thread.h"
 #include "policy/jdoc.h"
+#include "policy/jdoc_int.h"
 
 /* ---- arena ---- */
 
 #define CHUNK_BYTES (1u << 20)
 
-struct nn_jchunk {
-	struct nn_jchunk *next;
-	size_t used, cap;
-	size_t pad; /* keeps data[] 16-byte aligned */
-	char data[];
-};
-
-static void *arena_alloc(struct nn_jdoc *d, size_t n)
+void *nn_jd_arena_alloc(struct nn_jdoc *d, size_t n)
 {
 	struct nn_jchunk *c = d->chunks, *big;
 
@@ -181,11 +175,19 @@ static const unsigned char stop_outside[256] = {
 	['['] = 1,	     [']'] = 1,		  ['{'] = 1,	       ['}'] = 1,
 };
 
-static int raw_scan(const char *s, size_t len, size_t max, size_t *at, const char **why)
+/* stop_outside and ',': while looking for the split point (below). */
+static const unsigned char stop_comma[256] = {
+	[0x00 ... 0x08] = 1, [0x0b ... 0x0c] = 1, [0x0e ... 0x1f] = 1, ['"'] = 1, ['['] = 1,
+	[']'] = 1,	     ['{'] = 1,		  ['}'] = 1,	       [','] = 1,
+};
+
+int nn_jd_raw_scan(const char *s, size_t len, size_t max, size_t *at, const char **why,
+		   struct split *sp)
 {
 	const unsigned char *us = (const unsigned char *)s;
 	bool in_str = false;
 	size_t i, depth = 0;
+	char outer = 0, inner = 0; /* the brackets at depth 1 and 2 */
 	long u, lo;
 
 	for (i = 0; i < len; i++) {
@@ -195,7 +197,14 @@ static int raw_scan(const char *s, size_t len, size_t max, size_t *at, const cha
 			while (i < len && !stop_in_str[us[i]])
 				i++;
 		} else {
-			while (i < len && !stop_outside[us[i]])
+			/* Between the elements of a top-level member array,
+			 * while a split point is wanted, ',' stops too. */
+			const unsigned char *stop = sp && !sp->done && depth == 2 && outer == '{' &&
+								    inner == '[' ?
+							    stop_comma :
+							    stop_outside;
+
+			while (i < len && !stop[us[i]])
 				i++;
 		}
 		if (i == len)
@@ -236,6 +245,13 @@ static int raw_scan(const char *s, size_t len, size_t max, size_t *at, const cha
 		}
 		if (c == '"') {
 			in_str = true;
+		} else if (c == ',') {
+			/* Only stopped at while a split point is wanted. */
+			if (sp && !sp->done && depth == 2 && outer == '{' && inner == '[' &&
+			    i >= sp->from) {
+				sp->done = true;
+				sp->found(sp, i);
+			}
 		} else if ((unsigned char)c < 0x20) {
 			/* yajl also takes \f and \v as white space; JSON
 			 * (and jansson) do not. */
@@ -247,6 +263,10 @@ static int raw_scan(const char *s, size_t len, size_t max, size_t *at, const cha
 				*at = i;
 				return NN_JDOC_DEPTH;
 			}
+			if (depth == 1)
+				outer = c;
+			else if (depth == 2)
+				inner = c;
 		} else if ((c == ']' || c == '}') && depth) {
 			depth--;
 		}
@@ -255,38 +275,6 @@ static int raw_scan(const char *s, size_t len, size_t max, size_t *at, const cha
 }
 
 /* ---- building the tree from yajl's events ---- */
-
-/* Objects up to this size check a new key against the earlier ones as it
- * comes (the error then points at it); larger ones sort their keys once
- * at the end, so no object costs more than n log n. */
-#define DUP_SCAN_MAX 16
-
-struct open {
-	size_t start;	 /* first member in ctx.stk */
-	const char *key; /* this container's own key in its parent */
-	bool obj;
-};
-
-/* Short strings are interned through a direct-mapped cache: keys repeat in
- * every device, rule and user, and so do values such as "active" or
- * "tcp"; at 1M devices their copies were a fifth of the tree. A hit reuses
- * the arena copy (the tree is read-only, nothing compares pointers). */
-#define INTERN_SLOTS 1024
-#define INTERN_MAX 24 /* bytes: keys and enum-like values, not ids */
-
-struct ctx {
-	struct nn_jdoc *d;
-	const char *interned[INTERN_SLOTS];
-	uint8_t interned_len[INTERN_SLOTS];
-	struct nn_jmem *stk; /* members of the open containers, innermost last */
-	size_t n, cap;
-	struct open *open;
-	size_t n_open, cap_open;
-	const char *key; /* the key the next value belongs to */
-	struct nn_jv root;
-	bool have_root;
-	const char *why; /* our own rejection; NULL: out of memory */
-};
 
 static int fail(struct ctx *c, const char *why)
 {
@@ -326,7 +314,7 @@ static const char *str_copy(struct ctx *c, const unsigned char *s, size_t len)
 		c->why = memchr(s, 0, len) ? "NUL byte in a string" : "invalid UTF-8 in a string";
 		return NULL;
 	}
-	out = arena_alloc(c->d, len + 1);
+	out = nn_jd_arena_alloc(c->d, len + 1);
 	if (!out) {
 		c->why = NULL;
 		return NULL;
@@ -474,7 +462,7 @@ static int key_cmp(const void *a, const void *b)
 }
 
 /* Keys of a large object sorted once: any equal neighbours? */
-static int dup_sorted(const struct nn_jmem *m, size_t n)
+int nn_jd_dup_sorted(const struct nn_jmem *m, size_t n)
 {
 	const char **k = malloc(n * sizeof(*k));
 	size_t i;
@@ -502,14 +490,14 @@ static int close_container(void *p)
 	if (n > UINT32_MAX)
 		return fail(c, "too many members");
 	if (o.obj && n > DUP_SCAN_MAX) {
-		dup = dup_sorted(c->stk + o.start, n);
+		dup = nn_jd_dup_sorted(c->stk + o.start, n);
 		if (dup < 0)
 			return fail(c, NULL);
 		if (dup)
 			return fail(c, "duplicate object key");
 	}
 	if (n) {
-		v.u.m = arena_alloc(c->d, n * sizeof(*v.u.m));
+		v.u.m = nn_jd_arena_alloc(c->d, n * sizeof(*v.u.m));
 		if (!v.u.m)
 			return fail(c, NULL);
 		memcpy(v.u.m, c->stk + o.start, n * sizeof(*v.u.m));
@@ -519,7 +507,7 @@ static int close_container(void *p)
 	return add(c, &v);
 }
 
-static const yajl_callbacks callbacks = {
+const yajl_callbacks nn_jd_callbacks = {
 	.yajl_null = on_null,
 	.yajl_boolean = on_bool,
 	.yajl_number = on_number,
@@ -568,12 +556,15 @@ static void *scan_run(void *arg)
 {
 	struct scan_job *j = arg;
 
-	j->r = raw_scan(j->s, j->len, j->max, &j->at, &j->why);
+	j->r = nn_jd_raw_scan(j->s, j->len, j->max, &j->at, &j->why, NULL);
 	return NULL;
 }
 
-int nn_jdoc_parse(const char *text, size_t len, size_t max_depth, struct nn_jdoc *doc, char *err,
-		  size_t errlen, size_t *at)
+/* One parser over the whole text (beside the raw-bytes pass from
+ * SCAN_PAR_MIN): the reference behaviour, and what gives every verdict
+ * other than a split parse's success. */
+int nn_jd_parse_serial(const char *text, size_t len, size_t max_depth, struct nn_jdoc *doc,
+		       char *err, size_t errlen, size_t *at)
 {
 	struct scan_job sj = { .s = text, .len = len, .max = max_depth };
 	struct ctx c = { .d = doc };
@@ -591,13 +582,13 @@ int nn_jdoc_parse(const char *text, size_t len, size_t max_depth, struct nn_jdoc
 	if (len >= SCAN_PAR_MIN)
 		par = nn_thread_start(&t, scan_run, &sj);
 	if (!par) {
-		r = raw_scan(text, len, max_depth, at, &why);
+		r = nn_jd_raw_scan(text, len, max_depth, at, &why, NULL);
 		if (r == NN_JDOC_SYNTAX)
 			where(text, len, *at, why, err, errlen);
 		if (r)
 			return r;
 	}
-	h = yajl_alloc(&callbacks, NULL, &c);
+	h = yajl_alloc(&nn_jd_callbacks, NULL, &c);
 	if (!h) {
 		if (par)
 			pthread_join(t, NULL);
@@ -635,7 +626,7 @@ int nn_jdoc_parse(const char *text, size_t len, size_t max_depth, struct nn_jdoc
 		where(text, len, 0, "'[' or '{' expected", err, errlen);
 		r = NN_JDOC_SYNTAX;
 	} else {
-		doc->root = arena_alloc(doc, sizeof(*doc->root));
+		doc->root = nn_jd_arena_alloc(doc, sizeof(*doc->root));
 		if (doc->root)
 			*doc->root = c.root;
 		r = doc->root ? NN_JDOC_OK : NN_JDOC_NOMEM;

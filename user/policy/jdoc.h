@@ -78,6 +78,14 @@ struct nn_jdoc {
  */
 int nn_jdoc_parse(const char *text, size_t len, size_t max_depth, struct nn_jdoc *doc, char *err,
 		  size_t errlen, size_t *at);
+
+/* Documents from this many bytes are parsed in two halves on two CPUs
+ * (jdoc.c "a large document parsed in two halves"), with the verdict and
+ * tree of the serial parse. Tests lower it to reach the split's edges on
+ * small documents. */
+extern size_t nn_jdoc_split_min;
+/* Parses whose tree came from two halves (the tests check the split ran). */
+extern unsigned long nn_jdoc_splits;
 void nn_jdoc_free(struct nn_jdoc *doc);
 
 static inline bool nn_jv_is_object(const struct nn_jv *v)

@@ -1,0 +1,219 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * emit.c - the compiler's last step for the ACL: every (source class,
+ * destination class) cell of the cell table, per protocol its rules have,
+ * as port ranges (compile/ports.c) in nn_compiled.cells and .ranges.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compile/compile_int.h"
+#include "lib/thread.h"
+
+static int emit_cell(const struct nn_policy *p, struct nn_compiled *out, const struct cell_key *ck,
+		     const struct vec *rules, uint16_t proto, size_t max_cells)
+{
+	struct nn_cell_ent key = { .src_class = ck->src, .dst_class = ck->dst, .proto = proto };
+	struct nn_port_range *r;
+	size_t n;
+	int err;
+
+	err = nn_cell_ranges(p, rules->v, rules->n, proto, &r, &n);
+	if (!err)
+		err = nn_cell_emit(out, &key, r, n, max_cells);
+	free(r);
+	return err;
+}
+
+/* The parts of a cell's rules nn_cell_ranges() reads (action, protocol,
+ * ports: two lines of each 200-byte struct nn_rule), fetched ahead. */
+static void prefetch_rules(const struct nn_policy *p, const struct vec *rules)
+{
+	size_t k;
+
+	for (k = 0; k < rules->n && k < 8; k++) {
+		const struct nn_rule *r = &p->rules[rules->v[k]];
+
+		__builtin_prefetch(&r->action);
+		__builtin_prefetch(&r->n_ports);
+	}
+}
+
+/* The cells of table slots [@from, @to) into @out, in slot order. */
+struct emit_job {
+	const struct nn_policy *p;
+	const struct nn_table *cells;
+	const uint16_t *proto; /* [n_rules]: each rule's protocol */
+	size_t from, to, max_cells;
+	struct nn_compiled *out;
+	int err;
+};
+
+static int emit_range(const struct emit_job *j)
+{
+	const struct nn_table *t = j->cells;
+	uint8_t seen[256] = {}, done[256];
+	size_t i, k, m, n_done;
+	int err = 0;
+
+	for (i = j->from; i < j->to && !err; i++) {
+		const struct nn_tentry *e = &t->e[i];
+		const struct vec *rules;
+		int any = 0;
+
+		/* The cells are visited in hash order, each a jump to its
+		 * rule list (the table's value, then the vector it holds): two
+		 * cache misses per cell at 100k rules, fetched ahead here. */
+		if (i + 16 < t->cap && t->e[i + 16].used)
+			__builtin_prefetch(t->e[i + 16].val);
+		if (i + 8 < t->cap && t->e[i + 8].used)
+			__builtin_prefetch(((const struct vec *)t->e[i + 8].val)->v);
+		if (i + 4 < t->cap && t->e[i + 4].used)
+			prefetch_rules(j->p, t->e[i + 4].val);
+		if (!e->used)
+			continue;
+		rules = e->val;
+		n_done = 0;
+		for (k = 0; k < rules->n && !err; k++) {
+			uint16_t pr = j->proto[rules->v[k]];
+
+			if (pr == NN_PROTO_ANY) {
+				any = 1;
+				continue;
+			}
+			if (seen[pr])
+				continue;
+			seen[pr] = 1;
+			done[n_done++] = (uint8_t)pr;
+			err = emit_cell(j->p, j->out, e->key, rules, pr, j->max_cells);
+		}
+		/* Only the marks this cell set are cleared (not 256 bytes). */
+		for (m = 0; m < n_done; m++)
+			seen[done[m]] = 0;
+		if (any && !err)
+			err = emit_cell(j->p, j->out, e->key, rules, NN_PROTO_ANY, j->max_cells);
+	}
+	return err;
+}
+
+static void *emit_job_run(void *arg)
+{
+	struct emit_job *j = arg;
+
+	j->err = emit_range(j);
+	return NULL;
+}
+
+static void drop(struct nn_compiled *t)
+{
+	free(t->cells);
+	free(t->ranges);
+	t->cells = NULL;
+	t->ranges = NULL;
+}
+
+/* @t's cells and ranges appended to @o's (each cell's first range moved
+ * by @o's ranges), @t freed. The cell array keeps the capacity nn_grow()
+ * implies for its count (the next power of two, at least 16). */
+static int append_cells(struct nn_compiled *o, struct nn_compiled *t, size_t max_cells)
+{
+	size_t n = o->n_cells + t->n_cells, cap = 16, i;
+	struct nn_cell_ent *c;
+	int err = 0;
+
+	if (max_cells && n > max_cells) {
+		err = -E2BIG;
+		goto out;
+	}
+	if (!t->n_cells)
+		goto out;
+	while (cap < n)
+		cap *= 2;
+	c = realloc(o->cells, cap * sizeof(*c));
+	if (!c) {
+		err = -ENOMEM;
+		goto out;
+	}
+	o->cells = c;
+	if (o->n_ranges + t->n_ranges > o->cap_ranges) {
+		struct nn_port_range *r =
+			realloc(o->ranges, (o->n_ranges + t->n_ranges) * sizeof(*r));
+
+		if (!r) {
+			err = -ENOMEM;
+			goto out;
+		}
+		o->ranges = r;
+		o->cap_ranges = o->n_ranges + t->n_ranges;
+	}
+	memcpy(o->ranges + o->n_ranges, t->ranges, t->n_ranges * sizeof(*t->ranges));
+	for (i = 0; i < t->n_cells; i++) {
+		c[o->n_cells + i] = t->cells[i];
+		c[o->n_cells + i].first += o->n_ranges;
+	}
+	o->n_cells = n;
+	o->n_ranges += t->n_ranges;
+out:
+	drop(t);
+	return err;
+}
+
+/* From this many cells, the second half of the cell table is emitted by a
+ * helper thread into arrays of its own, appended after the first half's:
+ * the same cells in the same order (the ranges of ~230k cells at 100k
+ * devices, a third of the compile). Tests lower it. */
+size_t nn_compile_emit_par_min = 16384;
+
+int nn_c_emit_cells(struct cstate *s, size_t max_cells)
+{
+	/* Each rule's protocol, packed: the scan reads one per rule of every
+	 * cell, and from the 200-byte struct nn_rule that was a cache miss
+	 * each at 100k rules (most of this function's time). */
+	uint16_t *proto = malloc((s->p->n_rules ? s->p->n_rules : 1) * sizeof(*proto));
+	struct nn_compiled second = {};
+	struct emit_job j = { .p = s->p,
+			      .cells = &s->cells,
+			      .proto = proto,
+			      .to = s->cells.cap,
+			      .max_cells = max_cells,
+			      .out = s->out },
+			h;
+	bool par = false;
+	pthread_t t;
+	size_t i;
+	int err;
+
+	if (!proto)
+		return -ENOMEM;
+	for (i = 0; i < s->p->n_rules; i++)
+		proto[i] = s->p->rules[i].proto;
+	if (s->cells.n >= nn_compile_emit_par_min) {
+		h = j;
+		h.from = j.to = s->cells.cap / 2;
+		h.out = &second;
+		par = nn_thread_start(&t, emit_job_run, &h);
+		if (!par)
+			j.to = s->cells.cap;
+	}
+	err = emit_range(&j);
+	if (par) {
+		pthread_join(t, NULL);
+		/* The first half's error is the one a serial pass met first. */
+		err = err ?: h.err;
+		if (!err)
+			err = append_cells(s->out, &second, max_cells);
+		else
+			drop(&second);
+	}
+	free(proto);
+	/* A capacity of the whole generation: no one rule is to blame. */
+	if (err == -E2BIG)
+		nn_errlist_add(s->errs,
+			       "policy too large: the compiled ACL needs more than %zu policy "
+			       "map entries (cells and their port-range trees); raise "
+			       "--max-cells",
+			       max_cells);
+	return err;
+}
