@@ -131,10 +131,15 @@ static const char *str_of(const json_t *o, const char *key)
 	return json_string_value(json_object_get(o, key));
 }
 
-/* Every device id the rule names in src.devices or dst.devices. */
-static int rule_device_names(struct nn_inc *s, const json_t *rule)
+/* The device ids rule @rule (of network @ni, standing or dropped) names in
+ * src.devices or dst.devices: adding or deleting one of those changes
+ * whether the rule stands (or whether the snapshot is rejected). A rule of
+ * another network naming the id says "not in this network" whether the
+ * device is absent or stands elsewhere: only its own network counts. */
+static int rule_device_names(struct nn_inc *s, uint32_t ni, const json_t *rule)
 {
 	static const char *const sides[] = { "src", "dst" };
+	struct inc_key k;
 	size_t i, j;
 	json_t *v;
 	int err = 0;
@@ -147,7 +152,46 @@ static int rule_device_names(struct nn_inc *s, const json_t *rule)
 			const char *n = json_string_value(v);
 
 			if (n && !err)
-				err = nn_table_put(&s->rule_names, n, strlen(n), "", 0);
+				err = nn_table_put(&s->rule_names, &k, nn_inc_key(&k, ni, n), "",
+						   0);
+		}
+	}
+	return err;
+}
+
+/* Standing rule @r of network @ni names these device ids in src.devices and
+ * dst.devices: they are in the signatures of the devices' classes. */
+static int rule_dev_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const json_t *rule)
+{
+	static const char *const sides[] = { "src", "dst" };
+	struct inc_key k;
+	size_t i, j, l;
+	json_t *v;
+	int err = 0;
+
+	for (i = 0; i < 2 && !err; i++) {
+		const json_t *list = json_object_get(json_object_get(rule, sides[i]), "devices");
+
+		json_array_foreach(list, j, v)
+		{
+			const char *n = json_string_value(v);
+			struct inc_devrules one = {}, *dr;
+			struct nn_tentry *e;
+
+			if (!n || err)
+				continue;
+			l = nn_inc_key(&k, ni, n);
+			e = nn_table_get(&s->dev_rules, &k, l);
+			if (!e) {
+				err = nn_table_put(&s->dev_rules, &k, l, &one, sizeof(one));
+				e = err ? NULL : nn_table_get(&s->dev_rules, &k, l);
+				if (!e)
+					err = -ENOMEM;
+			}
+			if (err)
+				break;
+			dr = e->val;
+			err = nn_c_vpush(i ? &dr->dst : &dr->src, r);
 		}
 	}
 	return err;
@@ -216,6 +260,7 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 	struct nn_tentry *e = NULL;
 	struct inc_key k;
 	char nk[2 * NN_NAME_MAX];
+	uint32_t ni;
 	size_t j, l;
 	json_t *v;
 	int err = 0;
@@ -231,8 +276,6 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 		c = nn_inc_get(&s->doc_ids, id, strlen(id));
 		err = nn_inc_put(&s->doc_ids, id, strlen(id), c == INC_NONE ? 1 : c + 1);
 	}
-	json_array_foreach(json_object_get(net, "acl"), j, v) if (!err)
-		err = rule_device_names(s, v);
 	l = tid && nid ? net_key(nk, tid, nid) : 0;
 	if (l)
 		e = nn_table_get(&s->nets, nk, l);
@@ -240,6 +283,7 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 		return err; /* a dropped network: nothing in it stands */
 	((struct inc_net *)e->val)->tenant = tenant;
 	((struct inc_net *)e->val)->net = net;
+	ni = ((struct inc_net *)e->val)->idx;
 	json_array_foreach(json_object_get(net, "users"), j, v)
 	{
 		const char *uid = str_of(v, "user_id");
@@ -247,18 +291,21 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 
 		if (!uid)
 			continue;
-		l = nn_inc_key(&k, ((struct inc_net *)e->val)->idx, uid);
+		l = nn_inc_key(&k, ni, uid);
 		ue = nn_table_get(&s->users, &k, l);
 		if (ue)
 			((struct inc_user *)ue->val)->js = v;
 	}
 	json_array_foreach(json_object_get(net, "acl"), j, v)
 	{
-		uint32_t ni = ((struct inc_net *)e->val)->idx;
 		uint32_t r = standing_rule(s->p, ni, str_of(v, "rule_id"));
 
+		if (!err)
+			err = rule_device_names(s, ni, v);
 		if (r != INC_NONE && !err)
 			err = rule_src_refs(s, ni, r, v);
+		if (r != INC_NONE && !err)
+			err = rule_dev_refs(s, ni, r, v);
 	}
 	return err;
 }
@@ -291,6 +338,13 @@ static int walk_doc(struct nn_inc *s)
 	for (i = 0; i < s->group_rules.cap; i++)
 		if (s->group_rules.e[i].used)
 			nn_c_vsort_unique(s->group_rules.e[i].val);
+	for (i = 0; i < s->dev_rules.cap; i++)
+		if (s->dev_rules.e[i].used) {
+			struct inc_devrules *dr = s->dev_rules.e[i].val;
+
+			nn_c_vsort_unique(&dr->src);
+			nn_c_vsort_unique(&dr->dst);
+		}
 	return err;
 }
 
@@ -320,6 +374,7 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 	nn_table_init(&s->dev_ids);
 	nn_table_init(&s->doc_ids);
 	nn_table_init(&s->rule_names);
+	nn_table_init(&s->dev_rules);
 	nn_table_init(&s->owners);
 	nn_table_init(&s->users);
 	nn_table_init(&s->nets);
@@ -387,6 +442,14 @@ void nn_inc_free(struct nn_inc *s)
 		if (s->group_rules.e[i].used)
 			free(((struct vec *)s->group_rules.e[i].val)->v);
 	nn_table_free(&s->group_rules);
+	for (i = 0; i < s->dev_rules.cap; i++)
+		if (s->dev_rules.e[i].used) {
+			struct inc_devrules *dr = s->dev_rules.e[i].val;
+
+			free(dr->src.v);
+			free(dr->dst.v);
+		}
+	nn_table_free(&s->dev_rules);
 	nn_table_free(&s->dev_ids);
 	nn_table_free(&s->doc_ids);
 	nn_table_free(&s->rule_names);

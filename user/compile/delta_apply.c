@@ -108,14 +108,27 @@ static uint32_t owner_of(const struct nn_inc *s, char kind, const uint8_t *v, si
 	return nn_inc_get(&s->owners, k, nn_inc_owner_key(k, kind, v, len));
 }
 
-/* The source signatures of a device of user @u in network @ni: the rules
- * reaching it through its groups, and those naming its user but not
- * reaching it through a group (compile.c's src_classes() split; no rule
- * names the device itself). */
-static int src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, struct vec *named, struct vec *grp)
+/* The standing rules of network @ni naming device id @id in src.devices
+ * and dst.devices (NULL: none). */
+static const struct inc_devrules *dev_rules(const struct nn_inc *s, uint32_t ni, const char *id)
+{
+	struct inc_key k;
+	struct nn_tentry *e = nn_table_get(&s->dev_rules, &k, nn_inc_key(&k, ni, id));
+
+	return e ? e->val : NULL;
+}
+
+/* The source signatures of device @id of user @u in network @ni: the rules
+ * reaching it through its user's groups, and those naming it or its user
+ * but not reaching it through a group (compile.c's src_classes() split:
+ * validation puts a device a rule reaches through a group in the rule's
+ * src_grp_devices, however else the rule names it). */
+static int src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, const char *id, struct vec *named,
+		    struct vec *grp)
 {
 	const struct nn_user *us = &s->p->users[u];
-	const struct vec *ur = &s->user_rules[u];
+	const struct inc_devrules *dr = dev_rules(s, ni, id);
+	struct vec by_name = {};
 	size_t i, j;
 	int err = 0;
 
@@ -129,12 +142,19 @@ static int src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, struct vec *named
 			err = nn_c_vpush(grp, g->v[j]);
 	}
 	nn_c_vsort_unique(grp);
-	for (i = 0, j = 0; i < ur->n && !err; i++) {
-		while (j < grp->n && grp->v[j] < ur->v[i])
+	/* The user's rules and the device's own, one sorted list. */
+	if (!err && s->user_rules[u].n)
+		err = nn_c_vappend(&by_name, s->user_rules[u].v, s->user_rules[u].n);
+	if (!err && dr && dr->src.n)
+		err = nn_c_vappend(&by_name, dr->src.v, dr->src.n);
+	nn_c_vsort_unique(&by_name);
+	for (i = 0, j = 0; i < by_name.n && !err; i++) {
+		while (j < grp->n && grp->v[j] < by_name.v[i])
 			j++;
-		if (j >= grp->n || grp->v[j] != ur->v[i])
-			err = nn_c_vpush(named, ur->v[i]);
+		if (j >= grp->n || grp->v[j] != by_name.v[i])
+			err = nn_c_vpush(named, by_name.v[i]);
 	}
+	free(by_name.v);
 	return err;
 }
 
@@ -142,6 +162,7 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 			const struct inc_net *net, char *why, size_t wl)
 {
 	struct nn_errlist errs = { 0 };
+	const struct inc_devrules *dr;
 	struct nn_policy *mp = NULL;
 	const char *uid = json_string_value(json_object_get(value, "user_id"));
 	struct inc_key k;
@@ -191,10 +212,12 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 	if (nn_compile_in_closed(s->cs, c->nd.addr6) ||
 	    (c->nd.has_addr4 && nn_compile_in_closed(s->cs, c->nd.addr4)))
 		return why_(why, wl, "device %s: an address in closed space", c->id);
-	err = src_sigs(s, net->idx, c->nd.user, &c->named, &c->grp);
+	err = src_sigs(s, net->idx, c->nd.user, c->id, &c->named, &c->grp);
+	dr = dev_rules(s, net->idx, c->id);
 	if (!err)
 		err = nn_compile_dev_classes(s->cs, &c->nd, c->named.v, c->named.n, c->grp.v,
-					     c->grp.n, c->ncls);
+					     c->grp.n, dr ? dr->dst.v : NULL, dr ? dr->dst.n : 0,
+					     c->ncls);
 	if (err == -ENOENT)
 		return why_(why, wl, "device %s: would need a class that does not exist", c->id);
 	return err;
@@ -208,6 +231,7 @@ static int judge(struct nn_inc *s, const json_t *ch, struct chg *c, char *why, s
 	const char *nid = json_string_value(json_object_get(ch, "network_id"));
 	char nk[2 * NN_NAME_MAX];
 	struct nn_tentry *ne;
+	struct inc_key k;
 	uint32_t n_doc;
 	size_t l;
 
@@ -229,9 +253,19 @@ static int judge(struct nn_inc *s, const json_t *ch, struct chg *c, char *why, s
 	if (!ne || !((struct inc_net *)ne->val)->net)
 		return why_(why, wl, "device %s: its network is not standing", c->id);
 	c->ni = ((struct inc_net *)ne->val)->idx;
-	if (nn_table_get(&s->rule_names, c->id, strlen(c->id)))
-		return why_(why, wl, "device %s: a rule names it", c->id);
 	c->old = nn_inc_get(&s->dev_ids, c->id, strlen(c->id));
+	/* A rule of the network naming the id stands only while the device
+	 * does (an allow rule is dropped, a deny rule rejects the snapshot):
+	 * adding or deleting it drops or restores a rule, which renumbers
+	 * every rule after it (cells, rule slots: the whole policy). A
+	 * change of a device standing before and after leaves the rule as
+	 * it is; its classes include the rule (judge_upsert). */
+	if ((c->old == INC_NONE || !c->upsert) &&
+	    nn_table_get(&s->rule_names, &k, nn_inc_key(&k, c->ni, c->id)))
+		return why_(why, wl,
+			    "device %s: a rule of its network names it (the rule would be "
+			    "dropped or restored)",
+			    c->id);
 	n_doc = nn_inc_get(&s->doc_ids, c->id, strlen(c->id));
 	if (n_doc == INC_NONE)
 		n_doc = 0;
@@ -524,7 +558,7 @@ static int withdraw(struct nn_inc *s, uint32_t d, struct nn_dev_patch *pt)
 	struct vec on = {}, og = {};
 	int err;
 
-	err = src_sigs(s, od->network, od->user, &on, &og);
+	err = src_sigs(s, od->network, od->user, od->id, &on, &og);
 	if (!err)
 		err = rule_lists(s, d, &on, &og, false);
 	free(on.v);

@@ -25,6 +25,11 @@ struct inc_net {
 	json_t *net;
 };
 
+/* The standing rules of a network naming one device id, by side (sorted). */
+struct inc_devrules {
+	struct vec src, dst;
+};
+
 struct inc_user {
 	uint32_t idx; /* index into p->users */
 	json_t *js;   /* borrowed from the document */
@@ -42,7 +47,8 @@ struct nn_inc {
 	uint32_t slot_cap;
 	struct nn_table dev_ids;     /* device id -> index (INC_NONE: gone) */
 	struct nn_table doc_ids;     /* device id -> copies in the document */
-	struct nn_table rule_names;  /* device ids any rule names */
+	struct nn_table rule_names;  /* inc_key (net, device id) any rule of it names */
+	struct nn_table dev_rules;   /* inc_key (net, device id) -> struct inc_devrules */
 	struct nn_table owners;	     /* 'a' addr / 'k' key -> device, INC_OTHER */
 	struct nn_table users;	     /* inc_key (net, user id) -> struct inc_user */
 	struct nn_table nets;	     /* "tenant\0network" -> struct inc_net */
