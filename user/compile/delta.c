@@ -3,10 +3,11 @@
  * delta.c - the kept state of the incremental path (see delta.h): the
  * policy and compile state of the last full apply, and the indexes that let
  * one device be judged alone: ids, addresses and keys -> owner, the rules
- * naming each user and group in src, the device ids any rule names (read
- * from the document: a dropped rule is not in the policy, and naming a
- * device changes whether it is dropped), the document's standing networks,
- * users and nodes for the one-device snapshot.
+ * naming each user and group in src, and each device id in src and dst, the
+ * device ids any rule of a network names (read from the document: a dropped
+ * rule is not in the policy, and adding or deleting a device it names
+ * changes whether it is dropped), the document's standing networks, users
+ * and nodes for the one-device snapshot.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -16,8 +16,11 @@
  *  - collide on device id, address or public key with any other entity, or
  *    touch an id the document holds dropped copies of ("every copy of a
  *    duplicate is dropped" would drop or restore others);
- *  - be named by id by any rule, valid or dropped (a rule's validity or a
- *    dst class would change);
+ *  - add or delete an id a rule of its network names (valid or dropped): the
+ *    rule stands only while the device does, so it would be dropped or
+ *    restored (renumbering every rule after it) or the snapshot rejected. A
+ *    device standing before and after may be named: its rules stand as they
+ *    were, and its classes include them (src named, dst);
  *  - put an address in closed space;
  *  - need a class that does not exist, or leave a class without members
  *    (cells would appear or vanish).
