@@ -255,6 +255,32 @@ static uint32_t standing_rule(const struct nn_policy *p, uint32_t ni, const char
 	return INC_NONE;
 }
 
+/* Does the network's ACL hold a rule_id twice (or a rule without one)? */
+static int dup_rule_ids(const json_t *net, bool *dup)
+{
+	struct nn_table ids;
+	size_t j;
+	json_t *v;
+	int err = 0;
+
+	*dup = false;
+	nn_table_init(&ids);
+	json_array_foreach(json_object_get(net, "acl"), j, v)
+	{
+		const char *id = str_of(v, "rule_id");
+
+		if (!id || nn_table_get(&ids, id, strlen(id))) {
+			*dup = true;
+			break;
+		}
+		err = nn_table_put(&ids, id, strlen(id), "", 0);
+		if (err)
+			break;
+	}
+	nn_table_free(&ids);
+	return err;
+}
+
 static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 {
 	const char *tid = str_of(tenant, "tenant_id"), *nid = str_of(net, "network_id");
@@ -297,6 +323,7 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 		if (ue)
 			((struct inc_user *)ue->val)->js = v;
 	}
+	err = dup_rule_ids(net, &((struct inc_net *)e->val)->dup_rule_ids);
 	json_array_foreach(json_object_get(net, "acl"), j, v)
 	{
 		uint32_t r = standing_rule(s->p, ni, str_of(v, "rule_id"));

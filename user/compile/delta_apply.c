@@ -253,6 +253,8 @@ static int judge(struct nn_inc *s, const json_t *ch, struct chg *c, char *why, s
 	if (!ne || !((struct inc_net *)ne->val)->net)
 		return why_(why, wl, "device %s: its network is not standing", c->id);
 	c->ni = ((struct inc_net *)ne->val)->idx;
+	if (((struct inc_net *)ne->val)->dup_rule_ids)
+		return why_(why, wl, "device %s: its network's ACL repeats a rule_id", c->id);
 	c->old = nn_inc_get(&s->dev_ids, c->id, strlen(c->id));
 	/* A rule of the network naming the id stands only while the device
 	 * does (an allow rule is dropped, a deny rule rejects the snapshot):

@@ -23,6 +23,10 @@ struct inc_net {
 	uint32_t idx;	/* index into p->networks */
 	json_t *tenant; /* borrowed from the document */
 	json_t *net;
+	/* Its ACL repeats a rule_id: a dropped copy and a standing rule may
+	 * share it, so the document's rules cannot be told apart by id (the
+	 * rule indexes would be wrong); no fast path in it. */
+	bool dup_rule_ids;
 };
 
 /* The standing rules of a network naming one device id, by side (sorted). */
