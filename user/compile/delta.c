@@ -15,6 +15,8 @@
 
 #include "compile/delta.h"
 #include "compile/delta_int.h"
+#include "lib/addr.h"
+#include "lib/base64.h"
 #include "lib/u32sort.h"
 
 uint32_t nn_inc_get(const struct nn_table *t, const void *k, size_t klen)
@@ -83,6 +85,52 @@ static int own(struct nn_inc *s, char kind, const uint8_t *v, size_t len, uint32
 	uint8_t k[40];
 
 	return nn_inc_put(&s->owners, k, nn_inc_owner_key(k, kind, v, len), who);
+}
+
+int nn_inc_udev_add(struct nn_inc *s, uint32_t u, uint32_t d)
+{
+	return nn_c_vpush(&s->user_devs[u], d);
+}
+
+void nn_inc_udev_del(struct nn_inc *s, uint32_t u, uint32_t d)
+{
+	struct vec *v = &s->user_devs[u];
+	size_t i;
+
+	for (i = 0; i < v->n; i++)
+		if (v->v[i] == d) {
+			v->v[i] = v->v[--v->n];
+			return;
+		}
+}
+
+/* How many standing users of each (network, group): a user listing a group
+ * twice counts once. And each user's devices. */
+static int index_groups(struct nn_inc *s)
+{
+	const struct nn_policy *p = s->p;
+	struct inc_key k;
+	size_t i, j, m, l;
+	int err = 0;
+
+	for (i = 0; i < p->n_users && !err; i++) {
+		const struct nn_user *u = &p->users[i];
+
+		for (j = 0; j < u->n_groups && !err; j++) {
+			uint32_t c;
+
+			for (m = 0; m < j && strcmp(u->groups[m], u->groups[j]); m++)
+				;
+			if (m < j)
+				continue;
+			l = nn_inc_key(&k, u->network, u->groups[j]);
+			c = nn_inc_get(&s->group_users, &k, l);
+			err = nn_inc_put(&s->group_users, &k, l, c == INC_NONE ? 1 : c + 1);
+		}
+	}
+	for (i = 0; i < p->n_devices && !err; i++)
+		err = nn_inc_udev_add(s, p->devices[i].user, (uint32_t)i);
+	return err;
 }
 
 static int index_policy(struct nn_inc *s)
@@ -156,6 +204,14 @@ static int rule_device_names(struct nn_inc *s, uint32_t ni, const json_t *rule)
 				err = nn_table_put(&s->rule_names, &k, nn_inc_key(&k, ni, n), "",
 						   0);
 		}
+	}
+	/* The groups too: a group is known while some user lists it. */
+	json_array_foreach(json_object_get(json_object_get(rule, "src"), "groups"), j, v)
+	{
+		const char *n = json_string_value(v);
+
+		if (n && !err)
+			err = nn_table_put(&s->group_names, &k, nn_inc_key(&k, ni, n), "", 0);
 	}
 	return err;
 }
@@ -255,6 +311,38 @@ static uint32_t standing_rule(const struct nn_policy *p, uint32_t ni, const char
 	return INC_NONE;
 }
 
+/*
+ * The key and addresses of device entry @v, when no standing device or
+ * node holds them: a dropped copy's (or one of a dropped network). A
+ * change taking one would share it with that copy, and the full path would
+ * drop the change's device too ("every copy of a duplicate is dropped"):
+ * they count as held by another. Dropped copies stay as they are while the
+ * kept state lives (a change of a dropped id is refused).
+ */
+static int dropped_claims(struct nn_inc *s, const json_t *v)
+{
+	static const char *const addrs[] = { "overlay_ipv6", "overlay_ipv4" };
+	uint8_t key[NN_KEY_LEN], a[NN_ADDR_LEN], k[40];
+	const char *x = str_of(v, "public_key");
+	size_t i, l;
+	int fam, err = 0;
+
+	if (x && !nn_key_from_base64(x, key)) {
+		l = nn_inc_owner_key(k, 'k', key, sizeof(key));
+		if (nn_inc_get(&s->owners, k, l) == INC_NONE)
+			err = nn_inc_put(&s->owners, k, l, INC_OTHER);
+	}
+	for (i = 0; i < 2 && !err; i++) {
+		x = str_of(v, addrs[i]);
+		if (!x || nn_addr_parse(x, a, &fam))
+			continue;
+		l = nn_inc_owner_key(k, 'a', a, sizeof(a));
+		if (nn_inc_get(&s->owners, k, l) == INC_NONE)
+			err = nn_inc_put(&s->owners, k, l, INC_OTHER);
+	}
+	return err;
+}
+
 /* Does the network's ACL hold a rule_id twice (or a rule without one)? */
 static int dup_rule_ids(const json_t *net, bool *dup)
 {
@@ -298,6 +386,8 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 		uint32_t c;
 
 		s->doc_devices++;
+		if (!err)
+			err = dropped_claims(s, v);
 		if (!id || err)
 			continue;
 		c = nn_inc_get(&s->doc_ids, id, strlen(id));
@@ -403,6 +493,8 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 	nn_table_init(&s->doc_ids);
 	nn_table_init(&s->rule_names);
 	nn_table_init(&s->dev_rules);
+	nn_table_init(&s->group_users);
+	nn_table_init(&s->group_names);
 	nn_table_init(&s->owners);
 	nn_table_init(&s->users);
 	nn_table_init(&s->nets);
@@ -418,7 +510,9 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 	s->slot_cap = slot_cap;
 	s->taken = calloc(slot_cap ? slot_cap : 1, 1);
 	s->user_rules = calloc(p->n_users ? p->n_users : 1, sizeof(*s->user_rules));
-	if (!s->cls || !s->slot || !s->taken || !s->user_rules)
+	s->user_devs = calloc(p->n_users ? p->n_users : 1, sizeof(*s->user_devs));
+	s->held = json_array();
+	if (!s->cls || !s->slot || !s->taken || !s->user_rules || !s->user_devs || !s->held)
 		goto fail;
 	for (i = 0; i < p->n_devices; i++) {
 		nn_compile_state_dev(cs, i, s->cls[i]);
@@ -431,7 +525,7 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 			s->taken[slots->node[i]] = 1;
 	if (slots->self < slot_cap)
 		s->taken[slots->self] = 1;
-	if (index_policy(s) || walk_doc(s))
+	if (index_policy(s) || index_groups(s) || walk_doc(s))
 		goto fail;
 	return s;
 fail:
@@ -450,8 +544,12 @@ struct nn_policy *nn_inc_take_policy(struct nn_inc *s)
 	 * those first, then let it free the rest without the policy. */
 	for (size_t i = 0; s->user_rules && i < p->n_users; i++)
 		free(s->user_rules[i].v);
+	for (size_t i = 0; s->user_devs && i < p->n_users; i++)
+		free(s->user_devs[i].v);
 	free(s->user_rules);
+	free(s->user_devs);
 	s->user_rules = NULL;
+	s->user_devs = NULL;
 	s->p = NULL;
 	nn_inc_free(s);
 	return p;
@@ -465,7 +563,13 @@ void nn_inc_free(struct nn_inc *s)
 		return;
 	for (i = 0; s->user_rules && i < s->p->n_users; i++)
 		free(s->user_rules[i].v);
+	for (i = 0; s->user_devs && i < s->p->n_users; i++)
+		free(s->user_devs[i].v);
 	free(s->user_rules);
+	free(s->user_devs);
+	nn_table_free(&s->group_users);
+	nn_table_free(&s->group_names);
+	json_decref(s->held);
 	for (i = 0; i < s->group_rules.cap; i++)
 		if (s->group_rules.e[i].used)
 			free(((struct vec *)s->group_rules.e[i].val)->v);
