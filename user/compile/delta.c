@@ -380,22 +380,26 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 	json_t *v;
 	int err = 0;
 
+	l = tid && nid ? net_key(nk, tid, nid) : 0;
+	if (l)
+		e = nn_table_get(&s->nets, nk, l);
 	json_array_foreach(json_object_get(net, "devices"), j, v)
 	{
 		const char *id = str_of(v, "device_id");
-		uint32_t c;
+		uint32_t c, d = id ? nn_inc_get(&s->dev_ids, id, strlen(id)) : INC_NONE;
 
 		s->doc_devices++;
-		if (!err)
+		/* A standing device's own entry (its id stands in this
+		 * network: the only copy) holds what index_policy() owned:
+		 * only the other entries are parsed (0.1-0.2 s at 100k). */
+		if (!err && !(e && d != INC_NONE &&
+			      s->p->devices[d].network == ((struct inc_net *)e->val)->idx))
 			err = dropped_claims(s, v);
 		if (!id || err)
 			continue;
 		c = nn_inc_get(&s->doc_ids, id, strlen(id));
 		err = nn_inc_put(&s->doc_ids, id, strlen(id), c == INC_NONE ? 1 : c + 1);
 	}
-	l = tid && nid ? net_key(nk, tid, nid) : 0;
-	if (l)
-		e = nn_table_get(&s->nets, nk, l);
 	if (err || !e)
 		return err; /* a dropped network: nothing in it stands */
 	((struct inc_net *)e->val)->tenant = tenant;
