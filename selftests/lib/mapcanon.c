@@ -301,6 +301,18 @@ void mapcanon_same_policy(const struct nn_policy *a, const struct nn_policy *b)
 	assert_int_equal(a->n_devices, b->n_devices);
 	assert_int_equal(a->n_rules, b->n_rules);
 	assert_int_equal(a->generation, b->generation);
+	/* Users (a user change patches groups and preference in place). */
+	assert_int_equal(a->n_users, b->n_users);
+	for (i = 0; i < a->n_users; i++) {
+		const struct nn_user *x = &a->users[i], *y = &b->users[i];
+
+		assert_string_equal(x->id, y->id);
+		assert_int_equal(x->network, y->network);
+		assert_int_equal(x->n_groups, y->n_groups);
+		for (j = 0; j < x->n_groups; j++)
+			assert_string_equal(x->groups[j], y->groups[j]);
+		assert_memory_equal(&x->pref, &y->pref, sizeof(x->pref));
+	}
 	for (i = 0; i < a->n_devices; i++) {
 		const struct nn_device *x = &a->devices[i], *y = NULL;
 

@@ -10,10 +10,12 @@
 #            --resync 1 (the drift check runs after every step)
 #
 # 1. A random sequence of changes (NN_SEED, printed): revoke, restore, key
-#    rotation, routing preference set and cleared, device added and deleted
-#    -- and ones that must not take the fast path: another device's key or
-#    address (every copy is dropped), a key that is not one, a device named
-#    by a rule, an ACL change (not a device delta). After every step:
+#    rotation, routing preference set and cleared, device added and deleted,
+#    a device a rule names by id revoked, restored or given a new key (the
+#    first two steps are such: each must take the fast path) -- and ones
+#    that must not take the fast path: another device's key or address
+#    (every copy is dropped), a key that is not one, an ACL change (not a
+#    device delta). After every step:
 #    - nn_meta names the control plane's generation;
 #    - the pinned maps equal a from-scratch compile of the same snapshot:
 #      the next drift check (the applier's record read back against the
@@ -96,9 +98,11 @@ nn_check "kept state built after the first full apply" \
 added=0 deleted=0 bad=0
 ADDED=()
 step() {
-	local i=$1 k d o g net
+	local i=$1 k d o g net sel st
 	d=${FREE[$((RANDOM % ${#FREE[@]}))]}
-	case $((RANDOM % 12)) in
+	sel=$((RANDOM % 12))
+	[ "$i" -le 2 ] && sel=10
+	case $sel in
 	0 | 1) k=revoke; cp_req PUT "/admin/v1/devices/$d/state" '{"state":"disabled"}' >/dev/null ;;
 	2) k=restore; cp_req PUT "/admin/v1/devices/$d/state" '{"state":"active"}' >/dev/null ;;
 	3) k=key; o=$(dev_obj "$d" | jq -c --arg k "$(key_of $((SEED * 100 + i)))" '.public_key = $k')
@@ -121,9 +125,16 @@ step() {
 	   [ "$d" = "${FREE[0]}" ] && k=key
 	   put_dev "$(dev_net "$d")" "$d" "$o" ;;
 	9) k=bad_key; o=$(dev_obj "$d" | jq -c '.public_key = "not-a-key"'); put_dev "$(dev_net "$d")" "$d" "$o" ;;
-	10) k=named; d=${NAMED[$((RANDOM % ${#NAMED[@]}))]}
-	    cp_req PUT "/admin/v1/devices/$d/state" \
-		"$( ((RANDOM % 2)) && echo '{"state":"disabled"}' || echo '{"state":"active"}')" >/dev/null ;;
+	10) d=${NAMED[$((RANDOM % ${#NAMED[@]}))]}
+	    if ((RANDOM % 3)); then
+		# the opposite state: always a new generation
+		k=named_state; st=$(dev_obj "$d" | jq -r .state)
+		[ "$st" = active ] && st=disabled || st=active
+		cp_req PUT "/admin/v1/devices/$d/state" "{\"state\":\"$st\"}" >/dev/null
+	    else
+		k=named_key; o=$(dev_obj "$d" | jq -c --arg k "$(key_of $((SEED * 100 + i)))" '.public_key = $k')
+		put_dev "$(dev_net "$d")" "$d" "$o"
+	    fi ;;
 	11) k=acl; net=$(dev_net "$d")
 	    o=$(snapshot | jq -c --arg n "$net" --arg p "$((1000 + RANDOM % 50000))" \
 		'[.tenants[].networks[] | select(.network_id == $n) | .acl][0] |
@@ -135,7 +146,7 @@ step() {
 # Bad changes are undone at once (a restore of the device's last good
 # object), so that every copy dropped comes back.
 declare -A GOOD
-fails=0
+fails=0 named=0
 for i in $(seq 1 "$STEPS"); do
 	d0=$(drift_n)
 	what=$(step "$i")
@@ -148,6 +159,16 @@ for i in $(seq 1 "$STEPS"); do
 	path=$(grep -E "event=applied .*generation=$g .*path=" "$LOG" | grep -v trigger=drift | tail -1 | grep -oE "path=[a-z]+")
 	nn_wait_for 10 drift_after "$d0" || { nn_not_ok "step $i: a drift check ran"; fails=$((fails + 1)); break; }
 	echo "# step $i: $what -> generation $g $path"
+	# A change of a device a rule names by id: the fast path (issue 13).
+	case $what in named*)
+		named=$((named + 1))
+		if [ "$path" != path=fast ]; then
+			nn_not_ok "step $i ($what): a rule-named device's change takes the fast path" \
+				"$path; $(grep -E 'fast_path_refused' "$LOG" | tail -1)"
+			fails=$((fails + 1))
+			break
+		fi ;;
+	esac
 	# The drift re-apply compiled the snapshot from scratch: nothing to
 	# write, nothing to flip, no entry differing from the record.
 	if grep -qE 'event=applied .*trigger=drift .*flipped=1|event=policy_maps_drift' "$LOG"; then
@@ -165,6 +186,7 @@ for i in $(seq 1 "$STEPS"); do
 	esac
 done
 [ $fails = 0 ] && nn_ok "$STEPS random steps: each enforced, maps equal to a from-scratch compile"
+nn_check "changes of rule-named devices ran, each on the fast path ($named)" test "$named" -ge 2
 fast=$(metric 'nanami_applies_total{path="fast"}')
 full=$(metric 'nanami_applies_total{path="full"}')
 fb=$(metric nanami_fast_path_fallbacks_total)

@@ -5,7 +5,7 @@
  *
  *   nn-microbench e2e --cp URL --pins DIR --snapshot FILE [--changes K]
  *                     [--churn RATE --seconds S] [--pid PID] [--seed N]
- *                     [--unnamed]
+ *                     [--unnamed | --named]
  *
  * A change is one request to the reference control plane's admin or
  * operator API (which answers with the generation it committed); it is
@@ -22,8 +22,11 @@
  * those kinds on random devices, not waited for; a poller resolves each
  * when its generation is enforced; the controller's RSS (--pid) sampled
  * each second. JSON on stdout; p50/p99/max per kind and overall.
- * --unnamed: changes only to devices no rule names by id (the controller's
- * fast path takes those; "devices" in the output counts the candidates).
+ * --unnamed: changes only to devices no rule names by id; --named: only to
+ * devices a rule of their network names by id (src or dst devices), for
+ * revoke, restore, preference and key rotation (add and delete make and
+ * remove devices of their own, which no rule names). "devices" in the
+ * output counts the candidates.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -385,9 +388,9 @@ static int churn(struct e2e *e, double rate, double seconds, int pid, json_t *ou
 	return 0;
 }
 
-/* @unnamed: only devices no rule of their network names by id (what the
- * controller's fast path takes; a rule-named device goes the full path). */
-static int load_devices(struct e2e *e, const char *file, bool unnamed)
+/* @only: 0 every device; 'u' only devices no rule of their network names
+ * by id; 'n' only devices one does. */
+static int load_devices(struct e2e *e, const char *file, int only)
 {
 	json_error_t jerr;
 	json_t *s = json_load_file(file, 0, &jerr), *t, *nw, *d;
@@ -402,8 +405,8 @@ static int load_devices(struct e2e *e, const char *file, bool unnamed)
 		json_array_foreach(json_object_get(t, "networks"), j, nw)
 		{
 			const char *nid = json_string_value(json_object_get(nw, "network_id"));
-			char *acl = unnamed ? json_dumps(json_object_get(nw, "acl"), JSON_COMPACT) :
-					      NULL;
+			char *acl = only ? json_dumps(json_object_get(nw, "acl"), JSON_COMPACT) :
+					   NULL;
 
 			json_array_foreach(json_object_get(nw, "devices"), k, d)
 			{
@@ -412,7 +415,7 @@ static int load_devices(struct e2e *e, const char *file, bool unnamed)
 				struct dev *nd;
 
 				snprintf(q, sizeof(q), "\"%s\"", id ? id : "");
-				if (!id || (acl && strstr(acl, q)))
+				if (!id || (acl && !strstr(acl, q) != (only == 'u')))
 					continue;
 				nd = realloc(e->devs, (e->n_devs + 1) * sizeof(*nd));
 
@@ -450,6 +453,7 @@ int e2e_main(int argc, char **argv)
 		{ "pid", required_argument, NULL, 'p' },
 		{ "seed", required_argument, NULL, 'x' },
 		{ "unnamed", no_argument, NULL, 'n' },
+		{ "named", no_argument, NULL, 'N' },
 		{},
 	};
 	struct e2e e = { .rng = 0x9e3779b97f4a7c15ULL };
@@ -458,7 +462,7 @@ int e2e_main(int argc, char **argv)
 	unsigned int per_kind = 20;
 	char path[512];
 	int opt, pid = 0, err;
-	bool unnamed = false;
+	int only = 0;
 	size_t i;
 	json_t *out;
 
@@ -489,7 +493,10 @@ int e2e_main(int argc, char **argv)
 			e.rng = strtoull(optarg, NULL, 0) | 1;
 			break;
 		case 'n':
-			unnamed = true;
+			only = 'u';
+			break;
+		case 'N':
+			only = 'n';
 			break;
 		default:
 			goto usage;
@@ -503,12 +510,13 @@ int e2e_main(int argc, char **argv)
 		fprintf(stderr, "e2e: %s: %s\n", path, strerror(errno));
 		return 1;
 	}
-	err = load_devices(&e, snap, unnamed);
+	err = load_devices(&e, snap, only);
 	if (err)
 		return 1;
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	e.curl = curl_easy_init();
-	out = json_pack("{s:I, s:b}", "devices", (json_int_t)e.n_devs, "unnamed_only", unnamed);
+	out = json_pack("{s:I, s:b, s:b}", "devices", (json_int_t)e.n_devs, "unnamed_only",
+			only == 'u', "named_only", only == 'n');
 	err = rate > 0 ? churn(&e, rate, seconds, pid, out) : serial(&e, per_kind, pid, out);
 	if (!err) {
 		char *s = json_dumps(out, JSON_INDENT(1));
@@ -528,6 +536,6 @@ int e2e_main(int argc, char **argv)
 usage:
 	fprintf(stderr, "usage: nn-microbench e2e --cp URL --pins DIR --snapshot FILE "
 			"[--changes K] [--churn RATE --seconds S] [--pid PID] [--seed N] "
-			"[--unnamed]\n");
+			"[--unnamed | --named]\n");
 	return 2;
 }

@@ -12,8 +12,9 @@
 #
 #   E2E_N=100000 tools/bench/e2e.sh
 #   E2E_N=100000 E2E_CHURN=100 E2E_SECONDS=300 tools/bench/e2e.sh
-#   E2E_UNNAMED=1: change only devices no rule names (the fast path's kind;
-#   a rule-named device goes the full path: docs/controller.md)
+#   E2E_UNNAMED=1: change only devices no rule names by id; E2E_NAMED=1:
+#   only devices a rule names by id (revoke, restore, preference, key; both
+#   take the fast path: docs/controller.md)
 set -u
 E2E_N=${E2E_N:-100000}
 E2E_CHANGES=${E2E_CHANGES:-20}
@@ -63,6 +64,7 @@ gwd_pid=$(cat "$NN_TMP/gatewayd.pid")
 args=(--cp "http://127.0.0.1:$PORT" --pins "$PINS" --snapshot "$NN_TMP/snap.json"
       --changes "$E2E_CHANGES" --pid "$gwd_pid")
 [ "${E2E_UNNAMED:-0}" = 1 ] && args+=(--unnamed)
+[ "${E2E_NAMED:-0}" = 1 ] && args+=(--named)
 say "serial: $E2E_CHANGES changes of each kind"
 nn_in gw "$MB" e2e "${args[@]}" >"$OUT/$E2E_N.json" || { say "e2e failed"; exit 1; }
 if [ -n "$E2E_CHURN" ]; then

@@ -120,12 +120,12 @@ enum { NN_DC_SRC, NN_DC_GSRC, NN_DC_DST6, NN_DC_DST4, NN_DC_COUNT };
 void nn_compile_state_dev(const struct nn_compile_state *k, size_t d, uint32_t cls[NN_DC_COUNT]);
 
 /* The classes @dev would get with the source signatures @named and @grp
- * (sorted rule indices of its network) and no rule naming it as dst: only
- * classes that exist already. -ENOENT when a signature has no class (it
- * would create one: not a per-device change), -ENOMEM. */
+ * and the rules @dst naming it in dst.devices (sorted rule indices of its
+ * network): only classes that exist already. -ENOENT when a signature has
+ * no class (it would create one: not a per-device change), -ENOMEM. */
 int nn_compile_dev_classes(struct nn_compile_state *k, const struct nn_device *dev,
 			   const uint32_t *named, size_t n_named, const uint32_t *grp, size_t n_grp,
-			   uint32_t cls[NN_DC_COUNT]);
+			   const uint32_t *dst, size_t n_dst, uint32_t cls[NN_DC_COUNT]);
 
 /* Members of a source (@dst false) or destination class; ±1 by hand as a
  * device joins or leaves. NN_CLASS_NONE has no count (0). */

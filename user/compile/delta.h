@@ -13,16 +13,22 @@
  * full snapshot would differ from the patched state):
  *  - produce or remove a validation or routing message: the messages kept
  *    from the last full apply must stay the full snapshot's;
- *  - collide on device id, address or public key with any other entity, or
+ *  - collide on device id, address or public key with any other entity
+ *    (a dropped copy in the document included), or
  *    touch an id the document holds dropped copies of ("every copy of a
  *    duplicate is dropped" would drop or restore others);
- *  - be named by id by any rule, valid or dropped (a rule's validity or a
- *    dst class would change);
+ *  - add or delete an id a rule of its network names (valid or dropped): the
+ *    rule stands only while the device does, so it would be dropped or
+ *    restored (renumbering every rule after it) or the snapshot rejected. A
+ *    device standing before and after may be named: its rules stand as they
+ *    were, and its classes include them (src named, dst);
  *  - put an address in closed space;
  *  - need a class that does not exist, or leave a class without members
  *    (cells would appear or vanish).
  * The device's own validity is judged by the snapshot parser itself, on a
  * one-device snapshot with its network's gateway block, user and nodes.
+ * A delta of one user upsert (groups, routing preference) is a change of
+ * each of the user's devices, judged the same way (delta_user.c).
  */
 #ifndef NANAMI_COMPILE_DELTA_H
 #define NANAMI_COMPILE_DELTA_H

@@ -17,23 +17,7 @@
 #include "compile/delta_int.h"
 #include "lib/u32sort.h"
 
-/* More changes in one delta than this: the full path (the checks between
- * changes are quadratic, and a large delta is no per-device change). */
-#define INC_MAX_CHANGES 64
-
-struct chg {
-	bool upsert;
-	const char *id;
-	uint32_t ni;		    /* network index */
-	uint32_t old;		    /* device index before, INC_NONE: new */
-	uint8_t okey[32];	    /* its key before (when old is a device) */
-	struct nn_device nd;	    /* the device after (upsert) */
-	uint32_t ocls[NN_DC_COUNT]; /* classes before (old) */
-	uint32_t ncls[NN_DC_COUNT]; /* classes after (upsert) */
-	struct vec named, grp;	    /* its source rules after (upsert) */
-};
-
-static int why_(char *why, size_t len, const char *fmt, const char *id)
+int nn_inc_why(char *why, size_t len, const char *fmt, const char *id)
 {
 	snprintf(why, len, fmt, id ? id : "?");
 	return -EAGAIN;
@@ -46,7 +30,7 @@ static int why_(char *why, size_t len, const char *fmt, const char *id)
  * network. The snapshot parser judges it exactly as in the full document
  * (the checks that look across entries are done here against the kept
  * indexes instead). */
-static char *mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t *net,
+char *nn_inc_mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t *net,
 		      const json_t *user, const json_t *dev)
 {
 	json_t *root = json_object(), *t = json_object(), *n = json_copy((json_t *)net);
@@ -73,7 +57,8 @@ static char *mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t
 		nodes = NULL;
 		bad |= json_object_set(t, "tenant_id", json_object_get(tenant, "tenant_id"));
 		bad |= json_object_set_new(n, "users", json_pack("[O]", user));
-		bad |= json_object_set_new(n, "devices", json_pack("[O]", dev));
+		bad |= json_object_set_new(n, "devices",
+					   dev ? json_pack("[O]", dev) : json_array());
 		bad |= json_object_set_new(n, "resources", json_array());
 		bad |= json_object_set_new(n, "acl", json_array());
 		bad |= json_object_set_new(t, "networks", json_pack("[O]", n));
@@ -89,7 +74,7 @@ static char *mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t
 }
 
 /* Does the device, where it stands now, get a routing message? */
-static bool routing_msg(struct nn_inc *s, const struct nn_device *d)
+bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d)
 {
 	struct nn_errlist errs = { 0 };
 	struct nn_device copy = *d;
@@ -108,20 +93,32 @@ static uint32_t owner_of(const struct nn_inc *s, char kind, const uint8_t *v, si
 	return nn_inc_get(&s->owners, k, nn_inc_owner_key(k, kind, v, len));
 }
 
-/* The source signatures of a device of user @u in network @ni: the rules
- * reaching it through its groups, and those naming its user but not
- * reaching it through a group (compile.c's src_classes() split; no rule
- * names the device itself). */
-static int src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, struct vec *named, struct vec *grp)
+/* The standing rules of network @ni naming device id @id in src.devices
+ * and dst.devices (NULL: none). */
+const struct inc_devrules *nn_inc_dev_rules(const struct nn_inc *s, uint32_t ni, const char *id)
 {
-	const struct nn_user *us = &s->p->users[u];
-	const struct vec *ur = &s->user_rules[u];
+	struct inc_key k;
+	struct nn_tentry *e = nn_table_get(&s->dev_rules, &k, nn_inc_key(&k, ni, id));
+
+	return e ? e->val : NULL;
+}
+
+/* The source signatures of device @id of user @u in network @ni: the rules
+ * reaching it through its user's groups, and those naming it or its user
+ * but not reaching it through a group (compile.c's src_classes() split:
+ * validation puts a device a rule reaches through a group in the rule's
+ * src_grp_devices, however else the rule names it). */
+int nn_inc_src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, const char (*groups)[NN_NAME_MAX],
+		    size_t n_groups, const char *id, struct vec *named, struct vec *grp)
+{
+	const struct inc_devrules *dr = nn_inc_dev_rules(s, ni, id);
+	struct vec by_name = {};
 	size_t i, j;
 	int err = 0;
 
-	for (i = 0; i < us->n_groups && !err; i++) {
+	for (i = 0; i < n_groups && !err; i++) {
 		struct inc_key k;
-		size_t l = nn_inc_key(&k, ni, us->groups[i]);
+		size_t l = nn_inc_key(&k, ni, groups[i]);
 		struct nn_tentry *e = nn_table_get(&s->group_rules, &k, l);
 		const struct vec *g = e ? e->val : NULL;
 
@@ -129,12 +126,19 @@ static int src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, struct vec *named
 			err = nn_c_vpush(grp, g->v[j]);
 	}
 	nn_c_vsort_unique(grp);
-	for (i = 0, j = 0; i < ur->n && !err; i++) {
-		while (j < grp->n && grp->v[j] < ur->v[i])
+	/* The user's rules and the device's own, one sorted list. */
+	if (!err && s->user_rules[u].n)
+		err = nn_c_vappend(&by_name, s->user_rules[u].v, s->user_rules[u].n);
+	if (!err && dr && dr->src.n)
+		err = nn_c_vappend(&by_name, dr->src.v, dr->src.n);
+	nn_c_vsort_unique(&by_name);
+	for (i = 0, j = 0; i < by_name.n && !err; i++) {
+		while (j < grp->n && grp->v[j] < by_name.v[i])
 			j++;
-		if (j >= grp->n || grp->v[j] != ur->v[i])
-			err = nn_c_vpush(named, ur->v[i]);
+		if (j >= grp->n || grp->v[j] != by_name.v[i])
+			err = nn_c_vpush(named, by_name.v[i]);
 	}
+	free(by_name.v);
 	return err;
 }
 
@@ -142,6 +146,7 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 			const struct inc_net *net, char *why, size_t wl)
 {
 	struct nn_errlist errs = { 0 };
+	const struct inc_devrules *dr;
 	struct nn_policy *mp = NULL;
 	const char *uid = json_string_value(json_object_get(value, "user_id"));
 	struct inc_key k;
@@ -151,12 +156,13 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 	int err;
 
 	if (!uid)
-		return why_(why, wl, "device %s: no user_id string", c->id);
+		return nn_inc_why(why, wl, "device %s: no user_id string", c->id);
 	ue = nn_table_get(&s->users, &k, nn_inc_key(&k, net->idx, uid));
 	if (!ue || !((struct inc_user *)ue->val)->js)
-		return why_(why, wl, "device %s: its user is not a standing user of the network",
-			    c->id);
-	text = mini_doc(s, net->tenant, net->net, ((struct inc_user *)ue->val)->js, value);
+		return nn_inc_why(why, wl,
+				  "device %s: its user is not a standing user of the network",
+				  c->id);
+	text = nn_inc_mini_doc(s, net->tenant, net->net, ((struct inc_user *)ue->val)->js, value);
 	if (!text)
 		return -ENOMEM;
 	err = nn_policy_parse(text, strlen(text), s->p->node_id, &s->lim, &mp, &errs);
@@ -168,35 +174,41 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 	if (err || errs.n || !mp || mp->n_devices != 1) {
 		nn_errlist_free(&errs);
 		nn_policy_free(mp);
-		return why_(why, wl, "device %s: the snapshot parser has something to say", c->id);
+		return nn_inc_why(why, wl, "device %s: the snapshot parser has something to say",
+				  c->id);
 	}
 	c->nd = mp->devices[0];
 	nn_errlist_free(&errs);
 	nn_policy_free(mp);
 	c->nd.network = net->idx;
 	c->nd.user = ((struct inc_user *)ue->val)->idx;
-	if (routing_msg(s, &c->nd))
-		return why_(why, wl, "device %s: its routing gets a message", c->id);
+	if (nn_inc_routing_msg(s, &c->nd))
+		return nn_inc_why(why, wl, "device %s: its routing gets a message", c->id);
 	o = owner_of(s, 'a', c->nd.addr6, NN_ADDR_LEN);
 	if (o != INC_NONE && o != c->old)
-		return why_(why, wl, "device %s: overlay_ipv6 held by another", c->id);
+		return nn_inc_why(why, wl, "device %s: overlay_ipv6 held by another", c->id);
 	if (c->nd.has_addr4) {
 		o = owner_of(s, 'a', c->nd.addr4, NN_ADDR_LEN);
 		if (o != INC_NONE && o != c->old)
-			return why_(why, wl, "device %s: overlay_ipv4 held by another", c->id);
+			return nn_inc_why(why, wl, "device %s: overlay_ipv4 held by another",
+					  c->id);
 	}
 	o = owner_of(s, 'k', c->nd.pubkey, 32);
 	if (o != INC_NONE && o != c->old)
-		return why_(why, wl, "device %s: public_key held by another", c->id);
+		return nn_inc_why(why, wl, "device %s: public_key held by another", c->id);
 	if (nn_compile_in_closed(s->cs, c->nd.addr6) ||
 	    (c->nd.has_addr4 && nn_compile_in_closed(s->cs, c->nd.addr4)))
-		return why_(why, wl, "device %s: an address in closed space", c->id);
-	err = src_sigs(s, net->idx, c->nd.user, &c->named, &c->grp);
+		return nn_inc_why(why, wl, "device %s: an address in closed space", c->id);
+	err = nn_inc_src_sigs(s, net->idx, c->nd.user, s->p->users[c->nd.user].groups,
+			      s->p->users[c->nd.user].n_groups, c->id, &c->named, &c->grp);
+	dr = nn_inc_dev_rules(s, net->idx, c->id);
 	if (!err)
 		err = nn_compile_dev_classes(s->cs, &c->nd, c->named.v, c->named.n, c->grp.v,
-					     c->grp.n, c->ncls);
+					     c->grp.n, dr ? dr->dst.v : NULL, dr ? dr->dst.n : 0,
+					     c->ncls);
 	if (err == -ENOENT)
-		return why_(why, wl, "device %s: would need a class that does not exist", c->id);
+		return nn_inc_why(why, wl, "device %s: would need a class that does not exist",
+				  c->id);
 	return err;
 }
 
@@ -208,17 +220,18 @@ static int judge(struct nn_inc *s, const json_t *ch, struct chg *c, char *why, s
 	const char *nid = json_string_value(json_object_get(ch, "network_id"));
 	char nk[2 * NN_NAME_MAX];
 	struct nn_tentry *ne;
+	struct inc_key k;
 	uint32_t n_doc;
 	size_t l;
 
 	c->id = json_string_value(json_object_get(ch, "id"));
 	c->old = INC_NONE;
 	if (!kind || strcmp(kind, "device") || !op || !c->id || !tid || !nid)
-		return why_(why, wl, "change of %s: not a device upsert or delete",
-			    c->id ? c->id : kind);
+		return nn_inc_why(why, wl, "change of %s: not a device upsert or delete",
+				  c->id ? c->id : kind);
 	c->upsert = !strcmp(op, "upsert");
 	if (!c->upsert && strcmp(op, "delete"))
-		return why_(why, wl, "change of %s: unknown op", c->id);
+		return nn_inc_why(why, wl, "change of %s: unknown op", c->id);
 	l = strlen(tid) < NN_NAME_MAX && strlen(nid) < NN_NAME_MAX ? strlen(tid) + 1 + strlen(nid) :
 								     0;
 	if (l) {
@@ -227,30 +240,43 @@ static int judge(struct nn_inc *s, const json_t *ch, struct chg *c, char *why, s
 	}
 	ne = l ? nn_table_get(&s->nets, nk, l) : NULL;
 	if (!ne || !((struct inc_net *)ne->val)->net)
-		return why_(why, wl, "device %s: its network is not standing", c->id);
+		return nn_inc_why(why, wl, "device %s: its network is not standing", c->id);
 	c->ni = ((struct inc_net *)ne->val)->idx;
-	if (nn_table_get(&s->rule_names, c->id, strlen(c->id)))
-		return why_(why, wl, "device %s: a rule names it", c->id);
+	if (((struct inc_net *)ne->val)->dup_rule_ids)
+		return nn_inc_why(why, wl, "device %s: its network's ACL repeats a rule_id", c->id);
 	c->old = nn_inc_get(&s->dev_ids, c->id, strlen(c->id));
+	/* A rule of the network naming the id stands only while the device
+	 * does (an allow rule is dropped, a deny rule rejects the snapshot):
+	 * adding or deleting it drops or restores a rule, which renumbers
+	 * every rule after it (cells, rule slots: the whole policy). A
+	 * change of a device standing before and after leaves the rule as
+	 * it is; its classes include the rule (judge_upsert). */
+	if ((c->old == INC_NONE || !c->upsert) &&
+	    nn_table_get(&s->rule_names, &k, nn_inc_key(&k, c->ni, c->id)))
+		return nn_inc_why(why, wl,
+				  "device %s: a rule of its network names it (the rule would be "
+				  "dropped or restored)",
+				  c->id);
 	n_doc = nn_inc_get(&s->doc_ids, c->id, strlen(c->id));
 	if (n_doc == INC_NONE)
 		n_doc = 0;
 	if (c->old != INC_NONE ? n_doc != 1 : n_doc != 0)
-		return why_(why, wl, "device %s: dropped or duplicated in the document", c->id);
+		return nn_inc_why(why, wl, "device %s: dropped or duplicated in the document",
+				  c->id);
 	if (c->old != INC_NONE) {
 		if (s->p->devices[c->old].network != c->ni)
-			return why_(why, wl, "device %s: stands in another network", c->id);
-		if (routing_msg(s, &s->p->devices[c->old]))
-			return why_(why, wl, "device %s: its routing had a message", c->id);
+			return nn_inc_why(why, wl, "device %s: stands in another network", c->id);
+		if (nn_inc_routing_msg(s, &s->p->devices[c->old]))
+			return nn_inc_why(why, wl, "device %s: its routing had a message", c->id);
 		memcpy(c->ocls, s->cls[c->old], sizeof(c->ocls));
 		memcpy(c->okey, s->p->devices[c->old].pubkey, sizeof(c->okey));
 	} else if (!c->upsert) {
-		return why_(why, wl, "device %s: delete of a device not standing", c->id);
+		return nn_inc_why(why, wl, "device %s: delete of a device not standing", c->id);
 	}
 	if (!c->upsert)
 		return 0;
 	if (!json_is_object(json_object_get(ch, "value")))
-		return why_(why, wl, "device %s: no value", c->id);
+		return nn_inc_why(why, wl, "device %s: no value", c->id);
 	return judge_upsert(s, c, json_object_get(ch, "value"), ne->val, why, wl);
 }
 
@@ -305,7 +331,7 @@ static bool independent(const struct nn_inc *s, const struct chg *c, size_t n)
 }
 
 /* No class may lose its last member: it would vanish, and its cells. */
-static bool classes_stay(struct nn_inc *s, const struct chg *c, size_t n)
+bool nn_inc_classes_stay(struct nn_inc *s, const struct chg *c, size_t n)
 {
 	size_t i, k;
 	bool ok = true;
@@ -524,7 +550,8 @@ static int withdraw(struct nn_inc *s, uint32_t d, struct nn_dev_patch *pt)
 	struct vec on = {}, og = {};
 	int err;
 
-	err = src_sigs(s, od->network, od->user, &on, &og);
+	err = nn_inc_src_sigs(s, od->network, od->user, s->p->users[od->user].groups,
+			      s->p->users[od->user].n_groups, od->id, &on, &og);
 	if (!err)
 		err = rule_lists(s, d, &on, &og, false);
 	free(on.v);
@@ -534,7 +561,7 @@ static int withdraw(struct nn_inc *s, uint32_t d, struct nn_dev_patch *pt)
 	return err ?: patch_del(pt, od);
 }
 
-static int apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt)
+int nn_inc_apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt)
 {
 	uint32_t d = c->old, slot;
 	int err = 0;
@@ -543,6 +570,10 @@ static int apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt
 		/* The same device, changed: same slot, other lists. */
 		err = withdraw(s, d, pt);
 		slot = s->slot[d];
+		if (!err && s->p->devices[d].user != c->nd.user) {
+			nn_inc_udev_del(s, s->p->devices[d].user, d);
+			err = nn_inc_udev_add(s, c->nd.user, d);
+		}
 	} else {
 		if (s->p->n_devices == s->dev_cap) {
 			size_t nc = s->dev_cap * 2;
@@ -569,6 +600,8 @@ static int apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt
 			err = nn_inc_put(&s->dev_ids, c->id, strlen(c->id), d);
 		if (!err)
 			err = nn_inc_put(&s->doc_ids, c->id, strlen(c->id), 1);
+		if (!err)
+			err = nn_inc_udev_add(s, c->nd.user, d);
 		s->doc_devices++;
 	}
 	if (err)
@@ -602,9 +635,13 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 	pt->old_slots[pt->n_old++] = s->slot[d];
 	s->taken[s->slot[d]] = 0;
 	s->doc_devices--;
+	nn_inc_udev_del(s, s->p->devices[d].user, d);
 	if (d != last) {
 		/* The last device takes the place: every list naming it. */
 		const struct nn_device *ld = &s->p->devices[last];
+
+		nn_inc_udev_del(s, ld->user, last);
+		err = nn_inc_udev_add(s, ld->user, d);
 
 		nw = &s->p->networks[ld->network];
 		for (r = nw->first_rule; r < nw->first_rule + nw->n_rules && !err; r++) {
@@ -634,7 +671,7 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 }
 
 /* A key both deleted and set is only set. */
-static void collapse(struct nn_dev_patch *pt)
+void nn_inc_collapse(struct nn_dev_patch *pt)
 {
 	size_t i, j, m = 0;
 
@@ -677,42 +714,41 @@ static int patch_peers(const struct chg *c, size_t n, struct nn_dev_patch *pt)
 	return 0;
 }
 
-int nn_inc_delta(struct nn_inc *s, const json_t *changes, uint64_t generation,
-		 struct nn_dev_patch *pt, char *why, size_t whylen)
+/* The device upserts and deletes of @changes, judged, then applied. */
+int nn_inc_device_delta(struct nn_inc *s, const json_t *changes, struct nn_dev_patch *pt, char *why,
+			size_t whylen)
 {
 	struct chg c[INC_MAX_CHANGES];
 	size_t n = json_array_size(changes), i, adds = 0, dels = 0;
 	int err = 0;
 
-	memset(pt, 0, sizeof(*pt));
 	memset(c, 0, sizeof(c));
-	if (!json_is_array(changes) || n > INC_MAX_CHANGES)
-		return why_(why, whylen, "%s changes: not a small device delta",
-			    json_is_array(changes) ? "too many" : "no");
+	if (n > INC_MAX_CHANGES)
+		return nn_inc_why(why, whylen, "%s changes: not a small device delta", "too many");
 	for (i = 0; i < n && !err; i++) {
 		err = judge(s, json_array_get(changes, i), &c[i], why, whylen);
 		adds += c[i].upsert && c[i].old == INC_NONE;
 		dels += !c[i].upsert;
 	}
 	if (!err && !independent(s, c, n))
-		err = why_(why, whylen, "%s: changes of one delta share an id, address or key",
-			   "delta");
+		err = nn_inc_why(why, whylen,
+				 "%s: changes of one delta share an id, address or key", "delta");
 	/* The full path counts what the document holds against the limits. */
 	if (!err && s->doc_devices + adds - dels > s->lim.max_devices)
-		err = why_(why, whylen, "%s: over --max-devices", "delta");
+		err = nn_inc_why(why, whylen, "%s: over --max-devices", "delta");
 	for (i = 0; !err && i < s->slot_cap && adds; i++)
 		adds -= !s->taken[i];
 	if (!err && adds)
-		err = why_(why, whylen, "%s: no free counter slot", "delta");
-	if (!err && !classes_stay(s, c, n))
-		err = why_(why, whylen, "%s: a class would lose its last member", "delta");
+		err = nn_inc_why(why, whylen, "%s: no free counter slot", "delta");
+	if (!err && !nn_inc_classes_stay(s, c, n))
+		err = nn_inc_why(why, whylen, "%s: a class would lose its last member", "delta");
 	/* Before the state changes: a failure here leaves it as it was. */
 	if (!err)
 		err = patch_peers(c, n, pt);
 	/* From here on the state changes: a failure (memory) spoils it. */
 	for (i = 0; i < n && !err; i++)
 		if (c[i].upsert)
-			err = apply_upsert(s, &c[i], pt);
+			err = nn_inc_apply_upsert(s, &c[i], pt);
 	for (i = 0; i < n && !err; i++)
 		if (!c[i].upsert)
 			err = apply_delete(s, &c[i], pt);
@@ -720,14 +756,5 @@ int nn_inc_delta(struct nn_inc *s, const json_t *changes, uint64_t generation,
 		free(c[i].named.v);
 		free(c[i].grp.v);
 	}
-	if (err) {
-		nn_dev_patch_free(pt);
-		return err;
-	}
-	collapse(pt);
-	s->p->generation = generation;
-	pt->generation = generation;
-	pt->n_devices = s->p->n_devices;
-	pt->seq = s->seq;
-	return 0;
+	return err;
 }

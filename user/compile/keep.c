@@ -62,7 +62,7 @@ static int lookup(const struct nn_table *sigs, uint32_t net, const uint32_t *sig
 
 int nn_compile_dev_classes(struct nn_compile_state *k, const struct nn_device *dev,
 			   const uint32_t *named, size_t n_named, const uint32_t *grp, size_t n_grp,
-			   uint32_t cls[NN_DC_COUNT])
+			   const uint32_t *dst, size_t n_dst, uint32_t cls[NN_DC_COUNT])
 {
 	uint32_t net = dev->network + 1;
 	struct vec sig = {};
@@ -71,7 +71,10 @@ int nn_compile_dev_classes(struct nn_compile_state *k, const struct nn_device *d
 	err = lookup(&k->s.src_sigs, net, named, n_named, &cls[NN_DC_SRC]);
 	if (!err)
 		err = lookup(&k->s.src_sigs, net, grp, n_grp, &cls[NN_DC_GSRC]);
-	/* As dst_classes_devices() with no rule naming the device. */
+	/* As dst_classes_devices(): the rules naming the device as dst, then
+	 * those whose regions or prefixes cover each address. */
+	if (!err && n_dst)
+		err = nn_c_vappend(&sig, dst, n_dst);
 	if (!err)
 		err = nn_c_region_sig(&k->s, net, dev->addr6, 128, &sig);
 	if (!err)
@@ -79,7 +82,10 @@ int nn_compile_dev_classes(struct nn_compile_state *k, const struct nn_device *d
 	cls[NN_DC_DST4] = NN_CLASS_NONE;
 	if (!err && dev->has_addr4) {
 		sig.n = 0;
-		err = nn_c_region_sig(&k->s, net, dev->addr4, 128, &sig);
+		if (n_dst)
+			err = nn_c_vappend(&sig, dst, n_dst);
+		if (!err)
+			err = nn_c_region_sig(&k->s, net, dev->addr4, 128, &sig);
 		if (!err)
 			err = lookup(&k->s.dst_sigs, net, sig.v, sig.n, &cls[NN_DC_DST4]);
 	}
