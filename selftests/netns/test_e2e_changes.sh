@@ -35,7 +35,8 @@ log_has() { grep -q -- "$1" "$OUT/1000-gatewayd.log"; }
 nn_check "the changes came as deltas over the stream (trigger=event)" \
 	log_has 'event=applied .*trigger=event'
 # Which path each change took (docs/controller.md "The incremental path in
-# the daemon"): device changes no rule names take the fast path.
+# the daemon"): every one of these device changes takes the fast path, a
+# device a rule names too (docs/controller.md, "Rule-named devices").
 GL=$OUT/1000-gatewayd.log
 grep -E 'event=applied .*trigger=event' "$GL" | grep -oE 'generation=[0-9]+|path=[a-z]+' |
 	paste -d' ' - - | sed 's/^/# /'
@@ -43,5 +44,7 @@ echo "# paths: fast=$(grep -cE 'event=applied .*trigger=event.*path=fast' "$GL")
 	"full=$(grep -cE 'event=applied .*trigger=event.*path=full' "$GL")"
 nn_check "device changes took the fast path (path=fast)" \
 	log_has 'event=applied .*trigger=event.*path=fast'
+nn_check "no device change took the full path (path=full)" \
+	test "$(grep -cE 'event=applied .*trigger=event.*path=full' "$GL")" -eq 0
 echo "# request to enforcement at 1k: $(jq -c '.serial_all | {p50_ms, max_ms}' "$J" 2>/dev/null)"
 nn_finish

@@ -7,7 +7,8 @@
  * restore, key rotation, routing preference, add, delete. Each: CPU ms of
  * the process (user + system), wall ms, map writes. The device is the
  * first from the middle of the snapshot that no rule names by id (a device
- * a rule names is the full path's).
+ * a rule names goes the same path, with a longer signature:
+ * docs/controller.md, "Rule-named devices").
  */
 #include <errno.h>
 #include <stdio.h>
