@@ -31,6 +31,18 @@ struct {
 	__type(value, struct nn_addr_info);
 } nn_addrs SEC(".maps");
 
+/* Per slot, a filter of the addresses in nn_addrs: "surely no identity"
+ * from one line (nanami_abi.h "Source filter"; the loader sizes it to
+ * 2 * (nn_srcf_lines + 1)); mmapable so that its values start on a page and
+ * each is one line. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* values from a page: a line each */
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct nn_srcf_line);
+} nn_srcf SEC(".maps");
+
 /* Resource and overlay prefixes (global scope) and ACL dst prefixes
  * (per-network scope), per slot. */
 struct {

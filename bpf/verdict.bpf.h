@@ -263,6 +263,31 @@ static __always_inline void nn_flow_end_set(struct nn_flow *f, int is_b, const _
 }
 
 /*
+ * Is @addr surely no identity of the live generation (not in nn_addrs'
+ * half of @epoch's slot)? One line of nn_srcf, after its half's header (the
+ * same line for every packet: hot). 0 means "maybe": the normal lookup
+ * decides. A half stamped for another epoch (being rewritten, written by a
+ * controller that does not know the filter, or never) is not used, so a
+ * stale filter never decides a packet (nanami_abi.h "Source filter").
+ */
+static __always_inline int nn_srcf_absent(__u32 epoch, const __u8 *addr)
+{
+	__u32 base = NN_SLOT(epoch) * (nn_srcf_lines + 1), idx;
+	struct nn_srcf_line *hdr, *ln;
+	__u64 h;
+
+	if (!nn_srcf_lines)
+		return 0;
+	hdr = bpf_map_lookup_elem(&nn_srcf, &base);
+	if (!hdr || *(volatile __u64 *)&hdr->w[0] != NN_SRCF_STAMP(epoch))
+		return 0;
+	h = nn_srcf_hash(addr);
+	idx = base + 1 + ((__u32)(h >> 32) & (nn_srcf_lines - 1));
+	ln = bpf_map_lookup_elem(&nn_srcf, &idx);
+	return ln && !nn_srcf_has(ln->w, h);
+}
+
+/*
  * The pipeline of one direction: parse; the flow table first (a current
  * flow whose overlay end is known passes at once); else the overlay end (the
  * source from the overlay, the destination into it); later fragments, ICMP
@@ -286,6 +311,14 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 	if (p.untouched) {
 		nn_record_untouched();
 		return 1;
+	}
+	/* Step 1's "not found" from the filter's one line, before the flow
+	 * lookup: no flow, fragment or error of an address that is no
+	 * identity passes step 1, so none is looked up. The verdict is the
+	 * one nn_check_src / nn_check_dst give an unknown address. */
+	if (nn_srcf_absent(epoch, dir == NN_DIR_FROM_OVERLAY ? p.src : p.dst)) {
+		j.reason = dir == NN_DIR_FROM_OVERLAY ? NN_R_SPOOF : NN_R_UNKNOWN_DST;
+		return nn_finish(c, &p, &j, epoch);
 	}
 	now = nn_now();
 	/* Later fragments and ICMP errors are not their own flow's packets:

@@ -280,6 +280,34 @@ out:
 	return err;
 }
 
+long dpt_srcf_missing(struct dpt *t, size_t *n_addrs)
+{
+	uint32_t lines = nn_srcf_lines_for(&t->dp->opts.cap), epoch = 0, base, key;
+	int fd = t->dp->map_fd[NN_M_SRCF], afd = t->dp->map_fd[NN_M_ADDRS];
+	struct nn_addr_key k, *prev = NULL;
+	struct nn_srcf_line l;
+	long missing = 0;
+
+	*n_addrs = 0;
+	if (nn_live_epoch(t->dp, &epoch))
+		return -1;
+	base = NN_SLOT(epoch) * (lines + 1);
+	if (bpf_map_lookup_elem(fd, &base, &l) || l.w[0] != NN_SRCF_STAMP(epoch))
+		return -1;
+	while (!bpf_map_get_next_key(afd, prev, &k)) {
+		uint64_t h = nn_srcf_hash(k.addr);
+
+		prev = &k;
+		if (k.slot != NN_SLOT(epoch))
+			continue;
+		(*n_addrs)++;
+		key = base + 1 + ((uint32_t)(h >> 32) & (lines - 1));
+		if (bpf_map_lookup_elem(fd, &key, &l) || !nn_srcf_has(l.w, h))
+			missing++;
+	}
+	return missing;
+}
+
 int dpt_flush_state(struct dpt *t)
 {
 	int err;

@@ -70,6 +70,15 @@ int dpt_run_fast(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_
 /* Sum over CPUs of the drop counter for @reason. */
 uint64_t dpt_drops(struct dpt *t, uint32_t reason);
 
+/*
+ * The source filter of the live slot (nanami_abi.h "Source filter"), read
+ * from the maps: -1 when its half is not stamped for the live epoch (the
+ * programs would not use it), else how many addresses of nn_addrs' live half
+ * its bits miss (a false "surely absent": must be 0). *n_addrs: the live
+ * half's addresses.
+ */
+long dpt_srcf_missing(struct dpt *t, size_t *n_addrs);
+
 /* Forget every tracked flow and fragment. */
 int dpt_flush_state(struct dpt *t);
 

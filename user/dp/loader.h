@@ -37,6 +37,20 @@ static inline uint32_t nn_dev_slots(const struct nn_capacity *c)
 	return c->max_devices + c->max_nodes + 1;
 }
 
+/* nn_srcf's lines per slot half for @c (the programs' nn_srcf_lines): at
+ * least NN_SRCF_BITS_PER_ADDR bits per nn_addrs entry a slot can hold, a
+ * power of two (the programs mask the hash). 131072 devices: 8192 lines,
+ * 512 KB a half, which stays in this machine's L2 under a spray. */
+static inline uint32_t nn_srcf_lines_for(const struct nn_capacity *c)
+{
+	uint64_t addrs = 2ull * c->max_devices + c->max_nodes + 2;
+	uint64_t want = (addrs * NN_SRCF_BITS_PER_ADDR + 511) / 512, l = 1;
+
+	while (l < want && l < (1u << 24))
+		l <<= 1;
+	return (uint32_t)l;
+}
+
 /* The capacities maps of @map_fd (indexed by enum nn_map_id) were created
  * with: the inverse of the loader's sizing. -EINVAL when the sizes do not fit
  * it (maps of another version). */
@@ -78,6 +92,7 @@ enum nn_map_id {
 	NN_M_FLOWLIM,
 	NN_M_FLOWRL,
 	NN_M_CELLS4, /* small cells and markers (nanami_abi.h "Small cells") */
+	NN_M_SRCF,   /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
 	NN_M_COUNT,
 };
 
