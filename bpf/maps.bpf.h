@@ -244,6 +244,10 @@ struct nn_scratch {
 	struct nn_cell_key cell_key;
 	__u32 cell_port;
 	__u64 cell_result; /* deny << 32 | allow */
+	/* This packet's first nn_srcf line of the live half, 0 when the
+	 * half is not stamped for the packet's epoch: set by nn_judge_packet
+	 * before any judge runs, read by nn_cell_eval. */
+	__u32 cf_line0;
 	__u8 l4[NN_L4_BUF];
 	/* nn_rejudge()'s flow opener and its judgement: a third frame of
 	 * that size on the stack (main, nn_rejudge, a judge) passed 6.1's

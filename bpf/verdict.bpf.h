@@ -268,19 +268,24 @@ static __always_inline void nn_flow_end_set(struct nn_flow *f, int is_b, const _
  * same line for every packet: hot). 0 means "maybe": the normal lookup
  * decides. A half stamped for another epoch (being rewritten, written by a
  * controller that does not know the filter, or never) is not used, so a
- * stale filter never decides a packet (nanami_abi.h "Source filter").
+ * stale filter never decides a packet (nanami_abi.h "Source filter"). The
+ * half's first line goes to @s for nn_cell_eval (0: no usable filter).
  */
-static __always_inline int nn_srcf_absent(__u32 epoch, const __u8 *addr)
+static __always_inline int nn_srcf_absent(__u32 epoch, const __u8 *addr, struct nn_scratch *s)
 {
 	__u32 base = NN_SLOT(epoch) * (nn_srcf_lines + 1), idx;
 	struct nn_srcf_line *hdr, *ln;
 	__u64 h;
 
+	if (!s)
+		return 0;
+	s->cf_line0 = 0;
 	if (!nn_srcf_lines)
 		return 0;
 	hdr = bpf_map_lookup_elem(&nn_srcf, &base);
 	if (!hdr || *(volatile __u64 *)&hdr->w[0] != NN_SRCF_STAMP(epoch))
 		return 0;
+	s->cf_line0 = base + 1;
 	h = nn_srcf_hash(addr);
 	idx = base + 1 + ((__u32)(h >> 32) & (nn_srcf_lines - 1));
 	ln = bpf_map_lookup_elem(&nn_srcf, &idx);
@@ -316,15 +321,16 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 	 * lookup: no flow, fragment or error of an address that is no
 	 * identity passes step 1, so none is looked up. The verdict is the
 	 * one nn_check_src / nn_check_dst give an unknown address. */
-	if (nn_srcf_absent(epoch, dir == NN_DIR_FROM_OVERLAY ? p.src : p.dst)) {
+	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (nn_srcf_absent(epoch, dir == NN_DIR_FROM_OVERLAY ? p.src : p.dst, s)) {
 		j.reason = dir == NN_DIR_FROM_OVERLAY ? NN_R_SPOOF : NN_R_UNKNOWN_DST;
 		return nn_finish(c, &p, &j, epoch);
 	}
 	now = nn_now();
 	/* Later fragments and ICMP errors are not their own flow's packets:
 	 * they take the slow path, where the overlay end is checked first. */
-	if (p.frag != NN_FRAG_LATER && !nn_is_icmp_error(&p) && nn_pkt_makes_flow(&p))
-		s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (p.frag == NN_FRAG_LATER || nn_is_icmp_error(&p) || !nn_pkt_makes_flow(&p))
+		s = NULL;
 	if (s) {
 		is_b = nn_flow_key_make(&s->fk, p.src, p.sport, p.dst, p.dport, p.proto);
 		f = nn_flow_get(&s->fk, now);

@@ -141,10 +141,10 @@ static void check_step(struct run *r)
 	/* The source filter follows every patch and apply: stamped for the
 	 * live epoch, and no live address "surely absent". */
 	if ((m = dpt_srcf_missing(&r->t, &n_addrs)) != 0)
-		fail_msg("step %zu: the live source filter %s (%ld of %zu addresses missing, "
+		fail_msg("step %zu: the live source filter %s (%ld of %zu keys missing, "
 			 "seed=%u)",
-			 r->step, m < 0 ? "is not stamped for the live epoch" : "misses addresses",
-			 m, n_addrs, seed);
+			 r->step, m < 0 ? "is not stamped for the live epoch" : "misses keys", m,
+			 n_addrs, seed);
 
 	free(got.v);
 	free(want.v);

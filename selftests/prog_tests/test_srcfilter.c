@@ -109,9 +109,8 @@ static void covered_at(int line, struct st *s)
 	long miss = dpt_srcf_missing(&s->t, &n);
 
 	if (miss)
-		fail_msg("line %d: the live source filter %s (%ld of %zu addresses missing)", line,
-			 miss < 0 ? "is not stamped for the live epoch" : "misses addresses", miss,
-			 n);
+		fail_msg("line %d: the live source filter %s (%ld of %zu keys missing)", line,
+			 miss < 0 ? "is not stamped for the live epoch" : "misses keys", miss, n);
 	assert_true(n > 0);
 }
 

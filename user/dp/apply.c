@@ -558,8 +558,8 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	/* The standby half holds an older generation (the one before the
 	 * live one, as recorded): only what differs from it is written. Its
 	 * source filter is unstamped first and follows once it is written. */
-	err = nn_srcf_begin_diff(dp, standby, epoch - 1, &want[SET_ADDRS],
-				 &cache->have[SET_ADDRS][standby], &fo, &res->writes);
+	err = nn_srcf_begin_diff(dp, standby, epoch - 1, &want[SET_ADDRS], &want[SET_CELLS4], cache,
+				 &fo, &res->writes);
 	what = "nn_srcf";
 	for (i = 0; i < SET_COUNT && !err; i++) {
 		err = write_slot(&sets[i], i, standby, &want[i], &cache->have[i][standby],
@@ -583,8 +583,8 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 			       err == -E2BIG || err == -ENOSPC ? ", the map is full" : "");
 		goto out;
 	}
-	nn_srcf_finish(dp, standby, &fo, &want[SET_ADDRS], &cache->have[SET_ADDRS][standby],
-		       epoch + 1, &res->writes);
+	nn_srcf_finish(dp, standby, &fo, &want[SET_ADDRS], &want[SET_CELLS4], cache, epoch + 1,
+		       &res->writes);
 	/* The standby half now holds what is wanted. */
 	for (i = 0; i < SET_COUNT; i++) {
 		nn_ftab_free(&cache->have[i][standby]);
@@ -662,13 +662,13 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	standby = NN_SLOT(epoch + 1);
 	dp->apply_cache = NULL;
 	err = nn_srcf_begin_diff(dp, standby, epoch - 1, &c->have[SET_ADDRS][live],
-				 &c->have[SET_ADDRS][standby], &fo, writes);
+				 &c->have[SET_CELLS4][live], c, &fo, writes);
 	for (i = 0; i < SET_COUNT && !err; i++)
 		err = write_slot(&sets[i], i, standby, &c->have[i][live], &c->have[i][standby],
 				 writes);
 	if (!err)
 		nn_srcf_finish(dp, standby, &fo, &c->have[SET_ADDRS][live],
-			       &c->have[SET_ADDRS][standby], epoch - 1, writes);
+			       &c->have[SET_CELLS4][live], c, epoch - 1, writes);
 	if (!err)
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * mr, c->rules[live], mr,
 				  c->rules[standby], writes);

@@ -38,13 +38,14 @@ static inline uint32_t nn_dev_slots(const struct nn_capacity *c)
 }
 
 /* nn_srcf's lines per slot half for @c (the programs' nn_srcf_lines): at
- * least NN_SRCF_BITS_PER_ADDR bits per nn_addrs entry a slot can hold, a
- * power of two (the programs mask the hash). 131072 devices: 8192 lines,
- * 512 KB a half, which stays in this machine's L2 under a spray. */
+ * least NN_SRCF_BITS_PER_KEY bits per nn_addrs and nn_cells4 entry a slot
+ * can hold, a power of two (the programs mask the hash). The defaults
+ * (131072 devices, 524288 cells): 16384 lines, 1 MB a half, which stays in
+ * this machine's 2 MB L2 under a spray. */
 static inline uint32_t nn_srcf_lines_for(const struct nn_capacity *c)
 {
-	uint64_t addrs = 2ull * c->max_devices + c->max_nodes + 2;
-	uint64_t want = (addrs * NN_SRCF_BITS_PER_ADDR + 511) / 512, l = 1;
+	uint64_t keys = 2ull * c->max_devices + c->max_nodes + 2 + c->max_cells;
+	uint64_t want = (keys * NN_SRCF_BITS_PER_KEY + 511) / 512, l = 1;
 
 	while (l < want && l < (1u << 24))
 		l <<= 1;

@@ -307,8 +307,7 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 	for (set = 0; set < SET_COUNT && !err; set++)
 		err = write_set(c, &sets[set], set, live, pt, &res->writes);
 	if (!err)
-		nn_srcf_finish_patch(dp, live ^ 1, &fo, &c->have[SET_ADDRS][live ^ 1],
-				     &c->journal[SET_ADDRS], pt, epoch + 1, &res->writes);
+		nn_srcf_finish_patch(dp, live ^ 1, &fo, c, pt, epoch + 1, &res->writes);
 	if (!err)
 		err = write_rules_j(dp, c, live, &res->writes);
 	if (!err)

@@ -22,6 +22,26 @@ static uint32_t half_base(uint32_t lines, uint32_t slot)
 	return (slot & 1) * (lines + 1);
 }
 
+/* A key's line hash and bit hash (nanami_abi.h "Source filter"): @set is
+ * SET_ADDRS or SET_CELLS4, @key its record's key (slot 0). */
+static void place(int set, const void *key, uint64_t *line_h, uint64_t *bits_h)
+{
+	if (set == SET_ADDRS) {
+		*line_h = nn_srcf_hash(((const struct nn_addr_key *)key)->addr);
+		*bits_h = *line_h;
+	} else {
+		const struct nn_cell_key *k = key;
+
+		*line_h = nn_cellf_hash(k->src_class, k->dst_class);
+		*bits_h = nn_cellf_bits(*line_h, k->proto);
+	}
+}
+
+static uint32_t line_idx(uint32_t lines, uint64_t line_h)
+{
+	return (uint32_t)(line_h >> 32) & (lines - 1);
+}
+
 static void set_bits(struct nn_srcf_line *l, uint64_t h)
 {
 	uint32_t b[NN_SRCF_K] = { h & 511, (h >> 9) & 511, (h >> 18) & 511 }, i;
@@ -69,7 +89,10 @@ int nn_srcf_begin(struct nn_dp *dp, uint32_t slot, uint32_t covered, bool adds,
 	return line_put(dp->map_fd[NN_M_SRCF], key, &h, writes);
 }
 
-/* Keys of @want (nn_addrs keys) that @have lacks. */
+/* The two maps whose keys the filter holds, in a record's set order. */
+static const int kept_sets[2] = { SET_ADDRS, SET_CELLS4 };
+
+/* Keys of @want (a record of set @set) that @have lacks. */
 static size_t new_keys(const struct nn_ftab *want, const struct nn_ftab *have)
 {
 	size_t i, n = 0;
@@ -80,30 +103,35 @@ static size_t new_keys(const struct nn_ftab *want, const struct nn_ftab *have)
 }
 
 int nn_srcf_begin_diff(struct nn_dp *dp, uint32_t slot, uint32_t covered,
-		       const struct nn_ftab *want, const struct nn_ftab *have,
-		       struct nn_srcf_op *op, size_t *writes)
+		       const struct nn_ftab *want_addrs, const struct nn_ftab *want_cells,
+		       const struct nn_apply_cache *c, struct nn_srcf_op *op, size_t *writes)
 {
-	return nn_srcf_begin(dp, slot, covered, new_keys(want, have) > 0, op, writes);
+	size_t n = new_keys(want_addrs, &c->have[SET_ADDRS][slot & 1]) +
+		   new_keys(want_cells, &c->have[SET_CELLS4][slot & 1]);
+
+	return nn_srcf_begin(dp, slot, covered, n > 0, op, writes);
 }
 
-/* The whole half from the addresses of @t (nn_addrs keys): one batch. */
-static int build(struct nn_dp *dp, uint32_t lines, uint32_t slot, const struct nn_ftab *t,
+/* The whole half from the keys of @t[0] (nn_addrs) and @t[1] (nn_cells4):
+ * one batch. */
+static int build(struct nn_dp *dp, uint32_t lines, uint32_t slot, const struct nn_ftab *const t[2],
 		 size_t *writes)
 {
 	struct nn_srcf_line *buf = calloc(lines, sizeof(*buf));
 	uint32_t *keys = malloc(lines * sizeof(*keys)), base = half_base(lines, slot), i;
-	int err = 0;
+	int err = 0, k;
 
 	if (!buf || !keys) {
 		err = -ENOMEM;
 		goto out;
 	}
-	for (i = 0; i < t->n; i++) {
-		const struct nn_addr_key *k = nn_ftab_key(t, i);
-		uint64_t h = nn_srcf_hash(k->addr);
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < t[k]->n; i++) {
+			uint64_t lh, bh;
 
-		set_bits(&buf[(uint32_t)(h >> 32) & (lines - 1)], h);
-	}
+			place(kept_sets[k], nn_ftab_key(t[k], i), &lh, &bh);
+			set_bits(&buf[line_idx(lines, lh)], bh);
+		}
 	for (i = 0; i < lines; i++)
 		keys[i] = base + 1 + i;
 	err = nn_map_update_many(dp->map_fd[NN_M_SRCF], keys, sizeof(*keys), buf, sizeof(*buf),
@@ -116,22 +144,25 @@ out:
 	return err;
 }
 
-/* One address into the half: its line read, or'ed and written back. */
-static int add_one(struct nn_dp *dp, uint32_t lines, uint32_t slot, const uint8_t *addr,
+/* One key into the half: its line read, or'ed and written back. */
+static int add_one(struct nn_dp *dp, uint32_t lines, uint32_t slot, int set, const void *key,
 		   size_t *writes)
 {
-	uint64_t h = nn_srcf_hash(addr);
-	uint32_t key = half_base(lines, slot) + 1 + ((uint32_t)(h >> 32) & (lines - 1));
+	uint64_t lh, bh;
 	struct nn_srcf_line l, was;
-	int err = line_get(dp->map_fd[NN_M_SRCF], key, &l);
+	uint32_t idx;
+	int err;
 
+	place(set, key, &lh, &bh);
+	idx = half_base(lines, slot) + 1 + line_idx(lines, lh);
+	err = line_get(dp->map_fd[NN_M_SRCF], idx, &l);
 	if (err)
 		return err;
 	was = l;
-	set_bits(&l, h);
+	set_bits(&l, bh);
 	if (!memcmp(&l, &was, sizeof(l)))
 		return 0;
-	return line_put(dp->map_fd[NN_M_SRCF], key, &l, writes);
+	return line_put(dp->map_fd[NN_M_SRCF], idx, &l, writes);
 }
 
 static int seal(struct nn_dp *dp, uint32_t lines, uint32_t slot, const struct nn_srcf_op *op,
@@ -164,26 +195,32 @@ static int finished(int err, uint32_t slot)
 }
 
 int nn_srcf_finish(struct nn_dp *dp, uint32_t slot, const struct nn_srcf_op *op,
-		   const struct nn_ftab *want, const struct nn_ftab *have, uint32_t epoch,
-		   size_t *writes)
+		   const struct nn_ftab *want_addrs, const struct nn_ftab *want_cells,
+		   const struct nn_apply_cache *c, uint32_t epoch, size_t *writes)
 {
+	const struct nn_ftab *want[2] = { want_addrs, want_cells };
 	uint32_t lines = lines_of(dp);
-	size_t i, n_new = op->inc ? new_keys(want, have) : 0;
-	uint64_t added = op->added + n_new;
-	int err = 0;
+	size_t i, n_new = 0, n_want = want_addrs->n + want_cells->n;
+	uint64_t added;
+	int err = 0, k;
 
 	if (!lines)
 		return 0;
-	if (rebuild_due(op, lines, n_new, want->n)) {
+	for (k = 0; op->inc && k < 2; k++)
+		n_new += new_keys(want[k], &c->have[kept_sets[k]][slot & 1]);
+	added = op->added + n_new;
+	if (rebuild_due(op, lines, n_new, n_want)) {
 		err = build(dp, lines, slot, want, writes);
-		added = want->n;
+		added = n_want;
 	} else {
-		for (i = 0; i < want->n && !err && n_new; i++)
-			if (nn_ftab_find(have, nn_ftab_key(want, i)) < 0)
-				err = add_one(
-					dp, lines, slot,
-					((const struct nn_addr_key *)nn_ftab_key(want, i))->addr,
-					writes);
+		for (k = 0; k < 2 && n_new; k++) {
+			const struct nn_ftab *have = &c->have[kept_sets[k]][slot & 1];
+
+			for (i = 0; i < want[k]->n && !err; i++)
+				if (nn_ftab_find(have, nn_ftab_key(want[k], i)) < 0)
+					err = add_one(dp, lines, slot, kept_sets[k],
+						      nn_ftab_key(want[k], i), writes);
+		}
 	}
 	if (!err)
 		err = seal(dp, lines, slot, op, epoch, added, writes);
@@ -191,28 +228,40 @@ int nn_srcf_finish(struct nn_dp *dp, uint32_t slot, const struct nn_srcf_op *op,
 }
 
 int nn_srcf_finish_patch(struct nn_dp *dp, uint32_t slot, const struct nn_srcf_op *op,
-			 const struct nn_ftab *now, const struct nn_keylist *jl,
-			 const struct nn_dev_patch *pt, uint32_t epoch, size_t *writes)
+			 const struct nn_apply_cache *c, const struct nn_dev_patch *pt,
+			 uint32_t epoch, size_t *writes)
 {
+	const struct nn_ftab *now[2] = { &c->have[SET_ADDRS][slot & 1],
+					 &c->have[SET_CELLS4][slot & 1] };
 	uint32_t lines = lines_of(dp);
-	size_t i, n = jl->n + pt->n_set;
-	uint64_t added = op->added + n;
-	int err = 0;
+	size_t i, n = pt->n_set;
+	uint64_t added;
+	int err = 0, k;
 
 	if (!lines)
 		return 0;
-	if (rebuild_due(op, lines, n, now->n)) {
+	for (k = 0; k < 2; k++)
+		n += c->journal[kept_sets[k]].n;
+	added = op->added + n;
+	if (rebuild_due(op, lines, n, now[0]->n + now[1]->n)) {
 		err = build(dp, lines, slot, now, writes);
-		added = now->n;
+		added = now[0]->n + now[1]->n;
 	} else {
-		/* Every key written is in one of the two lists (deleted ones
-		 * too: a bit too many is only a maybe). */
-		for (i = 0; i < jl->n && !err; i++)
-			err = add_one(dp, lines, slot,
-				      ((const struct nn_addr_key *)(jl->k + i * jl->ksz))->addr,
-				      writes);
-		for (i = 0; i < pt->n_set && !err; i++)
-			err = add_one(dp, lines, slot, pt->set[i].addr, writes);
+		/* Every key written is in the journal or the patch (deleted
+		 * ones too: a bit too many is only a maybe). */
+		for (k = 0; k < 2; k++) {
+			const struct nn_keylist *jl = &c->journal[kept_sets[k]];
+
+			for (i = 0; i < jl->n && !err; i++)
+				err = add_one(dp, lines, slot, kept_sets[k], jl->k + i * jl->ksz,
+					      writes);
+		}
+		for (i = 0; i < pt->n_set && !err; i++) {
+			struct nn_addr_key key = { .slot = 0 };
+
+			memcpy(key.addr, pt->set[i].addr, NN_ADDR_LEN);
+			err = add_one(dp, lines, slot, SET_ADDRS, &key, writes);
+		}
 	}
 	if (!err)
 		err = seal(dp, lines, slot, op, epoch, added, writes);

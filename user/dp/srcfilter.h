@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * srcfilter.h - the writers of nn_srcf, the per-slot filter of nn_addrs'
- * addresses (nanami_abi.h "Source filter", docs/datapath.md). Every writer
+ * srcfilter.h - the writers of nn_srcf, the per-slot filter of the keys of
+ * nn_addrs and nn_cells4 (nanami_abi.h "Source filter", docs/datapath.md). Every writer
  * of a standby half of nn_addrs brackets its writes: nn_srcf_begin() (the
  * half's stamp cleared first, so a half whose filter may miss an address
  * is never stamped), the writes, then one of the finishers, which bring the
@@ -38,25 +38,26 @@ struct nn_srcf_op {
 int nn_srcf_begin(struct nn_dp *dp, uint32_t slot, uint32_t covered, bool adds,
 		  struct nn_srcf_op *op, size_t *writes);
 
-/* nn_srcf_begin() for writes that make the half hold @want where it holds
- * @have (nn_addrs keys, slot 0). */
+/* nn_srcf_begin() for writes that make half @slot hold @want_addrs and
+ * @want_cells (records of nn_addrs and nn_cells4) where @c records what it
+ * holds now. */
 int nn_srcf_begin_diff(struct nn_dp *dp, uint32_t slot, uint32_t covered,
-		       const struct nn_ftab *want, const struct nn_ftab *have,
-		       struct nn_srcf_op *op, size_t *writes);
+		       const struct nn_ftab *want_addrs, const struct nn_ftab *want_cells,
+		       const struct nn_apply_cache *c, struct nn_srcf_op *op, size_t *writes);
 
-/* Half @slot now holds @want (nn_addrs keys, slot 0) and held @have: add
- * the addresses of @want that @have lacks (or rebuild from @want), stamp
- * for @epoch. Map writes are added to @writes. An error leaves the half
- * unstamped (the programs do not use it): the caller may go on. */
+/* Half @slot now holds @want_addrs and @want_cells and held what @c still
+ * records for it: add the keys it lacked (or rebuild), stamp for @epoch.
+ * Map writes are added to @writes. An error leaves the half unstamped (the
+ * programs do not use it): the caller may go on. */
 int nn_srcf_finish(struct nn_dp *dp, uint32_t slot, const struct nn_srcf_op *op,
-		   const struct nn_ftab *want, const struct nn_ftab *have, uint32_t epoch,
-		   size_t *writes);
+		   const struct nn_ftab *want_addrs, const struct nn_ftab *want_cells,
+		   const struct nn_apply_cache *c, uint32_t epoch, size_t *writes);
 
-/* The same after a device patch: the half holds @now (the record after the
- * patch), written on the journal's keys @jl and the patch's. */
+/* The same after a device patch: @c records what the half holds now; it
+ * was written on the journal's keys and the patch's. */
 int nn_srcf_finish_patch(struct nn_dp *dp, uint32_t slot, const struct nn_srcf_op *op,
-			 const struct nn_ftab *now, const struct nn_keylist *jl,
-			 const struct nn_dev_patch *pt, uint32_t epoch, size_t *writes);
+			 const struct nn_apply_cache *c, const struct nn_dev_patch *pt,
+			 uint32_t epoch, size_t *writes);
 
 /* The live epoch moves from @from to @to on the same slot (nn_local's
  * bump): each half stamped for its old epoch takes the new one (the live
