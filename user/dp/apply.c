@@ -548,6 +548,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	for (i = 0; i < SET_COUNT && same; i++)
 		same = same_entries(&want[i], &cache->have[i][live]);
 	if (same) {
+		nn_srcf_ensure_live(dp, epoch, cache, &res->writes);
 		err = write_meta(dp, p, &c, epoch, &res->writes);
 		res->epoch = epoch;
 		cache_keep(dp, cache, epoch);

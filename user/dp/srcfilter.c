@@ -268,6 +268,34 @@ int nn_srcf_finish_patch(struct nn_dp *dp, uint32_t slot, const struct nn_srcf_o
 	return finished(err, slot);
 }
 
+int nn_srcf_ensure_live(struct nn_dp *dp, uint32_t epoch, const struct nn_apply_cache *c,
+			size_t *writes)
+{
+	uint32_t lines = lines_of(dp), slot = NN_SLOT(epoch), key = half_base(lines, slot);
+	const struct nn_ftab *now[2] = { &c->have[SET_ADDRS][slot], &c->have[SET_CELLS4][slot] };
+	struct nn_srcf_op op = { 0 };
+	struct nn_srcf_line h;
+	int err;
+
+	if (!lines || !epoch)
+		return 0;
+	err = line_get(dp->map_fd[NN_M_SRCF], key, &h);
+	if (err || h.w[0] == NN_SRCF_STAMP(epoch))
+		return err ? finished(err, slot) : 0;
+	/* Not stamped for the live epoch, so the programs skip it: it can be
+	 * rebuilt in place, from the record of what the live half holds,
+	 * and stamped last. Any other stamp goes first. */
+	if (h.w[0]) {
+		h.w[0] = 0;
+		err = line_put(dp->map_fd[NN_M_SRCF], key, &h, writes);
+	}
+	if (!err)
+		err = build(dp, lines, slot, now, writes);
+	if (!err)
+		err = seal(dp, lines, slot, &op, epoch, now[0]->n + now[1]->n, writes);
+	return finished(err, slot);
+}
+
 int nn_srcf_restamp(struct nn_dp *dp, uint32_t from, uint32_t to)
 {
 	uint32_t lines = lines_of(dp), i;

@@ -59,6 +59,13 @@ int nn_srcf_finish_patch(struct nn_dp *dp, uint32_t slot, const struct nn_srcf_o
 			 const struct nn_apply_cache *c, const struct nn_dev_patch *pt,
 			 uint32_t epoch, size_t *writes);
 
+/* The live half when a full apply finds the live generation already
+ * wanted (no flip): stamped for @epoch, or rebuilt from @c's record of it
+ * and stamped (maps adopted from a controller before the filter, or a
+ * failed filter write). The programs skip it until the stamp. */
+int nn_srcf_ensure_live(struct nn_dp *dp, uint32_t epoch, const struct nn_apply_cache *c,
+			size_t *writes);
+
 /* The live epoch moves from @from to @to on the same slot (nn_local's
  * bump): each half stamped for its old epoch takes the new one (the live
  * half before @to is written, so no packet uses it under the wrong one). */
