@@ -20,6 +20,8 @@ const volatile __u8 nn_framing = NN_FRAMING_L3;	      /* enum nn_framing */
 const volatile __u32 nn_max_rules = NN_DEF_MAX_RULES; /* nn_rules stride */
 /* nn_dev_ctr's per-CPU stride: device and node counter slots */
 const volatile __u32 nn_dev_stride = NN_DEF_MAX_DEVICES + 1024;
+/* nn_srcf's lines per slot half (a power of two); 0: no filter */
+const volatile __u32 nn_srcf_lines = 0;
 const volatile __u8 nn_record_last = 0; /* write nn_last (tests, explain) */
 const volatile __u8 nn_dry_run = 0;	/* judge only: no flow, counter or event writes */
 

@@ -31,6 +31,18 @@ struct {
 	__type(value, struct nn_addr_info);
 } nn_addrs SEC(".maps");
 
+/* Per slot, a filter of the addresses in nn_addrs: "surely no identity"
+ * from one line (nanami_abi.h "Source filter"; the loader sizes it to
+ * 2 * (nn_srcf_lines + 1)); mmapable so that its values start on a page and
+ * each is one line. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE); /* values from a page: a line each */
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct nn_srcf_line);
+} nn_srcf SEC(".maps");
+
 /* Resource and overlay prefixes (global scope) and ACL dst prefixes
  * (per-network scope), per slot. */
 struct {
@@ -232,6 +244,10 @@ struct nn_scratch {
 	struct nn_cell_key cell_key;
 	__u32 cell_port;
 	__u64 cell_result; /* deny << 32 | allow */
+	/* This packet's first nn_srcf line of the live half, 0 when the
+	 * half is not stamped for the packet's epoch: set by nn_judge_packet
+	 * before any judge runs, read by nn_cell_eval. */
+	__u32 cf_line0;
 	__u8 l4[NN_L4_BUF];
 	/* nn_rejudge()'s flow opener and its judgement: a third frame of
 	 * that size on the stack (main, nn_rejudge, a judge) passed 6.1's

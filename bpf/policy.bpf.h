@@ -179,13 +179,29 @@ __noinline __u64 nn_cell_eval(void)
 	struct nn_scratch *s;
 	struct nn_cell4 *small;
 	struct nn_cell *cell;
+	__u32 maybe;
 
 	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
 	if (!s)
 		return ~0ull;
 	s->cell_result = ~0ull;
-	small = bpf_map_lookup_elem(&nn_cells4, &s->cell_key);
-	if (!small) {
+	/* The source filter's line of the two classes says which of the
+	 * cell's protocol and `any` may exist (bit 0, bit 1): only those are
+	 * looked up. Without a usable filter both may. */
+	maybe = 3;
+	if (s->cf_line0) {
+		__u64 h = nn_cellf_hash(s->cell_key.src_class, s->cell_key.dst_class);
+		__u32 idx = s->cf_line0 + ((__u32)(h >> 32) & (nn_srcf_lines - 1));
+		struct nn_srcf_line *ln = bpf_map_lookup_elem(&nn_srcf, &idx);
+
+		if (ln)
+			maybe = nn_srcf_has(ln->w, nn_cellf_bits(h, s->cell_key.proto)) |
+				nn_srcf_has(ln->w, nn_cellf_bits(h, NN_PROTO_ANY)) << 1;
+	}
+	small = NULL;
+	if (maybe & 1)
+		small = bpf_map_lookup_elem(&nn_cells4, &s->cell_key);
+	if (!small && (maybe & 2)) {
 		s->cell_key.proto = NN_PROTO_ANY;
 		small = bpf_map_lookup_elem(&nn_cells4, &s->cell_key);
 	}

@@ -263,6 +263,36 @@ static __always_inline void nn_flow_end_set(struct nn_flow *f, int is_b, const _
 }
 
 /*
+ * Is @addr surely no identity of the live generation (not in nn_addrs'
+ * half of @epoch's slot)? One line of nn_srcf, after its half's header (the
+ * same line for every packet: hot). 0 means "maybe": the normal lookup
+ * decides. A half stamped for another epoch (being rewritten, written by a
+ * controller that does not know the filter, or never) is not used, so a
+ * stale filter never decides a packet (nanami_abi.h "Source filter"). The
+ * half's first line goes to @s for nn_cell_eval (0: no usable filter).
+ */
+static __always_inline int nn_srcf_absent(__u32 epoch, const __u8 *addr, struct nn_scratch *s)
+{
+	__u32 base = NN_SLOT(epoch) * (nn_srcf_lines + 1), idx;
+	struct nn_srcf_line *hdr, *ln;
+	__u64 h;
+
+	if (!s)
+		return 0;
+	s->cf_line0 = 0;
+	if (!nn_srcf_lines)
+		return 0;
+	hdr = bpf_map_lookup_elem(&nn_srcf, &base);
+	if (!hdr || *(volatile __u64 *)&hdr->w[0] != NN_SRCF_STAMP(epoch))
+		return 0;
+	s->cf_line0 = base + 1;
+	h = nn_srcf_hash(addr);
+	idx = base + 1 + ((__u32)(h >> 32) & (nn_srcf_lines - 1));
+	ln = bpf_map_lookup_elem(&nn_srcf, &idx);
+	return ln && !nn_srcf_has(ln->w, h);
+}
+
+/*
  * The pipeline of one direction: parse; the flow table first (a current
  * flow whose overlay end is known passes at once); else the overlay end (the
  * source from the overlay, the destination into it); later fragments, ICMP
@@ -287,11 +317,20 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		nn_record_untouched();
 		return 1;
 	}
+	/* Step 1's "not found" from the filter's one line, before the flow
+	 * lookup: no flow, fragment or error of an address that is no
+	 * identity passes step 1, so none is looked up. The verdict is the
+	 * one nn_check_src / nn_check_dst give an unknown address. */
+	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (nn_srcf_absent(epoch, dir == NN_DIR_FROM_OVERLAY ? p.src : p.dst, s)) {
+		j.reason = dir == NN_DIR_FROM_OVERLAY ? NN_R_SPOOF : NN_R_UNKNOWN_DST;
+		return nn_finish(c, &p, &j, epoch);
+	}
 	now = nn_now();
 	/* Later fragments and ICMP errors are not their own flow's packets:
 	 * they take the slow path, where the overlay end is checked first. */
-	if (p.frag != NN_FRAG_LATER && !nn_is_icmp_error(&p) && nn_pkt_makes_flow(&p))
-		s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (p.frag == NN_FRAG_LATER || nn_is_icmp_error(&p) || !nn_pkt_makes_flow(&p))
+		s = NULL;
 	if (s) {
 		is_b = nn_flow_key_make(&s->fk, p.src, p.sport, p.dst, p.dport, p.proto);
 		f = nn_flow_get(&s->fk, now);

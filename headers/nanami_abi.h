@@ -518,6 +518,82 @@ struct nn_verdict {
 	__u32 passed_untouched; /* 1 for ARP / neighbour discovery */
 };
 
+/*
+ * ---- Source filter (nn_srcf) ----
+ * Per generation slot, a blocked Bloom filter of the keys of that slot's
+ * halves of nn_addrs (addresses) and nn_cells4 (cells), so that a packet
+ * whose overlay end (the source from the overlay, the destination into it)
+ * is surely no identity is decided from one cache line ([spoof] /
+ * [unknown_dst]) instead of a hash walk, and a cell that surely does not
+ * exist costs one line instead of two hash lookups (its protocol, then
+ * `any`). A half is nn_srcf[slot * (lines + 1)] (its header) and the
+ * `lines` entries after it (lines: a power of two, the programs'
+ * nn_srcf_lines). A key sets NN_SRCF_K bits (9 bits each: b, b >> 9,
+ * b >> 18) of one 64-byte line: for an address h = nn_srcf_hash(), line
+ * (h >> 32) & (lines - 1), b = h; for a cell h = nn_cellf_hash() of its two
+ * classes, the same line rule, b = nn_cellf_bits(h, proto), so a cell's
+ * protocol and `any` are answered by one line. Exact-safe: the filter only
+ * ever says "surely absent"; a maybe goes the normal way. The header's w[0]
+ * is NN_SRCF_STAMP(epoch) of the one live epoch the half may be used under
+ * (0: never); the writers (user/dp/srcfilter.c) keep every key of the
+ * half's entries in its bits before they stamp it, so a half whose writer
+ * did not know of it (an older controller, a failed write) is stale and
+ * skipped.
+ */
+#define NN_SRCF_K 3
+#define NN_SRCF_BITS_PER_KEY 8 /* at least, per nn_addrs and nn_cells4 entry of a slot */
+#define NN_SRCF_STAMP(epoch) ((1ull << 32) | (__u64)(epoch))
+
+struct nn_srcf_line {
+	__u64 w[8];
+};
+
+/* The filter's hash of a 16-byte address: two multiplies and a finalizer
+ * (splitmix64's), so IPv4-mapped addresses, which differ in 4 bytes only,
+ * spread over every bit. Shared by the programs and the writers. */
+static inline __u64 nn_srcf_hash(const __u8 *a)
+{
+	__u64 hi, lo, h;
+
+	__builtin_memcpy(&hi, a, 8);
+	__builtin_memcpy(&lo, a + 8, 8);
+	h = hi * 0x9e3779b97f4a7c15ull ^ lo * 0xc2b2ae3d27d4eb4full;
+	h ^= h >> 31;
+	h *= 0x94d049bb133111ebull;
+	h ^= h >> 29;
+	return h;
+}
+
+/* A cell's line (from its classes: the same for every protocol). */
+static inline __u64 nn_cellf_hash(__u32 src_class, __u32 dst_class)
+{
+	__u64 h = ((__u64)src_class << 32 | dst_class) * 0xd6e8feb86659fd93ull;
+
+	h ^= h >> 32;
+	h *= 0x9e3779b97f4a7c15ull;
+	h ^= h >> 29;
+	return h;
+}
+
+/* A cell's bits in its line: the classes' hash mixed with the protocol. */
+static inline __u64 nn_cellf_bits(__u64 h, __u32 proto)
+{
+	__u64 b = h ^ ((__u64)proto + 1) * 0xc2b2ae3d27d4eb4full;
+
+	b *= 0x94d049bb133111ebull;
+	b ^= b >> 31;
+	return b;
+}
+
+/* Does line @w hold every bit of hash @h? */
+static inline int nn_srcf_has(const __u64 *w, __u64 h)
+{
+	__u32 b0 = h & 511, b1 = (h >> 9) & 511, b2 = (h >> 18) & 511;
+
+	return ((w[(b0 >> 6) & 7] >> (b0 & 63)) & (w[(b1 >> 6) & 7] >> (b1 & 63)) &
+		(w[(b2 >> 6) & 7] >> (b2 & 63)) & 1);
+}
+
 /* ---- Underlay WireGuard guard (bpf/underlay_xdp.bpf.c) ---- */
 #define NN_WG_INITIATION 1
 #define NN_WG_RESPONSE 2

@@ -280,6 +280,50 @@ out:
 	return err;
 }
 
+long dpt_srcf_missing(struct dpt *t, size_t *n_keys)
+{
+	uint32_t lines = nn_srcf_lines_for(&t->dp->opts.cap), epoch = 0, base, key;
+	int fd = t->dp->map_fd[NN_M_SRCF];
+	struct nn_srcf_line l;
+	long missing = 0;
+	int m;
+
+	*n_keys = 0;
+	if (nn_live_epoch(t->dp, &epoch))
+		return -1;
+	base = NN_SLOT(epoch) * (lines + 1);
+	if (bpf_map_lookup_elem(fd, &base, &l) || l.w[0] != NN_SRCF_STAMP(epoch))
+		return -1;
+	for (m = 0; m < 2; m++) {
+		int mfd = t->dp->map_fd[m ? NN_M_CELLS4 : NN_M_ADDRS];
+		union {
+			struct nn_addr_key a;
+			struct nn_cell_key c;
+		} k, prev;
+		bool first = true;
+
+		while (!bpf_map_get_next_key(mfd, first ? NULL : &prev, &k)) {
+			uint64_t lh, bh;
+
+			prev = k;
+			first = false;
+			if (m ? k.c.slot != NN_SLOT(epoch) : k.a.slot != NN_SLOT(epoch))
+				continue;
+			if (m) {
+				lh = nn_cellf_hash(k.c.src_class, k.c.dst_class);
+				bh = nn_cellf_bits(lh, k.c.proto);
+			} else {
+				lh = bh = nn_srcf_hash(k.a.addr);
+			}
+			(*n_keys)++;
+			key = base + 1 + ((uint32_t)(lh >> 32) & (lines - 1));
+			if (bpf_map_lookup_elem(fd, &key, &l) || !nn_srcf_has(l.w, bh))
+				missing++;
+		}
+	}
+	return missing;
+}
+
 int dpt_flush_state(struct dpt *t)
 {
 	int err;

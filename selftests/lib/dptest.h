@@ -70,6 +70,15 @@ int dpt_run_fast(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_
 /* Sum over CPUs of the drop counter for @reason. */
 uint64_t dpt_drops(struct dpt *t, uint32_t reason);
 
+/*
+ * The source filter of the live slot (nanami_abi.h "Source filter"), read
+ * from the maps: -1 when its half is not stamped for the live epoch (the
+ * programs would not use it), else how many keys of nn_addrs' and
+ * nn_cells4's live halves its bits miss (a false "surely absent": must be
+ * 0). *n_keys: the keys of the live halves.
+ */
+long dpt_srcf_missing(struct dpt *t, size_t *n_keys);
+
 /* Forget every tracked flow and fragment. */
 int dpt_flush_state(struct dpt *t);
 

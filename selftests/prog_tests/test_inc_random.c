@@ -121,7 +121,8 @@ static void check_step(struct run *r)
 	struct canon cn = {};
 	struct ents got = {}, want = {};
 	struct nn_policy *p;
-	size_t i, differ = 99;
+	size_t i, differ = 99, n_addrs;
+	long m;
 	int err;
 
 	p = parse(r->doc, &errs, &err);
@@ -144,6 +145,13 @@ static void check_step(struct run *r)
 			 r->step, seed);
 	assert_int_equal(nn_apply_check(r->t.dp, &differ), 0);
 	assert_int_equal(differ, 0);
+	/* The source filter follows every patch and apply: stamped for the
+	 * live epoch, and no live address "surely absent". */
+	if ((m = dpt_srcf_missing(&r->t, &n_addrs)) != 0)
+		fail_msg("step %zu: the live source filter %s (%ld of %zu keys missing, "
+			 "seed=%u)",
+			 r->step, m < 0 ? "is not stamped for the live epoch" : "misses keys", m,
+			 n_addrs, seed);
 
 	free(got.v);
 	free(want.v);

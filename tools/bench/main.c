@@ -95,6 +95,7 @@ static void usage(const char *argv0)
 		"       %s gen|attach|sum|nft|policy|apply|swap ... (packet rate, controller: run.sh)\n"
 		"       %s wg ... (wg0 at N peers, either backend: tools/bench/README.md)\n"
 		"       %s e2e ... (event to enforcement through the controller: e2e.sh)\n"
+		"       %s verifier (instructions the verifier processed per program)\n"
 		"  -n  scales: devices = rules = N (default 10,1000,10000,100000)\n"
 		"  -N  one more scale N, adversarial: 64 rules to deeply nested prefixes\n"
 		"  -L  entries of the bare hash/LPM lookup maps (default 100000, 0: skip)\n"
@@ -106,7 +107,7 @@ static void usage(const char *argv0)
 		"  -I  skip the flow-insert measurements\n"
 		"  -j  JSON on stdout (the table goes to stderr)\n"
 		"  -v  progress on stderr\n",
-		argv0, argv0, argv0, argv0);
+		argv0, argv0, argv0, argv0, argv0);
 }
 
 static int pin_cpu(int cpu)
@@ -127,14 +128,16 @@ int policy_main(int argc, char **argv);
 int sum_main(int argc, char **argv);
 int e2e_main(int argc, char **argv);
 int wg_main(int argc, char **argv);
+int verifier_main(int argc, char **argv);
 
 static const struct {
 	const char *name;
 	int (*fn)(int argc, char **argv);
 } subcmds[] = {
-	{ "gen", gen_main },	 { "attach", attach_main }, { "nft", nft_main },
-	{ "apply", apply_main }, { "swap", swap_main },	    { "policy", policy_main },
-	{ "sum", sum_main },	 { "e2e", e2e_main },	    { "wg", wg_main },
+	{ "gen", gen_main },	       { "attach", attach_main }, { "nft", nft_main },
+	{ "apply", apply_main },       { "swap", swap_main },	  { "policy", policy_main },
+	{ "sum", sum_main },	       { "e2e", e2e_main },	  { "wg", wg_main },
+	{ "verifier", verifier_main },
 };
 
 int main(int argc, char **argv)

@@ -126,13 +126,14 @@ struct judge {
 	struct from_overlay_xdp *xdp_from;
 };
 
-#define JUDGE_SETUP(skel, dp)                                                  \
-	do {                                                                   \
-		(skel)->rodata->nn_framing = (dp)->opts.framing;               \
-		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;       \
-		(skel)->rodata->nn_dev_stride = nn_dev_slots(&(dp)->opts.cap); \
-		(skel)->rodata->nn_record_last = 0;                            \
-		(skel)->rodata->nn_dry_run = 1;                                \
+#define JUDGE_SETUP(skel, dp)                                                       \
+	do {                                                                        \
+		(skel)->rodata->nn_framing = (dp)->opts.framing;                    \
+		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;            \
+		(skel)->rodata->nn_dev_stride = nn_dev_slots(&(dp)->opts.cap);      \
+		(skel)->rodata->nn_srcf_lines = nn_srcf_lines_for(&(dp)->opts.cap); \
+		(skel)->rodata->nn_record_last = 0;                                 \
+		(skel)->rodata->nn_dry_run = 1;                                     \
 	} while (0)
 
 static void judge_close(struct judge *j)
@@ -295,6 +296,7 @@ static int cache_load(struct scale_ctx *s)
 		c[i]->rodata->nn_framing = s->dp->opts.framing;
 		c[i]->rodata->nn_max_rules = s->dp->opts.cap.max_rules;
 		c[i]->rodata->nn_dev_stride = nn_dev_slots(&s->dp->opts.cap);
+		c[i]->rodata->nn_srcf_lines = nn_srcf_lines_for(&s->dp->opts.cap);
 		c[i]->rodata->nn_dry_run = i == 0;
 		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
 		err = nn_dp_share_maps(c[i]->obj, s->dp);

@@ -41,6 +41,7 @@ _Static_assert(sizeof(struct nn_event) == 72, "nn_event");
 _Static_assert(sizeof(struct nn_ratelimit) == 16, "nn_ratelimit");
 _Static_assert(sizeof(struct nn_flowlim) == 8, "nn_flowlim");
 _Static_assert(sizeof(struct nn_verdict) == 32, "nn_verdict");
+_Static_assert(sizeof(struct nn_srcf_line) == 64, "nn_srcf_line: one cache line");
 _Static_assert(sizeof(struct nn_wg_config) == 16, "nn_wg_config");
 _Static_assert(sizeof(struct nn_wg_src_key) == 16, "nn_wg_src_key");
 _Static_assert(offsetof(struct nn_prefix_key, addr) == 8, "LPM key: prefixlen, scope, addr");

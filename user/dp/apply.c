@@ -12,6 +12,7 @@
 #include "dp/cache.h"
 #include "dp/ftab.h"
 #include "dp/apply_int.h"
+#include "dp/srcfilter.h"
 #include "lib/log.h"
 #include "lib/thread.h"
 
@@ -535,6 +536,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	bool same = true, rejected = false, names_par = false;
 	struct names_job nj = { .plan = &plan };
 	pthread_t names_t;
+	struct nn_srcf_op fo;
 	const char *what = "the counter slots";
 	int i, err;
 
@@ -594,6 +596,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	for (i = 0; i < SET_COUNT && same; i++)
 		same = same_entries(&want[i], &cache->have[i][live]);
 	if (same) {
+		nn_srcf_ensure_live(dp, epoch, cache, &res->writes);
 		err = write_meta(dp, p, &c, epoch, &res->writes);
 		res->epoch = epoch;
 		cache_keep(dp, cache, epoch);
@@ -602,7 +605,11 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	}
 
 	/* The standby half holds an older generation (the one before the
-	 * live one, as recorded): only what differs from it is written. */
+	 * live one, as recorded): only what differs from it is written. Its
+	 * source filter is unstamped first and follows once it is written. */
+	err = nn_srcf_begin_diff(dp, standby, epoch - 1, &want[SET_ADDRS], &want[SET_CELLS4], cache,
+				 &fo, &res->writes);
+	what = "nn_srcf";
 	for (i = 0; i < SET_COUNT && !err; i++) {
 		err = write_slot(&sets[i], i, standby, &want[i], &cache->have[i][standby],
 				 &res->writes);
@@ -631,6 +638,8 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 			       err == -E2BIG || err == -ENOSPC ? ", the map is full" : "");
 		goto out;
 	}
+	nn_srcf_finish(dp, standby, &fo, &want[SET_ADDRS], &want[SET_CELLS4], cache, epoch + 1,
+		       &res->writes);
 	/* The standby half now holds what is wanted. */
 	for (i = 0; i < SET_COUNT; i++) {
 		nn_ftab_free(&cache->have[i][standby]);
@@ -695,6 +704,7 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	struct mapset sets[SET_COUNT];
 	struct nn_apply_cache *c = dp->apply_cache;
 	uint32_t epoch = 0, live, standby, mr = dp->opts.cap.max_rules;
+	struct nn_srcf_op fo;
 	int i, err;
 
 	*writes = 0;
@@ -712,9 +722,14 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	live = NN_SLOT(epoch);
 	standby = NN_SLOT(epoch + 1);
 	dp->apply_cache = NULL;
+	err = nn_srcf_begin_diff(dp, standby, epoch - 1, &c->have[SET_ADDRS][live],
+				 &c->have[SET_CELLS4][live], c, &fo, writes);
 	for (i = 0; i < SET_COUNT && !err; i++)
 		err = write_slot(&sets[i], i, standby, &c->have[i][live], &c->have[i][standby],
 				 writes);
+	if (!err)
+		nn_srcf_finish(dp, standby, &fo, &c->have[SET_ADDRS][live],
+			       &c->have[SET_CELLS4][live], c, epoch - 1, writes);
 	if (!err)
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * mr, c->rules[live], mr,
 				  c->rules[standby], writes);

@@ -172,6 +172,11 @@ static int open_pins(const char *pin_dir, int *fd, char *err, size_t errlen)
 		if (fd[i] >= 0)
 			continue;
 		e = -errno;
+		/* Pinned by a controller before the source filter: the load
+		 * pins an empty one, which nothing stamps (so unused) until
+		 * a newer controller writes it. No size depends on it. */
+		if (e == -ENOENT && i == NN_M_SRCF)
+			continue;
 		snprintf(err, errlen, "couldn't open %s: %s%s", path, strerror(-e),
 			 e == -EPERM || e == -EACCES ? " (needs root or CAP_BPF)" : "");
 		return e;

@@ -49,6 +49,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
 	[NN_M_LOCAL] = "nn_local",	   [NN_M_FLOWLIM] = "nn_flowlim",
 	[NN_M_FLOWRL] = "nn_flowrl",	   [NN_M_CELLS4] = "nn_cells4",
+	[NN_M_SRCF] = "nn_srcf",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
@@ -124,6 +125,7 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_rule_ctr", (uint32_t)rule_ctr },
 		{ "nn_dev_names", nn_dev_slots(c) },
 		{ "nn_rule_names", c->max_rules },
+		{ "nn_srcf", 2 * (nn_srcf_lines_for(c) + 1) },
 	};
 
 	for (i = 0; i < sizeof(sz) / sizeof(sz[0]); i++) {
@@ -449,6 +451,7 @@ static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)
 	x->rodata->nn_framing = dp->opts.framing;
 	x->rodata->nn_max_rules = dp->opts.cap.max_rules;
 	x->rodata->nn_dev_stride = nn_dev_slots(&dp->opts.cap);
+	x->rodata->nn_srcf_lines = nn_srcf_lines_for(&dp->opts.cap);
 	x->rodata->nn_record_last = dp->opts.record_last;
 	x->rodata->nn_dry_run = dp->opts.dry_run;
 	err = nn_dp_share_maps(x->obj, dp);
@@ -496,6 +499,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_from->rodata->nn_framing = opts->framing;
 	dp->tc_from->rodata->nn_max_rules = opts->cap.max_rules;
 	dp->tc_from->rodata->nn_dev_stride = nn_dev_slots(&opts->cap);
+	dp->tc_from->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
 	dp->tc_from->rodata->nn_record_last = opts->record_last;
 	dp->tc_from->rodata->nn_dry_run = opts->dry_run;
 	err = set_sizes(dp->tc_from->obj, &opts->cap);
@@ -537,6 +541,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_into->rodata->nn_framing = opts->framing;
 	dp->tc_into->rodata->nn_max_rules = opts->cap.max_rules;
 	dp->tc_into->rodata->nn_dev_stride = nn_dev_slots(&opts->cap);
+	dp->tc_into->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
 	dp->tc_into->rodata->nn_record_last = opts->record_last;
 	dp->tc_into->rodata->nn_dry_run = opts->dry_run;
 	err = nn_dp_share_maps(dp->tc_into->obj, dp);

@@ -37,6 +37,21 @@ static inline uint32_t nn_dev_slots(const struct nn_capacity *c)
 	return c->max_devices + c->max_nodes + 1;
 }
 
+/* nn_srcf's lines per slot half for @c (the programs' nn_srcf_lines): at
+ * least NN_SRCF_BITS_PER_KEY bits per nn_addrs and nn_cells4 entry a slot
+ * can hold, a power of two (the programs mask the hash). The defaults
+ * (131072 devices, 524288 cells): 16384 lines, 1 MB a half, which stays in
+ * this machine's 2 MB L2 under a spray. */
+static inline uint32_t nn_srcf_lines_for(const struct nn_capacity *c)
+{
+	uint64_t keys = 2ull * c->max_devices + c->max_nodes + 2 + c->max_cells;
+	uint64_t want = (keys * NN_SRCF_BITS_PER_KEY + 511) / 512, l = 1;
+
+	while (l < want && l < (1u << 24))
+		l <<= 1;
+	return (uint32_t)l;
+}
+
 /* The capacities maps of @map_fd (indexed by enum nn_map_id) were created
  * with: the inverse of the loader's sizing. -EINVAL when the sizes do not fit
  * it (maps of another version). */
@@ -78,6 +93,7 @@ enum nn_map_id {
 	NN_M_FLOWLIM,
 	NN_M_FLOWRL,
 	NN_M_CELLS4, /* small cells and markers (nanami_abi.h "Small cells") */
+	NN_M_SRCF,   /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
 	NN_M_COUNT,
 };
 

@@ -10,6 +10,7 @@
 #include <bpf/bpf.h>
 
 #include "dp/local.h"
+#include "dp/srcfilter.h"
 
 static int addr_cmp(const void *a, const void *b)
 {
@@ -74,6 +75,7 @@ static int bump_epoch(struct nn_dp *dp, struct nn_local_change *chg)
 	 * first apply starts from there. */
 	if (!a.epoch)
 		return 0;
+	nn_srcf_restamp(dp, a.epoch, a.epoch + 2); /* the same addresses */
 	a.epoch += 2;
 	if (bpf_map_update_elem(dp->map_fd[NN_M_ACTIVE], &zero, &a, BPF_ANY))
 		return -errno;

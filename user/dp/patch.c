@@ -16,6 +16,7 @@
 #include "dp/apply.h"
 #include "dp/apply_int.h"
 #include "dp/batch.h"
+#include "dp/srcfilter.h"
 
 static int kl_push(struct nn_keylist *l, const void *key)
 {
@@ -265,6 +266,7 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 	struct mapset sets[SET_COUNT];
 	struct nn_apply_cache *c = dp->apply_cache;
 	uint32_t epoch = 0, live, zero = 0;
+	struct nn_srcf_op fo;
 	int set, err;
 
 	memset(res, 0, sizeof(*res));
@@ -300,8 +302,12 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 			c->journal_ok = false;
 		}
 	err = c->journal_ok ? 0 : journal_build(c, live);
+	if (!err)
+		err = nn_srcf_begin(dp, live ^ 1, epoch - 1, true, &fo, &res->writes);
 	for (set = 0; set < SET_COUNT && !err; set++)
 		err = write_set(c, &sets[set], set, live, pt, &res->writes);
+	if (!err)
+		nn_srcf_finish_patch(dp, live ^ 1, &fo, c, pt, epoch + 1, &res->writes);
 	if (!err)
 		err = write_rules_j(dp, c, live, &res->writes);
 	if (!err)
