@@ -259,6 +259,7 @@ static int one_chunk(struct daemon *d, const json_t *chunk, long long base, long
 	nn_errlist_free(&errs);
 	nn_gwd_barrier_request(&d->barrier);
 	d->text_stale = true;
+	d->change_seq++;
 	/* Enforced in the maps. wg0: only the peers this chunk touched, no
 	 * read of the device (the drift timer's reconcile reads it). */
 	err = nn_gwd_apply_peers(d, &pt, r, rlen);
@@ -349,8 +350,12 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
 	nn_ctl_note_apply_time(&d->st, NN_APPLY_KIND_CHANGE, (wall_ms() - t0) / 1e3);
 	nn_ctl_note_applied(&d->st, d->good->generation, writes);
 	count(d, &d->st.applies_fast);
-	if (d->journal_n >= NN_LKG_JOURNAL_MAX)
-		nn_gwd_save_lkg(d); /* compaction, after the change is enforced */
+	/* Compaction, by the drift check (its worker writes the file): now,
+	 * rather than on its own schedule. */
+	if (d->journal_n >= NN_LKG_JOURNAL_MAX && !d->drift_job) {
+		d->next_drift = 0;
+		d->next_resync = nn_gwd_now_ms();
+	}
 	return true;
 }
 

@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * drift_run.c - the drift check's loop side (drift.h; docs/controller.md
+ * "The drift check on a worker thread"): the handoff (the text of the
+ * enforced generation, a copy-on-write copy of the applier's record of the
+ * live half), the result (judged by the stale-result rule; a repair is a
+ * full re-apply of what is enforced then, never of the worker's compile),
+ * the worker's last-known-good put in place when nothing newer was written
+ * meanwhile, and the schedule. The loop keeps serving events while the
+ * worker runs.
+ */
+#include <errno.h>
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "dp/apply.h"
+#include "gatewayd/daemon.h"
+#include "gatewayd/drift.h"
+#include "gatewayd/lkg.h"
+#include "lib/fsutil.h"
+#include "lib/log.h"
+
+/* Where the worker writes the LKG of its generation, beside the real one:
+ * the loop renames it into place (same file system). */
+#define DRIFT_LKG_DIR "drift-lkg"
+
+static double cpu_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+unsigned int nn_gwd_drift_test_delay(void)
+{
+	const char *s = getenv("NN_TEST_DRIFT_DELAY_MS");
+
+	return s ? (unsigned int)strtoul(s, NULL, 10) : 0;
+}
+
+void nn_gwd_drift_reapply(struct daemon *d)
+{
+	struct nn_errlist errs = {};
+	struct nn_apply_result res;
+	char m[NN_CTL_MSG_MAX] = "";
+
+	if (!d->good)
+		return;
+	if (!nn_gwd_fresh_text(d) && d->good_text) {
+		nn_gwd_apply_text(d, d->good_text, d->good_len, "drift");
+		return;
+	}
+	nn_gwd_barrier_wait(&d->barrier);
+	nn_log_info("event=drift_reapply from=policy generation=%llu note=\"the "
+		    "text of the enforced generation is not held\"",
+		    (unsigned long long)d->good->generation);
+	if (nn_apply(d->dp, d->good, &res, &errs) != NN_APPLY_APPLIED ||
+	    nn_gwd_apply_rest(d, d->good, "drift", m, sizeof(m)))
+		nn_log_err("event=apply_failed trigger=drift reason=\"%s\"",
+			   errs.n ? errs.msgs[0] : m);
+	else
+		d->change_seq++;
+	nn_errlist_free(&errs);
+}
+
+void nn_gwd_drift_done(struct daemon *d, double cpu)
+{
+	d->drift_cpu_ms = cpu;
+	d->drift_interval_ms = nn_gwd_drift_interval_ms(d->o->resync_s, d->drift_cpu_ms);
+	/* Every tick while it is cheap; else its own turn. */
+	d->next_drift = d->drift_interval_ms > (int64_t)d->o->resync_s * 1000 ?
+				nn_gwd_now_ms() + d->drift_interval_ms :
+				0;
+	pthread_mutex_lock(&d->st.mu);
+	d->st.drift_cpu_s = d->drift_cpu_ms / 1e3;
+	d->st.drift_interval_s = (double)d->drift_interval_ms / 1e3;
+	pthread_mutex_unlock(&d->st.mu);
+	if (d->drift_interval_ms > (int64_t)d->o->resync_s * 1000)
+		nn_log_info("event=drift_check cpu_ms=%.0f next_in_s=%.0f resync_s=%u note=\"the "
+			    "re-apply's interval grows with its cost (%dx its CPU)\"",
+			    d->drift_cpu_ms, (double)d->drift_interval_ms / 1e3, d->o->resync_s,
+			    NN_DRIFT_CPU_FACTOR);
+}
+
+/* The record of the live half, copied for the worker (copy-on-write: no
+ * entry is copied now). False without a record of the live epoch. */
+static bool copy_record(struct daemon *d, struct nn_drift_job *j)
+{
+	struct nn_apply_cache *c = d->dp->apply_cache;
+	uint32_t live;
+	int s;
+
+	if (!c || nn_live_epoch(d->dp, &j->epoch) || !j->epoch || c->epoch != j->epoch)
+		return false;
+	live = NN_SLOT(j->epoch);
+	j->max_rules = c->max_rules;
+	j->rules = malloc((size_t)c->max_rules * sizeof(*j->rules) + 1);
+	if (!j->rules)
+		return false;
+	memcpy(j->rules, c->rules[live], (size_t)c->max_rules * sizeof(*j->rules));
+	for (s = 0; s < SET_COUNT; s++)
+		if (nn_ftab_copy(&j->rec[s], &c->have[s][live]))
+			return false;
+	return true;
+}
+
+bool nn_gwd_drift_begin(struct daemon *d)
+{
+	struct nn_drift_job *j;
+	char dir[4096];
+	int err;
+
+	if (d->drift_job)
+		return true;
+	if (d->drift_fd < 0 || !d->good || nn_gwd_fresh_text(d) || !d->good_text)
+		return false;
+	j = calloc(1, sizeof(*j));
+	if (!j)
+		return false;
+	for (int s = 0; s < SET_COUNT; s++)
+		nn_ftab_init(&j->rec[s], 1, 1);
+	if (!copy_record(d, j))
+		goto fail;
+	j->text = malloc(d->good_len + 1);
+	if (!j->text)
+		goto fail;
+	memcpy(j->text, d->good_text, d->good_len);
+	j->text[d->good_len] = 0;
+	j->len = d->good_len;
+	j->generation = d->good->generation;
+	j->seq = d->change_seq;
+	snprintf(j->node_id, sizeof(j->node_id), "%s",
+		 d->o->node_id ? d->o->node_id : d->file_node_id);
+	nn_limits_default(&j->lim);
+	j->lim.max_devices = d->o->cap.max_devices;
+	j->lim.max_rules = d->o->cap.max_rules;
+	j->lim.max_prefixes = d->o->cap.max_prefixes;
+	j->lim.max_nodes = d->o->cap.max_nodes;
+	if (d->o->max_snapshot)
+		j->lim.max_body = d->o->max_snapshot;
+	j->caps.max_cells = d->dp->opts.cap.max_cells;
+	j->caps.max_prefixes = d->dp->opts.cap.max_prefixes;
+	j->compat = d->dp->cells_compat;
+	j->dp = d->dp;
+	snprintf(dir, sizeof(dir), "%s/%s", d->o->state_dir, DRIFT_LKG_DIR);
+	j->state_dir = strdup(dir);
+	j->delay_ms = nn_gwd_drift_test_delay();
+	j->quit = &d->quit;
+	j->wake_fd = d->drift_fd;
+	err = j->state_dir ? nn_drift_job_start(j) : -ENOMEM;
+	if (err) {
+		nn_log_warn("event=drift_check error=\"couldn't start its worker: %s\" "
+			    "note=\"re-applied on the loop\"",
+			    strerror(-err));
+		goto fail;
+	}
+	d->drift_job = j;
+	d->drift_journal_n = d->journal_n;
+	d->drift_lkg_seq = d->lkg_seq;
+	nn_log_debug("event=drift_check_started generation=%llu seq=%llu",
+		     (unsigned long long)j->generation, (unsigned long long)j->seq);
+	return true;
+fail:
+	free((char *)j->state_dir);
+	nn_drift_job_finish(j);
+	free(j);
+	return false;
+}
+
+/* The worker's LKG of G into place, unless the loop wrote a newer one
+ * since the handoff (a full apply's: G's would take it back); then the
+ * journal loses what G holds. */
+static void take_lkg(struct daemon *d, const struct nn_drift_job *j)
+{
+	char from[4096], to[4096], why[NN_CTL_MSG_MAX] = "";
+	size_t kept = 0;
+	int err;
+
+	snprintf(from, sizeof(from), "%s/%s", j->state_dir, NN_LKG_FILE);
+	if (j->lkg_err || d->lkg_seq != d->drift_lkg_seq) {
+		if (j->lkg_err)
+			nn_log_warn("event=lkg_save_failed generation=%llu error=\"%s\" "
+				    "note=\"from the drift check's worker; retried\"",
+				    (unsigned long long)j->generation, j->lkg_why);
+		unlink(from);
+		return;
+	}
+	snprintf(to, sizeof(to), "%s/%s", d->o->state_dir, NN_LKG_FILE);
+	err = rename(from, to) ? -errno : nn_fsync_dir_of(to);
+	if (err) {
+		nn_log_warn("event=lkg_save_failed generation=%llu error=\"couldn't rename %s: "
+			    "%s\"",
+			    (unsigned long long)j->generation, from, strerror(-err));
+		unlink(from);
+		return;
+	}
+	d->lkg_seq++;
+	d->lkg_stale = false;
+	nn_ctl_note_lkg_write(&d->st, j->generation, NULL);
+	/* Entries appended since the handoff are newer than G: kept. */
+	if (d->journal_n == d->drift_journal_n)
+		err = nn_lkg_journal_reset(d->o->state_dir, why, sizeof(why));
+	else
+		err = nn_lkg_journal_trim(d->o->state_dir, j->generation, &kept, why, sizeof(why));
+	if (err) {
+		nn_log_warn("event=lkg_journal_trim_failed error=\"%s\"", why);
+		return;
+	}
+	d->journal_n = d->journal_n - d->drift_journal_n;
+	nn_log_debug("event=lkg_saved generation=%llu from=drift_worker journal_kept=%zu",
+		     (unsigned long long)j->generation, kept);
+}
+
+void nn_gwd_drift_end(struct daemon *d)
+{
+	static const char *const names[] = { "pass", "repair", "stale", "failed" };
+	struct nn_drift_job *j = d->drift_job;
+	enum nn_drift_action a;
+	double c0 = cpu_ms();
+	uint64_t v;
+
+	if (!j)
+		return;
+	/* Only the wakeup of this job is ever pending: drained here. */
+	if (read(d->drift_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+		nn_log_warn("event=drift_check error=\"wakeup: %s\"", strerror(errno));
+	nn_drift_job_finish(j); /* the worker has returned: a join, no wait */
+	d->drift_job = NULL;
+	a = nn_drift_verdict(j, d->change_seq);
+	pthread_mutex_lock(&d->st.mu);
+	d->st.drift_checks[a]++;
+	pthread_mutex_unlock(&d->st.mu);
+	nn_log(a == NN_DRIFT_PASS  ? NN_LOG_DEBUG :
+	       a == NN_DRIFT_STALE ? NN_LOG_INFO :
+				     NN_LOG_WARN,
+	       "event=drift_checked result=%s generation=%llu changes_since=%llu differ=%zu "
+	       "slot_differ=%zu parse_ms=%.0f compile_ms=%.0f compare_ms=%.0f lkg_ms=%.0f "
+	       "worker_cpu_ms=%.0f%s%s%s",
+	       names[a], (unsigned long long)j->generation,
+	       (unsigned long long)(d->change_seq - j->seq), j->differ, j->slot_differ, j->parse_ms,
+	       j->compile_ms, j->compare_ms, j->lkg_ms, j->cpu_ms, j->msg[0] ? " first=\"" : "",
+	       j->msg, j->msg[0] ? "\"" : "");
+	if (a == NN_DRIFT_STALE)
+		nn_log_info("event=drift_check_discarded generation=%llu reason=\"only counter "
+			    "slots differed, and %llu changes arrived since: the slots were read "
+			    "after them\" note=\"the policy entries were checked\"",
+			    (unsigned long long)j->generation,
+			    (unsigned long long)(d->change_seq - j->seq));
+	if (j->outcome != NN_DRIFT_QUIT)
+		take_lkg(d, j);
+	if (a == NN_DRIFT_REPAIR && d->good && !d->pending) {
+		/* What is enforced now, from scratch: never G's compile, which
+		 * would take back what arrived since (a revocation). */
+		nn_log_warn("event=drift_found generation=%llu differ=%zu slot_differ=%zu "
+			    "action=reapply enforced=%llu",
+			    (unsigned long long)j->generation, j->differ, j->slot_differ,
+			    (unsigned long long)d->good->generation);
+		nn_gwd_drift_reapply(d);
+	}
+	if (d->good && !d->pending)
+		nn_gwd_standby_sync(d);
+	{
+		double loop = d->drift_loop_ms + cpu_ms() - c0;
+
+		pthread_mutex_lock(&d->st.mu);
+		d->st.drift_loop_s = loop / 1e3;
+		pthread_mutex_unlock(&d->st.mu);
+		nn_ctl_note_apply_time(&d->st, NN_APPLY_KIND_DRIFT, loop / 1e3);
+		nn_gwd_drift_done(d, loop + j->cpu_ms);
+	}
+	free((char *)j->state_dir);
+	free(j);
+	/* The worker's parse and compile freed hundreds of MB at 100k in its
+	 * own malloc arena: give them back. */
+	malloc_trim(0);
+}
+
+void nn_gwd_drift_abort(struct daemon *d)
+{
+	struct nn_drift_job *j = d->drift_job;
+
+	if (!j)
+		return;
+	atomic_store(&d->quit, 1);
+	nn_drift_job_finish(j);
+	if (j->outcome != NN_DRIFT_QUIT)
+		take_lkg(d, j);
+	else {
+		char from[4096];
+
+		snprintf(from, sizeof(from), "%s/%s", j->state_dir, NN_LKG_FILE);
+		unlink(from);
+	}
+	free((char *)j->state_dir);
+	free(j);
+	d->drift_job = NULL;
+}
