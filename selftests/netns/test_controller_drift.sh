@@ -17,10 +17,11 @@
 #    anything to repair (pass, or stale when only counter slots were read
 #    after the changes); the next check passes.
 # 2. A real drift while a revocation arrives: a device's nn_addrs entry is
-#    deleted from the live half behind the controller's back; the check
-#    that sees it (event=policy_maps_drift at its handoff) is held, a device
-#    is revoked meanwhile (fast path, enforced at once); the check finds the
-#    difference (event=drift_found) and the repair re-applies what is
+#    deleted from the live half behind the controller's back; the next
+#    check is held, a device is revoked meanwhile (fast path, enforced at
+#    once, its keys written into the half the worker reads); the worker's
+#    read of the maps finds the deletion and only it (the loop filters out
+#    its own writes), and the repair re-applies what is
 #    enforced then: the deleted entry is back in both halves, and the
 #    revoked device is disabled in the live half at every sample from its
 #    revocation to two checks later -- a repair that applied the check's
@@ -122,16 +123,16 @@ nn_check "$A disabled in the live half" test "$(state_in "$(addr_bytes "$A")" "$
 # ---- 2. a real drift while a revocation arrives ----
 B=${FREE[5]} C=${FREE[6]}
 BB=$(addr_bytes "$B") CB=$(addr_bytes "$C")
-# Between checks: the next handoff reads the maps after the deletion.
-e1=$(n_of 'event=drift_checked')
-nn_wait_for 10 checks_ended $((e1 + 1))
+# Just after a check's handoff: its worker holds for HOLD_MS, then reads
+# the maps -- after the deletion and the revocation below.
+s2=$(n_of 'event=drift_check_started')
+nn_wait_for 10 sh -c "[ \$(grep -c event=drift_check_started '$LOG') -gt $s2 ]" ||
+	nn_not_ok "a check started"
+e2=$(n_of 'event=drift_checked')
 l=$(live)
 hex=$(python3 -c "import json,sys; print(' '.join('%02x' % b for b in json.loads(sys.argv[1])))" "$BB")
 nn_check "$B's nn_addrs entry deleted from the live slot ($l) behind the controller's back" \
 	nn_in gw bpftool map delete pinned "$PINS/nn_addrs" key hex 0$l 00 00 00 $hex
-nn_check "the next check's handoff sees it (event=policy_maps_drift)" \
-	nn_wait_for 10 grep -q 'event=policy_maps_drift' "$LOG"
-e2=$(n_of 'event=drift_checked')
 cp_req PUT "/admin/v1/devices/$C/state" '{"state":"disabled"}' >/dev/null
 g=$(cp_gen)
 nn_check "$C revoked during that check: enforced" nn_wait_for 3 gen_is "$g"
@@ -146,10 +147,12 @@ while ! checks_ended $((e2 + 2)); do
 	[ $samples -lt 150 ] || break
 	nn_nap 0.1
 done
-nn_check "the check found the difference (event=drift_found)" \
-	grep -qE 'event=drift_found .*differ=[1-9]' "$LOG"
+nn_check "the worker's read of the maps found the deletion, not the revocation (map_differ=1)" \
+	grep -qE 'event=drift_found .*map_differ=1 ' "$LOG"
+nn_check "the repair's record check on the loop saw it too (event=policy_maps_drift)" \
+	grep -q 'event=policy_maps_drift' "$LOG"
 nn_check "the repair re-applied what was enforced then (generation $g)" \
-	grep -qE "event=applied .*trigger=drift .*generation=$g .*flipped=1" "$LOG"
+	grep -qE "event=applied .*trigger=drift .*generation=$g " "$LOG"
 nn_check "$C disabled in the live half at every one of $samples samples through the repair" \
 	test $bad = 0 -a $samples -gt 3
 nn_check "$B's entry is back in both halves" \

@@ -24,6 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
 
 #include "dptest.h"
 #include "gatewayd/drift.h"
@@ -208,6 +212,78 @@ static void test_cell_differs(void **state)
 	assert_int_equal(slot, 0);
 }
 
+/* A whole job on the worker thread, against the loaded maps: the example's
+ * text checks out; an nn_addrs entry deleted from the live half behind the
+ * applier's back is found by the worker's read of the maps, and filtered
+ * out only when the loop says it wrote that address itself. */
+static void run_job(struct ut *u, struct nn_drift_job *j)
+{
+	uint64_t v;
+	int s;
+
+	memset(j, 0, sizeof(*j));
+	j->text = strdup(mf_json);
+	j->len = strlen(mf_json);
+	j->generation = u->p->generation;
+	snprintf(j->node_id, sizeof(j->node_id), "gw-fra-1");
+	nn_limits_default(&j->lim);
+	j->caps.max_cells = u->t.dp->opts.cap.max_cells;
+	j->caps.max_prefixes = u->t.dp->opts.cap.max_prefixes;
+	j->compat = u->t.dp->cells_compat;
+	j->dp = u->t.dp;
+	j->full_seq = u->t.dp->full_seq;
+	assert_int_equal(nn_live_epoch(u->t.dp, &j->epoch), 0);
+	for (s = 0; s < SET_COUNT; s++)
+		assert_int_equal(nn_ftab_copy(&j->rec[s], &u->rec[s]), 0);
+	j->max_rules = u->max_rules;
+	j->rules = calloc(u->max_rules, sizeof(*j->rules));
+	memcpy(j->rules, u->rules, u->max_rules * sizeof(*j->rules));
+	j->wake_fd = eventfd(0, EFD_CLOEXEC);
+	assert_true(j->wake_fd >= 0);
+	assert_int_equal(nn_drift_job_start(j), 0);
+	assert_int_equal(read(j->wake_fd, &v, sizeof(v)), (ssize_t)sizeof(v));
+	nn_drift_job_join(j);
+	close(j->wake_fd);
+}
+
+static void test_worker_job(void **state)
+{
+	struct ut *u = *state;
+	struct nn_drift_job j;
+	struct nn_addr_key k = { .slot = 0 };
+	uint8_t mine[2][NN_ADDR_LEN] = {}, other[1][NN_ADDR_LEN] = { { 0xff } };
+	uint32_t epoch = 0;
+
+	run_job(u, &j);
+	assert_int_equal(j.outcome, NN_DRIFT_SAME);
+	assert_int_equal(j.n_map_diff, 0);
+	nn_drift_filter(&j, NULL, 0, u->t.dp->full_seq);
+	assert_int_equal(nn_drift_verdict(&j, j.seq), NN_DRIFT_PASS);
+	nn_drift_job_finish(&j);
+
+	/* behind the applier's back: the first address, from the live half */
+	assert_int_equal(nn_live_epoch(u->t.dp, &epoch), 0);
+	memcpy(k.addr, u->c.addrs[0].addr, NN_ADDR_LEN);
+	k.slot = NN_SLOT(epoch);
+	assert_int_equal(bpf_map_delete_elem(u->t.dp->map_fd[NN_M_ADDRS], &k), 0);
+	run_job(u, &j);
+	assert_int_equal(j.outcome, NN_DRIFT_SAME); /* the compile matches the record */
+	assert_int_equal(j.n_map_diff, 1);	    /* the maps do not */
+	nn_drift_filter(&j, (const uint8_t(*)[NN_ADDR_LEN])other, 1, u->t.dp->full_seq);
+	assert_int_equal(j.map_differ, 1);
+	assert_int_equal(nn_drift_verdict(&j, j.seq + 5), NN_DRIFT_REPAIR);
+	/* the loop wrote that address itself since the handoff: not drift */
+	memcpy(mine[1], u->c.addrs[0].addr, NN_ADDR_LEN);
+	nn_drift_filter(&j, (const uint8_t(*)[NN_ADDR_LEN])mine, 2, u->t.dp->full_seq);
+	assert_int_equal(j.map_differ, 0);
+	assert_int_equal(nn_drift_verdict(&j, j.seq + 5), NN_DRIFT_PASS);
+	/* a full apply since: the map part says nothing */
+	nn_drift_filter(&j, NULL, 0, u->t.dp->full_seq + 1);
+	assert_true(j.map_stale);
+	assert_int_equal(j.map_differ, 0);
+	nn_drift_job_finish(&j);
+}
+
 static void test_stale_rule(void **state)
 {
 	struct nn_drift_job j = { .seq = 7 };
@@ -240,6 +316,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_counter_slot_alone, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_and_extra, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cell_differs, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_worker_job, setup, teardown),
 		cmocka_unit_test(test_stale_rule),
 	};
 

@@ -92,10 +92,16 @@ struct daemon {
 	/* The drift check running on its worker (drift.h; NULL: none), what
 	 * the loop noted at its handoff, and the eventfd its end wakes. */
 	struct nn_drift_job *drift_job;
-	double drift_loop_ms;	/* the loop's share of the running check */
-	size_t drift_journal_n; /* journal_n at the handoff */
-	uint64_t drift_lkg_seq; /* lkg_seq at the handoff */
+	double drift_loop_ms;		     /* the loop's share of the running check (CPU) */
+	double drift_text_ms, drift_hand_ms; /* its handoff (wall) */
+	size_t drift_journal_n;		     /* journal_n at the handoff */
+	uint64_t drift_lkg_seq;		     /* lkg_seq at the handoff */
 	int drift_fd;
+	bool drift_text_loop; /* the next check's text from the loop */
+	/* nn_addrs keys the fast path wrote while a check ran (its map part
+	 * is filtered by them: nn_drift_filter) */
+	uint8_t (*drift_touched)[NN_ADDR_LEN];
+	size_t n_drift_touched, cap_drift_touched;
 	/* Counts every change of what is enforced (fast-path chunk, full
 	 * apply, repair): a drift result of an older count is stale. */
 	uint64_t change_seq;
@@ -199,6 +205,9 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
  * freed otherwise). */
 void nn_gwd_take_full(struct daemon *d, struct nn_policy *p, struct nn_apply_kept *kept,
 		      bool flipped, const char *why);
+/* A device patch enforced while a drift check runs: its nn_addrs keys
+ * (d->drift_touched). */
+void nn_gwd_drift_touched(struct daemon *d, const struct nn_dev_patch *pt);
 /* Drop the kept state; its policy (as patched) stays the enforced one. */
 void nn_gwd_inc_drop(struct daemon *d, const char *why);
 /* Free the enforced policy and the kept state (shutdown). */

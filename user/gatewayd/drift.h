@@ -51,10 +51,23 @@ enum nn_drift_action {
 	NN_DRIFT_FAILED, /* no verdict (logged) */
 };
 
+/* A key of the live half that differs from the record (slot 0). */
+struct nn_drift_key {
+	int set; /* SET_*, or SET_COUNT for an nn_rules index */
+	uint8_t key[64];
+};
+#define NN_DRIFT_MAX_KEYS 65536
+
 struct nn_drift_job {
 	/* in: set by the loop, read-only for the worker */
-	char *text; /* of generation @generation (owned by the job) */
+	char *text; /* of generation @generation (owned by the job); NULL:
+		     * the worker rebuilds it from @lkg_from */
 	size_t len;
+	/* The state directory whose last-known-good and journal describe
+	 * @generation: the worker reads the file and replays the journal up
+	 * to it (the loop journals later changes meanwhile). */
+	const char *lkg_from;
+	size_t lkg_max;
 	uint64_t generation;
 	uint64_t seq;	/* the loop's change counter at the handoff */
 	uint32_t epoch; /* live epoch at the handoff */
@@ -79,6 +92,20 @@ struct nn_drift_job {
 	char msg[256];	    /* why NN_DRIFT_ERROR; the first difference */
 	double cpu_ms;	    /* the worker's CPU */
 	double parse_ms, compile_ms, compare_ms, lkg_ms;
+	/* The maps' half that was live at the handoff, read back by the worker
+	 * against the record (what the loop's record check did): keys that
+	 * differ (slot 0), to be filtered by the loop against what it wrote
+	 * since (drift.h's top; nn_drift_filter). */
+	uint64_t full_seq; /* dp->full_seq at the handoff */
+	struct nn_drift_key *map_diff;
+	size_t n_map_diff;
+	bool map_diff_over; /* more than NN_DRIFT_MAX_KEYS: none filtered */
+	size_t map_differ;  /* after nn_drift_filter: differences the loop
+			     * did not make */
+	bool map_stale;	    /* a full apply since: the map part discarded */
+	double maps_ms;
+	bool rebuild_failed; /* @lkg_from did not come to @generation */
+	double rebuild_ms;
 	int lkg_err; /* 0: the LKG of G written (or not asked) */
 	char lkg_why[256];
 
@@ -88,8 +115,9 @@ struct nn_drift_job {
 
 /* Start the worker on @j (filled by the caller). 0 or -errno. */
 int nn_drift_job_start(struct nn_drift_job *j);
-/* Join the worker (after its wakeup, or after setting *quit) and free what
- * the job holds. */
+/* Join the worker (after its wakeup, or after setting *quit). */
+void nn_drift_job_join(struct nn_drift_job *j);
+/* ... and free what the job holds. */
 void nn_drift_job_finish(struct nn_drift_job *j);
 
 /*
@@ -101,6 +129,16 @@ void nn_drift_job_finish(struct nn_drift_job *j);
 void nn_drift_compare(const struct nn_compiled *c, bool compat, const struct nn_ftab rec[SET_COUNT],
 		      const struct nn_rule_info *rules, uint32_t max_rules, size_t *differ,
 		      size_t *slot_differ, char *msg, size_t msglen);
+
+/*
+ * The map part of a finished job, against what the loop wrote since the
+ * handoff: nn_addrs keys of the device patches since (@touched, @n, 16-byte
+ * addresses, sorted), and whether a full apply rewrote the maps since
+ * (@full_seq_now != j->full_seq: the map part is discarded, map_stale).
+ * Sets j->map_differ: the differences nobody here made.
+ */
+void nn_drift_filter(struct nn_drift_job *j, const uint8_t (*touched)[NN_ADDR_LEN], size_t n,
+		     uint64_t full_seq_now);
 
 /* The stale-result rule: what the loop does with a finished job, given
  * the change counter now (see the top of this file). */

@@ -10,7 +10,6 @@
  * worker runs.
  */
 #include <errno.h>
-#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,6 +67,17 @@ void nn_gwd_drift_reapply(struct daemon *d)
 	nn_errlist_free(&errs);
 }
 
+int64_t nn_gwd_drift_interval_ms(unsigned int resync_s, double last_cpu_ms)
+{
+	int64_t base = (int64_t)resync_s * 1000;
+	double scaled = last_cpu_ms * NN_DRIFT_CPU_FACTOR;
+
+	if (!(scaled > (double)base)) /* also NaN */
+		return base;
+	/* a day at most: the timer must still come round */
+	return scaled > 86400e3 ? 86400000 : (int64_t)scaled;
+}
+
 void nn_gwd_drift_done(struct daemon *d, double cpu)
 {
 	d->drift_cpu_ms = cpu;
@@ -109,16 +119,30 @@ static bool copy_record(struct daemon *d, struct nn_drift_job *j)
 	return true;
 }
 
+static int addr_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, NN_ADDR_LEN);
+}
+
 bool nn_gwd_drift_begin(struct daemon *d)
 {
 	struct nn_drift_job *j;
 	char dir[4096];
+	bool text;
 	int err;
+
+	int64_t t0 = nn_gwd_now_ms();
 
 	if (d->drift_job)
 		return true;
-	if (d->drift_fd < 0 || !d->good || nn_gwd_fresh_text(d) || !d->good_text)
+	if (d->drift_fd < 0 || !d->good)
 		return false;
+	/* The worker rebuilds the text from the LKG and its journal when they
+	 * hold the enforced generation; else the loop serialises it now. */
+	text = d->lkg_stale || d->drift_text_loop;
+	if (text && (nn_gwd_fresh_text(d) || !d->good_text))
+		return false;
+	d->drift_text_ms = (double)(nn_gwd_now_ms() - t0);
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return false;
@@ -126,12 +150,19 @@ bool nn_gwd_drift_begin(struct daemon *d)
 		nn_ftab_init(&j->rec[s], 1, 1);
 	if (!copy_record(d, j))
 		goto fail;
-	j->text = malloc(d->good_len + 1);
-	if (!j->text)
-		goto fail;
-	memcpy(j->text, d->good_text, d->good_len);
-	j->text[d->good_len] = 0;
-	j->len = d->good_len;
+	if (text) {
+		j->text = malloc(d->good_len + 1);
+		if (!j->text)
+			goto fail;
+		memcpy(j->text, d->good_text, d->good_len);
+		j->text[d->good_len] = 0;
+		j->len = d->good_len;
+	} else {
+		j->lkg_from = strdup(d->o->state_dir);
+		j->lkg_max = d->o->max_snapshot ? d->o->max_snapshot : NN_LKG_DEFAULT_MAX;
+		if (!j->lkg_from)
+			goto fail;
+	}
 	j->generation = d->good->generation;
 	j->seq = d->change_seq;
 	snprintf(j->node_id, sizeof(j->node_id), "%s",
@@ -147,6 +178,7 @@ bool nn_gwd_drift_begin(struct daemon *d)
 	j->caps.max_prefixes = d->dp->opts.cap.max_prefixes;
 	j->compat = d->dp->cells_compat;
 	j->dp = d->dp;
+	j->full_seq = d->dp->full_seq;
 	snprintf(dir, sizeof(dir), "%s/%s", d->o->state_dir, DRIFT_LKG_DIR);
 	j->state_dir = strdup(dir);
 	j->delay_ms = nn_gwd_drift_test_delay();
@@ -160,6 +192,7 @@ bool nn_gwd_drift_begin(struct daemon *d)
 		goto fail;
 	}
 	d->drift_job = j;
+	d->n_drift_touched = 0;
 	d->drift_journal_n = d->journal_n;
 	d->drift_lkg_seq = d->lkg_seq;
 	nn_log_debug("event=drift_check_started generation=%llu seq=%llu",
@@ -222,6 +255,7 @@ void nn_gwd_drift_end(struct daemon *d)
 	struct nn_drift_job *j = d->drift_job;
 	enum nn_drift_action a;
 	double c0 = cpu_ms();
+	int64_t w_end = nn_gwd_now_ms();
 	uint64_t v;
 
 	if (!j)
@@ -229,22 +263,20 @@ void nn_gwd_drift_end(struct daemon *d)
 	/* Only the wakeup of this job is ever pending: drained here. */
 	if (read(d->drift_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
 		nn_log_warn("event=drift_check error=\"wakeup: %s\"", strerror(errno));
-	nn_drift_job_finish(j); /* the worker has returned: a join, no wait */
+	nn_drift_job_join(j); /* the worker has returned: no wait */
 	d->drift_job = NULL;
+	if (d->n_drift_touched)
+		qsort(d->drift_touched, d->n_drift_touched, NN_ADDR_LEN, addr_cmp);
+	nn_drift_filter(j, (const uint8_t(*)[NN_ADDR_LEN])d->drift_touched, d->n_drift_touched,
+			d->dp->full_seq);
 	a = nn_drift_verdict(j, d->change_seq);
+	/* The LKG and journal did not come to the checked generation (a full
+	 * apply rewrote them meanwhile, or they are behind): the next check
+	 * takes the loop's text, soon; the one after goes back to them. */
+	d->drift_text_loop = j->rebuild_failed;
 	pthread_mutex_lock(&d->st.mu);
 	d->st.drift_checks[a]++;
 	pthread_mutex_unlock(&d->st.mu);
-	nn_log(a == NN_DRIFT_PASS  ? NN_LOG_DEBUG :
-	       a == NN_DRIFT_STALE ? NN_LOG_INFO :
-				     NN_LOG_WARN,
-	       "event=drift_checked result=%s generation=%llu changes_since=%llu differ=%zu "
-	       "slot_differ=%zu parse_ms=%.0f compile_ms=%.0f compare_ms=%.0f lkg_ms=%.0f "
-	       "worker_cpu_ms=%.0f%s%s%s",
-	       names[a], (unsigned long long)j->generation,
-	       (unsigned long long)(d->change_seq - j->seq), j->differ, j->slot_differ, j->parse_ms,
-	       j->compile_ms, j->compare_ms, j->lkg_ms, j->cpu_ms, j->msg[0] ? " first=\"" : "",
-	       j->msg, j->msg[0] ? "\"" : "");
 	if (a == NN_DRIFT_STALE)
 		nn_log_info("event=drift_check_discarded generation=%llu reason=\"only counter "
 			    "slots differed, and %llu changes arrived since: the slots were read "
@@ -257,13 +289,17 @@ void nn_gwd_drift_end(struct daemon *d)
 		/* What is enforced now, from scratch: never G's compile, which
 		 * would take back what arrived since (a revocation). */
 		nn_log_warn("event=drift_found generation=%llu differ=%zu slot_differ=%zu "
-			    "action=reapply enforced=%llu",
+			    "map_differ=%zu action=reapply enforced=%llu",
 			    (unsigned long long)j->generation, j->differ, j->slot_differ,
-			    (unsigned long long)d->good->generation);
+			    j->map_differ, (unsigned long long)d->good->generation);
+		/* the record takes what the maps hold, so that the re-apply
+		 * writes what differs (a repair is rare: on the loop) */
+		nn_gwd_policy_record_check(d);
 		nn_gwd_drift_reapply(d);
+		/* (a pass wrote nothing: the standby half is as it was) */
+		if (d->good && !d->pending)
+			nn_gwd_standby_sync(d);
 	}
-	if (d->good && !d->pending)
-		nn_gwd_standby_sync(d);
 	{
 		double loop = d->drift_loop_ms + cpu_ms() - c0;
 
@@ -272,12 +308,28 @@ void nn_gwd_drift_end(struct daemon *d)
 		pthread_mutex_unlock(&d->st.mu);
 		nn_ctl_note_apply_time(&d->st, NN_APPLY_KIND_DRIFT, loop / 1e3);
 		nn_gwd_drift_done(d, loop + j->cpu_ms);
+		if (j->rebuild_failed)
+			d->next_drift = 0;
 	}
+	/* pass is news only where the check is expensive (its own interval) */
+	nn_log(a == NN_DRIFT_PASS ?
+		       (d->drift_interval_ms > (int64_t)d->o->resync_s * 1000 ? NN_LOG_INFO :
+										NN_LOG_DEBUG) :
+	       a == NN_DRIFT_STALE ? NN_LOG_INFO :
+				     NN_LOG_WARN,
+	       "event=drift_checked result=%s generation=%llu changes_since=%llu differ=%zu "
+	       "slot_differ=%zu map_differ=%zu%s rebuild_ms=%.0f parse_ms=%.0f compile_ms=%.0f "
+	       "compare_ms=%.0f maps_ms=%.0f lkg_ms=%.0f worker_cpu_ms=%.0f handoff_ms=%.0f "
+	       "text_ms=%.0f end_ms=%.0f%s%s%s",
+	       names[a], (unsigned long long)j->generation,
+	       (unsigned long long)(d->change_seq - j->seq), j->differ, j->slot_differ,
+	       j->map_differ, j->map_stale ? " map_part=discarded" : "", j->rebuild_ms, j->parse_ms,
+	       j->compile_ms, j->compare_ms, j->maps_ms, j->lkg_ms, j->cpu_ms, d->drift_hand_ms,
+	       d->drift_text_ms, (double)(nn_gwd_now_ms() - w_end), j->msg[0] ? " first=\"" : "",
+	       j->msg, j->msg[0] ? "\"" : "");
+	nn_drift_job_finish(j);
 	free((char *)j->state_dir);
 	free(j);
-	/* The worker's parse and compile freed hundreds of MB at 100k in its
-	 * own malloc arena: give them back. */
-	malloc_trim(0);
 }
 
 void nn_gwd_drift_abort(struct daemon *d)

@@ -85,5 +85,9 @@ int nn_lkg_journal_trim(const char *dir, uint64_t generation, size_t *kept, char
  */
 int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, char **json,
 			  size_t *len, size_t *applied, char *why, size_t whylen);
+/* ... up to generation @upto and no further (the drift check's worker: the
+ * text of the generation it checks, while the loop journals later ones). */
+int nn_lkg_journal_replay_to(const char *dir, size_t max, uint64_t upto, uint64_t *generation,
+			     char **json, size_t *len, size_t *applied, char *why, size_t whylen);
 
 #endif /* NANAMI_GATEWAYD_LKG_H */

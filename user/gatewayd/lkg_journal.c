@@ -207,6 +207,13 @@ int nn_lkg_journal_trim(const char *dir, uint64_t generation, size_t *kept, char
 int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, char **json,
 			  size_t *len, size_t *applied, char *why, size_t whylen)
 {
+	return nn_lkg_journal_replay_to(dir, max, UINT64_MAX, generation, json, len, applied, why,
+					whylen);
+}
+
+int nn_lkg_journal_replay_to(const char *dir, size_t max, uint64_t upto, uint64_t *generation,
+			     char **json, size_t *len, size_t *applied, char *why, size_t whylen)
+{
 	char path[4096], *buf = NULL, *p, *end, err_s[256];
 	json_t *snap = NULL;
 	size_t blen = 0;
@@ -224,7 +231,9 @@ int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, cha
 	}
 	p = buf;
 	end = buf + blen;
-	while (p < end) {
+	/* Once at @upto, what follows is later changes (a chunk landing on
+	 * it included). */
+	while (p < end && *generation < upto) {
 		uint64_t since, gen;
 		unsigned int crc;
 		size_t l;

@@ -253,16 +253,20 @@ static void drift_check(struct daemon *d)
 	}
 	c0 = thread_cpu_ms();
 	if (d->good && !d->pending) {
-		nn_gwd_policy_record_check(d);
-		/* Parse, validate, compile and compare on the worker; the
-		 * loop goes on serving events (drift_run.c). */
+		int64_t w0 = nn_gwd_now_ms();
+
+		/* Parse, validate, compile, compare, and the maps read back
+		 * against the record, on the worker; the loop goes on serving
+		 * events (drift_run.c). */
 		if (nn_gwd_drift_begin(d)) {
 			d->drift_loop_ms = thread_cpu_ms() - c0;
+			d->drift_hand_ms = (double)(nn_gwd_now_ms() - w0);
 			host_sync(d, "drift");
 			nn_gwd_refresh_peer_metrics(d);
 			schedule_resync(d);
 			return;
 		}
+		nn_gwd_policy_record_check(d);
 		nn_gwd_drift_reapply(d);
 		nn_gwd_standby_sync(d);
 	}
@@ -568,6 +572,7 @@ static void shutdown_all(struct daemon *d)
 	nn_gwd_good_free(d);
 	free(d->good_text);
 	free(d->pending);
+	free(d->drift_touched);
 	nn_ctl_state_destroy(&d->st);
 	if (d->evfd >= 0)
 		close(d->evfd);
