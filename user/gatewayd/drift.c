@@ -490,9 +490,11 @@ static void *worker(void *arg)
 		j->outcome = NN_DRIFT_QUIT;
 	else if (j->text || !rebuild(j))
 		check(j);
-	/* The text is G's, enforced and checked: the last-known-good of G
-	 * (the loop trims the journal once it has the result). */
-	if (j->state_dir && j->text && j->outcome != NN_DRIFT_QUIT && !quitting(j)) {
+	/* The text is G's and parsed (whatever the comparison found: it is
+	 * what the control plane sent): the last-known-good of G, put in
+	 * place by the loop, which trims the journal then. */
+	if (j->state_dir && (j->outcome == NN_DRIFT_SAME || j->outcome == NN_DRIFT_DIFFER) &&
+	    !quitting(j)) {
 		double t0 = now_ms(CLOCK_MONOTONIC);
 
 		j->lkg_err = nn_lkg_save(j->state_dir, j->generation, j->text, j->len, j->lkg_why,

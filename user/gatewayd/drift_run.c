@@ -215,6 +215,8 @@ static void take_lkg(struct daemon *d, const struct nn_drift_job *j)
 	int err;
 
 	snprintf(from, sizeof(from), "%s/%s", j->state_dir, NN_LKG_FILE);
+	if (j->outcome != NN_DRIFT_SAME && j->outcome != NN_DRIFT_DIFFER)
+		return; /* the worker wrote none */
 	if (j->lkg_err || d->lkg_seq != d->drift_lkg_seq) {
 		if (j->lkg_err)
 			nn_log_warn("event=lkg_save_failed generation=%llu error=\"%s\" "
@@ -283,8 +285,7 @@ void nn_gwd_drift_end(struct daemon *d)
 			    "after them\" note=\"the policy entries were checked\"",
 			    (unsigned long long)j->generation,
 			    (unsigned long long)(d->change_seq - j->seq));
-	if (j->outcome != NN_DRIFT_QUIT)
-		take_lkg(d, j);
+	take_lkg(d, j);
 	if (a == NN_DRIFT_REPAIR && d->good && !d->pending) {
 		/* What is enforced now, from scratch: never G's compile, which
 		 * would take back what arrived since (a revocation). */
@@ -335,19 +336,17 @@ void nn_gwd_drift_end(struct daemon *d)
 void nn_gwd_drift_abort(struct daemon *d)
 {
 	struct nn_drift_job *j = d->drift_job;
+	char from[4096];
 
 	if (!j)
 		return;
 	atomic_store(&d->quit, 1);
+	nn_drift_job_join(j);
+	/* Stopping: the journal holds what G's file would; a later start
+	 * replays it. */
+	snprintf(from, sizeof(from), "%s/%s", j->state_dir, NN_LKG_FILE);
+	unlink(from);
 	nn_drift_job_finish(j);
-	if (j->outcome != NN_DRIFT_QUIT)
-		take_lkg(d, j);
-	else {
-		char from[4096];
-
-		snprintf(from, sizeof(from), "%s/%s", j->state_dir, NN_LKG_FILE);
-		unlink(from);
-	}
 	free((char *)j->state_dir);
 	free(j);
 	d->drift_job = NULL;
