@@ -394,6 +394,9 @@ static int rebuild(struct nn_drift_job *j)
 		err = nn_lkg_journal_replay_to(j->lkg_from, j->lkg_max, j->generation, &gen,
 					       &j->text, &j->len, &applied, why, sizeof(why));
 	j->rebuild_ms = now_ms(CLOCK_MONOTONIC) - t0;
+	/* The replay's JSON tree (several times the text) is gone: its pages
+	 * go back before the parse takes its own (the check's peak RSS). */
+	malloc_trim(0);
 	if (!err && gen == j->generation)
 		return 0;
 	snprintf(j->msg, sizeof(j->msg),
