@@ -402,7 +402,7 @@ static int rebuild(struct nn_drift_job *j)
 	if (!err && gen == j->generation)
 		return 0;
 	snprintf(j->msg, sizeof(j->msg),
-		 "the last-known-good and its journal come to generation %llu, not %llu%s%s",
+		 "the last-known-good and its journal come to generation %llu, not %llu%s%.160s",
 		 (unsigned long long)gen, (unsigned long long)j->generation, why[0] ? ": " : "",
 		 why);
 	j->rebuild_failed = true;
