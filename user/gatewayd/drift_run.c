@@ -218,22 +218,34 @@ static void take_lkg(struct daemon *d, const struct nn_drift_job *j)
 	if (j->outcome != NN_DRIFT_SAME && j->outcome != NN_DRIFT_DIFFER)
 		return; /* the worker wrote none */
 	if (j->lkg_err || d->lkg_seq != d->drift_lkg_seq) {
-		if (j->lkg_err)
-			nn_log_warn("event=lkg_save_failed generation=%llu error=\"%s\" "
-				    "note=\"from the drift check's worker; retried\"",
-				    (unsigned long long)j->generation, j->lkg_why);
+		if (j->lkg_err) {
+			/* as the loop's own save: counted, in the status, retried */
+			nn_log_err("event=lkg_save_failed generation=%llu error=\"%s\" note=\"the "
+				   "dataplane keeps enforcing it; retried on the drift timer\"",
+				   (unsigned long long)j->generation, j->lkg_why);
+			nn_ctl_note_lkg_write(&d->st, 0, j->lkg_why);
+			d->lkg_stale = true;
+		}
 		unlink(from);
 		return;
 	}
 	snprintf(to, sizeof(to), "%s/%s", d->o->state_dir, NN_LKG_FILE);
 	err = rename(from, to) ? -errno : nn_fsync_dir_of(to);
 	if (err) {
-		nn_log_warn("event=lkg_save_failed generation=%llu error=\"couldn't rename %s: "
-			    "%s\"",
-			    (unsigned long long)j->generation, from, strerror(-err));
+		char m[NN_CTL_MSG_MAX];
+
+		snprintf(m, sizeof(m), "%.150s: couldn't put %.150s in its place: %s", to, from,
+			 strerror(-err));
+		nn_log_err("event=lkg_save_failed generation=%llu error=\"%s\"",
+			   (unsigned long long)j->generation, m);
+		nn_ctl_note_lkg_write(&d->st, 0, m);
+		d->lkg_stale = true;
 		unlink(from);
 		return;
 	}
+	if (d->lkg_stale)
+		nn_log_info("event=lkg_saved generation=%llu dir=%s",
+			    (unsigned long long)j->generation, d->o->state_dir);
 	d->lkg_seq++;
 	d->lkg_stale = false;
 	nn_ctl_note_lkg_write(&d->st, j->generation, NULL);
@@ -286,6 +298,15 @@ void nn_gwd_drift_end(struct daemon *d)
 			    (unsigned long long)j->generation,
 			    (unsigned long long)(d->change_seq - j->seq));
 	take_lkg(d, j);
+	if (a != NN_DRIFT_REPAIR && d->good && !d->pending) {
+		/* wg0, the underlay port, the exit NAT: what the drift re-apply
+		 * always reconciled (changes behind our back undone), cheap on
+		 * the loop but for a large wg0's read */
+		char m[NN_CTL_MSG_MAX] = "";
+
+		if (nn_gwd_apply_rest(d, d->good, "drift", m, sizeof(m)))
+			nn_log_err("event=apply_failed trigger=drift reason=\"%s\"", m);
+	}
 	if (a == NN_DRIFT_REPAIR && d->good && !d->pending) {
 		/* What is enforced now, from scratch: never G's compile, which
 		 * would take back what arrived since (a revocation). */
