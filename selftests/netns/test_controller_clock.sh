@@ -51,7 +51,7 @@ OFF=$NN_TMP/faketime.offset
 gen() { gwctl status | jq -r .generation; }
 gen_is() { [ "$(gen)" = "$1" ]; }
 cp_state_is() { [ "$(metric "nanami_control_plane_state{state=\"$1\"}")" = 1 ]; }
-drifts() { grep -c 'event=applied .*trigger=drift' "$NN_TMP/g1.log"; }
+drifts() { grep -cE 'event=applied .*trigger=drift|event=drift_checked' "$NN_TMP/g1.log"; }
 since() { metric nanami_seconds_since_last_sync; }
 since_status() { gwctl status | jq -r .controller.sync.seconds_since_last_sync; }
 wall() {	# the controller's wall clock, as its log stamps it (last line)

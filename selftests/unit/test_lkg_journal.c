@@ -220,6 +220,47 @@ static void test_reset(void **state)
 	assert_int_equal(nn_lkg_journal_reset(dir, why, sizeof(why)), 0); /* none: fine */
 }
 
+/* Replay over @from (generation @g): the result's generation and entries. */
+static void replay_over(const char *from, uint64_t g, uint64_t want_gen, size_t want_applied)
+{
+	char why[512] = "", *json = strdup(from);
+	size_t len = strlen(from), applied = 99;
+
+	assert_int_equal(nn_lkg_journal_replay(dir, 1 << 20, &g, &json, &len, &applied, why,
+					       sizeof(why)),
+			 0);
+	assert_string_equal(why, "");
+	assert_int_equal(g, want_gen);
+	assert_int_equal(applied, want_applied);
+	free(json);
+}
+
+/* After the drift check's worker wrote the LKG of generation 6 while
+ * changes went on: what 6 holds goes, the rest stays in order -- a chunk
+ * landing on 6 (since == generation == 6) is after it and stays. */
+static void test_trim(void **state)
+{
+	char why[256] = "", path[512];
+	struct stat st;
+	size_t kept = 9;
+
+	(void)state;
+	append(4, 5, del_b);
+	append(5, 6, revoke_a);
+	append(6, 6, del_b);
+	append(6, 7, "[]");
+	assert_int_equal(nn_lkg_journal_trim(dir, 6, &kept, why, sizeof(why)), 0);
+	assert_int_equal(kept, 2);
+	replay_over(after_revoke, 6, 7, 2);
+	/* everything folded: the file goes */
+	assert_int_equal(nn_lkg_journal_trim(dir, 7, &kept, why, sizeof(why)), 0);
+	assert_int_equal(kept, 0);
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_JOURNAL);
+	assert_int_not_equal(stat(path, &st), 0);
+	/* no journal: nothing to do */
+	assert_int_equal(nn_lkg_journal_trim(dir, 7, &kept, why, sizeof(why)), 0);
+}
+
 /* The drift check's interval: the configured one until 50x the check's CPU
  * is longer; a day at most; nonsense CPU figures keep the configured one. */
 static void test_drift_interval(void **state)
@@ -249,6 +290,7 @@ int main(void)
 		cmocka_unit_test_setup(test_gap, reset),
 		cmocka_unit_test_setup(test_does_not_apply, reset),
 		cmocka_unit_test_setup(test_reset, reset),
+		cmocka_unit_test_setup(test_trim, reset),
 		cmocka_unit_test(test_drift_interval),
 	};
 

@@ -191,6 +191,7 @@ void nn_gwd_save_lkg(struct daemon *d)
 			nn_log_info("event=lkg_saved generation=%llu dir=%s",
 				    (unsigned long long)d->good->generation, d->o->state_dir);
 		nn_ctl_note_lkg_write(&d->st, d->good->generation, NULL);
+		d->lkg_seq++;
 		/* The file holds every journaled delta now: the journal goes
 		 * (a crash before this leaves entries the replay skips, as
 		 * they are not newer than the file). */

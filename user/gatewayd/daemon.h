@@ -88,7 +88,24 @@ struct daemon {
 	/* the drift check's CPU (main thread) and the interval it sets */
 	double drift_cpu_ms;
 	int64_t drift_interval_ms;
-	int64_t next_drift;   /* the re-apply's next turn (monotonic ms) */
+	int64_t next_drift; /* the re-apply's next turn (monotonic ms) */
+	/* The drift check running on its worker (drift.h; NULL: none), what
+	 * the loop noted at its handoff, and the eventfd its end wakes. */
+	struct nn_drift_job *drift_job;
+	double drift_loop_ms;		     /* the loop's share of the running check (CPU) */
+	double drift_text_ms, drift_hand_ms; /* its handoff (wall) */
+	size_t drift_journal_n;		     /* journal_n at the handoff */
+	uint64_t drift_lkg_seq;		     /* lkg_seq at the handoff */
+	int drift_fd;
+	bool drift_text_loop; /* the next check's text from the loop */
+	/* nn_addrs keys the fast path wrote while a check ran (its map part
+	 * is filtered by them: nn_drift_filter) */
+	uint8_t (*drift_touched)[NN_ADDR_LEN];
+	size_t n_drift_touched, cap_drift_touched;
+	/* Counts every change of what is enforced (fast-path chunk, full
+	 * apply, repair): a drift result of an older count is stale. */
+	uint64_t change_seq;
+	uint64_t lkg_seq;     /* LKG files written (a newer one wins) */
 	int64_t next_standby; /* after a full apply that flipped: sync the
 			       * standby half once idle (0: nothing due) */
 	/* --assignments without --node-id: the first file's node_id, and
@@ -156,6 +173,25 @@ enum sync_outcome nn_gwd_cp_sync(struct daemon *d, const char *why);
 enum sync_outcome nn_gwd_file_sync(struct daemon *d, const char *why);
 enum sync_outcome nn_gwd_sync_source(struct daemon *d, const char *why);
 
+/* drift_run.c: the drift check's loop side (drift.h) */
+/* Hand the check of the enforced generation to the worker: true when it
+ * runs (or already did), false when it cannot (no text of the enforced
+ * generation, no record of the live half: the caller re-applies inline). */
+bool nn_gwd_drift_begin(struct daemon *d);
+/* The worker's end (its wakeup): judge the result, repair if needed, put
+ * its LKG in place, schedule the next check. */
+void nn_gwd_drift_end(struct daemon *d);
+/* Stopping: abandon a running check and wait for its worker. */
+void nn_gwd_drift_abort(struct daemon *d);
+/* Re-apply what is enforced now, from scratch, on the loop (its text when
+ * that is at the enforced generation, else the policy itself). */
+void nn_gwd_drift_reapply(struct daemon *d);
+/* After a check: its CPU (@cpu_ms, worker and loop), the next interval,
+ * the metrics and the log line. */
+void nn_gwd_drift_done(struct daemon *d, double cpu_ms);
+/* A test hook: NN_TEST_DRIFT_DELAY_MS holds every worker that long. */
+unsigned int nn_gwd_drift_test_delay(void);
+
 /* incremental.c */
 /* Enforce a fetched delta through the kept state (nn_inc_delta, the LKG
  * journal, nn_apply_patch). True: enforced. False: not taken -- the kept
@@ -169,6 +205,9 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
  * freed otherwise). */
 void nn_gwd_take_full(struct daemon *d, struct nn_policy *p, struct nn_apply_kept *kept,
 		      bool flipped, const char *why);
+/* A device patch enforced while a drift check runs: its nn_addrs keys
+ * (d->drift_touched). */
+void nn_gwd_drift_touched(struct daemon *d, const struct nn_dev_patch *pt);
 /* Drop the kept state; its policy (as patched) stays the enforced one. */
 void nn_gwd_inc_drop(struct daemon *d, const char *why);
 /* Free the enforced policy and the kept state (shutdown). */
@@ -181,10 +220,11 @@ void nn_gwd_good_free(struct daemon *d);
  * of changes is served first; the sync then runs between them). */
 #define NN_STANDBY_IDLE_MS 300
 int64_t nn_gwd_drift_interval_ms(unsigned int resync_s, double last_cpu_ms);
-/* Compact the LKG journal into a full LKG once it holds this many deltas:
- * a compaction is a serialisation of the held document and a rewrite of
- * the file (~0.5-1 s at 100k devices, on the loop), a replayed entry at a
- * start a lookup in the document; the drift re-apply compacts too. */
-#define NN_LKG_JOURNAL_MAX 4096
+/* Compact the LKG journal into a full LKG once it holds this many deltas
+ * (~1 KB each): the drift check is then started early, and its worker
+ * writes the file (a serialisation of the held document on the loop, 0.3 s
+ * at 100k devices; the 48 MB write on the worker); a replayed entry at a
+ * start is a lookup in the document. Every drift check compacts too. */
+#define NN_LKG_JOURNAL_MAX 16384
 
 #endif /* NANAMI_GATEWAYD_DAEMON_H */

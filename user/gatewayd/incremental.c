@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "gatewayd/daemon.h"
+#include "gatewayd/drift.h"
 #include "gatewayd/lkg.h"
 #include "lib/log.h"
 
@@ -202,6 +203,31 @@ static size_t chunk_end(const json_t *changes, size_t from)
 	return i;
 }
 
+/* (drift_run.c filters a running drift check's map read by these) */
+void nn_gwd_drift_touched(struct daemon *d, const struct nn_dev_patch *pt)
+{
+	size_t need = d->n_drift_touched + pt->n_set + pt->n_del, i;
+
+	if (!d->drift_job)
+		return;
+	if (need > d->cap_drift_touched) {
+		size_t cap = need * 2 + 64;
+		void *n = realloc(d->drift_touched, cap * NN_ADDR_LEN);
+
+		if (!n) {
+			/* cannot tell ours from others: the map part is void */
+			d->drift_job->full_seq = ~0ull;
+			return;
+		}
+		d->drift_touched = n;
+		d->cap_drift_touched = cap;
+	}
+	for (i = 0; i < pt->n_set; i++)
+		memcpy(d->drift_touched[d->n_drift_touched++], pt->set[i].addr, NN_ADDR_LEN);
+	for (i = 0; i < pt->n_del; i++)
+		memcpy(d->drift_touched[d->n_drift_touched++], pt->del[i], NN_ADDR_LEN);
+}
+
 /* One chunk through the kept state, the journal and the switch. 0: enforced;
  * 1: refused by nn_inc_delta (nothing changed, reason in @r); -1: failed
  * after the proof (the kept state is dropped). */
@@ -259,6 +285,8 @@ static int one_chunk(struct daemon *d, const json_t *chunk, long long base, long
 	nn_errlist_free(&errs);
 	nn_gwd_barrier_request(&d->barrier);
 	d->text_stale = true;
+	d->change_seq++;
+	nn_gwd_drift_touched(d, &pt);
 	/* Enforced in the maps. wg0: only the peers this chunk touched, no
 	 * read of the device (the drift timer's reconcile reads it). */
 	err = nn_gwd_apply_peers(d, &pt, r, rlen);
@@ -349,18 +377,11 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
 	nn_ctl_note_apply_time(&d->st, NN_APPLY_KIND_CHANGE, (wall_ms() - t0) / 1e3);
 	nn_ctl_note_applied(&d->st, d->good->generation, writes);
 	count(d, &d->st.applies_fast);
-	if (d->journal_n >= NN_LKG_JOURNAL_MAX)
-		nn_gwd_save_lkg(d); /* compaction, after the change is enforced */
+	/* Compaction, by the drift check (its worker writes the file): now,
+	 * rather than on its own schedule. */
+	if (d->journal_n >= NN_LKG_JOURNAL_MAX && !d->drift_job) {
+		d->next_drift = 0;
+		d->next_resync = nn_gwd_now_ms();
+	}
 	return true;
-}
-
-int64_t nn_gwd_drift_interval_ms(unsigned int resync_s, double last_cpu_ms)
-{
-	int64_t base = (int64_t)resync_s * 1000;
-	double scaled = last_cpu_ms * NN_DRIFT_CPU_FACTOR;
-
-	if (!(scaled > (double)base)) /* also NaN */
-		return base;
-	/* a day at most: the timer must still come round */
-	return scaled > 86400e3 ? 86400000 : (int64_t)scaled;
 }

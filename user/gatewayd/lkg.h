@@ -65,6 +65,14 @@ int nn_lkg_journal_append(const char *dir, uint64_t since, uint64_t generation, 
 			  size_t len, char *why, size_t whylen);
 int nn_lkg_journal_reset(const char *dir, char *why, size_t whylen);
 
+/* Drop the entries a snapshot of @generation holds (what the replay would
+ * skip over it), keeping the newer ones in order (*@kept): after the LKG of
+ * an older generation than the last journaled one was written (the drift
+ * check's, on its worker, while changes went on). No entry left removes
+ * the file. 0 or -errno with @why (the journal is then as it was). */
+int nn_lkg_journal_trim(const char *dir, uint64_t generation, size_t *kept, char *why,
+			size_t whylen);
+
 /*
  * Replay the journal over the loaded snapshot (*@json of generation
  * *@generation): every entry newer than it, in order, each following the
@@ -77,5 +85,9 @@ int nn_lkg_journal_reset(const char *dir, char *why, size_t whylen);
  */
 int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, char **json,
 			  size_t *len, size_t *applied, char *why, size_t whylen);
+/* ... up to generation @upto and no further (the drift check's worker: the
+ * text of the generation it checks, while the loop journals later ones). */
+int nn_lkg_journal_replay_to(const char *dir, size_t max, uint64_t upto, uint64_t *generation,
+			     char **json, size_t *len, size_t *applied, char *why, size_t whylen);
 
 #endif /* NANAMI_GATEWAYD_LKG_H */

@@ -108,8 +108,111 @@ int nn_lkg_journal_reset(const char *dir, char *why, size_t whylen)
 	return err;
 }
 
+/* The replay's rule: is an entry folded into a snapshot of @generation? */
+static bool folded(uint64_t since, uint64_t gen, uint64_t generation)
+{
+	return gen < generation || (gen == generation && since != generation);
+}
+
+int nn_lkg_journal_trim(const char *dir, uint64_t generation, size_t *kept, char *why,
+			size_t whylen)
+{
+	char path[4096], tmp[4112], *buf = NULL, *p, *end, *out = NULL;
+	size_t blen = 0, olen = 0;
+	int fd, err;
+
+	*kept = 0;
+	why[0] = 0;
+	jpath(path, sizeof(path), dir);
+	err = nn_read_file(path, NN_LKG_MAX, &buf, &blen);
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
+		return err;
+	}
+	out = malloc(blen + 1);
+	if (!out) {
+		free(buf);
+		snprintf(why, whylen, "%s: no memory to trim it", path);
+		return -ENOMEM;
+	}
+	/* Entries kept as they are, bytes and order; a torn or unknown one
+	 * ends the file there, as it ends the replay. */
+	for (p = buf, end = buf + blen; p < end;) {
+		char *nl = memchr(p, '\n',
+				  (size_t)(end - p) < JHDR_MAX ? (size_t)(end - p) : JHDR_MAX);
+		uint64_t since, gen;
+		unsigned int crc;
+		size_t l, hl;
+		int used = 0;
+
+		if (!nl)
+			break;
+		*nl = 0;
+		if (sscanf(p,
+			   "NANAMI-LKGJ v1 since=%" SCNu64 " generation=%" SCNu64
+			   " length=%zu crc32=%8x%n",
+			   &since, &gen, &l, &crc, &used) != 4 ||
+		    p + used != nl)
+			break;
+		*nl = '\n';
+		hl = (size_t)(nl + 1 - p);
+		if ((size_t)(end - nl - 1) < l + 1 || nl[1 + l] != '\n')
+			break;
+		if (!folded(since, gen, generation)) {
+			memcpy(out + olen, p, hl + l + 1);
+			olen += hl + l + 1;
+			(*kept)++;
+		}
+		p = nl + 1 + l + 1;
+	}
+	free(buf);
+	if (!*kept) {
+		free(out);
+		return nn_lkg_journal_reset(dir, why, whylen);
+	}
+	/* A new file put in place by rename: a crash leaves the old journal
+	 * (its folded entries are skipped by the replay) or the new one. */
+	snprintf(tmp, sizeof(tmp), "%s.trim.tmp", path);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	err = fd < 0 ? -errno : 0;
+	for (p = out; !err && p < out + olen;) {
+		ssize_t w = write(fd, p, (size_t)(out + olen - p));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w < 0)
+			err = -errno;
+		else
+			p += w;
+	}
+	if (!err && fsync(fd))
+		err = -errno;
+	if (fd >= 0)
+		close(fd);
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (!err)
+		err = nn_fsync_dir_of(path);
+	if (err) {
+		unlink(tmp);
+		snprintf(why, whylen, "%s: couldn't trim it (kept whole): %s", path,
+			 strerror(-err));
+	}
+	free(out);
+	return err;
+}
+
 int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, char **json,
 			  size_t *len, size_t *applied, char *why, size_t whylen)
+{
+	return nn_lkg_journal_replay_to(dir, max, UINT64_MAX, generation, json, len, applied, why,
+					whylen);
+}
+
+int nn_lkg_journal_replay_to(const char *dir, size_t max, uint64_t upto, uint64_t *generation,
+			     char **json, size_t *len, size_t *applied, char *why, size_t whylen)
 {
 	char path[4096], *buf = NULL, *p, *end, err_s[256];
 	json_t *snap = NULL;
@@ -128,7 +231,9 @@ int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, cha
 	}
 	p = buf;
 	end = buf + blen;
-	while (p < end) {
+	/* Once at @upto, what follows is later changes (a chunk landing on
+	 * it included). */
+	while (p < end && *generation < upto) {
 		uint64_t since, gen;
 		unsigned int crc;
 		size_t l;
@@ -162,7 +267,7 @@ int nn_lkg_journal_replay(const char *dir, size_t max, uint64_t *generation, cha
 		 * lands on it. A chunk of a delta (since == generation == the
 		 * snapshot's) is not: the chunks of one delta land on its base
 		 * but the last. */
-		if (gen < *generation || (gen == *generation && since != *generation)) {
+		if (folded(since, gen, *generation)) {
 			p += l + 1;
 			continue;
 		}

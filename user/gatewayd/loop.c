@@ -244,8 +244,8 @@ static void drift_check(struct daemon *d)
 	 * addresses. */
 	if (d->o->cp.url)
 		nn_gwd_cp_sync(d, "resync");
-	if (nn_gwd_now_ms() < d->next_drift) {
-		if (d->lkg_stale)
+	if (nn_gwd_now_ms() < d->next_drift || d->drift_job) {
+		if (d->lkg_stale && !d->drift_job)
 			nn_gwd_save_lkg(d);
 		host_sync(d, "drift");
 		schedule_resync(d);
@@ -253,45 +253,28 @@ static void drift_check(struct daemon *d)
 	}
 	c0 = thread_cpu_ms();
 	if (d->good && !d->pending) {
-		nn_gwd_policy_record_check(d);
-		if (!nn_gwd_fresh_text(d) && d->good_text) {
-			nn_gwd_apply_text(d, d->good_text, d->good_len, "drift");
-		} else {
-			struct nn_errlist errs = {};
-			struct nn_apply_result res;
-			char m[NN_CTL_MSG_MAX] = "";
+		int64_t w0 = nn_gwd_now_ms();
 
-			nn_gwd_barrier_wait(&d->barrier);
-			nn_log_info("event=drift_reapply from=policy generation=%llu note=\"the "
-				    "text of the enforced generation is not held\"",
-				    (unsigned long long)d->good->generation);
-			if (nn_apply(d->dp, d->good, &res, &errs) != NN_APPLY_APPLIED ||
-			    nn_gwd_apply_rest(d, d->good, "drift", m, sizeof(m)))
-				nn_log_err("event=apply_failed trigger=drift reason=\"%s\"",
-					   errs.n ? errs.msgs[0] : m);
-			nn_errlist_free(&errs);
+		/* Parse, validate, compile, compare, and the maps read back
+		 * against the record, on the worker; the loop goes on serving
+		 * events (drift_run.c). */
+		if (nn_gwd_drift_begin(d)) {
+			d->drift_loop_ms = thread_cpu_ms() - c0;
+			d->drift_hand_ms = (double)(nn_gwd_now_ms() - w0);
+			host_sync(d, "drift");
+			nn_gwd_refresh_peer_metrics(d);
+			schedule_resync(d);
+			return;
 		}
+		nn_gwd_policy_record_check(d);
+		nn_gwd_drift_reapply(d);
 		nn_gwd_standby_sync(d);
 	}
 	if (d->lkg_stale || d->journal_n)
 		nn_gwd_save_lkg(d);
 	host_sync(d, "drift");
 	nn_gwd_refresh_peer_metrics(d);
-	d->drift_cpu_ms = thread_cpu_ms() - c0;
-	d->drift_interval_ms = nn_gwd_drift_interval_ms(d->o->resync_s, d->drift_cpu_ms);
-	/* Every tick while it is cheap; else its own turn. */
-	d->next_drift = d->drift_interval_ms > (int64_t)d->o->resync_s * 1000 ?
-				nn_gwd_now_ms() + d->drift_interval_ms :
-				0;
-	pthread_mutex_lock(&d->st.mu);
-	d->st.drift_cpu_s = d->drift_cpu_ms / 1e3;
-	d->st.drift_interval_s = (double)d->drift_interval_ms / 1e3;
-	pthread_mutex_unlock(&d->st.mu);
-	if (d->drift_interval_ms > (int64_t)d->o->resync_s * 1000)
-		nn_log_info("event=drift_check cpu_ms=%.0f next_in_s=%.0f resync_s=%u note=\"the "
-			    "re-apply's interval grows with its cost (%dx its CPU)\"",
-			    d->drift_cpu_ms, (double)d->drift_interval_ms / 1e3, d->o->resync_s,
-			    NN_DRIFT_CPU_FACTOR);
+	nn_gwd_drift_done(d, thread_cpu_ms() - c0);
 	schedule_resync(d);
 }
 
@@ -320,9 +303,10 @@ static void tell_systemd(struct daemon *d)
 
 static void loop(struct daemon *d)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = d->evfd, .events = POLLIN },
 		{ .fd = nn_hostaddr_fd(d->ha), .events = POLLIN },
+		{ .fd = d->drift_fd, .events = POLLIN }, /* -1: ignored */
 	};
 
 	schedule_resync(d);
@@ -353,7 +337,7 @@ static void loop(struct daemon *d)
 		timeout = deadline > now ? (int)(deadline - now) : 0;
 		if (timeout > 1000)
 			timeout = 1000; /* notice SIGTERM and stream state promptly */
-		if (poll(pfd, 2, timeout) > 0) {
+		if (poll(pfd, 3, timeout) > 0) {
 			uint64_t n;
 
 			/* Host addresses first: protecting a new one is the
@@ -361,6 +345,9 @@ static void loop(struct daemon *d)
 			 * snapshot download. */
 			if ((pfd[1].revents & (POLLIN | POLLERR)) && nn_hostaddr_drain(d->ha))
 				host_sync(d, "netlink");
+			/* The drift check's worker is done: its result (cheap). */
+			if (pfd[2].revents & POLLIN)
+				nn_gwd_drift_end(d);
 			if (pfd[0].revents & POLLIN) {
 				if (read(d->evfd, &n, sizeof(n)) > 0)
 					nn_gwd_cp_sync(d, "event");
@@ -461,6 +448,13 @@ static int start(struct daemon *d)
 	d->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (d->evfd < 0)
 		return -errno;
+	/* The drift check runs on a worker where changes arrive as deltas
+	 * (control-plane mode): its end wakes the loop through this. */
+	if (o->cp.url && !o->once) {
+		d->drift_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (d->drift_fd < 0)
+			return -errno;
+	}
 	err = nn_mkdir_p(o->state_dir);
 	if (err) {
 		nn_log_err("event=start state_dir=%s error=\"%s\"", o->state_dir, strerror(-err));
@@ -555,6 +549,8 @@ static int start(struct daemon *d)
 static void shutdown_all(struct daemon *d)
 {
 	atomic_store(&d->quit, 1);
+	/* A drift check's worker reads the maps: it ends first. */
+	nn_gwd_drift_abort(d);
 	if (d->stream_started) {
 		nn_cp_stream_stop(d->cp_stream);
 		pthread_join(d->stream_thread, NULL);
@@ -576,14 +572,17 @@ static void shutdown_all(struct daemon *d)
 	nn_gwd_good_free(d);
 	free(d->good_text);
 	free(d->pending);
+	free(d->drift_touched);
 	nn_ctl_state_destroy(&d->st);
 	if (d->evfd >= 0)
 		close(d->evfd);
+	if (d->drift_fd >= 0)
+		close(d->drift_fd);
 }
 
 int nn_daemon_run(const struct nn_daemon_opts *o, volatile sig_atomic_t *stop)
 {
-	struct daemon d = { .o = o, .stop = stop, .evfd = -1 };
+	struct daemon d = { .o = o, .stop = stop, .evfd = -1, .drift_fd = -1 };
 	bool attached = false, unpin_dp, unpin_ul;
 	int err;
 

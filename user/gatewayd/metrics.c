@@ -346,6 +346,24 @@ static void controller(struct nn_strbuf *b, struct nn_ctl_state *st, int64_t now
 		    "nanami_drift_interval_seconds %.3f\n",
 		    st->drift_cpu_s, st->drift_interval_s);
 	nn_sbprintf(b,
+		    "# HELP nanami_drift_checks_total Drift checks made on the worker thread, by "
+		    "result: pass (the enforced generation's from-scratch compile equals the "
+		    "maps' record), repair (it did not: re-applied), stale (only counter slots "
+		    "differed and changes arrived meanwhile: that part discarded), failed.\n"
+		    "# TYPE nanami_drift_checks_total counter\n"
+		    "nanami_drift_checks_total{result=\"pass\"} %llu\n"
+		    "nanami_drift_checks_total{result=\"repair\"} %llu\n"
+		    "nanami_drift_checks_total{result=\"stale\"} %llu\n"
+		    "nanami_drift_checks_total{result=\"failed\"} %llu\n"
+		    "# HELP nanami_drift_check_loop_seconds Time the last drift check held the "
+		    "controller loop (its text, the record check and copy, the result).\n"
+		    "# TYPE nanami_drift_check_loop_seconds gauge\n"
+		    "nanami_drift_check_loop_seconds %.3f\n",
+		    (unsigned long long)st->drift_checks[0],
+		    (unsigned long long)st->drift_checks[1],
+		    (unsigned long long)st->drift_checks[2],
+		    (unsigned long long)st->drift_checks[3], st->drift_loop_s);
+	nn_sbprintf(b,
 		    "# HELP nanami_wg_changes_total Changes made to wg0 by reconciles.\n"
 		    "# TYPE nanami_wg_changes_total counter\nnanami_wg_changes_total %llu\n",
 		    (unsigned long long)st->wg_changes);

@@ -158,6 +158,10 @@ struct nn_ctl_state {
 	/* the drift check: its last CPU and the interval that sets */
 	double drift_cpu_s;
 	double drift_interval_s;
+	/* drift checks on the worker, by result (enum nn_drift_action:
+	 * pass, repair, stale, failed), and the last one's loop share */
+	uint64_t drift_checks[4];
+	double drift_loop_s;
 	uint64_t wg_changes;
 	int cp_state; /* enum nn_cp_state */
 	uint64_t cp_errors[NN_CP_ERR_MAX];

@@ -231,6 +231,7 @@ enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size
 	/* The compile state is kept for the fast path (control-plane mode:
 	 * the deltas come from there), at no extra cost. */
 	out = nn_apply_keep(d->dp, p, &res, &errs, d->o->cp.url && !d->o->once ? &kept : NULL);
+	d->change_seq++; /* (a flip, or a failure and its rollback: the record moved) */
 	for (i = 0; i < errs.n; i++)
 		nn_log_err("event=%s source=%s reason=\"%s\"",
 			   out == NN_APPLY_REJECTED ? "snapshot_rejected" : "apply_failed",
