@@ -16,56 +16,6 @@
 #include "lib/log.h"
 #include "lib/thread.h"
 
-/* The pinned names, for errors: an operator must know which map is full. */
-static const char *const set_name[SET_COUNT] = { "nn_addrs",	"nn_prefixes", "nn_pfx_hash",
-						 "nn_pfx_lens", "nn_policy",   "nn_cells4" };
-
-static uint32_t key_slot(int set, const void *key)
-{
-	switch (set) {
-	case SET_ADDRS:
-		return ((const struct nn_addr_key *)key)->slot;
-	case SET_PREFIXES:
-		return ((const struct nn_prefix_key *)key)->scope >> 31;
-	case SET_PFX_HASH:
-		return ((const struct nn_pfx_key *)key)->scope >> 31;
-	case SET_PFX_LENS:
-		return ((const struct nn_pfx_lens_key *)key)->scope >> 31;
-	default:
-		return ((const struct nn_cell_key *)key)->slot;
-	}
-}
-
-/* The same key in the other slot. */
-void nn_ap_key_reslot(int set, void *key, uint32_t slot)
-{
-	switch (set) {
-	case SET_ADDRS:
-		((struct nn_addr_key *)key)->slot = slot;
-		break;
-	case SET_PREFIXES: {
-		struct nn_prefix_key *k = key;
-
-		k->scope = NN_SCOPE(slot, k->scope & 0x7fffffffu);
-		break;
-	}
-	case SET_PFX_HASH: {
-		struct nn_pfx_key *k = key;
-
-		k->scope = NN_SCOPE(slot, k->scope & 0x7fffffffu);
-		break;
-	}
-	case SET_PFX_LENS: {
-		struct nn_pfx_lens_key *k = key;
-
-		k->scope = NN_SCOPE(slot, k->scope & 0x7fffffffu);
-		break;
-	}
-	default:
-		((struct nn_cell_key *)key)->slot = slot;
-	}
-}
-
 struct dump_arg {
 	struct nn_apply_cache *c;
 	int set;
@@ -76,10 +26,10 @@ static int dump_one(const void *key, const void *val, void *arg)
 {
 	struct dump_arg *a = arg;
 	uint8_t k[64];
-	uint32_t slot = key_slot(a->set, key) & 1;
+	uint32_t slot = nn_set_key_slot(a->set, key) & 1;
 
 	memcpy(k, key, a->ksz);
-	nn_ap_key_reslot(a->set, k, 0);
+	nn_set_key_reslot(a->set, k, 0);
 	return nn_ftab_put(&a->c->have[a->set][slot], k, val);
 }
 
@@ -131,7 +81,7 @@ static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoc
 
 static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
 {
-	nn_ap_key_reslot(set, key, 0);
+	nn_set_key_reslot(set, key, 0);
 	return nn_ftab_put(t, key, val);
 }
 
@@ -263,7 +213,7 @@ static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot
 		b->cap = nc;
 	}
 	memcpy(b->k + b->n * ms->ksz, key, ms->ksz);
-	nn_ap_key_reslot(set, b->k + b->n * ms->ksz, slot);
+	nn_set_key_reslot(set, b->k + b->n * ms->ksz, slot);
 	if (t)
 		nn_ftab_val(t, i, b->v + b->n * ms->vsz);
 	b->n++;
@@ -457,27 +407,12 @@ static enum nn_apply_outcome outcome(struct nn_apply_result *res, int err, bool 
 
 void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets)
 {
-	static const struct {
-		int map;
-		size_t ksz, vsz;
-	} def[SET_COUNT] = {
-		[SET_ADDRS] = { NN_M_ADDRS, sizeof(struct nn_addr_key),
-				sizeof(struct nn_addr_info) },
-		[SET_PREFIXES] = { NN_M_PREFIXES, sizeof(struct nn_prefix_key),
-				   sizeof(struct nn_prefix_info) },
-		[SET_PFX_HASH] = { NN_M_PFX_HASH, sizeof(struct nn_pfx_key),
-				   sizeof(struct nn_prefix_info) },
-		[SET_PFX_LENS] = { NN_M_PFX_LENS, sizeof(struct nn_pfx_lens_key),
-				   sizeof(struct nn_pfx_lens) },
-		[SET_CELLS] = { NN_M_POLICY, sizeof(struct nn_cell_key), sizeof(struct nn_cell) },
-		[SET_CELLS4] = { NN_M_CELLS4, sizeof(struct nn_cell_key), sizeof(struct nn_cell4) },
-	};
 	int i;
 
 	for (i = 0; i < SET_COUNT; i++) {
-		sets[i].fd = dp->map_fd[def[i].map];
-		sets[i].ksz = def[i].ksz;
-		sets[i].vsz = def[i].vsz;
+		sets[i].fd = dp->map_fd[nn_set_defs[i].map];
+		sets[i].ksz = nn_set_defs[i].ksz;
+		sets[i].vsz = nn_set_defs[i].vsz;
 	}
 }
 
@@ -613,7 +548,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	for (i = 0; i < SET_COUNT && !err; i++) {
 		err = write_slot(&sets[i], i, standby, &want[i], &cache->have[i][standby],
 				 &res->writes);
-		what = set_name[i];
+		what = nn_set_defs[i].name;
 	}
 	if (!err) {
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * max_rules, c.rules, c.n_rules,
@@ -773,13 +708,13 @@ struct check_arg {
 static int check_one(const void *key, const void *val, void *arg)
 {
 	struct check_arg *a = arg;
-	uint32_t slot = key_slot(a->set, key) & 1;
+	uint32_t slot = nn_set_key_slot(a->set, key) & 1;
 	const struct nn_ftab *t = &a->rec->have[a->set][slot];
 	uint8_t k[64];
 	long j;
 
 	memcpy(k, key, a->ksz);
-	nn_ap_key_reslot(a->set, k, 0);
+	nn_set_key_reslot(a->set, k, 0);
 	j = nn_ftab_find(t, k);
 	if (j >= 0)
 		a->found[slot]++; /* the rest of the record is missing from the map */

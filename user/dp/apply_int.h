@@ -20,7 +20,5 @@ struct mapset {
 };
 
 void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets);
-/* The same key in slot @slot. */
-void nn_ap_key_reslot(int set, void *key, uint32_t slot);
 
 #endif /* NANAMI_DP_APPLY_INT_H */

@@ -27,6 +27,20 @@ enum {
 	SET_COUNT
 };
 
+/* Each double-buffered map: its loader id (NN_M_*), pinned name (for
+ * errors: an operator must know which map is full), key and value sizes. */
+struct nn_set_def {
+	int map;
+	const char *name;
+	size_t ksz, vsz;
+};
+extern const struct nn_set_def nn_set_defs[SET_COUNT];
+
+/* The slot a key of map set @set is in. */
+uint32_t nn_set_key_slot(int set, const void *key);
+/* The same key in slot @slot. */
+void nn_set_key_reslot(int set, void *key, uint32_t slot);
+
 /* Keys (slot 0) of one map where the two halves differ. */
 struct nn_keylist {
 	uint8_t *k;

@@ -123,13 +123,13 @@ static int one_key(struct nn_apply_cache *c, const struct mapset *ms, int set, u
 		return 0;
 	if (want) {
 		memcpy(w->uk + w->nu * ms->ksz, key, ms->ksz);
-		nn_ap_key_reslot(set, w->uk + w->nu * ms->ksz, live ^ 1);
+		nn_set_key_reslot(set, w->uk + w->nu * ms->ksz, live ^ 1);
 		memcpy(w->uv + w->nu * ms->vsz, val, ms->vsz);
 		w->nu++;
 		return nn_ftab_put(sb, key, val);
 	}
 	memcpy(w->dk + w->nd * ms->ksz, key, ms->ksz);
-	nn_ap_key_reslot(set, w->dk + w->nd * ms->ksz, live ^ 1);
+	nn_set_key_reslot(set, w->dk + w->nd * ms->ksz, live ^ 1);
 	w->nd++;
 	return nn_ftab_del(sb, key);
 }

@@ -222,65 +222,13 @@ enum nn_drift_action nn_drift_verdict(const struct nn_drift_job *j, uint64_t seq
 
 static bool quitting(const struct nn_drift_job *j);
 
-/* The double-buffered policy maps in the applier's order (dp/cache.h's
- * SET_*), and where each key holds its slot: the record's keys have 0. */
-static const struct {
-	int map;
-	size_t ksz, vsz;
-} sets[SET_COUNT] = {
-	[SET_ADDRS] = { NN_M_ADDRS, sizeof(struct nn_addr_key), sizeof(struct nn_addr_info) },
-	[SET_PREFIXES] = { NN_M_PREFIXES, sizeof(struct nn_prefix_key),
-			   sizeof(struct nn_prefix_info) },
-	[SET_PFX_HASH] = { NN_M_PFX_HASH, sizeof(struct nn_pfx_key),
-			   sizeof(struct nn_prefix_info) },
-	[SET_PFX_LENS] = { NN_M_PFX_LENS, sizeof(struct nn_pfx_lens_key),
-			   sizeof(struct nn_pfx_lens) },
-	[SET_CELLS] = { NN_M_POLICY, sizeof(struct nn_cell_key), sizeof(struct nn_cell) },
-	[SET_CELLS4] = { NN_M_CELLS4, sizeof(struct nn_cell_key), sizeof(struct nn_cell4) },
-};
-
 /* The slot of @key (of map set @set), and @key with it set to 0. */
 static uint32_t unslot(int set, uint8_t *key)
 {
-	uint32_t slot;
+	uint32_t slot = nn_set_key_slot(set, key);
 
-	switch (set) {
-	case SET_ADDRS: {
-		struct nn_addr_key *k = (void *)key;
-
-		slot = k->slot;
-		k->slot = 0;
-		return slot;
-	}
-	case SET_PREFIXES: {
-		struct nn_prefix_key *k = (void *)key;
-
-		slot = k->scope >> 31;
-		k->scope &= 0x7fffffffu;
-		return slot;
-	}
-	case SET_PFX_HASH: {
-		struct nn_pfx_key *k = (void *)key;
-
-		slot = k->scope >> 31;
-		k->scope &= 0x7fffffffu;
-		return slot;
-	}
-	case SET_PFX_LENS: {
-		struct nn_pfx_lens_key *k = (void *)key;
-
-		slot = k->scope >> 31;
-		k->scope &= 0x7fffffffu;
-		return slot;
-	}
-	default: {
-		struct nn_cell_key *k = (void *)key;
-
-		slot = k->slot;
-		k->slot = 0;
-		return slot;
-	}
-	}
+	nn_set_key_reslot(set, key, 0);
+	return slot;
 }
 
 struct mread {
@@ -359,15 +307,15 @@ static int read_maps(struct nn_drift_job *j)
 
 	for (s = 0; s < SET_COUNT && !err && !quitting(j); s++) {
 		r.set = s;
-		r.ksz = sets[s].ksz;
+		r.ksz = nn_set_defs[s].ksz;
 		r.seen = calloc(j->rec[s].n + 1, 1);
 		if (!r.seen)
 			return -ENOMEM;
-		err = nn_map_dump(j->dp->map_fd[sets[s].map], sets[s].ksz, sets[s].vsz, map_one,
-				  &r);
+		err = nn_map_dump(j->dp->map_fd[nn_set_defs[s].map], nn_set_defs[s].ksz,
+				  nn_set_defs[s].vsz, map_one, &r);
 		for (i = 0; !err && i < j->rec[s].n; i++)
 			if (!r.seen[i])
-				diff_key(j, s, nn_ftab_key(&j->rec[s], i), sets[s].ksz);
+				diff_key(j, s, nn_ftab_key(&j->rec[s], i), nn_set_defs[s].ksz);
 		free(r.seen);
 	}
 	if (!err && !quitting(j))
