@@ -142,11 +142,30 @@ int nn_inc_src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, const char (*grou
 	return err;
 }
 
+/* The classes of change @c's device as it will be (c->nd, c->id: in network
+ * @ni, of user @u with @groups): its source signatures into c->named and
+ * c->grp, then c->ncls. A class the compile state lacks refuses the fast
+ * path (it would add a class, and with it cells). */
+int nn_inc_new_classes(struct nn_inc *s, struct chg *c, uint32_t ni, uint32_t u,
+		       const char (*groups)[NN_NAME_MAX], size_t n_groups, char *why, size_t wl)
+{
+	const struct inc_devrules *dr = nn_inc_dev_rules(s, ni, c->id);
+	int err = nn_inc_src_sigs(s, ni, u, groups, n_groups, c->id, &c->named, &c->grp);
+
+	if (!err)
+		err = nn_compile_dev_classes(s->cs, &c->nd, c->named.v, c->named.n, c->grp.v,
+					     c->grp.n, dr ? dr->dst.v : NULL, dr ? dr->dst.n : 0,
+					     c->ncls);
+	if (err == -ENOENT)
+		return nn_inc_why(why, wl, "device %s: would need a class that does not exist",
+				  c->id);
+	return err;
+}
+
 static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 			const struct inc_net *net, char *why, size_t wl)
 {
 	struct nn_errlist errs = { 0 };
-	const struct inc_devrules *dr;
 	struct nn_policy *mp = NULL;
 	const char *uid = json_string_value(json_object_get(value, "user_id"));
 	struct inc_key k;
@@ -199,17 +218,8 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 	if (nn_compile_in_closed(s->cs, c->nd.addr6) ||
 	    (c->nd.has_addr4 && nn_compile_in_closed(s->cs, c->nd.addr4)))
 		return nn_inc_why(why, wl, "device %s: an address in closed space", c->id);
-	err = nn_inc_src_sigs(s, net->idx, c->nd.user, s->p->users[c->nd.user].groups,
-			      s->p->users[c->nd.user].n_groups, c->id, &c->named, &c->grp);
-	dr = nn_inc_dev_rules(s, net->idx, c->id);
-	if (!err)
-		err = nn_compile_dev_classes(s->cs, &c->nd, c->named.v, c->named.n, c->grp.v,
-					     c->grp.n, dr ? dr->dst.v : NULL, dr ? dr->dst.n : 0,
-					     c->ncls);
-	if (err == -ENOENT)
-		return nn_inc_why(why, wl, "device %s: would need a class that does not exist",
-				  c->id);
-	return err;
+	return nn_inc_new_classes(s, c, net->idx, c->nd.user, s->p->users[c->nd.user].groups,
+				  s->p->users[c->nd.user].n_groups, why, wl);
 }
 
 static int judge(struct nn_inc *s, const json_t *ch, struct chg *c, char *why, size_t wl)

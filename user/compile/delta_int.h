@@ -96,6 +96,8 @@ bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d);
 const struct inc_devrules *nn_inc_dev_rules(const struct nn_inc *s, uint32_t ni, const char *id);
 int nn_inc_src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, const char (*groups)[NN_NAME_MAX],
 		    size_t n_groups, const char *id, struct vec *named, struct vec *grp);
+int nn_inc_new_classes(struct nn_inc *s, struct chg *c, uint32_t ni, uint32_t u,
+		       const char (*groups)[NN_NAME_MAX], size_t n_groups, char *why, size_t wl);
 bool nn_inc_classes_stay(struct nn_inc *s, const struct chg *c, size_t n);
 int nn_inc_apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt);
 void nn_inc_collapse(struct nn_dev_patch *pt);

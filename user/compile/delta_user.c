@@ -137,7 +137,6 @@ static int judge_dev(struct nn_inc *s, struct uchg *uc, uint32_t d, struct chg *
 {
 	struct nn_user *us = &s->p->users[uc->u];
 	const struct nn_device *od = &s->p->devices[d];
-	const struct inc_devrules *dr = nn_inc_dev_rules(s, uc->ni, od->id);
 	struct nn_routing_layer keep = us->pref;
 	struct nn_errlist errs = { 0 };
 	int err;
@@ -159,15 +158,8 @@ static int judge_dev(struct nn_inc *s, struct uchg *uc, uint32_t d, struct chg *
 	err = errs.n ? nn_inc_why(why, wl, "device %s: its routing gets a message", od->id) : 0;
 	nn_errlist_free(&errs);
 	if (!err)
-		err = nn_inc_src_sigs(s, uc->ni, uc->u, uc->nu.groups, uc->nu.n_groups, od->id,
-				      &c->named, &c->grp);
-	if (!err)
-		err = nn_compile_dev_classes(s->cs, &c->nd, c->named.v, c->named.n, c->grp.v,
-					     c->grp.n, dr ? dr->dst.v : NULL, dr ? dr->dst.n : 0,
-					     c->ncls);
-	if (err == -ENOENT)
-		return nn_inc_why(why, wl, "device %s: would need a class that does not exist",
-				  od->id);
+		err = nn_inc_new_classes(s, c, uc->ni, uc->u, uc->nu.groups, uc->nu.n_groups, why,
+					 wl);
 	return err;
 }
 
