@@ -74,6 +74,25 @@ char *nn_inc_mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t
 }
 
 /* Does the device, where it stands now, get a routing message? */
+/* The one-entry snapshot nn_inc_mini_doc() makes, parsed and validated as
+ * a full snapshot is. -ENOMEM (nothing to free), else the parser's result
+ * in *@mp and @errs for the caller to judge and free. */
+int nn_inc_mini_parse(const struct nn_inc *s, const json_t *tenant, const json_t *net,
+		      const json_t *user, const json_t *dev, struct nn_policy **mp,
+		      struct nn_errlist *errs)
+{
+	char *text = nn_inc_mini_doc(s, tenant, net, user, dev);
+	int err;
+
+	if (!text)
+		return -ENOMEM;
+	err = nn_policy_parse(text, strlen(text), s->p->node_id, &s->lim, mp, errs);
+	free(text);
+	if (err == -ENOMEM)
+		nn_errlist_free(errs);
+	return err;
+}
+
 bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d)
 {
 	struct nn_errlist errs = { 0 };
@@ -170,7 +189,6 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 	const char *uid = json_string_value(json_object_get(value, "user_id"));
 	struct inc_key k;
 	struct nn_tentry *ue;
-	char *text;
 	uint32_t o;
 	int err;
 
@@ -181,15 +199,10 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 		return nn_inc_why(why, wl,
 				  "device %s: its user is not a standing user of the network",
 				  c->id);
-	text = nn_inc_mini_doc(s, net->tenant, net->net, ((struct inc_user *)ue->val)->js, value);
-	if (!text)
-		return -ENOMEM;
-	err = nn_policy_parse(text, strlen(text), s->p->node_id, &s->lim, &mp, &errs);
-	free(text);
-	if (err == -ENOMEM) {
-		nn_errlist_free(&errs);
+	err = nn_inc_mini_parse(s, net->tenant, net->net, ((struct inc_user *)ue->val)->js, value,
+				&mp, &errs);
+	if (err == -ENOMEM)
 		return err;
-	}
 	if (err || errs.n || !mp || mp->n_devices != 1) {
 		nn_errlist_free(&errs);
 		nn_policy_free(mp);

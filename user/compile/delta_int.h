@@ -92,6 +92,9 @@ size_t nn_inc_owner_key(uint8_t *k, char kind, const uint8_t *v, size_t len);
 int nn_inc_why(char *why, size_t len, const char *fmt, const char *id);
 char *nn_inc_mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t *net,
 		      const json_t *user, const json_t *dev);
+int nn_inc_mini_parse(const struct nn_inc *s, const json_t *tenant, const json_t *net,
+		      const json_t *user, const json_t *dev, struct nn_policy **mp,
+		      struct nn_errlist *errs);
 bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d);
 const struct inc_devrules *nn_inc_dev_rules(const struct nn_inc *s, uint32_t ni, const char *id);
 int nn_inc_src_sigs(struct nn_inc *s, uint32_t ni, uint32_t u, const char (*groups)[NN_NAME_MAX],

@@ -104,17 +104,10 @@ static int parse_user(struct nn_inc *s, const struct inc_net *net, const json_t 
 {
 	struct nn_errlist errs = { 0 };
 	struct nn_policy *mp = NULL;
-	char *text = nn_inc_mini_doc(s, net->tenant, net->net, value, NULL);
-	int err;
+	int err = nn_inc_mini_parse(s, net->tenant, net->net, value, NULL, &mp, &errs);
 
-	if (!text)
-		return -ENOMEM;
-	err = nn_policy_parse(text, strlen(text), s->p->node_id, &s->lim, &mp, &errs);
-	free(text);
-	if (err == -ENOMEM) {
-		nn_errlist_free(&errs);
+	if (err == -ENOMEM)
 		return err;
-	}
 	if (err || errs.n || !mp || mp->n_users != 1 || strcmp(mp->users[0].id, uid)) {
 		nn_errlist_free(&errs);
 		nn_policy_free(mp);

@@ -29,6 +29,24 @@ static void jpath(char *buf, size_t n, const char *dir)
 	snprintf(buf, n, "%s/%s", dir, NN_LKG_JOURNAL);
 }
 
+/* The journal of @dir into *@buf (its path into @path): 1, 0 when there is
+ * none, or -errno with @why naming the file. */
+static int read_journal(const char *dir, size_t max, char *path, size_t plen, char **buf,
+			size_t *blen, char *why, size_t whylen)
+{
+	int err;
+
+	jpath(path, plen, dir);
+	err = nn_read_file(path, max, buf, blen);
+	if (err == -ENOENT)
+		return 0;
+	if (err) {
+		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
+		return err;
+	}
+	return 1;
+}
+
 int nn_lkg_journal_append(const char *dir, uint64_t since, uint64_t generation, const char *delta,
 			  size_t len, char *why, size_t whylen)
 {
@@ -123,14 +141,9 @@ int nn_lkg_journal_trim(const char *dir, uint64_t generation, size_t *kept, char
 
 	*kept = 0;
 	why[0] = 0;
-	jpath(path, sizeof(path), dir);
-	err = nn_read_file(path, NN_LKG_MAX, &buf, &blen);
-	if (err == -ENOENT)
-		return 0;
-	if (err) {
-		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
+	err = read_journal(dir, NN_LKG_MAX, path, sizeof(path), &buf, &blen, why, whylen);
+	if (err <= 0)
 		return err;
-	}
 	out = malloc(blen + 1);
 	if (!out) {
 		free(buf);
@@ -221,14 +234,9 @@ int nn_lkg_journal_replay_to(const char *dir, size_t max, uint64_t upto, uint64_
 
 	*applied = 0;
 	why[0] = 0;
-	jpath(path, sizeof(path), dir);
-	err = nn_read_file(path, max, &buf, &blen);
-	if (err == -ENOENT)
-		return 0;
-	if (err) {
-		snprintf(why, whylen, "%s: couldn't read: %s", path, strerror(-err));
+	err = read_journal(dir, max, path, sizeof(path), &buf, &blen, why, whylen);
+	if (err <= 0)
 		return err;
-	}
 	p = buf;
 	end = buf + blen;
 	/* Once at @upto, what follows is later changes (a chunk landing on
