@@ -12,12 +12,13 @@
 #   3. controller: validate + apply at each scale (cold, warm, one device),
 #      generation swaps under traffic
 #   4. tunnel (full run): iperf3 through a wireguard-go wg0, our programs
-#      attached or not, alternating (tunnel.sh)
+#      attached or not, alternating (tunnel.sh); then the same through the
+#      kernel's WireGuard inside the Debian 6.1 and 6.12 guests (vmrun.sh)
 #   5. report: build/bench/results.json, summary.md, *.svg (report.py)
 #
 # Root only. Needs: iproute2, nftables, python3. O=build by default.
 # Environment: BENCH_ROUNDS (veth rounds, default 2), BENCH_SECS (seconds per
-# veth measurement, default 3), BENCH_SKIP="micro veth ctl tunnel profile" to skip
+# veth measurement, default 3), BENCH_SKIP="micro veth ctl tunnel tunnel_kernel profile" to skip
 # parts, BENCH_VETH_SCALES / BENCH_CTL_SCALES ("10 10000") to override,
 # BENCH_CTL_KB_PER_DEV the controller's memory estimate per device (ctl_part).
 set -u
@@ -454,6 +455,20 @@ if [ "$SMOKE" = 0 ]; then
 		say "tunnel: iperf3 through wg0 at ${VETH_SCALES[-1]}, $ROUNDS+1 rounds each way"
 		"$ROOT/tools/bench/tunnel.sh" "$B" "$RAW/tunnel.json" "${VETH_SCALES[-1]}" \
 			$((ROUNDS + 1)) "$SECS" || echo "# tunnel failed" >&2 ;;
+	esac
+	# The production case: kernel WireGuard, in the Debian guests under TCG
+	# (the host has no module). Emulation slows everything alike, so only
+	# the with/without ratios mean anything; the 100k cold apply in a guest
+	# takes a minute or two, each kernel ~6 minutes in all.
+	case " $SKIP " in *" tunnel_kernel "*) ;; *)
+		for kv in 6.1 6.12; do
+			say "tunnel_kernel: iperf3 through kernel WireGuard in the $kv guest at ${VETH_SCALES[-1]}"
+			"$ROOT/selftests/vm/vmrun.sh" --timeout 2400 --mem 4G --rwdir "$RAW" \
+				--env TUNNEL_WG=kernel "$kv" -- "$ROOT/tools/bench/tunnel.sh" "$B" \
+				"$RAW/tunnel_kernel_$kv.json" "${VETH_SCALES[-1]}" $((ROUNDS + 2)) "$SECS" \
+				>"$RAW/tunnel_kernel_$kv.txt" 2>&1 ||
+				echo "# tunnel_kernel $kv failed (raw/tunnel_kernel_$kv.txt)" >&2
+		done ;;
 	esac
 fi
 if [ "$SMOKE" = 0 ]; then

@@ -9,8 +9,10 @@
 #
 #   tunnel.sh BIN_DIR OUT_JSON [N] [ROUNDS] [SECS]
 #
-# wireguard-go (userspace, on TUN) runs wg0 on both ends: this host's kernel
-# has no WireGuard module (the VM of the real-hosts issue has; see README).
+# TUNNEL_WG=go (default): wireguard-go (userspace, on TUN) runs wg0 on both
+# ends: this host's kernel has no WireGuard module. TUNNEL_WG=kernel: the
+# kernel's WireGuard (`ip link add wg0 type wireguard`), for a Debian guest
+# (tools/bench/tunnel-vm.sh runs this script inside one).
 # Topology, one network namespace each (wg0's in a mount namespace of its
 # own too, see selftests/netns/lib_wg.sh):
 #   dev (wg0 = device d0's overlay address) --veth underlay-- gw (wg0, our
@@ -23,6 +25,7 @@
 # every round.
 set -u
 B=$1 OUTJ=$2 N=${3:-100000} ROUNDS=${4:-3} SECS=${5:-5}
+WG_MODE=${TUNNEL_WG:-go}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=$B/nn-microbench GWD=$B/nanami-gatewayd
 TAG=nnt$$
@@ -32,6 +35,21 @@ TMP=$(mktemp -d "/tmp/nn-tunnel-$$.XXXXXX")
 WGNS_LOGDIR=$TMP
 # shellcheck source=../../selftests/netns/lib_wg.sh
 . "$ROOT/selftests/netns/lib_wg.sh"
+case $WG_MODE in
+go) WG_NAME=wireguard-go ;;
+kernel)
+	# The kernel's wg0 needs no private mount namespace: `wg` talks
+	# generic netlink in the netns. Same three names as lib_wg.sh's.
+	WG_NAME="kernel WireGuard ($(uname -r))"
+	wgns_add() {
+		ip netns add "$1" && ip -n "$1" link set lo up &&
+			ip -n "$1" link add wg0 type wireguard
+	}
+	wgns() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" -- "$@"; }
+	wgns_teardown() { :; }
+	;;
+*) echo "tunnel.sh: TUNNEL_WG=$WG_MODE: want go or kernel" >&2; exit 1 ;;
+esac
 say() { printf '# %s tunnel: %s\n' "$(date +%T)" "$*" >&2; }
 in_ns() { local ns=$1; shift; nsenter --net=/run/netns/"$ns" -- "$@"; }
 
@@ -44,9 +62,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-for t in iperf3 wireguard-go wg; do
+for t in iperf3 wg $([ "$WG_MODE" = go ] && echo wireguard-go); do
 	command -v $t >/dev/null || { echo "tunnel.sh: $t is missing (tools/install-deps.sh)" >&2; exit 1; }
 done
+if [ "$WG_MODE" = kernel ] && ! modprobe wireguard; then
+	echo "tunnel.sh: modprobe wireguard failed on $(uname -r)" >&2
+	exit 1
+fi
 
 # ---- the policy: N devices and rules, one allowed UDP port added ----
 say "policy of $N devices and rules"
@@ -69,7 +91,7 @@ PY
 read -r DEV4 GW4 RES4 RESGW4 RESNET <"$TMP/addrs"
 
 # ---- topology ----
-say "topology: wireguard-go on both ends"
+say "topology: $WG_NAME on both ends"
 wgns_add "$NS_DEV" && wgns_add "$NS_GW" || exit 1
 ip netns add "$NS_RES" || exit 1
 ip -n "$NS_RES" link set lo up
@@ -145,7 +167,7 @@ for r in $(seq 1 "$ROUNDS"); do
 	done
 done
 echo "]" >>"$TMP/rounds.json"
-python3 - "$TMP/rounds.json" "$OUTJ" "$N" "$SECS" <<'PY'
+python3 - "$TMP/rounds.json" "$OUTJ" "$N" "$SECS" "$WG_NAME" <<'PY'
 import json, statistics, sys
 rounds = json.load(open(sys.argv[1]))
 def ratios(key):
@@ -157,7 +179,7 @@ def ratios(key):
             out.append(w[0] / o[0])
     return out
 t, u = ratios("tcp_bps"), ratios("udp64_pps")
-json.dump({"n": int(sys.argv[3]), "secs": float(sys.argv[4]), "wg": "wireguard-go",
+json.dump({"n": int(sys.argv[3]), "secs": float(sys.argv[4]), "wg": sys.argv[5],
            "hook": "tc", "rounds": rounds,
            "tcp_ratio_median": statistics.median(t) if t else None, "tcp_ratios": t,
            "udp64_ratio_median": statistics.median(u) if u else None, "udp64_ratios": u},
