@@ -7,7 +7,7 @@
 # framing, as in production) and without them (wg0's clsact removed: the
 # same maps stay pinned, so the next round re-attaches without a cold apply).
 #
-#   tunnel.sh BIN_DIR OUT_JSON [N] [ROUNDS] [SECS]
+#   tunnel.sh BIN_DIR OUT_JSON [N] [ROUNDS] [SECS]   (TUNNEL_SETTLE: pause, s)
 #
 # TUNNEL_WG=go (default): wireguard-go (userspace, on TUN) runs wg0 on both
 # ends: this host's kernel has no WireGuard module. TUNNEL_WG=kernel: the
@@ -159,6 +159,11 @@ echo "[" >"$TMP/rounds.json"
 for r in $(seq 1 "$ROUNDS"); do
 	for mode in with without; do
 		if [ "$mode" = with ]; then attach || exit 1; else unattach; fi
+		# Both modes measure after the same pause: "with" follows an
+		# apply of N devices (seconds of CPU under TCG, and the frees
+		# and RCU callbacks after it), which otherwise lands in its
+		# measurement (the first rounds' 64-byte rates were 0.6x).
+		sleep "${TUNNEL_SETTLE:-3}"
 		read -r tcp udp <<<"$(measure)"
 		say "round $r $mode: tcp $tcp bit/s, udp64 $udp pkt/s"
 		[ "$r$mode" = 1with ] || echo "," >>"$TMP/rounds.json"
