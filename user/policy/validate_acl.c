@@ -609,11 +609,10 @@ static int reject_deny(struct nn_build *b, size_t since)
 	return nn_reject_last(b, since);
 }
 
-static int parse_rule(struct acl_ctx *c, uint32_t ni, struct nn_jv *v, size_t k)
+static int parse_rule(struct acl_ctx *c, uint32_t ni, struct nn_jv *v, size_t k, uint32_t idx)
 {
 	struct nn_build *b = c->b;
 	const struct nn_ent *ne = &b->nets[ni].ent;
-	uint32_t idx = (uint32_t)b->p->n_rules++;
 	struct nn_rule *r = &b->p->rules[idx];
 	size_t since = nn_nerrs(b);
 	const char *act = NULL;
@@ -671,24 +670,25 @@ static void dup_rule(struct nn_build *b, uint32_t i, size_t n)
 			       "allow rule dropped");
 }
 
-static int network_acl(struct acl_ctx *c, uint32_t ni)
+/* Network @ni's rules into the slots from @first on. */
+static int network_acl(struct acl_ctx *c, uint32_t ni, uint32_t first)
 {
 	struct nn_build *b = c->b;
-	size_t k, first = b->p->n_rules, m = 0;
+	size_t k, end = first + nn_jv_size(b->nets[ni].acl), m = 0;
 	struct nn_skey *keys;
 	struct nn_jv *v;
 	int err;
 
 	nn_jv_foreach(b->nets[ni].acl, k, v)
 	{
-		err = parse_rule(c, ni, v, k);
+		err = parse_rule(c, ni, v, k, first + (uint32_t)k);
 		if (err)
 			return err;
 	}
-	keys = calloc(b->p->n_rules - first + 1, sizeof(*keys));
+	keys = calloc(end - first + 1, sizeof(*keys));
 	if (!keys)
 		return -ENOMEM;
-	for (k = first; k < b->p->n_rules; k++)
+	for (k = first; k < end; k++)
 		if (!b->rule_drop[k])
 			keys[m++] = (struct nn_skey){ b->p->rules[k].id, 0, (uint32_t)k };
 	/* Ids name counters and log lines; two rules with one id would make
@@ -710,16 +710,58 @@ static int network_acl(struct acl_ctx *c, uint32_t ni)
 	return 0;
 }
 
+static int acl_job(struct nn_build *tb, struct nn_vjob *j, void *arg)
+{
+	struct acl_ctx *c = arg;
+
+	c->b = tb;
+	return network_acl(c, j->ni, j->first_rule);
+}
+
+static void free_sets(struct acl_ctx *c)
+{
+	free(c->dead_dst.v);
+	free(c->src.v);
+	free(c->grp.v);
+	free(c->dd.v);
+	free(c->dr.v);
+}
+
+/* Every rule takes a slot, valid or not: each network's first rule slot is
+ * known beforehand, so networks can be read on two threads
+ * (validate_split.c), each with its own working sets. */
 int nn_validate_acls(struct nn_build *b)
 {
-	struct acl_ctx c = { 0 };
-	size_t ni;
+	struct acl_ctx c = { 0 }, c2;
+	struct nn_vjob *jobs;
+	size_t ni, n = 0, k;
 	int err;
 
+	jobs = calloc(b->p->n_networks + 1, sizeof(*jobs));
+	if (!jobs)
+		return -ENOMEM;
+	for (ni = 0; ni < b->p->n_networks; ni++) {
+		if (b->net_drop[ni])
+			continue;
+		jobs[n].ni = (uint32_t)ni;
+		jobs[n].first_rule = (uint32_t)b->p->n_rules;
+		jobs[n].weight = nn_jv_size(b->nets[ni].acl);
+		jobs[n].at = nn_nerrs(b);
+		b->p->n_rules += jobs[n].weight;
+		n++;
+	}
 	err = build_ctx(&c, b);
-	for (ni = 0; !err && ni < b->p->n_networks; ni++)
-		if (!b->net_drop[ni])
-			err = network_acl(&c, (uint32_t)ni);
+	if (!err && b->p->n_rules >= nn_validate_par_min && n > 1) {
+		c2 = c;
+		c2.dead_dst = c2.src = c2.grp = c2.dd = c2.dr = (struct idx_set){ 0 };
+		err = nn_split_jobs(b, jobs, n, acl_job, (void *[2]){ &c, &c2 });
+		free_sets(&c2);
+		c.b = b;
+	} else {
+		for (k = 0; !err && k < n; k++)
+			err = network_acl(&c, jobs[k].ni, jobs[k].first_rule);
+	}
 	free_ctx(&c);
+	free(jobs);
 	return err;
 }
