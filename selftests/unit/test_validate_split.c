@@ -32,12 +32,14 @@ struct outcome {
 	struct nn_policy *p;
 };
 
-static void parse_at(const char *json, size_t par_min, struct outcome *o)
+static void parse_at(const char *json, size_t par_min, bool fixed, struct outcome *o)
 {
 	memset(o, 0, sizeof(*o));
 	nn_validate_par_min = par_min;
+	nn_validate_split_fixed = fixed;
 	o->err = nn_policy_parse(json, strlen(json), RP_NODE_ID, NULL, &o->p, &o->errs);
 	nn_validate_par_min = SIZE_MAX;
+	nn_validate_split_fixed = false;
 }
 
 static void outcome_free(struct outcome *o)
@@ -125,29 +127,39 @@ struct tally {
 	size_t total, accepted, rejected, with_msgs, msgs;
 };
 
-static void compare(const char *json, struct tally *t)
+/* The split (@fixed: networks alternating between the threads; else to
+ * whichever is free) against the serial walk. */
+static void compare_one(const struct outcome *s, const char *json, bool fixed)
 {
-	struct outcome s, m;
+	struct outcome m;
 	size_t i;
 
-	parse_at(json, SIZE_MAX, &s);
-	parse_at(json, 0, &m);
-	assert_int_equal(s.err, m.err);
-	if (s.errs.n != m.errs.n)
-		fail_msg("%zu messages serially, %zu split; first serial: %s", s.errs.n, m.errs.n,
-			 s.errs.n ? s.errs.msgs[0] : "-");
-	for (i = 0; i < s.errs.n; i++)
-		assert_string_equal(s.errs.msgs[i], m.errs.msgs[i]);
-	assert_int_equal(!s.p, !m.p);
-	if (s.p)
-		same_policy(s.p, m.p);
+	parse_at(json, 0, fixed, &m);
+	assert_int_equal(s->err, m.err);
+	if (s->errs.n != m.errs.n)
+		fail_msg("%zu messages serially, %zu split; first serial: %s", s->errs.n, m.errs.n,
+			 s->errs.n ? s->errs.msgs[0] : "-");
+	for (i = 0; i < s->errs.n; i++)
+		assert_string_equal(s->errs.msgs[i], m.errs.msgs[i]);
+	assert_int_equal(!s->p, !m.p);
+	if (s->p)
+		same_policy(s->p, m.p);
+	outcome_free(&m);
+}
+
+static void compare(const char *json, struct tally *t)
+{
+	struct outcome s;
+
+	parse_at(json, SIZE_MAX, false, &s);
+	compare_one(&s, json, true);
+	compare_one(&s, json, false);
 	t->total++;
 	t->accepted += !s.err;
 	t->rejected += s.err == -EINVAL;
 	t->with_msgs += s.errs.n > 0;
 	t->msgs += s.errs.n;
 	outcome_free(&s);
-	outcome_free(&m);
 }
 
 /* Every member and element of @v, as (container, key or index) places. */

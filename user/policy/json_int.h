@@ -80,7 +80,6 @@ struct nn_vjob {
 	uint32_t first_user, first_res, first_dev; /* entries: slot ranges */
 	uint32_t first_rule;			   /* ACL: first rule slot */
 	struct nn_jv *users, *res, *devs;	   /* entries: the lists */
-	size_t weight;				   /* list elements: balances the two threads */
 	size_t at; /* its messages go before the caller's message @at */
 	/* Set by the run: */
 	size_t msg_first, msg_end; /* in its thread's message list */
@@ -90,11 +89,11 @@ struct nn_vjob {
 };
 
 /* Run @fn on each job with a build of its thread (@b with its own message
- * list and closed space), jobs [0, k) on this thread with arg[0] and
- * [k, n) on a helper with arg[1], k at half of the jobs' weight; then the
- * messages go into @b->errs as the serial walk would have written them,
- * the closed space into @b. The first failing job's error (later jobs'
- * work is dropped, as the serial walk stops there), or 0. */
+ * list and closed space), the jobs taken in order by this thread (arg[0])
+ * and a helper (arg[1]) as each gets free; then the messages go into
+ * @b->errs as the serial walk would have written them, the closed space
+ * into @b. The first failing job's error (later jobs' work is dropped, as
+ * the serial walk stops there), or 0. */
 typedef int (*nn_vjob_fn)(struct nn_build *tb, struct nn_vjob *j, void *arg);
 int nn_split_jobs(struct nn_build *b, struct nn_vjob *jobs, size_t n, nn_vjob_fn fn, void *arg[2]);
 

@@ -264,6 +264,9 @@ void nn_policy_free(struct nn_policy *p);
  * threads with the serial messages and verdict (validate_split.c); tests
  * lower it to 0 to compare the two. */
 extern size_t nn_validate_par_min;
+/* Tests: the networks handed to the two threads alternately rather than
+ * to whichever is free, so both threads' work is merged at any size. */
+extern bool nn_validate_split_fixed;
 
 /* Effective routing of one device @d of @p (d->network and d->user set), as
  * the snapshot parser resolves every device's, with the same messages into

@@ -385,7 +385,6 @@ static int network_children(struct nn_build *b, uint32_t ni, struct nn_jv *users
 	p->n_users += ns->n_users;
 	p->n_resources += ns->n_res;
 	p->n_devices += ns->n_devs;
-	j.weight = ns->n_users + ns->n_res + ns->n_devs;
 	if (!b->jobs)
 		return parse_children(b, &j);
 	j.at = nn_nerrs(b);

@@ -745,9 +745,8 @@ int nn_validate_acls(struct nn_build *b)
 			continue;
 		jobs[n].ni = (uint32_t)ni;
 		jobs[n].first_rule = (uint32_t)b->p->n_rules;
-		jobs[n].weight = nn_jv_size(b->nets[ni].acl);
 		jobs[n].at = nn_nerrs(b);
-		b->p->n_rules += jobs[n].weight;
+		b->p->n_rules += nn_jv_size(b->nets[ni].acl);
 		n++;
 	}
 	err = build_ctx(&c, b);

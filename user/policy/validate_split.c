@@ -20,42 +20,65 @@
 #define _GNU_SOURCE
 #endif
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "lib/thread.h"
 #include "policy/json_int.h"
 
 /* From this much work (list elements of all networks), validation runs
- * on two threads (the entries of ~180 networks at 100k devices, ~160 ms
- * serial; their ACLs ~145 ms). Tests lower it to 0. */
-size_t nn_validate_par_min = 8192;
+ * on two threads: a thread's start is a fraction of a millisecond, 4096
+ * devices' checks a few (the entries of ~180 networks at 100k devices were
+ * ~160 ms serial, their ACLs ~145 ms). Tests lower it to 0. */
+size_t nn_validate_par_min = 4096;
+/* Tests: job k to thread k % 2 whatever the timing, so that both threads'
+ * messages are merged even for the smallest snapshots. */
+bool nn_validate_split_fixed;
+
+/* The jobs, handed out in order to whichever thread is free: networks
+ * differ in cost by more than their sizes say (a rule's groups expand to
+ * their devices), so a fixed halving left one thread with 60 %. */
+struct queue {
+	struct nn_vjob *jobs;
+	size_t n;
+	atomic_size_t next;
+	atomic_size_t fail_at; /* lowest failed job, n while none */
+	nn_vjob_fn fn;
+};
 
 struct side {
 	struct nn_build tb; /* the caller's, with its own messages and closed space */
 	struct nn_errlist errs;
-	struct nn_vjob *jobs;
-	size_t n;
-	nn_vjob_fn fn;
+	struct queue *q;
 	void *arg;
-	bool failed;
+	int id;
 };
 
 static void run_side(struct side *s)
 {
-	size_t i;
+	struct queue *q = s->q;
+	size_t k, f;
 
-	for (i = 0; i < s->n; i++) {
-		struct nn_vjob *j = &s->jobs[i];
+	for (k = (size_t)s->id;; k += 2) {
+		struct nn_vjob *j;
 
+		if (!nn_validate_split_fixed)
+			k = atomic_fetch_add(&q->next, 1);
+		/* Past the end, or past a failed job: the serial walk had
+		 * stopped before this one. */
+		if (k >= q->n || k >= atomic_load(&q->fail_at))
+			return;
+		j = &q->jobs[k];
+		j->side = s->id;
 		j->msg_first = nn_nerrs(&s->tb);
-		j->err = s->fn(&s->tb, j, s->arg);
+		j->err = q->fn(&s->tb, j, s->arg);
 		j->msg_end = nn_nerrs(&s->tb);
 		j->done = true;
-		/* The serial walk stops here: nothing later counts. */
-		if (j->err) {
-			s->failed = true;
-			break;
-		}
+		if (!j->err)
+			continue;
+		f = atomic_load(&q->fail_at);
+		while (k < f && !atomic_compare_exchange_weak(&q->fail_at, &f, k))
+			;
 	}
 }
 
@@ -116,44 +139,34 @@ static int merge_msgs(struct nn_build *b, struct nn_vjob *jobs, size_t n, struct
 
 int nn_split_jobs(struct nn_build *b, struct nn_vjob *jobs, size_t n, nn_vjob_fn fn, void *arg[2])
 {
+	struct queue q = { .jobs = jobs, .n = n, .fn = fn };
 	struct side sd[2] = {};
-	size_t total = 0, acc = 0, s, i, k;
 	bool par = false;
 	pthread_t t;
+	size_t i, k;
 	int err;
 
-	for (i = 0; i < n; i++)
-		total += jobs[i].weight;
-	/* The first side takes the networks up to half of the work. */
-	for (s = 0; s < n && 2 * acc < total; s++)
-		acc += jobs[s].weight;
-	if (!s)
-		s = n / 2;
+	atomic_init(&q.next, 0);
+	atomic_init(&q.fail_at, n);
+	for (i = 0; i < n; i++) {
+		jobs[i].done = false;
+		jobs[i].err = 0;
+	}
 	for (k = 0; k < 2; k++) {
 		sd[k].tb = *b;
 		sd[k].tb.errs = b->errs ? &sd[k].errs : NULL;
 		sd[k].tb.closed = NULL;
 		sd[k].tb.n_closed = sd[k].tb.cap_closed = 0;
 		sd[k].tb.net_users = NULL;
-		sd[k].fn = fn;
+		sd[k].q = &q;
 		sd[k].arg = arg[k];
+		sd[k].id = (int)k;
 	}
-	sd[0].jobs = jobs;
-	sd[0].n = s;
-	sd[1].jobs = jobs + s;
-	sd[1].n = n - s;
-	for (i = 0; i < n; i++) {
-		jobs[i].side = i >= s;
-		jobs[i].done = false;
-		jobs[i].err = 0;
-	}
-	if (sd[1].n)
+	if (n > 1)
 		par = nn_thread_start(&t, side_run, &sd[1]);
 	run_side(&sd[0]);
 	if (par)
 		pthread_join(t, NULL);
-	else if (sd[1].n && !sd[0].failed)
-		run_side(&sd[1]);
 	err = merge_msgs(b, jobs, n, sd);
 	for (k = 0; k < 2; k++) {
 		for (i = 0; !err && i < sd[k].tb.n_closed; i++)
