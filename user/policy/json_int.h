@@ -27,6 +27,7 @@ struct nn_ent {
 };
 
 struct nn_vjob;
+struct acl_pre;
 
 /* Per-network staging, indexed like p->networks before compaction. */
 struct nn_net_stage {
@@ -68,6 +69,9 @@ struct nn_build {
 	 * queued here, for two threads after it (validate_split.c). */
 	struct nn_vjob *jobs;
 	size_t n_jobs;
+	/* The ACL's name indexes, being built beside the cross checks
+	 * (nn_acl_prepare), or NULL. */
+	struct acl_pre *acl_pre;
 };
 
 /*
@@ -180,6 +184,12 @@ int nn_cross_checks(struct nn_build *b);
 int nn_validate_entries(struct nn_build *b);
 /* validate_acl.c: every network's rules, after the cross checks. */
 int nn_validate_acls(struct nn_build *b);
+/* Start building the ACL's name indexes on a helper thread, for a large
+ * snapshot whose entries are read (they need only the slots' ids, not the
+ * cross checks' drops); nn_validate_acls takes them, nn_acl_pre_drop
+ * joins and frees them when validation ends before. */
+void nn_acl_prepare(struct nn_build *b);
+void nn_acl_pre_drop(struct nn_build *b);
 /* validate_cross.c: drop marked slots, renumber every reference. */
 int nn_compact(struct nn_build *b);
 /* closed.c: remember @pf as closed space; the address space of every

@@ -374,6 +374,8 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 out:
 	if (err == -ENOMEM)
 		nn_errlist_add(errs, "snapshot rejected: out of memory");
+	/* The ACL's indexes may still be being built from the policy. */
+	nn_acl_pre_drop(&b);
 	nn_policy_free(b.p);
 	free_build(&b);
 	nn_jdoc_free(&doc);

@@ -515,5 +515,6 @@ int nn_validate_entries(struct nn_build *b)
 	b->n_jobs = 0;
 	if (err)
 		return err;
+	nn_acl_prepare(b);
 	return nn_cross_checks(b);
 }
