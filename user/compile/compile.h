@@ -83,10 +83,12 @@ struct nn_compile_caps {
 	size_t max_prefixes; /* prefix entries per generation (--max-prefixes) */
 };
 
-/* Cells from which the compile emits the second half of its cell table on
- * a helper thread (compile/emit.c; the same output in the same order).
- * Tests lower it. */
+/* Cells from which the compile emits the second of its two cell tables on
+ * a helper thread (compile/emit.c; the same output in the same order),
+ * and rules from which it fills them on two threads (compile.c). Tests
+ * lower them. */
 extern size_t nn_compile_emit_par_min;
+extern size_t nn_compile_fill_par_min;
 
 /*
  * Compile @p. Fails with -E2BIG, and a message naming the capacity and the

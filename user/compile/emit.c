@@ -160,10 +160,11 @@ out:
 	return err;
 }
 
-/* From this many cells, the second half of the cell table is emitted by a
- * helper thread into arrays of its own, appended after the first half's:
- * the same cells in the same order (the ranges of ~230k cells at 100k
- * devices, a third of the compile). Tests lower it. */
+/* From this many cells, the second cell table (compile.c: the source
+ * classes with the lowest bit set) is emitted by a helper thread into
+ * arrays of its own, appended after the first table's: the same cells in
+ * the same order (the ranges of ~260k cells at 100k devices, a third of
+ * the compile). Tests lower it. */
 size_t nn_compile_emit_par_min = 16384;
 
 int nn_c_emit_cells(struct cstate *s, size_t max_cells)
@@ -175,12 +176,12 @@ int nn_c_emit_cells(struct cstate *s, size_t max_cells)
 	 * time). */
 	struct nn_rule_ports rp;
 	struct nn_compiled second = {};
-	struct emit_job j = { .cells = &s->cells,
+	struct emit_job j = { .cells = &s->cells[0],
 			      .rp = &rp,
-			      .to = s->cells.cap,
+			      .to = s->cells[0].cap,
 			      .max_cells = max_cells,
 			      .out = s->out },
-			h;
+			h = j;
 	bool par = false;
 	pthread_t t;
 	int err;
@@ -188,23 +189,25 @@ int nn_c_emit_cells(struct cstate *s, size_t max_cells)
 	err = nn_rule_ports_pack(s->p, &rp);
 	if (err)
 		return err;
-	if (s->cells.n >= nn_compile_emit_par_min) {
-		h = j;
-		h.from = j.to = s->cells.cap / 2;
+	h.cells = &s->cells[1];
+	h.to = s->cells[1].cap;
+	if (s->cells[0].n + s->cells[1].n >= nn_compile_emit_par_min) {
 		h.out = &second;
 		par = nn_thread_start(&t, emit_job_run, &h);
 		if (!par)
-			j.to = s->cells.cap;
+			h.out = s->out;
 	}
 	err = emit_range(&j);
 	if (par) {
 		pthread_join(t, NULL);
-		/* The first half's error is the one a serial pass met first. */
+		/* The first table's error is the one a serial pass met first. */
 		err = err ?: h.err;
 		if (!err)
 			err = append_cells(s->out, &second, max_cells);
 		else
 			drop(&second);
+	} else if (!err) {
+		err = emit_range(&h);
 	}
 	nn_rule_ports_free(&rp);
 	/* A capacity of the whole generation: no one rule is to blame. */
