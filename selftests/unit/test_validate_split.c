@@ -232,7 +232,7 @@ static void edit(json_t *root, struct nn_rng *r)
 		break;
 	case 3: /* an element twice (duplicate ids, addresses, keys) */
 		if (!p.key) {
-			json_array_insert(p.parent, p.idx, json_deep_copy(v));
+			json_array_insert_new(p.parent, p.idx, json_deep_copy(v));
 			return;
 		}
 		nv = json_object();
