@@ -63,7 +63,8 @@ struct cstate {
 	uint32_t *dev_dst4; /* [n_devices] */
 	/* (src, dst) -> struct vec of rules, in two tables by the source
 	 * class's lowest bit, each filled (and emitted) by a thread of its
-	 * own at scale: cells_of() picks one. */
+	 * own at scale: cells_of() picks one. Once emitted only the keys
+	 * stay: the rule lists are freed (emit.c). */
 	struct nn_table cells[2];
 	struct vec scratch; /* region_sig's resources, reused */
 	/* How many times each class was interned (devices, regions, ACL
