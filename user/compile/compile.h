@@ -83,10 +83,12 @@ struct nn_compile_caps {
 	size_t max_prefixes; /* prefix entries per generation (--max-prefixes) */
 };
 
-/* Cells from which the compile emits the second half of its cell table on
- * a helper thread (compile/emit.c; the same output in the same order).
- * Tests lower it. */
+/* Cells from which the compile emits the second of its two cell tables on
+ * a helper thread (compile/emit.c; the same output in the same order),
+ * and rules from which it fills them on two threads (compile.c). Tests
+ * lower them. */
 extern size_t nn_compile_emit_par_min;
+extern size_t nn_compile_fill_par_min;
 
 /*
  * Compile @p. Fails with -E2BIG, and a message naming the capacity and the
@@ -159,6 +161,30 @@ int nn_compile_pfx_lens(struct nn_compiled *out);
  * covers, sorted, with its first deny and allow rule. */
 int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
 		   struct nn_port_range **out, size_t *n);
+
+/* What nn_cell_ranges reads of each rule, packed in rule order: a cell's
+ * rules are scattered over p->rules, and each was a cache miss into a
+ * 200-byte struct nn_rule and another into its own port list at 100k
+ * rules. */
+struct nn_rule_port {
+	size_t first; /* its spans: spans[first .. first + n) */
+	size_t n;
+	uint16_t proto;
+	uint8_t action;
+	bool all_ports;
+};
+
+struct nn_rule_ports {
+	struct nn_rule_port *r;	    /* [p->n_rules] */
+	struct nn_port_span *spans; /* every rule's ports, in rule order */
+};
+
+/* 0 or -ENOMEM; free with nn_rule_ports_free. */
+int nn_rule_ports_pack(const struct nn_policy *p, struct nn_rule_ports *rp);
+void nn_rule_ports_free(struct nn_rule_ports *rp);
+/* nn_cell_ranges from the packed view of the policy's rules. */
+int nn_cell_ranges_packed(const struct nn_rule_ports *rp, const uint32_t *rules, size_t n_rules,
+			  uint16_t proto, struct nn_port_range **out, size_t *n);
 
 /* Lay @n sorted ranges out as the entries of the cell @key (src, dst,
  * proto), appended to @o->cells: one leaf, or a tree (nanami_abi.h).

@@ -57,12 +57,16 @@ struct cstate {
 	struct vec *rule_dst;	   /* [n_rules]: dst classes holding the rule */
 	struct nn_table src_sigs;  /* (net, rules...) -> class */
 	struct nn_table dst_sigs;
-	uint32_t *dev_src;     /* [n_devices]: named by device or user */
-	uint32_t *dev_gsrc;    /* [n_devices]: reached through groups */
-	uint32_t *dev_dst6;    /* [n_devices] */
-	uint32_t *dev_dst4;    /* [n_devices] */
-	struct nn_table cells; /* (src, dst) -> struct vec of rules */
-	struct vec scratch;    /* region_sig's resources, reused */
+	uint32_t *dev_src;  /* [n_devices]: named by device or user */
+	uint32_t *dev_gsrc; /* [n_devices]: reached through groups */
+	uint32_t *dev_dst6; /* [n_devices] */
+	uint32_t *dev_dst4; /* [n_devices] */
+	/* (src, dst) -> struct vec of rules, in two tables by the source
+	 * class's lowest bit, each filled (and emitted) by a thread of its
+	 * own at scale: cells_of() picks one. Once emitted only the keys
+	 * stay: the rule lists are freed (emit.c). */
+	struct nn_table cells[2];
+	struct vec scratch; /* region_sig's resources, reused */
 	/* How many times each class was interned (devices, regions, ACL
 	 * prefixes): a class whose count would reach 0 would not exist in a
 	 * compile from scratch. [class], grown with the classes. */
@@ -94,6 +98,11 @@ int nn_c_region_sig(struct cstate *s, uint32_t net, const uint8_t *a, unsigned i
 		    struct vec *sig);
 int nn_c_longest_covering(const struct pfx_index *ix, uint32_t net, const uint8_t *a,
 			  unsigned int len);
+static inline struct nn_table *nn_c_cells_of(struct cstate *s, uint32_t src)
+{
+	return &s->cells[src & 1];
+}
+
 int nn_c_cell_exists(struct cstate *s, uint32_t src, uint32_t dst);
 uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst);
 void nn_c_cstate_free(struct cstate *s);

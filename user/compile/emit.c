@@ -12,40 +12,40 @@
 #include "compile/compile_int.h"
 #include "lib/thread.h"
 
-static int emit_cell(const struct nn_policy *p, struct nn_compiled *out, const struct cell_key *ck,
-		     const struct vec *rules, uint16_t proto, size_t max_cells)
+static int emit_cell(const struct nn_rule_ports *rp, struct nn_compiled *out,
+		     const struct cell_key *ck, const struct vec *rules, uint16_t proto,
+		     size_t max_cells)
 {
 	struct nn_cell_ent key = { .src_class = ck->src, .dst_class = ck->dst, .proto = proto };
 	struct nn_port_range *r;
 	size_t n;
 	int err;
 
-	err = nn_cell_ranges(p, rules->v, rules->n, proto, &r, &n);
+	err = nn_cell_ranges_packed(rp, rules->v, rules->n, proto, &r, &n);
 	if (!err)
 		err = nn_cell_emit(out, &key, r, n, max_cells);
 	free(r);
 	return err;
 }
 
-/* The parts of a cell's rules nn_cell_ranges() reads (action, protocol,
- * ports: two lines of each 200-byte struct nn_rule), fetched ahead. */
-static void prefetch_rules(const struct nn_policy *p, const struct vec *rules)
+/* What nn_cell_ranges_packed() reads of a cell's rules (the packed rule
+ * and its ports), fetched ahead. */
+static void prefetch_rules(const struct nn_rule_ports *rp, const struct vec *rules)
 {
 	size_t k;
 
 	for (k = 0; k < rules->n && k < 8; k++) {
-		const struct nn_rule *r = &p->rules[rules->v[k]];
+		const struct nn_rule_port *r = &rp->r[rules->v[k]];
 
-		__builtin_prefetch(&r->action);
-		__builtin_prefetch(&r->n_ports);
+		__builtin_prefetch(r);
+		__builtin_prefetch(&rp->spans[r->first]);
 	}
 }
 
 /* The cells of table slots [@from, @to) into @out, in slot order. */
 struct emit_job {
-	const struct nn_policy *p;
-	const struct nn_table *cells;
-	const uint16_t *proto; /* [n_rules]: each rule's protocol */
+	struct nn_table *cells;
+	const struct nn_rule_ports *rp; /* the rules, packed */
 	size_t from, to, max_cells;
 	struct nn_compiled *out;
 	int err;
@@ -53,14 +53,14 @@ struct emit_job {
 
 static int emit_range(const struct emit_job *j)
 {
-	const struct nn_table *t = j->cells;
+	struct nn_table *t = j->cells;
 	uint8_t seen[256] = {}, done[256];
 	size_t i, k, m, n_done;
 	int err = 0;
 
 	for (i = j->from; i < j->to && !err; i++) {
 		const struct nn_tentry *e = &t->e[i];
-		const struct vec *rules;
+		struct vec *rules;
 		int any = 0;
 
 		/* The cells are visited in hash order, each a jump to its
@@ -71,13 +71,13 @@ static int emit_range(const struct emit_job *j)
 		if (i + 8 < t->cap && t->e[i + 8].used)
 			__builtin_prefetch(((const struct vec *)t->e[i + 8].val)->v);
 		if (i + 4 < t->cap && t->e[i + 4].used)
-			prefetch_rules(j->p, t->e[i + 4].val);
+			prefetch_rules(j->rp, t->e[i + 4].val);
 		if (!e->used)
 			continue;
 		rules = e->val;
 		n_done = 0;
 		for (k = 0; k < rules->n && !err; k++) {
-			uint16_t pr = j->proto[rules->v[k]];
+			uint16_t pr = j->rp->r[rules->v[k]].proto;
 
 			if (pr == NN_PROTO_ANY) {
 				any = 1;
@@ -87,13 +87,19 @@ static int emit_range(const struct emit_job *j)
 				continue;
 			seen[pr] = 1;
 			done[n_done++] = (uint8_t)pr;
-			err = emit_cell(j->p, j->out, e->key, rules, pr, j->max_cells);
+			err = emit_cell(j->rp, j->out, e->key, rules, pr, j->max_cells);
 		}
 		/* Only the marks this cell set are cleared (not 256 bytes). */
 		for (m = 0; m < n_done; m++)
 			seen[done[m]] = 0;
 		if (any && !err)
-			err = emit_cell(j->p, j->out, e->key, rules, NN_PROTO_ANY, j->max_cells);
+			err = emit_cell(j->rp, j->out, e->key, rules, NN_PROTO_ANY, j->max_cells);
+		/* The rule list is spent (after this only the cell's key is
+		 * asked for: nn_c_cell_exists): freed here while warm, by the
+		 * thread that filled it, not in a pass of cache misses at the
+		 * end (~260k lists at 100k devices). */
+		free(rules->v);
+		*rules = (struct vec){};
 	}
 	return err;
 }
@@ -160,54 +166,56 @@ out:
 	return err;
 }
 
-/* From this many cells, the second half of the cell table is emitted by a
- * helper thread into arrays of its own, appended after the first half's:
- * the same cells in the same order (the ranges of ~230k cells at 100k
- * devices, a third of the compile). Tests lower it. */
+/* From this many cells, the second cell table (compile.c: the source
+ * classes with the lowest bit set) is emitted by a helper thread into
+ * arrays of its own, appended after the first table's: the same cells in
+ * the same order (the ranges of ~260k cells at 100k devices, a third of
+ * the compile). Tests lower it. */
 size_t nn_compile_emit_par_min = 16384;
 
 int nn_c_emit_cells(struct cstate *s, size_t max_cells)
 {
-	/* Each rule's protocol, packed: the scan reads one per rule of every
-	 * cell, and from the 200-byte struct nn_rule that was a cache miss
-	 * each at 100k rules (most of this function's time). */
-	uint16_t *proto = malloc((s->p->n_rules ? s->p->n_rules : 1) * sizeof(*proto));
+	/* Each rule's protocol, action and ports, packed: the scan reads the
+	 * protocol of every rule of every cell, nn_cell_ranges the rest, and
+	 * from the 200-byte struct nn_rule and its own port list that was a
+	 * cache miss or two each at 100k rules (most of this function's
+	 * time). */
+	struct nn_rule_ports rp;
 	struct nn_compiled second = {};
-	struct emit_job j = { .p = s->p,
-			      .cells = &s->cells,
-			      .proto = proto,
-			      .to = s->cells.cap,
+	struct emit_job j = { .cells = &s->cells[0],
+			      .rp = &rp,
+			      .to = s->cells[0].cap,
 			      .max_cells = max_cells,
 			      .out = s->out },
-			h;
+			h = j;
 	bool par = false;
 	pthread_t t;
-	size_t i;
 	int err;
 
-	if (!proto)
-		return -ENOMEM;
-	for (i = 0; i < s->p->n_rules; i++)
-		proto[i] = s->p->rules[i].proto;
-	if (s->cells.n >= nn_compile_emit_par_min) {
-		h = j;
-		h.from = j.to = s->cells.cap / 2;
+	err = nn_rule_ports_pack(s->p, &rp);
+	if (err)
+		return err;
+	h.cells = &s->cells[1];
+	h.to = s->cells[1].cap;
+	if (s->cells[0].n + s->cells[1].n >= nn_compile_emit_par_min) {
 		h.out = &second;
 		par = nn_thread_start(&t, emit_job_run, &h);
 		if (!par)
-			j.to = s->cells.cap;
+			h.out = s->out;
 	}
 	err = emit_range(&j);
 	if (par) {
 		pthread_join(t, NULL);
-		/* The first half's error is the one a serial pass met first. */
+		/* The first table's error is the one a serial pass met first. */
 		err = err ?: h.err;
 		if (!err)
 			err = append_cells(s->out, &second, max_cells);
 		else
 			drop(&second);
+	} else if (!err) {
+		err = emit_range(&h);
 	}
-	free(proto);
+	nn_rule_ports_free(&rp);
 	/* A capacity of the whole generation: no one rule is to blame. */
 	if (err == -E2BIG)
 		nn_errlist_add(s->errs,

@@ -14,28 +14,29 @@
 #include "compile/compile.h"
 #include "lib/u32sort.h"
 
-static int rule_applies(const struct nn_rule *r, uint16_t proto)
+static int rule_applies(const struct nn_rule_port *r, uint16_t proto)
 {
 	if (proto == NN_PROTO_ANY)
 		return r->proto == NN_PROTO_ANY;
 	return r->proto == proto || r->proto == NN_PROTO_ANY;
 }
 
-static size_t collect_bounds(const struct nn_policy *p, const uint32_t *rules, size_t n,
+static size_t collect_bounds(const struct nn_rule_ports *rp, const uint32_t *rules, size_t n,
 			     uint16_t proto, uint32_t *b)
 {
 	size_t nb = 0, i, k;
 
 	b[nb++] = 0;
 	for (i = 0; i < n; i++) {
-		const struct nn_rule *r = &p->rules[rules[i]];
+		const struct nn_rule_port *r = &rp->r[rules[i]];
+		const struct nn_port_span *ps = &rp->spans[r->first];
 
 		if (!rule_applies(r, proto) || r->all_ports || (r->proto != 6 && r->proto != 17))
 			continue;
-		for (k = 0; k < r->n_ports; k++) {
-			b[nb++] = r->ports[k].lo;
-			if (r->ports[k].hi < 65535)
-				b[nb++] = r->ports[k].hi + 1u;
+		for (k = 0; k < r->n; k++) {
+			b[nb++] = ps[k].lo;
+			if (ps[k].hi < 65535)
+				b[nb++] = ps[k].hi + 1u;
 		}
 	}
 	return nn_u32_sort_unique(b, nb);
@@ -73,8 +74,59 @@ static void fill(uint32_t *slot, const uint32_t *other, size_t from, size_t to, 
 	}
 }
 
+int nn_rule_ports_pack(const struct nn_policy *p, struct nn_rule_ports *rp)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < p->n_rules; i++)
+		n += p->rules[i].n_ports;
+	rp->r = malloc((p->n_rules ? p->n_rules : 1) * sizeof(*rp->r));
+	rp->spans = malloc((n ? n : 1) * sizeof(*rp->spans));
+	if (!rp->r || !rp->spans) {
+		nn_rule_ports_free(rp);
+		return -ENOMEM;
+	}
+	for (i = 0, n = 0; i < p->n_rules; i++) {
+		const struct nn_rule *r = &p->rules[i];
+
+		rp->r[i] = (struct nn_rule_port){ .first = n,
+						  .n = r->n_ports,
+						  .proto = r->proto,
+						  .action = r->action,
+						  .all_ports = r->all_ports };
+		if (r->n_ports)
+			memcpy(&rp->spans[n], r->ports, r->n_ports * sizeof(*r->ports));
+		n += r->n_ports;
+	}
+	return 0;
+}
+
+void nn_rule_ports_free(struct nn_rule_ports *rp)
+{
+	free(rp->r);
+	free(rp->spans);
+	rp->r = NULL;
+	rp->spans = NULL;
+}
+
 int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_rules, uint16_t proto,
 		   struct nn_port_range **out, size_t *n_out)
+{
+	struct nn_rule_ports rp;
+	int err;
+
+	*out = NULL;
+	*n_out = 0;
+	err = nn_rule_ports_pack(p, &rp);
+	if (err)
+		return err;
+	err = nn_cell_ranges_packed(&rp, rules, n_rules, proto, out, n_out);
+	nn_rule_ports_free(&rp);
+	return err;
+}
+
+int nn_cell_ranges_packed(const struct nn_rule_ports *rp, const uint32_t *rules, size_t n_rules,
+			  uint16_t proto, struct nn_port_range **out, size_t *n_out)
 {
 	size_t nports = 1, i, k, s, nb, n = 0, full = 0;
 	struct nn_port_range *v = NULL;
@@ -83,7 +135,7 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 	*out = NULL;
 	*n_out = 0;
 	for (i = 0; i < n_rules; i++)
-		nports += 2 * p->rules[rules[i]].n_ports;
+		nports += 2 * rp->r[rules[i]].n;
 	/* The boundaries, then per piece between two boundaries its first
 	 * deny and first allow rule. */
 	b = malloc(3 * nports * sizeof(*b));
@@ -94,7 +146,7 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 		free(v);
 		return -ENOMEM;
 	}
-	nb = collect_bounds(p, rules, n_rules, proto, b);
+	nb = collect_bounds(rp, rules, n_rules, proto, b);
 	deny = b + nports;
 	allow = deny + nports;
 	memset(deny, 0xff, nb * sizeof(*deny));
@@ -104,7 +156,7 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 	 * and once every piece has both, later rules change nothing. Every
 	 * range end is a boundary, so a range is a run of whole pieces. */
 	for (i = 0; i < n_rules && full < nb; i++) {
-		const struct nn_rule *r = &p->rules[rules[i]];
+		const struct nn_rule_port *r = &rp->r[rules[i]];
 		uint32_t *slot, *other;
 
 		if (!rule_applies(r, proto))
@@ -124,8 +176,8 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 			fill(slot, other, 0, nb, rules[i], &full);
 			continue;
 		}
-		for (k = 0; k < r->n_ports; k++) {
-			const struct nn_port_span *ps = &r->ports[k];
+		for (k = 0; k < r->n; k++) {
+			const struct nn_port_span *ps = &rp->spans[r->first + k];
 
 			if (ps->lo > ps->hi)
 				continue;

@@ -26,6 +26,9 @@ struct nn_ent {
 	char path[NN_PATH_MAX];
 };
 
+struct nn_vjob;
+struct acl_pre;
+
 /* Per-network staging, indexed like p->networks before compaction. */
 struct nn_net_stage {
 	struct nn_jv *acl;	      /* borrowed from the document */
@@ -62,7 +65,41 @@ struct nn_build {
 	/* While a network's devices are parsed: its user ids -> first slot. */
 	const struct nn_strset *net_users;
 	size_t n_closed, cap_closed;
+	/* When not NULL, a network's children are not parsed in the walk but
+	 * queued here, for two threads after it (validate_split.c). */
+	struct nn_vjob *jobs;
+	size_t n_jobs;
+	/* The ACL's name indexes, being built beside the cross checks
+	 * (nn_acl_prepare), or NULL. */
+	struct acl_pre *acl_pre;
 };
+
+/*
+ * One network's share of validation, to be run on either of two threads
+ * (validate_split.c): its slot ranges fixed beforehand, its messages kept
+ * apart and put back in the serial order.
+ */
+struct nn_vjob {
+	uint32_t ni;				   /* network slot */
+	uint32_t first_user, first_res, first_dev; /* entries: slot ranges */
+	uint32_t first_rule;			   /* ACL: first rule slot */
+	struct nn_jv *users, *res, *devs;	   /* entries: the lists */
+	size_t at; /* its messages go before the caller's message @at */
+	/* Set by the run: */
+	size_t msg_first, msg_end; /* in its thread's message list */
+	int err;
+	int side;
+	bool done;
+};
+
+/* Run @fn on each job with a build of its thread (@b with its own message
+ * list and closed space), the jobs taken in order by this thread (arg[0])
+ * and a helper (arg[1]) as each gets free; then the messages go into
+ * @b->errs as the serial walk would have written them, the closed space
+ * into @b. The first failing job's error (later jobs' work is dropped, as
+ * the serial walk stops there), or 0. */
+typedef int (*nn_vjob_fn)(struct nn_build *tb, struct nn_vjob *j, void *arg);
+int nn_split_jobs(struct nn_build *b, struct nn_vjob *jobs, size_t n, nn_vjob_fn fn, void *arg[2]);
 
 /* Flags of the getters. */
 #define NN_JS_OPTIONAL 0 /* absent or null: not set, no error */
@@ -147,6 +184,12 @@ int nn_cross_checks(struct nn_build *b);
 int nn_validate_entries(struct nn_build *b);
 /* validate_acl.c: every network's rules, after the cross checks. */
 int nn_validate_acls(struct nn_build *b);
+/* Start building the ACL's name indexes on a helper thread, for a large
+ * snapshot whose entries are read (they need only the slots' ids, not the
+ * cross checks' drops); nn_validate_acls takes them, nn_acl_pre_drop
+ * joins and frees them when validation ends before. */
+void nn_acl_prepare(struct nn_build *b);
+void nn_acl_pre_drop(struct nn_build *b);
 /* validate_cross.c: drop marked slots, renumber every reference. */
 int nn_compact(struct nn_build *b);
 /* closed.c: remember @pf as closed space; the address space of every

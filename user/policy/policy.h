@@ -260,6 +260,14 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 
 void nn_policy_free(struct nn_policy *p);
 
+/* From this much per-network work (list elements), validation runs on two
+ * threads with the serial messages and verdict (validate_split.c); tests
+ * lower it to 0 to compare the two. */
+extern size_t nn_validate_par_min;
+/* Tests: the networks handed to the two threads alternately rather than
+ * to whichever is free, so both threads' work is merged at any size. */
+extern bool nn_validate_split_fixed;
+
 /* Effective routing of one device @d of @p (d->network and d->user set), as
  * the snapshot parser resolves every device's, with the same messages into
  * @errs: for the incremental path, which judges one device alone. */

@@ -69,9 +69,8 @@ static int parse_node(struct nn_build *b, struct nn_jv *v, size_t i)
 }
 
 static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
-		      size_t i)
+		      size_t i, uint32_t idx)
 {
-	uint32_t idx = (uint32_t)b->p->n_users++;
 	struct nn_user *u = &b->p->users[idx];
 	struct nn_ent e;
 	int err;
@@ -93,10 +92,9 @@ static int parse_user(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, 
 }
 
 static int parse_resource(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
-			  size_t i)
+			  size_t i, uint32_t idx)
 {
 	const struct nn_gateway *gw = &b->p->gw;
-	uint32_t idx = (uint32_t)b->p->n_resources++;
 	struct nn_resource *r = &b->p->resources[idx];
 	char q[NN_PREFIX_STRLEN + 8];
 	struct nn_prefix *pf;
@@ -202,9 +200,8 @@ static int index_users(struct nn_build *b, const struct nn_net_stage *ns, struct
 }
 
 static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
-			size_t i)
+			size_t i, uint32_t idx)
 {
-	uint32_t idx = (uint32_t)b->p->n_devices++;
 	struct nn_device *d = &b->p->devices[idx];
 	char uid[NN_NAME_MAX];
 	struct nn_ent e;
@@ -297,47 +294,45 @@ static int dup_in_range(struct nn_build *b, uint32_t first, uint32_t n, bool use
 	return err;
 }
 
-/* Parse a network's children, in an order that lets devices resolve their
- * user: users, resources, devices. The ACL waits for the cross checks. */
-static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t ni,
-			  struct nn_jv *users, struct nn_jv *res, struct nn_jv *devs)
+/* Parse a network's children (@j: the lists, the slot ranges), in an
+ * order that lets devices resolve their user: users, resources, devices.
+ * The ACL waits for the cross checks. Only -ENOMEM stops it. */
+static int parse_children(struct nn_build *b, struct nn_vjob *j)
 {
-	struct nn_net_stage *ns = &b->nets[ni];
+	const struct nn_ent *ne = &b->nets[j->ni].ent;
+	struct nn_net_stage *ns = &b->nets[j->ni];
 	struct nn_strset users_set = { 0 };
+	uint32_t ni = j->ni;
 	size_t i, since;
 	struct nn_jv *v;
 	int err;
 
-	ns->first_user = (uint32_t)b->p->n_users;
-	nn_jv_foreach(users, i, v)
+	nn_jv_foreach(j->users, i, v)
 	{
 		since = nn_nerrs(b);
-		err = parse_user(b, ne, ni, v, i);
+		err = parse_user(b, ne, ni, v, i, j->first_user + (uint32_t)i);
 		if (err == -ENOMEM)
 			return err;
 		if (err) {
-			b->user_drop[b->p->n_users - 1] = true;
+			b->user_drop[j->first_user + i] = true;
 			nn_note_drop(b, since, "user and its devices");
 		}
 	}
-	ns->n_users = (uint32_t)(b->p->n_users - ns->first_user);
 	err = dup_in_range(b, ns->first_user, ns->n_users, true);
 	if (err)
 		return err;
 
-	ns->first_res = (uint32_t)b->p->n_resources;
-	nn_jv_foreach(res, i, v)
+	nn_jv_foreach(j->res, i, v)
 	{
 		since = nn_nerrs(b);
-		err = parse_resource(b, ne, ni, v, i);
+		err = parse_resource(b, ne, ni, v, i, j->first_res + (uint32_t)i);
 		if (err == -ENOMEM)
 			return err;
 		if (err) {
-			b->res_drop[b->p->n_resources - 1] = true;
+			b->res_drop[j->first_res + i] = true;
 			nn_note_drop(b, since, "resource");
 		}
 	}
-	ns->n_res = (uint32_t)(b->p->n_resources - ns->first_res);
 	err = dup_in_range(b, ns->first_res, ns->n_res, false);
 	if (err)
 		return err;
@@ -348,24 +343,52 @@ static int parse_children(struct nn_build *b, const struct nn_ent *ne, uint32_t 
 		return err;
 	}
 	b->net_users = &users_set;
-	ns->first_dev = (uint32_t)b->p->n_devices;
-	nn_jv_foreach(devs, i, v)
+	nn_jv_foreach(j->devs, i, v)
 	{
 		since = nn_nerrs(b);
-		err = parse_device(b, ne, ni, v, i);
+		err = parse_device(b, ne, ni, v, i, j->first_dev + (uint32_t)i);
 		if (err == -ENOMEM)
 			break;
 		if (err) {
-			b->dev_drop[b->p->n_devices - 1] = true;
+			b->dev_drop[j->first_dev + i] = true;
 			nn_note_drop(b, since, "device");
 			err = 0;
 		}
 	}
 	b->net_users = NULL;
 	nn_strset_free(&users_set);
-	if (err)
-		return err;
-	ns->n_devs = (uint32_t)(b->p->n_devices - ns->first_dev);
+	return err;
+}
+
+static int children_job(struct nn_build *tb, struct nn_vjob *j, void *arg)
+{
+	(void)arg;
+	return parse_children(tb, j);
+}
+
+/* Every list element takes a slot, valid or not: the network's ranges are
+ * known before any child is read, which lets the children of different
+ * networks be read on different threads (validate_split.c). */
+static int network_children(struct nn_build *b, uint32_t ni, struct nn_jv *users, struct nn_jv *res,
+			    struct nn_jv *devs)
+{
+	struct nn_policy *p = b->p;
+	struct nn_net_stage *ns = &b->nets[ni];
+	struct nn_vjob j = { .ni = ni, .users = users, .res = res, .devs = devs };
+
+	j.first_user = ns->first_user = (uint32_t)p->n_users;
+	j.first_res = ns->first_res = (uint32_t)p->n_resources;
+	j.first_dev = ns->first_dev = (uint32_t)p->n_devices;
+	ns->n_users = (uint32_t)nn_jv_size(users);
+	ns->n_res = (uint32_t)nn_jv_size(res);
+	ns->n_devs = (uint32_t)nn_jv_size(devs);
+	p->n_users += ns->n_users;
+	p->n_resources += ns->n_res;
+	p->n_devices += ns->n_devs;
+	if (!b->jobs)
+		return parse_children(b, &j);
+	j.at = nn_nerrs(b);
+	b->jobs[b->n_jobs++] = j;
 	return 0;
 }
 
@@ -401,7 +424,7 @@ static int parse_network(struct nn_build *b, const struct nn_ent *te, uint32_t t
 	    nn_js_array(b, &e, v, "devices", NN_JS_REQUIRED, &devs))
 		goto drop;
 	b->nets[idx].ent = e;
-	return parse_children(b, &e, idx, users, res, devs);
+	return network_children(b, idx, users, res, devs);
 drop:
 	b->net_drop[idx] = true;
 	nn_note_drop(b, since, "network with everything in it");
@@ -471,12 +494,27 @@ int nn_validate_entries(struct nn_build *b)
 	err = nn_js_array(b, &e, root, "tenants", NN_JS_REQUIRED, &arr);
 	if (err)
 		return nn_reject_last(b, since);
+	/* Enough work for two threads: the networks' children are queued
+	 * by the walk and read after it. */
+	if (b->cap_users + b->cap_resources + b->cap_devices >= nn_validate_par_min &&
+	    b->cap_networks > 1) {
+		b->jobs = calloc(b->cap_networks, sizeof(*b->jobs));
+		if (!b->jobs)
+			return -ENOMEM;
+	}
 	nn_jv_foreach(arr, i, v)
 	{
 		err = parse_tenant(b, v, i);
 		if (err)
-			return err;
+			break;
 	}
-
+	if (!err && b->jobs)
+		err = nn_split_jobs(b, b->jobs, b->n_jobs, children_job, (void *[2]){ NULL, NULL });
+	free(b->jobs);
+	b->jobs = NULL;
+	b->n_jobs = 0;
+	if (err)
+		return err;
+	nn_acl_prepare(b);
 	return nn_cross_checks(b);
 }
