@@ -229,6 +229,9 @@ __noinline int nn_cells_maybe(void)
 
 	if (!s)
 		return 0;
+		/* Unrolled: constant shifts and offsets, and no loop counter to keep
+	 * across the line lookups. */
+#pragma unroll
 	for (i = 0; i < 6; i++) {
 		if (!(s->cell_want & (1u << i)))
 			continue;
