@@ -227,10 +227,10 @@ __noinline int nn_cells_maybe(void)
 	__u32 i, may = 0;
 	__u64 h, pair;
 
+	/* The loop below is unrolled: constant shifts and offsets, and no
+	 * loop counter to keep across the line lookups. */
 	if (!s)
 		return 0;
-		/* Unrolled: constant shifts and offsets, and no loop counter to keep
-	 * across the line lookups. */
 #pragma unroll
 	for (i = 0; i < 6; i++) {
 		if (!(s->cell_want & (1u << i)))
