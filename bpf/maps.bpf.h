@@ -243,10 +243,23 @@ struct nn_scratch {
 	 * First, so that the key's address is the entry's: nothing to spill. */
 	struct nn_cell_key cell_key;
 	__u32 cell_port;
+	/* Which of the cell's protocol (bit 0) and `any` (bit 1) may exist,
+	 * from the filter, for nn_cell_eval: only those are looked up. */
+	__u32 cell_maybe;
 	__u64 cell_result; /* deny << 32 | allow */
+	/* The cells nn_acl_eval may consult (src_class << 32 | dst_class,
+	 * bit i of cell_want for cell_pair[i]), and nn_cells_maybe()'s
+	 * answer for them: 2 bits a cell (protocol, `any`), so a cell that
+	 * surely does not exist costs no call. cell_line: the key of a filter
+	 * line's lookup, here rather than on a frame of the deepest chain. */
+	__u64 cell_pair[6];
+	__u32 cell_want;
+	__u32 cell_may;
+	__u32 cell_line;
+	__u16 cell_proto;
 	/* This packet's first nn_srcf line of the live half, 0 when the
 	 * half is not stamped for the packet's epoch: set by nn_judge_packet
-	 * before any judge runs, read by nn_cell_eval. */
+	 * before any judge runs, read by nn_acl_eval and nn_cells_maybe. */
 	__u32 cf_line0;
 	__u8 l4[NN_L4_BUF];
 	/* nn_rejudge()'s flow opener and its judgement: a third frame of

@@ -185,19 +185,7 @@ __noinline __u64 nn_cell_eval(void)
 	if (!s)
 		return ~0ull;
 	s->cell_result = ~0ull;
-	/* The source filter's line of the two classes says which of the
-	 * cell's protocol and `any` may exist (bit 0, bit 1): only those are
-	 * looked up. Without a usable filter both may. */
-	maybe = 3;
-	if (s->cf_line0) {
-		__u64 h = nn_cellf_hash(s->cell_key.src_class, s->cell_key.dst_class);
-		__u32 idx = s->cf_line0 + ((__u32)(h >> 32) & (nn_srcf_lines - 1));
-		struct nn_srcf_line *ln = bpf_map_lookup_elem(&nn_srcf, &idx);
-
-		if (ln)
-			maybe = nn_srcf_has(ln->w, nn_cellf_bits(h, s->cell_key.proto)) |
-				nn_srcf_has(ln->w, nn_cellf_bits(h, NN_PROTO_ANY)) << 1;
-	}
+	maybe = s->cell_maybe;
 	small = NULL;
 	if (maybe & 1)
 		small = bpf_map_lookup_elem(&nn_cells4, &s->cell_key);
@@ -222,21 +210,60 @@ __noinline __u64 nn_cell_eval(void)
 	return s->cell_result;
 }
 
-static __always_inline void nn_cell_try(__u32 slot, __u32 sc, __u32 dc, __u8 proto, __u16 port,
-					struct nn_acl *acl)
+/*
+ * Which of the cells in s->cell_pair (those in s->cell_want) may exist, for
+ * the protocol s->cell_proto: 2 bits a cell into s->cell_may (bit 2i its
+ * protocol, bit 2i + 1 its `any`), from the source filter's line of its two
+ * classes (a cell's bits lie in that line alone). One call for every cell
+ * an ACL evaluation may consult: most of them, on an ACL drop, surely do
+ * not exist and then cost nn_cell_eval no call. Global and argument-free
+ * for nn_cell_eval's reasons; only called with a usable filter
+ * (s->cf_line0).
+ */
+__noinline int nn_cells_maybe(void)
 {
 	struct nn_scratch *s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
-	__u64 v;
+	struct nn_srcf_line *ln;
+	__u32 i, may = 0;
+	__u64 h, pair;
 
+	/* The loop below is unrolled: constant shifts and offsets, and no
+	 * loop counter to keep across the line lookups. */
 	if (!s)
-		return;
-	s->cell_key.src_class = sc;
-	s->cell_key.dst_class = dc;
-	s->cell_key.proto = proto;
-	s->cell_key.slot = (__u8)slot;
-	s->cell_key.pad = 0;
+		return 0;
+#pragma unroll
+	for (i = 0; i < 6; i++) {
+		if (!(s->cell_want & (1u << i)))
+			continue;
+		pair = s->cell_pair[i];
+		h = nn_cellf_hash((__u32)(pair >> 32), (__u32)pair);
+		s->cell_line = s->cf_line0 + ((__u32)(h >> 32) & (nn_srcf_lines - 1));
+		ln = bpf_map_lookup_elem(&nn_srcf, &s->cell_line);
+		if (!ln) {
+			may |= 3u << (2 * i);
+			continue;
+		}
+		may |= (nn_srcf_has(ln->w, nn_cellf_bits(h, s->cell_proto)) |
+			nn_srcf_has(ln->w, nn_cellf_bits(h, NN_PROTO_ANY)) << 1)
+		       << (2 * i);
+	}
+	s->cell_may = may;
+	return 0;
+}
+
+/* Cell @i of s->cell_pair, of which @maybe (nn_cells_maybe's 2 bits) may
+ * exist, into @acl. The key's slot and the port are written once by
+ * nn_acl_eval; nn_cell_eval changes only the protocol and the part. */
+static __always_inline void nn_cell_try(struct nn_scratch *s, __u32 i, __u32 maybe,
+					struct nn_acl *acl)
+{
+	__u64 v, pair = s->cell_pair[i];
+
+	s->cell_key.src_class = (__u32)(pair >> 32);
+	s->cell_key.dst_class = (__u32)pair;
+	s->cell_key.proto = s->cell_proto;
 	s->cell_key.part = 0;
-	s->cell_port = port;
+	s->cell_maybe = maybe;
 	v = nn_cell_eval();
 	if ((__u32)(v >> 32) < acl->deny)
 		acl->deny = (__u32)(v >> 32);
@@ -249,38 +276,76 @@ static __always_inline __u16 nn_acl_port(struct nn_pkt *p)
 	return (p->proto == NN_IPPROTO_TCP || p->proto == NN_IPPROTO_UDP) ? p->dport : 0;
 }
 
+static __always_inline __u64 nn_cell_pair(__u32 sc, __u32 dc)
+{
+	return (__u64)sc << 32 | dc;
+}
+
 /*
  * The ACL of network @net for the source address @si (its named and group
  * classes and their flags) and destination class @dc (with its flags).
  * @member: the destination is a device or resource of the network, so "*"
- * destinations apply. At most six cells, each one hash lookup (two when the
- * protocol has no cell of its own).
+ * destinations apply. At most six cells; with a usable source filter, one
+ * call asks it which of them may exist, and only those are evaluated (each
+ * one hash lookup, two when the protocol has no cell of its own).
  */
 static __always_inline struct nn_acl nn_acl_eval(__u32 slot, __u32 net, struct nn_addr_info *si,
 						 __u32 dc, __u8 dflags, int member,
 						 struct nn_pkt *p)
 {
 	struct nn_acl acl = { .deny = NN_NONE32, .allow = NN_NONE32 };
+	struct nn_scratch *s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
 	__u32 star = NN_CLASS_STAR(net), sc = si->src_class, gc = si->src_gclass;
-	__u16 port = nn_acl_port(p);
+	__u32 want = 0, may = 0, i;
 	__u8 sflags = si->flags;
 
+	if (!s)
+		return acl;
 	if (dc != NN_CLASS_NONE) {
-		if (sc != NN_CLASS_NONE)
-			nn_cell_try(slot, sc, dc, p->proto, port, &acl);
-		if (gc != NN_CLASS_NONE && gc != sc)
-			nn_cell_try(slot, gc, dc, p->proto, port, &acl);
-		if (dflags & NN_AF_CELL_STAR_D)
-			nn_cell_try(slot, star, dc, p->proto, port, &acl);
+		if (sc != NN_CLASS_NONE) {
+			s->cell_pair[0] = nn_cell_pair(sc, dc);
+			want |= 1;
+		}
+		if (gc != NN_CLASS_NONE && gc != sc) {
+			s->cell_pair[1] = nn_cell_pair(gc, dc);
+			want |= 2;
+		}
+		if (dflags & NN_AF_CELL_STAR_D) {
+			s->cell_pair[2] = nn_cell_pair(star, dc);
+			want |= 4;
+		}
 	}
 	if (member) {
-		if (sc != NN_CLASS_NONE && (sflags & NN_AF_CELL_S_STAR))
-			nn_cell_try(slot, sc, star, p->proto, port, &acl);
-		if (gc != NN_CLASS_NONE && gc != sc && (sflags & NN_AF_CELL_G_STAR))
-			nn_cell_try(slot, gc, star, p->proto, port, &acl);
-		if (sflags & NN_AF_CELL_STAR_STAR)
-			nn_cell_try(slot, star, star, p->proto, port, &acl);
+		if (sc != NN_CLASS_NONE && (sflags & NN_AF_CELL_S_STAR)) {
+			s->cell_pair[3] = nn_cell_pair(sc, star);
+			want |= 8;
+		}
+		if (gc != NN_CLASS_NONE && gc != sc && (sflags & NN_AF_CELL_G_STAR)) {
+			s->cell_pair[4] = nn_cell_pair(gc, star);
+			want |= 16;
+		}
+		if (sflags & NN_AF_CELL_STAR_STAR) {
+			s->cell_pair[5] = nn_cell_pair(star, star);
+			want |= 32;
+		}
 	}
+	s->cell_key.slot = (__u8)slot;
+	s->cell_key.pad = 0;
+	s->cell_port = nn_acl_port(p);
+	s->cell_proto = p->proto;
+	if (want && s->cf_line0) {
+		s->cell_want = want;
+		nn_cells_maybe();
+		may = s->cell_may;
+	} else {
+		/* No usable filter: every wanted cell may exist. */
+		for (i = 0; i < 6; i++)
+			if (want & (1u << i))
+				may |= 3u << (2 * i);
+	}
+	for (i = 0; i < 6; i++)
+		if ((may >> (2 * i)) & 3)
+			nn_cell_try(s, i, (may >> (2 * i)) & 3, &acl);
 	return acl;
 }
 

@@ -102,7 +102,7 @@ static void usage(const char *argv0)
 		"  -R  repetitions per test run (default 2000000)\n"
 		"  -r  runs per case, the median is reported (default 7)\n"
 		"  -c  CPU to run on (default: the last one)\n"
-		"  -C  only cases whose name contains this (e.g. for perf record)\n"
+		"  -C  only cases whose name contains this, or one of a,b,... (e.g. for perf record)\n"
 		"  -e  Ethernet framing (veth) instead of L3 (wg0)\n"
 		"  -I  skip the flow-insert measurements\n"
 		"  -j  JSON on stdout (the table goes to stderr)\n"

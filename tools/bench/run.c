@@ -394,9 +394,27 @@ static int check_case(struct scale_ctx *s, const struct bench_case *c, const str
 	return 0;
 }
 
+/* -C: one substring, or several separated by commas (any of them). */
 static bool wanted(const char *name)
 {
-	return !bopts.only || strstr(name, bopts.only);
+	const char *o = bopts.only, *comma;
+	char part[64];
+	size_t n;
+
+	if (!o)
+		return true;
+	for (;; o = comma + 1) {
+		comma = strchr(o, ',');
+		n = comma ? (size_t)(comma - o) : strlen(o);
+		if (n < sizeof(part)) {
+			memcpy(part, o, n);
+			part[n] = 0;
+			if (strstr(name, part))
+				return true;
+		}
+		if (!comma)
+			return false;
+	}
 }
 
 /* Record the flow of PK_EST (and so of its reply PK_INTO_EST) through the
