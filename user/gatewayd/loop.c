@@ -385,7 +385,8 @@ static void loop(struct daemon *d)
 		 * churn the eventfd is readable at nearly every poll, and
 		 * ending the turn here starved them (a 10k churn at 100/s ran
 		 * the --resync tick 3 times in 480 s instead of 16). Only the
-		 * standby sync waits for an idle turn. */
+		 * standby sync waits for an idle turn; under churn the next
+		 * fast-path change runs it first (nn_gwd_cp_sync). */
 		now = nn_gwd_now_ms();
 		if (d->o->cp.url && nn_gwd_stream_up(d) && d->st.cp_state != NN_CP_STREAM) {
 			nn_gwd_set_cp_state(d, NN_CP_STREAM);
