@@ -137,7 +137,8 @@ static uint8_t *packed_vals(struct nn_ftab *t, size_t cap, uint64_t *voff)
  * or deleted value leaves its bytes behind: when they are at least half of
  * what a full arena holds, the arena is packed instead of doubled, so that
  * a table under steady churn (the incremental path's puts into the record,
- * 100 changes a second for days) stays within twice its live bytes. */
+ * 100 changes a second for days) stays within four times the most live
+ * bytes it held (it doubles only when more than half of it is live). */
 static int store_val(struct nn_ftab *t, const void *val, size_t len, uint64_t *off)
 {
 	if (t->vbytes + len > t->vcap) {

@@ -335,10 +335,11 @@ void nn_gwd_drift_end(struct daemon *d)
 		if (j->rebuild_failed)
 			d->next_drift = 0;
 	}
-	/* The heap after the check, its transients freed: in use (what the
-	 * controller holds: a growth here is kept state) apart from free but
-	 * kept by malloc (retention, fragmentation), so that RSS under churn
-	 * can be told apart (docs/controller.md "The loop under churn"). */
+	/* The heap after the check (the worker's transients freed; the job's
+	 * record copy and results go just below): in use (what the controller
+	 * holds: a growth here is kept state) apart from free but kept by
+	 * malloc (retention, fragmentation), so that RSS under churn can be
+	 * told apart (docs/controller.md "The loop under churn"). */
 	mi = mallinfo2();
 	/* pass is news only where the check is expensive (its own interval) */
 	nn_log(a == NN_DRIFT_PASS ?
