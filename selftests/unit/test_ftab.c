@@ -4,7 +4,8 @@
  * random keys (many colliding in their low bytes), values with and without
  * trailing zeros (stored trimmed, compared exactly), replacements, copies
  * (sharing their arrays until written), lookups of absent keys, deletions
- * (the incremental path's) mixed with puts. Seeded, so a failure replays.
+ * (the incremental path's) mixed with puts, the arena bounded under churn.
+ * Seeded, so a failure replays.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -202,12 +203,69 @@ static void test_delete(void **state)
 	nn_ftab_free(&t);
 }
 
+/* Under churn (the incremental path puts a few values into the record per
+ * change, for days): replaced and deleted values must not pile up in the
+ * arena. It stays within four times the most live bytes it held (it is
+ * packed instead of doubled once half of it is garbage), every value
+ * intact through the packing; a copy that unshares takes only the live
+ * values, and the table it shared with keeps its own. */
+static void test_churn_bounded(void **state)
+{
+	static struct model m, before;
+	struct nn_ftab t, c;
+	size_t i, k, round, live = 0, most = 0;
+
+	(void)state;
+	memset(&m, 0, sizeof(m));
+	for (i = 0; i < NKEYS; i++)
+		for (k = 0; k < KSZ; k++)
+			m.key[i][k] = (uint8_t)rnd();
+	nn_ftab_init(&t, KSZ, VSZ);
+	for (round = 0; round < 400; round++) {
+		for (i = 0; i < NKEYS / 4; i++) {
+			k = rnd() % (NKEYS / 2);
+			if (rnd() % 8 == 0) {
+				m.present[k] = 0;
+				assert_int_equal(nn_ftab_del(&t, m.key[k]), 0);
+				continue;
+			}
+			random_val(m.val[k]);
+			m.present[k] = 1;
+			assert_int_equal(nn_ftab_put(&t, m.key[k], m.val[k]), 0);
+		}
+		for (live = 0, i = 0; i < t.n; i++)
+			live += t.vlen[i];
+		assert_int_equal(t.vlive, live);
+		most = live > most ? live : most;
+		assert_true(t.vbytes <= t.vcap);
+		assert_true(t.vcap <= 4 * most + 16384);
+		if (round % 50 == 0) {
+			check_all(&t, &m);
+			/* a copy, written: it packs what it takes */
+			before = m;
+			assert_int_equal(nn_ftab_copy(&c, &t), 0);
+			k = rnd() % (NKEYS / 2);
+			random_val(m.val[k]);
+			m.present[k] = 1;
+			assert_int_equal(nn_ftab_put(&c, m.key[k], m.val[k]), 0);
+			check_all(&c, &m);
+			check_all(&t, &before);
+			assert_true(c.vbytes <= c.vlive + VSZ);
+			nn_ftab_free(&t);
+			t = c;
+		}
+	}
+	check_all(&t, &m);
+	nn_ftab_free(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_shared_copies),
 		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_churn_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -12,6 +12,7 @@
 #
 #   E2E_N=100000 tools/bench/e2e.sh
 #   E2E_N=100000 E2E_CHURN=100 E2E_SECONDS=300 tools/bench/e2e.sh
+#   E2E_GWD_ARGS: more arguments for the controller (e.g. --verbose)
 #   E2E_UNNAMED=1: change only devices no rule names by id; E2E_NAMED=1:
 #   only devices a rule names by id (revoke, restore, preference, key; both
 #   take the fast path: docs/controller.md)
@@ -54,7 +55,7 @@ say "controller starting"
 nn_bg gw gatewayd "$NN_TMP/gwd" --iface eth0 --control-plane "http://127.0.0.1:$PORT" \
 	--node-id gw-bench --bpffs "$PINS" --state-dir "$NN_TMP/state" --wg none --nat off \
 	--max-devices $((E2E_N + 1024)) --max-rules $((E2E_N + 1024)) \
-	--max-prefixes $((2 * E2E_N + 4096)) --max-cells $((16 * E2E_N + 4096))
+	--max-prefixes $((2 * E2E_N + 4096)) --max-cells $((16 * E2E_N + 4096)) ${E2E_GWD_ARGS:-}
 t0=$(nn_now_ms)
 nn_wait_for 300 gen_ge "$gen0" ||
 	{ say "the controller did not apply generation $gen0: $(tail -3 "$NN_TMP/gatewayd.log")"; exit 1; }

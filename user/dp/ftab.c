@@ -114,20 +114,55 @@ static size_t trimmed(const void *val, size_t vsz)
 	return vsz;
 }
 
-/* Append @len bytes of @val to the arena; its offset in *off. */
+/* The live values of @t into a new arena of @cap bytes (at least
+ * t->vlive), in entry order; the offsets follow. NULL: no memory (nothing
+ * changed). */
+static uint8_t *packed_vals(struct nn_ftab *t, size_t cap, uint64_t *voff)
+{
+	uint8_t *v = malloc(cap ? cap : 1);
+	uint64_t off = 0;
+	size_t i;
+
+	if (!v)
+		return NULL;
+	for (i = 0; i < t->n; i++) {
+		memcpy(v + off, t->vals + t->voff[i], t->vlen[i]);
+		voff[i] = off;
+		off += t->vlen[i];
+	}
+	return v;
+}
+
+/* Append @len bytes of @val to the arena; its offset in *off. A replaced
+ * or deleted value leaves its bytes behind: when they are at least half of
+ * what a full arena holds, the arena is packed instead of doubled, so that
+ * a table under steady churn (the incremental path's puts into the record,
+ * 100 changes a second for days) stays within four times the most live
+ * bytes it held (it doubles only when more than half of it is live). */
 static int store_val(struct nn_ftab *t, const void *val, size_t len, uint64_t *off)
 {
 	if (t->vbytes + len > t->vcap) {
 		size_t nc = t->vcap ? t->vcap * 2 : 16384;
 		uint8_t *v;
 
-		while (nc < t->vbytes + len)
-			nc *= 2;
-		v = realloc(t->vals, nc);
-		if (!v)
-			return -ENOMEM;
-		t->vals = v;
-		t->vcap = nc;
+		if (t->vbytes - t->vlive >= t->vbytes / 2 && t->vlive + len <= t->vcap / 2) {
+			/* packed into the same capacity: the garbage goes, the
+			 * arena does not grow */
+			v = packed_vals(t, t->vcap, t->voff);
+			if (!v)
+				return -ENOMEM;
+			free(t->vals);
+			t->vals = v;
+			t->vbytes = t->vlive;
+		} else {
+			while (nc < t->vbytes + len)
+				nc *= 2;
+			v = realloc(t->vals, nc);
+			if (!v)
+				return -ENOMEM;
+			t->vals = v;
+			t->vcap = nc;
+		}
 	}
 	memcpy(t->vals + t->vbytes, val, len);
 	*off = t->vbytes;
@@ -153,9 +188,10 @@ static int unshare(struct nn_ftab *t)
 	t->holders = malloc(sizeof(*t->holders));
 	t->index = dup_bytes(o.index, o.icap * sizeof(*o.index));
 	t->keys = dup_bytes(o.keys, o.n * o.ksz);
-	t->voff = dup_bytes(o.voff, o.n * sizeof(*o.voff));
+	t->voff = malloc(o.n ? o.n * sizeof(*o.voff) : 1);
 	t->vlen = dup_bytes(o.vlen, o.n * sizeof(*o.vlen));
-	t->vals = dup_bytes(o.vals, o.vbytes);
+	/* only the live values: the copy's garbage is not ours to keep */
+	t->vals = t->voff ? packed_vals(&o, o.vlive, t->voff) : NULL;
 	if (!t->holders || !t->index || !t->keys || !t->voff || !t->vlen || !t->vals) {
 		free_arrays(t);
 		*t = o;
@@ -163,7 +199,8 @@ static int unshare(struct nn_ftab *t)
 	}
 	*t->holders = 1;
 	t->ecap = o.n;
-	t->vcap = o.vbytes;
+	t->vbytes = o.vlive;
+	t->vcap = o.vlive;
 	--*o.holders;
 	return 0;
 }
@@ -206,6 +243,9 @@ int nn_ftab_put(struct nn_ftab *t, const void *key, const void *val)
 	err = store_val(t, val, len, &t->voff[e]);
 	if (err)
 		return err;
+	if (t->index[s])
+		t->vlive -= t->vlen[e]; /* the replaced value's bytes */
+	t->vlive += len;
 	t->vlen[e] = (uint32_t)len;
 	if (!t->index[s]) {
 		t->index[s] = (uint32_t)e + 1;
@@ -233,6 +273,7 @@ int nn_ftab_del(struct nn_ftab *t, const void *key)
 	}
 	e = t->index[s] - 1;
 	last = t->n - 1;
+	t->vlive -= t->vlen[e];
 	/* Backward-shift deletion: every later entry of the probe run that
 	 * could live at the hole moves into it, so no search stops early. */
 	t->index[s] = 0;

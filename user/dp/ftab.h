@@ -30,6 +30,7 @@ struct nn_ftab {
 	uint32_t *vlen;	 /* [ecap]: trimmed length */
 	uint8_t *vals;
 	size_t vbytes, vcap;
+	size_t vlive; /* bytes of vals the entries use (the rest: replaced) */
 	/* Tables holding these arrays (nn_ftab_copy shares them; the first
 	 * put into a shared table gives it its own); NULL while empty. */
 	size_t *holders;
@@ -56,7 +57,7 @@ static inline const void *nn_ftab_key(const struct nn_ftab *t, size_t i)
 }
 
 /* Remove @key if present (the last entry takes its number; the value's
- * bytes stay in the arena until the table is rebuilt). A table that shares
+ * bytes stay in the arena until it is packed: see store_val). A table that shares
  * its arrays with a copy gets its own first (as nn_ftab_put does), so the
  * copy is untouched: 0 or -ENOMEM (then nothing changed). */
 int nn_ftab_del(struct nn_ftab *t, const void *key);

@@ -10,6 +10,7 @@
  * worker runs.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -270,6 +271,7 @@ void nn_gwd_drift_end(struct daemon *d)
 	enum nn_drift_action a;
 	double c0 = cpu_ms();
 	int64_t w_end = nn_gwd_now_ms();
+	struct mallinfo2 mi;
 	uint64_t v;
 
 	if (!j)
@@ -333,6 +335,12 @@ void nn_gwd_drift_end(struct daemon *d)
 		if (j->rebuild_failed)
 			d->next_drift = 0;
 	}
+	/* The heap after the check (the worker's transients freed; the job's
+	 * record copy and results go just below): in use (what the controller
+	 * holds: a growth here is kept state) apart from free but kept by
+	 * malloc (retention, fragmentation), so that RSS under churn can be
+	 * told apart (docs/controller.md "The loop under churn"). */
+	mi = mallinfo2();
 	/* pass is news only where the check is expensive (its own interval) */
 	nn_log(a == NN_DRIFT_PASS ?
 		       (d->drift_interval_ms > (int64_t)d->o->resync_s * 1000 ? NN_LOG_INFO :
@@ -342,12 +350,13 @@ void nn_gwd_drift_end(struct daemon *d)
 	       "event=drift_checked result=%s generation=%llu changes_since=%llu differ=%zu "
 	       "slot_differ=%zu map_differ=%zu%s rebuild_ms=%.0f parse_ms=%.0f compile_ms=%.0f "
 	       "compare_ms=%.0f maps_ms=%.0f lkg_ms=%.0f worker_cpu_ms=%.0f handoff_ms=%.0f "
-	       "text_ms=%.0f end_ms=%.0f%s%s%s",
+	       "text_ms=%.0f end_ms=%.0f heap_used_kb=%zu heap_free_kb=%zu%s%s%s",
 	       names[a], (unsigned long long)j->generation,
 	       (unsigned long long)(d->change_seq - j->seq), j->differ, j->slot_differ,
 	       j->map_differ, j->map_stale ? " map_part=discarded" : "", j->rebuild_ms, j->parse_ms,
 	       j->compile_ms, j->compare_ms, j->maps_ms, j->lkg_ms, j->cpu_ms, d->drift_hand_ms,
-	       d->drift_text_ms, (double)(nn_gwd_now_ms() - w_end), j->msg[0] ? " first=\"" : "",
+	       d->drift_text_ms, (double)(nn_gwd_now_ms() - w_end),
+	       (mi.uordblks + mi.hblkhd) / 1024, mi.fordblks / 1024, j->msg[0] ? " first=\"" : "",
 	       j->msg, j->msg[0] ? "\"" : "");
 	nn_drift_job_finish(j);
 	free((char *)j->state_dir);

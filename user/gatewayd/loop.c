@@ -239,6 +239,10 @@ static void drift_check(struct daemon *d)
 {
 	double c0;
 
+	/* (counted by test_controller_churn: the tick must come round under
+	 * churn too) */
+	nn_log_debug("event=resync_tick drift_due=%d drift_running=%d",
+		     nn_gwd_now_ms() >= d->next_drift, d->drift_job != NULL);
 	/* The cheap part on every --resync: desired state confirmed (the
 	 * staleness alert counts on it), the LKG retried, the host's
 	 * addresses. */
@@ -301,8 +305,25 @@ static void tell_systemd(struct daemon *d)
 		nn_notify_update(&d->notify, &f);
 }
 
+/*
+ * A test hook: NN_TEST_EVENT_HOLD_MS makes every turn that handled a stream
+ * event last that much longer, as an apply at 100k devices under load does
+ * (test_controller_churn: with changes arriving faster than that, the
+ * eventfd is readable at every poll, the regime that starved the timers).
+ */
+static unsigned int event_test_hold_ms(void)
+{
+	const char *s = getenv("NN_TEST_EVENT_HOLD_MS");
+	unsigned int ms = s ? (unsigned int)strtoul(s, NULL, 10) : 0;
+
+	if (ms)
+		nn_log_warn("event=test_hook name=NN_TEST_EVENT_HOLD_MS ms=%u", ms);
+	return ms;
+}
+
 static void loop(struct daemon *d)
 {
+	unsigned int hold_ms = event_test_hold_ms();
 	struct pollfd pfd[3] = {
 		{ .fd = d->evfd, .events = POLLIN },
 		{ .fd = nn_hostaddr_fd(d->ha), .events = POLLIN },
@@ -356,13 +377,16 @@ static void loop(struct daemon *d)
 				nn_gwd_set_cp_state(d, nn_gwd_stream_up(d) ? NN_CP_STREAM :
 									     NN_CP_POLLING);
 				busy = true;
+				if (hold_ms)
+					usleep(hold_ms * 1000);
 			}
 		}
 		/* The timers below run after an event too: under sustained
 		 * churn the eventfd is readable at nearly every poll, and
 		 * ending the turn here starved them (a 10k churn at 100/s ran
 		 * the --resync tick 3 times in 480 s instead of 16). Only the
-		 * standby sync waits for an idle turn. */
+		 * standby sync waits for an idle turn; under churn the next
+		 * fast-path change runs it first (nn_gwd_cp_sync). */
 		now = nn_gwd_now_ms();
 		if (d->o->cp.url && nn_gwd_stream_up(d) && d->st.cp_state != NN_CP_STREAM) {
 			nn_gwd_set_cp_state(d, NN_CP_STREAM);
