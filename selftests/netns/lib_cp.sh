@@ -90,6 +90,19 @@ cp_fault() {
 
 cp_gen() { cp_req GET /admin/v1/state | jq -en 'input | .generation'; }
 
+# Whether the last-known-good in state dir $1 holds gateway $2's snapshot as
+# the control plane serves it now. Device lists are compared sorted by id:
+# the daemon's compacted LKG and the control plane list a network's devices
+# in different orders.
+snapshot_norm() {
+	jq -S 'walk(if type == "array" and length > 0 and (.[0] | type) == "object" and
+		(.[0] | has("device_id")) then sort_by(.device_id) else . end)'
+}
+lkg_is_cp_snapshot() {
+	[ "$(sed 1d "$1/last-good.snapshot" | snapshot_norm)" = \
+		"$(cp_req GET "/api/v1/gateways/$2/assignments" | snapshot_norm)" ]
+}
+
 cp_pki() { nn_test_pki "$1"; }
 
 gwd_start() {

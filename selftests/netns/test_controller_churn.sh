@@ -148,12 +148,8 @@ nn_check "no drift check found a difference (event=drift_found)" \
 	sh -c "! grep -q event=drift_found '$LOG'"
 nn_check "no fast-path change failed after its proof (fast_path_failed)" \
 	sh -c "! grep -q event=fast_path_failed '$LOG'"
-norm() {
-	jq -S 'walk(if type == "array" and length > 0 and (.[0] | type) == "object" and
-		(.[0] | has("device_id")) then sort_by(.device_id) else . end)'
-}
-lkg_eq() { [ "$(sed 1d "$NN_TMP/state/last-good.snapshot" | norm)" = "$(snapshot | norm)" ]; }
-nn_check "the last-known-good holds the control plane's snapshot" nn_wait_for 20 lkg_eq
+nn_check "the last-known-good holds the control plane's snapshot" \
+	nn_wait_for 20 lkg_is_cp_snapshot "$NN_TMP/state" "$NODE"
 
 # ---- 3. the full apply's standby sync under churn ----
 full=$(grep -n 'event=applied .*path=full' "$LOG" | tail -1)

@@ -197,12 +197,8 @@ nn_check "no fast-path change failed after its proof (fast_path_failed)" \
 	sh -c "! grep -q event=fast_path_failed '$LOG'"
 
 # ---- 2. the LKG (compacted by the drift check) is the control plane's snapshot ----
-norm() {
-	jq -S 'walk(if type == "array" and length > 0 and (.[0] | type) == "object" and
-		(.[0] | has("device_id")) then sort_by(.device_id) else . end)'
-}
-lkg_eq() { [ "$(sed 1d "$NN_TMP/state/last-good.snapshot" | norm)" = "$(snapshot | norm)" ]; }
-nn_check "the last-known-good holds the control plane's snapshot" nn_wait_for 10 lkg_eq
+nn_check "the last-known-good holds the control plane's snapshot" \
+	nn_wait_for 10 lkg_is_cp_snapshot "$NN_TMP/state" "$NODE"
 
 # ---- 3. a gap: the control plane's history restarts 5 generations on ----
 g=$(cp_gen)

@@ -46,6 +46,17 @@ static void random_val(uint8_t *v)
 		v[i] = (uint8_t)(rnd() % 3); /* zeros inside, too */
 }
 
+/* An empty model over NKEYS random keys. */
+static void random_keys(struct model *m)
+{
+	size_t i, k;
+
+	memset(m, 0, sizeof(*m));
+	for (i = 0; i < NKEYS; i++)
+		for (k = 0; k < KSZ; k++)
+			m->key[i][k] = (uint8_t)rnd();
+}
+
 static void check_all(const struct nn_ftab *t, const struct model *m)
 {
 	uint8_t out[VSZ], other[VSZ];
@@ -119,10 +130,7 @@ static void test_shared_copies(void **state)
 	size_t i, k, round;
 
 	(void)state;
-	memset(&m, 0, sizeof(m));
-	for (i = 0; i < NKEYS; i++)
-		for (k = 0; k < KSZ; k++)
-			m.key[i][k] = (uint8_t)rnd();
+	random_keys(&m);
 	nn_ftab_init(&t, KSZ, VSZ);
 	for (i = 0; i < NKEYS / 2; i++) {
 		random_val(m.val[i]);
@@ -216,10 +224,7 @@ static void test_churn_bounded(void **state)
 	size_t i, k, round, live = 0, most = 0;
 
 	(void)state;
-	memset(&m, 0, sizeof(m));
-	for (i = 0; i < NKEYS; i++)
-		for (k = 0; k < KSZ; k++)
-			m.key[i][k] = (uint8_t)rnd();
+	random_keys(&m);
 	nn_ftab_init(&t, KSZ, VSZ);
 	for (round = 0; round < 400; round++) {
 		for (i = 0; i < NKEYS / 4; i++) {
