@@ -606,16 +606,16 @@ static int cell_add(struct nn_table *cells, uint32_t src, uint32_t dst, uint32_t
 	return err;
 }
 
-/* The cells whose source class has lowest bit @part, into cells[@part]:
- * every rule in order, so each table's contents and insertion order (and
- * with them its slot order, the order of the output) are those of a
- * serial fill whichever thread fills it. */
 struct fill_job {
 	struct cstate *s;
 	uint32_t part;
 	int err;
 };
 
+/* The cells whose source class has lowest bit @part, into cells[@part]:
+ * every rule in order, so each table's contents and insertion order (and
+ * with them its slot order, the order of the output) are those of a
+ * serial fill whichever thread fills it. */
 static int fill_part(struct cstate *s, uint32_t part)
 {
 	const struct nn_policy *p = s->p;

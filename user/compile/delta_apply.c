@@ -73,7 +73,6 @@ char *nn_inc_mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t
 	return text;
 }
 
-/* Does the device, where it stands now, get a routing message? */
 /* The one-entry snapshot nn_inc_mini_doc() makes, parsed and validated as
  * a full snapshot is. -ENOMEM (nothing to free), else the parser's result
  * in *@mp and @errs for the caller to judge and free. */
@@ -93,6 +92,7 @@ int nn_inc_mini_parse(const struct nn_inc *s, const json_t *tenant, const json_t
 	return err;
 }
 
+/* Does the device, where it stands now, get a routing message? */
 bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d)
 {
 	struct nn_errlist errs = { 0 };

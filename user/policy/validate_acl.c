@@ -729,7 +729,7 @@ struct acl_pre {
 	int err;
 };
 
-static void *names_run(void *arg)
+static void *acl_names_run(void *arg)
 {
 	struct acl_pre *pre = arg;
 
@@ -748,7 +748,7 @@ void nn_acl_prepare(struct nn_build *b)
 	if (!pre)
 		return; /* built in nn_validate_acls instead */
 	pre->p = p;
-	if (!nn_thread_start(&pre->t, names_run, pre)) {
+	if (!nn_thread_start(&pre->t, acl_names_run, pre)) {
 		free(pre);
 		return;
 	}
