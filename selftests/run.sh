@@ -148,8 +148,10 @@ fi
 
 # netns tests: those marked "# nn-test: no time bounds" run now, beside the
 # guests; the others, whose bounds a loaded machine would stretch, after them.
-netns_tests() { # bounded|unbounded: their names
-	local script name
+# Each group runs in lanes; a test marked "# nn-test: long" starts first, so
+# no lane is left with a long test while the other has finished.
+netns_tests() { # bounded|unbounded: their names, the long ones first
+	local script name long=() rest=()
 	for script in selftests/netns/test_*.sh; do
 		[ -x "$script" ] || continue
 		name=$(basename "$script" .sh)
@@ -159,29 +161,28 @@ netns_tests() { # bounded|unbounded: their names
 		else
 			[ "$1" = bounded ] || continue
 		fi
-		echo "$name"
+		if grep -q '^# nn-test: long' "$script"; then
+			long+=("$name")
+		else
+			rest+=("$name")
+		fi
 	done
+	echo "${long[@]}" "${rest[@]}"
 }
-for name in $(netns_tests unbounded); do
-	run_one "$name" "selftests/netns/$name.sh"
-done
-
-# The bounded netns tests in NN_LANES lanes (default 2), each lane taking the
-# next test when its last one ends; reported in the list's order.
-# A test keeps about one core busy at most (a controller, a control plane,
+# netns tests in NN_LANES lanes (default 2), each lane taking the next test
+# when its last one ends; reported sorted by name. A test keeps about one core busy at most (a controller, a control plane,
 # wireguard-go, the traffic), and many wait on timers far below that, so two
 # lanes on two cores stretch no bound the way the guests would.
-run_lanes() { # NAME...
+run_lanes() { # NAME... in the order they start; reported sorted by name
 	local q i lane names=("$@") pids=()
+	[ $# -gt 0 ] || return 0
 	q=$(mktemp -d)
-	# Taken from the end of the list: the long tests sort late
-	# (test_wg_reconcile), and a long one taken last idles the other lane.
-	echo $(($# - 1)) >"$q/next"
+	echo 0 >"$q/next"
 	for ((lane = 0; lane < ${NN_LANES:-2}; lane++)); do
 		(
 			while :; do
-				i=$(flock "$q/next" sh -c 'read -r n <"$1"; echo $((n - 1)) >"$1"; echo "$n"' _ "$q/next")
-				[ "$i" -ge 0 ] || exit 0
+				i=$(flock "$q/next" sh -c 'read -r n <"$1"; echo $((n + 1)) >"$1"; echo "$n"' _ "$q/next")
+				[ "$i" -lt $# ] || exit 0
 				mkdir "$q/$i"
 				run_capture "$q/$i" "selftests/netns/${names[$i]}.sh"
 			done
@@ -189,13 +190,18 @@ run_lanes() { # NAME...
 		pids+=($!)
 	done
 	wait "${pids[@]}"
-	i=0
-	for name in "$@"; do
-		report_one "$name" "$q/$i"
-		i=$((i + 1))
-	done
+	for ((i = 0; i < $#; i++)); do
+		echo "${names[$i]} $i"
+	done | sort | while read -r _ i; do
+		echo "$i"
+	done >"$q/order"
+	while read -r i; do
+		report_one "${names[$i]}" "$q/$i"
+	done <"$q/order"
 	rm -rf "$q"
 }
+
+run_lanes $(netns_tests unbounded)
 
 # The matrix's results, once its guests are done (they ran while the host's
 # unit, BPF, fuzz and unbounded netns tests did; the netns tests with time

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # The controller's control socket (docs/interfaces.md), with the real daemon
 # and the reference control plane:

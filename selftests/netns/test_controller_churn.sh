@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # The controller's loop under sustained churn (issue 13; docs/controller.md
 # "The loop under churn"), through the real controller, the reference

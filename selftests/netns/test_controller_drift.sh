@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # The drift check on its worker thread (issue 13; docs/controller.md "The
 # drift check on a worker thread"), through the real controller and the

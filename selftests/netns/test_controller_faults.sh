@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # Faults of the controller's inputs keep the old state enforced and are
 # reported: control plane down at start with and without a last-known-good,

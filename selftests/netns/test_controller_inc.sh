@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # The incremental path inside the real controller (issue 13; docs/controller.md
 # "The incremental path in the daemon"), against the reference control plane:

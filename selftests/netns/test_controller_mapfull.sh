@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # A map made full by hand between two applies of a running controller
 # (issue 15 part 6): junk keys put into a pinned map the compiler writes

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # The reference control plane's gateway identity (identity-v1.md), driven by
 # a third-party client: curl for HTTP and mTLS, openssl for every key, CSR

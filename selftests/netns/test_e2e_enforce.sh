@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 # Enforcement on live traffic through real WireGuard tunnels
 # (wireguard-go; kernel wg0s with TOPO_WG=kernel, topo_gateway.sh), per
 # docs/verdicts.md: the demo topology (selftests/netns/topo_gateway.sh) with

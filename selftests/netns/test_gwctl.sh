@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 #
 # nanami-gwctl against a real attachment with known traffic: every command's
 # -j output, exact counters (the underlay guard's drops among them),

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # nn-test: no time bounds (selftests/run.sh runs it beside the VM guests)
+# nn-test: long (about 30 s or more: selftests/run.sh starts it first)
 # The operator's monitoring kit (packaging/prometheus, packaging/grafana,
 # tools/dashboard) against the real daemon: the demo gateway (topology in
 # selftests/netns/topo_gateway.sh) runs OBS_SECONDS of traffic and events
