@@ -368,20 +368,14 @@ static void *names_run(void *arg)
 
 static void names_undo(const struct nn_slot_plan *plan)
 {
-	uint32_t *keys = malloc((plan->n_new + 1) * sizeof(*keys));
-	size_t i, j;
-	int err;
+	int s, err;
 
-	if (!keys)
-		return;
-	for (i = 0; i < plan->n_new; i = j) {
-		for (j = i; j < plan->n_new && plan->new_names[j].fd == plan->new_names[i].fd; j++)
-			keys[j - i] = plan->new_names[j].slot;
-		err = nn_map_delete_many(plan->new_names[i].fd, keys, sizeof(*keys), j - i);
+	for (s = 0; s < NN_SLOT_SPACES; s++) {
+		err = nn_map_delete_many(plan->news[s].fd, plan->news[s].slot, sizeof(uint32_t),
+					 plan->news[s].n);
 		if (err)
 			nn_log_warn("event=counter_names_undo_failed err=%s", strerror(-err));
 	}
-	free(keys);
 }
 
 const char *nn_apply_outcome_name(enum nn_apply_outcome o)
