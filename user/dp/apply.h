@@ -55,6 +55,10 @@ struct nn_slot_plan {
 	size_t cap_old;
 };
 
+/* Cells from which nn_apply() fills the cells' part of what it wants in
+ * the maps on a helper thread (the same tables). Tests lower it. */
+extern size_t nn_apply_want_par_min;
+
 int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *slots,
 		  struct nn_slot_plan *plan, struct nn_errlist *errs);
 int nn_slots_write_new(const struct nn_slot_plan *plan);
