@@ -186,6 +186,23 @@ static size_t names_count(int fd)
 	return n;
 }
 
+/* Names in use in map @fd (a counter slot -> name map) of kind @kind. */
+static size_t kind_count(int fd, uint32_t kind)
+{
+	uint32_t key, next;
+	struct nn_name n;
+	size_t c = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(fd, &key, &n) && n.in_use && n.kind == kind)
+			c++;
+	}
+	return c;
+}
+
 /* The moved policy with @n more rules ("bulk-<i>", src and dst "*"). */
 static struct nn_policy *with_rules(struct ut *u, const char *json, size_t n)
 {
@@ -259,6 +276,25 @@ static void test_failed_large_apply_leaves_names(void **state)
 	assert_int_equal(nn_apply(own.dp, big, &res, &errs), NN_APPLY_APPLIED);
 	nn_errlist_free(&errs);
 	assert_int_equal(names_count(fd), before + 9000);
+	/* Each name is its entity's (kind, tenant, network, id), written
+	 * to the entity's slot (slots.c builds them a batch at a time):
+	 * planned again, every device, node, this gateway and rule finds
+	 * its slot by its name, none is new and none is left over. */
+	{
+		struct nn_slot_plan plan;
+		struct nn_slots slots;
+
+		assert_int_equal(nn_slots_plan(own.dp, big, &slots, &plan, &errs), 0);
+		assert_int_equal(plan.n_new, 0);
+		assert_int_equal(plan.n_old, 0);
+		nn_slots_free(&slots, &plan);
+		assert_int_equal(kind_count(own.dp->map_fd[NN_M_DEV_NAMES], NN_AK_DEVICE),
+				 big->n_devices);
+		assert_int_equal(kind_count(own.dp->map_fd[NN_M_DEV_NAMES], NN_AK_NODE),
+				 big->n_nodes);
+		assert_int_equal(kind_count(own.dp->map_fd[NN_M_DEV_NAMES], NN_AK_SELF), 1);
+		assert_int_equal(kind_count(fd, 0), big->n_rules);
+	}
 	nn_policy_free(big);
 	nn_dp_close(own.dp);
 }

@@ -170,6 +170,50 @@ static void test_shared_copies(void **state)
 	nn_ftab_free(&t);
 }
 
+/* A reserved table fills to its count without moving an array (the
+ * applier's want tables), grows as any other past it, and a copy of it,
+ * even while empty, shares and frees its arrays as a copy of any table. */
+static void test_reserve(void **state)
+{
+	static struct model m;
+	struct nn_ftab t, c;
+	uint32_t *index;
+	uint8_t *keys, *vals;
+	size_t i, n = NKEYS / 2;
+
+	(void)state;
+	random_keys(&m);
+	nn_ftab_init(&t, KSZ, VSZ);
+	assert_int_equal(nn_ftab_reserve(&t, n), 0);
+	assert_int_equal(nn_ftab_copy(&c, &t), 0); /* empty, sharing */
+	nn_ftab_free(&c);
+	index = t.index;
+	keys = t.keys;
+	vals = t.vals;
+	for (i = 0; i < n; i++) {
+		random_val(m.val[i]);
+		m.present[i] = 1;
+		assert_int_equal(nn_ftab_put(&t, m.key[i], m.val[i]), 0);
+	}
+	assert_ptr_equal(t.index, index);
+	assert_ptr_equal(t.keys, keys);
+	assert_ptr_equal(t.vals, vals);
+	check_all(&t, &m);
+	/* Written: a reservation is for fresh tables only. */
+	assert_int_equal(nn_ftab_reserve(&t, NKEYS), 0);
+	assert_ptr_equal(t.index, index);
+	for (; i < NKEYS; i++) {
+		random_val(m.val[i]);
+		m.present[i] = 1;
+		assert_int_equal(nn_ftab_put(&t, m.key[i], m.val[i]), 0);
+	}
+	check_all(&t, &m);
+	assert_int_equal(nn_ftab_copy(&c, &t), 0);
+	nn_ftab_free(&t);
+	check_all(&c, &m);
+	nn_ftab_free(&c);
+}
+
 /* Deletion: backward shift in the index, the last entry renumbered into
  * the hole. Every entry number must still name a present key, and every
  * present key must still be found through its probe run. */
@@ -267,9 +311,8 @@ static void test_churn_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_against_model),
-		cmocka_unit_test(test_shared_copies),
-		cmocka_unit_test(test_delete),
+		cmocka_unit_test(test_against_model), cmocka_unit_test(test_shared_copies),
+		cmocka_unit_test(test_reserve),	      cmocka_unit_test(test_delete),
 		cmocka_unit_test(test_churn_bounded),
 	};
 

@@ -261,7 +261,10 @@ ctl_part() {
 			continue
 		fi
 		say "controller: apply n=$n"
-		"$BIN" apply -n "$n" >>"$RAW/ctl.jsonl" || echo "# apply $n failed" >&2
+		# The daemon's unit runs it with malloc's huge pages
+		# (packaging/nanami-gatewayd@.service): so does the bench.
+		GLIBC_TUNABLES=${BENCH_GLIBC_TUNABLES-glibc.malloc.hugetlb=1} \
+			"$BIN" apply -n "$n" >>"$RAW/ctl.jsonl" || echo "# apply $n failed" >&2
 	done
 }
 

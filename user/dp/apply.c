@@ -118,7 +118,8 @@ static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool co
 	return err;
 }
 
-static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
+/* The addresses and prefixes of @c into @want (the cells: want_cells). */
+static int want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
 {
 	size_t i;
 	int err = 0;
@@ -151,7 +152,54 @@ static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool co
 
 		err = want_put(&want[SET_PFX_LENS], SET_PFX_LENS, &k, &c->lens[i].lens);
 	}
-	return err ?: want_cells(want, c, compat);
+	return err;
+}
+
+/* From this many cells, build_want() fills the cells' tables on a helper
+ * thread while this one fills the rest (each table is one thread's; at 1M
+ * devices the cells are 2.6M of the 4.9M entries). */
+size_t nn_apply_want_par_min = 16384;
+
+struct cells_job {
+	struct nn_ftab *want;
+	const struct nn_compiled *c;
+	bool compat;
+	int err;
+};
+
+static void *cells_job_run(void *arg)
+{
+	struct cells_job *j = arg;
+
+	j->err = want_cells(j->want, j->c, j->compat);
+	return NULL;
+}
+
+static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
+{
+	struct cells_job j = { .want = want, .c = c, .compat = compat };
+	bool par = false;
+	pthread_t t;
+	int err;
+
+	/* Every count is known: no table rehashes or copies as it fills.
+	 * The big cells' count is not (a cell's size decides), so nn_policy's
+	 * table grows; it holds few. */
+	err = nn_ftab_reserve(&want[SET_ADDRS], c->n_addrs)		  ?:
+		      nn_ftab_reserve(&want[SET_PREFIXES], c->n_prefixes) ?:
+		      nn_ftab_reserve(&want[SET_PFX_HASH], c->n_prefixes) ?:
+		      nn_ftab_reserve(&want[SET_PFX_LENS], c->n_lens)	  ?:
+		      nn_ftab_reserve(&want[SET_CELLS4], c->n_cells);
+	if (err)
+		return err;
+	if (c->n_cells >= nn_apply_want_par_min)
+		par = nn_thread_start(&t, cells_job_run, &j);
+	err = want_addrs(want, c);
+	if (par)
+		pthread_join(t, NULL);
+	else if (!err)
+		j.err = want_cells(want, c, compat);
+	return err ?: j.err;
 }
 
 /* Free the compiled map entries once build_want has them; the counts and
@@ -368,20 +416,14 @@ static void *names_run(void *arg)
 
 static void names_undo(const struct nn_slot_plan *plan)
 {
-	uint32_t *keys = malloc((plan->n_new + 1) * sizeof(*keys));
-	size_t i, j;
-	int err;
+	int s, err;
 
-	if (!keys)
-		return;
-	for (i = 0; i < plan->n_new; i = j) {
-		for (j = i; j < plan->n_new && plan->new_names[j].fd == plan->new_names[i].fd; j++)
-			keys[j - i] = plan->new_names[j].slot;
-		err = nn_map_delete_many(plan->new_names[i].fd, keys, sizeof(*keys), j - i);
+	for (s = 0; s < NN_SLOT_SPACES; s++) {
+		err = nn_map_delete_many(plan->news[s].fd, plan->news[s].slot, sizeof(uint32_t),
+					 plan->news[s].n);
 		if (err)
 			nn_log_warn("event=counter_names_undo_failed err=%s", strerror(-err));
 	}
-	free(keys);
 }
 
 const char *nn_apply_outcome_name(enum nn_apply_outcome o)

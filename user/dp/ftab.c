@@ -96,6 +96,33 @@ static int grow_entries(struct nn_ftab *t)
 	return 0;
 }
 
+int nn_ftab_reserve(struct nn_ftab *t, size_t n)
+{
+	size_t icap = 1024;
+
+	if (t->holders || t->icap || !n)
+		return 0; /* not a fresh table: it grows as it would */
+	while (icap < 2 * n)
+		icap *= 2;
+	t->holders = malloc(sizeof(*t->holders));
+	t->index = calloc(icap, sizeof(*t->index));
+	t->keys = malloc(n * t->ksz);
+	t->voff = malloc(n * sizeof(*t->voff));
+	t->vlen = malloc(n * sizeof(*t->vlen));
+	/* untrimmed: an upper bound, its untouched pages cost nothing */
+	t->vals = malloc(n * (t->vsz ? t->vsz : 1));
+	if (!t->holders || !t->index || !t->keys || !t->voff || !t->vlen || !t->vals) {
+		free_arrays(t);
+		nn_ftab_init(t, t->ksz, t->vsz);
+		return -ENOMEM;
+	}
+	*t->holders = 1;
+	t->icap = icap;
+	t->ecap = n;
+	t->vcap = n * (t->vsz ? t->vsz : 1);
+	return 0;
+}
+
 /* Length of @val without its trailing zero bytes: eight at a time first (a
  * cell is 392 bytes, mostly zero). */
 static size_t trimmed(const void *val, size_t vsz)

@@ -18,9 +18,10 @@
 #include "lib/log.h"
 #include "lib/table.h"
 
-static size_t put_field(char *buf, size_t at, const char *f)
+/* One field of a name key, at most @max bytes of it. */
+static size_t put_field(char *buf, size_t at, const char *f, size_t max)
 {
-	size_t l = strnlen(f, NN_NAME_MAX);
+	size_t l = strnlen(f, max);
 
 	memcpy(buf + at, f, l);
 	buf[at + l] = '/';
@@ -29,16 +30,20 @@ static size_t put_field(char *buf, size_t at, const char *f)
 
 /* Identity of a counted entity: kind + tenant + network + id, as bytes
  * (built by hand: an snprintf per entity and apply was measurable at 100k).
- * @buf holds at least sizeof(kind) + 3 * (NN_NAME_MAX + 1) bytes. */
-static size_t name_key(const struct nn_name *n, char *buf, size_t len)
-{
-	size_t at = sizeof(n->kind);
+ * @buf holds at least KEY_MAX bytes. @max: NN_NAME_MAX for a name read from
+ * the map (its fields may lack a NUL), NN_NAME_MAX - 1 for the policy's,
+ * which fill_name() cuts there. */
+#define KEY_MAX (sizeof(uint32_t) + 3 * (NN_NAME_MAX + 1))
 
-	(void)len;
-	memcpy(buf, &n->kind, sizeof(n->kind));
-	at = put_field(buf, at, n->tenant);
-	at = put_field(buf, at, n->network);
-	return put_field(buf, at, n->id);
+static size_t key_of(uint32_t kind, const char *tenant, const char *network, const char *id,
+		     size_t max, char *buf)
+{
+	size_t at = sizeof(kind);
+
+	memcpy(buf, &kind, sizeof(kind));
+	at = put_field(buf, at, tenant, max);
+	at = put_field(buf, at, network, max);
+	return put_field(buf, at, id, max);
 }
 
 static void fill_name(struct nn_name *n, uint32_t kind, const char *tenant, const char *network,
@@ -52,16 +57,39 @@ static void fill_name(struct nn_name *n, uint32_t kind, const char *tenant, cons
 	n->in_use = 1;
 }
 
+/* The parts of entity @ent of space @space (numbering in apply.h). */
+struct ent_parts {
+	uint32_t kind;
+	const char *tenant, *network, *id;
+};
+
+static struct ent_parts ent_parts(const struct nn_policy *p, int space, uint32_t ent)
+{
+	const struct nn_network *nw;
+
+	if (space == NN_SLOT_SPACE_RULE) {
+		nw = &p->networks[p->rules[ent].network];
+		return (struct ent_parts){ 0, p->tenants[nw->tenant].id, nw->id, p->rules[ent].id };
+	}
+	if (ent < p->n_devices) {
+		nw = &p->networks[p->devices[ent].network];
+		return (struct ent_parts){ NN_AK_DEVICE, p->tenants[nw->tenant].id, nw->id,
+					   p->devices[ent].id };
+	}
+	ent -= (uint32_t)p->n_devices;
+	if (ent < p->n_nodes)
+		return (struct ent_parts){ NN_AK_NODE, "", "", p->nodes[ent].id };
+	return (struct ent_parts){ NN_AK_SELF, "", "", p->node_id };
+}
+
 struct slot_space {
 	int names_fd;
-	int stats_fd;
-	size_t stats_vsz;
 	uint32_t cap;
 	struct nn_table by_key; /* key -> slot, as found in the map */
 	uint8_t *taken;		/* [cap] */
 	uint32_t next_free;
 	struct nn_slot_plan *plan;
-	size_t n_wanted;
+	struct nn_slot_news *news; /* this space's part of the plan */
 };
 
 static int space_add(const void *key, const void *val, void *arg)
@@ -69,34 +97,44 @@ static int space_add(const void *key, const void *val, void *arg)
 	struct slot_space *sp = arg;
 	const struct nn_name *n = val;
 	uint32_t slot = *(const uint32_t *)key;
-	char k[NN_NAME_MAX * 3 + 16];
+	char k[KEY_MAX];
 
 	if (!n->in_use || slot >= sp->cap)
 		return 0;
 	sp->taken[slot] = 1;
-	return nn_table_put(&sp->by_key, k, name_key(n, k, sizeof(k)), &slot, sizeof(slot));
+	return nn_table_put(&sp->by_key, k,
+			    key_of(n->kind, n->tenant, n->network, n->id, NN_NAME_MAX, k), &slot,
+			    sizeof(slot));
 }
 
 /* The slot -> name map as it is (batched: one call per few thousand
- * names, where a lookup per name was 200k calls at 100k devices and rules). */
-static int space_read(struct slot_space *sp)
+ * names, where a lookup per name was 200k calls at 100k devices and rules),
+ * and room for a new slot for each of @n_ents entities. */
+static int space_read(struct slot_space *sp, size_t n_ents)
 {
 	nn_table_init(&sp->by_key);
 	sp->taken = calloc(sp->cap ? sp->cap : 1, 1);
-	if (!sp->taken)
+	/* At most one new slot per entity: sized once, touched as used. */
+	sp->news->slot = malloc((n_ents ? n_ents : 1) * sizeof(uint32_t));
+	sp->news->ent = malloc((n_ents ? n_ents : 1) * sizeof(uint32_t));
+	if (!sp->taken || !sp->news->slot || !sp->news->ent)
 		return -ENOMEM;
 	return nn_map_dump(sp->names_fd, sizeof(uint32_t), sizeof(struct nn_name), space_add, sp);
 }
 
-/* Slot for @n: the one it had, or a fresh zeroed one. */
-static int space_take(struct slot_space *sp, const struct nn_name *n, uint32_t *slot)
+/* Slot for entity @ent: the one it had, or a fresh one (zeroed and named by
+ * nn_slots_write_new). */
+static int space_take(struct slot_space *sp, uint32_t ent, uint32_t *slot)
 {
-	char k[NN_NAME_MAX * 3 + 16];
-	struct nn_tentry *e = nn_table_get(&sp->by_key, k, name_key(n, k, sizeof(k)));
-	struct nn_slot_plan *pl = sp->plan;
+	struct ent_parts e = ent_parts(sp->plan->p, (int)(sp->news - sp->plan->news), ent);
+	char k[KEY_MAX];
+	struct nn_tentry *e_old;
+	struct nn_slot_news *nw = sp->news;
 
-	if (e) {
-		*slot = *(uint32_t *)e->val;
+	e_old = nn_table_get(&sp->by_key, k,
+			     key_of(e.kind, e.tenant, e.network, e.id, NN_NAME_MAX - 1, k));
+	if (e_old) {
+		*slot = *(uint32_t *)e_old->val;
 		/* Mark as wanted: what is not wanted at the end is freed. */
 		sp->taken[*slot] = 2;
 		return 0;
@@ -107,21 +145,9 @@ static int space_take(struct slot_space *sp, const struct nn_name *n, uint32_t *
 		return -ENOSPC;
 	*slot = sp->next_free;
 	sp->taken[*slot] = 2;
-	if (pl->n_new == pl->cap_new) {
-		size_t nc = pl->cap_new ? pl->cap_new * 2 : 64;
-		struct nn_slot_new *nn = realloc(pl->new_names, nc * sizeof(*nn));
-
-		if (!nn)
-			return -ENOMEM;
-		pl->new_names = nn;
-		pl->cap_new = nc;
-	}
-	pl->new_names[pl->n_new].fd = sp->names_fd;
-	pl->new_names[pl->n_new].stats_fd = sp->stats_fd;
-	pl->new_names[pl->n_new].stats_vsz = sp->stats_vsz;
-	pl->new_names[pl->n_new].slot = *slot;
-	pl->new_names[pl->n_new].name = *n;
-	pl->n_new++;
+	nw->slot[nw->n] = *slot;
+	nw->ent[nw->n++] = ent;
+	sp->plan->n_new++;
 	return 0;
 }
 
@@ -162,54 +188,49 @@ int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *
 	const struct nn_capacity *cap = &dp->opts.cap;
 	struct slot_space dev = {
 		.names_fd = dp->map_fd[NN_M_DEV_NAMES],
-		.stats_fd = dp->map_fd[NN_M_DEV_STATS],
-		.stats_vsz = sizeof(struct nn_dev_stats),
 		.cap = cap->max_devices + cap->max_nodes + 1,
 		.plan = plan,
+		.news = &plan->news[NN_SLOT_SPACE_DEV],
 	};
 	struct slot_space rule = {
 		.names_fd = dp->map_fd[NN_M_RULE_NAMES],
-		.stats_fd = dp->map_fd[NN_M_RULE_HITS],
-		.stats_vsz = sizeof(struct nn_rule_stats),
 		.cap = cap->max_rules,
 		.plan = plan,
+		.news = &plan->news[NN_SLOT_SPACE_RULE],
 	};
-	struct nn_name n;
-	size_t i;
+	size_t i, n_dev = p->n_devices + p->n_nodes + 1;
 	int err;
 
 	memset(plan, 0, sizeof(*plan));
 	memset(slots, 0, sizeof(*slots));
+	plan->p = p;
+	plan->news[NN_SLOT_SPACE_DEV] = (struct nn_slot_news){
+		.fd = dev.names_fd,
+		.stats_fd = dp->map_fd[NN_M_DEV_STATS],
+		.stats_vsz = sizeof(struct nn_dev_stats),
+	};
+	plan->news[NN_SLOT_SPACE_RULE] = (struct nn_slot_news){
+		.fd = rule.names_fd,
+		.stats_fd = dp->map_fd[NN_M_RULE_HITS],
+		.stats_vsz = sizeof(struct nn_rule_stats),
+	};
 	slots->dev = calloc(p->n_devices + 1, sizeof(uint32_t));
 	slots->node = calloc(p->n_nodes + 1, sizeof(uint32_t));
 	slots->rule = calloc(p->n_rules + 1, sizeof(uint32_t));
 	err = (!slots->dev || !slots->node || !slots->rule) ? -ENOMEM : 0;
 	if (!err)
-		err = space_read(&dev);
+		err = space_read(&dev, n_dev);
 	if (!err)
-		err = space_read(&rule);
-	for (i = 0; i < p->n_devices && !err; i++) {
-		const struct nn_device *d = &p->devices[i];
-		const struct nn_network *nw = &p->networks[d->network];
-
-		fill_name(&n, NN_AK_DEVICE, p->tenants[nw->tenant].id, nw->id, d->id);
-		err = space_take(&dev, &n, &slots->dev[i]);
-	}
-	for (i = 0; i < p->n_nodes && !err; i++) {
-		fill_name(&n, NN_AK_NODE, "", "", p->nodes[i].id);
-		err = space_take(&dev, &n, &slots->node[i]);
-	}
-	if (!err) {
-		fill_name(&n, NN_AK_SELF, "", "", p->node_id);
-		err = space_take(&dev, &n, &slots->self);
-	}
-	for (i = 0; i < p->n_rules && !err; i++) {
-		const struct nn_rule *r = &p->rules[i];
-		const struct nn_network *nw = &p->networks[r->network];
-
-		fill_name(&n, 0, p->tenants[nw->tenant].id, nw->id, r->id);
-		err = space_take(&rule, &n, &slots->rule[i]);
-	}
+		err = space_read(&rule, p->n_rules);
+	/* Devices, nodes, this gateway: the space's numbering. */
+	for (i = 0; i < p->n_devices && !err; i++)
+		err = space_take(&dev, (uint32_t)i, &slots->dev[i]);
+	for (i = 0; i < p->n_nodes && !err; i++)
+		err = space_take(&dev, (uint32_t)(p->n_devices + i), &slots->node[i]);
+	if (!err)
+		err = space_take(&dev, (uint32_t)(n_dev - 1), &slots->self);
+	for (i = 0; i < p->n_rules && !err; i++)
+		err = space_take(&rule, (uint32_t)i, &slots->rule[i]);
 	if (!err)
 		err = space_release(&dev);
 	if (!err)
@@ -226,42 +247,39 @@ int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *
 	return 0;
 }
 
+/* Names written per call: built a batch at a time into one buffer. */
+#define NAMES_BATCH 4096
+
 int nn_slots_write_new(const struct nn_slot_plan *plan)
 {
-	struct nn_name *names;
-	uint32_t *keys;
-	size_t i, j, k;
-	int err = 0;
+	struct nn_name *names = malloc(NAMES_BATCH * sizeof(*names));
+	size_t i, k;
+	int s, err = 0;
 
-	/* Batched per run of entries on the same maps (devices and nodes,
-	 * then rules): a cold apply at 100k names 200k new entities, which
-	 * were two system calls and an allocation each. A run's counters
-	 * are all zeroed before any of its names is written, so a name is
-	 * never published over a predecessor's figures. */
-	keys = malloc((plan->n_new + 1) * sizeof(*keys));
-	names = malloc((plan->n_new + 1) * sizeof(*names));
-	if (!keys || !names) {
-		free(keys);
-		free(names);
+	if (!names)
 		return -ENOMEM;
-	}
-	for (i = 0; i < plan->n_new && !err; i = j) {
-		const struct nn_slot_new *s = &plan->new_names[i];
+	/* Per space (devices and nodes, then rules): a cold apply at 100k
+	 * names 200k new entities, which were two system calls and an
+	 * allocation each. A space's counters are all zeroed before any of
+	 * its names is written, so a name is never published over a
+	 * predecessor's figures. */
+	for (s = 0; s < NN_SLOT_SPACES && !err; s++) {
+		const struct nn_slot_news *nw = &plan->news[s];
 
-		for (j = i; j < plan->n_new && plan->new_names[j].fd == s->fd &&
-			    plan->new_names[j].stats_fd == s->stats_fd &&
-			    plan->new_names[j].stats_vsz == s->stats_vsz;
-		     j++) {
-			keys[j - i] = plan->new_names[j].slot;
-			names[j - i] = plan->new_names[j].name;
+		if (!nw->n)
+			continue;
+		err = nn_map_zero_percpu(nw->stats_fd, nw->slot, nw->n, nw->stats_vsz);
+		for (i = 0; i < nw->n && !err; i += k) {
+			k = nw->n - i < NAMES_BATCH ? nw->n - i : NAMES_BATCH;
+			for (size_t j = 0; j < k; j++) {
+				struct ent_parts e = ent_parts(plan->p, s, nw->ent[i + j]);
+
+				fill_name(&names[j], e.kind, e.tenant, e.network, e.id);
+			}
+			err = nn_map_update_many(nw->fd, nw->slot + i, sizeof(uint32_t), names,
+						 sizeof(*names), k);
 		}
-		k = j - i;
-		err = nn_map_zero_percpu(s->stats_fd, keys, k, s->stats_vsz);
-		if (!err)
-			err = nn_map_update_many(s->fd, keys, sizeof(*keys), names, sizeof(*names),
-						 k);
 	}
-	free(keys);
 	free(names);
 	return err;
 }
@@ -283,7 +301,10 @@ void nn_slots_free(struct nn_slots *slots, struct nn_slot_plan *plan)
 	free(slots->node);
 	free(slots->rule);
 	memset(slots, 0, sizeof(*slots));
-	free(plan->new_names);
+	for (int i = 0; i < NN_SLOT_SPACES; i++) {
+		free(plan->news[i].slot);
+		free(plan->news[i].ent);
+	}
 	free(plan->old);
 	memset(plan, 0, sizeof(*plan));
 }
