@@ -22,7 +22,7 @@ struct nn_cp_client {
 	long stream_idle_ms; /* the stream is dead after this long without a byte */
 	size_t max_response;
 	CURL *h;	 /* fetches: reused, keeps the connection */
-	json_t *snap;	 /* last full snapshot, the delta base */
+	struct nn_held *snap; /* last full snapshot, the delta base */
 	long long gen;	 /* its generation, -1 = none */
 	char etag[128];	 /* its ETag, "" = unknown */
 	atomic_int stop; /* nn_cp_stream_stop() */
