@@ -270,31 +270,23 @@ void nn_held_arr_remove(struct nn_held *h, struct nn_jv *arr, size_t i)
 	arr->n--;
 }
 
-int nn_held_obj_set(struct nn_held *h, struct nn_jv *obj, const char *key, const json_t *j,
+int nn_held_obj_add(struct nn_held *h, struct nn_jv *obj, const char *key, const json_t *j,
 		    struct nn_jv **slot)
 {
-	struct nn_jv v, *old = nn_jv_get(obj, key);
+	struct nn_jv v;
 	const char *k;
 	int err = nn_held_copy_json(&h->d, h, j, &v);
 
+	if (!err) {
+		k = str_put(&h->d, h, key, strlen(key));
+		err = k ? vec_push(h, obj, k, &v) : -ENOMEM;
+	}
 	if (err) {
 		h->garbage += tree_bytes(&v);
 		return err;
 	}
-	if (old) {
-		h->garbage += tree_bytes(old);
-		*old = v;
-	} else {
-		k = str_put(&h->d, h, key, strlen(key));
-		err = k ? vec_push(h, obj, k, &v) : -ENOMEM;
-		if (err) {
-			h->garbage += tree_bytes(&v);
-			return err;
-		}
-		old = &obj->u.m[obj->n - 1].v;
-	}
 	if (slot)
-		*slot = old;
+		*slot = &obj->u.m[obj->n - 1].v;
 	return 0;
 }
 

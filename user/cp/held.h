@@ -8,7 +8,7 @@
  * added 415 MB of RSS (9.1x its text; at 1M ~4.4 GB). This is the policy
  * parser's arena tree (policy/jdoc.h: ~1.6x the text, yajl's parse), made
  * mutable for what a delta does: replace, append or remove an element of
- * an id'ed list, add a member to an object. A new value is copied into the
+ * an id'ed list, add a list to an object. A new value is copied into the
  * arena; what it replaces becomes garbage, counted, and the whole tree is
  * copied into a fresh arena ("repacked") once garbage is half of the arena.
  *
@@ -76,9 +76,9 @@ int nn_held_arr_set(struct nn_held *h, struct nn_jv *arr, size_t i, const json_t
 int nn_held_arr_append(struct nn_held *h, struct nn_jv *arr, const json_t *j);
 /* Element @i of array @arr removed, the later ones moved down. */
 void nn_held_arr_remove(struct nn_held *h, struct nn_jv *arr, size_t i);
-/* Member @key of object @obj set to a copy of @j: replaced in its place,
- * or appended. Its slot in *@slot (may be NULL). */
-int nn_held_obj_set(struct nn_held *h, struct nn_jv *obj, const char *key, const json_t *j,
+/* A copy of @j appended to object @obj as member @key, which it lacks;
+ * its slot in *@slot (may be NULL). */
+int nn_held_obj_add(struct nn_held *h, struct nn_jv *obj, const char *key, const json_t *j,
 		    struct nn_jv **slot);
 /* Copy the tree into a fresh arena when garbage is half of it or more
  * (every struct nn_jv * into it is then stale: epoch changes). */

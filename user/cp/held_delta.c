@@ -54,7 +54,7 @@ static struct nn_jv *list_of(struct nn_held *h, struct nn_jv *obj, const char *n
 
 	if (!a && create && nn_jv_is_object(obj)) {
 		empty = json_array();
-		*err = empty ? nn_held_obj_set(h, obj, name, empty, &a) : -ENOMEM;
+		*err = empty ? nn_held_obj_add(h, obj, name, empty, &a) : -ENOMEM;
 		json_decref(empty);
 		if (*err)
 			return NULL;
