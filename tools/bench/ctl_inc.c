@@ -146,7 +146,10 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 	struct nn_policy *p = NULL;
 	struct nn_held *doc = NULL;
 	json_t *d = NULL, *v;
-	double c0, t0, build_ms, build_cpu;
+	double c0, t0, build_ms, build_cpu, held_ms;
+	/* RSS (kB) before the held document, after it, after the policy and
+	 * compile state it builds on, after the kept state's indexes. */
+	long rss[4];
 	size_t tried = 0, w = 0;
 	uint8_t kb[32] = { 0xbe, 0x4c };
 	char b64[NN_KEY_B64_SIZE], addr[64], *colon, perr[256];
@@ -154,10 +157,14 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 
 	/* The document as the daemon holds it (cp/held.h), so the phase's
 	 * memory is the daemon's. */
+	rss[0] = bench_status_kb(0, "VmRSS");
+	t0 = bench_wall_ms();
 	if (nn_held_parse(json, len, &doc, perr, sizeof(perr))) {
 		fprintf(stderr, "incremental: %s\n", perr);
 		return -EINVAL;
 	}
+	held_ms = bench_wall_ms() - t0;
+	rss[1] = bench_status_kb(0, "VmRSS");
 	r.gen = (uint64_t)nn_held_generation(doc);
 	/* The live generation again (no write): what the full apply keeps. */
 	err = nn_policy_parse(json, len, "gw-bench", lim, &p, &errs);
@@ -169,12 +176,14 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 		nn_policy_free(p);
 		goto out;
 	}
+	rss[2] = bench_status_kb(0, "VmRSS");
 	c0 = bench_cpu_ms();
 	t0 = bench_wall_ms();
 	r.inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, doc, lim);
 	build_ms = bench_wall_ms() - t0;
 	build_cpu = bench_cpu_ms() - c0;
 	nn_slots_free(&kept.slots, &none);
+	rss[3] = bench_status_kb(0, "VmRSS");
 	if (!r.inc) {
 		err = -ENOMEM;
 		goto out;
@@ -217,8 +226,11 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 		goto out;
 	fprintf(out,
 		"\"incremental\": {\"state_build_ms\": %.1f, \"state_build_cpu_ms\": %.1f, "
-		"\"devices_tried\": %zu, ",
-		build_ms, build_cpu, tried);
+		"\"devices_tried\": %zu, \"held_doc\": {\"parse_ms\": %.1f, \"arena_bytes\": %zu, "
+		"\"text_bytes\": %zu, \"rss_kb\": %ld}, \"policy_compile_rss_kb\": %ld, "
+		"\"kept_state_rss_kb\": %ld, ",
+		build_ms, build_cpu, tried, held_ms, nn_held_bytes(doc), len, rss[1] - rss[0],
+		rss[2] - rss[1], rss[3] - rss[2]);
 	print_fig(out, "revoke", &rev, false);
 	print_fig(out, "restore", &res, false);
 	print_fig(out, "key_rotation", &key, false);
