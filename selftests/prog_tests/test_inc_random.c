@@ -38,6 +38,7 @@
 
 #include "compile/delta.h"
 #include "cp/client.h"
+#include "delta_oracle.h"
 #include "dp/apply.h"
 #include "dp/batch.h"
 #include "dptest.h"

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "cp/client.h"
+#include "delta_oracle.h"
 
 /* ---- backoff and jitter ---- */
 

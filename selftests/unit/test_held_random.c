@@ -29,6 +29,7 @@
 #include <jansson.h>
 
 #include "cp/client.h"
+#include "delta_oracle.h"
 #include "cp/held.h"
 #include "xorshift.h"
 

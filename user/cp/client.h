@@ -202,16 +202,6 @@ unsigned int nn_cp_jitter_ms(unsigned int interval_ms, unsigned int pct, uint32_
 /* A random 32-bit value (getrandom), for the two above. */
 uint32_t nn_cp_random(void);
 
-/* Apply a delta document ({"generation", "since", "full": false,
- * "changes"}) to snap in place: the rules of docs/assignments-v1.md
- * (upsert replaces the object with that id in place or appends it; delete
- * removes it and it must exist). On error snap may be half-changed: apply
- * to a copy. *n_changes (may be NULL) gets the number applied. The jansson
- * reference: the client applies deltas to its held document with
- * nn_held_delta_apply(); the tests compare the two. */
-int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char *err,
-		      size_t errlen);
-
 /* @j as compact JSON text, keys in insertion order: the bytes json_dumps
  * with JSON_COMPACT gives, about three times faster (dump.c). malloc'd,
  * NUL-terminated, its length in *@len; NULL with errno on failure. */

@@ -91,10 +91,11 @@ int nn_held_repack(struct nn_held *h);
 /*
  * Apply a delta document ({"generation", "since", "full": false,
  * "changes"}) to @h in place: the rules of docs/assignments-v1.md, with
- * the messages of the jansson reference nn_cp_delta_apply() (selftests
- * compare the two). On error @h may be half changed: drop it (the client
- * then fetches in full). *@n_changes (may be NULL) gets the number
- * applied. May repack (nn_held_maybe_repack) after a success.
+ * the messages of the jansson reference nn_cp_delta_apply()
+ * (selftests/lib/delta_oracle.c; the tests compare the two). On error @h
+ * may be half changed: drop it (the client then fetches in full).
+ * *@n_changes (may be NULL) gets the number applied. May repack
+ * (nn_held_maybe_repack) after a success.
  */
 int nn_held_delta_apply(struct nn_held *h, const json_t *delta, size_t *n_changes, char *err,
 			size_t errlen);

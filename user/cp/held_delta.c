@@ -2,7 +2,7 @@
 /*
  * held_delta.c - a delta applied to the held document (held.h): the rules
  * of docs/assignments-v1.md ("Deltas"), message for message those of the
- * jansson reference nn_cp_delta_apply() (util.c), which the tests run
+ * jansson reference nn_cp_delta_apply() (selftests/lib/delta_oracle.c), which the tests run
  * beside it as an independent oracle (test_cp_backoff, test_held_random).
  *
  * The delta itself is small and stays a jansson document; only the held
