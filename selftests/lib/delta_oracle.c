@@ -2,7 +2,7 @@
 /*
  * delta_oracle.c - a delta applied to a jansson tree: the rules of
  * docs/assignments-v1.md ("Deltas"), as the client applied them before its
- * held document became the arena tree (cp/held.h, held_delta.c). Kept as
+ * held document became the arena tree (policy/held.h, held_delta.c). Kept as
  * the tests' independent oracle: test_held_random and test_cp_backoff
  * compare verdicts, messages and text, test_inc_random builds its model's
  * next snapshot with it.

@@ -15,7 +15,7 @@
  * (upsert replaces the object with that id in place or appends it; delete
  * removes it and it must exist). On error snap may be half-changed: apply
  * to a copy. *n_changes (may be NULL) gets the number applied. The product
- * applies deltas with nn_held_delta_apply() (cp/held.h), message for
+ * applies deltas with nn_held_delta_apply() (policy/held.h), message for
  * message the same. */
 int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char *err,
 		      size_t errlen);

@@ -86,7 +86,7 @@ static struct nn_policy *parse(const json_t *doc, struct nn_errlist *errs, int *
 	return p;
 }
 
-/* @doc as the client holds it (cp/held.h). */
+/* @doc as the client holds it (policy/held.h). */
 static struct nn_held *held_of(const json_t *doc)
 {
 	char *text = json_dumps(doc, JSON_COMPACT), e[256];

@@ -195,7 +195,7 @@ static json_t *delta_doc(long long since, long long gen, const char *changes)
 	return d;
 }
 
-/* The example as the client holds it (cp/held.h). */
+/* The example as the client holds it (policy/held.h). */
 static struct nn_held *held_example(void)
 {
 	char *t = json_dumps(example, JSON_COMPACT), e[256];

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * test_held_random.c - the held snapshot document (cp/held.h) against an
+ * test_held_random.c - the held snapshot document (policy/held.h) against an
  * independent oracle: random sequences of deltas (upserts and deletes of
  * every kind, moves between networks, lists created by an upsert, and
  * refusals: a delete of a missing id, a tenant or network not there, a
@@ -30,7 +30,7 @@
 
 #include "cp/client.h"
 #include "delta_oracle.h"
-#include "cp/held.h"
+#include "policy/held.h"
 #include "xorshift.h"
 
 static uint32_t seed, rng;
@@ -115,7 +115,8 @@ static json_t *entity(int k, const char *id)
 
 		for (i = rnd(4); i > 0; i--)
 			json_array_append_new(l, entity(4, ids[rnd(N_IDS)]));
-		json_object_set_new(o, "devices", rnd(20) ? l : (json_decref(l), json_string("no")));
+		json_object_set_new(o, "devices",
+				    rnd(20) ? l : (json_decref(l), json_string("no")));
 	}
 	return o;
 }
@@ -189,8 +190,8 @@ static json_t *change(const json_t *doc)
 		     k == 2 ? json_object_get(t, "networks") :
 			      json_object_get(n, lists[k]),
 		     keys[k]);
-	c = json_pack("{s:s, s:s, s:s}", "op", upsert ? "upsert" : "delete", "kind", kinds[k],
-		      "id", id);
+	c = json_pack("{s:s, s:s, s:s}", "op", upsert ? "upsert" : "delete", "kind", kinds[k], "id",
+		      id);
 	if (tid)
 		json_object_set_new(c, "tenant_id", json_string(tid));
 	if (nid)
@@ -226,9 +227,10 @@ static void move(const json_t *doc, json_t *changes)
 
 	if (!tid || !json_object_get(from, "network_id") || !json_object_get(to, "network_id"))
 		return;
-	json_array_append_new(changes, json_pack("{s:s, s:s, s:s, s:s, s:O}", "op", "delete", "kind",
-						 "device", "id", id, "tenant_id", tid, "network_id",
-						 json_object_get(from, "network_id")));
+	json_array_append_new(changes,
+			      json_pack("{s:s, s:s, s:s, s:s, s:O}", "op", "delete", "kind",
+					"device", "id", id, "tenant_id", tid, "network_id",
+					json_object_get(from, "network_id")));
 	json_array_append_new(changes,
 			      json_pack("{s:s, s:s, s:s, s:s, s:O, s:o}", "op", "upsert", "kind",
 					"device", "id", id, "tenant_id", tid, "network_id",
@@ -247,8 +249,8 @@ static json_t *delta(const json_t *doc)
 		json_array_append_new(changes, change(doc));
 	switch (rnd(100)) {
 	case 0: /* not from our generation */
-		return json_pack("{s:I, s:I, s:b, s:o}", "generation", g + 2, "since", g - 1, "full",
-				 0, "changes", changes);
+		return json_pack("{s:I, s:I, s:b, s:o}", "generation", g + 2, "since", g - 1,
+				 "full", 0, "changes", changes);
 	case 1: /* backwards */
 		return json_pack("{s:I, s:I, s:b, s:o}", "generation", g - 1, "since", g, "full", 0,
 				 "changes", changes);
@@ -294,8 +296,8 @@ static void test_random(void **state)
 		if (hr != orr || strcmp(herr, oerr)) {
 			char *x = json_dumps(d, JSON_COMPACT);
 
-			fail_msg("step %zu: held %d \"%s\", oracle %d \"%s\" on %s (seed=%u)", i, hr,
-				 herr, orr, oerr, x, seed);
+			fail_msg("step %zu: held %d \"%s\", oracle %d \"%s\" on %s (seed=%u)", i,
+				 hr, herr, orr, oerr, x, seed);
 		}
 		json_decref(d);
 		if (orr) {
@@ -318,8 +320,8 @@ static void test_random(void **state)
 		assert_non_null(ht);
 		assert_non_null(ot);
 		if (hl != ol || memcmp(ht, ot, ol))
-			fail_msg("step %zu: texts differ (seed=%u)\nheld   %s\noracle %s", i, seed, ht,
-				 ot);
+			fail_msg("step %zu: texts differ (seed=%u)\nheld   %s\noracle %s", i, seed,
+				 ht, ot);
 		free(ht);
 		free(text);
 		text = ot;

@@ -118,10 +118,12 @@ static json_t *pick_device(struct inc_run *r, struct nn_held *doc, size_t *tried
 				d = json_deep_copy(v);
 				r->tid = nn_jv_str(nn_jv_get(t, "tenant_id"));
 				r->nid = nn_jv_str(nn_jv_get(n, "network_id"));
+				if (!d) {
+					json_decref(v);
+					return NULL;
+				}
 				json_object_set_new(v, "state", json_string("disabled"));
-				if (!d || one(r, "upsert", json_string_value(json_object_get(
-								   d, "device_id")),
-					      v, rev)) {
+				if (one(r, "upsert", id, v, rev)) {
 					json_decref(d);
 					return NULL;
 				}
@@ -155,7 +157,7 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 	char b64[NN_KEY_B64_SIZE], addr[64], *colon, perr[256];
 	int err;
 
-	/* The document as the daemon holds it (cp/held.h), so the phase's
+	/* The document as the daemon holds it (policy/held.h), so the phase's
 	 * memory is the daemon's. */
 	rss[0] = bench_status_kb(0, "VmRSS");
 	t0 = bench_wall_ms();

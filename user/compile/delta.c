@@ -497,7 +497,10 @@ int nn_inc_rebind(struct nn_inc *s)
 	err = bind_nodes(s);
 	nn_jv_foreach(nn_jv_get(s->doc->d.root, "tenants"), i, t)
 	{
-		nn_jv_foreach(nn_jv_get(t, "networks"), j, n) bind_network(s, t, n);
+		nn_jv_foreach(nn_jv_get(t, "networks"), j, n)
+		{
+			bind_network(s, t, n);
+		}
 	}
 	if (!err)
 		s->doc_epoch = s->doc->epoch;
@@ -512,8 +515,11 @@ static int walk_doc(struct nn_inc *s)
 
 	nn_jv_foreach(nn_jv_get(s->doc->d.root, "tenants"), i, t)
 	{
-		nn_jv_foreach(nn_jv_get(t, "networks"), j, n) if (!err) err =
-			walk_network(s, t, n);
+		nn_jv_foreach(nn_jv_get(t, "networks"), j, n)
+		{
+			if (!err)
+				err = walk_network(s, t, n);
+		}
 	}
 	s->doc_epoch = s->doc->epoch;
 	/* Sorted, unique: signatures are sorted rule lists. */

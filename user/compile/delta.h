@@ -36,7 +36,7 @@
 #include <jansson.h>
 
 #include "compile/compile.h"
-#include "cp/held.h"
+#include "policy/held.h"
 #include "policy/policy.h"
 
 /* A WireGuard peer a fast-path delta touches: the device now holding @key

@@ -45,10 +45,10 @@ char *nn_inc_mini_doc(const struct nn_inc *s, const struct nn_jv *tenant, const 
 	size_t i, j;
 
 	/* Each step only while the ones before went well. */
-#define DO(x)                               \
-	do {                                \
+#define DO(x)                                 \
+	do {                                  \
 		if (st == yajl_gen_status_ok) \
-			st = (x);           \
+			st = (x);             \
 	} while (0)
 #define KEY(k) DO(yajl_gen_string(g, (const unsigned char *)(k), strlen(k)))
 	for (i = 0; i < sizeof(top) / sizeof(*top); i++)
@@ -94,7 +94,7 @@ char *nn_inc_mini_doc(const struct nn_inc *s, const struct nn_jv *tenant, const 
 		if (j == 0)
 			DO(nn_held_gen(g, user));
 		else if (j == 1 && dev)
-			DO(nn_cp_gen(g, dev));
+			DO(nn_held_gen_json(g, dev));
 		DO(yajl_gen_array_close(g));
 	}
 	DO(yajl_gen_map_close(g));

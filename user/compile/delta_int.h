@@ -20,7 +20,7 @@ struct inc_key {
 };
 
 struct inc_net {
-	uint32_t idx;		/* index into p->networks */
+	uint32_t idx;	      /* index into p->networks */
 	struct nn_jv *tenant; /* borrowed from the document (rebound at a repack) */
 	struct nn_jv *net;
 	/* Its ACL repeats a rule_id: a dropped copy and a standing rule may
@@ -35,9 +35,9 @@ struct inc_devrules {
 };
 
 struct inc_user {
-	uint32_t idx;		 /* index into p->users */
+	uint32_t idx;		/* index into p->users */
 	const struct nn_jv *js; /* borrowed from the document, or in s->held */
-	bool own;		 /* js is in s->held (a fast-path user change) */
+	bool own;		/* js is in s->held (a fast-path user change) */
 };
 
 /* More changes in one delta than this: the full path (the checks between

@@ -34,7 +34,7 @@
 
 #include <jansson.h>
 
-#include "cp/held.h"
+#include "policy/held.h"
 
 #define NN_CP_DEF_CONNECT_TIMEOUT_MS 5000
 #define NN_CP_DEF_TIMEOUT_MS 30000

@@ -97,7 +97,7 @@ extern unsigned long nn_jdoc_splits;
 void nn_jdoc_free(struct nn_jdoc *doc);
 
 /* @n bytes (8-byte aligned) in @doc's arena, freed with it; NULL when out
- * of memory. For trees edited after the parse (cp/held.c). */
+ * of memory. For trees edited after the parse (policy/held.c). */
 void *nn_jdoc_alloc(struct nn_jdoc *doc, size_t n);
 /* Bytes of @doc's arena in use. */
 size_t nn_jdoc_bytes(const struct nn_jdoc *doc);

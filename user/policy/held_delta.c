@@ -11,7 +11,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "cp/held.h"
+#include "policy/held.h"
 #include "lib/strbuf.h"
 
 struct kind_desc {

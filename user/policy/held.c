@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cp/held.h"
+#include "policy/held.h"
 #include "lib/table.h"
 
 #define MEM sizeof(struct nn_jmem)

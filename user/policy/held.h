@@ -2,7 +2,8 @@
 /*
  * held.h - the held snapshot document: the control-plane client's base for
  * ?since= deltas, which the incremental path's kept state also reads
- * (gateway block, networks, users, nodes, ACL names).
+ * (gateway block, networks, users, nodes, ACL names). In user/policy
+ * because both cp/ and compile/ use it, and it is the parser's tree.
  *
  * Why not a jansson tree: json_loadb of the 45 MB snapshot at 100k devices
  * added 415 MB of RSS (9.1x its text; at 1M ~4.4 GB). This is the policy
@@ -21,8 +22,8 @@
  * (a full fetch replaces the client's; the kept state's lives on until it
  * is dropped). One thread at a time.
  */
-#ifndef NANAMI_CP_HELD_H
-#define NANAMI_CP_HELD_H
+#ifndef NANAMI_POLICY_HELD_H
+#define NANAMI_POLICY_HELD_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -100,7 +101,7 @@ int nn_held_repack(struct nn_held *h);
 int nn_held_delta_apply(struct nn_held *h, const json_t *delta, size_t *n_changes, char *err,
 			size_t errlen);
 
-/* ---- text (dump.c) ---- */
+/* ---- text (held_gen.c) ---- */
 
 /* @v as compact JSON, keys in document order: the bytes nn_cp_dump()
  * writes for the same document. malloc'd, NUL-terminated, its length in
@@ -108,8 +109,8 @@ int nn_held_delta_apply(struct nn_held *h, const json_t *delta, size_t *n_change
 char *nn_held_dump(const struct nn_jv *v, size_t *len);
 /* @v through generator @g (for documents assembled from pieces). */
 yajl_gen_status nn_held_gen(yajl_gen g, const struct nn_jv *v);
-/* A jansson value through generator @g, as nn_cp_dump() writes it. */
-yajl_gen_status nn_cp_gen(yajl_gen g, const json_t *j);
+/* A jansson value through generator @g, in the same form. */
+yajl_gen_status nn_held_gen_json(yajl_gen g, const json_t *j);
 
 /* A generator writing into one growing buffer (dump.c): begin, emit,
  * then take the text (NULL with errno if @st or the buffer failed). */
@@ -121,4 +122,4 @@ struct nn_gen_out {
 yajl_gen nn_gen_begin(struct nn_gen_out *o);
 char *nn_gen_take(yajl_gen g, struct nn_gen_out *o, yajl_gen_status st, size_t *len);
 
-#endif /* NANAMI_CP_HELD_H */
+#endif /* NANAMI_POLICY_HELD_H */
