@@ -9,6 +9,8 @@
  */
 #include <errno.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "delta_oracle.h"
@@ -183,4 +185,15 @@ int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char
 	if (n_changes)
 		*n_changes = json_array_size(changes);
 	return 0;
+}
+
+struct nn_held *nn_test_held_of(const json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT), e[256];
+	struct nn_held *h = NULL;
+
+	if (text && nn_held_parse(text, strlen(text), &h, e, sizeof(e)))
+		fprintf(stderr, "held document: %s\n", e);
+	free(text);
+	return h;
 }

@@ -86,19 +86,6 @@ static struct nn_policy *parse(const json_t *doc, struct nn_errlist *errs, int *
 	return p;
 }
 
-/* @doc as the client holds it (policy/held.h). */
-static struct nn_held *held_of(const json_t *doc)
-{
-	char *text = json_dumps(doc, JSON_COMPACT), e[256];
-	struct nn_held *h = NULL;
-
-	assert_non_null(text);
-	if (nn_held_parse(text, strlen(text), &h, e, sizeof(e)))
-		fail_msg("held document: %s", e);
-	free(text);
-	return h;
-}
-
 /* Parse and apply @doc in full; the incremental state is rebuilt from it.
  * false when the snapshot is rejected whole (nothing changes then). */
 static bool full_apply(struct run *r, json_t *doc)
@@ -118,7 +105,8 @@ static bool full_apply(struct run *r, json_t *doc)
 	assert_int_equal(nn_apply_keep(r->t.dp, p, &res, &errs, &kept), NN_APPLY_APPLIED);
 	nn_inc_free(r->inc);
 	nn_held_put(r->hd);
-	r->hd = held_of(doc);
+	r->hd = nn_test_held_of(doc);
+	assert_non_null(r->hd);
 	r->inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, r->hd, NULL);
 	assert_non_null(r->inc);
 	nn_slots_free(&kept.slots, &none);

@@ -195,29 +195,17 @@ static json_t *delta_doc(long long since, long long gen, const char *changes)
 	return d;
 }
 
-/* The example as the client holds it (policy/held.h). */
-static struct nn_held *held_example(void)
-{
-	char *t = json_dumps(example, JSON_COMPACT), e[256];
-	struct nn_held *h = NULL;
-
-	assert_non_null(t);
-	if (nn_held_parse(t, strlen(t), &h, e, sizeof(e)))
-		fail_msg("held: %s", e);
-	free(t);
-	return h;
-}
-
 /* Apply changes to a copy of the example; compare with want (consumed).
  * The held document takes the same delta to the same bytes. */
 static void check(const char *changes, long long gen, json_t *want)
 {
 	json_t *snap = json_deep_copy(example), *d = delta_doc(7, gen, changes);
-	struct nn_held *h = held_example();
+	struct nn_held *h = nn_test_held_of(example);
 	char err[256] = "", *ht, *wt;
 	size_t n, hl, wl;
 	int ret;
 
+	assert_non_null(h);
 	json_object_set_new(want, "generation", json_integer(gen));
 	ret = nn_cp_delta_apply(snap, d, &n, err, sizeof(err));
 	if (ret)
@@ -320,10 +308,11 @@ static void test_delta_kinds(void **state)
 static void bad(long long since, long long gen, const char *changes, const char *msg)
 {
 	json_t *snap = json_deep_copy(example), *d = delta_doc(since, gen, changes);
-	struct nn_held *h = held_example();
+	struct nn_held *h = nn_test_held_of(example);
 	char err[256] = "", herr[256] = "";
 	int ret = nn_cp_delta_apply(snap, d, NULL, err, sizeof(err));
 
+	assert_non_null(h);
 	if (ret != -EBADMSG || !strstr(err, msg))
 		fail_msg("%s: ret %d err \"%s\", want \"%s\"", changes, ret, err, msg);
 	/* The held document refuses it alike, in the same words. */
