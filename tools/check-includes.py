@@ -32,7 +32,8 @@ ALLOWED = {
     "user/lib": set(),
     "user/policy": {"lib"},
     "user/compile": {"lib", "policy"},
-    "user/cp": {"lib"},
+    # the client holds the snapshot in the policy parser's tree (policy/held.h)
+    "user/cp": {"lib", "policy"},
     "user/wg": {"lib", "policy"},
     "user/dp": {"lib", "policy", "compile"},
     "user/identity": {"lib", "policy", "wg", "cp"},

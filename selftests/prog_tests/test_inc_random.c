@@ -38,6 +38,7 @@
 
 #include "compile/delta.h"
 #include "cp/client.h"
+#include "delta_oracle.h"
 #include "dp/apply.h"
 #include "dp/batch.h"
 #include "dptest.h"
@@ -54,6 +55,7 @@ static size_t steps_ex = 300, steps_big = 150;
 struct run {
 	struct dpt t;
 	json_t *doc;
+	struct nn_held *hd; /* the kept state's document (a second reference) */
 	struct nn_inc *inc;
 	struct nn_errlist held; /* messages of the last full apply */
 	uint32_t rng;
@@ -102,7 +104,10 @@ static bool full_apply(struct run *r, json_t *doc)
 	}
 	assert_int_equal(nn_apply_keep(r->t.dp, p, &res, &errs, &kept), NN_APPLY_APPLIED);
 	nn_inc_free(r->inc);
-	r->inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, doc, NULL);
+	nn_held_put(r->hd);
+	r->hd = nn_test_held_of(doc);
+	assert_non_null(r->hd);
+	r->inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, r->hd, NULL);
 	assert_non_null(r->inc);
 	nn_slots_free(&kept.slots, &none);
 	nn_errlist_free(&r->held);
@@ -568,6 +573,10 @@ static void step_with(struct run *r, json_t *changes)
 		check_step(r);
 		goto out;
 	}
+	/* Now and then the document moves under the kept state (the client
+	 * repacks it once half is garbage): its pointers must follow. */
+	if (!rnd(r, 8))
+		assert_int_equal(nn_held_repack(r->hd), 0);
 	err = nn_inc_delta(r->inc, changes, (uint64_t)gen + 1, &pt, why, sizeof(why));
 	if (getenv("NN_INC_TRACE")) {
 		char *x = json_dumps(changes, JSON_COMPACT);
@@ -649,6 +658,7 @@ static void run_policy(json_t *doc, size_t steps, size_t min_fast, size_t min_na
 	assert_true(r.user_fast >= min_user);
 	assert_true(r.full >= steps / 20);
 	nn_inc_free(r.inc);
+	nn_held_put(r.hd);
 	nn_errlist_free(&r.held);
 	json_decref(r.doc);
 	json_decref(doc);
@@ -716,6 +726,7 @@ static void test_inc_user_groups(void **state)
 	assert_int_equal(fast, 2);
 	assert_int_equal(r.fast, 2);
 	nn_inc_free(r.inc);
+	nn_held_put(r.hd);
 	nn_errlist_free(&r.held);
 	json_decref(r.doc);
 	dpt_close(&r.t);
@@ -760,6 +771,7 @@ static void test_inc_dropped_key(void **state)
 	step_with(&r, key_change(r.doc, 0, 0, "bob-phone", k));
 	assert_int_equal(r.fast, 0);
 	nn_inc_free(r.inc);
+	nn_held_put(r.hd);
 	nn_errlist_free(&r.held);
 	json_decref(r.doc);
 	dpt_close(&r.t);

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "cp/client.h"
+#include "delta_oracle.h"
 
 /* ---- backoff and jitter ---- */
 
@@ -194,14 +195,17 @@ static json_t *delta_doc(long long since, long long gen, const char *changes)
 	return d;
 }
 
-/* Apply changes to a copy of the example; compare with want (consumed). */
+/* Apply changes to a copy of the example; compare with want (consumed).
+ * The held document takes the same delta to the same bytes. */
 static void check(const char *changes, long long gen, json_t *want)
 {
 	json_t *snap = json_deep_copy(example), *d = delta_doc(7, gen, changes);
-	char err[256] = "";
-	size_t n;
+	struct nn_held *h = nn_test_held_of(example);
+	char err[256] = "", *ht, *wt;
+	size_t n, hl, wl;
 	int ret;
 
+	assert_non_null(h);
 	json_object_set_new(want, "generation", json_integer(gen));
 	ret = nn_cp_delta_apply(snap, d, &n, err, sizeof(err));
 	if (ret)
@@ -219,6 +223,18 @@ static void check(const char *changes, long long gen, json_t *want)
 	assert_string_equal(a, b);
 	free(a);
 	free(b);
+	ret = nn_held_delta_apply(h, d, &n, err, sizeof(err));
+	if (ret)
+		fail_msg("held apply: %d %s", ret, err);
+	assert_int_equal(n, json_array_size(json_object_get(d, "changes")));
+	ht = nn_held_dump(h->d.root, &hl);
+	wt = nn_cp_dump(want, &wl);
+	assert_non_null(ht);
+	assert_non_null(wt);
+	assert_string_equal(ht, wt);
+	free(ht);
+	free(wt);
+	nn_held_put(h);
 	json_decref(snap);
 	json_decref(d);
 	json_decref(want);
@@ -292,11 +308,17 @@ static void test_delta_kinds(void **state)
 static void bad(long long since, long long gen, const char *changes, const char *msg)
 {
 	json_t *snap = json_deep_copy(example), *d = delta_doc(since, gen, changes);
-	char err[256] = "";
+	struct nn_held *h = nn_test_held_of(example);
+	char err[256] = "", herr[256] = "";
 	int ret = nn_cp_delta_apply(snap, d, NULL, err, sizeof(err));
 
+	assert_non_null(h);
 	if (ret != -EBADMSG || !strstr(err, msg))
 		fail_msg("%s: ret %d err \"%s\", want \"%s\"", changes, ret, err, msg);
+	/* The held document refuses it alike, in the same words. */
+	assert_int_equal(nn_held_delta_apply(h, d, NULL, herr, sizeof(herr)), ret);
+	assert_string_equal(herr, err);
+	nn_held_put(h);
 	json_decref(snap);
 	json_decref(d);
 }

@@ -347,7 +347,7 @@ int apply_main(int argc, char **argv)
 	}
 	/* The incremental path from the revoked snapshot on. Its memory
 	 * counts: the daemon holds what it holds (the control-plane client's
-	 * document as a jansson tree, the kept state) beside everything
+	 * document, policy/held.h, and the kept state) beside everything
 	 * above, and at 1M that is most of the peak. */
 	inc_out = open_memstream(&inc_json, &inc_len);
 	if (!inc_out)

@@ -81,32 +81,55 @@ static void print_fig(FILE *out, const char *name, const struct inc_fig *f, bool
 		last ? "" : ", ");
 }
 
+/* A device entry of the held document as a jansson value (a change's). */
+static json_t *to_json(const struct nn_jv *v)
+{
+	size_t len;
+	char *t = nn_held_dump(v, &len);
+	json_t *j = t ? json_loadb(t, len, 0, NULL) : NULL;
+
+	free(t);
+	return j;
+}
+
 /* A device of the middle network on that no rule names: the revocation
  * goes through the fast path. */
-static json_t *pick_device(struct inc_run *r, json_t *doc, size_t *tried, struct inc_fig *rev)
+static json_t *pick_device(struct inc_run *r, struct nn_held *doc, size_t *tried,
+			   struct inc_fig *rev)
 {
-	json_t *ts = json_object_get(doc, "tenants"), *t, *n, *d;
-	size_t i, j, k, nt = json_array_size(ts);
+	const struct nn_jv *ts = nn_jv_get(doc->d.root, "tenants"), *t;
+	struct nn_jv *n, *dv;
+	size_t i, j, k, nt = nn_jv_size(ts);
 
 	for (i = nt / 2; i < nt + nt / 2; i++) {
-		t = json_array_get(ts, i % nt);
-		json_array_foreach(json_object_get(t, "networks"), j, n)
+		t = nn_jv_at(ts, i % nt);
+		nn_jv_foreach(nn_jv_get(t, "networks"), j, n)
 		{
-			json_array_foreach(json_object_get(n, "devices"), k, d)
+			nn_jv_foreach(nn_jv_get(n, "devices"), k, dv)
 			{
-				json_t *v = json_deep_copy(d);
-				const char *id = json_string_value(json_object_get(d, "device_id"));
+				json_t *v = to_json(dv), *d;
+				const char *id = json_string_value(json_object_get(v, "device_id"));
 
-				if (!v || !id || *tried > 5000)
+				if (!v || !id || *tried > 5000) {
+					json_decref(v);
 					return NULL;
+				}
 				(*tried)++;
-				r->tid = json_string_value(json_object_get(t, "tenant_id"));
-				r->nid = json_string_value(json_object_get(n, "network_id"));
-				json_object_set_new(v, "state", json_string("disabled"));
-				if (one(r, "upsert", id, v, rev))
+				d = json_deep_copy(v);
+				r->tid = nn_jv_str(nn_jv_get(t, "tenant_id"));
+				r->nid = nn_jv_str(nn_jv_get(n, "network_id"));
+				if (!d) {
+					json_decref(v);
 					return NULL;
+				}
+				json_object_set_new(v, "state", json_string("disabled"));
+				if (one(r, "upsert", id, v, rev)) {
+					json_decref(d);
+					return NULL;
+				}
 				if (rev->fast)
 					return d;
+				json_decref(d);
 			}
 		}
 	}
@@ -123,18 +146,28 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 	struct inc_run r = { .dp = dp };
 	struct inc_fig rev, res, key, rt, add, del;
 	struct nn_policy *p = NULL;
-	json_error_t je;
-	json_t *doc, *d, *v;
-	double c0, t0, build_ms, build_cpu;
+	struct nn_held *doc = NULL;
+	json_t *d = NULL, *v;
+	double c0, t0, build_ms, build_cpu, held_ms;
+	/* RSS (kB) before the held document, after it, after the policy and
+	 * compile state it builds on, after the kept state's indexes. */
+	long rss[4];
 	size_t tried = 0, w = 0;
 	uint8_t kb[32] = { 0xbe, 0x4c };
-	char b64[NN_KEY_B64_SIZE], addr[64], *colon;
+	char b64[NN_KEY_B64_SIZE], addr[64], *colon, perr[256];
 	int err;
 
-	doc = json_loadb(json, len, 0, &je);
-	if (!doc)
+	/* The document as the daemon holds it (policy/held.h), so the phase's
+	 * memory is the daemon's. */
+	rss[0] = bench_status_kb(0, "VmRSS");
+	t0 = bench_wall_ms();
+	if (nn_held_parse(json, len, &doc, perr, sizeof(perr))) {
+		fprintf(stderr, "incremental: %s\n", perr);
 		return -EINVAL;
-	r.gen = (uint64_t)json_integer_value(json_object_get(doc, "generation"));
+	}
+	held_ms = bench_wall_ms() - t0;
+	rss[1] = bench_status_kb(0, "VmRSS");
+	r.gen = (uint64_t)nn_held_generation(doc);
 	/* The live generation again (no write): what the full apply keeps. */
 	err = nn_policy_parse(json, len, "gw-bench", lim, &p, &errs);
 	if (!err && nn_apply_keep(dp, p, &ar, &errs, &kept) != NN_APPLY_APPLIED)
@@ -145,12 +178,14 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 		nn_policy_free(p);
 		goto out;
 	}
+	rss[2] = bench_status_kb(0, "VmRSS");
 	c0 = bench_cpu_ms();
 	t0 = bench_wall_ms();
 	r.inc = nn_inc_new(p, kept.cs, &kept.slots, kept.slot_cap, kept.seq, doc, lim);
 	build_ms = bench_wall_ms() - t0;
 	build_cpu = bench_cpu_ms() - c0;
 	nn_slots_free(&kept.slots, &none);
+	rss[3] = bench_status_kb(0, "VmRSS");
 	if (!r.inc) {
 		err = -ENOMEM;
 		goto out;
@@ -193,8 +228,11 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 		goto out;
 	fprintf(out,
 		"\"incremental\": {\"state_build_ms\": %.1f, \"state_build_cpu_ms\": %.1f, "
-		"\"devices_tried\": %zu, ",
-		build_ms, build_cpu, tried);
+		"\"devices_tried\": %zu, \"held_doc\": {\"parse_ms\": %.1f, \"arena_bytes\": %zu, "
+		"\"text_bytes\": %zu, \"rss_kb\": %ld}, \"policy_compile_rss_kb\": %ld, "
+		"\"kept_state_rss_kb\": %ld, ",
+		build_ms, build_cpu, tried, held_ms, nn_held_bytes(doc), len, rss[1] - rss[0],
+		rss[2] - rss[1], rss[3] - rss[2]);
 	print_fig(out, "revoke", &rev, false);
 	print_fig(out, "restore", &res, false);
 	print_fig(out, "key_rotation", &key, false);
@@ -207,6 +245,7 @@ out:
 		fprintf(stderr, "# %s\n", errs.msgs[i]);
 	nn_errlist_free(&errs);
 	nn_inc_free(r.inc);
-	json_decref(doc);
+	json_decref(d);
+	nn_held_put(doc);
 	return err;
 }

@@ -175,9 +175,9 @@ static int index_policy(struct nn_inc *s)
 	return err;
 }
 
-static const char *str_of(const json_t *o, const char *key)
+static const char *str_of(const struct nn_jv *o, const char *key)
 {
-	return json_string_value(json_object_get(o, key));
+	return nn_jv_str(nn_jv_get(o, key));
 }
 
 /* The device ids rule @rule (of network @ni, standing or dropped) names in
@@ -185,20 +185,20 @@ static const char *str_of(const json_t *o, const char *key)
  * whether the rule stands (or whether the snapshot is rejected). A rule of
  * another network naming the id says "not in this network" whether the
  * device is absent or stands elsewhere: only its own network counts. */
-static int rule_device_names(struct nn_inc *s, uint32_t ni, const json_t *rule)
+static int rule_device_names(struct nn_inc *s, uint32_t ni, const struct nn_jv *rule)
 {
 	static const char *const sides[] = { "src", "dst" };
 	struct inc_key k;
 	size_t i, j;
-	json_t *v;
+	struct nn_jv *v;
 	int err = 0;
 
 	for (i = 0; i < 2 && !err; i++) {
-		const json_t *list = json_object_get(json_object_get(rule, sides[i]), "devices");
+		const struct nn_jv *list = nn_jv_get(nn_jv_get(rule, sides[i]), "devices");
 
-		json_array_foreach(list, j, v)
+		nn_jv_foreach(list, j, v)
 		{
-			const char *n = json_string_value(v);
+			const char *n = nn_jv_str(v);
 
 			if (n && !err)
 				err = nn_table_put(&s->rule_names, &k, nn_inc_key(&k, ni, n), "",
@@ -206,9 +206,9 @@ static int rule_device_names(struct nn_inc *s, uint32_t ni, const json_t *rule)
 		}
 	}
 	/* The groups too: a group is known while some user lists it. */
-	json_array_foreach(json_object_get(json_object_get(rule, "src"), "groups"), j, v)
+	nn_jv_foreach(nn_jv_get(nn_jv_get(rule, "src"), "groups"), j, v)
 	{
-		const char *n = json_string_value(v);
+		const char *n = nn_jv_str(v);
 
 		if (n && !err)
 			err = nn_table_put(&s->group_names, &k, nn_inc_key(&k, ni, n), "", 0);
@@ -218,20 +218,20 @@ static int rule_device_names(struct nn_inc *s, uint32_t ni, const json_t *rule)
 
 /* Standing rule @r of network @ni names these device ids in src.devices and
  * dst.devices: they are in the signatures of the devices' classes. */
-static int rule_dev_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const json_t *rule)
+static int rule_dev_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const struct nn_jv *rule)
 {
 	static const char *const sides[] = { "src", "dst" };
 	struct inc_key k;
 	size_t i, j, l;
-	json_t *v;
+	struct nn_jv *v;
 	int err = 0;
 
 	for (i = 0; i < 2 && !err; i++) {
-		const json_t *list = json_object_get(json_object_get(rule, sides[i]), "devices");
+		const struct nn_jv *list = nn_jv_get(nn_jv_get(rule, sides[i]), "devices");
 
-		json_array_foreach(list, j, v)
+		nn_jv_foreach(list, j, v)
 		{
-			const char *n = json_string_value(v);
+			const char *n = nn_jv_str(v);
 			struct inc_devrules one = {}, *dr;
 			struct nn_tentry *e;
 
@@ -255,17 +255,17 @@ static int rule_dev_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const json_t
 }
 
 /* Rule @r (standing) of network @ni names these users and groups in src. */
-static int rule_src_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const json_t *rule)
+static int rule_src_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const struct nn_jv *rule)
 {
-	const json_t *src = json_object_get(rule, "src");
+	const struct nn_jv *src = nn_jv_get(rule, "src");
 	struct inc_key k;
 	size_t j, l;
-	json_t *v;
+	struct nn_jv *v;
 	int err = 0;
 
-	json_array_foreach(json_object_get(src, "users"), j, v)
+	nn_jv_foreach(nn_jv_get(src, "users"), j, v)
 	{
-		const char *n = json_string_value(v);
+		const char *n = nn_jv_str(v);
 		struct nn_tentry *e;
 
 		if (!n || err)
@@ -276,9 +276,9 @@ static int rule_src_refs(struct nn_inc *s, uint32_t ni, uint32_t r, const json_t
 		if (e)
 			err = nn_c_vpush(&s->user_rules[((struct inc_user *)e->val)->idx], r);
 	}
-	json_array_foreach(json_object_get(src, "groups"), j, v)
+	nn_jv_foreach(nn_jv_get(src, "groups"), j, v)
 	{
-		const char *n = json_string_value(v);
+		const char *n = nn_jv_str(v);
 		struct nn_tentry *e;
 		struct vec one = {};
 
@@ -325,7 +325,7 @@ static int index_rules(const struct nn_policy *p, uint32_t ni, struct nn_table *
  * they count as held by another. Dropped copies stay as they are while the
  * kept state lives (a change of a dropped id is refused).
  */
-static int dropped_claims(struct nn_inc *s, const json_t *v)
+static int dropped_claims(struct nn_inc *s, const struct nn_jv *v)
 {
 	static const char *const addrs[] = { "overlay_ipv6", "overlay_ipv4" };
 	uint8_t key[NN_KEY_LEN], a[NN_ADDR_LEN], k[40];
@@ -350,16 +350,16 @@ static int dropped_claims(struct nn_inc *s, const json_t *v)
 }
 
 /* Does the network's ACL hold a rule_id twice (or a rule without one)? */
-static int dup_rule_ids(const json_t *net, bool *dup)
+static int dup_rule_ids(const struct nn_jv *net, bool *dup)
 {
 	struct nn_table ids;
 	size_t j;
-	json_t *v;
+	struct nn_jv *v;
 	int err = 0;
 
 	*dup = false;
 	nn_table_init(&ids);
-	json_array_foreach(json_object_get(net, "acl"), j, v)
+	nn_jv_foreach(nn_jv_get(net, "acl"), j, v)
 	{
 		const char *id = str_of(v, "rule_id");
 
@@ -375,22 +375,55 @@ static int dup_rule_ids(const json_t *net, bool *dup)
 	return err;
 }
 
-static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
+/*
+ * The kept state's pointers into network @net of tenant @tenant: the
+ * network's entry and its standing users' objects (a user a fast-path
+ * change replaced keeps its own copy). The network's entry, NULL for a
+ * dropped network (nothing in it stands).
+ */
+static struct inc_net *bind_network(struct nn_inc *s, struct nn_jv *tenant, struct nn_jv *net)
 {
 	const char *tid = str_of(tenant, "tenant_id"), *nid = str_of(net, "network_id");
 	struct nn_tentry *e = NULL;
-	struct nn_table rules;
+	struct inc_net *in;
 	struct inc_key k;
 	char nk[2 * NN_NAME_MAX];
-	uint32_t ni;
 	size_t j, l;
-	json_t *v;
-	int err = 0;
+	struct nn_jv *v;
 
 	l = tid && nid ? net_key(nk, tid, nid) : 0;
 	if (l)
 		e = nn_table_get(&s->nets, nk, l);
-	json_array_foreach(json_object_get(net, "devices"), j, v)
+	if (!e)
+		return NULL;
+	in = e->val;
+	in->tenant = tenant;
+	in->net = net;
+	nn_jv_foreach(nn_jv_get(net, "users"), j, v)
+	{
+		const char *uid = str_of(v, "user_id");
+		struct nn_tentry *ue;
+
+		if (!uid)
+			continue;
+		l = nn_inc_key(&k, in->idx, uid);
+		ue = nn_table_get(&s->users, &k, l);
+		if (ue && !((struct inc_user *)ue->val)->own)
+			((struct inc_user *)ue->val)->js = v;
+	}
+	return in;
+}
+
+static int walk_network(struct nn_inc *s, struct nn_jv *tenant, struct nn_jv *net)
+{
+	struct inc_net *in = bind_network(s, tenant, net);
+	struct nn_table rules;
+	uint32_t ni;
+	size_t j;
+	struct nn_jv *v;
+	int err = 0;
+
+	nn_jv_foreach(nn_jv_get(net, "devices"), j, v)
 	{
 		const char *id = str_of(v, "device_id");
 		uint32_t c, d = id ? nn_inc_get(&s->dev_ids, id, strlen(id)) : INC_NONE;
@@ -399,36 +432,21 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 		/* A standing device's own entry (its id stands in this
 		 * network: the only copy) holds what index_policy() owned:
 		 * only the other entries are parsed (0.1-0.2 s at 100k). */
-		if (!err && !(e && d != INC_NONE &&
-			      s->p->devices[d].network == ((struct inc_net *)e->val)->idx))
+		if (!err && !(in && d != INC_NONE && s->p->devices[d].network == in->idx))
 			err = dropped_claims(s, v);
 		if (!id || err)
 			continue;
 		c = nn_inc_get(&s->doc_ids, id, strlen(id));
 		err = nn_inc_put(&s->doc_ids, id, strlen(id), c == INC_NONE ? 1 : c + 1);
 	}
-	if (err || !e)
+	if (err || !in)
 		return err; /* a dropped network: nothing in it stands */
-	((struct inc_net *)e->val)->tenant = tenant;
-	((struct inc_net *)e->val)->net = net;
-	ni = ((struct inc_net *)e->val)->idx;
-	json_array_foreach(json_object_get(net, "users"), j, v)
-	{
-		const char *uid = str_of(v, "user_id");
-		struct nn_tentry *ue;
-
-		if (!uid)
-			continue;
-		l = nn_inc_key(&k, ni, uid);
-		ue = nn_table_get(&s->users, &k, l);
-		if (ue)
-			((struct inc_user *)ue->val)->js = v;
-	}
-	err = dup_rule_ids(net, &((struct inc_net *)e->val)->dup_rule_ids);
+	ni = in->idx;
+	err = dup_rule_ids(net, &in->dup_rule_ids);
 	nn_table_init(&rules);
 	if (!err)
 		err = index_rules(s->p, ni, &rules);
-	json_array_foreach(json_object_get(net, "acl"), j, v)
+	nn_jv_foreach(nn_jv_get(net, "acl"), j, v)
 	{
 		const char *rid = str_of(v, "rule_id");
 		uint32_t r = rid ? nn_inc_get(&rules, rid, strlen(rid)) : INC_NONE;
@@ -444,13 +462,14 @@ static int walk_network(struct nn_inc *s, json_t *tenant, json_t *net)
 	return err;
 }
 
-static int walk_doc(struct nn_inc *s)
+/* The standing nodes' objects by id. */
+static int bind_nodes(struct nn_inc *s)
 {
-	json_t *t, *n;
-	size_t i, j;
+	struct nn_jv *n;
+	size_t i;
 	int err = 0;
 
-	json_array_foreach(json_object_get(s->doc, "nodes"), i, n)
+	nn_jv_foreach(nn_jv_get(s->doc->d.root, "nodes"), i, n)
 	{
 		const char *id = str_of(n, "node_id");
 		size_t m;
@@ -461,11 +480,48 @@ static int walk_doc(struct nn_inc *s)
 		if (id && m < s->p->n_nodes && !err)
 			err = nn_table_put(&s->nodes, id, strlen(id), &n, sizeof(n));
 	}
-	json_array_foreach(json_object_get(s->doc, "tenants"), i, t)
+	return err;
+}
+
+int nn_inc_rebind(struct nn_inc *s)
+{
+	struct nn_jv *t, *n;
+	size_t i, j;
+	int err;
+
+	if (s->doc_epoch == s->doc->epoch)
+		return 0;
+	/* A repack moved the whole document: the same objects, new places.
+	 * Nothing else changed in it that the kept state reads (any other
+	 * change drops the kept state first). */
+	err = bind_nodes(s);
+	nn_jv_foreach(nn_jv_get(s->doc->d.root, "tenants"), i, t)
 	{
-		json_array_foreach(json_object_get(t, "networks"), j, n) if (!err)
-			err = walk_network(s, t, n);
+		nn_jv_foreach(nn_jv_get(t, "networks"), j, n)
+		{
+			bind_network(s, t, n);
+		}
 	}
+	if (!err)
+		s->doc_epoch = s->doc->epoch;
+	return err;
+}
+
+static int walk_doc(struct nn_inc *s)
+{
+	struct nn_jv *t, *n;
+	size_t i, j;
+	int err = bind_nodes(s);
+
+	nn_jv_foreach(nn_jv_get(s->doc->d.root, "tenants"), i, t)
+	{
+		nn_jv_foreach(nn_jv_get(t, "networks"), j, n)
+		{
+			if (!err)
+				err = walk_network(s, t, n);
+		}
+	}
+	s->doc_epoch = s->doc->epoch;
 	/* Sorted, unique: signatures are sorted rule lists. */
 	for (i = 0; i < s->p->n_users; i++)
 		nn_c_vsort_unique(&s->user_rules[i]);
@@ -484,7 +540,7 @@ static int walk_doc(struct nn_inc *s)
 
 struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 			  const struct nn_slots *slots, uint32_t slot_cap, uint64_t seq,
-			  json_t *doc, const struct nn_limits *lim)
+			  struct nn_held *doc, const struct nn_limits *lim)
 {
 	struct nn_inc *s = calloc(1, sizeof(*s));
 	/* Room for new devices reserved now: growing the device array on an
@@ -500,7 +556,7 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 	s->p = p;
 	s->cs = cs;
 	s->seq = seq;
-	s->doc = json_incref(doc);
+	s->doc = nn_held_ref(doc);
 	if (lim)
 		s->lim = *lim;
 	else
@@ -527,8 +583,7 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 	s->taken = calloc(slot_cap ? slot_cap : 1, 1);
 	s->user_rules = calloc(p->n_users ? p->n_users : 1, sizeof(*s->user_rules));
 	s->user_devs = calloc(p->n_users ? p->n_users : 1, sizeof(*s->user_devs));
-	s->held = json_array();
-	if (!s->cls || !s->slot || !s->taken || !s->user_rules || !s->user_devs || !s->held)
+	if (!s->cls || !s->slot || !s->taken || !s->user_rules || !s->user_devs)
 		goto fail;
 	for (i = 0; i < p->n_devices; i++) {
 		nn_compile_state_dev(cs, i, s->cls[i]);
@@ -585,7 +640,7 @@ void nn_inc_free(struct nn_inc *s)
 	free(s->user_devs);
 	nn_table_free(&s->group_users);
 	nn_table_free(&s->group_names);
-	json_decref(s->held);
+	nn_jdoc_free(&s->held);
 	for (i = 0; i < s->group_rules.cap; i++)
 		if (s->group_rules.e[i].used)
 			free(((struct vec *)s->group_rules.e[i].val)->v);
@@ -608,7 +663,7 @@ void nn_inc_free(struct nn_inc *s)
 	free(s->cls);
 	free(s->slot);
 	free(s->taken);
-	json_decref(s->doc);
+	nn_held_put(s->doc);
 	nn_compile_state_free(s->cs);
 	nn_policy_free(s->p);
 	free(s);

@@ -36,6 +36,7 @@
 #include <jansson.h>
 
 #include "compile/compile.h"
+#include "policy/held.h"
 #include "policy/policy.h"
 
 /* A WireGuard peer a fast-path delta touches: the device now holding @key
@@ -73,8 +74,9 @@ struct nn_inc;
  * Keep @p (taken over: freed with the state), @cs (the compile state of the
  * same full apply, taken over), the counter slots that apply chose (@slots,
  * copied; @slot_cap the size of the device slot space) and @doc (the
- * snapshot document @p was parsed from; a reference is taken, it is only
- * read: gateway block, networks, users, nodes, ACL names). @lim: the limits
+ * held snapshot document @p was parsed from; a reference is taken, it is
+ * only read: gateway block, networks, users, nodes, ACL names; its owner
+ * may go on applying deltas to it, and a repack is followed). @lim: the limits
  * of the full path (NULL: defaults). @seq names the full apply (struct
  * nn_apply_kept's seq): every patch carries it, and the switch refuses a
  * patch after another full apply renumbered the classes. The state is only
@@ -83,7 +85,7 @@ struct nn_inc;
  */
 struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 			  const struct nn_slots *slots, uint32_t slot_cap, uint64_t seq,
-			  json_t *doc, const struct nn_limits *lim);
+			  struct nn_held *doc, const struct nn_limits *lim);
 void nn_inc_free(struct nn_inc *s);
 /* Free the state but hand back its policy (as patched by the deltas so
  * far): for an owner that keeps using the policy once the kept state is

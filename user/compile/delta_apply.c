@@ -29,63 +29,98 @@ int nn_inc_why(char *why, size_t len, const char *fmt, const char *id)
  * device's tenant and network with only its user, the nodes serving the
  * network. The snapshot parser judges it exactly as in the full document
  * (the checks that look across entries are done here against the kept
- * indexes instead). */
-char *nn_inc_mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t *net,
-		      const json_t *user, const json_t *dev)
+ * indexes instead). Written straight from the held document's tree, in
+ * the order the jansson build of it had: the network's members in place,
+ * its four lists replaced (those it lacks appended). */
+char *nn_inc_mini_doc(const struct nn_inc *s, const struct nn_jv *tenant, const struct nn_jv *net,
+		      const struct nn_jv *user, const json_t *dev, size_t *len)
 {
-	json_t *root = json_object(), *t = json_object(), *n = json_copy((json_t *)net);
-	json_t *nodes = json_array(), *v;
-	const char *const top[] = { "api_version", "node_id", "generation", "gateway",
-				    "system_defaults" };
-	char *text = NULL;
-	size_t i;
-	int bad = !root || !t || !n || !nodes;
+	static const char *const top[] = { "api_version", "node_id", "generation", "gateway",
+					   "system_defaults" };
+	static const char *const lists[] = { "users", "devices", "resources", "acl" };
+	const struct nn_jv *root = s->doc->d.root, *v, *tid = nn_jv_get(tenant, "tenant_id");
+	struct nn_gen_out o;
+	yajl_gen g = nn_gen_begin(&o);
+	yajl_gen_status st = g ? yajl_gen_map_open(g) : yajl_gen_generation_complete;
+	size_t i, j;
 
-	for (i = 0; !bad && i < sizeof(top) / sizeof(*top); i++)
-		if ((v = json_object_get(s->doc, top[i])))
-			bad |= json_object_set(root, top[i], v);
-	json_array_foreach(json_object_get(net, "gateways"), i, v)
+	/* Each step only while the ones before went well. */
+#define DO(x)                                 \
+	do {                                  \
+		if (st == yajl_gen_status_ok) \
+			st = (x);             \
+	} while (0)
+#define KEY(k) DO(yajl_gen_string(g, (const unsigned char *)(k), strlen(k)))
+	for (i = 0; i < sizeof(top) / sizeof(*top); i++)
+		if ((v = nn_jv_get(root, top[i]))) {
+			KEY(top[i]);
+			DO(nn_held_gen(g, v));
+		}
+	KEY("nodes");
+	DO(yajl_gen_array_open(g));
+	nn_jv_foreach(nn_jv_get(net, "gateways"), i, v)
 	{
-		const char *id = json_string_value(v);
+		const char *id = nn_jv_str(v);
 		struct nn_tentry *e = id ? nn_table_get(&s->nodes, id, strlen(id)) : NULL;
 
-		if (e && !bad)
-			bad |= json_array_append(nodes, *(json_t **)e->val);
+		if (e)
+			DO(nn_held_gen(g, *(struct nn_jv **)e->val));
 	}
-	if (!bad) {
-		bad |= json_object_set_new(root, "nodes", nodes);
-		nodes = NULL;
-		bad |= json_object_set(t, "tenant_id", json_object_get(tenant, "tenant_id"));
-		bad |= json_object_set_new(n, "users", json_pack("[O]", user));
-		bad |= json_object_set_new(n, "devices",
-					   dev ? json_pack("[O]", dev) : json_array());
-		bad |= json_object_set_new(n, "resources", json_array());
-		bad |= json_object_set_new(n, "acl", json_array());
-		bad |= json_object_set_new(t, "networks", json_pack("[O]", n));
-		bad |= json_object_set_new(root, "tenants", json_pack("[O]", t));
+	DO(yajl_gen_array_close(g));
+	KEY("tenants");
+	DO(yajl_gen_array_open(g));
+	DO(yajl_gen_map_open(g));
+	if (tid) {
+		KEY("tenant_id");
+		DO(nn_held_gen(g, tid));
 	}
-	if (!bad)
-		text = json_dumps(root, JSON_COMPACT);
-	json_decref(nodes);
-	json_decref(n);
-	json_decref(t);
-	json_decref(root);
-	return text;
+	KEY("networks");
+	DO(yajl_gen_array_open(g));
+	DO(yajl_gen_map_open(g));
+	for (i = 0; i <= net->n + 3; i++) {
+		/* the network's members, then the lists it lacks */
+		const char *k = i < net->n ? net->u.m[i].key : lists[i - net->n];
+
+		for (j = 0; j < 4 && strcmp(k, lists[j]); j++)
+			;
+		if (i >= net->n && nn_jv_get(net, k))
+			continue;
+		KEY(k);
+		if (j == 4) {
+			DO(nn_held_gen(g, &net->u.m[i].v));
+			continue;
+		}
+		DO(yajl_gen_array_open(g));
+		if (j == 0)
+			DO(nn_held_gen(g, user));
+		else if (j == 1 && dev)
+			DO(nn_held_gen_json(g, dev));
+		DO(yajl_gen_array_close(g));
+	}
+	DO(yajl_gen_map_close(g));
+	DO(yajl_gen_array_close(g));
+	DO(yajl_gen_map_close(g));
+	DO(yajl_gen_array_close(g));
+	DO(yajl_gen_map_close(g));
+#undef KEY
+#undef DO
+	return nn_gen_take(g, &o, st, len);
 }
 
 /* The one-entry snapshot nn_inc_mini_doc() makes, parsed and validated as
  * a full snapshot is. -ENOMEM (nothing to free), else the parser's result
  * in *@mp and @errs for the caller to judge and free. */
-int nn_inc_mini_parse(const struct nn_inc *s, const json_t *tenant, const json_t *net,
-		      const json_t *user, const json_t *dev, struct nn_policy **mp,
+int nn_inc_mini_parse(const struct nn_inc *s, const struct nn_jv *tenant, const struct nn_jv *net,
+		      const struct nn_jv *user, const json_t *dev, struct nn_policy **mp,
 		      struct nn_errlist *errs)
 {
-	char *text = nn_inc_mini_doc(s, tenant, net, user, dev);
+	size_t len;
+	char *text = nn_inc_mini_doc(s, tenant, net, user, dev, &len);
 	int err;
 
 	if (!text)
 		return -ENOMEM;
-	err = nn_policy_parse(text, strlen(text), s->p->node_id, &s->lim, mp, errs);
+	err = nn_policy_parse(text, len, s->p->node_id, &s->lim, mp, errs);
 	free(text);
 	if (err == -ENOMEM)
 		nn_errlist_free(errs);

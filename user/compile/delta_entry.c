@@ -5,6 +5,7 @@
  * (delta_user.c, which derives device changes and applies them through the
  * device path's pieces); what every patch then carries.
  */
+#include <errno.h>
 #include <string.h>
 
 #include "compile/delta.h"
@@ -18,6 +19,8 @@ int nn_inc_delta(struct nn_inc *s, const json_t *changes, uint64_t generation,
 	int err;
 
 	memset(pt, 0, sizeof(*pt));
+	if (nn_inc_rebind(s))
+		return -ENOMEM;
 	if (!json_is_array(changes))
 		return nn_inc_why(why, whylen, "%s changes: not a small device delta", "no");
 	/* A user change goes alone (its devices' changes are derived from

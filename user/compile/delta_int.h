@@ -20,9 +20,9 @@ struct inc_key {
 };
 
 struct inc_net {
-	uint32_t idx;	/* index into p->networks */
-	json_t *tenant; /* borrowed from the document */
-	json_t *net;
+	uint32_t idx;	      /* index into p->networks */
+	struct nn_jv *tenant; /* borrowed from the document (rebound at a repack) */
+	struct nn_jv *net;
 	/* Its ACL repeats a rule_id: a dropped copy and a standing rule may
 	 * share it, so the document's rules cannot be told apart by id (the
 	 * rule indexes would be wrong); no fast path in it. */
@@ -35,8 +35,9 @@ struct inc_devrules {
 };
 
 struct inc_user {
-	uint32_t idx; /* index into p->users */
-	json_t *js;   /* borrowed from the document */
+	uint32_t idx;		/* index into p->users */
+	const struct nn_jv *js; /* borrowed from the document, or in s->held */
+	bool own;		/* js is in s->held (a fast-path user change) */
 };
 
 /* More changes in one delta than this: the full path (the checks between
@@ -59,7 +60,8 @@ struct nn_inc {
 	struct nn_policy *p;
 	size_t dev_cap; /* p->devices allocated */
 	struct nn_compile_state *cs;
-	json_t *doc;
+	struct nn_held *doc; /* a reference */
+	uint64_t doc_epoch;  /* doc->epoch the borrowed pointers are of */
 	struct nn_limits lim;
 	uint32_t (*cls)[NN_DC_COUNT]; /* [dev_cap]: the device's classes */
 	uint32_t *slot;		      /* [dev_cap]: its counter slot */
@@ -72,13 +74,13 @@ struct nn_inc {
 	struct nn_table owners;	     /* 'a' addr / 'k' key -> device, INC_OTHER */
 	struct nn_table users;	     /* inc_key (net, user id) -> struct inc_user */
 	struct nn_table nets;	     /* "tenant\0network" -> struct inc_net */
-	struct nn_table nodes;	     /* node id -> json_t * (standing nodes) */
+	struct nn_table nodes;	     /* node id -> struct nn_jv * (standing nodes) */
 	struct nn_table group_rules; /* inc_key (net, group) -> struct vec */
 	struct vec *user_rules;	     /* [n_users]: rules naming the user in src */
 	struct vec *user_devs;	     /* [n_users]: its devices (unordered) */
 	struct nn_table group_users; /* inc_key (net, group) -> standing users in it */
 	struct nn_table group_names; /* inc_key (net, group) a rule of it names in src */
-	json_t *held;		     /* user objects of fast-path user changes */
+	struct nn_jdoc held;	     /* user objects of fast-path user changes */
 	size_t doc_devices;	     /* device entries in the document */
 	uint64_t seq;		     /* the full apply it builds on */
 };
@@ -90,10 +92,10 @@ size_t nn_inc_owner_key(uint8_t *k, char kind, const uint8_t *v, size_t len);
 
 /* delta_apply.c, shared with delta_user.c */
 int nn_inc_why(char *why, size_t len, const char *fmt, const char *id);
-char *nn_inc_mini_doc(const struct nn_inc *s, const json_t *tenant, const json_t *net,
-		      const json_t *user, const json_t *dev);
-int nn_inc_mini_parse(const struct nn_inc *s, const json_t *tenant, const json_t *net,
-		      const json_t *user, const json_t *dev, struct nn_policy **mp,
+char *nn_inc_mini_doc(const struct nn_inc *s, const struct nn_jv *tenant, const struct nn_jv *net,
+		      const struct nn_jv *user, const json_t *dev, size_t *len);
+int nn_inc_mini_parse(const struct nn_inc *s, const struct nn_jv *tenant, const struct nn_jv *net,
+		      const struct nn_jv *user, const json_t *dev, struct nn_policy **mp,
 		      struct nn_errlist *errs);
 bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d);
 const struct inc_devrules *nn_inc_dev_rules(const struct nn_inc *s, uint32_t ni, const char *id);
@@ -108,6 +110,10 @@ void nn_inc_collapse(struct nn_dev_patch *pt);
  * but @pt is left to the caller to free on error. */
 int nn_inc_device_delta(struct nn_inc *s, const json_t *changes, struct nn_dev_patch *pt, char *why,
 			size_t whylen);
+
+/* delta.c: the pointers into the held document again after a repack
+ * (0, or -ENOMEM: the state is unusable). */
+int nn_inc_rebind(struct nn_inc *s);
 
 /* delta.c: the user -> devices index, kept as devices come and go */
 int nn_inc_udev_add(struct nn_inc *s, uint32_t u, uint32_t d);

@@ -47,14 +47,14 @@ static struct inc_net *net_of(const struct nn_inc *s, const char *tid, const cha
 }
 
 /* Copies of user id @uid among the network's users in the document. */
-static size_t doc_copies(const json_t *net, const char *uid)
+static size_t doc_copies(const struct nn_jv *net, const char *uid)
 {
 	size_t i, n = 0;
-	json_t *v;
+	struct nn_jv *v;
 
-	json_array_foreach(json_object_get(net, "users"), i, v)
+	nn_jv_foreach(nn_jv_get(net, "users"), i, v)
 	{
-		const char *x = json_string_value(json_object_get(v, "user_id"));
+		const char *x = nn_jv_str(nn_jv_get(v, "user_id"));
 
 		n += x && !strcmp(x, uid);
 	}
@@ -104,10 +104,15 @@ static int parse_user(struct nn_inc *s, const struct inc_net *net, const json_t 
 {
 	struct nn_errlist errs = { 0 };
 	struct nn_policy *mp = NULL;
-	int err = nn_inc_mini_parse(s, net->tenant, net->net, value, NULL, &mp, &errs);
+	struct nn_jdoc tmp = { 0 };
+	struct nn_jv uv;
+	int err = nn_held_copy_json(&tmp, NULL, value, &uv);
 
-	if (err == -ENOMEM)
-		return err;
+	if (!err)
+		err = nn_inc_mini_parse(s, net->tenant, net->net, &uv, NULL, &mp, &errs);
+	nn_jdoc_free(&tmp);
+	if (err == -ENOMEM || err == -E2BIG)
+		return -ENOMEM;
 	if (err || errs.n || !mp || mp->n_users != 1 || strcmp(mp->users[0].id, uid)) {
 		nn_errlist_free(&errs);
 		nn_policy_free(mp);
@@ -243,7 +248,7 @@ int nn_inc_user_delta(struct nn_inc *s, const json_t *ch, struct nn_dev_patch *p
 	struct nn_user *us;
 	struct inc_key k;
 	struct nn_tentry *e;
-	json_t *copy = NULL;
+	struct nn_jv *copy = NULL;
 	size_t i;
 	int err;
 
@@ -253,8 +258,11 @@ int nn_inc_user_delta(struct nn_inc *s, const json_t *ch, struct nn_dev_patch *p
 	/* The user object the document will hold: later one-device snapshots
 	 * of its devices are made with it. */
 	if (!err) {
-		copy = json_deep_copy(json_object_get(ch, "value"));
-		err = copy && !json_array_append(s->held, copy) ? 0 : -ENOMEM;
+		copy = nn_jdoc_alloc(&s->held, sizeof(*copy));
+		err = copy ? nn_held_copy_json(&s->held, NULL, json_object_get(ch, "value"), copy) :
+			     -ENOMEM;
+		if (err)
+			err = -ENOMEM;
 	}
 	/* From here on the state changes: a failure (memory) spoils it. The
 	 * devices first: withdrawing one reads the user's groups before. */
@@ -269,10 +277,11 @@ int nn_inc_user_delta(struct nn_inc *s, const json_t *ch, struct nn_dev_patch *p
 		us->pref = uc->nu.pref;
 		uc->nu.groups = NULL;
 		e = nn_table_get(&s->users, &k, nn_inc_key(&k, uc->ni, us->id));
-		if (e)
+		if (e) {
 			((struct inc_user *)e->val)->js = copy;
+			((struct inc_user *)e->val)->own = true;
+		}
 	}
-	json_decref(copy); /* s->held keeps it */
 	for (i = 0; i < INC_MAX_CHANGES; i++) {
 		free(uc->c[i].named.v);
 		free(uc->c[i].grp.v);

@@ -34,6 +34,8 @@
 
 #include <jansson.h>
 
+#include "policy/held.h"
+
 #define NN_CP_DEF_CONNECT_TIMEOUT_MS 5000
 #define NN_CP_DEF_TIMEOUT_MS 30000
 #define NN_CP_DEF_LOW_SPEED_LIMIT 64 /* bytes/s ... */
@@ -140,10 +142,10 @@ int nn_cp_fetch_body(struct nn_cp_client *c, struct nn_cp_fetch *f);
 
 void nn_cp_fetch_release(struct nn_cp_fetch *f);
 
-/* The held snapshot document (the delta base), NULL when none. Owned by
- * the client; deltas change it in place and a full fetch replaces it:
- * take a reference to keep it, and read it only. */
-json_t *nn_cp_client_doc(const struct nn_cp_client *c);
+/* The held snapshot document (the delta base, held.h), NULL when none.
+ * Owned by the client; deltas change it in place and a full fetch replaces
+ * it: take a reference (nn_held_ref) to keep it, and read it only. */
+struct nn_held *nn_cp_client_doc(const struct nn_cp_client *c);
 
 /* Raw request for tools and tests (operator/admin API): method, path under
  * the base URL, optional JSON body. *resp (malloc'ed) holds the body. */
@@ -199,14 +201,6 @@ unsigned int nn_cp_jitter_ms(unsigned int interval_ms, unsigned int pct, uint32_
 
 /* A random 32-bit value (getrandom), for the two above. */
 uint32_t nn_cp_random(void);
-
-/* Apply a delta document ({"generation", "since", "full": false,
- * "changes"}) to snap in place: the rules of docs/assignments-v1.md
- * (upsert replaces the object with that id in place or appends it; delete
- * removes it and it must exist). On error snap may be half-changed: apply
- * to a copy. *n_changes (may be NULL) gets the number applied. */
-int nn_cp_delta_apply(json_t *snap, const json_t *delta, size_t *n_changes, char *err,
-		      size_t errlen);
 
 /* @j as compact JSON text, keys in insertion order: the bytes json_dumps
  * with JSON_COMPACT gives, about three times faster (dump.c). malloc'd,

@@ -21,12 +21,12 @@ struct nn_cp_client {
 	long keepalive_s;
 	long stream_idle_ms; /* the stream is dead after this long without a byte */
 	size_t max_response;
-	CURL *h;	 /* fetches: reused, keeps the connection */
-	json_t *snap;	 /* last full snapshot, the delta base */
-	long long gen;	 /* its generation, -1 = none */
-	char etag[128];	 /* its ETag, "" = unknown */
-	atomic_int stop; /* nn_cp_stream_stop() */
-	atomic_int live; /* a stream is open and has delivered bytes */
+	CURL *h;	      /* fetches: reused, keeps the connection */
+	struct nn_held *snap; /* last full snapshot, the delta base */
+	long long gen;	      /* its generation, -1 = none */
+	char etag[128];	      /* its ETag, "" = unknown */
+	atomic_int stop;      /* nn_cp_stream_stop() */
+	atomic_int live;      /* a stream is open and has delivered bytes */
 	/* The last request's failure (each client is used by one thread):
 	 * its kind, and libcurl's code when libcurl failed it (else 0). */
 	enum nn_cp_err_kind last_kind;

@@ -203,24 +203,17 @@ void nn_gwd_save_lkg(struct daemon *d)
 	d->lkg_stale = err != 0;
 }
 
-static long long doc_generation(const json_t *doc)
-{
-	json_t *g = json_object_get(doc, "generation");
-
-	return json_is_integer(g) ? (long long)json_integer_value(g) : -1;
-}
-
 int nn_gwd_fresh_text(struct daemon *d)
 {
-	json_t *doc = d->cp ? nn_cp_client_doc(d->cp) : NULL;
+	struct nn_held *doc = d->cp ? nn_cp_client_doc(d->cp) : NULL;
 	size_t len;
 	char *t;
 
 	if (!d->text_stale)
 		return 0;
-	if (!doc || !d->good || doc_generation(doc) != (long long)d->good->generation)
+	if (!doc || !d->good || nn_held_generation(doc) != (long long)d->good->generation)
 		return -ESTALE;
-	t = nn_cp_dump(doc, &len);
+	t = nn_held_dump(doc->d.root, &len);
 	if (!t)
 		return -ENOMEM;
 	free(d->good_text);

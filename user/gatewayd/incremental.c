@@ -92,17 +92,10 @@ static void free_kept(struct nn_apply_kept *kept)
 	nn_slots_free(&kept->slots, &none);
 }
 
-static long long doc_generation(const json_t *doc)
-{
-	json_t *g = json_object_get(doc, "generation");
-
-	return json_is_integer(g) ? (long long)json_integer_value(g) : -1;
-}
-
 void nn_gwd_take_full(struct daemon *d, struct nn_policy *p, struct nn_apply_kept *kept,
 		      bool flipped, const char *why)
 {
-	json_t *doc = d->cp ? nn_cp_client_doc(d->cp) : NULL;
+	struct nn_held *doc = d->cp ? nn_cp_client_doc(d->cp) : NULL;
 	struct nn_limits lim;
 	double t0, c0;
 
@@ -119,7 +112,7 @@ void nn_gwd_take_full(struct daemon *d, struct nn_policy *p, struct nn_apply_kep
 	d->good = p;
 	/* Kept state only on the document this policy was parsed from (the
 	 * fetch just made; not a last-known-good nor a file). */
-	if (!kept->cs || !doc || doc_generation(doc) != (long long)p->generation) {
+	if (!kept->cs || !doc || nn_held_generation(doc) != (long long)p->generation) {
 		free_kept(kept);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include <bpf/bpf.h>
+#include <yajl/yajl_parse.h>
 
 #include "dp/apply.h"
 #include "gatewayd/daemon.h"
@@ -112,15 +113,103 @@ static void rejected(struct daemon *d, const char *why, int64_t generation, cons
 	nn_ctl_note_rejection(&d->st, why, generation, msgs, n);
 }
 
+/* The top-level "generation" of a text, from yajl's events: no tree (a
+ * jansson tree of a refused 1M-device snapshot was ~4 GB, only to read
+ * one number). A repeated key: the last one counts, as it did. */
+struct peek {
+	int depth;
+	bool want; /* the next value at depth 1 is "generation"'s */
+	int64_t gen;
+};
+
+static int peek_value(struct peek *pk, bool is_int, long long v)
+{
+	if (pk->depth == 1 && pk->want)
+		pk->gen = is_int && v >= 0 ? v : -1;
+	pk->want = false;
+	return 1;
+}
+
+static int peek_null(void *c)
+{
+	return peek_value(c, false, 0);
+}
+
+static int peek_bool(void *c, int b)
+{
+	(void)b;
+	return peek_value(c, false, 0);
+}
+
+static int peek_int(void *c, long long v)
+{
+	return peek_value(c, true, v);
+}
+
+static int peek_double(void *c, double v)
+{
+	(void)v;
+	return peek_value(c, false, 0);
+}
+
+static int peek_string(void *c, const unsigned char *s, size_t l)
+{
+	(void)s;
+	(void)l;
+	return peek_value(c, false, 0);
+}
+
+static int peek_key(void *c, const unsigned char *k, size_t l)
+{
+	struct peek *pk = c;
+
+	if (pk->depth == 1)
+		pk->want = l == 10 && !memcmp(k, "generation", 10);
+	return 1;
+}
+
+static int peek_open(void *c)
+{
+	struct peek *pk = c;
+
+	peek_value(pk, false, 0);
+	pk->depth++;
+	return 1;
+}
+
+static int peek_close(void *c)
+{
+	((struct peek *)c)->depth--;
+	return 1;
+}
+
+static const yajl_callbacks peek_cbs = {
+	.yajl_null = peek_null,
+	.yajl_boolean = peek_bool,
+	.yajl_integer = peek_int,
+	.yajl_double = peek_double,
+	.yajl_string = peek_string,
+	.yajl_start_map = peek_open,
+	.yajl_map_key = peek_key,
+	.yajl_end_map = peek_close,
+	.yajl_start_array = peek_open,
+	.yajl_end_array = peek_close,
+};
+
 /* The generation a refused snapshot claims, for the status: -1 when it
  * names none (it is not even JSON). */
 static int64_t peek_generation(const char *text, size_t len)
 {
-	json_t *j = json_loadb(text, len, 0, NULL), *g = json_object_get(j, "generation");
-	int64_t gen = json_is_integer(g) && json_integer_value(g) >= 0 ? json_integer_value(g) : -1;
+	struct peek pk = { .gen = -1 };
+	yajl_handle h = yajl_alloc(&peek_cbs, NULL, &pk);
+	bool ok;
 
-	json_decref(j);
-	return gen;
+	if (!h)
+		return -1;
+	ok = yajl_parse(h, (const unsigned char *)text, len) == yajl_status_ok &&
+	     yajl_complete_parse(h) == yajl_status_ok;
+	yajl_free(h);
+	return ok ? pk.gen : -1;
 }
 
 /* Whose snapshots we take: --node-id, else what the first file named. */

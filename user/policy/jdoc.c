@@ -67,6 +67,21 @@ void *nn_jd_arena_alloc(struct nn_jdoc *d, size_t n)
 	return c->data;
 }
 
+void *nn_jdoc_alloc(struct nn_jdoc *d, size_t n)
+{
+	return nn_jd_arena_alloc(d, n);
+}
+
+size_t nn_jdoc_bytes(const struct nn_jdoc *d)
+{
+	const struct nn_jchunk *c;
+	size_t n = 0;
+
+	for (c = d->chunks; c; c = c->next)
+		n += c->used;
+	return n;
+}
+
 void nn_jdoc_free(struct nn_jdoc *d)
 {
 	struct nn_jchunk *c, *next;

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * jdoc.h - the snapshot's JSON document, private to user/policy: a
- * read-only tree built in one arena from yajl's events (jdoc.c).
+ * jdoc.h - the snapshot's JSON document: a tree built in one arena from
+ * yajl's events (jdoc.c). The policy parser reads it once; the held
+ * snapshot document (jheld.h: the control-plane client's delta base, the
+ * kept state's reading) is the same tree, edited by deltas.
  *
  * Why not jansson's tree: at 100k devices a snapshot is 48 MB, and jansson
  * spent ~200 instructions a byte on it (a hash table per object, a malloc
@@ -36,8 +38,9 @@ enum nn_jtype {
 struct nn_jmem;
 
 struct nn_jv {
-	uint8_t type; /* enum nn_jtype */
-	uint32_t n;   /* members of an object or array; bytes of a string */
+	uint8_t type;  /* enum nn_jtype */
+	uint8_t flags; /* NN_JV_F_*: how a held document's vector was allocated */
+	uint32_t n;    /* members of an object or array; bytes of a string */
 	union {
 		struct nn_jmem *m; /* object and array members (key NULL in arrays) */
 		const char *s;	   /* NUL-terminated, valid UTF-8, no NUL inside */
@@ -45,6 +48,11 @@ struct nn_jv {
 		double r;
 	} u;
 };
+
+/* The member vector of this object or array was allocated by an edit of a
+ * held document (jheld.c): its capacity is in u.m[-1].v.u.i. A parsed
+ * vector holds exactly n members. */
+#define NN_JV_F_CAP 1
 
 /* A member in document order. */
 struct nn_jmem {
@@ -87,6 +95,12 @@ extern size_t nn_jdoc_split_min;
 /* Parses whose tree came from two halves (the tests check the split ran). */
 extern unsigned long nn_jdoc_splits;
 void nn_jdoc_free(struct nn_jdoc *doc);
+
+/* @n bytes (8-byte aligned) in @doc's arena, freed with it; NULL when out
+ * of memory. For trees edited after the parse (policy/held.c). */
+void *nn_jdoc_alloc(struct nn_jdoc *doc, size_t n);
+/* Bytes of @doc's arena in use. */
+size_t nn_jdoc_bytes(const struct nn_jdoc *doc);
 
 static inline bool nn_jv_is_object(const struct nn_jv *v)
 {

@@ -36,7 +36,8 @@ struct open {
 /* Short strings are interned through a direct-mapped cache: keys repeat in
  * every device, rule and user, and so do values such as "active" or
  * "tcp"; at 1M devices their copies were a fifth of the tree. A hit reuses
- * the arena copy (the tree is read-only, nothing compares pointers). */
+ * the arena copy (no string is ever written, not even in a held document
+ * that deltas edit, policy/held.c; nothing compares pointers). */
 #define INTERN_SLOTS 1024
 #define INTERN_MAX 24 /* bytes: keys and enum-like values, not ids */
 
