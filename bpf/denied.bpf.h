@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause) */
+/*
+ * denied.bpf.h - flows the policy dropped, remembered (nn_denied): the next
+ * packet of such a flow, from the same sender in the same direction under
+ * the same policy epoch, is dropped again with the judgement remembered,
+ * without the address, prefix and cell lookups of the judge. Counting,
+ * events and a first fragment's verdict go the usual way (nn_remember,
+ * nn_finish). docs/datapath.md "A denied flow remembered".
+ */
+#ifndef NANAMI_DENIED_BPF_H
+#define NANAMI_DENIED_BPF_H
+
+#include "flow.bpf.h"
+
+/*
+ * The judgement remembered for the packet whose flow key is s->fk, sent by
+ * end b (@is_b) or a in direction @dir, when it was reached under @epoch:
+ * into @j, and 1. 0 (nothing written) when there is none or it is stale. The
+ * key's side is set for the lookup only: s->fk stays nn_flows' key.
+ */
+static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, const __u8 dir,
+					  int is_b, struct nn_judgement *j)
+{
+	struct nn_denied *d;
+	__u32 reason;
+
+	/* explain (a dry run) shows the judgement itself. */
+	if (nn_dry_run)
+		return 0;
+	s->fk.side = NN_DENIED_SIDE(dir, is_b);
+	d = bpf_map_lookup_elem(&nn_denied, &s->fk);
+	s->fk.side = 0;
+	if (!d || d->epoch != epoch)
+		return 0;
+	/* Only drops are written; an element an LRU reuses under our feet
+	 * must not turn into a pass either: fail closed on a 0. */
+	reason = *(volatile __u32 *)&d->reason;
+	if (reason == NN_PASS)
+		return 0;
+	j->reason = reason;
+	j->rule = d->rule;
+	j->dev_slot = d->dev_slot;
+	j->tenant = d->tenant;
+	j->network = d->network;
+	j->src_kind = d->src_kind;
+	j->dst_kind = d->dst_kind;
+	j->denied_hit = 1;
+	return 1;
+}
+
+/*
+ * Remember the judge's drop @j of the packet (key s->fk, sent by @is_b in
+ * direction @dir) under @epoch. Called only with the judge's own verdict,
+ * before nn_remember: a [flow_limit] refusal is the bucket's, not the
+ * policy's, and is never remembered. The whole value is written in one
+ * update (a new element), so a reader sees the old entry or the new one.
+ */
+static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, const __u8 dir,
+					   int is_b, struct nn_judgement *j)
+{
+	struct nn_denied *d = &s->dv;
+
+	if (nn_dry_run || j->reason == NN_PASS)
+		return;
+	__builtin_memset(d, 0, sizeof(*d));
+	d->epoch = epoch;
+	d->reason = j->reason;
+	d->rule = j->rule;
+	d->dev_slot = j->dev_slot;
+	d->tenant = j->tenant;
+	d->network = j->network;
+	d->src_kind = j->src_kind;
+	d->dst_kind = j->dst_kind;
+	s->fk.side = NN_DENIED_SIDE(dir, is_b);
+	bpf_map_update_elem(&nn_denied, &s->fk, d, BPF_ANY);
+	s->fk.side = 0;
+}
+
+#endif /* NANAMI_DENIED_BPF_H */
