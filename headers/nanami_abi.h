@@ -345,7 +345,7 @@ struct nn_flow {
  * generation flip, a revocation, a host-address change) and the entry is
  * stale, so a flip invalidates every entry at once.
  */
-#define NN_DENIED_SIDE(dir, is_b) ((__u8)(1 + 2 * (dir) + ((is_b) & 1)))
+#define NN_DENIED_SIDE(dir, is_b) ((__u8)(1 + 2 * (dir) + ((is_b)&1)))
 
 struct nn_denied {
 	__u32 epoch;	/* the live epoch it was judged under */

@@ -246,15 +246,15 @@ static void test_repeat_counted_as_judged(void **state)
 	/* Example #2 (default deny), the deny rule no-smtp, on each hook. */
 	repeat(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 45000, 22, SYN), NN_R_ACL_DEFAULT_DENY,
 	       "alice-laptop", NULL);
-	repeat(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 45001, 22, SYN),
-	       NN_R_ACL_DEFAULT_DENY, "alice-laptop", NULL);
+	repeat(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 45001, 22, SYN), NN_R_ACL_DEFAULT_DENY,
+	       "alice-laptop", NULL);
 	repeat(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, NET6, 45002, 25, SYN), NN_R_ACL_DENY,
 	       "alice-laptop", "no-smtp");
 	repeat(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE4, DNS4, 45003, 25, ACK), NN_R_ACL_DENY,
 	       "alice-laptop", "no-smtp");
 	/* Unsolicited from the internet toward alice. */
-	repeat(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 45004, SYN),
-	       NN_R_ACL_DEFAULT_DENY, "alice-laptop", NULL);
+	repeat(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 45004, SYN), NN_R_ACL_DEFAULT_DENY,
+	       "alice-laptop", NULL);
 	/* Not only the ACL's reasons: a judge's drop of another tenant. */
 	repeat(d, FROM, NN_HOOK_TC, mf_udp(&b, ALICE6, CAROL6, 45005, 53), NN_R_CROSS_TENANT,
 	       "alice-laptop", NULL);
@@ -277,10 +277,8 @@ static void test_flip_allows(void **state)
 	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
 	       NN_R_ACL_DEFAULT_DENY, 1);
 	apply(d, open22);
-	expect(run(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN), NULL), NN_PASS,
-	       0);
-	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, DB6, ALICE6, 22, 46000, SYN), NULL), NN_PASS,
-	       0);
+	expect(run(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN), NULL), NN_PASS, 0);
+	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, DB6, ALICE6, 22, 46000, SYN), NULL), NN_PASS, 0);
 	/* Still denied under the new policy: judged again, remembered again. */
 	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
 	       NN_R_ACL_DEFAULT_DENY, 0);
@@ -298,7 +296,8 @@ static void test_flip_allows(void **state)
 static void test_revocation(void **state)
 {
 	struct dt *d = *state;
-	struct nn_policy *revoked = mf_variant(d->mf, "\"state\": \"active\", \"key_generation\": 3",
+	struct nn_policy *revoked = mf_variant(d->mf,
+					       "\"state\": \"active\", \"key_generation\": 3",
 					       "\"state\": \"disabled\", \"key_generation\": 3");
 	struct pb b;
 
