@@ -558,6 +558,9 @@ struct nn_verdict {
 	__u32 flow_hit;		/* 1 when a tracked flow decided */
 	__u32 passed_untouched; /* 1 for ARP / neighbour discovery */
 	__u32 denied_hit;	/* 1 when a remembered denied flow (nn_denied) decided */
+	/* A per-CPU map's values are 8-byte aligned: a size that is a
+	 * multiple of 8 is what readers' arrays of nn_verdict hold. */
+	__u32 pad;
 };
 
 /*

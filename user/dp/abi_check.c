@@ -41,7 +41,7 @@ _Static_assert(sizeof(struct nn_name) == 3 * NN_NAME_MAX + 8, "nn_name");
 _Static_assert(sizeof(struct nn_event) == 72, "nn_event");
 _Static_assert(sizeof(struct nn_ratelimit) == 16, "nn_ratelimit");
 _Static_assert(sizeof(struct nn_flowlim) == 8, "nn_flowlim");
-_Static_assert(sizeof(struct nn_verdict) == 36, "nn_verdict");
+_Static_assert(sizeof(struct nn_verdict) == 40, "nn_verdict: per-CPU values are 8-byte aligned");
 _Static_assert(sizeof(struct nn_srcf_line) == 64, "nn_srcf_line: one cache line");
 _Static_assert(sizeof(struct nn_wg_config) == 16, "nn_wg_config");
 _Static_assert(sizeof(struct nn_wg_src_key) == 16, "nn_wg_src_key");
