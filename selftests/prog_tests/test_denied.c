@@ -347,47 +347,60 @@ static void test_other_sender(void **state)
 }
 
 /*
- * nn_flows and nn_denied of 64 entries each: carol's flow is established,
- * then alice sends 40 times nn_denied's size of distinct denied flows. Only
- * remembered denied flows are evicted (alice's first is no longer there);
- * carol's flow is still tracked and its packets pass as flow hits.
+ * A flood of distinct denied flows evicts remembered denied flows only. The
+ * tables are per-CPU LRUs (each CPU holds its share): nn_flows of 128 a CPU
+ * holds carol's 64 established flows, nn_denied has 64 a CPU, and alice
+ * sends 40 times that many distinct denied flows. alice's first is no
+ * longer remembered (nn_denied did evict); every one of carol's flows is
+ * still tracked and passes as a flow hit. Were denied flows kept in
+ * nn_flows, the flood would push carol's flows out: an LRU demotes entries
+ * not touched since its last rotation once they are half the list.
  */
 static void test_flood_keeps_flows(void **state)
 {
 	struct dt *d = *state;
-	struct dpt small;
+	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus(), flood, i;
 	struct nn_apply_result res;
 	uint8_t pkt[PB_BUF_LEN];
 	struct dpt_result r;
+	struct dpt small;
 	struct pb b;
-	size_t len, i, n;
+	size_t len, n;
 
 	(void)d;
-	assert_int_equal(dpt_open_tables(&small, NN_FRAMING_L3, 64, 64), 0);
+	flood = 40 * 64 * ncpu < 50000 ? 40 * 64 * ncpu : 50000;
+	assert_int_equal(dpt_open_tables(&small, NN_FRAMING_L3, 128 * ncpu, 64 * ncpu), 0);
 	assert_int_equal(dpt_apply(&small, mf_base, &res), 0);
-	len = pb_build(mf_udp(&b, CAROL6, FILES6, 5000, 53), pkt, sizeof(pkt));
-	assert_int_equal(dpt_run(&small, FROM, NN_HOOK_TC, pkt, len, &r), 0);
-	assert_true(r.passed && !r.flow_hit);
-	len = pb_build(mf_udp(&b, FILES6, CAROL6, 53, 5000), pkt, sizeof(pkt));
-	assert_int_equal(dpt_run(&small, INTO, NN_HOOK_TC, pkt, len, &r), 0);
-	assert_true(r.passed && r.flow_hit);
-	for (i = 0; i < 40 * 64; i++) {
+	for (i = 0; i < 64; i++) {
+		len = pb_build(mf_udp(&b, CAROL6, FILES6, (uint16_t)(5000 + i), 53), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_TC, pkt, len, &r), 0);
+		assert_true(r.passed && !r.flow_hit);
+		len = pb_build(mf_udp(&b, FILES6, CAROL6, 53, (uint16_t)(5000 + i)), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, INTO, NN_HOOK_TC, pkt, len, &r), 0);
+		assert_true(r.passed && r.flow_hit);
+	}
+	for (i = 0; i < flood; i++) {
 		len = pb_build(mf_tcp(&b, ALICE6, DB6, (uint16_t)(10000 + i), 22, SYN), pkt,
 			       sizeof(pkt));
 		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
 		assert_int_equal(r.reason, NN_R_ACL_DEFAULT_DENY);
 	}
 	n = denied_entries(&small);
-	if (n == 0 || n > 64 + (size_t)small.ncpu)
-		fail_msg("nn_denied holds %zu entries after the flood (64 asked)", n);
+	if (n == 0 || n > 64 * (size_t)ncpu)
+		fail_msg("nn_denied holds %zu entries after the flood (%u asked)", n, 64 * ncpu);
 	len = pb_build(mf_tcp(&b, ALICE6, DB6, 10000, 22, SYN), pkt, sizeof(pkt));
 	assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
 	assert_true(r.reason == NN_R_ACL_DEFAULT_DENY && !r.denied_hit);
-	len = pb_build(mf_udp(&b, CAROL6, FILES6, 5000, 53), pkt, sizeof(pkt));
-	assert_int_equal(dpt_run(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
-	if (!r.passed || !r.flow_hit)
-		fail_msg("carol's flow after the flood: passed %d flow_hit %d", r.passed,
-			 r.flow_hit);
+	for (i = 0; i < 64; i++) {
+		len = pb_build(mf_udp(&b, CAROL6, FILES6, (uint16_t)(5000 + i), 53), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
+		if (!r.passed || !r.flow_hit)
+			fail_msg("carol's flow %u after the flood: passed %d flow_hit %d", i,
+				 r.passed, r.flow_hit);
+	}
 	dpt_close(&small);
 }
 
