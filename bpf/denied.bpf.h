@@ -49,10 +49,28 @@ static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, con
 }
 
 /*
+ * A 64-bit hash of flow key @k and @side: the low bits pick the admission
+ * slot, the high 32 (never 0) are the fingerprint. Multiply-xor over the
+ * key's ten words: no helper, a few dozen instructions.
+ */
+static __always_inline __u64 nn_denied_hash(const struct nn_flow_key *k, __u8 side)
+{
+	const __u32 *w = (const __u32 *)(const void *)k;
+	__u64 h = side;
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < sizeof(*k) / 4; i++)
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
+	return h | 1ull << 32;
+}
+
+/*
  * Remember the judge's drop @j of the packet (key s->fk, sent by @is_b in
  * direction @dir) under @epoch. Called only with the judge's own verdict,
  * before nn_remember: a [flow_limit] refusal is the bucket's, not the
- * policy's, and is never remembered. The whole value is written in one
+ * policy's, and is never remembered. Written when this CPU denied the same
+ * flow before and its fingerprint is still in its slot (nn_denied_seen). The whole value is written in one
  * update (a new element), so a reader sees the old entry or the new one.
  */
 static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, const __u8 dir,
@@ -60,8 +78,21 @@ static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, co
 {
 	struct nn_denied *d = &s->dv;
 
+	__u64 h;
+	__u32 *seen;
+
 	if (nn_dry_run || j->reason == NN_PASS)
 		return;
+	/* Admission: only a flow this CPU denied before (its fingerprint
+	 * still in its slot) is written. A spray of distinct
+	 * denied flows, each seen once, writes one per-CPU word a packet. */
+	h = nn_denied_hash(&s->fk, NN_DENIED_SIDE(dir, is_b));
+	s->dseen = (__u32)h & (NN_DENIED_SEEN - 1);
+	seen = bpf_map_lookup_elem(&nn_denied_seen, &s->dseen);
+	if (seen && *seen != (__u32)(h >> 32)) {
+		*seen = (__u32)(h >> 32);
+		return;
+	}
 	__builtin_memset(d, 0, sizeof(*d));
 	d->epoch = epoch;
 	d->reason = j->reason;

@@ -121,6 +121,18 @@ struct {
 	__type(value, struct nn_denied);
 } nn_denied SEC(".maps");
 
+/* Admission to nn_denied: per CPU, the fingerprint of the last denied flow
+ * seen at each of NN_DENIED_SEEN slots (a direct-mapped table). A denied
+ * flow is remembered on its second denial on a CPU, so a spray of distinct
+ * denied flows (each seen once) pays a line of this table, not an LRU
+ * insert (docs/datapath.md "A denied flow remembered"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NN_DENIED_SEEN);
+	__type(key, __u32);
+	__type(value, __u32);
+} nn_denied_seen SEC(".maps");
+
 /* First-fragment verdicts that later fragments follow. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -289,6 +301,7 @@ struct nn_scratch {
 	/* A denied flow's entry for nn_denied (fk is its key): written
 	 * only after a judge dropped the packet, when fv is not needed. */
 	struct nn_denied dv;
+	__u32 dseen; /* nn_denied_seen's key for this packet */
 };
 
 /* The key of nn_scratch's one entry, in .rodata: no stack needed. */

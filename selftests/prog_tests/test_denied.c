@@ -3,7 +3,9 @@
  * Flows the policy dropped, remembered (nn_denied, docs/datapath.md "A denied
  * flow remembered") through the real programs (BPF_PROG_TEST_RUN, L3
  * framing) over examples/assignments.json:
- * - a repeated denied packet is decided by its entry, and counted exactly as
+ * - a denied flow is remembered on its second denial (a spray of flows seen
+ *   once writes nothing), and its later packets are decided by its entry,
+ *   counted exactly as
  *   the full judge counts it: the verdict nn_last shows, the per-reason,
  *   per-device and per-rule counters, one drop event per drop; on both
  *   from-overlay hooks and into the overlay;
@@ -109,6 +111,22 @@ static void expect_at(int line, const struct dpt_result *r, int reason, int hit)
 		expect_at(__LINE__, &r_, reason, hit); \
 	} while (0)
 
+/* @b sent three times: judged twice (the second denial is remembered:
+ * nn_denied's admission), then decided by nn_denied, [@reason] each time. */
+static void remembered_at(int line, struct dt *d, enum nn_dir dir, enum nn_hook hook, struct pb *b,
+			  int reason)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		struct dpt_result r = run(d, dir, hook, b, NULL);
+
+		expect_at(line, &r, reason, i == 2);
+	}
+}
+
+#define remembered(dir, hook, b, reason) remembered_at(__LINE__, d, dir, hook, b, reason)
+
 static uint32_t slot_of(int names_fd, const char *id)
 {
 	uint32_t key, next, *prev = NULL;
@@ -212,9 +230,10 @@ static void repeat(struct dt *d, enum nn_dir dir, enum nn_hook hook, struct pb *
 	expect(first, reason, 0);
 	if (rule)
 		assert_int_equal(first.rule, mf_rule(mf_base, rule));
+	/* The second denial is remembered (admission), the third is a hit. */
 	for (i = 1; i < REPEAT; i++) {
 		r = run(d, dir, hook, b, NULL);
-		expect(r, reason, 1);
+		expect(r, reason, i >= 2);
 		r.v.denied_hit = 0;
 		assert_memory_equal(&r.v, &first.v, sizeof(r.v));
 	}
@@ -268,23 +287,23 @@ static void test_flip_allows(void **state)
 	struct nn_policy *open22 = mf_variant(d->mf, "\"5432\"", "\"22\"");
 	struct pb b;
 
-	expect(run(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 0);
-	expect(run(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 1);
-	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 0);
-	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 1);
+	remembered(FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
 	apply(d, open22);
 	expect(run(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN), NULL), NN_PASS, 0);
 	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, DB6, ALICE6, 22, 46000, SYN), NULL), NN_PASS, 0);
-	/* Still denied under the new policy: judged again, remembered again. */
+	/* Still denied under the new policy: judged again, and remembered
+	 * again at once (the admission table knows the flow: it was denied
+	 * before), so the next packet is a hit of the new epoch. */
 	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
 	       NN_R_ACL_DEFAULT_DENY, 0);
 	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
 	       NN_R_ACL_DEFAULT_DENY, 1);
 	apply(d, mf_base);
+	/* The flow opened under open22 is cut, judged and denied. The XDP hook
+	 * shares nn_denied_seen with TC: remembered at once too. */
 	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 46000, 22, ACK), NULL),
 	       NN_R_ACL_DEFAULT_DENY, 0);
 	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 46000, 22, ACK), NULL),
@@ -301,14 +320,10 @@ static void test_revocation(void **state)
 					       "\"state\": \"disabled\", \"key_generation\": 3");
 	struct pb b;
 
-	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 47000, 22, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 0);
-	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 47000, 22, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 1);
-	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 47001, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 0);
-	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 47001, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 1);
+	remembered(FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 47000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 47001, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
 	apply(d, revoked);
 	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 47000, 22, SYN), NULL),
 	       NN_R_REVOKED, 0);
@@ -327,30 +342,27 @@ static void test_other_sender(void **state)
 	struct dt *d = *state;
 	struct nn_dev_stats a0 = dev(d, "alice-laptop"), b0 = dev(d, "bob-phone"), a1, b1;
 	struct pb b;
-	int i;
 
-	for (i = 0; i < 2; i++)
-		expect(run(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, BOB6, 48000, 22, SYN), NULL),
-		       NN_R_ACL_DEFAULT_DENY, i);
-	for (i = 0; i < 2; i++)
-		expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, BOB6, ALICE6, 22, 48000, ACK), NULL),
-		       NN_R_ACL_DEFAULT_DENY, i);
-	for (i = 0; i < 2; i++)
-		expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, ALICE6, BOB6, 48000, 22, SYN), NULL),
-		       NN_R_ACL_DEFAULT_DENY, i);
+	remembered(FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, BOB6, 48000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(FROM, NN_HOOK_XDP, mf_tcp(&b, BOB6, ALICE6, 22, 48000, ACK),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(INTO, NN_HOOK_TC, mf_tcp(&b, ALICE6, BOB6, 48000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
 	a1 = dev(d, "alice-laptop");
 	b1 = dev(d, "bob-phone");
-	assert_int_equal(a1.drops[FROM] - a0.drops[FROM], 2);
+	assert_int_equal(a1.drops[FROM] - a0.drops[FROM], 3);
 	assert_int_equal(a1.drops[INTO] - a0.drops[INTO], 0);
-	assert_int_equal(b1.drops[FROM] - b0.drops[FROM], 2);
-	assert_int_equal(b1.drops[INTO] - b0.drops[INTO], 2);
+	assert_int_equal(b1.drops[FROM] - b0.drops[FROM], 3);
+	assert_int_equal(b1.drops[INTO] - b0.drops[INTO], 3);
 }
 
 /*
  * A flood of distinct denied flows evicts remembered denied flows only. The
  * tables are per-CPU LRUs (each CPU holds its share): nn_flows of 128 a CPU
- * holds carol's 64 established flows, nn_denied has 64 a CPU, and alice
- * sends 40 times that many distinct denied flows. alice's first is no
+ * holds carol's 64 established flows, nn_denied has 64 a CPU. alice sprays
+ * 1000 distinct denied flows once each (none is remembered: admission),
+ * then sends 40 times nn_denied's size of distinct denied flows, each twice. alice's first is no
  * longer remembered (nn_denied did evict); every one of carol's flows is
  * still tracked and passes as a flow hit. Were denied flows kept in
  * nn_flows, the flood would push carol's flows out: an LRU demotes entries
@@ -381,8 +393,17 @@ static void test_flood_keeps_flows(void **state)
 		assert_int_equal(dpt_run_fast(&small, INTO, NN_HOOK_TC, pkt, len, &r), 0);
 		assert_true(r.passed && r.flow_hit);
 	}
-	for (i = 0; i < flood; i++) {
-		len = pb_build(mf_tcp(&b, ALICE6, DB6, (uint16_t)(10000 + i), 22, SYN), pkt,
+	/* A spray, each flow once: judged, never remembered. */
+	for (i = 0; i < 1000; i++) {
+		len = pb_build(mf_tcp(&b, ALICE6, DB6, (uint16_t)(60000 + i), 22, SYN), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
+		assert_true(r.reason == NN_R_ACL_DEFAULT_DENY && !r.denied_hit);
+	}
+	assert_int_equal(denied_entries(&small), 0);
+	/* The flood: each flow twice, so each is remembered. */
+	for (i = 0; i < 2 * flood; i++) {
+		len = pb_build(mf_tcp(&b, ALICE6, DB6, (uint16_t)(10000 + i / 2), 22, SYN), pkt,
 			       sizeof(pkt));
 		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
 		assert_int_equal(r.reason, NN_R_ACL_DEFAULT_DENY);

@@ -37,24 +37,39 @@
 #include "lib/log.h"
 
 const char *const nn_map_names[NN_M_COUNT] = {
-	[NN_M_ACTIVE] = "nn_active",	   [NN_M_ADDRS] = "nn_addrs",
-	[NN_M_PREFIXES] = "nn_prefixes",   [NN_M_PFX_HASH] = "nn_pfx_hash",
-	[NN_M_PFX_LENS] = "nn_pfx_lens",   [NN_M_POLICY] = "nn_policy",
-	[NN_M_RULES] = "nn_rules",	   [NN_M_FLOWS] = "nn_flows",
-	[NN_M_FRAGS] = "nn_frags",	   [NN_M_CONFIG] = "nn_config",
-	[NN_M_META] = "nn_meta",	   [NN_M_DROPS] = "nn_drops",
-	[NN_M_DEV_STATS] = "nn_dev_ctr",   [NN_M_RULE_HITS] = "nn_rule_ctr",
-	[NN_M_DEV_NAMES] = "nn_dev_names", [NN_M_RULE_NAMES] = "nn_rule_names",
-	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
-	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
-	[NN_M_LOCAL] = "nn_local",	   [NN_M_FLOWLIM] = "nn_flowlim",
-	[NN_M_FLOWRL] = "nn_flowrl",	   [NN_M_CELLS4] = "nn_cells4",
-	[NN_M_SRCF] = "nn_srcf",	   [NN_M_DENIED] = "nn_denied",
+	[NN_M_ACTIVE] = "nn_active",
+	[NN_M_ADDRS] = "nn_addrs",
+	[NN_M_PREFIXES] = "nn_prefixes",
+	[NN_M_PFX_HASH] = "nn_pfx_hash",
+	[NN_M_PFX_LENS] = "nn_pfx_lens",
+	[NN_M_POLICY] = "nn_policy",
+	[NN_M_RULES] = "nn_rules",
+	[NN_M_FLOWS] = "nn_flows",
+	[NN_M_FRAGS] = "nn_frags",
+	[NN_M_CONFIG] = "nn_config",
+	[NN_M_META] = "nn_meta",
+	[NN_M_DROPS] = "nn_drops",
+	[NN_M_DEV_STATS] = "nn_dev_ctr",
+	[NN_M_RULE_HITS] = "nn_rule_ctr",
+	[NN_M_DEV_NAMES] = "nn_dev_names",
+	[NN_M_RULE_NAMES] = "nn_rule_names",
+	[NN_M_EVENTS] = "nn_events",
+	[NN_M_EVRL] = "nn_evrl",
+	[NN_M_LAST] = "nn_last",
+	[NN_M_SCRATCH] = "nn_scratch",
+	[NN_M_LOCAL] = "nn_local",
+	[NN_M_FLOWLIM] = "nn_flowlim",
+	[NN_M_FLOWRL] = "nn_flowrl",
+	[NN_M_CELLS4] = "nn_cells4",
+	[NN_M_SRCF] = "nn_srcf",
+	[NN_M_DENIED] = "nn_denied",
+	[NN_M_DENIED_SEEN] = "nn_denied_seen",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
 {
-	return id != NN_M_LAST && id != NN_M_SCRATCH;
+	/* Per-CPU working state: a new load starts it empty. */
+	return id != NN_M_LAST && id != NN_M_SCRATCH && id != NN_M_DENIED_SEEN;
 }
 
 void nn_capacity_default(struct nn_capacity *cap)
