@@ -345,8 +345,9 @@ struct nn_flow {
  * generation flip, a revocation, a host-address change) and the entry is
  * stale, so a flip invalidates every entry at once.
  */
-/* nn_denied_seen's slots a CPU (a power of two): the admission table. */
-#define NN_DENIED_SEEN 4096
+/* nn_denied_seen's slots a CPU (a power of two): the admission table,
+ * 256 KB a CPU: a working set of denied flows far below it is admitted. */
+#define NN_DENIED_SEEN 65536
 
 #define NN_DENIED_SIDE(dir, is_b) ((__u8)(1 + 2 * (dir) + ((is_b)&1)))
 
