@@ -13,6 +13,23 @@
 #include "flow.bpf.h"
 
 /*
+ * A 64-bit hash of flow key @k and @side: the low bits pick the admission
+ * slot, the high 32 (never 0) are the fingerprint. Multiply-xor over the
+ * key's ten words: no helper, a few dozen instructions.
+ */
+static __always_inline __u64 nn_denied_hash(const struct nn_flow_key *k, __u8 side)
+{
+	const __u32 *w = (const __u32 *)(const void *)k;
+	__u64 h = side;
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < sizeof(*k) / 4; i++)
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
+	return h | 1ull << 32;
+}
+
+/*
  * The judgement remembered for the packet whose flow key is s->fk, sent by
  * end b (@is_b) or a in direction @dir, when it was reached under @epoch:
  * into @j, and 1. 0 (nothing written) when there is none or it is stale. The
@@ -22,10 +39,20 @@ static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, con
 					  int is_b, struct nn_judgement *j)
 {
 	struct nn_denied *d;
-	__u32 reason;
+	__u32 reason, *seen;
+	__u64 h;
 
 	/* explain (a dry run) shows the judgement itself. */
 	if (nn_dry_run)
+		return 0;
+	/* Only a flow this CPU denied before can have an entry (admission,
+	 * nn_denied_note): a new flow, allowed or denied, a spray's every
+	 * packet, pays a hash and a word of this CPU's table, not a lookup
+	 * of nn_denied. A slot another flow took since costs a judgement. */
+	h = nn_denied_hash(&s->fk, NN_DENIED_SIDE(dir, is_b));
+	s->dseen = (__u32)h & (NN_DENIED_SEEN - 1);
+	seen = bpf_map_lookup_elem(&nn_denied_seen, &s->dseen);
+	if (!seen || *seen != (__u32)(h >> 32))
 		return 0;
 	s->fk.side = NN_DENIED_SIDE(dir, is_b);
 	d = bpf_map_lookup_elem(&nn_denied, &s->fk);
@@ -46,23 +73,6 @@ static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, con
 	j->dst_kind = d->dst_kind;
 	j->denied_hit = 1;
 	return 1;
-}
-
-/*
- * A 64-bit hash of flow key @k and @side: the low bits pick the admission
- * slot, the high 32 (never 0) are the fingerprint. Multiply-xor over the
- * key's ten words: no helper, a few dozen instructions.
- */
-static __always_inline __u64 nn_denied_hash(const struct nn_flow_key *k, __u8 side)
-{
-	const __u32 *w = (const __u32 *)(const void *)k;
-	__u64 h = side;
-	__u32 i;
-
-#pragma unroll
-	for (i = 0; i < sizeof(*k) / 4; i++)
-		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
-	return h | 1ull << 32;
 }
 
 /*
