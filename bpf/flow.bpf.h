@@ -87,9 +87,9 @@ static __always_inline int nn_flow_key_make(struct nn_flow_key *k, const __u8 *s
 		k->bport = dport;
 	}
 	k->proto = proto;
+	k->side = 0;
 	k->pad[0] = 0;
 	k->pad[1] = 0;
-	k->pad[2] = 0;
 	return is_b;
 }
 

@@ -108,6 +108,31 @@ struct {
 	__type(value, struct nn_flow);
 } nn_flows SEC(".maps");
 
+/* Flows the policy dropped, remembered (nanami_abi.h "Denied flows"): a
+ * table of their own, so a flood of distinct denied flows evicts only these,
+ * never a live flow. Per-CPU LRU lists as nn_flows: a flood's inserts take
+ * no global lock, and evict only the flooding CPU's share (the loader sizes
+ * it; docs/datapath.md "A denied flow remembered"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(map_flags, BPF_F_NO_COMMON_LRU);
+	__uint(max_entries, NN_DEF_MAX_DENIED);
+	__type(key, struct nn_flow_key);
+	__type(value, struct nn_denied);
+} nn_denied SEC(".maps");
+
+/* Admission to nn_denied: per CPU, the fingerprint of the last denied flow
+ * seen at each of NN_DENIED_SEEN slots (a direct-mapped table). A denied
+ * flow is remembered on its second denial on a CPU, so a spray of distinct
+ * denied flows (each seen once) pays a line of this table, not an LRU
+ * insert (docs/datapath.md "A denied flow remembered"). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NN_DENIED_SEEN);
+	__type(key, __u32);
+	__type(value, __u32);
+} nn_denied_seen SEC(".maps");
+
 /* First-fragment verdicts that later fragments follow. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -273,6 +298,10 @@ struct nn_scratch {
 	 * program's own frame, on the deepest chain, cannot spare. */
 	struct nn_flow_key fk;
 	struct nn_flow fv;
+	/* A denied flow's entry for nn_denied (fk is its key): written
+	 * only after a judge dropped the packet, when fv is not needed. */
+	struct nn_denied dv;
+	__u32 dseen; /* nn_denied_seen's key for this packet */
 };
 
 /* The key of nn_scratch's one entry, in .rodata: no stack needed. */

@@ -48,7 +48,7 @@ struct nn_judgement {
 	__u8 src_kind;
 	__u8 dst_kind;
 	__u8 flow_hit;
-	__u8 pad;
+	__u8 denied_hit; /* decided by a remembered denied flow (nn_denied) */
 };
 
 #endif /* NANAMI_PKT_BPF_H */

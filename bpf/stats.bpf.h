@@ -148,6 +148,7 @@ static __always_inline void nn_record_verdict(struct nn_judgement *j)
 	v->network = j->network;
 	v->flow_hit = j->flow_hit;
 	v->passed_untouched = 0;
+	v->denied_hit = j->denied_hit;
 }
 
 /* Count the final verdict; returns 1 to pass, 0 to drop. */

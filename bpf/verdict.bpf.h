@@ -6,6 +6,7 @@
 #ifndef NANAMI_VERDICT_BPF_H
 #define NANAMI_VERDICT_BPF_H
 
+#include "denied.bpf.h"
 #include "policy.bpf.h"
 
 static __always_inline __u32 nn_epoch(void)
@@ -339,6 +340,10 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		 * "Verifier budget"). A flow hit opens nothing. */
 		if (nn_flow_fast(f, &p, epoch, dir, is_b, now, &j))
 			goto done;
+		/* No flow: one the policy dropped under this epoch is dropped
+		 * again from one lookup, counted as the judge counts it. */
+		if (!f && nn_denied_find(s, epoch, dir, is_b, &j))
+			goto done;
 	}
 	if (dir == NN_DIR_FROM_OVERLAY)
 		end = nn_check_src(slot, p.src, &j);
@@ -354,6 +359,8 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 			nn_judge_from(slot, end, &p, &j);
 		else
 			nn_judge_into(slot, end, &p, &j);
+		if (s)
+			nn_denied_note(s, epoch, dir, is_b, &j);
 	} else if (f && j.flow_hit) {
 		nn_flow_end_set(f, is_b, dir, epoch, end);
 	}

@@ -40,6 +40,7 @@
 #define NN_DEF_MAX_CELLS 524288
 #define NN_DEF_MAX_FLOWS 1048576
 #define NN_DEF_MAX_FRAGS 65536
+#define NN_DEF_MAX_DENIED 131072 /* nn_denied: flows the policy dropped, remembered */
 
 /* ---- Drop reasons: stable enum, names in nn_reason_name() (user/lib/names.c) ---- */
 enum nn_reason {
@@ -288,7 +289,10 @@ struct nn_flow_key {
 	__u16 aport;
 	__u16 bport;
 	__u8 proto;
-	__u8 pad[3];
+	/* 0 in nn_flows (a flow serves both ways). In nn_denied, which of the
+	 * key's packets the entry judged: NN_DENIED_SIDE(dir, is_b). */
+	__u8 side;
+	__u8 pad[2];
 };
 
 enum nn_flow_state {
@@ -319,6 +323,47 @@ struct nn_flow {
 	 * prefetch, never a page boundary) where 120 bytes put three in four
 	 * across three lines. docs/datapath.md "Flow lookup first". */
 	__u64 pad2;
+};
+
+/*
+ * ---- Denied flows (nn_denied, LRU) ----
+ * A flow the policy dropped, remembered so that its next packets cost the
+ * flow lookup, this lookup and the counting (docs/datapath.md "A denied
+ * flow remembered"). A table of its own: a flood of distinct denied flows
+ * evicts only entries of this table, never a live flow of nn_flows.
+ *
+ * Key: the packet's canonical nn_flow_key with side = NN_DENIED_SIDE(dir,
+ * is_b): the hook's direction and which end sent it. The verdict of steps 1
+ * and 5-7 (from the overlay) or 1, 3-4 (into it) depends on the packet's
+ * source, destination, protocol and port and on the policy generation
+ * only; so a packet with the same key, side and epoch would be judged the
+ * same, and a packet from the other end (a spoofed reply, a packet of
+ * another direction) never meets an entry another sender made.
+ *
+ * Value: what the judgement gave, to count the drop exactly as the full
+ * judge does, under the epoch it was reached in: any other epoch (a
+ * generation flip, a revocation, a host-address change) and the entry is
+ * stale, so a flip invalidates every entry at once.
+ */
+/* nn_denied_seen's slots a CPU (a power of two): the admission table,
+ * 256 KB a CPU: a working set of denied flows far below it is admitted. */
+#define NN_DENIED_SEEN 65536
+
+#define NN_DENIED_SIDE(dir, is_b) ((__u8)(1 + 2 * (dir) + ((is_b)&1)))
+
+struct nn_denied {
+	__u32 epoch;	/* the live epoch it was judged under */
+	__u32 reason;	/* enum nn_reason: a drop */
+	__u32 rule;	/* deciding rule index, NN_NONE32 */
+	__u32 dev_slot; /* the overlay end's counter slot, NN_NONE32 */
+	__u32 tenant;	/* of the overlay end (events) */
+	__u32 network;
+	__u8 src_kind; /* as struct nn_verdict */
+	__u8 dst_kind;
+	__u8 pad[2];
+	/* Pads the element to 128 bytes as nn_flow's pad2 does: one aligned
+	 * pair of lines per element. */
+	__u32 pad2[3];
 };
 
 /* nn_flow.end: epoch << 32 | dirs (1 << enum nn_dir) << 30 | kind (enum
@@ -516,6 +561,10 @@ struct nn_verdict {
 	__u32 network;
 	__u32 flow_hit;		/* 1 when a tracked flow decided */
 	__u32 passed_untouched; /* 1 for ARP / neighbour discovery */
+	__u32 denied_hit;	/* 1 when a remembered denied flow (nn_denied) decided */
+	/* A per-CPU map's values are 8-byte aligned: a size that is a
+	 * multiple of 8 is what readers' arrays of nn_verdict hold. */
+	__u32 pad;
 };
 
 /*

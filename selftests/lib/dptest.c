@@ -64,8 +64,10 @@ static void drop_tun(struct dpt *t)
 	t->l3_ifindex = 0;
 }
 
+/* @max_flows, @max_denied: nn_flows' and nn_denied's sizes, 0 for the
+ * tests' usual ones. */
 static int open_with(struct dpt *t, uint8_t framing, const char *pin_dir, bool dry_run,
-		     const struct dpt *l3_from)
+		     const struct dpt *l3_from, uint32_t max_flows, uint32_t max_denied)
 {
 	struct nn_load_opts o = {
 		.framing = framing,
@@ -91,8 +93,9 @@ static int open_with(struct dpt *t, uint8_t framing, const char *pin_dir, bool d
 	o.cap.max_rules = 4096;
 	o.cap.max_prefixes = 8192;
 	o.cap.max_cells = 65536;
-	o.cap.max_flows = 1 << 20;
+	o.cap.max_flows = max_flows ? max_flows : 1 << 20;
 	o.cap.max_frags = 65536;
+	o.cap.max_denied = max_denied ? max_denied : 65536;
 	if (framing == NN_FRAMING_L3 && l3_from) {
 		/* Borrow the device: the owner drops it. */
 		t->l3_ifindex = l3_from->l3_ifindex;
@@ -111,9 +114,9 @@ static int open_with(struct dpt *t, uint8_t framing, const char *pin_dir, bool d
  * of reach: a test that sends thousands of new flows from one device would
  * otherwise see flow_limit drops that depend on how fast the machine runs,
  * and the reference model has no bound. test_flow_limit sets its own. */
-int dpt_open(struct dpt *t, uint8_t framing)
+int dpt_open_tables(struct dpt *t, uint8_t framing, uint32_t max_flows, uint32_t max_denied)
 {
-	int err = open_with(t, framing, NULL, false, NULL);
+	int err = open_with(t, framing, NULL, false, NULL, max_flows, max_denied);
 
 	if (!err)
 		err = nn_dp_set_flow_limit(t->dp, NN_MAX_NEW_FLOW_RATE, 0x7fffffffu);
@@ -122,15 +125,20 @@ int dpt_open(struct dpt *t, uint8_t framing)
 	return err;
 }
 
+int dpt_open(struct dpt *t, uint8_t framing)
+{
+	return dpt_open_tables(t, framing, 0, 0);
+}
+
 int dpt_open_loader_defaults(struct dpt *t, uint8_t framing)
 {
-	return open_with(t, framing, NULL, false, NULL);
+	return open_with(t, framing, NULL, false, NULL, 0, 0);
 }
 
 int dpt_open_pinned(struct dpt *t, uint8_t framing, const char *pin_dir, bool dry_run,
 		    const struct dpt *l3_from)
 {
-	return open_with(t, framing, pin_dir, dry_run, l3_from);
+	return open_with(t, framing, pin_dir, dry_run, l3_from, 0, 0);
 }
 
 void dpt_close(struct dpt *t)
@@ -218,6 +226,8 @@ static int run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t 
 	r->rule = last[0].rule == NN_NONE32 ? -1 : (int32_t)last[0].rule;
 	r->untouched = last[0].passed_untouched;
 	r->flow_hit = last[0].flow_hit;
+	r->denied_hit = last[0].denied_hit;
+	r->v = last[0];
 	for (i = 0; deltas && i < NN_R_MAX; i++)
 		r->drops[i] = dpt_drops(t, i) - before[i];
 out:
@@ -328,7 +338,7 @@ int dpt_flush_state(struct dpt *t)
 {
 	int err;
 
-	err = flush_map(t->dp->map_fd[NN_M_FLOWS]);
+	err = flush_map(t->dp->map_fd[NN_M_FLOWS]) ?: flush_map(t->dp->map_fd[NN_M_DENIED]);
 	return err ?: flush_map(t->dp->map_fd[NN_M_FRAGS]);
 }
 

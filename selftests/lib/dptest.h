@@ -31,12 +31,17 @@ struct dpt_result {
 	int32_t rule;	 /* deciding rule index, -1 none */
 	bool untouched;
 	bool flow_hit;
+	bool denied_hit;	  /* a remembered denied flow (nn_denied) decided */
+	struct nn_verdict v;	  /* nn_last as the program wrote it */
 	uint64_t drops[NN_R_MAX]; /* per-reason drop counter deltas */
 };
 
 /* Load with @framing; the test process is pinned to CPU 0 so per-CPU
  * values are read from one place. 0 or -errno. */
 int dpt_open(struct dpt *t, uint8_t framing);
+/* dpt_open() with nn_flows of @max_flows entries and nn_denied of
+ * @max_denied (0: the usual sizes), for tests that fill them. */
+int dpt_open_tables(struct dpt *t, uint8_t framing, uint32_t max_flows, uint32_t max_denied);
 /* dpt_open() with what the loader writes left as it is (the new-state bound
  * at its defaults; dpt_open() puts it out of reach). */
 int dpt_open_loader_defaults(struct dpt *t, uint8_t framing);

@@ -158,6 +158,9 @@ struct run {
 	uint64_t generation;
 	size_t by_reason[NN_R_MAX + 1];
 	size_t flow_hits, untouched, switches, host_sets, record_checks;
+	/* Drops decided by a remembered denied flow (nn_denied): the path
+	 * must be reached, or these packets check nothing of it. */
+	size_t denied_hits;
 };
 
 /* A new set of the gateway host's own addresses into both (verdicts.md
@@ -352,18 +355,21 @@ static void run_diff(uint8_t framing)
 			rk_passed(ru->g);
 		ru->by_reason[mv.reason < NN_R_MAX ? mv.reason : NN_R_MAX]++;
 		ru->flow_hits += mv.flow_hit;
+		ru->denied_hits += r.denied_hit;
 		ru->untouched += mv.untouched;
 	}
 	fprintf(stderr,
 		"# %s: %zu packets in %.1f s, %zu policy switches, %zu flow hits, "
-		"%zu untouched, %zu host address sets, %zu record checks\n",
+		"%zu denied-flow hits, %zu untouched, %zu host address sets, %zu record checks\n",
 		framing == NN_FRAMING_ETH ? "eth" : "l3", n_packets,
-		(double)(now_ns() - start) / 1e9, ru->switches, ru->flow_hits, ru->untouched,
-		ru->host_sets, ru->record_checks);
+		(double)(now_ns() - start) / 1e9, ru->switches, ru->flow_hits, ru->denied_hits,
+		ru->untouched, ru->host_sets, ru->record_checks);
 	for (k = 0; k < NN_R_MAX; k++)
 		if (ru->by_reason[k])
 			fprintf(stderr, "#   %-18s %zu\n", k ? rname((unsigned int)k) : "pass",
 				ru->by_reason[k]);
+	if (!ru->denied_hits)
+		fail_msg("no packet of %zu reached a remembered denied flow", n_packets);
 	run_free(ru);
 	cur = NULL;
 }

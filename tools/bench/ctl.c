@@ -122,6 +122,7 @@ static void caps(size_t n, struct nn_capacity *cap, struct nn_limits *lim)
 	cap->max_cells = 4 * n + 4096;
 	cap->max_flows = 1 << 20;
 	cap->max_frags = 4096;
+	cap->max_denied = NN_DEF_MAX_DENIED;
 	nn_limits_default(lim);
 	lim->max_devices = cap->max_devices;
 	lim->max_rules = cap->max_rules;

@@ -62,6 +62,9 @@ static const struct bench_case cases[] = {
 	{ "xdp_rand/new_insert", HK_XDP_CACHE_P, PK_RAND_INS, RUN_NORMAL, NN_PASS },
 	{ "xdp_one/floor_port", HK_XDP_ONE_P_FLOOR, PK_RAND_FLOOR, RUN_NORMAL, NN_PASS },
 	{ "xdp_one/new_insert", HK_XDP_ONE_P, PK_RAND_INS, RUN_NORMAL, NN_PASS },
+	/* A flood of distinct denied flows (random pair and source port):
+	 * every packet judged in full and remembered in nn_denied. */
+	{ "xdp_rand/acl_new", HK_XDP_CACHE_P, PK_RAND_ACL, RUN_NORMAL, NN_R_ACL_DEFAULT_DENY },
 };
 
 #define N_CASES (sizeof(cases) / sizeof(cases[0]))

@@ -687,6 +687,7 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 	o.cap.max_cells = 16 * n + 4096;
 	o.cap.max_flows = BENCH_MAX_FLOWS;
 	o.cap.max_frags = 4096;
+	o.cap.max_denied = NN_DEF_MAX_DENIED;
 	nn_limits_default(&lim);
 	lim.max_devices = o.cap.max_devices;
 	lim.max_rules = o.cap.max_rules;

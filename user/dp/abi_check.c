@@ -25,6 +25,7 @@ _Static_assert(NN_CELL4_RANGES <= NN_MAX_PORT_RANGES, "a small cell fits an nn_c
 _Static_assert(sizeof(struct nn_rule_info) == 8, "nn_rule_info");
 _Static_assert(sizeof(struct nn_flow_key) == 40, "nn_flow_key");
 _Static_assert(sizeof(struct nn_flow) == 40, "nn_flow: a 128-byte LRU element");
+_Static_assert(sizeof(struct nn_denied) == 40, "nn_denied: a 128-byte LRU element");
 _Static_assert(sizeof(struct nn_frag_key) == 40, "nn_frag_key");
 _Static_assert(sizeof(struct nn_frag) == 16, "nn_frag");
 _Static_assert(sizeof(struct nn_local_key) == 16, "nn_local_key");
@@ -40,7 +41,7 @@ _Static_assert(sizeof(struct nn_name) == 3 * NN_NAME_MAX + 8, "nn_name");
 _Static_assert(sizeof(struct nn_event) == 72, "nn_event");
 _Static_assert(sizeof(struct nn_ratelimit) == 16, "nn_ratelimit");
 _Static_assert(sizeof(struct nn_flowlim) == 8, "nn_flowlim");
-_Static_assert(sizeof(struct nn_verdict) == 32, "nn_verdict");
+_Static_assert(sizeof(struct nn_verdict) == 40, "nn_verdict: per-CPU values are 8-byte aligned");
 _Static_assert(sizeof(struct nn_srcf_line) == 64, "nn_srcf_line: one cache line");
 _Static_assert(sizeof(struct nn_wg_config) == 16, "nn_wg_config");
 _Static_assert(sizeof(struct nn_wg_src_key) == 16, "nn_wg_src_key");

@@ -174,8 +174,9 @@ static int open_pins(const char *pin_dir, int *fd, char *err, size_t errlen)
 		e = -errno;
 		/* Pinned by a controller before the source filter: the load
 		 * pins an empty one, which nothing stamps (so unused) until
-		 * a newer controller writes it. No size depends on it. */
-		if (e == -ENOENT && i == NN_M_SRCF)
+		 * a newer controller writes it. No size depends on it. The
+		 * same for nn_denied (a dry run never reads it). */
+		if (e == -ENOENT && (i == NN_M_SRCF || i == NN_M_DENIED))
 			continue;
 		snprintf(err, errlen, "couldn't open %s: %s%s", path, strerror(-e),
 			 e == -EPERM || e == -EACCES ? " (needs root or CAP_BPF)" : "");

@@ -37,24 +37,39 @@
 #include "lib/log.h"
 
 const char *const nn_map_names[NN_M_COUNT] = {
-	[NN_M_ACTIVE] = "nn_active",	   [NN_M_ADDRS] = "nn_addrs",
-	[NN_M_PREFIXES] = "nn_prefixes",   [NN_M_PFX_HASH] = "nn_pfx_hash",
-	[NN_M_PFX_LENS] = "nn_pfx_lens",   [NN_M_POLICY] = "nn_policy",
-	[NN_M_RULES] = "nn_rules",	   [NN_M_FLOWS] = "nn_flows",
-	[NN_M_FRAGS] = "nn_frags",	   [NN_M_CONFIG] = "nn_config",
-	[NN_M_META] = "nn_meta",	   [NN_M_DROPS] = "nn_drops",
-	[NN_M_DEV_STATS] = "nn_dev_ctr",   [NN_M_RULE_HITS] = "nn_rule_ctr",
-	[NN_M_DEV_NAMES] = "nn_dev_names", [NN_M_RULE_NAMES] = "nn_rule_names",
-	[NN_M_EVENTS] = "nn_events",	   [NN_M_EVRL] = "nn_evrl",
-	[NN_M_LAST] = "nn_last",	   [NN_M_SCRATCH] = "nn_scratch",
-	[NN_M_LOCAL] = "nn_local",	   [NN_M_FLOWLIM] = "nn_flowlim",
-	[NN_M_FLOWRL] = "nn_flowrl",	   [NN_M_CELLS4] = "nn_cells4",
+	[NN_M_ACTIVE] = "nn_active",
+	[NN_M_ADDRS] = "nn_addrs",
+	[NN_M_PREFIXES] = "nn_prefixes",
+	[NN_M_PFX_HASH] = "nn_pfx_hash",
+	[NN_M_PFX_LENS] = "nn_pfx_lens",
+	[NN_M_POLICY] = "nn_policy",
+	[NN_M_RULES] = "nn_rules",
+	[NN_M_FLOWS] = "nn_flows",
+	[NN_M_FRAGS] = "nn_frags",
+	[NN_M_CONFIG] = "nn_config",
+	[NN_M_META] = "nn_meta",
+	[NN_M_DROPS] = "nn_drops",
+	[NN_M_DEV_STATS] = "nn_dev_ctr",
+	[NN_M_RULE_HITS] = "nn_rule_ctr",
+	[NN_M_DEV_NAMES] = "nn_dev_names",
+	[NN_M_RULE_NAMES] = "nn_rule_names",
+	[NN_M_EVENTS] = "nn_events",
+	[NN_M_EVRL] = "nn_evrl",
+	[NN_M_LAST] = "nn_last",
+	[NN_M_SCRATCH] = "nn_scratch",
+	[NN_M_LOCAL] = "nn_local",
+	[NN_M_FLOWLIM] = "nn_flowlim",
+	[NN_M_FLOWRL] = "nn_flowrl",
+	[NN_M_CELLS4] = "nn_cells4",
 	[NN_M_SRCF] = "nn_srcf",
+	[NN_M_DENIED] = "nn_denied",
+	[NN_M_DENIED_SEEN] = "nn_denied_seen",
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
 {
-	return id != NN_M_LAST && id != NN_M_SCRATCH;
+	/* Per-CPU working state: a new load starts it empty. */
+	return id != NN_M_LAST && id != NN_M_SCRATCH && id != NN_M_DENIED_SEEN;
 }
 
 void nn_capacity_default(struct nn_capacity *cap)
@@ -66,6 +81,7 @@ void nn_capacity_default(struct nn_capacity *cap)
 	cap->max_cells = NN_DEF_MAX_CELLS;
 	cap->max_flows = NN_DEF_MAX_FLOWS;
 	cap->max_frags = NN_DEF_MAX_FRAGS;
+	cap->max_denied = NN_DEF_MAX_DENIED;
 }
 
 void nn_default_pin_dir(const char *ifname, char *buf, size_t len)
@@ -120,6 +136,7 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_rules", 2 * c->max_rules },
 		{ "nn_flows", c->max_flows },
 		{ "nn_frags", c->max_frags },
+		{ "nn_denied", c->max_denied },
 		{ "nn_dev_ctr", (uint32_t)dev_ctr },
 		{ "nn_flowrl", nn_dev_slots(c) },
 		{ "nn_rule_ctr", (uint32_t)rule_ctr },
@@ -166,6 +183,13 @@ int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *c)
 		      max_entries(map_fd[NN_M_FRAGS], &c->max_frags);
 	if (err)
 		return err;
+	/* Pinned by a controller before nn_denied: the load creates it. */
+	c->max_denied = NN_DEF_MAX_DENIED;
+	if (map_fd[NN_M_DENIED] >= 0) {
+		err = max_entries(map_fd[NN_M_DENIED], &c->max_denied);
+		if (err)
+			return err;
+	}
 	if (addrs % 2 || addrs / 2 < dev_stats + 2 || rules != 2 * rule_hits)
 		return -EINVAL;
 	c->max_devices = addrs / 2 - dev_stats - 1;

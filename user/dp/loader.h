@@ -26,6 +26,7 @@ struct nn_capacity {
 	uint32_t max_cells;
 	uint32_t max_flows;
 	uint32_t max_frags;
+	uint32_t max_denied; /* nn_denied: flows the policy dropped, remembered */
 };
 
 void nn_capacity_default(struct nn_capacity *cap);
@@ -92,8 +93,10 @@ enum nn_map_id {
 	NN_M_LOCAL,
 	NN_M_FLOWLIM,
 	NN_M_FLOWRL,
-	NN_M_CELLS4, /* small cells and markers (nanami_abi.h "Small cells") */
-	NN_M_SRCF,   /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
+	NN_M_CELLS4,	  /* small cells and markers (nanami_abi.h "Small cells") */
+	NN_M_SRCF,	  /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
+	NN_M_DENIED,	  /* flows the policy dropped (nanami_abi.h "Denied flows") */
+	NN_M_DENIED_SEEN, /* nn_denied's admission table (per CPU, not pinned) */
 	NN_M_COUNT,
 };
 

@@ -166,6 +166,8 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		{ "nn_cells4", NN_M_CELLS4, sizeof(struct nn_cell_key), cell_slot, 1 },
 		{ "nn_flows", NN_M_FLOWS, sizeof(struct nn_flow_key), NULL, 0 },
 		{ "nn_frags", NN_M_FRAGS, sizeof(struct nn_frag_key), NULL, 0 },
+		/* flows the policy dropped, remembered: a flood fills it */
+		{ "nn_denied", NN_M_DENIED, sizeof(struct nn_flow_key), NULL, 0 },
 		/* the gateway host's own addresses, protected like its overlay one */
 		{ "nn_local", NN_M_LOCAL, sizeof(struct nn_local_key), NULL, 0 },
 	};

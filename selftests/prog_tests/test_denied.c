@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Flows the policy dropped, remembered (nn_denied, docs/datapath.md "A denied
+ * flow remembered") through the real programs (BPF_PROG_TEST_RUN, L3
+ * framing) over examples/assignments.json:
+ * - a denied flow is remembered on its second denial (a spray of flows seen
+ *   once writes nothing), and its later packets are decided by its entry,
+ *   counted exactly as
+ *   the full judge counts it: the verdict nn_last shows, the per-reason,
+ *   per-device and per-rule counters, one drop event per drop; on both
+ *   from-overlay hooks and into the overlay;
+ * - a generation flip makes every entry stale at once: a rule that now
+ *   allows the flow passes its next packet; a revoked device's next packet
+ *   is [revoked]; back to the first policy, the flow is denied again;
+ * - an entry answers only the sender and direction that made it: the other
+ *   end of the same flow key, or the same addresses the other way through
+ *   the gateway, are judged and counted on their own device;
+ * - a flood of distinct denied flows evicts entries of nn_denied only: an
+ *   established flow stays in nn_flows and passes as a flow hit.
+ * Expected verdicts are the worked examples' (verdicts.md); what a hit must
+ * reproduce is the first, fully judged, packet's verdict.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "dp/counters.h"
+#include "dptest.h"
+#include "model_fixture.h"
+
+#define SYN PB_TCP_SYN
+#define ACK PB_TCP_ACK
+#define REPEAT 16
+
+struct dt {
+	struct dpt t;
+	void *mf; /* mf_setup()'s context: policy variants */
+};
+
+static int setup(void **state)
+{
+	struct dt *d = calloc(1, sizeof(*d));
+	struct nn_apply_result res;
+
+	if (!d || mf_setup(&d->mf) || dpt_open_shared(&d->t, NN_FRAMING_L3) ||
+	    dpt_apply(&d->t, mf_base, &res))
+		return -1;
+	*state = d;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct dt *d = *state;
+
+	mf_teardown(&d->mf);
+	dpt_close(&d->t);
+	free(d);
+	return 0;
+}
+
+static void apply(struct dt *d, const struct nn_policy *p)
+{
+	struct nn_apply_result res;
+
+	assert_int_equal(dpt_apply(&d->t, p, &res), 0);
+	assert_true(res.flipped);
+}
+
+static struct dpt_result run(struct dt *d, enum nn_dir dir, enum nn_hook hook, struct pb *b,
+			     size_t *len_out)
+{
+	uint8_t pkt[PB_BUF_LEN];
+	struct dpt_result r;
+	size_t len = pb_build(b, pkt, sizeof(pkt));
+
+	assert_true(len > 0);
+	assert_int_equal(dpt_run(&d->t, dir, hook, pkt, len, &r), 0);
+	if (len_out)
+		*len_out = len;
+	return r;
+}
+
+/* Fail unless @r is a drop [@reason] (only that counter moved, by one), or
+ * a pass when @reason is NN_PASS, and decided by nn_denied iff @hit. */
+static void expect_at(int line, const struct dpt_result *r, int reason, int hit)
+{
+	int k;
+
+	if (r->passed != (reason == NN_PASS) || r->reason != (uint32_t)reason ||
+	    r->denied_hit != (hit == 1))
+		fail_msg("line %d: passed %d reason %u denied_hit %d, want reason %d hit %d", line,
+			 r->passed, r->reason, r->denied_hit, reason, hit);
+	for (k = 1; k < NN_R_MAX; k++)
+		if (r->drops[k] != (uint64_t)(k == reason))
+			fail_msg("line %d: drop counter %d moved by %llu", line, k,
+				 (unsigned long long)r->drops[k]);
+}
+
+#define expect(r, reason, hit)                         \
+	do {                                           \
+		struct dpt_result r_ = (r);            \
+		expect_at(__LINE__, &r_, reason, hit); \
+	} while (0)
+
+/* @b sent three times: judged twice (the second denial is remembered:
+ * nn_denied's admission), then decided by nn_denied, [@reason] each time. */
+static void remembered_at(int line, struct dt *d, enum nn_dir dir, enum nn_hook hook, struct pb *b,
+			  int reason)
+{
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		struct dpt_result r = run(d, dir, hook, b, NULL);
+
+		expect_at(line, &r, reason, i == 2);
+	}
+}
+
+#define remembered(dir, hook, b, reason) remembered_at(__LINE__, d, dir, hook, b, reason)
+
+static uint32_t slot_of(int names_fd, const char *id)
+{
+	uint32_t key, next, *prev = NULL;
+	struct nn_name n;
+
+	while (!bpf_map_get_next_key(names_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (!bpf_map_lookup_elem(names_fd, &key, &n) && n.in_use && !strcmp(n.id, id))
+			return key;
+	}
+	fail_msg("no counter slot for %s", id);
+	return NN_NONE32;
+}
+
+static struct nn_dev_stats dev(struct dt *d, const char *id)
+{
+	struct nn_dev_stats s = { 0 };
+
+	assert_int_equal(nn_percpu_sum(d->t.dp->map_fd[NN_M_DEV_STATS],
+				       slot_of(d->t.dp->map_fd[NN_M_DEV_NAMES], id), sizeof(s) / 8,
+				       (uint64_t *)&s),
+			 0);
+	return s;
+}
+
+static uint64_t rule_hits(struct dt *d, const char *id)
+{
+	uint64_t sum = 0;
+
+	assert_int_equal(nn_percpu_sum(d->t.dp->map_fd[NN_M_RULE_HITS],
+				       slot_of(d->t.dp->map_fd[NN_M_RULE_NAMES], id), 1, &sum),
+			 0);
+	return sum;
+}
+
+/* Entries nn_denied holds (every CPU's). */
+static size_t denied_entries(struct dpt *t)
+{
+	int fd = t->dp->map_fd[NN_M_DENIED];
+	struct nn_flow_key k, *prev = NULL;
+	size_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, prev, &k)) {
+		n++;
+		prev = &k;
+	}
+	return n;
+}
+
+struct ev_buf {
+	struct nn_event ev[REPEAT];
+	size_t n;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct ev_buf *eb = ctx;
+
+	assert_int_equal(size, sizeof(struct nn_event));
+	if (eb->n < REPEAT)
+		memcpy(&eb->ev[eb->n], data, sizeof(struct nn_event));
+	eb->n++;
+	return 0;
+}
+
+static void events_every_drop(struct dt *d)
+{
+	struct nn_config cfg;
+	uint32_t zero = 0;
+	int fd = d->t.dp->map_fd[NN_M_CONFIG];
+
+	assert_int_equal(bpf_map_lookup_elem(fd, &zero, &cfg), 0);
+	cfg.event_sample = 1;
+	cfg.event_rate = 100000;
+	assert_int_equal(bpf_map_update_elem(fd, &zero, &cfg, 0), 0);
+}
+
+/*
+ * REPEAT packets of one denied flow (@b, sent @dir through @hook): the first
+ * judged in full, every later one from nn_denied with the same verdict, the
+ * same drop counter, @id's device counter and @rule's hit counter (NULL:
+ * none) moved once a packet, and a drop event equal to the first one's.
+ */
+static void repeat(struct dt *d, enum nn_dir dir, enum nn_hook hook, struct pb *b, int reason,
+		   const char *id, const char *rule)
+{
+	struct nn_dev_stats d0 = dev(d, id), d1;
+	uint64_t h0 = rule ? rule_hits(d, rule) : 0;
+	struct ev_buf eb = { 0 };
+	struct ring_buffer *rb;
+	struct dpt_result first, r;
+	size_t len, i;
+
+	events_every_drop(d);
+	rb = ring_buffer__new(d->t.dp->map_fd[NN_M_EVENTS], on_event, &eb, NULL);
+	assert_non_null(rb);
+	ring_buffer__consume(rb);
+	eb.n = 0;
+	first = run(d, dir, hook, b, &len);
+	expect(first, reason, 0);
+	if (rule)
+		assert_int_equal(first.rule, mf_rule(mf_base, rule));
+	/* The second denial is remembered (admission), the third is a hit. */
+	for (i = 1; i < REPEAT; i++) {
+		r = run(d, dir, hook, b, NULL);
+		expect(r, reason, i >= 2);
+		r.v.denied_hit = 0;
+		assert_memory_equal(&r.v, &first.v, sizeof(r.v));
+	}
+	d1 = dev(d, id);
+	assert_int_equal(d1.drops[dir] - d0.drops[dir], REPEAT);
+	assert_int_equal(d1.drops[!dir], d0.drops[!dir]);
+	assert_int_equal(d1.packets[dir], d0.packets[dir]);
+	if (rule)
+		assert_int_equal(rule_hits(d, rule) - h0, REPEAT);
+	assert_int_equal(ring_buffer__consume(rb), REPEAT);
+	assert_int_equal(eb.n, REPEAT);
+	for (i = 1; i < REPEAT; i++) {
+		eb.ev[i].ts_ns = eb.ev[0].ts_ns;
+		assert_memory_equal(&eb.ev[i], &eb.ev[0], sizeof(eb.ev[0]));
+	}
+	assert_int_equal(eb.ev[0].reason, reason);
+	assert_int_equal(eb.ev[0].pkt_len, len);
+	assert_int_equal(eb.ev[0].dev_slot, slot_of(d->t.dp->map_fd[NN_M_DEV_NAMES], id));
+	assert_int_equal(eb.ev[0].rule_slot,
+			 rule ? slot_of(d->t.dp->map_fd[NN_M_RULE_NAMES], rule) : NN_NONE32);
+	ring_buffer__free(rb);
+}
+
+static void test_repeat_counted_as_judged(void **state)
+{
+	struct dt *d = *state;
+	struct pb b;
+
+	/* Example #2 (default deny), the deny rule no-smtp, on each hook. */
+	repeat(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 45000, 22, SYN), NN_R_ACL_DEFAULT_DENY,
+	       "alice-laptop", NULL);
+	repeat(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 45001, 22, SYN), NN_R_ACL_DEFAULT_DENY,
+	       "alice-laptop", NULL);
+	repeat(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, NET6, 45002, 25, SYN), NN_R_ACL_DENY,
+	       "alice-laptop", "no-smtp");
+	repeat(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE4, DNS4, 45003, 25, ACK), NN_R_ACL_DENY,
+	       "alice-laptop", "no-smtp");
+	/* Unsolicited from the internet toward alice. */
+	repeat(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 45004, SYN), NN_R_ACL_DEFAULT_DENY,
+	       "alice-laptop", NULL);
+	/* Not only the ACL's reasons: a judge's drop of another tenant. */
+	repeat(d, FROM, NN_HOOK_TC, mf_udp(&b, ALICE6, CAROL6, 45005, 53), NN_R_CROSS_TENANT,
+	       "alice-laptop", NULL);
+}
+
+/* A rule that now allows the flow takes effect at the flip; back to the
+ * first policy, the flow is cut and denied again, then remembered again. */
+static void test_flip_allows(void **state)
+{
+	struct dt *d = *state;
+	struct nn_policy *open22 = mf_variant(d->mf, "\"5432\"", "\"22\"");
+	struct pb b;
+
+	remembered(FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	apply(d, open22);
+	expect(run(d, FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, DB6, 46000, 22, SYN), NULL), NN_PASS, 0);
+	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, DB6, ALICE6, 22, 46000, SYN), NULL), NN_PASS, 0);
+	/* Still denied under the new policy: judged again, and remembered
+	 * again at once (the admission table knows the flow: it was denied
+	 * before), so the next packet is a hit of the new epoch. */
+	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 46001, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 1);
+	apply(d, mf_base);
+	/* The flow opened under open22 is cut, judged and denied. The XDP hook
+	 * shares nn_denied_seen with TC: remembered at once too. */
+	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 46000, 22, ACK), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 46000, 22, ACK), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 1);
+}
+
+/* Revocation flips the generation: the revoked device's remembered denied
+ * flows, both ways, give [revoked] at once. */
+static void test_revocation(void **state)
+{
+	struct dt *d = *state;
+	struct nn_policy *revoked = mf_variant(d->mf,
+					       "\"state\": \"active\", \"key_generation\": 3",
+					       "\"state\": \"disabled\", \"key_generation\": 3");
+	struct pb b;
+
+	remembered(FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 47000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 47001, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	apply(d, revoked);
+	expect(run(d, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 47000, 22, SYN), NULL),
+	       NN_R_REVOKED, 0);
+	expect(run(d, INTO, NN_HOOK_TC, mf_tcp(&b, NET6, ALICE6, 80, 47001, SYN), NULL),
+	       NN_R_REVOKED, 0);
+}
+
+/*
+ * alice -> bob tcp/22 is denied (default deny) and remembered. The same
+ * flow key sent by bob, and alice's addresses toward bob into the overlay
+ * (the host routing a packet that claims alice's source), are other senders:
+ * judged in full and counted on bob's device, never on alice's.
+ */
+static void test_other_sender(void **state)
+{
+	struct dt *d = *state;
+	struct nn_dev_stats a0 = dev(d, "alice-laptop"), b0 = dev(d, "bob-phone"), a1, b1;
+	struct pb b;
+
+	remembered(FROM, NN_HOOK_TC, mf_tcp(&b, ALICE6, BOB6, 48000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(FROM, NN_HOOK_XDP, mf_tcp(&b, BOB6, ALICE6, 22, 48000, ACK),
+		   NN_R_ACL_DEFAULT_DENY);
+	remembered(INTO, NN_HOOK_TC, mf_tcp(&b, ALICE6, BOB6, 48000, 22, SYN),
+		   NN_R_ACL_DEFAULT_DENY);
+	a1 = dev(d, "alice-laptop");
+	b1 = dev(d, "bob-phone");
+	assert_int_equal(a1.drops[FROM] - a0.drops[FROM], 3);
+	assert_int_equal(a1.drops[INTO] - a0.drops[INTO], 0);
+	assert_int_equal(b1.drops[FROM] - b0.drops[FROM], 3);
+	assert_int_equal(b1.drops[INTO] - b0.drops[INTO], 3);
+}
+
+/*
+ * A flood of distinct denied flows evicts remembered denied flows only. The
+ * tables are per-CPU LRUs (each CPU holds its share): nn_flows of 128 a CPU
+ * holds carol's 64 established flows, nn_denied has 64 a CPU. alice sprays
+ * 1000 distinct denied flows once each (none is remembered: admission),
+ * then sends 40 times nn_denied's size of distinct denied flows, each twice. alice's first is no
+ * longer remembered (nn_denied did evict); every one of carol's flows is
+ * still tracked and passes as a flow hit. Were denied flows kept in
+ * nn_flows, the flood would push carol's flows out: an LRU demotes entries
+ * not touched since its last rotation once they are half the list.
+ */
+static void test_flood_keeps_flows(void **state)
+{
+	struct dt *d = *state;
+	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus(), flood, i;
+	struct nn_apply_result res;
+	uint8_t pkt[PB_BUF_LEN];
+	struct dpt_result r;
+	struct dpt small;
+	struct pb b;
+	size_t len, n;
+
+	(void)d;
+	flood = 40 * 64 * ncpu < 50000 ? 40 * 64 * ncpu : 50000;
+	assert_int_equal(dpt_open_tables(&small, NN_FRAMING_L3, 128 * ncpu, 64 * ncpu), 0);
+	assert_int_equal(dpt_apply(&small, mf_base, &res), 0);
+	for (i = 0; i < 64; i++) {
+		len = pb_build(mf_udp(&b, CAROL6, FILES6, (uint16_t)(5000 + i), 53), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_TC, pkt, len, &r), 0);
+		assert_true(r.passed && !r.flow_hit);
+		len = pb_build(mf_udp(&b, FILES6, CAROL6, 53, (uint16_t)(5000 + i)), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, INTO, NN_HOOK_TC, pkt, len, &r), 0);
+		assert_true(r.passed && r.flow_hit);
+	}
+	/* A spray, each flow once: judged, never remembered. */
+	for (i = 0; i < 1000; i++) {
+		len = pb_build(mf_tcp(&b, ALICE6, DB6, (uint16_t)(60000 + i), 22, SYN), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
+		assert_true(r.reason == NN_R_ACL_DEFAULT_DENY && !r.denied_hit);
+	}
+	assert_int_equal(denied_entries(&small), 0);
+	/* The flood: each flow twice, so each is remembered. */
+	for (i = 0; i < 2 * flood; i++) {
+		len = pb_build(mf_tcp(&b, ALICE6, DB6, (uint16_t)(10000 + i / 2), 22, SYN), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
+		assert_int_equal(r.reason, NN_R_ACL_DEFAULT_DENY);
+	}
+	n = denied_entries(&small);
+	if (n == 0 || n > 64 * (size_t)ncpu)
+		fail_msg("nn_denied holds %zu entries after the flood (%u asked)", n, 64 * ncpu);
+	len = pb_build(mf_tcp(&b, ALICE6, DB6, 10000, 22, SYN), pkt, sizeof(pkt));
+	assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
+	assert_true(r.reason == NN_R_ACL_DEFAULT_DENY && !r.denied_hit);
+	for (i = 0; i < 64; i++) {
+		len = pb_build(mf_udp(&b, CAROL6, FILES6, (uint16_t)(5000 + i), 53), pkt,
+			       sizeof(pkt));
+		assert_int_equal(dpt_run_fast(&small, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
+		if (!r.passed || !r.flow_hit)
+			fail_msg("carol's flow %u after the flood: passed %d flow_hit %d", i,
+				 r.passed, r.flow_hit);
+	}
+	dpt_close(&small);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_repeat_counted_as_judged, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flip_allows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_revocation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_other_sender, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flood_keeps_flows, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("denied flows remembered (BPF)", tests, mf_group_setup,
+					   mf_group_teardown);
+}
