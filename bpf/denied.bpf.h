@@ -80,16 +80,16 @@ static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, con
  * direction @dir) under @epoch. Called only with the judge's own verdict,
  * before nn_remember: a [flow_limit] refusal is the bucket's, not the
  * policy's, and is never remembered. Written when this CPU denied the same
- * flow before and its fingerprint is still in its slot (nn_denied_seen). The whole value is written in one
- * update (a new element), so a reader sees the old entry or the new one.
+ * flow before and its fingerprint is still in its slot (nn_denied_seen).
+ * The whole value is written in one update (a new element), so a reader
+ * sees the old entry or the new one.
  */
 static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, const __u8 dir,
 					   int is_b, struct nn_judgement *j)
 {
 	struct nn_denied *d = &s->dv;
-
-	__u64 h;
 	__u32 *seen;
+	__u64 h;
 
 	if (nn_dry_run || j->reason == NN_PASS)
 		return;
