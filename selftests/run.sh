@@ -41,13 +41,29 @@ run_one() {
 }
 
 # run_capture DIR CMD...: run CMD, its output to DIR/log, its status to
-# DIR/rc, its wall seconds to DIR/secs (report_one counts them).
+# DIR/rc, its wall seconds to DIR/secs and the CPU seconds it and what it
+# waited for used to DIR/cpu (report_one prints them: the suite's budget is
+# CPU on two cores, so the CPU figure says what a test costs the others).
+# CPU used elsewhere (a guest booted in the background) is added from the
+# file NN_CPU_EXTRA names.
 run_capture() {
 	local out=$1 start=$SECONDS
 	shift
-	"$@" >"$out/log" 2>&1
-	echo $? >"$out/rc"
+	(
+		export NN_CPU_EXTRA=$out/cpu.extra
+		"$@" >"$out/log" 2>&1
+		echo $? >"$out/rc"
+		cpu_seconds "$out/cpu"
+		[ -e "$NN_CPU_EXTRA" ] && echo $(($(cat "$out/cpu") + $(cat "$NN_CPU_EXTRA"))) >"$out/cpu"
+	)
 	echo $((SECONDS - start)) >"$out/secs"
+}
+cpu_seconds() { # FILE: the calling shell's children's user + system CPU seconds, from
+	# times (into a file: in a pipe or $(...) it would run in a subshell of its own)
+	times >"$1.times"
+	awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, /[ms]/); s += t[1] * 60 + t[2] }
+		printf "%.0f\n", s }' "$1.times" >"$1"
+	rm -f "$1.times"
 }
 
 report_one() {
@@ -62,7 +78,8 @@ report_one() {
 		echo "not ok - $name exited with status $rc without reporting a failure" >>"$log"
 	fi
 	passed=$((passed + p)); failed=$((failed + f)); skipped=$((skipped + s))
-	printf '%-40s %3d passed %3d failed %3d skipped  (%ds)\n' "$name" "$p" "$f" "$s" "$(cat "$out/secs")"
+	printf '%-40s %3d passed %3d failed %3d skipped  (%ds, %ss cpu)\n' "$name" "$p" "$f" "$s" \
+		"$(cat "$out/secs")" "$(cat "$out/cpu" 2>/dev/null || echo '?')"
 	if [ "$f" -ne 0 ] || [ "${V:-0}" = 1 ]; then
 		sed 's/^/    /' "$log"
 		[ "$f" -ne 0 ] && failures+=("$name")
@@ -77,11 +94,10 @@ report_one() {
 # guests boot side by side, NN_VM_JOBS at once (default 2): the BPF tests in
 # a guest run on one CPU (they pin themselves), so one guest leaves the
 # other core idle.
-vm_boot_wait() { # PID TAPFILE: the boot's exit status and TAP output
-	local rc=0
-	wait "$1" || rc=$?
-	cat "$2"
-	return $rc
+vm_boot_result() { # TAPFILE RC: the boot's TAP output and exit status (waited for by the caller)
+	cp "${1%.tap}.cpu" "$NN_CPU_EXTRA" 2>/dev/null
+	cat "$1"
+	return "$2"
 }
 # The matrix's filter names a kernel exactly ("vm6.1" is not "vm6.12"):
 # "vm" every guest, "vmK" kernel K, "vmK:X" K's tests whose name holds X.
@@ -108,8 +124,13 @@ if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 		done
 		[ ${#want[@]} -eq 0 ] && continue
 		while [ "$(jobs -rp | wc -l)" -ge "${NN_VM_JOBS:-2}" ]; do wait -n; done
-		selftests/vm/matrix.sh boot "$k" "$vm_out/run-$k" "${want[@]}" \
-			>"$vm_out/boot-$k.tap" 2>&1 &
+		(
+			selftests/vm/matrix.sh boot "$k" "$vm_out/run-$k" "${want[@]}" \
+				>"$vm_out/boot-$k.tap" 2>&1
+			rc=$?
+			cpu_seconds "$vm_out/boot-$k.cpu"
+			exit $rc
+		) &
 		vm_pid[$k]=$!
 		vm_tests[$k]="${want[*]}"
 		vm_order+=("$k")
@@ -214,7 +235,9 @@ run_lanes "${NN_LANES_UNBOUNDED:-1}" $(netns_tests unbounded)
 # bounds run after).
 if [ ${#vm_order[@]} -gt 0 ]; then
 	for k in "${vm_order[@]}"; do
-		run_one "vm$k:boot" vm_boot_wait "${vm_pid[$k]}" "$vm_out/boot-$k.tap"
+		rc=0
+		wait "${vm_pid[$k]}" || rc=$?
+		run_one "vm$k:boot" vm_boot_result "$vm_out/boot-$k.tap" "$rc"
 		for t in ${vm_tests[$k]}; do
 			run_one "vm$k:$t" selftests/vm/matrix.sh result "$vm_out/run-$k" "$t"
 		done

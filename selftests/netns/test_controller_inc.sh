@@ -46,7 +46,9 @@ source "$(dirname "$0")/lib_cp.sh"
 lib_cp_need
 
 SEED=${NN_SEED:-$(($(date +%s) % 100000))}
-STEPS=${INC_STEPS:-40}
+# 25 a run (INC_STEPS for more): each run draws a new seed, and test_inc_random
+# runs hundreds of random steps a policy through the same library without the daemon
+STEPS=${INC_STEPS:-25}
 echo "# NN_SEED=$SEED steps=$STEPS"
 RANDOM=$SEED
 PINS=/sys/fs/bpf/nanami-test/inc

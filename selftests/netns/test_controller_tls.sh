@@ -79,7 +79,7 @@ gwd_start badcert --cert "$P/cli2.crt" --key "$P/cli2.key" --ca "$P/ca.crt"
 nn_check "client certificate from another CA: refused by the control plane" nn_wait_for 5 \
 	sh -c "[ \$(grep -c 'event=tls_refused' '$NN_TMP/cp.log') -gt $refused ]"
 nn_check "client certificate from another CA: clear error (control plane unreachable, TLS)" \
-	nn_wait_for 3 log_has badcert 'event=control_plane_unreachable url=https://127.0.0.1:8444 .*error=.*certificate'
+	nn_wait_for 10 log_has badcert 'event=control_plane_unreachable url=https://127.0.0.1:8444 .*error=.*certificate'
 nn_check "client certificate from another CA: state down in the metrics" nn_wait_for 3 cp_state_is down
 sleep 2.5	# a resync and two polls: still refused, nothing applied
 nn_check "client certificate from another CA: previous state enforced ($ref)" test \
@@ -88,7 +88,8 @@ gwd_kill badcert TERM
 nn_check "client certificate from another CA: SIGTERM exits 0" test "$(gwd_wait_rc badcert)" = 0
 
 gwd_start badca --cert "$P/cli.crt" --key "$P/cli.key" --ca "$P/ca2.crt"
-nn_check "wrong --ca: server certificate not trusted, clear error" nn_wait_for 3 \
+# (10 s: the daemon loads its programs before its first fetch, seconds on a loaded machine)
+nn_check "wrong --ca: server certificate not trusted, clear error" nn_wait_for 10 \
 	log_has badca 'event=control_plane_unreachable url=https://127.0.0.1:8444 .*error=.*SSL certificate problem'
 sleep 1
 nn_check "wrong --ca: previous state enforced ($ref)" test \

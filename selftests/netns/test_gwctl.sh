@@ -237,29 +237,38 @@ examples="
 17 into-overlay $FILES6 $A6 tcp 40018 445 drop cross_tenant -
 "
 # explain_examples LABEL FRAMING HOOK GWCTL-ARGS...: every example through one
-# attachment; FRAMING and HOOK are what explain must have mirrored.
+# attachment, in one --batch call (one dry-run load for all of them: a load
+# per packet was most of this test's time); FRAMING and HOOK are what explain
+# must have mirrored.
 explain_examples() {
 	local label=$1 framing=$2 hook=$3 id dir src dst proto dport sport verdict reason rule
-	local want got out rc
+	local want got out rc n=0
 	shift 3
+	awk 'NF { print $2, $3, $4, $5, $6, $7, "# example", $1 }' <<<"$examples" >"$TMP/batch"
+	"$GWCTL" "$@" -j explain --batch "$TMP/batch" >"$TMP/batch.out" 2>"$TMP/batch.err"
+	rc=$?
 	while read -r id dir src dst proto dport sport verdict reason rule; do
 		[ -z "$id" ] && continue
+		n=$((n + 1))
 		want=$(jq -cn --arg v "$verdict" --arg r "$reason" --arg u "$rule" \
 			'{verdict: $v, reason: (if $r == "-" then null else $r end),
 			  rule: (if $u == "-" then null else $u end)}')
-		out=$("$GWCTL" "$@" -j explain "$dir" "$src" "$dst" "$proto" "$dport" --sport "$sport")
-		rc=$?
+		out=$(sed -n "${n}p" "$TMP/batch.out")
 		got=$(jq -c '{verdict, reason, rule}' <<<"$out" 2>/dev/null)
 		[ "$dir" = into-overlay ] && want_hook=tc || want_hook=$hook
 		if [ "$rc" -eq 0 ] && [ "$want" = "$got" ] &&
-		   jq -en --arg f "$framing" --arg h "$want_hook" \
-			'input | .framing == $f and .hook == $h' >/dev/null <<<"$out"; then
+		   jq -en --arg f "$framing" --arg h "$want_hook" --arg s "$src" --arg d "$dst" \
+			'input | .framing == $f and .hook == $h and .packet.src == $s and
+			 .packet.dst == $d' >/dev/null <<<"$out"; then
 			ok "explain -j ($label): verdicts.md example $id"
 		else
 			not_ok "explain -j ($label): verdicts.md example $id" \
-				"want $want framing $framing hook $want_hook" "got (rc $rc) $out"
+				"want $want framing $framing hook $want_hook" "got (rc $rc) $out" \
+				"$(cat "$TMP/batch.err")"
 		fi
 	done <<<"$examples"
+	check "explain --batch ($label): one answer a packet" \
+		test "$(wc -l <"$TMP/batch.out")" = "$n"
 }
 
 before_stats=$(g -j stats)
@@ -414,6 +423,15 @@ usage_case "unknown object" bogus
 usage_case "explain without ports for tcp" explain from-overlay "$A6" "$DB6" tcp
 usage_case "explain mixed families" explain from-overlay "$A4" "$DB6" udp 53
 usage_case "explain bad direction" explain sideways "$A6" "$DB6" tcp 1
+printf '# comment\n\nfrom-overlay %s %s tcp 5432\nfrom-overlay %s %s tcp\n' \
+	"$A6" "$DB6" "$A6" "$DB6" >"$TMP/badbatch"
+usage_case "explain --batch with a bad line" explain --batch "$TMP/badbatch"
+check "explain --batch: the error names the line, and nothing was judged" \
+	bash -c "g() { '$GWCTL' --iface '$VGW' --bpffs '$PINS' \"\$@\"; }
+		 out=\$(g -j explain --batch '$TMP/badbatch' 2>&1)
+		 [ \$(wc -l <<<\"\$out\") = 1 ] && jq -e '.error | test(\"line 4: \")' <<<\"\$out\""
+usage_case "explain --batch with packets on the command line too" \
+	explain --batch "$TMP/badbatch" from-overlay "$A6" "$DB6" tcp 5432
 usage_case "stats --watch with -j" stats --watch 1
 usage_case "flows bad --proto" flows --proto nope
 usage_case "monitor bad --reason" monitor --reason nope

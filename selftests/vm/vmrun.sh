@@ -87,7 +87,7 @@ if [ "$ACCEL" = kvm ]; then
 	accel=(-accel kvm -cpu host)
 	scale=1
 else
-	accel=(-accel tcg,thread=multi -cpu max)
+	accel=(-accel tcg,thread=multi -cpu "${NN_VM_CPU:-max}")
 	scale=${NN_VM_TCG_SCALE:-8}
 fi
 
@@ -122,7 +122,7 @@ printf '%s\n' "${RWDIRS[@]}" | sed '/^$/d' >"$RUNDIR/rwdirs"
 qemu=(qemu-system-x86_64 -nodefaults -no-user-config -nographic -no-reboot
 	-machine pc "${accel[@]}" -smp "$SMP" -m "$MEM"
 	-kernel "$BOOT" -initrd "$KDIR/initramfs.cpio.gz"
-	-append "console=ttyS0 quiet panic=-1 rdinit=/init"
+	-append "console=ttyS0 quiet panic=-1 rdinit=/init ${NN_VM_APPEND:-}"
 	-chardev "file,id=klog,path=$RUNDIR/console.log" -serial chardev:klog
 	-chardev stdio,id=io,signal=off -serial chardev:io)
 fs9p() { # ID PATH TAG [readonly=on]; qemu wants a ',' in PATH doubled

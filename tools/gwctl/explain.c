@@ -17,17 +17,23 @@
 #include "dp/explain.h"
 #include "gwctl.h"
 
-enum { E_SPORT };
+enum { E_SPORT, E_BATCH };
 
 static const struct gw_opt explain_opts[] = {
 	[E_SPORT] = { "sport", 's', required_argument, "N",
 		      "source port, or the echo id for icmp/icmpv6 (default 40000)" },
+	[E_BATCH] = { "batch", 'b', required_argument, "FILE",
+		      "judge every packet FILE lists ('-': standard input), one a line: "
+		      "DIRECTION SRC DST PROTO [DPORT [SPORT]] ('#' starts a comment); "
+		      "every line is checked before any is judged; with -j one JSON "
+		      "object a line" },
 	{ NULL },
 };
 
 struct explain_state {
 	uint32_t sport;
 	bool has_sport;
+	const char *batch;
 };
 
 static int explain_opt(struct gw *g, void *state, int idx, const char *arg)
@@ -39,6 +45,8 @@ static int explain_opt(struct gw *g, void *state, int idx, const char *arg)
 			return gw_err(g, GW_USAGE, "--sport: '%s' is not a port number", arg);
 		s->has_sport = true;
 	}
+	if (idx == E_BATCH)
+		s->batch = arg;
 	return 0;
 }
 
@@ -84,27 +92,25 @@ static int via_socket(struct gw *g, const struct nn_explain_args *a, json_t **ou
 	return 0;
 }
 
-/* Without a controller: load a dry-run instance for this one call. */
-static int via_maps(struct gw *g, const struct nn_explain_req *r, json_t **out)
+/* Without a controller: a dry-run instance loaded here, once for every
+ * packet of the call (@x: NULL until the first needs it; the caller frees
+ * it). @with_xdp: load the XDP program too, when a from-overlay packet may
+ * meet it. */
+static int via_maps(struct gw *g, struct nn_explainer **x, bool with_xdp,
+		    const struct nn_explain_req *r, json_t **out)
 {
-	struct nn_explainer *x = NULL;
 	bool xdp = r->dir == NN_DIR_FROM_OVERLAY && gw_xdp_attached(g->iface);
 	char msg[512];
-	int lock, err;
+	int err = 0;
 
-	err = gw_pins_open(g);
-	if (err)
-		return err;
-	/* One explain at a time per pin dir keeps CPU pinning and output sane. */
-	lock = open(g->pin_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (lock >= 0)
-		flock(lock, LOCK_EX);
-	err = nn_explainer_open(g->pin_dir, g->iface, xdp, &x, msg, sizeof(msg));
+	if (!*x) {
+		err = gw_pins_open(g);
+		if (err)
+			return err;
+		err = nn_explainer_open(g->pin_dir, g->iface, with_xdp || xdp, x, msg, sizeof(msg));
+	}
 	if (!err)
-		err = nn_explain(x, r, xdp, out, msg, sizeof(msg));
-	nn_explainer_free(x);
-	if (lock >= 0)
-		close(lock);
+		err = nn_explain(*x, r, xdp, out, msg, sizeof(msg));
 	return err ? gw_err(g, GW_ERR, "%s", msg) : 0;
 }
 
@@ -128,42 +134,12 @@ static void print_side(const char *label, json_t *o)
 
 #define JS(o, k) json_string_value(json_object_get((o), (k)))
 
-static int explain_run(struct gw *g, void *state, int argc, char **argv)
+static void print_answer(struct gw *g, json_t *root, const struct nn_explain_req *r,
+			 const char *why)
 {
-	struct explain_state *st = state;
-	struct nn_explain_args a = { .sport = st->sport, .has_sport = st->has_sport };
-	struct nn_explain_req r;
-	char msg[512], why[512] = "";
-	json_t *root = NULL, *pkt;
-	bool ports;
-	int err;
+	json_t *pkt = json_object_get(root, "packet");
+	bool ports = r->pkt.proto == 6 || r->pkt.proto == 17;
 
-	if (argc < 4 || argc > 5)
-		return gw_err(g, GW_USAGE,
-			      "explain needs from-overlay|into-overlay SRC DST PROTO "
-			      "[DPORT] (see 'nanami-gwctl explain --help')");
-	a.dir = argv[0];
-	a.src = argv[1];
-	a.dst = argv[2];
-	a.proto = argv[3];
-	a.dport = argc == 5 ? argv[4] : NULL;
-	if (nn_explain_parse(&a, &r, msg, sizeof(msg)))
-		return gw_err(g, GW_USAGE, "%s", msg);
-	err = via_socket(g, &a, &root, why, sizeof(why));
-	if (err == -ENOTCONN)
-		err = via_maps(g, &r, &root);
-	if (err)
-		return err;
-	/* Who answered: scripts compare the two (the answer is the same). */
-	json_object_set_new(root, "via", json_string(why[0] ? "pinned_maps" : "control_socket"));
-	if (why[0])
-		json_object_set_new(root, "fallback_reason", json_string(why));
-	if (g->json) {
-		gw_json_print(root);
-		return GW_OK;
-	}
-	pkt = json_object_get(root, "packet");
-	ports = r.pkt.proto == 6 || r.pkt.proto == 17;
 	printf("verdict    %s%s\n", JS(root, "verdict") ?: "?",
 	       json_is_true(json_object_get(root, "flow_hit")) ? " (a tracked flow decided)" : "");
 	printf("reason     %s\n", JS(root, "reason") ?: "-");
@@ -186,13 +162,195 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 		printf("answered   here, from the pinned maps (no controller: %s)\n", why);
 	else
 		printf("answered   by the controller (%s)\n", g->ctl_sock);
-	json_decref(root);
-	return GW_OK;
+}
+
+/* One packet of the call: its words (they outlive the parse) and the
+ * request they make. */
+struct packet {
+	char *words[6];
+	struct nn_explain_args a;
+	struct nn_explain_req r;
+};
+
+static void packets_free(struct packet *p, size_t n)
+{
+	size_t i, w;
+
+	for (i = 0; i < n; i++)
+		for (w = 0; w < 6; w++)
+			free(p[i].words[w]);
+	free(p);
+}
+
+/* @argv: DIRECTION SRC DST PROTO [DPORT [SPORT]] (SPORT only in a batch
+ * line; on the command line it is --sport). 0, or -EINVAL with @msg. */
+static int packet_from(struct packet *p, int argc, char **argv, int max, char *msg, size_t msglen)
+{
+	if (argc < 4 || argc > max) { /* (a batch line's words past 6 were not kept) */
+		snprintf(msg, msglen,
+			 "needs from-overlay|into-overlay SRC DST PROTO [DPORT%s], "
+			 "got %d word(s)",
+			 max == 6 ? " [SPORT]" : "", argc);
+		return -EINVAL;
+	}
+	p->a.dir = argv[0];
+	p->a.src = argv[1];
+	p->a.dst = argv[2];
+	p->a.proto = argv[3];
+	p->a.dport = argc >= 5 ? argv[4] : NULL;
+	if (argc == 6) {
+		if (gw_parse_u32(argv[5], 65535, &p->a.sport)) {
+			snprintf(msg, msglen, "SPORT '%s' is not a port number", argv[5]);
+			return -EINVAL;
+		}
+		p->a.has_sport = true;
+	}
+	return nn_explain_parse(&p->a, &p->r, msg, msglen) ? -EINVAL : 0;
+}
+
+static bool words_kept(const struct packet *p, int argc)
+{
+	int w;
+
+	for (w = 0; w < argc && w < 6; w++)
+		if (!p->words[w])
+			return false;
+	return true;
+}
+
+/* Every line of @path checked before any packet is judged: a list with a
+ * bad line judges nothing, and the error names the line. */
+static int batch_read(struct gw *g, const char *path, const struct explain_state *st,
+		      struct packet **out, size_t *n_out)
+{
+	FILE *f = strcmp(path, "-") ? fopen(path, "r") : stdin;
+	struct packet *p = NULL;
+	size_t n = 0, cap = 0, lineno = 0, len = 0;
+	char *line = NULL, msg[512];
+	int err = 0;
+
+	if (!f)
+		return gw_err(g, GW_USAGE, "--batch %s: %s", path, strerror(errno));
+	while (getline(&line, &len, f) >= 0) {
+		char *save = NULL, *w, *hash = strchr(line, '#');
+		int argc = 0;
+
+		lineno++;
+		if (hash)
+			*hash = '\0';
+		if (n == cap) {
+			struct packet *np = realloc(p, (cap = cap ? 2 * cap : 16) * sizeof(*p));
+
+			if (!np) {
+				err = gw_err(g, GW_ERR, "out of memory");
+				break;
+			}
+			p = np;
+		}
+		memset(&p[n], 0, sizeof(p[n]));
+		p[n].a.sport = st->sport;
+		p[n].a.has_sport = st->has_sport;
+		for (w = strtok_r(line, " \t\r\n", &save); w;
+		     w = strtok_r(NULL, " \t\r\n", &save)) {
+			if (argc < 6)
+				p[n].words[argc] = strdup(w);
+			argc++; /* counted on, for the message */
+		}
+		if (!argc)
+			continue;
+		n++; /* its words are freed with the list, whatever follows */
+		if (!words_kept(&p[n - 1], argc)) {
+			err = gw_err(g, GW_ERR, "out of memory");
+			break;
+		}
+		if (packet_from(&p[n - 1], argc, p[n - 1].words, 6, msg, sizeof(msg))) {
+			err = gw_err(g, GW_USAGE, "--batch %s: line %zu: %s", path, lineno, msg);
+			break;
+		}
+	}
+	if (!err && ferror(f))
+		err = gw_err(g, GW_ERR, "--batch %s: %s", path, strerror(errno));
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	if (err) {
+		packets_free(p, n);
+		return err;
+	}
+	*out = p;
+	*n_out = n;
+	return 0;
+}
+
+static int explain_run(struct gw *g, void *state, int argc, char **argv)
+{
+	struct explain_state *st = state;
+	struct nn_explainer *x = NULL;
+	struct packet *p = NULL;
+	bool socket = true, from = false;
+	char msg[512], why[512] = "";
+	size_t n = 0, i;
+	int err;
+
+	if (st->batch) {
+		if (argc)
+			return gw_err(g, GW_USAGE,
+				      "explain --batch takes its packets from the "
+				      "file, not the command line");
+		err = batch_read(g, st->batch, st, &p, &n);
+		if (err)
+			return err;
+	} else {
+		p = calloc(1, sizeof(*p));
+		if (!p)
+			return gw_err(g, GW_ERR, "out of memory");
+		n = 1;
+		p->a.sport = st->sport;
+		p->a.has_sport = st->has_sport;
+		if (packet_from(p, argc, argv, 5, msg, sizeof(msg))) {
+			free(p);
+			return gw_err(g, GW_USAGE, "explain %s (see 'nanami-gwctl explain --help')",
+				      msg);
+		}
+	}
+	for (i = 0; i < n; i++)
+		from |= p[i].r.dir == NN_DIR_FROM_OVERLAY;
+	for (i = 0, err = 0; i < n && !err; i++) {
+		json_t *root = NULL;
+
+		if (socket) {
+			err = via_socket(g, &p[i].a, &root, why, sizeof(why));
+			socket = err != -ENOTCONN;
+		}
+		if (!socket)
+			err = via_maps(g, &x, from && gw_xdp_attached(g->iface), &p[i].r, &root);
+		if (err)
+			break;
+		/* Who answered: scripts compare the two (the answer is the same). */
+		json_object_set_new(root, "via",
+				    json_string(socket ? "control_socket" : "pinned_maps"));
+		if (!socket)
+			json_object_set_new(root, "fallback_reason", json_string(why));
+		if (g->json) {
+			gw_json_print(root);
+		} else {
+			if (i)
+				putchar('\n');
+			print_answer(g, root, &p[i].r, socket ? "" : why);
+			json_decref(root);
+		}
+	}
+	nn_explainer_free(x);
+	if (st->batch)
+		packets_free(p, n);
+	else
+		free(p);
+	return err ? err : GW_OK;
 }
 
 const struct gw_cmd gw_cmd_explain = {
 	.name = "explain",
-	.args = "from-overlay|into-overlay SRC DST PROTO [DPORT] [--sport N]",
+	.args = "from-overlay|into-overlay SRC DST PROTO [DPORT] [--sport N] | --batch FILE",
 	.summary = "judge one packet against the live state with the real programs "
 		   "(dry run: changes nothing)",
 	.opts = explain_opts,
