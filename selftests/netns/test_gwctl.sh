@@ -337,7 +337,8 @@ attach_tun() {
 	"$GATEWAYD" --iface "$1" --assignments examples/assignments.json --once \
 		--state-dir "$TMP/state/$1" --wg none \
 		--bpffs "/sys/fs/bpf/nanami-test/$1" --max-devices 32 --max-nodes 8 \
-		--max-rules 16 --max-prefixes 64 --max-cells 64 --max-flows 256 "${@:2}" \
+		--max-rules 16 --max-prefixes 64 --max-cells 64 --max-flows 256 --max-denied 128 \
+		"${@:2}" \
 		>>"$TMP/gwd.log" 2>&1
 }
 if [ "$tun_ok" = 1 ] && attach_tun "$TUN_TC" && attach_tun "$TUN_XDP" --hook xdp; then
@@ -347,7 +348,8 @@ if [ "$tun_ok" = 1 ] && attach_tun "$TUN_TC" && attach_tun "$TUN_XDP" --hook xdp
 		'[.programs[] | select(.pinned_maps) | [.name, .mode]] | sort ==
 		 [["nn_tc_into_overlay", "tc"], ["nn_xdp_from_overlay", "xdp-generic"]]'
 	jcheck "status -j: capacities of the second attachment" "$out" \
-		'.maps.nn_addrs.capacity == 74 and .maps.nn_flows.capacity == 256'
+		'.maps.nn_addrs.capacity == 74 and .maps.nn_flows.capacity == 256 and
+		 .maps.nn_denied.capacity == 128'
 	explain_examples "tun, tc" l3 tc --iface "$TUN_TC" --bpffs "/sys/fs/bpf/nanami-test/$TUN_TC"
 	explain_examples "tun, xdp" l3 xdp --iface "$TUN_XDP" \
 		--bpffs "/sys/fs/bpf/nanami-test/$TUN_XDP"

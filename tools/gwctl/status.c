@@ -161,6 +161,7 @@ static const struct {
 	{ NN_M_POLICY, sizeof(struct nn_cell_key), true },
 	{ NN_M_CELLS4, sizeof(struct nn_cell_key), true },
 	{ NN_M_FLOWS, sizeof(struct nn_flow_key), false },
+	{ NN_M_DENIED, sizeof(struct nn_flow_key), false },
 	{ NN_M_FRAGS, sizeof(struct nn_frag_key), false },
 	{ NN_M_DEV_NAMES, sizeof(uint32_t), false },
 	{ NN_M_RULE_NAMES, sizeof(uint32_t), false },

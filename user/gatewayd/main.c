@@ -55,6 +55,7 @@ enum opt_id {
 	O_MAX_PREFIXES,
 	O_MAX_CELLS,
 	O_MAX_FLOWS,
+	O_MAX_DENIED,
 	O_MAX_NODES,
 	O_MAX_NEW_FLOWS,
 	O_MAX_SNAPSHOT,
@@ -108,6 +109,8 @@ static const struct flag {
 	{ "max-prefixes", "N", O_MAX_PREFIXES, "map capacity for prefixes (default 262144)" },
 	{ "max-cells", "N", O_MAX_CELLS, "map capacity for compiled ACL cells (default 524288)" },
 	{ "max-flows", "N", O_MAX_FLOWS, "flow table size (default 1048576)" },
+	{ "max-denied", "N", O_MAX_DENIED,
+	  "denied flows remembered, dropped without a second judgement (default 131072)" },
 	{ "max-nodes", "N", O_MAX_NODES, "map capacity for overlay nodes (default 1024)" },
 	{ "max-new-flows-per-device", "RATE[/BURST]", O_MAX_NEW_FLOWS,
 	  "new flows and fragment verdicts per second per device (default 1000/4000; 0: off)" },
@@ -289,6 +292,8 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 		return parse_uint(v, name, &d->cap.max_cells);
 	case O_MAX_FLOWS:
 		return parse_uint(v, name, &d->cap.max_flows);
+	case O_MAX_DENIED:
+		return parse_uint(v, name, &d->cap.max_denied);
 	case O_MAX_NODES:
 		return parse_uint(v, name, &d->cap.max_nodes);
 	case O_MAX_NEW_FLOWS:
