@@ -135,9 +135,12 @@ pass "icmpv6 allowed the other way: bob pings alice" png bob "$ALICE" 3
 # host_only WHAT: true in a VM guest (NN_VM=1), which leaves WHAT to the host's
 # run: its outcome is the same code on every kernel (the verdict logic, which
 # the guests' BPF tests judge against the model on each kernel; the control
-# plane's API), and the kernel matrix has a time budget. The guest keeps one
-# check of each reason and direction, and everything kernel WireGuard, TC on
-# a kernel wg0 and nftables decide.
+# plane's API), and the kernel matrix has a time budget. The guest keeps what
+# kernel WireGuard, TC on a kernel wg0, generic netlink and nftables decide:
+# allowed flows both ways with their replies, a default denial each way, one
+# cross-tenant drop, the spoofed source behind lax AllowedIPs and its repair,
+# NAT, no egress, revocation and --detach. Every reason is also judged
+# against the model on each guest's kernel by its BPF tests.
 host_only() {
 	[ "${NN_VM:-0}" = 1 ] || return 1
 	echo "# in the guest: $1 left to the host's run (kernel-independent)"
@@ -154,9 +157,11 @@ if ! host_only "udp, icmpv6 and other users' default denials"; then
 	drop "tcp denied: bob -> acme-db tcp/5432 (bob is not in eng)" acl_default_deny \
 		T1 try bob tcp "$DB" 5432
 fi
-h0=$(topo_hits no-smtp)
-drop "deny rule: alice -> internet tcp/25 (no-smtp)" acl_deny T1 try alice tcp "$INET6" 25
-nn_check "no-smtp counted the denial" test "$(topo_hits no-smtp)" -gt "$h0"
+if ! host_only "a deny rule (acl_deny)"; then
+	h0=$(topo_hits no-smtp)
+	drop "deny rule: alice -> internet tcp/25 (no-smtp)" acl_deny T1 try alice tcp "$INET6" 25
+	nn_check "no-smtp counted the denial" test "$(topo_hits no-smtp)" -gt "$h0"
+fi
 host_only "unknown_dst" ||
 	drop "unassigned overlay address: alice -> fd7a:6e61:6e61:ff::1" unknown_dst \
 		T1 try alice tcp fd7a:6e61:6e61:ff::1 443
@@ -175,11 +180,11 @@ if ! host_only "more cross-tenant pairs"; then
 	drop "cross-tenant: alice -> globex-files tcp/445" cross_tenant \
 		T1 try alice tcp "$FILES" 445
 fi
-drop "cross-tenant into the overlay: globex-files -> alice" cross_tenant \
-	T1 try res tcp "$ALICE" 22 -s "$FILES"
-drop "cross-network: alice -> acme-lab-db tcp/443 (same tenant, other network)" cross_network \
-	T1 try alice tcp "$LABDB" 443
-if ! host_only "more cross-network pairs"; then
+if ! host_only "cross-tenant into the overlay and cross-network"; then
+	drop "cross-tenant into the overlay: globex-files -> alice" cross_tenant \
+		T1 try res tcp "$ALICE" 22 -s "$FILES"
+	drop "cross-network: alice -> acme-lab-db tcp/443 (same tenant, other network)" \
+		cross_network T1 try alice tcp "$LABDB" 443
 	drop "cross-network: alice pings dave-tablet (acme-lab)" cross_network png alice "$DAVE"
 	drop "cross-network into the overlay: acme-lab-db -> alice" cross_network \
 		T1 try res tcp "$ALICE" 22 -s "$LABDB"
@@ -235,8 +240,9 @@ lax_drop() {
 nn_in alice ip addr add fd7a:6e61:6e61:20::3/128 dev wg0 nodad
 lax_drop "lax AllowedIPs: alice sends as fd7a:6e61:6e61:10::99 (nobody's): the dataplane drops it" spoof \
 	T1 try alice tcp "$WEB" 443 -s fd7a:6e61:6e61:10::99
-lax_drop "lax AllowedIPs: alice sends as carol-old-laptop (a disabled device of another tenant)" revoked \
-	T1 try alice tcp "$FILES" 445 -s fd7a:6e61:6e61:20::3
+host_only "a revoked source behind lax AllowedIPs" ||
+	lax_drop "lax AllowedIPs: alice sends as carol-old-laptop (a disabled device of another tenant)" \
+		revoked T1 try alice tcp "$FILES" 445 -s fd7a:6e61:6e61:20::3
 repaired() { [ "$(topo_gw_allowed "${TOPO_PUB[alice]}")" = "100.96.16.2/32 $ALICE/128" ]; }
 if nn_wait_for $((TOPO_RESYNC + 2)) repaired; then
 	echo "# allowed_ips_repair_ms=$(($(nn_now_ms) - t_lax))"
@@ -285,31 +291,33 @@ drop "vpn_only (bob): no internet" no_egress T1 try bob tcp "$INET6" 443
 
 # ---- routing-preference change through the control plane ----------------------
 
-ok_inet() { T=0.5 try bob tcp "$INET6" 443; }
-nn_check "PUT bob-phone routing-preference full_tunnel: accepted" \
-	cp_api PUT /api/v1/devices/bob-phone/routing-preference '{"traffic_mode": "full_tunnel"}'
-if ms=$(topo_wait_ms 3 ok_inet); then
-	echo "# routing_change_ms=$ms"
-	nn_check "vpn_only -> full_tunnel: bob reaches the internet within $TOPO_1S ($ms ms)" test "$ms" -le "$TOPO_1S_MS"
-else
-	nn_not_ok "vpn_only -> full_tunnel: bob reaches the internet" "not after $ms ms"
+if ! host_only "the routing-preference change (the revocation below times the same path)"; then
+	ok_inet() { T=0.5 try bob tcp "$INET6" 443; }
+	nn_check "PUT bob-phone routing-preference full_tunnel: accepted" \
+		cp_api PUT /api/v1/devices/bob-phone/routing-preference '{"traffic_mode": "full_tunnel"}'
+	if ms=$(topo_wait_ms 3 ok_inet); then
+		echo "# routing_change_ms=$ms"
+		nn_check "vpn_only -> full_tunnel: bob reaches the internet within $TOPO_1S ($ms ms)" test "$ms" -le "$TOPO_1S_MS"
+	else
+		nn_not_ok "vpn_only -> full_tunnel: bob reaches the internet" "not after $ms ms"
+	fi
+	# The way back is timed on the live dataplane (gwctl explain reads the
+	# pinned maps), then confirmed with real traffic: a failing connection
+	# attempt would add its own timeout to the figure.
+	no_egress_now() {
+		[ "$(gwctl explain from-overlay "$BOB" "$INET6" tcp 443 | jq -r '.reason')" = no_egress ]
+	}
+	nn_check "PUT bob-phone routing-preference null (back to vpn_only)" \
+		cp_api PUT /api/v1/devices/bob-phone/routing-preference 'null'
+	if ms=$(topo_wait_ms 3 no_egress_now); then
+		echo "# routing_change_back_ms=$ms"
+		nn_check "full_tunnel -> vpn_only: the dataplane cuts bob's internet within $TOPO_1S ($ms ms)" \
+			test "$ms" -le "$TOPO_1S_MS"
+	else
+		nn_not_ok "full_tunnel -> vpn_only: the dataplane cuts bob's internet" "not after $ms ms"
+	fi
+	drop "... and bob's next connection to the internet is dropped" no_egress T1 try bob tcp "$INET6" 443
 fi
-# The way back is timed on the live dataplane (gwctl explain reads the
-# pinned maps), then confirmed with real traffic: a failing connection
-# attempt would add its own timeout to the figure.
-no_egress_now() {
-	[ "$(gwctl explain from-overlay "$BOB" "$INET6" tcp 443 | jq -r '.reason')" = no_egress ]
-}
-nn_check "PUT bob-phone routing-preference null (back to vpn_only)" \
-	cp_api PUT /api/v1/devices/bob-phone/routing-preference 'null'
-if ms=$(topo_wait_ms 3 no_egress_now); then
-	echo "# routing_change_back_ms=$ms"
-	nn_check "full_tunnel -> vpn_only: the dataplane cuts bob's internet within $TOPO_1S ($ms ms)" \
-		test "$ms" -le "$TOPO_1S_MS"
-else
-	nn_not_ok "full_tunnel -> vpn_only: the dataplane cuts bob's internet" "not after $ms ms"
-fi
-drop "... and bob's next connection to the internet is dropped" no_egress T1 try bob tcp "$INET6" 443
 
 # ---- invalid manual egress -------------------------------------------------------
 
