@@ -29,7 +29,7 @@ set -u
 VM_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 EVERY_KERNEL=(test_examples test_differential test_updates test_load_errors test_flow_limit)
 # On one kernel each, to keep the two TCG guests inside the suite's budget
-# (their CPU was two thirds of make test's):
+# (they used half of make test's CPU, two thirds of it while they ran):
 # - test_bad_packets on 6.12: what it adds to test_differential's attack
 #   generator (which runs on every kernel) is the table of crafted packets,
 #   the same code on each kernel; on 6.12 its loads cost half of 6.1's.
