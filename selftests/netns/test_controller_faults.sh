@@ -93,14 +93,14 @@ before=$(echo "gen=$(gen) epoch=$(active_epoch)")
 cp "$SA/last-good.snapshot" "$NN_TMP/lkg.good"
 head -c 300 "$NN_TMP/lkg.good" >"$SA/last-good.snapshot"
 gwd_start g3 --resync 2 --poll 1 --max-snapshot-mb 16
-nn_check "torn LKG: clear message at start" nn_wait_for 3 \
+nn_check "torn LKG: clear message at start" nn_wait_for 10 \
 	log_has g3 'event=lkg_ignored .*reason=.*torn'
 nn_check "torn LKG: the pinned generation stays enforced ($before)" \
 	test "$(echo "gen=$(gen) epoch=$(active_epoch)")" = "$before"
 gwd_kill g3 TERM
 sed 's/"acme-prod"/"acme-prox"/' "$NN_TMP/lkg.good" >"$SA/last-good.snapshot"
 gwd_start g4 --resync 2 --poll 1 --max-snapshot-mb 16
-nn_check "corrupt LKG (same length, other bytes): checksum mismatch reported" nn_wait_for 3 \
+nn_check "corrupt LKG (same length, other bytes): checksum mismatch reported" nn_wait_for 10 \
 	log_has g4 'event=lkg_ignored .*reason=.*checksum'
 nn_check "corrupt LKG: the pinned generation stays enforced ($before)" \
 	test "$(echo "gen=$(gen) epoch=$(active_epoch)")" = "$before"

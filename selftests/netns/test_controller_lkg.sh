@@ -124,7 +124,7 @@ for bad in torn corrupt huge; do
 	PINS=/sys/fs/bpf/nanami-test/fresh$i
 	base_args "$PINS"
 	gwd_start b$i --resync 2 --poll 1
-	nn_check "$bad LKG: refused at start, the log names $LKG ($want)" nn_wait_for 5 \
+	nn_check "$bad LKG: refused at start, the log names $LKG ($want)" nn_wait_for 10 \
 		log_has b$i "event=lkg_ignored .*reason=\"$LKG: .*$want"
 	nn_check "$bad LKG: the log says everything is denied" \
 		log_has b$i "event=no_snapshot .*last-known-good refused: everything from the overlay is denied"

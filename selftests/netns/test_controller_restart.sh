@@ -104,7 +104,7 @@ e=$(active_epoch)
 gwd_kill g0 KILL
 nn_check "SIGKILL: programs still attached, same ids" test "$(prog_ids eth0)" = "$ids"
 gwd_start g1 --metrics-listen "$METRICS"
-nn_check "restart: generation 7 re-read from the control plane" nn_wait_for 5 \
+nn_check "restart: generation 7 re-read from the control plane" nn_wait_for 10 \
 	sh -c "grep -q 'event=applied .*generation=7' '$NN_TMP/g1.log'"
 nn_check "restart adopts the pinned maps: same program ids" test "$(prog_ids eth0)" = "$ids"
 nn_check "restart with the same state: no flip (epoch $e), no map write" \

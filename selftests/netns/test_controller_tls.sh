@@ -76,7 +76,7 @@ ref="gen=$(gen) epoch=$(active_epoch) bob=$(verdict $BOB fd00:acc:1::1 tcp 443)"
 cp_req PUT /admin/v1/devices/bob-phone/state '{"state":"active"}' >/dev/null
 refused=$(grep -c 'event=tls_refused' "$NN_TMP/cp.log")
 gwd_start badcert --cert "$P/cli2.crt" --key "$P/cli2.key" --ca "$P/ca.crt"
-nn_check "client certificate from another CA: refused by the control plane" nn_wait_for 5 \
+nn_check "client certificate from another CA: refused by the control plane" nn_wait_for 10 \
 	sh -c "[ \$(grep -c 'event=tls_refused' '$NN_TMP/cp.log') -gt $refused ]"
 nn_check "client certificate from another CA: clear error (control plane unreachable, TLS)" \
 	nn_wait_for 10 log_has badcert 'event=control_plane_unreachable url=https://127.0.0.1:8444 .*error=.*certificate'

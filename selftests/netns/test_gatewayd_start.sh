@@ -105,12 +105,12 @@ FPINS=/sys/fs/bpf/nanami-test/file
 jq '.generation = 7' "$EX" >"$NN_TMP/file.json"
 nn_bg gw gwd-file "$GWD" --iface "$DEV" --bpffs "$FPINS" "${CAPS[@]}" \
 	--assignments "$NN_TMP/file.json" --state-dir "$NN_TMP/sf" --wg none --nat off
-nn_check "no --node-id: the file's node_id is taken and logged" nn_wait_for 5 \
+nn_check "no --node-id: the file's node_id is taken and logged" nn_wait_for 10 \
 	grep -q 'event=node_id_taken node_id=gw-fra-1' "$NN_TMP/gwd-file.log"
 nn_check "no --node-id: generation 7 enforced" nn_wait_for 5 gen_is 7
 jq '.generation = 8 | .node_id = "gw-ams-1"' "$EX" >"$NN_TMP/file.json.new"
 mv "$NN_TMP/file.json.new" "$NN_TMP/file.json"
-nn_check "a later file naming another node: rejected, naming node_id" nn_wait_for 5 \
+nn_check "a later file naming another node: rejected, naming node_id" nn_wait_for 10 \
 	grep -q 'event=snapshot_rejected .*node_id "gw-ams-1" is not this gateway' "$NN_TMP/gwd-file.log"
 nn_check "a later file naming another node: generation 7 stays" test "$(gen)" = 7
 jq '.generation = 9' "$EX" >"$NN_TMP/file.json.new"
