@@ -162,8 +162,8 @@ static void same_outcome(const struct outcome *s, const struct outcome *m)
 
 	assert_int_equal(s->err, m->err);
 	if (s->errs.n != m->errs.n)
-		fail_msg("%zu messages from the text, %zu from the tree; first: %s / %s",
-			 s->errs.n, m->errs.n, s->errs.n ? s->errs.msgs[0] : "-",
+		fail_msg("%zu messages from the text, %zu from the tree; first: %s / %s", s->errs.n,
+			 m->errs.n, s->errs.n ? s->errs.msgs[0] : "-",
 			 m->errs.n ? m->errs.msgs[0] : "-");
 	for (i = 0; i < s->errs.n; i++)
 		assert_string_equal(s->errs.msgs[i], m->errs.msgs[i]);
