@@ -71,6 +71,10 @@ size_t nn_held_bytes(const struct nn_held *h);
 /* @j (a jansson value) copied into @d's arena as *@out. @h (may be NULL)
  * lends its cache of short strings. */
 int nn_held_copy_json(struct nn_jdoc *d, struct nn_held *h, const json_t *j, struct nn_jv *out);
+/* @v's tree copied into arena @d as *@out (a value kept apart from its
+ * document: the kept state's user objects). 0 or -ENOMEM (the copy so far
+ * stays in @d, unreachable). */
+int nn_held_copy_jv(struct nn_jdoc *d, const struct nn_jv *v, struct nn_jv *out);
 /* Element @i of array @arr becomes a copy of @j (@i < size). */
 int nn_held_arr_set(struct nn_held *h, struct nn_jv *arr, size_t i, const json_t *j);
 /* A copy of @j appended to array @arr. */
