@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "compile/compile.h"
+#include "policy/held.h"
 #include "policy/jdoc.h"
 #include "policy/policy.h"
 
@@ -58,15 +59,18 @@ static void split_check(const char *s, size_t len)
 	nn_jdoc_free(&d2);
 }
 
+/* Two validations of the same input: the same verdict and the same
+ * messages in the same order, or abort (frees both). */
+static void same_or_abort(int r1, struct nn_errlist *e1, struct nn_policy *p1, int r2,
+			  struct nn_errlist *e2, struct nn_policy *p2);
+
 /* Validation on two threads (validate_split.c, every network a job of its
- * own, alternating between the threads) against the serial walk: the same
- * verdict and the same messages in the same order, or abort. */
+ * own, alternating between the threads) against the serial walk. */
 static void validate_split_check(const char *s, size_t len, const struct nn_limits *lim)
 {
 	struct nn_errlist e1 = {}, e2 = {};
 	struct nn_policy *p1 = NULL, *p2 = NULL;
 	int r1, r2;
-	size_t i;
 
 	nn_validate_par_min = 0;
 	nn_validate_split_fixed = true;
@@ -74,17 +78,43 @@ static void validate_split_check(const char *s, size_t len, const struct nn_limi
 	nn_validate_par_min = SIZE_MAX;
 	nn_validate_split_fixed = false;
 	r2 = nn_policy_parse(s, len, NULL, lim, &p2, &e2);
-	if (r1 != r2 || e1.n != e2.n || !p1 != !p2 ||
+	same_or_abort(r1, &e1, p1, r2, &e2, p2);
+}
+
+/* The held document's tree validated where it is (held_policy.c: the
+ * daemon's one parse of a fetched snapshot) against the text's parse. */
+static void held_check(const char *s, size_t len, const struct nn_limits *lim)
+{
+	struct nn_errlist e1 = {}, e2 = {};
+	struct nn_policy *p1 = NULL, *p2 = NULL;
+	struct nn_held *h;
+	char why[256];
+	int r1, r2;
+
+	if (nn_held_parse(s, len, &h, why, sizeof(why)))
+		return; /* the client refuses it before any validation */
+	r1 = nn_held_policy(h, s, len, NULL, lim, &p1, &e1);
+	nn_held_put(h);
+	r2 = nn_policy_parse(s, len, NULL, lim, &p2, &e2);
+	same_or_abort(r1, &e1, p1, r2, &e2, p2);
+}
+
+static void same_or_abort(int r1, struct nn_errlist *e1, struct nn_policy *p1, int r2,
+			  struct nn_errlist *e2, struct nn_policy *p2)
+{
+	size_t i;
+
+	if (r1 != r2 || e1->n != e2->n || !p1 != !p2 ||
 	    (p1 && (p1->n_devices != p2->n_devices || p1->n_rules != p2->n_rules ||
 		    p1->n_closed != p2->n_closed)))
 		abort();
-	for (i = 0; i < e1.n; i++)
-		if (strcmp(e1.msgs[i], e2.msgs[i]))
+	for (i = 0; i < e1->n; i++)
+		if (strcmp(e1->msgs[i], e2->msgs[i]))
 			abort();
 	nn_policy_free(p1);
 	nn_policy_free(p2);
-	nn_errlist_free(&e1);
-	nn_errlist_free(&e2);
+	nn_errlist_free(e1);
+	nn_errlist_free(e2);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -107,6 +137,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	lim.max_rules = 4096;
 	lim.max_prefixes = 8192;
 	validate_split_check((const char *)data, size, &lim);
+	held_check((const char *)data, size, &lim);
 	if (nn_policy_parse((const char *)data, size, NULL, &lim, &p, &errs) == 0) {
 		slots.dev = calloc(p->n_devices + 1, sizeof(uint32_t));
 		slots.node = calloc(p->n_nodes + 1, sizeof(uint32_t));

@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "gatewayd/lkg.h"
+#include "policy/held.h"
 
 static char dir[] = "/tmp/nn-lkg-XXXXXX";
 
@@ -53,6 +54,64 @@ static void test_round_trip(void **state)
 	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 0777, 0600);
+}
+
+/* The whole file's bytes. */
+static char *file_bytes(size_t *len)
+{
+	char path[512], *buf = malloc(1 << 20);
+	FILE *f;
+
+	assert_non_null(buf);
+	snprintf(path, sizeof(path), "%s/%s", dir, NN_LKG_FILE);
+	f = fopen(path, "rb");
+	assert_non_null(f);
+	*len = fread(buf, 1, 1 << 20, f);
+	fclose(f);
+	return buf;
+}
+
+/* From a held document (nn_lkg_save_doc: its text generated twice, never
+ * whole): the file nn_lkg_save writes of the document's dump, byte for
+ * byte, over the writer's 64 KB buffer (many small pieces, and a string
+ * longer than the buffer on its own) and loaded back. */
+static void test_from_document(void **state)
+{
+	char why[256] = "", *text, *dump, *a, *b, *json = NULL;
+	size_t n = 0, dlen, alen, blen, len = 0, i;
+	struct nn_held *h;
+	uint64_t gen = 0;
+
+	(void)state;
+	text = malloc(400000);
+	assert_non_null(text);
+	n += (size_t)sprintf(text, "{\"generation\": 9, \"a\": [");
+	for (i = 0; i < 5000; i++)
+		n += (size_t)sprintf(text + n, "%s\"d-%zu\\u00e9\"", i ? ", " : "", i);
+	n += (size_t)sprintf(text + n, "], \"big\": \"");
+	memset(text + n, 'x', 70000);
+	n += 70000;
+	n += (size_t)sprintf(text + n, "\", \"end\": [1.5, true, null]}");
+	assert_int_equal(nn_held_parse(text, n, &h, why, sizeof(why)), 0);
+	dump = nn_held_dump(h->d.root, &dlen);
+	assert_non_null(dump);
+	assert_int_equal(nn_lkg_save(dir, 9, dump, dlen, why, sizeof(why)), 0);
+	a = file_bytes(&alen);
+	assert_int_equal(nn_lkg_save_doc(dir, 9, h->d.root, why, sizeof(why)), 0);
+	b = file_bytes(&blen);
+	assert_int_equal(alen, blen);
+	assert_memory_equal(a, b, alen);
+	assert_int_equal(nn_lkg_load(dir, NN_LKG_DEFAULT_MAX, &gen, &json, &len, why, sizeof(why)),
+			 0);
+	assert_int_equal(gen, 9);
+	assert_int_equal(len, dlen);
+	assert_memory_equal(json, dump, dlen);
+	free(json);
+	free(a);
+	free(b);
+	free(dump);
+	free(text);
+	nn_held_put(h);
 }
 
 /* Rewrite the file with @fn applied to its bytes, then expect -EBADMSG. */
@@ -228,7 +287,7 @@ int main(void)
 		cmocka_unit_test(test_corrupt),	      cmocka_unit_test(test_bad_header),
 		cmocka_unit_test(test_cut_in_header), cmocka_unit_test(test_missing),
 		cmocka_unit_test(test_too_large),     cmocka_unit_test(test_save_fails),
-		cmocka_unit_test(test_not_a_file),
+		cmocka_unit_test(test_not_a_file),    cmocka_unit_test(test_from_document),
 	};
 
 	return cmocka_run_group_tests_name("last-known-good", tests, setup, teardown);

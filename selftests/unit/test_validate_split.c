@@ -10,6 +10,13 @@
  * with random structural edits (a member deleted, a value of another type,
  * an array element duplicated), which reach the drops of whole networks
  * and tenants, unreadable rules and deny rules that reject the snapshot.
+ *
+ * The same inputs validated from a held document's tree (policy/held.h,
+ * nn_held_policy: the daemon's one parse of a fetched snapshot), with its
+ * text and without (a document deltas changed: its length counted from
+ * the tree): the same verdict, messages and policy, compared after the
+ * document is gone (the policy borrows nothing from it). And the limits
+ * that the text path judges before any tree: body size and nesting.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +30,7 @@
 #include <jansson.h>
 
 #include "faults.h"
+#include "policy/held.h"
 #include "policy/policy.h"
 #include "randpolicy.h"
 
@@ -147,6 +155,52 @@ static void compare_one(const struct outcome *s, const char *json, bool fixed)
 	outcome_free(&m);
 }
 
+/* The same outcome as @s? */
+static void same_outcome(const struct outcome *s, const struct outcome *m)
+{
+	size_t i;
+
+	assert_int_equal(s->err, m->err);
+	if (s->errs.n != m->errs.n)
+		fail_msg("%zu messages from the text, %zu from the tree; first: %s / %s", s->errs.n,
+			 m->errs.n, s->errs.n ? s->errs.msgs[0] : "-",
+			 m->errs.n ? m->errs.msgs[0] : "-");
+	for (i = 0; i < s->errs.n; i++)
+		assert_string_equal(s->errs.msgs[i], m->errs.msgs[i]);
+	assert_int_equal(!s->p, !m->p);
+	if (s->p)
+		same_policy(s->p, m->p);
+}
+
+/* @json through a held document (with its text: @with_text; else the
+ * length from the tree) against nn_policy_parse() of the text the tree
+ * gives (@json when @with_text). The document is freed first. */
+static void compare_held(const char *json, const struct nn_limits *lim, bool with_text)
+{
+	struct outcome s = { 0 }, m = { 0 };
+	struct nn_held *h;
+	char why[256], *text = NULL;
+	size_t len = strlen(json);
+
+	if (nn_held_parse(json, len, &h, why, sizeof(why)))
+		return; /* not a JSON object: the client refuses it first */
+	if (!with_text) {
+		text = nn_held_dump(h->d.root, &len);
+		assert_non_null(text);
+	}
+	m.err = nn_held_policy(h, with_text ? json : NULL, with_text ? len : 0, RP_NODE_ID, lim,
+			       &m.p, &m.errs);
+	/* Anything the policy kept pointing into the tree dies here (ASan:
+	 * make san; else garbage in the comparison). */
+	memset(h->d.root, 0xa5, sizeof(*h->d.root));
+	nn_held_put(h);
+	s.err = nn_policy_parse(with_text ? json : text, len, RP_NODE_ID, lim, &s.p, &s.errs);
+	same_outcome(&s, &m);
+	outcome_free(&s);
+	outcome_free(&m);
+	free(text);
+}
+
 static void compare(const char *json, struct tally *t)
 {
 	struct outcome s;
@@ -154,6 +208,8 @@ static void compare(const char *json, struct tally *t)
 	parse_at(json, SIZE_MAX, false, &s);
 	compare_one(&s, json, true);
 	compare_one(&s, json, false);
+	compare_held(json, NULL, true);
+	compare_held(json, NULL, false);
 	t->total++;
 	t->accepted += !s.err;
 	t->rejected += s.err == -EINVAL;
@@ -325,10 +381,92 @@ static void test_split_equals_serial(void **state)
 	assert_true(edits.accepted > 10 && edits.with_msgs > edits.total / 2);
 }
 
+/* Nested @depth deep at "system_defaults" (the root object is 1, the
+ * array there 2, each array inside one more). */
+static char *nested(const char *json, size_t depth)
+{
+	json_t *root = json_loads(json, 0, NULL), *v = json_array(), *inner = v;
+	char *out;
+	size_t i;
+
+	assert_non_null(root);
+	for (i = 2; i < depth; i++) {
+		json_t *a = json_array();
+
+		json_array_append_new(inner, a);
+		inner = a;
+	}
+	json_object_set_new(root, "system_defaults", v);
+	out = json_dumps(root, JSON_COMPACT);
+	json_decref(root);
+	assert_non_null(out);
+	return out;
+}
+
+/* What nn_policy_parse() judges on the raw bytes: a held document over the
+ * nesting or body limit gets the text's message, byte offset included,
+ * with or without its text; at the limit it is validated. */
+static void test_held_limits(void **state)
+{
+	struct nn_rng r = { .s = 0x5eed };
+	char *json = rp_generate(&r, 3), *deep;
+	struct nn_limits lim;
+	struct outcome m = { 0 };
+	struct nn_held *h;
+	char why[128];
+	size_t d;
+
+	(void)state;
+	assert_non_null(json);
+	nn_limits_default(&lim);
+	for (d = lim.max_depth - 1; d <= lim.max_depth + 2; d++) {
+		deep = nested(json, d);
+		compare_held(deep, &lim, true);
+		compare_held(deep, &lim, false);
+		/* and the verdict is the limit's */
+		assert_int_equal(nn_held_parse(deep, strlen(deep), &h, why, sizeof(why)), 0);
+		m.err = nn_held_policy(h, NULL, 0, RP_NODE_ID, &lim, &m.p, &m.errs);
+		if (d > lim.max_depth) {
+			assert_int_equal(m.err, -EINVAL);
+			assert_non_null(strstr(m.errs.msgs[m.errs.n - 1], "JSON nesting deeper"));
+		} else {
+			assert_true(!m.errs.n ||
+				    !strstr(m.errs.msgs[m.errs.n - 1], "JSON nesting deeper"));
+		}
+		outcome_free(&m);
+		memset(&m, 0, sizeof(m));
+		nn_held_put(h);
+		free(deep);
+	}
+	/* the body: one byte over, and exactly at the limit; its length the
+	 * text's, or counted from the tree (no text) */
+	for (d = 0; d < 4; d++) {
+		bool text = d < 2;
+		size_t len;
+
+		assert_int_equal(nn_held_parse(json, strlen(json), &h, why, sizeof(why)), 0);
+		len = strlen(json);
+		if (!text)
+			assert_int_equal(nn_held_text_len(h->d.root, &len), 0);
+		lim.max_body = len - 1 + d % 2;
+		compare_held(json, &lim, text);
+		m.err = nn_held_policy(h, text ? json : NULL, text ? len : 0, RP_NODE_ID, &lim,
+				       &m.p, &m.errs);
+		assert_int_equal(m.err, d % 2 ? 0 : -EINVAL);
+		if (!(d % 2))
+			assert_non_null(strstr(m.errs.msgs[m.errs.n - 1], "exceeds the limit"));
+		outcome_free(&m);
+		memset(&m, 0, sizeof(m));
+		nn_held_put(h);
+	}
+	free(json);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_split_equals_serial),
+		cmocka_unit_test(test_held_limits),
 	};
 
 	nn_validate_par_min = SIZE_MAX;

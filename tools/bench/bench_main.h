@@ -12,9 +12,11 @@
 #include "dp/loader.h"
 
 /* The incremental path's figures (ctl_inc.c): a JSON member
- * "incremental": {...} written to @out. 0 or -errno. */
+ * "incremental": {...} written to @out. 0 or -errno. *@json (@len bytes,
+ * malloc'd) is freed and NULL once validated, as the daemon frees a
+ * fetched body. */
 struct nn_limits;
-int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const struct nn_limits *lim,
+int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn_limits *lim,
 		      FILE *out);
 
 #define MAX_SCALES 8

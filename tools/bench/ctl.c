@@ -353,7 +353,7 @@ int apply_main(int argc, char **argv)
 	inc_out = open_memstream(&inc_json, &inc_len);
 	if (!inc_out)
 		return 1;
-	err = bench_inc_figures(dp, chg, len, &lim, inc_out);
+	err = bench_inc_figures(dp, &chg, len, &lim, inc_out);
 	fclose(inc_out);
 	phase_end(PH_INC);
 	for (i = 0; i < PH_COUNT; i++)

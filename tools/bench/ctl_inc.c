@@ -136,7 +136,7 @@ static json_t *pick_device(struct inc_run *r, struct nn_held *doc, size_t *tried
 	return NULL;
 }
 
-int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const struct nn_limits *lim,
+int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn_limits *lim,
 		      FILE *out)
 {
 	struct nn_errlist errs = {};
@@ -161,15 +161,19 @@ int bench_inc_figures(struct nn_dp *dp, const char *json, size_t len, const stru
 	 * memory is the daemon's. */
 	rss[0] = bench_status_kb(0, "VmRSS");
 	t0 = bench_wall_ms();
-	if (nn_held_parse(json, len, &doc, perr, sizeof(perr))) {
+	if (nn_held_parse(*json, len, &doc, perr, sizeof(perr))) {
 		fprintf(stderr, "incremental: %s\n", perr);
 		return -EINVAL;
 	}
 	held_ms = bench_wall_ms() - t0;
 	rss[1] = bench_status_kb(0, "VmRSS");
 	r.gen = (uint64_t)nn_held_generation(doc);
-	/* The live generation again (no write): what the full apply keeps. */
-	err = nn_policy_parse(json, len, "gw-bench", lim, &p, &errs);
+	/* The live generation again (no write): what the full apply keeps,
+	 * validated from the document as the daemon does (one parse), the
+	 * text then freed as the daemon frees the fetched body. */
+	err = nn_held_policy(doc, *json, len, "gw-bench", lim, &p, &errs);
+	free(*json);
+	*json = NULL;
 	if (!err && nn_apply_keep(dp, p, &ar, &errs, &kept) != NN_APPLY_APPLIED)
 		err = ar.error ? ar.error : -EIO;
 	if (!err)

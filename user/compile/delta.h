@@ -87,6 +87,11 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 			  const struct nn_slots *slots, uint32_t slot_cap, uint64_t seq,
 			  struct nn_held *doc, const struct nn_limits *lim);
 void nn_inc_free(struct nn_inc *s);
+/* The arena of user objects fast-path user changes keep (bytes; its
+ * compactions so far in *@compactions, may be NULL): bounded by twice the
+ * live copies and nn_inc_held_min, which tests lower to 0. */
+size_t nn_inc_held_bytes(const struct nn_inc *s, unsigned long *compactions);
+extern size_t nn_inc_held_min;
 /* Free the state but hand back its policy (as patched by the deltas so
  * far): for an owner that keeps using the policy once the kept state is
  * dropped. NULL for @s NULL. */

@@ -81,8 +81,10 @@ struct nn_inc {
 	struct nn_table group_users; /* inc_key (net, group) -> standing users in it */
 	struct nn_table group_names; /* inc_key (net, group) a rule of it names in src */
 	struct nn_jdoc held;	     /* user objects of fast-path user changes */
-	size_t doc_devices;	     /* device entries in the document */
-	uint64_t seq;		     /* the full apply it builds on */
+	size_t held_live;	     /* held's bytes after its last compaction */
+	unsigned long held_compactions;
+	size_t doc_devices; /* device entries in the document */
+	uint64_t seq;	    /* the full apply it builds on */
 };
 
 uint32_t nn_inc_get(const struct nn_table *t, const void *k, size_t klen);

@@ -241,6 +241,64 @@ static int count_groups(struct nn_inc *s, uint32_t ni, const struct nn_user *a,
 	return err;
 }
 
+size_t nn_inc_held_min = 64u << 10;
+
+/*
+ * Every fast-path user change copies the user object into the kept state's
+ * arena, and the copy it replaces stays there unreachable (the arena never
+ * frees): under user churn it only grew (handoff item 4). Once the arena
+ * is twice what the last compaction kept (and nn_inc_held_min), the live
+ * copies move to a fresh one: O(copies) every doubling, amortised O(1) a
+ * change. A compaction that runs out of memory leaves everything as it
+ * was (the arena grows, as before).
+ */
+static void compact_users(struct nn_inc *s)
+{
+	struct nn_jdoc fresh = { 0 };
+	struct nn_jv **to = NULL;
+	struct inc_user *u;
+	size_t i, n = 0;
+
+	if (nn_jdoc_bytes(&s->held) < 2 * s->held_live + nn_inc_held_min)
+		return;
+	for (i = 0; i < s->users.cap; i++)
+		n += s->users.e[i].used && ((struct inc_user *)s->users.e[i].val)->own;
+	to = calloc(n + 1, sizeof(*to));
+	for (i = 0, n = 0; to && i < s->users.cap; i++) {
+		u = s->users.e[i].val;
+		if (!s->users.e[i].used || !u->own)
+			continue;
+		to[n] = nn_jdoc_alloc(&fresh, sizeof(*to[n]));
+		if (!to[n] || nn_held_copy_jv(&fresh, u->js, to[n]))
+			goto fail;
+		n++;
+	}
+	if (!to)
+		return;
+	/* all copied: the pointers move, the old arena goes */
+	for (i = 0, n = 0; i < s->users.cap; i++) {
+		u = s->users.e[i].val;
+		if (s->users.e[i].used && u->own)
+			u->js = to[n++];
+	}
+	nn_jdoc_free(&s->held);
+	s->held = fresh;
+	s->held_live = nn_jdoc_bytes(&fresh);
+	s->held_compactions++;
+	free(to);
+	return;
+fail:
+	nn_jdoc_free(&fresh);
+	free(to);
+}
+
+size_t nn_inc_held_bytes(const struct nn_inc *s, unsigned long *compactions)
+{
+	if (compactions)
+		*compactions = s->held_compactions;
+	return nn_jdoc_bytes(&s->held);
+}
+
 int nn_inc_user_delta(struct nn_inc *s, const json_t *ch, struct nn_dev_patch *pt, char *why,
 		      size_t wl)
 {
@@ -288,5 +346,8 @@ int nn_inc_user_delta(struct nn_inc *s, const json_t *ch, struct nn_dev_patch *p
 	}
 	free(uc->nu.groups);
 	free(uc);
+	/* last: nothing of this change points into the old arena then */
+	if (!err)
+		compact_users(s);
 	return err;
 }

@@ -166,21 +166,33 @@ int nn_gwd_apply_peers(struct daemon *d, const struct nn_dev_patch *pt, char *ms
 	return 0;
 }
 
-/* Persist the applied snapshot. A failure (state directory full, read-only)
- * changes nothing enforced: it is logged, counted and shown, and retried on
- * the drift timer until it succeeds. */
-void nn_gwd_save_lkg(struct daemon *d)
+/* The client's held document when it describes what is enforced (at
+ * good's generation: deltas change it in place, a refused snapshot drops
+ * it), else NULL. */
+const struct nn_held *nn_gwd_good_doc(const struct daemon *d)
+{
+	const struct nn_held *doc = d->cp ? nn_cp_client_doc(d->cp) : NULL;
+
+	if (!doc || !d->good || nn_held_generation(doc) != (long long)d->good->generation)
+		return NULL;
+	return doc;
+}
+
+/* Persist the applied snapshot: @text when at hand, else @doc (written
+ * from its tree, never held whole as text). A failure (state directory
+ * full, read-only) changes nothing enforced: it is logged, counted and
+ * shown, and retried on the drift timer until it succeeds. */
+void nn_gwd_save_lkg_from(struct daemon *d, const struct nn_held *doc, const char *text, size_t len)
 {
 	char why[NN_CTL_MSG_MAX] = "";
 	int err;
 
-	/* After fast-path changes the text is regenerated first (else the
-	 * file would go back to before them); when it cannot be, the file
-	 * and its journal stay as they are: together they hold good. */
-	if (!d->good_text || !d->good || nn_gwd_fresh_text(d))
+	if (!d->good || (!text && !doc))
 		return;
-	err = nn_lkg_save(d->o->state_dir, d->good->generation, d->good_text, d->good_len, why,
-			  sizeof(why));
+	err = text ? nn_lkg_save(d->o->state_dir, d->good->generation, text, len, why,
+				 sizeof(why)) :
+		     nn_lkg_save_doc(d->o->state_dir, d->good->generation, doc->d.root, why,
+				     sizeof(why));
 	if (err) {
 		nn_log_err("event=lkg_save_failed generation=%llu error=\"%s\" note=\"the "
 			   "dataplane keeps enforcing it; retried on the drift timer\"",
@@ -192,6 +204,8 @@ void nn_gwd_save_lkg(struct daemon *d)
 				    (unsigned long long)d->good->generation, d->o->state_dir);
 		nn_ctl_note_lkg_write(&d->st, d->good->generation, NULL);
 		d->lkg_seq++;
+		d->lkg_gen = d->good->generation;
+		d->lkg_has = true;
 		/* The file holds every journaled delta now: the journal goes
 		 * (a crash before this leaves entries the replay skips, as
 		 * they are not newer than the file). */
@@ -203,22 +217,16 @@ void nn_gwd_save_lkg(struct daemon *d)
 	d->lkg_stale = err != 0;
 }
 
-int nn_gwd_fresh_text(struct daemon *d)
+void nn_gwd_save_lkg(struct daemon *d)
 {
-	struct nn_held *doc = d->cp ? nn_cp_client_doc(d->cp) : NULL;
-	size_t len;
-	char *t;
-
-	if (!d->text_stale)
-		return 0;
-	if (!doc || !d->good || nn_held_generation(doc) != (long long)d->good->generation)
-		return -ESTALE;
-	t = nn_held_dump(doc->d.root, &len);
-	if (!t)
-		return -ENOMEM;
-	free(d->good_text);
-	d->good_text = t;
-	d->good_len = len;
-	d->text_stale = false;
-	return 0;
+	/* File mode keeps the text; control-plane mode writes the held
+	 * document when it is at the enforced generation. When it is not
+	 * (moved on, dropped), the file and its journal stay as they are:
+	 * together they hold what is enforced (a failed write is retried
+	 * once a document of the enforced generation is held again, or by
+	 * the next full apply). */
+	if (d->good_text)
+		nn_gwd_save_lkg_from(d, NULL, d->good_text, d->good_len);
+	else
+		nn_gwd_save_lkg_from(d, nn_gwd_good_doc(d), NULL, 0);
 }

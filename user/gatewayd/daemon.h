@@ -80,11 +80,7 @@ struct daemon {
 	struct nn_policy *good_own;
 	struct nn_inc *inc; /* kept state for the fast path, NULL: none */
 	uint64_t inc_seq;   /* the full apply it was built on (dp->full_seq) */
-	/* good_text describes an older generation than good (fast-path
-	 * changes since): regenerated from the client's held document
-	 * before anything re-applies, serves or persists it. */
-	bool text_stale;
-	size_t journal_n; /* fast-path deltas in the LKG journal */
+	size_t journal_n;   /* fast-path deltas in the LKG journal */
 	/* the drift check's CPU (main thread) and the interval it sets */
 	double drift_cpu_ms;
 	int64_t drift_interval_ms;
@@ -111,9 +107,15 @@ struct daemon {
 	/* --assignments without --node-id: the first file's node_id, and
 	 * from then on the only one accepted (assignments-v1.md). */
 	char file_node_id[NN_NAME_MAX];
+	/* The text of good: file mode only. Control-plane mode holds no
+	 * text (485 MB at 1M devices): what is enforced is the client's held
+	 * document while it is at good's generation (nn_gwd_good_doc), and
+	 * the LKG file and its journal. */
 	char *good_text;
 	size_t good_len;
-	bool lkg_stale; /* good_text is not on disk: retried on the drift timer */
+	bool lkg_stale; /* good is not on disk: retried on the drift timer */
+	bool lkg_has;	/* the LKG file written or taken holds lkg_gen */
+	uint64_t lkg_gen;
 
 	/* a snapshot that failed to apply, retried with backoff */
 	char *pending;
@@ -138,12 +140,15 @@ const char *nn_gwd_source_name(const struct daemon *d);
 int nn_gwd_apply_peers(struct daemon *d, const struct nn_dev_patch *pt, char *msg, size_t msglen);
 int nn_gwd_apply_rest(struct daemon *d, const struct nn_policy *p, const char *why, char *msg,
 		      size_t msglen);
-/* Persist good_text as the last-known-good (and empty the journal). */
+/* Persist good as the last-known-good (and empty the journal): its text
+ * (file mode) or the held document at its generation; neither: nothing. */
 void nn_gwd_save_lkg(struct daemon *d);
-/* Make good_text describe good again if it is stale (the client's held
- * document, when it is at good's generation). 0, or -ESTALE / -ENOMEM
- * (the text stays stale: nothing may re-apply it). */
-int nn_gwd_fresh_text(struct daemon *d);
+/* ... from @text when not NULL, else from @doc. */
+struct nn_held;
+void nn_gwd_save_lkg_from(struct daemon *d, const struct nn_held *doc, const char *text,
+			  size_t len);
+/* The client's held document when it is at good's generation, else NULL. */
+const struct nn_held *nn_gwd_good_doc(const struct daemon *d);
 
 /* sync.c */
 /* What one look at the source came to. */
@@ -164,9 +169,14 @@ void nn_gwd_mark_synced(struct daemon *d);
  * the snapshot is refused, _FAILED: this host failed, retried). */
 enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size_t len,
 					const char *why);
-/* ... and on a failure (not a rejection) schedule its retry. */
-enum nn_apply_outcome nn_gwd_apply_or_retry(struct daemon *d, const char *text, size_t len,
-					    const char *why);
+/* ... of a held document, validated where it is (no text made, no second
+ * parse); @text: the fetched body it was parsed from, or NULL. */
+enum nn_apply_outcome nn_gwd_apply_doc(struct daemon *d, const struct nn_held *doc,
+				       const char *text, size_t len, const char *why);
+/* Either, and on a failure (not a rejection) schedule its retry (@doc
+ * NULL: @text alone). */
+enum nn_apply_outcome nn_gwd_apply_or_retry(struct daemon *d, const struct nn_held *doc,
+					    const char *text, size_t len, const char *why);
 void nn_gwd_policy_record_check(struct daemon *d);
 void nn_gwd_standby_sync(struct daemon *d);
 enum sync_outcome nn_gwd_cp_sync(struct daemon *d, const char *why);

@@ -49,10 +49,16 @@ void nn_gwd_drift_reapply(struct daemon *d)
 	struct nn_apply_result res;
 	char m[NN_CTL_MSG_MAX] = "";
 
+	const struct nn_held *doc = nn_gwd_good_doc(d);
+
 	if (!d->good)
 		return;
-	if (!nn_gwd_fresh_text(d) && d->good_text) {
+	if (d->good_text) {
 		nn_gwd_apply_text(d, d->good_text, d->good_len, "drift");
+		return;
+	}
+	if (doc) {
+		nn_gwd_apply_doc(d, doc, NULL, 0, "drift");
 		return;
 	}
 	nn_gwd_barrier_wait(&d->barrier);
@@ -141,9 +147,8 @@ bool nn_gwd_drift_begin(struct daemon *d)
 	/* The worker rebuilds the text from the LKG and its journal when they
 	 * hold the enforced generation; else the loop serialises it now. */
 	text = d->lkg_stale || d->drift_text_loop;
-	if (text && (nn_gwd_fresh_text(d) || !d->good_text))
+	if (text && !d->good_text && !nn_gwd_good_doc(d))
 		return false;
-	d->drift_text_ms = (double)(nn_gwd_now_ms() - t0);
 	j = calloc(1, sizeof(*j));
 	if (!j)
 		return false;
@@ -151,7 +156,13 @@ bool nn_gwd_drift_begin(struct daemon *d)
 		nn_ftab_init(&j->rec[s], 1, 1);
 	if (!copy_record(d, j))
 		goto fail;
-	if (text) {
+	if (text && !d->good_text) {
+		/* the worker's own copy (the document changes with the next
+		 * delta), made on the loop: 0.2 s at 100k devices */
+		j->text = nn_held_dump(nn_gwd_good_doc(d)->d.root, &j->len);
+		if (!j->text)
+			goto fail;
+	} else if (text) {
 		j->text = malloc(d->good_len + 1);
 		if (!j->text)
 			goto fail;
@@ -164,6 +175,7 @@ bool nn_gwd_drift_begin(struct daemon *d)
 		if (!j->lkg_from)
 			goto fail;
 	}
+	d->drift_text_ms = (double)(nn_gwd_now_ms() - t0);
 	j->generation = d->good->generation;
 	j->seq = d->change_seq;
 	snprintf(j->node_id, sizeof(j->node_id), "%s",
@@ -249,6 +261,8 @@ static void take_lkg(struct daemon *d, const struct nn_drift_job *j)
 			    (unsigned long long)j->generation, d->o->state_dir);
 	d->lkg_seq++;
 	d->lkg_stale = false;
+	d->lkg_gen = j->generation;
+	d->lkg_has = true;
 	nn_ctl_note_lkg_write(&d->st, j->generation, NULL);
 	/* Entries appended since the handoff are newer than G: kept. */
 	if (d->journal_n == d->drift_journal_n)

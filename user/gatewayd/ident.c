@@ -262,18 +262,16 @@ int nn_gw_ident_check(struct nn_gw_ident *gi, const struct nn_gw_key *k, char *m
 	return -EPERM;
 }
 
-void nn_gw_ident_decide(struct nn_gw_ident *gi, const char *text, size_t len)
+void nn_gw_ident_decide(struct nn_gw_ident *gi, const struct nn_gw_key *k)
 {
 	char m[NN_CTL_MSG_MAX];
-	struct nn_gw_key k = {};
 
-	if (!gi->has_next || !gi->decide || !text)
+	if (!gi->has_next || !gi->decide || !k)
 		return;
-	/* A rare path (a rotation's outcome left to the snapshot): one parse
-	 * of the last good text for its two fields. */
-	if (nn_ident_snapshot_key(text, len, k.public_key, &k.has_key, &k.gen, &k.has_gen))
-		k.unreadable = true;
-	nn_gw_ident_check(gi, &k, m, sizeof(m));
+	/* The key as the snapshot parser read it when the snapshot was
+	 * validated (nn_gw_key_read: what a parse of its text gives); the
+	 * daemon keeps no text to read it from again. */
+	nn_gw_ident_check(gi, k, m, sizeof(m));
 }
 
 /* Steps 1-4 (ident.h). True when the snapshot must settle the outcome. */

@@ -76,6 +76,7 @@ int nn_gw_ident_check(struct nn_gw_ident *gi, const struct nn_gw_key *k, char *m
  * fetched and passed to nn_gw_ident_decide() (an outcome to settle).
  */
 bool nn_gw_ident_tick(struct nn_gw_ident *gi, int64_t now_ms);
-void nn_gw_ident_decide(struct nn_gw_ident *gi, const char *text, size_t len);
+/* ... with the enforced snapshot's gateway key @k (NULL: none enforced). */
+void nn_gw_ident_decide(struct nn_gw_ident *gi, const struct nn_gw_key *k);
 
 #endif /* NANAMI_GATEWAYD_IDENT_H */

@@ -123,7 +123,8 @@ void nn_gwd_take_full(struct daemon *d, struct nn_policy *p, struct nn_apply_kep
 	kept->cs = NULL;
 	free_kept(kept);
 	if (!d->inc) {
-		/* nn_inc_new() freed the policy: parse the text again. */
+		/* nn_inc_new() freed the policy: validate the document (at
+		 * its generation, checked above) again. */
 		struct nn_errlist errs = {};
 		const char *node = d->o->node_id ? d->o->node_id : d->o->cp.node_id;
 
@@ -131,8 +132,7 @@ void nn_gwd_take_full(struct daemon *d, struct nn_policy *p, struct nn_apply_kep
 		d->good = NULL;
 		nn_log_err("event=kept_state_failed error=\"%s\" note=\"full path only\"",
 			   strerror(ENOMEM));
-		if (d->good_text &&
-		    !nn_policy_parse(d->good_text, d->good_len, node, &lim, &d->good_own, &errs))
+		if (!nn_held_policy(doc, NULL, 0, node, &lim, &d->good_own, &errs))
 			d->good = d->good_own;
 		nn_errlist_free(&errs);
 		return;
@@ -165,7 +165,6 @@ static void abandon(struct daemon *d, const char *what, const char *why)
 	nn_log_warn("event=fast_path_failed step=%s reason=\"%s\" action=full_path", what, why);
 	count(d, &d->st.fast_fallbacks);
 	nn_gwd_inc_drop(d, what);
-	d->text_stale = true;
 }
 
 /*
@@ -246,7 +245,6 @@ static int one_chunk(struct daemon *d, const json_t *chunk, long long base, long
 				    strerror(-err));
 			count(d, &d->st.fast_fallbacks);
 			nn_gwd_good_free(d);
-			d->text_stale = true;
 			return -1;
 		}
 		return 1;
@@ -277,7 +275,6 @@ static int one_chunk(struct daemon *d, const json_t *chunk, long long base, long
 	}
 	nn_errlist_free(&errs);
 	nn_gwd_barrier_request(&d->barrier);
-	d->text_stale = true;
 	d->change_seq++;
 	nn_gwd_drift_touched(d, &pt);
 	/* Enforced in the maps. wg0: only the peers this chunk touched, no
@@ -352,8 +349,6 @@ bool nn_gwd_fast_apply(struct daemon *d, struct nn_cp_fetch *f, long long base, 
 					    f->generation, chunks, r);
 				count(d, &d->st.fast_fallbacks);
 				nn_gwd_inc_drop(d, "a delta the fast path does not take");
-				/* earlier chunks are enforced: the text is stale */
-				d->text_stale = d->text_stale || chunks;
 			}
 			return false;
 		}

@@ -31,6 +31,14 @@
 int nn_lkg_save(const char *dir, uint64_t generation, const char *json, size_t len, char *why,
 		size_t whylen);
 
+/* The same file from a held document's tree (policy/held.h): its text as
+ * nn_held_dump() writes it, generated twice (length and checksum for the
+ * header, then the bytes) and never held whole: at 1M devices the text is
+ * 485 MB, and the daemon keeps only the document. */
+struct nn_jv;
+int nn_lkg_save_doc(const char *dir, uint64_t generation, const struct nn_jv *root, char *why,
+		    size_t whylen);
+
 /*
  * Load the last-known-good snapshot. 0 with *json (malloc'd, NUL-terminated)
  * and *len; -ENOENT when there is none; -EBADMSG when the file is torn or

@@ -176,7 +176,8 @@ static void initial_sync(struct daemon *d)
 	nn_ctl_note_lkg_read(&d->st, gen, NULL);
 	nn_log_info("event=lkg_apply dir=%s generation=%llu", d->o->state_dir,
 		    (unsigned long long)gen);
-	d->lkg_only = nn_gwd_apply_or_retry(d, text, len, "last-known-good") == NN_APPLY_APPLIED;
+	d->lkg_only = nn_gwd_apply_or_retry(d, NULL, text, len, "last-known-good") ==
+		      NN_APPLY_APPLIED;
 	/* The control plane has never seen us take this as a base. */
 	nn_cp_client_reset(d->cp);
 	free(text);
@@ -342,10 +343,9 @@ static void loop(struct daemon *d)
 		 * plane's snapshot must settle is settled now. */
 		if (nn_gw_ident_tick(&d->ident, now) && d->o->cp.url) {
 			nn_gwd_cp_sync(d, "identity");
-			/* (a stale text still holds the gateway block: fast-path
-			 * changes are device changes) */
-			nn_gwd_fresh_text(d);
-			nn_gw_ident_decide(&d->ident, d->good_text, d->good_len);
+			/* the enforced snapshot's gateway block, as read when it
+			 * was validated (fast-path changes are device changes) */
+			nn_gw_ident_decide(&d->ident, d->good ? &d->good->gw.key : NULL);
 			now = nn_gwd_now_ms();
 		}
 
@@ -399,7 +399,7 @@ static void loop(struct daemon *d)
 
 			d->pending = NULL;
 			/* What the source gave us, now applied: in sync. */
-			if (nn_gwd_apply_or_retry(d, text, d->pending_len, "retry") ==
+			if (nn_gwd_apply_or_retry(d, NULL, text, d->pending_len, "retry") ==
 			    NN_APPLY_APPLIED) {
 				d->file_in_sync = true;
 				nn_gwd_mark_synced(d);

@@ -220,16 +220,80 @@ static const char *our_node_id(const struct daemon *d)
 	return d->file_node_id[0] ? d->file_node_id : NULL;
 }
 
-/*
- * Validate and apply @text: NN_APPLY_APPLIED when it is enforced (or
- * identical to what is); NN_APPLY_REJECTED when the snapshot itself is
- * refused (invalid, older, over a capacity: nothing changed, retrying cannot
- * help); NN_APPLY_FAILED when this host failed to apply it (maps, wg0, NAT:
- * the previous generation stays enforced, retried with backoff).
- */
-enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size_t len,
-					const char *why)
+/* The generation a refused document claims, for the status (as
+ * peek_generation reads it from a text). */
+static int64_t claimed_generation(const struct nn_held *doc, const char *text, size_t len)
 {
+	long long g;
+
+	if (!doc)
+		return peek_generation(text, len);
+	g = nn_held_generation(doc);
+	return g >= 0 ? g : -1;
+}
+
+/*
+ * The last-known-good after a full apply of @p. File mode: the text is
+ * kept (good_text) and written when it differs from the last one. Control
+ * -plane mode keeps no text (485 MB at 1M devices): the text at hand (the
+ * fetched body, the LKG's own at a start, a retry's) is written now, else
+ * the held document it was validated from; and only when the file does
+ * not already hold this generation (a drift re-apply, a 410's full fetch
+ * of the same generation: the control plane's generation names its
+ * content, and the document's own re-apply is of the same tree).
+ */
+static void persist(struct daemon *d, const struct nn_policy *p, const struct nn_held *doc,
+		    const char *text, size_t len)
+{
+	bool changed;
+
+	if (!d->o->cp.url) {
+		changed = !d->good_text || d->good_len != len || memcmp(d->good_text, text, len);
+		if (changed && text != d->good_text) {
+			free(d->good_text);
+			d->good_text = malloc(len + 1);
+			if (d->good_text) {
+				memcpy(d->good_text, text, len);
+				d->good_text[len] = 0;
+			}
+			d->good_len = d->good_text ? len : 0;
+		}
+		if (changed)
+			nn_gwd_save_lkg(d);
+		return;
+	}
+	if (!d->lkg_stale && !d->journal_n && d->lkg_has && d->lkg_gen == p->generation)
+		return;
+	nn_gwd_save_lkg_from(d, doc, text, len);
+}
+
+/* What a full apply takes: a held document, a text, or both (a fetched
+ * snapshot: the document the client parsed, and its body). */
+struct snap_src {
+	const struct nn_held *doc;
+	const char *text;
+	size_t len;
+	/* the fetched body, freed once validated: the text is then the
+	 * document's (text NULL), and the compile, the kept state and the
+	 * LKG write run without it (485 MB at 1M devices) */
+	char **drop;
+};
+
+/*
+ * Validate and apply a snapshot: @doc (a held document: validated where it
+ * is, policy/held.h) or @text. @text may come with @doc (the fetched body
+ * it was parsed from: its length is the body limit's, its bytes the
+ * messages' of one over a limit). NN_APPLY_APPLIED when it is enforced (or identical to
+ * what is); NN_APPLY_REJECTED when the snapshot itself is refused
+ * (invalid, older, over a capacity: nothing changed, retrying cannot
+ * help); NN_APPLY_FAILED when this host failed to apply it (maps, wg0,
+ * NAT: the previous generation stays enforced, retried with backoff).
+ */
+static enum nn_apply_outcome apply_snapshot(struct daemon *d, struct snap_src *src, const char *why)
+{
+	const struct nn_held *doc = src->doc;
+	const char *text = src->text;
+	size_t len = src->len;
 	struct nn_errlist errs = {};
 	struct nn_apply_result res;
 	struct nn_policy *p = NULL;
@@ -241,7 +305,6 @@ enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size
 	bool have;
 	enum nn_apply_outcome out;
 	struct timespec t0, t1;
-	bool changed;
 	size_t i;
 	int err;
 
@@ -254,7 +317,8 @@ enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size
 	lim.max_nodes = d->o->cap.max_nodes;
 	if (d->o->max_snapshot)
 		lim.max_body = d->o->max_snapshot;
-	err = nn_policy_parse(text, len, our_node_id(d), &lim, &p, &errs);
+	err = doc ? nn_held_policy(doc, text, len, our_node_id(d), &lim, &p, &errs) :
+		    nn_policy_parse(text, len, our_node_id(d), &lim, &p, &errs);
 	for (i = 0; i < errs.n; i++)
 		nn_log_warn("event=rejected source=%s reason=\"%s\"", nn_gwd_source_name(d),
 			    errs.msgs[i]);
@@ -264,13 +328,18 @@ enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size
 
 		nn_log_err("event=snapshot_rejected source=%s trigger=%s reason=\"%s\"",
 			   nn_gwd_source_name(d), why, errs.n ? errs.msgs[errs.n - 1] : one);
-		nn_ctl_note_rejection(&d->st, why, peek_generation(text, len),
+		nn_ctl_note_rejection(&d->st, why, claimed_generation(doc, text, len),
 				      errs.n ? (const char *const *)errs.msgs : &one,
 				      errs.n ? errs.n : 1);
 		nn_errlist_free(&errs);
 		return NN_APPLY_REJECTED;
 	}
 	nn_errlist_free(&errs);
+	if (doc && src->drop && *src->drop == text) {
+		free(*src->drop);
+		*src->drop = NULL;
+		src->text = text = NULL;
+	}
 	{
 		char m[NN_CTL_MSG_MAX];
 		const char *mp = m;
@@ -369,20 +438,6 @@ enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size
 		&d->st, strcmp(why, "drift") ? NN_APPLY_KIND_CHANGE : NN_APPLY_KIND_DRIFT,
 		(double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
 	nn_ctl_note_applied(&d->st, p->generation, res.writes);
-	/* The text describes what is enforced again (a stale one is
-	 * replaced: fast-path changes since are in this one). */
-	changed = d->text_stale || !d->good_text || d->good_len != len ||
-		  memcmp(d->good_text, text, len);
-	if (changed && text != d->good_text) {
-		free(d->good_text);
-		d->good_text = malloc(len + 1);
-		if (d->good_text) {
-			memcpy(d->good_text, text, len);
-			d->good_text[len] = 0;
-		}
-		d->good_len = d->good_text ? len : 0;
-	}
-	d->text_stale = false;
 	/* The old live half is the standby now: bring it up to date once the
 	 * loop is idle, or the next one-device change pays for the whole of
 	 * it (586,873 writes, ~0.45 s at 100k) on its way to enforcement. */
@@ -390,8 +445,7 @@ enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size
 		d->next_standby = nn_gwd_now_ms() + NN_STANDBY_IDLE_MS;
 	nn_gwd_take_full(d, p, &kept, res.flipped, why);
 	p = NULL;
-	if (changed)
-		nn_gwd_save_lkg(d);
+	persist(d, d->good, doc, text, len);
 	nn_gwd_refresh_peer_metrics(d);
 	/* A full apply frees hundreds of MB at 100k (the parse tree, the
 	 * compile's tables, the record's temporaries) that glibc would keep
@@ -401,9 +455,34 @@ enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size
 	return NN_APPLY_APPLIED;
 }
 
-static void set_pending(struct daemon *d, const char *text, size_t len)
+enum nn_apply_outcome nn_gwd_apply_text(struct daemon *d, const char *text, size_t len,
+					const char *why)
+{
+	struct snap_src src = { .text = text, .len = len };
+
+	return apply_snapshot(d, &src, why);
+}
+
+enum nn_apply_outcome nn_gwd_apply_doc(struct daemon *d, const struct nn_held *doc,
+				       const char *text, size_t len, const char *why)
+{
+	struct snap_src src = { .doc = doc, .text = text, .len = len };
+
+	return apply_snapshot(d, &src, why);
+}
+
+/* A snapshot to retry: its text, from the held document when there is
+ * none at hand (a failure is rare; the document changes with the next
+ * delta). */
+static void set_pending(struct daemon *d, const struct nn_held *doc, const char *text, size_t len)
 {
 	free(d->pending);
+	d->pending = NULL;
+	d->pending_len = 0;
+	if (!text) {
+		d->pending = nn_held_dump(doc->d.root, &d->pending_len);
+		return;
+	}
 	d->pending = malloc(len + 1);
 	d->pending_len = d->pending ? len : 0;
 	if (d->pending)
@@ -444,16 +523,15 @@ void nn_gwd_standby_sync(struct daemon *d)
 }
 
 /* Apply, and on an apply failure (not a rejection) schedule a retry. */
-enum nn_apply_outcome nn_gwd_apply_or_retry(struct daemon *d, const char *text, size_t len,
-					    const char *why)
+static enum nn_apply_outcome apply_or_retry(struct daemon *d, struct snap_src *src, const char *why)
 {
-	enum nn_apply_outcome out = nn_gwd_apply_text(d, text, len, why);
+	enum nn_apply_outcome out = apply_snapshot(d, src, why);
 
 	if (out == NN_APPLY_FAILED) {
 		unsigned int ms = nn_cp_backoff_ms(d->retry_attempt++, RETRY_BASE_MS, RETRY_MAX_MS,
 						   nn_cp_random());
 
-		set_pending(d, text, len);
+		set_pending(d, src->doc, src->text, src->len);
 		d->next_retry = nn_gwd_now_ms() + ms;
 		nn_log_warn("event=apply_retry in_ms=%u attempt=%u", ms, d->retry_attempt);
 	} else {
@@ -463,6 +541,14 @@ enum nn_apply_outcome nn_gwd_apply_or_retry(struct daemon *d, const char *text, 
 		d->next_retry = 0;
 	}
 	return out;
+}
+
+enum nn_apply_outcome nn_gwd_apply_or_retry(struct daemon *d, const struct nn_held *doc,
+					    const char *text, size_t len, const char *why)
+{
+	struct snap_src src = { .doc = doc, .text = text, .len = len };
+
+	return apply_or_retry(d, &src, why);
 }
 
 static enum sync_outcome from_apply(enum nn_apply_outcome out)
@@ -532,15 +618,19 @@ enum sync_outcome nn_gwd_cp_sync(struct daemon *d, const char *why)
 		nn_cp_fetch_release(&f);
 		return SYNC_APPLIED;
 	}
-	err = nn_cp_fetch_body(d->cp, &f);
-	if (err) {
-		nn_log_err("event=apply_failed source=%s trigger=%s reason=\"no snapshot text: "
-			   "%s\"",
-			   d->o->cp.url, why, strerror(-err));
-		nn_cp_fetch_release(&f);
-		return SYNC_FAILED;
+	/* The client's held document is the snapshot (a full one as fetched,
+	 * or the delta applied in place): validated where it is, no text
+	 * made and no second parse (f.body: a full fetch's text, its length
+	 * the body limit's and its bytes the messages'; NULL after a delta).
+	 * The body goes once validated. */
+	{
+		struct snap_src src = { .doc = nn_cp_client_doc(d->cp),
+					.text = f.body,
+					.len = f.len,
+					.drop = &f.body };
+
+		out = apply_or_retry(d, &src, why);
 	}
-	out = nn_gwd_apply_or_retry(d, f.body, f.len, why);
 	if (out == NN_APPLY_APPLIED)
 		nn_gwd_mark_synced(d);
 	/* A snapshot we refused must not become the base of the next delta. */
@@ -579,7 +669,7 @@ enum sync_outcome nn_gwd_file_sync(struct daemon *d, const char *why)
 		cap *= 2;
 	}
 	fclose(f);
-	out = nn_gwd_apply_or_retry(d, buf, n, why);
+	out = nn_gwd_apply_or_retry(d, NULL, buf, n, why);
 	free(buf);
 	d->file_in_sync = out == NN_APPLY_APPLIED;
 	if (d->file_in_sync)

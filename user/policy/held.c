@@ -176,7 +176,8 @@ int nn_held_copy_json(struct nn_jdoc *d, struct nn_held *h, const json_t *j, str
 }
 
 /* @v's tree copied into @h's arena, exact-size vectors (a repack). */
-static int copy_jv(struct nn_held *h, const struct nn_jv *v, struct nn_jv *out)
+/* @v's tree into arena @d (@h: its cache of short strings, or NULL). */
+static int copy_into(struct nn_jdoc *d, struct nn_held *h, const struct nn_jv *v, struct nn_jv *out)
 {
 	size_t i;
 	int err;
@@ -185,20 +186,20 @@ static int copy_jv(struct nn_held *h, const struct nn_jv *v, struct nn_jv *out)
 	out->flags = 0;
 	switch (v->type) {
 	case NN_JV_STRING:
-		out->u.s = str_put(&h->d, h, v->u.s, v->n);
+		out->u.s = str_put(d, h, v->u.s, v->n);
 		return out->u.s ? 0 : -ENOMEM;
 	case NN_JV_OBJECT:
 	case NN_JV_ARRAY:
-		out->u.m = vec_exact(&h->d, v->n);
+		out->u.m = vec_exact(d, v->n);
 		if (v->n && !out->u.m)
 			return -ENOMEM;
 		for (i = 0; i < v->n; i++) {
 			const char *k = v->u.m[i].key;
 
-			out->u.m[i].key = k ? str_put(&h->d, h, k, strlen(k)) : NULL;
+			out->u.m[i].key = k ? str_put(d, h, k, strlen(k)) : NULL;
 			if (k && !out->u.m[i].key)
 				return -ENOMEM;
-			err = copy_jv(h, &v->u.m[i].v, &out->u.m[i].v);
+			err = copy_into(d, h, &v->u.m[i].v, &out->u.m[i].v);
 			if (err)
 				return err;
 		}
@@ -206,6 +207,16 @@ static int copy_jv(struct nn_held *h, const struct nn_jv *v, struct nn_jv *out)
 	default:
 		return 0;
 	}
+}
+
+static int copy_jv(struct nn_held *h, const struct nn_jv *v, struct nn_jv *out)
+{
+	return copy_into(&h->d, h, v, out);
+}
+
+int nn_held_copy_jv(struct nn_jdoc *d, const struct nn_jv *v, struct nn_jv *out)
+{
+	return copy_into(d, NULL, v, out);
 }
 
 /* Append member (@key, *@val) to the vector of @v, growing it by half. */

@@ -71,6 +71,10 @@ size_t nn_held_bytes(const struct nn_held *h);
 /* @j (a jansson value) copied into @d's arena as *@out. @h (may be NULL)
  * lends its cache of short strings. */
 int nn_held_copy_json(struct nn_jdoc *d, struct nn_held *h, const json_t *j, struct nn_jv *out);
+/* @v's tree copied into arena @d as *@out (a value kept apart from its
+ * document: the kept state's user objects). 0 or -ENOMEM (the copy so far
+ * stays in @d, unreachable). */
+int nn_held_copy_jv(struct nn_jdoc *d, const struct nn_jv *v, struct nn_jv *out);
 /* Element @i of array @arr becomes a copy of @j (@i < size). */
 int nn_held_arr_set(struct nn_held *h, struct nn_jv *arr, size_t i, const json_t *j);
 /* A copy of @j appended to array @arr. */
@@ -101,6 +105,23 @@ int nn_held_repack(struct nn_held *h);
 int nn_held_delta_apply(struct nn_held *h, const json_t *delta, size_t *n_changes, char *err,
 			size_t errlen);
 
+/* ---- validation (held_policy.c) ---- */
+
+struct nn_limits;
+struct nn_policy;
+struct nn_errlist;
+/*
+ * nn_policy_parse() of @h's document without parsing it again: the same
+ * verdict, policy and messages as nn_policy_parse() of its text. @text
+ * (may be NULL), @len: the text it was parsed from (a fetched snapshot's
+ * body); NULL when there is none (a document deltas changed), and then
+ * its length is counted from the tree (the body limit). A document over
+ * the body or nesting limit is judged on its text, for the message's
+ * byte offset (dumped when @text is NULL: only bad snapshots pay).
+ */
+int nn_held_policy(const struct nn_held *h, const char *text, size_t len, const char *node_id,
+		   const struct nn_limits *lim, struct nn_policy **out, struct nn_errlist *errs);
+
 /* ---- text (held_gen.c) ---- */
 
 /* @v as compact JSON, keys in document order: the bytes nn_cp_dump()
@@ -109,6 +130,14 @@ int nn_held_delta_apply(struct nn_held *h, const json_t *delta, size_t *n_change
 char *nn_held_dump(const struct nn_jv *v, size_t *len);
 /* @v through generator @g (for documents assembled from pieces). */
 yajl_gen_status nn_held_gen(yajl_gen g, const struct nn_jv *v);
+/* @v's text (nn_held_dump's bytes) handed to @put piece by piece, never
+ * whole: an LKG file written from the document, a length counted, with
+ * no copy of the text (485 MB at 1M devices). 0, -ENOMEM, or -EINVAL
+ * (nested deeper than the generator's bound). */
+typedef void (*nn_held_put_fn)(void *ctx, const char *s, size_t len);
+int nn_held_emit(const struct nn_jv *v, nn_held_put_fn put, void *ctx);
+/* The length of @v's text, without the text. 0 or as nn_held_emit. */
+int nn_held_text_len(const struct nn_jv *v, size_t *len);
 /* A jansson value through generator @g, in the same form. */
 yajl_gen_status nn_held_gen_json(yajl_gen g, const json_t *j);
 

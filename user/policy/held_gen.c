@@ -175,3 +175,28 @@ char *nn_held_dump(const struct nn_jv *v, size_t *len)
 
 	return nn_gen_take(g, &o, g ? gen_jv(g, v, 0) : yajl_gen_generation_complete, len);
 }
+
+int nn_held_emit(const struct nn_jv *v, nn_held_put_fn put, void *ctx)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	yajl_gen_status st;
+
+	if (!g)
+		return -ENOMEM;
+	yajl_gen_config(g, yajl_gen_print_callback, put, ctx);
+	st = gen_jv(g, v, 0);
+	yajl_gen_free(g);
+	return st == yajl_gen_status_ok ? 0 : -EINVAL;
+}
+
+static void count(void *ctx, const char *s, size_t len)
+{
+	(void)s;
+	*(size_t *)ctx += len;
+}
+
+int nn_held_text_len(const struct nn_jv *v, size_t *len)
+{
+	*len = 0;
+	return nn_held_emit(v, count, len);
+}

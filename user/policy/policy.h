@@ -258,6 +258,26 @@ void nn_errlist_free(struct nn_errlist *e);
 int nn_policy_parse(const char *json, size_t len, const char *node_id, const struct nn_limits *lim,
 		    struct nn_policy **out, struct nn_errlist *errs);
 
+/*
+ * nn_policy_parse() of a document already parsed (policy/jdoc.h), e.g. the
+ * control-plane client's held document (policy/held.h): one parse of a
+ * fetched snapshot instead of two (at 1M devices the second tree was
+ * ~760 MB). @len: the bytes of the document's text (the body limit).
+ * The tree must have been parsed as strictly as nn_policy_parse() parses
+ * (nn_jdoc_parse: duplicate keys, UTF-8, ...) and is only read; the
+ * policy borrows nothing from it (every id and string is copied), so the
+ * tree may change or go once this returns. A document over the body or
+ * nesting limit (nn_policy_tree_fits) is not judged here: -EINVAL with a
+ * message saying so; the caller validates its text instead, whose
+ * message names the byte (the held document's path does: held_policy.c).
+ */
+int nn_policy_from_tree(const struct nn_jv *root, size_t len, const char *node_id,
+			const struct nn_limits *lim, struct nn_policy **out,
+			struct nn_errlist *errs);
+/* 0 when @root (of @len bytes of text) is within @lim's body and nesting
+ * limits, -EFBIG over the body's, -E2BIG deeper than max_depth. */
+int nn_policy_tree_fits(const struct nn_jv *root, size_t len, const struct nn_limits *lim);
+
 void nn_policy_free(struct nn_policy *p);
 
 /* From this much per-network work (list elements), validation runs on two

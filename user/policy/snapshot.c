@@ -302,42 +302,47 @@ static int parse_top(struct nn_build *b, struct nn_jv *root, const char *node_id
  * 1 MB; validation from a few thousand entries, ~2 MB of text). */
 #define TRIM_MIN (4u << 20)
 
-int nn_policy_parse(const char *json, size_t len, const char *node_id, const struct nn_limits *lim,
-		    struct nn_policy **out, struct nn_errlist *errs)
+/* Containers nested in @v, @v included (the parser's depth: the root
+ * object is 1), counted no further than @stop. */
+static size_t tree_depth(const struct nn_jv *v, size_t stop)
 {
-	struct nn_build b = { .errs = errs };
-	struct nn_limits def;
-	struct nn_jdoc doc = { 0 };
-	struct counts c;
-	char jerr[160];
-	size_t since, at;
-	int err;
+	size_t i, d, max = 0;
 
-	*out = NULL;
+	if (v->type != NN_JV_OBJECT && v->type != NN_JV_ARRAY)
+		return 0;
+	if (stop <= 1)
+		return 1;
+	for (i = 0; i < v->n && max < stop - 1; i++) {
+		d = tree_depth(&v->u.m[i].v, stop - 1);
+		if (d > max)
+			max = d;
+	}
+	return max + 1;
+}
+
+int nn_policy_tree_fits(const struct nn_jv *root, size_t len, const struct nn_limits *lim)
+{
+	struct nn_limits def;
+
 	if (!lim) {
 		nn_limits_default(&def);
 		lim = &def;
 	}
-	b.lim = lim;
-	if (!json)
-		return nn_reject(&b, "no body");
 	if (len > lim->max_body)
-		return nn_reject(&b, "body of %zu bytes exceeds the limit of %zu bytes", len,
-				 lim->max_body);
-	/* Depth is checked on the raw bytes before any tree is built. */
-	switch (nn_jdoc_parse(json, len, lim->max_depth, &doc, jerr, sizeof(jerr), &at)) {
-	case NN_JDOC_OK:
-		break;
-	case NN_JDOC_DEPTH:
-		return nn_reject(&b, "JSON nesting deeper than %zu levels (at byte %zu)",
-				 lim->max_depth, at);
-	case NN_JDOC_SYNTAX:
-		return nn_reject(&b, "invalid JSON at %s", jerr);
-	default:
-		nn_errlist_add(errs, "snapshot rejected: out of memory");
-		return -ENOMEM;
-	}
-	b.root = doc.root;
+		return -EFBIG;
+	return tree_depth(root, lim->max_depth + 1) > lim->max_depth ? -E2BIG : 0;
+}
+
+/* Validation of a parsed document (both entry points): everything after
+ * the JSON itself. */
+static int from_tree(struct nn_jv *root, const char *node_id, const struct nn_limits *lim,
+		     struct nn_policy **out, struct nn_errlist *errs)
+{
+	struct nn_build b = { .errs = errs, .lim = lim, .root = root };
+	struct counts c;
+	size_t since;
+	int err;
+
 	if (!nn_jv_is_object(b.root)) {
 		err = nn_reject(&b, "top level is a JSON %s, not an object", nn_json_type(b.root));
 		goto out;
@@ -383,13 +388,80 @@ out:
 	nn_acl_pre_drop(&b);
 	nn_policy_free(b.p);
 	free_build(&b);
-	nn_jdoc_free(&doc);
-	/* What the helper threads built and freed (half of the document's
-	 * tree, the ACL's name indexes, the per-network indexes) is free space
-	 * in their own malloc arenas, which this thread's next allocations
-	 * (the compile, the applier's contents) cannot reuse: handed back to
-	 * the system, or at 1M devices the apply's peak RSS is ~250 MB higher. */
+	return err;
+}
+
+/* What the helper threads built and freed (half of the document's tree,
+ * the ACL's name indexes, the per-network indexes) is free space in their
+ * own malloc arenas, which this thread's next allocations (the compile,
+ * the applier's contents) cannot reuse: handed back to the system, or at
+ * 1M devices the apply's peak RSS is ~250 MB higher. */
+static void trim_after(size_t len)
+{
 	if (len >= TRIM_MIN)
 		malloc_trim(0);
+}
+
+int nn_policy_parse(const char *json, size_t len, const char *node_id, const struct nn_limits *lim,
+		    struct nn_policy **out, struct nn_errlist *errs)
+{
+	struct nn_build b = { .errs = errs };
+	struct nn_limits def;
+	struct nn_jdoc doc = { 0 };
+	char jerr[160];
+	size_t at;
+	int err;
+
+	*out = NULL;
+	if (!lim) {
+		nn_limits_default(&def);
+		lim = &def;
+	}
+	b.lim = lim;
+	if (!json)
+		return nn_reject(&b, "no body");
+	if (len > lim->max_body)
+		return nn_reject(&b, "body of %zu bytes exceeds the limit of %zu bytes", len,
+				 lim->max_body);
+	/* Depth is checked on the raw bytes before any tree is built. */
+	switch (nn_jdoc_parse(json, len, lim->max_depth, &doc, jerr, sizeof(jerr), &at)) {
+	case NN_JDOC_OK:
+		break;
+	case NN_JDOC_DEPTH:
+		return nn_reject(&b, "JSON nesting deeper than %zu levels (at byte %zu)",
+				 lim->max_depth, at);
+	case NN_JDOC_SYNTAX:
+		return nn_reject(&b, "invalid JSON at %s", jerr);
+	default:
+		nn_errlist_add(errs, "snapshot rejected: out of memory");
+		return -ENOMEM;
+	}
+	err = from_tree(doc.root, node_id, lim, out, errs);
+	nn_jdoc_free(&doc);
+	trim_after(len);
+	return err;
+}
+
+int nn_policy_from_tree(const struct nn_jv *root, size_t len, const char *node_id,
+			const struct nn_limits *lim, struct nn_policy **out,
+			struct nn_errlist *errs)
+{
+	struct nn_limits def;
+	int err;
+
+	*out = NULL;
+	if (!lim) {
+		nn_limits_default(&def);
+		lim = &def;
+	}
+	if (nn_policy_tree_fits(root, len, lim)) {
+		nn_errlist_add(errs, "snapshot rejected: over the body or nesting limit: "
+				     "validate its text (nn_policy_parse) for where");
+		return -EINVAL;
+	}
+	/* Read only (the getters take non-const pointers for the build's
+	 * borrowed slots: nothing writes through them). */
+	err = from_tree((struct nn_jv *)root, node_id, lim, out, errs);
+	trim_after(len);
 	return err;
 }
