@@ -43,16 +43,16 @@ static int dump_rule(const void *key, const void *val, void *arg)
 	return 0;
 }
 
-/* Read what the kernel holds: the start, or after any doubt. */
-static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
-		      struct nn_apply_cache **out)
+/* A record of maps that hold nothing: empty tables, zeroed rule slots. */
+static struct nn_apply_cache *cache_empty(struct nn_dp *dp, const struct mapset *sets,
+					  uint32_t epoch)
 {
 	struct nn_apply_cache *c = calloc(1, sizeof(*c));
 	uint32_t mr = dp->opts.cap.max_rules;
-	int i, err = 0;
+	int i;
 
 	if (!c)
-		return -ENOMEM;
+		return NULL;
 	c->epoch = epoch;
 	c->max_rules = mr;
 	for (i = 0; i < SET_COUNT; i++) {
@@ -61,8 +61,22 @@ static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoc
 	}
 	c->rules[0] = calloc(mr ? mr : 1, sizeof(struct nn_rule_info));
 	c->rules[1] = calloc(mr ? mr : 1, sizeof(struct nn_rule_info));
-	if (!c->rules[0] || !c->rules[1])
-		err = -ENOMEM;
+	if (!c->rules[0] || !c->rules[1]) {
+		nn_apply_cache_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Read what the kernel holds: the start, or after any doubt. */
+static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
+		      struct nn_apply_cache **out)
+{
+	struct nn_apply_cache *c = cache_empty(dp, sets, epoch);
+	int i, err = 0;
+
+	if (!c)
+		return -ENOMEM;
 	for (i = 0; i < SET_COUNT && !err; i++) {
 		struct dump_arg a = { .c = c, .set = i, .ksz = sets[i].ksz };
 
@@ -464,12 +478,21 @@ void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets)
 static int cache_take(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
 		      struct nn_apply_cache **c)
 {
+	bool unwritten = dp->maps_unwritten && epoch == 0;
+
+	/* From now on the maps may hold whatever this apply writes, even if
+	 * it fails midway (the record is then dropped and read back). */
+	dp->maps_unwritten = false;
 	*c = dp->apply_cache;
 	dp->apply_cache = NULL;
 	if (*c && (*c)->epoch == epoch && (*c)->max_rules == dp->opts.cap.max_rules)
 		return 0;
 	nn_apply_cache_free(*c);
 	*c = NULL;
+	if (unwritten) {
+		*c = cache_empty(dp, sets, epoch);
+		return *c ? 0 : -ENOMEM;
+	}
 	return cache_read(dp, sets, epoch, c);
 }
 
