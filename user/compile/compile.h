@@ -186,9 +186,9 @@ void nn_rule_ports_free(struct nn_rule_ports *rp);
  * cell to the next: at 1M devices the emit met 2.6M cells, each two
  * allocations and their frees. Zero-initialised; nn_ranges_scratch_free. */
 struct nn_ranges_scratch {
-	uint32_t *b;		/* boundaries, then each piece's first deny and allow */
+	uint32_t *b;		 /* boundaries, then each piece's first deny and allow */
 	struct nn_port_range *v; /* the ranges */
-	size_t cap;		/* boundaries each holds room for */
+	size_t cap;		 /* boundaries each holds room for */
 };
 
 void nn_ranges_scratch_free(struct nn_ranges_scratch *sc);

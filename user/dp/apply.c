@@ -196,7 +196,8 @@ static int want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
 		prefix_keys(&c->prefixes[i], &k, &hk);
 		err = want_put(&want[SET_PREFIXES], SET_PREFIXES, &k, &c->prefixes[i].info);
 		if (!err)
-			err = want_put(&want[SET_PFX_HASH], SET_PFX_HASH, &hk, &c->prefixes[i].info);
+			err = want_put(&want[SET_PFX_HASH], SET_PFX_HASH, &hk,
+				       &c->prefixes[i].info);
 	}
 	for (i = 0; i < c->n_lens && !err; i++) {
 		struct nn_pfx_lens_key k = { .scope = NN_SCOPE(0, c->lens[i].net) };
