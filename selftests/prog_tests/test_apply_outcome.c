@@ -299,6 +299,51 @@ static void test_failed_large_apply_leaves_names(void **state)
 	nn_dp_close(own.dp);
 }
 
+/* A first apply on maps this process created starts from an empty record
+ * instead of reading them back (loader.h maps_unwritten); one that fails
+ * midway leaves the maps holding what it wrote, so the next apply must read
+ * them again: whatever the failed attempt left in the standby half (here,
+ * entries no policy names) is deleted before the flip, not enforced. */
+static void test_failed_first_apply_reads_back(void **state)
+{
+	struct ut *u = *state;
+	struct nn_load_opts o = { .framing = NN_FRAMING_L3, .load_xdp_direct = true };
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res;
+	struct dpt own = { 0 };
+	struct ut v;
+	struct nn_addr_key k = { .slot = NN_SLOT(1) };
+	struct nn_addr_info val;
+	uint32_t junk, keep = 3, i, e = 0;
+
+	o.cap = u->t.dp->opts.cap;
+	assert_int_equal(nn_dp_load(&o, &own.dp), 0);
+	assert_true(own.dp->maps_unwritten);
+	v.t = own;
+	/* Epoch 0: the standby half is slot 1, where the first apply writes. */
+	junk = fill_addrs(&v, NN_SLOT(1));
+	assert_true(junk > keep);
+	assert_int_equal(nn_apply(own.dp, u->base, &res, &errs), NN_APPLY_FAILED);
+	nn_errlist_free(&errs);
+	assert_int_equal(res.error, -E2BIG);
+	/* Room again, but @keep entries of the failed attempt's half stay. */
+	k.addr[0] = 0xfe;
+	for (i = keep; i < junk; i++) {
+		memcpy(&k.addr[12], &i, sizeof(i));
+		assert_int_equal(bpf_map_delete_elem(own.dp->map_fd[NN_M_ADDRS], &k), 0);
+	}
+	assert_int_equal(nn_apply(own.dp, u->base, &res, &errs), NN_APPLY_APPLIED);
+	nn_errlist_free(&errs);
+	assert_true(res.flipped);
+	assert_int_equal(nn_live_epoch(own.dp, &e), 0);
+	assert_int_equal(e, 1);
+	for (i = 0; i < keep; i++) {
+		memcpy(&k.addr[12], &i, sizeof(i));
+		assert_int_not_equal(bpf_map_lookup_elem(own.dp->map_fd[NN_M_ADDRS], &k, &val), 0);
+	}
+	nn_dp_close(own.dp);
+}
+
 static void test_outcome_names(void **state)
 {
 	(void)state;
@@ -314,6 +359,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_over_cell_capacity_is_a_rejection, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_large_apply_leaves_names, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_failed_first_apply_reads_back, setup,
 						teardown),
 		cmocka_unit_test(test_outcome_names),
 	};

@@ -182,9 +182,22 @@ struct nn_rule_ports {
 /* 0 or -ENOMEM; free with nn_rule_ports_free. */
 int nn_rule_ports_pack(const struct nn_policy *p, struct nn_rule_ports *rp);
 void nn_rule_ports_free(struct nn_rule_ports *rp);
-/* nn_cell_ranges from the packed view of the policy's rules. */
+/* Working arrays of nn_cell_ranges_packed, kept by its caller from one
+ * cell to the next: at 1M devices the emit met 2.6M cells, each two
+ * allocations and their frees. Zero-initialised; nn_ranges_scratch_free. */
+struct nn_ranges_scratch {
+	uint32_t *b;		 /* boundaries, then each piece's first deny and allow */
+	struct nn_port_range *v; /* the ranges */
+	size_t cap;		 /* boundaries each holds room for */
+};
+
+void nn_ranges_scratch_free(struct nn_ranges_scratch *sc);
+
+/* nn_cell_ranges from the packed view of the policy's rules; *out points
+ * into @sc (NULL when none), valid until its next use. */
 int nn_cell_ranges_packed(const struct nn_rule_ports *rp, const uint32_t *rules, size_t n_rules,
-			  uint16_t proto, struct nn_port_range **out, size_t *n);
+			  uint16_t proto, struct nn_ranges_scratch *sc, struct nn_port_range **out,
+			  size_t *n);
 
 /* Lay @n sorted ranges out as the entries of the cell @key (src, dst,
  * proto), appended to @o->cells: one leaf, or a tree (nanami_abi.h).

@@ -12,19 +12,18 @@
 #include "compile/compile_int.h"
 #include "lib/thread.h"
 
-static int emit_cell(const struct nn_rule_ports *rp, struct nn_compiled *out,
-		     const struct cell_key *ck, const struct vec *rules, uint16_t proto,
-		     size_t max_cells)
+static int emit_cell(const struct nn_rule_ports *rp, struct nn_ranges_scratch *sc,
+		     struct nn_compiled *out, const struct cell_key *ck, const struct vec *rules,
+		     uint16_t proto, size_t max_cells)
 {
 	struct nn_cell_ent key = { .src_class = ck->src, .dst_class = ck->dst, .proto = proto };
 	struct nn_port_range *r;
 	size_t n;
 	int err;
 
-	err = nn_cell_ranges_packed(rp, rules->v, rules->n, proto, &r, &n);
+	err = nn_cell_ranges_packed(rp, rules->v, rules->n, proto, sc, &r, &n);
 	if (!err)
 		err = nn_cell_emit(out, &key, r, n, max_cells);
-	free(r);
 	return err;
 }
 
@@ -54,6 +53,7 @@ struct emit_job {
 static int emit_range(const struct emit_job *j)
 {
 	struct nn_table *t = j->cells;
+	struct nn_ranges_scratch sc = {}; /* one per thread, for all its cells */
 	uint8_t seen[256] = {}, done[256];
 	size_t i, k, m, n_done;
 	int err = 0;
@@ -87,13 +87,14 @@ static int emit_range(const struct emit_job *j)
 				continue;
 			seen[pr] = 1;
 			done[n_done++] = (uint8_t)pr;
-			err = emit_cell(j->rp, j->out, e->key, rules, pr, j->max_cells);
+			err = emit_cell(j->rp, &sc, j->out, e->key, rules, pr, j->max_cells);
 		}
 		/* Only the marks this cell set are cleared (not 256 bytes). */
 		for (m = 0; m < n_done; m++)
 			seen[done[m]] = 0;
 		if (any && !err)
-			err = emit_cell(j->rp, j->out, e->key, rules, NN_PROTO_ANY, j->max_cells);
+			err = emit_cell(j->rp, &sc, j->out, e->key, rules, NN_PROTO_ANY,
+					j->max_cells);
 		/* The rule list is spent (after this only the cell's key is
 		 * asked for: nn_c_cell_exists): freed here while warm, by the
 		 * thread that filled it, not in a pass of cache misses at the
@@ -101,6 +102,7 @@ static int emit_range(const struct emit_job *j)
 		free(rules->v);
 		*rules = (struct vec){};
 	}
+	nn_ranges_scratch_free(&sc);
 	return err;
 }
 

@@ -113,6 +113,8 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 		   struct nn_port_range **out, size_t *n_out)
 {
 	struct nn_rule_ports rp;
+	struct nn_ranges_scratch sc = {};
+	struct nn_port_range *r;
 	int err;
 
 	*out = NULL;
@@ -120,16 +122,62 @@ int nn_cell_ranges(const struct nn_policy *p, const uint32_t *rules, size_t n_ru
 	err = nn_rule_ports_pack(p, &rp);
 	if (err)
 		return err;
-	err = nn_cell_ranges_packed(&rp, rules, n_rules, proto, out, n_out);
+	err = nn_cell_ranges_packed(&rp, rules, n_rules, proto, &sc, &r, n_out);
 	nn_rule_ports_free(&rp);
+	if (!err && r) {
+		/* the caller's own copy: the scratch goes */
+		*out = malloc(*n_out * sizeof(*r));
+		if (*out)
+			memcpy(*out, r, *n_out * sizeof(*r));
+		else
+			err = -ENOMEM;
+	}
+	nn_ranges_scratch_free(&sc);
+	if (err)
+		*n_out = 0;
 	return err;
 }
 
+void nn_ranges_scratch_free(struct nn_ranges_scratch *sc)
+{
+	free(sc->b);
+	free(sc->v);
+	memset(sc, 0, sizeof(*sc));
+}
+
+/* Room in @sc for @n boundaries. */
+static int scratch_reserve(struct nn_ranges_scratch *sc, size_t n)
+{
+	size_t cap = sc->cap ? sc->cap : 64;
+	uint32_t *b;
+	struct nn_port_range *v;
+
+	if (n <= sc->cap)
+		return 0;
+	while (cap < n)
+		cap *= 2;
+	b = malloc(3 * cap * sizeof(*b));
+	/* At most one range per boundary. */
+	v = malloc(cap * sizeof(*v));
+	if (!b || !v) {
+		free(b);
+		free(v);
+		return -ENOMEM;
+	}
+	free(sc->b);
+	free(sc->v);
+	sc->b = b;
+	sc->v = v;
+	sc->cap = cap;
+	return 0;
+}
+
 int nn_cell_ranges_packed(const struct nn_rule_ports *rp, const uint32_t *rules, size_t n_rules,
-			  uint16_t proto, struct nn_port_range **out, size_t *n_out)
+			  uint16_t proto, struct nn_ranges_scratch *sc, struct nn_port_range **out,
+			  size_t *n_out)
 {
 	size_t nports = 1, i, k, s, nb, n = 0, full = 0;
-	struct nn_port_range *v = NULL;
+	struct nn_port_range *v;
 	uint32_t *b, *deny, *allow;
 
 	*out = NULL;
@@ -138,14 +186,10 @@ int nn_cell_ranges_packed(const struct nn_rule_ports *rp, const uint32_t *rules,
 		nports += 2 * rp->r[rules[i]].n;
 	/* The boundaries, then per piece between two boundaries its first
 	 * deny and first allow rule. */
-	b = malloc(3 * nports * sizeof(*b));
-	/* At most one range per boundary. */
-	v = malloc(nports * sizeof(*v));
-	if (!b || !v) {
-		free(b);
-		free(v);
+	if (scratch_reserve(sc, nports))
 		return -ENOMEM;
-	}
+	b = sc->b;
+	v = sc->v;
 	nb = collect_bounds(rp, rules, n_rules, proto, b);
 	deny = b + nports;
 	allow = deny + nports;
@@ -205,12 +249,7 @@ int nn_cell_ranges_packed(const struct nn_rule_ports *rp, const uint32_t *rules,
 		v[n].allow = allow[s];
 		n++;
 	}
-	free(b);
-	if (!n) {
-		free(v);
-		v = NULL;
-	}
-	*out = v;
+	*out = n ? v : NULL;
 	*n_out = n;
 	return 0;
 }

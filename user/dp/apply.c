@@ -43,16 +43,16 @@ static int dump_rule(const void *key, const void *val, void *arg)
 	return 0;
 }
 
-/* Read what the kernel holds: the start, or after any doubt. */
-static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
-		      struct nn_apply_cache **out)
+/* A record of maps that hold nothing: empty tables, zeroed rule slots. */
+static struct nn_apply_cache *cache_empty(struct nn_dp *dp, const struct mapset *sets,
+					  uint32_t epoch)
 {
 	struct nn_apply_cache *c = calloc(1, sizeof(*c));
 	uint32_t mr = dp->opts.cap.max_rules;
-	int i, err = 0;
+	int i;
 
 	if (!c)
-		return -ENOMEM;
+		return NULL;
 	c->epoch = epoch;
 	c->max_rules = mr;
 	for (i = 0; i < SET_COUNT; i++) {
@@ -61,8 +61,22 @@ static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoc
 	}
 	c->rules[0] = calloc(mr ? mr : 1, sizeof(struct nn_rule_info));
 	c->rules[1] = calloc(mr ? mr : 1, sizeof(struct nn_rule_info));
-	if (!c->rules[0] || !c->rules[1])
-		err = -ENOMEM;
+	if (!c->rules[0] || !c->rules[1]) {
+		nn_apply_cache_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+/* Read what the kernel holds: the start, or after any doubt. */
+static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
+		      struct nn_apply_cache **out)
+{
+	struct nn_apply_cache *c = cache_empty(dp, sets, epoch);
+	int i, err = 0;
+
+	if (!c)
+		return -ENOMEM;
 	for (i = 0; i < SET_COUNT && !err; i++) {
 		struct dump_arg a = { .c = c, .set = i, .ksz = sets[i].ksz };
 
@@ -85,6 +99,31 @@ static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
 	return nn_ftab_put(t, key, val);
 }
 
+/* How many entries ahead build_want() hints the index slot of the key it
+ * will put (nn_ftab_prefetch): enough to cover a miss, few enough that
+ * the line is still there when the put comes. */
+#define WANT_AHEAD 8
+
+static void cell_key_of(const struct nn_cell_ent *e, struct nn_cell_key *k)
+{
+	memset(k, 0, sizeof(*k)); /* whole keys are hashed and written */
+	k->src_class = e->src_class;
+	k->dst_class = e->dst_class;
+	k->proto = e->proto;
+	k->part = e->part;
+}
+
+/* The table an entry of the cells goes to first: nn_cells4 for a root. */
+static void cells_ahead(struct nn_ftab *want, const struct nn_compiled *c, size_t i)
+{
+	struct nn_cell_key k;
+
+	if (i >= c->n_cells)
+		return;
+	cell_key_of(&c->cells[i], &k);
+	nn_ftab_prefetch(&want[c->cells[i].part ? SET_CELLS : SET_CELLS4], &k);
+}
+
 /* The cells, split between the two maps (nanami_abi.h "Small cells"):
  * every root in nn_cells4, whole when small, else as a marker; the big
  * cells and their trees in nn_policy, and with @compat the small ones too
@@ -97,13 +136,10 @@ static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool co
 
 	for (i = 0; i < c->n_cells && !err; i++) {
 		const struct nn_cell_ent *e = &c->cells[i];
-		struct nn_cell_key k = {
-			.src_class = e->src_class,
-			.dst_class = e->dst_class,
-			.proto = e->proto,
-			.part = e->part,
-		};
+		struct nn_cell_key k;
 
+		cell_key_of(e, &k);
+		cells_ahead(want, c, i + WANT_AHEAD);
 		if (!e->part) {
 			struct nn_cell4 small;
 
@@ -118,6 +154,20 @@ static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool co
 	return err;
 }
 
+/* The keys of prefix @e in nn_prefixes (the trie) and nn_pfx_hash. */
+static void prefix_keys(const struct nn_prefix_ent *e, struct nn_prefix_key *k,
+			struct nn_pfx_key *hk)
+{
+	memset(k, 0, sizeof(*k)); /* whole keys are hashed and written */
+	memset(hk, 0, sizeof(*hk));
+	k->prefixlen = NN_SCOPE_BITS + e->pfx.len;
+	k->scope = NN_SCOPE(0, e->net);
+	hk->scope = NN_SCOPE(0, e->net);
+	hk->len = e->pfx.len;
+	memcpy(k->addr, e->pfx.addr, NN_ADDR_LEN);
+	memcpy(hk->addr, e->pfx.addr, NN_ADDR_LEN);
+}
+
 /* The addresses and prefixes of @c into @want (the cells: want_cells). */
 static int want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
 {
@@ -127,25 +177,27 @@ static int want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
 	for (i = 0; i < c->n_addrs && !err; i++) {
 		struct nn_addr_key k = { .slot = 0 };
 
+		if (i + WANT_AHEAD < c->n_addrs) {
+			memcpy(k.addr, c->addrs[i + WANT_AHEAD].addr, NN_ADDR_LEN);
+			nn_ftab_prefetch(&want[SET_ADDRS], &k);
+		}
 		memcpy(k.addr, c->addrs[i].addr, NN_ADDR_LEN);
 		err = want_put(&want[SET_ADDRS], SET_ADDRS, &k, &c->addrs[i].info);
 	}
 	for (i = 0; i < c->n_prefixes && !err; i++) {
-		const struct nn_prefix_ent *e = &c->prefixes[i];
-		struct nn_prefix_key k = {
-			.prefixlen = NN_SCOPE_BITS + e->pfx.len,
-			.scope = NN_SCOPE(0, e->net),
-		};
-		struct nn_pfx_key hk = {
-			.scope = NN_SCOPE(0, e->net),
-			.len = e->pfx.len,
-		};
+		struct nn_prefix_key k;
+		struct nn_pfx_key hk;
 
-		memcpy(k.addr, e->pfx.addr, NN_ADDR_LEN);
-		memcpy(hk.addr, e->pfx.addr, NN_ADDR_LEN);
-		err = want_put(&want[SET_PREFIXES], SET_PREFIXES, &k, &e->info);
+		if (i + WANT_AHEAD < c->n_prefixes) {
+			prefix_keys(&c->prefixes[i + WANT_AHEAD], &k, &hk);
+			nn_ftab_prefetch(&want[SET_PREFIXES], &k);
+			nn_ftab_prefetch(&want[SET_PFX_HASH], &hk);
+		}
+		prefix_keys(&c->prefixes[i], &k, &hk);
+		err = want_put(&want[SET_PREFIXES], SET_PREFIXES, &k, &c->prefixes[i].info);
 		if (!err)
-			err = want_put(&want[SET_PFX_HASH], SET_PFX_HASH, &hk, &e->info);
+			err = want_put(&want[SET_PFX_HASH], SET_PFX_HASH, &hk,
+				       &c->prefixes[i].info);
 	}
 	for (i = 0; i < c->n_lens && !err; i++) {
 		struct nn_pfx_lens_key k = { .scope = NN_SCOPE(0, c->lens[i].net) };
@@ -464,12 +516,21 @@ void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets)
 static int cache_take(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
 		      struct nn_apply_cache **c)
 {
+	bool unwritten = dp->maps_unwritten && epoch == 0;
+
+	/* From now on the maps may hold whatever this apply writes, even if
+	 * it fails midway (the record is then dropped and read back). */
+	dp->maps_unwritten = false;
 	*c = dp->apply_cache;
 	dp->apply_cache = NULL;
 	if (*c && (*c)->epoch == epoch && (*c)->max_rules == dp->opts.cap.max_rules)
 		return 0;
 	nn_apply_cache_free(*c);
 	*c = NULL;
+	if (unwritten) {
+		*c = cache_empty(dp, sets, epoch);
+		return *c ? 0 : -ENOMEM;
+	}
 	return cache_read(dp, sets, epoch, c);
 }
 

@@ -57,6 +57,12 @@ long nn_ftab_find(const struct nn_ftab *t, const void *key)
 	return t->index[s] ? (long)t->index[s] - 1 : -1;
 }
 
+void nn_ftab_prefetch(const struct nn_ftab *t, const void *key)
+{
+	if (t->icap)
+		__builtin_prefetch(&t->index[nn_hash_bytes(key, t->ksz) & (t->icap - 1)]);
+}
+
 static int grow_index(struct nn_ftab *t)
 {
 	size_t ncap = t->icap ? t->icap * 2 : 1024, i;

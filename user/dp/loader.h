@@ -120,6 +120,11 @@ struct nn_dp {
 	int barrier_inner;
 	struct nn_load_opts opts;
 	bool adopted; /* the maps were already pinned */
+	/* The policy maps were created empty by this load and no apply has
+	 * run since: the first apply's record starts empty instead of reading
+	 * them back (apply.c cache_take: at 1M devices the read walks every
+	 * bucket of maps sized for millions, 0.2-0.3 s, to find nothing). */
+	bool maps_unwritten;
 	/* Adopted from a build before nn_cells4 (a generation applied, no
 	 * cell in nn_cells4), whose programs may still be attached and look
 	 * every cell up in nn_policy: until nn_dp_attach() replaces them,
