@@ -104,7 +104,7 @@ static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
  * the line is still there when the put comes. */
 #define WANT_AHEAD 8
 
-static void cell_key_of(const struct nn_cell_ent *e, struct nn_cell_key *k)
+void nn_cell_key_of(const struct nn_cell_ent *e, struct nn_cell_key *k)
 {
 	memset(k, 0, sizeof(*k)); /* whole keys are hashed and written */
 	k->src_class = e->src_class;
@@ -120,7 +120,7 @@ static void cells_ahead(struct nn_ftab *want, const struct nn_compiled *c, size_
 
 	if (i >= c->n_cells)
 		return;
-	cell_key_of(&c->cells[i], &k);
+	nn_cell_key_of(&c->cells[i], &k);
 	nn_ftab_prefetch(&want[c->cells[i].part ? SET_CELLS : SET_CELLS4], &k);
 }
 
@@ -138,7 +138,7 @@ static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool co
 		const struct nn_cell_ent *e = &c->cells[i];
 		struct nn_cell_key k;
 
-		cell_key_of(e, &k);
+		nn_cell_key_of(e, &k);
 		cells_ahead(want, c, i + WANT_AHEAD);
 		if (!e->part) {
 			struct nn_cell4 small;
@@ -154,9 +154,8 @@ static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool co
 	return err;
 }
 
-/* The keys of prefix @e in nn_prefixes (the trie) and nn_pfx_hash. */
-static void prefix_keys(const struct nn_prefix_ent *e, struct nn_prefix_key *k,
-			struct nn_pfx_key *hk)
+void nn_prefix_keys_of(const struct nn_prefix_ent *e, struct nn_prefix_key *k,
+		       struct nn_pfx_key *hk)
 {
 	memset(k, 0, sizeof(*k)); /* whole keys are hashed and written */
 	memset(hk, 0, sizeof(*hk));
@@ -189,11 +188,11 @@ static int want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
 		struct nn_pfx_key hk;
 
 		if (i + WANT_AHEAD < c->n_prefixes) {
-			prefix_keys(&c->prefixes[i + WANT_AHEAD], &k, &hk);
+			nn_prefix_keys_of(&c->prefixes[i + WANT_AHEAD], &k, &hk);
 			nn_ftab_prefetch(&want[SET_PREFIXES], &k);
 			nn_ftab_prefetch(&want[SET_PFX_HASH], &hk);
 		}
-		prefix_keys(&c->prefixes[i], &k, &hk);
+		nn_prefix_keys_of(&c->prefixes[i], &k, &hk);
 		err = want_put(&want[SET_PREFIXES], SET_PREFIXES, &k, &c->prefixes[i].info);
 		if (!err)
 			err = want_put(&want[SET_PFX_HASH], SET_PFX_HASH, &hk,

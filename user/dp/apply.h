@@ -78,6 +78,14 @@ enum nn_apply_outcome {
 				 * generation stays enforced; worth retrying */
 };
 
+/* The keys the applier writes for compiled entries, in slot 0 (whole keys
+ * zeroed first: they are hashed and written whole). The drift check builds
+ * its expected entries with the same functions. */
+void nn_cell_key_of(const struct nn_cell_ent *e, struct nn_cell_key *k);
+/* Prefix @e's keys in nn_prefixes (the trie) and nn_pfx_hash. */
+void nn_prefix_keys_of(const struct nn_prefix_ent *e, struct nn_prefix_key *k,
+		       struct nn_pfx_key *hk);
+
 const char *nn_apply_outcome_name(enum nn_apply_outcome o);
 
 struct nn_apply_result {

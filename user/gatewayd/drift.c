@@ -105,14 +105,7 @@ void nn_drift_compare(const struct nn_compiled *c, bool compat, const struct nn_
 		struct nn_prefix_key k;
 		struct nn_pfx_key hk;
 
-		memset(&k, 0, sizeof(k));
-		memset(&hk, 0, sizeof(hk));
-		k.prefixlen = NN_SCOPE_BITS + e->pfx.len;
-		k.scope = NN_SCOPE(0, e->net);
-		hk.scope = NN_SCOPE(0, e->net);
-		hk.len = e->pfx.len;
-		memcpy(k.addr, e->pfx.addr, NN_ADDR_LEN);
-		memcpy(hk.addr, e->pfx.addr, NN_ADDR_LEN);
+		nn_prefix_keys_of(e, &k, &hk);
 		want(&m, &rec[SET_PREFIXES], &k, &e->info, -1, "nn_prefixes entry");
 		want(&m, &rec[SET_PFX_HASH], &hk, &e->info, -1, "nn_pfx_hash entry");
 		n[SET_PREFIXES]++;
@@ -129,11 +122,7 @@ void nn_drift_compare(const struct nn_compiled *c, bool compat, const struct nn_
 		struct nn_cell_key k;
 		struct nn_cell big;
 
-		memset(&k, 0, sizeof(k));
-		k.src_class = e->src_class;
-		k.dst_class = e->dst_class;
-		k.proto = e->proto;
-		k.part = e->part;
+		nn_cell_key_of(e, &k);
 		if (!e->part) {
 			struct nn_cell4 small;
 
