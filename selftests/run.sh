@@ -137,6 +137,80 @@ if [ -z "$filter" ] || [[ "$filter" == vm* ]]; then
 	done
 fi
 
+# netns tests: those marked "# nn-test: no time bounds" run beside the
+# guests and the host's unit, BPF and fuzz tests; the others, whose bounds a
+# loaded machine would stretch, after them. Each group runs in lanes; a test
+# marked "# nn-test: long" starts first, so no lane is left with a long test
+# while the other has finished.
+netns_tests() { # bounded|unbounded: their names, the long ones first
+	local script name long=() rest=()
+	for script in selftests/netns/test_*.sh; do
+		[ -x "$script" ] || continue
+		name=$(basename "$script" .sh)
+		[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
+		if grep -q '^# nn-test: no time bounds' "$script"; then
+			[ "$1" = unbounded ] || continue
+		else
+			[ "$1" = bounded ] || continue
+		fi
+		if grep -q '^# nn-test: long' "$script"; then
+			long+=("$name")
+		else
+			rest+=("$name")
+		fi
+	done
+	echo "${long[@]}" "${rest[@]}"
+}
+# netns tests in lanes, each lane taking the next test when its last one
+# ends; their results under DIR until lanes_report reports them, sorted by
+# name. A test keeps about one core busy at most (a controller, a control
+# plane, wireguard-go, the traffic), and most of its time waits on timers:
+# the bounded tests used 0.57 s of CPU per second of their time (283 of
+# 493 s), so three lanes of them (NN_LANES) keep two cores about 1.7 busy
+# and stretch no bound the way the guests would (all 23 passed in three
+# lanes beside two helpers' builds, load ~7, in 198 s; their times summed
+# 510 s).
+lanes_run() { # DIR LANES NAME...: NAMEs in the order they start
+	local q=$1 lanes=$2 lane i
+	shift 2
+	printf '%s\n' "$@" >"$q/names"
+	[ $# -gt 0 ] || return 0
+	echo 0 >"$q/next"
+	for ((lane = 0; lane < lanes; lane++)); do
+		(
+			while :; do
+				i=$(flock "$q/next" sh -c 'read -r n <"$1"; echo $((n + 1)) >"$1"; echo "$n"' _ "$q/next")
+				[ "$i" -lt $# ] || exit 0
+				mkdir "$q/$i"
+				run_capture "$q/$i" "selftests/netns/${*:i+1:1}.sh"
+			done
+		) &
+	done
+	wait
+}
+lanes_report() { # DIR: what lanes_run left there, reported (in this shell: it counts)
+	local q=$1 i names
+	mapfile -t names <"$q/names"
+	for ((i = 0; i < ${#names[@]}; i++)); do
+		[ -n "${names[$i]}" ] && echo "${names[$i]} $i"
+	done | sort | while read -r _ i; do
+		echo "$i"
+	done >"$q/order"
+	while read -r i; do
+		report_one "${names[$i]}" "$q/$i"
+	done <"$q/order"
+	rm -rf "$q"
+}
+
+# The unbounded netns tests in one lane from now on, beside the guests and
+# the unit, BPF and fuzz tests below: with them after those (CI, session 11)
+# the host's side ended two minutes after the guests (its BPF tests pin
+# themselves to CPU 0, which the guests share); in two lanes (session 10)
+# the guests stretched to 13 min.
+unbounded=$(mktemp -d)
+lanes_run "$unbounded" "${NN_LANES_UNBOUNDED:-1}" $(netns_tests unbounded) &
+unbounded_pid=$!
+
 for bin in "$O"/selftests/unit/test_* "$O"/selftests/prog_tests/test_*; do
 	[ -x "$bin" ] || continue
 	case "$bin" in *.o|*.d) continue ;; esac
@@ -167,71 +241,8 @@ if [ -x "$fuzzer" ] && { [ -z "$filter" ] || [[ fuzz_snapshot == *"$filter"* ]];
 		"$O/fuzz/corpus" selftests/fuzz/corpus
 fi
 
-# netns tests: those marked "# nn-test: no time bounds" run now, beside the
-# guests; the others, whose bounds a loaded machine would stretch, after them.
-# Each group runs in lanes; a test marked "# nn-test: long" starts first, so
-# no lane is left with a long test while the other has finished.
-netns_tests() { # bounded|unbounded: their names, the long ones first
-	local script name long=() rest=()
-	for script in selftests/netns/test_*.sh; do
-		[ -x "$script" ] || continue
-		name=$(basename "$script" .sh)
-		[ -n "$filter" ] && [[ "$name" != *"$filter"* ]] && continue
-		if grep -q '^# nn-test: no time bounds' "$script"; then
-			[ "$1" = unbounded ] || continue
-		else
-			[ "$1" = bounded ] || continue
-		fi
-		if grep -q '^# nn-test: long' "$script"; then
-			long+=("$name")
-		else
-			rest+=("$name")
-		fi
-	done
-	echo "${long[@]}" "${rest[@]}"
-}
-# netns tests in lanes (the bounded ones NN_LANES, default 3), each lane
-# taking the next test when its last one ends; reported sorted by name. A
-# test keeps about one core busy at most (a controller, a control plane,
-# wireguard-go, the traffic), and most of its time waits on timers: the
-# bounded tests used 0.57 s of CPU per second of their time (283 of 493 s),
-# so three lanes keep two cores about 1.7 busy and stretch no bound the way
-# the guests would (all 23 passed in three lanes beside two helpers' builds,
-# load ~7, in 198 s; their times summed 510 s).
-run_lanes() { # LANES NAME...: NAMEs in the order they start; reported sorted by name
-	local q i lane lanes=$1 names pids=()
-	shift
-	names=("$@")
-	[ $# -gt 0 ] || return 0
-	q=$(mktemp -d)
-	echo 0 >"$q/next"
-	for ((lane = 0; lane < lanes; lane++)); do
-		(
-			while :; do
-				i=$(flock "$q/next" sh -c 'read -r n <"$1"; echo $((n + 1)) >"$1"; echo "$n"' _ "$q/next")
-				[ "$i" -lt $# ] || exit 0
-				mkdir "$q/$i"
-				run_capture "$q/$i" "selftests/netns/${names[$i]}.sh"
-			done
-		) &
-		pids+=($!)
-	done
-	wait "${pids[@]}"
-	for ((i = 0; i < $#; i++)); do
-		echo "${names[$i]} $i"
-	done | sort | while read -r _ i; do
-		echo "$i"
-	done >"$q/order"
-	while read -r i; do
-		report_one "${names[$i]}" "$q/$i"
-	done <"$q/order"
-	rm -rf "$q"
-}
-
-# One lane beside the guests: each TCG guest takes a CPU of its own, and the
-# guests, not the host's tests, are the suite's longest path (a fresh-clone CI
-# with two lanes here: the 6.1 guest 13 min, make test ~17)
-run_lanes "${NN_LANES_UNBOUNDED:-1}" $(netns_tests unbounded)
+wait "$unbounded_pid"
+lanes_report "$unbounded"
 
 # The matrix's results, once its guests are done (they ran while the host's
 # unit, BPF, fuzz and unbounded netns tests did; the netns tests with time
@@ -247,7 +258,9 @@ if [ ${#vm_order[@]} -gt 0 ]; then
 	done
 fi
 
-run_lanes "${NN_LANES:-3}" $(netns_tests bounded)
+bounded=$(mktemp -d)
+lanes_run "$bounded" "${NN_LANES:-3}" $(netns_tests bounded)
+lanes_report "$bounded"
 
 # In CI everything a test needs is installed by tools/install-deps.sh: a test
 # that skips there (missing tool, device or kernel feature) is a failure.
