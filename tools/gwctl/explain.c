@@ -94,12 +94,11 @@ static int via_socket(struct gw *g, const struct nn_explain_args *a, json_t **ou
 
 /* Without a controller: a dry-run instance loaded here, once for every
  * packet of the call (@x: NULL until the first needs it; the caller frees
- * it). @with_xdp: load the XDP program too, when a from-overlay packet may
- * meet it. */
-static int via_maps(struct gw *g, struct nn_explainer **x, bool with_xdp,
+ * it). @load_xdp: load the XDP program too (a from-overlay packet of the
+ * call meets it); @xdp: this packet does. */
+static int via_maps(struct gw *g, struct nn_explainer **x, bool load_xdp, bool xdp,
 		    const struct nn_explain_req *r, json_t **out)
 {
-	bool xdp = r->dir == NN_DIR_FROM_OVERLAY && gw_xdp_attached(g->iface);
 	char msg[512];
 	int err = 0;
 
@@ -107,7 +106,7 @@ static int via_maps(struct gw *g, struct nn_explainer **x, bool with_xdp,
 		err = gw_pins_open(g);
 		if (err)
 			return err;
-		err = nn_explainer_open(g->pin_dir, g->iface, with_xdp || xdp, x, msg, sizeof(msg));
+		err = nn_explainer_open(g->pin_dir, g->iface, load_xdp, x, msg, sizeof(msg));
 	}
 	if (!err)
 		err = nn_explain(*x, r, xdp, out, msg, sizeof(msg));
@@ -167,6 +166,7 @@ static void print_answer(struct gw *g, json_t *root, const struct nn_explain_req
 /* One packet of the call: its words (they outlive the parse) and the
  * request they make. */
 struct packet {
+	char *line; /* a batch line's copy, which words[] point into */
 	char *words[6];
 	struct nn_explain_args a;
 	struct nn_explain_req r;
@@ -174,11 +174,10 @@ struct packet {
 
 static void packets_free(struct packet *p, size_t n)
 {
-	size_t i, w;
+	size_t i;
 
 	for (i = 0; i < n; i++)
-		for (w = 0; w < 6; w++)
-			free(p[i].words[w]);
+		free(p[i].line);
 	free(p);
 }
 
@@ -208,16 +207,6 @@ static int packet_from(struct packet *p, int argc, char **argv, int max, char *m
 	return nn_explain_parse(&p->a, &p->r, msg, msglen) ? -EINVAL : 0;
 }
 
-static bool words_kept(const struct packet *p, int argc)
-{
-	int w;
-
-	for (w = 0; w < argc && w < 6; w++)
-		if (!p->words[w])
-			return false;
-	return true;
-}
-
 /* Every line of @path checked before any packet is judged: a list with a
  * bad line judges nothing, and the error names the line. */
 static int batch_read(struct gw *g, const char *path, const struct explain_state *st,
@@ -238,6 +227,8 @@ static int batch_read(struct gw *g, const char *path, const struct explain_state
 		lineno++;
 		if (hash)
 			*hash = '\0';
+		if (!line[strspn(line, " \t\r\n")])
+			continue; /* blank or a comment */
 		if (n == cap) {
 			struct packet *np = realloc(p, (cap = cap ? 2 * cap : 16) * sizeof(*p));
 
@@ -250,19 +241,18 @@ static int batch_read(struct gw *g, const char *path, const struct explain_state
 		memset(&p[n], 0, sizeof(p[n]));
 		p[n].a.sport = st->sport;
 		p[n].a.has_sport = st->has_sport;
-		for (w = strtok_r(line, " \t\r\n", &save); w;
-		     w = strtok_r(NULL, " \t\r\n", &save)) {
-			if (argc < 6)
-				p[n].words[argc] = strdup(w);
-			argc++; /* counted on, for the message */
-		}
-		if (!argc)
-			continue;
-		n++; /* its words are freed with the list, whatever follows */
-		if (!words_kept(&p[n - 1], argc)) {
+		p[n].line = strdup(line);
+		if (!p[n].line) {
 			err = gw_err(g, GW_ERR, "out of memory");
 			break;
 		}
+		for (w = strtok_r(p[n].line, " \t\r\n", &save); w;
+		     w = strtok_r(NULL, " \t\r\n", &save)) {
+			if (argc < 6)
+				p[n].words[argc] = w;
+			argc++; /* counted on, for the message */
+		}
+		n++; /* its line is freed with the list, whatever follows */
 		if (packet_from(&p[n - 1], argc, p[n - 1].words, 6, msg, sizeof(msg))) {
 			err = gw_err(g, GW_USAGE, "--batch %s: line %zu: %s", path, lineno, msg);
 			break;
@@ -287,7 +277,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 	struct explain_state *st = state;
 	struct nn_explainer *x = NULL;
 	struct packet *p = NULL;
-	bool socket = true, from = false;
+	bool socket = true, from = false, attached = false;
 	char msg[512], why[512] = "";
 	size_t n = 0, i;
 	int err;
@@ -308,7 +298,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 		p->a.sport = st->sport;
 		p->a.has_sport = st->has_sport;
 		if (packet_from(p, argc, argv, 5, msg, sizeof(msg))) {
-			free(p);
+			packets_free(p, n);
 			return gw_err(g, GW_USAGE, "explain %s (see 'nanami-gwctl explain --help')",
 				      msg);
 		}
@@ -321,9 +311,13 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 		if (socket) {
 			err = via_socket(g, &p[i].a, &root, why, sizeof(why));
 			socket = err != -ENOTCONN;
+			/* asked once: the maps answer every packet from here on */
+			attached = !socket && from && gw_xdp_attached(g->iface);
 		}
 		if (!socket)
-			err = via_maps(g, &x, from && gw_xdp_attached(g->iface), &p[i].r, &root);
+			err = via_maps(g, &x, attached,
+				       attached && p[i].r.dir == NN_DIR_FROM_OVERLAY, &p[i].r,
+				       &root);
 		if (err)
 			break;
 		/* Who answered: scripts compare the two (the answer is the same). */
@@ -341,10 +335,7 @@ static int explain_run(struct gw *g, void *state, int argc, char **argv)
 		}
 	}
 	nn_explainer_free(x);
-	if (st->batch)
-		packets_free(p, n);
-	else
-		free(p);
+	packets_free(p, n);
 	return err ? err : GW_OK;
 }
 
