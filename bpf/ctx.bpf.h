@@ -6,6 +6,15 @@
 #ifndef NANAMI_CTX_BPF_H
 #define NANAMI_CTX_BPF_H
 
+/*
+ * No CO-RE relocations: the programs read only UAPI structs whose layout is
+ * ABI (packet headers, xdp_md, __sk_buff), so vmlinux.h's
+ * preserve_access_index would only make libbpf parse the running kernel's
+ * BTF at every object's load to find the offsets it was compiled with (about
+ * 7-9 s an object on Debian's 6.1 under TCG; the objects carry no relocation
+ * to resolve: test_bpf_objects checks it).
+ */
+#define BPF_NO_PRESERVE_ACCESS_INDEX
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_endian.h>
