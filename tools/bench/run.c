@@ -475,7 +475,9 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 		cc[k]->data->bench_n = n;
 		cc[k]->bss->bench_v4 = fam == 1;
 		cc[k]->bss->bench_seq_mode = 0;
-		cc[k]->bss->bench_port_mode = c->hook >= HK_XDP_CACHE_P;
+		/* One pair: the destination host varies too, or its 2^16
+		 * ports' flows would all be in the table (bench_cache.bpf.c). */
+		cc[k]->bss->bench_port_mode = c->hook < HK_XDP_CACHE_P ? 0 : one ? 2 : 1;
 	}
 	if (err || c->pk != PK_RAND_EST)
 		return err;
