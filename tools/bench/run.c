@@ -688,6 +688,21 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 	o.cap.max_prefixes = 2 * n + 4096;
 	o.cap.max_cells = 16 * n + 4096;
 	o.cap.max_flows = BENCH_MAX_FLOWS;
+	/* NN_BENCH_MAX_FLOWS: another flow table, e.g. the daemon's default
+	 * (1M) for the insert cases (docs/datapath.md "Session 12"). */
+	{
+		const char *mf = getenv("NN_BENCH_MAX_FLOWS");
+		char *end = NULL;
+		unsigned long v = mf ? strtoul(mf, &end, 0) : 0;
+
+		if (mf && (!*mf || *end || !v || v > UINT32_MAX)) {
+			fprintf(stderr, "# NN_BENCH_MAX_FLOWS=%s: not a flow count (1..2^32-1)\n",
+				mf);
+			return -EINVAL;
+		}
+		if (v)
+			o.cap.max_flows = (uint32_t)v;
+	}
 	o.cap.max_frags = 4096;
 	o.cap.max_denied = NN_DEF_MAX_DENIED;
 	nn_limits_default(&lim);
