@@ -497,9 +497,10 @@ static void test_admission_every_cpu(void **state)
 		if (!ran[c])
 			continue;
 		if (err[c] || once[c] != n || twice[c] != n + 1)
-			fail_msg("CPU %d: error %d; nn_denied %zu -> %zu after one denial, %zu after "
-				 "two; want %zu, %zu",
-				 c, err[c], n, once[c], twice[c], n, n + 1);
+			fail_msg(
+				"CPU %d: error %d; nn_denied %zu -> %zu after one denial, %zu after "
+				"two; want %zu, %zu",
+				c, err[c], n, once[c], twice[c], n, n + 1);
 		n++;
 	}
 	assert_int_equal(runs, (int)sysconf(_SC_NPROCESSORS_ONLN));

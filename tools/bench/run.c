@@ -832,11 +832,10 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 	struct nn_prefix_key pk = { .prefixlen = NN_SCOPE_BITS + 64 };
 	struct nn_prefix_info pv = { .kind = NN_PK_RESOURCE };
 	struct target t[10] = {};
-	double *out[10] = {
-		&lk->xdp_floor,	       &lk->rand_floor,	    &lk->hash_hot,	  &lk->lpm_hot,
-		&lk->hash_rand,	       &lk->lpm_rand,	    &lk->ctr_percpu_rand, &lk->ctr_line_rand,
-		&lk->seen_percpu_rand, &lk->seen_line_rand
-	};
+	double *out[10] = { &lk->xdp_floor,	  &lk->rand_floor,    &lk->hash_hot,
+			    &lk->lpm_hot,	  &lk->hash_rand,     &lk->lpm_rand,
+			    &lk->ctr_percpu_rand, &lk->ctr_line_rand, &lk->seen_percpu_rand,
+			    &lk->seen_line_rand };
 	int ncpu = libbpf_num_possible_cpus();
 	uint8_t hot[16];
 	double lo, hi;
