@@ -29,6 +29,13 @@ static __always_inline __u64 nn_denied_hash(const struct nn_flow_key *k, __u8 si
 	return h | 1ull << 32;
 }
 
+/* This CPU's admission slot of a flow whose nn_denied_hash() is @h: the
+ * entry of nn_denied_seen in this CPU's region (maps.bpf.h). */
+static __always_inline __u32 nn_denied_seen_idx(__u64 h)
+{
+	return bpf_get_smp_processor_id() * NN_DENIED_SEEN + ((__u32)h & (NN_DENIED_SEEN - 1));
+}
+
 /*
  * The judgement remembered for the packet whose flow key is s->fk, sent by
  * end b (@is_b) or a in direction @dir, when it was reached under @epoch:
@@ -50,7 +57,7 @@ static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, con
 	 * packet, pays a hash and a word of this CPU's table, not a lookup
 	 * of nn_denied. A slot another flow took since costs a judgement. */
 	h = nn_denied_hash(&s->fk, NN_DENIED_SIDE(dir, is_b));
-	s->dseen = (__u32)h & (NN_DENIED_SEEN - 1);
+	s->dseen = nn_denied_seen_idx(h);
 	seen = bpf_map_lookup_elem(&nn_denied_seen, &s->dseen);
 	if (!seen || *seen != (__u32)(h >> 32))
 		return 0;
@@ -97,9 +104,13 @@ static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, co
 	 * still in its slot) is written. A spray of distinct
 	 * denied flows, each seen once, writes one per-CPU word a packet. */
 	h = nn_denied_hash(&s->fk, NN_DENIED_SIDE(dir, is_b));
-	s->dseen = (__u32)h & (NN_DENIED_SEEN - 1);
+	s->dseen = nn_denied_seen_idx(h);
 	seen = bpf_map_lookup_elem(&nn_denied_seen, &s->dseen);
-	if (seen && *seen != (__u32)(h >> 32)) {
+	/* No slot (a CPU beyond the table the loader sized): no admission,
+	 * so nothing is remembered; the judge decides every packet. */
+	if (!seen)
+		return;
+	if (*seen != (__u32)(h >> 32)) {
 		*seen = (__u32)(h >> 32);
 		return;
 	}

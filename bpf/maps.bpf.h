@@ -125,9 +125,14 @@ struct {
  * seen at each of NN_DENIED_SEEN slots (a direct-mapped table). A denied
  * flow is remembered on its second denial on a CPU, so a spray of distinct
  * denied flows (each seen once) pays a line of this table, not an LRU
- * insert (docs/datapath.md "A denied flow remembered"). */
+ * insert (docs/datapath.md "A denied flow remembered"). Every flow miss
+ * reads a random slot, so the table is a plain array cut into one region
+ * per possible CPU (nanami_abi.h NN_DENIED_SEEN; the loader sizes it):
+ * its lookup is an address computation and one line, where a per-CPU
+ * array's first loads the slot's per-CPU pointer from a 512 KB table, a
+ * second random line (docs/datapath.md "Session 12"). */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, NN_DENIED_SEEN);
 	__type(key, __u32);
 	__type(value, __u32);

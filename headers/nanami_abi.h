@@ -346,7 +346,9 @@ struct nn_flow {
  * stale, so a flip invalidates every entry at once.
  */
 /* nn_denied_seen's slots a CPU (a power of two): the admission table,
- * 256 KB a CPU: a working set of denied flows far below it is admitted. */
+ * 256 KB a CPU: a working set of denied flows far below it is admitted.
+ * One plain array cut into a region per possible CPU, as the counters
+ * ("Counter layout"): CPU c's slot i is entry c * NN_DENIED_SEEN + i. */
 #define NN_DENIED_SEEN 65536
 
 #define NN_DENIED_SIDE(dir, is_b) ((__u8)(1 + 2 * (dir) + ((is_b)&1)))

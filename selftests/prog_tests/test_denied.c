@@ -16,17 +16,21 @@
  *   end of the same flow key, or the same addresses the other way through
  *   the gateway, are judged and counted on their own device;
  * - a flood of distinct denied flows evicts entries of nn_denied only: an
- *   established flow stays in nn_flows and passes as a flow hit.
+ *   established flow stays in nn_flows and passes as a flow hit;
+ * - admission is per CPU on every CPU: a flow is remembered on its second
+ *   denial on one CPU, never on two denials on two CPUs.
  * Expected verdicts are the worked examples' (verdicts.md); what a hit must
  * reproduce is the first, fully judged, packet's verdict.
  */
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include <bpf/bpf.h>
@@ -425,6 +429,87 @@ static void test_flood_keeps_flows(void **state)
 	dpt_close(&small);
 }
 
+/* Send @b once on CPU @cpu (the fast run: no verdict readback, which is
+ * CPU 0's nn_last). 0, or -1 when the CPU is offline (nothing ran). */
+static int deny_on(struct dt *d, int cpu, struct pb *b)
+{
+	uint8_t pkt[PB_BUF_LEN];
+	struct dpt_result r;
+	cpu_set_t one;
+	size_t len = pb_build(b, pkt, sizeof(pkt));
+
+	CPU_ZERO(&one);
+	CPU_SET(cpu, &one);
+	if (sched_setaffinity(0, sizeof(one), &one))
+		return -1;
+	if (len == 0 || dpt_run_fast(&d->t, FROM, NN_HOOK_XDP, pkt, len, &r) || r.passed)
+		return -2;
+	return 0;
+}
+
+/*
+ * The admission table (nn_denied_seen) is one array cut into a region per
+ * possible CPU (nanami_abi.h NN_DENIED_SEEN). On every online CPU a denied
+ * flow sent once leaves nn_denied as it was and sent twice adds its entry;
+ * a flow denied once on CPU 0 and once on another CPU is not remembered
+ * (each CPU saw it once) until that CPU sees it again. Catches a CPU whose
+ * region the loader did not size (never remembered there) and regions that
+ * overlap (the second CPU's first denial admitted).
+ */
+static void test_admission_every_cpu(void **state)
+{
+	struct dt *d = *state;
+	int ncpu = d->t.ncpu < CPU_SETSIZE ? d->t.ncpu : CPU_SETSIZE, c, runs = 0;
+	size_t once[CPU_SETSIZE], twice[CPU_SETSIZE], base = denied_entries(&d->t), n;
+	int err[CPU_SETSIZE] = { 0 }, ran[CPU_SETSIZE] = { 0 }, other = -1;
+	size_t cross_once = 0, cross_twice = 0;
+	cpu_set_t old;
+	struct pb b;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(old), &old), 0);
+	for (c = 0; c < ncpu; c++) {
+		/* A port of this test's own: a fingerprint an earlier test left
+		 * in the slot would admit the flow on its first denial. */
+		mf_tcp(&b, ALICE6, DB6, (uint16_t)(20000 + c), 22, SYN);
+		err[c] = deny_on(d, c, &b);
+		if (err[c] == -1) {
+			err[c] = 0;
+			continue; /* offline */
+		}
+		once[c] = denied_entries(&d->t);
+		err[c] = err[c] ?: deny_on(d, c, &b);
+		twice[c] = denied_entries(&d->t);
+		ran[c] = 1;
+		runs++;
+		if (c && other < 0)
+			other = c;
+	}
+	if (other > 0) {
+		mf_tcp(&b, ALICE6, DB6, 21000, 22, SYN);
+		err[0] = err[0] ?: deny_on(d, 0, &b) ?: deny_on(d, other, &b);
+		cross_once = denied_entries(&d->t);
+		err[0] = err[0] ?: deny_on(d, other, &b);
+		cross_twice = denied_entries(&d->t);
+	}
+	assert_int_equal(sched_setaffinity(0, sizeof(old), &old), 0);
+	n = base;
+	for (c = 0; c < ncpu; c++) {
+		if (!ran[c])
+			continue;
+		if (err[c] || once[c] != n || twice[c] != n + 1)
+			fail_msg(
+				"CPU %d: error %d; nn_denied %zu -> %zu after one denial, %zu after "
+				"two; want %zu, %zu",
+				c, err[c], n, once[c], twice[c], n, n + 1);
+		n++;
+	}
+	assert_int_equal(runs, (int)sysconf(_SC_NPROCESSORS_ONLN));
+	if (other > 0 && (cross_once != n || cross_twice != n + 1))
+		fail_msg("denied once on CPU 0 and once on CPU %d: nn_denied %zu -> %zu, then %zu "
+			 "after a second on CPU %d; want %zu, %zu",
+			 other, n, cross_once, cross_twice, other, n, n + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -433,6 +518,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_revocation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_other_sender, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_flood_keeps_flows, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_admission_every_cpu, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("denied flows remembered (BPF)", tests, mf_group_setup,

@@ -126,6 +126,9 @@ struct bench_lk {
 	 * array (the layout before issue 14) vs nanami_abi.h "Counter
 	 * layout" (one line, no pointer load). */
 	double ctr_percpu_rand, ctr_line_rand;
+	/* nn_denied_seen's word at a random slot, read and stored: the
+	 * per-CPU array (before session 12) vs one plain array's region. */
+	double seen_percpu_rand, seen_line_rand;
 };
 
 struct bench_results {

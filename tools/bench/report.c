@@ -147,6 +147,11 @@ void bench_report(const struct bench_results *res, FILE *f)
 			res->lookup.ctr_percpu_rand - res->lookup.rand_floor,
 			res->lookup.ctr_line_rand,
 			res->lookup.ctr_line_rand - res->lookup.rand_floor);
+	if (res->lookup.done)
+		fprintf(f,
+			"  admission word (nn_denied_seen) at a random slot, read and stored: "
+			"per-CPU array %.1f, one plain array's region %.1f\n",
+			res->lookup.seen_percpu_rand, res->lookup.seen_line_rand);
 	fprintf(f, "new_flow and egress_pass run on a judge-only (dry_run) copy of the program: "
 		   "\"new flow\" EXCLUDES the flow-table insert\n(and the counter updates); "
 		   "established: the flow was recorded first, normal program; drops: normal "
@@ -247,11 +252,13 @@ void bench_report_json(const struct bench_results *res, FILE *f)
 		fprintf(f,
 			"{\"entries\": %zu, \"xdp_floor\": %.1f, \"rand_floor\": %.1f, "
 			"\"hash_hot\": %.1f, \"lpm_hot\": %.1f, \"hash_rand\": %.1f, \"lpm_rand\": %.1f, "
-			"\"ctr_percpu_rand\": %.1f, \"ctr_line_rand\": %.1f}",
+			"\"ctr_percpu_rand\": %.1f, \"ctr_line_rand\": %.1f, "
+			"\"seen_percpu_rand\": %.1f, \"seen_line_rand\": %.1f}",
 			res->lookup.entries, res->lookup.xdp_floor, res->lookup.rand_floor,
 			res->lookup.hash_hot, res->lookup.lpm_hot, res->lookup.hash_rand,
 			res->lookup.lpm_rand, res->lookup.ctr_percpu_rand,
-			res->lookup.ctr_line_rand);
+			res->lookup.ctr_line_rand, res->lookup.seen_percpu_rand,
+			res->lookup.seen_line_rand);
 	else
 		fprintf(f, "null");
 	fprintf(f, "}\n");

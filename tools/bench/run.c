@@ -475,7 +475,9 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 		cc[k]->data->bench_n = n;
 		cc[k]->bss->bench_v4 = fam == 1;
 		cc[k]->bss->bench_seq_mode = 0;
-		cc[k]->bss->bench_port_mode = c->hook >= HK_XDP_CACHE_P;
+		/* One pair: the destination host varies too, or its 2^16
+		 * ports' flows would all be in the table (bench_cache.bpf.c). */
+		cc[k]->bss->bench_port_mode = c->hook < HK_XDP_CACHE_P ? 0 : one ? 2 : 1;
 	}
 	if (err || c->pk != PK_RAND_EST)
 		return err;
@@ -686,6 +688,21 @@ static int load_scale(struct scale_ctx *s, const struct bench_gen *g, size_t n,
 	o.cap.max_prefixes = 2 * n + 4096;
 	o.cap.max_cells = 16 * n + 4096;
 	o.cap.max_flows = BENCH_MAX_FLOWS;
+	/* NN_BENCH_MAX_FLOWS: another flow table, e.g. the daemon's default
+	 * (1M) for the insert cases (docs/datapath.md "Session 12"). */
+	{
+		const char *mf = getenv("NN_BENCH_MAX_FLOWS");
+		char *end = NULL;
+		unsigned long v = mf ? strtoul(mf, &end, 0) : 0;
+
+		if (mf && (!*mf || *end || !v || v > UINT32_MAX)) {
+			fprintf(stderr, "# NN_BENCH_MAX_FLOWS=%s: not a flow count (1..2^32-1)\n",
+				mf);
+			return -EINVAL;
+		}
+		if (v)
+			o.cap.max_flows = (uint32_t)v;
+	}
 	o.cap.max_frags = 4096;
 	o.cap.max_denied = NN_DEF_MAX_DENIED;
 	nn_limits_default(&lim);
@@ -808,17 +825,17 @@ static void lookup_key(uint8_t *a, uint32_t i)
 /* Interleaved rounds, like run_case: every program sees the same drift. */
 int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 {
-	static uint32_t d[8][MAX_ROUNDS];
+	static uint32_t d[10][MAX_ROUNDS];
 	struct bench_lookup *skel = bench_lookup__open();
 	struct nn_addr_key hk = {};
 	struct nn_addr_info hv = { .kind = NN_AK_DEVICE, .state = NN_ST_ACTIVE };
 	struct nn_prefix_key pk = { .prefixlen = NN_SCOPE_BITS + 64 };
 	struct nn_prefix_info pv = { .kind = NN_PK_RESOURCE };
-	struct target t[8] = {};
-	double *out[8] = {
-		&lk->xdp_floor, &lk->rand_floor, &lk->hash_hot,	       &lk->lpm_hot,
-		&lk->hash_rand, &lk->lpm_rand,	 &lk->ctr_percpu_rand, &lk->ctr_line_rand
-	};
+	struct target t[10] = {};
+	double *out[10] = { &lk->xdp_floor,	  &lk->rand_floor,    &lk->hash_hot,
+			    &lk->lpm_hot,	  &lk->hash_rand,     &lk->lpm_rand,
+			    &lk->ctr_percpu_rand, &lk->ctr_line_rand, &lk->seen_percpu_rand,
+			    &lk->seen_line_rand };
 	int ncpu = libbpf_num_possible_cpus();
 	uint8_t hot[16];
 	double lo, hi;
@@ -832,6 +849,8 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 	bpf_map__set_max_entries(skel->maps.bench_lpm, n);
 	bpf_map__set_max_entries(skel->maps.bench_ctr_percpu, n);
 	bpf_map__set_max_entries(skel->maps.bench_ctr_line, n * (uint32_t)(ncpu > 0 ? ncpu : 1));
+	bpf_map__set_max_entries(skel->maps.bench_seen_line,
+				 NN_DENIED_SEEN * (uint32_t)(ncpu > 0 ? ncpu : 1));
 	skel->data->bench_n = n;
 	err = bench_lookup__load(skel);
 	for (i = 0; i < n && !err; i++) {
@@ -853,10 +872,12 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 	t[5].fd = bpf_program__fd(skel->progs.bench_lpm_rand);
 	t[6].fd = bpf_program__fd(skel->progs.bench_ctr_percpu_rand);
 	t[7].fd = bpf_program__fd(skel->progs.bench_ctr_line_rand);
+	t[8].fd = bpf_program__fd(skel->progs.bench_seen_percpu_rand);
+	t[9].fd = bpf_program__fd(skel->progs.bench_seen_line_rand);
 	for (r = 0; r < bopts.rounds && !err; r++)
-		for (k = 0; k < 8 && !err; k++)
+		for (k = 0; k < 10 && !err; k++)
 			err = test_run(&t[k], hot, sizeof(hot), bopts.repeat, &d[k][r], NULL);
-	for (k = 0; k < 8 && !err; k++)
+	for (k = 0; k < 10 && !err; k++)
 		stats(d[k], out[k], &lo, &hi);
 	lk->done = !err;
 	progress("#   lookups (%u entries): floor %.1f rand_floor %.1f hash hot %.1f rand %.1f; "
@@ -865,6 +886,8 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 		 lk->lpm_rand);
 	progress("#   device counter at a random slot: per-CPU array %.1f, one line %.1f\n",
 		 lk->ctr_percpu_rand, lk->ctr_line_rand);
+	progress("#   admission word at a random slot: per-CPU array %.1f, one region %.1f\n",
+		 lk->seen_percpu_rand, lk->seen_line_rand);
 	bench_lookup__destroy(skel);
 	return err;
 }

@@ -113,13 +113,15 @@ static int ensure_bpffs(const char *pin_dir)
 static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t dev_ctr, rule_ctr;
+	uint64_t dev_ctr, rule_ctr, denied_seen;
 	size_t i;
 
 	if (ncpu <= 0)
 		return ncpu < 0 ? ncpu : -EINVAL;
 	dev_ctr = (uint64_t)ncpu * nn_dev_slots(c);
 	rule_ctr = (uint64_t)ncpu * c->max_rules;
+	/* 2^16 a CPU: below 2^32 for any CPU count the kernel allows. */
+	denied_seen = (uint64_t)ncpu * NN_DENIED_SEEN;
 	if (dev_ctr > UINT32_MAX || rule_ctr > UINT32_MAX)
 		return -E2BIG;
 
@@ -143,6 +145,8 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_dev_names", nn_dev_slots(c) },
 		{ "nn_rule_names", c->max_rules },
 		{ "nn_srcf", 2 * (nn_srcf_lines_for(c) + 1) },
+		/* A region per possible CPU (nanami_abi.h NN_DENIED_SEEN). */
+		{ "nn_denied_seen", (uint32_t)denied_seen },
 	};
 
 	for (i = 0; i < sizeof(sz) / sizeof(sz[0]); i++) {

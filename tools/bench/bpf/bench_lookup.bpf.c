@@ -8,6 +8,11 @@
  * the CPU caches as they do under many distinct sources; bench_rand_floor
  * does the same key construction without the lookup.
  *
+ * bench_seen_*_rand: nn_denied_seen's admission word at a random slot, read
+ * and written as nn_denied_note does on a first denial, in the per-CPU array
+ * it was before session 12 and in one plain array cut into a region per
+ * CPU (nanami_abi.h NN_DENIED_SEEN): the table every flow miss reads.
+ *
  * bench_ctr_*_rand: a device counter at a random slot, counted as the
  * pipeline counts a pass (packets and bytes of one direction), in the
  * per-CPU array the counters were before (pointer table, then the value)
@@ -51,6 +56,21 @@ struct {
 	__type(key, __u32);
 	__type(value, struct nn_dev_line);
 } bench_ctr_line SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, NN_DENIED_SEEN);
+	__type(key, __u32);
+	__type(value, __u32);
+} bench_seen_percpu SEC(".maps");
+
+/* Sized by the harness: possible CPUs * NN_DENIED_SEEN. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, NN_DENIED_SEEN);
+	__type(key, __u32);
+	__type(value, __u32);
+} bench_seen_line SEC(".maps");
 
 /* Entries filled (the random keys are drawn from 0..bench_n-1). */
 __u32 bench_n = 1;
@@ -152,6 +172,34 @@ int bench_ctr_line_rand(struct xdp_md *xdp)
 	dl->s.packets[0]++;
 	dl->s.bytes[0] += 64;
 	return XDP_PASS;
+}
+
+/* The admission word: a fingerprint that differs from the slot's is stored
+ * (a first denial), as in nn_denied_note. */
+static __always_inline int seen_touch(__u32 *seen, __u32 fp)
+{
+	if (!seen)
+		return XDP_DROP;
+	if (*seen != fp)
+		*seen = fp;
+	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_seen_percpu_rand(struct xdp_md *xdp)
+{
+	__u32 h = bpf_get_prandom_u32(), slot = h & (NN_DENIED_SEEN - 1);
+
+	return seen_touch(bpf_map_lookup_elem(&bench_seen_percpu, &slot), h | 1);
+}
+
+SEC("xdp")
+int bench_seen_line_rand(struct xdp_md *xdp)
+{
+	__u32 h = bpf_get_prandom_u32();
+	__u32 idx = bpf_get_smp_processor_id() * NN_DENIED_SEEN + (h & (NN_DENIED_SEEN - 1));
+
+	return seen_touch(bpf_map_lookup_elem(&bench_seen_line, &idx), h | 1);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
