@@ -68,6 +68,9 @@ static const struct nn_prefix v4_block = {
 	.len = 96,
 };
 
+/* Lengths looked up together by pfx_covering. */
+#define PFX_AHEAD 8
+
 /*
  * Append to @out every id whose prefix (of network @net) covers the prefix
  * (@a, @len); use len 128 for an address. An IPv6 prefix shorter than /96
@@ -77,25 +80,36 @@ static const struct nn_prefix v4_block = {
 static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t *a,
 			unsigned int len, struct vec *out)
 {
-	struct pfx_key k = { .net = net };
-	unsigned int l;
+	struct pfx_key k[PFX_AHEAD];
+	uint64_t h[PFX_AHEAD];
+	unsigned int l, n, i;
 	int err;
 
 	l = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0;
-	for (l = next_len(ix->lens[net], l, len); l <= len;
-	     l = next_len(ix->lens[net], l + 1, len)) {
-		struct nn_tentry *e;
-		struct vec *v;
+	l = next_len(ix->lens[net], l, len);
+	while (l <= len) {
+		/* The lookups of up to PFX_AHEAD lengths are independent:
+		 * their first slots are hinted together, then looked up in
+		 * order (the order of @out), so that the misses overlap (a
+		 * miss per length and device address at 1M devices). */
+		for (n = 0; n < PFX_AHEAD && l <= len; n++, l = next_len(ix->lens[net], l + 1, len)) {
+			k[n].net = net; /* no padding: every byte is set */
+			k[n].len = l;
+			nn_addr_mask(k[n].addr, a, NN_ADDR_LEN, l);
+			h[n] = nn_hash_bytes(&k[n], sizeof(k[n]));
+			nn_table_prefetch(&ix->t, h[n]);
+		}
+		for (i = 0; i < n; i++) {
+			struct nn_tentry *e = nn_table_get_h(&ix->t, &k[i], sizeof(k[i]), h[i]);
+			struct vec *v;
 
-		k.len = l;
-		nn_addr_mask(k.addr, a, NN_ADDR_LEN, l);
-		e = nn_table_get(&ix->t, &k, sizeof(k));
-		if (!e)
-			continue;
-		v = e->val;
-		err = nn_c_vappend(out, v->v, v->n);
-		if (err)
-			return err;
+			if (!e)
+				continue;
+			v = e->val;
+			err = nn_c_vappend(out, v->v, v->n);
+			if (err)
+				return err;
+		}
 	}
 	return 0;
 }
@@ -586,11 +600,21 @@ static int build_indexes(struct cstate *s)
 	return err;
 }
 
-static int cell_add(struct nn_table *cells, uint32_t src, uint32_t dst, uint32_t rule)
+/* A cell (key and its hash) and the rule to add to it, hashed and hinted
+ * FILL_AHEAD adds before it is made (nn_table_prefetch). */
+struct cell_add_op {
+	struct cell_key k;
+	uint32_t rule;
+	uint64_t h;
+};
+
+#define FILL_AHEAD 8
+
+static int cell_add(struct nn_table *cells, const struct cell_add_op *op)
 {
-	struct cell_key k = { src, dst };
-	struct nn_tentry *e = nn_table_get(cells, &k, sizeof(k));
+	struct nn_tentry *e = nn_table_get_h(cells, &op->k, sizeof(op->k), op->h);
 	struct vec v = {};
+	uint32_t rule = op->rule;
 	int err;
 
 	/* A known cell grows its rule list in place (the table owns the
@@ -600,7 +624,7 @@ static int cell_add(struct nn_table *cells, uint32_t src, uint32_t dst, uint32_t
 	err = nn_c_vpush(&v, rule);
 	if (err)
 		return err;
-	err = nn_table_put(cells, &k, sizeof(k), &v, sizeof(v));
+	err = nn_table_put_h(cells, &op->k, sizeof(op->k), op->h, &v, sizeof(v));
 	if (err)
 		free(v.v);
 	return err;
@@ -620,9 +644,13 @@ static int fill_part(struct cstate *s, uint32_t part)
 {
 	const struct nn_policy *p = s->p;
 	struct nn_table *cells = &s->cells[part];
-	size_t r, i, k;
+	struct cell_add_op ring[FILL_AHEAD];
+	size_t r, i, k, n = 0;
 	int err = 0;
 
+	/* The adds are made in order, each FILL_AHEAD behind the one hashed
+	 * and hinted: at 1M devices the table has millions of slots and the
+	 * first slot of a probe was a miss per add. */
 	for (r = 0; r < p->n_rules && !err; r++) {
 		const struct nn_rule *rule = &p->rules[r];
 		uint32_t star = NN_CLASS_STAR(rule->network + 1);
@@ -630,11 +658,24 @@ static int fill_part(struct cstate *s, uint32_t part)
 		struct vec *S = rule->src_star ? &one_s : &s->rule_src[r];
 		struct vec *D = rule->dst_star ? &one_d : &s->rule_dst[r];
 
-		for (i = 0; i < S->n && !err; i++)
-			if ((S->v[i] & 1) == part)
-				for (k = 0; k < D->n && !err; k++)
-					err = cell_add(cells, S->v[i], D->v[k], (uint32_t)r);
+		for (i = 0; i < S->n && !err; i++) {
+			if ((S->v[i] & 1) != part)
+				continue;
+			for (k = 0; k < D->n && !err; k++, n++) {
+				struct cell_add_op *op = &ring[n % FILL_AHEAD];
+
+				if (n >= FILL_AHEAD)
+					err = cell_add(cells, op);
+				op->k = (struct cell_key){ S->v[i], D->v[k] };
+				op->rule = (uint32_t)r;
+				op->h = nn_hash_bytes(&op->k, sizeof(op->k));
+				nn_table_prefetch(cells, op->h);
+			}
+		}
 	}
+	/* The adds still in the ring, oldest first. */
+	for (i = n > FILL_AHEAD ? n - FILL_AHEAD : 0; i < n && !err; i++)
+		err = cell_add(cells, &ring[i % FILL_AHEAD]);
 	return err;
 }
 
@@ -690,16 +731,24 @@ static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_
 uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst)
 {
 	uint32_t star = NN_CLASS_STAR(net);
+	static const uint8_t flag[4] = { NN_AF_CELL_S_STAR, NN_AF_CELL_G_STAR,
+					 NN_AF_CELL_STAR_STAR, NN_AF_CELL_STAR_D };
+	const struct cell_key k[4] = { { src, star }, { gsrc, star }, { star, star }, { star, dst } };
+	uint64_t h[4];
 	uint8_t f = 0;
+	int i;
 
-	if (nn_c_cell_exists(s, src, star))
-		f |= NN_AF_CELL_S_STAR;
-	if (nn_c_cell_exists(s, gsrc, star))
-		f |= NN_AF_CELL_G_STAR;
-	if (nn_c_cell_exists(s, star, star))
-		f |= NN_AF_CELL_STAR_STAR;
-	if (nn_c_cell_exists(s, star, dst))
-		f |= NN_AF_CELL_STAR_D;
+	/* Four independent lookups, called for every device address: their
+	 * first slots are hinted together so that the misses overlap (at 1M
+	 * devices each was a miss in a table of millions of slots). */
+	for (i = 0; i < 4; i++) {
+		h[i] = nn_hash_bytes(&k[i], sizeof(k[i]));
+		nn_table_prefetch(nn_c_cells_of(s, k[i].src), h[i]);
+	}
+	for (i = 0; i < 4; i++)
+		if (k[i].src != NN_CLASS_NONE && k[i].dst != NN_CLASS_NONE &&
+		    nn_table_get_h(nn_c_cells_of(s, k[i].src), &k[i], sizeof(k[i]), h[i]))
+			f |= flag[i];
 	return f;
 }
 
