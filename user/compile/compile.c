@@ -92,7 +92,8 @@ static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t 
 		 * their first slots are hinted together, then looked up in
 		 * order (the order of @out), so that the misses overlap (a
 		 * miss per length and device address at 1M devices). */
-		for (n = 0; n < PFX_AHEAD && l <= len; n++, l = next_len(ix->lens[net], l + 1, len)) {
+		for (n = 0; n < PFX_AHEAD && l <= len;
+		     n++, l = next_len(ix->lens[net], l + 1, len)) {
 			k[n].net = net; /* no padding: every byte is set */
 			k[n].len = l;
 			nn_addr_mask(k[n].addr, a, NN_ADDR_LEN, l);
@@ -731,9 +732,11 @@ static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_
 uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst)
 {
 	uint32_t star = NN_CLASS_STAR(net);
-	static const uint8_t flag[4] = { NN_AF_CELL_S_STAR, NN_AF_CELL_G_STAR,
-					 NN_AF_CELL_STAR_STAR, NN_AF_CELL_STAR_D };
-	const struct cell_key k[4] = { { src, star }, { gsrc, star }, { star, star }, { star, dst } };
+	static const uint8_t flag[4] = { NN_AF_CELL_S_STAR, NN_AF_CELL_G_STAR, NN_AF_CELL_STAR_STAR,
+					 NN_AF_CELL_STAR_D };
+	const struct cell_key k[4] = {
+		{ src, star }, { gsrc, star }, { star, star }, { star, dst }
+	};
 	uint64_t h[4];
 	uint8_t f = 0;
 	int i;

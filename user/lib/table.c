@@ -115,8 +115,7 @@ static struct nn_tentry *slot_for(const struct nn_table *t, uint64_t h, const vo
 	}
 }
 
-struct nn_tentry *nn_table_get_h(const struct nn_table *t, const void *key, size_t klen,
-				 uint64_t h)
+struct nn_tentry *nn_table_get_h(const struct nn_table *t, const void *key, size_t klen, uint64_t h)
 {
 	struct nn_tentry *e;
 
