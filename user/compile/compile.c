@@ -139,14 +139,40 @@ static int ref_class(struct vec *refs, uint32_t cls)
 	return 0;
 }
 
+/* Intern the signature @key (network, then a sorted rule list of @klen /
+ * 4 - 1 > 0 rules) hashed @h as a class. */
+static int intern_key(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes,
+		      uint32_t *next, const uint32_t *key, size_t klen, uint64_t h, uint32_t *cls)
+{
+	size_t i, n = klen / sizeof(uint32_t) - 1;
+	struct nn_tentry *e = nn_table_get_h(sigs, key, klen, h);
+	int err = 0;
+
+	if (e) {
+		*cls = *(uint32_t *)e->val;
+	} else {
+		*cls = ++*next;
+		err = nn_table_put_h(sigs, key, klen, h, cls, sizeof(*cls));
+	}
+	if (!err)
+		err = ref_class(sigs == &s->src_sigs ? &s->src_refs : &s->dst_refs, *cls);
+	if (e || err)
+		return err;
+	for (i = 0; i < n; i++) {
+		err = nn_c_vpush(&rule_classes[key[1 + i]], *cls);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Intern a sorted rule list of network @net as a class; 0 for none. */
 static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes, uint32_t *next,
 		  uint32_t net, const struct vec *sig, uint32_t *cls)
 {
-	size_t klen = (sig->n + 1) * sizeof(uint32_t), i;
+	size_t klen = (sig->n + 1) * sizeof(uint32_t);
 	uint32_t small[64], *key;
-	struct nn_tentry *e;
-	int err = 0;
+	int err;
 
 	*cls = NN_CLASS_NONE;
 	if (!sig->n)
@@ -157,27 +183,77 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 		return -ENOMEM;
 	key[0] = net;
 	memcpy(key + 1, sig->v, sig->n * sizeof(uint32_t));
-	e = nn_table_get(sigs, key, klen);
-	if (e) {
-		*cls = *(uint32_t *)e->val;
-	} else {
-		*cls = ++*next;
-		err = nn_table_put(sigs, key, klen, cls, sizeof(*cls));
-	}
+	err = intern_key(s, sigs, rule_classes, next, key, klen, nn_hash_bytes(key, klen), cls);
 	if (key != small)
 		free(key);
-	if (!err)
-		err = ref_class(sigs == &s->src_sigs ? &s->src_refs : &s->dst_refs, *cls);
-	if (e || err)
-		return err;
-	if (err)
-		return err;
-	for (i = 0; i < sig->n; i++) {
-		err = nn_c_vpush(&rule_classes[sig->v[i]], *cls);
+	return err;
+}
+
+/*
+ * Signatures interned a batch at a time: each one's key is built and hashed
+ * and its slot hinted when it is added, and the batch is interned in the
+ * order it was added (so every class number is the one a call of intern()
+ * per signature gives). Per device, one signature after another, the first
+ * slot of each lookup was a cache miss in a table of millions at 1M
+ * devices; a batch overlaps them.
+ */
+#define INTERN_AHEAD 8
+
+struct intern_batch {
+	struct cstate *s;
+	struct nn_table *sigs;
+	struct vec *rule_classes;
+	uint32_t *next;
+	struct vec key[INTERN_AHEAD]; /* network, then the rules */
+	uint64_t h[INTERN_AHEAD];
+	uint32_t *cls[INTERN_AHEAD];
+	size_t n;
+};
+
+static int batch_flush(struct intern_batch *b)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < b->n && !err; i++)
+		err = intern_key(b->s, b->sigs, b->rule_classes, b->next, b->key[i].v,
+				 b->key[i].n * sizeof(uint32_t), b->h[i], b->cls[i]);
+	b->n = 0;
+	return err;
+}
+
+/* Intern (@net, @sig) into *@cls by the time of the batch's flush; @sig
+ * is copied. */
+static int batch_add(struct intern_batch *b, uint32_t net, const struct vec *sig, uint32_t *cls)
+{
+	struct vec *k;
+	int err;
+
+	*cls = NN_CLASS_NONE;
+	if (!sig->n)
+		return 0;
+	if (b->n == INTERN_AHEAD) {
+		err = batch_flush(b);
 		if (err)
 			return err;
 	}
+	k = &b->key[b->n];
+	k->n = 0;
+	err = nn_c_vpush(k, net) ?: nn_c_vappend(k, sig->v, sig->n);
+	if (err)
+		return err;
+	b->h[b->n] = nn_hash_bytes(k->v, k->n * sizeof(uint32_t));
+	nn_table_prefetch(b->sigs, b->h[b->n]);
+	b->cls[b->n++] = cls;
 	return 0;
+}
+
+static void batch_free(struct intern_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < INTERN_AHEAD; i++)
+		free(b->key[i].v);
 }
 
 /* Each device of rule @rule's src_devices into @grp when the rule reaches
@@ -219,6 +295,10 @@ static int src_classes(struct cstate *s)
 	size_t n = p->n_devices, r, d;
 	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) },
 			 grp = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	struct intern_batch ib = { .s = s,
+				   .sigs = &s->src_sigs,
+				   .rule_classes = s->rule_src,
+				   .next = &s->out->n_src_classes };
 	int err = 0, pass;
 
 	if (!named.start || !grp.start)
@@ -234,12 +314,12 @@ static int src_classes(struct cstate *s)
 		uint32_t net = p->devices[d].network + 1;
 		struct vec vn = nn_c_rows_of(&named, d), vg = nn_c_rows_of(&grp, d);
 
-		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vn,
-			     &s->dev_src[d]);
-		if (!err)
-			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vg,
-				     &s->dev_gsrc[d]);
+		err = batch_add(&ib, net, &vn, &s->dev_src[d]) ?:
+			      batch_add(&ib, net, &vg, &s->dev_gsrc[d]);
 	}
+	if (!err)
+		err = batch_flush(&ib);
+	batch_free(&ib);
 	nn_c_rows_free(&named);
 	nn_c_rows_free(&grp);
 	return err;
@@ -275,6 +355,10 @@ static int dst_classes_devices(struct cstate *s)
 	const struct nn_policy *p = s->p;
 	size_t n = p->n_devices, r, i, d;
 	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	struct intern_batch ib = { .s = s,
+				   .sigs = &s->dst_sigs,
+				   .rule_classes = s->rule_dst,
+				   .next = &s->out->n_dst_classes };
 	struct vec sig = {};
 	int err = 0, pass;
 
@@ -304,14 +388,13 @@ static int dst_classes_devices(struct cstate *s)
 		uint32_t net = dev->network + 1;
 		struct vec vn = nn_c_rows_of(&named, d);
 
-		/* @sig's buffer serves every device */
+		/* @sig's buffer serves every device (the batch copies it) */
 		sig.n = 0;
 		err = nn_c_vappend(&sig, vn.v, vn.n);
 		if (!err)
 			err = nn_c_region_sig(s, net, dev->addr6, 128, &sig);
 		if (!err)
-			err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net,
-				     &sig, &s->dev_dst6[d]);
+			err = batch_add(&ib, net, &sig, &s->dev_dst6[d]);
 		sig.n = 0;
 		s->dev_dst4[d] = NN_CLASS_NONE;
 		if (dev->has_addr4 && !err) {
@@ -319,10 +402,12 @@ static int dst_classes_devices(struct cstate *s)
 			if (!err)
 				err = nn_c_region_sig(s, net, dev->addr4, 128, &sig);
 			if (!err)
-				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
-					     net, &sig, &s->dev_dst4[d]);
+				err = batch_add(&ib, net, &sig, &s->dev_dst4[d]);
 		}
 	}
+	if (!err)
+		err = batch_flush(&ib);
+	batch_free(&ib);
 	free(sig.v);
 	nn_c_rows_free(&named);
 	return err;
