@@ -9,6 +9,7 @@
  * Most cases start from examples/assignments.json and change one field with
  * jset(), so each test shows only what it breaks.
  */
+#include "lib/base64.h"
 #include "policy_test_util.h"
 
 /* ---- the example ---- */
@@ -600,6 +601,52 @@ static void test_device_duplicate_id(void **state)
 	done(&r);
 }
 
+/* Copies of one id far apart among many devices: the duplicate search
+ * hashes keys ahead of their insert (nn_find_dups), and a key put with
+ * another key's hash was missed only where copies were more than a few
+ * keys apart, which no small document has. */
+static void test_device_duplicate_id_many(void **state)
+{
+	static const struct {
+		unsigned int at;
+		const char *id;
+	} twins[] = {
+		{ 3, "twin" }, { 37, "twin" }, { 10, "trip" }, { 20, "trip" }, { 30, "trip" }
+	};
+	json_t *d = doc(), *devs = jat(d, NET0 ".devices");
+	char id[32], a6[64], key[NN_KEY_B64_SIZE];
+	uint8_t k[NN_KEY_LEN];
+	unsigned int i, j;
+	struct res r;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		json_t *v = json_deep_copy(json_array_get(devs, 1));
+
+		snprintf(id, sizeof(id), "many-%u", i);
+		for (j = 0; j < sizeof(twins) / sizeof(*twins); j++)
+			if (twins[j].at == i)
+				snprintf(id, sizeof(id), "%s", twins[j].id);
+		snprintf(a6, sizeof(a6), "fd7a:6e61:6e61:10::1:%x", i);
+		for (j = 0; j < NN_KEY_LEN; j++)
+			k[j] = (uint8_t)(i * 7 + j + 1);
+		nn_key_to_base64(k, key);
+		json_object_set_new(v, "device_id", json_string(id));
+		json_object_set_new(v, "overlay_ipv6", json_string(a6));
+		json_object_set_new(v, "public_key", json_string(key));
+		json_array_append_new(devs, v);
+	}
+	run(d, &r);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.p->n_devices, 4 + 40 - 5); /* the example has 4 */
+	assert_int_equal(dev(r.p, "twin"), -1);
+	assert_int_equal(dev(r.p, "trip"), -1);
+	assert_int_not_equal(dev(r.p, "many-4"), -1);
+	assert_true(has_msg(&r, "device=twin: device_id appears 2 times", NULL));
+	assert_true(has_msg(&r, "device=trip: device_id appears 3 times", NULL));
+	done(&r);
+}
+
 static void test_duplicate_address(void **state)
 {
 	json_t *d = doc();
@@ -741,6 +788,7 @@ int main(void)
 		cmocka_unit_test(test_device_bad_key),
 		cmocka_unit_test(test_device_bad_id),
 		cmocka_unit_test(test_device_duplicate_id),
+		cmocka_unit_test(test_device_duplicate_id_many),
 		cmocka_unit_test(test_duplicate_address),
 		cmocka_unit_test(test_duplicate_key),
 		cmocka_unit_test(test_node_rules),

@@ -68,6 +68,9 @@ static const struct nn_prefix v4_block = {
 	.len = 96,
 };
 
+/* Lengths looked up together by pfx_covering. */
+#define PFX_AHEAD 8
+
 /*
  * Append to @out every id whose prefix (of network @net) covers the prefix
  * (@a, @len); use len 128 for an address. An IPv6 prefix shorter than /96
@@ -77,25 +80,37 @@ static const struct nn_prefix v4_block = {
 static int pfx_covering(const struct pfx_index *ix, uint32_t net, const uint8_t *a,
 			unsigned int len, struct vec *out)
 {
-	struct pfx_key k = { .net = net };
-	unsigned int l;
+	struct pfx_key k[PFX_AHEAD];
+	uint64_t h[PFX_AHEAD];
+	unsigned int l, n, i;
 	int err;
 
 	l = (len >= 96 && nn_addr_is_v4mapped(a)) ? 96 : 0;
-	for (l = next_len(ix->lens[net], l, len); l <= len;
-	     l = next_len(ix->lens[net], l + 1, len)) {
-		struct nn_tentry *e;
-		struct vec *v;
+	l = next_len(ix->lens[net], l, len);
+	while (l <= len) {
+		/* The lookups of up to PFX_AHEAD lengths are independent:
+		 * their first slots are hinted together, then looked up in
+		 * order (the order of @out), so that the misses overlap (a
+		 * miss per length and device address at 1M devices). */
+		for (n = 0; n < PFX_AHEAD && l <= len;
+		     n++, l = next_len(ix->lens[net], l + 1, len)) {
+			k[n].net = net; /* no padding: every byte is set */
+			k[n].len = l;
+			nn_addr_mask(k[n].addr, a, NN_ADDR_LEN, l);
+			h[n] = nn_hash_bytes(&k[n], sizeof(k[n]));
+			nn_table_prefetch(&ix->t, h[n]);
+		}
+		for (i = 0; i < n; i++) {
+			struct nn_tentry *e = nn_table_get_h(&ix->t, &k[i], sizeof(k[i]), h[i]);
+			struct vec *v;
 
-		k.len = l;
-		nn_addr_mask(k.addr, a, NN_ADDR_LEN, l);
-		e = nn_table_get(&ix->t, &k, sizeof(k));
-		if (!e)
-			continue;
-		v = e->val;
-		err = nn_c_vappend(out, v->v, v->n);
-		if (err)
-			return err;
+			if (!e)
+				continue;
+			v = e->val;
+			err = nn_c_vappend(out, v->v, v->n);
+			if (err)
+				return err;
+		}
 	}
 	return 0;
 }
@@ -124,14 +139,40 @@ static int ref_class(struct vec *refs, uint32_t cls)
 	return 0;
 }
 
+/* Intern the signature @key (network, then a sorted rule list of @klen /
+ * 4 - 1 > 0 rules) hashed @h as a class. */
+static int intern_key(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes,
+		      uint32_t *next, const uint32_t *key, size_t klen, uint64_t h, uint32_t *cls)
+{
+	size_t i, n = klen / sizeof(uint32_t) - 1;
+	struct nn_tentry *e = nn_table_get_h(sigs, key, klen, h);
+	int err = 0;
+
+	if (e) {
+		*cls = *(uint32_t *)e->val;
+	} else {
+		*cls = ++*next;
+		err = nn_table_put_h(sigs, key, klen, h, cls, sizeof(*cls));
+	}
+	if (!err)
+		err = ref_class(sigs == &s->src_sigs ? &s->src_refs : &s->dst_refs, *cls);
+	if (e || err)
+		return err;
+	for (i = 0; i < n; i++) {
+		err = nn_c_vpush(&rule_classes[key[1 + i]], *cls);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 /* Intern a sorted rule list of network @net as a class; 0 for none. */
 static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_classes, uint32_t *next,
 		  uint32_t net, const struct vec *sig, uint32_t *cls)
 {
-	size_t klen = (sig->n + 1) * sizeof(uint32_t), i;
+	size_t klen = (sig->n + 1) * sizeof(uint32_t);
 	uint32_t small[64], *key;
-	struct nn_tentry *e;
-	int err = 0;
+	int err;
 
 	*cls = NN_CLASS_NONE;
 	if (!sig->n)
@@ -142,27 +183,77 @@ static int intern(struct cstate *s, struct nn_table *sigs, struct vec *rule_clas
 		return -ENOMEM;
 	key[0] = net;
 	memcpy(key + 1, sig->v, sig->n * sizeof(uint32_t));
-	e = nn_table_get(sigs, key, klen);
-	if (e) {
-		*cls = *(uint32_t *)e->val;
-	} else {
-		*cls = ++*next;
-		err = nn_table_put(sigs, key, klen, cls, sizeof(*cls));
-	}
+	err = intern_key(s, sigs, rule_classes, next, key, klen, nn_hash_bytes(key, klen), cls);
 	if (key != small)
 		free(key);
-	if (!err)
-		err = ref_class(sigs == &s->src_sigs ? &s->src_refs : &s->dst_refs, *cls);
-	if (e || err)
-		return err;
-	if (err)
-		return err;
-	for (i = 0; i < sig->n; i++) {
-		err = nn_c_vpush(&rule_classes[sig->v[i]], *cls);
+	return err;
+}
+
+/*
+ * Signatures interned a batch at a time: each one's key is built and hashed
+ * and its slot hinted when it is added, and the batch is interned in the
+ * order it was added (so every class number is the one a call of intern()
+ * per signature gives). Per device, one signature after another, the first
+ * slot of each lookup was a cache miss in a table of millions at 1M
+ * devices; a batch overlaps them.
+ */
+#define INTERN_AHEAD 8
+
+struct intern_batch {
+	struct cstate *s;
+	struct nn_table *sigs;
+	struct vec *rule_classes;
+	uint32_t *next;
+	struct vec key[INTERN_AHEAD]; /* network, then the rules */
+	uint64_t h[INTERN_AHEAD];
+	uint32_t *cls[INTERN_AHEAD];
+	size_t n;
+};
+
+static int batch_flush(struct intern_batch *b)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < b->n && !err; i++)
+		err = intern_key(b->s, b->sigs, b->rule_classes, b->next, b->key[i].v,
+				 b->key[i].n * sizeof(uint32_t), b->h[i], b->cls[i]);
+	b->n = 0;
+	return err;
+}
+
+/* Intern (@net, @sig) into *@cls by the time of the batch's flush; @sig
+ * is copied. */
+static int batch_add(struct intern_batch *b, uint32_t net, const struct vec *sig, uint32_t *cls)
+{
+	struct vec *k;
+	int err;
+
+	*cls = NN_CLASS_NONE;
+	if (!sig->n)
+		return 0;
+	if (b->n == INTERN_AHEAD) {
+		err = batch_flush(b);
 		if (err)
 			return err;
 	}
+	k = &b->key[b->n];
+	k->n = 0;
+	err = nn_c_vpush(k, net) ?: nn_c_vappend(k, sig->v, sig->n);
+	if (err)
+		return err;
+	b->h[b->n] = nn_hash_bytes(k->v, k->n * sizeof(uint32_t));
+	nn_table_prefetch(b->sigs, b->h[b->n]);
+	b->cls[b->n++] = cls;
 	return 0;
+}
+
+static void batch_free(struct intern_batch *b)
+{
+	size_t i;
+
+	for (i = 0; i < INTERN_AHEAD; i++)
+		free(b->key[i].v);
 }
 
 /* Each device of rule @rule's src_devices into @grp when the rule reaches
@@ -204,6 +295,10 @@ static int src_classes(struct cstate *s)
 	size_t n = p->n_devices, r, d;
 	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) },
 			 grp = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	struct intern_batch ib = { .s = s,
+				   .sigs = &s->src_sigs,
+				   .rule_classes = s->rule_src,
+				   .next = &s->out->n_src_classes };
 	int err = 0, pass;
 
 	if (!named.start || !grp.start)
@@ -219,12 +314,12 @@ static int src_classes(struct cstate *s)
 		uint32_t net = p->devices[d].network + 1;
 		struct vec vn = nn_c_rows_of(&named, d), vg = nn_c_rows_of(&grp, d);
 
-		err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vn,
-			     &s->dev_src[d]);
-		if (!err)
-			err = intern(s, &s->src_sigs, s->rule_src, &s->out->n_src_classes, net, &vg,
-				     &s->dev_gsrc[d]);
+		err = batch_add(&ib, net, &vn, &s->dev_src[d]) ?:
+			      batch_add(&ib, net, &vg, &s->dev_gsrc[d]);
 	}
+	if (!err)
+		err = batch_flush(&ib);
+	batch_free(&ib);
 	nn_c_rows_free(&named);
 	nn_c_rows_free(&grp);
 	return err;
@@ -260,6 +355,10 @@ static int dst_classes_devices(struct cstate *s)
 	const struct nn_policy *p = s->p;
 	size_t n = p->n_devices, r, i, d;
 	struct nn_c_rows named = { .start = calloc(n + 1, sizeof(uint32_t)) };
+	struct intern_batch ib = { .s = s,
+				   .sigs = &s->dst_sigs,
+				   .rule_classes = s->rule_dst,
+				   .next = &s->out->n_dst_classes };
 	struct vec sig = {};
 	int err = 0, pass;
 
@@ -289,14 +388,13 @@ static int dst_classes_devices(struct cstate *s)
 		uint32_t net = dev->network + 1;
 		struct vec vn = nn_c_rows_of(&named, d);
 
-		/* @sig's buffer serves every device */
+		/* @sig's buffer serves every device (the batch copies it) */
 		sig.n = 0;
 		err = nn_c_vappend(&sig, vn.v, vn.n);
 		if (!err)
 			err = nn_c_region_sig(s, net, dev->addr6, 128, &sig);
 		if (!err)
-			err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes, net,
-				     &sig, &s->dev_dst6[d]);
+			err = batch_add(&ib, net, &sig, &s->dev_dst6[d]);
 		sig.n = 0;
 		s->dev_dst4[d] = NN_CLASS_NONE;
 		if (dev->has_addr4 && !err) {
@@ -304,10 +402,12 @@ static int dst_classes_devices(struct cstate *s)
 			if (!err)
 				err = nn_c_region_sig(s, net, dev->addr4, 128, &sig);
 			if (!err)
-				err = intern(s, &s->dst_sigs, s->rule_dst, &s->out->n_dst_classes,
-					     net, &sig, &s->dev_dst4[d]);
+				err = batch_add(&ib, net, &sig, &s->dev_dst4[d]);
 		}
 	}
+	if (!err)
+		err = batch_flush(&ib);
+	batch_free(&ib);
 	free(sig.v);
 	nn_c_rows_free(&named);
 	return err;
@@ -586,11 +686,21 @@ static int build_indexes(struct cstate *s)
 	return err;
 }
 
-static int cell_add(struct nn_table *cells, uint32_t src, uint32_t dst, uint32_t rule)
+/* A cell (key and its hash) and the rule to add to it, hashed and hinted
+ * FILL_AHEAD adds before it is made (nn_table_prefetch). */
+struct cell_add_op {
+	struct cell_key k;
+	uint32_t rule;
+	uint64_t h;
+};
+
+#define FILL_AHEAD 8
+
+static int cell_add(struct nn_table *cells, const struct cell_add_op *op)
 {
-	struct cell_key k = { src, dst };
-	struct nn_tentry *e = nn_table_get(cells, &k, sizeof(k));
+	struct nn_tentry *e = nn_table_get_h(cells, &op->k, sizeof(op->k), op->h);
 	struct vec v = {};
+	uint32_t rule = op->rule;
 	int err;
 
 	/* A known cell grows its rule list in place (the table owns the
@@ -600,7 +710,7 @@ static int cell_add(struct nn_table *cells, uint32_t src, uint32_t dst, uint32_t
 	err = nn_c_vpush(&v, rule);
 	if (err)
 		return err;
-	err = nn_table_put(cells, &k, sizeof(k), &v, sizeof(v));
+	err = nn_table_put_h(cells, &op->k, sizeof(op->k), op->h, &v, sizeof(v));
 	if (err)
 		free(v.v);
 	return err;
@@ -620,9 +730,13 @@ static int fill_part(struct cstate *s, uint32_t part)
 {
 	const struct nn_policy *p = s->p;
 	struct nn_table *cells = &s->cells[part];
-	size_t r, i, k;
+	struct cell_add_op ring[FILL_AHEAD];
+	size_t r, i, k, n = 0;
 	int err = 0;
 
+	/* The adds are made in order, each FILL_AHEAD behind the one hashed
+	 * and hinted: at 1M devices the table has millions of slots and the
+	 * first slot of a probe was a miss per add. */
 	for (r = 0; r < p->n_rules && !err; r++) {
 		const struct nn_rule *rule = &p->rules[r];
 		uint32_t star = NN_CLASS_STAR(rule->network + 1);
@@ -630,11 +744,24 @@ static int fill_part(struct cstate *s, uint32_t part)
 		struct vec *S = rule->src_star ? &one_s : &s->rule_src[r];
 		struct vec *D = rule->dst_star ? &one_d : &s->rule_dst[r];
 
-		for (i = 0; i < S->n && !err; i++)
-			if ((S->v[i] & 1) == part)
-				for (k = 0; k < D->n && !err; k++)
-					err = cell_add(cells, S->v[i], D->v[k], (uint32_t)r);
+		for (i = 0; i < S->n && !err; i++) {
+			if ((S->v[i] & 1) != part)
+				continue;
+			for (k = 0; k < D->n && !err; k++, n++) {
+				struct cell_add_op *op = &ring[n % FILL_AHEAD];
+
+				if (n >= FILL_AHEAD)
+					err = cell_add(cells, op);
+				op->k = (struct cell_key){ S->v[i], D->v[k] };
+				op->rule = (uint32_t)r;
+				op->h = nn_hash_bytes(&op->k, sizeof(op->k));
+				nn_table_prefetch(cells, op->h);
+			}
+		}
 	}
+	/* The adds still in the ring, oldest first. */
+	for (i = n > FILL_AHEAD ? n - FILL_AHEAD : 0; i < n && !err; i++)
+		err = cell_add(cells, &ring[i % FILL_AHEAD]);
 	return err;
 }
 
@@ -690,16 +817,26 @@ static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_
 uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst)
 {
 	uint32_t star = NN_CLASS_STAR(net);
+	static const uint8_t flag[4] = { NN_AF_CELL_S_STAR, NN_AF_CELL_G_STAR, NN_AF_CELL_STAR_STAR,
+					 NN_AF_CELL_STAR_D };
+	const struct cell_key k[4] = {
+		{ src, star }, { gsrc, star }, { star, star }, { star, dst }
+	};
+	uint64_t h[4];
 	uint8_t f = 0;
+	int i;
 
-	if (nn_c_cell_exists(s, src, star))
-		f |= NN_AF_CELL_S_STAR;
-	if (nn_c_cell_exists(s, gsrc, star))
-		f |= NN_AF_CELL_G_STAR;
-	if (nn_c_cell_exists(s, star, star))
-		f |= NN_AF_CELL_STAR_STAR;
-	if (nn_c_cell_exists(s, star, dst))
-		f |= NN_AF_CELL_STAR_D;
+	/* Four independent lookups, called for every device address: their
+	 * first slots are hinted together so that the misses overlap (at 1M
+	 * devices each was a miss in a table of millions of slots). */
+	for (i = 0; i < 4; i++) {
+		h[i] = nn_hash_bytes(&k[i], sizeof(k[i]));
+		nn_table_prefetch(nn_c_cells_of(s, k[i].src), h[i]);
+	}
+	for (i = 0; i < 4; i++)
+		if (k[i].src != NN_CLASS_NONE && k[i].dst != NN_CLASS_NONE &&
+		    nn_table_get_h(nn_c_cells_of(s, k[i].src), &k[i], sizeof(k[i]), h[i]))
+			f |= flag[i];
 	return f;
 }
 

@@ -115,7 +115,7 @@ static struct nn_tentry *slot_for(const struct nn_table *t, uint64_t h, const vo
 	}
 }
 
-struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t klen)
+struct nn_tentry *nn_table_get_h(const struct nn_table *t, const void *key, size_t klen, uint64_t h)
 {
 	struct nn_tentry *e;
 
@@ -123,8 +123,13 @@ struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t
 		return NULL;
 	if (klen >= UINT32_MAX)
 		return NULL;
-	e = slot_for(t, nn_hash_bytes(key, klen), key, (uint32_t)klen);
+	e = slot_for(t, h, key, (uint32_t)klen);
 	return e->used ? e : NULL;
+}
+
+struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t klen)
+{
+	return nn_table_get_h(t, key, klen, nn_hash_bytes(key, klen));
 }
 
 static int grow(struct nn_table *t)
@@ -147,15 +152,19 @@ static int grow(struct nn_table *t)
 
 int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val, size_t vlen)
 {
+	return nn_table_put_h(t, key, klen, nn_hash_bytes(key, klen), val, vlen);
+}
+
+int nn_table_put_h(struct nn_table *t, const void *key, size_t klen, uint64_t h, const void *val,
+		   size_t vlen)
+{
 	struct nn_tentry *e;
-	uint64_t h;
 	void *v;
 
 	if (klen >= UINT32_MAX || vlen >= (1u << 31))
 		return -ENOMEM;
 	if ((t->n + 1) * 3 > t->cap * 2 && grow(t))
 		return -ENOMEM;
-	h = nn_hash_bytes(key, klen);
 	e = slot_for(t, h, key, (uint32_t)klen);
 	if (e->used && e->vlen == vlen) {
 		memcpy(e->val, val, vlen);

@@ -43,6 +43,27 @@ struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t
  * of 2 GiB or more). */
 int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val, size_t vlen);
 
+/*
+ * Lookups a few keys ahead. In a table of millions of slots (the compile's
+ * cells and prefixes at 1M devices) a probe's first slot is a cache miss,
+ * most of a lookup's time: a loop that knows its next keys hashes them
+ * (nn_hash_bytes: the hash get and put use), hints their slots with
+ * nn_table_prefetch, and looks each up later with its hash (the _h forms,
+ * the same as nn_table_get / nn_table_put given nn_hash_bytes(key, klen)),
+ * so that the misses overlap. A hint has no effect on the table; one made
+ * stale by a put that grew the table only costs its load.
+ */
+static inline void nn_table_prefetch(const struct nn_table *t, uint64_t h)
+{
+	if (t->cap)
+		__builtin_prefetch(&t->e[h & (t->cap - 1)]);
+}
+
+struct nn_tentry *nn_table_get_h(const struct nn_table *t, const void *key, size_t klen,
+				 uint64_t h);
+int nn_table_put_h(struct nn_table *t, const void *key, size_t klen, uint64_t h, const void *val,
+		   size_t vlen);
+
 /* Iterate: for (i = 0; i < t->cap; i++) if (t->e[i].used) ...
  * The order is the hash's: nothing may depend on it. */
 

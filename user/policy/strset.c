@@ -36,7 +36,7 @@ void nn_strset_free(struct nn_strset *h)
 	h->n = 0;
 }
 
-static uint64_t key_hash(const struct nn_strset *m, uint32_t scope, const char *s)
+uint64_t nn_strset_hash(const struct nn_strset *m, uint32_t scope, const char *s)
 {
 	/* FNV-1a from a seeded basis, then a full mix (FNV's low bits are
 	 * weak for short keys). */
@@ -69,7 +69,12 @@ static struct nn_strset_e *slot(const struct nn_strset *h, uint32_t scope, const
 uint32_t *nn_strset_put(struct nn_strset *h, uint32_t scope, const char *s, uint32_t val,
 			bool *found)
 {
-	uint64_t hash = key_hash(h, scope, s);
+	return nn_strset_put_h(h, scope, s, nn_strset_hash(h, scope, s), val, found);
+}
+
+uint32_t *nn_strset_put_h(struct nn_strset *h, uint32_t scope, const char *s, uint64_t hash,
+			  uint32_t val, bool *found)
+{
 	struct nn_strset_e *e;
 
 	*found = false;
@@ -101,6 +106,6 @@ uint32_t *nn_strset_get(const struct nn_strset *h, uint32_t scope, const char *s
 
 	if (!h->e)
 		return NULL;
-	e = slot(h, scope, s, key_hash(h, scope, s));
+	e = slot(h, scope, s, nn_strset_hash(h, scope, s));
 	return e && e->s ? &e->val : NULL;
 }

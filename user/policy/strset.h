@@ -39,4 +39,17 @@ uint32_t *nn_strset_put(struct nn_strset *h, uint32_t scope, const char *s, uint
 /* The value of (@scope, @s) or NULL. */
 uint32_t *nn_strset_get(const struct nn_strset *h, uint32_t scope, const char *s);
 
+/* Puts a few keys ahead: a map of millions of slots (the ids, addresses
+ * and keys of 1M devices) misses the cache at a probe's first slot, most
+ * of a put's time. A loop hashes its next keys, hints their slots, and puts
+ * each later with its hash (nn_strset_put_h: nn_strset_put given
+ * nn_strset_hash(@h, @scope, @s)), so that the misses overlap. */
+uint64_t nn_strset_hash(const struct nn_strset *h, uint32_t scope, const char *s);
+static inline void nn_strset_prefetch(const struct nn_strset *h, uint64_t hash)
+{
+	__builtin_prefetch(&h->e[hash & h->mask]);
+}
+uint32_t *nn_strset_put_h(struct nn_strset *h, uint32_t scope, const char *s, uint64_t hash,
+			  uint32_t val, bool *found);
+
 #endif /* NANAMI_POLICY_STRSET_H */

@@ -68,34 +68,83 @@ int nn_skey_cmp(const void *a, const void *b)
 	return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
+/* Keys hashed and hinted ahead of their put in nn_find_dups. */
+#define DUP_AHEAD 8
+/* A value of nn_find_dups' map: the index of a key's first copy, with this
+ * bit once that copy is among the duplicates. */
+#define DUP_TAKEN 0x80000000u
+
+static int dups_push(struct nn_skey **d, size_t *n, size_t *cap, const struct nn_skey *k)
+{
+	if (*n == *cap) {
+		size_t nc = *cap ? *cap * 2 : 16;
+		struct nn_skey *g = realloc(*d, nc * sizeof(*g));
+
+		if (!g)
+			return -ENOMEM;
+		*d = g;
+		*cap = nc;
+	}
+	(*d)[(*n)++] = *k;
+	return 0;
+}
+
 /* Call @dup for every key whose (scope, string) occurs more than once. */
 int nn_find_dups(struct nn_skey *k, size_t n, void (*dup)(struct nn_build *, uint32_t, size_t),
 		 struct nn_build *b)
 {
+	struct nn_skey *d = NULL;
+	uint64_t hash[DUP_AHEAD];
 	struct nn_strset set;
-	size_t i, j, m;
-	uint32_t *cnt;
+	size_t i, j, m, nd = 0, dcap = 0;
+	uint32_t *first;
 	bool found;
+	int err = 0;
 
-	/* Count each (scope, s) in a hash map, keep the keys that occur more
-	 * than once, and sort only those: linear when there are no
+	/* One pass through a hash map keeps the keys that occur more than
+	 * once, and only those are sorted: linear when there are no
 	 * duplicates (the normal case), and the callbacks run in the order
-	 * the sort of all keys gave before (scope, s, idx). */
+	 * the sort of all keys gave before (scope, s, idx: a total order, so
+	 * the order keys were kept in does not matter). The map's value is
+	 * the first copy's index: its second copy keeps both. Each key is
+	 * hashed and its slot hinted DUP_AHEAD puts ahead: at 1M devices the
+	 * map has millions of slots and each put missed at its first. */
+	if (n >= DUP_TAKEN)
+		return -ENOMEM; /* the index must fit beside the flag */
 	if (nn_strset_init(&set, n))
 		return -ENOMEM;
-	for (i = 0; i < n; i++) {
-		cnt = nn_strset_put(&set, k[i].scope, k[i].s, 0, &found);
-		if (!cnt) {
-			nn_strset_free(&set);
-			return -ENOMEM;
+	for (i = 0; i < n + DUP_AHEAD && !err; i++) {
+		/* Key j = i - DUP_AHEAD is put before key i takes its hash's
+		 * place in the ring. */
+		if (i >= DUP_AHEAD) {
+			j = i - DUP_AHEAD;
+			first = nn_strset_put_h(&set, k[j].scope, k[j].s, hash[j % DUP_AHEAD],
+						(uint32_t)j, &found);
+			if (!first) {
+				err = -ENOMEM;
+			} else if (found) {
+				if (!(*first & DUP_TAKEN)) {
+					err = dups_push(&d, &nd, &dcap, &k[*first]);
+					*first |= DUP_TAKEN;
+				}
+				if (!err)
+					err = dups_push(&d, &nd, &dcap, &k[j]);
+			}
 		}
-		(*cnt)++;
+		if (i < n) {
+			hash[i % DUP_AHEAD] = nn_strset_hash(&set, k[i].scope, k[i].s);
+			nn_strset_prefetch(&set, hash[i % DUP_AHEAD]);
+		}
 	}
-	for (i = 0, m = 0; i < n; i++)
-		if (*nn_strset_get(&set, k[i].scope, k[i].s) > 1)
-			k[m++] = k[i];
 	nn_strset_free(&set);
-	n = m;
+	if (err) {
+		free(d);
+		return err;
+	}
+	if (nd)
+		memcpy(k, d, nd * sizeof(*k));
+	free(d);
+	n = nd;
 	qsort(k, n, sizeof(*k), nn_skey_cmp);
 	for (i = 0; i < n; i = j) {
 		for (j = i + 1; j < n && k[j].scope == k[i].scope && !strcmp(k[j].s, k[i].s); j++)
