@@ -36,7 +36,7 @@ static int kl_push(struct nn_keylist *l, const void *key)
 
 /* The journal from the record: one pass over both halves, no map read
  * (after a full apply the halves differ by that apply's whole diff). */
-static int journal_build(struct nn_apply_cache *c, uint32_t live)
+int nn_ap_journal_build(struct nn_apply_cache *c, uint32_t live)
 {
 	uint32_t sb = live ^ 1, i;
 	int set, err = 0;
@@ -45,6 +45,12 @@ static int journal_build(struct nn_apply_cache *c, uint32_t live)
 		const struct nn_ftab *a = &c->have[set][live], *b = &c->have[set][sb];
 		size_t k;
 
+		if (c->journal[set].ksz != a->ksz) {
+			/* A record read from the maps: no journal yet. */
+			free(c->journal[set].k);
+			memset(&c->journal[set], 0, sizeof(c->journal[set]));
+			c->journal[set].ksz = a->ksz;
+		}
 		c->journal[set].n = 0;
 		for (k = 0; k < a->n && !err; k++) {
 			long j = nn_ftab_find(b, nn_ftab_key(a, k));
@@ -301,7 +307,7 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 			c->journal[set].ksz = sets[set].ksz;
 			c->journal_ok = false;
 		}
-	err = c->journal_ok ? 0 : journal_build(c, live);
+	err = c->journal_ok ? 0 : nn_ap_journal_build(c, live);
 	if (!err)
 		err = nn_srcf_begin(dp, live ^ 1, epoch - 1, true, &fo, &res->writes);
 	for (set = 0; set < SET_COUNT && !err; set++)
