@@ -38,8 +38,10 @@ struct nn_live_diff {
 };
 
 /* Set the live records of @c aside into @d (building the journal first
- * when there is none) and free them. 0, or -ENOMEM/-EINVAL with @c as it
- * was and @d empty. */
+ * when there is none) and free them. 0, or with @c as it was and @d empty:
+ * -E2BIG when a set's halves differ at more than 1/NN_LIVE_DIFF_MAX_PART
+ * of its keys (then both records are kept: no saving), -ENOMEM, -EINVAL. */
+#define NN_LIVE_DIFF_MAX_PART 8
 int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_diff *d);
 /* Does @want hold what the live record of @set held (@standby: the
  * standby half's record, which the live one differs from at @d's keys)? */

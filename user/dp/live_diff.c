@@ -32,6 +32,13 @@ void nn_live_diff_free(struct nn_live_diff *d)
 	d->held = false;
 }
 
+/* Would @diff keys of a record of @n set aside cost more than they save?
+ * (A few are always worth it: a small map's whole journal is small.) */
+static bool too_many(size_t diff, size_t n)
+{
+	return diff > n / NN_LIVE_DIFF_MAX_PART && diff > 64;
+}
+
 int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_diff *d)
 {
 	static const uint8_t none = 0;
@@ -45,9 +52,24 @@ int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_di
 	}
 	/* After a full apply (or a read of the maps) the halves differ by a
 	 * whole diff and no journal says where: one pass over both finds it,
-	 * as the next patch would. */
-	if (!c->journal_ok)
+	 * as the next patch would; unless their sizes alone say it is large
+	 * (after a cold apply the standby half is empty): a journal of most
+	 * of the keys would be a copy of the live record, not a saving. */
+	if (!c->journal_ok) {
+		for (set = 0; set < SET_COUNT; set++) {
+			size_t a = c->have[set][live].n, b = c->have[set][live ^ 1].n;
+
+			if (too_many(a > b ? a - b : b - a, a))
+				return -E2BIG;
+		}
 		err = nn_ap_journal_build(c, live);
+	}
+	for (set = 0; set < SET_COUNT && !err; set++) {
+		size_t n = c->have[set][live].n;
+
+		if (too_many(c->journal[set].n, n))
+			err = -E2BIG;
+	}
 	for (set = 0; set < SET_COUNT && !err; set++) {
 		const struct nn_keylist *jl = &c->journal[set];
 		const struct nn_ftab *lv = &c->have[set][live];
