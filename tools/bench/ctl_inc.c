@@ -137,6 +137,15 @@ static json_t *pick_device(struct inc_run *r, struct nn_held *doc, size_t *tried
 	return NULL;
 }
 
+/* Where the phase's memory goes, on stderr: RSS and the high-water mark
+ * after step @what (the mark rising between two steps says where the
+ * peak is). */
+static void step(const char *what)
+{
+	fprintf(stderr, "# incremental: %s: RSS %ld kB, high-water %ld kB\n", what,
+		bench_status_kb(0, "VmRSS"), bench_status_kb(0, "VmHWM"));
+}
+
 /* The high-water mark back to the current RSS (ctl.c's phase_end). */
 static void hwm_reset(void)
 {
@@ -170,9 +179,12 @@ static int full_again(struct nn_dp *dp, struct nn_inc *inc, struct nn_held *doc,
 
 	malloc_trim(0); /* as the daemon after its last full apply */
 	hwm_reset();
+	step("full_again: kept state dropped");
 	err = nn_held_policy(doc, NULL, 0, "gw-bench", lim, &p, &errs);
+	step("full_again: validated");
 	if (!err && nn_apply_keep(dp, p, &ar, &errs, &kept) != NN_APPLY_APPLIED)
 		err = ar.error ? ar.error : -EIO;
+	step("full_again: applied");
 	*cpu_ms = bench_cpu_ms() - c0;
 	*peak_kb = bench_status_kb(0, "VmHWM");
 	nn_compile_state_free(kept.cs);
@@ -222,17 +234,22 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 	}
 	held_ms = bench_wall_ms() - t0;
 	rss[1] = bench_status_kb(0, "VmRSS");
+	step("held document");
 	r.gen = (uint64_t)nn_held_generation(doc);
 	/* The live generation again (no write): what the full apply keeps,
 	 * validated from the document as the daemon does (one parse), the
 	 * text then freed as the daemon frees the fetched body. */
 	err = nn_held_policy(doc, *json, len, "gw-bench", lim, &p, &errs);
+	step("validated");
 	free(*json);
 	*json = NULL;
+	step("text freed");
 	if (!err && nn_apply_keep(dp, p, &ar, &errs, &kept) != NN_APPLY_APPLIED)
 		err = ar.error ? ar.error : -EIO;
+	step("applied");
 	if (!err)
 		err = nn_apply_sync_standby(dp, &w);
+	step("standby synced");
 	if (err) {
 		nn_policy_free(p);
 		goto out;
@@ -245,6 +262,7 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 	build_cpu = bench_cpu_ms() - c0;
 	nn_slots_free(&kept.slots, &none);
 	rss[3] = bench_status_kb(0, "VmRSS");
+	step("kept state");
 	if (!r.inc) {
 		err = -ENOMEM;
 		goto out;
@@ -285,6 +303,7 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 		err = one(&r, "delete", "bench-new", NULL, &del);
 	if (err)
 		goto out;
+	step("six fast-path changes");
 	/* The phase's own peak, before full_again resets the mark. */
 	*inc_peak_kb = bench_status_kb(0, "VmHWM");
 	err = full_again(dp, r.inc, doc, lim, &again_kb, &good_kb, &again_cpu);
