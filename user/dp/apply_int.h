@@ -23,9 +23,11 @@ struct mapset {
 
 void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets);
 
-/* The journal of @c from its two halves' records (patch.c): where the
+/* The journal of @c from its two halves' records (journal.c): where the
  * standby half differs from @live. 0 (journal_ok) or -ENOMEM. */
 int nn_ap_journal_build(struct nn_apply_cache *c, uint32_t live);
+/* Append @key (l->ksz bytes) to @l. 0 or -ENOMEM. */
+int nn_ap_kl_push(struct nn_keylist *l, const void *key);
 
 /* The live half's record as the journal's keys' live entries, while a full
  * apply builds the next generation (live_diff.c: one whole record less at
