@@ -119,10 +119,6 @@ for map in nn_addrs nn_cells4; do
 	nn_check "$map: the log names the map and says it is full" \
 		log_has g1 "event=apply_failed .*into $map (Argument list too long, the map is full)"
 	nn_check "$map: retried with backoff" log_has g1 'event=apply_retry'
-	# The enforced policy was let go for the compile (it is on disk):
-	# the failure read it back (good_release.c).
-	nn_check "$map: the enforced policy read back from the last-known-good" \
-		log_has g1 'event=enforced_policy_reloaded'
 	e=$(last_apply_error)
 	nn_check "$map: status last_apply_error names $map, generation $G, current" \
 		jq -e --arg m "$map" --argjson g "$G" \

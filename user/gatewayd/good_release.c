@@ -34,8 +34,8 @@ bool nn_gwd_good_release(struct daemon *d, uint64_t *generation)
 	nn_policy_free(d->good_own);
 	d->good_own = NULL;
 	d->good = NULL;
-	nn_log_info("event=enforced_policy_released generation=%llu",
-		    (unsigned long long)*generation);
+	nn_log_debug("event=enforced_policy_released generation=%llu",
+		     (unsigned long long)*generation);
 	return true;
 }
 
