@@ -222,15 +222,6 @@ void nn_gwd_drift_touched(struct daemon *d, const struct nn_dev_patch *pt);
 void nn_gwd_inc_drop(struct daemon *d, const char *why);
 /* Free the enforced policy and the kept state (shutdown). */
 void nn_gwd_good_free(struct daemon *d);
-/* Let the enforced policy go before a full apply's compile (good_release.c)
- * when the last-known-good and its journal hold it: true, and its
- * generation in *@generation, when it was freed (d->good NULL until the
- * apply is enforced or nn_gwd_good_reload reads it back). */
-bool nn_gwd_good_release(struct daemon *d, uint64_t *generation);
-/* d->good from the last-known-good and its journal at @generation. 0 or
- * -errno (logged; d->good stays NULL). */
-int nn_gwd_good_reload(struct daemon *d, uint64_t generation, const char *node_id,
-		       const struct nn_limits *lim);
 /* The drift check's next interval: at least the configured one and
  * NN_DRIFT_CPU_FACTOR times the last check's CPU, so that the check never
  * takes more than ~2 % of one core however large the policy is. */

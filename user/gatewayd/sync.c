@@ -300,9 +300,9 @@ static enum nn_apply_outcome apply_snapshot(struct daemon *d, struct snap_src *s
 	struct nn_apply_kept kept = {};
 	struct nn_slot_plan no_plan = {};
 	struct nn_limits lim;
-	uint64_t cur_gen = 0, released_gen = 0;
+	uint64_t cur_gen = 0;
 	uint32_t cur_devices = 0;
-	bool have, released;
+	bool have;
 	enum nn_apply_outcome out;
 	struct timespec t0, t1;
 	size_t i;
@@ -386,9 +386,6 @@ static enum nn_apply_outcome apply_snapshot(struct daemon *d, struct snap_src *s
 		nn_policy_free(p);
 		return NN_APPLY_REJECTED;
 	}
-	/* The enforced policy is on disk (the LKG and its journal): it need
-	 * not sit beside this one's compile (1 GB at 1M devices). */
-	released = nn_gwd_good_release(d, &released_gen);
 	/* The compile state is kept for the fast path (control-plane mode:
 	 * the deltas come from there), at no extra cost. */
 	out = nn_apply_keep(d->dp, p, &res, &errs, d->o->cp.url && !d->o->once ? &kept : NULL);
@@ -415,9 +412,6 @@ static enum nn_apply_outcome apply_snapshot(struct daemon *d, struct snap_src *s
 			out = NN_APPLY_FAILED;
 			count_errors(d, 0, 1);
 			nn_ctl_note_apply_error(&d->st, why, (int64_t)p->generation, &mp, 1);
-			if (released)
-				nn_gwd_good_reload(d, released_gen, our_node_id(d), &lim);
-			released = false;
 			if (d->good && nn_apply(d->dp, d->good, &res, &errs) == NN_APPLY_APPLIED)
 				nn_log_warn("event=rolled_back generation=%llu",
 					    (unsigned long long)d->good->generation);
@@ -428,8 +422,6 @@ static enum nn_apply_outcome apply_snapshot(struct daemon *d, struct snap_src *s
 		nn_compile_state_free(kept.cs);
 		nn_slots_free(&kept.slots, &no_plan);
 		nn_policy_free(p);
-		if (released) /* still the enforced one */
-			nn_gwd_good_reload(d, released_gen, our_node_id(d), &lim);
 		return out;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1); /* enforced; the LKG write is not timed */
