@@ -14,10 +14,12 @@
 /* The incremental path's figures (ctl_inc.c): a JSON member
  * "incremental": {...} written to @out. 0 or -errno. *@json (@len bytes,
  * malloc'd) is freed and NULL once validated, as the daemon frees a
- * fetched body. */
+ * fetched body. *@inc_peak_kb: the phase's peak RSS; its figure
+ * "full_again" (a later full apply, as the daemon makes one) has its own,
+ * and leaves the high-water mark reset after it. */
 struct nn_limits;
 int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn_limits *lim,
-		      FILE *out);
+		      FILE *out, long *inc_peak_kb);
 
 #define MAX_SCALES 8
 #define MAX_CASES 32

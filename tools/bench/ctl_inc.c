@@ -11,6 +11,7 @@
  * docs/controller.md, "Rule-named devices").
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,8 +137,73 @@ static json_t *pick_device(struct inc_run *r, struct nn_held *doc, size_t *tried
 	return NULL;
 }
 
+/* Where the phase's memory goes, on stderr: RSS and the high-water mark
+ * after step @what (the mark rising between two steps says where the
+ * peak is). */
+static void step(const char *what)
+{
+	fprintf(stderr, "# incremental: %s: RSS %ld kB, high-water %ld kB\n", what,
+		bench_status_kb(0, "VmRSS"), bench_status_kb(0, "VmHWM"));
+}
+
+/* The high-water mark back to the current RSS (ctl.c's phase_end). */
+static void hwm_reset(void)
+{
+	FILE *f = fopen("/proc/self/clear_refs", "w");
+
+	if (f) {
+		fputs("5", f);
+		fclose(f);
+	}
+}
+
+/*
+ * A later full apply as the daemon makes one (a full snapshot, a refused
+ * delta, a repair): the kept state dropped first (nn_gwd_inc_drop), its
+ * policy still held as the enforced one for a rollback (d->good) while the
+ * document's policy is validated and compiled beside it. Its peak RSS in
+ * *peak_kb (the high-water mark reset before it), the RSS the held policy
+ * was worth in *good_kb (freed after). Consumes @inc.
+ */
+static int full_again(struct nn_dp *dp, struct nn_inc *inc, struct nn_held *doc,
+		      const struct nn_limits *lim, long *peak_kb, long *good_kb, double *cpu_ms)
+{
+	struct nn_policy *good = nn_inc_take_policy(inc), *p = NULL;
+	struct nn_apply_kept kept = {};
+	struct nn_apply_result ar = {};
+	struct nn_errlist errs = {};
+	struct nn_slot_plan none = {};
+	double c0 = bench_cpu_ms();
+	long rss;
+	int err;
+
+	malloc_trim(0); /* as the daemon after its last full apply */
+	hwm_reset();
+	step("full_again: kept state dropped");
+	err = nn_held_policy(doc, NULL, 0, "gw-bench", lim, &p, &errs);
+	step("full_again: validated");
+	if (!err && nn_apply_keep(dp, p, &ar, &errs, &kept) != NN_APPLY_APPLIED)
+		err = ar.error ? ar.error : -EIO;
+	step("full_again: applied");
+	*cpu_ms = bench_cpu_ms() - c0;
+	*peak_kb = bench_status_kb(0, "VmHWM");
+	nn_compile_state_free(kept.cs);
+	nn_slots_free(&kept.slots, &none);
+	nn_policy_free(p);
+	malloc_trim(0);
+	rss = bench_status_kb(0, "VmRSS");
+	nn_policy_free(good);
+	malloc_trim(0);
+	*good_kb = rss - bench_status_kb(0, "VmRSS");
+	hwm_reset(); /* its peak is its own figure, not the phase's */
+	for (size_t i = 0; i < errs.n && i < 3; i++)
+		fprintf(stderr, "# full_again: %s\n", errs.msgs[i]);
+	nn_errlist_free(&errs);
+	return err;
+}
+
 int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn_limits *lim,
-		      FILE *out)
+		      FILE *out, long *inc_peak_kb)
 {
 	struct nn_errlist errs = {};
 	struct nn_apply_kept kept = {};
@@ -148,7 +214,8 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 	struct nn_policy *p = NULL;
 	struct nn_held *doc = NULL;
 	json_t *d = NULL, *v;
-	double c0, t0, build_ms, build_cpu, held_ms;
+	double c0, t0, build_ms, build_cpu, held_ms, again_cpu = 0;
+	long again_kb = 0, good_kb = 0;
 	/* RSS (kB) before the held document, after it, after the policy and
 	 * compile state it builds on, after the kept state's indexes. */
 	long rss[4];
@@ -167,17 +234,22 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 	}
 	held_ms = bench_wall_ms() - t0;
 	rss[1] = bench_status_kb(0, "VmRSS");
+	step("held document");
 	r.gen = (uint64_t)nn_held_generation(doc);
 	/* The live generation again (no write): what the full apply keeps,
 	 * validated from the document as the daemon does (one parse), the
 	 * text then freed as the daemon frees the fetched body. */
 	err = nn_held_policy(doc, *json, len, "gw-bench", lim, &p, &errs);
+	step("validated");
 	free(*json);
 	*json = NULL;
+	step("text freed");
 	if (!err && nn_apply_keep(dp, p, &ar, &errs, &kept) != NN_APPLY_APPLIED)
 		err = ar.error ? ar.error : -EIO;
+	step("applied");
 	if (!err)
 		err = nn_apply_sync_standby(dp, &w);
+	step("standby synced");
 	if (err) {
 		nn_policy_free(p);
 		goto out;
@@ -190,6 +262,7 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 	build_cpu = bench_cpu_ms() - c0;
 	nn_slots_free(&kept.slots, &none);
 	rss[3] = bench_status_kb(0, "VmRSS");
+	step("kept state");
 	if (!r.inc) {
 		err = -ENOMEM;
 		goto out;
@@ -230,13 +303,21 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 		err = one(&r, "delete", "bench-new", NULL, &del);
 	if (err)
 		goto out;
+	step("six fast-path changes");
+	/* The phase's own peak, before full_again resets the mark. */
+	*inc_peak_kb = bench_status_kb(0, "VmHWM");
+	err = full_again(dp, r.inc, doc, lim, &again_kb, &good_kb, &again_cpu);
+	r.inc = NULL;
+	if (err)
+		goto out;
 	fprintf(out,
 		"\"incremental\": {\"state_build_ms\": %.1f, \"state_build_cpu_ms\": %.1f, "
 		"\"devices_tried\": %zu, \"held_doc\": {\"parse_ms\": %.1f, \"arena_bytes\": %zu, "
 		"\"text_bytes\": %zu, \"rss_kb\": %ld}, \"policy_compile_rss_kb\": %ld, "
-		"\"kept_state_rss_kb\": %ld, ",
+		"\"kept_state_rss_kb\": %ld, \"full_again\": {\"peak_rss_kb\": %ld, "
+		"\"held_policy_rss_kb\": %ld, \"cpu_ms\": %.1f}, ",
 		build_ms, build_cpu, tried, held_ms, nn_held_bytes(doc), len, rss[1] - rss[0],
-		rss[2] - rss[1], rss[3] - rss[2]);
+		rss[2] - rss[1], rss[3] - rss[2], again_kb, good_kb, again_cpu);
 	print_fig(out, "revoke", &rev, false);
 	print_fig(out, "restore", &res, false);
 	print_fig(out, "key_rotation", &key, false);

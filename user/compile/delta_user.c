@@ -122,7 +122,7 @@ static int parse_user(struct nn_inc *s, const struct inc_net *net, const json_t 
 	nn_errlist_free(&errs);
 	*out = mp->users[0];
 	out->groups = malloc((out->n_groups ? out->n_groups : 1) * sizeof(*out->groups));
-	if (out->groups)
+	if (out->groups && out->n_groups) /* a user of no group: groups NULL */
 		memcpy(out->groups, mp->users[0].groups, out->n_groups * sizeof(*out->groups));
 	nn_policy_free(mp);
 	return out->groups ? 0 : -ENOMEM;

@@ -572,6 +572,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	struct nn_slots slots;
 	bool same = true, rejected = false, names_par = false;
 	struct names_job nj = { .plan = &plan };
+	struct nn_live_diff ld = {};
 	pthread_t names_t;
 	struct nn_srcf_op fo;
 	const char *what = "the counter slots";
@@ -614,16 +615,23 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
+	err = cache_take(dp, sets, epoch, &cache);
+	if (err) {
+		nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
+		goto out;
+	}
+	/* The live half's record set aside as where it differs from the
+	 * standby's (live_diff.c): want[] is built in its room. Without the
+	 * memory for that, both stay. */
+	(void)nn_live_diff_take(cache, live, &ld);
 	err = build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
 	 * are dead (their cells were once the largest thing alive during the
 	 * writes at 1M devices, 1 GB at 408 bytes each). Their counts stay
 	 * for the result and nn_meta. */
 	drop_entries(&c);
-	if (!err)
-		err = cache_take(dp, sets, epoch, &cache);
 	if (err) {
-		nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
+		nn_errlist_add(errs, "couldn't record the new generation: %s", strerror(-err));
 		goto out;
 	}
 
@@ -631,8 +639,22 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	same = epoch != 0 && !plan.n_new && !plan.n_old &&
 	       !memcmp(cache->rules[live], c.rules, c.n_rules * sizeof(*c.rules));
 	for (i = 0; i < SET_COUNT && same; i++)
-		same = same_entries(&want[i], &cache->have[i][live]);
+		same = ld.held ? nn_live_diff_same(&ld, i, &want[i], &cache->have[i][standby]) :
+				 same_entries(&want[i], &cache->have[i][live]);
 	if (same) {
+		/* The live record back (a copy of the standby's, patched),
+		 * once want[] is gone. */
+		for (i = 0; i < SET_COUNT; i++)
+			nn_ftab_free(&want[i]);
+		for (i = 0; i < SET_COUNT && ld.held && !err; i++) {
+			err = nn_ftab_copy(&cache->have[i][live], &cache->have[i][standby]) ?:
+				      nn_live_diff_apply(&ld, i, &cache->have[i][live]);
+		}
+		if (err) {
+			nn_errlist_add(errs, "couldn't keep the record of the maps: %s",
+				       strerror(-err));
+			goto out;
+		}
 		nn_srcf_ensure_live(dp, epoch, cache, &res->writes);
 		err = write_meta(dp, p, &c, epoch, &res->writes);
 		res->epoch = epoch;
@@ -677,11 +699,21 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	}
 	nn_srcf_finish(dp, standby, &fo, &want[SET_ADDRS], &want[SET_CELLS4], cache, epoch + 1,
 		       &res->writes);
-	/* The standby half now holds what is wanted. */
-	for (i = 0; i < SET_COUNT; i++) {
-		nn_ftab_free(&cache->have[i][standby]);
+	/* The standby half now holds what is wanted; the record it held
+	 * becomes the live one it was set aside from (in place). */
+	for (i = 0; i < SET_COUNT && !err; i++) {
+		if (ld.held) {
+			err = nn_live_diff_apply(&ld, i, &cache->have[i][standby]);
+			cache->have[i][live] = cache->have[i][standby];
+		} else {
+			nn_ftab_free(&cache->have[i][standby]);
+		}
 		cache->have[i][standby] = want[i];
 		nn_ftab_init(&want[i], sets[i].ksz, sets[i].vsz);
+	}
+	if (err) {
+		nn_errlist_add(errs, "couldn't keep the record of the maps: %s", strerror(-err));
+		goto out;
 	}
 	memcpy(cache->rules[standby], c.rules, c.n_rules * sizeof(*c.rules));
 	cache->journal_ok = false; /* the halves now differ by a whole diff */
@@ -711,6 +743,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		nn_errlist_add(errs, "generation %u is live but cleanup failed: %s", epoch,
 			       strerror(-err));
 out:
+	nn_live_diff_free(&ld);
 	nn_compiled_free(&c);
 	if (!err && keep) {
 		/* The incremental path goes on from here (compile/delta.h). */

@@ -197,7 +197,8 @@ static int store_val(struct nn_ftab *t, const void *val, size_t len, uint64_t *o
 			t->vcap = nc;
 		}
 	}
-	memcpy(t->vals + t->vbytes, val, len);
+	if (len) /* an all-zero value into a table with no arena yet: vals is NULL */
+		memcpy(t->vals + t->vbytes, val, len);
 	*off = t->vbytes;
 	t->vbytes += len;
 	return 0;

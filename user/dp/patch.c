@@ -18,56 +18,6 @@
 #include "dp/batch.h"
 #include "dp/srcfilter.h"
 
-static int kl_push(struct nn_keylist *l, const void *key)
-{
-	if (l->n == l->cap) {
-		size_t nc = l->cap ? l->cap * 2 : 64;
-		uint8_t *k = realloc(l->k, nc * l->ksz);
-
-		if (!k)
-			return -ENOMEM;
-		l->k = k;
-		l->cap = nc;
-	}
-	memcpy(l->k + l->n * l->ksz, key, l->ksz);
-	l->n++;
-	return 0;
-}
-
-/* The journal from the record: one pass over both halves, no map read
- * (after a full apply the halves differ by that apply's whole diff). */
-static int journal_build(struct nn_apply_cache *c, uint32_t live)
-{
-	uint32_t sb = live ^ 1, i;
-	int set, err = 0;
-
-	for (set = 0; set < SET_COUNT && !err; set++) {
-		const struct nn_ftab *a = &c->have[set][live], *b = &c->have[set][sb];
-		size_t k;
-
-		c->journal[set].n = 0;
-		for (k = 0; k < a->n && !err; k++) {
-			long j = nn_ftab_find(b, nn_ftab_key(a, k));
-
-			if (j < 0 || !nn_ftab_same_val(a, k, b, (size_t)j))
-				err = kl_push(&c->journal[set], nn_ftab_key(a, k));
-		}
-		for (k = 0; k < b->n && !err; k++)
-			if (nn_ftab_find(a, nn_ftab_key(b, k)) < 0)
-				err = kl_push(&c->journal[set], nn_ftab_key(b, k));
-	}
-	free(c->jrules);
-	c->jrules = calloc(c->max_rules + 1, sizeof(*c->jrules));
-	c->n_jrules = 0;
-	if (!c->jrules)
-		return -ENOMEM;
-	for (i = 0; i < c->max_rules; i++)
-		if (memcmp(&c->rules[live][i], &c->rules[sb][i], sizeof(c->rules[0][0])))
-			c->jrules[c->n_jrules++] = i;
-	c->journal_ok = !err;
-	return err;
-}
-
 /* The patch's value for an nn_addrs key: 1 set (*val), 0 deleted, -1 not
  * in the patch. Linear: a patch holds a few entries. */
 static int patched(const struct nn_dev_patch *pt, const uint8_t *addr, struct nn_addr_info *val)
@@ -254,7 +204,7 @@ static int journal_next(struct nn_apply_cache *c, const struct nn_dev_patch *pt,
 		x = nn_ftab_find(a, &k);
 		y = nn_ftab_find(b, &k);
 		if ((x < 0) != (y < 0) || (x >= 0 && !nn_ftab_same_val(a, (size_t)x, b, (size_t)y)))
-			err = kl_push(&c->journal[SET_ADDRS], &k);
+			err = nn_ap_kl_push(&c->journal[SET_ADDRS], &k);
 	}
 	c->journal_ok = !err;
 	return err;
@@ -301,7 +251,7 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 			c->journal[set].ksz = sets[set].ksz;
 			c->journal_ok = false;
 		}
-	err = c->journal_ok ? 0 : journal_build(c, live);
+	err = c->journal_ok ? 0 : nn_ap_journal_build(c, live);
 	if (!err)
 		err = nn_srcf_begin(dp, live ^ 1, epoch - 1, true, &fo, &res->writes);
 	for (set = 0; set < SET_COUNT && !err; set++)

@@ -1,0 +1,149 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * live_diff.c - the live half's record set aside as a difference from the
+ * standby half's while a full apply builds what it wants (apply.c).
+ *
+ * WHY: a full apply held three whole records of the maps at its peak: the
+ * two halves' (split by the first fast-path change after a sync, and read
+ * as two from the kernel after a restart) and the generation it builds,
+ * ~0.4-0.6 GB each at 1M devices. The apply writes only the standby half,
+ * so it needs the standby's record exactly; the live one it only compares
+ * with (nothing to do when equal) and keeps (the next standby). The halves
+ * differ only at the journal's keys (cache.h), so the live record is those
+ * keys' live entries beside the standby's record, and comes back from it
+ * in place once the standby's record is replaced: the old standby record
+ * is patched into the old live one without a copy.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dp/apply_int.h"
+#include "dp/ftab.h"
+
+void nn_live_diff_free(struct nn_live_diff *d)
+{
+	int i;
+
+	for (i = 0; i < SET_COUNT; i++) {
+		nn_ftab_free(&d->keys[i]);
+		nn_ftab_free(&d->vals[i]);
+	}
+	d->held = false;
+}
+
+/* Would @diff keys of a record of @n set aside cost more than they save?
+ * (A few are always worth it: a small map's whole journal is small.) */
+static bool too_many(size_t diff, size_t n)
+{
+	return diff > n / NN_LIVE_DIFF_MAX_PART && diff > 64;
+}
+
+int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_diff *d)
+{
+	static const uint8_t none = 0;
+	int set, err = 0;
+	size_t k;
+
+	memset(d, 0, sizeof(*d));
+	for (set = 0; set < SET_COUNT; set++) {
+		nn_ftab_init(&d->keys[set], c->have[set][live].ksz, 1);
+		nn_ftab_init(&d->vals[set], c->have[set][live].ksz, c->have[set][live].vsz);
+	}
+	/* After a full apply (or a read of the maps) the halves differ by a
+	 * whole diff and no journal says where: one pass over both finds it,
+	 * as the next patch would; unless their sizes alone say it is large
+	 * (after a cold apply the standby half is empty): a journal of most
+	 * of the keys would be a copy of the live record, not a saving. */
+	if (!c->journal_ok) {
+		for (set = 0; set < SET_COUNT; set++) {
+			size_t a = c->have[set][live].n, b = c->have[set][live ^ 1].n;
+
+			if (too_many(a > b ? a - b : b - a, a))
+				return -E2BIG;
+		}
+		err = nn_ap_journal_build(c, live);
+	}
+	for (set = 0; set < SET_COUNT && !err; set++) {
+		size_t n = c->have[set][live].n;
+
+		if (too_many(c->journal[set].n, n))
+			err = -E2BIG;
+	}
+	for (set = 0; set < SET_COUNT && !err; set++) {
+		const struct nn_keylist *jl = &c->journal[set];
+		const struct nn_ftab *lv = &c->have[set][live];
+		uint8_t val[NN_LIVE_DIFF_VSZ];
+
+		if (lv->vsz > sizeof(val))
+			err = -EINVAL;
+		for (k = 0; k < jl->n && !err; k++) {
+			const uint8_t *key = jl->k + k * jl->ksz;
+			long j = nn_ftab_find(lv, key);
+
+			err = nn_ftab_put(&d->keys[set], key, &none);
+			if (!err && j >= 0) {
+				nn_ftab_val(lv, (size_t)j, val);
+				err = nn_ftab_put(&d->vals[set], key, val);
+			}
+		}
+	}
+	if (err) {
+		nn_live_diff_free(d);
+		return err;
+	}
+	for (set = 0; set < SET_COUNT; set++) {
+		size_t ksz = c->have[set][live].ksz, vsz = c->have[set][live].vsz;
+
+		nn_ftab_free(&c->have[set][live]);
+		nn_ftab_init(&c->have[set][live], ksz, vsz);
+	}
+	d->held = true;
+	return 0;
+}
+
+bool nn_live_diff_same(const struct nn_live_diff *d, int set, const struct nn_ftab *want,
+		       const struct nn_ftab *standby)
+{
+	const struct nn_ftab *jk = &d->keys[set], *lv = &d->vals[set];
+	size_t n = lv->n, i;
+
+	/* The live record: the standby's entries off the journal's keys, and
+	 * the live entries on them. Equal counts and every wanted entry in it
+	 * with its value: the same entries. */
+	for (i = 0; i < standby->n; i++)
+		if (nn_ftab_find(jk, nn_ftab_key(standby, i)) < 0)
+			n++;
+	if (n != want->n)
+		return false;
+	for (i = 0; i < want->n; i++) {
+		const void *key = nn_ftab_key(want, i);
+		const struct nn_ftab *in = nn_ftab_find(jk, key) >= 0 ? lv : standby;
+		long j = nn_ftab_find(in, key);
+
+		if (j < 0 || !nn_ftab_same_val(want, i, in, (size_t)j))
+			return false;
+	}
+	return true;
+}
+
+int nn_live_diff_apply(const struct nn_live_diff *d, int set, struct nn_ftab *t)
+{
+	const struct nn_ftab *jk = &d->keys[set], *lv = &d->vals[set];
+	uint8_t val[NN_LIVE_DIFF_VSZ];
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < jk->n && !err; i++) {
+		const void *key = nn_ftab_key(jk, i);
+		long j = nn_ftab_find(lv, key);
+
+		if (j >= 0) {
+			nn_ftab_val(lv, (size_t)j, val);
+			err = nn_ftab_put(t, key, val);
+		} else {
+			err = nn_ftab_del(t, key);
+		}
+	}
+	return err;
+}
