@@ -226,7 +226,10 @@ out:
  * No object carries a CO-RE relocation (bpf/ctx.bpf.h): with one, libbpf
  * parses the running kernel's whole BTF at every object's load (seconds on
  * Debian's 6.1 under TCG) and the programs need a kernel built with BTF.
- * A read of a kernel-internal struct that needs CO-RE must say so here.
+ * What this cannot see: with BPF_NO_PRESERVE_ACCESS_INDEX a read of a
+ * kernel-internal struct compiles to fixed offsets, no relocation; the
+ * programs read none (bpf/ctx.bpf.h), and one that must would mark its
+ * struct preserve_access_index and change the count expected here.
  */
 static void test_no_core_relocations(void **state)
 {

@@ -512,17 +512,25 @@ void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets)
 /* The record of what the maps hold at live epoch @epoch: the one kept from
  * the last apply, or read from the kernel. Owned by the caller until
  * handed back with cache_keep(). */
+/* The record kept by the last apply holds the live generation @epoch. */
+static bool cache_kept(const struct nn_dp *dp, uint32_t epoch)
+{
+	const struct nn_apply_cache *c = dp->apply_cache;
+
+	return c && c->epoch == epoch && c->max_rules == dp->opts.cap.max_rules;
+}
+
 static int cache_take(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
 		      struct nn_apply_cache **c)
 {
-	bool unwritten = dp->maps_unwritten && epoch == 0;
+	bool unwritten = dp->maps_unwritten && epoch == 0, kept = cache_kept(dp, epoch);
 
 	/* From now on the maps may hold whatever this apply writes, even if
 	 * it fails midway (the record is then dropped and read back). */
 	dp->maps_unwritten = false;
 	*c = dp->apply_cache;
 	dp->apply_cache = NULL;
-	if (*c && (*c)->epoch == epoch && (*c)->max_rules == dp->opts.cap.max_rules)
+	if (kept)
 		return 0;
 	nn_apply_cache_free(*c);
 	*c = NULL;
@@ -615,15 +623,20 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
-	err = cache_take(dp, sets, epoch, &cache);
-	if (err) {
-		nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
-		goto out;
+	/* A record kept from the last apply is taken now, and its live half
+	 * set aside as where it differs from the standby's (live_diff.c):
+	 * want[] is built in its room (without the memory for that, both
+	 * stay). A record read back from the maps (after a restart, or a
+	 * failed apply) is read after the compiled arrays are dropped, so
+	 * that both halves read from the kernel never sit beside them. */
+	if (cache_kept(dp, epoch)) {
+		err = cache_take(dp, sets, epoch, &cache);
+		if (err) {
+			nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
+			goto out;
+		}
+		(void)nn_live_diff_take(cache, live, &ld);
 	}
-	/* The live half's record set aside as where it differs from the
-	 * standby's (live_diff.c): want[] is built in its room. Without the
-	 * memory for that, both stay. */
-	(void)nn_live_diff_take(cache, live, &ld);
 	err = build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
 	 * are dead (their cells were once the largest thing alive during the
@@ -633,6 +646,13 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	if (err) {
 		nn_errlist_add(errs, "couldn't record the new generation: %s", strerror(-err));
 		goto out;
+	}
+	if (!cache) {
+		err = cache_take(dp, sets, epoch, &cache);
+		if (err) {
+			nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
+			goto out;
+		}
 	}
 
 	/* Nothing to do when the live generation is already this policy. */

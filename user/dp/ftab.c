@@ -334,18 +334,20 @@ bool nn_ftab_val_eq(const struct nn_ftab *t, size_t i, const void *val)
 {
 	size_t len = trimmed(val, t->vsz);
 
-	return t->vlen[i] == len && !memcmp(t->vals + t->voff[i], val, len);
+	/* len 0: no bytes, and perhaps no arena (t->vals NULL) */
+	return t->vlen[i] == len && (!len || !memcmp(t->vals + t->voff[i], val, len));
 }
 
 bool nn_ftab_same_val(const struct nn_ftab *a, size_t i, const struct nn_ftab *b, size_t j)
 {
 	return a->vlen[i] == b->vlen[j] &&
-	       !memcmp(a->vals + a->voff[i], b->vals + b->voff[j], a->vlen[i]);
+	       (!a->vlen[i] || !memcmp(a->vals + a->voff[i], b->vals + b->voff[j], a->vlen[i]));
 }
 
 void nn_ftab_val(const struct nn_ftab *t, size_t i, void *out)
 {
-	memcpy(out, t->vals + t->voff[i], t->vlen[i]);
+	if (t->vlen[i]) /* an all-zero value stores nothing: maybe no arena */
+		memcpy(out, t->vals + t->voff[i], t->vlen[i]);
 	memset((uint8_t *)out + t->vlen[i], 0, t->vsz - t->vlen[i]);
 }
 
