@@ -839,11 +839,7 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	memcpy(c->rules[standby], c->rules[live], mr * sizeof(*c->rules[live]));
 	/* The halves are equal: an empty journal. */
 	for (i = 0; i < SET_COUNT; i++) {
-		if (c->journal[i].ksz != sets[i].ksz) {
-			free(c->journal[i].k);
-			memset(&c->journal[i], 0, sizeof(c->journal[i]));
-			c->journal[i].ksz = sets[i].ksz;
-		}
+		nn_ap_journal_fit(&c->journal[i], sets[i].ksz);
 		c->journal[i].n = 0;
 	}
 	c->n_jrules = 0;

@@ -26,6 +26,9 @@ void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets);
 /* The journal of @c from its two halves' records (journal.c): where the
  * standby half differs from @live. 0 (journal_ok) or -ENOMEM. */
 int nn_ap_journal_build(struct nn_apply_cache *c, uint32_t live);
+/* @l emptied and made a list of @ksz-byte keys unless it is one already
+ * (a record read from the maps has no journal yet): true when it was. */
+bool nn_ap_journal_fit(struct nn_keylist *l, size_t ksz);
 /* Append @key (l->ksz bytes) to @l. 0 or -ENOMEM. */
 int nn_ap_kl_push(struct nn_keylist *l, const void *key);
 

@@ -27,6 +27,17 @@ int nn_ap_kl_push(struct nn_keylist *l, const void *key)
 	return 0;
 }
 
+bool nn_ap_journal_fit(struct nn_keylist *l, size_t ksz)
+{
+	if (l->ksz == ksz)
+		return false;
+	/* A record read from the maps: no journal yet. */
+	free(l->k);
+	memset(l, 0, sizeof(*l));
+	l->ksz = ksz;
+	return true;
+}
+
 /* The journal from the record: one pass over both halves, no map read
  * (after a full apply the halves differ by that apply's whole diff). */
 int nn_ap_journal_build(struct nn_apply_cache *c, uint32_t live)
@@ -38,12 +49,7 @@ int nn_ap_journal_build(struct nn_apply_cache *c, uint32_t live)
 		const struct nn_ftab *a = &c->have[set][live], *b = &c->have[set][sb];
 		size_t k;
 
-		if (c->journal[set].ksz != a->ksz) {
-			/* A record read from the maps: no journal yet. */
-			free(c->journal[set].k);
-			memset(&c->journal[set], 0, sizeof(c->journal[set]));
-			c->journal[set].ksz = a->ksz;
-		}
+		nn_ap_journal_fit(&c->journal[set], a->ksz);
 		c->journal[set].n = 0;
 		for (k = 0; k < a->n && !err; k++) {
 			long j = nn_ftab_find(b, nn_ftab_key(a, k));

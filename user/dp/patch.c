@@ -48,7 +48,7 @@ static int one_key(struct nn_apply_cache *c, const struct mapset *ms, int set, u
 {
 	struct nn_ftab *sb = &c->have[set][live ^ 1];
 	const struct nn_ftab *lv = &c->have[set][live];
-	uint8_t val[512];
+	uint8_t val[NN_LIVE_DIFF_VSZ];
 	bool want;
 	long j;
 	int p = -1;
@@ -244,13 +244,8 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 	live = NN_SLOT(epoch);
 	dp->apply_cache = NULL; /* back only if everything holds */
 	for (set = 0; set < SET_COUNT; set++)
-		if (c->journal[set].ksz != sets[set].ksz) {
-			/* A record read from the maps: no journal yet. */
-			free(c->journal[set].k);
-			memset(&c->journal[set], 0, sizeof(c->journal[set]));
-			c->journal[set].ksz = sets[set].ksz;
+		if (nn_ap_journal_fit(&c->journal[set], sets[set].ksz))
 			c->journal_ok = false;
-		}
 	err = c->journal_ok ? 0 : nn_ap_journal_build(c, live);
 	if (!err)
 		err = nn_srcf_begin(dp, live ^ 1, epoch - 1, true, &fo, &res->writes);
