@@ -16,7 +16,8 @@
 #    first two steps are such: each must take the fast path) -- and ones
 #    that must not take the fast path: another device's key or address
 #    (every copy is dropped), a key that is not one, an ACL change (not a
-#    device delta). After every step:
+#    device delta; the third step is a bad key or an ACL change). After
+#    every step:
 #    - nn_meta names the control plane's generation;
 #    - the pinned maps equal a from-scratch compile of the same snapshot:
 #      the next drift check (the applier's record read back against the
@@ -105,6 +106,9 @@ step() {
 	d=${FREE[$((RANDOM % ${#FREE[@]}))]}
 	sel=$((RANDOM % 12))
 	[ "$i" -le 2 ] && sel=10
+	# and the third one the fast path must refuse (the check of
+	# fallbacks below must not hang on chance: 3 kinds of 12)
+	[ "$i" = 3 ] && sel=$(((RANDOM % 2) ? 9 : 11))
 	case $sel in
 	0 | 1) k=revoke; cp_req PUT "/admin/v1/devices/$d/state" '{"state":"disabled"}' >/dev/null ;;
 	2) k=restore; cp_req PUT "/admin/v1/devices/$d/state" '{"state":"active"}' >/dev/null ;;
