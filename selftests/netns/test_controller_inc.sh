@@ -120,9 +120,9 @@ step() {
 	   o=$(dev_obj "$d" | jq -c --arg id "inc-$added" --arg k "$(key_of $((SEED * 100 + i)))" \
 		--arg a6 "fd7a:6e61:6e61:ffff::$added" --arg a4 "100.127.0.$added" \
 		'.device_id = $id | .public_key = $k | .overlay_ipv6 = $a6 | .overlay_ipv4 = $a4 | .state = "active"')
-	   put_dev "$net" "inc-$added" "$o"; ADDED+=("inc-$added") ;;
+	   put_dev "$net" "inc-$added" "$o"; ADDED+=("inc-$added"); d=inc-$added ;;
 	7) if [ $deleted -lt ${#ADDED[@]} ]; then
-		k=delete; cp_req DELETE "/admin/v1/devices/${ADDED[$deleted]}" >/dev/null
+		k=delete d=${ADDED[$deleted]}; cp_req DELETE "/admin/v1/devices/$d" >/dev/null
 		deleted=$((deleted + 1))
 	   else
 		k=revoke; cp_req PUT "/admin/v1/devices/$d/state" '{"state":"disabled"}' >/dev/null
@@ -148,7 +148,7 @@ step() {
 		 map(if .rule_id | endswith("-1") then .ports = [$p] else . end)')
 	    cp_req PUT "/admin/v1/networks/$net/acl" "$o" >/dev/null ;;
 	esac
-	echo "$k $d"
+	WHAT="$k $d"
 }
 # Bad changes are undone at once (a restore of the device's last good
 # object), so that every copy dropped comes back.
@@ -156,7 +156,8 @@ declare -A GOOD
 fails=0 named=0
 for i in $(seq 1 "$STEPS"); do
 	d0=$(drift_n)
-	what=$(step "$i")
+	step "$i" # in this shell: its counters and RANDOM carry on
+	what=$WHAT
 	g=$(cp_gen)
 	if ! nn_wait_for 10 gen_is "$g"; then
 		nn_not_ok "step $i ($what): generation $g enforced" "$(grep -v level=debug "$LOG" | tail -3)"
