@@ -21,6 +21,9 @@ double bench_pid_cpu_ms(int pid);
 /* A kB field of /proc/@pid/status ("VmRSS", "VmHWM"; @pid 0: this
  * process); -1 when unreadable. */
 long bench_status_kb(int pid, const char *field);
+/* This process's high-water mark (VmHWM) back to its current RSS ("5" to
+ * /proc/self/clear_refs, Linux >= 4.0). */
+void bench_hwm_reset(void);
 
 /*
  * Addresses the generator guarantees a verdict for, taken from a network in

@@ -86,10 +86,9 @@ static const char *const phase_name[PH_COUNT] = { "generate",	      "cold_valida
 static long phase_kb[PH_COUNT];
 
 /* Close phase @ph: its peak RSS, then the high-water mark back to the
- * current RSS for the next one ("5" to clear_refs, Linux >= 4.0). */
+ * current RSS for the next one. */
 static void phase_end(int ph)
 {
-	FILE *f;
 	long kb = bench_status_kb(0, "VmHWM");
 
 	if (kb > phase_kb[ph])
@@ -98,11 +97,7 @@ static void phase_end(int ph)
 	 * says how far it got. */
 	fprintf(stderr, "# %s: peak RSS %ld kB, CPU %.0f ms so far\n", phase_name[ph], kb,
 		bench_cpu_ms());
-	f = fopen("/proc/self/clear_refs", "w");
-	if (f) {
-		fputs("5", f);
-		fclose(f);
-	}
+	bench_hwm_reset();
 }
 
 /* Capacities as an operator would size them for this policy (the flags

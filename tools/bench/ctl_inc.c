@@ -146,17 +146,6 @@ static void step(const char *what)
 		bench_status_kb(0, "VmRSS"), bench_status_kb(0, "VmHWM"));
 }
 
-/* The high-water mark back to the current RSS (ctl.c's phase_end). */
-static void hwm_reset(void)
-{
-	FILE *f = fopen("/proc/self/clear_refs", "w");
-
-	if (f) {
-		fputs("5", f);
-		fclose(f);
-	}
-}
-
 /*
  * A later full apply as the daemon makes one (a full snapshot, a refused
  * delta, a repair): the kept state dropped first (nn_gwd_inc_drop), its
@@ -178,7 +167,7 @@ static int full_again(struct nn_dp *dp, struct nn_inc *inc, struct nn_held *doc,
 	int err;
 
 	malloc_trim(0); /* as the daemon after its last full apply */
-	hwm_reset();
+	bench_hwm_reset();
 	step("full_again: kept state dropped");
 	err = nn_held_policy(doc, NULL, 0, "gw-bench", lim, &p, &errs);
 	step("full_again: validated");
@@ -195,7 +184,7 @@ static int full_again(struct nn_dp *dp, struct nn_inc *inc, struct nn_held *doc,
 	nn_policy_free(good);
 	malloc_trim(0);
 	*good_kb = rss - bench_status_kb(0, "VmRSS");
-	hwm_reset(); /* its peak is its own figure, not the phase's */
+	bench_hwm_reset(); /* its peak is its own figure, not the phase's */
 	for (size_t i = 0; i < errs.n && i < 3; i++)
 		fprintf(stderr, "# full_again: %s\n", errs.msgs[i]);
 	nn_errlist_free(&errs);

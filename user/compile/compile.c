@@ -794,12 +794,18 @@ static int fill_cells(struct cstate *s)
 	return err ?: j.err;
 }
 
+/* Whether the cell @k (hashed @h) holds a rule list. */
+static bool cell_exists_h(struct cstate *s, const struct cell_key *k, uint64_t h)
+{
+	return k->src != NN_CLASS_NONE && k->dst != NN_CLASS_NONE &&
+	       nn_table_get_h(nn_c_cells_of(s, k->src), k, sizeof(*k), h) != NULL;
+}
+
 int nn_c_cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
 {
 	struct cell_key k = { src, dst };
 
-	return src != NN_CLASS_NONE && dst != NN_CLASS_NONE &&
-	       nn_table_get(nn_c_cells_of(s, src), &k, sizeof(k)) != NULL;
+	return cell_exists_h(s, &k, nn_hash_bytes(&k, sizeof(k)));
 }
 
 static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_addr_info *info)
@@ -834,8 +840,7 @@ uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t g
 		nn_table_prefetch(nn_c_cells_of(s, k[i].src), h[i]);
 	}
 	for (i = 0; i < 4; i++)
-		if (k[i].src != NN_CLASS_NONE && k[i].dst != NN_CLASS_NONE &&
-		    nn_table_get_h(nn_c_cells_of(s, k[i].src), &k[i], sizeof(k[i]), h[i]))
+		if (cell_exists_h(s, &k[i], h[i]))
 			f |= flag[i];
 	return f;
 }

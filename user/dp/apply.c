@@ -509,9 +509,6 @@ void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets)
 	}
 }
 
-/* The record of what the maps hold at live epoch @epoch: the one kept from
- * the last apply, or read from the kernel. Owned by the caller until
- * handed back with cache_keep(). */
 /* The record kept by the last apply holds the live generation @epoch. */
 static bool cache_kept(const struct nn_dp *dp, uint32_t epoch)
 {
@@ -520,6 +517,9 @@ static bool cache_kept(const struct nn_dp *dp, uint32_t epoch)
 	return c && c->epoch == epoch && c->max_rules == dp->opts.cap.max_rules;
 }
 
+/* The record of what the maps hold at live epoch @epoch: the one kept from
+ * the last apply, or read from the kernel. Owned by the caller until
+ * handed back with cache_keep(). */
 static int cache_take(struct nn_dp *dp, const struct mapset *sets, uint32_t epoch,
 		      struct nn_apply_cache **c)
 {

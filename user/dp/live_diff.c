@@ -92,12 +92,8 @@ int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_di
 		nn_live_diff_free(d);
 		return err;
 	}
-	for (set = 0; set < SET_COUNT; set++) {
-		size_t ksz = c->have[set][live].ksz, vsz = c->have[set][live].vsz;
-
-		nn_ftab_free(&c->have[set][live]);
-		nn_ftab_init(&c->have[set][live], ksz, vsz);
-	}
+	for (set = 0; set < SET_COUNT; set++)
+		nn_ftab_free(&c->have[set][live]); /* left empty, of the same sizes */
 	d->held = true;
 	return 0;
 }
