@@ -41,6 +41,7 @@
 #include "delta_oracle.h"
 #include "dp/apply.h"
 #include "dp/batch.h"
+#include "dp/cache.h"
 #include "dptest.h"
 #include "lib/base64.h"
 #include "lib/table.h"
@@ -122,6 +123,27 @@ static bool full_apply(struct run *r, json_t *doc)
 	json_decref(r->doc);
 	r->doc = json_incref(doc);
 	return true;
+}
+
+/* After a patch the standby half's record is kept as its difference from
+ * the live one (dp/cache.h), at most the patch's keys: never a second whole
+ * record (0.2 GB at 1M devices), and a journal that does not grow. */
+static void standby_kept_small(struct run *r, const struct nn_dev_patch *pt)
+{
+	const struct nn_apply_cache *c = r->t.dp->apply_cache;
+	uint32_t sb;
+	int set;
+
+	assert_non_null(c);
+	if (!c->sb.held)
+		fail_msg("step %zu: a patch left the standby record whole", r->step);
+	sb = NN_SLOT(c->epoch) ^ 1;
+	for (set = 0; set < SET_COUNT; set++)
+		if (c->have[set][sb].n || c->journal[set].n > pt->n_set + pt->n_del)
+			fail_msg("step %zu: map %s: standby record %zu entries, journal %zu "
+				 "keys after a patch of %zu",
+				 r->step, nn_set_defs[set].name, c->have[set][sb].n,
+				 c->journal[set].n, pt->n_set + pt->n_del);
 }
 
 static void check_step(struct run *r)
@@ -600,6 +622,7 @@ static void step_with(struct run *r, json_t *changes)
 			fail_msg("step %zu: %zu map writes for a device change (seed=%u)", r->step,
 				 res.writes, seed);
 		r->small_journal = true;
+		standby_kept_small(r, &pt);
 		nn_dev_patch_free(&pt);
 		/* the id tables' tombstones swept now and then: what a
 		 * sweep keeps is read by the next steps */

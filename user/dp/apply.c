@@ -580,7 +580,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	struct nn_slots slots;
 	bool same = true, rejected = false, names_par = false;
 	struct names_job nj = { .plan = &plan };
-	struct nn_live_diff ld = {};
+	struct nn_half_diff ld = {};
 	pthread_t names_t;
 	struct nn_srcf_op fo;
 	const char *what = "the counter slots";
@@ -635,7 +635,12 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 			nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
 			goto out;
 		}
-		(void)nn_live_diff_take(cache, live, &ld);
+		if (nn_live_diff_take(cache, live, &ld) && cache->sb.held) {
+			/* a swap failed midway: neither half's record; read
+			 * back from the maps below */
+			nn_apply_cache_free(cache);
+			cache = NULL;
+		}
 	}
 	err = build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
@@ -662,13 +667,18 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		same = ld.held ? nn_live_diff_same(&ld, i, &want[i], &cache->have[i][standby]) :
 				 same_entries(&want[i], &cache->have[i][live]);
 	if (same) {
-		/* The live record back (a copy of the standby's, patched),
-		 * once want[] is gone. */
+		/* The live record back, swapped from the standby's in place:
+		 * the standby's is then kept as its difference (cache.h). */
 		for (i = 0; i < SET_COUNT; i++)
 			nn_ftab_free(&want[i]);
 		for (i = 0; i < SET_COUNT && ld.held && !err; i++) {
-			err = nn_ftab_copy(&cache->have[i][live], &cache->have[i][standby]) ?:
-				      nn_live_diff_apply(&ld, i, &cache->have[i][live]);
+			err = nn_half_diff_swap(&ld, i, &cache->have[i][standby]);
+			cache->have[i][live] = cache->have[i][standby];
+			nn_ftab_init(&cache->have[i][standby], sets[i].ksz, sets[i].vsz);
+		}
+		if (!err && ld.held) {
+			cache->sb = ld;
+			memset(&ld, 0, sizeof(ld));
 		}
 		if (err) {
 			nn_errlist_add(errs, "couldn't keep the record of the maps: %s",
@@ -763,7 +773,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		nn_errlist_add(errs, "generation %u is live but cleanup failed: %s", epoch,
 			       strerror(-err));
 out:
-	nn_live_diff_free(&ld);
+	nn_half_diff_free(&ld);
 	nn_compiled_free(&c);
 	if (!err && keep) {
 		/* The incremental path goes on from here (compile/delta.h). */
@@ -812,8 +822,12 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	live = NN_SLOT(epoch);
 	standby = NN_SLOT(epoch + 1);
 	dp->apply_cache = NULL;
-	err = nn_srcf_begin_diff(dp, standby, epoch - 1, &c->have[SET_ADDRS][live],
-				 &c->have[SET_CELLS4][live], c, &fo, writes);
+	/* The whole standby record for the diff below (after a sync or a
+	 * patch it is kept as a difference: a copy only where it differs). */
+	err = nn_ap_standby_unfold(c, live);
+	if (!err)
+		err = nn_srcf_begin_diff(dp, standby, epoch - 1, &c->have[SET_ADDRS][live],
+					 &c->have[SET_CELLS4][live], c, &fo, writes);
 	for (i = 0; i < SET_COUNT && !err; i++)
 		err = write_slot(&sets[i], i, standby, &c->have[i][live], &c->have[i][standby],
 				 writes);
@@ -823,15 +837,6 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	if (!err)
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * mr, c->rules[live], mr,
 				  c->rules[standby], writes);
-	for (i = 0; i < SET_COUNT && !err; i++) {
-		struct nn_ftab copy;
-
-		err = nn_ftab_copy(&copy, &c->have[i][live]);
-		if (!err) {
-			nn_ftab_free(&c->have[i][standby]);
-			c->have[i][standby] = copy;
-		}
-	}
 	if (err) {
 		nn_apply_cache_free(c);
 		return err;
@@ -844,6 +849,14 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	}
 	c->n_jrules = 0;
 	c->journal_ok = true;
+	/* The standby record is the live one: kept as an empty difference
+	 * (its whole record freed), so that the next patch's puts copy
+	 * nothing (cache.h). */
+	err = nn_ap_standby_fold(c, live);
+	if (err) {
+		nn_apply_cache_free(c);
+		return err;
+	}
 	dp->apply_cache = c;
 	return 0;
 }
@@ -860,13 +873,13 @@ static int check_one(const void *key, const void *val, void *arg)
 {
 	struct check_arg *a = arg;
 	uint32_t slot = nn_set_key_slot(a->set, key) & 1;
-	const struct nn_ftab *t = &a->rec->have[a->set][slot];
+	const struct nn_ftab *t;
 	uint8_t k[64];
 	long j;
 
 	memcpy(k, key, a->ksz);
 	nn_set_key_reslot(a->set, k, 0);
-	j = nn_ftab_find(t, k);
+	j = nn_ap_half_find(a->rec, a->set, slot, k, &t);
 	if (j >= 0)
 		a->found[slot]++; /* the rest of the record is missing from the map */
 	if (j < 0 || !nn_ftab_val_eq(t, (size_t)j, val))
@@ -911,8 +924,8 @@ int nn_apply_check(struct nn_dp *dp, size_t *differ)
 		struct check_arg a = { .rec = rec, .set = set, .ksz = sets[set].ksz };
 
 		err = nn_map_dump(sets[set].fd, sets[set].ksz, sets[set].vsz, check_one, &a);
-		*differ += a.differ + (rec->have[set][0].n - a.found[0]) +
-			   (rec->have[set][1].n - a.found[1]);
+		*differ += a.differ + (nn_ap_half_count(rec, set, 0) - a.found[0]) +
+			   (nn_ap_half_count(rec, set, 1) - a.found[1]);
 	}
 	if (!err)
 		err = nn_map_dump(dp->map_fd[NN_M_RULES], sizeof(uint32_t),

@@ -32,29 +32,50 @@ bool nn_ap_journal_fit(struct nn_keylist *l, size_t ksz);
 /* Append @key (l->ksz bytes) to @l. 0 or -ENOMEM. */
 int nn_ap_kl_push(struct nn_keylist *l, const void *key);
 
-/* The live half's record as the journal's keys' live entries, while a full
- * apply builds the next generation (live_diff.c: one whole record less at
- * its peak). */
+/* The live half's record set aside while a full apply builds the next
+ * generation (live_diff.c: one whole record less at its peak), as a
+ * struct nn_half_diff (cache.h) from the standby half's record. */
 #define NN_LIVE_DIFF_VSZ 512 /* the largest value of a record (a cell: 392) */
-struct nn_live_diff {
-	struct nn_ftab keys[SET_COUNT]; /* every journal key (values empty) */
-	struct nn_ftab vals[SET_COUNT]; /* those live holds, with live's value */
-	bool held;			/* the live records are set aside */
-};
 
 /* Set the live records of @c aside into @d (building the journal first
  * when there is none) and free them. 0, or with @c as it was and @d empty:
  * -E2BIG when a set's halves differ at more than 1/NN_LIVE_DIFF_MAX_PART
- * of its keys (then both records are kept: no saving), -ENOMEM, -EINVAL. */
+ * of its keys (then both records are kept: no saving), -ENOMEM, -EINVAL.
+ * When @c keeps the standby record as a difference (c->sb), the live
+ * record is turned into the standby's in place instead; failing, @c is
+ * left with c->sb.held and must be dropped. */
 #define NN_LIVE_DIFF_MAX_PART 8
-int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_diff *d);
+int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_half_diff *d);
 /* Does @want hold what the live record of @set held (@standby: the
  * standby half's record, which the live one differs from at @d's keys)? */
-bool nn_live_diff_same(const struct nn_live_diff *d, int set, const struct nn_ftab *want,
+bool nn_live_diff_same(const struct nn_half_diff *d, int set, const struct nn_ftab *want,
 		       const struct nn_ftab *standby);
 /* Make @t, the standby's record of @set, the live one it was set aside
  * from: in place when @t is not shared. 0 or -ENOMEM. */
-int nn_live_diff_apply(const struct nn_live_diff *d, int set, struct nn_ftab *t);
-void nn_live_diff_free(struct nn_live_diff *d);
+int nn_live_diff_apply(const struct nn_half_diff *d, int set, struct nn_ftab *t);
+void nn_half_diff_free(struct nn_half_diff *d);
+
+/* The standby half's record kept as a difference from the live one
+ * (standby_diff.c, cache.h's c->sb). */
+
+/* Turn @t, one half's record, into the other's in place: @d's entries put
+ * and its keys' other entries deleted; @d then holds what @t held at those
+ * keys (so a second swap undoes the first). 0, or -ENOMEM with @t half
+ * turned (the caller drops the record). */
+int nn_half_diff_swap(struct nn_half_diff *d, int set, struct nn_ftab *t);
+/* The entry @key has in the record of half @slot of @c: its table in *t
+ * and its number, or -1. */
+long nn_ap_half_find(const struct nn_apply_cache *c, int set, uint32_t slot, const void *key,
+		     const struct nn_ftab **t);
+/* Entries in the record of half @slot of @c. */
+size_t nn_ap_half_count(const struct nn_apply_cache *c, int set, uint32_t slot);
+/* Keep the standby half's record (live ^ 1) of @c as its difference from
+ * the live one at the journal's keys and free it. Needs a valid journal;
+ * on -ENOMEM @c is as it was. */
+int nn_ap_standby_fold(struct nn_apply_cache *c, uint32_t live);
+/* The standby half's record whole again (a copy of the live one with the
+ * difference applied): for the rare writer of the whole half. 0, or
+ * -ENOMEM (the caller drops the record). */
+int nn_ap_standby_unfold(struct nn_apply_cache *c, uint32_t live);
 
 #endif /* NANAMI_DP_APPLY_INT_H */

@@ -21,17 +21,6 @@
 #include "dp/apply_int.h"
 #include "dp/ftab.h"
 
-void nn_live_diff_free(struct nn_live_diff *d)
-{
-	int i;
-
-	for (i = 0; i < SET_COUNT; i++) {
-		nn_ftab_free(&d->keys[i]);
-		nn_ftab_free(&d->vals[i]);
-	}
-	d->held = false;
-}
-
 /* Would @diff keys of a record of @n set aside cost more than they save?
  * (A few are always worth it: a small map's whole journal is small.) */
 static bool too_many(size_t diff, size_t n)
@@ -39,13 +28,31 @@ static bool too_many(size_t diff, size_t n)
 	return diff > n / NN_LIVE_DIFF_MAX_PART && diff > 64;
 }
 
-int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_diff *d)
+int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_half_diff *d)
 {
 	static const uint8_t none = 0;
 	int set, err = 0;
 	size_t k;
 
 	memset(d, 0, sizeof(*d));
+	if (c->sb.held) {
+		/* The standby record is kept as a difference already: the live
+		 * record swapped into the standby's in place gives the live
+		 * one's difference. A swap that fails midway leaves a record
+		 * of neither half: the caller drops it (still c->sb.held). */
+		for (set = 0; set < SET_COUNT && !err; set++)
+			err = nn_half_diff_swap(&c->sb, set, &c->have[set][live]);
+		if (err)
+			return err;
+		for (set = 0; set < SET_COUNT; set++) {
+			c->have[set][live ^ 1] = c->have[set][live];
+			nn_ftab_init(&c->have[set][live], c->have[set][live ^ 1].ksz,
+				     c->have[set][live ^ 1].vsz);
+		}
+		*d = c->sb;
+		memset(&c->sb, 0, sizeof(c->sb));
+		return 0;
+	}
 	for (set = 0; set < SET_COUNT; set++) {
 		nn_ftab_init(&d->keys[set], c->have[set][live].ksz, 1);
 		nn_ftab_init(&d->vals[set], c->have[set][live].ksz, c->have[set][live].vsz);
@@ -89,7 +96,7 @@ int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_di
 		}
 	}
 	if (err) {
-		nn_live_diff_free(d);
+		nn_half_diff_free(d);
 		return err;
 	}
 	for (set = 0; set < SET_COUNT; set++)
@@ -98,7 +105,7 @@ int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_di
 	return 0;
 }
 
-bool nn_live_diff_same(const struct nn_live_diff *d, int set, const struct nn_ftab *want,
+bool nn_live_diff_same(const struct nn_half_diff *d, int set, const struct nn_ftab *want,
 		       const struct nn_ftab *standby)
 {
 	const struct nn_ftab *jk = &d->keys[set], *lv = &d->vals[set];
@@ -123,7 +130,7 @@ bool nn_live_diff_same(const struct nn_live_diff *d, int set, const struct nn_ft
 	return true;
 }
 
-int nn_live_diff_apply(const struct nn_live_diff *d, int set, struct nn_ftab *t)
+int nn_live_diff_apply(const struct nn_half_diff *d, int set, struct nn_ftab *t)
 {
 	const struct nn_ftab *jk = &d->keys[set], *lv = &d->vals[set];
 	uint8_t val[NN_LIVE_DIFF_VSZ];
