@@ -324,6 +324,9 @@ static void test_failed_first_apply_reads_back(void **state)
 	junk = fill_addrs(&v, NN_SLOT(1));
 	assert_true(junk > keep);
 	assert_int_equal(nn_apply(own.dp, u->base, &res, &errs), NN_APPLY_FAILED);
+	assert_true(errs.n > 0);
+	assert_non_null(strstr(errs.msgs[errs.n - 1], "into nn_addrs ("));
+	assert_non_null(strstr(errs.msgs[errs.n - 1], "previous one stays enforced"));
 	nn_errlist_free(&errs);
 	assert_int_equal(res.error, -E2BIG);
 	/* Room again, but @keep entries of the failed attempt's half stay. */
@@ -344,6 +347,24 @@ static void test_failed_first_apply_reads_back(void **state)
 	nn_dp_close(own.dp);
 }
 
+/* The same two through the build and the writes at once (dp/apply_pipe.c:
+ * a large first apply, or one with new counter slots): a map refusing a
+ * chunk fails the whole apply, names the map, and undoes the names. */
+static size_t saved_par_min;
+
+static int setup_piped(void **state)
+{
+	saved_par_min = nn_apply_want_par_min;
+	nn_apply_want_par_min = 1;
+	return setup(state);
+}
+
+static int teardown_piped(void **state)
+{
+	nn_apply_want_par_min = saved_par_min;
+	return teardown(state);
+}
+
 static void test_outcome_names(void **state)
 {
 	(void)state;
@@ -356,6 +377,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_map_is_a_failure, setup, teardown),
+		{ "test_failed_first_apply_reads_back_piped", test_failed_first_apply_reads_back,
+		  setup_piped, teardown_piped, NULL },
+		{ "test_failed_large_apply_leaves_names_piped", test_failed_large_apply_leaves_names,
+		  setup_piped, teardown_piped, NULL },
 		cmocka_unit_test_setup_teardown(test_over_cell_capacity_is_a_rejection, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_large_apply_leaves_names, setup,

@@ -128,7 +128,7 @@ static void cells_ahead(struct nn_ftab *want, const struct nn_compiled *c, size_
  * every root in nn_cells4, whole when small, else as a marker; the big
  * cells and their trees in nn_policy, and with @compat the small ones too
  * (programs of an older build still attached read only nn_policy). */
-static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
+int nn_ap_want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
 {
 	struct nn_cell big;
 	size_t i;
@@ -167,8 +167,8 @@ void nn_prefix_keys_of(const struct nn_prefix_ent *e, struct nn_prefix_key *k,
 	memcpy(hk->addr, e->pfx.addr, NN_ADDR_LEN);
 }
 
-/* The addresses and prefixes of @c into @want (the cells: want_cells). */
-static int want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
+/* The addresses and prefixes of @c into @want (the cells: nn_ap_want_cells). */
+int nn_ap_want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
 {
 	size_t i;
 	int err = 0;
@@ -222,8 +222,20 @@ static void *cells_job_run(void *arg)
 {
 	struct cells_job *j = arg;
 
-	j->err = want_cells(j->want, j->c, j->compat);
+	j->err = nn_ap_want_cells(j->want, j->c, j->compat);
 	return NULL;
+}
+
+int nn_ap_want_reserve(struct nn_ftab *want, const struct nn_compiled *c)
+{
+	/* Every count is known: no table rehashes or copies as it fills.
+	 * The big cells' count is not (a cell's size decides), so nn_policy's
+	 * table grows; it holds few. */
+	return nn_ftab_reserve(&want[SET_ADDRS], c->n_addrs) ?:
+		       nn_ftab_reserve(&want[SET_PREFIXES], c->n_prefixes) ?:
+		       nn_ftab_reserve(&want[SET_PFX_HASH], c->n_prefixes) ?:
+		       nn_ftab_reserve(&want[SET_PFX_LENS], c->n_lens) ?:
+		       nn_ftab_reserve(&want[SET_CELLS4], c->n_cells);
 }
 
 static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
@@ -233,23 +245,16 @@ static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool co
 	pthread_t t;
 	int err;
 
-	/* Every count is known: no table rehashes or copies as it fills.
-	 * The big cells' count is not (a cell's size decides), so nn_policy's
-	 * table grows; it holds few. */
-	err = nn_ftab_reserve(&want[SET_ADDRS], c->n_addrs)		  ?:
-		      nn_ftab_reserve(&want[SET_PREFIXES], c->n_prefixes) ?:
-		      nn_ftab_reserve(&want[SET_PFX_HASH], c->n_prefixes) ?:
-		      nn_ftab_reserve(&want[SET_PFX_LENS], c->n_lens)	  ?:
-		      nn_ftab_reserve(&want[SET_CELLS4], c->n_cells);
+	err = nn_ap_want_reserve(want, c);
 	if (err)
 		return err;
 	if (c->n_cells >= nn_apply_want_par_min)
 		par = nn_thread_start(&t, cells_job_run, &j);
-	err = want_addrs(want, c);
+	err = nn_ap_want_addrs(want, c);
 	if (par)
 		pthread_join(t, NULL);
 	else if (!err)
-		j.err = want_cells(want, c, compat);
+		j.err = nn_ap_want_cells(want, c, compat);
 	return err ?: j.err;
 }
 
@@ -289,14 +294,8 @@ static bool same_entries(const struct nn_ftab *a, const struct nn_ftab *b)
  * bound (65536 cells: 26 MB). */
 #define WRITE_CHUNK 65536
 
-/* Growable pair of key and value arrays, for one batch of writes. */
-struct kv {
-	uint8_t *k, *v;
-	size_t n, cap;
-};
-
-static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot, const void *key,
-		   const struct nn_ftab *t, size_t i)
+int nn_ap_kv_push(struct nn_ap_kv *b, const struct mapset *ms, int set, uint32_t slot,
+		  const void *key, const struct nn_ftab *t, size_t i)
 {
 	if (b->n == b->cap) {
 		size_t nc = b->cap ? b->cap * 2 : 256;
@@ -319,6 +318,31 @@ static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot
 	return 0;
 }
 
+void nn_ap_kv_free(struct nn_ap_kv *b)
+{
+	free(b->k);
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+int nn_ap_delete_stale(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
+		       const struct nn_ftab *have, size_t *writes)
+{
+	struct nn_ap_kv del = {};
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < have->n && !err; i++)
+		if (nn_ftab_find(want, nn_ftab_key(have, i)) < 0)
+			err = nn_ap_kv_push(&del, ms, set, slot, nn_ftab_key(have, i), NULL, 0);
+	if (!err && del.n)
+		err = nn_map_delete_many(ms->fd, del.k, ms->ksz, del.n);
+	if (!err)
+		*writes += del.n;
+	nn_ap_kv_free(&del);
+	return err;
+}
+
 /* Make slot @slot of one map hold @want, knowing it holds @have: what
  * differs is written, then what @have has and @want lacks is deleted (the
  * order of the applier before the record: a map too full for the new
@@ -326,18 +350,15 @@ static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot
 static int write_slot(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
 		      const struct nn_ftab *have, size_t *writes)
 {
-	struct kv del = {}, upd = {};
+	struct nn_ap_kv upd = {};
 	size_t i, flushed = 0;
 	int err = 0;
 
-	for (i = 0; i < have->n && !err; i++)
-		if (nn_ftab_find(want, nn_ftab_key(have, i)) < 0)
-			err = kv_push(&del, ms, set, slot, nn_ftab_key(have, i), NULL, 0);
 	for (i = 0; i < want->n && !err; i++) {
 		long j = nn_ftab_find(have, nn_ftab_key(want, i));
 
 		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
-			err = kv_push(&upd, ms, set, slot, nn_ftab_key(want, i), want, i);
+			err = nn_ap_kv_push(&upd, ms, set, slot, nn_ftab_key(want, i), want, i);
 		/* Written a chunk at a time: a cold apply at 1M devices
 		 * buffered every cell at full size (1.6 GB) before writing. */
 		if (!err && upd.n == WRITE_CHUNK) {
@@ -348,15 +369,10 @@ static int write_slot(const struct mapset *ms, int set, uint32_t slot, const str
 	}
 	if (!err && upd.n)
 		err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
-	if (!err && del.n)
-		err = nn_map_delete_many(ms->fd, del.k, ms->ksz, del.n);
 	if (!err)
-		*writes += del.n + upd.n + flushed;
-	free(del.k);
-	free(del.v);
-	free(upd.k);
-	free(upd.v);
-	return err;
+		*writes += upd.n + flushed;
+	nn_ap_kv_free(&upd);
+	return err ?: nn_ap_delete_stale(ms, set, slot, want, have, writes);
 }
 
 /* The rule slots of one half: @want[0..n) where they differ from @have. */
@@ -517,6 +533,19 @@ static bool cache_kept(const struct nn_dp *dp, uint32_t epoch)
 	return c && c->epoch == epoch && c->max_rules == dp->opts.cap.max_rules;
 }
 
+/* The wanted tables are built and written at once (apply_pipe.c) when
+ * the apply is large (as build_want's helper), the record is at hand
+ * before the build (kept, or the empty one of maps this process created:
+ * one read back from the maps waits for the compiled arrays to go), and
+ * the apply cannot find the live generation wanted again, which only
+ * complete tables tell (a first apply; counter slots that change). */
+static bool pipe_fits(const struct nn_dp *dp, uint32_t epoch, const struct nn_slot_plan *plan,
+		      const struct nn_compiled *c)
+{
+	return c->n_cells >= nn_apply_want_par_min && (epoch == 0 || plan->n_new || plan->n_old) &&
+	       (cache_kept(dp, epoch) || (dp->maps_unwritten && epoch == 0));
+}
+
 /* The record of what the maps hold at live epoch @epoch: the one kept from
  * the last apply, or read from the kernel. Owned by the caller until
  * handed back with cache_keep(). */
@@ -578,7 +607,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	struct nn_compiled c = {};
 	struct nn_slot_plan plan;
 	struct nn_slots slots;
-	bool same = true, rejected = false, names_par = false;
+	bool same = true, rejected = false, names_par = false, piped;
 	struct names_job nj = { .plan = &plan };
 	struct nn_live_diff ld = {};
 	pthread_t names_t;
@@ -629,13 +658,39 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	 * stay). A record read back from the maps (after a restart, or a
 	 * failed apply) is read after the compiled arrays are dropped, so
 	 * that both halves read from the kernel never sit beside them. */
-	if (cache_kept(dp, epoch)) {
+	piped = pipe_fits(dp, epoch, &plan, &c);
+	if (cache_kept(dp, epoch) || piped) {
+		bool kept = cache_kept(dp, epoch);
+
 		err = cache_take(dp, sets, epoch, &cache);
 		if (err) {
 			nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
 			goto out;
 		}
-		(void)nn_live_diff_take(cache, live, &ld);
+		if (kept)
+			(void)nn_live_diff_take(cache, live, &ld);
+	}
+	if (piped) {
+		struct nn_ap_pipe pp = { .dp = dp,
+					 .sets = sets,
+					 .want = want,
+					 .c = &c,
+					 .compat = dp->cells_compat,
+					 .have = cache,
+					 .slot = standby,
+					 .covered = epoch - 1,
+					 .fo = &fo };
+
+		err = nn_ap_pipe_run(&pp);
+		res->writes += pp.writes;
+		drop_entries(&c);
+		if (err && !pp.built) {
+			nn_errlist_add(errs, "couldn't record the new generation: %s",
+				       strerror(-err));
+			goto out;
+		}
+		what = pp.what;
+		goto written;
 	}
 	err = build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
@@ -694,6 +749,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 				 &res->writes);
 		what = nn_set_defs[i].name;
 	}
+written:
 	if (!err) {
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * max_rules, c.rules, c.n_rules,
 				  cache->rules[standby], &res->writes);
