@@ -26,14 +26,16 @@ void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets);
 struct nn_compiled;
 struct nn_srcf_op;
 
-/* The tables of what an apply wants in the maps (apply.c): each sized to
+/* The tables of what an apply wants in the maps (want.c): each sized to
  * its count (nn_ap_want_reserve), then filled from the compiled entries:
  * the addresses, prefixes and prefix lengths, and (another thread may do
- * it at the same time: each table is one thread's) the cells. 0 or
- * -ENOMEM. */
+ * it at the same time: each table is one thread's) the cells; or all of
+ * it (nn_ap_build_want: the cells on a helper from nn_apply_want_par_min).
+ * 0 or -ENOMEM. */
 int nn_ap_want_reserve(struct nn_ftab *want, const struct nn_compiled *c);
 int nn_ap_want_addrs(struct nn_ftab *want, const struct nn_compiled *c);
 int nn_ap_want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat);
+int nn_ap_build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat);
 
 /* Growable pair of key and value arrays, for one batch of writes. */
 struct nn_ap_kv {
@@ -45,6 +47,11 @@ struct nn_ap_kv {
 int nn_ap_kv_push(struct nn_ap_kv *b, const struct mapset *ms, int set, uint32_t slot,
 		  const void *key, const struct nn_ftab *t, size_t i);
 void nn_ap_kv_free(struct nn_ap_kv *b);
+/* Make slot @slot of one map hold @want, knowing it holds @have
+ * (write_slot.c): what differs is written, then what @have has and @want
+ * lacks is deleted (nn_ap_delete_stale). 0 or -errno. */
+int nn_ap_write_slot(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
+		     const struct nn_ftab *have, size_t *writes);
 /* Delete from slot @slot of one map what @have records and @want lacks
  * (after what @want changes is written). 0 or -errno. */
 int nn_ap_delete_stale(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
@@ -61,11 +68,11 @@ struct nn_ap_pipe {
 	bool compat;			   /* nn_dp's cells_compat */
 	const struct nn_apply_cache *have; /* what slot @slot holds */
 	uint32_t slot;
-	uint32_t covered;	/* the source filter's: see nn_srcf_begin */
-	struct nn_srcf_op *fo;	/* nn_srcf_begin's, for nn_srcf_finish */
-	size_t writes;		/* out: map writes made */
-	bool built;		/* out: every table was built */
-	const char *what;	/* out: the map whose write failed */
+	uint32_t covered;      /* the source filter's: see nn_srcf_begin */
+	struct nn_srcf_op *fo; /* nn_srcf_begin's, for nn_srcf_finish */
+	size_t writes;	       /* out: map writes made */
+	bool built;	       /* out: every table was built */
+	const char *what;      /* out: the map whose write failed */
 };
 /* 0, or the first error: building (!built: -ENOMEM), or writing @what. */
 int nn_ap_pipe_run(struct nn_ap_pipe *pp);
