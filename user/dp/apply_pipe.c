@@ -98,7 +98,7 @@ static void work(struct pipe *p)
 {
 	struct nn_ap_kv buf = {};
 	size_t writes = 0;
-	int err = 0, set = 0;
+	int err = 0, set = 0, buf_set = -1;
 
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
@@ -133,6 +133,9 @@ static void work(struct pipe *p)
 			continue;
 		}
 		pthread_mutex_unlock(&p->mu);
+		if (set != buf_set) /* sized for another map's keys and values */
+			nn_ap_kv_free(&buf);
+		buf_set = set;
 		err = write_chunk(p, set, lo, hi, &buf, &writes);
 		pthread_mutex_lock(&p->mu);
 	}
