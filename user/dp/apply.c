@@ -93,20 +93,12 @@ static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoc
 	return 0;
 }
 
-/* Free the compiled map entries once build_want has them; the counts and
- * the rule slots stay. */
+/* Free the compiled map entries once the want tables have them; the
+ * counts and the rule slots stay. */
 static void drop_entries(struct nn_compiled *c)
 {
-	free(c->addrs);
-	free(c->prefixes);
-	free(c->lens);
-	free(c->cells);
-	free(c->ranges);
-	c->addrs = NULL;
-	c->prefixes = NULL;
-	c->lens = NULL;
-	c->cells = NULL;
-	c->ranges = NULL;
+	nn_ap_drop_addrs(c);
+	nn_ap_drop_cells(c);
 }
 
 /* Do two records of one map hold the same entries? */

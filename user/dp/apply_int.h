@@ -36,6 +36,10 @@ int nn_ap_want_reserve(struct nn_ftab *want, const struct nn_compiled *c);
 int nn_ap_want_addrs(struct nn_ftab *want, const struct nn_compiled *c);
 int nn_ap_want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat);
 int nn_ap_build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat);
+/* Free @c's compiled addresses, prefixes and lengths, or its cells and
+ * their ranges, once their tables are built (NULL after). */
+void nn_ap_drop_addrs(struct nn_compiled *c);
+void nn_ap_drop_cells(struct nn_compiled *c);
 
 /* Growable pair of key and value arrays, for one batch of writes. */
 struct nn_ap_kv {

@@ -152,10 +152,7 @@ static void *cells_run(void *arg)
 	struct nn_compiled *c = p->pp->c;
 	int err = nn_ap_want_cells(p->pp->want, c, p->pp->compat);
 
-	free(c->cells);
-	free(c->ranges);
-	c->cells = NULL;
-	c->ranges = NULL;
+	nn_ap_drop_cells(c);
 	built(p, true, err);
 	work(p);
 	return NULL;
@@ -223,12 +220,7 @@ int nn_ap_pipe_run(struct nn_ap_pipe *pp)
 	pthread_cond_init(&p.cv, NULL);
 	helper = nn_thread_start(&t, cells_run, &p);
 	err = nn_ap_want_addrs(pp->want, c);
-	free(c->addrs);
-	free(c->prefixes);
-	free(c->lens);
-	c->addrs = NULL;
-	c->prefixes = NULL;
-	c->lens = NULL;
+	nn_ap_drop_addrs(c);
 	built(&p, false, err);
 	if (!helper) {
 		/* One thread: the same steps in a row. */

@@ -2,6 +2,7 @@
 /* want.c - what an apply wants in the maps: the tables of each policy map's
  * entries (apply_int.h) built from the compiled policy. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "compile/compile.h"
@@ -172,4 +173,22 @@ int nn_ap_build_want(struct nn_ftab *want, const struct nn_compiled *c, bool com
 	else if (!err)
 		j.err = nn_ap_want_cells(want, c, compat);
 	return err ?: j.err;
+}
+
+void nn_ap_drop_addrs(struct nn_compiled *c)
+{
+	free(c->addrs);
+	free(c->prefixes);
+	free(c->lens);
+	c->addrs = NULL;
+	c->prefixes = NULL;
+	c->lens = NULL;
+}
+
+void nn_ap_drop_cells(struct nn_compiled *c)
+{
+	free(c->cells);
+	free(c->ranges);
+	c->cells = NULL;
+	c->ranges = NULL;
 }
