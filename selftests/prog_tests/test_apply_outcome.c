@@ -365,6 +365,32 @@ static int teardown_piped(void **state)
 	return teardown(state);
 }
 
+/* A large first apply through the pipeline on maps of its own: every
+ * entry of every chunk of every map written (the record, nn_apply_check,
+ * equals the maps). */
+static void test_piped_large_first_apply(void **state)
+{
+	struct ut *u = *state;
+	struct nn_load_opts o = { .framing = NN_FRAMING_L3, .load_xdp_direct = true };
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res;
+	struct nn_policy *big = with_rules(u, mf_json_moved, 9000);
+	struct nn_dp *dp = NULL;
+	size_t differ = 1;
+
+	o.cap = u->t.dp->opts.cap;
+	o.cap.max_rules = 16384;
+	o.cap.max_cells = 1 << 17;
+	assert_int_equal(nn_dp_load(&o, &dp), 0);
+	assert_int_equal(nn_apply(dp, big, &res, &errs), NN_APPLY_APPLIED);
+	nn_errlist_free(&errs);
+	assert_true(res.writes > 9000);
+	assert_int_equal(nn_apply_check(dp, &differ), 0);
+	assert_int_equal(differ, 0);
+	nn_policy_free(big);
+	nn_dp_close(dp);
+}
+
 static void test_outcome_names(void **state)
 {
 	(void)state;
@@ -381,6 +407,8 @@ int main(void)
 		  setup_piped, teardown_piped, NULL },
 		{ "test_failed_large_apply_leaves_names_piped",
 		  test_failed_large_apply_leaves_names, setup_piped, teardown_piped, NULL },
+		{ "test_piped_large_first_apply", test_piped_large_first_apply, setup_piped,
+		  teardown_piped, NULL },
 		cmocka_unit_test_setup_teardown(test_over_cell_capacity_is_a_rejection, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_large_apply_leaves_names, setup,
