@@ -23,6 +23,64 @@ struct mapset {
 
 void nn_ap_init_sets(const struct nn_dp *dp, struct mapset *sets);
 
+struct nn_compiled;
+struct nn_srcf_op;
+
+/* The tables of what an apply wants in the maps (want.c): each sized to
+ * its count (nn_ap_want_reserve), then filled from the compiled entries:
+ * the addresses, prefixes and prefix lengths, and (another thread may do
+ * it at the same time: each table is one thread's) the cells; or all of
+ * it (nn_ap_build_want: the cells on a helper from nn_apply_want_par_min).
+ * 0 or -ENOMEM. */
+int nn_ap_want_reserve(struct nn_ftab *want, const struct nn_compiled *c);
+int nn_ap_want_addrs(struct nn_ftab *want, const struct nn_compiled *c);
+int nn_ap_want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat);
+int nn_ap_build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat);
+/* Free @c's compiled addresses, prefixes and lengths, or its cells and
+ * their ranges, once their tables are built (NULL after). */
+void nn_ap_drop_addrs(struct nn_compiled *c);
+void nn_ap_drop_cells(struct nn_compiled *c);
+
+/* Growable pair of key and value arrays, for one batch of writes. */
+struct nn_ap_kv {
+	uint8_t *k, *v;
+	size_t n, cap;
+};
+/* Append @key (re-slotted to @slot) and, with @t, entry @i's value. 0 or
+ * -ENOMEM. */
+int nn_ap_kv_push(struct nn_ap_kv *b, const struct mapset *ms, int set, uint32_t slot,
+		  const void *key, const struct nn_ftab *t, size_t i);
+void nn_ap_kv_free(struct nn_ap_kv *b);
+/* Make slot @slot of one map hold @want, knowing it holds @have
+ * (write_slot.c): what differs is written, then what @have has and @want
+ * lacks is deleted (nn_ap_delete_stale). 0 or -errno. */
+int nn_ap_write_slot(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
+		     const struct nn_ftab *have, size_t *writes);
+/* Delete from slot @slot of one map what @have records and @want lacks
+ * (after what @want changes is written). 0 or -errno. */
+int nn_ap_delete_stale(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
+		       const struct nn_ftab *have, size_t *writes);
+
+/* The want tables built and written into slot @slot on two threads at
+ * once (apply_pipe.c): what one thread has built is written while the
+ * other builds the rest. */
+struct nn_ap_pipe {
+	struct nn_dp *dp;
+	const struct mapset *sets;	   /* [SET_COUNT] */
+	struct nn_ftab *want;		   /* [SET_COUNT], empty: filled here */
+	struct nn_compiled *c;		   /* its entries are freed once built */
+	bool compat;			   /* nn_dp's cells_compat */
+	const struct nn_apply_cache *have; /* what slot @slot holds */
+	uint32_t slot;
+	uint32_t covered;      /* the source filter's: see nn_srcf_begin */
+	struct nn_srcf_op *fo; /* nn_srcf_begin's, for nn_srcf_finish */
+	size_t writes;	       /* out: map writes made */
+	bool built;	       /* out: every table was built */
+	const char *what;      /* out: the map whose write failed */
+};
+/* 0, or the first error: building (!built: -ENOMEM), or writing @what. */
+int nn_ap_pipe_run(struct nn_ap_pipe *pp);
+
 /* The journal of @c from its two halves' records (journal.c): where the
  * standby half differs from @live. 0 (journal_ok) or -ENOMEM. */
 int nn_ap_journal_build(struct nn_apply_cache *c, uint32_t live);

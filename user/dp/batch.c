@@ -163,6 +163,12 @@ static int update_par(int fd, const uint8_t *k, size_t ksz, const uint8_t *v, si
 	return err ?: h.err;
 }
 
+int nn_map_update_serial(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+			 size_t n)
+{
+	return update_seq(fd, keys, ksz, vals, vsz, n);
+}
+
 int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n)
 {
 	if (n >= NN_PAR_MIN)
