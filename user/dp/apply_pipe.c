@@ -182,11 +182,14 @@ static int filter_begin(struct pipe *p)
 	int err;
 
 	if (!adds) {
+		bool failed;
+
 		pthread_mutex_lock(&p->mu);
 		while (!p->built[SET_CELLS4] && !p->failed)
 			pthread_cond_wait(&p->cv, &p->mu);
+		failed = p->failed;
 		pthread_mutex_unlock(&p->mu);
-		if (p->failed)
+		if (failed)
 			return 0; /* the build's error is the one told */
 		adds = any_new(&pp->want[SET_CELLS4], &h->have[SET_CELLS4][half]);
 	}
@@ -207,7 +210,7 @@ int nn_ap_pipe_run(struct nn_ap_pipe *pp)
 {
 	struct pipe p = { .pp = pp };
 	struct nn_compiled *c = pp->c;
-	bool helper;
+	bool helper, failed;
 	pthread_t t;
 	int err, s;
 
@@ -227,7 +230,10 @@ int nn_ap_pipe_run(struct nn_ap_pipe *pp)
 		err = nn_ap_want_cells(pp->want, c, pp->compat);
 		built(&p, true, err);
 	}
-	if (!p.failed)
+	pthread_mutex_lock(&p.mu);
+	failed = p.failed; /* the helper may be setting it */
+	pthread_mutex_unlock(&p.mu);
+	if (!failed)
 		filter_begin(&p);
 	work(&p);
 	if (helper)
