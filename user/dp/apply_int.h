@@ -51,6 +51,10 @@ struct nn_ap_kv {
 int nn_ap_kv_push(struct nn_ap_kv *b, const struct mapset *ms, int set, uint32_t slot,
 		  const void *key, const struct nn_ftab *t, size_t i);
 void nn_ap_kv_free(struct nn_ap_kv *b);
+/* Push the entries [@lo, @hi) of @want that @have lacks or holds with
+ * another value onto @b, keyed for slot @slot (write_slot.c). */
+int nn_ap_push_diff(struct nn_ap_kv *b, const struct mapset *ms, int set, uint32_t slot,
+		    const struct nn_ftab *want, const struct nn_ftab *have, size_t lo, size_t hi);
 /* Make slot @slot of one map hold @want, knowing it holds @have
  * (write_slot.c): what differs is written, then what @have has and @want
  * lacks is deleted (nn_ap_delete_stale). 0 or -errno. */

@@ -48,6 +48,17 @@ static bool is_cells(int set)
 	return set == SET_CELLS || set == SET_CELLS4;
 }
 
+/* The first failure stops both threads and is the one told (@what: the
+ * map, NULL while building). Called with the lock held. */
+static void fail_locked(struct pipe *p, int err, const char *what)
+{
+	if (err && !p->failed) {
+		p->failed = true;
+		p->err = err;
+		p->what = what;
+	}
+}
+
 /* Mark the tables one thread built (@cells: the cells', else the rest)
  * and wake the other; @err stops both. */
 static void built(struct pipe *p, bool cells, int err)
@@ -58,11 +69,7 @@ static void built(struct pipe *p, bool cells, int err)
 	for (s = 0; s < SET_COUNT; s++)
 		if (is_cells(s) == cells)
 			p->built[s] = true;
-	if (err && !p->failed) {
-		p->failed = true;
-		p->err = err;
-		p->what = NULL; /* building */
-	}
+	fail_locked(p, err, NULL);
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 }
@@ -74,17 +81,11 @@ static int write_chunk(struct pipe *p, int set, size_t lo, size_t hi, struct nn_
 {
 	const struct nn_ap_pipe *pp = p->pp;
 	const struct mapset *ms = &pp->sets[set];
-	const struct nn_ftab *want = &pp->want[set], *have = &pp->have->have[set][pp->slot & 1];
-	size_t i;
-	int err = 0;
+	int err;
 
 	buf->n = 0;
-	for (i = lo; i < hi && !err; i++) {
-		long j = nn_ftab_find(have, nn_ftab_key(want, i));
-
-		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
-			err = nn_ap_kv_push(buf, ms, set, pp->slot, nn_ftab_key(want, i), want, i);
-	}
+	err = nn_ap_push_diff(buf, ms, set, pp->slot, &pp->want[set],
+			      &pp->have->have[set][pp->slot & 1], lo, hi);
 	if (!err && buf->n)
 		err = nn_map_update_serial(ms->fd, buf->k, ms->ksz, buf->v, ms->vsz, buf->n);
 	if (!err)
@@ -106,11 +107,7 @@ static void work(struct pipe *p)
 		size_t lo = 0, hi = 0;
 		int s;
 
-		if (err && !p->failed) {
-			p->failed = true;
-			p->err = err;
-			p->what = nn_set_defs[set].name;
-		}
+		fail_locked(p, err, nn_set_defs[set].name);
 		if (p->failed)
 			break;
 		for (s = 0; s < SET_COUNT && !hi; s++) {
@@ -196,11 +193,7 @@ static int filter_begin(struct pipe *p)
 	err = nn_srcf_begin(pp->dp, pp->slot, pp->covered, adds, pp->fo, &pp->writes);
 	pthread_mutex_lock(&p->mu);
 	p->begun = !err;
-	if (err && !p->failed) {
-		p->failed = true;
-		p->err = err;
-		p->what = "nn_srcf";
-	}
+	fail_locked(p, err, "nn_srcf");
 	pthread_cond_broadcast(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	return 0;

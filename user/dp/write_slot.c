@@ -8,8 +8,8 @@
 #include "dp/apply_int.h"
 #include "dp/batch.h"
 
-/* Entries written per nn_map_update_many call by write_slot: the buffer's
- * bound (65536 cells: 26 MB). */
+/* Wanted entries diffed and written per nn_map_update_many call by
+ * write_slot: the buffer's bound (65536 cells: 26 MB). */
 #define WRITE_CHUNK 65536
 
 int nn_ap_kv_push(struct nn_ap_kv *b, const struct mapset *ms, int set, uint32_t slot,
@@ -61,6 +61,21 @@ int nn_ap_delete_stale(const struct mapset *ms, int set, uint32_t slot, const st
 	return err;
 }
 
+int nn_ap_push_diff(struct nn_ap_kv *b, const struct mapset *ms, int set, uint32_t slot,
+		    const struct nn_ftab *want, const struct nn_ftab *have, size_t lo, size_t hi)
+{
+	size_t i;
+	int err = 0;
+
+	for (i = lo; i < hi && !err; i++) {
+		long j = nn_ftab_find(have, nn_ftab_key(want, i));
+
+		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
+			err = nn_ap_kv_push(b, ms, set, slot, nn_ftab_key(want, i), want, i);
+	}
+	return err;
+}
+
 /* Make slot @slot of one map hold @want, knowing it holds @have: what
  * differs is written, then what @have has and @want lacks is deleted (the
  * order of the applier before the record: a map too full for the new
@@ -69,26 +84,20 @@ int nn_ap_write_slot(const struct mapset *ms, int set, uint32_t slot, const stru
 		     const struct nn_ftab *have, size_t *writes)
 {
 	struct nn_ap_kv upd = {};
-	size_t i, flushed = 0;
+	size_t lo, hi;
 	int err = 0;
 
-	for (i = 0; i < want->n && !err; i++) {
-		long j = nn_ftab_find(have, nn_ftab_key(want, i));
-
-		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
-			err = nn_ap_kv_push(&upd, ms, set, slot, nn_ftab_key(want, i), want, i);
-		/* Written a chunk at a time: a cold apply at 1M devices
-		 * buffered every cell at full size (1.6 GB) before writing. */
-		if (!err && upd.n == WRITE_CHUNK) {
+	/* Written a chunk at a time: a cold apply at 1M devices buffered
+	 * every cell at full size (1.6 GB) before writing. */
+	for (lo = 0; lo < want->n && !err; lo = hi) {
+		hi = want->n - lo < WRITE_CHUNK ? want->n : lo + WRITE_CHUNK;
+		upd.n = 0;
+		err = nn_ap_push_diff(&upd, ms, set, slot, want, have, lo, hi);
+		if (!err && upd.n)
 			err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
-			flushed += upd.n;
-			upd.n = 0;
-		}
+		if (!err)
+			*writes += upd.n;
 	}
-	if (!err && upd.n)
-		err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
-	if (!err)
-		*writes += upd.n + flushed;
 	nn_ap_kv_free(&upd);
 	return err ?: nn_ap_delete_stale(ms, set, slot, want, have, writes);
 }
