@@ -131,6 +131,9 @@ long nn_ap_half_find(const struct nn_apply_cache *c, int set, uint32_t slot, con
 		     const struct nn_ftab **t);
 /* Entries in the record of half @slot of @c. */
 size_t nn_ap_half_count(const struct nn_apply_cache *c, int set, uint32_t slot);
+/* @d: the keys of c's journal and half @half's entries at them (held).
+ * 0, or -ENOMEM / -EINVAL with @d empty (standby_diff.c). */
+int nn_half_diff_of_journal(struct nn_half_diff *d, const struct nn_apply_cache *c, uint32_t half);
 /* Keep the standby half's record (live ^ 1) of @c as its difference from
  * the live one at the journal's keys and free it. Needs a valid journal;
  * on -ENOMEM @c is as it was. */

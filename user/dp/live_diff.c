@@ -30,9 +30,7 @@ static bool too_many(size_t diff, size_t n)
 
 int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_half_diff *d)
 {
-	static const uint8_t none = 0;
 	int set, err = 0;
-	size_t k;
 
 	memset(d, 0, sizeof(*d));
 	if (c->sb.held) {
@@ -52,10 +50,6 @@ int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_half_di
 		*d = c->sb;
 		memset(&c->sb, 0, sizeof(c->sb));
 		return 0;
-	}
-	for (set = 0; set < SET_COUNT; set++) {
-		nn_ftab_init(&d->keys[set], c->have[set][live].ksz, 1);
-		nn_ftab_init(&d->vals[set], c->have[set][live].ksz, c->have[set][live].vsz);
 	}
 	/* After a full apply (or a read of the maps) the halves differ by a
 	 * whole diff and no journal says where: one pass over both finds it,
@@ -77,31 +71,12 @@ int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_half_di
 		if (too_many(c->journal[set].n, n))
 			err = -E2BIG;
 	}
-	for (set = 0; set < SET_COUNT && !err; set++) {
-		const struct nn_keylist *jl = &c->journal[set];
-		const struct nn_ftab *lv = &c->have[set][live];
-		uint8_t val[NN_LIVE_DIFF_VSZ];
-
-		if (lv->vsz > sizeof(val))
-			err = -EINVAL;
-		for (k = 0; k < jl->n && !err; k++) {
-			const uint8_t *key = jl->k + k * jl->ksz;
-			long j = nn_ftab_find(lv, key);
-
-			err = nn_ftab_put(&d->keys[set], key, &none);
-			if (!err && j >= 0) {
-				nn_ftab_val(lv, (size_t)j, val);
-				err = nn_ftab_put(&d->vals[set], key, val);
-			}
-		}
-	}
-	if (err) {
-		nn_half_diff_free(d);
+	if (!err)
+		err = nn_half_diff_of_journal(d, c, live);
+	if (err)
 		return err;
-	}
 	for (set = 0; set < SET_COUNT; set++)
 		nn_ftab_free(&c->have[set][live]); /* left empty, of the same sizes */
-	d->held = true;
 	return 0;
 }
 

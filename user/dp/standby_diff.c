@@ -99,45 +99,55 @@ size_t nn_ap_half_count(const struct nn_apply_cache *c, int set, uint32_t slot)
 	return n + c->sb.vals[set].n;
 }
 
-int nn_ap_standby_fold(struct nn_apply_cache *c, uint32_t live)
+int nn_half_diff_of_journal(struct nn_half_diff *d, const struct nn_apply_cache *c, uint32_t half)
 {
-	struct nn_half_diff d;
-	uint8_t val[NN_LIVE_DIFF_VSZ];
 	static const uint8_t none;
+	uint8_t val[NN_LIVE_DIFF_VSZ];
 	int set, err = 0;
 	size_t k;
 
-	if (c->sb.held || !c->journal_ok)
-		return c->sb.held ? 0 : -EINVAL;
-	memset(&d, 0, sizeof(d));
+	memset(d, 0, sizeof(*d));
 	for (set = 0; set < SET_COUNT; set++) {
-		nn_ftab_init(&d.keys[set], c->have[set][live].ksz, 1);
-		nn_ftab_init(&d.vals[set], c->have[set][live].ksz, c->have[set][live].vsz);
+		nn_ftab_init(&d->keys[set], c->have[set][half].ksz, 1);
+		nn_ftab_init(&d->vals[set], c->have[set][half].ksz, c->have[set][half].vsz);
 	}
 	for (set = 0; set < SET_COUNT && !err; set++) {
 		const struct nn_keylist *jl = &c->journal[set];
-		const struct nn_ftab *sb = &c->have[set][live ^ 1];
+		const struct nn_ftab *h = &c->have[set][half];
 
-		if (sb->vsz > sizeof(val))
+		if (h->vsz > sizeof(val))
 			err = -EINVAL;
 		for (k = 0; k < jl->n && !err; k++) {
 			const uint8_t *key = jl->k + k * jl->ksz;
-			long j = nn_ftab_find(sb, key);
+			long j = nn_ftab_find(h, key);
 
-			err = nn_ftab_put(&d.keys[set], key, &none);
+			err = nn_ftab_put(&d->keys[set], key, &none);
 			if (!err && j >= 0) {
-				nn_ftab_val(sb, (size_t)j, val);
-				err = nn_ftab_put(&d.vals[set], key, val);
+				nn_ftab_val(h, (size_t)j, val);
+				err = nn_ftab_put(&d->vals[set], key, val);
 			}
 		}
 	}
 	if (err) {
-		nn_half_diff_free(&d);
+		nn_half_diff_free(d);
 		return err;
 	}
+	d->held = true;
+	return 0;
+}
+
+int nn_ap_standby_fold(struct nn_apply_cache *c, uint32_t live)
+{
+	struct nn_half_diff d;
+	int set, err;
+
+	if (c->sb.held || !c->journal_ok)
+		return c->sb.held ? 0 : -EINVAL;
+	err = nn_half_diff_of_journal(&d, c, live ^ 1);
+	if (err)
+		return err;
 	for (set = 0; set < SET_COUNT; set++)
 		nn_ftab_free(&c->have[set][live ^ 1]);
-	d.held = true;
 	c->sb = d;
 	return 0;
 }
