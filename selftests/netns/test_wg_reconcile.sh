@@ -55,7 +55,7 @@ K_NODE=$(pub "$(key)")
 K_STRAY=$(pub "$(key)")
 
 # Snapshot knobs; snap() writes $TMP/snap.json from them.
-GEN=1 LISTEN=51820 MTU=1400 ALICE_KEY=$K_ALICE CAROL=1 BOB_STATE=disabled
+GEN=1 LISTEN=51820 MTU=1400 ALICE_KEY=$K_ALICE ALICE_EP=null CAROL=1 BOB_STATE=disabled
 
 snap() {
 	local carol=""
@@ -90,7 +90,7 @@ snap() {
       "devices": [
             { "device_id": "alice-laptop", "user_id": "alice", "public_key": "$ALICE_KEY",
               "overlay_ipv6": "fd7a:6e61:6e61:10::2", "overlay_ipv4": "100.96.16.2",
-              "endpoint": null, "persistent_keepalive": 25,
+              "endpoint": $ALICE_EP, "persistent_keepalive": 25,
               "state": "active", "key_generation": 1, "routing_preference": null },
             { "device_id": "bob-phone", "user_id": "bob", "public_key": "$K_BOB",
               "overlay_ipv6": "fd7a:6e61:6e61:10::3", "overlay_ipv4": null,
@@ -159,8 +159,10 @@ check "key creation logged with the public key" \
 	grep -q "event=wg_key_created iface=wg0 .*public_key=$(jget public_key)" <<<"$LOG"
 check "exactly three peers" eq "$(npeers)" 3
 check "alice AllowedIPs exactly /128 and /32" eq "$(aips "$K_ALICE")" "$ALICE_AIPS"
-check "alice keepalive 25, no endpoint" \
-	eq "$(peer_field "$K_ALICE" 8) $(peer_field "$K_ALICE" 3)" "25 (none)"
+# A roaming device keeps its NAT mapping with its own keepalive; the gateway's
+# would make wg0 handshake to it every 5 s while it is offline (reconcile.c).
+check "alice roaming (no endpoint): keepalive off although the snapshot gives 25" \
+	eq "$(peer_field "$K_ALICE" 8) $(peer_field "$K_ALICE" 3)" "off (none)"
 check "carol AllowedIPs exactly /128, endpoint set, keepalive off" \
 	eq "$(aips "$K_CAROL") $(peer_field "$K_CAROL" 3) $(peer_field "$K_CAROL" 8)" \
 	"fd7a:6e61:6e61:10::4/128 [2001:db8:9::4]:41000 off"
@@ -239,6 +241,14 @@ check "private key, listen port and MTU put back" \
 	eval 'counters private_key_set=1 listen_port_set=1 mtu_set=1 added=0 removed=0 &&
 	      eq "$(dump | awk "NR == 1 { print \$2 \" \" \$3 }")" "$PUB1 51820" &&
 	      eq "$(wgns "$NS" cat /sys/class/net/wg0/mtu)" 1400'
+
+# ---- a roaming device given an endpoint: its keepalive is set too ----
+ALICE_EP='"[2001:db8:9::2]:41000"'
+snap
+reconcile
+check "alice given an endpoint: endpoint and keepalive 25 set, one peer updated" \
+	eval 'counters updated=1 added=0 removed=0 &&
+	      eq "$(peer_field "$K_ALICE" 3) $(peer_field "$K_ALICE" 8)" "[2001:db8:9::2]:41000 25"'
 
 # ---- key rotation in the snapshot ----
 ALICE_KEY=$K_ALICE2

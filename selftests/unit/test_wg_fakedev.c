@@ -300,7 +300,8 @@ static void check_desired(void)
 		if (d->has_addr4)
 			want_aip(&a[1], d->addr4, true);
 		check_peer(d->pubkey, a, d->has_addr4 ? 2 : 1,
-			   d->keepalive > 0 ? (unsigned int)d->keepalive : 0, d->endpoint);
+			   d->keepalive > 0 && d->endpoint[0] ? (unsigned int)d->keepalive : 0,
+			   d->endpoint);
 		n++;
 	}
 	want_aip(&a[0], nodes[1].addr6, false);

@@ -295,9 +295,16 @@ void nn_wg_want_device(struct want *w, const struct nn_device *d)
 	aip_from_addr(&w->aips[w->n_aips++], d->addr6, false);
 	if (d->has_addr4)
 		aip_from_addr(&w->aips[w->n_aips++], d->addr4, true);
-	if (d->keepalive > 0)
-		w->keepalive = d->keepalive > 65535 ? 65535 : (uint16_t)d->keepalive;
 	want_endpoint(w, d->endpoint);
+	/* Persistent keepalive only toward a device the gateway can reach by
+	 * itself (an endpoint in the snapshot). A roaming device keeps its
+	 * NAT mapping open with its own keepalive (that is what its
+	 * persistent_keepalive is for); set here, both WireGuards would
+	 * start a handshake to every offline roaming device at once and
+	 * retry it every 5 s, forever (an initiation costs two X25519: at
+	 * 30k offline devices that saturated the 6.12 guest's CPUs). */
+	if (d->keepalive > 0 && w->has_endpoint)
+		w->keepalive = d->keepalive > 65535 ? 65535 : (uint16_t)d->keepalive;
 }
 
 /* Build and sort the desired peers; *out is NULL for none. */

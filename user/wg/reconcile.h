@@ -7,7 +7,9 @@
  * Desired state from struct nn_policy:
  *   - every ACTIVE device: its public key, AllowedIPs exactly
  *     overlay_ipv6/128 (+ overlay_ipv4/32), endpoint when given, persistent
- *     keepalive when given (else off);
+ *     keepalive when given and the device has an endpoint (else off: a
+ *     roaming device keeps its NAT mapping with its own keepalive, and the
+ *     gateway's would make wg0 handshake to every offline device, reconcile.c);
  *   - every ACTIVE node: its public key, overlay_ipv6/128, endpoint when
  *     given, keepalive off;
  *   - listen_port and MTU from the gateway block; the private key from

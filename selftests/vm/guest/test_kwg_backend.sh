@@ -204,7 +204,8 @@ for i in range(n):
     v6 = "fd7a:6e61:6e61:10::1:%x" % i
     v4 = "100.100.%d.%d" % (i // 250, i % 250 + 1)
     devs.append({"device_id": "d%d" % i, "user_id": "u", "public_key": key,
-                 "overlay_ipv6": v6, "overlay_ipv4": v4, "endpoint": None,
+                 "overlay_ipv6": v6, "overlay_ipv4": v4,
+                 "endpoint": "[2001:db8:77::%x]:51820" % i if i % 4 == 1 else None,
                  "persistent_keepalive": 25 if i % 2 else None, "state": "active",
                  "key_generation": 1})
     lines.append("%s %s/128 %s/32" % (key, v6, v4))
@@ -234,8 +235,10 @@ nn_check "every one of the $N peers on the kernel wg0 with exactly its /128 and 
 SHOW=$(nn_in a "$WGTEST" --wg genl --iface wg0 --show 2>/dev/null)
 nn_check "our get reads all $N back (a dump of several parts)" \
 	eq "$(jq '[.peers[] | select(.allowed_ips | length == 2)] | length' <<<"$SHOW")" "$N"
-nn_check "keepalive written to every other peer" \
-	eq "$(nn_in a wg show wg0 persistent-keepalive | awk '$2 == 25' | wc -l)" $((N / 2))
+# Every other device asks for 25 s; wg0 gets it only where the snapshot gives
+# an endpoint too (every fourth): a roaming device keeps its own NAT mapping.
+nn_check "keepalive written to the peers with an endpoint only" \
+	eq "$(nn_in a wg show wg0 persistent-keepalive | awk '$2 == 25' | wc -l)" $(((N + 2) / 4))
 reconcile a "$NN_TMP/a" "$NN_TMP/big.json"
 nn_check "and then nothing to do" counters changes=0 set_ops=0 peers=$N
 nn_in a wg set wg0 peer "$(head -1 "$NN_TMP/big.want" | cut -d' ' -f1)" allowed-ips ::/0
