@@ -554,6 +554,46 @@ static void test_standby_sync_then_one_device(void **state)
 	expect(tcp(u, FROM, BOB6, WEB6, 44003, 443, SYN), mf_base, NN_PASS, "all-web");
 }
 
+/* A policy the compile refuses (over the cell capacity) after a full apply
+ * not yet followed by the idle sync: the apply sets the live half's record
+ * aside before the compile (its peak, dp/apply.c), so the refusal hands the
+ * record back, exact, with the standby half kept as its difference; and the
+ * next apply still writes only what differs. */
+static void test_refused_compile_keeps_record(void **state)
+{
+	struct ut *u = *state;
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res;
+	struct nn_policy *bob_off;
+	uint32_t e0, saved = u->t.dp->opts.cap.max_cells;
+
+	bob_off = variant(u,
+			  "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
+			  "\"persistent_keepalive\": 25,\n              \"state\": \"active\"",
+			  "\"overlay_ipv4\": null,\n              \"endpoint\": null, "
+			  "\"persistent_keepalive\": 25,\n              \"state\": \"disabled\"");
+	res = apply(u, bob_off); /* two whole halves in the record, no journal */
+	assert_true(res.flipped);
+	e0 = live_epoch(u);
+	u->t.dp->opts.cap.max_cells = 1;
+	assert_int_equal(nn_apply(u->t.dp, mf_base, &res, &errs), NN_APPLY_REJECTED);
+	u->t.dp->opts.cap.max_cells = saved;
+	nn_errlist_free(&errs);
+	assert_int_equal(res.writes, 0);
+	assert_int_equal(live_epoch(u), e0);
+	/* Kept (not dropped for a read-back), of the live generation, exact. */
+	assert_non_null(u->t.dp->apply_cache);
+	assert_int_equal(u->t.dp->apply_cache->epoch, e0);
+	record_matches(u);
+	standby_as_diff(u, 4);
+	/* The standby half holds mf_base: the flip, nn_meta, the filter's stamp. */
+	res = apply(u, mf_base);
+	assert_true(res.flipped);
+	assert_true(res.writes <= 3);
+	record_matches(u);
+	expect(tcp(u, FROM, BOB6, WEB6, 44020, 443, SYN), mf_base, NN_PASS, "all-web");
+}
+
 /* An entry deleted behind the controller's back: the drift check sees it,
  * and re-applying the same policy repairs it. */
 static void test_record_repairs_tampering(void **state)
@@ -966,6 +1006,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_device_small_writes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_standby_sync_then_one_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_record_repairs_tampering, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_refused_compile_keeps_record, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rejected_keeps_previous, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_every_cpu, setup, teardown),

@@ -980,6 +980,9 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 		err = build_indexes(&s);
 	if (!err)
 		err = classes(&s, &seen);
+	/* The prefixes' duplicate check is done: freed before the cells are
+	 * filled and emitted, the compile's peak (~20 MB at 1M devices). */
+	nn_table_free(&seen);
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)

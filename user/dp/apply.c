@@ -282,10 +282,10 @@ static bool cache_kept(const struct nn_dp *dp, uint32_t epoch)
  * the apply cannot find the live generation wanted again, which only
  * complete tables tell (a first apply; counter slots that change). */
 static bool pipe_fits(const struct nn_dp *dp, uint32_t epoch, const struct nn_slot_plan *plan,
-		      const struct nn_compiled *c)
+		      const struct nn_compiled *c, const struct nn_apply_cache *taken)
 {
 	return c->n_cells >= nn_apply_want_par_min && (epoch == 0 || plan->n_new || plan->n_old) &&
-	       (cache_kept(dp, epoch) || (dp->maps_unwritten && epoch == 0));
+	       (taken || (dp->maps_unwritten && epoch == 0));
 }
 
 /* The record of what the maps hold at live epoch @epoch: the one kept from
@@ -317,6 +317,33 @@ static void cache_keep(struct nn_dp *dp, struct nn_apply_cache *c, uint32_t epoc
 	c->epoch = epoch;
 	nn_apply_cache_free(dp->apply_cache);
 	dp->apply_cache = c;
+}
+
+/* The record taken by an apply that wrote nothing (the compile refused
+ * the policy, or it is the live generation already) handed back: the live
+ * half's record swapped back from the standby's in place, the standby's
+ * then kept as its difference (cache.h). A record whose live half was not
+ * set aside (@ld empty) goes back as it is. 0, or -ENOMEM with @c left
+ * for the caller to drop (the next apply reads the maps). */
+static int cache_give_back(struct nn_dp *dp, struct nn_apply_cache *c, struct nn_half_diff *ld,
+			   uint32_t live, uint32_t epoch)
+{
+	uint32_t standby = live ^ 1;
+	int i, err = 0;
+
+	for (i = 0; i < SET_COUNT && ld->held && !err; i++) {
+		err = nn_half_diff_swap(ld, i, &c->have[i][standby]);
+		c->have[i][live] = c->have[i][standby];
+		nn_ftab_init(&c->have[i][standby], c->have[i][live].ksz, c->have[i][live].vsz);
+	}
+	if (err)
+		return err;
+	if (ld->held) {
+		c->sb = *ld;
+		memset(ld, 0, sizeof(*ld));
+	}
+	cache_keep(dp, c, epoch);
+	return 0;
 }
 
 int nn_dp_barrier_settle(struct nn_dp *dp)
@@ -382,6 +409,27 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		return outcome(res, err, err == -ENOSPC);
 	if (plan.n_new >= NAMES_PAR_MIN)
 		names_par = nn_thread_start(&names_t, names_run, &nj);
+	/* A record kept from the last apply is taken before the compile, and
+	 * its live half set aside as where it differs from the standby's
+	 * (live_diff.c): the compile is the apply's peak, and a record of two
+	 * whole halves (a full apply not yet followed by the idle sync) was
+	 * ~0.22 GB more there at 1M devices. want[] is then built in its room
+	 * (without the memory for that, both stay). A record read back from
+	 * the maps (after a restart, or a failed apply) is read after the
+	 * compiled arrays are dropped, so that both halves read from the
+	 * kernel never sit beside them. */
+	if (cache_kept(dp, epoch)) {
+		dp->maps_unwritten = false; /* as cache_take() */
+		cache = dp->apply_cache;
+		dp->apply_cache = NULL;
+		if (nn_live_diff_take(cache, live, &ld) && cache->sb.held) {
+			/* a swap failed midway: neither half's record; read
+			 * back from the maps below (without the pipeline,
+			 * which needs the record before the build) */
+			nn_apply_cache_free(cache);
+			cache = NULL;
+		}
+	}
 	err = nn_compile_keep(p, &slots,
 			      &(struct nn_compile_caps){ .max_cells = dp->opts.cap.max_cells,
 							 .max_prefixes =
@@ -389,33 +437,20 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 			      &c, errs, keep ? &cs : NULL);
 	if (err) {
 		rejected = err == -E2BIG;
+		/* Nothing written: the record stays good (or is dropped). */
+		if (cache && !cache_give_back(dp, cache, &ld, live, epoch))
+			cache = NULL;
 		goto out_slots;
 	}
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
-	/* A record kept from the last apply is taken now, and its live half
-	 * set aside as where it differs from the standby's (live_diff.c):
-	 * want[] is built in its room (without the memory for that, both
-	 * stay). A record read back from the maps (after a restart, or a
-	 * failed apply) is read after the compiled arrays are dropped, so
-	 * that both halves read from the kernel never sit beside them. */
-	piped = pipe_fits(dp, epoch, &plan, &c);
-	if (cache_kept(dp, epoch) || piped) {
-		bool kept = cache_kept(dp, epoch);
-
-		err = cache_take(dp, sets, epoch, &cache);
+	piped = pipe_fits(dp, epoch, &plan, &c, cache);
+	if (piped && !cache) {
+		err = cache_take(dp, sets, epoch, &cache); /* the maps' empty one */
 		if (err) {
 			nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
 			goto out;
-		}
-		if (kept && nn_live_diff_take(cache, live, &ld) && cache->sb.held) {
-			/* a swap failed midway: neither half's record; read
-			 * back from the maps below (without the pipeline,
-			 * which needs the record before the build) */
-			nn_apply_cache_free(cache);
-			cache = NULL;
-			piped = false;
 		}
 	}
 	if (piped) {
@@ -465,29 +500,19 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		same = ld.held ? nn_live_diff_same(&ld, i, &want[i], &cache->have[i][standby]) :
 				 same_entries(&want[i], &cache->have[i][live]);
 	if (same) {
-		/* The live record back, swapped from the standby's in place:
-		 * the standby's is then kept as its difference (cache.h). */
 		for (i = 0; i < SET_COUNT; i++)
 			nn_ftab_free(&want[i]);
-		for (i = 0; i < SET_COUNT && ld.held && !err; i++) {
-			err = nn_half_diff_swap(&ld, i, &cache->have[i][standby]);
-			cache->have[i][live] = cache->have[i][standby];
-			nn_ftab_init(&cache->have[i][standby], sets[i].ksz, sets[i].vsz);
-		}
-		if (!err && ld.held) {
-			cache->sb = ld;
-			memset(&ld, 0, sizeof(ld));
-		}
+		/* The live record back, swapped from the standby's in place. */
+		err = cache_give_back(dp, cache, &ld, live, epoch);
 		if (err) {
 			nn_errlist_add(errs, "couldn't keep the record of the maps: %s",
 				       strerror(-err));
 			goto out;
 		}
-		nn_srcf_ensure_live(dp, epoch, cache, &res->writes);
+		cache = NULL;
+		nn_srcf_ensure_live(dp, epoch, dp->apply_cache, &res->writes);
 		err = write_meta(dp, p, &c, epoch, &res->writes);
 		res->epoch = epoch;
-		cache_keep(dp, cache, epoch);
-		cache = NULL;
 		goto out;
 	}
 
@@ -593,6 +618,7 @@ out_slots:
 	}
 	for (i = 0; i < SET_COUNT; i++)
 		nn_ftab_free(&want[i]);
+	nn_half_diff_free(&ld);
 	nn_apply_cache_free(cache);
 	nn_slots_free(&slots, &plan);
 	return outcome(res, err, rejected);
