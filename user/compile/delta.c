@@ -10,6 +10,7 @@
  * and nodes for the one-device snapshot.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -26,8 +27,15 @@ uint32_t nn_inc_get(const struct nn_table *t, const void *k, size_t klen)
 	return e ? *(uint32_t *)e->val : INC_NONE;
 }
 
+/* INC_NONE deletes: nn_inc_get() reads it and "absent" alike, and a
+ * stored INC_NONE (a tombstone) would be memory without bound under churn:
+ * every key rotation, address change and device delete leaves one. */
 int nn_inc_put(struct nn_table *t, const void *k, size_t klen, uint32_t v)
 {
+	if (v == INC_NONE) {
+		nn_table_del(t, k, klen);
+		return 0;
+	}
 	return nn_table_put(t, k, klen, &v, sizeof(v));
 }
 
@@ -598,14 +606,71 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 		s->taken[slots->self] = 1;
 	if (index_policy(s) || index_groups(s) || walk_doc(s))
 		goto fail;
-	/* as built: the first sweep waits for tombstones (delta_sweep.c) */
-	s->swept_live[0] = s->dev_ids.n;
-	s->swept_live[1] = s->doc_ids.n;
-	s->swept_live[2] = s->owners.n;
 	return s;
 fail:
 	nn_inc_free(s);
 	return NULL;
+}
+
+void nn_inc_id_stats(const struct nn_inc *s, struct nn_inc_ids *st)
+{
+	const struct nn_table *t[] = { &s->dev_ids, &s->doc_ids, &s->owners };
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		st->entries += t[i]->n;
+		st->slots += t[i]->cap;
+		st->shifted += t[i]->shifted;
+		st->chunk_bytes += nn_table_chunk_bytes(t[i]);
+	}
+}
+
+/* Device @i's entry of @t under key @k: its index, or a message. */
+static int id_is(const struct nn_table *t, const void *k, size_t l, uint32_t i, const char *what,
+		 const struct nn_device *d, char *why, size_t wl)
+{
+	uint32_t v = nn_inc_get(t, k, l);
+
+	if (v == i)
+		return 0;
+	snprintf(why, wl, "device %s (index %u): %s maps to %d", d->id, i, what,
+		 v == INC_NONE ? -1 : (int)v);
+	return -EINVAL;
+}
+
+int nn_inc_check_ids(const struct nn_inc *s, char *why, size_t wl)
+{
+	const struct nn_policy *p = s->p;
+	uint8_t k[40];
+	uint32_t i;
+	int err = 0;
+
+	for (i = 0; i < p->n_devices && !err; i++) {
+		const struct nn_device *d = &p->devices[i];
+
+		err = id_is(&s->dev_ids, d->id, strlen(d->id), i, "its id", d, why, wl);
+		/* more than one: a copy in a network the full parse
+		 * dropped whole (it drops no standing copy) */
+		if (!err && nn_inc_get(&s->doc_ids, d->id, strlen(d->id)) == INC_NONE) {
+			snprintf(why, wl, "device %s: not in the document's ids", d->id);
+			err = -EINVAL;
+		}
+		if (!err)
+			err = id_is(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr6, NN_ADDR_LEN),
+				    i, "its IPv6 address", d, why, wl);
+		if (!err && d->has_addr4)
+			err = id_is(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr4, NN_ADDR_LEN),
+				    i, "its IPv4 address", d, why, wl);
+		if (!err)
+			err = id_is(&s->owners, k, nn_inc_owner_key(k, 'k', d->pubkey, 32), i,
+				    "its key", d, why, wl);
+	}
+	if (!err && s->dev_ids.n != p->n_devices) {
+		snprintf(why, wl, "%zu device ids for %zu devices", s->dev_ids.n, p->n_devices);
+		err = -EINVAL;
+	}
+	return err;
 }
 
 struct nn_policy *nn_inc_take_policy(struct nn_inc *s)

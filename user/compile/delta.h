@@ -92,15 +92,23 @@ void nn_inc_free(struct nn_inc *s);
  * live copies and nn_inc_held_min, which tests lower to 0. */
 size_t nn_inc_held_bytes(const struct nn_inc *s, unsigned long *compactions);
 extern size_t nn_inc_held_min;
-/* The entries of the id tables (device ids, the owners of addresses and
- * keys) with the tombstones deleted devices and given-up keys leave
- * (their sweeps so far in *@sweeps, may be NULL): bounded by twice the
- * live entries and nn_inc_sweep_min, which tests lower to 0. */
-size_t nn_inc_id_entries(const struct nn_inc *s, unsigned long *sweeps);
-extern size_t nn_inc_sweep_min;
-/* Sweep every id table that grew since its last sweep, now (the tests'
- * random runs, whose full applies come before any table doubles). */
-void nn_inc_sweep_now(struct nn_inc *s);
+/* The id tables (device ids, the owners of addresses and keys), for tests
+ * and benches that bound them under churn: a deleted device and a
+ * given-up address or key are deleted from them (lib/table.h), so their
+ * entries are the live ones only, their slots grow only with the live
+ * entries, and their chunks are reused. */
+struct nn_inc_ids {
+	size_t entries;	    /* live entries */
+	size_t slots;	    /* slots (entries and empty) */
+	size_t shifted;	    /* entries deletions moved back, so far */
+	size_t chunk_bytes; /* the keys' and values' heap */
+};
+void nn_inc_id_stats(const struct nn_inc *s, struct nn_inc_ids *st);
+/* The id tables against the kept policy, for tests: every device's id
+ * maps to its index, is in the document's ids, its addresses and key are
+ * owned by it, and no other device id is left. 0, or -EINVAL with the
+ * first wrong entry in @why. O(devices). */
+int nn_inc_check_ids(const struct nn_inc *s, char *why, size_t wl);
 /* Free the state but hand back its policy (as patched by the deltas so
  * far): for an owner that keeps using the policy once the kept state is
  * dropped. NULL for @s NULL. */

@@ -10,7 +10,7 @@
 #include "compile/delta.h"
 #include "lib/table.h"
 
-#define INC_NONE UINT32_MAX  /* no owner / no such device (a table tombstone) */
+#define INC_NONE UINT32_MAX  /* no owner / no such device: nn_inc_put() deletes */
 #define INC_OTHER 0xfffffffe /* owned by a node or this gateway */
 
 /* (network index, name) as a table key. */
@@ -67,7 +67,7 @@ struct nn_inc {
 	uint32_t *slot;		      /* [dev_cap]: its counter slot */
 	uint8_t *taken;		      /* [slot_cap]: device slot space in use */
 	uint32_t slot_cap;
-	struct nn_table dev_ids;     /* device id -> index (INC_NONE: gone) */
+	struct nn_table dev_ids;     /* device id -> index */
 	struct nn_table doc_ids;     /* device id -> copies in the document */
 	struct nn_table rule_names;  /* inc_key (net, device id) any rule of it names */
 	struct nn_table dev_rules;   /* inc_key (net, device id) -> struct inc_devrules */
@@ -83,10 +83,6 @@ struct nn_inc {
 	struct nn_jdoc held;	     /* user objects of fast-path user changes */
 	size_t held_live;	     /* held's bytes after its last compaction */
 	unsigned long held_compactions;
-	/* delta_sweep.c: dev_ids, doc_ids and owners after their last sweep */
-#define INC_SWEPT 3
-	size_t swept_live[INC_SWEPT];
-	unsigned long sweeps;
 	size_t doc_devices; /* device entries in the document */
 	uint64_t seq;	    /* the full apply it builds on */
 };
@@ -116,10 +112,6 @@ void nn_inc_collapse(struct nn_dev_patch *pt);
  * but @pt is left to the caller to free on error. */
 int nn_inc_device_delta(struct nn_inc *s, const json_t *changes, struct nn_dev_patch *pt, char *why,
 			size_t whylen);
-
-/* delta_sweep.c: the id tables without their tombstones (INC_NONE
- * entries) once they have doubled; after every applied change. */
-void nn_inc_sweep(struct nn_inc *s);
 
 /* delta.c: the pointers into the held document again after a repack
  * (0, or -ENOMEM: the state is unusable). */

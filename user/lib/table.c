@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
-/* table.c - see table.h. Linear probing, grown at 2/3 load, no deletion
- * (every user builds a table once and throws it away). Keys and values are
- * carved from large chunks freed with the table: a compile at 100k devices
- * puts millions of entries, and a malloc and free for each key and value
- * was a tenth of its time. */
+/* table.c - see table.h. Linear probing, grown at 2/3 load, deletion by
+ * backward shift (most users build a table once and throw it away; the
+ * incremental path's id tables live as long as its kept state and see a
+ * delete for every key rotation). Keys and values are carved from large
+ * chunks freed with the table: a compile at 100k devices puts millions of
+ * entries, and a malloc and free for each key and value was a tenth of its
+ * time. A deleted key or value goes on a free list by size for the next
+ * put of that size, so a table under churn does not grow its chunks. */
 #include <errno.h>
 #include <stddef.h>
 #include <stdlib.h>
@@ -67,6 +70,11 @@ static void *chunk_alloc(struct nn_table *t, size_t n)
 	size_t a = (n + 7) & ~(size_t)7;
 	void *p;
 
+	if (a <= NN_TFREE_MAX && t->freed[a / 8 - 1]) {
+		p = t->freed[a / 8 - 1];
+		memcpy(&t->freed[a / 8 - 1], p, sizeof(p));
+		return p;
+	}
 	if (!c || c->cap - c->used < a) {
 		size_t cap = c ? c->cap * 2 : 4096;
 
@@ -85,6 +93,28 @@ static void *chunk_alloc(struct nn_table *t, size_t n)
 	p = (char *)c->data + c->used;
 	c->used += a;
 	return p;
+}
+
+/* Block @p of @n bytes (as asked of chunk_alloc) back for reuse. Every
+ * block is 8-byte aligned and at least 8 bytes: the link fits. */
+static void chunk_release(struct nn_table *t, void *p, size_t n)
+{
+	size_t a = (n + 7) & ~(size_t)7;
+
+	if (a > NN_TFREE_MAX)
+		return;
+	memcpy(p, &t->freed[a / 8 - 1], sizeof(p));
+	t->freed[a / 8 - 1] = p;
+}
+
+size_t nn_table_chunk_bytes(const struct nn_table *t)
+{
+	const struct nn_tchunk *c;
+	size_t b = 0;
+
+	for (c = t->chunks; c; c = c->next)
+		b += sizeof(*c) + c->cap;
+	return b;
 }
 
 void nn_table_free(struct nn_table *t)
@@ -190,4 +220,31 @@ int nn_table_put_h(struct nn_table *t, const void *key, size_t klen, uint64_t h,
 	e->used = 1;
 	t->n++;
 	return 0;
+}
+
+bool nn_table_del(struct nn_table *t, const void *key, size_t klen)
+{
+	struct nn_tentry *e = nn_table_get(t, key, klen);
+	size_t mask = t->cap - 1, i, j;
+
+	if (!e)
+		return false;
+	chunk_release(t, e->key, e->klen ? e->klen : 1);
+	chunk_release(t, e->val, e->vlen ? e->vlen : 1);
+	/* Close the hole at i: an entry later in the run moves into it unless
+	 * its home slot lies in (i, j] (then a lookup from its home would no
+	 * longer pass the hole); the run ends at the first empty slot. */
+	i = (size_t)(e - t->e);
+	for (j = (i + 1) & mask; t->e[j].used; j = (j + 1) & mask) {
+		size_t home = t->e[j].hash & mask;
+
+		if (((j - home) & mask) < ((j - i) & mask))
+			continue;
+		t->e[i] = t->e[j];
+		t->shifted++;
+		i = j;
+	}
+	memset(&t->e[i], 0, sizeof(t->e[i]));
+	t->n--;
+	return true;
 }

@@ -3,12 +3,14 @@
  * table.h - a small open-addressing hash table with byte-string keys and
  * values of any length. The compiler uses it to intern class signatures and
  * cells; the applier uses it to diff desired map contents against what the
- * kernel holds. Keys and values are stored 8-byte aligned: no value may
- * need more (no long double, no vector types).
+ * kernel holds; the incremental path keeps id tables it deletes from.
+ * Keys and values are stored 8-byte aligned: no value may need more (no
+ * long double, no vector types).
  */
 #ifndef NANAMI_LIB_TABLE_H
 #define NANAMI_LIB_TABLE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -23,11 +25,19 @@ struct nn_tentry {
 	uint32_t used : 1;
 };
 
+/* Deleted keys and values of up to this many bytes are reused by later
+ * puts (a free list per 8-byte size); larger ones stay in the chunks until
+ * the table is freed. 64 covers the incremental path's id tables (device
+ * ids of up to 63 bytes, 17- and 33-byte owner keys, 4-byte values). */
+#define NN_TFREE_MAX 64
+
 struct nn_table {
 	struct nn_tentry *e;
 	size_t cap; /* power of two */
 	size_t n;
-	struct nn_tchunk *chunks; /* keys and values live here, not one malloc each */
+	struct nn_tchunk *chunks;      /* keys and values live here, not one malloc each */
+	void *freed[NN_TFREE_MAX / 8]; /* [size / 8 - 1]: deleted blocks, linked */
+	size_t shifted;		       /* entries deletions moved back, so far (a statistic) */
 };
 
 uint64_t nn_hash_bytes(const void *p, size_t n);
@@ -63,6 +73,21 @@ struct nn_tentry *nn_table_get_h(const struct nn_table *t, const void *key, size
 				 uint64_t h);
 int nn_table_put_h(struct nn_table *t, const void *key, size_t klen, uint64_t h, const void *val,
 		   size_t vlen);
+
+/*
+ * Delete @key's entry, if any (true when there was one). Backward-shift
+ * deletion: the entries after it in its probe run move back, so no
+ * tombstone is left and a table under churn holds its live entries only,
+ * in as many slots as they need; each delete moves at most the rest of
+ * one probe run (t->shifted counts them). Its key and value are reused by
+ * later puts (NN_TFREE_MAX). Entry pointers taken before a delete are
+ * stale after it, as after a put that grows the table. Never allocates.
+ */
+bool nn_table_del(struct nn_table *t, const void *key, size_t klen);
+
+/* Bytes the table's keys and values hold from the heap (its chunks), for
+ * tests that bound the table's memory under churn. */
+size_t nn_table_chunk_bytes(const struct nn_table *t);
 
 /* Iterate: for (i = 0; i < t->cap; i++) if (t->e[i].used) ...
  * The order is the hash's: nothing may depend on it. */
