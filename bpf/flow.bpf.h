@@ -7,6 +7,7 @@
 #ifndef NANAMI_FLOW_BPF_H
 #define NANAMI_FLOW_BPF_H
 
+#include "flowtab.bpf.h"
 #include "stats.bpf.h"
 
 #define NN_TCP_FIN 0x01
@@ -129,13 +130,13 @@ static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, struct nn
 /* Live entry for @k, or NULL; an expired entry is deleted on the way. */
 static __always_inline struct nn_flow *nn_flow_get(struct nn_flow_key *k, __u64 now)
 {
-	struct nn_flow *f = bpf_map_lookup_elem(&nn_flows, k);
+	struct nn_flow *f = nn_ft_find(k);
 
 	if (!f)
 		return NULL;
 	if (now - f->last_seen_ns >= nn_flow_timeout_ns(nn_cfg(), k, f->state)) {
 		if (!nn_dry_run)
-			bpf_map_delete_elem(&nn_flows, k);
+			nn_ft_delete(k);
 		return NULL;
 	}
 	return f;
@@ -175,7 +176,7 @@ static __always_inline void nn_flow_open(struct nn_flow_key *k, struct nn_flow *
 	f->state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
 			   NN_FS_CLOSING :
 			   NN_FS_NEW;
-	bpf_map_update_elem(&nn_flows, k, f, BPF_ANY);
+	nn_ft_put(k, f);
 }
 
 /*

@@ -98,14 +98,17 @@ struct {
 	__type(value, struct nn_rule_info);
 } nn_rules SEC(".maps");
 
-/* Tracked flows, shared by both directions and every generation. Per-CPU
- * LRU lists: eviction under a full table takes no global lock. */
+/* Tracked flows, shared by both directions and every generation: buckets
+ * of NN_FLOW_WAYS slots the programs manage (flowtab.bpf.h), then one entry
+ * holding the hash seed (nanami_abi.h "Flow table"; the loader sizes it).
+ * Mmapable so that its values start on a page: each bucket is six whole
+ * lines, its tags and sequence words in the first. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, NN_DEF_MAX_FLOWS);
-	__type(key, struct nn_flow_key);
-	__type(value, struct nn_flow);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NN_DEF_MAX_FLOWS / NN_FLOW_WAYS + 1);
+	__type(key, __u32);
+	__type(value, struct nn_flow_bucket);
 } nn_flows SEC(".maps");
 
 /* Flows the policy dropped, remembered (nanami_abi.h "Denied flows"): a

@@ -79,7 +79,7 @@ static __always_inline int nn_flow_revalidate(struct nn_flow_key *k, struct nn_f
 		return 1;
 	if (!nn_rejudge(NN_SLOT(epoch), k, f)) {
 		if (!nn_dry_run)
-			bpf_map_delete_elem(&nn_flows, k);
+			nn_ft_delete(k);
 		return 0;
 	}
 	if (!nn_dry_run)

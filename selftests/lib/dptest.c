@@ -16,6 +16,7 @@
 
 #include "dptest.h"
 #include "dp/cache.h"
+#include "dp/flowtab.h"
 #include "lib/log.h"
 
 /*
@@ -338,7 +339,7 @@ int dpt_flush_state(struct dpt *t)
 {
 	int err;
 
-	err = flush_map(t->dp->map_fd[NN_M_FLOWS]) ?: flush_map(t->dp->map_fd[NN_M_DENIED]);
+	err = nn_flow_clear(t->dp->map_fd[NN_M_FLOWS]) ?: flush_map(t->dp->map_fd[NN_M_DENIED]);
 	return err ?: flush_map(t->dp->map_fd[NN_M_FRAGS]);
 }
 

@@ -132,6 +132,8 @@ struct judge {
 		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;            \
 		(skel)->rodata->nn_dev_stride = nn_dev_slots(&(dp)->opts.cap);      \
 		(skel)->rodata->nn_srcf_lines = nn_srcf_lines_for(&(dp)->opts.cap); \
+		(skel)->rodata->nn_flow_mask = nn_flow_buckets_for(&(dp)->opts.cap) - 1; \
+		(skel)->rodata->nn_flow_seed = (dp)->flow_seed;                     \
 		(skel)->rodata->nn_record_last = 0;                                 \
 		(skel)->rodata->nn_dry_run = 1;                                     \
 	} while (0)
@@ -297,6 +299,8 @@ static int cache_load(struct scale_ctx *s)
 		c[i]->rodata->nn_max_rules = s->dp->opts.cap.max_rules;
 		c[i]->rodata->nn_dev_stride = nn_dev_slots(&s->dp->opts.cap);
 		c[i]->rodata->nn_srcf_lines = nn_srcf_lines_for(&s->dp->opts.cap);
+		c[i]->rodata->nn_flow_mask = nn_flow_buckets_for(&s->dp->opts.cap) - 1;
+		c[i]->rodata->nn_flow_seed = s->dp->flow_seed;
 		c[i]->rodata->nn_dry_run = i == 0;
 		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
 		err = nn_dp_share_maps(c[i]->obj, s->dp);
