@@ -127,10 +127,11 @@ static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, struct nn
 	return (__u64)s * NN_NSEC;
 }
 
-/* Live entry for @k, or NULL; an expired entry is deleted on the way. */
-static __always_inline struct nn_flow *nn_flow_get(struct nn_flow_key *k, __u64 now)
+/* Live entry for @s->fk, or NULL; an expired entry is deleted on the way. */
+static __always_inline struct nn_flow *nn_flow_get(struct nn_scratch *s, __u64 now)
 {
-	struct nn_flow *f = nn_ft_find(k);
+	struct nn_flow_key *k = &s->fk;
+	struct nn_flow *f = nn_ft_find(s);
 
 	if (!f)
 		return NULL;

@@ -82,18 +82,39 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 	return -1;
 }
 
-/* The entry of @k, or NULL (expiry is the caller's: flow.bpf.h). */
-static __always_inline struct nn_flow *nn_ft_find(const struct nn_flow_key *k)
+/*
+ * The way of @s->fk's bucket holding it (the bucket's index in
+ * @s->ft_bucket), or -1. Global, verified once: the way is then an unknown
+ * number to the verifier, so the rest of the program is walked once for a
+ * hit, not once for each way the search could stop at.
+ */
+__noinline int nn_ft_locate(struct nn_scratch *s)
 {
 	struct nn_flow_bucket *b;
 	__u32 tag, seq;
-	int w;
+	__u64 h;
 
-	b = nn_ft_bucket(nn_ft_hash(k), &tag);
+	if (!s)
+		return -1;
+	h = nn_ft_hash(&s->fk);
+	s->ft_bucket = (__u32)h & nn_flow_mask;
+	tag = nn_flow_tag(h);
+	b = bpf_map_lookup_elem(&nn_flows, &s->ft_bucket);
 	if (!b)
-		return NULL;
-	w = nn_ft_way(b, k, tag, &seq);
+		return -1;
+	return nn_ft_way(b, &s->fk, tag, &seq);
+}
+
+/* The entry of @s->fk, or NULL (expiry is the caller's: flow.bpf.h). */
+static __always_inline struct nn_flow *nn_ft_find(struct nn_scratch *s)
+{
+	struct nn_flow_bucket *b;
+	int w = nn_ft_locate(s);
+
 	if (w < 0)
+		return NULL;
+	b = bpf_map_lookup_elem(&nn_flows, &s->ft_bucket);
+	if (!b)
 		return NULL;
 	return &b->slot[w & (NN_FLOW_WAYS - 1)].f;
 }
@@ -113,21 +134,25 @@ static __always_inline void nn_ft_release(struct nn_flow_bucket *b, int w, __u32
 	*(volatile __u32 *)&b->seq[w & (NN_FLOW_WAYS - 1)] = s + 2;
 }
 
-/* Remove @k's entry, if there is one. */
-static __always_inline void nn_ft_delete(const struct nn_flow_key *k)
+/* Remove @k's entry, if there is one. Global, verified once (a rare path:
+ * an expired or cut flow). 1 when it removed one. */
+__noinline int nn_ft_delete(struct nn_flow_key *k)
 {
 	struct nn_flow_bucket *b;
 	__u32 tag, seq;
 	int w;
 
+	if (!k)
+		return 0;
 	b = nn_ft_bucket(nn_ft_hash(k), &tag);
 	if (!b)
-		return;
+		return 0;
 	w = nn_ft_way(b, k, tag, &seq);
 	if (w < 0 || !nn_ft_claim(b, w, seq))
-		return;
+		return 0;
 	*(volatile __u32 *)&b->tag[w & (NN_FLOW_WAYS - 1)] = 0;
 	nn_ft_release(b, w, seq);
+	return 1;
 }
 
 /*
@@ -135,18 +160,21 @@ static __always_inline void nn_ft_delete(const struct nn_flow_key *k)
  * insert raced this one), else an empty way, else the way seen least
  * recently (the bucket's LRU: the table evicts as the kernel's LRU does,
  * by approximation). Losing the slot to another CPU's write records
- * nothing: the flow's next packet is judged again.
+ * nothing: the flow's next packet is judged again. Global, verified once.
+ * 1 when it recorded the flow.
  */
-static __always_inline void nn_ft_put(const struct nn_flow_key *k, const struct nn_flow *f)
+__noinline int nn_ft_put(struct nn_flow_key *k, struct nn_flow *f)
 {
 	__u64 oldest = ~0ull, *dst, *src;
 	struct nn_flow_bucket *b;
 	__u32 tag, seq, s;
 	int w, victim = -1, i;
 
+	if (!k || !f)
+		return 0;
 	b = nn_ft_bucket(nn_ft_hash(k), &tag);
 	if (!b)
-		return;
+		return 0;
 	w = nn_ft_way(b, k, tag, &seq);
 	if (w >= 0) {
 		victim = w;
@@ -166,12 +194,12 @@ static __always_inline void nn_ft_put(const struct nn_flow_key *k, const struct 
 			}
 		}
 		if (victim < 0)
-			return;
+			return 0;
 		seq = NN_FT_READ32(b->seq[victim & (NN_FLOW_WAYS - 1)]);
 	}
 	victim &= NN_FLOW_WAYS - 1;
 	if (!nn_ft_claim(b, victim, seq))
-		return;
+		return 0;
 	s = seq;
 	*(volatile __u32 *)&b->tag[victim] = 0;
 	nn_ft_barrier();
@@ -188,6 +216,7 @@ static __always_inline void nn_ft_put(const struct nn_flow_key *k, const struct 
 	nn_ft_barrier();
 	*(volatile __u32 *)&b->tag[victim] = tag;
 	nn_ft_release(b, victim, s);
+	return 1;
 }
 
 #endif /* NANAMI_FLOWTAB_BPF_H */

@@ -304,8 +304,9 @@ struct nn_scratch {
 	/* The packet's flow key (nn_judge_packet, from the flow lookup first
 	 * to the flow's opening) and a new flow's value: 72 bytes the
 	 * program's own frame, on the deepest chain, cannot spare. */
-	struct nn_flow_key fk;
+	struct nn_flow_key fk __attribute__((aligned(8))); /* hashed by words */
 	struct nn_flow fv;
+	__u32 ft_bucket; /* nn_ft_locate()'s bucket of fk */
 	/* A denied flow's entry for nn_denied (fk is its key): written
 	 * only after a judge dropped the packet, when fv is not needed. */
 	struct nn_denied dv;

@@ -125,7 +125,7 @@ static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 
 	if (!s)
 		return 0;
 	nn_flow_key_make(&s->fk, p->q_src, p->q_sport, p->q_dst, p->q_dport, p->q_proto);
-	f = nn_flow_get(&s->fk, now);
+	f = nn_flow_get(s, now);
 	if (!f)
 		return 0;
 	return nn_flow_revalidate(&s->fk, f, epoch);
@@ -334,7 +334,7 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		s = NULL;
 	if (s) {
 		is_b = nn_flow_key_make(&s->fk, p.src, p.sport, p.dst, p.dport, p.proto);
-		f = nn_flow_get(&s->fk, now);
+		f = nn_flow_get(s, now);
 		/* One nn_remember/nn_finish below for both paths: every
 		 * inlined copy of them costs stack (docs/datapath.md
 		 * "Verifier budget"). A flow hit opens nothing. */
