@@ -37,13 +37,16 @@ static __always_inline __u64 nn_ft_hash(const struct nn_flow_key *k)
 	return nn_flow_hash(k, nn_flow_seed);
 }
 
-/* Bucket of @h (NULL only if the loader sized nothing) and the tag the key
- * has in it: never 0, which marks an empty slot. */
-static __always_inline struct nn_flow_bucket *nn_ft_bucket(__u64 h, __u32 *tag)
+/* Bucket of @h (NULL only if the loader sized nothing), its index in
+ * *@bucket, and the tag the key has in it: never 0, which marks an empty
+ * slot. The map key is this frame's: 6.1 takes no global function's memory
+ * argument as one. */
+static __always_inline struct nn_flow_bucket *nn_ft_bucket(__u64 h, __u32 *tag, __u32 *bucket)
 {
 	__u32 idx = (__u32)h & nn_flow_mask;
 
 	*tag = nn_flow_tag(h);
+	*bucket = idx;
 	return bpf_map_lookup_elem(&nn_flows, &idx);
 }
 
@@ -92,14 +95,10 @@ __noinline int nn_ft_locate(struct nn_scratch *s)
 {
 	struct nn_flow_bucket *b;
 	__u32 tag, seq;
-	__u64 h;
 
 	if (!s)
 		return -1;
-	h = nn_ft_hash(&s->fk);
-	s->ft_bucket = (__u32)h & nn_flow_mask;
-	tag = nn_flow_tag(h);
-	b = bpf_map_lookup_elem(&nn_flows, &s->ft_bucket);
+	b = nn_ft_bucket(nn_ft_hash(&s->fk), &tag, &s->ft_bucket);
 	if (!b)
 		return -1;
 	return nn_ft_way(b, &s->fk, tag, &seq);
@@ -139,12 +138,12 @@ static __always_inline void nn_ft_release(struct nn_flow_bucket *b, int w, __u32
 __noinline int nn_ft_delete(struct nn_flow_key *k)
 {
 	struct nn_flow_bucket *b;
-	__u32 tag, seq;
+	__u32 tag, seq, idx;
 	int w;
 
 	if (!k)
 		return 0;
-	b = nn_ft_bucket(nn_ft_hash(k), &tag);
+	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
 	if (!b)
 		return 0;
 	w = nn_ft_way(b, k, tag, &seq);
@@ -167,12 +166,12 @@ __noinline int nn_ft_put(struct nn_flow_key *k, struct nn_flow *f)
 {
 	__u64 oldest = ~0ull, *dst, *src;
 	struct nn_flow_bucket *b;
-	__u32 tag, seq, s;
+	__u32 tag, seq, s, idx;
 	int w, victim = -1, i;
 
 	if (!k || !f)
 		return 0;
-	b = nn_ft_bucket(nn_ft_hash(k), &tag);
+	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
 	if (!b)
 		return 0;
 	w = nn_ft_way(b, k, tag, &seq);

@@ -331,7 +331,7 @@ struct nn_flow {
  * take it as rodata). Eviction: an insert into a full bucket replaces the
  * slot seen least recently (docs/datapath.md "Flows").
  */
-#define NN_FLOW_WAYS 4
+#define NN_FLOW_WAYS 8
 struct nn_flow_slot {
 	struct nn_flow_key k;
 	struct nn_flow f;
