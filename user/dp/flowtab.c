@@ -32,8 +32,8 @@ int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed)
 			/* A pinned table of another layout (an LRU hash before
 			 * session 13) fails the load on its own: "run --detach". */
 			if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
-			    info.type == BPF_MAP_TYPE_ARRAY &&
-			    info.value_size == sizeof(b) && info.max_entries >= 2) {
+			    info.type == BPF_MAP_TYPE_ARRAY && info.value_size == sizeof(b) &&
+			    info.max_entries >= 2) {
 				last = info.max_entries - 1;
 				if (!bpf_map_lookup_elem(fd, &last, &b)) {
 					memcpy(seed, &b, sizeof(*seed));
