@@ -278,7 +278,7 @@ struct nn_rule_info {
 	__u32 network;
 };
 
-/* ---- Flow table (nn_flows, LRU) ----
+/* ---- Flow table (nn_flows): key and value ----
  * Key is canonical: endpoint a is the lower (address, port) of the two, so a
  * packet and its reply find the same entry with one lookup. ICMP echo uses
  * the echo id as both ports.

@@ -335,6 +335,15 @@ long dpt_srcf_missing(struct dpt *t, size_t *n_keys)
 	return missing;
 }
 
+int dpt_run_pb(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const struct pb *b,
+	       struct dpt_result *r)
+{
+	uint8_t pkt[PB_BUF_LEN];
+	size_t len = pb_build(b, pkt, sizeof(pkt));
+
+	return len ? dpt_run(t, dir, hook, pkt, len, r) : -EINVAL;
+}
+
 int dpt_flush_state(struct dpt *t)
 {
 	int err;

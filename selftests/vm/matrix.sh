@@ -38,7 +38,7 @@ EVERY_KERNEL=(test_examples test_differential test_updates test_load_errors test
 #   driven by test_kwg_gatewayd and test_e2e_compliance (--wg auto: peers
 #   added, removed and rotated, the gateway's own key rotated, adoption after
 #   kill -9), and the wireguard genl ABI is the same in both kernels.
-declare -A ONE_KERNEL=([6.1]="test_kwg_backend test_e2e_enforce test_flowtab"
+declare -A ONE_KERNEL=([6.1]="test_kwg_backend test_e2e_enforce"
 		       [6.12]="test_bad_packets test_e2e_compliance test_kwg_gatewayd")
 # Per-kernel settings (guest environment): the many-peer part of
 # test_kwg_backend at 300 peers on 6.1 (1000 by default): still more than one
