@@ -2,7 +2,7 @@
 /*
  * flowtab.bpf.h - the flow table's storage: a set-associative table the
  * programs manage themselves (nanami_abi.h "Flow table"; docs/datapath.md
- * "Session 13: a flow table the programs manage").
+ * "Session 13: a flow table the programs manage", "Session 13 (fast14j)").
  *
  * Why not the kernel's LRU hash: its insert pops a free node from the CPU's
  * LRU list, rotating that list (up to four nodes of cold elements, one after
@@ -15,22 +15,42 @@
  *
  * Concurrency: a writer owns a slot while its sequence word is odd. It takes
  * it with a compare-and-swap from the even value it read (another CPU
- * writing the slot makes it give up: the flow is not recorded, the next
- * packet is judged again, as after an eviction), writes tag, key and value,
- * and releases it with the next even value. A reader takes a slot's key as
- * found only when the sequence word was even before and unchanged after it
- * compared the key, so a key half-written by another CPU never matches.
- * Loads are not reordered with loads, nor stores with stores, on the
- * architectures the matrix runs (x86-64); the compiler barriers keep clang
- * from reordering them.
+ * writing the slot makes it give up: nothing is written), writes, and
+ * releases it with the next even value. A reader copies the slot's value
+ * (the scratch entry's ft_val) and takes key and copy as found only when
+ * the sequence word was even before and unchanged after it compared the key
+ * AND copied the value: every decision is then made on one flow's value,
+ * never on a value another CPU wrote over it in between. A write back (a
+ * refresh, the epoch, an end tag) or a delete claims the slot from the
+ * value the reader saw, so it never lands in another flow's slot.
+ *
+ * Memory order: claims are compare-and-swap, releases a fetch-and-add and
+ * an insert's tag an exchange: full barriers in every JIT. The reader's
+ * loads are plain: the sequence/key/value/sequence order it needs holds
+ * only where loads are not reordered with loads (x86-64: TSO); BPF has no
+ * load-acquire before 6.15, and a fetch-and-add read on every packet would
+ * write the bucket's line from every CPU. Hence the #error below.
  */
 #ifndef NANAMI_FLOWTAB_BPF_H
 #define NANAMI_FLOWTAB_BPF_H
 
 #include "maps.bpf.h"
 
+#if !defined(__TARGET_ARCH_x86)
+#error "the flow table's lock-free reader relies on x86-64 load ordering (flowtab.bpf.h)"
+#endif
+
 #define nn_ft_barrier() asm volatile("" ::: "memory")
 #define NN_FT_READ32(x) (*(volatile __u32 *)&(x))
+
+/* Test builds only (selftests/bpf/flowtab_race.bpf.c): another CPU's write
+ * at a point of the protocol, made deterministic. The product has none. */
+#ifndef NN_FT_TEST_HOOK
+#define NN_FT_TEST_HOOK(point, b, w)
+#endif
+#define NN_FT_AT_READ 1	 /* reader: value copied, sequence not yet re-read */
+#define NN_FT_AT_WRITE 2 /* write back or delete: before the claim */
+#define NN_FT_AT_PUT 3	 /* insert: victim chosen, before the claim */
 
 static __always_inline __u64 nn_ft_hash(const struct nn_flow_key *k)
 {
@@ -57,10 +77,26 @@ static __always_inline int nn_ft_key_eq(const struct nn_flow_key *a, const struc
 	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
 }
 
-/* The way of @b holding @k (tag @tag), or -1: the slot's sequence word was
- * even and unchanged across the key's comparison (*@seq: that value). */
+static __always_inline void nn_ft_copy_val(struct nn_flow *dst, const struct nn_flow *src)
+{
+	const __u64 *s = (const __u64 *)(const void *)src;
+	__u64 *d = (__u64 *)(void *)dst;
+	int i;
+
+#pragma unroll
+	for (i = 0; i < (int)(sizeof(*dst) / 8); i++)
+		d[i] = s[i];
+}
+
+#define NN_FT_NONE -1 /* no way holds the key */
+#define NN_FT_TORN -2 /* a way held it, but was written while read */
+
+/* The way of @b holding @k (tag @tag), NN_FT_NONE or NN_FT_TORN: the slot's
+ * sequence word was even and unchanged across the key's comparison and,
+ * when @val is not NULL, the copy of its value into @val (*@seq: that
+ * sequence value). */
 static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_flow_key *k,
-				     __u32 tag, __u32 *seq)
+				     __u32 tag, __u32 *seq, struct nn_flow *val)
 {
 	int w;
 
@@ -76,46 +112,56 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 		nn_ft_barrier();
 		if (!nn_ft_key_eq(&b->slot[w].k, k))
 			continue;
+		if (val)
+			nn_ft_copy_val(val, &b->slot[w].f);
+		NN_FT_TEST_HOOK(NN_FT_AT_READ, b, w);
 		nn_ft_barrier();
 		if (NN_FT_READ32(b->seq[w]) != s)
-			continue;
+			return NN_FT_TORN;
 		*seq = s;
 		return w;
 	}
-	return -1;
+	return NN_FT_NONE;
 }
 
 /*
- * The way of @s->fk's bucket holding it (the bucket's index in
- * @s->ft_bucket), or -1. Global, verified once: the way is then an unknown
- * number to the verifier, so the rest of the program is walked once for a
- * hit, not once for each way the search could stop at.
+ * Find @s->fk: its bucket in @s->ft_bucket, its way in @s->ft_way, the
+ * sequence value it was read under in @s->ft_seq and a copy of its value in
+ * @s->ft_val; the way, or -1. A way written while it was read is looked up
+ * once more, then taken as a miss: the packet is judged again (fail
+ * closed). Global, verified once: the way is then an unknown number to the
+ * verifier, so the rest of the program is walked once for a hit, not once
+ * for each way the search could stop at.
  */
 __noinline int nn_ft_locate(struct nn_scratch *s)
 {
 	struct nn_flow_bucket *b;
-	__u32 tag, seq;
+	__u32 tag, seq = 1;
+	int w;
 
 	if (!s)
 		return -1;
+	s->ft_seq = 1; /* odd: nothing to write back to */
 	b = nn_ft_bucket(nn_ft_hash(&s->fk), &tag, &s->ft_bucket);
 	if (!b)
 		return -1;
-	return nn_ft_way(b, &s->fk, tag, &seq);
+	w = nn_ft_way(b, &s->fk, tag, &seq, &s->ft_val);
+	if (w == NN_FT_TORN)
+		w = nn_ft_way(b, &s->fk, tag, &seq, &s->ft_val);
+	if (w < 0)
+		return -1;
+	s->ft_way = w;
+	s->ft_seq = seq;
+	return w;
 }
 
-/* The entry of @s->fk, or NULL (expiry is the caller's: flow.bpf.h). */
+/* The value of @s->fk as read (a copy: write changes back with
+ * nn_ft_write_back), or NULL (expiry is the caller's: flow.bpf.h). */
 static __always_inline struct nn_flow *nn_ft_find(struct nn_scratch *s)
 {
-	struct nn_flow_bucket *b;
-	int w = nn_ft_locate(s);
-
-	if (w < 0)
+	if (nn_ft_locate(s) < 0)
 		return NULL;
-	b = bpf_map_lookup_elem(&nn_flows, &s->ft_bucket);
-	if (!b)
-		return NULL;
-	return &b->slot[w & (NN_FLOW_WAYS - 1)].f;
+	return &s->ft_val;
 }
 
 /* Take way @w of @b from its even sequence value @s: 1 when this CPU owns
@@ -127,46 +173,115 @@ static __always_inline int nn_ft_claim(struct nn_flow_bucket *b, int w, __u32 s)
 	return __sync_val_compare_and_swap(&b->seq[w & (NN_FLOW_WAYS - 1)], s, s + 1) == s;
 }
 
-static __always_inline void nn_ft_release(struct nn_flow_bucket *b, int w, __u32 s)
+/* Odd to the next even value, returned: a locked add, so the slot's stores
+ * are visible before the release is. */
+static __always_inline __u32 nn_ft_release(struct nn_flow_bucket *b, int w)
 {
-	nn_ft_barrier();
-	*(volatile __u32 *)&b->seq[w & (NN_FLOW_WAYS - 1)] = s + 2;
+	return __sync_fetch_and_add(&b->seq[w & (NN_FLOW_WAYS - 1)], 1) + 1;
 }
 
-/* Remove @k's entry, if there is one. Global, verified once (a rare path:
- * an expired or cut flow). 1 when it removed one. */
-__noinline int nn_ft_delete(struct nn_flow_key *k)
+/* The slot nn_ft_locate() found for @s, claimed from the sequence value it
+ * was read under: NULL when another CPU has written it since (then the
+ * slot may hold another flow: nothing may be written there). */
+static __always_inline struct nn_flow_bucket *nn_ft_claim_found(struct nn_scratch *s)
+{
+	struct nn_flow_bucket *b = bpf_map_lookup_elem(&nn_flows, &s->ft_bucket);
+
+	if (!b)
+		return NULL;
+	NN_FT_TEST_HOOK(NN_FT_AT_WRITE, b, s->ft_way & (NN_FLOW_WAYS - 1));
+	if (!nn_ft_claim(b, s->ft_way, s->ft_seq))
+		return NULL;
+	return b;
+}
+
+/*
+ * Write @s->ft_val (changed by the caller: a refresh, the epoch, an end
+ * tag) back into the slot it was read from, if that slot was not written
+ * since; a lost write costs at most a judgement again. 1 when written.
+ * Global, verified once.
+ */
+__noinline int nn_ft_write_back(struct nn_scratch *s)
 {
 	struct nn_flow_bucket *b;
-	__u32 tag, seq, idx;
 	int w;
 
-	if (!k)
+	if (!s)
 		return 0;
-	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
+	b = nn_ft_claim_found(s);
+	if (!b) {
+		s->ft_seq = 1;
+		return 0;
+	}
+	w = s->ft_way & (NN_FLOW_WAYS - 1);
+	nn_ft_copy_val(&b->slot[w].f, &s->ft_val);
+	/* The value this CPU released: a later write back of this packet
+	 * claims from it. */
+	s->ft_seq = nn_ft_release(b, w);
+	return 1;
+}
+
+/* Remove the entry nn_ft_locate() found for @s, if no other CPU has
+ * written its slot since. Global, verified once (a rare path: an expired
+ * or cut flow). 1 when it removed it. */
+__noinline int nn_ft_delete(struct nn_scratch *s)
+{
+	struct nn_flow_bucket *b;
+	int w;
+
+	if (!s)
+		return 0;
+	b = nn_ft_claim_found(s);
+	s->ft_seq = 1;
 	if (!b)
 		return 0;
-	w = nn_ft_way(b, k, tag, &seq);
-	if (w < 0 || !nn_ft_claim(b, w, seq))
-		return 0;
-	*(volatile __u32 *)&b->tag[w & (NN_FLOW_WAYS - 1)] = 0;
-	nn_ft_release(b, w, seq);
+	w = s->ft_way & (NN_FLOW_WAYS - 1);
+	*(volatile __u32 *)&b->tag[w] = 0;
+	nn_ft_release(b, w);
 	return 1;
+}
+
+/* 1 when a way of @b other than @mine holds @k or is being written under
+ * @k's tag (another CPU's insert of the same key, maybe). */
+static __always_inline int nn_ft_elsewhere(struct nn_flow_bucket *b, const struct nn_flow_key *k,
+					   __u32 tag, int mine)
+{
+	int w;
+
+#pragma unroll
+	for (w = 0; w < NN_FLOW_WAYS; w++) {
+		__u32 s;
+
+		if (w == mine || NN_FT_READ32(b->tag[w]) != tag)
+			continue;
+		s = NN_FT_READ32(b->seq[w]);
+		if (s & 1)
+			return 1;
+		nn_ft_barrier();
+		if (nn_ft_key_eq(&b->slot[w].k, k))
+			return 1;
+	}
+	return 0;
 }
 
 /*
  * Record @f under @k: into the way holding @k already (another CPU's
  * insert raced this one), else an empty way, else the way seen least
  * recently (the bucket's LRU: the table evicts as the kernel's LRU does,
- * by approximation). Losing the slot to another CPU's write records
- * nothing: the flow's next packet is judged again. Global, verified once.
- * 1 when it recorded the flow.
+ * by approximation). Each way's sequence word is read before its tag and
+ * last_seen, so the claim fails if the way changed after it was chosen.
+ * One key, one way: the insert's tag is exchanged in (a full barrier)
+ * before the other ways are searched again, so of two CPUs inserting the
+ * same key into two ways at least one sees the other and backs off (both
+ * may: the flow is then not recorded). Losing the slot records nothing:
+ * the flow's next packet is judged again. Global, verified once. 1 when
+ * it recorded the flow.
  */
 __noinline int nn_ft_put(struct nn_flow_key *k, struct nn_flow *f)
 {
 	__u64 oldest = ~0ull, *dst, *src;
 	struct nn_flow_bucket *b;
-	__u32 tag, seq, s, idx;
+	__u32 tag, seq = 1, idx, old;
 	int w, victim = -1, i;
 
 	if (!k || !f)
@@ -174,47 +289,52 @@ __noinline int nn_ft_put(struct nn_flow_key *k, struct nn_flow *f)
 	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
 	if (!b)
 		return 0;
-	w = nn_ft_way(b, k, tag, &seq);
+	w = nn_ft_way(b, k, tag, &seq, NULL);
 	if (w >= 0) {
 		victim = w;
 	} else {
 #pragma unroll
 		for (i = 0; i < NN_FLOW_WAYS; i++) {
+			__u32 si = NN_FT_READ32(b->seq[i]);
 			__u64 seen;
 
+			if (si & 1)
+				continue; /* another CPU's: not ours to take */
+			nn_ft_barrier();
 			if (!NN_FT_READ32(b->tag[i])) {
 				victim = i;
+				seq = si;
 				break;
 			}
 			seen = *(volatile __u64 *)&b->slot[i].f.last_seen_ns;
 			if (seen < oldest) {
 				oldest = seen;
 				victim = i;
+				seq = si;
 			}
 		}
 		if (victim < 0)
 			return 0;
-		seq = NN_FT_READ32(b->seq[victim & (NN_FLOW_WAYS - 1)]);
 	}
 	victim &= NN_FLOW_WAYS - 1;
+	NN_FT_TEST_HOOK(NN_FT_AT_PUT, b, victim);
 	if (!nn_ft_claim(b, victim, seq))
 		return 0;
-	s = seq;
-	*(volatile __u32 *)&b->tag[victim] = 0;
-	nn_ft_barrier();
+	old = __sync_lock_test_and_set(&b->tag[victim], tag);
+	if (nn_ft_elsewhere(b, k, tag, victim)) {
+		/* Another CPU has (or is recording) this key: the victim
+		 * keeps what it held. */
+		*(volatile __u32 *)&b->tag[victim] = old;
+		nn_ft_release(b, victim);
+		return 0;
+	}
 	dst = (__u64 *)(void *)&b->slot[victim].k;
 	src = (__u64 *)(void *)k;
 #pragma unroll
 	for (i = 0; i < (int)(sizeof(*k) / 8); i++)
 		dst[i] = src[i];
-	dst = (__u64 *)(void *)&b->slot[victim].f;
-	src = (__u64 *)(void *)f;
-#pragma unroll
-	for (i = 0; i < (int)(sizeof(*f) / 8); i++)
-		dst[i] = src[i];
-	nn_ft_barrier();
-	*(volatile __u32 *)&b->tag[victim] = tag;
-	nn_ft_release(b, victim, s);
+	nn_ft_copy_val(&b->slot[victim].f, f);
+	nn_ft_release(b, victim);
 	return 1;
 }
 

@@ -306,7 +306,13 @@ struct nn_scratch {
 	 * program's own frame, on the deepest chain, cannot spare. */
 	struct nn_flow_key fk __attribute__((aligned(8))); /* hashed by words */
 	struct nn_flow fv;
-	__u32 ft_bucket; /* nn_ft_locate()'s bucket of fk */
+	/* nn_ft_locate()'s find of fk: its bucket, way, the sequence value
+	 * it was read under (odd: none, or lost to another CPU's write) and
+	 * the copy of its value every decision reads (flowtab.bpf.h). */
+	__u32 ft_bucket;
+	__u32 ft_way;
+	__u32 ft_seq;
+	struct nn_flow ft_val __attribute__((aligned(8))); /* copied by words */
 	/* A denied flow's entry for nn_denied (fk is its key): written
 	 * only after a judge dropped the packet, when fv is not needed. */
 	struct nn_denied dv;
