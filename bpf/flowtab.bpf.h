@@ -48,7 +48,7 @@
 #ifndef NN_FT_TEST_HOOK
 #define NN_FT_TEST_HOOK(point, b, w)
 #endif
-#define NN_FT_AT_READ 1	 /* reader: value copied, sequence not yet re-read */
+#define NN_FT_AT_READ 1	 /* reader: key compared, value not yet copied */
 #define NN_FT_AT_WRITE 2 /* write back or delete: before the claim */
 #define NN_FT_AT_PUT 3	 /* insert: victim chosen, before the claim */
 
@@ -112,9 +112,9 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 		nn_ft_barrier();
 		if (!nn_ft_key_eq(&b->slot[w].k, k))
 			continue;
+		NN_FT_TEST_HOOK(NN_FT_AT_READ, b, w);
 		if (val)
 			nn_ft_copy_val(val, &b->slot[w].f);
-		NN_FT_TEST_HOOK(NN_FT_AT_READ, b, w);
 		nn_ft_barrier();
 		if (NN_FT_READ32(b->seq[w]) != s)
 			return NN_FT_TORN;
