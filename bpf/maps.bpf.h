@@ -101,8 +101,8 @@ struct {
 /* Tracked flows, shared by both directions and every generation: buckets
  * of NN_FLOW_WAYS slots the programs manage (flowtab.bpf.h), then one entry
  * holding the hash seed (nanami_abi.h "Flow table"; the loader sizes it).
- * Mmapable so that its values start on a page: each bucket is six whole
- * lines, its tags and sequence words in the first. */
+ * Mmapable so that its values start on a page: each bucket is ten whole
+ * lines (640 bytes), its tags and sequence words in the first. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_MMAPABLE);
@@ -113,7 +113,7 @@ struct {
 
 /* Flows the policy dropped, remembered (nanami_abi.h "Denied flows"): a
  * table of their own, so a flood of distinct denied flows evicts only these,
- * never a live flow. Per-CPU LRU lists as nn_flows: a flood's inserts take
+ * never a live flow. Per-CPU LRU lists: a flood's inserts take
  * no global lock, and evict only the flooding CPU's share (the loader sizes
  * it; docs/datapath.md "A denied flow remembered"). */
 struct {

@@ -324,8 +324,9 @@ struct nn_flow {
  * NN_FLOW_WAYS slots. tag[w] is 0 for an empty slot, else (hash >> 32) | 1
  * of the key in slot w; seq[w] is odd while a CPU writes slot w (taken with
  * a compare-and-swap from the even value) and even otherwise: a reader
- * trusts a slot's key only when seq[w] was even and the same before and
- * after it read the key. The table's last entry (index mask + 1) is not a
+ * trusts a slot's key and its copy of the value only when seq[w] was even
+ * and the same before and after it read both, and writes back only under
+ * a claim from that value. The table's last entry (index mask + 1) is not a
  * bucket: its first 8 bytes hold the hash seed, chosen at random when the
  * map is created and read back when a later load adopts it (the programs
  * take it as rodata). Eviction: an insert into a full bucket replaces the
@@ -345,9 +346,15 @@ struct nn_flow_bucket {
 
 /* A key's hash under the table's @seed: a multiply-xorshift over its five
  * 8-byte words (the key is 8-byte aligned wherever it is hashed: a slot, the
- * scratch entry), keyed so that a sender cannot choose keys sharing a
- * victim flow's bucket to evict it. Bucket: h & mask; tag: (h >> 32) | 1.
- * Shared by the programs and user space (user/dp/flowtab.c). */
+ * scratch entry), seeded so that a sender does not know which keys share a
+ * victim flow's bucket. Not a keyed PRF: a difference only in a word's bit
+ * 63 passes the multiply unchanged whatever the seed, so flipping bit 63 of
+ * word i and bits 63 and 31 of word i+1 gives the same hash under every
+ * seed (pairs of keys that collide, not keys aimed at a chosen flow; a
+ * keyed hash such as SipHash-1-3 would close it at ~100 more instructions
+ * a lookup: docs/datapath.md "Session 13 (fast14j)"). Bucket: h & mask;
+ * tag: (h >> 32) | 1. Shared by the programs and user space
+ * (user/dp/flowtab.c). */
 static inline __u64 nn_flow_hash(const struct nn_flow_key *k, __u64 seed)
 {
 	const __u64 *w = (const __u64 *)(const void *)k;

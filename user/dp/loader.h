@@ -53,6 +53,10 @@ static inline uint32_t nn_srcf_lines_for(const struct nn_capacity *c)
 	return (uint32_t)l;
 }
 
+/* The largest --max-flows: 2^22 buckets of NN_FLOW_WAYS, 2.5 GiB; the next
+ * power of two (5 GiB) passes an array map's 32-bit size. */
+#define NN_MAX_FLOWS ((uint32_t)NN_FLOW_WAYS << 22)
+
 /* nn_flows' buckets for @c (the programs' nn_flow_mask + 1): room for
  * max_flows in buckets of NN_FLOW_WAYS, a power of two (the programs mask
  * the hash); the map has one more entry, the seed's (nanami_abi.h). */
