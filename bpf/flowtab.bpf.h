@@ -185,7 +185,10 @@ static __always_inline __u32 nn_ft_release(struct nn_flow_bucket *b, int w)
  * slot may hold another flow: nothing may be written there). */
 static __always_inline struct nn_flow_bucket *nn_ft_claim_found(struct nn_scratch *s)
 {
-	struct nn_flow_bucket *b = bpf_map_lookup_elem(&nn_flows, &s->ft_bucket);
+	/* The map key on this frame: 6.1 takes no global function's memory
+	 * argument (@s) as one. */
+	__u32 idx = s->ft_bucket;
+	struct nn_flow_bucket *b = bpf_map_lookup_elem(&nn_flows, &idx);
 
 	if (!b)
 		return NULL;
