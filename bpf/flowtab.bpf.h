@@ -24,8 +24,9 @@
  * refresh, the epoch, an end tag) or a delete claims the slot from the
  * value the reader saw, so it never lands in another flow's slot.
  *
- * Memory order: claims are compare-and-swap, releases a fetch-and-add and
- * an insert's tag an exchange: full barriers in every JIT. The reader's
+ * Memory order: claims are compare-and-swap, releases an atomic add and an
+ * insert's tag an exchange: full barriers on x86-64 (locked instructions;
+ * arm64's JIT emits a barrier only for the fetching forms). The reader's
  * loads are plain: the sequence/key/value/sequence order it needs holds
  * only where loads are not reordered with loads (x86-64: TSO); BPF has no
  * load-acquire before 6.15, and a fetch-and-add read on every packet would
@@ -173,8 +174,8 @@ static __always_inline int nn_ft_claim(struct nn_flow_bucket *b, int w, __u32 s)
 	return __sync_val_compare_and_swap(&b->seq[w & (NN_FLOW_WAYS - 1)], s, s + 1) == s;
 }
 
-/* Odd to the next even value, returned: a locked add, so the slot's stores
- * are visible before the release is. */
+/* Odd to the next even value, returned: a locked add (x86-64), so the
+ * slot's stores are visible before the release is. */
 static __always_inline __u32 nn_ft_release(struct nn_flow_bucket *b, int w)
 {
 	return __sync_fetch_and_add(&b->seq[w & (NN_FLOW_WAYS - 1)], 1) + 1;
