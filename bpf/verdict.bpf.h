@@ -210,9 +210,9 @@ static __always_inline int nn_flow_side(int is_b, const __u8 dir)
  * tag carries its epoch, so a flip (revocation, policy change, a host
  * address change) makes it stale at once. 1 when the packet was decided.
  */
-static __always_inline int nn_flow_fast(struct nn_scratch *s, struct nn_flow *f,
-					struct nn_pkt *p, __u32 epoch, const __u8 dir, int is_b,
-					__u64 now, struct nn_judgement *j)
+static __always_inline int nn_flow_fast(struct nn_scratch *s, struct nn_flow *f, struct nn_pkt *p,
+					__u32 epoch, const __u8 dir, int is_b, __u64 now,
+					struct nn_judgement *j)
 {
 	__u64 t;
 

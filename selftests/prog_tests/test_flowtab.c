@@ -152,8 +152,8 @@ static void test_full_bucket_evicts_lru(void **state)
 	fresh = reply(&d, 5003);
 	assert_false(fresh.passed);
 	if (evicted.reason != fresh.reason)
-		fail_msg("the evicted flow's reply: reason %u, on an empty table %u", evicted.reason,
-			 fresh.reason);
+		fail_msg("the evicted flow's reply: reason %u, on an empty table %u",
+			 evicted.reason, fresh.reason);
 	munmap(t, len);
 	dpt_close(&d);
 }
