@@ -190,6 +190,42 @@ static void test_busy_slot_not_matched(void **state)
 	dpt_close(&d);
 }
 
+/* A reply that hits its flow writes back into the slot what it changed:
+ * the refresh of a last_seen 2 s old and the overlay end's tag (the value
+ * is decided on a copy: a lost write back would leave both as they were). */
+static void test_hit_written_back(void **state)
+{
+	struct nn_flow_bucket *t;
+	struct dpt_result r;
+	uint64_t seen;
+	uint32_t nb;
+	size_t len;
+	struct dpt d;
+	int w;
+
+	(void)state;
+	assert_int_equal(dpt_open_tables(&d, NN_FRAMING_L3, NN_FLOW_WAYS, 0), 0);
+	assert_int_equal(dpt_apply(&d, mf_base, &(struct nn_apply_result){ 0 }), 0);
+	open_flow(&d, 5000);
+	t = table(&d, &nb, &len);
+	w = way_of(t, 5000);
+	assert_true(w >= 0);
+	seen = t->slot[w].f.last_seen_ns;
+	t->slot[w].f.last_seen_ns = seen - 2000000000ull;
+	assert_int_equal(t->slot[w].f.end[0] | t->slot[w].f.end[1], 0);
+	r = reply(&d, 5000);
+	assert_true(r.passed && r.flow_hit);
+	if (t->slot[w].f.last_seen_ns < seen || !(t->slot[w].f.end[0] | t->slot[w].f.end[1]))
+		fail_msg("the hit's changes not written back: last_seen %llu (was %llu), end %#llx "
+			 "%#llx",
+			 (unsigned long long)t->slot[w].f.last_seen_ns, (unsigned long long)seen,
+			 (unsigned long long)t->slot[w].f.end[0],
+			 (unsigned long long)t->slot[w].f.end[1]);
+	assert_int_equal(t->seq[w] & 1, 0);
+	munmap(t, len);
+	dpt_close(&d);
+}
+
 /* 500 flows in a table of 4096: user space (nn_flow_find, nn_flow_count)
  * sees each one the programs recorded, with its opener. */
 static void test_user_space_finds_flows(void **state)
@@ -256,6 +292,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_bucket_evicts_lru, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_busy_slot_not_matched, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_hit_written_back, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_user_space_finds_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_seed_kept_across_loads, setup, teardown),
 	};
