@@ -161,7 +161,7 @@ static __always_inline void nn_flow_touch(struct nn_scratch *s, struct nn_pkt *p
 		return;
 	f->state = state;
 	f->last_seen_ns = now;
-	nn_ft_write_back(s);
+	nn_ft_mark(s);
 }
 
 /* Record the flow of @p under key @k (nn_flow_key_make() of @p: @is_b).

@@ -312,6 +312,7 @@ struct nn_scratch {
 	__u32 ft_bucket;
 	__u32 ft_way;
 	__u32 ft_seq;
+	__u32 ft_dirty; /* ft_val changed: nn_ft_commit() writes it back */
 	struct nn_flow ft_val __attribute__((aligned(8))); /* copied by words */
 	/* A denied flow's entry for nn_denied (fk is its key): written
 	 * only after a judge dropped the packet, when fv is not needed. */

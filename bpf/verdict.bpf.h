@@ -85,7 +85,7 @@ static __always_inline int nn_flow_revalidate(struct nn_scratch *s, __u32 epoch)
 	}
 	if (!nn_dry_run) {
 		s->ft_val.epoch = epoch;
-		nn_ft_write_back(s);
+		nn_ft_mark(s);
 	}
 	return 1;
 }
@@ -265,7 +265,7 @@ static __always_inline void nn_flow_end_set(struct nn_scratch *s, struct nn_flow
 	}
 	t = NN_FLOW_END(epoch, dirs, end->kind, end->stat_slot);
 	*slotp = t;
-	nn_ft_write_back(s);
+	nn_ft_mark(s);
 }
 
 /*
@@ -328,6 +328,8 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 	 * identity passes step 1, so none is looked up. The verdict is the
 	 * one nn_check_src / nn_check_dst give an unknown address. */
 	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (s)
+		s->ft_dirty = 0; /* no flow of an earlier packet is written back */
 	if (nn_srcf_absent(epoch, dir == NN_DIR_FROM_OVERLAY ? p.src : p.dst, s)) {
 		j.reason = dir == NN_DIR_FROM_OVERLAY ? NN_R_SPOOF : NN_R_UNKNOWN_DST;
 		return nn_finish(c, &p, &j, epoch);
@@ -370,6 +372,8 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		nn_flow_end_set(s, f, is_b, dir, epoch, end);
 	}
 done:
+	if (!nn_dry_run)
+		nn_ft_commit();
 	if (p.frag != NN_FRAG_LATER)
 		nn_remember(&p, &j, epoch, dir, now, may_open, s, is_b);
 	return nn_finish(c, &p, &j, epoch);
