@@ -324,6 +324,9 @@ static void test_failed_first_apply_reads_back(void **state)
 	junk = fill_addrs(&v, NN_SLOT(1));
 	assert_true(junk > keep);
 	assert_int_equal(nn_apply(own.dp, u->base, &res, &errs), NN_APPLY_FAILED);
+	assert_true(errs.n > 0);
+	assert_non_null(strstr(errs.msgs[errs.n - 1], "into nn_addrs ("));
+	assert_non_null(strstr(errs.msgs[errs.n - 1], "previous one stays enforced"));
 	nn_errlist_free(&errs);
 	assert_int_equal(res.error, -E2BIG);
 	/* Room again, but @keep entries of the failed attempt's half stay. */
@@ -344,6 +347,50 @@ static void test_failed_first_apply_reads_back(void **state)
 	nn_dp_close(own.dp);
 }
 
+/* The same two through the build and the writes at once (dp/apply_pipe.c:
+ * a large first apply, or one with new counter slots): a map refusing a
+ * chunk fails the whole apply, names the map, and undoes the names. */
+static size_t saved_par_min;
+
+static int setup_piped(void **state)
+{
+	saved_par_min = nn_apply_want_par_min;
+	nn_apply_want_par_min = 1;
+	return setup(state);
+}
+
+static int teardown_piped(void **state)
+{
+	nn_apply_want_par_min = saved_par_min;
+	return teardown(state);
+}
+
+/* A large first apply through the pipeline on maps of its own: every
+ * entry of every chunk of every map written (the record, nn_apply_check,
+ * equals the maps). */
+static void test_piped_large_first_apply(void **state)
+{
+	struct ut *u = *state;
+	struct nn_load_opts o = { .framing = NN_FRAMING_L3, .load_xdp_direct = true };
+	struct nn_errlist errs = { 0 };
+	struct nn_apply_result res;
+	struct nn_policy *big = with_rules(u, mf_json_moved, 9000);
+	struct nn_dp *dp = NULL;
+	size_t differ = 1;
+
+	o.cap = u->t.dp->opts.cap;
+	o.cap.max_rules = 16384;
+	o.cap.max_cells = 1 << 17;
+	assert_int_equal(nn_dp_load(&o, &dp), 0);
+	assert_int_equal(nn_apply(dp, big, &res, &errs), NN_APPLY_APPLIED);
+	nn_errlist_free(&errs);
+	assert_true(res.writes > 9000);
+	assert_int_equal(nn_apply_check(dp, &differ), 0);
+	assert_int_equal(differ, 0);
+	nn_policy_free(big);
+	nn_dp_close(dp);
+}
+
 static void test_outcome_names(void **state)
 {
 	(void)state;
@@ -356,6 +403,12 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_full_map_is_a_failure, setup, teardown),
+		{ "test_failed_first_apply_reads_back_piped", test_failed_first_apply_reads_back,
+		  setup_piped, teardown_piped, NULL },
+		{ "test_failed_large_apply_leaves_names_piped",
+		  test_failed_large_apply_leaves_names, setup_piped, teardown_piped, NULL },
+		{ "test_piped_large_first_apply", test_piped_large_first_apply, setup_piped,
+		  teardown_piped, NULL },
 		cmocka_unit_test_setup_teardown(test_over_cell_capacity_is_a_rejection, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_failed_large_apply_leaves_names, setup,

@@ -24,6 +24,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dp/cache.h"
 #include "dp/counters.h"
 #include "dptest.h"
 #include "examples.h"
@@ -499,6 +500,21 @@ static void record_matches(struct ut *u)
 	assert_int_equal(differ, 0);
 }
 
+/* The standby half's record is kept as its difference from the live one
+ * (dp/cache.h) of at most @n keys per map: not a second whole record. */
+static void standby_as_diff(struct ut *u, size_t n)
+{
+	const struct nn_apply_cache *c = u->t.dp->apply_cache;
+	int set;
+
+	assert_non_null(c);
+	assert_true(c->sb.held);
+	for (set = 0; set < SET_COUNT; set++) {
+		assert_int_equal(c->have[set][NN_SLOT(c->epoch) ^ 1].n, 0);
+		assert_true(c->sb.keys[set].n <= n);
+	}
+}
+
 /* After the idle sync of the standby half, a one-device change writes only
  * that device's address, the flip, nn_meta and the source filter's stamp;
  * the record stays exact. */
@@ -519,6 +535,7 @@ static void test_standby_sync_then_one_device(void **state)
 	assert_int_equal(nn_apply_sync_standby(u->t.dp, &w), 0);
 	assert_true(w > 10);
 	record_matches(u);
+	standby_as_diff(u, 0);
 	assert_int_equal(nn_apply_sync_standby(u->t.dp, &w), 0);
 	assert_int_equal(w, 0);
 	res = apply(u, bob_off);

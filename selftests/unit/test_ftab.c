@@ -214,6 +214,32 @@ static void test_reserve(void **state)
 	nn_ftab_free(&c);
 }
 
+/* A large table reserved to its count (a generation's record) grows by an
+ * eighth on the next put, not twice: the first device the incremental path
+ * added doubled 1.7M entries' arrays at 1M devices. */
+static void test_grow_past_reserve(void **state)
+{
+	static const uint8_t v[VSZ] = { 1 };
+	size_t n = 70000, i;
+	struct nn_ftab t;
+	uint8_t k[KSZ] = { 0 };
+
+	(void)state;
+	nn_ftab_init(&t, KSZ, VSZ);
+	assert_int_equal(nn_ftab_reserve(&t, n), 0);
+	for (i = 0; i <= n; i++) {
+		memcpy(k, &i, sizeof(i));
+		assert_int_equal(nn_ftab_put(&t, k, v), 0);
+	}
+	assert_int_equal(t.n, n + 1);
+	assert_true(t.ecap > n && t.ecap <= n + n / 8);
+	for (i = 0; i <= n; i += 997) {
+		memcpy(k, &i, sizeof(i));
+		assert_true(nn_ftab_find(&t, k) >= 0);
+	}
+	nn_ftab_free(&t);
+}
+
 /* Deletion: backward shift in the index, the last entry renumbered into
  * the hole. Every entry number must still name a present key, and every
  * present key must still be found through its probe run. */
@@ -313,7 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_model), cmocka_unit_test(test_shared_copies),
 		cmocka_unit_test(test_reserve),	      cmocka_unit_test(test_delete),
-		cmocka_unit_test(test_churn_bounded),
+		cmocka_unit_test(test_churn_bounded), cmocka_unit_test(test_grow_past_reserve),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -62,7 +62,7 @@ static void test_example_structure(void **state)
 	assert_true(i >= 0);
 	assert_int_equal(p->devices[i].traffic_mode, NN_TM_FULL_TUNNEL);
 	assert_int_equal(p->devices[i].routing_mode, NN_RM_MANUAL);
-	assert_string_equal(p->devices[i].egress, "gw-fra-1");
+	assert_string_equal(nn_device_egress(p, &p->devices[i]), "gw-fra-1");
 	assert_true(p->devices[i].egress_here);
 	assert_true(p->devices[i].has_addr4);
 	assert_int_equal(nn_addr_parse("100.96.16.2", a, NULL), 0);
@@ -80,7 +80,7 @@ static void test_example_structure(void **state)
 	i = dev(p, "carol-desktop");
 	assert_int_equal(p->devices[i].traffic_mode, NN_TM_FULL_TUNNEL);
 	assert_int_equal(p->devices[i].routing_mode, NN_RM_AUTO);
-	assert_string_equal(p->devices[i].egress, "gw-fra-1");
+	assert_string_equal(nn_device_egress(p, &p->devices[i]), "gw-fra-1");
 	assert_true(p->devices[i].egress_here);
 	assert_int_equal(p->devices[i].network, 1);
 	i = dev(p, "carol-old-laptop");
@@ -525,6 +525,20 @@ static void test_device_strict_types(void **state)
 		assert_int_equal(r.err, 0);
 		assert_string_equal(r.p->devices[dev(r.p, "bob-phone")].endpoint,
 				    "[2001:db8::7]:51820");
+		done(&r);
+	}
+	/* the longest text a valid endpoint can have fits the device's room
+	 * (NN_ENDPOINT_MAX) whole */
+	{
+		static const char longest[] =
+			"[0000:0000:0000:0000:0000:ffff:255.255.255.255]:65535";
+		json_t *d = doc();
+		struct res r;
+
+		jset(d, DEV(1) ".endpoint", json_string(longest));
+		run(d, &r);
+		assert_int_equal(r.err, 0);
+		assert_string_equal(r.p->devices[dev(r.p, "bob-phone")].endpoint, longest);
 		done(&r);
 	}
 }

@@ -483,7 +483,7 @@ static void test_routing(void **state)
 	d = doc();
 	jset(d, DEV(0) ".routing_preference.egress_device", json_string("gw-ams-1"));
 	dv = route(d, &r, "alice-laptop");
-	assert_string_equal(dv->egress, "gw-ams-1");
+	assert_string_equal(nn_device_egress(r.p, dv), "gw-ams-1");
 	assert_false(dv->egress_here);
 	assert_int_equal(r.e.n, 0);
 	done(&r);
@@ -493,7 +493,7 @@ static void test_routing(void **state)
 	jset(d, DEV(0) ".routing_preference.egress_device", json_string("gw-ams-1"));
 	jset(d, "nodes.0.roles", jparse("[\"ingress_gateway\"]"));
 	dv = route(d, &r, "alice-laptop");
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_false(dv->egress_here);
 	assert_true(has_msg(
 		&r,
@@ -506,7 +506,7 @@ static void test_routing(void **state)
 	jset(d, NET0 ".gateways", jparse("[\"gw-fra-1\"]"));
 	jset(d, DEV(0) ".routing_preference.egress_device", json_string("gw-ams-1"));
 	dv = route(d, &r, "alice-laptop");
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_true(has_msg(
 		&r,
 		"device=alice-laptop: egress_device gw-ams-1 is not one of the network's gateways",
@@ -518,13 +518,13 @@ static void test_routing(void **state)
 	d = doc();
 	jset(d, "gateway.roles", jparse("[\"ingress_gateway\"]"));
 	dv = route(d, &r, "alice-laptop");
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_false(dv->egress_here);
 	assert_true(has_msg(
 		&r, "device=alice-laptop: egress_device gw-fra-1 lacks the role exit_gateway",
 		NULL));
 	dv = &r.p->devices[dev(r.p, "carol-desktop")];
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_false(dv->egress_here);
 	done(&r);
 
@@ -533,7 +533,7 @@ static void test_routing(void **state)
 	jset(d, GLOBEX ".gateways", jparse("[\"gw-ams-1\"]"));
 	dv = route(d, &r, "carol-desktop");
 	assert_false(r.p->networks[1].served_here);
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_false(dv->egress_here);
 	done(&r);
 
@@ -545,17 +545,32 @@ static void test_routing(void **state)
 	dv = route(d, &r, "alice-laptop");
 	assert_int_equal(dv->traffic_mode, NN_TM_VPN_ONLY);
 	assert_int_equal(dv->routing_mode, NN_RM_MANUAL);
-	assert_string_equal(dv->egress, "gw-ams-1");
+	assert_string_equal(nn_device_egress(r.p, dv), "gw-ams-1");
 	dv = &r.p->devices[dev(r.p, "bob-phone")];
 	assert_int_equal(dv->traffic_mode, NN_TM_VPN_ONLY);
-	assert_string_equal(dv->egress, "gw-ams-1");
+	assert_string_equal(nn_device_egress(r.p, dv), "gw-ams-1");
+	done(&r);
+
+	/* the user's egress beats the network's and the defaults' (the
+	 * device names the layer, nn_device_egress() reads its name) */
+	d = doc();
+	jset(d, DEV(0) ".routing_preference", jparse("{\"routing_mode\": \"manual\"}"));
+	jset(d, NET0 ".users.0.routing_preference",
+	     jparse("{\"traffic_mode\": \"full_tunnel\", \"egress_device\": \"gw-ams-1\"}"));
+	jset(d, NET0 ".routing_policy", jparse("{\"egress_device\": \"gw-fra-1\"}"));
+	jset(d, "system_defaults.egress_device", json_string("gw-fra-1"));
+	dv = route(d, &r, "alice-laptop");
+	assert_int_equal(dv->routing_mode, NN_RM_MANUAL);
+	assert_string_equal(nn_device_egress(r.p, dv), "gw-ams-1");
+	assert_false(dv->egress_here);
+	assert_int_equal(r.e.n, 0);
 	done(&r);
 
 	/* a manual full_tunnel device with no egress named anywhere */
 	d = doc();
 	jset(d, DEV(0) ".routing_preference", jparse("{\"routing_mode\": \"manual\"}"));
 	dv = route(d, &r, "alice-laptop");
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_false(dv->egress_here);
 	assert_true(
 		has_msg(&r, "device=alice-laptop: routing_mode manual but no egress_device", NULL));
@@ -576,14 +591,14 @@ static void test_routing(void **state)
 	jset(d, DEV(0) ".routing_preference.egress_device", json_string("gw-ams-1"));
 	jset(d, "nodes.0.state", json_string("disabled"));
 	dv = route(d, &r, "alice-laptop");
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_true(has_msg(&r, "egress_device gw-ams-1 is a disabled node", NULL));
 	done(&r);
 	d = doc();
 	jset(d, NET0 ".gateways", jparse("[\"gw-fra-1\", \"gw-xyz\"]"));
 	jset(d, DEV(0) ".routing_preference.egress_device", json_string("gw-xyz"));
 	dv = route(d, &r, "alice-laptop");
-	assert_string_equal(dv->egress, "");
+	assert_string_equal(nn_device_egress(r.p, dv), "");
 	assert_true(has_msg(&r, "egress_device gw-xyz is not a known node", NULL));
 	done(&r);
 }

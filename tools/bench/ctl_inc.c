@@ -261,9 +261,11 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 		err = -ENOENT;
 		goto out;
 	}
+	step("the first change (revoke)");
 	v = json_deep_copy(d);
 	err = one(&r, "upsert", json_string_value(json_object_get(d, "device_id")), v, &res);
 	nn_key_to_base64(kb, b64);
+	step("restore");
 	v = json_deep_copy(d);
 	json_object_set_new(v, "public_key", json_string(b64));
 	if (!err)
@@ -274,6 +276,7 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 			    json_pack("{s:s}", "traffic_mode", "full_tunnel"));
 	if (!err)
 		err = one(&r, "upsert", json_string_value(json_object_get(d, "device_id")), v, &rt);
+	step("key rotation, routing preference");
 	/* A new device of the same user, in the same /64, no IPv4. */
 	v = json_deep_copy(d);
 	snprintf(addr, sizeof(addr), "%s", json_string_value(json_object_get(d, "overlay_ipv6")));
@@ -288,6 +291,7 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 	json_object_set_new(v, "public_key", json_string(b64));
 	if (!err)
 		err = one(&r, "upsert", "bench-new", v, &add);
+	step("add");
 	if (!err)
 		err = one(&r, "delete", "bench-new", NULL, &del);
 	if (err)

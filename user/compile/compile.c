@@ -896,6 +896,13 @@ static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
 }
 
 /* STAR_D flags of resource regions, once every cell is known. */
+/* emit_addrs() beside the emit of the cells (nn_c_emit_cells' @also): it
+ * reads the cell tables (the flags) and writes only s->out's addresses. */
+static int emit_addrs_job(struct cstate *s, const void *slots)
+{
+	return emit_addrs(s, slots);
+}
+
 static void prefix_flags(struct cstate *s)
 {
 	size_t i;
@@ -976,9 +983,7 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 	if (!err)
 		err = fill_cells(&s);
 	if (!err)
-		err = nn_c_emit_cells(&s, caps ? caps->max_cells : 0);
-	if (!err)
-		err = emit_addrs(&s, slots);
+		err = nn_c_emit_cells(&s, caps ? caps->max_cells : 0, emit_addrs_job, slots);
 	if (!err)
 		prefix_flags(&s);
 	if (!err && caps && caps->max_prefixes && out->n_prefixes > caps->max_prefixes) {

@@ -88,8 +88,13 @@ struct cell_key {
 };
 
 /* The cells of s->cells into s->out (emit.c); 0 or -errno, -E2BIG with the
- * message when over @max_cells. */
-int nn_c_emit_cells(struct cstate *s, size_t max_cells);
+ * message when over @max_cells. Then @also(@s, @arg), which must only read
+ * the cell tables and write other parts of s->out: while a helper emits
+ * the second table, this thread runs it once its own half is done (the
+ * compile's addresses: else it waited for the helper, then ran it while a
+ * CPU idled); its error counts after the cells'. */
+int nn_c_emit_cells(struct cstate *s, size_t max_cells,
+		    int (*also)(struct cstate *s, const void *arg), const void *arg);
 
 int nn_c_vpush(struct vec *v, uint32_t x);
 int nn_c_vappend(struct vec *v, const uint32_t *x, size_t n);

@@ -598,6 +598,10 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 		s->taken[slots->self] = 1;
 	if (index_policy(s) || index_groups(s) || walk_doc(s))
 		goto fail;
+	/* as built: the first sweep waits for tombstones (delta_sweep.c) */
+	s->swept_live[0] = s->dev_ids.n;
+	s->swept_live[1] = s->doc_ids.n;
+	s->swept_live[2] = s->owners.n;
 	return s;
 fail:
 	nn_inc_free(s);

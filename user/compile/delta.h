@@ -92,6 +92,15 @@ void nn_inc_free(struct nn_inc *s);
  * live copies and nn_inc_held_min, which tests lower to 0. */
 size_t nn_inc_held_bytes(const struct nn_inc *s, unsigned long *compactions);
 extern size_t nn_inc_held_min;
+/* The entries of the id tables (device ids, the owners of addresses and
+ * keys) with the tombstones deleted devices and given-up keys leave
+ * (their sweeps so far in *@sweeps, may be NULL): bounded by twice the
+ * live entries and nn_inc_sweep_min, which tests lower to 0. */
+size_t nn_inc_id_entries(const struct nn_inc *s, unsigned long *sweeps);
+extern size_t nn_inc_sweep_min;
+/* Sweep every id table that grew since its last sweep, now (the tests'
+ * random runs, whose full applies come before any table doubles). */
+void nn_inc_sweep_now(struct nn_inc *s);
 /* Free the state but hand back its policy (as patched by the deltas so
  * far): for an owner that keeps using the policy once the kept state is
  * dropped. NULL for @s NULL. */

@@ -34,6 +34,7 @@ int nn_inc_delta(struct nn_inc *s, const json_t *changes, uint64_t generation,
 		return err;
 	}
 	nn_inc_collapse(pt);
+	nn_inc_sweep(s);
 	s->p->generation = generation;
 	pt->generation = generation;
 	pt->n_devices = s->p->n_devices;

@@ -83,6 +83,10 @@ struct nn_inc {
 	struct nn_jdoc held;	     /* user objects of fast-path user changes */
 	size_t held_live;	     /* held's bytes after its last compaction */
 	unsigned long held_compactions;
+	/* delta_sweep.c: dev_ids, doc_ids and owners after their last sweep */
+#define INC_SWEPT 3
+	size_t swept_live[INC_SWEPT];
+	unsigned long sweeps;
 	size_t doc_devices; /* device entries in the document */
 	uint64_t seq;	    /* the full apply it builds on */
 };
@@ -112,6 +116,10 @@ void nn_inc_collapse(struct nn_dev_patch *pt);
  * but @pt is left to the caller to free on error. */
 int nn_inc_device_delta(struct nn_inc *s, const json_t *changes, struct nn_dev_patch *pt, char *why,
 			size_t whylen);
+
+/* delta_sweep.c: the id tables without their tombstones (INC_NONE
+ * entries) once they have doubled; after every applied change. */
+void nn_inc_sweep(struct nn_inc *s);
 
 /* delta.c: the pointers into the held document again after a repack
  * (0, or -ENOMEM: the state is unusable). */

@@ -175,7 +175,8 @@ out:
  * the compile). Tests lower it. */
 size_t nn_compile_emit_par_min = 16384;
 
-int nn_c_emit_cells(struct cstate *s, size_t max_cells)
+int nn_c_emit_cells(struct cstate *s, size_t max_cells,
+		    int (*also)(struct cstate *s, const void *arg), const void *arg)
 {
 	/* Each rule's protocol, action and ports, packed: the scan reads the
 	 * protocol of every rule of every cell, nn_cell_ranges the rest, and
@@ -192,7 +193,7 @@ int nn_c_emit_cells(struct cstate *s, size_t max_cells)
 			h = j;
 	bool par = false;
 	pthread_t t;
-	int err;
+	int err, also_err = 0;
 
 	err = nn_rule_ports_pack(s->p, &rp);
 	if (err)
@@ -207,6 +208,8 @@ int nn_c_emit_cells(struct cstate *s, size_t max_cells)
 	}
 	err = emit_range(&j);
 	if (par) {
+		if (!err && also)
+			also_err = also(s, arg);
 		pthread_join(t, NULL);
 		/* The first table's error is the one a serial pass met first. */
 		err = err ?: h.err;
@@ -214,8 +217,12 @@ int nn_c_emit_cells(struct cstate *s, size_t max_cells)
 			err = append_cells(s->out, &second, max_cells);
 		else
 			drop(&second);
-	} else if (!err) {
-		err = emit_range(&h);
+		err = err ?: also_err;
+	} else {
+		if (!err)
+			err = emit_range(&h);
+		if (!err && also)
+			err = also(s, arg);
 	}
 	nn_rule_ports_free(&rp);
 	/* A capacity of the whole generation: no one rule is to blame. */

@@ -93,180 +93,12 @@ static int cache_read(struct nn_dp *dp, const struct mapset *sets, uint32_t epoc
 	return 0;
 }
 
-static int want_put(struct nn_ftab *t, int set, void *key, const void *val)
-{
-	nn_set_key_reslot(set, key, 0);
-	return nn_ftab_put(t, key, val);
-}
-
-/* How many entries ahead build_want() hints the index slot of the key it
- * will put (nn_ftab_prefetch): enough to cover a miss, few enough that
- * the line is still there when the put comes. */
-#define WANT_AHEAD 8
-
-void nn_cell_key_of(const struct nn_cell_ent *e, struct nn_cell_key *k)
-{
-	memset(k, 0, sizeof(*k)); /* whole keys are hashed and written */
-	k->src_class = e->src_class;
-	k->dst_class = e->dst_class;
-	k->proto = e->proto;
-	k->part = e->part;
-}
-
-/* The table an entry of the cells goes to first: nn_cells4 for a root. */
-static void cells_ahead(struct nn_ftab *want, const struct nn_compiled *c, size_t i)
-{
-	struct nn_cell_key k;
-
-	if (i >= c->n_cells)
-		return;
-	nn_cell_key_of(&c->cells[i], &k);
-	nn_ftab_prefetch(&want[c->cells[i].part ? SET_CELLS : SET_CELLS4], &k);
-}
-
-/* The cells, split between the two maps (nanami_abi.h "Small cells"):
- * every root in nn_cells4, whole when small, else as a marker; the big
- * cells and their trees in nn_policy, and with @compat the small ones too
- * (programs of an older build still attached read only nn_policy). */
-static int want_cells(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
-{
-	struct nn_cell big;
-	size_t i;
-	int err = 0;
-
-	for (i = 0; i < c->n_cells && !err; i++) {
-		const struct nn_cell_ent *e = &c->cells[i];
-		struct nn_cell_key k;
-
-		nn_cell_key_of(e, &k);
-		cells_ahead(want, c, i + WANT_AHEAD);
-		if (!e->part) {
-			struct nn_cell4 small;
-
-			nn_cell_ent_value4(c, e, &small);
-			err = want_put(&want[SET_CELLS4], SET_CELLS4, &k, &small);
-			if (err || (nn_cell_ent_small(e) && !compat))
-				continue;
-		}
-		nn_cell_ent_value(c, e, &big);
-		err = want_put(&want[SET_CELLS], SET_CELLS, &k, &big);
-	}
-	return err;
-}
-
-void nn_prefix_keys_of(const struct nn_prefix_ent *e, struct nn_prefix_key *k,
-		       struct nn_pfx_key *hk)
-{
-	memset(k, 0, sizeof(*k)); /* whole keys are hashed and written */
-	memset(hk, 0, sizeof(*hk));
-	k->prefixlen = NN_SCOPE_BITS + e->pfx.len;
-	k->scope = NN_SCOPE(0, e->net);
-	hk->scope = NN_SCOPE(0, e->net);
-	hk->len = e->pfx.len;
-	memcpy(k->addr, e->pfx.addr, NN_ADDR_LEN);
-	memcpy(hk->addr, e->pfx.addr, NN_ADDR_LEN);
-}
-
-/* The addresses and prefixes of @c into @want (the cells: want_cells). */
-static int want_addrs(struct nn_ftab *want, const struct nn_compiled *c)
-{
-	size_t i;
-	int err = 0;
-
-	for (i = 0; i < c->n_addrs && !err; i++) {
-		struct nn_addr_key k = { .slot = 0 };
-
-		if (i + WANT_AHEAD < c->n_addrs) {
-			memcpy(k.addr, c->addrs[i + WANT_AHEAD].addr, NN_ADDR_LEN);
-			nn_ftab_prefetch(&want[SET_ADDRS], &k);
-		}
-		memcpy(k.addr, c->addrs[i].addr, NN_ADDR_LEN);
-		err = want_put(&want[SET_ADDRS], SET_ADDRS, &k, &c->addrs[i].info);
-	}
-	for (i = 0; i < c->n_prefixes && !err; i++) {
-		struct nn_prefix_key k;
-		struct nn_pfx_key hk;
-
-		if (i + WANT_AHEAD < c->n_prefixes) {
-			nn_prefix_keys_of(&c->prefixes[i + WANT_AHEAD], &k, &hk);
-			nn_ftab_prefetch(&want[SET_PREFIXES], &k);
-			nn_ftab_prefetch(&want[SET_PFX_HASH], &hk);
-		}
-		nn_prefix_keys_of(&c->prefixes[i], &k, &hk);
-		err = want_put(&want[SET_PREFIXES], SET_PREFIXES, &k, &c->prefixes[i].info);
-		if (!err)
-			err = want_put(&want[SET_PFX_HASH], SET_PFX_HASH, &hk,
-				       &c->prefixes[i].info);
-	}
-	for (i = 0; i < c->n_lens && !err; i++) {
-		struct nn_pfx_lens_key k = { .scope = NN_SCOPE(0, c->lens[i].net) };
-
-		err = want_put(&want[SET_PFX_LENS], SET_PFX_LENS, &k, &c->lens[i].lens);
-	}
-	return err;
-}
-
-/* From this many cells, build_want() fills the cells' tables on a helper
- * thread while this one fills the rest (each table is one thread's; at 1M
- * devices the cells are 2.6M of the 4.9M entries). */
-size_t nn_apply_want_par_min = 16384;
-
-struct cells_job {
-	struct nn_ftab *want;
-	const struct nn_compiled *c;
-	bool compat;
-	int err;
-};
-
-static void *cells_job_run(void *arg)
-{
-	struct cells_job *j = arg;
-
-	j->err = want_cells(j->want, j->c, j->compat);
-	return NULL;
-}
-
-static int build_want(struct nn_ftab *want, const struct nn_compiled *c, bool compat)
-{
-	struct cells_job j = { .want = want, .c = c, .compat = compat };
-	bool par = false;
-	pthread_t t;
-	int err;
-
-	/* Every count is known: no table rehashes or copies as it fills.
-	 * The big cells' count is not (a cell's size decides), so nn_policy's
-	 * table grows; it holds few. */
-	err = nn_ftab_reserve(&want[SET_ADDRS], c->n_addrs)		  ?:
-		      nn_ftab_reserve(&want[SET_PREFIXES], c->n_prefixes) ?:
-		      nn_ftab_reserve(&want[SET_PFX_HASH], c->n_prefixes) ?:
-		      nn_ftab_reserve(&want[SET_PFX_LENS], c->n_lens)	  ?:
-		      nn_ftab_reserve(&want[SET_CELLS4], c->n_cells);
-	if (err)
-		return err;
-	if (c->n_cells >= nn_apply_want_par_min)
-		par = nn_thread_start(&t, cells_job_run, &j);
-	err = want_addrs(want, c);
-	if (par)
-		pthread_join(t, NULL);
-	else if (!err)
-		j.err = want_cells(want, c, compat);
-	return err ?: j.err;
-}
-
-/* Free the compiled map entries once build_want has them; the counts and
- * the rule slots stay. */
+/* Free the compiled map entries once the want tables have them; the
+ * counts and the rule slots stay. */
 static void drop_entries(struct nn_compiled *c)
 {
-	free(c->addrs);
-	free(c->prefixes);
-	free(c->lens);
-	free(c->cells);
-	free(c->ranges);
-	c->addrs = NULL;
-	c->prefixes = NULL;
-	c->lens = NULL;
-	c->cells = NULL;
-	c->ranges = NULL;
+	nn_ap_drop_addrs(c);
+	nn_ap_drop_cells(c);
 }
 
 /* Do two records of one map hold the same entries? */
@@ -283,80 +115,6 @@ static bool same_entries(const struct nn_ftab *a, const struct nn_ftab *b)
 			return false;
 	}
 	return true;
-}
-
-/* Entries written per nn_map_update_many call by write_slot: the buffer's
- * bound (65536 cells: 26 MB). */
-#define WRITE_CHUNK 65536
-
-/* Growable pair of key and value arrays, for one batch of writes. */
-struct kv {
-	uint8_t *k, *v;
-	size_t n, cap;
-};
-
-static int kv_push(struct kv *b, const struct mapset *ms, int set, uint32_t slot, const void *key,
-		   const struct nn_ftab *t, size_t i)
-{
-	if (b->n == b->cap) {
-		size_t nc = b->cap ? b->cap * 2 : 256;
-		uint8_t *k = realloc(b->k, nc * ms->ksz), *v;
-
-		if (!k)
-			return -ENOMEM;
-		b->k = k;
-		v = realloc(b->v, nc * (ms->vsz ? ms->vsz : 1));
-		if (!v)
-			return -ENOMEM;
-		b->v = v;
-		b->cap = nc;
-	}
-	memcpy(b->k + b->n * ms->ksz, key, ms->ksz);
-	nn_set_key_reslot(set, b->k + b->n * ms->ksz, slot);
-	if (t)
-		nn_ftab_val(t, i, b->v + b->n * ms->vsz);
-	b->n++;
-	return 0;
-}
-
-/* Make slot @slot of one map hold @want, knowing it holds @have: what
- * differs is written, then what @have has and @want lacks is deleted (the
- * order of the applier before the record: a map too full for the new
- * generation fails the apply, the previous one stays enforced). */
-static int write_slot(const struct mapset *ms, int set, uint32_t slot, const struct nn_ftab *want,
-		      const struct nn_ftab *have, size_t *writes)
-{
-	struct kv del = {}, upd = {};
-	size_t i, flushed = 0;
-	int err = 0;
-
-	for (i = 0; i < have->n && !err; i++)
-		if (nn_ftab_find(want, nn_ftab_key(have, i)) < 0)
-			err = kv_push(&del, ms, set, slot, nn_ftab_key(have, i), NULL, 0);
-	for (i = 0; i < want->n && !err; i++) {
-		long j = nn_ftab_find(have, nn_ftab_key(want, i));
-
-		if (j < 0 || !nn_ftab_same_val(want, i, have, (size_t)j))
-			err = kv_push(&upd, ms, set, slot, nn_ftab_key(want, i), want, i);
-		/* Written a chunk at a time: a cold apply at 1M devices
-		 * buffered every cell at full size (1.6 GB) before writing. */
-		if (!err && upd.n == WRITE_CHUNK) {
-			err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
-			flushed += upd.n;
-			upd.n = 0;
-		}
-	}
-	if (!err && upd.n)
-		err = nn_map_update_many(ms->fd, upd.k, ms->ksz, upd.v, ms->vsz, upd.n);
-	if (!err && del.n)
-		err = nn_map_delete_many(ms->fd, del.k, ms->ksz, del.n);
-	if (!err)
-		*writes += del.n + upd.n + flushed;
-	free(del.k);
-	free(del.v);
-	free(upd.k);
-	free(upd.v);
-	return err;
 }
 
 /* The rule slots of one half: @want[0..n) where they differ from @have. */
@@ -517,6 +275,19 @@ static bool cache_kept(const struct nn_dp *dp, uint32_t epoch)
 	return c && c->epoch == epoch && c->max_rules == dp->opts.cap.max_rules;
 }
 
+/* The wanted tables are built and written at once (apply_pipe.c) when
+ * the apply is large (as build_want's helper), the record is at hand
+ * before the build (kept, or the empty one of maps this process created:
+ * one read back from the maps waits for the compiled arrays to go), and
+ * the apply cannot find the live generation wanted again, which only
+ * complete tables tell (a first apply; counter slots that change). */
+static bool pipe_fits(const struct nn_dp *dp, uint32_t epoch, const struct nn_slot_plan *plan,
+		      const struct nn_compiled *c)
+{
+	return c->n_cells >= nn_apply_want_par_min && (epoch == 0 || plan->n_new || plan->n_old) &&
+	       (cache_kept(dp, epoch) || (dp->maps_unwritten && epoch == 0));
+}
+
 /* The record of what the maps hold at live epoch @epoch: the one kept from
  * the last apply, or read from the kernel. Owned by the caller until
  * handed back with cache_keep(). */
@@ -578,9 +349,9 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	struct nn_compiled c = {};
 	struct nn_slot_plan plan;
 	struct nn_slots slots;
-	bool same = true, rejected = false, names_par = false;
+	bool same = true, rejected = false, names_par = false, piped;
 	struct names_job nj = { .plan = &plan };
-	struct nn_live_diff ld = {};
+	struct nn_half_diff ld = {};
 	pthread_t names_t;
 	struct nn_srcf_op fo;
 	const char *what = "the counter slots";
@@ -629,15 +400,47 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	 * stay). A record read back from the maps (after a restart, or a
 	 * failed apply) is read after the compiled arrays are dropped, so
 	 * that both halves read from the kernel never sit beside them. */
-	if (cache_kept(dp, epoch)) {
+	piped = pipe_fits(dp, epoch, &plan, &c);
+	if (cache_kept(dp, epoch) || piped) {
+		bool kept = cache_kept(dp, epoch);
+
 		err = cache_take(dp, sets, epoch, &cache);
 		if (err) {
 			nn_errlist_add(errs, "couldn't read the maps: %s", strerror(-err));
 			goto out;
 		}
-		(void)nn_live_diff_take(cache, live, &ld);
+		if (kept && nn_live_diff_take(cache, live, &ld) && cache->sb.held) {
+			/* a swap failed midway: neither half's record; read
+			 * back from the maps below (without the pipeline,
+			 * which needs the record before the build) */
+			nn_apply_cache_free(cache);
+			cache = NULL;
+			piped = false;
+		}
 	}
-	err = build_want(want, &c, dp->cells_compat);
+	if (piped) {
+		struct nn_ap_pipe pp = { .dp = dp,
+					 .sets = sets,
+					 .want = want,
+					 .c = &c,
+					 .compat = dp->cells_compat,
+					 .have = cache,
+					 .slot = standby,
+					 .covered = epoch - 1,
+					 .fo = &fo };
+
+		err = nn_ap_pipe_run(&pp);
+		res->writes += pp.writes;
+		drop_entries(&c);
+		if (err && !pp.built) {
+			nn_errlist_add(errs, "couldn't record the new generation: %s",
+				       strerror(-err));
+			goto out;
+		}
+		what = pp.what;
+		goto written;
+	}
+	err = nn_ap_build_want(want, &c, dp->cells_compat);
 	/* want[] holds the entries now (values trimmed); the compiled arrays
 	 * are dead (their cells were once the largest thing alive during the
 	 * writes at 1M devices, 1 GB at 408 bytes each). Their counts stay
@@ -662,13 +465,18 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		same = ld.held ? nn_live_diff_same(&ld, i, &want[i], &cache->have[i][standby]) :
 				 same_entries(&want[i], &cache->have[i][live]);
 	if (same) {
-		/* The live record back (a copy of the standby's, patched),
-		 * once want[] is gone. */
+		/* The live record back, swapped from the standby's in place:
+		 * the standby's is then kept as its difference (cache.h). */
 		for (i = 0; i < SET_COUNT; i++)
 			nn_ftab_free(&want[i]);
 		for (i = 0; i < SET_COUNT && ld.held && !err; i++) {
-			err = nn_ftab_copy(&cache->have[i][live], &cache->have[i][standby]) ?:
-				      nn_live_diff_apply(&ld, i, &cache->have[i][live]);
+			err = nn_half_diff_swap(&ld, i, &cache->have[i][standby]);
+			cache->have[i][live] = cache->have[i][standby];
+			nn_ftab_init(&cache->have[i][standby], sets[i].ksz, sets[i].vsz);
+		}
+		if (!err && ld.held) {
+			cache->sb = ld;
+			memset(&ld, 0, sizeof(ld));
 		}
 		if (err) {
 			nn_errlist_add(errs, "couldn't keep the record of the maps: %s",
@@ -690,10 +498,11 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 				 &fo, &res->writes);
 	what = "nn_srcf";
 	for (i = 0; i < SET_COUNT && !err; i++) {
-		err = write_slot(&sets[i], i, standby, &want[i], &cache->have[i][standby],
-				 &res->writes);
+		err = nn_ap_write_slot(&sets[i], i, standby, &want[i], &cache->have[i][standby],
+				       &res->writes);
 		what = nn_set_defs[i].name;
 	}
+written:
 	if (!err) {
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * max_rules, c.rules, c.n_rules,
 				  cache->rules[standby], &res->writes);
@@ -763,7 +572,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 		nn_errlist_add(errs, "generation %u is live but cleanup failed: %s", epoch,
 			       strerror(-err));
 out:
-	nn_live_diff_free(&ld);
+	nn_half_diff_free(&ld);
 	nn_compiled_free(&c);
 	if (!err && keep) {
 		/* The incremental path goes on from here (compile/delta.h). */
@@ -812,26 +621,21 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	live = NN_SLOT(epoch);
 	standby = NN_SLOT(epoch + 1);
 	dp->apply_cache = NULL;
-	err = nn_srcf_begin_diff(dp, standby, epoch - 1, &c->have[SET_ADDRS][live],
-				 &c->have[SET_CELLS4][live], c, &fo, writes);
+	/* The whole standby record for the diff below (after a sync or a
+	 * patch it is kept as a difference: a copy only where it differs). */
+	err = nn_ap_standby_unfold(c, live);
+	if (!err)
+		err = nn_srcf_begin_diff(dp, standby, epoch - 1, &c->have[SET_ADDRS][live],
+					 &c->have[SET_CELLS4][live], c, &fo, writes);
 	for (i = 0; i < SET_COUNT && !err; i++)
-		err = write_slot(&sets[i], i, standby, &c->have[i][live], &c->have[i][standby],
-				 writes);
+		err = nn_ap_write_slot(&sets[i], i, standby, &c->have[i][live],
+				       &c->have[i][standby], writes);
 	if (!err)
 		nn_srcf_finish(dp, standby, &fo, &c->have[SET_ADDRS][live],
 			       &c->have[SET_CELLS4][live], c, epoch - 1, writes);
 	if (!err)
 		err = write_rules(dp->map_fd[NN_M_RULES], standby * mr, c->rules[live], mr,
 				  c->rules[standby], writes);
-	for (i = 0; i < SET_COUNT && !err; i++) {
-		struct nn_ftab copy;
-
-		err = nn_ftab_copy(&copy, &c->have[i][live]);
-		if (!err) {
-			nn_ftab_free(&c->have[i][standby]);
-			c->have[i][standby] = copy;
-		}
-	}
 	if (err) {
 		nn_apply_cache_free(c);
 		return err;
@@ -844,6 +648,14 @@ int nn_apply_sync_standby(struct nn_dp *dp, size_t *writes)
 	}
 	c->n_jrules = 0;
 	c->journal_ok = true;
+	/* The standby record is the live one: kept as an empty difference
+	 * (its whole record freed), so that the next patch's puts copy
+	 * nothing (cache.h). */
+	err = nn_ap_standby_fold(c, live);
+	if (err) {
+		nn_apply_cache_free(c);
+		return err;
+	}
 	dp->apply_cache = c;
 	return 0;
 }
@@ -860,13 +672,13 @@ static int check_one(const void *key, const void *val, void *arg)
 {
 	struct check_arg *a = arg;
 	uint32_t slot = nn_set_key_slot(a->set, key) & 1;
-	const struct nn_ftab *t = &a->rec->have[a->set][slot];
+	const struct nn_ftab *t;
 	uint8_t k[64];
 	long j;
 
 	memcpy(k, key, a->ksz);
 	nn_set_key_reslot(a->set, k, 0);
-	j = nn_ftab_find(t, k);
+	j = nn_ap_half_find(a->rec, a->set, slot, k, &t);
 	if (j >= 0)
 		a->found[slot]++; /* the rest of the record is missing from the map */
 	if (j < 0 || !nn_ftab_val_eq(t, (size_t)j, val))
@@ -911,8 +723,8 @@ int nn_apply_check(struct nn_dp *dp, size_t *differ)
 		struct check_arg a = { .rec = rec, .set = set, .ksz = sets[set].ksz };
 
 		err = nn_map_dump(sets[set].fd, sets[set].ksz, sets[set].vsz, check_one, &a);
-		*differ += a.differ + (rec->have[set][0].n - a.found[0]) +
-			   (rec->have[set][1].n - a.found[1]);
+		*differ += a.differ + (nn_ap_half_count(rec, set, 0) - a.found[0]) +
+			   (nn_ap_half_count(rec, set, 1) - a.found[1]);
 	}
 	if (!err)
 		err = nn_map_dump(dp->map_fd[NN_M_RULES], sizeof(uint32_t),

@@ -56,7 +56,8 @@ struct nn_slot_plan {
 };
 
 /* Cells from which nn_apply() fills the cells' part of what it wants in
- * the maps on a helper thread (the same tables). Tests lower it. */
+ * the maps on a helper thread (the same tables), and writes what is built
+ * while the rest is being built (apply_pipe.c). Tests lower it. */
 extern size_t nn_apply_want_par_min;
 
 int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *slots,

@@ -163,6 +163,12 @@ static int update_par(int fd, const uint8_t *k, size_t ksz, const uint8_t *v, si
 	return err ?: h.err;
 }
 
+int nn_map_update_serial(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+			 size_t n)
+{
+	return update_seq(fd, keys, ksz, vals, vsz, n);
+}
+
 int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz, size_t n)
 {
 	if (n >= NN_PAR_MIN)
@@ -235,6 +241,15 @@ static int zero_mapped(int fd, const uint32_t *keys, size_t n, uint32_t stride,
 	return 0;
 }
 
+/* Slots from which zeroing goes through a mapping of the whole array.
+ * WHY a floor: mapping an mmapable array installs every page of it at once
+ * (remap_vmalloc_range), so the process's RSS rises by the whole map for
+ * the call (the device counters: 128 MB at 1M devices) -- counted again
+ * beside the map's own memory, and a device patch zeroes one slot, a
+ * system call a CPU. Counted in slots, not slots x CPUs: on a host of 256
+ * CPUs one slot would otherwise map the whole array again. */
+#define ZERO_MAPPED_MIN 256
+
 int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz)
 {
 	int ncpu = libbpf_num_possible_cpus();
@@ -253,7 +268,7 @@ int nn_map_zero_percpu(int fd, const uint32_t *keys, size_t n, size_t vsz)
 	if (info.type == BPF_MAP_TYPE_ARRAY) {
 		if (info.max_entries % (uint32_t)ncpu)
 			return -EINVAL;
-		if (info.map_flags & BPF_F_MMAPABLE) {
+		if ((info.map_flags & BPF_F_MMAPABLE) && n >= ZERO_MAPPED_MIN) {
 			err = zero_mapped(fd, keys, n, info.max_entries / (uint32_t)ncpu, &info,
 					  ncpu);
 			if (err <= 0)

@@ -20,6 +20,11 @@ int nn_map_dump(int fd, size_t ksz, size_t vsz,
 int nn_map_update_many(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
 		       size_t n);
 
+/* nn_map_update_many() in the calling thread alone, for a caller that
+ * runs its own threads. */
+int nn_map_update_serial(int fd, const void *keys, size_t ksz, const void *vals, size_t vsz,
+			 size_t n);
+
 /* Zero every CPU's copy of @n elements (u32 @keys) of the per-CPU array
  * @fd, values of @vsz bytes: batched, a bounded zero buffer. A plain array
  * is a counter array cut in per-CPU regions (nanami_abi.h "Counter

@@ -74,6 +74,8 @@ void nn_apply_cache_free(struct nn_apply_cache *c)
 	for (i = 0; i < SET_COUNT; i++) {
 		nn_ftab_free(&c->have[i][0]);
 		nn_ftab_free(&c->have[i][1]);
+		nn_ftab_free(&c->sb.keys[i]);
+		nn_ftab_free(&c->sb.vals[i]);
 	}
 	for (i = 0; i < SET_COUNT; i++)
 		free(c->journal[i].k);

@@ -47,6 +47,15 @@ struct nn_keylist {
 	size_t n, cap, ksz;
 };
 
+/* One half's record where it differs from the other's, per map: @keys
+ * every key where they differ (values empty), @vals those of them this
+ * half holds, with its value. */
+struct nn_half_diff {
+	struct nn_ftab keys[SET_COUNT];
+	struct nn_ftab vals[SET_COUNT];
+	bool held; /* the half's record is kept this way */
+};
+
 struct nn_apply_cache {
 	uint32_t epoch;
 	/* The journal: where the standby half differs from the live one
@@ -57,6 +66,15 @@ struct nn_apply_cache {
 	uint32_t *jrules; /* rule slots where the halves differ */
 	size_t n_jrules;
 	struct nn_ftab have[SET_COUNT][2];
+	/* The standby half's record as its difference from the live one at
+	 * the journal's keys (sb.held; have[][standby] is then empty): kept so
+	 * after an idle sync and after a patch. WHY: at 1M devices the first
+	 * patch after a sync split the shared record into two whole copies
+	 * (~0.2 GB more for as long as the daemon ran); the halves differ
+	 * only at the last change's keys. A full apply turns it back into a
+	 * whole record in place (live_diff.c). Read it through
+	 * nn_ap_half_find() (apply_int.h). */
+	struct nn_half_diff sb;
 	struct nn_rule_info *rules[2]; /* [max_rules]: the rule slots of each half */
 	uint32_t max_rules;
 };

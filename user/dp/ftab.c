@@ -80,9 +80,17 @@ static int grow_index(struct nn_ftab *t)
 	return 0;
 }
 
+/* Entries past which the arrays grow by an eighth, not double. WHY: a
+ * generation's record is reserved to its exact count (nn_ftab_reserve) and
+ * then kept as the live record the incremental path puts into: the first
+ * device added doubled keys, offsets and lengths of a table of 1.7M
+ * addresses (~55 MB, copied: most are below glibc's mmap threshold), in
+ * the middle of a change. Still geometric, so puts stay amortised O(1). */
+#define GROW_SLOW_FROM 65536
+
 static int grow_entries(struct nn_ftab *t)
 {
-	size_t nc = t->ecap ? t->ecap * 2 : 512;
+	size_t nc = !t->ecap ? 512 : t->ecap < GROW_SLOW_FROM ? t->ecap * 2 : t->ecap + t->ecap / 8;
 	uint8_t *k = realloc(t->keys, nc * t->ksz);
 	uint64_t *o;
 	uint32_t *l;

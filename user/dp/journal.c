@@ -45,6 +45,11 @@ int nn_ap_journal_build(struct nn_apply_cache *c, uint32_t live)
 	uint32_t sb = live ^ 1, i;
 	int set, err = 0;
 
+	/* Both halves whole: a standby kept as a difference (c->sb) already
+	 * is its journal, and read here as an empty half it would make one
+	 * of every live key. */
+	if (c->sb.held)
+		return -EINVAL;
 	for (set = 0; set < SET_COUNT && !err; set++) {
 		const struct nn_ftab *a = &c->have[set][live], *b = &c->have[set][sb];
 		size_t k;

@@ -21,17 +21,6 @@
 #include "dp/apply_int.h"
 #include "dp/ftab.h"
 
-void nn_live_diff_free(struct nn_live_diff *d)
-{
-	int i;
-
-	for (i = 0; i < SET_COUNT; i++) {
-		nn_ftab_free(&d->keys[i]);
-		nn_ftab_free(&d->vals[i]);
-	}
-	d->held = false;
-}
-
 /* Would @diff keys of a record of @n set aside cost more than they save?
  * (A few are always worth it: a small map's whole journal is small.) */
 static bool too_many(size_t diff, size_t n)
@@ -39,16 +28,28 @@ static bool too_many(size_t diff, size_t n)
 	return diff > n / NN_LIVE_DIFF_MAX_PART && diff > 64;
 }
 
-int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_diff *d)
+int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_half_diff *d)
 {
-	static const uint8_t none = 0;
 	int set, err = 0;
-	size_t k;
 
 	memset(d, 0, sizeof(*d));
-	for (set = 0; set < SET_COUNT; set++) {
-		nn_ftab_init(&d->keys[set], c->have[set][live].ksz, 1);
-		nn_ftab_init(&d->vals[set], c->have[set][live].ksz, c->have[set][live].vsz);
+	if (c->sb.held) {
+		/* The standby record is kept as a difference already: the live
+		 * record swapped into the standby's in place gives the live
+		 * one's difference. A swap that fails midway leaves a record
+		 * of neither half: the caller drops it (still c->sb.held). */
+		for (set = 0; set < SET_COUNT && !err; set++)
+			err = nn_half_diff_swap(&c->sb, set, &c->have[set][live]);
+		if (err)
+			return err;
+		for (set = 0; set < SET_COUNT; set++) {
+			c->have[set][live ^ 1] = c->have[set][live];
+			nn_ftab_init(&c->have[set][live], c->have[set][live ^ 1].ksz,
+				     c->have[set][live ^ 1].vsz);
+		}
+		*d = c->sb;
+		memset(&c->sb, 0, sizeof(c->sb));
+		return 0;
 	}
 	/* After a full apply (or a read of the maps) the halves differ by a
 	 * whole diff and no journal says where: one pass over both finds it,
@@ -70,35 +71,16 @@ int nn_live_diff_take(struct nn_apply_cache *c, uint32_t live, struct nn_live_di
 		if (too_many(c->journal[set].n, n))
 			err = -E2BIG;
 	}
-	for (set = 0; set < SET_COUNT && !err; set++) {
-		const struct nn_keylist *jl = &c->journal[set];
-		const struct nn_ftab *lv = &c->have[set][live];
-		uint8_t val[NN_LIVE_DIFF_VSZ];
-
-		if (lv->vsz > sizeof(val))
-			err = -EINVAL;
-		for (k = 0; k < jl->n && !err; k++) {
-			const uint8_t *key = jl->k + k * jl->ksz;
-			long j = nn_ftab_find(lv, key);
-
-			err = nn_ftab_put(&d->keys[set], key, &none);
-			if (!err && j >= 0) {
-				nn_ftab_val(lv, (size_t)j, val);
-				err = nn_ftab_put(&d->vals[set], key, val);
-			}
-		}
-	}
-	if (err) {
-		nn_live_diff_free(d);
+	if (!err)
+		err = nn_half_diff_of_journal(d, c, live);
+	if (err)
 		return err;
-	}
 	for (set = 0; set < SET_COUNT; set++)
 		nn_ftab_free(&c->have[set][live]); /* left empty, of the same sizes */
-	d->held = true;
 	return 0;
 }
 
-bool nn_live_diff_same(const struct nn_live_diff *d, int set, const struct nn_ftab *want,
+bool nn_live_diff_same(const struct nn_half_diff *d, int set, const struct nn_ftab *want,
 		       const struct nn_ftab *standby)
 {
 	const struct nn_ftab *jk = &d->keys[set], *lv = &d->vals[set];
@@ -123,7 +105,7 @@ bool nn_live_diff_same(const struct nn_live_diff *d, int set, const struct nn_ft
 	return true;
 }
 
-int nn_live_diff_apply(const struct nn_live_diff *d, int set, struct nn_ftab *t)
+int nn_live_diff_apply(const struct nn_half_diff *d, int set, struct nn_ftab *t)
 {
 	const struct nn_ftab *jk = &d->keys[set], *lv = &d->vals[set];
 	uint8_t val[NN_LIVE_DIFF_VSZ];

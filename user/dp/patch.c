@@ -46,12 +46,12 @@ struct wbuf {
 static int one_key(struct nn_apply_cache *c, const struct mapset *ms, int set, uint32_t live,
 		   const struct nn_dev_patch *pt, const uint8_t *key, struct wbuf *w)
 {
-	struct nn_ftab *sb = &c->have[set][live ^ 1];
-	const struct nn_ftab *lv = &c->have[set][live];
+	const struct nn_ftab *lv = &c->have[set][live], *sb;
 	uint8_t val[NN_LIVE_DIFF_VSZ];
+	static const uint8_t none;
 	bool want;
 	long j;
-	int p = -1;
+	int p = -1, err;
 
 	if (ms->vsz > sizeof(val))
 		return -EINVAL;
@@ -66,7 +66,7 @@ static int one_key(struct nn_apply_cache *c, const struct mapset *ms, int set, u
 	} else {
 		want = p == 1;
 	}
-	j = nn_ftab_find(sb, key);
+	j = nn_ap_half_find(c, set, live ^ 1, key, &sb);
 	if (want && j >= 0 && nn_ftab_val_eq(sb, (size_t)j, val))
 		return 0;
 	if (!want && j < 0)
@@ -76,12 +76,58 @@ static int one_key(struct nn_apply_cache *c, const struct mapset *ms, int set, u
 		nn_set_key_reslot(set, w->uk + w->nu * ms->ksz, live ^ 1);
 		memcpy(w->uv + w->nu * ms->vsz, val, ms->vsz);
 		w->nu++;
-		return nn_ftab_put(sb, key, val);
+	} else {
+		memcpy(w->dk + w->nd * ms->ksz, key, ms->ksz);
+		nn_set_key_reslot(set, w->dk + w->nd * ms->ksz, live ^ 1);
+		w->nd++;
 	}
-	memcpy(w->dk + w->nd * ms->ksz, key, ms->ksz);
-	nn_set_key_reslot(set, w->dk + w->nd * ms->ksz, live ^ 1);
-	w->nd++;
-	return nn_ftab_del(sb, key);
+	if (!c->sb.held)
+		return want ? nn_ftab_put(&c->have[set][live ^ 1], key, val) :
+			      nn_ftab_del(&c->have[set][live ^ 1], key);
+	/* The standby record kept as a difference: this key is one of it. */
+	err = nn_ftab_put(&c->sb.keys[set], key, &none);
+	if (!err)
+		err = want ? nn_ftab_put(&c->sb.vals[set], key, val) :
+			     nn_ftab_del(&c->sb.vals[set], key);
+	return err;
+}
+
+/* With the standby record kept as a difference (c->sb) and written: the
+ * live record swapped into it in place, the difference then the old
+ * live's at those keys (the next standby), less the keys where the two
+ * agree now (the journal's keys not in the patch: without this the
+ * journal would only grow). The record moves to the half going live. */
+static int swap_live(struct nn_apply_cache *c, uint32_t live)
+{
+	uint8_t val[NN_LIVE_DIFF_VSZ];
+	int set, err = 0;
+
+	for (set = 0; set < SET_COUNT && !err; set++) {
+		struct nn_ftab *t = &c->have[set][live], *jk = &c->sb.keys[set],
+			       *ov = &c->sb.vals[set];
+		size_t i;
+
+		err = nn_half_diff_swap(&c->sb, set, t);
+		/* Backwards: a delete moves the last entry (seen) into i. */
+		for (i = jk->n; i-- > 0 && !err;) {
+			const void *key = nn_ftab_key(jk, i);
+			long a = nn_ftab_find(t, key), b = nn_ftab_find(ov, key);
+
+			if ((a < 0) != (b < 0))
+				continue;
+			if (a >= 0) {
+				nn_ftab_val(ov, (size_t)b, val);
+				if (!nn_ftab_val_eq(t, (size_t)a, val))
+					continue;
+				err = nn_ftab_del(ov, key);
+			}
+			if (!err)
+				err = nn_ftab_del(jk, key);
+		}
+		c->have[set][live ^ 1] = *t;
+		nn_ftab_init(t, c->have[set][live ^ 1].ksz, c->have[set][live ^ 1].vsz);
+	}
+	return err;
 }
 
 /* Standby of map @set := live overridden by @pt, on the journal's keys and
@@ -195,6 +241,15 @@ static int journal_next(struct nn_apply_cache *c, const struct nn_dev_patch *pt,
 	for (set = 0; set < SET_COUNT; set++)
 		c->journal[set].n = 0;
 	c->n_jrules = 0;
+	if (c->sb.held) {
+		/* The difference's keys (swap_live kept only those). */
+		for (set = 0; set < SET_COUNT; set++)
+			for (i = 0; i < c->sb.keys[set].n && !err; i++)
+				err = nn_ap_kl_push(&c->journal[set],
+						    nn_ftab_key(&c->sb.keys[set], i));
+		c->journal_ok = !err;
+		return err;
+	}
 	for (i = 0; i < pt->n_set + pt->n_del && !err; i++) {
 		struct nn_addr_key k = { .slot = 0 };
 		long x, y;
@@ -251,6 +306,8 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 		err = nn_srcf_begin(dp, live ^ 1, epoch - 1, true, &fo, &res->writes);
 	for (set = 0; set < SET_COUNT && !err; set++)
 		err = write_set(c, &sets[set], set, live, pt, &res->writes);
+	if (!err && c->sb.held)
+		err = swap_live(c, live);
 	if (!err)
 		nn_srcf_finish_patch(dp, live ^ 1, &fo, c, pt, epoch + 1, &res->writes);
 	if (!err)
@@ -285,8 +342,18 @@ enum nn_apply_outcome nn_apply_patch(struct nn_dp *dp, const struct nn_dev_patch
 	dp->barrier_due = true;
 	c->epoch = epoch;
 	err = meta(dp, pt, epoch, &res->writes);
-	if (journal_next(c, pt, NN_SLOT(epoch)))
+	if (journal_next(c, pt, NN_SLOT(epoch))) {
 		c->journal_ok = false;
+		if (c->sb.held) { /* the difference needs its journal */
+			nn_apply_cache_free(c);
+			c = NULL;
+		}
+	}
+	/* A record of two whole halves (read from the maps, or a full apply
+	 * not yet synced): the standby's kept as a difference from now on
+	 * (cache.h). Without the memory for that both stay. */
+	if (c && c->journal_ok)
+		(void)nn_ap_standby_fold(c, NN_SLOT(epoch));
 	dp->apply_cache = c;
 	if (!err)
 		err = release_slots(dp, pt);

@@ -580,7 +580,7 @@ int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, struct nn_jv 
 }
 
 int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
-		   char out[NN_NAME_MAX * 2])
+		   char out[NN_ENDPOINT_MAX])
 {
 	char host[NN_NAME_MAX * 2], q[NN_NAME_MAX * 2];
 	const char *s, *colon, *d;
@@ -597,7 +597,7 @@ int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj
 	 * controller hands it to the kernel as a sockaddr and must not
 	 * resolve names on the control plane's say-so. */
 	colon = strrchr(s, ':');
-	if (strlen(s) >= NN_NAME_MAX * 2 || !colon || colon == s)
+	if (strlen(s) >= NN_ENDPOINT_MAX || !colon || colon == s)
 		goto bad;
 	hl = colon - s;
 	if (s[0] == '[') {

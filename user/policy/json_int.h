@@ -158,7 +158,7 @@ int nn_js_layer(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj, c
 int nn_js_overlay_addr(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
 		       const char *key, int flags, int family, uint8_t out[NN_ADDR_LEN], bool *set);
 int nn_js_endpoint(struct nn_build *b, const struct nn_ent *e, struct nn_jv *obj,
-		   char out[NN_NAME_MAX * 2]);
+		   char out[NN_ENDPOINT_MAX]);
 
 /* validate_cross.c: helpers shared by the validators. */
 struct nn_skey {

@@ -87,12 +87,18 @@ struct nn_gateway {
 	struct nn_gw_key key;
 };
 
+/* Room for an endpoint as validation accepts it (nn_js_endpoint): a literal
+ * address and a port, "[" + 45 (the longest IPv6 text inet_pton takes) +
+ * "]:" + 5 digits + NUL = 54. WHY not more: every device carries one, and
+ * 128 bytes of it were 128 MB of the policy at 1M devices. */
+#define NN_ENDPOINT_MAX 56
+
 /* Another overlay node (entry of "nodes"). */
 struct nn_node {
 	char id[NN_NAME_MAX];
 	uint8_t pubkey[32];
 	uint8_t addr6[NN_ADDR_LEN];
-	char endpoint[NN_NAME_MAX * 2]; /* "" = none */
+	char endpoint[NN_ENDPOINT_MAX]; /* "" = none */
 	uint32_t roles;
 	uint8_t state; /* enum nn_state */
 	uint32_t key_generation;
@@ -121,6 +127,19 @@ struct nn_user {
 	struct nn_routing_layer pref;
 };
 
+/* Where a device's effective egress node id is (routing.c): nowhere, this
+ * gateway's node_id, or the egress_device of the routing layer that set it.
+ * WHY not the name itself: 64 bytes in every device (64 MB at 1M devices)
+ * for a name the policy holds already. */
+enum nn_egress_from {
+	NN_EGRESS_NONE,
+	NN_EGRESS_HERE,	    /* p->node_id */
+	NN_EGRESS_DEVICE,   /* d->pref.egress */
+	NN_EGRESS_USER,	    /* the user's pref.egress */
+	NN_EGRESS_NETWORK,  /* the network's policy.egress */
+	NN_EGRESS_DEFAULTS, /* p->defaults.egress */
+};
+
 struct nn_device {
 	char id[NN_NAME_MAX];
 	uint32_t user;	  /* index into users */
@@ -129,7 +148,7 @@ struct nn_device {
 	uint8_t addr6[NN_ADDR_LEN];
 	bool has_addr4;
 	uint8_t addr4[NN_ADDR_LEN];	/* IPv4-mapped */
-	char endpoint[NN_NAME_MAX * 2]; /* "" = none */
+	char endpoint[NN_ENDPOINT_MAX]; /* "" = none */
 	int32_t keepalive;		/* seconds, -1 = none */
 	uint8_t state;			/* enum nn_state */
 	uint32_t key_generation;
@@ -137,10 +156,11 @@ struct nn_device {
 
 	/* Effective routing (routing.c), each field from the highest layer
 	 * that sets it: device, user, network, system defaults. */
-	uint8_t traffic_mode;	  /* enum nn_traffic_mode, never UNSET */
-	uint8_t routing_mode;	  /* enum nn_routing_mode, never UNSET */
-	char egress[NN_NAME_MAX]; /* effective egress node id, "" = none */
-	bool egress_here;	  /* internet-bound traffic may leave here:
+	uint8_t traffic_mode; /* enum nn_traffic_mode, never UNSET */
+	uint8_t routing_mode; /* enum nn_routing_mode, never UNSET */
+	uint8_t egress_from;  /* enum nn_egress_from: read the effective
+				   * egress node id with nn_device_egress() */
+	bool egress_here;     /* internet-bound traffic may leave here:
 					 * full_tunnel, egress is this gateway,
 					 * and this gateway has the exit role */
 };
@@ -292,6 +312,10 @@ extern bool nn_validate_split_fixed;
  * the snapshot parser resolves every device's, with the same messages into
  * @errs: for the incremental path, which judges one device alone. */
 void nn_resolve_device_routing(struct nn_policy *p, struct nn_device *d, struct nn_errlist *errs);
+/* The effective egress node id of device @d of @p (resolved as above), ""
+ * = none: read from the layer that set it, so valid while @p's layers are
+ * the ones @d was resolved under. */
+const char *nn_device_egress(const struct nn_policy *p, const struct nn_device *d);
 
 /* Free what one rule owns (not the rule itself); the rule stays safe to free
  * again. */

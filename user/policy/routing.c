@@ -57,7 +57,7 @@ static void resolve_device(struct nn_policy *p, struct nn_device *d, struct nn_e
 	};
 	const char *ingress = "", *egress = "", *why;
 	bool exit_here = p->gw.roles & NN_ROLE_EXIT;
-	int i;
+	int i, egress_layer = 0;
 
 	d->traffic_mode = NN_TM_UNSET;
 	d->routing_mode = NN_RM_UNSET;
@@ -68,8 +68,10 @@ static void resolve_device(struct nn_policy *p, struct nn_device *d, struct nn_e
 			d->routing_mode = l[i]->routing_mode;
 		if (l[i]->ingress[0])
 			ingress = l[i]->ingress;
-		if (l[i]->egress[0])
+		if (l[i]->egress[0]) {
 			egress = l[i]->egress;
+			egress_layer = i;
+		}
 	}
 	/* Nothing set anywhere: the narrowest behaviour. */
 	if (!d->traffic_mode)
@@ -77,10 +79,10 @@ static void resolve_device(struct nn_policy *p, struct nn_device *d, struct nn_e
 	if (!d->routing_mode)
 		d->routing_mode = NN_RM_AUTO;
 
-	d->egress[0] = '\0';
+	d->egress_from = NN_EGRESS_NONE;
 	if (d->routing_mode == NN_RM_AUTO) {
 		if (n->served_here && exit_here)
-			strcpy(d->egress, p->node_id);
+			d->egress_from = NN_EGRESS_HERE;
 	} else {
 		if (!egress[0] && d->traffic_mode == NN_TM_FULL_TUNNEL)
 			nn_errlist_add(
@@ -94,8 +96,8 @@ static void resolve_device(struct nn_policy *p, struct nn_device *d, struct nn_e
 				"tenant=%s network=%s device=%s: egress_device %s %s%s; no internet egress (fail closed)",
 				p->tenants[n->tenant].id, n->id, d->id, egress, why,
 				strcmp(why, "lacks the role") ? "" : " exit_gateway");
-		else
-			strcpy(d->egress, egress);
+		else if (egress[0]) /* l[] is in enum nn_egress_from's order */
+			d->egress_from = (uint8_t)(NN_EGRESS_DEVICE + egress_layer);
 		/* Ingress has no dataplane effect yet; report only. */
 		why = ingress[0] ? check_gateway(p, n, ingress, NN_ROLE_INGRESS) : NULL;
 		if (why)
@@ -105,7 +107,25 @@ static void resolve_device(struct nn_policy *p, struct nn_device *d, struct nn_e
 				       strcmp(why, "lacks the role") ? "" : " ingress_gateway");
 	}
 	d->egress_here = d->traffic_mode == NN_TM_FULL_TUNNEL && exit_here &&
-			 !strcmp(d->egress, p->node_id);
+			 !strcmp(nn_device_egress(p, d), p->node_id);
+}
+
+const char *nn_device_egress(const struct nn_policy *p, const struct nn_device *d)
+{
+	switch (d->egress_from) {
+	case NN_EGRESS_HERE:
+		return p->node_id;
+	case NN_EGRESS_DEVICE:
+		return d->pref.egress;
+	case NN_EGRESS_USER:
+		return p->users[d->user].pref.egress;
+	case NN_EGRESS_NETWORK:
+		return p->networks[d->network].policy.egress;
+	case NN_EGRESS_DEFAULTS:
+		return p->defaults.egress;
+	default:
+		return "";
+	}
 }
 
 void nn_resolve_routing(struct nn_policy *p, struct nn_errlist *errs)
