@@ -158,24 +158,35 @@ static void test_full_bucket_evicts_lru(void **state)
 	dpt_close(&d);
 }
 
+/* A one-bucket table with flow 5000 recorded: the table mapped (@len for
+ * munmap) and the way holding the flow in *@w. */
+static struct nn_flow_bucket *one_flow(struct dpt *d, size_t *len, int *w)
+{
+	struct nn_flow_bucket *t;
+	uint32_t nb;
+
+	assert_int_equal(dpt_open_tables(d, NN_FRAMING_L3, NN_FLOW_WAYS, 0), 0);
+	assert_int_equal(dpt_apply(d, mf_base, &(struct nn_apply_result){ 0 }), 0);
+	open_flow(d, 5000);
+	t = table(d, &nb, len);
+	*w = way_of(t, 5000);
+	assert_true(*w >= 0);
+	return t;
+}
+
 /* A slot whose sequence word is odd (a CPU writing it) is no match: the
  * reply is judged as new (dropped); even again, it is a hit. */
 static void test_busy_slot_not_matched(void **state)
 {
 	struct nn_flow_bucket *t;
 	struct dpt_result r;
-	uint32_t nb, s;
+	uint32_t s;
 	size_t len;
 	struct dpt d;
 	int w;
 
 	(void)state;
-	assert_int_equal(dpt_open_tables(&d, NN_FRAMING_L3, NN_FLOW_WAYS, 0), 0);
-	assert_int_equal(dpt_apply(&d, mf_base, &(struct nn_apply_result){ 0 }), 0);
-	open_flow(&d, 5000);
-	t = table(&d, &nb, &len);
-	w = way_of(t, 5000);
-	assert_true(w >= 0);
+	t = one_flow(&d, &len, &w);
 	s = t->seq[w];
 	assert_int_equal(s & 1, 0);
 	t->seq[w] = s + 1;
@@ -198,18 +209,12 @@ static void test_hit_written_back(void **state)
 	struct nn_flow_bucket *t;
 	struct dpt_result r;
 	uint64_t seen;
-	uint32_t nb;
 	size_t len;
 	struct dpt d;
 	int w;
 
 	(void)state;
-	assert_int_equal(dpt_open_tables(&d, NN_FRAMING_L3, NN_FLOW_WAYS, 0), 0);
-	assert_int_equal(dpt_apply(&d, mf_base, &(struct nn_apply_result){ 0 }), 0);
-	open_flow(&d, 5000);
-	t = table(&d, &nb, &len);
-	w = way_of(t, 5000);
-	assert_true(w >= 0);
+	t = one_flow(&d, &len, &w);
 	seen = t->slot[w].f.last_seen_ns;
 	t->slot[w].f.last_seen_ns = seen - 2000000000ull;
 	assert_int_equal(t->slot[w].f.end[0] | t->slot[w].f.end[1], 0);
