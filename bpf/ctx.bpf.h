@@ -31,6 +31,10 @@ const volatile __u32 nn_max_rules = NN_DEF_MAX_RULES; /* nn_rules stride */
 const volatile __u32 nn_dev_stride = NN_DEF_MAX_DEVICES + 1024;
 /* nn_srcf's lines per slot half (a power of two); 0: no filter */
 const volatile __u32 nn_srcf_lines = 0;
+/* nn_flows' buckets - 1 (a power of two less one) and its hash seed
+ * (nanami_abi.h "Flow table"): the loader sets both. */
+const volatile __u32 nn_flow_mask = 0;
+const volatile __u64 nn_flow_seed = 0;
 const volatile __u8 nn_record_last = 0; /* write nn_last (tests, explain) */
 const volatile __u8 nn_dry_run = 0;	/* judge only: no flow, counter or event writes */
 

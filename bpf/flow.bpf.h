@@ -7,6 +7,7 @@
 #ifndef NANAMI_FLOW_BPF_H
 #define NANAMI_FLOW_BPF_H
 
+#include "flowtab.bpf.h"
 #include "stats.bpf.h"
 
 #define NN_TCP_FIN 0x01
@@ -126,24 +127,28 @@ static __always_inline __u64 nn_flow_timeout_ns(struct nn_config *cfg, struct nn
 	return (__u64)s * NN_NSEC;
 }
 
-/* Live entry for @k, or NULL; an expired entry is deleted on the way. */
-static __always_inline struct nn_flow *nn_flow_get(struct nn_flow_key *k, __u64 now)
+/* Live entry for @s->fk (nn_ft_find's copy), or NULL; an expired entry is
+ * deleted on the way. */
+static __always_inline struct nn_flow *nn_flow_get(struct nn_scratch *s, __u64 now)
 {
-	struct nn_flow *f = bpf_map_lookup_elem(&nn_flows, k);
+	struct nn_flow *f = nn_ft_find(s);
 
 	if (!f)
 		return NULL;
-	if (now - f->last_seen_ns >= nn_flow_timeout_ns(nn_cfg(), k, f->state)) {
+	if (now - f->last_seen_ns >= nn_flow_timeout_ns(nn_cfg(), &s->fk, f->state)) {
 		if (!nn_dry_run)
-			bpf_map_delete_elem(&nn_flows, k);
+			nn_ft_delete(s);
 		return NULL;
 	}
 	return f;
 }
 
-/* A packet of a live, current flow: advance TCP state, refresh. */
-static __always_inline void nn_flow_touch(struct nn_flow *f, struct nn_pkt *p, int is_b, __u64 now)
+/* A packet of a live, current flow (@s->ft_val, found by nn_flow_get):
+ * advance TCP state, refresh; written back only when something changed. */
+static __always_inline void nn_flow_touch(struct nn_scratch *s, struct nn_pkt *p, int is_b,
+					  __u64 now)
 {
+	struct nn_flow *f = &s->ft_val;
 	__u8 state = f->state;
 
 	if (nn_dry_run)
@@ -152,12 +157,11 @@ static __always_inline void nn_flow_touch(struct nn_flow *f, struct nn_pkt *p, i
 		state = NN_FS_CLOSING;
 	else if (state == NN_FS_NEW && is_b != f->opener_is_b)
 		state = NN_FS_EST;
-	if (state != f->state) {
-		f->state = state;
-		f->last_seen_ns = now;
-	} else if (now - f->last_seen_ns > NN_FLOW_REFRESH_NS) {
-		f->last_seen_ns = now;
-	}
+	if (state == f->state && now - f->last_seen_ns <= NN_FLOW_REFRESH_NS)
+		return;
+	f->state = state;
+	f->last_seen_ns = now;
+	nn_ft_mark(s);
 }
 
 /* Record the flow of @p under key @k (nn_flow_key_make() of @p: @is_b).
@@ -175,7 +179,7 @@ static __always_inline void nn_flow_open(struct nn_flow_key *k, struct nn_flow *
 	f->state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
 			   NN_FS_CLOSING :
 			   NN_FS_NEW;
-	bpf_map_update_elem(&nn_flows, k, f, BPF_ANY);
+	nn_ft_put(k, f);
 }
 
 /*

@@ -98,19 +98,22 @@ struct {
 	__type(value, struct nn_rule_info);
 } nn_rules SEC(".maps");
 
-/* Tracked flows, shared by both directions and every generation. Per-CPU
- * LRU lists: eviction under a full table takes no global lock. */
+/* Tracked flows, shared by both directions and every generation: buckets
+ * of NN_FLOW_WAYS slots the programs manage (flowtab.bpf.h), then one entry
+ * holding the hash seed (nanami_abi.h "Flow table"; the loader sizes it).
+ * Mmapable so that its values start on a page: each bucket is ten whole
+ * lines (640 bytes), its tags and sequence words in the first. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, NN_DEF_MAX_FLOWS);
-	__type(key, struct nn_flow_key);
-	__type(value, struct nn_flow);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NN_DEF_MAX_FLOWS / NN_FLOW_WAYS + 1);
+	__type(key, __u32);
+	__type(value, struct nn_flow_bucket);
 } nn_flows SEC(".maps");
 
 /* Flows the policy dropped, remembered (nanami_abi.h "Denied flows"): a
  * table of their own, so a flood of distinct denied flows evicts only these,
- * never a live flow. Per-CPU LRU lists as nn_flows: a flood's inserts take
+ * never a live flow. Per-CPU LRU lists: a flood's inserts take
  * no global lock, and evict only the flooding CPU's share (the loader sizes
  * it; docs/datapath.md "A denied flow remembered"). */
 struct {
@@ -301,8 +304,16 @@ struct nn_scratch {
 	/* The packet's flow key (nn_judge_packet, from the flow lookup first
 	 * to the flow's opening) and a new flow's value: 72 bytes the
 	 * program's own frame, on the deepest chain, cannot spare. */
-	struct nn_flow_key fk;
+	struct nn_flow_key fk __attribute__((aligned(8))); /* hashed by words */
 	struct nn_flow fv;
+	/* nn_ft_locate()'s find of fk: its bucket, way, the sequence value
+	 * it was read under (odd: none, or lost to another CPU's write) and
+	 * the copy of its value every decision reads (flowtab.bpf.h). */
+	__u32 ft_bucket;
+	__u32 ft_way;
+	__u32 ft_seq;
+	__u32 ft_dirty; /* ft_val changed: nn_ft_commit() writes it back */
+	struct nn_flow ft_val __attribute__((aligned(8))); /* copied by words */
 	/* A denied flow's entry for nn_denied (fk is its key): written
 	 * only after a judge dropped the packet, when fv is not needed. */
 	struct nn_denied dv;

@@ -70,34 +70,38 @@ __noinline int nn_rejudge(__u32 slot, struct nn_flow_key *k, struct nn_flow *f)
 }
 
 /*
- * A flow recorded under an older epoch is judged again; still allowed, it
- * takes the current epoch (1); no longer allowed, it is cut (deleted, 0).
+ * A flow recorded under an older epoch (@s->ft_val, nn_flow_get's) is
+ * judged again; still allowed, it takes the current epoch (1); no longer
+ * allowed, it is cut (deleted, 0).
  */
-static __always_inline int nn_flow_revalidate(struct nn_flow_key *k, struct nn_flow *f, __u32 epoch)
+static __always_inline int nn_flow_revalidate(struct nn_scratch *s, __u32 epoch)
 {
-	if (f->epoch == epoch)
+	if (s->ft_val.epoch == epoch)
 		return 1;
-	if (!nn_rejudge(NN_SLOT(epoch), k, f)) {
+	if (!nn_rejudge(NN_SLOT(epoch), &s->fk, &s->ft_val)) {
 		if (!nn_dry_run)
-			bpf_map_delete_elem(&nn_flows, k);
+			nn_ft_delete(s);
 		return 0;
 	}
-	if (!nn_dry_run)
-		f->epoch = epoch;
+	if (!nn_dry_run) {
+		s->ft_val.epoch = epoch;
+		nn_ft_mark(s);
+	}
 	return 1;
 }
 
 /*
- * Step 4: a tracked flow (@f: the live entry of the packet's key, looked up
- * first by nn_judge_packet, or NULL). 1 when the packet passes on it; a flow
- * the policy no longer allows is cut and the caller judges the packet as new.
+ * Step 4: a tracked flow (@f: the live entry of the packet's key, @s's copy
+ * looked up first by nn_judge_packet, or NULL). 1 when the packet passes on
+ * it; a flow the policy no longer allows is cut and the caller judges the
+ * packet as new.
  */
-static __always_inline int nn_flow_track(struct nn_flow_key *k, struct nn_flow *f, int is_b,
+static __always_inline int nn_flow_track(struct nn_scratch *s, struct nn_flow *f, int is_b,
 					 struct nn_pkt *p, __u32 epoch, __u64 now)
 {
-	if (!f || !nn_flow_revalidate(k, f, epoch))
+	if (!s || !f || !nn_flow_revalidate(s, epoch))
 		return 0;
-	nn_flow_touch(f, p, is_b, now);
+	nn_flow_touch(s, p, is_b, now);
 	return 1;
 }
 
@@ -113,7 +117,6 @@ static __always_inline int nn_flow_track(struct nn_flow_key *k, struct nn_flow *
 static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 now, __u8 dir)
 {
 	struct nn_scratch *s;
-	struct nn_flow *f;
 
 	if (!p->q_flowable || !nn_addr_eq(p->q_src, p->dst))
 		return 0;
@@ -125,10 +128,9 @@ static __always_inline int nn_icmp_tracked(struct nn_pkt *p, __u32 epoch, __u64 
 	if (!s)
 		return 0;
 	nn_flow_key_make(&s->fk, p->q_src, p->q_sport, p->q_dst, p->q_dport, p->q_proto);
-	f = nn_flow_get(&s->fk, now);
-	if (!f)
+	if (!nn_flow_get(s, now))
 		return 0;
-	return nn_flow_revalidate(&s->fk, f, epoch);
+	return nn_flow_revalidate(s, epoch);
 }
 
 static __always_inline int nn_is_icmp_error(struct nn_pkt *p)
@@ -142,7 +144,7 @@ static __always_inline int nn_is_icmp_error(struct nn_pkt *p)
  * set), 0 when the packet must be judged by policy.
  */
 static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now, __u8 dir,
-				       struct nn_judgement *j, struct nn_flow_key *k,
+				       struct nn_judgement *j, struct nn_scratch *s,
 				       struct nn_flow *f, int is_b)
 {
 	if (p->frag == NN_FRAG_LATER) {
@@ -157,7 +159,7 @@ static __always_inline int nn_stateful(struct nn_pkt *p, __u32 epoch, __u64 now,
 		}
 		return 0;
 	}
-	if (nn_flow_track(k, f, is_b, p, epoch, now)) {
+	if (nn_flow_track(s, f, is_b, p, epoch, now)) {
 		j->reason = NN_PASS;
 		j->flow_hit = 1;
 		return 1;
@@ -208,14 +210,16 @@ static __always_inline int nn_flow_side(int is_b, const __u8 dir)
  * tag carries its epoch, so a flip (revocation, policy change, a host
  * address change) makes it stale at once. 1 when the packet was decided.
  */
-static __always_inline int nn_flow_fast(struct nn_flow *f, struct nn_pkt *p, __u32 epoch,
-					const __u8 dir, int is_b, __u64 now, struct nn_judgement *j)
+static __always_inline int nn_flow_fast(struct nn_scratch *s, struct nn_flow *f, struct nn_pkt *p,
+					__u32 epoch, const __u8 dir, int is_b, __u64 now,
+					struct nn_judgement *j)
 {
 	__u64 t;
 
-	if (!f || f->epoch != epoch)
+	/* f: @s's copy, read with the key under one sequence value. */
+	if (!s || !f || f->epoch != epoch)
 		return 0;
-	t = *(volatile __u64 *)&f->end[nn_flow_side(is_b, dir) & 1];
+	t = f->end[nn_flow_side(is_b, dir) & 1];
 	if (NN_FLOW_END_EPOCH(t) != epoch || !(NN_FLOW_END_DIRS(t) & (1u << dir)))
 		return 0;
 	j->dev_slot = NN_FLOW_END_SLOT(t);
@@ -235,32 +239,33 @@ static __always_inline int nn_flow_fast(struct nn_flow *f, struct nn_pkt *p, __u
 	}
 	j->reason = NN_PASS;
 	j->flow_hit = 1;
-	nn_flow_touch(f, p, is_b, now);
+	nn_flow_touch(s, p, is_b, now);
 	return 1;
 }
 
-/* Record the overlay end's check for nn_flow_fast(): one 8-byte store. A
- * tag of another epoch is replaced, never merged, so directions validated
- * under different generations are never combined. */
-static __always_inline void nn_flow_end_set(struct nn_flow *f, int is_b, const __u8 dir,
-					    __u32 epoch, struct nn_addr_info *end)
+/* Record the overlay end's check for nn_flow_fast() in @f (@s's copy) and
+ * write it back. A tag of another epoch is replaced, never merged, so
+ * directions validated under different generations are never combined. */
+static __always_inline void nn_flow_end_set(struct nn_scratch *s, struct nn_flow *f, int is_b,
+					    const __u8 dir, __u32 epoch, struct nn_addr_info *end)
 {
 	__u64 *slotp, t, old;
 	__u32 dirs = 1u << dir;
 
-	if (nn_dry_run || !f || f->epoch != epoch)
+	if (nn_dry_run || !s || !f || f->epoch != epoch)
 		return;
 	if (end->stat_slot != NN_NONE32 && end->stat_slot >= NN_FLOW_END_SLOT_MASK)
 		return; /* not representable: stay on the slow path */
 	slotp = &f->end[nn_flow_side(is_b, dir) & 1];
-	old = *(volatile __u64 *)slotp;
+	old = *slotp;
 	if (NN_FLOW_END_EPOCH(old) == epoch) {
 		if (NN_FLOW_END_DIRS(old) & dirs)
 			return; /* already there: keep the line clean */
 		dirs |= NN_FLOW_END_DIRS(old);
 	}
 	t = NN_FLOW_END(epoch, dirs, end->kind, end->stat_slot);
-	*(volatile __u64 *)slotp = t;
+	*slotp = t;
+	nn_ft_mark(s);
 }
 
 /*
@@ -323,6 +328,8 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 	 * identity passes step 1, so none is looked up. The verdict is the
 	 * one nn_check_src / nn_check_dst give an unknown address. */
 	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+	if (s)
+		s->ft_dirty = 0; /* no flow of an earlier packet is written back */
 	if (nn_srcf_absent(epoch, dir == NN_DIR_FROM_OVERLAY ? p.src : p.dst, s)) {
 		j.reason = dir == NN_DIR_FROM_OVERLAY ? NN_R_SPOOF : NN_R_UNKNOWN_DST;
 		return nn_finish(c, &p, &j, epoch);
@@ -334,11 +341,11 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		s = NULL;
 	if (s) {
 		is_b = nn_flow_key_make(&s->fk, p.src, p.sport, p.dst, p.dport, p.proto);
-		f = nn_flow_get(&s->fk, now);
+		f = nn_flow_get(s, now);
 		/* One nn_remember/nn_finish below for both paths: every
 		 * inlined copy of them costs stack (docs/datapath.md
 		 * "Verifier budget"). A flow hit opens nothing. */
-		if (nn_flow_fast(f, &p, epoch, dir, is_b, now, &j))
+		if (nn_flow_fast(s, f, &p, epoch, dir, is_b, now, &j))
 			goto done;
 		/* No flow: one the policy dropped under this epoch is dropped
 		 * again from one lookup, counted as the judge counts it. */
@@ -354,7 +361,7 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 	/* Node traffic to this gateway needs no flow: replies toward a node
 	 * from our own address always pass. */
 	may_open = dir == NN_DIR_INTO_OVERLAY || end->kind == NN_AK_DEVICE;
-	if (!nn_stateful(&p, epoch, now, dir, &j, s ? &s->fk : NULL, f, is_b)) {
+	if (!nn_stateful(&p, epoch, now, dir, &j, s, f, is_b)) {
 		if (dir == NN_DIR_FROM_OVERLAY)
 			nn_judge_from(slot, end, &p, &j);
 		else
@@ -362,9 +369,11 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		if (s)
 			nn_denied_note(s, epoch, dir, is_b, &j);
 	} else if (f && j.flow_hit) {
-		nn_flow_end_set(f, is_b, dir, epoch, end);
+		nn_flow_end_set(s, f, is_b, dir, epoch, end);
 	}
 done:
+	if (!nn_dry_run)
+		nn_ft_commit();
 	if (p.frag != NN_FRAG_LATER)
 		nn_remember(&p, &j, epoch, dir, now, may_open, s, is_b);
 	return nn_finish(c, &p, &j, epoch);

@@ -278,7 +278,7 @@ struct nn_rule_info {
 	__u32 network;
 };
 
-/* ---- Flow table (nn_flows, LRU) ----
+/* ---- Flow table (nn_flows): key and value ----
  * Key is canonical: endpoint a is the lower (address, port) of the two, so a
  * packet and its reply find the same entry with one lookup. ICMP echo uses
  * the echo id as both ports.
@@ -316,14 +316,65 @@ struct nn_flow {
 	 * half-updated: NN_FLOW_END(epoch, dirs, kind, counter slot). Valid
 	 * only while its epoch is the live one, for the directions in dirs. */
 	__u64 end[2];
-	/* Pads the map's element to 128 bytes (the kernel's 48-byte
-	 * element header, this key's 40, this value's 40): elements of a
-	 * preallocated table then start every 128 bytes, so each is one
-	 * aligned pair of cache lines (one miss with the adjacent-line
-	 * prefetch, never a page boundary) where 120 bytes put three in four
-	 * across three lines. docs/datapath.md "Flow lookup first". */
-	__u64 pad2;
 };
+
+/*
+ * ---- Flow table (nn_flows): buckets the programs manage ----
+ * A key's bucket is nn_ft_hash(key, seed) & mask (bpf/flowtab.bpf.h); it has
+ * NN_FLOW_WAYS slots. tag[w] is 0 for an empty slot, else (hash >> 32) | 1
+ * of the key in slot w; seq[w] is odd while a CPU writes slot w (taken with
+ * a compare-and-swap from the even value) and even otherwise: a reader
+ * trusts a slot's key and its copy of the value only when seq[w] was even
+ * and the same before and after it read both, and writes back only under
+ * a claim from that value. The table's last entry (index mask + 1) is not a
+ * bucket: its first 8 bytes hold the hash seed, chosen at random when the
+ * map is created and read back when a later load adopts it (the programs
+ * take it as rodata). Eviction: an insert into a full bucket replaces the
+ * slot seen least recently (docs/datapath.md "Flows").
+ */
+#define NN_FLOW_WAYS 8
+struct nn_flow_slot {
+	struct nn_flow_key k;
+	struct nn_flow f;
+};
+
+struct nn_flow_bucket {
+	__u32 tag[NN_FLOW_WAYS];
+	__u32 seq[NN_FLOW_WAYS];
+	struct nn_flow_slot slot[NN_FLOW_WAYS];
+};
+
+/* A key's hash under the table's @seed: a multiply-xorshift over its five
+ * 8-byte words (the key is 8-byte aligned wherever it is hashed: a slot, the
+ * scratch entry), seeded so that a sender does not know which keys share a
+ * victim flow's bucket. Not a keyed PRF: a difference only in a word's bit
+ * 63 passes the multiply unchanged whatever the seed, so flipping bit 63 of
+ * word i and bits 63 and 31 of word i+1 gives the same hash under every
+ * seed (pairs of keys that collide, not keys aimed at a chosen flow; a
+ * keyed hash such as SipHash-1-3 would close it at ~100 more instructions
+ * a lookup: docs/datapath.md "Session 13 (fast14j)"). Bucket: h & mask;
+ * tag: (h >> 32) | 1. Shared by the programs and user space
+ * (user/dp/flowtab.c). */
+static inline __u64 nn_flow_hash(const struct nn_flow_key *k, __u64 seed)
+{
+	const __u64 *w = (const __u64 *)(const void *)k;
+	__u64 h = seed ^ 0x9e3779b97f4a7c15ull;
+
+	/* Five words written out: no loop for the verifier to walk. */
+	h = (h ^ w[0]) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 32) ^ w[1]) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 32) ^ w[2]) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 32) ^ w[3]) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 32) ^ w[4]) * 0xff51afd7ed558ccdull;
+	h ^= h >> 32;
+	h *= 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 29);
+}
+
+static inline __u32 nn_flow_tag(__u64 h)
+{
+	return (__u32)(h >> 32) | 1;
+}
 
 /*
  * ---- Denied flows (nn_denied, LRU) ----
@@ -363,8 +414,9 @@ struct nn_denied {
 	__u8 src_kind; /* as struct nn_verdict */
 	__u8 dst_kind;
 	__u8 pad[2];
-	/* Pads the element to 128 bytes as nn_flow's pad2 does: one aligned
-	 * pair of lines per element. */
+	/* Pads the LRU element to 128 bytes (the kernel's 48-byte header,
+	 * the key's 40, this value's 40): elements of a preallocated table
+	 * then start every 128 bytes, one aligned pair of lines each. */
 	__u32 pad2[3];
 };
 

@@ -16,6 +16,7 @@
 
 #include "dptest.h"
 #include "dp/cache.h"
+#include "dp/flowtab.h"
 #include "lib/log.h"
 
 /*
@@ -334,11 +335,20 @@ long dpt_srcf_missing(struct dpt *t, size_t *n_keys)
 	return missing;
 }
 
+int dpt_run_pb(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const struct pb *b,
+	       struct dpt_result *r)
+{
+	uint8_t pkt[PB_BUF_LEN];
+	size_t len = pb_build(b, pkt, sizeof(pkt));
+
+	return len ? dpt_run(t, dir, hook, pkt, len, r) : -EINVAL;
+}
+
 int dpt_flush_state(struct dpt *t)
 {
 	int err;
 
-	err = flush_map(t->dp->map_fd[NN_M_FLOWS]) ?: flush_map(t->dp->map_fd[NN_M_DENIED]);
+	err = nn_flow_clear(t->dp->map_fd[NN_M_FLOWS]) ?: flush_map(t->dp->map_fd[NN_M_DENIED]);
 	return err ?: flush_map(t->dp->map_fd[NN_M_FRAGS]);
 }
 

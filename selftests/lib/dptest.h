@@ -15,6 +15,7 @@
 #include "dp/apply.h"
 #include "dp/loader.h"
 #include "policy/policy.h"
+#include "pktbuild.h"
 
 struct dpt {
 	struct nn_dp *dp;
@@ -65,6 +66,10 @@ int dpt_apply(struct dpt *t, const struct nn_policy *p, struct nn_apply_result *
  * the program for @dir / @hook. 0 or -errno. */
 int dpt_run(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const uint8_t *pkt, size_t len,
 	    struct dpt_result *r);
+
+/* dpt_run() of @b built (pktbuild.h): -EINVAL when it does not build. */
+int dpt_run_pb(struct dpt *t, enum nn_dir dir, enum nn_hook hook, const struct pb *b,
+	       struct dpt_result *r);
 
 /* As dpt_run() without the drop-counter deltas (r->drops stays zero): three
  * syscalls instead of ~30, for tests that run hundreds of thousands of

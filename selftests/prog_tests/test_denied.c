@@ -362,15 +362,15 @@ static void test_other_sender(void **state)
 }
 
 /*
- * A flood of distinct denied flows evicts remembered denied flows only. The
- * tables are per-CPU LRUs (each CPU holds its share): nn_flows of 128 a CPU
- * holds carol's 64 established flows, nn_denied has 64 a CPU. alice sprays
+ * A flood of distinct denied flows evicts remembered denied flows only.
+ * nn_flows of 1024 a CPU (buckets of NN_FLOW_WAYS: at this fill no bucket
+ * overflows) holds carol's 64 established flows; nn_denied, a per-CPU LRU,
+ * has 64 a CPU. alice sprays
  * 1000 distinct denied flows once each (none is remembered: admission),
  * then sends 40 times nn_denied's size of distinct denied flows, each twice. alice's first is no
  * longer remembered (nn_denied did evict); every one of carol's flows is
  * still tracked and passes as a flow hit. Were denied flows kept in
- * nn_flows, the flood would push carol's flows out: an LRU demotes entries
- * not touched since its last rotation once they are half the list.
+ * nn_flows, the flood would push carol's flows out of their buckets.
  */
 static void test_flood_keeps_flows(void **state)
 {
@@ -385,7 +385,7 @@ static void test_flood_keeps_flows(void **state)
 
 	(void)d;
 	flood = 40 * 64 * ncpu < 50000 ? 40 * 64 * ncpu : 50000;
-	assert_int_equal(dpt_open_tables(&small, NN_FRAMING_L3, 128 * ncpu, 64 * ncpu), 0);
+	assert_int_equal(dpt_open_tables(&small, NN_FRAMING_L3, 1024 * ncpu, 64 * ncpu), 0);
 	assert_int_equal(dpt_apply(&small, mf_base, &res), 0);
 	for (i = 0; i < 64; i++) {
 		len = pb_build(mf_udp(&b, CAROL6, FILES6, (uint16_t)(5000 + i), 53), pkt,

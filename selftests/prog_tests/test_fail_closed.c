@@ -41,6 +41,7 @@
 #include <cmocka.h>
 #include <bpf/bpf.h>
 
+#include "dp/flowtab.h"
 #include "dptest.h"
 #include "faults.h"
 #include "lib/names.h"
@@ -177,7 +178,7 @@ static void judge_all(struct run *ru, const struct nn_policy *p, struct verdict 
 	int err;
 
 	assert_non_null(m);
-	empty_map(ru->t.dp->map_fd[NN_M_FLOWS], sizeof(struct nn_flow_key));
+	assert_int_equal(nn_flow_clear(ru->t.dp->map_fd[NN_M_FLOWS]), 0);
 	empty_map(ru->t.dp->map_fd[NN_M_FRAGS], sizeof(struct nn_frag_key));
 	for (i = 0; i < ru->n_pk; i++) {
 		const struct rk_pkt *pk = &ru->pk[i].pk;

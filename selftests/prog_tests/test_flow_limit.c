@@ -52,12 +52,9 @@ static unsigned int refill_max(uint64_t ns)
 
 static struct dpt_result run(struct dpt *t, enum nn_dir dir, struct pb *b)
 {
-	uint8_t pkt[PB_BUF_LEN];
 	struct dpt_result r;
-	size_t len = pb_build(b, pkt, sizeof(pkt));
 
-	assert_true(len > 0);
-	assert_int_equal(dpt_run(t, dir, H, pkt, len, &r), 0);
+	assert_int_equal(dpt_run_pb(t, dir, H, b, &r), 0);
 	return r;
 }
 

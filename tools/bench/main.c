@@ -98,7 +98,7 @@ static void usage(const char *argv0)
 		"       %s gen|attach|sum|nft|policy|apply|swap ... (packet rate, controller: run.sh)\n"
 		"       %s wg ... (wg0 at N peers, either backend: tools/bench/README.md)\n"
 		"       %s e2e ... (event to enforcement through the controller: e2e.sh)\n"
-		"       %s verifier (instructions the verifier processed per program)\n"
+		"       %s verifier [l3|eth] (instructions the verifier processed per program)\n"
 		"  -n  scales: devices = rules = N (default 10,1000,10000,100000)\n"
 		"  -N  one more scale N, adversarial: 64 rules to deeply nested prefixes\n"
 		"  -L  entries of the bare hash/LPM lookup maps (default 100000, 0: skip)\n"

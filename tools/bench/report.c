@@ -163,7 +163,7 @@ void bench_report(const struct bench_results *res, FILE *f)
 			continue;
 		if (si == 0 || !res->ins[0].done)
 			fprintf(f,
-				"\nflow-table insert (LRU hash like nn_flows, 65536 entries), "
+				"\nflow-table insert (the kernel's LRU hash, nn_flows' types, 65536 entries), "
 				"ns/packet:\n%-8s %10s %10s %10s %12s %12s %12s %12s\n",
 				"scale", "xdp_floor", "overwrite", "new_key", "insert_only",
 				"real_new_r1", "judge_new_r1", "real-judge");

@@ -126,14 +126,16 @@ struct judge {
 	struct from_overlay_xdp *xdp_from;
 };
 
-#define JUDGE_SETUP(skel, dp)                                                       \
-	do {                                                                        \
-		(skel)->rodata->nn_framing = (dp)->opts.framing;                    \
-		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;            \
-		(skel)->rodata->nn_dev_stride = nn_dev_slots(&(dp)->opts.cap);      \
-		(skel)->rodata->nn_srcf_lines = nn_srcf_lines_for(&(dp)->opts.cap); \
-		(skel)->rodata->nn_record_last = 0;                                 \
-		(skel)->rodata->nn_dry_run = 1;                                     \
+#define JUDGE_SETUP(skel, dp)                                                            \
+	do {                                                                             \
+		(skel)->rodata->nn_framing = (dp)->opts.framing;                         \
+		(skel)->rodata->nn_max_rules = (dp)->opts.cap.max_rules;                 \
+		(skel)->rodata->nn_dev_stride = nn_dev_slots(&(dp)->opts.cap);           \
+		(skel)->rodata->nn_srcf_lines = nn_srcf_lines_for(&(dp)->opts.cap);      \
+		(skel)->rodata->nn_flow_mask = nn_flow_buckets_for(&(dp)->opts.cap) - 1; \
+		(skel)->rodata->nn_flow_seed = (dp)->flow_seed;                          \
+		(skel)->rodata->nn_record_last = 0;                                      \
+		(skel)->rodata->nn_dry_run = 1;                                          \
 	} while (0)
 
 static void judge_close(struct judge *j)
@@ -297,6 +299,8 @@ static int cache_load(struct scale_ctx *s)
 		c[i]->rodata->nn_max_rules = s->dp->opts.cap.max_rules;
 		c[i]->rodata->nn_dev_stride = nn_dev_slots(&s->dp->opts.cap);
 		c[i]->rodata->nn_srcf_lines = nn_srcf_lines_for(&s->dp->opts.cap);
+		c[i]->rodata->nn_flow_mask = nn_flow_buckets_for(&s->dp->opts.cap) - 1;
+		c[i]->rodata->nn_flow_seed = s->dp->flow_seed;
 		c[i]->rodata->nn_dry_run = i == 0;
 		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
 		err = nn_dp_share_maps(c[i]->obj, s->dp);
@@ -600,7 +604,7 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 
 /*
  * The flow-table insert, two ways:
- *  - alone: bench_flow_insert on an LRU hash like nn_flows, overwriting one
+ *  - alone: bench_flow_insert on the kernel's LRU hash (nn_flows' types), overwriting one
  *    key, then a new key each repetition with the table full (eviction);
  *  - in place: the normal program on distinct new flows, one repetition per
  *    run (so every run inserts), against the judge-only copy on the same

@@ -5,7 +5,9 @@
  * print the instructions this kernel's verifier processed for each
  * (bpf_prog_info.verified_insns, 5.16+): the complexity figure the
  * datapath's changes are weighed by (docs/datapath.md "Verifier budget"),
- * on the host and in each guest of the kernel matrix.
+ * on the host and in each guest of the kernel matrix. `verifier eth` loads
+ * the Ethernet-framed build (veth), whose programs walk one more header and
+ * are the larger ones on 6.1.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,8 +33,13 @@ int verifier_main(int argc, char **argv)
 	size_t i;
 	int err;
 
-	(void)argc;
-	(void)argv;
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "eth") && strcmp(argv[1], "l3"))) {
+		fprintf(stderr, "verifier: expected no argument, `l3` or `eth`, got `%s`\n",
+			argv[argc - 1]);
+		return 2;
+	}
+	if (argc == 2 && !strcmp(argv[1], "eth"))
+		o.framing = NN_FRAMING_ETH;
 	nn_capacity_default(&o.cap);
 	err = nn_dp_load(&o, &dp);
 	if (err) {

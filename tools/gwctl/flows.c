@@ -14,6 +14,7 @@
 
 #include <bpf/bpf.h>
 
+#include "dp/flowtab.h"
 #include "gwctl.h"
 #include "lib/addr.h"
 
@@ -112,12 +113,60 @@ static bool dev_has(const struct nn_catalog *c, uint32_t slot, const uint8_t *a)
 	return e && e->info.stat_slot == slot;
 }
 
+/* What one table entry needs to become a row (flows_row). */
+struct flows_walk {
+	struct flows_state *fs;
+	const struct nn_catalog *c;
+	const struct nn_config *cfg;
+	uint32_t dev_slot;
+	uint64_t now;
+	json_t *arr;
+};
+
+static int flows_row(const struct nn_flow_key *kp, const struct nn_flow *fp, void *arg)
+{
+	struct flows_walk *wk = arg;
+	const struct flows_state *fs = wk->fs;
+	const struct nn_catalog *c = wk->c;
+	const struct nn_flow_key key = *kp;
+	const struct nn_flow f = *fp;
+	const uint8_t *src, *dst;
+	uint16_t sport, dport;
+	char pname[16];
+	uint64_t age;
+	json_t *o;
+
+	if ((fs->proto && key.proto != fs->proto - 1000) ||
+	    (fs->port && key.aport != fs->port - 1000 && key.bport != fs->port - 1000) ||
+	    (fs->has_addr && memcmp(key.a, fs->addr, NN_ADDR_LEN) &&
+	     memcmp(key.b, fs->addr, NN_ADDR_LEN)) ||
+	    (wk->dev_slot != NN_NONE32 && !dev_has(c, wk->dev_slot, key.a) &&
+	     !dev_has(c, wk->dev_slot, key.b)))
+		return 0;
+	src = f.opener_is_b ? key.b : key.a;
+	dst = f.opener_is_b ? key.a : key.b;
+	sport = f.opener_is_b ? key.bport : key.aport;
+	dport = f.opener_is_b ? key.aport : key.bport;
+	age = wk->now > f.last_seen_ns ? wk->now - f.last_seen_ns : 0;
+	gw_proto_name(key.proto, pname, sizeof(pname));
+	o = json_pack("{s:o,s:i,s:o,s:i,s:s,s:i,s:s,s:s,s:f,s:I,s:i,s:b,s:b,s:o}", "src",
+		      gw_json_addr(src), "sport", sport, "dst", gw_json_addr(dst), "dport", dport,
+		      "proto", pname, "proto_num", key.proto, "direction",
+		      nn_dir_name(f.opener_dir), "state", nn_flow_state_name(f.state), "age_s",
+		      (double)(age / 1000000) / 1e3, /* ms resolution */
+		      "last_seen_ns", (json_int_t)f.last_seen_ns, "epoch", (int)f.epoch, "current",
+		      f.epoch == c->epoch, "expired",
+		      age >= timeout_s(wk->cfg, &key, f.state) * 1000000000ull, "device",
+		      gw_json_str_or_null(flow_device(c, src, dst)));
+	json_array_append_new(wk->arr, o);
+	return 0;
+}
+
 static int flows_run(struct gw *g, void *state, int argc, char **argv)
 {
 	static const char *const head[] = { "PROTO", "SRC",   "SPORT", "DST",	"DPORT",
 					    "DIR",   "STATE", "AGE",   "EPOCH", "DEVICE" };
 	struct flows_state *fs = state;
-	struct nn_flow_key key, next, *prev = NULL;
 	struct nn_config cfg = {};
 	struct nn_catalog c;
 	struct gw_table t;
@@ -146,41 +195,19 @@ static int flows_run(struct gw *g, void *state, int argc, char **argv)
 		}
 	}
 	now = mono_ns();
-	while (!bpf_map_get_next_key(g->fd[NN_M_FLOWS], prev, &next)) {
-		const uint8_t *src, *dst;
-		uint16_t sport, dport;
-		struct nn_flow f;
-		char pname[16];
-		uint64_t age;
-		json_t *o;
+	{
+		struct flows_walk wk = { fs, &c, &cfg, dev_slot, now, arr };
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(g->fd[NN_M_FLOWS], &key, &f))
-			continue;
-		if ((fs->proto && key.proto != fs->proto - 1000) ||
-		    (fs->port && key.aport != fs->port - 1000 && key.bport != fs->port - 1000) ||
-		    (fs->has_addr && memcmp(key.a, fs->addr, NN_ADDR_LEN) &&
-		     memcmp(key.b, fs->addr, NN_ADDR_LEN)) ||
-		    (dev_slot != NN_NONE32 && !dev_has(&c, dev_slot, key.a) &&
-		     !dev_has(&c, dev_slot, key.b)))
-			continue;
-		src = f.opener_is_b ? key.b : key.a;
-		dst = f.opener_is_b ? key.a : key.b;
-		sport = f.opener_is_b ? key.bport : key.aport;
-		dport = f.opener_is_b ? key.aport : key.bport;
-		age = now > f.last_seen_ns ? now - f.last_seen_ns : 0;
-		gw_proto_name(key.proto, pname, sizeof(pname));
-		o = json_pack("{s:o,s:i,s:o,s:i,s:s,s:i,s:s,s:s,s:f,s:I,s:i,s:b,s:b,s:o}", "src",
-			      gw_json_addr(src), "sport", sport, "dst", gw_json_addr(dst), "dport",
-			      dport, "proto", pname, "proto_num", key.proto, "direction",
-			      nn_dir_name(f.opener_dir), "state", nn_flow_state_name(f.state),
-			      "age_s", (double)(age / 1000000) / 1e3, /* ms resolution */
-			      "last_seen_ns", (json_int_t)f.last_seen_ns, "epoch", (int)f.epoch,
-			      "current", f.epoch == c.epoch, "expired",
-			      age >= timeout_s(&cfg, &key, f.state) * 1000000000ull, "device",
-			      gw_json_str_or_null(flow_device(&c, src, dst)));
-		json_array_append_new(arr, o);
+		err = nn_flow_each(g->fd[NN_M_FLOWS], flows_row, &wk);
+		if (err) {
+			nn_catalog_free(&c);
+			json_decref(arr);
+			return gw_err(g, GW_ERR, "couldn't read %s/nn_flows: %s%s", g->pin_dir,
+				      strerror(-err),
+				      err == -EPROTO ? " (maps of an older version: run "
+						       "nanami-gatewayd --detach)" :
+						       "");
+		}
 	}
 	if (g->json) {
 		gw_json_print(json_pack("{s:I,s:o}", "epoch", (json_int_t)c.epoch, "flows", arr));

@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "dp/flowtab.h"
 #include "gwctl.h"
 
 static const char *const full_names[] = {
@@ -355,6 +356,15 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 
 		gw_map_max_entries(g->fd[usage_maps[i].id], &max);
 		cap[i] = usage_maps[i].slotted ? max / 2 : max;
+		if (usage_maps[i].id == NN_M_FLOWS) {
+			uint64_t n = 0;
+
+			/* Buckets of NN_FLOW_WAYS, then the seed's entry. */
+			cap[i] = max ? (max - 1) * NN_FLOW_WAYS : 0;
+			nn_flow_count(g->fd[NN_M_FLOWS], &n);
+			used[i] = (long)n;
+			continue;
+		}
 		used[i] = count_entries(g->fd[usage_maps[i].id], usage_maps[i].ksz,
 					usage_maps[i].slotted ? usage_maps[i].id : -1,
 					NN_SLOT(epoch));

@@ -29,6 +29,7 @@
 
 #include "dp/cache.h"
 #include "dp/counters.h"
+#include "dp/flowtab.h"
 #include "dp/loader.h"
 #include "from_overlay_tc.skel.h"
 #include "from_overlay_xdp.skel.h"
@@ -136,7 +137,7 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_cells4", 2 * c->max_cells },
 		{ "nn_policy", 2 * c->max_cells },
 		{ "nn_rules", 2 * c->max_rules },
-		{ "nn_flows", c->max_flows },
+		{ "nn_flows", nn_flow_buckets_for(c) + 1 },
 		{ "nn_frags", c->max_frags },
 		{ "nn_denied", c->max_denied },
 		{ "nn_dev_ctr", (uint32_t)dev_ctr },
@@ -187,6 +188,10 @@ int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *c)
 		      max_entries(map_fd[NN_M_FRAGS], &c->max_frags);
 	if (err)
 		return err;
+	/* nn_flows: buckets of NN_FLOW_WAYS and the seed's entry. */
+	if (c->max_flows < 2)
+		return -EINVAL;
+	c->max_flows = (c->max_flows - 1) * NN_FLOW_WAYS;
 	/* Pinned by a controller before nn_denied: the load creates it. */
 	c->max_denied = NN_DEF_MAX_DENIED;
 	if (map_fd[NN_M_DENIED] >= 0) {
@@ -480,6 +485,8 @@ static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)
 	x->rodata->nn_max_rules = dp->opts.cap.max_rules;
 	x->rodata->nn_dev_stride = nn_dev_slots(&dp->opts.cap);
 	x->rodata->nn_srcf_lines = nn_srcf_lines_for(&dp->opts.cap);
+	x->rodata->nn_flow_mask = nn_flow_buckets_for(&dp->opts.cap) - 1;
+	x->rodata->nn_flow_seed = dp->flow_seed;
 	x->rodata->nn_record_last = dp->opts.record_last;
 	x->rodata->nn_dry_run = dp->opts.dry_run;
 	err = nn_dp_share_maps(x->obj, dp);
@@ -518,6 +525,12 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->opts = *opts;
 	dp->barrier_outer = dp->barrier_inner = -1;
 
+	err = nn_flow_seed_for_load(opts->pin_dir, &dp->flow_seed);
+	if (err) {
+		nn_log_err("event=load error=\"couldn't choose the flow table's seed: %s\"",
+			   strerror(-err));
+		goto out;
+	}
 	dp->tc_from = from_overlay_tc__open();
 	if (!dp->tc_from) {
 		err = -errno;
@@ -528,6 +541,8 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_from->rodata->nn_max_rules = opts->cap.max_rules;
 	dp->tc_from->rodata->nn_dev_stride = nn_dev_slots(&opts->cap);
 	dp->tc_from->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
+	dp->tc_from->rodata->nn_flow_mask = nn_flow_buckets_for(&opts->cap) - 1;
+	dp->tc_from->rodata->nn_flow_seed = dp->flow_seed;
 	dp->tc_from->rodata->nn_record_last = opts->record_last;
 	dp->tc_from->rodata->nn_dry_run = opts->dry_run;
 	err = set_sizes(dp->tc_from->obj, &opts->cap);
@@ -559,6 +574,13 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 
 		dp->map_fd[i] = m ? bpf_map__fd(m) : -1;
 	}
+	err = nn_flow_seed_store(dp->map_fd[NN_M_FLOWS], nn_flow_buckets_for(&opts->cap),
+				 dp->flow_seed);
+	if (err) {
+		nn_log_err("event=load error=\"couldn't keep the flow table's seed: %s\"",
+			   strerror(-err));
+		goto out;
+	}
 	dp->cells_compat = dp->adopted && cells_predate(dp);
 	dp->maps_unwritten = !dp->adopted;
 
@@ -571,6 +593,8 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_into->rodata->nn_max_rules = opts->cap.max_rules;
 	dp->tc_into->rodata->nn_dev_stride = nn_dev_slots(&opts->cap);
 	dp->tc_into->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
+	dp->tc_into->rodata->nn_flow_mask = nn_flow_buckets_for(&opts->cap) - 1;
+	dp->tc_into->rodata->nn_flow_seed = dp->flow_seed;
 	dp->tc_into->rodata->nn_record_last = opts->record_last;
 	dp->tc_into->rodata->nn_dry_run = opts->dry_run;
 	err = nn_dp_share_maps(dp->tc_into->obj, dp);

@@ -53,6 +53,22 @@ static inline uint32_t nn_srcf_lines_for(const struct nn_capacity *c)
 	return (uint32_t)l;
 }
 
+/* The largest --max-flows: 2^22 buckets of NN_FLOW_WAYS, 2.5 GiB; the next
+ * power of two (5 GiB) passes an array map's 32-bit size. */
+#define NN_MAX_FLOWS ((uint32_t)NN_FLOW_WAYS << 22)
+
+/* nn_flows' buckets for @c (the programs' nn_flow_mask + 1): room for
+ * max_flows in buckets of NN_FLOW_WAYS, a power of two (the programs mask
+ * the hash); the map has one more entry, the seed's (nanami_abi.h). */
+static inline uint32_t nn_flow_buckets_for(const struct nn_capacity *c)
+{
+	uint64_t want = ((uint64_t)c->max_flows + NN_FLOW_WAYS - 1) / NN_FLOW_WAYS, b = 1;
+
+	while (b < want && b < (1u << 30))
+		b <<= 1;
+	return (uint32_t)b;
+}
+
 /* The capacities maps of @map_fd (indexed by enum nn_map_id) were created
  * with: the inverse of the loader's sizing. -EINVAL when the sizes do not fit
  * it (maps of another version). */
@@ -138,6 +154,9 @@ struct nn_dp {
 	/* A device patch flipped without waiting for the RCU barrier
 	 * (patch.c): it is waited before the next write of any half. */
 	bool barrier_due;
+	/* nn_flows' hash seed (the programs' nn_flow_seed): the adopted
+	 * table's, else a random one written into the new table. */
+	uint64_t flow_seed;
 };
 
 /* Open, configure and load every program; maps shared, pinned and adopted

@@ -290,8 +290,19 @@ static int set_flag(struct args *a, int id, const char *name, const char *v)
 		return parse_uint(v, name, &d->cap.max_prefixes);
 	case O_MAX_CELLS:
 		return parse_uint(v, name, &d->cap.max_cells);
-	case O_MAX_FLOWS:
-		return parse_uint(v, name, &d->cap.max_flows);
+	case O_MAX_FLOWS: {
+		int err = parse_uint(v, name, &d->cap.max_flows);
+
+		/* One array of buckets: past NN_MAX_FLOWS its size (buckets
+		 * times 640 bytes) passes the 4 GiB an array map can hold. */
+		if (!err && d->cap.max_flows > NN_MAX_FLOWS) {
+			nn_log_err("event=usage flag=--%s value=\"%s\" error=\"above %u: the flow "
+				   "table would pass the 4 GiB an array map holds\"",
+				   name, v, NN_MAX_FLOWS);
+			return -EINVAL;
+		}
+		return err;
+	}
 	case O_MAX_DENIED:
 		return parse_uint(v, name, &d->cap.max_denied);
 	case O_MAX_NODES:

@@ -16,6 +16,7 @@
 
 #include "dp/apply.h"
 #include "dp/counters.h"
+#include "dp/flowtab.h"
 #include "dp/underlay.h"
 #include "gatewayd/http.h"
 #include "gatewayd/metrics.h"
@@ -189,7 +190,15 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		if (bpf_obj_get_info_by_fd(dp->map_fd[m[i].id], &info, &ilen))
 			continue;
 		cap = m[i].halves ? info.max_entries / 2 : info.max_entries;
-		n = nn_map_count(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
+		if (m[i].id == NN_M_FLOWS) {
+			/* Buckets of NN_FLOW_WAYS, then the seed's entry. */
+			cap = info.max_entries ? (uint64_t)(info.max_entries - 1) * NN_FLOW_WAYS :
+						 0;
+			if (nn_flow_count(dp->map_fd[m[i].id], &n))
+				n = 0;
+		} else {
+			n = nn_map_count(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
+		}
 		nn_sbprintf(b, "nanami_map_entries{map=\"%s\"} %llu\n", m[i].name,
 			    (unsigned long long)n);
 		nn_sbprintf(b, "nanami_map_capacity{map=\"%s\"} %llu\n", m[i].name,

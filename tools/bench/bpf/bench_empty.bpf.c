@@ -27,8 +27,8 @@ int bench_tc_empty(struct __sk_buff *skb)
 	return 0; /* TC_ACT_OK */
 }
 
-/* Same type, key, value and default size as nn_flows (maps.bpf.h); the
- * benchmark sets max_entries to the policy programs' max_flows. */
+/* The kernel's LRU hash with nn_flows' key and value (nn_flows' type until
+ * session 13: the reference figure of that design). */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 65536);

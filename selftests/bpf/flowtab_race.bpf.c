@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: (GPL-2.0 OR BSD-2-Clause)
+/*
+ * flowtab_race.bpf.c - test-only: the flow table's functions
+ * (bpf/flowtab.bpf.h, included unchanged) with "another CPU" writing a slot
+ * at one chosen point of their protocol, for
+ * selftests/prog_tests/test_flowtab_race.c. The interleaving a second CPU
+ * would hit once in thousands of rounds happens here on every run: the
+ * hook (NN_FT_TEST_HOOK, empty in the product) writes hook_k/hook_v into
+ * way (w + hook_way_off) of the bucket, as nn_ft_put would (sequence word
+ * odd, tag, key, value, even), the first time the protocol reaches
+ * hook_point. Every program returns XDP_PASS: the answers are globals.
+ */
+#include "maps.bpf.h"
+
+/* Inputs (the test sets them before each run). */
+struct nn_flow_key in_k __attribute__((aligned(8)));
+struct nn_flow in_v __attribute__((aligned(8)));
+__u64 in_end;	    /* ft_find_write: the end[0] tag written back */
+__u32 hook_point;   /* NN_FT_AT_*, 0: no other CPU */
+__u32 hook_way_off; /* the other CPU writes way (w + off) % ways */
+struct nn_flow_key hook_k __attribute__((aligned(8)));
+struct nn_flow hook_v __attribute__((aligned(8)));
+
+/* Outputs. */
+__u32 hook_fired;
+int out_way;
+int out_rc;
+struct nn_flow out_v;
+
+static __always_inline void race_write(struct nn_flow_bucket *b, int w, int point)
+{
+	__u64 *dst, *src;
+	int x, i;
+
+	if (hook_point != (__u32)point || hook_fired)
+		return;
+	hook_fired = 1;
+	x = (w + hook_way_off) & (NN_FLOW_WAYS - 1);
+	b->seq[x] += 1;
+	b->tag[x] = nn_flow_tag(nn_flow_hash(&hook_k, nn_flow_seed));
+	dst = (__u64 *)(void *)&b->slot[x].k;
+	src = (__u64 *)(void *)&hook_k;
+	for (i = 0; i < (int)(sizeof(hook_k) / 8); i++)
+		dst[i] = src[i];
+	dst = (__u64 *)(void *)&b->slot[x].f;
+	src = (__u64 *)(void *)&hook_v;
+	for (i = 0; i < (int)(sizeof(hook_v) / 8); i++)
+		dst[i] = src[i];
+	b->seq[x] += 1;
+}
+
+#define NN_FT_TEST_HOOK(point, b, w) race_write(b, w, point)
+#include "flowtab.bpf.h"
+
+static __always_inline struct nn_scratch *scratch_with_key(void)
+{
+	struct nn_scratch *s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
+
+	if (s)
+		__builtin_memcpy(&s->fk, &in_k, sizeof(in_k));
+	return s;
+}
+
+/* Find in_k: out_way (-1: miss) and the value it decided on in out_v. */
+SEC("xdp")
+int ft_find(struct xdp_md *xdp)
+{
+	struct nn_scratch *s = scratch_with_key();
+	struct nn_flow *f;
+
+	if (!s)
+		return XDP_ABORTED;
+	f = nn_ft_find(s);
+	out_way = f ? (int)s->ft_way : -1;
+	if (f)
+		__builtin_memcpy(&out_v, f, sizeof(out_v));
+	return XDP_PASS;
+}
+
+/* Find in_k, set end[0] to in_end, write it back: out_rc (-1: miss). */
+SEC("xdp")
+int ft_find_write(struct xdp_md *xdp)
+{
+	struct nn_scratch *s = scratch_with_key();
+	struct nn_flow *f;
+
+	if (!s)
+		return XDP_ABORTED;
+	f = nn_ft_find(s);
+	out_rc = -1;
+	if (f) {
+		f->end[0] = in_end;
+		out_rc = nn_ft_write_back(s);
+	}
+	return XDP_PASS;
+}
+
+/* Find in_k and delete it: out_rc (-1: miss). */
+SEC("xdp")
+int ft_find_delete(struct xdp_md *xdp)
+{
+	struct nn_scratch *s = scratch_with_key();
+
+	if (!s)
+		return XDP_ABORTED;
+	out_rc = nn_ft_find(s) ? nn_ft_delete(s) : -1;
+	return XDP_PASS;
+}
+
+/* Record in_k with in_v: out_rc. */
+SEC("xdp")
+int ft_put(struct xdp_md *xdp)
+{
+	struct nn_scratch *s = scratch_with_key();
+
+	if (!s)
+		return XDP_ABORTED;
+	__builtin_memcpy(&s->fv, &in_v, sizeof(in_v));
+	out_rc = nn_ft_put(&s->fk, &s->fv);
+	return XDP_PASS;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * flowtab.c - the flow table (nn_flows) from user space: the hash seed a
+ * load gives the programs, and the entries for its readers. The table is an
+ * mmapable array of buckets (nanami_abi.h "Flow table"): readers map it
+ * read-only and walk the slots, as the programs do, taking a slot only when
+ * its sequence word is even and the same before and after the copy.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "dp/flowtab.h"
+
+int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed)
+{
+	struct nn_flow_bucket b;
+	struct bpf_map_info info = {};
+	uint32_t len = sizeof(info), last;
+	char path[512];
+	int fd;
+
+	if (pin_dir) {
+		snprintf(path, sizeof(path), "%s/nn_flows", pin_dir);
+		fd = bpf_obj_get(path);
+		if (fd >= 0) {
+			/* A pinned table of another layout (an LRU hash before
+			 * session 13) fails the load on its own: "run --detach". */
+			if (!bpf_obj_get_info_by_fd(fd, &info, &len) &&
+			    info.type == BPF_MAP_TYPE_ARRAY && info.value_size == sizeof(b) &&
+			    info.max_entries >= 2) {
+				last = info.max_entries - 1;
+				if (!bpf_map_lookup_elem(fd, &last, &b)) {
+					memcpy(seed, &b, sizeof(*seed));
+					if (*seed) {
+						close(fd);
+						return 0;
+					}
+				}
+			}
+			close(fd);
+		}
+	}
+	do {
+		if (getrandom(seed, sizeof(*seed), 0) != sizeof(*seed))
+			return -errno;
+	} while (!*seed); /* 0 marks "no seed yet" in the seed's entry */
+	return 0;
+}
+
+int nn_flow_seed_store(int fd, uint32_t buckets, uint64_t seed)
+{
+	struct nn_flow_bucket b;
+	uint64_t have;
+
+	if (bpf_map_lookup_elem(fd, &buckets, &b))
+		return -errno;
+	memcpy(&have, &b, sizeof(have));
+	if (have == seed)
+		return 0;
+	if (have)
+		return -ESTALE; /* another process created the table between */
+	memset(&b, 0, sizeof(b));
+	memcpy(&b, &seed, sizeof(seed));
+	return bpf_map_update_elem(fd, &buckets, &b, BPF_ANY) ? -errno : 0;
+}
+
+/* The table mapped (@prot), its buckets in *@nb (the seed's entry after
+ * them); NULL with errno set. */
+static struct nn_flow_bucket *table_map(int fd, int prot, uint32_t *nb, size_t *len)
+{
+	struct bpf_map_info info = {};
+	uint32_t ilen = sizeof(info);
+	long page = sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return NULL;
+	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct nn_flow_bucket) ||
+	    info.max_entries < 2) {
+		errno = EPROTO; /* not this version's table: an older pin */
+		return NULL;
+	}
+	*nb = info.max_entries - 1;
+	*len = ((size_t)info.max_entries * sizeof(struct nn_flow_bucket) + (size_t)page - 1) &
+	       ~((size_t)page - 1);
+	p = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
+	return p == MAP_FAILED ? NULL : p;
+}
+
+/* Copy way @w of @b into @k, @f: 1 when the slot held an entry that no
+ * program was writing during the copy. */
+static int slot_read(const struct nn_flow_bucket *b, int w, struct nn_flow_key *k,
+		     struct nn_flow *f)
+{
+	const volatile uint32_t *seq = &b->seq[w];
+	uint32_t s = *seq;
+
+	if ((s & 1) || !*(const volatile uint32_t *)&b->tag[w])
+		return 0;
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	memcpy(k, &b->slot[w].k, sizeof(*k));
+	memcpy(f, &b->slot[w].f, sizeof(*f));
+	__atomic_thread_fence(__ATOMIC_ACQUIRE);
+	return *seq == s;
+}
+
+int nn_flow_each(int fd, nn_flow_cb cb, void *arg)
+{
+	struct nn_flow_bucket *t;
+	struct nn_flow_key k;
+	struct nn_flow f;
+	uint32_t nb, i;
+	size_t len;
+	int w, ret = 0;
+
+	t = table_map(fd, PROT_READ, &nb, &len);
+	if (!t)
+		return -errno;
+	for (i = 0; i < nb && !ret; i++)
+		for (w = 0; w < NN_FLOW_WAYS && !ret; w++)
+			if (slot_read(&t[i], w, &k, &f))
+				ret = cb(&k, &f, arg);
+	munmap(t, len);
+	return ret;
+}
+
+static int count_one(const struct nn_flow_key *k, const struct nn_flow *f, void *arg)
+{
+	(void)k;
+	(void)f;
+	++*(uint64_t *)arg;
+	return 0;
+}
+
+int nn_flow_count(int fd, uint64_t *n)
+{
+	*n = 0;
+	return nn_flow_each(fd, count_one, n);
+}
+
+int nn_flow_find(int fd, const struct nn_flow_key *want, struct nn_flow *f)
+{
+	struct nn_flow_bucket *t;
+	struct nn_flow_key k;
+	uint64_t seed, h;
+	uint32_t nb, tag;
+	size_t len;
+	int w, err = -ENOENT;
+
+	t = table_map(fd, PROT_READ, &nb, &len);
+	if (!t)
+		return -errno;
+	memcpy(&seed, &t[nb], sizeof(seed));
+	h = nn_flow_hash(want, seed);
+	tag = nn_flow_tag(h);
+	for (w = 0; w < NN_FLOW_WAYS; w++) {
+		const struct nn_flow_bucket *b = &t[h & (nb - 1)];
+
+		if (b->tag[w] == tag && slot_read(b, w, &k, f) && !memcmp(&k, want, sizeof(k))) {
+			err = 0;
+			break;
+		}
+	}
+	munmap(t, len);
+	return err;
+}
+
+int nn_flow_clear(int fd)
+{
+	struct nn_flow_bucket *t;
+	uint32_t nb;
+	size_t len;
+
+	t = table_map(fd, PROT_READ | PROT_WRITE, &nb, &len);
+	if (!t)
+		return -errno;
+	memset(t, 0, (size_t)nb * sizeof(*t));
+	munmap(t, len);
+	return 0;
+}

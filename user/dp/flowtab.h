@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * flowtab.h - the flow table (nn_flows) from user space: its hash seed, and
+ * its entries for the readers (gwctl, metrics, explain, tests, the bench).
+ * The layout is nanami_abi.h's "Flow table"; the programs' side is
+ * bpf/flowtab.bpf.h.
+ */
+#ifndef NANAMI_DP_FLOWTAB_H
+#define NANAMI_DP_FLOWTAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "nanami_abi.h"
+
+/* The seed for a load into @pin_dir (NULL: no pins): the pinned table's when
+ * there is one (its flows stay where they are), else a random one. */
+int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed);
+
+/* After the load: a table created by it gets @seed in its seed entry (index
+ * @buckets); an adopted one must already hold it (-ESTALE if not). */
+int nn_flow_seed_store(int fd, uint32_t buckets, uint64_t seed);
+
+/* Calls @cb for every entry of the table @fd (in bucket order), skipping a
+ * slot a program is writing; stops at @cb's first non-zero return, which it
+ * returns. -errno when the table cannot be read (EPROTO: not this
+ * version's layout). */
+typedef int (*nn_flow_cb)(const struct nn_flow_key *k, const struct nn_flow *f, void *arg);
+int nn_flow_each(int fd, nn_flow_cb cb, void *arg);
+
+/* Entries in the table (@n), or -errno. */
+int nn_flow_count(int fd, uint64_t *n);
+
+/* @k's entry into @f: 0, -ENOENT when absent, -errno. */
+int nn_flow_find(int fd, const struct nn_flow_key *k, struct nn_flow *f);
+
+/* Empties the table (tests, the bench) when no program writes it: every
+ * bucket, not the seed. */
+int nn_flow_clear(int fd);
+
+#endif /* NANAMI_DP_FLOWTAB_H */
