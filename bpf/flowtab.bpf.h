@@ -55,6 +55,8 @@
 #define NN_FT_AT_WRITE 2 /* write back or delete: before the claim */
 #define NN_FT_AT_PUT 3	 /* insert: victim chosen, before the claim */
 #define NN_FT_AT_FOUND 4 /* reader: sequence re-checked, way taken */
+#define NN_FT_AT_TAG 5	 /* reader: tag matched, sequence not read */
+#define NN_FT_AT_BUSY 6	 /* reader: tag matched, the slot being written */
 
 static __always_inline __u64 nn_ft_hash(const struct nn_flow_key *k)
 {
@@ -98,11 +100,15 @@ static __always_inline void nn_ft_copy_val(struct nn_flow *dst, const struct nn_
 /* The way of @b holding @k (tag @tag), NN_FT_NONE or NN_FT_TORN: the slot's
  * sequence word was even and unchanged across the key's comparison and,
  * when @val is not NULL, the copy of its value into @val (*@seq: that
- * sequence value). */
+ * sequence value), and its tag still @tag after that (the tag is read
+ * before the window: a delete, which clears only the tag, may have
+ * finished in between). A way under @tag being written (odd) makes the
+ * answer NN_FT_TORN, not NN_FT_NONE, when no other way holds @k: it may be
+ * @k's own refresh, and a miss would judge the packet again. */
 static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_flow_key *k,
 				     __u32 tag, __u32 *seq, struct nn_flow *val)
 {
-	int w;
+	int w, none = NN_FT_NONE;
 
 #pragma unroll
 	for (w = 0; w < NN_FLOW_WAYS; w++) {
@@ -110,9 +116,13 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 
 		if (NN_FT_READ32(b->tag[w]) != tag)
 			continue;
+		NN_FT_TEST_HOOK(NN_FT_AT_TAG, b, w);
 		s = NN_FT_READ32(b->seq[w]);
-		if (s & 1)
+		if (s & 1) {
+			NN_FT_TEST_HOOK(NN_FT_AT_BUSY, b, w);
+			none = NN_FT_TORN;
 			continue;
+		}
 		nn_ft_barrier();
 		if (!nn_ft_key_eq(&b->slot[w].k, k))
 			continue;
@@ -120,13 +130,13 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 		if (val)
 			nn_ft_copy_val(val, &b->slot[w].f);
 		nn_ft_barrier();
-		if (NN_FT_READ32(b->seq[w]) != s)
+		if (NN_FT_READ32(b->seq[w]) != s || NN_FT_READ32(b->tag[w]) != tag)
 			return NN_FT_TORN;
 		NN_FT_TEST_HOOK(NN_FT_AT_FOUND, b, w);
 		*seq = s;
 		return w;
 	}
-	return NN_FT_NONE;
+	return none;
 }
 
 /*

@@ -38,6 +38,11 @@
 #define AT_WRITE 2
 #define AT_PUT 3
 #define AT_FOUND 4
+#define AT_TAG 5
+#define AT_BUSY 6
+/* What the other CPU does (flowtab_race.bpf.c hook_mode). */
+#define HOOK_DELETE 1
+#define HOOK_RELEASE 2
 #define SEED 0x5eed5eed12345678ull
 
 static int setup(void **state)
@@ -109,6 +114,19 @@ static void hook(struct flowtab_race *sk, uint32_t point, uint32_t off, struct n
 	sk->bss->hook_k = k;
 	sk->bss->hook_v = v;
 	sk->bss->hook_fired = 0;
+	sk->bss->hook_mode = 0;
+	sk->bss->hook_times = 0;
+}
+
+/* Way @w being written (odd), as another CPU's claim leaves it. */
+static void begin_write(struct flowtab_race *sk, int w)
+{
+	struct nn_flow_bucket b;
+	uint32_t zero = 0;
+
+	get_bucket(sk, &b);
+	b.seq[w] += 1;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.nn_flows), &zero, &b, 0), 0);
 }
 
 static void run(struct flowtab_race *sk, struct bpf_program *prog, struct nn_flow_key k)
@@ -197,6 +215,38 @@ static void test_read_value_copied_under_sequence(void **state)
 			 "(epoch %u, last_seen %llu): copied outside the sequence window",
 			 sk->bss->out_way, sk->bss->out_v.epoch,
 			 (unsigned long long)sk->bss->out_v.last_seen_ns);
+}
+
+/* A's tag matched; before the sequence word is read another CPU deletes A
+ * (only the tag is cleared, the key stays): a miss, not a deleted flow. */
+static void test_read_deleted_misses(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	put_way(sk, 3, key(1), val(1, 100, 0));
+	hook(sk, AT_TAG, 0, key(0), val(0, 0, 0));
+	sk->bss->hook_mode = HOOK_DELETE;
+	run(sk, sk->progs.ft_find, key(1));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	if (sk->bss->out_way != -1)
+		fail_msg("flow A found in way %d after its delete", sk->bss->out_way);
+}
+
+/* A's slot is being written (A's refresh) when the reader meets it; the
+ * write finishes: the retry finds A, not a miss. */
+static void test_read_busy_retries(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	put_way(sk, 3, key(1), val(1, 100, 0));
+	begin_write(sk, 3);
+	hook(sk, AT_BUSY, 0, key(0), val(0, 0, 0));
+	sk->bss->hook_mode = HOOK_RELEASE;
+	run(sk, sk->progs.ft_find, key(1));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	if (sk->bss->out_way != 3)
+		fail_msg("flow A missed (way %d) while another CPU refreshed it", sk->bss->out_way);
+	assert_int_equal(sk->bss->out_v.last_seen_ns, 100);
 }
 
 /* A found, then replaced by B before its end tag is written back: the
@@ -319,9 +369,8 @@ static void test_close_lost_twice_deletes(void **state)
 	assert_int_equal(sk->bss->hook_fired, 2);
 	assert_int_equal(sk->bss->out_rc, 0);
 	if (copies(sk, key(1)) != 0)
-		fail_msg("A's FIN lost twice, A left %s", value_of(sk, key(1)).state == NN_FS_CLOSING ?
-								 "CLOSING" :
-								 "open");
+		fail_msg("A's FIN lost twice, A left %s",
+			 value_of(sk, key(1)).state == NN_FS_CLOSING ? "CLOSING" : "open");
 }
 
 /* A is CLOSING; a judgement that missed it (torn twice) records it again
@@ -370,6 +419,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_refreshed_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_value_copied_under_sequence, setup,
 						teardown),
+		cmocka_unit_test_setup_teardown(test_read_deleted_misses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_busy_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_back_never_lands_elsewhere, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delete_never_removes_another, setup, teardown),
@@ -378,8 +429,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_survives_refresh, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_close_lost_twice_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_keeps_closing, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_put_closing_backs_off_closes, setup,
-						teardown),
+		cmocka_unit_test_setup_teardown(test_put_closing_backs_off_closes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

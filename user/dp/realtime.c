@@ -44,10 +44,11 @@ int nn_dp_realtime_check(const char *path)
 	if (!strcmp(buf, "0"))
 		return 0;
 	if (!strcmp(buf, "1")) {
-		nn_log_err("event=attach file=%s error=\"a PREEMPT_RT kernel: the programs keep a "
-			   "packet's flow state per CPU and need no other packet judged on that CPU "
-			   "meanwhile (docs/operators.md, Kernel requirements)\"",
-			   path);
+		nn_log_err(
+			"event=attach file=%s error=\"a PREEMPT_RT kernel: the programs keep a "
+			"packet's flow state per CPU and need no other packet judged on that CPU "
+			"meanwhile (docs/operators.md, Kernel requirements)\"",
+			path);
 		return -EOPNOTSUPP;
 	}
 	nn_log_err("event=attach file=%s error=\"expected 0 or 1, read '%s'\"", path, buf);
