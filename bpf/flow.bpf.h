@@ -164,11 +164,14 @@ static __always_inline void nn_flow_touch(struct nn_scratch *s, struct nn_pkt *p
 	nn_ft_mark(s);
 }
 
-/* Record the flow of @p under key @k (nn_flow_key_make() of @p: @is_b).
- * @f: room for the value (the per-CPU scratch entry: not on the stack). */
-static __always_inline void nn_flow_open(struct nn_flow_key *k, struct nn_flow *f, int is_b,
-					 struct nn_pkt *p, __u32 epoch, __u8 dir, __u64 now)
+/* Record the flow of @p under key @s->fk (nn_flow_key_make() of @p:
+ * @is_b); the value is built in @s->fv (the per-CPU scratch entry: not on
+ * the stack). */
+static __always_inline void nn_flow_open(struct nn_scratch *s, int is_b, struct nn_pkt *p,
+					 __u32 epoch, __u8 dir, __u64 now)
 {
+	struct nn_flow *f = &s->fv;
+
 	if (nn_dry_run || !nn_pkt_makes_flow(p))
 		return;
 	__builtin_memset(f, 0, sizeof(*f));
@@ -179,7 +182,7 @@ static __always_inline void nn_flow_open(struct nn_flow_key *k, struct nn_flow *
 	f->state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
 			   NN_FS_CLOSING :
 			   NN_FS_NEW;
-	nn_ft_put(k, f);
+	nn_ft_put(s);
 }
 
 /*

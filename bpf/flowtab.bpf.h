@@ -22,7 +22,9 @@
  * AND copied the value: every decision is then made on one flow's value,
  * never on a value another CPU wrote over it in between. A write back (a
  * refresh, the epoch, an end tag) or a delete claims the slot from the
- * value the reader saw, so it never lands in another flow's slot.
+ * value the reader saw, so it never lands in another flow's slot. Losing
+ * the claim loses the write, except CLOSING, which never goes back: it is
+ * applied again to the flow as found anew (nn_ft_close).
  *
  * Memory order: claims are compare-and-swap, releases an atomic add and an
  * insert's tag an exchange: full barriers on x86-64 (locked instructions;
@@ -52,6 +54,9 @@
 #define NN_FT_AT_READ 1	 /* reader: key compared, value not yet copied */
 #define NN_FT_AT_WRITE 2 /* write back or delete: before the claim */
 #define NN_FT_AT_PUT 3	 /* insert: victim chosen, before the claim */
+#define NN_FT_AT_FOUND 4 /* reader: sequence re-checked, way taken */
+#define NN_FT_AT_TAG 5	 /* reader: tag matched, sequence not read */
+#define NN_FT_AT_BUSY 6	 /* reader: tag matched, the slot being written */
 
 static __always_inline __u64 nn_ft_hash(const struct nn_flow_key *k)
 {
@@ -95,11 +100,15 @@ static __always_inline void nn_ft_copy_val(struct nn_flow *dst, const struct nn_
 /* The way of @b holding @k (tag @tag), NN_FT_NONE or NN_FT_TORN: the slot's
  * sequence word was even and unchanged across the key's comparison and,
  * when @val is not NULL, the copy of its value into @val (*@seq: that
- * sequence value). */
+ * sequence value), and its tag still @tag after that (the tag is read
+ * before the window: a delete, which clears only the tag, may have
+ * finished in between). A way under @tag being written (odd) makes the
+ * answer NN_FT_TORN, not NN_FT_NONE, when no other way holds @k: it may be
+ * @k's own refresh, and a miss would judge the packet again. */
 static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_flow_key *k,
 				     __u32 tag, __u32 *seq, struct nn_flow *val)
 {
-	int w;
+	int w, none = NN_FT_NONE;
 
 #pragma unroll
 	for (w = 0; w < NN_FLOW_WAYS; w++) {
@@ -107,9 +116,13 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 
 		if (NN_FT_READ32(b->tag[w]) != tag)
 			continue;
+		NN_FT_TEST_HOOK(NN_FT_AT_TAG, b, w);
 		s = NN_FT_READ32(b->seq[w]);
-		if (s & 1)
+		if (s & 1) {
+			NN_FT_TEST_HOOK(NN_FT_AT_BUSY, b, w);
+			none = NN_FT_TORN;
 			continue;
+		}
 		nn_ft_barrier();
 		if (!nn_ft_key_eq(&b->slot[w].k, k))
 			continue;
@@ -117,12 +130,13 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 		if (val)
 			nn_ft_copy_val(val, &b->slot[w].f);
 		nn_ft_barrier();
-		if (NN_FT_READ32(b->seq[w]) != s)
+		if (NN_FT_READ32(b->seq[w]) != s || NN_FT_READ32(b->tag[w]) != tag)
 			return NN_FT_TORN;
+		NN_FT_TEST_HOOK(NN_FT_AT_FOUND, b, w);
 		*seq = s;
 		return w;
 	}
-	return NN_FT_NONE;
+	return none;
 }
 
 /*
@@ -202,8 +216,10 @@ static __always_inline struct nn_flow_bucket *nn_ft_claim_found(struct nn_scratc
 
 /*
  * Write @s->ft_val (changed by the caller: a refresh, the epoch, an end
- * tag) back into the slot it was read from, if that slot was not written
- * since; a lost write costs at most a judgement again. 1 when written.
+ * tag, CLOSING) back into the slot it was read from, if that slot was not
+ * written since. A lost refresh, epoch or end tag costs at most a judgement
+ * again; a lost CLOSING would keep a closed flow for the established
+ * timeout: nn_ft_commit() applies it again (nn_ft_close). 1 when written.
  * Global, verified once.
  */
 __noinline int nn_ft_write_back(struct nn_scratch *s)
@@ -226,6 +242,49 @@ __noinline int nn_ft_write_back(struct nn_scratch *s)
 	return 1;
 }
 
+/* Remove the entry nn_ft_locate() found for @s, if no other CPU has
+ * written its slot since. Global, verified once (a rare path: an expired
+ * or cut flow). 1 when it removed it. */
+__noinline int nn_ft_delete(struct nn_scratch *s)
+{
+	struct nn_flow_bucket *b;
+	int w;
+
+	if (!s)
+		return 0;
+	b = nn_ft_claim_found(s);
+	s->ft_seq = 1;
+	if (!b)
+		return 0;
+	w = s->ft_way & (NN_FLOW_WAYS - 1);
+	*(volatile __u32 *)&b->tag[w] = 0;
+	nn_ft_release(b, w);
+	return 1;
+}
+
+/*
+ * CLOSING never goes back (docs/datapath.md "Flows"): the copy carrying it
+ * lost its claim to another CPU's write of the slot (a refresh of the other
+ * direction, an end tag, an insert of the same key). Find the flow again,
+ * apply CLOSING and @seen (the closing packet's time) to the fresh copy and
+ * claim once more; lost again, delete the flow (fail closed: its next
+ * packet is judged as new). Gone meanwhile: nothing to close. 1 when the
+ * flow is left CLOSING. Global, verified once.
+ */
+__noinline int nn_ft_close(struct nn_scratch *s, __u64 seen)
+{
+	if (!s || nn_ft_locate(s) < 0)
+		return 0;
+	s->ft_val.state = NN_FS_CLOSING;
+	if (s->ft_val.last_seen_ns < seen)
+		s->ft_val.last_seen_ns = seen;
+	if (nn_ft_write_back(s))
+		return 1;
+	if (nn_ft_locate(s) >= 0 && s->ft_val.state != NN_FS_CLOSING)
+		nn_ft_delete(s);
+	return 0;
+}
+
 /* @s->ft_val was changed: nn_ft_commit() writes it back. */
 static __always_inline void nn_ft_mark(struct nn_scratch *s)
 {
@@ -245,27 +304,11 @@ __noinline int nn_ft_commit(void)
 	if (!s || !s->ft_dirty)
 		return 0;
 	s->ft_dirty = 0;
-	return nn_ft_write_back(s);
-}
-
-/* Remove the entry nn_ft_locate() found for @s, if no other CPU has
- * written its slot since. Global, verified once (a rare path: an expired
- * or cut flow). 1 when it removed it. */
-__noinline int nn_ft_delete(struct nn_scratch *s)
-{
-	struct nn_flow_bucket *b;
-	int w;
-
-	if (!s)
-		return 0;
-	b = nn_ft_claim_found(s);
-	s->ft_seq = 1;
-	if (!b)
-		return 0;
-	w = s->ft_way & (NN_FLOW_WAYS - 1);
-	*(volatile __u32 *)&b->tag[w] = 0;
-	nn_ft_release(b, w);
-	return 1;
+	if (nn_ft_write_back(s))
+		return 1;
+	if (s->ft_val.state == NN_FS_CLOSING)
+		return nn_ft_close(s, s->ft_val.last_seen_ns);
+	return 0;
 }
 
 /* 1 when a way of @b other than @mine holds @k or is being written under
@@ -301,18 +344,17 @@ static __always_inline int nn_ft_elsewhere(struct nn_flow_bucket *b, const struc
  * before the other ways are searched again, so of two CPUs inserting the
  * same key into two ways at least one sees the other and backs off (both
  * may: the flow is then not recorded). Losing the slot records nothing:
- * the flow's next packet is judged again. Global, verified once. 1 when
- * it recorded the flow.
+ * the flow's next packet is judged again. A CLOSING flow stays CLOSING:
+ * overwritten by its own key (a judgement that missed it: torn twice), the
+ * slot keeps the state. 1 when it recorded the flow.
  */
-__noinline int nn_ft_put(struct nn_flow_key *k, struct nn_flow *f)
+static __always_inline int nn_ft_record(struct nn_flow_key *k, struct nn_flow *f)
 {
 	__u64 oldest = ~0ull, *dst, *src;
 	struct nn_flow_bucket *b;
 	__u32 tag, seq = 1, idx, old;
-	int w, victim = -1, i;
+	int w, victim = -1, i, closing;
 
-	if (!k || !f)
-		return 0;
 	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
 	if (!b)
 		return 0;
@@ -355,14 +397,35 @@ __noinline int nn_ft_put(struct nn_flow_key *k, struct nn_flow *f)
 		nn_ft_release(b, victim);
 		return 0;
 	}
+	/* Claimed from the value the key was found under: still that key's. */
+	closing = w >= 0 && b->slot[victim].f.state == NN_FS_CLOSING;
 	dst = (__u64 *)(void *)&b->slot[victim].k;
 	src = (__u64 *)(void *)k;
 #pragma unroll
 	for (i = 0; i < (int)(sizeof(*k) / 8); i++)
 		dst[i] = src[i];
 	nn_ft_copy_val(&b->slot[victim].f, f);
+	if (closing)
+		b->slot[victim].f.state = NN_FS_CLOSING;
 	nn_ft_release(b, victim);
 	return 1;
+}
+
+/*
+ * Record @s->fv under @s->fk (nn_ft_record). A CLOSING value that backed
+ * off (another CPU recorded the key, or took the way, first) is applied to
+ * what that CPU recorded (nn_ft_close): the FIN or RST is not lost. Global,
+ * verified once. 1 when it recorded the flow.
+ */
+__noinline int nn_ft_put(struct nn_scratch *s)
+{
+	if (!s)
+		return 0;
+	if (nn_ft_record(&s->fk, &s->fv))
+		return 1;
+	if (s->fv.state == NN_FS_CLOSING)
+		nn_ft_close(s, s->fv.last_seen_ns);
+	return 0;
 }
 
 #endif /* NANAMI_FLOWTAB_BPF_H */

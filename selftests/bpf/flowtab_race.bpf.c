@@ -7,8 +7,9 @@
  * would hit once in thousands of rounds happens here on every run: the
  * hook (NN_FT_TEST_HOOK, empty in the product) writes hook_k/hook_v into
  * way (w + hook_way_off) of the bucket, as nn_ft_put would (sequence word
- * odd, tag, key, value, even), the first time the protocol reaches
- * hook_point. Every program returns XDP_PASS: the answers are globals.
+ * odd, tag, key, value, even), or deletes it, or finishes a write the
+ * test began (hook_mode), the first hook_times times (once by default) the
+ * protocol reaches hook_point. Every program returns XDP_PASS: the answers are globals.
  */
 #include "maps.bpf.h"
 
@@ -16,8 +17,11 @@
 struct nn_flow_key in_k __attribute__((aligned(8)));
 struct nn_flow in_v __attribute__((aligned(8)));
 __u64 in_end;	    /* ft_find_write: the end[0] tag written back */
+__u64 in_seen;	    /* ft_find_close: the closing packet's time */
 __u32 hook_point;   /* NN_FT_AT_*, 0: no other CPU */
+__u32 hook_times;   /* the other CPU writes this many times (0: once) */
 __u32 hook_way_off; /* the other CPU writes way (w + off) % ways */
+__u32 hook_mode;    /* 0: writes hook_k/hook_v; HOOK_DELETE; HOOK_RELEASE */
 struct nn_flow_key hook_k __attribute__((aligned(8)));
 struct nn_flow hook_v __attribute__((aligned(8)));
 
@@ -27,15 +31,28 @@ int out_way;
 int out_rc;
 struct nn_flow out_v;
 
+#define HOOK_DELETE 1
+#define HOOK_RELEASE 2
+
 static __always_inline void race_write(struct nn_flow_bucket *b, int w, int point)
 {
 	__u64 *dst, *src;
 	int x, i;
 
-	if (hook_point != (__u32)point || hook_fired)
+	if (hook_point != (__u32)point || hook_fired >= (hook_times ? hook_times : 1))
 		return;
-	hook_fired = 1;
+	hook_fired++;
 	x = (w + hook_way_off) & (NN_FLOW_WAYS - 1);
+	if (hook_mode == HOOK_DELETE) { /* as nn_ft_delete: the tag only */
+		b->seq[x] += 1;
+		b->tag[x] = 0;
+		b->seq[x] += 1;
+		return;
+	}
+	if (hook_mode == HOOK_RELEASE) { /* a write under way finishes */
+		b->seq[x] += 1;
+		return;
+	}
 	b->seq[x] += 1;
 	b->tag[x] = nn_flow_tag(nn_flow_hash(&hook_k, nn_flow_seed));
 	dst = (__u64 *)(void *)&b->slot[x].k;
@@ -95,6 +112,27 @@ int ft_find_write(struct xdp_md *xdp)
 	return XDP_PASS;
 }
 
+/* Find in_k, mark it CLOSING as of in_seen (a FIN: nn_flow_touch) and
+ * commit it as a judgement does: out_rc (-1: miss). */
+SEC("xdp")
+int ft_find_close(struct xdp_md *xdp)
+{
+	struct nn_scratch *s = scratch_with_key();
+	struct nn_flow *f;
+
+	if (!s)
+		return XDP_ABORTED;
+	f = nn_ft_find(s);
+	out_rc = -1;
+	if (f) {
+		f->state = NN_FS_CLOSING;
+		f->last_seen_ns = in_seen;
+		nn_ft_mark(s);
+		out_rc = nn_ft_commit();
+	}
+	return XDP_PASS;
+}
+
 /* Find in_k and delete it: out_rc (-1: miss). */
 SEC("xdp")
 int ft_find_delete(struct xdp_md *xdp)
@@ -116,7 +154,7 @@ int ft_put(struct xdp_md *xdp)
 	if (!s)
 		return XDP_ABORTED;
 	__builtin_memcpy(&s->fv, &in_v, sizeof(in_v));
-	out_rc = nn_ft_put(&s->fk, &s->fv);
+	out_rc = nn_ft_put(s);
 	return XDP_PASS;
 }
 

@@ -348,7 +348,8 @@ int dpt_flush_state(struct dpt *t)
 {
 	int err;
 
-	err = nn_flow_clear(t->dp->map_fd[NN_M_FLOWS]) ?: flush_map(t->dp->map_fd[NN_M_DENIED]);
+	err = nn_flow_clear_tests_only(t->dp->map_fd[NN_M_FLOWS]) ?:
+		      flush_map(t->dp->map_fd[NN_M_DENIED]);
 	return err ?: flush_map(t->dp->map_fd[NN_M_FRAGS]);
 }
 

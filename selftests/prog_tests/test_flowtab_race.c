@@ -13,7 +13,9 @@
  *   nothing (never lands in the other flow's slot);
  * - an insert whose key another CPU recorded in another way meanwhile backs
  *   off (one key, one way); one whose chosen way another CPU took meanwhile
- *   records nothing there.
+ *   records nothing there;
+ * - CLOSING never goes back: a FIN's commit that loses its claim, a FIN's
+ *   insert that backs off, a NEW insert over a CLOSING flow.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -35,6 +37,12 @@
 #define AT_READ 1
 #define AT_WRITE 2
 #define AT_PUT 3
+#define AT_FOUND 4
+#define AT_TAG 5
+#define AT_BUSY 6
+/* What the other CPU does (flowtab_race.bpf.c hook_mode). */
+#define HOOK_DELETE 1
+#define HOOK_RELEASE 2
 #define SEED 0x5eed5eed12345678ull
 
 static int setup(void **state)
@@ -106,6 +114,19 @@ static void hook(struct flowtab_race *sk, uint32_t point, uint32_t off, struct n
 	sk->bss->hook_k = k;
 	sk->bss->hook_v = v;
 	sk->bss->hook_fired = 0;
+	sk->bss->hook_mode = 0;
+	sk->bss->hook_times = 0;
+}
+
+/* Way @w being written (odd), as another CPU's claim leaves it. */
+static void begin_write(struct flowtab_race *sk, int w)
+{
+	struct nn_flow_bucket b;
+	uint32_t zero = 0;
+
+	get_bucket(sk, &b);
+	b.seq[w] += 1;
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.nn_flows), &zero, &b, 0), 0);
 }
 
 static void run(struct flowtab_race *sk, struct bpf_program *prog, struct nn_flow_key k)
@@ -116,6 +137,20 @@ static void run(struct flowtab_race *sk, struct bpf_program *prog, struct nn_flo
 	sk->bss->in_k = k;
 	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(prog), &o), 0);
 	assert_int_equal(o.retval, XDP_PASS);
+}
+
+/* The value of @k in the bucket (the test fails when no way holds it). */
+static struct nn_flow value_of(struct flowtab_race *sk, struct nn_flow_key k)
+{
+	struct nn_flow_bucket b;
+	int w;
+
+	get_bucket(sk, &b);
+	for (w = 0; w < NN_FLOW_WAYS; w++)
+		if (b.tag[w] && !memcmp(&b.slot[w].k, &k, sizeof(k)))
+			return b.slot[w].f;
+	fail_msg("no way holds the key");
+	return (struct nn_flow){ 0 };
 }
 
 /* The ways of the bucket holding @k. */
@@ -160,6 +195,58 @@ static void test_read_refreshed_retries(void **state)
 	assert_int_equal(sk->bss->hook_fired, 1);
 	assert_int_equal(sk->bss->out_way, 3);
 	assert_int_equal(sk->bss->out_v.last_seen_ns, 200);
+}
+
+/* A found, and replaced by B right after the sequence re-check: the
+ * value decided on is the one read under that sequence value, A's (the
+ * write back's claim then fails), never B's copied after the re-check. */
+static void test_read_value_copied_under_sequence(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	put_way(sk, 3, key(1), val(1, 100, 0));
+	hook(sk, AT_FOUND, 0, key(2), val(7, 999, 0xdead));
+	run(sk, sk->progs.ft_find, key(1));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	if (sk->bss->out_way >= 0 &&
+	    (sk->bss->out_v.epoch != 1 || sk->bss->out_v.last_seen_ns != 100 ||
+	     sk->bss->out_v.end[0] != 0))
+		fail_msg("flow A found in way %d with the value of the flow that replaced it "
+			 "(epoch %u, last_seen %llu): copied outside the sequence window",
+			 sk->bss->out_way, sk->bss->out_v.epoch,
+			 (unsigned long long)sk->bss->out_v.last_seen_ns);
+}
+
+/* A's tag matched; before the sequence word is read another CPU deletes A
+ * (only the tag is cleared, the key stays): a miss, not a deleted flow. */
+static void test_read_deleted_misses(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	put_way(sk, 3, key(1), val(1, 100, 0));
+	hook(sk, AT_TAG, 0, key(0), val(0, 0, 0));
+	sk->bss->hook_mode = HOOK_DELETE;
+	run(sk, sk->progs.ft_find, key(1));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	if (sk->bss->out_way != -1)
+		fail_msg("flow A found in way %d after its delete", sk->bss->out_way);
+}
+
+/* A's slot is being written (A's refresh) when the reader meets it; the
+ * write finishes: the retry finds A, not a miss. */
+static void test_read_busy_retries(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	put_way(sk, 3, key(1), val(1, 100, 0));
+	begin_write(sk, 3);
+	hook(sk, AT_BUSY, 0, key(0), val(0, 0, 0));
+	sk->bss->hook_mode = HOOK_RELEASE;
+	run(sk, sk->progs.ft_find, key(1));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	if (sk->bss->out_way != 3)
+		fail_msg("flow A missed (way %d) while another CPU refreshed it", sk->bss->out_way);
+	assert_int_equal(sk->bss->out_v.last_seen_ns, 100);
 }
 
 /* A found, then replaced by B before its end tag is written back: the
@@ -245,16 +332,104 @@ static void test_put_victim_taken(void **state)
 			 sk->bss->out_rc, copies(sk, key(2)), copies(sk, key(9)));
 }
 
+/* A FIN marks A CLOSING; before the commit's claim another CPU refreshes
+ * A (the other direction: a newer last_seen and an end tag). CLOSING never
+ * goes back: the commit applies it to the refreshed value. */
+static void test_close_survives_refresh(void **state)
+{
+	struct flowtab_race *sk = *state;
+	struct nn_flow v;
+
+	put_way(sk, 4, key(1), val(1, 100, 0));
+	hook(sk, AT_WRITE, 0, key(1), val(1, 200, 0x77));
+	sk->bss->in_seen = 150;
+	run(sk, sk->progs.ft_find_close, key(1));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	v = value_of(sk, key(1));
+	if (v.state != NN_FS_CLOSING)
+		fail_msg("A's FIN lost to another CPU's refresh: state %u, rc %d (a closed flow "
+			 "kept for the established timeout)",
+			 v.state, sk->bss->out_rc);
+	assert_int_equal(sk->bss->out_rc, 1);
+	assert_int_equal(v.last_seen_ns, 200);
+	assert_int_equal(v.end[0], 0x77);
+}
+
+/* The same, the refresh winning twice: A is deleted (fail closed), never
+ * left open. */
+static void test_close_lost_twice_deletes(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	put_way(sk, 4, key(1), val(1, 100, 0));
+	hook(sk, AT_WRITE, 0, key(1), val(1, 200, 0x77));
+	sk->bss->hook_times = 2;
+	sk->bss->in_seen = 150;
+	run(sk, sk->progs.ft_find_close, key(1));
+	assert_int_equal(sk->bss->hook_fired, 2);
+	assert_int_equal(sk->bss->out_rc, 0);
+	if (copies(sk, key(1)) != 0)
+		fail_msg("A's FIN lost twice, A left %s",
+			 value_of(sk, key(1)).state == NN_FS_CLOSING ? "CLOSING" : "open");
+}
+
+/* A is CLOSING; a judgement that missed it (torn twice) records it again
+ * as NEW: the slot keeps CLOSING. */
+static void test_put_keeps_closing(void **state)
+{
+	struct flowtab_race *sk = *state;
+	struct nn_flow a = val(1, 100, 0);
+
+	a.state = NN_FS_CLOSING;
+	put_way(sk, 2, key(1), a);
+	sk->bss->in_v = val(1, 300, 0);
+	run(sk, sk->progs.ft_put, key(1));
+	assert_int_equal(sk->bss->out_rc, 1);
+	assert_int_equal(copies(sk, key(1)), 1);
+	assert_int_equal(value_of(sk, key(1)).last_seen_ns, 300);
+	if (value_of(sk, key(1)).state != NN_FS_CLOSING)
+		fail_msg("a CLOSING flow recorded again went back to state %u",
+			 value_of(sk, key(1)).state);
+}
+
+/* K's opening packet is a FIN (CLOSING); another CPU records K as NEW in
+ * another way first: the insert backs off and closes that CPU's K. */
+static void test_put_closing_backs_off_closes(void **state)
+{
+	struct flowtab_race *sk = *state;
+	struct nn_flow v;
+
+	sk->bss->in_v = val(3, 300, 0);
+	sk->bss->in_v.state = NN_FS_CLOSING;
+	hook(sk, AT_PUT, 1, key(9), val(3, 301, 0));
+	run(sk, sk->progs.ft_put, key(9));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	assert_int_equal(sk->bss->out_rc, 0);
+	assert_int_equal(copies(sk, key(9)), 1);
+	v = value_of(sk, key(9));
+	if (v.state != NN_FS_CLOSING)
+		fail_msg("K's FIN lost to another CPU's insert of K: state %u", v.state);
+	assert_int_equal(v.last_seen_ns, 301);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_read_replaced_misses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_refreshed_retries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_value_copied_under_sequence, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_read_deleted_misses, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_read_busy_retries, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_back_never_lands_elsewhere, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_delete_never_removes_another, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_one_key_one_way, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_victim_taken, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_survives_refresh, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_close_lost_twice_deletes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_keeps_closing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_closing_backs_off_closes, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

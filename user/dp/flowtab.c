@@ -171,7 +171,7 @@ int nn_flow_find(int fd, const struct nn_flow_key *want, struct nn_flow *f)
 	return err;
 }
 
-int nn_flow_clear(int fd)
+int nn_flow_clear_tests_only(int fd)
 {
 	struct nn_flow_bucket *t;
 	uint32_t nb;

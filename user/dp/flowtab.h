@@ -34,8 +34,10 @@ int nn_flow_count(int fd, uint64_t *n);
 /* @k's entry into @f: 0, -ENOENT when absent, -errno. */
 int nn_flow_find(int fd, const struct nn_flow_key *k, struct nn_flow *f);
 
-/* Empties the table (tests, the bench) when no program writes it: every
- * bucket, not the seed. */
-int nn_flow_clear(int fd);
+/* Empties the table, every bucket, not the seed: for tests only, with no
+ * program running on it. It zeroes the sequence words: a program's write under
+ * way would release its slot to an odd value, busy for good (never read,
+ * never claimed again). */
+int nn_flow_clear_tests_only(int fd);
 
 #endif /* NANAMI_DP_FLOWTAB_H */

@@ -31,6 +31,7 @@
 #include "dp/counters.h"
 #include "dp/flowtab.h"
 #include "dp/loader.h"
+#include "dp/realtime.h"
 #include "from_overlay_tc.skel.h"
 #include "from_overlay_xdp.skel.h"
 #include "into_overlay_tc.skel.h"
@@ -841,6 +842,10 @@ int nn_dp_attach(struct nn_dp *dp, const char *ifname)
 		nn_log_err("event=attach iface=%s error=\"no such interface\"", ifname);
 		return -ENODEV;
 	}
+	/* Before anything is attached: a refused kernel runs no packet. */
+	err = nn_dp_realtime_check(NN_REALTIME_PATH);
+	if (err)
+		return err;
 	err = tc_ensure(ifindex, BPF_TC_EGRESS, nn_dp_prog_fd(dp, NN_DIR_INTO_OVERLAY, 0),
 			&kept_into);
 	if (err) {
