@@ -171,16 +171,32 @@ int nn_flow_find(int fd, const struct nn_flow_key *want, struct nn_flow *f)
 	return err;
 }
 
+static bool bucket_untouched(const struct nn_flow_bucket *b)
+{
+	int w;
+
+	for (w = 0; w < NN_FLOW_WAYS; w++)
+		if (b->tag[w] || b->seq[w])
+			return false;
+	return true;
+}
+
 int nn_flow_clear_tests_only(int fd)
 {
 	struct nn_flow_bucket *t;
-	uint32_t nb;
+	uint32_t nb, i;
 	size_t len;
 
 	t = table_map(fd, PROT_READ | PROT_WRITE, &nb, &len);
 	if (!t)
 		return -errno;
-	memset(t, 0, (size_t)nb * sizeof(*t));
+	/* Only the buckets something wrote: a bucket no program touched has
+	 * its tags and sequence words (the first line) all zero. Zeroing the
+	 * whole array (84 MB at the default --max-flows) made the tests that
+	 * reset between rounds 25x slower (test_fail_closed 4.5 -> 116 s). */
+	for (i = 0; i < nb; i++)
+		if (!bucket_untouched(&t[i]))
+			memset(&t[i], 0, sizeof(t[i]));
 	munmap(t, len);
 	return 0;
 }
