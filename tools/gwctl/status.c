@@ -359,8 +359,7 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 		if (usage_maps[i].id == NN_M_FLOWS) {
 			uint64_t n = 0;
 
-			/* Buckets of NN_FLOW_WAYS, then the seed's entry. */
-			cap[i] = max ? (max - 1) * NN_FLOW_WAYS : 0;
+			cap[i] = (uint32_t)nn_flow_capacity(max);
 			nn_flow_count(g->fd[NN_M_FLOWS], &n);
 			used[i] = (long)n;
 			continue;

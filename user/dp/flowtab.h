@@ -13,6 +13,13 @@
 
 #include "nanami_abi.h"
 
+/* The flows a table of @max_entries holds: buckets of NN_FLOW_WAYS, then the
+ * seed's entry (0 for a table too small to be one). */
+static inline uint64_t nn_flow_capacity(uint32_t max_entries)
+{
+	return max_entries < 2 ? 0 : (uint64_t)(max_entries - 1) * NN_FLOW_WAYS;
+}
+
 /* The seed for a load into @pin_dir (NULL: no pins): the pinned table's when
  * there is one (its flows stay where they are), else a random one. */
 int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed);

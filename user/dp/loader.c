@@ -189,10 +189,9 @@ int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *c)
 		      max_entries(map_fd[NN_M_FRAGS], &c->max_frags);
 	if (err)
 		return err;
-	/* nn_flows: buckets of NN_FLOW_WAYS and the seed's entry. */
-	if (c->max_flows < 2)
+	if (!nn_flow_capacity(c->max_flows))
 		return -EINVAL;
-	c->max_flows = (c->max_flows - 1) * NN_FLOW_WAYS;
+	c->max_flows = (uint32_t)nn_flow_capacity(c->max_flows);
 	/* Pinned by a controller before nn_denied: the load creates it. */
 	c->max_denied = NN_DEF_MAX_DENIED;
 	if (map_fd[NN_M_DENIED] >= 0) {

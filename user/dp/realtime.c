@@ -27,14 +27,12 @@ int nn_dp_realtime_check(const char *path)
 		if (errno == ENOENT)
 			return 0; /* not a PREEMPT_RT kernel */
 		err = -errno;
-		nn_log_err("event=attach file=%s error=\"couldn't read: %s\"", path,
-			   strerror(-err));
-		return err;
+	} else {
+		errno = 0;
+		if (!fgets(buf, sizeof(buf), f) && ferror(f))
+			err = errno ? -errno : -EIO;
+		fclose(f);
 	}
-	errno = 0;
-	if (!fgets(buf, sizeof(buf), f) && ferror(f))
-		err = errno ? -errno : -EIO;
-	fclose(f);
 	if (err) {
 		nn_log_err("event=attach file=%s error=\"couldn't read: %s\"", path,
 			   strerror(-err));

@@ -191,9 +191,7 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 			continue;
 		cap = m[i].halves ? info.max_entries / 2 : info.max_entries;
 		if (m[i].id == NN_M_FLOWS) {
-			/* Buckets of NN_FLOW_WAYS, then the seed's entry. */
-			cap = info.max_entries ? (uint64_t)(info.max_entries - 1) * NN_FLOW_WAYS :
-						 0;
+			cap = nn_flow_capacity(info.max_entries);
 			if (nn_flow_count(dp->map_fd[m[i].id], &n))
 				n = 0;
 		} else {
