@@ -597,7 +597,6 @@ written:
 		nn_errlist_add(errs, "generation %u is live but cleanup failed: %s", epoch,
 			       strerror(-err));
 out:
-	nn_half_diff_free(&ld);
 	nn_compiled_free(&c);
 	if (!err && keep) {
 		/* The incremental path goes on from here (compile/delta.h). */
