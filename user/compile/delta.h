@@ -94,9 +94,10 @@ size_t nn_inc_held_bytes(const struct nn_inc *s, unsigned long *compactions);
 extern size_t nn_inc_held_min;
 /* The id tables (device ids, the owners of addresses and keys), for tests
  * and benches that bound them under churn: a deleted device and a
- * given-up address or key are deleted from them (lib/table.h), so their
- * entries are the live ones only, their slots grow only with the live
- * entries, and their chunks are reused. */
+ * given-up address or key are deleted from them (lib/table.h,
+ * compile/owners.h: no tombstones), so their entries are the live ones
+ * only, their slots grow only with the live entries, and their chunks are
+ * reused. */
 struct nn_inc_ids {
 	size_t entries;	    /* live entries */
 	size_t slots;	    /* slots (entries and empty) */

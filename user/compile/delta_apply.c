@@ -140,11 +140,9 @@ bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d)
 	return any;
 }
 
-static uint32_t owner_of(const struct nn_inc *s, char kind, const uint8_t *v, size_t len)
+static uint32_t owner_of(const struct nn_inc *s, char kind, const uint8_t *v)
 {
-	uint8_t k[40];
-
-	return nn_inc_get(&s->owners, k, nn_inc_owner_key(k, kind, v, len));
+	return nn_owners_get(&s->owners, s->p, kind, v);
 }
 
 /* The standing rules of network @ni naming device id @id in src.devices
@@ -251,16 +249,16 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 	c->nd.user = ((struct inc_user *)ue->val)->idx;
 	if (nn_inc_routing_msg(s, &c->nd))
 		return nn_inc_why(why, wl, "device %s: its routing gets a message", c->id);
-	o = owner_of(s, 'a', c->nd.addr6, NN_ADDR_LEN);
+	o = owner_of(s, 'a', c->nd.addr6);
 	if (o != INC_NONE && o != c->old)
 		return nn_inc_why(why, wl, "device %s: overlay_ipv6 held by another", c->id);
 	if (c->nd.has_addr4) {
-		o = owner_of(s, 'a', c->nd.addr4, NN_ADDR_LEN);
+		o = owner_of(s, 'a', c->nd.addr4);
 		if (o != INC_NONE && o != c->old)
 			return nn_inc_why(why, wl, "device %s: overlay_ipv4 held by another",
 					  c->id);
 	}
-	o = owner_of(s, 'k', c->nd.pubkey, 32);
+	o = owner_of(s, 'k', c->nd.pubkey);
 	if (o != INC_NONE && o != c->old)
 		return nn_inc_why(why, wl, "device %s: public_key held by another", c->id);
 	if (nn_compile_in_closed(s->cs, c->nd.addr6) ||
@@ -519,17 +517,20 @@ static int rule_lists(struct nn_inc *s, uint32_t d, const struct vec *named, con
 	return err;
 }
 
+/* @d's addresses and key now belong to @who (INC_NONE: nobody). The
+ * owners index reads a device's keys from s->p->devices: @who must hold
+ * them already (owners.h), and @d's entries are given up while its slot
+ * still holds it. */
 static int own_dev(struct nn_inc *s, const struct nn_device *d, uint32_t who)
 {
-	uint8_t k[40];
+	struct inc_owners *o = &s->owners;
 	int err;
 
-	err = nn_inc_put(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr6, NN_ADDR_LEN), who);
+	err = nn_owners_put(o, s->p, 'a', d->addr6, who);
 	if (!err && d->has_addr4)
-		err = nn_inc_put(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr4, NN_ADDR_LEN),
-				 who);
+		err = nn_owners_put(o, s->p, 'a', d->addr4, who);
 	if (!err)
-		err = nn_inc_put(&s->owners, k, nn_inc_owner_key(k, 'k', d->pubkey, 32), who);
+		err = nn_owners_put(o, s->p, 'k', d->pubkey, who);
 	return err;
 }
 
@@ -715,14 +716,18 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 				err = list_rename(&ru->dst_devices, &ru->n_dst_devices, last, d);
 		}
 		if (!err)
-			err = own_dev(s, ld, d);
-		if (!err)
 			err = nn_inc_put(&s->dev_ids, ld->id, strlen(ld->id), d);
 		if (err)
 			return err;
 		s->p->devices[d] = *ld;
 		memcpy(s->cls[d], s->cls[last], sizeof(s->cls[d]));
 		s->slot[d] = s->slot[last];
+		/* After the copy: the owners index reads a device's keys
+		 * from its place, so d must hold them when its entries name
+		 * it (last still does until n_devices drops below). */
+		err = own_dev(s, ld, d);
+		if (err)
+			return err;
 	}
 	s->p->n_devices--;
 	return 0;
