@@ -243,6 +243,10 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 				  c->id);
 	}
 	c->nd = mp->devices[0];
+	/* The one-device policy is freed: its routing_preference goes with
+	 * the change (into the kept policy if applied, freed if not). */
+	mp->devices[0].pref = NULL;
+	c->own_pref = true;
 	nn_errlist_free(&errs);
 	nn_policy_free(mp);
 	c->nd.network = net->idx;
@@ -654,6 +658,9 @@ int nn_inc_apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt
 			s->dev_cap = nc;
 		}
 		d = (uint32_t)s->p->n_devices++;
+		/* counted now: what the slot held (a moved device's copy) is
+		 * not its to free */
+		s->p->devices[d].pref = NULL;
 		err = take_slot(s, pt, &c->nd, &slot);
 		if (!err)
 			err = nn_inc_put(&s->dev_ids, c->id, strlen(c->id), d);
@@ -665,7 +672,12 @@ int nn_inc_apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt
 	}
 	if (err)
 		return err;
+	/* The old routing_preference freed, unless the change shares it (a
+	 * user change copies the device as it stands). */
+	if (c->old != INC_NONE && s->p->devices[d].pref != c->nd.pref)
+		free(s->p->devices[d].pref);
 	s->p->devices[d] = c->nd;
+	c->own_pref = false; /* the kept policy's now */
 	memcpy(s->cls[d], c->ncls, sizeof(c->ncls));
 	s->slot[d] = slot;
 	err = rule_lists(s, d, &c->named, &c->grp, true);
@@ -692,12 +704,14 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 	if (err)
 		return err;
 	pt->old_slots[pt->n_old++] = s->slot[d];
+	free(s->p->devices[d].pref);
+	s->p->devices[d].pref = NULL;
 	s->taken[s->slot[d]] = 0;
 	s->doc_devices--;
 	nn_inc_udev_del(s, s->p->devices[d].user, d);
 	if (d != last) {
 		/* The last device takes the place: every list naming it. */
-		const struct nn_device *ld = &s->p->devices[last];
+		struct nn_device *ld = &s->p->devices[last];
 
 		nn_inc_udev_del(s, ld->user, last);
 		err = nn_inc_udev_add(s, ld->user, d);
@@ -720,6 +734,7 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 		if (err)
 			return err;
 		s->p->devices[d] = *ld;
+		ld->pref = NULL; /* d's now: last's slot is dropped below */
 		memcpy(s->cls[d], s->cls[last], sizeof(s->cls[d]));
 		s->slot[d] = s->slot[last];
 		/* After the copy: the owners index reads a device's keys
@@ -770,8 +785,10 @@ static int patch_peers(const struct chg *c, size_t n, struct nn_dev_patch *pt)
 			e = &pt->peers[pt->n_peers++];
 			memcpy(e->key, c[i].nd.pubkey, sizeof(e->key));
 			e->want = c[i].nd.state == NN_ST_ACTIVE;
-			if (e->want)
+			if (e->want) {
 				e->dev = c[i].nd;
+				e->dev.pref = NULL; /* wg0 reads none; the change may free it */
+			}
 		}
 	}
 	return 0;
@@ -818,6 +835,8 @@ int nn_inc_device_delta(struct nn_inc *s, const json_t *changes, struct nn_dev_p
 	for (i = 0; i < n; i++) {
 		free(c[i].named.v);
 		free(c[i].grp.v);
+		if (c[i].own_pref)
+			free(c[i].nd.pref);
 	}
 	return err;
 }

@@ -49,6 +49,7 @@ struct chg {
 	uint32_t old;		    /* device index before, INC_NONE: new */
 	uint8_t okey[32];	    /* its key before (when old is a device) */
 	struct nn_device nd;	    /* the device after (upsert) */
+	bool own_pref;		    /* nd.pref is the change's (from its own parse) */
 	uint32_t ocls[NN_DC_COUNT]; /* classes before (old) */
 	uint32_t ncls[NN_DC_COUNT]; /* classes after (upsert) */
 	struct vec named, grp;	    /* its source rules after (upsert) */
