@@ -107,8 +107,9 @@ struct nn_inc_ids {
 void nn_inc_id_stats(const struct nn_inc *s, struct nn_inc_ids *st);
 /* The id tables against the kept policy, for tests: every device's id
  * maps to its index, is in the document's ids, its addresses and key are
- * owned by it, and no other device id is left. 0, or -EINVAL with the
- * first wrong entry in @why. O(devices). */
+ * owned by it, no other device id is left, and the owners index holds
+ * nothing else (nn_owners_check). 0, or -EINVAL with the first wrong entry
+ * in @why. O(devices + the index's slots). */
 int nn_inc_check_ids(const struct nn_inc *s, char *why, size_t wl);
 /* Free the state but hand back its policy (as patched by the deltas so
  * far): for an owner that keeps using the policy once the kept state is
