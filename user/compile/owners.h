@@ -6,9 +6,10 @@
  *
  * An entry per device address and key: 2.7M at 1M devices. In the generic
  * table (lib/table.h) that was a 32-byte slot plus the key and value copied
- * into chunks, ~0.23 GB; here a slot is 8 bytes (a 32-bit hash and the
- * device's index with which of its fields it is) and the key is read from
- * the policy's device on compare, ~34 MB. The hash kept in the slot lets a
+ * into chunks; here a slot is 8 bytes (a 32-bit hash and the device's index
+ * with which of its fields it is) and the key is read from the policy's
+ * device on compare, 34 MB at 1M: the kept state's build rose 0.32 GB of
+ * RSS there, 0.51 before (docs/controller.md, session 15). The hash kept in the slot lets a
  * probe skip a mismatch without reading the device, and lets a delete's
  * backward shift and a growth place entries without reading any device.
  *
