@@ -84,7 +84,13 @@ static void same_policy(const struct nn_policy *a, const struct nn_policy *b)
 	assert_int_equal(a->n_rules, b->n_rules);
 	assert_int_equal(a->n_closed, b->n_closed);
 	same_array(a->tenants, b->tenants, a->n_tenants, sizeof(*a->tenants));
-	same_array(a->devices, b->devices, a->n_devices, sizeof(*a->devices));
+	for (i = 0; i < a->n_devices; i++) {
+		SAME_SCALARS(&a->devices[i], &b->devices[i], struct nn_device,
+			     x_.pref = y_.pref = NULL);
+		assert_int_equal(!a->devices[i].pref, !b->devices[i].pref);
+		same_array(a->devices[i].pref, b->devices[i].pref, !!a->devices[i].pref,
+			   sizeof(*a->devices[i].pref));
+	}
 	same_array(a->nodes, b->nodes, a->n_nodes, sizeof(*a->nodes));
 	same_array(a->closed, b->closed, a->n_closed, sizeof(*a->closed));
 	for (i = 0; i < a->n_networks; i++) {

@@ -49,13 +49,6 @@ size_t nn_inc_key(struct inc_key *k, uint32_t net, const char *name)
 	return sizeof(k->net) + l;
 }
 
-size_t nn_inc_owner_key(uint8_t *k, char kind, const uint8_t *v, size_t len)
-{
-	k[0] = (uint8_t)kind;
-	memcpy(k + 1, v, len);
-	return len + 1;
-}
-
 void nn_dev_patch_free(struct nn_dev_patch *pt)
 {
 	free(pt->set);
@@ -88,11 +81,9 @@ static size_t net_key(char *k, const char *tid, const char *nid)
 	return a + 1 + b;
 }
 
-static int own(struct nn_inc *s, char kind, const uint8_t *v, size_t len, uint32_t who)
+static int own(struct nn_inc *s, char kind, const uint8_t *v, uint32_t who)
 {
-	uint8_t k[40];
-
-	return nn_inc_put(&s->owners, k, nn_inc_owner_key(k, kind, v, len), who);
+	return nn_owners_put(&s->owners, s->p, kind, v, who);
 }
 
 int nn_inc_udev_add(struct nn_inc *s, uint32_t u, uint32_t d)
@@ -149,24 +140,24 @@ static int index_policy(struct nn_inc *s)
 	size_t i, l;
 	int err = 0;
 
-	err = own(s, 'a', p->gw.ov6, NN_ADDR_LEN, INC_OTHER);
+	err = own(s, 'a', p->gw.ov6, INC_OTHER);
 	if (!err && p->gw.has_ov4)
-		err = own(s, 'a', p->gw.ov4, NN_ADDR_LEN, INC_OTHER);
+		err = own(s, 'a', p->gw.ov4, INC_OTHER);
 	for (i = 0; i < p->n_nodes && !err; i++) {
-		err = own(s, 'a', p->nodes[i].addr6, NN_ADDR_LEN, INC_OTHER);
+		err = own(s, 'a', p->nodes[i].addr6, INC_OTHER);
 		if (!err)
-			err = own(s, 'k', p->nodes[i].pubkey, 32, INC_OTHER);
+			err = own(s, 'k', p->nodes[i].pubkey, INC_OTHER);
 	}
 	for (i = 0; i < p->n_devices && !err; i++) {
 		const struct nn_device *d = &p->devices[i];
 
 		err = nn_inc_put(&s->dev_ids, d->id, strlen(d->id), (uint32_t)i);
 		if (!err)
-			err = own(s, 'a', d->addr6, NN_ADDR_LEN, (uint32_t)i);
+			err = own(s, 'a', d->addr6, (uint32_t)i);
 		if (!err && d->has_addr4)
-			err = own(s, 'a', d->addr4, NN_ADDR_LEN, (uint32_t)i);
+			err = own(s, 'a', d->addr4, (uint32_t)i);
 		if (!err)
-			err = own(s, 'k', d->pubkey, 32, (uint32_t)i);
+			err = own(s, 'k', d->pubkey, (uint32_t)i);
 	}
 	for (i = 0; i < p->n_users && !err; i++) {
 		struct inc_user u = { .idx = (uint32_t)i };
@@ -336,23 +327,20 @@ static int index_rules(const struct nn_policy *p, uint32_t ni, struct nn_table *
 static int dropped_claims(struct nn_inc *s, const struct nn_jv *v)
 {
 	static const char *const addrs[] = { "overlay_ipv6", "overlay_ipv4" };
-	uint8_t key[NN_KEY_LEN], a[NN_ADDR_LEN], k[40];
+	uint8_t key[NN_KEY_LEN], a[NN_ADDR_LEN];
 	const char *x = str_of(v, "public_key");
-	size_t i, l;
+	size_t i;
 	int fam, err = 0;
 
-	if (x && !nn_key_from_base64(x, key)) {
-		l = nn_inc_owner_key(k, 'k', key, sizeof(key));
-		if (nn_inc_get(&s->owners, k, l) == INC_NONE)
-			err = nn_inc_put(&s->owners, k, l, INC_OTHER);
-	}
+	if (x && !nn_key_from_base64(x, key) &&
+	    nn_owners_get(&s->owners, s->p, 'k', key) == INC_NONE)
+		err = own(s, 'k', key, INC_OTHER);
 	for (i = 0; i < 2 && !err; i++) {
 		x = str_of(v, addrs[i]);
 		if (!x || nn_addr_parse(x, a, &fam))
 			continue;
-		l = nn_inc_owner_key(k, 'a', a, sizeof(a));
-		if (nn_inc_get(&s->owners, k, l) == INC_NONE)
-			err = nn_inc_put(&s->owners, k, l, INC_OTHER);
+		if (nn_owners_get(&s->owners, s->p, 'a', a) == INC_NONE)
+			err = own(s, 'a', a, INC_OTHER);
 	}
 	return err;
 }
@@ -575,7 +563,6 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 	nn_table_init(&s->dev_rules);
 	nn_table_init(&s->group_users);
 	nn_table_init(&s->group_names);
-	nn_table_init(&s->owners);
 	nn_table_init(&s->users);
 	nn_table_init(&s->nets);
 	nn_table_init(&s->nodes);
@@ -585,6 +572,11 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 		goto fail;
 	p->devices = dv;
 	s->dev_cap = nd;
+	/* Room for every reserved device's three entries: no growth (a
+	 * rehash of every slot) inside a change until the devices outgrow
+	 * their reserve too. */
+	if (nn_owners_init(&s->owners, 3 * nd))
+		goto fail;
 	s->cls = calloc(nd, sizeof(*s->cls));
 	s->slot = calloc(nd, sizeof(*s->slot));
 	s->slot_cap = slot_cap;
@@ -614,10 +606,13 @@ fail:
 
 void nn_inc_id_stats(const struct nn_inc *s, struct nn_inc_ids *st)
 {
-	const struct nn_table *t[] = { &s->dev_ids, &s->doc_ids, &s->owners };
+	const struct nn_table *t[] = { &s->dev_ids, &s->doc_ids, &s->owners.other };
 	size_t i;
 
 	memset(st, 0, sizeof(*st));
+	st->entries = s->owners.n;
+	st->slots = s->owners.cap;
+	st->shifted = s->owners.shifted;
 	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
 		st->entries += t[i]->n;
 		st->slots += t[i]->cap;
@@ -626,12 +621,11 @@ void nn_inc_id_stats(const struct nn_inc *s, struct nn_inc_ids *st)
 	}
 }
 
-/* Device @i's entry of @t under key @k: its index, or a message. */
-static int id_is(const struct nn_table *t, const void *k, size_t l, uint32_t i, const char *what,
-		 const struct nn_device *d, char *why, size_t wl)
+/* Device @i's entry @v (of its id, an address or its key): its index, or
+ * a message. */
+static int id_is(uint32_t v, uint32_t i, const char *what, const struct nn_device *d, char *why,
+		 size_t wl)
 {
-	uint32_t v = nn_inc_get(t, k, l);
-
 	if (v == i)
 		return 0;
 	snprintf(why, wl, "device %s (index %u): %s maps to %d", d->id, i, what,
@@ -642,14 +636,16 @@ static int id_is(const struct nn_table *t, const void *k, size_t l, uint32_t i, 
 int nn_inc_check_ids(const struct nn_inc *s, char *why, size_t wl)
 {
 	const struct nn_policy *p = s->p;
-	uint8_t k[40];
+	const struct inc_owners *o = &s->owners;
+	size_t fields = 0;
 	uint32_t i;
 	int err = 0;
 
 	for (i = 0; i < p->n_devices && !err; i++) {
 		const struct nn_device *d = &p->devices[i];
 
-		err = id_is(&s->dev_ids, d->id, strlen(d->id), i, "its id", d, why, wl);
+		fields += 2 + d->has_addr4;
+		err = id_is(nn_inc_get(&s->dev_ids, d->id, strlen(d->id)), i, "its id", d, why, wl);
 		/* more than one: a copy in a network the full parse
 		 * dropped whole (it drops no standing copy) */
 		if (!err && nn_inc_get(&s->doc_ids, d->id, strlen(d->id)) == INC_NONE) {
@@ -657,15 +653,17 @@ int nn_inc_check_ids(const struct nn_inc *s, char *why, size_t wl)
 			err = -EINVAL;
 		}
 		if (!err)
-			err = id_is(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr6, NN_ADDR_LEN),
-				    i, "its IPv6 address", d, why, wl);
+			err = id_is(nn_owners_get(o, p, 'a', d->addr6), i, "its IPv6 address", d,
+				    why, wl);
 		if (!err && d->has_addr4)
-			err = id_is(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr4, NN_ADDR_LEN),
-				    i, "its IPv4 address", d, why, wl);
+			err = id_is(nn_owners_get(o, p, 'a', d->addr4), i, "its IPv4 address", d,
+				    why, wl);
 		if (!err)
-			err = id_is(&s->owners, k, nn_inc_owner_key(k, 'k', d->pubkey, 32), i,
-				    "its key", d, why, wl);
+			err = id_is(nn_owners_get(o, p, 'k', d->pubkey), i, "its key", d, why, wl);
 	}
+	/* and nothing else: no entry left of a device gone or changed */
+	if (!err)
+		err = nn_owners_check(o, p, fields, why, wl);
 	if (!err && s->dev_ids.n != p->n_devices) {
 		snprintf(why, wl, "%zu device ids for %zu devices", s->dev_ids.n, p->n_devices);
 		err = -EINVAL;
@@ -725,7 +723,7 @@ void nn_inc_free(struct nn_inc *s)
 	nn_table_free(&s->dev_ids);
 	nn_table_free(&s->doc_ids);
 	nn_table_free(&s->rule_names);
-	nn_table_free(&s->owners);
+	nn_owners_free(&s->owners);
 	nn_table_free(&s->users);
 	nn_table_free(&s->nets);
 	nn_table_free(&s->nodes);

@@ -94,9 +94,10 @@ size_t nn_inc_held_bytes(const struct nn_inc *s, unsigned long *compactions);
 extern size_t nn_inc_held_min;
 /* The id tables (device ids, the owners of addresses and keys), for tests
  * and benches that bound them under churn: a deleted device and a
- * given-up address or key are deleted from them (lib/table.h), so their
- * entries are the live ones only, their slots grow only with the live
- * entries, and their chunks are reused. */
+ * given-up address or key are deleted from them (lib/table.h,
+ * compile/owners.h: no tombstones), so their entries are the live ones
+ * only, their slots grow only with the live entries, and their chunks are
+ * reused. */
 struct nn_inc_ids {
 	size_t entries;	    /* live entries */
 	size_t slots;	    /* slots (entries and empty) */
@@ -106,8 +107,9 @@ struct nn_inc_ids {
 void nn_inc_id_stats(const struct nn_inc *s, struct nn_inc_ids *st);
 /* The id tables against the kept policy, for tests: every device's id
  * maps to its index, is in the document's ids, its addresses and key are
- * owned by it, and no other device id is left. 0, or -EINVAL with the
- * first wrong entry in @why. O(devices). */
+ * owned by it, no other device id is left, and the owners index holds
+ * nothing else (nn_owners_check). 0, or -EINVAL with the first wrong entry
+ * in @why. O(devices + the index's slots). */
 int nn_inc_check_ids(const struct nn_inc *s, char *why, size_t wl);
 /* Free the state but hand back its policy (as patched by the deltas so
  * far): for an owner that keeps using the policy once the kept state is

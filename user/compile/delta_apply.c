@@ -140,11 +140,9 @@ bool nn_inc_routing_msg(struct nn_inc *s, const struct nn_device *d)
 	return any;
 }
 
-static uint32_t owner_of(const struct nn_inc *s, char kind, const uint8_t *v, size_t len)
+static uint32_t owner_of(const struct nn_inc *s, char kind, const uint8_t *v)
 {
-	uint8_t k[40];
-
-	return nn_inc_get(&s->owners, k, nn_inc_owner_key(k, kind, v, len));
+	return nn_owners_get(&s->owners, s->p, kind, v);
 }
 
 /* The standing rules of network @ni naming device id @id in src.devices
@@ -245,22 +243,26 @@ static int judge_upsert(struct nn_inc *s, struct chg *c, const json_t *value,
 				  c->id);
 	}
 	c->nd = mp->devices[0];
+	/* The one-device policy is freed: its routing_preference goes with
+	 * the change (into the kept policy if applied, freed if not). */
+	mp->devices[0].pref = NULL;
+	c->own_pref = true;
 	nn_errlist_free(&errs);
 	nn_policy_free(mp);
 	c->nd.network = net->idx;
 	c->nd.user = ((struct inc_user *)ue->val)->idx;
 	if (nn_inc_routing_msg(s, &c->nd))
 		return nn_inc_why(why, wl, "device %s: its routing gets a message", c->id);
-	o = owner_of(s, 'a', c->nd.addr6, NN_ADDR_LEN);
+	o = owner_of(s, 'a', c->nd.addr6);
 	if (o != INC_NONE && o != c->old)
 		return nn_inc_why(why, wl, "device %s: overlay_ipv6 held by another", c->id);
 	if (c->nd.has_addr4) {
-		o = owner_of(s, 'a', c->nd.addr4, NN_ADDR_LEN);
+		o = owner_of(s, 'a', c->nd.addr4);
 		if (o != INC_NONE && o != c->old)
 			return nn_inc_why(why, wl, "device %s: overlay_ipv4 held by another",
 					  c->id);
 	}
-	o = owner_of(s, 'k', c->nd.pubkey, 32);
+	o = owner_of(s, 'k', c->nd.pubkey);
 	if (o != INC_NONE && o != c->old)
 		return nn_inc_why(why, wl, "device %s: public_key held by another", c->id);
 	if (nn_compile_in_closed(s->cs, c->nd.addr6) ||
@@ -519,17 +521,20 @@ static int rule_lists(struct nn_inc *s, uint32_t d, const struct vec *named, con
 	return err;
 }
 
+/* @d's addresses and key now belong to @who (INC_NONE: nobody). The
+ * owners index reads a device's keys from s->p->devices: @who must hold
+ * them already (owners.h), and @d's entries are given up while its slot
+ * still holds it. */
 static int own_dev(struct nn_inc *s, const struct nn_device *d, uint32_t who)
 {
-	uint8_t k[40];
+	struct inc_owners *o = &s->owners;
 	int err;
 
-	err = nn_inc_put(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr6, NN_ADDR_LEN), who);
+	err = nn_owners_put(o, s->p, 'a', d->addr6, who);
 	if (!err && d->has_addr4)
-		err = nn_inc_put(&s->owners, k, nn_inc_owner_key(k, 'a', d->addr4, NN_ADDR_LEN),
-				 who);
+		err = nn_owners_put(o, s->p, 'a', d->addr4, who);
 	if (!err)
-		err = nn_inc_put(&s->owners, k, nn_inc_owner_key(k, 'k', d->pubkey, 32), who);
+		err = nn_owners_put(o, s->p, 'k', d->pubkey, who);
 	return err;
 }
 
@@ -653,6 +658,9 @@ int nn_inc_apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt
 			s->dev_cap = nc;
 		}
 		d = (uint32_t)s->p->n_devices++;
+		/* counted now: what the slot held (a moved device's copy) is
+		 * not its to free */
+		s->p->devices[d].pref = NULL;
 		err = take_slot(s, pt, &c->nd, &slot);
 		if (!err)
 			err = nn_inc_put(&s->dev_ids, c->id, strlen(c->id), d);
@@ -664,7 +672,12 @@ int nn_inc_apply_upsert(struct nn_inc *s, struct chg *c, struct nn_dev_patch *pt
 	}
 	if (err)
 		return err;
+	/* The old routing_preference freed, unless the change shares it (a
+	 * user change copies the device as it stands). */
+	if (c->old != INC_NONE && s->p->devices[d].pref != c->nd.pref)
+		free(s->p->devices[d].pref);
 	s->p->devices[d] = c->nd;
+	c->own_pref = false; /* the kept policy's now */
 	memcpy(s->cls[d], c->ncls, sizeof(c->ncls));
 	s->slot[d] = slot;
 	err = rule_lists(s, d, &c->named, &c->grp, true);
@@ -691,12 +704,14 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 	if (err)
 		return err;
 	pt->old_slots[pt->n_old++] = s->slot[d];
+	free(s->p->devices[d].pref);
+	s->p->devices[d].pref = NULL;
 	s->taken[s->slot[d]] = 0;
 	s->doc_devices--;
 	nn_inc_udev_del(s, s->p->devices[d].user, d);
 	if (d != last) {
 		/* The last device takes the place: every list naming it. */
-		const struct nn_device *ld = &s->p->devices[last];
+		struct nn_device *ld = &s->p->devices[last];
 
 		nn_inc_udev_del(s, ld->user, last);
 		err = nn_inc_udev_add(s, ld->user, d);
@@ -715,14 +730,19 @@ static int apply_delete(struct nn_inc *s, const struct chg *c, struct nn_dev_pat
 				err = list_rename(&ru->dst_devices, &ru->n_dst_devices, last, d);
 		}
 		if (!err)
-			err = own_dev(s, ld, d);
-		if (!err)
 			err = nn_inc_put(&s->dev_ids, ld->id, strlen(ld->id), d);
 		if (err)
 			return err;
 		s->p->devices[d] = *ld;
+		ld->pref = NULL; /* d's now: last's slot is dropped below */
 		memcpy(s->cls[d], s->cls[last], sizeof(s->cls[d]));
 		s->slot[d] = s->slot[last];
+		/* After the copy: the owners index reads a device's keys
+		 * from its place, so d must hold them when its entries name
+		 * it (last still does until n_devices drops below). */
+		err = own_dev(s, ld, d);
+		if (err)
+			return err;
 	}
 	s->p->n_devices--;
 	return 0;
@@ -765,8 +785,10 @@ static int patch_peers(const struct chg *c, size_t n, struct nn_dev_patch *pt)
 			e = &pt->peers[pt->n_peers++];
 			memcpy(e->key, c[i].nd.pubkey, sizeof(e->key));
 			e->want = c[i].nd.state == NN_ST_ACTIVE;
-			if (e->want)
+			if (e->want) {
 				e->dev = c[i].nd;
+				e->dev.pref = NULL; /* wg0 reads none; the change may free it */
+			}
 		}
 	}
 	return 0;
@@ -813,6 +835,8 @@ int nn_inc_device_delta(struct nn_inc *s, const json_t *changes, struct nn_dev_p
 	for (i = 0; i < n; i++) {
 		free(c[i].named.v);
 		free(c[i].grp.v);
+		if (c[i].own_pref)
+			free(c[i].nd.pref);
 	}
 	return err;
 }

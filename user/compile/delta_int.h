@@ -8,10 +8,8 @@
 
 #include "compile/compile_int.h"
 #include "compile/delta.h"
+#include "compile/owners.h" /* INC_NONE (nn_inc_put() deletes), INC_OTHER */
 #include "lib/table.h"
-
-#define INC_NONE UINT32_MAX  /* no owner / no such device: nn_inc_put() deletes */
-#define INC_OTHER 0xfffffffe /* owned by a node or this gateway */
 
 /* (network index, name) as a table key. */
 struct inc_key {
@@ -51,6 +49,7 @@ struct chg {
 	uint32_t old;		    /* device index before, INC_NONE: new */
 	uint8_t okey[32];	    /* its key before (when old is a device) */
 	struct nn_device nd;	    /* the device after (upsert) */
+	bool own_pref;		    /* nd.pref is the change's (from its own parse) */
 	uint32_t ocls[NN_DC_COUNT]; /* classes before (old) */
 	uint32_t ncls[NN_DC_COUNT]; /* classes after (upsert) */
 	struct vec named, grp;	    /* its source rules after (upsert) */
@@ -71,7 +70,7 @@ struct nn_inc {
 	struct nn_table doc_ids;     /* device id -> copies in the document */
 	struct nn_table rule_names;  /* inc_key (net, device id) any rule of it names */
 	struct nn_table dev_rules;   /* inc_key (net, device id) -> struct inc_devrules */
-	struct nn_table owners;	     /* 'a' addr / 'k' key -> device, INC_OTHER */
+	struct inc_owners owners;    /* address / key -> device, INC_OTHER */
 	struct nn_table users;	     /* inc_key (net, user id) -> struct inc_user */
 	struct nn_table nets;	     /* "tenant\0network" -> struct inc_net */
 	struct nn_table nodes;	     /* node id -> struct nn_jv * (standing nodes) */
@@ -90,7 +89,6 @@ struct nn_inc {
 uint32_t nn_inc_get(const struct nn_table *t, const void *k, size_t klen);
 int nn_inc_put(struct nn_table *t, const void *k, size_t klen, uint32_t v);
 size_t nn_inc_key(struct inc_key *k, uint32_t net, const char *name);
-size_t nn_inc_owner_key(uint8_t *k, char kind, const uint8_t *v, size_t len);
 
 /* delta_apply.c, shared with delta_user.c */
 int nn_inc_why(char *why, size_t len, const char *fmt, const char *id);

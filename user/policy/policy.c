@@ -38,6 +38,8 @@ void nn_policy_free(struct nn_policy *p)
 		free(p->networks[i].gateways);
 	for (i = 0; p->users && i < p->n_users; i++)
 		free(p->users[i].groups);
+	for (i = 0; p->devices && i < p->n_devices; i++)
+		free(p->devices[i].pref);
 	for (i = 0; p->resources && i < p->n_resources; i++)
 		free(p->resources[i].prefixes);
 	for (i = 0; p->rules && i < p->n_rules; i++)

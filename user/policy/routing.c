@@ -49,8 +49,9 @@ static const char *check_gateway(const struct nn_policy *p, const struct nn_netw
 static void resolve_device(struct nn_policy *p, struct nn_device *d, struct nn_errlist *errs)
 {
 	const struct nn_network *n = &p->networks[d->network];
+	static const struct nn_routing_layer none;
 	const struct nn_routing_layer *l[4] = {
-		&d->pref,
+		d->pref ? d->pref : &none,
 		&p->users[d->user].pref,
 		&n->policy,
 		&p->defaults,
@@ -115,8 +116,8 @@ const char *nn_device_egress(const struct nn_policy *p, const struct nn_device *
 	switch (d->egress_from) {
 	case NN_EGRESS_HERE:
 		return p->node_id;
-	case NN_EGRESS_DEVICE:
-		return d->pref.egress;
+	case NN_EGRESS_DEVICE: /* set only from a layer naming one */
+		return d->pref ? d->pref->egress : "";
 	case NN_EGRESS_USER:
 		return p->users[d->user].pref.egress;
 	case NN_EGRESS_NETWORK:

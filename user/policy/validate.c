@@ -202,7 +202,9 @@ static int index_users(struct nn_build *b, const struct nn_net_stage *ns, struct
 static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni, struct nn_jv *v,
 			size_t i, uint32_t idx)
 {
+	static const struct nn_routing_layer none;
 	struct nn_device *d = &b->p->devices[idx];
+	struct nn_routing_layer pref;
 	char uid[NN_NAME_MAX];
 	struct nn_ent e;
 	int64_t x;
@@ -247,7 +249,13 @@ static int parse_device(struct nn_build *b, const struct nn_ent *ne, uint32_t ni
 	if (!err && set)
 		d->key_generation = (uint32_t)x;
 	if (!err)
-		err = nn_js_layer(b, &e, v, "routing_preference", &d->pref);
+		err = nn_js_layer(b, &e, v, "routing_preference", &pref);
+	if (!err && memcmp(&pref, &none, sizeof(pref))) {
+		d->pref = malloc(sizeof(*d->pref));
+		if (!d->pref)
+			return -ENOMEM;
+		*d->pref = pref;
+	}
 	return err;
 }
 

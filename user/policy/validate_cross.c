@@ -567,8 +567,10 @@ int nn_compact(struct nn_build *b)
 	}
 	p->n_users = nu;
 	for (i = 0, j = 0; i < p->n_devices; i++) {
-		if (b->dev_drop[i])
+		if (b->dev_drop[i]) {
+			free(p->devices[i].pref);
 			continue;
+		}
 		p->devices[j] = p->devices[i];
 		p->devices[j].network = nm[p->devices[i].network];
 		p->devices[j++].user = um[p->devices[i].user];
