@@ -59,10 +59,7 @@ static __always_inline void race_write(struct nn_flow_bucket *b, int w, int poin
 	src = (__u64 *)(void *)&hook_k;
 	for (i = 0; i < (int)(sizeof(hook_k) / 8); i++)
 		dst[i] = src[i];
-	dst = (__u64 *)(void *)&b->slot[x].f;
-	src = (__u64 *)(void *)&hook_v;
-	for (i = 0; i < (int)(sizeof(hook_v) / 8); i++)
-		dst[i] = src[i];
+	nn_flow_slot_set(b, x, &hook_v);
 	b->seq[x] += 1;
 }
 
