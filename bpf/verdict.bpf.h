@@ -187,7 +187,8 @@ static __always_inline void nn_remember(struct nn_pkt *p, struct nn_judgement *j
 		return;
 	}
 	if (opens)
-		nn_flow_open(s, is_b, p, epoch, dir, now);
+		nn_flow_open_paid(s, j->dev_slot, p->frag == NN_FRAG_FIRST, is_b, p, epoch, dir,
+				  now);
 	if (p->frag == NN_FRAG_FIRST)
 		nn_frag_record(p, j->reason, epoch, now);
 }

@@ -65,6 +65,7 @@ static __always_inline void race_write(struct nn_flow_bucket *b, int w, int poin
 
 #define NN_FT_TEST_HOOK(point, b, w) race_write(b, w, point)
 #include "flowtab.bpf.h"
+#include "flow.bpf.h"
 
 static __always_inline struct nn_scratch *scratch_with_key(void)
 {
@@ -152,6 +153,23 @@ int ft_put(struct xdp_md *xdp)
 		return XDP_ABORTED;
 	__builtin_memcpy(&s->fv, &in_v, sizeof(in_v));
 	out_rc = nn_ft_put(s);
+	return XDP_PASS;
+}
+
+/* Open in_k as a UDP packet's flow paid by device slot 0's token
+ * (nn_flow_open_paid, @in_kept as given): the token count is the test's to
+ * read in nn_flowrl[0]. */
+__u32 in_kept;
+
+SEC("xdp")
+int ft_open_paid(struct xdp_md *xdp)
+{
+	struct nn_scratch *s = scratch_with_key();
+	struct nn_pkt p = { .proto = NN_IPPROTO_UDP };
+
+	if (!s)
+		return XDP_ABORTED;
+	nn_flow_open_paid(s, 0, in_kept, 0, &p, 1, NN_DIR_FROM_OVERLAY, in_seen);
 	return XDP_PASS;
 }
 

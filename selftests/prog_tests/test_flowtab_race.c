@@ -366,6 +366,65 @@ static void test_put_victim_taken(void **state)
 			 sk->bss->out_rc, copies(sk, key(2)), copies(sk, key(9)));
 }
 
+/* Device slot 0's bucket: @tokens left, refilled at @last (rate 1/s,
+ * burst 10: nothing refills within the test). */
+static void set_tokens(struct flowtab_race *sk, uint64_t tokens, uint64_t last)
+{
+	struct nn_flowlim lim = { .rate = 1, .burst = 10 };
+	struct nn_ratelimit b = { .last_ns = last, .tokens = tokens };
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.nn_flowlim), &zero, &lim, 0), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.nn_flowrl), &zero, &b, 0), 0);
+}
+
+static uint64_t tokens(struct flowtab_race *sk)
+{
+	struct nn_ratelimit b;
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(sk->maps.nn_flowrl), &zero, &b), 0);
+	return b.tokens;
+}
+
+/* A token buys one entry (docs/datapath.md "New-state bound"): K's open,
+ * paid (5 left after the take), backs off because another CPU recorded K
+ * meanwhile: the token goes back. Recorded, or when the token also paid
+ * for a first fragment's verdict: it stays spent. */
+static void test_put_backed_off_refunds(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	set_tokens(sk, 5, 100);
+	sk->bss->in_seen = 300;
+	hook(sk, AT_PUT, 1, key(9), val(3, 301, 0));
+	run(sk, sk->progs.ft_open_paid, key(9));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	assert_int_equal(copies(sk, key(9)), 1);
+	if (tokens(sk) != 6)
+		fail_msg("an open that recorded nothing kept its token: %llu left, want 6",
+			 (unsigned long long)tokens(sk));
+	/* At burst: the refund never goes above it. */
+	set_tokens(sk, 10, 100);
+	hook(sk, AT_PUT, 1, key(8), val(3, 301, 0));
+	run(sk, sk->progs.ft_open_paid, key(8));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	assert_int_equal(tokens(sk), 10);
+	/* The same back-off with a fragment verdict kept: spent. */
+	set_tokens(sk, 5, 100);
+	sk->bss->in_kept = 1;
+	hook(sk, AT_PUT, 1, key(7), val(3, 301, 0));
+	run(sk, sk->progs.ft_open_paid, key(7));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	assert_int_equal(tokens(sk), 5);
+	/* Recorded: spent. */
+	sk->bss->in_kept = 0;
+	hook(sk, 0, 0, key(0), val(0, 0, 0));
+	run(sk, sk->progs.ft_open_paid, key(6));
+	assert_int_equal(copies(sk, key(6)), 1);
+	assert_int_equal(tokens(sk), 5);
+}
+
 /* A FIN marks A CLOSING; before the commit's claim another CPU refreshes
  * A (the other direction: a newer last_seen and an end tag). CLOSING never
  * goes back: the commit applies it to the refreshed value. */
@@ -464,6 +523,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_lost_twice_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_keeps_closing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_closing_backs_off_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_backed_off_refunds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_write_advances_sequence, setup, teardown),
 	};
 
