@@ -139,6 +139,22 @@ static void run(struct flowtab_race *sk, struct bpf_program *prog, struct nn_flo
 	assert_int_equal(o.retval, XDP_PASS);
 }
 
+/* Find @k, set its end[0] to @end and write it back (out_rc). */
+static void find_write(struct flowtab_race *sk, struct nn_flow_key k, uint64_t end)
+{
+	sk->bss->in_close = 0;
+	sk->bss->in_end = end;
+	run(sk, sk->progs.ft_find_change, k);
+}
+
+/* Find @k and commit a FIN's CLOSING as of @seen (out_rc). */
+static void find_close(struct flowtab_race *sk, struct nn_flow_key k, uint64_t seen)
+{
+	sk->bss->in_close = 1;
+	sk->bss->in_seen = seen;
+	run(sk, sk->progs.ft_find_change, k);
+}
+
 /* The value of @k in the bucket (the test fails when no way holds it). */
 static struct nn_flow value_of(struct flowtab_race *sk, struct nn_flow_key k)
 {
@@ -269,8 +285,7 @@ static void test_write_advances_sequence(void **state)
 	get_bucket(sk, &b);
 	if (b.seq[0] != 2)
 		fail_msg("an insert left way 0's sequence word at %u, want 0 -> 2", b.seq[0]);
-	sk->bss->in_end = 0xabc;
-	run(sk, sk->progs.ft_find_write, key(9));
+	find_write(sk, key(9), 0xabc);
 	assert_int_equal(sk->bss->out_rc, 1);
 	get_bucket(sk, &b);
 	if (b.seq[0] != 4)
@@ -291,15 +306,13 @@ static void test_write_back_never_lands_elsewhere(void **state)
 	struct nn_flow_bucket b;
 
 	put_way(sk, 5, key(1), val(1, 100, 0));
-	sk->bss->in_end = 0xabc;
-	run(sk, sk->progs.ft_find_write, key(1));
+	find_write(sk, key(1), 0xabc);
 	assert_int_equal(sk->bss->out_rc, 1);
 	get_bucket(sk, &b);
 	assert_int_equal(b.slot[5].f.end[0], 0xabc);
 
 	hook(sk, AT_WRITE, 0, key(2), val(7, 999, 0));
-	sk->bss->in_end = 0xbad;
-	run(sk, sk->progs.ft_find_write, key(1));
+	find_write(sk, key(1), 0xbad);
 	assert_int_equal(sk->bss->hook_fired, 1);
 	get_bucket(sk, &b);
 	if (sk->bss->out_rc != 0 || b.slot[5].f.end[0] != 0 || b.seen[5] != 999)
@@ -435,8 +448,7 @@ static void test_close_survives_refresh(void **state)
 
 	put_way(sk, 4, key(1), val(1, 100, 0));
 	hook(sk, AT_WRITE, 0, key(1), val(1, 200, 0x77));
-	sk->bss->in_seen = 150;
-	run(sk, sk->progs.ft_find_close, key(1));
+	find_close(sk, key(1), 150);
 	assert_int_equal(sk->bss->hook_fired, 1);
 	v = value_of(sk, key(1));
 	if (v.state != NN_FS_CLOSING)
@@ -457,8 +469,7 @@ static void test_close_lost_twice_deletes(void **state)
 	put_way(sk, 4, key(1), val(1, 100, 0));
 	hook(sk, AT_WRITE, 0, key(1), val(1, 200, 0x77));
 	sk->bss->hook_times = 2;
-	sk->bss->in_seen = 150;
-	run(sk, sk->progs.ft_find_close, key(1));
+	find_close(sk, key(1), 150);
 	assert_int_equal(sk->bss->hook_fired, 2);
 	assert_int_equal(sk->bss->out_rc, 0);
 	if (copies(sk, key(1)) != 0)

@@ -136,6 +136,19 @@ static int load_capturing_stderr(const struct nn_load_opts *o, char *out, size_t
 	return err;
 }
 
+/* @o loads the default capacities into an empty pin directory @dir
+ * (/sys/fs/bpf/nn-test-load-@what-PID), warnings logged. */
+static void empty_pin_dir(struct nn_load_opts *o, char *dir, size_t len, const char *what)
+{
+	nn_log_set_level(NN_LOG_WARN);
+	nn_log_libbpf();
+	nn_capacity_default(&o->cap);
+	snprintf(dir, len, "/sys/fs/bpf/nn-test-load-%s-%d", what, (int)getpid());
+	o->pin_dir = dir;
+	nn_dp_detach(NULL, dir);
+	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+}
+
 static void test_pinned_mismatch_named(void **state)
 {
 	struct nn_load_opts o = { .framing = NN_FRAMING_L3 };
@@ -144,13 +157,7 @@ static void test_pinned_mismatch_named(void **state)
 	int fd, err;
 
 	(void)state;
-	nn_log_set_level(NN_LOG_WARN);
-	nn_log_libbpf();
-	nn_capacity_default(&o.cap);
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/nn-test-load-errors-%d", (int)getpid());
-	o.pin_dir = dir;
-	nn_dp_detach(NULL, dir);
-	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+	empty_pin_dir(&o, dir, sizeof(dir), "errors");
 	/* nn_config as an older layout would have it: a value of 4 bytes */
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nn_config", 4, 4, 1, NULL);
 	assert_true(fd >= 0);
@@ -186,13 +193,7 @@ static void test_pinned_flows_older_layout(void **state)
 	int fd, err;
 
 	(void)state;
-	nn_log_set_level(NN_LOG_WARN);
-	nn_log_libbpf();
-	nn_capacity_default(&o.cap);
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/nn-test-load-flows-%d", (int)getpid());
-	o.pin_dir = dir;
-	nn_dp_detach(NULL, dir);
-	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+	empty_pin_dir(&o, dir, sizeof(dir), "flows");
 	last = nn_flow_buckets_for(&o.cap);
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nn_flows", 4, sizeof(b), last + 1, NULL);
 	assert_true(fd >= 0);
