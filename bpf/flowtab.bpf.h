@@ -130,6 +130,38 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 	return none;
 }
 
+/* The way an insert of a key absent from @b takes: an empty one, else the
+ * one seen least recently, skipping ways being written; its sequence value
+ * (read before its tag and last_seen: the claim from it fails if the way
+ * changed since) in *@seq. -1 when every way is being written. */
+static __always_inline int nn_ft_victim(struct nn_flow_bucket *b, __u32 *seq)
+{
+	__u64 oldest = ~0ull;
+	int i, victim = -1;
+
+#pragma unroll
+	for (i = 0; i < NN_FLOW_WAYS; i++) {
+		__u32 si = NN_FT_READ32(b->seq[i]);
+		__u64 seen;
+
+		if (si & 1)
+			continue; /* another CPU's: not ours to take */
+		nn_ft_barrier();
+		if (!NN_FT_READ32(b->tag[i])) {
+			*seq = si;
+			return i;
+		}
+		/* One line for all eight (nanami_abi.h "Flow table"). */
+		seen = *(volatile __u64 *)&b->seen[i];
+		if (seen < oldest) {
+			oldest = seen;
+			victim = i;
+			*seq = si;
+		}
+	}
+	return victim;
+}
+
 /*
  * Find @s->fk: its bucket in @s->ft_bucket, its way in @s->ft_way, the
  * sequence value it was read under in @s->ft_seq and a copy of its value in
@@ -353,42 +385,18 @@ static __always_inline int nn_ft_elsewhere(struct nn_flow_bucket *b, const struc
  */
 static __always_inline int nn_ft_record(struct nn_flow_key *k, struct nn_flow *f)
 {
-	__u64 oldest = ~0ull, *dst, *src;
+	__u64 *dst, *src;
 	struct nn_flow_bucket *b;
 	__u32 tag, seq = 1, idx, old;
-	int w, victim = -1, i, closing;
+	int w, victim, i, closing;
 
 	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
 	if (!b)
 		return 0;
 	w = nn_ft_way(b, k, tag, &seq, NULL);
-	if (w >= 0) {
-		victim = w;
-	} else {
-#pragma unroll
-		for (i = 0; i < NN_FLOW_WAYS; i++) {
-			__u32 si = NN_FT_READ32(b->seq[i]);
-			__u64 seen;
-
-			if (si & 1)
-				continue; /* another CPU's: not ours to take */
-			nn_ft_barrier();
-			if (!NN_FT_READ32(b->tag[i])) {
-				victim = i;
-				seq = si;
-				break;
-			}
-			/* One line for all eight (nanami_abi.h "Flow table"). */
-			seen = *(volatile __u64 *)&b->seen[i];
-			if (seen < oldest) {
-				oldest = seen;
-				victim = i;
-				seq = si;
-			}
-		}
-		if (victim < 0)
-			return 0;
-	}
+	victim = w >= 0 ? w : nn_ft_victim(b, &seq);
+	if (victim < 0)
+		return 0;
 	victim &= NN_FLOW_WAYS - 1;
 	NN_FT_TEST_HOOK(NN_FT_AT_PUT, b, victim);
 	if (!nn_ft_claim(b, victim, seq))
