@@ -149,6 +149,16 @@ static void empty_pin_dir(struct nn_load_opts *o, char *dir, size_t len, const c
 	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
 }
 
+/* Map @fd (created: >= 0) pinned as @dir/@name (the path in @path), and
+ * closed. */
+static void pin_as(int fd, const char *dir, const char *name, char *path, size_t len)
+{
+	assert_true(fd >= 0);
+	snprintf(path, len, "%s/%s", dir, name);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+}
+
 static void test_pinned_mismatch_named(void **state)
 {
 	struct nn_load_opts o = { .framing = NN_FRAMING_L3 };
@@ -160,10 +170,7 @@ static void test_pinned_mismatch_named(void **state)
 	empty_pin_dir(&o, dir, sizeof(dir), "errors");
 	/* nn_config as an older layout would have it: a value of 4 bytes */
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nn_config", 4, 4, 1, NULL);
-	assert_true(fd >= 0);
-	snprintf(path, sizeof(path), "%s/nn_config", dir);
-	assert_int_equal(bpf_obj_pin(fd, path), 0);
-	close(fd);
+	pin_as(fd, dir, "nn_config", path, sizeof(path));
 
 	err = load_capturing_stderr(&o, out, sizeof(out));
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -199,9 +206,7 @@ static void test_pinned_flows_older_layout(void **state)
 	assert_true(fd >= 0);
 	memcpy(&b, &old, sizeof(old));
 	assert_int_equal(bpf_map_update_elem(fd, &last, &b, 0), 0);
-	snprintf(path, sizeof(path), "%s/nn_flows", dir);
-	assert_int_equal(bpf_obj_pin(fd, path), 0);
-	close(fd);
+	pin_as(fd, dir, "nn_flows", path, sizeof(path));
 
 	err = load_capturing_stderr(&o, out, sizeof(out));
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
