@@ -166,14 +166,15 @@ static __always_inline void nn_flow_touch(struct nn_scratch *s, struct nn_pkt *p
 
 /* Record the flow of @p under key @s->fk (nn_flow_key_make() of @p:
  * @is_b); the value is built in @s->fv (the per-CPU scratch entry: not on
- * the stack). */
-static __always_inline void nn_flow_open(struct nn_scratch *s, int is_b, struct nn_pkt *p,
-					 __u32 epoch, __u8 dir, __u64 now)
+ * the stack). 0 when the table recorded nothing (nn_ft_put backed off:
+ * another CPU recorded the key, or took the way, first). */
+static __always_inline int nn_flow_open(struct nn_scratch *s, int is_b, struct nn_pkt *p,
+					__u32 epoch, __u8 dir, __u64 now)
 {
 	struct nn_flow *f = &s->fv;
 
 	if (nn_dry_run || !nn_pkt_makes_flow(p))
-		return;
+		return 1;
 	__builtin_memset(f, 0, sizeof(*f));
 	f->opener_is_b = is_b;
 	f->last_seen_ns = now;
@@ -182,7 +183,7 @@ static __always_inline void nn_flow_open(struct nn_scratch *s, int is_b, struct 
 	f->state = (p->proto == NN_IPPROTO_TCP && (p->tcp_flags & (NN_TCP_FIN | NN_TCP_RST))) ?
 			   NN_FS_CLOSING :
 			   NN_FS_NEW;
-	nn_ft_put(s);
+	return nn_ft_put(s);
 }
 
 /*
@@ -241,6 +242,44 @@ static __always_inline int nn_newstate_take(__u32 slot, __u64 now)
 		return 0; /* no store: a refused flood leaves the line alone */
 	b->tokens = tokens - 1;
 	return 1;
+}
+
+/*
+ * Give back the token nn_newstate_take() took from the device at counter
+ * slot @slot for state that was not recorded (nn_flow_open backed off): a
+ * token buys one entry (docs/datapath.md "New-state bound"), and without
+ * this, opens racing on other CPUs would spend a device's budget on
+ * nothing. Racy as the take is (a plain read and store): another CPU's take
+ * in between may be overwritten, within the bound's stated slack of one
+ * token per CPU; never above burst.
+ */
+static __always_inline void nn_newstate_refund(__u32 slot)
+{
+	__u32 zero = 0;
+	struct nn_flowlim *lim = bpf_map_lookup_elem(&nn_flowlim, &zero);
+	struct nn_ratelimit *b;
+	__u64 tokens;
+
+	if (!lim || !lim->rate)
+		return;
+	b = bpf_map_lookup_elem(&nn_flowrl, &slot);
+	if (!b)
+		return;
+	tokens = *(volatile __u64 *)&b->tokens;
+	if (tokens < lim->burst)
+		b->tokens = tokens + 1;
+}
+
+/*
+ * Record @p's flow (nn_flow_open) paid by a token of the device at @slot;
+ * nothing recorded: the token goes back, unless it also paid for something
+ * that was (@kept: a first fragment's verdict).
+ */
+static __always_inline void nn_flow_open_paid(struct nn_scratch *s, __u32 slot, int kept, int is_b,
+					      struct nn_pkt *p, __u32 epoch, __u8 dir, __u64 now)
+{
+	if (!nn_flow_open(s, is_b, p, epoch, dir, now) && !kept)
+		nn_newstate_refund(slot);
 }
 
 /* The datagram's reassembly key (nanami_abi.h): IPv4 by protocol too,

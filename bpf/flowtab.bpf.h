@@ -26,13 +26,15 @@
  * the claim loses the write, except CLOSING, which never goes back: it is
  * applied again to the flow as found anew (nn_ft_close).
  *
- * Memory order: claims are compare-and-swap, releases an atomic add and an
- * insert's tag an exchange: full barriers on x86-64 (locked instructions;
- * arm64's JIT emits a barrier only for the fetching forms). The reader's
- * loads are plain: the sequence/key/value/sequence order it needs holds
- * only where loads are not reordered with loads (x86-64: TSO); BPF has no
- * load-acquire before 6.15, and a fetch-and-add read on every packet would
- * write the bucket's line from every CPU. Hence the #error below.
+ * Memory order: claims are compare-and-swap and an insert's tag an
+ * exchange: full barriers on x86-64 (locked instructions; arm64's JIT emits
+ * a barrier only for the fetching forms). A release is a plain store of the
+ * next even value, after the slot's stores: x86-64 (TSO) makes stores
+ * visible in program order (nn_ft_release). The reader's loads are plain:
+ * the sequence/key/value/sequence order it needs holds only where loads
+ * are not reordered with loads (x86-64: TSO); BPF has no load-acquire
+ * before 6.15, and a fetch-and-add read on every packet would write the
+ * bucket's line from every CPU. Hence the #error below.
  */
 #ifndef NANAMI_FLOWTAB_BPF_H
 #define NANAMI_FLOWTAB_BPF_H
@@ -83,17 +85,6 @@ static __always_inline int nn_ft_key_eq(const struct nn_flow_key *a, const struc
 	return !((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]));
 }
 
-static __always_inline void nn_ft_copy_val(struct nn_flow *dst, const struct nn_flow *src)
-{
-	const __u64 *s = (const __u64 *)(const void *)src;
-	__u64 *d = (__u64 *)(void *)dst;
-	int i;
-
-#pragma unroll
-	for (i = 0; i < (int)(sizeof(*dst) / 8); i++)
-		d[i] = s[i];
-}
-
 #define NN_FT_NONE -1 /* no way holds the key */
 #define NN_FT_TORN -2 /* a way held it, but was written while read */
 
@@ -128,7 +119,7 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 			continue;
 		NN_FT_TEST_HOOK(NN_FT_AT_READ, b, w);
 		if (val)
-			nn_ft_copy_val(val, &b->slot[w].f);
+			nn_flow_slot_get(b, w, val);
 		nn_ft_barrier();
 		if (NN_FT_READ32(b->seq[w]) != s || NN_FT_READ32(b->tag[w]) != tag)
 			return NN_FT_TORN;
@@ -137,6 +128,38 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 		return w;
 	}
 	return none;
+}
+
+/* The way an insert of a key absent from @b takes: an empty one, else the
+ * one seen least recently, skipping ways being written; its sequence value
+ * (read before its tag and last_seen: the claim from it fails if the way
+ * changed since) in *@seq. -1 when every way is being written. */
+static __always_inline int nn_ft_victim(struct nn_flow_bucket *b, __u32 *seq)
+{
+	__u64 oldest = ~0ull;
+	int i, victim = -1;
+
+#pragma unroll
+	for (i = 0; i < NN_FLOW_WAYS; i++) {
+		__u32 si = NN_FT_READ32(b->seq[i]);
+		__u64 seen;
+
+		if (si & 1)
+			continue; /* another CPU's: not ours to take */
+		nn_ft_barrier();
+		if (!NN_FT_READ32(b->tag[i])) {
+			*seq = si;
+			return i;
+		}
+		/* One line for all eight (nanami_abi.h "Flow table"). */
+		seen = *(volatile __u64 *)&b->seen[i];
+		if (seen < oldest) {
+			oldest = seen;
+			victim = i;
+			*seq = si;
+		}
+	}
+	return victim;
 }
 
 /*
@@ -189,11 +212,21 @@ static __always_inline int nn_ft_claim(struct nn_flow_bucket *b, int w, __u32 s)
 	return __sync_val_compare_and_swap(&b->seq[w & (NN_FLOW_WAYS - 1)], s, s + 1) == s;
 }
 
-/* Odd to the next even value, returned: a locked add (x86-64), so the
- * slot's stores are visible before the release is. */
-static __always_inline __u32 nn_ft_release(struct nn_flow_bucket *b, int w)
+/* Way @w, claimed from the even value @s (so odd: this CPU's), to the
+ * next even value @s + 2, returned. A plain store: no other CPU writes an
+ * odd sequence word, and x86-64 makes stores visible in program order, so
+ * every CPU sees the slot's stores before the release (the compiler
+ * barrier keeps clang from moving them after it). Why not a locked add: a
+ * locked instruction waits until every earlier store is in the cache, and
+ * the slot's line is a miss in a table larger than the cache (an insert's
+ * victim, nanami_abi.h "Flow table"): measured as ~a fifth of a new flow
+ * (docs/datapath.md "Session 15 (flow15)"). The plain store leaves that
+ * miss to the store buffer. */
+static __always_inline __u32 nn_ft_release(struct nn_flow_bucket *b, int w, __u32 s)
 {
-	return __sync_fetch_and_add(&b->seq[w & (NN_FLOW_WAYS - 1)], 1) + 1;
+	nn_ft_barrier();
+	*(volatile __u32 *)&b->seq[w & (NN_FLOW_WAYS - 1)] = s + 2;
+	return s + 2;
 }
 
 /* The slot nn_ft_locate() found for @s, claimed from the sequence value it
@@ -235,10 +268,10 @@ __noinline int nn_ft_write_back(struct nn_scratch *s)
 		return 0;
 	}
 	w = s->ft_way & (NN_FLOW_WAYS - 1);
-	nn_ft_copy_val(&b->slot[w].f, &s->ft_val);
+	nn_flow_slot_set(b, w, &s->ft_val);
 	/* The value this CPU released: a later write back of this packet
 	 * claims from it. */
-	s->ft_seq = nn_ft_release(b, w);
+	s->ft_seq = nn_ft_release(b, w, s->ft_seq);
 	return 1;
 }
 
@@ -248,17 +281,19 @@ __noinline int nn_ft_write_back(struct nn_scratch *s)
 __noinline int nn_ft_delete(struct nn_scratch *s)
 {
 	struct nn_flow_bucket *b;
+	__u32 seq;
 	int w;
 
 	if (!s)
 		return 0;
 	b = nn_ft_claim_found(s);
+	seq = s->ft_seq;
 	s->ft_seq = 1;
 	if (!b)
 		return 0;
 	w = s->ft_way & (NN_FLOW_WAYS - 1);
 	*(volatile __u32 *)&b->tag[w] = 0;
-	nn_ft_release(b, w);
+	nn_ft_release(b, w, seq);
 	return 1;
 }
 
@@ -350,41 +385,18 @@ static __always_inline int nn_ft_elsewhere(struct nn_flow_bucket *b, const struc
  */
 static __always_inline int nn_ft_record(struct nn_flow_key *k, struct nn_flow *f)
 {
-	__u64 oldest = ~0ull, *dst, *src;
+	__u64 *dst, *src;
 	struct nn_flow_bucket *b;
 	__u32 tag, seq = 1, idx, old;
-	int w, victim = -1, i, closing;
+	int w, victim, i, closing;
 
 	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
 	if (!b)
 		return 0;
 	w = nn_ft_way(b, k, tag, &seq, NULL);
-	if (w >= 0) {
-		victim = w;
-	} else {
-#pragma unroll
-		for (i = 0; i < NN_FLOW_WAYS; i++) {
-			__u32 si = NN_FT_READ32(b->seq[i]);
-			__u64 seen;
-
-			if (si & 1)
-				continue; /* another CPU's: not ours to take */
-			nn_ft_barrier();
-			if (!NN_FT_READ32(b->tag[i])) {
-				victim = i;
-				seq = si;
-				break;
-			}
-			seen = *(volatile __u64 *)&b->slot[i].f.last_seen_ns;
-			if (seen < oldest) {
-				oldest = seen;
-				victim = i;
-				seq = si;
-			}
-		}
-		if (victim < 0)
-			return 0;
-	}
+	victim = w >= 0 ? w : nn_ft_victim(b, &seq);
+	if (victim < 0)
+		return 0;
 	victim &= NN_FLOW_WAYS - 1;
 	NN_FT_TEST_HOOK(NN_FT_AT_PUT, b, victim);
 	if (!nn_ft_claim(b, victim, seq))
@@ -394,7 +406,7 @@ static __always_inline int nn_ft_record(struct nn_flow_key *k, struct nn_flow *f
 		/* Another CPU has (or is recording) this key: the victim
 		 * keeps what it held. */
 		*(volatile __u32 *)&b->tag[victim] = old;
-		nn_ft_release(b, victim);
+		nn_ft_release(b, victim, seq);
 		return 0;
 	}
 	/* Claimed from the value the key was found under: still that key's. */
@@ -404,10 +416,10 @@ static __always_inline int nn_ft_record(struct nn_flow_key *k, struct nn_flow *f
 #pragma unroll
 	for (i = 0; i < (int)(sizeof(*k) / 8); i++)
 		dst[i] = src[i];
-	nn_ft_copy_val(&b->slot[victim].f, f);
+	nn_flow_slot_set(b, victim, f);
 	if (closing)
 		b->slot[victim].f.state = NN_FS_CLOSING;
-	nn_ft_release(b, victim);
+	nn_ft_release(b, victim, seq);
 	return 1;
 }
 

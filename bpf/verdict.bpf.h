@@ -187,7 +187,8 @@ static __always_inline void nn_remember(struct nn_pkt *p, struct nn_judgement *j
 		return;
 	}
 	if (opens)
-		nn_flow_open(s, is_b, p, epoch, dir, now);
+		nn_flow_open_paid(s, j->dev_slot, p->frag == NN_FRAG_FIRST, is_b, p, epoch, dir,
+				  now);
 	if (p->frag == NN_FRAG_FIRST)
 		nn_frag_record(p, j->reason, epoch, now);
 }
@@ -372,7 +373,9 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		nn_flow_end_set(s, f, is_b, dir, epoch, end);
 	}
 done:
-	if (!nn_dry_run)
+	/* Most packets change nothing to write back: no call then (a global
+	 * function, and its scratch lookup, on every established packet). */
+	if (!nn_dry_run && s && s->ft_dirty)
 		nn_ft_commit();
 	if (p.frag != NN_FRAG_LATER)
 		nn_remember(&p, &j, epoch, dir, now, may_open, s, is_b);

@@ -333,16 +333,63 @@ struct nn_flow {
  * slot seen least recently (docs/datapath.md "Flows").
  */
 #define NN_FLOW_WAYS 8
-struct nn_flow_slot {
-	struct nn_flow_key k;
-	struct nn_flow f;
+/* A slot's struct nn_flow without last_seen_ns (kept in the bucket's
+ * seen[]): the same fields in the same order as nn_flow's from epoch on. */
+struct nn_flow_held {
+	__u32 epoch;
+	__u8 opener_is_b;
+	__u8 opener_dir;
+	__u8 state;
+	__u8 pad;
+	__u64 end[2];
 };
 
+/* Key and flow in one whole line. */
+struct nn_flow_slot {
+	struct nn_flow_key k;
+	struct nn_flow_held f;
+};
+
+/*
+ * Ten whole lines: tags and sequence words, then every way's last_seen_ns,
+ * then one line a slot. Why last_seen_ns apart from its slot: an insert
+ * into a full bucket picks the way seen least recently, and with the times
+ * in the slots that read eight slot lines (independent, but each a miss in
+ * a table that does not fit the cache: ~20 % of a new flow's cost, session
+ * 14's profile); here it reads one. A hit reads three lines as before (the
+ * 72-byte slots straddled two).
+ */
 struct nn_flow_bucket {
 	__u32 tag[NN_FLOW_WAYS];
 	__u32 seq[NN_FLOW_WAYS];
+	__u64 seen[NN_FLOW_WAYS]; /* last_seen_ns of way w's flow */
 	struct nn_flow_slot slot[NN_FLOW_WAYS];
 };
+
+/* The seed's entry (the table's last, mask + 1) begins with this. layout
+ * is NN_FLOW_LAYOUT in a table this version created; 0 in one created by
+ * sessions 13-14 (last_seen_ns inside the slot, 72-byte slots, the same
+ * 640-byte entries, so the kernel adopts the pin without complaint): the
+ * loader refuses it ("run --detach first"), the readers say EPROTO. */
+struct nn_flow_seed_entry {
+	__u64 seed;
+	__u64 layout;
+};
+#define NN_FLOW_LAYOUT 2
+
+/* Way @w's flow as one struct nn_flow, and back. Plain copies: the
+ * programs and the readers put their own sequence checks around them. */
+static inline void nn_flow_slot_get(const struct nn_flow_bucket *b, int w, struct nn_flow *f)
+{
+	f->last_seen_ns = b->seen[w];
+	__builtin_memcpy(&f->epoch, &b->slot[w].f, sizeof(struct nn_flow_held));
+}
+
+static inline void nn_flow_slot_set(struct nn_flow_bucket *b, int w, const struct nn_flow *f)
+{
+	b->seen[w] = f->last_seen_ns;
+	__builtin_memcpy(&b->slot[w].f, &f->epoch, sizeof(struct nn_flow_held));
+}
 
 /* A key's hash under the table's @seed: a multiply-xorshift over its five
  * 8-byte words (the key is 8-byte aligned wherever it is hashed: a slot, the

@@ -16,8 +16,9 @@
 /* Inputs (the test sets them before each run). */
 struct nn_flow_key in_k __attribute__((aligned(8)));
 struct nn_flow in_v __attribute__((aligned(8)));
-__u64 in_end;	    /* ft_find_write: the end[0] tag written back */
-__u64 in_seen;	    /* ft_find_close: the closing packet's time */
+__u64 in_end;	    /* ft_find_change: the end[0] tag written back */
+__u64 in_seen;	    /* ft_find_change: the closing packet's time */
+__u32 in_close;	    /* ft_find_change: close (1) or write end[0] (0) */
 __u32 hook_point;   /* NN_FT_AT_*, 0: no other CPU */
 __u32 hook_times;   /* the other CPU writes this many times (0: once) */
 __u32 hook_way_off; /* the other CPU writes way (w + off) % ways */
@@ -59,15 +60,13 @@ static __always_inline void race_write(struct nn_flow_bucket *b, int w, int poin
 	src = (__u64 *)(void *)&hook_k;
 	for (i = 0; i < (int)(sizeof(hook_k) / 8); i++)
 		dst[i] = src[i];
-	dst = (__u64 *)(void *)&b->slot[x].f;
-	src = (__u64 *)(void *)&hook_v;
-	for (i = 0; i < (int)(sizeof(hook_v) / 8); i++)
-		dst[i] = src[i];
+	nn_flow_slot_set(b, x, &hook_v);
 	b->seq[x] += 1;
 }
 
 #define NN_FT_TEST_HOOK(point, b, w) race_write(b, w, point)
 #include "flowtab.bpf.h"
+#include "flow.bpf.h"
 
 static __always_inline struct nn_scratch *scratch_with_key(void)
 {
@@ -94,9 +93,12 @@ int ft_find(struct xdp_md *xdp)
 	return XDP_PASS;
 }
 
-/* Find in_k, set end[0] to in_end, write it back: out_rc (-1: miss). */
+/* Find in_k, change it and write it back as a judgement does: in_close 0,
+ * end[0] set to in_end and nn_ft_write_back; 1, CLOSING as of in_seen (a
+ * FIN: nn_flow_touch), nn_ft_mark and nn_ft_commit. out_rc: their answer,
+ * -1 a miss. */
 SEC("xdp")
-int ft_find_write(struct xdp_md *xdp)
+int ft_find_change(struct xdp_md *xdp)
 {
 	struct nn_scratch *s = scratch_with_key();
 	struct nn_flow *f;
@@ -105,31 +107,17 @@ int ft_find_write(struct xdp_md *xdp)
 		return XDP_ABORTED;
 	f = nn_ft_find(s);
 	out_rc = -1;
-	if (f) {
+	if (!f)
+		return XDP_PASS;
+	if (!in_close) {
 		f->end[0] = in_end;
 		out_rc = nn_ft_write_back(s);
+		return XDP_PASS;
 	}
-	return XDP_PASS;
-}
-
-/* Find in_k, mark it CLOSING as of in_seen (a FIN: nn_flow_touch) and
- * commit it as a judgement does: out_rc (-1: miss). */
-SEC("xdp")
-int ft_find_close(struct xdp_md *xdp)
-{
-	struct nn_scratch *s = scratch_with_key();
-	struct nn_flow *f;
-
-	if (!s)
-		return XDP_ABORTED;
-	f = nn_ft_find(s);
-	out_rc = -1;
-	if (f) {
-		f->state = NN_FS_CLOSING;
-		f->last_seen_ns = in_seen;
-		nn_ft_mark(s);
-		out_rc = nn_ft_commit();
-	}
+	f->state = NN_FS_CLOSING;
+	f->last_seen_ns = in_seen;
+	nn_ft_mark(s);
+	out_rc = nn_ft_commit();
 	return XDP_PASS;
 }
 
@@ -155,6 +143,23 @@ int ft_put(struct xdp_md *xdp)
 		return XDP_ABORTED;
 	__builtin_memcpy(&s->fv, &in_v, sizeof(in_v));
 	out_rc = nn_ft_put(s);
+	return XDP_PASS;
+}
+
+/* Open in_k as a UDP packet's flow paid by device slot 0's token
+ * (nn_flow_open_paid, @in_kept as given): the token count is the test's to
+ * read in nn_flowrl[0]. */
+__u32 in_kept;
+
+SEC("xdp")
+int ft_open_paid(struct xdp_md *xdp)
+{
+	struct nn_scratch *s = scratch_with_key();
+	struct nn_pkt p = { .proto = NN_IPPROTO_UDP };
+
+	if (!s)
+		return XDP_ABORTED;
+	nn_flow_open_paid(s, 0, in_kept, 0, &p, 1, NN_DIR_FROM_OVERLAY, in_seen);
 	return XDP_PASS;
 }
 

@@ -127,13 +127,13 @@ static void test_full_bucket_evicts_lru(void **state)
 		open_flow(&d, p);
 	t = table(&d, &nb, &len);
 	assert_int_equal(nb, 1);
-	now = t->slot[0].f.last_seen_ns;
+	now = t->seen[0];
 	for (p = 5000; p < 5000 + NN_FLOW_WAYS; p++) {
 		w = way_of(t, p);
 		if (w < 0)
 			fail_msg("carol's flow %u is not in the one bucket", p);
 		/* 5003 seen 10 s ago, the others 1-8 s ago. */
-		t->slot[w].f.last_seen_ns = now - (p == 5003 ? 10 : p - 5000 + 1) * 1000000000ull;
+		t->seen[w] = now - (p == 5003 ? 10 : p - 5000 + 1) * 1000000000ull;
 	}
 	open_flow(&d, 6000);
 	for (p = 5000; p < 5000 + NN_FLOW_WAYS; p++) {
@@ -215,15 +215,15 @@ static void test_hit_written_back(void **state)
 
 	(void)state;
 	t = one_flow(&d, &len, &w);
-	seen = t->slot[w].f.last_seen_ns;
-	t->slot[w].f.last_seen_ns = seen - 2000000000ull;
+	seen = t->seen[w];
+	t->seen[w] = seen - 2000000000ull;
 	assert_int_equal(t->slot[w].f.end[0] | t->slot[w].f.end[1], 0);
 	r = reply(&d, 5000);
 	assert_true(r.passed && r.flow_hit);
-	if (t->slot[w].f.last_seen_ns < seen || !(t->slot[w].f.end[0] | t->slot[w].f.end[1]))
+	if (t->seen[w] < seen || !(t->slot[w].f.end[0] | t->slot[w].f.end[1]))
 		fail_msg("the hit's changes not written back: last_seen %llu (was %llu), end %#llx "
 			 "%#llx",
-			 (unsigned long long)t->slot[w].f.last_seen_ns, (unsigned long long)seen,
+			 (unsigned long long)t->seen[w], (unsigned long long)seen,
 			 (unsigned long long)t->slot[w].f.end[0],
 			 (unsigned long long)t->slot[w].f.end[1]);
 	assert_int_equal(t->seq[w] & 1, 0);

@@ -102,7 +102,7 @@ static void put_way(struct flowtab_race *sk, int w, struct nn_flow_key k, struct
 	b.tag[w] = nn_flow_tag(nn_flow_hash(&k, SEED));
 	b.seq[w] += 2;
 	b.slot[w].k = k;
-	b.slot[w].f = v;
+	nn_flow_slot_set(&b, w, &v);
 	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.nn_flows), &zero, &b, 0), 0);
 }
 
@@ -139,16 +139,35 @@ static void run(struct flowtab_race *sk, struct bpf_program *prog, struct nn_flo
 	assert_int_equal(o.retval, XDP_PASS);
 }
 
+/* Find @k, set its end[0] to @end and write it back (out_rc). */
+static void find_write(struct flowtab_race *sk, struct nn_flow_key k, uint64_t end)
+{
+	sk->bss->in_close = 0;
+	sk->bss->in_end = end;
+	run(sk, sk->progs.ft_find_change, k);
+}
+
+/* Find @k and commit a FIN's CLOSING as of @seen (out_rc). */
+static void find_close(struct flowtab_race *sk, struct nn_flow_key k, uint64_t seen)
+{
+	sk->bss->in_close = 1;
+	sk->bss->in_seen = seen;
+	run(sk, sk->progs.ft_find_change, k);
+}
+
 /* The value of @k in the bucket (the test fails when no way holds it). */
 static struct nn_flow value_of(struct flowtab_race *sk, struct nn_flow_key k)
 {
 	struct nn_flow_bucket b;
+	struct nn_flow v;
 	int w;
 
 	get_bucket(sk, &b);
 	for (w = 0; w < NN_FLOW_WAYS; w++)
-		if (b.tag[w] && !memcmp(&b.slot[w].k, &k, sizeof(k)))
-			return b.slot[w].f;
+		if (b.tag[w] && !memcmp(&b.slot[w].k, &k, sizeof(k))) {
+			nn_flow_slot_get(&b, w, &v);
+			return v;
+		}
 	fail_msg("no way holds the key");
 	return (struct nn_flow){ 0 };
 }
@@ -249,6 +268,36 @@ static void test_read_busy_retries(void **state)
 	assert_int_equal(sk->bss->out_v.last_seen_ns, 100);
 }
 
+/* Every write (insert, write back, delete) leaves its way's sequence word
+ * at the next even value: the release is a plain store of the value the
+ * claim took plus 2 (bpf/flowtab.bpf.h nn_ft_release), and a release back
+ * to the value a reader saw first would let that reader take a value
+ * rewritten under it. */
+static void test_write_advances_sequence(void **state)
+{
+	struct flowtab_race *sk = *state;
+	struct nn_flow_bucket b;
+
+	hook(sk, 0, 0, key(0), val(0, 0, 0));
+	sk->bss->in_v = val(3, 300, 0);
+	run(sk, sk->progs.ft_put, key(9));
+	assert_int_equal(sk->bss->out_rc, 1);
+	get_bucket(sk, &b);
+	if (b.seq[0] != 2)
+		fail_msg("an insert left way 0's sequence word at %u, want 0 -> 2", b.seq[0]);
+	find_write(sk, key(9), 0xabc);
+	assert_int_equal(sk->bss->out_rc, 1);
+	get_bucket(sk, &b);
+	if (b.seq[0] != 4)
+		fail_msg("a write back left the sequence word at %u, want 2 -> 4", b.seq[0]);
+	run(sk, sk->progs.ft_find_delete, key(9));
+	assert_int_equal(sk->bss->out_rc, 1);
+	get_bucket(sk, &b);
+	if (b.seq[0] != 6 || b.tag[0])
+		fail_msg("a delete left the sequence word at %u (want 4 -> 6), tag %#x", b.seq[0],
+			 b.tag[0]);
+}
+
 /* A found, then replaced by B before its end tag is written back: the
  * write is lost, B's slot keeps B's value. Without the race it lands. */
 static void test_write_back_never_lands_elsewhere(void **state)
@@ -257,22 +306,20 @@ static void test_write_back_never_lands_elsewhere(void **state)
 	struct nn_flow_bucket b;
 
 	put_way(sk, 5, key(1), val(1, 100, 0));
-	sk->bss->in_end = 0xabc;
-	run(sk, sk->progs.ft_find_write, key(1));
+	find_write(sk, key(1), 0xabc);
 	assert_int_equal(sk->bss->out_rc, 1);
 	get_bucket(sk, &b);
 	assert_int_equal(b.slot[5].f.end[0], 0xabc);
 
 	hook(sk, AT_WRITE, 0, key(2), val(7, 999, 0));
-	sk->bss->in_end = 0xbad;
-	run(sk, sk->progs.ft_find_write, key(1));
+	find_write(sk, key(1), 0xbad);
 	assert_int_equal(sk->bss->hook_fired, 1);
 	get_bucket(sk, &b);
-	if (sk->bss->out_rc != 0 || b.slot[5].f.end[0] != 0 || b.slot[5].f.last_seen_ns != 999)
+	if (sk->bss->out_rc != 0 || b.slot[5].f.end[0] != 0 || b.seen[5] != 999)
 		fail_msg("flow A's write back landed in flow B's slot: rc %d, B's end[0] %#llx "
 			 "last_seen %llu",
 			 sk->bss->out_rc, (unsigned long long)b.slot[5].f.end[0],
-			 (unsigned long long)b.slot[5].f.last_seen_ns);
+			 (unsigned long long)b.seen[5]);
 	assert_int_equal(copies(sk, key(2)), 1);
 }
 
@@ -332,6 +379,65 @@ static void test_put_victim_taken(void **state)
 			 sk->bss->out_rc, copies(sk, key(2)), copies(sk, key(9)));
 }
 
+/* Device slot 0's bucket: @tokens left, refilled at @last (rate 1/s,
+ * burst 10: nothing refills within the test). */
+static void set_tokens(struct flowtab_race *sk, uint64_t tokens, uint64_t last)
+{
+	struct nn_flowlim lim = { .rate = 1, .burst = 10 };
+	struct nn_ratelimit b = { .last_ns = last, .tokens = tokens };
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.nn_flowlim), &zero, &lim, 0), 0);
+	assert_int_equal(bpf_map_update_elem(bpf_map__fd(sk->maps.nn_flowrl), &zero, &b, 0), 0);
+}
+
+static uint64_t tokens(struct flowtab_race *sk)
+{
+	struct nn_ratelimit b;
+	uint32_t zero = 0;
+
+	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(sk->maps.nn_flowrl), &zero, &b), 0);
+	return b.tokens;
+}
+
+/* A token buys one entry (docs/datapath.md "New-state bound"): K's open,
+ * paid (5 left after the take), backs off because another CPU recorded K
+ * meanwhile: the token goes back. Recorded, or when the token also paid
+ * for a first fragment's verdict: it stays spent. */
+static void test_put_backed_off_refunds(void **state)
+{
+	struct flowtab_race *sk = *state;
+
+	set_tokens(sk, 5, 100);
+	sk->bss->in_seen = 300;
+	hook(sk, AT_PUT, 1, key(9), val(3, 301, 0));
+	run(sk, sk->progs.ft_open_paid, key(9));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	assert_int_equal(copies(sk, key(9)), 1);
+	if (tokens(sk) != 6)
+		fail_msg("an open that recorded nothing kept its token: %llu left, want 6",
+			 (unsigned long long)tokens(sk));
+	/* At burst: the refund never goes above it. */
+	set_tokens(sk, 10, 100);
+	hook(sk, AT_PUT, 1, key(8), val(3, 301, 0));
+	run(sk, sk->progs.ft_open_paid, key(8));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	assert_int_equal(tokens(sk), 10);
+	/* The same back-off with a fragment verdict kept: spent. */
+	set_tokens(sk, 5, 100);
+	sk->bss->in_kept = 1;
+	hook(sk, AT_PUT, 1, key(7), val(3, 301, 0));
+	run(sk, sk->progs.ft_open_paid, key(7));
+	assert_int_equal(sk->bss->hook_fired, 1);
+	assert_int_equal(tokens(sk), 5);
+	/* Recorded: spent. */
+	sk->bss->in_kept = 0;
+	hook(sk, 0, 0, key(0), val(0, 0, 0));
+	run(sk, sk->progs.ft_open_paid, key(6));
+	assert_int_equal(copies(sk, key(6)), 1);
+	assert_int_equal(tokens(sk), 5);
+}
+
 /* A FIN marks A CLOSING; before the commit's claim another CPU refreshes
  * A (the other direction: a newer last_seen and an end tag). CLOSING never
  * goes back: the commit applies it to the refreshed value. */
@@ -342,8 +448,7 @@ static void test_close_survives_refresh(void **state)
 
 	put_way(sk, 4, key(1), val(1, 100, 0));
 	hook(sk, AT_WRITE, 0, key(1), val(1, 200, 0x77));
-	sk->bss->in_seen = 150;
-	run(sk, sk->progs.ft_find_close, key(1));
+	find_close(sk, key(1), 150);
 	assert_int_equal(sk->bss->hook_fired, 1);
 	v = value_of(sk, key(1));
 	if (v.state != NN_FS_CLOSING)
@@ -364,8 +469,7 @@ static void test_close_lost_twice_deletes(void **state)
 	put_way(sk, 4, key(1), val(1, 100, 0));
 	hook(sk, AT_WRITE, 0, key(1), val(1, 200, 0x77));
 	sk->bss->hook_times = 2;
-	sk->bss->in_seen = 150;
-	run(sk, sk->progs.ft_find_close, key(1));
+	find_close(sk, key(1), 150);
 	assert_int_equal(sk->bss->hook_fired, 2);
 	assert_int_equal(sk->bss->out_rc, 0);
 	if (copies(sk, key(1)) != 0)
@@ -430,6 +534,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_close_lost_twice_deletes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_keeps_closing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_put_closing_backs_off_closes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_put_backed_off_refunds, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_write_advances_sequence, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -136,6 +136,29 @@ static int load_capturing_stderr(const struct nn_load_opts *o, char *out, size_t
 	return err;
 }
 
+/* @o loads the default capacities into an empty pin directory @dir
+ * (/sys/fs/bpf/nn-test-load-@what-PID), warnings logged. */
+static void empty_pin_dir(struct nn_load_opts *o, char *dir, size_t len, const char *what)
+{
+	nn_log_set_level(NN_LOG_WARN);
+	nn_log_libbpf();
+	nn_capacity_default(&o->cap);
+	snprintf(dir, len, "/sys/fs/bpf/nn-test-load-%s-%d", what, (int)getpid());
+	o->pin_dir = dir;
+	nn_dp_detach(NULL, dir);
+	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+}
+
+/* Map @fd (created: >= 0) pinned as @dir/@name (the path in @path), and
+ * closed. */
+static void pin_as(int fd, const char *dir, const char *name, char *path, size_t len)
+{
+	assert_true(fd >= 0);
+	snprintf(path, len, "%s/%s", dir, name);
+	assert_int_equal(bpf_obj_pin(fd, path), 0);
+	close(fd);
+}
+
 static void test_pinned_mismatch_named(void **state)
 {
 	struct nn_load_opts o = { .framing = NN_FRAMING_L3 };
@@ -144,19 +167,10 @@ static void test_pinned_mismatch_named(void **state)
 	int fd, err;
 
 	(void)state;
-	nn_log_set_level(NN_LOG_WARN);
-	nn_log_libbpf();
-	nn_capacity_default(&o.cap);
-	snprintf(dir, sizeof(dir), "/sys/fs/bpf/nn-test-load-errors-%d", (int)getpid());
-	o.pin_dir = dir;
-	nn_dp_detach(NULL, dir);
-	assert_int_equal(mkdir(dir, 0700) == 0 || errno == EEXIST, 1);
+	empty_pin_dir(&o, dir, sizeof(dir), "errors");
 	/* nn_config as an older layout would have it: a value of 4 bytes */
 	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nn_config", 4, 4, 1, NULL);
-	assert_true(fd >= 0);
-	snprintf(path, sizeof(path), "%s/nn_config", dir);
-	assert_int_equal(bpf_obj_pin(fd, path), 0);
-	close(fd);
+	pin_as(fd, dir, "nn_config", path, sizeof(path));
 
 	err = load_capturing_stderr(&o, out, sizeof(out));
 	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
@@ -170,6 +184,41 @@ static void test_pinned_mismatch_named(void **state)
 	assert_true(err < 0);
 	assert_true(named);
 	assert_false(verifier);
+}
+
+/* A pinned nn_flows of sessions 13-14's layout (last_seen inside the
+ * slot): the same type and sizes, so the kernel would adopt it; its seed
+ * entry has a seed and layout 0. The load is refused and says what to do. */
+static void test_pinned_flows_older_layout(void **state)
+{
+	struct nn_load_opts o = { .framing = NN_FRAMING_L3 };
+	char dir[128], path[192], out[16384], *line, *save = NULL;
+	struct nn_flow_bucket b = { 0 };
+	struct nn_flow_seed_entry old = { .seed = 0x1234, .layout = 0 };
+	bool named = false;
+	uint32_t last;
+	int fd, err;
+
+	(void)state;
+	empty_pin_dir(&o, dir, sizeof(dir), "flows");
+	last = nn_flow_buckets_for(&o.cap);
+	fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "nn_flows", 4, sizeof(b), last + 1, NULL);
+	assert_true(fd >= 0);
+	memcpy(&b, &old, sizeof(old));
+	assert_int_equal(bpf_map_update_elem(fd, &last, &b, 0), 0);
+	pin_as(fd, dir, "nn_flows", path, sizeof(path));
+
+	err = load_capturing_stderr(&o, out, sizeof(out));
+	for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		print_message("# %s\n", line);
+		if (strstr(line, "older layout") && strstr(line, "--detach") && strstr(line, dir))
+			named = true;
+	}
+	nn_dp_detach(NULL, dir);
+	assert_true(err < 0);
+	if (!named)
+		fail_msg(
+			"a pinned nn_flows of the older layout: no message naming it and --detach");
 }
 
 /* The head of .BTF.ext (libbpf's struct btf_ext_header, not exported):
@@ -252,6 +301,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_verifier_refusal_named),
 		cmocka_unit_test(test_pinned_mismatch_named),
+		cmocka_unit_test(test_pinned_flows_older_layout),
 		cmocka_unit_test(test_no_core_relocations),
 	};
 	const char *src = getenv("NN_SRCDIR"), *o = getenv("O");

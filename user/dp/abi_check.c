@@ -25,10 +25,17 @@ _Static_assert(NN_CELL4_RANGES <= NN_MAX_PORT_RANGES, "a small cell fits an nn_c
 _Static_assert(sizeof(struct nn_rule_info) == 8, "nn_rule_info");
 _Static_assert(sizeof(struct nn_flow_key) == 40, "nn_flow_key");
 _Static_assert(sizeof(struct nn_flow) == 32, "nn_flow");
-_Static_assert(sizeof(struct nn_flow_slot) == 72, "nn_flow_slot");
+_Static_assert(sizeof(struct nn_flow_held) == sizeof(struct nn_flow) - 8 &&
+		       offsetof(struct nn_flow, epoch) == 8 &&
+		       offsetof(struct nn_flow, state) - 8 ==
+			       offsetof(struct nn_flow_held, state) &&
+		       offsetof(struct nn_flow, end) - 8 == offsetof(struct nn_flow_held, end),
+	       "nn_flow_held: nn_flow from epoch on, copied as one block");
+_Static_assert(sizeof(struct nn_flow_slot) == 64, "nn_flow_slot: one line");
 _Static_assert(sizeof(struct nn_flow_bucket) == 640, "nn_flow_bucket: ten whole lines");
-_Static_assert(offsetof(struct nn_flow_bucket, slot) == 64,
-	       "nn_flow_bucket: tags and seqs in the first line");
+_Static_assert(offsetof(struct nn_flow_bucket, seen) == 64 &&
+		       offsetof(struct nn_flow_bucket, slot) == 128,
+	       "nn_flow_bucket: tags and seqs, then the times, each one line");
 _Static_assert(sizeof(struct nn_denied) == 40, "nn_denied: a 128-byte LRU element");
 _Static_assert(sizeof(struct nn_frag_key) == 40, "nn_frag_key");
 _Static_assert(sizeof(struct nn_frag) == 16, "nn_frag");

@@ -17,8 +17,20 @@
 
 #include "dp/flowtab.h"
 
+/* The seed's entry of a table @fd of @buckets buckets: 0, or -errno. */
+static int seed_entry(int fd, uint32_t buckets, struct nn_flow_seed_entry *e)
+{
+	struct nn_flow_bucket b;
+
+	if (bpf_map_lookup_elem(fd, &buckets, &b))
+		return -errno;
+	memcpy(e, &b, sizeof(*e));
+	return 0;
+}
+
 int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed)
 {
+	struct nn_flow_seed_entry e;
 	struct nn_flow_bucket b;
 	struct bpf_map_info info = {};
 	uint32_t len = sizeof(info), last;
@@ -35,12 +47,12 @@ int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed)
 			    info.type == BPF_MAP_TYPE_ARRAY && info.value_size == sizeof(b) &&
 			    info.max_entries >= 2) {
 				last = info.max_entries - 1;
-				if (!bpf_map_lookup_elem(fd, &last, &b)) {
-					memcpy(seed, &b, sizeof(*seed));
-					if (*seed) {
-						close(fd);
-						return 0;
-					}
+				if (!seed_entry(fd, last, &e) && e.seed) {
+					close(fd);
+					*seed = e.seed;
+					/* Sessions 13-14's layout: the same
+					 * sizes, other places (nanami_abi.h). */
+					return e.layout == NN_FLOW_LAYOUT ? 0 : -EPROTO;
 				}
 			}
 			close(fd);
@@ -55,18 +67,18 @@ int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed)
 
 int nn_flow_seed_store(int fd, uint32_t buckets, uint64_t seed)
 {
+	struct nn_flow_seed_entry e = { .seed = seed, .layout = NN_FLOW_LAYOUT }, have;
 	struct nn_flow_bucket b;
-	uint64_t have;
+	int err = seed_entry(fd, buckets, &have);
 
-	if (bpf_map_lookup_elem(fd, &buckets, &b))
-		return -errno;
-	memcpy(&have, &b, sizeof(have));
-	if (have == seed)
-		return 0;
-	if (have)
+	if (err)
+		return err;
+	if (have.seed == seed)
+		return have.layout == NN_FLOW_LAYOUT ? 0 : -EPROTO;
+	if (have.seed)
 		return -ESTALE; /* another process created the table between */
 	memset(&b, 0, sizeof(b));
-	memcpy(&b, &seed, sizeof(seed));
+	memcpy(&b, &e, sizeof(e));
 	return bpf_map_update_elem(fd, &buckets, &b, BPF_ANY) ? -errno : 0;
 }
 
@@ -90,7 +102,15 @@ static struct nn_flow_bucket *table_map(int fd, int prot, uint32_t *nb, size_t *
 	*len = ((size_t)info.max_entries * sizeof(struct nn_flow_bucket) + (size_t)page - 1) &
 	       ~((size_t)page - 1);
 	p = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
-	return p == MAP_FAILED ? NULL : p;
+	if (p == MAP_FAILED)
+		return NULL;
+	if (((const struct nn_flow_seed_entry *)(const void *)&((struct nn_flow_bucket *)p)[*nb])
+		    ->layout != NN_FLOW_LAYOUT) {
+		munmap(p, *len);
+		errno = EPROTO; /* sessions 13-14's layout (nanami_abi.h) */
+		return NULL;
+	}
+	return p;
 }
 
 /* Copy way @w of @b into @k, @f: 1 when the slot held an entry that no
@@ -105,7 +125,7 @@ static int slot_read(const struct nn_flow_bucket *b, int w, struct nn_flow_key *
 		return 0;
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	memcpy(k, &b->slot[w].k, sizeof(*k));
-	memcpy(f, &b->slot[w].f, sizeof(*f));
+	nn_flow_slot_get(b, w, f);
 	__atomic_thread_fence(__ATOMIC_ACQUIRE);
 	return *seq == s;
 }

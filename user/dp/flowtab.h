@@ -21,11 +21,14 @@ static inline uint64_t nn_flow_capacity(uint32_t max_entries)
 }
 
 /* The seed for a load into @pin_dir (NULL: no pins): the pinned table's when
- * there is one (its flows stay where they are), else a random one. */
+ * there is one (its flows stay where they are), else a random one. -EPROTO
+ * (and the seed) when the pinned table has another layout (nanami_abi.h
+ * struct nn_flow_seed_entry). */
 int nn_flow_seed_for_load(const char *pin_dir, uint64_t *seed);
 
-/* After the load: a table created by it gets @seed in its seed entry (index
- * @buckets); an adopted one must already hold it (-ESTALE if not). */
+/* After the load: a table created by it gets @seed and NN_FLOW_LAYOUT in its
+ * seed entry (index @buckets); an adopted one must already hold them
+ * (-ESTALE: another seed, -EPROTO: another layout). */
 int nn_flow_seed_store(int fd, uint32_t buckets, uint64_t seed);
 
 /* Calls @cb for every entry of the table @fd (in bucket order), skipping a

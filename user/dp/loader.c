@@ -526,6 +526,12 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->barrier_outer = dp->barrier_inner = -1;
 
 	err = nn_flow_seed_for_load(opts->pin_dir, &dp->flow_seed);
+	if (err == -EPROTO) {
+		nn_log_err("event=load pin_dir=%s error=\"the pinned nn_flows has an older "
+			   "layout (last_seen inside the slot): run --detach first\"",
+			   opts->pin_dir);
+		goto out;
+	}
 	if (err) {
 		nn_log_err("event=load error=\"couldn't choose the flow table's seed: %s\"",
 			   strerror(-err));
