@@ -53,6 +53,22 @@ static inline uint32_t nn_srcf_lines_for(const struct nn_capacity *c)
 	return (uint32_t)l;
 }
 
+/* nn_denied's sets a CPU for @c (the programs' nn_denied_sets): --max-denied
+ * entries over the possible CPUs @ncpu, in sets of NN_DENIED_WAYS, rounded
+ * down to a power of two (the programs mask the hash); 0 when that leaves
+ * none: nothing is remembered. */
+static inline uint32_t nn_denied_sets_for(const struct nn_capacity *c, int ncpu)
+{
+	uint64_t want = ncpu > 0 ? (uint64_t)c->max_denied / NN_DENIED_WAYS / (uint64_t)ncpu : 0,
+		 s = 1;
+
+	if (!want)
+		return 0;
+	while (s * 2 <= want && s < (1u << 24))
+		s <<= 1;
+	return (uint32_t)s;
+}
+
 /* The largest --max-flows: 2^22 buckets of NN_FLOW_WAYS, 2.5 GiB; the next
  * power of two (5 GiB) passes an array map's 32-bit size. */
 #define NN_MAX_FLOWS ((uint32_t)NN_FLOW_WAYS << 22)
@@ -112,7 +128,6 @@ enum nn_map_id {
 	NN_M_CELLS4,	  /* small cells and markers (nanami_abi.h "Small cells") */
 	NN_M_SRCF,	  /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
 	NN_M_DENIED,	  /* flows the policy dropped (nanami_abi.h "Denied flows") */
-	NN_M_DENIED_SEEN, /* nn_denied's admission table (per CPU, not pinned) */
 	NN_M_COUNT,
 };
 
