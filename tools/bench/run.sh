@@ -65,7 +65,8 @@ fi
 [ -n "${BENCH_VETH_SCALES:-}" ] && read -ra VETH_SCALES <<<"$BENCH_VETH_SCALES"
 # One comparison alone: BENCH_VARIANTS ("deny:65536:1") and BENCH_VETH_CONFIGS
 # ("xdp_drop:0 ours_xdp:100000 alt_xdp:100000 nft_eq:100000"); alt_xdp/alt_tc
-# are ours from another build's daemon, BENCH_ALT_GWD (an A/B in one run).
+# (alt2_*) are ours from another build's daemon, BENCH_ALT_GWD (BENCH_ALT2_GWD):
+# an A/B (A/B/C) in one run.
 [ -n "${BENCH_VARIANTS:-}" ] && read -ra VARIANTS <<<"$BENCH_VARIANTS"
 [ -n "${BENCH_CTL_SCALES:-}" ] && read -ra CTL_SCALES <<<"$BENCH_CTL_SCALES"
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (BPF, namespaces)" >&2; exit 1; }
@@ -167,10 +168,13 @@ gw_config() {
 		COUNT_PINS+=("$PIN/gwx/cnt") ;;
 	no_filter)
 		in_ns "$NS_GW" "$BIN" attach count_pass eth0 "$PIN/gwp" || return 1 ;;
-	ours_xdp|ours_tc|alt_xdp|alt_tc)
+	ours_xdp|ours_tc|alt_xdp|alt_tc|alt2_xdp|alt2_tc)
 		hook=${cfg#*_}
 		gwd=$GWD
-		case "$cfg" in alt_*) gwd=${BENCH_ALT_GWD:?alt_$hook needs BENCH_ALT_GWD} ;; esac
+		case "$cfg" in
+		alt_*) gwd=${BENCH_ALT_GWD:?alt_$hook needs BENCH_ALT_GWD} ;;
+		alt2_*) gwd=${BENCH_ALT2_GWD:?alt2_$hook needs BENCH_ALT2_GWD} ;;
+		esac
 		gw_policy "$n" || return 1
 		# As in production: the controller loads, applies and attaches.
 		# TC: an XDP_PASS program gives the veth NAPI (live frames need it).
