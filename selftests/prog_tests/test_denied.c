@@ -446,7 +446,8 @@ static uint32_t spray_round(struct dpt *t, uint16_t port0, uint32_t n)
 		len = pb_build(mf_tcp(&b, ALICE6, DB6, (uint16_t)(port0 + i), 22, SYN), pkt,
 			       sizeof(pkt));
 		assert_int_equal(dpt_run(t, FROM, NN_HOOK_XDP, pkt, len, &r), 0);
-		if (r.passed || r.reason != NN_R_ACL_DEFAULT_DENY || r.drops[NN_R_ACL_DEFAULT_DENY] != 1)
+		if (r.passed || r.reason != NN_R_ACL_DEFAULT_DENY ||
+		    r.drops[NN_R_ACL_DEFAULT_DENY] != 1)
 			fail_msg("spray packet %u: passed %d reason %u counted %llu", i, r.passed,
 				 r.reason, (unsigned long long)r.drops[NN_R_ACL_DEFAULT_DENY]);
 		hits += r.denied_hit;
@@ -605,9 +606,10 @@ static void test_every_cpu_region(void **state)
 		if (!ran[c])
 			continue;
 		if (err[c] || once[c] != n + 1 || twice[c] != n + 1)
-			fail_msg("CPU %d: error %d; nn_denied %zu -> %zu after one denial, %zu after "
-				 "two; want %zu, %zu",
-				 c, err[c], n, once[c], twice[c], n + 1, n + 1);
+			fail_msg(
+				"CPU %d: error %d; nn_denied %zu -> %zu after one denial, %zu after "
+				"two; want %zu, %zu",
+				c, err[c], n, once[c], twice[c], n + 1, n + 1);
 		n++;
 	}
 	assert_true(runs >= 1);

@@ -11,7 +11,7 @@
 
 #include <bpf/bpf.h>
 
-#include "denied.h"
+#include "dp/denied.h"
 #include "nanami_abi.h"
 
 uint64_t nn_denied_capacity(uint32_t max_entries, int ncpu)

@@ -64,7 +64,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_FLOWRL] = "nn_flowrl",
 	[NN_M_CELLS4] = "nn_cells4",
 	[NN_M_SRCF] = "nn_srcf",
-	[NN_M_DENIED] = "nn_denied",
+	[NN_M_DENIED] = "nn_denied", /* a cache per CPU: pinned, sized by the loader */
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
@@ -545,7 +545,8 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_from->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
 	dp->tc_from->rodata->nn_flow_mask = nn_flow_buckets_for(&opts->cap) - 1;
 	dp->tc_from->rodata->nn_flow_seed = dp->flow_seed;
-	dp->tc_from->rodata->nn_denied_sets = nn_denied_sets_for(&opts->cap, libbpf_num_possible_cpus());
+	dp->tc_from->rodata->nn_denied_sets =
+		nn_denied_sets_for(&opts->cap, libbpf_num_possible_cpus());
 	dp->tc_from->rodata->nn_record_last = opts->record_last;
 	dp->tc_from->rodata->nn_dry_run = opts->dry_run;
 	err = set_sizes(dp->tc_from->obj, &opts->cap);
@@ -598,7 +599,8 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_into->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
 	dp->tc_into->rodata->nn_flow_mask = nn_flow_buckets_for(&opts->cap) - 1;
 	dp->tc_into->rodata->nn_flow_seed = dp->flow_seed;
-	dp->tc_into->rodata->nn_denied_sets = nn_denied_sets_for(&opts->cap, libbpf_num_possible_cpus());
+	dp->tc_into->rodata->nn_denied_sets =
+		nn_denied_sets_for(&opts->cap, libbpf_num_possible_cpus());
 	dp->tc_into->rodata->nn_record_last = opts->record_last;
 	dp->tc_into->rodata->nn_dry_run = opts->dry_run;
 	err = nn_dp_share_maps(dp->tc_into->obj, dp);
