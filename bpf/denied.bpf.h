@@ -51,35 +51,6 @@ static __always_inline struct nn_denied *nn_denied_in(struct nn_denied_set *set,
 	return NULL;
 }
 
-/* A TCP segment with SYN and without ACK: one that opens a flow. */
-#define NN_DENIED_SYN 0x02
-#define NN_DENIED_ACK 0x10
-
-/*
- * Before the flow lookup, for a packet that opens a flow (a TCP SYN): its
- * flow lookup will most likely miss and nn_denied_find() then read its two
- * sets; asked for now, their lines come while the flow table's bucket does,
- * so a spray of denied SYNs waits for one line where it waited for two in
- * a row. Loads only: nothing is decided or written here, and every other
- * packet (an established flow's, a reply) pays nothing.
- */
-static __always_inline void nn_denied_early(struct nn_scratch *s, const struct nn_pkt *p,
-					    const __u8 dir, int is_b)
-{
-	struct nn_denied_set *a, *b;
-
-	if (nn_dry_run || !nn_denied_sets || p->proto != NN_IPPROTO_TCP ||
-	    (p->tcp_flags & (NN_DENIED_SYN | NN_DENIED_ACK)) != NN_DENIED_SYN)
-		return;
-	s->fk.side = NN_DENIED_SIDE(dir, is_b);
-	nn_denied_sets_of(s, &a, &b);
-	s->fk.side = 0;
-	if (a)
-		(void)*(volatile __u8 *)&a->e[0].key.side;
-	if (b)
-		(void)*(volatile __u8 *)&b->e[0].key.side;
-}
-
 /*
  * The judgement remembered for the packet whose flow key is s->fk, sent by
  * end b (@is_b) or a in direction @dir, when it was reached under @epoch:
