@@ -8,7 +8,9 @@
  * nn_finish). docs/datapath.md "A denied flow remembered" and "Session 15
  * (spray15)".
  *
- * nn_denied is a cache per CPU (nanami_abi.h "Denied flows"): each CPU
+ * nn_denied is a cache per CPU (nanami_abi.h "Denied flows"), its ways
+ * named by nn_denied_tags (a line of tags a group of sets: a miss reads that
+ * line only; docs/datapath.md "Session 15 (spray15b)"): each CPU
  * reads and writes only its own region, and a program is not preempted by
  * another on its CPU (the assumption nn_scratch already makes), so an entry
  * is never read half-written and needs no lock or sequence word.
@@ -18,36 +20,76 @@
 
 #include "flow.bpf.h"
 
-_Static_assert(NN_DENIED_WAYS == 2, "nn_denied_in() and nn_denied_slot() walk two ways");
+_Static_assert(NN_DENIED_WAYS == 2, "the ways are walked as four: two sets of two");
 _Static_assert(sizeof(struct nn_denied) == 64, "an entry is one line");
+_Static_assert(sizeof(struct nn_denied_tags) == 64, "a group's tags are one line");
 
 /*
- * This CPU's two sets for key s->fk (its side set): their map keys into
- * s->dset, the sets into *@a and *@b (NULL beyond the region the loader
- * sized: nothing remembered there).
+ * This CPU's tag line for key s->fk (its side set), its map key into
+ * s->dline, the two sets' map keys into s->dset and their places in the
+ * group into s->doff; the tag into *@tag. NULL beyond the region the loader
+ * sized: nothing remembered there. Both sets are in one group (one tag
+ * line); set B differs from A unless the region has one set a CPU.
  */
-static __always_inline void nn_denied_sets_of(struct nn_scratch *s, struct nn_denied_set **a,
-					      struct nn_denied_set **b)
+static __always_inline struct nn_denied_tags *nn_denied_line(struct nn_scratch *s, __u16 *tag)
 {
-	__u32 base = bpf_get_smp_processor_id() * nn_denied_sets, mask = nn_denied_sets - 1;
+	__u32 sets = nn_denied_sets, gsets = sets < NN_DENIED_GROUP ? sets : NN_DENIED_GROUP;
+	__u32 groups = sets > NN_DENIED_GROUP ? sets / NN_DENIED_GROUP : 1, cpu = bpf_get_smp_processor_id(), g, a, x;
 	__u64 h = nn_denied_hash(&s->fk, nn_flow_seed);
 
-	s->dset[0] = base + ((__u32)h & mask);
-	s->dset[1] = base + ((__u32)(h >> 32) & mask);
-	*a = bpf_map_lookup_elem(&nn_denied, &s->dset[0]);
-	*b = bpf_map_lookup_elem(&nn_denied, &s->dset[1]);
+	g = (__u32)h & (groups - 1);
+	a = (__u32)(h >> 32) & (gsets - 1);
+	x = (__u32)(h >> 36) & (gsets - 1);
+	s->doff[0] = a & (NN_DENIED_GROUP - 1);
+	s->doff[1] = (a ^ (x ? x : gsets >> 1)) & (NN_DENIED_GROUP - 1);
+	s->dline = cpu * groups + g;
+	s->dset[0] = cpu * sets + g * gsets + s->doff[0];
+	s->dset[1] = cpu * sets + g * gsets + s->doff[1];
+	*tag = nn_denied_tag(h);
+	return bpf_map_lookup_elem(&nn_denied_tags, &s->dline);
 }
 
-/* @set's entry for key @k (side set), compared whole; NULL when none. */
-static __always_inline struct nn_denied *nn_denied_in(struct nn_denied_set *set,
-						      const struct nn_flow_key *k)
+/* Way @i (0-1: set A's, 2-3: set B's) of the flow's four: its tag's index
+ * in the line (s->doff: bounded by nn_denied_line). */
+static __always_inline __u32 nn_denied_tix(const struct nn_scratch *s, int i)
 {
-	if (!set)
+	return ((s->doff[i >> 1] & (NN_DENIED_GROUP - 1)) * NN_DENIED_WAYS + (i & 1)) &
+	       (NN_DENIED_GROUP * NN_DENIED_WAYS - 1);
+}
+
+/* Way @i's entry when its tag is @tag and it holds key s->fk (the whole key
+ * compared: a tag is 15 bits of a hash); NULL otherwise, and no entry line
+ * read when the tag differs. */
+static __always_inline struct nn_denied *nn_denied_match(struct nn_scratch *s,
+							 const struct nn_denied_tags *tl, __u16 tag,
+							 int i)
+{
+	struct nn_denied_set *set;
+
+	if ((tl->t[nn_denied_tix(s, i)] & NN_DENIED_TAG_MASK) != tag)
 		return NULL;
-	if (nn_ft_key_eq(&set->e[0].key, k))
-		return &set->e[0];
-	if (nn_ft_key_eq(&set->e[1].key, k))
-		return &set->e[1];
+	set = bpf_map_lookup_elem(&nn_denied, &s->dset[i >> 1]);
+	if (!set || !nn_ft_key_eq(&set->e[i & 1].key, &s->fk))
+		return NULL;
+	return &set->e[i & 1];
+}
+
+/* The flow's own entry among its four ways (s->fk, side set), its way in
+ * *@way; NULL when none. */
+static __always_inline struct nn_denied *nn_denied_own(struct nn_scratch *s,
+						       const struct nn_denied_tags *tl, __u16 tag,
+						       int *way)
+{
+	struct nn_denied *d;
+	int i;
+
+	for (i = 0; i < 2 * NN_DENIED_WAYS; i++) {
+		d = nn_denied_match(s, tl, tag, i);
+		if (d) {
+			*way = i;
+			return d;
+		}
+	}
 	return NULL;
 }
 
@@ -55,31 +97,29 @@ static __always_inline struct nn_denied *nn_denied_in(struct nn_denied_set *set,
  * The judgement remembered for the packet whose flow key is s->fk, sent by
  * end b (@is_b) or a in direction @dir, when it was reached under @epoch:
  * into @j, and 1. 0 (nothing written) when there is none or it is stale. The
- * key's side is set for the lookup only: s->fk stays nn_flows' key.
+ * key's side is set for the lookup only: s->fk stays nn_flows' key. A miss
+ * (every new flow) reads the tag line only.
  */
 static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, const __u8 dir,
 					  int is_b, struct nn_judgement *j)
 {
-	struct nn_denied_set *a, *b;
-	struct nn_denied *d;
+	struct nn_denied_tags *tl;
+	struct nn_denied *d = NULL;
+	int way = 0;
+	__u16 tag;
+	__u32 t;
 
 	/* explain (a dry run) shows the judgement itself. */
 	if (nn_dry_run || !nn_denied_sets)
 		return 0;
 	s->fk.side = NN_DENIED_SIDE(dir, is_b);
-	nn_denied_sets_of(s, &a, &b);
-	/* Set B's line asked for now, beside A's: a flow that lives in B (or
-	 * a miss) then waits for the two lines at once, not one after the
-	 * other. The byte is not used. */
-	if (b)
-		(void)*(volatile __u8 *)&b->e[0].key.side;
-	d = nn_denied_in(a, &s->fk);
-	if (!d)
-		d = nn_denied_in(b, &s->fk);
+	tl = nn_denied_line(s, &tag);
+	if (tl)
+		d = nn_denied_own(s, tl, tag, &way);
 	s->fk.side = 0;
 	/* Only drops are written (a reason of 0 would be a pass): fail
 	 * closed on one all the same. */
-	if (!d || d->epoch != epoch || d->reason == NN_PASS)
+	if (!tl || !d || d->epoch != epoch || d->reason == NN_PASS)
 		return 0;
 	j->reason = d->reason;
 	j->rule = d->rule;
@@ -90,73 +130,57 @@ static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, con
 	j->dst_kind = d->dst_kind;
 	j->denied_hit = 1;
 	/* Second chance: kept against the next flow that needs a way. */
-	if (!d->ref)
-		d->ref = 1;
+	t = nn_denied_tix(s, way);
+	if (!(tl->t[t] & NN_DENIED_TAG_REF))
+		tl->t[t] |= NN_DENIED_TAG_REF;
 	return 1;
 }
 
-/* An entry a new judgement may take: empty, or of another epoch (stale). */
-static __always_inline int nn_denied_free(const struct nn_denied *e, __u32 epoch)
+/* Free ways (tag 0) of the flow's set @set (0: A, 1: B). */
+static __always_inline int nn_denied_nfree(const struct nn_scratch *s,
+					   const struct nn_denied_tags *tl, int set)
 {
-	return !e->key.side || e->epoch != epoch;
-}
-
-/* A free way of @set (first first), NULL when both hold live entries. */
-static __always_inline struct nn_denied *nn_denied_free_in(struct nn_denied_set *set, __u32 epoch)
-{
-	if (nn_denied_free(&set->e[0], epoch))
-		return &set->e[0];
-	if (nn_denied_free(&set->e[1], epoch))
-		return &set->e[1];
-	return NULL;
+	return !tl->t[nn_denied_tix(s, 2 * set)] + !tl->t[nn_denied_tix(s, 2 * set + 1)];
 }
 
 /*
- * Where the judgement of key @k goes among the four ways of sets @a and @b:
- * its own entry (stale: replaced), else a free way of the emptier set (A on
- * a tie: the two choices balance the sets, so a working set of half the
- * region finds a way for 99.6 % of its flows, 98.5 % filling A first), else
- * a way not hit since an insert last passed it. NULL when all four were
- * hit: each loses its mark and the newcomer is not written, so flows seen
- * once cannot push out flows that repeat: a round-robin working set larger
- * than the ways keeps the ones they hold.
+ * Which of the flow's four ways the judgement of key s->fk takes, from the
+ * tag line alone (no entry line read but a tag match's): its own entry
+ * (stale: replaced), else a free way of the emptier set (A on a tie: the two
+ * choices balance the sets), else a way not hit since an insert last passed
+ * it. -1 when all four were hit: each loses its mark and the newcomer is
+ * not written, so flows seen once cannot push out flows that repeat. An
+ * entry of an older epoch holds its way until then (its tag cannot tell):
+ * after a flip, a way is taken at an insert's second pass at most.
  */
-static __always_inline struct nn_denied *nn_denied_slot(struct nn_denied_set *a,
-							struct nn_denied_set *b,
-							const struct nn_flow_key *k, __u32 epoch)
+static __always_inline int nn_denied_slot(struct nn_scratch *s, struct nn_denied_tags *tl,
+					  __u16 tag)
 {
-	struct nn_denied *d = nn_denied_in(a, k);
-	int fa, fb;
+	int way = -1, i, fa, fb;
 
-	if (!d)
-		d = nn_denied_in(b, k);
-	if (d)
-		return d;
-	fa = nn_denied_free(&a->e[0], epoch) + nn_denied_free(&a->e[1], epoch);
-	fb = nn_denied_free(&b->e[0], epoch) + nn_denied_free(&b->e[1], epoch);
-	if (fb > fa)
-		return nn_denied_free_in(b, epoch);
-	if (fa)
-		return nn_denied_free_in(a, epoch);
-	if (!a->e[0].ref)
-		return &a->e[0];
-	if (!a->e[1].ref)
-		return &a->e[1];
-	if (!b->e[0].ref)
-		return &b->e[0];
-	if (!b->e[1].ref)
-		return &b->e[1];
-	a->e[0].ref = 0;
-	a->e[1].ref = 0;
-	b->e[0].ref = 0;
-	b->e[1].ref = 0;
-	return NULL;
+	if (nn_denied_own(s, tl, tag, &way))
+		return way;
+	fa = nn_denied_nfree(s, tl, 0);
+	fb = nn_denied_nfree(s, tl, 1);
+	for (i = 0; i < 2 * NN_DENIED_WAYS; i++) {
+		/* the emptier set first, A on a tie */
+		int w = fb > fa ? i ^ 2 : i;
+
+		if (!tl->t[nn_denied_tix(s, w)])
+			return w;
+	}
+	for (i = 0; i < 2 * NN_DENIED_WAYS; i++)
+		if (!(tl->t[nn_denied_tix(s, i)] & NN_DENIED_TAG_REF))
+			return i;
+	for (i = 0; i < 2 * NN_DENIED_WAYS; i++)
+		tl->t[nn_denied_tix(s, i)] &= NN_DENIED_TAG_MASK;
+	return -1;
 }
 
 /*
  * Remember the judge's drop @j of the packet (key s->fk, sent by @is_b in
- * direction @dir) under @epoch, from its first denial: an insert writes one
- * line this CPU already read. Called only with the judge's own verdict,
+ * direction @dir) under @epoch, from its first denial: an insert writes the
+ * entry's line, then its tag. Called only with the judge's own verdict,
  * before nn_remember: a [flow_limit] refusal is the bucket's, not the
  * policy's, and is never remembered.
  */
@@ -164,16 +188,22 @@ static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, co
 					   int is_b, struct nn_judgement *j)
 {
 	const __u64 *k = (const __u64 *)(const void *)&s->fk;
-	struct nn_denied_set *a, *b;
+	struct nn_denied_tags *tl;
+	struct nn_denied_set *set;
 	struct nn_denied *d;
+	int way = -1;
+	__u16 tag;
 	__u64 *dk;
 
 	if (nn_dry_run || j->reason == NN_PASS || !nn_denied_sets)
 		return;
 	s->fk.side = NN_DENIED_SIDE(dir, is_b);
-	nn_denied_sets_of(s, &a, &b);
-	d = a && b ? nn_denied_slot(a, b, &s->fk, epoch) : NULL;
-	if (d) {
+	tl = nn_denied_line(s, &tag);
+	if (tl)
+		way = nn_denied_slot(s, tl, tag);
+	set = way >= 0 ? bpf_map_lookup_elem(&nn_denied, &s->dset[(way >> 1) & 1]) : NULL;
+	if (tl && set) {
+		d = &set->e[way & 1];
 		dk = (__u64 *)(void *)&d->key;
 		dk[0] = k[0];
 		dk[1] = k[1];
@@ -188,7 +218,8 @@ static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, co
 		d->network = j->network;
 		d->src_kind = j->src_kind;
 		d->dst_kind = j->dst_kind;
-		d->ref = 0;
+		/* The tag last: the entry is whole before its tag names it. */
+		tl->t[nn_denied_tix(s, way)] = tag;
 	}
 	s->fk.side = 0;
 }

@@ -126,6 +126,19 @@ struct {
 	__type(value, struct nn_denied_set);
 } nn_denied SEC(".maps");
 
+/* nn_denied's tags (nanami_abi.h "nn_denied_tags"): a line a group of 16
+ * sets, so that a flow-table miss reads one line of a region 32 times
+ * smaller than nn_denied's and an entry only where a tag matches. Sized
+ * with nn_denied by the loader; pinned with it (the two describe one
+ * cache). docs/datapath.md "Session 15 (spray15b)". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NN_DEF_MAX_DENIED / NN_DENIED_WAYS / NN_DENIED_GROUP);
+	__type(key, __u32);
+	__type(value, struct nn_denied_tags);
+} nn_denied_tags SEC(".maps");
+
 /* First-fragment verdicts that later fragments follow. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -299,8 +312,11 @@ struct nn_scratch {
 	__u32 ft_seq;
 	__u32 ft_dirty; /* ft_val changed: nn_ft_commit() writes it back */
 	struct nn_flow ft_val __attribute__((aligned(8))); /* copied by words */
-	/* nn_denied's two sets for fk (denied.bpf.h): the map keys. */
+	/* nn_denied's tag line and two sets for fk (denied.bpf.h): the map
+	 * keys, and the two sets' places in the line's group. */
+	__u32 dline;
 	__u32 dset[2];
+	__u32 doff[2];
 };
 
 /* The key of nn_scratch's one entry, in .rodata: no stack needed. */

@@ -398,10 +398,11 @@ static inline __u32 nn_flow_tag(__u64 h)
  * NN_DENIED_WAYS entries, one 64-byte line each, cut into a region of
  * nn_denied_sets sets per possible CPU (a power of two; the loader sizes
  * it from --max-denied): CPU c's set i is element c * sets + i. A flow may
- * live in two sets of its CPU's region (nn_denied_hash(): set A from the
- * low 32 bits, set B from the high 32), so a round-robin working set as
- * large as half the region still finds a way (docs/datapath.md "Session 15
- * (spray15)"). An entry whose side is 0 is empty (no key has side 0).
+ * live in two sets of one group of its CPU's region (nn_denied_tags
+ * below), so a round-robin working set as large as half the region still
+ * finds a way (docs/datapath.md "Session 15 (spray15)", "(spray15b)"). An
+ * entry is live when its way's tag is not 0 and its side is not 0 (no key
+ * has side 0).
  *
  * Value: what the judgement gave, to count the drop exactly as the full
  * judge does, under the epoch it was reached in: any other epoch (a
@@ -422,14 +423,43 @@ struct nn_denied {
 	__u8 reason;   /* enum nn_reason: a drop (NN_R_MAX < 256) */
 	__u8 src_kind; /* as struct nn_verdict */
 	__u8 dst_kind;
-	/* Hit since an insert passed it (second chance): a flow that
-	 * repeats keeps its entry against flows that come once. */
-	__u8 ref;
+	__u8 pad; /* the second-chance mark is the tag's (nn_denied_tags) */
 } __attribute__((aligned(64)));
 
 struct nn_denied_set {
 	struct nn_denied e[NN_DENIED_WAYS];
 };
+
+/*
+ * nn_denied_tags: a line of tags a group of NN_DENIED_GROUP sets (fewer when
+ * a region has fewer sets: then one group), one 16-bit tag a way, so that a
+ * flow's candidate ways are known from ONE line of a region 32 times smaller
+ * than the entries' (256 KB a CPU by default, against 8 MB): a flow's two
+ * sets are chosen inside one group. A flow-table miss reads that line only;
+ * an entry's line is read only where a tag matches, and written only when
+ * a judgement is remembered (its tag after it). The tag is a hint: the
+ * entry's whole key and epoch still decide, so a colliding or stale tag
+ * costs a line, never a verdict. CPU c's group g is element c * groups + g;
+ * way w of the group's set i has tag t[i * NN_DENIED_WAYS + w]: bits 0-14
+ * from the hash (never 0), NN_DENIED_TAG_REF set when the entry was hit
+ * since an insert last passed it (second chance); 0: a free way.
+ */
+#define NN_DENIED_GROUP 16
+#define NN_DENIED_TAG_MASK 0x7fffu
+#define NN_DENIED_TAG_REF 0x8000u
+
+struct nn_denied_tags {
+	__u16 t[NN_DENIED_GROUP * NN_DENIED_WAYS];
+} __attribute__((aligned(64)));
+
+/* The tag of hash @h (nn_denied_hash()): bits 48-62, never 0 (free). Sets
+ * take bits 0-31 (the group) and 32-39 (the sets in it): independent. */
+static inline __u16 nn_denied_tag(__u64 h)
+{
+	__u16 t = (__u16)((h >> 48) & NN_DENIED_TAG_MASK);
+
+	return t ? t : 1;
+}
 
 /* The hash that places key @k (side set) in its region: the flow table's
  * under another seed, so a denied flow's sets and its flow bucket are

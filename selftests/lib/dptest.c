@@ -350,7 +350,8 @@ int dpt_flush_state(struct dpt *t)
 	int err;
 
 	err = nn_flow_clear_tests_only(t->dp->map_fd[NN_M_FLOWS]) ?:
-		      nn_denied_clear_tests_only(t->dp->map_fd[NN_M_DENIED]);
+		      nn_denied_clear_tests_only(t->dp->map_fd[NN_M_DENIED],
+						 t->dp->map_fd[NN_M_DENIED_TAGS]);
 	return err ?: flush_map(t->dp->map_fd[NN_M_FRAGS]);
 }
 

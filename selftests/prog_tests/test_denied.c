@@ -187,7 +187,9 @@ static size_t denied_entries(struct dpt *t)
 	uint64_t n = 0;
 
 	assert_int_equal(nn_live_epoch(t->dp, &epoch), 0);
-	assert_int_equal(nn_denied_count(t->dp->map_fd[NN_M_DENIED], epoch, &n), 0);
+	assert_int_equal(nn_denied_count(t->dp->map_fd[NN_M_DENIED],
+					 t->dp->map_fd[NN_M_DENIED_TAGS], epoch, &n),
+			 0);
 	return (size_t)n;
 }
 

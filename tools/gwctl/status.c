@@ -369,7 +369,7 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 			uint64_t n = 0;
 
 			cap[i] = (uint32_t)nn_denied_capacity(max, libbpf_num_possible_cpus());
-			nn_denied_count(g->fd[NN_M_DENIED], epoch, &n);
+			nn_denied_count(g->fd[NN_M_DENIED], g->fd[NN_M_DENIED_TAGS], epoch, &n);
 			used[i] = (long)n;
 			continue;
 		}

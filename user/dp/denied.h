@@ -15,12 +15,12 @@
  * remembered). */
 uint64_t nn_denied_capacity(uint32_t max_entries, int ncpu);
 
-/* Entries of epoch @epoch, the live one (any other is stale: free), in the
- * table @fd into @n; -errno when it cannot be read (EPROTO: not this
- * version's layout, an older pin). */
-int nn_denied_count(int fd, uint32_t epoch, uint64_t *n);
+/* Entries of epoch @epoch, the live one (any other is stale), named by a
+ * tag (nn_denied_tags @tags_fd), in the table @fd into @n; -errno when it
+ * cannot be read (EPROTO: not this version's layout, an older pin). */
+int nn_denied_count(int fd, int tags_fd, uint32_t epoch, uint64_t *n);
 
 /* Empties every CPU's region: for tests only, with no program running. */
-int nn_denied_clear_tests_only(int fd);
+int nn_denied_clear_tests_only(int fd, int tags_fd);
 
 #endif /* NANAMI_DP_DENIED_H */

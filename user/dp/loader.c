@@ -65,6 +65,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_CELLS4] = "nn_cells4",
 	[NN_M_SRCF] = "nn_srcf",
 	[NN_M_DENIED] = "nn_denied", /* a cache per CPU: pinned, sized by the loader */
+	[NN_M_DENIED_TAGS] = "nn_denied_tags", /* its tags: pinned and sized with it */
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
@@ -141,6 +142,7 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_flows", nn_flow_buckets_for(c) + 1 },
 		{ "nn_frags", c->max_frags },
 		{ "nn_denied", denied ? (uint32_t)denied : 1 },
+		{ "nn_denied_tags", denied ? (uint32_t)nn_denied_lines(denied, ncpu) : 1 },
 		{ "nn_dev_ctr", (uint32_t)dev_ctr },
 		{ "nn_flowrl", nn_dev_slots(c) },
 		{ "nn_rule_ctr", (uint32_t)rule_ctr },

@@ -69,6 +69,16 @@ static inline uint32_t nn_denied_sets_for(const struct nn_capacity *c, int ncpu)
 	return (uint32_t)s;
 }
 
+/* nn_denied_tags' lines for @sets sets of nn_denied over @ncpu CPUs: a line
+ * a group of NN_DENIED_GROUP sets, one group a CPU when a region has fewer
+ * (denied.bpf.h nn_denied_line()). */
+static inline uint64_t nn_denied_lines(uint64_t sets, int ncpu)
+{
+	uint64_t per = ncpu > 0 ? sets / (uint64_t)ncpu : 0;
+
+	return (uint64_t)ncpu * (per > NN_DENIED_GROUP ? per / NN_DENIED_GROUP : 1);
+}
+
 /* The largest --max-flows: 2^22 buckets of NN_FLOW_WAYS, 2.5 GiB; the next
  * power of two (5 GiB) passes an array map's 32-bit size. */
 #define NN_MAX_FLOWS ((uint32_t)NN_FLOW_WAYS << 22)
@@ -128,6 +138,7 @@ enum nn_map_id {
 	NN_M_CELLS4, /* small cells and markers (nanami_abi.h "Small cells") */
 	NN_M_SRCF,   /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
 	NN_M_DENIED, /* flows the policy dropped (nanami_abi.h "Denied flows") */
+	NN_M_DENIED_TAGS, /* nn_denied's tags: a line a group of its sets */
 	NN_M_COUNT,
 };
 
