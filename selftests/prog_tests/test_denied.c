@@ -13,7 +13,8 @@
  *   (spray15)") is remembered: from its second round nearly every packet is
  *   a hit;
  * - a flow whose sets are another's (a hash collision) never takes the
- *   other's judgement: the whole key is compared;
+ *   other's judgement: the whole key is compared, also where its tag
+ *   (nn_denied_tags) matches; a tag whose way holds no entry is replaced;
  * - a generation flip makes every entry stale at once: a rule that now
  *   allows the flow passes its next packet; a revoked device's next packet
  *   is [revoked]; back to the first policy, the flow is denied again;
@@ -35,6 +36,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 #include <cmocka.h>
 
@@ -534,6 +536,176 @@ static void test_collision_never_drops(void **state)
 	dpt_close(&one);
 }
 
+/* nn_denied and nn_denied_tags of @t mapped for writing: the tests' view of
+ * the tag line (nanami_abi.h "nn_denied_tags"), to make a tag collide or go
+ * stale. Unmapped by tables_unmap(). */
+struct tables {
+	struct nn_denied_set *set;
+	struct nn_denied_tags *tag;
+	uint32_t sets, lines;
+	size_t len, glen;
+};
+
+static void *map_rw(int fd, uint32_t *n, size_t *len)
+{
+	struct bpf_map_info info = { 0 };
+	uint32_t ilen = sizeof(info);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	void *p;
+
+	assert_int_equal(bpf_obj_get_info_by_fd(fd, &info, &ilen), 0);
+	*n = info.max_entries;
+	*len = ((size_t)info.max_entries * info.value_size + page - 1) & ~(page - 1);
+	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	assert_true(p != MAP_FAILED);
+	return p;
+}
+
+static void tables_map(struct dpt *t, struct tables *m)
+{
+	m->set = map_rw(t->dp->map_fd[NN_M_DENIED], &m->sets, &m->len);
+	m->tag = map_rw(t->dp->map_fd[NN_M_DENIED_TAGS], &m->lines, &m->glen);
+}
+
+static void tables_unmap(struct tables *m)
+{
+	munmap(m->set, m->len);
+	munmap(m->tag, m->glen);
+}
+
+/* The one live way of a table of one set a CPU (set c, tag line c): its CPU
+ * into *@cpu and way into *@way; fails unless exactly one way is live. */
+static struct nn_denied *only_entry(struct tables *m, uint32_t *cpu, int *way)
+{
+	struct nn_denied *d = NULL;
+	uint32_t c;
+	int w, n = 0;
+
+	assert_int_equal(m->sets, m->lines);
+	for (c = 0; c < m->sets; c++)
+		for (w = 0; w < NN_DENIED_WAYS; w++)
+			if (m->tag[c].t[w] && m->set[c].e[w].key.side) {
+				d = &m->set[c].e[w];
+				*cpu = c;
+				*way = w;
+				n++;
+			}
+	if (n != 1)
+		fail_msg("%d live ways, want the one just remembered", n);
+	return d;
+}
+
+/*
+ * A tag is a hint, never a verdict. nn_denied of one set a CPU: alice ->
+ * db tcp/22 (default deny) is remembered; its way's tag is then rewritten to
+ * the tag of alice -> db tcp/5432 (allowed, the same addresses), computed
+ * from the entry's own key with the ports changed. The
+ * allowed flow's packet meets a way whose tag is its own and whose key is
+ * the denied flow's: it must pass, judged in full. Then the denied flow,
+ * whose tag no longer names its entry, is judged again (no hit), remembered
+ * in the free way, and its next packet is a hit. An entry taken on its tag
+ * alone (no key compare) drops the allowed flow as the denied one.
+ */
+static void test_tag_match_other_key_never_drops(void **state)
+{
+	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus(), c = 0;
+	struct nn_flow_key kp;
+	struct nn_apply_result res;
+	struct dpt_result r;
+	struct nn_denied *d;
+	struct tables m;
+	struct dpt one;
+	struct pb b;
+	uint16_t tp, sport;
+	int w = 0;
+
+	(void)state;
+	assert_int_equal(dpt_open_tables(&one, NN_FRAMING_L3, 0, NN_DENIED_WAYS * ncpu), 0);
+	assert_int_equal(dpt_apply(&one, mf_base, &res), 0);
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	tables_map(&one, &m);
+	d = only_entry(&m, &c, &w);
+	/* P's key from D's: the ports are in host order (flow.bpf.h
+	 * nn_flow_key_make), db's 22 becomes 5432 and alice's source port
+	 * the first from 40000 whose tag differs from D's (a tag of 15 bits:
+	 * D's next packet must miss). */
+	for (sport = 40000;; sport++) {
+		kp = d->key;
+		if (kp.aport == 22 && kp.bport == 40000) {
+			kp.aport = 5432;
+			kp.bport = sport;
+		} else if (kp.bport == 22 && kp.aport == 40000) {
+			kp.bport = 5432;
+			kp.aport = sport;
+		} else {
+			fail_msg("the entry's ports %u %u are not alice's 40000 and db's 22",
+				 kp.aport, kp.bport);
+		}
+		tp = nn_denied_tag(nn_denied_hash(&kp, one.dp->flow_seed));
+		if ((tp & NN_DENIED_TAG_MASK) != (m.tag[c].t[w] & NN_DENIED_TAG_MASK))
+			break;
+	}
+	m.tag[c].t[w] = tp;
+	r = run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, sport, 5432, SYN), NULL);
+	expect(r, NN_PASS, 0);
+	assert_false(r.flow_hit);
+	assert_int_equal(m.tag[c].t[w], tp); /* a pass is not remembered */
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 1);
+	tables_unmap(&m);
+	dpt_close(&one);
+}
+
+/*
+ * Stale tags: a tag whose way holds no entry costs a judgement, never a
+ * verdict, and is replaced. nn_denied of one set a CPU: alice -> db tcp/22
+ * is remembered, then its entry is emptied and both ways' tags set to its
+ * tag, marked hit (the second-chance mark). Its next packet is judged (the
+ * entries hold no key), and not remembered: every way is marked, so the
+ * insert only clears the marks; the packet after is judged and remembered
+ * over a way now unmarked; the third is a hit, and one entry is live. A
+ * table whose marks are never cleared never takes the flow back (the third
+ * packet judged); an empty entry taken on its tag gives no hit either: its
+ * reason is a pass.
+ */
+static void test_stale_tag_replaced(void **state)
+{
+	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus(), c = 0;
+	struct nn_apply_result res;
+	struct nn_denied *d;
+	struct tables m;
+	struct dpt one;
+	struct pb b;
+	uint16_t tag;
+	int w = 0;
+
+	(void)state;
+	assert_int_equal(dpt_open_tables(&one, NN_FRAMING_L3, 0, NN_DENIED_WAYS * ncpu), 0);
+	assert_int_equal(dpt_apply(&one, mf_base, &res), 0);
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	tables_map(&one, &m);
+	d = only_entry(&m, &c, &w);
+	tag = m.tag[c].t[w];
+	memset(&m.set[c], 0, sizeof(m.set[c]));
+	m.tag[c].t[0] = (uint16_t)(tag | NN_DENIED_TAG_REF);
+	m.tag[c].t[1] = (uint16_t)(tag | NN_DENIED_TAG_REF);
+	(void)d;
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	assert_int_equal(denied_entries(&one), 0);
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 1);
+	assert_int_equal(denied_entries(&one), 1);
+	tables_unmap(&m);
+	dpt_close(&one);
+}
+
 /* Send @b once on CPU @cpu (the fast run: no verdict readback, which is
  * CPU 0's nn_last). 0, -1 when the process cannot run there (nothing ran),
  * -2 when the run failed or passed the packet. */
@@ -631,6 +803,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_flood_keeps_flows, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_spray_remembered, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_collision_never_drops, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tag_match_other_key_never_drops, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_stale_tag_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_cpu_region, setup, teardown),
 	};
 
