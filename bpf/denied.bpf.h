@@ -34,7 +34,8 @@ _Static_assert(sizeof(struct nn_denied_tags) == 64, "a group's tags are one line
 static __always_inline struct nn_denied_tags *nn_denied_line(struct nn_scratch *s, __u16 *tag)
 {
 	__u32 sets = nn_denied_sets, gsets = sets < NN_DENIED_GROUP ? sets : NN_DENIED_GROUP;
-	__u32 groups = sets > NN_DENIED_GROUP ? sets / NN_DENIED_GROUP : 1, cpu = bpf_get_smp_processor_id(), g, a, x;
+	__u32 groups = sets > NN_DENIED_GROUP ? sets / NN_DENIED_GROUP : 1,
+	      cpu = bpf_get_smp_processor_id(), g, a, x;
 	__u64 h = nn_denied_hash(&s->fk, nn_flow_seed);
 
 	g = (__u32)h & (groups - 1);
@@ -60,9 +61,8 @@ static __always_inline __u32 nn_denied_tix(const struct nn_scratch *s, int i)
 /* Way @i's entry when its tag is @tag and it holds key s->fk (the whole key
  * compared: a tag is 15 bits of a hash); NULL otherwise, and no entry line
  * read when the tag differs. */
-static __always_inline struct nn_denied *nn_denied_match(struct nn_scratch *s,
-							 const struct nn_denied_tags *tl, __u16 tag,
-							 int i)
+static __always_inline struct nn_denied *
+nn_denied_match(struct nn_scratch *s, const struct nn_denied_tags *tl, __u16 tag, int i)
 {
 	struct nn_denied_set *set;
 
@@ -76,9 +76,8 @@ static __always_inline struct nn_denied *nn_denied_match(struct nn_scratch *s,
 
 /* The flow's own entry among its four ways (s->fk, side set), its way in
  * *@way; NULL when none. */
-static __always_inline struct nn_denied *nn_denied_own(struct nn_scratch *s,
-						       const struct nn_denied_tags *tl, __u16 tag,
-						       int *way)
+static __always_inline struct nn_denied *
+nn_denied_own(struct nn_scratch *s, const struct nn_denied_tags *tl, __u16 tag, int *way)
 {
 	struct nn_denied *d;
 	int i;

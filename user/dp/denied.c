@@ -25,8 +25,7 @@ uint64_t nn_denied_capacity(uint32_t max_entries, int ncpu)
 
 /* Map @fd (@prot) when it is an array of @n_want elements (0: any) of
  * @vsize bytes, its elements in *@n; NULL with errno set. */
-static void *table_map(int fd, int prot, uint32_t vsize, uint32_t n_want, uint32_t *n,
-		       size_t *len)
+static void *table_map(int fd, int prot, uint32_t vsize, uint32_t n_want, uint32_t *n, size_t *len)
 {
 	struct bpf_map_info info = {};
 	uint32_t ilen = sizeof(info);

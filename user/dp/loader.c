@@ -64,7 +64,7 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_FLOWRL] = "nn_flowrl",
 	[NN_M_CELLS4] = "nn_cells4",
 	[NN_M_SRCF] = "nn_srcf",
-	[NN_M_DENIED] = "nn_denied", /* a cache per CPU: pinned, sized by the loader */
+	[NN_M_DENIED] = "nn_denied",	       /* a cache per CPU: pinned, sized by the loader */
 	[NN_M_DENIED_TAGS] = "nn_denied_tags", /* its tags: pinned and sized with it */
 };
 

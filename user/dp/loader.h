@@ -135,9 +135,9 @@ enum nn_map_id {
 	NN_M_LOCAL,
 	NN_M_FLOWLIM,
 	NN_M_FLOWRL,
-	NN_M_CELLS4, /* small cells and markers (nanami_abi.h "Small cells") */
-	NN_M_SRCF,   /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
-	NN_M_DENIED, /* flows the policy dropped (nanami_abi.h "Denied flows") */
+	NN_M_CELLS4,	  /* small cells and markers (nanami_abi.h "Small cells") */
+	NN_M_SRCF,	  /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
+	NN_M_DENIED,	  /* flows the policy dropped (nanami_abi.h "Denied flows") */
 	NN_M_DENIED_TAGS, /* nn_denied's tags: a line a group of its sets */
 	NN_M_COUNT,
 };

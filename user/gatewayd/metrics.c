@@ -200,8 +200,8 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 			/* Sets of entries per CPU; only the live epoch's count. */
 			cap = nn_denied_capacity(info.max_entries, libbpf_num_possible_cpus());
 			if (nn_live_epoch(dp, &epoch) ||
-			    nn_denied_count(dp->map_fd[m[i].id], dp->map_fd[NN_M_DENIED_TAGS], epoch,
-					    &n))
+			    nn_denied_count(dp->map_fd[m[i].id], dp->map_fd[NN_M_DENIED_TAGS],
+					    epoch, &n))
 				n = 0;
 		} else {
 			n = nn_map_count(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
