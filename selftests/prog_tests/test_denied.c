@@ -595,6 +595,23 @@ static struct nn_denied *only_entry(struct tables *m, uint32_t *cpu, int *way)
 	return d;
 }
 
+/* A table of one set a CPU (@one) that remembered alice -> db tcp/22 (D,
+ * default deny) from its first packet, mapped into @m: D's entry, its CPU
+ * into *@cpu and way into *@way. */
+static struct nn_denied *one_remembered(struct dpt *one, struct tables *m, uint32_t *cpu, int *way)
+{
+	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus();
+	struct nn_apply_result res;
+	struct pb b;
+
+	assert_int_equal(dpt_open_tables(one, NN_FRAMING_L3, 0, NN_DENIED_WAYS * ncpu), 0);
+	assert_int_equal(dpt_apply(one, mf_base, &res), 0);
+	expect(run_on(one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	tables_map(one, m);
+	return only_entry(m, cpu, way);
+}
+
 /*
  * A tag is a hint, never a verdict. nn_denied of one set a CPU: alice ->
  * db tcp/22 (default deny) is remembered; its way's tag is then rewritten to
@@ -608,10 +625,9 @@ static struct nn_denied *only_entry(struct tables *m, uint32_t *cpu, int *way)
  */
 static void test_tag_match_other_key_never_drops(void **state)
 {
-	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus(), c = 0;
 	struct nn_flow_key kp;
-	struct nn_apply_result res;
 	struct dpt_result r;
+	uint32_t c = 0;
 	struct nn_denied *d;
 	struct tables m;
 	struct dpt one;
@@ -620,12 +636,7 @@ static void test_tag_match_other_key_never_drops(void **state)
 	int w = 0;
 
 	(void)state;
-	assert_int_equal(dpt_open_tables(&one, NN_FRAMING_L3, 0, NN_DENIED_WAYS * ncpu), 0);
-	assert_int_equal(dpt_apply(&one, mf_base, &res), 0);
-	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 0);
-	tables_map(&one, &m);
-	d = only_entry(&m, &c, &w);
+	d = one_remembered(&one, &m, &c, &w);
 	/* P's key from D's: the ports are in host order (flow.bpf.h
 	 * nn_flow_key_make), db's 22 becomes 5432 and alice's source port
 	 * the first from 40000 whose tag differs from D's (a tag of 15 bits:
@@ -673,9 +684,7 @@ static void test_tag_match_other_key_never_drops(void **state)
  */
 static void test_stale_tag_replaced(void **state)
 {
-	uint32_t ncpu = (uint32_t)libbpf_num_possible_cpus(), c = 0;
-	struct nn_apply_result res;
-	struct nn_denied *d;
+	uint32_t c = 0;
 	struct tables m;
 	struct dpt one;
 	struct pb b;
@@ -683,17 +692,11 @@ static void test_stale_tag_replaced(void **state)
 	int w = 0;
 
 	(void)state;
-	assert_int_equal(dpt_open_tables(&one, NN_FRAMING_L3, 0, NN_DENIED_WAYS * ncpu), 0);
-	assert_int_equal(dpt_apply(&one, mf_base, &res), 0);
-	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
-	       NN_R_ACL_DEFAULT_DENY, 0);
-	tables_map(&one, &m);
-	d = only_entry(&m, &c, &w);
+	one_remembered(&one, &m, &c, &w);
 	tag = m.tag[c].t[w];
 	memset(&m.set[c], 0, sizeof(m.set[c]));
 	m.tag[c].t[0] = (uint16_t)(tag | NN_DENIED_TAG_REF);
 	m.tag[c].t[1] = (uint16_t)(tag | NN_DENIED_TAG_REF);
-	(void)d;
 	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
 	       NN_R_ACL_DEFAULT_DENY, 0);
 	assert_int_equal(denied_entries(&one), 0);
