@@ -35,6 +35,8 @@ const volatile __u32 nn_srcf_lines = 0;
  * (nanami_abi.h "Flow table"): the loader sets both. */
 const volatile __u32 nn_flow_mask = 0;
 const volatile __u64 nn_flow_seed = 0;
+/* nn_denied's sets a CPU (a power of two); 0: nothing is remembered */
+const volatile __u32 nn_denied_sets = 0;
 const volatile __u8 nn_record_last = 0; /* write nn_last (tests, explain) */
 const volatile __u8 nn_dry_run = 0;	/* judge only: no flow, counter or event writes */
 

@@ -112,34 +112,32 @@ struct {
 } nn_flows SEC(".maps");
 
 /* Flows the policy dropped, remembered (nanami_abi.h "Denied flows"): a
- * table of their own, so a flood of distinct denied flows evicts only these,
- * never a live flow. Per-CPU LRU lists: a flood's inserts take
- * no global lock, and evict only the flooding CPU's share (the loader sizes
- * it; docs/datapath.md "A denied flow remembered"). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(map_flags, BPF_F_NO_COMMON_LRU);
-	__uint(max_entries, NN_DEF_MAX_DENIED);
-	__type(key, struct nn_flow_key);
-	__type(value, struct nn_denied);
-} nn_denied SEC(".maps");
-
-/* Admission to nn_denied: per CPU, the fingerprint of the last denied flow
- * seen at each of NN_DENIED_SEEN slots (a direct-mapped table). A denied
- * flow is remembered on its second denial on a CPU, so a spray of distinct
- * denied flows (each seen once) pays a line of this table, not an LRU
- * insert (docs/datapath.md "A denied flow remembered"). Every flow miss
- * reads a random slot, so the table is a plain array cut into one region
- * per possible CPU (nanami_abi.h NN_DENIED_SEEN; the loader sizes it):
- * its lookup is an address computation and one line, where a per-CPU
- * array's first loads the slot's per-CPU pointer from a 512 KB table, a
- * second random line (docs/datapath.md "Session 12"). */
+ * table of its own, so a flood of distinct denied flows evicts only these,
+ * never a live flow. A region of nn_denied_sets sets a possible CPU (the
+ * loader sizes it): no lock, no LRU list, no insert but one line written;
+ * a hit reads one line (or two: the flow's second set). Mmapable so that
+ * its values start on a page: every set is an aligned pair of lines.
+ * docs/datapath.md "Session 15 (spray15)". */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, NN_DENIED_SEEN);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NN_DEF_MAX_DENIED / NN_DENIED_WAYS);
 	__type(key, __u32);
-	__type(value, __u32);
-} nn_denied_seen SEC(".maps");
+	__type(value, struct nn_denied_set);
+} nn_denied SEC(".maps");
+
+/* nn_denied's tags (nanami_abi.h "nn_denied_tags"): a line a group of 16
+ * sets, so that a flow-table miss reads one line of a region 32 times
+ * smaller than nn_denied's and an entry only where a tag matches. Sized
+ * with nn_denied by the loader; pinned with it (the two describe one
+ * cache). docs/datapath.md "Session 15 (spray15b)". */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, NN_DEF_MAX_DENIED / NN_DENIED_WAYS / NN_DENIED_GROUP);
+	__type(key, __u32);
+	__type(value, struct nn_denied_tags);
+} nn_denied_tags SEC(".maps");
 
 /* First-fragment verdicts that later fragments follow. */
 struct {
@@ -314,10 +312,11 @@ struct nn_scratch {
 	__u32 ft_seq;
 	__u32 ft_dirty; /* ft_val changed: nn_ft_commit() writes it back */
 	struct nn_flow ft_val __attribute__((aligned(8))); /* copied by words */
-	/* A denied flow's entry for nn_denied (fk is its key): written
-	 * only after a judge dropped the packet, when fv is not needed. */
-	struct nn_denied dv;
-	__u32 dseen; /* nn_denied_seen's key for this packet */
+	/* nn_denied's tag line and two sets for fk (denied.bpf.h): the map
+	 * keys, and the two sets' places in the line's group. */
+	__u32 dline;
+	__u32 dset[2];
+	__u32 doff[2];
 };
 
 /* The key of nn_scratch's one entry, in .rodata: no stack needed. */

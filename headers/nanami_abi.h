@@ -40,7 +40,9 @@
 #define NN_DEF_MAX_CELLS 524288
 #define NN_DEF_MAX_FLOWS 1048576
 #define NN_DEF_MAX_FRAGS 65536
-#define NN_DEF_MAX_DENIED 131072 /* nn_denied: flows the policy dropped, remembered */
+/* nn_denied: flows the policy dropped, remembered: entries of 64 bytes, all
+ * CPUs' (16 MB, what the LRU table of 131,072 128-byte elements took) */
+#define NN_DEF_MAX_DENIED 262144
 
 /* ---- Drop reasons: stable enum, names in nn_reason_name() (user/lib/names.c) ---- */
 enum nn_reason {
@@ -424,11 +426,11 @@ static inline __u32 nn_flow_tag(__u64 h)
 }
 
 /*
- * ---- Denied flows (nn_denied, LRU) ----
+ * ---- Denied flows (nn_denied: a cache per CPU of 64-byte entries) ----
  * A flow the policy dropped, remembered so that its next packets cost the
- * flow lookup, this lookup and the counting (docs/datapath.md "A denied
- * flow remembered"). A table of its own: a flood of distinct denied flows
- * evicts only entries of this table, never a live flow of nn_flows.
+ * flow lookup, this entry's line and the counting (docs/datapath.md "A
+ * denied flow remembered"). A table of its own: a flood of distinct denied
+ * flows evicts only entries of this table, never a live flow of nn_flows.
  *
  * Key: the packet's canonical nn_flow_key with side = NN_DENIED_SIDE(dir,
  * is_b): the hook's direction and which end sent it. The verdict of steps 1
@@ -436,36 +438,83 @@ static inline __u32 nn_flow_tag(__u64 h)
  * source, destination, protocol and port and on the policy generation
  * only; so a packet with the same key, side and epoch would be judged the
  * same, and a packet from the other end (a spoofed reply, a packet of
- * another direction) never meets an entry another sender made.
+ * another direction) never meets an entry another sender made. The whole
+ * key is compared: a colliding flow never takes another's judgement.
+ *
+ * Layout: an array (mmapable, so its values start on a page) of sets of
+ * NN_DENIED_WAYS entries, one 64-byte line each, cut into a region of
+ * nn_denied_sets sets per possible CPU (a power of two; the loader sizes
+ * it from --max-denied): CPU c's set i is element c * sets + i. A flow may
+ * live in two sets of one group of its CPU's region (nn_denied_tags
+ * below), so a round-robin working set as large as half the region still
+ * finds a way (docs/datapath.md "Session 15 (spray15)", "(spray15b)"). An
+ * entry is live when its way's tag is not 0 and its side is not 0 (no key
+ * has side 0).
  *
  * Value: what the judgement gave, to count the drop exactly as the full
  * judge does, under the epoch it was reached in: any other epoch (a
  * generation flip, a revocation, a host-address change) and the entry is
  * stale, so a flip invalidates every entry at once.
  */
-/* nn_denied_seen's slots a CPU (a power of two): the admission table,
- * 256 KB a CPU: a working set of denied flows far below it is admitted.
- * One plain array cut into a region per possible CPU, as the counters
- * ("Counter layout"): CPU c's slot i is entry c * NN_DENIED_SEEN + i. */
-#define NN_DENIED_SEEN 65536
+#define NN_DENIED_WAYS 2
 
 #define NN_DENIED_SIDE(dir, is_b) ((__u8)(1 + 2 * (dir) + ((is_b)&1)))
 
 struct nn_denied {
-	__u32 epoch;	/* the live epoch it was judged under */
-	__u32 reason;	/* enum nn_reason: a drop */
-	__u32 rule;	/* deciding rule index, NN_NONE32 */
-	__u32 dev_slot; /* the overlay end's counter slot, NN_NONE32 */
-	__u32 tenant;	/* of the overlay end (events) */
+	struct nn_flow_key key; /* side != 0; side 0: an empty entry */
+	__u32 epoch;		/* the live epoch it was judged under */
+	__u32 rule;		/* deciding rule index, NN_NONE32 */
+	__u32 dev_slot;		/* the overlay end's counter slot, NN_NONE32 */
+	__u32 tenant;		/* of the overlay end (events) */
 	__u32 network;
+	__u8 reason;   /* enum nn_reason: a drop (NN_R_MAX < 256) */
 	__u8 src_kind; /* as struct nn_verdict */
 	__u8 dst_kind;
-	__u8 pad[2];
-	/* Pads the LRU element to 128 bytes (the kernel's 48-byte header,
-	 * the key's 40, this value's 40): elements of a preallocated table
-	 * then start every 128 bytes, one aligned pair of lines each. */
-	__u32 pad2[3];
+	__u8 pad; /* the second-chance mark is the tag's (nn_denied_tags) */
+} __attribute__((aligned(64)));
+
+struct nn_denied_set {
+	struct nn_denied e[NN_DENIED_WAYS];
 };
+
+/*
+ * nn_denied_tags: a line of tags a group of NN_DENIED_GROUP sets (fewer when
+ * a region has fewer sets: then one group), one 16-bit tag a way, so that a
+ * flow's candidate ways are known from ONE line of a region 32 times smaller
+ * than the entries' (256 KB a CPU by default, against 8 MB): a flow's two
+ * sets are chosen inside one group. A flow-table miss reads that line only;
+ * an entry's line is read only where a tag matches, and written only when
+ * a judgement is remembered (its tag after it). The tag is a hint: the
+ * entry's whole key and epoch still decide, so a colliding or stale tag
+ * costs a line, never a verdict. CPU c's group g is element c * groups + g;
+ * way w of the group's set i has tag t[i * NN_DENIED_WAYS + w]: bits 0-14
+ * from the hash (never 0), NN_DENIED_TAG_REF set when the entry was hit
+ * since an insert last passed it (second chance); 0: a free way.
+ */
+#define NN_DENIED_GROUP 16
+#define NN_DENIED_TAG_MASK 0x7fffu
+#define NN_DENIED_TAG_REF 0x8000u
+
+struct nn_denied_tags {
+	__u16 t[NN_DENIED_GROUP * NN_DENIED_WAYS];
+} __attribute__((aligned(64)));
+
+/* The tag of hash @h (nn_denied_hash()): bits 48-62, never 0 (free). Sets
+ * take bits 0-31 (the group) and 32-39 (the sets in it): independent. */
+static inline __u16 nn_denied_tag(__u64 h)
+{
+	__u16 t = (__u16)((h >> 48) & NN_DENIED_TAG_MASK);
+
+	return t ? t : 1;
+}
+
+/* The hash that places key @k (side set) in its region: the flow table's
+ * under another seed, so a denied flow's sets and its flow bucket are
+ * unrelated. Shared by the programs and user space (the tests). */
+static inline __u64 nn_denied_hash(const struct nn_flow_key *k, __u64 flow_seed)
+{
+	return nn_flow_hash(k, flow_seed ^ 0x5bd1e9955bd1e995ull);
+}
 
 /* nn_flow.end: epoch << 32 | dirs (1 << enum nn_dir) << 30 | kind (enum
  * nn_addr_kind, 2 bits) << 28 | counter slot (28 bits; all ones: none). */

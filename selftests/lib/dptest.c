@@ -16,6 +16,7 @@
 
 #include "dptest.h"
 #include "dp/cache.h"
+#include "dp/denied.h"
 #include "dp/flowtab.h"
 #include "lib/log.h"
 
@@ -349,7 +350,8 @@ int dpt_flush_state(struct dpt *t)
 	int err;
 
 	err = nn_flow_clear_tests_only(t->dp->map_fd[NN_M_FLOWS]) ?:
-		      flush_map(t->dp->map_fd[NN_M_DENIED]);
+		      nn_denied_clear_tests_only(t->dp->map_fd[NN_M_DENIED],
+						 t->dp->map_fd[NN_M_DENIED_TAGS]);
 	return err ?: flush_map(t->dp->map_fd[NN_M_FRAGS]);
 }
 

@@ -301,6 +301,8 @@ static int cache_load(struct scale_ctx *s)
 		c[i]->rodata->nn_srcf_lines = nn_srcf_lines_for(&s->dp->opts.cap);
 		c[i]->rodata->nn_flow_mask = nn_flow_buckets_for(&s->dp->opts.cap) - 1;
 		c[i]->rodata->nn_flow_seed = s->dp->flow_seed;
+		c[i]->rodata->nn_denied_sets =
+			nn_denied_sets_for(&s->dp->opts.cap, libbpf_num_possible_cpus());
 		c[i]->rodata->nn_dry_run = i == 0;
 		bpf_map__set_max_entries(c[i]->maps.bench_pairs, BENCH_MAX_PAIRS);
 		err = nn_dp_share_maps(c[i]->obj, s->dp);
@@ -854,7 +856,8 @@ int bench_run_lookup(struct bench_env *env, struct bench_lk *lk)
 	bpf_map__set_max_entries(skel->maps.bench_ctr_percpu, n);
 	bpf_map__set_max_entries(skel->maps.bench_ctr_line, n * (uint32_t)(ncpu > 0 ? ncpu : 1));
 	bpf_map__set_max_entries(skel->maps.bench_seen_line,
-				 NN_DENIED_SEEN * (uint32_t)(ncpu > 0 ? ncpu : 1));
+				 bpf_map__max_entries(skel->maps.bench_seen_percpu) *
+					 (uint32_t)(ncpu > 0 ? ncpu : 1));
 	skel->data->bench_n = n;
 	err = bench_lookup__load(skel);
 	for (i = 0; i < n && !err; i++) {

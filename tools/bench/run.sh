@@ -63,6 +63,11 @@ else
 fi
 
 [ -n "${BENCH_VETH_SCALES:-}" ] && read -ra VETH_SCALES <<<"$BENCH_VETH_SCALES"
+# One comparison alone: BENCH_VARIANTS ("deny:65536:1") and BENCH_VETH_CONFIGS
+# ("xdp_drop:0 ours_xdp:100000 alt_xdp:100000 nft_eq:100000"); alt_xdp/alt_tc
+# (alt2_*) are ours from another build's daemon, BENCH_ALT_GWD (BENCH_ALT2_GWD):
+# an A/B (A/B/C) in one run.
+[ -n "${BENCH_VARIANTS:-}" ] && read -ra VARIANTS <<<"$BENCH_VARIANTS"
 [ -n "${BENCH_CTL_SCALES:-}" ] && read -ra CTL_SCALES <<<"$BENCH_CTL_SCALES"
 [ "$(id -u)" = 0 ] || { echo "run.sh: needs root (BPF, namespaces)" >&2; exit 1; }
 [ -x "$BIN" ] && [ -x "$GWD" ] || { echo "run.sh: build first (make)" >&2; exit 1; }
@@ -149,7 +154,7 @@ COUNT_PINS=()
 COUNT_CMDS=()
 NFT_COUNT="nsenter --net=/run/netns/$NS_GW nft list counters 2>/dev/null | grep -o 'packets [0-9]*' | awk '{s+=\$2} END {print s+0}'"
 gw_config() {
-	local cfg=$1 n=${2:-0} hook
+	local cfg=$1 n=${2:-0} hook gwd
 	gw_clear
 	COUNT_PINS=("$PIN/sink/cnt")
 	COUNT_CMDS=()
@@ -163,13 +168,18 @@ gw_config() {
 		COUNT_PINS+=("$PIN/gwx/cnt") ;;
 	no_filter)
 		in_ns "$NS_GW" "$BIN" attach count_pass eth0 "$PIN/gwp" || return 1 ;;
-	ours_xdp|ours_tc)
-		hook=${cfg#ours_}
+	ours_xdp|ours_tc|alt_xdp|alt_tc|alt2_xdp|alt2_tc)
+		hook=${cfg#*_}
+		gwd=$GWD
+		case "$cfg" in
+		alt_*) gwd=${BENCH_ALT_GWD:?alt_$hook needs BENCH_ALT_GWD} ;;
+		alt2_*) gwd=${BENCH_ALT2_GWD:?alt2_$hook needs BENCH_ALT2_GWD} ;;
+		esac
 		gw_policy "$n" || return 1
 		# As in production: the controller loads, applies and attaches.
 		# TC: an XDP_PASS program gives the veth NAPI (live frames need it).
 		[ "$hook" = tc ] && { in_ns "$NS_GW" "$BIN" attach count_pass eth0 "$PIN/gwp" || return 1; }
-		in_ns "$NS_GW" "$GWD" --iface eth0 --assignments "$TMP/policy$n.json" --once \
+		in_ns "$NS_GW" "$gwd" --iface eth0 --assignments "$TMP/policy$n.json" --once \
 			--framing eth --hook "$hook" --wg none --nat off --bpffs "$PIN/gw" \
 			--state-dir "$TMP/state" --max-devices $((n + 1024)) --max-rules $((n + 1024)) \
 			--max-prefixes $((2 * n + 4096)) --max-cells $((16 * n + 4096)) \
@@ -214,6 +224,7 @@ veth_run() {
 
 veth_configs() {
 	local n
+	[ -n "${BENCH_VETH_CONFIGS:-}" ] && { echo "$BENCH_VETH_CONFIGS"; return; }
 	echo "xdp_drop:0" "tc_drop:0" "no_filter:0"
 	for n in "${VETH_SCALES[@]}"; do echo "ours_xdp:$n" "ours_tc:$n" "nft_eq:$n"; done
 	echo "nft_linear:$LINEAR_SCALE"

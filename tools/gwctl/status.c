@@ -14,6 +14,7 @@
 #include <bpf/libbpf.h>
 #include <xdp/libxdp.h>
 
+#include "dp/denied.h"
 #include "dp/flowtab.h"
 #include "gwctl.h"
 
@@ -361,6 +362,14 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 
 			cap[i] = (uint32_t)nn_flow_capacity(max);
 			nn_flow_count(g->fd[NN_M_FLOWS], &n);
+			used[i] = (long)n;
+			continue;
+		}
+		if (usage_maps[i].id == NN_M_DENIED) {
+			uint64_t n = 0;
+
+			cap[i] = (uint32_t)nn_denied_capacity(max, libbpf_num_possible_cpus());
+			nn_denied_count(g->fd[NN_M_DENIED], g->fd[NN_M_DENIED_TAGS], epoch, &n);
 			used[i] = (long)n;
 			continue;
 		}

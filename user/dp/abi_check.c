@@ -36,7 +36,8 @@ _Static_assert(sizeof(struct nn_flow_bucket) == 640, "nn_flow_bucket: ten whole 
 _Static_assert(offsetof(struct nn_flow_bucket, seen) == 64 &&
 		       offsetof(struct nn_flow_bucket, slot) == 128,
 	       "nn_flow_bucket: tags and seqs, then the times, each one line");
-_Static_assert(sizeof(struct nn_denied) == 40, "nn_denied: a 128-byte LRU element");
+_Static_assert(sizeof(struct nn_denied) == 64, "nn_denied: an entry is one line");
+_Static_assert(sizeof(struct nn_denied_set) == 64 * NN_DENIED_WAYS, "nn_denied_set: whole lines");
 _Static_assert(sizeof(struct nn_frag_key) == 40, "nn_frag_key");
 _Static_assert(sizeof(struct nn_frag) == 16, "nn_frag");
 _Static_assert(sizeof(struct nn_local_key) == 16, "nn_local_key");

@@ -64,14 +64,14 @@ const char *const nn_map_names[NN_M_COUNT] = {
 	[NN_M_FLOWRL] = "nn_flowrl",
 	[NN_M_CELLS4] = "nn_cells4",
 	[NN_M_SRCF] = "nn_srcf",
-	[NN_M_DENIED] = "nn_denied",
-	[NN_M_DENIED_SEEN] = "nn_denied_seen",
+	[NN_M_DENIED] = "nn_denied",	       /* a cache per CPU: pinned, sized by the loader */
+	[NN_M_DENIED_TAGS] = "nn_denied_tags", /* its tags: pinned and sized with it */
 };
 
 bool nn_map_is_pinned(enum nn_map_id id)
 {
 	/* Per-CPU working state: a new load starts it empty. */
-	return id != NN_M_LAST && id != NN_M_SCRATCH && id != NN_M_DENIED_SEEN;
+	return id != NN_M_LAST && id != NN_M_SCRATCH;
 }
 
 void nn_capacity_default(struct nn_capacity *cap)
@@ -115,16 +115,17 @@ static int ensure_bpffs(const char *pin_dir)
 static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 {
 	int ncpu = libbpf_num_possible_cpus();
-	uint64_t dev_ctr, rule_ctr, denied_seen;
+	uint64_t dev_ctr, rule_ctr, denied;
 	size_t i;
 
 	if (ncpu <= 0)
 		return ncpu < 0 ? ncpu : -EINVAL;
 	dev_ctr = (uint64_t)ncpu * nn_dev_slots(c);
 	rule_ctr = (uint64_t)ncpu * c->max_rules;
-	/* 2^16 a CPU: below 2^32 for any CPU count the kernel allows. */
-	denied_seen = (uint64_t)ncpu * NN_DENIED_SEEN;
-	if (dev_ctr > UINT32_MAX || rule_ctr > UINT32_MAX)
+	/* A region per possible CPU (nanami_abi.h "Denied flows"); an array
+	 * needs one element even when nothing is remembered. */
+	denied = (uint64_t)ncpu * nn_denied_sets_for(c, ncpu);
+	if (dev_ctr > UINT32_MAX || rule_ctr > UINT32_MAX || denied > UINT32_MAX)
 		return -E2BIG;
 
 	struct {
@@ -140,15 +141,14 @@ static int set_sizes(struct bpf_object *obj, const struct nn_capacity *c)
 		{ "nn_rules", 2 * c->max_rules },
 		{ "nn_flows", nn_flow_buckets_for(c) + 1 },
 		{ "nn_frags", c->max_frags },
-		{ "nn_denied", c->max_denied },
+		{ "nn_denied", denied ? (uint32_t)denied : 1 },
+		{ "nn_denied_tags", denied ? (uint32_t)nn_denied_lines(denied, ncpu) : 1 },
 		{ "nn_dev_ctr", (uint32_t)dev_ctr },
 		{ "nn_flowrl", nn_dev_slots(c) },
 		{ "nn_rule_ctr", (uint32_t)rule_ctr },
 		{ "nn_dev_names", nn_dev_slots(c) },
 		{ "nn_rule_names", c->max_rules },
 		{ "nn_srcf", 2 * (nn_srcf_lines_for(c) + 1) },
-		/* A region per possible CPU (nanami_abi.h NN_DENIED_SEEN). */
-		{ "nn_denied_seen", (uint32_t)denied_seen },
 	};
 
 	for (i = 0; i < sizeof(sz) / sizeof(sz[0]); i++) {
@@ -198,6 +198,9 @@ int nn_capacity_from_maps(const int *map_fd, struct nn_capacity *c)
 		err = max_entries(map_fd[NN_M_DENIED], &c->max_denied);
 		if (err)
 			return err;
+		/* Sets of NN_DENIED_WAYS entries (an older pin, an LRU of
+		 * entries, is refused by the load that reuses it). */
+		c->max_denied *= NN_DENIED_WAYS;
 	}
 	if (addrs % 2 || addrs / 2 < dev_stats + 2 || rules != 2 * rule_hits)
 		return -EINVAL;
@@ -487,6 +490,7 @@ static int open_xdp(struct nn_dp *dp, struct from_overlay_xdp **out)
 	x->rodata->nn_srcf_lines = nn_srcf_lines_for(&dp->opts.cap);
 	x->rodata->nn_flow_mask = nn_flow_buckets_for(&dp->opts.cap) - 1;
 	x->rodata->nn_flow_seed = dp->flow_seed;
+	x->rodata->nn_denied_sets = nn_denied_sets_for(&dp->opts.cap, libbpf_num_possible_cpus());
 	x->rodata->nn_record_last = dp->opts.record_last;
 	x->rodata->nn_dry_run = dp->opts.dry_run;
 	err = nn_dp_share_maps(x->obj, dp);
@@ -549,6 +553,8 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_from->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
 	dp->tc_from->rodata->nn_flow_mask = nn_flow_buckets_for(&opts->cap) - 1;
 	dp->tc_from->rodata->nn_flow_seed = dp->flow_seed;
+	dp->tc_from->rodata->nn_denied_sets =
+		nn_denied_sets_for(&opts->cap, libbpf_num_possible_cpus());
 	dp->tc_from->rodata->nn_record_last = opts->record_last;
 	dp->tc_from->rodata->nn_dry_run = opts->dry_run;
 	err = set_sizes(dp->tc_from->obj, &opts->cap);
@@ -601,6 +607,8 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	dp->tc_into->rodata->nn_srcf_lines = nn_srcf_lines_for(&opts->cap);
 	dp->tc_into->rodata->nn_flow_mask = nn_flow_buckets_for(&opts->cap) - 1;
 	dp->tc_into->rodata->nn_flow_seed = dp->flow_seed;
+	dp->tc_into->rodata->nn_denied_sets =
+		nn_denied_sets_for(&opts->cap, libbpf_num_possible_cpus());
 	dp->tc_into->rodata->nn_record_last = opts->record_last;
 	dp->tc_into->rodata->nn_dry_run = opts->dry_run;
 	err = nn_dp_share_maps(dp->tc_into->obj, dp);

@@ -53,6 +53,32 @@ static inline uint32_t nn_srcf_lines_for(const struct nn_capacity *c)
 	return (uint32_t)l;
 }
 
+/* nn_denied's sets a CPU for @c (the programs' nn_denied_sets): --max-denied
+ * entries over the possible CPUs @ncpu, in sets of NN_DENIED_WAYS, rounded
+ * down to a power of two (the programs mask the hash); 0 when that leaves
+ * none: nothing is remembered. */
+static inline uint32_t nn_denied_sets_for(const struct nn_capacity *c, int ncpu)
+{
+	uint64_t want = ncpu > 0 ? (uint64_t)c->max_denied / NN_DENIED_WAYS / (uint64_t)ncpu : 0,
+		 s = 1;
+
+	if (!want)
+		return 0;
+	while (s * 2 <= want && s < (1u << 24))
+		s <<= 1;
+	return (uint32_t)s;
+}
+
+/* nn_denied_tags' lines for @sets sets of nn_denied over @ncpu CPUs: a line
+ * a group of NN_DENIED_GROUP sets, one group a CPU when a region has fewer
+ * (denied.bpf.h nn_denied_line()). */
+static inline uint64_t nn_denied_lines(uint64_t sets, int ncpu)
+{
+	uint64_t per = ncpu > 0 ? sets / (uint64_t)ncpu : 0;
+
+	return (uint64_t)ncpu * (per > NN_DENIED_GROUP ? per / NN_DENIED_GROUP : 1);
+}
+
 /* The largest --max-flows: 2^22 buckets of NN_FLOW_WAYS, 2.5 GiB; the next
  * power of two (5 GiB) passes an array map's 32-bit size. */
 #define NN_MAX_FLOWS ((uint32_t)NN_FLOW_WAYS << 22)
@@ -112,7 +138,7 @@ enum nn_map_id {
 	NN_M_CELLS4,	  /* small cells and markers (nanami_abi.h "Small cells") */
 	NN_M_SRCF,	  /* the filter of nn_addrs' addresses (nanami_abi.h "Source filter") */
 	NN_M_DENIED,	  /* flows the policy dropped (nanami_abi.h "Denied flows") */
-	NN_M_DENIED_SEEN, /* nn_denied's admission table (per CPU, not pinned) */
+	NN_M_DENIED_TAGS, /* nn_denied's tags: a line a group of its sets */
 	NN_M_COUNT,
 };
 

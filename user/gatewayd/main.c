@@ -110,7 +110,7 @@ static const struct flag {
 	{ "max-cells", "N", O_MAX_CELLS, "map capacity for compiled ACL cells (default 524288)" },
 	{ "max-flows", "N", O_MAX_FLOWS, "flow table size (default 1048576)" },
 	{ "max-denied", "N", O_MAX_DENIED,
-	  "denied flows remembered, dropped without a second judgement (default 131072)" },
+	  "denied flows remembered, dropped without a second judgement (default 262144)" },
 	{ "max-nodes", "N", O_MAX_NODES, "map capacity for overlay nodes (default 1024)" },
 	{ "max-new-flows-per-device", "RATE[/BURST]", O_MAX_NEW_FLOWS,
 	  "new flows and fragment verdicts per second per device (default 1000/4000; 0: off)" },

@@ -16,6 +16,7 @@
 
 #include "dp/apply.h"
 #include "dp/counters.h"
+#include "dp/denied.h"
 #include "dp/flowtab.h"
 #include "dp/underlay.h"
 #include "gatewayd/http.h"
@@ -186,6 +187,7 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		struct bpf_map_info info = {};
 		uint32_t ilen = sizeof(info);
 		uint64_t n, cap;
+		uint32_t epoch = 0;
 
 		if (bpf_obj_get_info_by_fd(dp->map_fd[m[i].id], &info, &ilen))
 			continue;
@@ -193,6 +195,13 @@ static void maps(struct nn_strbuf *b, struct nn_dp *dp, uint32_t slot)
 		if (m[i].id == NN_M_FLOWS) {
 			cap = nn_flow_capacity(info.max_entries);
 			if (nn_flow_count(dp->map_fd[m[i].id], &n))
+				n = 0;
+		} else if (m[i].id == NN_M_DENIED) {
+			/* Sets of entries per CPU; only the live epoch's count. */
+			cap = nn_denied_capacity(info.max_entries, libbpf_num_possible_cpus());
+			if (nn_live_epoch(dp, &epoch) ||
+			    nn_denied_count(dp->map_fd[m[i].id], dp->map_fd[NN_M_DENIED_TAGS],
+					    epoch, &n))
 				n = 0;
 		} else {
 			n = nn_map_count(dp->map_fd[m[i].id], m[i].ksz, m[i].slot_of, slot);
