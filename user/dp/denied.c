@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "dp/array_mmap.h"
 #include "dp/denied.h"
 #include "dp/loader.h"
 #include "nanami_abi.h"
@@ -21,28 +22,6 @@ uint64_t nn_denied_capacity(uint32_t max_entries, int ncpu)
 	if (ncpu <= 0 || max_entries < (uint32_t)ncpu)
 		return 0;
 	return (uint64_t)max_entries * NN_DENIED_WAYS;
-}
-
-/* Map @fd (@prot) when it is an array of @n_want elements (0: any) of
- * @vsize bytes, its elements in *@n; NULL with errno set. */
-static void *table_map(int fd, int prot, uint32_t vsize, uint32_t n_want, uint32_t *n, size_t *len)
-{
-	struct bpf_map_info info = {};
-	uint32_t ilen = sizeof(info);
-	long page = sysconf(_SC_PAGESIZE);
-	void *p;
-
-	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
-		return NULL;
-	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != vsize ||
-	    (n_want && info.max_entries != n_want)) {
-		errno = EPROTO; /* an older pin: the LRU of before session 15 */
-		return NULL;
-	}
-	*n = info.max_entries;
-	*len = ((size_t)info.max_entries * vsize + (size_t)page - 1) & ~((size_t)page - 1);
-	p = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
-	return p == MAP_FAILED ? NULL : p;
 }
 
 /* Both tables mapped (@prot), checked against each other (as many tag lines
@@ -55,11 +34,12 @@ static int tables_map(int fd, int tags_fd, int prot, struct nn_denied_set **t,
 
 	if (ncpu <= 0)
 		return ncpu ?: -EINVAL;
-	*t = table_map(fd, prot, sizeof(**t), 0, sets, len);
+	/* EPROTO: an older pin (the LRU of before session 15) */
+	*t = nn_array_mmap(fd, prot, sizeof(**t), 1, 0, sets, len);
 	if (!*t)
 		return -errno;
-	*g = table_map(tags_fd, prot, sizeof(**g), (uint32_t)nn_denied_lines(*sets, ncpu), lines,
-		       glen);
+	*g = nn_array_mmap(tags_fd, prot, sizeof(**g), 1, (uint32_t)nn_denied_lines(*sets, ncpu),
+			   lines, glen);
 	if (!*g) {
 		err = -errno;
 		munmap(*t, *len);

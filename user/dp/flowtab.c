@@ -15,6 +15,7 @@
 
 #include <bpf/bpf.h>
 
+#include "dp/array_mmap.h"
 #include "dp/flowtab.h"
 
 /* The seed's entry of a table @fd of @buckets buckets: 0, or -errno. */
@@ -86,24 +87,12 @@ int nn_flow_seed_store(int fd, uint32_t buckets, uint64_t seed)
  * them); NULL with errno set. */
 static struct nn_flow_bucket *table_map(int fd, int prot, uint32_t *nb, size_t *len)
 {
-	struct bpf_map_info info = {};
-	uint32_t ilen = sizeof(info);
-	long page = sysconf(_SC_PAGESIZE);
-	void *p;
+	uint32_t n;
+	void *p = nn_array_mmap(fd, prot, sizeof(struct nn_flow_bucket), 2, 0, &n, len);
 
-	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
-		return NULL;
-	if (info.type != BPF_MAP_TYPE_ARRAY || info.value_size != sizeof(struct nn_flow_bucket) ||
-	    info.max_entries < 2) {
-		errno = EPROTO; /* not this version's table: an older pin */
-		return NULL;
-	}
-	*nb = info.max_entries - 1;
-	*len = ((size_t)info.max_entries * sizeof(struct nn_flow_bucket) + (size_t)page - 1) &
-	       ~((size_t)page - 1);
-	p = mmap(NULL, *len, prot, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED)
-		return NULL;
+	if (!p)
+		return NULL; /* EPROTO: not this version's table, an older pin */
+	*nb = n - 1;
 	if (((const struct nn_flow_seed_entry *)(const void *)&((struct nn_flow_bucket *)p)[*nb])
 		    ->layout != NN_FLOW_LAYOUT) {
 		munmap(p, *len);
