@@ -45,12 +45,13 @@ void nn_ftab_free(struct nn_ftab *t);
  * is empty). */
 int nn_ftab_copy(struct nn_ftab *dst, const struct nn_ftab *src);
 
-/* Room for @n entries in a fresh (never written) table, so that filling
- * it neither rehashes nor copies: the applier knows its counts, and at 1M
+/* Room for @want entries and a sixteenth more in a fresh (never written)
+ * table, so that filling it, and the incremental path's first changes
+ * after, neither rehash nor copy: the applier knows its counts, and at 1M
  * devices the doubling rehashed and copied 5M entries along the way. Any
  * other table is left to grow as it would. 0 or -ENOMEM (then @t is as
  * before). */
-int nn_ftab_reserve(struct nn_ftab *t, size_t n);
+int nn_ftab_reserve(struct nn_ftab *t, size_t want);
 
 /* Entry number of @key, or -1. */
 long nn_ftab_find(const struct nn_ftab *t, const void *key);
