@@ -71,7 +71,7 @@ struct run {
 	size_t shifted;	    /* id table entries deletions moved, kept states gone */
 	bool fixed;	    /* no full apply slipped in before a patch */
 	bool small_journal; /* the halves differ by at most the last patch */
-	size_t last_keys; /* the last patch's nn_addrs keys */
+	size_t last_keys;   /* the last patch's nn_addrs keys */
 };
 
 static uint32_t rnd(struct run *r, uint32_t n)
