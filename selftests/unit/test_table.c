@@ -147,11 +147,56 @@ static void test_churn_reuses(void **state)
 	nn_table_free(&t);
 }
 
+/* A reserve of n entries: the n puts after it never move the slots (a
+ * growth would rehash every entry inside one put), whatever the table
+ * held before; the n + 1-th may. Entries put before the reserve survive
+ * its rehash. */
+static void test_reserve_holds(void **state)
+{
+	static const size_t sizes[] = { 0, 1, 42, 43, 44, 1000, 1365, 1366, 5000 };
+	uint32_t k, v;
+	size_t s, i;
+
+	(void)state;
+	for (s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		size_t n = sizes[s], before = n / 3;
+		struct nn_table t;
+		const struct nn_tentry *e0;
+
+		nn_table_init(&t);
+		for (k = 0; k < before; k++) {
+			v = k * 7;
+			assert_int_equal(nn_table_put(&t, &k, sizeof(k), &v, sizeof(v)), 0);
+		}
+		assert_int_equal(nn_table_reserve(&t, n), 0);
+		e0 = t.e;
+		for (; k < n; k++) {
+			v = k * 7;
+			assert_int_equal(nn_table_put(&t, &k, sizeof(k), &v, sizeof(v)), 0);
+			if (t.e != e0)
+				fail_msg("reserve %zu: put %u grew the table", n, k);
+		}
+		for (i = 0; i < n; i++) {
+			const struct nn_tentry *e;
+
+			k = (uint32_t)i;
+			e = nn_table_get(&t, &k, sizeof(k));
+			assert_non_null(e);
+			assert_int_equal(*(const uint32_t *)e->val, k * 7);
+		}
+		/* No more room than the put's own rule would give: a
+		 * reserve is not a way to waste slots. */
+		assert_true(t.cap == 64 || (n + 1) * 3 > t.cap);
+		nn_table_free(&t);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_against_model),
 		cmocka_unit_test(test_churn_reuses),
+		cmocka_unit_test(test_reserve_holds),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

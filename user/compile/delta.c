@@ -572,10 +572,11 @@ struct nn_inc *nn_inc_new(struct nn_policy *p, struct nn_compile_state *cs,
 		goto fail;
 	p->devices = dv;
 	s->dev_cap = nd;
-	/* Room for every reserved device's three entries: no growth (a
-	 * rehash of every slot) inside a change until the devices outgrow
-	 * their reserve too. */
-	if (nn_owners_init(&s->owners, 3 * nd))
+	/* Room for every reserved device's three entries, and its id in
+	 * the id tables: no growth (a rehash of every slot: ~0.1 s at 1M)
+	 * inside a change until the devices outgrow their reserve too. */
+	if (nn_owners_init(&s->owners, 3 * nd) || nn_table_reserve(&s->dev_ids, nd) ||
+	    nn_table_reserve(&s->doc_ids, nd))
 		goto fail;
 	s->cls = calloc(nd, sizeof(*s->cls));
 	s->slot = calloc(nd, sizeof(*s->slot));

@@ -162,11 +162,11 @@ struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t
 	return nn_table_get_h(t, key, klen, nn_hash_bytes(key, klen));
 }
 
-static int grow(struct nn_table *t)
+/* Rehash into @ncap slots (a power of two that holds every entry). */
+static int rehash(struct nn_table *t, size_t ncap)
 {
-	size_t ncap = t->cap ? t->cap * 2 : 64, i;
 	struct nn_tentry *ne = calloc(ncap, sizeof(*ne)), *old = t->e;
-	size_t ocap = t->cap;
+	size_t ocap = t->cap, i;
 
 	if (!ne)
 		return -ENOMEM;
@@ -178,6 +178,23 @@ static int grow(struct nn_table *t)
 	}
 	free(old);
 	return 0;
+}
+
+static int grow(struct nn_table *t)
+{
+	return rehash(t, t->cap ? t->cap * 2 : 64);
+}
+
+int nn_table_reserve(struct nn_table *t, size_t n)
+{
+	size_t ncap = t->cap ? t->cap : 64;
+
+	if (n > SIZE_MAX / 4)
+		return -ENOMEM;
+	/* The put's rule: room while (entries + 1) * 3 <= cap * 2. */
+	while ((n + 1) * 3 > ncap * 2)
+		ncap *= 2;
+	return ncap == t->cap ? 0 : rehash(t, ncap);
 }
 
 int nn_table_put(struct nn_table *t, const void *key, size_t klen, const void *val, size_t vlen)

@@ -45,6 +45,10 @@ uint64_t nn_hash_bytes(const void *p, size_t n);
 void nn_table_init(struct nn_table *t);
 void nn_table_free(struct nn_table *t);
 
+/* Room for @n entries: no put grows the table (a rehash of every slot)
+ * until it holds more. 0, or -ENOMEM. */
+int nn_table_reserve(struct nn_table *t, size_t n);
+
 /* The entry for @key, or NULL. */
 struct nn_tentry *nn_table_get(const struct nn_table *t, const void *key, size_t klen);
 
