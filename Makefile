@@ -33,6 +33,9 @@ TEST_CFLAGS := -Iselftests -Iselftests/lib
 TEST_CFLAGS += -I$(O)/selftests/skel
 BPF_CFLAGS := -g -O2 --target=bpf -mcpu=v3 -Wall -Werror -MMD -MP \
 	-D__TARGET_ARCH_$(ARCH) -Ivmlinux/$(ARCH) -Iheaders -Ibpf
+# --as-needed: each program keeps only the libraries it calls (every
+# program names them all; nanami-gwctl needs 5 of the 12).
+AS_NEEDED := -Wl,--as-needed
 LDLIBS := -lbpf -lxdp -ljansson -lyajl -lnftables -lelf -lz -lcrypto -lcurl -lmnl -lmicrohttpd -lsystemd
 TEST_LDLIBS := $(LDLIBS) -lcmocka
 
@@ -149,7 +152,7 @@ $(O)/nn-cptest: $(call objs,$(CPTEST_SRCS)) $(LIB)
 $(O)/nn-wgtest: $(call objs,$(WGTEST_SRCS)) $(LIB)
 $(BINS):
 	$(call msg,LINK,$@)
-	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) $(AS_NEEDED) -o $@ $^ $(LDLIBS) -lm
 
 $(O)/selftests/%: $(O)/selftests/%.o $(TESTLIB_OBJS) $(LIB)
 	$(call msg,LINK,$@)
