@@ -74,9 +74,16 @@ cp_kill() {
 	return 0
 }
 
+# cp_req METHOD PATH [BODY]: BODY "@FILE" sends FILE's bytes on curl's
+# stdin (a snapshot of a few hundred devices passes the kernel's 128 KiB
+# limit on one argument: "Argument list too long").
 cp_req() {
 	local m=$1 path=$2 body=${3-}
-	if [ -n "$body" ]; then
+	if [ "${body:0:1}" = @ ]; then
+		nn_in "$CP_NODE" curl -sS -f --max-time 5 "${CP_CURL_TLS[@]}" -X "$m" \
+			-H 'Content-Type: application/json' --data-binary @- "$CP_URL$path" \
+			<"${body#@}"
+	elif [ -n "$body" ]; then
 		nn_in "$CP_NODE" curl -sS -f --max-time 5 "${CP_CURL_TLS[@]}" -X "$m" \
 			-H 'Content-Type: application/json' --data-binary "$body" "$CP_URL$path"
 	else

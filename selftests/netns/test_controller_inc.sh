@@ -211,7 +211,7 @@ nn_check "the last-known-good holds the control plane's snapshot" \
 # ---- 3. a gap: the control plane's history restarts 5 generations on ----
 g=$(cp_gen)
 snapshot | jq -c '.' >"$NN_TMP/replace.json"
-cp_req PUT "/admin/v1/snapshot?force_generation=$((g + 5))" "$(cat "$NN_TMP/replace.json")" >/dev/null
+cp_req PUT "/admin/v1/snapshot?force_generation=$((g + 5))" "@$NN_TMP/replace.json" >/dev/null
 nn_check "after a gap (generation $g -> $((g + 5))): enforced" nn_wait_for 10 gen_is $((g + 5))
 nn_check "... through a full snapshot" \
 	grep -qE "event=applied .*generation=$((g + 5)) .*path=full" "$LOG"
