@@ -51,11 +51,16 @@ static __always_inline struct nn_denied_tags *nn_denied_line(struct nn_scratch *
 }
 
 /* Way @i (0-1: set A's, 2-3: set B's) of the flow's four: its tag's index
- * in the line (s->doff: bounded by nn_denied_line). */
+ * in the line (s->doff: bounded by nn_denied_line). The last mask is kept
+ * from the compiler (barrier_var), which proves it redundant: with @i read
+ * from the scratch (nn_denied_find's way, s->down), 6.1's verifier loses
+ * the bound of the OR it folds the sum into, and refuses the line's index. */
 static __always_inline __u32 nn_denied_tix(const struct nn_scratch *s, int i)
 {
-	return ((s->doff[i >> 1] & (NN_DENIED_GROUP - 1)) * NN_DENIED_WAYS + (i & 1)) &
-	       (NN_DENIED_GROUP * NN_DENIED_WAYS - 1);
+	__u32 t = (s->doff[i >> 1] & (NN_DENIED_GROUP - 1)) * NN_DENIED_WAYS + (i & 1);
+
+	barrier_var(t);
+	return t & (NN_DENIED_GROUP * NN_DENIED_WAYS - 1);
 }
 
 /* Way @i's entry when its tag is @tag and it holds key s->fk (the whole key
@@ -118,8 +123,14 @@ static __always_inline int nn_denied_find(struct nn_scratch *s, __u32 epoch, con
 	s->fk.side = 0;
 	/* Only drops are written (a reason of 0 would be a pass): fail
 	 * closed on one all the same. */
-	if (!tl || !d || d->epoch != epoch || d->reason == NN_PASS)
+	if (!tl || !d || d->epoch != epoch || d->reason == NN_PASS) {
+		/* A miss: the judge decides next, and a drop is noted at
+		 * the place just found (nn_denied_note), not found again. */
+		s->dtag = tag;
+		s->down = d ? way : -1;
+		s->dvalid = tl != NULL;
 		return 0;
+	}
 	j->reason = d->reason;
 	j->rule = d->rule;
 	j->dev_slot = d->dev_slot;
@@ -150,15 +161,22 @@ static __always_inline int nn_denied_nfree(const struct nn_scratch *s,
  * it. -1 when all four were hit: each loses its mark and the newcomer is
  * not written, so flows seen once cannot push out flows that repeat. An
  * entry of an older epoch holds its way until then (its tag cannot tell):
- * after a flip, a way is taken at an insert's second pass at most.
+ * after a flip, a way is taken at an insert's second pass at most. Its own
+ * entry is nn_denied_find's answer when it made one (s->dvalid, s->down):
+ * nothing wrote the line since, this CPU's region being its own.
  */
 static __always_inline int nn_denied_slot(struct nn_scratch *s, struct nn_denied_tags *tl,
 					  __u16 tag)
 {
 	int way = -1, i, fa, fb;
 
-	if (nn_denied_own(s, tl, tag, &way))
+	/* nn_denied_find's walk of this key, when it made one */
+	if (s->dvalid) {
+		if (s->down >= 0)
+			return s->down & (2 * NN_DENIED_WAYS - 1);
+	} else if (nn_denied_own(s, tl, tag, &way)) {
 		return way;
+	}
 	fa = nn_denied_nfree(s, tl, 0);
 	fb = nn_denied_nfree(s, tl, 1);
 	for (i = 0; i < 2 * NN_DENIED_WAYS; i++) {
@@ -181,7 +199,9 @@ static __always_inline int nn_denied_slot(struct nn_scratch *s, struct nn_denied
  * direction @dir) under @epoch, from its first denial: an insert writes the
  * entry's line, then its tag. Called only with the judge's own verdict,
  * before nn_remember: a [flow_limit] refusal is the bucket's, not the
- * policy's, and is never remembered.
+ * policy's, and is never remembered. The key's place is nn_denied_find's
+ * when it looked this packet up (s->dvalid): a judged new flow hashes its
+ * key once; a packet whose stale flow entry skipped the find hashes here.
  */
 static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, const __u8 dir,
 					   int is_b, struct nn_judgement *j)
@@ -197,7 +217,13 @@ static __always_inline void nn_denied_note(struct nn_scratch *s, __u32 epoch, co
 	if (nn_dry_run || j->reason == NN_PASS || !nn_denied_sets)
 		return;
 	s->fk.side = NN_DENIED_SIDE(dir, is_b);
-	tl = nn_denied_line(s, &tag);
+	if (s->dvalid) {
+		/* nn_denied_find's line and sets for this key: no second hash */
+		tag = s->dtag;
+		tl = bpf_map_lookup_elem(&nn_denied_tags, &s->dline);
+	} else {
+		tl = nn_denied_line(s, &tag);
+	}
 	if (tl)
 		way = nn_denied_slot(s, tl, tag);
 	set = way >= 0 ? bpf_map_lookup_elem(&nn_denied, &s->dset[(way >> 1) & 1]) : NULL;

@@ -317,6 +317,15 @@ struct nn_scratch {
 	__u32 dline;
 	__u32 dset[2];
 	__u32 doff[2];
+	/* What nn_denied_find learnt of fk for nn_denied_note, so that a
+	 * judged new flow hashes its key and walks its ways once: fk's tag,
+	 * its own way (-1: none) and dvalid, 1 while they describe this
+	 * packet's fk (cleared at every packet's start: a packet that never
+	 * reaches nn_denied_find, such as one whose flow entry was stale,
+	 * must not take an earlier packet's). */
+	__u16 dtag;
+	__s8 down;
+	__u8 dvalid;
 };
 
 /* The key of nn_scratch's one entry, in .rodata: no stack needed. */

@@ -329,8 +329,10 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 	 * identity passes step 1, so none is looked up. The verdict is the
 	 * one nn_check_src / nn_check_dst give an unknown address. */
 	s = bpf_map_lookup_elem(&nn_scratch, &nn_scratch_key);
-	if (s)
+	if (s) {
 		s->ft_dirty = 0; /* no flow of an earlier packet is written back */
+		s->dvalid = 0;	 /* nor its denied-cache place used */
+	}
 	if (nn_srcf_absent(epoch, dir == NN_DIR_FROM_OVERLAY ? p.src : p.dst, s)) {
 		j.reason = dir == NN_DIR_FROM_OVERLAY ? NN_R_SPOOF : NN_R_UNKNOWN_DST;
 		return nn_finish(c, &p, &j, epoch);

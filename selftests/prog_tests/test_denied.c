@@ -15,6 +15,7 @@
  * - a flow whose sets are another's (a hash collision) never takes the
  *   other's judgement: the whole key is compared, also where its tag
  *   (nn_denied_tags) matches; a tag whose way holds no entry is replaced;
+ *   a flow's own stale entry is replaced in its way;
  * - a generation flip makes every entry stale at once: a rule that now
  *   allows the flow passes its next packet; a revoked device's next packet
  *   is [revoked]; back to the first policy, the flow is denied again;
@@ -709,6 +710,46 @@ static void test_stale_tag_replaced(void **state)
 	dpt_close(&one);
 }
 
+/*
+ * A flow's own entry, stale after two flips, is replaced in place: the way
+ * nn_denied_find found it in is the way nn_denied_note writes (the find's
+ * walk kept in the scratch, not walked again). nn_denied of one set a CPU:
+ * alice -> db tcp/22 (D) remembered under the base policy; open22 and back
+ * (D never sent between: no flow); D is judged again, and its entry is still
+ * the only live way, its tag the one it had, the other way free; the next
+ * packet is a hit. A note that forgets the find's answer takes the free way
+ * (two live ways: the stale entry's key is D's, so it counts).
+ */
+static void test_stale_own_entry_in_place(void **state)
+{
+	struct dt *d = *state;
+	struct nn_policy *open22 = mf_variant(d->mf, "\"5432\"", "\"22\"");
+	struct nn_apply_result res;
+	uint32_t c = 0, c2 = 0;
+	struct tables m;
+	struct dpt one;
+	struct pb b;
+	uint16_t tag;
+	int w = 0, w2 = 0;
+
+	one_remembered(&one, &m, &c, &w);
+	tag = m.tag[c].t[w] & NN_DENIED_TAG_MASK;
+	assert_int_equal(dpt_apply(&one, open22, &res), 0);
+	assert_int_equal(dpt_apply(&one, mf_base, &res), 0);
+	assert_true(res.flipped);
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 0);
+	only_entry(&m, &c2, &w2);
+	assert_int_equal(c2, c);
+	assert_int_equal(w2, w);
+	assert_int_equal(m.tag[c].t[w] & NN_DENIED_TAG_MASK, tag);
+	assert_int_equal(m.tag[c].t[!w], 0);
+	expect(run_on(&one, FROM, NN_HOOK_XDP, mf_tcp(&b, ALICE6, DB6, 40000, 22, SYN), NULL),
+	       NN_R_ACL_DEFAULT_DENY, 1);
+	tables_unmap(&m);
+	dpt_close(&one);
+}
+
 /* Send @b once on CPU @cpu (the fast run: no verdict readback, which is
  * CPU 0's nn_last). 0, -1 when the process cannot run there (nothing ran),
  * -2 when the run failed or passed the packet. */
@@ -809,6 +850,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tag_match_other_key_never_drops, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_stale_tag_replaced, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stale_own_entry_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_every_cpu_region, setup, teardown),
 	};
 

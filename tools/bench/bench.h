@@ -96,11 +96,19 @@ void bench_gen_free(struct bench_gen *g);
 
 enum bench_l4 { BENCH_TCP = 6, BENCH_UDP = 17 };
 
-/* An IPv6 or IPv4 (family from the text) TCP SYN or UDP packet with
- * @payload bytes, starting at L3, or at L2 when @eth. Lengths are right;
- * checksums are not computed (no program reads them). Returns the length,
- * 0 on a bad address or mixed families. */
-size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4, uint16_t sport,
-		 uint16_t dport, size_t payload);
+/* The TCP flags of a flow's opening packet and of its packets once the
+ * handshake is done (pktbuild.h's PB_TCP_*): an established case sends
+ * what an established flow carries, not its opening SYN again. */
+#define BENCH_TCP_OPEN 0x02  /* SYN */
+#define BENCH_TCP_REPLY 0x12 /* SYN|ACK: the responder's first packet */
+#define BENCH_TCP_EST 0x10   /* ACK */
+
+/* An IPv6 or IPv4 (family from the text) TCP packet with flags @tcp_flags
+ * (ignored for UDP) or UDP packet with @payload bytes, starting at L3, or
+ * at L2 when @eth. Lengths are right; checksums are not computed (no
+ * program reads them). Returns the length, 0 on a bad address or mixed
+ * families. */
+size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4,
+		 uint8_t tcp_flags, uint16_t sport, uint16_t dport, size_t payload);
 
 #endif /* NANAMI_BENCH_H */

@@ -9,8 +9,12 @@
 #include "bench.h"
 #include "pktbuild.h"
 
-size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4, uint16_t sport,
-		 uint16_t dport, size_t payload)
+_Static_assert(BENCH_TCP_OPEN == PB_TCP_SYN && BENCH_TCP_EST == PB_TCP_ACK &&
+		       BENCH_TCP_REPLY == (PB_TCP_SYN | PB_TCP_ACK),
+	       "bench.h names pktbuild.h's flags");
+
+size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l4,
+		 uint8_t tcp_flags, uint16_t sport, uint16_t dport, size_t payload)
 {
 	struct pb b;
 
@@ -18,7 +22,7 @@ size_t bench_pkt(uint8_t *buf, bool eth, const char *src, const char *dst, int l
 	if (eth)
 		pb_eth(&b);
 	if (l4 == BENCH_TCP)
-		pb_tcp(&b, sport, dport, PB_TCP_SYN); /* the opening packet of a flow */
+		pb_tcp(&b, sport, dport, tcp_flags);
 	else
 		pb_udp(&b, sport, dport);
 	pb_payload(&b, payload);

@@ -23,6 +23,8 @@
 #include "bench_main.h"
 #include "bench_parse.skel.h"
 #include "dp/apply.h"
+#include "dp/flowtab.h"
+#include "lib/addr.h"
 #include "from_overlay_tc.skel.h"
 #include "from_overlay_xdp.skel.h"
 #include "into_overlay_tc.skel.h"
@@ -239,41 +241,57 @@ static uint64_t drops(const struct nn_dp *dp, uint32_t reason)
 }
 
 /* ---- packets ---- */
-static size_t make_pkt(enum bench_pk pk, const struct bench_pick *p, uint8_t *buf)
+/* The TCP flags case @pk sends: an ACK on a recorded flow (what an
+ * established flow carries; the SYN that opened it went through
+ * open_flow / cache_prepare), the opening SYN everywhere else (new flows,
+ * drops: what a sender repeats while it gets no answer). */
+static uint8_t pk_tcp_flags(enum bench_pk pk)
+{
+	return pk == PK_EST || pk == PK_INTO_EST || pk == PK_RAND_EST ? BENCH_TCP_EST :
+									BENCH_TCP_OPEN;
+}
+
+/* Case @pk's packet with TCP flags @fl (UDP: ignored). */
+static size_t make_pkt_as(enum bench_pk pk, const struct bench_pick *p, uint8_t *buf, uint8_t fl)
 {
 	bool eth = bopts.framing == NN_FRAMING_ETH;
 
 	switch (pk) {
 	case PK_SPOOF:
-		return bench_pkt(buf, eth, p->spoof, p->res, BENCH_TCP, 40000, 5432, 0);
+		return bench_pkt(buf, eth, p->spoof, p->res, BENCH_TCP, fl, 40000, 5432, 0);
 	case PK_ACL:
-		return bench_pkt(buf, eth, p->a, p->c, BENCH_TCP, 40000, 22, 0);
+		return bench_pkt(buf, eth, p->a, p->c, BENCH_TCP, fl, 40000, 22, 0);
 	case PK_NEW:
-		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, 40001, 5432, 0);
+		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, fl, 40001, 5432, 0);
 	case PK_EST:
-		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, 40002, 5432, 0);
+		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, fl, 40002, 5432, 0);
 	case PK_EGRESS:
-		return bench_pkt(buf, eth, p->a, p->net, BENCH_TCP, 40003, 443, 0);
+		return bench_pkt(buf, eth, p->a, p->net, BENCH_TCP, fl, 40003, 443, 0);
 	case PK_INTO_UNKNOWN:
-		return bench_pkt(buf, eth, p->net, p->spoof, BENCH_TCP, 443, 40000, 0);
+		return bench_pkt(buf, eth, p->net, p->spoof, BENCH_TCP, fl, 443, 40000, 0);
 	case PK_INTO_ACL:
-		return bench_pkt(buf, eth, p->net, p->a, BENCH_TCP, 443, 22, 0);
+		return bench_pkt(buf, eth, p->net, p->a, BENCH_TCP, fl, 443, 22, 0);
 	case PK_INTO_NEW:
-		return bench_pkt(buf, eth, p->a, p->b, BENCH_UDP, 40001, 5000, 0);
+		return bench_pkt(buf, eth, p->a, p->b, BENCH_UDP, 0, 40001, 5000, 0);
 	case PK_INTO_EST:
-		return bench_pkt(buf, eth, p->res, p->a, BENCH_TCP, 5432, 40002, 0);
+		return bench_pkt(buf, eth, p->res, p->a, BENCH_TCP, fl, 5432, 40002, 0);
 	case PK_RAND_FLOOR:
 	case PK_RAND_NEW:
 	case PK_RAND_EST:
 	case PK_RAND_SPOOF:
 	case PK_RAND_INS:
 		/* The template: addresses are rewritten per packet. */
-		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, 40004, 443, 0);
+		return bench_pkt(buf, eth, p->a, p->res, BENCH_TCP, fl, 40004, 443, 0);
 	case PK_RAND_ACL:
-		return bench_pkt(buf, eth, p->a, p->c, BENCH_TCP, 40005, 22, 0);
+		return bench_pkt(buf, eth, p->a, p->c, BENCH_TCP, fl, 40005, 22, 0);
 	default:
 		return 0;
 	}
+}
+
+static size_t make_pkt(enum bench_pk pk, const struct bench_pick *p, uint8_t *buf)
+{
+	return make_pkt_as(pk, p, buf, pk_tcp_flags(pk));
 }
 
 struct scale_ctx {
@@ -424,21 +442,88 @@ static bool wanted(const char *name)
 }
 
 /* Record the flow of PK_EST (and so of its reply PK_INTO_EST) through the
- * normal from-overlay program. */
+ * normal programs as a handshake opens it: the SYN from the overlay, the
+ * SYN|ACK back into it, so that the flow is established (NN_FS_EST) as the
+ * flow of any established packet is. */
 static int open_flow(struct scale_ctx *s, const struct bench_pick *p)
 {
-	struct target t = target_of(s, HK_TC_FROM, false);
+	struct target from = target_of(s, HK_TC_FROM, false),
+		      into = target_of(s, HK_TC_INTO, false);
 	uint8_t pkt[BENCH_PKT_MAX];
-	size_t len = make_pkt(PK_EST, p, pkt);
+	size_t len = make_pkt_as(PK_EST, p, pkt, BENCH_TCP_OPEN);
 	uint32_t ret;
 	int err;
 
 	if (!len)
 		return -EINVAL;
-	err = test_run(&t, pkt, len, 1, NULL, &ret);
+	err = test_run(&from, pkt, len, 1, NULL, &ret);
+	if (!err && ret != TC_OK_RET)
+		err = -EPROTO;
+	len = make_pkt_as(PK_INTO_EST, p, pkt, BENCH_TCP_REPLY);
+	if (!err)
+		err = len ? test_run(&into, pkt, len, 1, NULL, &ret) : -EINVAL;
 	if (!err && ret != TC_OK_RET)
 		err = -EPROTO;
 	return err;
+}
+
+/* The state of PK_EST's flow (open_flow's) in the table of @s into *@state:
+ * its key as the programs make it (nn_flow_key_make: the lower address is
+ * end a). */
+static int est_flow_state(struct scale_ctx *s, const struct bench_pick *p, uint8_t *state)
+{
+	struct nn_flow_key k = {};
+	struct nn_flow f;
+	uint8_t src[NN_ADDR_LEN], dst[NN_ADDR_LEN];
+	int fam, a_is_src, err;
+
+	if (nn_addr_parse(p->a, src, &fam) || nn_addr_parse(p->res, dst, &fam))
+		return -EINVAL;
+	a_is_src = memcmp(src, dst, NN_ADDR_LEN) < 0;
+	memcpy(k.a, a_is_src ? src : dst, NN_ADDR_LEN);
+	memcpy(k.b, a_is_src ? dst : src, NN_ADDR_LEN);
+	k.aport = a_is_src ? 40002 : 5432;
+	k.bport = a_is_src ? 5432 : 40002;
+	k.proto = BENCH_TCP;
+	err = nn_flow_find(s->dp->map_fd[NN_M_FLOWS], &k, &f);
+	if (!err)
+		*state = f.state;
+	return err;
+}
+
+/*
+ * An established case must measure a flow-table hit: its timed packets
+ * must have recorded no flow (@before: the table's count before them), and
+ * on RUN_ESTABLISHED its flow must be established (open_flow's handshake
+ * went through). A figure of the insert path under an established name is
+ * worse than none.
+ */
+static int check_established(struct scale_ctx *s, const struct bench_case *c,
+			     const struct bench_pick *p, uint64_t before)
+{
+	uint64_t after = 0;
+	uint8_t state = 0;
+	int err = nn_flow_count(s->dp->map_fd[NN_M_FLOWS], &after);
+
+	if (!err && c->run == RUN_ESTABLISHED)
+		err = est_flow_state(s, p, &state);
+	if (err) {
+		fprintf(stderr, "case %s: reading the flow table: %s\n", c->name, strerror(-err));
+		return err;
+	}
+	if (after != before) {
+		fprintf(stderr,
+			"case %s: its timed packets recorded flows: %llu flows before them, "
+			"%llu after\n",
+			c->name, (unsigned long long)before, (unsigned long long)after);
+		return -EPROTO;
+	}
+	if (c->run == RUN_ESTABLISHED && state != NN_FS_EST) {
+		fprintf(stderr, "case %s: its flow is in state %u, not established (%u)\n", c->name,
+			state, NN_FS_EST);
+		return -EPROTO;
+	}
+	return 0;
 }
 
 static void stats(uint32_t *d, double *med, double *min, double *max)
@@ -487,7 +572,8 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 	}
 	if (err || c->pk != PK_RAND_EST)
 		return err;
-	len = make_pkt(PK_RAND_EST, fam ? &s->gen.v4 : &s->gen.v6, pkt);
+	/* Each flow opened by its SYN; the case then times ACKs on it. */
+	len = make_pkt_as(PK_RAND_EST, fam ? &s->gen.v4 : &s->gen.v6, pkt, BENCH_TCP_OPEN);
 	s->cache_real->bss->bench_seq_mode = 1;
 	s->cache_real->bss->bench_seq = 0;
 	{
@@ -502,6 +588,12 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 static bool is_rand(enum bench_pk pk)
 {
 	return pk >= PK_RAND_FLOOR;
+}
+
+/* The cases timed on recorded flows. */
+static bool established(const struct bench_case *c)
+{
+	return c->run == RUN_ESTABLISHED || c->pk == PK_RAND_EST;
 }
 
 /*
@@ -526,7 +618,7 @@ static void prog_stats(int fd, uint64_t *ns, uint64_t *cnt)
 
 static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct bench_results *res)
 {
-	uint64_t st_ns[MAX_SCALES], st_cnt[MAX_SCALES], ns, cnt;
+	uint64_t st_ns[MAX_SCALES], st_cnt[MAX_SCALES], flows[MAX_SCALES], ns, cnt;
 	static uint32_t d[MAX_SCALES][MAX_ROUNDS];
 	const struct bench_case *c = &res->cases[ci];
 	uint8_t pkt[MAX_SCALES][BENCH_PKT_MAX];
@@ -564,8 +656,14 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 					return err;
 			}
 		}
-		for (si = 0; si < n_scales; si++)
+		for (si = 0; si < n_scales; si++) {
 			prog_stats(t[si].fd, &st_ns[si], &st_cnt[si]);
+			if (established(c)) {
+				err = nn_flow_count(sc[si].dp->map_fd[NN_M_FLOWS], &flows[si]);
+				if (err)
+					return err;
+			}
+		}
 		for (r = 0; r < bopts.rounds; r++) {
 			for (si = 0; si < n_scales; si++) {
 				err = test_run(&t[si], pkt[si], len[si], bopts.repeat, &d[si][r],
@@ -573,6 +671,12 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 				if (err)
 					return err;
 			}
+		}
+		for (si = 0; si < n_scales && established(c); si++) {
+			err = check_established(&sc[si], c, fam ? &sc[si].gen.v4 : &sc[si].gen.v6,
+						flows[si]);
+			if (err)
+				return err;
 		}
 		/* With kernel.bpf_stats_enabled (run.sh's profiles): the
 		 * kernel's ns per run beside the test-run timer's, for
@@ -624,7 +728,7 @@ static int median_single(struct target *t, const struct bench_pick *p, uint16_t 
 		return -ENOMEM;
 	for (k = 0; k < bopts.insert_samples && !err; k++) {
 		len = bench_pkt(pkt, bopts.framing == NN_FRAMING_ETH, p->a, p->res, BENCH_TCP,
-				base + k % 20000, 5432, 0);
+				BENCH_TCP_OPEN, base + k % 20000, 5432, 0);
 		err = len ? test_run(t, pkt, len, 1, &d[k], NULL) : -EINVAL;
 	}
 	if (!err) {
