@@ -394,12 +394,13 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 			int err = names_in_use(g->fd[usage_maps[i].id], &used[i]);
 
 			if (err)
-				return gw_err(g, GW_ERR,
-					      "couldn't read %s/%s: %s%s", g->pin_dir,
+				return gw_err(g, GW_ERR, "couldn't read %s/%s: %s%s", g->pin_dir,
 					      nn_map_names[usage_maps[i].id], strerror(-err),
-					      err == -EPROTO ? " (an older version's names map: run "
-							       "nanami-gatewayd --detach once, then start "
-							       "this version)" : "");
+					      err == -EPROTO ?
+						      " (an older version's names map: run "
+						      "nanami-gatewayd --detach once, then start "
+						      "this version)" :
+						      "");
 			continue;
 		}
 		used[i] = count_entries(g->fd[usage_maps[i].id], usage_maps[i].ksz,

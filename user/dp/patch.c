@@ -195,8 +195,9 @@ static int claim_slots(struct nn_dp *dp, const struct nn_dev_patch *pt)
 	/* Counters zeroed before the name is published (slots.c's order). */
 	err = nn_map_zero_percpu(dp->map_fd[NN_M_DEV_STATS], pt->new_slots, pt->n_new,
 				 sizeof(struct nn_dev_stats));
-	return err ?: nn_slot_names_put(dp->map_fd[NN_M_DEV_NAMES], pt->new_slots, pt->new_names,
-					pt->n_new);
+	return err   ?:
+		       nn_slot_names_put(dp->map_fd[NN_M_DEV_NAMES], pt->new_slots, pt->new_names,
+					 pt->n_new);
 }
 
 /* A freed slot's name is zeroed (the map is an array): no reader finds it

@@ -75,8 +75,7 @@ static struct nn_name *window_at(struct window *w, uint32_t slot)
 	return (struct nn_name *)(w->base + (at - w->off));
 }
 
-int nn_slot_names_write(int fd, const uint32_t *slots, size_t n, nn_slot_name_fill fill,
-			void *arg)
+int nn_slot_names_write(int fd, const uint32_t *slots, size_t n, nn_slot_name_fill fill, void *arg)
 {
 	struct window w;
 	struct nn_name tmp;

@@ -24,8 +24,7 @@ typedef void (*nn_slot_name_fill)(size_t i, struct nn_name *n, void *arg);
  * loses its in_use first. 0 or -errno (-ENOENT: a slot beyond the map;
  * -EPROTO: @fd is not such an array).
  */
-int nn_slot_names_write(int fd, const uint32_t *slots, size_t n, nn_slot_name_fill fill,
-			void *arg);
+int nn_slot_names_write(int fd, const uint32_t *slots, size_t n, nn_slot_name_fill fill, void *arg);
 
 /* nn_slot_names_write() from the names @names[0..n). */
 int nn_slot_names_put(int fd, const uint32_t *slots, const struct nn_name *names, size_t n);
