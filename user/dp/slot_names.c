@@ -147,8 +147,11 @@ int nn_slot_names_each(int fd, int (*cb)(uint32_t slot, const struct nn_name *n,
 		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
 			continue;
 		copy = *e;
-		/* Freed while copied: skipped as the free slot it now is. */
-		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
+		/* Freed while copied (the in_use store precedes the zeroing):
+		 * skipped as the free slot it now is. The fence keeps the
+		 * copy's loads before the second look. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (!__atomic_load_n(&e->in_use, __ATOMIC_RELAXED))
 			continue;
 		copy.id[NN_NAME_MAX - 1] = 0;
 		copy.tenant[NN_NAME_MAX - 1] = 0;

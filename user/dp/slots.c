@@ -236,8 +236,10 @@ int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *
 		err = space_release(&dev);
 	if (!err)
 		err = space_release(&rule);
-	/* From here on an apply may write names (nn_slots_write_new). */
-	if (!err)
+	/* From here on an apply may write names (nn_slots_write_new).
+	 * Cleared only when set: the drift check's worker plans too, after
+	 * the loop's first plan, and so only reads the flag. */
+	if (!err && dp->names_unwritten)
 		dp->names_unwritten = false;
 	if (err == -EPROTO)
 		nn_errlist_add(errs, "the counter names maps (nn_dev_names, nn_rule_names) are not "
