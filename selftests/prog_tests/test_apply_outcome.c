@@ -171,19 +171,22 @@ static void test_over_cell_capacity_is_a_rejection(void **state)
 	assert_int_equal(live_epoch(u), e0);
 }
 
-/* Entries of map @fd (a counter slot -> name map). */
+/* Slots in use of map @fd (a counter slot -> name map, an array by slot:
+ * a free slot is an entry too, its in_use 0). */
 static size_t names_count(int fd)
 {
 	uint32_t key, next;
-	size_t n = 0;
+	struct nn_name n;
+	size_t c = 0;
 	void *prev = NULL;
 
 	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		n++;
+		assert_int_equal(bpf_map_lookup_elem(fd, &key, &n), 0);
+		c += n.in_use != 0;
 	}
-	return n;
+	return c;
 }
 
 /* Names in use in map @fd (a counter slot -> name map) of kind @kind. */
@@ -232,7 +235,7 @@ static struct nn_policy *with_rules(struct ut *u, const char *json, size_t n)
 /* A failed apply with enough new entities that their names are written
  * beside the compile and the map writes (dp/apply.c NAMES_PAR_MIN, 8192),
  * and a rejected one, leave the name maps as they were: the names written
- * meanwhile are deleted again. On
+ * meanwhile are freed again. On
  * maps of its own: dpt_open()'s hold 4096 rules. */
 static void test_failed_large_apply_leaves_names(void **state)
 {

@@ -221,6 +221,53 @@ static void test_pinned_flows_older_layout(void **state)
 			"a pinned nn_flows of the older layout: no message naming it and --detach");
 }
 
+/* A pinned counter names map of before session 16: a hash (no prealloc)
+ * of the same key, value and max_entries, holding a name. The maps are
+ * arrays by slot now, written through their mapping: the old hash must not
+ * be adopted (nothing would write it, every reader would refuse it). The
+ * load is refused, names the map and says --detach; the pin keeps its
+ * name. For each of the two maps. */
+static void test_pinned_names_hash_refused(void **state)
+{
+	static const char *const names[] = { "nn_dev_names", "nn_rule_names" };
+	LIBBPF_OPTS(bpf_map_create_opts, mo, .map_flags = BPF_F_NO_PREALLOC);
+	struct nn_name nm = { .id = "dev-a", .tenant = "t", .network = "n", .in_use = 1 }, back;
+	char dir[128], path[192], out[16384], *line, *save = NULL;
+	uint32_t key = 7, max;
+	int i, fd, err;
+
+	(void)state;
+	for (i = 0; i < 2; i++) {
+		struct nn_load_opts o = { .framing = NN_FRAMING_L3 };
+		bool named = false;
+
+		empty_pin_dir(&o, dir, sizeof(dir), "names");
+		max = i ? o.cap.max_rules : nn_dev_slots(&o.cap);
+		fd = bpf_map_create(BPF_MAP_TYPE_HASH, names[i], sizeof(key), sizeof(nm), max, &mo);
+		assert_true(fd >= 0);
+		assert_int_equal(bpf_map_update_elem(fd, &key, &nm, BPF_ANY), 0);
+		pin_as(fd, dir, names[i], path, sizeof(path));
+
+		err = load_capturing_stderr(&o, out, sizeof(out));
+		for (line = strtok_r(out, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			print_message("# %s\n", line);
+			if (strstr(line, path) && strstr(line, "--detach"))
+				named = true;
+		}
+		fd = bpf_obj_get(path);
+		assert_true(fd >= 0);
+		assert_int_equal(bpf_map_lookup_elem(fd, &key, &back), 0);
+		close(fd);
+		nn_dp_detach(NULL, dir);
+		assert_true(err < 0);
+		assert_string_equal(back.id, "dev-a");
+		if (!named)
+			fail_msg("a pinned %s hash (before session 16): no message naming it and "
+				 "--detach",
+				 names[i]);
+	}
+}
+
 /* The head of .BTF.ext (libbpf's struct btf_ext_header, not exported):
  * the CO-RE relocations' part follows the line info's. */
 struct ext_head {
@@ -302,6 +349,7 @@ int main(void)
 		cmocka_unit_test(test_verifier_refusal_named),
 		cmocka_unit_test(test_pinned_mismatch_named),
 		cmocka_unit_test(test_pinned_flows_older_layout),
+		cmocka_unit_test(test_pinned_names_hash_refused),
 		cmocka_unit_test(test_no_core_relocations),
 	};
 	const char *src = getenv("NN_SRCDIR"), *o = getenv("O");

@@ -16,6 +16,7 @@
 
 #include "dp/denied.h"
 #include "dp/flowtab.h"
+#include "dp/slot_names.h"
 #include "gwctl.h"
 
 static const char *const full_names[] = {
@@ -151,6 +152,21 @@ static long count_entries(int fd, size_t ksz, int slot_kind, uint32_t slot)
 		n += s == slot;
 	}
 	return n;
+}
+
+static int count_name(uint32_t slot, const struct nn_name *n, void *arg)
+{
+	(void)slot;
+	(void)n;
+	(*(long *)arg)++;
+	return 0;
+}
+
+/* Slots in use of a counter names map (dp/slot_names.h) in *@n. */
+static int names_in_use(int fd, long *n)
+{
+	*n = 0;
+	return nn_slot_names_each(fd, count_name, n);
 }
 
 static const struct {
@@ -371,6 +387,20 @@ static int status_run(struct gw *g, void *state, int argc, char **argv)
 			cap[i] = (uint32_t)nn_denied_capacity(max, libbpf_num_possible_cpus());
 			nn_denied_count(g->fd[NN_M_DENIED], g->fd[NN_M_DENIED_TAGS], epoch, &n);
 			used[i] = (long)n;
+			continue;
+		}
+		if (usage_maps[i].id == NN_M_DEV_NAMES || usage_maps[i].id == NN_M_RULE_NAMES) {
+			/* Arrays by slot: the slots in use, not every entry. */
+			int err = names_in_use(g->fd[usage_maps[i].id], &used[i]);
+
+			if (err)
+				return gw_err(g, GW_ERR, "couldn't read %s/%s: %s%s", g->pin_dir,
+					      nn_map_names[usage_maps[i].id], strerror(-err),
+					      err == -EPROTO ?
+						      " (an older version's names map: run "
+						      "nanami-gatewayd --detach once, then start "
+						      "this version)" :
+						      "");
 			continue;
 		}
 		used[i] = count_entries(g->fd[usage_maps[i].id], usage_maps[i].ksz,

@@ -12,6 +12,7 @@
 #include "dp/cache.h"
 #include "dp/ftab.h"
 #include "dp/apply_int.h"
+#include "dp/slot_names.h"
 #include "dp/srcfilter.h"
 #include "lib/log.h"
 #include "lib/thread.h"
@@ -202,11 +203,12 @@ static int write_meta(struct nn_dp *dp, const struct nn_policy *p, const struct 
  * The names of new counter slots (nn_slots_write_new: their counters
  * zeroed, then slot -> name) written by a helper thread while this one
  * compiles and writes the policy maps: a cold apply at 100k names 200k
- * entities, ~0.1 s of the kernel's hash inserts. Only from NAMES_PAR_MIN
+ * entities (stores through the names maps' mappings since session 16,
+ * where they were ~0.1 s of the kernel's hash inserts). Only from NAMES_PAR_MIN
  * new names (a device change stays in one thread), and joined before the
- * flip. An apply rejected or failed meanwhile deletes them again (they
- * were free slots), so that it leaves the name maps as the serial order
- * did: untouched.
+ * flip. An apply rejected or failed meanwhile frees them again (they
+ * were free slots: zeroed), so that it leaves the name maps as the serial
+ * order did: untouched.
  */
 #define NAMES_PAR_MIN 8192
 
@@ -228,8 +230,7 @@ static void names_undo(const struct nn_slot_plan *plan)
 	int s, err;
 
 	for (s = 0; s < NN_SLOT_SPACES; s++) {
-		err = nn_map_delete_many(plan->news[s].fd, plan->news[s].slot, sizeof(uint32_t),
-					 plan->news[s].n);
+		err = nn_slot_names_free(plan->news[s].fd, plan->news[s].slot, plan->news[s].n);
 		if (err)
 			nn_log_warn("event=counter_names_undo_failed err=%s", strerror(-err));
 	}

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * catalog.c - the live generation's names from the pinned maps (see
- * catalog.h). Entries may change while we read: a slot deleted meanwhile
+ * catalog.h). Entries may change while we read: a slot freed meanwhile
  * or a free one is skipped, never an error.
  */
 #include <errno.h>
@@ -14,6 +14,7 @@
 #include "dp/catalog.h"
 #include "dp/counters.h"
 #include "dp/loader.h"
+#include "dp/slot_names.h"
 
 static int cmp_named(const void *a, const void *b)
 {
@@ -22,36 +23,41 @@ static int cmp_named(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+struct names_acc {
+	struct nn_named *v;
+	size_t n, cap;
+};
+
+static int names_add(uint32_t slot, const struct nn_name *n, void *arg)
+{
+	struct names_acc *a = arg;
+
+	if (a->n == a->cap) {
+		size_t nc = a->cap ? 2 * a->cap : 64;
+		struct nn_named *nv = realloc(a->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return -ENOMEM;
+		a->v = nv;
+		a->cap = nc;
+	}
+	a->v[a->n].slot = slot;
+	a->v[a->n++].name = *n;
+	return 0;
+}
+
+/* The names in use, in slot order (the array's: slot_names.h). */
 static int load_names(int fd, struct nn_named **out, size_t *n)
 {
-	uint32_t key, next, *prev = NULL;
-	struct nn_named *v = NULL;
-	size_t cap = 0;
+	struct names_acc a = {};
+	int err = nn_slot_names_each(fd, names_add, &a);
 
-	*n = 0;
-	while (!bpf_map_get_next_key(fd, prev, &next)) {
-		key = next;
-		prev = &key;
-		if (*n == cap) {
-			struct nn_named *nv = realloc(v, (cap = cap ? 2 * cap : 64) * sizeof(*v));
-
-			if (!nv) {
-				free(v);
-				return -ENOMEM;
-			}
-			v = nv;
-		}
-		if (bpf_map_lookup_elem(fd, &key, &v[*n].name) || !v[*n].name.in_use)
-			continue; /* deleted meanwhile, or a free slot */
-		v[*n].name.id[NN_NAME_MAX - 1] = 0;
-		v[*n].name.tenant[NN_NAME_MAX - 1] = 0;
-		v[*n].name.network[NN_NAME_MAX - 1] = 0;
-		v[*n].slot = key;
-		(*n)++;
+	if (err) {
+		free(a.v);
+		return err;
 	}
-	if (*n)
-		qsort(v, *n, sizeof(*v), cmp_named);
-	*out = v;
+	*out = a.v;
+	*n = a.n;
 	return 0;
 }
 

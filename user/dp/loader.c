@@ -595,6 +595,7 @@ int nn_dp_load(const struct nn_load_opts *opts, struct nn_dp **out)
 	}
 	dp->cells_compat = dp->adopted && cells_predate(dp);
 	dp->maps_unwritten = !dp->adopted;
+	dp->names_unwritten = !dp->adopted;
 
 	dp->tc_into = into_overlay_tc__open();
 	if (!dp->tc_into) {

@@ -167,6 +167,10 @@ struct nn_dp {
 	 * them back (apply.c cache_take: at 1M devices the read walks every
 	 * bucket of maps sized for millions, 0.2-0.3 s, to find nothing). */
 	bool maps_unwritten;
+	/* The counter names maps were created empty by this load and no
+	 * slot plan has run since (slots.c: the first plan does not scan
+	 * them). Apart from maps_unwritten, which a plan leaves set. */
+	bool names_unwritten;
 	/* Adopted from a build before nn_cells4 (a generation applied, no
 	 * cell in nn_cells4), whose programs may still be attached and look
 	 * every cell up in nn_policy: until nn_dp_attach() replaces them,

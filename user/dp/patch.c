@@ -16,6 +16,7 @@
 #include "dp/apply.h"
 #include "dp/apply_int.h"
 #include "dp/batch.h"
+#include "dp/slot_names.h"
 #include "dp/srcfilter.h"
 
 /* The patch's value for an nn_addrs key: 1 set (*val), 0 deleted, -1 not
@@ -195,20 +196,15 @@ static int claim_slots(struct nn_dp *dp, const struct nn_dev_patch *pt)
 	err = nn_map_zero_percpu(dp->map_fd[NN_M_DEV_STATS], pt->new_slots, pt->n_new,
 				 sizeof(struct nn_dev_stats));
 	return err   ?:
-		       nn_map_update_many(dp->map_fd[NN_M_DEV_NAMES], pt->new_slots,
-					  sizeof(uint32_t), pt->new_names, sizeof(struct nn_name),
-					  pt->n_new);
+		       nn_slot_names_put(dp->map_fd[NN_M_DEV_NAMES], pt->new_slots, pt->new_names,
+					 pt->n_new);
 }
 
+/* A freed slot's name is zeroed (the map is an array): no reader finds it
+ * in use, and the next claim of the slot starts from nothing. */
 static int release_slots(struct nn_dp *dp, const struct nn_dev_patch *pt)
 {
-	size_t i;
-
-	for (i = 0; i < pt->n_old; i++)
-		if (bpf_map_delete_elem(dp->map_fd[NN_M_DEV_NAMES], &pt->old_slots[i]) &&
-		    errno != ENOENT)
-			return -errno;
-	return 0;
+	return nn_slot_names_free(dp->map_fd[NN_M_DEV_NAMES], pt->old_slots, pt->n_old);
 }
 
 static int meta(struct nn_dp *dp, const struct nn_dev_patch *pt, uint32_t epoch, size_t *writes)

@@ -2,8 +2,8 @@
 /*
  * slots.c - stable counter slots. A device, node or rule keeps its counter
  * slot for as long as it exists, across generations and controller restarts:
- * the slot -> name maps (nn_dev_names, nn_rule_names) are the record, read
- * back on every apply. A new entity takes the lowest free slot, whose
+ * the slot -> name maps (nn_dev_names, nn_rule_names: arrays by slot,
+ * slot_names.h) are the record, read back on every apply. A new entity takes the lowest free slot, whose
  * counters are zeroed first so it never inherits a predecessor's figures.
  */
 #include <errno.h>
@@ -15,6 +15,7 @@
 
 #include "dp/apply.h"
 #include "dp/batch.h"
+#include "dp/slot_names.h"
 #include "lib/log.h"
 #include "lib/table.h"
 
@@ -92,14 +93,12 @@ struct slot_space {
 	struct nn_slot_news *news; /* this space's part of the plan */
 };
 
-static int space_add(const void *key, const void *val, void *arg)
+static int space_add(uint32_t slot, const struct nn_name *n, void *arg)
 {
 	struct slot_space *sp = arg;
-	const struct nn_name *n = val;
-	uint32_t slot = *(const uint32_t *)key;
 	char k[KEY_MAX];
 
-	if (!n->in_use || slot >= sp->cap)
+	if (slot >= sp->cap)
 		return 0;
 	sp->taken[slot] = 1;
 	return nn_table_put(&sp->by_key, k,
@@ -107,10 +106,12 @@ static int space_add(const void *key, const void *val, void *arg)
 			    sizeof(slot));
 }
 
-/* The slot -> name map as it is (batched: one call per few thousand
- * names, where a lookup per name was 200k calls at 100k devices and rules),
- * and room for a new slot for each of @n_ents entities. */
-static int space_read(struct slot_space *sp, size_t n_ents)
+/* The slot -> name map as it is (through its mapping, a store per name
+ * read: slot_names.c), and room for a new slot for each of @n_ents
+ * entities. @empty: the map was created by this load and never written
+ * (nn_dp.names_unwritten): nothing to read, where scanning every slot of
+ * an empty map was ~30 ms at 1M. */
+static int space_read(struct slot_space *sp, size_t n_ents, bool empty)
 {
 	nn_table_init(&sp->by_key);
 	sp->taken = calloc(sp->cap ? sp->cap : 1, 1);
@@ -119,7 +120,7 @@ static int space_read(struct slot_space *sp, size_t n_ents)
 	sp->news->ent = malloc((n_ents ? n_ents : 1) * sizeof(uint32_t));
 	if (!sp->taken || !sp->news->slot || !sp->news->ent)
 		return -ENOMEM;
-	return nn_map_dump(sp->names_fd, sizeof(uint32_t), sizeof(struct nn_name), space_add, sp);
+	return empty ? 0 : nn_slot_names_each(sp->names_fd, space_add, sp);
 }
 
 /* Slot for entity @ent: the one it had, or a fresh one (zeroed and named by
@@ -219,9 +220,9 @@ int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *
 	slots->rule = calloc(p->n_rules + 1, sizeof(uint32_t));
 	err = (!slots->dev || !slots->node || !slots->rule) ? -ENOMEM : 0;
 	if (!err)
-		err = space_read(&dev, n_dev);
+		err = space_read(&dev, n_dev, dp->names_unwritten);
 	if (!err)
-		err = space_read(&rule, p->n_rules);
+		err = space_read(&rule, p->n_rules, dp->names_unwritten);
 	/* Devices, nodes, this gateway: the space's numbering. */
 	for (i = 0; i < p->n_devices && !err; i++)
 		err = space_take(&dev, (uint32_t)i, &slots->dev[i]);
@@ -235,6 +236,14 @@ int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *
 		err = space_release(&dev);
 	if (!err)
 		err = space_release(&rule);
+	/* From here on an apply may write names (nn_slots_write_new).
+	 * Cleared only when set: the drift check's worker plans too, after
+	 * the loop's first plan, and so only reads the flag. */
+	if (!err && dp->names_unwritten)
+		dp->names_unwritten = false;
+	if (err == -EPROTO)
+		nn_errlist_add(errs, "the counter names maps (nn_dev_names, nn_rule_names) are not "
+				     "this version's arrays: run nanami-gatewayd --detach once");
 	if (err == -ENOSPC)
 		nn_errlist_add(errs, "no free counter slot: more devices, nodes or rules than "
 				     "the maps were sized for (--max-devices / --max-rules)");
@@ -247,51 +256,55 @@ int nn_slots_plan(struct nn_dp *dp, const struct nn_policy *p, struct nn_slots *
 	return 0;
 }
 
-/* Names written per call: built a batch at a time into one buffer. */
-#define NAMES_BATCH 4096
+struct fill_arg {
+	const struct nn_slot_plan *plan;
+	int space;
+};
+
+static void fill_news(size_t i, struct nn_name *n, void *arg)
+{
+	const struct fill_arg *f = arg;
+	struct ent_parts e = ent_parts(f->plan->p, f->space, f->plan->news[f->space].ent[i]);
+
+	fill_name(n, e.kind, e.tenant, e.network, e.id);
+}
 
 int nn_slots_write_new(const struct nn_slot_plan *plan)
 {
-	struct nn_name *names = malloc(NAMES_BATCH * sizeof(*names));
-	size_t i, k;
 	int s, err = 0;
 
-	if (!names)
-		return -ENOMEM;
-	/* Per space (devices and nodes, then rules): a cold apply at 100k
-	 * names 200k new entities, which were two system calls and an
-	 * allocation each. A space's counters are all zeroed before any of
-	 * its names is written, so a name is never published over a
-	 * predecessor's figures. */
+	/* Per space (devices and nodes, then rules): a space's counters are
+	 * all zeroed before any of its names is written, so a name is never
+	 * published over a predecessor's figures. Names go through the map's
+	 * mapping: a cold apply at 1M names 2M entities, which were a kernel
+	 * hash insert each. */
 	for (s = 0; s < NN_SLOT_SPACES && !err; s++) {
 		const struct nn_slot_news *nw = &plan->news[s];
+		struct fill_arg f = { plan, s };
 
 		if (!nw->n)
 			continue;
 		err = nn_map_zero_percpu(nw->stats_fd, nw->slot, nw->n, nw->stats_vsz);
-		for (i = 0; i < nw->n && !err; i += k) {
-			k = nw->n - i < NAMES_BATCH ? nw->n - i : NAMES_BATCH;
-			for (size_t j = 0; j < k; j++) {
-				struct ent_parts e = ent_parts(plan->p, s, nw->ent[i + j]);
-
-				fill_name(&names[j], e.kind, e.tenant, e.network, e.id);
-			}
-			err = nn_map_update_many(nw->fd, nw->slot + i, sizeof(uint32_t), names,
-						 sizeof(*names), k);
-		}
+		if (!err)
+			err = nn_slot_names_write(nw->fd, nw->slot, nw->n, fill_news, &f);
 	}
-	free(names);
 	return err;
 }
 
 int nn_slots_release_old(const struct nn_slot_plan *plan)
 {
-	size_t i;
-	int err = 0;
+	uint32_t *run = malloc((plan->n_old ? plan->n_old : 1) * sizeof(*run));
+	size_t i = 0, k;
+	int err = run ? 0 : -ENOMEM;
 
-	for (i = 0; i < plan->n_old; i++)
-		if (bpf_map_delete_elem(plan->old[i].fd, &plan->old[i].slot) && errno != ENOENT)
-			err = -errno;
+	/* space_release() lists a space's slots together: a run per map. */
+	while (i < plan->n_old && !err) {
+		for (k = 0; i + k < plan->n_old && plan->old[i + k].fd == plan->old[i].fd; k++)
+			run[k] = plan->old[i + k].slot;
+		err = nn_slot_names_free(plan->old[i].fd, run, k);
+		i += k;
+	}
+	free(run);
 	return err;
 }
 

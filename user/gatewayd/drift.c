@@ -3,7 +3,8 @@
  * drift.c - the drift check's parse, validate, compile and comparison on a
  * worker thread (drift.h). The worker touches only its job: the text and
  * the record copy the loop gave it, the name maps it reads through
- * nn_slots_plan (a read: the kernel serialises it with the loop's writes),
+ * nn_slots_plan (a read of their mapping: a name is published by its
+ * in_use, stored last, and a freed one loses it first: dp/slot_names.c),
  * and the last-known-good file of G.
  */
 #include <errno.h>

@@ -18,6 +18,7 @@
 #include "dp/counters.h"
 #include "dp/denied.h"
 #include "dp/flowtab.h"
+#include "dp/slot_names.h"
 #include "dp/underlay.h"
 #include "gatewayd/http.h"
 #include "gatewayd/metrics.h"
@@ -69,12 +70,49 @@ static void drops(struct nn_strbuf *b, struct nn_dp *dp, const struct nn_underla
 		    ul != NULL);
 }
 
+struct names_out {
+	struct nn_strbuf *b;
+	struct nn_dp *dp;
+};
+
+static int device_lines(uint32_t slot, const struct nn_name *n, void *arg)
+{
+	struct names_out *o = arg;
+	struct nn_dev_stats sum;
+	char e1[160], e2[160], e3[160];
+	int d;
+
+	if (nn_percpu_sum(o->dp->map_fd[NN_M_DEV_STATS], slot, sizeof(sum) / 8, (uint64_t *)&sum))
+		return 0;
+	esc(n->id, e1, sizeof(e1));
+	esc(n->tenant, e2, sizeof(e2));
+	esc(n->network, e3, sizeof(e3));
+	for (d = 0; d < NN_DIR_MAX; d++) {
+		const char *dn = nn_dir_name(d);
+
+		nn_sbprintf(o->b,
+			    "nanami_device_packets_total{device=\"%s\",tenant=\"%s\","
+			    "network=\"%s\",direction=\"%s\"} %llu\n",
+			    e1, e2, e3, dn, (unsigned long long)sum.packets[d]);
+		nn_sbprintf(o->b,
+			    "nanami_device_bytes_total{device=\"%s\",tenant=\"%s\","
+			    "network=\"%s\",direction=\"%s\"} %llu\n",
+			    e1, e2, e3, dn, (unsigned long long)sum.bytes[d]);
+		nn_sbprintf(o->b,
+			    "nanami_device_drops_total{device=\"%s\",tenant=\"%s\","
+			    "network=\"%s\",direction=\"%s\"} %llu\n",
+			    e1, e2, e3, dn, (unsigned long long)sum.drops[d]);
+	}
+	return 0;
+}
+
+/* The names maps are arrays by slot (dp/slot_names.h): every slot in
+ * use, in slot order. One that cannot be read leaves its lines out, as a
+ * slot freed meanwhile did. */
 static void devices(struct nn_strbuf *b, struct nn_dp *dp)
 {
-	uint32_t key, next, *prev = NULL;
-	char e1[160], e2[160], e3[160];
-	struct nn_name n;
-	int d;
+	struct names_out o = { b, dp };
+	int err;
 
 	nn_sbprintf(b,
 		    "# HELP nanami_device_packets_total Packets passed per device and direction.\n"
@@ -83,59 +121,37 @@ static void devices(struct nn_strbuf *b, struct nn_dp *dp)
 		    "# TYPE nanami_device_bytes_total counter\n"
 		    "# HELP nanami_device_drops_total Packets dropped per device and direction.\n"
 		    "# TYPE nanami_device_drops_total counter\n");
-	while (!bpf_map_get_next_key(dp->map_fd[NN_M_DEV_NAMES], prev, &next)) {
-		struct nn_dev_stats sum;
+	err = nn_slot_names_each(dp->map_fd[NN_M_DEV_NAMES], device_lines, &o);
+	if (err)
+		nn_log_warn("event=metrics map=nn_dev_names error=\"couldn't read: %s\"",
+			    strerror(-err));
+}
 
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(dp->map_fd[NN_M_DEV_NAMES], &key, &n) ||
-		    nn_percpu_sum(dp->map_fd[NN_M_DEV_STATS], key, sizeof(sum) / 8,
-				  (uint64_t *)&sum))
-			continue;
-		esc(n.id, e1, sizeof(e1));
-		esc(n.tenant, e2, sizeof(e2));
-		esc(n.network, e3, sizeof(e3));
-		for (d = 0; d < NN_DIR_MAX; d++) {
-			const char *dn = nn_dir_name(d);
+static int rule_lines(uint32_t slot, const struct nn_name *n, void *arg)
+{
+	struct names_out *o = arg;
+	char e1[160], e2[160], e3[160];
+	uint64_t hits;
 
-			nn_sbprintf(b,
-				    "nanami_device_packets_total{device=\"%s\",tenant=\"%s\","
-				    "network=\"%s\",direction=\"%s\"} %llu\n",
-				    e1, e2, e3, dn, (unsigned long long)sum.packets[d]);
-			nn_sbprintf(b,
-				    "nanami_device_bytes_total{device=\"%s\",tenant=\"%s\","
-				    "network=\"%s\",direction=\"%s\"} %llu\n",
-				    e1, e2, e3, dn, (unsigned long long)sum.bytes[d]);
-			nn_sbprintf(b,
-				    "nanami_device_drops_total{device=\"%s\",tenant=\"%s\","
-				    "network=\"%s\",direction=\"%s\"} %llu\n",
-				    e1, e2, e3, dn, (unsigned long long)sum.drops[d]);
-		}
-	}
+	if (nn_percpu_sum(o->dp->map_fd[NN_M_RULE_HITS], slot, 1, &hits))
+		return 0;
+	nn_sbprintf(o->b, "nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
+		    esc(n->id, e1, sizeof(e1)), esc(n->tenant, e2, sizeof(e2)),
+		    esc(n->network, e3, sizeof(e3)), (unsigned long long)hits);
+	return 0;
 }
 
 static void rules(struct nn_strbuf *b, struct nn_dp *dp)
 {
-	uint32_t key, next, *prev = NULL;
-	char e1[160], e2[160], e3[160];
-	struct nn_name n;
+	struct names_out o = { b, dp };
+	int err;
 
 	nn_sbprintf(b, "# HELP nanami_rule_hits_total ACL decisions made by each rule.\n"
 		       "# TYPE nanami_rule_hits_total counter\n");
-	while (!bpf_map_get_next_key(dp->map_fd[NN_M_RULE_NAMES], prev, &next)) {
-		uint64_t hits;
-
-		key = next;
-		prev = &key;
-		if (bpf_map_lookup_elem(dp->map_fd[NN_M_RULE_NAMES], &key, &n) ||
-		    nn_percpu_sum(dp->map_fd[NN_M_RULE_HITS], key, 1, &hits))
-			continue;
-		nn_sbprintf(
-			b,
-			"nanami_rule_hits_total{rule=\"%s\",tenant=\"%s\",network=\"%s\"} %llu\n",
-			esc(n.id, e1, sizeof(e1)), esc(n.tenant, e2, sizeof(e2)),
-			esc(n.network, e3, sizeof(e3)), (unsigned long long)hits);
-	}
+	err = nn_slot_names_each(dp->map_fd[NN_M_RULE_NAMES], rule_lines, &o);
+	if (err)
+		nn_log_warn("event=metrics map=nn_rule_names error=\"couldn't read: %s\"",
+			    strerror(-err));
 }
 
 static uint32_t addr_slot(const void *k)

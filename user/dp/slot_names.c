@@ -1,0 +1,163 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * slot_names.c - the counter slot -> name maps, written and read through a
+ * window of the mmapable array (slot_names.h). WHY: as a hash, a cold
+ * apply at 1M devices inserted 1M names one kernel allocation each, ~3.4 s
+ * of kernel CPU on a helper thread (docs/controller.md "Cold apply
+ * (session 13)"); through the mapping a name is a store.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "dp/slot_names.h"
+
+/* Bytes of the array mapped at once. WHY a window, not the whole map:
+ * mapping a BPF array installs every page of the mapping at once
+ * (remap_vmalloc_range), so the process's RSS would rise by the whole map
+ * (200 MB at 1M slots) beside the map's own memory, and a device patch
+ * naming one slot would pay for installing all of them. */
+#define WINDOW (256u << 10)
+
+struct window {
+	int fd, prot;
+	size_t total; /* bytes the array can be mapped for (whole pages) */
+	uint8_t *base;
+	size_t off, len;
+};
+
+static int window_open(struct window *w, int fd, int prot, uint32_t *n)
+{
+	struct bpf_map_info info = {};
+	uint32_t ilen = sizeof(info);
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+
+	memset(w, 0, sizeof(*w));
+	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
+		return -errno;
+	if (info.type != BPF_MAP_TYPE_ARRAY || !(info.map_flags & BPF_F_MMAPABLE) ||
+	    info.key_size != sizeof(uint32_t) || info.value_size != sizeof(struct nn_name))
+		return -EPROTO;
+	w->fd = fd;
+	w->prot = prot;
+	w->total = ((size_t)info.max_entries * sizeof(struct nn_name) + page - 1) & ~(page - 1);
+	*n = info.max_entries;
+	return 0;
+}
+
+static void window_close(struct window *w)
+{
+	if (w->base)
+		munmap(w->base, w->len);
+	w->base = NULL;
+}
+
+/* Slot @slot's entry, the window moved over it when it is outside. */
+static struct nn_name *window_at(struct window *w, uint32_t slot)
+{
+	size_t at = (size_t)slot * sizeof(struct nn_name), page = (size_t)sysconf(_SC_PAGESIZE);
+	void *p;
+
+	if (w->base && at >= w->off && at + sizeof(struct nn_name) <= w->off + w->len)
+		return (struct nn_name *)(w->base + (at - w->off));
+	window_close(w);
+	w->off = at & ~(page - 1);
+	/* At least two pages: an entry may straddle a page boundary. */
+	w->len = w->total - w->off < WINDOW ? w->total - w->off : WINDOW;
+	p = mmap(NULL, w->len, w->prot, MAP_SHARED, w->fd, (off_t)w->off);
+	if (p == MAP_FAILED)
+		return NULL;
+	w->base = p;
+	return (struct nn_name *)(w->base + (at - w->off));
+}
+
+int nn_slot_names_write(int fd, const uint32_t *slots, size_t n, nn_slot_name_fill fill, void *arg)
+{
+	struct window w;
+	struct nn_name tmp;
+	uint32_t max;
+	size_t i;
+	int err;
+
+	if (!n)
+		return 0;
+	err = window_open(&w, fd, PROT_READ | PROT_WRITE, &max);
+	for (i = 0; i < n && !err; i++) {
+		struct nn_name *e;
+
+		if (slots[i] >= max) {
+			err = -ENOENT;
+			break;
+		}
+		e = window_at(&w, slots[i]);
+		if (!e) {
+			err = -errno;
+			break;
+		}
+		if (!fill) {
+			/* Unpublished before its fields go: a reader copying
+			 * it meanwhile sees it free, not half a name. */
+			__atomic_store_n(&e->in_use, 0, __ATOMIC_RELEASE);
+			memset(e, 0, sizeof(*e));
+			continue;
+		}
+		fill(i, &tmp, arg);
+		memcpy(e, &tmp, offsetof(struct nn_name, in_use));
+		e->kind = tmp.kind;
+		__atomic_store_n(&e->in_use, tmp.in_use, __ATOMIC_RELEASE);
+	}
+	window_close(&w);
+	return err;
+}
+
+static void fill_copy(size_t i, struct nn_name *n, void *arg)
+{
+	*n = ((const struct nn_name *)arg)[i];
+}
+
+int nn_slot_names_put(int fd, const uint32_t *slots, const struct nn_name *names, size_t n)
+{
+	return nn_slot_names_write(fd, slots, n, fill_copy, (void *)names);
+}
+
+int nn_slot_names_free(int fd, const uint32_t *slots, size_t n)
+{
+	return nn_slot_names_write(fd, slots, n, NULL, NULL);
+}
+
+int nn_slot_names_each(int fd, int (*cb)(uint32_t slot, const struct nn_name *n, void *arg),
+		       void *arg)
+{
+	struct window w;
+	struct nn_name copy;
+	uint32_t max, s;
+	int err = window_open(&w, fd, PROT_READ, &max);
+
+	for (s = 0; s < max && !err; s++) {
+		const struct nn_name *e = window_at(&w, s);
+
+		if (!e) {
+			err = -errno;
+			break;
+		}
+		if (!__atomic_load_n(&e->in_use, __ATOMIC_ACQUIRE))
+			continue;
+		copy = *e;
+		/* Freed while copied (the in_use store precedes the zeroing):
+		 * skipped as the free slot it now is. The fence keeps the
+		 * copy's loads before the second look. */
+		__atomic_thread_fence(__ATOMIC_ACQUIRE);
+		if (!__atomic_load_n(&e->in_use, __ATOMIC_RELAXED))
+			continue;
+		copy.id[NN_NAME_MAX - 1] = 0;
+		copy.tenant[NN_NAME_MAX - 1] = 0;
+		copy.network[NN_NAME_MAX - 1] = 0;
+		err = cb(s, &copy, arg);
+	}
+	window_close(&w);
+	return err;
+}
