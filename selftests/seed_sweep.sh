@@ -57,12 +57,14 @@ one() { # TEST SEED: one run, its line on stdout
 	local t=$1 seed=$2 log start rc
 	log=$dir/$t-$seed.log
 	start=$SECONDS
-	env "$(seed_var "$t")=$seed" "$(command_of "$t")" >"$log" 2>&1 </dev/null
+	# NN_LOGDIR: a netns test's daemon logs, kept with a failure's output
+	env "$(seed_var "$t")=$seed" NN_LOGDIR="${log%.log}.logs" "$(command_of "$t")" \
+		>"$log" 2>&1 </dev/null
 	rc=$?
 	# a cmocka binary or a TAP script may report a failure and still exit 0
 	if [ $rc -eq 0 ] && ! grep -qE '^not ok ' "$log"; then
 		echo "ok $seed $t $((SECONDS - start))"
-		rm -f "$log"
+		rm -rf "$log" "${log%.log}.logs"
 	else
 		echo "FAIL $seed $t $((SECONDS - start)) $log"
 		echo "$t $seed" >>"$fails"
