@@ -12,8 +12,10 @@
 # or CP_RANDOM_SEED for test_cp_random. JOBS runs at once (default 1; 2 on
 # a 2-CPU machine is the loaded CI case). One line per run, "ok SEED TEST
 # SECS" or "FAIL SEED TEST SECS LOG"; a failing run's output is kept in
-# DIR (default $O/seed-sweep), the others' removed. Exits non-zero when a
-# run failed. Run it at low priority: it is a benchmark's worth of load.
+# DIR (default $O/seed-sweep), of the others only their "#" lines (counts a
+# bound can be checked against) in DIR/TEST.passed, each after its seed.
+# Exits non-zero when a run failed. Run it at low priority: it is a
+# benchmark's worth of load.
 #
 # Replay a failure: NN_SEED=SEED $O/selftests/prog_tests/TEST (or the
 # script), the same command the sweep ran.
@@ -64,6 +66,8 @@ one() { # TEST SEED: one run, its line on stdout
 	# a cmocka binary or a TAP script may report a failure and still exit 0
 	if [ $rc -eq 0 ] && ! grep -qE '^not ok ' "$log"; then
 		echo "ok $seed $t $((SECONDS - start))"
+		# what a passing run said about itself (counts, margins), by seed
+		sed -n "s/^#/$seed #/p" "$log" >>"$dir/$t.passed"
 		rm -rf "$log" "${log%.log}.logs"
 	else
 		echo "FAIL $seed $t $((SECONDS - start)) $log"
