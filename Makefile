@@ -160,11 +160,16 @@ $(O)/selftests/%: $(O)/selftests/%.o $(TESTLIB_OBJS) $(LIB)
 
 # ---- sanitizers and fuzzing ----
 # make san: the user code and the unit tests again, with ASan and UBSan, in
-# $(O)/san. make fuzz: the snapshot parser/validator/compiler under libFuzzer
-# for FUZZ_SECONDS (make test runs a bounded pass).
+# $(O)/san, and the BPF tests named in SAN_PROG_TESTS: test_inc_random drives
+# the incremental path's ownership tables, patches and kept state (the
+# user-space code most likely to misuse memory) through hundreds of random
+# deltas, on the real maps. make fuzz: the snapshot parser/validator/compiler
+# under libFuzzer for FUZZ_SECONDS (make test runs a bounded pass).
 SAN_CFLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
 	-fno-sanitize-recover=all
 UNIT_BINS := $(patsubst selftests/%.c,$(O)/selftests/%,$(wildcard selftests/unit/test_*.c))
+SAN_PROG_TESTS := test_inc_random
+SAN_PROG_BINS := $(patsubst %,$(O)/selftests/prog_tests/%,$(SAN_PROG_TESTS))
 FUZZ_SRCS := selftests/fuzz/fuzz_snapshot.c \
 	$(wildcard user/lib/*.c user/policy/*.c user/compile/*.c)
 FUZZ_SECONDS ?= 20
@@ -172,7 +177,7 @@ FUZZ_SECONDS ?= 20
 san:
 	$(Q)$(MAKE) --no-print-directory O=$(O)/san CFLAGS="$(SAN_CFLAGS)" san-unit
 
-san-unit: $(UNIT_BINS)
+san-unit: $(UNIT_BINS) $(SAN_PROG_BINS)
 
 $(O)/fuzz/fuzz_snapshot: $(FUZZ_SRCS) $(wildcard headers/*.h user/*/*.h)
 	$(call msg,FUZZ,$@)
@@ -300,7 +305,7 @@ help:
 	@echo 'make bench      run the benchmarks into $(O)/bench/ (minutes; needs root)'
 	@echo 'make bench-smoke  the same harness, short (< 60 s), figures not meaningful'
 	@echo 'make soak       the gateway at 10k devices under change, faults and traffic for SOAK_MINUTES (60); report in $(O)/soak/report.md'
-	@echo 'make san        build user code and unit tests with ASan+UBSan into $(O)/san'
+	@echo 'make san        build user code, unit tests and test_inc_random with ASan+UBSan into $(O)/san'
 	@echo 'make fuzz       fuzz the snapshot parser/validator/compiler (FUZZ_SECONDS=20)'
 	@echo 'make deps       install the Debian packages the project needs'
 	@echo 'make install    install binaries, man pages, systemd unit (PREFIX, DESTDIR, SYSCONFDIR)'

@@ -219,8 +219,9 @@ for bin in "$O"/selftests/unit/test_* "$O"/selftests/prog_tests/test_*; do
 	run_one "$name" "$bin"
 done
 
-# The unit tests again under ASan and UBSan (make san builds them).
-for bin in "$O"/san/selftests/unit/test_*; do
+# The unit tests, and the BPF tests the Makefile's SAN_PROG_TESTS names,
+# again under ASan and UBSan (make san builds them).
+for bin in "$O"/san/selftests/unit/test_* "$O"/san/selftests/prog_tests/test_*; do
 	[ -x "$bin" ] || continue
 	case "$bin" in *.o|*.d) continue ;; esac
 	name=san:$(basename "$bin")

@@ -56,7 +56,12 @@ cp_start() {
 	rm -f "$NN_TMP/$tag.pidfile"
 	nn_bg "$CP_NODE" "$tag" /usr/bin/python3 "$CPBIN" --pidfile "$NN_TMP/$tag.pidfile" \
 		--admin --keepalive 1 "$@"
-	nn_wait_for 5 test -s "$NN_TMP/$tag.pidfile" && nn_wait_for 5 cp_gen
+	# A readiness wait, no bound of the test's: python and the state's load
+	# took over 5 s at nice 19 beside a CI run (test_controller_inc, seeds
+	# 434834849, 2630231936, 1570490553, 51710638: "control plane restarted"
+	# with the control plane's log saying it listened). A control plane that
+	# never starts still fails, 15 s later.
+	nn_wait_for 15 test -s "$NN_TMP/$tag.pidfile" && nn_wait_for 5 cp_gen
 }
 
 cp_stop() {

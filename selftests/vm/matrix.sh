@@ -74,6 +74,9 @@ boot() {
 	log=$outdir/vmrun.log
 	local envs=() e
 	for e in ${KERNEL_ENV[$kernel]:-}; do envs+=(--env "$e"); done
+	# A seed given to run.sh reaches the guest's tests: a guest failure
+	# prints its seed, and NN_SEED=S selftests/run.sh vmK:NAME replays it.
+	[ -n "${NN_SEED:-}" ] && envs+=(--env "NN_SEED=$NN_SEED")
 	"$VM_DIR/vmrun.sh" --timeout "${NN_VM_TIMEOUT:-900}" --rwdir "$outdir" "${envs[@]}" \
 		--console "$outdir/console.log" "$kernel" -- \
 		"$VM_DIR/guest/run.sh" "$outdir" "$@" >"$log" 2>&1
