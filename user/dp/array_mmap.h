@@ -7,6 +7,15 @@
 #include <stdint.h>
 
 /*
+ * The shape check of nn_array_mmap alone (an mmapable array of @vsize-byte
+ * elements, @n_min / @n_want as below): 0 with the count in *@n and the
+ * bytes a mapping of it all takes in *@len (whole pages); -EPROTO when the
+ * map has another type or shape; -errno when it cannot be asked.
+ */
+int nn_array_shape(int fd, uint32_t vsize, uint32_t n_min, uint32_t n_want, uint32_t *n,
+		   size_t *len);
+
+/*
  * Map array @fd (@prot) when its elements are @vsize bytes and it has
  * @n_want of them (0: any number, at least @n_min): the count in *@n, the
  * mapping's length in *@len (whole pages). NULL with errno set; EPROTO

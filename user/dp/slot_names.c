@@ -12,8 +12,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
-#include <bpf/bpf.h>
-
+#include "dp/array_mmap.h"
 #include "dp/slot_names.h"
 
 /* Bytes of the array mapped at once. WHY a window, not the whole map:
@@ -32,21 +31,10 @@ struct window {
 
 static int window_open(struct window *w, int fd, int prot, uint32_t *n)
 {
-	struct bpf_map_info info = {};
-	uint32_t ilen = sizeof(info);
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
-
 	memset(w, 0, sizeof(*w));
-	if (bpf_obj_get_info_by_fd(fd, &info, &ilen))
-		return -errno;
-	if (info.type != BPF_MAP_TYPE_ARRAY || !(info.map_flags & BPF_F_MMAPABLE) ||
-	    info.key_size != sizeof(uint32_t) || info.value_size != sizeof(struct nn_name))
-		return -EPROTO;
 	w->fd = fd;
 	w->prot = prot;
-	w->total = ((size_t)info.max_entries * sizeof(struct nn_name) + page - 1) & ~(page - 1);
-	*n = info.max_entries;
-	return 0;
+	return nn_array_shape(fd, sizeof(struct nn_name), 0, 0, n, &w->total);
 }
 
 static void window_close(struct window *w)
