@@ -88,26 +88,6 @@ static __always_inline int nn_ft_key_eq(const struct nn_flow_key *a, const struc
 #define NN_FT_NONE -1 /* no way holds the key */
 #define NN_FT_TORN -2 /* a way held it, but was written while read */
 
-/* Start the miss on this CPU's line of the device counter that way @w's
- * copy says its flow's end @side counts into (ctr[w][side]): a load whose
- * value nothing uses. The copy's line is read with the first line, so the
- * counter line is fetched in parallel with the slot's line, not after it
- * (docs/datapath.md "Session 17 (fast17)"). Only a fetch: the count itself
- * takes the slot from end[] as verified (nn_count_dev), so a stale or torn
- * copy costs one wasted load, never a wrong count. */
-static __always_inline void nn_ft_ctr_fetch(struct nn_flow_bucket *b, int w, __u32 side)
-{
-	__u32 slot = NN_FT_READ32(b->ctr[w & (NN_FLOW_WAYS - 1)][side & 1]), idx;
-	struct nn_dev_line *dl;
-
-	if (slot >= nn_dev_stride)
-		return;
-	idx = bpf_get_smp_processor_id() * nn_dev_stride + slot;
-	dl = bpf_map_lookup_elem(&nn_dev_ctr, &idx);
-	if (dl)
-		(void)*(volatile __u64 *)&dl->s.packets[0];
-}
-
 /* The way of @b holding @k (tag @tag), NN_FT_NONE or NN_FT_TORN: the slot's
  * sequence word was even and unchanged across the key's comparison and,
  * when @val is not NULL, the copy of its value into @val (*@seq: that
@@ -117,7 +97,7 @@ static __always_inline void nn_ft_ctr_fetch(struct nn_flow_bucket *b, int w, __u
  * answer NN_FT_TORN, not NN_FT_NONE, when no other way holds @k: it may be
  * @k's own refresh, and a miss would judge the packet again. */
 static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_flow_key *k,
-				     __u32 tag, __u32 *seq, struct nn_flow *val, int side)
+				     __u32 tag, __u32 *seq, struct nn_flow *val)
 {
 	int w, none = NN_FT_NONE;
 
@@ -127,8 +107,6 @@ static __always_inline int nn_ft_way(struct nn_flow_bucket *b, const struct nn_f
 
 		if (NN_FT_READ32(b->tag[w]) != tag)
 			continue;
-		if (side >= 0)
-			nn_ft_ctr_fetch(b, w, side);
 		NN_FT_TEST_HOOK(NN_FT_AT_TAG, b, w);
 		s = NN_FT_READ32(b->seq[w]);
 		if (s & 1) {
@@ -206,11 +184,9 @@ __noinline int nn_ft_locate(struct nn_scratch *s)
 	b = nn_ft_bucket(nn_ft_hash(&s->fk), &tag, &s->ft_bucket);
 	if (!b)
 		return -1;
-	/* The counter slots' line, requested with the first line. */
-	(void)NN_FT_READ32(b->ctr[0][0]);
-	w = nn_ft_way(b, &s->fk, tag, &seq, &s->ft_val, s->ft_side & 1);
+	w = nn_ft_way(b, &s->fk, tag, &seq, &s->ft_val);
 	if (w == NN_FT_TORN)
-		w = nn_ft_way(b, &s->fk, tag, &seq, &s->ft_val, -1);
+		w = nn_ft_way(b, &s->fk, tag, &seq, &s->ft_val);
 	if (w < 0)
 		return -1;
 	s->ft_way = w;
@@ -417,7 +393,7 @@ static __always_inline int nn_ft_record(struct nn_flow_key *k, struct nn_flow *f
 	b = nn_ft_bucket(nn_ft_hash(k), &tag, &idx);
 	if (!b)
 		return 0;
-	w = nn_ft_way(b, k, tag, &seq, NULL, -1);
+	w = nn_ft_way(b, k, tag, &seq, NULL);
 	victim = w >= 0 ? w : nn_ft_victim(b, &seq);
 	if (victim < 0)
 		return 0;

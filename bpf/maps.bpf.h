@@ -314,9 +314,6 @@ struct nn_scratch {
 	__u32 ft_way;
 	__u32 ft_seq;
 	__u32 ft_dirty; /* ft_val changed: nn_ft_commit() writes it back */
-	/* Which end (0: a, 1: b) of fk is the packet's overlay end, whose
-	 * device counter nn_ft_locate() fetches early (flowtab.bpf.h). */
-	__u32 ft_side;
 	struct nn_flow ft_val __attribute__((aligned(8))); /* copied by words */
 	/* nn_denied's tag line and two sets for fk (denied.bpf.h): the map
 	 * keys, and the two sets' places in the line's group. */

@@ -344,7 +344,6 @@ static __always_inline int nn_judge_packet(struct nn_ctx *c, const __u8 dir)
 		s = NULL;
 	if (s) {
 		is_b = nn_flow_key_make(&s->fk, p.src, p.sport, p.dst, p.dport, p.proto);
-		s->ft_side = nn_flow_side(is_b, dir);
 		f = nn_flow_get(s, now);
 		/* One nn_remember/nn_finish below for both paths: every
 		 * inlined copy of them costs stack (docs/datapath.md

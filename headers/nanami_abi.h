@@ -320,20 +320,6 @@ struct nn_flow {
 	__u64 end[2];
 };
 
-/* nn_flow.end: epoch << 32 | dirs (1 << enum nn_dir) << 30 | kind (enum
- * nn_addr_kind, 2 bits) << 28 | counter slot (28 bits; all ones: none). */
-#define NN_FLOW_END_SLOT_MASK 0x0fffffffu
-#define NN_FLOW_END(epoch, dirs, kind, slot)                                              \
-	(((__u64)(epoch) << 32) | ((__u64)((dirs)&3) << 30) | ((__u64)((kind)&3) << 28) | \
-	 ((__u64)(slot)&NN_FLOW_END_SLOT_MASK))
-#define NN_FLOW_END_EPOCH(t) ((__u32)((t) >> 32))
-#define NN_FLOW_END_DIRS(t) ((__u32)((t) >> 30) & 3)
-#define NN_FLOW_END_KIND(t) ((__u8)(((t) >> 28) & 3))
-#define NN_FLOW_END_SLOT(t)                                            \
-	(((__u32)(t)&NN_FLOW_END_SLOT_MASK) == NN_FLOW_END_SLOT_MASK ? \
-		 NN_NONE32 :                                           \
-		 ((__u32)(t)&NN_FLOW_END_SLOT_MASK))
-
 /*
  * ---- Flow table (nn_flows): buckets the programs manage ----
  * A key's bucket is nn_ft_hash(key, seed) & mask (bpf/flowtab.bpf.h); it has
@@ -379,10 +365,6 @@ struct nn_flow_bucket {
 	__u32 tag[NN_FLOW_WAYS];
 	__u32 seq[NN_FLOW_WAYS];
 	__u64 seen[NN_FLOW_WAYS]; /* last_seen_ns of way w's flow */
-	/* ctr[w][i]: NN_FLOW_END_SLOT(end[i]) of way w's flow (NN_NONE32 for
-	 * an end not recorded), written with the slot under its claim. */
-	__u32 ctr[NN_FLOW_WAYS][2];
-	__u32 spare[16];
 	struct nn_flow_slot slot[NN_FLOW_WAYS];
 };
 
@@ -395,7 +377,7 @@ struct nn_flow_seed_entry {
 	__u64 seed;
 	__u64 layout;
 };
-#define NN_FLOW_LAYOUT 3
+#define NN_FLOW_LAYOUT 2
 
 /* Way @w's flow as one struct nn_flow, and back. Plain copies: the
  * programs and the readers put their own sequence checks around them. */
@@ -405,22 +387,10 @@ static inline void nn_flow_slot_get(const struct nn_flow_bucket *b, int w, struc
 	__builtin_memcpy(&f->epoch, &b->slot[w].f, sizeof(struct nn_flow_held));
 }
 
-static inline __u32 nn_flow_end_ctr(__u64 t)
-{
-	return t ? NN_FLOW_END_SLOT(t) : NN_NONE32;
-}
-
 static inline void nn_flow_slot_set(struct nn_flow_bucket *b, int w, const struct nn_flow *f)
 {
-	__u32 c0 = nn_flow_end_ctr(f->end[0]), c1 = nn_flow_end_ctr(f->end[1]);
-
 	b->seen[w] = f->last_seen_ns;
 	__builtin_memcpy(&b->slot[w].f, &f->epoch, sizeof(struct nn_flow_held));
-	/* Only when it changed: the line stays clean (shared) otherwise. */
-	if (b->ctr[w][0] != c0)
-		b->ctr[w][0] = c0;
-	if (b->ctr[w][1] != c1)
-		b->ctr[w][1] = c1;
 }
 
 /* A key's hash under the table's @seed: a multiply-xorshift over its five
@@ -545,6 +515,20 @@ static inline __u64 nn_denied_hash(const struct nn_flow_key *k, __u64 flow_seed)
 {
 	return nn_flow_hash(k, flow_seed ^ 0x5bd1e9955bd1e995ull);
 }
+
+/* nn_flow.end: epoch << 32 | dirs (1 << enum nn_dir) << 30 | kind (enum
+ * nn_addr_kind, 2 bits) << 28 | counter slot (28 bits; all ones: none). */
+#define NN_FLOW_END_SLOT_MASK 0x0fffffffu
+#define NN_FLOW_END(epoch, dirs, kind, slot)                                              \
+	(((__u64)(epoch) << 32) | ((__u64)((dirs)&3) << 30) | ((__u64)((kind)&3) << 28) | \
+	 ((__u64)(slot)&NN_FLOW_END_SLOT_MASK))
+#define NN_FLOW_END_EPOCH(t) ((__u32)((t) >> 32))
+#define NN_FLOW_END_DIRS(t) ((__u32)((t) >> 30) & 3)
+#define NN_FLOW_END_KIND(t) ((__u8)(((t) >> 28) & 3))
+#define NN_FLOW_END_SLOT(t)                                            \
+	(((__u32)(t)&NN_FLOW_END_SLOT_MASK) == NN_FLOW_END_SLOT_MASK ? \
+		 NN_NONE32 :                                           \
+		 ((__u32)(t)&NN_FLOW_END_SLOT_MASK))
 
 /* Later IPv4/IPv6 fragments follow the first fragment's verdict. The key
  * is the datagram's reassembly key: source, destination, id, and for IPv4

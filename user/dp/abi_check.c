@@ -32,12 +32,10 @@ _Static_assert(sizeof(struct nn_flow_held) == sizeof(struct nn_flow) - 8 &&
 		       offsetof(struct nn_flow, end) - 8 == offsetof(struct nn_flow_held, end),
 	       "nn_flow_held: nn_flow from epoch on, copied as one block");
 _Static_assert(sizeof(struct nn_flow_slot) == 64, "nn_flow_slot: one line");
-_Static_assert(sizeof(struct nn_flow_bucket) == 768,
-	       "nn_flow_bucket: twelve whole lines, six aligned pairs");
+_Static_assert(sizeof(struct nn_flow_bucket) == 640, "nn_flow_bucket: ten whole lines");
 _Static_assert(offsetof(struct nn_flow_bucket, seen) == 64 &&
-		       offsetof(struct nn_flow_bucket, ctr) == 128 &&
-		       offsetof(struct nn_flow_bucket, slot) == 256,
-	       "nn_flow_bucket: tags and seqs, the times, the counter slots, each one line");
+		       offsetof(struct nn_flow_bucket, slot) == 128,
+	       "nn_flow_bucket: tags and seqs, then the times, each one line");
 _Static_assert(sizeof(struct nn_denied) == 64, "nn_denied: an entry is one line");
 _Static_assert(sizeof(struct nn_denied_set) == 64 * NN_DENIED_WAYS, "nn_denied_set: whole lines");
 _Static_assert(sizeof(struct nn_frag_key) == 40, "nn_frag_key");
