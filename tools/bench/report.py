@@ -759,6 +759,19 @@ def mk(name, fam, n=None):
     return at(name, fam, n if n is not None else hi_n, "marginal") if micro and scales else None
 
 
+def lines_bought(bound):
+    """How many dependent random lines @bound pays for here (this run's
+    lines/k1..k5 at the top scale), and that chain's floor."""
+    lfm = (details.get("line_floors") or {}).get(str(hi_n)) or {}
+    k, fk = 0, None
+    for i in range(1, 6):
+        v = lfm.get("k%d" % i)
+        if v is None or v > bound:
+            break
+        k, fk = i, v
+    return k, fk
+
+
 def verdict_line(r, bound):
     """Whether @bound is below one line, below the case's lines, or above
     them, from this run's floors."""
@@ -769,8 +782,11 @@ def verdict_line(r, bound):
         return ("**below what ONE random line of a table this size costs here** (%s ns): no "
                 "design that reads the flow's state per packet meets it on this machine" % fmt(one, 0))
     if bound < fl:
-        return ("above one line (%s ns) but below the lines it pays (%s ns): reachable only "
-                "with fewer lines: %s" % (fmt(one, 0), fmt(fl, 0), r["design"]))
+        k, fk = lines_bought(bound)
+        return ("above one line (%s ns) but below the lines it pays (%s ns): %s buys at most %d "
+                "dependent line%s here (%s ns), leaving %s ns for everything else; fewer lines: "
+                "%s" % (fmt(one, 0), fmt(fl, 0), bound, k, "" if k == 1 else "s", fmt(fk, 0),
+                        fmt(bound - fk if fk is not None else None, 0), r["design"]))
     return ("above its lines' floor: the rest, %s ns, is instructions and lines off the "
             "dependent chain (docs/datapath.md has the profiles)" % fmt(r["rest_ns"], 0))
 
