@@ -144,72 +144,72 @@ int bench_lines_chase(struct xdp_md *xdp)
 	return idx == ~0u ? XDP_DROP : XDP_PASS;
 }
 
-SEC("xdp")
-int bench_lines_hit(struct xdp_md *xdp)
+/* The prologue, a random bucket's first line (*@first) and the slot line
+ * of the same bucket it names (returned: its address is computed from
+ * *@first's way, no load of it yet), both recorded in bench_trace. */
+static __always_inline struct bench_line *bucket_slot(struct xdp_md *xdp, struct bench_line **first)
 {
-	struct bench_line *first, *slot;
-	struct nn_dev_line *dl;
 	__u32 h, base, idx;
 
 	if (bench_rewrite(xdp, bench_l2) || start_hash(xdp, &h))
-		return XDP_ABORTED;
+		return NULL;
 	base = first_line(h);
-	first = bpf_map_lookup_elem(&bench_flow_lines, &base);
-	if (!first)
-		return XDP_ABORTED;
-	idx = slot_line(base, first);
-	slot = bpf_map_lookup_elem(&bench_flow_lines, &idx);
-	if (!slot)
-		return XDP_ABORTED;
+	*first = bpf_map_lookup_elem(&bench_flow_lines, &base);
+	if (!*first)
+		return NULL;
+	idx = slot_line(base, *first);
 	bench_trace[0] = base;
 	bench_trace[1] = idx;
-	dl = ctr_line(slot->ctr, &idx);
+	return bpf_map_lookup_elem(&bench_flow_lines, &idx);
+}
+
+/* Count a pass in the counter line of @slot, as the pipeline does. */
+static __always_inline int count(__u32 slot, int step)
+{
+	struct nn_dev_line *dl;
+	__u32 idx;
+
+	dl = ctr_line(slot, &idx);
 	if (!dl)
 		return XDP_ABORTED;
-	bench_trace[2] = idx;
+	if (step >= 0 && step < BENCH_CHASE_MAX)
+		bench_trace[step] = idx;
 	dl->s.packets[0]++;
 	dl->s.bytes[0] += 64;
 	return XDP_PASS;
+}
+
+SEC("xdp")
+int bench_lines_hit(struct xdp_md *xdp)
+{
+	struct bench_line *first, *slot = bucket_slot(xdp, &first);
+
+	return slot ? count(slot->ctr, 2) : XDP_ABORTED;
 }
 
 SEC("xdp")
 int bench_lines_ctr(struct xdp_md *xdp)
 {
-	struct nn_dev_line *dl;
-	__u32 h, idx;
+	__u32 h;
 
 	if (bench_rewrite(xdp, bench_l2) || start_hash(xdp, &h))
 		return XDP_ABORTED;
 	/* Any slot: a multiply and shift, not a division. */
-	dl = ctr_line(((__u64)h * bench_ctr_slots) >> 32, &idx);
-	if (!dl)
-		return XDP_ABORTED;
-	bench_trace[0] = idx;
-	dl->s.packets[0]++;
-	dl->s.bytes[0] += 64;
-	return XDP_PASS;
+	return count(((__u64)h * bench_ctr_slots) >> 32, 0);
 }
 
 SEC("xdp")
 int bench_lines_put(struct xdp_md *xdp)
 {
-	struct bench_line *first, *victim;
-	__u32 h, base, idx, s;
+	struct bench_line *first, *victim = bucket_slot(xdp, &first);
+	__u32 s;
 
-	if (bench_rewrite(xdp, bench_l2) || start_hash(xdp, &h))
-		return XDP_ABORTED;
-	base = first_line(h);
-	first = bpf_map_lookup_elem(&bench_flow_lines, &base);
-	if (!first)
-		return XDP_ABORTED;
-	s = first->stamp;
-	__sync_val_compare_and_swap(&first->stamp, s, s + 2);
-	idx = slot_line(base, first);
-	victim = bpf_map_lookup_elem(&bench_flow_lines, &idx);
 	if (!victim)
 		return XDP_ABORTED;
-	bench_trace[0] = base;
-	bench_trace[1] = idx;
+	/* The claim: a locked instruction on the first line, then the
+	 * victim's line written without being read. */
+	s = first->stamp;
+	__sync_val_compare_and_swap(&first->stamp, s, s + 2);
 	victim->stamp = ++bench_stamp;
 	return XDP_PASS;
 }
