@@ -109,6 +109,20 @@ def fam_mean(nm, n, m=None):
 
 COLD = ["xdp_rand/established", "xdp_rand/spoof_drop", "xdp_rand/acl_drop",
         "xdp_rand/new_insert"]
+
+
+def cold_flat(hi, lo, m=None):
+    """Sum of the four cold cases at @hi over the same at @lo."""
+    m = micro if m is None else m
+    sc = [s["n"] for s in m["scales"] if not s.get("nested")] if m else []
+    if hi not in sc or lo not in sc:
+        return None
+    a = [fam_mean(nm, hi, m) for nm in COLD]
+    b = [fam_mean(nm, lo, m) for nm in COLD]
+    if None in a or None in b or not sum(b):
+        return None
+    return sum(a) / sum(b)
+
 LINES = ["lines/k1", "lines/k2", "lines/k3", "lines/k4", "lines/k5", "lines/hit", "lines/ctr",
          "lines/put"]
 
@@ -185,16 +199,6 @@ if micro and scales:
 
     # Issue 14's targets: every case hot and cold (mean of IPv6 and IPv4,
     # marginal over the same run's floor), and the cold flatness.
-    def cold_flat(hi, lo, m=None):
-        sc = [s["n"] for s in (micro if m is None else m)["scales"] if not s.get("nested")]
-        if hi not in sc or lo not in sc:
-            return None
-        a = [fam_mean(nm, hi, m) for nm in COLD]
-        b = [fam_mean(nm, lo, m) for nm in COLD]
-        if None in a or None in b or not sum(b):
-            return None
-        return sum(a) / sum(b)
-
     details["marginal_acl_drop_ns_high"] = mean_at(
         [(c, f) for c in ("tc_from/acl_drop", "xdp_from/acl_drop") for f in ("v6", "v4")],
         hi_n, "marginal")
@@ -205,10 +209,12 @@ if micro and scales:
     details["cold_new_insert_ns_high"] = fam_mean("xdp_rand/new_insert", hi_n)
     mid = 100000 if 100000 in scales else hi_n
     details["cold_flatness_100k_vs_10"] = cold_flat(mid, lo_n)
-    # 1M: from the one process that ran 100k and 1M together (micro1m),
-    # else from the main micro if its -n had both.
-    details["cold_flatness_1m_vs_100k"] = (cold_flat(1000000, 100000, micro1m) if micro1m
-                                           else cold_flat(1000000, 100000))
+    if not micro1m:
+        details["cold_flatness_1m_vs_100k"] = cold_flat(1000000, 100000)
+# 1M: from the one process that ran 100k and 1M together (micro1m), else
+# (above) from the main micro if its -n had both.
+if micro1m:
+    details["cold_flatness_1m_vs_100k"] = cold_flat(1000000, 100000, micro1m)
 
 # ---------------------------------------------------------------- line floors
 # What the lines the unmet issue-14 targets must read cost on this machine,
@@ -257,21 +263,21 @@ def line_floors(m):
     return out or None
 
 
+lf1m = line_floors(micro1m)
+if lf1m:
+    details["line_floors_1m_run"] = lf1m
+    # The floors' own flatness 100k -> 1M, in the same process as the
+    # cases' (micro1m): the flow-sized table is the same at every scale,
+    # the counter table grows with N.
+    a, b = lf1m.get("1000000", {}), lf1m.get("100000", {})
+    details["line_floors_flatness_1m_vs_100k"] = {
+        k: a[k] / b[k] if a.get(k) and b.get(k) else None for k in b}
+if micro1m_rss:
+    details["micro_1m_process"] = micro1m_rss
+if micro1m_skipped:
+    details["micro_1m_skipped"] = micro1m_skipped
 if micro and scales:
     details["line_floors"] = line_floors(micro)
-    lf1m = line_floors(micro1m)
-    if lf1m:
-        details["line_floors_1m_run"] = lf1m
-        # The floors' own flatness 100k -> 1M, in the same process as the
-        # cases' (micro1m): the flow-sized table is the same at every
-        # scale, the counter table grows with N.
-        a, b = lf1m.get("1000000", {}), lf1m.get("100000", {})
-        details["line_floors_flatness_1m_vs_100k"] = {
-            k: a[k] / b[k] if a.get(k) and b.get(k) else None for k in b}
-    if micro1m_rss:
-        details["micro_1m_process"] = micro1m_rss
-    if micro1m_skipped:
-        details["micro_1m_skipped"] = micro1m_skipped
     top = str(hi_n)
     lfm = (details.get("line_floors") or {}).get(top) or {}
     rows = []
