@@ -281,8 +281,11 @@ micro1m_part() {
 			"$((need >> 20))" "$MICRO1M_GB" "$((avail >> 20))" >"$RAW/micro1m.json"
 	else
 		say "micro1m: nn-microbench -n 100000,1000000 -C $MICRO1M_CASES"
-		/usr/bin/time -f '{"max_rss_kb": %M, "wall_s": %e}' -o "$RAW/micro1m.rss.json" \
-			"$BIN" -j -v -n 100000,1000000 -L 0 -I -R 500000 -r 5 -C "$MICRO1M_CASES" \
+		# GNU time, when there is one: the process's peak RSS for the summary.
+		local timer=()
+		[ -x /usr/bin/time ] && timer=(/usr/bin/time -f '{"max_rss_kb": %M, "wall_s": %e}' \
+			-o "$RAW/micro1m.rss.json")
+		"${timer[@]}" "$BIN" -j -v -n 100000,1000000 -L 0 -I -R 500000 -r 5 -C "$MICRO1M_CASES" \
 			>"$RAW/micro1m.json" 2>"$RAW/micro1m.txt" ||
 			{ tail -5 "$RAW/micro1m.txt" >&2; echo "# micro1m failed" >&2; rm -f "$RAW/micro1m.json"; }
 	fi
