@@ -33,8 +33,8 @@
  * line, as the case's flow hash does) and on a random draw (so that even
  * at N=10, 10 pairs, the start is any bucket: the floors measure the
  * table, not the scale's pairs). bench_trace records every line visited
- * (the harness checks the chase against the table it wrote, run.c's
- * lines check) and, with the verdict depending on the last value loaded,
+ * (the harness checks the chase against the table it wrote, lines.c's
+ * bench_lines_check) and, with the verdict depending on the last value loaded,
  * keeps clang and the verifier from dropping any load.
  */
 #include "vmlinux.h"
