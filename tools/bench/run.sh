@@ -13,6 +13,9 @@
 #      the XDP_DROP / TC drop ceilings, alternating
 #   3. controller: validate + apply at each scale (cold, warm, one device),
 #      generation swaps under traffic
+#   3b. e2e (full run): one-device changes of every kind, then 100 changes a
+#      second for 5 minutes, through the real nanami-gatewayd and the
+#      reference control plane's event stream at 100k (e2e.sh; issue 13)
 #   4. tunnel (full run): iperf3 through a wireguard-go wg0, our programs
 #      attached or not, alternating (tunnel.sh); then the same through the
 #      kernel's WireGuard inside the Debian 6.1 and 6.12 guests (vmrun.sh)
@@ -20,8 +23,8 @@
 #
 # Root only. Needs: iproute2, nftables, python3. O=build by default.
 # Environment: BENCH_ROUNDS (veth rounds, default 2), BENCH_SECS (seconds per
-# veth measurement, default 3), BENCH_SKIP="micro micro1m veth ctl tunnel tunnel_kernel profile" to skip
-# parts, BENCH_VETH_SCALES / BENCH_CTL_SCALES ("10 10000") to override,
+# veth measurement, default 3), BENCH_SKIP="micro micro1m veth ctl e2e tunnel tunnel_kernel profile" to skip
+# parts, BENCH_E2E_N / BENCH_E2E_CHANGES / BENCH_E2E_RATE / BENCH_E2E_SECONDS (e2e_part), BENCH_VETH_SCALES / BENCH_CTL_SCALES ("10 10000") to override,
 # BENCH_CTL_KB_PER_DEV the controller's memory estimate per device (ctl_part).
 set -u
 ROOT=${NN_BENCH_ROOT:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
@@ -80,6 +83,7 @@ case " $SKIP " in *" micro1m "*) ;; *) rm -f "$RAW"/micro1m.* ;; esac
 case " $SKIP " in *" veth "*) ;; *) rm -f "$RAW"/veth.* ;; esac
 case " $SKIP " in *" ctl "*) ;; *) rm -f "$RAW"/ctl.* "$RAW"/swap*.json ;; esac
 case " $SKIP " in *" profile "*) ;; *) rm -f "$RAW"/profile.* ;; esac
+case " $SKIP " in *" e2e "*) ;; *) rm -rf "$RAW"/e2e "$RAW"/e2e.txt ;; esac
 TAG=nnb$$
 TMP=$(mktemp -d "/tmp/nn-bench-$$.XXXXXX")
 PIN=/sys/fs/bpf/$TAG
@@ -318,6 +322,20 @@ ctl_part() {
 	done
 }
 
+# Issue 13's change targets where they are defined: a change made at the
+# reference control plane -> the generation enforced in the maps, through
+# the real daemon and the real event stream (tools/bench/e2e.sh, which
+# test_e2e_changes runs at 1k in make test). Serial changes of each kind,
+# then sustained churn with the daemon's RSS sampled every second.
+e2e_part() {
+	local n=${BENCH_E2E_N:-100000}
+	say "e2e: ${BENCH_E2E_CHANGES:-10} changes of each kind, then ${BENCH_E2E_RATE:-100}/s for ${BENCH_E2E_SECONDS:-300} s, at $n"
+	O=$B E2E_N=$n E2E_CHANGES=${BENCH_E2E_CHANGES:-10} E2E_CHURN=${BENCH_E2E_RATE:-100} \
+		E2E_SECONDS=${BENCH_E2E_SECONDS:-300} E2E_OUT=$RAW/e2e \
+		"$ROOT/tools/bench/e2e.sh" >"$RAW/e2e.txt" 2>&1 ||
+		echo "# e2e failed (raw/e2e.txt)" >&2
+}
+
 # Generation swaps while allowed traffic flows (XDP hook, 10-device policy,
 # one source: d0; the swaps toggle d5). Loss = allowed packets the gateway
 # dropped meanwhile: the drops column of its per-device counters (every
@@ -505,6 +523,9 @@ if [ "$SMOKE" = 0 ]; then
 fi
 case " $SKIP " in *" veth "*) ;; *) veth_part || exit 1 ;; esac
 case " $SKIP " in *" ctl "*) ;; *) ctl_part; swap_part ;; esac
+if [ "$SMOKE" = 0 ]; then
+	case " $SKIP " in *" e2e "*) ;; *) e2e_part ;; esac
+fi
 # ---- a real tunnel (wireguard-go wg0), with and without our programs ----
 if [ "$SMOKE" = 0 ]; then
 	case " $SKIP " in *" tunnel "*) ;; *)
