@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /* stamp.c - see stamp.h. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -22,6 +23,17 @@ struct stamp {
 
 static struct stamp stamps[STAMP_MAX];
 static unsigned int n_stamps;
+
+struct total {
+	const char *what;
+	long n;
+	long long ns;
+};
+
+#define TOTAL_MAX 32
+
+static struct total totals[TOTAL_MAX];
+static pthread_mutex_t totals_mu = PTHREAD_MUTEX_INITIALIZER;
 
 /* Read the environment once, before main(): no lock on the fast path. */
 __attribute__((constructor)) static void stamp_init(void)
@@ -56,6 +68,26 @@ void nn_stamp_at(const char *what)
 	s->minflt = ru.ru_minflt;
 }
 
+long long nn_stamp_thread_ns(void)
+{
+	return ns_of(CLOCK_THREAD_CPUTIME_ID);
+}
+
+void nn_stamp_add_at(const char *what, long n, long long ns)
+{
+	int i;
+
+	pthread_mutex_lock(&totals_mu);
+	for (i = 0; i < TOTAL_MAX; i++)
+		if (!totals[i].what || totals[i].what == what) {
+			totals[i].what = what;
+			totals[i].n += n;
+			totals[i].ns += ns;
+			break;
+		}
+	pthread_mutex_unlock(&totals_mu);
+}
+
 void nn_stamp_dump(FILE *f)
 {
 	unsigned int i, n = __atomic_load_n(&n_stamps, __ATOMIC_ACQUIRE);
@@ -81,4 +113,12 @@ void nn_stamp_dump(FILE *f)
 			s->minflt - prev->minflt, s->mono);
 	}
 	n_stamps = 0;
+	pthread_mutex_lock(&totals_mu);
+	for (i = 0; i < TOTAL_MAX && totals[i].what; i++) {
+		fprintf(f, "total %-28s %10ld %9.1f ms %7.0f ns each\n", totals[i].what, totals[i].n,
+			totals[i].ns / 1e6, totals[i].n ? (double)totals[i].ns / totals[i].n : 0.0);
+		totals[i].what = NULL;
+		totals[i].n = totals[i].ns = 0;
+	}
+	pthread_mutex_unlock(&totals_mu);
 }
