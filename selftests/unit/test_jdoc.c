@@ -27,7 +27,6 @@
 #include <jansson.h>
 
 #include "policy/jdoc.h"
-#include "policy/jdoc_int.h"
 
 /* Random edits per property. The sanitizer build (make san) runs the
  * unit tests again at several times the cost per parse: a fifth there,
@@ -347,8 +346,7 @@ static void test_big_two_passes(void **state)
  * document still takes one 1 MB chunk. */
 static void test_big_doc_few_chunks(void **state)
 {
-	const struct nn_jchunk *c;
-	size_t len, at, n = 0, big = 0, bytes;
+	size_t len, at, n, big, bytes;
 	struct nn_jdoc d;
 	char err[160], *s;
 
@@ -356,22 +354,18 @@ static void test_big_doc_few_chunks(void **state)
 	s = big_doc(4000, "1]", &len); /* 15.6 MB of text */
 	assert_int_equal(nn_jdoc_parse(s, len, 32, &d, err, sizeof(err), &at), NN_JDOC_OK);
 	bytes = nn_jdoc_bytes(&d);
-	for (c = d.chunks; c; c = c->next) {
-		n++;
-		if (c->cap >= (2u << 20))
-			big += c->used;
-	}
-	fprintf(stderr, "# %zu MB of tree in %zu chunks, %zu%% in chunks of >= 2 MB\n",
-		bytes >> 20, n, big * 100 / bytes);
+	n = nn_jdoc_chunks(&d, 2u << 20, &big);
+	fprintf(stderr, "# %zu MB of tree in %zu chunks, %zu%% in chunks of >= 2 MB\n", bytes >> 20,
+		n, big * 100 / bytes);
 	assert_true(bytes >= (24u << 20)); /* at 1 MB a chunk: >= 24 chunks */
 	assert_true(n <= 16);		   /* two halves' 1+2+4+8+... */
 	assert_true(big * 10 >= bytes * 8);
 	nn_jdoc_free(&d);
 	free(s);
 	assert_int_equal(nn_jdoc_parse("[1]", 3, 32, &d, err, sizeof(err), &at), NN_JDOC_OK);
-	assert_non_null(d.chunks);
-	assert_null(d.chunks->next);
-	assert_true(d.chunks->cap <= (1u << 20) && d.chunks->cap > (1u << 20) - 4096);
+	assert_int_equal(nn_jdoc_chunks(&d, 1, &big), 1); /* one chunk, not over 1 MB */
+	assert_int_equal(nn_jdoc_chunks(&d, (1u << 20) + 1, &big), 1);
+	assert_int_equal(big, 0);
 	nn_jdoc_free(&d);
 }
 
@@ -637,10 +631,14 @@ static void test_split_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed),	    cmocka_unit_test(test_embedded_nul),
-		cmocka_unit_test(test_big_object),  cmocka_unit_test(test_depth),
-		cmocka_unit_test(test_random),	    cmocka_unit_test(test_big_two_passes),
-		cmocka_unit_test(test_split_fixed), cmocka_unit_test(test_split_random),
+		cmocka_unit_test(test_fixed),
+		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_big_object),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_big_two_passes),
+		cmocka_unit_test(test_split_fixed),
+		cmocka_unit_test(test_split_random),
 		cmocka_unit_test(test_big_doc_few_chunks),
 	};
 

@@ -713,7 +713,8 @@ static void test_duplicate_address_many(void **state)
 			fail_msg("%s not told", id);
 	}
 	assert_int_not_equal(dev(r.p, "many-17"), -1); /* its key's twin went for its address */
-	assert_true(has_msg(&r, "device=many-12: overlay_ipv6 fd7a:6e61:6e61:10::1:c is also used by",
+	assert_true(has_msg(&r,
+			    "device=many-12: overlay_ipv6 fd7a:6e61:6e61:10::1:c is also used by",
 			    "many-22", NULL));
 	assert_true(has_msg(&r, "device=many-8: public_key is also held by", "many-7", NULL));
 	/* groups in address order, every address before any key */

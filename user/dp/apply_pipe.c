@@ -92,7 +92,8 @@ static int write_chunk(struct pipe *p, int set, size_t lo, size_t hi, struct nn_
 
 		err = nn_map_update_serial(ms->fd, buf->k, ms->ksz, buf->v, ms->vsz, buf->n);
 		if (nn_stamp_on)
-			nn_stamp_add(nn_set_defs[set].name, (long)buf->n, nn_stamp_thread_ns() - t0);
+			nn_stamp_add(nn_set_defs[set].name, (long)buf->n,
+				     nn_stamp_thread_ns() - t0);
 	}
 	if (!err)
 		*writes += buf->n;

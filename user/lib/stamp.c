@@ -108,15 +108,15 @@ void nn_stamp_dump(FILE *f)
 			}
 		fprintf(f, "stamp %ld %-28s %9.1f %8.1f %8.1f %8.1f %8.1f %8ld %lld\n", s->tid,
 			s->what, (s->mono - stamps[0].mono) / 1e6, (s->mono - prev->mono) / 1e6,
-			(s->thread - mine->thread) / 1e6,
-			(s->proc - prev->proc) / 1e6, (s->sys - prev->sys) / 1e6,
-			s->minflt - prev->minflt, s->mono);
+			(s->thread - mine->thread) / 1e6, (s->proc - prev->proc) / 1e6,
+			(s->sys - prev->sys) / 1e6, s->minflt - prev->minflt, s->mono);
 	}
 	n_stamps = 0;
 	pthread_mutex_lock(&totals_mu);
 	for (i = 0; i < TOTAL_MAX && totals[i].what; i++) {
-		fprintf(f, "total %-28s %10ld %9.1f ms %7.0f ns each\n", totals[i].what, totals[i].n,
-			totals[i].ns / 1e6, totals[i].n ? (double)totals[i].ns / totals[i].n : 0.0);
+		fprintf(f, "total %-28s %10ld %9.1f ms %7.0f ns each\n", totals[i].what,
+			totals[i].n, totals[i].ns / 1e6,
+			totals[i].n ? (double)totals[i].ns / totals[i].n : 0.0);
 		totals[i].what = NULL;
 		totals[i].n = totals[i].ns = 0;
 	}

@@ -103,6 +103,18 @@ size_t nn_jdoc_bytes(const struct nn_jdoc *d)
 	return n;
 }
 
+size_t nn_jdoc_chunks(const struct nn_jdoc *d, size_t big_cap, size_t *big)
+{
+	const struct nn_jchunk *c;
+	size_t n = 0;
+
+	*big = 0;
+	for (c = d->chunks; c; c = c->next, n++)
+		if (c->cap >= big_cap)
+			*big += c->used;
+	return n;
+}
+
 void nn_jdoc_free(struct nn_jdoc *d)
 {
 	struct nn_jchunk *c, *next;
