@@ -340,6 +340,35 @@ static void test_big_two_passes(void **state)
 	free(s);
 }
 
+/* A large document's tree sits in few chunks, most of them big enough
+ * for huge pages (jdoc.c CHUNK_MAX): with 1 MB chunks a 1M-device
+ * snapshot's tree was faulted in 4 KB at a time, ~190k faults; a small
+ * document still takes one 1 MB chunk. */
+static void test_big_doc_few_chunks(void **state)
+{
+	size_t len, at, n, big, bytes;
+	struct nn_jdoc d;
+	char err[160], *s;
+
+	(void)state;
+	s = big_doc(4000, "1]", &len); /* 15.6 MB of text */
+	assert_int_equal(nn_jdoc_parse(s, len, 32, &d, err, sizeof(err), &at), NN_JDOC_OK);
+	bytes = nn_jdoc_bytes(&d);
+	n = nn_jdoc_chunks(&d, 2u << 20, &big);
+	fprintf(stderr, "# %zu MB of tree in %zu chunks, %zu%% in chunks of >= 2 MB\n", bytes >> 20,
+		n, big * 100 / bytes);
+	assert_true(bytes >= (24u << 20)); /* at 1 MB a chunk: >= 24 chunks */
+	assert_true(n <= 16);		   /* two halves' 1+2+4+8+... */
+	assert_true(big * 10 >= bytes * 8);
+	nn_jdoc_free(&d);
+	free(s);
+	assert_int_equal(nn_jdoc_parse("[1]", 3, 32, &d, err, sizeof(err), &at), NN_JDOC_OK);
+	assert_int_equal(nn_jdoc_chunks(&d, 1, &big), 1); /* one chunk, not over 1 MB */
+	assert_int_equal(nn_jdoc_chunks(&d, (1u << 20) + 1, &big), 1);
+	assert_int_equal(big, 0);
+	nn_jdoc_free(&d);
+}
+
 static uint32_t rng = 2463534242u;
 
 static uint32_t rnd(void)
@@ -602,10 +631,15 @@ static void test_split_random(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fixed),	    cmocka_unit_test(test_embedded_nul),
-		cmocka_unit_test(test_big_object),  cmocka_unit_test(test_depth),
-		cmocka_unit_test(test_random),	    cmocka_unit_test(test_big_two_passes),
-		cmocka_unit_test(test_split_fixed), cmocka_unit_test(test_split_random),
+		cmocka_unit_test(test_fixed),
+		cmocka_unit_test(test_embedded_nul),
+		cmocka_unit_test(test_big_object),
+		cmocka_unit_test(test_depth),
+		cmocka_unit_test(test_random),
+		cmocka_unit_test(test_big_two_passes),
+		cmocka_unit_test(test_split_fixed),
+		cmocka_unit_test(test_split_random),
+		cmocka_unit_test(test_big_doc_few_chunks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -619,6 +619,25 @@ static void test_device_duplicate_id(void **state)
  * hashes keys ahead of their insert (nn_find_dups), and a key put with
  * another key's hash was missed only where copies were more than a few
  * keys apart, which no small document has. */
+/* A copy of the network's second device appended to @devs as @id, its
+ * address and key the @a-th and @k-th of a series. */
+static void add_device(json_t *devs, const char *id, unsigned int a, unsigned int k)
+{
+	json_t *v = json_deep_copy(json_array_get(devs, 1));
+	char a6[64], key[NN_KEY_B64_SIZE];
+	uint8_t kb[NN_KEY_LEN];
+	unsigned int j;
+
+	snprintf(a6, sizeof(a6), "fd7a:6e61:6e61:10::1:%x", a);
+	for (j = 0; j < NN_KEY_LEN; j++)
+		kb[j] = (uint8_t)(k * 7 + j + 1);
+	nn_key_to_base64(kb, key);
+	json_object_set_new(v, "device_id", json_string(id));
+	json_object_set_new(v, "overlay_ipv6", json_string(a6));
+	json_object_set_new(v, "public_key", json_string(key));
+	json_array_append_new(devs, v);
+}
+
 static void test_device_duplicate_id_many(void **state)
 {
 	static const struct {
@@ -628,27 +647,17 @@ static void test_device_duplicate_id_many(void **state)
 		{ 3, "twin" }, { 37, "twin" }, { 10, "trip" }, { 20, "trip" }, { 30, "trip" }
 	};
 	json_t *d = doc(), *devs = jat(d, NET0 ".devices");
-	char id[32], a6[64], key[NN_KEY_B64_SIZE];
-	uint8_t k[NN_KEY_LEN];
 	unsigned int i, j;
+	char id[32];
 	struct res r;
 
 	(void)state;
 	for (i = 0; i < 40; i++) {
-		json_t *v = json_deep_copy(json_array_get(devs, 1));
-
 		snprintf(id, sizeof(id), "many-%u", i);
 		for (j = 0; j < sizeof(twins) / sizeof(*twins); j++)
 			if (twins[j].at == i)
 				snprintf(id, sizeof(id), "%s", twins[j].id);
-		snprintf(a6, sizeof(a6), "fd7a:6e61:6e61:10::1:%x", i);
-		for (j = 0; j < NN_KEY_LEN; j++)
-			k[j] = (uint8_t)(i * 7 + j + 1);
-		nn_key_to_base64(k, key);
-		json_object_set_new(v, "device_id", json_string(id));
-		json_object_set_new(v, "overlay_ipv6", json_string(a6));
-		json_object_set_new(v, "public_key", json_string(key));
-		json_array_append_new(devs, v);
+		add_device(devs, id, i, i);
 	}
 	run(d, &r);
 	assert_int_equal(r.err, 0);
@@ -658,6 +667,60 @@ static void test_device_duplicate_id_many(void **state)
 	assert_int_not_equal(dev(r.p, "many-4"), -1);
 	assert_true(has_msg(&r, "device=twin: device_id appears 2 times", NULL));
 	assert_true(has_msg(&r, "device=trip: device_id appears 3 times", NULL));
+	done(&r);
+}
+
+/* The index of the first message containing @what; -1: none. */
+static int msg_at(const struct res *r, const char *what)
+{
+	size_t i;
+
+	for (i = 0; i < r->e.n; i++)
+		if (strstr(r->e.msgs[i], what))
+			return (int)i;
+	return -1;
+}
+
+/* Shared addresses and keys among many devices (validate_cross.c sorts
+ * only the holders of a shared value): pairs, a triple, a key pair, and a
+ * holder dropped for its address whose key's other holder then stays;
+ * every holder told, groups in address order. */
+static void test_duplicate_address_many(void **state)
+{
+	static const unsigned int addr_of[40] = { [33] = 5, [22] = 12, [32] = 12, [16] = 15 };
+	static const unsigned int key_of[40] = { [8] = 7, [17] = 16 };
+	static const unsigned int gone[] = { 5, 33, 12, 22, 32, 7, 8, 15, 16 };
+	json_t *d = doc(), *devs = jat(d, NET0 ".devices");
+	unsigned int i;
+	char id[32];
+	struct res r;
+
+	(void)state;
+	for (i = 0; i < 40; i++) {
+		snprintf(id, sizeof(id), "many-%u", i);
+		add_device(devs, id, addr_of[i] ? addr_of[i] : i, key_of[i] ? key_of[i] : i);
+	}
+	run(d, &r);
+	assert_int_equal(r.err, 0);
+	assert_int_equal(r.p->n_devices, 4 + 40 - 9); /* the example has 4 */
+	for (i = 0; i < sizeof(gone) / sizeof(*gone); i++) {
+		snprintf(id, sizeof(id), "many-%u", gone[i]);
+		if (dev(r.p, id) != -1)
+			fail_msg("%s kept", id);
+		snprintf(id, sizeof(id), "device=many-%u:", gone[i]);
+		if (!has_msg(&r, id, NULL))
+			fail_msg("%s not told", id);
+	}
+	assert_int_not_equal(dev(r.p, "many-17"), -1); /* its key's twin went for its address */
+	assert_true(has_msg(&r,
+			    "device=many-12: overlay_ipv6 fd7a:6e61:6e61:10::1:c is also used by",
+			    "many-22", NULL));
+	assert_true(has_msg(&r, "device=many-8: public_key is also held by", "many-7", NULL));
+	/* groups in address order, every address before any key */
+	assert_true(msg_at(&r, "device=many-5:") >= 0);
+	assert_true(msg_at(&r, "device=many-5:") < msg_at(&r, "device=many-12:"));
+	assert_true(msg_at(&r, "device=many-12:") < msg_at(&r, "device=many-15:"));
+	assert_true(msg_at(&r, "device=many-16:") < msg_at(&r, "device=many-7:"));
 	done(&r);
 }
 
@@ -804,6 +867,7 @@ int main(void)
 		cmocka_unit_test(test_device_duplicate_id),
 		cmocka_unit_test(test_device_duplicate_id_many),
 		cmocka_unit_test(test_duplicate_address),
+		cmocka_unit_test(test_duplicate_address_many),
 		cmocka_unit_test(test_duplicate_key),
 		cmocka_unit_test(test_node_rules),
 		cmocka_unit_test(test_node_duplicate_id),

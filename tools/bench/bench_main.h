@@ -22,7 +22,8 @@ int bench_inc_figures(struct nn_dp *dp, char **json, size_t len, const struct nn
 		      FILE *out, long *inc_peak_kb);
 
 #define MAX_SCALES 8
-#define MAX_CASES 32
+#define MAX_CASES 48
+#define BENCH_MAX_PAIRS 65536
 #define MAX_ROUNDS 101
 
 enum bench_hook {
@@ -41,6 +42,12 @@ enum bench_hook {
 	HK_XDP_CACHE_P_FLOOR,
 	HK_XDP_ONE_P,
 	HK_XDP_ONE_P_FLOOR,
+	/* bench_lines.bpf.c: the same prologue as HK_XDP_CACHE_FLOOR, then
+	 * dependent random lines (the floors of what the cold cases read). */
+	HK_LINES_CHASE, /* bench_case.k lines of the flow-sized table */
+	HK_LINES_HIT,	/* a bucket's first line, its slot line, a counter line */
+	HK_LINES_CTR,	/* a counter line, counted */
+	HK_LINES_PUT,	/* a first line claimed, a slot line of its bucket stored */
 };
 
 /* Which packet (bench.h struct bench_pick roles, per family). */
@@ -77,6 +84,7 @@ struct bench_case {
 	enum bench_pk pk;
 	enum bench_run run;
 	uint32_t expect; /* NN_PASS or the drop reason */
+	uint32_t k;	 /* HK_LINES_CHASE: the dependent lines */
 };
 
 struct bench_opts {
@@ -102,6 +110,7 @@ struct bench_scale_info {
 	size_t addrs, prefixes, cells;
 	size_t json_bytes;
 	double parse_ms, load_ms, apply_ms;
+	size_t line_flow_bytes, line_ctr_bytes; /* the line floors' tables */
 };
 
 struct bench_fig {
@@ -144,6 +153,7 @@ struct bench_results {
 	struct bench_insert ins[MAX_SCALES];
 	struct bench_lk lookup;
 	size_t pairs[MAX_SCALES][2]; /* distinct random pairs per family */
+	uint64_t lines_seed;	     /* the line floors' tables (lines.c) */
 };
 
 struct bench_empty;
@@ -164,5 +174,31 @@ int bench_run(struct bench_env *env, struct bench_results *res);
 void bench_report(const struct bench_results *res, FILE *f);
 void bench_report_json(const struct bench_results *res, FILE *f);
 int bench_run_lookup(struct bench_env *env, struct bench_lk *lk);
+
+/* ---- the line floors (lines.c, bpf/bench_lines.bpf.c) ---- */
+struct bench_lines;
+struct bench_line;
+struct nn_dev_line;
+
+struct bench_line_floors {
+	struct bench_lines *skel;
+	struct bench_line *flow; /* mmapped: buckets x 10 lines */
+	struct nn_dev_line *ctr; /* mmapped: possible CPUs x ctr_slots */
+	size_t flow_bytes, ctr_bytes;
+	uint32_t buckets, flow_lines, ctr_slots;
+	uint64_t seed;
+};
+
+int bench_lines_seed(uint64_t *seed);
+/* Load the programs sharing @pairs_fd (xdp_rand/floor's bench_pairs), a
+ * flow-sized table of @buckets buckets and a counter table of @ctr_slots
+ * slots a CPU, the former filled from @seed. 0 or -errno. */
+int bench_lines_open(struct bench_line_floors *lf, int pairs_fd, uint32_t buckets,
+		     uint32_t ctr_slots, uint8_t framing, uint64_t seed);
+void bench_lines_close(struct bench_line_floors *lf);
+int bench_lines_prog_fd(const struct bench_line_floors *lf, enum bench_hook h);
+void bench_lines_set(struct bench_line_floors *lf, uint32_t n, bool v4, uint32_t k);
+int bench_lines_check(struct bench_line_floors *lf, const struct bench_case *c, const void *pkt,
+		      size_t len);
 
 #endif /* NANAMI_BENCH_MAIN_H */

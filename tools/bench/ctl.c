@@ -32,6 +32,7 @@
 
 #include "bench_main.h"
 #include "dp/apply.h"
+#include "lib/stamp.h"
 #include "policy/policy.h"
 
 #include <bpf/bpf.h>
@@ -294,6 +295,8 @@ int apply_main(int argc, char **argv)
 	ph_v = PH_COLD_V;
 	ph_a = PH_COLD_A;
 	err = apply_text(dp, g.json, g.len, &lim, &cv, &ca, &ar);
+	if (nn_stamp_on)
+		nn_stamp_dump(stderr);
 	if (cold_only) {
 		printf("{\"n\": %zu, \"json_bytes\": %zu, \"cold\": {\"validate_ms\": %.1f, "
 		       "\"apply_ms\": %.1f}, \"cpu_ms\": {\"cold\": [%.1f, %.1f]}, "

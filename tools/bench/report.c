@@ -17,14 +17,14 @@ static const char *const fam_name[2] = { "v6", "v4" };
  * (for the random-pair cases: the same random rewrite, then pass). */
 static size_t floor_of(const struct bench_results *res, const struct bench_case *c)
 {
-	enum bench_hook h = c->hook == HK_XDP_FROM || c->hook == HK_XDP_PARSE ? HK_XDP_EMPTY :
-			    c->hook == HK_XDP_CACHE			      ? HK_XDP_CACHE_FLOOR :
-			    c->hook == HK_XDP_CACHE_FLOOR		      ? HK_XDP_EMPTY :
-			    c->hook == HK_XDP_CACHE_P ? HK_XDP_CACHE_P_FLOOR :
-			    c->hook == HK_XDP_ONE_P   ? HK_XDP_ONE_P_FLOOR :
-			    c->hook == HK_XDP_CACHE_P_FLOOR || c->hook == HK_XDP_ONE_P_FLOOR ?
-						      HK_XDP_EMPTY :
-						      HK_TC_EMPTY;
+	enum bench_hook h =
+		c->hook == HK_XDP_FROM || c->hook == HK_XDP_PARSE    ? HK_XDP_EMPTY :
+		c->hook == HK_XDP_CACHE || c->hook >= HK_LINES_CHASE ? HK_XDP_CACHE_FLOOR :
+		c->hook == HK_XDP_CACHE_FLOOR			     ? HK_XDP_EMPTY :
+		c->hook == HK_XDP_CACHE_P			     ? HK_XDP_CACHE_P_FLOOR :
+		c->hook == HK_XDP_ONE_P				     ? HK_XDP_ONE_P_FLOOR :
+		c->hook == HK_XDP_CACHE_P_FLOOR || c->hook == HK_XDP_ONE_P_FLOOR ? HK_XDP_EMPTY :
+										   HK_TC_EMPTY;
 	size_t i;
 
 	for (i = 0; i < res->n_cases; i++)
@@ -197,13 +197,15 @@ void bench_report_json(const struct bench_results *res, FILE *f)
 			"%s\n  {\"n\": %zu, \"nested\": %u, \"pairs_v6\": %zu, \"pairs_v4\": %zu, \"devices\": %zu, \"rules\": %zu, \"networks\": %zu, "
 			"\"tenants\": %zu, \"resources\": %zu, \"addrs\": %zu, \"prefixes\": %zu, "
 			"\"cells\": %zu, \"json_bytes\": %zu, \"parse_ms\": %.1f, \"load_ms\": %.1f, "
-			"\"apply_ms\": %.1f}",
+			"\"apply_ms\": %.1f, \"line_flow_bytes\": %zu, \"line_ctr_bytes\": %zu}",
 			si ? "," : "", res->scale[si], res->nested[si], res->pairs[si][0],
 			res->pairs[si][1], in->devices, in->rules, in->networks, in->tenants,
 			in->resources, in->addrs, in->prefixes, in->cells, in->json_bytes,
-			in->parse_ms, in->load_ms, in->apply_ms);
+			in->parse_ms, in->load_ms, in->apply_ms, in->line_flow_bytes,
+			in->line_ctr_bytes);
 	}
-	fprintf(f, "],\n \"cases\": [");
+	fprintf(f, "],\n \"lines_seed\": %llu,\n \"cases\": [",
+		(unsigned long long)res->lines_seed);
 	for (ci = 0; ci < res->n_cases; ci++) {
 		const struct bench_case *c = &res->cases[ci];
 		bool first = true;

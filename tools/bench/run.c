@@ -35,7 +35,6 @@
  * measurement) keeps 65536. */
 #define BENCH_MAX_FLOWS 262144
 #define BENCH_INSERT_FLOWS 65536
-#define BENCH_MAX_PAIRS 65536
 #define XDP_PASS_RET 2
 #define TC_OK_RET 0
 
@@ -301,6 +300,7 @@ struct scale_ctx {
 	struct bench_gen gen;
 	struct bench_cache *cache_judge; /* dry_run: new flows stay new */
 	struct bench_cache *cache_real;
+	struct bench_line_floors lines;
 };
 
 /* The random-pair copies of the XDP pipeline, on the scale's maps. */
@@ -386,6 +386,13 @@ static struct target target_of(struct scale_ctx *s, enum bench_hook h, bool judg
 	case HK_XDP_CACHE_P_FLOOR:
 	case HK_XDP_ONE_P_FLOOR:
 		t.fd = bpf_program__fd(s->cache_judge->progs.bench_cache_floor);
+		t.tc = false;
+		break;
+	case HK_LINES_CHASE:
+	case HK_LINES_HIT:
+	case HK_LINES_CTR:
+	case HK_LINES_PUT:
+		t.fd = bench_lines_prog_fd(&s->lines, h);
 		t.tc = false;
 		break;
 	}
@@ -535,6 +542,16 @@ static void stats(uint32_t *d, double *med, double *min, double *max)
 	*max = d[bopts.rounds - 1];
 }
 
+static bool is_rand(enum bench_pk pk)
+{
+	return pk >= PK_RAND_FLOOR;
+}
+
+static bool is_lines(enum bench_hook h)
+{
+	return h >= HK_LINES_CHASE;
+}
+
 /*
  * Random pairs for a PK_RAND_* case (family @fam) in both copies; for
  * PK_RAND_EST every pair's flow is recorded first, in order, through the
@@ -570,6 +587,9 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 		 * ports' flows would all be in the table (bench_cache.bpf.c). */
 		cc[k]->bss->bench_port_mode = c->hook < HK_XDP_CACHE_P ? 0 : one ? 2 : 1;
 	}
+	/* The line floors: xdp_rand/floor's prologue on the same pairs. */
+	if (!err && is_lines(c->hook))
+		bench_lines_set(&s->lines, n, fam == 1, c->k);
 	if (err || c->pk != PK_RAND_EST)
 		return err;
 	/* Each flow opened by its SYN; the case then times ACKs on it. */
@@ -583,11 +603,6 @@ static int cache_prepare(struct scale_ctx *s, const struct bench_case *c, int fa
 	}
 	s->cache_real->bss->bench_seq_mode = 0;
 	return err;
-}
-
-static bool is_rand(enum bench_pk pk)
-{
-	return pk >= PK_RAND_FLOOR;
 }
 
 /* The cases timed on recorded flows. */
@@ -650,11 +665,13 @@ static int run_case(struct scale_ctx *sc, size_t n_scales, size_t ci, struct ben
 				if (err)
 					return err;
 			}
-			if (c->pk != PK_NONE) {
+			/* A line floor must read the lines it is named for. */
+			if (is_lines(c->hook))
+				err = bench_lines_check(&sc[si].lines, c, pkt[si], len[si]);
+			else if (c->pk != PK_NONE)
 				err = check_case(&sc[si], c, &t[si], pkt[si], len[si]);
-				if (err)
-					return err;
-			}
+			if (err)
+				return err;
 		}
 		for (si = 0; si < n_scales; si++) {
 			prog_stats(t[si].fd, &st_ns[si], &st_cnt[si]);
@@ -882,6 +899,13 @@ static int setup_scale(struct scale_ctx *s, struct bench_results *res, size_t si
 	info->tenants = s->gen.n_tenants;
 	info->resources = s->gen.n_resources;
 	err = load_scale(s, &s->gen, n, info);
+	if (!err)
+		err = bench_lines_open(&s->lines, bpf_map__fd(s->cache_judge->maps.bench_pairs),
+				       nn_flow_buckets_for(&s->dp->opts.cap),
+				       nn_dev_slots(&s->dp->opts.cap), bopts.framing,
+				       res->lines_seed ^ n);
+	info->line_flow_bytes = s->lines.flow_bytes;
+	info->line_ctr_bytes = s->lines.ctr_bytes;
 	progress("# N=%zu: %zu devices, %zu rules, %zu networks, %zu cells; parse %.0f ms, "
 		 "load %.0f ms, apply %.0f ms\n",
 		 n, info->devices, info->rules, info->networks, info->cells, info->parse_ms,
@@ -895,8 +919,11 @@ int bench_run(struct bench_env *env, struct bench_results *res)
 {
 	static struct scale_ctx sc[MAX_SCALES];
 	size_t si, ci;
-	int err = 0;
+	int err = bench_lines_seed(&res->lines_seed);
 
+	if (!err)
+		progress("# line floors: tables of seed %llu (NN_BENCH_SEED replays them)\n",
+			 (unsigned long long)res->lines_seed);
 	for (si = 0; si < res->n_scales && !err; si++) {
 		sc[si].env = env;
 		err = setup_scale(&sc[si], res, si);
@@ -912,6 +939,7 @@ int bench_run(struct bench_env *env, struct bench_results *res)
 		if (!bopts.no_insert && wanted("insert"))
 			err = run_insert(&sc[si], &sc[si].gen, &res->ins[si]);
 	for (si = 0; si < res->n_scales; si++) {
+		bench_lines_close(&sc[si].lines);
 		judge_close(&sc[si].judge);
 		cache_close(&sc[si]);
 		nn_dp_close(sc[si].dp);

@@ -14,6 +14,7 @@
 #include "lib/addr.h"
 #include "lib/table.h"
 #include "lib/thread.h"
+#include "lib/stamp.h"
 
 static void vfree_all(struct vec *v, size_t n)
 {
@@ -978,17 +979,22 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 		      0;
 	if (!err)
 		err = build_indexes(&s);
+	nn_stamp("c.indexes");
 	if (!err)
 		err = classes(&s, &seen);
+	nn_stamp("c.classes");
 	/* The prefixes' duplicate check is done: freed before the cells are
 	 * filled and emitted, the compile's peak (~20 MB at 1M devices). */
 	nn_table_free(&seen);
 	if (!err)
 		err = fill_cells(&s);
+	nn_stamp("c.fill");
 	if (!err)
 		err = nn_c_emit_cells(&s, caps ? caps->max_cells : 0, emit_addrs_job, slots);
+	nn_stamp("c.emit");
 	if (!err)
 		prefix_flags(&s);
+	nn_stamp("c.pfx_flags");
 	if (!err && caps && caps->max_prefixes && out->n_prefixes > caps->max_prefixes) {
 		nn_errlist_add(
 			errs,
@@ -999,6 +1005,7 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 	}
 	if (!err)
 		err = nn_compile_pfx_lens(out);
+	nn_stamp("c.pfx_lens");
 	for (i = 0; i < p->n_rules && !err; i++) {
 		out->rules[i].stat_slot = slots->rule[i];
 		out->rules[i].network = p->rules[i].network + 1;
@@ -1017,7 +1024,9 @@ int nn_compile_keep(const struct nn_policy *p, const struct nn_slots *slots,
 			err = -ENOMEM;
 		}
 	}
+	nn_stamp("c.kept");
 	nn_c_cstate_free(&s);
+	nn_stamp("c.freed");
 	if (err == -ENOMEM)
 		nn_errlist_add(errs, "out of memory compiling the policy");
 	if (err)

@@ -16,6 +16,7 @@
 #include "dp/srcfilter.h"
 #include "lib/log.h"
 #include "lib/thread.h"
+#include "lib/stamp.h"
 
 struct dump_arg {
 	struct nn_apply_cache *c;
@@ -222,6 +223,7 @@ static void *names_run(void *arg)
 	struct names_job *j = arg;
 
 	j->err = nn_slots_write_new(j->plan);
+	nn_stamp("names.written");
 	return NULL;
 }
 
@@ -385,6 +387,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	const char *what = "the counter slots";
 	int i, err;
 
+	nn_stamp("apply");
 	memset(res, 0, sizeof(*res));
 	nn_ap_init_sets(dp, sets);
 	for (i = 0; i < SET_COUNT; i++)
@@ -406,6 +409,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 	/* Capacities the snapshot exceeds (counter slots: -ENOSPC; cells:
 	 * -E2BIG) are its own property: rejected. Anything else is ours. */
 	err = nn_slots_plan(dp, p, &slots, &plan, errs);
+	nn_stamp("a.slots_plan");
 	if (err)
 		return outcome(res, err, err == -ENOSPC);
 	if (plan.n_new >= NAMES_PAR_MIN)
@@ -443,6 +447,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 			cache = NULL;
 		goto out_slots;
 	}
+	nn_stamp("a.compiled");
 	res->addrs = c.n_addrs;
 	res->prefixes = c.n_prefixes;
 	res->cells = c.n_cells;
@@ -466,6 +471,7 @@ enum nn_apply_outcome nn_apply_keep(struct nn_dp *dp, const struct nn_policy *p,
 					 .fo = &fo };
 
 		err = nn_ap_pipe_run(&pp);
+		nn_stamp("a.pipe");
 		res->writes += pp.writes;
 		drop_entries(&c);
 		if (err && !pp.built) {
@@ -538,6 +544,7 @@ written:
 		if (names_par) {
 			pthread_join(names_t, NULL);
 			names_par = false;
+			nn_stamp("a.names_joined");
 			err = nj.err;
 		} else {
 			err = nn_slots_write_new(&plan);
@@ -554,6 +561,7 @@ written:
 	}
 	nn_srcf_finish(dp, standby, &fo, &want[SET_ADDRS], &want[SET_CELLS4], cache, epoch + 1,
 		       &res->writes);
+	nn_stamp("a.srcf");
 	/* The standby half now holds what is wanted; the record it held
 	 * becomes the live one it was set aside from (in place). */
 	for (i = 0; i < SET_COUNT && !err; i++) {
@@ -572,6 +580,7 @@ written:
 	}
 	memcpy(cache->rules[standby], c.rules, c.n_rules * sizeof(*c.rules));
 	cache->journal_ok = false; /* the halves now differ by a whole diff */
+	nn_stamp("a.record");
 
 	/* The switch: one 4-byte write; then wait out readers of the old slot. */
 	epoch++;
@@ -585,6 +594,7 @@ written:
 	res->epoch = epoch;
 	dp->full_seq++; /* new class numbers: older device patches are void */
 	err = nn_dp_barrier(dp);
+	nn_stamp("a.flip_barrier");
 	/* Without the barrier, programs may still read the old half: the
 	 * record is dropped so that nothing writes it on its strength. */
 	if (!err) {
@@ -592,6 +602,7 @@ written:
 		cache = NULL;
 		err = nn_slots_release_old(&plan);
 	}
+	nn_stamp("a.released");
 	if (!err)
 		err = write_meta(dp, p, &c, epoch, &res->writes);
 	if (err)
@@ -608,6 +619,7 @@ out:
 		cs = NULL;
 		memset(&slots, 0, sizeof(slots));
 	}
+	nn_stamp("a.out");
 	nn_compile_state_free(cs);
 out_slots:
 	if (names_par) {
@@ -620,6 +632,7 @@ out_slots:
 		nn_ftab_free(&want[i]);
 	nn_half_diff_free(&ld);
 	nn_apply_cache_free(cache);
+	nn_stamp("a.end");
 	nn_slots_free(&slots, &plan);
 	return outcome(res, err, rejected);
 }

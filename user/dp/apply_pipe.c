@@ -24,6 +24,7 @@
 #include "dp/batch.h"
 #include "dp/srcfilter.h"
 #include "lib/thread.h"
+#include "lib/stamp.h"
 
 /* Entries a thread diffs and writes at a time: few enough that the other
  * thread finds work until the end (and a chunk of cells buffers 6 MB),
@@ -86,8 +87,14 @@ static int write_chunk(struct pipe *p, int set, size_t lo, size_t hi, struct nn_
 	buf->n = 0;
 	err = nn_ap_push_diff(buf, ms, set, pp->slot, &pp->want[set],
 			      &pp->have->have[set][pp->slot & 1], lo, hi);
-	if (!err && buf->n)
+	if (!err && buf->n) {
+		long long t0 = nn_stamp_on ? nn_stamp_thread_ns() : 0;
+
 		err = nn_map_update_serial(ms->fd, buf->k, ms->ksz, buf->v, ms->vsz, buf->n);
+		if (nn_stamp_on)
+			nn_stamp_add(nn_set_defs[set].name, (long)buf->n,
+				     nn_stamp_thread_ns() - t0);
+	}
 	if (!err)
 		*writes += buf->n;
 	return err;
@@ -151,7 +158,9 @@ static void *cells_run(void *arg)
 
 	nn_ap_drop_cells(c);
 	built(p, true, err);
+	nn_stamp("p.cells_built");
 	work(p);
+	nn_stamp("p.helper_done");
 	return NULL;
 }
 
@@ -218,6 +227,7 @@ int nn_ap_pipe_run(struct nn_ap_pipe *pp)
 	err = nn_ap_want_addrs(pp->want, c);
 	nn_ap_drop_addrs(c);
 	built(&p, false, err);
+	nn_stamp("p.addrs_built");
 	if (!helper) {
 		/* One thread: the same steps in a row. */
 		err = nn_ap_want_cells(pp->want, c, pp->compat);
@@ -228,9 +238,11 @@ int nn_ap_pipe_run(struct nn_ap_pipe *pp)
 	pthread_mutex_unlock(&p.mu);
 	if (!failed)
 		filter_begin(&p);
+	nn_stamp("p.filter_begun");
 	work(&p);
 	if (helper)
 		pthread_join(t, NULL);
+	nn_stamp("p.written");
 	pthread_mutex_destroy(&p.mu);
 	pthread_cond_destroy(&p.cv);
 	pp->writes += p.writes;
@@ -244,5 +256,6 @@ int nn_ap_pipe_run(struct nn_ap_pipe *pp)
 			pp->what = nn_set_defs[s].name;
 		}
 	}
+	nn_stamp("p.deleted");
 	return p.failed ? p.err : 0;
 }

@@ -15,25 +15,47 @@
 #include "dp/array_mmap.h"
 #include "dp/slot_names.h"
 
-/* Bytes of the array mapped at once. WHY a window, not the whole map:
- * mapping a BPF array installs every page of the mapping at once
- * (remap_vmalloc_range), so the process's RSS would rise by the whole map
- * (200 MB at 1M slots) beside the map's own memory, and a device patch
- * naming one slot would pay for installing all of them. */
-#define WINDOW (256u << 10)
+/* Bytes of the array mapped at once, at least and at most. WHY a window,
+ * not the whole map: mapping a BPF array installs every page of the
+ * mapping at once (remap_vmalloc_range), so the process's RSS would rise
+ * by the whole map (200 MB at 1M slots) beside the map's own memory, and a
+ * device patch naming one slot would pay for installing all of them.
+ * WHY larger for many slots: each move of the window unmaps the last one,
+ * and an unmap in a process whose other threads run on other CPUs waits
+ * for a TLB shootdown on each of them; a cold apply at 1M devices wrote
+ * 2M names through ~1,600 windows of 256 KB: 1.2 s of the names writer's
+ * CPU spent waiting for the other CPU (and interrupting it), of a 2-CPU
+ * apply whose other CPU runs the compile (docs/controller.md "Cold apply
+ * (session 17, cold17)"). A write of many slots, or a walk of all of
+ * them, gets a window sized to the bytes it will touch, up to WINDOW_MAX:
+ * 50 moves for those 2M names, RSS at most 8 MB more while it runs. */
+#define WINDOW_MIN (256u << 10)
+#define WINDOW_MAX (8u << 20)
+
+static size_t windows_mapped;
+
+size_t nn_slot_names_windows(void)
+{
+	return __atomic_load_n(&windows_mapped, __ATOMIC_RELAXED);
+}
 
 struct window {
 	int fd, prot;
 	size_t total; /* bytes the array can be mapped for (whole pages) */
+	size_t size;  /* bytes mapped at a time (at most) */
 	uint8_t *base;
 	size_t off, len;
 };
 
-static int window_open(struct window *w, int fd, int prot, uint32_t *n)
+/* A window over names map @fd for a pass over @slots of its slots. */
+static int window_open(struct window *w, int fd, int prot, size_t slots, uint32_t *n)
 {
+	size_t want = slots * sizeof(struct nn_name);
+
 	memset(w, 0, sizeof(*w));
 	w->fd = fd;
 	w->prot = prot;
+	w->size = want < WINDOW_MIN ? WINDOW_MIN : want > WINDOW_MAX ? WINDOW_MAX : want;
 	return nn_array_shape(fd, sizeof(struct nn_name), 0, 0, n, &w->total);
 }
 
@@ -55,10 +77,11 @@ static struct nn_name *window_at(struct window *w, uint32_t slot)
 	window_close(w);
 	w->off = at & ~(page - 1);
 	/* At least two pages: an entry may straddle a page boundary. */
-	w->len = w->total - w->off < WINDOW ? w->total - w->off : WINDOW;
+	w->len = w->total - w->off < w->size ? w->total - w->off : w->size;
 	p = mmap(NULL, w->len, w->prot, MAP_SHARED, w->fd, (off_t)w->off);
 	if (p == MAP_FAILED)
 		return NULL;
+	__atomic_fetch_add(&windows_mapped, 1, __ATOMIC_RELAXED);
 	w->base = p;
 	return (struct nn_name *)(w->base + (at - w->off));
 }
@@ -73,7 +96,7 @@ int nn_slot_names_write(int fd, const uint32_t *slots, size_t n, nn_slot_name_fi
 
 	if (!n)
 		return 0;
-	err = window_open(&w, fd, PROT_READ | PROT_WRITE, &max);
+	err = window_open(&w, fd, PROT_READ | PROT_WRITE, n, &max);
 	for (i = 0; i < n && !err; i++) {
 		struct nn_name *e;
 
@@ -123,7 +146,7 @@ int nn_slot_names_each(int fd, int (*cb)(uint32_t slot, const struct nn_name *n,
 	struct window w;
 	struct nn_name copy;
 	uint32_t max, s;
-	int err = window_open(&w, fd, PROT_READ, &max);
+	int err = window_open(&w, fd, PROT_READ, (size_t)-1 / sizeof(struct nn_name), &max);
 
 	for (s = 0; s < max && !err; s++) {
 		const struct nn_name *e = window_at(&w, s);

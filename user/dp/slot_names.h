@@ -41,4 +41,8 @@ int nn_slot_names_free(int fd, const uint32_t *slots, size_t n);
 int nn_slot_names_each(int fd, int (*cb)(uint32_t slot, const struct nn_name *n, void *arg),
 		       void *arg);
 
+/* Windows of a names map mapped by this process so far (each move of a
+ * window is an unmap: for tests and profiles). */
+size_t nn_slot_names_windows(void);
+
 #endif /* NANAMI_DP_SLOT_NAMES_H */

@@ -35,11 +35,23 @@
 
 /* ---- arena ---- */
 
+/* A document's first chunk, and its largest: each new chunk doubles the
+ * last. WHY growing: a chunk of 1 MB is below the 2 MB a transparent huge
+ * page needs, so a large document (1 GB of tree at 1M devices) was faulted
+ * in 4 KB at a time, ~190k faults at ~5-10 us each on this project's PVM
+ * guest; chunks of 2 MB and more that malloc maps on their own are
+ * advised for huge pages (glibc.malloc.hugetlb=1, as the daemon's unit
+ * sets it). WHY capped: 32 MB is glibc's largest mmap threshold, and at
+ * most one chunk's unused tail is lost; a small document stays at 1 MB. */
 #define CHUNK_BYTES (1u << 20)
+#define CHUNK_MAX (32u << 20)
+/* glibc's header and rounding of a chunk it maps on its own (x86-64). */
+#define MALLOC_OVERHEAD 32
 
 void *nn_jd_arena_alloc(struct nn_jdoc *d, size_t n)
 {
 	struct nn_jchunk *c = d->chunks, *big;
+	size_t size;
 
 	n = (n + 7) & ~(size_t)7;
 	if (c && c->cap - c->used >= n) {
@@ -57,10 +69,19 @@ void *nn_jd_arena_alloc(struct nn_jdoc *d, size_t n)
 		c->next = big;
 		return big->data;
 	}
-	c = malloc(sizeof(*c) + (n > CHUNK_BYTES ? n : CHUNK_BYTES));
+	/* Sized so that malloc's mapping is a whole power of two (its own
+	 * header and the chunk's inside): a mapping of 2 MB and a page
+	 * holds no aligned huge page. */
+	size = c ? (c->cap + sizeof(*c) + MALLOC_OVERHEAD) * 2 : CHUNK_BYTES;
+	if (size > CHUNK_MAX)
+		size = CHUNK_MAX;
+	size -= sizeof(*c) + MALLOC_OVERHEAD;
+	if (n > size)
+		size = n;
+	c = malloc(sizeof(*c) + size);
 	if (!c)
 		return NULL;
-	c->cap = n > CHUNK_BYTES ? n : CHUNK_BYTES;
+	c->cap = size;
 	c->used = n;
 	c->next = d->chunks;
 	d->chunks = c;
@@ -79,6 +100,18 @@ size_t nn_jdoc_bytes(const struct nn_jdoc *d)
 
 	for (c = d->chunks; c; c = c->next)
 		n += c->used;
+	return n;
+}
+
+size_t nn_jdoc_chunks(const struct nn_jdoc *d, size_t big_cap, size_t *big)
+{
+	const struct nn_jchunk *c;
+	size_t n = 0;
+
+	*big = 0;
+	for (c = d->chunks; c; c = c->next, n++)
+		if (c->cap >= big_cap)
+			*big += c->used;
 	return n;
 }
 

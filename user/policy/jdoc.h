@@ -101,6 +101,9 @@ void nn_jdoc_free(struct nn_jdoc *doc);
 void *nn_jdoc_alloc(struct nn_jdoc *doc, size_t n);
 /* Bytes of @doc's arena in use. */
 size_t nn_jdoc_bytes(const struct nn_jdoc *doc);
+/* Chunks of @doc's arena; *@big: the bytes in use in chunks of at least
+ * @big_cap bytes (the chunks huge pages can back: tests, profiles). */
+size_t nn_jdoc_chunks(const struct nn_jdoc *doc, size_t big_cap, size_t *big);
 
 static inline bool nn_jv_is_object(const struct nn_jv *v)
 {

@@ -16,6 +16,7 @@
 
 #include "lib/addr.h"
 #include "policy/json_int.h"
+#include "lib/stamp.h"
 
 /* A whole snapshot holds at most one copy of the device list and then some;
  * 128 MiB leaves room for NN_DEF_MAX_DEVICES devices of ~700 bytes each. */
@@ -365,20 +366,26 @@ static int from_tree(struct nn_jv *root, const char *node_id, const struct nn_li
 	err = alloc_build(&b, &c);
 	if (err)
 		goto out;
+	nn_stamp("v.top");
 	/* These return -EINVAL with the reason already last in @errs. */
 	err = nn_validate_entries(&b);
 	if (err)
 		goto out;
+	nn_stamp("v.entries");
 	err = nn_validate_acls(&b);
 	if (err)
 		goto out;
+	nn_stamp("v.acls");
 	err = nn_collect_closed(&b);
 	if (err)
 		goto out;
+	nn_stamp("v.closed");
 	err = nn_compact(&b);
 	if (err)
 		goto out;
+	nn_stamp("v.compact");
 	nn_resolve_routing(b.p, errs);
+	nn_stamp("v.routing");
 	*out = b.p;
 	b.p = NULL;
 out:
@@ -388,6 +395,7 @@ out:
 	nn_acl_pre_drop(&b);
 	nn_policy_free(b.p);
 	free_build(&b);
+	nn_stamp("v.freed");
 	return err;
 }
 
@@ -425,6 +433,7 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 		return nn_reject(&b, "body of %zu bytes exceeds the limit of %zu bytes", len,
 				 lim->max_body);
 	/* Depth is checked on the raw bytes before any tree is built. */
+	nn_stamp("parse");
 	switch (nn_jdoc_parse(json, len, lim->max_depth, &doc, jerr, sizeof(jerr), &at)) {
 	case NN_JDOC_OK:
 		break;
@@ -437,13 +446,16 @@ int nn_policy_parse(const char *json, size_t len, const char *node_id, const str
 		nn_errlist_add(errs, "snapshot rejected: out of memory");
 		return -ENOMEM;
 	}
+	nn_stamp("parse.tree");
 	err = from_tree(doc.root, node_id, lim, out, errs);
 	/* Trimmed before the document is freed: what goes back is the
 	 * helpers' garbage, while the document's blocks, freed after, are
 	 * there for the compile's tables to reuse (at 1M devices the compile
 	 * otherwise faults in and zeroes ~0.4-1 s of fresh pages). */
+	nn_stamp("parse.trimmed");
 	trim_after(len);
 	nn_jdoc_free(&doc);
+	nn_stamp("parse.end");
 	return err;
 }
 

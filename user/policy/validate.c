@@ -24,6 +24,7 @@
 
 #include "lib/addr.h"
 #include "policy/json_int.h"
+#include "lib/stamp.h"
 
 /* ---- entries ---- */
 
@@ -518,11 +519,13 @@ int nn_validate_entries(struct nn_build *b)
 	}
 	if (!err && b->jobs)
 		err = nn_split_jobs(b, b->jobs, b->n_jobs, children_job, (void *[2]){ NULL, NULL });
+	nn_stamp("v.children");
 	free(b->jobs);
 	b->jobs = NULL;
 	b->n_jobs = 0;
 	if (err)
 		return err;
 	nn_acl_prepare(b);
+	nn_stamp("v.acl_prepared");
 	return nn_cross_checks(b);
 }

@@ -7,8 +7,9 @@
  * variant). bench_cache_floor runs the same prologue and passes, so
  * "policy" = bench_cache - bench_cache_floor.
  *
- * bench_seq_mode 1 walks the pairs in order instead (to open every pair's
- * flow once before the established runs).
+ * The prologue is bench_pairs.bpf.h's (the line floors, bench_lines.bpf.c,
+ * run the same). bench_seq_mode 1 walks the pairs in order instead (to
+ * open every pair's flow once before the established runs).
  *
  * bench_port_mode 1 also writes a random source port into the TCP header:
  * almost every packet is then a flow never seen (2^16 ports per pair), so
@@ -23,62 +24,11 @@
  */
 #include "verdict.bpf.h"
 
-struct bench_pair {
-	__u8 src[16];
-	__u8 dst[16];
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 65536);
-	__type(key, __u32);
-	__type(value, struct bench_pair);
-} bench_pairs SEC(".maps");
-
-__u32 bench_n = 1;
-__u32 bench_v4;
-__u32 bench_seq_mode;
-__u32 bench_seq;
-__u32 bench_port_mode;
+#include "bench_pairs.bpf.h"
 
 static __always_inline int rewrite(struct xdp_md *xdp)
 {
-	void *data = (void *)(long)xdp->data, *end = (void *)(long)xdp->data_end;
-	__u32 n = bench_n ? bench_n : 1, i;
-	__u32 l2 = nn_framing == NN_FRAMING_ETH ? 14 : 0;
-	struct bench_pair *bp;
-	__u8 *ip = data + l2;
-
-	i = bench_seq_mode ? bench_seq++ % n : bpf_get_prandom_u32() % n;
-	bp = bpf_map_lookup_elem(&bench_pairs, &i);
-	if (!bp)
-		return -1;
-	if (bench_v4) {
-		if ((void *)(ip + 20) > end)
-			return -1;
-		__builtin_memcpy(ip + 12, bp->src, 4);
-		__builtin_memcpy(ip + 16, bp->dst, 4);
-		if (bench_port_mode) {
-			if ((void *)(ip + 22) > end)
-				return -1;
-			*(__u16 *)(ip + 20) = bpf_get_prandom_u32();
-		}
-		if (bench_port_mode == 2)
-			ip[19] = 1 + bpf_get_prandom_u32() % 254;
-	} else {
-		if ((void *)(ip + 40) > end)
-			return -1;
-		__builtin_memcpy(ip + 8, bp->src, 16);
-		__builtin_memcpy(ip + 24, bp->dst, 16);
-		if (bench_port_mode) {
-			if ((void *)(ip + 42) > end)
-				return -1;
-			*(__u16 *)(ip + 40) = bpf_get_prandom_u32();
-		}
-		if (bench_port_mode == 2)
-			*(__u16 *)(ip + 38) = bpf_get_prandom_u32();
-	}
-	return 0;
+	return bench_rewrite(xdp, nn_framing == NN_FRAMING_ETH ? 14 : 0);
 }
 
 SEC("xdp")
