@@ -3,7 +3,9 @@
  * The compiler's cell tables on two threads: from nn_compile_fill_par_min
  * rules the two tables (by the source class's lowest bit) are filled on two
  * threads (compile.c), and from nn_compile_emit_par_min cells the second is
- * emitted on a helper thread and appended (emit.c). Lowered to 1,
+ * emitted on a helper thread and appended (emit.c), and from
+ * nn_compile_addrs_par_min devices half of the device addresses are
+ * written by a helper thread (compile.c). Lowered to 1,
  * every random policy (selftests/lib/randpolicy.c) takes that path; its
  * compiled output must be byte for byte the one-thread output (cells in the
  * same order, each cell's ranges where its index says), and a policy over
@@ -43,6 +45,7 @@ static void compile_at(const struct nn_policy *p, const struct nn_slots *sl, siz
 
 	nn_compile_emit_par_min = par_min;
 	nn_compile_fill_par_min = par_min;
+	nn_compile_addrs_par_min = par_min;
 	*err = nn_compile(p, sl, &(struct nn_compile_caps){ .max_cells = max_cells }, c, &errs);
 	snprintf(msg, mlen, "%s", errs.n ? errs.msgs[errs.n - 1] : "");
 	nn_errlist_free(&errs);
@@ -113,6 +116,7 @@ static void test_split_equals_serial(void **state)
 	}
 	nn_compile_emit_par_min = 16384;
 	nn_compile_fill_par_min = 8192;
+	nn_compile_addrs_par_min = 16384;
 	printf("# 300 policies, %zu cells emitted in two halves, %zu over capacity\n", split_cells,
 	       rejected);
 	assert_true(split_cells > 3000 && rejected > 200);

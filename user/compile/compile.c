@@ -809,18 +809,6 @@ int nn_c_cell_exists(struct cstate *s, uint32_t src, uint32_t dst)
 	return cell_exists_h(s, &k, nn_hash_bytes(&k, sizeof(k)));
 }
 
-static int add_addr(struct nn_compiled *o, const uint8_t *addr, const struct nn_addr_info *info)
-{
-	struct nn_addr_ent *na;
-
-	if (nn_grow((void **)&o->addrs, o->n_addrs, sizeof(*na)))
-		return -ENOMEM;
-	na = &o->addrs[o->n_addrs++];
-	memcpy(na->addr, addr, NN_ADDR_LEN);
-	na->info = *info;
-	return 0;
-}
-
 uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t gsrc, uint32_t dst)
 {
 	uint32_t star = NN_CLASS_STAR(net);
@@ -846,14 +834,29 @@ uint8_t nn_c_cell_flags(struct cstate *s, uint32_t net, uint32_t src, uint32_t g
 	return f;
 }
 
-static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
+static void put_addr(struct nn_addr_ent *na, const uint8_t *addr, const struct nn_addr_info *info)
 {
-	const struct nn_policy *p = s->p;
+	memcpy(na->addr, addr, NN_ADDR_LEN);
+	na->info = *info;
+}
+
+/* The addresses of devices [from, to), written from @at on: each device's
+ * IPv6 address, then its IPv4 one when it has one (the serial order). */
+struct addrs_job {
+	struct cstate *s;
+	const struct nn_slots *slots;
+	size_t from, to;
+	struct nn_addr_ent *at;
+};
+
+static void emit_dev_addrs(const struct addrs_job *j)
+{
+	const struct nn_policy *p = j->s->p;
+	struct nn_addr_ent *at = j->at;
 	struct nn_addr_info info;
 	size_t i;
-	int err = 0;
 
-	for (i = 0; i < p->n_devices && !err; i++) {
+	for (i = j->from; i < j->to; i++) {
 		const struct nn_device *d = &p->devices[i];
 		uint32_t net = d->network + 1;
 
@@ -862,38 +865,89 @@ static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
 		info.state = d->state;
 		info.tenant = p->networks[d->network].tenant + 1;
 		info.network = net;
-		info.src_class = s->dev_src[i];
-		info.src_gclass = s->dev_gsrc[i];
-		info.stat_slot = slots->dev[i];
-		info.dst_class = s->dev_dst6[i];
-		info.flags =
-			nn_c_cell_flags(s, net, info.src_class, info.src_gclass, info.dst_class) |
-			(d->egress_here ? NN_AF_EGRESS : 0);
-		err = add_addr(s->out, d->addr6, &info);
-		if (!err && d->has_addr4) {
-			info.dst_class = s->dev_dst4[i];
-			info.flags = nn_c_cell_flags(s, net, info.src_class, info.src_gclass,
+		info.src_class = j->s->dev_src[i];
+		info.src_gclass = j->s->dev_gsrc[i];
+		info.stat_slot = j->slots->dev[i];
+		info.dst_class = j->s->dev_dst6[i];
+		info.flags = nn_c_cell_flags(j->s, net, info.src_class, info.src_gclass,
+					     info.dst_class) |
+			     (d->egress_here ? NN_AF_EGRESS : 0);
+		put_addr(at++, d->addr6, &info);
+		if (d->has_addr4) {
+			info.dst_class = j->s->dev_dst4[i];
+			info.flags = nn_c_cell_flags(j->s, net, info.src_class, info.src_gclass,
 						     info.dst_class) |
 				     (d->egress_here ? NN_AF_EGRESS : 0);
-			err = add_addr(s->out, d->addr4, &info);
+			put_addr(at++, d->addr4, &info);
 		}
 	}
-	for (i = 0; i < p->n_nodes && !err; i++) {
+}
+
+static void *addrs_job_run(void *arg)
+{
+	emit_dev_addrs(arg);
+	return NULL;
+}
+
+/* From this many devices the second half of the device addresses is
+ * written by a helper thread. WHY: emit_addrs runs beside the emit of the
+ * second cell table (nn_c_emit_cells' @also), which ends first: at 1M
+ * devices the other CPU was idle ~0.5 s while this thread wrote 1.7M
+ * addresses alone (session 17's stamps, docs/controller.md). Tests lower it. */
+size_t nn_compile_addrs_par_min = 16384;
+
+static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
+{
+	const struct nn_policy *p = s->p;
+	struct nn_compiled *o = s->out;
+	size_t mid = p->n_devices / 2, n4_first = 0, n4 = 0, total, cap = 16, i;
+	struct addrs_job a = { s, slots, 0, mid, NULL }, b = { s, slots, mid, p->n_devices, NULL };
+	struct nn_addr_info info;
+	struct nn_addr_ent *v;
+	pthread_t t;
+
+	if (o->n_addrs)
+		return -EINVAL; /* the addresses come first and only from here */
+	for (i = 0; i < p->n_devices; i++)
+		if (p->devices[i].has_addr4) {
+			n4++;
+			n4_first += i < mid;
+		}
+	total = p->n_devices + n4 + p->n_nodes + 1 + (p->gw.has_ov4 ? 1 : 0);
+	/* The capacity nn_grow() implies for that count, so that later
+	 * appends grow the array as they would have. */
+	while (cap < total)
+		cap *= 2;
+	v = realloc(o->addrs, cap * sizeof(*v));
+	if (!v)
+		return -ENOMEM;
+	o->addrs = v;
+	/* Each half writes its own range: the output is the serial one. */
+	a.at = v;
+	b.at = v + mid + n4_first;
+	if (p->n_devices >= nn_compile_addrs_par_min && nn_thread_start(&t, addrs_job_run, &b)) {
+		emit_dev_addrs(&a);
+		pthread_join(t, NULL);
+	} else {
+		emit_dev_addrs(&a);
+		emit_dev_addrs(&b);
+	}
+	o->n_addrs = p->n_devices + n4;
+	for (i = 0; i < p->n_nodes; i++) {
 		memset(&info, 0, sizeof(info));
 		info.kind = NN_AK_NODE;
 		info.state = p->nodes[i].state;
 		info.stat_slot = slots->node[i];
-		err = add_addr(s->out, p->nodes[i].addr6, &info);
+		put_addr(&v[o->n_addrs++], p->nodes[i].addr6, &info);
 	}
 	memset(&info, 0, sizeof(info));
 	info.kind = NN_AK_SELF;
 	info.state = NN_ST_ACTIVE;
 	info.stat_slot = slots->self;
-	if (!err)
-		err = add_addr(s->out, p->gw.ov6, &info);
-	if (!err && p->gw.has_ov4)
-		err = add_addr(s->out, p->gw.ov4, &info);
-	return err;
+	put_addr(&v[o->n_addrs++], p->gw.ov6, &info);
+	if (p->gw.has_ov4)
+		put_addr(&v[o->n_addrs++], p->gw.ov4, &info);
+	return 0;
 }
 
 /* STAR_D flags of resource regions, once every cell is known. */

@@ -89,6 +89,9 @@ struct nn_compile_caps {
  * lower them. */
 extern size_t nn_compile_emit_par_min;
 extern size_t nn_compile_fill_par_min;
+/* Devices from which a helper thread writes half of the device addresses
+ * (compile.c emit_addrs; the same output). Tests lower it. */
+extern size_t nn_compile_addrs_par_min;
 
 /*
  * Compile @p. Fails with -E2BIG, and a message naming the capacity and the
