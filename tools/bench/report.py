@@ -794,10 +794,6 @@ if prof:
             json.dump(results, f, indent=1)
     md += [prof, ""]
 # ---------------------------------------------------------------- gaps
-def mk(name, fam, n=None):
-    return at(name, fam, n if n is not None else hi_n, "marginal") if micro and scales else None
-
-
 def lines_bought(bound):
     """How many dependent random lines @bound pays for here (this run's
     lines/k1..k5 at the top scale), and that chain's floor."""

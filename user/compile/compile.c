@@ -840,8 +840,7 @@ static void put_addr(struct nn_addr_ent *na, const uint8_t *addr, const struct n
 	na->info = *info;
 }
 
-/* The addresses of devices [from, to), written from @at on: each device's
- * IPv6 address, then its IPv4 one when it has one (the serial order). */
+/* A range of devices whose addresses emit_dev_addrs() writes. */
 struct addrs_job {
 	struct cstate *s;
 	const struct nn_slots *slots;
@@ -849,6 +848,8 @@ struct addrs_job {
 	struct nn_addr_ent *at;
 };
 
+/* The addresses of devices [from, to), written from @at on: each device's
+ * IPv6 address, then its IPv4 one when it has one (the serial order). */
 static void emit_dev_addrs(const struct addrs_job *j)
 {
 	const struct nn_policy *p = j->s->p;
@@ -950,7 +951,6 @@ static int emit_addrs(struct cstate *s, const struct nn_slots *slots)
 	return 0;
 }
 
-/* STAR_D flags of resource regions, once every cell is known. */
 /* emit_addrs() beside the emit of the cells (nn_c_emit_cells' @also): it
  * reads the cell tables (the flags) and writes only s->out's addresses. */
 static int emit_addrs_job(struct cstate *s, const void *slots)
@@ -958,6 +958,7 @@ static int emit_addrs_job(struct cstate *s, const void *slots)
 	return emit_addrs(s, slots);
 }
 
+/* STAR_D flags of resource regions, once every cell is known. */
 static void prefix_flags(struct cstate *s)
 {
 	size_t i;

@@ -43,6 +43,7 @@ struct window {
 	int fd, prot;
 	size_t total; /* bytes the array can be mapped for (whole pages) */
 	size_t size;  /* bytes mapped at a time (at most) */
+	size_t page;
 	uint8_t *base;
 	size_t off, len;
 };
@@ -56,6 +57,7 @@ static int window_open(struct window *w, int fd, int prot, size_t slots, uint32_
 	w->fd = fd;
 	w->prot = prot;
 	w->size = want < WINDOW_MIN ? WINDOW_MIN : want > WINDOW_MAX ? WINDOW_MAX : want;
+	w->page = (size_t)sysconf(_SC_PAGESIZE);
 	return nn_array_shape(fd, sizeof(struct nn_name), 0, 0, n, &w->total);
 }
 
@@ -69,13 +71,13 @@ static void window_close(struct window *w)
 /* Slot @slot's entry, the window moved over it when it is outside. */
 static struct nn_name *window_at(struct window *w, uint32_t slot)
 {
-	size_t at = (size_t)slot * sizeof(struct nn_name), page = (size_t)sysconf(_SC_PAGESIZE);
+	size_t at = (size_t)slot * sizeof(struct nn_name);
 	void *p;
 
 	if (w->base && at >= w->off && at + sizeof(struct nn_name) <= w->off + w->len)
 		return (struct nn_name *)(w->base + (at - w->off));
 	window_close(w);
-	w->off = at & ~(page - 1);
+	w->off = at & ~(w->page - 1);
 	/* At least two pages: an entry may straddle a page boundary. */
 	w->len = w->total - w->off < w->size ? w->total - w->off : w->size;
 	p = mmap(NULL, w->len, w->prot, MAP_SHARED, w->fd, (off_t)w->off);
